@@ -1,0 +1,30 @@
+using System.Buffers.Binary;
+using System.IO.Hashing;
+using System.Runtime.InteropServices;
+
+namespace Singularity.Engine.Integrity;
+
+/// <summary>Shard and whole-file digests. A file's digest is XXH3-64 over its shard digests in index order, so both sides get it without a second pass over the data.</summary>
+internal static class Digests
+{
+    public static ulong Shard(ReadOnlySpan<byte> payload) => XxHash3.HashToUInt64(payload);
+
+    /// <summary>XXH3-64 (seed 0) of the shard digests written as consecutive little-endian u64 values.</summary>
+    public static ulong File(ReadOnlySpan<ulong> shardDigests)
+    {
+        if (BitConverter.IsLittleEndian)
+            return XxHash3.HashToUInt64(MemoryMarshal.AsBytes(shardDigests));
+        var hash = new XxHash3();
+        Span<byte> one = stackalloc byte[8];
+        foreach (ulong digest in shardDigests)
+        {
+            BinaryPrimitives.WriteUInt64LittleEndian(one, digest);
+            hash.Append(one);
+        }
+        return hash.GetCurrentHashAsUInt64();
+    }
+
+    public static int ShardCount(long fileSize, int shardSize) => checked((int)((fileSize + shardSize - 1) / shardSize));
+
+    public static int ShardLength(long fileSize, int shardSize, int index) => (int)Math.Min(shardSize, fileSize - (long)index * shardSize);
+}

@@ -1,0 +1,219 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using Singularity.Engine.Transport;
+
+namespace Singularity.Engine.Protocol;
+
+/// <summary>
+/// Reads and writes control messages on one connection. Writers from any thread append to a pending buffer and one
+/// loop sends it, so acknowledgements and seals from many lanes coalesce into few packets; batch messages
+/// (acks, seals, commits) grow in place instead of being sent one item at a time.
+/// </summary>
+internal sealed class ControlChannel : IAsyncDisposable
+{
+    /// <summary>A peer that stops reading control messages must not make this side buffer without end.</summary>
+    private const int MaxPendingBytes = 16 << 20;
+    private const int MaxBatchItems = 4096;
+
+    private readonly ILaneConnection _connection;
+    private readonly ProtocolLimits _limits;
+    private readonly Lock _lock = new();
+    private readonly SemaphoreSlim _signal = new(0);
+    private readonly List<int> _messageStarts = [];
+    private readonly List<TaskCompletionSource> _flushWaiters = [];
+    private readonly List<TaskCompletionSource> _sendingWaiters = [];
+    private readonly Task _writer;
+    private byte[] _pending = ArrayPool<byte>.Shared.Rent(64 << 10);
+    private byte[] _sending = ArrayPool<byte>.Shared.Rent(64 << 10);
+    private int _pendingLength;
+    private int _openBatchStart = -1;
+    private ControlMessageType _openBatchType;
+    private bool _completed;
+    private Exception? _writeError;
+    private byte[] _readBuffer = ArrayPool<byte>.Shared.Rent(4096);
+    private readonly byte[] _readHeader = new byte[ControlHeader.Size];
+
+    public ControlChannel(ILaneConnection connection, ProtocolLimits limits)
+    {
+        _connection = connection;
+        _limits = limits;
+        _writer = Task.Run(WriteLoopAsync);
+    }
+
+    public ILaneConnection Connection => _connection;
+
+    /// <summary>Queues one whole message.</summary>
+    public void Post(ControlMessageType type, ReadOnlySpan<byte> body)
+    {
+        lock (_lock)
+        {
+            ThrowIfClosed();
+            _openBatchStart = -1;
+            Span<byte> message = Reserve(ControlHeader.Size + body.Length);
+            ControlHeader.Write(message, type, body.Length);
+            body.CopyTo(message[ControlHeader.Size..]);
+        }
+        _signal.Release();
+    }
+
+    /// <summary>Appends one item to the open batch message of <paramref name="type"/> (body: u32 count, then items), starting a new one when needed.</summary>
+    public void PostBatchItem(ControlMessageType type, ReadOnlySpan<byte> item)
+    {
+        bool wake;
+        lock (_lock)
+        {
+            ThrowIfClosed();
+            if (_openBatchStart >= 0 && _openBatchType == type)
+            {
+                Span<byte> header = _pending.AsSpan(_openBatchStart);
+                int count = BinaryPrimitives.ReadInt32LittleEndian(header[ControlHeader.Size..]);
+                int bodyLength = BinaryPrimitives.ReadInt32LittleEndian(header);
+                if (count < MaxBatchItems && bodyLength + item.Length <= _limits.MaxControlMessageBytes)
+                {
+                    item.CopyTo(Reserve(item.Length, newMessage: false));
+                    header = _pending.AsSpan(_openBatchStart);
+                    BinaryPrimitives.WriteInt32LittleEndian(header[ControlHeader.Size..], count + 1);
+                    ControlHeader.Write(header, type, bodyLength + item.Length);
+                    return;
+                }
+            }
+            Span<byte> message = Reserve(ControlHeader.Size + 4 + item.Length);
+            _openBatchStart = _messageStarts[^1];
+            _openBatchType = type;
+            ControlHeader.Write(message, type, 4 + item.Length);
+            BinaryPrimitives.WriteInt32LittleEndian(message[ControlHeader.Size..], 1);
+            item.CopyTo(message[(ControlHeader.Size + 4)..]);
+            wake = true;
+        }
+        if (wake) _signal.Release();
+    }
+
+    /// <summary>Completes when everything posted so far has been handed to the transport.</summary>
+    public Task FlushAsync()
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_lock)
+        {
+            if (_writeError is not null) return Task.FromException(_writeError);
+            _flushWaiters.Add(done);
+        }
+        _signal.Release();
+        return done.Task;
+    }
+
+    /// <summary>Reads the next message; its body stays valid until the next call. Returns false at a clean end of stream.</summary>
+    public async ValueTask<(bool Ok, ControlMessageType Type, ReadOnlyMemory<byte> Body)> ReadAsync(CancellationToken cancellationToken = default)
+    {
+        if (!await _connection.ReadExactlyOrEndAsync(_readHeader, cancellationToken).ConfigureAwait(false))
+            return (false, default, default);
+        if (!ControlHeader.TryRead(_readHeader, _limits.MaxControlMessageBytes, out var type, out int length, out string? error))
+            throw new ProtocolViolationException(error!);
+        if (_readBuffer.Length < length)
+        {
+            ArrayPool<byte>.Shared.Return(_readBuffer);
+            _readBuffer = ArrayPool<byte>.Shared.Rent(length);
+        }
+        Memory<byte> body = _readBuffer.AsMemory(0, length);
+        if (length > 0 && !await _connection.ReadExactlyOrEndAsync(body, cancellationToken).ConfigureAwait(false))
+            throw new TransferAbortedException(ErrorCode.ConnectionLost, "control connection closed in the middle of a message");
+        if (ControlHeader.Check(_readHeader, body.Span) != WireFormat.ReadCheck(_readHeader.AsSpan(8)))
+            throw new ProtocolViolationException($"control message {type} failed its check");
+        return (true, type, body);
+    }
+
+    /// <summary>Stops accepting messages; the writer sends what is queued, then ends.</summary>
+    public void Complete()
+    {
+        lock (_lock) _completed = true;
+        _signal.Release();
+    }
+
+    public async Task CompletionAsync()
+    {
+        Complete();
+        await _writer.ConfigureAwait(false);
+    }
+
+    private Span<byte> Reserve(int size, bool newMessage = true)
+    {
+        if (_pendingLength + size > _pending.Length)
+        {
+            if (_pendingLength + size > MaxPendingBytes)
+                throw new TransferAbortedException(ErrorCode.LimitExceeded, "the peer stopped reading control messages");
+            byte[] larger = ArrayPool<byte>.Shared.Rent(Math.Max(_pending.Length * 2, _pendingLength + size));
+            _pending.AsSpan(0, _pendingLength).CopyTo(larger);
+            ArrayPool<byte>.Shared.Return(_pending);
+            _pending = larger;
+        }
+        if (newMessage) _messageStarts.Add(_pendingLength);
+        Span<byte> span = _pending.AsSpan(_pendingLength, size);
+        _pendingLength += size;
+        return span;
+    }
+
+    private void ThrowIfClosed()
+    {
+        if (_writeError is not null) throw new TransferAbortedException(ErrorCode.ConnectionLost, "control connection failed", _writeError);
+        if (_completed) throw new InvalidOperationException("control channel is complete");
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        while (true)
+        {
+            await _signal.WaitAsync().ConfigureAwait(false);
+            int length;
+            bool last;
+            lock (_lock)
+            {
+                foreach (int start in _messageStarts)
+                    ControlHeader.Seal(_pending.AsSpan(start));
+                _messageStarts.Clear();
+                _openBatchStart = -1;
+                (_pending, _sending) = (_sending, _pending);
+                length = _pendingLength;
+                _pendingLength = 0;
+                _sendingWaiters.AddRange(_flushWaiters);
+                _flushWaiters.Clear();
+                last = _completed;
+            }
+            try
+            {
+                if (length > 0)
+                    await _connection.WriteAsync(_sending.AsMemory(0, length)).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                lock (_lock)
+                {
+                    _writeError = ex;
+                    _sendingWaiters.AddRange(_flushWaiters);
+                    _flushWaiters.Clear();
+                }
+                foreach (var waiter in _sendingWaiters) waiter.TrySetException(ex);
+                _sendingWaiters.Clear();
+                return;
+            }
+            foreach (var waiter in _sendingWaiters) waiter.TrySetResult();
+            _sendingWaiters.Clear();
+            if (last)
+            {
+                lock (_lock)
+                {
+                    if (_pendingLength == 0) return;
+                }
+            }
+        }
+    }
+
+    /// <summary>Sends what is queued (for at most a few seconds), closes this side gracefully, and releases the connection.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        Complete();
+        try { await _writer.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false); }
+        catch (Exception) { _connection.Abort(); }
+        _connection.CompleteWrites();
+        // The read buffer is left to the collector: a reader may still be parked on it until the socket closes.
+        await _connection.DisposeAsync().ConfigureAwait(false);
+    }
+}

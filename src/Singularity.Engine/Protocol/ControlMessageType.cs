@@ -1,0 +1,26 @@
+namespace Singularity.Engine.Protocol;
+
+/// <summary>Messages on the control connection; "S" is the sender, "R" the receiver. Bodies are described in docs/PROTOCOL.md.</summary>
+internal enum ControlMessageType : byte
+{
+    /// <summary>S→R: shard size, lanes, entry count, total bytes.</summary>
+    OpenSession = 1,
+    /// <summary>S→R: a run of manifest entries.</summary>
+    ManifestChunk = 2,
+    /// <summary>R→S: the whole manifest is valid and its directories exist; shards may flow.</summary>
+    ManifestAccepted = 3,
+    /// <summary>S→R: batched (file id, whole-file digest) after a file's last shard was sent.</summary>
+    FilesSealed = 4,
+    /// <summary>R→S: batched (file id, shard index) of shards verified and written.</summary>
+    ShardAcks = 5,
+    /// <summary>R→S: one shard failed verification; send it again.</summary>
+    ShardNack = 6,
+    /// <summary>R→S: batched file ids now complete under their final names.</summary>
+    FilesCommitted = 7,
+    /// <summary>S→R: every file was committed; finish directories and close.</summary>
+    Finish = 8,
+    /// <summary>R→S: the session succeeded.</summary>
+    SessionDone = 9,
+    /// <summary>Either way: the session ends with a code and a reason.</summary>
+    Error = 10,
+}

@@ -1,0 +1,76 @@
+using System.Buffers.Binary;
+using System.Text;
+
+namespace Singularity.Engine.Protocol;
+
+/// <summary>
+/// Encodes manifest entries. Each entry is a 26-byte fixed part then the path and link target bytes:
+/// <code>
+///  0     1        2            4        8                16          24              26
+///  +-----+--------+------------+--------+----------------+-----------+---------------+------+--------+
+///  |kind |reserved|path length |mode    |mtime (ns, i64) |size (u64) |target length  |path  |target  |
+///  +-----+--------+------------+--------+----------------+-----------+---------------+------+--------+
+/// </code>
+/// </summary>
+internal static class ManifestCodec
+{
+    public const int FixedSize = 26;
+    public const int ChunkHeaderSize = 8;
+    private const UnixFileMode PermissionBits = (UnixFileMode)0xFFF;
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    public static int EncodedSize(ManifestEntry entry) =>
+        FixedSize + Encoding.UTF8.GetByteCount(entry.Path) + (entry.LinkTarget is null ? 0 : Encoding.UTF8.GetByteCount(entry.LinkTarget));
+
+    public static int Write(Span<byte> destination, ManifestEntry entry)
+    {
+        int pathLength = Encoding.UTF8.GetBytes(entry.Path, destination[FixedSize..]);
+        int targetLength = entry.LinkTarget is null ? 0 : Encoding.UTF8.GetBytes(entry.LinkTarget, destination[(FixedSize + pathLength)..]);
+        destination[0] = (byte)entry.Kind;
+        destination[1] = 0;
+        BinaryPrimitives.WriteUInt16LittleEndian(destination[2..], checked((ushort)pathLength));
+        BinaryPrimitives.WriteUInt32LittleEndian(destination[4..], (uint)(entry.Mode & PermissionBits));
+        BinaryPrimitives.WriteInt64LittleEndian(destination[8..], entry.MtimeNanoseconds);
+        BinaryPrimitives.WriteInt64LittleEndian(destination[16..], entry.Size);
+        BinaryPrimitives.WriteUInt16LittleEndian(destination[24..], checked((ushort)targetLength));
+        return FixedSize + pathLength + targetLength;
+    }
+
+    /// <summary>Reads one entry, checking every length and field against the limits before use. Path syntax is checked by the receiver's path guard.</summary>
+    public static bool TryRead(ReadOnlySpan<byte> source, ProtocolLimits limits, out ManifestEntry? entry, out int consumed, out string? error)
+    {
+        entry = null;
+        consumed = 0;
+        if (source.Length < FixedSize) { error = "truncated manifest entry"; return false; }
+        var kind = (EntryKind)source[0];
+        if (kind is not (EntryKind.File or EntryKind.Directory or EntryKind.Symlink)) { error = $"unknown entry kind {source[0]}"; return false; }
+        if (source[1] != 0) { error = "reserved manifest field is not zero"; return false; }
+        int pathLength = BinaryPrimitives.ReadUInt16LittleEndian(source[2..]);
+        uint mode = BinaryPrimitives.ReadUInt32LittleEndian(source[4..]);
+        long mtime = BinaryPrimitives.ReadInt64LittleEndian(source[8..]);
+        long size = BinaryPrimitives.ReadInt64LittleEndian(source[16..]);
+        int targetLength = BinaryPrimitives.ReadUInt16LittleEndian(source[24..]);
+        if (pathLength == 0 || pathLength > limits.MaxPathBytes) { error = $"path length {pathLength} is outside 1..{limits.MaxPathBytes}"; return false; }
+        if (targetLength > limits.MaxPathBytes) { error = $"link target length {targetLength} exceeds {limits.MaxPathBytes}"; return false; }
+        if ((mode & ~(uint)PermissionBits) != 0) { error = $"mode 0x{mode:x} has bits beyond permissions"; return false; }
+        if (size < 0 || size > limits.MaxTotalBytes) { error = $"file size {size} is negative or beyond the quota"; return false; }
+        if (kind != EntryKind.File && size != 0) { error = "only files have a size"; return false; }
+        if ((kind == EntryKind.Symlink) != (targetLength > 0)) { error = "a link target is required for links and only for links"; return false; }
+        if (source.Length < FixedSize + pathLength + targetLength) { error = "truncated manifest entry"; return false; }
+        string path, target;
+        try
+        {
+            path = StrictUtf8.GetString(source.Slice(FixedSize, pathLength));
+            target = StrictUtf8.GetString(source.Slice(FixedSize + pathLength, targetLength));
+        }
+        catch (DecoderFallbackException)
+        {
+            error = "path is not valid UTF-8";
+            return false;
+        }
+        entry = new ManifestEntry(kind, path, size, (UnixFileMode)mode, mtime, kind == EntryKind.Symlink ? target : null);
+        consumed = FixedSize + pathLength + targetLength;
+        error = null;
+        return true;
+    }
+}

@@ -1,0 +1,15 @@
+namespace Singularity.Engine.Protocol;
+
+/// <summary>What a manifest entry describes.</summary>
+public enum EntryKind : byte
+{
+    /// <summary>A regular file; its bytes travel as shards.</summary>
+    File = 1,
+    /// <summary>A directory, possibly empty.</summary>
+    Directory = 2,
+    /// <summary>A symbolic link, kept as a link and never followed.</summary>
+    Symlink = 3,
+}
+
+/// <summary>One file, directory or link of a transfer, with a path relative to the destination using '/' separators.</summary>
+internal sealed record ManifestEntry(EntryKind Kind, string Path, long Size, UnixFileMode Mode, long MtimeNanoseconds, string? LinkTarget);

@@ -1,0 +1,38 @@
+namespace Singularity.Engine;
+
+/// <summary>Bounds checked on every length, count, offset and path read from the wire, so a broken or hostile peer cannot make a receiver misbehave or grow without bound.</summary>
+public sealed record ProtocolLimits
+{
+    /// <summary>Largest control message body in bytes. Default 1 MiB.</summary>
+    public int MaxControlMessageBytes { get; init; } = 1 << 20;
+
+    /// <summary>Most manifest entries (files, directories, links) in one session. Default 4,000,000.</summary>
+    public int MaxEntries { get; init; } = 4_000_000;
+
+    /// <summary>Longest relative path, in UTF-8 bytes. Default 4096.</summary>
+    public int MaxPathBytes { get; init; } = 4096;
+
+    /// <summary>Longest single path component (file or directory name), in UTF-8 bytes. Default 255.</summary>
+    public int MaxNameBytes { get; init; } = 255;
+
+    /// <summary>Most bytes a single session may write (the quota). Default unlimited.</summary>
+    public long MaxTotalBytes { get; init; } = long.MaxValue;
+
+    /// <summary>Smallest shard size a sender may ask for. Default 4 KiB.</summary>
+    public int MinShardSize { get; init; } = 4 << 10;
+
+    /// <summary>Largest shard size a sender may ask for. Default 64 MiB.</summary>
+    public int MaxShardSize { get; init; } = 64 << 20;
+
+    /// <summary>Most data lanes per session. Default 64.</summary>
+    public int MaxLanes { get; init; } = 64;
+
+    /// <summary>Most sessions a receiver serves at once. Default 64.</summary>
+    public int MaxSessions { get; init; } = 64;
+
+    /// <summary>Most partially received files a session may hold open. Default 1024.</summary>
+    public int MaxOpenFiles { get; init; } = 1024;
+
+    /// <summary>How often one shard may fail verification before the session is ended. Default 8.</summary>
+    public int MaxShardRetries { get; init; } = 8;
+}

@@ -1,0 +1,92 @@
+using System.Buffers;
+using System.Text;
+
+namespace Singularity.Engine.Storage;
+
+/// <summary>Decides whether a relative path from the wire may be written under a destination directory, and maps it there.</summary>
+internal sealed class PathGuard
+{
+    private static readonly SearchValues<char> WindowsInvalid = SearchValues.Create("\\:*?\"<>|");
+    private readonly string _root;
+    private readonly ProtocolLimits _limits;
+    private readonly HashSet<string> _checkedDirectories = new(StringComparer.Ordinal);
+
+    public PathGuard(string root, ProtocolLimits limits)
+    {
+        _root = Path.GetFullPath(root);
+        _limits = limits;
+    }
+
+    public string Root => _root;
+
+    /// <summary>Checks the syntax of a relative path: no absolute path, no empty, "." or ".." component, no NUL, no name too long, nothing the local file system cannot name.</summary>
+    public static string? SyntaxError(string path, ProtocolLimits limits)
+    {
+        if (path.Length == 0) return "empty path";
+        if (path[0] == '/' || (OperatingSystem.IsWindows() && (path.Length > 1 && path[1] == ':'))) return $"absolute path '{path}'";
+        foreach (var range in path.AsSpan().Split('/'))
+        {
+            var name = path.AsSpan()[range];
+            if (name.IsEmpty) return $"empty component in '{path}'";
+            if (name is "." or "..") return $"'{path}' climbs out of the destination";
+            if (name.Contains('\0')) return "NUL in path";
+            if (Encoding.UTF8.GetByteCount(name) > limits.MaxNameBytes) return $"a name in '{path}' is longer than {limits.MaxNameBytes} bytes";
+            if (OperatingSystem.IsWindows() && (name.IndexOfAny(WindowsInvalid) >= 0 || name[^1] is '.' or ' ')) return $"'{path}' cannot be named on this system";
+        }
+        return null;
+    }
+
+    /// <summary>Maps a checked relative path under the root and verifies that no existing parent is a symbolic link or a non-directory.</summary>
+    public string Resolve(string relative)
+    {
+        string? error = SyntaxError(relative, _limits);
+        if (error is not null) throw new SingularityException(ErrorCode.BadPath, $"refused path: {error}");
+        string full = Path.GetFullPath(Path.Combine(_root, relative.Replace('/', Path.DirectorySeparatorChar)));
+        if (!full.StartsWith(_root, StringComparison.Ordinal) || full.Length <= _root.Length || !IsSeparator(full[_root.Length]) && !_root.EndsWith(Path.DirectorySeparatorChar))
+            throw new SingularityException(ErrorCode.BadPath, $"refused path '{relative}': it leaves the destination");
+        CheckParents(full);
+        return full;
+    }
+
+    /// <summary>Creates a directory and its parents under the root, refusing to pass through links.</summary>
+    public void CreateDirectory(string full)
+    {
+        CheckParents(full);
+        var info = new DirectoryInfo(full);
+        if (info.LinkTarget is not null)
+            throw new SingularityException(ErrorCode.BadPath, $"refused: '{Relative(full)}' is a symbolic link in the destination");
+        if (File.Exists(full))
+            throw new SingularityException(ErrorCode.BadPath, $"refused: '{Relative(full)}' exists in the destination and is not a directory");
+        Directory.CreateDirectory(full);
+        lock (_checkedDirectories) _checkedDirectories.Add(full);
+    }
+
+    private void CheckParents(string full)
+    {
+        string? parent = Path.GetDirectoryName(full);
+        var missing = new Stack<string>();
+        while (parent is not null && parent.Length > _root.Length)
+        {
+            lock (_checkedDirectories)
+            {
+                if (_checkedDirectories.Contains(parent)) break;
+            }
+            var info = new DirectoryInfo(parent);
+            if (info.LinkTarget is not null)
+                throw new SingularityException(ErrorCode.BadPath, $"refused: '{Relative(full)}' would be written through the symbolic link '{Relative(parent)}'");
+            if (File.Exists(parent))
+                throw new SingularityException(ErrorCode.BadPath, $"refused: '{Relative(parent)}' is a file, not a directory");
+            missing.Push(parent);
+            parent = Path.GetDirectoryName(parent);
+        }
+        while (missing.TryPop(out string? directory))
+        {
+            Directory.CreateDirectory(directory);
+            lock (_checkedDirectories) _checkedDirectories.Add(directory);
+        }
+    }
+
+    private string Relative(string full) => Path.GetRelativePath(_root, full);
+
+    private static bool IsSeparator(char c) => c == Path.DirectorySeparatorChar || c == Path.AltDirectorySeparatorChar;
+}

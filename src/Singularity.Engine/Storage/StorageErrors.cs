@@ -1,0 +1,24 @@
+namespace Singularity.Engine.Storage;
+
+/// <summary>Recognises file system errors that need their own message.</summary>
+internal static class StorageErrors
+{
+    private const int Enospc = 28;
+    private const int WindowsDiskFull = unchecked((int)0x80070070);
+    private const int WindowsHandleDiskFull = unchecked((int)0x80070027);
+
+    public static bool IsDiskFull(IOException ex) =>
+        ex.HResult is Enospc or WindowsDiskFull or WindowsHandleDiskFull
+        || ex.Message.Contains("No space left", StringComparison.OrdinalIgnoreCase)
+        || ex.Message.Contains("disk was full", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Turns a raw I/O failure into a session error with a one-line message.</summary>
+    public static SingularityException Describe(Exception ex, string what) => ex switch
+    {
+        SingularityException known => known,
+        IOException io when IsDiskFull(io) => new SingularityException(ErrorCode.DiskFull, $"disk full while {what}; free space on the receiver and send again", ex),
+        UnauthorizedAccessException => new SingularityException(ErrorCode.IoError, $"permission denied while {what}; check that the destination is writable", ex),
+        IOException => new SingularityException(ErrorCode.IoError, $"I/O error while {what}: {ex.Message}", ex),
+        _ => new SingularityException(ErrorCode.Internal, $"unexpected error while {what}: {ex.Message}", ex),
+    };
+}

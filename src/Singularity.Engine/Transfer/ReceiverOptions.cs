@@ -1,0 +1,19 @@
+using System.Net;
+
+namespace Singularity.Engine;
+
+/// <summary>How a receiver listens and where it writes.</summary>
+public sealed record ReceiverOptions
+{
+    /// <summary>Destination directory; every session is confined to it. Created if missing.</summary>
+    public required string Directory { get; init; }
+
+    /// <summary>Address and port to listen on; port 0 picks a free port. Default: all interfaces, port 7700.</summary>
+    public IPEndPoint Listen { get; init; } = new(IPAddress.IPv6Any, ConnectionUrl.DefaultPort);
+
+    /// <summary>Apply the sender's permission bits to files and directories. Default true.</summary>
+    public bool PreserveMode { get; init; } = true;
+
+    /// <summary>Tunables and protocol limits.</summary>
+    public TransferOptions Transfer { get; init; } = new();
+}

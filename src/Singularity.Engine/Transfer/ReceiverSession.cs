@@ -1,0 +1,369 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using Singularity.Engine.Protocol;
+using Singularity.Engine.Storage;
+using Singularity.Engine.Transport;
+
+namespace Singularity.Engine.Transfer;
+
+/// <summary>
+/// One sender's session on the receiver: the control loop (this file) reads the manifest and seals and answers with
+/// acknowledgements and commits; data lanes (ReceiverSession.Lanes.cs) write shards. Any failure ends the whole
+/// session once, tells the sender why, and removes the partial files it created.
+/// </summary>
+internal sealed partial class ReceiverSession
+{
+    private readonly ReceiverOptions _options;
+    private readonly ProtocolLimits _limits;
+    private readonly PathGuard _guard;
+    private readonly CancellationTokenSource _cts = new();
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly List<Task> _laneTasks = [];
+    private readonly List<ILaneConnection> _laneConnections = [];
+    private readonly List<(string Path, ManifestEntry Entry)> _directories = [];
+    private readonly Dictionary<(uint File, uint Shard), int> _failures = [];
+    private ControlChannel? _control;
+    private ManifestEntry[] _entries = [];
+    private PartialFile?[] _files = [];
+    private int _entriesReceived;
+    private volatile bool _opened;
+    private volatile bool _manifestAccepted;
+    private int _shardSize;
+    private int _lanesAllowed;
+    private int _lanesJoined;
+    private long _declaredBytes;
+    private int _fileCount;
+    private int _filesCommitted;
+    private long _bytesWritten;
+    private int _openFiles;
+    private SingularityException? _failure;
+    private int _failed;
+
+    public ReceiverSession(SessionId id, ReceiverOptions options, string remote)
+    {
+        Id = id;
+        _options = options;
+        _limits = options.Transfer.Limits;
+        _guard = new PathGuard(options.Directory, _limits);
+        Remote = remote;
+    }
+
+    public SessionId Id { get; }
+    public string Remote { get; }
+
+    /// <summary>Runs the session on its control connection until it succeeds or fails; never throws.</summary>
+    public async Task<ReceiveResult> RunAsync(ILaneConnection connection)
+    {
+        _control = new ControlChannel(connection, _limits);
+        bool done = false;
+        try
+        {
+            done = await ControlLoopAsync(_cts.Token).ConfigureAwait(false);
+            if (!done && _failure is null)
+                Fail(new TransferAbortedException(ErrorCode.ConnectionLost, "the sender closed the control connection before finishing"));
+        }
+        catch (Exception ex)
+        {
+            Fail(ex);
+        }
+        return await FinishAsync().ConfigureAwait(false);
+    }
+
+    private async Task<bool> ControlLoopAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var (ok, type, body) = await _control!.ReadAsync(cancellationToken).ConfigureAwait(false);
+            if (!ok) return false;
+            switch (type)
+            {
+                case ControlMessageType.OpenSession: OnOpenSession(body.Span); break;
+                case ControlMessageType.ManifestChunk: OnManifestChunk(body.Span); break;
+                case ControlMessageType.FilesSealed: OnFilesSealed(body.Span); break;
+                case ControlMessageType.Finish:
+                    await OnFinishAsync(body.Length).ConfigureAwait(false);
+                    return true;
+                case ControlMessageType.Error:
+                    throw PeerError(body.Span);
+                default:
+                    throw new ProtocolViolationException($"a sender may not send {type}");
+            }
+        }
+    }
+
+    private void OnOpenSession(ReadOnlySpan<byte> body)
+    {
+        if (_opened) throw new ProtocolViolationException("session opened twice");
+        if (body.Length != 24) throw new ProtocolViolationException("OpenSession has the wrong length");
+        int shardSize = BinaryPrimitives.ReadInt32LittleEndian(body);
+        int lanes = BinaryPrimitives.ReadUInt16LittleEndian(body[4..]);
+        int entries = BinaryPrimitives.ReadInt32LittleEndian(body[8..]);
+        long totalBytes = BinaryPrimitives.ReadInt64LittleEndian(body[16..]);
+        if (shardSize < _limits.MinShardSize || shardSize > _limits.MaxShardSize)
+            throw new ProtocolViolationException($"shard size {shardSize} is outside {_limits.MinShardSize}..{_limits.MaxShardSize}", ErrorCode.LimitExceeded);
+        if (lanes < 1 || lanes > _limits.MaxLanes)
+            throw new ProtocolViolationException($"{lanes} lanes is outside 1..{_limits.MaxLanes}", ErrorCode.LimitExceeded);
+        if (entries < 0 || entries > _limits.MaxEntries)
+            throw new ProtocolViolationException($"{entries} entries exceed the limit of {_limits.MaxEntries}", ErrorCode.LimitExceeded);
+        if (totalBytes < 0 || totalBytes > _limits.MaxTotalBytes)
+            throw new ProtocolViolationException($"{totalBytes} bytes exceed this receiver's quota of {_limits.MaxTotalBytes}", ErrorCode.LimitExceeded);
+        CheckFreeSpace(totalBytes);
+        _shardSize = shardSize;
+        _lanesAllowed = lanes;
+        _declaredBytes = totalBytes;
+        _entries = new ManifestEntry[entries];
+        _files = new PartialFile?[entries];
+        _opened = true;
+        if (entries == 0) AcceptManifest();
+    }
+
+    private void CheckFreeSpace(long totalBytes)
+    {
+        long available;
+        try { available = new DriveInfo(_guard.Root).AvailableFreeSpace; }
+        catch (Exception ex) when (ex is IOException or ArgumentException or UnauthorizedAccessException) { return; }
+        if (totalBytes > available)
+            throw new SingularityException(ErrorCode.DiskFull, $"disk full: the transfer needs {totalBytes} bytes but the destination has {available} free; free space or choose another --dir");
+    }
+
+    private void OnManifestChunk(ReadOnlySpan<byte> body)
+    {
+        if (!_opened || _manifestAccepted) throw new ProtocolViolationException("manifest chunk outside the manifest phase");
+        if (body.Length < ManifestCodec.ChunkHeaderSize) throw new ProtocolViolationException("truncated manifest chunk");
+        int first = BinaryPrimitives.ReadInt32LittleEndian(body);
+        int count = BinaryPrimitives.ReadInt32LittleEndian(body[4..]);
+        if (first != _entriesReceived) throw new ProtocolViolationException($"manifest chunk starts at {first}, expected {_entriesReceived}");
+        if (count <= 0 || count > _entries.Length - _entriesReceived) throw new ProtocolViolationException($"manifest chunk of {count} entries overruns the declared {_entries.Length}");
+        body = body[ManifestCodec.ChunkHeaderSize..];
+        for (int i = 0; i < count; i++)
+        {
+            if (!ManifestCodec.TryRead(body, _limits, out var entry, out int consumed, out string? error))
+                throw new ProtocolViolationException($"manifest entry {first + i}: {error}");
+            string? pathError = PathGuard.SyntaxError(entry!.Path, _limits);
+            if (pathError is not null) throw new SingularityException(ErrorCode.BadPath, $"refused path: {pathError}");
+            _entries[first + i] = entry;
+            body = body[consumed..];
+        }
+        if (!body.IsEmpty) throw new ProtocolViolationException("trailing bytes after manifest entries");
+        _entriesReceived += count;
+        if (_entriesReceived == _entries.Length) AcceptManifest();
+    }
+
+    /// <summary>Checks totals and duplicates, creates directories and links, then lets shards flow.</summary>
+    private void AcceptManifest()
+    {
+        long total = 0;
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        for (int id = 0; id < _entries.Length; id++)
+        {
+            var entry = _entries[id];
+            if (!names.Add(entry.Path)) throw new ProtocolViolationException($"'{entry.Path}' appears twice in the manifest");
+            total += entry.Size;
+            if (total > _declaredBytes) throw new ProtocolViolationException("manifest sizes exceed the declared total", ErrorCode.LimitExceeded);
+        }
+        if (total != _declaredBytes) throw new ProtocolViolationException("manifest sizes do not add up to the declared total");
+        try
+        {
+            for (int id = 0; id < _entries.Length; id++)
+                Prepare((uint)id, _entries[id]);
+        }
+        catch (Exception ex) when (ex is not SingularityException)
+        {
+            throw StorageErrors.Describe(ex, "preparing the destination");
+        }
+        _manifestAccepted = true;
+        Span<byte> body = stackalloc byte[4];
+        BinaryPrimitives.WriteInt32LittleEndian(body, _entries.Length);
+        _control!.Post(ControlMessageType.ManifestAccepted, body);
+    }
+
+    private void Prepare(uint id, ManifestEntry entry)
+    {
+        string full = _guard.Resolve(entry.Path);
+        switch (entry.Kind)
+        {
+            case EntryKind.Directory:
+                _guard.CreateDirectory(full);
+                _directories.Add((full, entry));
+                break;
+            case EntryKind.Symlink:
+                if (Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null)
+                    throw new SingularityException(ErrorCode.BadPath, $"refused: '{entry.Path}' is a directory in the destination");
+                string linkTemp = TempPathFor(full);
+                File.CreateSymbolicLink(linkTemp, entry.LinkTarget!);
+                File.Move(linkTemp, full, overwrite: true);
+                break;
+            case EntryKind.File:
+                if (Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null)
+                    throw new SingularityException(ErrorCode.BadPath, $"refused: '{entry.Path}' is a directory in the destination");
+                _files[id] = new PartialFile(id, entry, full, TempPathFor(full), _shardSize);
+                _fileCount++;
+                break;
+        }
+    }
+
+    /// <summary>Hidden, beside the target (same file system, so the final rename is atomic), and unique per session.</summary>
+    private string TempPathFor(string full) =>
+        Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Id.Short}.sglty-part");
+
+    private void OnFilesSealed(ReadOnlySpan<byte> body)
+    {
+        if (!_manifestAccepted) throw new ProtocolViolationException("file sealed before the manifest was accepted");
+        if (body.Length < 4) throw new ProtocolViolationException("truncated FilesSealed");
+        int count = BinaryPrimitives.ReadInt32LittleEndian(body);
+        if (count <= 0 || body.Length != 4 + (long)count * 12) throw new ProtocolViolationException("FilesSealed has the wrong length");
+        for (int i = 0; i < count; i++)
+        {
+            var item = body.Slice(4 + i * 12, 12);
+            var file = FileById(BinaryPrimitives.ReadUInt32LittleEndian(item));
+            if (!file.Seal(BinaryPrimitives.ReadUInt64LittleEndian(item[4..])))
+                throw new ProtocolViolationException($"'{file.Entry.Path}' was sealed twice");
+            TryCommit(file);
+        }
+    }
+
+    private PartialFile FileById(uint id)
+    {
+        if (id >= (uint)_files.Length || _files[id] is not { } file)
+            throw new ProtocolViolationException($"file id {id} does not name a file of this session");
+        return file;
+    }
+
+    private void TryCommit(PartialFile file)
+    {
+        if (!file.TryBeginCommit()) return;
+        try
+        {
+            file.Commit(_options.PreserveMode);
+        }
+        catch (Exception ex) when (ex is not SingularityException)
+        {
+            throw StorageErrors.Describe(ex, $"committing '{file.Entry.Path}'");
+        }
+        Interlocked.Add(ref _bytesWritten, file.Entry.Size);
+        Interlocked.Increment(ref _filesCommitted);
+        Span<byte> item = stackalloc byte[4];
+        BinaryPrimitives.WriteUInt32LittleEndian(item, file.Id);
+        _control!.PostBatchItem(ControlMessageType.FilesCommitted, item);
+    }
+
+    private async Task OnFinishAsync(int bodyLength)
+    {
+        if (bodyLength != 0) throw new ProtocolViolationException("Finish has a body");
+        if (!_manifestAccepted || Volatile.Read(ref _filesCommitted) != _fileCount)
+            throw new ProtocolViolationException("sender finished before every file was committed");
+        ApplyDirectoryMetadata();
+        byte[] done = new byte[16];
+        BinaryPrimitives.WriteInt32LittleEndian(done, _filesCommitted);
+        BinaryPrimitives.WriteInt32LittleEndian(done.AsSpan(4), 0);
+        BinaryPrimitives.WriteInt64LittleEndian(done.AsSpan(8), Interlocked.Read(ref _bytesWritten));
+        _control!.Post(ControlMessageType.SessionDone, done);
+        await _control.FlushAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Deepest first, after all files are in, so writing a child does not change a parent's mtime afterwards.</summary>
+    private void ApplyDirectoryMetadata()
+    {
+        try
+        {
+            for (int i = _directories.Count - 1; i >= 0; i--)
+            {
+                var (path, entry) = _directories[i];
+                if (_options.PreserveMode && !OperatingSystem.IsWindows())
+                    File.SetUnixFileMode(path, entry.Mode | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+                Directory.SetLastWriteTimeUtc(path, SourceScanner.FromNanoseconds(entry.MtimeNanoseconds));
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw StorageErrors.Describe(ex, "setting directory times");
+        }
+    }
+
+    /// <summary>Records the first failure, tells the sender, and tears the connections down; idempotent.</summary>
+    private void Fail(Exception ex)
+    {
+        var error = ex switch
+        {
+            SingularityException known => known,
+            OperationCanceledException => new TransferAbortedException(ErrorCode.Cancelled, "the receiver is shutting down"),
+            _ => StorageErrors.Describe(ex, "receiving"),
+        };
+        if (Interlocked.Exchange(ref _failed, 1) != 0) return;
+        _failure = error;
+        try
+        {
+            if (error.Code != ErrorCode.ConnectionLost) _control?.Post(ControlMessageType.Error, ErrorMessage.Encode(error.Code, error.Message));
+        }
+        catch (Exception) { }
+        _ = AbortSoonAsync();
+    }
+
+    /// <summary>Gives the Error message a moment to leave before the connections are cut.</summary>
+    private async Task AbortSoonAsync()
+    {
+        try { await _control!.FlushAsync().WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false); }
+        catch (Exception) { }
+        _cts.Cancel();
+        _control?.Connection.Abort();
+        lock (_laneConnections)
+        {
+            foreach (var lane in _laneConnections) lane.Abort();
+        }
+    }
+
+    private async Task<ReceiveResult> FinishAsync()
+    {
+        Task[] lanes;
+        lock (_laneConnections)
+        {
+            if (_failure is null)
+                foreach (var lane in _laneConnections) lane.CompleteWrites();
+            _joinClosed = true;
+            lanes = [.. _laneTasks];
+        }
+        if (_failure is not null)
+        {
+            _cts.Cancel();
+            lock (_laneConnections)
+                foreach (var lane in _laneConnections) lane.Abort();
+        }
+        try
+        {
+            // A sender closes its lanes once it has SessionDone; one that does not is cut off.
+            await Task.WhenAll(lanes).WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            lock (_laneConnections)
+                foreach (var lane in _laneConnections) lane.Abort();
+            await Task.WhenAll(lanes).ConfigureAwait(false);
+        }
+        if (_failure is not null)
+        {
+            foreach (var file in _files) file?.Discard();
+        }
+        await _control!.DisposeAsync().ConfigureAwait(false);
+        ILaneConnection[] connections;
+        lock (_laneConnections) connections = [.. _laneConnections];
+        foreach (var lane in connections) await lane.DisposeAsync().ConfigureAwait(false);
+        return new ReceiveResult
+        {
+            SessionId = Id.ToString(),
+            Remote = Remote,
+            Files = _filesCommitted,
+            Bytes = Interlocked.Read(ref _bytesWritten),
+            Elapsed = _clock.Elapsed,
+            Error = _failure,
+        };
+    }
+
+    /// <summary>Ends the session because the receiver is stopping.</summary>
+    public void Cancel() => Fail(new TransferAbortedException(ErrorCode.Cancelled, "the receiver is shutting down"));
+
+    private static SingularityException PeerError(ReadOnlySpan<byte> body)
+    {
+        var (code, message) = ErrorMessage.Decode(body);
+        return new TransferAbortedException(code, $"the sender ended the session: {message}");
+    }
+}

@@ -1,0 +1,44 @@
+namespace Singularity.Engine;
+
+/// <summary>What a finished send did.</summary>
+public sealed record SendResult
+{
+    /// <summary>Entries in the manifest that are files.</summary>
+    public required int Files { get; init; }
+    /// <summary>All manifest entries: files, directories and links.</summary>
+    public required int Entries { get; init; }
+    /// <summary>Payload bytes of the transfer (the sum of file sizes).</summary>
+    public required long Bytes { get; init; }
+    /// <summary>Payload bytes actually put on the wire, retransmissions included.</summary>
+    public required long BytesSent { get; init; }
+    /// <summary>Shards sent again after the receiver rejected them.</summary>
+    public required int Retransmits { get; init; }
+    /// <summary>Wall time from connecting to the receiver's confirmation.</summary>
+    public required TimeSpan Elapsed { get; init; }
+    /// <summary>Lanes used.</summary>
+    public required int Lanes { get; init; }
+    /// <summary>Shard size used.</summary>
+    public required int ShardSize { get; init; }
+}
+
+/// <summary>How a session on the receiver ended.</summary>
+public sealed record ReceiveResult
+{
+    /// <summary>The session's identifier, as logged.</summary>
+    public required string SessionId { get; init; }
+    /// <summary>The sender's address.</summary>
+    public required string Remote { get; init; }
+    /// <summary>Files committed under their final names.</summary>
+    public required int Files { get; init; }
+    /// <summary>Payload bytes verified and written.</summary>
+    public required long Bytes { get; init; }
+    /// <summary>Wall time of the session.</summary>
+    public required TimeSpan Elapsed { get; init; }
+    /// <summary>Null when the session succeeded; otherwise why it ended.</summary>
+    public SingularityException? Error { get; init; }
+    /// <summary>True when every file was committed and the sender was told so.</summary>
+    public bool Succeeded => Error is null;
+}
+
+/// <summary>A snapshot of a running send, for progress displays.</summary>
+public readonly record struct TransferProgress(long TotalBytes, long BytesAcknowledged, long BytesSent, int TotalFiles, int FilesCommitted, int ActiveLanes, TimeSpan Elapsed);

@@ -1,0 +1,120 @@
+using Microsoft.Win32.SafeHandles;
+using Singularity.Engine.Integrity;
+using Singularity.Engine.Protocol;
+
+namespace Singularity.Engine.Transfer;
+
+/// <summary>
+/// One outgoing file. All lanes share one read handle, opened at the first shard and closed after the last read;
+/// a retransmission reads through a handle of its own. The whole-file digest is built from the shard digests as they are sent.
+/// </summary>
+internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath, int shardSize)
+{
+    private readonly Lock _lock = new();
+    private SafeFileHandle? _handle;
+    private ulong[]? _digests;
+    private int _unread = Digests.ShardCount(entry.Size, shardSize);
+    private int _unsent = Digests.ShardCount(entry.Size, shardSize);
+    private int _committed;
+
+    public uint Id { get; } = id;
+    public ManifestEntry Entry { get; } = entry;
+    public string SourcePath { get; } = sourcePath;
+    public int ShardCount { get; } = Digests.ShardCount(entry.Size, shardSize);
+
+    public int ShardLength(int index) => Digests.ShardLength(Entry.Size, shardSize, index);
+
+    /// <summary>Reads shard <paramref name="index"/> into <paramref name="destination"/> and returns its digest.</summary>
+    public ulong Read(int index, Span<byte> destination, bool retransmit)
+    {
+        long offset = (long)index * shardSize;
+        if (retransmit)
+        {
+            using var own = OpenSource();
+            return ReadAt(own, destination, offset);
+        }
+        SafeFileHandle handle;
+        lock (_lock)
+        {
+            _handle ??= OpenSource();
+            _digests ??= new ulong[ShardCount];
+            handle = _handle;
+        }
+        ulong digest;
+        try
+        {
+            digest = ReadAt(handle, destination, offset);
+        }
+        finally
+        {
+            if (Interlocked.Decrement(ref _unread) == 0)
+            {
+                lock (_lock)
+                {
+                    _handle?.Dispose();
+                    _handle = null;
+                }
+            }
+        }
+        _digests[index] = digest;
+        return digest;
+    }
+
+    /// <summary>Checks that a retransmitted shard is what was sent the first time.</summary>
+    public bool MatchesFirstSend(int index, ulong digest) => _digests is { } digests && digests[index] == digest;
+
+    /// <summary>Counts a sent shard; returns the whole-file digest when it was the last one.</summary>
+    public ulong? MarkSent()
+    {
+        if (Interlocked.Decrement(ref _unsent) != 0) return null;
+        return Digests.File(_digests ?? []);
+    }
+
+    /// <summary>The whole-file digest of a file without shards.</summary>
+    public ulong MarkSentEmpty() => Digests.File([]);
+
+    /// <summary>True the first time the receiver reports this file committed.</summary>
+    public bool MarkCommitted() => Interlocked.Exchange(ref _committed, 1) == 0;
+
+    public void Close()
+    {
+        lock (_lock)
+        {
+            _handle?.Dispose();
+            _handle = null;
+        }
+    }
+
+    private SafeFileHandle OpenSource()
+    {
+        try
+        {
+            return File.OpenHandle(SourcePath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new SingularityException(ErrorCode.IoError, $"cannot read '{SourcePath}': {ex.Message}", ex);
+        }
+    }
+
+    private ulong ReadAt(SafeFileHandle handle, Span<byte> destination, long offset)
+    {
+        int filled = 0;
+        while (filled < destination.Length)
+        {
+            int read;
+            try
+            {
+                read = RandomAccess.Read(handle, destination[filled..], offset + filled);
+            }
+            catch (IOException ex)
+            {
+                throw new SingularityException(ErrorCode.IoError, $"cannot read '{SourcePath}': {ex.Message}", ex);
+            }
+            if (read == 0)
+                throw new SingularityException(ErrorCode.SourceChanged, $"'{SourcePath}' shrank while it was being sent; send it again once it is stable");
+            filled += read;
+        }
+        return Digests.Shard(destination);
+    }
+}

@@ -1,0 +1,314 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using Singularity.Engine.Protocol;
+using Singularity.Engine.Storage;
+using Singularity.Engine.Transport;
+
+namespace Singularity.Engine.Transfer;
+
+/// <summary>
+/// One send: the control connection (this file) carries the manifest out and acknowledgements and commits back;
+/// the data lanes (SenderSession.Lanes.cs) carry shards. The send succeeds only when the receiver has confirmed
+/// every file committed and the session done.
+/// </summary>
+internal sealed partial class SenderSession
+{
+    private const int ManifestChunkBytes = 256 << 10;
+
+    private readonly ConnectionUrl _url;
+    private readonly TransferOptions _options;
+    private readonly ILaneTransport _transport;
+    private readonly IProgress<TransferProgress>? _progress;
+    private readonly List<SourceEntry> _entries;
+    private readonly SenderFile?[] _filesById;
+    private readonly List<SenderFile> _files = [];
+    private readonly ShardScheduler _scheduler;
+    private readonly InFlightWindow _window;
+    private readonly CancellationTokenSource _cts = new();
+    private readonly Stopwatch _clock = new();
+    private readonly TaskCompletionSource _manifestAccepted = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _allCommitted = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _sessionDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly long _totalBytes;
+    private ControlChannel? _control;
+    private SessionId _session;
+    private int _filesCommitted;
+    private long _bytesAcknowledged;
+    private long _bytesSent;
+    private int _retransmits;
+    private int _activeLanes;
+    private SingularityException? _failure;
+
+    public SenderSession(IReadOnlyList<string> paths, ConnectionUrl url, TransferOptions options, IProgress<TransferProgress>? progress)
+    {
+        options.Validate();
+        _url = url;
+        _options = options;
+        _progress = progress;
+        _transport = new TcpTransport(options.SocketBufferSize);
+        _entries = SourceScanner.Scan(paths);
+        if (_entries.Count > options.Limits.MaxEntries)
+            throw new SingularityException(ErrorCode.LimitExceeded, $"{_entries.Count} entries exceed the limit of {options.Limits.MaxEntries}");
+        _filesById = new SenderFile?[_entries.Count];
+        for (int id = 0; id < _entries.Count; id++)
+        {
+            var (entry, source) = _entries[id];
+            if (entry.Kind != EntryKind.File) continue;
+            var file = new SenderFile((uint)id, entry, source, options.ShardSize);
+            _filesById[id] = file;
+            _files.Add(file);
+            _totalBytes += entry.Size;
+        }
+        _scheduler = new ShardScheduler(_files);
+        _window = new InFlightWindow(options.MaxInFlightBytes);
+    }
+
+    public async Task<SendResult> RunAsync(CancellationToken cancellationToken)
+    {
+        using var registration = cancellationToken.Register(() => Fail(new TransferAbortedException(ErrorCode.Cancelled, "cancelled")));
+        _clock.Start();
+        var connection = await ConnectAsync(ConnectionRole.Control, SessionId.Empty, 0).ConfigureAwait(false);
+        _control = new ControlChannel(connection, _options.Limits);
+        Task[] lanes = [];
+        Task reader = Task.CompletedTask;
+        try
+        {
+            SendManifest();
+            reader = Task.Run(ReadControlAsync);
+            lanes = new Task[_options.Lanes];
+            for (int lane = 0; lane < lanes.Length; lane++)
+            {
+                ushort index = (ushort)lane;
+                lanes[lane] = Task.Run(() => LaneAsync(index));
+            }
+            await Wait(_allCommitted.Task).ConfigureAwait(false);
+            _scheduler.Finish(lanes.Length);
+            await Task.WhenAll(lanes).ConfigureAwait(false);
+            _control.Post(ControlMessageType.Finish, []);
+            await Wait(_sessionDone.Task).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            Fail(ex);
+        }
+        finally
+        {
+            _scheduler.Finish(lanes.Length);
+            if (_failure is not null) connection.Abort();
+            try { await Task.WhenAll(lanes).ConfigureAwait(false); } catch (Exception) { }
+            await _control.DisposeAsync().ConfigureAwait(false);
+            try { await reader.ConfigureAwait(false); } catch (Exception) { }
+            foreach (var file in _files) file.Close();
+        }
+        if (_failure is not null) throw _failure;
+        Report();
+        return new SendResult
+        {
+            Files = _files.Count,
+            Entries = _entries.Count,
+            Bytes = _totalBytes,
+            BytesSent = Interlocked.Read(ref _bytesSent),
+            Retransmits = _retransmits,
+            Elapsed = _clock.Elapsed,
+            Lanes = _options.Lanes,
+            ShardSize = _options.ShardSize,
+        };
+    }
+
+    /// <summary>Waits for a milestone, or for the session to fail first.</summary>
+    private async Task Wait(Task milestone)
+    {
+        try
+        {
+            await milestone.WaitAsync(_cts.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_failure is not null)
+        {
+            throw _failure;
+        }
+    }
+
+    private void SendManifest()
+    {
+        Span<byte> open = stackalloc byte[24];
+        BinaryPrimitives.WriteInt32LittleEndian(open, _options.ShardSize);
+        BinaryPrimitives.WriteUInt16LittleEndian(open[4..], (ushort)_options.Lanes);
+        BinaryPrimitives.WriteUInt16LittleEndian(open[6..], 0);
+        BinaryPrimitives.WriteInt32LittleEndian(open[8..], _entries.Count);
+        BinaryPrimitives.WriteInt32LittleEndian(open[12..], 0);
+        BinaryPrimitives.WriteInt64LittleEndian(open[16..], _totalBytes);
+        _control!.Post(ControlMessageType.OpenSession, open);
+
+        // Entries go in chunks of about 256 KiB: thousands of small files cost a handful of messages, not a round trip each.
+        byte[] chunk = new byte[ManifestChunkBytes + ManifestCodec.FixedSize + 2 * _options.Limits.MaxPathBytes * 3];
+        int first = 0, count = 0, length = ManifestCodec.ChunkHeaderSize;
+        for (int id = 0; id < _entries.Count; id++)
+        {
+            var entry = _entries[id].Entry;
+            if (ManifestCodec.EncodedSize(entry) - ManifestCodec.FixedSize > _options.Limits.MaxPathBytes * 2)
+                throw new SingularityException(ErrorCode.BadPath, $"'{entry.Path}' is too long to send");
+            length += ManifestCodec.Write(chunk.AsSpan(length), entry);
+            count++;
+            if (length >= ManifestChunkBytes || id == _entries.Count - 1)
+            {
+                BinaryPrimitives.WriteInt32LittleEndian(chunk, first);
+                BinaryPrimitives.WriteInt32LittleEndian(chunk.AsSpan(4), count);
+                _control.Post(ControlMessageType.ManifestChunk, chunk.AsSpan(0, length));
+                first = id + 1;
+                count = 0;
+                length = ManifestCodec.ChunkHeaderSize;
+            }
+        }
+    }
+
+    private async Task ReadControlAsync()
+    {
+        try
+        {
+            while (true)
+            {
+                var (ok, type, body) = await _control!.ReadAsync(_cts.Token).ConfigureAwait(false);
+                if (!ok)
+                {
+                    if (_sessionDone.Task.IsCompleted) return;
+                    throw new TransferAbortedException(ErrorCode.ConnectionLost, $"the receiver at {_url} closed the connection before confirming the transfer");
+                }
+                Dispatch(type, body.Span);
+            }
+        }
+        catch (Exception ex)
+        {
+            Fail(ex);
+        }
+    }
+
+    private void Dispatch(ControlMessageType type, ReadOnlySpan<byte> body)
+    {
+        switch (type)
+        {
+            case ControlMessageType.ManifestAccepted:
+                if (body.Length != 4 || BinaryPrimitives.ReadInt32LittleEndian(body) != _entries.Count)
+                    throw new ProtocolViolationException("ManifestAccepted does not match the manifest");
+                SealEmptyFiles();
+                _manifestAccepted.TrySetResult();
+                if (_files.Count == 0) _allCommitted.TrySetResult();
+                break;
+            case ControlMessageType.ShardAcks: OnAcks(body); break;
+            case ControlMessageType.ShardNack: OnNack(body); break;
+            case ControlMessageType.FilesCommitted: OnCommitted(body); break;
+            case ControlMessageType.SessionDone:
+                if (body.Length != 16 || BinaryPrimitives.ReadInt32LittleEndian(body) != _files.Count)
+                    throw new ProtocolViolationException("SessionDone does not match the transfer");
+                _sessionDone.TrySetResult();
+                break;
+            case ControlMessageType.Error:
+                var (code, reason) = ErrorMessage.Decode(body);
+                Fail(new TransferAbortedException(code, $"the receiver ended the session: {reason}"), tellPeer: false);
+                break;
+            default:
+                throw new ProtocolViolationException($"a receiver may not send {type}");
+        }
+    }
+
+    private void SealEmptyFiles()
+    {
+        foreach (var file in _files)
+            if (file.ShardCount == 0)
+                Seal(file, file.MarkSentEmpty());
+    }
+
+    private void Seal(SenderFile file, ulong digest)
+    {
+        Span<byte> item = stackalloc byte[12];
+        BinaryPrimitives.WriteUInt32LittleEndian(item, file.Id);
+        BinaryPrimitives.WriteUInt64LittleEndian(item[4..], digest);
+        _control!.PostBatchItem(ControlMessageType.FilesSealed, item);
+    }
+
+    private SenderFile FileAt(uint id, uint shard)
+    {
+        if (id >= (uint)_filesById.Length || _filesById[id] is not { } file || shard >= (uint)Math.Max(file.ShardCount, 1))
+            throw new ProtocolViolationException($"the receiver named file {id} shard {shard}, which this session does not have");
+        return file;
+    }
+
+    private static int BatchCount(ReadOnlySpan<byte> body, int itemSize)
+    {
+        if (body.Length < 4) throw new ProtocolViolationException("truncated batch message");
+        int count = BinaryPrimitives.ReadInt32LittleEndian(body);
+        if (count <= 0 || body.Length != 4 + (long)count * itemSize) throw new ProtocolViolationException("batch message has the wrong length");
+        return count;
+    }
+
+    private void OnAcks(ReadOnlySpan<byte> body)
+    {
+        int count = BatchCount(body, 8);
+        long bytes = 0;
+        for (int i = 0; i < count; i++)
+        {
+            var item = body.Slice(4 + i * 8, 8);
+            var file = FileAt(BinaryPrimitives.ReadUInt32LittleEndian(item), BinaryPrimitives.ReadUInt32LittleEndian(item[4..]));
+            int length = file.ShardLength((int)BinaryPrimitives.ReadUInt32LittleEndian(item[4..]));
+            _window.Release(length);
+            bytes += length;
+        }
+        Interlocked.Add(ref _bytesAcknowledged, bytes);
+    }
+
+    private void OnNack(ReadOnlySpan<byte> body)
+    {
+        if (body.Length != 12) throw new ProtocolViolationException("ShardNack has the wrong length");
+        uint index = BinaryPrimitives.ReadUInt32LittleEndian(body[4..]);
+        var file = FileAt(BinaryPrimitives.ReadUInt32LittleEndian(body), index);
+        if (file.ShardCount == 0) throw new ProtocolViolationException("ShardNack for an empty file");
+        _window.Release(file.ShardLength((int)index));
+        Interlocked.Increment(ref _retransmits);
+        _scheduler.Retransmit(file, (int)index);
+    }
+
+    private void OnCommitted(ReadOnlySpan<byte> body)
+    {
+        int count = BatchCount(body, 4);
+        for (int i = 0; i < count; i++)
+        {
+            var file = FileAt(BinaryPrimitives.ReadUInt32LittleEndian(body[(4 + i * 4)..]), 0);
+            if (!file.MarkCommitted()) throw new ProtocolViolationException($"'{file.Entry.Path}' was committed twice");
+            if (Interlocked.Increment(ref _filesCommitted) == _files.Count) _allCommitted.TrySetResult();
+        }
+        Report();
+    }
+
+    private void Report() =>
+        _progress?.Report(new TransferProgress(_totalBytes, Interlocked.Read(ref _bytesAcknowledged), Interlocked.Read(ref _bytesSent), _files.Count, Volatile.Read(ref _filesCommitted), Volatile.Read(ref _activeLanes), _clock.Elapsed));
+
+    /// <summary>Records the first failure and tears the session down so every waiter wakes.</summary>
+    private void Fail(Exception ex, bool tellPeer = true)
+    {
+        var error = ex switch
+        {
+            SingularityException known => known,
+            OperationCanceledException => new TransferAbortedException(ErrorCode.Cancelled, "cancelled"),
+            _ => new SingularityException(ErrorCode.Internal, $"unexpected error: {ex.Message}", ex),
+        };
+        if (Interlocked.CompareExchange(ref _failure, error, null) is not null) return;
+        try
+        {
+            if (tellPeer && error.Code != ErrorCode.ConnectionLost)
+                _control?.Post(ControlMessageType.Error, ErrorMessage.Encode(error.Code, error.Message));
+        }
+        catch (Exception) { }
+        _ = AbortSoonAsync();
+    }
+
+    private async Task AbortSoonAsync()
+    {
+        if (_control is not null)
+        {
+            try { await _control.FlushAsync().WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false); }
+            catch (Exception) { }
+        }
+        await _cts.CancelAsync().ConfigureAwait(false);
+        _control?.Connection.Abort();
+        AbortLanes();
+    }
+}

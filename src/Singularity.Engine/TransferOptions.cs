@@ -1,0 +1,44 @@
+namespace Singularity.Engine;
+
+/// <summary>Every tunable of a transfer, shared by sender and receiver. Defaults suit loopback and LAN links; the CLI maps its flags onto these.</summary>
+public sealed record TransferOptions
+{
+    /// <summary>Default number of data lanes (TCP connections) per session.</summary>
+    public const int DefaultLanes = 4;
+
+    /// <summary>Default shard size: 4 MiB, large enough to amortise per-shard costs, small enough to spread a file over all lanes.</summary>
+    public const int DefaultShardSize = 4 << 20;
+
+    /// <summary>Number of data lanes the sender opens. Default 4.</summary>
+    public int Lanes { get; init; } = DefaultLanes;
+
+    /// <summary>Bytes per shard (the unit that is hashed, sent, verified and acknowledged). Default 4 MiB.</summary>
+    public int ShardSize { get; init; } = DefaultShardSize;
+
+    /// <summary>Most payload bytes the sender may have sent but not yet seen acknowledged (the drain control). Default 128 MiB.</summary>
+    public long MaxInFlightBytes { get; init; } = 128L << 20;
+
+    /// <summary>Socket send and receive buffer size in bytes; 0 keeps the operating system's auto-tuning. Default 0.</summary>
+    public int SocketBufferSize { get; init; }
+
+    /// <summary>Flush every file to stable storage before it is renamed into place. Default true.</summary>
+    public bool Durable { get; init; } = true;
+
+    /// <summary>Time a new connection has to complete its handshake. Default 10 s.</summary>
+    public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Limits applied to everything read from the wire.</summary>
+    public ProtocolLimits Limits { get; init; } = new();
+
+    internal void Validate()
+    {
+        if (Lanes < 1 || Lanes > Limits.MaxLanes)
+            throw new ArgumentOutOfRangeException(nameof(Lanes), Lanes, $"lanes must be between 1 and {Limits.MaxLanes}");
+        if (ShardSize < Limits.MinShardSize || ShardSize > Limits.MaxShardSize)
+            throw new ArgumentOutOfRangeException(nameof(ShardSize), ShardSize, $"shard size must be between {Limits.MinShardSize} and {Limits.MaxShardSize} bytes");
+        if (MaxInFlightBytes < ShardSize)
+            throw new ArgumentOutOfRangeException(nameof(MaxInFlightBytes), MaxInFlightBytes, "in-flight bytes must be at least one shard");
+        if (SocketBufferSize < 0)
+            throw new ArgumentOutOfRangeException(nameof(SocketBufferSize), SocketBufferSize, "socket buffer size cannot be negative");
+    }
+}

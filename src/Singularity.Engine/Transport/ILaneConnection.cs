@@ -1,0 +1,37 @@
+using System.Net;
+
+namespace Singularity.Engine.Transport;
+
+/// <summary>One reliable, ordered byte stream between sender and receiver: the control connection or a data lane. TCP today; the seam lets another transport (QUIC) slot in without touching session logic.</summary>
+internal interface ILaneConnection : IAsyncDisposable
+{
+    EndPoint? RemoteEndPoint { get; }
+
+    /// <summary>Fills <paramref name="buffer"/> completely; returns false if the stream ended cleanly before the first byte, and throws if it ends in the middle.</summary>
+    ValueTask<bool> ReadExactlyOrEndAsync(Memory<byte> buffer, CancellationToken cancellationToken = default);
+
+    /// <summary>Writes all of <paramref name="buffer"/>.</summary>
+    ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default);
+
+    /// <summary>Signals the end of this side's data; the peer then reads a clean end of stream.</summary>
+    void CompleteWrites();
+
+    /// <summary>Tears the connection down at once, waking any pending read or write.</summary>
+    void Abort();
+}
+
+/// <summary>Accepts incoming connections on one endpoint.</summary>
+internal interface ILaneListener : IAsyncDisposable
+{
+    EndPoint LocalEndPoint { get; }
+
+    ValueTask<ILaneConnection> AcceptAsync(CancellationToken cancellationToken = default);
+}
+
+/// <summary>Creates connections and listeners for one kind of transport.</summary>
+internal interface ILaneTransport
+{
+    ValueTask<ILaneConnection> ConnectAsync(string host, int port, CancellationToken cancellationToken = default);
+
+    ILaneListener Listen(IPEndPoint endpoint);
+}

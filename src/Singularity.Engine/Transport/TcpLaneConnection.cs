@@ -1,0 +1,98 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace Singularity.Engine.Transport;
+
+/// <summary>A TCP connection; socket errors become <see cref="TransferAbortedException"/> here and nowhere else.</summary>
+internal sealed class TcpLaneConnection(Socket socket) : ILaneConnection
+{
+    private int _disposed;
+
+    public EndPoint? RemoteEndPoint { get; } = socket.RemoteEndPoint;
+
+    public async ValueTask<bool> ReadExactlyOrEndAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        int filled = 0;
+        try
+        {
+            while (filled < buffer.Length)
+            {
+                int read = await socket.ReceiveAsync(buffer[filled..], SocketFlags.None, cancellationToken).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    if (filled == 0) return false;
+                    throw new TransferAbortedException(ErrorCode.ConnectionLost, $"connection from {RemoteEndPoint} closed in the middle of a frame");
+                }
+                filled += read;
+            }
+            return true;
+        }
+        catch (SocketException ex)
+        {
+            throw Lost(ex);
+        }
+        catch (ObjectDisposedException ex)
+        {
+            throw new TransferAbortedException(ErrorCode.ConnectionLost, $"connection to {RemoteEndPoint} was closed", ex);
+        }
+    }
+
+    public async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            while (!buffer.IsEmpty)
+            {
+                int sent = await socket.SendAsync(buffer, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+                buffer = buffer[sent..];
+            }
+        }
+        catch (SocketException ex)
+        {
+            throw Lost(ex);
+        }
+        catch (ObjectDisposedException ex)
+        {
+            throw new TransferAbortedException(ErrorCode.ConnectionLost, $"connection to {RemoteEndPoint} was closed", ex);
+        }
+    }
+
+    public void CompleteWrites()
+    {
+        try { socket.Shutdown(SocketShutdown.Send); }
+        catch (SocketException) { }
+        catch (ObjectDisposedException) { }
+    }
+
+    public void Abort()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            try { socket.Close(0); }
+            catch (SocketException) { }
+        }
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            socket.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    private TransferAbortedException Lost(SocketException ex) =>
+        new(ErrorCode.ConnectionLost, $"connection to {RemoteEndPoint} lost: {Describe(ex.SocketErrorCode)}", ex);
+
+    internal static string Describe(SocketError error) => error switch
+    {
+        SocketError.ConnectionRefused => "connection refused",
+        SocketError.ConnectionReset => "connection reset by peer",
+        SocketError.TimedOut => "timed out",
+        SocketError.HostNotFound or SocketError.NoData => "host not found",
+        SocketError.HostUnreachable or SocketError.NetworkUnreachable => "host unreachable",
+        SocketError.AddressAlreadyInUse => "address already in use",
+        SocketError.AddressNotAvailable => "address not available on this machine",
+        SocketError.Shutdown or SocketError.OperationAborted => "connection closed",
+        _ => error.ToString(),
+    };
+}

@@ -1,0 +1,78 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace Singularity.Engine.Transport;
+
+/// <summary>Lanes over TCP: Nagle off (headers and payloads go out together anyway), optional fixed socket buffers, dual-stack listening.</summary>
+internal sealed class TcpTransport(int socketBufferSize) : ILaneTransport
+{
+    public async ValueTask<ILaneConnection> ConnectAsync(string host, int port, CancellationToken cancellationToken = default)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            Configure(socket);
+            await socket.ConnectAsync(host, port, cancellationToken).ConfigureAwait(false);
+            return new TcpLaneConnection(socket);
+        }
+        catch (SocketException ex)
+        {
+            socket.Dispose();
+            throw new TransferAbortedException(ErrorCode.ConnectionLost, $"cannot connect to {host}:{port}: {TcpLaneConnection.Describe(ex.SocketErrorCode)}; check that `sglty recv` is running there and the port is reachable", ex);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    public ILaneListener Listen(IPEndPoint endpoint)
+    {
+        var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            if (endpoint.AddressFamily == AddressFamily.InterNetworkV6 && endpoint.Address.Equals(IPAddress.IPv6Any))
+                socket.DualMode = true;
+            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            // Accepted sockets inherit buffer sizes from the listener, and the window scale is fixed at SYN time.
+            Configure(socket);
+            socket.Bind(endpoint);
+            socket.Listen(512);
+            return new TcpLaneListener(socket, this);
+        }
+        catch (SocketException ex)
+        {
+            socket.Dispose();
+            throw new SingularityException(ErrorCode.IoError, $"cannot listen on {endpoint}: {TcpLaneConnection.Describe(ex.SocketErrorCode)}; pick another port with --listen HOST:PORT", ex);
+        }
+    }
+
+    internal void Configure(Socket socket)
+    {
+        socket.NoDelay = true;
+        if (socketBufferSize > 0)
+        {
+            socket.SendBufferSize = socketBufferSize;
+            socket.ReceiveBufferSize = socketBufferSize;
+        }
+    }
+
+    private sealed class TcpLaneListener(Socket socket, TcpTransport transport) : ILaneListener
+    {
+        public EndPoint LocalEndPoint => socket.LocalEndPoint!;
+
+        public async ValueTask<ILaneConnection> AcceptAsync(CancellationToken cancellationToken = default)
+        {
+            var accepted = await socket.AcceptAsync(cancellationToken).ConfigureAwait(false);
+            transport.Configure(accepted);
+            return new TcpLaneConnection(accepted);
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            socket.Dispose();
+            return ValueTask.CompletedTask;
+        }
+    }
+}

@@ -1,0 +1,96 @@
+using System.Security.Cryptography;
+
+namespace Singularity.Tests.Support;
+
+/// <summary>Makes test data and compares trees byte for byte.</summary>
+public static class TestFiles
+{
+    /// <summary>Writes <paramref name="size"/> pseudo-random bytes (seeded, so a failure can be replayed).</summary>
+    public static string Create(string path, long size, int seed = 1)
+    {
+        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!);
+        var random = new Random(seed);
+        byte[] block = new byte[Math.Min(size, 1 << 20)];
+        using var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
+        for (long left = size; left > 0;)
+        {
+            int n = (int)Math.Min(block.Length, left);
+            random.NextBytes(block.AsSpan(0, n));
+            stream.Write(block, 0, n);
+            left -= n;
+        }
+        return path;
+    }
+
+    /// <summary>Asserts that two files hold exactly the same bytes.</summary>
+    public static void AssertSameBytes(string expected, string actual)
+    {
+        Assert.True(File.Exists(actual), $"missing {actual}");
+        var a = new FileInfo(expected);
+        var b = new FileInfo(actual);
+        Assert.Equal(a.Length, b.Length);
+        using var x = File.OpenRead(expected);
+        using var y = File.OpenRead(actual);
+        byte[] bx = new byte[1 << 20], by = new byte[1 << 20];
+        long position = 0;
+        while (true)
+        {
+            int nx = x.ReadAtLeast(bx, bx.Length, throwOnEndOfStream: false);
+            int ny = y.ReadAtLeast(by, by.Length, throwOnEndOfStream: false);
+            Assert.Equal(nx, ny);
+            if (nx == 0) break;
+            int diff = bx.AsSpan(0, nx).CommonPrefixLength(by.AsSpan(0, ny));
+            Assert.True(diff == nx, $"{actual} differs from {expected} at byte {position + diff}");
+            position += nx;
+        }
+    }
+
+    /// <summary>Asserts that two trees have the same entries, the same link targets and the same file bytes.</summary>
+    public static void AssertSameTree(string expected, string actual)
+    {
+        var left = Entries(expected);
+        var right = Entries(actual);
+        Assert.Equal(left.Keys.Order(StringComparer.Ordinal), right.Keys.Order(StringComparer.Ordinal));
+        foreach (var (relative, info) in left)
+        {
+            var other = right[relative];
+            if (info.LinkTarget is not null)
+            {
+                Assert.Equal(info.LinkTarget, other.LinkTarget);
+            }
+            else if (info is FileInfo)
+            {
+                Assert.IsType<FileInfo>(other);
+                Assert.Null(other.LinkTarget);
+                AssertSameBytes(info.FullName, other.FullName);
+            }
+            else
+            {
+                Assert.IsType<DirectoryInfo>(other);
+                Assert.Null(other.LinkTarget);
+            }
+        }
+    }
+
+    private static Dictionary<string, FileSystemInfo> Entries(string root)
+    {
+        var result = new Dictionary<string, FileSystemInfo>(StringComparer.Ordinal);
+        var pending = new Stack<DirectoryInfo>();
+        pending.Push(new DirectoryInfo(root));
+        while (pending.TryPop(out var directory))
+        {
+            foreach (var child in directory.EnumerateFileSystemInfos())
+            {
+                result[System.IO.Path.GetRelativePath(root, child.FullName)] = child;
+                if (child is DirectoryInfo sub && child.LinkTarget is null) pending.Push(sub);
+            }
+        }
+        return result;
+    }
+
+    public static string Sha256(string path)
+    {
+        using var stream = File.OpenRead(path);
+        return Convert.ToHexString(SHA256.HashData(stream));
+    }
+}
