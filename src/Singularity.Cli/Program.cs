@@ -1,1 +1,10 @@
-return 0;
+using System.CommandLine;
+using Singularity.Cli.Commands;
+
+var root = new RootCommand("sglty: fast, verified file transfer over several TCP lanes")
+{
+    RecvCommand.Create(),
+    SendCommand.Create(),
+    BenchCommand.Create(),
+};
+return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

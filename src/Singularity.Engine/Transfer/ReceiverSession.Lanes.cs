@@ -18,8 +18,9 @@ internal sealed partial class ReceiverSession
         {
             reason = null;
             if (_joinClosed || _failure is not null) { reason = "the session is over"; return false; }
-            if (!_opened) { reason = "the session is not open yet"; return false; }
-            if (_lanesJoined >= _lanesAllowed) { reason = $"the session already has its {_lanesAllowed} lanes"; return false; }
+            // Lanes may arrive before OpenSession is read; until then the protocol limit caps them.
+            int allowed = _opened ? _lanesAllowed : _limits.MaxLanes;
+            if (_lanesJoined >= allowed) { reason = $"the session already has its {allowed} lanes"; return false; }
             _lanesJoined++;
             _laneConnections.Add(connection);
             _laneTasks.Add(Task.Run(() => LaneLoopAsync(connection)));
@@ -31,7 +32,7 @@ internal sealed partial class ReceiverSession
     private async Task LaneLoopAsync(ILaneConnection connection)
     {
         byte[] header = new byte[ShardHeader.Size];
-        byte[] payload = ArrayPool<byte>.Shared.Rent(_shardSize);
+        byte[]? payload = null;
         var cancellationToken = _cts.Token;
         try
         {
@@ -40,6 +41,8 @@ internal sealed partial class ReceiverSession
                 if (!ShardHeader.TryRead(header, out var shard, out string? error))
                     throw new ProtocolViolationException(error!);
                 var file = Validate(shard);
+                // Rented at the first shard: a lane may join before OpenSession fixed the shard size.
+                payload ??= ArrayPool<byte>.Shared.Rent(_shardSize);
                 Memory<byte> data = payload.AsMemory(0, shard.PayloadLength);
                 if (!await connection.ReadExactlyOrEndAsync(data, cancellationToken).ConfigureAwait(false))
                     throw new TransferAbortedException(ErrorCode.ConnectionLost, "lane closed between a shard header and its payload");
@@ -57,7 +60,7 @@ internal sealed partial class ReceiverSession
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(payload);
+            if (payload is not null) ArrayPool<byte>.Shared.Return(payload);
         }
     }
 

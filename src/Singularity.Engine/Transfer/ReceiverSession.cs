@@ -108,8 +108,12 @@ internal sealed partial class ReceiverSession
         if (totalBytes < 0 || totalBytes > _limits.MaxTotalBytes)
             throw new ProtocolViolationException($"{totalBytes} bytes exceed this receiver's quota of {_limits.MaxTotalBytes}", ErrorCode.LimitExceeded);
         CheckFreeSpace(totalBytes);
+        lock (_laneConnections)
+        {
+            if (_lanesJoined > lanes) throw new ProtocolViolationException($"{_lanesJoined} lanes joined a session that declared {lanes}");
+            _lanesAllowed = lanes;
+        }
         _shardSize = shardSize;
-        _lanesAllowed = lanes;
         _declaredBytes = totalBytes;
         _entries = new ManifestEntry[entries];
         _files = new PartialFile?[entries];

@@ -38,6 +38,7 @@ internal sealed partial class SenderSession
     private int _retransmits;
     private int _activeLanes;
     private SingularityException? _failure;
+    private volatile bool _closing;
 
     public SenderSession(IReadOnlyList<string> paths, ConnectionUrl url, TransferOptions options, IProgress<TransferProgress>? progress)
     {
@@ -86,6 +87,7 @@ internal sealed partial class SenderSession
             await Task.WhenAll(lanes).ConfigureAwait(false);
             _control.Post(ControlMessageType.Finish, []);
             await Wait(_sessionDone.Task).ConfigureAwait(false);
+            _closing = true;
         }
         catch (Exception ex)
         {
@@ -253,6 +255,7 @@ internal sealed partial class SenderSession
             bytes += length;
         }
         Interlocked.Add(ref _bytesAcknowledged, bytes);
+        Report();
     }
 
     private void OnNack(ReadOnlySpan<byte> body)
@@ -290,7 +293,8 @@ internal sealed partial class SenderSession
             OperationCanceledException => new TransferAbortedException(ErrorCode.Cancelled, "cancelled"),
             _ => new SingularityException(ErrorCode.Internal, $"unexpected error: {ex.Message}", ex),
         };
-        if (Interlocked.CompareExchange(ref _failure, error, null) is not null) return;
+        // Once the receiver confirmed the session, tearing the connections down is not a failure.
+        if (_closing || Interlocked.CompareExchange(ref _failure, error, null) is not null) return;
         try
         {
             if (tellPeer && error.Code != ErrorCode.ConnectionLost)

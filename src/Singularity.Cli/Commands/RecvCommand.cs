@@ -1,0 +1,122 @@
+using System.CommandLine;
+using System.Net;
+using System.Text.Json;
+using Singularity.Cli.Display;
+using Singularity.Engine;
+
+namespace Singularity.Cli.Commands;
+
+/// <summary><c>sglty recv</c>: listen, print the connection URL, serve sessions.</summary>
+internal static class RecvCommand
+{
+    public static Command Create()
+    {
+        var dir = new Option<string>("--dir") { Description = "destination directory (created if missing)", Required = true };
+        var listen = new Option<string>("--listen") { Description = "HOST:PORT to listen on; port 0 picks a free one", DefaultValueFactory = _ => $"0.0.0.0:{ConnectionUrl.DefaultPort}" };
+        var once = new Option<bool>("--once") { Description = "exit after the first session; exit code 0 only if it succeeded" };
+        var urlFile = new Option<string?>("--url-file") { Description = "also write the connection URL to FILE (atomically) when ready" };
+        var json = CommonOptions.Json("with --once, print one JSON object with the session's result on stdout at the end");
+        var noFsync = new Option<bool>("--no-fsync") { Description = "do not flush each file to stable storage before renaming it into place" };
+        var command = new Command("recv", "receive files into a directory") { dir, listen, once, urlFile, json, noFsync };
+        command.SetAction((result, cancellationToken) => RunAsync(
+            result.GetValue(dir)!, result.GetValue(listen)!, result.GetValue(once), result.GetValue(urlFile), result.GetValue(json), result.GetValue(noFsync), cancellationToken));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(string dir, string listen, bool once, string? urlFile, bool json, bool noFsync, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var endpoint = ParseListen(listen);
+            await using var receiver = SingularityReceiver.Start(new ReceiverOptions
+            {
+                Directory = dir,
+                Listen = endpoint,
+                Transfer = new TransferOptions { Durable = !noFsync },
+            });
+            var first = new TaskCompletionSource<ReceiveResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+            receiver.SessionStarted += (id, remote) => Console.Error.WriteLine($"session {id[..8]} from {remote}: started");
+            receiver.SessionCompleted += result =>
+            {
+                Console.Error.WriteLine(Describe(result));
+                first.TrySetResult(result);
+            };
+            receiver.ConnectionRejected += reason => Console.Error.WriteLine($"refused connection {reason}");
+
+            string url = receiver.Url.ToString();
+            Console.Out.WriteLine(url);
+            Console.Out.Flush();
+            if (urlFile is not null) WriteAtomically(urlFile, url + "\n");
+            Console.Error.WriteLine($"receiving into {Path.GetFullPath(dir)}; listening on {receiver.LocalEndPoint}");
+
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var serving = receiver.RunAsync(stop.Token);
+            if (!once)
+            {
+                await serving.ConfigureAwait(false);
+                return 0;
+            }
+            var finished = await Task.WhenAny(first.Task, serving).ConfigureAwait(false);
+            await stop.CancelAsync().ConfigureAwait(false);
+            await serving.ConfigureAwait(false);
+            if (finished != first.Task) return Errors.Report(new OperationCanceledException());
+            var session = await first.Task.ConfigureAwait(false);
+            if (json) WriteJson(session);
+            return session.Succeeded ? 0 : Errors.Failure;
+        }
+        catch (Exception ex)
+        {
+            return Errors.Report(ex);
+        }
+    }
+
+    internal static IPEndPoint ParseListen(string text)
+    {
+        int colon = text.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(text.AsSpan(colon + 1), out int port) || port is < 0 or > 65535)
+            throw new FormatException($"--listen '{text}' is not HOST:PORT (for example 0.0.0.0:7700 or 127.0.0.1:0)");
+        string host = text[..colon].Trim('[', ']');
+        if (host is "0.0.0.0" or "*" or "") return new IPEndPoint(IPAddress.IPv6Any, port);
+        if (IPAddress.TryParse(host, out var address)) return new IPEndPoint(address, port);
+        var addresses = Dns.GetHostAddresses(host);
+        if (addresses.Length == 0) throw new FormatException($"--listen host '{host}' does not resolve");
+        return new IPEndPoint(addresses[0], port);
+    }
+
+    private static void WriteAtomically(string path, string content)
+    {
+        string full = Path.GetFullPath(path);
+        string temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
+        File.WriteAllText(temp, content);
+        File.Move(temp, full, overwrite: true);
+    }
+
+    private static string Describe(ReceiveResult result)
+    {
+        string id = result.SessionId[..8];
+        if (!result.Succeeded) return $"session {id} from {result.Remote}: failed: {result.Error!.Message}";
+        double seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-9);
+        return $"session {id} from {result.Remote}: {result.Files} files, {ByteSize.Format(result.Bytes)} in {seconds:0.00} s ({result.Bytes / seconds / 1e6:0.0} MB/s)";
+    }
+
+    private static void WriteJson(ReceiveResult result)
+    {
+        var (cpu, rss) = ProcessStats.Read();
+        using var stream = Console.OpenStandardOutput();
+        using (var writer = new Utf8JsonWriter(stream))
+        {
+            writer.WriteStartObject();
+            writer.WriteBoolean("ok", result.Succeeded);
+            writer.WriteString("session", result.SessionId);
+            writer.WriteNumber("files", result.Files);
+            writer.WriteNumber("bytes", result.Bytes);
+            writer.WriteNumber("seconds", result.Elapsed.TotalSeconds);
+            writer.WriteNumber("mbytes_per_s", result.Bytes / Math.Max(result.Elapsed.TotalSeconds, 1e-9) / 1e6);
+            writer.WriteNumber("cpu_seconds", cpu);
+            writer.WriteNumber("peak_rss_bytes", rss);
+            if (result.Error is not null) writer.WriteString("error", result.Error.Message);
+            writer.WriteEndObject();
+        }
+        stream.Write("\n"u8);
+    }
+}

@@ -1,0 +1,75 @@
+using System.CommandLine;
+using System.Text.Json;
+using Singularity.Cli.Display;
+using Singularity.Engine;
+
+namespace Singularity.Cli.Commands;
+
+/// <summary><c>sglty send</c>: send files and directories to a receiver's URL.</summary>
+internal static class SendCommand
+{
+    public static Command Create()
+    {
+        var paths = new Argument<string[]>("PATH") { Description = "files or directories to send; a directory ending in '/' sends its contents", Arity = ArgumentArity.OneOrMore };
+        var to = new Option<string>("--to") { Description = "the receiver's URL, as printed by `sglty recv` (sglty://HOST:PORT/)", Required = true };
+        var lanes = CommonOptions.Lanes();
+        var shardSize = CommonOptions.Size("--shard-size", "bytes per shard, e.g. 1MiB; default 4MiB", TransferOptions.DefaultShardSize);
+        var inFlight = CommonOptions.Size("--in-flight", "most bytes sent but not yet acknowledged; default 128MiB", new TransferOptions().MaxInFlightBytes);
+        var socketBuffer = CommonOptions.Size("--socket-buffer", "socket buffer size per lane; default 0 keeps the system's auto-tuning", 0);
+        var json = CommonOptions.Json("print one JSON object with the result on stdout at the end");
+        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json };
+        command.SetAction((result, cancellationToken) =>
+        {
+            var options = CommonOptions.Transfer(result.GetValue(lanes), result.GetValue(shardSize)) with
+            {
+                MaxInFlightBytes = result.GetValue(inFlight),
+                SocketBufferSize = (int)Math.Min(result.GetValue(socketBuffer), int.MaxValue),
+            };
+            return RunAsync(result.GetValue(paths)!, result.GetValue(to)!, options, result.GetValue(json), cancellationToken);
+        });
+        return command;
+    }
+
+    private static async Task<int> RunAsync(string[] paths, string to, TransferOptions options, bool json, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var url = ConnectionUrl.Parse(to);
+            var display = new ProgressDisplay();
+            var result = await display.ShowAsync(() => SingularitySender.SendAsync(paths, url, options, display, cancellationToken)).ConfigureAwait(false);
+            double seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-9);
+            Console.Error.WriteLine($"sent {result.Files} files, {ByteSize.Format(result.Bytes)} in {seconds:0.00} s: {result.Bytes / seconds / 1e6:0.0} MB/s ({result.Bytes * 8 / seconds / 1e9:0.00} Gbit/s), {result.Lanes} lanes, {ByteSize.Format(result.ShardSize)} shards");
+            if (json) WriteJson(result);
+            return 0;
+        }
+        catch (Exception ex)
+        {
+            return Errors.Report(ex);
+        }
+    }
+
+    private static void WriteJson(SendResult result)
+    {
+        var (cpu, rss) = ProcessStats.Read();
+        double seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-9);
+        using var stream = Console.OpenStandardOutput();
+        using (var writer = new Utf8JsonWriter(stream))
+        {
+            writer.WriteStartObject();
+            writer.WriteNumber("files", result.Files);
+            writer.WriteNumber("entries", result.Entries);
+            writer.WriteNumber("bytes", result.Bytes);
+            writer.WriteNumber("bytes_sent", result.BytesSent);
+            writer.WriteNumber("retransmits", result.Retransmits);
+            writer.WriteNumber("seconds", seconds);
+            writer.WriteNumber("mbytes_per_s", result.Bytes / seconds / 1e6);
+            writer.WriteNumber("gbit_per_s", result.Bytes * 8 / seconds / 1e9);
+            writer.WriteNumber("lanes", result.Lanes);
+            writer.WriteNumber("shard_size", result.ShardSize);
+            writer.WriteNumber("cpu_seconds", cpu);
+            writer.WriteNumber("peak_rss_bytes", rss);
+            writer.WriteEndObject();
+        }
+        stream.Write("\n"u8);
+    }
+}

@@ -1,0 +1,83 @@
+using Singularity.Engine;
+using Spectre.Console;
+
+namespace Singularity.Cli.Display;
+
+/// <summary>
+/// Shows a running send on stderr: a live bar (bytes, rate, ETA, lanes) on a terminal, one plain line per second
+/// otherwise. stdout stays free for the --json result.
+/// </summary>
+internal sealed class ProgressDisplay : IProgress<TransferProgress>
+{
+    private readonly Lock _lock = new();
+    private TransferProgress _latest;
+    private DateTime _lastLine = DateTime.MinValue;
+
+    public static bool Interactive => !Console.IsErrorRedirected;
+
+    public void Report(TransferProgress value)
+    {
+        lock (_lock)
+        {
+            if (value.Elapsed >= _latest.Elapsed) _latest = value;
+        }
+    }
+
+    public TransferProgress Latest
+    {
+        get { lock (_lock) return _latest; }
+    }
+
+    /// <summary>Runs <paramref name="work"/> while showing its progress.</summary>
+    public async Task<T> ShowAsync<T>(Func<Task<T>> work)
+    {
+        var task = work();
+        if (Interactive)
+        {
+            var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+            await console.Progress()
+                .AutoClear(false)
+                .HideCompleted(false)
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new DownloadedColumn(), new TransferSpeedColumn(), new RemainingTimeColumn())
+                .StartAsync(async context =>
+                {
+                    var bar = context.AddTask("sending", maxValue: 1);
+                    while (!task.IsCompleted)
+                    {
+                        Update(bar);
+                        await Task.WhenAny(task, Task.Delay(200)).ConfigureAwait(false);
+                    }
+                    Update(bar);
+                    if (task.IsCompletedSuccessfully) bar.Value = bar.MaxValue;
+                    bar.StopTask();
+                }).ConfigureAwait(false);
+        }
+        else
+        {
+            while (!task.IsCompleted)
+            {
+                await Task.WhenAny(task, Task.Delay(1000)).ConfigureAwait(false);
+                if (!task.IsCompleted) WriteLine();
+            }
+        }
+        return await task.ConfigureAwait(false);
+    }
+
+    private void Update(ProgressTask bar)
+    {
+        var p = Latest;
+        bar.MaxValue = Math.Max(p.TotalBytes, 1);
+        bar.Value = p.BytesAcknowledged;
+        bar.Description = $"sending {p.FilesCommitted}/{p.TotalFiles} files, {p.ActiveLanes} lanes";
+    }
+
+    private void WriteLine()
+    {
+        var p = Latest;
+        if (p.Elapsed == TimeSpan.Zero || DateTime.UtcNow - _lastLine < TimeSpan.FromMilliseconds(900)) return;
+        _lastLine = DateTime.UtcNow;
+        double rate = p.BytesAcknowledged / Math.Max(p.Elapsed.TotalSeconds, 1e-9);
+        double eta = rate > 0 ? (p.TotalBytes - p.BytesAcknowledged) / rate : double.NaN;
+        Console.Error.WriteLine($"progress: {ByteSize.Format(p.BytesAcknowledged)} of {ByteSize.Format(p.TotalBytes)}, {p.FilesCommitted}/{p.TotalFiles} files, {rate / 1e6:0.0} MB/s, eta {(double.IsNaN(eta) ? "?" : $"{eta:0} s")}, {p.ActiveLanes} lanes");
+    }
+}
