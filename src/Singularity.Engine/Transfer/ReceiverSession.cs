@@ -193,9 +193,9 @@ internal sealed partial class ReceiverSession
             case EntryKind.Symlink:
                 if (Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null)
                     throw new SingularityException(ErrorCode.BadPath, $"refused: '{entry.Path}' is a directory in the destination");
-                string linkTemp = TempPathFor(full);
-                File.CreateSymbolicLink(linkTemp, entry.LinkTarget!);
-                File.Move(linkTemp, full, overwrite: true);
+                // The link is created as it was sent and never followed; PathGuard refuses any later entry beneath it.
+                if (File.Exists(full) || new FileInfo(full).LinkTarget is not null) File.Delete(full);
+                File.CreateSymbolicLink(full, entry.LinkTarget!);
                 break;
             case EntryKind.File:
                 if (Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null)

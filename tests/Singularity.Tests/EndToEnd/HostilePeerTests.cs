@@ -1,0 +1,235 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using Singularity.Engine;
+using Singularity.Engine.Integrity;
+using Singularity.Engine.Protocol;
+using Singularity.Tests.Support;
+
+namespace Singularity.Tests.EndToEnd;
+
+/// <summary>What a broken or malicious peer sends must end its own session with a clear error, write nothing outside the destination, and leave the receiver serving others.</summary>
+public sealed class HostilePeerTests
+{
+    private static ManifestEntry File(string path, long size) => new(EntryKind.File, path, size, (UnixFileMode)0b110_100_100, 0, null);
+
+    [Theory]
+    [InlineData("../escaped.txt")]
+    [InlineData("/tmp/escaped.txt")]
+    [InlineData("a/../../escaped.txt")]
+    [InlineData("a/./b")]
+    public async Task Escaping_paths_are_refused_and_nothing_is_written(string path)
+    {
+        using var temp = new TempDirectory();
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination);
+        await using var peer = await RawPeer.ConnectAsync(receiver.Url);
+
+        var (_, answer, body) = await peer.OpenWithManifestAsync(4096, File(path, 0));
+
+        Assert.Equal(ControlMessageType.Error, answer);
+        Assert.Equal(ErrorCode.BadPath, ErrorMessage.Decode(body).Code);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(destination));
+        Assert.False(System.IO.File.Exists(Path.Combine(temp.Path, "escaped.txt")));
+        var result = await receiver.NextResultAsync();
+        Assert.Equal(ErrorCode.BadPath, result.Error!.Code);
+    }
+
+    [Fact]
+    public async Task A_file_under_a_symlink_that_points_out_is_refused()
+    {
+        using var temp = new TempDirectory();
+        string destination = temp.Sub("dst");
+        string outside = temp.Sub("outside");
+        await using var receiver = new LoopbackReceiver(destination);
+        await using var peer = await RawPeer.ConnectAsync(receiver.Url);
+
+        var (_, answer, body) = await peer.OpenWithManifestAsync(4096,
+            new ManifestEntry(EntryKind.Symlink, "link", 0, 0, 0, outside),
+            File("link/planted.txt", 0));
+
+        Assert.Equal(ControlMessageType.Error, answer);
+        Assert.Contains("symbolic link", ErrorMessage.Decode(body).Reason);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(outside));
+    }
+
+    [Fact]
+    public async Task A_link_already_in_the_destination_is_not_written_through()
+    {
+        using var temp = new TempDirectory();
+        string destination = temp.Sub("dst");
+        string outside = temp.Sub("outside");
+        Directory.CreateSymbolicLink(Path.Combine(destination, "trap"), outside);
+        await using var receiver = new LoopbackReceiver(destination);
+        await using var peer = await RawPeer.ConnectAsync(receiver.Url);
+
+        var (_, answer, _) = await peer.OpenWithManifestAsync(4096, File("trap/x", 0));
+
+        Assert.Equal(ControlMessageType.Error, answer);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(outside));
+    }
+
+    [Fact]
+    public async Task Oversized_and_absurd_session_parameters_are_refused()
+    {
+        using var temp = new TempDirectory();
+        await using var receiver = new LoopbackReceiver(temp.Sub("dst"), new TransferOptions { Limits = new ProtocolLimits { MaxEntries = 10 } });
+        foreach (var open in new[]
+        {
+            RawPeer.OpenSession(shardSize: 1 << 30, lanes: 1, entries: 1, totalBytes: 0),
+            RawPeer.OpenSession(shardSize: 4096, lanes: 0, entries: 1, totalBytes: 0),
+            RawPeer.OpenSession(shardSize: 4096, lanes: 1, entries: 11, totalBytes: 0),
+            RawPeer.OpenSession(shardSize: 4096, lanes: 1, entries: 1, totalBytes: -1),
+        })
+        {
+            await using var peer = await RawPeer.ConnectAsync(receiver.Url);
+            await peer.HelloAsync(ConnectionRole.Control);
+            await peer.SendControlAsync(ControlMessageType.OpenSession, open);
+            byte[]? error = await peer.ReadUntilAsync(ControlMessageType.Error);
+            Assert.NotNull(error);
+            Assert.Equal(ErrorCode.LimitExceeded, ErrorMessage.Decode(error).Code);
+        }
+    }
+
+    [Fact]
+    public async Task A_huge_declared_control_length_ends_the_session_without_allocating_it()
+    {
+        using var temp = new TempDirectory();
+        await using var receiver = new LoopbackReceiver(temp.Sub("dst"));
+        await using var peer = await RawPeer.ConnectAsync(receiver.Url);
+        await peer.HelloAsync(ConnectionRole.Control);
+        byte[] header = new byte[ControlHeader.Size];
+        ControlHeader.Write(header, ControlMessageType.ManifestChunk, int.MaxValue);
+        await peer.Stream.WriteAsync(header);
+
+        var result = await receiver.NextResultAsync();
+        Assert.Equal(ErrorCode.ProtocolViolation, result.Error!.Code);
+        Assert.Contains("exceeds", result.Error.Message);
+    }
+
+    [Fact]
+    public async Task A_shard_longer_than_its_slot_ends_the_session()
+    {
+        using var temp = new TempDirectory();
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination);
+        await using var control = await RawPeer.ConnectAsync(receiver.Url);
+        var (session, answer, _) = await control.OpenWithManifestAsync(4096, File("f", 10_000));
+        Assert.Equal(ControlMessageType.ManifestAccepted, answer);
+
+        await using var lane = await RawPeer.ConnectAsync(receiver.Url);
+        Assert.Equal(ErrorCode.None, (await lane.HelloAsync(ConnectionRole.Data, session)).Status);
+        byte[] frame = new byte[ShardHeader.Size];
+        new ShardHeader(session.Tag, 0, 0, 0, 1 << 30, 0).WriteTo(frame);
+        await lane.Stream.WriteAsync(frame);
+
+        var result = await receiver.NextResultAsync();
+        Assert.Equal(ErrorCode.ProtocolViolation, result.Error!.Code);
+        Assert.Contains("expected 4096", result.Error.Message);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(destination));
+    }
+
+    [Fact]
+    public async Task A_corrupted_shard_is_answered_with_a_nack_and_the_resent_shard_commits()
+    {
+        using var temp = new TempDirectory();
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination);
+        await using var control = await RawPeer.ConnectAsync(receiver.Url);
+        var (session, answer, _) = await control.OpenWithManifestAsync(4096, File("f", 100));
+        Assert.Equal(ControlMessageType.ManifestAccepted, answer);
+        await using var lane = await RawPeer.ConnectAsync(receiver.Url);
+        await lane.HelloAsync(ConnectionRole.Data, session);
+
+        byte[] payload = RandomNumberGenerator.GetBytes(100);
+        ulong digest = Digests.Shard(payload);
+        byte[] corrupted = (byte[])payload.Clone();
+        corrupted[42] ^= 0x10;
+        await lane.Stream.WriteAsync(Frame(session, digest, corrupted, 0));
+        byte[]? nack = await control.ReadUntilAsync(ControlMessageType.ShardNack);
+        Assert.NotNull(nack);
+        Assert.Equal(0u, BinaryPrimitives.ReadUInt32LittleEndian(nack.AsSpan(4)));
+
+        await lane.Stream.WriteAsync(Frame(session, digest, payload, ShardHeader.FlagRetransmit));
+        byte[] seal = new byte[16];
+        BinaryPrimitives.WriteInt32LittleEndian(seal, 1);
+        BinaryPrimitives.WriteUInt64LittleEndian(seal.AsSpan(8), Digests.File([digest]));
+        await control.SendControlAsync(ControlMessageType.FilesSealed, seal);
+        Assert.NotNull(await control.ReadUntilAsync(ControlMessageType.FilesCommitted));
+        Assert.Equal(payload, await System.IO.File.ReadAllBytesAsync(Path.Combine(destination, "f")));
+    }
+
+    [Fact]
+    public async Task A_wrong_whole_file_digest_commits_nothing()
+    {
+        using var temp = new TempDirectory();
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination);
+        await using var control = await RawPeer.ConnectAsync(receiver.Url);
+        var (session, _, _) = await control.OpenWithManifestAsync(4096, File("f", 100));
+        await using var lane = await RawPeer.ConnectAsync(receiver.Url);
+        await lane.HelloAsync(ConnectionRole.Data, session);
+        byte[] payload = RandomNumberGenerator.GetBytes(100);
+        await lane.Stream.WriteAsync(Frame(session, Digests.Shard(payload), payload, 0));
+        byte[] seal = new byte[16];
+        BinaryPrimitives.WriteInt32LittleEndian(seal, 1);
+        BinaryPrimitives.WriteUInt64LittleEndian(seal.AsSpan(8), 12345);
+        await control.SendControlAsync(ControlMessageType.FilesSealed, seal);
+
+        var result = await receiver.NextResultAsync();
+        Assert.Equal(ErrorCode.IntegrityFailure, result.Error!.Code);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(destination));
+    }
+
+    [Fact]
+    public async Task Garbage_clients_are_dropped_while_a_real_transfer_goes_on()
+    {
+        using var temp = new TempDirectory();
+        string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "real.bin"), 3 << 20);
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination, new TransferOptions { HandshakeTimeout = TimeSpan.FromSeconds(1) });
+
+        var garbage = Enumerable.Range(0, 20).Select(async i =>
+        {
+            await using var peer = await RawPeer.ConnectAsync(receiver.Url);
+            byte[] noise = RandomNumberGenerator.GetBytes(i * 37 + 1);
+            try { await peer.Stream.WriteAsync(noise); } catch (IOException) { }
+        }).ToList();
+        await using var silent = await RawPeer.ConnectAsync(receiver.Url);
+        var send = SingularitySender.SendAsync([source], receiver.Url, new TransferOptions { ShardSize = 64 << 10 });
+        await Task.WhenAll(garbage);
+        await send;
+
+        var result = await receiver.NextResultAsync();
+        Assert.True(result.Succeeded, result.Error?.Message);
+        TestFiles.AssertSameBytes(source, Path.Combine(destination, "real.bin"));
+        Assert.NotEmpty(receiver.Rejected);
+    }
+
+    [Fact]
+    public async Task Another_protocol_version_is_refused_with_a_reason()
+    {
+        using var temp = new TempDirectory();
+        await using var receiver = new LoopbackReceiver(temp.Sub("dst"));
+        await using var peer = await RawPeer.ConnectAsync(receiver.Url);
+        var reply = await peer.HelloAsync(ConnectionRole.Control, version: 2);
+        Assert.Equal(ErrorCode.VersionUnsupported, reply.Status);
+    }
+
+    [Fact]
+    public async Task A_lane_for_an_unknown_session_is_refused()
+    {
+        using var temp = new TempDirectory();
+        await using var receiver = new LoopbackReceiver(temp.Sub("dst"));
+        await using var peer = await RawPeer.ConnectAsync(receiver.Url);
+        var reply = await peer.HelloAsync(ConnectionRole.Data, SessionId.NewRandom());
+        Assert.NotEqual(ErrorCode.None, reply.Status);
+    }
+
+    private static byte[] Frame(SessionId session, ulong digest, byte[] payload, byte flags)
+    {
+        byte[] frame = new byte[ShardHeader.Size + payload.Length];
+        new ShardHeader(session.Tag, 0, 0, 0, payload.Length, digest, flags).WriteTo(frame);
+        payload.CopyTo(frame, ShardHeader.Size);
+        return frame;
+    }
+}

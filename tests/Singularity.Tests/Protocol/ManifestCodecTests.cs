@@ -1,0 +1,107 @@
+using System.Buffers.Binary;
+using CsCheck;
+using Singularity.Engine;
+using Singularity.Engine.Protocol;
+using Singularity.Engine.Storage;
+
+namespace Singularity.Tests.Protocol;
+
+public sealed class ManifestCodecTests
+{
+    private static readonly ProtocolLimits Limits = new();
+
+    private static readonly Gen<string> Names = Gen.String[Gen.Char["abcdefghijklmnopqrstuvwxyzé日本-_. 0123456789"], 1, 40]
+        .Where(n => n is not ("." or ".."));
+
+    private static readonly Gen<ManifestEntry> Entries =
+        Gen.Select(Gen.Int[1, 3], Names.Array[1, 5], Gen.Long[0, 1L << 50], Gen.Int[0, 0xFFF], Gen.Long, Names)
+            .Select(t =>
+            {
+                var kind = (EntryKind)t.Item1;
+                return new ManifestEntry(kind, string.Join('/', t.Item2), kind == EntryKind.File ? t.Item3 : 0, (UnixFileMode)t.Item4, t.Item5, kind == EntryKind.Symlink ? t.Item6 : null);
+            });
+
+    [Fact]
+    public void Entries_round_trip()
+    {
+        Entries.Sample(entry =>
+        {
+            byte[] buffer = new byte[ManifestCodec.EncodedSize(entry)];
+            int written = ManifestCodec.Write(buffer, entry);
+            Assert.Equal(buffer.Length, written);
+            Assert.True(ManifestCodec.TryRead(buffer, Limits, out var read, out int consumed, out string? error), error);
+            Assert.Equal(written, consumed);
+            Assert.Equal(entry, read);
+        });
+    }
+
+    [Fact]
+    public void Truncated_entries_are_rejected_at_every_length()
+    {
+        Entries.Sample(entry =>
+        {
+            byte[] buffer = new byte[ManifestCodec.EncodedSize(entry)];
+            ManifestCodec.Write(buffer, entry);
+            for (int length = 0; length < buffer.Length; length++)
+                Assert.False(ManifestCodec.TryRead(buffer.AsSpan(0, length), Limits, out _, out _, out _));
+        }, iter: 20);
+    }
+
+    [Fact]
+    public void Entries_beyond_limits_or_with_bad_fields_are_rejected()
+    {
+        var entry = new ManifestEntry(EntryKind.File, "a/b.txt", 10, (UnixFileMode)0b110_100_100, 0, null);
+        byte[] good = new byte[ManifestCodec.EncodedSize(entry)];
+        ManifestCodec.Write(good, entry);
+
+        AssertRejected(good, b => b[0] = 9, "unknown entry kind");
+        AssertRejected(good, b => b[1] = 1, "reserved");
+        AssertRejected(good, b => BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(4), 0x1000), "mode");
+        AssertRejected(good, b => BinaryPrimitives.WriteInt64LittleEndian(b.AsSpan(16), -1), "size");
+        AssertRejected(good, b => BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(2), 0), "path length");
+        AssertRejected(good, b => BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(24), 3), "link target");
+        AssertRejected(good, b => b[ManifestCodec.FixedSize] = 0xFF, "UTF-8");
+        Assert.False(ManifestCodec.TryRead(good, Limits with { MaxPathBytes = 3 }, out _, out _, out _));
+        Assert.False(ManifestCodec.TryRead(good, Limits with { MaxTotalBytes = 9 }, out _, out _, out _));
+    }
+
+    private static void AssertRejected(byte[] good, Action<byte[]> damage, string reason)
+    {
+        byte[] bad = (byte[])good.Clone();
+        damage(bad);
+        Assert.False(ManifestCodec.TryRead(bad, Limits, out _, out _, out string? error));
+        Assert.Contains(reason, error, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Theory]
+    [InlineData("../x")]
+    [InlineData("a/../../x")]
+    [InlineData("/etc/passwd")]
+    [InlineData("a//b")]
+    [InlineData("./a")]
+    [InlineData("a/")]
+    [InlineData("")]
+    [InlineData("a\0b")]
+    public void Unsafe_paths_are_refused(string path)
+    {
+        Assert.NotNull(PathGuard.SyntaxError(path, Limits));
+    }
+
+    [Theory]
+    [InlineData("a")]
+    [InlineData("dir/sub/file.txt")]
+    [InlineData("..hidden")]
+    [InlineData("a..b/c")]
+    [InlineData("日本/é")]
+    public void Ordinary_paths_are_accepted(string path)
+    {
+        Assert.Null(PathGuard.SyntaxError(path, Limits));
+    }
+
+    [Fact]
+    public void Over_long_names_are_refused()
+    {
+        Assert.NotNull(PathGuard.SyntaxError(new string('a', 256), Limits));
+        Assert.Null(PathGuard.SyntaxError(new string('a', 255), Limits));
+    }
+}
