@@ -1,0 +1,81 @@
+using System.Text.Json;
+using Singularity.Tests.Support;
+
+namespace Singularity.Tests.EndToEnd;
+
+/// <summary>The `sglty` command as users run it: two real processes over loopback.</summary>
+public sealed class CommandLineTests
+{
+    [Fact]
+    public async Task Recv_once_and_send_json_move_a_tree_between_processes()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/data");
+        string big = TestFiles.Create(Path.Combine(tree, "big.bin"), (5 << 20) + 3);
+        TestFiles.Create(Path.Combine(tree, "sub", "small.txt"), 17);
+        Directory.CreateDirectory(Path.Combine(tree, "empty"));
+        string destination = Path.Combine(temp.Path, "dst");
+        string urlFile = Path.Combine(temp.Path, "url");
+
+        using var receiver = SgltyProcess.Start("recv", "--dir", destination, "--listen", "127.0.0.1:0", "--once", "--url-file", urlFile);
+        string url = await SgltyProcess.WaitForFileAsync(urlFile, receiver);
+        Assert.StartsWith("sglty://127.0.0.1:", url);
+
+        var (exit, output, error) = await SgltyProcess.RunAsync("send", tree, "--to", url, "--lanes", "3", "--shard-size", "1MiB", "--json");
+        var (receiverExit, receiverOut, _) = await SgltyProcess.FinishAsync(receiver);
+
+        Assert.True(exit == 0, error);
+        Assert.Equal(0, receiverExit);
+        Assert.Equal(url, receiverOut.Trim());
+        using var json = JsonDocument.Parse(output);
+        var root = json.RootElement;
+        Assert.Equal(2, root.GetProperty("files").GetInt32());
+        Assert.Equal((5 << 20) + 3 + 17, root.GetProperty("bytes").GetInt64());
+        Assert.Equal((5 << 20) + 3 + 17, root.GetProperty("bytes_sent").GetInt64());
+        Assert.True(root.GetProperty("seconds").GetDouble() > 0);
+        Assert.True(root.GetProperty("mbytes_per_s").GetDouble() > 0);
+        TestFiles.AssertSameTree(tree, Path.Combine(destination, "data"));
+        TestFiles.AssertSameBytes(big, Path.Combine(destination, "data", "big.bin"));
+    }
+
+    [Fact]
+    public async Task Send_to_nobody_fails_with_one_line_and_a_non_zero_exit()
+    {
+        using var temp = new TempDirectory();
+        string file = TestFiles.Create(Path.Combine(temp.Path, "f"), 1);
+        var (exit, output, error) = await SgltyProcess.RunAsync("send", file, "--to", "sglty://127.0.0.1:1/");
+        Assert.NotEqual(0, exit);
+        Assert.Empty(output);
+        string line = Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("sglty: error: cannot connect", line);
+    }
+
+    [Fact]
+    public async Task Send_of_a_missing_file_fails_with_one_line()
+    {
+        var (exit, _, error) = await SgltyProcess.RunAsync("send", "/no/such/thing", "--to", "sglty://127.0.0.1:1/");
+        Assert.NotEqual(0, exit);
+        Assert.Equal("sglty: error: cannot send '/no/such/thing': no such file or directory", error.Trim());
+    }
+
+    [Fact]
+    public async Task A_bad_size_is_explained()
+    {
+        var (exit, _, error) = await SgltyProcess.RunAsync("send", "x", "--to", "sglty://h:1/", "--shard-size", "huge");
+        Assert.NotEqual(0, exit);
+        Assert.Contains("not a size", error);
+    }
+
+    [Fact]
+    public async Task Bench_runs_end_to_end_and_reports_json()
+    {
+        using var temp = new TempDirectory();
+        var (exit, output, error) = await SgltyProcess.RunAsync("bench", "--size", "24MiB", "--lanes", "2", "--shard-size", "1MiB", "--dir", temp.Path, "--json");
+        Assert.True(exit == 0, error);
+        using var json = JsonDocument.Parse(output);
+        Assert.True(json.RootElement.GetProperty("verified").GetBoolean());
+        Assert.True(json.RootElement.GetProperty("mbytes_per_s").GetDouble() > 0);
+        Assert.True(json.RootElement.GetProperty("receiver_peak_rss_bytes").GetInt64() > 0);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(temp.Path));
+    }
+}

@@ -1,0 +1,81 @@
+using Singularity.Engine;
+using Singularity.Tests.Support;
+
+namespace Singularity.Tests.EndToEnd;
+
+public sealed class TreeTransferTests
+{
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task A_tree_of_thousands_of_small_files_with_empty_directories_and_links_arrives_intact()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/project");
+        var random = new Random(7);
+        for (int i = 0; i < 3000; i++)
+        {
+            string directory = Path.Combine(tree, $"d{i % 17}", $"e{i % 5}");
+            TestFiles.Create(Path.Combine(directory, $"f{i}.dat"), random.Next(0, 9000), seed: i);
+        }
+        Directory.CreateDirectory(Path.Combine(tree, "empty", "nested", "deeper"));
+        Directory.CreateDirectory(Path.Combine(tree, "also-empty"));
+        File.CreateSymbolicLink(Path.Combine(tree, "link-to-file"), "d1/e1/f1.dat");
+        File.CreateSymbolicLink(Path.Combine(tree, "link-out"), "/etc/hostname");
+        Directory.CreateSymbolicLink(Path.Combine(tree, "link-to-dir"), "d2");
+        File.CreateSymbolicLink(Path.Combine(tree, "dangling"), "does/not/exist");
+        string script = TestFiles.Create(Path.Combine(tree, "run.sh"), 100);
+        File.SetUnixFileMode(script, (UnixFileMode)0b111_101_000);
+        var mtime = new DateTime(2020, 5, 17, 10, 30, 15, DateTimeKind.Utc);
+        File.SetLastWriteTimeUtc(script, mtime);
+        Directory.SetLastWriteTimeUtc(Path.Combine(tree, "also-empty"), mtime);
+
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination);
+        var result = await SingularitySender.SendAsync([tree], receiver.Url, new TransferOptions { ShardSize = 4096, Lanes = 4 });
+        var received = await receiver.NextResultAsync();
+
+        Assert.True(received.Succeeded, received.Error?.Message);
+        TestFiles.AssertSameTree(tree, Path.Combine(destination, "project"));
+        Assert.Equal(3001, result.Files);
+        Assert.Equal(3001, received.Files);
+        string copied = Path.Combine(destination, "project", "run.sh");
+        Assert.Equal((UnixFileMode)0b111_101_000, File.GetUnixFileMode(copied));
+        Assert.Equal(mtime, File.GetLastWriteTimeUtc(copied));
+        Assert.Equal(mtime, Directory.GetLastWriteTimeUtc(Path.Combine(destination, "project", "also-empty")));
+        Assert.Equal("/etc/hostname", new FileInfo(Path.Combine(destination, "project", "link-out")).LinkTarget);
+        Assert.Empty(Directory.GetFiles(destination, "*.sglty-part", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public async Task A_trailing_slash_sends_the_contents_and_several_paths_go_in_one_session()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        TestFiles.Create(Path.Combine(tree, "a.txt"), 10);
+        TestFiles.Create(Path.Combine(tree, "sub", "b.txt"), 20_000);
+        string single = TestFiles.Create(Path.Combine(temp.Path, "src", "single.bin"), 70_000);
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination);
+
+        await SingularitySender.SendAsync([tree + "/", single], receiver.Url, new TransferOptions { ShardSize = 4096 });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+
+        TestFiles.AssertSameBytes(Path.Combine(tree, "a.txt"), Path.Combine(destination, "a.txt"));
+        TestFiles.AssertSameBytes(Path.Combine(tree, "sub", "b.txt"), Path.Combine(destination, "sub", "b.txt"));
+        TestFiles.AssertSameBytes(single, Path.Combine(destination, "single.bin"));
+    }
+
+    [Fact]
+    public async Task An_existing_file_is_replaced_atomically()
+    {
+        using var temp = new TempDirectory();
+        string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "f.bin"), 100_000, seed: 2);
+        string destination = temp.Sub("dst");
+        TestFiles.Create(Path.Combine(destination, "f.bin"), 5, seed: 3);
+        await using var receiver = new LoopbackReceiver(destination);
+
+        await SingularitySender.SendAsync([source], receiver.Url, new TransferOptions { ShardSize = 4096 });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        TestFiles.AssertSameBytes(source, Path.Combine(destination, "f.bin"));
+    }
+}

@@ -1,0 +1,80 @@
+using System.Net;
+using System.Net.Sockets;
+using Singularity.Engine;
+using Singularity.Tests.Support;
+
+namespace Singularity.Tests.EndToEnd;
+
+/// <summary>A user's mistake gets one clear line, not a stack trace.</summary>
+public sealed class UserErrorTests
+{
+    [Fact]
+    public async Task A_missing_source_is_named()
+    {
+        var error = await Assert.ThrowsAsync<SingularityException>(() => SingularitySender.SendAsync(["/no/such/file"], new ConnectionUrl("127.0.0.1", 1)));
+        Assert.Equal(ErrorCode.BadPath, error.Code);
+        Assert.Contains("/no/such/file", error.Message);
+    }
+
+    [Fact]
+    public async Task An_unreachable_receiver_says_so()
+    {
+        using var temp = new TempDirectory();
+        string source = TestFiles.Create(Path.Combine(temp.Path, "f"), 10);
+        int port = FreePort();
+        var error = await Assert.ThrowsAsync<TransferAbortedException>(() => SingularitySender.SendAsync([source], new ConnectionUrl("127.0.0.1", port)));
+        Assert.Contains("connection refused", error.Message);
+        Assert.Contains("sglty recv", error.Message);
+    }
+
+    [Fact]
+    public async Task A_peer_speaking_another_protocol_is_recognised()
+    {
+        using var temp = new TempDirectory();
+        string source = TestFiles.Create(Path.Combine(temp.Path, "f"), 10);
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var server = Task.Run(async () =>
+        {
+            using var client = await listener.AcceptTcpClientAsync();
+            byte[] answer = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"u8.ToArray();
+            await client.GetStream().WriteAsync(answer);
+            await Task.Delay(200);
+        });
+        var error = await Assert.ThrowsAsync<TransferAbortedException>(() => SingularitySender.SendAsync([source], new ConnectionUrl("127.0.0.1", ((IPEndPoint)listener.LocalEndpoint).Port)));
+        await server;
+        listener.Stop();
+        Assert.Contains("Singularity receiver", error.Message);
+    }
+
+    [Fact]
+    public void An_unwritable_destination_is_reported_before_listening()
+    {
+        using var temp = new TempDirectory();
+        string file = TestFiles.Create(Path.Combine(temp.Path, "not-a-dir"), 1);
+        var error = Assert.Throws<SingularityException>(() => SingularityReceiver.Start(new ReceiverOptions { Directory = Path.Combine(file, "sub"), Listen = new IPEndPoint(IPAddress.Loopback, 0) }));
+        Assert.Contains("not writable", error.Message);
+    }
+
+    [Fact]
+    public async Task A_transfer_beyond_the_free_space_is_refused_before_any_byte_moves()
+    {
+        using var temp = new TempDirectory();
+        string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "f"), 10);
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination, new TransferOptions { Limits = new ProtocolLimits { MaxTotalBytes = 5 } });
+        var error = await Assert.ThrowsAsync<TransferAbortedException>(() => SingularitySender.SendAsync([source], receiver.Url));
+        Assert.Equal(ErrorCode.LimitExceeded, error.Code);
+        Assert.Contains("quota", error.Message);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(destination));
+    }
+
+    private static int FreePort()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+}

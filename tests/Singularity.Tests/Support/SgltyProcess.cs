@@ -1,0 +1,52 @@
+using System.Diagnostics;
+
+namespace Singularity.Tests.Support;
+
+/// <summary>Runs the real `sglty` command (the build copied beside the tests) as a child process.</summary>
+public static class SgltyProcess
+{
+    public static Process Start(params string[] arguments)
+    {
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "sglty.dll"));
+        foreach (string argument in arguments) info.ArgumentList.Add(argument);
+        return Process.Start(info)!;
+    }
+
+    /// <summary>Runs to completion and returns exit code, stdout and stderr; the timeout only guards against a hang.</summary>
+    public static async Task<(int ExitCode, string Out, string Err)> RunAsync(params string[] arguments)
+    {
+        using var process = Start(arguments);
+        return await FinishAsync(process);
+    }
+
+    public static async Task<(int ExitCode, string Out, string Err)> FinishAsync(Process process)
+    {
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        using var guard = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        try
+        {
+            await process.WaitForExitAsync(guard.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw;
+        }
+        return (process.ExitCode, await output, await error);
+    }
+
+    /// <summary>Waits for a file a process writes when it is ready (the receiver's --url-file).</summary>
+    public static async Task<string> WaitForFileAsync(string path, Process owner)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(1);
+        while (!File.Exists(path))
+        {
+            if (owner.HasExited) throw new InvalidOperationException($"process exited with {owner.ExitCode}: {await owner.StandardError.ReadToEndAsync()}");
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"{path} never appeared");
+            await Task.Delay(50);
+        }
+        return (await File.ReadAllTextAsync(path)).Trim();
+    }
+}
