@@ -21,11 +21,11 @@ public sealed record ProtocolLimits
     /// <summary>Smallest shard size a sender may ask for. Default 4 KiB.</summary>
     public int MinShardSize { get; init; } = 4 << 10;
 
-    /// <summary>Largest shard size a sender may ask for. Default 64 MiB.</summary>
-    public int MaxShardSize { get; init; } = 64 << 20;
+    /// <summary>Largest shard size a sender may ask for. Default 16 MiB.</summary>
+    public int MaxShardSize { get; init; } = 16 << 20;
 
-    /// <summary>Most data lanes per session. Default 64.</summary>
-    public int MaxLanes { get; init; } = 64;
+    /// <summary>Most data lanes per session. Default 32. With <see cref="MaxShardSize"/> this bounds a session's lane buffers (512 MiB at worst; 16 MiB with the default 4 lanes of 4 MiB).</summary>
+    public int MaxLanes { get; init; } = 32;
 
     /// <summary>Most sessions a receiver serves at once. Default 64.</summary>
     public int MaxSessions { get; init; } = 64;

@@ -10,13 +10,23 @@ internal static class ErrorMessage
 
     public static byte[] Encode(ErrorCode code, string reason)
     {
-        byte[] text = Encoding.UTF8.GetBytes(reason);
-        int length = Math.Min(text.Length, MaxReasonBytes);
+        byte[] text = Truncate(reason, MaxReasonBytes);
+        int length = text.Length;
         byte[] body = new byte[4 + length];
         BinaryPrimitives.WriteUInt16LittleEndian(body, (ushort)code);
         BinaryPrimitives.WriteUInt16LittleEndian(body.AsSpan(2), (ushort)length);
         text.AsSpan(0, length).CopyTo(body.AsSpan(4));
         return body;
+    }
+
+    /// <summary>UTF-8 bytes of <paramref name="text"/>, cut to at most <paramref name="max"/> bytes without splitting a character.</summary>
+    public static byte[] Truncate(string text, int max)
+    {
+        byte[] bytes = Encoding.UTF8.GetBytes(text);
+        if (bytes.Length <= max) return bytes;
+        int length = max;
+        while (length > 0 && (bytes[length] & 0xC0) == 0x80) length--;
+        return bytes[..length];
     }
 
     public static (ErrorCode Code, string Reason) Decode(ReadOnlySpan<byte> body)

@@ -8,8 +8,8 @@ internal static class ErrorReply
 {
     public static byte[] Build(ErrorCode status, SessionId session, string? reason)
     {
-        byte[] text = reason is null || status == ErrorCode.None ? [] : Encoding.UTF8.GetBytes(reason);
-        int length = Math.Min(text.Length, HelloReply.MaxReasonBytes);
+        byte[] text = reason is null || status == ErrorCode.None ? [] : ErrorMessage.Truncate(reason, HelloReply.MaxReasonBytes);
+        int length = text.Length;
         byte[] bytes = new byte[HelloReply.Size + (status == ErrorCode.None ? 0 : 2 + length)];
         new HelloReply(status, session).WriteTo(bytes);
         if (status != ErrorCode.None)

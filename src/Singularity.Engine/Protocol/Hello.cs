@@ -55,6 +55,14 @@ internal readonly struct Hello
         hello = default;
         if (source.Length < Size) { error = "truncated hello"; return false; }
         if (!source[..8].SequenceEqual(WireFormat.Magic)) { error = "not a Singularity client (bad magic)"; return false; }
+        ushort version = BinaryPrimitives.ReadUInt16LittleEndian(source[8..]);
+        if (version != WireFormat.Version)
+        {
+            // Another version may lay out the rest differently: report only the version so the receiver can answer it.
+            hello = new Hello(default, default, 0, version: version);
+            error = null;
+            return true;
+        }
         if (WireFormat.ReadCheck(source[40..]) != WireFormat.HeaderCheck(source[..40])) { error = "hello failed its check"; return false; }
         var role = (ConnectionRole)source[10];
         if (role is not (ConnectionRole.Control or ConnectionRole.Data)) { error = $"unknown connection role {source[10]}"; return false; }
@@ -66,7 +74,7 @@ internal readonly struct Hello
             BinaryPrimitives.ReadUInt32LittleEndian(source[12..]),
             source[11],
             BinaryPrimitives.ReadUInt32LittleEndian(source[36..]),
-            BinaryPrimitives.ReadUInt16LittleEndian(source[8..]));
+            version);
         error = null;
         return true;
     }

@@ -8,7 +8,7 @@ namespace Singularity.Engine.Protocol;
 /// <code>
 ///  0     1        2            4        8                16          24              26
 ///  +-----+--------+------------+--------+----------------+-----------+---------------+------+--------+
-///  |kind |reserved|path length |mode    |mtime (ns, i64) |size (u64) |target length  |path  |target  |
+///  |kind |reserved|path length |mode    |mtime (ns, i64) |size (i64) |target length  |path  |target  |
 ///  +-----+--------+------------+--------+----------------+-----------+---------------+------+--------+
 /// </code>
 /// </summary>

@@ -33,6 +33,6 @@ internal readonly record struct SessionId(ulong High, ulong Low)
 
     public override string ToString() => $"{High:x16}{Low:x16}";
 
-    /// <summary>Eight hex digits, enough to tell sessions apart in file names and logs.</summary>
-    public string Short => ToString()[..8];
+    /// <summary>Sixteen hex digits: unique enough for temporary file names, short enough for logs.</summary>
+    public string Short => ToString()[..16];
 }

@@ -11,6 +11,9 @@ namespace Singularity.Engine.Storage;
 /// </summary>
 internal sealed class PartialFile
 {
+    /// <summary>Permission bits only: setuid, setgid and sticky bits from a peer are never applied.</summary>
+    internal const UnixFileMode SafeModeBits = (UnixFileMode)0x1FF;
+
     private readonly Lock _lock = new();
     private readonly int _shardSize;
     private SafeFileHandle? _handle;
@@ -122,11 +125,11 @@ internal sealed class PartialFile
             throw new IntegrityException($"'{Entry.Path}' failed its whole-file check; nothing was committed");
         if (ShardCount == 0)
         {
-            using (File.Create(TempPath)) { }
+            Open(TempPath, 0).Dispose();
             HasTempFile = true;
         }
         if (applyMode && !OperatingSystem.IsWindows())
-            File.SetUnixFileMode(TempPath, Entry.Mode);
+            File.SetUnixFileMode(TempPath, Entry.Mode & SafeModeBits);
         File.SetLastWriteTimeUtc(TempPath, SourceScanner.FromNanoseconds(Entry.MtimeNanoseconds));
         File.Move(TempPath, FinalPath, overwrite: true);
         Committed = true;
@@ -156,7 +159,9 @@ internal sealed class PartialFile
     {
         try
         {
-            return File.OpenHandle(path, FileMode.Create, FileAccess.ReadWrite, FileShare.None, FileOptions.None, preallocationSize: size);
+            // CreateNew (O_EXCL) never follows a link planted at the temporary name; a leftover is removed first.
+            if (File.Exists(path) || new FileInfo(path).LinkTarget is not null) File.Delete(path);
+            return File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, FileOptions.None, preallocationSize: size);
         }
         catch (IOException ex) when (StorageErrors.IsDiskFull(ex))
         {

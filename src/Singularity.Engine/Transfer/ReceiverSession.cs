@@ -163,6 +163,8 @@ internal sealed partial class ReceiverSession
             var entry = _entries[id];
             if (!names.Add(entry.Path)) throw new ProtocolViolationException($"'{entry.Path}' appears twice in the manifest");
             total += entry.Size;
+            if (entry.Size / _shardSize >= int.MaxValue)
+                throw new ProtocolViolationException($"'{entry.Path}' would need more than {int.MaxValue} shards", ErrorCode.LimitExceeded);
             if (total > _declaredBytes) throw new ProtocolViolationException("manifest sizes exceed the declared total", ErrorCode.LimitExceeded);
         }
         if (total != _declaredBytes) throw new ProtocolViolationException("manifest sizes do not add up to the declared total");
@@ -274,7 +276,7 @@ internal sealed partial class ReceiverSession
             {
                 var (path, entry) = _directories[i];
                 if (_options.PreserveMode && !OperatingSystem.IsWindows())
-                    File.SetUnixFileMode(path, entry.Mode | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+                    File.SetUnixFileMode(path, (entry.Mode & PartialFile.SafeModeBits) | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
                 Directory.SetLastWriteTimeUtc(path, SourceScanner.FromNanoseconds(entry.MtimeNanoseconds));
             }
         }

@@ -16,6 +16,7 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
     private int _unread = Digests.ShardCount(entry.Size, shardSize);
     private int _unsent = Digests.ShardCount(entry.Size, shardSize);
     private int _committed;
+    private ulong[]? _acknowledged;
 
     public uint Id { get; } = id;
     public ManifestEntry Entry { get; } = entry;
@@ -72,6 +73,17 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
 
     /// <summary>The whole-file digest of a file without shards.</summary>
     public ulong MarkSentEmpty() => Digests.File([]);
+
+    /// <summary>Records the receiver's acknowledgement of a shard; false if it was already acknowledged. Called only by the control reader.</summary>
+    public bool TryAcknowledge(int index)
+    {
+        _acknowledged ??= new ulong[(ShardCount + 63) / 64];
+        ref ulong word = ref _acknowledged[index / 64];
+        ulong bit = 1UL << (index % 64);
+        if ((word & bit) != 0) return false;
+        word |= bit;
+        return true;
+    }
 
     /// <summary>True the first time the receiver reports this file committed.</summary>
     public bool MarkCommitted() => Interlocked.Exchange(ref _committed, 1) == 0;

@@ -147,8 +147,9 @@ internal sealed partial class SenderSession
         for (int id = 0; id < _entries.Count; id++)
         {
             var entry = _entries[id].Entry;
-            if (ManifestCodec.EncodedSize(entry) - ManifestCodec.FixedSize > _options.Limits.MaxPathBytes * 2)
-                throw new SingularityException(ErrorCode.BadPath, $"'{entry.Path}' is too long to send");
+            if (System.Text.Encoding.UTF8.GetByteCount(entry.Path) > _options.Limits.MaxPathBytes
+                || (entry.LinkTarget is not null && System.Text.Encoding.UTF8.GetByteCount(entry.LinkTarget) > _options.Limits.MaxPathBytes))
+                throw new SingularityException(ErrorCode.BadPath, $"'{entry.Path}' (or its link target) is longer than {_options.Limits.MaxPathBytes} bytes and cannot be sent");
             length += ManifestCodec.Write(chunk.AsSpan(length), entry);
             count++;
             if (length >= ManifestChunkBytes || id == _entries.Count - 1)
@@ -249,8 +250,12 @@ internal sealed partial class SenderSession
         for (int i = 0; i < count; i++)
         {
             var item = body.Slice(4 + i * 8, 8);
-            var file = FileAt(BinaryPrimitives.ReadUInt32LittleEndian(item), BinaryPrimitives.ReadUInt32LittleEndian(item[4..]));
-            int length = file.ShardLength((int)BinaryPrimitives.ReadUInt32LittleEndian(item[4..]));
+            uint index = BinaryPrimitives.ReadUInt32LittleEndian(item[4..]);
+            var file = FileAt(BinaryPrimitives.ReadUInt32LittleEndian(item), index);
+            // A duplicate acknowledgement would hand back window credit twice.
+            if (file.ShardCount == 0 || !file.TryAcknowledge((int)index))
+                throw new ProtocolViolationException($"the receiver acknowledged shard {index} of '{file.Entry.Path}' twice");
+            int length = file.ShardLength((int)index);
             _window.Release(length);
             bytes += length;
         }

@@ -19,6 +19,7 @@ public sealed class SingularityReceiver : IAsyncDisposable
     private readonly ConcurrentDictionary<SessionId, ReceiverSession> _sessions = new();
     private readonly ConcurrentDictionary<Task, bool> _connections = new();
     private readonly CancellationTokenSource _stopping = new();
+    private int _sessionCount;
 
     private SingularityReceiver(ReceiverOptions options, ILaneListener listener)
     {
@@ -137,10 +138,11 @@ public sealed class SingularityReceiver : IAsyncDisposable
             }
             else
             {
-                if (!_sessions.TryGetValue(hello.Session, out var session) || !session.TryJoin(connection, out string? reason))
+                string? reason = "unknown session";
+                if (!_sessions.TryGetValue(hello.Session, out var session) || !session.TryJoin(connection, out reason))
                 {
-                    await ReplyAsync(connection, ErrorCode.ProtocolViolation, hello.Session, session is null ? "unknown session" : "lane refused").ConfigureAwait(false);
-                    Reject(remote, "lane for an unknown or closed session");
+                    await ReplyAsync(connection, session is null ? ErrorCode.ProtocolViolation : ErrorCode.LimitExceeded, hello.Session, reason).ConfigureAwait(false);
+                    Reject(remote, $"lane refused: {reason}");
                     return;
                 }
                 handedOver = true;
@@ -159,8 +161,9 @@ public sealed class SingularityReceiver : IAsyncDisposable
 
     private async Task RunSessionAsync(ILaneConnection connection, string remote)
     {
-        if (_sessions.Count >= _options.Transfer.Limits.MaxSessions)
+        if (Interlocked.Increment(ref _sessionCount) > _options.Transfer.Limits.MaxSessions)
         {
+            Interlocked.Decrement(ref _sessionCount);
             await ReplyAsync(connection, ErrorCode.Busy, default, $"the receiver already serves {_options.Transfer.Limits.MaxSessions} sessions; try again later").ConfigureAwait(false);
             await connection.DisposeAsync().ConfigureAwait(false);
             Reject(remote, "too many sessions");
@@ -178,6 +181,7 @@ public sealed class SingularityReceiver : IAsyncDisposable
         finally
         {
             _sessions.TryRemove(session.Id, out _);
+            Interlocked.Decrement(ref _sessionCount);
         }
     }
 
