@@ -110,6 +110,8 @@ internal sealed partial class SenderSession
         }
         catch (Exception ex)
         {
+            // A lane refused because the session just ended: the control connection carries the real reason.
+            if (connection is null) await Task.WhenAny(_failed.Task, Task.Delay(TimeSpan.FromSeconds(1))).ConfigureAwait(false);
             Fail(ex);
         }
         finally

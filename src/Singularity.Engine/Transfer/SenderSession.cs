@@ -28,6 +28,7 @@ internal sealed partial class SenderSession
     private readonly Stopwatch _clock = new();
     private readonly TaskCompletionSource _manifestAccepted = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _allCommitted = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _failed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _sessionDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly long _totalBytes;
     private ControlChannel? _control;
@@ -300,6 +301,7 @@ internal sealed partial class SenderSession
         };
         // Once the receiver confirmed the session, tearing the connections down is not a failure.
         if (_closing || Interlocked.CompareExchange(ref _failure, error, null) is not null) return;
+        _failed.TrySetResult();
         try
         {
             if (tellPeer && error.Code != ErrorCode.ConnectionLost)
