@@ -27,6 +27,9 @@ public sealed record ProtocolLimits
     /// <summary>Most data lanes per session. Default 32. With <see cref="MaxShardSize"/> this bounds a session's lane buffers (512 MiB at worst; 16 MiB with the default 4 lanes of 4 MiB).</summary>
     public int MaxLanes { get; init; } = 32;
 
+    /// <summary>Most connections a receiver holds in their handshake (not yet authenticated) at once. Default 128.</summary>
+    public int MaxHandshakes { get; init; } = 128;
+
     /// <summary>Most sessions a receiver serves at once. Default 64.</summary>
     public int MaxSessions { get; init; } = 64;
 

@@ -24,6 +24,12 @@ public sealed record TransferOptions
     /// <summary>Flush every file to stable storage before it is renamed into place. Default true.</summary>
     public bool Durable { get; init; } = true;
 
+    /// <summary>
+    /// On a sender, the cipher it asks for; on a receiver, the cipher it prefers and whether it requires one
+    /// (<see cref="CipherSuite.None"/> there allows plaintext sessions). Default AES-256-GCM.
+    /// </summary>
+    public CipherSuite Cipher { get; init; } = CipherSuite.Aes256Gcm;
+
     /// <summary>Time a new connection has to complete its handshake. Default 10 s.</summary>
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
 

@@ -21,13 +21,14 @@ internal static class BenchCommand
         var dir = new Option<string?>("--dir") { Description = "where to put the test file and its copy; default /dev/shm when present, else the temp directory" };
         var json = CommonOptions.Json("print one JSON object with the results on stdout");
         var keep = new Option<bool>("--keep") { Description = "keep the generated file and its copy" };
-        var command = new Command("bench", "measure a verified transfer over loopback between two sglty processes") { size, lanes, shardSize, dir, json, keep };
+        var encrypt = CommonOptions.Encrypt("cipher for the run: aes-256-gcm (default), chacha20-poly1305 or none");
+        var command = new Command("bench", "measure a verified transfer over loopback between two sglty processes") { size, lanes, shardSize, dir, json, keep, encrypt };
         command.SetAction((result, cancellationToken) => RunAsync(
-            result.GetValue(size), result.GetValue(lanes), result.GetValue(shardSize), result.GetValue(dir), result.GetValue(json), result.GetValue(keep), cancellationToken));
+            result.GetValue(size), result.GetValue(lanes), result.GetValue(shardSize), result.GetValue(dir), result.GetValue(json), result.GetValue(keep), result.GetValue(encrypt), cancellationToken));
         return command;
     }
 
-    private static async Task<int> RunAsync(long size, int lanes, long shardSize, string? dir, bool json, bool keep, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(long size, int lanes, long shardSize, string? dir, bool json, bool keep, CipherSuite cipher, CancellationToken cancellationToken)
     {
         string root = dir ?? (Directory.Exists("/dev/shm") ? "/dev/shm" : Path.GetTempPath());
         string work = Path.Combine(Path.GetFullPath(root), $"sglty-bench-{Environment.ProcessId}");
@@ -44,16 +45,17 @@ internal static class BenchCommand
             Console.Error.WriteLine($"bench: generating {ByteSize.Format(size)} of incompressible data in {source}");
             Generate(source, size);
 
-            Console.Error.WriteLine($"bench: sending over loopback with {lanes} lanes and {ByteSize.Format(shardSize)} shards");
-            using var receiver = Start(["recv", "--dir", destination, "--listen", "127.0.0.1:0", "--once", "--json"]);
+            string cipherName = CipherSuites.Name(cipher);
+            Console.Error.WriteLine($"bench: sending over loopback with {lanes} lanes, {ByteSize.Format(shardSize)} shards, {cipherName}");
+            using var receiver = Start(["recv", "--dir", destination, "--listen", "127.0.0.1:0", "--once", "--json", "--encrypt", cipherName]);
             string url = await ReadUrlAsync(receiver, cancellationToken).ConfigureAwait(false);
-            using var sender = Start(["send", source, "--to", url, "--lanes", lanes.ToString(System.Globalization.CultureInfo.InvariantCulture), "--shard-size", shardSize.ToString(System.Globalization.CultureInfo.InvariantCulture), "--json"]);
+            using var sender = Start(["send", source, "--to", url, "--lanes", lanes.ToString(System.Globalization.CultureInfo.InvariantCulture), "--shard-size", shardSize.ToString(System.Globalization.CultureInfo.InvariantCulture), "--json", "--encrypt", cipherName]);
             var sent = await FinishAsync(sender, "sender", cancellationToken).ConfigureAwait(false);
             var received = await FinishAsync(receiver, "receiver", cancellationToken).ConfigureAwait(false);
 
             Console.Error.WriteLine("bench: verifying the copy");
             bool identical = Hash(source) == Hash(Path.Combine(destination, "bench.bin"));
-            Report(sent, received, size, lanes, shardSize, identical, json);
+            Report(sent, received, size, lanes, shardSize, cipherName, identical, json);
             return identical ? 0 : Errors.Report(new IntegrityException("the copy differs from the source"));
         }
         catch (Exception ex)
@@ -131,7 +133,7 @@ internal static class BenchCommand
         return JsonDocument.Parse(last).RootElement.Clone();
     }
 
-    private static void Report(JsonElement sent, JsonElement received, long size, int lanes, long shardSize, bool identical, bool json)
+    private static void Report(JsonElement sent, JsonElement received, long size, int lanes, long shardSize, string cipher, bool identical, bool json)
     {
         double seconds = sent.GetProperty("seconds").GetDouble();
         double mbps = size / seconds / 1e6;
@@ -142,7 +144,7 @@ internal static class BenchCommand
         long receiverRss = received.GetProperty("peak_rss_bytes").GetInt64();
         Console.Error.WriteLine();
         Console.Error.WriteLine($"  file          {ByteSize.Format(size)}, verified: {(identical ? "identical" : "DIFFERENT")}");
-        Console.Error.WriteLine($"  lanes         {lanes}, shards of {ByteSize.Format(shardSize)}");
+        Console.Error.WriteLine($"  lanes         {lanes}, shards of {ByteSize.Format(shardSize)}, cipher {cipher}");
         Console.Error.WriteLine($"  time          {seconds:0.000} s");
         Console.Error.WriteLine($"  throughput    {mbps:0.0} MB/s  ({gbps:0.00} Gbit/s)");
         Console.Error.WriteLine($"  sender        CPU {senderCpu:0.00} s, peak memory {ByteSize.Format(senderRss)}");
@@ -155,6 +157,7 @@ internal static class BenchCommand
             writer.WriteNumber("bytes", size);
             writer.WriteNumber("lanes", lanes);
             writer.WriteNumber("shard_size", shardSize);
+            writer.WriteString("cipher", cipher);
             writer.WriteNumber("seconds", seconds);
             writer.WriteNumber("mbytes_per_s", mbps);
             writer.WriteNumber("gbit_per_s", gbps);

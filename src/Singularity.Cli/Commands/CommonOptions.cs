@@ -20,6 +20,44 @@ internal static class CommonOptions
         CustomParser = ParseSize,
     };
 
+    public static Option<CipherSuite> Encrypt(string description) => new("--encrypt")
+    {
+        Description = description,
+        DefaultValueFactory = _ => CipherSuite.Aes256Gcm,
+        CustomParser = result =>
+        {
+            string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+            if (CipherSuites.TryParse(text, out var suite)) return suite;
+            result.AddError($"'{text}' is not a cipher; use aes-256-gcm, chacha20-poly1305 or none");
+            return default;
+        },
+    };
+
+    public static Option<string?> Token(string description) => new("--token") { Description = description };
+
+    public static Option<string?> TokenFile() => new("--token-file") { Description = "read the token from the first line of FILE" };
+
+    /// <summary>The token from --token, else --token-file, else the environment; null when none is given.</summary>
+    public static string? ResolveToken(string? token, string? tokenFile)
+    {
+        if (!string.IsNullOrWhiteSpace(token)) return token.Trim();
+        if (tokenFile is not null)
+        {
+            try
+            {
+                string text = File.ReadLines(tokenFile).FirstOrDefault()?.Trim() ?? "";
+                if (text.Length == 0) throw new SingularityException(ErrorCode.AuthFailed, $"token file '{tokenFile}' is empty");
+                return text;
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                throw new SingularityException(ErrorCode.AuthFailed, $"cannot read token file '{tokenFile}': {ex.Message}");
+            }
+        }
+        string? environment = Environment.GetEnvironmentVariable(SessionToken.EnvironmentVariable);
+        return string.IsNullOrWhiteSpace(environment) ? null : environment.Trim();
+    }
+
     public static Option<bool> Json(string description) => new("--json") { Description = description };
 
     private static long ParseSize(ArgumentResult result)

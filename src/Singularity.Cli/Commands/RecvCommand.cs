@@ -17,13 +17,26 @@ internal static class RecvCommand
         var urlFile = new Option<string?>("--url-file") { Description = "also write the connection URL to FILE (atomically) when ready" };
         var json = CommonOptions.Json("with --once, print one JSON object with the session's result on stdout at the end");
         var noFsync = new Option<bool>("--no-fsync") { Description = "do not flush each file to stable storage before renaming it into place" };
-        var command = new Command("recv", "receive files into a directory") { dir, listen, once, urlFile, json, noFsync };
-        command.SetAction((result, cancellationToken) => RunAsync(
-            result.GetValue(dir)!, result.GetValue(listen)!, result.GetValue(once), result.GetValue(urlFile), result.GetValue(json), result.GetValue(noFsync), cancellationToken));
+        var token = CommonOptions.Token($"the secret senders must hold; default: a fresh random 256-bit token (or ${SessionToken.EnvironmentVariable})");
+        var tokenFile = CommonOptions.TokenFile();
+        var encrypt = CommonOptions.Encrypt("aes-256-gcm (default) or chacha20-poly1305: encryption is required; none: also accept senders that ask for plaintext");
+        var maxBytes = CommonOptions.Size("--max-bytes", "refuse sessions that would write more than SIZE; default unlimited", long.MaxValue);
+        var command = new Command("recv", "receive files into a directory") { dir, listen, once, urlFile, json, noFsync, token, tokenFile, encrypt, maxBytes };
+        command.SetAction((result, cancellationToken) =>
+        {
+            var transfer = new TransferOptions
+            {
+                Durable = !result.GetValue(noFsync),
+                Cipher = result.GetValue(encrypt),
+                Limits = new ProtocolLimits { MaxTotalBytes = result.GetValue(maxBytes) },
+            };
+            return RunAsync(result.GetValue(dir)!, result.GetValue(listen)!, result.GetValue(once), result.GetValue(urlFile), result.GetValue(json),
+                transfer, result.GetValue(token), result.GetValue(tokenFile), cancellationToken);
+        });
         return command;
     }
 
-    private static async Task<int> RunAsync(string dir, string listen, bool once, string? urlFile, bool json, bool noFsync, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(string dir, string listen, bool once, string? urlFile, bool json, TransferOptions transfer, string? token, string? tokenFile, CancellationToken cancellationToken)
     {
         try
         {
@@ -32,7 +45,8 @@ internal static class RecvCommand
             {
                 Directory = dir,
                 Listen = endpoint,
-                Transfer = new TransferOptions { Durable = !noFsync },
+                Transfer = transfer,
+                Token = CommonOptions.ResolveToken(token, tokenFile) ?? SessionToken.Generate(),
             });
             var first = new TaskCompletionSource<ReceiveResult>(TaskCreationOptions.RunContinuationsAsynchronously);
             receiver.SessionStarted += (id, remote) => Console.Error.WriteLine($"session {id[..8]} from {remote}: started");
@@ -47,7 +61,7 @@ internal static class RecvCommand
             Console.Out.WriteLine(url);
             Console.Out.Flush();
             if (urlFile is not null) WriteAtomically(urlFile, url + "\n");
-            Console.Error.WriteLine($"receiving into {Path.GetFullPath(dir)}; listening on {receiver.LocalEndPoint}");
+            Console.Error.WriteLine($"receiving into {Path.GetFullPath(dir)}; listening on {receiver.LocalEndPoint}; encryption {(transfer.Cipher == CipherSuite.None ? "optional" : "required")}");
 
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             var serving = receiver.RunAsync(stop.Token);
@@ -96,7 +110,7 @@ internal static class RecvCommand
         string id = result.SessionId[..8];
         if (!result.Succeeded) return $"session {id} from {result.Remote}: failed: {result.Error!.Message}";
         double seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-9);
-        return $"session {id} from {result.Remote}: {result.Files} files, {ByteSize.Format(result.Bytes)} in {seconds:0.00} s ({result.Bytes / seconds / 1e6:0.0} MB/s)";
+        return $"session {id} from {result.Remote} ({CipherSuites.Name(result.Cipher)}): {result.Files} files, {ByteSize.Format(result.Bytes)} in {seconds:0.00} s ({result.Bytes / seconds / 1e6:0.0} MB/s)";
     }
 
     private static void WriteJson(ReceiveResult result)
@@ -111,6 +125,7 @@ internal static class RecvCommand
             writer.WriteNumber("files", result.Files);
             writer.WriteNumber("bytes", result.Bytes);
             writer.WriteNumber("seconds", result.Elapsed.TotalSeconds);
+            writer.WriteString("cipher", CipherSuites.Name(result.Cipher));
             writer.WriteNumber("mbytes_per_s", result.Bytes / Math.Max(result.Elapsed.TotalSeconds, 1e-9) / 1e6);
             writer.WriteNumber("cpu_seconds", cpu);
             writer.WriteNumber("peak_rss_bytes", rss);

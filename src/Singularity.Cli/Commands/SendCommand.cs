@@ -17,28 +17,33 @@ internal static class SendCommand
         var inFlight = CommonOptions.Size("--in-flight", "most bytes sent but not yet acknowledged; default 128MiB", new TransferOptions().MaxInFlightBytes);
         var socketBuffer = CommonOptions.Size("--socket-buffer", "socket buffer size per lane; default 0 keeps the system's auto-tuning", 0);
         var json = CommonOptions.Json("print one JSON object with the result on stdout at the end");
-        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json };
+        var encrypt = CommonOptions.Encrypt("aes-256-gcm (default), chacha20-poly1305, or none (only if the receiver allows it)");
+        var token = CommonOptions.Token($"the receiver's token when the URL has none (or ${SessionToken.EnvironmentVariable})");
+        var tokenFile = CommonOptions.TokenFile();
+        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile };
         command.SetAction((result, cancellationToken) =>
         {
             var options = CommonOptions.Transfer(result.GetValue(lanes), result.GetValue(shardSize)) with
             {
                 MaxInFlightBytes = result.GetValue(inFlight),
                 SocketBufferSize = (int)Math.Min(result.GetValue(socketBuffer), int.MaxValue),
+                Cipher = result.GetValue(encrypt),
             };
-            return RunAsync(result.GetValue(paths)!, result.GetValue(to)!, options, result.GetValue(json), cancellationToken);
+            return RunAsync(result.GetValue(paths)!, result.GetValue(to)!, options, result.GetValue(json), result.GetValue(token), result.GetValue(tokenFile), cancellationToken);
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(string[] paths, string to, TransferOptions options, bool json, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(string[] paths, string to, TransferOptions options, bool json, string? token, string? tokenFile, CancellationToken cancellationToken)
     {
         try
         {
             var url = ConnectionUrl.Parse(to);
-            var display = new ProgressDisplay();
+            if (url.Token is null && CommonOptions.ResolveToken(token, tokenFile) is { } given) url = url with { Token = given };
+            var display = new ProgressDisplay(CipherSuites.Name(options.Cipher));
             var result = await display.ShowAsync(() => SingularitySender.SendAsync(paths, url, options, display, cancellationToken)).ConfigureAwait(false);
             double seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-9);
-            Console.Error.WriteLine($"sent {result.Files} files, {ByteSize.Format(result.Bytes)} in {seconds:0.00} s: {result.Bytes / seconds / 1e6:0.0} MB/s ({result.Bytes * 8 / seconds / 1e9:0.00} Gbit/s), {result.Lanes} lanes, {ByteSize.Format(result.ShardSize)} shards");
+            Console.Error.WriteLine($"sent {result.Files} files, {ByteSize.Format(result.Bytes)} in {seconds:0.00} s: {result.Bytes / seconds / 1e6:0.0} MB/s ({result.Bytes * 8 / seconds / 1e9:0.00} Gbit/s), {result.Lanes} lanes, {ByteSize.Format(result.ShardSize)} shards, {CipherSuites.Name(result.Cipher)}");
             if (json) WriteJson(result);
             return 0;
         }
@@ -66,6 +71,7 @@ internal static class SendCommand
             writer.WriteNumber("gbit_per_s", result.Bytes * 8 / seconds / 1e9);
             writer.WriteNumber("lanes", result.Lanes);
             writer.WriteNumber("shard_size", result.ShardSize);
+            writer.WriteString("cipher", CipherSuites.Name(result.Cipher));
             writer.WriteNumber("cpu_seconds", cpu);
             writer.WriteNumber("peak_rss_bytes", rss);
             writer.WriteEndObject();

@@ -7,7 +7,7 @@ namespace Singularity.Cli.Display;
 /// Shows a running send on stderr: a live bar (bytes, rate, ETA, lanes) on a terminal, one plain line per second
 /// otherwise. stdout stays free for the --json result.
 /// </summary>
-internal sealed class ProgressDisplay : IProgress<TransferProgress>
+internal sealed class ProgressDisplay(string cipher) : IProgress<TransferProgress>
 {
     private readonly Lock _lock = new();
     private TransferProgress _latest;
@@ -68,7 +68,7 @@ internal sealed class ProgressDisplay : IProgress<TransferProgress>
         var p = Latest;
         bar.MaxValue = Math.Max(p.TotalBytes, 1);
         bar.Value = p.BytesAcknowledged;
-        bar.Description = $"sending {p.FilesCommitted}/{p.TotalFiles} files, {p.ActiveLanes} lanes";
+        bar.Description = $"sending {p.FilesCommitted}/{p.TotalFiles} files, {p.ActiveLanes} lanes, {cipher}";
     }
 
     private void WriteLine()
@@ -78,6 +78,6 @@ internal sealed class ProgressDisplay : IProgress<TransferProgress>
         _lastLine = DateTime.UtcNow;
         double rate = p.BytesAcknowledged / Math.Max(p.Elapsed.TotalSeconds, 1e-9);
         double eta = rate > 0 ? (p.TotalBytes - p.BytesAcknowledged) / rate : double.NaN;
-        Console.Error.WriteLine($"progress: {ByteSize.Format(p.BytesAcknowledged)} of {ByteSize.Format(p.TotalBytes)}, {p.FilesCommitted}/{p.TotalFiles} files, {rate / 1e6:0.0} MB/s, eta {(double.IsNaN(eta) ? "?" : $"{eta:0} s")}, {p.ActiveLanes} lanes");
+        Console.Error.WriteLine($"progress: {ByteSize.Format(p.BytesAcknowledged)} of {ByteSize.Format(p.TotalBytes)}, {p.FilesCommitted}/{p.TotalFiles} files, {rate / 1e6:0.0} MB/s, eta {(double.IsNaN(eta) ? "?" : $"{eta:0} s")}, {p.ActiveLanes} lanes, {cipher}");
     }
 }

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using Singularity.Engine.Security;
 using Singularity.Engine.Transport;
 
 namespace Singularity.Engine.Protocol;
@@ -33,10 +34,17 @@ internal sealed class ControlChannel : IAsyncDisposable
     private byte[] _readBuffer = ArrayPool<byte>.Shared.Rent(4096);
     private readonly byte[] _readHeader = new byte[ControlHeader.Size];
 
-    public ControlChannel(ILaneConnection connection, ProtocolLimits limits)
+    private readonly FrameCipher? _sendCipher;
+    private readonly FrameCipher? _receiveCipher;
+    private byte[] _encrypted = [];
+
+    /// <summary>With ciphers, every message body is sealed with its first eight header bytes as associated data and a 16-byte tag follows it; the check field is then zero.</summary>
+    public ControlChannel(ILaneConnection connection, ProtocolLimits limits, FrameCipher? sendCipher = null, FrameCipher? receiveCipher = null)
     {
         _connection = connection;
         _limits = limits;
+        _sendCipher = sendCipher;
+        _receiveCipher = receiveCipher;
         _writer = Task.Run(WriteLoopAsync);
     }
 
@@ -106,8 +114,10 @@ internal sealed class ControlChannel : IAsyncDisposable
     {
         if (!await _connection.ReadExactlyOrEndAsync(_readHeader, cancellationToken).ConfigureAwait(false))
             return (false, default, default);
-        if (!ControlHeader.TryRead(_readHeader, _limits.MaxControlMessageBytes, out var type, out int length, out string? error))
+        int tag = _receiveCipher is null ? 0 : FrameCipher.TagSize;
+        if (!ControlHeader.TryRead(_readHeader, _limits.MaxControlMessageBytes + tag, out var type, out int length, out string? error))
             throw new ProtocolViolationException(error!);
+        if (length < tag) throw new ProtocolViolationException("control message shorter than its tag");
         if (_readBuffer.Length < length)
         {
             ArrayPool<byte>.Shared.Return(_readBuffer);
@@ -116,6 +126,12 @@ internal sealed class ControlChannel : IAsyncDisposable
         Memory<byte> body = _readBuffer.AsMemory(0, length);
         if (length > 0 && !await _connection.ReadExactlyOrEndAsync(body, cancellationToken).ConfigureAwait(false))
             throw new TransferAbortedException(ErrorCode.ConnectionLost, "control connection closed in the middle of a message");
+        if (_receiveCipher is not null)
+        {
+            if (!_receiveCipher.TryOpen(body.Span[..^tag], body.Span[^tag..], _readHeader.AsSpan(0, 8)))
+                throw new ProtocolViolationException("a control message failed authentication: it was altered, dropped or replayed on the way");
+            return (true, type, body[..^tag]);
+        }
         if (ControlHeader.Check(_readHeader, body.Span) != WireFormat.ReadCheck(_readHeader.AsSpan(8)))
             throw new ProtocolViolationException($"control message {type} failed its check");
         return (true, type, body);
@@ -151,6 +167,30 @@ internal sealed class ControlChannel : IAsyncDisposable
         return span;
     }
 
+    /// <summary>Rewrites the pending messages sealed, each body followed by its tag; called under the lock.</summary>
+    private void EncryptPending()
+    {
+        int needed = _pendingLength + _messageStarts.Count * FrameCipher.TagSize;
+        if (_encrypted.Length < needed)
+        {
+            if (_encrypted.Length > 0) ArrayPool<byte>.Shared.Return(_encrypted);
+            _encrypted = ArrayPool<byte>.Shared.Rent(Math.Max(needed, 64 << 10));
+        }
+        int output = 0;
+        foreach (int start in _messageStarts)
+        {
+            int bodyLength = BinaryPrimitives.ReadInt32LittleEndian(_pending.AsSpan(start));
+            Span<byte> message = _encrypted.AsSpan(output, ControlHeader.Size + bodyLength + FrameCipher.TagSize);
+            ControlHeader.Write(message, (ControlMessageType)_pending[start + 4], bodyLength + FrameCipher.TagSize);
+            message.Slice(8, 8).Clear();
+            _pending.AsSpan(start + ControlHeader.Size, bodyLength).CopyTo(message[ControlHeader.Size..]);
+            _sendCipher!.Seal(message.Slice(ControlHeader.Size, bodyLength), message[^FrameCipher.TagSize..], message[..8]);
+            output += message.Length;
+        }
+        (_pending, _encrypted) = (_encrypted, _pending);
+        _pendingLength = output;
+    }
+
     private void ThrowIfClosed()
     {
         if (_writeError is not null) throw new TransferAbortedException(ErrorCode.ConnectionLost, "control connection failed", _writeError);
@@ -166,8 +206,15 @@ internal sealed class ControlChannel : IAsyncDisposable
             bool last;
             lock (_lock)
             {
-                foreach (int start in _messageStarts)
-                    ControlHeader.Seal(_pending.AsSpan(start));
+                if (_sendCipher is null)
+                {
+                    foreach (int start in _messageStarts)
+                        ControlHeader.Seal(_pending.AsSpan(start));
+                }
+                else
+                {
+                    EncryptPending();
+                }
                 _messageStarts.Clear();
                 _openBatchStart = -1;
                 (_pending, _sending) = (_sending, _pending);

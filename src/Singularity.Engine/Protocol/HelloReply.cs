@@ -5,9 +5,9 @@ namespace Singularity.Engine.Protocol;
 /// <summary>
 /// The receiver's 48-byte answer to a <see cref="Hello"/>; a non-zero status is followed by a u16 length and a UTF-8 reason.
 /// <code>
-///  0      8        10      12             16                32             40        48
+///  0      8        10      12             16                32             36       40        48
 ///  +------+--------+-------+--------------+-----------------+--------------+---------+
-///  |magic |version |status |capabilities  |session id (16)  |reserved (8)  |check    |
+///  |magic |version |status |capabilities  |session id (16)  |auth length   |reserved|check    |
 ///  +------+--------+-------+--------------+-----------------+--------------+---------+
 /// </code>
 /// </summary>
@@ -16,8 +16,9 @@ internal readonly struct HelloReply
     public const int Size = 48;
     public const int MaxReasonBytes = 1024;
 
-    public HelloReply(ErrorCode status, SessionId session, uint capabilities = 0, ushort version = WireFormat.Version)
+    public HelloReply(ErrorCode status, SessionId session, uint capabilities = 0, ushort version = WireFormat.Version, uint authLength = 0)
     {
+        AuthLength = authLength;
         Status = status;
         Session = session;
         Capabilities = capabilities;
@@ -29,6 +30,9 @@ internal readonly struct HelloReply
     public uint Capabilities { get; }
     public SessionId Session { get; }
 
+    /// <summary>Bytes of the server's handshake data that follow a successful reply.</summary>
+    public uint AuthLength { get; }
+
     public void WriteTo(Span<byte> destination)
     {
         destination = destination[..Size];
@@ -37,7 +41,8 @@ internal readonly struct HelloReply
         BinaryPrimitives.WriteUInt16LittleEndian(destination[10..], (ushort)Status);
         BinaryPrimitives.WriteUInt32LittleEndian(destination[12..], Capabilities);
         Session.WriteTo(destination[16..]);
-        destination[32..40].Clear();
+        BinaryPrimitives.WriteUInt32LittleEndian(destination[32..], AuthLength);
+        destination[36..40].Clear();
         BinaryPrimitives.WriteUInt64LittleEndian(destination[40..], WireFormat.HeaderCheck(destination[..40]));
     }
 
@@ -51,7 +56,8 @@ internal readonly struct HelloReply
             (ErrorCode)BinaryPrimitives.ReadUInt16LittleEndian(source[10..]),
             SessionId.Read(source[16..]),
             BinaryPrimitives.ReadUInt32LittleEndian(source[12..]),
-            BinaryPrimitives.ReadUInt16LittleEndian(source[8..]));
+            BinaryPrimitives.ReadUInt16LittleEndian(source[8..]),
+            BinaryPrimitives.ReadUInt32LittleEndian(source[32..]));
         error = null;
         return true;
     }

@@ -11,6 +11,9 @@ public sealed record ReceiverOptions
     /// <summary>Address and port to listen on; port 0 picks a free port. Default: all interfaces, port 7700.</summary>
     public IPEndPoint Listen { get; init; } = new(IPAddress.IPv6Any, ConnectionUrl.DefaultPort);
 
+    /// <summary>The secret a sender must prove to open a session; it appears in <see cref="SingularityReceiver.Url"/>. Default: a fresh random 256-bit token.</summary>
+    public string Token { get; init; } = SessionToken.Generate();
+
     /// <summary>Apply the sender's permission bits to files and directories. Default true.</summary>
     public bool PreserveMode { get; init; } = true;
 

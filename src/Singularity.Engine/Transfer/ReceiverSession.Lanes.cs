@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using Singularity.Engine.Integrity;
 using Singularity.Engine.Protocol;
+using Singularity.Engine.Security;
 using Singularity.Engine.Storage;
 using Singularity.Engine.Transport;
 
@@ -10,30 +11,36 @@ namespace Singularity.Engine.Transfer;
 internal sealed partial class ReceiverSession
 {
     private bool _joinClosed;
+    private readonly HashSet<ushort> _laneNumbers = [];
 
     /// <summary>Attaches a data lane; false if the session does not take more lanes.</summary>
-    public bool TryJoin(ILaneConnection connection, out string? reason)
+    public bool TryJoin(ILaneConnection connection, ushort lane, out string? reason)
     {
         lock (_laneConnections)
         {
             reason = null;
+            // Each lane number joins once: it names the lane's nonce stream, which must never be used twice.
+            if (lane >= _limits.MaxLanes || (_opened && lane >= _lanesAllowed)) { reason = $"lane {lane} is out of range"; return false; }
+            if (!_laneNumbers.Add(lane)) { reason = $"lane {lane} already joined"; return false; }
             if (_joinClosed || _failure is not null) { reason = "the session is over"; return false; }
             // Lanes may arrive before OpenSession is read; until then the protocol limit caps them.
             int allowed = _opened ? _lanesAllowed : _limits.MaxLanes;
             if (_lanesJoined >= allowed) { reason = $"the session already has its {allowed} lanes"; return false; }
             _lanesJoined++;
             _laneConnections.Add(connection);
-            _laneTasks.Add(Task.Run(() => LaneLoopAsync(connection)));
+            _laneTasks.Add(Task.Run(() => LaneLoopAsync(connection, lane)));
             return true;
         }
     }
 
     /// <summary>Reads shard after shard: validate the header against the session, read the payload into this lane's one buffer, verify, write at its offset.</summary>
-    private async Task LaneLoopAsync(ILaneConnection connection)
+    private async Task LaneLoopAsync(ILaneConnection connection, ushort lane)
     {
         byte[] header = new byte[ShardHeader.Size];
         byte[]? payload = null;
         var cancellationToken = _cts.Token;
+        using var cipher = Keys.SenderToReceiver(SessionKeys.StreamOf(lane));
+        int tag = cipher is null ? 0 : FrameCipher.TagSize;
         try
         {
             while (await connection.ReadExactlyOrEndAsync(header, cancellationToken).ConfigureAwait(false))
@@ -42,16 +49,25 @@ internal sealed partial class ReceiverSession
                     throw new ProtocolViolationException(error!);
                 var file = Validate(shard);
                 // Rented at the first shard: a lane may join before OpenSession fixed the shard size.
-                payload ??= ArrayPool<byte>.Shared.Rent(_shardSize);
-                Memory<byte> data = payload.AsMemory(0, shard.PayloadLength);
-                if (!await connection.ReadExactlyOrEndAsync(data, cancellationToken).ConfigureAwait(false))
+                payload ??= ArrayPool<byte>.Shared.Rent(_shardSize + tag);
+                Memory<byte> frame = payload.AsMemory(0, shard.PayloadLength + tag);
+                if (!await connection.ReadExactlyOrEndAsync(frame, cancellationToken).ConfigureAwait(false))
                     throw new TransferAbortedException(ErrorCode.ConnectionLost, "lane closed between a shard header and its payload");
-                if (Digests.Shard(data.Span) != shard.PayloadDigest)
+                var data = frame.Span[..shard.PayloadLength];
+                // Encrypted: the tag proves header and payload intact and the digest field is zero on the wire, so the
+                // digest is computed here. Plain: the digest in the header is what the payload must match.
+                if (cipher is not null && !cipher.TryOpen(data, frame.Span[shard.PayloadLength..], header))
                 {
                     Reject(file, shard.ShardIndex);
                     continue;
                 }
-                Store(file, shard, data.Span);
+                ulong digest = Digests.Shard(data);
+                if (cipher is null && digest != shard.PayloadDigest)
+                {
+                    Reject(file, shard.ShardIndex);
+                    continue;
+                }
+                Store(file, shard, data, digest);
             }
         }
         catch (Exception ex)
@@ -78,7 +94,7 @@ internal sealed partial class ReceiverSession
         return file;
     }
 
-    private void Store(PartialFile file, in ShardHeader shard, ReadOnlySpan<byte> data)
+    private void Store(PartialFile file, in ShardHeader shard, ReadOnlySpan<byte> data, ulong digest)
     {
         bool last;
         try
@@ -86,7 +102,7 @@ internal sealed partial class ReceiverSession
             if (!file.TryClaim(shard.ShardIndex, ref _openFiles, _limits.MaxOpenFiles, _options.Transfer.Durable, out var handle))
                 throw new ProtocolViolationException($"shard {shard.ShardIndex} of '{file.Entry.Path}' was sent twice");
             RandomAccess.Write(handle, data, shard.Offset);
-            last = file.CompleteShard(shard.ShardIndex, shard.PayloadDigest, ref _openFiles, _options.Transfer.Durable);
+            last = file.CompleteShard(shard.ShardIndex, digest, ref _openFiles, _options.Transfer.Durable);
         }
         catch (Exception ex) when (ex is not SingularityException)
         {

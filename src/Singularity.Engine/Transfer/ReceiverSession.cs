@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
 using Singularity.Engine.Protocol;
+using Singularity.Engine.Security;
 using Singularity.Engine.Storage;
 using Singularity.Engine.Transport;
 
@@ -39,9 +40,10 @@ internal sealed partial class ReceiverSession
     private SingularityException? _failure;
     private int _failed;
 
-    public ReceiverSession(SessionId id, ReceiverOptions options, string remote)
+    public ReceiverSession(SessionId id, ReceiverOptions options, string remote, SessionKeys keys)
     {
         Id = id;
+        Keys = keys;
         _options = options;
         _limits = options.Transfer.Limits;
         _guard = new PathGuard(options.Directory, _limits);
@@ -49,12 +51,13 @@ internal sealed partial class ReceiverSession
     }
 
     public SessionId Id { get; }
+    public SessionKeys Keys { get; }
     public string Remote { get; }
 
     /// <summary>Runs the session on its control connection until it succeeds or fails; never throws.</summary>
     public async Task<ReceiveResult> RunAsync(ILaneConnection connection)
     {
-        _control = new ControlChannel(connection, _limits);
+        _control = new ControlChannel(connection, _limits, Keys.ReceiverToSender(0), Keys.SenderToReceiver(0));
         bool done = false;
         try
         {
@@ -360,6 +363,7 @@ internal sealed partial class ReceiverSession
             Files = _filesCommitted,
             Bytes = Interlocked.Read(ref _bytesWritten),
             Elapsed = _clock.Elapsed,
+            Cipher = Keys.Suite,
             Error = _failure,
         };
     }

@@ -19,6 +19,8 @@ public sealed record SendResult
     public required int Lanes { get; init; }
     /// <summary>Shard size used.</summary>
     public required int ShardSize { get; init; }
+    /// <summary>The cipher that protected the session.</summary>
+    public required CipherSuite Cipher { get; init; }
 }
 
 /// <summary>How a session on the receiver ended.</summary>
@@ -32,6 +34,8 @@ public sealed record ReceiveResult
     public required int Files { get; init; }
     /// <summary>Payload bytes verified and written.</summary>
     public required long Bytes { get; init; }
+    /// <summary>The cipher that protected the session.</summary>
+    public CipherSuite Cipher { get; init; }
     /// <summary>Wall time of the session.</summary>
     public required TimeSpan Elapsed { get; init; }
     /// <summary>Null when the session succeeded; otherwise why it ended.</summary>

@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Security.Cryptography;
 using Singularity.Engine.Protocol;
+using Singularity.Engine.Security;
 using Singularity.Engine.Transport;
 
 namespace Singularity.Engine.Transfer;
@@ -9,55 +11,50 @@ internal sealed partial class SenderSession
 {
     private readonly List<ILaneConnection> _lanes = [];
 
-    /// <summary>Opens a connection and completes the hello exchange, turning a refusal into a one-line reason.</summary>
+    /// <summary>Opens a connection and completes the handshake, turning a refusal into a one-line reason.</summary>
     private async Task<ILaneConnection> ConnectAsync(ConnectionRole role, SessionId session, ushort lane)
     {
         var connection = await _transport.ConnectAsync(_url.Host, _url.Port, _cts.Token).ConfigureAwait(false);
+        ECDiffieHellman? ephemeral = null;
         try
         {
+            int authLength = role == ConnectionRole.Control ? Handshake.ClientAuthSize : Handshake.LaneAuthSize;
             byte[] hello = new byte[Hello.Size];
-            new Hello(role, session, lane).WriteTo(hello);
+            new Hello(role, session, lane, authMethod: Handshake.Method, authLength: (uint)authLength).WriteTo(hello);
+            byte[] auth;
+            if (role == ConnectionRole.Control) (auth, ephemeral) = Handshake.ClientStart(hello, _token, _options.Cipher);
+            else auth = _keys!.LaneBinder(hello);
             await connection.WriteAsync(hello, _cts.Token).ConfigureAwait(false);
-            byte[] reply = new byte[HelloReply.Size];
+            await connection.WriteAsync(auth, _cts.Token).ConfigureAwait(false);
+
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_cts.Token);
             timeout.CancelAfter(_options.HandshakeTimeout);
-            bool answered;
-            try
-            {
-                answered = await connection.ReadExactlyOrEndAsync(reply, timeout.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (!_cts.IsCancellationRequested)
-            {
-                throw new TransferAbortedException(ErrorCode.ProtocolViolation, $"{_url} did not answer the handshake; is it a Singularity receiver?");
-            }
-            catch (TransferAbortedException)
-            {
-                throw new TransferAbortedException(ErrorCode.ProtocolViolation, $"{_url} closed the connection during the handshake; is it a Singularity receiver of the same version?");
-            }
-            if (!answered)
-                throw new TransferAbortedException(ErrorCode.ProtocolViolation, $"{_url} closed the connection during the handshake; is it a Singularity receiver of the same version?");
+            byte[] reply = new byte[HelloReply.Size];
+            if (!await ReadHandshakeAsync(connection, reply, timeout.Token).ConfigureAwait(false))
+                throw NotAReceiver();
             if (!HelloReply.TryRead(reply, out var answer, out string? error))
-                throw new TransferAbortedException(ErrorCode.ProtocolViolation, $"{_url}: {error}");
+                throw new TransferAbortedException(ErrorCode.ProtocolViolation, $"{Where}: {error}");
             if (answer.Status != ErrorCode.None)
-            {
-                byte[] length = new byte[2];
-                string reason = answer.Status.ToString();
-                if (await connection.ReadExactlyOrEndAsync(length, timeout.Token).ConfigureAwait(false))
-                {
-                    int size = BinaryPrimitives.ReadUInt16LittleEndian(length);
-                    if (size <= HelloReply.MaxReasonBytes)
-                    {
-                        byte[] text = new byte[size];
-                        if (size == 0 || await connection.ReadExactlyOrEndAsync(text, timeout.Token).ConfigureAwait(false))
-                            reason = System.Text.Encoding.UTF8.GetString(text);
-                    }
-                }
-                throw new TransferAbortedException(answer.Status, $"the receiver refused the connection: {reason}");
-            }
+                throw new TransferAbortedException(answer.Status, await ReadRefusalAsync(connection, answer.Status, timeout.Token).ConfigureAwait(false));
             if (answer.Version != WireFormat.Version)
                 throw new TransferAbortedException(ErrorCode.VersionUnsupported, $"the receiver speaks SGLTY version {answer.Version}, this sender {WireFormat.Version}; use the same sglty release on both sides");
-            if (role == ConnectionRole.Control) _session = answer.Session;
-            else if (answer.Session != session) throw new TransferAbortedException(ErrorCode.ProtocolViolation, "the receiver joined this lane to another session");
+            if (role == ConnectionRole.Control)
+            {
+                if (answer.AuthLength != Handshake.ServerAuthSize) throw new TransferAbortedException(ErrorCode.ProtocolViolation, $"{Where} sent a malformed handshake");
+                byte[] serverAuth = new byte[Handshake.ServerAuthSize];
+                if (!await ReadHandshakeAsync(connection, serverAuth, timeout.Token).ConfigureAwait(false)) throw NotAReceiver();
+                if (!Handshake.ClientFinish(hello, auth, reply, serverAuth, ephemeral!, _token, out var pending))
+                    throw new TransferAbortedException(ErrorCode.AuthFailed, $"wrong token: the receiver at {Where} could not prove it holds this token; use the URL it printed");
+                if (pending.Keys.Suite != _options.Cipher)
+                    throw new TransferAbortedException(ErrorCode.AuthFailed, $"the receiver chose {CipherSuites.Name(pending.Keys.Suite)} instead of {CipherSuites.Name(_options.Cipher)}");
+                await connection.WriteAsync(pending.ClientFinished, _cts.Token).ConfigureAwait(false);
+                _keys = pending.Keys;
+                _session = answer.Session;
+            }
+            else if (answer.Session != session)
+            {
+                throw new TransferAbortedException(ErrorCode.ProtocolViolation, "the receiver joined this lane to another session");
+            }
             return connection;
         }
         catch
@@ -65,6 +62,50 @@ internal sealed partial class SenderSession
             await connection.DisposeAsync().ConfigureAwait(false);
             throw;
         }
+        finally
+        {
+            ephemeral?.Dispose();
+        }
+    }
+
+    private string Where => $"{_url.Host}:{_url.Port}";
+
+    private TransferAbortedException NotAReceiver() =>
+        new(ErrorCode.ProtocolViolation, $"{Where} closed the connection during the handshake; is it a Singularity receiver of the same version?");
+
+    private async Task<bool> ReadHandshakeAsync(ILaneConnection connection, byte[] buffer, CancellationToken timeout)
+    {
+        try
+        {
+            return await connection.ReadExactlyOrEndAsync(buffer, timeout).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!_cts.IsCancellationRequested)
+        {
+            throw new TransferAbortedException(ErrorCode.ProtocolViolation, $"{Where} did not answer the handshake; is it a Singularity receiver?");
+        }
+        catch (TransferAbortedException)
+        {
+            throw NotAReceiver();
+        }
+    }
+
+    /// <summary>Reads the reason after a refusal: u16 length, UTF-8 text.</summary>
+    private static async Task<string> ReadRefusalAsync(ILaneConnection connection, ErrorCode status, CancellationToken timeout)
+    {
+        string reason = status.ToString();
+        try
+        {
+            byte[] length = new byte[2];
+            if (await connection.ReadExactlyOrEndAsync(length, timeout).ConfigureAwait(false))
+            {
+                int size = BinaryPrimitives.ReadUInt16LittleEndian(length);
+                byte[] text = new byte[Math.Min(size, HelloReply.MaxReasonBytes)];
+                if (size <= HelloReply.MaxReasonBytes && (size == 0 || await connection.ReadExactlyOrEndAsync(text, timeout).ConfigureAwait(false)))
+                    reason = System.Text.Encoding.UTF8.GetString(text);
+            }
+        }
+        catch (Exception ex) when (ex is TransferAbortedException or OperationCanceledException) { }
+        return status == ErrorCode.AuthFailed ? reason : $"the receiver refused the connection: {reason}";
     }
 
     /// <summary>
@@ -74,12 +115,15 @@ internal sealed partial class SenderSession
     private async Task LaneAsync(ushort index)
     {
         ILaneConnection? connection = null;
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(ShardHeader.Size + _options.ShardSize);
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(ShardHeader.Size + _options.ShardSize + FrameCipher.TagSize);
+        FrameCipher? cipher = null;
         var cancellationToken = _cts.Token;
         bool counted = false;
         try
         {
             connection = await ConnectAsync(ConnectionRole.Data, _session, index).ConfigureAwait(false);
+            cipher = _keys!.SenderToReceiver(SessionKeys.StreamOf(index));
+            int tag = cipher is null ? 0 : FrameCipher.TagSize;
             lock (_lanes)
             {
                 _lanes.Add(connection);
@@ -100,9 +144,11 @@ internal sealed partial class SenderSession
                 ulong digest = file.Read(shard, buffer.AsSpan(ShardHeader.Size, length), retransmit);
                 if (retransmit && !file.MatchesFirstSend(shard, digest))
                     throw new SingularityException(ErrorCode.SourceChanged, $"'{file.SourcePath}' changed while it was being sent; send it again once it is stable");
-                new ShardHeader(_session.Tag, file.Id, (uint)shard, (long)shard * _options.ShardSize, length, digest, retransmit ? ShardHeader.FlagRetransmit : (byte)0)
+                // Encrypted, the digest stays out of the clear header: the tag authenticates the payload instead.
+                new ShardHeader(_session.Tag, file.Id, (uint)shard, (long)shard * _options.ShardSize, length, cipher is null ? digest : 0, retransmit ? ShardHeader.FlagRetransmit : (byte)0)
                     .WriteTo(buffer);
-                await connection.WriteAsync(buffer.AsMemory(0, ShardHeader.Size + length), cancellationToken).ConfigureAwait(false);
+                cipher?.Seal(buffer.AsSpan(ShardHeader.Size, length), buffer.AsSpan(ShardHeader.Size + length, tag), buffer.AsSpan(0, ShardHeader.Size));
+                await connection.WriteAsync(buffer.AsMemory(0, ShardHeader.Size + length + tag), cancellationToken).ConfigureAwait(false);
                 Interlocked.Add(ref _bytesSent, length);
                 if (!retransmit && file.MarkSent() is { } fileDigest) Seal(file, fileDigest);
             }
@@ -117,6 +163,7 @@ internal sealed partial class SenderSession
         finally
         {
             if (counted) Interlocked.Decrement(ref _activeLanes);
+            cipher?.Dispose();
             ArrayPool<byte>.Shared.Return(buffer);
         }
     }

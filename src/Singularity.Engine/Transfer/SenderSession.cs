@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
 using Singularity.Engine.Protocol;
+using Singularity.Engine.Security;
 using Singularity.Engine.Storage;
 using Singularity.Engine.Transport;
 
@@ -33,6 +34,8 @@ internal sealed partial class SenderSession
     private readonly long _totalBytes;
     private ControlChannel? _control;
     private SessionId _session;
+    private readonly string _token;
+    private SessionKeys? _keys;
     private int _filesCommitted;
     private long _bytesAcknowledged;
     private long _bytesSent;
@@ -49,6 +52,7 @@ internal sealed partial class SenderSession
         _progress = progress;
         _transport = new TcpTransport(options.SocketBufferSize);
         _entries = SourceScanner.Scan(paths);
+        _token = url.Token ?? throw new SingularityException(ErrorCode.AuthFailed, "the URL has no token; use the whole URL `sglty recv` printed (sglty://HOST:PORT/?token=...)");
         if (_entries.Count > options.Limits.MaxEntries)
             throw new SingularityException(ErrorCode.LimitExceeded, $"{_entries.Count} entries exceed the limit of {options.Limits.MaxEntries}");
         _filesById = new SenderFile?[_entries.Count];
@@ -70,7 +74,7 @@ internal sealed partial class SenderSession
         using var registration = cancellationToken.Register(() => Fail(new TransferAbortedException(ErrorCode.Cancelled, "cancelled")));
         _clock.Start();
         var connection = await ConnectAsync(ConnectionRole.Control, SessionId.Empty, 0).ConfigureAwait(false);
-        _control = new ControlChannel(connection, _options.Limits);
+        _control = new ControlChannel(connection, _options.Limits, _keys!.SenderToReceiver(0), _keys.ReceiverToSender(0));
         Task[] lanes = [];
         Task reader = Task.CompletedTask;
         try
@@ -115,6 +119,7 @@ internal sealed partial class SenderSession
             Elapsed = _clock.Elapsed,
             Lanes = _options.Lanes,
             ShardSize = _options.ShardSize,
+            Cipher = _options.Cipher,
         };
     }
 

@@ -2,7 +2,9 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.NetworkInformation;
 using System.Net.Sockets;
+using System.Security.Cryptography;
 using Singularity.Engine.Protocol;
+using Singularity.Engine.Security;
 using Singularity.Engine.Transfer;
 using Singularity.Engine.Transport;
 
@@ -19,14 +21,14 @@ public sealed class SingularityReceiver : IAsyncDisposable
     private readonly ConcurrentDictionary<SessionId, ReceiverSession> _sessions = new();
     private readonly ConcurrentDictionary<Task, bool> _connections = new();
     private readonly CancellationTokenSource _stopping = new();
-    private int _sessionCount;
+    private int _handshakes;
 
     private SingularityReceiver(ReceiverOptions options, ILaneListener listener)
     {
         _options = options;
         _listener = listener;
         LocalEndPoint = (IPEndPoint)listener.LocalEndPoint;
-        Url = new ConnectionUrl(AdvertisedHost(options.Listen.Address, LocalEndPoint.Address), LocalEndPoint.Port);
+        Url = new ConnectionUrl(AdvertisedHost(options.Listen.Address, LocalEndPoint.Address), LocalEndPoint.Port, options.Token);
     }
 
     /// <summary>The bound address, with the real port when port 0 was asked for.</summary>
@@ -97,23 +99,19 @@ public sealed class SingularityReceiver : IAsyncDisposable
     {
         string remote = connection.RemoteEndPoint?.ToString() ?? "unknown";
         bool handedOver = false;
+        bool handshaking = Interlocked.Increment(ref _handshakes) <= _options.Transfer.Limits.MaxHandshakes;
         try
         {
-            byte[] buffer = new byte[Hello.Size];
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
-            timeout.CancelAfter(_options.Transfer.HandshakeTimeout);
-            bool complete;
-            try
+            if (!handshaking)
             {
-                complete = await connection.ReadExactlyOrEndAsync(buffer, timeout.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                Reject(remote, "no hello within the handshake timeout");
+                Reject(remote, "too many connections in their handshake");
                 return;
             }
-            if (!complete) { Reject(remote, "closed before its hello"); return; }
-            if (!Hello.TryRead(buffer, out var hello, out string? error))
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+            timeout.CancelAfter(_options.Transfer.HandshakeTimeout);
+            byte[] helloBytes = new byte[Hello.Size];
+            if (!await ReadOrTimeOutAsync(connection, helloBytes, remote, timeout.Token).ConfigureAwait(false)) return;
+            if (!Hello.TryRead(helloBytes, out var hello, out string? error))
             {
                 // Someone speaking another protocol gets nothing back but a closed connection.
                 Reject(remote, error!);
@@ -125,23 +123,39 @@ public sealed class SingularityReceiver : IAsyncDisposable
                 Reject(remote, $"protocol version {hello.Version}");
                 return;
             }
-            if (hello.AuthMethod != 0 || hello.AuthLength != 0)
+            if (hello.AuthMethod != Handshake.Method)
             {
-                await ReplyAsync(connection, ErrorCode.AuthFailed, default, "this receiver does not support the requested authentication").ConfigureAwait(false);
-                Reject(remote, "unsupported authentication");
+                await ReplyAsync(connection, ErrorCode.AuthFailed, default, "missing token: this receiver requires one; use the whole URL it printed (sglty://HOST:PORT/?token=...)").ConfigureAwait(false);
+                Reject(remote, "no token");
                 return;
             }
+            int expected = hello.Role == ConnectionRole.Control ? Handshake.ClientAuthSize : Handshake.LaneAuthSize;
+            if (hello.AuthLength != expected)
+            {
+                Reject(remote, $"authentication data of {hello.AuthLength} bytes, expected {expected}");
+                return;
+            }
+            byte[] auth = new byte[expected];
+            if (!await ReadOrTimeOutAsync(connection, auth, remote, timeout.Token).ConfigureAwait(false)) return;
+
             if (hello.Role == ConnectionRole.Control)
             {
+                var accepted = await AcceptControlAsync(connection, helloBytes, auth, remote, timeout.Token).ConfigureAwait(false);
+                if (accepted is null) return;
+                Interlocked.Decrement(ref _handshakes);
+                handshaking = false;
                 handedOver = true;
-                await RunSessionAsync(connection, remote).ConfigureAwait(false);
+                await RunSessionAsync(connection, remote, accepted.Value.Id, accepted.Value.Keys).ConfigureAwait(false);
             }
             else
             {
                 string? reason = "unknown session";
-                if (!_sessions.TryGetValue(hello.Session, out var session) || !session.TryJoin(connection, out reason))
+                if (!_sessions.TryGetValue(hello.Session, out var session)
+                    || !CryptographicOperations.FixedTimeEquals(session.Keys.LaneBinder(helloBytes), auth)
+                    || !session.TryJoin(connection, hello.Lane, out reason))
                 {
-                    await ReplyAsync(connection, session is null ? ErrorCode.ProtocolViolation : ErrorCode.LimitExceeded, hello.Session, reason).ConfigureAwait(false);
+                    reason ??= "lane not authenticated";
+                    await ReplyAsync(connection, session is null ? ErrorCode.ProtocolViolation : ErrorCode.AuthFailed, hello.Session, reason).ConfigureAwait(false);
                     Reject(remote, $"lane refused: {reason}");
                     return;
                 }
@@ -155,25 +169,80 @@ public sealed class SingularityReceiver : IAsyncDisposable
         }
         finally
         {
+            if (handshaking) Interlocked.Decrement(ref _handshakes);
             if (!handedOver) await connection.DisposeAsync().ConfigureAwait(false);
         }
     }
 
-    private async Task RunSessionAsync(ILaneConnection connection, string remote)
+    /// <summary>
+    /// Checks the sender's proof of the token before anything else, picks the cipher, answers with this side's key
+    /// share and Finished, and waits for the sender's Finished. Null when the connection was refused.
+    /// </summary>
+    private async Task<(SessionId Id, SessionKeys Keys)?> AcceptControlAsync(ILaneConnection connection, byte[] hello, byte[] auth, string remote, CancellationToken timeout)
     {
-        if (Interlocked.Increment(ref _sessionCount) > _options.Transfer.Limits.MaxSessions)
+        if (!Handshake.VerifyBinder(hello, auth, _options.Token))
         {
-            Interlocked.Decrement(ref _sessionCount);
-            await ReplyAsync(connection, ErrorCode.Busy, default, $"the receiver already serves {_options.Transfer.Limits.MaxSessions} sessions; try again later").ConfigureAwait(false);
-            await connection.DisposeAsync().ConfigureAwait(false);
-            Reject(remote, "too many sessions");
-            return;
+            await ReplyAsync(connection, ErrorCode.AuthFailed, default, "wrong token: this receiver holds another one; use the URL it printed").ConfigureAwait(false);
+            Reject(remote, "wrong token");
+            return null;
         }
-        var session = new ReceiverSession(SessionId.NewRandom(), _options, remote);
-        _sessions[session.Id] = session;
+        var requested = Handshake.RequestedCipher(auth);
+        string? refusal = requested switch
+        {
+            CipherSuite.None when _options.Transfer.Cipher != CipherSuite.None => "this receiver requires encryption; the sender asked for none",
+            CipherSuite.ChaCha20Poly1305 when !ChaCha20Poly1305.IsSupported => "this receiver's platform has no ChaCha20-Poly1305; use aes-256-gcm",
+            CipherSuite.None or CipherSuite.Aes256Gcm or CipherSuite.ChaCha20Poly1305 => null,
+            _ => $"unknown cipher {(byte)requested}",
+        };
+        if (refusal is not null)
+        {
+            await ReplyAsync(connection, ErrorCode.AuthFailed, default, refusal).ConfigureAwait(false);
+            Reject(remote, refusal);
+            return null;
+        }
+        if (_sessions.Count >= _options.Transfer.Limits.MaxSessions)
+        {
+            await ReplyAsync(connection, ErrorCode.Busy, default, $"the receiver already serves {_options.Transfer.Limits.MaxSessions} sessions; try again later").ConfigureAwait(false);
+            Reject(remote, "too many sessions");
+            return null;
+        }
+        var id = SessionId.NewRandom();
+        byte[] reply = new byte[HelloReply.Size];
+        new HelloReply(ErrorCode.None, id, authLength: Handshake.ServerAuthSize).WriteTo(reply);
+        var (serverAuth, pending) = Handshake.ServerRespond(hello, auth, reply, _options.Token, requested);
+        await connection.WriteAsync(reply, timeout).ConfigureAwait(false);
+        await connection.WriteAsync(serverAuth, timeout).ConfigureAwait(false);
+        byte[] finished = new byte[Handshake.MacSize];
+        if (!await ReadOrTimeOutAsync(connection, finished, remote, timeout).ConfigureAwait(false)) return null;
+        if (!pending.VerifyClientFinished(finished))
+        {
+            // Only a peer without the sender's ephemeral key gets here, for example one replaying a recorded session.
+            Reject(remote, "handshake failed: the sender's Finished does not match");
+            return null;
+        }
+        return (id, pending.Keys);
+    }
+
+    private async Task<bool> ReadOrTimeOutAsync(ILaneConnection connection, byte[] buffer, string remote, CancellationToken timeout)
+    {
         try
         {
-            await ReplyAsync(connection, ErrorCode.None, session.Id, null).ConfigureAwait(false);
+            if (await connection.ReadExactlyOrEndAsync(buffer, timeout).ConfigureAwait(false)) return true;
+            Reject(remote, "closed during the handshake");
+        }
+        catch (OperationCanceledException)
+        {
+            Reject(remote, "no complete handshake within the timeout");
+        }
+        return false;
+    }
+
+    private async Task RunSessionAsync(ILaneConnection connection, string remote, SessionId id, SessionKeys keys)
+    {
+        var session = new ReceiverSession(id, _options, remote, keys);
+        if (!_sessions.TryAdd(session.Id, session)) return;
+        try
+        {
             SessionStarted?.Invoke(session.Id.ToString(), remote);
             var result = await session.RunAsync(connection).ConfigureAwait(false);
             SessionCompleted?.Invoke(result);
@@ -181,7 +250,6 @@ public sealed class SingularityReceiver : IAsyncDisposable
         finally
         {
             _sessions.TryRemove(session.Id, out _);
-            Interlocked.Decrement(ref _sessionCount);
         }
     }
 

@@ -43,7 +43,7 @@ public sealed class CommandLineTests
     {
         using var temp = new TempDirectory();
         string file = TestFiles.Create(Path.Combine(temp.Path, "f"), 1);
-        var (exit, output, error) = await SgltyProcess.RunAsync("send", file, "--to", "sglty://127.0.0.1:1/");
+        var (exit, output, error) = await SgltyProcess.RunAsync("send", file, "--to", "sglty://127.0.0.1:1/?token=x");
         Assert.NotEqual(0, exit);
         Assert.Empty(output);
         string line = Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));

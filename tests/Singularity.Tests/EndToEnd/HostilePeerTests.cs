@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using Singularity.Engine;
 using Singularity.Engine.Integrity;
 using Singularity.Engine.Protocol;
+using Singularity.Engine.Security;
 using Singularity.Tests.Support;
 
 namespace Singularity.Tests.EndToEnd;
@@ -10,6 +11,9 @@ namespace Singularity.Tests.EndToEnd;
 /// <summary>What a broken or malicious peer sends must end its own session with a clear error, write nothing outside the destination, and leave the receiver serving others.</summary>
 public sealed class HostilePeerTests
 {
+    /// <summary>Hand-written frames are plaintext, so these receivers allow unencrypted sessions.</summary>
+    private static readonly TransferOptions Plain = new() { Cipher = CipherSuite.None };
+
     private static ManifestEntry File(string path, long size) => new(EntryKind.File, path, size, (UnixFileMode)0b110_100_100, 0, null);
 
     [Theory]
@@ -21,10 +25,10 @@ public sealed class HostilePeerTests
     {
         using var temp = new TempDirectory();
         string destination = temp.Sub("dst");
-        await using var receiver = new LoopbackReceiver(destination);
+        await using var receiver = new LoopbackReceiver(destination, Plain);
         await using var peer = await RawPeer.ConnectAsync(receiver.Url);
 
-        var (_, answer, body) = await peer.OpenWithManifestAsync(4096, File(path, 0));
+        var (_, answer, body) = await peer.OpenWithManifestAsync(receiver.Token, 4096, File(path, 0));
 
         Assert.Equal(ControlMessageType.Error, answer);
         Assert.Equal(ErrorCode.BadPath, ErrorMessage.Decode(body).Code);
@@ -40,10 +44,10 @@ public sealed class HostilePeerTests
         using var temp = new TempDirectory();
         string destination = temp.Sub("dst");
         string outside = temp.Sub("outside");
-        await using var receiver = new LoopbackReceiver(destination);
+        await using var receiver = new LoopbackReceiver(destination, Plain);
         await using var peer = await RawPeer.ConnectAsync(receiver.Url);
 
-        var (_, answer, body) = await peer.OpenWithManifestAsync(4096,
+        var (_, answer, body) = await peer.OpenWithManifestAsync(receiver.Token, 4096,
             new ManifestEntry(EntryKind.Symlink, "link", 0, 0, 0, outside),
             File("link/planted.txt", 0));
 
@@ -59,10 +63,10 @@ public sealed class HostilePeerTests
         string destination = temp.Sub("dst");
         string outside = temp.Sub("outside");
         Directory.CreateSymbolicLink(Path.Combine(destination, "trap"), outside);
-        await using var receiver = new LoopbackReceiver(destination);
+        await using var receiver = new LoopbackReceiver(destination, Plain);
         await using var peer = await RawPeer.ConnectAsync(receiver.Url);
 
-        var (_, answer, _) = await peer.OpenWithManifestAsync(4096, File("trap/x", 0));
+        var (_, answer, _) = await peer.OpenWithManifestAsync(receiver.Token, 4096, File("trap/x", 0));
 
         Assert.Equal(ControlMessageType.Error, answer);
         Assert.Empty(Directory.EnumerateFileSystemEntries(outside));
@@ -72,7 +76,7 @@ public sealed class HostilePeerTests
     public async Task Oversized_and_absurd_session_parameters_are_refused()
     {
         using var temp = new TempDirectory();
-        await using var receiver = new LoopbackReceiver(temp.Sub("dst"), new TransferOptions { Limits = new ProtocolLimits { MaxEntries = 10 } });
+        await using var receiver = new LoopbackReceiver(temp.Sub("dst"), Plain with { Limits = new ProtocolLimits { MaxEntries = 10 } });
         foreach (var open in new[]
         {
             RawPeer.OpenSession(shardSize: 1 << 30, lanes: 1, entries: 1, totalBytes: 0),
@@ -82,7 +86,7 @@ public sealed class HostilePeerTests
         })
         {
             await using var peer = await RawPeer.ConnectAsync(receiver.Url);
-            await peer.HelloAsync(ConnectionRole.Control);
+            await peer.HelloAsync(ConnectionRole.Control, receiver.Token);
             await peer.SendControlAsync(ControlMessageType.OpenSession, open);
             byte[]? error = await peer.ReadUntilAsync(ControlMessageType.Error);
             Assert.NotNull(error);
@@ -94,9 +98,9 @@ public sealed class HostilePeerTests
     public async Task A_huge_declared_control_length_ends_the_session_without_allocating_it()
     {
         using var temp = new TempDirectory();
-        await using var receiver = new LoopbackReceiver(temp.Sub("dst"));
+        await using var receiver = new LoopbackReceiver(temp.Sub("dst"), Plain);
         await using var peer = await RawPeer.ConnectAsync(receiver.Url);
-        await peer.HelloAsync(ConnectionRole.Control);
+        await peer.HelloAsync(ConnectionRole.Control, receiver.Token);
         byte[] header = new byte[ControlHeader.Size];
         ControlHeader.Write(header, ControlMessageType.ManifestChunk, int.MaxValue);
         await peer.Stream.WriteAsync(header);
@@ -111,13 +115,13 @@ public sealed class HostilePeerTests
     {
         using var temp = new TempDirectory();
         string destination = temp.Sub("dst");
-        await using var receiver = new LoopbackReceiver(destination);
+        await using var receiver = new LoopbackReceiver(destination, Plain);
         await using var control = await RawPeer.ConnectAsync(receiver.Url);
-        var (session, answer, _) = await control.OpenWithManifestAsync(4096, File("f", 10_000));
+        var (session, answer, _) = await control.OpenWithManifestAsync(receiver.Token, 4096, File("f", 10_000));
         Assert.Equal(ControlMessageType.ManifestAccepted, answer);
 
         await using var lane = await RawPeer.ConnectAsync(receiver.Url);
-        Assert.Equal(ErrorCode.None, (await lane.HelloAsync(ConnectionRole.Data, session)).Status);
+        Assert.Equal(ErrorCode.None, (await lane.HelloAsync(ConnectionRole.Data, receiver.Token, session, keys: control.Keys)).Status);
         byte[] frame = new byte[ShardHeader.Size];
         new ShardHeader(session.Tag, 0, 0, 0, 1 << 30, 0).WriteTo(frame);
         await lane.Stream.WriteAsync(frame);
@@ -133,12 +137,12 @@ public sealed class HostilePeerTests
     {
         using var temp = new TempDirectory();
         string destination = temp.Sub("dst");
-        await using var receiver = new LoopbackReceiver(destination);
+        await using var receiver = new LoopbackReceiver(destination, Plain);
         await using var control = await RawPeer.ConnectAsync(receiver.Url);
-        var (session, answer, _) = await control.OpenWithManifestAsync(4096, File("f", 100));
+        var (session, answer, _) = await control.OpenWithManifestAsync(receiver.Token, 4096, File("f", 100));
         Assert.Equal(ControlMessageType.ManifestAccepted, answer);
         await using var lane = await RawPeer.ConnectAsync(receiver.Url);
-        await lane.HelloAsync(ConnectionRole.Data, session);
+        await lane.HelloAsync(ConnectionRole.Data, receiver.Token, session, keys: control.Keys);
 
         byte[] payload = RandomNumberGenerator.GetBytes(100);
         ulong digest = Digests.Shard(payload);
@@ -163,11 +167,11 @@ public sealed class HostilePeerTests
     {
         using var temp = new TempDirectory();
         string destination = temp.Sub("dst");
-        await using var receiver = new LoopbackReceiver(destination);
+        await using var receiver = new LoopbackReceiver(destination, Plain);
         await using var control = await RawPeer.ConnectAsync(receiver.Url);
-        var (session, _, _) = await control.OpenWithManifestAsync(4096, File("f", 100));
+        var (session, _, _) = await control.OpenWithManifestAsync(receiver.Token, 4096, File("f", 100));
         await using var lane = await RawPeer.ConnectAsync(receiver.Url);
-        await lane.HelloAsync(ConnectionRole.Data, session);
+        await lane.HelloAsync(ConnectionRole.Data, receiver.Token, session, keys: control.Keys);
         byte[] payload = RandomNumberGenerator.GetBytes(100);
         await lane.Stream.WriteAsync(Frame(session, Digests.Shard(payload), payload, 0));
         byte[] seal = new byte[16];
@@ -209,9 +213,9 @@ public sealed class HostilePeerTests
     public async Task Another_protocol_version_is_refused_with_a_reason()
     {
         using var temp = new TempDirectory();
-        await using var receiver = new LoopbackReceiver(temp.Sub("dst"));
+        await using var receiver = new LoopbackReceiver(temp.Sub("dst"), Plain);
         await using var peer = await RawPeer.ConnectAsync(receiver.Url);
-        var reply = await peer.HelloAsync(ConnectionRole.Control, version: 2);
+        var reply = await peer.HelloAsync(ConnectionRole.Control, receiver.Token, version: 2);
         Assert.Equal(ErrorCode.VersionUnsupported, reply.Status);
     }
 
@@ -219,9 +223,9 @@ public sealed class HostilePeerTests
     public async Task A_lane_for_an_unknown_session_is_refused()
     {
         using var temp = new TempDirectory();
-        await using var receiver = new LoopbackReceiver(temp.Sub("dst"));
+        await using var receiver = new LoopbackReceiver(temp.Sub("dst"), Plain);
         await using var peer = await RawPeer.ConnectAsync(receiver.Url);
-        var reply = await peer.HelloAsync(ConnectionRole.Data, SessionId.NewRandom());
+        var reply = await peer.HelloAsync(ConnectionRole.Data, receiver.Token, SessionId.NewRandom(), keys: new SessionKeys(CipherSuite.None, new byte[32], new byte[32], new byte[32]));
         Assert.NotEqual(ErrorCode.None, reply.Status);
     }
 

@@ -22,7 +22,7 @@ public sealed class UserErrorTests
         using var temp = new TempDirectory();
         string source = TestFiles.Create(Path.Combine(temp.Path, "f"), 10);
         int port = FreePort();
-        var error = await Assert.ThrowsAsync<TransferAbortedException>(() => SingularitySender.SendAsync([source], new ConnectionUrl("127.0.0.1", port)));
+        var error = await Assert.ThrowsAsync<TransferAbortedException>(() => SingularitySender.SendAsync([source], new ConnectionUrl("127.0.0.1", port, "token")));
         Assert.Contains("connection refused", error.Message);
         Assert.Contains("sglty recv", error.Message);
     }
@@ -41,7 +41,7 @@ public sealed class UserErrorTests
             await client.GetStream().WriteAsync(answer);
             await Task.Delay(200);
         });
-        var error = await Assert.ThrowsAsync<TransferAbortedException>(() => SingularitySender.SendAsync([source], new ConnectionUrl("127.0.0.1", ((IPEndPoint)listener.LocalEndpoint).Port)));
+        var error = await Assert.ThrowsAsync<TransferAbortedException>(() => SingularitySender.SendAsync([source], new ConnectionUrl("127.0.0.1", ((IPEndPoint)listener.LocalEndpoint).Port, "token")));
         await server;
         listener.Stop();
         Assert.Contains("Singularity receiver", error.Message);

@@ -30,8 +30,9 @@ public sealed class LoopbackReceiver : IAsyncDisposable
     }
 
     public SingularityReceiver Receiver { get; }
-    public ConnectionUrl Url => new("127.0.0.1", Receiver.LocalEndPoint.Port);
+    public ConnectionUrl Url => new("127.0.0.1", Receiver.LocalEndPoint.Port, Receiver.Url.Token);
     public ConcurrentQueue<string> Rejected { get; } = new();
+    public string Token => Receiver.Url.Token!;
 
     /// <summary>Waits for the next finished session; the long timeout only guards against a hung test, it measures nothing.</summary>
     public async Task<ReceiveResult> NextResultAsync()

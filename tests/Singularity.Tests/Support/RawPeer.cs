@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Net.Sockets;
 using Singularity.Engine;
 using Singularity.Engine.Protocol;
+using Singularity.Engine.Security;
 
 namespace Singularity.Tests.Support;
 
@@ -22,15 +23,49 @@ public sealed class RawPeer : IAsyncDisposable
 
     public NetworkStream Stream => _stream;
 
-    internal async Task<HelloReply> HelloAsync(ConnectionRole role, SessionId session = default, ushort version = WireFormat.Version)
+    /// <summary>Keys of the control handshake, needed to add lanes to its session.</summary>
+    internal SessionKeys? Keys { get; private set; }
+
+    /// <summary>
+    /// Completes the real handshake with <paramref name="token"/>, asking for <paramref name="cipher"/> (plaintext by
+    /// default so tests can write frames by hand). A data lane needs the <paramref name="keys"/> of its control peer.
+    /// </summary>
+    internal async Task<HelloReply> HelloAsync(ConnectionRole role, string? token, SessionId session = default, ushort version = WireFormat.Version, SessionKeys? keys = null, ushort lane = 0, CipherSuite cipher = CipherSuite.None)
     {
+        int authLength = token is null ? 0 : role == ConnectionRole.Control ? Handshake.ClientAuthSize : Handshake.LaneAuthSize;
         byte[] hello = new byte[Hello.Size];
-        new Hello(role, session, 0, version: version).WriteTo(hello);
-        await _stream.WriteAsync(hello);
+        new Hello(role, session, lane, authMethod: token is null ? (byte)0 : Handshake.Method, authLength: (uint)authLength, version: version).WriteTo(hello);
+        byte[] auth = [];
+        System.Security.Cryptography.ECDiffieHellman? ephemeral = null;
+        if (token is not null)
+        {
+            if (role == ConnectionRole.Control) (auth, ephemeral) = Handshake.ClientStart(hello, token, cipher);
+            else auth = keys!.LaneBinder(hello);
+        }
+        await _stream.WriteAsync(hello.Concat(auth).ToArray());
         byte[] reply = new byte[HelloReply.Size];
         await _stream.ReadExactlyAsync(reply);
         Assert.True(HelloReply.TryRead(reply, out var answer, out string? error), error);
+        if (answer.Status == ErrorCode.None && role == ConnectionRole.Control && token is not null)
+        {
+            byte[] serverAuth = new byte[Handshake.ServerAuthSize];
+            await _stream.ReadExactlyAsync(serverAuth);
+            Assert.True(Handshake.ClientFinish(hello, auth, reply, serverAuth, ephemeral!, token, out var pending));
+            await _stream.WriteAsync(pending.ClientFinished);
+            Keys = pending.Keys;
+        }
+        ephemeral?.Dispose();
         return answer;
+    }
+
+    /// <summary>Reads the reason that follows a refusing reply.</summary>
+    internal async Task<string> ReadRefusalAsync()
+    {
+        byte[] length = new byte[2];
+        await _stream.ReadExactlyAsync(length);
+        byte[] text = new byte[BinaryPrimitives.ReadUInt16LittleEndian(length)];
+        await _stream.ReadExactlyAsync(text);
+        return System.Text.Encoding.UTF8.GetString(text);
     }
 
     internal async Task SendControlAsync(ControlMessageType type, byte[] body)
@@ -79,9 +114,9 @@ public sealed class RawPeer : IAsyncDisposable
     }
 
     /// <summary>Opens a session with the given manifest and returns the receiver's answer: ManifestAccepted, or the Error body.</summary>
-    internal async Task<(SessionId Session, ControlMessageType Answer, byte[]? Body)> OpenWithManifestAsync(int shardSize, params ManifestEntry[] entries)
+    internal async Task<(SessionId Session, ControlMessageType Answer, byte[]? Body)> OpenWithManifestAsync(string token, int shardSize, params ManifestEntry[] entries)
     {
-        var reply = await HelloAsync(ConnectionRole.Control);
+        var reply = await HelloAsync(ConnectionRole.Control, token);
         Assert.Equal(ErrorCode.None, reply.Status);
         await SendControlAsync(ControlMessageType.OpenSession, OpenSession(shardSize, 1, entries.Length, entries.Sum(e => e.Size)));
         await SendControlAsync(ControlMessageType.ManifestChunk, Manifest(entries));
