@@ -1,0 +1,107 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using Singularity.Engine;
+
+namespace Singularity.Tests.Support;
+
+/// <summary>
+/// A real TCP relay between a sender and a receiver on loopback that records what the sender writes and can damage
+/// it in flight: <see cref="Tamper"/> sees every byte going to the receiver with its connection number and offset.
+/// </summary>
+public sealed class TcpRelay : IAsyncDisposable
+{
+    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly IPEndPoint _target;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _accepting;
+    private readonly ConcurrentBag<Task> _pumps = [];
+    private int _connections;
+
+    public TcpRelay(ConnectionUrl target)
+    {
+        _target = new IPEndPoint(IPAddress.Parse(target.Host), target.Port);
+        Url = target with { Port = 0 };
+        _listener.Start();
+        Url = target with { Port = ((IPEndPoint)_listener.LocalEndpoint).Port };
+        _accepting = AcceptAsync();
+    }
+
+    /// <summary>The relay's address, with the receiver's token.</summary>
+    public ConnectionUrl Url { get; }
+
+    /// <summary>Everything each connection sent towards the receiver, by connection number (0 is the first, the control connection).</summary>
+    public ConcurrentDictionary<int, MemoryStream> Recorded { get; } = new();
+
+    /// <summary>Optional damage: (connection, offset in that connection, byte) → byte to forward.</summary>
+    public Func<int, long, byte, byte>? Tamper { get; set; }
+
+    private async Task AcceptAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            TcpClient client;
+            try { client = await _listener.AcceptTcpClientAsync(_stop.Token); }
+            catch (Exception) { return; }
+            int number = Interlocked.Increment(ref _connections) - 1;
+            _pumps.Add(Task.Run(() => RelayAsync(client, number)));
+        }
+    }
+
+    private async Task RelayAsync(TcpClient client, int number)
+    {
+        using var _ = client;
+        using var server = new TcpClient();
+        try
+        {
+            await server.ConnectAsync(_target, _stop.Token);
+            var recording = Recorded.GetOrAdd(number, _ => new MemoryStream());
+            var up = PumpAsync(client.GetStream(), server.GetStream(), number, recording);
+            var down = PumpAsync(server.GetStream(), client.GetStream(), -1, null);
+            await Task.WhenAny(up, down);
+        }
+        catch (Exception) { }
+    }
+
+    private async Task PumpAsync(NetworkStream from, NetworkStream to, int number, MemoryStream? recording)
+    {
+        byte[] buffer = new byte[64 << 10];
+        long offset = 0;
+        try
+        {
+            while (true)
+            {
+                int read = await from.ReadAsync(buffer, _stop.Token);
+                if (read == 0) break;
+                if (recording is not null)
+                {
+                    lock (recording) recording.Write(buffer, 0, read);
+                    if (Tamper is { } tamper)
+                        for (int i = 0; i < read; i++) buffer[i] = tamper(number, offset + i, buffer[i]);
+                }
+                offset += read;
+                await to.WriteAsync(buffer.AsMemory(0, read), _stop.Token);
+            }
+            to.Socket.Shutdown(SocketShutdown.Send);
+        }
+        catch (Exception)
+        {
+            from.Socket.Close(0);
+            to.Socket.Close(0);
+        }
+    }
+
+    public byte[] RecordedBytes(int connection)
+    {
+        var stream = Recorded[connection];
+        lock (stream) return stream.ToArray();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        _listener.Stop();
+        await _accepting;
+        await Task.WhenAll(_pumps);
+    }
+}
