@@ -6,6 +6,7 @@ namespace Singularity.Engine.Transfer;
 /// </summary>
 internal sealed class InFlightWindow(long capacity)
 {
+    private readonly long _capacity = capacity;
     private readonly Lock _lock = new();
     private long _available = capacity;
     private TaskCompletionSource? _waiter;
@@ -47,7 +48,8 @@ internal sealed class InFlightWindow(long capacity)
         TaskCompletionSource? waiter;
         lock (_lock)
         {
-            _available += bytes;
+            // Credit for a copy that was already given back when its lane died must not grow the window.
+            _available = Math.Min(_available + bytes, _capacity);
             waiter = _waiter;
             _waiter = null;
         }

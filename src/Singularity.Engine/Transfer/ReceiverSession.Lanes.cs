@@ -11,6 +11,8 @@ namespace Singularity.Engine.Transfer;
 internal sealed partial class ReceiverSession
 {
     private bool _joinClosed;
+    private int _lanesActive;
+    private int _lanesLost;
     private readonly HashSet<ushort> _laneNumbers = [];
 
     /// <summary>Attaches a data lane; false if the session does not take more lanes.</summary>
@@ -20,13 +22,14 @@ internal sealed partial class ReceiverSession
         {
             reason = null;
             // Each lane number joins once: it names the lane's nonce stream, which must never be used twice.
-            if (lane >= _limits.MaxLanes || (_opened && lane >= _lanesAllowed)) { reason = $"lane {lane} is out of range"; return false; }
+            if (lane >= _limits.MaxLanes) { reason = $"lane {lane} is out of range"; return false; }
             if (!_laneNumbers.Add(lane)) { reason = $"lane {lane} already joined"; return false; }
             if (_joinClosed || _failure is not null) { reason = "the session is over"; return false; }
             // Lanes may arrive before OpenSession is read; until then the protocol limit caps them.
             int allowed = _opened ? _lanesAllowed : _limits.MaxLanes;
-            if (_lanesJoined >= allowed) { reason = $"the session already has its {allowed} lanes"; return false; }
+            if (_lanesActive >= allowed) { reason = $"the session already has its {allowed} lanes"; return false; }
             _lanesJoined++;
+            _lanesActive++;
             _laneConnections.Add(connection);
             _laneTasks.Add(Task.Run(() => LaneLoopAsync(connection, lane)));
             return true;
@@ -70,15 +73,27 @@ internal sealed partial class ReceiverSession
                 Store(file, shard, data, digest);
             }
         }
+        catch (Exception ex) when (IsLaneLocal(ex))
+        {
+            // A broken lane costs only itself: the sender requeues what it had in flight on another lane.
+            connection.Abort();
+            if (Interlocked.Increment(ref _lanesLost) > 2 * _limits.MaxLanes)
+                Fail(new TransferAbortedException(ErrorCode.ConnectionLost, $"too many lanes failed; the last: {ex.Message}", ex));
+        }
         catch (Exception ex)
         {
             Fail(ex);
         }
         finally
         {
+            lock (_laneConnections) _lanesActive--;
             if (payload is not null) ArrayPool<byte>.Shared.Return(payload);
         }
     }
+
+    /// <summary>Errors that concern only the bytes of one lane; storage and integrity failures end the session.</summary>
+    private bool IsLaneLocal(Exception ex) =>
+        _failure is null && ex is TransferAbortedException { Code: ErrorCode.ConnectionLost } or ProtocolViolationException { Code: ErrorCode.ProtocolViolation };
 
     private PartialFile Validate(in ShardHeader shard)
     {
@@ -99,10 +114,14 @@ internal sealed partial class ReceiverSession
         bool last;
         try
         {
-            if (!file.TryClaim(shard.ShardIndex, ref _openFiles, _limits.MaxOpenFiles, _options.Transfer.Durable, out var handle))
-                throw new ProtocolViolationException($"shard {shard.ShardIndex} of '{file.Entry.Path}' was sent twice");
-            RandomAccess.Write(handle, data, shard.Offset);
-            last = file.CompleteShard(shard.ShardIndex, digest, ref _openFiles, _options.Transfer.Durable);
+            // A shard already claimed is a copy the sender resent after losing the lane of the first: it is acknowledged
+            // again and not written twice.
+            last = false;
+            if (file.TryClaim(shard.ShardIndex, ref _openFiles, _limits.MaxOpenFiles, _options.Transfer.Durable, out var handle))
+            {
+                RandomAccess.Write(handle, data, shard.Offset);
+                last = file.CompleteShard(shard.ShardIndex, digest, ref _openFiles, _options.Transfer.Durable);
+            }
         }
         catch (Exception ex) when (ex is not SingularityException)
         {

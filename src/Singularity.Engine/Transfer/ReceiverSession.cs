@@ -113,7 +113,7 @@ internal sealed partial class ReceiverSession
         CheckFreeSpace(totalBytes);
         lock (_laneConnections)
         {
-            if (_lanesJoined > lanes) throw new ProtocolViolationException($"{_lanesJoined} lanes joined a session that declared {lanes}");
+            if (_lanesActive > lanes) throw new ProtocolViolationException($"{_lanesActive} lanes joined a session that declared {lanes}");
             _lanesAllowed = lanes;
         }
         _shardSize = shardSize;

@@ -17,6 +17,7 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
     private int _unsent = Digests.ShardCount(entry.Size, shardSize);
     private int _committed;
     private ulong[]? _acknowledged;
+    private ulong[]? _sent;
 
     public uint Id { get; } = id;
     public ManifestEntry Entry { get; } = entry;
@@ -64,9 +65,16 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
     /// <summary>Checks that a retransmitted shard is what was sent the first time.</summary>
     public bool MatchesFirstSend(int index, ulong digest) => _digests is { } digests && digests[index] == digest;
 
-    /// <summary>Counts a sent shard; returns the whole-file digest when it was the last one.</summary>
-    public ulong? MarkSent()
+    /// <summary>Counts a shard written to a lane for the first time; returns the whole-file digest once every shard was.</summary>
+    public ulong? MarkSent(int index)
     {
+        lock (_lock)
+        {
+            _sent ??= new ulong[(ShardCount + 63) / 64];
+            ulong bit = 1UL << (index % 64);
+            if ((_sent[index / 64] & bit) != 0) return null;
+            _sent[index / 64] |= bit;
+        }
         if (Interlocked.Decrement(ref _unsent) != 0) return null;
         return Digests.File(_digests ?? []);
     }

@@ -10,6 +10,10 @@ namespace Singularity.Engine.Transfer;
 internal sealed partial class SenderSession
 {
     private readonly List<ILaneConnection> _lanes = [];
+    private readonly List<Task> _laneTasks = [];
+    private readonly Dictionary<long, ushort> _inFlight = [];
+    private int _nextLane;
+    private int _lanesLost;
 
     /// <summary>Opens a connection and completes the handshake, turning a refusal into a one-line reason.</summary>
     private async Task<ILaneConnection> ConnectAsync(ConnectionRole role, SessionId session, ushort lane)
@@ -108,11 +112,44 @@ internal sealed partial class SenderSession
         return status == ErrorCode.AuthFailed ? reason : $"the receiver refused the connection: {reason}";
     }
 
+    /// <summary>Starts a lane with the next unused lane number (a number names the lane's nonce stream, so it is never reused).</summary>
+    private void StartLane()
+    {
+        lock (_laneTasks)
+        {
+            if (_failure is not null) return;
+            ushort number = (ushort)_nextLane++;
+            _laneTasks.Add(Task.Run(() => LaneAsync(number)));
+        }
+    }
+
+    private async Task WhenLanesEndAsync()
+    {
+        while (true)
+        {
+            Task[] running;
+            lock (_laneTasks) running = [.. _laneTasks];
+            await Task.WhenAll(running).ConfigureAwait(false);
+            lock (_laneTasks)
+            {
+                if (_laneTasks.Count == running.Length) return;
+            }
+        }
+    }
+
+    private static long InFlightKey(uint file, uint index) => ((long)file << 32) | index;
+
+    private void ForgetInFlight(uint file, uint index)
+    {
+        lock (_inFlight) _inFlight.Remove(InFlightKey(file, index));
+    }
+
     /// <summary>
     /// One lane: pull a shard, read it straight into this lane's buffer behind room for its header, hash it, and
     /// put header and payload on the wire in one send. The buffer is this lane's for its whole life: no per-shard allocation.
+    /// If the lane dies, the shards it sent that were not yet acknowledged go back to the queue and a new lane replaces it.
     /// </summary>
-    private async Task LaneAsync(ushort index)
+    private async Task LaneAsync(ushort number)
     {
         ILaneConnection? connection = null;
         byte[] buffer = ArrayPool<byte>.Shared.Rent(ShardHeader.Size + _options.ShardSize + FrameCipher.TagSize);
@@ -121,8 +158,8 @@ internal sealed partial class SenderSession
         bool counted = false;
         try
         {
-            connection = await ConnectAsync(ConnectionRole.Data, _session, index).ConfigureAwait(false);
-            cipher = _keys!.SenderToReceiver(SessionKeys.StreamOf(index));
+            connection = await ConnectAsync(ConnectionRole.Data, _session, number).ConfigureAwait(false);
+            cipher = _keys!.SenderToReceiver(SessionKeys.StreamOf(number));
             int tag = cipher is null ? 0 : FrameCipher.TagSize;
             lock (_lanes)
             {
@@ -148,11 +185,16 @@ internal sealed partial class SenderSession
                 new ShardHeader(_session.Tag, file.Id, (uint)shard, (long)shard * _options.ShardSize, length, cipher is null ? digest : 0, retransmit ? ShardHeader.FlagRetransmit : (byte)0)
                     .WriteTo(buffer);
                 cipher?.Seal(buffer.AsSpan(ShardHeader.Size, length), buffer.AsSpan(ShardHeader.Size + length, tag), buffer.AsSpan(0, ShardHeader.Size));
+                lock (_inFlight) _inFlight[InFlightKey(file.Id, (uint)shard)] = number;
                 await connection.WriteAsync(buffer.AsMemory(0, ShardHeader.Size + length + tag), cancellationToken).ConfigureAwait(false);
                 Interlocked.Add(ref _bytesSent, length);
-                if (!retransmit && file.MarkSent() is { } fileDigest) Seal(file, fileDigest);
+                if (file.MarkSent(shard) is { } fileDigest) Seal(file, fileDigest);
             }
             connection.CompleteWrites();
+        }
+        catch (TransferAbortedException ex) when (ex.Code == ErrorCode.ConnectionLost && connection is not null && _failure is null && !_closing)
+        {
+            FailOver(number, connection, ex);
         }
         catch (Exception ex)
         {
@@ -166,6 +208,35 @@ internal sealed partial class SenderSession
             cipher?.Dispose();
             ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+
+    /// <summary>Requeues what a dead lane had in flight and opens a replacement, within the session's allowance.</summary>
+    private void FailOver(ushort number, ILaneConnection connection, TransferAbortedException reason)
+    {
+        connection.Abort();
+        var lost = new List<long>();
+        lock (_inFlight)
+        {
+            foreach (var (key, lane) in _inFlight)
+                if (lane == number) lost.Add(key);
+            foreach (long key in lost) _inFlight.Remove(key);
+        }
+        foreach (long key in lost)
+        {
+            var file = _filesById[(uint)(key >> 32)]!;
+            int index = (int)(uint)key;
+            _window.Release(file.ShardLength(index));
+            _scheduler.Retransmit(file, index);
+        }
+        Interlocked.Add(ref _lanesLost, 1);
+        _events?.Invoke($"lane {number} lost ({reason.Message}); {lost.Count} shards requeued");
+        if (_nextLane >= _options.Limits.MaxLanes || Volatile.Read(ref _lanesLost) > 2 * _options.Lanes + 4)
+        {
+            if (Volatile.Read(ref _activeLanes) <= 1)
+                Fail(new TransferAbortedException(ErrorCode.ConnectionLost, $"every lane to {Where} failed: {reason.Message}", reason));
+            return;
+        }
+        StartLane();
     }
 
     private void AbortLanes()

@@ -20,6 +20,7 @@ internal sealed partial class SenderSession
     private readonly TransferOptions _options;
     private readonly ILaneTransport _transport;
     private readonly IProgress<TransferProgress>? _progress;
+    private readonly Action<string>? _events;
     private readonly List<SourceEntry> _entries;
     private readonly SenderFile?[] _filesById;
     private readonly List<SenderFile> _files = [];
@@ -44,8 +45,9 @@ internal sealed partial class SenderSession
     private SingularityException? _failure;
     private volatile bool _closing;
 
-    public SenderSession(IReadOnlyList<string> paths, ConnectionUrl url, TransferOptions options, IProgress<TransferProgress>? progress)
+    public SenderSession(IReadOnlyList<string> paths, ConnectionUrl url, TransferOptions options, IProgress<TransferProgress>? progress, Action<string>? events = null)
     {
+        _events = events;
         options.Validate();
         _url = url;
         _options = options;
@@ -75,21 +77,16 @@ internal sealed partial class SenderSession
         _clock.Start();
         var connection = await ConnectAsync(ConnectionRole.Control, SessionId.Empty, 0).ConfigureAwait(false);
         _control = new ControlChannel(connection, _options.Limits, _keys!.SenderToReceiver(0), _keys.ReceiverToSender(0));
-        Task[] lanes = [];
         Task reader = Task.CompletedTask;
         try
         {
             SendManifest();
             reader = Task.Run(ReadControlAsync);
-            lanes = new Task[_options.Lanes];
-            for (int lane = 0; lane < lanes.Length; lane++)
-            {
-                ushort index = (ushort)lane;
-                lanes[lane] = Task.Run(() => LaneAsync(index));
-            }
+            for (int lane = 0; lane < _options.Lanes; lane++)
+                StartLane();
             await Wait(_allCommitted.Task).ConfigureAwait(false);
-            _scheduler.Finish(lanes.Length);
-            await Task.WhenAll(lanes).ConfigureAwait(false);
+            _scheduler.Finish();
+            await WhenLanesEndAsync().ConfigureAwait(false);
             _control.Post(ControlMessageType.Finish, []);
             await Wait(_sessionDone.Task).ConfigureAwait(false);
             _closing = true;
@@ -100,9 +97,9 @@ internal sealed partial class SenderSession
         }
         finally
         {
-            _scheduler.Finish(lanes.Length);
+            _scheduler.Finish();
             if (_failure is not null) connection.Abort();
-            try { await Task.WhenAll(lanes).ConfigureAwait(false); } catch (Exception) { }
+            try { await WhenLanesEndAsync().ConfigureAwait(false); } catch (Exception) { }
             await _control.DisposeAsync().ConfigureAwait(false);
             try { await reader.ConfigureAwait(false); } catch (Exception) { }
             foreach (var file in _files) file.Close();
@@ -258,12 +255,13 @@ internal sealed partial class SenderSession
             var item = body.Slice(4 + i * 8, 8);
             uint index = BinaryPrimitives.ReadUInt32LittleEndian(item[4..]);
             var file = FileAt(BinaryPrimitives.ReadUInt32LittleEndian(item), index);
-            // A duplicate acknowledgement would hand back window credit twice.
-            if (file.ShardCount == 0 || !file.TryAcknowledge((int)index))
-                throw new ProtocolViolationException($"the receiver acknowledged shard {index} of '{file.Entry.Path}' twice");
+            if (file.ShardCount == 0) throw new ProtocolViolationException($"the receiver acknowledged a shard of the empty file '{file.Entry.Path}'");
             int length = file.ShardLength((int)index);
+            // Every copy sent is acknowledged once (a shard resent after its lane died may arrive twice), so every
+            // acknowledgement returns window credit; progress counts each shard once.
+            ForgetInFlight(file.Id, index);
             _window.Release(length);
-            bytes += length;
+            if (file.TryAcknowledge((int)index)) bytes += length;
         }
         Interlocked.Add(ref _bytesAcknowledged, bytes);
         Report();
@@ -275,6 +273,7 @@ internal sealed partial class SenderSession
         uint index = BinaryPrimitives.ReadUInt32LittleEndian(body[4..]);
         var file = FileAt(BinaryPrimitives.ReadUInt32LittleEndian(body), index);
         if (file.ShardCount == 0) throw new ProtocolViolationException("ShardNack for an empty file");
+        ForgetInFlight(file.Id, index);
         _window.Release(file.ShardLength((int)index));
         Interlocked.Increment(ref _retransmits);
         _scheduler.Retransmit(file, (int)index);

@@ -60,9 +60,10 @@ internal sealed class ShardScheduler(IReadOnlyList<SenderFile> files)
     }
 
     /// <summary>No more work will come: wakes every idle lane so it can close.</summary>
-    public void Finish(int lanes)
+    public void Finish()
     {
+        if (_finished) return;
         _finished = true;
-        _wake.Release(lanes);
+        _wake.Release(1024);
     }
 }

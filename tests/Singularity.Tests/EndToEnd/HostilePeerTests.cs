@@ -111,7 +111,7 @@ public sealed class HostilePeerTests
     }
 
     [Fact]
-    public async Task A_shard_longer_than_its_slot_ends_the_session()
+    public async Task A_shard_longer_than_its_slot_costs_its_lane_and_writes_nothing()
     {
         using var temp = new TempDirectory();
         string destination = temp.Sub("dst");
@@ -126,9 +126,16 @@ public sealed class HostilePeerTests
         new ShardHeader(session.Tag, 0, 0, 0, 1 << 30, 0).WriteTo(frame);
         await lane.Stream.WriteAsync(frame);
 
+        // The receiver drops the lane without reading a byte of the declared gigabyte.
+        byte[] sink = new byte[16];
+        int read;
+        try { read = await lane.Stream.ReadAsync(sink); } catch (IOException) { read = 0; }
+        Assert.Equal(0, read);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(destination));
+
+        await control.DisposeAsync();
         var result = await receiver.NextResultAsync();
-        Assert.Equal(ErrorCode.ProtocolViolation, result.Error!.Code);
-        Assert.Contains("expected 4096", result.Error.Message);
+        Assert.False(result.Succeeded);
         Assert.Empty(Directory.EnumerateFileSystemEntries(destination));
     }
 
