@@ -33,6 +33,12 @@ public sealed record TransferOptions
     /// <summary>Time a new connection has to complete its handshake. Default 10 s.</summary>
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>How long a sender waits for any acknowledgement while shards are in flight before it replaces the lanes holding them. Default 30 s.</summary>
+    public TimeSpan StallTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long a receiver keeps a session that shows no sign of life (no control message, no shard). Default 120 s.</summary>
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(120);
+
     /// <summary>Limits applied to everything read from the wire.</summary>
     public ProtocolLimits Limits { get; init; } = new();
 

@@ -26,7 +26,9 @@ internal sealed partial class ReceiverSession
             if (!_laneNumbers.Add(lane)) { reason = $"lane {lane} already joined"; return false; }
             if (_joinClosed || _failure is not null) { reason = "the session is over"; return false; }
             // Lanes may arrive before OpenSession is read; until then the protocol limit caps them.
-            int allowed = _opened ? _lanesAllowed : _limits.MaxLanes;
+            // Twice the declared lanes: a replacement may arrive before this side has noticed that the lane it
+            // replaces is dead (a stalled path can keep a dead lane open here for a long time).
+            int allowed = _opened ? Math.Min(2 * _lanesAllowed, _limits.MaxLanes) : _limits.MaxLanes;
             if (_lanesActive >= allowed) { reason = $"the session already has its {allowed} lanes"; return false; }
             _lanesJoined++;
             _lanesActive++;
@@ -48,6 +50,7 @@ internal sealed partial class ReceiverSession
         {
             while (await connection.ReadExactlyOrEndAsync(header, cancellationToken).ConfigureAwait(false))
             {
+                Touch();
                 if (!ShardHeader.TryRead(header, out var shard, out string? error))
                     throw new ProtocolViolationException(error!);
                 var file = Validate(shard);

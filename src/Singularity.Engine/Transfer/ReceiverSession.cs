@@ -39,6 +39,7 @@ internal sealed partial class ReceiverSession
     private int _openFiles;
     private SingularityException? _failure;
     private int _failed;
+    private long _lastActivity;
 
     public ReceiverSession(SessionId id, ReceiverOptions options, string remote, SessionKeys keys)
     {
@@ -59,6 +60,7 @@ internal sealed partial class ReceiverSession
     {
         _control = new ControlChannel(connection, _limits, Keys.ReceiverToSender(0), Keys.SenderToReceiver(0));
         bool done = false;
+        var idle = WatchIdleAsync();
         try
         {
             done = await ControlLoopAsync(_cts.Token).ConfigureAwait(false);
@@ -69,7 +71,32 @@ internal sealed partial class ReceiverSession
         {
             Fail(ex);
         }
-        return await FinishAsync().ConfigureAwait(false);
+        var result = await FinishAsync().ConfigureAwait(false);
+        await idle.ConfigureAwait(false);
+        return result;
+    }
+
+    /// <summary>Marks the session alive; called for every control message and every shard.</summary>
+    private void Touch() => Volatile.Write(ref _lastActivity, _clock.ElapsedTicks);
+
+    /// <summary>Ends a session that shows no sign of life for <see cref="TransferOptions.IdleTimeout"/>, freeing its slot.</summary>
+    private async Task WatchIdleAsync()
+    {
+        var timeout = _options.Transfer.IdleTimeout;
+        try
+        {
+            while (!_cts.IsCancellationRequested)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(Math.Clamp(timeout.TotalMilliseconds / 4, 50, 1000)), _cts.Token).ConfigureAwait(false);
+                var quiet = TimeSpan.FromSeconds((_clock.ElapsedTicks - Volatile.Read(ref _lastActivity)) / (double)Stopwatch.Frequency);
+                if (quiet > timeout)
+                {
+                    Fail(new TransferAbortedException(ErrorCode.ConnectionLost, $"the sender was silent for {timeout.TotalSeconds:0} s"));
+                    return;
+                }
+            }
+        }
+        catch (OperationCanceledException) { }
     }
 
     private async Task<bool> ControlLoopAsync(CancellationToken cancellationToken)
@@ -78,6 +105,7 @@ internal sealed partial class ReceiverSession
         {
             var (ok, type, body) = await _control!.ReadAsync(cancellationToken).ConfigureAwait(false);
             if (!ok) return false;
+            Touch();
             switch (type)
             {
                 case ControlMessageType.OpenSession: OnOpenSession(body.Span); break;
@@ -113,7 +141,7 @@ internal sealed partial class ReceiverSession
         CheckFreeSpace(totalBytes);
         lock (_laneConnections)
         {
-            if (_lanesActive > lanes) throw new ProtocolViolationException($"{_lanesActive} lanes joined a session that declared {lanes}");
+            if (_lanesActive > 2 * lanes) throw new ProtocolViolationException($"{_lanesActive} lanes joined a session that declared {lanes}");
             _lanesAllowed = lanes;
         }
         _shardSize = shardSize;
@@ -356,6 +384,7 @@ internal sealed partial class ReceiverSession
         ILaneConnection[] connections;
         lock (_laneConnections) connections = [.. _laneConnections];
         foreach (var lane in connections) await lane.DisposeAsync().ConfigureAwait(false);
+        await _cts.CancelAsync().ConfigureAwait(false);
         return new ReceiveResult
         {
             SessionId = Id.ToString(),

@@ -11,6 +11,7 @@ internal sealed partial class SenderSession
 {
     private readonly List<ILaneConnection> _lanes = [];
     private readonly List<Task> _laneTasks = [];
+    private readonly Dictionary<ushort, ILaneConnection> _laneByNumber = [];
     private readonly Dictionary<long, ushort> _inFlight = [];
     private int _nextLane;
     private int _lanesLost;
@@ -154,16 +155,24 @@ internal sealed partial class SenderSession
         ILaneConnection? connection = null;
         byte[] buffer = ArrayPool<byte>.Shared.Rent(ShardHeader.Size + _options.ShardSize + FrameCipher.TagSize);
         FrameCipher? cipher = null;
-        var cancellationToken = _cts.Token;
+        using var laneCancel = CancellationTokenSource.CreateLinkedTokenSource(_cts.Token);
+        var cancellationToken = laneCancel.Token;
         bool counted = false;
+        Task? watch = null;
+        // A shard taken from the scheduler but not yet registered as in flight: if the lane dies here it goes back.
+        SenderFile? taken = null;
+        int takenIndex = 0;
         try
         {
             connection = await ConnectAsync(ConnectionRole.Data, _session, number).ConfigureAwait(false);
+            // The receiver never writes on a lane, so the end of its stream means the lane is dead, even while idle.
+            watch = WatchLaneAsync(connection, laneCancel);
             cipher = _keys!.SenderToReceiver(SessionKeys.StreamOf(number));
             int tag = cipher is null ? 0 : FrameCipher.TagSize;
             lock (_lanes)
             {
                 _lanes.Add(connection);
+                _laneByNumber[number] = connection;
                 if (_failure is not null) return;
             }
             Interlocked.Increment(ref _activeLanes);
@@ -177,6 +186,7 @@ internal sealed partial class SenderSession
                     break;
                 }
                 int length = file.ShardLength(shard);
+                (taken, takenIndex) = (file, shard);
                 await _window.AcquireAsync(length, cancellationToken).ConfigureAwait(false);
                 ulong digest = file.Read(shard, buffer.AsSpan(ShardHeader.Size, length), retransmit);
                 if (retransmit && !file.MatchesFirstSend(shard, digest))
@@ -186,6 +196,7 @@ internal sealed partial class SenderSession
                     .WriteTo(buffer);
                 cipher?.Seal(buffer.AsSpan(ShardHeader.Size, length), buffer.AsSpan(ShardHeader.Size + length, tag), buffer.AsSpan(0, ShardHeader.Size));
                 lock (_inFlight) _inFlight[InFlightKey(file.Id, (uint)shard)] = number;
+                taken = null;
                 await connection.WriteAsync(buffer.AsMemory(0, ShardHeader.Size + length + tag), cancellationToken).ConfigureAwait(false);
                 Interlocked.Add(ref _bytesSent, length);
                 if (file.MarkSent(shard) is { } fileDigest) Seal(file, fileDigest);
@@ -194,7 +205,13 @@ internal sealed partial class SenderSession
         }
         catch (TransferAbortedException ex) when (ex.Code == ErrorCode.ConnectionLost && connection is not null && _failure is null && !_closing)
         {
+            if (taken is not null) _scheduler.Return(taken, takenIndex);
             FailOver(number, connection, ex);
+        }
+        catch (OperationCanceledException) when (connection is not null && !_cts.IsCancellationRequested && _failure is null && !_closing)
+        {
+            if (taken is not null) _scheduler.Return(taken, takenIndex);
+            FailOver(number, connection, new TransferAbortedException(ErrorCode.ConnectionLost, "the lane closed or stalled"));
         }
         catch (Exception ex)
         {
@@ -205,8 +222,34 @@ internal sealed partial class SenderSession
         finally
         {
             if (counted) Interlocked.Decrement(ref _activeLanes);
+            await laneCancel.CancelAsync().ConfigureAwait(false);
+            connection?.Abort();
+            if (watch is not null) await watch.ConfigureAwait(false);
             cipher?.Dispose();
             ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private async Task WatchLaneAsync(ILaneConnection connection, CancellationTokenSource lane)
+    {
+        try
+        {
+            byte[] one = new byte[1];
+            await connection.ReadExactlyOrEndAsync(one, lane.Token).ConfigureAwait(false);
+        }
+        catch (Exception) { }
+        if (!_closing) await lane.CancelAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Aborts the lanes that hold unacknowledged shards: called when acknowledgements stopped coming for too long.</summary>
+    private void AbortStalledLanes()
+    {
+        HashSet<ushort> stalled;
+        lock (_inFlight) stalled = [.. _inFlight.Values];
+        lock (_lanes)
+        {
+            foreach (var (number, connection) in _laneByNumber)
+                if (stalled.Contains(number)) connection.Abort();
         }
     }
 
@@ -214,6 +257,7 @@ internal sealed partial class SenderSession
     private void FailOver(ushort number, ILaneConnection connection, TransferAbortedException reason)
     {
         connection.Abort();
+        lock (_lanes) _laneByNumber.Remove(number);
         var lost = new List<long>();
         lock (_inFlight)
         {

@@ -42,6 +42,7 @@ internal sealed partial class SenderSession
     private long _bytesSent;
     private int _retransmits;
     private int _activeLanes;
+    private long _progressEvents;
     private SingularityException? _failure;
     private volatile bool _closing;
 
@@ -78,10 +79,12 @@ internal sealed partial class SenderSession
         var connection = await ConnectAsync(ConnectionRole.Control, SessionId.Empty, 0).ConfigureAwait(false);
         _control = new ControlChannel(connection, _options.Limits, _keys!.SenderToReceiver(0), _keys.ReceiverToSender(0));
         Task reader = Task.CompletedTask;
+        Task watchdog = Task.CompletedTask;
         try
         {
             SendManifest();
             reader = Task.Run(ReadControlAsync);
+            watchdog = Task.Run(WatchdogAsync);
             for (int lane = 0; lane < _options.Lanes; lane++)
                 StartLane();
             await Wait(_allCommitted.Task).ConfigureAwait(false);
@@ -102,6 +105,8 @@ internal sealed partial class SenderSession
             try { await WhenLanesEndAsync().ConfigureAwait(false); } catch (Exception) { }
             await _control.DisposeAsync().ConfigureAwait(false);
             try { await reader.ConfigureAwait(false); } catch (Exception) { }
+            await _cts.CancelAsync().ConfigureAwait(false);
+            await watchdog.ConfigureAwait(false);
             foreach (var file in _files) file.Close();
         }
         if (_failure is not null) throw _failure;
@@ -131,6 +136,54 @@ internal sealed partial class SenderSession
         {
             throw _failure;
         }
+    }
+
+    /// <summary>
+    /// Detects stalls: when shards are in flight but no acknowledgement arrived for <see cref="TransferOptions.StallTimeout"/>,
+    /// the lanes holding them are cut (their shards go to fresh lanes); after two stalls in a row the session fails.
+    /// </summary>
+    private async Task WatchdogAsync()
+    {
+        long lastSeen = -1;
+        var lastProgress = _clock.Elapsed;
+        int stalls = 0;
+        try
+        {
+            while (!_cts.IsCancellationRequested && !_closing)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(250), _cts.Token).ConfigureAwait(false);
+                long seen = Volatile.Read(ref _progressEvents);
+                bool dataPhase = _manifestAccepted.Task.IsCompleted && !_allCommitted.Task.IsCompleted;
+                if (seen != lastSeen || !dataPhase)
+                {
+                    if (seen != lastSeen) stalls = 0;
+                    lastSeen = seen;
+                    lastProgress = _clock.Elapsed;
+                    continue;
+                }
+                var quiet = _clock.Elapsed - lastProgress;
+                bool waiting;
+                lock (_inFlight) waiting = _inFlight.Count > 0;
+                if (waiting && quiet > _options.StallTimeout)
+                {
+                    if (++stalls > 2)
+                    {
+                        Fail(new TransferAbortedException(ErrorCode.ConnectionLost, $"the transfer stalled: no acknowledgement from {Where} for {_options.StallTimeout.TotalSeconds:0} s"));
+                        return;
+                    }
+                    _events?.Invoke($"no acknowledgement for {_options.StallTimeout.TotalSeconds:0} s; replacing the stalled lanes");
+                    AbortStalledLanes();
+                    lastProgress = _clock.Elapsed;
+                }
+                else if (!waiting && quiet > 2 * _options.StallTimeout)
+                {
+                    // Nothing in flight, nothing acknowledged, not done: fail (so the send can be retried) rather than hang.
+                    Fail(new TransferAbortedException(ErrorCode.ConnectionLost, $"the transfer stalled: nothing moved for {2 * _options.StallTimeout.TotalSeconds:0} s"));
+                    return;
+                }
+            }
+        }
+        catch (OperationCanceledException) { }
     }
 
     private void SendManifest()
@@ -262,6 +315,7 @@ internal sealed partial class SenderSession
             ForgetInFlight(file.Id, index);
             _window.Release(length);
             if (file.TryAcknowledge((int)index)) bytes += length;
+            Interlocked.Increment(ref _progressEvents);
         }
         Interlocked.Add(ref _bytesAcknowledged, bytes);
         Report();
@@ -286,6 +340,7 @@ internal sealed partial class SenderSession
         {
             var file = FileAt(BinaryPrimitives.ReadUInt32LittleEndian(body[(4 + i * 4)..]), 0);
             if (!file.MarkCommitted()) throw new ProtocolViolationException($"'{file.Entry.Path}' was committed twice");
+            Interlocked.Increment(ref _progressEvents);
             if (Interlocked.Increment(ref _filesCommitted) == _files.Count) _allCommitted.TrySetResult();
         }
         Report();

@@ -9,7 +9,7 @@ namespace Singularity.Engine.Transfer;
 internal sealed class ShardScheduler(IReadOnlyList<SenderFile> files)
 {
     private readonly Lock _lock = new();
-    private readonly ConcurrentQueue<(SenderFile File, int Index)> _retransmits = new();
+    private readonly ConcurrentQueue<(SenderFile File, int Index, bool Again)> _retransmits = new();
     private readonly SemaphoreSlim _wake = new(0);
     private int _file;
     private int _shard;
@@ -20,7 +20,7 @@ internal sealed class ShardScheduler(IReadOnlyList<SenderFile> files)
     {
         if (_retransmits.TryDequeue(out var again))
         {
-            (file, index, retransmit) = (again.File, again.Index, true);
+            (file, index, retransmit) = (again.File, again.Index, again.Again);
             return true;
         }
         retransmit = false;
@@ -53,9 +53,15 @@ internal sealed class ShardScheduler(IReadOnlyList<SenderFile> files)
         }
     }
 
-    public void Retransmit(SenderFile file, int index)
+    /// <summary>Queues a shard to be sent again, ahead of new ones.</summary>
+    public void Retransmit(SenderFile file, int index) => Requeue(file, index, again: true);
+
+    /// <summary>Gives back a shard that a lane took but never read, so it is sent as a first send by another lane.</summary>
+    public void Return(SenderFile file, int index) => Requeue(file, index, again: false);
+
+    private void Requeue(SenderFile file, int index, bool again)
     {
-        _retransmits.Enqueue((file, index));
+        _retransmits.Enqueue((file, index, again));
         _wake.Release();
     }
 

@@ -33,6 +33,17 @@ public sealed class TcpRelay : IAsyncDisposable
     /// <summary>Everything each connection sent towards the receiver, by connection number (0 is the first, the control connection).</summary>
     public ConcurrentDictionary<int, MemoryStream> Recorded { get; } = new();
 
+    /// <summary>Optional cut: (connection, bytes forwarded so far) → true to reset both sides of that connection.</summary>
+    public Func<int, long, bool>? Cut { get; set; }
+
+    /// <summary>Optional stall: (connection, bytes forwarded so far) → true to stop forwarding that connection while keeping it open.</summary>
+    public Func<int, long, bool>? Stall { get; set; }
+
+    /// <summary>Connections cut so far.</summary>
+    public int CutCount => _cuts;
+
+    private int _cuts;
+
     /// <summary>Optional damage: (connection, offset in that connection, byte) → byte to forward.</summary>
     public Func<int, long, byte, byte>? Tamper { get; set; }
 
@@ -78,6 +89,17 @@ public sealed class TcpRelay : IAsyncDisposable
                     lock (recording) recording.Write(buffer, 0, read);
                     if (Tamper is { } tamper)
                         for (int i = 0; i < read; i++) buffer[i] = tamper(number, offset + i, buffer[i]);
+                }
+                if (recording is not null && Stall is { } stall && stall(number, offset + read))
+                {
+                    await Task.Delay(Timeout.Infinite, _stop.Token);
+                }
+                if (recording is not null && Cut is { } cut && cut(number, offset + read))
+                {
+                    Interlocked.Increment(ref _cuts);
+                    from.Socket.Close(0);
+                    to.Socket.Close(0);
+                    return;
                 }
                 offset += read;
                 await to.WriteAsync(buffer.AsMemory(0, read), _stop.Token);

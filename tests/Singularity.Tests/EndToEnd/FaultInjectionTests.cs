@@ -1,0 +1,71 @@
+using Singularity.Engine;
+using Singularity.Tests.Support;
+
+namespace Singularity.Tests.EndToEnd;
+
+/// <summary>Transfers through a relay that breaks things on purpose must still end byte-identical.</summary>
+public sealed class FaultInjectionTests
+{
+    [Fact]
+    public async Task A_lane_cut_mid_transfer_fails_over_and_resends_only_its_unacknowledged_shards()
+    {
+        using var temp = new TempDirectory();
+        long size = 6 << 20;
+        string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "f.bin"), size, seed: 21);
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination);
+        await using var relay = new TcpRelay(receiver.Url);
+        // Connection 0 is control; cut the first data lane once it has carried a quarter of a megabyte.
+        relay.Cut = (connection, forwarded) => connection == 1 && forwarded > (256 << 10) && relay.CutCount == 0;
+        var options = new TransferOptions { ShardSize = 64 << 10, Lanes = 3, MaxInFlightBytes = 512 << 10, StallTimeout = TimeSpan.FromSeconds(5) };
+
+        var events = new List<string>();
+        var result = await SingularitySender.SendAsync([source], relay.Url, options, null, line => { lock (events) events.Add(line); });
+
+        Assert.Equal(1, relay.CutCount);
+        Assert.Contains(events, e => e.Contains("lost", StringComparison.Ordinal));
+        TestFiles.AssertSameBytes(source, Path.Combine(destination, "f.bin"));
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        long resent = result.BytesSent - result.Bytes;
+        Assert.True(resent > 0, "the cut lane's shards were not resent");
+        Assert.True(resent <= options.MaxInFlightBytes, $"resent {resent} bytes, more than could have been unacknowledged");
+    }
+
+    [Fact]
+    public async Task Every_lane_cut_once_still_completes()
+    {
+        using var temp = new TempDirectory();
+        string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "f.bin"), 3 << 20, seed: 22);
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination);
+        await using var relay = new TcpRelay(receiver.Url);
+        relay.Cut = (connection, forwarded) => connection is >= 1 and <= 2 && forwarded > (100 << 10);
+
+        var result = await SingularitySender.SendAsync([source], relay.Url, new TransferOptions { ShardSize = 32 << 10, Lanes = 2 });
+
+        Assert.Equal(2, relay.CutCount);
+        TestFiles.AssertSameBytes(source, Path.Combine(destination, "f.bin"));
+        Assert.True(result.BytesSent >= result.Bytes);
+    }
+
+    [Fact]
+    public async Task A_stalled_lane_is_detected_and_replaced()
+    {
+        using var temp = new TempDirectory();
+        string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "f.bin"), 2 << 20, seed: 23);
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination);
+        await using var relay = new TcpRelay(receiver.Url);
+        // The first data lane to carry 200 KiB stops forwarding but stays open: only the stall detector can notice.
+        int stalled = -1;
+        relay.Stall = (connection, forwarded) => connection >= 1 && forwarded > (200 << 10)
+            && (Interlocked.CompareExchange(ref stalled, connection, -1) == -1 || Volatile.Read(ref stalled) == connection);
+        var events = new List<string>();
+
+        var result = await SingularitySender.SendAsync([source], relay.Url, new TransferOptions { ShardSize = 32 << 10, Lanes = 2, StallTimeout = TimeSpan.FromSeconds(1) }, null, line => { lock (events) events.Add(line); });
+
+        TestFiles.AssertSameBytes(source, Path.Combine(destination, "f.bin"));
+        Assert.Contains(events, e => e.Contains("no acknowledgement", StringComparison.Ordinal));
+        Assert.True(result.BytesSent > result.Bytes);
+    }
+}
