@@ -6,5 +6,6 @@ var root = new RootCommand("sglty: fast, verified file transfer over several TCP
     RecvCommand.Create(),
     SendCommand.Create(),
     BenchCommand.Create(),
+    PartialsCommand.Create(),
 };
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

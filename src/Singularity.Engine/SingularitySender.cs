@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Singularity.Engine.Transfer;
 
 namespace Singularity.Engine;
@@ -14,11 +15,51 @@ public static class SingularitySender
         => await SendAsync(paths, to, options, progress, null, cancellationToken).ConfigureAwait(false);
 
     /// <summary>As <see cref="SendAsync(IReadOnlyList{string}, ConnectionUrl, TransferOptions?, IProgress{TransferProgress}?, CancellationToken)"/>, reporting events such as a lost lane or a retry as one line each to <paramref name="log"/>.</summary>
+    /// <remarks>
+    /// With <see cref="TransferOptions.Retries"/>, a session that ends because the connection was lost, the receiver was
+    /// busy or its disk was full is started again after a growing pause; files already committed are left out and the
+    /// receiver offers what it kept of the others, so only missing shards travel again.
+    /// </remarks>
     public static async Task<SendResult> SendAsync(IReadOnlyList<string> paths, ConnectionUrl to, TransferOptions? options, IProgress<TransferProgress>? progress, Action<string>? log, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(paths);
         ArgumentNullException.ThrowIfNull(to);
-        var session = new SenderSession(paths, to, options ?? new TransferOptions(), progress, log);
-        return await session.RunAsync(cancellationToken).ConfigureAwait(false);
+        options ??= new TransferOptions();
+        var clock = Stopwatch.StartNew();
+        var committed = new HashSet<string>(StringComparer.Ordinal);
+        SendResult? first = null;
+        long sent = 0, skipped = 0;
+        int retransmits = 0;
+        for (int attempt = 0; ; attempt++)
+        {
+            var session = new SenderSession(paths, to, options, progress, log, committed);
+            try
+            {
+                var result = await session.RunAsync(cancellationToken).ConfigureAwait(false);
+                first ??= result;
+                return first with
+                {
+                    BytesSent = sent + result.BytesSent,
+                    BytesSkipped = skipped + result.BytesSkipped,
+                    Retransmits = retransmits + result.Retransmits,
+                    Retries = attempt,
+                    Elapsed = clock.Elapsed,
+                };
+            }
+            catch (SingularityException ex) when (IsWorthRetrying(ex) && attempt < options.Retries && clock.Elapsed < options.RetryTimeout && !cancellationToken.IsCancellationRequested)
+            {
+                first ??= session.Totals;
+                sent += session.BytesSent;
+                skipped += session.BytesSkipped;
+                retransmits += session.Retransmits;
+                committed.UnionWith(session.CommittedPaths);
+                var pause = TimeSpan.FromSeconds(Math.Min(30, Math.Pow(2, attempt)));
+                log?.Invoke($"retry {attempt + 1} of {options.Retries} in {pause.TotalSeconds:0} s: {ex.Message}");
+                await Task.Delay(pause, cancellationToken).ConfigureAwait(false);
+            }
+        }
     }
+
+    private static bool IsWorthRetrying(SingularityException ex) =>
+        ex.Code is ErrorCode.ConnectionLost or ErrorCode.Busy or ErrorCode.DiskFull;
 }

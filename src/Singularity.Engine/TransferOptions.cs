@@ -33,6 +33,12 @@ public sealed record TransferOptions
     /// <summary>Time a new connection has to complete its handshake. Default 10 s.</summary>
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>How often a sender reconnects and resumes after losing the receiver (or finding its disk full) before it gives up. Default 0 here; `sglty send` uses 5.</summary>
+    public int Retries { get; init; }
+
+    /// <summary>The longest a sender keeps retrying, counted from the start of the send. Default 10 minutes.</summary>
+    public TimeSpan RetryTimeout { get; init; } = TimeSpan.FromMinutes(10);
+
     /// <summary>How long a sender waits for any acknowledgement while shards are in flight before it replaces the lanes holding them. Default 30 s.</summary>
     public TimeSpan StallTimeout { get; init; } = TimeSpan.FromSeconds(30);
 

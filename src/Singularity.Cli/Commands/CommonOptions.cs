@@ -58,6 +58,33 @@ internal static class CommonOptions
         return string.IsNullOrWhiteSpace(environment) ? null : environment.Trim();
     }
 
+    public static Option<TimeSpan> Duration(string name, string description, TimeSpan defaultValue) => new(name)
+    {
+        Description = description,
+        DefaultValueFactory = _ => defaultValue,
+        CustomParser = result =>
+        {
+            string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+            if (TryParseDuration(text, out var value)) return value;
+            result.AddError($"'{text}' is not a duration; use a number with s, m, h or d, such as 90s, 10m or 7d");
+            return default;
+        },
+    };
+
+    internal static bool TryParseDuration(string text, out TimeSpan value)
+    {
+        value = default;
+        text = text.Trim().ToLowerInvariant();
+        if (text.Length == 0) return false;
+        char unit = char.IsAsciiLetter(text[^1]) ? text[^1] : 's';
+        string digits = char.IsAsciiLetter(text[^1]) ? text[..^1] : text;
+        if (!double.TryParse(digits, System.Globalization.NumberStyles.AllowDecimalPoint, System.Globalization.CultureInfo.InvariantCulture, out double number)) return false;
+        double seconds = unit switch { 's' => number, 'm' => number * 60, 'h' => number * 3600, 'd' => number * 86400, _ => double.NaN };
+        if (double.IsNaN(seconds) || seconds > TimeSpan.MaxValue.TotalSeconds) return false;
+        value = TimeSpan.FromSeconds(seconds);
+        return true;
+    }
+
     public static Option<bool> Json(string description) => new("--json") { Description = description };
 
     private static long ParseSize(ArgumentResult result)

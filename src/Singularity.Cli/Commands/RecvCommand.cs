@@ -21,7 +21,9 @@ internal static class RecvCommand
         var tokenFile = CommonOptions.TokenFile();
         var encrypt = CommonOptions.Encrypt("aes-256-gcm (default) or chacha20-poly1305: encryption is required; none: also accept senders that ask for plaintext");
         var maxBytes = CommonOptions.Size("--max-bytes", "refuse sessions that would write more than SIZE; default unlimited", long.MaxValue);
-        var command = new Command("recv", "receive files into a directory") { dir, listen, once, urlFile, json, noFsync, token, tokenFile, encrypt, maxBytes };
+        var expire = CommonOptions.Duration("--expire-partials", "at start, delete partial files of interrupted transfers untouched for this long, e.g. 7d; default: keep them", TimeSpan.Zero);
+        var idle = CommonOptions.Duration("--idle-timeout", "end sessions that show no sign of life for this long; default 120s", TimeSpan.FromSeconds(120));
+        var command = new Command("recv", "receive files into a directory") { dir, listen, once, urlFile, json, noFsync, token, tokenFile, encrypt, maxBytes, expire, idle };
         command.SetAction((result, cancellationToken) =>
         {
             var transfer = new TransferOptions
@@ -29,7 +31,12 @@ internal static class RecvCommand
                 Durable = !result.GetValue(noFsync),
                 Cipher = result.GetValue(encrypt),
                 Limits = new ProtocolLimits { MaxTotalBytes = result.GetValue(maxBytes) },
+                IdleTimeout = result.GetValue(idle) > TimeSpan.Zero ? result.GetValue(idle) : TimeSpan.FromSeconds(120),
             };
+            var expireAfter = result.GetValue(expire);
+            if (expireAfter > TimeSpan.Zero && Directory.Exists(result.GetValue(dir)))
+                foreach (var removed in PartialFiles.Clean(result.GetValue(dir)!, expireAfter))
+                    Console.Error.WriteLine($"removed expired partial {removed.Path}");
             return RunAsync(result.GetValue(dir)!, result.GetValue(listen)!, result.GetValue(once), result.GetValue(urlFile), result.GetValue(json),
                 transfer, result.GetValue(token), result.GetValue(tokenFile), cancellationToken);
         });

@@ -20,7 +20,10 @@ internal static class SendCommand
         var encrypt = CommonOptions.Encrypt("aes-256-gcm (default), chacha20-poly1305, or none (only if the receiver allows it)");
         var token = CommonOptions.Token($"the receiver's token when the URL has none (or ${SessionToken.EnvironmentVariable})");
         var tokenFile = CommonOptions.TokenFile();
-        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile };
+        var retries = new Option<int>("--retries") { Description = "reconnect and resume up to N times when the receiver goes away, is busy or its disk is full; default 5", DefaultValueFactory = _ => 5 };
+        var timeout = CommonOptions.Duration("--timeout", "give up retrying after this long, e.g. 10m; default 10m", TimeSpan.FromMinutes(10));
+        var stall = CommonOptions.Duration("--stall-timeout", "replace lanes that see no acknowledgement for this long; default 30s", TimeSpan.FromSeconds(30));
+        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall };
         command.SetAction((result, cancellationToken) =>
         {
             var options = CommonOptions.Transfer(result.GetValue(lanes), result.GetValue(shardSize)) with
@@ -28,6 +31,9 @@ internal static class SendCommand
                 MaxInFlightBytes = result.GetValue(inFlight),
                 SocketBufferSize = (int)Math.Min(result.GetValue(socketBuffer), int.MaxValue),
                 Cipher = result.GetValue(encrypt),
+                Retries = Math.Max(0, result.GetValue(retries)),
+                RetryTimeout = result.GetValue(timeout),
+                StallTimeout = result.GetValue(stall) > TimeSpan.Zero ? result.GetValue(stall) : TimeSpan.FromSeconds(30),
             };
             return RunAsync(result.GetValue(paths)!, result.GetValue(to)!, options, result.GetValue(json), result.GetValue(token), result.GetValue(tokenFile), cancellationToken);
         });
@@ -41,7 +47,7 @@ internal static class SendCommand
             var url = ConnectionUrl.Parse(to);
             if (url.Token is null && CommonOptions.ResolveToken(token, tokenFile) is { } given) url = url with { Token = given };
             var display = new ProgressDisplay(CipherSuites.Name(options.Cipher));
-            var result = await display.ShowAsync(() => SingularitySender.SendAsync(paths, url, options, display, cancellationToken)).ConfigureAwait(false);
+            var result = await display.ShowAsync(() => SingularitySender.SendAsync(paths, url, options, display, line => Console.Error.WriteLine($"sglty: {line}"), cancellationToken)).ConfigureAwait(false);
             double seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-9);
             Console.Error.WriteLine($"sent {result.Files} files, {ByteSize.Format(result.Bytes)} in {seconds:0.00} s: {result.Bytes / seconds / 1e6:0.0} MB/s ({result.Bytes * 8 / seconds / 1e9:0.00} Gbit/s), {result.Lanes} lanes, {ByteSize.Format(result.ShardSize)} shards, {CipherSuites.Name(result.Cipher)}");
             if (json) WriteJson(result);
@@ -65,6 +71,8 @@ internal static class SendCommand
             writer.WriteNumber("entries", result.Entries);
             writer.WriteNumber("bytes", result.Bytes);
             writer.WriteNumber("bytes_sent", result.BytesSent);
+            writer.WriteNumber("bytes_skipped", result.BytesSkipped);
+            writer.WriteNumber("retries", result.Retries);
             writer.WriteNumber("retransmits", result.Retransmits);
             writer.WriteNumber("seconds", seconds);
             writer.WriteNumber("mbytes_per_s", result.Bytes / seconds / 1e6);

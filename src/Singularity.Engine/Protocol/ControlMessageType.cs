@@ -23,4 +23,8 @@ internal enum ControlMessageType : byte
     SessionDone = 9,
     /// <summary>Either way: the session ends with a code and a reason.</summary>
     Error = 10,
+    /// <summary>R→S, before ManifestAccepted: batched (file id, shard index, digest) of shards a previous session left verified on disk.</summary>
+    ResumeOffer = 11,
+    /// <summary>S→R: batched (file id, shard index) of offered shards that still match the source and need not travel.</summary>
+    ShardsKept = 12,
 }

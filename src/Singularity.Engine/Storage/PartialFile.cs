@@ -6,17 +6,30 @@ namespace Singularity.Engine.Storage;
 
 /// <summary>
 /// One incoming file: shards are written at their offsets into a hidden, preallocated temporary file beside the
-/// target; once every shard is verified and the sender's whole-file digest matches, it is flushed and renamed into place.
-/// A shard is claimed before it is written, so a duplicate is refused and the handle is closed only after the last write.
+/// target (<c>.NAME.sglty-part</c>); once every shard is verified and the sender's whole-file digest matches, it is
+/// flushed and renamed into place. Files of more than one shard keep a <see cref="ResumeJournal"/> so a later session
+/// sends only what is missing. A shard is claimed before it is written, so a duplicate is never written twice and the
+/// handle is closed only after the last write.
 /// </summary>
 internal sealed class PartialFile
 {
     /// <summary>Permission bits only: setuid, setgid and sticky bits from a peer are never applied.</summary>
     internal const UnixFileMode SafeModeBits = (UnixFileMode)0x1FF;
+    public const string PartSuffix = ".sglty-part";
+
+    /// <summary>Journal records are written in groups, after one flush of the data they claim.</summary>
+    private const int JournalBatch = 16;
+    private static readonly TimeSpan JournalInterval = TimeSpan.FromSeconds(1);
 
     private readonly Lock _lock = new();
+    private readonly Lock _journalLock = new();
     private readonly int _shardSize;
+    private readonly bool _durable;
+    private readonly Dictionary<int, ulong> _offered;
+    private readonly List<(int Index, ulong Digest)> _unjournaled = [];
     private SafeFileHandle? _handle;
+    private ResumeJournal? _journal;
+    private DateTime _lastJournal = DateTime.UtcNow;
     private ulong[]? _digests;
     private ulong[]? _claimed;
     private int _verified;
@@ -24,38 +37,45 @@ internal sealed class PartialFile
     private bool _written;
     private bool _committing;
 
-    public PartialFile(uint id, ManifestEntry entry, string finalPath, string tempPath, int shardSize)
+    public PartialFile(uint id, ManifestEntry entry, string finalPath, int shardSize, bool durable)
     {
         Id = id;
         Entry = entry;
         FinalPath = finalPath;
-        TempPath = tempPath;
+        TempPath = Path.Combine(Path.GetDirectoryName(finalPath)!, $".{Path.GetFileName(finalPath)}{PartSuffix}");
+        JournalPath = ResumeJournal.PathFor(TempPath);
         _shardSize = shardSize;
+        _durable = durable;
         ShardCount = Digests.ShardCount(entry.Size, shardSize);
         _written = ShardCount == 0;
+        _offered = Resumable && new FileInfo(TempPath) is { Exists: true } part && part.Length == entry.Size
+            ? ResumeJournal.Load(JournalPath, entry.Size, entry.MtimeNanoseconds, shardSize, ShardCount)
+            : [];
     }
 
     public uint Id { get; }
     public ManifestEntry Entry { get; }
     public string FinalPath { get; }
     public string TempPath { get; }
+    public string JournalPath { get; }
     public int ShardCount { get; }
     public bool Committed { get; private set; }
-    public bool HasTempFile { get; private set; }
+
+    /// <summary>A file of one shard is all or nothing: no journal.</summary>
+    public bool Resumable => ShardCount > 1;
+
+    /// <summary>Shards a previous session left verified on disk, offered to the sender, which keeps those its source still matches.</summary>
+    public IReadOnlyDictionary<int, ulong> Offered => _offered;
 
     public int ExpectedLength(uint index) => Digests.ShardLength(Entry.Size, _shardSize, (int)index);
 
     /// <summary>Reserves a shard for writing; false if it was already claimed (a duplicate). Opens the file on first use.</summary>
-    public bool TryClaim(uint index, ref int openFiles, int maxOpenFiles, bool durable, out SafeFileHandle handle)
+    public bool TryClaim(uint index, ref int openFiles, int maxOpenFiles, out SafeFileHandle handle)
     {
         lock (_lock)
         {
             handle = null!;
-            if (Committed || _written) return false;
-            _claimed ??= new ulong[(ShardCount + 63) / 64];
-            ref ulong word = ref _claimed[index / 64];
-            ulong bit = 1UL << (int)(index % 64);
-            if ((word & bit) != 0) return false;
+            if (Committed || _written || !Claim(index)) return false;
             if (_handle is null)
             {
                 if (Interlocked.Increment(ref openFiles) > maxOpenFiles)
@@ -63,36 +83,87 @@ internal sealed class PartialFile
                     Interlocked.Decrement(ref openFiles);
                     throw new ProtocolViolationException($"sender holds more than {maxOpenFiles} files open at once", ErrorCode.LimitExceeded);
                 }
-                _handle = Open(TempPath, Entry.Size);
-                HasTempFile = true;
-                _digests = new ulong[ShardCount];
+                Open();
             }
-            word |= bit;
-            handle = _handle;
+            handle = _handle!;
             return true;
         }
     }
 
-    /// <summary>Records a written shard; when it was the last one, flushes and closes the file and returns true.</summary>
-    public bool CompleteShard(uint index, ulong digest, ref int openFiles, bool durable)
+    /// <summary>Counts an offered shard the sender confirmed as still matching its source; true if it completed the file.</summary>
+    public bool Keep(uint index, ref int openFiles)
     {
-        SafeFileHandle handle;
+        lock (_lock)
+        {
+            if (!_offered.TryGetValue((int)index, out ulong digest))
+                throw new ProtocolViolationException($"shard {index} of '{Entry.Path}' was kept but never offered");
+            if (Committed || _written || !Claim(index)) return false;
+            _digests ??= new ulong[ShardCount];
+            _digests[index] = digest;
+            if (++_verified < ShardCount) return false;
+        }
+        if (Finish()) Interlocked.Decrement(ref openFiles);
+        return true;
+    }
+
+    /// <summary>Records a written shard and journals it in groups; when it was the last one, flushes and closes the file and returns true.</summary>
+    public bool CompleteShard(uint index, ulong digest, ref int openFiles)
+    {
+        bool journalNow;
         lock (_lock)
         {
             _digests![index] = digest;
-            if (++_verified < ShardCount) return false;
-            handle = _handle!;
+            bool last = ++_verified == ShardCount;
+            if (!last)
+            {
+                lock (_journalLock)
+                {
+                    _unjournaled.Add(((int)index, digest));
+                    journalNow = _journal is not null && (_unjournaled.Count >= JournalBatch || DateTime.UtcNow - _lastJournal > JournalInterval);
+                }
+                if (journalNow) FlushJournal();
+                return false;
+            }
         }
-        // Only the last claimed shard's writer gets here, so no other write can be in progress on the handle.
-        if (durable) RandomAccess.FlushToDisk(handle);
-        handle.Dispose();
-        Interlocked.Decrement(ref openFiles);
+        if (Finish()) Interlocked.Decrement(ref openFiles);
+        return true;
+    }
+
+    /// <summary>Flushes the data, then appends the records that claim it: a record never runs ahead of its bytes.</summary>
+    private void FlushJournal()
+    {
+        lock (_journalLock)
+        {
+            if (_journal is null || _handle is null || _unjournaled.Count == 0) return;
+            if (_durable) RandomAccess.FlushToDisk(_handle);
+            _journal.Append(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_unjournaled));
+            _unjournaled.Clear();
+            _lastJournal = DateTime.UtcNow;
+        }
+    }
+
+    /// <summary>After the last shard: only this caller can reach here, so no write is in progress on the handle. True if a handle was open.</summary>
+    private bool Finish()
+    {
+        SafeFileHandle? handle;
         lock (_lock)
         {
+            handle = _handle;
             _handle = null;
             _written = true;
         }
-        return true;
+        if (handle is not null)
+        {
+            if (_durable) RandomAccess.FlushToDisk(handle);
+            handle.Dispose();
+        }
+        lock (_journalLock)
+        {
+            _journal?.Dispose();
+            _journal = null;
+            _unjournaled.Clear();
+        }
+        return handle is not null;
     }
 
     /// <summary>Records the sender's whole-file digest; false if one was already given.</summary>
@@ -122,40 +193,70 @@ internal sealed class PartialFile
     {
         ulong expected = Digests.File(_digests ?? []);
         if (expected != _sealedDigest!.Value)
-            throw new IntegrityException($"'{Entry.Path}' failed its whole-file check; nothing was committed");
-        if (ShardCount == 0)
         {
-            Open(TempPath, 0).Dispose();
-            HasTempFile = true;
+            // Its journal cannot be trusted either: the next session starts this file afresh.
+            TryDelete(TempPath);
+            TryDelete(JournalPath);
+            throw new IntegrityException($"'{Entry.Path}' failed its whole-file check; nothing was committed");
         }
+        if (ShardCount == 0) CreateExclusive(TempPath, 0).Dispose();
         if (applyMode && !OperatingSystem.IsWindows())
             File.SetUnixFileMode(TempPath, Entry.Mode & SafeModeBits);
         File.SetLastWriteTimeUtc(TempPath, SourceScanner.FromNanoseconds(Entry.MtimeNanoseconds));
         File.Move(TempPath, FinalPath, overwrite: true);
         Committed = true;
-        HasTempFile = false;
+        if (Resumable) File.Delete(JournalPath);
         _digests = null;
         _claimed = null;
     }
 
-    /// <summary>Closes and deletes the temporary file of a session that failed.</summary>
-    public void Discard()
+    /// <summary>
+    /// After a failed session: flushes and journals what was verified so the next session resumes from it, or
+    /// removes the temporary file of a file too small to resume.
+    /// </summary>
+    public void Abandon()
     {
         lock (_lock)
         {
+            if (Committed) return;
+            try
+            {
+                FlushJournal();
+            }
+            catch (IOException) { }
+            lock (_journalLock)
+            {
+                _journal?.Dispose();
+                _journal = null;
+            }
             _handle?.Dispose();
             _handle = null;
-            if (HasTempFile && !Committed)
-            {
-                try { File.Delete(TempPath); }
-                catch (IOException) { }
-                catch (UnauthorizedAccessException) { }
-                HasTempFile = false;
-            }
+            if (!Resumable) TryDelete(TempPath);
         }
     }
 
-    private static SafeFileHandle Open(string path, long size)
+    private bool Claim(uint index)
+    {
+        _claimed ??= new ulong[(ShardCount + 63) / 64];
+        ref ulong word = ref _claimed[index / 64];
+        ulong bit = 1UL << (int)(index % 64);
+        if ((word & bit) != 0) return false;
+        word |= bit;
+        return true;
+    }
+
+    /// <summary>Opens the temporary file: the existing one when resuming, else a new preallocated one; and the journal.</summary>
+    private void Open()
+    {
+        bool resume = _offered.Count > 0;
+        if (Resumable) _journal = ResumeJournal.Open(JournalPath, Entry.Size, Entry.MtimeNanoseconds, _shardSize, keep: resume);
+        _handle = resume
+            ? File.OpenHandle(TempPath, FileMode.Open, FileAccess.ReadWrite, FileShare.None)
+            : CreateExclusive(TempPath, Entry.Size);
+        _digests ??= new ulong[ShardCount];
+    }
+
+    private static SafeFileHandle CreateExclusive(string path, long size)
     {
         try
         {
@@ -167,5 +268,12 @@ internal sealed class PartialFile
         {
             throw new SingularityException(ErrorCode.DiskFull, $"disk full: cannot reserve {size} bytes for '{path}'; free space on the receiver and send again", ex);
         }
+    }
+
+    private static void TryDelete(string path)
+    {
+        try { File.Delete(path); }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
     }
 }

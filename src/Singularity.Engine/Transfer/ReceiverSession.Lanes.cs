@@ -120,10 +120,10 @@ internal sealed partial class ReceiverSession
             // A shard already claimed is a copy the sender resent after losing the lane of the first: it is acknowledged
             // again and not written twice.
             last = false;
-            if (file.TryClaim(shard.ShardIndex, ref _openFiles, _limits.MaxOpenFiles, _options.Transfer.Durable, out var handle))
+            if (file.TryClaim(shard.ShardIndex, ref _openFiles, _limits.MaxOpenFiles, out var handle))
             {
                 RandomAccess.Write(handle, data, shard.Offset);
-                last = file.CompleteShard(shard.ShardIndex, digest, ref _openFiles, _options.Transfer.Durable);
+                last = file.CompleteShard(shard.ShardIndex, digest, ref _openFiles);
             }
         }
         catch (Exception ex) when (ex is not SingularityException)

@@ -40,6 +40,7 @@ internal sealed partial class ReceiverSession
     private SingularityException? _failure;
     private int _failed;
     private long _lastActivity;
+    private long _bytesKept;
 
     public ReceiverSession(SessionId id, ReceiverOptions options, string remote, SessionKeys keys)
     {
@@ -111,6 +112,7 @@ internal sealed partial class ReceiverSession
                 case ControlMessageType.OpenSession: OnOpenSession(body.Span); break;
                 case ControlMessageType.ManifestChunk: OnManifestChunk(body.Span); break;
                 case ControlMessageType.FilesSealed: OnFilesSealed(body.Span); break;
+                case ControlMessageType.ShardsKept: OnShardsKept(body.Span); break;
                 case ControlMessageType.Finish:
                     await OnFinishAsync(body.Length).ConfigureAwait(false);
                     return true;
@@ -233,15 +235,44 @@ internal sealed partial class ReceiverSession
             case EntryKind.File:
                 if (Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null)
                     throw new SingularityException(ErrorCode.BadPath, $"refused: '{entry.Path}' is a directory in the destination");
-                _files[id] = new PartialFile(id, entry, full, TempPathFor(full), _shardSize);
+                var file = new PartialFile(id, entry, full, _shardSize, _options.Transfer.Durable);
+                _files[id] = file;
                 _fileCount++;
+                OfferResume(file);
                 break;
         }
     }
 
-    /// <summary>Hidden, beside the target (same file system, so the final rename is atomic), and unique per session.</summary>
-    private string TempPathFor(string full) =>
-        Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Id.Short}.sglty-part");
+    /// <summary>Tells the sender which shards of this file an earlier session left verified; they reach it before ManifestAccepted.</summary>
+    private void OfferResume(PartialFile file)
+    {
+        Span<byte> item = stackalloc byte[16];
+        foreach (var (index, digest) in file.Offered)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(item, file.Id);
+            BinaryPrimitives.WriteInt32LittleEndian(item[4..], index);
+            BinaryPrimitives.WriteUInt64LittleEndian(item[8..], digest);
+            _control!.PostBatchItem(ControlMessageType.ResumeOffer, item);
+        }
+    }
+
+    private void OnShardsKept(ReadOnlySpan<byte> body)
+    {
+        if (!_manifestAccepted) throw new ProtocolViolationException("shards kept before the manifest was accepted");
+        if (body.Length < 4) throw new ProtocolViolationException("truncated ShardsKept");
+        int count = BinaryPrimitives.ReadInt32LittleEndian(body);
+        if (count <= 0 || body.Length != 4 + (long)count * 8) throw new ProtocolViolationException("ShardsKept has the wrong length");
+        for (int i = 0; i < count; i++)
+        {
+            var item = body.Slice(4 + i * 8, 8);
+            var file = FileById(BinaryPrimitives.ReadUInt32LittleEndian(item));
+            bool last;
+            try { last = file.Keep(BinaryPrimitives.ReadUInt32LittleEndian(item[4..]), ref _openFiles); }
+            catch (Exception ex) when (ex is not SingularityException) { throw StorageErrors.Describe(ex, $"finishing '{file.Entry.Path}'"); }
+            Interlocked.Add(ref _bytesKept, file.ExpectedLength(BinaryPrimitives.ReadUInt32LittleEndian(item[4..])));
+            if (last) TryCommit(file);
+        }
+    }
 
     private void OnFilesSealed(ReadOnlySpan<byte> body)
     {
@@ -378,7 +409,8 @@ internal sealed partial class ReceiverSession
         }
         if (_failure is not null)
         {
-            foreach (var file in _files) file?.Discard();
+            // Verified shards stay on disk with their journal: the next session for the same source resumes from them.
+            foreach (var file in _files) file?.Abandon();
         }
         await _control!.DisposeAsync().ConfigureAwait(false);
         ILaneConnection[] connections;

@@ -11,6 +11,10 @@ public sealed record SendResult
     public required long Bytes { get; init; }
     /// <summary>Payload bytes actually put on the wire, retransmissions included.</summary>
     public required long BytesSent { get; init; }
+    /// <summary>Payload bytes the receiver already held from an earlier, interrupted transfer and that did not travel again.</summary>
+    public long BytesSkipped { get; init; }
+    /// <summary>Times the sender reconnected and resumed after losing the receiver.</summary>
+    public int Retries { get; init; }
     /// <summary>Shards sent again after the receiver rejected them.</summary>
     public required int Retransmits { get; init; }
     /// <summary>Wall time from connecting to the receiver's confirmation.</summary>

@@ -18,6 +18,7 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
     private int _committed;
     private ulong[]? _acknowledged;
     private ulong[]? _sent;
+    private Dictionary<int, ulong>? _offered;
 
     public uint Id { get; } = id;
     public ManifestEntry Entry { get; } = entry;
@@ -92,6 +93,18 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
         word |= bit;
         return true;
     }
+
+    /// <summary>Records a shard the receiver already holds from an earlier session (called before any shard is sent).</summary>
+    public void Offer(int index, ulong digest) => (_offered ??= [])[index] = digest;
+
+    /// <summary>The digest the receiver holds for this shard, if it offered one.</summary>
+    public bool TryGetOffer(int index, out ulong digest)
+    {
+        digest = 0;
+        return _offered is not null && _offered.TryGetValue(index, out digest);
+    }
+
+    public bool IsCommitted => Volatile.Read(ref _committed) == 1;
 
     /// <summary>True the first time the receiver reports this file committed.</summary>
     public bool MarkCommitted() => Interlocked.Exchange(ref _committed, 1) == 0;

@@ -189,6 +189,14 @@ internal sealed partial class SenderSession
                 (taken, takenIndex) = (file, shard);
                 await _window.AcquireAsync(length, cancellationToken).ConfigureAwait(false);
                 ulong digest = file.Read(shard, buffer.AsSpan(ShardHeader.Size, length), retransmit);
+                if (!retransmit && file.TryGetOffer(shard, out ulong held) && held == digest)
+                {
+                    taken = null;
+                    _window.Release(length);
+                    Keep(file, shard, length);
+                    if (file.MarkSent(shard) is { } keptDigest) Seal(file, keptDigest);
+                    continue;
+                }
                 if (retransmit && !file.MatchesFirstSend(shard, digest))
                     throw new SingularityException(ErrorCode.SourceChanged, $"'{file.SourcePath}' changed while it was being sent; send it again once it is stable");
                 // Encrypted, the digest stays out of the clear header: the tag authenticates the payload instead.

@@ -33,6 +33,8 @@ internal sealed partial class SenderSession
     private readonly TaskCompletionSource _failed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _sessionDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly long _totalBytes;
+    private readonly long _totalAll;
+    private readonly int _filesAll;
     private ControlChannel? _control;
     private SessionId _session;
     private readonly string _token;
@@ -43,10 +45,11 @@ internal sealed partial class SenderSession
     private int _retransmits;
     private int _activeLanes;
     private long _progressEvents;
+    private long _bytesSkipped;
     private SingularityException? _failure;
     private volatile bool _closing;
 
-    public SenderSession(IReadOnlyList<string> paths, ConnectionUrl url, TransferOptions options, IProgress<TransferProgress>? progress, Action<string>? events = null)
+    public SenderSession(IReadOnlyList<string> paths, ConnectionUrl url, TransferOptions options, IProgress<TransferProgress>? progress, Action<string>? events = null, IReadOnlySet<string>? alreadyCommitted = null)
     {
         _events = events;
         options.Validate();
@@ -54,7 +57,11 @@ internal sealed partial class SenderSession
         _options = options;
         _progress = progress;
         _transport = new TcpTransport(options.SocketBufferSize);
-        _entries = SourceScanner.Scan(paths);
+        var scanned = SourceScanner.Scan(paths);
+        _totalAll = scanned.Where(e => e.Entry.Kind == EntryKind.File).Sum(e => e.Entry.Size);
+        _filesAll = scanned.Count(e => e.Entry.Kind == EntryKind.File);
+        // On a retry, files the receiver already committed are left out of the manifest.
+        _entries = alreadyCommitted is { Count: > 0 } ? scanned.Where(e => e.Entry.Kind != EntryKind.File || !alreadyCommitted.Contains(e.Entry.Path)).ToList() : scanned;
         _token = url.Token ?? throw new SingularityException(ErrorCode.AuthFailed, "the URL has no token; use the whole URL `sglty recv` printed (sglty://HOST:PORT/?token=...)");
         if (_entries.Count > options.Limits.MaxEntries)
             throw new SingularityException(ErrorCode.LimitExceeded, $"{_entries.Count} entries exceed the limit of {options.Limits.MaxEntries}");
@@ -111,19 +118,30 @@ internal sealed partial class SenderSession
         }
         if (_failure is not null) throw _failure;
         Report();
-        return new SendResult
-        {
-            Files = _files.Count,
+        return Totals;
+    }
+
+    /// <summary>The result so far; after a failure, what this attempt achieved.</summary>
+    public SendResult Totals => new()
+    {
+            Files = _filesAll,
             Entries = _entries.Count,
-            Bytes = _totalBytes,
+            Bytes = _totalAll,
             BytesSent = Interlocked.Read(ref _bytesSent),
             Retransmits = _retransmits,
+            BytesSkipped = Interlocked.Read(ref _bytesSkipped),
             Elapsed = _clock.Elapsed,
             Lanes = _options.Lanes,
             ShardSize = _options.ShardSize,
             Cipher = _options.Cipher,
-        };
-    }
+    };
+
+    public long BytesSent => Interlocked.Read(ref _bytesSent);
+    public long BytesSkipped => Interlocked.Read(ref _bytesSkipped);
+    public int Retransmits => _retransmits;
+
+    /// <summary>Paths of the files the receiver confirmed committed in this attempt.</summary>
+    public IEnumerable<string> CommittedPaths => _files.Where(f => f.IsCommitted).Select(f => f.Entry.Path);
 
     /// <summary>Waits for a milestone, or for the session to fail first.</summary>
     private async Task Wait(Task milestone)
@@ -253,6 +271,7 @@ internal sealed partial class SenderSession
                 if (_files.Count == 0) _allCommitted.TrySetResult();
                 break;
             case ControlMessageType.ShardAcks: OnAcks(body); break;
+            case ControlMessageType.ResumeOffer: OnResumeOffer(body); break;
             case ControlMessageType.ShardNack: OnNack(body); break;
             case ControlMessageType.FilesCommitted: OnCommitted(body); break;
             case ControlMessageType.SessionDone:
@@ -319,6 +338,32 @@ internal sealed partial class SenderSession
         }
         Interlocked.Add(ref _bytesAcknowledged, bytes);
         Report();
+    }
+
+    private void OnResumeOffer(ReadOnlySpan<byte> body)
+    {
+        if (_manifestAccepted.Task.IsCompleted) throw new ProtocolViolationException("resume offer after the manifest was accepted");
+        int count = BatchCount(body, 16);
+        for (int i = 0; i < count; i++)
+        {
+            var item = body.Slice(4 + i * 16, 16);
+            uint index = BinaryPrimitives.ReadUInt32LittleEndian(item[4..]);
+            var file = FileAt(BinaryPrimitives.ReadUInt32LittleEndian(item), index);
+            if (file.ShardCount == 0) throw new ProtocolViolationException("resume offer for an empty file");
+            file.Offer((int)index, BinaryPrimitives.ReadUInt64LittleEndian(item[8..]));
+        }
+    }
+
+    /// <summary>An offered shard whose bytes still hash to what the receiver holds: tell the receiver to keep it, and count it done.</summary>
+    private void Keep(SenderFile file, int index, int length)
+    {
+        Span<byte> item = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt32LittleEndian(item, file.Id);
+        BinaryPrimitives.WriteInt32LittleEndian(item[4..], index);
+        _control!.PostBatchItem(ControlMessageType.ShardsKept, item);
+        Interlocked.Add(ref _bytesSkipped, length);
+        if (file.TryAcknowledge(index)) Interlocked.Add(ref _bytesAcknowledged, length);
+        Interlocked.Increment(ref _progressEvents);
     }
 
     private void OnNack(ReadOnlySpan<byte> body)

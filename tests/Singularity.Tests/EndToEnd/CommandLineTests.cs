@@ -43,11 +43,25 @@ public sealed class CommandLineTests
     {
         using var temp = new TempDirectory();
         string file = TestFiles.Create(Path.Combine(temp.Path, "f"), 1);
-        var (exit, output, error) = await SgltyProcess.RunAsync("send", file, "--to", "sglty://127.0.0.1:1/?token=x");
+        var (exit, output, error) = await SgltyProcess.RunAsync("send", file, "--to", "sglty://127.0.0.1:1/?token=x", "--retries", "0");
         Assert.NotEqual(0, exit);
         Assert.Empty(output);
         string line = Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.StartsWith("sglty: error: cannot connect", line);
+    }
+
+    [Fact]
+    public async Task Each_retry_is_reported_in_one_line()
+    {
+        using var temp = new TempDirectory();
+        string file = TestFiles.Create(Path.Combine(temp.Path, "f"), 1);
+        var (exit, _, error) = await SgltyProcess.RunAsync("send", file, "--to", "sglty://127.0.0.1:1/?token=x", "--retries", "2");
+        Assert.NotEqual(0, exit);
+        string[] lines = error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(3, lines.Length);
+        Assert.StartsWith("sglty: retry 1 of 2 in 1 s: cannot connect", lines[0]);
+        Assert.StartsWith("sglty: retry 2 of 2 in 2 s: cannot connect", lines[1]);
+        Assert.StartsWith("sglty: error: cannot connect", lines[2]);
     }
 
     [Fact]

@@ -128,6 +128,7 @@ public sealed class SecurityTests
                 var result = await SingularitySender.SendAsync([source], relay.Url, new TransferOptions { ShardSize = 16 << 10, Lanes = 2, HandshakeTimeout = TimeSpan.FromSeconds(5) });
                 delivered++;
                 resent += result.Retransmits;
+                Assert.Empty(Directory.GetFiles(destination, "*.sglty-part"));
                 TestFiles.AssertSameBytes(source, Path.Combine(destination, "f.bin"));
             }
             catch (SingularityException)
@@ -135,7 +136,6 @@ public sealed class SecurityTests
                 refused++;
                 Assert.False(File.Exists(Path.Combine(destination, "f.bin")), $"round {round}: a failed session left a file under its final name");
             }
-            Assert.Empty(Directory.GetFiles(destination, "*.sglty-part"));
         }
         Assert.Equal(16, delivered + refused);
         // Flips in shard payloads are repaired by resending the shard; flips elsewhere end the session.

@@ -1,0 +1,44 @@
+using System.CommandLine;
+using Singularity.Cli.Display;
+using Singularity.Engine;
+
+namespace Singularity.Cli.Commands;
+
+/// <summary><c>sglty partials</c>: list, or clean, what interrupted transfers left in a destination.</summary>
+internal static class PartialsCommand
+{
+    public static Command Create()
+    {
+        var dir = new Option<string>("--dir") { Description = "the receiver's destination directory", Required = true };
+        var clean = new Option<bool>("--clean") { Description = "delete the partial files instead of listing them" };
+        var olderThan = CommonOptions.Duration("--older-than", "with --clean, only those untouched for this long, e.g. 7d; default 0 (all)", TimeSpan.Zero);
+        var command = new Command("partials", "list or clean partial files of interrupted transfers") { dir, clean, olderThan };
+        command.SetAction(result =>
+        {
+            try
+            {
+                string directory = result.GetValue(dir)!;
+                if (!Directory.Exists(directory)) throw new SingularityException(ErrorCode.BadPath, $"'{directory}' is not a directory");
+                if (result.GetValue(clean))
+                {
+                    var removed = PartialFiles.Clean(directory, result.GetValue(olderThan));
+                    foreach (var partial in removed) Console.Out.WriteLine($"removed {partial.Path}");
+                    Console.Error.WriteLine($"{removed.Count} partial files removed");
+                }
+                else
+                {
+                    var found = PartialFiles.Find(directory);
+                    foreach (var partial in found)
+                        Console.Out.WriteLine($"{partial.LastWriteUtc:yyyy-MM-dd HH:mm:ss}Z  {ByteSize.Format(partial.Bytes),12}  {partial.Path}");
+                    Console.Error.WriteLine($"{found.Count} partial files");
+                }
+                return 0;
+            }
+            catch (Exception ex)
+            {
+                return Errors.Report(ex);
+            }
+        });
+        return command;
+    }
+}

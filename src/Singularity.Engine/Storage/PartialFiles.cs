@@ -1,0 +1,55 @@
+namespace Singularity.Engine;
+
+/// <summary>A partial file an interrupted transfer left in a destination, with its resume journal.</summary>
+public sealed record PartialFileInfo(string Path, string? JournalPath, long Bytes, DateTime LastWriteUtc);
+
+/// <summary>Finds and removes what interrupted transfers left behind (<c>.NAME.sglty-part</c> and <c>.NAME.sglty-state</c>).</summary>
+public static class PartialFiles
+{
+    /// <summary>Every partial file under <paramref name="directory"/>, oldest first.</summary>
+    public static IReadOnlyList<PartialFileInfo> Find(string directory)
+    {
+        var found = new List<PartialFileInfo>();
+        var options = new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0, IgnoreInaccessible = true };
+        foreach (string part in Directory.EnumerateFiles(directory, "*" + Storage.PartialFile.PartSuffix, options))
+        {
+            var info = new FileInfo(part);
+            if (info.LinkTarget is not null) continue;
+            string journal = Storage.ResumeJournal.PathFor(part);
+            var journalInfo = new FileInfo(journal);
+            var last = journalInfo.Exists && journalInfo.LastWriteTimeUtc > info.LastWriteTimeUtc ? journalInfo.LastWriteTimeUtc : info.LastWriteTimeUtc;
+            found.Add(new PartialFileInfo(part, journalInfo.Exists ? journal : null, info.Length, last));
+        }
+        foreach (string journal in Directory.EnumerateFiles(directory, "*" + Storage.ResumeJournal.StateSuffix, options))
+        {
+            string part = journal[..^Storage.ResumeJournal.StateSuffix.Length] + Storage.PartialFile.PartSuffix;
+            if (!File.Exists(part)) found.Add(new PartialFileInfo(journal, journal, 0, File.GetLastWriteTimeUtc(journal)));
+        }
+        return [.. found.OrderBy(p => p.LastWriteUtc)];
+    }
+
+    /// <summary>Deletes partial files (and journals) not touched for <paramref name="olderThan"/>; returns what was removed. A partial being received right now is skipped.</summary>
+    public static IReadOnlyList<PartialFileInfo> Clean(string directory, TimeSpan olderThan)
+    {
+        var removed = new List<PartialFileInfo>();
+        var cutoff = DateTime.UtcNow - olderThan;
+        foreach (var partial in Find(directory))
+        {
+            if (partial.LastWriteUtc > cutoff) continue;
+            try
+            {
+                if (partial.JournalPath is not null)
+                {
+                    // The journal is held exclusively while a session writes: taking it proves nobody is.
+                    using (new FileStream(partial.JournalPath, FileMode.Open, FileAccess.ReadWrite, FileShare.None)) { }
+                    File.Delete(partial.JournalPath);
+                }
+                if (partial.Path != partial.JournalPath) File.Delete(partial.Path);
+                removed.Add(partial);
+            }
+            catch (IOException) { }
+            catch (UnauthorizedAccessException) { }
+        }
+        return removed;
+    }
+}

@@ -1,0 +1,111 @@
+using System.Buffers.Binary;
+using System.IO.Hashing;
+
+namespace Singularity.Engine.Storage;
+
+/// <summary>
+/// The durable record of which shards of a partial file are verified on disk, kept beside it as
+/// <c>.NAME.sglty-state</c>. A 64-byte header names the source (size, mtime, shard size); each 16-byte record
+/// (u32 index, u32 check, u64 digest) is appended only after the data it claims was flushed, so a record never
+/// claims bytes a crash could lose. A torn or damaged record is ignored: its shard is simply sent again.
+/// </summary>
+internal sealed class ResumeJournal : IDisposable
+{
+    public const int HeaderSize = 64;
+    public const int RecordSize = 16;
+    private static ReadOnlySpan<byte> Magic => "SGLTYRS1"u8;
+
+    private readonly FileStream _stream;
+    private readonly byte[] _record = new byte[RecordSize];
+
+    private ResumeJournal(FileStream stream) => _stream = stream;
+
+    public static string PathFor(string partialPath) =>
+        partialPath.EndsWith(PartialFile.PartSuffix, StringComparison.Ordinal)
+            ? partialPath[..^PartialFile.PartSuffix.Length] + StateSuffix
+            : partialPath + StateSuffix;
+
+    public const string StateSuffix = ".sglty-state";
+
+    /// <summary>Reads the verified shards recorded for a source of this size, mtime and shard size; empty if the journal is missing, damaged or for another source.</summary>
+    public static Dictionary<int, ulong> Load(string path, long size, long mtime, int shardSize, int shardCount)
+    {
+        var verified = new Dictionary<int, ulong>();
+        try
+        {
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1 << 16);
+            Span<byte> header = stackalloc byte[HeaderSize];
+            if (stream.ReadAtLeast(header, HeaderSize, throwOnEndOfStream: false) < HeaderSize || !Matches(header, size, mtime, shardSize)) return verified;
+            Span<byte> record = stackalloc byte[RecordSize];
+            while (stream.ReadAtLeast(record, RecordSize, throwOnEndOfStream: false) == RecordSize)
+            {
+                int index = BinaryPrimitives.ReadInt32LittleEndian(record);
+                ulong digest = BinaryPrimitives.ReadUInt64LittleEndian(record[8..]);
+                if (index < 0 || index >= shardCount || BinaryPrimitives.ReadUInt32LittleEndian(record[4..]) != RecordCheck(index, digest)) continue;
+                verified[index] = digest;
+            }
+        }
+        catch (FileNotFoundException) { }
+        catch (DirectoryNotFoundException) { }
+        catch (IOException) { verified.Clear(); }
+        catch (UnauthorizedAccessException) { verified.Clear(); }
+        return verified;
+    }
+
+    /// <summary>Opens the journal for appending, exclusively: a second session receiving the same file fails here. A fresh header is written unless <paramref name="keep"/>.</summary>
+    public static ResumeJournal Open(string path, long size, long mtime, int shardSize, bool keep)
+    {
+        var stream = new FileStream(path, keep ? FileMode.OpenOrCreate : FileMode.Create, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.None);
+        if (!keep || stream.Length < HeaderSize)
+        {
+            stream.SetLength(0);
+            Span<byte> header = stackalloc byte[HeaderSize];
+            header.Clear();
+            Magic.CopyTo(header);
+            BinaryPrimitives.WriteUInt16LittleEndian(header[8..], 1);
+            BinaryPrimitives.WriteInt32LittleEndian(header[12..], shardSize);
+            BinaryPrimitives.WriteInt64LittleEndian(header[16..], size);
+            BinaryPrimitives.WriteInt64LittleEndian(header[24..], mtime);
+            BinaryPrimitives.WriteUInt64LittleEndian(header[56..], XxHash3.HashToUInt64(header[..56]));
+            stream.Write(header);
+        }
+        else
+        {
+            // Drop a torn trailing record so new records stay aligned.
+            stream.SetLength(HeaderSize + (stream.Length - HeaderSize) / RecordSize * RecordSize);
+        }
+        stream.Seek(0, SeekOrigin.End);
+        return new ResumeJournal(stream);
+    }
+
+    /// <summary>Appends records; the caller has flushed the data they claim.</summary>
+    public void Append(ReadOnlySpan<(int Index, ulong Digest)> records)
+    {
+        foreach (var (index, digest) in records)
+        {
+            BinaryPrimitives.WriteInt32LittleEndian(_record, index);
+            BinaryPrimitives.WriteUInt32LittleEndian(_record.AsSpan(4), RecordCheck(index, digest));
+            BinaryPrimitives.WriteUInt64LittleEndian(_record.AsSpan(8), digest);
+            _stream.Write(_record);
+        }
+        _stream.Flush();
+    }
+
+    public void Dispose() => _stream.Dispose();
+
+    private static bool Matches(ReadOnlySpan<byte> header, long size, long mtime, int shardSize) =>
+        header[..8].SequenceEqual(Magic)
+        && BinaryPrimitives.ReadUInt16LittleEndian(header[8..]) == 1
+        && BinaryPrimitives.ReadUInt64LittleEndian(header[56..]) == XxHash3.HashToUInt64(header[..56])
+        && BinaryPrimitives.ReadInt32LittleEndian(header[12..]) == shardSize
+        && BinaryPrimitives.ReadInt64LittleEndian(header[16..]) == size
+        && BinaryPrimitives.ReadInt64LittleEndian(header[24..]) == mtime;
+
+    private static uint RecordCheck(int index, ulong digest)
+    {
+        Span<byte> bytes = stackalloc byte[12];
+        BinaryPrimitives.WriteInt32LittleEndian(bytes, index);
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes[4..], digest);
+        return (uint)XxHash3.HashToUInt64(bytes);
+    }
+}
