@@ -48,8 +48,12 @@ internal sealed class PartialFile
         _durable = durable;
         ShardCount = Digests.ShardCount(entry.Size, shardSize);
         _written = ShardCount == 0;
-        _offered = Resumable && new FileInfo(TempPath) is { Exists: true } part && part.Length == entry.Size
+        // Preallocation reserves space without setting the length, so a partial is as long as its furthest write;
+        // a record for bytes beyond that length is not trusted.
+        _offered = Resumable && new FileInfo(TempPath) is { Exists: true } part && part.Length <= entry.Size
             ? ResumeJournal.Load(JournalPath, entry.Size, entry.MtimeNanoseconds, shardSize, ShardCount)
+                .Where(r => (long)r.Key * shardSize + Digests.ShardLength(entry.Size, shardSize, r.Key) <= part.Length)
+                .ToDictionary()
             : [];
     }
 

@@ -59,10 +59,24 @@ public sealed class TcpRelay : IAsyncDisposable
         }
     }
 
+    private readonly ConcurrentBag<TcpClient> _sockets = [];
+
+    /// <summary>Resets every connection relayed so far, as if the network between the two sides failed.</summary>
+    public void CutAll()
+    {
+        Interlocked.Increment(ref _cuts);
+        foreach (var socket in _sockets)
+        {
+            try { socket.Client.Close(0); } catch (ObjectDisposedException) { }
+        }
+    }
+
     private async Task RelayAsync(TcpClient client, int number)
     {
         using var _ = client;
         using var server = new TcpClient();
+        _sockets.Add(client);
+        _sockets.Add(server);
         try
         {
             await server.ConnectAsync(_target, _stop.Token);

@@ -1,0 +1,153 @@
+using Singularity.Engine;
+using Singularity.Tests.Support;
+
+namespace Singularity.Tests.EndToEnd;
+
+/// <summary>An interrupted transfer started again sends only what the receiver does not already hold, verified.</summary>
+public sealed class ResumeTests
+{
+    private static readonly TransferOptions Small = new() { ShardSize = 64 << 10, Lanes = 2, MaxInFlightBytes = 1 << 20 };
+
+    /// <summary>Runs a send through a relay that cuts every connection once the lanes carried <paramref name="after"/> bytes.</summary>
+    private static async Task InterruptAsync(string source, LoopbackReceiver receiver, long after)
+    {
+        await using var relay = new TcpRelay(receiver.Url);
+        relay.Cut = (connection, forwarded) =>
+        {
+            if (connection > 0 && forwarded > after / Small.Lanes && relay.CutCount == 0) relay.CutAll();
+            return false;
+        };
+        await Assert.ThrowsAnyAsync<SingularityException>(() => SingularitySender.SendAsync([source], relay.Url, Small));
+        var failed = await receiver.NextResultAsync();
+        Assert.False(failed.Succeeded);
+    }
+
+    [Fact]
+    public async Task A_restarted_transfer_sends_only_the_missing_shards()
+    {
+        using var temp = new TempDirectory();
+        long size = 8 << 20;
+        string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "f.bin"), size, seed: 31);
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination);
+
+        await InterruptAsync(source, receiver, 4 << 20);
+        var partial = Assert.Single(PartialFiles.Find(destination));
+        Assert.NotNull(partial.JournalPath);
+        Assert.False(File.Exists(Path.Combine(destination, "f.bin")));
+
+        var result = await SingularitySender.SendAsync([source], receiver.Url, Small);
+
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        TestFiles.AssertSameBytes(source, Path.Combine(destination, "f.bin"));
+        Assert.True(result.BytesSkipped > 0, "nothing was resumed");
+        Assert.Equal(size, result.BytesSkipped + result.BytesSent - result.Retransmits * 0);
+        Assert.Empty(PartialFiles.Find(destination));
+    }
+
+    [Fact]
+    public async Task A_changed_source_is_not_resumed_from_the_stale_partial()
+    {
+        using var temp = new TempDirectory();
+        string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "f.bin"), 4 << 20, seed: 32);
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination);
+        await InterruptAsync(source, receiver, 2 << 20);
+
+        TestFiles.Create(source, 4 << 20, seed: 33);
+        var result = await SingularitySender.SendAsync([source], receiver.Url, Small);
+
+        TestFiles.AssertSameBytes(source, Path.Combine(destination, "f.bin"));
+        Assert.Equal(0, result.BytesSkipped);
+        Assert.Equal(4 << 20, result.BytesSent);
+    }
+
+    [Fact]
+    public async Task A_shard_changed_under_an_unchanged_mtime_is_detected_and_sent_again()
+    {
+        using var temp = new TempDirectory();
+        string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "f.bin"), 4 << 20, seed: 34);
+        var mtime = File.GetLastWriteTimeUtc(source);
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination);
+        await InterruptAsync(source, receiver, 3 << 20);
+
+        // Change the first shard's bytes (it was surely sent) and put the mtime back.
+        using (var stream = new FileStream(source, FileMode.Open, FileAccess.Write))
+            stream.Write(new byte[1000]);
+        File.SetLastWriteTimeUtc(source, mtime);
+        var result = await SingularitySender.SendAsync([source], receiver.Url, Small);
+
+        TestFiles.AssertSameBytes(source, Path.Combine(destination, "f.bin"));
+        Assert.True(result.BytesSkipped > 0);
+        Assert.True(result.BytesSent >= 64 << 10, "the changed shard was not sent");
+    }
+
+    [Fact]
+    public async Task The_sender_retries_by_itself_and_resumes()
+    {
+        using var temp = new TempDirectory();
+        long size = 8 << 20;
+        string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "f.bin"), size, seed: 35);
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination);
+        await using var relay = new TcpRelay(receiver.Url);
+        // Once, when a lane has carried 2 MiB, every connection of that session is cut.
+        relay.Cut = (connection, forwarded) =>
+        {
+            if (connection is >= 1 and <= 2 && forwarded > (2 << 20) && relay.CutCount == 0) relay.CutAll();
+            return false;
+        };
+        var events = new List<string>();
+
+        var result = await SingularitySender.SendAsync([source], relay.Url, Small with { Retries = 3 }, null, line => { lock (events) events.Add(line); });
+
+        TestFiles.AssertSameBytes(source, Path.Combine(destination, "f.bin"));
+        Assert.Equal(1, result.Retries);
+        Assert.Contains(events, e => e.StartsWith("retry 1 of 3", StringComparison.Ordinal));
+        Assert.True(result.BytesSkipped > 0);
+        // At most what was unacknowledged (the window) plus what was acknowledged but not yet journaled (16 shards) travels twice.
+        Assert.True(result.BytesSent <= size + Small.MaxInFlightBytes + 16 * Small.ShardSize, $"sent {result.BytesSent} of {size}");
+    }
+
+    [Fact]
+    public async Task Committed_files_are_not_sent_again_on_retry()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        for (int i = 0; i < 40; i++) TestFiles.Create(Path.Combine(tree, $"f{i:00}.bin"), 200_000, seed: i);
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination);
+        await using var relay = new TcpRelay(receiver.Url);
+        relay.Cut = (connection, forwarded) =>
+        {
+            if (connection == 1 && forwarded > (3 << 20) && relay.CutCount == 0) relay.CutAll();
+            return false;
+        };
+
+        var result = await SingularitySender.SendAsync([tree], relay.Url, Small with { Retries = 2, Lanes = 1 });
+
+        TestFiles.AssertSameTree(tree, Path.Combine(destination, "tree"));
+        Assert.Equal(1, result.Retries);
+        Assert.True(result.BytesSent < 40 * 200_000 + (2 << 20), $"sent {result.BytesSent}");
+    }
+
+    [Fact]
+    public void Partials_can_be_listed_and_cleaned_by_age()
+    {
+        using var temp = new TempDirectory();
+        string old = TestFiles.Create(Path.Combine(temp.Path, "a", ".old.bin.sglty-part"), 100);
+        File.WriteAllBytes(Path.Combine(temp.Path, "a", ".old.bin.sglty-state"), new byte[64]);
+        string fresh = TestFiles.Create(Path.Combine(temp.Path, ".new.bin.sglty-part"), 10);
+        File.SetLastWriteTimeUtc(old, DateTime.UtcNow.AddDays(-10));
+        File.SetLastWriteTimeUtc(Path.Combine(temp.Path, "a", ".old.bin.sglty-state"), DateTime.UtcNow.AddDays(-10));
+
+        Assert.Equal(2, PartialFiles.Find(temp.Path).Count);
+        var removed = PartialFiles.Clean(temp.Path, TimeSpan.FromDays(7));
+
+        Assert.Equal(old, Assert.Single(removed).Path);
+        Assert.False(File.Exists(old));
+        Assert.False(File.Exists(Path.Combine(temp.Path, "a", ".old.bin.sglty-state")));
+        Assert.True(File.Exists(fresh));
+    }
+}
