@@ -30,6 +30,7 @@ public static class SingularitySender
         SendResult? first = null;
         long sent = 0, skipped = 0;
         int retransmits = 0;
+        int fruitless = 0;
         for (int attempt = 0; ; attempt++)
         {
             var session = new SenderSession(paths, to, options, progress, log, committed);
@@ -46,15 +47,18 @@ public static class SingularitySender
                     Elapsed = clock.Elapsed,
                 };
             }
-            catch (SingularityException ex) when (IsWorthRetrying(ex) && attempt < options.Retries && clock.Elapsed < options.RetryTimeout && !cancellationToken.IsCancellationRequested)
+            catch (SingularityException ex) when (IsWorthRetrying(ex) && fruitless < options.Retries && clock.Elapsed < options.RetryTimeout && !cancellationToken.IsCancellationRequested)
             {
+                // The limit and the growing pause count attempts in a row that moved nothing: a long transfer over a
+                // flaky link keeps going as long as each attempt makes progress.
+                fruitless = session.BytesSent > 0 || session.BytesSkipped > 0 ? 0 : fruitless + 1;
                 first ??= session.Totals;
                 sent += session.BytesSent;
                 skipped += session.BytesSkipped;
                 retransmits += session.Retransmits;
                 committed.UnionWith(session.CommittedPaths);
-                var pause = TimeSpan.FromSeconds(Math.Min(30, Math.Pow(2, attempt)));
-                log?.Invoke($"retry {attempt + 1} of {options.Retries} in {pause.TotalSeconds:0} s: {ex.Message}");
+                var pause = TimeSpan.FromSeconds(Math.Min(30, Math.Pow(2, Math.Max(0, fruitless - 1))));
+                log?.Invoke($"retry {attempt + 1} in {pause.TotalSeconds:0} s ({fruitless} of {options.Retries} without progress): {ex.Message}");
                 await Task.Delay(pause, cancellationToken).ConfigureAwait(false);
             }
         }

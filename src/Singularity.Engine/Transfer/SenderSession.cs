@@ -248,7 +248,7 @@ internal sealed partial class SenderSession
                 if (!ok)
                 {
                     if (_sessionDone.Task.IsCompleted) return;
-                    throw new TransferAbortedException(ErrorCode.ConnectionLost, $"the receiver at {_url} closed the connection before confirming the transfer");
+                    throw new TransferAbortedException(ErrorCode.ConnectionLost, $"the receiver at {Where} closed the connection before confirming the transfer");
                 }
                 Dispatch(type, body.Span);
             }

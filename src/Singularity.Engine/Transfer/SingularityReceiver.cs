@@ -149,13 +149,14 @@ public sealed class SingularityReceiver : IAsyncDisposable
             }
             else
             {
-                string? reason = "unknown session";
+                string? reason = "unknown session; the receiver may have restarted";
                 if (!_sessions.TryGetValue(hello.Session, out var session)
                     || !CryptographicOperations.FixedTimeEquals(session.Keys.LaneBinder(helloBytes), auth)
                     || !session.TryJoin(connection, hello.Lane, out reason))
                 {
                     reason ??= "lane not authenticated";
-                    await ReplyAsync(connection, session is null ? ErrorCode.ProtocolViolation : ErrorCode.AuthFailed, hello.Session, reason).ConfigureAwait(false);
+                    // An unknown session is reported as lost: the sender reconnects and resumes rather than giving up.
+                    await ReplyAsync(connection, session is null ? ErrorCode.ConnectionLost : ErrorCode.AuthFailed, hello.Session, reason).ConfigureAwait(false);
                     Reject(remote, $"lane refused: {reason}");
                     return;
                 }

@@ -59,8 +59,8 @@ public sealed class CommandLineTests
         Assert.NotEqual(0, exit);
         string[] lines = error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(3, lines.Length);
-        Assert.StartsWith("sglty: retry 1 of 2 in 1 s: cannot connect", lines[0]);
-        Assert.StartsWith("sglty: retry 2 of 2 in 2 s: cannot connect", lines[1]);
+        Assert.StartsWith("sglty: retry 1 in 1 s (1 of 2 without progress): cannot connect", lines[0]);
+        Assert.StartsWith("sglty: retry 2 in 2 s (2 of 2 without progress): cannot connect", lines[1]);
         Assert.StartsWith("sglty: error: cannot connect", lines[2]);
     }
 

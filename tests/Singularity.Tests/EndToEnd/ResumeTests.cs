@@ -104,7 +104,7 @@ public sealed class ResumeTests
 
         TestFiles.AssertSameBytes(source, Path.Combine(destination, "f.bin"));
         Assert.Equal(1, result.Retries);
-        Assert.Contains(events, e => e.StartsWith("retry 1 of 3", StringComparison.Ordinal));
+        Assert.Contains(events, e => e.StartsWith("retry 1 in 1 s", StringComparison.Ordinal));
         Assert.True(result.BytesSkipped > 0);
         // At most what was unacknowledged (the window) plus what was acknowledged but not yet journaled (16 shards) travels twice.
         Assert.True(result.BytesSent <= size + Small.MaxInFlightBytes + 16 * Small.ShardSize, $"sent {result.BytesSent} of {size}");

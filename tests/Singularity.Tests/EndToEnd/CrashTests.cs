@@ -1,0 +1,139 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using Singularity.Engine;
+using Singularity.Tests.Support;
+
+namespace Singularity.Tests.EndToEnd;
+
+/// <summary>kill -9 of the receiver, a full disk: the final name only ever holds the complete, verified file, and a restart resumes.</summary>
+public sealed class CrashTests
+{
+    [Fact]
+    public async Task Killing_the_receiver_repeatedly_never_leaves_a_wrong_file_and_resume_does_not_resend_verified_shards()
+    {
+        using var temp = new TempDirectory();
+        long size = 320L << 20;
+        string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "big.bin"), size, seed: 41);
+        string destination = temp.Sub("dst");
+        string final = Path.Combine(destination, "big.bin");
+        string journal = Path.Combine(destination, ".big.bin.sglty-state");
+        int port = FreePort();
+        string token = SessionToken.Generate();
+        string[] receiverArgs = ["recv", "--dir", destination, "--listen", $"127.0.0.1:{port}", "--token", token];
+        const int shard = 1 << 20, inFlight = 16 << 20, kills = 3;
+
+        var receiver = SgltyProcess.Start(receiverArgs);
+        await WaitForPortAsync(port);
+        using var sender = SgltyProcess.Start("send", source, "--to", $"sglty://127.0.0.1:{port}/?token={token}", "--retries", "20", "--json",
+            "--shard-size", "1MiB", "--in-flight", "16MiB", "--lanes", "3");
+        var output = sender.StandardOutput.ReadToEndAsync();
+        var errors = sender.StandardError.ReadToEndAsync();
+
+        for (int round = 1; round <= kills; round++)
+        {
+            // Kill once the journal shows progress beyond the previous round: a different point of the file each time.
+            long threshold = ResumeRecordBytes(round * 60);
+            var deadline = DateTime.UtcNow.AddMinutes(2);
+            while (!(File.Exists(journal) && new FileInfo(journal).Length >= threshold) && DateTime.UtcNow < deadline && !sender.HasExited)
+                await Task.Delay(5);
+            receiver.Kill();
+            await receiver.WaitForExitAsync();
+            receiver.Dispose();
+            Assert.False(File.Exists(final), $"round {round}: a file appeared under its final name before the transfer finished");
+            receiver = SgltyProcess.Start(receiverArgs);
+            await WaitForPortAsync(port);
+        }
+
+        using var guard = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        await sender.WaitForExitAsync(guard.Token);
+        receiver.Kill();
+        receiver.Dispose();
+        Assert.True(sender.ExitCode == 0, await errors);
+        using var json = JsonDocument.Parse(await output);
+        long sent = json.RootElement.GetProperty("bytes_sent").GetInt64();
+        long skipped = json.RootElement.GetProperty("bytes_skipped").GetInt64();
+        int retries = json.RootElement.GetProperty("retries").GetInt32();
+        TestFiles.AssertSameBytes(source, final);
+        Assert.True(retries >= kills, $"{retries} retries for {kills} kills");
+        Assert.True(skipped > 0, "nothing was resumed");
+        // Each kill may cost what was in flight and what was verified but not yet journaled (16 shards), never more.
+        long bound = size + kills * (inFlight + 16L * shard + shard);
+        Assert.True(sent <= bound, $"sent {sent} bytes for a {size}-byte file: verified shards were resent (bound {bound})");
+    }
+
+    [SkippableFact]
+    public async Task A_full_disk_is_reported_on_both_sides_and_the_transfer_succeeds_once_space_is_freed()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux() && Environment.IsPrivilegedProcess, "needs root on Linux to mount a size-limited tmpfs");
+        using var temp = new TempDirectory();
+        string mount = temp.Sub("small");
+        Skip.IfNot(Run("mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", mount), "mount -t tmpfs is not permitted here");
+        try
+        {
+            string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "f.bin"), 64 << 20, seed: 42);
+            await using var receiver = new LoopbackReceiver(mount);
+
+            var error = await Assert.ThrowsAsync<TransferAbortedException>(() => SingularitySender.SendAsync([source], receiver.Url));
+            Assert.Equal(ErrorCode.DiskFull, error.Code);
+            Assert.Contains("disk full", error.Message);
+            var failed = await receiver.NextResultAsync();
+            Assert.Equal(ErrorCode.DiskFull, failed.Error!.Code);
+            Assert.False(File.Exists(Path.Combine(mount, "f.bin")));
+
+            Assert.True(Run("mount", "-o", "remount,size=160m", mount));
+            await SingularitySender.SendAsync([source], receiver.Url);
+            TestFiles.AssertSameBytes(source, Path.Combine(mount, "f.bin"));
+        }
+        finally
+        {
+            Run("umount", "-l", mount);
+        }
+    }
+
+    private static long ResumeRecordBytes(int records) => 64 + 16L * records;
+
+    private static bool Run(string command, params string[] arguments)
+    {
+        var info = new ProcessStartInfo(command) { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (string argument in arguments) info.ArgumentList.Add(argument);
+        try
+        {
+            using var process = Process.Start(info)!;
+            process.WaitForExit();
+            return process.ExitCode == 0;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return false;
+        }
+    }
+
+    private static int FreePort()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
+    private static async Task WaitForPortAsync(int port)
+    {
+        var deadline = DateTime.UtcNow.AddMinutes(1);
+        while (true)
+        {
+            try
+            {
+                using var probe = new TcpClient();
+                await probe.ConnectAsync(IPAddress.Loopback, port);
+                return;
+            }
+            catch (SocketException) when (DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(20);
+            }
+        }
+    }
+}
