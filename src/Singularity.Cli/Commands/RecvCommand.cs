@@ -107,8 +107,11 @@ internal static class RecvCommand
     private static void WriteAtomically(string path, string content)
     {
         string full = Path.GetFullPath(path);
-        string temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
-        File.WriteAllText(temp, content);
+        // The URL holds the token: the file is private, and its temporary name unpredictable and never followed.
+        string temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        using (var writer = new StreamWriter(temp, new System.Text.UTF8Encoding(false), options)) writer.Write(content);
         File.Move(temp, full, overwrite: true);
     }
 

@@ -7,6 +7,12 @@ internal static class Errors
 {
     public const int Failure = 1;
 
+    /// <summary>Reasons can come from the peer: control characters are shown as '?' so they cannot drive the terminal.</summary>
+    public static string Printable(string text) => string.Create(text.Length, text, static (span, source) =>
+    {
+        for (int i = 0; i < source.Length; i++) span[i] = char.IsControl(source[i]) ? '?' : source[i];
+    });
+
     public static int Report(Exception ex)
     {
         string message = ex switch
@@ -17,7 +23,7 @@ internal static class Errors
             OperationCanceledException => "cancelled",
             _ => $"unexpected error: {ex.Message}",
         };
-        Console.Error.WriteLine($"sglty: error: {message}");
+        Console.Error.WriteLine($"sglty: error: {Printable(message)}");
         return Failure;
     }
 }

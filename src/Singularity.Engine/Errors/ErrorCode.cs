@@ -25,7 +25,7 @@ public enum ErrorCode : ushort
     Cancelled = 9,
     /// <summary>An unexpected failure inside the peer.</summary>
     Internal = 10,
-    /// <summary>Authentication failed (reserved for authenticated sessions).</summary>
+    /// <summary>Authentication failed: missing or wrong token, or a cipher the receiver does not accept.</summary>
     AuthFailed = 11,
     /// <summary>The source changed while it was being sent.</summary>
     SourceChanged = 12,

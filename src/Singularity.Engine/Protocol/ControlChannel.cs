@@ -128,6 +128,7 @@ internal sealed class ControlChannel : IAsyncDisposable
             throw new TransferAbortedException(ErrorCode.ConnectionLost, "control connection closed in the middle of a message");
         if (_receiveCipher is not null)
         {
+            if (WireFormat.ReadCheck(_readHeader.AsSpan(8)) != 0) throw new ProtocolViolationException("the check field of an encrypted control message is not zero");
             if (!_receiveCipher.TryOpen(body.Span[..^tag], body.Span[^tag..], _readHeader.AsSpan(0, 8)))
                 throw new ProtocolViolationException("a control message failed authentication: it was altered, dropped or replayed on the way");
             return (true, type, body[..^tag]);

@@ -266,7 +266,10 @@ internal sealed class PartialFile
         {
             // CreateNew (O_EXCL) never follows a link planted at the temporary name; a leftover is removed first.
             if (File.Exists(path) || new FileInfo(path).LinkTarget is not null) File.Delete(path);
-            return File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, FileOptions.None, preallocationSize: size);
+            var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, FileOptions.None, preallocationSize: size);
+            // Private while it arrives; the sender's mode is applied at commit.
+            if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(handle, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            return handle;
         }
         catch (IOException ex) when (StorageErrors.IsDiskFull(ex))
         {

@@ -62,11 +62,10 @@ internal sealed partial class ReceiverSession
                 var data = frame.Span[..shard.PayloadLength];
                 // Encrypted: the tag proves header and payload intact and the digest field is zero on the wire, so the
                 // digest is computed here. Plain: the digest in the header is what the payload must match.
+                // A failed tag means the header may be forged as well, so its file and shard cannot be named in a
+                // NACK: the lane is dropped and the sender resends everything it had in flight there.
                 if (cipher is not null && !cipher.TryOpen(data, frame.Span[shard.PayloadLength..], header))
-                {
-                    Reject(file, shard.ShardIndex);
-                    continue;
-                }
+                    throw new ProtocolViolationException("a shard failed authentication: it was altered on the way");
                 ulong digest = Digests.Shard(data);
                 if (cipher is null && digest != shard.PayloadDigest)
                 {

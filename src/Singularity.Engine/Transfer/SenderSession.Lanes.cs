@@ -278,6 +278,7 @@ internal sealed partial class SenderSession
             var file = _filesById[(uint)(key >> 32)]!;
             int index = (int)(uint)key;
             _window.Release(file.ShardLength(index));
+            Interlocked.Increment(ref _retransmits);
             _scheduler.Retransmit(file, index);
         }
         Interlocked.Add(ref _lanesLost, 1);

@@ -22,6 +22,7 @@ public sealed class SingularityReceiver : IAsyncDisposable
     private readonly ConcurrentDictionary<Task, bool> _connections = new();
     private readonly CancellationTokenSource _stopping = new();
     private int _handshakes;
+    private int _sessionSlots;
 
     private SingularityReceiver(ReceiverOptions options, ILaneListener listener)
     {
@@ -150,11 +151,12 @@ public sealed class SingularityReceiver : IAsyncDisposable
             else
             {
                 string? reason = "unknown session; the receiver may have restarted";
-                if (!_sessions.TryGetValue(hello.Session, out var session)
-                    || !CryptographicOperations.FixedTimeEquals(session.Keys.LaneBinder(helloBytes), auth)
-                    || !session.TryJoin(connection, hello.Lane, out reason))
+                bool known = _sessions.TryGetValue(hello.Session, out var session);
+                bool proven = known && CryptographicOperations.FixedTimeEquals(session!.Keys.LaneBinder(helloBytes), auth);
+                if (known && !proven) reason = "lane not authenticated";
+                if (!proven || !session!.TryJoin(connection, hello.Lane, out reason))
                 {
-                    reason ??= "lane not authenticated";
+                    reason ??= "lane refused";
                     // An unknown session is reported as lost: the sender reconnects and resumes rather than giving up.
                     await ReplyAsync(connection, session is null ? ErrorCode.ConnectionLost : ErrorCode.AuthFailed, hello.Session, reason).ConfigureAwait(false);
                     Reject(remote, $"lane refused: {reason}");
@@ -201,27 +203,38 @@ public sealed class SingularityReceiver : IAsyncDisposable
             Reject(remote, refusal);
             return null;
         }
-        if (_sessions.Count >= _options.Transfer.Limits.MaxSessions)
+        if (Interlocked.Increment(ref _sessionSlots) > _options.Transfer.Limits.MaxSessions)
         {
+            Interlocked.Decrement(ref _sessionSlots);
             await ReplyAsync(connection, ErrorCode.Busy, default, $"the receiver already serves {_options.Transfer.Limits.MaxSessions} sessions; try again later").ConfigureAwait(false);
             Reject(remote, "too many sessions");
             return null;
         }
-        var id = SessionId.NewRandom();
-        byte[] reply = new byte[HelloReply.Size];
-        new HelloReply(ErrorCode.None, id, authLength: Handshake.ServerAuthSize).WriteTo(reply);
-        var (serverAuth, pending) = Handshake.ServerRespond(hello, auth, reply, _options.Token, requested);
-        await connection.WriteAsync(reply, timeout).ConfigureAwait(false);
-        await connection.WriteAsync(serverAuth, timeout).ConfigureAwait(false);
-        byte[] finished = new byte[Handshake.MacSize];
-        if (!await ReadOrTimeOutAsync(connection, finished, remote, timeout).ConfigureAwait(false)) return null;
-        if (!pending.VerifyClientFinished(finished))
+        bool admitted = false;
+        try
         {
-            // Only a peer without the sender's ephemeral key gets here, for example one replaying a recorded session.
-            Reject(remote, "handshake failed: the sender's Finished does not match");
-            return null;
+            var id = SessionId.NewRandom();
+            byte[] reply = new byte[HelloReply.Size];
+            new HelloReply(ErrorCode.None, id, authLength: Handshake.ServerAuthSize).WriteTo(reply);
+            var (serverAuth, pending) = Handshake.ServerRespond(hello, auth, reply, _options.Token, requested);
+            await connection.WriteAsync(reply, timeout).ConfigureAwait(false);
+            await connection.WriteAsync(serverAuth, timeout).ConfigureAwait(false);
+            byte[] finished = new byte[Handshake.MacSize];
+            if (!await ReadOrTimeOutAsync(connection, finished, remote, timeout).ConfigureAwait(false)) return null;
+            if (!pending.VerifyClientFinished(finished))
+            {
+                // Only a peer without the sender's ephemeral key gets here, for example one replaying a recorded session.
+                Reject(remote, "handshake failed: the sender's Finished does not match");
+                return null;
+            }
+            admitted = true;
+            return (id, pending.Keys);
         }
-        return (id, pending.Keys);
+        finally
+        {
+            // The slot reserved above is the session's from here on, or nobody's.
+            if (!admitted) Interlocked.Decrement(ref _sessionSlots);
+        }
     }
 
     private async Task<bool> ReadOrTimeOutAsync(ILaneConnection connection, byte[] buffer, string remote, CancellationToken timeout)
@@ -241,7 +254,11 @@ public sealed class SingularityReceiver : IAsyncDisposable
     private async Task RunSessionAsync(ILaneConnection connection, string remote, SessionId id, SessionKeys keys)
     {
         var session = new ReceiverSession(id, _options, remote, keys);
-        if (!_sessions.TryAdd(session.Id, session)) return;
+        if (!_sessions.TryAdd(session.Id, session))
+        {
+            Interlocked.Decrement(ref _sessionSlots);
+            return;
+        }
         try
         {
             SessionStarted?.Invoke(session.Id.ToString(), remote);
@@ -251,6 +268,7 @@ public sealed class SingularityReceiver : IAsyncDisposable
         finally
         {
             _sessions.TryRemove(session.Id, out _);
+            Interlocked.Decrement(ref _sessionSlots);
         }
     }
 
