@@ -23,6 +23,7 @@ public sealed class SingularityReceiver : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private int _handshakes;
     private int _sessionSlots;
+    private readonly ConcurrentDictionary<SessionId, TaskCompletionSource<ReceiverSession?>> _pending = new();
 
     private SingularityReceiver(ReceiverOptions options, ILaneListener listener)
     {
@@ -152,6 +153,12 @@ public sealed class SingularityReceiver : IAsyncDisposable
             {
                 string? reason = "unknown session; the receiver may have restarted";
                 bool known = _sessions.TryGetValue(hello.Session, out var session);
+                if (!known && _pending.TryGetValue(hello.Session, out var waiting))
+                {
+                    try { session = await waiting.Task.WaitAsync(timeout.Token).ConfigureAwait(false); }
+                    catch (OperationCanceledException) { session = null; }
+                    known = session is not null;
+                }
                 bool proven = known && CryptographicOperations.FixedTimeEquals(session!.Keys.LaneBinder(helloBytes), auth);
                 if (known && !proven) reason = "lane not authenticated";
                 if (!proven || !session!.TryJoin(connection, hello.Lane, out reason))
@@ -211,9 +218,13 @@ public sealed class SingularityReceiver : IAsyncDisposable
             return null;
         }
         bool admitted = false;
+        SessionId? pendingId = null;
         try
         {
             var id = SessionId.NewRandom();
+            // Lanes may reach this receiver before the sender's Finished does: they wait for the session here.
+            _pending[id] = new TaskCompletionSource<ReceiverSession?>(TaskCreationOptions.RunContinuationsAsynchronously);
+            pendingId = id;
             byte[] reply = new byte[HelloReply.Size];
             new HelloReply(ErrorCode.None, id, authLength: Handshake.ServerAuthSize).WriteTo(reply);
             var (serverAuth, pending) = Handshake.ServerRespond(hello, auth, reply, _options.Token, requested);
@@ -233,7 +244,11 @@ public sealed class SingularityReceiver : IAsyncDisposable
         finally
         {
             // The slot reserved above is the session's from here on, or nobody's.
-            if (!admitted) Interlocked.Decrement(ref _sessionSlots);
+            if (!admitted)
+            {
+                Interlocked.Decrement(ref _sessionSlots);
+                if (pendingId is { } id && _pending.TryRemove(id, out var waiting)) waiting.TrySetResult(null);
+            }
         }
     }
 
@@ -254,7 +269,9 @@ public sealed class SingularityReceiver : IAsyncDisposable
     private async Task RunSessionAsync(ILaneConnection connection, string remote, SessionId id, SessionKeys keys)
     {
         var session = new ReceiverSession(id, _options, remote, keys);
-        if (!_sessions.TryAdd(session.Id, session))
+        bool added = _sessions.TryAdd(session.Id, session);
+        if (_pending.TryRemove(id, out var waiting)) waiting.TrySetResult(added ? session : null);
+        if (!added)
         {
             Interlocked.Decrement(ref _sessionSlots);
             return;

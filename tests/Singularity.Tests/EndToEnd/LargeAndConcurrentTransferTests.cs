@@ -14,7 +14,16 @@ public sealed class LargeAndConcurrentTransferTests
         string destination = temp.Sub("dst");
         await using var receiver = new LoopbackReceiver(destination);
 
-        var result = await SingularitySender.SendAsync([source], receiver.Url);
+        SendResult result;
+        try
+        {
+            result = await SingularitySender.SendAsync([source], receiver.Url);
+        }
+        catch (SingularityException ex)
+        {
+            var failed = await receiver.NextResultAsync();
+            throw new Xunit.Sdk.XunitException($"sender: {ex.Message}; receiver: {failed.Error?.Message}");
+        }
         var received = await receiver.NextResultAsync();
 
         Assert.True(received.Succeeded, received.Error?.Message);

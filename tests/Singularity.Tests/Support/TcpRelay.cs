@@ -59,7 +59,7 @@ public sealed class TcpRelay : IAsyncDisposable
         }
     }
 
-    private readonly ConcurrentBag<TcpClient> _sockets = [];
+    private readonly ConcurrentBag<Socket> _sockets = [];
 
     /// <summary>Resets every connection relayed so far, as if the network between the two sides failed.</summary>
     public void CutAll()
@@ -67,7 +67,8 @@ public sealed class TcpRelay : IAsyncDisposable
         Interlocked.Increment(ref _cuts);
         foreach (var socket in _sockets)
         {
-            try { socket.Client.Close(0); } catch (ObjectDisposedException) { }
+            try { socket.Close(0); }
+            catch (Exception) { }
         }
     }
 
@@ -75,11 +76,11 @@ public sealed class TcpRelay : IAsyncDisposable
     {
         using var _ = client;
         using var server = new TcpClient();
-        _sockets.Add(client);
-        _sockets.Add(server);
+        _sockets.Add(client.Client);
         try
         {
             await server.ConnectAsync(_target, _stop.Token);
+            _sockets.Add(server.Client);
             var recording = Recorded.GetOrAdd(number, _ => new MemoryStream());
             var up = PumpAsync(client.GetStream(), server.GetStream(), number, recording);
             var down = PumpAsync(server.GetStream(), client.GetStream(), -1, null);
