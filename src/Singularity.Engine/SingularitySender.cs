@@ -31,6 +31,7 @@ public static class SingularitySender
         long sent = 0, skipped = 0;
         int retransmits = 0;
         int fruitless = 0;
+        var lastProgress = clock.Elapsed;
         for (int attempt = 0; ; attempt++)
         {
             var session = new SenderSession(paths, to, options, progress, log, committed);
@@ -47,11 +48,20 @@ public static class SingularitySender
                     Elapsed = clock.Elapsed,
                 };
             }
-            catch (SingularityException ex) when (IsWorthRetrying(ex) && fruitless < options.Retries && clock.Elapsed < options.RetryTimeout && !cancellationToken.IsCancellationRequested)
+            catch (SingularityException ex) when (IsWorthRetrying(ex) && options.Retries > 0 && !cancellationToken.IsCancellationRequested)
             {
-                // The limit and the growing pause count attempts in a row that moved nothing: a long transfer over a
-                // flaky link keeps going as long as each attempt makes progress.
-                fruitless = session.BytesSent > 0 || session.BytesSkipped > 0 ? 0 : fruitless + 1;
+                // The limit, the timeout and the growing pause all count from the last attempt that moved data: a long
+                // transfer over a flaky link keeps going as long as its attempts make progress.
+                if (session.BytesSent > 0 || session.BytesSkipped > 0)
+                {
+                    fruitless = 0;
+                    lastProgress = clock.Elapsed;
+                }
+                else
+                {
+                    fruitless++;
+                }
+                if (fruitless > options.Retries || clock.Elapsed - lastProgress > options.RetryTimeout) throw;
                 first ??= session.Totals;
                 sent += session.BytesSent;
                 skipped += session.BytesSkipped;

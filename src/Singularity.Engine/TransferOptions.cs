@@ -36,7 +36,7 @@ public sealed record TransferOptions
     /// <summary>How many attempts in a row that move no data a sender makes, reconnecting and resuming after losing the receiver (or finding it busy or its disk full), before it gives up. Default 0 here; `sglty send` uses 5.</summary>
     public int Retries { get; init; }
 
-    /// <summary>The longest a sender keeps retrying, counted from the start of the send. Default 10 minutes.</summary>
+    /// <summary>The longest a sender keeps retrying without any attempt moving data. Default 10 minutes.</summary>
     public TimeSpan RetryTimeout { get; init; } = TimeSpan.FromMinutes(10);
 
     /// <summary>How long a sender waits for any acknowledgement while shards are in flight before it replaces the lanes holding them. Default 30 s.</summary>

@@ -59,10 +59,10 @@ internal static class RecvCommand
             receiver.SessionStarted += (id, remote) => Console.Error.WriteLine($"session {id[..8]} from {remote}: started");
             receiver.SessionCompleted += result =>
             {
-                Console.Error.WriteLine(Describe(result));
+                Console.Error.WriteLine(Errors.Printable(Describe(result)));
                 first.TrySetResult(result);
             };
-            receiver.ConnectionRejected += reason => Console.Error.WriteLine($"refused connection {reason}");
+            receiver.ConnectionRejected += reason => Console.Error.WriteLine(Errors.Printable($"refused connection {reason}"));
 
             string url = receiver.Url.ToString();
             Console.Out.WriteLine(url);

@@ -21,7 +21,7 @@ internal static class SendCommand
         var token = CommonOptions.Token($"the receiver's token when the URL has none (or ${SessionToken.EnvironmentVariable})");
         var tokenFile = CommonOptions.TokenFile();
         var retries = new Option<int>("--retries") { Description = "reconnect and resume when the receiver goes away, is busy or its disk is full; give up after N attempts in a row that move no data; default 5", DefaultValueFactory = _ => 5 };
-        var timeout = CommonOptions.Duration("--timeout", "give up retrying after this long, e.g. 10m; default 10m", TimeSpan.FromMinutes(10));
+        var timeout = CommonOptions.Duration("--timeout", "give up retrying once no attempt moved data for this long, e.g. 30m; default 10m", TimeSpan.FromMinutes(10));
         var stall = CommonOptions.Duration("--stall-timeout", "replace lanes that see no acknowledgement for this long; default 30s", TimeSpan.FromSeconds(30));
         var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall };
         command.SetAction((result, cancellationToken) =>
@@ -47,7 +47,7 @@ internal static class SendCommand
             var url = ConnectionUrl.Parse(to);
             if (url.Token is null && CommonOptions.ResolveToken(token, tokenFile) is { } given) url = url with { Token = given };
             var display = new ProgressDisplay(CipherSuites.Name(options.Cipher));
-            var result = await display.ShowAsync(() => SingularitySender.SendAsync(paths, url, options, display, line => Console.Error.WriteLine($"sglty: {line}"), cancellationToken)).ConfigureAwait(false);
+            var result = await display.ShowAsync(() => SingularitySender.SendAsync(paths, url, options, display, line => Console.Error.WriteLine($"sglty: {Errors.Printable(line)}"), cancellationToken)).ConfigureAwait(false);
             double seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-9);
             Console.Error.WriteLine($"sent {result.Files} files, {ByteSize.Format(result.Bytes)} in {seconds:0.00} s: {result.Bytes / seconds / 1e6:0.0} MB/s ({result.Bytes * 8 / seconds / 1e9:0.00} Gbit/s), {result.Lanes} lanes, {ByteSize.Format(result.ShardSize)} shards, {CipherSuites.Name(result.Cipher)}");
             if (json) WriteJson(result);

@@ -10,7 +10,12 @@ internal static class Errors
     /// <summary>Reasons can come from the peer: control characters are shown as '?' so they cannot drive the terminal.</summary>
     public static string Printable(string text) => string.Create(text.Length, text, static (span, source) =>
     {
-        for (int i = 0; i < source.Length; i++) span[i] = char.IsControl(source[i]) ? '?' : source[i];
+        for (int i = 0; i < source.Length; i++)
+        {
+            // Control characters, and format characters such as bidirectional overrides that can disguise text.
+            var category = char.GetUnicodeCategory(source[i]);
+            span[i] = category is System.Globalization.UnicodeCategory.Control or System.Globalization.UnicodeCategory.Format ? '?' : source[i];
+        }
     });
 
     public static int Report(Exception ex)

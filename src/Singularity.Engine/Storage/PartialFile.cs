@@ -28,6 +28,7 @@ internal sealed class PartialFile
     private readonly Dictionary<int, ulong> _offered;
     private readonly List<(int Index, ulong Digest)> _unjournaled = [];
     private SafeFileHandle? _handle;
+    private FileStream? _stream;
     private ResumeJournal? _journal;
     private DateTime _lastJournal = DateTime.UtcNow;
     private ulong[]? _digests;
@@ -50,7 +51,7 @@ internal sealed class PartialFile
         _written = ShardCount == 0;
         // Preallocation reserves space without setting the length, so a partial is as long as its furthest write;
         // a record for bytes beyond that length is not trusted.
-        _offered = Resumable && new FileInfo(TempPath) is { Exists: true } part && part.Length <= entry.Size
+        _offered = Resumable && new FileInfo(TempPath) is { Exists: true, LinkTarget: null } part && part.Length <= entry.Size
             ? ResumeJournal.Load(JournalPath, entry.Size, entry.MtimeNanoseconds, shardSize, ShardCount)
                 .Where(r => (long)r.Key * shardSize + Digests.ShardLength(entry.Size, shardSize, r.Key) <= part.Length)
                 .ToDictionary()
@@ -65,8 +66,11 @@ internal sealed class PartialFile
     public int ShardCount { get; }
     public bool Committed { get; private set; }
 
-    /// <summary>A file of one shard is all or nothing: no journal.</summary>
-    public bool Resumable => ShardCount > 1;
+    /// <summary>
+    /// A file of one shard is all or nothing: no journal. Without flushes (--no-fsync) a journal record could outlive
+    /// the data it claims in a power failure, so there is no journal either.
+    /// </summary>
+    public bool Resumable => ShardCount > 1 && _durable;
 
     /// <summary>Shards a previous session left verified on disk, offered to the sender, which keeps those its source still matches.</summary>
     public IReadOnlyDictionary<int, ulong> Offered => _offered;
@@ -150,16 +154,19 @@ internal sealed class PartialFile
     private bool Finish()
     {
         SafeFileHandle? handle;
+        FileStream? stream;
         lock (_lock)
         {
             handle = _handle;
+            stream = _stream;
             _handle = null;
+            _stream = null;
             _written = true;
         }
         if (handle is not null)
         {
             if (_durable) RandomAccess.FlushToDisk(handle);
-            handle.Dispose();
+            stream?.Dispose();
         }
         lock (_journalLock)
         {
@@ -233,7 +240,8 @@ internal sealed class PartialFile
                 _journal?.Dispose();
                 _journal = null;
             }
-            _handle?.Dispose();
+            _stream?.Dispose();
+            _stream = null;
             _handle = null;
             if (!Resumable) TryDelete(TempPath);
         }
@@ -254,22 +262,25 @@ internal sealed class PartialFile
     {
         bool resume = _offered.Count > 0;
         if (Resumable) _journal = ResumeJournal.Open(JournalPath, Entry.Size, Entry.MtimeNanoseconds, _shardSize, keep: resume);
-        _handle = resume
-            ? File.OpenHandle(TempPath, FileMode.Open, FileAccess.ReadWrite, FileShare.None)
+        if (resume && new FileInfo(TempPath).LinkTarget is not null) throw new SingularityException(ErrorCode.BadPath, $"refused: the partial of '{Entry.Path}' is a symbolic link");
+        // The stream is kept (and disposed) with its handle: its finalizer must not close a handle still in use.
+        _stream = resume
+            ? new FileStream(TempPath, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.ReadWrite, Share = FileShare.None, BufferSize = 0 })
             : CreateExclusive(TempPath, Entry.Size);
+        _handle = _stream.SafeFileHandle;
         _digests ??= new ulong[ShardCount];
     }
 
-    private static SafeFileHandle CreateExclusive(string path, long size)
+    private static FileStream CreateExclusive(string path, long size)
     {
         try
         {
             // CreateNew (O_EXCL) never follows a link planted at the temporary name; a leftover is removed first.
             if (File.Exists(path) || new FileInfo(path).LinkTarget is not null) File.Delete(path);
-            var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, FileOptions.None, preallocationSize: size);
-            // Private while it arrives; the sender's mode is applied at commit.
-            if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(handle, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            return handle;
+            // Private from its creation while it arrives; the sender's mode is applied at commit.
+            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.ReadWrite, Share = FileShare.None, BufferSize = 0, PreallocationSize = size };
+            if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            return new FileStream(path, options);
         }
         catch (IOException ex) when (StorageErrors.IsDiskFull(ex))
         {

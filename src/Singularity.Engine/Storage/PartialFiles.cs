@@ -14,7 +14,7 @@ public static class PartialFiles
         foreach (string part in Directory.EnumerateFiles(directory, "*" + Storage.PartialFile.PartSuffix, options))
         {
             var info = new FileInfo(part);
-            if (info.LinkTarget is not null) continue;
+            if (info.LinkTarget is not null || !info.Name.StartsWith('.')) continue;
             string journal = Storage.ResumeJournal.PathFor(part);
             var journalInfo = new FileInfo(journal);
             var last = journalInfo.Exists && journalInfo.LastWriteTimeUtc > info.LastWriteTimeUtc ? journalInfo.LastWriteTimeUtc : info.LastWriteTimeUtc;
@@ -22,6 +22,7 @@ public static class PartialFiles
         }
         foreach (string journal in Directory.EnumerateFiles(directory, "*" + Storage.ResumeJournal.StateSuffix, options))
         {
+            if (!Path.GetFileName(journal).StartsWith('.')) continue;
             string part = journal[..^Storage.ResumeJournal.StateSuffix.Length] + Storage.PartialFile.PartSuffix;
             if (!File.Exists(part)) found.Add(new PartialFileInfo(journal, journal, 0, File.GetLastWriteTimeUtc(journal)));
         }

@@ -31,6 +31,7 @@ internal sealed class ResumeJournal : IDisposable
     public static Dictionary<int, ulong> Load(string path, long size, long mtime, int shardSize, int shardCount)
     {
         var verified = new Dictionary<int, ulong>();
+        if (new FileInfo(path).LinkTarget is not null) return verified;
         try
         {
             using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1 << 16);
@@ -55,7 +56,11 @@ internal sealed class ResumeJournal : IDisposable
     /// <summary>Opens the journal for appending, exclusively: a second session receiving the same file fails here. A fresh header is written unless <paramref name="keep"/>.</summary>
     public static ResumeJournal Open(string path, long size, long mtime, int shardSize, bool keep)
     {
-        var stream = new FileStream(path, keep ? FileMode.OpenOrCreate : FileMode.Create, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.None);
+        // Never through a link planted at this name; private like the partial it describes.
+        if (new FileInfo(path).LinkTarget is not null) File.Delete(path);
+        var options = new FileStreamOptions { Mode = keep ? FileMode.OpenOrCreate : FileMode.Create, Access = FileAccess.ReadWrite, Share = FileShare.None, BufferSize = 1 };
+        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        var stream = new FileStream(path, options);
         if (!keep || stream.Length < HeaderSize)
         {
             stream.SetLength(0);

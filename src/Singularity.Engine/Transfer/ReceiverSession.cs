@@ -211,6 +211,7 @@ internal sealed partial class ReceiverSession
             throw StorageErrors.Describe(ex, "preparing the destination");
         }
         _manifestAccepted = true;
+        Touch();
         Span<byte> body = stackalloc byte[4];
         BinaryPrimitives.WriteInt32LittleEndian(body, _entries.Length);
         _control!.Post(ControlMessageType.ManifestAccepted, body);

@@ -94,11 +94,12 @@ internal sealed partial class SenderSession
             watchdog = Task.Run(WatchdogAsync);
             for (int lane = 0; lane < _options.Lanes; lane++)
                 StartLane();
+            await Wait(_manifestAccepted.Task, _options.IdleTimeout).ConfigureAwait(false);
             await Wait(_allCommitted.Task).ConfigureAwait(false);
             _scheduler.Finish();
             await WhenLanesEndAsync().ConfigureAwait(false);
             _control.Post(ControlMessageType.Finish, []);
-            await Wait(_sessionDone.Task).ConfigureAwait(false);
+            await Wait(_sessionDone.Task, _options.StallTimeout).ConfigureAwait(false);
             _closing = true;
         }
         catch (Exception ex)
@@ -143,16 +144,21 @@ internal sealed partial class SenderSession
     /// <summary>Paths of the files the receiver confirmed committed in this attempt.</summary>
     public IEnumerable<string> CommittedPaths => _files.Where(f => f.IsCommitted).Select(f => f.Entry.Path);
 
-    /// <summary>Waits for a milestone, or for the session to fail first.</summary>
-    private async Task Wait(Task milestone)
+    /// <summary>Waits for a milestone, or for the session to fail first, or (with a limit) for the receiver to fall silent.</summary>
+    private async Task Wait(Task milestone, TimeSpan? limit = null)
     {
         try
         {
-            await milestone.WaitAsync(_cts.Token).ConfigureAwait(false);
+            if (limit is { } within) await milestone.WaitAsync(within, _cts.Token).ConfigureAwait(false);
+            else await milestone.WaitAsync(_cts.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (_failure is not null)
         {
             throw _failure;
+        }
+        catch (TimeoutException)
+        {
+            throw new TransferAbortedException(ErrorCode.ConnectionLost, $"the receiver at {Where} did not confirm the session within {limit!.Value.TotalSeconds:0} s");
         }
     }
 

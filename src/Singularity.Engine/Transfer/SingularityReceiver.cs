@@ -210,9 +210,9 @@ public sealed class SingularityReceiver : IAsyncDisposable
             Reject(remote, refusal);
             return null;
         }
-        if (Interlocked.Increment(ref _sessionSlots) > _options.Transfer.Limits.MaxSessions)
+        // A first look only: the slot is taken after the sender's Finished, so a replayed first flight holds none.
+        if (Volatile.Read(ref _sessionSlots) >= _options.Transfer.Limits.MaxSessions)
         {
-            Interlocked.Decrement(ref _sessionSlots);
             await ReplyAsync(connection, ErrorCode.Busy, default, $"the receiver already serves {_options.Transfer.Limits.MaxSessions} sessions; try again later").ConfigureAwait(false);
             Reject(remote, "too many sessions");
             return null;
@@ -238,15 +238,19 @@ public sealed class SingularityReceiver : IAsyncDisposable
                 Reject(remote, "handshake failed: the sender's Finished does not match");
                 return null;
             }
+            if (Interlocked.Increment(ref _sessionSlots) > _options.Transfer.Limits.MaxSessions)
+            {
+                Interlocked.Decrement(ref _sessionSlots);
+                Reject(remote, "too many sessions");
+                return null;
+            }
             admitted = true;
             return (id, pending.Keys);
         }
         finally
         {
-            // The slot reserved above is the session's from here on, or nobody's.
             if (!admitted)
             {
-                Interlocked.Decrement(ref _sessionSlots);
                 if (pendingId is { } id && _pending.TryRemove(id, out var waiting)) waiting.TrySetResult(null);
             }
         }

@@ -82,6 +82,8 @@ public sealed class ManifestCodecTests
     [InlineData("a/")]
     [InlineData("")]
     [InlineData("a\0b")]
+    [InlineData("dir/.x.sglty-part")]
+    [InlineData(".x.sglty-state")]
     public void Unsafe_paths_are_refused(string path)
     {
         Assert.NotNull(PathGuard.SyntaxError(path, Limits));
