@@ -289,7 +289,16 @@ internal sealed partial class SenderSession
                 Fail(new TransferAbortedException(ErrorCode.ConnectionLost, $"every lane to {Where} failed: {reason.Message}", reason));
             return;
         }
-        StartLane();
+        // A short pause first: when the whole path failed, the control connection reports it meanwhile and no
+        // replacement is started into a dead session.
+        _ = ReplaceLaneSoonAsync();
+    }
+
+    private async Task ReplaceLaneSoonAsync()
+    {
+        try { await Task.Delay(TimeSpan.FromMilliseconds(250), _cts.Token).ConfigureAwait(false); }
+        catch (OperationCanceledException) { return; }
+        if (_failure is null && !_closing) StartLane();
     }
 
     private void AbortLanes()
