@@ -150,10 +150,8 @@ internal static class BenchCommand
         Console.Error.WriteLine($"  sender        CPU {senderCpu:0.00} s, peak memory {ByteSize.Format(senderRss)}");
         Console.Error.WriteLine($"  receiver      CPU {receiverCpu:0.00} s, peak memory {ByteSize.Format(receiverRss)}");
         if (!json) return;
-        using var stream = Console.OpenStandardOutput();
-        using (var writer = new Utf8JsonWriter(stream))
+        JsonOutput.Write(writer =>
         {
-            writer.WriteStartObject();
             writer.WriteNumber("bytes", size);
             writer.WriteNumber("lanes", lanes);
             writer.WriteNumber("shard_size", shardSize);
@@ -166,8 +164,6 @@ internal static class BenchCommand
             writer.WriteNumber("receiver_cpu_seconds", receiverCpu);
             writer.WriteNumber("sender_peak_rss_bytes", senderRss);
             writer.WriteNumber("receiver_peak_rss_bytes", receiverRss);
-            writer.WriteEndObject();
-        }
-        stream.Write("\n"u8);
+        }, withProcessStats: false);
     }
 }

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Net;
-using System.Text.Json;
 using Singularity.Cli.Display;
 using Singularity.Engine;
 
@@ -125,11 +124,8 @@ internal static class RecvCommand
 
     private static void WriteJson(ReceiveResult result)
     {
-        var (cpu, rss) = ProcessStats.Read();
-        using var stream = Console.OpenStandardOutput();
-        using (var writer = new Utf8JsonWriter(stream))
+        JsonOutput.Write(writer =>
         {
-            writer.WriteStartObject();
             writer.WriteBoolean("ok", result.Succeeded);
             writer.WriteString("session", result.SessionId);
             writer.WriteNumber("files", result.Files);
@@ -137,11 +133,7 @@ internal static class RecvCommand
             writer.WriteNumber("seconds", result.Elapsed.TotalSeconds);
             writer.WriteString("cipher", CipherSuites.Name(result.Cipher));
             writer.WriteNumber("mbytes_per_s", result.Bytes / Math.Max(result.Elapsed.TotalSeconds, 1e-9) / 1e6);
-            writer.WriteNumber("cpu_seconds", cpu);
-            writer.WriteNumber("peak_rss_bytes", rss);
             if (result.Error is not null) writer.WriteString("error", result.Error.Message);
-            writer.WriteEndObject();
-        }
-        stream.Write("\n"u8);
+        });
     }
 }

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Text.Json;
 using Singularity.Cli.Display;
 using Singularity.Engine;
 
@@ -61,12 +60,9 @@ internal static class SendCommand
 
     private static void WriteJson(SendResult result)
     {
-        var (cpu, rss) = ProcessStats.Read();
         double seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-9);
-        using var stream = Console.OpenStandardOutput();
-        using (var writer = new Utf8JsonWriter(stream))
+        JsonOutput.Write(writer =>
         {
-            writer.WriteStartObject();
             writer.WriteNumber("files", result.Files);
             writer.WriteNumber("entries", result.Entries);
             writer.WriteNumber("bytes", result.Bytes);
@@ -80,10 +76,6 @@ internal static class SendCommand
             writer.WriteNumber("lanes", result.Lanes);
             writer.WriteNumber("shard_size", result.ShardSize);
             writer.WriteString("cipher", CipherSuites.Name(result.Cipher));
-            writer.WriteNumber("cpu_seconds", cpu);
-            writer.WriteNumber("peak_rss_bytes", rss);
-            writer.WriteEndObject();
-        }
-        stream.Write("\n"u8);
+        });
     }
 }

@@ -260,12 +260,10 @@ internal sealed partial class ReceiverSession
     private void OnShardsKept(ReadOnlySpan<byte> body)
     {
         if (!_manifestAccepted) throw new ProtocolViolationException("shards kept before the manifest was accepted");
-        if (body.Length < 4) throw new ProtocolViolationException("truncated ShardsKept");
-        int count = BinaryPrimitives.ReadInt32LittleEndian(body);
-        if (count <= 0 || body.Length != 4 + (long)count * 8) throw new ProtocolViolationException("ShardsKept has the wrong length");
+        int count = ControlBatch.Count(body, 8, ControlMessageType.ShardsKept);
         for (int i = 0; i < count; i++)
         {
-            var item = body.Slice(4 + i * 8, 8);
+            var item = ControlBatch.Item(body, 8, i);
             var file = FileById(BinaryPrimitives.ReadUInt32LittleEndian(item));
             bool last;
             try { last = file.Keep(BinaryPrimitives.ReadUInt32LittleEndian(item[4..]), ref _openFiles); }
@@ -278,12 +276,10 @@ internal sealed partial class ReceiverSession
     private void OnFilesSealed(ReadOnlySpan<byte> body)
     {
         if (!_manifestAccepted) throw new ProtocolViolationException("file sealed before the manifest was accepted");
-        if (body.Length < 4) throw new ProtocolViolationException("truncated FilesSealed");
-        int count = BinaryPrimitives.ReadInt32LittleEndian(body);
-        if (count <= 0 || body.Length != 4 + (long)count * 12) throw new ProtocolViolationException("FilesSealed has the wrong length");
+        int count = ControlBatch.Count(body, 12, ControlMessageType.FilesSealed);
         for (int i = 0; i < count; i++)
         {
-            var item = body.Slice(4 + i * 12, 12);
+            var item = ControlBatch.Item(body, 12, i);
             var file = FileById(BinaryPrimitives.ReadUInt32LittleEndian(item));
             if (!file.Seal(BinaryPrimitives.ReadUInt64LittleEndian(item[4..])))
                 throw new ProtocolViolationException($"'{file.Entry.Path}' was sealed twice");

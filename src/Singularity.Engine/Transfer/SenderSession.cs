@@ -316,21 +316,13 @@ internal sealed partial class SenderSession
         return file;
     }
 
-    private static int BatchCount(ReadOnlySpan<byte> body, int itemSize)
-    {
-        if (body.Length < 4) throw new ProtocolViolationException("truncated batch message");
-        int count = BinaryPrimitives.ReadInt32LittleEndian(body);
-        if (count <= 0 || body.Length != 4 + (long)count * itemSize) throw new ProtocolViolationException("batch message has the wrong length");
-        return count;
-    }
-
     private void OnAcks(ReadOnlySpan<byte> body)
     {
-        int count = BatchCount(body, 8);
+        int count = ControlBatch.Count(body, 8, ControlMessageType.ShardAcks);
         long bytes = 0;
         for (int i = 0; i < count; i++)
         {
-            var item = body.Slice(4 + i * 8, 8);
+            var item = ControlBatch.Item(body, 8, i);
             uint index = BinaryPrimitives.ReadUInt32LittleEndian(item[4..]);
             var file = FileAt(BinaryPrimitives.ReadUInt32LittleEndian(item), index);
             if (file.ShardCount == 0) throw new ProtocolViolationException($"the receiver acknowledged a shard of the empty file '{file.Entry.Path}'");
@@ -349,10 +341,10 @@ internal sealed partial class SenderSession
     private void OnResumeOffer(ReadOnlySpan<byte> body)
     {
         if (_manifestAccepted.Task.IsCompleted) throw new ProtocolViolationException("resume offer after the manifest was accepted");
-        int count = BatchCount(body, 16);
+        int count = ControlBatch.Count(body, 16, ControlMessageType.ResumeOffer);
         for (int i = 0; i < count; i++)
         {
-            var item = body.Slice(4 + i * 16, 16);
+            var item = ControlBatch.Item(body, 16, i);
             uint index = BinaryPrimitives.ReadUInt32LittleEndian(item[4..]);
             var file = FileAt(BinaryPrimitives.ReadUInt32LittleEndian(item), index);
             if (file.ShardCount == 0) throw new ProtocolViolationException("resume offer for an empty file");
@@ -386,7 +378,7 @@ internal sealed partial class SenderSession
 
     private void OnCommitted(ReadOnlySpan<byte> body)
     {
-        int count = BatchCount(body, 4);
+        int count = ControlBatch.Count(body, 4, ControlMessageType.FilesCommitted);
         for (int i = 0; i < count; i++)
         {
             var file = FileAt(BinaryPrimitives.ReadUInt32LittleEndian(body[(4 + i * 4)..]), 0);

@@ -19,7 +19,7 @@ public sealed class CrashTests
         string destination = temp.Sub("dst");
         string final = Path.Combine(destination, "big.bin");
         string journal = Path.Combine(destination, ".big.bin.sglty-state");
-        int port = FreePort();
+        int port = Ports.Free();
         string token = SessionToken.Generate();
         string[] receiverArgs = ["recv", "--dir", destination, "--listen", $"127.0.0.1:{port}", "--token", token];
         const int shard = 1 << 20, inFlight = 16 << 20, kills = 3;
@@ -141,14 +141,6 @@ public sealed class CrashTests
         }
     }
 
-    private static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
 
     private static async Task WaitForPortAsync(int port)
     {

@@ -21,7 +21,7 @@ public sealed class UserErrorTests
     {
         using var temp = new TempDirectory();
         string source = TestFiles.Create(Path.Combine(temp.Path, "f"), 10);
-        int port = FreePort();
+        int port = Ports.Free();
         var error = await Assert.ThrowsAsync<TransferAbortedException>(() => SingularitySender.SendAsync([source], new ConnectionUrl("127.0.0.1", port, "token")));
         Assert.Contains("connection refused", error.Message);
         Assert.Contains("sglty recv", error.Message);
@@ -69,12 +69,4 @@ public sealed class UserErrorTests
         Assert.Empty(Directory.EnumerateFileSystemEntries(destination));
     }
 
-    private static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
 }
