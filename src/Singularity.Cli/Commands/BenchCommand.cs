@@ -1,7 +1,5 @@
 using System.CommandLine;
-using System.Diagnostics;
-using System.IO.Hashing;
-using System.Text.Json;
+using System.CommandLine.Parsing;
 using Singularity.Cli.Display;
 using Singularity.Engine;
 
@@ -9,7 +7,8 @@ namespace Singularity.Cli.Commands;
 
 /// <summary>
 /// <c>sglty bench</c>: generates an incompressible file, runs `sglty recv` and `sglty send` as two processes on
-/// loopback, verifies the copy, and reports throughput, CPU time and peak memory of each side.
+/// loopback, verifies the copy, and reports throughput, CPU time and peak memory of each side. With --matrix it
+/// sweeps lanes x shard size x cipher; every run can be appended to a JSON-lines log and drawn as an SVG chart.
 /// </summary>
 internal static class BenchCommand
 {
@@ -19,22 +18,54 @@ internal static class BenchCommand
         var lanes = CommonOptions.Lanes();
         var shardSize = CommonOptions.Size("--shard-size", "bytes per shard; default 4MiB", TransferOptions.DefaultShardSize);
         var dir = new Option<string?>("--dir") { Description = "where to put the test file and its copy; default /dev/shm when present, else the temp directory" };
-        var json = CommonOptions.Json("print one JSON object with the results on stdout");
+        var json = CommonOptions.Json("print one JSON object with the results on stdout (with --matrix: one line per run)");
         var keep = new Option<bool>("--keep") { Description = "keep the generated file and its copy" };
         var encrypt = CommonOptions.Encrypt("cipher for the run: aes-256-gcm (default), chacha20-poly1305 or none");
-        var command = new Command("bench", "measure a verified transfer over loopback between two sglty processes") { size, lanes, shardSize, dir, json, keep, encrypt };
-        command.SetAction((result, cancellationToken) => RunAsync(
-            result.GetValue(size), result.GetValue(lanes), result.GetValue(shardSize), result.GetValue(dir), result.GetValue(json), result.GetValue(keep), result.GetValue(encrypt), cancellationToken));
+        var matrix = new Option<bool>("--matrix") { Description = "sweep --matrix-lanes x --matrix-shards x --matrix-ciphers on one generated file" };
+        var matrixLanes = new Option<string>("--matrix-lanes") { Description = "lane counts for --matrix; default 1,2,4,8", DefaultValueFactory = _ => "1,2,4,8" };
+        var matrixShards = new Option<string>("--matrix-shards") { Description = "shard sizes for --matrix; default 1MiB,4MiB,16MiB", DefaultValueFactory = _ => "1MiB,4MiB,16MiB" };
+        var matrixCiphers = new Option<string>("--matrix-ciphers") { Description = "ciphers for --matrix; default none,aes-256-gcm", DefaultValueFactory = _ => "none,aes-256-gcm" };
+        var log = new Option<string?>("--log") { Description = "append every run as one JSON line to FILE (time, commit, parameters, figures)" };
+        var chart = new Option<string?>("--chart") { Description = "draw the runs (of this invocation, or of --log when given) as an SVG bar chart into FILE" };
+        var command = new Command("bench", "measure a verified transfer over loopback between two sglty processes")
+        {
+            size, lanes, shardSize, dir, json, keep, encrypt, matrix, matrixLanes, matrixShards, matrixCiphers, log, chart,
+        };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            try
+            {
+                var plan = result.GetValue(matrix)
+                    ? Plan(result.GetValue(matrixLanes)!, result.GetValue(matrixShards)!, result.GetValue(matrixCiphers)!)
+                    : [(result.GetValue(lanes), result.GetValue(shardSize), result.GetValue(encrypt))];
+                return await RunAsync(result.GetValue(size), plan, result.GetValue(dir), result.GetValue(json), result.GetValue(keep), result.GetValue(log), result.GetValue(chart), cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                return Errors.Report(ex);
+            }
+        });
         return command;
     }
 
-    private static async Task<int> RunAsync(long size, int lanes, long shardSize, string? dir, bool json, bool keep, CipherSuite cipher, CancellationToken cancellationToken)
+    private static List<(int Lanes, long ShardSize, CipherSuite Cipher)> Plan(string lanes, string shards, string ciphers)
     {
+        var laneList = Split(lanes).Select(t => int.TryParse(t, out int n) && n > 0 ? n : throw new FormatException($"--matrix-lanes: '{t}' is not a lane count")).ToList();
+        var shardList = Split(shards).Select(t => ByteSize.TryParse(t, out long b) ? b : throw new FormatException($"--matrix-shards: '{t}' is not a size")).ToList();
+        var cipherList = Split(ciphers).Select(t => CipherSuites.TryParse(t, out var c) ? c : throw new FormatException($"--matrix-ciphers: '{t}' is not a cipher")).ToList();
+        return [.. from c in cipherList from l in laneList from s in shardList select (l, s, c)];
+    }
+
+    private static IEnumerable<string> Split(string list) => list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    private static async Task<int> RunAsync(long size, List<(int Lanes, long ShardSize, CipherSuite Cipher)> plan, string? dir, bool json, bool keep, string? log, string? chart, CancellationToken cancellationToken)
+    {
+        if (size <= 0) throw new FormatException("--size must be positive");
         string root = dir ?? (Directory.Exists("/dev/shm") ? "/dev/shm" : Path.GetTempPath());
         string work = Path.Combine(Path.GetFullPath(root), $"sglty-bench-{Environment.ProcessId}");
+        var runs = new List<BenchRun>();
         try
         {
-            if (size <= 0) throw new FormatException("--size must be positive");
             Directory.CreateDirectory(work);
             long free = new DriveInfo(work).AvailableFreeSpace;
             if (free < 2 * size + (64 << 20))
@@ -43,24 +74,24 @@ internal static class BenchCommand
             string destination = Path.Combine(work, "dst");
             Directory.CreateDirectory(destination);
             Console.Error.WriteLine($"bench: generating {ByteSize.Format(size)} of incompressible data in {source}");
-            Generate(source, size);
+            BenchRun.Generate(source, size);
 
-            string cipherName = CipherSuites.Name(cipher);
-            Console.Error.WriteLine($"bench: sending over loopback with {lanes} lanes, {ByteSize.Format(shardSize)} shards, {cipherName}");
-            using var receiver = Start(["recv", "--dir", destination, "--listen", "127.0.0.1:0", "--once", "--json", "--encrypt", cipherName]);
-            string url = await ReadUrlAsync(receiver, cancellationToken).ConfigureAwait(false);
-            using var sender = Start(["send", source, "--to", url, "--lanes", lanes.ToString(System.Globalization.CultureInfo.InvariantCulture), "--shard-size", shardSize.ToString(System.Globalization.CultureInfo.InvariantCulture), "--json", "--encrypt", cipherName]);
-            var sent = await FinishAsync(sender, "sender", cancellationToken).ConfigureAwait(false);
-            var received = await FinishAsync(receiver, "receiver", cancellationToken).ConfigureAwait(false);
-
-            Console.Error.WriteLine("bench: verifying the copy");
-            bool identical = Hash(source) == Hash(Path.Combine(destination, "bench.bin"));
-            Report(sent, received, size, lanes, shardSize, cipherName, identical, json);
-            return identical ? 0 : Errors.Report(new IntegrityException("the copy differs from the source"));
-        }
-        catch (Exception ex)
-        {
-            return Errors.Report(ex);
+            foreach (var (lanes, shardSize, cipher) in plan)
+            {
+                Console.Error.WriteLine($"bench: sending over loopback with {lanes} lanes, {ByteSize.Format(shardSize)} shards, {CipherSuites.Name(cipher)}");
+                var run = await BenchRun.MeasureAsync(source, destination, size, lanes, shardSize, cipher, cancellationToken).ConfigureAwait(false);
+                runs.Add(run);
+                if (log is not null) BenchReport.AppendToLog(log, run);
+                if (plan.Count == 1) BenchReport.Print(run);
+                else BenchReport.PrintRow(run);
+                if (json) JsonOutput.Write(writer => BenchReport.WriteFields(writer, run), withProcessStats: false);
+            }
+            if (chart is not null)
+            {
+                BenchReport.WriteChart(chart, log is not null && File.Exists(log) ? BenchReport.ReadLog(log) : runs);
+                Console.Error.WriteLine($"bench: chart written to {chart}");
+            }
+            return runs.All(r => r.Verified) ? 0 : Errors.Report(new IntegrityException("a copy differs from the source"));
         }
         finally
         {
@@ -71,99 +102,5 @@ internal static class BenchCommand
                 catch (UnauthorizedAccessException) { }
             }
         }
-    }
-
-    private static void Generate(string path, long size)
-    {
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        var random = new Random(20261124);
-        byte[] block = new byte[4 << 20];
-        using var handle = File.OpenHandle(path, FileMode.Create, FileAccess.Write, FileShare.None, FileOptions.None, size);
-        for (long offset = 0; offset < size; offset += block.Length)
-        {
-            int n = (int)Math.Min(block.Length, size - offset);
-            random.NextBytes(block.AsSpan(0, n));
-            RandomAccess.Write(handle, block.AsSpan(0, n), offset);
-        }
-    }
-
-    private static UInt128 Hash(string path)
-    {
-        var hash = new XxHash128();
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
-        hash.Append(stream);
-        return hash.GetCurrentHashAsUInt128();
-    }
-
-    /// <summary>Starts this same program with other arguments, whether it runs as an apphost or through `dotnet sglty.dll`.</summary>
-    private static Process Start(IEnumerable<string> arguments)
-    {
-        string self = Environment.ProcessPath ?? "dotnet";
-        var info = new ProcessStartInfo(self) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        if (Path.GetFileNameWithoutExtension(self).Equals("dotnet", StringComparison.OrdinalIgnoreCase))
-            info.ArgumentList.Add(typeof(BenchCommand).Assembly.Location);
-        foreach (string argument in arguments) info.ArgumentList.Add(argument);
-        return Process.Start(info) ?? throw new InvalidOperationException("could not start sglty");
-    }
-
-    private static async Task<string> ReadUrlAsync(Process receiver, CancellationToken cancellationToken)
-    {
-        string? line = await receiver.StandardOutput.ReadLineAsync(cancellationToken).ConfigureAwait(false);
-        if (line is null || !line.StartsWith(ConnectionUrl.Scheme + "://", StringComparison.Ordinal))
-        {
-            string error = await receiver.StandardError.ReadToEndAsync(cancellationToken).ConfigureAwait(false);
-            throw new SingularityException(ErrorCode.Internal, $"the receiver did not start: {error.Trim()}");
-        }
-        return line;
-    }
-
-    private static async Task<JsonElement> FinishAsync(Process process, string side, CancellationToken cancellationToken)
-    {
-        var output = process.StandardOutput.ReadToEndAsync(cancellationToken);
-        var error = process.StandardError.ReadToEndAsync(cancellationToken);
-        await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
-        string text = await output.ConfigureAwait(false);
-        string errors = await error.ConfigureAwait(false);
-        string? last = text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault(l => l.StartsWith('{'));
-        if (process.ExitCode != 0 || last is null)
-        {
-            string reason = errors.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault(l => l.Contains("error", StringComparison.Ordinal)) ?? errors.Trim();
-            throw new SingularityException(ErrorCode.Internal, $"the {side} failed (exit {process.ExitCode}): {reason}");
-        }
-        return JsonDocument.Parse(last).RootElement.Clone();
-    }
-
-    private static void Report(JsonElement sent, JsonElement received, long size, int lanes, long shardSize, string cipher, bool identical, bool json)
-    {
-        double seconds = sent.GetProperty("seconds").GetDouble();
-        double mbps = size / seconds / 1e6;
-        double gbps = size * 8 / seconds / 1e9;
-        double senderCpu = sent.GetProperty("cpu_seconds").GetDouble();
-        double receiverCpu = received.GetProperty("cpu_seconds").GetDouble();
-        long senderRss = sent.GetProperty("peak_rss_bytes").GetInt64();
-        long receiverRss = received.GetProperty("peak_rss_bytes").GetInt64();
-        Console.Error.WriteLine();
-        Console.Error.WriteLine($"  file          {ByteSize.Format(size)}, verified: {(identical ? "identical" : "DIFFERENT")}");
-        Console.Error.WriteLine($"  lanes         {lanes}, shards of {ByteSize.Format(shardSize)}, cipher {cipher}");
-        Console.Error.WriteLine($"  time          {seconds:0.000} s");
-        Console.Error.WriteLine($"  throughput    {mbps:0.0} MB/s  ({gbps:0.00} Gbit/s)");
-        Console.Error.WriteLine($"  sender        CPU {senderCpu:0.00} s, peak memory {ByteSize.Format(senderRss)}");
-        Console.Error.WriteLine($"  receiver      CPU {receiverCpu:0.00} s, peak memory {ByteSize.Format(receiverRss)}");
-        if (!json) return;
-        JsonOutput.Write(writer =>
-        {
-            writer.WriteNumber("bytes", size);
-            writer.WriteNumber("lanes", lanes);
-            writer.WriteNumber("shard_size", shardSize);
-            writer.WriteString("cipher", cipher);
-            writer.WriteNumber("seconds", seconds);
-            writer.WriteNumber("mbytes_per_s", mbps);
-            writer.WriteNumber("gbit_per_s", gbps);
-            writer.WriteBoolean("verified", identical);
-            writer.WriteNumber("sender_cpu_seconds", senderCpu);
-            writer.WriteNumber("receiver_cpu_seconds", receiverCpu);
-            writer.WriteNumber("sender_peak_rss_bytes", senderRss);
-            writer.WriteNumber("receiver_peak_rss_bytes", receiverRss);
-        }, withProcessStats: false);
     }
 }

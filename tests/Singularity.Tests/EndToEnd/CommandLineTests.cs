@@ -92,4 +92,25 @@ public sealed class CommandLineTests
         Assert.True(json.RootElement.GetProperty("receiver_peak_rss_bytes").GetInt64() > 0);
         Assert.Empty(Directory.EnumerateFileSystemEntries(temp.Path));
     }
+
+    [Fact]
+    public async Task Bench_matrix_logs_every_run_and_draws_a_chart()
+    {
+        using var temp = new TempDirectory();
+        string log = Path.Combine(temp.Path, "runs.jsonl");
+        string chart = Path.Combine(temp.Path, "runs.svg");
+        var (exit, output, error) = await SgltyProcess.RunAsync("bench", "--size", "8MiB", "--matrix", "--matrix-lanes", "1,2", "--matrix-shards", "1MiB",
+            "--matrix-ciphers", "none,aes-256-gcm", "--dir", temp.Sub("work"), "--log", log, "--chart", chart, "--json");
+
+        Assert.True(exit == 0, error);
+        Assert.Equal(4, output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+        string[] lines = await File.ReadAllLinesAsync(log);
+        Assert.Equal(4, lines.Length);
+        using var first = JsonDocument.Parse(lines[0]);
+        Assert.True(first.RootElement.GetProperty("verified").GetBoolean());
+        Assert.False(string.IsNullOrEmpty(first.RootElement.GetProperty("commit").GetString()));
+        string svg = await File.ReadAllTextAsync(chart);
+        Assert.StartsWith("<svg", svg);
+        Assert.Equal(4, svg.Split("<rect").Length - 1);
+    }
 }
