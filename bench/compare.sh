@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Side by side on one machine, in one run, on the same data: iperf3 (the wire bound, memory to memory), one TCP
+# stream writing the file (netcat), rsync to an rsync daemon, and sglty plaintext and AES-256-GCM. Every copy is
+# verified. A second table does the same for a tree of many small files (rsync vs sglty).
+# Usage: bench/compare.sh [SIZE_MIB] [SMALL_FILES] [DIR]      (installs iperf3, netcat and rsync with apt when missing)
+set -euo pipefail
+size_mib=${1:-2048}
+small_files=${2:-20000}
+dir=${3:-/dev/shm}
+here="$(cd "$(dirname "$0")/.." && pwd)"
+need=()
+command -v iperf3 >/dev/null || need+=(iperf3)
+command -v nc >/dev/null || need+=(netcat-openbsd)
+command -v rsync >/dev/null || need+=(rsync)
+if [ ${#need[@]} -gt 0 ]; then apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null; fi
+dotnet build -c Release "$here/src/Singularity.Cli" -v q -nologo >/dev/null
+sglty="$here/src/Singularity.Cli/bin/Release/net10.0/sglty"
+work="$(mktemp -d "$dir/sglty-compare.XXXXXX")"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+bytes=$((size_mib * 1024 * 1024))
+now() { date +%s.%N; }
+rate() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.0f", b / s / 1e6 }'; }
+verify() { cmp -s "$1" "$2" && echo ok || echo DIFFERENT; }
+row() { printf '%-36s %9s %9s %9s  %s\n' "$@"; }
+
+head -c "$bytes" /dev/urandom > "$work/src.bin"
+mkdir -p "$work/dst"
+
+# iperf3, memory to memory: the bound.
+iperf3 -s -p 5299 -1 -D >/dev/null; sleep 0.3
+iperf=$(iperf3 -c 127.0.0.1 -p 5299 -n "$bytes" -J | awk -F: '/"sum_received"/ { f = 1 } f && /"bits_per_second"/ { gsub(/[ ,]/, "", $2); print $2 / 8 / 1e6; exit }')
+
+# One TCP stream writing the file.
+rm -f "$work/dst/nc.bin"
+nc -l -N 127.0.0.1 5298 > "$work/dst/nc.bin" & pids+=($!); sleep 0.3
+t0=$(now); nc -N 127.0.0.1 5298 < "$work/src.bin"; wait "${pids[-1]}" || true; t1=$(now)
+nc_rate=$(rate "$bytes" "$(echo "$t1 - $t0" | bc -l)"); nc_ok=$(verify "$work/src.bin" "$work/dst/nc.bin"); rm -f "$work/dst/nc.bin"
+
+# rsync to a daemon (its own protocol over TCP, whole file, no ssh).
+cat > "$work/rsyncd.conf" <<CONF
+port = 5297
+use chroot = no
+uid = root
+gid = root
+[dst]
+path = $work/dst
+read only = no
+CONF
+rsync --daemon --no-detach --config="$work/rsyncd.conf" & pids+=($!); sleep 0.5
+t0=$(now); rsync -a --whole-file "$work/src.bin" rsync://127.0.0.1:5297/dst/rsync.bin; t1=$(now)
+rsync_rate=$(rate "$bytes" "$(echo "$t1 - $t0" | bc -l)"); rsync_ok=$(verify "$work/src.bin" "$work/dst/rsync.bin"); rm -f "$work/dst/rsync.bin"
+
+# sglty, plaintext and AES-256-GCM, default lanes and shard size.
+"$sglty" recv --dir "$work/dst" --listen 127.0.0.1:0 --url-file "$work/url" --encrypt none 2>/dev/null >/dev/null & pids+=($!)
+while [ ! -s "$work/url" ]; do sleep 0.05; done
+url=$(cat "$work/url")
+declare -A sg_rate sg_ok
+for cipher in none aes-256-gcm; do
+    rm -f "$work/dst/src.bin"
+    out=$("$sglty" send "$work/src.bin" --to "$url" --encrypt "$cipher" --json 2>/dev/null)
+    sg_rate[$cipher]=$(echo "$out" | sed -E 's/.*"mbytes_per_s":([0-9.]+).*/\1/' | awk '{ printf "%.0f", $1 }')
+    sg_ok[$cipher]=$(verify "$work/src.bin" "$work/dst/src.bin")
+done
+rm -f "$work/dst/src.bin" "$work/src.bin"
+
+ratio() { awk -v a="$1" -v b="$iperf" 'BEGIN { printf "%.0f%%", 100 * a / b }'; }
+echo
+row "one ${size_mib} MiB file, loopback" "MB/s" "vs iperf3" "verified"
+row "iperf3, memory to memory" "$(printf %.0f "$iperf")" "100%" "-"
+row "netcat, one TCP stream to a file" "$nc_rate" "$(ratio "$nc_rate")" "$nc_ok"
+row "rsync to an rsync daemon" "$rsync_rate" "$(ratio "$rsync_rate")" "$rsync_ok"
+row "sglty, plaintext" "${sg_rate[none]}" "$(ratio "${sg_rate[none]}")" "${sg_ok[none]}"
+row "sglty, aes-256-gcm" "${sg_rate[aes-256-gcm]}" "$(ratio "${sg_rate[aes-256-gcm]}")" "${sg_ok[aes-256-gcm]}"
+
+# Many small files: 1-64 KiB each, in nested directories.
+python3 - "$work/tree" "$small_files" <<'PY'
+import os, random, sys
+root, count = sys.argv[1], int(sys.argv[2])
+rnd = random.Random(7)
+for i in range(count):
+    d = os.path.join(root, f"d{i % 40}", f"e{i % 13}")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, f"f{i}.bin"), "wb") as f:
+        f.write(os.urandom(rnd.randint(1024, 65536)))
+PY
+tree_bytes=$(du -sb "$work/tree" | cut -f1)
+t0=$(now); rsync -a "$work/tree" rsync://127.0.0.1:5297/dst/rsync/; t1=$(now)
+rs_files=$(awk -v n="$small_files" -v s="$(echo "$t1 - $t0" | bc -l)" 'BEGIN { printf "%.0f", n / s }')
+rs_ok=$(diff -r "$work/tree" "$work/dst/rsync/tree" >/dev/null && echo ok || echo DIFFERENT)
+t0=$(now); "$sglty" send "$work/tree" --to "$url" --encrypt none >/dev/null 2>&1; t1=$(now)
+sg_files=$(awk -v n="$small_files" -v s="$(echo "$t1 - $t0" | bc -l)" 'BEGIN { printf "%.0f", n / s }')
+sg_ok=$(diff -r "$work/tree" "$work/dst/tree" >/dev/null && echo ok || echo DIFFERENT)
+echo
+row "$small_files files of 1-64 KiB ($((tree_bytes >> 20)) MiB)" "files/s" "vs rsync" "verified"
+row "rsync to an rsync daemon" "$rs_files" "1.0x" "$rs_ok"
+row "sglty, plaintext" "$sg_files" "$(awk -v a="$sg_files" -v b="$rs_files" 'BEGIN { printf "%.1fx", a / b }')" "$sg_ok"
