@@ -27,9 +27,10 @@ internal static class BenchCommand
         var matrixCiphers = new Option<string>("--matrix-ciphers") { Description = "ciphers for --matrix; default none,aes-256-gcm", DefaultValueFactory = _ => "none,aes-256-gcm" };
         var log = new Option<string?>("--log") { Description = "append every run as one JSON line to FILE (time, commit, parameters, figures)" };
         var chart = new Option<string?>("--chart") { Description = "draw the runs (of this invocation, or of --log when given) as an SVG bar chart into FILE" };
+        var warmup = new Option<int>("--warmup") { Description = "unmeasured transfers before the measured ones, so the figures show the steady state rather than first-touch costs; default 1", DefaultValueFactory = _ => 1 };
         var command = new Command("bench", "measure a verified transfer over loopback between two sglty processes")
         {
-            size, lanes, shardSize, dir, json, keep, encrypt, matrix, matrixLanes, matrixShards, matrixCiphers, log, chart,
+            size, lanes, shardSize, dir, json, keep, encrypt, matrix, matrixLanes, matrixShards, matrixCiphers, log, chart, warmup,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -38,7 +39,7 @@ internal static class BenchCommand
                 var plan = result.GetValue(matrix)
                     ? Plan(result.GetValue(matrixLanes)!, result.GetValue(matrixShards)!, result.GetValue(matrixCiphers)!)
                     : [(result.GetValue(lanes), result.GetValue(shardSize), result.GetValue(encrypt))];
-                return await RunAsync(result.GetValue(size), plan, result.GetValue(dir), result.GetValue(json), result.GetValue(keep), result.GetValue(log), result.GetValue(chart), cancellationToken).ConfigureAwait(false);
+                return await RunAsync(result.GetValue(size), plan, result.GetValue(dir), result.GetValue(json), result.GetValue(keep), result.GetValue(log), result.GetValue(chart), Math.Max(0, result.GetValue(warmup)), cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex)
             {
@@ -58,7 +59,7 @@ internal static class BenchCommand
 
     private static IEnumerable<string> Split(string list) => list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
-    private static async Task<int> RunAsync(long size, List<(int Lanes, long ShardSize, CipherSuite Cipher)> plan, string? dir, bool json, bool keep, string? log, string? chart, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(long size, List<(int Lanes, long ShardSize, CipherSuite Cipher)> plan, string? dir, bool json, bool keep, string? log, string? chart, int warmups, CancellationToken cancellationToken)
     {
         if (size <= 0) throw new FormatException("--size must be positive");
         string root = dir ?? (Directory.Exists("/dev/shm") ? "/dev/shm" : Path.GetTempPath());
@@ -76,6 +77,13 @@ internal static class BenchCommand
             Console.Error.WriteLine($"bench: generating {ByteSize.Format(size)} of incompressible data in {source}");
             BenchRun.Generate(source, size);
 
+            for (int i = 0; i < warmups; i++)
+            {
+                var (lanes, shardSize, cipher) = plan[0];
+                Console.Error.WriteLine($"bench: warm-up transfer {i + 1} of {warmups} (not measured)");
+                var warm = await BenchRun.MeasureAsync(source, destination, size, lanes, shardSize, cipher, cancellationToken).ConfigureAwait(false);
+                if (!warm.Verified) throw new IntegrityException("the warm-up copy differs from the source");
+            }
             foreach (var (lanes, shardSize, cipher) in plan)
             {
                 Console.Error.WriteLine($"bench: sending over loopback with {lanes} lanes, {ByteSize.Format(shardSize)} shards, {CipherSuites.Name(cipher)}");
