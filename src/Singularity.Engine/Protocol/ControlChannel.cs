@@ -13,7 +13,10 @@ namespace Singularity.Engine.Protocol;
 internal sealed class ControlChannel : IAsyncDisposable
 {
     /// <summary>A peer that stops reading control messages must not make this side buffer without end.</summary>
-    private const int MaxPendingBytes = 16 << 20;
+    private const int MaxPendingBytes = 64 << 20;
+
+    /// <summary>Bulk writers (manifest, seals, resume offers) wait for the writer once this much is queued.</summary>
+    public const int BulkPauseBytes = 4 << 20;
     private const int MaxBatchItems = 4096;
 
     private readonly ILaneConnection _connection;
@@ -95,6 +98,15 @@ internal sealed class ControlChannel : IAsyncDisposable
         }
         if (wake) _signal.Release();
     }
+
+    /// <summary>Bytes queued and not yet handed to the writer.</summary>
+    public int PendingBytes
+    {
+        get { lock (_lock) return _pendingLength; }
+    }
+
+    /// <summary>Lets a bulk writer keep the queue short: waits for the writer when more than <see cref="BulkPauseBytes"/> are queued.</summary>
+    public ValueTask PaceAsync() => PendingBytes > BulkPauseBytes ? new ValueTask(FlushAsync()) : ValueTask.CompletedTask;
 
     /// <summary>Completes when everything posted so far has been handed to the transport.</summary>
     public Task FlushAsync()

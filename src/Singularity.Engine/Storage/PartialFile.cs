@@ -261,7 +261,17 @@ internal sealed class PartialFile
     private void Open()
     {
         bool resume = _offered.Count > 0;
-        if (Resumable) _journal = ResumeJournal.Open(JournalPath, Entry.Size, Entry.MtimeNanoseconds, _shardSize, keep: resume);
+        // A journal describes one partial: a new partial never inherits an old journal, and a resumed one is
+        // rewritten with exactly the records that were offered (and trusted against the partial's length).
+        if (!Resumable)
+        {
+            TryDelete(JournalPath);
+        }
+        else
+        {
+            _journal = ResumeJournal.Open(JournalPath, Entry.Size, Entry.MtimeNanoseconds, _shardSize, keep: false);
+            if (resume) _journal.Append([.. _offered.Select(o => (o.Key, o.Value))]);
+        }
         if (resume && new FileInfo(TempPath).LinkTarget is not null) throw new SingularityException(ErrorCode.BadPath, $"refused: the partial of '{Entry.Path}' is a symbolic link");
         // The stream is kept (and disposed) with its handle: its finalizer must not close a handle still in use.
         _stream = resume

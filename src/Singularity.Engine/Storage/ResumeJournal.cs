@@ -61,6 +61,20 @@ internal sealed class ResumeJournal : IDisposable
         var options = new FileStreamOptions { Mode = keep ? FileMode.OpenOrCreate : FileMode.Create, Access = FileAccess.ReadWrite, Share = FileShare.None, BufferSize = 1 };
         if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
         var stream = new FileStream(path, options);
+        try
+        {
+            return Prepare(stream, size, mtime, shardSize, keep);
+        }
+        catch
+        {
+            // Never leave the exclusive lock behind when the header cannot be written (a full disk, say).
+            stream.Dispose();
+            throw;
+        }
+    }
+
+    private static ResumeJournal Prepare(FileStream stream, long size, long mtime, int shardSize, bool keep)
+    {
         if (!keep || stream.Length < HeaderSize)
         {
             stream.SetLength(0);

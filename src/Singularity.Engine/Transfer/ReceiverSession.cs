@@ -121,6 +121,8 @@ internal sealed partial class ReceiverSession
                 default:
                     throw new ProtocolViolationException($"a sender may not send {type}");
             }
+            // Resume offers and commits can pile up after a large manifest: let the writer catch up.
+            await _control.PaceAsync().ConfigureAwait(false);
         }
     }
 

@@ -16,7 +16,7 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
     private int _unread = Digests.ShardCount(entry.Size, shardSize);
     private int _unsent = Digests.ShardCount(entry.Size, shardSize);
     private int _committed;
-    private ulong[]? _acknowledged;
+    private readonly ulong[] _acknowledged = new ulong[(Digests.ShardCount(entry.Size, shardSize) + 63) / 64];
     private ulong[]? _sent;
     private Dictionary<int, ulong>? _offered;
 
@@ -83,15 +83,11 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
     /// <summary>The whole-file digest of a file without shards.</summary>
     public ulong MarkSentEmpty() => Digests.File([]);
 
-    /// <summary>Records the receiver's acknowledgement of a shard; false if it was already acknowledged. Called only by the control reader.</summary>
+    /// <summary>Records that a shard is done (acknowledged by the receiver or kept from an earlier session); false if it already was.</summary>
     public bool TryAcknowledge(int index)
     {
-        _acknowledged ??= new ulong[(ShardCount + 63) / 64];
-        ref ulong word = ref _acknowledged[index / 64];
         ulong bit = 1UL << (index % 64);
-        if ((word & bit) != 0) return false;
-        word |= bit;
-        return true;
+        return (Interlocked.Or(ref _acknowledged[index / 64], bit) & bit) == 0;
     }
 
     /// <summary>Records a shard the receiver already holds from an earlier session (called before any shard is sent).</summary>

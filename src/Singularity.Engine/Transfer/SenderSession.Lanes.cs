@@ -162,6 +162,7 @@ internal sealed partial class SenderSession
         // A shard taken from the scheduler but not yet registered as in flight: if the lane dies here it goes back.
         SenderFile? taken = null;
         int takenIndex = 0;
+        bool takenAgain = false;
         try
         {
             connection = await ConnectAsync(ConnectionRole.Data, _session, number).ConfigureAwait(false);
@@ -186,7 +187,7 @@ internal sealed partial class SenderSession
                     break;
                 }
                 int length = file.ShardLength(shard);
-                (taken, takenIndex) = (file, shard);
+                (taken, takenIndex, takenAgain) = (file, shard, retransmit);
                 await _window.AcquireAsync(length, cancellationToken).ConfigureAwait(false);
                 ulong digest = file.Read(shard, buffer.AsSpan(ShardHeader.Size, length), retransmit);
                 if (!retransmit && file.TryGetOffer(shard, out ulong held) && held == digest)
@@ -213,12 +214,14 @@ internal sealed partial class SenderSession
         }
         catch (TransferAbortedException ex) when (ex.Code == ErrorCode.ConnectionLost && connection is not null && _failure is null && !_closing)
         {
-            if (taken is not null) _scheduler.Return(taken, takenIndex);
+            GiveBack(taken, takenIndex, takenAgain);
+            if (counted) { Interlocked.Decrement(ref _activeLanes); counted = false; }
             FailOver(number, connection, ex);
         }
         catch (OperationCanceledException) when (connection is not null && !_cts.IsCancellationRequested && _failure is null && !_closing)
         {
-            if (taken is not null) _scheduler.Return(taken, takenIndex);
+            GiveBack(taken, takenIndex, takenAgain);
+            if (counted) { Interlocked.Decrement(ref _activeLanes); counted = false; }
             FailOver(number, connection, new TransferAbortedException(ErrorCode.ConnectionLost, "the lane closed or stalled"));
         }
         catch (Exception ex)
@@ -236,6 +239,14 @@ internal sealed partial class SenderSession
             cipher?.Dispose();
             ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+
+    /// <summary>A shard a dying lane took but never sent goes back as what it was: a first send or a retransmission.</summary>
+    private void GiveBack(SenderFile? file, int index, bool again)
+    {
+        if (file is null) return;
+        if (again) _scheduler.Retransmit(file, index);
+        else _scheduler.Return(file, index);
     }
 
     private async Task WatchLaneAsync(ILaneConnection connection, CancellationTokenSource lane)
@@ -285,7 +296,7 @@ internal sealed partial class SenderSession
         _events?.Invoke($"lane {number} lost ({reason.Message}); {lost.Count} shards requeued");
         if (_nextLane >= _options.Limits.MaxLanes || Volatile.Read(ref _lanesLost) > 2 * _options.Lanes + 4)
         {
-            if (Volatile.Read(ref _activeLanes) <= 1)
+            if (Volatile.Read(ref _activeLanes) == 0)
                 Fail(new TransferAbortedException(ErrorCode.ConnectionLost, $"every lane to {Where} failed: {reason.Message}", reason));
             return;
         }

@@ -89,7 +89,7 @@ internal sealed partial class SenderSession
         Task watchdog = Task.CompletedTask;
         try
         {
-            SendManifest();
+            await SendManifestAsync().ConfigureAwait(false);
             reader = Task.Run(ReadControlAsync);
             watchdog = Task.Run(WatchdogAsync);
             for (int lane = 0; lane < _options.Lanes; lane++)
@@ -210,15 +210,15 @@ internal sealed partial class SenderSession
         catch (OperationCanceledException) { }
     }
 
-    private void SendManifest()
+    private async Task SendManifestAsync()
     {
-        Span<byte> open = stackalloc byte[24];
+        byte[] open = new byte[24];
         BinaryPrimitives.WriteInt32LittleEndian(open, _options.ShardSize);
-        BinaryPrimitives.WriteUInt16LittleEndian(open[4..], (ushort)_options.Lanes);
-        BinaryPrimitives.WriteUInt16LittleEndian(open[6..], 0);
-        BinaryPrimitives.WriteInt32LittleEndian(open[8..], _entries.Count);
-        BinaryPrimitives.WriteInt32LittleEndian(open[12..], 0);
-        BinaryPrimitives.WriteInt64LittleEndian(open[16..], _totalBytes);
+        BinaryPrimitives.WriteUInt16LittleEndian(open.AsSpan(4), (ushort)_options.Lanes);
+        BinaryPrimitives.WriteUInt16LittleEndian(open.AsSpan(6), 0);
+        BinaryPrimitives.WriteInt32LittleEndian(open.AsSpan(8), _entries.Count);
+        BinaryPrimitives.WriteInt32LittleEndian(open.AsSpan(12), 0);
+        BinaryPrimitives.WriteInt64LittleEndian(open.AsSpan(16), _totalBytes);
         _control!.Post(ControlMessageType.OpenSession, open);
 
         // Entries go in chunks of about 256 KiB: thousands of small files cost a handful of messages, not a round trip each.
@@ -237,6 +237,7 @@ internal sealed partial class SenderSession
                 BinaryPrimitives.WriteInt32LittleEndian(chunk, first);
                 BinaryPrimitives.WriteInt32LittleEndian(chunk.AsSpan(4), count);
                 _control.Post(ControlMessageType.ManifestChunk, chunk.AsSpan(0, length));
+                await _control.PaceAsync().ConfigureAwait(false);
                 first = id + 1;
                 count = 0;
                 length = ManifestCodec.ChunkHeaderSize;

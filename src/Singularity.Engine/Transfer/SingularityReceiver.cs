@@ -92,6 +92,8 @@ public sealed class SingularityReceiver : IAsyncDisposable
         }
         finally
         {
+            // Handshakes in progress watch this too; the source is left undisposed so a late disposal cannot race it.
+            await _stopping.CancelAsync().ConfigureAwait(false);
             foreach (var session in _sessions.Values) session.Cancel();
             await Task.WhenAll(_connections.Keys).ConfigureAwait(false);
         }
@@ -164,8 +166,9 @@ public sealed class SingularityReceiver : IAsyncDisposable
                 if (!proven || !session!.TryJoin(connection, hello.Lane, out reason))
                 {
                     reason ??= "lane refused";
-                    // An unknown session is reported as lost: the sender reconnects and resumes rather than giving up.
-                    await ReplyAsync(connection, session is null ? ErrorCode.ConnectionLost : ErrorCode.AuthFailed, hello.Session, reason).ConfigureAwait(false);
+                    // An unknown session, or one that takes no more lanes right now, is reported as lost: the sender
+                    // reconnects and resumes rather than giving up. Only a lane that fails its proof is an auth failure.
+                    await ReplyAsync(connection, known && !proven ? ErrorCode.AuthFailed : ErrorCode.ConnectionLost, hello.Session, reason).ConfigureAwait(false);
                     Reject(remote, $"lane refused: {reason}");
                     return;
                 }
@@ -282,6 +285,7 @@ public sealed class SingularityReceiver : IAsyncDisposable
         }
         try
         {
+            if (_stopping.IsCancellationRequested) session.Cancel();
             SessionStarted?.Invoke(session.Id.ToString(), remote);
             var result = await session.RunAsync(connection).ConfigureAwait(false);
             SessionCompleted?.Invoke(result);
@@ -323,10 +327,9 @@ public sealed class SingularityReceiver : IAsyncDisposable
     /// <summary>Stops accepting, cancels running sessions and waits for them to clean up.</summary>
     public async ValueTask DisposeAsync()
     {
-        await _stopping.CancelAsync().ConfigureAwait(false);
+        if (!_stopping.IsCancellationRequested) await _stopping.CancelAsync().ConfigureAwait(false);
         await _listener.DisposeAsync().ConfigureAwait(false);
         foreach (var session in _sessions.Values) session.Cancel();
         await Task.WhenAll(_connections.Keys).ConfigureAwait(false);
-        _stopping.Dispose();
     }
 }

@@ -15,8 +15,10 @@ public sealed class FaultInjectionTests
         string destination = temp.Sub("dst");
         await using var receiver = new LoopbackReceiver(destination);
         await using var relay = new TcpRelay(receiver.Url);
-        // Connection 0 is control; cut the first data lane once it has carried a quarter of a megabyte.
-        relay.Cut = (connection, forwarded) => connection == 1 && forwarded > (256 << 10) && relay.CutCount == 0;
+        // Connection 0 is control; cut the first data lane that has carried a quarter of a megabyte, once.
+        int chosen = -1;
+        relay.Cut = (connection, forwarded) => connection >= 1 && forwarded > (256 << 10) && relay.CutCount == 0
+            && (Interlocked.CompareExchange(ref chosen, connection, -1) == -1 || Volatile.Read(ref chosen) == connection);
         var options = new TransferOptions { ShardSize = 64 << 10, Lanes = 3, MaxInFlightBytes = 512 << 10, StallTimeout = TimeSpan.FromSeconds(5) };
 
         var events = new List<string>();
