@@ -142,7 +142,6 @@ internal sealed partial class ReceiverSession
             throw new ProtocolViolationException($"{entries} entries exceed the limit of {_limits.MaxEntries}", ErrorCode.LimitExceeded);
         if (totalBytes < 0 || totalBytes > _limits.MaxTotalBytes)
             throw new ProtocolViolationException($"{totalBytes} bytes exceed this receiver's quota of {_limits.MaxTotalBytes}", ErrorCode.LimitExceeded);
-        CheckFreeSpace(totalBytes);
         lock (_laneConnections)
         {
             if (_lanesActive > 2 * lanes) throw new ProtocolViolationException($"{_lanesActive} lanes joined a session that declared {lanes}");
@@ -212,6 +211,12 @@ internal sealed partial class ReceiverSession
         {
             throw StorageErrors.Describe(ex, "preparing the destination");
         }
+        // What resumed partials already hold needs no new space.
+        long held = 0;
+        foreach (var file in _files)
+            if (file is not null)
+                foreach (int index in file.Offered.Keys) held += file.ExpectedLength((uint)index);
+        CheckFreeSpace(total - held);
         _manifestAccepted = true;
         Touch();
         Span<byte> body = stackalloc byte[4];
