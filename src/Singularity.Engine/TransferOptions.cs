@@ -21,6 +21,9 @@ public sealed record TransferOptions
     /// <summary>Socket send and receive buffer size in bytes; 0 keeps the operating system's auto-tuning. Default 0.</summary>
     public int SocketBufferSize { get; init; }
 
+    /// <summary>TCP congestion control for this side's connections, such as "bbr" or "cubic" (Linux: TCP_CONGESTION); null keeps the system default.</summary>
+    public string? CongestionControl { get; init; }
+
     /// <summary>Flush every file to stable storage before it is renamed into place. Default true.</summary>
     public bool Durable { get; init; } = true;
 

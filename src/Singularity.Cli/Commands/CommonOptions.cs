@@ -85,6 +85,11 @@ internal static class CommonOptions
         return true;
     }
 
+    public static Option<string?> Congestion() => new("--congestion")
+    {
+        Description = "TCP congestion control for this side's connections, e.g. bbr or cubic (Linux); default: the system's",
+    };
+
     public static Option<bool> Json(string description) => new("--json") { Description = description };
 
     private static long ParseSize(ArgumentResult result)

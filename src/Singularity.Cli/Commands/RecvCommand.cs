@@ -22,13 +22,15 @@ internal static class RecvCommand
         var maxBytes = CommonOptions.Size("--max-bytes", "refuse sessions that would write more than SIZE; default unlimited", long.MaxValue);
         var expire = CommonOptions.Duration("--expire-partials", "at start, delete partial files of interrupted transfers untouched for this long, e.g. 7d; default: keep them", TimeSpan.Zero);
         var idle = CommonOptions.Duration("--idle-timeout", "end sessions that show no sign of life for this long; default 120s", TimeSpan.FromSeconds(120));
-        var command = new Command("recv", "receive files into a directory") { dir, listen, once, urlFile, json, noFsync, token, tokenFile, encrypt, maxBytes, expire, idle };
+        var congestion = CommonOptions.Congestion();
+        var command = new Command("recv", "receive files into a directory") { dir, listen, once, urlFile, json, noFsync, token, tokenFile, encrypt, maxBytes, expire, idle, congestion };
         command.SetAction((result, cancellationToken) =>
         {
             var transfer = new TransferOptions
             {
                 Durable = !result.GetValue(noFsync),
                 Cipher = result.GetValue(encrypt),
+                CongestionControl = result.GetValue(congestion),
                 Limits = new ProtocolLimits { MaxTotalBytes = result.GetValue(maxBytes) },
                 IdleTimeout = result.GetValue(idle) > TimeSpan.Zero ? result.GetValue(idle) : TimeSpan.FromSeconds(120),
             };

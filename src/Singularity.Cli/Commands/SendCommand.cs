@@ -22,7 +22,8 @@ internal static class SendCommand
         var retries = new Option<int>("--retries") { Description = "reconnect and resume when the receiver goes away, is busy or its disk is full; give up after N attempts in a row that move no data; default 5", DefaultValueFactory = _ => 5 };
         var timeout = CommonOptions.Duration("--timeout", "give up retrying once no attempt moved data for this long, e.g. 30m; default 10m", TimeSpan.FromMinutes(10));
         var stall = CommonOptions.Duration("--stall-timeout", "replace lanes that see no acknowledgement for this long; default 30s", TimeSpan.FromSeconds(30));
-        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall };
+        var congestion = CommonOptions.Congestion();
+        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion };
         command.SetAction((result, cancellationToken) =>
         {
             var options = CommonOptions.Transfer(result.GetValue(lanes), result.GetValue(shardSize)) with
@@ -30,6 +31,7 @@ internal static class SendCommand
                 MaxInFlightBytes = result.GetValue(inFlight),
                 SocketBufferSize = (int)Math.Min(result.GetValue(socketBuffer), int.MaxValue),
                 Cipher = result.GetValue(encrypt),
+                CongestionControl = result.GetValue(congestion),
                 Retries = Math.Max(0, result.GetValue(retries)),
                 RetryTimeout = result.GetValue(timeout),
                 StallTimeout = result.GetValue(stall) > TimeSpan.Zero ? result.GetValue(stall) : TimeSpan.FromSeconds(30),

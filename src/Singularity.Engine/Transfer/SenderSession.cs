@@ -56,7 +56,7 @@ internal sealed partial class SenderSession
         _url = url;
         _options = options;
         _progress = progress;
-        _transport = new TcpTransport(options.SocketBufferSize);
+        _transport = new TcpTransport(options.SocketBufferSize, options.CongestionControl);
         var scanned = SourceScanner.Scan(paths);
         _totalAll = scanned.Where(e => e.Entry.Kind == EntryKind.File).Sum(e => e.Entry.Size);
         _filesAll = scanned.Count(e => e.Entry.Kind == EntryKind.File);

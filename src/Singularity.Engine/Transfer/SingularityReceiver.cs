@@ -64,7 +64,7 @@ public sealed class SingularityReceiver : IAsyncDisposable
         {
             throw new SingularityException(ErrorCode.IoError, $"destination '{directory}' is not writable ({ex.Message}); choose another --dir or fix its permissions", ex);
         }
-        var transport = new TcpTransport(options.Transfer.SocketBufferSize);
+        var transport = new TcpTransport(options.Transfer.SocketBufferSize, options.Transfer.CongestionControl);
         var listener = transport.Listen(options.Listen);
         return new SingularityReceiver(options with { Directory = directory }, listener);
     }

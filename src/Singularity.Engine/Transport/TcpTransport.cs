@@ -4,8 +4,11 @@ using System.Net.Sockets;
 namespace Singularity.Engine.Transport;
 
 /// <summary>Lanes over TCP: Nagle off (headers and payloads go out together anyway), optional fixed socket buffers, dual-stack listening.</summary>
-internal sealed class TcpTransport(int socketBufferSize) : ILaneTransport
+internal sealed class TcpTransport(int socketBufferSize, string? congestionControl = null) : ILaneTransport
 {
+    private const int IpProtoTcp = 6;
+    private const int TcpCongestion = 13;
+
     public async ValueTask<ILaneConnection> ConnectAsync(string host, int port, CancellationToken cancellationToken = default)
     {
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
@@ -51,10 +54,26 @@ internal sealed class TcpTransport(int socketBufferSize) : ILaneTransport
     internal void Configure(Socket socket)
     {
         socket.NoDelay = true;
+        if (congestionControl is not null) SetCongestionControl(socket, congestionControl);
         if (socketBufferSize > 0)
         {
             socket.SendBufferSize = socketBufferSize;
             socket.ReceiveBufferSize = socketBufferSize;
+        }
+    }
+
+    /// <summary>Picks the congestion control algorithm per socket, so a user can ask for BBR without changing the system default.</summary>
+    private static void SetCongestionControl(Socket socket, string name)
+    {
+        if (!OperatingSystem.IsLinux())
+            throw new SingularityException(ErrorCode.IoError, "choosing the congestion control per connection needs Linux");
+        try
+        {
+            socket.SetRawSocketOption(IpProtoTcp, TcpCongestion, System.Text.Encoding.ASCII.GetBytes(name));
+        }
+        catch (SocketException ex)
+        {
+            throw new SingularityException(ErrorCode.IoError, $"congestion control '{name}' is not available here ({TcpLaneConnection.Describe(ex.SocketErrorCode)}); see /proc/sys/net/ipv4/tcp_available_congestion_control, and load its module or add it to net.ipv4.tcp_allowed_congestion_control", ex);
         }
     }
 

@@ -69,4 +69,20 @@ public sealed class UserErrorTests
         Assert.Empty(Directory.EnumerateFileSystemEntries(destination));
     }
 
+
+    [SkippableFact]
+    public async Task Congestion_control_can_be_chosen_per_connection_and_an_unknown_one_is_named()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "TCP_CONGESTION is Linux-only");
+        using var temp = new TempDirectory();
+        string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "f"), 100_000);
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination, new TransferOptions { CongestionControl = "reno" });
+
+        await SingularitySender.SendAsync([source], receiver.Url, new TransferOptions { CongestionControl = "reno" });
+        TestFiles.AssertSameBytes(source, Path.Combine(destination, "f"));
+
+        var error = await Assert.ThrowsAsync<SingularityException>(() => SingularitySender.SendAsync([source], receiver.Url, new TransferOptions { CongestionControl = "no-such-cc" }));
+        Assert.Contains("congestion control 'no-such-cc' is not available", error.Message);
+    }
 }
