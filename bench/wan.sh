@@ -48,7 +48,7 @@ CONF
         local m; m=$(echo "$out" | sed -E 's/.*"mbytes_per_s":([0-9.]+).*/\1/' | awk '{ printf "%.1f", $1 }')
         row "$cc" "$label" "$m" "$(pct "$m")" "$(cmp -s "$file" "$work/dst/$(basename "$file")" && echo ok || echo DIFFERENT)"
     }
-    run_sglty "sglty, defaults (4 lanes), plaintext" "$work/big.bin" --encrypt none --congestion "$cc"
+    run_sglty "sglty, defaults (4 lanes, adaptive to 16)" "$work/big.bin" --encrypt none --congestion "$cc"
     run_sglty "sglty, 16 lanes, plaintext" "$work/big.bin" --encrypt none --lanes 16 --congestion "$cc"
     run_sglty "sglty, 16 lanes, aes-256-gcm" "$work/big.bin" --lanes 16 --congestion "$cc"
     run_sglty "sglty, 1 lane, plaintext" "$work/one.bin" --encrypt none --lanes 1 --congestion "$cc"

@@ -12,6 +12,13 @@ public sealed record TransferOptions
     /// <summary>Number of data lanes the sender opens. Default 4.</summary>
     public int Lanes { get; init; } = DefaultLanes;
 
+    /// <summary>
+    /// Up to how many lanes the sender may grow to at run time: while each added lane raises the measured throughput
+    /// by at least a tenth (a lossy, long path under a loss-based congestion control), it adds another. Equal to
+    /// <see cref="Lanes"/> (the default here) keeps the count fixed; `sglty send` without --lanes allows 16.
+    /// </summary>
+    public int MaxLanes { get; init; }
+
     /// <summary>Bytes per shard (the unit that is hashed, sent, verified and acknowledged). Default 4 MiB.</summary>
     public int ShardSize { get; init; } = DefaultShardSize;
 
@@ -55,6 +62,8 @@ public sealed record TransferOptions
     {
         if (Lanes < 1 || Lanes > Limits.MaxLanes)
             throw new ArgumentOutOfRangeException(nameof(Lanes), Lanes, $"lanes must be between 1 and {Limits.MaxLanes}");
+        if (MaxLanes != 0 && (MaxLanes < Lanes || MaxLanes > Limits.MaxLanes / 2))
+            throw new ArgumentOutOfRangeException(nameof(MaxLanes), MaxLanes, $"the most lanes must be between the lanes and {Limits.MaxLanes / 2}");
         if (ShardSize < Limits.MinShardSize || ShardSize > Limits.MaxShardSize)
             throw new ArgumentOutOfRangeException(nameof(ShardSize), ShardSize, $"shard size must be between {Limits.MinShardSize} and {Limits.MaxShardSize} bytes");
         if (MaxInFlightBytes < ShardSize)

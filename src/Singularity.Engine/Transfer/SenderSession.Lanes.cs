@@ -120,6 +120,7 @@ internal sealed partial class SenderSession
         {
             if (_failure is not null) return;
             ushort number = (ushort)_nextLane++;
+            Interlocked.Increment(ref _lanesStarted);
             _laneTasks.Add(Task.Run(() => LaneAsync(number)));
         }
     }

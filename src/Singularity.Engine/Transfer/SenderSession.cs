@@ -46,6 +46,8 @@ internal sealed partial class SenderSession
     private int _activeLanes;
     private long _progressEvents;
     private long _bytesSkipped;
+    private readonly int _lanesCeiling;
+    private int _lanesStarted;
     private SingularityException? _failure;
     private volatile bool _closing;
 
@@ -77,6 +79,7 @@ internal sealed partial class SenderSession
         }
         _scheduler = new ShardScheduler(_files);
         _window = new InFlightWindow(options.MaxInFlightBytes);
+        _lanesCeiling = Math.Max(options.Lanes, options.MaxLanes);
     }
 
     public async Task<SendResult> RunAsync(CancellationToken cancellationToken)
@@ -132,7 +135,7 @@ internal sealed partial class SenderSession
             Retransmits = _retransmits,
             BytesSkipped = Interlocked.Read(ref _bytesSkipped),
             Elapsed = _clock.Elapsed,
-            Lanes = _options.Lanes,
+            Lanes = Math.Max(_options.Lanes, Volatile.Read(ref _lanesStarted)),
             ShardSize = _options.ShardSize,
             Cipher = _options.Cipher,
     };
@@ -171,6 +174,9 @@ internal sealed partial class SenderSession
         long lastSeen = -1;
         var lastProgress = _clock.Elapsed;
         int stalls = 0;
+        var growth = new LaneGrowth(_options.Lanes, _lanesCeiling);
+        var lastSample = _clock.Elapsed;
+        long lastBytes = 0;
         try
         {
             while (!_cts.IsCancellationRequested && !_closing)
@@ -178,6 +184,17 @@ internal sealed partial class SenderSession
                 await Task.Delay(TimeSpan.FromMilliseconds(250), _cts.Token).ConfigureAwait(false);
                 long seen = Volatile.Read(ref _progressEvents);
                 bool dataPhase = _manifestAccepted.Task.IsCompleted && !_allCommitted.Task.IsCompleted;
+                if (dataPhase && _clock.Elapsed - lastSample >= TimeSpan.FromSeconds(1))
+                {
+                    long bytes = Interlocked.Read(ref _bytesAcknowledged);
+                    double rate = (bytes - lastBytes) / (_clock.Elapsed - lastSample).TotalSeconds;
+                    (lastBytes, lastSample) = (bytes, _clock.Elapsed);
+                    if (growth.ShouldAddLane(rate))
+                    {
+                        _events?.Invoke($"throughput {rate / 1e6:0.0} MB/s is still rising with lanes; adding lane {Volatile.Read(ref _lanesStarted) + 1}");
+                        StartLane();
+                    }
+                }
                 if (seen != lastSeen || !dataPhase)
                 {
                     if (seen != lastSeen) stalls = 0;
@@ -214,7 +231,8 @@ internal sealed partial class SenderSession
     {
         byte[] open = new byte[24];
         BinaryPrimitives.WriteInt32LittleEndian(open, _options.ShardSize);
-        BinaryPrimitives.WriteUInt16LittleEndian(open.AsSpan(4), (ushort)_options.Lanes);
+        // The declared count is the most this session may grow to, so the receiver admits the added lanes.
+        BinaryPrimitives.WriteUInt16LittleEndian(open.AsSpan(4), (ushort)_lanesCeiling);
         BinaryPrimitives.WriteUInt16LittleEndian(open.AsSpan(6), 0);
         BinaryPrimitives.WriteInt32LittleEndian(open.AsSpan(8), _entries.Count);
         BinaryPrimitives.WriteInt32LittleEndian(open.AsSpan(12), 0);
