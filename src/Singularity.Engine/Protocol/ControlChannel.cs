@@ -157,12 +157,6 @@ internal sealed class ControlChannel : IAsyncDisposable
         _signal.Release();
     }
 
-    public async Task CompletionAsync()
-    {
-        Complete();
-        await _writer.ConfigureAwait(false);
-    }
-
     private Span<byte> Reserve(int size, bool newMessage = true)
     {
         if (_pendingLength + size > _pending.Length)

@@ -32,7 +32,4 @@ internal readonly record struct SessionId(ulong High, ulong Low)
     }
 
     public override string ToString() => $"{High:x16}{Low:x16}";
-
-    /// <summary>Sixteen hex digits: unique enough for temporary file names, short enough for logs.</summary>
-    public string Short => ToString()[..16];
 }

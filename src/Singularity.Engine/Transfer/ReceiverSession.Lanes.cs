@@ -30,7 +30,6 @@ internal sealed partial class ReceiverSession
             // replaces is dead (a stalled path can keep a dead lane open here for a long time).
             int allowed = _opened ? Math.Min(2 * _lanesAllowed, _limits.MaxLanes) : _limits.MaxLanes;
             if (_lanesActive >= allowed) { reason = $"the session already has its {allowed} lanes"; return false; }
-            _lanesJoined++;
             _lanesActive++;
             _laneConnections.Add(connection);
             _laneTasks.Add(Task.Run(() => LaneLoopAsync(connection, lane)));

@@ -31,7 +31,6 @@ internal sealed partial class ReceiverSession
     private volatile bool _manifestAccepted;
     private int _shardSize;
     private int _lanesAllowed;
-    private int _lanesJoined;
     private long _declaredBytes;
     private int _fileCount;
     private int _filesCommitted;
@@ -40,7 +39,6 @@ internal sealed partial class ReceiverSession
     private SingularityException? _failure;
     private int _failed;
     private long _lastActivity;
-    private long _bytesKept;
 
     public ReceiverSession(SessionId id, ReceiverOptions options, string remote, SessionKeys keys)
     {
@@ -275,7 +273,6 @@ internal sealed partial class ReceiverSession
             bool last;
             try { last = file.Keep(BinaryPrimitives.ReadUInt32LittleEndian(item[4..]), ref _openFiles); }
             catch (Exception ex) when (ex is not SingularityException) { throw StorageErrors.Describe(ex, $"finishing '{file.Entry.Path}'"); }
-            Interlocked.Add(ref _bytesKept, file.ExpectedLength(BinaryPrimitives.ReadUInt32LittleEndian(item[4..])));
             if (last) TryCommit(file);
         }
     }
