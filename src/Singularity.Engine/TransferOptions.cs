@@ -13,8 +13,8 @@ public sealed record TransferOptions
     public int Lanes { get; init; } = DefaultLanes;
 
     /// <summary>
-    /// Up to how many lanes the sender may grow to at run time: while each added lane raises the measured throughput
-    /// by at least a tenth (a lossy, long path under a loss-based congestion control), it adds another. Equal to
+    /// Up to how many lanes the sender may grow to at run time: it doubles the lanes while each doubling raises the
+    /// measured throughput by at least a quarter (a lossy, long path under a loss-based congestion control). Equal to
     /// <see cref="Lanes"/> (the default here) keeps the count fixed; `sglty send` without --lanes allows 16.
     /// </summary>
     public int MaxLanes { get; init; }

@@ -9,7 +9,7 @@ internal static class CommonOptions
 {
     public static Option<int> Lanes() => new("--lanes")
     {
-        Description = $"data lanes (TCP connections); default {TransferOptions.DefaultLanes}, and `send` then adds lanes up to 16 while each one raises throughput",
+        Description = $"data lanes (TCP connections); default {TransferOptions.DefaultLanes}, and `send` then doubles them, up to 16, while that raises throughput",
         DefaultValueFactory = _ => TransferOptions.DefaultLanes,
     };
 

@@ -32,7 +32,7 @@ internal static class SendCommand
                 SocketBufferSize = (int)Math.Min(result.GetValue(socketBuffer), int.MaxValue),
                 Cipher = result.GetValue(encrypt),
                 CongestionControl = result.GetValue(congestion),
-                // Without --lanes the sender starts with 4 and adds lanes while each one still raises throughput.
+                // Without --lanes the sender starts with 4 and doubles the lanes while that still raises throughput.
                 MaxLanes = result.GetResult(lanes) is { Implicit: false } ? 0 : 16,
                 Retries = Math.Max(0, result.GetValue(retries)),
                 RetryTimeout = result.GetValue(timeout),

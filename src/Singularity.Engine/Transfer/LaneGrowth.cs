@@ -1,41 +1,47 @@
 namespace Singularity.Engine.Transfer;
 
 /// <summary>
-/// Decides, from one throughput sample a second, whether one more lane is worth opening. On a path where a single
-/// TCP stream is limited by loss and delay (cubic over a lossy WAN), every lane adds about the same throughput, so
-/// lanes are added while each one raises it by at least a tenth; the first that does not ends the growth for good.
+/// Decides, from one throughput sample every <see cref="SampleInterval"/>, whether to open more lanes. On a path where
+/// a single TCP stream is limited by loss and delay (cubic over a lossy WAN), throughput grows with the number of
+/// lanes, so the count doubles while each doubling raises throughput by at least a quarter; the first doubling that
+/// does not ends the growth for good. Doubling makes each decision large enough to stand out of the noise of a lossy path.
 /// </summary>
 internal sealed class LaneGrowth(int start, int ceiling)
 {
-    private const double Gain = 1.10;
+    /// <summary>Two seconds: long enough that loss on a lossy path does not drown the effect of the added lanes.</summary>
+    public static readonly TimeSpan SampleInterval = TimeSpan.FromSeconds(2);
+
+    private const double Gain = 1.25;
     private int _lanes = start;
     private double _before;
     private bool _waiting;
     private bool _done = ceiling <= start;
     private int _samples;
 
-    public bool ShouldAddLane(double rate)
+    /// <summary>How many lanes to open now (0 for none).</summary>
+    public int LanesToAdd(double rate)
     {
-        if (_done || rate <= 0) return false;
-        // The first second includes connection set-up and slow start: judge from the second sample on.
-        if (++_samples < 2) return false;
+        if (_done || rate <= 0) return 0;
+        // The first sample includes connection set-up and slow start: judge from the second on.
+        if (++_samples < 2) return 0;
         if (_waiting)
         {
             _waiting = false;
             if (rate < _before * Gain)
             {
                 _done = true;
-                return false;
+                return 0;
             }
         }
-        if (_lanes >= ceiling)
+        int add = Math.Min(_lanes, ceiling - _lanes);
+        if (add <= 0)
         {
             _done = true;
-            return false;
+            return 0;
         }
         _before = rate;
         _waiting = true;
-        _lanes++;
-        return true;
+        _lanes += add;
+        return add;
     }
 }

@@ -184,15 +184,16 @@ internal sealed partial class SenderSession
                 await Task.Delay(TimeSpan.FromMilliseconds(250), _cts.Token).ConfigureAwait(false);
                 long seen = Volatile.Read(ref _progressEvents);
                 bool dataPhase = _manifestAccepted.Task.IsCompleted && !_allCommitted.Task.IsCompleted;
-                if (dataPhase && _clock.Elapsed - lastSample >= TimeSpan.FromSeconds(1))
+                if (dataPhase && _clock.Elapsed - lastSample >= LaneGrowth.SampleInterval)
                 {
                     long bytes = Interlocked.Read(ref _bytesAcknowledged);
                     double rate = (bytes - lastBytes) / (_clock.Elapsed - lastSample).TotalSeconds;
                     (lastBytes, lastSample) = (bytes, _clock.Elapsed);
-                    if (growth.ShouldAddLane(rate))
+                    int add = growth.LanesToAdd(rate);
+                    if (add > 0)
                     {
-                        _events?.Invoke($"throughput {rate / 1e6:0.0} MB/s is still rising with lanes; adding lane {Volatile.Read(ref _lanesStarted) + 1}");
-                        StartLane();
+                        _events?.Invoke($"throughput {rate / 1e6:0.0} MB/s with {Volatile.Read(ref _lanesStarted)} lanes; trying {add} more");
+                        for (int i = 0; i < add; i++) StartLane();
                     }
                 }
                 if (seen != lastSeen || !dataPhase)
