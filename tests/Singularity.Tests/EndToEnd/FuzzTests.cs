@@ -6,7 +6,12 @@ using Singularity.Tests.Support;
 
 namespace Singularity.Tests.EndToEnd;
 
+/// <summary>Runs alone: its memory bound is measured on the whole test process.</summary>
+[CollectionDefinition(nameof(MeasuredAlone), DisableParallelization = true)]
+public sealed class MeasuredAlone;
+
 /// <summary>Random, truncated and oversized frames and handshakes thrown at a live receiver while a real transfer runs.</summary>
+[Collection(nameof(MeasuredAlone))]
 public sealed class FuzzTests
 {
     [Fact]
