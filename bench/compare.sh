@@ -20,8 +20,7 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 bytes=$((size_mib * 1024 * 1024))
-now() { date +%s.%N; }
-rate() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.0f", b / s / 1e6 }'; }
+. "$here/bench/lib.sh"
 verify() { cmp -s "$1" "$2" && echo ok || echo DIFFERENT; }
 row() { printf '%-36s %9s %9s %9s  %s\n' "$@"; }
 
@@ -36,21 +35,13 @@ iperf=$(iperf3 -c 127.0.0.1 -p 5299 -n "$bytes" -J | awk -F: '/"sum_received"/ {
 rm -f "$work/dst/nc.bin"
 nc -l -N 127.0.0.1 5298 > "$work/dst/nc.bin" & pids+=($!); sleep 0.3
 t0=$(now); nc -N 127.0.0.1 5298 < "$work/src.bin"; wait "${pids[-1]}" || true; t1=$(now)
-nc_rate=$(rate "$bytes" "$(echo "$t1 - $t0" | bc -l)"); nc_ok=$(verify "$work/src.bin" "$work/dst/nc.bin"); rm -f "$work/dst/nc.bin"
+nc_rate=$(mbps "$bytes" "$(echo "$t1 - $t0" | bc -l)"); nc_ok=$(verify "$work/src.bin" "$work/dst/nc.bin"); rm -f "$work/dst/nc.bin"
 
 # rsync to a daemon (its own protocol over TCP, whole file, no ssh).
-cat > "$work/rsyncd.conf" <<CONF
-port = 5297
-use chroot = no
-uid = root
-gid = root
-[dst]
-path = $work/dst
-read only = no
-CONF
+rsyncd_conf "$work/rsyncd.conf" 5297 "$work/dst"
 rsync --daemon --no-detach --config="$work/rsyncd.conf" & pids+=($!); sleep 0.5
 t0=$(now); rsync -a --whole-file "$work/src.bin" rsync://127.0.0.1:5297/dst/rsync.bin; t1=$(now)
-rsync_rate=$(rate "$bytes" "$(echo "$t1 - $t0" | bc -l)"); rsync_ok=$(verify "$work/src.bin" "$work/dst/rsync.bin"); rm -f "$work/dst/rsync.bin"
+rsync_rate=$(mbps "$bytes" "$(echo "$t1 - $t0" | bc -l)"); rsync_ok=$(verify "$work/src.bin" "$work/dst/rsync.bin"); rm -f "$work/dst/rsync.bin"
 
 # sglty, plaintext and AES-256-GCM, default lanes and shard size.
 "$sglty" recv --dir "$work/dst" --listen 127.0.0.1:0 --url-file "$work/url" --encrypt none 2>/dev/null >/dev/null & pids+=($!)

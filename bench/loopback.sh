@@ -13,7 +13,7 @@ work="$(mktemp -d "$dir/sglty-compare.XXXXXX")"
 trap 'rm -rf "$work"; pkill -f "iperf3 -s -p 5299" || true' EXIT
 bytes=$((size_mib * 1024 * 1024))
 
-mbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.0f", b / s / 1e6 }'; }
+. "$here/bench/lib.sh"
 
 iperf3 -s -p 5299 -D -1 >/dev/null; sleep 0.3
 iperf_mem=$(iperf3 -c 127.0.0.1 -p 5299 -n "$bytes" -J | awk -F: '/"sum_received"/ { f = 1 } f && /"bits_per_second"/ { gsub(/[ ,]/, "", $2); print $2 / 8 / 1e6; exit }')

@@ -20,8 +20,7 @@ head -c $((size_mib << 20)) /dev/urandom > "$work/big.bin"
 head -c $((single_mib << 20)) /dev/urandom > "$work/one.bin"
 link=125  # MB/s of a 1 Gbit/s link
 
-now() { date +%s.%N; }
-mbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.1f", b / s / 1e6 }'; }
+. "$here/bench/lib.sh"
 pct() { awk -v m="$1" -v l="$link" 'BEGIN { printf "%.0f%%", 100 * m / l }'; }
 row() { printf '%-8s %-40s %9s %8s  %s\n' "$@"; }
 row "cc" "what" "MB/s" "of link" "verified"
@@ -29,15 +28,7 @@ for cc in cubic bbr; do
     "$wan/wan-up.sh" --delay-ms 25 --loss 0.5 --rate-mbit 1000 --cc "$cc" >/dev/null
     rm -rf "$work/dst"; mkdir -p "$work/dst"
     ip netns exec sgB "$sglty" recv --dir "$work/dst" --listen 10.99.0.2:7700 --token "$token" --encrypt none --no-fsync >/dev/null 2>&1 &
-    cat > "$work/rsyncd.conf" <<CONF
-port = 8873
-use chroot = no
-uid = root
-gid = root
-[dst]
-path = $work/dst
-read only = no
-CONF
+    rsyncd_conf "$work/rsyncd.conf" 8873 "$work/dst"
     ip netns exec sgB rsync --daemon --no-detach --config="$work/rsyncd.conf" &
     sleep 1
     url="sglty://10.99.0.2:7700/?token=$token"
@@ -54,7 +45,7 @@ CONF
     run_sglty "sglty, 1 lane, plaintext" "$work/one.bin" --encrypt none --lanes 1 --congestion "$cc"
     rm -f "$work/dst/one.bin"
     t0=$(now); ip netns exec sgA rsync --whole-file "$work/one.bin" rsync://10.99.0.2:8873/dst/one.bin; t1=$(now)
-    m=$(mbps $((single_mib << 20)) "$(echo "$t1 - $t0" | bc -l)")
+    m=$(mbps $((single_mib << 20)) "$(echo "$t1 - $t0" | bc -l)" 1)
     row "$cc" "rsync to a daemon (one stream)" "$m" "$(pct "$m")" "$(cmp -s "$work/one.bin" "$work/dst/one.bin" && echo ok || echo DIFFERENT)"
     "$wan/wan-down.sh" --quiet >/dev/null 2>&1 || true
 done
