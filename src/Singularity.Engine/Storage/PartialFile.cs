@@ -25,6 +25,7 @@ internal sealed class PartialFile
     private readonly Lock _journalLock = new();
     private readonly int _shardSize;
     private readonly bool _durable;
+    private readonly bool _preallocate;
     private readonly Dictionary<int, ulong> _offered;
     private readonly List<(int Index, ulong Digest)> _unjournaled = [];
     private SafeFileHandle? _handle;
@@ -38,7 +39,7 @@ internal sealed class PartialFile
     private bool _written;
     private bool _committing;
 
-    public PartialFile(uint id, ManifestEntry entry, string finalPath, int shardSize, bool durable)
+    public PartialFile(uint id, ManifestEntry entry, string finalPath, int shardSize, bool durable, bool preallocate = true)
     {
         Id = id;
         Entry = entry;
@@ -48,6 +49,8 @@ internal sealed class PartialFile
         _shardSize = shardSize;
         _durable = durable;
         ShardCount = Digests.ShardCount(entry.Size, shardSize);
+        // A file of one shard is written in one call: reserving its space first is a second system call for nothing.
+        _preallocate = preallocate && ShardCount > 1;
         _written = ShardCount == 0;
         // Preallocation reserves space without setting the length, so a partial is as long as its furthest write;
         // a record for bytes beyond that length is not trusted.
@@ -276,9 +279,26 @@ internal sealed class PartialFile
         // The stream is kept (and disposed) with its handle: its finalizer must not close a handle still in use.
         _stream = resume
             ? new FileStream(TempPath, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.ReadWrite, Share = FileShare.None, BufferSize = 0 })
-            : CreateExclusive(TempPath, Entry.Size);
+            : CreateExclusive(TempPath, _preallocate ? Entry.Size : 0);
         _handle = _stream.SafeFileHandle;
         _digests ??= new ulong[ShardCount];
+    }
+
+    /// <summary>
+    /// False on memory-backed file systems (tmpfs, ramfs): there preallocation allocates and zeroes every page at once,
+    /// on one lane while the others wait, then the shards overwrite them: twice the memory traffic for a reservation
+    /// that the session's free-space check already made. On disks it is cheap and keeps large files contiguous.
+    /// </summary>
+    public static bool PreallocationHelps(string directory)
+    {
+        try
+        {
+            return new DriveInfo(directory).DriveFormat is not ("tmpfs" or "ramfs");
+        }
+        catch (Exception ex) when (ex is IOException or ArgumentException or UnauthorizedAccessException)
+        {
+            return true;
+        }
     }
 
     private static FileStream CreateExclusive(string path, long size)

@@ -202,6 +202,7 @@ internal sealed partial class ReceiverSession
         if (total != _declaredBytes) throw new ProtocolViolationException("manifest sizes do not add up to the declared total");
         try
         {
+            _preallocate = PartialFile.PreallocationHelps(_guard.Root);
             for (int id = 0; id < _entries.Length; id++)
                 Prepare((uint)id, _entries[id]);
         }
@@ -222,6 +223,8 @@ internal sealed partial class ReceiverSession
         _control!.Post(ControlMessageType.ManifestAccepted, body);
     }
 
+    private bool _preallocate = true;
+
     private void Prepare(uint id, ManifestEntry entry)
     {
         string full = _guard.Resolve(entry.Path);
@@ -241,7 +244,7 @@ internal sealed partial class ReceiverSession
             case EntryKind.File:
                 if (Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null)
                     throw new SingularityException(ErrorCode.BadPath, $"refused: '{entry.Path}' is a directory in the destination");
-                var file = new PartialFile(id, entry, full, _shardSize, _options.Transfer.Durable);
+                var file = new PartialFile(id, entry, full, _shardSize, _options.Transfer.Durable, _preallocate);
                 _files[id] = file;
                 _fileCount++;
                 OfferResume(file);
