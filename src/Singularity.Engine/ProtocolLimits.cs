@@ -24,8 +24,18 @@ public sealed record ProtocolLimits
     /// <summary>Largest shard size a sender may ask for. Default 16 MiB.</summary>
     public int MaxShardSize { get; init; } = 16 << 20;
 
-    /// <summary>Most data lanes per session. Default 32. With <see cref="MaxShardSize"/> this bounds a session's lane buffers (512 MiB at worst; 16 MiB with the default 4 lanes of 4 MiB).</summary>
-    public int MaxLanes { get; init; } = 32;
+    /// <summary>Most data lanes per session, and the range of lane numbers. Default 128: a long lossy path may need 64 lanes, and a session may hold twice its declared lanes while dead ones are replaced.</summary>
+    public int MaxLanes { get; init; } = 128;
+
+    /// <summary>
+    /// Most bytes of lane buffers one session may make a receiver hold: the receiver keeps one shard buffer per lane
+    /// and lets a session have twice the lanes it declared, so a session declaring L lanes of S-byte shards needs
+    /// 2 × L × S. Default 256 MiB (64 lanes of 1 MiB, or 16 lanes of 4 MiB, fit with room to spare).
+    /// </summary>
+    public long MaxLaneBufferBytes { get; init; } = 256L << 20;
+
+    /// <summary>Lane buffer bytes a session declaring <paramref name="lanes"/> lanes of <paramref name="shardSize"/>-byte shards may need.</summary>
+    public static long LaneBufferBytes(int lanes, int shardSize) => 2L * lanes * (shardSize + (long)Security.FrameCipher.TagSize);
 
     /// <summary>Most connections a receiver holds in their handshake (not yet authenticated) at once. Default 128.</summary>
     public int MaxHandshakes { get; init; } = 128;

@@ -63,6 +63,8 @@ public static class SingularitySender
                 }
                 if (fruitless > options.Retries || clock.Elapsed - lastProgress > options.RetryTimeout) throw;
                 first ??= session.Totals;
+                // Later attempts keep the shard size this one chose: the receiver's partials are journaled in its shards.
+                options = session.Options;
                 sent += session.BytesSent;
                 skipped += session.BytesSkipped;
                 retransmits += session.Retransmits;

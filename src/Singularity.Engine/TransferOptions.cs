@@ -19,6 +19,20 @@ public sealed record TransferOptions
     /// </summary>
     public int MaxLanes { get; init; }
 
+    /// <summary>
+    /// Let the sender fit the shard size and the lanes to the path, from the time its first connection took (one round
+    /// trip). A path of <see cref="LongPathRoundTrip"/> or more is a long one: there a loss-based congestion control
+    /// (cubic, reno) holds each TCP stream to a few MB/s whatever the link, so the sender starts with 32 lanes and may
+    /// double them to 64; 1 MiB shards keep the buffers of that many lanes within bounds on both sides. A shorter path,
+    /// or a sender whose connections use BBR (which keeps one stream near the link rate), keeps <see cref="Lanes"/>,
+    /// <see cref="MaxLanes"/> and <see cref="ShardSize"/>. Default false; `sglty send` turns it on unless --lanes or
+    /// --shard-size is given.
+    /// </summary>
+    public bool FitToPath { get; init; }
+
+    /// <summary>The connection time from which <see cref="FitToPath"/> treats a path as long: 10 ms.</summary>
+    public static readonly TimeSpan LongPathRoundTrip = TimeSpan.FromMilliseconds(10);
+
     /// <summary>Bytes per shard (the unit that is hashed, sent, verified and acknowledged). Default 4 MiB.</summary>
     public int ShardSize { get; init; } = DefaultShardSize;
 
@@ -57,6 +71,15 @@ public sealed record TransferOptions
 
     /// <summary>Limits applied to everything read from the wire.</summary>
     public ProtocolLimits Limits { get; init; } = new();
+
+    /// <summary>Checks a sender's options: those of <see cref="Validate"/>, and lanes whose buffers a receiver with the same limits would hold.</summary>
+    internal void ValidateForSending()
+    {
+        Validate();
+        int lanes = Math.Max(Lanes, MaxLanes);
+        if (ProtocolLimits.LaneBufferBytes(lanes, ShardSize) > Limits.MaxLaneBufferBytes)
+            throw new ArgumentOutOfRangeException(nameof(Lanes), lanes, $"{lanes} lanes of {ShardSize >> 10} KiB shards need more lane buffers than a receiver allows ({Limits.MaxLaneBufferBytes >> 20} MiB for twice the lanes); use fewer lanes or smaller shards");
+    }
 
     internal void Validate()
     {

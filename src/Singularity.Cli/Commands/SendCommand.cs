@@ -32,8 +32,10 @@ internal static class SendCommand
                 SocketBufferSize = (int)Math.Min(result.GetValue(socketBuffer), int.MaxValue),
                 Cipher = result.GetValue(encrypt),
                 CongestionControl = result.GetValue(congestion),
-                // Without --lanes the sender starts with 4 and doubles the lanes while that still raises throughput.
+                // Without --lanes the sender starts with 4 and doubles the lanes while that still raises throughput;
+                // with neither --lanes nor --shard-size it also fits both to the path's round trip.
                 MaxLanes = result.GetResult(lanes) is { Implicit: false } ? 0 : 16,
+                FitToPath = result.GetResult(lanes) is not { Implicit: false } && result.GetResult(shardSize) is not { Implicit: false },
                 Retries = Math.Max(0, result.GetValue(retries)),
                 RetryTimeout = result.GetValue(timeout),
                 StallTimeout = result.GetValue(stall) > TimeSpan.Zero ? result.GetValue(stall) : TimeSpan.FromSeconds(30),

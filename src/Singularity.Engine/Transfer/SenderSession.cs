@@ -17,14 +17,14 @@ internal sealed partial class SenderSession
     private const int ManifestChunkBytes = 256 << 10;
 
     private readonly ConnectionUrl _url;
-    private readonly TransferOptions _options;
+    private TransferOptions _options;
     private readonly ILaneTransport _transport;
     private readonly IProgress<TransferProgress>? _progress;
     private readonly Action<string>? _events;
     private readonly List<SourceEntry> _entries;
-    private readonly SenderFile?[] _filesById;
+    private SenderFile?[] _filesById = [];
     private readonly List<SenderFile> _files = [];
-    private readonly ShardScheduler _scheduler;
+    private ShardScheduler _scheduler = new([]);
     private readonly InFlightWindow _window;
     private readonly CancellationTokenSource _cts = new();
     private readonly Stopwatch _clock = new();
@@ -46,7 +46,9 @@ internal sealed partial class SenderSession
     private int _activeLanes;
     private long _progressEvents;
     private long _bytesSkipped;
-    private readonly int _lanesCeiling;
+    private int _lanesCeiling;
+    private TimeSpan _connectTime;
+    private string? _congestionControl;
     private int _lanesStarted;
     private SingularityException? _failure;
     private volatile bool _closing;
@@ -54,7 +56,7 @@ internal sealed partial class SenderSession
     public SenderSession(IReadOnlyList<string> paths, ConnectionUrl url, TransferOptions options, IProgress<TransferProgress>? progress, Action<string>? events = null, IReadOnlySet<string>? alreadyCommitted = null)
     {
         _events = events;
-        options.Validate();
+        options.ValidateForSending();
         _url = url;
         _options = options;
         _progress = progress;
@@ -67,19 +69,36 @@ internal sealed partial class SenderSession
         _token = url.Token ?? throw new SingularityException(ErrorCode.AuthFailed, "the URL has no token; use the whole URL `sglty recv` printed (sglty://HOST:PORT/?token=...)");
         if (_entries.Count > options.Limits.MaxEntries)
             throw new SingularityException(ErrorCode.LimitExceeded, $"{_entries.Count} entries exceed the limit of {options.Limits.MaxEntries}");
+        _totalBytes = _entries.Where(e => e.Entry.Kind == EntryKind.File).Sum(e => e.Entry.Size);
+        _window = new InFlightWindow(options.MaxInFlightBytes);
+        _lanesCeiling = Math.Max(options.Lanes, options.MaxLanes);
+    }
+
+    /// <summary>The options this session ran with, after <see cref="TransferOptions.FitToPath"/> fitted them to the path.</summary>
+    public TransferOptions Options => _options;
+
+    private void FitToPath()
+    {
+        var fitted = PathFit.Fit(_options, _connectTime, _congestionControl);
+        if (ReferenceEquals(fitted, _options)) return;
+        _options = fitted;
+        _lanesCeiling = fitted.MaxLanes;
+        _events?.Invoke($"connecting took {_connectTime.TotalMilliseconds:0} ms, a long path under {_congestionControl ?? "a loss-based congestion control"}: {fitted.ShardSize >> 20} MiB shards, {fitted.Lanes} lanes that may grow to {fitted.MaxLanes}");
+    }
+
+    /// <summary>Cuts the files into shards of the session's shard size, known once the path is measured.</summary>
+    private void PlanShards()
+    {
         _filesById = new SenderFile?[_entries.Count];
         for (int id = 0; id < _entries.Count; id++)
         {
             var (entry, source) = _entries[id];
             if (entry.Kind != EntryKind.File) continue;
-            var file = new SenderFile((uint)id, entry, source, options.ShardSize);
+            var file = new SenderFile((uint)id, entry, source, _options.ShardSize);
             _filesById[id] = file;
             _files.Add(file);
-            _totalBytes += entry.Size;
         }
         _scheduler = new ShardScheduler(_files);
-        _window = new InFlightWindow(options.MaxInFlightBytes);
-        _lanesCeiling = Math.Max(options.Lanes, options.MaxLanes);
     }
 
     public async Task<SendResult> RunAsync(CancellationToken cancellationToken)
@@ -88,6 +107,8 @@ internal sealed partial class SenderSession
         _clock.Start();
         var connection = await ConnectAsync(ConnectionRole.Control, SessionId.Empty, 0).ConfigureAwait(false);
         _control = new ControlChannel(connection, _options.Limits, _keys!.SenderToReceiver(0), _keys.ReceiverToSender(0));
+        FitToPath();
+        PlanShards();
         Task reader = Task.CompletedTask;
         Task watchdog = Task.CompletedTask;
         try

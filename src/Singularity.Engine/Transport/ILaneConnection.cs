@@ -7,6 +7,12 @@ internal interface ILaneConnection : IAsyncDisposable
 {
     EndPoint? RemoteEndPoint { get; }
 
+    /// <summary>How long an outgoing connection took to establish (about one round trip of the path); zero for an accepted one.</summary>
+    TimeSpan SetupTime { get; }
+
+    /// <summary>The congestion control this side's end uses, such as "cubic" or "bbr", where the transport has one and tells it.</summary>
+    string? CongestionControl { get; }
+
     /// <summary>Fills <paramref name="buffer"/> completely; returns false if the stream ended cleanly before the first byte, and throws if it ends in the middle.</summary>
     ValueTask<bool> ReadExactlyOrEndAsync(Memory<byte> buffer, CancellationToken cancellationToken = default);
 

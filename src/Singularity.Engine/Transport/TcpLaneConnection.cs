@@ -4,11 +4,15 @@ using System.Net.Sockets;
 namespace Singularity.Engine.Transport;
 
 /// <summary>A TCP connection; socket errors become <see cref="TransferAbortedException"/> here and nowhere else.</summary>
-internal sealed class TcpLaneConnection(Socket socket) : ILaneConnection
+internal sealed class TcpLaneConnection(Socket socket, TimeSpan setupTime = default) : ILaneConnection
 {
     private int _disposed;
 
     public EndPoint? RemoteEndPoint { get; } = socket.RemoteEndPoint;
+
+    public TimeSpan SetupTime => setupTime;
+
+    public string? CongestionControl => TcpTransport.CongestionControlOf(socket);
 
     public async ValueTask<bool> ReadExactlyOrEndAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {

@@ -15,8 +15,11 @@ internal sealed class TcpTransport(int socketBufferSize, string? congestionContr
         try
         {
             Configure(socket);
-            await socket.ConnectAsync(host, port, cancellationToken).ConfigureAwait(false);
-            return new TcpLaneConnection(socket);
+            // Name resolution first, so the connect alone is timed: a TCP connect takes one round trip.
+            IPAddress[] addresses = IPAddress.TryParse(host, out var address) ? [address] : await Dns.GetHostAddressesAsync(host, cancellationToken).ConfigureAwait(false);
+            long started = System.Diagnostics.Stopwatch.GetTimestamp();
+            await socket.ConnectAsync(addresses, port, cancellationToken).ConfigureAwait(false);
+            return new TcpLaneConnection(socket, System.Diagnostics.Stopwatch.GetElapsedTime(started));
         }
         catch (SocketException ex)
         {
@@ -74,6 +77,22 @@ internal sealed class TcpTransport(int socketBufferSize, string? congestionContr
         catch (SocketException ex)
         {
             throw new SingularityException(ErrorCode.IoError, $"congestion control '{name}' is not available here ({TcpLaneConnection.Describe(ex.SocketErrorCode)}); see /proc/sys/net/ipv4/tcp_available_congestion_control, and load its module or add it to net.ipv4.tcp_allowed_congestion_control", ex);
+        }
+    }
+
+    /// <summary>The congestion control a connected socket uses (Linux), or null where it cannot be read.</summary>
+    internal static string? CongestionControlOf(Socket socket)
+    {
+        if (!OperatingSystem.IsLinux()) return null;
+        try
+        {
+            Span<byte> name = stackalloc byte[16];
+            int length = socket.GetRawSocketOption(IpProtoTcp, TcpCongestion, name);
+            return System.Text.Encoding.ASCII.GetString(name[..length]).TrimEnd('\0');
+        }
+        catch (SocketException)
+        {
+            return null;
         }
     }
 

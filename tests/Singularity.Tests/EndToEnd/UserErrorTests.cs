@@ -69,6 +69,25 @@ public sealed class UserErrorTests
         Assert.Empty(Directory.EnumerateFileSystemEntries(destination));
     }
 
+    [Fact]
+    public async Task More_lane_buffers_than_the_receiver_allows_are_refused_on_both_sides()
+    {
+        using var temp = new TempDirectory();
+        string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "f"), 10);
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination, new TransferOptions { Limits = new ProtocolLimits { MaxLaneBufferBytes = 8 << 20 } });
+        // 4 lanes of 4 MiB may need twice 16 MiB: this receiver refuses, naming the way out.
+        var error = await Assert.ThrowsAsync<TransferAbortedException>(() => SingularitySender.SendAsync([source], receiver.Url));
+        Assert.Equal(ErrorCode.LimitExceeded, error.Code);
+        Assert.Contains("fewer lanes or smaller shards", error.Message);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(destination));
+        await SingularitySender.SendAsync([source], receiver.Url, new TransferOptions { ShardSize = 512 << 10 });
+        TestFiles.AssertSameBytes(source, Path.Combine(destination, "f"));
+
+        // A sender does not even ask a default receiver for more than it allows.
+        var local = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => SingularitySender.SendAsync([source], receiver.Url, new TransferOptions { Lanes = 32, ShardSize = 16 << 20 }));
+        Assert.Contains("fewer lanes or smaller shards", local.Message);
+    }
 
     [SkippableFact]
     public async Task Congestion_control_can_be_chosen_per_connection_and_an_unknown_one_is_named()
