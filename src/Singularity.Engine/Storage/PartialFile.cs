@@ -26,6 +26,7 @@ internal sealed class PartialFile
     private readonly int _shardSize;
     private readonly bool _durable;
     private readonly bool _preallocate;
+    private readonly bool _applyMode;
     private readonly Dictionary<int, ulong> _offered;
     private readonly List<(int Index, ulong Digest)> _unjournaled = [];
     private SafeFileHandle? _handle;
@@ -38,9 +39,11 @@ internal sealed class PartialFile
     private ulong? _sealedDigest;
     private bool _written;
     private bool _committing;
+    private bool _metadataApplied;
 
-    public PartialFile(uint id, ManifestEntry entry, string finalPath, int shardSize, bool durable, bool preallocate = true)
+    public PartialFile(uint id, ManifestEntry entry, string finalPath, int shardSize, bool durable, bool preallocate = true, bool applyMode = true)
     {
+        _applyMode = applyMode;
         Id = id;
         Entry = entry;
         FinalPath = finalPath;
@@ -168,6 +171,9 @@ internal sealed class PartialFile
         }
         if (handle is not null)
         {
+            // Through the open handle after the last write (a write would move the mtime again), and before the
+            // flush so the metadata is as durable as the data: no path lookup for either.
+            ApplyMetadata(handle);
             if (_durable) RandomAccess.FlushToDisk(handle);
             stream?.Dispose();
         }
@@ -203,7 +209,7 @@ internal sealed class PartialFile
     }
 
     /// <summary>Checks the whole-file digest, applies mode and mtime, and renames the file into place.</summary>
-    public void Commit(bool applyMode)
+    public void Commit()
     {
         ulong expected = Digests.File(_digests ?? []);
         if (expected != _sealedDigest!.Value)
@@ -213,10 +219,17 @@ internal sealed class PartialFile
             TryDelete(JournalPath);
             throw new IntegrityException($"'{Entry.Path}' failed its whole-file check; nothing was committed");
         }
-        if (ShardCount == 0) CreateExclusive(TempPath, 0).Dispose();
-        if (applyMode && !OperatingSystem.IsWindows())
-            File.SetUnixFileMode(TempPath, Entry.Mode & SafeModeBits);
-        File.SetLastWriteTimeUtc(TempPath, SourceScanner.FromNanoseconds(Entry.MtimeNanoseconds));
+        if (ShardCount == 0)
+        {
+            using var empty = CreateExclusive(TempPath, 0);
+            ApplyMetadata(empty.SafeFileHandle);
+        }
+        // A resumed file whose every shard was kept was never opened in this session.
+        if (!_metadataApplied)
+        {
+            if (_applyMode && !OperatingSystem.IsWindows()) File.SetUnixFileMode(TempPath, Entry.Mode & SafeModeBits);
+            File.SetLastWriteTimeUtc(TempPath, SourceScanner.FromNanoseconds(Entry.MtimeNanoseconds));
+        }
         File.Move(TempPath, FinalPath, overwrite: true);
         Committed = true;
         if (Resumable) File.Delete(JournalPath);
@@ -250,6 +263,13 @@ internal sealed class PartialFile
         }
     }
 
+    private void ApplyMetadata(SafeFileHandle handle)
+    {
+        if (_applyMode && !OperatingSystem.IsWindows()) File.SetUnixFileMode(handle, Entry.Mode & SafeModeBits);
+        File.SetLastWriteTimeUtc(handle, SourceScanner.FromNanoseconds(Entry.MtimeNanoseconds));
+        _metadataApplied = true;
+    }
+
     private bool Claim(uint index)
     {
         _claimed ??= new ulong[(ShardCount + 63) / 64];
@@ -266,11 +286,7 @@ internal sealed class PartialFile
         bool resume = _offered.Count > 0;
         // A journal describes one partial: a new partial never inherits an old journal, and a resumed one is
         // rewritten with exactly the records that were offered (and trusted against the partial's length).
-        if (!Resumable)
-        {
-            TryDelete(JournalPath);
-        }
-        else
+        if (Resumable)
         {
             _journal = ResumeJournal.Open(JournalPath, Entry.Size, Entry.MtimeNanoseconds, _shardSize, keep: false);
             if (resume) _journal.Append([.. _offered.Select(o => (o.Key, o.Value))]);
@@ -279,7 +295,7 @@ internal sealed class PartialFile
         // The stream is kept (and disposed) with its handle: its finalizer must not close a handle still in use.
         _stream = resume
             ? new FileStream(TempPath, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.ReadWrite, Share = FileShare.None, BufferSize = 0 })
-            : CreateExclusive(TempPath, _preallocate ? Entry.Size : 0);
+            : CreateExclusive(TempPath, _preallocate ? Entry.Size : 0, JournalPath);
         _handle = _stream.SafeFileHandle;
         _digests ??= new ulong[ShardCount];
     }
@@ -301,16 +317,28 @@ internal sealed class PartialFile
         }
     }
 
-    private static FileStream CreateExclusive(string path, long size)
+    /// <summary>
+    /// Creates the temporary file with O_EXCL, which never follows a link planted at its name. Only when something is
+    /// already there (a leftover partial, a link) is it removed, with the journal that described it, and the create
+    /// tried again: the common case costs one open.
+    /// </summary>
+    private static FileStream CreateExclusive(string path, long size, string? journal = null)
     {
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.ReadWrite, Share = FileShare.None, BufferSize = 0, PreallocationSize = size };
+        // Private from its creation while it arrives; the sender's mode is applied once it is complete.
+        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
         try
         {
-            // CreateNew (O_EXCL) never follows a link planted at the temporary name; a leftover is removed first.
-            if (File.Exists(path) || new FileInfo(path).LinkTarget is not null) File.Delete(path);
-            // Private from its creation while it arrives; the sender's mode is applied at commit.
-            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.ReadWrite, Share = FileShare.None, BufferSize = 0, PreallocationSize = size };
-            if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-            return new FileStream(path, options);
+            try
+            {
+                return new FileStream(path, options);
+            }
+            catch (IOException ex) when (!StorageErrors.IsDiskFull(ex) && (File.Exists(path) || new FileInfo(path).LinkTarget is not null))
+            {
+                File.Delete(path);
+                if (journal is not null) TryDelete(journal);
+                return new FileStream(path, options);
+            }
         }
         catch (IOException ex) when (StorageErrors.IsDiskFull(ex))
         {

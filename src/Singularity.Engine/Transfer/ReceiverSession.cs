@@ -246,7 +246,7 @@ internal sealed partial class ReceiverSession
             case EntryKind.File:
                 if (Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null)
                     throw new SingularityException(ErrorCode.BadPath, $"refused: '{entry.Path}' is a directory in the destination");
-                var file = new PartialFile(id, entry, full, _shardSize, _options.Transfer.Durable, _preallocate);
+                var file = new PartialFile(id, entry, full, _shardSize, _options.Transfer.Durable, _preallocate, _options.PreserveMode);
                 _files[id] = file;
                 _fileCount++;
                 OfferResume(file);
@@ -308,7 +308,7 @@ internal sealed partial class ReceiverSession
         if (!file.TryBeginCommit()) return;
         try
         {
-            file.Commit(_options.PreserveMode);
+            file.Commit();
         }
         catch (Exception ex) when (ex is not SingularityException)
         {

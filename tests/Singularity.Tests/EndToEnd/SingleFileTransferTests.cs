@@ -31,4 +31,29 @@ public sealed class SingleFileTransferTests
         Assert.Equal(1, result.Files);
         Assert.Empty(Directory.GetFiles(destination, "*.sglty-part", SearchOption.AllDirectories));
     }
+
+    [Theory]
+    [InlineData(1000)]
+    [InlineData(3 * Shard + 5)]
+    public async Task Leftovers_at_the_temporary_name_are_replaced_and_a_planted_link_is_never_followed(long size)
+    {
+        using var temp = new TempDirectory();
+        string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "data.bin"), size, seed: 5);
+        string destination = temp.Sub("dst");
+        string outside = TestFiles.Create(Path.Combine(temp.Sub("outside"), "victim"), 10, seed: 6);
+        byte[] victim = File.ReadAllBytes(outside);
+        string part = Path.Combine(destination, ".data.bin.sglty-part");
+        string journal = Path.Combine(destination, ".data.bin.sglty-state");
+        File.CreateSymbolicLink(part, outside);
+        File.WriteAllText(journal, "stale");
+        await using var receiver = new LoopbackReceiver(destination);
+
+        await SingularitySender.SendAsync([source], receiver.Url, new TransferOptions { ShardSize = Shard });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+
+        TestFiles.AssertSameBytes(source, Path.Combine(destination, "data.bin"));
+        Assert.Equal(victim, File.ReadAllBytes(outside));
+        Assert.False(File.Exists(part) || new FileInfo(part).LinkTarget is not null);
+        Assert.False(File.Exists(journal));
+    }
 }
