@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Side by side on one machine, in one run, on the same data: iperf3 (the wire bound, memory to memory), one TCP
-# stream writing the file (netcat), rsync to an rsync daemon, and sglty plaintext and AES-256-GCM. Every copy is
-# verified. A second table does the same for a tree of many small files (rsync vs sglty).
-# Usage: bench/compare.sh [SIZE_MIB] [SMALL_FILES] [DIR]      (installs iperf3, netcat and rsync with apt when missing)
+# stream writing the file (netcat), rsync to an rsync daemon, scp to an OpenSSH server, and sglty plaintext and
+# AES-256-GCM. Every copy is verified. A second table does the same for a tree of many small files (rsync vs sglty).
+# Usage: bench/compare.sh [SIZE_MIB] [SMALL_FILES] [DIR]   (installs iperf3, netcat, rsync and OpenSSH with apt when missing)
 set -euo pipefail
-size_mib=${1:-2048}
+size_mib=${1:-4096}
 small_files=${2:-20000}
 dir=${3:-/dev/shm}
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -12,6 +12,8 @@ need=()
 command -v iperf3 >/dev/null || need+=(iperf3)
 command -v nc >/dev/null || need+=(netcat-openbsd)
 command -v rsync >/dev/null || need+=(rsync)
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v scp >/dev/null || need+=(openssh-client)
 if [ ${#need[@]} -gt 0 ]; then apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null; fi
 dotnet build -c Release "$here/src/Singularity.Cli" -v q -nologo >/dev/null
 sglty="$here/src/Singularity.Cli/bin/Release/net10.0/sglty"
@@ -43,6 +45,12 @@ rsync --daemon --no-detach --config="$work/rsyncd.conf" & pids+=($!); sleep 0.5
 t0=$(now); rsync -a --whole-file "$work/src.bin" rsync://127.0.0.1:5297/dst/rsync.bin; t1=$(now)
 rsync_rate=$(mbps "$bytes" "$(echo "$t1 - $t0" | bc -l)"); rsync_ok=$(verify "$work/src.bin" "$work/dst/rsync.bin"); rm -f "$work/dst/rsync.bin"
 
+# scp to an OpenSSH server (encrypted, one stream).
+sshd_setup "$work/ssh" 5296
+/usr/sbin/sshd -D -f "$work/ssh/sshd_config" -o ListenAddress=127.0.0.1 & pids+=($!); sleep 0.5
+t0=$(now); scp_to "$work/ssh" 127.0.0.1 5296 "$work/src.bin" "$work/dst/scp.bin"; t1=$(now)
+scp_rate=$(mbps "$bytes" "$(echo "$t1 - $t0" | bc -l)"); scp_ok=$(verify "$work/src.bin" "$work/dst/scp.bin"); rm -f "$work/dst/scp.bin"
+
 # sglty, plaintext and AES-256-GCM, default lanes and shard size.
 "$sglty" recv --dir "$work/dst" --listen 127.0.0.1:0 --url-file "$work/url" --encrypt none 2>/dev/null >/dev/null & pids+=($!)
 while [ ! -s "$work/url" ]; do sleep 0.05; done
@@ -62,6 +70,7 @@ row "one ${size_mib} MiB file, loopback" "MB/s" "vs iperf3" "verified"
 row "iperf3, memory to memory" "$(printf %.0f "$iperf")" "100%" "-"
 row "netcat, one TCP stream to a file" "$nc_rate" "$(ratio "$nc_rate")" "$nc_ok"
 row "rsync to an rsync daemon" "$rsync_rate" "$(ratio "$rsync_rate")" "$rsync_ok"
+row "scp (OpenSSH, encrypted)" "$scp_rate" "$(ratio "$scp_rate")" "$scp_ok"
 row "sglty, plaintext" "${sg_rate[none]}" "$(ratio "${sg_rate[none]}")" "${sg_ok[none]}"
 row "sglty, aes-256-gcm" "${sg_rate[aes-256-gcm]}" "$(ratio "${sg_rate[aes-256-gcm]}")" "${sg_ok[aes-256-gcm]}"
 

@@ -19,3 +19,29 @@ path = $3
 read only = no
 CONF
 }
+
+# Prepares an OpenSSH server in DIR for scp as root: host and client keys, authorized_keys and a config listening on
+# PORT. Start it with `[ip netns exec NS] /usr/sbin/sshd -D -f DIR/sshd_config &`; copy with scp_to.
+sshd_setup() {
+    local dir=$1 port=$2
+    mkdir -p "$dir"
+    ssh-keygen -q -t ed25519 -N '' -f "$dir/host_key" <<< y >/dev/null
+    ssh-keygen -q -t ed25519 -N '' -f "$dir/client_key" <<< y >/dev/null
+    cp "$dir/client_key.pub" "$dir/authorized_keys"
+    mkdir -p /run/sshd
+    cat > "$dir/sshd_config" <<CONF
+Port $port
+HostKey $dir/host_key
+AuthorizedKeysFile $dir/authorized_keys
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+StrictModes no
+UsePAM no
+Subsystem sftp /usr/lib/openssh/sftp-server
+CONF
+}
+
+# scp_to DIR HOST PORT FILE DEST: copies FILE to DEST on HOST with the client key from sshd_setup DIR.
+scp_to() {
+    scp -q -i "$1/client_key" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -P "$3" "$4" "root@$2:$5"
+}

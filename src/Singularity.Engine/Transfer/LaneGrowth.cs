@@ -4,7 +4,9 @@ namespace Singularity.Engine.Transfer;
 /// Decides, from one throughput sample every <see cref="SampleInterval"/>, whether to open more lanes. On a path where
 /// a single TCP stream is limited by loss and delay (cubic over a lossy WAN), throughput grows with the number of
 /// lanes, so the count doubles while each doubling raises throughput by at least a quarter; the first doubling that
-/// does not ends the growth for good. Doubling makes each decision large enough to stand out of the noise of a lossy path.
+/// does not is undone (on a path where each stream already reaches the link rate, as under BBR, more lanes only add
+/// queueing and loss) and ends the growth for good. Doubling makes each decision large enough to stand out of the
+/// noise of a lossy path.
 /// </summary>
 internal sealed class LaneGrowth(int start, int ceiling)
 {
@@ -17,8 +19,9 @@ internal sealed class LaneGrowth(int start, int ceiling)
     private bool _waiting;
     private bool _done = ceiling <= start;
     private int _samples;
+    private int _added;
 
-    /// <summary>How many lanes to open now (0 for none).</summary>
+    /// <summary>How many lanes to open now (0 for none), or, negative, how many of the last ones added to close again.</summary>
     public int LanesToAdd(double rate)
     {
         if (_done || rate <= 0) return 0;
@@ -30,7 +33,8 @@ internal sealed class LaneGrowth(int start, int ceiling)
             if (rate < _before * Gain)
             {
                 _done = true;
-                return 0;
+                _lanes -= _added;
+                return -_added;
             }
         }
         int add = Math.Min(_lanes, ceiling - _lanes);
@@ -42,6 +46,7 @@ internal sealed class LaneGrowth(int start, int ceiling)
         _before = rate;
         _waiting = true;
         _lanes += add;
+        _added = add;
         return add;
     }
 }

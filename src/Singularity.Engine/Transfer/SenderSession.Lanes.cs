@@ -183,6 +183,11 @@ internal sealed partial class SenderSession
             await _manifestAccepted.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
             while (true)
             {
+                if (TryRetire())
+                {
+                    await RetireAsync(number, connection).ConfigureAwait(false);
+                    return;
+                }
                 if (!_scheduler.TryNext(out var file, out int shard, out bool retransmit))
                 {
                     if (await _scheduler.WaitForWorkAsync(cancellationToken).ConfigureAwait(false)) continue;
@@ -240,6 +245,40 @@ internal sealed partial class SenderSession
             if (watch is not null) await watch.ConfigureAwait(false);
             cipher?.Dispose();
             ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Claims one of the lanes the growth asked to close, if any is left to close.</summary>
+    private bool TryRetire()
+    {
+        int left;
+        while ((left = Volatile.Read(ref _lanesToRetire)) > 0)
+        {
+            if (Interlocked.CompareExchange(ref _lanesToRetire, left - 1, left) == left) return true;
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// Closes a lane the growth no longer wants: its end of stream follows its last shard, and it is torn down only once
+    /// every shard it carried is acknowledged, since tearing down discards what the socket has not delivered yet.
+    /// </summary>
+    private async Task RetireAsync(ushort number, ILaneConnection connection)
+    {
+        connection.CompleteWrites();
+        try
+        {
+            while (true)
+            {
+                bool carrying;
+                lock (_inFlight) carrying = _inFlight.ContainsValue(number);
+                if (!carrying) return;
+                await Task.Delay(TimeSpan.FromMilliseconds(20), _cts.Token).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The session is ending; its own path reports why.
         }
     }
 

@@ -50,6 +50,7 @@ internal sealed partial class SenderSession
     private TimeSpan _connectTime;
     private string? _congestionControl;
     private int _lanesStarted;
+    private int _lanesToRetire;
     private SingularityException? _failure;
     private volatile bool _closing;
 
@@ -73,6 +74,9 @@ internal sealed partial class SenderSession
         _window = new InFlightWindow(options.MaxInFlightBytes);
         _lanesCeiling = Math.Max(options.Lanes, options.MaxLanes);
     }
+
+    /// <summary>Asks <paramref name="count"/> lanes to close once their shards are acknowledged (what the growth does when lanes did not pay).</summary>
+    internal void RetireLanes(int count) => Interlocked.Add(ref _lanesToRetire, count);
 
     /// <summary>The options this session ran with, after <see cref="TransferOptions.FitToPath"/> fitted them to the path.</summary>
     public TransferOptions Options => _options;
@@ -213,8 +217,13 @@ internal sealed partial class SenderSession
                     int add = growth.LanesToAdd(rate);
                     if (add > 0)
                     {
-                        _events?.Invoke($"throughput {rate / 1e6:0.0} MB/s with {Volatile.Read(ref _lanesStarted)} lanes; trying {add} more");
+                        _events?.Invoke($"throughput {rate / 1e6:0.0} MB/s with {Volatile.Read(ref _activeLanes)} lanes; trying {add} more");
                         for (int i = 0; i < add; i++) StartLane();
+                    }
+                    else if (add < 0)
+                    {
+                        _events?.Invoke($"throughput {rate / 1e6:0.0} MB/s: the last {-add} lanes did not pay; closing them");
+                        RetireLanes(-add);
                     }
                 }
                 if (seen != lastSeen || !dataPhase)

@@ -5,13 +5,13 @@ namespace Singularity.Tests.Transfer;
 public sealed class LaneGrowthTests
 {
     [Fact]
-    public void Lanes_double_while_each_doubling_pays_and_never_after_the_first_that_does_not()
+    public void Lanes_double_while_each_doubling_pays_and_the_first_that_does_not_is_undone()
     {
         var growth = new LaneGrowth(start: 4, ceiling: 32);
         Assert.Equal(0, growth.LanesToAdd(10e6));          // the first sample is slow start: no judgement
         Assert.Equal(4, growth.LanesToAdd(12e6));          // 4 -> 8
         Assert.Equal(8, growth.LanesToAdd(22e6));          // +83%: 8 -> 16
-        Assert.Equal(0, growth.LanesToAdd(24e6));          // +9%: the doubling did not pay; growth ends
+        Assert.Equal(-8, growth.LanesToAdd(24e6));         // +9%: the doubling did not pay; back to 8, growth ends
         Assert.Equal(0, growth.LanesToAdd(80e6));          // and stays ended
     }
 
