@@ -4,9 +4,9 @@ namespace Singularity.Engine.Transfer;
 /// Decides, from one throughput sample every <see cref="SampleInterval"/>, whether to open more lanes. On a path where
 /// a single TCP stream is limited by loss and delay (cubic over a lossy WAN), throughput grows with the number of
 /// lanes, so the count doubles while each doubling raises throughput by at least a quarter; the first doubling that
-/// does not is undone (on a path where each stream already reaches the link rate, as under BBR, more lanes only add
-/// queueing and loss) and ends the growth for good. Doubling makes each decision large enough to stand out of the
-/// noise of a lossy path.
+/// does not ends the growth for good, and is undone if it raised throughput by less than a twentieth (on a path where
+/// a few streams already reach the link rate, as under BBR, more lanes only add queueing and loss). Doubling makes
+/// each decision large enough to stand out of the noise of a lossy path.
 /// </summary>
 internal sealed class LaneGrowth(int start, int ceiling)
 {
@@ -14,6 +14,7 @@ internal sealed class LaneGrowth(int start, int ceiling)
     public static readonly TimeSpan SampleInterval = TimeSpan.FromSeconds(2);
 
     private const double Gain = 1.25;
+    private const double KeepGain = 1.05;
     private int _lanes = start;
     private double _before;
     private bool _waiting;
@@ -33,6 +34,7 @@ internal sealed class LaneGrowth(int start, int ceiling)
             if (rate < _before * Gain)
             {
                 _done = true;
+                if (rate >= _before * KeepGain) return 0;
                 _lanes -= _added;
                 return -_added;
             }

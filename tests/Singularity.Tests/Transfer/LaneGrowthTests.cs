@@ -11,8 +11,18 @@ public sealed class LaneGrowthTests
         Assert.Equal(0, growth.LanesToAdd(10e6));          // the first sample is slow start: no judgement
         Assert.Equal(4, growth.LanesToAdd(12e6));          // 4 -> 8
         Assert.Equal(8, growth.LanesToAdd(22e6));          // +83%: 8 -> 16
-        Assert.Equal(-8, growth.LanesToAdd(24e6));         // +9%: the doubling did not pay; back to 8, growth ends
+        Assert.Equal(-8, growth.LanesToAdd(22.5e6));       // +2%: the doubling did not pay; back to 8, growth ends
         Assert.Equal(0, growth.LanesToAdd(80e6));          // and stays ended
+    }
+
+    [Fact]
+    public void A_doubling_that_gains_a_little_is_kept_but_ends_the_growth()
+    {
+        var growth = new LaneGrowth(start: 32, ceiling: 128);
+        growth.LanesToAdd(90e6);
+        Assert.Equal(32, growth.LanesToAdd(98e6));         // 32 -> 64
+        Assert.Equal(0, growth.LanesToAdd(116e6));         // +18%: kept, no further doubling
+        Assert.Equal(0, growth.LanesToAdd(200e6));
     }
 
     [Fact]
