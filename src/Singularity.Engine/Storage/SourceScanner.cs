@@ -58,7 +58,8 @@ internal static class SourceScanner
         foreach (var child in children)
         {
             string relative = prefix + child.Name;
-            if (child.LinkTarget is { } target)
+            // The attribute comes from the status the enumeration already read: only links cost a readlink.
+            if ((child.Attributes & FileAttributes.ReparsePoint) != 0 && child.LinkTarget is { } target)
             {
                 Add(entries, seen, new SourceEntry(new ManifestEntry(EntryKind.Symlink, relative, 0, 0, ToNanoseconds(child.LastWriteTimeUtc), target), child.FullName));
             }
