@@ -22,7 +22,7 @@ public sealed record TransferOptions
     /// <summary>
     /// Let the sender fit the shard size and the lanes to the path, from the time its first connection took (one round
     /// trip). A path of <see cref="LongPathRoundTrip"/> or more is a long one: there a loss-based congestion control
-    /// (cubic, reno) holds each TCP stream to a few MB/s whatever the link, so the sender starts with 32 lanes and may
+    /// (cubic, reno; anything but BBR) holds each TCP stream to a few MB/s whatever the link, so the sender starts with 32 lanes and may
     /// double them to 64; 1 MiB shards keep the buffers of that many lanes within bounds on both sides. A shorter path,
     /// or a sender whose connections use BBR (which keeps one stream near the link rate), keeps <see cref="Lanes"/>,
     /// <see cref="MaxLanes"/> and <see cref="ShardSize"/>. Default false; `sglty send` turns it on unless --lanes or

@@ -39,7 +39,7 @@ internal sealed class PartialFile
     private ulong? _sealedDigest;
     private bool _written;
     private bool _committing;
-    private bool _metadataApplied;
+    private bool _mtimeApplied;
 
     public PartialFile(uint id, ManifestEntry entry, string finalPath, int shardSize, bool durable, bool preallocate = true, bool applyMode = true)
     {
@@ -167,22 +167,31 @@ internal sealed class PartialFile
             stream = _stream;
             _handle = null;
             _stream = null;
-            _written = true;
         }
-        if (handle is not null)
+        try
         {
-            // Through the open handle after the last write (a write would move the mtime again), and before the
-            // flush so the metadata is as durable as the data: no path lookup for either.
-            ApplyMetadata(handle);
-            if (_durable) RandomAccess.FlushToDisk(handle);
+            if (handle is not null)
+            {
+                // The mtime through the open handle, after the last write (a write would move it again) and before
+                // the flush, so it is as durable as the data. The mode waits for the commit: a partial left by a
+                // failed session must stay private and writable for the session that resumes it.
+                File.SetLastWriteTimeUtc(handle, SourceScanner.FromNanoseconds(Entry.MtimeNanoseconds));
+                _mtimeApplied = true;
+                if (_durable) RandomAccess.FlushToDisk(handle);
+            }
+        }
+        finally
+        {
             stream?.Dispose();
+            lock (_journalLock)
+            {
+                _journal?.Dispose();
+                _journal = null;
+                _unjournaled.Clear();
+            }
         }
-        lock (_journalLock)
-        {
-            _journal?.Dispose();
-            _journal = null;
-            _unjournaled.Clear();
-        }
+        // Only now may a seal commit the file: never before its data is flushed.
+        lock (_lock) _written = true;
         return handle is not null;
     }
 
@@ -219,17 +228,10 @@ internal sealed class PartialFile
             TryDelete(JournalPath);
             throw new IntegrityException($"'{Entry.Path}' failed its whole-file check; nothing was committed");
         }
-        if (ShardCount == 0)
-        {
-            using var empty = CreateExclusive(TempPath, 0);
-            ApplyMetadata(empty.SafeFileHandle);
-        }
-        // A resumed file whose every shard was kept was never opened in this session.
-        if (!_metadataApplied)
-        {
-            if (_applyMode && !OperatingSystem.IsWindows()) File.SetUnixFileMode(TempPath, Entry.Mode & SafeModeBits);
-            File.SetLastWriteTimeUtc(TempPath, SourceScanner.FromNanoseconds(Entry.MtimeNanoseconds));
-        }
+        if (ShardCount == 0) CreateExclusive(TempPath, 0).Dispose();
+        if (_applyMode && !OperatingSystem.IsWindows()) File.SetUnixFileMode(TempPath, Entry.Mode & SafeModeBits);
+        // Set when the last shard was written, unless the file is empty or every shard was kept from a partial.
+        if (!_mtimeApplied) File.SetLastWriteTimeUtc(TempPath, SourceScanner.FromNanoseconds(Entry.MtimeNanoseconds));
         File.Move(TempPath, FinalPath, overwrite: true);
         Committed = true;
         if (Resumable) File.Delete(JournalPath);
@@ -263,13 +265,6 @@ internal sealed class PartialFile
         }
     }
 
-    private void ApplyMetadata(SafeFileHandle handle)
-    {
-        if (_applyMode && !OperatingSystem.IsWindows()) File.SetUnixFileMode(handle, Entry.Mode & SafeModeBits);
-        File.SetLastWriteTimeUtc(handle, SourceScanner.FromNanoseconds(Entry.MtimeNanoseconds));
-        _metadataApplied = true;
-    }
-
     private bool Claim(uint index)
     {
         _claimed ??= new ulong[(ShardCount + 63) / 64];
@@ -286,6 +281,8 @@ internal sealed class PartialFile
         bool resume = _offered.Count > 0;
         // A journal describes one partial: a new partial never inherits an old journal, and a resumed one is
         // rewritten with exactly the records that were offered (and trusted against the partial's length).
+        // A file that keeps no journal removes a stale one from an earlier session (one-shard files never had one).
+        if (!Resumable && ShardCount > 1) TryDelete(JournalPath);
         if (Resumable)
         {
             _journal = ResumeJournal.Open(JournalPath, Entry.Size, Entry.MtimeNanoseconds, _shardSize, keep: false);
@@ -295,7 +292,7 @@ internal sealed class PartialFile
         // The stream is kept (and disposed) with its handle: its finalizer must not close a handle still in use.
         _stream = resume
             ? new FileStream(TempPath, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.ReadWrite, Share = FileShare.None, BufferSize = 0 })
-            : CreateExclusive(TempPath, _preallocate ? Entry.Size : 0, JournalPath);
+            : CreateExclusive(TempPath, _preallocate ? Entry.Size : 0, Resumable ? null : JournalPath);
         _handle = _stream.SafeFileHandle;
         _digests ??= new ulong[ShardCount];
     }
@@ -319,8 +316,8 @@ internal sealed class PartialFile
 
     /// <summary>
     /// Creates the temporary file with O_EXCL, which never follows a link planted at its name. Only when something is
-    /// already there (a leftover partial, a link) is it removed, with the journal that described it, and the create
-    /// tried again: the common case costs one open.
+    /// already there (a leftover partial, a link) is it removed, with the journal that described it (unless the caller
+    /// has just started a fresh one there), and the create tried again: the common case costs one open.
     /// </summary>
     private static FileStream CreateExclusive(string path, long size, string? journal = null)
     {
@@ -342,7 +339,7 @@ internal sealed class PartialFile
         }
         catch (IOException ex) when (StorageErrors.IsDiskFull(ex))
         {
-            throw new SingularityException(ErrorCode.DiskFull, $"disk full: cannot reserve {size} bytes for '{path}'; free space on the receiver and send again", ex);
+            throw new SingularityException(ErrorCode.DiskFull, size > 0 ? $"disk full: cannot reserve {size} bytes for '{path}'; free space on the receiver and send again" : $"disk full: cannot create '{path}'; free space on the receiver and send again", ex);
         }
     }
 

@@ -4,7 +4,8 @@ namespace Singularity.Engine.Transfer;
 /// Fits the shard size and the lanes to the path (<see cref="TransferOptions.FitToPath"/>). On a long path under a
 /// loss-based congestion control (cubic, reno) each TCP stream carries a few MB/s whatever the link's rate, so the
 /// sender needs many lanes: it starts with 32 and may double them to 64, with 1 MiB shards so that many lanes' buffers
-/// stay within bounds on both sides. BBR keeps one stream near the link rate, so under it nothing changes.
+/// stay within bounds on both sides. BBR (any version) keeps one stream near the link rate, so under it nothing
+/// changes; an unknown congestion control is taken for a loss-based one, as most systems' defaults are.
 /// </summary>
 internal static class PathFit
 {
@@ -12,16 +13,17 @@ internal static class PathFit
     public const int LongPathLanes = 32;
     public const int LongPathMaxLanes = 64;
 
-    /// <summary>The options to run with; the same instance when nothing changes.</summary>
+    /// <summary>The options to run with: fitted once, so a retry keeps the shards in which the receiver's partials are journaled.</summary>
     public static TransferOptions Fit(TransferOptions options, TimeSpan connectTime, string? congestionControl)
     {
-        if (!options.FitToPath || connectTime < TransferOptions.LongPathRoundTrip || congestionControl == "bbr") return options;
+        if (!options.FitToPath) return options;
+        bool modelBased = congestionControl?.StartsWith("bbr", StringComparison.Ordinal) == true;
+        if (connectTime < TransferOptions.LongPathRoundTrip || modelBased) return options with { FitToPath = false };
         return options with
         {
             ShardSize = LongPathShardSize,
             Lanes = Math.Max(options.Lanes, LongPathLanes),
             MaxLanes = LongPathMaxLanes,
-            // Decided once: a retry keeps these shards, in which the receiver's partials are journaled.
             FitToPath = false,
         };
     }

@@ -53,8 +53,9 @@ internal sealed partial class ReceiverSession
                 if (!ShardHeader.TryRead(header, out var shard, out string? error))
                     throw new ProtocolViolationException(error!);
                 var file = Validate(shard);
-                // Rented at the first shard: a lane may join before OpenSession fixed the shard size.
-                payload ??= ArrayPool<byte>.Shared.Rent(_shardSize + tag);
+                // Made at the first shard (a lane may join before OpenSession fixed the shard size), exactly one frame
+                // long: a pooled array would round up to the next power of two and could double the lane's memory.
+                payload ??= GC.AllocateUninitializedArray<byte>(_shardSize + tag);
                 Memory<byte> frame = payload.AsMemory(0, shard.PayloadLength + tag);
                 if (!await connection.ReadExactlyOrEndAsync(frame, cancellationToken).ConfigureAwait(false))
                     throw new TransferAbortedException(ErrorCode.ConnectionLost, "lane closed between a shard header and its payload");
@@ -88,7 +89,6 @@ internal sealed partial class ReceiverSession
         finally
         {
             lock (_laneConnections) _lanesActive--;
-            if (payload is not null) ArrayPool<byte>.Shared.Return(payload);
         }
     }
 

@@ -155,7 +155,8 @@ internal sealed partial class SenderSession
     private async Task LaneAsync(ushort number)
     {
         ILaneConnection? connection = null;
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(ShardHeader.Size + _options.ShardSize + FrameCipher.TagSize);
+        // Exactly one frame: a pooled array would round up to the next power of two and could double the lane's memory.
+        byte[] buffer = GC.AllocateUninitializedArray<byte>(ShardHeader.Size + _options.ShardSize + FrameCipher.TagSize);
         FrameCipher? cipher = null;
         using var laneCancel = CancellationTokenSource.CreateLinkedTokenSource(_cts.Token);
         var cancellationToken = laneCancel.Token;
@@ -185,7 +186,7 @@ internal sealed partial class SenderSession
             {
                 if (TryRetire())
                 {
-                    await RetireAsync(number, connection).ConfigureAwait(false);
+                    await RetireAsync(number, connection, cancellationToken).ConfigureAwait(false);
                     return;
                 }
                 if (!_scheduler.TryNext(out var file, out int shard, out bool retransmit))
@@ -244,15 +245,14 @@ internal sealed partial class SenderSession
             connection?.Abort();
             if (watch is not null) await watch.ConfigureAwait(false);
             cipher?.Dispose();
-            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
-    /// <summary>Claims one of the lanes the growth asked to close, if any is left to close.</summary>
+    /// <summary>Claims one of the lanes the growth asked to close, if any is left to close; the last lane never closes.</summary>
     private bool TryRetire()
     {
         int left;
-        while ((left = Volatile.Read(ref _lanesToRetire)) > 0)
+        while ((left = Volatile.Read(ref _lanesToRetire)) > 0 && Volatile.Read(ref _activeLanes) > 1)
         {
             if (Interlocked.CompareExchange(ref _lanesToRetire, left - 1, left) == left) return true;
         }
@@ -263,8 +263,9 @@ internal sealed partial class SenderSession
     /// Closes a lane the growth no longer wants: its end of stream follows its last shard, and it is torn down only once
     /// every shard it carried is acknowledged, since tearing down discards what the socket has not delivered yet.
     /// </summary>
-    private async Task RetireAsync(ushort number, ILaneConnection connection)
+    private async Task RetireAsync(ushort number, ILaneConnection connection, CancellationToken lane)
     {
+        lock (_lanes) _laneByNumber.Remove(number);
         connection.CompleteWrites();
         try
         {
@@ -273,8 +274,14 @@ internal sealed partial class SenderSession
                 bool carrying;
                 lock (_inFlight) carrying = _inFlight.ContainsValue(number);
                 if (!carrying) return;
-                await Task.Delay(TimeSpan.FromMilliseconds(20), _cts.Token).ConfigureAwait(false);
+                await Task.Delay(TimeSpan.FromMilliseconds(20), lane).ConfigureAwait(false);
             }
+        }
+        catch (OperationCanceledException) when (!_cts.IsCancellationRequested && _failure is null && !_closing)
+        {
+            // The lane died before its last shards were acknowledged: they go to the other lanes. No replacement:
+            // this lane was closing anyway.
+            Requeue(number);
         }
         catch (OperationCanceledException)
         {
@@ -318,6 +325,23 @@ internal sealed partial class SenderSession
     {
         connection.Abort();
         lock (_lanes) _laneByNumber.Remove(number);
+        int requeued = Requeue(number);
+        Interlocked.Add(ref _lanesLost, 1);
+        _events?.Invoke($"lane {number} lost ({reason.Message}); {requeued} shards requeued");
+        if (_nextLane >= _options.Limits.MaxLanes || Volatile.Read(ref _lanesLost) > 2 * _options.Lanes + 4)
+        {
+            if (Volatile.Read(ref _activeLanes) == 0)
+                Fail(new TransferAbortedException(ErrorCode.ConnectionLost, $"every lane to {Where} failed: {reason.Message}", reason));
+            return;
+        }
+        // A short pause first: when the whole path failed, the control connection reports it meanwhile and no
+        // replacement is started into a dead session.
+        _ = ReplaceLaneSoonAsync();
+    }
+
+    /// <summary>Sends again, on other lanes, the shards a lost lane carried that were not acknowledged; returns how many.</summary>
+    private int Requeue(ushort number)
+    {
         var lost = new List<long>();
         lock (_inFlight)
         {
@@ -333,17 +357,7 @@ internal sealed partial class SenderSession
             Interlocked.Increment(ref _retransmits);
             _scheduler.Retransmit(file, index);
         }
-        Interlocked.Add(ref _lanesLost, 1);
-        _events?.Invoke($"lane {number} lost ({reason.Message}); {lost.Count} shards requeued");
-        if (_nextLane >= _options.Limits.MaxLanes || Volatile.Read(ref _lanesLost) > 2 * _options.Lanes + 4)
-        {
-            if (Volatile.Read(ref _activeLanes) == 0)
-                Fail(new TransferAbortedException(ErrorCode.ConnectionLost, $"every lane to {Where} failed: {reason.Message}", reason));
-            return;
-        }
-        // A short pause first: when the whole path failed, the control connection reports it meanwhile and no
-        // replacement is started into a dead session.
-        _ = ReplaceLaneSoonAsync();
+        return lost.Count;
     }
 
     private async Task ReplaceLaneSoonAsync()

@@ -84,8 +84,9 @@ internal sealed partial class SenderSession
     private void FitToPath()
     {
         var fitted = PathFit.Fit(_options, _connectTime, _congestionControl);
-        if (ReferenceEquals(fitted, _options)) return;
+        bool changed = fitted.ShardSize != _options.ShardSize || fitted.MaxLanes != _options.MaxLanes;
         _options = fitted;
+        if (!changed) return;
         _lanesCeiling = fitted.MaxLanes;
         _events?.Invoke($"connecting took {_connectTime.TotalMilliseconds:0} ms, a long path under {_congestionControl ?? "a loss-based congestion control"}: {fitted.ShardSize >> 20} MiB shards, {fitted.Lanes} lanes that may grow to {fitted.MaxLanes}");
     }

@@ -23,6 +23,28 @@ public sealed class ResumeTests
     }
 
     [Fact]
+    public async Task A_partial_that_replaced_a_leftover_link_keeps_its_journal_and_resumes()
+    {
+        using var temp = new TempDirectory();
+        string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "f.bin"), 8 << 20, seed: 32);
+        string destination = temp.Sub("dst");
+        string outside = TestFiles.Create(Path.Combine(temp.Sub("outside"), "victim"), 10, seed: 33);
+        File.CreateSymbolicLink(Path.Combine(destination, ".f.bin.sglty-part"), outside);
+        await using var receiver = new LoopbackReceiver(destination);
+
+        await InterruptAsync(source, receiver, 4 << 20);
+        var partial = Assert.Single(PartialFiles.Find(destination));
+        Assert.NotNull(partial.JournalPath);
+        Assert.True(File.Exists(partial.JournalPath));
+        Assert.Equal(10, new FileInfo(outside).Length);
+
+        var result = await SingularitySender.SendAsync([source], receiver.Url, Small);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        TestFiles.AssertSameBytes(source, Path.Combine(destination, "f.bin"));
+        Assert.True(result.BytesSkipped > 0, "nothing was resumed");
+    }
+
+    [Fact]
     public async Task A_restarted_transfer_sends_only_the_missing_shards()
     {
         using var temp = new TempDirectory();
