@@ -34,7 +34,7 @@ internal static class SendCommand
                 CongestionControl = result.GetValue(congestion),
                 // Without --lanes the sender starts with 4 and doubles the lanes while that still raises throughput;
                 // with neither --lanes nor --shard-size it also fits both to the path's round trip.
-                MaxLanes = result.GetResult(lanes) is { Implicit: false } ? 0 : Math.Min(16, new ProtocolLimits().LanesThatFit((int)Math.Min(result.GetValue(shardSize), int.MaxValue))),
+                MaxLanes = result.GetResult(lanes) is { Implicit: false } ? 0 : Math.Max(TransferOptions.DefaultLanes, Math.Min(16, new ProtocolLimits().LanesThatFit((int)Math.Min(result.GetValue(shardSize), int.MaxValue)))),
                 FitToPath = result.GetResult(lanes) is not { Implicit: false } && result.GetResult(shardSize) is not { Implicit: false },
                 Retries = Math.Max(0, result.GetValue(retries)),
                 RetryTimeout = result.GetValue(timeout),

@@ -128,13 +128,13 @@ internal sealed class PartialFile
         {
             _digests![index] = digest;
             bool last = ++_verified == ShardCount;
+            lock (_journalLock)
+            {
+                _unjournaled.Add(((int)index, digest));
+                journalNow = !last && _journal is not null && (_unjournaled.Count >= JournalBatch || DateTime.UtcNow - _lastJournal > JournalInterval);
+            }
             if (!last)
             {
-                lock (_journalLock)
-                {
-                    _unjournaled.Add(((int)index, digest));
-                    journalNow = _journal is not null && (_unjournaled.Count >= JournalBatch || DateTime.UtcNow - _lastJournal > JournalInterval);
-                }
                 if (journalNow) FlushJournal();
                 return false;
             }
@@ -177,7 +177,17 @@ internal sealed class PartialFile
                 // failed session must stay private and writable for the session that resumes it.
                 File.SetLastWriteTimeUtc(handle, SourceScanner.FromNanoseconds(Entry.MtimeNanoseconds));
                 _mtimeApplied = true;
-                if (_durable) RandomAccess.FlushToDisk(handle);
+                if (_durable)
+                {
+                    RandomAccess.FlushToDisk(handle);
+                    // The data is on disk: its last records may follow, so a session that ends before the commit
+                    // leaves a journal that vouches for every shard.
+                    lock (_journalLock)
+                    {
+                        if (_journal is not null && _unjournaled.Count > 0)
+                            _journal.Append(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_unjournaled));
+                    }
+                }
             }
         }
         finally

@@ -141,9 +141,13 @@ internal sealed partial class SenderSession
 
     private static long InFlightKey(uint file, uint index) => ((long)file << 32) | index;
 
-    private void ForgetInFlight(uint file, uint index)
+    /// <summary>
+    /// Ends a shard's time in flight; true if it was in flight. Only then does its window credit go back: a copy that
+    /// was requeued already returned its credit, and each copy sent takes credit once.
+    /// </summary>
+    private bool ForgetInFlight(uint file, uint index)
     {
-        lock (_inFlight) _inFlight.Remove(InFlightKey(file, index));
+        lock (_inFlight) return _inFlight.Remove(InFlightKey(file, index));
     }
 
     /// <summary>
@@ -183,7 +187,7 @@ internal sealed partial class SenderSession
             await _manifestAccepted.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
             while (true)
             {
-                if (TryRetire())
+                if (TryRetire(ref counted))
                 {
                     await RetireAsync(number, connection, cancellationToken).ConfigureAwait(false);
                     return;
@@ -247,15 +251,25 @@ internal sealed partial class SenderSession
         }
     }
 
-    /// <summary>Claims one of the lanes the growth asked to close, if any is left to close; the last lane never closes.</summary>
-    private bool TryRetire()
+    /// <summary>
+    /// Claims one of the lanes the growth asked to close, if any is left to close. The claim and the lane count change
+    /// together, so the last lane never closes; a close that would take it is dropped.
+    /// </summary>
+    private bool TryRetire(ref bool counted)
     {
-        int left;
-        while ((left = Volatile.Read(ref _lanesToRetire)) > 0 && Volatile.Read(ref _activeLanes) > 1)
+        lock (_retireLock)
         {
-            if (Interlocked.CompareExchange(ref _lanesToRetire, left - 1, left) == left) return true;
+            if (_lanesToRetire <= 0) return false;
+            if (Volatile.Read(ref _activeLanes) <= 1)
+            {
+                _lanesToRetire = 0;
+                return false;
+            }
+            _lanesToRetire--;
+            Interlocked.Decrement(ref _activeLanes);
+            counted = false;
+            return true;
         }
-        return false;
     }
 
     /// <summary>
@@ -264,7 +278,8 @@ internal sealed partial class SenderSession
     /// </summary>
     private async Task RetireAsync(ushort number, ILaneConnection connection, CancellationToken lane)
     {
-        lock (_lanes) _laneByNumber.Remove(number);
+        // It stays known to the stall watchdog: if its last shards are never acknowledged, the watchdog aborts it and
+        // they are requeued below.
         connection.CompleteWrites();
         try
         {

@@ -51,6 +51,7 @@ internal sealed partial class SenderSession
     private string? _congestionControl;
     private int _lanesStarted;
     private int _lanesToRetire;
+    private readonly Lock _retireLock = new();
     private SingularityException? _failure;
     private volatile bool _closing;
 
@@ -76,7 +77,10 @@ internal sealed partial class SenderSession
     }
 
     /// <summary>Asks <paramref name="count"/> lanes to close once their shards are acknowledged (what the growth does when lanes did not pay).</summary>
-    internal void RetireLanes(int count) => Interlocked.Add(ref _lanesToRetire, count);
+    internal void RetireLanes(int count)
+    {
+        lock (_retireLock) _lanesToRetire += count;
+    }
 
     /// <summary>The options this session ran with, after <see cref="TransferOptions.FitToPath"/> fitted them to the path.</summary>
     public TransferOptions Options => _options;
@@ -380,8 +384,7 @@ internal sealed partial class SenderSession
             int length = file.ShardLength((int)index);
             // Every copy sent is acknowledged once (a shard resent after its lane died may arrive twice), so every
             // acknowledgement returns window credit; progress counts each shard once.
-            ForgetInFlight(file.Id, index);
-            _window.Release(length);
+            if (ForgetInFlight(file.Id, index)) _window.Release(length);
             if (file.TryAcknowledge((int)index)) bytes += length;
             Interlocked.Increment(ref _progressEvents);
         }
@@ -421,8 +424,7 @@ internal sealed partial class SenderSession
         uint index = BinaryPrimitives.ReadUInt32LittleEndian(body[4..]);
         var file = FileAt(BinaryPrimitives.ReadUInt32LittleEndian(body), index);
         if (file.ShardCount == 0) throw new ProtocolViolationException("ShardNack for an empty file");
-        ForgetInFlight(file.Id, index);
-        _window.Release(file.ShardLength((int)index));
+        if (ForgetInFlight(file.Id, index)) _window.Release(file.ShardLength((int)index));
         Interlocked.Increment(ref _retransmits);
         _scheduler.Retransmit(file, (int)index);
     }
