@@ -257,6 +257,7 @@ internal sealed partial class SenderSession
     /// </summary>
     private bool TryRetire(ref bool counted)
     {
+        if (Volatile.Read(ref _lanesToRetire) <= 0) return false;
         lock (_retireLock)
         {
             if (_lanesToRetire <= 0) return false;
