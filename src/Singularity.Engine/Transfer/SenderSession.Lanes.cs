@@ -19,7 +19,6 @@ internal sealed partial class SenderSession
     private async Task<ILaneConnection> ConnectAsync(ConnectionRole role, SessionId session, ushort lane)
     {
         var connection = await _transport.ConnectAsync(_url.Host, _url.Port, _cts.Token).ConfigureAwait(false);
-        if (role == ConnectionRole.Control) (_connectTime, _congestionControl) = (connection.SetupTime, connection.CongestionControl);
         ECDiffieHellman? ephemeral = null;
         try
         {

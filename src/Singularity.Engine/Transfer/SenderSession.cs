@@ -46,9 +46,6 @@ internal sealed partial class SenderSession
     private int _activeLanes;
     private long _progressEvents;
     private long _bytesSkipped;
-    private int _lanesCeiling;
-    private TimeSpan _connectTime;
-    private string? _congestionControl;
     private int _lanesStarted;
     private int _lanesToRetire;
     private readonly Lock _retireLock = new();
@@ -73,8 +70,10 @@ internal sealed partial class SenderSession
             throw new SingularityException(ErrorCode.LimitExceeded, $"{_entries.Count} entries exceed the limit of {options.Limits.MaxEntries}");
         _totalBytes = _entries.Where(e => e.Entry.Kind == EntryKind.File).Sum(e => e.Entry.Size);
         _window = new InFlightWindow(options.MaxInFlightBytes);
-        _lanesCeiling = Math.Max(options.Lanes, options.MaxLanes);
     }
+
+    /// <summary>The most lanes this session may grow to, and the count it declares to the receiver.</summary>
+    private int LanesCeiling => Math.Max(_options.Lanes, _options.MaxLanes);
 
     /// <summary>Asks <paramref name="count"/> lanes to close once their shards are acknowledged (what the growth does when lanes did not pay).</summary>
     internal void RetireLanes(int count)
@@ -85,14 +84,15 @@ internal sealed partial class SenderSession
     /// <summary>The options this session ran with, after <see cref="TransferOptions.FitToPath"/> fitted them to the path.</summary>
     public TransferOptions Options => _options;
 
-    private void FitToPath()
+    /// <summary>Fits shards and lanes to the path the control connection measured (its setup time is one round trip).</summary>
+    private void FitToPath(ILaneConnection control)
     {
-        var fitted = PathFit.Fit(_options, _connectTime, _congestionControl);
+        string? congestion = control.CongestionControl;
+        var fitted = PathFit.Fit(_options, control.SetupTime, congestion);
         bool changed = fitted.ShardSize != _options.ShardSize || fitted.MaxLanes != _options.MaxLanes;
         _options = fitted;
-        if (!changed) return;
-        _lanesCeiling = fitted.MaxLanes;
-        _events?.Invoke($"connecting took {_connectTime.TotalMilliseconds:0} ms, a long path under {_congestionControl ?? "a loss-based congestion control"}: {fitted.ShardSize >> 20} MiB shards, {fitted.Lanes} lanes that may grow to {fitted.MaxLanes}");
+        if (changed)
+            _events?.Invoke($"connecting took {control.SetupTime.TotalMilliseconds:0} ms, a long path under {congestion ?? "a loss-based congestion control"}: {fitted.ShardSize >> 20} MiB shards, {fitted.Lanes} lanes that may grow to {fitted.MaxLanes}");
     }
 
     /// <summary>Cuts the files into shards of the session's shard size, known once the path is measured.</summary>
@@ -116,7 +116,7 @@ internal sealed partial class SenderSession
         _clock.Start();
         var connection = await ConnectAsync(ConnectionRole.Control, SessionId.Empty, 0).ConfigureAwait(false);
         _control = new ControlChannel(connection, _options.Limits, _keys!.SenderToReceiver(0), _keys.ReceiverToSender(0));
-        FitToPath();
+        FitToPath(connection);
         PlanShards();
         Task reader = Task.CompletedTask;
         Task watchdog = Task.CompletedTask;
@@ -204,7 +204,7 @@ internal sealed partial class SenderSession
         long lastSeen = -1;
         var lastProgress = _clock.Elapsed;
         int stalls = 0;
-        var growth = new LaneGrowth(_options.Lanes, _lanesCeiling);
+        var growth = new LaneGrowth(_options.Lanes, LanesCeiling);
         var lastSample = _clock.Elapsed;
         long lastBytes = 0;
         try
@@ -268,7 +268,7 @@ internal sealed partial class SenderSession
         byte[] open = new byte[24];
         BinaryPrimitives.WriteInt32LittleEndian(open, _options.ShardSize);
         // The declared count is the most this session may grow to, so the receiver admits the added lanes.
-        BinaryPrimitives.WriteUInt16LittleEndian(open.AsSpan(4), (ushort)_lanesCeiling);
+        BinaryPrimitives.WriteUInt16LittleEndian(open.AsSpan(4), (ushort)LanesCeiling);
         BinaryPrimitives.WriteUInt16LittleEndian(open.AsSpan(6), 0);
         BinaryPrimitives.WriteInt32LittleEndian(open.AsSpan(8), _entries.Count);
         BinaryPrimitives.WriteInt32LittleEndian(open.AsSpan(12), 0);
