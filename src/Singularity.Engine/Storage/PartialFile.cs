@@ -150,10 +150,17 @@ internal sealed class PartialFile
         {
             if (_journal is null || _handle is null || _unjournaled.Count == 0) return;
             if (_durable) RandomAccess.FlushToDisk(_handle);
-            _journal.Append(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_unjournaled));
-            _unjournaled.Clear();
-            _lastJournal = DateTime.UtcNow;
+            AppendJournal();
         }
+    }
+
+    /// <summary>Appends the pending records; the caller holds the journal lock and has flushed the data they claim.</summary>
+    private void AppendJournal()
+    {
+        if (_journal is null || _unjournaled.Count == 0) return;
+        _journal.Append(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_unjournaled));
+        _unjournaled.Clear();
+        _lastJournal = DateTime.UtcNow;
     }
 
     /// <summary>After the last shard: only this caller can reach here, so no write is in progress on the handle. True if a handle was open.</summary>
@@ -182,11 +189,7 @@ internal sealed class PartialFile
                     RandomAccess.FlushToDisk(handle);
                     // The data is on disk: its last records may follow, so a session that ends before the commit
                     // leaves a journal that vouches for every shard.
-                    lock (_journalLock)
-                    {
-                        if (_journal is not null && _unjournaled.Count > 0)
-                            _journal.Append(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_unjournaled));
-                    }
+                    lock (_journalLock) AppendJournal();
                 }
             }
         }

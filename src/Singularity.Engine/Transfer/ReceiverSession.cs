@@ -136,8 +136,9 @@ internal sealed partial class ReceiverSession
             throw new ProtocolViolationException($"shard size {shardSize} is outside {_limits.MinShardSize}..{_limits.MaxShardSize}", ErrorCode.LimitExceeded);
         if (lanes < 1 || lanes > _limits.MaxLanes)
             throw new ProtocolViolationException($"{lanes} lanes is outside 1..{_limits.MaxLanes}", ErrorCode.LimitExceeded);
-        if (ProtocolLimits.LaneBufferBytes(lanes, shardSize) > _limits.MaxLaneBufferBytes)
-            throw new ProtocolViolationException($"{lanes} lanes of {shardSize >> 10} KiB shards need {ProtocolLimits.LaneBufferBytes(lanes, shardSize) >> 20} MiB of buffers here, beyond this receiver's {_limits.MaxLaneBufferBytes >> 20} MiB; use fewer lanes or smaller shards", ErrorCode.LimitExceeded);
+        long laneBuffers = ProtocolLimits.LaneBufferBytes(lanes, shardSize);
+        if (laneBuffers > _limits.MaxLaneBufferBytes)
+            throw new ProtocolViolationException($"{lanes} lanes of {shardSize >> 10} KiB shards need {laneBuffers >> 20} MiB of buffers here, beyond this receiver's {_limits.MaxLaneBufferBytes >> 20} MiB; use fewer lanes or smaller shards", ErrorCode.LimitExceeded);
         if (entries < 0 || entries > _limits.MaxEntries)
             throw new ProtocolViolationException($"{entries} entries exceed the limit of {_limits.MaxEntries}", ErrorCode.LimitExceeded);
         if (totalBytes < 0 || totalBytes > _limits.MaxTotalBytes)
