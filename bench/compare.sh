@@ -15,14 +15,13 @@ command -v rsync >/dev/null || need+=(rsync)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v scp >/dev/null || need+=(openssh-client)
 if [ ${#need[@]} -gt 0 ]; then apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null; fi
-dotnet build -c Release "$here/src/Singularity.Cli" -v q -nologo >/dev/null
-sglty="$here/src/Singularity.Cli/bin/Release/net10.0/sglty"
 work="$(mktemp -d "$dir/sglty-compare.XXXXXX")"
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 bytes=$((size_mib * 1024 * 1024))
 . "$here/bench/lib.sh"
+sglty=$(publish_sglty "$work/sglty")
 verify() { cmp -s "$1" "$2" && echo ok || echo DIFFERENT; }
 row() { printf '%-36s %9s %9s %9s  %s\n' "$@"; }
 

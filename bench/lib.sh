@@ -1,5 +1,11 @@
 # Helpers shared by the benchmark scripts; sourced, not run.
 
+# Publishes sglty ahead-of-time compiled (as the README's install does) into DIR; prints the path of the command.
+publish_sglty() {
+    dotnet publish -c Release "$(dirname "${BASH_SOURCE[0]}")/../src/Singularity.Cli" -o "$1" -v q -nologo >&2 || return 1
+    echo "$1/sglty"
+}
+
 # Seconds since the epoch, with nanoseconds.
 now() { date +%s.%N; }
 

@@ -7,13 +7,12 @@ size_mib=${1:-2048}
 dir=${2:-/dev/shm}
 here="$(cd "$(dirname "$0")/.." && pwd)"
 command -v iperf3 >/dev/null || { apt-get update -qq && apt-get install -y -qq iperf3 >/dev/null; }
-dotnet build -c Release "$here/src/Singularity.Cli" -v q -nologo >/dev/null
-sglty="$here/src/Singularity.Cli/bin/Release/net10.0/sglty"
 work="$(mktemp -d "$dir/sglty-compare.XXXXXX")"
 trap 'rm -rf "$work"; pkill -f "iperf3 -s -p 5299" || true' EXIT
 bytes=$((size_mib * 1024 * 1024))
 
 . "$here/bench/lib.sh"
+sglty=$(publish_sglty "$work/sglty")
 
 iperf3 -s -p 5299 -D -1 >/dev/null; sleep 0.3
 iperf_mem=$(iperf3 -c 127.0.0.1 -p 5299 -n "$bytes" -J | awk -F: '/"sum_received"/ { f = 1 } f && /"bits_per_second"/ { gsub(/[ ,]/, "", $2); print $2 / 8 / 1e6; exit }')

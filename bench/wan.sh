@@ -3,9 +3,11 @@
 # namespaces), under cubic and under BBR. Compares sglty with its defaults (plaintext and encrypted), sglty with one
 # lane, rsync to a daemon and scp to an OpenSSH server, each copy verified. The one-stream tools get a smaller file
 # (they are slow under cubic); a file too small to outlast TCP's first loss would flatter them, so keep it at 64 MiB
-# or more. Needs root (namespaces, TUN). Usage: bench/wan.sh [SIZE_MIB] [SINGLE_STREAM_MIB]
+# or more. sglty's file is 4 GiB, as in the loopback comparison: each transfer pays about 0.5 s of fixed start
+# (process start, handshake, lanes, TCP slow start) and end (the last shards' loss recovery, commit), a tenth of a
+# 1 GiB transfer at this rate. Needs root (namespaces, TUN). Usage: bench/wan.sh [SIZE_MIB] [SINGLE_STREAM_MIB]
 set -euo pipefail
-size_mib=${1:-1024}
+size_mib=${1:-4096}
 single_mib=${2:-64}
 here="$(cd "$(dirname "$0")/.." && pwd)"
 wan="$here/bench/wanem"
@@ -14,8 +16,6 @@ command -v rsync >/dev/null || need+=(rsync)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v scp >/dev/null || need+=(openssh-client)
 if [ ${#need[@]} -gt 0 ]; then apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null; fi
-dotnet build -c Release "$here/src/Singularity.Cli" -v q -nologo >/dev/null
-sglty="$here/src/Singularity.Cli/bin/Release/net10.0/sglty"
 allowed=$(sysctl -n net.ipv4.tcp_allowed_congestion_control)
 sysctl -qw net.ipv4.tcp_allowed_congestion_control="reno bbr cubic"
 work="$(mktemp -d /dev/shm/sglty-wan.XXXXXX)"
@@ -27,6 +27,7 @@ head -c $((single_mib << 20)) /dev/urandom > "$work/one.bin"
 link=125  # MB/s of a 1 Gbit/s link
 
 . "$here/bench/lib.sh"
+sglty=$(publish_sglty "$work/sglty")
 pct() { awk -v m="$1" -v l="$link" 'BEGIN { printf "%.0f%%", 100 * m / l }'; }
 row() { printf '%-8s %-40s %9s %8s  %s\n' "$@"; }
 sshd_setup "$work/ssh" 2222
