@@ -1,3 +1,5 @@
+using System.IO.Hashing;
+using System.Text;
 using Microsoft.Win32.SafeHandles;
 using Singularity.Engine.Integrity;
 using Singularity.Engine.Protocol;
@@ -6,11 +8,18 @@ namespace Singularity.Engine.Storage;
 
 /// <summary>
 /// One incoming file: shards are written at their offsets into a hidden, preallocated temporary file beside the
-/// target (<c>.NAME.sglty-part</c>); once every shard is verified and the sender's whole-file digest matches, it is
-/// flushed and renamed into place. Files of more than one shard keep a <see cref="ResumeJournal"/> so a later session
-/// sends only what is missing. A shard is claimed before it is written, so a duplicate is never written twice and the
-/// handle is closed only after the last write.
+/// target; once every shard is verified and the sender's whole-file digest matches, it is flushed and renamed into
+/// place. Files of more than one shard keep a <see cref="ResumeJournal"/> so a later session sends only what is
+/// missing. A shard is claimed before it is written, so a duplicate is never written twice and the handle is closed
+/// only after the last write.
 /// </summary>
+/// <remarks>
+/// Two sessions may receive the same path at once, so a session must never rename another's temporary file into
+/// place. A resumable file's temporary name (<c>.NAME.sglty-part</c>) is fixed, so the next session finds it: the
+/// session holds it and its journal open, and locked, from the first write to the rename, and another session that
+/// meets them locked is refused as busy. Any other file's name also carries the session
+/// (<c>.NAME.SESSION.sglty-part</c>), so it is never shared and needs no lock until its commit.
+/// </remarks>
 internal sealed class PartialFile
 {
     /// <summary>Permission bits only: setuid, setgid and sticky bits from a peer are never applied.</summary>
@@ -41,17 +50,19 @@ internal sealed class PartialFile
     private bool _committing;
     private bool _mtimeApplied;
 
-    public PartialFile(uint id, ManifestEntry entry, string finalPath, int shardSize, bool durable, bool preallocate = true, bool applyMode = true)
+    public PartialFile(uint id, ManifestEntry entry, string finalPath, int shardSize, bool durable, ulong session, bool preallocate = true, bool applyMode = true)
     {
         _applyMode = applyMode;
         Id = id;
         Entry = entry;
         FinalPath = finalPath;
-        TempPath = Path.Combine(Path.GetDirectoryName(finalPath)!, $".{Path.GetFileName(finalPath)}{PartSuffix}");
-        JournalPath = ResumeJournal.PathFor(TempPath);
         _shardSize = shardSize;
         _durable = durable;
         ShardCount = Digests.ShardCount(entry.Size, shardSize);
+        string directory = Path.GetDirectoryName(finalPath)!;
+        ResumablePath = Path.Combine(directory, TemporaryName(Path.GetFileName(finalPath), null));
+        TempPath = Resumable ? ResumablePath : Path.Combine(directory, TemporaryName(Path.GetFileName(finalPath), session));
+        JournalPath = ResumeJournal.PathFor(TempPath);
         // A file of one shard is written in one call: reserving its space first is a second system call for nothing.
         _preallocate = preallocate && ShardCount > 1;
         _written = ShardCount == 0;
@@ -69,6 +80,9 @@ internal sealed class PartialFile
     public string FinalPath { get; }
     public string TempPath { get; }
     public string JournalPath { get; }
+
+    /// <summary>Where a resumable partial of this file lives; the same as <see cref="TempPath"/> when this one is resumable.</summary>
+    public string ResumablePath { get; }
     public int ShardCount { get; }
     public bool Committed { get; private set; }
 
@@ -120,7 +134,7 @@ internal sealed class PartialFile
         return true;
     }
 
-    /// <summary>Records a written shard and journals it in groups; when it was the last one, flushes and closes the file and returns true.</summary>
+    /// <summary>Records a written shard and journals it in groups; when it was the last one, flushes the file (closing it unless it is resumable) and returns true.</summary>
     public bool CompleteShard(uint index, ulong digest, ref int openFiles)
     {
         bool journalNow;
@@ -163,17 +177,21 @@ internal sealed class PartialFile
         _lastJournal = DateTime.UtcNow;
     }
 
-    /// <summary>After the last shard: only this caller can reach here, so no write is in progress on the handle. True if a handle was open.</summary>
+    /// <summary>
+    /// After the last shard: only this caller can reach here, so no write is in progress on the handle. True if it
+    /// closed a handle. A resumable file keeps its handle and journal, and their locks, until the commit.
+    /// </summary>
     private bool Finish()
     {
         SafeFileHandle? handle;
         FileStream? stream;
+        bool keep = Resumable && HoldUntilRename;
         lock (_lock)
         {
             handle = _handle;
-            stream = _stream;
+            stream = keep ? null : _stream;
             _handle = null;
-            _stream = null;
+            if (!keep) _stream = null;
         }
         try
         {
@@ -198,15 +216,21 @@ internal sealed class PartialFile
             stream?.Dispose();
             lock (_journalLock)
             {
-                _journal?.Dispose();
-                _journal = null;
+                if (!keep)
+                {
+                    _journal?.Dispose();
+                    _journal = null;
+                }
                 _unjournaled.Clear();
             }
         }
         // Only now may a seal commit the file: never before its data is flushed.
         lock (_lock) _written = true;
-        return handle is not null;
+        return handle is not null && !keep;
     }
+
+    /// <summary>Whether a file may be renamed while open: on Windows an open file without delete sharing cannot be.</summary>
+    private static bool HoldUntilRename => !OperatingSystem.IsWindows();
 
     /// <summary>Records the sender's whole-file digest; false if one was already given.</summary>
     public bool Seal(ulong digest)
@@ -230,26 +254,51 @@ internal sealed class PartialFile
         }
     }
 
-    /// <summary>Checks the whole-file digest, applies mode and mtime, and renames the file into place.</summary>
-    public void Commit()
+    /// <summary>
+    /// Checks the whole-file digest, applies mode and mtime, and renames the file into place. True if it closed the
+    /// handle the file held since its last write (which counts against the session's open files).
+    /// </summary>
+    public bool Commit()
     {
-        ulong expected = Digests.File(_digests ?? []);
-        if (expected != _sealedDigest!.Value)
+        FileStream? held;
+        lock (_lock)
         {
-            // Its journal cannot be trusted either: the next session starts this file afresh.
-            TryDelete(TempPath);
-            TryDelete(JournalPath);
-            throw new IntegrityException($"'{Entry.Path}' failed its whole-file check; nothing was committed");
+            held = _stream;
+            _stream = null;
         }
-        if (ShardCount == 0) CreateExclusive(TempPath, 0).Dispose();
-        if (_applyMode && !OperatingSystem.IsWindows()) File.SetUnixFileMode(TempPath, Entry.Mode & SafeModeBits);
-        // Set when the last shard was written, unless the file is empty or every shard was kept from a partial.
-        if (!_mtimeApplied) File.SetLastWriteTimeUtc(TempPath, SourceScanner.FromNanoseconds(Entry.MtimeNanoseconds));
-        File.Move(TempPath, FinalPath, overwrite: true);
-        Committed = true;
-        if (Resumable) File.Delete(JournalPath);
-        _digests = null;
-        _claimed = null;
+        // Every shard kept from an earlier session's partial: nothing opened it, so it is locked now, before the rename.
+        FileStream? locked = held is null && Resumable && HoldUntilRename ? LockExisting(TempPath, Entry.Path) : null;
+        try
+        {
+            ulong expected = Digests.File(_digests ?? []);
+            if (expected != _sealedDigest!.Value)
+            {
+                // Its journal cannot be trusted either: the next session starts this file afresh.
+                TryDelete(TempPath);
+                TryDelete(JournalPath);
+                throw new IntegrityException($"'{Entry.Path}' failed its whole-file check; nothing was committed");
+            }
+            if (ShardCount == 0) CreateExclusive(TempPath, 0, Entry.Path).Dispose();
+            if (_applyMode && !OperatingSystem.IsWindows()) File.SetUnixFileMode(TempPath, Entry.Mode & SafeModeBits);
+            // Set when the last shard was written, unless the file is empty or every shard was kept from a partial.
+            if (!_mtimeApplied) File.SetLastWriteTimeUtc(TempPath, SourceScanner.FromNanoseconds(Entry.MtimeNanoseconds));
+            File.Move(TempPath, FinalPath, overwrite: true);
+            Committed = true;
+            if (Resumable) File.Delete(JournalPath);
+            _digests = null;
+            _claimed = null;
+        }
+        finally
+        {
+            held?.Dispose();
+            locked?.Dispose();
+            lock (_journalLock)
+            {
+                _journal?.Dispose();
+                _journal = null;
+            }
+        }
+        return held is not null;
     }
 
     /// <summary>
@@ -294,20 +343,114 @@ internal sealed class PartialFile
         bool resume = _offered.Count > 0;
         // A journal describes one partial: a new partial never inherits an old journal, and a resumed one is
         // rewritten with exactly the records that were offered (and trusted against the partial's length).
-        // A file that keeps no journal removes a stale one from an earlier session (one-shard files never had one).
-        if (!Resumable && ShardCount > 1) TryDelete(JournalPath);
+        // Opening the journal takes its lock: a session already receiving this file holds it, and this one is refused.
         if (Resumable)
         {
-            _journal = ResumeJournal.Open(JournalPath, Entry.Size, Entry.MtimeNanoseconds, _shardSize, keep: false);
+            try
+            {
+                _journal = ResumeJournal.Open(JournalPath, Entry.Size, Entry.MtimeNanoseconds, _shardSize, keep: false);
+            }
+            catch (IOException ex) when (StorageErrors.IsLocked(ex))
+            {
+                throw InUse(Entry.Path);
+            }
             if (resume) _journal.Append([.. _offered.Select(o => (o.Key, o.Value))]);
+        }
+        else if (ShardCount > 1)
+        {
+            // This file keeps no journal (no flushes): a partial and journal an earlier session left under the
+            // resumable name are stale once this one arrives, unless a session is receiving them right now.
+            RemoveLeftover(ResumablePath, null);
+            RemoveLeftover(ResumeJournal.PathFor(ResumablePath), null);
         }
         if (resume && new FileInfo(TempPath).LinkTarget is not null) throw new SingularityException(ErrorCode.BadPath, $"refused: the partial of '{Entry.Path}' is a symbolic link");
         // The stream is kept (and disposed) with its handle: its finalizer must not close a handle still in use.
         _stream = resume
-            ? new FileStream(TempPath, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.ReadWrite, Share = FileShare.None, BufferSize = 0 })
-            : CreateExclusive(TempPath, _preallocate ? Entry.Size : 0, Resumable ? null : JournalPath);
+            ? LockExisting(TempPath, Entry.Path, FileAccess.ReadWrite) ?? throw new FileNotFoundException($"the partial of '{Entry.Path}' disappeared", TempPath)
+            : CreateExclusive(TempPath, _preallocate ? Entry.Size : 0, Entry.Path);
         _handle = _stream.SafeFileHandle;
         _digests ??= new ulong[ShardCount];
+    }
+
+    /// <summary>
+    /// The hidden temporary name of <paramref name="name"/>: <c>.NAME.sglty-part</c>, or <c>.NAME.SESSION.sglty-part</c>
+    /// with a session. A name too long for the file system keeps a prefix and a digest of the whole name instead.
+    /// </summary>
+    internal static string TemporaryName(string name, ulong? session)
+    {
+        string tail = (session is { } tag ? $".{tag:x16}" : "") + PartSuffix;
+        // The journal's suffix is the longer of the two: the journal's name must fit too.
+        int room = MaxNameBytes - 1 - (tail.Length - PartSuffix.Length) - Math.Max(PartSuffix.Length, ResumeJournal.StateSuffix.Length);
+        if (Encoding.UTF8.GetByteCount(name) <= room) return $".{name}{tail}";
+        string digest = $"~{XxHash3.HashToUInt64(Encoding.UTF8.GetBytes(name)):x16}";
+        int keep = 0, bytes = 0;
+        while (keep < name.Length)
+        {
+            int step = char.IsHighSurrogate(name[keep]) && keep + 1 < name.Length ? 2 : 1;
+            int size = Encoding.UTF8.GetByteCount(name.AsSpan(keep, step));
+            if (bytes + size > room - digest.Length) break;
+            bytes += size;
+            keep += step;
+        }
+        return $".{name[..keep]}{digest}{tail}";
+    }
+
+    /// <summary>The longest file name most file systems allow, in bytes.</summary>
+    private const int MaxNameBytes = 255;
+
+    private static SingularityException InUse(string path) =>
+        new(ErrorCode.Busy, $"another session is receiving '{path}' right now; send it again once that session ends");
+
+    /// <summary>
+    /// Opens an existing partial with an exclusive lock, which every session holds on the partials it writes; null if
+    /// nothing is there. A partial another session holds is refused as busy.
+    /// </summary>
+    private static FileStream? LockExisting(string path, string entryPath, FileAccess access = FileAccess.Read)
+    {
+        try
+        {
+            return new FileStream(path, new FileStreamOptions { Mode = FileMode.Open, Access = access, Share = FileShare.None, BufferSize = 0 });
+        }
+        catch (FileNotFoundException)
+        {
+            return null;
+        }
+        catch (IOException ex) when (StorageErrors.IsLocked(ex))
+        {
+            throw InUse(entryPath);
+        }
+    }
+
+    /// <summary>
+    /// Removes what an interrupted session left at <paramref name="path"/> (a partial or a journal): a link is removed
+    /// as it is (never followed), a file only while this session holds its lock, so no other session can be writing it
+    /// or take it over in between. A file another session holds is refused as busy when <paramref name="entryPath"/> names the file
+    /// this session needs there, and left alone otherwise.
+    /// </summary>
+    private static void RemoveLeftover(string path, string? entryPath)
+    {
+        var existing = new FileInfo(path);
+        if (existing.LinkTarget is not null)
+        {
+            File.Delete(path);
+            return;
+        }
+        if (!existing.Exists) return;
+        FileStream? held;
+        try
+        {
+            held = LockExisting(path, entryPath ?? path);
+        }
+        catch (SingularityException) when (entryPath is null)
+        {
+            return;
+        }
+        if (held is null) return;
+        using (held)
+        {
+            if (!HoldUntilRename) held.Dispose();
+            File.Delete(path);
+        }
     }
 
     /// <summary>
@@ -329,10 +472,10 @@ internal sealed class PartialFile
 
     /// <summary>
     /// Creates the temporary file with O_EXCL, which never follows a link planted at its name. Only when something is
-    /// already there (a leftover partial, a link) is it removed, with the journal that described it (unless the caller
-    /// has just started a fresh one there), and the create tried again: the common case costs one open.
+    /// already there (a leftover partial, a link) is it removed, and the create tried again: the common case costs one
+    /// open. A partial another session is writing there is never removed: this session is refused as busy.
     /// </summary>
-    private static FileStream CreateExclusive(string path, long size, string? journal = null)
+    private static FileStream CreateExclusive(string path, long size, string entryPath)
     {
         var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.ReadWrite, Share = FileShare.None, BufferSize = 0, PreallocationSize = size };
         // Private from its creation while it arrives; the sender's mode is applied once it is complete.
@@ -345,8 +488,7 @@ internal sealed class PartialFile
             }
             catch (IOException ex) when (!StorageErrors.IsDiskFull(ex) && (File.Exists(path) || new FileInfo(path).LinkTarget is not null))
             {
-                File.Delete(path);
-                if (journal is not null) TryDelete(journal);
+                RemoveLeftover(path, entryPath);
                 return new FileStream(path, options);
             }
         }

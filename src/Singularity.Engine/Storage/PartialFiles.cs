@@ -3,7 +3,7 @@ namespace Singularity.Engine;
 /// <summary>A partial file an interrupted transfer left in a destination, with its resume journal.</summary>
 public sealed record PartialFileInfo(string Path, string? JournalPath, long Bytes, DateTime LastWriteUtc);
 
-/// <summary>Finds and removes what interrupted transfers left behind (<c>.NAME.sglty-part</c> and <c>.NAME.sglty-state</c>).</summary>
+/// <summary>Finds and removes what interrupted transfers left behind (<c>.NAME[.SESSION].sglty-part</c> and <c>.NAME.sglty-state</c>).</summary>
 public static class PartialFiles
 {
     /// <summary>Every partial file under <paramref name="directory"/>, oldest first.</summary>
@@ -39,13 +39,17 @@ public static class PartialFiles
             if (partial.LastWriteUtc > cutoff) continue;
             try
             {
+                // A session holds its partial and journal exclusively while it writes them: taking them proves nobody is.
                 if (partial.JournalPath is not null)
                 {
-                    // The journal is held exclusively while a session writes: taking it proves nobody is.
                     using (new FileStream(partial.JournalPath, FileMode.Open, FileAccess.ReadWrite, FileShare.None)) { }
                     File.Delete(partial.JournalPath);
                 }
-                if (partial.Path != partial.JournalPath) File.Delete(partial.Path);
+                if (partial.Path != partial.JournalPath)
+                {
+                    using (new FileStream(partial.Path, FileMode.Open, FileAccess.Read, FileShare.None)) { }
+                    File.Delete(partial.Path);
+                }
                 removed.Add(partial);
             }
             catch (IOException) { }

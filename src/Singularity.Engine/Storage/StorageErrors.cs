@@ -7,6 +7,9 @@ internal static class StorageErrors
     private const int WindowsDiskFull = unchecked((int)0x80070070);
     private const int WindowsHandleDiskFull = unchecked((int)0x80070027);
 
+    /// <summary>A file another holder has locked: on Unix the lock every session takes on the partials it writes (EWOULDBLOCK), on Windows a sharing violation.</summary>
+    public static bool IsLocked(IOException ex) => ex.HResult is 11 or 35 or unchecked((int)0x80070020) or unchecked((int)0x80070021);
+
     public static bool IsDiskFull(IOException ex) =>
         ex.HResult is Enospc or WindowsDiskFull or WindowsHandleDiskFull
         || ex.Message.Contains("No space left", StringComparison.OrdinalIgnoreCase)

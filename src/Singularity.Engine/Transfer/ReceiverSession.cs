@@ -247,7 +247,7 @@ internal sealed partial class ReceiverSession
             case EntryKind.File:
                 if (Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null)
                     throw new SingularityException(ErrorCode.BadPath, $"refused: '{entry.Path}' is a directory in the destination");
-                var file = new PartialFile(id, entry, full, _shardSize, _options.Transfer.Durable, _preallocate, _options.PreserveMode);
+                var file = new PartialFile(id, entry, full, _shardSize, _options.Transfer.Durable, Id.Tag, _preallocate, _options.PreserveMode);
                 _files[id] = file;
                 _fileCount++;
                 OfferResume(file);
@@ -309,7 +309,8 @@ internal sealed partial class ReceiverSession
         if (!file.TryBeginCommit()) return;
         try
         {
-            file.Commit();
+            // A resumable file holds its handle (and its lock) from its last write until this rename.
+            if (file.Commit()) Interlocked.Decrement(ref _openFiles);
         }
         catch (Exception ex) when (ex is not SingularityException)
         {

@@ -1,0 +1,120 @@
+using Singularity.Engine;
+using Singularity.Engine.Integrity;
+using Singularity.Engine.Protocol;
+using Singularity.Engine.Storage;
+using Singularity.Tests.Support;
+
+namespace Singularity.Tests.Storage;
+
+/// <summary>Two sessions receiving the same path at once: neither may ever rename the other's temporary file into place.</summary>
+public sealed class ConcurrentPartialTests
+{
+    private const int Shard = 64 << 10;
+    private static readonly UnixFileMode Mode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
+    private static PartialFile Partial(string final, long size, ulong session) =>
+        new(0, new ManifestEntry(EntryKind.File, Path.GetFileName(final), size, Mode, 0, null), final, Shard, durable: true, session);
+
+    private static byte[] Data(int size, int seed)
+    {
+        var bytes = new byte[size];
+        new Random(seed).NextBytes(bytes);
+        return bytes;
+    }
+
+    /// <summary>Writes shards [first, last) of <paramref name="data"/>; true if the last of them completed the file.</summary>
+    private static bool Write(PartialFile file, byte[] data, int first, int last, ref int open)
+    {
+        bool done = false;
+        for (int index = first; index < last; index++)
+        {
+            var shard = data.AsSpan(index * Shard, Math.Min(Shard, data.Length - index * Shard));
+            Assert.True(file.TryClaim((uint)index, ref open, 16, out var handle));
+            RandomAccess.Write(handle, shard, (long)index * Shard);
+            done = file.CompleteShard((uint)index, Digests.Shard(shard), ref open);
+        }
+        return done;
+    }
+
+    private static void Commit(PartialFile file, byte[] data)
+    {
+        var digests = Enumerable.Range(0, file.ShardCount).Select(i => Digests.Shard(data.AsSpan(i * Shard, Math.Min(Shard, data.Length - i * Shard)))).ToArray();
+        Assert.True(file.Seal(Digests.File(digests)));
+        Assert.True(file.TryBeginCommit());
+        file.Commit();
+    }
+
+    [Fact]
+    public void A_one_shard_file_commits_its_own_bytes_while_another_session_writes_the_same_path()
+    {
+        using var temp = new TempDirectory();
+        string final = Path.Combine(temp.Path, "f.bin");
+        byte[] first = Data(1000, 1), second = Data(1000, 2);
+        var a = Partial(final, first.Length, session: 1);
+        var b = Partial(final, second.Length, session: 2);
+        int open = 0;
+
+        Assert.True(Write(a, first, 0, 1, ref open));
+        // The second session starts writing before the first has its seal and commits.
+        Assert.True(b.TryClaim(0, ref open, 16, out var handle));
+        RandomAccess.Write(handle, second.AsSpan(0, 10), 0);
+        Commit(a, first);
+        Assert.Equal(first, File.ReadAllBytes(final));
+
+        RandomAccess.Write(handle, second.AsSpan(10), 10);
+        Assert.True(b.CompleteShard(0, Digests.Shard(second), ref open));
+        Commit(b, second);
+        Assert.Equal(second, File.ReadAllBytes(final));
+        Assert.Empty(PartialFiles.Find(temp.Path));
+    }
+
+    [Fact]
+    public void A_resumable_file_another_session_is_receiving_is_refused_as_busy_until_it_is_committed()
+    {
+        using var temp = new TempDirectory();
+        string final = Path.Combine(temp.Path, "f.bin");
+        byte[] first = Data(3 * Shard + 5, 3), second = Data(3 * Shard + 5, 4);
+        var a = Partial(final, first.Length, session: 1);
+        int open = 0;
+        Assert.True(a.Resumable);
+
+        Assert.False(Write(a, first, 0, 2, ref open));
+        long journal = new FileInfo(a.JournalPath).Length;
+        var busy = Assert.Throws<SingularityException>(() => Partial(final, second.Length, session: 2).TryClaim(0, ref open, 16, out _));
+        Assert.Equal(ErrorCode.Busy, busy.Code);
+        Assert.Equal(journal, new FileInfo(a.JournalPath).Length);
+
+        // Written in full and waiting for its seal: still held, so still refused.
+        Assert.True(Write(a, first, 2, 4, ref open));
+        busy = Assert.Throws<SingularityException>(() => Partial(final, second.Length, session: 3).TryClaim(0, ref open, 16, out _));
+        Assert.Equal(ErrorCode.Busy, busy.Code);
+        Commit(a, first);
+        Assert.Equal(first, File.ReadAllBytes(final));
+
+        var b = Partial(final, second.Length, session: 4);
+        Assert.True(Write(b, second, 0, 4, ref open));
+        Commit(b, second);
+        Assert.Equal(second, File.ReadAllBytes(final));
+        Assert.Empty(PartialFiles.Find(temp.Path));
+    }
+
+    [Theory]
+    [InlineData(1000)]
+    [InlineData(3 * Shard + 5)]
+    public void A_name_as_long_as_the_file_system_allows_gets_a_temporary_name_that_fits(int size)
+    {
+        using var temp = new TempDirectory();
+        string name = new string('n', 200) + new string('é', 27);
+        Assert.Equal(254, System.Text.Encoding.UTF8.GetByteCount(name));
+        string final = Path.Combine(temp.Path, name);
+        byte[] data = Data(size, 5);
+        var file = Partial(final, size, session: 0xfeed);
+        int open = 0;
+
+        Assert.True(Write(file, data, 0, file.ShardCount, ref open));
+        Commit(file, data);
+
+        Assert.Equal(data, File.ReadAllBytes(final));
+        Assert.NotEqual(PartialFile.TemporaryName(name, null), PartialFile.TemporaryName(new string('n', 200) + new string('é', 26) + "x", null));
+    }
+}
