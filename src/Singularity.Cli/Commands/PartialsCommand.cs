@@ -22,14 +22,14 @@ internal static class PartialsCommand
                 if (result.GetValue(clean))
                 {
                     var removed = PartialFiles.Clean(directory, result.GetValue(olderThan));
-                    foreach (var partial in removed) Console.Out.WriteLine($"removed {partial.Path}");
+                    foreach (var partial in removed) Console.Out.WriteLine($"removed {Errors.Printable(partial.Path)}");
                     Console.Error.WriteLine($"{removed.Count} partial files removed");
                 }
                 else
                 {
                     var found = PartialFiles.Find(directory);
                     foreach (var partial in found)
-                        Console.Out.WriteLine($"{partial.LastWriteUtc:yyyy-MM-dd HH:mm:ss}Z  {ByteSize.Format(partial.Bytes),12}  {partial.Path}");
+                        Console.Out.WriteLine($"{partial.LastWriteUtc:yyyy-MM-dd HH:mm:ss}Z  {ByteSize.Format(partial.Bytes),12}  {Errors.Printable(partial.Path)}");
                     Console.Error.WriteLine($"{found.Count} partial files");
                 }
                 return 0;

@@ -37,7 +37,7 @@ internal static class RecvCommand
             var expireAfter = result.GetValue(expire);
             if (expireAfter > TimeSpan.Zero && Directory.Exists(result.GetValue(dir)))
                 foreach (var removed in PartialFiles.Clean(result.GetValue(dir)!, expireAfter))
-                    Console.Error.WriteLine($"removed expired partial {removed.Path}");
+                    Console.Error.WriteLine($"removed expired partial {Errors.Printable(removed.Path)}");
             return RunAsync(result.GetValue(dir)!, result.GetValue(listen)!, result.GetValue(once), result.GetValue(urlFile), result.GetValue(json),
                 transfer, result.GetValue(token), result.GetValue(tokenFile), cancellationToken);
         });

@@ -73,6 +73,26 @@ public sealed class CommandLineTests
     }
 
     [Fact]
+    public async Task Partials_lists_and_cleans_names_a_sender_chose_without_their_control_characters()
+    {
+        using var temp = new TempDirectory();
+        // A sender picks the names, so a partial's name can carry a terminal escape sequence.
+        string part = Path.Combine(temp.Path, ".evil\u001b]0;owned\u0007.bin.0123456789abcdef.sglty-part");
+        File.WriteAllBytes(part, new byte[10]);
+
+        var (exit, output, _) = await SgltyProcess.RunAsync("partials", "--dir", temp.Path);
+        Assert.Equal(0, exit);
+        Assert.Contains(".evil?]0;owned?.bin.0123456789abcdef.sglty-part", output);
+        Assert.DoesNotContain('\u001b', output);
+
+        (exit, output, _) = await SgltyProcess.RunAsync("partials", "--dir", temp.Path, "--clean");
+        Assert.Equal(0, exit);
+        Assert.Contains("removed ", output);
+        Assert.DoesNotContain('\u001b', output);
+        Assert.False(File.Exists(part));
+    }
+
+    [Fact]
     public async Task A_bad_size_is_explained()
     {
         var (exit, _, error) = await SgltyProcess.RunAsync("send", "x", "--to", "sglty://h:1/", "--shard-size", "huge");
