@@ -98,7 +98,6 @@ internal sealed partial class ReceiverSession
     private PartialFile Validate(in ShardHeader shard)
     {
         if (shard.SessionTag != Id.Tag) throw new ProtocolViolationException("shard belongs to another session");
-        if (!_manifestAccepted) throw new ProtocolViolationException("shard arrived before the manifest was accepted");
         var file = FileById(shard.FileId);
         if (shard.ShardIndex >= (uint)file.ShardCount)
             throw new ProtocolViolationException($"shard {shard.ShardIndex} is beyond the {file.ShardCount} shards of '{file.Entry.Path}'");

@@ -29,6 +29,12 @@ internal sealed partial class ReceiverSession
     private int _entriesReceived;
     private volatile bool _opened;
     private volatile bool _manifestAccepted;
+    // Entries [0, _accepted) are prepared: their shards, seals and kept shards may arrive.
+    private volatile int _accepted;
+    private readonly HashSet<string> _names = new(StringComparer.Ordinal);
+    private long _manifestBytes;
+    private long _bytesNeeded;
+    private long _freeAtStart = -1;
     private int _shardSize;
     private int _lanesAllowed;
     private long _declaredBytes;
@@ -153,16 +159,22 @@ internal sealed partial class ReceiverSession
         _entries = new ManifestEntry[entries];
         _files = new PartialFile?[entries];
         _opened = true;
-        if (entries == 0) AcceptManifest();
+        if (entries == 0) Accept(0, 0);
     }
 
-    private void CheckFreeSpace(long totalBytes)
+    /// <summary>
+    /// What the prepared entries still need (their sizes, less what resumed partials already hold) must fit in the
+    /// space that was free when the first chunk arrived: a check made chunk by chunk, so shards flow from the first.
+    /// </summary>
+    private void CheckFreeSpace(long needed)
     {
-        long available;
-        try { available = new DriveInfo(_guard.Root).AvailableFreeSpace; }
-        catch (Exception ex) when (ex is IOException or ArgumentException or UnauthorizedAccessException) { return; }
-        if (totalBytes > available)
-            throw new SingularityException(ErrorCode.DiskFull, $"disk full: the transfer needs {totalBytes} bytes but the destination has {available} free; free space or choose another --dir");
+        if (_freeAtStart < 0)
+        {
+            try { _freeAtStart = new DriveInfo(_guard.Root).AvailableFreeSpace; }
+            catch (Exception ex) when (ex is IOException or ArgumentException or UnauthorizedAccessException) { _freeAtStart = long.MaxValue; }
+        }
+        if (needed > _freeAtStart)
+            throw new SingularityException(ErrorCode.DiskFull, $"disk full: the transfer needs {needed} bytes but the destination has {_freeAtStart} free; free space or choose another --dir");
     }
 
     private void OnManifestChunk(ReadOnlySpan<byte> body)
@@ -185,28 +197,33 @@ internal sealed partial class ReceiverSession
         }
         if (!body.IsEmpty) throw new ProtocolViolationException("trailing bytes after manifest entries");
         _entriesReceived += count;
-        if (_entriesReceived == _entries.Length) AcceptManifest();
+        Accept(first, count);
     }
 
-    /// <summary>Checks totals and duplicates, creates directories and links, then lets shards flow.</summary>
-    private void AcceptManifest()
+    /// <summary>
+    /// Checks a chunk's entries (duplicates, sizes against the declared total), creates their directories and links,
+    /// prepares their files, then lets their shards flow while the next chunk is read: the transfer does not wait for
+    /// the whole manifest.
+    /// </summary>
+    private void Accept(int first, int count)
     {
-        long total = 0;
-        var names = new HashSet<string>(StringComparer.Ordinal);
-        for (int id = 0; id < _entries.Length; id++)
+        long chunkBytes = 0;
+        for (int id = first; id < first + count; id++)
         {
             var entry = _entries[id];
-            if (!names.Add(entry.Path)) throw new ProtocolViolationException($"'{entry.Path}' appears twice in the manifest");
-            total += entry.Size;
+            if (!_names.Add(entry.Path)) throw new ProtocolViolationException($"'{entry.Path}' appears twice in the manifest");
             if (entry.Size / _shardSize >= int.MaxValue)
                 throw new ProtocolViolationException($"'{entry.Path}' would need more than {int.MaxValue} shards", ErrorCode.LimitExceeded);
-            if (total > _declaredBytes) throw new ProtocolViolationException("manifest sizes exceed the declared total", ErrorCode.LimitExceeded);
+            chunkBytes += entry.Size;
+            if (_manifestBytes + chunkBytes > _declaredBytes) throw new ProtocolViolationException("manifest sizes exceed the declared total", ErrorCode.LimitExceeded);
         }
-        if (total != _declaredBytes) throw new ProtocolViolationException("manifest sizes do not add up to the declared total");
+        _manifestBytes += chunkBytes;
+        bool last = first + count == _entries.Length;
+        if (last && _manifestBytes != _declaredBytes) throw new ProtocolViolationException("manifest sizes do not add up to the declared total");
         try
         {
-            _preallocate = PartialFile.PreallocationHelps(_guard.Root);
-            for (int id = 0; id < _entries.Length; id++)
+            if (first == 0) _preallocate = PartialFile.PreallocationHelps(_guard.Root);
+            for (int id = first; id < first + count; id++)
                 Prepare((uint)id, _entries[id]);
         }
         catch (Exception ex) when (ex is not SingularityException)
@@ -215,14 +232,21 @@ internal sealed partial class ReceiverSession
         }
         // What resumed partials already hold needs no new space.
         long held = 0;
-        foreach (var file in _files)
-            if (file is not null)
+        for (int id = first; id < first + count; id++)
+            if (_files[id] is { } file)
                 foreach (int index in file.Offered.Keys) held += file.ExpectedLength((uint)index);
-        CheckFreeSpace(total - held);
-        _manifestAccepted = true;
+        _bytesNeeded += chunkBytes - held;
+        CheckFreeSpace(_bytesNeeded);
+        _accepted = first + count;
+        if (last)
+        {
+            _manifestAccepted = true;
+            _names.Clear();
+            _names.TrimExcess();
+        }
         Touch();
         Span<byte> body = stackalloc byte[4];
-        BinaryPrimitives.WriteInt32LittleEndian(body, _entries.Length);
+        BinaryPrimitives.WriteInt32LittleEndian(body, first + count);
         _control!.Post(ControlMessageType.ManifestAccepted, body);
     }
 
@@ -255,7 +279,7 @@ internal sealed partial class ReceiverSession
         }
     }
 
-    /// <summary>Tells the sender which shards of this file an earlier session left verified; they reach it before ManifestAccepted.</summary>
+    /// <summary>Tells the sender which shards of this file an earlier session left verified; they reach it before the ManifestAccepted that covers the file.</summary>
     private void OfferResume(PartialFile file)
     {
         Span<byte> item = stackalloc byte[16];
@@ -270,7 +294,6 @@ internal sealed partial class ReceiverSession
 
     private void OnShardsKept(ReadOnlySpan<byte> body)
     {
-        if (!_manifestAccepted) throw new ProtocolViolationException("shards kept before the manifest was accepted");
         int count = ControlBatch.Count(body, 8, ControlMessageType.ShardsKept);
         for (int i = 0; i < count; i++)
         {
@@ -285,7 +308,6 @@ internal sealed partial class ReceiverSession
 
     private void OnFilesSealed(ReadOnlySpan<byte> body)
     {
-        if (!_manifestAccepted) throw new ProtocolViolationException("file sealed before the manifest was accepted");
         int count = ControlBatch.Count(body, 12, ControlMessageType.FilesSealed);
         for (int i = 0; i < count; i++)
         {
@@ -297,9 +319,12 @@ internal sealed partial class ReceiverSession
         }
     }
 
+    /// <summary>The file with this id, once the chunk that holds it was accepted (shards, seals and kept shards before that are refused).</summary>
     private PartialFile FileById(uint id)
     {
-        if (id >= (uint)_files.Length || _files[id] is not { } file)
+        if (id >= (uint)_accepted)
+            throw new ProtocolViolationException(id < (uint)_files.Length ? $"file id {id} was named before its manifest entry was accepted" : $"file id {id} does not name a file of this session");
+        if (_files[id] is not { } file)
             throw new ProtocolViolationException($"file id {id} does not name a file of this session");
         return file;
     }

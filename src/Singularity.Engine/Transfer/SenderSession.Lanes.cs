@@ -183,7 +183,6 @@ internal sealed partial class SenderSession
             }
             Interlocked.Increment(ref _activeLanes);
             counted = true;
-            await _manifestAccepted.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
             while (true)
             {
                 if (TryRetire(ref counted))

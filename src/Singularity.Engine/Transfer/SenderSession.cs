@@ -29,6 +29,9 @@ internal sealed partial class SenderSession
     private readonly CancellationTokenSource _cts = new();
     private readonly Stopwatch _clock = new();
     private readonly TaskCompletionSource _manifestAccepted = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _firstAccepted = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    // Entries [0, _accepted) are prepared by the receiver: their shards may flow. Written by the control reader only.
+    private int _accepted;
     private readonly TaskCompletionSource _allCommitted = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _failed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _sessionDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -122,12 +125,14 @@ internal sealed partial class SenderSession
         Task watchdog = Task.CompletedTask;
         try
         {
-            await SendManifestAsync().ConfigureAwait(false);
+            // The receiver accepts the manifest chunk by chunk and shards flow from the first: the reader and the
+            // lanes start before the manifest goes out.
             reader = Task.Run(ReadControlAsync);
             watchdog = Task.Run(WatchdogAsync);
             for (int lane = 0; lane < _options.Lanes; lane++)
                 StartLane();
-            await Wait(_manifestAccepted.Task, _options.IdleTimeout).ConfigureAwait(false);
+            await SendManifestAsync().ConfigureAwait(false);
+            await Wait(_firstAccepted.Task, _options.IdleTimeout).ConfigureAwait(false);
             await Wait(_allCommitted.Task).ConfigureAwait(false);
             _scheduler.Finish();
             await WhenLanesEndAsync().ConfigureAwait(false);
@@ -213,7 +218,7 @@ internal sealed partial class SenderSession
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(250), _cts.Token).ConfigureAwait(false);
                 long seen = Volatile.Read(ref _progressEvents);
-                bool dataPhase = _manifestAccepted.Task.IsCompleted && !_allCommitted.Task.IsCompleted;
+                bool dataPhase = _firstAccepted.Task.IsCompleted && !_allCommitted.Task.IsCompleted;
                 if (dataPhase && _clock.Elapsed - lastSample >= LaneGrowth.SampleInterval)
                 {
                     long bytes = Interlocked.Read(ref _bytesAcknowledged);
@@ -324,13 +329,7 @@ internal sealed partial class SenderSession
     {
         switch (type)
         {
-            case ControlMessageType.ManifestAccepted:
-                if (body.Length != 4 || BinaryPrimitives.ReadInt32LittleEndian(body) != _entries.Count)
-                    throw new ProtocolViolationException("ManifestAccepted does not match the manifest");
-                SealEmptyFiles();
-                _manifestAccepted.TrySetResult();
-                if (_files.Count == 0) _allCommitted.TrySetResult();
-                break;
+            case ControlMessageType.ManifestAccepted: OnAccepted(body); break;
             case ControlMessageType.ShardAcks: OnAcks(body); break;
             case ControlMessageType.ResumeOffer: OnResumeOffer(body); break;
             case ControlMessageType.ShardNack: OnNack(body); break;
@@ -349,11 +348,25 @@ internal sealed partial class SenderSession
         }
     }
 
-    private void SealEmptyFiles()
+    /// <summary>The receiver prepared entries up to a new count: seal the empty files among them and let the lanes take their shards.</summary>
+    private void OnAccepted(ReadOnlySpan<byte> body)
     {
-        foreach (var file in _files)
-            if (file.ShardCount == 0)
-                Seal(file, file.MarkSentEmpty());
+        int count = body.Length == 4 ? BinaryPrimitives.ReadInt32LittleEndian(body) : -1;
+        bool grows = count > _accepted || (count == 0 && _entries.Count == 0);
+        if (!grows || count > _entries.Count || _manifestAccepted.Task.IsCompleted)
+            throw new ProtocolViolationException("ManifestAccepted does not match the manifest");
+        for (int id = _accepted; id < count; id++)
+            if (_filesById[id] is { ShardCount: 0 } empty)
+                Seal(empty, empty.MarkSentEmpty());
+        _accepted = count;
+        _scheduler.Accept(count);
+        Interlocked.Increment(ref _progressEvents);
+        _firstAccepted.TrySetResult();
+        if (count == _entries.Count)
+        {
+            _manifestAccepted.TrySetResult();
+            if (_files.Count == 0) _allCommitted.TrySetResult();
+        }
     }
 
     private void Seal(SenderFile file, ulong digest)
@@ -394,13 +407,14 @@ internal sealed partial class SenderSession
 
     private void OnResumeOffer(ReadOnlySpan<byte> body)
     {
-        if (_manifestAccepted.Task.IsCompleted) throw new ProtocolViolationException("resume offer after the manifest was accepted");
         int count = ControlBatch.Count(body, 16, ControlMessageType.ResumeOffer);
         for (int i = 0; i < count; i++)
         {
             var item = ControlBatch.Item(body, 16, i);
             uint index = BinaryPrimitives.ReadUInt32LittleEndian(item[4..]);
             var file = FileAt(BinaryPrimitives.ReadUInt32LittleEndian(item), index);
+            // Lanes may already be sending an accepted file: an offer for it would come too late to be settled.
+            if (file.Id < (uint)_accepted) throw new ProtocolViolationException("resume offer for a file the receiver had already accepted");
             if (file.ShardCount == 0) throw new ProtocolViolationException("resume offer for an empty file");
             file.Offer((int)index, BinaryPrimitives.ReadUInt64LittleEndian(item[8..]));
         }

@@ -3,8 +3,9 @@ using System.Collections.Concurrent;
 namespace Singularity.Engine.Transfer;
 
 /// <summary>
-/// Hands out shards to lanes one at a time, in file order, retransmissions first. Each lane asks when it is ready
-/// for more, so a slow lane simply takes fewer shards and never holds the others back.
+/// Hands out shards to lanes one at a time, in file order, retransmissions first, and only of files the receiver has
+/// accepted. Each lane asks when it is ready for more, so a slow lane simply takes fewer shards and never holds the
+/// others back.
 /// </summary>
 internal sealed class ShardScheduler(IReadOnlyList<SenderFile> files)
 {
@@ -13,6 +14,9 @@ internal sealed class ShardScheduler(IReadOnlyList<SenderFile> files)
     private readonly SemaphoreSlim _wake = new(0);
     private int _file;
     private int _shard;
+    // Files with an id below this are accepted by the receiver (file ids are manifest entry ids).
+    private uint _accepted;
+    private int _waiting;
     private volatile bool _finished;
 
     /// <summary>Takes the next shard to send, if any is ready now.</summary>
@@ -26,12 +30,7 @@ internal sealed class ShardScheduler(IReadOnlyList<SenderFile> files)
         retransmit = false;
         lock (_lock)
         {
-            while (_file < files.Count && _shard >= files[_file].ShardCount)
-            {
-                _file++;
-                _shard = 0;
-            }
-            if (_file < files.Count)
+            if (HasFresh())
             {
                 file = files[_file];
                 index = _shard++;
@@ -42,15 +41,47 @@ internal sealed class ShardScheduler(IReadOnlyList<SenderFile> files)
         return false;
     }
 
-    /// <summary>Waits until a retransmission is queued (true) or the transfer is over (false).</summary>
+    /// <summary>Whether a first send is ready: moves past finished files; the caller holds the lock.</summary>
+    private bool HasFresh()
+    {
+        while (_file < files.Count && _shard >= files[_file].ShardCount)
+        {
+            _file++;
+            _shard = 0;
+        }
+        return _file < files.Count && files[_file].Id < _accepted;
+    }
+
+    /// <summary>Waits until a retransmission is queued or more files are accepted (true), or the transfer is over (false).</summary>
     public async ValueTask<bool> WaitForWorkAsync(CancellationToken cancellationToken)
     {
         while (true)
         {
-            if (!_retransmits.IsEmpty) return true;
-            if (_finished) return false;
-            await _wake.WaitAsync(cancellationToken).ConfigureAwait(false);
+            // Counted as waiting before the checks, so an acceptance that lands between them wakes this lane.
+            Interlocked.Increment(ref _waiting);
+            try
+            {
+                if (!_retransmits.IsEmpty) return true;
+                lock (_lock)
+                {
+                    if (HasFresh()) return true;
+                }
+                if (_finished) return false;
+                await _wake.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _waiting);
+            }
         }
+    }
+
+    /// <summary>The receiver accepted entries up to <paramref name="count"/>: their shards may go; wakes the idle lanes.</summary>
+    public void Accept(int count)
+    {
+        lock (_lock) _accepted = (uint)count;
+        int waiting = Volatile.Read(ref _waiting);
+        if (waiting > 0) _wake.Release(waiting);
     }
 
     /// <summary>Queues a shard to be sent again, ahead of new ones.</summary>

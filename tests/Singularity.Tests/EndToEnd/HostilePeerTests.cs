@@ -140,6 +140,49 @@ public sealed class HostilePeerTests
     }
 
     [Fact]
+    public async Task Files_flow_as_each_manifest_chunk_is_accepted_and_a_shard_ahead_of_its_chunk_is_refused()
+    {
+        using var temp = new TempDirectory();
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination, Plain);
+        await using var control = await RawPeer.ConnectAsync(receiver.Url);
+        var reply = await control.HelloAsync(ConnectionRole.Control, receiver.Token);
+        var session = reply.Session;
+        await control.SendControlAsync(ControlMessageType.OpenSession, RawPeer.OpenSession(4096, 1, 2, 200));
+        // Only the first of the two declared entries.
+        await control.SendControlAsync(ControlMessageType.ManifestChunk, RawPeer.Manifest(File("a", 100)));
+        byte[]? accepted = await control.ReadUntilAsync(ControlMessageType.ManifestAccepted);
+        Assert.Equal(1, BinaryPrimitives.ReadInt32LittleEndian(accepted));
+
+        // The accepted file is received and committed while the rest of the manifest has not even been sent.
+        await using var lane = await RawPeer.ConnectAsync(receiver.Url);
+        await lane.HelloAsync(ConnectionRole.Data, receiver.Token, session, keys: control.Keys);
+        byte[] payload = RandomNumberGenerator.GetBytes(100);
+        await lane.Stream.WriteAsync(Frame(session, Digests.Shard(payload), payload, 0));
+        Assert.NotNull(await control.ReadUntilAsync(ControlMessageType.ShardAcks));
+        byte[] seal = new byte[16];
+        BinaryPrimitives.WriteUInt32LittleEndian(seal, 1);
+        BinaryPrimitives.WriteUInt64LittleEndian(seal.AsSpan(8), Digests.File([Digests.Shard(payload)]));
+        await control.SendControlAsync(ControlMessageType.FilesSealed, seal);
+        Assert.NotNull(await control.ReadUntilAsync(ControlMessageType.FilesCommitted));
+        Assert.Equal(payload, System.IO.File.ReadAllBytes(Path.Combine(destination, "a")));
+
+        // A shard of the second file before its chunk is accepted costs its lane; a seal of it ends the session.
+        byte[] early = new byte[ShardHeader.Size + 100];
+        new ShardHeader(session.Tag, 1, 0, 0, 100, Digests.Shard(payload)).WriteTo(early);
+        payload.CopyTo(early, ShardHeader.Size);
+        await lane.Stream.WriteAsync(early);
+        int read;
+        try { read = await lane.Stream.ReadAsync(new byte[16]); } catch (IOException) { read = 0; }
+        Assert.Equal(0, read);
+        BinaryPrimitives.WriteUInt32LittleEndian(seal.AsSpan(4), 1);
+        await control.SendControlAsync(ControlMessageType.FilesSealed, seal);
+        var result = await receiver.NextResultAsync();
+        Assert.Equal(ErrorCode.ProtocolViolation, result.Error!.Code);
+        Assert.Contains("before its manifest entry was accepted", result.Error.Message);
+    }
+
+    [Fact]
     public async Task A_corrupted_shard_is_answered_with_a_nack_and_the_resent_shard_commits()
     {
         using var temp = new TempDirectory();

@@ -47,6 +47,35 @@ public sealed class TreeTransferTests
     }
 
     [Fact]
+    public async Task A_manifest_of_several_chunks_is_accepted_chunk_by_chunk_and_every_file_arrives()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/many");
+        // Long names make a manifest of a few thousand entries span several chunks of about 256 KiB.
+        string deep = Path.Combine(new string('a', 60), new string('b', 60), new string('c', 60));
+        var random = new Random(11);
+        for (int i = 0; i < 4000; i++)
+        {
+            // Empty files, one-shard files and a few files of several shards, spread over every chunk.
+            long size = i % 500 == 7 ? 3 * 4096 + random.Next(1, 4096) : i % 10 == 3 ? 0 : random.Next(1, 2000);
+            TestFiles.Create(Path.Combine(tree, $"d{i % 7}", deep, $"{new string('f', 40)}-{i}.dat"), size, seed: i);
+        }
+
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination);
+        var result = await SingularitySender.SendAsync([tree], receiver.Url, new TransferOptions { ShardSize = 4096, Lanes = 3 });
+        var received = await receiver.NextResultAsync();
+
+        Assert.True(received.Succeeded, received.Error?.Message);
+        // The paths alone fill more than three chunks.
+        long pathBytes = Directory.GetFiles(tree, "*", SearchOption.AllDirectories).Sum(f => (long)System.Text.Encoding.UTF8.GetByteCount(Path.GetRelativePath(Path.GetDirectoryName(tree)!, f)));
+        Assert.True(pathBytes > 3 * (256 << 10), $"{pathBytes} bytes of paths");
+        TestFiles.AssertSameTree(tree, Path.Combine(destination, "many"));
+        Assert.Equal(4000, result.Files);
+        Assert.Equal(4000, received.Files);
+    }
+
+    [Fact]
     public async Task A_trailing_slash_sends_the_contents_and_several_paths_go_in_one_session()
     {
         using var temp = new TempDirectory();
