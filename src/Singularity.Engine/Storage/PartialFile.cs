@@ -197,11 +197,16 @@ internal sealed class PartialFile
         {
             if (handle is not null)
             {
-                // The mtime through the open handle, after the last write (a write would move it again) and before
-                // the flush, so it is as durable as the data. The mode waits for the commit: a partial left by a
+                // A resumable file gets its mtime through the open handle, after the last write (a write would move
+                // it again) and before the flush, so it is as durable as the data; it stays locked until the commit.
+                // Any other file is closed here and keeps a fresh mtime until its commit, so that cleaning partials
+                // by age never takes it for an old leftover. The mode waits for the commit: a partial left by a
                 // failed session must stay private and writable for the session that resumes it.
-                File.SetLastWriteTimeUtc(handle, SourceScanner.FromNanoseconds(Entry.MtimeNanoseconds));
-                _mtimeApplied = true;
+                if (keep)
+                {
+                    File.SetLastWriteTimeUtc(handle, SourceScanner.FromNanoseconds(Entry.MtimeNanoseconds));
+                    _mtimeApplied = true;
+                }
                 if (_durable)
                 {
                     RandomAccess.FlushToDisk(handle);

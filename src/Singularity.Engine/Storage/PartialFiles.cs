@@ -39,22 +39,24 @@ public static class PartialFiles
             if (partial.LastWriteUtc > cutoff) continue;
             try
             {
-                // A session holds its partial and journal exclusively while it writes them: taking them proves nobody is.
-                if (partial.JournalPath is not null)
-                {
-                    using (new FileStream(partial.JournalPath, FileMode.Open, FileAccess.ReadWrite, FileShare.None)) { }
-                    File.Delete(partial.JournalPath);
-                }
-                if (partial.Path != partial.JournalPath)
-                {
-                    using (new FileStream(partial.Path, FileMode.Open, FileAccess.Read, FileShare.None)) { }
-                    File.Delete(partial.Path);
-                }
+                // A session holds its partial and journal exclusively while it writes them: taking them proves nobody
+                // is, and deleting while holding them keeps a session from taking them in between.
+                if (partial.JournalPath is not null) DeleteUnused(partial.JournalPath);
+                if (partial.Path != partial.JournalPath) DeleteUnused(partial.Path);
                 removed.Add(partial);
             }
             catch (IOException) { }
             catch (UnauthorizedAccessException) { }
         }
         return removed;
+    }
+
+    /// <summary>Deletes a file while holding its exclusive lock; throws an IOException if a session holds it.</summary>
+    private static void DeleteUnused(string path)
+    {
+        using var held = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.None);
+        // Windows cannot delete a file this handle holds without delete sharing.
+        if (OperatingSystem.IsWindows()) held.Dispose();
+        File.Delete(path);
     }
 }

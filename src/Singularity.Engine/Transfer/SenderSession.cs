@@ -16,6 +16,12 @@ internal sealed partial class SenderSession
 {
     private const int ManifestChunkBytes = 256 << 10;
 
+    /// <summary>
+    /// Manifest chunks sent ahead of the receiver's acceptance. The receiver reads seals behind the chunks, and a
+    /// resumable file stays open there until its seal commits it: a few chunks ahead keep its open files bounded.
+    /// </summary>
+    private const int ManifestChunksAhead = 2;
+
     private readonly ConnectionUrl _url;
     private TransferOptions _options;
     private readonly ILaneTransport _transport;
@@ -29,7 +35,7 @@ internal sealed partial class SenderSession
     private readonly CancellationTokenSource _cts = new();
     private readonly Stopwatch _clock = new();
     private readonly TaskCompletionSource _manifestAccepted = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly TaskCompletionSource _firstAccepted = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly SemaphoreSlim _acceptedSignal = new(0);
     // Entries [0, _accepted) are prepared by the receiver: their shards may flow. Written by the control reader only.
     private int _accepted;
     private readonly TaskCompletionSource _allCommitted = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -71,6 +77,11 @@ internal sealed partial class SenderSession
         _token = url.Token ?? throw new SingularityException(ErrorCode.AuthFailed, "the URL has no token; use the whole URL `sglty recv` printed (sglty://HOST:PORT/?token=...)");
         if (_entries.Count > options.Limits.MaxEntries)
             throw new SingularityException(ErrorCode.LimitExceeded, $"{_entries.Count} entries exceed the limit of {options.Limits.MaxEntries}");
+        // Checked before anything is sent: the manifest goes out while earlier files are already being received.
+        foreach (var (entry, _) in _entries)
+            if (System.Text.Encoding.UTF8.GetByteCount(entry.Path) > options.Limits.MaxPathBytes
+                || (entry.LinkTarget is not null && System.Text.Encoding.UTF8.GetByteCount(entry.LinkTarget) > options.Limits.MaxPathBytes))
+                throw new SingularityException(ErrorCode.BadPath, $"'{entry.Path}' (or its link target) is longer than {options.Limits.MaxPathBytes} bytes and cannot be sent");
         _totalBytes = _entries.Where(e => e.Entry.Kind == EntryKind.File).Sum(e => e.Entry.Size);
         _window = new InFlightWindow(options.MaxInFlightBytes);
     }
@@ -132,7 +143,7 @@ internal sealed partial class SenderSession
             for (int lane = 0; lane < _options.Lanes; lane++)
                 StartLane();
             await SendManifestAsync().ConfigureAwait(false);
-            await Wait(_firstAccepted.Task, _options.IdleTimeout).ConfigureAwait(false);
+            await WaitForAcceptanceAsync(_entries.Count).ConfigureAwait(false);
             await Wait(_allCommitted.Task).ConfigureAwait(false);
             _scheduler.Finish();
             await WhenLanesEndAsync().ConfigureAwait(false);
@@ -218,7 +229,7 @@ internal sealed partial class SenderSession
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(250), _cts.Token).ConfigureAwait(false);
                 long seen = Volatile.Read(ref _progressEvents);
-                bool dataPhase = _firstAccepted.Task.IsCompleted && !_allCommitted.Task.IsCompleted;
+                bool dataPhase = Volatile.Read(ref _accepted) > 0 && !_allCommitted.Task.IsCompleted;
                 if (dataPhase && _clock.Elapsed - lastSample >= LaneGrowth.SampleInterval)
                 {
                     long bytes = Interlocked.Read(ref _bytesAcknowledged);
@@ -257,7 +268,7 @@ internal sealed partial class SenderSession
                     AbortStalledLanes();
                     lastProgress = _clock.Elapsed;
                 }
-                else if (!waiting && quiet > 2 * _options.StallTimeout)
+                else if (!waiting && quiet > 2 * _options.StallTimeout && _manifestAccepted.Task.IsCompleted)
                 {
                     // Nothing in flight, nothing acknowledged, not done: fail (so the send can be retried) rather than hang.
                     Fail(new TransferAbortedException(ErrorCode.ConnectionLost, $"the transfer stalled: nothing moved for {2 * _options.StallTimeout.TotalSeconds:0} s"));
@@ -266,6 +277,28 @@ internal sealed partial class SenderSession
             }
         }
         catch (OperationCanceledException) { }
+    }
+
+    /// <summary>
+    /// Waits until the receiver has accepted at least <paramref name="count"/> entries (the whole manifest, even an
+    /// empty one, when that is all of them), each acceptance within <see cref="TransferOptions.IdleTimeout"/>.
+    /// </summary>
+    private async Task WaitForAcceptanceAsync(int count)
+    {
+        while (!_manifestAccepted.Task.IsCompleted && (count >= _entries.Count || Volatile.Read(ref _accepted) < count))
+        {
+            bool signalled;
+            try
+            {
+                signalled = await _acceptedSignal.WaitAsync(_options.IdleTimeout, _cts.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (_failure is not null)
+            {
+                throw _failure;
+            }
+            if (!signalled)
+                throw new TransferAbortedException(ErrorCode.ConnectionLost, $"the receiver at {Where} did not confirm the session within {_options.IdleTimeout.TotalSeconds:0} s");
+        }
     }
 
     private async Task SendManifestAsync()
@@ -280,23 +313,23 @@ internal sealed partial class SenderSession
         BinaryPrimitives.WriteInt64LittleEndian(open.AsSpan(16), _totalBytes);
         _control!.Post(ControlMessageType.OpenSession, open);
 
-        // Entries go in chunks of about 256 KiB: thousands of small files cost a handful of messages, not a round trip each.
+        // Entries go in chunks of about 256 KiB: thousands of small files cost a handful of messages, not a round trip
+        // each. A chunk waits until the receiver has accepted all but the last few sent.
         byte[] chunk = new byte[ManifestChunkBytes + ManifestCodec.FixedSize + 2 * _options.Limits.MaxPathBytes * 3];
+        var sentUpTo = new Queue<int>();
         int first = 0, count = 0, length = ManifestCodec.ChunkHeaderSize;
         for (int id = 0; id < _entries.Count; id++)
         {
-            var entry = _entries[id].Entry;
-            if (System.Text.Encoding.UTF8.GetByteCount(entry.Path) > _options.Limits.MaxPathBytes
-                || (entry.LinkTarget is not null && System.Text.Encoding.UTF8.GetByteCount(entry.LinkTarget) > _options.Limits.MaxPathBytes))
-                throw new SingularityException(ErrorCode.BadPath, $"'{entry.Path}' (or its link target) is longer than {_options.Limits.MaxPathBytes} bytes and cannot be sent");
-            length += ManifestCodec.Write(chunk.AsSpan(length), entry);
+            length += ManifestCodec.Write(chunk.AsSpan(length), _entries[id].Entry);
             count++;
             if (length >= ManifestChunkBytes || id == _entries.Count - 1)
             {
+                if (sentUpTo.Count >= ManifestChunksAhead) await WaitForAcceptanceAsync(sentUpTo.Dequeue()).ConfigureAwait(false);
                 BinaryPrimitives.WriteInt32LittleEndian(chunk, first);
                 BinaryPrimitives.WriteInt32LittleEndian(chunk.AsSpan(4), count);
                 _control.Post(ControlMessageType.ManifestChunk, chunk.AsSpan(0, length));
                 await _control.PaceAsync().ConfigureAwait(false);
+                sentUpTo.Enqueue(id + 1);
                 first = id + 1;
                 count = 0;
                 length = ManifestCodec.ChunkHeaderSize;
@@ -358,15 +391,15 @@ internal sealed partial class SenderSession
         for (int id = _accepted; id < count; id++)
             if (_filesById[id] is { ShardCount: 0 } empty)
                 Seal(empty, empty.MarkSentEmpty());
-        _accepted = count;
+        Volatile.Write(ref _accepted, count);
         _scheduler.Accept(count);
         Interlocked.Increment(ref _progressEvents);
-        _firstAccepted.TrySetResult();
         if (count == _entries.Count)
         {
             _manifestAccepted.TrySetResult();
             if (_files.Count == 0) _allCommitted.TrySetResult();
         }
+        _acceptedSignal.Release();
     }
 
     private void Seal(SenderFile file, ulong digest)
