@@ -20,15 +20,19 @@ public sealed record TransferOptions
     public int MaxLanes { get; init; }
 
     /// <summary>
-    /// Let the sender fit the shard size and the lanes to the path, from the time its first connection took (one round
-    /// trip). A path of <see cref="LongPathRoundTrip"/> or more is a long one: there a loss-based congestion control
+    /// Let the sender fit the shard size and the lanes to the path, from the round trip of its first connection (the
+    /// kernel's sample of the TCP handshake on Linux, else the time the connect took). A path of <see cref="LongPathRoundTrip"/> or more is a long one: there a loss-based congestion control
     /// (cubic, reno; anything but BBR) holds each TCP stream to a few MB/s whatever the link, so the sender starts with 32 lanes and may
     /// double them to 64; 1 MiB shards keep the buffers of that many lanes within bounds on both sides. A shorter path,
     /// or a sender whose connections use BBR (which keeps one stream near the link rate), keeps <see cref="Lanes"/>,
-    /// <see cref="MaxLanes"/> and <see cref="ShardSize"/>. Default false; `sglty send` turns it on unless --lanes or
-    /// --shard-size is given.
+    /// <see cref="MaxLanes"/> and <see cref="ShardSize"/>, except that a local path (under
+    /// <see cref="LocalPathRoundTrip"/>) keeps its lanes from growing. Default false; `sglty send` turns it on unless
+    /// --lanes or --shard-size is given.
     /// </summary>
     public bool FitToPath { get; init; }
+
+    /// <summary>The connection time under which <see cref="FitToPath"/> treats a path as local (loopback, a LAN): 1 ms.</summary>
+    public static readonly TimeSpan LocalPathRoundTrip = TimeSpan.FromMilliseconds(1);
 
     /// <summary>The connection time from which <see cref="FitToPath"/> treats a path as long: 10 ms.</summary>
     public static readonly TimeSpan LongPathRoundTrip = TimeSpan.FromMilliseconds(10);

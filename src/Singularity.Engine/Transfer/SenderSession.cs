@@ -105,7 +105,10 @@ internal sealed partial class SenderSession
         var fitted = PathFit.Fit(_options, control.SetupTime, congestion);
         bool changed = fitted.ShardSize != _options.ShardSize || fitted.MaxLanes != _options.MaxLanes;
         _options = fitted;
-        if (changed)
+        if (!changed) return;
+        if (control.SetupTime < TransferOptions.LocalPathRoundTrip)
+            _events?.Invoke($"connecting took {control.SetupTime.TotalMilliseconds:0.00} ms, a local path: {fitted.Lanes} lanes, which do not grow");
+        else
             _events?.Invoke($"connecting took {control.SetupTime.TotalMilliseconds:0} ms, a long path under {congestion ?? "a loss-based congestion control"}: {fitted.ShardSize >> 20} MiB shards, {fitted.Lanes} lanes that may grow to {fitted.MaxLanes}");
     }
 

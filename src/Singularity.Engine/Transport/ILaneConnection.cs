@@ -7,7 +7,7 @@ internal interface ILaneConnection : IAsyncDisposable
 {
     EndPoint? RemoteEndPoint { get; }
 
-    /// <summary>How long an outgoing connection took to establish (about one round trip of the path); zero for an accepted one.</summary>
+    /// <summary>One round trip of the path, measured when an outgoing connection was established (the kernel's sample where it tells it, else the connect's duration); zero for an accepted one.</summary>
     TimeSpan SetupTime { get; }
 
     /// <summary>The congestion control this side's end uses, such as "cubic" or "bbr", where the transport has one and tells it.</summary>

@@ -7,7 +7,8 @@ public sealed class PathFitTests
 {
     private static readonly TransferOptions Fitting = new() { FitToPath = true, MaxLanes = 16 };
     private static readonly TimeSpan Long = TimeSpan.FromMilliseconds(50);
-    private static readonly TimeSpan Short = TimeSpan.FromMilliseconds(0.2);
+    private static readonly TimeSpan Short = TimeSpan.FromMilliseconds(3);
+    private static readonly TimeSpan Local = TimeSpan.FromMilliseconds(0.2);
 
     [Theory]
     [InlineData("cubic")]
@@ -24,6 +25,16 @@ public sealed class PathFitTests
         // What was fitted still passes the limits a default receiver applies.
         Assert.True(ProtocolLimits.LaneBufferBytes(fitted.MaxLanes, fitted.ShardSize) <= new ProtocolLimits().MaxLaneBufferBytes);
         Assert.True(2 * fitted.MaxLanes <= new ProtocolLimits().MaxLanes);
+    }
+
+    [Theory]
+    [InlineData("cubic")]
+    [InlineData("bbr")]
+    public void A_local_path_keeps_its_lanes_and_shards_and_does_not_grow_them(string congestion)
+    {
+        var fitted = PathFit.Fit(Fitting, Local, congestion);
+        Assert.Equal(Fitting with { MaxLanes = Fitting.Lanes, FitToPath = false }, fitted);
+        Assert.Same(fitted, PathFit.Fit(fitted, Long, "cubic"));
     }
 
     [Fact]
