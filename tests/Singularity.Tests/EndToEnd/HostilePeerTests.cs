@@ -127,10 +127,7 @@ public sealed class HostilePeerTests
         await lane.Stream.WriteAsync(frame);
 
         // The receiver drops the lane without reading a byte of the declared gigabyte.
-        byte[] sink = new byte[16];
-        int read;
-        try { read = await lane.Stream.ReadAsync(sink); } catch (IOException) { read = 0; }
-        Assert.Equal(0, read);
+        await AssertDroppedAsync(lane);
         Assert.Empty(Directory.EnumerateFileSystemEntries(destination));
 
         await control.DisposeAsync();
@@ -172,9 +169,7 @@ public sealed class HostilePeerTests
         new ShardHeader(session.Tag, 1, 0, 0, 100, Digests.Shard(payload)).WriteTo(early);
         payload.CopyTo(early, ShardHeader.Size);
         await lane.Stream.WriteAsync(early);
-        int read;
-        try { read = await lane.Stream.ReadAsync(new byte[16]); } catch (IOException) { read = 0; }
-        Assert.Equal(0, read);
+        await AssertDroppedAsync(lane);
         BinaryPrimitives.WriteUInt32LittleEndian(seal.AsSpan(4), 1);
         await control.SendControlAsync(ControlMessageType.FilesSealed, seal);
         var result = await receiver.NextResultAsync();
@@ -277,6 +272,14 @@ public sealed class HostilePeerTests
         await using var peer = await RawPeer.ConnectAsync(receiver.Url);
         var reply = await peer.HelloAsync(ConnectionRole.Data, receiver.Token, SessionId.NewRandom(), keys: new SessionKeys(CipherSuite.None, new byte[32], new byte[32], new byte[32]));
         Assert.NotEqual(ErrorCode.None, reply.Status);
+    }
+
+    /// <summary>The receiver closed (or reset) this connection: it never writes on a lane, so a read ends.</summary>
+    private static async Task AssertDroppedAsync(RawPeer lane)
+    {
+        int read;
+        try { read = await lane.Stream.ReadAsync(new byte[16]); } catch (IOException) { read = 0; }
+        Assert.Equal(0, read);
     }
 
     private static byte[] Frame(SessionId session, ulong digest, byte[] payload, byte flags)
