@@ -21,7 +21,8 @@ internal static class PathFit
     {
         if (!options.FitToPath) return options;
         bool modelBased = congestionControl?.StartsWith("bbr", StringComparison.Ordinal) == true;
-        if (connectTime < TransferOptions.LocalPathRoundTrip) return options with { MaxLanes = options.Lanes, FitToPath = false };
+        // MaxLanes 0: no more than Lanes.
+        if (connectTime < TransferOptions.LocalPathRoundTrip) return options with { MaxLanes = 0, FitToPath = false };
         if (connectTime < TransferOptions.LongPathRoundTrip || modelBased) return options with { FitToPath = false };
         return options with
         {

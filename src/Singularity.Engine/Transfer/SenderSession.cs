@@ -107,9 +107,9 @@ internal sealed partial class SenderSession
         _options = fitted;
         if (!changed) return;
         if (control.SetupTime < TransferOptions.LocalPathRoundTrip)
-            _events?.Invoke($"connecting took {control.SetupTime.TotalMilliseconds:0.00} ms, a local path: {fitted.Lanes} lanes, which do not grow");
+            _events?.Invoke($"round trip {control.SetupTime.TotalMilliseconds:0.00} ms, a local path: {fitted.Lanes} lanes, which do not grow");
         else
-            _events?.Invoke($"connecting took {control.SetupTime.TotalMilliseconds:0} ms, a long path under {congestion ?? "a loss-based congestion control"}: {fitted.ShardSize >> 20} MiB shards, {fitted.Lanes} lanes that may grow to {fitted.MaxLanes}");
+            _events?.Invoke($"round trip {control.SetupTime.TotalMilliseconds:0} ms, a long path under {congestion ?? "a loss-based congestion control"}: {fitted.ShardSize >> 20} MiB shards, {fitted.Lanes} lanes that may grow to {fitted.MaxLanes}");
     }
 
     /// <summary>Cuts the files into shards of the session's shard size, known once the path is measured.</summary>
@@ -271,16 +271,22 @@ internal sealed partial class SenderSession
                     AbortStalledLanes();
                     lastProgress = _clock.Elapsed;
                 }
-                else if (!waiting && quiet > 2 * _options.StallTimeout && _manifestAccepted.Task.IsCompleted)
+                else if (!waiting && quiet > QuietLimit)
                 {
                     // Nothing in flight, nothing acknowledged, not done: fail (so the send can be retried) rather than hang.
-                    Fail(new TransferAbortedException(ErrorCode.ConnectionLost, $"the transfer stalled: nothing moved for {2 * _options.StallTimeout.TotalSeconds:0} s"));
+                    Fail(new TransferAbortedException(ErrorCode.ConnectionLost, $"the transfer stalled: nothing moved for {QuietLimit.TotalSeconds:0} s"));
                     return;
                 }
             }
         }
         catch (OperationCanceledException) { }
     }
+
+    /// <summary>
+    /// How long nothing may move while nothing is in flight: twice the stall timeout once the whole manifest is
+    /// accepted; before that the receiver may still be preparing a chunk, which it is allowed <see cref="TransferOptions.IdleTimeout"/> for.
+    /// </summary>
+    private TimeSpan QuietLimit => _manifestAccepted.Task.IsCompleted ? 2 * _options.StallTimeout : _options.IdleTimeout;
 
     /// <summary>
     /// Waits until the receiver has accepted at least <paramref name="count"/> entries (the whole manifest, even an

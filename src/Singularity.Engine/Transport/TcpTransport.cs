@@ -95,7 +95,8 @@ internal sealed class TcpTransport(int socketBufferSize, string? congestionContr
             Span<byte> info = stackalloc byte[256];
             int length = socket.GetRawSocketOption(IpProtoTcp, TcpInfo, info);
             if (length < TcpInfoRttOffset + 4) return null;
-            uint microseconds = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(info[TcpInfoRttOffset..]);
+            // The kernel writes the structure in the machine's own byte order.
+            uint microseconds = System.Runtime.InteropServices.MemoryMarshal.Read<uint>(info[TcpInfoRttOffset..]);
             return microseconds == 0 ? null : TimeSpan.FromMicroseconds(microseconds);
         }
         catch (SocketException)

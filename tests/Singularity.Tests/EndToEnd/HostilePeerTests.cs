@@ -278,7 +278,7 @@ public sealed class HostilePeerTests
     private static async Task AssertDroppedAsync(RawPeer lane)
     {
         int read;
-        try { read = await lane.Stream.ReadAsync(new byte[16]); } catch (IOException) { read = 0; }
+        try { read = await lane.Stream.ReadAsync(new byte[16]).AsTask().WaitAsync(TimeSpan.FromSeconds(30)); } catch (IOException) { read = 0; }
         Assert.Equal(0, read);
     }
 

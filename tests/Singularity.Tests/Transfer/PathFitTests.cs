@@ -33,7 +33,7 @@ public sealed class PathFitTests
     public void A_local_path_keeps_its_lanes_and_shards_and_does_not_grow_them(string congestion)
     {
         var fitted = PathFit.Fit(Fitting, Local, congestion);
-        Assert.Equal(Fitting with { MaxLanes = Fitting.Lanes, FitToPath = false }, fitted);
+        Assert.Equal(Fitting with { MaxLanes = 0, FitToPath = false }, fitted);
         Assert.Same(fitted, PathFit.Fit(fitted, Long, "cubic"));
     }
 
