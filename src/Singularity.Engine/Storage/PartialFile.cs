@@ -49,10 +49,14 @@ internal sealed class PartialFile
     private bool _written;
     private bool _committing;
     private bool _mtimeApplied;
+    private readonly HoldBudget? _holds;
+    private bool _holding;
 
-    public PartialFile(uint id, ManifestEntry entry, string finalPath, int shardSize, bool durable, ulong session, bool preallocate = true, bool applyMode = true)
+    // holds: bounds the finished files held open until their commit; null holds every one.
+    public PartialFile(uint id, ManifestEntry entry, string finalPath, int shardSize, bool durable, ulong session, bool preallocate = true, bool applyMode = true, HoldBudget? holds = null)
     {
         _applyMode = applyMode;
+        _holds = holds;
         Id = id;
         Entry = entry;
         FinalPath = finalPath;
@@ -178,17 +182,19 @@ internal sealed class PartialFile
     }
 
     /// <summary>
-    /// After the last shard: only this caller can reach here, so no write is in progress on the handle. True if it
-    /// closed a handle. A resumable file keeps its handle and journal, and their locks, until the commit.
+    /// After the last shard: only this caller can reach here, so no write is in progress on the handle. True if a
+    /// handle was open (it no longer counts as a file being written). A resumable file keeps its handle and journal,
+    /// and their locks, until the commit, within the session's <see cref="HoldBudget"/>.
     /// </summary>
     private bool Finish()
     {
         SafeFileHandle? handle;
         FileStream? stream;
-        bool keep = Resumable && HoldUntilRename;
+        bool keep;
         lock (_lock)
         {
             handle = _handle;
+            keep = _holding = handle is not null && Resumable && HoldUntilRename && (_holds?.TryTake() ?? true);
             stream = keep ? null : _stream;
             _handle = null;
             if (!keep) _stream = null;
@@ -231,7 +237,15 @@ internal sealed class PartialFile
         }
         // Only now may a seal commit the file: never before its data is flushed.
         lock (_lock) _written = true;
-        return handle is not null && !keep;
+        return handle is not null;
+    }
+
+    /// <summary>Gives back this file's place in the hold budget once its held handle is closed.</summary>
+    private void StopHolding()
+    {
+        if (!_holding) return;
+        _holding = false;
+        _holds?.Return();
     }
 
     /// <summary>Whether a file may be renamed while open: on Windows an open file without delete sharing cannot be.</summary>
@@ -259,11 +273,8 @@ internal sealed class PartialFile
         }
     }
 
-    /// <summary>
-    /// Checks the whole-file digest, applies mode and mtime, and renames the file into place. True if it closed the
-    /// handle the file held since its last write (which counts against the session's open files).
-    /// </summary>
-    public bool Commit()
+    /// <summary>Checks the whole-file digest, applies mode and mtime, and renames the file into place.</summary>
+    public void Commit()
     {
         FileStream? held;
         lock (_lock)
@@ -271,7 +282,8 @@ internal sealed class PartialFile
             held = _stream;
             _stream = null;
         }
-        // Every shard kept from an earlier session's partial: nothing opened it, so it is locked now, before the rename.
+        // Not held since its last write (every shard kept from an earlier session's partial, or the hold budget was
+        // spent): it is locked now, before the rename.
         FileStream? locked = held is null && Resumable && HoldUntilRename ? LockExisting(TempPath, Entry.Path) : null;
         try
         {
@@ -302,8 +314,8 @@ internal sealed class PartialFile
                 _journal?.Dispose();
                 _journal = null;
             }
+            StopHolding();
         }
-        return held is not null;
     }
 
     /// <summary>
@@ -328,6 +340,7 @@ internal sealed class PartialFile
             _stream?.Dispose();
             _stream = null;
             _handle = null;
+            StopHolding();
             if (!Resumable) TryDelete(TempPath);
         }
     }

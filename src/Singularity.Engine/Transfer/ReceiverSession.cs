@@ -35,6 +35,7 @@ internal sealed partial class ReceiverSession
     private long _manifestBytes;
     private long _bytesNeeded;
     private long _freeAtStart = -1;
+    private readonly HoldBudget _holds;
     private int _shardSize;
     private int _lanesAllowed;
     private long _declaredBytes;
@@ -53,6 +54,7 @@ internal sealed partial class ReceiverSession
         _options = options;
         _limits = options.Transfer.Limits;
         _guard = new PathGuard(options.Directory, _limits);
+        _holds = new HoldBudget(_limits.MaxOpenFiles);
         Remote = remote;
     }
 
@@ -271,7 +273,7 @@ internal sealed partial class ReceiverSession
             case EntryKind.File:
                 if (Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null)
                     throw new SingularityException(ErrorCode.BadPath, $"refused: '{entry.Path}' is a directory in the destination");
-                var file = new PartialFile(id, entry, full, _shardSize, _options.Transfer.Durable, Id.Tag, _preallocate, _options.PreserveMode);
+                var file = new PartialFile(id, entry, full, _shardSize, _options.Transfer.Durable, Id.Tag, _preallocate, _options.PreserveMode, _holds);
                 _files[id] = file;
                 _fileCount++;
                 OfferResume(file);
@@ -334,8 +336,7 @@ internal sealed partial class ReceiverSession
         if (!file.TryBeginCommit()) return;
         try
         {
-            // A resumable file holds its handle (and its lock) from its last write until this rename.
-            if (file.Commit()) Interlocked.Decrement(ref _openFiles);
+            file.Commit();
         }
         catch (Exception ex) when (ex is not SingularityException)
         {

@@ -98,6 +98,31 @@ public sealed class ConcurrentPartialTests
         Assert.Empty(PartialFiles.Find(temp.Path));
     }
 
+    [Fact]
+    public void Finished_files_beyond_the_hold_budget_close_at_their_last_write_and_still_commit_under_their_lock()
+    {
+        using var temp = new TempDirectory();
+        var budget = new HoldBudget(1);
+        byte[] first = Data(3 * Shard, 6), second = Data(3 * Shard, 7);
+        string firstPath = Path.Combine(temp.Path, "one.bin"), secondPath = Path.Combine(temp.Path, "two.bin");
+        var a = new PartialFile(0, new ManifestEntry(EntryKind.File, "one.bin", first.Length, Mode, 0, null), firstPath, Shard, durable: true, session: 1, holds: budget);
+        var b = new PartialFile(1, new ManifestEntry(EntryKind.File, "two.bin", second.Length, Mode, 0, null), secondPath, Shard, durable: true, session: 1, holds: budget);
+        int open = 0;
+
+        // Both written in full, neither sealed yet: the first holds the budget's one place, the second closes.
+        Assert.True(Write(a, first, 0, 3, ref open));
+        Assert.True(Write(b, second, 0, 3, ref open));
+        Assert.Equal(0, open);
+        Assert.Equal(ErrorCode.Busy, Assert.Throws<SingularityException>(() => Partial(firstPath, first.Length, session: 2).TryClaim(0, ref open, 16, out _)).Code);
+
+        Commit(b, second);
+        Commit(a, first);
+        Assert.Equal(first, File.ReadAllBytes(firstPath));
+        Assert.Equal(second, File.ReadAllBytes(secondPath));
+        // The place is free again.
+        Assert.True(budget.TryTake());
+    }
+
     [Theory]
     [InlineData(1000)]
     [InlineData(3 * Shard + 5)]
