@@ -28,9 +28,9 @@ internal sealed partial class ReceiverSession
     private PartialFile?[] _files = [];
     private int _entriesReceived;
     private volatile bool _opened;
-    private volatile bool _manifestAccepted;
     // Entries [0, _accepted) are prepared: their shards, seals and kept shards may arrive.
     private volatile int _accepted;
+    private bool _preallocate = true;
     private readonly HashSet<string> _names = new(StringComparer.Ordinal);
     private long _manifestBytes;
     private long _bytesNeeded;
@@ -181,7 +181,7 @@ internal sealed partial class ReceiverSession
 
     private void OnManifestChunk(ReadOnlySpan<byte> body)
     {
-        if (!_opened || _manifestAccepted) throw new ProtocolViolationException("manifest chunk outside the manifest phase");
+        if (!_opened || ManifestAccepted) throw new ProtocolViolationException("manifest chunk outside the manifest phase");
         if (body.Length < ManifestCodec.ChunkHeaderSize) throw new ProtocolViolationException("truncated manifest chunk");
         int first = BinaryPrimitives.ReadInt32LittleEndian(body);
         int count = BinaryPrimitives.ReadInt32LittleEndian(body[4..]);
@@ -242,7 +242,6 @@ internal sealed partial class ReceiverSession
         _accepted = first + count;
         if (last)
         {
-            _manifestAccepted = true;
             _names.Clear();
             _names.TrimExcess();
         }
@@ -252,7 +251,8 @@ internal sealed partial class ReceiverSession
         _control!.Post(ControlMessageType.ManifestAccepted, body);
     }
 
-    private bool _preallocate = true;
+    /// <summary>Every declared entry is prepared (at once for an empty manifest).</summary>
+    private bool ManifestAccepted => _opened && _accepted == _entries.Length;
 
     private void Prepare(uint id, ManifestEntry entry)
     {
@@ -352,7 +352,7 @@ internal sealed partial class ReceiverSession
     private async Task OnFinishAsync(int bodyLength)
     {
         if (bodyLength != 0) throw new ProtocolViolationException("Finish has a body");
-        if (!_manifestAccepted || Volatile.Read(ref _filesCommitted) != _fileCount)
+        if (!ManifestAccepted || Volatile.Read(ref _filesCommitted) != _fileCount)
             throw new ProtocolViolationException("sender finished before every file was committed");
         ApplyDirectoryMetadata();
         byte[] done = new byte[16];

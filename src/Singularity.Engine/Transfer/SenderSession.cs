@@ -34,7 +34,8 @@ internal sealed partial class SenderSession
     private readonly InFlightWindow _window;
     private readonly CancellationTokenSource _cts = new();
     private readonly Stopwatch _clock = new();
-    private readonly TaskCompletionSource _manifestAccepted = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    // The whole manifest is accepted; waits go through _acceptedSignal.
+    private volatile bool _manifestAccepted;
     private readonly SemaphoreSlim _acceptedSignal = new(0);
     // Entries [0, _accepted) are prepared by the receiver: their shards may flow. Written by the control reader only.
     private int _accepted;
@@ -286,7 +287,7 @@ internal sealed partial class SenderSession
     /// How long nothing may move while nothing is in flight: twice the stall timeout once the whole manifest is
     /// accepted; before that the receiver may still be preparing a chunk, which it is allowed <see cref="TransferOptions.IdleTimeout"/> for.
     /// </summary>
-    private TimeSpan QuietLimit => _manifestAccepted.Task.IsCompleted ? 2 * _options.StallTimeout : _options.IdleTimeout;
+    private TimeSpan QuietLimit => _manifestAccepted ? 2 * _options.StallTimeout : _options.IdleTimeout;
 
     /// <summary>
     /// Waits until the receiver has accepted at least <paramref name="count"/> entries (the whole manifest, even an
@@ -294,7 +295,7 @@ internal sealed partial class SenderSession
     /// </summary>
     private async Task WaitForAcceptanceAsync(int count)
     {
-        while (!_manifestAccepted.Task.IsCompleted && (count >= _entries.Count || Volatile.Read(ref _accepted) < count))
+        while (!_manifestAccepted && (count >= _entries.Count || Volatile.Read(ref _accepted) < count))
         {
             bool signalled;
             try
@@ -395,7 +396,7 @@ internal sealed partial class SenderSession
     {
         int count = body.Length == 4 ? BinaryPrimitives.ReadInt32LittleEndian(body) : -1;
         bool grows = count > _accepted || (count == 0 && _entries.Count == 0);
-        if (!grows || count > _entries.Count || _manifestAccepted.Task.IsCompleted)
+        if (!grows || count > _entries.Count || _manifestAccepted)
             throw new ProtocolViolationException("ManifestAccepted does not match the manifest");
         for (int id = _accepted; id < count; id++)
             if (_filesById[id] is { ShardCount: 0 } empty)
@@ -405,7 +406,7 @@ internal sealed partial class SenderSession
         Interlocked.Increment(ref _progressEvents);
         if (count == _entries.Count)
         {
-            _manifestAccepted.TrySetResult();
+            _manifestAccepted = true;
             if (_files.Count == 0) _allCommitted.TrySetResult();
         }
         _acceptedSignal.Release();
