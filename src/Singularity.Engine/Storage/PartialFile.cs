@@ -463,7 +463,15 @@ internal sealed class PartialFile
         {
             return;
         }
-        if (held is null) return;
+        if (held is not null) DeleteHeld(held, path);
+    }
+
+    /// <summary>
+    /// Deletes a file while <paramref name="held"/> holds its exclusive lock, so no session can take it in between, and
+    /// closes the handle. Windows cannot delete a file held without delete sharing, so there the handle goes first.
+    /// </summary>
+    internal static void DeleteHeld(FileStream held, string path)
+    {
         using (held)
         {
             if (!HoldUntilRename) held.Dispose();

@@ -52,11 +52,6 @@ public static class PartialFiles
     }
 
     /// <summary>Deletes a file while holding its exclusive lock; throws an IOException if a session holds it.</summary>
-    private static void DeleteUnused(string path)
-    {
-        using var held = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.None);
-        // Windows cannot delete a file this handle holds without delete sharing.
-        if (OperatingSystem.IsWindows()) held.Dispose();
-        File.Delete(path);
-    }
+    private static void DeleteUnused(string path) =>
+        Storage.PartialFile.DeleteHeld(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.None), path);
 }
