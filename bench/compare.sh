@@ -8,19 +8,13 @@ size_mib=${1:-4096}
 small_files=${2:-20000}
 dir=${3:-/dev/shm}
 here="$(cd "$(dirname "$0")/.." && pwd)"
-need=()
-command -v iperf3 >/dev/null || need+=(iperf3)
-command -v nc >/dev/null || need+=(netcat-openbsd)
-command -v rsync >/dev/null || need+=(rsync)
-[ -x /usr/sbin/sshd ] || need+=(openssh-server)
-command -v scp >/dev/null || need+=(openssh-client)
-if [ ${#need[@]} -gt 0 ]; then apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null; fi
+. "$here/bench/lib.sh"
+install_missing iperf3=iperf3 nc=netcat-openbsd rsync=rsync /usr/sbin/sshd=openssh-server scp=openssh-client
 work="$(mktemp -d "$dir/sglty-compare.XXXXXX")"
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 bytes=$((size_mib * 1024 * 1024))
-. "$here/bench/lib.sh"
 sglty=$(publish_sglty "$work/sglty")
 verify() { cmp -s "$1" "$2" && echo ok || echo DIFFERENT; }
 row() { printf '%-36s %9s %9s %9s  %s\n' "$@"; }

@@ -6,12 +6,11 @@ set -euo pipefail
 size_mib=${1:-2048}
 dir=${2:-/dev/shm}
 here="$(cd "$(dirname "$0")/.." && pwd)"
-command -v iperf3 >/dev/null || { apt-get update -qq && apt-get install -y -qq iperf3 >/dev/null; }
+. "$here/bench/lib.sh"
+install_missing iperf3=iperf3
 work="$(mktemp -d "$dir/sglty-compare.XXXXXX")"
 trap 'rm -rf "$work"; pkill -f "iperf3 -s -p 5299" || true' EXIT
 bytes=$((size_mib * 1024 * 1024))
-
-. "$here/bench/lib.sh"
 sglty=$(publish_sglty "$work/sglty")
 
 iperf3 -s -p 5299 -D -1 >/dev/null; sleep 0.3

@@ -11,11 +11,8 @@ size_mib=${1:-4096}
 single_mib=${2:-64}
 here="$(cd "$(dirname "$0")/.." && pwd)"
 wan="$here/bench/wanem"
-need=()
-command -v rsync >/dev/null || need+=(rsync)
-[ -x /usr/sbin/sshd ] || need+=(openssh-server)
-command -v scp >/dev/null || need+=(openssh-client)
-if [ ${#need[@]} -gt 0 ]; then apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null; fi
+. "$here/bench/lib.sh"
+install_missing rsync=rsync /usr/sbin/sshd=openssh-server scp=openssh-client
 allowed=$(sysctl -n net.ipv4.tcp_allowed_congestion_control)
 sysctl -qw net.ipv4.tcp_allowed_congestion_control="reno bbr cubic"
 work="$(mktemp -d /dev/shm/sglty-wan.XXXXXX)"
@@ -26,7 +23,6 @@ head -c $((size_mib << 20)) /dev/urandom > "$work/big.bin"
 head -c $((single_mib << 20)) /dev/urandom > "$work/one.bin"
 link=125  # MB/s of a 1 Gbit/s link
 
-. "$here/bench/lib.sh"
 sglty=$(publish_sglty "$work/sglty")
 pct() { awk -v m="$1" -v l="$link" 'BEGIN { printf "%.0f%%", 100 * m / l }'; }
 row() { printf '%-8s %-40s %9s %8s  %s\n' "$@"; }
