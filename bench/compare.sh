@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Side by side on one machine, in one run, on the same data: iperf3 (the wire bound, memory to memory), one TCP
 # stream writing the file (netcat), rsync to an rsync daemon, scp to an OpenSSH server, and sglty plaintext and
-# AES-256-GCM. Every copy is verified. A second table does the same for a tree of many small files (rsync vs sglty).
+# AES-256-GCM, beside the destination's own bound (two writers filling a fresh file). Every copy is verified. A
+# second table does the same for a tree of many small files (rsync vs sglty).
 # Usage: bench/compare.sh [SIZE_MIB] [SMALL_FILES] [DIR]   (installs iperf3, netcat, rsync and OpenSSH with apt when missing)
 set -euo pipefail
 size_mib=${1:-4096}
@@ -44,6 +45,10 @@ sshd_setup "$work/ssh" 5296
 t0=$(now); scp_to "$work/ssh" 127.0.0.1 5296 "$work/src.bin" "$work/dst/scp.bin"; t1=$(now)
 scp_rate=$(mbps "$bytes" "$(echo "$t1 - $t0" | bc -l)"); scp_ok=$(verify "$work/src.bin" "$work/dst/scp.bin"); rm -f "$work/dst/scp.bin"
 
+# What the destination takes from two writers with nothing else running, just before and just after sglty: no
+# receiver can write faster. On a virtual machine that hands freed memory back to its host, it changes by the minute.
+bound_before=$(write_bound "$work/dst" "$size_mib")
+
 # sglty, plaintext and AES-256-GCM, default lanes and shard size.
 "$sglty" recv --dir "$work/dst" --listen 127.0.0.1:0 --url-file "$work/url" --encrypt none 2>/dev/null >/dev/null & pids+=($!)
 while [ ! -s "$work/url" ]; do sleep 0.05; done
@@ -55,7 +60,9 @@ for cipher in none aes-256-gcm; do
     sg_rate[$cipher]=$(echo "$out" | sed -E 's/.*"mbytes_per_s":([0-9.]+).*/\1/' | awk '{ printf "%.0f", $1 }')
     sg_ok[$cipher]=$(verify "$work/src.bin" "$work/dst/src.bin")
 done
-rm -f "$work/dst/src.bin" "$work/src.bin"
+rm -f "$work/dst/src.bin"
+bound_after=$(write_bound "$work/dst" "$size_mib")
+rm -f "$work/src.bin"
 
 ratio() { awk -v a="$1" -v b="$iperf" 'BEGIN { printf "%.0f%%", 100 * a / b }'; }
 echo
@@ -66,6 +73,8 @@ row "rsync to an rsync daemon" "$rsync_rate" "$(ratio "$rsync_rate")" "$rsync_ok
 row "scp (OpenSSH, encrypted)" "$scp_rate" "$(ratio "$scp_rate")" "$scp_ok"
 row "sglty, plaintext" "${sg_rate[none]}" "$(ratio "${sg_rate[none]}")" "${sg_ok[none]}"
 row "sglty, aes-256-gcm" "${sg_rate[aes-256-gcm]}" "$(ratio "${sg_rate[aes-256-gcm]}")" "${sg_ok[aes-256-gcm]}"
+row "dd x2 into a fresh file, before" "$bound_before" "$(ratio "$bound_before")" "-"
+row "dd x2 into a fresh file, after" "$bound_after" "$(ratio "$bound_after")" "-"
 
 # Many small files: 1-64 KiB each, in nested directories.
 python3 - "$work/tree" "$small_files" <<'PY'

@@ -20,6 +20,20 @@ now() { date +%s.%N; }
 # MB/s (10^6 bytes a second) of BYTES moved in SECONDS, with DECIMALS digits (default 0).
 mbps() { awk -v b="$1" -v s="$2" -v d="${3:-0}" 'BEGIN { printf "%.*f", d, b / s / 1e6 }'; }
 
+# MB/s at which DIR takes a fresh file of MIB MiB from two writers at once, each writing half of it in 4 MiB blocks,
+# with nothing else running: the most any receiver on this machine can write there, whatever the network does.
+write_bound() {
+    local dir=$1 mib=$2 start end
+    local half=$((mib / 8))
+    start=$(now)
+    dd if=/dev/zero of="$dir/bound.bin" bs=4M count=$half status=none &
+    dd if=/dev/zero of="$dir/bound.bin" bs=4M count=$half seek=$half conv=notrunc status=none
+    wait
+    end=$(now)
+    rm -f "$dir/bound.bin"
+    mbps "$((half * 2 * 4 * 1024 * 1024))" "$(echo "$end - $start" | bc -l)"
+}
+
 # Writes an rsync daemon configuration to FILE: PORT, one writable module [dst] at DIR, running as root so it can
 # write wherever the benchmark put its files.
 rsyncd_conf() {
