@@ -12,6 +12,8 @@ internal sealed partial class SenderSession
     private readonly List<Task> _laneTasks = [];
     private readonly Dictionary<ushort, ILaneConnection> _laneByNumber = [];
     private readonly Dictionary<long, ushort> _inFlight = [];
+    // Closing lanes that still carry unacknowledged shards, each woken by the acknowledgement of its last one.
+    private readonly Dictionary<ushort, TaskCompletionSource> _draining = [];
     private int _nextLane;
     private int _lanesLost;
 
@@ -146,7 +148,17 @@ internal sealed partial class SenderSession
     /// </summary>
     private bool ForgetInFlight(uint file, uint index)
     {
-        lock (_inFlight) return _inFlight.Remove(InFlightKey(file, index));
+        lock (_inFlight)
+        {
+            if (!_inFlight.Remove(InFlightKey(file, index), out ushort lane)) return false;
+            // A closing lane waits for its last shard to be acknowledged.
+            if (_draining.Count > 0 && _draining.TryGetValue(lane, out var drained) && !_inFlight.ContainsValue(lane))
+            {
+                _draining.Remove(lane);
+                drained.TrySetResult();
+            }
+            return true;
+        }
     }
 
     /// <summary>
@@ -280,25 +292,29 @@ internal sealed partial class SenderSession
         // It stays known to the stall watchdog: if its last shards are never acknowledged, the watchdog aborts it and
         // they are requeued below.
         connection.CompleteWrites();
+        Task drained;
+        lock (_inFlight)
+        {
+            if (!_inFlight.ContainsValue(number)) return;
+            var signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _draining[number] = signal;
+            drained = signal.Task;
+        }
         try
         {
-            while (true)
-            {
-                bool carrying;
-                lock (_inFlight) carrying = _inFlight.ContainsValue(number);
-                if (!carrying) return;
-                await Task.Delay(TimeSpan.FromMilliseconds(20), lane).ConfigureAwait(false);
-            }
+            await drained.WaitAsync(lane).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!_cts.IsCancellationRequested && _failure is null && !_closing)
         {
             // The lane died before its last shards were acknowledged: they go to the other lanes. No replacement:
             // this lane was closing anyway.
+            lock (_inFlight) _draining.Remove(number);
             Requeue(number);
         }
         catch (OperationCanceledException)
         {
             // The session is ending; its own path reports why.
+            lock (_inFlight) _draining.Remove(number);
         }
     }
 

@@ -11,11 +11,36 @@ public sealed class LaneRetirementTests
     public async Task Lanes_closed_while_carrying_shards_deliver_every_byte()
     {
         using var temp = new TempDirectory();
-        string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "data.bin"), 48 << 20, seed: 11);
         string destination = temp.Sub("dst");
         await using var receiver = new LoopbackReceiver(destination);
         // Through a relay, a lane torn down too early loses what the relay still holds: a reset discards it.
         await using var relay = new TcpRelay(receiver.Url);
+
+        // This relay closes a lane once the sender ends it, before its last shards are acknowledged: the sender then
+        // resends them elsewhere rather than trust they arrived, and the receiver writes each shard once.
+        await RetireThreeOfFourAsync(temp, relay.Url, receiver);
+    }
+
+    /// <summary>
+    /// Straight to the receiver, which keeps a lane open after its end of stream, a closing lane ends when its last
+    /// shard is acknowledged, and nothing else ends it: the session waits for every lane, so a missed wake-up hangs it.
+    /// (The relay test above catches the opposite fault, a lane torn down before its acknowledgements.)
+    /// </summary>
+    [Fact]
+    public async Task A_closing_lane_ends_once_its_last_shard_is_acknowledged()
+    {
+        using var temp = new TempDirectory();
+        await using var receiver = new LoopbackReceiver(temp.Sub("dst"));
+
+        var result = await RetireThreeOfFourAsync(temp, receiver.Url, receiver);
+
+        Assert.Equal(result.Bytes, result.BytesSent);
+    }
+
+    /// <summary>Sends 48 MiB on four lanes and closes three of them, while each carries unacknowledged shards, once 8 MiB are acknowledged.</summary>
+    private static async Task<SendResult> RetireThreeOfFourAsync(TempDirectory temp, ConnectionUrl url, LoopbackReceiver receiver)
+    {
+        string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "data.bin"), 48 << 20, seed: 11);
         // A small window keeps every lane carrying unacknowledged shards when the close is asked for.
         var options = new TransferOptions { Lanes = 4, ShardSize = 64 << 10, MaxInFlightBytes = 2 << 20, StallTimeout = TimeSpan.FromMinutes(5) };
         SenderSession? session = null;
@@ -26,17 +51,16 @@ public sealed class LaneRetirementTests
             if (Volatile.Read(ref asked) == 1 && p.BytesAcknowledged < p.TotalBytes) InterlockedMin(ref fewest, p.ActiveLanes);
             if (p.BytesAcknowledged > (8 << 20) && Interlocked.Exchange(ref asked, 1) == 0) session!.RetireLanes(3);
         });
-        session = new SenderSession([source], relay.Url, options, progress);
+        session = new SenderSession([source], url, options, progress);
 
         var result = await session.RunAsync(CancellationToken.None).WaitAsync(TimeSpan.FromMinutes(1));
 
         Assert.Equal(1, asked);
         Assert.Equal(1, fewest);
-        // This relay closes a lane once the sender ends it, before its last shards are acknowledged: the sender then
-        // resends them elsewhere rather than trust they arrived, and the receiver writes each shard once.
         Assert.Equal(48L << 20, result.Bytes);
         Assert.True((await receiver.NextResultAsync()).Succeeded);
-        TestFiles.AssertSameBytes(source, Path.Combine(destination, "data.bin"));
+        TestFiles.AssertSameBytes(source, Path.Combine(temp.Sub("dst"), "data.bin"));
+        return result;
     }
 
     private static void InterlockedMin(ref int target, int value)
