@@ -183,8 +183,8 @@ internal sealed class PartialFile
 
     /// <summary>
     /// After the last shard: only this caller can reach here, so no write is in progress on the handle. True if a
-    /// handle was open (it no longer counts as a file being written). A resumable file keeps its handle and journal,
-    /// and their locks, until the commit, within the session's <see cref="HoldBudget"/>.
+    /// handle was open (it no longer counts as a file being written). The file keeps its handle (and a resumable one
+    /// its journal), and their locks, until the commit, within the session's <see cref="HoldBudget"/>.
     /// </summary>
     private bool Finish()
     {
@@ -194,7 +194,7 @@ internal sealed class PartialFile
         lock (_lock)
         {
             handle = _handle;
-            keep = _holding = handle is not null && Resumable && HoldUntilRename && (_holds?.TryTake() ?? true);
+            keep = _holding = handle is not null && HoldUntilRename && (_holds?.TryTake() ?? true);
             stream = keep ? null : _stream;
             _handle = null;
             if (!keep) _stream = null;
@@ -203,11 +203,12 @@ internal sealed class PartialFile
         {
             if (handle is not null)
             {
-                // A resumable file gets its mtime through the open handle, after the last write (a write would move
-                // it again) and before the flush, so it is as durable as the data; it stays locked until the commit.
-                // Any other file is closed here and keeps a fresh mtime until its commit, so that cleaning partials
-                // by age never takes it for an old leftover. The mode waits for the commit: a partial left by a
-                // failed session must stay private and writable for the session that resumes it.
+                // A held file gets its mtime through the open handle, after the last write (a write would move it
+                // again) and before the flush, so it is as durable as the data; it stays locked until the commit, so
+                // cleaning partials never removes it. A file beyond the hold budget is closed here and keeps a fresh
+                // mtime until its commit, so that cleaning partials by age never takes it for an old leftover. The
+                // mode waits for the commit: a partial left by a failed session must stay private and writable for
+                // the session that resumes it.
                 if (keep)
                 {
                     File.SetLastWriteTimeUtc(handle, SourceScanner.FromNanoseconds(Entry.MtimeNanoseconds));
@@ -296,7 +297,11 @@ internal sealed class PartialFile
                 throw new IntegrityException($"'{Entry.Path}' failed its whole-file check; nothing was committed");
             }
             if (ShardCount == 0) CreateExclusive(TempPath, 0, Entry.Path).Dispose();
-            if (_applyMode && !OperatingSystem.IsWindows()) File.SetUnixFileMode(TempPath, Entry.Mode & SafeModeBits);
+            if (_applyMode && !OperatingSystem.IsWindows())
+            {
+                if (held is not null) File.SetUnixFileMode(held.SafeFileHandle, Entry.Mode & SafeModeBits);
+                else File.SetUnixFileMode(TempPath, Entry.Mode & SafeModeBits);
+            }
             // Set when the last shard was written, unless the file is empty or every shard was kept from a partial.
             if (!_mtimeApplied) File.SetLastWriteTimeUtc(TempPath, SourceScanner.FromNanoseconds(Entry.MtimeNanoseconds));
             File.Move(TempPath, FinalPath, overwrite: true);

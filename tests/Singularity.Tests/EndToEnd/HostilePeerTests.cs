@@ -177,6 +177,38 @@ public sealed class HostilePeerTests
         Assert.Contains("before its manifest entry was accepted", result.Error.Message);
     }
 
+    /// <summary>
+    /// A peer that is slow to seal: its finished file stays locked until the commit, so cleaning partials meanwhile
+    /// leaves it, and the seal still commits it.
+    /// </summary>
+    [Fact]
+    public async Task A_finished_file_awaiting_its_seal_survives_cleaning_partials_and_commits()
+    {
+        using var temp = new TempDirectory();
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination, Plain);
+        await using var control = await RawPeer.ConnectAsync(receiver.Url);
+        var (session, answer, _) = await control.OpenWithManifestAsync(receiver.Token, 4096, File("f", 100));
+        Assert.Equal(ControlMessageType.ManifestAccepted, answer);
+        await using var lane = await RawPeer.ConnectAsync(receiver.Url);
+        await lane.HelloAsync(ConnectionRole.Data, receiver.Token, session, keys: control.Keys);
+        byte[] payload = RandomNumberGenerator.GetBytes(100);
+        await lane.Stream.WriteAsync(Frame(session, Digests.Shard(payload), payload, 0));
+        // The acknowledgement follows the write and the flush: the file now waits only for its seal.
+        Assert.NotNull(await control.ReadUntilAsync(ControlMessageType.ShardAcks));
+
+        Assert.Empty(PartialFiles.Clean(destination, TimeSpan.Zero));
+        Assert.Single(PartialFiles.Find(destination));
+
+        byte[] seal = new byte[16];
+        BinaryPrimitives.WriteUInt32LittleEndian(seal, 1);
+        BinaryPrimitives.WriteUInt64LittleEndian(seal.AsSpan(8), Digests.File([Digests.Shard(payload)]));
+        await control.SendControlAsync(ControlMessageType.FilesSealed, seal);
+        Assert.NotNull(await control.ReadUntilAsync(ControlMessageType.FilesCommitted));
+        Assert.Equal(payload, System.IO.File.ReadAllBytes(Path.Combine(destination, "f")));
+        Assert.Empty(PartialFiles.Find(destination));
+    }
+
     [Fact]
     public async Task A_corrupted_shard_is_answered_with_a_nack_and_the_resent_shard_commits()
     {
