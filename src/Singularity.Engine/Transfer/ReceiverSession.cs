@@ -214,8 +214,8 @@ internal sealed partial class ReceiverSession
         {
             var entry = _entries[id];
             if (!_names.Add(entry.Path)) throw new ProtocolViolationException($"'{entry.Path}' appears twice in the manifest");
-            if (entry.Size / _shardSize >= int.MaxValue)
-                throw new ProtocolViolationException($"'{entry.Path}' would need more than {int.MaxValue} shards", ErrorCode.LimitExceeded);
+            if (entry.Size / _shardSize + (entry.Size % _shardSize == 0 ? 0 : 1) >= int.MaxValue)
+                throw new ProtocolViolationException($"'{entry.Path}' would need {int.MaxValue} shards or more", ErrorCode.LimitExceeded);
             chunkBytes += entry.Size;
             if (_manifestBytes + chunkBytes > _declaredBytes) throw new ProtocolViolationException("manifest sizes exceed the declared total", ErrorCode.LimitExceeded);
         }
