@@ -9,7 +9,7 @@ internal static class CommonOptions
 {
     public static Option<int> Lanes() => new("--lanes")
     {
-        Description = $"data lanes (TCP connections); default {TransferOptions.DefaultLanes}, and `send` then doubles them, up to 16, while that raises throughput; unless --shard-size is given, not on a path of under 1 ms round trip, and from 32 up to 64, with 1 MiB shards, on a path of 10 ms or more under any congestion control but BBR",
+        Description = $"data lanes (TCP connections); default {TransferOptions.DefaultLanes}, and `send` then doubles them, up to 16 (fewer with large shards, so that lane buffers stay within 256 MiB), while that raises throughput; unless --shard-size is given, not on a path of under 1 ms round trip, and from 32 up to 64, with 1 MiB shards, on a path of 10 ms or more under any congestion control but BBR",
         DefaultValueFactory = _ => TransferOptions.DefaultLanes,
     };
 

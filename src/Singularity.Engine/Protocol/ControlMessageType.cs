@@ -7,7 +7,7 @@ internal enum ControlMessageType : byte
     OpenSession = 1,
     /// <summary>S→R: a run of manifest entries.</summary>
     ManifestChunk = 2,
-    /// <summary>R→S: the whole manifest is valid and its directories exist; shards may flow.</summary>
+    /// <summary>R→S: how many manifest entries are valid and prepared so far (their directories exist); shards of those may flow.</summary>
     ManifestAccepted = 3,
     /// <summary>S→R: batched (file id, whole-file digest) after a file's last shard was sent.</summary>
     FilesSealed = 4,

@@ -217,7 +217,7 @@ internal sealed partial class SenderSession
 
     /// <summary>
     /// Detects stalls: when shards are in flight but no acknowledgement arrived for <see cref="TransferOptions.StallTimeout"/>,
-    /// the lanes holding them are cut (their shards go to fresh lanes); after two stalls in a row the session fails.
+    /// the lanes holding them are cut (their shards go to fresh lanes); a third stall in a row fails the session.
     /// </summary>
     private async Task WatchdogAsync()
     {
