@@ -302,7 +302,8 @@ internal sealed class PartialFile
                 if (held is not null) File.SetUnixFileMode(held.SafeFileHandle, Entry.Mode & SafeModeBits);
                 else File.SetUnixFileMode(TempPath, Entry.Mode & SafeModeBits);
             }
-            // Set when the last shard was written, unless the file is empty or every shard was kept from a partial.
+            // Set when the last shard was written, unless the file was not held then: empty, every shard kept from a
+            // partial, beyond the hold budget, or on Windows.
             if (!_mtimeApplied) File.SetLastWriteTimeUtc(TempPath, SourceScanner.FromNanoseconds(Entry.MtimeNanoseconds));
             File.Move(TempPath, FinalPath, overwrite: true);
             Committed = true;
