@@ -157,10 +157,7 @@ public sealed class HostilePeerTests
         byte[] payload = RandomNumberGenerator.GetBytes(100);
         await lane.Stream.WriteAsync(Frame(session, Digests.Shard(payload), payload, 0));
         Assert.NotNull(await control.ReadUntilAsync(ControlMessageType.ShardAcks));
-        byte[] seal = new byte[16];
-        BinaryPrimitives.WriteUInt32LittleEndian(seal, 1);
-        BinaryPrimitives.WriteUInt64LittleEndian(seal.AsSpan(8), Digests.File([Digests.Shard(payload)]));
-        await control.SendControlAsync(ControlMessageType.FilesSealed, seal);
+        await control.SendControlAsync(ControlMessageType.FilesSealed, Seal(0, Digests.File([Digests.Shard(payload)])));
         Assert.NotNull(await control.ReadUntilAsync(ControlMessageType.FilesCommitted));
         Assert.Equal(payload, System.IO.File.ReadAllBytes(Path.Combine(destination, "a")));
 
@@ -170,8 +167,7 @@ public sealed class HostilePeerTests
         payload.CopyTo(early, ShardHeader.Size);
         await lane.Stream.WriteAsync(early);
         await AssertDroppedAsync(lane);
-        BinaryPrimitives.WriteUInt32LittleEndian(seal.AsSpan(4), 1);
-        await control.SendControlAsync(ControlMessageType.FilesSealed, seal);
+        await control.SendControlAsync(ControlMessageType.FilesSealed, Seal(1, Digests.File([Digests.Shard(payload)])));
         var result = await receiver.NextResultAsync();
         Assert.Equal(ErrorCode.ProtocolViolation, result.Error!.Code);
         Assert.Contains("before its manifest entry was accepted", result.Error.Message);
@@ -187,11 +183,8 @@ public sealed class HostilePeerTests
         using var temp = new TempDirectory();
         string destination = temp.Sub("dst");
         await using var receiver = new LoopbackReceiver(destination, Plain);
-        await using var control = await RawPeer.ConnectAsync(receiver.Url);
-        var (session, answer, _) = await control.OpenWithManifestAsync(receiver.Token, 4096, File("f", 100));
-        Assert.Equal(ControlMessageType.ManifestAccepted, answer);
-        await using var lane = await RawPeer.ConnectAsync(receiver.Url);
-        await lane.HelloAsync(ConnectionRole.Data, receiver.Token, session, keys: control.Keys);
+        await using var peer = await OneFilePeer.OpenAsync(receiver);
+        var (control, lane, session) = (peer.Control, peer.Lane, peer.Session);
         byte[] payload = RandomNumberGenerator.GetBytes(100);
         await lane.Stream.WriteAsync(Frame(session, Digests.Shard(payload), payload, 0));
         // The acknowledgement follows the write and the flush: the file now waits only for its seal.
@@ -200,10 +193,7 @@ public sealed class HostilePeerTests
         Assert.Empty(PartialFiles.Clean(destination, TimeSpan.Zero));
         Assert.Single(PartialFiles.Find(destination));
 
-        byte[] seal = new byte[16];
-        BinaryPrimitives.WriteUInt32LittleEndian(seal, 1);
-        BinaryPrimitives.WriteUInt64LittleEndian(seal.AsSpan(8), Digests.File([Digests.Shard(payload)]));
-        await control.SendControlAsync(ControlMessageType.FilesSealed, seal);
+        await control.SendControlAsync(ControlMessageType.FilesSealed, Seal(0, Digests.File([Digests.Shard(payload)])));
         Assert.NotNull(await control.ReadUntilAsync(ControlMessageType.FilesCommitted));
         Assert.Equal(payload, System.IO.File.ReadAllBytes(Path.Combine(destination, "f")));
         Assert.Empty(PartialFiles.Find(destination));
@@ -215,11 +205,8 @@ public sealed class HostilePeerTests
         using var temp = new TempDirectory();
         string destination = temp.Sub("dst");
         await using var receiver = new LoopbackReceiver(destination, Plain);
-        await using var control = await RawPeer.ConnectAsync(receiver.Url);
-        var (session, answer, _) = await control.OpenWithManifestAsync(receiver.Token, 4096, File("f", 100));
-        Assert.Equal(ControlMessageType.ManifestAccepted, answer);
-        await using var lane = await RawPeer.ConnectAsync(receiver.Url);
-        await lane.HelloAsync(ConnectionRole.Data, receiver.Token, session, keys: control.Keys);
+        await using var peer = await OneFilePeer.OpenAsync(receiver);
+        var (control, lane, session) = (peer.Control, peer.Lane, peer.Session);
 
         byte[] payload = RandomNumberGenerator.GetBytes(100);
         ulong digest = Digests.Shard(payload);
@@ -231,10 +218,7 @@ public sealed class HostilePeerTests
         Assert.Equal(0u, BinaryPrimitives.ReadUInt32LittleEndian(nack.AsSpan(4)));
 
         await lane.Stream.WriteAsync(Frame(session, digest, payload, ShardHeader.FlagRetransmit));
-        byte[] seal = new byte[16];
-        BinaryPrimitives.WriteInt32LittleEndian(seal, 1);
-        BinaryPrimitives.WriteUInt64LittleEndian(seal.AsSpan(8), Digests.File([digest]));
-        await control.SendControlAsync(ControlMessageType.FilesSealed, seal);
+        await control.SendControlAsync(ControlMessageType.FilesSealed, Seal(0, Digests.File([digest])));
         Assert.NotNull(await control.ReadUntilAsync(ControlMessageType.FilesCommitted));
         Assert.Equal(payload, await System.IO.File.ReadAllBytesAsync(Path.Combine(destination, "f")));
     }
@@ -245,16 +229,11 @@ public sealed class HostilePeerTests
         using var temp = new TempDirectory();
         string destination = temp.Sub("dst");
         await using var receiver = new LoopbackReceiver(destination, Plain);
-        await using var control = await RawPeer.ConnectAsync(receiver.Url);
-        var (session, _, _) = await control.OpenWithManifestAsync(receiver.Token, 4096, File("f", 100));
-        await using var lane = await RawPeer.ConnectAsync(receiver.Url);
-        await lane.HelloAsync(ConnectionRole.Data, receiver.Token, session, keys: control.Keys);
+        await using var peer = await OneFilePeer.OpenAsync(receiver);
+        var (control, lane, session) = (peer.Control, peer.Lane, peer.Session);
         byte[] payload = RandomNumberGenerator.GetBytes(100);
         await lane.Stream.WriteAsync(Frame(session, Digests.Shard(payload), payload, 0));
-        byte[] seal = new byte[16];
-        BinaryPrimitives.WriteInt32LittleEndian(seal, 1);
-        BinaryPrimitives.WriteUInt64LittleEndian(seal.AsSpan(8), 12345);
-        await control.SendControlAsync(ControlMessageType.FilesSealed, seal);
+        await control.SendControlAsync(ControlMessageType.FilesSealed, Seal(0, 12345));
 
         var result = await receiver.NextResultAsync();
         Assert.Equal(ErrorCode.IntegrityFailure, result.Error!.Code);
@@ -312,6 +291,40 @@ public sealed class HostilePeerTests
         int read;
         try { read = await lane.Stream.ReadAsync(new byte[16]).AsTask().WaitAsync(TimeSpan.FromSeconds(30)); } catch (IOException) { read = 0; }
         Assert.Equal(0, read);
+    }
+
+    /// <summary>A FilesSealed batch of one item: count 1, then the file id and its whole-file digest.</summary>
+    private static byte[] Seal(uint fileId, ulong digest)
+    {
+        byte[] seal = new byte[16];
+        BinaryPrimitives.WriteInt32LittleEndian(seal, 1);
+        BinaryPrimitives.WriteUInt32LittleEndian(seal.AsSpan(4), fileId);
+        BinaryPrimitives.WriteUInt64LittleEndian(seal.AsSpan(8), digest);
+        return seal;
+    }
+
+    /// <summary>A raw peer with a plaintext session whose manifest of one 100-byte file "f" was accepted, and one joined lane.</summary>
+    private sealed class OneFilePeer : IAsyncDisposable
+    {
+        public required RawPeer Control { get; init; }
+        public required RawPeer Lane { get; init; }
+        public required SessionId Session { get; init; }
+
+        public static async Task<OneFilePeer> OpenAsync(LoopbackReceiver receiver)
+        {
+            var control = await RawPeer.ConnectAsync(receiver.Url);
+            var (session, answer, _) = await control.OpenWithManifestAsync(receiver.Token, 4096, File("f", 100));
+            Assert.Equal(ControlMessageType.ManifestAccepted, answer);
+            var lane = await RawPeer.ConnectAsync(receiver.Url);
+            await lane.HelloAsync(ConnectionRole.Data, receiver.Token, session, keys: control.Keys);
+            return new OneFilePeer { Control = control, Lane = lane, Session = session };
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Lane.DisposeAsync();
+            await Control.DisposeAsync();
+        }
     }
 
     private static byte[] Frame(SessionId session, ulong digest, byte[] payload, byte flags)
