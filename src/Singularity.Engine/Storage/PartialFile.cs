@@ -138,8 +138,8 @@ internal sealed class PartialFile
         return true;
     }
 
-    /// <summary>Records a written shard and journals it in groups; when it was the last one, flushes the file (closing it unless it is resumable) and returns true.</summary>
-    public bool CompleteShard(uint index, ulong digest, ref int openFiles)
+    /// <summary>Records a written shard and journals it in groups; true when it was the last one, and the caller must then <see cref="FinishWriting"/>.</summary>
+    public bool CompleteShard(uint index, ulong digest)
     {
         bool journalNow;
         lock (_lock)
@@ -157,8 +157,13 @@ internal sealed class PartialFile
                 return false;
             }
         }
-        if (Finish()) Interlocked.Decrement(ref openFiles);
         return true;
+    }
+
+    /// <summary>After the last shard was recorded: flushes the file and holds or closes it (<see cref="Finish"/>); it no longer counts among the files being written.</summary>
+    public void FinishWriting(ref int openFiles)
+    {
+        if (Finish()) Interlocked.Decrement(ref openFiles);
     }
 
     /// <summary>Flushes the data, then appends the records that claim it: a record never runs ahead of its bytes.</summary>

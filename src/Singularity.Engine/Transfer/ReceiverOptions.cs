@@ -17,6 +17,9 @@ public sealed record ReceiverOptions
     /// <summary>Apply the sender's permission bits to files and directories. Default true.</summary>
     public bool PreserveMode { get; init; } = true;
 
+    /// <summary>Flushes of finished files that take this long on average go to threads of their own, so lanes keep receiving (a disk's fsync); quicker ones stay on the lane.</summary>
+    internal TimeSpan SlowFlush { get; init; } = TimeSpan.FromMicroseconds(200);
+
     /// <summary>Tunables and protocol limits.</summary>
     public TransferOptions Transfer { get; init; } = new();
 }

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Diagnostics;
 using Singularity.Engine.Integrity;
 using Singularity.Engine.Protocol;
 using Singularity.Engine.Security;
@@ -9,6 +10,11 @@ namespace Singularity.Engine.Transfer;
 
 internal sealed partial class ReceiverSession
 {
+    // Files whose last shard was written and which are being flushed at once, at most: enough for a file system to
+    // commit many together, few enough to keep the files open for it bounded.
+    private const int FlushesInFlight = 16;
+    private readonly SemaphoreSlim _flushSlots = new(FlushesInFlight, FlushesInFlight);
+    private long _flushTicks;
     private bool _joinClosed;
     private int _lanesActive;
     private int _lanesLost;
@@ -71,7 +77,7 @@ internal sealed partial class ReceiverSession
                     Reject(file, shard.ShardIndex);
                     continue;
                 }
-                Store(file, shard, data, digest);
+                if (Store(file, shard, data, digest)) await FinishFileAsync(file, cancellationToken).ConfigureAwait(false);
             }
         }
         catch (Exception ex) when (IsLaneLocal(ex))
@@ -108,7 +114,8 @@ internal sealed partial class ReceiverSession
         return file;
     }
 
-    private void Store(PartialFile file, in ShardHeader shard, ReadOnlySpan<byte> data, ulong digest)
+    /// <summary>Writes a verified shard at its offset and acknowledges it; true if it was the file's last, which the caller then finishes.</summary>
+    private bool Store(PartialFile file, in ShardHeader shard, ReadOnlySpan<byte> data, ulong digest)
     {
         bool last;
         try
@@ -119,7 +126,7 @@ internal sealed partial class ReceiverSession
             if (file.TryClaim(shard.ShardIndex, ref _openFiles, _limits.MaxOpenFiles, out var handle))
             {
                 RandomAccess.Write(handle, data, shard.Offset);
-                last = file.CompleteShard(shard.ShardIndex, digest, ref _openFiles);
+                last = file.CompleteShard(shard.ShardIndex, digest);
             }
         }
         catch (Exception ex) when (ex is not SingularityException)
@@ -130,7 +137,60 @@ internal sealed partial class ReceiverSession
         BinaryPrimitives.WriteUInt32LittleEndian(ack, shard.FileId);
         BinaryPrimitives.WriteUInt32LittleEndian(ack[4..], shard.ShardIndex);
         _control!.PostBatchItem(ControlMessageType.ShardAcks, ack);
-        if (last) TryCommit(file);
+        return last;
+    }
+
+    /// <summary>
+    /// Flushes a file whose last shard was written, then commits it if its seal is in. Flushing to disk can take
+    /// milliseconds per file: once flushes in this session take <see cref="ReceiverOptions.SlowFlush"/> or more on
+    /// average, the lane hands them to <see cref="FlushThreads"/> and goes on receiving, and several flushes in flight
+    /// let the file system commit them together. When <see cref="FlushesInFlight"/> of this session are running the lane waits, so
+    /// the files being flushed stay few. A quick flush (no fsync, or memory-backed storage) is cheaper done here than
+    /// handed on.
+    /// </summary>
+    private async Task FinishFileAsync(PartialFile file, CancellationToken cancellationToken)
+    {
+        await _flushSlots.WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (Volatile.Read(ref _flushTicks) < _options.SlowFlush.TotalSeconds * Stopwatch.Frequency)
+            FinishAndCommit(file);
+        else
+            FlushThreads.Run(() => FinishAndCommit(file));
+    }
+
+    /// <summary>The flush and commit of <see cref="FinishFileAsync"/>; gives back its slot and never throws: a failure ends the session.</summary>
+    private void FinishAndCommit(PartialFile file)
+    {
+        try
+        {
+            long start = Stopwatch.GetTimestamp();
+            try
+            {
+                file.FinishWriting(ref _openFiles);
+            }
+            catch (Exception ex) when (ex is not SingularityException)
+            {
+                throw StorageErrors.Describe(ex, $"writing '{file.Entry.Path}'");
+            }
+            // A moving average over about the last eight files; concurrent updates may lose one, which is harmless.
+            long ticks = Volatile.Read(ref _flushTicks);
+            Volatile.Write(ref _flushTicks, ticks + (Stopwatch.GetTimestamp() - start - ticks) / 8);
+            TryCommit(file);
+        }
+        catch (Exception ex)
+        {
+            Fail(ex);
+        }
+        finally
+        {
+            _flushSlots.Release();
+        }
+    }
+
+    /// <summary>Waits until no flush handed on by a lane is running; call once the lanes have ended.</summary>
+    private async Task WhenFlushesEndAsync()
+    {
+        for (int slot = 0; slot < FlushesInFlight; slot++) await _flushSlots.WaitAsync().ConfigureAwait(false);
+        _flushSlots.Release(FlushesInFlight);
     }
 
     /// <summary>Asks for a shard again after a digest mismatch; too many failures of one shard end the session instead of looping.</summary>

@@ -441,6 +441,7 @@ internal sealed partial class ReceiverSession
                 foreach (var lane in _laneConnections) lane.Abort();
             await Task.WhenAll(lanes).ConfigureAwait(false);
         }
+        await WhenFlushesEndAsync().ConfigureAwait(false);
         if (_failure is not null)
         {
             // Verified shards stay on disk with their journal: the next session for the same source resumes from them.

@@ -46,6 +46,33 @@ public sealed class TreeTransferTests
         Assert.Empty(Directory.GetFiles(destination, "*.sglty-part", SearchOption.AllDirectories));
     }
 
+    /// <summary>
+    /// On a disk, flushes go to threads of their own while the lanes go on receiving. Here every flush goes there, so
+    /// each file's flush and commit run beside the lanes; a lost hand-off would leave a file uncommitted and the send
+    /// would never end.
+    /// </summary>
+    [Fact]
+    public async Task Files_flushed_beside_the_lanes_all_arrive()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/flushed");
+        var random = new Random(13);
+        for (int i = 0; i < 2000; i++)
+        {
+            long size = i % 200 == 5 ? 5 * 4096 + random.Next(1, 4096) : random.Next(1, 6000);
+            TestFiles.Create(Path.Combine(tree, $"d{i % 11}", $"f{i}.dat"), size, seed: i);
+        }
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination, slowFlush: TimeSpan.Zero);
+
+        var result = await SingularitySender.SendAsync([tree], receiver.Url, new TransferOptions { ShardSize = 4096 })
+            .WaitAsync(TimeSpan.FromMinutes(2));
+
+        Assert.Equal(2000, result.Files);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        TestFiles.AssertSameTree(tree, Path.Combine(destination, "flushed"));
+    }
+
     [Fact]
     public async Task A_manifest_of_several_chunks_is_accepted_chunk_by_chunk_and_every_file_arrives()
     {

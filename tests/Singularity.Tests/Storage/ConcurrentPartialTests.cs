@@ -31,7 +31,8 @@ public sealed class ConcurrentPartialTests
             var shard = data.AsSpan(index * Shard, Math.Min(Shard, data.Length - index * Shard));
             Assert.True(file.TryClaim((uint)index, ref open, 16, out var handle));
             RandomAccess.Write(handle, shard, (long)index * Shard);
-            done = file.CompleteShard((uint)index, Digests.Shard(shard), ref open);
+            done = file.CompleteShard((uint)index, Digests.Shard(shard));
+            if (done) file.FinishWriting(ref open);
         }
         return done;
     }
@@ -71,7 +72,8 @@ public sealed class ConcurrentPartialTests
         Commit(a, first);
 
         RandomAccess.Write(handle, second.AsSpan(10), 10);
-        Assert.True(b.CompleteShard(0, Digests.Shard(second), ref open));
+        Assert.True(b.CompleteShard(0, Digests.Shard(second)));
+        b.FinishWriting(ref open);
         Commit(b, second);
         Assert.Empty(PartialFiles.Find(temp.Path));
     }

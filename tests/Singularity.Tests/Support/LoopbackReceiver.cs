@@ -12,14 +12,16 @@ public sealed class LoopbackReceiver : IAsyncDisposable
     private readonly ConcurrentQueue<ReceiveResult> _results = new();
     private readonly SemaphoreSlim _completed = new(0);
 
-    public LoopbackReceiver(string directory, TransferOptions? transfer = null)
+    // slowFlush: how long a flush must take on average before it goes to the flush threads; zero sends every one there.
+    public LoopbackReceiver(string directory, TransferOptions? transfer = null, TimeSpan? slowFlush = null)
     {
-        Receiver = SingularityReceiver.Start(new ReceiverOptions
+        var options = new ReceiverOptions
         {
             Directory = directory,
             Listen = new IPEndPoint(IPAddress.Loopback, 0),
             Transfer = transfer ?? new TransferOptions(),
-        });
+        };
+        Receiver = SingularityReceiver.Start(slowFlush is { } slow ? options with { SlowFlush = slow } : options);
         Receiver.SessionCompleted += result =>
         {
             _results.Enqueue(result);
