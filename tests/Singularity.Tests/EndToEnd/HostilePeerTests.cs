@@ -187,7 +187,8 @@ public sealed class HostilePeerTests
         var (control, lane, session) = (peer.Control, peer.Lane, peer.Session);
         byte[] payload = RandomNumberGenerator.GetBytes(100);
         await lane.Stream.WriteAsync(Frame(session, Digests.Shard(payload), payload, 0));
-        // The acknowledgement follows the write and the flush: the file now waits only for its seal.
+        // The acknowledgement follows the write. The file stays locked from its creation, through its flush, until its
+        // commit: cleaning now, while it waits for its seal, must leave it.
         Assert.NotNull(await control.ReadUntilAsync(ControlMessageType.ShardAcks));
 
         Assert.Empty(PartialFiles.Clean(destination, TimeSpan.Zero));
