@@ -14,6 +14,7 @@ internal sealed partial class ReceiverSession
     // commit many together, few enough to keep the files open for it bounded.
     private const int FlushesInFlight = 16;
     private readonly SemaphoreSlim _flushSlots = new(FlushesInFlight, FlushesInFlight);
+    private readonly FlushWorkers _flushWorkers = new(FlushesInFlight);
     private long _flushTicks;
     private bool _joinClosed;
     private int _lanesActive;
@@ -143,8 +144,8 @@ internal sealed partial class ReceiverSession
     /// <summary>
     /// Flushes a file whose last shard was written, then commits it if its seal is in. Flushing to disk can take
     /// milliseconds per file: once flushes in this session take <see cref="ReceiverOptions.SlowFlush"/> or more on
-    /// average, the lane hands them to <see cref="FlushThreads"/> and goes on receiving, and several flushes in flight
-    /// let the file system commit them together. When <see cref="FlushesInFlight"/> of this session are running the lane waits, so
+    /// average, the lane hands them to the session's <see cref="FlushWorkers"/> and goes on receiving, and several
+    /// flushes in flight let the file system commit them together. When <see cref="FlushesInFlight"/> of this session are running the lane waits, so
     /// the files being flushed stay few. A quick flush (no fsync, or memory-backed storage) is cheaper done here than
     /// handed on.
     /// </summary>
@@ -152,9 +153,19 @@ internal sealed partial class ReceiverSession
     {
         await _flushSlots.WaitAsync(cancellationToken).ConfigureAwait(false);
         if (Volatile.Read(ref _flushTicks) < _options.SlowFlush.TotalSeconds * Stopwatch.Frequency)
+        {
             FinishAndCommit(file);
-        else
-            FlushThreads.Run(() => FinishAndCommit(file));
+            return;
+        }
+        try
+        {
+            _flushWorkers.Run(() => FinishAndCommit(file));
+        }
+        catch (Exception)
+        {
+            // No thread to be had: flush here instead (the slot is given back there).
+            FinishAndCommit(file);
+        }
     }
 
     /// <summary>The flush and commit of <see cref="FinishFileAsync"/>; gives back its slot and never throws: a failure ends the session.</summary>
@@ -162,6 +173,8 @@ internal sealed partial class ReceiverSession
     {
         try
         {
+            // A failed session abandons its files: their flush is left to that, and is not worth waiting for here.
+            if (_failure is not null) return;
             long start = Stopwatch.GetTimestamp();
             try
             {
@@ -191,6 +204,7 @@ internal sealed partial class ReceiverSession
     {
         for (int slot = 0; slot < FlushesInFlight; slot++) await _flushSlots.WaitAsync().ConfigureAwait(false);
         _flushSlots.Release(FlushesInFlight);
+        _flushWorkers.Dispose();
     }
 
     /// <summary>Asks for a shard again after a digest mismatch; too many failures of one shard end the session instead of looping.</summary>
