@@ -113,15 +113,8 @@ public sealed class HostilePeerTests
     [Fact]
     public async Task A_shard_longer_than_its_slot_costs_its_lane_and_writes_nothing()
     {
-        using var temp = new TempDirectory();
-        string destination = temp.Sub("dst");
-        await using var receiver = new LoopbackReceiver(destination, Plain);
-        await using var control = await RawPeer.ConnectAsync(receiver.Url);
-        var (session, answer, _) = await control.OpenWithManifestAsync(receiver.Token, 4096, File("f", 10_000));
-        Assert.Equal(ControlMessageType.ManifestAccepted, answer);
-
-        await using var lane = await RawPeer.ConnectAsync(receiver.Url);
-        Assert.Equal(ErrorCode.None, (await lane.HelloAsync(ConnectionRole.Data, receiver.Token, session, keys: control.Keys)).Status);
+        await using var peer = await OneFileSession.OpenAsync(size: 10_000);
+        var (receiver, destination, control, lane, session) = (peer.Receiver, peer.Destination, peer.Control, peer.Lane, peer.Session);
         byte[] frame = new byte[ShardHeader.Size];
         new ShardHeader(session.Tag, 0, 0, 0, 1 << 30, 0).WriteTo(frame);
         await lane.Stream.WriteAsync(frame);
@@ -180,11 +173,8 @@ public sealed class HostilePeerTests
     [Fact]
     public async Task A_finished_file_awaiting_its_seal_survives_cleaning_partials_and_commits()
     {
-        using var temp = new TempDirectory();
-        string destination = temp.Sub("dst");
-        await using var receiver = new LoopbackReceiver(destination, Plain);
-        await using var peer = await OneFilePeer.OpenAsync(receiver);
-        var (control, lane, session) = (peer.Control, peer.Lane, peer.Session);
+        await using var peer = await OneFileSession.OpenAsync();
+        var (destination, control, lane, session) = (peer.Destination, peer.Control, peer.Lane, peer.Session);
         byte[] payload = RandomNumberGenerator.GetBytes(100);
         await lane.Stream.WriteAsync(Frame(session, Digests.Shard(payload), payload, 0));
         // The acknowledgement follows the write. The file stays locked from its creation, through its flush, until its
@@ -203,11 +193,8 @@ public sealed class HostilePeerTests
     [Fact]
     public async Task A_corrupted_shard_is_answered_with_a_nack_and_the_resent_shard_commits()
     {
-        using var temp = new TempDirectory();
-        string destination = temp.Sub("dst");
-        await using var receiver = new LoopbackReceiver(destination, Plain);
-        await using var peer = await OneFilePeer.OpenAsync(receiver);
-        var (control, lane, session) = (peer.Control, peer.Lane, peer.Session);
+        await using var peer = await OneFileSession.OpenAsync();
+        var (destination, control, lane, session) = (peer.Destination, peer.Control, peer.Lane, peer.Session);
 
         byte[] payload = RandomNumberGenerator.GetBytes(100);
         ulong digest = Digests.Shard(payload);
@@ -227,11 +214,8 @@ public sealed class HostilePeerTests
     [Fact]
     public async Task A_wrong_whole_file_digest_commits_nothing()
     {
-        using var temp = new TempDirectory();
-        string destination = temp.Sub("dst");
-        await using var receiver = new LoopbackReceiver(destination, Plain);
-        await using var peer = await OneFilePeer.OpenAsync(receiver);
-        var (control, lane, session) = (peer.Control, peer.Lane, peer.Session);
+        await using var peer = await OneFileSession.OpenAsync();
+        var (receiver, destination, control, lane, session) = (peer.Receiver, peer.Destination, peer.Control, peer.Lane, peer.Session);
         byte[] payload = RandomNumberGenerator.GetBytes(100);
         await lane.Stream.WriteAsync(Frame(session, Digests.Shard(payload), payload, 0));
         await control.SendControlAsync(ControlMessageType.FilesSealed, Seal(0, 12345));
@@ -304,27 +288,38 @@ public sealed class HostilePeerTests
         return seal;
     }
 
-    /// <summary>A raw peer with a plaintext session whose manifest of one 100-byte file "f" was accepted, and one joined lane.</summary>
-    private sealed class OneFilePeer : IAsyncDisposable
+    /// <summary>
+    /// A plaintext receiver in a temporary directory, and a raw peer whose session's manifest of one file "f" (100 bytes
+    /// unless given) was accepted, with one joined lane.
+    /// </summary>
+    private sealed class OneFileSession : IAsyncDisposable
     {
+        private TempDirectory Temp { get; init; } = null!;
+        public required LoopbackReceiver Receiver { get; init; }
+        public required string Destination { get; init; }
         public required RawPeer Control { get; init; }
         public required RawPeer Lane { get; init; }
         public required SessionId Session { get; init; }
 
-        public static async Task<OneFilePeer> OpenAsync(LoopbackReceiver receiver)
+        public static async Task<OneFileSession> OpenAsync(long size = 100)
         {
+            var temp = new TempDirectory();
+            string destination = temp.Sub("dst");
+            var receiver = new LoopbackReceiver(destination, Plain);
             var control = await RawPeer.ConnectAsync(receiver.Url);
-            var (session, answer, _) = await control.OpenWithManifestAsync(receiver.Token, 4096, File("f", 100));
+            var (session, answer, _) = await control.OpenWithManifestAsync(receiver.Token, 4096, File("f", size));
             Assert.Equal(ControlMessageType.ManifestAccepted, answer);
             var lane = await RawPeer.ConnectAsync(receiver.Url);
-            await lane.HelloAsync(ConnectionRole.Data, receiver.Token, session, keys: control.Keys);
-            return new OneFilePeer { Control = control, Lane = lane, Session = session };
+            Assert.Equal(ErrorCode.None, (await lane.HelloAsync(ConnectionRole.Data, receiver.Token, session, keys: control.Keys)).Status);
+            return new OneFileSession { Temp = temp, Receiver = receiver, Destination = destination, Control = control, Lane = lane, Session = session };
         }
 
         public async ValueTask DisposeAsync()
         {
             await Lane.DisposeAsync();
             await Control.DisposeAsync();
+            await Receiver.DisposeAsync();
+            Temp.Dispose();
         }
     }
 
