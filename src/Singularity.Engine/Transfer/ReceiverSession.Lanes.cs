@@ -15,7 +15,9 @@ internal sealed partial class ReceiverSession
     private const int FlushesInFlight = 16;
     private readonly SemaphoreSlim _flushSlots = new(FlushesInFlight, FlushesInFlight);
     private readonly FlushWorkers _flushWorkers = new(FlushesInFlight);
+    // A moving average of how long this session's flushes take, and the average at which they are handed on.
     private long _flushTicks;
+    private readonly long _slowFlushTicks;
     private bool _joinClosed;
     private int _lanesActive;
     private int _lanesLost;
@@ -145,27 +147,26 @@ internal sealed partial class ReceiverSession
     /// Flushes a file whose last shard was written, then commits it if its seal is in. Flushing to disk can take
     /// milliseconds per file: once flushes in this session take <see cref="ReceiverOptions.SlowFlush"/> or more on
     /// average, the lane hands them to the session's <see cref="FlushWorkers"/> and goes on receiving, and several
-    /// flushes in flight let the file system commit them together. When <see cref="FlushesInFlight"/> of this session are running the lane waits, so
-    /// the files being flushed stay few. A quick flush (no fsync, or memory-backed storage) is cheaper done here than
-    /// handed on.
+    /// flushes in flight let the file system commit them together. When <see cref="FlushesInFlight"/> of this
+    /// session are running the lane waits, so the files being flushed stay few. A quick flush (no fsync, or
+    /// memory-backed storage) is cheaper done here than handed on.
     /// </summary>
     private async Task FinishFileAsync(PartialFile file, CancellationToken cancellationToken)
     {
         await _flushSlots.WaitAsync(cancellationToken).ConfigureAwait(false);
-        if (Volatile.Read(ref _flushTicks) < _options.SlowFlush.TotalSeconds * Stopwatch.Frequency)
+        if (Volatile.Read(ref _flushTicks) >= _slowFlushTicks)
         {
-            FinishAndCommit(file);
-            return;
+            try
+            {
+                _flushWorkers.Run(() => FinishAndCommit(file));
+                return;
+            }
+            catch (Exception)
+            {
+                // No thread to be had: the flush is done here instead.
+            }
         }
-        try
-        {
-            _flushWorkers.Run(() => FinishAndCommit(file));
-        }
-        catch (Exception)
-        {
-            // No thread to be had: flush here instead (the slot is given back there).
-            FinishAndCommit(file);
-        }
+        FinishAndCommit(file);
     }
 
     /// <summary>The flush and commit of <see cref="FinishFileAsync"/>; gives back its slot and never throws: a failure ends the session.</summary>

@@ -53,6 +53,7 @@ internal sealed partial class ReceiverSession
         Keys = keys;
         _options = options;
         _limits = options.Transfer.Limits;
+        _slowFlushTicks = (long)(options.SlowFlush.TotalSeconds * Stopwatch.Frequency);
         _guard = new PathGuard(options.Directory, _limits);
         _holds = new HoldBudget(_limits.MaxOpenFiles);
         Remote = remote;
