@@ -10,12 +10,13 @@ namespace Singularity.Engine.Storage;
 internal sealed class FlushWorkers(int count) : IDisposable
 {
     private readonly BlockingCollection<Action> _work = new();
+    private readonly Lock _start = new();
     private int _threads;
 
     /// <summary>Queues <paramref name="flush"/>, which must not throw; throws if no thread could be started.</summary>
     public void Run(Action flush)
     {
-        lock (_work)
+        lock (_start)
         {
             if (_threads == 0) Start();
         }

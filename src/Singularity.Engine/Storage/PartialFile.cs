@@ -18,7 +18,8 @@ namespace Singularity.Engine.Storage;
 /// place. A resumable file's temporary name (<c>.NAME.sglty-part</c>) is fixed, so the next session finds it: the
 /// session holds it and its journal open, and locked, from the first write to the rename, and another session that
 /// meets them locked is refused as busy. Any other file's name also carries the session
-/// (<c>.NAME.SESSION.sglty-part</c>), so it is never shared and needs no lock until its commit.
+/// (<c>.NAME.SESSION.sglty-part</c>), so it is never shared; it is locked the same way, which keeps cleaning partials
+/// away from it until its commit.
 /// </remarks>
 internal sealed class PartialFile
 {
@@ -453,8 +454,8 @@ internal sealed class PartialFile
     /// <summary>
     /// Removes what an interrupted session left at <paramref name="path"/> (a partial or a journal): a link is removed
     /// as it is (never followed), a file only while this session holds its lock, so no other session can be writing it
-    /// or take it over in between. A file another session holds is refused as busy when <paramref name="entryPath"/> names the file
-    /// this session needs there, and left alone otherwise.
+    /// or take it over in between. A file another session holds is refused as busy when <paramref name="entryPath"/>
+    /// names the file this session needs there, and left alone otherwise.
     /// </summary>
     private static void RemoveLeftover(string path, string? entryPath)
     {
