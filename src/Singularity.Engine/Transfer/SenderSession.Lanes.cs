@@ -308,12 +308,15 @@ internal sealed partial class SenderSession
         {
             // The lane died before its last shards were acknowledged: they go to the other lanes. No replacement:
             // this lane was closing anyway.
-            lock (_inFlight) _draining.Remove(number);
             Requeue(number);
         }
         catch (OperationCanceledException)
         {
             // The session is ending; its own path reports why.
+        }
+        finally
+        {
+            // Already gone when the last acknowledgement woke it.
             lock (_inFlight) _draining.Remove(number);
         }
     }
