@@ -2,7 +2,8 @@
 # Side by side on one machine, in one run, on the same data: iperf3 (the wire bound, memory to memory), one TCP
 # stream writing the file (netcat), rsync to an rsync daemon, scp to an OpenSSH server, and sglty plaintext and
 # AES-256-GCM, beside the destination's own bound (two writers filling a fresh file). Every copy is verified. A
-# second table does the same for a tree of many small files (rsync vs sglty).
+# second table does the same for a tree of many small files (rsync vs sglty), beside `cp -r` of that tree on this
+# machine just before and after sglty.
 # Usage: bench/compare.sh [SIZE_MIB] [SMALL_FILES] [DIR]   (installs iperf3, netcat, rsync and OpenSSH with apt when missing)
 set -euo pipefail
 size_mib=${1:-4096}
@@ -88,13 +89,18 @@ for i in range(count):
         f.write(os.urandom(rnd.randint(1024, 65536)))
 PY
 tree_bytes=$(du -sb "$work/tree" | cut -f1)
+copy_before=$(copy_bound "$work/tree" "$work/copy" "$small_files")
 t0=$(now); rsync -a "$work/tree" rsync://127.0.0.1:5297/dst/rsync/; t1=$(now)
 rs_files=$(awk -v n="$small_files" -v s="$(echo "$t1 - $t0" | bc -l)" 'BEGIN { printf "%.0f", n / s }')
 rs_ok=$(diff -r "$work/tree" "$work/dst/rsync/tree" >/dev/null && echo ok || echo DIFFERENT)
 t0=$(now); "$sglty" send "$work/tree" --to "$url" --encrypt none >/dev/null 2>&1; t1=$(now)
 sg_files=$(awk -v n="$small_files" -v s="$(echo "$t1 - $t0" | bc -l)" 'BEGIN { printf "%.0f", n / s }')
 sg_ok=$(diff -r "$work/tree" "$work/dst/tree" >/dev/null && echo ok || echo DIFFERENT)
+copy_after=$(copy_bound "$work/tree" "$work/copy" "$small_files")
 echo
 row "$small_files files of 1-64 KiB ($((tree_bytes >> 20)) MiB)" "files/s" "vs rsync" "verified"
 row "rsync to an rsync daemon" "$rs_files" "1.0x" "$rs_ok"
-row "sglty, plaintext" "$sg_files" "$(awk -v a="$sg_files" -v b="$rs_files" 'BEGIN { printf "%.1fx", a / b }')" "$sg_ok"
+vs_rsync() { awk -v a="$1" -v b="$rs_files" 'BEGIN { printf "%.1fx", a / b }'; }
+row "sglty, plaintext" "$sg_files" "$(vs_rsync "$sg_files")" "$sg_ok"
+row "cp -r on this machine, before" "$copy_before" "$(vs_rsync "$copy_before")" "-"
+row "cp -r on this machine, after" "$copy_after" "$(vs_rsync "$copy_after")" "-"

@@ -34,6 +34,17 @@ write_bound() {
     mbps "$((half * 2 * 4 * 1024 * 1024))" "$(echo "$end - $start" | bc -l)"
 }
 
+# Files a second at which `cp -r` copies the tree SRC (of FILES files) to a new DST on the same machine, and removes
+# the copy: the destination's bound for a tree of small files, with no network and one process doing the work.
+copy_bound() {
+    local src=$1 dst=$2 files=$3 start end
+    start=$(now)
+    cp -r "$src" "$dst"
+    end=$(now)
+    rm -rf "$dst"
+    awk -v n="$files" -v s="$(echo "$end - $start" | bc -l)" 'BEGIN { printf "%.0f", n / s }'
+}
+
 # Writes an rsync daemon configuration to FILE: PORT, one writable module [dst] at DIR, running as root so it can
 # write wherever the benchmark put its files.
 rsyncd_conf() {
