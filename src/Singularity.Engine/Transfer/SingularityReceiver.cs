@@ -103,10 +103,13 @@ public sealed class SingularityReceiver : IAsyncDisposable
     {
         string remote = connection.RemoteEndPoint?.ToString() ?? "unknown";
         bool handedOver = false;
-        bool handshaking = Interlocked.Increment(ref _handshakes) <= _options.Transfer.Limits.MaxHandshakes;
+        // Every connection holds a slot until it is refused, handed over or closed, a refused one included: a slot
+        // taken and never given back would leave the receiver refusing everyone once enough had been refused.
+        bool handshaking = true;
+        bool overLimit = Interlocked.Increment(ref _handshakes) > _options.Transfer.Limits.MaxHandshakes;
         try
         {
-            if (!handshaking)
+            if (overLimit)
             {
                 Reject(remote, "too many connections in their handshake");
                 return;

@@ -251,6 +251,28 @@ public sealed class HostilePeerTests
     }
 
     [Fact]
+    public async Task Connections_refused_for_want_of_handshake_slots_give_their_slots_back()
+    {
+        using var temp = new TempDirectory();
+        string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "after.bin"), 1 << 20);
+        string destination = temp.Sub("dst");
+        var limits = new ProtocolLimits { MaxHandshakes = 2 };
+        await using var receiver = new LoopbackReceiver(destination, new TransferOptions { Limits = limits });
+
+        // Two silent connections take both slots; three more are refused for want of one.
+        var silent = new List<RawPeer> { await RawPeer.ConnectAsync(receiver.Url), await RawPeer.ConnectAsync(receiver.Url) };
+        var refused = new List<RawPeer>();
+        for (int i = 0; i < 3; i++) refused.Add(await RawPeer.ConnectAsync(receiver.Url));
+        while (receiver.Rejected.Count(r => r.Contains("too many connections in their handshake")) < 3) await Task.Delay(10);
+        foreach (var peer in silent.Concat(refused)) await peer.DisposeAsync();
+
+        // Once they are gone, a sender gets its slots: the control connection and a lane.
+        await SingularitySender.SendAsync([source], receiver.Url, new TransferOptions { Lanes = 1 }).WaitAsync(TimeSpan.FromMinutes(1));
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        TestFiles.AssertSameBytes(source, Path.Combine(destination, "after.bin"));
+    }
+
+    [Fact]
     public async Task Another_protocol_version_is_refused_with_a_reason()
     {
         using var temp = new TempDirectory();
