@@ -217,8 +217,9 @@ internal sealed partial class ReceiverSession
             if (!_names.Add(entry.Path)) throw new ProtocolViolationException($"'{entry.Path}' appears twice in the manifest");
             if (entry.Size / _shardSize + (entry.Size % _shardSize == 0 ? 0 : 1) >= int.MaxValue)
                 throw new ProtocolViolationException($"'{entry.Path}' would need {int.MaxValue} shards or more", ErrorCode.LimitExceeded);
+            // Compared by what is left, so that no sum of sizes can overflow and wrap below the total.
+            if (entry.Size > _declaredBytes - _manifestBytes - chunkBytes) throw new ProtocolViolationException("manifest sizes exceed the declared total", ErrorCode.LimitExceeded);
             chunkBytes += entry.Size;
-            if (_manifestBytes + chunkBytes > _declaredBytes) throw new ProtocolViolationException("manifest sizes exceed the declared total", ErrorCode.LimitExceeded);
         }
         _manifestBytes += chunkBytes;
         bool last = first + count == _entries.Length;

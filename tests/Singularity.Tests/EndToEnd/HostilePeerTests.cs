@@ -95,6 +95,28 @@ public sealed class HostilePeerTests
     }
 
     [Fact]
+    public async Task Manifest_sizes_whose_sum_would_overflow_are_refused()
+    {
+        using var temp = new TempDirectory();
+        await using var receiver = new LoopbackReceiver(temp.Sub("dst"), Plain);
+        await using var peer = await RawPeer.ConnectAsync(receiver.Url);
+        await peer.HelloAsync(ConnectionRole.Control, receiver.Token);
+        // 300 files just under the most shards a file may have: their sizes add up past long.MaxValue, so a running
+        // sum wraps negative and would slip under both the declared total and the free-space check.
+        const int shard = 16 << 20;
+        long size = (long)(int.MaxValue - 1) * shard;
+        var entries = Enumerable.Range(0, 300).Select(i => File($"f{i}", size)).ToArray();
+        await peer.SendControlAsync(ControlMessageType.OpenSession, RawPeer.OpenSession(shard, lanes: 1, entries: entries.Length + 1, totalBytes: long.MaxValue));
+        await peer.SendControlAsync(ControlMessageType.ManifestChunk, RawPeer.Manifest(entries));
+
+        byte[]? error = await peer.ReadUntilAsync(ControlMessageType.Error);
+        Assert.NotNull(error);
+        Assert.Equal(ErrorCode.LimitExceeded, ErrorMessage.Decode(error).Code);
+        Assert.Contains("declared total", ErrorMessage.Decode(error).Reason);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(temp.Sub("dst")));
+    }
+
+    [Fact]
     public async Task A_huge_declared_control_length_ends_the_session_without_allocating_it()
     {
         using var temp = new TempDirectory();
