@@ -33,10 +33,11 @@ internal sealed partial class ReceiverSession
             if (lane >= _limits.MaxLanes) { reason = $"lane {lane} is out of range"; return false; }
             if (!_laneNumbers.Add(lane)) { reason = $"lane {lane} already joined"; return false; }
             if (_joinClosed || _failure is not null) { reason = "the session is over"; return false; }
-            // Lanes may arrive before OpenSession is read; until then the protocol limit caps them.
+            // Lanes may arrive before OpenSession is read; until then the protocol limit caps them. The declared
+            // count is set under this lock, so no lane slips in between OpenSession's count of them and its limit.
             // Twice the declared lanes: a replacement may arrive before this side has noticed that the lane it
             // replaces is dead (a stalled path can keep a dead lane open here for a long time).
-            int allowed = _opened ? Math.Min(2 * _lanesAllowed, _limits.MaxLanes) : _limits.MaxLanes;
+            int allowed = _lanesAllowed > 0 ? Math.Min(2 * _lanesAllowed, _limits.MaxLanes) : _limits.MaxLanes;
             if (_lanesActive >= allowed) { reason = $"the session already has its {allowed} lanes"; return false; }
             _lanesActive++;
             _laneConnections.Add(connection);
