@@ -30,8 +30,9 @@ internal sealed class PathGuard
             if (name.IsEmpty) return $"empty component in '{path}'";
             if (name is "." or "..") return $"'{path}' climbs out of the destination";
             if (name.Contains('\0')) return "NUL in path";
-            // The receiver's own partial and journal names: a sender may not plant a file or a link there.
-            if (name.EndsWith(PartialFile.PartSuffix, StringComparison.Ordinal) || name.EndsWith(ResumeJournal.StateSuffix, StringComparison.Ordinal))
+            // The receiver's own partial and journal names: a sender may not plant a file or a link there. In any
+            // letter case, since on a case-insensitive file system `.X.SGLTY-PART` names the partial of `x`.
+            if (name.EndsWith(PartialFile.PartSuffix, StringComparison.OrdinalIgnoreCase) || name.EndsWith(ResumeJournal.StateSuffix, StringComparison.OrdinalIgnoreCase))
                 return $"'{path}' uses a name reserved for partial files";
             if (Encoding.UTF8.GetByteCount(name) > limits.MaxNameBytes) return $"a name in '{path}' is longer than {limits.MaxNameBytes} bytes";
             if (OperatingSystem.IsWindows() && (name.IndexOfAny(WindowsInvalid) >= 0 || name[^1] is '.' or ' ')) return $"'{path}' cannot be named on this system";

@@ -84,6 +84,8 @@ public sealed class ManifestCodecTests
     [InlineData("a\0b")]
     [InlineData("dir/.x.sglty-part")]
     [InlineData(".x.sglty-state")]
+    [InlineData("dir/.x.0123456789abcdef.SGLTY-Part")]
+    [InlineData(".x.Sglty-State")]
     public void Unsafe_paths_are_refused(string path)
     {
         Assert.NotNull(PathGuard.SyntaxError(path, Limits));
