@@ -133,6 +133,8 @@ internal sealed class PartialFile
             if (Committed || _written || !Claim(index)) return false;
             _digests ??= new ulong[ShardCount];
             _digests[index] = digest;
+            // Its bytes were flushed by the session that journaled them, so its record may be written at once.
+            lock (_journalLock) _unjournaled.Add(((int)index, digest));
             if (++_verified < ShardCount) return false;
         }
         if (Finish()) Interlocked.Decrement(ref openFiles);
@@ -372,7 +374,9 @@ internal sealed class PartialFile
     {
         bool resume = _offered.Count > 0;
         // A journal describes one partial: a new partial never inherits an old journal, and a resumed one is
-        // rewritten with exactly the records that were offered (and trusted against the partial's length).
+        // rewritten with the records of the offered shards the sender kept so far; one it keeps later follows with
+        // the next group. An offered shard the sender declines is written again here, so its old record must not
+        // survive: a crash before the new record would leave it claiming the new bytes.
         // Opening the journal takes its lock: a session already receiving this file holds it, and this one is refused.
         if (Resumable)
         {
@@ -384,7 +388,7 @@ internal sealed class PartialFile
             {
                 throw InUse(Entry.Path);
             }
-            if (resume) _journal.Append([.. _offered.Select(o => (o.Key, o.Value))]);
+            lock (_journalLock) AppendJournal();
         }
         else if (ShardCount > 1)
         {
