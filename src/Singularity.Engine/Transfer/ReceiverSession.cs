@@ -24,8 +24,12 @@ internal sealed partial class ReceiverSession
     private readonly List<(string Path, ManifestEntry Entry)> _directories = [];
     private readonly Dictionary<(uint File, uint Shard), int> _failures = [];
     private ControlChannel? _control;
-    private ManifestEntry[] _entries = [];
+    // The entries of the chunk being read; the files by id, grown chunk by chunk as they are accepted (so memory
+    // follows the manifest bytes received, not the count OpenSession declares), and replaced whole when it grows: a
+    // lane reads it after _accepted, and every array published since holds every file accepted by then.
+    private readonly List<ManifestEntry> _chunk = [];
     private PartialFile?[] _files = [];
+    private int _declaredEntries;
     private int _entriesReceived;
     private volatile bool _opened;
     // Entries [0, _accepted) are prepared: their shards, seals and kept shards may arrive.
@@ -159,8 +163,7 @@ internal sealed partial class ReceiverSession
         }
         _shardSize = shardSize;
         _declaredBytes = totalBytes;
-        _entries = new ManifestEntry[entries];
-        _files = new PartialFile?[entries];
+        _declaredEntries = entries;
         _opened = true;
         if (entries == 0) Accept(0, 0);
     }
@@ -187,15 +190,16 @@ internal sealed partial class ReceiverSession
         int first = BinaryPrimitives.ReadInt32LittleEndian(body);
         int count = BinaryPrimitives.ReadInt32LittleEndian(body[4..]);
         if (first != _entriesReceived) throw new ProtocolViolationException($"manifest chunk starts at {first}, expected {_entriesReceived}");
-        if (count <= 0 || count > _entries.Length - _entriesReceived) throw new ProtocolViolationException($"manifest chunk of {count} entries overruns the declared {_entries.Length}");
+        if (count <= 0 || count > _declaredEntries - _entriesReceived) throw new ProtocolViolationException($"manifest chunk of {count} entries overruns the declared {_declaredEntries}");
         body = body[ManifestCodec.ChunkHeaderSize..];
+        _chunk.Clear();
         for (int i = 0; i < count; i++)
         {
             if (!ManifestCodec.TryRead(body, _limits, out var entry, out int consumed, out string? error))
                 throw new ProtocolViolationException($"manifest entry {first + i}: {error}");
             string? pathError = PathGuard.SyntaxError(entry!.Path, _limits);
             if (pathError is not null) throw new SingularityException(ErrorCode.BadPath, $"refused path: {pathError}");
-            _entries[first + i] = entry;
+            _chunk.Add(entry);
             body = body[consumed..];
         }
         if (!body.IsEmpty) throw new ProtocolViolationException("trailing bytes after manifest entries");
@@ -213,7 +217,7 @@ internal sealed partial class ReceiverSession
         long chunkBytes = 0;
         for (int id = first; id < first + count; id++)
         {
-            var entry = _entries[id];
+            var entry = _chunk[id - first];
             if (!_names.Add(entry.Path)) throw new ProtocolViolationException($"'{entry.Path}' appears twice in the manifest");
             if (entry.Size / _shardSize + (entry.Size % _shardSize == 0 ? 0 : 1) >= int.MaxValue)
                 throw new ProtocolViolationException($"'{entry.Path}' would need {int.MaxValue} shards or more", ErrorCode.LimitExceeded);
@@ -222,13 +226,14 @@ internal sealed partial class ReceiverSession
             chunkBytes += entry.Size;
         }
         _manifestBytes += chunkBytes;
-        bool last = first + count == _entries.Length;
+        bool last = first + count == _declaredEntries;
         if (last && _manifestBytes != _declaredBytes) throw new ProtocolViolationException("manifest sizes do not add up to the declared total");
         try
         {
             if (first == 0) _preallocate = PartialFile.PreallocationHelps(_guard.Root);
+            GrowFiles(first + count);
             for (int id = first; id < first + count; id++)
-                Prepare((uint)id, _entries[id]);
+                Prepare((uint)id, _chunk[id - first]);
         }
         catch (Exception ex) when (ex is not SingularityException)
         {
@@ -242,10 +247,12 @@ internal sealed partial class ReceiverSession
         _bytesNeeded += chunkBytes - held;
         CheckFreeSpace(_bytesNeeded);
         _accepted = first + count;
+        _chunk.Clear();
         if (last)
         {
             _names.Clear();
             _names.TrimExcess();
+            _chunk.TrimExcess();
         }
         Touch();
         Span<byte> body = stackalloc byte[4];
@@ -254,7 +261,16 @@ internal sealed partial class ReceiverSession
     }
 
     /// <summary>Every declared entry is prepared (at once for an empty manifest).</summary>
-    private bool ManifestAccepted => _opened && _accepted == _entries.Length;
+    private bool ManifestAccepted => _opened && _accepted == _declaredEntries;
+
+    /// <summary>Makes room for files up to <paramref name="count"/>, doubling (up to the declared count) so the copies stay few.</summary>
+    private void GrowFiles(int count)
+    {
+        if (count <= _files.Length) return;
+        var grown = new PartialFile?[(int)Math.Min(_declaredEntries, Math.Max(count, 2L * _files.Length))];
+        _files.CopyTo(grown, 0);
+        Volatile.Write(ref _files, grown);
+    }
 
     private void Prepare(uint id, ManifestEntry entry)
     {
@@ -327,8 +343,8 @@ internal sealed partial class ReceiverSession
     private PartialFile FileById(uint id)
     {
         if (id >= (uint)_accepted)
-            throw new ProtocolViolationException(id < (uint)_files.Length ? $"file id {id} was named before its manifest entry was accepted" : $"file id {id} does not name a file of this session");
-        if (_files[id] is not { } file)
+            throw new ProtocolViolationException(id < (uint)_declaredEntries ? $"file id {id} was named before its manifest entry was accepted" : $"file id {id} does not name a file of this session");
+        if (Volatile.Read(ref _files)[id] is not { } file)
             throw new ProtocolViolationException($"file id {id} does not name a file of this session");
         return file;
     }
@@ -447,7 +463,7 @@ internal sealed partial class ReceiverSession
         if (_failure is not null)
         {
             // Verified shards stay on disk with their journal: the next session for the same source resumes from them.
-            foreach (var file in _files) file?.Abandon();
+            foreach (var file in Volatile.Read(ref _files)) file?.Abandon();
         }
         await _control!.DisposeAsync().ConfigureAwait(false);
         ILaneConnection[] connections;
