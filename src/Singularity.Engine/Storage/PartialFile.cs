@@ -296,6 +296,12 @@ internal sealed class PartialFile
         FileStream? locked = held is null && Resumable && HoldUntilRename ? LockExisting(TempPath, Entry.Path) : null;
         try
         {
+            // Not held, it was open to another session meanwhile: its journal, read now that no session can write the
+            // partial, must still vouch for every shard this commit counts as verified.
+            if (held is null && Resumable && !ResumeJournal.Vouches(
+                    ResumeJournal.Load(JournalPath, Entry.Size, Entry.MtimeNanoseconds, _shardSize, ShardCount),
+                    (_digests ?? []).Select((digest, index) => KeyValuePair.Create(index, digest))))
+                throw Changed(Entry.Path);
             ulong expected = Digests.File(_digests ?? []);
             if (expected != _sealedDigest!.Value)
             {
@@ -378,11 +384,13 @@ internal sealed class PartialFile
         // the next group. An offered shard the sender declines is written again here, so its old record must not
         // survive: a crash before the new record would leave it claiming the new bytes.
         // Opening the journal takes its lock: a session already receiving this file holds it, and this one is refused.
+        // The offers were read without it, so under it the journal must still vouch for every one of them.
         if (Resumable)
         {
             try
             {
-                _journal = ResumeJournal.Open(JournalPath, Entry.Size, Entry.MtimeNanoseconds, _shardSize, keep: false);
+                _journal = ResumeJournal.Open(JournalPath, Entry.Size, Entry.MtimeNanoseconds, _shardSize, keep: false, _offered, ShardCount)
+                    ?? throw Changed(Entry.Path);
             }
             catch (IOException ex) when (StorageErrors.IsLocked(ex))
             {
@@ -434,6 +442,9 @@ internal sealed class PartialFile
 
     private static SingularityException InUse(string path) =>
         new(ErrorCode.Busy, $"another session is receiving '{path}' right now; send it again once that session ends");
+
+    private static SingularityException Changed(string path) =>
+        new(ErrorCode.Busy, $"another session wrote the partial of '{path}' since this one offered its shards; send it again");
 
     /// <summary>
     /// Opens an existing partial with an exclusive lock, which every session holds on the partials it writes; null if

@@ -35,16 +35,7 @@ internal sealed class ResumeJournal : IDisposable
         try
         {
             using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1 << 16);
-            Span<byte> header = stackalloc byte[HeaderSize];
-            if (stream.ReadAtLeast(header, HeaderSize, throwOnEndOfStream: false) < HeaderSize || !Matches(header, size, mtime, shardSize)) return verified;
-            Span<byte> record = stackalloc byte[RecordSize];
-            while (stream.ReadAtLeast(record, RecordSize, throwOnEndOfStream: false) == RecordSize)
-            {
-                int index = BinaryPrimitives.ReadInt32LittleEndian(record);
-                ulong digest = BinaryPrimitives.ReadUInt64LittleEndian(record[8..]);
-                if (index < 0 || index >= shardCount || BinaryPrimitives.ReadUInt32LittleEndian(record[4..]) != RecordCheck(index, digest)) continue;
-                verified[index] = digest;
-            }
+            Read(stream, size, mtime, shardSize, shardCount, verified);
         }
         catch (FileNotFoundException) { }
         catch (DirectoryNotFoundException) { }
@@ -53,16 +44,52 @@ internal sealed class ResumeJournal : IDisposable
         return verified;
     }
 
-    /// <summary>Opens the journal for appending, exclusively: a second session receiving the same file fails here. A fresh header is written unless <paramref name="keep"/>.</summary>
-    public static ResumeJournal Open(string path, long size, long mtime, int shardSize, bool keep)
+    /// <summary>Adds to <paramref name="verified"/> the records of a journal read from its start, if its header is for this source.</summary>
+    private static void Read(Stream stream, long size, long mtime, int shardSize, int shardCount, Dictionary<int, ulong> verified)
     {
-        // Never through a link planted at this name; private like the partial it describes.
+        Span<byte> header = stackalloc byte[HeaderSize];
+        if (stream.ReadAtLeast(header, HeaderSize, throwOnEndOfStream: false) < HeaderSize || !Matches(header, size, mtime, shardSize)) return;
+        Span<byte> record = stackalloc byte[RecordSize];
+        while (stream.ReadAtLeast(record, RecordSize, throwOnEndOfStream: false) == RecordSize)
+        {
+            int index = BinaryPrimitives.ReadInt32LittleEndian(record);
+            ulong digest = BinaryPrimitives.ReadUInt64LittleEndian(record[8..]);
+            if (index < 0 || index >= shardCount || BinaryPrimitives.ReadUInt32LittleEndian(record[4..]) != RecordCheck(index, digest)) continue;
+            verified[index] = digest;
+        }
+    }
+
+    /// <summary>True if the journal records every one of <paramref name="expected"/> with the same digest.</summary>
+    public static bool Vouches(IReadOnlyDictionary<int, ulong> journaled, IEnumerable<KeyValuePair<int, ulong>> expected) =>
+        expected.All(e => journaled.TryGetValue(e.Key, out ulong digest) && digest == e.Value);
+
+    /// <summary>
+    /// Opens the journal for appending, exclusively: a second session receiving the same file fails here. A fresh header
+    /// is written unless <paramref name="keep"/>. With <paramref name="expected"/> (shard index to digest), the journal
+    /// found there must still record every one of them, read under its lock before it is rewritten; otherwise it is
+    /// left as it is and the result is null: another session wrote the partial since they were read.
+    /// </summary>
+    public static ResumeJournal? Open(string path, long size, long mtime, int shardSize, bool keep, IReadOnlyDictionary<int, ulong>? expected = null, int shardCount = 0)
+    {
+        // Never through a link planted at this name; private like the partial it describes. Opened without
+        // truncating, so that what it holds can be read under the lock first.
         if (new FileInfo(path).LinkTarget is not null) File.Delete(path);
-        var options = new FileStreamOptions { Mode = keep ? FileMode.OpenOrCreate : FileMode.Create, Access = FileAccess.ReadWrite, Share = FileShare.None, BufferSize = 1 };
+        var options = new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.None, BufferSize = 1 };
         if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
         var stream = new FileStream(path, options);
         try
         {
+            if (expected is { Count: > 0 })
+            {
+                var journaled = new Dictionary<int, ulong>();
+                Read(stream, size, mtime, shardSize, shardCount, journaled);
+                if (!Vouches(journaled, expected))
+                {
+                    stream.Dispose();
+                    return null;
+                }
+                stream.Position = 0;
+            }
             return Prepare(stream, size, mtime, shardSize, keep);
         }
         catch

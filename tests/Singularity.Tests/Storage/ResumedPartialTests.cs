@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
+using Singularity.Engine;
 using Singularity.Engine.Integrity;
 using Singularity.Engine.Protocol;
 using Singularity.Engine.Storage;
@@ -34,15 +35,7 @@ public sealed class ResumedPartialTests
         int open = 0;
 
         // An earlier session verified shards 0-2 of the old bytes and left them journaled.
-        var earlier = Partial(final, old.Length, session: 1);
-        for (int index = 0; index < 3; index++)
-        {
-            Assert.True(earlier.TryClaim((uint)index, ref open, 16, out var handle));
-            RandomAccess.Write(handle, old.AsSpan(index * Shard, Shard), (long)index * Shard);
-            earlier.CompleteShard((uint)index, ShardDigest(old, index));
-        }
-        earlier.Abandon();
-        open = 0;
+        LeaveJournaled(final, old, shards: 3);
 
         // The next session offers them; the sender keeps 0 and 1, and sends shard 2 again with other bytes.
         var resumed = Partial(final, old.Length, session: 2);
@@ -64,6 +57,76 @@ public sealed class ResumedPartialTests
         var offered = Partial(final, old.Length, session: 3).Offered;
         Assert.Equal(ShardDigest(changed, 2), offered[2]);
         Assert.Equal(ShardDigest(old, 0), offered[0]);
+    }
+
+    [Fact]
+    public void Offers_another_session_overwrote_meanwhile_are_refused_before_a_byte_is_written()
+    {
+        using var temp = new TempDirectory();
+        string final = Path.Combine(temp.Path, "f.bin");
+        byte[] old = Data(4 * Shard, 3), changed = Data(4 * Shard, 4);
+        int open = 0;
+        LeaveJournaled(final, old, shards: 3);
+
+        // Two sessions read the same offers; the second rewrites shard 1 with other bytes and stops.
+        var first = Partial(final, old.Length, session: 2);
+        var second = Partial(final, old.Length, session: 3);
+        Assert.Equal(3, first.Offered.Count);
+        second.Keep(0, ref open);
+        Assert.True(second.TryClaim(1, ref open, 16, out var handle));
+        RandomAccess.Write(handle, changed.AsSpan(Shard, Shard), Shard);
+        second.CompleteShard(1, ShardDigest(changed, 1));
+        second.Abandon();
+
+        // The first session's sender still has the old bytes: it keeps its offers, then sends shard 3.
+        first.Keep(0, ref open);
+        first.Keep(1, ref open);
+        var refused = Assert.Throws<SingularityException>(() => first.TryClaim(3, ref open, 16, out _));
+        Assert.Equal(ErrorCode.Busy, refused.Code);
+    }
+
+    [Fact]
+    public void A_file_kept_whole_from_a_partial_another_session_overwrote_is_not_committed()
+    {
+        using var temp = new TempDirectory();
+        string final = Path.Combine(temp.Path, "f.bin");
+        byte[] old = Data(3 * Shard, 5), changed = Data(3 * Shard, 6);
+        int open = 0;
+        LeaveJournaled(final, old, shards: 3);
+
+        var first = Partial(final, old.Length, session: 2);
+        var second = Partial(final, old.Length, session: 3);
+        second.Keep(0, ref open);
+        second.Keep(1, ref open);
+        Assert.True(second.TryClaim(2, ref open, 16, out var handle));
+        RandomAccess.Write(handle, changed.AsSpan(2 * Shard, Shard), 2L * Shard);
+        Assert.True(second.CompleteShard(2, ShardDigest(changed, 2)));
+        second.FinishWriting(ref open);
+        second.Abandon();
+
+        // Every shard kept, so nothing is written: the commit is the last point to notice.
+        first.Keep(0, ref open);
+        first.Keep(1, ref open);
+        Assert.True(first.Keep(2, ref open));
+        Assert.True(first.Seal(Digests.File([ShardDigest(old, 0), ShardDigest(old, 1), ShardDigest(old, 2)])));
+        Assert.True(first.TryBeginCommit());
+        var refused = Assert.Throws<SingularityException>(first.Commit);
+        Assert.Equal(ErrorCode.Busy, refused.Code);
+        Assert.False(File.Exists(final));
+    }
+
+    /// <summary>What an interrupted session leaves: the first <paramref name="shards"/> shards of <paramref name="data"/> written and journaled.</summary>
+    private static void LeaveJournaled(string final, byte[] data, int shards)
+    {
+        int open = 0;
+        var earlier = Partial(final, data.Length, session: 1);
+        for (int index = 0; index < shards; index++)
+        {
+            Assert.True(earlier.TryClaim((uint)index, ref open, 16, out var handle));
+            RandomAccess.Write(handle, data.AsSpan(index * Shard, Shard), (long)index * Shard);
+            if (earlier.CompleteShard((uint)index, ShardDigest(data, index))) earlier.FinishWriting(ref open);
+        }
+        earlier.Abandon();
     }
 
     /// <summary>
