@@ -25,6 +25,9 @@ public sealed class SingularityReceiver : IAsyncDisposable
     private int _sessionSlots;
     private readonly ConcurrentDictionary<SessionId, TaskCompletionSource<ReceiverSession?>> _pending = new();
 
+    /// <summary>Connections holding a handshake slot right now.</summary>
+    internal int HandshakesInProgress => Volatile.Read(ref _handshakes);
+
     private SingularityReceiver(ReceiverOptions options, ILaneListener listener)
     {
         _options = options;

@@ -288,7 +288,10 @@ public sealed class HostilePeerTests
         while (receiver.Rejected.Count(r => r.Contains("too many connections in their handshake")) < 3) await Task.Delay(10);
         foreach (var peer in silent.Concat(refused)) await peer.DisposeAsync();
 
-        // Once they are gone, a sender gets its slots: the control connection and a lane.
+        // Once they are gone, every slot is free again (the guard only stops a hung test), and a sender gets them.
+        var guard = Task.Delay(TimeSpan.FromSeconds(30));
+        while (receiver.Receiver.HandshakesInProgress > 0 && !guard.IsCompleted) await Task.Delay(10);
+        Assert.Equal(0, receiver.Receiver.HandshakesInProgress);
         await SingularitySender.SendAsync([source], receiver.Url, new TransferOptions { Lanes = 1 }).WaitAsync(TimeSpan.FromMinutes(1));
         Assert.True((await receiver.NextResultAsync()).Succeeded);
         TestFiles.AssertSameBytes(source, Path.Combine(destination, "after.bin"));
