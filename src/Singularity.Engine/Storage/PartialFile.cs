@@ -291,21 +291,32 @@ internal sealed class PartialFile
             held = _stream;
             _stream = null;
         }
-        // Not held since its last write (every shard kept from an earlier session's partial, or the hold budget was
-        // spent): it is locked now, before the rename.
-        FileStream? locked = held is null && Resumable && HoldUntilRename ? LockExisting(TempPath, Entry.Path) : null;
+        FileStream? journalLock = null, locked = null;
         try
         {
-            // Not held, it was open to another session meanwhile: its journal, read now that no session can write the
-            // partial, must still vouch for every shard this commit counts as verified.
-            if (held is null && Resumable && !ResumeJournal.Vouches(
-                    ResumeJournal.Load(JournalPath, Entry.Size, Entry.MtimeNanoseconds, _shardSize, ShardCount),
-                    (_digests ?? []).Select((digest, index) => KeyValuePair.Create(index, digest))))
-                throw Changed(Entry.Path);
+            // Not held since its last write (every shard kept from an earlier session's partial, the hold budget was
+            // spent, or on Windows), it was open to other sessions meanwhile. Its journal, then the partial, are locked
+            // now, in the order a session writing the file takes them, and the journal must still vouch for every
+            // shard this commit counts as verified.
+            if (held is null && Resumable)
+            {
+                try
+                {
+                    journalLock = ResumeJournal.LockAndLoad(JournalPath, Entry.Size, Entry.MtimeNanoseconds, _shardSize, ShardCount, out var journaled);
+                    if (HoldUntilRename) locked = LockExisting(TempPath, Entry.Path);
+                    if (!ResumeJournal.Vouches(journaled, (_digests ?? []).Select((digest, index) => KeyValuePair.Create(index, digest))))
+                        throw Changed(Entry.Path);
+                }
+                catch (IOException ex) when (StorageErrors.IsLocked(ex))
+                {
+                    throw InUse(Entry.Path);
+                }
+            }
             ulong expected = Digests.File(_digests ?? []);
             if (expected != _sealedDigest!.Value)
             {
                 // Its journal cannot be trusted either: the next session starts this file afresh.
+                journalLock?.Dispose();
                 TryDelete(TempPath);
                 TryDelete(JournalPath);
                 throw new IntegrityException($"'{Entry.Path}' failed its whole-file check; nothing was committed");
@@ -321,6 +332,8 @@ internal sealed class PartialFile
             if (!_mtimeApplied) File.SetLastWriteTimeUtc(TempPath, SourceScanner.FromNanoseconds(Entry.MtimeNanoseconds));
             File.Move(TempPath, FinalPath, overwrite: true);
             Committed = true;
+            // Windows cannot delete a file open without delete sharing; the partial is in place by now.
+            journalLock?.Dispose();
             if (Resumable) File.Delete(JournalPath);
             _digests = null;
             _claimed = null;
@@ -329,6 +342,7 @@ internal sealed class PartialFile
         {
             held?.Dispose();
             locked?.Dispose();
+            journalLock?.Dispose();
             lock (_journalLock)
             {
                 _journal?.Dispose();

@@ -74,16 +74,28 @@ internal sealed class ResumeJournal : IDisposable
         // Never through a link planted at this name; private like the partial it describes. Opened without
         // truncating, so that what it holds can be read under the lock first.
         if (new FileInfo(path).LinkTarget is not null) File.Delete(path);
-        var options = new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.None, BufferSize = 1 };
-        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        var stream = new FileStream(path, options);
+        bool check = expected is { Count: > 0 };
+        // A journal that must vouch for offers is never created here: a missing one vouches for nothing.
+        var options = new FileStreamOptions { Mode = check ? FileMode.Open : FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.None, BufferSize = 1 };
+        if (!check && !OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        FileStream stream;
         try
         {
-            if (expected is { Count: > 0 })
+            stream = new FileStream(path, options);
+        }
+        catch (FileNotFoundException) when (check)
+        {
+            return null;
+        }
+        try
+        {
+            if (check)
             {
                 var journaled = new Dictionary<int, ulong>();
-                Read(stream, size, mtime, shardSize, shardCount, journaled);
-                if (!Vouches(journaled, expected))
+                // Buffered for the read only (appends go straight to the file), and left undisposed: disposing it
+                // would close the journal.
+                Read(new BufferedStream(stream, 1 << 16), size, mtime, shardSize, shardCount, journaled);
+                if (!Vouches(journaled, expected!))
                 {
                     stream.Dispose();
                     return null;
@@ -122,6 +134,35 @@ internal sealed class ResumeJournal : IDisposable
         }
         stream.Seek(0, SeekOrigin.End);
         return new ResumeJournal(stream);
+    }
+
+    /// <summary>
+    /// Opens an existing journal exclusively, to hold while its partial is renamed, and reads its records for a source of
+    /// this size, mtime and shard size; null, with no records, if it is missing or a symbolic link.
+    /// </summary>
+    public static FileStream? LockAndLoad(string path, long size, long mtime, int shardSize, int shardCount, out Dictionary<int, ulong> records)
+    {
+        records = [];
+        if (new FileInfo(path).LinkTarget is not null) return null;
+        FileStream stream;
+        try
+        {
+            stream = new FileStream(path, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.Read, Share = FileShare.None, BufferSize = 1 << 16 });
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+        try
+        {
+            Read(stream, size, mtime, shardSize, shardCount, records);
+            return stream;
+        }
+        catch
+        {
+            stream.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Appends records; the caller has flushed the data they claim.</summary>

@@ -26,9 +26,11 @@ public sealed class ResumedPartialTests
 
     private static ulong ShardDigest(byte[] data, int index) => Digests.Shard(data.AsSpan(index * Shard, Shard));
 
-    [Fact]
+    [SkippableFact]
     public void An_offered_shard_written_again_loses_its_old_record_at_once()
     {
+        // The journal is read with `cat` while this process holds its lock.
+        Skip.If(OperatingSystem.IsWindows(), "needs cat and advisory locks");
         using var temp = new TempDirectory();
         string final = Path.Combine(temp.Path, "f.bin");
         byte[] old = Data(4 * Shard, 1), changed = Data(4 * Shard, 2);
