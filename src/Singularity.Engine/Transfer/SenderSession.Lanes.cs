@@ -77,7 +77,7 @@ internal sealed partial class SenderSession
     private string Where => $"{_url.Host}:{_url.Port}";
 
     private TransferAbortedException NotAReceiver() =>
-        new(ErrorCode.ProtocolViolation, $"{Where} closed the connection during the handshake; is it a Singularity receiver of the same version?");
+        new(ErrorCode.ProtocolViolation, $"{Where} closed the connection during the handshake: it is either not a Singularity receiver of the same version, or too busy with other connections to answer (try again shortly)");
 
     private async Task<bool> ReadHandshakeAsync(ILaneConnection connection, byte[] buffer, CancellationToken timeout)
     {
