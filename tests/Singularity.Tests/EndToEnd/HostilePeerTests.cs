@@ -97,10 +97,8 @@ public sealed class HostilePeerTests
     [Fact]
     public async Task Manifest_sizes_whose_sum_would_overflow_are_refused()
     {
-        using var temp = new TempDirectory();
-        await using var receiver = new LoopbackReceiver(temp.Sub("dst"), Plain);
-        await using var peer = await RawPeer.ConnectAsync(receiver.Url);
-        await peer.HelloAsync(ConnectionRole.Control, receiver.Token);
+        await using var control = await ControlPeer.OpenAsync();
+        var peer = control.Peer;
         // 300 files just under the most shards a file may have: their sizes add up past long.MaxValue, so a running
         // sum wraps negative and would slip under both the declared total and the free-space check.
         const int shard = 16 << 20;
@@ -113,21 +111,18 @@ public sealed class HostilePeerTests
         Assert.NotNull(error);
         Assert.Equal(ErrorCode.LimitExceeded, ErrorMessage.Decode(error).Code);
         Assert.Contains("declared total", ErrorMessage.Decode(error).Reason);
-        Assert.Empty(Directory.EnumerateFileSystemEntries(temp.Sub("dst")));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(control.Destination));
     }
 
     [Fact]
     public async Task A_huge_declared_control_length_ends_the_session_without_allocating_it()
     {
-        using var temp = new TempDirectory();
-        await using var receiver = new LoopbackReceiver(temp.Sub("dst"), Plain);
-        await using var peer = await RawPeer.ConnectAsync(receiver.Url);
-        await peer.HelloAsync(ConnectionRole.Control, receiver.Token);
+        await using var control = await ControlPeer.OpenAsync();
         byte[] header = new byte[ControlHeader.Size];
         ControlHeader.Write(header, ControlMessageType.ManifestChunk, int.MaxValue);
-        await peer.Stream.WriteAsync(header);
+        await control.Peer.Stream.WriteAsync(header);
 
-        var result = await receiver.NextResultAsync();
+        var result = await control.Receiver.NextResultAsync();
         Assert.Equal(ErrorCode.ProtocolViolation, result.Error!.Code);
         Assert.Contains("exceeds", result.Error.Message);
     }
@@ -333,6 +328,32 @@ public sealed class HostilePeerTests
         BinaryPrimitives.WriteUInt32LittleEndian(seal.AsSpan(4), fileId);
         BinaryPrimitives.WriteUInt64LittleEndian(seal.AsSpan(8), digest);
         return seal;
+    }
+
+    /// <summary>A plaintext receiver in a temporary directory, and a raw peer whose control connection is past its Hello.</summary>
+    private sealed class ControlPeer : IAsyncDisposable
+    {
+        private TempDirectory Temp { get; init; } = null!;
+        public required LoopbackReceiver Receiver { get; init; }
+        public required string Destination { get; init; }
+        public required RawPeer Peer { get; init; }
+
+        public static async Task<ControlPeer> OpenAsync()
+        {
+            var temp = new TempDirectory();
+            string destination = temp.Sub("dst");
+            var receiver = new LoopbackReceiver(destination, Plain);
+            var peer = await RawPeer.ConnectAsync(receiver.Url);
+            await peer.HelloAsync(ConnectionRole.Control, receiver.Token);
+            return new ControlPeer { Temp = temp, Receiver = receiver, Destination = destination, Peer = peer };
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Peer.DisposeAsync();
+            await Receiver.DisposeAsync();
+            Temp.Dispose();
+        }
     }
 
     /// <summary>

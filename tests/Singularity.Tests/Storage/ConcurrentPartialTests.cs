@@ -3,25 +3,13 @@ using Singularity.Engine.Integrity;
 using Singularity.Engine.Protocol;
 using Singularity.Engine.Storage;
 using Singularity.Tests.Support;
+using static Singularity.Tests.Support.PartialFixtures;
 
 namespace Singularity.Tests.Storage;
 
 /// <summary>Two sessions receiving the same path at once: neither may ever rename the other's temporary file into place.</summary>
 public sealed class ConcurrentPartialTests
 {
-    private const int Shard = 64 << 10;
-    private static readonly UnixFileMode Mode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-
-    private static PartialFile Partial(string final, long size, ulong session) =>
-        new(0, new ManifestEntry(EntryKind.File, Path.GetFileName(final), size, Mode, 0, null), final, Shard, durable: true, session);
-
-    private static byte[] Data(int size, int seed)
-    {
-        var bytes = new byte[size];
-        new Random(seed).NextBytes(bytes);
-        return bytes;
-    }
-
     /// <summary>Writes shards [first, last) of <paramref name="data"/>; true if the last of them completed the file.</summary>
     private static bool Write(PartialFile file, byte[] data, int first, int last, ref int open)
     {

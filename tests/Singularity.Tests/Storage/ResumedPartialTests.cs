@@ -5,25 +5,13 @@ using Singularity.Engine.Integrity;
 using Singularity.Engine.Protocol;
 using Singularity.Engine.Storage;
 using Singularity.Tests.Support;
+using static Singularity.Tests.Support.PartialFixtures;
 
 namespace Singularity.Tests.Storage;
 
 /// <summary>A session resuming a partial: the journal it leaves at any moment must claim only bytes that are on disk.</summary>
 public sealed class ResumedPartialTests
 {
-    private const int Shard = 64 << 10;
-    private static readonly UnixFileMode Mode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-
-    private static PartialFile Partial(string final, long size, ulong session) =>
-        new(0, new ManifestEntry(EntryKind.File, Path.GetFileName(final), size, Mode, 0, null), final, Shard, durable: true, session);
-
-    private static byte[] Data(int size, int seed)
-    {
-        var bytes = new byte[size];
-        new Random(seed).NextBytes(bytes);
-        return bytes;
-    }
-
     private static ulong ShardDigest(byte[] data, int index) => Digests.Shard(data.AsSpan(index * Shard, Shard));
 
     [SkippableFact]
@@ -75,9 +63,7 @@ public sealed class ResumedPartialTests
         var second = Partial(final, old.Length, session: 3);
         Assert.Equal(3, first.Offered.Count);
         second.Keep(0, ref open);
-        Assert.True(second.TryClaim(1, ref open, 16, out var handle));
-        RandomAccess.Write(handle, changed.AsSpan(Shard, Shard), Shard);
-        second.CompleteShard(1, ShardDigest(changed, 1));
+        WriteShard(second, changed, 1, ref open);
         second.Abandon();
 
         // The first session's sender still has the old bytes: it keeps its offers, then sends shard 3.
@@ -100,10 +86,7 @@ public sealed class ResumedPartialTests
         var second = Partial(final, old.Length, session: 3);
         second.Keep(0, ref open);
         second.Keep(1, ref open);
-        Assert.True(second.TryClaim(2, ref open, 16, out var handle));
-        RandomAccess.Write(handle, changed.AsSpan(2 * Shard, Shard), 2L * Shard);
-        Assert.True(second.CompleteShard(2, ShardDigest(changed, 2)));
-        second.FinishWriting(ref open);
+        Assert.True(WriteShard(second, changed, 2, ref open));
         second.Abandon();
 
         // Every shard kept, so nothing is written: the commit is the last point to notice.
@@ -122,13 +105,18 @@ public sealed class ResumedPartialTests
     {
         int open = 0;
         var earlier = Partial(final, data.Length, session: 1);
-        for (int index = 0; index < shards; index++)
-        {
-            Assert.True(earlier.TryClaim((uint)index, ref open, 16, out var handle));
-            RandomAccess.Write(handle, data.AsSpan(index * Shard, Shard), (long)index * Shard);
-            if (earlier.CompleteShard((uint)index, ShardDigest(data, index))) earlier.FinishWriting(ref open);
-        }
+        for (int index = 0; index < shards; index++) WriteShard(earlier, data, index, ref open);
         earlier.Abandon();
+    }
+
+    /// <summary>Writes shard <paramref name="index"/> of <paramref name="data"/> as a lane does; true, with the file finished, if it was the last.</summary>
+    private static bool WriteShard(PartialFile file, byte[] data, int index, ref int open)
+    {
+        Assert.True(file.TryClaim((uint)index, ref open, 16, out var handle));
+        RandomAccess.Write(handle, data.AsSpan(index * Shard, Shard), (long)index * Shard);
+        if (!file.CompleteShard((uint)index, ShardDigest(data, index))) return false;
+        file.FinishWriting(ref open);
+        return true;
     }
 
     /// <summary>
