@@ -11,7 +11,8 @@ small_files=${2:-20000}
 dir=${3:-/dev/shm}
 here="$(cd "$(dirname "$0")/.." && pwd)"
 . "$here/bench/lib.sh"
-install_missing iperf3=iperf3 nc=netcat-openbsd rsync=rsync /usr/sbin/sshd=openssh-server scp=openssh-client
+install_missing iperf3=iperf3 nc=netcat-openbsd rsync=rsync /usr/sbin/sshd=openssh-server scp=openssh-client ss=iproute2
+ports_free 5296 5297 5298 5299
 work="$(mktemp -d "$dir/sglty-compare.XXXXXX")"
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }

@@ -14,6 +14,18 @@ publish_sglty() {
     echo "$1/sglty"
 }
 
+# Exits with a one-line reason if anything listens on one of the TCP PORTs the script is about to use: a leftover
+# server there would take the benchmark's traffic and make its figures and checks meaningless.
+ports_free() {
+    local port
+    for port in "$@"; do
+        if ss -Hltn "sport = :$port" | grep -q .; then
+            echo "$(basename "$0"): port $port is in use; stop what listens there (ss -ltnp 'sport = :$port') and run again" >&2
+            exit 1
+        fi
+    done
+}
+
 # Seconds since the epoch, with nanoseconds.
 now() { date +%s.%N; }
 

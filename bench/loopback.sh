@@ -7,7 +7,8 @@ size_mib=${1:-2048}
 dir=${2:-/dev/shm}
 here="$(cd "$(dirname "$0")/.." && pwd)"
 . "$here/bench/lib.sh"
-install_missing iperf3=iperf3
+install_missing iperf3=iperf3 ss=iproute2
+ports_free 5299
 work="$(mktemp -d "$dir/sglty-compare.XXXXXX")"
 trap 'rm -rf "$work"; pkill -f "iperf3 -s -p 5299" || true' EXIT
 bytes=$((size_mib * 1024 * 1024))
