@@ -76,8 +76,10 @@ internal sealed partial class SenderSession
 
     private string Where => $"{_url.Host}:{_url.Port}";
 
+    // Counted as a lost connection, so a send with retries tries again: a receiver at its limit of connections in
+    // their handshake closes new ones without a reply.
     private TransferAbortedException NotAReceiver() =>
-        new(ErrorCode.ProtocolViolation, $"{Where} closed the connection during the handshake: it is either not a Singularity receiver of the same version, or too busy with other connections to answer (try again shortly)");
+        new(ErrorCode.ConnectionLost, $"{Where} closed the connection during the handshake: it is either not a Singularity receiver of the same version, or too busy with other connections to answer (try again shortly)");
 
     private async Task<bool> ReadHandshakeAsync(ILaneConnection connection, byte[] buffer, CancellationToken timeout)
     {

@@ -293,6 +293,27 @@ public sealed class HostilePeerTests
     }
 
     [Fact]
+    public async Task A_sender_closed_out_by_a_receiver_at_its_handshake_limit_tries_again_and_gets_through()
+    {
+        using var temp = new TempDirectory();
+        string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "late.bin"), 1 << 20);
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination, new TransferOptions { Limits = new ProtocolLimits { MaxHandshakes = 1 } });
+        var silent = await RawPeer.ConnectAsync(receiver.Url);
+        while (receiver.Receiver.HandshakesInProgress < 1) await Task.Delay(10);
+
+        // The only slot is taken: the sender's first attempt is closed without a reply, and it retries.
+        var events = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var send = SingularitySender.SendAsync([source], receiver.Url, new TransferOptions { Lanes = 1, Retries = 5 }, null, events.Enqueue);
+        while (!receiver.Rejected.Any(r => r.Contains("too many connections in their handshake"))) await Task.Delay(10);
+        await silent.DisposeAsync();
+
+        await send.WaitAsync(TimeSpan.FromMinutes(2));
+        Assert.Contains(events, e => e.Contains("closed the connection during the handshake"));
+        TestFiles.AssertSameBytes(source, Path.Combine(destination, "late.bin"));
+    }
+
+    [Fact]
     public async Task Another_protocol_version_is_refused_with_a_reason()
     {
         using var temp = new TempDirectory();
