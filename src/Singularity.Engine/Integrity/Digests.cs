@@ -26,5 +26,8 @@ internal static class Digests
 
     public static int ShardCount(long fileSize, int shardSize) => checked((int)((fileSize + shardSize - 1) / shardSize));
 
+    /// <summary>64-bit words of a bitmap with one bit per shard; computed in 64 bits, so a count near int.MaxValue cannot wrap.</summary>
+    public static int BitmapWords(int shardCount) => (int)(((long)shardCount + 63) / 64);
+
     public static int ShardLength(long fileSize, int shardSize, int index) => (int)Math.Min(shardSize, fileSize - (long)index * shardSize);
 }

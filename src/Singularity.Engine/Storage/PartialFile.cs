@@ -381,7 +381,7 @@ internal sealed class PartialFile
 
     private bool Claim(uint index)
     {
-        _claimed ??= new ulong[(int)(((long)ShardCount + 63) / 64)];
+        _claimed ??= new ulong[Digests.BitmapWords(ShardCount)];
         ref ulong word = ref _claimed[index / 64];
         ulong bit = 1UL << (int)(index % 64);
         if ((word & bit) != 0) return false;

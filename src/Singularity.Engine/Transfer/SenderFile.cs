@@ -16,7 +16,7 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
     private int _unread = Digests.ShardCount(entry.Size, shardSize);
     private int _unsent = Digests.ShardCount(entry.Size, shardSize);
     private int _committed;
-    private readonly ulong[] _acknowledged = new ulong[(Digests.ShardCount(entry.Size, shardSize) + 63) / 64];
+    private readonly ulong[] _acknowledged = new ulong[Digests.BitmapWords(Digests.ShardCount(entry.Size, shardSize))];
     private ulong[]? _sent;
     private Dictionary<int, ulong>? _offered;
 
@@ -71,7 +71,7 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
     {
         lock (_lock)
         {
-            _sent ??= new ulong[(ShardCount + 63) / 64];
+            _sent ??= new ulong[Digests.BitmapWords(ShardCount)];
             ulong bit = 1UL << (index % 64);
             if ((_sent[index / 64] & bit) != 0) return null;
             _sent[index / 64] |= bit;
