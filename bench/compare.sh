@@ -92,10 +92,10 @@ PY
 tree_bytes=$(du -sb "$work/tree" | cut -f1)
 copy_before=$(copy_bound "$work/tree" "$work/copy" "$small_files")
 t0=$(now); rsync -a "$work/tree" rsync://127.0.0.1:5297/dst/rsync/; t1=$(now)
-rs_files=$(awk -v n="$small_files" -v s="$(echo "$t1 - $t0" | bc -l)" 'BEGIN { printf "%.0f", n / s }')
+rs_files=$(per_second "$small_files" "$(echo "$t1 - $t0" | bc -l)")
 rs_ok=$(diff -r "$work/tree" "$work/dst/rsync/tree" >/dev/null && echo ok || echo DIFFERENT)
 t0=$(now); "$sglty" send "$work/tree" --to "$url" --encrypt none >/dev/null 2>&1; t1=$(now)
-sg_files=$(awk -v n="$small_files" -v s="$(echo "$t1 - $t0" | bc -l)" 'BEGIN { printf "%.0f", n / s }')
+sg_files=$(per_second "$small_files" "$(echo "$t1 - $t0" | bc -l)")
 sg_ok=$(diff -r "$work/tree" "$work/dst/tree" >/dev/null && echo ok || echo DIFFERENT)
 copy_after=$(copy_bound "$work/tree" "$work/copy" "$small_files")
 echo

@@ -32,6 +32,9 @@ now() { date +%s.%N; }
 # MB/s (10^6 bytes a second) of BYTES moved in SECONDS, with DECIMALS digits (default 0).
 mbps() { awk -v b="$1" -v s="$2" -v d="${3:-0}" 'BEGIN { printf "%.*f", d, b / s / 1e6 }'; }
 
+# COUNT things (files) in SECONDS, as a whole number a second.
+per_second() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", n / s }'; }
+
 # MB/s at which DIR takes a fresh file of MIB MiB from two writers at once, each writing half of it in 4 MiB blocks,
 # with nothing else running: the most any receiver on this machine can write there, whatever the network does.
 write_bound() {
@@ -54,7 +57,7 @@ copy_bound() {
     cp -r "$src" "$dst"
     end=$(now)
     rm -rf "$dst"
-    awk -v n="$files" -v s="$(echo "$end - $start" | bc -l)" 'BEGIN { printf "%.0f", n / s }'
+    per_second "$files" "$(echo "$end - $start" | bc -l)"
 }
 
 # Writes an rsync daemon configuration to FILE: PORT, one writable module [dst] at DIR, running as root so it can
