@@ -247,11 +247,11 @@ internal sealed partial class ReceiverSession
         _bytesNeeded += chunkBytes - held;
         CheckFreeSpace(_bytesNeeded);
         _accepted = first + count;
-        _chunk.Clear();
         if (last)
         {
             _names.Clear();
             _names.TrimExcess();
+            _chunk.Clear();
             _chunk.TrimExcess();
         }
         Touch();
