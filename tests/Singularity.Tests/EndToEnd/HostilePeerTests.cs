@@ -309,7 +309,9 @@ public sealed class HostilePeerTests
         await silent.DisposeAsync();
 
         await send.WaitAsync(TimeSpan.FromMinutes(2));
-        Assert.Contains(events, e => e.Contains("closed the connection during the handshake"));
+        // Closed without a reply: the sender either reads the end of the stream or, when the receiver's close resets its
+        // unread Hello, fails its own write. Both are a lost connection, and the send tries again.
+        Assert.Contains(events, e => e.StartsWith("retry 1 ", StringComparison.Ordinal));
         TestFiles.AssertSameBytes(source, Path.Combine(destination, "late.bin"));
     }
 
