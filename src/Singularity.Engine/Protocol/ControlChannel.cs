@@ -34,8 +34,7 @@ internal sealed class ControlChannel : IAsyncDisposable
     private ControlMessageType _openBatchType;
     private bool _completed;
     private Exception? _writeError;
-    private byte[] _readBuffer = ArrayPool<byte>.Shared.Rent(4096);
-    private readonly byte[] _readHeader = new byte[ControlHeader.Size];
+    private readonly FrameReader _reader;
 
     private readonly FrameCipher? _sendCipher;
     private readonly FrameCipher? _receiveCipher;
@@ -45,6 +44,7 @@ internal sealed class ControlChannel : IAsyncDisposable
     public ControlChannel(ILaneConnection connection, ProtocolLimits limits, FrameCipher? sendCipher = null, FrameCipher? receiveCipher = null)
     {
         _connection = connection;
+        _reader = new FrameReader(connection, ControlHeader.Size);
         _limits = limits;
         _sendCipher = sendCipher;
         _receiveCipher = receiveCipher;
@@ -124,28 +124,25 @@ internal sealed class ControlChannel : IAsyncDisposable
     /// <summary>Reads the next message; its body stays valid until the next call. Returns false at a clean end of stream.</summary>
     public async ValueTask<(bool Ok, ControlMessageType Type, ReadOnlyMemory<byte> Body)> ReadAsync(CancellationToken cancellationToken = default)
     {
-        if (!await _connection.ReadExactlyOrEndAsync(_readHeader, cancellationToken).ConfigureAwait(false))
+        if (!await _reader.TryReadHeaderAsync(cancellationToken).ConfigureAwait(false))
             return (false, default, default);
         int tag = _receiveCipher is null ? 0 : FrameCipher.TagSize;
-        if (!ControlHeader.TryRead(_readHeader, _limits.MaxControlMessageBytes + tag, out var type, out int length, out string? error))
+        if (!ControlHeader.TryRead(_reader.Header, _limits.MaxControlMessageBytes + tag, out var type, out int length, out string? error))
             throw new ProtocolViolationException(error!);
         if (length < tag) throw new ProtocolViolationException("control message shorter than its tag");
-        if (_readBuffer.Length < length)
-        {
-            ArrayPool<byte>.Shared.Return(_readBuffer);
-            _readBuffer = ArrayPool<byte>.Shared.Rent(length);
-        }
-        Memory<byte> body = _readBuffer.AsMemory(0, length);
-        if (length > 0 && !await _connection.ReadExactlyOrEndAsync(body, cancellationToken).ConfigureAwait(false))
-            throw new TransferAbortedException(ErrorCode.ConnectionLost, "control connection closed in the middle of a message");
+        // The buffer grows to the largest message seen, which the check above keeps within the limit.
+        _reader.Reserve(length);
+        var message = await _reader.ReadFrameAsync(length, cancellationToken).ConfigureAwait(false);
+        var header = message[..ControlHeader.Size];
+        var body = message[ControlHeader.Size..];
         if (_receiveCipher is not null)
         {
-            if (WireFormat.ReadCheck(_readHeader.AsSpan(8)) != 0) throw new ProtocolViolationException("the check field of an encrypted control message is not zero");
-            if (!_receiveCipher.TryOpen(body.Span[..^tag], body.Span[^tag..], _readHeader.AsSpan(0, 8)))
+            if (WireFormat.ReadCheck(header.Span[8..]) != 0) throw new ProtocolViolationException("the check field of an encrypted control message is not zero");
+            if (!_receiveCipher.TryOpen(body.Span[..^tag], body.Span[^tag..], header.Span[..8]))
                 throw new ProtocolViolationException("a control message failed authentication: it was altered, dropped or replayed on the way");
             return (true, type, body[..^tag]);
         }
-        if (ControlHeader.Check(_readHeader, body.Span) != WireFormat.ReadCheck(_readHeader.AsSpan(8)))
+        if (ControlHeader.Check(header.Span, body.Span) != WireFormat.ReadCheck(header.Span[8..]))
             throw new ProtocolViolationException($"control message {type} failed its check");
         return (true, type, body);
     }

@@ -49,31 +49,30 @@ internal sealed partial class ReceiverSession
     /// <summary>Reads shard after shard: validate the header against the session, read the payload into this lane's one buffer, verify, write at its offset.</summary>
     private async Task LaneLoopAsync(ILaneConnection connection, ushort lane)
     {
-        byte[] header = new byte[ShardHeader.Size];
-        byte[]? payload = null;
+        var frames = new FrameReader(connection, ShardHeader.Size);
+        bool reserved = false;
         var cancellationToken = _cts.Token;
         using var cipher = Keys.SenderToReceiver(SessionKeys.StreamOf(lane));
         int tag = cipher is null ? 0 : FrameCipher.TagSize;
         try
         {
-            while (await connection.ReadExactlyOrEndAsync(header, cancellationToken).ConfigureAwait(false))
+            while (await frames.TryReadHeaderAsync(cancellationToken).ConfigureAwait(false))
             {
                 Touch();
-                if (!ShardHeader.TryRead(header, out var shard, out string? error))
+                if (!ShardHeader.TryRead(frames.Header, out var shard, out string? error))
                     throw new ProtocolViolationException(error!);
                 var file = Validate(shard);
-                // Made at the first shard (a lane may join before OpenSession fixed the shard size), exactly one frame
-                // long: a pooled array would round up to the next power of two and could double the lane's memory.
-                payload ??= GC.AllocateUninitializedArray<byte>(_shardSize + tag);
-                Memory<byte> frame = payload.AsMemory(0, shard.PayloadLength + tag);
-                if (!await connection.ReadExactlyOrEndAsync(frame, cancellationToken).ConfigureAwait(false))
-                    throw new TransferAbortedException(ErrorCode.ConnectionLost, "lane closed between a shard header and its payload");
-                var data = frame.Span[..shard.PayloadLength];
+                // Sized at the first shard: a lane may join before OpenSession fixed the shard size.
+                if (!reserved) { frames.Reserve(_shardSize + tag); reserved = true; }
+                var frame = await frames.ReadFrameAsync(shard.PayloadLength + tag, cancellationToken).ConfigureAwait(false);
+                var header = frame.Span[..ShardHeader.Size];
+                var body = frame.Span[ShardHeader.Size..];
+                var data = body[..shard.PayloadLength];
                 // Encrypted: the tag proves header and payload intact and the digest field is zero on the wire, so the
                 // digest is computed here. Plain: the digest in the header is what the payload must match.
                 // A failed tag means the header may be forged as well, so its file and shard cannot be named in a
                 // NACK: the lane is dropped and the sender resends everything it had in flight there.
-                if (cipher is not null && !cipher.TryOpen(data, frame.Span[shard.PayloadLength..], header))
+                if (cipher is not null && !cipher.TryOpen(data, body[shard.PayloadLength..], header))
                     throw new ProtocolViolationException("a shard failed authentication: it was altered on the way");
                 ulong digest = Digests.Shard(data);
                 if (cipher is null && digest != shard.PayloadDigest)

@@ -16,6 +16,9 @@ internal interface ILaneConnection : IAsyncDisposable
     /// <summary>Fills <paramref name="buffer"/> completely; returns false if the stream ended cleanly before the first byte, and throws if it ends in the middle.</summary>
     ValueTask<bool> ReadExactlyOrEndAsync(Memory<byte> buffer, CancellationToken cancellationToken = default);
 
+    /// <summary>Receives what has arrived, at least one byte and at most <paramref name="buffer"/>'s length, waiting for it if none has; 0 at the end of the stream.</summary>
+    ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default);
+
     /// <summary>Writes all of <paramref name="buffer"/>.</summary>
     ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default);
 

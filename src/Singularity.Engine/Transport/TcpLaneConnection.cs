@@ -17,19 +17,24 @@ internal sealed class TcpLaneConnection(Socket socket, TimeSpan setupTime = defa
     public async ValueTask<bool> ReadExactlyOrEndAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         int filled = 0;
+        while (filled < buffer.Length)
+        {
+            int read = await ReadAsync(buffer[filled..], cancellationToken).ConfigureAwait(false);
+            if (read == 0)
+            {
+                if (filled == 0) return false;
+                throw new TransferAbortedException(ErrorCode.ConnectionLost, $"connection from {RemoteEndPoint} closed in the middle of a frame");
+            }
+            filled += read;
+        }
+        return true;
+    }
+
+    public async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
         try
         {
-            while (filled < buffer.Length)
-            {
-                int read = await socket.ReceiveAsync(buffer[filled..], SocketFlags.None, cancellationToken).ConfigureAwait(false);
-                if (read == 0)
-                {
-                    if (filled == 0) return false;
-                    throw new TransferAbortedException(ErrorCode.ConnectionLost, $"connection from {RemoteEndPoint} closed in the middle of a frame");
-                }
-                filled += read;
-            }
-            return true;
+            return await socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken).ConfigureAwait(false);
         }
         catch (SocketException ex)
         {
