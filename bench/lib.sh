@@ -1,15 +1,17 @@
 # Helpers shared by the benchmark scripts; sourced, not run.
 
 # Installs with apt the packages of the commands that are missing; each argument is COMMAND=PACKAGE, and a COMMAND
-# may be a path (/usr/sbin/sshd).
+# may be the path of any file the package brings (/usr/sbin/sshd, /usr/include/zlib.h).
 install_missing() {
     local need=() pair
-    for pair in "$@"; do command -v "${pair%%=*}" >/dev/null || need+=("${pair#*=}"); done
+    for pair in "$@"; do command -v "${pair%%=*}" >/dev/null || [ -e "${pair%%=*}" ] || need+=("${pair#*=}"); done
     if [ ${#need[@]} -gt 0 ]; then apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null; fi
 }
 
-# Publishes sglty ahead-of-time compiled (as the README's install does) into DIR; prints the path of the command.
+# Publishes sglty compiled to native code (as the README's install does) into DIR, installing with apt the clang and
+# zlib headers that needs when they are missing; prints the path of the command.
 publish_sglty() {
+    install_missing clang=clang /usr/include/zlib.h=zlib1g-dev
     dotnet publish -c Release "$(dirname "${BASH_SOURCE[0]}")/../src/Singularity.Cli" -o "$1" -v q -nologo >&2 || return 1
     echo "$1/sglty"
 }

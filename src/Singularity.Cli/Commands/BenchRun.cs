@@ -60,7 +60,7 @@ internal sealed record BenchRun(long Bytes, int Lanes, long ShardSize, string Ci
         string self = Environment.ProcessPath ?? "dotnet";
         var info = new ProcessStartInfo(self) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         if (Path.GetFileNameWithoutExtension(self).Equals("dotnet", StringComparison.OrdinalIgnoreCase))
-            info.ArgumentList.Add(typeof(BenchRun).Assembly.Location);
+            info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "sglty.dll"));
         foreach (string argument in arguments) info.ArgumentList.Add(argument);
         return Process.Start(info) ?? throw new InvalidOperationException("could not start sglty");
     }
