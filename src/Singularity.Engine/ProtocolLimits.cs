@@ -29,8 +29,9 @@ public sealed record ProtocolLimits
 
     /// <summary>
     /// Most bytes of lane buffers one session may make a receiver hold: the receiver keeps one shard buffer per lane
-    /// (plus a 16-byte tag) and lets a session have twice the lanes it declared, so a session declaring L lanes of
-    /// S-byte shards needs 2 × L × S. Default 256 MiB: 64 lanes of 1 MiB, 16 of 4 MiB or 8 of 16 MiB.
+    /// (plus a 16-byte tag, a header and 64 KiB of read-ahead) and lets a session have twice the lanes it declared, so
+    /// a session declaring L lanes of S-byte shards needs 2 × L × S. Default 256 MiB: 64 lanes of 1 MiB, 16 of 4 MiB
+    /// or 8 of 16 MiB. The read-ahead adds at most <see cref="MaxLanes"/> × 64 KiB (8 MiB by default).
     /// </summary>
     public long MaxLaneBufferBytes { get; init; } = 256L << 20;
 

@@ -6,12 +6,12 @@ namespace Singularity.Engine.Transport;
 /// instead of two each; a large frame is read as before. The caller checks each header before asking for its body,
 /// so a declared length is validated before anything waits for it, and the read-ahead keeps the buffer bounded.
 /// </summary>
-internal sealed class FrameReader(ILaneConnection connection, int headerSize)
+internal sealed class FrameReader(ILaneConnection connection, int headerSize, int initialBodyBytes = 0)
 {
     /// <summary>How far a receive may run past the frame being read.</summary>
     public const int ReadAhead = 64 * 1024;
 
-    private byte[] _buffer = GC.AllocateUninitializedArray<byte>(headerSize + ReadAhead);
+    private byte[] _buffer = GC.AllocateUninitializedArray<byte>(headerSize + initialBodyBytes + ReadAhead);
     // The current frame starts at _start; bytes up to _end have arrived. Everything from _end on is free.
     private int _start;
     private int _end;
