@@ -403,7 +403,7 @@ internal sealed class PartialFile
         {
             try
             {
-                _journal = ResumeJournal.Open(JournalPath, Entry.Size, Entry.MtimeNanoseconds, _shardSize, keep: false, _offered, ShardCount)
+                _journal = ResumeJournal.Open(JournalPath, Entry.Size, Entry.MtimeNanoseconds, _shardSize, _offered, ShardCount)
                     ?? throw Changed(Entry.Path);
             }
             catch (IOException ex) when (StorageErrors.IsLocked(ex))

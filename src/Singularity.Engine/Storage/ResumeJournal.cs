@@ -64,12 +64,12 @@ internal sealed class ResumeJournal : IDisposable
         expected.All(e => journaled.TryGetValue(e.Key, out ulong digest) && digest == e.Value);
 
     /// <summary>
-    /// Opens the journal for appending, exclusively: a second session receiving the same file fails here. A fresh header
-    /// is written unless <paramref name="keep"/>. With <paramref name="expected"/> (shard index to digest), the journal
+    /// Opens the journal for appending, exclusively: a second session receiving the same file fails here. It is rewritten
+    /// with a fresh header. With <paramref name="expected"/> (shard index to digest), the journal
     /// found there must still record every one of them, read under its lock before it is rewritten; otherwise it is
     /// left as it is and the result is null: another session wrote the partial since they were read.
     /// </summary>
-    public static ResumeJournal? Open(string path, long size, long mtime, int shardSize, bool keep, IReadOnlyDictionary<int, ulong>? expected = null, int shardCount = 0)
+    public static ResumeJournal? Open(string path, long size, long mtime, int shardSize, IReadOnlyDictionary<int, ulong>? expected = null, int shardCount = 0)
     {
         // Never through a link planted at this name; private like the partial it describes. Opened without
         // truncating, so that what it holds can be read under the lock first.
@@ -100,9 +100,8 @@ internal sealed class ResumeJournal : IDisposable
                     stream.Dispose();
                     return null;
                 }
-                stream.Position = 0;
             }
-            return Prepare(stream, size, mtime, shardSize, keep);
+            return Prepare(stream, size, mtime, shardSize);
         }
         catch
         {
@@ -112,27 +111,19 @@ internal sealed class ResumeJournal : IDisposable
         }
     }
 
-    private static ResumeJournal Prepare(FileStream stream, long size, long mtime, int shardSize, bool keep)
+    private static ResumeJournal Prepare(FileStream stream, long size, long mtime, int shardSize)
     {
-        if (!keep || stream.Length < HeaderSize)
-        {
-            stream.SetLength(0);
-            Span<byte> header = stackalloc byte[HeaderSize];
-            header.Clear();
-            Magic.CopyTo(header);
-            BinaryPrimitives.WriteUInt16LittleEndian(header[8..], 1);
-            BinaryPrimitives.WriteInt32LittleEndian(header[12..], shardSize);
-            BinaryPrimitives.WriteInt64LittleEndian(header[16..], size);
-            BinaryPrimitives.WriteInt64LittleEndian(header[24..], mtime);
-            BinaryPrimitives.WriteUInt64LittleEndian(header[56..], XxHash3.HashToUInt64(header[..56]));
-            stream.Write(header);
-        }
-        else
-        {
-            // Drop a torn trailing record so new records stay aligned.
-            stream.SetLength(HeaderSize + (stream.Length - HeaderSize) / RecordSize * RecordSize);
-        }
-        stream.Seek(0, SeekOrigin.End);
+        stream.SetLength(0);
+        Span<byte> header = stackalloc byte[HeaderSize];
+        header.Clear();
+        Magic.CopyTo(header);
+        BinaryPrimitives.WriteUInt16LittleEndian(header[8..], 1);
+        BinaryPrimitives.WriteInt32LittleEndian(header[12..], shardSize);
+        BinaryPrimitives.WriteInt64LittleEndian(header[16..], size);
+        BinaryPrimitives.WriteInt64LittleEndian(header[24..], mtime);
+        BinaryPrimitives.WriteUInt64LittleEndian(header[56..], XxHash3.HashToUInt64(header[..56]));
+        stream.Position = 0;
+        stream.Write(header);
         return new ResumeJournal(stream);
     }
 
