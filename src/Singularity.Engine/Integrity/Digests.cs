@@ -24,7 +24,10 @@ internal static class Digests
         return hash.GetCurrentHashAsUInt64();
     }
 
-    public static int ShardCount(long fileSize, int shardSize) => checked((int)((fileSize + shardSize - 1) / shardSize));
+    public static int ShardCount(long fileSize, int shardSize) => checked((int)ShardCount64(fileSize, shardSize));
+
+    /// <summary>Shards of a file of any valid size, counted without overflow, for checking the count against a limit.</summary>
+    public static long ShardCount64(long fileSize, int shardSize) => fileSize / shardSize + (fileSize % shardSize == 0 ? 0 : 1);
 
     /// <summary>64-bit words of a bitmap with one bit per shard; computed in 64 bits, so a count near int.MaxValue cannot wrap.</summary>
     public static int BitmapWords(int shardCount) => (int)(((long)shardCount + 63) / 64);
