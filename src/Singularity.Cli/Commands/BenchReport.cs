@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using System.Globalization;
+using System.Reflection;
 using System.Security;
 using System.Text;
 using System.Text.Json;
@@ -106,19 +106,14 @@ internal static class BenchReport
         File.WriteAllText(path, svg.ToString());
     }
 
+    /// <summary>
+    /// The commit this sglty was built from, which the SDK writes into the informational version ("1.0.0+SHA"): the
+    /// figures belong to the binary, wherever it runs, not to whatever checkout the current directory is in.
+    /// </summary>
     private static string Commit()
     {
-        try
-        {
-            var info = new ProcessStartInfo("git", "rev-parse --short HEAD") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            using var git = Process.Start(info)!;
-            string text = git.StandardOutput.ReadToEnd().Trim();
-            git.WaitForExit();
-            return git.ExitCode == 0 ? text : "unknown";
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            return "unknown";
-        }
+        string? version = typeof(BenchReport).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion;
+        int plus = version?.IndexOf('+', StringComparison.Ordinal) ?? -1;
+        return plus >= 0 && plus + 1 < version!.Length ? version[(plus + 1)..Math.Min(version.Length, plus + 8)] : "unknown";
     }
 }
