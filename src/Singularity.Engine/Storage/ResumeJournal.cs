@@ -65,9 +65,9 @@ internal sealed class ResumeJournal : IDisposable
 
     /// <summary>
     /// Opens the journal for appending, exclusively: a second session receiving the same file fails here. It is rewritten
-    /// with a fresh header. With <paramref name="expected"/> (shard index to digest), the journal
-    /// found there must still record every one of them, read under its lock before it is rewritten; otherwise it is
-    /// left as it is and the result is null: another session wrote the partial since they were read.
+    /// with a fresh header. With <paramref name="expected"/> (shard index to digest), the journal found there must still
+    /// record every one of them, read under its lock before it is rewritten; otherwise it is left as it is and the
+    /// result is null: another session wrote the partial since they were read.
     /// </summary>
     public static ResumeJournal? Open(string path, long size, long mtime, int shardSize, IReadOnlyDictionary<int, ulong>? expected = null, int shardCount = 0)
     {
