@@ -35,8 +35,8 @@ internal sealed class ControlChannel : IAsyncDisposable
     private bool _completed;
     private Exception? _writeError;
     private readonly FrameReader _reader;
-    // Room for bodies of this many bytes; most control messages are far shorter.
-    private int _reserved = 4096;
+    // The read buffer's first room for bodies; most control messages are far shorter.
+    private const int InitialBodyBytes = 4096;
 
     private readonly FrameCipher? _sendCipher;
     private readonly FrameCipher? _receiveCipher;
@@ -46,7 +46,7 @@ internal sealed class ControlChannel : IAsyncDisposable
     public ControlChannel(ILaneConnection connection, ProtocolLimits limits, FrameCipher? sendCipher = null, FrameCipher? receiveCipher = null)
     {
         _connection = connection;
-        _reader = new FrameReader(connection, ControlHeader.Size, _reserved);
+        _reader = new FrameReader(connection, ControlHeader.Size, InitialBodyBytes);
         _limits = limits;
         _sendCipher = sendCipher;
         _receiveCipher = receiveCipher;
@@ -134,11 +134,8 @@ internal sealed class ControlChannel : IAsyncDisposable
         if (length < tag) throw new ProtocolViolationException("control message shorter than its tag");
         // The buffer doubles until the message fits, so a peer's ever longer messages cost few allocations; the check
         // above keeps it within the limit.
-        if (length > _reserved)
-        {
-            _reserved = Math.Min(Math.Max(length, 2 * _reserved), _limits.MaxControlMessageBytes + tag);
-            _reader.Reserve(_reserved);
-        }
+        if (length > _reader.BodyCapacity)
+            _reader.Reserve(Math.Min(Math.Max(length, 2 * _reader.BodyCapacity), _limits.MaxControlMessageBytes + tag));
         var message = await _reader.ReadFrameAsync(length, cancellationToken).ConfigureAwait(false);
         var header = message[..ControlHeader.Size];
         var body = message[ControlHeader.Size..];

@@ -50,7 +50,6 @@ internal sealed partial class ReceiverSession
     private async Task LaneLoopAsync(ILaneConnection connection, ushort lane)
     {
         var frames = new FrameReader(connection, ShardHeader.Size);
-        bool reserved = false;
         var cancellationToken = _cts.Token;
         using var cipher = Keys.SenderToReceiver(SessionKeys.StreamOf(lane));
         int tag = cipher is null ? 0 : FrameCipher.TagSize;
@@ -62,8 +61,8 @@ internal sealed partial class ReceiverSession
                 if (!ShardHeader.TryRead(frames.Header, out var shard, out string? error))
                     throw new ProtocolViolationException(error!);
                 var file = Validate(shard);
-                // Sized at the first shard: a lane may join before OpenSession fixed the shard size.
-                if (!reserved) { frames.Reserve(_shardSize + tag); reserved = true; }
+                // Grown at the first shard, to one frame: a lane may join before OpenSession fixed the shard size.
+                frames.Reserve(_shardSize + tag);
                 var frame = await frames.ReadFrameAsync(shard.PayloadLength + tag, cancellationToken).ConfigureAwait(false);
                 var header = frame.Span[..ShardHeader.Size];
                 var body = frame.Span[ShardHeader.Size..];

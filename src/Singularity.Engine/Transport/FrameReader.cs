@@ -19,7 +19,10 @@ internal sealed class FrameReader(ILaneConnection connection, int headerSize, in
     /// <summary>The header of the current frame, valid after <see cref="TryReadHeaderAsync"/> returned true.</summary>
     public ReadOnlySpan<byte> Header => _buffer.AsSpan(_start, headerSize);
 
-    /// <summary>Room for bodies of up to <paramref name="bodyBytes"/>; called once the largest body is known.</summary>
+    /// <summary>The longest body the buffer holds now.</summary>
+    public int BodyCapacity => _buffer.Length - headerSize - ReadAhead;
+
+    /// <summary>Room for bodies of up to <paramref name="bodyBytes"/>; does nothing when there is room already.</summary>
     public void Reserve(int bodyBytes)
     {
         int size = headerSize + bodyBytes + ReadAhead;
@@ -36,7 +39,7 @@ internal sealed class FrameReader(ILaneConnection connection, int headerSize, in
         if (_start == _end) _start = _end = 0;
         if (await FillAsync(headerSize, cancellationToken).ConfigureAwait(false)) return true;
         if (_end == _start) return false;
-        throw MidFrame();
+        throw ILaneConnection.ClosedMidFrame(connection.RemoteEndPoint);
     }
 
     /// <summary>
@@ -46,7 +49,7 @@ internal sealed class FrameReader(ILaneConnection connection, int headerSize, in
     public async ValueTask<Memory<byte>> ReadFrameAsync(int bodyBytes, CancellationToken cancellationToken)
     {
         int frame = headerSize + bodyBytes;
-        if (!await FillAsync(frame, cancellationToken).ConfigureAwait(false)) throw MidFrame();
+        if (!await FillAsync(frame, cancellationToken).ConfigureAwait(false)) throw ILaneConnection.ClosedMidFrame(connection.RemoteEndPoint);
         var whole = _buffer.AsMemory(_start, frame);
         _start += frame;
         return whole;
@@ -71,7 +74,4 @@ internal sealed class FrameReader(ILaneConnection connection, int headerSize, in
         }
         return true;
     }
-
-    private TransferAbortedException MidFrame() =>
-        new(ErrorCode.ConnectionLost, $"connection from {connection.RemoteEndPoint} closed in the middle of a frame");
 }

@@ -27,6 +27,10 @@ internal interface ILaneConnection : IAsyncDisposable
 
     /// <summary>Tears the connection down at once, waking any pending read or write.</summary>
     void Abort();
+
+    /// <summary>The error for a stream that ended inside a frame, wherever frames are read.</summary>
+    static TransferAbortedException ClosedMidFrame(EndPoint? remote) =>
+        new(ErrorCode.ConnectionLost, $"connection from {remote} closed in the middle of a frame");
 }
 
 /// <summary>Accepts incoming connections on one endpoint.</summary>

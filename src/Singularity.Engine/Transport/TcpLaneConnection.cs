@@ -23,7 +23,7 @@ internal sealed class TcpLaneConnection(Socket socket, TimeSpan setupTime = defa
             if (read == 0)
             {
                 if (filled == 0) return false;
-                throw new TransferAbortedException(ErrorCode.ConnectionLost, $"connection from {RemoteEndPoint} closed in the middle of a frame");
+                throw ILaneConnection.ClosedMidFrame(RemoteEndPoint);
             }
             filled += read;
         }
