@@ -1,3 +1,4 @@
+using System.Collections.ObjectModel;
 using System.IO.Hashing;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
@@ -32,17 +33,21 @@ internal sealed class PartialFile
     private static readonly TimeSpan JournalInterval = TimeSpan.FromSeconds(1);
 
     private readonly Lock _lock = new();
-    private readonly Lock _journalLock = new();
+    // Keeps a slow journal flush from holding up claims; a file without a journal shares the one lock, which is
+    // reentrant. A tree of millions of small files holds one of these objects per file, so each field counts.
+    private readonly Lock _journalLock;
     private readonly int _shardSize;
     private readonly bool _durable;
     private readonly bool _preallocate;
     private readonly bool _applyMode;
-    private readonly Dictionary<int, ulong> _offered;
-    private readonly List<(int Index, ulong Digest)> _unjournaled = [];
+    private readonly IReadOnlyDictionary<int, ulong> _offered;
+    private readonly ulong _session;
+    // Null for a file that keeps no journal.
+    private readonly List<(int Index, ulong Digest)>? _unjournaled;
     private SafeFileHandle? _handle;
     private FileStream? _stream;
     private ResumeJournal? _journal;
-    private DateTime _lastJournal = DateTime.UtcNow;
+    private DateTime _lastJournal;
     private ulong[]? _digests;
     private ulong[]? _claimed;
     private int _verified;
@@ -63,11 +68,10 @@ internal sealed class PartialFile
         FinalPath = finalPath;
         _shardSize = shardSize;
         _durable = durable;
+        _session = session;
         ShardCount = Digests.ShardCount(entry.Size, shardSize);
-        string directory = Path.GetDirectoryName(finalPath)!;
-        ResumablePath = Path.Combine(directory, TemporaryName(Path.GetFileName(finalPath), null));
-        TempPath = Resumable ? ResumablePath : Path.Combine(directory, TemporaryName(Path.GetFileName(finalPath), session));
-        JournalPath = ResumeJournal.PathFor(TempPath);
+        _journalLock = Resumable ? new() : _lock;
+        _unjournaled = Resumable ? [] : null;
         // A file of one shard is written in one call: reserving its space first is a second system call for nothing.
         _preallocate = preallocate && ShardCount > 1;
         _written = ShardCount == 0;
@@ -77,17 +81,21 @@ internal sealed class PartialFile
             ? ResumeJournal.Load(JournalPath, entry.Size, entry.MtimeNanoseconds, shardSize, ShardCount)
                 .Where(r => (long)r.Key * shardSize + Digests.ShardLength(entry.Size, shardSize, r.Key) <= part.Length)
                 .ToDictionary()
-            : [];
+            : ReadOnlyDictionary<int, ulong>.Empty;
     }
 
     public uint Id { get; }
     public ManifestEntry Entry { get; }
     public string FinalPath { get; }
-    public string TempPath { get; }
-    public string JournalPath { get; }
+    // The names below are built when needed rather than kept: they are wanted at the open and the commit only.
+    public string TempPath => Resumable ? ResumablePath : TemporaryPath(_session);
+    public string JournalPath => ResumeJournal.PathFor(TempPath);
 
     /// <summary>Where a resumable partial of this file lives; the same as <see cref="TempPath"/> when this one is resumable.</summary>
-    public string ResumablePath { get; }
+    public string ResumablePath => TemporaryPath(null);
+
+    private string TemporaryPath(ulong? session) =>
+        Path.Join(Path.GetDirectoryName(FinalPath.AsSpan()), TemporaryName(Path.GetFileName(FinalPath), session));
     public int ShardCount { get; }
     public bool Committed { get; private set; }
 
@@ -134,7 +142,7 @@ internal sealed class PartialFile
             _digests ??= new ulong[ShardCount];
             _digests[index] = digest;
             // Its bytes were flushed by the session that journaled them, so its record may be written at once.
-            lock (_journalLock) _unjournaled.Add(((int)index, digest));
+            lock (_journalLock) _unjournaled!.Add(((int)index, digest));
             if (++_verified < ShardCount) return false;
         }
         if (Finish()) Interlocked.Decrement(ref openFiles);
@@ -149,11 +157,15 @@ internal sealed class PartialFile
         {
             _digests![index] = digest;
             bool last = ++_verified == ShardCount;
-            lock (_journalLock)
+            if (_unjournaled is not null)
             {
-                _unjournaled.Add(((int)index, digest));
-                journalNow = !last && _journal is not null && (_unjournaled.Count >= JournalBatch || DateTime.UtcNow - _lastJournal > JournalInterval);
+                lock (_journalLock)
+                {
+                    _unjournaled.Add(((int)index, digest));
+                    journalNow = !last && _journal is not null && (_unjournaled.Count >= JournalBatch || DateTime.UtcNow - _lastJournal > JournalInterval);
+                }
             }
+            else journalNow = false;
             if (!last)
             {
                 if (journalNow) FlushJournal();
@@ -174,7 +186,7 @@ internal sealed class PartialFile
     {
         lock (_journalLock)
         {
-            if (_journal is null || _handle is null || _unjournaled.Count == 0) return;
+            if (_journal is null || _handle is null || _unjournaled is not { Count: > 0 }) return;
             if (_durable) RandomAccess.FlushToDisk(_handle);
             AppendJournal();
         }
@@ -183,7 +195,7 @@ internal sealed class PartialFile
     /// <summary>Appends the pending records; the caller holds the journal lock and has flushed the data they claim.</summary>
     private void AppendJournal()
     {
-        if (_journal is null || _unjournaled.Count == 0) return;
+        if (_journal is null || _unjournaled is not { Count: > 0 }) return;
         _journal.Append(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_unjournaled));
         _unjournaled.Clear();
         _lastJournal = DateTime.UtcNow;
@@ -241,7 +253,7 @@ internal sealed class PartialFile
                     _journal?.Dispose();
                     _journal = null;
                 }
-                _unjournaled.Clear();
+                _unjournaled?.Clear();
             }
         }
         // Only now may a seal commit the file: never before its data is flushed.
@@ -292,6 +304,7 @@ internal sealed class PartialFile
             _stream = null;
         }
         FileStream? journalLock = null, locked = null;
+        string temp = TempPath;
         try
         {
             // Not held since its last write (every shard kept from an earlier session's partial, the hold budget was
@@ -303,7 +316,7 @@ internal sealed class PartialFile
                 try
                 {
                     journalLock = ResumeJournal.LockAndLoad(JournalPath, Entry.Size, Entry.MtimeNanoseconds, _shardSize, ShardCount, out var journaled);
-                    if (HoldUntilRename) locked = LockExisting(TempPath, Entry.Path);
+                    if (HoldUntilRename) locked = LockExisting(temp, Entry.Path);
                     if (!ResumeJournal.Vouches(journaled, (_digests ?? []).Select((digest, index) => KeyValuePair.Create(index, digest))))
                         throw Changed(Entry.Path);
                 }
@@ -317,20 +330,20 @@ internal sealed class PartialFile
             {
                 // Its journal cannot be trusted either: the next session starts this file afresh.
                 journalLock?.Dispose();
-                TryDelete(TempPath);
-                TryDelete(JournalPath);
+                TryDelete(temp);
+                TryDelete(ResumeJournal.PathFor(temp));
                 throw new IntegrityException($"'{Entry.Path}' failed its whole-file check; nothing was committed");
             }
-            if (ShardCount == 0) CreateExclusive(TempPath, 0, Entry.Path).Dispose();
+            if (ShardCount == 0) CreateExclusive(temp, 0, Entry.Path).Dispose();
             if (_applyMode && !OperatingSystem.IsWindows())
             {
                 if (held is not null) File.SetUnixFileMode(held.SafeFileHandle, Entry.Mode & SafeModeBits);
-                else File.SetUnixFileMode(TempPath, Entry.Mode & SafeModeBits);
+                else File.SetUnixFileMode(temp, Entry.Mode & SafeModeBits);
             }
             // Set when the last shard was written, unless the file was not held then: empty, every shard kept from a
             // partial, beyond the hold budget, or on Windows.
-            if (!_mtimeApplied) File.SetLastWriteTimeUtc(TempPath, SourceScanner.FromNanoseconds(Entry.MtimeNanoseconds));
-            File.Move(TempPath, FinalPath, overwrite: true);
+            if (!_mtimeApplied) File.SetLastWriteTimeUtc(temp, SourceScanner.FromNanoseconds(Entry.MtimeNanoseconds));
+            File.Move(temp, FinalPath, overwrite: true);
             Committed = true;
             // Windows cannot delete a file open without delete sharing; the partial is in place by now.
             journalLock?.Dispose();
@@ -405,6 +418,7 @@ internal sealed class PartialFile
             {
                 _journal = ResumeJournal.Open(JournalPath, Entry.Size, Entry.MtimeNanoseconds, _shardSize, _offered, ShardCount)
                     ?? throw Changed(Entry.Path);
+                _lastJournal = DateTime.UtcNow;
             }
             catch (IOException ex) when (StorageErrors.IsLocked(ex))
             {
@@ -419,11 +433,12 @@ internal sealed class PartialFile
             RemoveLeftover(ResumablePath, null);
             RemoveLeftover(ResumeJournal.PathFor(ResumablePath), null);
         }
-        if (resume && new FileInfo(TempPath).LinkTarget is not null) throw new SingularityException(ErrorCode.BadPath, $"refused: the partial of '{Entry.Path}' is a symbolic link");
+        string temp = TempPath;
+        if (resume && new FileInfo(temp).LinkTarget is not null) throw new SingularityException(ErrorCode.BadPath, $"refused: the partial of '{Entry.Path}' is a symbolic link");
         // The stream is kept (and disposed) with its handle: its finalizer must not close a handle still in use.
         _stream = resume
-            ? LockExisting(TempPath, Entry.Path, FileAccess.ReadWrite) ?? throw new FileNotFoundException($"the partial of '{Entry.Path}' disappeared", TempPath)
-            : CreateExclusive(TempPath, _preallocate ? Entry.Size : 0, Entry.Path);
+            ? LockExisting(temp, Entry.Path, FileAccess.ReadWrite) ?? throw new FileNotFoundException($"the partial of '{Entry.Path}' disappeared", temp)
+            : CreateExclusive(temp, _preallocate ? Entry.Size : 0, Entry.Path);
         _handle = _stream.SafeFileHandle;
         _digests ??= new ulong[ShardCount];
     }
