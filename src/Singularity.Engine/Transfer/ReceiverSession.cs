@@ -123,7 +123,9 @@ internal sealed partial class ReceiverSession
             {
                 case ControlMessageType.OpenSession: OnOpenSession(body.Span); break;
                 case ControlMessageType.ManifestChunk: OnManifestChunk(body.Span); break;
-                case ControlMessageType.FilesSealed: OnFilesSealed(body.Span); break;
+                case ControlMessageType.FilesSealed:
+                    if (OnFilesSealed(body.Span) is { } ready) await CommitElsewhereAsync(ready, cancellationToken).ConfigureAwait(false);
+                    break;
                 case ControlMessageType.ShardsKept: OnShardsKept(body.Span); break;
                 case ControlMessageType.Finish:
                     await OnFinishAsync(body.Length).ConfigureAwait(false);
@@ -327,8 +329,10 @@ internal sealed partial class ReceiverSession
         }
     }
 
-    private void OnFilesSealed(ReadOnlySpan<byte> body)
+    /// <summary>Records the seals; returns the files they complete (every shard already written), for the caller to commit.</summary>
+    private List<PartialFile>? OnFilesSealed(ReadOnlySpan<byte> body)
     {
+        List<PartialFile>? ready = null;
         int count = ControlBatch.Count(body, 12, ControlMessageType.FilesSealed);
         for (int i = 0; i < count; i++)
         {
@@ -336,8 +340,38 @@ internal sealed partial class ReceiverSession
             var file = FileById(BinaryPrimitives.ReadUInt32LittleEndian(item));
             if (!file.Seal(BinaryPrimitives.ReadUInt64LittleEndian(item[4..])))
                 throw new ProtocolViolationException($"'{file.Entry.Path}' was sealed twice");
-            TryCommit(file);
+            if (file.TryBeginCommit()) (ready ??= []).Add(file);
         }
+        return ready;
+    }
+
+    /// <summary>
+    /// Commits files whose seal came after their last shard on a pool thread, within the session's flush slots (so
+    /// the session's end waits for them). Done on the control connection, these commits made it the receiver's
+    /// bottleneck: the seals behind them came later still, and so the commits that followed were left to it too.
+    /// </summary>
+    private async Task CommitElsewhereAsync(List<PartialFile> files, CancellationToken cancellationToken)
+    {
+        await _flushSlots.WaitAsync(cancellationToken).ConfigureAwait(false);
+        ThreadPool.UnsafeQueueUserWorkItem(ready =>
+        {
+            try
+            {
+                foreach (var file in ready)
+                {
+                    if (_failure is not null) return;
+                    Commit(file);
+                }
+            }
+            catch (Exception ex)
+            {
+                Fail(ex);
+            }
+            finally
+            {
+                _flushSlots.Release();
+            }
+        }, files, preferLocal: false);
     }
 
     /// <summary>The file with this id, once the chunk that holds it was accepted (shards, seals and kept shards before that are refused).</summary>
@@ -352,7 +386,12 @@ internal sealed partial class ReceiverSession
 
     private void TryCommit(PartialFile file)
     {
-        if (!file.TryBeginCommit()) return;
+        if (file.TryBeginCommit()) Commit(file);
+    }
+
+    /// <summary>Commits a file whose commit this caller began, and tells the sender.</summary>
+    private void Commit(PartialFile file)
+    {
         try
         {
             file.Commit();
