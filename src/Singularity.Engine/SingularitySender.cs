@@ -18,7 +18,9 @@ public static class SingularitySender
     /// <remarks>
     /// With <see cref="TransferOptions.Retries"/>, a session that ends because the connection was lost, the receiver was
     /// busy or its disk was full is started again after a growing pause; files already committed are left out and the
-    /// receiver offers what it kept of the others, so only missing shards travel again.
+    /// receiver offers what it kept of the others, so only missing shards travel again. An address where no connection
+    /// could ever be made (nothing listening, no such host, no route) is reported at once, as scp or rsync would: that
+    /// is a wrong URL or a receiver not started, which waiting does not mend.
     /// </remarks>
     public static async Task<SendResult> SendAsync(IReadOnlyList<string> paths, ConnectionUrl to, TransferOptions? options, IProgress<TransferProgress>? progress, Action<string>? log, CancellationToken cancellationToken = default)
     {
@@ -31,6 +33,7 @@ public static class SingularitySender
         long sent = 0, skipped = 0;
         int retransmits = 0;
         int fruitless = 0;
+        bool reached = false;
         var lastProgress = clock.Elapsed;
         for (int attempt = 0; ; attempt++)
         {
@@ -50,6 +53,8 @@ public static class SingularitySender
             }
             catch (SingularityException ex) when (IsWorthRetrying(ex) && options.Retries > 0 && !cancellationToken.IsCancellationRequested)
             {
+                reached |= session.Reached;
+                if (!reached) throw;
                 // The limit, the timeout and the growing pause all count from the last attempt that moved data: a long
                 // transfer over a flaky link keeps going as long as its attempts make progress.
                 if (session.BytesSent > 0 || session.BytesSkipped > 0)

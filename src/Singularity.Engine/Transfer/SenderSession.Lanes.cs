@@ -16,11 +16,13 @@ internal sealed partial class SenderSession
     private readonly Dictionary<ushort, TaskCompletionSource> _draining = [];
     private int _nextLane;
     private int _lanesLost;
+    private bool _reached;
 
     /// <summary>Opens a connection and completes the handshake, turning a refusal into a one-line reason.</summary>
     private async Task<ILaneConnection> ConnectAsync(ConnectionRole role, SessionId session, ushort lane)
     {
         var connection = await _transport.ConnectAsync(_url.Host, _url.Port, _cts.Token).ConfigureAwait(false);
+        Volatile.Write(ref _reached, true);
         ECDiffieHellman? ephemeral = null;
         try
         {

@@ -194,6 +194,9 @@ internal sealed partial class SenderSession
     public long BytesSkipped => Interlocked.Read(ref _bytesSkipped);
     public int Retransmits => _retransmits;
 
+    /// <summary>Whether a connection to the receiver's address was ever made in this attempt (whatever came of it).</summary>
+    public bool Reached => Volatile.Read(ref _reached);
+
     /// <summary>Paths of the files the receiver confirmed committed in this attempt.</summary>
     public IEnumerable<string> CommittedPaths => _files.Where(f => f.IsCommitted).Select(f => f.Entry.Path);
 

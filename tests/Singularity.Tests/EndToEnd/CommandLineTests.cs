@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using System.Text.Json;
 using Singularity.Tests.Support;
 
@@ -38,30 +40,44 @@ public sealed class CommandLineTests
         TestFiles.AssertSameBytes(big, Path.Combine(destination, "data", "big.bin"));
     }
 
+    /// <summary>Nothing listens there: a wrong URL or a receiver not started, reported at once despite the default retries.</summary>
     [Fact]
-    public async Task Send_to_nobody_fails_with_one_line_and_a_non_zero_exit()
+    public async Task Send_to_nobody_fails_at_once_with_one_line_and_a_non_zero_exit()
     {
         using var temp = new TempDirectory();
         string file = TestFiles.Create(Path.Combine(temp.Path, "f"), 1);
-        var (exit, output, error) = await SgltyProcess.RunAsync("send", file, "--to", "sglty://127.0.0.1:1/?token=x", "--retries", "0");
+        var (exit, output, error) = await SgltyProcess.RunAsync("send", file, "--to", "sglty://127.0.0.1:1/?token=x");
         Assert.NotEqual(0, exit);
         Assert.Empty(output);
         string line = Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.StartsWith("sglty: error: cannot connect", line);
     }
 
+    /// <summary>A peer that accepts and closes without a word, as a receiver at its handshake limit does, is retried.</summary>
     [Fact]
     public async Task Each_retry_is_reported_in_one_line()
     {
         using var temp = new TempDirectory();
         string file = TestFiles.Create(Path.Combine(temp.Path, "f"), 1);
-        var (exit, _, error) = await SgltyProcess.RunAsync("send", file, "--to", "sglty://127.0.0.1:1/?token=x", "--retries", "2");
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        using var stop = new CancellationTokenSource();
+        var closer = Task.Run(async () =>
+        {
+            while (true) (await listener.AcceptTcpClientAsync(stop.Token)).Dispose();
+        });
+        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
+
+        var (exit, _, error) = await SgltyProcess.RunAsync("send", file, "--to", $"sglty://127.0.0.1:{port}/?token=x", "--retries", "2");
+        stop.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => closer);
+
         Assert.NotEqual(0, exit);
         string[] lines = error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(3, lines.Length);
-        Assert.StartsWith("sglty: retry 1 in 1 s (1 of 2 without progress): cannot connect", lines[0]);
-        Assert.StartsWith("sglty: retry 2 in 2 s (2 of 2 without progress): cannot connect", lines[1]);
-        Assert.StartsWith("sglty: error: cannot connect", lines[2]);
+        Assert.StartsWith("sglty: retry 1 in 1 s (1 of 2 without progress): connection to", lines[0]);
+        Assert.StartsWith("sglty: retry 2 in 2 s (2 of 2 without progress): connection to", lines[1]);
+        Assert.StartsWith("sglty: error: connection to", lines[2]);
     }
 
     [Fact]

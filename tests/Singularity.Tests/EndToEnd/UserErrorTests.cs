@@ -22,9 +22,12 @@ public sealed class UserErrorTests
         using var temp = new TempDirectory();
         string source = TestFiles.Create(Path.Combine(temp.Path, "f"), 10);
         int port = Ports.Free();
-        var error = await Assert.ThrowsAsync<TransferAbortedException>(() => SingularitySender.SendAsync([source], new ConnectionUrl("127.0.0.1", port, "token")));
+        var events = new List<string>();
+        var error = await Assert.ThrowsAsync<TransferAbortedException>(() => SingularitySender.SendAsync([source], new ConnectionUrl("127.0.0.1", port, "token"), new TransferOptions { Retries = 5 }, null, events.Add));
         Assert.Contains("connection refused", error.Message);
         Assert.Contains("sglty recv", error.Message);
+        // Never reached, so not worth waiting for: no retry.
+        Assert.DoesNotContain(events, e => e.StartsWith("retry", StringComparison.Ordinal));
     }
 
     [Fact]
