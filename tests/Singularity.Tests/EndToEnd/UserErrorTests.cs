@@ -60,6 +60,27 @@ public sealed class UserErrorTests
     }
 
     [Fact]
+    public async Task A_directory_where_a_file_should_go_is_named_and_left_as_it_is()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        TestFiles.Create(Path.Combine(tree, "a"), 100);
+        TestFiles.Create(Path.Combine(tree, "in-the-way"), 5000, seed: 2);
+        string destination = temp.Sub("dst");
+        string kept = TestFiles.Create(Path.Combine(destination, "tree", "in-the-way", "kept"), 10, seed: 3);
+        byte[] before = File.ReadAllBytes(kept);
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var error = await Assert.ThrowsAsync<TransferAbortedException>(() => SingularitySender.SendAsync([tree], receiver.Url));
+
+        Assert.Equal(ErrorCode.BadPath, error.Code);
+        Assert.Contains("'tree/in-the-way' is a directory in the destination", error.Message);
+        Assert.Equal(before, File.ReadAllBytes(kept));
+        Assert.Equal(["kept"], Directory.EnumerateFileSystemEntries(Path.Combine(destination, "tree", "in-the-way")).Select(Path.GetFileName));
+        Assert.Empty(PartialFiles.Find(destination));
+    }
+
+    [Fact]
     public async Task A_transfer_beyond_the_free_space_is_refused_before_any_byte_moves()
     {
         using var temp = new TempDirectory();
