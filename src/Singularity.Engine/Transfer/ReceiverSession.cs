@@ -346,18 +346,20 @@ internal sealed partial class ReceiverSession
     }
 
     /// <summary>
-    /// Commits files whose seal came after their last shard on a pool thread, within the session's flush slots (so
-    /// the session's end waits for them). Done on the control connection, these commits made it the receiver's
-    /// bottleneck: the seals behind them came later still, and so the commits that followed were left to it too.
+    /// Commits files whose seal came after their last shard away from the control connection, within the session's
+    /// flush slots (so the session's end waits for them): on a pool thread, or on the session's flush threads once its
+    /// flushes are slow, since a commit on such storage blocks as long and must not hold up the pool. Done on the
+    /// control connection, these commits made it the receiver's bottleneck: the seals behind them came later still,
+    /// and so the commits that followed were left to it too.
     /// </summary>
     private async Task CommitElsewhereAsync(List<PartialFile> files, CancellationToken cancellationToken)
     {
         await _flushSlots.WaitAsync(cancellationToken).ConfigureAwait(false);
-        ThreadPool.UnsafeQueueUserWorkItem(ready =>
+        void CommitAll()
         {
             try
             {
-                foreach (var file in ready)
+                foreach (var file in files)
                 {
                     if (_failure is not null) return;
                     Commit(file);
@@ -371,7 +373,20 @@ internal sealed partial class ReceiverSession
             {
                 _flushSlots.Release();
             }
-        }, files, preferLocal: false);
+        }
+        if (Volatile.Read(ref _flushTicks) >= _slowFlushTicks)
+        {
+            try
+            {
+                _flushWorkers.Run(CommitAll);
+                return;
+            }
+            catch (Exception)
+            {
+                // No thread to be had: the pool takes it.
+            }
+        }
+        ThreadPool.UnsafeQueueUserWorkItem(static commit => commit(), (Action)CommitAll, preferLocal: false);
     }
 
     /// <summary>The file with this id, once the chunk that holds it was accepted (shards, seals and kept shards before that are refused).</summary>

@@ -242,6 +242,31 @@ public sealed class HostilePeerTests
         Assert.Empty(Directory.EnumerateFileSystemEntries(destination));
     }
 
+    /// <summary>
+    /// A seal that comes after the file was flushed completes it, and its commit runs off the control connection:
+    /// a wrong digest found there must still end the session and commit nothing.
+    /// </summary>
+    [Fact]
+    public async Task A_wrong_seal_after_the_file_was_flushed_commits_nothing()
+    {
+        await using var peer = await OneFileSession.OpenAsync();
+        var (receiver, destination, control, lane, session) = (peer.Receiver, peer.Destination, peer.Control, peer.Lane, peer.Session);
+        byte[] payload = RandomNumberGenerator.GetBytes(100);
+        await lane.Stream.WriteAsync(Frame(session, Digests.Shard(payload), payload, 0));
+        Assert.NotNull(await control.ReadUntilAsync(ControlMessageType.ShardAcks));
+        // The receiver gives the partial its mtime (the manifest's, 1970) as it finishes the file.
+        for (int wait = 0; PartialFiles.Find(destination) is not [{ LastWriteUtc.Year: 1970 }]; wait++)
+        {
+            Assert.True(wait < 1000, "the file was never finished");
+            await Task.Delay(10);
+        }
+        await control.SendControlAsync(ControlMessageType.FilesSealed, Seal(0, 12345));
+
+        var result = await receiver.NextResultAsync();
+        Assert.Equal(ErrorCode.IntegrityFailure, result.Error!.Code);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(destination));
+    }
+
     [Fact]
     public async Task Garbage_clients_are_dropped_while_a_real_transfer_goes_on()
     {
