@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Net.Sockets;
 using Singularity.Engine.Transfer;
 
 namespace Singularity.Engine;
@@ -18,9 +19,9 @@ public static class SingularitySender
     /// <remarks>
     /// With <see cref="TransferOptions.Retries"/>, a session that ends because the connection was lost, the receiver was
     /// busy or its disk was full is started again after a growing pause; files already committed are left out and the
-    /// receiver offers what it kept of the others, so only missing shards travel again. An address where no connection
-    /// could ever be made (nothing listening, no such host, no route) is reported at once, as scp or rsync would: that
-    /// is a wrong URL or a receiver not started, which waiting does not mend.
+    /// receiver offers what it kept of the others, so only missing shards travel again. An address that refuses the
+    /// connection or names no host, before any attempt got through, is reported at once, as scp or rsync would: that
+    /// is a wrong URL or a receiver not started, which waiting does not mend. A connect that times out is retried.
     /// </remarks>
     public static async Task<SendResult> SendAsync(IReadOnlyList<string> paths, ConnectionUrl to, TransferOptions? options, IProgress<TransferProgress>? progress, Action<string>? log, CancellationToken cancellationToken = default)
     {
@@ -54,7 +55,7 @@ public static class SingularitySender
             catch (SingularityException ex) when (IsWorthRetrying(ex) && options.Retries > 0 && !cancellationToken.IsCancellationRequested)
             {
                 reached |= session.Reached;
-                if (!reached) throw;
+                if (!reached && NothingThere(ex)) throw;
                 // The limit, the timeout and the growing pause all count from the last attempt that moved data: a long
                 // transfer over a flaky link keeps going as long as its attempts make progress.
                 if (session.BytesSent > 0 || session.BytesSkipped > 0)
@@ -83,4 +84,8 @@ public static class SingularitySender
 
     private static bool IsWorthRetrying(SingularityException ex) =>
         ex.Code is ErrorCode.ConnectionLost or ErrorCode.Busy or ErrorCode.DiskFull;
+
+    /// <summary>The address refused the connection or names no host: a wrong URL or a receiver not started, unless an earlier attempt got through.</summary>
+    private static bool NothingThere(SingularityException ex) =>
+        ex.InnerException is SocketException { SocketErrorCode: SocketError.ConnectionRefused or SocketError.HostNotFound };
 }

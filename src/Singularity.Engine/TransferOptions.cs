@@ -61,7 +61,7 @@ public sealed record TransferOptions
     /// <summary>Time a new connection has to complete its handshake. Default 10 s.</summary>
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>How many attempts in a row that move no data a sender makes, reconnecting and resuming after losing the receiver (or finding it busy or its disk full), before it gives up; a receiver never reached is not retried. Default 0 here; `sglty send` uses 5.</summary>
+    /// <summary>How many attempts in a row that move no data a sender makes, reconnecting and resuming after losing the receiver (or finding it busy or its disk full), before it gives up; a first connection refused, or a host name that does not exist, is not retried. Default 0 here; `sglty send` uses 5.</summary>
     public int Retries { get; init; }
 
     /// <summary>The longest a sender keeps retrying without any attempt moving data. Default 10 minutes.</summary>

@@ -75,9 +75,10 @@ public sealed class CommandLineTests
         Assert.NotEqual(0, exit);
         string[] lines = error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(3, lines.Length);
-        Assert.StartsWith("sglty: retry 1 in 1 s (1 of 2 without progress): connection to", lines[0]);
-        Assert.StartsWith("sglty: retry 2 in 2 s (2 of 2 without progress): connection to", lines[1]);
-        Assert.StartsWith("sglty: error: connection to", lines[2]);
+        // The reason depends on whether the close beat the sender's handshake; the lines' form does not.
+        Assert.StartsWith("sglty: retry 1 in 1 s (1 of 2 without progress): ", lines[0]);
+        Assert.StartsWith("sglty: retry 2 in 2 s (2 of 2 without progress): ", lines[1]);
+        Assert.StartsWith("sglty: error: ", lines[2]);
     }
 
     [Fact]
