@@ -153,19 +153,23 @@ internal sealed partial class ReceiverSession
     private async Task FinishFileAsync(PartialFile file, CancellationToken cancellationToken)
     {
         await _flushSlots.WaitAsync(cancellationToken).ConfigureAwait(false);
-        if (Volatile.Read(ref _flushTicks) >= _slowFlushTicks)
+        if (!(FlushesAreSlow && HandedToFlushWorkers(() => FinishAndCommit(file)))) FinishAndCommit(file);
+    }
+
+    private bool FlushesAreSlow => Volatile.Read(ref _flushTicks) >= _slowFlushTicks;
+
+    /// <summary>Hands <paramref name="work"/> to the session's flush threads; false if no thread could be started, and the caller must see to it.</summary>
+    private bool HandedToFlushWorkers(Action work)
+    {
+        try
         {
-            try
-            {
-                _flushWorkers.Run(() => FinishAndCommit(file));
-                return;
-            }
-            catch (Exception)
-            {
-                // No thread to be had: the flush is done here instead.
-            }
+            _flushWorkers.Run(work);
+            return true;
         }
-        FinishAndCommit(file);
+        catch (Exception)
+        {
+            return false;
+        }
     }
 
     /// <summary>The flush and commit of <see cref="FinishFileAsync"/>; gives back its slot and never throws: a failure ends the session.</summary>

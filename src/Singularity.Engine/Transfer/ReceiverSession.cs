@@ -374,19 +374,7 @@ internal sealed partial class ReceiverSession
                 _flushSlots.Release();
             }
         }
-        if (Volatile.Read(ref _flushTicks) >= _slowFlushTicks)
-        {
-            try
-            {
-                _flushWorkers.Run(CommitAll);
-                return;
-            }
-            catch (Exception)
-            {
-                // No thread to be had: the pool takes it.
-            }
-        }
-        ThreadPool.UnsafeQueueUserWorkItem(static commit => commit(), (Action)CommitAll, preferLocal: false);
+        if (!(FlushesAreSlow && HandedToFlushWorkers(CommitAll))) ThreadPool.UnsafeQueueUserWorkItem(static commit => commit(), (Action)CommitAll, preferLocal: false);
     }
 
     /// <summary>The file with this id, once the chunk that holds it was accepted (shards, seals and kept shards before that are refused).</summary>
