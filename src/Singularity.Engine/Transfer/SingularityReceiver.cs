@@ -299,9 +299,32 @@ public sealed class SingularityReceiver : IAsyncDisposable
         finally
         {
             _sessions.TryRemove(session.Id, out _);
-            Interlocked.Decrement(ref _sessionSlots);
+            if (Interlocked.Decrement(ref _sessionSlots) == 0) _ = ReturnMemoryWhenIdleAsync();
         }
     }
+
+    /// <summary>
+    /// A session of many files leaves a heap of hundreds of MB, which the collector keeps for as long as the receiver
+    /// runs, since an idle process does not collect (measured: RSS 235-253 MB after a session of 200,000 files, 19 MB
+    /// after this). So when no session has run for a moment and the heap is large, it is collected and given back. Not
+    /// at once: the ended session's connections and tasks let go of it only shortly after it reports (a collection at
+    /// once found 107 MiB still reachable, one 2 s later 1 MiB).
+    /// </summary>
+    private async Task ReturnMemoryWhenIdleAsync()
+    {
+        try
+        {
+            await Task.Delay(TimeSpan.FromSeconds(1), _stopping.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+        if (Volatile.Read(ref _sessionSlots) == 0 && GC.GetTotalMemory(forceFullCollection: false) > LargeHeapBytes)
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+    }
+
+    private const long LargeHeapBytes = 64L << 20;
 
     private static async Task ReplyAsync(ILaneConnection connection, ErrorCode status, SessionId session, string? reason)
     {
