@@ -55,6 +55,7 @@ internal static class RecvCommand
                 Listen = endpoint,
                 Transfer = transfer,
                 Token = CommonOptions.ResolveToken(token, tokenFile) ?? SessionToken.Generate(),
+                ReturnMemoryWhenIdle = true,
             });
             var first = new TaskCompletionSource<ReceiveResult>(TaskCreationOptions.RunContinuationsAsynchronously);
             receiver.SessionStarted += (id, remote) => Console.Error.WriteLine($"session {id[..8]} from {remote}: started");

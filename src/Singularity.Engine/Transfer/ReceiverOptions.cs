@@ -17,6 +17,14 @@ public sealed record ReceiverOptions
     /// <summary>Apply the sender's permission bits to files and directories. Default true.</summary>
     public bool PreserveMode { get; init; } = true;
 
+    /// <summary>
+    /// Once no session has run for a second, collect the heap and give it back to the system if it holds more than
+    /// 64 MiB. A session of many files leaves hundreds of MB that the runtime would otherwise keep, since an idle
+    /// process does not collect. For a process that serves transfers alone (`sglty recv` turns it on); a program with a
+    /// large heap of its own may prefer to leave collection to the runtime. Default false.
+    /// </summary>
+    public bool ReturnMemoryWhenIdle { get; init; }
+
     /// <summary>Flushes of finished files that take this long on average go to threads of their own, so lanes keep receiving (a disk's fsync); quicker ones stay on the lane.</summary>
     internal TimeSpan SlowFlush { get; init; } = TimeSpan.FromMicroseconds(200);
 

@@ -299,16 +299,14 @@ public sealed class SingularityReceiver : IAsyncDisposable
         finally
         {
             _sessions.TryRemove(session.Id, out _);
-            if (Interlocked.Decrement(ref _sessionSlots) == 0) _ = ReturnMemoryWhenIdleAsync();
+            if (Interlocked.Decrement(ref _sessionSlots) == 0 && _options.ReturnMemoryWhenIdle) _ = ReturnMemoryWhenIdleAsync();
         }
     }
 
     /// <summary>
-    /// A session of many files leaves a heap of hundreds of MB, which the collector keeps for as long as the receiver
-    /// runs, since an idle process does not collect (measured: RSS 235-253 MB after a session of 200,000 files, 19 MB
-    /// after this). So when no session has run for a moment and the heap is large, it is collected and given back. Not
-    /// at once: the ended session's connections and tasks let go of it only shortly after it reports (a collection at
-    /// once found 107 MiB still reachable, one 2 s later 1 MiB).
+    /// <see cref="ReceiverOptions.ReturnMemoryWhenIdle"/> (measured: RSS 235-253 MB after a session of 200,000 files,
+    /// 19 MB after this). Not at once: the ended session's connections and tasks let go of it only shortly after it
+    /// reports (a collection at once found 107 MiB still reachable, one 2 s later 1 MiB).
     /// </summary>
     private async Task ReturnMemoryWhenIdleAsync()
     {
