@@ -96,6 +96,7 @@ internal sealed class PartialFile
 
     private string TemporaryPath(ulong? session) =>
         Path.Join(Path.GetDirectoryName(FinalPath.AsSpan()), TemporaryName(Path.GetFileName(FinalPath), session));
+
     public int ShardCount { get; }
     public bool Committed { get; private set; }
 
