@@ -18,10 +18,11 @@ public sealed record ReceiverOptions
     public bool PreserveMode { get; init; } = true;
 
     /// <summary>
-    /// Once no session has run for a second, collect the heap and give it back to the system if it holds more than
-    /// 64 MiB. A session of many files leaves hundreds of MB that the runtime would otherwise keep, since an idle
-    /// process does not collect. For a process that serves transfers alone (`sglty recv` turns it on); a program with a
-    /// large heap of its own may prefer to leave collection to the runtime. Default false.
+    /// A second after a session ends, if no session has started meanwhile and the heap holds more than 64 MiB,
+    /// collect it and give it back to the system. A session of many files leaves hundreds of MB that the runtime
+    /// would otherwise keep, since an idle process does not collect. For a process that serves transfers alone
+    /// (`sglty recv` turns it on); a program with a large heap of its own may prefer to leave collection to the
+    /// runtime. Default false.
     /// </summary>
     public bool ReturnMemoryWhenIdle { get; init; }
 

@@ -23,6 +23,7 @@ public sealed class SingularityReceiver : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private int _handshakes;
     private int _sessionSlots;
+    private int _sessionsEnded;
     private readonly ConcurrentDictionary<SessionId, TaskCompletionSource<ReceiverSession?>> _pending = new();
 
     /// <summary>Connections holding a handshake slot right now.</summary>
@@ -299,7 +300,8 @@ public sealed class SingularityReceiver : IAsyncDisposable
         finally
         {
             _sessions.TryRemove(session.Id, out _);
-            if (Interlocked.Decrement(ref _sessionSlots) == 0 && _options.ReturnMemoryWhenIdle) _ = ReturnMemoryWhenIdleAsync();
+            int ended = Interlocked.Increment(ref _sessionsEnded);
+            if (Interlocked.Decrement(ref _sessionSlots) == 0 && _options.ReturnMemoryWhenIdle) _ = ReturnMemoryWhenIdleAsync(ended);
         }
     }
 
@@ -308,7 +310,7 @@ public sealed class SingularityReceiver : IAsyncDisposable
     /// 19 MB after this). Not at once: the ended session's connections and tasks let go of it only shortly after it
     /// reports (a collection at once found 107 MiB still reachable, one 2 s later 1 MiB).
     /// </summary>
-    private async Task ReturnMemoryWhenIdleAsync()
+    private async Task ReturnMemoryWhenIdleAsync(int ended)
     {
         try
         {
@@ -318,7 +320,8 @@ public sealed class SingularityReceiver : IAsyncDisposable
         {
             return;
         }
-        if (Volatile.Read(ref _sessionSlots) == 0 && GC.GetTotalMemory(forceFullCollection: false) > LargeHeapBytes)
+        // Another session that ran meanwhile restarted the wait with its own end.
+        if (Volatile.Read(ref _sessionsEnded) == ended && Volatile.Read(ref _sessionSlots) == 0 && GC.GetTotalMemory(forceFullCollection: false) > LargeHeapBytes)
             GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
     }
 

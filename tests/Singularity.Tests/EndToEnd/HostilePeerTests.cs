@@ -254,7 +254,8 @@ public sealed class HostilePeerTests
         await control.SendControlAsync(ControlMessageType.FilesSealed, Seal(0, 12345));
 
         var result = await receiver.NextResultAsync();
-        Assert.Equal(ErrorCode.IntegrityFailure, result.Error!.Code);
+        Assert.NotNull(result.Error);
+        Assert.Equal(ErrorCode.IntegrityFailure, result.Error.Code);
         Assert.Empty(Directory.EnumerateFileSystemEntries(destination));
     }
 
