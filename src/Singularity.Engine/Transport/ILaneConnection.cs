@@ -13,11 +13,25 @@ internal interface ILaneConnection : IAsyncDisposable
     /// <summary>The congestion control this side's end uses, such as "cubic" or "bbr", where the transport has one and tells it.</summary>
     string? CongestionControl { get; }
 
-    /// <summary>Fills <paramref name="buffer"/> completely; returns false if the stream ended cleanly before the first byte, and throws if it ends in the middle.</summary>
-    ValueTask<bool> ReadExactlyOrEndAsync(Memory<byte> buffer, CancellationToken cancellationToken = default);
-
     /// <summary>Receives what has arrived, at least one byte and at most <paramref name="buffer"/>'s length, waiting for it if none has; 0 at the end of the stream.</summary>
     ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default);
+
+    /// <summary>Fills <paramref name="buffer"/> completely; returns false if the stream ended cleanly before the first byte, and throws if it ends in the middle.</summary>
+    async ValueTask<bool> ReadExactlyOrEndAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        int filled = 0;
+        while (filled < buffer.Length)
+        {
+            int read = await ReadAsync(buffer[filled..], cancellationToken).ConfigureAwait(false);
+            if (read == 0)
+            {
+                if (filled == 0) return false;
+                throw ClosedMidFrame(RemoteEndPoint);
+            }
+            filled += read;
+        }
+        return true;
+    }
 
     /// <summary>Writes all of <paramref name="buffer"/>.</summary>
     ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default);

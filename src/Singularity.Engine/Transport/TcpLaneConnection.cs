@@ -14,22 +14,6 @@ internal sealed class TcpLaneConnection(Socket socket, TimeSpan setupTime = defa
 
     public string? CongestionControl => TcpTransport.CongestionControlOf(socket);
 
-    public async ValueTask<bool> ReadExactlyOrEndAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-    {
-        int filled = 0;
-        while (filled < buffer.Length)
-        {
-            int read = await ReadAsync(buffer[filled..], cancellationToken).ConfigureAwait(false);
-            if (read == 0)
-            {
-                if (filled == 0) return false;
-                throw ILaneConnection.ClosedMidFrame(RemoteEndPoint);
-            }
-            filled += read;
-        }
-        return true;
-    }
-
     public async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         try

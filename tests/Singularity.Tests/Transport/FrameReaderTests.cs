@@ -108,8 +108,6 @@ public sealed class FrameReaderTests
             return ValueTask.FromResult(count);
         }
 
-        public ValueTask<bool> ReadExactlyOrEndAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => throw new NotSupportedException();
-
         public ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
         public void CompleteWrites() { }
