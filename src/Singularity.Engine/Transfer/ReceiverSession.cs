@@ -126,7 +126,9 @@ internal sealed partial class ReceiverSession
                 case ControlMessageType.FilesSealed:
                     if (OnFilesSealed(body.Span) is { } ready) await CommitElsewhereAsync(ready, cancellationToken).ConfigureAwait(false);
                     break;
-                case ControlMessageType.ShardsKept: OnShardsKept(body.Span); break;
+                case ControlMessageType.ShardsKept:
+                    if (OnShardsKept(body.Span) is { } kept) await CommitElsewhereAsync(kept, cancellationToken).ConfigureAwait(false);
+                    break;
                 case ControlMessageType.Finish:
                     await OnFinishAsync(body.Length).ConfigureAwait(false);
                     return true;
@@ -315,8 +317,10 @@ internal sealed partial class ReceiverSession
         }
     }
 
-    private void OnShardsKept(ReadOnlySpan<byte> body)
+    /// <summary>Records the kept shards; returns the files they complete whose seal is in, for the caller to commit.</summary>
+    private List<PartialFile>? OnShardsKept(ReadOnlySpan<byte> body)
     {
+        List<PartialFile>? ready = null;
         int count = ControlBatch.Count(body, 8, ControlMessageType.ShardsKept);
         for (int i = 0; i < count; i++)
         {
@@ -325,8 +329,9 @@ internal sealed partial class ReceiverSession
             bool last;
             try { last = file.Keep(BinaryPrimitives.ReadUInt32LittleEndian(item[4..]), ref _openFiles); }
             catch (Exception ex) when (ex is not SingularityException) { throw StorageErrors.Describe(ex, $"finishing '{file.Entry.Path}'"); }
-            if (last) TryCommit(file);
+            if (last && file.TryBeginCommit()) (ready ??= []).Add(file);
         }
+        return ready;
     }
 
     /// <summary>Records the seals; returns the files they complete (every shard already written), for the caller to commit.</summary>
@@ -346,11 +351,12 @@ internal sealed partial class ReceiverSession
     }
 
     /// <summary>
-    /// Commits files whose seal came after their last shard away from the control connection, within the session's
-    /// flush slots (so the session's end waits for them): on a pool thread, or on the session's flush threads once its
-    /// flushes are slow, since a commit on such storage blocks as long and must not hold up the pool. Done on the
-    /// control connection, these commits made it the receiver's bottleneck: the seals behind them came later still,
-    /// and so the commits that followed were left to it too.
+    /// Commits files that a message on the control connection completed (a seal after the last shard, or the last
+    /// kept shard after the seal) away from it, within the session's flush slots (so the session's end waits for
+    /// them): on a pool thread, or on the session's flush threads once its flushes are slow, since a commit on such
+    /// storage blocks as long and must not hold up the pool. Done on the control connection, these commits made it
+    /// the receiver's bottleneck: the seals behind them came later still, and so the commits that followed were left
+    /// to it too.
     /// </summary>
     private async Task CommitElsewhereAsync(List<PartialFile> files, CancellationToken cancellationToken)
     {
