@@ -44,6 +44,9 @@ public sealed class TcpRelay : IAsyncDisposable
 
     private int _cuts;
 
+    /// <summary>Optional hold: (connection, bytes forwarded so far) → a task that must complete before that chunk goes on towards the receiver.</summary>
+    public Func<int, long, Task>? Hold { get; set; }
+
     /// <summary>Optional damage: (connection, offset in that connection, byte) → byte to forward.</summary>
     public Func<int, long, byte, byte>? Tamper { get; set; }
 
@@ -116,6 +119,7 @@ public sealed class TcpRelay : IAsyncDisposable
                     to.Socket.Close(0);
                     return;
                 }
+                if (recording is not null && Hold is { } hold) await hold(number, offset + read).WaitAsync(_stop.Token);
                 offset += read;
                 await to.WriteAsync(buffer.AsMemory(0, read), _stop.Token);
             }
