@@ -81,14 +81,17 @@ public sealed class RawPeer : IAsyncDisposable
     internal async Task<byte[]?> ReadUntilAsync(ControlMessageType type)
     {
         byte[] header = new byte[ControlHeader.Size];
+        // The stream's ReadTimeout covers synchronous reads only: a message that never comes fails the test instead of hanging it.
+        using var patience = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         while (true)
         {
-            try { await _stream.ReadExactlyAsync(header); }
+            try { await _stream.ReadExactlyAsync(header, patience.Token); }
             catch (EndOfStreamException) { return null; }
             catch (IOException) { return null; }
+            catch (OperationCanceledException) { return null; }
             int length = BinaryPrimitives.ReadInt32LittleEndian(header);
             byte[] body = new byte[length];
-            await _stream.ReadExactlyAsync(body);
+            await _stream.ReadExactlyAsync(body, patience.Token);
             if ((ControlMessageType)header[4] == type) return body;
         }
     }
