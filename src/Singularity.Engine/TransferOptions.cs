@@ -43,6 +43,14 @@ public sealed record TransferOptions
     /// <summary>Most payload bytes the sender may have sent but not yet seen acknowledged (the drain control). Default 128 MiB.</summary>
     public long MaxInFlightBytes { get; init; } = 128L << 20;
 
+    /// <summary>
+    /// Files a sender announces to the receiver but has not yet seen committed, at most, when it sends another
+    /// manifest chunk: the receiver keeps the state of every announced file until its commit, so a tree of millions of
+    /// files is announced about as fast as it is committed rather than all at once. Far more than a chunk's files or
+    /// what the lanes hold in flight, so the transfer does not wait on it. Internal: tests make it small.
+    /// </summary>
+    internal int FilesAheadOfCommits { get; init; } = 16384;
+
     /// <summary>Socket send and receive buffer size in bytes; 0 keeps the operating system's auto-tuning. Default 0.</summary>
     public int SocketBufferSize { get; init; }
 

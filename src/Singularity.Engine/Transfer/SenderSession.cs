@@ -37,6 +37,7 @@ internal sealed partial class SenderSession
     // The whole manifest is accepted; waits go through _acceptedSignal.
     private volatile bool _manifestAccepted;
     private readonly SemaphoreSlim _acceptedSignal = new(0);
+    private readonly SemaphoreSlim _committedSignal = new(0);
     // Entries [0, _accepted) are prepared by the receiver: their shards may flow. Written by the control reader only.
     private int _accepted;
     private readonly TaskCompletionSource _allCommitted = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -314,6 +315,23 @@ internal sealed partial class SenderSession
         }
     }
 
+    /// <summary>Waits until the receiver has committed <paramref name="count"/> files of this attempt.</summary>
+    private async Task WaitForCommitsAsync(int count)
+    {
+        while (Volatile.Read(ref _filesCommitted) < count)
+        {
+            // No deadline of its own: the watchdog ends a session whose receiver stops making progress.
+            try
+            {
+                await _committedSignal.WaitAsync(_cts.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (_failure is not null)
+            {
+                throw _failure;
+            }
+        }
+    }
+
     private async Task SendManifestAsync()
     {
         byte[] open = new byte[24];
@@ -327,17 +345,22 @@ internal sealed partial class SenderSession
         _control!.Post(ControlMessageType.OpenSession, open);
 
         // Entries go in chunks of about 256 KiB: thousands of small files cost a handful of messages, not a round trip
-        // each. A chunk waits until the receiver has accepted all but the last few sent.
+        // each. A chunk waits until the receiver has accepted all but the last few sent, and has committed all but
+        // FilesAheadOfCommits of the files announced.
         byte[] chunk = new byte[ManifestChunkBytes + ManifestCodec.FixedSize + 2 * _options.Limits.MaxPathBytes * 3];
         var sentUpTo = new Queue<int>();
-        int first = 0, count = 0, length = ManifestCodec.ChunkHeaderSize;
+        int first = 0, count = 0, length = ManifestCodec.ChunkHeaderSize, files = 0, announced = 0;
         for (int id = 0; id < _entries.Count; id++)
         {
             length += ManifestCodec.Write(chunk.AsSpan(length), _entries[id].Entry);
             count++;
+            if (_entries[id].Entry.Kind == EntryKind.File) files++;
             if (length >= ManifestChunkBytes || id == _entries.Count - 1)
             {
                 if (sentUpTo.Count >= ManifestChunksAhead) await WaitForAcceptanceAsync(sentUpTo.Dequeue()).ConfigureAwait(false);
+                // Counts the files of the chunks sent, not of this one, so the first always goes.
+                await WaitForCommitsAsync(announced - _options.FilesAheadOfCommits).ConfigureAwait(false);
+                announced = files;
                 BinaryPrimitives.WriteInt32LittleEndian(chunk, first);
                 BinaryPrimitives.WriteInt32LittleEndian(chunk.AsSpan(4), count);
                 _control.Post(ControlMessageType.ManifestChunk, chunk.AsSpan(0, length));
@@ -499,6 +522,7 @@ internal sealed partial class SenderSession
             Interlocked.Increment(ref _progressEvents);
             if (Interlocked.Increment(ref _filesCommitted) == _files.Count) _allCommitted.TrySetResult();
         }
+        if (_committedSignal.CurrentCount == 0) _committedSignal.Release();
         Report();
     }
 

@@ -73,8 +73,14 @@ public sealed class TreeTransferTests
         TestFiles.AssertSameTree(tree, Path.Combine(destination, "flushed"));
     }
 
-    [Fact]
-    public async Task A_manifest_of_several_chunks_is_accepted_chunk_by_chunk_and_every_file_arrives()
+    /// <summary>
+    /// With no file allowed ahead of the commits, each chunk waits until every file announced before it is committed:
+    /// the strictest pacing still ends, and every file arrives.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_manifest_of_several_chunks_is_accepted_chunk_by_chunk_and_every_file_arrives(bool noFileAheadOfCommits)
     {
         using var temp = new TempDirectory();
         string tree = temp.Sub("src/many");
@@ -90,7 +96,7 @@ public sealed class TreeTransferTests
 
         string destination = temp.Sub("dst");
         await using var receiver = new LoopbackReceiver(destination);
-        var result = await SingularitySender.SendAsync([tree], receiver.Url, new TransferOptions { ShardSize = 4096, Lanes = 3 });
+        var result = await SingularitySender.SendAsync([tree], receiver.Url, new TransferOptions { ShardSize = 4096, Lanes = 3, FilesAheadOfCommits = noFileAheadOfCommits ? 0 : 16384 });
         var received = await receiver.NextResultAsync();
 
         Assert.True(received.Succeeded, received.Error?.Message);
