@@ -73,6 +73,11 @@ internal sealed partial class ReceiverSession
                 // NACK: the lane is dropped and the sender resends everything it had in flight there.
                 if (cipher is not null && !cipher.TryOpen(data, body[shard.PayloadLength..], header))
                     throw new ProtocolViolationException("a shard failed authentication: it was altered on the way");
+                if (file == Released)
+                {
+                    Acknowledge(shard);
+                    continue;
+                }
                 ulong digest = Digests.Shard(data);
                 if (cipher is null && digest != shard.PayloadDigest)
                 {
@@ -103,10 +108,19 @@ internal sealed partial class ReceiverSession
     private bool IsLaneLocal(Exception ex) =>
         _failure is null && ex is TransferAbortedException { Code: ErrorCode.ConnectionLost } or ProtocolViolationException { Code: ErrorCode.ProtocolViolation };
 
+    /// <summary>The shard's file; <see cref="Released"/> for a file already committed, whose shard is read and acknowledged but not written.</summary>
     private PartialFile Validate(in ShardHeader shard)
     {
         if (shard.SessionTag != Id.Tag) throw new ProtocolViolationException("shard belongs to another session");
-        var file = FileById(shard.FileId);
+        var file = SlotOf(shard.FileId);
+        if (file == Released)
+        {
+            // A copy the sender resent after losing the lane of the first, too late: the file is committed and its
+            // entry gone, so only the bounds every shard keeps are checked.
+            if (shard.PayloadLength <= 0 || shard.PayloadLength > _shardSize || shard.Offset != (long)shard.ShardIndex * _shardSize)
+                throw new ProtocolViolationException($"shard {shard.ShardIndex} of file id {shard.FileId} is malformed");
+            return file;
+        }
         if (shard.ShardIndex >= (uint)file.ShardCount)
             throw new ProtocolViolationException($"shard {shard.ShardIndex} is beyond the {file.ShardCount} shards of '{file.Entry.Path}'");
         if (shard.Offset != (long)shard.ShardIndex * _shardSize)
@@ -135,11 +149,16 @@ internal sealed partial class ReceiverSession
         {
             throw StorageErrors.Describe(ex, $"writing '{file.Entry.Path}'");
         }
+        Acknowledge(shard);
+        return last;
+    }
+
+    private void Acknowledge(in ShardHeader shard)
+    {
         Span<byte> ack = stackalloc byte[8];
         BinaryPrimitives.WriteUInt32LittleEndian(ack, shard.FileId);
         BinaryPrimitives.WriteUInt32LittleEndian(ack[4..], shard.ShardIndex);
         _control!.PostBatchItem(ControlMessageType.ShardAcks, ack);
-        return last;
     }
 
     /// <summary>

@@ -1,5 +1,7 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
+using System.IO.Hashing;
+using System.Runtime.InteropServices;
 using Singularity.Engine.Integrity;
 using Singularity.Engine.Protocol;
 using Singularity.Engine.Security;
@@ -27,16 +29,23 @@ internal sealed partial class ReceiverSession
     private ControlChannel? _control;
     // The entries of the chunk being read; the files by id, grown chunk by chunk as they are accepted (so memory
     // follows the manifest bytes received, not the count OpenSession declares), and replaced whole when it grows: a
-    // lane reads it after _accepted, and every array published since holds every file accepted by then.
+    // lane reads it after _accepted, and every array published since holds every file accepted by then. A committed
+    // file's slot is given to Released, so a tree of millions of files holds only those still arriving; _filesLock
+    // keeps that from landing in an array that a growth has just replaced.
     private readonly List<ManifestEntry> _chunk = [];
     private PartialFile?[] _files = [];
+    private readonly Lock _filesLock = new();
+    // What a committed file's slot holds: never opened, written, committed or abandoned.
+    private static readonly PartialFile Released = new(0, new ManifestEntry(EntryKind.File, "", 0, 0, 0, null), "", 1, durable: false, session: 0, preallocate: false);
     private int _declaredEntries;
     private int _entriesReceived;
     private volatile bool _opened;
     // Entries [0, _accepted) are prepared: their shards, seals and kept shards may arrive.
     private volatile int _accepted;
     private bool _preallocate = true;
-    private readonly HashSet<string> _names = new(StringComparer.Ordinal);
+    // Every path of the manifest, by a 128-bit hash of it rather than the path itself: a tree of millions of files
+    // would otherwise keep every name until the manifest ends.
+    private readonly HashSet<UInt128> _names = [];
     private long _manifestBytes;
     private long _bytesNeeded;
     private long _freeAtStart = -1;
@@ -223,7 +232,7 @@ internal sealed partial class ReceiverSession
         for (int id = first; id < first + count; id++)
         {
             var entry = _chunk[id - first];
-            if (!_names.Add(entry.Path)) throw new ProtocolViolationException($"'{entry.Path}' appears twice in the manifest");
+            if (!_names.Add(XxHash128.HashToUInt128(MemoryMarshal.AsBytes(entry.Path.AsSpan())))) throw new ProtocolViolationException($"'{entry.Path}' appears twice in the manifest");
             if (Digests.ShardCount64(entry.Size, _shardSize) >= int.MaxValue)
                 throw new ProtocolViolationException($"'{entry.Path}' would need {int.MaxValue} shards or more", ErrorCode.LimitExceeded);
             // Compared by what is left, so that no sum of sizes can overflow and wrap below the total.
@@ -272,9 +281,12 @@ internal sealed partial class ReceiverSession
     private void GrowFiles(int count)
     {
         if (count <= _files.Length) return;
-        var grown = new PartialFile?[(int)Math.Min(_declaredEntries, Math.Max(count, 2L * _files.Length))];
-        _files.CopyTo(grown, 0);
-        Volatile.Write(ref _files, grown);
+        lock (_filesLock)
+        {
+            var grown = new PartialFile?[(int)Math.Min(_declaredEntries, Math.Max(count, 2L * _files.Length))];
+            _files.CopyTo(grown, 0);
+            Volatile.Write(ref _files, grown);
+        }
     }
 
     private void Prepare(uint id, ManifestEntry entry)
@@ -383,14 +395,19 @@ internal sealed partial class ReceiverSession
         if (!(FlushesAreSlow && HandedToFlushWorkers(CommitAll))) ThreadPool.UnsafeQueueUserWorkItem(static commit => commit(), (Action)CommitAll, preferLocal: false);
     }
 
-    /// <summary>The file with this id, once the chunk that holds it was accepted (shards, seals and kept shards before that are refused).</summary>
+    /// <summary>The file with this id, once the chunk that holds it was accepted (shards, seals and kept shards before that are refused) and until it is committed.</summary>
     private PartialFile FileById(uint id)
+    {
+        var file = SlotOf(id);
+        return file == Released ? throw new ProtocolViolationException($"file id {id} was already committed") : file;
+    }
+
+    /// <summary>Like <see cref="FileById"/>, but <see cref="Released"/> for a file already committed.</summary>
+    private PartialFile SlotOf(uint id)
     {
         if (id >= (uint)_accepted)
             throw new ProtocolViolationException(id < (uint)_declaredEntries ? $"file id {id} was named before its manifest entry was accepted" : $"file id {id} does not name a file of this session");
-        if (Volatile.Read(ref _files)[id] is not { } file)
-            throw new ProtocolViolationException($"file id {id} does not name a file of this session");
-        return file;
+        return Volatile.Read(ref _files)[id] ?? throw new ProtocolViolationException($"file id {id} does not name a file of this session");
     }
 
     private void TryCommit(PartialFile file)
@@ -411,6 +428,7 @@ internal sealed partial class ReceiverSession
         }
         Interlocked.Add(ref _bytesWritten, file.Entry.Size);
         Interlocked.Increment(ref _filesCommitted);
+        lock (_filesLock) Volatile.Read(ref _files)[file.Id] = Released;
         Span<byte> item = stackalloc byte[4];
         BinaryPrimitives.WriteUInt32LittleEndian(item, file.Id);
         _control!.PostBatchItem(ControlMessageType.FilesCommitted, item);
@@ -512,7 +530,8 @@ internal sealed partial class ReceiverSession
         if (_failure is not null)
         {
             // Verified shards stay on disk with their journal: the next session for the same source resumes from them.
-            foreach (var file in Volatile.Read(ref _files)) file?.Abandon();
+            foreach (var file in Volatile.Read(ref _files))
+                if (file is not null && file != Released) file.Abandon();
         }
         await _control!.DisposeAsync().ConfigureAwait(false);
         ILaneConnection[] connections;

@@ -229,6 +229,37 @@ public sealed class HostilePeerTests
     }
 
     /// <summary>
+    /// A copy of a shard the sender resent after losing a lane can arrive after its file was committed, when the
+    /// receiver no longer keeps the file: it is acknowledged and not written, while a second seal of the file ends the
+    /// session.
+    /// </summary>
+    [Fact]
+    public async Task A_shard_resent_after_its_file_was_committed_is_acknowledged_and_not_written()
+    {
+        await using var peer = await OneFileSession.OpenAsync();
+        var (receiver, destination, control, lane, session) = (peer.Receiver, peer.Destination, peer.Control, peer.Lane, peer.Session);
+        byte[] payload = RandomNumberGenerator.GetBytes(100);
+        ulong digest = Digests.Shard(payload);
+        await lane.Stream.WriteAsync(Frame(session, digest, payload, 0));
+        Assert.NotNull(await control.ReadUntilAsync(ControlMessageType.ShardAcks));
+        await control.SendControlAsync(ControlMessageType.FilesSealed, Seal(0, Digests.File([digest])));
+        Assert.NotNull(await control.ReadUntilAsync(ControlMessageType.FilesCommitted));
+
+        byte[] other = RandomNumberGenerator.GetBytes(100);
+        await lane.Stream.WriteAsync(Frame(session, Digests.Shard(other), other, ShardHeader.FlagRetransmit));
+        byte[]? ack = await control.ReadUntilAsync(ControlMessageType.ShardAcks);
+        Assert.NotNull(ack);
+        Assert.Equal((1, 0u, 0u), (BinaryPrimitives.ReadInt32LittleEndian(ack), BinaryPrimitives.ReadUInt32LittleEndian(ack.AsSpan(4)), BinaryPrimitives.ReadUInt32LittleEndian(ack.AsSpan(8))));
+        Assert.Equal(payload, await System.IO.File.ReadAllBytesAsync(Path.Combine(destination, "f")));
+
+        await control.SendControlAsync(ControlMessageType.FilesSealed, Seal(0, Digests.File([digest])));
+        var result = await receiver.NextResultAsync();
+        Assert.Equal(ErrorCode.ProtocolViolation, result.Error!.Code);
+        Assert.Contains("already committed", result.Error.Message);
+        Assert.Equal(payload, await System.IO.File.ReadAllBytesAsync(Path.Combine(destination, "f")));
+    }
+
+    /// <summary>
     /// A wrong whole-file digest ends the session and commits nothing, whether the seal races the data or comes after
     /// the file was finished, when the commit runs off the control connection.
     /// </summary>
