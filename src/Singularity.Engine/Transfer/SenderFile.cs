@@ -15,7 +15,6 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
     private ulong[]? _digests;
     private int _unread = Digests.ShardCount(entry.Size, shardSize);
     private int _unsent = Digests.ShardCount(entry.Size, shardSize);
-    private int _committed;
     private readonly ulong[] _acknowledged = new ulong[Digests.BitmapWords(Digests.ShardCount(entry.Size, shardSize))];
     private ulong[]? _sent;
     private Dictionary<int, ulong>? _offered;
@@ -100,10 +99,14 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
         return _offered is not null && _offered.TryGetValue(index, out digest);
     }
 
-    public bool IsCommitted => Volatile.Read(ref _committed) == 1;
-
-    /// <summary>True the first time the receiver reports this file committed.</summary>
-    public bool MarkCommitted() => Interlocked.Exchange(ref _committed, 1) == 0;
+    /// <summary>Marks every shard done, as the receiver committed the file; returns the bytes of those not done before.</summary>
+    public long AcknowledgeAll()
+    {
+        long bytes = 0;
+        for (int index = 0; index < ShardCount; index++)
+            if (TryAcknowledge(index)) bytes += ShardLength(index);
+        return bytes;
+    }
 
     public void Close()
     {

@@ -387,11 +387,12 @@ internal sealed partial class SenderSession
         }
         foreach (long key in lost)
         {
-            var file = _filesById[(uint)(key >> 32)]!;
-            int index = (int)(uint)key;
-            _window.Release(file.ShardLength(index));
+            uint id = (uint)(key >> 32), index = (uint)key;
+            _window.Release(ShardLengthOf(id, index));
+            // A file committed meanwhile needs nothing more, and its state is gone.
+            if (Volatile.Read(ref _filesById[id]) is not { } file) continue;
             Interlocked.Increment(ref _retransmits);
-            _scheduler.Retransmit(file, index);
+            _scheduler.Retransmit(file, (int)index);
         }
         return lost.Count;
     }

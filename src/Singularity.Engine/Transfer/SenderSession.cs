@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
+using Singularity.Engine.Integrity;
 using Singularity.Engine.Protocol;
 using Singularity.Engine.Security;
 using Singularity.Engine.Storage;
@@ -28,9 +29,12 @@ internal sealed partial class SenderSession
     private readonly IProgress<TransferProgress>? _progress;
     private readonly Action<string>? _events;
     private readonly List<SourceEntry> _entries;
-    private SenderFile?[] _filesById = [];
-    private readonly List<SenderFile> _files = [];
-    private ShardScheduler _scheduler = new([]);
+    // A file's state exists from its chunk's sending to its commit: a tree of millions of files holds only those
+    // announced and not yet committed (see FilesAheadOfCommits). Committed ids are kept as bits.
+    private readonly SenderFile?[] _filesById;
+    private readonly ulong[] _committedIds;
+    private readonly int _fileCount;
+    private readonly ShardScheduler _scheduler = new();
     private readonly InFlightWindow _window;
     private readonly CancellationTokenSource _cts = new();
     private readonly Stopwatch _clock = new();
@@ -85,6 +89,9 @@ internal sealed partial class SenderSession
                 || (entry.LinkTarget is not null && System.Text.Encoding.UTF8.GetByteCount(entry.LinkTarget) > options.Limits.MaxPathBytes))
                 throw new SingularityException(ErrorCode.BadPath, $"'{entry.Path}' (or its link target) is longer than {options.Limits.MaxPathBytes} bytes and cannot be sent");
         _totalBytes = _entries.Where(e => e.Entry.Kind == EntryKind.File).Sum(e => e.Entry.Size);
+        _fileCount = _entries.Count(e => e.Entry.Kind == EntryKind.File);
+        _filesById = new SenderFile?[_entries.Count];
+        _committedIds = new ulong[Digests.BitmapWords(_entries.Count)];
         _window = new InFlightWindow(options.MaxInFlightBytes);
     }
 
@@ -114,21 +121,6 @@ internal sealed partial class SenderSession
             _events?.Invoke($"round trip {control.SetupTime.TotalMilliseconds:0} ms, a long path under {congestion ?? "a loss-based congestion control"}: {fitted.ShardSize >> 20} MiB shards, {fitted.Lanes} lanes that may grow to {fitted.MaxLanes}");
     }
 
-    /// <summary>Cuts the files into shards of the session's shard size, known once the path is measured.</summary>
-    private void PlanShards()
-    {
-        _filesById = new SenderFile?[_entries.Count];
-        for (int id = 0; id < _entries.Count; id++)
-        {
-            var (entry, source) = _entries[id];
-            if (entry.Kind != EntryKind.File) continue;
-            var file = new SenderFile((uint)id, entry, source, _options.ShardSize);
-            _filesById[id] = file;
-            _files.Add(file);
-        }
-        _scheduler = new ShardScheduler(_files);
-    }
-
     public async Task<SendResult> RunAsync(CancellationToken cancellationToken)
     {
         using var registration = cancellationToken.Register(() => Fail(new TransferAbortedException(ErrorCode.Cancelled, "cancelled")));
@@ -136,7 +128,6 @@ internal sealed partial class SenderSession
         var connection = await ConnectAsync(ConnectionRole.Control, SessionId.Empty, 0).ConfigureAwait(false);
         _control = new ControlChannel(connection, _options.Limits, _keys!.SenderToReceiver(0), _keys.ReceiverToSender(0));
         FitToPath(connection);
-        PlanShards();
         Task reader = Task.CompletedTask;
         Task watchdog = Task.CompletedTask;
         try
@@ -169,7 +160,7 @@ internal sealed partial class SenderSession
             try { await reader.ConfigureAwait(false); } catch (Exception) { }
             await _cts.CancelAsync().ConfigureAwait(false);
             await watchdog.ConfigureAwait(false);
-            foreach (var file in _files) file.Close();
+            foreach (var file in _filesById) file?.Close();
         }
         if (_failure is not null) throw _failure;
         Report();
@@ -199,7 +190,9 @@ internal sealed partial class SenderSession
     public bool Reached => Volatile.Read(ref _reached);
 
     /// <summary>Paths of the files the receiver confirmed committed in this attempt.</summary>
-    public IEnumerable<string> CommittedPaths => _files.Where(f => f.IsCommitted).Select(f => f.Entry.Path);
+    public IEnumerable<string> CommittedPaths => Enumerable.Range(0, _entries.Count).Where(id => IsCommitted((uint)id)).Select(id => _entries[id].Entry.Path);
+
+    private bool IsCommitted(uint id) => (Volatile.Read(ref _committedIds[id / 64]) & (1UL << (int)(id % 64))) != 0;
 
     /// <summary>Waits for a milestone, or for the session to fail first, or (with a limit) for the receiver to fall silent.</summary>
     private async Task Wait(Task milestone, TimeSpan? limit = null)
@@ -352,9 +345,17 @@ internal sealed partial class SenderSession
         int first = 0, count = 0, length = ManifestCodec.ChunkHeaderSize, files = 0, announced = 0;
         for (int id = 0; id < _entries.Count; id++)
         {
-            length += ManifestCodec.Write(chunk.AsSpan(length), _entries[id].Entry);
+            var (entry, source) = _entries[id];
+            length += ManifestCodec.Write(chunk.AsSpan(length), entry);
             count++;
-            if (_entries[id].Entry.Kind == EntryKind.File) files++;
+            if (entry.Kind == EntryKind.File)
+            {
+                // Cut into shards of the session's size, known once the path is measured; ready before the receiver can name it.
+                var file = new SenderFile((uint)id, entry, source, _options.ShardSize);
+                Volatile.Write(ref _filesById[id], file);
+                _scheduler.Add(file);
+                files++;
+            }
             if (length >= ManifestChunkBytes || id == _entries.Count - 1)
             {
                 if (sentUpTo.Count >= ManifestChunksAhead) await WaitForAcceptanceAsync(sentUpTo.Dequeue()).ConfigureAwait(false);
@@ -404,7 +405,7 @@ internal sealed partial class SenderSession
             case ControlMessageType.ShardNack: OnNack(body); break;
             case ControlMessageType.FilesCommitted: OnCommitted(body); break;
             case ControlMessageType.SessionDone:
-                if (body.Length != 16 || BinaryPrimitives.ReadInt32LittleEndian(body) != _files.Count)
+                if (body.Length != 16 || BinaryPrimitives.ReadInt32LittleEndian(body) != _fileCount)
                     throw new ProtocolViolationException("SessionDone does not match the transfer");
                 _sessionDone.TrySetResult();
                 break;
@@ -433,7 +434,7 @@ internal sealed partial class SenderSession
         if (count == _entries.Count)
         {
             _manifestAccepted = true;
-            if (_files.Count == 0) _allCommitted.TrySetResult();
+            if (_fileCount == 0) _allCommitted.TrySetResult();
         }
         _acceptedSignal.Release();
     }
@@ -448,9 +449,17 @@ internal sealed partial class SenderSession
 
     private SenderFile FileAt(uint id, uint shard)
     {
-        if (id >= (uint)_filesById.Length || _filesById[id] is not { } file || shard >= (uint)Math.Max(file.ShardCount, 1))
-            throw new ProtocolViolationException($"the receiver named file {id} shard {shard}, which this session does not have");
+        if (id >= (uint)_filesById.Length || Volatile.Read(ref _filesById[id]) is not { } file || shard >= (uint)Math.Max(file.ShardCount, 1))
+            throw new ProtocolViolationException($"the receiver named file {id} shard {shard}, which this session does not have{(id < (uint)_filesById.Length && IsCommitted(id) ? " any more: it was committed" : "")}");
         return file;
+    }
+
+    /// <summary>The length of a shard the receiver named, from the file's manifest entry: the file's state is gone once it is committed.</summary>
+    private int ShardLengthOf(uint id, uint shard)
+    {
+        if (id >= (uint)_entries.Count || _entries[(int)id].Entry is not { Kind: EntryKind.File } entry || shard >= (uint)Digests.ShardCount(entry.Size, _options.ShardSize))
+            throw new ProtocolViolationException($"the receiver named file {id} shard {shard}, which this session does not have");
+        return Digests.ShardLength(entry.Size, _options.ShardSize, (int)shard);
     }
 
     private void OnAcks(ReadOnlySpan<byte> body)
@@ -460,14 +469,13 @@ internal sealed partial class SenderSession
         for (int i = 0; i < count; i++)
         {
             var item = ControlBatch.Item(body, 8, i);
-            uint index = BinaryPrimitives.ReadUInt32LittleEndian(item[4..]);
-            var file = FileAt(BinaryPrimitives.ReadUInt32LittleEndian(item), index);
-            if (file.ShardCount == 0) throw new ProtocolViolationException($"the receiver acknowledged a shard of the empty file '{file.Entry.Path}'");
-            int length = file.ShardLength((int)index);
+            uint id = BinaryPrimitives.ReadUInt32LittleEndian(item), index = BinaryPrimitives.ReadUInt32LittleEndian(item[4..]);
+            int length = ShardLengthOf(id, index);
             // Every copy sent is acknowledged once (a shard resent after its lane died may arrive twice), so every
-            // acknowledgement returns window credit; progress counts each shard once.
-            if (ForgetInFlight(file.Id, index)) _window.Release(length);
-            if (file.TryAcknowledge((int)index)) bytes += length;
+            // acknowledgement returns window credit; progress counts each shard once, and a file's commit (which may
+            // come before the ack of a copy) counted all of its shards.
+            if (ForgetInFlight(id, index)) _window.Release(length);
+            if (Volatile.Read(ref _filesById[id]) is { } file && file.TryAcknowledge((int)index)) bytes += length;
             Interlocked.Increment(ref _progressEvents);
         }
         Interlocked.Add(ref _bytesAcknowledged, bytes);
@@ -517,17 +525,21 @@ internal sealed partial class SenderSession
         int count = ControlBatch.Count(body, 4, ControlMessageType.FilesCommitted);
         for (int i = 0; i < count; i++)
         {
-            var file = FileAt(BinaryPrimitives.ReadUInt32LittleEndian(body[(4 + i * 4)..]), 0);
-            if (!file.MarkCommitted()) throw new ProtocolViolationException($"'{file.Entry.Path}' was committed twice");
+            uint id = BinaryPrimitives.ReadUInt32LittleEndian(body[(4 + i * 4)..]);
+            if (id < (uint)_filesById.Length && IsCommitted(id)) throw new ProtocolViolationException($"'{_entries[(int)id].Entry.Path}' was committed twice");
+            var file = FileAt(id, 0);
+            Interlocked.Add(ref _bytesAcknowledged, file.AcknowledgeAll());
+            Interlocked.Or(ref _committedIds[id / 64], 1UL << (int)(id % 64));
+            Volatile.Write(ref _filesById[id], null);
             Interlocked.Increment(ref _progressEvents);
-            if (Interlocked.Increment(ref _filesCommitted) == _files.Count) _allCommitted.TrySetResult();
+            if (Interlocked.Increment(ref _filesCommitted) == _fileCount) _allCommitted.TrySetResult();
         }
         if (_committedSignal.CurrentCount == 0) _committedSignal.Release();
         Report();
     }
 
     private void Report() =>
-        _progress?.Report(new TransferProgress(_totalBytes, Interlocked.Read(ref _bytesAcknowledged), Interlocked.Read(ref _bytesSent), _files.Count, Volatile.Read(ref _filesCommitted), Volatile.Read(ref _activeLanes), _clock.Elapsed));
+        _progress?.Report(new TransferProgress(_totalBytes, Interlocked.Read(ref _bytesAcknowledged), Interlocked.Read(ref _bytesSent), _fileCount, Volatile.Read(ref _filesCommitted), Volatile.Read(ref _activeLanes), _clock.Elapsed));
 
     /// <summary>Records the first failure and tears the session down so every waiter wakes.</summary>
     private void Fail(Exception ex, bool tellPeer = true)

@@ -5,14 +5,15 @@ namespace Singularity.Engine.Transfer;
 /// <summary>
 /// Hands out shards to lanes one at a time, in file order, retransmissions first, and only of files the receiver has
 /// accepted. Each lane asks when it is ready for more, so a slow lane simply takes fewer shards and never holds the
-/// others back.
+/// others back. Files join as the manifest goes out and leave once their last shard is handed out.
 /// </summary>
-internal sealed class ShardScheduler(IReadOnlyList<SenderFile> files)
+internal sealed class ShardScheduler
 {
     private readonly Lock _lock = new();
     private readonly ConcurrentQueue<(SenderFile File, int Index, bool Again)> _retransmits = new();
     private readonly SemaphoreSlim _wake = new(0);
-    private int _file;
+    // Files in id order whose shards are not all handed out; the first is handed out from _shard on.
+    private readonly Queue<SenderFile> _files = new();
     private int _shard;
     // Files with an id below this are accepted by the receiver (file ids are manifest entry ids).
     private uint _accepted;
@@ -32,7 +33,7 @@ internal sealed class ShardScheduler(IReadOnlyList<SenderFile> files)
         {
             if (HasFresh())
             {
-                file = files[_file];
+                file = _files.Peek();
                 index = _shard++;
                 return true;
             }
@@ -44,12 +45,18 @@ internal sealed class ShardScheduler(IReadOnlyList<SenderFile> files)
     /// <summary>Whether a first send is ready: moves past finished files; the caller holds the lock.</summary>
     private bool HasFresh()
     {
-        while (_file < files.Count && _shard >= files[_file].ShardCount)
+        while (_files.TryPeek(out var file) && _shard >= file.ShardCount)
         {
-            _file++;
+            _files.Dequeue();
             _shard = 0;
         }
-        return _file < files.Count && files[_file].Id < _accepted;
+        return _files.TryPeek(out var next) && next.Id < _accepted;
+    }
+
+    /// <summary>Adds a file announced to the receiver; its shards go once <see cref="Accept"/> covers its id. Files are added in id order.</summary>
+    public void Add(SenderFile file)
+    {
+        lock (_lock) _files.Enqueue(file);
     }
 
     /// <summary>Waits until a retransmission is queued or more files are accepted (true), or the transfer is over (false).</summary>
