@@ -35,8 +35,8 @@ internal sealed partial class ReceiverSession
     private readonly List<ManifestEntry> _chunk = [];
     private PartialFile?[] _files = [];
     private readonly Lock _filesLock = new();
-    // What a committed file's slot holds: never opened, written, committed or abandoned.
-    private static readonly PartialFile Released = new(0, new ManifestEntry(EntryKind.File, "", 0, 0, 0, null), "", 1, durable: false, session: 0, preallocate: false);
+    // What a committed file's slot holds: never opened, written, committed or abandoned (its id names no file).
+    private static readonly PartialFile Released = new(uint.MaxValue, new ManifestEntry(EntryKind.File, "", 0, 0, 0, null), "", 1, durable: false, session: 0, preallocate: false);
     private int _declaredEntries;
     private int _entriesReceived;
     private volatile bool _opened;
@@ -44,8 +44,10 @@ internal sealed partial class ReceiverSession
     private volatile int _accepted;
     private bool _preallocate = true;
     // Every path of the manifest, by a 128-bit hash of it rather than the path itself: a tree of millions of files
-    // would otherwise keep every name until the manifest ends.
+    // would otherwise keep every name until the manifest ends. Seeded at random, so no sender can choose two paths
+    // that collide.
     private readonly HashSet<UInt128> _names = [];
+    private readonly long _namesSeed = Random.Shared.NextInt64();
     private long _manifestBytes;
     private long _bytesNeeded;
     private long _freeAtStart = -1;
@@ -232,7 +234,7 @@ internal sealed partial class ReceiverSession
         for (int id = first; id < first + count; id++)
         {
             var entry = _chunk[id - first];
-            if (!_names.Add(XxHash128.HashToUInt128(MemoryMarshal.AsBytes(entry.Path.AsSpan())))) throw new ProtocolViolationException($"'{entry.Path}' appears twice in the manifest");
+            if (!_names.Add(XxHash128.HashToUInt128(MemoryMarshal.AsBytes(entry.Path.AsSpan()), _namesSeed))) throw new ProtocolViolationException($"'{entry.Path}' appears twice in the manifest");
             if (Digests.ShardCount64(entry.Size, _shardSize) >= int.MaxValue)
                 throw new ProtocolViolationException($"'{entry.Path}' would need {int.MaxValue} shards or more", ErrorCode.LimitExceeded);
             // Compared by what is left, so that no sum of sizes can overflow and wrap below the total.
