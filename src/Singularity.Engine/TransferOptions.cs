@@ -46,8 +46,8 @@ public sealed record TransferOptions
     /// <summary>
     /// Files a sender announces to the receiver but has not yet seen committed, at most, when it sends another
     /// manifest chunk: the receiver keeps the state of every announced file until its commit, so a tree of millions of
-    /// files is announced about as fast as it is committed rather than all at once. Far more than a chunk's files or
-    /// what the lanes hold in flight, so the transfer does not wait on it. Internal: tests make it small.
+    /// files is announced about as fast as it is committed rather than all at once. More than a chunk's files (at most
+    /// about 9,700) and what the lanes hold in flight, so the transfer does not wait on it. Internal: tests make it small.
     /// </summary>
     internal int FilesAheadOfCommits { get; init; } = 16384;
 
@@ -99,6 +99,8 @@ public sealed record TransferOptions
             throw new ArgumentOutOfRangeException(nameof(Lanes), Lanes, $"lanes must be between 1 and {Limits.MaxLanes}");
         if (MaxLanes != 0 && (MaxLanes < Lanes || MaxLanes > Limits.MaxLanes / 2))
             throw new ArgumentOutOfRangeException(nameof(MaxLanes), MaxLanes, $"the most lanes must be between the lanes and {Limits.MaxLanes / 2}");
+        if (FilesAheadOfCommits < 0)
+            throw new ArgumentOutOfRangeException(nameof(FilesAheadOfCommits), FilesAheadOfCommits, "files ahead of commits must not be negative");
         if (ShardSize < Limits.MinShardSize || ShardSize > Limits.MaxShardSize)
             throw new ArgumentOutOfRangeException(nameof(ShardSize), ShardSize, $"shard size must be between {Limits.MinShardSize} and {Limits.MaxShardSize} bytes");
         if (MaxInFlightBytes < ShardSize)

@@ -1,3 +1,4 @@
+using System.Numerics;
 using Microsoft.Win32.SafeHandles;
 using Singularity.Engine.Integrity;
 using Singularity.Engine.Protocol;
@@ -102,10 +103,19 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
     /// <summary>Marks every shard done, as the receiver committed the file; returns the bytes of those not done before.</summary>
     public long AcknowledgeAll()
     {
-        long bytes = 0;
-        for (int index = 0; index < ShardCount; index++)
-            if (TryAcknowledge(index)) bytes += ShardLength(index);
-        return bytes;
+        if (ShardCount == 0) return 0;
+        long shards = 0;
+        bool last = false;
+        // A word at a time: a file of millions of shards is committed on the control connection's reader.
+        for (int word = 0; word < _acknowledged.Length; word++)
+        {
+            int inWord = Math.Min(64, ShardCount - word * 64);
+            ulong all = inWord == 64 ? ulong.MaxValue : (1UL << inWord) - 1;
+            ulong fresh = all & ~Interlocked.Or(ref _acknowledged[word], all);
+            shards += BitOperations.PopCount(fresh);
+            if (word == _acknowledged.Length - 1) last = (fresh & (1UL << (inWord - 1))) != 0;
+        }
+        return shards * shardSize - (last ? shardSize - ShardLength(ShardCount - 1) : 0);
     }
 
     public void Close()

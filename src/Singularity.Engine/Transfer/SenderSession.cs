@@ -44,6 +44,8 @@ internal sealed partial class SenderSession
     private readonly SemaphoreSlim _committedSignal = new(0);
     // Entries [0, _accepted) are prepared by the receiver: their shards may flow. Written by the control reader only.
     private int _accepted;
+    // Entries [0, _entriesSent) went out in manifest chunks: their files exist here, and only they may be accepted.
+    private int _entriesSent;
     private readonly TaskCompletionSource _allCommitted = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _failed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _sessionDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -308,12 +310,15 @@ internal sealed partial class SenderSession
         }
     }
 
-    /// <summary>Waits until the receiver has committed <paramref name="count"/> files of this attempt.</summary>
-    private async Task WaitForCommitsAsync(int count)
+    /// <summary>Waits until the receiver has committed <paramref name="count"/> files of this attempt, of the <paramref name="sent"/> entries sent.</summary>
+    private async Task WaitForCommitsAsync(int count, int sent)
     {
+        if (Volatile.Read(ref _filesCommitted) >= count) return;
+        // Those files are accepted first (each acceptance within IdleTimeout); then the stall watchdog, which watches
+        // from the first acceptance, ends a session whose receiver stops committing.
+        await WaitForAcceptanceAsync(sent).ConfigureAwait(false);
         while (Volatile.Read(ref _filesCommitted) < count)
         {
-            // No deadline of its own: the watchdog ends a session whose receiver stops making progress.
             try
             {
                 await _committedSignal.WaitAsync(_cts.Token).ConfigureAwait(false);
@@ -360,8 +365,9 @@ internal sealed partial class SenderSession
             {
                 if (sentUpTo.Count >= ManifestChunksAhead) await WaitForAcceptanceAsync(sentUpTo.Dequeue()).ConfigureAwait(false);
                 // Counts the files of the chunks sent, not of this one, so the first always goes.
-                await WaitForCommitsAsync(announced - _options.FilesAheadOfCommits).ConfigureAwait(false);
+                await WaitForCommitsAsync(announced - _options.FilesAheadOfCommits, first).ConfigureAwait(false);
                 announced = files;
+                Volatile.Write(ref _entriesSent, id + 1);
                 BinaryPrimitives.WriteInt32LittleEndian(chunk, first);
                 BinaryPrimitives.WriteInt32LittleEndian(chunk.AsSpan(4), count);
                 _control.Post(ControlMessageType.ManifestChunk, chunk.AsSpan(0, length));
@@ -423,7 +429,7 @@ internal sealed partial class SenderSession
     {
         int count = body.Length == 4 ? BinaryPrimitives.ReadInt32LittleEndian(body) : -1;
         bool grows = count > _accepted || (count == 0 && _entries.Count == 0);
-        if (!grows || count > _entries.Count || _manifestAccepted)
+        if (!grows || count > Volatile.Read(ref _entriesSent) || _manifestAccepted)
             throw new ProtocolViolationException("ManifestAccepted does not match the manifest");
         for (int id = _accepted; id < count; id++)
             if (_filesById[id] is { ShardCount: 0 } empty)
@@ -450,7 +456,7 @@ internal sealed partial class SenderSession
     private SenderFile FileAt(uint id, uint shard)
     {
         if (id >= (uint)_filesById.Length || Volatile.Read(ref _filesById[id]) is not { } file || shard >= (uint)Math.Max(file.ShardCount, 1))
-            throw new ProtocolViolationException($"the receiver named file {id} shard {shard}, which this session does not have{(id < (uint)_filesById.Length && IsCommitted(id) ? " any more: it was committed" : "")}");
+            throw new ProtocolViolationException($"the receiver named file {id} shard {shard}, which this session does not have");
         return file;
     }
 
@@ -512,10 +518,11 @@ internal sealed partial class SenderSession
     private void OnNack(ReadOnlySpan<byte> body)
     {
         if (body.Length != 12) throw new ProtocolViolationException("ShardNack has the wrong length");
-        uint index = BinaryPrimitives.ReadUInt32LittleEndian(body[4..]);
-        var file = FileAt(BinaryPrimitives.ReadUInt32LittleEndian(body), index);
-        if (file.ShardCount == 0) throw new ProtocolViolationException("ShardNack for an empty file");
-        if (ForgetInFlight(file.Id, index)) _window.Release(file.ShardLength((int)index));
+        uint id = BinaryPrimitives.ReadUInt32LittleEndian(body), index = BinaryPrimitives.ReadUInt32LittleEndian(body[4..]);
+        int length = ShardLengthOf(id, index);
+        if (ForgetInFlight(id, index)) _window.Release(length);
+        // A corrupted copy of a shard whose file the receiver has meanwhile committed from another copy: nothing to resend.
+        if (Volatile.Read(ref _filesById[id]) is not { } file) return;
         Interlocked.Increment(ref _retransmits);
         _scheduler.Retransmit(file, (int)index);
     }
@@ -534,6 +541,7 @@ internal sealed partial class SenderSession
             Interlocked.Increment(ref _progressEvents);
             if (Interlocked.Increment(ref _filesCommitted) == _fileCount) _allCommitted.TrySetResult();
         }
+        // One wake per batch is enough: the manifest's wait checks the count again, and only this reader releases.
         if (_committedSignal.CurrentCount == 0) _committedSignal.Release();
         Report();
     }

@@ -108,6 +108,42 @@ public sealed class TreeTransferTests
         Assert.Equal(4000, received.Files);
     }
 
+    /// <summary>
+    /// Acknowledgements and commits both count bytes done (a commit counts the shards whose acknowledgement has not
+    /// come yet): every byte is counted, and none twice.
+    /// </summary>
+    [Fact]
+    public async Task Progress_counts_every_byte_once()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/counted");
+        var random = new Random(5);
+        for (int i = 0; i < 300; i++)
+            TestFiles.Create(Path.Combine(tree, $"d{i % 5}", $"f{i}.dat"), i % 50 == 0 ? 70 * 4096 + random.Next(1, 4096) : random.Next(0, 3000), seed: i);
+        long total = Directory.GetFiles(tree, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination);
+        long most = 0, last = 0;
+        var progress = new Reports(p =>
+        {
+            Interlocked.Exchange(ref most, Math.Max(Interlocked.Read(ref most), p.BytesAcknowledged));
+            Interlocked.Exchange(ref last, p.BytesAcknowledged);
+        });
+
+        await SingularitySender.SendAsync([tree], receiver.Url, new TransferOptions { ShardSize = 4096, Lanes = 3 }, progress);
+
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        TestFiles.AssertSameTree(tree, Path.Combine(destination, "counted"));
+        Assert.Equal(total, Interlocked.Read(ref last));
+        Assert.True(Interlocked.Read(ref most) <= total, $"{most} bytes acknowledged of {total}");
+    }
+
+    /// <summary>Reports on the reporting thread, so the last report seen is the last one made.</summary>
+    private sealed class Reports(Action<TransferProgress> report) : IProgress<TransferProgress>
+    {
+        public void Report(TransferProgress value) => report(value);
+    }
+
     [Fact]
     public async Task A_trailing_slash_sends_the_contents_and_several_paths_go_in_one_session()
     {
