@@ -16,7 +16,8 @@ internal static class SourceScanner
     {
         if (paths.Count == 0) throw new SingularityException(ErrorCode.BadPath, "nothing to send: give at least one file or directory");
         var entries = new List<SourceEntry>();
-        var seen = new HashSet<string>(StringComparer.Ordinal);
+        // Only two paths can map to the same name: one path's names are unique, as a directory's are.
+        HashSet<string>? seen = paths.Count > 1 ? new(StringComparer.Ordinal) : null;
         foreach (string path in paths)
         {
             bool contentsOnly = path.Length > 1 && (path.EndsWith('/') || path.EndsWith(Path.DirectorySeparatorChar));
@@ -43,7 +44,7 @@ internal static class SourceScanner
         return entries;
     }
 
-    private static void Walk(DirectoryInfo directory, string prefix, List<SourceEntry> entries, HashSet<string> seen)
+    private static void Walk(DirectoryInfo directory, string prefix, List<SourceEntry> entries, HashSet<string>? seen)
     {
         FileSystemInfo[] children;
         try
@@ -84,9 +85,9 @@ internal static class SourceScanner
 
     private static UnixFileMode ModeOf(FileSystemInfo info) => OperatingSystem.IsWindows() ? (UnixFileMode)0b110_100_100 : info.UnixFileMode;
 
-    private static void Add(List<SourceEntry> entries, HashSet<string> seen, SourceEntry entry)
+    private static void Add(List<SourceEntry> entries, HashSet<string>? seen, SourceEntry entry)
     {
-        if (!seen.Add(entry.Entry.Path))
+        if (seen is not null && !seen.Add(entry.Entry.Path))
             throw new SingularityException(ErrorCode.BadPath, $"two sources map to the same name '{entry.Entry.Path}'; send them separately or rename one");
         entries.Add(entry);
     }

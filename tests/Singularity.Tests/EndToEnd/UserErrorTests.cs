@@ -16,6 +16,21 @@ public sealed class UserErrorTests
         Assert.Contains("/no/such/file", error.Message);
     }
 
+    /// <summary>Two sources with one name (here files, and directories sent by their contents) would overwrite each other: the send is refused before it connects.</summary>
+    [Theory]
+    [InlineData("a/same", "b/same")]
+    [InlineData("a/", "b/")]
+    public async Task Two_sources_that_map_to_one_name_are_refused(string first, string second)
+    {
+        using var temp = new TempDirectory();
+        TestFiles.Create(Path.Combine(temp.Path, "a", "same"), 10);
+        TestFiles.Create(Path.Combine(temp.Path, "b", "same"), 20, seed: 2);
+        var error = await Assert.ThrowsAsync<SingularityException>(() => SingularitySender.SendAsync(
+            [Path.Combine(temp.Path, first), Path.Combine(temp.Path, second)], new ConnectionUrl("127.0.0.1", 1, "token")));
+        Assert.Equal(ErrorCode.BadPath, error.Code);
+        Assert.Contains("two sources map to the same name 'same'", error.Message);
+    }
+
     [Fact]
     public async Task An_unreachable_receiver_says_so()
     {
