@@ -2,8 +2,15 @@ using Singularity.Engine.Protocol;
 
 namespace Singularity.Engine.Storage;
 
-/// <summary>A manifest entry together with where the sender reads it from.</summary>
-internal sealed record SourceEntry(ManifestEntry Entry, string SourcePath);
+/// <summary>
+/// A manifest entry together with where the sender reads it from: <paramref name="Base"/> joined with the entry's
+/// path, or, for a file given on its own, <paramref name="Base"/> itself. A tree's entries share one base rather than
+/// each keeping its full source path: a tree of millions of files is scanned before anything is sent.
+/// </summary>
+internal readonly record struct SourceEntry(ManifestEntry Entry, string Base, bool BaseIsSource = false)
+{
+    public string SourcePath => BaseIsSource ? Base : Path.Join(Base, Entry.Path);
+}
 
 /// <summary>
 /// Turns the sender's command-line paths into a manifest. A file is sent under its own name; a directory is sent
@@ -26,15 +33,17 @@ internal static class SourceScanner
             {
                 var root = new DirectoryInfo(Path.TrimEndingDirectorySeparator(full));
                 string prefix = contentsOnly ? "" : root.Name + "/";
-                if (!contentsOnly) Add(entries, seen, DirectoryEntry(root, root.Name));
-                Walk(root, prefix, entries, seen);
+                // Entry paths start with the root's name unless only its contents go, so their base is its parent.
+                string treeBase = contentsOnly ? root.FullName : root.Parent?.FullName ?? root.FullName;
+                if (!contentsOnly) Add(entries, seen, DirectoryEntry(root, root.Name, treeBase));
+                Walk(root, prefix, treeBase, entries, seen);
             }
             else if (File.Exists(full))
             {
                 var file = new FileInfo(full);
                 if (file.LinkTarget is not null)
                     file = (FileInfo?)file.ResolveLinkTarget(returnFinalTarget: true) ?? file;
-                Add(entries, seen, FileEntry(file, Path.GetFileName(full)));
+                Add(entries, seen, new SourceEntry(FileManifestEntry(file, Path.GetFileName(full)), file.FullName, BaseIsSource: true));
             }
             else
             {
@@ -44,7 +53,7 @@ internal static class SourceScanner
         return entries;
     }
 
-    private static void Walk(DirectoryInfo directory, string prefix, List<SourceEntry> entries, HashSet<string>? seen)
+    private static void Walk(DirectoryInfo directory, string prefix, string treeBase, List<SourceEntry> entries, HashSet<string>? seen)
     {
         FileSystemInfo[] children;
         try
@@ -62,26 +71,26 @@ internal static class SourceScanner
             // The attribute comes from the status the enumeration already read: only links cost a readlink.
             if ((child.Attributes & FileAttributes.ReparsePoint) != 0 && child.LinkTarget is { } target)
             {
-                Add(entries, seen, new SourceEntry(new ManifestEntry(EntryKind.Symlink, relative, 0, 0, ToNanoseconds(child.LastWriteTimeUtc), target), child.FullName));
+                Add(entries, seen, new SourceEntry(new ManifestEntry(EntryKind.Symlink, relative, 0, 0, ToNanoseconds(child.LastWriteTimeUtc), target), treeBase));
             }
             else if (child is DirectoryInfo subdirectory)
             {
-                Add(entries, seen, DirectoryEntry(subdirectory, relative));
-                Walk(subdirectory, relative + "/", entries, seen);
+                Add(entries, seen, DirectoryEntry(subdirectory, relative, treeBase));
+                Walk(subdirectory, relative + "/", treeBase, entries, seen);
             }
             else if (child is FileInfo file && (file.Attributes & FileAttributes.Device) == 0)
             {
-                Add(entries, seen, FileEntry(file, relative));
+                Add(entries, seen, new SourceEntry(FileManifestEntry(file, relative), treeBase));
             }
             // Sockets, FIFOs and devices are skipped: they have no bytes to copy.
         }
     }
 
-    private static SourceEntry FileEntry(FileInfo file, string relative) =>
-        new(new ManifestEntry(EntryKind.File, relative, file.Length, ModeOf(file), ToNanoseconds(file.LastWriteTimeUtc), null), file.FullName);
+    private static ManifestEntry FileManifestEntry(FileInfo file, string relative) =>
+        new(EntryKind.File, relative, file.Length, ModeOf(file), ToNanoseconds(file.LastWriteTimeUtc), null);
 
-    private static SourceEntry DirectoryEntry(DirectoryInfo directory, string relative) =>
-        new(new ManifestEntry(EntryKind.Directory, relative, 0, ModeOf(directory), ToNanoseconds(directory.LastWriteTimeUtc), null), directory.FullName);
+    private static SourceEntry DirectoryEntry(DirectoryInfo directory, string relative, string treeBase) =>
+        new(new ManifestEntry(EntryKind.Directory, relative, 0, ModeOf(directory), ToNanoseconds(directory.LastWriteTimeUtc), null), treeBase);
 
     private static UnixFileMode ModeOf(FileSystemInfo info) => OperatingSystem.IsWindows() ? (UnixFileMode)0b110_100_100 : info.UnixFileMode;
 

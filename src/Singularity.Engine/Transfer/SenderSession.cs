@@ -86,7 +86,7 @@ internal sealed partial class SenderSession
         if (_entries.Count > options.Limits.MaxEntries)
             throw new SingularityException(ErrorCode.LimitExceeded, $"{_entries.Count} entries exceed the limit of {options.Limits.MaxEntries}");
         // Checked before anything is sent: the manifest goes out while earlier files are already being received.
-        foreach (var (entry, _) in _entries)
+        foreach (var (entry, _, _) in _entries)
             if (System.Text.Encoding.UTF8.GetByteCount(entry.Path) > options.Limits.MaxPathBytes
                 || (entry.LinkTarget is not null && System.Text.Encoding.UTF8.GetByteCount(entry.LinkTarget) > options.Limits.MaxPathBytes))
                 throw new SingularityException(ErrorCode.BadPath, $"'{entry.Path}' (or its link target) is longer than {options.Limits.MaxPathBytes} bytes and cannot be sent");
@@ -350,13 +350,14 @@ internal sealed partial class SenderSession
         int first = 0, count = 0, length = ManifestCodec.ChunkHeaderSize, files = 0, announced = 0;
         for (int id = 0; id < _entries.Count; id++)
         {
-            var (entry, source) = _entries[id];
+            var source = _entries[id];
+            var entry = source.Entry;
             length += ManifestCodec.Write(chunk.AsSpan(length), entry);
             count++;
             if (entry.Kind == EntryKind.File)
             {
                 // Cut into shards of the session's size, known once the path is measured; ready before the receiver can name it.
-                var file = new SenderFile((uint)id, entry, source, _options.ShardSize);
+                var file = new SenderFile((uint)id, entry, source.SourcePath, _options.ShardSize);
                 Volatile.Write(ref _filesById[id], file);
                 _scheduler.Add(file);
                 files++;

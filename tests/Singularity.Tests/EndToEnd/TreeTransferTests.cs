@@ -163,6 +163,37 @@ public sealed class TreeTransferTests
         TestFiles.AssertSameBytes(single, Path.Combine(destination, "single.bin"));
     }
 
+    /// <summary>
+    /// A link given as a source is followed: a link to a file sends the file under the link's name, a link to a
+    /// directory sends the tree under the link's name, or its contents with a trailing slash.
+    /// </summary>
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task Links_given_as_sources_send_what_they_point_to()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("real/tree");
+        TestFiles.Create(Path.Combine(tree, "a.txt"), 10);
+        TestFiles.Create(Path.Combine(tree, "sub", "b.txt"), 20_000, seed: 2);
+        string file = TestFiles.Create(Path.Combine(temp.Path, "real", "file.bin"), 70_000, seed: 3);
+        string links = temp.Sub("links");
+        File.CreateSymbolicLink(Path.Combine(links, "file-link"), file);
+        Directory.CreateSymbolicLink(Path.Combine(links, "tree-link"), tree);
+        Directory.CreateSymbolicLink(Path.Combine(links, "contents-link"), tree);
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination);
+
+        await SingularitySender.SendAsync(
+            [Path.Combine(links, "file-link"), Path.Combine(links, "tree-link"), Path.Combine(links, "contents-link") + "/"],
+            receiver.Url, new TransferOptions { ShardSize = 4096 });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+
+        TestFiles.AssertSameBytes(file, Path.Combine(destination, "file-link"));
+        TestFiles.AssertSameTree(tree, Path.Combine(destination, "tree-link"));
+        TestFiles.AssertSameBytes(Path.Combine(tree, "a.txt"), Path.Combine(destination, "a.txt"));
+        TestFiles.AssertSameBytes(Path.Combine(tree, "sub", "b.txt"), Path.Combine(destination, "sub", "b.txt"));
+    }
+
     [Fact]
     public async Task An_existing_file_is_replaced_atomically()
     {
