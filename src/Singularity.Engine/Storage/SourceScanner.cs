@@ -3,13 +3,22 @@ using Singularity.Engine.Protocol;
 namespace Singularity.Engine.Storage;
 
 /// <summary>
-/// A manifest entry together with where the sender reads it from: <paramref name="Base"/> joined with the entry's
-/// path, or, for a file given on its own, <paramref name="Base"/> itself. A tree's entries share one base rather than
-/// each keeping its full source path: a tree of millions of files is scanned before anything is sent.
+/// A manifest entry together with where the sender reads it from: <paramref name="Root"/> (the directory or file
+/// given on the command line) joined with the entry's path after its first <paramref name="Skip"/> characters (the
+/// root's own name and '/', when a directory is sent by its name). A tree's entries share their root rather than each
+/// keeping its full source path: a tree of millions of files is scanned before anything is sent.
 /// </summary>
-internal readonly record struct SourceEntry(ManifestEntry Entry, string Base, bool BaseIsSource = false)
+internal readonly record struct SourceEntry(ManifestEntry Entry, string Root, int Skip)
 {
-    public string SourcePath => BaseIsSource ? Base : Path.Join(Base, Entry.Path);
+    public string SourcePath
+    {
+        get
+        {
+            if (Entry.Path.Length <= Skip) return Root;
+            string below = Entry.Path[Skip..];
+            return Path.Join(Root, Path.DirectorySeparatorChar == '/' ? below : below.Replace('/', Path.DirectorySeparatorChar));
+        }
+    }
 }
 
 /// <summary>
@@ -23,8 +32,8 @@ internal static class SourceScanner
     {
         if (paths.Count == 0) throw new SingularityException(ErrorCode.BadPath, "nothing to send: give at least one file or directory");
         var entries = new List<SourceEntry>();
-        // Only two paths can map to the same name: one path's names are unique, as a directory's are.
-        HashSet<string>? seen = paths.Count > 1 ? new(StringComparer.Ordinal) : null;
+        // Even one path can give one name twice: names that are not UTF-8 all read as U+FFFD.
+        var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (string path in paths)
         {
             bool contentsOnly = path.Length > 1 && (path.EndsWith('/') || path.EndsWith(Path.DirectorySeparatorChar));
@@ -33,17 +42,16 @@ internal static class SourceScanner
             {
                 var root = new DirectoryInfo(Path.TrimEndingDirectorySeparator(full));
                 string prefix = contentsOnly ? "" : root.Name + "/";
-                // Entry paths start with the root's name unless only its contents go, so their base is its parent.
-                string treeBase = contentsOnly ? root.FullName : root.Parent?.FullName ?? root.FullName;
-                if (!contentsOnly) Add(entries, seen, DirectoryEntry(root, root.Name, treeBase));
-                Walk(root, prefix, treeBase, entries, seen);
+                if (!contentsOnly) Add(entries, seen, DirectoryEntry(root, root.Name, root.FullName, prefix.Length));
+                Walk(root, prefix, root.FullName, prefix.Length, entries, seen);
             }
             else if (File.Exists(full))
             {
                 var file = new FileInfo(full);
                 if (file.LinkTarget is not null)
                     file = (FileInfo?)file.ResolveLinkTarget(returnFinalTarget: true) ?? file;
-                Add(entries, seen, new SourceEntry(FileManifestEntry(file, Path.GetFileName(full)), file.FullName, BaseIsSource: true));
+                string name = Path.GetFileName(full);
+                Add(entries, seen, new SourceEntry(FileManifestEntry(file, name), file.FullName, name.Length));
             }
             else
             {
@@ -53,7 +61,8 @@ internal static class SourceScanner
         return entries;
     }
 
-    private static void Walk(DirectoryInfo directory, string prefix, string treeBase, List<SourceEntry> entries, HashSet<string>? seen)
+    /// <summary>Adds what <paramref name="directory"/> holds, named <paramref name="prefix"/> and more; their source is <paramref name="treeRoot"/> and their path after <paramref name="skip"/> characters.</summary>
+    private static void Walk(DirectoryInfo directory, string prefix, string treeRoot, int skip, List<SourceEntry> entries, HashSet<string> seen)
     {
         FileSystemInfo[] children;
         try
@@ -71,16 +80,16 @@ internal static class SourceScanner
             // The attribute comes from the status the enumeration already read: only links cost a readlink.
             if ((child.Attributes & FileAttributes.ReparsePoint) != 0 && child.LinkTarget is { } target)
             {
-                Add(entries, seen, new SourceEntry(new ManifestEntry(EntryKind.Symlink, relative, 0, 0, ToNanoseconds(child.LastWriteTimeUtc), target), treeBase));
+                Add(entries, seen, new SourceEntry(new ManifestEntry(EntryKind.Symlink, relative, 0, 0, ToNanoseconds(child.LastWriteTimeUtc), target), treeRoot, skip));
             }
             else if (child is DirectoryInfo subdirectory)
             {
-                Add(entries, seen, DirectoryEntry(subdirectory, relative, treeBase));
-                Walk(subdirectory, relative + "/", treeBase, entries, seen);
+                Add(entries, seen, DirectoryEntry(subdirectory, relative, treeRoot, skip));
+                Walk(subdirectory, relative + "/", treeRoot, skip, entries, seen);
             }
             else if (child is FileInfo file && (file.Attributes & FileAttributes.Device) == 0)
             {
-                Add(entries, seen, new SourceEntry(FileManifestEntry(file, relative), treeBase));
+                Add(entries, seen, new SourceEntry(FileManifestEntry(file, relative), treeRoot, skip));
             }
             // Sockets, FIFOs and devices are skipped: they have no bytes to copy.
         }
@@ -89,14 +98,14 @@ internal static class SourceScanner
     private static ManifestEntry FileManifestEntry(FileInfo file, string relative) =>
         new(EntryKind.File, relative, file.Length, ModeOf(file), ToNanoseconds(file.LastWriteTimeUtc), null);
 
-    private static SourceEntry DirectoryEntry(DirectoryInfo directory, string relative, string treeBase) =>
-        new(new ManifestEntry(EntryKind.Directory, relative, 0, ModeOf(directory), ToNanoseconds(directory.LastWriteTimeUtc), null), treeBase);
+    private static SourceEntry DirectoryEntry(DirectoryInfo directory, string relative, string treeRoot, int skip) =>
+        new(new ManifestEntry(EntryKind.Directory, relative, 0, ModeOf(directory), ToNanoseconds(directory.LastWriteTimeUtc), null), treeRoot, skip);
 
     private static UnixFileMode ModeOf(FileSystemInfo info) => OperatingSystem.IsWindows() ? (UnixFileMode)0b110_100_100 : info.UnixFileMode;
 
-    private static void Add(List<SourceEntry> entries, HashSet<string>? seen, SourceEntry entry)
+    private static void Add(List<SourceEntry> entries, HashSet<string> seen, SourceEntry entry)
     {
-        if (seen is not null && !seen.Add(entry.Entry.Path))
+        if (!seen.Add(entry.Entry.Path))
             throw new SingularityException(ErrorCode.BadPath, $"two sources map to the same name '{entry.Entry.Path}'; send them separately or rename one");
         entries.Add(entry);
     }

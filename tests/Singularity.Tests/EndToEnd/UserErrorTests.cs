@@ -31,6 +31,24 @@ public sealed class UserErrorTests
         Assert.Contains("two sources map to the same name 'same'", error.Message);
     }
 
+    /// <summary>One directory can hold two names that read the same: a name that is not UTF-8 reads as U+FFFD.</summary>
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task Two_names_in_one_directory_that_read_the_same_are_refused()
+    {
+        using var temp = new TempDirectory();
+        string directory = temp.Sub("d");
+        TestFiles.Create(Path.Combine(directory, "\uFFFD"), 10);
+        // A name of the single byte 0xFF, which .NET cannot spell: made by the shell.
+        using (var touch = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("bash", ["-c", "touch \"$(printf '\\377')\""]) { WorkingDirectory = directory })!)
+            await touch.WaitForExitAsync();
+        Assert.Equal(2, Directory.GetFiles(directory).Length);
+
+        var error = await Assert.ThrowsAsync<SingularityException>(() => SingularitySender.SendAsync([directory], new ConnectionUrl("127.0.0.1", 1, "token")));
+        Assert.Equal(ErrorCode.BadPath, error.Code);
+        Assert.Contains("the same name 'd/\uFFFD'", error.Message);
+    }
+
     [Fact]
     public async Task An_unreachable_receiver_says_so()
     {
