@@ -39,14 +39,27 @@ public sealed class UserErrorTests
         using var temp = new TempDirectory();
         string directory = temp.Sub("d");
         TestFiles.Create(Path.Combine(directory, "\uFFFD"), 10);
-        // A name of the single byte 0xFF, which .NET cannot spell: made by the shell.
-        using (var touch = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("bash", ["-c", "touch \"$(printf '\\377')\""]) { WorkingDirectory = directory })!)
-            await touch.WaitForExitAsync();
-        Assert.Equal(2, Directory.GetFiles(directory).Length);
+        // A name of the single byte 0xFF, which .NET can neither spell nor delete: the shell makes and removes it.
+        await ShellAsync(directory, "touch \"$(printf '\\377')\"");
+        try
+        {
+            Assert.Equal(2, Directory.GetFiles(directory).Length);
 
-        var error = await Assert.ThrowsAsync<SingularityException>(() => SingularitySender.SendAsync([directory], new ConnectionUrl("127.0.0.1", 1, "token")));
-        Assert.Equal(ErrorCode.BadPath, error.Code);
-        Assert.Contains("the same name 'd/\uFFFD'", error.Message);
+            var error = await Assert.ThrowsAsync<SingularityException>(() => SingularitySender.SendAsync([directory], new ConnectionUrl("127.0.0.1", 1, "token")));
+            Assert.Equal(ErrorCode.BadPath, error.Code);
+            Assert.Contains("the same name 'd/\uFFFD'", error.Message);
+        }
+        finally
+        {
+            await ShellAsync(directory, "rm -f \"$(printf '\\377')\"");
+        }
+    }
+
+    private static async Task ShellAsync(string directory, string command)
+    {
+        using var shell = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("bash", ["-c", command]) { WorkingDirectory = directory })!;
+        await shell.WaitForExitAsync();
+        Assert.Equal(0, shell.ExitCode);
     }
 
     [Fact]
