@@ -30,9 +30,8 @@ internal sealed partial class SenderSession
     private readonly Action<string>? _events;
     private readonly List<SourceEntry> _entries;
     // A file's state exists from its chunk's sending to its commit: a tree of millions of files holds only those
-    // announced and not yet committed (see FilesAheadOfCommits). Committed ids are kept as bits.
+    // announced and not yet committed (see FilesAheadOfCommits). A file of the chunks sent whose slot is empty is committed.
     private readonly SenderFile?[] _filesById;
-    private readonly ulong[] _committedIds;
     private readonly int _fileCount;
     private readonly ShardScheduler _scheduler = new();
     private readonly InFlightWindow _window;
@@ -93,7 +92,6 @@ internal sealed partial class SenderSession
         _totalBytes = _entries.Where(e => e.Entry.Kind == EntryKind.File).Sum(e => e.Entry.Size);
         _fileCount = _entries.Count(e => e.Entry.Kind == EntryKind.File);
         _filesById = new SenderFile?[_entries.Count];
-        _committedIds = new ulong[Digests.BitmapWords(_entries.Count)];
         _window = new InFlightWindow(options.MaxInFlightBytes);
     }
 
@@ -194,7 +192,9 @@ internal sealed partial class SenderSession
     /// <summary>Paths of the files the receiver confirmed committed in this attempt.</summary>
     public IEnumerable<string> CommittedPaths => Enumerable.Range(0, _entries.Count).Where(id => IsCommitted((uint)id)).Select(id => _entries[id].Entry.Path);
 
-    private bool IsCommitted(uint id) => (Volatile.Read(ref _committedIds[id / 64]) & (1UL << (int)(id % 64))) != 0;
+    /// <summary>Whether the entry is a file the receiver committed: its chunk went out (so its state was made) and its state is gone.</summary>
+    private bool IsCommitted(uint id) =>
+        id < (uint)Volatile.Read(ref _entriesSent) && _entries[(int)id].Entry.Kind == EntryKind.File && Volatile.Read(ref _filesById[id]) is null;
 
     /// <summary>Waits for a milestone, or for the session to fail first, or (with a limit) for the receiver to fall silent.</summary>
     private async Task Wait(Task milestone, TimeSpan? limit = null)
@@ -534,10 +534,9 @@ internal sealed partial class SenderSession
         for (int i = 0; i < count; i++)
         {
             uint id = BinaryPrimitives.ReadUInt32LittleEndian(body[(4 + i * 4)..]);
-            if (id < (uint)_filesById.Length && IsCommitted(id)) throw new ProtocolViolationException($"'{_entries[(int)id].Entry.Path}' was committed twice");
+            if (IsCommitted(id)) throw new ProtocolViolationException($"'{_entries[(int)id].Entry.Path}' was committed twice");
             var file = FileAt(id, 0);
             Interlocked.Add(ref _bytesAcknowledged, file.AcknowledgeAll());
-            Interlocked.Or(ref _committedIds[id / 64], 1UL << (int)(id % 64));
             Volatile.Write(ref _filesById[id], null);
             Interlocked.Increment(ref _progressEvents);
             if (Interlocked.Increment(ref _filesCommitted) == _fileCount) _allCommitted.TrySetResult();
