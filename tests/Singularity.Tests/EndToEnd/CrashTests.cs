@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
@@ -110,7 +109,7 @@ public sealed class CrashTests
         Skip.IfNot(OperatingSystem.IsLinux() && Environment.IsPrivilegedProcess, "needs root on Linux to mount a size-limited tmpfs");
         using var temp = new TempDirectory();
         string mount = temp.Sub("small");
-        Skip.IfNot(Run("mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", mount), "mount -t tmpfs is not permitted here");
+        Skip.IfNot(Commands.Run("mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", mount), "mount -t tmpfs is not permitted here");
         try
         {
             string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "f.bin"), 64 << 20, seed: 42);
@@ -123,13 +122,13 @@ public sealed class CrashTests
             Assert.Equal(ErrorCode.DiskFull, failed.Error!.Code);
             Assert.False(File.Exists(Path.Combine(mount, "f.bin")));
 
-            Assert.True(Run("mount", "-o", "remount,size=160m", mount));
+            Assert.True(Commands.Run("mount", "-o", "remount,size=160m", mount));
             await SingularitySender.SendAsync([source], receiver.Url);
             TestFiles.AssertSameBytes(source, Path.Combine(mount, "f.bin"));
         }
         finally
         {
-            Run("umount", "-l", mount);
+            Commands.Run("umount", "-l", mount);
         }
     }
 
@@ -141,23 +140,6 @@ public sealed class CrashTests
         try { return new FileInfo(path).Length; }
         catch (FileNotFoundException) { return 0; }
     }
-
-    private static bool Run(string command, params string[] arguments)
-    {
-        var info = new ProcessStartInfo(command) { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (string argument in arguments) info.ArgumentList.Add(argument);
-        try
-        {
-            using var process = Process.Start(info)!;
-            process.WaitForExit();
-            return process.ExitCode == 0;
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            return false;
-        }
-    }
-
 
     private static async Task WaitForPortAsync(int port)
     {

@@ -40,7 +40,8 @@ public sealed class UserErrorTests
         string directory = temp.Sub("d");
         TestFiles.Create(Path.Combine(directory, "\uFFFD"), 10);
         // A name of the single byte 0xFF, which .NET can neither spell nor delete: the shell makes and removes it.
-        await ShellAsync(directory, "touch \"$(printf '\\377')\"");
+        const string ByteFF = "\"$1/$(printf '\\377')\"";
+        Assert.True(Commands.Run("bash", "-c", $"touch {ByteFF}", "bash", directory));
         try
         {
             Assert.Equal(2, Directory.GetFiles(directory).Length);
@@ -51,15 +52,8 @@ public sealed class UserErrorTests
         }
         finally
         {
-            await ShellAsync(directory, "rm -f \"$(printf '\\377')\"");
+            Assert.True(Commands.Run("bash", "-c", $"rm -f {ByteFF}", "bash", directory));
         }
-    }
-
-    private static async Task ShellAsync(string directory, string command)
-    {
-        using var shell = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("bash", ["-c", command]) { WorkingDirectory = directory })!;
-        await shell.WaitForExitAsync();
-        Assert.Equal(0, shell.ExitCode);
     }
 
     [Fact]
