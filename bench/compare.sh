@@ -95,18 +95,19 @@ copy_before=$(copy_bound "$work/tree" "$work/copy" "$small_files")
 # machine that hands freed memory back to its host, a writer can run several times slower in one minute than in the
 # next, and a tool that always ran second would always meet what the first left behind.
 rs_runs=(); sg_runs=(); rs_ok=ok; sg_ok=ok
-run_rsync() {
-    rm -rf "$work/dst/rsync"
-    local t0 t1; t0=$(now); rsync -a "$work/tree" rsync://127.0.0.1:5297/dst/rsync/; t1=$(now)
-    rs_runs+=("$(per_second "$small_files" "$(echo "$t1 - $t0" | bc -l)")")
-    diff -r "$work/tree" "$work/dst/rsync/tree" >/dev/null || rs_ok=DIFFERENT
+# One round of one tool: ROUND RUNS VERDICT COPY COMMAND... removes COPY, times COMMAND, appends its files/s to the
+# array RUNS, and sets VERDICT to DIFFERENT if COPY does not match the tree.
+round() {
+    local -n runs=$1 verdict=$2
+    local copy=$3 t0 t1; shift 3
+    rm -rf "$copy"
+    t0=$(now); "$@"; t1=$(now)
+    runs+=("$(per_second "$small_files" "$(echo "$t1 - $t0" | bc -l)")")
+    diff -r "$work/tree" "$copy" >/dev/null || verdict=DIFFERENT
 }
-run_sglty() {
-    rm -rf "$work/dst/tree"
-    local t0 t1; t0=$(now); "$sglty" send "$work/tree" --to "$url" --encrypt none >/dev/null 2>&1; t1=$(now)
-    sg_runs+=("$(per_second "$small_files" "$(echo "$t1 - $t0" | bc -l)")")
-    diff -r "$work/tree" "$work/dst/tree" >/dev/null || sg_ok=DIFFERENT
-}
+sglty_tree() { "$sglty" send "$work/tree" --to "$url" --encrypt none >/dev/null 2>&1; }
+run_rsync() { round rs_runs rs_ok "$work/dst/rsync/tree" rsync -a "$work/tree" rsync://127.0.0.1:5297/dst/rsync/; }
+run_sglty() { round sg_runs sg_ok "$work/dst/tree" sglty_tree; }
 for round in 1 2 3; do
     if ((round % 2)); then run_rsync; run_sglty; else run_sglty; run_rsync; fi
 done
