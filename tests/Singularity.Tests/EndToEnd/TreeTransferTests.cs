@@ -124,7 +124,7 @@ public sealed class TreeTransferTests
         string destination = temp.Sub("dst");
         await using var receiver = new LoopbackReceiver(destination);
         long most = 0, last = 0;
-        var progress = new Reports(p =>
+        var progress = new SynchronousProgress(p =>
         {
             Interlocked.Exchange(ref most, Math.Max(Interlocked.Read(ref most), p.BytesAcknowledged));
             Interlocked.Exchange(ref last, p.BytesAcknowledged);
@@ -136,12 +136,6 @@ public sealed class TreeTransferTests
         TestFiles.AssertSameTree(tree, Path.Combine(destination, "counted"));
         Assert.Equal(total, Interlocked.Read(ref last));
         Assert.True(Interlocked.Read(ref most) <= total, $"{most} bytes acknowledged of {total}");
-    }
-
-    /// <summary>Reports on the reporting thread, so the last report seen is the last one made.</summary>
-    private sealed class Reports(Action<TransferProgress> report) : IProgress<TransferProgress>
-    {
-        public void Report(TransferProgress value) => report(value);
     }
 
     [Fact]

@@ -68,9 +68,4 @@ public sealed class LaneRetirementTests
         int seen;
         while (value < (seen = Volatile.Read(ref target)) && Interlocked.CompareExchange(ref target, value, seen) != seen) { }
     }
-
-    private sealed class SynchronousProgress(Action<TransferProgress> report) : IProgress<TransferProgress>
-    {
-        public void Report(TransferProgress value) => report(value);
-    }
 }
