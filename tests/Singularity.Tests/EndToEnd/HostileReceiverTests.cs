@@ -1,0 +1,98 @@
+using System.Buffers.Binary;
+using Singularity.Engine;
+using Singularity.Engine.Protocol;
+using Singularity.Engine.Security;
+using Singularity.Tests.Support;
+
+namespace Singularity.Tests.EndToEnd;
+
+/// <summary>
+/// What a broken or malicious receiver answers must end the sender's session with a clear error, never a crash or a
+/// hang; what a real receiver may answer in a race must not end it.
+/// </summary>
+public sealed class HostileReceiverTests
+{
+    /// <summary>The raw receiver reads and writes plaintext; no retries, so the first session's end is the result.</summary>
+    private static readonly TransferOptions Plain = new() { Cipher = CipherSuite.None, Lanes = 1 };
+
+    /// <summary>
+    /// An acceptance must not cover entries the sender has not sent yet: lanes would take shards of files the
+    /// receiver never saw announced. Long names spread the tree over several manifest chunks, and with no file allowed
+    /// ahead of the commits the sender holds back every chunk after the first until its files are committed.
+    /// </summary>
+    [Fact]
+    public async Task Accepting_entries_not_yet_sent_ends_the_session()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("tree");
+        for (int i = 0; i < 1500; i++) TestFiles.Create(Path.Combine(tree, $"{i:D4}-{new string('n', 230)}"), 1, seed: i);
+        await using var receiver = new RawReceiver();
+        var send = SingularitySender.SendAsync([tree], receiver.Url, Plain with { FilesAheadOfCommits = 0 });
+        await receiver.AcceptAsync();
+        byte[] open = (await receiver.ReadUntilAsync(ControlMessageType.OpenSession))!;
+        byte[] chunk = (await receiver.ReadUntilAsync(ControlMessageType.ManifestChunk))!;
+        int declared = BinaryPrimitives.ReadInt32LittleEndian(open.AsSpan(8)), sent = BinaryPrimitives.ReadInt32LittleEndian(chunk.AsSpan(4));
+        Assert.True(sent < declared, $"the tree fit in one chunk of {sent} entries");
+
+        await receiver.SendAsync(ControlMessageType.ManifestAccepted, RawReceiver.Fields((uint)sent + 1));
+
+        var error = await Assert.ThrowsAnyAsync<SingularityException>(() => send);
+        Assert.Equal(ErrorCode.ProtocolViolation, error.Code);
+        Assert.Contains("ManifestAccepted does not match the manifest", error.Message);
+        Assert.Empty(receiver.Shards);
+    }
+
+    /// <summary>Acknowledgements and nacks (one item with a code, never batched) must name a shard of the session: anything else ends it.</summary>
+    [Theory]
+    [InlineData(false, 1u, 0u)]
+    [InlineData(false, 0u, 1u)]
+    [InlineData(true, 7u, 0u)]
+    public async Task Answers_naming_a_shard_the_session_does_not_have_end_it(bool nack, uint file, uint shard)
+    {
+        using var temp = new TempDirectory();
+        string source = TestFiles.Create(Path.Combine(temp.Path, "f"), 1000);
+        await using var receiver = new RawReceiver();
+        var send = SingularitySender.SendAsync([source], receiver.Url, Plain);
+        await receiver.AcceptAsync();
+        await receiver.ReadUntilAsync(ControlMessageType.ManifestChunk);
+
+        await receiver.SendAsync(ControlMessageType.ManifestAccepted, RawReceiver.Fields(1));
+        if (nack) await receiver.SendAsync(ControlMessageType.ShardNack, RawReceiver.Fields(file, shard, 5));
+        else await receiver.SendAsync(ControlMessageType.ShardAcks, RawReceiver.Batch([file, shard]));
+
+        var error = await Assert.ThrowsAnyAsync<SingularityException>(() => send);
+        Assert.Equal(ErrorCode.ProtocolViolation, error.Code);
+        Assert.Contains($"the receiver named file {file} shard {shard}, which this session does not have", error.Message);
+    }
+
+    /// <summary>
+    /// A nack can cross the commit of its file (the receiver committed it from another copy of the shard): the sender
+    /// neither resends the shard nor fails, and the session ends as it should.
+    /// </summary>
+    [Fact]
+    public async Task A_nack_for_a_file_already_committed_resends_nothing_and_the_session_succeeds()
+    {
+        using var temp = new TempDirectory();
+        string source = TestFiles.Create(Path.Combine(temp.Path, "f"), 1000);
+        await using var receiver = new RawReceiver();
+        var send = SingularitySender.SendAsync([source], receiver.Url, Plain);
+        await receiver.AcceptAsync();
+        await receiver.ReadUntilAsync(ControlMessageType.ManifestChunk);
+        await receiver.SendAsync(ControlMessageType.ManifestAccepted, RawReceiver.Fields(1));
+        Assert.NotNull(await receiver.ReadUntilAsync(ControlMessageType.FilesSealed));
+
+        await receiver.SendAsync(ControlMessageType.FilesCommitted, RawReceiver.Batch([0]));
+        await receiver.SendAsync(ControlMessageType.ShardNack, RawReceiver.Fields(0, 0, 5));
+        Assert.NotNull(await receiver.ReadUntilAsync(ControlMessageType.Finish));
+        byte[] done = new byte[16];
+        BinaryPrimitives.WriteInt32LittleEndian(done, 1);
+        BinaryPrimitives.WriteInt64LittleEndian(done.AsSpan(8), 1000);
+        await receiver.SendAsync(ControlMessageType.SessionDone, done);
+
+        var result = await send;
+        Assert.Equal((1, 0), (result.Files, result.Retransmits));
+        await receiver.LanesEndedAsync();
+        var shard = Assert.Single(receiver.Shards);
+        Assert.Equal((0u, 0u, 0), (shard.FileId, shard.ShardIndex, shard.Flags & ShardHeader.FlagRetransmit));
+    }
+}

@@ -1,0 +1,143 @@
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using Singularity.Engine;
+using Singularity.Engine.Protocol;
+using Singularity.Engine.Security;
+
+namespace Singularity.Tests.Support;
+
+/// <summary>
+/// A hand-driven receiver over real sockets, for answering a real sender with what a well-behaved receiver never
+/// would. It completes the real handshake (plaintext, so tests can read and write messages by hand), answers every
+/// lane that joins, and records the shard frames the lanes carry.
+/// </summary>
+public sealed class RawReceiver : IAsyncDisposable
+{
+    private const string Token = "raw-receiver-token";
+    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly CancellationTokenSource _stop = new(TimeSpan.FromMinutes(2));
+    private readonly List<Task> _lanes = [];
+    private Task _accepting = Task.CompletedTask;
+    private readonly SessionId _session = SessionId.NewRandom();
+    private TcpClient? _control;
+    private NetworkStream _stream = null!;
+
+    public RawReceiver() => _listener.Start();
+
+    public ConnectionUrl Url => new("127.0.0.1", ((IPEndPoint)_listener.LocalEndpoint).Port, Token);
+
+    /// <summary>The shard frames every lane carried, in the order each lane read them.</summary>
+    internal ConcurrentQueue<ShardHeader> Shards { get; } = new();
+
+    /// <summary>Accepts the control connection and completes its handshake; then answers lanes in the background.</summary>
+    public async Task AcceptAsync()
+    {
+        _control = await _listener.AcceptTcpClientAsync(_stop.Token);
+        _stream = _control.GetStream();
+        byte[] hello = new byte[Hello.Size];
+        byte[] clientAuth = new byte[Handshake.ClientAuthSize];
+        await _stream.ReadExactlyAsync(hello, _stop.Token);
+        await _stream.ReadExactlyAsync(clientAuth, _stop.Token);
+        Assert.True(Handshake.VerifyBinder(hello, clientAuth, Token));
+        byte[] reply = new byte[HelloReply.Size];
+        new HelloReply(ErrorCode.None, _session, authLength: Handshake.ServerAuthSize).WriteTo(reply);
+        var (serverAuth, pending) = Handshake.ServerRespond(hello, clientAuth, reply, Token, CipherSuite.None);
+        await _stream.WriteAsync(reply.Concat(serverAuth).ToArray(), _stop.Token);
+        byte[] finished = new byte[Handshake.MacSize];
+        await _stream.ReadExactlyAsync(finished, _stop.Token);
+        Assert.True(pending.VerifyClientFinished(finished));
+        _accepting = AcceptLanesAsync();
+    }
+
+    private async Task AcceptLanesAsync()
+    {
+        try
+        {
+            while (true)
+            {
+                var lane = await _listener.AcceptTcpClientAsync(_stop.Token);
+                lock (_lanes) _lanes.Add(ServeLaneAsync(lane));
+            }
+        }
+        catch (OperationCanceledException) { }
+        catch (ObjectDisposedException) { }
+    }
+
+    /// <summary>Answers a lane's Hello (its binder is not checked), then reads its shard frames until it ends.</summary>
+    private async Task ServeLaneAsync(TcpClient lane)
+    {
+        using (lane)
+        {
+            try
+            {
+                var stream = lane.GetStream();
+                await stream.ReadExactlyAsync(new byte[Hello.Size + Handshake.LaneAuthSize], _stop.Token);
+                byte[] reply = new byte[HelloReply.Size];
+                new HelloReply(ErrorCode.None, _session).WriteTo(reply);
+                await stream.WriteAsync(reply, _stop.Token);
+                byte[] header = new byte[ShardHeader.Size];
+                while (true)
+                {
+                    await stream.ReadExactlyAsync(header, _stop.Token);
+                    Assert.True(ShardHeader.TryRead(header, out var shard, out string? error), error);
+                    await stream.ReadExactlyAsync(new byte[shard.PayloadLength], _stop.Token);
+                    Shards.Enqueue(shard);
+                }
+            }
+            catch (Exception ex) when (ex is EndOfStreamException or IOException or OperationCanceledException) { }
+        }
+    }
+
+    /// <summary>Waits until every lane that joined has ended its stream, so <see cref="Shards"/> holds all they carried.</summary>
+    internal Task LanesEndedAsync()
+    {
+        lock (_lanes) return Task.WhenAll([.. _lanes]);
+    }
+
+    /// <summary>Reads control messages until one of <paramref name="type"/> arrives and returns its body; null if the sender ended the stream first.</summary>
+    internal async Task<byte[]?> ReadUntilAsync(ControlMessageType type)
+    {
+        byte[] header = new byte[ControlHeader.Size];
+        while (true)
+        {
+            try { await _stream.ReadExactlyAsync(header, _stop.Token); }
+            catch (Exception ex) when (ex is EndOfStreamException or IOException) { return null; }
+            Assert.True(ControlHeader.TryRead(header, new ProtocolLimits().MaxControlMessageBytes, out var received, out int length, out string? error), error);
+            byte[] body = new byte[length];
+            await _stream.ReadExactlyAsync(body, _stop.Token);
+            if (received == type) return body;
+        }
+    }
+
+    internal async Task SendAsync(ControlMessageType type, byte[] body)
+    {
+        byte[] message = new byte[ControlHeader.Size + body.Length];
+        ControlHeader.Write(message, type, body.Length);
+        body.CopyTo(message, ControlHeader.Size);
+        ControlHeader.Seal(message);
+        await _stream.WriteAsync(message, _stop.Token);
+    }
+
+    /// <summary>A body of 32-bit little-endian fields, one after another (a nack: file, shard, code).</summary>
+    internal static byte[] Fields(params uint[] fields)
+    {
+        byte[] body = new byte[fields.Length * 4];
+        for (int i = 0; i < fields.Length; i++) BinaryPrimitives.WriteUInt32LittleEndian(body.AsSpan(i * 4), fields[i]);
+        return body;
+    }
+
+    /// <summary>A batched message's body: the count, then each item's fields.</summary>
+    internal static byte[] Batch(params uint[][] items) => Fields([(uint)items.Length, .. items.SelectMany(item => item)]);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        _listener.Stop();
+        _control?.Dispose();
+        await _accepting;
+        await LanesEndedAsync();
+        _stop.Dispose();
+    }
+}
