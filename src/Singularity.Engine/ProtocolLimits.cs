@@ -9,6 +9,15 @@ public sealed record ProtocolLimits
     /// <summary>Most manifest entries (files, directories, links) in one session. Default 4,000,000.</summary>
     public int MaxEntries { get; init; } = 4_000_000;
 
+    /// <summary>
+    /// Most files of one session announced in its manifest and not yet committed. A receiver keeps each such file's
+    /// state until its commit; a sender announces files about as fast as they are committed (it holds its manifest
+    /// back while more than 16,384 files it announced are not, so it stays below about 26,000), and a manifest chunk
+    /// that would take a session above this is refused with LimitExceeded; set below 26,000, it refuses such senders
+    /// too. Default 65,536.
+    /// </summary>
+    public int MaxUncommittedFiles { get; init; } = 65_536;
+
     /// <summary>Longest relative path, in UTF-8 bytes. Default 4096.</summary>
     public int MaxPathBytes { get; init; } = 4096;
 

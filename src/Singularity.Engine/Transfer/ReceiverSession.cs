@@ -231,9 +231,11 @@ internal sealed partial class ReceiverSession
     private void Accept(int first, int count)
     {
         long chunkBytes = 0;
+        int chunkFiles = 0;
         for (int id = first; id < first + count; id++)
         {
             var entry = _chunk[id - first];
+            if (entry.Kind == EntryKind.File) chunkFiles++;
             if (!_names.Add(XxHash128.HashToUInt128(MemoryMarshal.AsBytes(entry.Path.AsSpan()), _namesSeed))) throw new ProtocolViolationException($"'{entry.Path}' appears twice in the manifest");
             if (Digests.ShardCount64(entry.Size, _shardSize) >= int.MaxValue)
                 throw new ProtocolViolationException($"'{entry.Path}' would need {int.MaxValue} shards or more", ErrorCode.LimitExceeded);
@@ -241,6 +243,9 @@ internal sealed partial class ReceiverSession
             if (entry.Size > _declaredBytes - _manifestBytes - chunkBytes) throw new ProtocolViolationException("manifest sizes exceed the declared total", ErrorCode.LimitExceeded);
             chunkBytes += entry.Size;
         }
+        // A sender that does not pace its manifest by the commits would have every file's state kept here at once.
+        if (_fileCount - Volatile.Read(ref _filesCommitted) + chunkFiles > _limits.MaxUncommittedFiles)
+            throw new ProtocolViolationException($"the sender announced more than {_limits.MaxUncommittedFiles} files not yet committed", ErrorCode.LimitExceeded);
         _manifestBytes += chunkBytes;
         bool last = first + count == _declaredEntries;
         if (last && _manifestBytes != _declaredBytes) throw new ProtocolViolationException("manifest sizes do not add up to the declared total");

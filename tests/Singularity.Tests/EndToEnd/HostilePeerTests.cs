@@ -16,6 +16,8 @@ public sealed class HostilePeerTests
 
     private static ManifestEntry File(string path, long size) => new(EntryKind.File, path, size, (UnixFileMode)0b110_100_100, 0, null);
 
+    private static ManifestEntry DirectoryEntry(string path) => new(EntryKind.Directory, path, 0, (UnixFileMode)0b111_101_101, 0, null);
+
     [Theory]
     [InlineData("../escaped.txt")]
     [InlineData("/tmp/escaped.txt")]
@@ -92,6 +94,31 @@ public sealed class HostilePeerTests
             Assert.NotNull(error);
             Assert.Equal(ErrorCode.LimitExceeded, ErrorMessage.Decode(error).Code);
         }
+    }
+
+    /// <summary>A sender that does not pace its manifest by the commits is refused before its files' state is kept; directories do not count.</summary>
+    [Theory]
+    [InlineData(3, true)]
+    [InlineData(4, false)]
+    public async Task Announcing_more_uncommitted_files_than_allowed_is_refused(int files, bool accepted)
+    {
+        using var temp = new TempDirectory();
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination, Plain with { Limits = new ProtocolLimits { MaxUncommittedFiles = 3 } });
+        await using var peer = await RawPeer.ConnectAsync(receiver.Url);
+        ManifestEntry[] entries = [DirectoryEntry("a"), DirectoryEntry("b"), .. Enumerable.Range(0, files).Select(i => File($"a/f{i}", 10))];
+
+        var (_, answer, body) = await peer.OpenWithManifestAsync(receiver.Token, 4096, entries);
+
+        if (accepted)
+        {
+            Assert.Equal(ControlMessageType.ManifestAccepted, answer);
+            return;
+        }
+        Assert.Equal(ControlMessageType.Error, answer);
+        Assert.Equal(ErrorCode.LimitExceeded, ErrorMessage.Decode(body).Code);
+        Assert.Contains("more than 3 files not yet committed", ErrorMessage.Decode(body).Reason);
+        Assert.Equal(ErrorCode.LimitExceeded, (await receiver.NextResultAsync()).Error!.Code);
     }
 
     [Fact]

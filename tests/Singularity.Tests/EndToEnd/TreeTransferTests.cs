@@ -75,7 +75,8 @@ public sealed class TreeTransferTests
 
     /// <summary>
     /// With no file allowed ahead of the commits, each chunk waits until every file announced before it is committed:
-    /// the strictest pacing still ends, and every file arrives.
+    /// the strictest pacing still ends, and every file arrives, at a receiver that refuses more uncommitted files than
+    /// a chunk holds (about 1,000 here).
     /// </summary>
     [Theory]
     [InlineData(false)]
@@ -95,7 +96,7 @@ public sealed class TreeTransferTests
         }
 
         string destination = temp.Sub("dst");
-        await using var receiver = new LoopbackReceiver(destination);
+        await using var receiver = new LoopbackReceiver(destination, noFileAheadOfCommits ? new TransferOptions { Limits = new ProtocolLimits { MaxUncommittedFiles = 1200 } } : null);
         var result = await SingularitySender.SendAsync([tree], receiver.Url, new TransferOptions { ShardSize = 4096, Lanes = 3, FilesAheadOfCommits = noFileAheadOfCommits ? 0 : 16384 });
         var received = await receiver.NextResultAsync();
 
