@@ -19,6 +19,9 @@ internal sealed class PathGuard
 
     public string Root => _root;
 
+    /// <summary>Called with each directory just before it is created. Tests use it to put something at that name in between, as another session may.</summary>
+    internal Action<string>? BeforeCreate { get; set; }
+
     /// <summary>Checks the syntax of a relative path: no absolute path, no empty, "." or ".." component, no NUL, no name too long, nothing the local file system cannot name.</summary>
     public static string? SyntaxError(string path, ProtocolLimits limits)
     {
@@ -61,7 +64,20 @@ internal sealed class PathGuard
             throw new SingularityException(ErrorCode.BadPath, $"refused: '{Relative(full)}' is a symbolic link in the destination");
         if (File.Exists(full))
             throw new SingularityException(ErrorCode.BadPath, $"refused: '{Relative(full)}' exists in the destination and is not a directory");
+        CreateChecked(full);
+    }
+
+    /// <summary>
+    /// Creates a directory found missing, and counts it as checked only once it proves to be a real one: another
+    /// session may have made a link at that name meanwhile, and creating a directory where a link to one stands
+    /// succeeds. No session removes a real directory, so one checked after it was created stays one.
+    /// </summary>
+    private void CreateChecked(string full)
+    {
+        BeforeCreate?.Invoke(full);
         Directory.CreateDirectory(full);
+        if (new DirectoryInfo(full) is not { LinkTarget: null, Exists: true })
+            throw new SingularityException(ErrorCode.BadPath, $"refused: '{Relative(full)}' became a symbolic link or a file in the destination while it was being created");
         lock (_checkedDirectories) _checkedDirectories.Add(full);
     }
 
@@ -83,11 +99,7 @@ internal sealed class PathGuard
             missing.Push(parent);
             parent = Path.GetDirectoryName(parent);
         }
-        while (missing.TryPop(out string? directory))
-        {
-            Directory.CreateDirectory(directory);
-            lock (_checkedDirectories) _checkedDirectories.Add(directory);
-        }
+        while (missing.TryPop(out string? directory)) CreateChecked(directory);
     }
 
     private string Relative(string full) => Path.GetRelativePath(_root, full);
