@@ -161,13 +161,19 @@ public sealed class SingularityReceiver : IAsyncDisposable
             else
             {
                 string? reason = "unknown session; the receiver may have restarted";
-                bool known = _sessions.TryGetValue(hello.Session, out var session);
-                if (!known && _pending.TryGetValue(hello.Session, out var waiting))
+                // The pending handshakes first: a session joins the running ones before it leaves them, so a lane that
+                // finds it in neither (looked up in this order) came for a session that is not there.
+                ReceiverSession? session;
+                if (_pending.TryGetValue(hello.Session, out var waiting))
                 {
                     try { session = await waiting.Task.WaitAsync(timeout.Token).ConfigureAwait(false); }
                     catch (OperationCanceledException) { session = null; }
-                    known = session is not null;
                 }
+                else
+                {
+                    _sessions.TryGetValue(hello.Session, out session);
+                }
+                bool known = session is not null;
                 bool proven = known && CryptographicOperations.FixedTimeEquals(session!.Keys.LaneBinder(helloBytes), auth);
                 if (known && !proven) reason = "lane not authenticated";
                 if (!proven || !session!.TryJoin(connection, hello.Lane, out reason))
