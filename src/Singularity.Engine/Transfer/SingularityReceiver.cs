@@ -73,6 +73,8 @@ public sealed class SingularityReceiver : IAsyncDisposable
         return new SingularityReceiver(options with { Directory = directory }, listener);
     }
 
+    private static readonly TimeSpan AcceptPause = TimeSpan.FromMilliseconds(100);
+
     /// <summary>Accepts connections until cancelled or disposed, then waits for running sessions to end.</summary>
     public async Task RunAsync(CancellationToken cancellationToken = default)
     {
@@ -88,7 +90,15 @@ public sealed class SingularityReceiver : IAsyncDisposable
                 }
                 catch (OperationCanceledException) { break; }
                 catch (ObjectDisposedException) { break; }
-                catch (SocketException) { continue; }
+                catch (SocketException ex) when (ex.SocketErrorCode is SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable)
+                {
+                    // Out of descriptors or memory, accepting again at once would fail at once: wait for sessions to give some back.
+                    try { await Task.Delay(AcceptPause, linked.Token).ConfigureAwait(false); }
+                    catch (OperationCanceledException) { break; }
+                    continue;
+                }
+                // A connection lost before it was accepted, or whose socket options could not be set, is dropped.
+                catch (Exception ex) when (ex is SocketException or SingularityException) { continue; }
                 var task = Task.Run(() => HandleConnectionAsync(connection));
                 _connections[task] = true;
                 _ = task.ContinueWith(t => _connections.TryRemove(t, out _), TaskScheduler.Default);

@@ -128,7 +128,15 @@ internal sealed class TcpTransport(int socketBufferSize, string? congestionContr
         public async ValueTask<ILaneConnection> AcceptAsync(CancellationToken cancellationToken = default)
         {
             var accepted = await socket.AcceptAsync(cancellationToken).ConfigureAwait(false);
-            transport.Configure(accepted);
+            try
+            {
+                transport.Configure(accepted);
+            }
+            catch
+            {
+                accepted.Dispose();
+                throw;
+            }
             return new TcpLaneConnection(accepted);
         }
 
