@@ -2,6 +2,7 @@ using System.Numerics;
 using Microsoft.Win32.SafeHandles;
 using Singularity.Engine.Integrity;
 using Singularity.Engine.Protocol;
+using Singularity.Engine.Storage;
 
 namespace Singularity.Engine.Transfer;
 
@@ -39,7 +40,12 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
         SafeFileHandle handle;
         lock (_lock)
         {
-            _handle ??= OpenSource();
+            if (_handle is null)
+            {
+                _handle = OpenSource();
+                // A file of one shard is checked once, after its read.
+                if (ShardCount > 1) EnsureAsScanned(_handle);
+            }
             _digests ??= new ulong[ShardCount];
             handle = _handle;
         }
@@ -48,20 +54,37 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
         {
             digest = ReadAt(handle, destination, offset);
         }
-        finally
+        catch
         {
-            if (Interlocked.Decrement(ref _unread) == 0)
-            {
-                lock (_lock)
-                {
-                    _handle?.Dispose();
-                    _handle = null;
-                }
-            }
+            if (Interlocked.Decrement(ref _unread) == 0) Close();
+            throw;
+        }
+        if (Interlocked.Decrement(ref _unread) == 0)
+        {
+            // Every shard is read, and the whole-file digest will vouch for what was read: a file written to
+            // meanwhile would be delivered as a mix of old and new bytes.
+            try { EnsureAsScanned(handle); }
+            finally { Close(); }
         }
         _digests[index] = digest;
         return digest;
     }
+
+    /// <summary>
+    /// Refuses a file that is no longer as the scan saw it: shorter, or as long with another modification time
+    /// (written to in place). A file that only grew is taken as appended to, as a log is: its first bytes, as many as
+    /// the scan saw, are what is sent.
+    /// </summary>
+    private void EnsureAsScanned(SafeFileHandle handle)
+    {
+        long length = RandomAccess.GetLength(handle);
+        if (length < Entry.Size) throw Shrank();
+        if (length == Entry.Size && File.GetLastWriteTimeUtc(handle) != SourceScanner.FromNanoseconds(Entry.MtimeNanoseconds))
+            throw new SingularityException(ErrorCode.SourceChanged, $"'{SourcePath}' was written to while it was being sent; send it again once it is stable");
+    }
+
+    private SingularityException Shrank() =>
+        new(ErrorCode.SourceChanged, $"'{SourcePath}' shrank while it was being sent; send it again once it is stable");
 
     /// <summary>Checks that a retransmitted shard is what was sent the first time.</summary>
     public bool MatchesFirstSend(int index, ulong digest) => _digests is { } digests && digests[index] == digest;
@@ -153,8 +176,7 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
             {
                 throw new SingularityException(ErrorCode.IoError, $"cannot read '{SourcePath}': {ex.Message}", ex);
             }
-            if (read == 0)
-                throw new SingularityException(ErrorCode.SourceChanged, $"'{SourcePath}' shrank while it was being sent; send it again once it is stable");
+            if (read == 0) throw Shrank();
             filled += read;
         }
         return Digests.Shard(destination);

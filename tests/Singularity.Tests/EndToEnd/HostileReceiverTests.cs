@@ -83,11 +83,7 @@ public sealed class HostileReceiverTests
 
         await receiver.SendAsync(ControlMessageType.FilesCommitted, RawReceiver.Batch([0]));
         await receiver.SendAsync(ControlMessageType.ShardNack, RawReceiver.Fields(0, 0, 5));
-        Assert.NotNull(await receiver.ReadUntilAsync(ControlMessageType.Finish));
-        byte[] done = new byte[16];
-        BinaryPrimitives.WriteInt32LittleEndian(done, 1);
-        BinaryPrimitives.WriteInt64LittleEndian(done.AsSpan(8), 1000);
-        await receiver.SendAsync(ControlMessageType.SessionDone, done);
+        await receiver.EndSessionAsync(1, 1000);
 
         var result = await send;
         Assert.Equal((1, 0), (result.Files, result.Retransmits));

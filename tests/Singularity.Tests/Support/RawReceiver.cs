@@ -120,6 +120,16 @@ public sealed class RawReceiver : IAsyncDisposable
         await _stream.WriteAsync(message, _stop.Token);
     }
 
+    /// <summary>Waits for the sender's Finish and answers it with SessionDone for <paramref name="files"/> files of <paramref name="bytes"/> bytes.</summary>
+    internal async Task EndSessionAsync(int files, long bytes)
+    {
+        Assert.NotNull(await ReadUntilAsync(ControlMessageType.Finish));
+        byte[] done = new byte[16];
+        BinaryPrimitives.WriteInt32LittleEndian(done, files);
+        BinaryPrimitives.WriteInt64LittleEndian(done.AsSpan(8), bytes);
+        await SendAsync(ControlMessageType.SessionDone, done);
+    }
+
     /// <summary>A body of 32-bit little-endian fields, one after another (a nack: file, shard, code).</summary>
     internal static byte[] Fields(params uint[] fields)
     {

@@ -1,0 +1,79 @@
+using System.Buffers.Binary;
+using Singularity.Engine;
+using Singularity.Engine.Integrity;
+using Singularity.Engine.Protocol;
+using Singularity.Engine.Security;
+using Singularity.Tests.Support;
+
+namespace Singularity.Tests.EndToEnd;
+
+/// <summary>
+/// A source file that changes between the scan and its read must not be delivered as a mix of old and new bytes. The
+/// raw receiver holds back the manifest's acceptance, so the change lands after the scan and before any read.
+/// </summary>
+public sealed class SourceChangeTests
+{
+    private const int ShardSize = 4096;
+    private static readonly TransferOptions Plain = new() { Cipher = CipherSuite.None, Lanes = 1, ShardSize = ShardSize };
+
+    /// <summary>A file written to in place (same size, another mtime) or shortened ends the session before any of it is sent or sealed, whether of one shard or several.</summary>
+    [Theory]
+    [InlineData(1000, true)]
+    [InlineData(3 * ShardSize + 10, true)]
+    [InlineData(1000, false)]
+    [InlineData(3 * ShardSize + 10, false)]
+    public async Task A_file_rewritten_or_shortened_after_the_scan_ends_the_session_unsent(int size, bool rewritten)
+    {
+        using var temp = new TempDirectory();
+        string source = TestFiles.Create(Path.Combine(temp.Path, "f"), size);
+        await using var receiver = new RawReceiver();
+        var send = SingularitySender.SendAsync([source], receiver.Url, Plain);
+        await receiver.AcceptAsync();
+        await receiver.ReadUntilAsync(ControlMessageType.ManifestChunk);
+        var scanned = File.GetLastWriteTimeUtc(source);
+        if (rewritten)
+        {
+            TestFiles.Create(source, size, seed: 2);
+            File.SetLastWriteTimeUtc(source, scanned.AddSeconds(1));
+        }
+        else
+        {
+            using var file = File.OpenWrite(source);
+            file.SetLength(size - 1);
+        }
+
+        await receiver.SendAsync(ControlMessageType.ManifestAccepted, RawReceiver.Fields(1));
+
+        var error = await Assert.ThrowsAnyAsync<SingularityException>(() => send);
+        Assert.Equal(ErrorCode.SourceChanged, error.Code);
+        Assert.Contains($"'{source}' {(rewritten ? "was written to" : "shrank")} while it was being sent", error.Message);
+        Assert.Null(await receiver.ReadUntilAsync(ControlMessageType.FilesSealed));
+        await receiver.LanesEndedAsync();
+        Assert.Empty(receiver.Shards);
+    }
+
+    /// <summary>A file that only grew, as a log appended to, is sent as the scan saw it: its first bytes, sealed as such.</summary>
+    [Fact]
+    public async Task A_file_appended_to_after_the_scan_is_sent_as_the_scan_saw_it()
+    {
+        using var temp = new TempDirectory();
+        string source = TestFiles.Create(Path.Combine(temp.Path, "log"), 1000);
+        byte[] scanned = await File.ReadAllBytesAsync(source);
+        await using var receiver = new RawReceiver();
+        var send = SingularitySender.SendAsync([source], receiver.Url, Plain);
+        await receiver.AcceptAsync();
+        await receiver.ReadUntilAsync(ControlMessageType.ManifestChunk);
+        await File.AppendAllTextAsync(source, new string('x', 500));
+
+        await receiver.SendAsync(ControlMessageType.ManifestAccepted, RawReceiver.Fields(1));
+        byte[] seal = (await receiver.ReadUntilAsync(ControlMessageType.FilesSealed))!;
+        await receiver.SendAsync(ControlMessageType.FilesCommitted, RawReceiver.Batch([0]));
+        await receiver.EndSessionAsync(1, 1000);
+
+        var result = await send;
+        Assert.Equal(1000, result.Bytes);
+        Assert.Equal(Digests.File([Digests.Shard(scanned)]), BinaryPrimitives.ReadUInt64LittleEndian(seal.AsSpan(8)));
+        await receiver.LanesEndedAsync();
+        Assert.Equal(1000, Assert.Single(receiver.Shards).PayloadLength);
+    }
+}
