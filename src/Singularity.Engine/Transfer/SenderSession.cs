@@ -521,7 +521,9 @@ internal sealed partial class SenderSession
         if (body.Length != 12) throw new ProtocolViolationException("ShardNack has the wrong length");
         uint id = BinaryPrimitives.ReadUInt32LittleEndian(body), index = BinaryPrimitives.ReadUInt32LittleEndian(body[4..]);
         int length = ShardLengthOf(id, index);
-        if (ForgetInFlight(id, index)) _window.Release(length);
+        // A copy no longer in flight was requeued with its lane's failover (or never sent): it is queued already.
+        if (!ForgetInFlight(id, index)) return;
+        _window.Release(length);
         // A corrupted copy of a shard whose file the receiver has meanwhile committed from another copy: nothing to resend.
         if (Volatile.Read(ref _filesById[id]) is not { } file) return;
         Interlocked.Increment(ref _retransmits);

@@ -91,4 +91,30 @@ public sealed class HostileReceiverTests
         var shard = Assert.Single(receiver.Shards);
         Assert.Equal((0u, 0u, 0), (shard.FileId, shard.ShardIndex, shard.Flags & ShardHeader.FlagRetransmit));
     }
+
+    /// <summary>
+    /// A nack for a copy no longer in flight (here one already acknowledged; in practice one whose lane's failover
+    /// queued it again already) queues nothing: the shard would be sent twice and only one copy's credit come back.
+    /// </summary>
+    [Fact]
+    public async Task A_nack_for_a_shard_no_longer_in_flight_queues_nothing()
+    {
+        using var temp = new TempDirectory();
+        string source = TestFiles.Create(Path.Combine(temp.Path, "f"), 1000);
+        await using var receiver = new RawReceiver();
+        var send = SingularitySender.SendAsync([source], receiver.Url, Plain);
+        await receiver.AcceptAsync();
+        await receiver.ReadUntilAsync(ControlMessageType.ManifestChunk);
+        await receiver.SendAsync(ControlMessageType.ManifestAccepted, RawReceiver.Fields(1));
+        Assert.NotNull(await receiver.ReadUntilAsync(ControlMessageType.FilesSealed));
+
+        await receiver.SendAsync(ControlMessageType.ShardAcks, RawReceiver.Batch([0, 0]));
+        await receiver.SendAsync(ControlMessageType.ShardNack, RawReceiver.Fields(0, 0, 5));
+        await receiver.SendAsync(ControlMessageType.FilesCommitted, RawReceiver.Batch([0]));
+        await receiver.EndSessionAsync(1, 1000);
+
+        Assert.Equal(0, (await send).Retransmits);
+        await receiver.LanesEndedAsync();
+        Assert.Single(receiver.Shards);
+    }
 }
