@@ -58,7 +58,7 @@ public static class SingularitySender
                 if (!reached && NothingThere(ex)) throw;
                 // The limit, the timeout and the growing pause all count from the last attempt that moved data: a long
                 // transfer over a flaky link keeps going as long as its attempts make progress.
-                if (session.BytesSent > 0 || session.BytesSkipped > 0)
+                if (session.MovedData)
                 {
                     fruitless = 0;
                     lastProgress = clock.Elapsed;

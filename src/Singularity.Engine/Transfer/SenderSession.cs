@@ -62,6 +62,7 @@ internal sealed partial class SenderSession
     private int _activeLanes;
     private long _progressEvents;
     private long _bytesSkipped;
+    private bool _shardsConfirmed;
     private int _lanesStarted;
     private int _lanesToRetire;
     private readonly Lock _retireLock = new();
@@ -185,6 +186,12 @@ internal sealed partial class SenderSession
     public long BytesSent => Interlocked.Read(ref _bytesSent);
     public long BytesSkipped => Interlocked.Read(ref _bytesSkipped);
     public int Retransmits => _retransmits;
+
+    /// <summary>
+    /// Whether this attempt moved data: the receiver acknowledged a shard it sent or committed a file. Shards put on
+    /// the wire but never acknowledged, and shards kept from a partial (kept again by every attempt), do not count.
+    /// </summary>
+    public bool MovedData => Volatile.Read(ref _shardsConfirmed) || Volatile.Read(ref _filesCommitted) > 0;
 
     /// <summary>Whether a connection to the receiver's address was ever made in this attempt (whatever came of it).</summary>
     public bool Reached => Volatile.Read(ref _reached);
@@ -486,6 +493,7 @@ internal sealed partial class SenderSession
             Interlocked.Increment(ref _progressEvents);
         }
         Interlocked.Add(ref _bytesAcknowledged, bytes);
+        if (bytes > 0) Volatile.Write(ref _shardsConfirmed, true);
         Report();
     }
 

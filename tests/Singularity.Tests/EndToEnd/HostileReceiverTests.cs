@@ -117,4 +117,35 @@ public sealed class HostileReceiverTests
         await receiver.LanesEndedAsync();
         Assert.Single(receiver.Shards);
     }
+
+    /// <summary>
+    /// An attempt moved data only if the receiver acknowledged a shard it sent (or committed a file): shards put on the
+    /// wire and never acknowledged do not reset the retry count, so a receiver that takes data and never confirms it
+    /// does not keep the sender retrying forever. With one retry allowed, two attempts that confirm nothing end the
+    /// send; an acknowledged shard in the first buys a third.
+    /// </summary>
+    [Theory]
+    [InlineData(false, 2)]
+    [InlineData(true, 3)]
+    public async Task Only_acknowledged_shards_count_as_progress_between_retries(bool acknowledgeFirst, int attempts)
+    {
+        using var temp = new TempDirectory();
+        string source = TestFiles.Create(Path.Combine(temp.Path, "f"), 1000);
+        await using var receiver = new RawReceiver();
+        var send = SingularitySender.SendAsync([source], receiver.Url, Plain with { Retries = 1 });
+        for (int attempt = 1; attempt <= attempts; attempt++)
+        {
+            await receiver.AcceptAsync();
+            await receiver.ReadUntilAsync(ControlMessageType.ManifestChunk);
+            await receiver.SendAsync(ControlMessageType.ManifestAccepted, RawReceiver.Fields(1));
+            // Sealed once its shard is on its lane.
+            Assert.NotNull(await receiver.ReadUntilAsync(ControlMessageType.FilesSealed));
+            if (attempt == 1 && acknowledgeFirst) await receiver.SendAsync(ControlMessageType.ShardAcks, RawReceiver.Batch([0, 0]));
+            receiver.DropSession();
+        }
+
+        var error = await Assert.ThrowsAnyAsync<SingularityException>(() => send);
+        Assert.Equal(ErrorCode.ConnectionLost, error.Code);
+        Assert.Equal(attempts, receiver.ControlConnections);
+    }
 }

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
+using System.Threading.Channels;
 using Singularity.Engine;
 using Singularity.Engine.Protocol;
 using Singularity.Engine.Security;
@@ -10,8 +11,8 @@ namespace Singularity.Tests.Support;
 
 /// <summary>
 /// A hand-driven receiver over real sockets, for answering a real sender with what a well-behaved receiver never
-/// would. It completes the real handshake (plaintext, so tests can read and write messages by hand), answers every
-/// lane that joins, and records the shard frames the lanes carry.
+/// would. It completes the real handshake of each control connection (plaintext, so tests can read and write
+/// messages by hand), answers every lane that joins, and records the shard frames the lanes carry.
 /// </summary>
 public sealed class RawReceiver : IAsyncDisposable
 {
@@ -19,46 +20,64 @@ public sealed class RawReceiver : IAsyncDisposable
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
     private readonly CancellationTokenSource _stop = new(TimeSpan.FromMinutes(2));
     private readonly List<Task> _lanes = [];
-    private Task _accepting = Task.CompletedTask;
-    private readonly SessionId _session = SessionId.NewRandom();
+    private readonly Channel<(TcpClient Client, byte[] Hello)> _controls = Channel.CreateUnbounded<(TcpClient, byte[])>();
+    private readonly Task _accepting;
+    private int _controlConnections;
     private TcpClient? _control;
     private NetworkStream _stream = null!;
 
-    public RawReceiver() => _listener.Start();
+    public RawReceiver()
+    {
+        _listener.Start();
+        _accepting = AcceptConnectionsAsync();
+    }
 
     public ConnectionUrl Url => new("127.0.0.1", ((IPEndPoint)_listener.LocalEndpoint).Port, Token);
+
+    /// <summary>Control connections made so far: one per session the sender started.</summary>
+    public int ControlConnections => Volatile.Read(ref _controlConnections);
 
     /// <summary>The shard frames every lane carried, in the order each lane read them.</summary>
     internal ConcurrentQueue<ShardHeader> Shards { get; } = new();
 
-    /// <summary>Accepts the control connection and completes its handshake; then answers lanes in the background.</summary>
+    /// <summary>Takes the next control connection (a sender's next session) and completes its handshake.</summary>
     public async Task AcceptAsync()
     {
-        _control = await _listener.AcceptTcpClientAsync(_stop.Token);
+        byte[] hello;
+        (_control, hello) = await _controls.Reader.ReadAsync(_stop.Token);
         _stream = _control.GetStream();
-        byte[] hello = new byte[Hello.Size];
         byte[] clientAuth = new byte[Handshake.ClientAuthSize];
-        await _stream.ReadExactlyAsync(hello, _stop.Token);
         await _stream.ReadExactlyAsync(clientAuth, _stop.Token);
         Assert.True(Handshake.VerifyBinder(hello, clientAuth, Token));
         byte[] reply = new byte[HelloReply.Size];
-        new HelloReply(ErrorCode.None, _session, authLength: Handshake.ServerAuthSize).WriteTo(reply);
+        new HelloReply(ErrorCode.None, SessionId.NewRandom(), authLength: Handshake.ServerAuthSize).WriteTo(reply);
         var (serverAuth, pending) = Handshake.ServerRespond(hello, clientAuth, reply, Token, CipherSuite.None);
         await _stream.WriteAsync(reply.Concat(serverAuth).ToArray(), _stop.Token);
         byte[] finished = new byte[Handshake.MacSize];
         await _stream.ReadExactlyAsync(finished, _stop.Token);
         Assert.True(pending.VerifyClientFinished(finished));
-        _accepting = AcceptLanesAsync();
     }
 
-    private async Task AcceptLanesAsync()
+    /// <summary>Closes the current control connection, as a receiver that went away.</summary>
+    public void DropSession() => _control?.Dispose();
+
+    /// <summary>Reads each connection's Hello: a control connection waits for <see cref="AcceptAsync"/>, a lane is served at once.</summary>
+    private async Task AcceptConnectionsAsync()
     {
         try
         {
             while (true)
             {
-                var lane = await _listener.AcceptTcpClientAsync(_stop.Token);
-                lock (_lanes) _lanes.Add(ServeLaneAsync(lane));
+                var client = await _listener.AcceptTcpClientAsync(_stop.Token);
+                byte[] hello = new byte[Hello.Size];
+                await client.GetStream().ReadExactlyAsync(hello, _stop.Token);
+                Assert.True(Hello.TryRead(hello, out var parsed, out string? error), error);
+                if (parsed.Role == ConnectionRole.Control)
+                {
+                    Interlocked.Increment(ref _controlConnections);
+                    await _controls.Writer.WriteAsync((client, hello), _stop.Token);
+                }
+                else lock (_lanes) _lanes.Add(ServeLaneAsync(client, parsed.Session));
             }
         }
         catch (OperationCanceledException) { }
@@ -66,16 +85,16 @@ public sealed class RawReceiver : IAsyncDisposable
     }
 
     /// <summary>Answers a lane's Hello (its binder is not checked), then reads its shard frames until it ends.</summary>
-    private async Task ServeLaneAsync(TcpClient lane)
+    private async Task ServeLaneAsync(TcpClient lane, SessionId session)
     {
         using (lane)
         {
             try
             {
                 var stream = lane.GetStream();
-                await stream.ReadExactlyAsync(new byte[Hello.Size + Handshake.LaneAuthSize], _stop.Token);
+                await stream.ReadExactlyAsync(new byte[Handshake.LaneAuthSize], _stop.Token);
                 byte[] reply = new byte[HelloReply.Size];
-                new HelloReply(ErrorCode.None, _session).WriteTo(reply);
+                new HelloReply(ErrorCode.None, session).WriteTo(reply);
                 await stream.WriteAsync(reply, _stop.Token);
                 byte[] header = new byte[ShardHeader.Size];
                 while (true)
@@ -146,6 +165,7 @@ public sealed class RawReceiver : IAsyncDisposable
         await _stop.CancelAsync();
         _listener.Stop();
         _control?.Dispose();
+        while (_controls.Reader.TryRead(out var waiting)) waiting.Client.Dispose();
         await _accepting;
         await LanesEndedAsync();
         _stop.Dispose();
