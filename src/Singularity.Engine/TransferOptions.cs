@@ -107,5 +107,21 @@ public sealed record TransferOptions
             throw new ArgumentOutOfRangeException(nameof(MaxInFlightBytes), MaxInFlightBytes, "in-flight bytes must be at least one shard");
         if (SocketBufferSize < 0)
             throw new ArgumentOutOfRangeException(nameof(SocketBufferSize), SocketBufferSize, "socket buffer size cannot be negative");
+        if (Retries < 0)
+            throw new ArgumentOutOfRangeException(nameof(Retries), Retries, "retries cannot be negative");
+        if (RetryTimeout < TimeSpan.Zero)
+            throw new ArgumentOutOfRangeException(nameof(RetryTimeout), RetryTimeout, "the retry timeout cannot be negative");
+        CheckTimer(HandshakeTimeout, nameof(HandshakeTimeout), "the handshake timeout");
+        CheckTimer(StallTimeout, nameof(StallTimeout), "the stall timeout");
+        CheckTimer(IdleTimeout, nameof(IdleTimeout), "the idle timeout");
+    }
+
+    /// <summary>The longest a timer waits: timers take at most int.MaxValue milliseconds, about 24.8 days.</summary>
+    private static readonly TimeSpan LongestTimer = TimeSpan.FromDays(24);
+
+    private static void CheckTimer(TimeSpan value, string name, string what)
+    {
+        if (value <= TimeSpan.Zero || value > LongestTimer)
+            throw new ArgumentOutOfRangeException(name, value, $"{what} must be more than 0 and at most {LongestTimer.TotalDays:0} days");
     }
 }

@@ -32,7 +32,7 @@ internal static class RecvCommand
                 Cipher = result.GetValue(encrypt),
                 CongestionControl = result.GetValue(congestion),
                 Limits = new ProtocolLimits { MaxTotalBytes = result.GetValue(maxBytes) },
-                IdleTimeout = result.GetValue(idle) > TimeSpan.Zero ? result.GetValue(idle) : TimeSpan.FromSeconds(120),
+                IdleTimeout = result.GetValue(idle),
             };
             var expireAfter = result.GetValue(expire);
             if (expireAfter > TimeSpan.Zero && Directory.Exists(result.GetValue(dir)))

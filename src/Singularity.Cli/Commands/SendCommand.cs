@@ -36,9 +36,9 @@ internal static class SendCommand
                 // with neither --lanes nor --shard-size it also fits both to the path's round trip.
                 MaxLanes = result.GetResult(lanes) is { Implicit: false } ? 0 : Math.Max(TransferOptions.DefaultLanes, Math.Min(16, new ProtocolLimits().LanesThatFit((int)Math.Min(result.GetValue(shardSize), int.MaxValue)))),
                 FitToPath = result.GetResult(lanes) is not { Implicit: false } && result.GetResult(shardSize) is not { Implicit: false },
-                Retries = Math.Max(0, result.GetValue(retries)),
+                Retries = result.GetValue(retries),
                 RetryTimeout = result.GetValue(timeout),
-                StallTimeout = result.GetValue(stall) > TimeSpan.Zero ? result.GetValue(stall) : TimeSpan.FromSeconds(30),
+                StallTimeout = result.GetValue(stall),
             };
             return RunAsync(result.GetValue(paths)!, result.GetValue(to)!, options, result.GetValue(json), result.GetValue(token), result.GetValue(tokenFile), cancellationToken);
         });

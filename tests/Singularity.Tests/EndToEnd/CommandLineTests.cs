@@ -109,6 +109,24 @@ public sealed class CommandLineTests
         Assert.False(File.Exists(part));
     }
 
+    /// <summary>A timeout of zero, or longer than a timer can wait, and a negative retry count are refused, not replaced by a default.</summary>
+    [Theory]
+    [InlineData("send", "--stall-timeout", "0", "StallTimeout: the stall timeout must be more than 0 and at most 24 days")]
+    [InlineData("send", "--stall-timeout", "60d", "StallTimeout: the stall timeout must be more than 0 and at most 24 days")]
+    [InlineData("send", "--retries", "-1", "Retries: retries cannot be negative")]
+    [InlineData("recv", "--idle-timeout", "0", "IdleTimeout: the idle timeout must be more than 0 and at most 24 days")]
+    public async Task Out_of_range_timeouts_and_retries_are_refused_in_one_line(string command, string option, string value, string message)
+    {
+        using var temp = new TempDirectory();
+        string file = TestFiles.Create(Path.Combine(temp.Path, "f"), 10);
+        string[] args = command == "send"
+            ? ["send", file, "--to", "sglty://127.0.0.1:1/?token=t", option, value]
+            : ["recv", "--dir", temp.Sub("dst"), "--listen", "127.0.0.1:0", option, value];
+        var (exit, _, error) = await SgltyProcess.RunAsync(args);
+        Assert.NotEqual(0, exit);
+        Assert.Equal($"sglty: error: {message}", error.Trim());
+    }
+
     [Fact]
     public async Task A_bad_size_is_explained()
     {
