@@ -463,7 +463,7 @@ internal sealed partial class SenderSession
 
     private SenderFile FileAt(uint id, uint shard)
     {
-        if (id >= (uint)_filesById.Length || Volatile.Read(ref _filesById[id]) is not { } file || shard >= (uint)Math.Max(file.ShardCount, 1))
+        if (id >= (uint)Volatile.Read(ref _entriesSent) || Volatile.Read(ref _filesById[id]) is not { } file || shard >= (uint)Math.Max(file.ShardCount, 1))
             throw new ProtocolViolationException($"the receiver named file {id} shard {shard}, which this session does not have");
         return file;
     }
@@ -471,7 +471,7 @@ internal sealed partial class SenderSession
     /// <summary>The length of a shard the receiver named, from the file's manifest entry: the file's state is gone once it is committed.</summary>
     private int ShardLengthOf(uint id, uint shard)
     {
-        if (id >= (uint)_entries.Count || _entries[(int)id].Entry is not { Kind: EntryKind.File } entry || shard >= (uint)Digests.ShardCount(entry.Size, _options.ShardSize))
+        if (id >= (uint)Volatile.Read(ref _entriesSent) || _entries[(int)id].Entry is not { Kind: EntryKind.File } entry || shard >= (uint)Digests.ShardCount(entry.Size, _options.ShardSize))
             throw new ProtocolViolationException($"the receiver named file {id} shard {shard}, which this session does not have");
         return Digests.ShardLength(entry.Size, _options.ShardSize, (int)shard);
     }

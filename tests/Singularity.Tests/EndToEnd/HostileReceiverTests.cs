@@ -16,12 +16,15 @@ public sealed class HostileReceiverTests
     private static readonly TransferOptions Plain = new() { Cipher = CipherSuite.None, Lanes = 1 };
 
     /// <summary>
-    /// An acceptance must not cover entries the sender has not sent yet: lanes would take shards of files the
-    /// receiver never saw announced. Long names spread the tree over several manifest chunks, and with no file allowed
-    /// ahead of the commits the sender holds back every chunk after the first until its files are committed.
+    /// An acceptance must not cover entries the sender has not sent yet (lanes would take shards of files the receiver
+    /// never saw announced), nor may an acknowledgement name one. Long names spread the tree over several manifest
+    /// chunks, and with no file allowed ahead of the commits the sender holds back every chunk after the first until
+    /// its files are committed.
     /// </summary>
-    [Fact]
-    public async Task Accepting_entries_not_yet_sent_ends_the_session()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Answers_about_entries_not_yet_sent_end_the_session(bool acknowledge)
     {
         using var temp = new TempDirectory();
         string tree = temp.Sub("tree");
@@ -34,11 +37,13 @@ public sealed class HostileReceiverTests
         int declared = BinaryPrimitives.ReadInt32LittleEndian(open.AsSpan(8)), sent = BinaryPrimitives.ReadInt32LittleEndian(chunk.AsSpan(4));
         Assert.True(sent < declared, $"the tree fit in one chunk of {sent} entries");
 
-        await receiver.SendAsync(ControlMessageType.ManifestAccepted, RawReceiver.Fields((uint)sent + 1));
+        // The first entry of the chunk held back is a file.
+        if (acknowledge) await receiver.SendAsync(ControlMessageType.ShardAcks, RawReceiver.Batch([(uint)sent, 0]));
+        else await receiver.SendAsync(ControlMessageType.ManifestAccepted, RawReceiver.Fields((uint)sent + 1));
 
         var error = await Assert.ThrowsAnyAsync<SingularityException>(() => send);
         Assert.Equal(ErrorCode.ProtocolViolation, error.Code);
-        Assert.Contains("ManifestAccepted does not match the manifest", error.Message);
+        Assert.Contains(acknowledge ? $"the receiver named file {sent} shard 0, which this session does not have" : "ManifestAccepted does not match the manifest", error.Message);
         Assert.Empty(receiver.Shards);
     }
 
