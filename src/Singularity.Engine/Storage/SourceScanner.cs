@@ -91,7 +91,8 @@ internal static class SourceScanner
             {
                 Add(entries, seen, new SourceEntry(FileManifestEntry(file, relative), treeRoot, skip));
             }
-            // Sockets, FIFOs and devices are skipped: they have no bytes to copy.
+            // .NET cannot tell sockets, FIFOs and devices from files on Unix: they report no length, so they arrive
+            // as empty files, and are never opened (reading a FIFO would wait for a writer).
         }
     }
 
