@@ -33,6 +33,8 @@ internal static class ErrorMessage
     {
         if (body.Length < 4) return (ErrorCode.ProtocolViolation, "malformed error message");
         var code = (ErrorCode)BinaryPrimitives.ReadUInt16LittleEndian(body);
+        // An error must say which: None, or a code this side does not know, would be taken for another meaning.
+        if (code == ErrorCode.None || !Enum.IsDefined(code)) code = ErrorCode.ProtocolViolation;
         int length = BinaryPrimitives.ReadUInt16LittleEndian(body[2..]);
         if (length > MaxReasonBytes || body.Length != 4 + length) return (code, "malformed error message");
         return (code, Encoding.UTF8.GetString(body.Slice(4, length)));

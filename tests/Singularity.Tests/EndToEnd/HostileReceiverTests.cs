@@ -70,6 +70,27 @@ public sealed class HostileReceiverTests
         Assert.Contains($"the receiver named file {file} shard {shard}, which this session does not have", error.Message);
     }
 
+    /// <summary>An Error message with the code None, or one this side does not know, ends the session as a protocol violation, with its reason.</summary>
+    [Theory]
+    [InlineData(0)]
+    [InlineData(999)]
+    public async Task An_error_without_a_known_code_counts_as_a_protocol_violation(int code)
+    {
+        using var temp = new TempDirectory();
+        string source = TestFiles.Create(Path.Combine(temp.Path, "f"), 1000);
+        await using var receiver = new RawReceiver();
+        var send = SingularitySender.SendAsync([source], receiver.Url, Plain);
+        await receiver.AcceptAsync();
+        await receiver.ReadUntilAsync(ControlMessageType.ManifestChunk);
+
+        byte[] reason = "gone"u8.ToArray();
+        await receiver.SendAsync(ControlMessageType.Error, [(byte)code, (byte)(code >> 8), (byte)reason.Length, 0, .. reason]);
+
+        var error = await Assert.ThrowsAnyAsync<SingularityException>(() => send);
+        Assert.Equal(ErrorCode.ProtocolViolation, error.Code);
+        Assert.Contains("the receiver ended the session: gone", error.Message);
+    }
+
     /// <summary>
     /// A nack can cross the commit of its file (the receiver committed it from another copy of the shard): the sender
     /// neither resends the shard nor fails, and the session ends as it should.
