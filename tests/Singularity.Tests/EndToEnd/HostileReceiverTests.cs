@@ -15,6 +15,19 @@ public sealed class HostileReceiverTests
     /// <summary>The raw receiver reads and writes plaintext; no retries, so the first session's end is the result.</summary>
     private static readonly TransferOptions Plain = new() { Cipher = CipherSuite.None, Lanes = 1 };
 
+    /// <summary>Starts sending one file of 1000 bytes to <paramref name="receiver"/>.</summary>
+    private static Task<SendResult> SendOneFile(TempDirectory temp, RawReceiver receiver, TransferOptions? options = null) =>
+        SingularitySender.SendAsync([TestFiles.Create(Path.Combine(temp.Path, "f"), 1000)], receiver.Url, options ?? Plain);
+
+    /// <summary>Takes the sender's next session and accepts its one file; returns once the file's shard is on its lane (the sender sealed it).</summary>
+    private static async Task AcceptOneFileAsync(RawReceiver receiver)
+    {
+        await receiver.AcceptAsync();
+        await receiver.ReadUntilAsync(ControlMessageType.ManifestChunk);
+        await receiver.SendAsync(ControlMessageType.ManifestAccepted, RawReceiver.Fields(1));
+        Assert.NotNull(await receiver.ReadUntilAsync(ControlMessageType.FilesSealed));
+    }
+
     /// <summary>
     /// An acceptance must not cover entries the sender has not sent yet (lanes would take shards of files the receiver
     /// never saw announced), nor may an acknowledgement name one. Long names spread the tree over several manifest
@@ -55,13 +68,10 @@ public sealed class HostileReceiverTests
     public async Task Answers_naming_a_shard_the_session_does_not_have_end_it(bool nack, uint file, uint shard)
     {
         using var temp = new TempDirectory();
-        string source = TestFiles.Create(Path.Combine(temp.Path, "f"), 1000);
         await using var receiver = new RawReceiver();
-        var send = SingularitySender.SendAsync([source], receiver.Url, Plain);
-        await receiver.AcceptAsync();
-        await receiver.ReadUntilAsync(ControlMessageType.ManifestChunk);
+        var send = SendOneFile(temp, receiver);
+        await AcceptOneFileAsync(receiver);
 
-        await receiver.SendAsync(ControlMessageType.ManifestAccepted, RawReceiver.Fields(1));
         if (nack) await receiver.SendAsync(ControlMessageType.ShardNack, RawReceiver.Fields(file, shard, 5));
         else await receiver.SendAsync(ControlMessageType.ShardAcks, RawReceiver.Batch([file, shard]));
 
@@ -77,9 +87,8 @@ public sealed class HostileReceiverTests
     public async Task An_error_without_a_known_code_counts_as_a_protocol_violation(int code)
     {
         using var temp = new TempDirectory();
-        string source = TestFiles.Create(Path.Combine(temp.Path, "f"), 1000);
         await using var receiver = new RawReceiver();
-        var send = SingularitySender.SendAsync([source], receiver.Url, Plain);
+        var send = SendOneFile(temp, receiver);
         await receiver.AcceptAsync();
         await receiver.ReadUntilAsync(ControlMessageType.ManifestChunk);
 
@@ -99,13 +108,9 @@ public sealed class HostileReceiverTests
     public async Task A_nack_for_a_file_already_committed_resends_nothing_and_the_session_succeeds()
     {
         using var temp = new TempDirectory();
-        string source = TestFiles.Create(Path.Combine(temp.Path, "f"), 1000);
         await using var receiver = new RawReceiver();
-        var send = SingularitySender.SendAsync([source], receiver.Url, Plain);
-        await receiver.AcceptAsync();
-        await receiver.ReadUntilAsync(ControlMessageType.ManifestChunk);
-        await receiver.SendAsync(ControlMessageType.ManifestAccepted, RawReceiver.Fields(1));
-        Assert.NotNull(await receiver.ReadUntilAsync(ControlMessageType.FilesSealed));
+        var send = SendOneFile(temp, receiver);
+        await AcceptOneFileAsync(receiver);
 
         await receiver.SendAsync(ControlMessageType.FilesCommitted, RawReceiver.Batch([0]));
         await receiver.SendAsync(ControlMessageType.ShardNack, RawReceiver.Fields(0, 0, 5));
@@ -126,13 +131,9 @@ public sealed class HostileReceiverTests
     public async Task A_nack_for_a_shard_no_longer_in_flight_queues_nothing()
     {
         using var temp = new TempDirectory();
-        string source = TestFiles.Create(Path.Combine(temp.Path, "f"), 1000);
         await using var receiver = new RawReceiver();
-        var send = SingularitySender.SendAsync([source], receiver.Url, Plain);
-        await receiver.AcceptAsync();
-        await receiver.ReadUntilAsync(ControlMessageType.ManifestChunk);
-        await receiver.SendAsync(ControlMessageType.ManifestAccepted, RawReceiver.Fields(1));
-        Assert.NotNull(await receiver.ReadUntilAsync(ControlMessageType.FilesSealed));
+        var send = SendOneFile(temp, receiver);
+        await AcceptOneFileAsync(receiver);
 
         await receiver.SendAsync(ControlMessageType.ShardAcks, RawReceiver.Batch([0, 0]));
         await receiver.SendAsync(ControlMessageType.ShardNack, RawReceiver.Fields(0, 0, 5));
@@ -156,16 +157,11 @@ public sealed class HostileReceiverTests
     public async Task Only_acknowledged_shards_count_as_progress_between_retries(bool acknowledgeFirst, int attempts)
     {
         using var temp = new TempDirectory();
-        string source = TestFiles.Create(Path.Combine(temp.Path, "f"), 1000);
         await using var receiver = new RawReceiver();
-        var send = SingularitySender.SendAsync([source], receiver.Url, Plain with { Retries = 1 });
+        var send = SendOneFile(temp, receiver, Plain with { Retries = 1 });
         for (int attempt = 1; attempt <= attempts; attempt++)
         {
-            await receiver.AcceptAsync();
-            await receiver.ReadUntilAsync(ControlMessageType.ManifestChunk);
-            await receiver.SendAsync(ControlMessageType.ManifestAccepted, RawReceiver.Fields(1));
-            // Sealed once its shard is on its lane.
-            Assert.NotNull(await receiver.ReadUntilAsync(ControlMessageType.FilesSealed));
+            await AcceptOneFileAsync(receiver);
             if (attempt == 1 && acknowledgeFirst) await receiver.SendAsync(ControlMessageType.ShardAcks, RawReceiver.Batch([0, 0]));
             receiver.DropSession();
         }
