@@ -111,7 +111,8 @@ internal static class SourceScanner
         entries.Add(entry);
     }
 
-    internal static long ToNanoseconds(DateTime utc) => (utc - DateTime.UnixEpoch).Ticks * 100;
+    // Clamped: 64 bits of nanoseconds hold the years 1678 to 2262 only, and a file can carry any time.
+    internal static long ToNanoseconds(DateTime utc) => Math.Clamp((utc - DateTime.UnixEpoch).Ticks, long.MinValue / 100, long.MaxValue / 100) * 100;
 
     internal static DateTime FromNanoseconds(long nanoseconds) => DateTime.UnixEpoch.AddTicks(nanoseconds / 100);
 }

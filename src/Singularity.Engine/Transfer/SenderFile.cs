@@ -72,14 +72,25 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
 
     /// <summary>
     /// Refuses a file that is no longer as the scan saw it: shorter, or as long with another modification time
-    /// (written to in place). A file that only grew is taken as appended to, as a log is: its first bytes, as many as
-    /// the scan saw, are what is sent.
+    /// (written to in place). A file that grew is taken as appended to, as a log is, and its first bytes, as many as
+    /// the scan saw, are what is sent: growth cannot be told from a rewrite that also grew, which therefore passes.
     /// </summary>
     private void EnsureAsScanned(SafeFileHandle handle)
     {
-        long length = RandomAccess.GetLength(handle);
+        long length;
+        DateTime modified;
+        try
+        {
+            length = RandomAccess.GetLength(handle);
+            modified = File.GetLastWriteTimeUtc(handle);
+        }
+        catch (IOException ex)
+        {
+            throw new SingularityException(ErrorCode.IoError, $"cannot read '{SourcePath}': {ex.Message}", ex);
+        }
         if (length < Entry.Size) throw Shrank();
-        if (length == Entry.Size && File.GetLastWriteTimeUtc(handle) != SourceScanner.FromNanoseconds(Entry.MtimeNanoseconds))
+        // Compared as the scan recorded it, so that an mtime beyond what the record holds compares equal to itself.
+        if (length == Entry.Size && SourceScanner.ToNanoseconds(modified) != Entry.MtimeNanoseconds)
             throw new SingularityException(ErrorCode.SourceChanged, $"'{SourcePath}' was written to while it was being sent; send it again once it is stable");
     }
 

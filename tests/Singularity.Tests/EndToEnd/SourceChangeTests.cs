@@ -76,4 +76,27 @@ public sealed class SourceChangeTests
         await receiver.LanesEndedAsync();
         Assert.Equal(1000, Assert.Single(receiver.Shards).PayloadLength);
     }
+
+    /// <summary>
+    /// An unchanged file whose mtime lies beyond what the manifest's 64 bits of nanoseconds hold (after 2262) is not
+    /// taken for a changed one: the check compares times as the scan recorded them, clamped. It arrives with the
+    /// latest time the manifest holds.
+    /// </summary>
+    [Fact]
+    public async Task An_unchanged_file_from_beyond_2262_is_sent_with_the_latest_time_the_manifest_holds()
+    {
+        using var temp = new TempDirectory();
+        string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "far"), 3 * ShardSize + 10);
+        File.SetLastWriteTimeUtc(source, new DateTime(2300, 1, 1, 0, 0, 0, DateTimeKind.Utc));
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var result = await SingularitySender.SendAsync([source], receiver.Url, new TransferOptions { ShardSize = ShardSize });
+
+        Assert.Equal(1, result.Files);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        string copy = Path.Combine(destination, "far");
+        TestFiles.AssertSameBytes(source, copy);
+        Assert.Equal(2262, File.GetLastWriteTimeUtc(copy).Year);
+    }
 }
