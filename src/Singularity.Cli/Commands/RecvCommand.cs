@@ -34,17 +34,13 @@ internal static class RecvCommand
                 Limits = new ProtocolLimits { MaxTotalBytes = result.GetValue(maxBytes) },
                 IdleTimeout = result.GetValue(idle),
             };
-            var expireAfter = result.GetValue(expire);
-            if (expireAfter > TimeSpan.Zero && Directory.Exists(result.GetValue(dir)))
-                foreach (var removed in PartialFiles.Clean(result.GetValue(dir)!, expireAfter))
-                    Console.Error.WriteLine($"removed expired partial {Errors.Printable(removed.Path)}");
             return RunAsync(result.GetValue(dir)!, result.GetValue(listen)!, result.GetValue(once), result.GetValue(urlFile), result.GetValue(json),
-                transfer, result.GetValue(token), result.GetValue(tokenFile), cancellationToken);
+                transfer, result.GetValue(expire), result.GetValue(token), result.GetValue(tokenFile), cancellationToken);
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(string dir, string listen, bool once, string? urlFile, bool json, TransferOptions transfer, string? token, string? tokenFile, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(string dir, string listen, bool once, string? urlFile, bool json, TransferOptions transfer, TimeSpan expireAfter, string? token, string? tokenFile, CancellationToken cancellationToken)
     {
         try
         {
@@ -57,6 +53,10 @@ internal static class RecvCommand
                 Token = CommonOptions.ResolveToken(token, tokenFile) ?? SessionToken.Generate(),
                 ReturnMemoryWhenIdle = true,
             });
+            // Once the options have passed the receiver's checks: a refused command line removes nothing.
+            if (expireAfter > TimeSpan.Zero && Directory.Exists(dir))
+                foreach (var removed in PartialFiles.Clean(dir, expireAfter))
+                    Console.Error.WriteLine($"removed expired partial {Errors.Printable(removed.Path)}");
             var first = new TaskCompletionSource<ReceiveResult>(TaskCreationOptions.RunContinuationsAsynchronously);
             receiver.SessionStarted += (id, remote) => Console.Error.WriteLine($"session {id[..8]} from {remote}: started");
             receiver.SessionCompleted += result =>

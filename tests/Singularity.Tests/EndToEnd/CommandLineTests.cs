@@ -127,6 +127,22 @@ public sealed class CommandLineTests
         Assert.Equal($"sglty: error: {message}", error.Trim());
     }
 
+    /// <summary>Expired partials are removed only once the receiver's options have passed its checks: a refused command line removes nothing.</summary>
+    [Fact]
+    public async Task A_refused_recv_leaves_expired_partials_alone()
+    {
+        using var temp = new TempDirectory();
+        string part = Path.Combine(temp.Path, ".old.bin.0123456789abcdef.sglty-part");
+        File.WriteAllBytes(part, new byte[10]);
+        File.SetLastWriteTimeUtc(part, DateTime.UtcNow.AddDays(-30));
+
+        var (exit, _, error) = await SgltyProcess.RunAsync("recv", "--dir", temp.Path, "--listen", "127.0.0.1:0", "--expire-partials", "7d", "--idle-timeout", "0");
+
+        Assert.NotEqual(0, exit);
+        Assert.Contains("the idle timeout must be more than 0", error);
+        Assert.True(File.Exists(part));
+    }
+
     [Fact]
     public async Task A_bad_size_is_explained()
     {
