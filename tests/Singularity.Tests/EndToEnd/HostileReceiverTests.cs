@@ -57,6 +57,7 @@ public sealed class HostileReceiverTests
         var error = await Assert.ThrowsAnyAsync<SingularityException>(() => send);
         Assert.Equal(ErrorCode.ProtocolViolation, error.Code);
         Assert.Contains(acknowledge ? $"the receiver named file {sent} shard 0, which this session does not have" : "ManifestAccepted does not match the manifest", error.Message);
+        await receiver.LanesEndedAsync();
         Assert.Empty(receiver.Shards);
     }
 

@@ -70,7 +70,15 @@ public sealed class RawReceiver : IAsyncDisposable
             {
                 var client = await _listener.AcceptTcpClientAsync(_stop.Token);
                 byte[] hello = new byte[Hello.Size];
-                await client.GetStream().ReadExactlyAsync(hello, _stop.Token);
+                try
+                {
+                    await client.GetStream().ReadExactlyAsync(hello, _stop.Token);
+                }
+                catch (Exception ex) when (ex is EndOfStreamException or IOException)
+                {
+                    client.Dispose();
+                    continue;
+                }
                 Assert.True(Hello.TryRead(hello, out var parsed, out string? error), error);
                 if (parsed.Role == ConnectionRole.Control)
                 {
@@ -125,7 +133,8 @@ public sealed class RawReceiver : IAsyncDisposable
             catch (Exception ex) when (ex is EndOfStreamException or IOException) { return null; }
             Assert.True(ControlHeader.TryRead(header, new ProtocolLimits().MaxControlMessageBytes, out var received, out int length, out string? error), error);
             byte[] body = new byte[length];
-            await _stream.ReadExactlyAsync(body, _stop.Token);
+            try { await _stream.ReadExactlyAsync(body, _stop.Token); }
+            catch (Exception ex) when (ex is EndOfStreamException or IOException) { return null; }
             if (received == type) return body;
         }
     }
