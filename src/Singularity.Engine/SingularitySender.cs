@@ -85,7 +85,7 @@ public static class SingularitySender
     private static bool IsWorthRetrying(SingularityException ex) =>
         ex.Code is ErrorCode.ConnectionLost or ErrorCode.Busy or ErrorCode.DiskFull;
 
-    /// <summary>The address refused the connection or names no host: a wrong URL or a receiver not started, unless an earlier attempt got through.</summary>
+    /// <summary>The address refused the connection, never answered, or names no host: a wrong URL, a receiver not started or a port blocked on the way, unless an earlier attempt got through.</summary>
     private static bool NothingThere(SingularityException ex) =>
-        ex.InnerException is SocketException { SocketErrorCode: SocketError.ConnectionRefused or SocketError.HostNotFound };
+        ex.InnerException is SocketException { SocketErrorCode: SocketError.ConnectionRefused or SocketError.HostNotFound or SocketError.TimedOut };
 }

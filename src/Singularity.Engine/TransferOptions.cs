@@ -66,10 +66,10 @@ public sealed record TransferOptions
     /// </summary>
     public CipherSuite Cipher { get; init; } = CipherSuite.Aes256Gcm;
 
-    /// <summary>Time a new connection has to complete its handshake. Default 10 s.</summary>
+    /// <summary>Time a new connection has to complete its handshake; on a sender also the time its connect may take. Default 10 s.</summary>
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>How many attempts in a row that move no data a sender makes, reconnecting and resuming after losing the receiver (or finding it busy or its disk full), before it gives up; a first connection refused, or a host name that does not exist, is not retried. Default 0 here; `sglty send` uses 5.</summary>
+    /// <summary>How many attempts in a row that move no data a sender makes, reconnecting and resuming after losing the receiver (or finding it busy or its disk full), before it gives up; a first connection refused or never answered, or a host name that does not exist, is not retried. Default 0 here; `sglty send` uses 5.</summary>
     public int Retries { get; init; }
 
     /// <summary>The longest a sender keeps retrying without any attempt moving data. Default 10 minutes.</summary>

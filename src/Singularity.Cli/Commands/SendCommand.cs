@@ -19,7 +19,7 @@ internal static class SendCommand
         var encrypt = CommonOptions.Encrypt("aes-256-gcm (default), chacha20-poly1305, or none (only if the receiver allows it)");
         var token = CommonOptions.Token($"the receiver's token when the URL has none (or ${SessionToken.EnvironmentVariable})");
         var tokenFile = CommonOptions.TokenFile();
-        var retries = new Option<int>("--retries") { Description = "reconnect and resume when the receiver goes away, is busy or its disk is full (not when the first connection is refused or the host does not exist); give up after N retries in a row that move no data; default 5", DefaultValueFactory = _ => 5 };
+        var retries = new Option<int>("--retries") { Description = "reconnect and resume when the receiver goes away, is busy or its disk is full (not when the first connection is refused, gets no answer within 10 s, or the host does not exist); give up after N retries in a row that move no data; default 5", DefaultValueFactory = _ => 5 };
         var timeout = CommonOptions.Duration("--timeout", "give up retrying once no attempt moved data for this long, e.g. 30m; default 10m", TimeSpan.FromMinutes(10));
         var stall = CommonOptions.Duration("--stall-timeout", "when nothing moves for this long while shards are in flight, replace the lanes that hold them; default 30s", TimeSpan.FromSeconds(30));
         var congestion = CommonOptions.Congestion();

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Net.Sockets;
 using System.Security.Cryptography;
 using Singularity.Engine.Protocol;
 using Singularity.Engine.Security;
@@ -21,7 +22,20 @@ internal sealed partial class SenderSession
     /// <summary>Opens a connection and completes the handshake, turning a refusal into a one-line reason.</summary>
     private async Task<ILaneConnection> ConnectAsync(ConnectionRole role, SessionId session, ushort lane)
     {
-        var connection = await _transport.ConnectAsync(_url.Host, _url.Port, _cts.Token).ConfigureAwait(false);
+        ILaneConnection connection;
+        // The kernel gives up on an address that never answers only after about two minutes.
+        using (var connecting = CancellationTokenSource.CreateLinkedTokenSource(_cts.Token))
+        {
+            connecting.CancelAfter(_options.HandshakeTimeout);
+            try
+            {
+                connection = await _transport.ConnectAsync(_url.Host, _url.Port, connecting.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!_cts.IsCancellationRequested)
+            {
+                throw new TransferAbortedException(ErrorCode.ConnectionLost, $"cannot connect to {Where}: no answer within {_options.HandshakeTimeout.TotalSeconds:0.#} s; check the address, and that nothing on the way drops connections to that port", new SocketException((int)SocketError.TimedOut));
+            }
+        }
         Volatile.Write(ref _reached, true);
         ECDiffieHellman? ephemeral = null;
         try

@@ -70,6 +70,46 @@ public sealed class UserErrorTests
         Assert.DoesNotContain(events, e => e.StartsWith("retry", StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// An address that never answers (a wrong one, or a port dropped on the way) fails after the handshake timeout,
+    /// not the kernel's two minutes, and, never reached, is not retried. A listener whose queue is full and which
+    /// never accepts stands in for it: the kernel drops further connection requests unanswered.
+    /// </summary>
+    [Fact]
+    public async Task A_receiver_that_never_answers_fails_after_the_handshake_timeout_without_retries()
+    {
+        using var temp = new TempDirectory();
+        string source = TestFiles.Create(Path.Combine(temp.Path, "f"), 10);
+        using var silent = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        silent.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        silent.Listen(1);
+        var queued = new List<Socket>();
+        try
+        {
+            // Fills the queue; once it is full, a connect waits for an answer that never comes.
+            for (int i = 0; i < 4; i++)
+            {
+                var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                queued.Add(socket);
+                using var patience = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
+                try { await socket.ConnectAsync(silent.LocalEndPoint!, patience.Token); }
+                catch (OperationCanceledException) { break; }
+            }
+            var events = new List<string>();
+            var url = new ConnectionUrl("127.0.0.1", ((IPEndPoint)silent.LocalEndPoint!).Port, "token");
+
+            var error = await Assert.ThrowsAsync<TransferAbortedException>(() => SingularitySender.SendAsync([source], url, new TransferOptions { Retries = 5, HandshakeTimeout = TimeSpan.FromSeconds(1) }, null, events.Add));
+
+            Assert.Equal(ErrorCode.ConnectionLost, error.Code);
+            Assert.Contains($"cannot connect to {url.Host}:{url.Port}: no answer within 1 s", error.Message);
+            Assert.DoesNotContain(events, e => e.StartsWith("retry", StringComparison.Ordinal));
+        }
+        finally
+        {
+            foreach (var socket in queued) socket.Dispose();
+        }
+    }
+
     [Fact]
     public async Task A_peer_speaking_another_protocol_is_recognised()
     {
