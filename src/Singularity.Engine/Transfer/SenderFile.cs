@@ -20,6 +20,7 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
     private readonly ulong[] _acknowledged = new ulong[Digests.BitmapWords(Digests.ShardCount(entry.Size, shardSize))];
     private ulong[]? _sent;
     private Dictionary<int, ulong>? _offered;
+    private bool _sealed;
 
     public uint Id { get; } = id;
     public ManifestEntry Entry { get; } = entry;
@@ -27,6 +28,9 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
     public int ShardCount { get; } = Digests.ShardCount(entry.Size, shardSize);
 
     public int ShardLength(int index) => Digests.ShardLength(Entry.Size, shardSize, index);
+
+    /// <summary>Set when the file's seal is posted: the receiver may commit it only after that.</summary>
+    public bool Sealed { get => Volatile.Read(ref _sealed); set => Volatile.Write(ref _sealed, value); }
 
     /// <summary>Reads shard <paramref name="index"/> into <paramref name="destination"/> and returns its digest.</summary>
     public ulong Read(int index, Span<byte> destination, bool retransmit)

@@ -455,6 +455,8 @@ internal sealed partial class SenderSession
 
     private void Seal(SenderFile file, ulong digest)
     {
+        // Before the seal is posted, so that a commit, which only a seal can bring, always finds it set.
+        file.Sealed = true;
         Span<byte> item = stackalloc byte[12];
         BinaryPrimitives.WriteUInt32LittleEndian(item, file.Id);
         BinaryPrimitives.WriteUInt64LittleEndian(item[4..], digest);
@@ -546,6 +548,7 @@ internal sealed partial class SenderSession
             uint id = BinaryPrimitives.ReadUInt32LittleEndian(body[(4 + i * 4)..]);
             if (IsCommitted(id)) throw new ProtocolViolationException($"'{_entries[(int)id].Entry.Path}' was committed twice");
             var file = FileAt(id, 0);
+            if (!file.Sealed) throw new ProtocolViolationException($"'{file.Entry.Path}' was committed before it was sealed");
             Interlocked.Add(ref _bytesAcknowledged, file.AcknowledgeAll());
             Volatile.Write(ref _filesById[id], null);
             Interlocked.Increment(ref _progressEvents);

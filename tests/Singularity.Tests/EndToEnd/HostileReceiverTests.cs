@@ -81,6 +81,24 @@ public sealed class HostileReceiverTests
         Assert.Contains($"the receiver named file {file} shard {shard}, which this session does not have", error.Message);
     }
 
+    /// <summary>A receiver commits a file only once its seal has come: a commit before it ends the session rather than count as the file done.</summary>
+    [Fact]
+    public async Task A_commit_before_the_seal_ends_the_session()
+    {
+        using var temp = new TempDirectory();
+        await using var receiver = new RawReceiver();
+        var send = SendOneFile(temp, receiver);
+        await receiver.AcceptAsync();
+        await receiver.ReadUntilAsync(ControlMessageType.ManifestChunk);
+
+        // Not accepted yet, so no shard of it can have been sent, nor the file sealed.
+        await receiver.SendAsync(ControlMessageType.FilesCommitted, RawReceiver.Batch([0]));
+
+        var error = await Assert.ThrowsAnyAsync<SingularityException>(() => send);
+        Assert.Equal(ErrorCode.ProtocolViolation, error.Code);
+        Assert.Contains("'f' was committed before it was sealed", error.Message);
+    }
+
     /// <summary>An Error message with the code None, or one this side does not know, ends the session as a protocol violation, with its reason.</summary>
     [Theory]
     [InlineData(0)]
