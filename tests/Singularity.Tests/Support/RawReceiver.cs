@@ -88,8 +88,8 @@ public sealed class RawReceiver : IAsyncDisposable
                 else lock (_lanes) _lanes.Add(ServeLaneAsync(client, parsed.Session));
             }
         }
-        catch (OperationCanceledException) { }
-        catch (ObjectDisposedException) { }
+        // Disposal cancels, then stops the listener: the loop may meet either first (a stopped listener refuses to accept).
+        catch (Exception) when (_stop.IsCancellationRequested) { }
     }
 
     /// <summary>Answers a lane's Hello (its binder is not checked), then reads its shard frames until it ends.</summary>
