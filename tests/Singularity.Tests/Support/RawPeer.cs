@@ -68,32 +68,15 @@ public sealed class RawPeer : IAsyncDisposable
         return System.Text.Encoding.UTF8.GetString(text);
     }
 
-    internal async Task SendControlAsync(ControlMessageType type, byte[] body)
-    {
-        byte[] message = new byte[ControlHeader.Size + body.Length];
-        ControlHeader.Write(message, type, body.Length);
-        body.CopyTo(message, ControlHeader.Size);
-        ControlHeader.Seal(message);
-        await _stream.WriteAsync(message);
-    }
+    internal Task SendControlAsync(ControlMessageType type, byte[] body) => ControlMessages.WriteAsync(_stream, type, body);
 
     /// <summary>Reads control messages until one of <paramref name="type"/> arrives, or the stream ends (null).</summary>
     internal async Task<byte[]?> ReadUntilAsync(ControlMessageType type)
     {
-        byte[] header = new byte[ControlHeader.Size];
         // The stream's ReadTimeout covers synchronous reads only: a message that never comes fails the test instead of hanging it.
         using var patience = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        while (true)
-        {
-            try { await _stream.ReadExactlyAsync(header, patience.Token); }
-            catch (EndOfStreamException) { return null; }
-            catch (IOException) { return null; }
-            catch (OperationCanceledException) { return null; }
-            int length = BinaryPrimitives.ReadInt32LittleEndian(header);
-            byte[] body = new byte[length];
-            await _stream.ReadExactlyAsync(body, patience.Token);
-            if ((ControlMessageType)header[4] == type) return body;
-        }
+        try { return await ControlMessages.ReadUntilAsync(_stream, type, patience.Token); }
+        catch (OperationCanceledException) { return null; }
     }
 
     internal static byte[] OpenSession(int shardSize, int lanes, int entries, long totalBytes)

@@ -124,29 +124,9 @@ public sealed class RawReceiver : IAsyncDisposable
     }
 
     /// <summary>Reads control messages until one of <paramref name="type"/> arrives and returns its body; null if the sender ended the stream first.</summary>
-    internal async Task<byte[]?> ReadUntilAsync(ControlMessageType type)
-    {
-        byte[] header = new byte[ControlHeader.Size];
-        while (true)
-        {
-            try { await _stream.ReadExactlyAsync(header, _stop.Token); }
-            catch (Exception ex) when (ex is EndOfStreamException or IOException) { return null; }
-            Assert.True(ControlHeader.TryRead(header, new ProtocolLimits().MaxControlMessageBytes, out var received, out int length, out string? error), error);
-            byte[] body = new byte[length];
-            try { await _stream.ReadExactlyAsync(body, _stop.Token); }
-            catch (Exception ex) when (ex is EndOfStreamException or IOException) { return null; }
-            if (received == type) return body;
-        }
-    }
+    internal Task<byte[]?> ReadUntilAsync(ControlMessageType type) => ControlMessages.ReadUntilAsync(_stream, type, _stop.Token);
 
-    internal async Task SendAsync(ControlMessageType type, byte[] body)
-    {
-        byte[] message = new byte[ControlHeader.Size + body.Length];
-        ControlHeader.Write(message, type, body.Length);
-        body.CopyTo(message, ControlHeader.Size);
-        ControlHeader.Seal(message);
-        await _stream.WriteAsync(message, _stop.Token);
-    }
+    internal Task SendAsync(ControlMessageType type, byte[] body) => ControlMessages.WriteAsync(_stream, type, body, _stop.Token);
 
     /// <summary>Waits for the sender's Finish and answers it with SessionDone for <paramref name="files"/> files of <paramref name="bytes"/> bytes.</summary>
     internal async Task EndSessionAsync(int files, long bytes)

@@ -1,0 +1,33 @@
+using Singularity.Engine;
+using Singularity.Engine.Protocol;
+
+namespace Singularity.Tests.Support;
+
+/// <summary>Plaintext control messages written and read by hand on a test peer's own stream.</summary>
+internal static class ControlMessages
+{
+    public static async Task WriteAsync(Stream stream, ControlMessageType type, byte[] body, CancellationToken cancellationToken = default)
+    {
+        byte[] message = new byte[ControlHeader.Size + body.Length];
+        ControlHeader.Write(message, type, body.Length);
+        body.CopyTo(message, ControlHeader.Size);
+        ControlHeader.Seal(message);
+        await stream.WriteAsync(message, cancellationToken);
+    }
+
+    /// <summary>Reads messages until one of <paramref name="type"/> arrives and returns its body; null if the stream ends first.</summary>
+    public static async Task<byte[]?> ReadUntilAsync(Stream stream, ControlMessageType type, CancellationToken cancellationToken)
+    {
+        byte[] header = new byte[ControlHeader.Size];
+        while (true)
+        {
+            try { await stream.ReadExactlyAsync(header, cancellationToken); }
+            catch (Exception ex) when (ex is EndOfStreamException or IOException) { return null; }
+            Assert.True(ControlHeader.TryRead(header, new ProtocolLimits().MaxControlMessageBytes, out var received, out int length, out string? error), error);
+            byte[] body = new byte[length];
+            try { await stream.ReadExactlyAsync(body, cancellationToken); }
+            catch (Exception ex) when (ex is EndOfStreamException or IOException) { return null; }
+            if (received == type) return body;
+        }
+    }
+}
