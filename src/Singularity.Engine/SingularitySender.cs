@@ -38,7 +38,7 @@ public static class SingularitySender
         var lastProgress = clock.Elapsed;
         for (int attempt = 0; ; attempt++)
         {
-            var session = new SenderSession(paths, to, options, progress, log, committed);
+            var session = new SenderSession(paths, to, options, progress, log, attempt == 0 ? null : committed);
             try
             {
                 var result = await session.RunAsync(cancellationToken).ConfigureAwait(false);

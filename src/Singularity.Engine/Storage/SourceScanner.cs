@@ -24,11 +24,12 @@ internal readonly record struct SourceEntry(ManifestEntry Entry, string Root, in
 /// <summary>
 /// Turns the sender's command-line paths into a manifest. A file is sent under its own name; a directory is sent
 /// under its name with everything below it, or, when the path ends in '/', its contents only (as rsync does).
-/// Links inside a tree are sent as links and never followed.
+/// Links inside a tree are sent as links and never followed. Sockets, FIFOs and devices are skipped, each with one
+/// line to <c>skipped</c>, as rsync skips them without <c>--specials</c> and <c>--devices</c>.
 /// </summary>
 internal static class SourceScanner
 {
-    public static List<SourceEntry> Scan(IReadOnlyList<string> paths)
+    public static List<SourceEntry> Scan(IReadOnlyList<string> paths, Action<string>? skipped = null)
     {
         if (paths.Count == 0) throw new SingularityException(ErrorCode.BadPath, "nothing to send: give at least one file or directory");
         var entries = new List<SourceEntry>();
@@ -43,13 +44,15 @@ internal static class SourceScanner
                 var root = new DirectoryInfo(Path.TrimEndingDirectorySeparator(full));
                 string prefix = contentsOnly ? "" : root.Name + "/";
                 if (!contentsOnly) Add(entries, seen, DirectoryEntry(root, root.Name, root.FullName, prefix.Length));
-                Walk(root, prefix, root.FullName, prefix.Length, entries, seen);
+                Walk(root, prefix, root.FullName, prefix.Length, entries, seen, skipped);
             }
             else if (File.Exists(full))
             {
                 var file = new FileInfo(full);
                 if (file.LinkTarget is not null)
                     file = (FileInfo?)file.ResolveLinkTarget(returnFinalTarget: true) ?? file;
+                if (SpecialKind(file) is { } kind)
+                    throw new SingularityException(ErrorCode.BadPath, $"cannot send '{path}': it is {kind}; only files, directories and links are sent");
                 string name = Path.GetFileName(full);
                 Add(entries, seen, new SourceEntry(FileManifestEntry(file, name), file.FullName, name.Length));
             }
@@ -62,7 +65,7 @@ internal static class SourceScanner
     }
 
     /// <summary>Adds what <paramref name="directory"/> holds, named <paramref name="prefix"/> and more; their source is <paramref name="treeRoot"/> and their path after <paramref name="skip"/> characters.</summary>
-    private static void Walk(DirectoryInfo directory, string prefix, string treeRoot, int skip, List<SourceEntry> entries, HashSet<string> seen)
+    private static void Walk(DirectoryInfo directory, string prefix, string treeRoot, int skip, List<SourceEntry> entries, HashSet<string> seen, Action<string>? skipped)
     {
         FileSystemInfo[] children;
         try
@@ -85,16 +88,18 @@ internal static class SourceScanner
             else if (child is DirectoryInfo subdirectory)
             {
                 Add(entries, seen, DirectoryEntry(subdirectory, relative, treeRoot, skip));
-                Walk(subdirectory, relative + "/", treeRoot, skip, entries, seen);
+                Walk(subdirectory, relative + "/", treeRoot, skip, entries, seen, skipped);
             }
-            else if (child is FileInfo file && (file.Attributes & FileAttributes.Device) == 0)
+            else if (child is FileInfo file)
             {
-                Add(entries, seen, new SourceEntry(FileManifestEntry(file, relative), treeRoot, skip));
+                if (SpecialKind(file) is { } kind) skipped?.Invoke($"skipping '{relative}': it is {kind}; only files, directories and links are sent");
+                else Add(entries, seen, new SourceEntry(FileManifestEntry(file, relative), treeRoot, skip));
             }
-            // .NET cannot tell sockets, FIFOs and devices from files on Unix: they report no length, so they arrive
-            // as empty files, and are never opened (reading a FIFO would wait for a writer).
         }
     }
+
+    /// <summary>"a socket", "a FIFO" or "a device" for such a file, else null. They report no length, so only empty files cost a look.</summary>
+    private static string? SpecialKind(FileInfo file) => file.Length == 0 ? SpecialFiles.KindOf(file.FullName) : null;
 
     private static ManifestEntry FileManifestEntry(FileInfo file, string relative) =>
         new(EntryKind.File, relative, file.Length, ModeOf(file), ToNanoseconds(file.LastWriteTimeUtc), null);

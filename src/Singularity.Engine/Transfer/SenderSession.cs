@@ -77,7 +77,8 @@ internal sealed partial class SenderSession
         _options = options;
         _progress = progress;
         _transport = new TcpTransport(options.SocketBufferSize, options.CongestionControl);
-        var scanned = SourceScanner.Scan(paths);
+        // Null on the first attempt only: a retry scans again, and what it skips was reported then.
+        var scanned = SourceScanner.Scan(paths, alreadyCommitted is null ? events : null);
         _totalAll = scanned.Where(e => e.Entry.Kind == EntryKind.File).Sum(e => e.Entry.Size);
         _filesAll = scanned.Count(e => e.Entry.Kind == EntryKind.File);
         // On a retry, files the receiver already committed are left out of the manifest.

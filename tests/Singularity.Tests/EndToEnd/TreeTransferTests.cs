@@ -139,6 +139,40 @@ public sealed class TreeTransferTests
         Assert.True(Interlocked.Read(ref most) <= total, $"{most} bytes acknowledged of {total}");
     }
 
+    /// <summary>
+    /// .NET reports sockets, FIFOs and devices as files of no length: they would arrive as empty files. They are
+    /// skipped, each named in one line, as rsync skips them without --specials; a link to one is still a link, and an
+    /// empty regular file still arrives.
+    /// </summary>
+    [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public async Task Sockets_and_FIFOs_in_a_tree_are_skipped_and_named()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        TestFiles.Create(Path.Combine(tree, "a.txt"), 1000);
+        TestFiles.Create(Path.Combine(tree, "empty"), 0);
+        TestFiles.CreateFifo(Path.Combine(tree, "sub", "pipe"));
+        using var socket = TestFiles.CreateSocketFile(Path.Combine(tree, "sock"));
+        File.CreateSymbolicLink(Path.Combine(tree, "pipe-link"), "sub/pipe");
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination);
+        var events = new List<string>();
+
+        var result = await SingularitySender.SendAsync([tree], receiver.Url, new TransferOptions(), null, line => { lock (events) events.Add(line); });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+
+        Assert.Equal(2, result.Files);
+        string copy = Path.Combine(destination, "tree");
+        Assert.Equal(["a.txt", "empty", "pipe-link", "sub"], Directory.GetFileSystemEntries(copy).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(copy, "sub")));
+        TestFiles.AssertSameBytes(Path.Combine(tree, "a.txt"), Path.Combine(copy, "a.txt"));
+        Assert.Equal(0, new FileInfo(Path.Combine(copy, "empty")).Length);
+        Assert.Equal("sub/pipe", new FileInfo(Path.Combine(copy, "pipe-link")).LinkTarget);
+        Assert.Contains("skipping 'tree/sub/pipe': it is a FIFO; only files, directories and links are sent", events);
+        Assert.Contains("skipping 'tree/sock': it is a socket; only files, directories and links are sent", events);
+    }
+
     [Fact]
     public async Task A_trailing_slash_sends_the_contents_and_several_paths_go_in_one_session()
     {

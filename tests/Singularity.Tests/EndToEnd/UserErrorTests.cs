@@ -16,6 +16,21 @@ public sealed class UserErrorTests
         Assert.Contains("/no/such/file", error.Message);
     }
 
+    /// <summary>A FIFO named as a source, or through a link, is refused before anything connects: reading it would wait for a writer.</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public async Task A_FIFO_given_as_a_source_is_refused(bool throughLink)
+    {
+        using var temp = new TempDirectory();
+        string source = TestFiles.CreateFifo(Path.Combine(temp.Path, "pipe"));
+        if (throughLink) File.CreateSymbolicLink(source = Path.Combine(temp.Path, "link"), "pipe");
+        var error = await Assert.ThrowsAsync<SingularityException>(() => SingularitySender.SendAsync([source], new ConnectionUrl("127.0.0.1", 1, "token")));
+        Assert.Equal(ErrorCode.BadPath, error.Code);
+        Assert.Equal($"cannot send '{source}': it is a FIFO; only files, directories and links are sent", error.Message);
+    }
+
     /// <summary>Two sources with one name (here files, and directories sent by their contents) would overwrite each other: the send is refused before it connects.</summary>
     [Theory]
     [InlineData("a/same", "b/same")]

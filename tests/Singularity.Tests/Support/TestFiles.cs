@@ -22,6 +22,28 @@ public static class TestFiles
         return path;
     }
 
+    /// <summary>Makes a FIFO at <paramref name="path"/> (Unix only).</summary>
+    public static string CreateFifo(string path)
+    {
+        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!);
+        Assert.True(mkfifo(path, 0b110_100_100) == 0, $"mkfifo {path} failed");
+        return path;
+    }
+
+    /// <summary>Binds a Unix domain socket at <paramref name="path"/>; its file lasts until the socket is disposed.</summary>
+    public static System.Net.Sockets.Socket CreateSocketFile(string path)
+    {
+        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!);
+        var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+        socket.Bind(new System.Net.Sockets.UnixDomainSocketEndPoint(path));
+        return socket;
+    }
+
+#pragma warning disable SYSLIB1054, CA2101
+    [System.Runtime.InteropServices.DllImport("libc")]
+    private static extern int mkfifo([System.Runtime.InteropServices.MarshalAs(System.Runtime.InteropServices.UnmanagedType.LPUTF8Str)] string path, uint mode);
+#pragma warning restore SYSLIB1054, CA2101
+
     /// <summary>Asserts that two files hold exactly the same bytes.</summary>
     public static void AssertSameBytes(string expected, string actual)
     {
