@@ -20,6 +20,8 @@ internal sealed partial class SenderSession
     private readonly Dictionary<ushort, (int Count, TimeSpan Since)> _laneFlight = [];
     // Closing lanes that still carry unacknowledged shards, each woken by the acknowledgement of its last one.
     private readonly Dictionary<ushort, TaskCompletionSource> _draining = [];
+    // Set once every file is committed: what is still in flight then is a copy of a shard already delivered.
+    private bool _drainsReleased;
     private int _nextLane;
     private int _lanesLost;
     private bool _reached;
@@ -340,7 +342,7 @@ internal sealed partial class SenderSession
         Task drained;
         lock (_inFlight)
         {
-            if (!_laneFlight.ContainsKey(number)) return;
+            if (_drainsReleased || !_laneFlight.ContainsKey(number)) return;
             var signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             _draining[number] = signal;
             drained = signal.Task;
@@ -363,6 +365,21 @@ internal sealed partial class SenderSession
         {
             // Already gone when the last acknowledgement woke it.
             lock (_inFlight) _draining.Remove(number);
+        }
+    }
+
+    /// <summary>
+    /// Once every file is committed, closing lanes stop waiting for acknowledgements: what they still carry are copies
+    /// of shards already delivered, and a lane that died silently meanwhile would hold the session open forever, since
+    /// the stall watchdog stops with the last commit.
+    /// </summary>
+    private void ReleaseDrainingLanes()
+    {
+        lock (_inFlight)
+        {
+            _drainsReleased = true;
+            foreach (var drained in _draining.Values) drained.TrySetResult();
+            _draining.Clear();
         }
     }
 

@@ -144,6 +144,7 @@ internal sealed partial class SenderSession
             await WaitForAcceptanceAsync(_entries.Count).ConfigureAwait(false);
             await Wait(_allCommitted.Task).ConfigureAwait(false);
             _scheduler.Finish();
+            ReleaseDrainingLanes();
             await WhenLanesEndAsync().ConfigureAwait(false);
             _control.Post(ControlMessageType.Finish, []);
             await Wait(_sessionDone.Task, _options.StallTimeout).ConfigureAwait(false);

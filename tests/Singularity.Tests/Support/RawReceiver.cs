@@ -37,6 +37,9 @@ public sealed class RawReceiver : IAsyncDisposable
     /// <summary>Control connections made so far: one per session the sender started.</summary>
     public int ControlConnections => Volatile.Read(ref _controlConnections);
 
+    /// <summary>Keeps each lane open after the sender ends its stream, until disposal, as a path that went silent would: the sender hears nothing, not even the close.</summary>
+    public bool HoldLanesOpen { get; init; }
+
     /// <summary>The shard frames every lane carried, in the order each lane read them.</summary>
     internal ConcurrentQueue<ShardHeader> Shards { get; } = new();
 
@@ -112,6 +115,11 @@ public sealed class RawReceiver : IAsyncDisposable
                     await stream.ReadExactlyAsync(new byte[shard.PayloadLength], _stop.Token);
                     Shards.Enqueue(shard);
                 }
+            }
+            catch (EndOfStreamException) when (HoldLanesOpen)
+            {
+                try { await Task.Delay(Timeout.Infinite, _stop.Token); }
+                catch (OperationCanceledException) { }
             }
             catch (Exception ex) when (ex is EndOfStreamException or IOException or OperationCanceledException) { }
         }

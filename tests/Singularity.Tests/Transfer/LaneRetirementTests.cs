@@ -1,4 +1,5 @@
 using Singularity.Engine;
+using Singularity.Engine.Protocol;
 using Singularity.Engine.Transfer;
 using Singularity.Tests.Support;
 
@@ -35,6 +36,37 @@ public sealed class LaneRetirementTests
         var result = await RetireThreeOfFourAsync(temp, receiver.Url, receiver);
 
         Assert.Equal(result.Bytes, result.BytesSent);
+    }
+
+    /// <summary>
+    /// Once every file is committed, a closing lane stops waiting for its last acknowledgement: the receiver here never
+    /// acknowledges the last shard and keeps the lane open, as a path that went silent would, and the session still
+    /// ends. With a window of one shard, one lane sends the first shard while the other takes the second and waits for
+    /// room; the close is asked for then, so the lane that sends the second shard closes with it in flight.
+    /// </summary>
+    [Fact]
+    public async Task A_closing_lane_stops_waiting_once_every_file_is_committed()
+    {
+        using var temp = new TempDirectory();
+        string source = TestFiles.Create(Path.Combine(temp.Path, "f"), 8000, seed: 12);
+        await using var receiver = new RawReceiver { HoldLanesOpen = true };
+        var options = new TransferOptions { Cipher = CipherSuite.None, Lanes = 2, ShardSize = 4096, MaxInFlightBytes = 4096, StallTimeout = TimeSpan.FromMinutes(5) };
+        var session = new SenderSession([source], receiver.Url, options, null);
+        var send = session.RunAsync(CancellationToken.None);
+        await receiver.AcceptAsync();
+        await receiver.ReadUntilAsync(ControlMessageType.ManifestChunk);
+        await receiver.SendAsync(ControlMessageType.ManifestAccepted, RawReceiver.Fields(1));
+        while (receiver.Shards.IsEmpty) await Task.Delay(10);
+
+        session.RetireLanes(1);
+        await receiver.SendAsync(ControlMessageType.ShardAcks, RawReceiver.Batch([0, 0]));
+        Assert.NotNull(await receiver.ReadUntilAsync(ControlMessageType.FilesSealed));
+        await receiver.SendAsync(ControlMessageType.FilesCommitted, RawReceiver.Batch([0]));
+        var ending = receiver.EndSessionAsync(1, 8000);
+
+        var result = await send.WaitAsync(TimeSpan.FromMinutes(1));
+        await ending;
+        Assert.Equal((1, 0), (result.Files, result.Retransmits));
     }
 
     /// <summary>Sends 48 MiB on four lanes and closes three of them, while each carries unacknowledged shards, once 8 MiB are acknowledged.</summary>
