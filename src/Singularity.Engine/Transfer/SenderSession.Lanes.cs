@@ -1,7 +1,5 @@
 using System.Buffers.Binary;
 using System.Net.Sockets;
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using Singularity.Engine.Protocol;
 using Singularity.Engine.Security;
@@ -15,9 +13,6 @@ internal sealed partial class SenderSession
     private readonly List<Task> _laneTasks = [];
     private readonly Dictionary<ushort, ILaneConnection> _laneByNumber = [];
     private readonly Dictionary<long, ushort> _inFlight = [];
-    // Each lane that has shards in flight: how many, and since when the receiver has not answered one of them (its
-    // first send after it had none in flight, or the last shard answered). Guarded by the lock on _inFlight.
-    private readonly Dictionary<ushort, (int Count, TimeSpan Since)> _laneFlight = [];
     // Closing lanes that still carry unacknowledged shards, each woken by the acknowledgement of its last one.
     private readonly Dictionary<ushort, TaskCompletionSource> _draining = [];
     // Set once every file is committed: what is still in flight then is a copy of a shard already delivered.
@@ -176,34 +171,14 @@ internal sealed partial class SenderSession
         lock (_inFlight)
         {
             if (!_inFlight.Remove(InFlightKey(file, index), out ushort lane)) return false;
-            Settle(lane, answered: true);
             // A closing lane waits for its last shard to be acknowledged.
-            if (_draining.Count > 0 && _draining.TryGetValue(lane, out var drained) && !_laneFlight.ContainsKey(lane))
+            if (_draining.Count > 0 && _draining.TryGetValue(lane, out var drained) && !_inFlight.ContainsValue(lane))
             {
                 _draining.Remove(lane);
                 drained.TrySetResult();
             }
             return true;
         }
-    }
-
-    /// <summary>Puts a shard in flight on <paramref name="lane"/>; the caller holds the lock on <see cref="_inFlight"/>.</summary>
-    private void TrackInFlight(long key, ushort lane)
-    {
-        ref ushort slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_inFlight, key, out bool existed);
-        if (existed) Settle(slot, answered: false);
-        slot = lane;
-        ref var flight = ref CollectionsMarshal.GetValueRefOrAddDefault(_laneFlight, lane, out _);
-        if (flight.Count++ == 0) flight.Since = _clock.Elapsed;
-    }
-
-    /// <summary>One shard of <paramref name="lane"/> left flight; <paramref name="answered"/> if the receiver answered it (the lane is alive).</summary>
-    private void Settle(ushort lane, bool answered)
-    {
-        ref var flight = ref CollectionsMarshal.GetValueRefOrNullRef(_laneFlight, lane);
-        if (Unsafe.IsNullRef(ref flight)) return;
-        if (--flight.Count == 0) _laneFlight.Remove(lane);
-        else if (answered) flight.Since = _clock.Elapsed;
     }
 
     /// <summary>
@@ -272,7 +247,7 @@ internal sealed partial class SenderSession
                 new ShardHeader(_session.Tag, file.Id, (uint)shard, (long)shard * _options.ShardSize, length, cipher is null ? digest : 0, retransmit ? ShardHeader.FlagRetransmit : (byte)0)
                     .WriteTo(buffer);
                 cipher?.Seal(buffer.AsSpan(ShardHeader.Size, length), buffer.AsSpan(ShardHeader.Size + length, tag), buffer.AsSpan(0, ShardHeader.Size));
-                lock (_inFlight) TrackInFlight(InFlightKey(file.Id, (uint)shard), number);
+                lock (_inFlight) _inFlight[InFlightKey(file.Id, (uint)shard)] = number;
                 taken = null;
                 await connection.WriteAsync(buffer.AsMemory(0, ShardHeader.Size + length + tag), cancellationToken).ConfigureAwait(false);
                 Interlocked.Add(ref _bytesSent, length);
@@ -342,7 +317,7 @@ internal sealed partial class SenderSession
         Task drained;
         lock (_inFlight)
         {
-            if (_drainsReleased || !_laneFlight.ContainsKey(number)) return;
+            if (_drainsReleased || !_inFlight.ContainsValue(number)) return;
             var signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             _draining[number] = signal;
             drained = signal.Task;
@@ -405,39 +380,12 @@ internal sealed partial class SenderSession
     /// <summary>Aborts the lanes that hold unacknowledged shards: called when acknowledgements stopped coming for too long.</summary>
     private void AbortStalledLanes()
     {
-        List<ushort> stalled;
-        lock (_inFlight) stalled = [.. _laneFlight.Keys];
-        Abort(stalled);
-    }
-
-    /// <summary>
-    /// Aborts each lane whose shards in flight have gone unanswered for the stall timeout while others were answered:
-    /// a lane that died silently among live ones. Its shards go to the other lanes and a fresh lane replaces it, now
-    /// rather than once the others run out of work.
-    /// </summary>
-    private void AbortSilentLanes()
-    {
-        List<ushort>? silent = null;
-        var now = _clock.Elapsed;
-        lock (_inFlight)
-        {
-            foreach (var (lane, flight) in _laneFlight)
-                if (now - flight.Since > _options.StallTimeout) (silent ??= []).Add(lane);
-            // Its failover follows soon; until then it is not counted as silent again.
-            foreach (ushort lane in silent ?? []) CollectionsMarshal.GetValueRefOrNullRef(_laneFlight, lane).Since = now;
-        }
-        if (silent is null) return;
-        foreach (ushort lane in silent)
-            _events?.Invoke($"lane {lane}: no acknowledgement for {_options.StallTimeout.TotalSeconds:0} s while other lanes moved; replacing it");
-        Abort(silent);
-    }
-
-    private void Abort(List<ushort> lanes)
-    {
+        HashSet<ushort> stalled;
+        lock (_inFlight) stalled = [.. _inFlight.Values];
         lock (_lanes)
         {
-            foreach (ushort number in lanes)
-                if (_laneByNumber.TryGetValue(number, out var connection)) connection.Abort();
+            foreach (var (number, connection) in _laneByNumber)
+                if (stalled.Contains(number)) connection.Abort();
         }
     }
 
@@ -469,7 +417,6 @@ internal sealed partial class SenderSession
             foreach (var (key, lane) in _inFlight)
                 if (lane == number) lost.Add(key);
             foreach (long key in lost) _inFlight.Remove(key);
-            _laneFlight.Remove(number);
         }
         foreach (long key in lost)
         {

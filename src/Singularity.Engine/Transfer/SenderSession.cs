@@ -225,8 +225,7 @@ internal sealed partial class SenderSession
 
     /// <summary>
     /// Detects stalls: when shards are in flight but no acknowledgement arrived for <see cref="TransferOptions.StallTimeout"/>,
-    /// the lanes holding them are cut (their shards go to fresh lanes); a third stall in a row fails the session. While
-    /// acknowledgements come, a lane whose own shards went unanswered that long is cut alone.
+    /// the lanes holding them are cut (their shards go to fresh lanes); a third stall in a row fails the session.
     /// </summary>
     private async Task WatchdogAsync()
     {
@@ -263,7 +262,6 @@ internal sealed partial class SenderSession
                 if (seen != lastSeen || !dataPhase)
                 {
                     if (seen != lastSeen) stalls = 0;
-                    if (seen != lastSeen && dataPhase) AbortSilentLanes();
                     lastSeen = seen;
                     lastProgress = _clock.Elapsed;
                     continue;
