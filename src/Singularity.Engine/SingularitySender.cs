@@ -38,7 +38,7 @@ public static class SingularitySender
         var lastProgress = clock.Elapsed;
         for (int attempt = 0; ; attempt++)
         {
-            var session = new SenderSession(paths, to, options, progress, log, attempt == 0 ? null : committed);
+            var session = new SenderSession(paths, to, options, progress, log, committed, firstAttempt: attempt == 0);
             try
             {
                 var result = await session.RunAsync(cancellationToken).ConfigureAwait(false);

@@ -25,7 +25,8 @@ internal readonly record struct SourceEntry(ManifestEntry Entry, string Root, in
 /// Turns the sender's command-line paths into a manifest. A file is sent under its own name; a directory is sent
 /// under its name with everything below it, or, when the path ends in '/', its contents only (as rsync does).
 /// Links inside a tree are sent as links and never followed. Sockets, FIFOs and devices are skipped, each with one
-/// line to <c>skipped</c>, as rsync skips them without <c>--specials</c> and <c>--devices</c>.
+/// line to <c>skipped</c>, as rsync skips them without <c>--specials</c> and <c>--devices</c>, where
+/// <see cref="SpecialFiles"/> can tell them (Linux); elsewhere they are sent as empty files.
 /// </summary>
 internal static class SourceScanner
 {

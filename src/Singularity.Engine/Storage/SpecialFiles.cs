@@ -15,7 +15,7 @@ internal static class SpecialFiles
         if (!OperatingSystem.IsLinux()) return null;
         try
         {
-            if (statx(AtFdCwd, path, AtSymlinkNoFollow, StatxType, out var status) != 0) return null;
+            if (statx(AtFdCwd, path, AtSymlinkNoFollow, StatxType, out var status) != 0 || (status.Mask & StatxType) == 0) return null;
             return (status.Mode & FileTypeMask) switch
             {
                 0xC000 => "a socket",

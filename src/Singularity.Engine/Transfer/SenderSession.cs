@@ -69,7 +69,7 @@ internal sealed partial class SenderSession
     private SingularityException? _failure;
     private volatile bool _closing;
 
-    public SenderSession(IReadOnlyList<string> paths, ConnectionUrl url, TransferOptions options, IProgress<TransferProgress>? progress, Action<string>? events = null, IReadOnlySet<string>? alreadyCommitted = null)
+    public SenderSession(IReadOnlyList<string> paths, ConnectionUrl url, TransferOptions options, IProgress<TransferProgress>? progress, Action<string>? events = null, IReadOnlySet<string>? alreadyCommitted = null, bool firstAttempt = true)
     {
         _events = events;
         options.ValidateForSending();
@@ -77,8 +77,8 @@ internal sealed partial class SenderSession
         _options = options;
         _progress = progress;
         _transport = new TcpTransport(options.SocketBufferSize, options.CongestionControl);
-        // Null on the first attempt only: a retry scans again, and what it skips was reported then.
-        var scanned = SourceScanner.Scan(paths, alreadyCommitted is null ? events : null);
+        // A retry scans again; what it skips was reported by the first attempt.
+        var scanned = SourceScanner.Scan(paths, firstAttempt ? events : null);
         _totalAll = scanned.Where(e => e.Entry.Kind == EntryKind.File).Sum(e => e.Entry.Size);
         _filesAll = scanned.Count(e => e.Entry.Kind == EntryKind.File);
         // On a retry, files the receiver already committed are left out of the manifest.

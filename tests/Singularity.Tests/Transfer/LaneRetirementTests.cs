@@ -42,7 +42,10 @@ public sealed class LaneRetirementTests
     /// Once every file is committed, a closing lane stops waiting for its last acknowledgement: the receiver here never
     /// acknowledges the last shard and keeps the lane open, as a path that went silent would, and the session still
     /// ends. With a window of one shard, one lane sends the first shard while the other takes the second and waits for
-    /// room; the close is asked for then, so the lane that sends the second shard closes with it in flight.
+    /// room; the close is asked for once the first shard arrived, so the lane that sends the second shard closes with
+    /// it in flight. (Were the close asked for before the first lane came back from its send, that lane would close
+    /// instead, with its shard acknowledged, and this test would pass without testing the release; the receiver's read
+    /// of the shard makes that unlikely, not impossible.)
     /// </summary>
     [Fact]
     public async Task A_closing_lane_stops_waiting_once_every_file_is_committed()
@@ -56,7 +59,12 @@ public sealed class LaneRetirementTests
         await receiver.AcceptAsync();
         await receiver.ReadUntilAsync(ControlMessageType.ManifestChunk);
         await receiver.SendAsync(ControlMessageType.ManifestAccepted, RawReceiver.Fields(1));
-        while (receiver.Shards.IsEmpty) await Task.Delay(10);
+        var deadline = DateTime.UtcNow.AddMinutes(1);
+        while (receiver.Shards.IsEmpty)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "no shard arrived");
+            await Task.Delay(10);
+        }
 
         session.RetireLanes(1);
         await receiver.SendAsync(ControlMessageType.ShardAcks, RawReceiver.Batch([0, 0]));
