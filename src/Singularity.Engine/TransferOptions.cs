@@ -75,7 +75,7 @@ public sealed record TransferOptions
     /// <summary>The longest a sender keeps retrying without any attempt moving data. Default 10 minutes.</summary>
     public TimeSpan RetryTimeout { get; init; } = TimeSpan.FromMinutes(10);
 
-    /// <summary>How long a sender waits for any acknowledgement while shards are in flight before it replaces the lanes holding them. Default 30 s.</summary>
+    /// <summary>How long a sender waits for any acknowledgement while shards are in flight before it replaces the lanes holding them. Also each lane's TCP user timeout (Linux): a lane whose path goes silent, or that the receiver stops reading, that long is ended and replaced alone. Default 30 s.</summary>
     public TimeSpan StallTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>How long a receiver keeps a session that shows no sign of life (no control message, no shard). Default 120 s.</summary>

@@ -31,7 +31,7 @@ internal sealed partial class SenderSession
             connecting.CancelAfter(_options.HandshakeTimeout);
             try
             {
-                connection = await _transport.ConnectAsync(_url.Host, _url.Port, connecting.Token).ConfigureAwait(false);
+                connection = await (role == ConnectionRole.Control ? _transport : _laneTransport).ConnectAsync(_url.Host, _url.Port, connecting.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (!_cts.IsCancellationRequested)
             {

@@ -3,12 +3,19 @@ using System.Net.Sockets;
 
 namespace Singularity.Engine.Transport;
 
-/// <summary>Lanes over TCP: Nagle off (headers and payloads go out together anyway), optional fixed socket buffers, dual-stack listening.</summary>
-internal sealed class TcpTransport(int socketBufferSize, string? congestionControl = null) : ILaneTransport
+/// <summary>
+/// Lanes over TCP: Nagle off (headers and payloads go out together anyway), optional fixed socket buffers, dual-stack
+/// listening. With <paramref name="unansweredTimeout"/> (Linux, TCP_USER_TIMEOUT), the kernel ends a connection whose
+/// sent bytes stay unacknowledged that long, or whose peer offers no room in its window that long: a path that went
+/// silent under one lane, or a peer that stopped reading it, ends that lane alone, while a lane that is merely slow
+/// keeps being acknowledged and lives on.
+/// </summary>
+internal sealed class TcpTransport(int socketBufferSize, string? congestionControl = null, TimeSpan? unansweredTimeout = null) : ILaneTransport
 {
     private const int IpProtoTcp = 6;
     private const int TcpInfo = 11;
     private const int TcpCongestion = 13;
+    private const int TcpUserTimeout = 18;
     // struct tcp_info (linux/tcp.h): u32 tcpi_rtt, the smoothed round trip in microseconds, sits at byte 68.
     private const int TcpInfoRttOffset = 68;
 
@@ -64,6 +71,12 @@ internal sealed class TcpTransport(int socketBufferSize, string? congestionContr
     {
         socket.NoDelay = true;
         if (congestionControl is not null) SetCongestionControl(socket, congestionControl);
+        if (unansweredTimeout is { } timeout && OperatingSystem.IsLinux())
+        {
+            // A kernel without it leaves the session's stall watchdog alone to notice.
+            try { socket.SetRawSocketOption(IpProtoTcp, TcpUserTimeout, BitConverter.GetBytes((uint)timeout.TotalMilliseconds)); }
+            catch (SocketException) { }
+        }
         if (socketBufferSize > 0)
         {
             socket.SendBufferSize = socketBufferSize;

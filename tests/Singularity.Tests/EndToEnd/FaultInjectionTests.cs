@@ -50,6 +50,41 @@ public sealed class FaultInjectionTests
         Assert.True(result.BytesSent >= result.Bytes);
     }
 
+    /// <summary>
+    /// A lane whose path goes silent (nothing it sends is acknowledged any more) is ended by its own kernel after the
+    /// stall timeout and replaced, while the other lane goes on: the other lane is paced (each 64 KiB held 80 ms, about
+    /// 10 s for the file) until then, so the session never goes quiet and the stall watchdog has nothing to notice.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_lane_whose_path_goes_silent_is_replaced_while_the_others_move()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "the kernel's timeout per connection and the relay's socket filter are Linux's");
+        using var temp = new TempDirectory();
+        string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "f.bin"), 8 << 20, seed: 24);
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination);
+        await using var relay = new TcpRelay(receiver.Url);
+        int silent = -1;
+        bool lost = false;
+        relay.Blackhole = (connection, forwarded) => connection >= 1 && forwarded > (200 << 10)
+            && (Interlocked.CompareExchange(ref silent, connection, -1) == -1 || Volatile.Read(ref silent) == connection);
+        relay.Hold = (connection, _) => connection >= 1 && !Volatile.Read(ref lost) ? Task.Delay(80) : Task.CompletedTask;
+        var events = new List<string>();
+        void Log(string line)
+        {
+            lock (events) events.Add(line);
+            if (line.StartsWith("lane ", StringComparison.Ordinal) && line.Contains(" lost (", StringComparison.Ordinal)) Volatile.Write(ref lost, true);
+        }
+
+        var result = await SingularitySender.SendAsync([source], relay.Url, new TransferOptions { ShardSize = 32 << 10, Lanes = 2, StallTimeout = TimeSpan.FromSeconds(3) }, null, Log);
+
+        TestFiles.AssertSameBytes(source, Path.Combine(destination, "f.bin"));
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.True(Volatile.Read(ref lost), string.Join("; ", events));
+        Assert.DoesNotContain(events, e => e.StartsWith("no acknowledgement", StringComparison.Ordinal));
+        Assert.True(result.BytesSent > result.Bytes);
+    }
+
     [Fact]
     public async Task A_stalled_lane_is_detected_and_replaced()
     {

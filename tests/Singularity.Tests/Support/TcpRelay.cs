@@ -36,8 +36,15 @@ public sealed class TcpRelay : IAsyncDisposable
     /// <summary>Optional cut: (connection, bytes forwarded so far) → true to reset both sides of that connection.</summary>
     public Func<int, long, bool>? Cut { get; set; }
 
-    /// <summary>Optional stall: (connection, bytes forwarded so far) → true to stop forwarding that connection while keeping it open.</summary>
+    /// <summary>Optional stall: (connection, bytes forwarded so far) → true to drop that chunk and keep the connection open. The relay still reads, so the sender's kernel sees its bytes acknowledged: only the sender's own watchdog can notice.</summary>
     public Func<int, long, bool>? Stall { get; set; }
+
+    /// <summary>
+    /// Optional black hole: (connection, bytes forwarded so far) → true to stop forwarding that connection and have this
+    /// side's kernel drop every segment the sender sends on it from then on, unacknowledged, as on a path that went
+    /// silent (Linux: a socket filter that drops everything).
+    /// </summary>
+    public Func<int, long, bool>? Blackhole { get; set; }
 
     /// <summary>Connections cut so far.</summary>
     public int CutCount => _cuts;
@@ -110,6 +117,12 @@ public sealed class TcpRelay : IAsyncDisposable
                 }
                 if (recording is not null && Stall is { } stall && stall(number, offset + read))
                 {
+                    offset += read;
+                    continue;
+                }
+                if (recording is not null && Blackhole is { } blackhole && blackhole(number, offset + read))
+                {
+                    DropEverything(from.Socket);
                     await Task.Delay(Timeout.Infinite, _stop.Token);
                 }
                 if (recording is not null && Cut is { } cut && cut(number, offset + read))
@@ -129,6 +142,26 @@ public sealed class TcpRelay : IAsyncDisposable
         {
             from.Socket.Close(0);
             to.Socket.Close(0);
+        }
+    }
+
+    /// <summary>Attaches the classic BPF program "ret #0": the kernel drops each arriving segment before TCP sees it, so none is acknowledged.</summary>
+    private static void DropEverything(Socket socket)
+    {
+        // struct sock_filter { u16 code; u8 jt; u8 jf; u32 k; }: code 0x06 is BPF_RET | BPF_K, and k = 0 keeps no byte.
+        ulong[] program = [0x06];
+        var pinned = System.Runtime.InteropServices.GCHandle.Alloc(program, System.Runtime.InteropServices.GCHandleType.Pinned);
+        try
+        {
+            // struct sock_fprog { u16 len; struct sock_filter *filter; }: the kernel copies the program.
+            byte[] fprog = new byte[16];
+            BitConverter.TryWriteBytes(fprog, (ushort)1);
+            BitConverter.TryWriteBytes(fprog.AsSpan(8), pinned.AddrOfPinnedObject().ToInt64());
+            socket.SetRawSocketOption(1 /* SOL_SOCKET */, 26 /* SO_ATTACH_FILTER */, fprog);
+        }
+        finally
+        {
+            pinned.Free();
         }
     }
 
