@@ -21,7 +21,7 @@ internal static class SendCommand
         var tokenFile = CommonOptions.TokenFile();
         var retries = new Option<int>("--retries") { Description = "reconnect and resume when the receiver goes away, is busy or its disk is full (not when the first connection is refused, gets no answer within 10 s, or the host does not exist); give up after N retries in a row that move no data; default 5", DefaultValueFactory = _ => 5 };
         var timeout = CommonOptions.Duration("--timeout", "give up retrying once no attempt moved data for this long, e.g. 30m; default 10m", TimeSpan.FromMinutes(10));
-        var stall = CommonOptions.Duration("--stall-timeout", "when nothing moves for this long while shards are in flight, replace the lanes that hold them (on Linux, also a lane whose path went silent, or that the receiver stopped reading, that long); default 30s", TimeSpan.FromSeconds(30));
+        var stall = CommonOptions.Duration("--stall-timeout", "when nothing moves for this long while shards are in flight, replace the lanes that hold them (on Linux, also a lane whose path went silent, or that the receiver stopped reading, for 4 times this long); default 30s", TimeSpan.FromSeconds(30));
         var congestion = CommonOptions.Congestion();
         var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion };
         command.SetAction((result, cancellationToken) =>

@@ -78,9 +78,9 @@ internal sealed partial class SenderSession
         _options = options;
         _progress = progress;
         _transport = new TcpTransport(options.SocketBufferSize, options.CongestionControl);
-        // A lane whose path goes silent is ended by its own kernel after the stall timeout, while the other lanes go
-        // on. Not the control connection: it may wait unread while the receiver prepares a chunk (IdleTimeout).
-        _laneTransport = new TcpTransport(options.SocketBufferSize, options.CongestionControl, options.StallTimeout);
+        // A lane whose path goes silent is ended by its own kernel, while the other lanes go on. Not the control
+        // connection: it may wait unread while the receiver prepares a chunk (IdleTimeout).
+        _laneTransport = new TcpTransport(options.SocketBufferSize, options.CongestionControl, options.LaneSilenceTimeout);
         // A retry scans again; what it skips was reported by the first attempt.
         var scanned = SourceScanner.Scan(paths, firstAttempt ? events : null);
         _totalAll = scanned.Where(e => e.Entry.Kind == EntryKind.File).Sum(e => e.Entry.Size);

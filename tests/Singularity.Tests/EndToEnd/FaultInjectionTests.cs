@@ -51,16 +51,17 @@ public sealed class FaultInjectionTests
     }
 
     /// <summary>
-    /// A lane whose path goes silent (nothing it sends is acknowledged any more) is ended by its own kernel after the
-    /// stall timeout and replaced, while the other lane goes on: the other lane is paced (each 64 KiB held 80 ms, about
-    /// 10 s for the file) until then, so the session never goes quiet and the stall watchdog has nothing to notice.
+    /// A lane whose path goes silent (nothing it sends is acknowledged any more) is ended by its own kernel, after four
+    /// times the stall timeout (8 s here), and replaced, while the other lane goes on: the other lane is paced (each
+    /// 64 KiB held 80 ms, about 15 s for the file) until then, so the session never goes quiet for the stall timeout
+    /// and the stall watchdog has nothing to notice.
     /// </summary>
     [SkippableFact]
     public async Task A_lane_whose_path_goes_silent_is_replaced_while_the_others_move()
     {
         Skip.IfNot(OperatingSystem.IsLinux(), "the kernel's timeout per connection and the relay's socket filter are Linux's");
         using var temp = new TempDirectory();
-        string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "f.bin"), 8 << 20, seed: 24);
+        string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "f.bin"), 12 << 20, seed: 24);
         string destination = temp.Sub("dst");
         await using var receiver = new LoopbackReceiver(destination);
         await using var relay = new TcpRelay(receiver.Url);
@@ -76,7 +77,7 @@ public sealed class FaultInjectionTests
             if (line.StartsWith("lane ", StringComparison.Ordinal) && line.Contains(" lost (", StringComparison.Ordinal)) Volatile.Write(ref lost, true);
         }
 
-        var result = await SingularitySender.SendAsync([source], relay.Url, new TransferOptions { ShardSize = 32 << 10, Lanes = 2, StallTimeout = TimeSpan.FromSeconds(3) }, null, Log);
+        var result = await SingularitySender.SendAsync([source], relay.Url, new TransferOptions { ShardSize = 32 << 10, Lanes = 2, StallTimeout = TimeSpan.FromSeconds(2) }, null, Log);
 
         TestFiles.AssertSameBytes(source, Path.Combine(destination, "f.bin"));
         Assert.True((await receiver.NextResultAsync()).Succeeded);
