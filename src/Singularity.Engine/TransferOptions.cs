@@ -75,7 +75,7 @@ public sealed record TransferOptions
     /// <summary>The longest a sender keeps retrying without any attempt moving data. Default 10 minutes.</summary>
     public TimeSpan RetryTimeout { get; init; } = TimeSpan.FromMinutes(10);
 
-    /// <summary>How long a sender waits for any acknowledgement while shards are in flight before it replaces the lanes holding them. Four times this is each lane's TCP user timeout (<see cref="LaneSilenceTimeout"/>). Default 30 s.</summary>
+    /// <summary>How long a sender waits for any acknowledgement while shards are in flight before it replaces the lanes holding them. Four times this (at least 1 s) is each lane's TCP user timeout on Linux: a lane whose path goes silent, or that the receiver stops reading, that long is ended and replaced while the others go on. Default 30 s.</summary>
     public TimeSpan StallTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
