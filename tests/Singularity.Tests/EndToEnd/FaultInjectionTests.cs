@@ -65,10 +65,8 @@ public sealed class FaultInjectionTests
         string destination = temp.Sub("dst");
         await using var receiver = new LoopbackReceiver(destination);
         await using var relay = new TcpRelay(receiver.Url);
-        int silent = -1;
         bool lost = false;
-        relay.Blackhole = (connection, forwarded) => connection >= 1 && forwarded > (200 << 10)
-            && (Interlocked.CompareExchange(ref silent, connection, -1) == -1 || Volatile.Read(ref silent) == connection);
+        relay.Blackhole = FirstDataLaneBeyond(200 << 10);
         relay.Hold = (connection, _) => connection >= 1 && !Volatile.Read(ref lost) ? Task.Delay(80) : Task.CompletedTask;
         var events = new List<string>();
         void Log(string line)
@@ -95,9 +93,7 @@ public sealed class FaultInjectionTests
         await using var receiver = new LoopbackReceiver(destination);
         await using var relay = new TcpRelay(receiver.Url);
         // The first data lane to carry 200 KiB stops forwarding but stays open: only the stall detector can notice.
-        int stalled = -1;
-        relay.Stall = (connection, forwarded) => connection >= 1 && forwarded > (200 << 10)
-            && (Interlocked.CompareExchange(ref stalled, connection, -1) == -1 || Volatile.Read(ref stalled) == connection);
+        relay.Stall = FirstDataLaneBeyond(200 << 10);
         var events = new List<string>();
 
         var result = await SingularitySender.SendAsync([source], relay.Url, new TransferOptions { ShardSize = 32 << 10, Lanes = 2, StallTimeout = TimeSpan.FromSeconds(1) }, null, line => { lock (events) events.Add(line); });
@@ -105,5 +101,13 @@ public sealed class FaultInjectionTests
         TestFiles.AssertSameBytes(source, Path.Combine(destination, "f.bin"));
         Assert.Contains(events, e => e.Contains("no acknowledgement", StringComparison.Ordinal));
         Assert.True(result.BytesSent > result.Bytes);
+    }
+
+    /// <summary>A relay predicate true, from then on, for the first data lane (connection 1 and up) to carry more than <paramref name="bytes"/>.</summary>
+    private static Func<int, long, bool> FirstDataLaneBeyond(long bytes)
+    {
+        int chosen = -1;
+        return (connection, forwarded) => connection >= 1 && forwarded > bytes
+            && (Interlocked.CompareExchange(ref chosen, connection, -1) == -1 || Volatile.Read(ref chosen) == connection);
     }
 }
