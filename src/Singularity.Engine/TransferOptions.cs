@@ -75,16 +75,17 @@ public sealed record TransferOptions
     /// <summary>The longest a sender keeps retrying without any attempt moving data. Default 10 minutes.</summary>
     public TimeSpan RetryTimeout { get; init; } = TimeSpan.FromMinutes(10);
 
-    /// <summary>How long a sender waits for any acknowledgement while shards are in flight before it replaces the lanes holding them. Four times this (at least 1 s) is each lane's TCP user timeout on Linux: a lane whose path goes silent, or that the receiver stops reading, that long is ended and replaced while the others go on. Default 30 s.</summary>
+    /// <summary>How long a sender waits for any acknowledgement while shards are in flight before it replaces the lanes holding them. Four times this (at least the handshake timeout) is each lane's TCP user timeout on Linux: a lane whose path goes silent, or that the receiver stops reading, that long is ended and replaced while the others go on. Default 30 s.</summary>
     public TimeSpan StallTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
     /// Each lane's TCP user timeout (Linux): its kernel ends a lane whose sent bytes stay unacknowledged, or whose
     /// receiver keeps its window shut, this long, and the lane is replaced while the others go on. Four times
-    /// <see cref="StallTimeout"/>, at least 1 s: a receiver may leave one lane unread while it flushes a file to a slow
-    /// disk, and a lane cut for that is sent again.
+    /// <see cref="StallTimeout"/>: a receiver may leave one lane unread while it flushes a file to a slow disk, and a
+    /// lane cut for that is sent again. At least <see cref="HandshakeTimeout"/>, since the kernel applies it to the
+    /// connect too, and a lane that fails to connect fails the session.
     /// </summary>
-    internal TimeSpan LaneSilenceTimeout => TimeSpan.FromMilliseconds(Math.Clamp(4 * StallTimeout.TotalMilliseconds, 1000, int.MaxValue));
+    internal TimeSpan LaneSilenceTimeout => TimeSpan.FromMilliseconds(Math.Clamp(Math.Max(4 * StallTimeout.TotalMilliseconds, HandshakeTimeout.TotalMilliseconds), 1000, int.MaxValue));
 
     /// <summary>How long a receiver keeps a session that shows no sign of life (no control message, no shard). Default 120 s.</summary>
     public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(120);

@@ -75,7 +75,7 @@ public sealed class FaultInjectionTests
             if (line.StartsWith("lane ", StringComparison.Ordinal) && line.Contains(" lost (", StringComparison.Ordinal)) Volatile.Write(ref lost, true);
         }
 
-        var result = await SingularitySender.SendAsync([source], relay.Url, new TransferOptions { ShardSize = 32 << 10, Lanes = 2, StallTimeout = TimeSpan.FromSeconds(2) }, null, Log);
+        var result = await SingularitySender.SendAsync([source], relay.Url, new TransferOptions { ShardSize = 32 << 10, Lanes = 2, StallTimeout = TimeSpan.FromSeconds(2), HandshakeTimeout = TimeSpan.FromSeconds(2) }, null, Log);
 
         TestFiles.AssertSameBytes(source, Path.Combine(destination, "f.bin"));
         Assert.True((await receiver.NextResultAsync()).Succeeded);
