@@ -153,11 +153,11 @@ internal sealed class PartialFile
     /// <summary>Records a written shard and journals it in groups; true when it was the last one, and the caller must then <see cref="FinishWriting"/>.</summary>
     public bool CompleteShard(uint index, ulong digest)
     {
-        bool journalNow, last;
+        bool journalNow;
         lock (_lock)
         {
             _digests![index] = digest;
-            last = ++_verified == ShardCount;
+            bool last = ++_verified == ShardCount;
             if (_unjournaled is not null)
             {
                 lock (_journalLock)
@@ -167,11 +167,13 @@ internal sealed class PartialFile
                 }
             }
             else journalNow = false;
+            if (!last)
+            {
+                if (journalNow) FlushJournal();
+                return false;
+            }
         }
-        // Outside the file's lock: a flush takes as long as the disk does, and the other lanes go on claiming this
-        // file's shards meanwhile. The journal's own lock keeps its records in order and behind their bytes.
-        if (journalNow) FlushJournal();
-        return last;
+        return true;
     }
 
     /// <summary>After the last shard was recorded: flushes the file and holds or closes it (<see cref="Finish"/>); it no longer counts among the files being written.</summary>
