@@ -90,13 +90,16 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
         }
         catch (IOException ex)
         {
-            throw new SingularityException(ErrorCode.IoError, $"cannot read '{SourcePath}': {ex.Message}", ex);
+            throw CannotRead(ex);
         }
         if (length < Entry.Size) throw Shrank();
         // Compared as the scan recorded it, so that an mtime beyond what the record holds compares equal to itself.
         if (length == Entry.Size && SourceScanner.ToNanoseconds(modified) != Entry.MtimeNanoseconds)
             throw new SingularityException(ErrorCode.SourceChanged, $"'{SourcePath}' was written to while it was being sent; send it again once it is stable");
     }
+
+    private SingularityException CannotRead(Exception ex) =>
+        new(ErrorCode.IoError, $"cannot read '{SourcePath}': {ex.Message}", ex);
 
     private SingularityException Shrank() =>
         new(ErrorCode.SourceChanged, $"'{SourcePath}' shrank while it was being sent; send it again once it is stable");
@@ -173,7 +176,7 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            throw new SingularityException(ErrorCode.IoError, $"cannot read '{SourcePath}': {ex.Message}", ex);
+            throw CannotRead(ex);
         }
     }
 
@@ -189,7 +192,7 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
             }
             catch (IOException ex)
             {
-                throw new SingularityException(ErrorCode.IoError, $"cannot read '{SourcePath}': {ex.Message}", ex);
+                throw CannotRead(ex);
             }
             if (read == 0) throw Shrank();
             filled += read;
