@@ -33,17 +33,21 @@ internal sealed class PartialFile
     private static readonly TimeSpan JournalInterval = TimeSpan.FromSeconds(1);
 
     private readonly Lock _lock = new();
-    // Keeps a slow journal flush from holding up claims; a file without a journal shares the one lock, which is
-    // reentrant. A tree of millions of small files holds one of these objects per file, so each field counts.
-    private readonly Lock _journalLock;
+    // Held across a journal flush (the data's fsync, then the append of the records it covers) and by whatever closes
+    // the handle or the journal; lanes claiming and completing shards take only _lock meanwhile, so they never wait
+    // for the disk. Null for a file without a journal, which is flushed once, after its last write. A tree of
+    // millions of small files holds one of these objects per file, so each field counts.
+    private readonly Lock? _flushLock;
     private readonly int _shardSize;
     private readonly bool _durable;
     private readonly bool _preallocate;
     private readonly bool _applyMode;
     private readonly IReadOnlyDictionary<int, ulong> _offered;
     private readonly ulong _session;
-    // Null for a file that keeps no journal.
-    private readonly List<(int Index, ulong Digest)>? _unjournaled;
+    // Records waiting for the next flush (under _lock), and those the flush in progress appends (under _flushLock);
+    // null for a file that keeps no journal. The two are swapped at each flush, so none is allocated per flush.
+    private List<(int Index, ulong Digest)>? _unjournaled;
+    private List<(int Index, ulong Digest)>? _journaling;
     private SafeFileHandle? _handle;
     private FileStream? _stream;
     private ResumeJournal? _journal;
@@ -53,6 +57,7 @@ internal sealed class PartialFile
     private int _verified;
     private ulong? _sealedDigest;
     private bool _written;
+    private bool _flushQueued;
     private bool _committing;
     private bool _mtimeApplied;
     private readonly HoldBudget? _holds;
@@ -70,8 +75,12 @@ internal sealed class PartialFile
         _durable = durable;
         _session = session;
         ShardCount = Digests.ShardCount(entry.Size, shardSize);
-        _journalLock = Resumable ? new() : _lock;
-        _unjournaled = Resumable ? [] : null;
+        if (Resumable)
+        {
+            _flushLock = new();
+            _unjournaled = [];
+            _journaling = [];
+        }
         // A file of one shard is written in one call: reserving its space first is a second system call for nothing.
         _preallocate = preallocate && ShardCount > 1;
         _written = ShardCount == 0;
@@ -143,7 +152,7 @@ internal sealed class PartialFile
             _digests ??= new ulong[ShardCount];
             _digests[index] = digest;
             // Its bytes were flushed by the session that journaled them, so its record may be written at once.
-            lock (_journalLock) _unjournaled!.Add(((int)index, digest));
+            _unjournaled!.Add(((int)index, digest));
             if (++_verified < ShardCount) return false;
         }
         if (Finish()) Interlocked.Decrement(ref openFiles);
@@ -153,27 +162,24 @@ internal sealed class PartialFile
     /// <summary>Records a written shard and journals it in groups; true when it was the last one, and the caller must then <see cref="FinishWriting"/>.</summary>
     public bool CompleteShard(uint index, ulong digest)
     {
-        bool journalNow;
         lock (_lock)
         {
             _digests![index] = digest;
-            bool last = ++_verified == ShardCount;
-            if (_unjournaled is not null)
-            {
-                lock (_journalLock)
-                {
-                    _unjournaled.Add(((int)index, digest));
-                    journalNow = !last && _journal is not null && (_unjournaled.Count >= JournalBatch || DateTime.UtcNow - _lastJournal > JournalInterval);
-                }
-            }
-            else journalNow = false;
-            if (!last)
-            {
-                if (journalNow) FlushJournal();
-                return false;
-            }
+            _unjournaled?.Add(((int)index, digest));
+            if (++_verified == ShardCount) return true;
+            // One lane flushes at a time; records completed meanwhile wait for the next flush.
+            if (_journal is null || _flushQueued || (_unjournaled!.Count < JournalBatch && DateTime.UtcNow - _lastJournal <= JournalInterval)) return false;
+            _flushQueued = true;
         }
-        return true;
+        try
+        {
+            FlushJournal();
+        }
+        finally
+        {
+            lock (_lock) _flushQueued = false;
+        }
+        return false;
     }
 
     /// <summary>After the last shard was recorded: flushes the file and holds or closes it (<see cref="Finish"/>); it no longer counts among the files being written.</summary>
@@ -182,25 +188,57 @@ internal sealed class PartialFile
         if (Finish()) Interlocked.Decrement(ref openFiles);
     }
 
-    /// <summary>Flushes the data, then appends the records that claim it: a record never runs ahead of its bytes.</summary>
+    /// <summary>
+    /// Flushes the data, then appends the records of the shards written before it: a record never runs ahead of its
+    /// bytes. The file's other lanes go on claiming and writing meanwhile.
+    /// </summary>
     private void FlushJournal()
     {
-        lock (_journalLock)
+        lock (_flushLock!)
         {
-            if (_journal is null || _handle is null || _unjournaled is not { Count: > 0 }) return;
-            if (_durable) RandomAccess.FlushToDisk(_handle);
-            AppendJournal();
+            SafeFileHandle handle;
+            lock (_lock)
+            {
+                // Finish may have come first: it flushed and journaled every record, and closed the handle.
+                if (_handle is null || _journal is null || _unjournaled is not { Count: > 0 }) return;
+                handle = _handle;
+            }
+            AppendJournal(flushFirst: handle);
         }
     }
 
-    /// <summary>Appends the pending records; the caller holds the journal lock and has flushed the data they claim.</summary>
-    private void AppendJournal()
+    /// <summary>
+    /// Appends every waiting record, after flushing <paramref name="flushFirst"/> when the caller has not flushed the
+    /// data they claim. The caller holds the flush lock, or is opening the journal, when no flush can run.
+    /// </summary>
+    private void AppendJournal(SafeFileHandle? flushFirst = null)
     {
-        if (_journal is null || _unjournaled is not { Count: > 0 }) return;
-        _journal.Append(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_unjournaled));
-        _unjournaled.Clear();
-        _lastJournal = DateTime.UtcNow;
+        ResumeJournal journal;
+        lock (_lock)
+        {
+            if (_journal is null || _unjournaled is not { Count: > 0 }) return;
+            journal = _journal;
+            (_unjournaled, _journaling) = (_journaling!, _unjournaled);
+            _lastJournal = DateTime.UtcNow;
+        }
+        try
+        {
+            if (flushFirst is not null)
+            {
+                BeforeJournalFlush?.Invoke();
+                RandomAccess.FlushToDisk(flushFirst);
+            }
+            journal.Append(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_journaling));
+        }
+        finally
+        {
+            _journaling.Clear();
+        }
     }
+
+    /// <summary>For tests: runs before each journal flush on this thread, so a test can hold one in progress.</summary>
+    [ThreadStatic]
+    internal static Action? BeforeJournalFlush;
 
     /// <summary>
     /// After the last shard: only this caller can reach here, so no write is in progress on the handle. True if a
@@ -208,6 +246,20 @@ internal sealed class PartialFile
     /// its journal), and their locks, until the commit, within the session's <see cref="HoldBudget"/>.
     /// </summary>
     private bool Finish()
+    {
+        // A flush in progress still uses the handle this closes.
+        _flushLock?.Enter();
+        try
+        {
+            return FinishHoldingFlushLock();
+        }
+        finally
+        {
+            _flushLock?.Exit();
+        }
+    }
+
+    private bool FinishHoldingFlushLock()
     {
         SafeFileHandle? handle;
         FileStream? stream;
@@ -240,14 +292,14 @@ internal sealed class PartialFile
                     RandomAccess.FlushToDisk(handle);
                     // The data is on disk: its last records may follow, so a session that ends before the commit
                     // leaves a journal that vouches for every shard.
-                    lock (_journalLock) AppendJournal();
+                    AppendJournal();
                 }
             }
         }
         finally
         {
             stream?.Dispose();
-            lock (_journalLock)
+            lock (_lock)
             {
                 if (!keep)
                 {
@@ -357,7 +409,8 @@ internal sealed class PartialFile
             held?.Dispose();
             locked?.Dispose();
             journalLock?.Dispose();
-            lock (_journalLock)
+            // No flush can be using the journal: the file's Finish waited for the last one.
+            lock (_lock)
             {
                 _journal?.Dispose();
                 _journal = null;
@@ -372,24 +425,29 @@ internal sealed class PartialFile
     /// </summary>
     public void Abandon()
     {
-        lock (_lock)
+        _flushLock?.Enter();
+        try
         {
-            if (Committed) return;
-            try
+            lock (_lock)
             {
-                FlushJournal();
-            }
-            catch (IOException) { }
-            lock (_journalLock)
-            {
+                if (Committed) return;
+                try
+                {
+                    if (_handle is not null) AppendJournal(flushFirst: _handle);
+                }
+                catch (IOException) { }
                 _journal?.Dispose();
                 _journal = null;
+                _stream?.Dispose();
+                _stream = null;
+                _handle = null;
+                StopHolding();
+                if (!Resumable) TryDelete(TempPath);
             }
-            _stream?.Dispose();
-            _stream = null;
-            _handle = null;
-            StopHolding();
-            if (!Resumable) TryDelete(TempPath);
+        }
+        finally
+        {
+            _flushLock?.Exit();
         }
     }
 
@@ -425,7 +483,7 @@ internal sealed class PartialFile
             {
                 throw InUse(Entry.Path);
             }
-            lock (_journalLock) AppendJournal();
+            AppendJournal();
         }
         else if (ShardCount > 1)
         {

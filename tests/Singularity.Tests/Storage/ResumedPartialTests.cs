@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-using System.Diagnostics;
 using Singularity.Engine;
 using Singularity.Engine.Integrity;
 using Singularity.Engine.Protocol;
@@ -117,23 +115,5 @@ public sealed class ResumedPartialTests
         if (!file.CompleteShard((uint)index, ShardDigest(data, index))) return false;
         file.FinishWriting(ref open);
         return true;
-    }
-
-    /// <summary>
-    /// The records of a journal another handle holds locked. `cat` reads it without taking a lock, as a later process
-    /// would after this one stopped.
-    /// </summary>
-    private static List<(int Index, ulong Digest)> JournalRecords(string path)
-    {
-        using var cat = Process.Start(new ProcessStartInfo("cat", [path]) { RedirectStandardOutput = true })!;
-        using var bytes = new MemoryStream();
-        cat.StandardOutput.BaseStream.CopyTo(bytes);
-        cat.WaitForExit();
-        Assert.Equal(0, cat.ExitCode);
-        var journal = bytes.ToArray().AsSpan();
-        var records = new List<(int, ulong)>();
-        for (int at = ResumeJournal.HeaderSize; at + ResumeJournal.RecordSize <= journal.Length; at += ResumeJournal.RecordSize)
-            records.Add((BinaryPrimitives.ReadInt32LittleEndian(journal[at..]), BinaryPrimitives.ReadUInt64LittleEndian(journal[(at + 8)..])));
-        return records;
     }
 }

@@ -1,3 +1,5 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
 using Singularity.Engine.Protocol;
 using Singularity.Engine.Storage;
 
@@ -18,5 +20,23 @@ internal static class PartialFixtures
         var bytes = new byte[size];
         new Random(seed).NextBytes(bytes);
         return bytes;
+    }
+
+    /// <summary>
+    /// The records of a journal another handle holds locked. `cat` reads it without taking a lock, as a later process
+    /// would after this one stopped.
+    /// </summary>
+    public static List<(int Index, ulong Digest)> JournalRecords(string path)
+    {
+        using var cat = Process.Start(new ProcessStartInfo("cat", [path]) { RedirectStandardOutput = true })!;
+        using var bytes = new MemoryStream();
+        cat.StandardOutput.BaseStream.CopyTo(bytes);
+        cat.WaitForExit();
+        Assert.Equal(0, cat.ExitCode);
+        var journal = bytes.ToArray().AsSpan();
+        var records = new List<(int, ulong)>();
+        for (int at = ResumeJournal.HeaderSize; at + ResumeJournal.RecordSize <= journal.Length; at += ResumeJournal.RecordSize)
+            records.Add((BinaryPrimitives.ReadInt32LittleEndian(journal[at..]), BinaryPrimitives.ReadUInt64LittleEndian(journal[(at + 8)..])));
+        return records;
     }
 }

@@ -1,0 +1,141 @@
+using Singularity.Engine.Integrity;
+using Singularity.Engine.Protocol;
+using Singularity.Engine.Storage;
+using Singularity.Tests.Support;
+using static Singularity.Tests.Support.PartialFixtures;
+
+namespace Singularity.Tests.Storage;
+
+/// <summary>
+/// A resumable file's journal flush (its data's fsync, then the records it covers) runs while the file's other lanes
+/// go on: they neither wait for it nor close the handle under it. Each test holds one flush in progress through
+/// <see cref="PartialFile.BeforeJournalFlush"/>.
+/// </summary>
+public sealed class JournalFlushTests
+{
+    private const int Shards = 40;
+    // A deadlock guard only: on a working build every wait below ends at once.
+    private static readonly TimeSpan Guard = TimeSpan.FromSeconds(30);
+
+    [SkippableFact]
+    public void Lanes_go_on_writing_while_one_flushes_the_journal()
+    {
+        // The journal is read with `cat` while this process holds its lock.
+        Skip.If(OperatingSystem.IsWindows(), "needs cat and advisory locks");
+        using var temp = new TempDirectory();
+        byte[] data = Data(Shards * Shard, 7);
+        var file = Partial(Path.Combine(temp.Path, "f.bin"), data.Length, session: 1);
+        using var flush = new HeldFlush();
+        int open = 0;
+
+        // The 16th shard starts the first flush, which stays in progress.
+        var flushing = flush.Start(() => Write(file, data, 0, 16, ref open));
+
+        // Every shard but the last is written meanwhile, 23 of them: more than another group.
+        var others = Task.Run(() => Write(file, data, 16, Shards - 1, ref open));
+        Assert.True(others.Wait(Guard), "the other lanes waited for the flush");
+        Assert.Empty(JournalRecords(file.JournalPath));
+
+        // The flush appends the group it flushed, and only that.
+        flush.Release();
+        Assert.True(flushing.Wait(Guard));
+        Assert.Equal(Records(data, 0, 16), JournalRecords(file.JournalPath));
+
+        Assert.True(Write(file, data, Shards - 1, Shards, ref open));
+        Assert.Equal(Records(data, 0, Shards), JournalRecords(file.JournalPath));
+        Commit(file, data);
+    }
+
+    [SkippableFact]
+    public void A_file_finished_during_a_journal_flush_waits_for_it()
+    {
+        Skip.If(OperatingSystem.IsWindows(), "needs advisory locks");
+        using var temp = new TempDirectory();
+        byte[] data = Data(Shards * Shard, 8);
+        // No finished file may stay open: finishing this one closes its handle, the one the flush uses.
+        var file = new PartialFile(0, new ManifestEntry(EntryKind.File, "f.bin", data.Length, Mode, 0, null), Path.Combine(temp.Path, "f.bin"), Shard, durable: true, session: 1, holds: new HoldBudget(0));
+        using var flush = new HeldFlush();
+        int open = 0;
+
+        var flushing = flush.Start(() => Write(file, data, 0, 16, ref open));
+        Assert.True(Task.Run(() => Write(file, data, 16, Shards - 1, ref open)).Wait(Guard));
+
+        // The last shard finishes the file: flushing it and closing its handle must wait for the flush in progress,
+        // which still uses the handle. Given a second to do either, it must still be waiting.
+        var last = Task.Run(() => Write(file, data, Shards - 1, Shards, ref open));
+        Assert.False(last.Wait(TimeSpan.FromSeconds(1)), "the file was finished under a journal flush");
+
+        flush.Release();
+        Assert.True(flushing.Wait(Guard));
+        Assert.True(last.Wait(Guard));
+        Assert.True(last.Result);
+        Commit(file, data);
+    }
+
+    /// <summary>Writes shards [first, last) of <paramref name="data"/> as a lane does; true if the last of them finished the file.</summary>
+    private static bool Write(PartialFile file, byte[] data, int first, int last, ref int open)
+    {
+        for (int index = first; index < last; index++)
+        {
+            Assert.True(file.TryClaim((uint)index, ref open, 16, out var handle));
+            RandomAccess.Write(handle, data.AsSpan(index * Shard, Shard), (long)index * Shard);
+            if (!file.CompleteShard((uint)index, ShardDigest(data, index))) continue;
+            file.FinishWriting(ref open);
+            return true;
+        }
+        return false;
+    }
+
+    private static ulong ShardDigest(byte[] data, int index) => Digests.Shard(data.AsSpan(index * Shard, Shard));
+
+    private static List<(int, ulong)> Records(byte[] data, int first, int last) =>
+        [.. Enumerable.Range(first, last - first).Select(index => (index, ShardDigest(data, index)))];
+
+    private static void Commit(PartialFile file, byte[] data)
+    {
+        Assert.True(file.Seal(Digests.File([.. Enumerable.Range(0, Shards).Select(index => ShardDigest(data, index))])));
+        Assert.True(file.TryBeginCommit());
+        file.Commit();
+        Assert.Equal(data, File.ReadAllBytes(file.FinalPath));
+        Assert.False(File.Exists(file.JournalPath));
+    }
+
+    /// <summary>Runs writes on a thread of their own whose first journal flush waits, once begun, until released.</summary>
+    private sealed class HeldFlush : IDisposable
+    {
+        private readonly ManualResetEventSlim _begun = new(), _released = new();
+
+        /// <summary>Starts <paramref name="write"/> and returns once its flush has begun.</summary>
+        public Task Start(Action write)
+        {
+            var task = Task.Factory.StartNew(() =>
+            {
+                PartialFile.BeforeJournalFlush = () =>
+                {
+                    PartialFile.BeforeJournalFlush = null;
+                    _begun.Set();
+                    _released.Wait();
+                };
+                try
+                {
+                    write();
+                }
+                finally
+                {
+                    PartialFile.BeforeJournalFlush = null;
+                }
+            }, TaskCreationOptions.LongRunning);
+            Assert.True(WaitHandle.WaitAny([_begun.WaitHandle, ((IAsyncResult)task).AsyncWaitHandle], Guard) == 0, "no journal flush began");
+            return task;
+        }
+
+        public void Release() => _released.Set();
+
+        public void Dispose()
+        {
+            // A failed test must not leave the writing thread waiting.
+            _released.Set();
+            _begun.Dispose();
+        }
+    }
+}
