@@ -57,7 +57,7 @@ internal sealed class PartialFile
     private int _verified;
     private ulong? _sealedDigest;
     private bool _written;
-    private bool _flushQueued;
+    private bool _flushing;
     private bool _committing;
     private bool _mtimeApplied;
     private readonly HoldBudget? _holds;
@@ -167,17 +167,18 @@ internal sealed class PartialFile
             _digests![index] = digest;
             _unjournaled?.Add(((int)index, digest));
             if (++_verified == ShardCount) return true;
-            // One lane flushes at a time; records completed meanwhile wait for the next flush.
-            if (_journal is null || _flushQueued || (_unjournaled!.Count < JournalBatch && DateTime.UtcNow - _lastJournal <= JournalInterval)) return false;
-            _flushQueued = true;
+            // One lane flushes at a time, and the file's other lanes go on writing; what they complete meanwhile
+            // waits for the next flush.
+            if (_journal is null || _flushing || (_unjournaled!.Count < JournalBatch && DateTime.UtcNow - _lastJournal <= JournalInterval)) return false;
+            _flushing = true;
         }
         try
         {
-            FlushJournal();
+            lock (_flushLock!) AppendJournal(flushFirst: true);
         }
         finally
         {
-            lock (_lock) _flushQueued = false;
+            lock (_lock) _flushing = false;
         }
         return false;
     }
@@ -189,56 +190,51 @@ internal sealed class PartialFile
     }
 
     /// <summary>
-    /// Flushes the data, then appends the records of the shards written before it: a record never runs ahead of its
-    /// bytes. The file's other lanes go on claiming and writing meanwhile.
+    /// Appends every waiting record; with <paramref name="flushFirst"/>, only after flushing the data they claim (the
+    /// caller has flushed it otherwise): a record never runs ahead of its bytes. The caller holds the flush lock, or is
+    /// opening the journal, when no flush can run. A failed flush or append closes the journal: the kernel may report
+    /// lost data to one flush only, so no later record could be trusted.
     /// </summary>
-    private void FlushJournal()
-    {
-        lock (_flushLock!)
-        {
-            SafeFileHandle handle;
-            lock (_lock)
-            {
-                // Finish may have come first: it flushed and journaled every record, and closed the handle.
-                if (_handle is null || _journal is null || _unjournaled is not { Count: > 0 }) return;
-                handle = _handle;
-            }
-            AppendJournal(flushFirst: handle);
-        }
-    }
-
-    /// <summary>
-    /// Appends every waiting record, after flushing <paramref name="flushFirst"/> when the caller has not flushed the
-    /// data they claim. The caller holds the flush lock, or is opening the journal, when no flush can run.
-    /// </summary>
-    private void AppendJournal(SafeFileHandle? flushFirst = null)
+    private void AppendJournal(bool flushFirst)
     {
         ResumeJournal journal;
+        SafeFileHandle? handle;
         lock (_lock)
         {
-            if (_journal is null || _unjournaled is not { Count: > 0 }) return;
+            // A flush that comes after Finish finds every record journaled and the handle gone.
+            handle = _handle;
+            if (_journal is null || _unjournaled is not { Count: > 0 } || (flushFirst && handle is null)) return;
             journal = _journal;
             (_unjournaled, _journaling) = (_journaling!, _unjournaled);
-            _lastJournal = DateTime.UtcNow;
         }
         try
         {
-            if (flushFirst is not null)
+            if (flushFirst)
             {
-                BeforeJournalFlush?.Invoke();
-                RandomAccess.FlushToDisk(flushFirst);
+                BeforeJournalFlush?.Invoke(_journaling.Count);
+                RandomAccess.FlushToDisk(handle!);
             }
             journal.Append(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_journaling));
+        }
+        catch
+        {
+            lock (_lock)
+            {
+                _journal?.Dispose();
+                _journal = null;
+            }
+            throw;
         }
         finally
         {
             _journaling.Clear();
         }
+        lock (_lock) _lastJournal = DateTime.UtcNow;
     }
 
-    /// <summary>For tests: runs before each journal flush on this thread, so a test can hold one in progress.</summary>
+    /// <summary>For tests: runs before each journal flush on this thread, with the number of records it covers.</summary>
     [ThreadStatic]
-    internal static Action? BeforeJournalFlush;
+    internal static Action<int>? BeforeJournalFlush;
 
     /// <summary>
     /// After the last shard: only this caller can reach here, so no write is in progress on the handle. True if a
@@ -292,7 +288,7 @@ internal sealed class PartialFile
                     RandomAccess.FlushToDisk(handle);
                     // The data is on disk: its last records may follow, so a session that ends before the commit
                     // leaves a journal that vouches for every shard.
-                    AppendJournal();
+                    AppendJournal(flushFirst: false);
                 }
             }
         }
@@ -433,7 +429,7 @@ internal sealed class PartialFile
                 if (Committed) return;
                 try
                 {
-                    if (_handle is not null) AppendJournal(flushFirst: _handle);
+                    AppendJournal(flushFirst: true);
                 }
                 catch (IOException) { }
                 _journal?.Dispose();
@@ -483,7 +479,7 @@ internal sealed class PartialFile
             {
                 throw InUse(Entry.Path);
             }
-            AppendJournal();
+            AppendJournal(flushFirst: false);
         }
         else if (ShardCount > 1)
         {

@@ -25,21 +25,17 @@ public sealed class JournalFlushTests
         using var temp = new TempDirectory();
         byte[] data = Data(Shards * Shard, 7);
         var file = Partial(Path.Combine(temp.Path, "f.bin"), data.Length, session: 1);
-        using var flush = new HeldFlush();
+        using var flush = new HeldFlush(file, data);
+
+        // Every shard but the last is written meanwhile: more than another group.
         int open = 0;
-
-        // The 16th shard starts the first flush, which stays in progress.
-        var flushing = flush.Start(() => Write(file, data, 0, 16, ref open));
-
-        // Every shard but the last is written meanwhile, 23 of them: more than another group.
-        var others = Task.Run(() => Write(file, data, 16, Shards - 1, ref open));
+        var others = Task.Run(() => Write(file, data, flush.Written, Shards - 1, ref open));
         Assert.True(others.Wait(Guard), "the other lanes waited for the flush");
         Assert.Empty(JournalRecords(file.JournalPath));
 
         // The flush appends the group it flushed, and only that.
         flush.Release();
-        Assert.True(flushing.Wait(Guard));
-        Assert.Equal(Records(data, 0, 16), JournalRecords(file.JournalPath));
+        Assert.Equal(Records(data, 0, flush.Written), JournalRecords(file.JournalPath));
 
         Assert.True(Write(file, data, Shards - 1, Shards, ref open));
         Assert.Equal(Records(data, 0, Shards), JournalRecords(file.JournalPath));
@@ -54,11 +50,9 @@ public sealed class JournalFlushTests
         byte[] data = Data(Shards * Shard, 8);
         // No finished file may stay open: finishing this one closes its handle, the one the flush uses.
         var file = new PartialFile(0, new ManifestEntry(EntryKind.File, "f.bin", data.Length, Mode, 0, null), Path.Combine(temp.Path, "f.bin"), Shard, durable: true, session: 1, holds: new HoldBudget(0));
-        using var flush = new HeldFlush();
+        using var flush = new HeldFlush(file, data);
         int open = 0;
-
-        var flushing = flush.Start(() => Write(file, data, 0, 16, ref open));
-        Assert.True(Task.Run(() => Write(file, data, 16, Shards - 1, ref open)).Wait(Guard));
+        Assert.True(Task.Run(() => Write(file, data, flush.Written, Shards - 1, ref open)).Wait(Guard));
 
         // The last shard finishes the file: flushing it and closing its handle must wait for the flush in progress,
         // which still uses the handle. Given a second to do either, it must still be waiting.
@@ -66,7 +60,6 @@ public sealed class JournalFlushTests
         Assert.False(last.Wait(TimeSpan.FromSeconds(1)), "the file was finished under a journal flush");
 
         flush.Release();
-        Assert.True(flushing.Wait(Guard));
         Assert.True(last.Wait(Guard));
         Assert.True(last.Result);
         Commit(file, data);
@@ -100,40 +93,54 @@ public sealed class JournalFlushTests
         Assert.False(File.Exists(file.JournalPath));
     }
 
-    /// <summary>Runs writes on a thread of their own whose first journal flush waits, once begun, until released.</summary>
+    /// <summary>
+    /// One lane on a thread of its own, writing shards from the first on until it flushes a full group, which then
+    /// waits until released; the constructor returns once that flush has begun.
+    /// </summary>
     private sealed class HeldFlush : IDisposable
     {
         private readonly ManualResetEventSlim _begun = new(), _released = new();
+        private readonly Task _lane;
 
-        /// <summary>Starts <paramref name="write"/> and returns once its flush has begun.</summary>
-        public Task Start(Action write)
+        public HeldFlush(PartialFile file, byte[] data)
         {
-            var task = Task.Factory.StartNew(() =>
+            _lane = Task.Factory.StartNew(() =>
             {
-                PartialFile.BeforeJournalFlush = () =>
+                int open = 0, index = 0;
+                PartialFile.BeforeJournalFlush = records =>
                 {
+                    // A smaller group was started by the one-second rule, after a pause: it is left to go on.
+                    if (records < 16) return;
                     PartialFile.BeforeJournalFlush = null;
+                    Written = index + 1;
                     _begun.Set();
                     _released.Wait();
                 };
                 try
                 {
-                    write();
+                    for (; !_begun.IsSet && index < Shards - 1; index++) Assert.False(Write(file, data, index, index + 1, ref open));
                 }
                 finally
                 {
                     PartialFile.BeforeJournalFlush = null;
                 }
             }, TaskCreationOptions.LongRunning);
-            Assert.True(WaitHandle.WaitAny([_begun.WaitHandle, ((IAsyncResult)task).AsyncWaitHandle], Guard) == 0, "no journal flush began");
-            return task;
+            Assert.True(WaitHandle.WaitAny([_begun.WaitHandle, ((IAsyncResult)_lane).AsyncWaitHandle], Guard) == 0, "no journal flush began");
         }
 
-        public void Release() => _released.Set();
+        /// <summary>How many shards, from the first, this lane wrote: the held flush covers them all.</summary>
+        public int Written { get; private set; }
+
+        /// <summary>Lets the flush go on, and waits for it to end.</summary>
+        public void Release()
+        {
+            _released.Set();
+            Assert.True(_lane.Wait(Guard));
+        }
 
         public void Dispose()
         {
-            // A failed test must not leave the writing thread waiting.
+            // A failed test must not leave the lane waiting.
             _released.Set();
             _begun.Dispose();
         }
