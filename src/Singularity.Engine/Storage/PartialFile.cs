@@ -33,9 +33,9 @@ internal sealed class PartialFile
     private static readonly TimeSpan JournalInterval = TimeSpan.FromSeconds(1);
 
     private readonly Lock _lock = new();
-    // Held across a journal flush (the data's fsync, then the append of the records it covers) and by whatever closes
-    // the handle or the journal; lanes claiming and completing shards take only _lock meanwhile, so they never wait
-    // for the disk. Null for a file without a journal, which is flushed once, after its last write. A tree of
+    // Held across a journal flush (the data's fsync, then the append of the records it covers), and by Finish and
+    // Abandon, which close the handle; lanes claiming and completing shards take only _lock meanwhile, so they never
+    // wait for the disk. Null for a file without a journal, which is flushed once, after its last write. A tree of
     // millions of small files holds one of these objects per file, so each field counts.
     private readonly Lock? _flushLock;
     private readonly int _shardSize;
@@ -58,6 +58,8 @@ internal sealed class PartialFile
     private ulong? _sealedDigest;
     private bool _written;
     private bool _flushing;
+    // A journal flush or append failed: nothing more is journaled, and the file is never finished in this session.
+    private bool _journalFailed;
     private bool _committing;
     private bool _mtimeApplied;
     private readonly HoldBudget? _holds;
@@ -192,42 +194,41 @@ internal sealed class PartialFile
     /// <summary>
     /// Appends every waiting record; with <paramref name="flushFirst"/>, only after flushing the data they claim (the
     /// caller has flushed it otherwise): a record never runs ahead of its bytes. The caller holds the flush lock, or is
-    /// opening the journal, when no flush can run. A failed flush or append closes the journal: the kernel may report
-    /// lost data to one flush only, so no later record could be trusted.
+    /// opening the journal, when no flush can run. After a failed flush or append nothing more is appended, and the
+    /// file is never finished: the kernel may report lost data to one flush only, so a later flush that succeeds
+    /// proves nothing. The journal stays open, and locked, so no other session takes it over meanwhile.
     /// </summary>
     private void AppendJournal(bool flushFirst)
     {
         ResumeJournal journal;
         SafeFileHandle? handle;
+        List<(int Index, ulong Digest)> group;
         lock (_lock)
         {
             // A flush that comes after Finish finds every record journaled and the handle gone.
             handle = _handle;
-            if (_journal is null || _unjournaled is not { Count: > 0 } || (flushFirst && handle is null)) return;
+            if (_journalFailed || _journal is null || _unjournaled is not { Count: > 0 } || (flushFirst && handle is null)) return;
             journal = _journal;
-            (_unjournaled, _journaling) = (_journaling!, _unjournaled);
+            group = _unjournaled;
+            (_unjournaled, _journaling) = (_journaling!, group);
         }
         try
         {
             if (flushFirst)
             {
-                BeforeJournalFlush?.Invoke(_journaling.Count);
+                BeforeJournalFlush?.Invoke(group.Count);
                 RandomAccess.FlushToDisk(handle!);
             }
-            journal.Append(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_journaling));
+            journal.Append(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(group));
         }
         catch
         {
-            lock (_lock)
-            {
-                _journal?.Dispose();
-                _journal = null;
-            }
+            lock (_lock) _journalFailed = true;
             throw;
         }
         finally
         {
-            _journaling.Clear();
+            group.Clear();
         }
         lock (_lock) _lastJournal = DateTime.UtcNow;
     }
@@ -262,6 +263,8 @@ internal sealed class PartialFile
         bool keep;
         lock (_lock)
         {
+            // The lane whose flush failed is ending the session; its data may be lost, so the file is left to Abandon.
+            if (_journalFailed) throw new IOException($"an earlier flush of '{Entry.Path}' failed");
             handle = _handle;
             keep = _holding = handle is not null && HoldUntilRename && (_holds?.TryTake() ?? true);
             stream = keep ? null : _stream;
@@ -405,7 +408,8 @@ internal sealed class PartialFile
             held?.Dispose();
             locked?.Dispose();
             journalLock?.Dispose();
-            // No flush can be using the journal: the file's Finish waited for the last one.
+            // No flush can be using the journal: the file's Finish waited for the last one, and a later one finds
+            // the handle gone.
             lock (_lock)
             {
                 _journal?.Dispose();

@@ -1,3 +1,4 @@
+using Singularity.Engine;
 using Singularity.Engine.Integrity;
 using Singularity.Engine.Protocol;
 using Singularity.Engine.Storage;
@@ -8,8 +9,8 @@ namespace Singularity.Tests.Storage;
 
 /// <summary>
 /// A resumable file's journal flush (its data's fsync, then the records it covers) runs while the file's other lanes
-/// go on: they neither wait for it nor close the handle under it. Each test holds one flush in progress through
-/// <see cref="PartialFile.BeforeJournalFlush"/>.
+/// go on: they neither wait for it nor close the handle under it, and a flush that fails leaves the file unfinished.
+/// The tests hold a flush in progress, or make one fail, through <see cref="PartialFile.BeforeJournalFlush"/>.
 /// </summary>
 public sealed class JournalFlushTests
 {
@@ -63,6 +64,49 @@ public sealed class JournalFlushTests
         Assert.True(last.Wait(Guard));
         Assert.True(last.Result);
         Commit(file, data);
+    }
+
+    [SkippableFact]
+    public void A_file_whose_journal_flush_failed_is_never_finished_and_keeps_its_journal()
+    {
+        // The journal is read with `cat` while this process holds its lock.
+        Skip.If(OperatingSystem.IsWindows(), "needs cat and advisory locks");
+        using var temp = new TempDirectory();
+        string final = Path.Combine(temp.Path, "f.bin");
+        byte[] data = Data(Shards * Shard, 9);
+        var file = Partial(final, data.Length, session: 1);
+        int open = 0, groups = 0;
+
+        // The second group's flush fails, as an fsync that reports lost pages does.
+        PartialFile.BeforeJournalFlush = records =>
+        {
+            if (records >= 16 && ++groups == 2) throw new IOException("Input/output error");
+        };
+        try
+        {
+            Assert.Throws<IOException>(() => Write(file, data, 0, Shards - 1, ref open));
+        }
+        finally
+        {
+            PartialFile.BeforeJournalFlush = null;
+        }
+        Assert.Equal(2, groups);
+        var journaled = JournalRecords(file.JournalPath);
+        Assert.NotEmpty(journaled);
+
+        // Another lane writes the rest: the file is never finished, and nothing more is journaled.
+        int next = journaled.Count + 16;
+        Assert.Throws<IOException>(() => Write(file, data, next, Shards, ref open));
+        Assert.Equal(journaled, JournalRecords(file.JournalPath));
+
+        // Its journal stays locked until the session ends: another session is refused, and cannot rewrite it.
+        var busy = Assert.Throws<SingularityException>(() => Partial(final, data.Length, session: 2).TryClaim(0, ref open, 16, out _));
+        Assert.Equal(ErrorCode.Busy, busy.Code);
+        Assert.Equal(journaled, JournalRecords(file.JournalPath));
+
+        file.Abandon();
+        Assert.False(File.Exists(final));
+        Assert.Equal(journaled, JournalRecords(file.JournalPath));
     }
 
     /// <summary>Writes shards [first, last) of <paramref name="data"/> as a lane does; true if the last of them finished the file.</summary>
@@ -140,8 +184,16 @@ public sealed class JournalFlushTests
 
         public void Dispose()
         {
-            // A failed test must not leave the lane waiting.
+            // A failed test must not leave the lane waiting, nor writing into a directory about to be deleted.
             _released.Set();
+            try
+            {
+                _lane.Wait(Guard);
+            }
+            catch (AggregateException)
+            {
+                // The test has failed already, or fails on what it asserted.
+            }
             _begun.Dispose();
         }
     }
