@@ -10,31 +10,6 @@ namespace Singularity.Tests.Storage;
 /// <summary>Two sessions receiving the same path at once: neither may ever rename the other's temporary file into place.</summary>
 public sealed class ConcurrentPartialTests
 {
-    /// <summary>Writes shards [first, last) of <paramref name="data"/>; true if the last of them completed the file.</summary>
-    private static bool Write(PartialFile file, byte[] data, int first, int last, ref int open)
-    {
-        bool done = false;
-        for (int index = first; index < last; index++)
-        {
-            var shard = data.AsSpan(index * Shard, Math.Min(Shard, data.Length - index * Shard));
-            Assert.True(file.TryClaim((uint)index, ref open, 16, out var handle));
-            RandomAccess.Write(handle, shard, (long)index * Shard);
-            done = file.CompleteShard((uint)index, Digests.Shard(shard));
-            if (done) file.FinishWriting(ref open);
-        }
-        return done;
-    }
-
-    /// <summary>Seals and commits the file, and checks that its final path now holds exactly <paramref name="data"/>.</summary>
-    private static void Commit(PartialFile file, byte[] data)
-    {
-        var digests = Enumerable.Range(0, file.ShardCount).Select(i => Digests.Shard(data.AsSpan(i * Shard, Math.Min(Shard, data.Length - i * Shard)))).ToArray();
-        Assert.True(file.Seal(Digests.File(digests)));
-        Assert.True(file.TryBeginCommit());
-        file.Commit();
-        Assert.Equal(data, File.ReadAllBytes(file.FinalPath));
-    }
-
     /// <summary>Another session starting to write the same path is refused as busy.</summary>
     private static void AssertBusy(string final, long size, ulong session)
     {
@@ -53,16 +28,16 @@ public sealed class ConcurrentPartialTests
         var b = Partial(final, second.Length, session: 2);
         int open = 0;
 
-        Assert.True(Write(a, first, 0, 1, ref open));
+        Assert.True(WriteShards(a, first, 0, 1, ref open));
         // The second session starts writing before the first has its seal and commits.
         Assert.True(b.TryClaim(0, ref open, 16, out var handle));
         RandomAccess.Write(handle, second.AsSpan(0, 10), 0);
-        Commit(a, first);
+        SealAndCommit(a, first);
 
         RandomAccess.Write(handle, second.AsSpan(10), 10);
         Assert.True(b.CompleteShard(0, Digests.Shard(second)));
         b.FinishWriting(ref open);
-        Commit(b, second);
+        SealAndCommit(b, second);
         Assert.Empty(PartialFiles.Find(temp.Path));
     }
 
@@ -76,19 +51,19 @@ public sealed class ConcurrentPartialTests
         int open = 0;
         Assert.True(a.Resumable);
 
-        Assert.False(Write(a, first, 0, 2, ref open));
+        Assert.False(WriteShards(a, first, 0, 2, ref open));
         long journal = new FileInfo(a.JournalPath).Length;
         AssertBusy(final, second.Length, session: 2);
         Assert.Equal(journal, new FileInfo(a.JournalPath).Length);
 
         // Written in full and waiting for its seal: still held, so still refused.
-        Assert.True(Write(a, first, 2, 4, ref open));
+        Assert.True(WriteShards(a, first, 2, 4, ref open));
         AssertBusy(final, second.Length, session: 3);
-        Commit(a, first);
+        SealAndCommit(a, first);
 
         var b = Partial(final, second.Length, session: 4);
-        Assert.True(Write(b, second, 0, 4, ref open));
-        Commit(b, second);
+        Assert.True(WriteShards(b, second, 0, 4, ref open));
+        SealAndCommit(b, second);
         Assert.Empty(PartialFiles.Find(temp.Path));
     }
 
@@ -104,13 +79,13 @@ public sealed class ConcurrentPartialTests
         int open = 0;
 
         // Both written in full, neither sealed yet: the first holds the budget's one place, the second closes.
-        Assert.True(Write(a, first, 0, 3, ref open));
-        Assert.True(Write(b, second, 0, 3, ref open));
+        Assert.True(WriteShards(a, first, 0, 3, ref open));
+        Assert.True(WriteShards(b, second, 0, 3, ref open));
         Assert.Equal(0, open);
         AssertBusy(firstPath, first.Length, session: 2);
 
-        Commit(b, second);
-        Commit(a, first);
+        SealAndCommit(b, second);
+        SealAndCommit(a, first);
         // The place is free again.
         Assert.True(budget.TryTake());
     }
@@ -128,8 +103,8 @@ public sealed class ConcurrentPartialTests
         var file = Partial(final, size, session: 0xfeed);
         int open = 0;
 
-        Assert.True(Write(file, data, 0, file.ShardCount, ref open));
-        Commit(file, data);
+        Assert.True(WriteShards(file, data, 0, file.ShardCount, ref open));
+        SealAndCommit(file, data);
 
         Assert.NotEqual(PartialFile.TemporaryName(name, null), PartialFile.TemporaryName(new string('n', 200) + new string('é', 26) + "x", null));
     }

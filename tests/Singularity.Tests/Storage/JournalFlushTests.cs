@@ -1,5 +1,4 @@
 using Singularity.Engine;
-using Singularity.Engine.Integrity;
 using Singularity.Engine.Protocol;
 using Singularity.Engine.Storage;
 using Singularity.Tests.Support;
@@ -30,7 +29,7 @@ public sealed class JournalFlushTests
 
         // Every shard but the last is written meanwhile: more than another group.
         int open = 0;
-        var others = Task.Run(() => Write(file, data, flush.Written, Shards - 1, ref open));
+        var others = Task.Run(() => WriteShards(file, data, flush.Written, Shards - 1, ref open));
         Assert.True(others.Wait(Guard), "the other lanes waited for the flush");
         Assert.Empty(JournalRecords(file.JournalPath));
 
@@ -38,7 +37,7 @@ public sealed class JournalFlushTests
         flush.Release();
         Assert.Equal(Records(data, 0, flush.Written), JournalRecords(file.JournalPath));
 
-        Assert.True(Write(file, data, Shards - 1, Shards, ref open));
+        Assert.True(WriteShards(file, data, Shards - 1, Shards, ref open));
         Assert.Equal(Records(data, 0, Shards), JournalRecords(file.JournalPath));
         Commit(file, data);
     }
@@ -53,11 +52,11 @@ public sealed class JournalFlushTests
         var file = new PartialFile(0, new ManifestEntry(EntryKind.File, "f.bin", data.Length, Mode, 0, null), Path.Combine(temp.Path, "f.bin"), Shard, durable: true, session: 1, holds: new HoldBudget(0));
         using var flush = new HeldFlush(file, data);
         int open = 0;
-        Assert.True(Task.Run(() => Write(file, data, flush.Written, Shards - 1, ref open)).Wait(Guard));
+        Assert.True(Task.Run(() => WriteShards(file, data, flush.Written, Shards - 1, ref open)).Wait(Guard));
 
         // The last shard finishes the file: flushing it and closing its handle must wait for the flush in progress,
         // which still uses the handle. Given a second to do either, it must still be waiting.
-        var last = Task.Run(() => Write(file, data, Shards - 1, Shards, ref open));
+        var last = Task.Run(() => WriteShards(file, data, Shards - 1, Shards, ref open));
         Assert.False(last.Wait(TimeSpan.FromSeconds(1)), "the file was finished under a journal flush");
 
         flush.Release();
@@ -84,7 +83,7 @@ public sealed class JournalFlushTests
         };
         try
         {
-            Assert.Throws<IOException>(() => Write(file, data, 0, Shards - 1, ref open));
+            Assert.Throws<IOException>(() => WriteShards(file, data, 0, Shards - 1, ref open));
         }
         finally
         {
@@ -96,7 +95,7 @@ public sealed class JournalFlushTests
 
         // Another lane writes the rest: the file is never finished, and nothing more is journaled.
         int next = journaled.Count + 16;
-        Assert.Throws<IOException>(() => Write(file, data, next, Shards, ref open));
+        Assert.Throws<IOException>(() => WriteShards(file, data, next, Shards, ref open));
         Assert.Equal(journaled, JournalRecords(file.JournalPath));
 
         // Its journal stays locked until the session ends: another session is refused, and cannot rewrite it.
@@ -109,31 +108,12 @@ public sealed class JournalFlushTests
         Assert.Equal(journaled, JournalRecords(file.JournalPath));
     }
 
-    /// <summary>Writes shards [first, last) of <paramref name="data"/> as a lane does; true if the last of them finished the file.</summary>
-    private static bool Write(PartialFile file, byte[] data, int first, int last, ref int open)
-    {
-        for (int index = first; index < last; index++)
-        {
-            Assert.True(file.TryClaim((uint)index, ref open, 16, out var handle));
-            RandomAccess.Write(handle, data.AsSpan(index * Shard, Shard), (long)index * Shard);
-            if (!file.CompleteShard((uint)index, ShardDigest(data, index))) continue;
-            file.FinishWriting(ref open);
-            return true;
-        }
-        return false;
-    }
-
-    private static ulong ShardDigest(byte[] data, int index) => Digests.Shard(data.AsSpan(index * Shard, Shard));
-
     private static List<(int, ulong)> Records(byte[] data, int first, int last) =>
         [.. Enumerable.Range(first, last - first).Select(index => (index, ShardDigest(data, index)))];
 
     private static void Commit(PartialFile file, byte[] data)
     {
-        Assert.True(file.Seal(Digests.File([.. Enumerable.Range(0, Shards).Select(index => ShardDigest(data, index))])));
-        Assert.True(file.TryBeginCommit());
-        file.Commit();
-        Assert.Equal(data, File.ReadAllBytes(file.FinalPath));
+        SealAndCommit(file, data);
         Assert.False(File.Exists(file.JournalPath));
     }
 
@@ -162,7 +142,7 @@ public sealed class JournalFlushTests
                 };
                 try
                 {
-                    for (; !_begun.IsSet && index < Shards - 1; index++) Assert.False(Write(file, data, index, index + 1, ref open));
+                    for (; !_begun.IsSet && index < Shards - 1; index++) Assert.False(WriteShards(file, data, index, index + 1, ref open));
                 }
                 finally
                 {

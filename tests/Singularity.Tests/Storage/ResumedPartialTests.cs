@@ -10,8 +10,6 @@ namespace Singularity.Tests.Storage;
 /// <summary>A session resuming a partial: the journal it leaves at any moment must claim only bytes that are on disk.</summary>
 public sealed class ResumedPartialTests
 {
-    private static ulong ShardDigest(byte[] data, int index) => Digests.Shard(data.AsSpan(index * Shard, Shard));
-
     [SkippableFact]
     public void An_offered_shard_written_again_loses_its_old_record_at_once()
     {
@@ -61,7 +59,7 @@ public sealed class ResumedPartialTests
         var second = Partial(final, old.Length, session: 3);
         Assert.Equal(3, first.Offered.Count);
         second.Keep(0, ref open);
-        WriteShard(second, changed, 1, ref open);
+        WriteShards(second, changed, 1, 1 + 1, ref open);
         second.Abandon();
 
         // The first session's sender still has the old bytes: it keeps its offers, then sends shard 3.
@@ -84,7 +82,7 @@ public sealed class ResumedPartialTests
         var second = Partial(final, old.Length, session: 3);
         second.Keep(0, ref open);
         second.Keep(1, ref open);
-        Assert.True(WriteShard(second, changed, 2, ref open));
+        Assert.True(WriteShards(second, changed, 2, 2 + 1, ref open));
         second.Abandon();
 
         // Every shard kept, so nothing is written: the commit is the last point to notice.
@@ -103,17 +101,7 @@ public sealed class ResumedPartialTests
     {
         int open = 0;
         var earlier = Partial(final, data.Length, session: 1);
-        for (int index = 0; index < shards; index++) WriteShard(earlier, data, index, ref open);
+        for (int index = 0; index < shards; index++) WriteShards(earlier, data, index, index + 1, ref open);
         earlier.Abandon();
-    }
-
-    /// <summary>Writes shard <paramref name="index"/> of <paramref name="data"/> as a lane does; true, with the file finished, if it was the last.</summary>
-    private static bool WriteShard(PartialFile file, byte[] data, int index, ref int open)
-    {
-        Assert.True(file.TryClaim((uint)index, ref open, 16, out var handle));
-        RandomAccess.Write(handle, data.AsSpan(index * Shard, Shard), (long)index * Shard);
-        if (!file.CompleteShard((uint)index, ShardDigest(data, index))) return false;
-        file.FinishWriting(ref open);
-        return true;
     }
 }

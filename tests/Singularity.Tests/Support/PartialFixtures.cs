@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
+using Singularity.Engine.Integrity;
 using Singularity.Engine.Protocol;
 using Singularity.Engine.Storage;
 
@@ -20,6 +21,36 @@ internal static class PartialFixtures
         var bytes = new byte[size];
         new Random(seed).NextBytes(bytes);
         return bytes;
+    }
+
+    public static ulong ShardDigest(byte[] data, int index) => Digests.Shard(ShardOf(data, index));
+
+    private static ReadOnlySpan<byte> ShardOf(byte[] data, int index) => data.AsSpan(index * Shard, Math.Min(Shard, data.Length - index * Shard));
+
+    /// <summary>
+    /// Writes shards [first, last) of <paramref name="data"/> as a lane does; true, with the file finished, if one of
+    /// them was the file's last.
+    /// </summary>
+    public static bool WriteShards(PartialFile file, byte[] data, int first, int last, ref int open)
+    {
+        for (int index = first; index < last; index++)
+        {
+            Assert.True(file.TryClaim((uint)index, ref open, 16, out var handle));
+            RandomAccess.Write(handle, ShardOf(data, index), (long)index * Shard);
+            if (!file.CompleteShard((uint)index, ShardDigest(data, index))) continue;
+            file.FinishWriting(ref open);
+            return true;
+        }
+        return false;
+    }
+
+    /// <summary>Seals and commits the file, and checks that its final path now holds exactly <paramref name="data"/>.</summary>
+    public static void SealAndCommit(PartialFile file, byte[] data)
+    {
+        Assert.True(file.Seal(Digests.File([.. Enumerable.Range(0, file.ShardCount).Select(index => ShardDigest(data, index))])));
+        Assert.True(file.TryBeginCommit());
+        file.Commit();
+        Assert.Equal(data, File.ReadAllBytes(file.FinalPath));
     }
 
     /// <summary>
