@@ -44,10 +44,9 @@ internal sealed class PartialFile
     private readonly bool _applyMode;
     private readonly IReadOnlyDictionary<int, ulong> _offered;
     private readonly ulong _session;
-    // Records waiting for the next flush (under _lock), and those the flush in progress appends (under _flushLock);
-    // null for a file that keeps no journal. The two are swapped at each flush, so none is allocated per flush.
+    // Records waiting for the next flush, under _lock; null for a file that keeps no journal. A flush takes the list
+    // and leaves a new one: one small allocation per group of shards.
     private List<(int Index, ulong Digest)>? _unjournaled;
-    private List<(int Index, ulong Digest)>? _journaling;
     private SafeFileHandle? _handle;
     private FileStream? _stream;
     private ResumeJournal? _journal;
@@ -80,8 +79,7 @@ internal sealed class PartialFile
         if (Resumable)
         {
             _flushLock = new();
-            _unjournaled = [];
-            _journaling = [];
+            _unjournaled = new(JournalBatch);
         }
         // A file of one shard is written in one call: reserving its space first is a second system call for nothing.
         _preallocate = preallocate && ShardCount > 1;
@@ -192,8 +190,9 @@ internal sealed class PartialFile
     }
 
     /// <summary>
-    /// Appends every waiting record; with <paramref name="flushFirst"/>, only after flushing the data they claim (the
-    /// caller has flushed it otherwise): a record never runs ahead of its bytes. The caller holds the flush lock, or is
+    /// Appends every waiting record; with <paramref name="flushFirst"/>, only after flushing the data they claim
+    /// (otherwise the caller flushed it, or an earlier session did, for shards kept from it): a record never runs
+    /// ahead of its bytes. The caller holds the flush lock, or is
     /// opening the journal, when no flush can run. After a failed flush or append nothing more is appended, and the
     /// file is never finished: the kernel may report lost data to one flush only, so a later flush that succeeds
     /// proves nothing. The journal stays open, and locked, so no other session takes it over meanwhile.
@@ -205,12 +204,12 @@ internal sealed class PartialFile
         List<(int Index, ulong Digest)> group;
         lock (_lock)
         {
-            // A flush that comes after Finish finds every record journaled and the handle gone.
+            // A flush that comes after Finish finds the handle gone: Finish journaled every record, or failed.
             handle = _handle;
             if (_journalFailed || _journal is null || _unjournaled is not { Count: > 0 } || (flushFirst && handle is null)) return;
             journal = _journal;
             group = _unjournaled;
-            (_unjournaled, _journaling) = (_journaling!, group);
+            _unjournaled = new(JournalBatch);
         }
         try
         {
@@ -225,10 +224,6 @@ internal sealed class PartialFile
         {
             lock (_lock) _journalFailed = true;
             throw;
-        }
-        finally
-        {
-            group.Clear();
         }
         lock (_lock) _lastJournal = DateTime.UtcNow;
     }
@@ -248,7 +243,7 @@ internal sealed class PartialFile
         _flushLock?.Enter();
         try
         {
-            return FinishHoldingFlushLock();
+            return FinishUnderFlushLock();
         }
         finally
         {
@@ -256,7 +251,8 @@ internal sealed class PartialFile
         }
     }
 
-    private bool FinishHoldingFlushLock()
+    /// <summary>The body of <see cref="Finish"/>, under the flush lock when the file has one.</summary>
+    private bool FinishUnderFlushLock()
     {
         SafeFileHandle? handle;
         FileStream? stream;
