@@ -192,10 +192,10 @@ internal sealed class PartialFile
     /// <summary>
     /// Appends every waiting record; with <paramref name="flushFirst"/>, only after flushing the data they claim
     /// (otherwise the caller flushed it, or an earlier session did, for shards kept from it): a record never runs
-    /// ahead of its bytes. The caller holds the flush lock, or is
-    /// opening the journal, when no flush can run. After a failed flush or append nothing more is appended, and the
-    /// file is never finished: the kernel may report lost data to one flush only, so a later flush that succeeds
-    /// proves nothing. The journal stays open, and locked, so no other session takes it over meanwhile.
+    /// ahead of its bytes. The caller holds the flush lock, or is opening the journal, when no flush can run. After a
+    /// failed flush or append nothing more is appended, and the file is never finished: the kernel may report lost
+    /// data to one flush only, so a later flush that succeeds proves nothing. The journal stays open, and locked, so
+    /// no other session takes it over meanwhile.
     /// </summary>
     private void AppendJournal(bool flushFirst)
     {

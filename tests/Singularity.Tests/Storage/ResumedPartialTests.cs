@@ -59,7 +59,7 @@ public sealed class ResumedPartialTests
         var second = Partial(final, old.Length, session: 3);
         Assert.Equal(3, first.Offered.Count);
         second.Keep(0, ref open);
-        WriteShards(second, changed, 1, 1 + 1, ref open);
+        WriteShards(second, changed, 1, 2, ref open);
         second.Abandon();
 
         // The first session's sender still has the old bytes: it keeps its offers, then sends shard 3.
@@ -82,7 +82,7 @@ public sealed class ResumedPartialTests
         var second = Partial(final, old.Length, session: 3);
         second.Keep(0, ref open);
         second.Keep(1, ref open);
-        Assert.True(WriteShards(second, changed, 2, 2 + 1, ref open));
+        Assert.True(WriteShards(second, changed, 2, 3, ref open));
         second.Abandon();
 
         // Every shard kept, so nothing is written: the commit is the last point to notice.
@@ -101,7 +101,7 @@ public sealed class ResumedPartialTests
     {
         int open = 0;
         var earlier = Partial(final, data.Length, session: 1);
-        for (int index = 0; index < shards; index++) WriteShards(earlier, data, index, index + 1, ref open);
+        WriteShards(earlier, data, 0, shards, ref open);
         earlier.Abandon();
     }
 }
