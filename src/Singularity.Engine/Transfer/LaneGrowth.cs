@@ -3,10 +3,12 @@ namespace Singularity.Engine.Transfer;
 /// <summary>
 /// Decides, from one throughput sample every <see cref="SampleInterval"/>, whether to open more lanes. On a path where
 /// a single TCP stream is limited by loss and delay (cubic over a lossy WAN), throughput grows with the number of
-/// lanes, so the count doubles while each doubling raises throughput by at least a quarter; the first doubling that
-/// does not ends the growth for good, and is undone if it raised throughput by less than a twentieth (on a path where
-/// a few streams already reach the link rate, as under BBR, more lanes only add queueing and loss). Doubling makes
-/// each decision large enough to stand out of the noise of a lossy path.
+/// lanes, so the count doubles while each doubling raises throughput by at least a quarter. The first doubling that
+/// does not ends the growth for good, and is undone only if throughput fell by more than a twentieth (more lanes than
+/// the path takes, adding queueing and loss). A doubling that gained little is kept: the sample before it still
+/// carries the lanes' start, when their windows have not yet met the path's loss, so it overstates what those lanes
+/// keep up (under cubic at 50 ms and 0.5% loss, 32 lanes sampled 107 MB/s there and then held 85; 64 held 112).
+/// Doubling makes each decision large enough to stand out of the noise of a lossy path.
 /// </summary>
 internal sealed class LaneGrowth(int start, int ceiling)
 {
@@ -14,7 +16,7 @@ internal sealed class LaneGrowth(int start, int ceiling)
     public static readonly TimeSpan SampleInterval = TimeSpan.FromSeconds(2);
 
     private const double Gain = 1.25;
-    private const double KeepGain = 1.05;
+    private const double UndoBelow = 0.95;
     private int _lanes = start;
     private double _before;
     private bool _waiting;
@@ -34,7 +36,7 @@ internal sealed class LaneGrowth(int start, int ceiling)
             if (rate < _before * Gain)
             {
                 _done = true;
-                if (rate >= _before * KeepGain) return 0;
+                if (rate >= _before * UndoBelow) return 0;
                 _lanes -= _added;
                 return -_added;
             }

@@ -104,7 +104,7 @@ internal sealed partial class SenderSession
     /// <summary>The most lanes this session may grow to, and the count it declares to the receiver.</summary>
     private int LanesCeiling => Math.Max(_options.Lanes, _options.MaxLanes);
 
-    /// <summary>Asks <paramref name="count"/> lanes to close once their shards are acknowledged (what the growth does when lanes did not pay).</summary>
+    /// <summary>Asks <paramref name="count"/> lanes to close once their shards are acknowledged (what the growth does when throughput fell with them).</summary>
     internal void RetireLanes(int count)
     {
         lock (_retireLock) _lanesToRetire += count;
@@ -259,7 +259,7 @@ internal sealed partial class SenderSession
                     }
                     else if (add < 0)
                     {
-                        _events?.Invoke($"throughput {rate / 1e6:0.0} MB/s: the last {-add} lanes did not pay; closing them");
+                        _events?.Invoke($"throughput {rate / 1e6:0.0} MB/s: the last {-add} lanes made it worse; closing them");
                         RetireLanes(-add);
                     }
                 }

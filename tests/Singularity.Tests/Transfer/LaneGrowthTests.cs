@@ -11,7 +11,7 @@ public sealed class LaneGrowthTests
         Assert.Equal(0, growth.LanesToAdd(10e6));          // the first sample is slow start: no judgement
         Assert.Equal(4, growth.LanesToAdd(12e6));          // 4 -> 8
         Assert.Equal(8, growth.LanesToAdd(22e6));          // +83%: 8 -> 16
-        Assert.Equal(-8, growth.LanesToAdd(22.5e6));       // +2%: the doubling did not pay; back to 8, growth ends
+        Assert.Equal(-8, growth.LanesToAdd(20.5e6));       // -7%: the doubling made it worse; back to 8, growth ends
         Assert.Equal(0, growth.LanesToAdd(80e6));          // and stays ended
     }
 
@@ -23,6 +23,20 @@ public sealed class LaneGrowthTests
         Assert.Equal(32, growth.LanesToAdd(98e6));         // 32 -> 64
         Assert.Equal(0, growth.LanesToAdd(116e6));         // +18%: kept, no further doubling
         Assert.Equal(0, growth.LanesToAdd(200e6));
+    }
+
+    [Fact]
+    public void A_doubling_that_gains_nothing_is_kept_unless_throughput_clearly_fell()
+    {
+        var flat = new LaneGrowth(start: 32, ceiling: 64);
+        flat.LanesToAdd(90e6);
+        Assert.Equal(32, flat.LanesToAdd(107e6));          // 32 -> 64
+        Assert.Equal(0, flat.LanesToAdd(103e6));           // -4%: within the noise of the sample before; kept
+        Assert.Equal(0, flat.LanesToAdd(50e6));            // and the growth is over
+        var worse = new LaneGrowth(start: 32, ceiling: 64);
+        worse.LanesToAdd(90e6);
+        Assert.Equal(32, worse.LanesToAdd(107e6));
+        Assert.Equal(-32, worse.LanesToAdd(101e6));        // -6%: undone
     }
 
     [Fact]
