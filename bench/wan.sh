@@ -37,6 +37,10 @@ for cc in cubic bbr; do
     ip netns exec sgB /usr/sbin/sshd -D -f "$work/ssh/sshd_config" &
     sleep 1
     url="sglty://10.99.0.2:7700/?token=$token"
+    # What the destination takes from dd beside the source: a host that is slow to supply fresh memory caps every
+    # tool below the link rate, and this line shows it.
+    m=$(write_bound "$work" "$size_mib")
+    row "$cc" "dd x2 into a fresh file where files land" "$m" "$(pct "$m")" "-"
     run_sglty() { # label file args...
         local label=$1 file=$2; shift 2
         rm -f "$work/dst/$(basename "$file")"
