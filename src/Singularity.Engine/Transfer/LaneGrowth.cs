@@ -7,7 +7,7 @@ namespace Singularity.Engine.Transfer;
 /// does not ends the growth for good, and is undone only if throughput fell by more than a twentieth (more lanes than
 /// the path takes, adding queueing and loss). A doubling that gained little is kept: the sample before it still
 /// carries the lanes' start, when their windows have not yet met the path's loss, so it overstates what those lanes
-/// keep up (under cubic at 50 ms and 0.5% loss, 32 lanes sampled 107 MB/s there and then held 85; 64 held 112).
+/// keep up (under cubic at 50 ms and 0.5% loss, 32 lanes sampled 107 MB/s there and then held about 85; 64 held 112).
 /// Doubling makes each decision large enough to stand out of the noise of a lossy path.
 /// </summary>
 internal sealed class LaneGrowth(int start, int ceiling)
