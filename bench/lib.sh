@@ -41,13 +41,15 @@ per_second() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", n / s }'; }
 # with nothing else running: the most any receiver on this machine can write there, whatever the network does.
 write_bound() {
     local dir=$1 mib=$2 start end
-    local half=$((mib / 8))
+    local half=$((mib / 8)) first ok=1
     start=$(now)
-    dd if=/dev/zero of="$dir/bound.bin" bs=4M count=$half status=none &
-    dd if=/dev/zero of="$dir/bound.bin" bs=4M count=$half seek=$half conv=notrunc status=none
-    wait
+    dd if=/dev/zero of="$dir/bound.bin" bs=4M count=$half status=none & first=$!
+    dd if=/dev/zero of="$dir/bound.bin" bs=4M count=$half seek=$half conv=notrunc status=none || ok=0
+    # Only this dd: callers may have servers running in the background.
+    wait "$first" || ok=0
     end=$(now)
     rm -f "$dir/bound.bin"
+    if [ "$ok" = 0 ]; then echo "dd could not write $mib MiB into $dir" >&2; return 1; fi
     mbps "$((half * 2 * 4 * 1024 * 1024))" "$(echo "$end - $start" | bc -l)"
 }
 

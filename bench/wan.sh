@@ -5,7 +5,9 @@
 # (they are slow under cubic); a file too small to outlast TCP's first loss would flatter them, so keep it at 64 MiB
 # or more. sglty's file is 4 GiB, as in the loopback comparison: each transfer pays about 0.5 s of fixed start
 # (process start, handshake, lanes, TCP slow start) and end (the last shards' loss recovery, commit), a tenth of a
-# 1 GiB transfer at this rate. Needs root (namespaces, TUN). Usage: bench/wan.sh [SIZE_MIB] [SINGLE_STREAM_MIB]
+# 1 GiB transfer at this rate. Before each congestion control's runs, two dd writers fill a fresh file beside the
+# source: a host slow to supply fresh memory holds every tool below the link, and that line shows it. Needs root
+# (namespaces, TUN). Usage: bench/wan.sh [SIZE_MIB] [SINGLE_STREAM_MIB]
 set -euo pipefail
 size_mib=${1:-4096}
 single_mib=${2:-64}
@@ -37,8 +39,6 @@ for cc in cubic bbr; do
     ip netns exec sgB /usr/sbin/sshd -D -f "$work/ssh/sshd_config" &
     sleep 1
     url="sglty://10.99.0.2:7700/?token=$token"
-    # What the destination takes from dd beside the source: a host that is slow to supply fresh memory caps every
-    # tool below the link rate, and this line shows it.
     m=$(write_bound "$work" "$size_mib")
     row "$cc" "dd x2 into a fresh file where files land" "$m" "$(pct "$m")" "-"
     run_sglty() { # label file args...

@@ -5,7 +5,7 @@ namespace Singularity.Tests.Transfer;
 public sealed class LaneGrowthTests
 {
     [Fact]
-    public void Lanes_double_while_each_doubling_pays_and_the_first_that_does_not_is_undone()
+    public void Lanes_double_while_each_doubling_pays_and_one_that_lowers_throughput_is_undone()
     {
         var growth = new LaneGrowth(start: 4, ceiling: 32);
         Assert.Equal(0, growth.LanesToAdd(10e6));          // the first sample is slow start: no judgement
@@ -28,11 +28,11 @@ public sealed class LaneGrowthTests
     [Fact]
     public void A_doubling_that_gains_nothing_is_kept_unless_throughput_clearly_fell()
     {
-        var flat = new LaneGrowth(start: 32, ceiling: 64);
+        var flat = new LaneGrowth(start: 32, ceiling: 128);
         flat.LanesToAdd(90e6);
         Assert.Equal(32, flat.LanesToAdd(107e6));          // 32 -> 64
         Assert.Equal(0, flat.LanesToAdd(103e6));           // -4%: within the noise of the sample before; kept
-        Assert.Equal(0, flat.LanesToAdd(50e6));            // and the growth is over
+        Assert.Equal(0, flat.LanesToAdd(500e6));           // and the growth is over, below its ceiling
         var worse = new LaneGrowth(start: 32, ceiling: 64);
         worse.LanesToAdd(90e6);
         Assert.Equal(32, worse.LanesToAdd(107e6));

@@ -7,7 +7,7 @@ namespace Singularity.Tests.Transfer;
 
 public sealed class LaneRetirementTests
 {
-    /// <summary>Lanes closed mid-transfer (as the growth does when added lanes did not pay) lose nothing they carried.</summary>
+    /// <summary>Lanes closed mid-transfer (as the growth does when added lanes lowered throughput) lose nothing they carried.</summary>
     [Fact]
     public async Task Lanes_closed_while_carrying_shards_deliver_every_byte()
     {
