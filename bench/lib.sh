@@ -53,15 +53,20 @@ write_bound() {
     mbps "$((half * 2 * 4 * 1024 * 1024))" "$(echo "$end - $start" | bc -l)"
 }
 
-# Files a second at which `cp -r` copies the tree SRC (of FILES files) to a new DST on the same machine, and removes
-# the copy: the destination's bound for a tree of small files, with no network and one process doing the work.
+# CPU seconds the whole machine has been busy (user, nice, system, irq, softirq) since boot. Two readings around a
+# command give what it cost on both ends of a loopback transfer, whichever processes and kernel threads did the work.
+busy_seconds() { awk -v hz="$(getconf CLK_TCK)" '/^cpu / { printf "%.2f", ($2 + $3 + $4 + $7 + $8) / hz; exit }' /proc/stat; }
+
+# Files a second at which `cp -r` copies the tree SRC (of FILES files) to a new DST on the same machine, and the CPU
+# seconds that took, and removes the copy: the destination's bound for a tree of small files, with no network and
+# one process doing the work.
 copy_bound() {
-    local src=$1 dst=$2 files=$3 start end
-    start=$(now)
+    local src=$1 dst=$2 files=$3 start end cpu
+    cpu=$(busy_seconds); start=$(now)
     cp -r "$src" "$dst"
-    end=$(now)
+    end=$(now); cpu=$(echo "$(busy_seconds) - $cpu" | bc -l)
     rm -rf "$dst"
-    per_second "$files" "$(echo "$end - $start" | bc -l)"
+    echo "$(per_second "$files" "$(echo "$end - $start" | bc -l)") $(printf %.2f "$cpu")"
 }
 
 # Writes an rsync daemon configuration to FILE: PORT, one writable module [dst] at DIR, running as root so it can
