@@ -53,20 +53,30 @@ write_bound() {
     mbps "$((half * 2 * 4 * 1024 * 1024))" "$(echo "$end - $start" | bc -l)"
 }
 
-# CPU seconds the whole machine has been busy (user, nice, system, irq, softirq) since boot. Two readings around a
-# command give what it cost on both ends of a loopback transfer, whichever processes and kernel threads did the work.
+# CPU seconds the whole machine, every online core, has been busy (user, nice, system, irq, softirq) since boot.
 busy_seconds() { awk -v hz="$(getconf CLK_TCK)" '/^cpu / { printf "%.2f", ($2 + $3 + $4 + $7 + $8) / hz; exit }' /proc/stat; }
 
-# Files a second at which `cp -r` copies the tree SRC (of FILES files) to a new DST on the same machine, and the CPU
-# seconds that took, and removes the copy: the destination's bound for a tree of small files, with no network and
-# one process doing the work.
+# Runs COMMAND and sets TAKEN to its seconds, CPU_TAKEN to the CPU seconds the whole machine was busy meanwhile (both
+# ends of a loopback transfer, the kernel's work for them, and anything else running), and CORES_BUSY to CPU_TAKEN
+# over TAKEN: near the machine's number of cores, its CPUs were the limit. Returns COMMAND's status.
+measure() {
+    local t0 c0 status=0
+    c0=$(busy_seconds); t0=$(now)
+    "$@" || status=$?
+    TAKEN=$(echo "$(now) - $t0" | bc -l)
+    CPU_TAKEN=$(printf %.2f "$(echo "$(busy_seconds) - $c0" | bc -l)")
+    CORES_BUSY=$(awk -v c="$CPU_TAKEN" -v t="$TAKEN" 'BEGIN { printf "%.1f", c / t }')
+    return "$status"
+}
+
+# Files a second at which `cp -r` copies the tree SRC (of FILES files) to a new DST on the same machine, then the CPU
+# seconds and cores busy (see measure), and removes the copy: the destination's bound for a tree of small files,
+# with no network and one process doing the work.
 copy_bound() {
-    local src=$1 dst=$2 files=$3 start end cpu
-    cpu=$(busy_seconds); start=$(now)
-    cp -r "$src" "$dst"
-    end=$(now); cpu=$(echo "$(busy_seconds) - $cpu" | bc -l)
+    local src=$1 dst=$2 files=$3
+    if ! measure cp -r "$src" "$dst"; then echo "cp -r of $src into $dst failed" >&2; rm -rf "$dst"; return 1; fi
     rm -rf "$dst"
-    echo "$(per_second "$files" "$(echo "$end - $start" | bc -l)") $(printf %.2f "$cpu")"
+    echo "$(per_second "$files" "$TAKEN") $CPU_TAKEN $CORES_BUSY"
 }
 
 # Writes an rsync daemon configuration to FILE: PORT, one writable module [dst] at DIR, running as root so it can
