@@ -108,13 +108,13 @@ rs_runs=(); sg_runs=(); rs_tree_cpu=(); sg_tree_cpu=(); rs_tree_cores=(); sg_tre
 # CPU seconds and cores busy to the arrays RUNS, CPUS and CORES, and sets VERDICT to DIFFERENT if COPY does not match
 # the tree.
 round() {
-    local -n runs=$1 cpus=$2 cores=$3 verdict=$4
+    local -n runs=$1 cpu_list=$2 core_list=$3 verdict=$4
     local copy=$5; shift 5
     rm -rf "$copy"
     measure "$@"
     runs+=("$(per_second "$small_files" "$TAKEN")")
-    cpus+=("$CPU_TAKEN")
-    cores+=("$CORES_BUSY")
+    cpu_list+=("$CPU_TAKEN")
+    core_list+=("$CORES_BUSY")
     diff -r "$work/tree" "$copy" >/dev/null || verdict=DIFFERENT
 }
 sglty_tree() { "$sglty" send "$work/tree" --to "$url" --encrypt none >/dev/null 2>&1; }
