@@ -53,12 +53,12 @@ for cc in cubic bbr; do
     run_sglty "sglty, defaults, aes-256-gcm" "$work/big.bin"
     run_sglty "sglty, 1 lane, plaintext" "$work/one.bin" --encrypt none --lanes 1
     rm -f "$work/dst/one.bin"
-    t0=$(now); ip netns exec sgA rsync --whole-file "$work/one.bin" rsync://10.99.0.2:8873/dst/one.bin; t1=$(now)
-    m=$(mbps $((single_mib << 20)) "$(echo "$t1 - $t0" | bc -l)" 1)
+    measure ip netns exec sgA rsync --whole-file "$work/one.bin" rsync://10.99.0.2:8873/dst/one.bin
+    m=$(mbps $((single_mib << 20)) "$TAKEN" 1)
     row "$cc" "rsync to a daemon (one stream)" "$m" "$(pct "$m")" "$(cmp -s "$work/one.bin" "$work/dst/one.bin" && echo ok || echo DIFFERENT)"
     rm -f "$work/dst/one.bin"
-    t0=$(now); ip netns exec sgA bash -c "$(declare -f scp_to); scp_to '$work/ssh' 10.99.0.2 2222 '$work/one.bin' '$work/dst/one.bin'"; t1=$(now)
-    m=$(mbps $((single_mib << 20)) "$(echo "$t1 - $t0" | bc -l)" 1)
+    measure ip netns exec sgA bash -c "$(declare -f scp_to); scp_to '$work/ssh' 10.99.0.2 2222 '$work/one.bin' '$work/dst/one.bin'"
+    m=$(mbps $((single_mib << 20)) "$TAKEN" 1)
     row "$cc" "scp (OpenSSH, encrypted, one stream)" "$m" "$(pct "$m")" "$(cmp -s "$work/one.bin" "$work/dst/one.bin" && echo ok || echo DIFFERENT)"
     "$wan/wan-down.sh" --quiet >/dev/null 2>&1 || true
 done
