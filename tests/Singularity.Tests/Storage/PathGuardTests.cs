@@ -39,6 +39,39 @@ public sealed class PathGuardTests
         Assert.Contains("symbolic link 'd'", Assert.Throws<SingularityException>(() => guard.Resolve("d/g")).Message);
     }
 
+    [Theory]
+    [InlineData("dst")]
+    [InlineData("dst/")]
+    [InlineData("dst/./")]
+    [InlineData("other/../dst")]
+    public void A_checked_path_maps_under_the_root_however_the_root_was_written(string rootAsGiven)
+    {
+        using var temp = new TempDirectory();
+        string root = temp.Sub("dst");
+        var guard = new PathGuard(Path.Combine(temp.Path, rootAsGiven), new ProtocolLimits());
+
+        Assert.Equal(Path.Combine(root, "a", "b", "c.txt"), guard.Resolve("a/b/c.txt"));
+        Assert.True(Directory.Exists(Path.Combine(root, "a", "b")));
+    }
+
+    [Theory]
+    [InlineData("../x")]
+    [InlineData("a/../../x")]
+    [InlineData("a/..")]
+    [InlineData("a/./b")]
+    [InlineData("a//b")]
+    [InlineData("/etc/x")]
+    public void A_path_that_could_climb_or_vanish_is_refused_before_anything_is_created(string relative)
+    {
+        using var temp = new TempDirectory();
+        string root = temp.Sub("dst");
+        var guard = new PathGuard(root, new ProtocolLimits());
+
+        Assert.Equal(ErrorCode.BadPath, Assert.Throws<SingularityException>(() => guard.Resolve(relative)).Code);
+        Assert.Equal([root], Directory.EnumerateFileSystemEntries(temp.Path));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(root));
+    }
+
     /// <summary>Puts a link to <paramref name="target"/> at a directory named d just before it is created.</summary>
     private static Action<string> LinkTo(string target) => path =>
     {
