@@ -3,13 +3,15 @@
 # stream writing the file (netcat), rsync to an rsync daemon, scp to an OpenSSH server, and sglty plaintext and
 # AES-256-GCM, beside the destination's own bound (two writers filling a fresh file). Every copy is verified, and
 # each tool's row gives the CPU seconds the whole machine was busy while it ran, and how many cores that kept busy. A
-# second table does the same for a tree of many small files (rsync vs sglty, three rounds each), beside `cp -r` of
-# that tree on this machine just before and after them.
-# Usage: bench/compare.sh [SIZE_MIB] [SMALL_FILES] [DIR]   (installs iperf3, netcat, rsync and OpenSSH with apt when missing)
+# second table does the same for a tree of many small files (rsync vs sglty), beside `cp -r` of that tree on this
+# machine just before and after them. Each tool runs ROUNDS times (3 unless set), in alternating order, and its
+# medians count; every round's figure is printed too.
+# Usage: [ROUNDS=N] bench/compare.sh [SIZE_MIB] [SMALL_FILES] [DIR]   (installs iperf3, netcat, rsync and OpenSSH with apt when missing)
 set -euo pipefail
 size_mib=${1:-4096}
 small_files=${2:-20000}
 dir=${3:-/dev/shm}
+rounds=${ROUNDS:-3}
 here="$(cd "$(dirname "$0")/.." && pwd)"
 . "$here/bench/lib.sh"
 install_missing iperf3=iperf3 nc=netcat-openbsd rsync=rsync /usr/sbin/sshd=openssh-server scp=openssh-client ss=iproute2
@@ -20,72 +22,93 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -r
 trap cleanup EXIT
 bytes=$((size_mib * 1024 * 1024))
 sglty=$(publish_sglty "$work/sglty")
-verify() { cmp -s "$1" "$2" && echo ok || echo DIFFERENT; }
-row() { printf '%-36s %10s %10s %10s %10s %10s\n' "$@"; }
-# What the last measure cost, kept under a tool's name for its row.
-declare -A cpu cores
-cost() { cpu[$1]=$CPU_TAKEN; cores[$1]=$CORES_BUSY; }
+row() { printf '%-40s %10s %10s %10s %10s %10s\n' "$@"; }
+median() { printf '%s\n' "$@" | sort -n | sed -n "$((($# + 1) / 2))p"; }
 
 head -c "$bytes" /dev/urandom > "$work/src.bin"
 mkdir -p "$work/dst"
 
-# iperf3, memory to memory: the bound.
-iperf3 -s -p 5299 -1 -D >/dev/null; sleep 0.3
-iperf_json() { iperf3 -c 127.0.0.1 -p 5299 -n "$bytes" -J > "$work/iperf.json"; }
-measure iperf_json; cost iperf3
-iperf=$(awk -F: '/"sum_received"/ { f = 1 } f && /"bits_per_second"/ { gsub(/[ ,]/, "", $2); print $2 / 8 / 1e6; exit }' "$work/iperf.json")
-
-# One TCP stream writing the file.
-rm -f "$work/dst/nc.bin"
-nc -l -N 127.0.0.1 5298 > "$work/dst/nc.bin" & pids+=($!); sleep 0.3
-nc_send() { nc -N 127.0.0.1 5298 < "$work/src.bin"; wait "${pids[-1]}" || true; }
-measure nc_send; cost nc
-nc_rate=$(mbps "$bytes" "$TAKEN"); nc_ok=$(verify "$work/src.bin" "$work/dst/nc.bin"); rm -f "$work/dst/nc.bin"
-
-# rsync to a daemon (its own protocol over TCP, whole file, no ssh).
+# The servers, started once for every round.
+iperf3 -s -p 5299 >/dev/null 2>&1 & pids+=($!)
 rsyncd_conf "$work/rsyncd.conf" 5297 "$work/dst"
-rsync --daemon --no-detach --config="$work/rsyncd.conf" & pids+=($!); sleep 0.5
-measure rsync -a --whole-file "$work/src.bin" rsync://127.0.0.1:5297/dst/rsync.bin; cost rsync
-rsync_rate=$(mbps "$bytes" "$TAKEN"); rsync_ok=$(verify "$work/src.bin" "$work/dst/rsync.bin"); rm -f "$work/dst/rsync.bin"
-
-# scp to an OpenSSH server (encrypted, one stream).
+rsync --daemon --no-detach --config="$work/rsyncd.conf" & pids+=($!)
 sshd_setup "$work/ssh" 5296
-/usr/sbin/sshd -D -f "$work/ssh/sshd_config" -o ListenAddress=127.0.0.1 & pids+=($!); sleep 0.5
-measure scp_to "$work/ssh" 127.0.0.1 5296 "$work/src.bin" "$work/dst/scp.bin"; cost scp
-scp_rate=$(mbps "$bytes" "$TAKEN"); scp_ok=$(verify "$work/src.bin" "$work/dst/scp.bin"); rm -f "$work/dst/scp.bin"
-
-# What the destination takes from two writers with nothing else running, just before and just after sglty: no
-# receiver can write faster. On a virtual machine that hands freed memory back to its host, it changes by the minute.
-bound_before=$(write_bound "$work/dst" "$size_mib")
-
-# sglty, plaintext and AES-256-GCM, default lanes and shard size.
+/usr/sbin/sshd -D -f "$work/ssh/sshd_config" -o ListenAddress=127.0.0.1 & pids+=($!)
 "$sglty" recv --dir "$work/dst" --listen 127.0.0.1:0 --url-file "$work/url" --encrypt none 2>/dev/null >/dev/null & pids+=($!)
 while [ ! -s "$work/url" ]; do sleep 0.05; done
 url=$(cat "$work/url")
-declare -A sg_rate sg_ok
+sleep 0.5
+
+# One transfer of each tool; TAKEN, CPU_TAKEN and CORES_BUSY come from measure (bench/lib.sh).
+iperf_json() { iperf3 -c 127.0.0.1 -p 5299 -n "$bytes" -J > "$work/iperf.json"; }
+nc_send() {
+    nc -l -N 127.0.0.1 5298 > "$work/dst/nc.bin" & local listener=$!
+    sleep 0.3
+    nc -N 127.0.0.1 5298 < "$work/src.bin"
+    wait "$listener" || true
+}
 sglty_send() { "$sglty" send "$work/src.bin" --to "$url" --encrypt "$1" --json 2>/dev/null > "$work/send.json"; }
-for cipher in none aes-256-gcm; do
-    rm -f "$work/dst/src.bin"
-    measure sglty_send "$cipher"; cost "sglty $cipher"
-    out=$(cat "$work/send.json")
-    sg_rate[$cipher]=$(echo "$out" | sed -E 's/.*"mbytes_per_s":([0-9.]+).*/\1/' | awk '{ printf "%.0f", $1 }')
-    sg_ok[$cipher]=$(verify "$work/src.bin" "$work/dst/src.bin")
+# Runs TOOL once and appends its MB/s, CPU seconds and cores busy to its entries in rates, cpus and busy; a copy
+# that differs from the source marks the tool DIFFERENT in verdicts.
+declare -A rates cpus busy verdicts
+once() {
+    local tool=$1 rate copy
+    case $tool in
+        iperf3)
+            measure iperf_json
+            rate=$(awk -F: '/"sum_received"/ { f = 1 } f && /"bits_per_second"/ { gsub(/[ ,]/, "", $2); printf "%.0f", $2 / 8 / 1e6; exit }' "$work/iperf.json")
+            copy="" ;;
+        netcat) copy="$work/dst/nc.bin"; measure nc_send; rate=$(mbps "$bytes" "$TAKEN") ;;
+        rsync)
+            copy="$work/dst/rsync.bin"
+            measure rsync -a --whole-file "$work/src.bin" rsync://127.0.0.1:5297/dst/rsync.bin
+            rate=$(mbps "$bytes" "$TAKEN") ;;
+        scp) copy="$work/dst/scp.bin"; measure scp_to "$work/ssh" 127.0.0.1 5296 "$work/src.bin" "$copy"; rate=$(mbps "$bytes" "$TAKEN") ;;
+        sglty-none|sglty-aes-256-gcm)
+            copy="$work/dst/src.bin"
+            measure sglty_send "${tool#sglty-}"
+            # The sender's own figure, from its first byte to the receiver's confirmation.
+            rate=$(sed -E 's/.*"mbytes_per_s":([0-9.]+).*/\1/' "$work/send.json" | awk '{ printf "%.0f", $1 }') ;;
+    esac
+    rates[$tool]+="$rate "; cpus[$tool]+="$CPU_TAKEN "; busy[$tool]+="$CORES_BUSY "
+    if [ -n "$copy" ]; then
+        cmp -s "$work/src.bin" "$copy" || verdicts[$tool]=DIFFERENT
+        rm -f "$copy"
+    fi
+}
+
+# What the destination takes from two writers with nothing else running, just before and just after the rounds: no
+# receiver can write faster. On a virtual machine that hands freed memory back to its host, it changes by the minute.
+bound_before=$(write_bound "$work/dst" "$size_mib")
+# Several rounds, in one order and then the reverse, and each tool's median counts: on a small or shared machine one
+# transfer can run a sixth faster or slower than the next, and a ratio of two single runs says little.
+tools=(iperf3 netcat rsync scp sglty-none sglty-aes-256-gcm)
+for ((round = 1; round <= rounds; round++)); do
+    if ((round % 2)); then order=("${tools[@]}"); else order=(); for ((i = ${#tools[@]} - 1; i >= 0; i--)); do order+=("${tools[i]}"); done; fi
+    for tool in "${order[@]}"; do once "$tool"; done
 done
-rm -f "$work/dst/src.bin"
 bound_after=$(write_bound "$work/dst" "$size_mib")
 rm -f "$work/src.bin"
 
+iperf=$(median ${rates[iperf3]})
 ratio() { awk -v a="$1" -v b="$iperf" 'BEGIN { printf "%.0f%%", 100 * a / b }'; }
+tool_row() {
+    local rate; rate=$(median ${rates[$2]})
+    row "$1" "$rate" "$(ratio "$rate")" "$(median ${cpus[$2]})" "$(median ${busy[$2]})" "$3"
+}
+verdict() { echo "${verdicts[$1]:-ok}"; }
 echo
-row "one ${size_mib} MiB file, loopback" "MB/s" "vs iperf3" "CPU s" "cores busy" "verified"
-row "iperf3, memory to memory" "$(printf %.0f "$iperf")" "100%" "${cpu[iperf3]}" "${cores[iperf3]}" "-"
-row "netcat, one TCP stream to a file" "$nc_rate" "$(ratio "$nc_rate")" "${cpu[nc]}" "${cores[nc]}" "$nc_ok"
-row "rsync to an rsync daemon" "$rsync_rate" "$(ratio "$rsync_rate")" "${cpu[rsync]}" "${cores[rsync]}" "$rsync_ok"
-row "scp (OpenSSH, encrypted)" "$scp_rate" "$(ratio "$scp_rate")" "${cpu[scp]}" "${cores[scp]}" "$scp_ok"
-row "sglty, plaintext" "${sg_rate[none]}" "$(ratio "${sg_rate[none]}")" "${cpu[sglty none]}" "${cores[sglty none]}" "${sg_ok[none]}"
-row "sglty, aes-256-gcm" "${sg_rate[aes-256-gcm]}" "$(ratio "${sg_rate[aes-256-gcm]}")" "${cpu[sglty aes-256-gcm]}" "${cores[sglty aes-256-gcm]}" "${sg_ok[aes-256-gcm]}"
+row "one ${size_mib} MiB file, loopback (medians)" "MB/s" "vs iperf3" "CPU s" "cores busy" "verified"
+tool_row "iperf3, memory to memory" iperf3 "-"
+tool_row "netcat, one TCP stream to a file" netcat "$(verdict netcat)"
+tool_row "rsync to an rsync daemon" rsync "$(verdict rsync)"
+tool_row "scp (OpenSSH, encrypted)" scp "$(verdict scp)"
+tool_row "sglty, plaintext" sglty-none "$(verdict sglty-none)"
+tool_row "sglty, aes-256-gcm" sglty-aes-256-gcm "$(verdict sglty-aes-256-gcm)"
 row "dd x2 into a fresh file, before" "$bound_before" "$(ratio "$bound_before")" "-" "-" "-"
 row "dd x2 into a fresh file, after" "$bound_after" "$(ratio "$bound_after")" "-" "-" "-"
+echo "each round, MB/s:"
+for tool in "${tools[@]}"; do echo "  $tool: ${rates[$tool]}"; done
 
 # Many small files: 1-64 KiB each, in nested directories.
 python3 - "$work/tree" "$small_files" <<'PY'
@@ -100,7 +123,7 @@ for i in range(count):
 PY
 tree_bytes=$(du -sb "$work/tree" | cut -f1)
 read -r copy_before copy_before_cpu copy_before_cores < <(copy_bound "$work/tree" "$work/copy" "$small_files")
-# Three rounds each into an empty destination, in alternating order, and each tool's median counts: on a virtual
+# ROUNDS rounds each into an empty destination, in alternating order, and each tool's median counts: on a virtual
 # machine that hands freed memory back to its host, a writer can run several times slower in one minute than in the
 # next, and a tool that always ran second would always meet what the first left behind.
 rs_runs=(); sg_runs=(); rs_tree_cpu=(); sg_tree_cpu=(); rs_tree_cores=(); sg_tree_cores=(); rs_tree_ok=ok; sg_tree_ok=ok
@@ -120,10 +143,9 @@ round() {
 sglty_tree() { "$sglty" send "$work/tree" --to "$url" --encrypt none >/dev/null 2>&1; }
 run_rsync() { round rs_runs rs_tree_cpu rs_tree_cores rs_tree_ok "$work/dst/rsync/tree" rsync -a "$work/tree" rsync://127.0.0.1:5297/dst/rsync/; }
 run_sglty() { round sg_runs sg_tree_cpu sg_tree_cores sg_tree_ok "$work/dst/tree" sglty_tree; }
-for round in 1 2 3; do
+for ((round = 1; round <= rounds; round++)); do
     if ((round % 2)); then run_rsync; run_sglty; else run_sglty; run_rsync; fi
 done
-median() { printf '%s\n' "$@" | sort -n | sed -n "$((($# + 1) / 2))p"; }
 rs_files=$(median "${rs_runs[@]}")
 sg_files=$(median "${sg_runs[@]}")
 read -r copy_after copy_after_cpu copy_after_cores < <(copy_bound "$work/tree" "$work/copy" "$small_files")
