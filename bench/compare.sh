@@ -5,13 +5,14 @@
 # each tool's row gives the CPU seconds the whole machine was busy while it ran, and how many cores that kept busy. A
 # second table does the same for a tree of many small files (rsync vs sglty), beside `cp -r` of that tree on this
 # machine just before and after them. Each tool runs ROUNDS times (3 unless set), in alternating order, and its
-# medians count; every round's figure is printed too.
+# medians count; every round's figures are printed too. The dd and cp -r bounds run once before and once after.
 # Usage: [ROUNDS=N] bench/compare.sh [SIZE_MIB] [SMALL_FILES] [DIR]   (installs iperf3, netcat, rsync and OpenSSH with apt when missing)
 set -euo pipefail
 size_mib=${1:-4096}
 small_files=${2:-20000}
 dir=${3:-/dev/shm}
 rounds=${ROUNDS:-3}
+[[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "compare.sh: ROUNDS must be a whole number of at least 1, not '$rounds'" >&2; exit 1; }
 here="$(cd "$(dirname "$0")/.." && pwd)"
 . "$here/bench/lib.sh"
 install_missing iperf3=iperf3 nc=netcat-openbsd rsync=rsync /usr/sbin/sshd=openssh-server scp=openssh-client ss=iproute2
@@ -23,7 +24,8 @@ trap cleanup EXIT
 bytes=$((size_mib * 1024 * 1024))
 sglty=$(publish_sglty "$work/sglty")
 row() { printf '%-40s %10s %10s %10s %10s %10s\n' "$@"; }
-median() { printf '%s\n' "$@" | sort -n | sed -n "$((($# + 1) / 2))p"; }
+# The middle value, or the mean of the two middle ones, of numbers with up to two decimals.
+median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { m = (NR + 1) / 2; x = (v[int(m)] + v[int(m + 0.5)]) / 2; print (x == int(x)) ? x : sprintf("%.2f", x) }'; }
 
 head -c "$bytes" /dev/urandom > "$work/src.bin"
 mkdir -p "$work/dst"
@@ -41,10 +43,13 @@ sleep 0.5
 
 # One transfer of each tool; TAKEN, CPU_TAKEN and CORES_BUSY come from measure (bench/lib.sh).
 iperf_json() { iperf3 -c 127.0.0.1 -p 5299 -n "$bytes" -J > "$work/iperf.json"; }
+# The listener starts, and is listening, before the clock does; a sender that cannot connect stops it and fails.
+nc_listen() {
+    nc -l -N 127.0.0.1 5298 > "$work/dst/nc.bin" & listener=$!; pids+=("$listener")
+    until ss -Hltn "sport = :5298" | grep -q .; do sleep 0.05; done
+}
 nc_send() {
-    nc -l -N 127.0.0.1 5298 > "$work/dst/nc.bin" & local listener=$!
-    sleep 0.3
-    nc -N 127.0.0.1 5298 < "$work/src.bin"
+    nc -N 127.0.0.1 5298 < "$work/src.bin" || { kill "$listener"; wait "$listener" || true; return 1; }
     wait "$listener" || true
 }
 sglty_send() { "$sglty" send "$work/src.bin" --to "$url" --encrypt "$1" --json 2>/dev/null > "$work/send.json"; }
@@ -58,7 +63,7 @@ once() {
             measure iperf_json
             rate=$(awk -F: '/"sum_received"/ { f = 1 } f && /"bits_per_second"/ { gsub(/[ ,]/, "", $2); printf "%.0f", $2 / 8 / 1e6; exit }' "$work/iperf.json")
             copy="" ;;
-        netcat) copy="$work/dst/nc.bin"; measure nc_send; rate=$(mbps "$bytes" "$TAKEN") ;;
+        netcat) copy="$work/dst/nc.bin"; nc_listen; measure nc_send; rate=$(mbps "$bytes" "$TAKEN") ;;
         rsync)
             copy="$work/dst/rsync.bin"
             measure rsync -a --whole-file "$work/src.bin" rsync://127.0.0.1:5297/dst/rsync.bin
@@ -70,6 +75,7 @@ once() {
             # The sender's own figure, from its first byte to the receiver's confirmation.
             rate=$(sed -E 's/.*"mbytes_per_s":([0-9.]+).*/\1/' "$work/send.json" | awk '{ printf "%.0f", $1 }') ;;
     esac
+    if ! [[ $rate =~ ^[0-9]+$ ]]; then echo "compare.sh: no rate from $tool in round $round" >&2; exit 1; fi
     rates[$tool]+="$rate "; cpus[$tool]+="$CPU_TAKEN "; busy[$tool]+="$CORES_BUSY "
     if [ -n "$copy" ]; then
         cmp -s "$work/src.bin" "$copy" || verdicts[$tool]=DIFFERENT
@@ -107,8 +113,8 @@ tool_row "sglty, plaintext" sglty-none "$(verdict sglty-none)"
 tool_row "sglty, aes-256-gcm" sglty-aes-256-gcm "$(verdict sglty-aes-256-gcm)"
 row "dd x2 into a fresh file, before" "$bound_before" "$(ratio "$bound_before")" "-" "-" "-"
 row "dd x2 into a fresh file, after" "$bound_after" "$(ratio "$bound_after")" "-" "-" "-"
-echo "each round, MB/s:"
-for tool in "${tools[@]}"; do echo "  $tool: ${rates[$tool]}"; done
+echo "each round, MB/s / CPU s / cores busy:"
+for tool in "${tools[@]}"; do echo "  $tool: ${rates[$tool]}/ ${cpus[$tool]}/ ${busy[$tool]}"; done
 
 # Many small files: 1-64 KiB each, in nested directories.
 python3 - "$work/tree" "$small_files" <<'PY'

@@ -67,7 +67,11 @@ public sealed class PathGuardTests
         string root = temp.Sub("dst");
         var guard = new PathGuard(root, new ProtocolLimits());
 
-        Assert.Equal(ErrorCode.BadPath, Assert.Throws<SingularityException>(() => guard.Resolve(relative)).Code);
+        var error = Assert.Throws<SingularityException>(() => guard.Resolve(relative));
+
+        Assert.Equal(ErrorCode.BadPath, error.Code);
+        // Refused by the syntax check, before any path is built from it.
+        Assert.StartsWith("refused path: ", error.Message);
         Assert.Equal([root], Directory.EnumerateFileSystemEntries(temp.Path));
         Assert.Empty(Directory.EnumerateFileSystemEntries(root));
     }
