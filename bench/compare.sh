@@ -96,11 +96,11 @@ done
 bound_after=$(write_bound "$work/dst" "$size_mib")
 rm -f "$work/src.bin"
 
-iperf=$(median ${rates[iperf3]})
+iperf=$(printf %.0f "$(median ${rates[iperf3]})")
 ratio() { awk -v a="$1" -v b="$iperf" 'BEGIN { printf "%.0f%%", 100 * a / b }'; }
 tool_row() {
-    local rate; rate=$(median ${rates[$2]})
-    row "$1" "$rate" "$(ratio "$rate")" "$(median ${cpus[$2]})" "$(median ${busy[$2]})" "$3"
+    local rate; rate=$(printf %.0f "$(median ${rates[$2]})")
+    row "$1" "$rate" "$(ratio "$rate")" "$(median ${cpus[$2]})" "$(printf %.1f "$(median ${busy[$2]})")" "$3"
 }
 verdict() { echo "${verdicts[$1]:-ok}"; }
 echo
@@ -152,14 +152,14 @@ run_sglty() { round sg_runs sg_tree_cpu sg_tree_cores sg_tree_ok "$work/dst/tree
 for ((round = 1; round <= rounds; round++)); do
     if ((round % 2)); then run_rsync; run_sglty; else run_sglty; run_rsync; fi
 done
-rs_files=$(median "${rs_runs[@]}")
-sg_files=$(median "${sg_runs[@]}")
+rs_files=$(printf %.0f "$(median "${rs_runs[@]}")")
+sg_files=$(printf %.0f "$(median "${sg_runs[@]}")")
 read -r copy_after copy_after_cpu copy_after_cores < <(copy_bound "$work/tree" "$work/copy" "$small_files")
 echo
 row "$small_files files of 1-64 KiB ($((tree_bytes >> 20)) MiB)" "files/s" "vs rsync" "CPU s" "cores busy" "verified"
-row "rsync to an rsync daemon (medians)" "$rs_files" "1.0x" "$(median "${rs_tree_cpu[@]}")" "$(median "${rs_tree_cores[@]}")" "$rs_tree_ok"
+row "rsync to an rsync daemon (medians)" "$rs_files" "1.0x" "$(median "${rs_tree_cpu[@]}")" "$(printf %.1f "$(median "${rs_tree_cores[@]}")")" "$rs_tree_ok"
 vs_rsync() { awk -v a="$1" -v b="$rs_files" 'BEGIN { printf "%.1fx", a / b }'; }
-row "sglty, plaintext (medians)" "$sg_files" "$(vs_rsync "$sg_files")" "$(median "${sg_tree_cpu[@]}")" "$(median "${sg_tree_cores[@]}")" "$sg_tree_ok"
+row "sglty, plaintext (medians)" "$sg_files" "$(vs_rsync "$sg_files")" "$(median "${sg_tree_cpu[@]}")" "$(printf %.1f "$(median "${sg_tree_cores[@]}")")" "$sg_tree_ok"
 row "cp -r on this machine, before" "$copy_before" "$(vs_rsync "$copy_before")" "$copy_before_cpu" "$copy_before_cores" "-"
 row "cp -r on this machine, after" "$copy_after" "$(vs_rsync "$copy_after")" "$copy_after_cpu" "$copy_after_cores" "-"
 echo "each round, files/s: rsync ${rs_runs[*]}; sglty ${sg_runs[*]}"
