@@ -11,10 +11,9 @@ set -euo pipefail
 size_mib=${1:-4096}
 small_files=${2:-20000}
 dir=${3:-/dev/shm}
-rounds=${ROUNDS:-3}
-[[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "compare.sh: ROUNDS must be a whole number of at least 1, not '$rounds'" >&2; exit 1; }
 here="$(cd "$(dirname "$0")/.." && pwd)"
 . "$here/bench/lib.sh"
+rounds=$(rounds_wanted) || exit 1
 install_missing iperf3=iperf3 nc=netcat-openbsd rsync=rsync /usr/sbin/sshd=openssh-server scp=openssh-client ss=iproute2
 ports_free 5296 5297 5298 5299
 work="$(mktemp -d "$dir/sglty-compare.XXXXXX")"
@@ -24,8 +23,6 @@ trap cleanup EXIT
 bytes=$((size_mib * 1024 * 1024))
 sglty=$(publish_sglty "$work/sglty")
 row() { printf '%-40s %10s %10s %10s %10s %10s\n' "$@"; }
-# The middle value, or the mean of the two middle ones, of numbers with up to two decimals.
-median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { m = (NR + 1) / 2; x = (v[int(m)] + v[int(m + 0.5)]) / 2; print (x == int(x)) ? x : sprintf("%.2f", x) }'; }
 
 head -c "$bytes" /dev/urandom > "$work/src.bin"
 mkdir -p "$work/dst"

@@ -118,3 +118,16 @@ CONF
 scp_to() {
     scp -q -i "$1/client_key" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -P "$3" "$4" "root@$2:$5"
 }
+
+# The middle value, or the mean of the two middle ones, of numbers with up to two decimals.
+median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { m = (NR + 1) / 2; x = (v[int(m)] + v[int(m + 0.5)]) / 2; print (x == int(x)) ? x : sprintf("%.2f", x) }'; }
+
+# How many times a script runs each measurement: ROUNDS from the environment, 3 unless set; a one-line error otherwise.
+rounds_wanted() {
+    local rounds=${ROUNDS:-3}
+    if ! [[ $rounds =~ ^[1-9][0-9]*$ ]]; then
+        echo "$(basename "$0"): ROUNDS must be a whole number of at least 1, not '$rounds'" >&2
+        return 1
+    fi
+    echo "$rounds"
+}
