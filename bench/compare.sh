@@ -28,28 +28,35 @@ head -c "$bytes" /dev/urandom > "$work/src.bin"
 mkdir -p "$work/dst"
 
 # The servers, started once for every round.
-iperf3 -s -p 5299 >/dev/null 2>&1 & pids+=($!)
+iperf_server 5299; pids+=("$IPERF_PID")
 rsyncd_conf "$work/rsyncd.conf" 5297 "$work/dst"
-rsync --daemon --no-detach --config="$work/rsyncd.conf" & pids+=($!)
+rsync --daemon --no-detach --config="$work/rsyncd.conf" & pids+=($!); rsyncd=$!
 sshd_setup "$work/ssh" 5296
-/usr/sbin/sshd -D -f "$work/ssh/sshd_config" -o ListenAddress=127.0.0.1 & pids+=($!)
+/usr/sbin/sshd -D -f "$work/ssh/sshd_config" -o ListenAddress=127.0.0.1 & pids+=($!); sshd=$!
 "$sglty" recv --dir "$work/dst" --listen 127.0.0.1:0 --url-file "$work/url" --encrypt none 2>/dev/null >/dev/null & pids+=($!)
-while [ ! -s "$work/url" ]; do sleep 0.05; done
+receiver=${pids[-1]}
+while [ ! -s "$work/url" ]; do
+    kill -0 "$receiver" 2>/dev/null || { echo "compare.sh: sglty recv did not start" >&2; exit 1; }
+    sleep 0.05
+done
 url=$(cat "$work/url")
-sleep 0.5
+await_listening "rsync --daemon" "$rsyncd" 5297
+await_listening sshd "$sshd" 5296
 
 # One transfer of each tool; TAKEN, CPU_TAKEN and CORES_BUSY come from measure (bench/lib.sh).
 iperf_json() { iperf3 -c 127.0.0.1 -p 5299 -n "$bytes" -J > "$work/iperf.json"; }
 # The listener starts, and is listening, before the clock does; a sender that cannot connect stops it and fails.
 nc_listen() {
     nc -l -N 127.0.0.1 5298 > "$work/dst/nc.bin" & listener=$!; pids+=("$listener")
-    until ss -Hltn "sport = :5298" | grep -q .; do sleep 0.05; done
+    await_listening netcat "$listener" 5298
 }
 nc_send() {
     nc -N 127.0.0.1 5298 < "$work/src.bin" || { kill "$listener"; wait "$listener" || true; return 1; }
     wait "$listener" || true
 }
-sglty_send() { "$sglty" send "$work/src.bin" --to "$url" --encrypt "$1" --json 2>/dev/null > "$work/send.json"; }
+sglty_send() { "$sglty" send "$work/src.bin" --to "$url" --encrypt "$1" --json 2> "$work/send.err" > "$work/send.json"; }
+# Ends the script with a one-line reason when TOOL failed in this round; any further words say why.
+failed() { local tool=$1; shift; echo "compare.sh: $tool failed in round $round${*:+: $*}" >&2; exit 1; }
 # Runs TOOL once and appends its MB/s, CPU seconds and cores busy to its entries in rates, cpus and busy; a copy
 # that differs from the source marks the tool DIFFERENT in verdicts.
 declare -A rates cpus busy verdicts
@@ -57,22 +64,22 @@ once() {
     local tool=$1 rate copy
     case $tool in
         iperf3)
-            measure iperf_json
-            rate=$(awk -F: '/"sum_received"/ { f = 1 } f && /"bits_per_second"/ { gsub(/[ ,]/, "", $2); printf "%.0f", $2 / 8 / 1e6; exit }' "$work/iperf.json")
+            measure iperf_json || failed iperf3
+            rate=$(iperf_received_mbps "$work/iperf.json")
             copy="" ;;
-        netcat) copy="$work/dst/nc.bin"; nc_listen; measure nc_send; rate=$(mbps "$bytes" "$TAKEN") ;;
+        netcat) copy="$work/dst/nc.bin"; nc_listen; measure nc_send || failed netcat; rate=$(mbps "$bytes" "$TAKEN") ;;
         rsync)
             copy="$work/dst/rsync.bin"
-            measure rsync -a --whole-file "$work/src.bin" rsync://127.0.0.1:5297/dst/rsync.bin
+            measure rsync -a --whole-file "$work/src.bin" rsync://127.0.0.1:5297/dst/rsync.bin || failed rsync
             rate=$(mbps "$bytes" "$TAKEN") ;;
-        scp) copy="$work/dst/scp.bin"; measure scp_to "$work/ssh" 127.0.0.1 5296 "$work/src.bin" "$copy"; rate=$(mbps "$bytes" "$TAKEN") ;;
+        scp) copy="$work/dst/scp.bin"; measure scp_to "$work/ssh" 127.0.0.1 5296 "$work/src.bin" "$copy" || failed scp; rate=$(mbps "$bytes" "$TAKEN") ;;
         sglty-none|sglty-aes-256-gcm)
             copy="$work/dst/src.bin"
-            measure sglty_send "${tool#sglty-}"
+            measure sglty_send "${tool#sglty-}" || failed "$tool" "$(tail -1 "$work/send.err")"
             # The sender's own figure, from its first byte to the receiver's confirmation.
-            rate=$(sed -E 's/.*"mbytes_per_s":([0-9.]+).*/\1/' "$work/send.json" | awk '{ printf "%.0f", $1 }') ;;
+            rate=$(printf %.0f "$(json_field "$(cat "$work/send.json")" mbytes_per_s)") ;;
     esac
-    if ! [[ $rate =~ ^[0-9]+$ ]]; then echo "compare.sh: no rate from $tool in round $round" >&2; exit 1; fi
+    check_rate "$rate" "$tool" "$round"
     rates[$tool]+="$rate "; cpus[$tool]+="$CPU_TAKEN "; busy[$tool]+="$CORES_BUSY "
     if [ -n "$copy" ]; then
         cmp -s "$work/src.bin" "$copy" || verdicts[$tool]=DIFFERENT
@@ -87,8 +94,7 @@ bound_before=$(write_bound "$work/dst" "$size_mib")
 # transfer can run a sixth faster or slower than the next, and a ratio of two single runs says little.
 tools=(iperf3 netcat rsync scp sglty-none sglty-aes-256-gcm)
 for ((round = 1; round <= rounds; round++)); do
-    if ((round % 2)); then order=("${tools[@]}"); else order=(); for ((i = ${#tools[@]} - 1; i >= 0; i--)); do order+=("${tools[i]}"); done; fi
-    for tool in "${order[@]}"; do once "$tool"; done
+    for tool in $(alternating "$round" "${tools[@]}"); do once "$tool"; done
 done
 bound_after=$(write_bound "$work/dst" "$size_mib")
 rm -f "$work/src.bin"
@@ -97,7 +103,7 @@ iperf=$(printf %.0f "$(median ${rates[iperf3]})")
 ratio() { awk -v a="$1" -v b="$iperf" 'BEGIN { printf "%.0f%%", 100 * a / b }'; }
 tool_row() {
     local rate; rate=$(printf %.0f "$(median ${rates[$2]})")
-    row "$1" "$rate" "$(ratio "$rate")" "$(median ${cpus[$2]})" "$(printf %.1f "$(median ${busy[$2]})")" "$3"
+    row "$1" "$rate" "$(ratio "$rate")" "$(printf %.2f "$(median ${cpus[$2]})")" "$(printf %.1f "$(median ${busy[$2]})")" "$3"
 }
 verdict() { echo "${verdicts[$1]:-ok}"; }
 echo
@@ -137,7 +143,7 @@ round() {
     local -n runs=$1 cpu_list=$2 core_list=$3 verdict=$4
     local copy=$5; shift 5
     rm -rf "$copy"
-    measure "$@"
+    measure "$@" || { echo "compare.sh: $1 failed on the tree in round $round" >&2; exit 1; }
     runs+=("$(per_second "$small_files" "$TAKEN")")
     cpu_list+=("$CPU_TAKEN")
     core_list+=("$CORES_BUSY")
@@ -147,16 +153,16 @@ sglty_tree() { "$sglty" send "$work/tree" --to "$url" --encrypt none >/dev/null 
 run_rsync() { round rs_runs rs_tree_cpu rs_tree_cores rs_tree_ok "$work/dst/rsync/tree" rsync -a "$work/tree" rsync://127.0.0.1:5297/dst/rsync/; }
 run_sglty() { round sg_runs sg_tree_cpu sg_tree_cores sg_tree_ok "$work/dst/tree" sglty_tree; }
 for ((round = 1; round <= rounds; round++)); do
-    if ((round % 2)); then run_rsync; run_sglty; else run_sglty; run_rsync; fi
+    for tool in $(alternating "$round" rsync sglty); do "run_$tool"; done
 done
 rs_files=$(printf %.0f "$(median "${rs_runs[@]}")")
 sg_files=$(printf %.0f "$(median "${sg_runs[@]}")")
 read -r copy_after copy_after_cpu copy_after_cores < <(copy_bound "$work/tree" "$work/copy" "$small_files")
 echo
 row "$small_files files of 1-64 KiB ($((tree_bytes >> 20)) MiB)" "files/s" "vs rsync" "CPU s" "cores busy" "verified"
-row "rsync to an rsync daemon (medians)" "$rs_files" "1.0x" "$(median "${rs_tree_cpu[@]}")" "$(printf %.1f "$(median "${rs_tree_cores[@]}")")" "$rs_tree_ok"
+row "rsync to an rsync daemon (medians)" "$rs_files" "1.0x" "$(printf %.2f "$(median "${rs_tree_cpu[@]}")")" "$(printf %.1f "$(median "${rs_tree_cores[@]}")")" "$rs_tree_ok"
 vs_rsync() { awk -v a="$1" -v b="$rs_files" 'BEGIN { printf "%.1fx", a / b }'; }
-row "sglty, plaintext (medians)" "$sg_files" "$(vs_rsync "$sg_files")" "$(median "${sg_tree_cpu[@]}")" "$(printf %.1f "$(median "${sg_tree_cores[@]}")")" "$sg_tree_ok"
+row "sglty, plaintext (medians)" "$sg_files" "$(vs_rsync "$sg_files")" "$(printf %.2f "$(median "${sg_tree_cpu[@]}")")" "$(printf %.1f "$(median "${sg_tree_cores[@]}")")" "$sg_tree_ok"
 row "cp -r on this machine, before" "$copy_before" "$(vs_rsync "$copy_before")" "$copy_before_cpu" "$copy_before_cores" "-"
 row "cp -r on this machine, after" "$copy_after" "$(vs_rsync "$copy_after")" "$copy_after_cpu" "$copy_after_cores" "-"
 echo "each round, files/s: rsync ${rs_runs[*]}; sglty ${sg_runs[*]}"

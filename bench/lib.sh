@@ -131,3 +131,44 @@ rounds_wanted() {
     fi
     echo "$rounds"
 }
+
+# The largest of whole numbers.
+largest() { printf '%s\n' "$@" | sort -n | tail -1; }
+
+# ITEMS in the order round ROUND runs them, one a line: as given in odd rounds, reversed in even ones, so that no tool
+# always runs first or always meets what another left behind.
+alternating() {
+    local round=$1; shift
+    if ((round % 2)); then printf '%s\n' "$@"; else printf '%s\n' "$@" | tac; fi
+}
+
+# The number field NAME of the one-line JSON object JSON (as `sglty ... --json` prints it); empty when it is missing.
+json_field() { grep -oE "\"$2\":[0-9.eE+-]+" <<< "$1" | head -1 | cut -d: -f2; }
+
+# MB/s the receiver counted in the iperf3 JSON report FILE (iperf3 -J), as a whole number.
+iperf_received_mbps() {
+    awk -F: '/"sum_received"/ { f = 1 } f && /"bits_per_second"/ { gsub(/[ ,]/, "", $2); printf "%.0f", $2 / 8 / 1e6; exit }' "$1"
+}
+
+# Exits with a one-line reason unless RATE, TOOL's figure in round ROUND, is a whole number above 0: a tool that failed must
+# not leave a hole, or a stray word, in the medians.
+check_rate() {
+    if ! [[ $1 =~ ^[1-9][0-9]*$ ]]; then echo "$(basename "$0"): no rate from $2 in round $3" >&2; exit 1; fi
+}
+
+# Returns once the server NAME, started in the background as PID, listens on TCP PORT; a one-line error if it stops
+# first. Starting the clock before a server listens would time its start-up as the tool's.
+await_listening() {
+    until ss -Hltn "sport = :$3" | grep -q .; do
+        if ! kill -0 "$2" 2>/dev/null; then echo "$(basename "$0"): $1 could not listen on port $3" >&2; return 1; fi
+        sleep 0.05
+    done
+}
+
+# Starts an iperf3 server on PORT with any further ARGS (such as -1, or -F FILE), sets IPERF_PID, and returns once
+# it listens.
+iperf_server() {
+    local port=$1; shift
+    iperf3 -s -p "$port" "$@" >/dev/null 2>&1 & IPERF_PID=$!
+    await_listening iperf3 "$IPERF_PID" "$port"
+}

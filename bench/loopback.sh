@@ -2,8 +2,8 @@
 # Side-by-side loopback figures in one run: iperf3 (memory to memory, the wire bound), iperf3 writing the
 # received stream to a file, dd filling a fresh file with one and with two writers (the destination's own bound),
 # and `sglty bench` plaintext and encrypted. iperf3 memory to memory and each `sglty bench` run ROUNDS times (3
-# unless set), in alternating order, and their medians count; the bounds run once.
-# Usage: [ROUNDS=N] bench/loopback.sh [SIZE_MIB] [DIR]
+# unless set), in alternating order, and their medians count; the other rows run once.
+# Usage: [ROUNDS=N] bench/loopback.sh [SIZE_MIB] [DIR]   (installs iperf3 with apt when missing)
 set -euo pipefail
 size_mib=${1:-2048}
 dir=${2:-/dev/shm}
@@ -12,59 +12,67 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 rounds=$(rounds_wanted) || exit 1
 install_missing iperf3=iperf3 ss=iproute2
 ports_free 5299
-work="$(mktemp -d "$dir/sglty-compare.XXXXXX")"
-trap 'rm -rf "$work"; pkill -f "iperf3 -s -p 5299" || true' EXIT
+work="$(mktemp -d "$dir/sglty-loopback.XXXXXX")"
+IPERF_PID=
+cleanup() { [ -z "$IPERF_PID" ] || kill "$IPERF_PID" 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+fail() { echo "loopback.sh: $*" >&2; exit 1; }
 bytes=$((size_mib * 1024 * 1024))
 sglty=$(publish_sglty "$work/sglty")
 
 head -c "$bytes" /dev/urandom > "$work/src.bin"
-iperf3 -s -p 5299 -D -1 -F "$work/iperf-out.bin" >/dev/null; sleep 0.3
-iperf_file=$(iperf3 -c 127.0.0.1 -p 5299 -F "$work/src.bin" -J | awk -F: '/"sum_received"/ { f = 1 } f && /"bits_per_second"/ { gsub(/[ ,]/, "", $2); print $2 / 8 / 1e6; exit }')
+# iperf3 writing what it receives into a file, once, with a server that ends after this one client.
+iperf_server 5299 -1 -F "$work/iperf-out.bin"
+iperf3 -c 127.0.0.1 -p 5299 -F "$work/src.bin" -J > "$work/iperf.json" || fail "iperf3 -F failed; see $work/iperf.json"
+wait "$IPERF_PID" || true; IPERF_PID=
+iperf_file=$(iperf_received_mbps "$work/iperf.json")
+check_rate "$iperf_file" "iperf3 -F" 1
 rm -f "$work/iperf-out.bin" "$work/src.bin"
 
 # One writer, then two at once, into a fresh file: the destination's own bound. On virtual machines whose freed
 # memory goes back to the host, touching never-used pages costs several times a copy, and a receiver pays it too.
-start=$(date +%s.%N); dd if=/dev/zero of="$work/dd1.bin" bs=4M count=$((size_mib / 4)) status=none; end=$(date +%s.%N)
-dd_fresh=$(mbps "$bytes" "$(echo "$end - $start" | bc -l)"); rm -f "$work/dd1.bin"
+measure dd if=/dev/zero of="$work/dd1.bin" bs=4M count=$((size_mib / 4)) status=none || fail "dd could not write into $dir"
+dd_fresh=$(mbps "$(stat -c %s "$work/dd1.bin")" "$TAKEN"); rm -f "$work/dd1.bin"
 dd_two=$(write_bound "$work" "$size_mib")
 
-field() { echo "$1" | sed -E "s/.*\"$2\":([0-9.eE+-]+).*/\1/"; }
+# One server for every round of iperf3 memory to memory.
+iperf_server 5299
 # One measurement of TOOL (iperf3, or a cipher for `sglty bench`), appended to its entries: MB/s in rates, and for
 # sglty the CPU seconds of each side and the peak memory of each side in MiB.
 declare -A rates send_cpu recv_cpu send_peak recv_peak
 once() {
     local tool=$1 json rate
     if [ "$tool" = iperf3 ]; then
-        iperf3 -s -p 5299 -D -1 >/dev/null; sleep 0.3
-        rate=$(iperf3 -c 127.0.0.1 -p 5299 -n "$bytes" -J | awk -F: '/"sum_received"/ { f = 1 } f && /"bits_per_second"/ { gsub(/[ ,]/, "", $2); printf "%.0f", $2 / 8 / 1e6; exit }')
+        iperf3 -c 127.0.0.1 -p 5299 -n "$bytes" -J > "$work/iperf.json" || fail "iperf3 failed in round $round; see $work/iperf.json"
+        rate=$(iperf_received_mbps "$work/iperf.json")
     else
-        json=$("$sglty" bench --size "${size_mib}MiB" --dir "$work" --json --encrypt "$tool" 2>/dev/null)
-        rate=$(printf %.0f "$(field "$json" mbytes_per_s)")
+        json=$("$sglty" bench --size "${size_mib}MiB" --dir "$work" --json --encrypt "$tool" 2> "$work/bench.err") ||
+            fail "sglty bench --encrypt $tool failed in round $round: $(tail -1 "$work/bench.err")"
+        rate=$(printf %.0f "$(json_field "$json" mbytes_per_s)")
     fi
-    if ! [[ $rate =~ ^[0-9]+$ ]]; then echo "loopback.sh: no rate from $tool in round $round" >&2; exit 1; fi
+    check_rate "$rate" "$tool" "$round"
     rates[$tool]+="$rate "
     [ "$tool" = iperf3 ] && return
-    send_cpu[$tool]+="$(printf %.2f "$(field "$json" sender_cpu_seconds)") "
-    recv_cpu[$tool]+="$(printf %.2f "$(field "$json" receiver_cpu_seconds)") "
-    send_peak[$tool]+="$(( $(field "$json" sender_peak_rss_bytes) >> 20 )) "
-    recv_peak[$tool]+="$(( $(field "$json" receiver_peak_rss_bytes) >> 20 )) "
+    send_cpu[$tool]+="$(printf %.2f "$(json_field "$json" sender_cpu_seconds)") "
+    recv_cpu[$tool]+="$(printf %.2f "$(json_field "$json" receiver_cpu_seconds)") "
+    send_peak[$tool]+="$(( $(json_field "$json" sender_peak_rss_bytes) >> 20 )) "
+    recv_peak[$tool]+="$(( $(json_field "$json" receiver_peak_rss_bytes) >> 20 )) "
 }
 tools=(iperf3 none aes-256-gcm chacha20-poly1305)
 for ((round = 1; round <= rounds; round++)); do
-    if ((round % 2)); then order=("${tools[@]}"); else order=(); for ((i = ${#tools[@]} - 1; i >= 0; i--)); do order+=("${tools[i]}"); done; fi
-    for tool in "${order[@]}"; do once "$tool"; done
+    for tool in $(alternating "$round" "${tools[@]}"); do once "$tool"; done
 done
 iperf_mem=$(median ${rates[iperf3]})
-largest() { printf '%s\n' "$@" | sort -n | tail -1; }
+percent() { awk -v a="$1" -v b="$iperf_mem" 'BEGIN { printf "%.0f%%", 100 * a / b }'; }
 
 printf '%-42s %10s %9s\n' "what ($size_mib MiB, loopback)" "MB/s" "vs iperf3"
 printf '%-42s %10.0f %9s\n' "iperf3, memory to memory (median)" "$iperf_mem" "100%"
-printf '%-42s %10.0f %8.0f%%\n' "iperf3 -F, received into a file" "$iperf_file" "$(echo "100 * $iperf_file / $iperf_mem" | bc -l)"
-printf '%-42s %10.0f %8.0f%%\n' "dd, fresh file in $dir" "$dd_fresh" "$(echo "100 * $dd_fresh / $iperf_mem" | bc -l)"
-printf '%-42s %10.0f %8.0f%%\n' "dd, two writers, fresh file" "$dd_two" "$(echo "100 * $dd_two / $iperf_mem" | bc -l)"
+printf '%-42s %10.0f %9s\n' "iperf3 -F, received into a file" "$iperf_file" "$(percent "$iperf_file")"
+printf '%-42s %10.0f %9s\n' "dd, fresh file in $dir" "$dd_fresh" "$(percent "$dd_fresh")"
+printf '%-42s %10.0f %9s\n' "dd, two writers, fresh file" "$dd_two" "$(percent "$dd_two")"
 for tool in none aes-256-gcm chacha20-poly1305; do
     m=$(median ${rates[$tool]})
-    printf '%-42s %10.0f %8.0f%%   cpu s %s/%s  peak MiB %d/%d\n' "sglty bench, $tool (medians)" "$m" "$(echo "100 * $m / $iperf_mem" | bc -l)" \
+    printf '%-42s %10.0f %9s   cpu s %.2f/%.2f  peak MiB %d/%d\n' "sglty bench, $tool (medians)" "$m" "$(percent "$m")" \
         "$(median ${send_cpu[$tool]})" "$(median ${recv_cpu[$tool]})" "$(largest ${send_peak[$tool]})" "$(largest ${recv_peak[$tool]})"
 done
 echo "each round, MB/s:"
