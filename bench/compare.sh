@@ -6,7 +6,9 @@
 # second table does the same for a tree of many small files (rsync vs sglty), beside `cp -r` of that tree on this
 # machine just before and after them. Each tool runs ROUNDS times (3 unless set), in alternating order, and its
 # medians count; every round's figures are printed too. The dd and cp -r bounds run once before and once after.
-# Usage: [ROUNDS=N] bench/compare.sh [SIZE_MIB] [SMALL_FILES] [DIR]   (installs iperf3, netcat, rsync and OpenSSH with apt when missing)
+# Usage: [ROUNDS=N] bench/compare.sh [SIZE_MIB] [SMALL_FILES] [DIR]   (as root: installs iperf3, netcat, rsync,
+# OpenSSH, iproute2 and the native build's clang and zlib1g-dev with apt when missing; stops if something listens on
+# one of the ports 5296-5299)
 set -euo pipefail
 size_mib=${1:-4096}
 small_files=${2:-20000}
@@ -14,11 +16,12 @@ dir=${3:-/dev/shm}
 here="$(cd "$(dirname "$0")/.." && pwd)"
 . "$here/bench/lib.sh"
 rounds=$(rounds_wanted) || exit 1
+check_size "$size_mib"
 install_missing iperf3=iperf3 nc=netcat-openbsd rsync=rsync /usr/sbin/sshd=openssh-server scp=openssh-client ss=iproute2
 ports_free 5296 5297 5298 5299
 work="$(mktemp -d "$dir/sglty-compare.XXXXXX")"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+pids=(); listener=
+cleanup() { for p in "${pids[@]}" $listener; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 bytes=$((size_mib * 1024 * 1024))
 sglty=$(publish_sglty "$work/sglty")
@@ -33,12 +36,8 @@ rsyncd_conf "$work/rsyncd.conf" 5297 "$work/dst"
 rsync --daemon --no-detach --config="$work/rsyncd.conf" & pids+=($!); rsyncd=$!
 sshd_setup "$work/ssh" 5296
 /usr/sbin/sshd -D -f "$work/ssh/sshd_config" -o ListenAddress=127.0.0.1 & pids+=($!); sshd=$!
-"$sglty" recv --dir "$work/dst" --listen 127.0.0.1:0 --url-file "$work/url" --encrypt none 2>/dev/null >/dev/null & pids+=($!)
-receiver=${pids[-1]}
-while [ ! -s "$work/url" ]; do
-    kill -0 "$receiver" 2>/dev/null || { echo "compare.sh: sglty recv did not start" >&2; exit 1; }
-    sleep 0.05
-done
+"$sglty" recv --dir "$work/dst" --listen 127.0.0.1:0 --url-file "$work/url" --encrypt none 2> "$work/recv.err" >/dev/null & pids+=($!)
+await_file "$work/url" "sglty recv" "$!" "$work/recv.err"
 url=$(cat "$work/url")
 await_listening "rsync --daemon" "$rsyncd" 5297
 await_listening sshd "$sshd" 5296
@@ -47,12 +46,12 @@ await_listening sshd "$sshd" 5296
 iperf_json() { iperf3 -c 127.0.0.1 -p 5299 -n "$bytes" -J > "$work/iperf.json"; }
 # The listener starts, and is listening, before the clock does; a sender that cannot connect stops it and fails.
 nc_listen() {
-    nc -l -N 127.0.0.1 5298 > "$work/dst/nc.bin" & listener=$!; pids+=("$listener")
+    nc -l -N 127.0.0.1 5298 > "$work/dst/nc.bin" & listener=$!
     await_listening netcat "$listener" 5298
 }
 nc_send() {
-    nc -N 127.0.0.1 5298 < "$work/src.bin" || { kill "$listener"; wait "$listener" || true; return 1; }
-    wait "$listener" || true
+    nc -N 127.0.0.1 5298 < "$work/src.bin" || { kill "$listener"; wait "$listener" || true; listener=; return 1; }
+    wait "$listener" || true; listener=
 }
 sglty_send() { "$sglty" send "$work/src.bin" --to "$url" --encrypt "$1" --json 2> "$work/send.err" > "$work/send.json"; }
 # Ends the script with a one-line reason when TOOL failed in this round; any further words say why.
@@ -64,7 +63,7 @@ once() {
     local tool=$1 rate copy
     case $tool in
         iperf3)
-            measure iperf_json || failed iperf3
+            measure iperf_json || failed iperf3 "$(iperf_error "$work/iperf.json")"
             rate=$(iperf_received_mbps "$work/iperf.json")
             copy="" ;;
         netcat) copy="$work/dst/nc.bin"; nc_listen; measure nc_send || failed netcat; rate=$(mbps "$bytes" "$TAKEN") ;;
@@ -90,6 +89,7 @@ once() {
 # What the destination takes from two writers with nothing else running, just before and just after the rounds: no
 # receiver can write faster. On a virtual machine that hands freed memory back to its host, it changes by the minute.
 bound_before=$(write_bound "$work/dst" "$size_mib")
+check_rate "$bound_before" "dd x2, before"
 # Several rounds, in one order and then the reverse, and each tool's median counts: on a small or shared machine one
 # transfer can run a sixth faster or slower than the next, and a ratio of two single runs says little.
 tools=(iperf3 netcat rsync scp sglty-none sglty-aes-256-gcm)
@@ -97,6 +97,7 @@ for ((round = 1; round <= rounds; round++)); do
     for tool in $(alternating "$round" "${tools[@]}"); do once "$tool"; done
 done
 bound_after=$(write_bound "$work/dst" "$size_mib")
+check_rate "$bound_after" "dd x2, after"
 rm -f "$work/src.bin"
 
 iperf=$(printf %.0f "$(median ${rates[iperf3]})")
@@ -143,13 +144,13 @@ round() {
     local -n runs=$1 cpu_list=$2 core_list=$3 verdict=$4
     local copy=$5; shift 5
     rm -rf "$copy"
-    measure "$@" || { echo "compare.sh: $1 failed on the tree in round $round" >&2; exit 1; }
+    measure "$@" 2> "$work/tree.err" || { echo "compare.sh: $1 failed on the tree in round $round: $(tail -1 "$work/tree.err")" >&2; exit 1; }
     runs+=("$(per_second "$small_files" "$TAKEN")")
     cpu_list+=("$CPU_TAKEN")
     core_list+=("$CORES_BUSY")
     diff -r "$work/tree" "$copy" >/dev/null || verdict=DIFFERENT
 }
-sglty_tree() { "$sglty" send "$work/tree" --to "$url" --encrypt none >/dev/null 2>&1; }
+sglty_tree() { "$sglty" send "$work/tree" --to "$url" --encrypt none >/dev/null; }
 run_rsync() { round rs_runs rs_tree_cpu rs_tree_cores rs_tree_ok "$work/dst/rsync/tree" rsync -a "$work/tree" rsync://127.0.0.1:5297/dst/rsync/; }
 run_sglty() { round sg_runs sg_tree_cpu sg_tree_cores sg_tree_ok "$work/dst/tree" sglty_tree; }
 for ((round = 1; round <= rounds; round++)); do

@@ -153,17 +153,51 @@ iperf_received_mbps() {
 # Exits with a one-line reason unless RATE, TOOL's figure in round ROUND, is a whole number above 0: a tool that failed must
 # not leave a hole, or a stray word, in the medians.
 check_rate() {
-    if ! [[ $1 =~ ^[1-9][0-9]*$ ]]; then echo "$(basename "$0"): no rate from $2 in round $3" >&2; exit 1; fi
+    if ! [[ $1 =~ ^[1-9][0-9]*$ ]]; then echo "$(basename "$0"): no rate from $2 in round ${3:-1}" >&2; exit 1; fi
 }
 
-# Returns once the server NAME, started in the background as PID, listens on TCP PORT; a one-line error if it stops
-# first. Starting the clock before a server listens would time its start-up as the tool's.
-await_listening() {
-    until ss -Hltn "sport = :$3" | grep -q .; do
-        if ! kill -0 "$2" 2>/dev/null; then echo "$(basename "$0"): $1 could not listen on port $3" >&2; return 1; fi
+# The number field NAME of JSON, the report of WHAT; exits with a one-line reason when it is missing, so that no 0 or
+# blank stands in for it.
+need_field() {
+    local value; value=$(json_field "$1" "$2")
+    if [ -z "$value" ]; then echo "$(basename "$0"): no $2 in the report of $3" >&2; exit 1; fi
+    echo "$value"
+}
+
+# Exits with a one-line reason unless SIZE_MIB is a whole number of at least 8 (two dd writers of 4 MiB blocks).
+check_size() {
+    if ! [[ $1 =~ ^[0-9]+$ ]] || (($1 < 8)); then echo "$(basename "$0"): SIZE_MIB must be a whole number of at least 8, not '$1'" >&2; exit 1; fi
+}
+
+# Waits up to 30 s for FILE to be written by NAME, started in the background as PID; a one-line error (with the last
+# line of ERR_FILE, where NAME writes its errors) if it stops or takes longer, after stopping it.
+await_file() {
+    local file=$1 name=$2 pid=$3 err=$4 deadline=$((SECONDS + 30))
+    until [ -s "$file" ]; do
+        if ! kill -0 "$pid" 2>/dev/null || ((SECONDS >= deadline)); then
+            kill "$pid" 2>/dev/null || true
+            echo "$(basename "$0"): $name did not start: $(tail -1 "$err" 2>/dev/null)" >&2; return 1
+        fi
         sleep 0.05
     done
 }
+
+# Returns once something listens on TCP PORT (callers check with ports_free that nothing did before they started the
+# server NAME there, in the background as PID); a one-line error, after stopping it, if the server stops first or
+# nothing listens within 30 s. Starting the clock before a server listens would time its start-up as the tool's.
+await_listening() {
+    local deadline=$((SECONDS + 30))
+    until ss -Hltn "sport = :$3" | grep -q .; do
+        if ! kill -0 "$2" 2>/dev/null || ((SECONDS >= deadline)); then
+            kill "$2" 2>/dev/null || true
+            echo "$(basename "$0"): $1 did not listen on port $3" >&2; return 1
+        fi
+        sleep 0.05
+    done
+}
+
+# The error iperf3 put in its JSON report FILE (iperf3 -J writes it there, not to stderr).
+iperf_error() { grep -oE '"error":[[:space:]]*"[^"]*"' "$1" 2>/dev/null | head -1 | cut -d'"' -f4; }
 
 # Starts an iperf3 server on PORT with any further ARGS (such as -1, or -F FILE), sets IPERF_PID, and returns once
 # it listens.

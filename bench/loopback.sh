@@ -3,13 +3,15 @@
 # received stream to a file, dd filling a fresh file with one and with two writers (the destination's own bound),
 # and `sglty bench` plaintext and encrypted. iperf3 memory to memory and each `sglty bench` run ROUNDS times (3
 # unless set), in alternating order, and their medians count; the other rows run once.
-# Usage: [ROUNDS=N] bench/loopback.sh [SIZE_MIB] [DIR]   (installs iperf3 with apt when missing)
+# Usage: [ROUNDS=N] bench/loopback.sh [SIZE_MIB] [DIR]   (as root: installs iperf3, iproute2, and the native build's
+# clang and zlib1g-dev with apt when missing; stops if something listens on port 5299)
 set -euo pipefail
 size_mib=${1:-2048}
 dir=${2:-/dev/shm}
 here="$(cd "$(dirname "$0")/.." && pwd)"
 . "$here/bench/lib.sh"
 rounds=$(rounds_wanted) || exit 1
+check_size "$size_mib"
 install_missing iperf3=iperf3 ss=iproute2
 ports_free 5299
 work="$(mktemp -d "$dir/sglty-loopback.XXXXXX")"
@@ -23,10 +25,12 @@ sglty=$(publish_sglty "$work/sglty")
 head -c "$bytes" /dev/urandom > "$work/src.bin"
 # iperf3 writing what it receives into a file, once, with a server that ends after this one client.
 iperf_server 5299 -1 -F "$work/iperf-out.bin"
-iperf3 -c 127.0.0.1 -p 5299 -F "$work/src.bin" -J > "$work/iperf.json" || fail "iperf3 -F failed; see $work/iperf.json"
+iperf3 -c 127.0.0.1 -p 5299 -F "$work/src.bin" -J > "$work/iperf.json" || fail "iperf3 -F failed: $(iperf_error "$work/iperf.json")"
 wait "$IPERF_PID" || true; IPERF_PID=
 iperf_file=$(iperf_received_mbps "$work/iperf.json")
-check_rate "$iperf_file" "iperf3 -F" 1
+check_rate "$iperf_file" "iperf3 -F"
+# iperf3 does not report a write that failed (a full destination); the file's size does.
+[ "$(stat -c %s "$work/iperf-out.bin")" = "$bytes" ] || fail "iperf3 -F wrote $(stat -c %s "$work/iperf-out.bin") of $bytes bytes into $dir"
 rm -f "$work/iperf-out.bin" "$work/src.bin"
 
 # One writer, then two at once, into a fresh file: the destination's own bound. On virtual machines whose freed
@@ -34,6 +38,7 @@ rm -f "$work/iperf-out.bin" "$work/src.bin"
 measure dd if=/dev/zero of="$work/dd1.bin" bs=4M count=$((size_mib / 4)) status=none || fail "dd could not write into $dir"
 dd_fresh=$(mbps "$(stat -c %s "$work/dd1.bin")" "$TAKEN"); rm -f "$work/dd1.bin"
 dd_two=$(write_bound "$work" "$size_mib")
+check_rate "$dd_fresh" "dd"; check_rate "$dd_two" "dd x2"
 
 # One server for every round of iperf3 memory to memory.
 iperf_server 5299
@@ -41,22 +46,24 @@ iperf_server 5299
 # sglty the CPU seconds of each side and the peak memory of each side in MiB.
 declare -A rates send_cpu recv_cpu send_peak recv_peak
 once() {
-    local tool=$1 json rate
+    local tool=$1 json rate what err
     if [ "$tool" = iperf3 ]; then
-        iperf3 -c 127.0.0.1 -p 5299 -n "$bytes" -J > "$work/iperf.json" || fail "iperf3 failed in round $round; see $work/iperf.json"
+        iperf3 -c 127.0.0.1 -p 5299 -n "$bytes" -J > "$work/iperf.json" || fail "iperf3 failed in round $round: $(iperf_error "$work/iperf.json")"
         rate=$(iperf_received_mbps "$work/iperf.json")
     else
         json=$("$sglty" bench --size "${size_mib}MiB" --dir "$work" --json --encrypt "$tool" 2> "$work/bench.err") ||
-            fail "sglty bench --encrypt $tool failed in round $round: $(tail -1 "$work/bench.err")"
-        rate=$(printf %.0f "$(json_field "$json" mbytes_per_s)")
+            { err=$(tail -1 "$work/bench.err"); fail "sglty bench --encrypt $tool failed in round $round${err:+: $err}"; }
+        what="sglty bench --encrypt $tool, round $round"
+        rate=$(need_field "$json" mbytes_per_s "$what"); rate=$(printf %.0f "$rate")
     fi
     check_rate "$rate" "$tool" "$round"
     rates[$tool]+="$rate "
     [ "$tool" = iperf3 ] && return
-    send_cpu[$tool]+="$(printf %.2f "$(json_field "$json" sender_cpu_seconds)") "
-    recv_cpu[$tool]+="$(printf %.2f "$(json_field "$json" receiver_cpu_seconds)") "
-    send_peak[$tool]+="$(( $(json_field "$json" sender_peak_rss_bytes) >> 20 )) "
-    recv_peak[$tool]+="$(( $(json_field "$json" receiver_peak_rss_bytes) >> 20 )) "
+    local send_cpu_s recv_cpu_s send_rss recv_rss
+    send_cpu_s=$(need_field "$json" sender_cpu_seconds "$what"); recv_cpu_s=$(need_field "$json" receiver_cpu_seconds "$what")
+    send_rss=$(need_field "$json" sender_peak_rss_bytes "$what"); recv_rss=$(need_field "$json" receiver_peak_rss_bytes "$what")
+    send_cpu[$tool]+="$(printf %.2f "$send_cpu_s") "; recv_cpu[$tool]+="$(printf %.2f "$recv_cpu_s") "
+    send_peak[$tool]+="$((send_rss >> 20)) "; recv_peak[$tool]+="$((recv_rss >> 20)) "
 }
 tools=(iperf3 none aes-256-gcm chacha20-poly1305)
 for ((round = 1; round <= rounds; round++)); do
