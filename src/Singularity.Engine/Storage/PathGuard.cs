@@ -49,7 +49,9 @@ internal sealed class PathGuard
         string? error = SyntaxError(relative, _limits);
         if (error is not null) throw new SingularityException(ErrorCode.BadPath, $"refused path: {error}");
         string full = Path.GetFullPath(Path.Combine(_root, relative.Replace('/', Path.DirectorySeparatorChar)));
-        if (!full.StartsWith(_root, StringComparison.Ordinal) || full.Length <= _root.Length || !IsSeparator(full[_root.Length]) && !_root.EndsWith(Path.DirectorySeparatorChar))
+        // The syntax check above already refuses every path that could climb; this one stands on its own in case
+        // that check or the platform's path rules ever let one through.
+        if (!IsBelow(_root, full))
             throw new SingularityException(ErrorCode.BadPath, $"refused path '{relative}': it leaves the destination");
         CheckParents(full);
         return full;
@@ -101,6 +103,11 @@ internal sealed class PathGuard
         }
         while (missing.TryPop(out string? directory)) CreateChecked(directory);
     }
+
+    /// <summary>Whether the full path <paramref name="full"/> names something strictly inside the full path <paramref name="root"/>.</summary>
+    internal static bool IsBelow(string root, string full) =>
+        full.StartsWith(root, StringComparison.Ordinal) && full.Length > root.Length
+        && (IsSeparator(full[root.Length]) || root.EndsWith(Path.DirectorySeparatorChar));
 
     private string Relative(string full) => Path.GetRelativePath(_root, full);
 

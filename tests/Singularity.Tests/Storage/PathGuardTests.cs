@@ -76,6 +76,25 @@ public sealed class PathGuardTests
         Assert.Empty(Directory.EnumerateFileSystemEntries(root));
     }
 
+    // The second line of defence, checked on its own: the syntax check refuses every climbing path before it.
+    [Theory]
+    [InlineData("/srv/dst", "/srv/dst/a", true)]
+    [InlineData("/srv/dst", "/srv/dst/a/b", true)]
+    [InlineData("/srv/dst/", "/srv/dst/a", true)]
+    [InlineData("/", "/a", true)]
+    [InlineData("/srv/dst", "/srv/dst", false)]
+    [InlineData("/srv/dst/", "/srv/dst/", false)]
+    [InlineData("/srv/dst", "/srv/dstx/a", false)]
+    [InlineData("/srv/dst", "/srv/ds", false)]
+    [InlineData("/srv/dst", "/srv/other/a", false)]
+    [InlineData("/srv/dst", "/etc/passwd", false)]
+    public void Only_a_path_strictly_inside_the_root_is_below_it(string root, string full, bool below)
+    {
+        static string Native(string path) => path.Replace('/', Path.DirectorySeparatorChar);
+
+        Assert.Equal(below, PathGuard.IsBelow(Native(root), Native(full)));
+    }
+
     /// <summary>Puts a link to <paramref name="target"/> at a directory named d just before it is created.</summary>
     private static Action<string> LinkTo(string target) => path =>
     {
