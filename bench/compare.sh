@@ -37,7 +37,7 @@ rsync --daemon --no-detach --config="$work/rsyncd.conf" & pids+=($!); rsyncd=$!
 sshd_setup "$work/ssh" 5296
 /usr/sbin/sshd -D -f "$work/ssh/sshd_config" -o ListenAddress=127.0.0.1 & pids+=($!); sshd=$!
 "$sglty" recv --dir "$work/dst" --listen 127.0.0.1:0 --url-file "$work/url" --encrypt none 2> "$work/recv.err" >/dev/null & pids+=($!)
-await_file "$work/url" "sglty recv" "$!" "$work/recv.err"
+await_server "sglty recv" "$!" "$work/recv.err" "did not start" test -s "$work/url"
 url=$(cat "$work/url")
 await_listening "rsync --daemon" "$rsyncd" 5297
 await_listening sshd "$sshd" 5296

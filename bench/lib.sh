@@ -16,12 +16,15 @@ publish_sglty() {
     echo "$1/sglty"
 }
 
+# Whether anything listens on TCP PORT.
+listening() { ss -Hltn "sport = :$1" | grep -q .; }
+
 # Exits with a one-line reason if anything listens on one of the TCP PORTs the script is about to use: a leftover
 # server there would take the benchmark's traffic and make its figures and checks meaningless.
 ports_free() {
     local port
     for port in "$@"; do
-        if ss -Hltn "sport = :$port" | grep -q .; then
+        if listening "$port"; then
             echo "$(basename "$0"): port $port is in use; stop what listens there (ss -ltnp 'sport = :$port') and run again" >&2
             exit 1
         fi
@@ -169,32 +172,25 @@ check_size() {
     if ! [[ $1 =~ ^[0-9]+$ ]] || (($1 < 8)); then echo "$(basename "$0"): SIZE_MIB must be a whole number of at least 8, not '$1'" >&2; exit 1; fi
 }
 
-# Waits up to 30 s for FILE to be written by NAME, started in the background as PID; a one-line error (with the last
-# line of ERR_FILE, where NAME writes its errors) if it stops or takes longer, after stopping it.
-await_file() {
-    local file=$1 name=$2 pid=$3 err=$4 deadline=$((SECONDS + 30))
-    until [ -s "$file" ]; do
+# Polls CHECK (a command and its arguments) until it succeeds. If the server NAME, started in the background as PID,
+# stops first or 30 s pass, stops it and returns 1 with the one-line error "NAME FAILURE", followed by the last line
+# of ERR_FILE when the server writes its errors there ("" for none). Starting the clock before a server is ready
+# would time its start-up as the tool's.
+await_server() {
+    local name=$1 pid=$2 err=$3 failure=$4 deadline=$((SECONDS + 30)) reason; shift 4
+    until "$@"; do
         if ! kill -0 "$pid" 2>/dev/null || ((SECONDS >= deadline)); then
             kill "$pid" 2>/dev/null || true
-            echo "$(basename "$0"): $name did not start: $(tail -1 "$err" 2>/dev/null)" >&2; return 1
+            reason=$([ -z "$err" ] || tail -1 "$err" 2>/dev/null)
+            echo "$(basename "$0"): $name $failure${reason:+: $reason}" >&2; return 1
         fi
         sleep 0.05
     done
 }
 
-# Returns once something listens on TCP PORT (callers check with ports_free that nothing did before they started the
-# server NAME there, in the background as PID); a one-line error, after stopping it, if the server stops first or
-# nothing listens within 30 s. Starting the clock before a server listens would time its start-up as the tool's.
-await_listening() {
-    local deadline=$((SECONDS + 30))
-    until ss -Hltn "sport = :$3" | grep -q .; do
-        if ! kill -0 "$2" 2>/dev/null || ((SECONDS >= deadline)); then
-            kill "$2" 2>/dev/null || true
-            echo "$(basename "$0"): $1 did not listen on port $3" >&2; return 1
-        fi
-        sleep 0.05
-    done
-}
+# Returns once the server NAME, started in the background as PID, can be reached on TCP PORT: callers check with
+# ports_free that nothing listened there before they started it. See await_server.
+await_listening() { await_server "$1" "$2" "" "did not listen on port $3" listening "$3"; }
 
 # The error iperf3 put in its JSON report FILE (iperf3 -J writes it there, not to stderr).
 iperf_error() { grep -oE '"error":[[:space:]]*"[^"]*"' "$1" 2>/dev/null | head -1 | cut -d'"' -f4; }
