@@ -148,10 +148,13 @@ alternating() {
 # The number field NAME of the one-line JSON object JSON (as `sglty ... --json` prints it); empty when it is missing.
 json_field() { grep -oE "\"$2\":[0-9.eE+-]+" <<< "$1" | head -1 | cut -d: -f2; }
 
-# MB/s the receiver counted in the iperf3 JSON report FILE (iperf3 -J), as a whole number.
-iperf_received_mbps() {
-    awk -F: '/"sum_received"/ { f = 1 } f && /"bits_per_second"/ { gsub(/[ ,]/, "", $2); printf "%.0f", $2 / 8 / 1e6; exit }' "$1"
+# The figure NAME (bytes, bits_per_second...) of what the receiver counted in the iperf3 JSON report FILE (iperf3 -J).
+iperf_received() {
+    awk -F: -v name="\"$1\"" '/"sum_received"/ { f = 1 } f && $1 ~ name { gsub(/[ \t,]/, "", $2); print $2; exit }' "$2"
 }
+
+# MB/s the receiver counted in the iperf3 JSON report FILE, as a whole number.
+iperf_received_mbps() { awk -v b="$(iperf_received bits_per_second "$1")" 'BEGIN { printf "%.0f", b / 8 / 1e6 }'; }
 
 # Exits with a one-line reason unless RATE, TOOL's figure in round ROUND, is a whole number above 0: a tool that failed must
 # not leave a hole, or a stray word, in the medians.
