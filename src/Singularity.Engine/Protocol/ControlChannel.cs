@@ -160,10 +160,12 @@ internal sealed class ControlChannel : IAsyncDisposable
 
     private Span<byte> Reserve(int size, bool newMessage = true)
     {
+        // Checked on every reserve, not only when the buffer must grow: the buffer may be one the writer grew (an
+        // encrypted batch's sealed copy is rented larger than the batch), and the cap holds whatever buffer queues.
+        if (_pendingLength + size > MaxPendingBytes)
+            throw new TransferAbortedException(ErrorCode.LimitExceeded, "the peer stopped reading control messages");
         if (_pendingLength + size > _pending.Length)
         {
-            if (_pendingLength + size > MaxPendingBytes)
-                throw new TransferAbortedException(ErrorCode.LimitExceeded, "the peer stopped reading control messages");
             byte[] larger = ArrayPool<byte>.Shared.Rent(Math.Max(_pending.Length * 2, _pendingLength + size));
             _pending.AsSpan(0, _pendingLength).CopyTo(larger);
             ArrayPool<byte>.Shared.Return(_pending);
