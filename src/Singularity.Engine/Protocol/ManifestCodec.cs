@@ -68,6 +68,8 @@ internal static class ManifestCodec
             error = "path is not valid UTF-8";
             return false;
         }
+        // No file system can create a link whose target holds NUL: refused here as malformed, not later as a failed create.
+        if (target.Contains('\0')) { error = "link target contains NUL"; return false; }
         entry = new ManifestEntry(kind, path, size, (UnixFileMode)mode, mtime, kind == EntryKind.Symlink ? target : null);
         consumed = FixedSize + pathLength + targetLength;
         error = null;

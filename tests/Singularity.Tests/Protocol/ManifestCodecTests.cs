@@ -62,6 +62,13 @@ public sealed class ManifestCodecTests
         AssertRejected(good, b => BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(24), 3), "link target");
         AssertRejected(good, b => b[ManifestCodec.FixedSize] = 0xFF, "UTF-8");
         Assert.False(ManifestCodec.TryRead(good, Limits with { MaxPathBytes = 3 }, out _, out _, out _));
+
+        // A link target with NUL cannot be created; refused as malformed rather than failing at the file system.
+        var link = new ManifestEntry(EntryKind.Symlink, "a/l", 0, (UnixFileMode)0b111_101_101, 0, "t\0x");
+        byte[] withNul = new byte[ManifestCodec.EncodedSize(link)];
+        ManifestCodec.Write(withNul, link);
+        Assert.False(ManifestCodec.TryRead(withNul, Limits, out _, out _, out string? nulError));
+        Assert.Contains("NUL", nulError);
         Assert.False(ManifestCodec.TryRead(good, Limits with { MaxTotalBytes = 9 }, out _, out _, out _));
     }
 
