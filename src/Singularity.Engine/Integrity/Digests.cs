@@ -15,13 +15,24 @@ internal static class Digests
         if (BitConverter.IsLittleEndian)
             return XxHash3.HashToUInt64(MemoryMarshal.AsBytes(shardDigests));
         var hash = new XxHash3();
+        Append(hash, shardDigests);
+        return hash.GetCurrentHashAsUInt64();
+    }
+
+    /// <summary>Adds shard digests to a whole-file digest being built in pieces, in the same byte order as <see cref="File"/>.</summary>
+    public static void Append(XxHash3 hash, ReadOnlySpan<ulong> shardDigests)
+    {
+        if (BitConverter.IsLittleEndian)
+        {
+            hash.Append(MemoryMarshal.AsBytes(shardDigests));
+            return;
+        }
         Span<byte> one = stackalloc byte[8];
         foreach (ulong digest in shardDigests)
         {
             BinaryPrimitives.WriteUInt64LittleEndian(one, digest);
             hash.Append(one);
         }
-        return hash.GetCurrentHashAsUInt64();
     }
 
     public static int ShardCount(long fileSize, int shardSize) => checked((int)ShardCount64(fileSize, shardSize));

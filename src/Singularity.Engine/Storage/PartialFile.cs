@@ -51,8 +51,8 @@ internal sealed class PartialFile
     private FileStream? _stream;
     private ResumeJournal? _journal;
     private DateTime _lastJournal;
-    private ulong[]? _digests;
-    private ulong[]? _claimed;
+    // Claimed shards and verified digests, from the first shard claimed or kept to the commit.
+    private ShardTable? _shards;
     private int _verified;
     private ulong? _sealedDigest;
     private bool _written;
@@ -149,8 +149,7 @@ internal sealed class PartialFile
             if (!_offered.TryGetValue((int)index, out ulong digest))
                 throw new ProtocolViolationException($"shard {index} of '{Entry.Path}' was kept but never offered");
             if (Committed || _written || !Claim(index)) return false;
-            _digests ??= new ulong[ShardCount];
-            _digests[index] = digest;
+            _shards!.Set((int)index, digest);
             // Its bytes were flushed by the session that journaled them, so its record may be written at once.
             _unjournaled!.Add(((int)index, digest));
             if (++_verified < ShardCount) return false;
@@ -164,7 +163,7 @@ internal sealed class PartialFile
     {
         lock (_lock)
         {
-            _digests![index] = digest;
+            _shards!.Set((int)index, digest);
             _unjournaled?.Add(((int)index, digest));
             if (++_verified == ShardCount) return true;
             // One lane flushes at a time, and the file's other lanes go on writing; what they complete meanwhile
@@ -365,7 +364,7 @@ internal sealed class PartialFile
                 {
                     journalLock = ResumeJournal.LockAndLoad(JournalPath, Entry.Size, Entry.MtimeNanoseconds, _shardSize, ShardCount, out var journaled);
                     if (HoldUntilRename) locked = LockExisting(temp, Entry.Path);
-                    if (!ResumeJournal.Vouches(journaled, (_digests ?? []).Select((digest, index) => KeyValuePair.Create(index, digest))))
+                    if (!ResumeJournal.Vouches(journaled, _shards?.All() ?? []))
                         throw Changed(Entry.Path);
                 }
                 catch (IOException ex) when (StorageErrors.IsLocked(ex))
@@ -373,7 +372,7 @@ internal sealed class PartialFile
                     throw InUse(Entry.Path);
                 }
             }
-            ulong expected = Digests.File(_digests ?? []);
+            ulong expected = _shards?.FileDigest() ?? Digests.File([]);
             if (expected != _sealedDigest!.Value)
             {
                 // Its journal cannot be trusted either: the next session starts this file afresh.
@@ -396,8 +395,7 @@ internal sealed class PartialFile
             // Windows cannot delete a file open without delete sharing; the partial is in place by now.
             journalLock?.Dispose();
             if (Resumable) File.Delete(JournalPath);
-            _digests = null;
-            _claimed = null;
+            _shards = null;
         }
         finally
         {
@@ -447,15 +445,7 @@ internal sealed class PartialFile
         }
     }
 
-    private bool Claim(uint index)
-    {
-        _claimed ??= new ulong[Digests.BitmapWords(ShardCount)];
-        ref ulong word = ref _claimed[index / 64];
-        ulong bit = 1UL << (int)(index % 64);
-        if ((word & bit) != 0) return false;
-        word |= bit;
-        return true;
-    }
+    private bool Claim(uint index) => (_shards ??= new ShardTable(ShardCount)).TryClaim((int)index);
 
     /// <summary>Opens the temporary file: the existing one when resuming, else a new preallocated one; and the journal.</summary>
     private void Open()
@@ -495,7 +485,6 @@ internal sealed class PartialFile
             ? LockExisting(temp, Entry.Path, FileAccess.ReadWrite) ?? throw new FileNotFoundException($"the partial of '{Entry.Path}' disappeared", temp)
             : CreateExclusive(temp, _preallocate ? Entry.Size : 0, Entry.Path);
         _handle = _stream.SafeFileHandle;
-        _digests ??= new ulong[ShardCount];
     }
 
     /// <summary>
