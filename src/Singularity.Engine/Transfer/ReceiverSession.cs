@@ -63,7 +63,7 @@ internal sealed partial class ReceiverSession
     private int _failed;
     private long _lastActivity;
 
-    public ReceiverSession(SessionId id, ReceiverOptions options, string remote, SessionKeys keys)
+    public ReceiverSession(SessionId id, ReceiverOptions options, string remote, SessionKeys keys, HoldBudget? receiverHolds = null)
     {
         Id = id;
         Keys = keys;
@@ -71,7 +71,7 @@ internal sealed partial class ReceiverSession
         _limits = options.Transfer.Limits;
         _slowFlushTicks = (long)(options.SlowFlush.TotalSeconds * Stopwatch.Frequency);
         _guard = new PathGuard(options.Directory, _limits);
-        _holds = new HoldBudget(_limits.MaxOpenFiles);
+        _holds = new HoldBudget(_limits.MaxOpenFiles, receiverHolds);
         Remote = remote;
     }
 

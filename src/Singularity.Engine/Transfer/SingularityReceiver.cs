@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using Singularity.Engine.Protocol;
 using Singularity.Engine.Security;
+using Singularity.Engine.Storage;
 using Singularity.Engine.Transfer;
 using Singularity.Engine.Transport;
 
@@ -25,6 +26,8 @@ public sealed class SingularityReceiver : IAsyncDisposable
     private int _sessionSlots;
     private int _sessionsEnded;
     private readonly ConcurrentDictionary<SessionId, TaskCompletionSource<ReceiverSession?>> _pending = new();
+    // Finished files all sessions together keep open until their commit, within the process's open-file limit.
+    private readonly HoldBudget _holds = new(HoldBudget.Within(OpenFileLimit.Current));
 
     /// <summary>Connections holding a handshake slot right now.</summary>
     internal int HandshakesInProgress => Volatile.Read(ref _handshakes);
@@ -298,7 +301,7 @@ public sealed class SingularityReceiver : IAsyncDisposable
 
     private async Task RunSessionAsync(ILaneConnection connection, string remote, SessionId id, SessionKeys keys)
     {
-        var session = new ReceiverSession(id, _options, remote, keys);
+        var session = new ReceiverSession(id, _options, remote, keys, _holds);
         bool added = _sessions.TryAdd(session.Id, session);
         if (_pending.TryRemove(id, out var waiting)) waiting.TrySetResult(added ? session : null);
         if (!added)

@@ -13,6 +13,18 @@ public static class SgltyProcess
         return Process.Start(info)!;
     }
 
+    /// <summary>Starts `sglty` with at most <paramref name="openFiles"/> open files (soft and hard limit), as a shell's <c>ulimit -n</c> gives it.</summary>
+    public static Process StartWithOpenFileLimit(int openFiles, params string[] arguments)
+    {
+        var info = new ProcessStartInfo("/bin/sh") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add("-c");
+        info.ArgumentList.Add($"ulimit -n {openFiles} && exec \"$0\" \"$@\"");
+        info.ArgumentList.Add("dotnet");
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "sglty.dll"));
+        foreach (string argument in arguments) info.ArgumentList.Add(argument);
+        return Process.Start(info)!;
+    }
+
     /// <summary>Runs to completion and returns exit code, stdout and stderr; the timeout only guards against a hang.</summary>
     public static async Task<(int ExitCode, string Out, string Err)> RunAsync(params string[] arguments)
     {
