@@ -53,7 +53,9 @@ internal sealed class TcpTransport(int socketBufferSize, string? congestionContr
         {
             if (endpoint.AddressFamily == AddressFamily.InterNetworkV6 && endpoint.Address.Equals(IPAddress.IPv6Any))
                 socket.DualMode = true;
-            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            // No ReuseAddress: on Unix .NET maps it to SO_REUSEPORT as well, which let a second receiver listen on a
+            // port already in use and split the senders' connections between the two. .NET sets SO_REUSEADDR for
+            // every TCP bind on Unix by itself, so a receiver restarted on its port still listens at once.
             // Accepted sockets inherit buffer sizes from the listener, and the window scale is fixed at SYN time.
             Configure(socket);
             socket.Bind(endpoint);

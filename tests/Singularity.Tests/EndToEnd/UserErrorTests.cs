@@ -145,6 +145,39 @@ public sealed class UserErrorTests
         Assert.Contains("Singularity receiver", error.Message);
     }
 
+    /// <summary>
+    /// A second receiver started on a port one already listens on must fail, not share the port: the kernel would
+    /// split the senders' connections between the two, and sends would fail with a wrong token or an unknown session.
+    /// </summary>
+    [Fact]
+    public async Task A_port_another_receiver_listens_on_is_refused_in_one_line()
+    {
+        using var temp = new TempDirectory();
+        await using var first = new LoopbackReceiver(temp.Sub("a"));
+        var endpoint = new IPEndPoint(IPAddress.Loopback, first.Receiver.LocalEndPoint.Port);
+        var error = Assert.Throws<SingularityException>(() => SingularityReceiver.Start(new ReceiverOptions { Directory = temp.Sub("b"), Listen = endpoint }));
+        Assert.Equal($"cannot listen on {endpoint}: address already in use; pick another port with --listen HOST:PORT", error.Message);
+    }
+
+    /// <summary>A receiver restarted on its port right after a transfer listens again at once, while the last connections linger in TIME_WAIT.</summary>
+    [Fact]
+    public async Task A_receiver_restarted_on_its_port_after_a_transfer_listens_again()
+    {
+        using var temp = new TempDirectory();
+        string source = TestFiles.Create(Path.Combine(temp.Path, "f.bin"), 100_000);
+        IPEndPoint endpoint;
+        string token;
+        await using (var first = new LoopbackReceiver(temp.Sub("a")))
+        {
+            await SingularitySender.SendAsync([source], first.Url);
+            await first.NextResultAsync();
+            endpoint = new IPEndPoint(IPAddress.Loopback, first.Receiver.LocalEndPoint.Port);
+            token = first.Token;
+        }
+        await using var again = SingularityReceiver.Start(new ReceiverOptions { Directory = temp.Sub("b"), Listen = endpoint, Token = token });
+        Assert.Equal(endpoint.Port, again.LocalEndPoint.Port);
+    }
+
     [Fact]
     public void An_unwritable_destination_is_reported_before_listening()
     {
