@@ -1,5 +1,7 @@
 using System.CommandLine;
+using System.CommandLine.Help;
 using Singularity.Cli.Commands;
+using Singularity.Cli.Display;
 
 var root = new RootCommand("sglty: fast, verified file transfer over several TCP lanes")
 {
@@ -8,4 +10,18 @@ var root = new RootCommand("sglty: fast, verified file transfer over several TCP
     BenchCommand.Create(),
     PartialsCommand.Create(),
 };
-return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
+// Without arguments, the list of commands, as most tools print it; a failure, since nothing was done.
+if (args.Length == 0)
+{
+    await root.Parse(["--help"]).InvokeAsync().ConfigureAwait(false);
+    return Errors.Failure;
+}
+var parsed = root.Parse(args);
+// A mistake on the command line is one line that names it, not the whole help behind the error.
+if (parsed.Errors.Count > 0 && parsed.Action is not HelpAction)
+{
+    // A word the parser did not know explains the others ("sglty frob" also lacks a command).
+    var error = parsed.Errors.FirstOrDefault(e => e.Message.StartsWith("Unrecognized", StringComparison.Ordinal)) ?? parsed.Errors[0];
+    return Errors.ReportUsage(error.Message, parsed.CommandResult.Command == root ? "sglty" : $"sglty {parsed.CommandResult.Command.Name}");
+}
+return await parsed.InvokeAsync().ConfigureAwait(false);

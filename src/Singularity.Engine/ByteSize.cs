@@ -30,6 +30,19 @@ public static class ByteSize
         return true;
     }
 
+    /// <summary>Formats a count exactly, in the largest binary unit that divides it, the way options are written: "4KiB", "16MiB", "1000".</summary>
+    internal static string Exact(long bytes)
+    {
+        string[] units = ["", "KiB", "MiB", "GiB", "TiB"];
+        int unit = 0;
+        while (bytes != 0 && bytes % 1024 == 0 && unit < units.Length - 1)
+        {
+            bytes /= 1024;
+            unit++;
+        }
+        return string.Create(CultureInfo.InvariantCulture, $"{bytes}{units[unit]}");
+    }
+
     /// <summary>Formats with the largest binary unit that keeps the number at least 1, e.g. "1.50 GiB".</summary>
     public static string Format(long bytes)
     {

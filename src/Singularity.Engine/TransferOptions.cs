@@ -111,7 +111,7 @@ public sealed record TransferOptions
         if (FilesAheadOfCommits < 0)
             throw new ArgumentOutOfRangeException(nameof(FilesAheadOfCommits), FilesAheadOfCommits, "files ahead of commits must not be negative");
         if (ShardSize < Limits.MinShardSize || ShardSize > Limits.MaxShardSize)
-            throw new ArgumentOutOfRangeException(nameof(ShardSize), ShardSize, $"shard size must be between {Limits.MinShardSize} and {Limits.MaxShardSize} bytes");
+            throw new ArgumentOutOfRangeException(nameof(ShardSize), ShardSize, $"shard size must be between {ByteSize.Exact(Limits.MinShardSize)} and {ByteSize.Exact(Limits.MaxShardSize)}");
         if (MaxInFlightBytes < ShardSize)
             throw new ArgumentOutOfRangeException(nameof(MaxInFlightBytes), MaxInFlightBytes, "in-flight bytes must be at least one shard");
         if (SocketBufferSize < 0)

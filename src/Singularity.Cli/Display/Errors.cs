@@ -3,7 +3,7 @@ using Singularity.Engine;
 namespace Singularity.Cli.Display;
 
 /// <summary>Turns any failure into the single line a user sees, and an exit code.</summary>
-internal static class Errors
+internal static partial class Errors
 {
     public const int Failure = 1;
 
@@ -18,12 +18,40 @@ internal static class Errors
         }
     });
 
+    /// <summary>A command line that did not parse: the parser's first complaint, in the options' own words, and where to look.</summary>
+    public static int ReportUsage(string message, string command)
+    {
+        // The parser names the .NET type it wanted; users know the option, and that it wants a number.
+        var wrongType = WrongType().Match(message);
+        if (wrongType.Success)
+            message = $"{wrongType.Groups["option"].Value}: '{wrongType.Groups["value"].Value}' is not a {(wrongType.Groups["type"].Value.StartsWith("System.Int", StringComparison.Ordinal) ? "whole number" : "valid value")}";
+        Console.Error.WriteLine($"sglty: error: {Printable(message.TrimEnd('.'))}; see '{command} --help'");
+        return Failure;
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex("^Cannot parse argument '(?<value>.*)' for option '(?<option>[^']+)' as expected type '(?<type>[^']+)'")]
+    private static partial System.Text.RegularExpressions.Regex WrongType();
+
+    /// <summary>The options of <see cref="TransferOptions"/> that a user sets through a flag, by the name an error gives them.</summary>
+    private static readonly Dictionary<string, string> Flags = new(StringComparer.Ordinal)
+    {
+        [nameof(TransferOptions.Lanes)] = "--lanes",
+        [nameof(TransferOptions.MaxLanes)] = "--lanes",
+        [nameof(TransferOptions.ShardSize)] = "--shard-size",
+        [nameof(TransferOptions.MaxInFlightBytes)] = "--in-flight",
+        [nameof(TransferOptions.SocketBufferSize)] = "--socket-buffer",
+        [nameof(TransferOptions.Retries)] = "--retries",
+        [nameof(TransferOptions.RetryTimeout)] = "--timeout",
+        [nameof(TransferOptions.StallTimeout)] = "--stall-timeout",
+        [nameof(TransferOptions.IdleTimeout)] = "--idle-timeout",
+    };
+
     public static int Report(Exception ex)
     {
         string message = ex switch
         {
             SingularityException known => known.Message,
-            ArgumentOutOfRangeException range => $"{range.ParamName}: {range.Message.Split(" (Parameter")[0]}",
+            ArgumentOutOfRangeException range => $"{(range.ParamName is { } name && Flags.TryGetValue(name, out string? flag) ? flag : range.ParamName)}: {range.Message.Split(" (Parameter")[0]}",
             FormatException format => format.Message,
             OperationCanceledException => "cancelled",
             _ => $"unexpected error: {ex.Message}",

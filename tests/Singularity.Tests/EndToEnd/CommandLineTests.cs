@@ -107,6 +107,22 @@ public sealed class CommandLineTests
         Assert.StartsWith("sglty: error: ", lines[2]);
     }
 
+    /// <summary>A mistake on the command line is one line naming the option in its own words, not the help with the error below it.</summary>
+    [Theory]
+    [InlineData("send /x --to sglty://127.0.0.1:1/ --lanes abc", "sglty: error: --lanes: 'abc' is not a whole number; see 'sglty send --help'")]
+    [InlineData("send /x", "sglty: error: Option '--to' is required; see 'sglty send --help'")]
+    [InlineData("send /x --to sglty://127.0.0.1:1/ --encrypt rot13", "sglty: error: 'rot13' is not a cipher; use aes-256-gcm, chacha20-poly1305 or none; see 'sglty send --help'")]
+    [InlineData("send /x --to sglty://127.0.0.1:1/ --shard-size 1KiB", "sglty: error: --shard-size: shard size must be between 4KiB and 16MiB")]
+    [InlineData("send /x --to sglty://127.0.0.1:1/ --lanes 0", "sglty: error: --lanes: lanes must be between 1 and 128")]
+    [InlineData("frob", "sglty: error: Unrecognized command or argument 'frob'; see 'sglty --help'")]
+    public async Task Command_line_mistakes_are_one_line(string arguments, string expected)
+    {
+        var (exit, output, error) = await SgltyProcess.RunAsync(arguments.Split(' '));
+        Assert.Equal(1, exit);
+        Assert.Equal(expected, error.Trim());
+        Assert.Equal("", output);
+    }
+
     [Fact]
     public async Task Send_of_a_missing_file_fails_with_one_line()
     {
@@ -137,10 +153,10 @@ public sealed class CommandLineTests
 
     /// <summary>A timeout of zero, or longer than a timer can wait, and a negative retry count are refused, not replaced by a default.</summary>
     [Theory]
-    [InlineData("send", "--stall-timeout", "0", "StallTimeout: the stall timeout must be more than 0 and at most 24 days")]
-    [InlineData("send", "--stall-timeout", "60d", "StallTimeout: the stall timeout must be more than 0 and at most 24 days")]
-    [InlineData("send", "--retries", "-1", "Retries: retries cannot be negative")]
-    [InlineData("recv", "--idle-timeout", "0", "IdleTimeout: the idle timeout must be more than 0 and at most 24 days")]
+    [InlineData("send", "--stall-timeout", "0", "--stall-timeout: the stall timeout must be more than 0 and at most 24 days")]
+    [InlineData("send", "--stall-timeout", "60d", "--stall-timeout: the stall timeout must be more than 0 and at most 24 days")]
+    [InlineData("send", "--retries", "-1", "--retries: retries cannot be negative")]
+    [InlineData("recv", "--idle-timeout", "0", "--idle-timeout: the idle timeout must be more than 0 and at most 24 days")]
     public async Task Out_of_range_timeouts_and_retries_are_refused_in_one_line(string command, string option, string value, string message)
     {
         using var temp = new TempDirectory();
