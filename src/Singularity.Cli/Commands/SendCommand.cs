@@ -54,7 +54,8 @@ internal static class SendCommand
             var display = new ProgressDisplay(CipherSuites.Name(options.Cipher));
             var result = await display.ShowAsync(() => SingularitySender.SendAsync(paths, url, options, display, line => Console.Error.WriteLine($"sglty: {Errors.Printable(line)}"), cancellationToken)).ConfigureAwait(false);
             double seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-9);
-            Console.Error.WriteLine($"sent {result.Files} files, {ByteSize.Format(result.Bytes)} in {seconds:0.00} s: {result.Bytes / seconds / 1e6:0.0} MB/s ({result.Bytes * 8 / seconds / 1e9:0.00} Gbit/s), {result.Lanes} lanes, {ByteSize.Format(result.ShardSize)} shards, {CipherSuites.Name(result.Cipher)}");
+            string skipped = result.BytesSkipped > 0 ? $" ({ByteSize.Format(result.BytesSkipped)} of it already there)" : "";
+            Console.Error.WriteLine($"sent {result.Files} files, {ByteSize.Format(result.Bytes)}{skipped} in {seconds:0.00} s: {Delivered(result) / seconds / 1e6:0.0} MB/s ({Delivered(result) * 8 / seconds / 1e9:0.00} Gbit/s), {result.Lanes} lanes, {ByteSize.Format(result.ShardSize)} shards, {CipherSuites.Name(result.Cipher)}");
             if (json) WriteJson(result);
             return 0;
         }
@@ -63,6 +64,9 @@ internal static class SendCommand
             return Errors.Report(ex);
         }
     }
+
+    /// <summary>What this send delivered, over which its rates are taken: what the receiver already held from an interrupted send did not travel, and counting it would inflate them.</summary>
+    private static long Delivered(SendResult result) => result.Bytes - result.BytesSkipped;
 
     private static void WriteJson(SendResult result)
     {
@@ -77,8 +81,8 @@ internal static class SendCommand
             writer.WriteNumber("retries", result.Retries);
             writer.WriteNumber("retransmits", result.Retransmits);
             writer.WriteNumber("seconds", seconds);
-            writer.WriteNumber("mbytes_per_s", result.Bytes / seconds / 1e6);
-            writer.WriteNumber("gbit_per_s", result.Bytes * 8 / seconds / 1e9);
+            writer.WriteNumber("mbytes_per_s", Delivered(result) / seconds / 1e6);
+            writer.WriteNumber("gbit_per_s", Delivered(result) * 8 / seconds / 1e9);
             writer.WriteNumber("lanes", result.Lanes);
             writer.WriteNumber("shard_size", result.ShardSize);
             writer.WriteString("cipher", CipherSuites.Name(result.Cipher));
