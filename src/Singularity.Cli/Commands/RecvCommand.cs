@@ -101,8 +101,16 @@ internal static class RecvCommand
         string host = text[..colon].Trim('[', ']');
         if (host is "0.0.0.0" or "*" or "") return new IPEndPoint(IPAddress.IPv6Any, port);
         if (IPAddress.TryParse(host, out var address)) return new IPEndPoint(address, port);
-        var addresses = Dns.GetHostAddresses(host);
-        if (addresses.Length == 0) throw new FormatException($"--listen host '{host}' does not resolve");
+        IPAddress[] addresses;
+        try
+        {
+            addresses = Dns.GetHostAddresses(host);
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            addresses = [];
+        }
+        if (addresses.Length == 0) throw new FormatException($"--listen host '{host}' does not resolve; give an address of this machine, such as 127.0.0.1 or 0.0.0.0");
         return new IPEndPoint(addresses[0], port);
     }
 

@@ -15,9 +15,12 @@ public sealed record ConnectionUrl(string Host, int Port, string? Token = null)
     public static ConnectionUrl Parse(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
+        // A URL with a slash missing ("sglty:/host") would otherwise read as a host named "sglty".
+        bool schemeWithoutSlashes = text.StartsWith($"{Scheme}:", StringComparison.OrdinalIgnoreCase) && !text.Contains("://", StringComparison.Ordinal)
+            && !int.TryParse(text.AsSpan(Scheme.Length + 1), NumberStyles.None, CultureInfo.InvariantCulture, out _);
         string candidate = text.Contains("://", StringComparison.Ordinal) ? text : $"{Scheme}://{text}";
-        if (!Uri.TryCreate(candidate, UriKind.Absolute, out var uri) || uri.Scheme != Scheme || string.IsNullOrEmpty(uri.Host))
-            throw new FormatException($"'{text}' is not a connection URL; expected sglty://HOST:PORT/ as printed by `sglty recv`");
+        if (schemeWithoutSlashes || !Uri.TryCreate(candidate, UriKind.Absolute, out var uri) || uri.Scheme != Scheme || string.IsNullOrEmpty(uri.Host))
+            throw new FormatException($"'{WithoutToken(text)}' is not a connection URL; expected sglty://HOST:PORT/ as printed by `sglty recv`");
         string host = uri.HostNameType == UriHostNameType.IPv6 ? uri.Host.Trim('[', ']') : uri.Host;
         string? token = null;
         foreach (string pair in uri.Query.TrimStart('?').Split('&', StringSplitOptions.RemoveEmptyEntries))
@@ -25,6 +28,16 @@ public sealed record ConnectionUrl(string Host, int Port, string? Token = null)
             if (pair.StartsWith("token=", StringComparison.Ordinal)) token = Uri.UnescapeDataString(pair["token=".Length..]);
         }
         return new ConnectionUrl(host, uri.IsDefaultPort || uri.Port < 0 ? DefaultPort : uri.Port, string.IsNullOrEmpty(token) ? null : token);
+    }
+
+    /// <summary>The text with a token's value hidden, for messages: errors are logged, and the token opens the receiver.</summary>
+    private static string WithoutToken(string text)
+    {
+        int start = text.IndexOf("token=", StringComparison.OrdinalIgnoreCase);
+        if (start < 0) return text;
+        start += "token=".Length;
+        int end = text.IndexOf('&', start);
+        return string.Concat(text.AsSpan(0, start), "…", end < 0 ? "" : text.AsSpan(end));
     }
 
     /// <summary>The URL as text.</summary>

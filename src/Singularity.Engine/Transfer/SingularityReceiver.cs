@@ -61,6 +61,8 @@ public sealed class SingularityReceiver : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         options.Transfer.Validate();
         string directory = Path.GetFullPath(options.Directory);
+        if (File.Exists(directory))
+            throw new SingularityException(ErrorCode.BadPath, $"destination '{directory}' is a file, not a directory; choose another --dir");
         try
         {
             Directory.CreateDirectory(directory);
@@ -228,7 +230,7 @@ public sealed class SingularityReceiver : IAsyncDisposable
         var requested = Handshake.RequestedCipher(auth);
         string? refusal = requested switch
         {
-            CipherSuite.None when _options.Transfer.Cipher != CipherSuite.None => "this receiver requires encryption; the sender asked for none",
+            CipherSuite.None when _options.Transfer.Cipher != CipherSuite.None => "this receiver requires encryption; the sender asked for none: send with --encrypt aes-256-gcm (the default), or start the receiver with --encrypt none",
             CipherSuite.ChaCha20Poly1305 when !ChaCha20Poly1305.IsSupported => "this receiver's platform has no ChaCha20-Poly1305; use aes-256-gcm",
             CipherSuite.None or CipherSuite.Aes256Gcm or CipherSuite.ChaCha20Poly1305 => null,
             _ => $"unknown cipher {(byte)requested}",

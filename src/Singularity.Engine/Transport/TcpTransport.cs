@@ -37,7 +37,10 @@ internal sealed class TcpTransport(int socketBufferSize, string? congestionContr
         catch (SocketException ex)
         {
             socket.Dispose();
-            throw new TransferAbortedException(ErrorCode.ConnectionLost, $"cannot connect to {host}:{port}: {TcpLaneConnection.Describe(ex.SocketErrorCode)}; check that `sglty recv` is running there and the port is reachable", ex);
+            string advice = ex.SocketErrorCode is SocketError.HostNotFound or SocketError.NoData or SocketError.TryAgain
+                ? "check the host name in the URL"
+                : "check that `sglty recv` is running there and the port is reachable";
+            throw new TransferAbortedException(ErrorCode.ConnectionLost, $"cannot connect to {host}:{port}: {TcpLaneConnection.Describe(ex.SocketErrorCode)}; {advice}", ex);
         }
         catch
         {

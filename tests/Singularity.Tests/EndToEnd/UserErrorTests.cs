@@ -188,6 +188,24 @@ public sealed class UserErrorTests
     }
 
     [Fact]
+    public void A_destination_that_is_a_file_is_named_as_one()
+    {
+        using var temp = new TempDirectory();
+        string file = TestFiles.Create(Path.Combine(temp.Path, "not-a-dir"), 1);
+        var error = Assert.Throws<SingularityException>(() => SingularityReceiver.Start(new ReceiverOptions { Directory = file, Listen = new IPEndPoint(IPAddress.Loopback, 0) }));
+        Assert.Equal($"destination '{file}' is a file, not a directory; choose another --dir", error.Message);
+    }
+
+    [Fact]
+    public async Task A_host_name_that_does_not_resolve_points_at_the_url()
+    {
+        using var temp = new TempDirectory();
+        string source = TestFiles.Create(Path.Combine(temp.Path, "f"), 1);
+        var error = await Assert.ThrowsAsync<TransferAbortedException>(() => SingularitySender.SendAsync([source], new ConnectionUrl("no-such-host.invalid", 7700, "token")));
+        Assert.EndsWith("check the host name in the URL", error.Message);
+    }
+
+    [Fact]
     public async Task A_directory_where_a_file_should_go_is_named_and_left_as_it_is()
     {
         using var temp = new TempDirectory();
