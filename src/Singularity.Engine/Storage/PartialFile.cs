@@ -620,7 +620,7 @@ internal sealed class PartialFile
         }
         catch (IOException ex) when (StorageErrors.IsDiskFull(ex))
         {
-            throw new SingularityException(ErrorCode.DiskFull, size > 0 ? $"disk full: cannot reserve {size} bytes for '{path}'; free space on the receiver and send again" : $"disk full: cannot create '{path}'; free space on the receiver and send again", ex);
+            throw new SingularityException(ErrorCode.DiskFull, size > 0 ? $"disk full: cannot reserve {size} bytes for '{path}'; free space on the receiver and send again" : $"disk full: cannot create '{path}' (no space, or no free inodes: see df -i); free space on the receiver and send again", ex);
         }
     }
 
