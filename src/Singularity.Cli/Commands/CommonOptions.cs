@@ -47,6 +47,9 @@ internal static class CommonOptions
             {
                 string text = File.ReadLines(tokenFile).FirstOrDefault()?.Trim() ?? "";
                 if (text.Length == 0) throw new SingularityException(ErrorCode.AuthFailed, $"token file '{tokenFile}' is empty");
+                // As ssh does with a private key: worth a word, not a refusal, since the token may be shared on purpose.
+                if (!OperatingSystem.IsWindows() && (File.GetUnixFileMode(tokenFile) & (UnixFileMode.GroupRead | UnixFileMode.OtherRead)) != 0)
+                    Console.Error.WriteLine($"sglty: warning: token file '{tokenFile}' can be read by other users; make it private with chmod 600");
                 return text;
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -57,6 +60,9 @@ internal static class CommonOptions
         string? environment = Environment.GetEnvironmentVariable(SessionToken.EnvironmentVariable);
         return string.IsNullOrWhiteSpace(environment) ? null : environment.Trim();
     }
+
+    /// <summary>Fewer characters than this in a token a user chose earn a warning: one recorded handshake lets anyone try guesses offline.</summary>
+    public const int ShortToken = 16;
 
     public static Option<TimeSpan> Duration(string name, string description, TimeSpan defaultValue) => new(name)
     {

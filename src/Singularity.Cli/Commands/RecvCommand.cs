@@ -45,12 +45,15 @@ internal static class RecvCommand
         try
         {
             var endpoint = ParseListen(listen);
+            string? chosen = CommonOptions.ResolveToken(token, tokenFile);
+            if (chosen is not null && chosen.Length < CommonOptions.ShortToken)
+                Console.Error.WriteLine($"sglty: warning: the token has {chosen.Length} characters; anyone who records one handshake can try to guess it offline, so use {CommonOptions.ShortToken} or more random ones (recv makes 43 when given none)");
             await using var receiver = SingularityReceiver.Start(new ReceiverOptions
             {
                 Directory = dir,
                 Listen = endpoint,
                 Transfer = transfer,
-                Token = CommonOptions.ResolveToken(token, tokenFile) ?? SessionToken.Generate(),
+                Token = chosen ?? SessionToken.Generate(),
                 ReturnMemoryWhenIdle = true,
             });
             // Once the options have passed the receiver's checks: a refused command line removes nothing.

@@ -65,7 +65,7 @@ public sealed class SingularityReceiver : IAsyncDisposable
             throw new SingularityException(ErrorCode.BadPath, $"destination '{directory}' is a file, not a directory; choose another --dir");
         try
         {
-            Directory.CreateDirectory(directory);
+            CreatePrivately(directory);
             string probe = Path.Combine(directory, $".sglty-probe-{Environment.ProcessId}-{Guid.NewGuid():N}");
             using (File.Create(probe, 1, FileOptions.DeleteOnClose)) { }
         }
@@ -76,6 +76,22 @@ public sealed class SingularityReceiver : IAsyncDisposable
         var transport = new TcpTransport(options.Transfer.SocketBufferSize, options.Transfer.CongestionControl);
         var listener = transport.Listen(options.Listen);
         return new SingularityReceiver(options with { Directory = directory }, listener);
+    }
+
+    /// <summary>
+    /// Creates a missing destination readable and writable by its owner alone (0700), as docs/SECURITY.md advises:
+    /// other local users must not reach inside it, whatever modes senders give what they send. Missing parents get
+    /// the usual mode; an existing destination keeps its own.
+    /// </summary>
+    private static void CreatePrivately(string directory)
+    {
+        if (Directory.Exists(directory) || OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(directory);
+            return;
+        }
+        if (Path.GetDirectoryName(directory) is { } parent) Directory.CreateDirectory(parent);
+        Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
     }
 
     private static readonly TimeSpan AcceptPause = TimeSpan.FromMilliseconds(100);

@@ -123,6 +123,34 @@ public sealed class CommandLineTests
         Assert.Equal("", output);
     }
 
+    /// <summary>A short token, or a token file others can read, still works but earns one warning line each.</summary>
+    [Fact]
+    public async Task A_weak_token_or_a_readable_token_file_is_warned_about()
+    {
+        if (OperatingSystem.IsWindows()) return;
+        using var temp = new TempDirectory();
+        string tokenFile = Path.Combine(temp.Path, "token");
+        File.WriteAllText(tokenFile, "short\n");
+        File.SetUnixFileMode(tokenFile, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        string urlFile = Path.Combine(temp.Path, "url");
+        using var receiver = SgltyProcess.Start("recv", "--dir", temp.Sub("dst"), "--listen", "127.0.0.1:0", "--url-file", urlFile, "--token-file", tokenFile);
+        string url = await SgltyProcess.WaitForFileAsync(urlFile, receiver);
+        receiver.Kill();
+        var (_, _, error) = await SgltyProcess.FinishAsync(receiver);
+        Assert.EndsWith("?token=short", url);
+        Assert.Contains($"sglty: warning: token file '{tokenFile}' can be read by other users; make it private with chmod 600", error);
+        Assert.Contains("sglty: warning: the token has 5 characters;", error);
+
+        File.SetUnixFileMode(tokenFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        File.WriteAllText(tokenFile, "a-long-enough-token-0123456789\n");
+        File.Delete(urlFile);
+        using var quiet = SgltyProcess.Start("recv", "--dir", temp.Sub("dst"), "--listen", "127.0.0.1:0", "--url-file", urlFile, "--token-file", tokenFile);
+        await SgltyProcess.WaitForFileAsync(urlFile, quiet);
+        quiet.Kill();
+        (_, _, error) = await SgltyProcess.FinishAsync(quiet);
+        Assert.DoesNotContain("warning", error);
+    }
+
     [Fact]
     public async Task Send_of_a_missing_file_fails_with_one_line()
     {

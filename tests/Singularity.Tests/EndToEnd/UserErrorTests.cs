@@ -187,6 +187,25 @@ public sealed class UserErrorTests
         Assert.Contains("not writable", error.Message);
     }
 
+    /// <summary>A destination the receiver creates is private (0700), as SECURITY.md advises; one that exists keeps its mode.</summary>
+    [Fact]
+    public async Task A_missing_destination_is_created_private_and_an_existing_one_keeps_its_mode()
+    {
+        if (OperatingSystem.IsWindows()) return;
+        using var temp = new TempDirectory();
+        string created = Path.Combine(temp.Path, "new", "dst");
+        await using (SingularityReceiver.Start(new ReceiverOptions { Directory = created, Listen = new IPEndPoint(IPAddress.Loopback, 0) }))
+        {
+        }
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(created));
+        string existing = temp.Sub("shared");
+        File.SetUnixFileMode(existing, (UnixFileMode)0x1ED);
+        await using (SingularityReceiver.Start(new ReceiverOptions { Directory = existing, Listen = new IPEndPoint(IPAddress.Loopback, 0) }))
+        {
+        }
+        Assert.Equal((UnixFileMode)0x1ED, File.GetUnixFileMode(existing));
+    }
+
     [Fact]
     public void A_destination_that_is_a_file_is_named_as_one()
     {
