@@ -26,6 +26,11 @@ public sealed class SingularityReceiver : IAsyncDisposable
     private int _sessionSlots;
     private int _sessionsEnded;
     private readonly ConcurrentDictionary<SessionId, TaskCompletionSource<ReceiverSession?>> _pending = new();
+    // Sessions that ended lately, oldest first: a lane of theirs that arrives afterwards (it was still connecting when
+    // the session failed) is refused as before but not logged, since the session's end was reported with its reason.
+    private readonly ConcurrentDictionary<SessionId, bool> _ended = new();
+    private readonly ConcurrentQueue<SessionId> _endedOrder = new();
+    private const int EndedSessionsKept = 256;
     // Finished files all sessions together keep open until their commit, within the process's open-file limit.
     private readonly HoldBudget _holds = new(HoldBudget.Within(OpenFileLimit.Current));
 
@@ -213,7 +218,7 @@ public sealed class SingularityReceiver : IAsyncDisposable
                     // An unknown session, or one that takes no more lanes right now, is reported as lost: the sender
                     // reconnects and resumes rather than giving up. Only a lane that fails its proof is an auth failure.
                     await ReplyAsync(connection, known && !proven ? ErrorCode.AuthFailed : ErrorCode.ConnectionLost, hello.Session, reason).ConfigureAwait(false);
-                    Reject(remote, $"lane refused: {reason}");
+                    if (known || !_ended.ContainsKey(hello.Session)) Reject(remote, $"lane refused: {reason}");
                     return;
                 }
                 handedOver = true;
@@ -336,6 +341,9 @@ public sealed class SingularityReceiver : IAsyncDisposable
         }
         finally
         {
+            // Known as ended before it is gone from the running ones, so no lane finds it in neither.
+            if (_ended.TryAdd(session.Id, true)) _endedOrder.Enqueue(session.Id);
+            while (_endedOrder.Count > EndedSessionsKept && _endedOrder.TryDequeue(out var oldest)) _ended.TryRemove(oldest, out _);
             _sessions.TryRemove(session.Id, out _);
             int ended = Interlocked.Increment(ref _sessionsEnded);
             if (Interlocked.Decrement(ref _sessionSlots) == 0 && _options.ReturnMemoryWhenIdle) _ = ReturnMemoryWhenIdleAsync(ended);

@@ -40,6 +40,43 @@ public sealed class HostilePeerTests
         Assert.Equal(ErrorCode.BadPath, result.Error!.Code);
     }
 
+    /// <summary>
+    /// A lane of a session that has ended (it was still connecting when the session failed) is refused as any lane of
+    /// an unknown session is, but not logged: the session's end was reported with its reason, and a line per lane
+    /// saying the receiver "may have restarted" misled operators. A lane of a session never seen is still logged.
+    /// </summary>
+    [Fact]
+    public async Task A_lane_of_an_ended_session_is_refused_without_a_log_line()
+    {
+        using var temp = new TempDirectory();
+        await using var receiver = new LoopbackReceiver(temp.Sub("dst"), Plain);
+        SessionId ended;
+        SessionKeys keys;
+        await using (var control = await RawPeer.ConnectAsync(receiver.Url))
+        {
+            var reply = await control.HelloAsync(ConnectionRole.Control, receiver.Token);
+            Assert.Equal(ErrorCode.None, reply.Status);
+            (ended, keys) = (reply.Session, control.Keys!);
+        }
+        Assert.False((await receiver.NextResultAsync()).Succeeded);
+
+        await using (var late = await RawPeer.ConnectAsync(receiver.Url))
+        {
+            var answer = await late.HelloAsync(ConnectionRole.Data, receiver.Token, ended, keys: keys, lane: 0);
+            Assert.Equal(ErrorCode.ConnectionLost, answer.Status);
+            Assert.StartsWith("unknown session", await late.ReadRefusalAsync());
+        }
+        await using (var stranger = await RawPeer.ConnectAsync(receiver.Url))
+        {
+            var answer = await stranger.HelloAsync(ConnectionRole.Data, receiver.Token, SessionId.NewRandom(), keys: keys, lane: 0);
+            Assert.Equal(ErrorCode.ConnectionLost, answer.Status);
+        }
+        // The stranger's line comes after its reply; the late lane's, had there been one, after the late lane's.
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!receiver.Rejected.Any(r => r.Contains("lane refused", StringComparison.Ordinal)) && DateTime.UtcNow < deadline) await Task.Delay(10);
+        Assert.Single(receiver.Rejected, r => r.Contains("lane refused: unknown session", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task A_file_under_a_symlink_that_points_out_is_refused()
     {
