@@ -78,6 +78,8 @@ internal sealed class ProgressDisplay(string cipher) : IProgress<TransferProgres
         _lastLine = DateTime.UtcNow;
         double rate = p.BytesAcknowledged / Math.Max(p.Elapsed.TotalSeconds, 1e-9);
         double eta = rate > 0 ? (p.TotalBytes - p.BytesAcknowledged) / rate : double.NaN;
-        Console.Error.WriteLine($"progress: {ByteSize.Format(p.BytesAcknowledged)} of {ByteSize.Format(p.TotalBytes)}, {p.FilesCommitted}/{p.TotalFiles} files, {rate / 1e6:0.0} MB/s, eta {(double.IsNaN(eta) ? "?" : $"{eta:0} s")}, {p.ActiveLanes} lanes, {cipher}");
+        // No lane up (connecting, or waiting to reconnect after losing the receiver): a rate and an eta would be stale.
+        string pace = p.ActiveLanes == 0 ? "no lane connected" : $"{rate / 1e6:0.0} MB/s, eta {(double.IsNaN(eta) ? "?" : $"{eta:0} s")}, {p.ActiveLanes} lanes";
+        Console.Error.WriteLine($"progress: {ByteSize.Format(p.BytesAcknowledged)} of {ByteSize.Format(p.TotalBytes)}, {p.FilesCommitted}/{p.TotalFiles} files, {pace}, {cipher}");
     }
 }
