@@ -1,5 +1,5 @@
 using System.CommandLine;
-using System.CommandLine.Help;
+using System.CommandLine.Invocation;
 using Singularity.Cli.Commands;
 using Singularity.Cli.Display;
 
@@ -18,7 +18,8 @@ if (args.Length == 0)
 }
 var parsed = root.Parse(args);
 // A mistake on the command line is one line that names it, not the whole help behind the error.
-if (parsed.Errors.Count > 0 && parsed.Action is not HelpAction)
+// Only when the parser would report errors: help, --version and directives (completions) keep their own actions.
+if (parsed.Action is ParseErrorAction)
 {
     // A word the parser did not know explains the others ("sglty frob" also lacks a command).
     var error = parsed.Errors.FirstOrDefault(e => e.Message.StartsWith("Unrecognized", StringComparison.Ordinal)) ?? parsed.Errors[0];

@@ -11,7 +11,7 @@ internal sealed class HoldBudget(long limit, HoldBudget? shared = null)
 {
     private long _held;
 
-    /// <summary>Finished files a receiver's sessions may hold together: a quarter of the descriptors left after 256 for sockets and the files being written, since a held file may keep its journal open too.</summary>
+    /// <summary>Finished files all receiving sessions of a process may hold together: a quarter of the descriptors left after 256 for sockets and the files being written, since a held file may keep its journal open too.</summary>
     public static long Within(long descriptors) => Math.Max(0, (descriptors - 256) / 4);
 
     public bool TryTake()

@@ -427,15 +427,22 @@ internal sealed class PartialFile
                 if (Committed) return;
                 try
                 {
-                    AppendJournal(flushFirst: true);
+                    try
+                    {
+                        AppendJournal(flushFirst: true);
+                    }
+                    catch (IOException) { }
+                    _journal?.Dispose();
+                    _journal = null;
+                    _stream?.Dispose();
+                    _stream = null;
+                    _handle = null;
                 }
-                catch (IOException) { }
-                _journal?.Dispose();
-                _journal = null;
-                _stream?.Dispose();
-                _stream = null;
-                _handle = null;
-                StopHolding();
+                finally
+                {
+                    // Whatever failed above, the hold budget outlives the session and must get this file's place back.
+                    StopHolding();
+                }
                 if (!Resumable) TryDelete(TempPath);
             }
         }

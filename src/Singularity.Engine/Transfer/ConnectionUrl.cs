@@ -3,7 +3,7 @@ using System.Globalization;
 namespace Singularity.Engine;
 
 /// <summary>Where a receiver listens and the secret that opens it, written as <c>sglty://HOST:PORT/?token=TOKEN</c>; the URL the receiver prints is what the sender passes to --to.</summary>
-public sealed record ConnectionUrl(string Host, int Port, string? Token = null)
+public sealed partial record ConnectionUrl(string Host, int Port, string? Token = null)
 {
     /// <summary>The URL scheme.</summary>
     public const string Scheme = "sglty";
@@ -17,7 +17,7 @@ public sealed record ConnectionUrl(string Host, int Port, string? Token = null)
         ArgumentNullException.ThrowIfNull(text);
         // A URL with a slash missing ("sglty:/host") would otherwise read as a host named "sglty".
         bool schemeWithoutSlashes = text.StartsWith($"{Scheme}:", StringComparison.OrdinalIgnoreCase) && !text.Contains("://", StringComparison.Ordinal)
-            && !int.TryParse(text.AsSpan(Scheme.Length + 1), NumberStyles.None, CultureInfo.InvariantCulture, out _);
+            && !int.TryParse(PortPart(text.AsSpan(Scheme.Length + 1)), NumberStyles.None, CultureInfo.InvariantCulture, out _);
         string candidate = text.Contains("://", StringComparison.Ordinal) ? text : $"{Scheme}://{text}";
         if (schemeWithoutSlashes || !Uri.TryCreate(candidate, UriKind.Absolute, out var uri) || uri.Scheme != Scheme || string.IsNullOrEmpty(uri.Host))
             throw new FormatException($"'{WithoutToken(text)}' is not a connection URL; expected sglty://HOST:PORT/ as printed by `sglty recv`");
@@ -30,15 +30,19 @@ public sealed record ConnectionUrl(string Host, int Port, string? Token = null)
         return new ConnectionUrl(host, uri.IsDefaultPort || uri.Port < 0 ? DefaultPort : uri.Port, string.IsNullOrEmpty(token) ? null : token);
     }
 
-    /// <summary>The text with a token's value hidden, for messages: errors are logged, and the token opens the receiver.</summary>
-    private static string WithoutToken(string text)
+    /// <summary>What follows "HOST:" up to a path or query: the port, in a bare HOST:PORT.</summary>
+    private static ReadOnlySpan<char> PortPart(ReadOnlySpan<char> rest)
     {
-        int start = text.IndexOf("token=", StringComparison.OrdinalIgnoreCase);
-        if (start < 0) return text;
-        start += "token=".Length;
-        int end = text.IndexOf('&', start);
-        return string.Concat(text.AsSpan(0, start), "…", end < 0 ? "" : text.AsSpan(end));
+        int end = rest.IndexOfAny('/', '?');
+        return end < 0 ? rest : rest[..end];
     }
+
+    /// <summary>The text with a token's value hidden, for messages: errors are logged, and the token opens the receiver.</summary>
+    private static string WithoutToken(string text) => TokenValue().Replace(text, "${name}…");
+
+    // Every value after "token=", in any case and wherever it appears: a malformed URL may hold more than one.
+    [System.Text.RegularExpressions.GeneratedRegex("(?<name>token=)[^&#]*", System.Text.RegularExpressions.RegexOptions.IgnoreCase)]
+    private static partial System.Text.RegularExpressions.Regex TokenValue();
 
     /// <summary>The URL as text.</summary>
     public override string ToString()

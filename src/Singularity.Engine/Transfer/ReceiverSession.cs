@@ -537,8 +537,14 @@ internal sealed partial class ReceiverSession
         if (_failure is not null)
         {
             // Verified shards stay on disk with their journal: the next session for the same source resumes from them.
+            // One file that cannot be abandoned cleanly must not keep the others open: each gives back its handles
+            // and its place in the receiver's hold budget, which outlives this session.
             foreach (var file in Volatile.Read(ref _files))
-                if (file is not null && file != Released) file.Abandon();
+            {
+                if (file is null || file == Released) continue;
+                try { file.Abandon(); }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or SingularityException) { }
+            }
         }
         await _control!.DisposeAsync().ConfigureAwait(false);
         ILaneConnection[] connections;

@@ -68,6 +68,8 @@ public sealed class CrashTests
         TestFiles.AssertSameBytes(source, final);
         Assert.True(retries >= 1, "the sender never had to resume");
         Assert.True(skipped > 0, "nothing was resumed");
+        // The receiver started empty, so nothing was there before this send, however much later attempts kept.
+        Assert.Equal(0, json.RootElement.GetProperty("bytes_already_there").GetInt64());
         // Each kill may cost what was in flight and what was verified but not yet journaled (16 shards), never more.
         long bound = size + kills * (inFlight + 16L * shard + shard);
         Assert.True(sent <= bound, $"sent {sent} bytes for a {size}-byte file: verified shards were resent (bound {bound})");
@@ -101,9 +103,13 @@ public sealed class CrashTests
         using var json = System.Text.Json.JsonDocument.Parse(output);
         long skipped = json.RootElement.GetProperty("bytes_skipped").GetInt64();
         Assert.True(skipped >= 32L << 20);
-        // The rate counts what this send delivered, not what was already there.
+        // The rate counts what this send delivered, not what was already there: in one attempt without resends,
+        // exactly what its lanes put on the wire.
+        Assert.Equal(skipped, json.RootElement.GetProperty("bytes_already_there").GetInt64());
+        Assert.Equal(0, json.RootElement.GetProperty("retries").GetInt32());
+        Assert.Equal(0, json.RootElement.GetProperty("retransmits").GetInt32());
         double seconds = json.RootElement.GetProperty("seconds").GetDouble();
-        Assert.Equal((size - skipped) / seconds / 1e6, json.RootElement.GetProperty("mbytes_per_s").GetDouble(), 6);
+        Assert.Equal(json.RootElement.GetProperty("bytes_sent").GetInt64() / seconds / 1e6, json.RootElement.GetProperty("mbytes_per_s").GetDouble(), 6);
         Assert.Contains("of it already there)", error);
         TestFiles.AssertSameBytes(source, Path.Combine(destination, "f.bin"));
     }

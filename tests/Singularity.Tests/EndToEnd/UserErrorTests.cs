@@ -174,6 +174,9 @@ public sealed class UserErrorTests
             endpoint = new IPEndPoint(IPAddress.Loopback, first.Receiver.LocalEndPoint.Port);
             token = first.Token;
         }
+        // The case this is about: the receiver closed a connection first, which leaves it in TIME_WAIT on the port.
+        Assert.Contains(System.Net.NetworkInformation.IPGlobalProperties.GetIPGlobalProperties().GetActiveTcpConnections(),
+            c => c.LocalEndPoint.Port == endpoint.Port && c.State == System.Net.NetworkInformation.TcpState.TimeWait);
         await using var again = SingularityReceiver.Start(new ReceiverOptions { Directory = temp.Sub("b"), Listen = endpoint, Token = token });
         Assert.Equal(endpoint.Port, again.LocalEndPoint.Port);
     }

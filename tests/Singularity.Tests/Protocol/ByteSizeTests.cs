@@ -36,6 +36,7 @@ public sealed class ByteSizeTests
         Assert.Throws<FormatException>(() => ConnectionUrl.Parse("http://host:1/"));
         // A bare HOST:PORT whose host happens to be the scheme's name is still a host and a port.
         Assert.Equal(("sglty", 7700), (ConnectionUrl.Parse("sglty:7700").Host, ConnectionUrl.Parse("sglty:7700").Port));
+        Assert.Equal(("sglty", 7700, "t"), (ConnectionUrl.Parse("sglty:7700/?token=t").Host, ConnectionUrl.Parse("sglty:7700/?token=t").Port, ConnectionUrl.Parse("sglty:7700/?token=t").Token));
     }
 
     /// <summary>A slash missing made "sglty:/host:1/" a host named "sglty"; and the error, which users paste into logs, must not carry the token.</summary>
@@ -43,6 +44,7 @@ public sealed class ByteSizeTests
     [InlineData("sglty:/127.0.0.1:40101/?token=s3cret", "'sglty:/127.0.0.1:40101/?token=…' is not a connection URL")]
     [InlineData("sglty:127.0.0.1:40101/?token=s3cret&x=1", "'sglty:127.0.0.1:40101/?token=…&x=1' is not a connection URL")]
     [InlineData("http://h:1/?token=s3cret", "'http://h:1/?token=…' is not a connection URL")]
+    [InlineData("http://h:1/?token=a&TOKEN=s3cret", "'http://h:1/?token=…&TOKEN=…' is not a connection URL")]
     public void A_malformed_url_is_refused_without_showing_its_token(string text, string start)
     {
         var error = Assert.Throws<FormatException>(() => ConnectionUrl.Parse(text));
