@@ -432,6 +432,7 @@ internal sealed class PartialFile
                         AppendJournal(flushFirst: true);
                     }
                     catch (IOException) { }
+                    ReleaseReservation();
                     _journal?.Dispose();
                     _journal = null;
                     _stream?.Dispose();
@@ -450,6 +451,22 @@ internal sealed class PartialFile
         {
             _flushLock?.Exit();
         }
+    }
+
+    /// <summary>
+    /// Gives back the space preallocated beyond what was written, for a partial kept for a later session: the
+    /// reservation covers the whole declared file, and a transfer that failed early would otherwise hold all of it
+    /// (a 512 MiB file with 10 MiB written kept 513 MiB on ext4). Truncating to the current length frees the blocks
+    /// past it. A resumed partial is not preallocated again, so its remaining shards take space as they arrive.
+    /// </summary>
+    private void ReleaseReservation()
+    {
+        if (!_preallocate || _handle is null || !Resumable) return;
+        try
+        {
+            RandomAccess.SetLength(_handle, RandomAccess.GetLength(_handle));
+        }
+        catch (IOException) { }
     }
 
     private bool Claim(uint index) => (_shards ??= new ShardTable(ShardCount)).TryClaim((int)index);

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
 using Singularity.Engine;
+using Singularity.Engine.Storage;
 using Singularity.Tests.Support;
 
 namespace Singularity.Tests.EndToEnd;
@@ -112,6 +113,47 @@ public sealed class CrashTests
         Assert.Equal(json.RootElement.GetProperty("bytes_sent").GetInt64() / seconds / 1e6, json.RootElement.GetProperty("mbytes_per_s").GetDouble(), 6);
         Assert.Contains("of it already there)", error);
         TestFiles.AssertSameBytes(source, Path.Combine(destination, "f.bin"));
+    }
+
+    /// <summary>
+    /// On a disk, a partial is preallocated to its file's whole size. A transfer that fails early must not leave that
+    /// reservation behind: the partial kept for resuming takes the space of what was written, not of the whole file.
+    /// </summary>
+    [SkippableFact]
+    public async Task An_interrupted_partial_on_a_disk_keeps_only_the_space_it_holds()
+    {
+        string root = Path.Combine(Path.GetTempPath(), $"sglty-test-{Guid.NewGuid():N}"[..24]);
+        Directory.CreateDirectory(root);
+        try
+        {
+            Skip.IfNot(OperatingSystem.IsLinux() && PartialFile.PreallocationHelps(root), "needs a disk file system that preallocates (not tmpfs)");
+            long size = 96L << 20;
+            string source = TestFiles.Create(Path.Combine(root, "src", "f.bin"), size, seed: 44);
+            string destination = Path.Combine(root, "dst");
+            string journal = Path.Combine(destination, ".f.bin.sglty-state");
+            await using var receiver = new LoopbackReceiver(destination);
+            using (var sender = SgltyProcess.Start("send", source, "--to", receiver.Url.ToString(), "--shard-size", "1MiB", "--in-flight", "8MiB", "--lanes", "2"))
+            {
+                var deadline = DateTime.UtcNow.AddMinutes(1);
+                while (!(File.Exists(journal) && new FileInfo(journal).Length >= 64 + 16 * 32) && DateTime.UtcNow < deadline && !sender.HasExited)
+                    await Task.Delay(5);
+                sender.Kill();
+                await sender.WaitForExitAsync();
+            }
+            Assert.False((await receiver.NextResultAsync()).Succeeded);
+            string partial = Path.Combine(destination, ".f.bin.sglty-part");
+            long length = new FileInfo(partial).Length;
+            Assert.InRange(length, 16L << 20, size - 1);
+            // Allocated bytes, as the file system counts them (stat's 512-byte blocks), independently of the code.
+            var stat = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("stat", ["-c", "%b", partial]) { RedirectStandardOutput = true })!;
+            long allocated = long.Parse((await stat.StandardOutput.ReadToEndAsync()).Trim()) * 512;
+            await stat.WaitForExitAsync();
+            Assert.True(allocated <= length + (1L << 20), $"the partial holds {length} bytes but keeps {allocated} allocated");
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
     }
 
     [SkippableFact]
