@@ -311,6 +311,10 @@ internal sealed partial class ReceiverSession
                 // The link is created as it was sent and never followed; PathGuard refuses any later entry beneath it.
                 if (File.Exists(full) || new FileInfo(full).LinkTarget is not null) File.Delete(full);
                 File.CreateSymbolicLink(full, entry.LinkTarget!);
+                // The link's own mtime, as rsync -a keeps it (.NET sets it without following the link). A file system
+                // that keeps no times for links leaves the link as created: its target is what matters.
+                try { File.SetLastWriteTimeUtc(full, SourceScanner.FromNanoseconds(entry.MtimeNanoseconds)); }
+                catch (IOException) { }
                 break;
             case EntryKind.File:
                 if (Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null)

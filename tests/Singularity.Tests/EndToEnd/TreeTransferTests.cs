@@ -28,6 +28,8 @@ public sealed class TreeTransferTests
         var mtime = new DateTime(2020, 5, 17, 10, 30, 15, DateTimeKind.Utc);
         File.SetLastWriteTimeUtc(script, mtime);
         Directory.SetLastWriteTimeUtc(Path.Combine(tree, "also-empty"), mtime);
+        // A link's own time (.NET sets and reads it without following the link).
+        File.SetLastWriteTimeUtc(Path.Combine(tree, "link-out"), mtime);
 
         string destination = temp.Sub("dst");
         await using var receiver = new LoopbackReceiver(destination);
@@ -43,6 +45,7 @@ public sealed class TreeTransferTests
         Assert.Equal(mtime, File.GetLastWriteTimeUtc(copied));
         Assert.Equal(mtime, Directory.GetLastWriteTimeUtc(Path.Combine(destination, "project", "also-empty")));
         Assert.Equal("/etc/hostname", new FileInfo(Path.Combine(destination, "project", "link-out")).LinkTarget);
+        Assert.Equal(mtime, new FileInfo(Path.Combine(destination, "project", "link-out")).LastWriteTimeUtc);
         Assert.Empty(Directory.GetFiles(destination, "*.sglty-part", SearchOption.AllDirectories));
     }
 
