@@ -23,14 +23,14 @@ internal static class PartialsCommand
                 {
                     var removed = PartialFiles.Clean(directory, result.GetValue(olderThan));
                     foreach (var partial in removed) Console.Out.WriteLine($"removed {Errors.Printable(partial.Path)}");
-                    Console.Error.WriteLine($"{removed.Count} partial files removed");
+                    Console.Error.WriteLine($"{Count.Of(removed.Count, "partial file")} removed");
                 }
                 else
                 {
                     var found = PartialFiles.Find(directory);
                     foreach (var partial in found)
                         Console.Out.WriteLine($"{partial.LastWriteUtc:yyyy-MM-dd HH:mm:ss}Z  {ByteSize.Format(partial.Bytes),12}  {Errors.Printable(partial.Path)}");
-                    Console.Error.WriteLine($"{found.Count} partial files");
+                    Console.Error.WriteLine(Count.Of(found.Count, "partial file"));
                 }
                 return 0;
             }

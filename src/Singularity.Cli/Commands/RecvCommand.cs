@@ -133,7 +133,7 @@ internal static class RecvCommand
         string id = result.SessionId[..8];
         if (!result.Succeeded) return $"session {id} from {result.Remote}: failed: {result.Error!.Message}";
         double seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-9);
-        return $"session {id} from {result.Remote} ({CipherSuites.Name(result.Cipher)}): {result.Files} files, {ByteSize.Format(result.Bytes)} in {seconds:0.00} s ({result.Bytes / seconds / 1e6:0.0} MB/s)";
+        return $"session {id} from {result.Remote} ({CipherSuites.Name(result.Cipher)}): {Count.Of(result.Files, "file")}, {ByteSize.Format(result.Bytes)} in {seconds:0.00} s ({result.Bytes / seconds / 1e6:0.0} MB/s)";
     }
 
     private static void WriteJson(ReceiveResult result)

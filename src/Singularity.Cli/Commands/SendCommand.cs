@@ -55,7 +55,7 @@ internal static class SendCommand
             var result = await display.ShowAsync(() => SingularitySender.SendAsync(paths, url, options, display, line => Console.Error.WriteLine($"sglty: {Errors.Printable(line)}"), cancellationToken)).ConfigureAwait(false);
             double seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-9);
             string skipped = result.BytesAlreadyThere > 0 ? $" ({ByteSize.Format(result.BytesAlreadyThere)} of it already there)" : "";
-            Console.Error.WriteLine($"sent {result.Files} files, {ByteSize.Format(result.Bytes)}{skipped} in {seconds:0.00} s: {Delivered(result) / seconds / 1e6:0.0} MB/s ({Delivered(result) * 8 / seconds / 1e9:0.00} Gbit/s), {result.Lanes} lanes, {ByteSize.Format(result.ShardSize)} shards, {CipherSuites.Name(result.Cipher)}");
+            Console.Error.WriteLine($"sent {Count.Of(result.Files, "file")}, {ByteSize.Format(result.Bytes)}{skipped} in {seconds:0.00} s: {Delivered(result) / seconds / 1e6:0.0} MB/s ({Delivered(result) * 8 / seconds / 1e9:0.00} Gbit/s), {Count.Of(result.Lanes, "lane")}, {ByteSize.Format(result.ShardSize)} shards, {CipherSuites.Name(result.Cipher)}");
             if (json) WriteJson(result);
             return 0;
         }

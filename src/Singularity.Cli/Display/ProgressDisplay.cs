@@ -48,7 +48,12 @@ internal sealed class ProgressDisplay(string cipher) : IProgress<TransferProgres
                         await Task.WhenAny(task, Task.Delay(200)).ConfigureAwait(false);
                     }
                     Update(bar);
-                    if (task.IsCompletedSuccessfully) bar.Value = bar.MaxValue;
+                    if (task.IsCompletedSuccessfully)
+                    {
+                        bar.Value = bar.MaxValue;
+                        var p = Latest;
+                        bar.Description = $"sent {p.TotalFiles}/{p.TotalFiles} files, {cipher}";
+                    }
                     bar.StopTask();
                 }).ConfigureAwait(false);
         }
@@ -68,7 +73,7 @@ internal sealed class ProgressDisplay(string cipher) : IProgress<TransferProgres
         var p = Latest;
         bar.MaxValue = Math.Max(p.TotalBytes, 1);
         bar.Value = p.BytesAcknowledged;
-        bar.Description = $"sending {p.FilesCommitted}/{p.TotalFiles} files, {p.ActiveLanes} lanes, {cipher}";
+        bar.Description = $"sending {p.FilesCommitted}/{p.TotalFiles} files, {(p.ActiveLanes == 0 ? "no lane connected" : Count.Of(p.ActiveLanes, "lane"))}, {cipher}";
     }
 
     private void WriteLine()
@@ -79,7 +84,7 @@ internal sealed class ProgressDisplay(string cipher) : IProgress<TransferProgres
         double rate = p.BytesAcknowledged / Math.Max(p.Elapsed.TotalSeconds, 1e-9);
         double eta = rate > 0 ? (p.TotalBytes - p.BytesAcknowledged) / rate : double.NaN;
         // No lane up (connecting, or waiting to reconnect after losing the receiver): a rate and an eta would be stale.
-        string pace = p.ActiveLanes == 0 ? "no lane connected" : $"{rate / 1e6:0.0} MB/s, eta {(double.IsNaN(eta) ? "?" : $"{eta:0} s")}, {p.ActiveLanes} lanes";
+        string pace = p.ActiveLanes == 0 ? "no lane connected" : $"{rate / 1e6:0.0} MB/s, eta {(double.IsNaN(eta) ? "?" : $"{eta:0} s")}, {Count.Of(p.ActiveLanes, "lane")}";
         Console.Error.WriteLine($"progress: {ByteSize.Format(p.BytesAcknowledged)} of {ByteSize.Format(p.TotalBytes)}, {p.FilesCommitted}/{p.TotalFiles} files, {pace}, {cipher}");
     }
 }

@@ -167,8 +167,9 @@ public sealed class CommandLineTests
         string part = Path.Combine(temp.Path, ".evil\u001b]0;owned\u0007.bin.0123456789abcdef.sglty-part");
         File.WriteAllBytes(part, new byte[10]);
 
-        var (exit, output, _) = await SgltyProcess.RunAsync("partials", "--dir", temp.Path);
+        var (exit, output, count) = await SgltyProcess.RunAsync("partials", "--dir", temp.Path);
         Assert.Equal(0, exit);
+        Assert.Equal("1 partial file", count.Trim());
         Assert.Contains(".evil?]0;owned?.bin.0123456789abcdef.sglty-part", output);
         Assert.DoesNotContain('\u001b', output);
 
