@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Singularity.Engine;
+using Singularity.Engine.Protocol;
 using Singularity.Tests.Support;
 
 namespace Singularity.Tests.EndToEnd;
@@ -159,22 +160,28 @@ public sealed class UserErrorTests
         Assert.Equal($"cannot listen on {endpoint}: address already in use; pick another port with --listen HOST:PORT", error.Message);
     }
 
-    /// <summary>A receiver restarted on its port right after a transfer listens again at once, while the last connections linger in TIME_WAIT.</summary>
+    /// <summary>
+    /// A receiver restarted on its port listens again at once, while connections it closed itself linger in TIME_WAIT
+    /// on that port. The receiver closes first here: it refuses a wrong token and hangs up, and the peer waits for
+    /// that before it closes its own end.
+    /// </summary>
     [Fact]
-    public async Task A_receiver_restarted_on_its_port_after_a_transfer_listens_again()
+    public async Task A_receiver_restarted_on_its_port_while_its_connections_linger_listens_again()
     {
         using var temp = new TempDirectory();
-        string source = TestFiles.Create(Path.Combine(temp.Path, "f.bin"), 100_000);
         IPEndPoint endpoint;
         string token;
         await using (var first = new LoopbackReceiver(temp.Sub("a")))
         {
-            await SingularitySender.SendAsync([source], first.Url);
-            await first.NextResultAsync();
             endpoint = new IPEndPoint(IPAddress.Loopback, first.Receiver.LocalEndPoint.Port);
             token = first.Token;
+            await using var peer = await RawPeer.ConnectAsync(first.Url);
+            var reply = await peer.HelloAsync(ConnectionRole.Control, "not-the-token");
+            Assert.Equal(ErrorCode.AuthFailed, reply.Status);
+            await peer.ReadRefusalAsync();
+            // The receiver's close arrives as the end of the stream.
+            Assert.Equal(0, await peer.Stream.ReadAsync(new byte[1]));
         }
-        // The case this is about: the receiver closed a connection first, which leaves it in TIME_WAIT on the port.
         Assert.Contains(System.Net.NetworkInformation.IPGlobalProperties.GetIPGlobalProperties().GetActiveTcpConnections(),
             c => c.LocalEndPoint.Port == endpoint.Port && c.State == System.Net.NetworkInformation.TcpState.TimeWait);
         await using var again = SingularityReceiver.Start(new ReceiverOptions { Directory = temp.Sub("b"), Listen = endpoint, Token = token });
