@@ -31,7 +31,7 @@ public static class SingularitySender
         var clock = Stopwatch.StartNew();
         var committed = new HashSet<string>(StringComparer.Ordinal);
         SendResult? first = null;
-        long sent = 0, skipped = 0, alreadyThere = -1;
+        long sent = 0, skipped = 0;
         int retransmits = 0;
         int fruitless = 0;
         bool reached = false;
@@ -47,7 +47,6 @@ public static class SingularitySender
                 {
                     BytesSent = sent + result.BytesSent,
                     BytesSkipped = skipped + result.BytesSkipped,
-                    BytesAlreadyThere = alreadyThere < 0 ? result.BytesSkipped : alreadyThere,
                     Retransmits = retransmits + result.Retransmits,
                     Retries = attempt,
                     Elapsed = clock.Elapsed,
@@ -74,8 +73,6 @@ public static class SingularitySender
                 options = session.Options;
                 sent += session.BytesSent;
                 skipped += session.BytesSkipped;
-                // Only the first attempt finds what was there before this send; later ones keep what earlier ones sent.
-                if (alreadyThere < 0) alreadyThere = session.BytesSkipped;
                 retransmits += session.Retransmits;
                 committed.UnionWith(session.CommittedPaths);
                 var pause = TimeSpan.FromSeconds(Math.Min(30, Math.Pow(2, Math.Max(0, fruitless - 1))));

@@ -54,7 +54,7 @@ internal static class SendCommand
             var display = new ProgressDisplay(CipherSuites.Name(options.Cipher));
             var result = await display.ShowAsync(() => SingularitySender.SendAsync(paths, url, options, display, line => Console.Error.WriteLine($"sglty: {Errors.Printable(line)}"), cancellationToken)).ConfigureAwait(false);
             double seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-9);
-            string skipped = result.BytesAlreadyThere > 0 ? $" ({ByteSize.Format(result.BytesAlreadyThere)} of it already there)" : "";
+            string skipped = result.BytesSent != result.Bytes ? $" ({ByteSize.Format(result.BytesSent)} of it over the wire)" : "";
             Console.Error.WriteLine($"sent {Count.Of(result.Files, "file")}, {ByteSize.Format(result.Bytes)}{skipped} in {seconds:0.00} s: {Delivered(result) / seconds / 1e6:0.0} MB/s ({Delivered(result) * 8 / seconds / 1e9:0.00} Gbit/s), {Count.Of(result.Lanes, "lane")}, {ByteSize.Format(result.ShardSize)} shards, {CipherSuites.Name(result.Cipher)}");
             if (json) WriteJson(result);
             return 0;
@@ -65,8 +65,12 @@ internal static class SendCommand
         }
     }
 
-    /// <summary>What this send delivered, over which its rates are taken: what the receiver held from an interrupted earlier send did not travel, and counting it would inflate them.</summary>
-    private static long Delivered(SendResult result) => Math.Max(0, result.Bytes - result.BytesAlreadyThere);
+    /// <summary>
+    /// What the rates are taken over: the payload this send put on the wire, over all its attempts, as rsync counts
+    /// its rate. Shards the receiver already held (from an interrupted send) did not travel, and counting them would
+    /// inflate the rate; a shard sent again after a lost connection travelled twice.
+    /// </summary>
+    private static long Delivered(SendResult result) => result.BytesSent;
 
     private static void WriteJson(SendResult result)
     {
@@ -78,7 +82,6 @@ internal static class SendCommand
             writer.WriteNumber("bytes", result.Bytes);
             writer.WriteNumber("bytes_sent", result.BytesSent);
             writer.WriteNumber("bytes_skipped", result.BytesSkipped);
-            writer.WriteNumber("bytes_already_there", result.BytesAlreadyThere);
             writer.WriteNumber("retries", result.Retries);
             writer.WriteNumber("retransmits", result.Retransmits);
             writer.WriteNumber("seconds", seconds);

@@ -433,15 +433,17 @@ internal sealed class PartialFile
                     }
                     catch (IOException) { }
                     ReleaseReservation();
+                }
+                finally
+                {
+                    // Whatever failed above, the handles (and their locks) go now, not at finalization, or the next
+                    // session for this path is refused as busy; and the hold budget, which outlives the session,
+                    // gets this file's place back.
                     _journal?.Dispose();
                     _journal = null;
                     _stream?.Dispose();
                     _stream = null;
                     _handle = null;
-                }
-                finally
-                {
-                    // Whatever failed above, the hold budget outlives the session and must get this file's place back.
                     StopHolding();
                 }
                 if (!Resumable) TryDelete(TempPath);
@@ -466,7 +468,10 @@ internal sealed class PartialFile
         {
             RandomAccess.SetLength(_handle, RandomAccess.GetLength(_handle));
         }
-        catch (IOException) { }
+        catch (Exception)
+        {
+            // Only a saving: the partial and its journal stay as they are.
+        }
     }
 
     private bool Claim(uint index) => (_shards ??= new ShardTable(ShardCount)).TryClaim((int)index);

@@ -41,7 +41,7 @@ public sealed partial record ConnectionUrl(string Host, int Port, string? Token 
     private static string WithoutToken(string text) => TokenValue().Replace(text, "${name}…");
 
     // Every value after "token=", in any case and wherever it appears: a malformed URL may hold more than one.
-    [System.Text.RegularExpressions.GeneratedRegex("(?<name>token=)[^&#]*", System.Text.RegularExpressions.RegexOptions.IgnoreCase)]
+    [System.Text.RegularExpressions.GeneratedRegex("(?<name>token=)[^&]*", System.Text.RegularExpressions.RegexOptions.IgnoreCase)]
     private static partial System.Text.RegularExpressions.Regex TokenValue();
 
     /// <summary>The URL as text.</summary>

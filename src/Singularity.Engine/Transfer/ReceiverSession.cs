@@ -314,7 +314,7 @@ internal sealed partial class ReceiverSession
                 // The link's own mtime, as rsync -a keeps it (.NET sets it without following the link). A file system
                 // that keeps no times for links leaves the link as created: its target is what matters.
                 try { File.SetLastWriteTimeUtc(full, SourceScanner.FromNanoseconds(entry.MtimeNanoseconds)); }
-                catch (IOException) { }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { }
                 break;
             case EntryKind.File:
                 if (Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null)

@@ -13,8 +13,6 @@ public sealed record SendResult
     public required long BytesSent { get; init; }
     /// <summary>Payload bytes the receiver already held from an earlier, interrupted transfer and that did not travel again, summed over this send's attempts (a shard kept by two attempts counts twice).</summary>
     public long BytesSkipped { get; init; }
-    /// <summary>Payload bytes the receiver held from before this send began, found by its first attempt: the part of <see cref="Bytes"/> this send did not deliver.</summary>
-    public long BytesAlreadyThere { get; init; }
     /// <summary>Times the sender reconnected and resumed after losing the receiver.</summary>
     public int Retries { get; init; }
     /// <summary>Shards sent again after the receiver rejected them.</summary>
