@@ -54,7 +54,7 @@ internal static class SendCommand
             var display = new ProgressDisplay(CipherSuites.Name(options.Cipher));
             var result = await display.ShowAsync(() => SingularitySender.SendAsync(paths, url, options, display, line => Console.Error.WriteLine($"sglty: {Errors.Printable(line)}"), cancellationToken)).ConfigureAwait(false);
             double seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-9);
-            string skipped = result.BytesSent != result.Bytes ? $" ({ByteSize.Format(result.BytesSent)} of it over the wire)" : "";
+            string skipped = result.BytesSent < result.Bytes ? $" ({ByteSize.Format(result.BytesSent)} of it sent, the rest already there)" : "";
             Console.Error.WriteLine($"sent {Count.Of(result.Files, "file")}, {ByteSize.Format(result.Bytes)}{skipped} in {seconds:0.00} s: {Delivered(result) / seconds / 1e6:0.0} MB/s ({Delivered(result) * 8 / seconds / 1e9:0.00} Gbit/s), {Count.Of(result.Lanes, "lane")}, {ByteSize.Format(result.ShardSize)} shards, {CipherSuites.Name(result.Cipher)}");
             if (json) WriteJson(result);
             return 0;
@@ -66,11 +66,11 @@ internal static class SendCommand
     }
 
     /// <summary>
-    /// What the rates are taken over: the payload this send put on the wire, over all its attempts, as rsync counts
-    /// its rate. Shards the receiver already held (from an interrupted send) did not travel, and counting them would
-    /// inflate the rate; a shard sent again after a lost connection travelled twice.
+    /// What the rates are taken over: the files' bytes, or the payload put on the wire when that is less, because the
+    /// receiver already held part of the files (from an interrupted send) and counting that would inflate the rate.
+    /// Resends are not counted beyond the files' bytes: a benchmark's rate stays the files' bytes over the time.
     /// </summary>
-    private static long Delivered(SendResult result) => result.BytesSent;
+    private static long Delivered(SendResult result) => Math.Min(result.Bytes, result.BytesSent);
 
     private static void WriteJson(SendResult result)
     {
