@@ -85,13 +85,21 @@ public sealed class CrashTests
         await using var receiver = new LoopbackReceiver(destination);
         string url = receiver.Url.ToString();
 
-        using (var sender = SgltyProcess.Start("send", source, "--to", url, "--shard-size", "1MiB", "--in-flight", "8MiB", "--lanes", "2"))
+        // Once 32 shards are journaled, a relay holds the rest back until the sender is gone, so the send cannot
+        // finish before the test sees the mark.
+        await using (var relay = new TcpRelay(receiver.Url))
         {
-            var deadline = DateTime.UtcNow.AddMinutes(1);
-            while (!(File.Exists(journal) && new FileInfo(journal).Length >= 64 + 16 * 32) && DateTime.UtcNow < deadline && !sender.HasExited)
-                await Task.Delay(5);
-            sender.Kill();
-            await sender.WaitForExitAsync();
+            var killed = new TaskCompletionSource();
+            relay.Hold = (_, _) => JournalLength(journal) >= ResumeRecordBytes(32) ? killed.Task : Task.CompletedTask;
+            using (var sender = SgltyProcess.Start("send", source, "--to", relay.Url.ToString(), "--shard-size", "1MiB", "--in-flight", "8MiB", "--lanes", "2"))
+            {
+                var deadline = DateTime.UtcNow.AddMinutes(1);
+                while (JournalLength(journal) < ResumeRecordBytes(32) && DateTime.UtcNow < deadline && !sender.HasExited)
+                    await Task.Delay(5);
+                sender.Kill();
+                await sender.WaitForExitAsync();
+            }
+            killed.SetResult();
         }
         var interrupted = await receiver.NextResultAsync();
         Assert.False(interrupted.Succeeded);
