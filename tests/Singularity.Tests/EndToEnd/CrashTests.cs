@@ -85,22 +85,7 @@ public sealed class CrashTests
         await using var receiver = new LoopbackReceiver(destination);
         string url = receiver.Url.ToString();
 
-        // Once 32 shards are journaled, a relay holds the rest back until the sender is gone, so the send cannot
-        // finish before the test sees the mark.
-        await using (var relay = new TcpRelay(receiver.Url))
-        {
-            var killed = new TaskCompletionSource();
-            relay.Hold = (_, _) => JournalLength(journal) >= ResumeRecordBytes(32) ? killed.Task : Task.CompletedTask;
-            using (var sender = SgltyProcess.Start("send", source, "--to", relay.Url.ToString(), "--shard-size", "1MiB", "--in-flight", "8MiB", "--lanes", "2"))
-            {
-                var deadline = DateTime.UtcNow.AddMinutes(1);
-                while (JournalLength(journal) < ResumeRecordBytes(32) && DateTime.UtcNow < deadline && !sender.HasExited)
-                    await Task.Delay(5);
-                sender.Kill();
-                await sender.WaitForExitAsync();
-            }
-            killed.SetResult();
-        }
+        await KillSenderOnceJournaledAsync(receiver, source, journal, records: 32);
         var interrupted = await receiver.NextResultAsync();
         Assert.False(interrupted.Succeeded);
         Assert.False(File.Exists(Path.Combine(destination, "f.bin")));
@@ -137,20 +122,7 @@ public sealed class CrashTests
             string journal = Path.Combine(destination, ".f.bin.sglty-state");
             string partial = Path.Combine(destination, ".f.bin.sglty-part");
             await using var receiver = new LoopbackReceiver(destination);
-            // Once 32 shards are journaled, the relay holds the rest back until the sender is gone: on loopback the
-            // whole file could otherwise arrive before the test saw the mark.
-            await using var relay = new TcpRelay(receiver.Url);
-            var killed = new TaskCompletionSource();
-            relay.Hold = (_, _) => JournalLength(journal) >= ResumeRecordBytes(32) ? killed.Task : Task.CompletedTask;
-            using (var sender = SgltyProcess.Start("send", source, "--to", relay.Url.ToString(), "--shard-size", "1MiB", "--in-flight", "8MiB", "--lanes", "2"))
-            {
-                var deadline = DateTime.UtcNow.AddMinutes(1);
-                while (JournalLength(journal) < ResumeRecordBytes(32) && DateTime.UtcNow < deadline && !sender.HasExited)
-                    await Task.Delay(5);
-                sender.Kill();
-                await sender.WaitForExitAsync();
-            }
-            killed.SetResult();
+            await KillSenderOnceJournaledAsync(receiver, source, journal, records: 32);
             Assert.False((await receiver.NextResultAsync()).Succeeded);
             long length = new FileInfo(partial).Length;
             Assert.InRange(length, 32L << 20, size - 1);
@@ -193,6 +165,27 @@ public sealed class CrashTests
         {
             Commands.Run("umount", "-l", mount);
         }
+    }
+
+    /// <summary>
+    /// Sends <paramref name="source"/> with `sglty send` (1 MiB shards, 2 lanes) through a relay, and kills the sender
+    /// once the receiver's journal holds <paramref name="records"/> records. From then on the relay holds the data back
+    /// until the sender is gone: on loopback the whole file could otherwise arrive before the test saw the mark.
+    /// </summary>
+    private static async Task KillSenderOnceJournaledAsync(LoopbackReceiver receiver, string source, string journal, int records)
+    {
+        await using var relay = new TcpRelay(receiver.Url);
+        var killed = new TaskCompletionSource();
+        relay.Hold = (_, _) => JournalLength(journal) >= ResumeRecordBytes(records) ? killed.Task : Task.CompletedTask;
+        using (var sender = SgltyProcess.Start("send", source, "--to", relay.Url.ToString(), "--shard-size", "1MiB", "--in-flight", "8MiB", "--lanes", "2"))
+        {
+            var deadline = DateTime.UtcNow.AddMinutes(1);
+            while (JournalLength(journal) < ResumeRecordBytes(records) && DateTime.UtcNow < deadline && !sender.HasExited)
+                await Task.Delay(5);
+            sender.Kill();
+            await sender.WaitForExitAsync();
+        }
+        killed.SetResult();
     }
 
     private static long ResumeRecordBytes(int records) => 64 + 16L * records;
