@@ -18,7 +18,7 @@ public static class SingularitySender
     /// <summary>As <see cref="SendAsync(IReadOnlyList{string}, ConnectionUrl, TransferOptions?, IProgress{TransferProgress}?, CancellationToken)"/>, reporting events such as a lost lane or a retry as one line each to <paramref name="log"/>.</summary>
     /// <remarks>
     /// With <see cref="TransferOptions.Retries"/>, a session that ends because the connection was lost, the receiver was
-    /// busy or its disk was full is started again after a growing pause; files already committed are left out and the
+    /// busy or its disk filled up after some data arrived is started again after a growing pause; files already committed are left out and the
     /// receiver offers what it kept of the others, so only missing shards travel again. An address that refuses the
     /// connection or names no host, before any attempt got through, is reported at once, as scp or rsync would: that
     /// is a wrong URL or a receiver not started, which waiting does not mend. A connect that times out is retried.
@@ -52,7 +52,7 @@ public static class SingularitySender
                     Elapsed = clock.Elapsed,
                 };
             }
-            catch (SingularityException ex) when (IsWorthRetrying(ex) && options.Retries > 0 && !cancellationToken.IsCancellationRequested)
+            catch (SingularityException ex) when (IsWorthRetrying(ex, session) && options.Retries > 0 && !cancellationToken.IsCancellationRequested)
             {
                 reached |= session.Reached;
                 if (!reached && NothingThere(ex)) throw;
@@ -82,8 +82,13 @@ public static class SingularitySender
         }
     }
 
-    private static bool IsWorthRetrying(SingularityException ex) =>
-        ex.Code is ErrorCode.ConnectionLost or ErrorCode.Busy or ErrorCode.DiskFull;
+    /// <summary>
+    /// A lost connection or a busy receiver may mend by itself. A full disk is retried only after an attempt that moved
+    /// data, so that the next attempt keeps what it wrote and checks the space again; a disk found full before any data
+    /// moved stays full until someone frees it, so waiting would only delay the error.
+    /// </summary>
+    private static bool IsWorthRetrying(SingularityException ex, SenderSession session) =>
+        ex.Code is ErrorCode.ConnectionLost or ErrorCode.Busy || (ex.Code is ErrorCode.DiskFull && session.MovedData);
 
     /// <summary>The address refused the connection, never answered, or names no host: a wrong URL, a receiver not started or a port blocked on the way, unless an earlier attempt got through.</summary>
     private static bool NothingThere(SingularityException ex) =>

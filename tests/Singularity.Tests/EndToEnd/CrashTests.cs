@@ -139,7 +139,7 @@ public sealed class CrashTests
     }
 
     [SkippableFact]
-    public async Task A_full_disk_is_reported_on_both_sides_and_the_transfer_succeeds_once_space_is_freed()
+    public async Task A_full_disk_is_reported_on_both_sides_without_retrying_and_the_transfer_succeeds_once_space_is_freed()
     {
         Skip.IfNot(OperatingSystem.IsLinux() && Environment.IsPrivilegedProcess, "needs root on Linux to mount a size-limited tmpfs");
         using var temp = new TempDirectory();
@@ -150,9 +150,12 @@ public sealed class CrashTests
             string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "f.bin"), 64 << 20, seed: 42);
             await using var receiver = new LoopbackReceiver(mount);
 
-            var error = await Assert.ThrowsAsync<TransferAbortedException>(() => SingularitySender.SendAsync([source], receiver.Url));
+            // Found full before any data moved: reported at once, not retried, whatever the retry setting.
+            var log = new List<string>();
+            var error = await Assert.ThrowsAsync<TransferAbortedException>(() => SingularitySender.SendAsync([source], receiver.Url, new TransferOptions { Retries = 5 }, null, line => { lock (log) log.Add(line); }));
             Assert.Equal(ErrorCode.DiskFull, error.Code);
             Assert.Contains("disk full", error.Message);
+            Assert.DoesNotContain(log, line => line.StartsWith("retry", StringComparison.Ordinal));
             var failed = await receiver.NextResultAsync();
             Assert.Equal(ErrorCode.DiskFull, failed.Error!.Code);
             Assert.False(File.Exists(Path.Combine(mount, "f.bin")));
