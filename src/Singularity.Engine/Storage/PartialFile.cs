@@ -61,14 +61,18 @@ internal sealed class PartialFile
     private bool _journalFailed;
     private bool _committing;
     private bool _mtimeApplied;
-    private readonly HoldBudget? _holds;
+    private readonly OpenFileBudget? _holds;
     private bool _holding;
+    private readonly OpenFileBudget? _writing;
+    private bool _inWriting;
 
     // holds: bounds the finished files held open until their commit; null holds every one.
-    public PartialFile(uint id, ManifestEntry entry, string finalPath, int shardSize, bool durable, ulong session, bool preallocate = true, bool applyMode = true, HoldBudget? holds = null)
+    // writing: bounds the files open for writing; null leaves them unbounded.
+    public PartialFile(uint id, ManifestEntry entry, string finalPath, int shardSize, bool durable, ulong session, bool preallocate = true, bool applyMode = true, OpenFileBudget? holds = null, OpenFileBudget? writing = null)
     {
         _applyMode = applyMode;
         _holds = holds;
+        _writing = writing;
         Id = id;
         Entry = entry;
         FinalPath = finalPath;
@@ -121,7 +125,7 @@ internal sealed class PartialFile
     public int ExpectedLength(uint index) => Digests.ShardLength(Entry.Size, _shardSize, (int)index);
 
     /// <summary>Reserves a shard for writing; false if it was already claimed (a duplicate). Opens the file on first use.</summary>
-    public bool TryClaim(uint index, ref int openFiles, int maxOpenFiles, out SafeFileHandle handle)
+    public bool TryClaim(uint index, out SafeFileHandle handle)
     {
         lock (_lock)
         {
@@ -129,11 +133,7 @@ internal sealed class PartialFile
             if (Committed || _written || !Claim(index)) return false;
             if (_handle is null)
             {
-                if (Interlocked.Increment(ref openFiles) > maxOpenFiles)
-                {
-                    Interlocked.Decrement(ref openFiles);
-                    throw new ProtocolViolationException($"sender holds more than {maxOpenFiles} files open at once", ErrorCode.LimitExceeded);
-                }
+                TakeWritingPlace();
                 Open();
             }
             handle = _handle!;
@@ -141,8 +141,34 @@ internal sealed class PartialFile
         }
     }
 
+    /// <summary>
+    /// A file being written counts against its session's limit, which only the sender can exceed, and against the
+    /// receiver's, which its sessions share: a sender refused for the latter is told the receiver is busy, and retries.
+    /// The place is given back once the file is finished or abandoned. A file whose open failed keeps its place until
+    /// the session abandons it.
+    /// </summary>
+    private void TakeWritingPlace()
+    {
+        if (_inWriting || _writing is null) return;
+        if (!_writing.TryTake(out bool receiverFull))
+        {
+            throw receiverFull
+                ? new SingularityException(ErrorCode.Busy, "the receiver has as many files open for writing as its open-file limit allows; try again later")
+                : new ProtocolViolationException($"sender holds more than {_writing.Limit} files open at once", ErrorCode.LimitExceeded);
+        }
+        _inWriting = true;
+    }
+
+    /// <summary>Gives back this file's place among the files being written; the caller holds _lock.</summary>
+    private void StopWriting()
+    {
+        if (!_inWriting) return;
+        _inWriting = false;
+        _writing!.Return();
+    }
+
     /// <summary>Counts an offered shard the sender confirmed as still matching its source; true if it completed the file.</summary>
-    public bool Keep(uint index, ref int openFiles)
+    public bool Keep(uint index)
     {
         lock (_lock)
         {
@@ -154,7 +180,7 @@ internal sealed class PartialFile
             _unjournaled!.Add(((int)index, digest));
             if (++_verified < ShardCount) return false;
         }
-        if (Finish()) Interlocked.Decrement(ref openFiles);
+        Finish();
         return true;
     }
 
@@ -183,10 +209,7 @@ internal sealed class PartialFile
     }
 
     /// <summary>After the last shard was recorded: flushes the file and holds or closes it (<see cref="Finish"/>); it no longer counts among the files being written.</summary>
-    public void FinishWriting(ref int openFiles)
-    {
-        if (Finish()) Interlocked.Decrement(ref openFiles);
-    }
+    public void FinishWriting() => Finish();
 
     /// <summary>
     /// Appends every waiting record; with <paramref name="flushFirst"/>, only after flushing the data they claim
@@ -232,17 +255,17 @@ internal sealed class PartialFile
     internal static Action<int>? BeforeJournalFlush;
 
     /// <summary>
-    /// After the last shard: only this caller can reach here, so no write is in progress on the handle. True if a
-    /// handle was open (it no longer counts as a file being written). The file keeps its handle (and a resumable one
-    /// its journal), and their locks, until the commit, within the session's <see cref="HoldBudget"/>.
+    /// After the last shard: only this caller can reach here, so no write is in progress on the handle. The file no
+    /// longer counts as one being written. It keeps its handle (and a resumable one its journal), and their locks,
+    /// until the commit, within the session's budget of held files.
     /// </summary>
-    private bool Finish()
+    private void Finish()
     {
         // A flush in progress still uses the handle this closes.
         _flushLock?.Enter();
         try
         {
-            return FinishUnderFlushLock();
+            FinishUnderFlushLock();
         }
         finally
         {
@@ -251,7 +274,7 @@ internal sealed class PartialFile
     }
 
     /// <summary>The body of <see cref="Finish"/>, under the flush lock when the file has one.</summary>
-    private bool FinishUnderFlushLock()
+    private void FinishUnderFlushLock()
     {
         SafeFileHandle? handle;
         FileStream? stream;
@@ -301,11 +324,12 @@ internal sealed class PartialFile
                     _journal = null;
                 }
                 _unjournaled?.Clear();
+                // Closed, or now counted among the held files.
+                StopWriting();
             }
         }
         // Only now may a seal commit the file: never before its data is flushed.
         lock (_lock) _written = true;
-        return handle is not null;
     }
 
     /// <summary>Gives back this file's place in the hold budget once its held handle is closed.</summary>
@@ -445,6 +469,7 @@ internal sealed class PartialFile
                     _stream = null;
                     _handle = null;
                     StopHolding();
+                    StopWriting();
                 }
                 if (!Resumable) TryDelete(TempPath);
             }

@@ -139,7 +139,7 @@ internal sealed partial class ReceiverSession
             // A shard already claimed is a copy the sender resent after losing the lane of the first: it is acknowledged
             // again and not written twice.
             last = false;
-            if (file.TryClaim(shard.ShardIndex, ref _openFiles, _limits.MaxOpenFiles, out var handle))
+            if (file.TryClaim(shard.ShardIndex, out var handle))
             {
                 RandomAccess.Write(handle, data, shard.Offset);
                 last = file.CompleteShard(shard.ShardIndex, digest);
@@ -201,7 +201,7 @@ internal sealed partial class ReceiverSession
             long start = Stopwatch.GetTimestamp();
             try
             {
-                file.FinishWriting(ref _openFiles);
+                file.FinishWriting();
             }
             catch (Exception ex) when (ex is not SingularityException)
             {

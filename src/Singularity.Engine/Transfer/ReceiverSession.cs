@@ -51,19 +51,19 @@ internal sealed partial class ReceiverSession
     private long _manifestBytes;
     private long _bytesNeeded;
     private long _freeAtStart = -1;
-    private readonly HoldBudget _holds;
+    private readonly OpenFileBudget _holds;
+    private readonly OpenFileBudget _writing;
     private int _shardSize;
     private int _lanesAllowed;
     private long _declaredBytes;
     private int _fileCount;
     private int _filesCommitted;
     private long _bytesWritten;
-    private int _openFiles;
     private SingularityException? _failure;
     private int _failed;
     private long _lastActivity;
 
-    public ReceiverSession(SessionId id, ReceiverOptions options, string remote, SessionKeys keys, HoldBudget? receiverHolds = null)
+    public ReceiverSession(SessionId id, ReceiverOptions options, string remote, SessionKeys keys, OpenFileBudget? receiverHolds = null, OpenFileBudget? receiverWriting = null)
     {
         Id = id;
         Keys = keys;
@@ -71,7 +71,8 @@ internal sealed partial class ReceiverSession
         _limits = options.Transfer.Limits;
         _slowFlushTicks = (long)(options.SlowFlush.TotalSeconds * Stopwatch.Frequency);
         _guard = new PathGuard(options.Directory, _limits);
-        _holds = new HoldBudget(_limits.MaxOpenFiles, receiverHolds);
+        _holds = new OpenFileBudget(_limits.MaxOpenFiles, receiverHolds);
+        _writing = new OpenFileBudget(_limits.MaxOpenFiles, receiverWriting);
         Remote = remote;
     }
 
@@ -319,7 +320,7 @@ internal sealed partial class ReceiverSession
             case EntryKind.File:
                 if (Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null)
                     throw new SingularityException(ErrorCode.BadPath, $"refused: '{entry.Path}' is a directory in the destination");
-                var file = new PartialFile(id, entry, full, _shardSize, _options.Transfer.Durable, Id.Tag, _preallocate, _options.PreserveMode, _holds);
+                var file = new PartialFile(id, entry, full, _shardSize, _options.Transfer.Durable, Id.Tag, _preallocate, _options.PreserveMode, _holds, _writing);
                 _files[id] = file;
                 _fileCount++;
                 OfferResume(file);
@@ -350,7 +351,7 @@ internal sealed partial class ReceiverSession
             var item = ControlBatch.Item(body, 8, i);
             var file = FileById(BinaryPrimitives.ReadUInt32LittleEndian(item));
             bool last;
-            try { last = file.Keep(BinaryPrimitives.ReadUInt32LittleEndian(item[4..]), ref _openFiles); }
+            try { last = file.Keep(BinaryPrimitives.ReadUInt32LittleEndian(item[4..])); }
             catch (Exception ex) when (ex is not SingularityException) { throw StorageErrors.Describe(ex, $"finishing '{file.Entry.Path}'"); }
             if (last && file.TryBeginCommit()) (ready ??= []).Add(file);
         }

@@ -31,9 +31,11 @@ public sealed class SingularityReceiver : IAsyncDisposable
     private readonly ConcurrentDictionary<SessionId, bool> _ended = new();
     private readonly ConcurrentQueue<SessionId> _endedOrder = new();
     private const int EndedSessionsKept = 256;
-    // Finished files all sessions of all receivers in this process keep open until their commit: the open-file limit
-    // is the process's. Made with the first receiver, which raises that limit first.
-    private static readonly Lazy<HoldBudget> Holds = new(() => new HoldBudget(HoldBudget.Within(OpenFileLimit.Current)));
+    // Files all sessions of all receivers in this process have open for writing, and finished files they keep open
+    // until their commit: the open-file limit is the process's. Made with the first receiver, which raises that limit
+    // first.
+    private static readonly Lazy<OpenFileBudget> Holds = new(() => new OpenFileBudget(OpenFileBudget.Within(OpenFileLimit.Current)));
+    private static readonly Lazy<OpenFileBudget> Writing = new(() => new OpenFileBudget(OpenFileBudget.ForWritingWithin(OpenFileLimit.Current)));
 
     /// <summary>Connections holding a handshake slot right now.</summary>
     internal int HandshakesInProgress => Volatile.Read(ref _handshakes);
@@ -325,7 +327,7 @@ public sealed class SingularityReceiver : IAsyncDisposable
 
     private async Task RunSessionAsync(ILaneConnection connection, string remote, SessionId id, SessionKeys keys)
     {
-        var session = new ReceiverSession(id, _options, remote, keys, Holds.Value);
+        var session = new ReceiverSession(id, _options, remote, keys, Holds.Value, Writing.Value);
         bool added = _sessions.TryAdd(session.Id, session);
         if (_pending.TryRemove(id, out var waiting)) waiting.TrySetResult(added ? session : null);
         if (!added)

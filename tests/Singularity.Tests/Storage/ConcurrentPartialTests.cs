@@ -13,8 +13,7 @@ public sealed class ConcurrentPartialTests
     /// <summary>Another session starting to write the same path is refused as busy.</summary>
     private static void AssertBusy(string final, long size, ulong session)
     {
-        int open = 0;
-        var busy = Assert.Throws<SingularityException>(() => Partial(final, size, session).TryClaim(0, ref open, 16, out _));
+        var busy = Assert.Throws<SingularityException>(() => Partial(final, size, session).TryClaim(0, out _));
         Assert.Equal(ErrorCode.Busy, busy.Code);
     }
 
@@ -26,17 +25,16 @@ public sealed class ConcurrentPartialTests
         byte[] first = Data(1000, 1), second = Data(1000, 2);
         var a = Partial(final, first.Length, session: 1);
         var b = Partial(final, second.Length, session: 2);
-        int open = 0;
 
-        Assert.True(WriteShards(a, first, 0, 1, ref open));
+        Assert.True(WriteShards(a, first, 0, 1));
         // The second session starts writing before the first has its seal and commits.
-        Assert.True(b.TryClaim(0, ref open, 16, out var handle));
+        Assert.True(b.TryClaim(0, out var handle));
         RandomAccess.Write(handle, second.AsSpan(0, 10), 0);
         SealAndCommit(a, first);
 
         RandomAccess.Write(handle, second.AsSpan(10), 10);
         Assert.True(b.CompleteShard(0, Digests.Shard(second)));
-        b.FinishWriting(ref open);
+        b.FinishWriting();
         SealAndCommit(b, second);
         Assert.Empty(PartialFiles.Find(temp.Path));
     }
@@ -48,21 +46,20 @@ public sealed class ConcurrentPartialTests
         string final = Path.Combine(temp.Path, "f.bin");
         byte[] first = Data(3 * Shard + 5, 3), second = Data(3 * Shard + 5, 4);
         var a = Partial(final, first.Length, session: 1);
-        int open = 0;
         Assert.True(a.Resumable);
 
-        Assert.False(WriteShards(a, first, 0, 2, ref open));
+        Assert.False(WriteShards(a, first, 0, 2));
         long journal = new FileInfo(a.JournalPath).Length;
         AssertBusy(final, second.Length, session: 2);
         Assert.Equal(journal, new FileInfo(a.JournalPath).Length);
 
         // Written in full and waiting for its seal: still held, so still refused.
-        Assert.True(WriteShards(a, first, 2, 4, ref open));
+        Assert.True(WriteShards(a, first, 2, 4));
         AssertBusy(final, second.Length, session: 3);
         SealAndCommit(a, first);
 
         var b = Partial(final, second.Length, session: 4);
-        Assert.True(WriteShards(b, second, 0, 4, ref open));
+        Assert.True(WriteShards(b, second, 0, 4));
         SealAndCommit(b, second);
         Assert.Empty(PartialFiles.Find(temp.Path));
     }
@@ -71,23 +68,55 @@ public sealed class ConcurrentPartialTests
     public void Finished_files_beyond_the_hold_budget_close_at_their_last_write_and_still_commit_under_their_lock()
     {
         using var temp = new TempDirectory();
-        var budget = new HoldBudget(1);
+        var budget = new OpenFileBudget(1);
+        var writing = new OpenFileBudget(2);
         byte[] first = Data(3 * Shard, 6), second = Data(3 * Shard, 7);
         string firstPath = Path.Combine(temp.Path, "one.bin"), secondPath = Path.Combine(temp.Path, "two.bin");
-        var a = new PartialFile(0, new ManifestEntry(EntryKind.File, "one.bin", first.Length, Mode, 0, null), firstPath, Shard, durable: true, session: 1, holds: budget);
-        var b = new PartialFile(1, new ManifestEntry(EntryKind.File, "two.bin", second.Length, Mode, 0, null), secondPath, Shard, durable: true, session: 1, holds: budget);
-        int open = 0;
+        var a = new PartialFile(0, new ManifestEntry(EntryKind.File, "one.bin", first.Length, Mode, 0, null), firstPath, Shard, durable: true, session: 1, holds: budget, writing: writing);
+        var b = new PartialFile(1, new ManifestEntry(EntryKind.File, "two.bin", second.Length, Mode, 0, null), secondPath, Shard, durable: true, session: 1, holds: budget, writing: writing);
 
-        // Both written in full, neither sealed yet: the first holds the budget's one place, the second closes.
-        Assert.True(WriteShards(a, first, 0, 3, ref open));
-        Assert.True(WriteShards(b, second, 0, 3, ref open));
-        Assert.Equal(0, open);
+        // Both written in full, neither sealed yet: the first holds the budget's one place, the second closes. Neither
+        // counts among the files being written any more.
+        Assert.True(WriteShards(a, first, 0, 3));
+        Assert.True(WriteShards(b, second, 0, 3));
+        Assert.True(writing.TryTake() && writing.TryTake());
         AssertBusy(firstPath, first.Length, session: 2);
 
         SealAndCommit(b, second);
         SealAndCommit(a, first);
         // The place is free again.
         Assert.True(budget.TryTake());
+    }
+
+    [Fact]
+    public void Files_being_written_are_bounded_per_session_and_per_receiver_and_an_abandoned_file_gives_its_place_back()
+    {
+        using var temp = new TempDirectory();
+        var receiver = new OpenFileBudget(2);
+        var one = new OpenFileBudget(1, receiver);
+        var other = new OpenFileBudget(5, receiver);
+        byte[] data = Data(3 * Shard, 8);
+        PartialFile File(string name, OpenFileBudget writing, ulong session) =>
+            new(0, new ManifestEntry(EntryKind.File, name, data.Length, Mode, 0, null), Path.Combine(temp.Path, name), Shard, durable: true, session: session, writing: writing);
+
+        // A sender past its session's limit breaks the protocol.
+        var a = File("a.bin", one, 1);
+        Assert.True(a.TryClaim(0, out _));
+        var overSession = Assert.Throws<ProtocolViolationException>(() => File("b.bin", one, 1).TryClaim(0, out _));
+        Assert.Equal(ErrorCode.LimitExceeded, overSession.Code);
+
+        // Sessions together past the receiver's share: the receiver is busy, which a sender retries.
+        var c = File("c.bin", other, 2);
+        Assert.False(WriteShards(c, data, 0, 1));
+        var overReceiver = Assert.Throws<SingularityException>(() => File("d.bin", other, 2).TryClaim(0, out _));
+        Assert.Equal(ErrorCode.Busy, overReceiver.Code);
+
+        // A failed session's file closes and gives its place back; a finished one does too.
+        a.Abandon();
+        var e = File("e.bin", other, 2);
+        Assert.True(e.TryClaim(0, out _));
+        Assert.True(WriteShards(c, data, 1, 3));
+        Assert.True(File("f.bin", other, 2).TryClaim(0, out _));
     }
 
     [Theory]
@@ -101,9 +130,8 @@ public sealed class ConcurrentPartialTests
         string final = Path.Combine(temp.Path, name);
         byte[] data = Data(size, 5);
         var file = Partial(final, size, session: 0xfeed);
-        int open = 0;
 
-        Assert.True(WriteShards(file, data, 0, file.ShardCount, ref open));
+        Assert.True(WriteShards(file, data, 0, file.ShardCount));
         SealAndCommit(file, data);
 
         Assert.NotEqual(PartialFile.TemporaryName(name, null), PartialFile.TemporaryName(new string('n', 200) + new string('é', 26) + "x", null));

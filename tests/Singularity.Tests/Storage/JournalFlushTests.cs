@@ -31,8 +31,7 @@ public sealed class JournalFlushTests
         var before = JournalRecords(file.JournalPath);
 
         // Every shard but the last is written meanwhile: more than another group.
-        int open = 0;
-        var others = Task.Run(() => WriteShards(file, data, flush.Written, Shards - 1, ref open));
+        var others = Task.Run(() => WriteShards(file, data, flush.Written, Shards - 1));
         Assert.True(others.Wait(Guard), "the other lanes waited for the flush");
         Assert.Equal(before, JournalRecords(file.JournalPath));
 
@@ -40,7 +39,7 @@ public sealed class JournalFlushTests
         flush.Release();
         Assert.Equal(Records(data, 0, flush.Written), JournalRecords(file.JournalPath));
 
-        Assert.True(WriteShards(file, data, Shards - 1, Shards, ref open));
+        Assert.True(WriteShards(file, data, Shards - 1, Shards));
         Assert.Equal(Records(data, 0, Shards), JournalRecords(file.JournalPath));
         Commit(file, data);
     }
@@ -52,14 +51,13 @@ public sealed class JournalFlushTests
         using var temp = new TempDirectory();
         byte[] data = Data(Shards * Shard, 8);
         // No finished file may stay open: finishing this one closes its handle, the one the flush uses.
-        var file = new PartialFile(0, new ManifestEntry(EntryKind.File, "f.bin", data.Length, Mode, 0, null), Path.Combine(temp.Path, "f.bin"), Shard, durable: true, session: 1, holds: new HoldBudget(0));
+        var file = new PartialFile(0, new ManifestEntry(EntryKind.File, "f.bin", data.Length, Mode, 0, null), Path.Combine(temp.Path, "f.bin"), Shard, durable: true, session: 1, holds: new OpenFileBudget(0));
         using var flush = new HeldFlush(file, data);
-        int open = 0;
-        Assert.True(Task.Run(() => WriteShards(file, data, flush.Written, Shards - 1, ref open)).Wait(Guard));
+        Assert.True(Task.Run(() => WriteShards(file, data, flush.Written, Shards - 1)).Wait(Guard));
 
         // The last shard finishes the file: flushing it and closing its handle must wait for the flush in progress,
         // which still uses the handle. Given a second to do either, it must still be waiting.
-        var last = Task.Run(() => WriteShards(file, data, Shards - 1, Shards, ref open));
+        var last = Task.Run(() => WriteShards(file, data, Shards - 1, Shards));
         Assert.False(last.Wait(TimeSpan.FromSeconds(1)), "the file was finished under a journal flush");
 
         flush.Release();
@@ -79,7 +77,7 @@ public sealed class JournalFlushTests
         const int shards = 60;
         byte[] data = Data(shards * Shard, 9);
         var file = Partial(final, data.Length, session: 1);
-        int open = 0, groups = 0;
+        int groups = 0;
 
         // The second group's flush fails, as an fsync that reports lost pages does.
         PartialFile.BeforeJournalFlush = records =>
@@ -88,7 +86,7 @@ public sealed class JournalFlushTests
         };
         try
         {
-            Assert.Throws<IOException>(() => WriteShards(file, data, 0, shards - 1, ref open));
+            Assert.Throws<IOException>(() => WriteShards(file, data, 0, shards - 1));
         }
         finally
         {
@@ -100,13 +98,13 @@ public sealed class JournalFlushTests
 
         // Another lane writes the rest: the file is never finished, and nothing more is journaled.
         int next = journaled.Count + 16;
-        Assert.Throws<IOException>(() => WriteShards(file, data, next, shards, ref open));
+        Assert.Throws<IOException>(() => WriteShards(file, data, next, shards));
         Assert.Equal(journaled, JournalRecords(file.JournalPath));
         Assert.True(file.Seal(Digests.File([.. Enumerable.Range(0, shards).Select(index => ShardDigest(data, index))])));
         Assert.False(file.TryBeginCommit());
 
         // Its journal stays locked until the session ends: another session is refused, and cannot rewrite it.
-        var busy = Assert.Throws<SingularityException>(() => Partial(final, data.Length, session: 2).TryClaim(0, ref open, 16, out _));
+        var busy = Assert.Throws<SingularityException>(() => Partial(final, data.Length, session: 2).TryClaim(0, out _));
         Assert.Equal(ErrorCode.Busy, busy.Code);
         Assert.Equal(journaled, JournalRecords(file.JournalPath));
 
@@ -136,7 +134,7 @@ public sealed class JournalFlushTests
         {
             _lane = Task.Factory.StartNew(() =>
             {
-                int open = 0, index = 0;
+                int index = 0;
                 PartialFile.BeforeJournalFlush = records =>
                 {
                     // A smaller group was started by the one-second rule, after a pause: it is left to go on.
@@ -148,7 +146,7 @@ public sealed class JournalFlushTests
                 };
                 try
                 {
-                    for (; !_begun.IsSet && index < Shards - 1; index++) Assert.False(WriteShards(file, data, index, index + 1, ref open));
+                    for (; !_begun.IsSet && index < Shards - 1; index++) Assert.False(WriteShards(file, data, index, index + 1));
                 }
                 finally
                 {

@@ -18,7 +18,6 @@ public sealed class ResumedPartialTests
         using var temp = new TempDirectory();
         string final = Path.Combine(temp.Path, "f.bin");
         byte[] old = Data(4 * Shard, 1), changed = Data(4 * Shard, 2);
-        int open = 0;
 
         // An earlier session verified shards 0-2 of the old bytes and left them journaled.
         LeaveJournaled(final, old, shards: 3);
@@ -26,9 +25,9 @@ public sealed class ResumedPartialTests
         // The next session offers them; the sender keeps 0 and 1, and sends shard 2 again with other bytes.
         var resumed = Partial(final, old.Length, session: 2);
         Assert.Equal(3, resumed.Offered.Count);
-        resumed.Keep(0, ref open);
-        resumed.Keep(1, ref open);
-        Assert.True(resumed.TryClaim(2, ref open, 16, out var again));
+        resumed.Keep(0);
+        resumed.Keep(1);
+        Assert.True(resumed.TryClaim(2, out var again));
         RandomAccess.Write(again, changed.AsSpan(2 * Shard, Shard), 2L * Shard);
 
         // Were the receiver to stop right now, the journal must not vouch for the old bytes of shard 2.
@@ -51,21 +50,20 @@ public sealed class ResumedPartialTests
         using var temp = new TempDirectory();
         string final = Path.Combine(temp.Path, "f.bin");
         byte[] old = Data(4 * Shard, 3), changed = Data(4 * Shard, 4);
-        int open = 0;
         LeaveJournaled(final, old, shards: 3);
 
         // Two sessions read the same offers; the second rewrites shard 1 with other bytes and stops.
         var first = Partial(final, old.Length, session: 2);
         var second = Partial(final, old.Length, session: 3);
         Assert.Equal(3, first.Offered.Count);
-        second.Keep(0, ref open);
-        WriteShards(second, changed, 1, 2, ref open);
+        second.Keep(0);
+        WriteShards(second, changed, 1, 2);
         second.Abandon();
 
         // The first session's sender still has the old bytes: it keeps its offers, then sends shard 3.
-        first.Keep(0, ref open);
-        first.Keep(1, ref open);
-        var refused = Assert.Throws<SingularityException>(() => first.TryClaim(3, ref open, 16, out _));
+        first.Keep(0);
+        first.Keep(1);
+        var refused = Assert.Throws<SingularityException>(() => first.TryClaim(3, out _));
         Assert.Equal(ErrorCode.Busy, refused.Code);
     }
 
@@ -75,20 +73,19 @@ public sealed class ResumedPartialTests
         using var temp = new TempDirectory();
         string final = Path.Combine(temp.Path, "f.bin");
         byte[] old = Data(3 * Shard, 5), changed = Data(3 * Shard, 6);
-        int open = 0;
         LeaveJournaled(final, old, shards: 3);
 
         var first = Partial(final, old.Length, session: 2);
         var second = Partial(final, old.Length, session: 3);
-        second.Keep(0, ref open);
-        second.Keep(1, ref open);
-        Assert.True(WriteShards(second, changed, 2, 3, ref open));
+        second.Keep(0);
+        second.Keep(1);
+        Assert.True(WriteShards(second, changed, 2, 3));
         second.Abandon();
 
         // Every shard kept, so nothing is written: the commit is the last point to notice.
-        first.Keep(0, ref open);
-        first.Keep(1, ref open);
-        Assert.True(first.Keep(2, ref open));
+        first.Keep(0);
+        first.Keep(1);
+        Assert.True(first.Keep(2));
         Assert.True(first.Seal(Digests.File([ShardDigest(old, 0), ShardDigest(old, 1), ShardDigest(old, 2)])));
         Assert.True(first.TryBeginCommit());
         var refused = Assert.Throws<SingularityException>(first.Commit);
@@ -99,9 +96,8 @@ public sealed class ResumedPartialTests
     /// <summary>What an interrupted session leaves: the first <paramref name="shards"/> shards of <paramref name="data"/> written and journaled.</summary>
     private static void LeaveJournaled(string final, byte[] data, int shards)
     {
-        int open = 0;
         var earlier = Partial(final, data.Length, session: 1);
-        WriteShards(earlier, data, 0, shards, ref open);
+        WriteShards(earlier, data, 0, shards);
         earlier.Abandon();
     }
 }

@@ -31,14 +31,14 @@ internal static class PartialFixtures
     /// Writes shards [first, last) of <paramref name="data"/> as a lane does; true, with the file finished, if one of
     /// them was the file's last.
     /// </summary>
-    public static bool WriteShards(PartialFile file, byte[] data, int first, int last, ref int open)
+    public static bool WriteShards(PartialFile file, byte[] data, int first, int last)
     {
         for (int index = first; index < last; index++)
         {
-            Assert.True(file.TryClaim((uint)index, ref open, 16, out var handle));
+            Assert.True(file.TryClaim((uint)index, out var handle));
             RandomAccess.Write(handle, ShardOf(data, index), (long)index * Shard);
             if (!file.CompleteShard((uint)index, ShardDigest(data, index))) continue;
-            file.FinishWriting(ref open);
+            file.FinishWriting();
             return true;
         }
         return false;
