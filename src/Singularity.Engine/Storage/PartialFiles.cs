@@ -10,7 +10,10 @@ public static class PartialFiles
     public static IReadOnlyList<PartialFileInfo> Find(string directory)
     {
         var found = new List<PartialFileInfo>();
-        var options = new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0, IgnoreInaccessible = true };
+        // Partials are hidden files, so hidden entries are not skipped; links are. A received tree holds the links its
+        // sender chose, and following one would find (and clean) partials outside the destination, or loop: a link
+        // to '.' beside another makes the walk grow without end.
+        var options = new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.ReparsePoint, IgnoreInaccessible = true };
         foreach (string part in Directory.EnumerateFiles(directory, "*" + Storage.PartialFile.PartSuffix, options))
         {
             var info = new FileInfo(part);
