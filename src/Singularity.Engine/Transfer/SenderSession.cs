@@ -495,10 +495,13 @@ internal sealed partial class SenderSession
             int length = ShardLengthOf(id, index);
             // Every copy sent is acknowledged once (a shard resent after its lane died may arrive twice), so every
             // acknowledgement returns window credit; progress counts each shard once, and a file's commit (which may
-            // come before the ack of a copy) counted all of its shards.
-            if (ForgetInFlight(id, index)) _window.Release(length);
-            if (Volatile.Read(ref _filesById[id]) is { } file && file.TryAcknowledge((int)index)) bytes += length;
-            Interlocked.Increment(ref _progressEvents);
+            // come before the ack of a copy) counted all of its shards. Only an ack for a copy in flight, or a shard's
+            // first, is progress: a receiver repeating acks must not keep the stall watchdog quiet for ever.
+            bool inFlight = ForgetInFlight(id, index);
+            if (inFlight) _window.Release(length);
+            bool first = Volatile.Read(ref _filesById[id]) is { } file && file.TryAcknowledge((int)index);
+            if (first) bytes += length;
+            if (inFlight || first) Interlocked.Increment(ref _progressEvents);
         }
         Interlocked.Add(ref _bytesAcknowledged, bytes);
         if (bytes > 0) Volatile.Write(ref _shardsConfirmed, true);

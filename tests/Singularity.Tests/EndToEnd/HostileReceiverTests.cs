@@ -143,6 +143,33 @@ public sealed class HostileReceiverTests
     }
 
     /// <summary>
+    /// A receiver that acknowledges the same shard again and again and never commits the file is not progress: the
+    /// sender's watchdog ends the session as stalled (and a retry would follow), where it used to wait for ever.
+    /// </summary>
+    [Fact]
+    public async Task A_receiver_that_repeats_an_ack_and_never_commits_does_not_keep_the_sender_waiting()
+    {
+        using var temp = new TempDirectory();
+        await using var receiver = new RawReceiver();
+        var send = SendOneFile(temp, receiver, Plain with { StallTimeout = TimeSpan.FromSeconds(1) });
+        await AcceptOneFileAsync(receiver);
+
+        // The clock only bounds the test should the sender wait for ever (its watchdog gives up after 2 s of nothing);
+        // it measures nothing.
+        bool closed = false;
+        for (var guard = System.Diagnostics.Stopwatch.StartNew(); !closed && !send.IsCompleted && guard.Elapsed < TimeSpan.FromSeconds(30);)
+        {
+            try { await receiver.SendAsync(ControlMessageType.ShardAcks, RawReceiver.Batch([0, 0])); }
+            catch (IOException) { closed = true; }
+            await Task.Delay(100);
+        }
+        Assert.True(closed || send.IsCompleted, "the sender kept waiting while the receiver repeated its ack");
+        var error = await Assert.ThrowsAnyAsync<SingularityException>(() => send.WaitAsync(TimeSpan.FromSeconds(5)));
+        Assert.Equal(ErrorCode.ConnectionLost, error.Code);
+        Assert.Contains("stalled", error.Message);
+    }
+
+    /// <summary>
     /// A nack for a copy no longer in flight (here one already acknowledged; in practice one whose lane's failover
     /// queued it again already) queues nothing: the shard would be sent twice and only one copy's credit come back.
     /// </summary>
