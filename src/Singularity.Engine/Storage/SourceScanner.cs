@@ -23,8 +23,8 @@ internal readonly record struct SourceEntry(ManifestEntry Entry, string Root, in
 
 /// <summary>
 /// Turns the sender's command-line paths into a manifest. A file is sent under its own name; a directory is sent
-/// under its name with everything below it, or, when the path ends in '/', its contents only (as rsync does).
-/// Links inside a tree are sent as links and never followed. Sockets, FIFOs and devices are skipped, each with one
+/// under its name with everything below it, or, when the path ends in '/' or '/.', its contents only (as rsync does).
+/// Links inside a tree are sent as links and never followed; a link named as a source is followed, as scp follows it. Sockets, FIFOs and devices are skipped, each with one
 /// line to <c>skipped</c>, as rsync skips them without <c>--specials</c> and <c>--devices</c>, where
 /// <see cref="SpecialFiles"/> can tell them (Linux); elsewhere they are sent as empty files.
 /// </summary>
@@ -38,24 +38,37 @@ internal static class SourceScanner
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (string path in paths)
         {
-            bool contentsOnly = path.Length > 1 && (path.EndsWith('/') || path.EndsWith(Path.DirectorySeparatorChar));
+            // A trailing '/', or a last component '.', sends a directory's contents only, as rsync does.
+            bool contentsOnly = (path.Length > 1 && EndsWithSeparator(path)) || path == "." || (path.EndsWith('.') && path.Length > 1 && EndsWithSeparator(path[..^1]));
             string full = Path.GetFullPath(path);
+            string named = Path.TrimEndingDirectorySeparator(full);
             if (Directory.Exists(full))
             {
-                var root = new DirectoryInfo(Path.TrimEndingDirectorySeparator(full));
+                var root = new DirectoryInfo(named);
                 string prefix = contentsOnly ? "" : root.Name + "/";
                 if (!contentsOnly) Add(entries, seen, DirectoryEntry(root, root.Name, root.FullName, prefix.Length));
                 Walk(root, prefix, root.FullName, prefix.Length, entries, seen, skipped);
             }
-            else if (File.Exists(full))
+            else if (File.Exists(named))
             {
-                var file = new FileInfo(full);
-                if (file.LinkTarget is not null)
-                    file = (FileInfo?)file.ResolveLinkTarget(returnFinalTarget: true) ?? file;
+                // A link named as a source is followed, as scp and cp follow it: the file it points to is sent under
+                // the link's name. (File.Exists is true for a link to nothing too.)
+                var file = new FileInfo(named);
+                string name = file.Name;
+                if (file.LinkTarget is { } target)
+                {
+                    file = file.ResolveLinkTarget(returnFinalTarget: true) as FileInfo is { Exists: true } resolved ? resolved
+                        : throw new SingularityException(ErrorCode.BadPath, $"cannot send '{path}': it is a link to '{target}', which does not exist");
+                }
+                if (contentsOnly)
+                    throw new SingularityException(ErrorCode.BadPath, $"cannot send '{path}': it is a file, not a directory; leave out the trailing '/' to send the file");
                 if (SpecialKind(file) is { } kind)
                     throw new SingularityException(ErrorCode.BadPath, $"cannot send '{path}': it is {kind}; only files, directories and links are sent");
-                string name = Path.GetFileName(full);
                 Add(entries, seen, new SourceEntry(FileManifestEntry(file, name), file.FullName, name.Length));
+            }
+            else if (path.Contains('\uFFFD'))
+            {
+                throw NotUtf8(path, "its name");
             }
             else
             {
@@ -81,9 +94,11 @@ internal static class SourceScanner
         foreach (var child in children)
         {
             string relative = prefix + child.Name;
+            if (Utf8Names.NameIsNotUtf8(child)) throw NotUtf8(relative, "its name");
             // The attribute comes from the status the enumeration already read: only links cost a readlink.
             if ((child.Attributes & FileAttributes.ReparsePoint) != 0 && child.LinkTarget is { } target)
             {
+                if (Utf8Names.TargetIsNotUtf8(child.FullName, target)) throw NotUtf8(relative, "its link target");
                 Add(entries, seen, new SourceEntry(new ManifestEntry(EntryKind.Symlink, relative, 0, 0, ToNanoseconds(child.LastWriteTimeUtc), target), treeRoot, skip));
             }
             else if (child is DirectoryInfo subdirectory)
@@ -98,6 +113,11 @@ internal static class SourceScanner
             }
         }
     }
+
+    private static bool EndsWithSeparator(string path) => path.EndsWith('/') || path.EndsWith(Path.DirectorySeparatorChar);
+
+    private static SingularityException NotUtf8(string path, string what) =>
+        new(ErrorCode.BadPath, $"cannot send '{path}': {what} is not valid UTF-8, which the receiver needs; rename it (for example with convmv) and send again");
 
     /// <summary>"a socket", "a FIFO" or "a device" for such a file, else null. They report no length, so only empty files cost a look.</summary>
     private static string? SpecialKind(FileInfo file) => file.Length == 0 ? SpecialFiles.KindOf(file.FullName) : null;

@@ -176,8 +176,10 @@ public sealed class TreeTransferTests
         Assert.Contains("skipping 'tree/sock': it is a socket; only files, directories and links are sent", events);
     }
 
-    [Fact]
-    public async Task A_trailing_slash_sends_the_contents_and_several_paths_go_in_one_session()
+    [Theory]
+    [InlineData("/")]
+    [InlineData("/.")]
+    public async Task A_trailing_slash_or_dot_sends_the_contents_and_several_paths_go_in_one_session(string ending)
     {
         using var temp = new TempDirectory();
         string tree = temp.Sub("src/tree");
@@ -187,9 +189,10 @@ public sealed class TreeTransferTests
         string destination = temp.Sub("dst");
         await using var receiver = new LoopbackReceiver(destination);
 
-        await SingularitySender.SendAsync([tree + "/", single], receiver.Url, new TransferOptions { ShardSize = 4096 });
+        await SingularitySender.SendAsync([tree + ending, single], receiver.Url, new TransferOptions { ShardSize = 4096 });
         Assert.True((await receiver.NextResultAsync()).Succeeded);
 
+        Assert.False(Directory.Exists(Path.Combine(destination, "tree")));
         TestFiles.AssertSameBytes(Path.Combine(tree, "a.txt"), Path.Combine(destination, "a.txt"));
         TestFiles.AssertSameBytes(Path.Combine(tree, "sub", "b.txt"), Path.Combine(destination, "sub", "b.txt"));
         TestFiles.AssertSameBytes(single, Path.Combine(destination, "single.bin"));

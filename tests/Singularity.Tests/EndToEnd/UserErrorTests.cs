@@ -47,6 +47,48 @@ public sealed class UserErrorTests
         Assert.Contains("two sources map to the same name 'same'", error.Message);
     }
 
+    /// <summary>
+    /// Names and link targets travel as UTF-8: one that is not cannot be opened by the name .NET reads (U+FFFD), and a
+    /// link would arrive pointing elsewhere. The send is refused, naming the entry, before it connects.
+    /// </summary>
+    [Theory]
+    [InlineData("touch \"$1/tree/bad$(printf '\\377')name\"", "cannot send 'tree/bad\uFFFDname': its name is not valid UTF-8")]
+    [InlineData("ln -s \"t$(printf '\\377')\" \"$1/tree/link\"", "cannot send 'tree/link': its link target is not valid UTF-8")]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task A_name_or_link_target_that_is_not_UTF8_is_refused(string make, string expected)
+    {
+        using var temp = new TempDirectory();
+        TestFiles.Create(Path.Combine(temp.Sub("tree"), "ok"), 10);
+        Assert.True(Commands.Run("bash", "-c", make, "bash", temp.Path));
+        try
+        {
+            var error = await Assert.ThrowsAsync<SingularityException>(() => SingularitySender.SendAsync([Path.Combine(temp.Path, "tree")], new ConnectionUrl("127.0.0.1", 1, "token")));
+            Assert.Equal(ErrorCode.BadPath, error.Code);
+            Assert.StartsWith(expected, error.Message);
+        }
+        finally
+        {
+            // .NET can neither spell nor delete a name that is not UTF-8.
+            Assert.True(Commands.Run("bash", "-c", "rm -rf \"$1/tree\"", "bash", temp.Path));
+        }
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task A_file_named_with_a_trailing_slash_and_a_dangling_link_are_named_as_such()
+    {
+        using var temp = new TempDirectory();
+        string file = TestFiles.Create(Path.Combine(temp.Path, "f"), 10);
+        string link = Path.Combine(temp.Path, "gone");
+        File.CreateSymbolicLink(link, "nowhere");
+        var url = new ConnectionUrl("127.0.0.1", 1, "token");
+
+        var notDirectory = await Assert.ThrowsAsync<SingularityException>(() => SingularitySender.SendAsync([file + "/"], url));
+        Assert.Equal($"cannot send '{file}/': it is a file, not a directory; leave out the trailing '/' to send the file", notDirectory.Message);
+        var dangling = await Assert.ThrowsAsync<SingularityException>(() => SingularitySender.SendAsync([link], url));
+        Assert.Equal($"cannot send '{link}': it is a link to 'nowhere', which does not exist", dangling.Message);
+    }
+
     /// <summary>One directory can hold two names that read the same: a name that is not UTF-8 reads as U+FFFD.</summary>
     [Fact]
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
