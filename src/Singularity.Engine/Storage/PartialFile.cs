@@ -68,7 +68,9 @@ internal sealed class PartialFile
 
     // holds: bounds the finished files held open until their commit; null holds every one.
     // writing: bounds the files open for writing; null leaves them unbounded.
-    public PartialFile(uint id, ManifestEntry entry, string finalPath, int shardSize, bool durable, ulong session, bool preallocate = true, bool applyMode = true, OpenFileBudget? holds = null, OpenFileBudget? writing = null)
+    // offerLimit: the most journal records this file may offer; a journal holding more is not read, and the file
+    // starts afresh.
+    public PartialFile(uint id, ManifestEntry entry, string finalPath, int shardSize, bool durable, ulong session, bool preallocate = true, bool applyMode = true, OpenFileBudget? holds = null, OpenFileBudget? writing = null, long offerLimit = long.MaxValue)
     {
         _applyMode = applyMode;
         _holds = holds;
@@ -91,6 +93,7 @@ internal sealed class PartialFile
         // Preallocation reserves space without setting the length, so a partial is as long as its furthest write;
         // a record for bytes beyond that length is not trusted.
         _offered = Resumable && new FileInfo(TempPath) is { Exists: true, LinkTarget: null } part && part.Length <= entry.Size
+                && ResumeJournal.MostRecords(JournalPath) <= offerLimit
             ? ResumeJournal.Load(JournalPath, entry.Size, entry.MtimeNanoseconds, shardSize, ShardCount)
                 .Where(r => (long)r.Key * shardSize + Digests.ShardLength(entry.Size, shardSize, r.Key) <= part.Length)
                 .ToDictionary()

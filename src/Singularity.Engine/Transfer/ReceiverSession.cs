@@ -53,6 +53,10 @@ internal sealed partial class ReceiverSession
     private long _freeAtStart = -1;
     private readonly OpenFileBudget _holds;
     private readonly OpenFileBudget _writing;
+    // Resume offers go out as the chunk is prepared, before any pacing: bounded, they fit the control backlog (16 bytes
+    // each, 16 MiB in all) and the memory their journals are read into. A file beyond them starts afresh.
+    private const long OfferedShardsPerSession = 1 << 20;
+    private long _offersLeft = OfferedShardsPerSession;
     private int _shardSize;
     private int _lanesAllowed;
     private long _declaredBytes;
@@ -320,9 +324,10 @@ internal sealed partial class ReceiverSession
             case EntryKind.File:
                 if (Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null)
                     throw new SingularityException(ErrorCode.BadPath, $"refused: '{entry.Path}' is a directory in the destination");
-                var file = new PartialFile(id, entry, full, _shardSize, _options.Transfer.Durable, Id.Tag, _preallocate, _options.PreserveMode, _holds, _writing);
+                var file = new PartialFile(id, entry, full, _shardSize, _options.Transfer.Durable, Id.Tag, _preallocate, _options.PreserveMode, _holds, _writing, _offersLeft);
                 _files[id] = file;
                 _fileCount++;
+                _offersLeft -= file.Offered.Count;
                 OfferResume(file);
                 break;
         }

@@ -44,6 +44,22 @@ public sealed class ResumedPartialTests
         Assert.Equal(ShardDigest(old, 0), offered[0]);
     }
 
+    /// <summary>A session offers a bounded number of shards: a journal that could hold more than it has left is not read, and its file is sent afresh and still arrives whole.</summary>
+    [Fact]
+    public void A_journal_beyond_the_offers_left_is_not_read_and_the_file_starts_afresh()
+    {
+        using var temp = new TempDirectory();
+        string final = Path.Combine(temp.Path, "f.bin");
+        byte[] data = Data(6 * Shard, 4);
+        LeaveJournaled(final, data, shards: 3);
+
+        Assert.Equal(3, Partial(final, data.Length, session: 2, offerLimit: 3).Offered.Count);
+        var afresh = Partial(final, data.Length, session: 3, offerLimit: 2);
+        Assert.Empty(afresh.Offered);
+        Assert.True(WriteShards(afresh, data, 0, 6));
+        SealAndCommit(afresh, data);
+    }
+
     [Fact]
     public void Offers_another_session_overwrote_meanwhile_are_refused_before_a_byte_is_written()
     {

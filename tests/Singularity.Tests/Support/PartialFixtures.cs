@@ -13,8 +13,8 @@ internal static class PartialFixtures
     public static readonly UnixFileMode Mode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
     /// <summary>The durable (resumable when of more than one shard) partial of <paramref name="final"/> in session <paramref name="session"/>.</summary>
-    public static PartialFile Partial(string final, long size, ulong session) =>
-        new(0, new ManifestEntry(EntryKind.File, Path.GetFileName(final), size, Mode, 0, null), final, Shard, durable: true, session);
+    public static PartialFile Partial(string final, long size, ulong session, long offerLimit = long.MaxValue) =>
+        new(0, new ManifestEntry(EntryKind.File, Path.GetFileName(final), size, Mode, 0, null), final, Shard, durable: true, session, offerLimit: offerLimit);
 
     public static byte[] Data(int size, int seed)
     {
