@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
 
 namespace Singularity.Engine.Storage;
 
@@ -36,17 +37,47 @@ internal static class SpecialFiles
     private const uint StatxType = 0x1;
     private const ushort FileTypeMask = 0xF000;
 
-    /// <summary>The head of <c>struct statx</c> up to <c>stx_mode</c>; the kernel writes all 256 bytes.</summary>
-    [StructLayout(LayoutKind.Sequential, Size = 256)]
+    private const int AtEmptyPath = 0x1000;
+    private const uint StatxInode = 0x100;
+    private const ushort LinkType = 0xA000;
+
+    /// <summary>
+    /// True if <paramref name="handle"/>, just opened from <paramref name="path"/>, is not the file that bears that name
+    /// now: the name is a link (opening followed it), names another file (it was swapped around the open), or is gone.
+    /// A scan sends links as links, so a file it listed and the sender then reads through a link is one a local user
+    /// swapped in, perhaps one they cannot read themselves. Linux only; elsewhere, or without statx, false.
+    /// </summary>
+    public static bool OpenedElsewhere(SafeFileHandle handle, string path)
+    {
+        if (!OperatingSystem.IsLinux()) return false;
+        bool added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            if (statx((int)handle.DangerousGetHandle(), "", AtEmptyPath, StatxType | StatxInode, out var opened) != 0) return false;
+            if (statx(AtFdCwd, path, AtSymlinkNoFollow, StatxType | StatxInode, out var named) != 0) return true;
+            return (named.Mode & FileTypeMask) == LinkType || named.Inode != opened.Inode
+                || named.DeviceMajor != opened.DeviceMajor || named.DeviceMinor != opened.DeviceMinor;
+        }
+        catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
+        {
+            return false;
+        }
+        finally
+        {
+            if (added) handle.DangerousRelease();
+        }
+    }
+
+    /// <summary>The fields of <c>struct statx</c> read here, at their offsets; the kernel writes all 256 bytes.</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 256)]
     private struct StatxBuffer
     {
-        public uint Mask;
-        public uint BlockSize;
-        public ulong Attributes;
-        public uint Links;
-        public uint Uid;
-        public uint Gid;
-        public ushort Mode;
+        [FieldOffset(0)] public uint Mask;
+        [FieldOffset(28)] public ushort Mode;
+        [FieldOffset(32)] public ulong Inode;
+        [FieldOffset(136)] public uint DeviceMajor;
+        [FieldOffset(140)] public uint DeviceMinor;
     }
 
     // LibraryImport would need unsafe code in this library; CA2101 asks for marshaling the path already names (UTF-8).

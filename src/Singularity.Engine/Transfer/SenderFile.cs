@@ -170,14 +170,22 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
 
     private SafeFileHandle OpenSource()
     {
+        SafeFileHandle handle;
         try
         {
-            return File.OpenHandle(SourcePath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            handle = File.OpenHandle(SourcePath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             throw CannotRead(ex);
         }
+        // The scan saw a file here; what was opened must be that name's own file, not one a link swapped in since.
+        if (SpecialFiles.OpenedElsewhere(handle, SourcePath))
+        {
+            handle.Dispose();
+            throw new SingularityException(ErrorCode.SourceChanged, $"'{SourcePath}' was replaced (by a link, or another file) while it was being sent; send it again once it is stable");
+        }
+        return handle;
     }
 
     private ulong ReadAt(SafeFileHandle handle, Span<byte> destination, long offset)

@@ -52,6 +52,35 @@ public sealed class SourceChangeTests
         Assert.Empty(receiver.Shards);
     }
 
+    /// <summary>
+    /// A file of a tree swapped for a link after the scan (by a local user who can write in the tree), here to a
+    /// longer file that would pass as the old one appended to: nothing of the link's target is read or sent.
+    /// </summary>
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task A_file_swapped_for_a_link_after_the_scan_ends_the_session_unsent()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var temp = new TempDirectory();
+        string secret = TestFiles.Create(Path.Combine(temp.Path, "secret"), 5000, seed: 3);
+        string tree = temp.Sub("tree");
+        string source = TestFiles.Create(Path.Combine(tree, "f"), 1000);
+        await using var receiver = new RawReceiver();
+        var send = SingularitySender.SendAsync([tree], receiver.Url, Plain);
+        await receiver.AcceptAsync();
+        await receiver.ReadUntilAsync(ControlMessageType.ManifestChunk);
+        File.Delete(source);
+        File.CreateSymbolicLink(source, secret);
+
+        await receiver.SendAsync(ControlMessageType.ManifestAccepted, RawReceiver.Fields(2));
+
+        var error = await Assert.ThrowsAnyAsync<SingularityException>(() => send);
+        Assert.Equal(ErrorCode.SourceChanged, error.Code);
+        Assert.Contains($"'{source}' was replaced", error.Message);
+        await receiver.LanesEndedAsync();
+        Assert.Empty(receiver.Shards);
+    }
+
     /// <summary>A file that only grew, as a log appended to, is sent as the scan saw it: its first bytes, sealed as such.</summary>
     [Fact]
     public async Task A_file_appended_to_after_the_scan_is_sent_as_the_scan_saw_it()
