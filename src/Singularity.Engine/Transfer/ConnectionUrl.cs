@@ -21,6 +21,10 @@ public sealed partial record ConnectionUrl(string Host, int Port, string? Token 
         string candidate = text.Contains("://", StringComparison.Ordinal) ? text : $"{Scheme}://{text}";
         if (schemeWithoutSlashes || !Uri.TryCreate(candidate, UriKind.Absolute, out var uri) || uri.Scheme != Scheme || string.IsNullOrEmpty(uri.Host))
             throw new FormatException($"'{WithoutToken(text)}' is not a connection URL; expected sglty://HOST:PORT/ as printed by `sglty recv`");
+        // Where files go is the receiver's --dir alone: a path here would be silently ignored, and files land elsewhere
+        // than the user meant.
+        if (uri.AbsolutePath is not ("" or "/"))
+            throw new FormatException($"'{WithoutToken(text)}' names a directory ('{Uri.UnescapeDataString(uri.AbsolutePath)}'), but files go where the receiver's --dir says; leave the path out, or start a receiver with --dir there");
         string host = uri.HostNameType == UriHostNameType.IPv6 ? uri.Host.Trim('[', ']') : uri.Host;
         string? token = null;
         foreach (string pair in uri.Query.TrimStart('?').Split('&', StringSplitOptions.RemoveEmptyEntries))

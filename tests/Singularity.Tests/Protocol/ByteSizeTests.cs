@@ -45,6 +45,7 @@ public sealed class ByteSizeTests
     [InlineData("sglty:127.0.0.1:40101/?token=s3cret&x=1", "'sglty:127.0.0.1:40101/?token=…&x=1' is not a connection URL")]
     [InlineData("http://h:1/?token=s3cret", "'http://h:1/?token=…' is not a connection URL")]
     [InlineData("http://h:1/?token=a&TOKEN=s3cret", "'http://h:1/?token=…&TOKEN=…' is not a connection URL")]
+    [InlineData("sglty://h:1/some/sub?token=s3cret", "'sglty://h:1/some/sub?token=…' names a directory ('/some/sub'), but files go where the receiver's --dir says")]
     public void A_malformed_url_is_refused_without_showing_its_token(string text, string start)
     {
         var error = Assert.Throws<FormatException>(() => ConnectionUrl.Parse(text));
