@@ -473,8 +473,11 @@ internal sealed partial class ReceiverSession
             for (int i = _directories.Count - 1; i >= 0; i--)
             {
                 var (path, entry) = _directories[i];
+                // The owner keeps write and search, so later sessions can still write below. The sticky bit is kept:
+                // it only restricts, and without it a shared directory (1777) would arrive open for anyone to delete
+                // others' files in.
                 if (_options.PreserveMode && !OperatingSystem.IsWindows())
-                    File.SetUnixFileMode(path, (entry.Mode & PartialFile.SafeModeBits) | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+                    File.SetUnixFileMode(path, (entry.Mode & (PartialFile.SafeModeBits | UnixFileMode.StickyBit)) | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
                 Directory.SetLastWriteTimeUtc(path, SourceScanner.FromNanoseconds(entry.MtimeNanoseconds));
             }
         }

@@ -27,6 +27,9 @@ public sealed class TreeTransferTests
         File.SetUnixFileMode(script, (UnixFileMode)0b111_101_000);
         var mtime = new DateTime(2020, 5, 17, 10, 30, 15, DateTimeKind.Utc);
         File.SetLastWriteTimeUtc(script, mtime);
+        // A shared directory keeps its sticky bit; a read-only one stays writable by its owner.
+        File.SetUnixFileMode(Path.Combine(tree, "empty"), (UnixFileMode)0b1_111_111_111);
+        File.SetUnixFileMode(Path.Combine(tree, "also-empty"), (UnixFileMode)0b101_101_101);
         Directory.SetLastWriteTimeUtc(Path.Combine(tree, "also-empty"), mtime);
         // A link's own time (.NET sets and reads it without following the link).
         File.SetLastWriteTimeUtc(Path.Combine(tree, "link-out"), mtime);
@@ -42,6 +45,8 @@ public sealed class TreeTransferTests
         Assert.Equal(3001, received.Files);
         string copied = Path.Combine(destination, "project", "run.sh");
         Assert.Equal((UnixFileMode)0b111_101_000, File.GetUnixFileMode(copied));
+        Assert.Equal((UnixFileMode)0b1_111_111_111, File.GetUnixFileMode(Path.Combine(destination, "project", "empty")));
+        Assert.Equal((UnixFileMode)0b111_101_101, File.GetUnixFileMode(Path.Combine(destination, "project", "also-empty")));
         Assert.Equal(mtime, File.GetLastWriteTimeUtc(copied));
         Assert.Equal(mtime, Directory.GetLastWriteTimeUtc(Path.Combine(destination, "project", "also-empty")));
         Assert.Equal("/etc/hostname", new FileInfo(Path.Combine(destination, "project", "link-out")).LinkTarget);
