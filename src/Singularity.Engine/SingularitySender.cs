@@ -31,7 +31,8 @@ public static class SingularitySender
         var clock = Stopwatch.StartNew();
         var committed = new HashSet<string>(StringComparer.Ordinal);
         SendResult? first = null;
-        long sent = 0, skipped = 0;
+        long sent = 0, skipped = 0, unchangedBytes = 0;
+        int unchangedFiles = 0;
         int retransmits = 0;
         int fruitless = 0;
         bool reached = false;
@@ -47,6 +48,8 @@ public static class SingularitySender
                 {
                     BytesSent = sent + result.BytesSent,
                     BytesSkipped = skipped + result.BytesSkipped,
+                    FilesUnchanged = unchangedFiles + result.FilesUnchanged,
+                    BytesUnchanged = unchangedBytes + result.BytesUnchanged,
                     Retransmits = retransmits + result.Retransmits,
                     Retries = attempt,
                     Elapsed = clock.Elapsed,
@@ -73,6 +76,8 @@ public static class SingularitySender
                 options = session.Options;
                 sent += session.BytesSent;
                 skipped += session.BytesSkipped;
+                unchangedFiles += session.FilesUnchanged;
+                unchangedBytes += session.BytesUnchanged;
                 retransmits += session.Retransmits;
                 committed.UnionWith(session.CommittedPaths);
                 var pause = TimeSpan.FromSeconds(Math.Min(30, Math.Pow(2, Math.Max(0, fruitless - 1))));

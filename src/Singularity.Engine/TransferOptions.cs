@@ -72,6 +72,14 @@ public sealed record TransferOptions
     /// <summary>How many attempts in a row that move no data a sender makes, reconnecting and resuming after losing the receiver (or finding it busy or its disk full), before it gives up; a first connection refused or never answered, or a host name that does not exist, is not retried. Default 0 here; `sglty send` uses 5.</summary>
     public int Retries { get; init; }
 
+    /// <summary>
+    /// Leaves alone, and does not send, a file the receiver already holds under its name with the same size and
+    /// modification time, as rsync's quick check does (only its mode is updated). Such a file's bytes are not compared:
+    /// one changed in place with its size and mtime kept stays as it is. Default false here; `sglty send` sets it
+    /// unless given --ignore-times.
+    /// </summary>
+    public bool SkipUnchanged { get; init; }
+
     /// <summary>The longest a sender keeps retrying without any attempt moving data. Default 10 minutes.</summary>
     public TimeSpan RetryTimeout { get; init; } = TimeSpan.FromMinutes(10);
 

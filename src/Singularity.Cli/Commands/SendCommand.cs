@@ -19,11 +19,12 @@ internal static class SendCommand
         var encrypt = CommonOptions.Encrypt("aes-256-gcm (default), chacha20-poly1305, or none (only if the receiver allows it)");
         var token = CommonOptions.Token($"the receiver's token when the URL has none (or ${SessionToken.EnvironmentVariable})");
         var tokenFile = CommonOptions.TokenFile();
-        var retries = new Option<int>("--retries") { Description = "reconnect and resume when the receiver goes away, is busy or its disk is full (not when the first connection is refused, gets no answer within 10 s, or the host does not exist); give up after N retries in a row that move no data; default 5", DefaultValueFactory = _ => 5 };
+        var retries = new Option<int>("--retries") { Description = "reconnect and resume when the receiver goes away, is busy or its disk fills part way through (not when the first connection is refused, gets no answer within 10 s, or the host does not exist); give up after N retries in a row that move no data; default 5", DefaultValueFactory = _ => 5 };
         var timeout = CommonOptions.Duration("--timeout", "give up retrying once no attempt moved data for this long, e.g. 30m; default 10m", TimeSpan.FromMinutes(10));
         var stall = CommonOptions.Duration("--stall-timeout", "when nothing moves for this long while shards are in flight, replace the lanes that hold them (on Linux, also a lane whose path went silent, or that the receiver stopped reading, for 4 times this long); default 30s", TimeSpan.FromSeconds(30));
         var congestion = CommonOptions.Congestion();
-        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion };
+        var ignoreTimes = new Option<bool>("--ignore-times", "-I") { Description = "send every file, also those the receiver already holds with the same size and modification time (which are otherwise left as they are, as rsync leaves them)" };
+        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes };
         command.SetAction((result, cancellationToken) =>
         {
             var options = CommonOptions.Transfer(result.GetValue(lanes), result.GetValue(shardSize)) with
@@ -39,6 +40,7 @@ internal static class SendCommand
                 Retries = result.GetValue(retries),
                 RetryTimeout = result.GetValue(timeout),
                 StallTimeout = result.GetValue(stall),
+                SkipUnchanged = !result.GetValue(ignoreTimes),
             };
             return RunAsync(result.GetValue(paths)!, result.GetValue(to)!, options, result.GetValue(json), result.GetValue(token), result.GetValue(tokenFile), cancellationToken);
         });
@@ -55,7 +57,8 @@ internal static class SendCommand
             var result = await display.ShowAsync(() => SingularitySender.SendAsync(paths, url, options, display, line => Console.Error.WriteLine($"sglty: {Errors.Printable(line)}"), cancellationToken)).ConfigureAwait(false);
             double seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-9);
             string skipped = result.BytesSent < result.Bytes ? $" ({ByteSize.Format(result.BytesSent)} of it sent, the rest already there)" : "";
-            Console.Error.WriteLine($"sent {Count.Of(result.Files, "file")}, {ByteSize.Format(result.Bytes)}{skipped} in {seconds:0.00} s: {Delivered(result) / seconds / 1e6:0.0} MB/s ({Delivered(result) * 8 / seconds / 1e9:0.00} Gbit/s), {Count.Of(result.Lanes, "lane")}, {ByteSize.Format(result.ShardSize)} shards, {CipherSuites.Name(result.Cipher)}");
+            string unchanged = result.FilesUnchanged > 0 ? $" ({result.FilesUnchanged} unchanged, left as they were)" : "";
+            Console.Error.WriteLine($"sent {Count.Of(result.Files, "file")}{unchanged}, {ByteSize.Format(result.Bytes)}{skipped} in {seconds:0.00} s: {Delivered(result) / seconds / 1e6:0.0} MB/s ({Delivered(result) * 8 / seconds / 1e9:0.00} Gbit/s), {Count.Of(result.Lanes, "lane")}, {ByteSize.Format(result.ShardSize)} shards, {CipherSuites.Name(result.Cipher)}");
             if (json) WriteJson(result);
             return 0;
         }
@@ -82,6 +85,8 @@ internal static class SendCommand
             writer.WriteNumber("bytes", result.Bytes);
             writer.WriteNumber("bytes_sent", result.BytesSent);
             writer.WriteNumber("bytes_skipped", result.BytesSkipped);
+            writer.WriteNumber("files_unchanged", result.FilesUnchanged);
+            writer.WriteNumber("bytes_unchanged", result.BytesUnchanged);
             writer.WriteNumber("retries", result.Retries);
             writer.WriteNumber("retransmits", result.Retransmits);
             writer.WriteNumber("seconds", seconds);

@@ -27,4 +27,6 @@ internal enum ControlMessageType : byte
     ResumeOffer = 11,
     /// <summary>S→R: batched (file id, shard index) of offered shards that still match the source and need not travel.</summary>
     ShardsKept = 12,
+    /// <summary>R→S, before ManifestAccepted, when the sender asked for it: batched file ids already in place with the entry's size and mtime, left as they are and not sent.</summary>
+    FilesPresent = 13,
 }

@@ -43,6 +43,10 @@ internal sealed partial class ReceiverSession
     // Entries [0, _accepted) are prepared: their shards, seals and kept shards may arrive.
     private volatile int _accepted;
     private bool _preallocate = true;
+    // The sender asked for files already in place (same size and mtime) to be left alone; and the bytes such files
+    // of the chunk being prepared hold, which need no new space.
+    private bool _skipUnchanged;
+    private long _chunkUnchangedBytes;
     // Every path of the manifest, by a 128-bit hash of it rather than the path itself: a tree of millions of files
     // would otherwise keep every name until the manifest ends. Seeded at random, so no sender can choose two paths
     // that collide.
@@ -164,6 +168,7 @@ internal sealed partial class ReceiverSession
         if (body.Length != 24) throw new ProtocolViolationException("OpenSession has the wrong length");
         int shardSize = BinaryPrimitives.ReadInt32LittleEndian(body);
         int lanes = BinaryPrimitives.ReadUInt16LittleEndian(body[4..]);
+        _skipUnchanged = (BinaryPrimitives.ReadUInt16LittleEndian(body[6..]) & OpenSessionFlags.SkipUnchanged) != 0;
         int entries = BinaryPrimitives.ReadInt32LittleEndian(body[8..]);
         long totalBytes = BinaryPrimitives.ReadInt64LittleEndian(body[16..]);
         if (shardSize < _limits.MinShardSize || shardSize > _limits.MaxShardSize)
@@ -265,8 +270,9 @@ internal sealed partial class ReceiverSession
         {
             throw StorageErrors.Describe(ex, "preparing the destination");
         }
-        // What resumed partials already hold needs no new space.
-        long held = 0;
+        // What resumed partials and files left in place already hold needs no new space.
+        long held = _chunkUnchangedBytes;
+        _chunkUnchangedBytes = 0;
         for (int id = first; id < first + count; id++)
             if (_files[id] is { } file)
                 foreach (int index in file.Offered.Keys) held += file.ExpectedLength((uint)index);
@@ -324,6 +330,7 @@ internal sealed partial class ReceiverSession
             case EntryKind.File:
                 if (Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null)
                     throw new SingularityException(ErrorCode.BadPath, $"refused: '{entry.Path}' is a directory in the destination");
+                if (_skipUnchanged && LeaveInPlace(id, entry, full)) break;
                 var file = new PartialFile(id, entry, full, _shardSize, _options.Transfer.Durable, Id.Tag, _preallocate, _options.PreserveMode, _holds, _writing, _offersLeft);
                 _files[id] = file;
                 _fileCount++;
@@ -331,6 +338,29 @@ internal sealed partial class ReceiverSession
                 OfferResume(file);
                 break;
         }
+    }
+
+    /// <summary>
+    /// A file already under its name (a file, not a link) with the entry's size and mtime is left as it is, as rsync's
+    /// quick check leaves it: only its mode is brought up to date. It counts as committed, and the sender, told before
+    /// the acceptance that covers it, sends none of it; its slot names no file, so a shard for it ends the session.
+    /// </summary>
+    private bool LeaveInPlace(uint id, ManifestEntry entry, string full)
+    {
+        var existing = new FileInfo(full);
+        if (!existing.Exists || existing.LinkTarget is not null || existing.Length != entry.Size
+            || SourceScanner.ToNanoseconds(existing.LastWriteTimeUtc) != entry.MtimeNanoseconds)
+            return false;
+        if (_options.PreserveMode && !OperatingSystem.IsWindows() && existing.UnixFileMode != (entry.Mode & PartialFile.SafeModeBits))
+            File.SetUnixFileMode(full, entry.Mode & PartialFile.SafeModeBits);
+        _files[id] = Released;
+        _fileCount++;
+        Interlocked.Increment(ref _filesCommitted);
+        _chunkUnchangedBytes += entry.Size;
+        Span<byte> item = stackalloc byte[4];
+        BinaryPrimitives.WriteUInt32LittleEndian(item, id);
+        _control!.PostBatchItem(ControlMessageType.FilesPresent, item);
+        return true;
     }
 
     /// <summary>Tells the sender which shards of this file an earlier session left verified; they reach it before the ManifestAccepted that covers the file.</summary>

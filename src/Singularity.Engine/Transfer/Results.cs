@@ -13,6 +13,10 @@ public sealed record SendResult
     public required long BytesSent { get; init; }
     /// <summary>Payload bytes the receiver already held from an earlier, interrupted transfer and that did not travel again, summed over this send's attempts (a shard kept by two attempts counts twice).</summary>
     public long BytesSkipped { get; init; }
+    /// <summary>Files the receiver already held with the same size and mtime, left as they were and not sent (<see cref="TransferOptions.SkipUnchanged"/>).</summary>
+    public int FilesUnchanged { get; init; }
+    /// <summary>The bytes of <see cref="FilesUnchanged"/>.</summary>
+    public long BytesUnchanged { get; init; }
     /// <summary>Times the sender reconnected and resumed after losing the receiver.</summary>
     public int Retries { get; init; }
     /// <summary>Shards sent again after the receiver rejected them.</summary>

@@ -21,6 +21,7 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
     private ulong[]? _sent;
     private Dictionary<int, ulong>? _offered;
     private bool _sealed;
+    private bool _present;
 
     public uint Id { get; } = id;
     public ManifestEntry Entry { get; } = entry;
@@ -28,6 +29,9 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
     public int ShardCount { get; } = Digests.ShardCount(entry.Size, shardSize);
 
     public int ShardLength(int index) => Digests.ShardLength(Entry.Size, shardSize, index);
+
+    /// <summary>The receiver holds this file already (same size and mtime): none of it is sent. Set before its acceptance.</summary>
+    public bool Present { get => Volatile.Read(ref _present); set => Volatile.Write(ref _present, value); }
 
     /// <summary>Set when the file's seal is posted: the receiver may commit it only after that.</summary>
     public bool Sealed { get => Volatile.Read(ref _sealed); set => Volatile.Write(ref _sealed, value); }

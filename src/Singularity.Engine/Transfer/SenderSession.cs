@@ -63,6 +63,8 @@ internal sealed partial class SenderSession
     private int _activeLanes;
     private long _progressEvents;
     private long _bytesSkipped;
+    private int _filesUnchanged;
+    private long _bytesUnchanged;
     private bool _shardsConfirmed;
     private int _lanesStarted;
     private int _lanesToRetire;
@@ -183,6 +185,8 @@ internal sealed partial class SenderSession
             BytesSent = Interlocked.Read(ref _bytesSent),
             Retransmits = _retransmits,
             BytesSkipped = Interlocked.Read(ref _bytesSkipped),
+            FilesUnchanged = _filesUnchanged,
+            BytesUnchanged = _bytesUnchanged,
             Elapsed = _clock.Elapsed,
             Lanes = Math.Max(_options.Lanes, Volatile.Read(ref _lanesStarted)),
             ShardSize = _options.ShardSize,
@@ -191,6 +195,8 @@ internal sealed partial class SenderSession
 
     public long BytesSent => Interlocked.Read(ref _bytesSent);
     public long BytesSkipped => Interlocked.Read(ref _bytesSkipped);
+    public int FilesUnchanged => _filesUnchanged;
+    public long BytesUnchanged => _bytesUnchanged;
     public int Retransmits => _retransmits;
 
     /// <summary>
@@ -349,7 +355,7 @@ internal sealed partial class SenderSession
         BinaryPrimitives.WriteInt32LittleEndian(open, _options.ShardSize);
         // The declared count is the most this session may grow to, so the receiver admits the added lanes.
         BinaryPrimitives.WriteUInt16LittleEndian(open.AsSpan(4), (ushort)LanesCeiling);
-        BinaryPrimitives.WriteUInt16LittleEndian(open.AsSpan(6), 0);
+        BinaryPrimitives.WriteUInt16LittleEndian(open.AsSpan(6), _options.SkipUnchanged ? OpenSessionFlags.SkipUnchanged : (ushort)0);
         BinaryPrimitives.WriteInt32LittleEndian(open.AsSpan(8), _entries.Count);
         BinaryPrimitives.WriteInt32LittleEndian(open.AsSpan(12), 0);
         BinaryPrimitives.WriteInt64LittleEndian(open.AsSpan(16), _totalBytes);
@@ -422,6 +428,7 @@ internal sealed partial class SenderSession
             case ControlMessageType.ManifestAccepted: OnAccepted(body); break;
             case ControlMessageType.ShardAcks: OnAcks(body); break;
             case ControlMessageType.ResumeOffer: OnResumeOffer(body); break;
+            case ControlMessageType.FilesPresent: OnPresent(body); break;
             case ControlMessageType.ShardNack: OnNack(body); break;
             case ControlMessageType.FilesCommitted: OnCommitted(body); break;
             case ControlMessageType.SessionDone:
@@ -446,8 +453,10 @@ internal sealed partial class SenderSession
         if (!grows || count > Volatile.Read(ref _entriesSent) || _manifestAccepted)
             throw new ProtocolViolationException("ManifestAccepted does not match the manifest");
         for (int id = _accepted; id < count; id++)
-            if (_filesById[id] is { ShardCount: 0 } empty)
-                Seal(empty, empty.MarkSentEmpty());
+        {
+            if (_filesById[id] is { Present: true } present) SettlePresent(present);
+            else if (_filesById[id] is { ShardCount: 0 } empty) Seal(empty, empty.MarkSentEmpty());
+        }
         Volatile.Write(ref _accepted, count);
         _scheduler.Accept(count);
         Interlocked.Increment(ref _progressEvents);
@@ -457,6 +466,31 @@ internal sealed partial class SenderSession
             if (_fileCount == 0) _allCommitted.TrySetResult();
         }
         _acceptedSignal.Release();
+    }
+
+    /// <summary>Files the receiver holds already (same size and mtime), named before the acceptance that covers them.</summary>
+    private void OnPresent(ReadOnlySpan<byte> body)
+    {
+        if (!_options.SkipUnchanged) throw new ProtocolViolationException("the receiver named files already in place, which this sender did not ask for");
+        int count = ControlBatch.Count(body, 4, ControlMessageType.FilesPresent);
+        for (int i = 0; i < count; i++)
+        {
+            var file = FileAt(BinaryPrimitives.ReadUInt32LittleEndian(body[(4 + i * 4)..]), 0);
+            if (file.Id < (uint)_accepted) throw new ProtocolViolationException($"'{file.Entry.Path}' was named as in place after its acceptance");
+            if (file.Present) throw new ProtocolViolationException($"'{file.Entry.Path}' was named as in place twice");
+            file.Present = true;
+        }
+    }
+
+    /// <summary>At its acceptance, a file the receiver holds already counts as committed; none of its shards go.</summary>
+    private void SettlePresent(SenderFile file)
+    {
+        _filesUnchanged++;
+        _bytesUnchanged += file.Entry.Size;
+        Interlocked.Add(ref _bytesAcknowledged, file.AcknowledgeAll());
+        file.Close();
+        Volatile.Write(ref _filesById[file.Id], null);
+        if (Interlocked.Increment(ref _filesCommitted) == _fileCount) _allCommitted.TrySetResult();
     }
 
     private void Seal(SenderFile file, ulong digest)

@@ -169,6 +169,24 @@ public sealed class HostileReceiverTests
         Assert.Contains("stalled", error.Message);
     }
 
+    /// <summary>A receiver that names files already in place when the sender did not ask, or after their acceptance, breaks the protocol.</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Files_named_as_in_place_unasked_or_too_late_end_the_session(bool asked)
+    {
+        using var temp = new TempDirectory();
+        await using var receiver = new RawReceiver();
+        var send = SendOneFile(temp, receiver, Plain with { SkipUnchanged = asked });
+        await AcceptOneFileAsync(receiver);
+
+        await receiver.SendAsync(ControlMessageType.FilesPresent, RawReceiver.Batch([0]));
+
+        var error = await Assert.ThrowsAnyAsync<SingularityException>(() => send);
+        Assert.Equal(ErrorCode.ProtocolViolation, error.Code);
+        Assert.Contains(asked ? "after its acceptance" : "which this sender did not ask for", error.Message);
+    }
+
     /// <summary>
     /// A nack for a copy no longer in flight (here one already acknowledged; in practice one whose lane's failover
     /// queued it again already) queues nothing: the shard would be sent twice and only one copy's credit come back.

@@ -234,6 +234,49 @@ public sealed class TreeTransferTests
         TestFiles.AssertSameBytes(Path.Combine(tree, "sub", "b.txt"), Path.Combine(destination, "sub", "b.txt"));
     }
 
+    /// <summary>
+    /// Sending a tree again with the quick check leaves every file the receiver holds with the same size and mtime as
+    /// it is (only a changed mode is applied) and sends only the rest; without it, every file goes again.
+    /// </summary>
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task Sending_again_sends_only_what_changed_unless_told_to_ignore_times()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        for (int i = 0; i < 40; i++) TestFiles.Create(Path.Combine(tree, $"d{i % 4}", $"f{i}"), 100 + i * 997, seed: i);
+        string big = TestFiles.Create(Path.Combine(tree, "big"), 5 * 4096 + 7, seed: 99);
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination);
+        var quick = new TransferOptions { ShardSize = 4096, SkipUnchanged = true };
+        long total = Directory.GetFiles(tree, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
+
+        var first = await SingularitySender.SendAsync([tree], receiver.Url, quick);
+        Assert.Equal((41, 0, total), (first.Files, first.FilesUnchanged, first.BytesSent));
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+
+        var again = await SingularitySender.SendAsync([tree], receiver.Url, quick);
+        var received = await receiver.NextResultAsync();
+        Assert.Equal((41, 41, total, 0L), (again.Files, again.FilesUnchanged, again.BytesUnchanged, again.BytesSent));
+        Assert.Equal((41, 0L), (received.Files, received.Bytes));
+
+        // One file rewritten (another mtime), one with only its mode changed.
+        string changed = Path.Combine(tree, "d1", "f5");
+        TestFiles.Create(changed, 100 + 5 * 997, seed: 1234);
+        File.SetLastWriteTimeUtc(changed, new DateTime(2021, 3, 4, 5, 6, 7, DateTimeKind.Utc));
+        File.SetUnixFileMode(big, (UnixFileMode)0b110_000_000);
+        var third = await SingularitySender.SendAsync([tree], receiver.Url, quick);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal((40, 100L + 5 * 997), (third.FilesUnchanged, third.BytesSent));
+        TestFiles.AssertSameTree(tree, Path.Combine(destination, "tree"));
+        Assert.Equal((UnixFileMode)0b110_000_000, File.GetUnixFileMode(Path.Combine(destination, "tree", "big")));
+
+        var ignoring = await SingularitySender.SendAsync([tree], receiver.Url, quick with { SkipUnchanged = false });
+        Assert.Equal(total, (await receiver.NextResultAsync()).Bytes);
+        Assert.Equal((0, total), (ignoring.FilesUnchanged, ignoring.BytesSent));
+        TestFiles.AssertSameTree(tree, Path.Combine(destination, "tree"));
+    }
+
     [Fact]
     public async Task An_existing_file_is_replaced_atomically()
     {
