@@ -133,7 +133,8 @@ internal static class RecvCommand
         string id = result.SessionId[..8];
         if (!result.Succeeded) return $"session {id} from {result.Remote}: failed: {result.Error!.Message}";
         double seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-9);
-        return $"session {id} from {result.Remote} ({CipherSuites.Name(result.Cipher)}): {Count.Of(result.Files, "file")}, {ByteSize.Format(result.Bytes)} in {seconds:0.00} s ({result.Bytes / seconds / 1e6:0.0} MB/s)";
+        string unchanged = result.FilesUnchanged > 0 ? $" ({result.FilesUnchanged} unchanged, left as they were)" : "";
+        return $"session {id} from {result.Remote} ({CipherSuites.Name(result.Cipher)}): {Count.Of(result.Files, "file")}{unchanged}, {ByteSize.Format(result.Bytes)} in {seconds:0.00} s ({result.Bytes / seconds / 1e6:0.0} MB/s)";
     }
 
     private static void WriteJson(ReceiveResult result)
@@ -143,6 +144,7 @@ internal static class RecvCommand
             writer.WriteBoolean("ok", result.Succeeded);
             writer.WriteString("session", result.SessionId);
             writer.WriteNumber("files", result.Files);
+            writer.WriteNumber("files_unchanged", result.FilesUnchanged);
             writer.WriteNumber("bytes", result.Bytes);
             writer.WriteNumber("seconds", result.Elapsed.TotalSeconds);
             writer.WriteString("cipher", CipherSuites.Name(result.Cipher));

@@ -47,6 +47,7 @@ internal sealed partial class ReceiverSession
     // of the chunk being prepared hold, which need no new space.
     private bool _skipUnchanged;
     private long _chunkUnchangedBytes;
+    private int _filesUnchanged;
     // Every path of the manifest, by a 128-bit hash of it rather than the path itself: a tree of millions of files
     // would otherwise keep every name until the manifest ends. Seeded at random, so no sender can choose two paths
     // that collide.
@@ -356,6 +357,7 @@ internal sealed partial class ReceiverSession
         _files[id] = Released;
         _fileCount++;
         Interlocked.Increment(ref _filesCommitted);
+        _filesUnchanged++;
         _chunkUnchangedBytes += entry.Size;
         Span<byte> item = stackalloc byte[4];
         BinaryPrimitives.WriteUInt32LittleEndian(item, id);
@@ -599,6 +601,7 @@ internal sealed partial class ReceiverSession
             SessionId = Id.ToString(),
             Remote = Remote,
             Files = _filesCommitted,
+            FilesUnchanged = _filesUnchanged,
             Bytes = Interlocked.Read(ref _bytesWritten),
             Elapsed = _clock.Elapsed,
             Cipher = Keys.Suite,

@@ -38,8 +38,10 @@ public sealed record ReceiveResult
     public required string SessionId { get; init; }
     /// <summary>The sender's address.</summary>
     public required string Remote { get; init; }
-    /// <summary>Files committed under their final names.</summary>
+    /// <summary>Files committed under their final names, or found there already (<see cref="FilesUnchanged"/>).</summary>
     public required int Files { get; init; }
+    /// <summary>Files of <see cref="Files"/> already in place with the same size and mtime, left as they were (the sender asked for the quick check).</summary>
+    public int FilesUnchanged { get; init; }
     /// <summary>Payload bytes verified and written.</summary>
     public required long Bytes { get; init; }
     /// <summary>The cipher that protected the session.</summary>
