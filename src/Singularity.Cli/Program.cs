@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.CommandLine.Invocation;
+using System.Runtime.InteropServices;
 using Singularity.Cli.Commands;
 using Singularity.Cli.Display;
 
@@ -25,4 +26,16 @@ if (parsed.Action is ParseErrorAction)
     var error = parsed.Errors.FirstOrDefault(e => e.Message.StartsWith("Unrecognized", StringComparison.Ordinal)) ?? parsed.Errors[0];
     return Errors.ReportUsage(error.Message, parsed.CommandResult.Command == root ? "sglty" : $"sglty {parsed.CommandResult.Command.Name}");
 }
-return await parsed.InvokeAsync().ConfigureAwait(false);
+// Ctrl-C or SIGTERM cancels the command, which then says what it left behind; the parser's own handling would end the
+// process two seconds later without a word. A second signal ends it at once.
+using var interrupted = new CancellationTokenSource();
+void OnSignal(PosixSignalContext context)
+{
+    if (interrupted.IsCancellationRequested) return;
+    context.Cancel = true;
+    Errors.Interrupted = true;
+    interrupted.Cancel();
+}
+using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+return await parsed.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null }, interrupted.Token).ConfigureAwait(false);

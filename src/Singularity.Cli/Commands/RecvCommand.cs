@@ -80,6 +80,7 @@ internal static class RecvCommand
             if (!once)
             {
                 await serving.ConfigureAwait(false);
+                if (Errors.Interrupted) Console.Error.WriteLine("sglty: stopped");
                 return 0;
             }
             var finished = await Task.WhenAny(first.Task, serving).ConfigureAwait(false);

@@ -62,6 +62,11 @@ internal static class SendCommand
             if (json) WriteJson(result);
             return 0;
         }
+        catch (Exception) when (Errors.Interrupted)
+        {
+            Console.Error.WriteLine("sglty: interrupted; the same send again resumes what arrived");
+            return Errors.InterruptedExit;
+        }
         catch (Exception ex)
         {
             return Errors.Report(ex);

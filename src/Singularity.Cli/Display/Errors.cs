@@ -46,8 +46,19 @@ internal static partial class Errors
         [nameof(TransferOptions.IdleTimeout)] = "--idle-timeout",
     };
 
+    /// <summary>Set when the user interrupted the command (Ctrl-C or SIGTERM).</summary>
+    public static volatile bool Interrupted;
+
+    /// <summary>The exit code of a command ended by SIGINT, as shells report it.</summary>
+    public const int InterruptedExit = 130;
+
     public static int Report(Exception ex)
     {
+        if (Interrupted && ex is OperationCanceledException or SingularityException)
+        {
+            Console.Error.WriteLine("sglty: interrupted");
+            return InterruptedExit;
+        }
         string message = ex switch
         {
             SingularityException known => known.Message,

@@ -107,6 +107,27 @@ public sealed class CommandLineTests
         Assert.StartsWith("sglty: error: ", lines[2]);
     }
 
+    /// <summary>A send stopped by the user (SIGINT or SIGTERM) says so in one line and exits 130, as shells report an interrupt.</summary>
+    [Fact]
+    public async Task An_interrupted_send_says_so_and_exits_130()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var temp = new TempDirectory();
+        string file = TestFiles.Create(Path.Combine(temp.Path, "f"), 1);
+        // A peer that accepts and never answers keeps the sender in its handshake.
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
+
+        using var sender = SgltyProcess.Start("send", file, "--to", $"sglty://127.0.0.1:{port}/?token=x");
+        using var held = await listener.AcceptTcpClientAsync().WaitAsync(TimeSpan.FromMinutes(1));
+        Assert.True(Commands.Run("kill", "-TERM", sender.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        var (exit, _, error) = await SgltyProcess.FinishAsync(sender);
+
+        Assert.Equal(130, exit);
+        Assert.Equal("sglty: interrupted; the same send again resumes what arrived", error.Trim());
+    }
+
     /// <summary>A mistake on the command line is one line naming the option in its own words, not the help with the error below it.</summary>
     [Theory]
     [InlineData("send /x --to sglty://127.0.0.1:1/ --lanes abc", "sglty: error: --lanes: 'abc' is not a whole number; see 'sglty send --help'")]
