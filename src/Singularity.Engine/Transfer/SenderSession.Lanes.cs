@@ -134,12 +134,15 @@ internal sealed partial class SenderSession
         return status == ErrorCode.AuthFailed ? reason : $"the receiver refused the connection: {reason}";
     }
 
-    /// <summary>Starts a lane with the next unused lane number (a number names the lane's nonce stream, so it is never reused).</summary>
+    /// <summary>
+    /// Starts a lane with the next unused lane number (a number names the lane's nonce stream, so it is never reused).
+    /// Once the numbers are spent (after many lanes were lost and replaced) no lane starts: the receiver would refuse it.
+    /// </summary>
     private void StartLane()
     {
         lock (_laneTasks)
         {
-            if (_failure is not null) return;
+            if (_failure is not null || _nextLane >= _options.Limits.MaxLanes) return;
             ushort number = (ushort)_nextLane++;
             Interlocked.Increment(ref _lanesStarted);
             _laneTasks.Add(Task.Run(() => LaneAsync(number)));
