@@ -9,8 +9,10 @@ public static class SingularitySender
 {
     /// <summary>
     /// Sends <paramref name="paths"/> (files, directories, or directories ending in '/' for their contents) to the
-    /// receiver at <paramref name="to"/>. Returns once the receiver confirmed every file committed; throws a
-    /// <see cref="SingularityException"/> with a one-line reason otherwise.
+    /// receiver at <paramref name="to"/>. Returns once the receiver confirmed every file committed (or, with
+    /// <see cref="TransferOptions.SkipUnchanged"/>, found in place), except those the sender could not read, which
+    /// <see cref="SendResult.NotSent"/> names; throws a <see cref="SingularityException"/> with a one-line reason
+    /// otherwise.
     /// </summary>
     public static async Task<SendResult> SendAsync(IReadOnlyList<string> paths, ConnectionUrl to, TransferOptions? options = null, IProgress<TransferProgress>? progress = null, CancellationToken cancellationToken = default)
         => await SendAsync(paths, to, options, progress, null, cancellationToken).ConfigureAwait(false);
@@ -33,6 +35,8 @@ public static class SingularitySender
         SendResult? first = null;
         long sent = 0, skipped = 0, unchangedBytes = 0;
         int unchangedFiles = 0;
+        // Left out by any attempt: a file dropped by one is not in the next one's manifest.
+        var notSent = new Dictionary<string, NotSentEntry>(StringComparer.Ordinal);
         int retransmits = 0;
         int fruitless = 0;
         bool reached = false;
@@ -44,11 +48,13 @@ public static class SingularitySender
             {
                 var result = await session.RunAsync(cancellationToken).ConfigureAwait(false);
                 first ??= result;
+                foreach (var entry in result.NotSent) notSent.TryAdd(entry.Path, entry);
                 return first with
                 {
                     BytesSent = sent + result.BytesSent,
                     BytesSkipped = skipped + result.BytesSkipped,
                     FilesUnchanged = unchangedFiles + result.FilesUnchanged,
+                    NotSent = [.. notSent.Values],
                     BytesUnchanged = unchangedBytes + result.BytesUnchanged,
                     Retransmits = retransmits + result.Retransmits,
                     Retries = attempt,
@@ -77,6 +83,7 @@ public static class SingularitySender
                 sent += session.BytesSent;
                 skipped += session.BytesSkipped;
                 unchangedFiles += session.FilesUnchanged;
+                foreach (var entry in session.NotSent) notSent.TryAdd(entry.Path, entry);
                 unchangedBytes += session.BytesUnchanged;
                 retransmits += session.Retransmits;
                 committed.UnionWith(session.CommittedPaths);

@@ -135,6 +135,7 @@ internal static class RecvCommand
         if (!result.Succeeded) return $"session {id} from {result.Remote}: failed: {result.Error!.Message}";
         double seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-9);
         string unchanged = result.FilesUnchanged > 0 ? $" ({result.FilesUnchanged} unchanged, left as they were)" : "";
+        if (result.FilesNotSent > 0) unchanged += $"; {result.FilesNotSent} the sender could not read";
         return $"session {id} from {result.Remote} ({CipherSuites.Name(result.Cipher)}): {Count.Of(result.Files, "file")}{unchanged}, {ByteSize.Format(result.Bytes)} in {seconds:0.00} s ({result.Bytes / seconds / 1e6:0.0} MB/s)";
     }
 
@@ -146,6 +147,7 @@ internal static class RecvCommand
             writer.WriteString("session", result.SessionId);
             writer.WriteNumber("files", result.Files);
             writer.WriteNumber("files_unchanged", result.FilesUnchanged);
+            writer.WriteNumber("files_not_sent", result.FilesNotSent);
             writer.WriteNumber("bytes", result.Bytes);
             writer.WriteNumber("seconds", result.Elapsed.TotalSeconds);
             writer.WriteString("cipher", CipherSuites.Name(result.Cipher));

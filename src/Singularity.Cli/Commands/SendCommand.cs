@@ -60,7 +60,10 @@ internal static class SendCommand
             string unchanged = result.FilesUnchanged > 0 ? $" ({result.FilesUnchanged} unchanged, left as they were)" : "";
             Console.Error.WriteLine($"sent {Count.Of(result.Files, "file")}{unchanged}, {ByteSize.Format(result.Bytes)}{skipped} in {seconds:0.00} s: {Delivered(result) / seconds / 1e6:0.0} MB/s ({Delivered(result) * 8 / seconds / 1e9:0.00} Gbit/s), {Count.Of(result.Lanes, "lane")}, {ByteSize.Format(result.ShardSize)} shards, {CipherSuites.Name(result.Cipher)}");
             if (json) WriteJson(result);
-            return 0;
+            if (result.NotSent.Count == 0) return 0;
+            // As rsync ends a transfer that skipped what it could not read: the rest arrived, and the exit says not all did.
+            Console.Error.WriteLine($"sglty: error: {result.NotSent.Count} {(result.NotSent.Count == 1 ? "entry" : "entries")} could not be read and {(result.NotSent.Count == 1 ? "was" : "were")} not sent (named above); everything else arrived");
+            return Errors.PartialTransfer;
         }
         catch (Exception) when (Errors.Interrupted)
         {
@@ -92,6 +95,15 @@ internal static class SendCommand
             writer.WriteNumber("bytes_skipped", result.BytesSkipped);
             writer.WriteNumber("files_unchanged", result.FilesUnchanged);
             writer.WriteNumber("bytes_unchanged", result.BytesUnchanged);
+            writer.WriteStartArray("not_sent");
+            foreach (var entry in result.NotSent)
+            {
+                writer.WriteStartObject();
+                writer.WriteString("path", entry.Path);
+                writer.WriteString("reason", entry.Reason);
+                writer.WriteEndObject();
+            }
+            writer.WriteEndArray();
             writer.WriteNumber("retries", result.Retries);
             writer.WriteNumber("retransmits", result.Retransmits);
             writer.WriteNumber("seconds", seconds);

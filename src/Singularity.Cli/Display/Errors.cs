@@ -49,6 +49,9 @@ internal static partial class Errors
     /// <summary>Set when the user interrupted the command (Ctrl-C or SIGTERM).</summary>
     public static volatile bool Interrupted;
 
+    /// <summary>A send that left out entries it could not read, and delivered the rest (rsync's code for the same).</summary>
+    public const int PartialTransfer = 23;
+
     /// <summary>The exit code of a command ended by SIGINT, as shells report it.</summary>
     public const int InterruptedExit = 130;
 

@@ -29,4 +29,6 @@ internal enum ControlMessageType : byte
     ShardsKept = 12,
     /// <summary>R→S, before ManifestAccepted, when the sender asked for it: batched file ids already in place with the entry's size and mtime, left as they are and not sent.</summary>
     FilesPresent = 13,
+    /// <summary>S→R, after the file's acceptance and before any of its shards: batched file ids the sender could not open; the receiver gives them up.</summary>
+    FilesDropped = 14,
 }

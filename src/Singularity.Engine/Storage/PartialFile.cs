@@ -65,6 +65,7 @@ internal sealed class PartialFile
     private bool _holding;
     private readonly OpenFileBudget? _writing;
     private bool _inWriting;
+    private bool _givenUp;
 
     // holds: bounds the finished files held open until their commit; null holds every one.
     // writing: bounds the files open for writing; null leaves them unbounded.
@@ -133,7 +134,7 @@ internal sealed class PartialFile
         lock (_lock)
         {
             handle = null!;
-            if (Committed || _written || !Claim(index)) return false;
+            if (Committed || _written || _givenUp || !Claim(index)) return false;
             if (_handle is null)
             {
                 TakeWritingPlace();
@@ -438,6 +439,13 @@ internal sealed class PartialFile
             }
             StopHolding();
         }
+    }
+
+    /// <summary>The sender could not read this file and left it out: nothing more is written, and it is abandoned as a failed session would abandon it.</summary>
+    public void GiveUp()
+    {
+        lock (_lock) _givenUp = true;
+        Abandon();
     }
 
     /// <summary>

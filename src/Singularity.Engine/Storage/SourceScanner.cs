@@ -30,7 +30,11 @@ internal readonly record struct SourceEntry(ManifestEntry Entry, string Root, in
 /// </summary>
 internal static class SourceScanner
 {
-    public static List<SourceEntry> Scan(IReadOnlyList<string> paths, Action<string>? skipped = null)
+    /// <summary>
+    /// Scans <paramref name="paths"/>. A directory below them that cannot be listed is sent without its contents and
+    /// recorded in <paramref name="notSent"/> (also told to <paramref name="skipped"/>), as rsync goes on past it.
+    /// </summary>
+    public static List<SourceEntry> Scan(IReadOnlyList<string> paths, Action<string>? skipped = null, List<NotSentEntry>? notSent = null)
     {
         if (paths.Count == 0) throw new SingularityException(ErrorCode.BadPath, "nothing to send: give at least one file or directory");
         var entries = new List<SourceEntry>();
@@ -47,7 +51,7 @@ internal static class SourceScanner
                 var root = new DirectoryInfo(named);
                 string prefix = contentsOnly ? "" : root.Name + "/";
                 if (!contentsOnly) Add(entries, seen, DirectoryEntry(root, root.Name, root.FullName, prefix.Length));
-                Walk(root, prefix, root.FullName, prefix.Length, entries, seen, skipped);
+                Walk(root, prefix, root.FullName, prefix.Length, entries, seen, skipped, notSent);
             }
             else if (File.Exists(named))
             {
@@ -79,16 +83,21 @@ internal static class SourceScanner
     }
 
     /// <summary>Adds what <paramref name="directory"/> holds, named <paramref name="prefix"/> and more; their source is <paramref name="treeRoot"/> and their path after <paramref name="skip"/> characters.</summary>
-    private static void Walk(DirectoryInfo directory, string prefix, string treeRoot, int skip, List<SourceEntry> entries, HashSet<string> seen, Action<string>? skipped)
+    private static void Walk(DirectoryInfo directory, string prefix, string treeRoot, int skip, List<SourceEntry> entries, HashSet<string> seen, Action<string>? skipped, List<NotSentEntry>? notSent)
     {
         FileSystemInfo[] children;
         try
         {
             children = directory.GetFileSystemInfos();
         }
-        catch (UnauthorizedAccessException ex)
+        catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
         {
-            throw new SingularityException(ErrorCode.IoError, $"cannot read directory '{directory.FullName}': permission denied", ex);
+            string reason = ex is UnauthorizedAccessException ? "permission denied" : ex.Message;
+            string shown = prefix.Length > 0 ? prefix : directory.FullName + "/";
+            if (notSent is null) throw new SingularityException(ErrorCode.IoError, $"cannot read directory '{directory.FullName}': {reason}", ex);
+            notSent.Add(new NotSentEntry(shown, $"cannot read directory: {reason}"));
+            skipped?.Invoke($"not sending the contents of '{shown}': cannot read directory: {reason}");
+            return;
         }
         Array.Sort(children, static (a, b) => string.CompareOrdinal(a.Name, b.Name));
         foreach (var child in children)
@@ -104,7 +113,7 @@ internal static class SourceScanner
             else if (child is DirectoryInfo subdirectory)
             {
                 Add(entries, seen, DirectoryEntry(subdirectory, relative, treeRoot, skip));
-                Walk(subdirectory, relative + "/", treeRoot, skip, entries, seen, skipped);
+                Walk(subdirectory, relative + "/", treeRoot, skip, entries, seen, skipped, notSent);
             }
             else if (child is FileInfo file)
             {

@@ -48,6 +48,7 @@ internal sealed partial class ReceiverSession
     private bool _skipUnchanged;
     private long _chunkUnchangedBytes;
     private int _filesUnchanged;
+    private int _filesDropped;
     // Every path of the manifest, by a 128-bit hash of it rather than the path itself: a tree of millions of files
     // would otherwise keep every name until the manifest ends. Seeded at random, so no sender can choose two paths
     // that collide.
@@ -146,6 +147,9 @@ internal sealed partial class ReceiverSession
                 case ControlMessageType.ManifestChunk: OnManifestChunk(body.Span); break;
                 case ControlMessageType.FilesSealed:
                     if (OnFilesSealed(body.Span) is { } ready) await CommitElsewhereAsync(ready, cancellationToken).ConfigureAwait(false);
+                    break;
+                case ControlMessageType.FilesDropped:
+                    OnDropped(body.Span);
                     break;
                 case ControlMessageType.ShardsKept:
                     if (OnShardsKept(body.Span) is { } kept) await CommitElsewhereAsync(kept, cancellationToken).ConfigureAwait(false);
@@ -459,6 +463,24 @@ internal sealed partial class ReceiverSession
         return Volatile.Read(ref _files)[id] ?? throw new ProtocolViolationException($"file id {id} does not name a file of this session");
     }
 
+    /// <summary>
+    /// Files the sender could not read and left out: each is abandoned as a failed session abandons its files (a
+    /// resumable partial stays for a later session), and counts as settled, so the session can still finish.
+    /// </summary>
+    private void OnDropped(ReadOnlySpan<byte> body)
+    {
+        int count = ControlBatch.Count(body, 4, ControlMessageType.FilesDropped);
+        for (int i = 0; i < count; i++)
+        {
+            var file = FileById(BinaryPrimitives.ReadUInt32LittleEndian(body[(4 + i * 4)..]));
+            try { file.GiveUp(); }
+            catch (Exception ex) when (ex is not SingularityException) { throw StorageErrors.Describe(ex, $"giving up '{file.Entry.Path}'"); }
+            lock (_filesLock) Volatile.Read(ref _files)[file.Id] = Released;
+            Interlocked.Increment(ref _filesDropped);
+            Interlocked.Increment(ref _filesCommitted);
+        }
+    }
+
     private void TryCommit(PartialFile file)
     {
         if (file.TryBeginCommit()) Commit(file);
@@ -600,8 +622,9 @@ internal sealed partial class ReceiverSession
         {
             SessionId = Id.ToString(),
             Remote = Remote,
-            Files = _filesCommitted,
+            Files = _filesCommitted - _filesDropped,
             FilesUnchanged = _filesUnchanged,
+            FilesNotSent = _filesDropped,
             Bytes = Interlocked.Read(ref _bytesWritten),
             Elapsed = _clock.Elapsed,
             Cipher = Keys.Suite,

@@ -17,6 +17,11 @@ public sealed record SendResult
     public int FilesUnchanged { get; init; }
     /// <summary>The bytes of <see cref="FilesUnchanged"/>.</summary>
     public long BytesUnchanged { get; init; }
+    /// <summary>
+    /// Entries that could not be read and were left out (a file the sender may not read, or that vanished, and the
+    /// contents of a directory it may not list), each with its reason; everything else arrived. Empty when all did.
+    /// </summary>
+    public IReadOnlyList<NotSentEntry> NotSent { get; init; } = [];
     /// <summary>Times the sender reconnected and resumed after losing the receiver.</summary>
     public int Retries { get; init; }
     /// <summary>Shards sent again after the receiver rejected them.</summary>
@@ -31,6 +36,9 @@ public sealed record SendResult
     public required CipherSuite Cipher { get; init; }
 }
 
+/// <summary>A source entry that could not be read and was left out of a send, with the reason.</summary>
+public sealed record NotSentEntry(string Path, string Reason);
+
 /// <summary>How a session on the receiver ended.</summary>
 public sealed record ReceiveResult
 {
@@ -42,6 +50,8 @@ public sealed record ReceiveResult
     public required int Files { get; init; }
     /// <summary>Files of <see cref="Files"/> already in place with the same size and mtime, left as they were (the sender asked for the quick check).</summary>
     public int FilesUnchanged { get; init; }
+    /// <summary>Files the sender could not read and left out (not counted in <see cref="Files"/>).</summary>
+    public int FilesNotSent { get; init; }
     /// <summary>Payload bytes verified and written.</summary>
     public required long Bytes { get; init; }
     /// <summary>The cipher that protected the session.</summary>

@@ -22,6 +22,8 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
     private Dictionary<int, ulong>? _offered;
     private bool _sealed;
     private bool _present;
+    private int _dropped;
+    private bool _unopenable;
 
     public uint Id { get; } = id;
     public ManifestEntry Entry { get; } = entry;
@@ -32,6 +34,15 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
 
     /// <summary>The receiver holds this file already (same size and mtime): none of it is sent. Set before its acceptance.</summary>
     public bool Present { get => Volatile.Read(ref _present); set => Volatile.Write(ref _present, value); }
+
+    /// <summary>The file could not be opened for its first read (not readable, or gone): nothing of it was read or sent.</summary>
+    public bool Unopenable => Volatile.Read(ref _unopenable);
+
+    /// <summary>Left out after it could not be opened: none of its shards are handed out any more.</summary>
+    public bool Dropped => Volatile.Read(ref _dropped) != 0;
+
+    /// <summary>Marks the file dropped; true for the one caller that does it first.</summary>
+    public bool TryDrop() => Interlocked.Exchange(ref _dropped, 1) == 0;
 
     /// <summary>Set when the file's seal is posted: the receiver may commit it only after that.</summary>
     public bool Sealed { get => Volatile.Read(ref _sealed); set => Volatile.Write(ref _sealed, value); }
@@ -50,7 +61,13 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
         {
             if (_handle is null)
             {
-                _handle = OpenSource();
+                // Never opened yet, so nothing of the file was read: a file that cannot be opened can be left out.
+                try { _handle = OpenSource(); }
+                catch (SingularityException ex) when (_digests is null && ex.Code == ErrorCode.IoError)
+                {
+                    Volatile.Write(ref _unopenable, true);
+                    throw;
+                }
                 // A file of one shard is checked once, after its read.
                 if (ShardCount > 1) EnsureAsScanned(_handle);
             }

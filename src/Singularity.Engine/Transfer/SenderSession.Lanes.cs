@@ -235,7 +235,17 @@ internal sealed partial class SenderSession
                 int length = file.ShardLength(shard);
                 (taken, takenIndex, takenAgain) = (file, shard, retransmit);
                 await _window.AcquireAsync(length, cancellationToken).ConfigureAwait(false);
-                ulong digest = file.Read(shard, buffer.AsSpan(ShardHeader.Size, length), retransmit);
+                ulong digest;
+                try
+                {
+                    digest = file.Read(shard, buffer.AsSpan(ShardHeader.Size, length), retransmit);
+                }
+                catch (SingularityException ex) when (!retransmit && file.Unopenable)
+                {
+                    taken = null;
+                    Drop(file, length, ex);
+                    continue;
+                }
                 if (!retransmit && file.TryGetOffer(shard, out ulong held) && held == digest)
                 {
                     taken = null;

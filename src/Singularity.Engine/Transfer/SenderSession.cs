@@ -64,6 +64,8 @@ internal sealed partial class SenderSession
     private long _progressEvents;
     private long _bytesSkipped;
     private int _filesUnchanged;
+    // What this attempt left out: directories the scan could not list, files that could not be opened.
+    private readonly List<NotSentEntry> _notSent = [];
     private long _bytesUnchanged;
     private bool _shardsConfirmed;
     private int _lanesStarted;
@@ -84,7 +86,7 @@ internal sealed partial class SenderSession
         // connection: it may wait unread while the receiver prepares a chunk (IdleTimeout).
         _laneTransport = new TcpTransport(options.SocketBufferSize, options.CongestionControl, options.LaneSilenceTimeout);
         // A retry scans again; what it skips was reported by the first attempt.
-        var scanned = SourceScanner.Scan(paths, firstAttempt ? events : null);
+        var scanned = SourceScanner.Scan(paths, firstAttempt ? events : null, _notSent);
         _totalAll = scanned.Where(e => e.Entry.Kind == EntryKind.File).Sum(e => e.Entry.Size);
         _filesAll = scanned.Count(e => e.Entry.Kind == EntryKind.File);
         // On a retry, files the receiver already committed are left out of the manifest.
@@ -187,6 +189,7 @@ internal sealed partial class SenderSession
             BytesSkipped = Interlocked.Read(ref _bytesSkipped),
             FilesUnchanged = _filesUnchanged,
             BytesUnchanged = _bytesUnchanged,
+            NotSent = NotSent,
             Elapsed = _clock.Elapsed,
             Lanes = Math.Max(_options.Lanes, Volatile.Read(ref _lanesStarted)),
             ShardSize = _options.ShardSize,
@@ -196,6 +199,7 @@ internal sealed partial class SenderSession
     public long BytesSent => Interlocked.Read(ref _bytesSent);
     public long BytesSkipped => Interlocked.Read(ref _bytesSkipped);
     public int FilesUnchanged => _filesUnchanged;
+    public IReadOnlyList<NotSentEntry> NotSent { get { lock (_notSent) return [.. _notSent]; } }
     public long BytesUnchanged => _bytesUnchanged;
     public int Retransmits => _retransmits;
 
@@ -480,6 +484,26 @@ internal sealed partial class SenderSession
             if (file.Present) throw new ProtocolViolationException($"'{file.Entry.Path}' was named as in place twice");
             file.Present = true;
         }
+    }
+
+    /// <summary>
+    /// A file that could not be opened for its first read (not readable, or gone since the scan) is left out, as rsync
+    /// goes on past it: the receiver is told to give it up, it counts as settled, and the send reports it. Nothing of
+    /// it was read, so nothing of it is on the wire. Every lane that meets it gives back its credit; one drops it.
+    /// </summary>
+    private void Drop(SenderFile file, int length, SingularityException reason)
+    {
+        _window.Release(length);
+        if (!file.TryDrop()) return;
+        lock (_notSent) _notSent.Add(new NotSentEntry(file.Entry.Path, reason.Message));
+        _events?.Invoke($"not sending '{file.Entry.Path}': {reason.Message}");
+        Span<byte> item = stackalloc byte[4];
+        BinaryPrimitives.WriteUInt32LittleEndian(item, file.Id);
+        _control!.PostBatchItem(ControlMessageType.FilesDropped, item);
+        file.Close();
+        Volatile.Write(ref _filesById[file.Id], null);
+        Interlocked.Increment(ref _progressEvents);
+        if (Interlocked.Increment(ref _filesCommitted) == _fileCount) _allCommitted.TrySetResult();
     }
 
     /// <summary>At its acceptance, a file the receiver holds already counts as committed; none of its shards go.</summary>

@@ -45,8 +45,8 @@ internal sealed class ShardScheduler
     /// <summary>Whether a first send is ready: moves past finished files; the caller holds the lock.</summary>
     private bool HasFresh()
     {
-        // A file the receiver already holds has nothing to send.
-        while (_files.TryPeek(out var file) && (_shard >= file.ShardCount || file.Present))
+        // A file the receiver already holds, or one that could not be opened, has nothing (more) to send.
+        while (_files.TryPeek(out var file) && (_shard >= file.ShardCount || file.Present || file.Dropped))
         {
             _files.Dequeue();
             _shard = 0;

@@ -107,6 +107,47 @@ public sealed class CommandLineTests
         Assert.StartsWith("sglty: error: ", lines[2]);
     }
 
+    /// <summary>
+    /// What the sender may not read is left out, one line each, as rsync goes on past it: a directory it cannot list
+    /// (sent empty) and a file it cannot open. Everything else arrives, and the exit code (23, as rsync's) says that not
+    /// all did.
+    /// </summary>
+    [SkippableFact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task Entries_the_sender_cannot_read_are_named_and_left_out_and_the_rest_arrives()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "permissions as on Linux");
+        Skip.If(Environment.IsPrivilegedProcess && !Commands.Run("setpriv", "--version"), "running as root, and setpriv is missing to drop privileges");
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        string readable = TestFiles.Create(Path.Combine(tree, "ok", "f"), 5000);
+        TestFiles.Create(Path.Combine(tree, "locked", "g"), 10, seed: 2);
+        string secret = TestFiles.Create(Path.Combine(tree, "secret"), 70_000, seed: 3);
+        foreach (string directory in (string[])[temp.Path, Path.Combine(temp.Path, "src"), tree, Path.Combine(tree, "ok")])
+            File.SetUnixFileMode(directory, (UnixFileMode)0b111_101_101);
+        File.SetUnixFileMode(readable, (UnixFileMode)0b110_100_100);
+        File.SetUnixFileMode(Path.Combine(tree, "locked"), (UnixFileMode)0b111_000_000);
+        File.SetUnixFileMode(secret, (UnixFileMode)0b110_000_000);
+        string destination = Path.Combine(temp.Path, "dst");
+        string urlFile = Path.Combine(temp.Path, "url");
+
+        using var receiver = SgltyProcess.Start("recv", "--dir", destination, "--listen", "127.0.0.1:0", "--once", "--url-file", urlFile);
+        string url = await SgltyProcess.WaitForFileAsync(urlFile, receiver);
+        using var sender = SgltyProcess.StartUnprivileged("send", tree, "--to", url);
+        var (exit, _, error) = await SgltyProcess.FinishAsync(sender);
+        var (receiverExit, _, receiverError) = await SgltyProcess.FinishAsync(receiver);
+
+        Assert.True(exit == 23, error);
+        Assert.Contains("sglty: not sending the contents of 'tree/locked/': cannot read directory: permission denied", error);
+        Assert.Contains("sglty: not sending 'tree/secret': cannot read", error);
+        Assert.EndsWith("sglty: error: 2 entries could not be read and were not sent (named above); everything else arrived", error.Trim());
+        Assert.True(receiverExit == 0, receiverError);
+        TestFiles.AssertSameBytes(readable, Path.Combine(destination, "tree", "ok", "f"));
+        Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(destination, "tree", "locked")));
+        Assert.False(File.Exists(Path.Combine(destination, "tree", "secret")));
+        Assert.Empty(Singularity.Engine.PartialFiles.Find(destination));
+    }
+
     /// <summary>A send stopped by the user (SIGINT or SIGTERM) says so in one line and exits 130, as shells report an interrupt.</summary>
     [Fact]
     public async Task An_interrupted_send_says_so_and_exits_130()

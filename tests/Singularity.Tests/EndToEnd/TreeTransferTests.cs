@@ -235,6 +235,36 @@ public sealed class TreeTransferTests
     }
 
     /// <summary>
+    /// Files gone between the scan and their first read (here, of one shard and of many, read by several lanes) are
+    /// left out and named, and the session still finishes with everything else in place.
+    /// </summary>
+    [Fact]
+    public async Task Files_that_vanish_after_the_scan_are_left_out_and_the_rest_arrives()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        string kept = TestFiles.Create(Path.Combine(tree, "kept"), 20_000, seed: 1);
+        string small = TestFiles.Create(Path.Combine(tree, "small"), 1000, seed: 2);
+        string large = TestFiles.Create(Path.Combine(tree, "large"), 40 * 4096 + 3, seed: 3);
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination);
+
+        // The scan runs before SendAsync returns; no file is read before the receiver accepts the manifest.
+        var send = SingularitySender.SendAsync([tree], receiver.Url, new TransferOptions { ShardSize = 4096, Lanes = 4 });
+        File.Delete(small);
+        File.Delete(large);
+        var result = await send;
+        var received = await receiver.NextResultAsync();
+
+        Assert.Equal(["tree/large", "tree/small"], result.NotSent.Select(e => e.Path).Order());
+        Assert.All(result.NotSent, e => Assert.StartsWith("cannot read", e.Reason));
+        Assert.True(received.Succeeded, received.Error?.Message);
+        Assert.Equal((1, 2), (received.Files, received.FilesNotSent));
+        TestFiles.AssertSameBytes(kept, Path.Combine(destination, "tree", "kept"));
+        Assert.Equal(["kept"], Directory.GetFileSystemEntries(Path.Combine(destination, "tree")).Select(Path.GetFileName));
+    }
+
+    /// <summary>
     /// Sending a tree again with the quick check leaves every file the receiver holds with the same size and mtime as
     /// it is (only a changed mode is applied) and sends only the rest; without it, every file goes again.
     /// </summary>

@@ -13,6 +13,19 @@ public static class SgltyProcess
         return Process.Start(info)!;
     }
 
+    /// <summary>
+    /// Starts `sglty` as an unprivileged user, so that permissions bind it: as user nobody through setpriv when this
+    /// process is root, else as this process's own user.
+    /// </summary>
+    public static Process StartUnprivileged(params string[] arguments)
+    {
+        if (!Environment.IsPrivilegedProcess) return Start(arguments);
+        var info = new ProcessStartInfo("setpriv") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string argument in (string[])["--reuid=65534", "--regid=65534", "--clear-groups", "dotnet", Path.Combine(AppContext.BaseDirectory, "sglty.dll"), .. arguments])
+            info.ArgumentList.Add(argument);
+        return Process.Start(info)!;
+    }
+
     /// <summary>Starts `sglty` with at most <paramref name="openFiles"/> open files (soft and hard limit), as a shell's <c>ulimit -n</c> gives it.</summary>
     public static Process StartWithOpenFileLimit(int openFiles, params string[] arguments)
     {
