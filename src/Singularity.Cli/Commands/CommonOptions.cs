@@ -9,21 +9,25 @@ internal static class CommonOptions
 {
     public static Option<int> Lanes() => new("--lanes")
     {
+        HelpName = "N",
         Description = $"data lanes (TCP connections); default {TransferOptions.DefaultLanes}, and `send` then doubles them, up to 16 (fewer with large shards, so that lane buffers stay within 256 MiB), while that raises throughput; unless --shard-size is given, not on a path of under 1 ms round trip, and from 32 up to 64, with 1 MiB shards, on a path of 10 ms or more under any congestion control but BBR",
         DefaultValueFactory = _ => TransferOptions.DefaultLanes,
     };
 
-    public static Option<long> Size(string name, string description, long defaultValue) => new(name)
+    // Sizes, durations and the cipher have no default value of their own: their descriptions say the default in the
+    // words users type (4MiB, 10m, aes-256-gcm), where the parser would add it as 4194304, 00:10:00 or Aes256Gcm. A
+    // command takes an absent one as its default with ??.
+    public static Option<long?> Size(string name, string description) => new(name)
     {
+        HelpName = "SIZE",
         Description = description,
-        DefaultValueFactory = _ => defaultValue,
-        CustomParser = ParseSize,
+        CustomParser = result => ParseSize(result),
     };
 
-    public static Option<CipherSuite> Encrypt(string description) => new("--encrypt")
+    public static Option<CipherSuite?> Encrypt(string description) => new("--encrypt")
     {
+        HelpName = "CIPHER",
         Description = description,
-        DefaultValueFactory = _ => CipherSuite.Aes256Gcm,
         CustomParser = result =>
         {
             string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
@@ -33,9 +37,9 @@ internal static class CommonOptions
         },
     };
 
-    public static Option<string?> Token(string description) => new("--token") { Description = description };
+    public static Option<string?> Token(string description) => new("--token") { Description = description, HelpName = "TOKEN" };
 
-    public static Option<string?> TokenFile() => new("--token-file") { Description = "read the token from the first line of FILE" };
+    public static Option<string?> TokenFile() => new("--token-file") { Description = "read the token from the first line of FILE", HelpName = "FILE" };
 
     /// <summary>The token from --token, else --token-file, else the environment; null when none is given.</summary>
     public static string? ResolveToken(string? token, string? tokenFile)
@@ -64,10 +68,10 @@ internal static class CommonOptions
     /// <summary>Fewer characters than this in a token a user chose earn a warning: one recorded handshake lets anyone try guesses offline.</summary>
     public const int ShortToken = 16;
 
-    public static Option<TimeSpan> Duration(string name, string description, TimeSpan defaultValue) => new(name)
+    public static Option<TimeSpan?> Duration(string name, string description) => new(name)
     {
+        HelpName = "AGE",
         Description = description,
-        DefaultValueFactory = _ => defaultValue,
         CustomParser = result =>
         {
             string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
@@ -93,6 +97,7 @@ internal static class CommonOptions
 
     public static Option<string?> Congestion() => new("--congestion")
     {
+        HelpName = "NAME",
         Description = "TCP congestion control for this side's connections, e.g. bbr or cubic (Linux); default: the system's",
     };
 

@@ -9,9 +9,9 @@ internal static class PartialsCommand
 {
     public static Command Create()
     {
-        var dir = new Option<string>("--dir") { Description = "the receiver's destination directory", Required = true };
+        var dir = new Option<string>("--dir") { HelpName = "DIR", Description = "the receiver's destination directory", Required = true };
         var clean = new Option<bool>("--clean") { Description = "delete the partial files instead of listing them" };
-        var olderThan = CommonOptions.Duration("--older-than", "with --clean, only those untouched for this long, e.g. 7d; default 0 (all)", TimeSpan.Zero);
+        var olderThan = CommonOptions.Duration("--older-than", "with --clean, only those untouched for this long, e.g. 7d; default 0 (all)");
         var command = new Command("partials", "list or clean partial files of interrupted transfers") { dir, clean, olderThan };
         command.SetAction(result =>
         {
@@ -21,7 +21,7 @@ internal static class PartialsCommand
                 if (!Directory.Exists(directory)) throw new SingularityException(ErrorCode.BadPath, $"'{directory}' is not a directory");
                 if (result.GetValue(clean))
                 {
-                    var removed = PartialFiles.Clean(directory, result.GetValue(olderThan));
+                    var removed = PartialFiles.Clean(directory, result.GetValue(olderThan) ?? TimeSpan.Zero);
                     foreach (var partial in removed) Console.Out.WriteLine($"removed {Errors.Printable(partial.Path)}");
                     Console.Error.WriteLine($"{Count.Of(removed.Count, "partial file")} removed");
                 }

@@ -10,18 +10,18 @@ internal static class RecvCommand
 {
     public static Command Create()
     {
-        var dir = new Option<string>("--dir") { Description = "destination directory (created if missing)", Required = true };
-        var listen = new Option<string>("--listen") { Description = "HOST:PORT to listen on; port 0 picks a free one", DefaultValueFactory = _ => $"0.0.0.0:{ConnectionUrl.DefaultPort}" };
+        var dir = new Option<string>("--dir") { HelpName = "DIR", Description = "destination directory (created if missing)", Required = true };
+        var listen = new Option<string>("--listen") { HelpName = "HOST:PORT", Description = "HOST:PORT to listen on; port 0 picks a free one", DefaultValueFactory = _ => $"0.0.0.0:{ConnectionUrl.DefaultPort}" };
         var once = new Option<bool>("--once") { Description = "exit after the first session; exit code 0 only if it succeeded" };
-        var urlFile = new Option<string?>("--url-file") { Description = "also write the connection URL to FILE (atomically) when ready" };
+        var urlFile = new Option<string?>("--url-file") { HelpName = "FILE", Description = "also write the connection URL to FILE (atomically) when ready" };
         var json = CommonOptions.Json("with --once, print one JSON object with the session's result on stdout at the end");
         var noFsync = new Option<bool>("--no-fsync") { Description = "do not flush each file to stable storage before renaming it into place" };
         var token = CommonOptions.Token($"the secret senders must hold; default: a fresh random 256-bit token (or ${SessionToken.EnvironmentVariable})");
         var tokenFile = CommonOptions.TokenFile();
         var encrypt = CommonOptions.Encrypt("aes-256-gcm (default) or chacha20-poly1305: encryption is required; none: also accept senders that ask for plaintext");
-        var maxBytes = CommonOptions.Size("--max-bytes", "refuse sessions that would write more than SIZE; default unlimited", long.MaxValue);
-        var expire = CommonOptions.Duration("--expire-partials", "at start, delete partial files of interrupted transfers untouched for this long, e.g. 7d; default: keep them", TimeSpan.Zero);
-        var idle = CommonOptions.Duration("--idle-timeout", "end sessions that show no sign of life for this long; default 120s", TimeSpan.FromSeconds(120));
+        var maxBytes = CommonOptions.Size("--max-bytes", "refuse sessions that would write more than SIZE; default unlimited");
+        var expire = CommonOptions.Duration("--expire-partials", "at start, delete partial files of interrupted transfers untouched for this long, e.g. 7d; default: keep them");
+        var idle = CommonOptions.Duration("--idle-timeout", "end sessions that show no sign of life for this long; default 120s");
         var congestion = CommonOptions.Congestion();
         var command = new Command("recv", "receive files into a directory") { dir, listen, once, urlFile, json, noFsync, token, tokenFile, encrypt, maxBytes, expire, idle, congestion };
         command.SetAction((result, cancellationToken) =>
@@ -29,13 +29,13 @@ internal static class RecvCommand
             var transfer = new TransferOptions
             {
                 Durable = !result.GetValue(noFsync),
-                Cipher = result.GetValue(encrypt),
+                Cipher = result.GetValue(encrypt) ?? CipherSuite.Aes256Gcm,
                 CongestionControl = result.GetValue(congestion),
-                Limits = new ProtocolLimits { MaxTotalBytes = result.GetValue(maxBytes) },
-                IdleTimeout = result.GetValue(idle),
+                Limits = new ProtocolLimits { MaxTotalBytes = result.GetValue(maxBytes) ?? long.MaxValue },
+                IdleTimeout = result.GetValue(idle) ?? TimeSpan.FromSeconds(120),
             };
             return RunAsync(result.GetValue(dir)!, result.GetValue(listen)!, result.GetValue(once), result.GetValue(urlFile), result.GetValue(json),
-                transfer, result.GetValue(expire), result.GetValue(token), result.GetValue(tokenFile), cancellationToken);
+                transfer, result.GetValue(expire) ?? TimeSpan.Zero, result.GetValue(token), result.GetValue(tokenFile), cancellationToken);
         });
         return command;
     }

@@ -10,36 +10,36 @@ internal static class SendCommand
     public static Command Create()
     {
         var paths = new Argument<string[]>("PATH") { Description = "files or directories to send; a directory ending in '/' sends its contents", Arity = ArgumentArity.OneOrMore };
-        var to = new Option<string>("--to") { Description = "the receiver's URL, as printed by `sglty recv` (sglty://HOST:PORT/)", Required = true };
+        var to = new Option<string>("--to") { HelpName = "URL", Description = "the receiver's URL, as printed by `sglty recv` (sglty://HOST:PORT/)", Required = true };
         var lanes = CommonOptions.Lanes();
-        var shardSize = CommonOptions.Size("--shard-size", "bytes per shard, e.g. 1MiB; default 4MiB", TransferOptions.DefaultShardSize);
-        var inFlight = CommonOptions.Size("--in-flight", "most bytes sent but not yet acknowledged; default 128MiB", new TransferOptions().MaxInFlightBytes);
-        var socketBuffer = CommonOptions.Size("--socket-buffer", "socket buffer size per lane; default 0 keeps the system's auto-tuning", 0);
+        var shardSize = CommonOptions.Size("--shard-size", "bytes per shard, e.g. 1MiB; default 4MiB");
+        var inFlight = CommonOptions.Size("--in-flight", "most bytes sent but not yet acknowledged; default 128MiB");
+        var socketBuffer = CommonOptions.Size("--socket-buffer", "socket buffer size per lane; default 0 keeps the system's auto-tuning");
         var json = CommonOptions.Json("print one JSON object with the result on stdout at the end");
         var encrypt = CommonOptions.Encrypt("aes-256-gcm (default), chacha20-poly1305, or none (only if the receiver allows it)");
         var token = CommonOptions.Token($"the receiver's token when the URL has none (or ${SessionToken.EnvironmentVariable})");
         var tokenFile = CommonOptions.TokenFile();
-        var retries = new Option<int>("--retries") { Description = "reconnect and resume when the receiver goes away, is busy or its disk fills part way through (not when the first connection is refused, gets no answer within 10 s, or the host does not exist); give up after N retries in a row that move no data; default 5", DefaultValueFactory = _ => 5 };
-        var timeout = CommonOptions.Duration("--timeout", "give up retrying once no attempt moved data for this long, e.g. 30m; default 10m", TimeSpan.FromMinutes(10));
-        var stall = CommonOptions.Duration("--stall-timeout", "when nothing moves for this long while shards are in flight, replace the lanes that hold them (on Linux, also a lane whose path went silent, or that the receiver stopped reading, for 4 times this long); default 30s", TimeSpan.FromSeconds(30));
+        var retries = new Option<int>("--retries") { HelpName = "N", Description = "reconnect and resume when the receiver goes away, is busy or its disk fills part way through (not when the first connection is refused, gets no answer within 10 s, or the host does not exist); give up after N retries in a row that move no data; default 5", DefaultValueFactory = _ => 5 };
+        var timeout = CommonOptions.Duration("--timeout", "give up retrying once no attempt moved data for this long, e.g. 30m; default 10m");
+        var stall = CommonOptions.Duration("--stall-timeout", "when nothing moves for this long while shards are in flight, replace the lanes that hold them (on Linux, also a lane whose path went silent, or that the receiver stopped reading, for 4 times this long); default 30s");
         var congestion = CommonOptions.Congestion();
         var ignoreTimes = new Option<bool>("--ignore-times", "-I") { Description = "send every file, also those the receiver already holds with the same size and modification time (which are otherwise left as they are, as rsync leaves them)" };
         var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes };
         command.SetAction((result, cancellationToken) =>
         {
-            var options = CommonOptions.Transfer(result.GetValue(lanes), result.GetValue(shardSize)) with
+            var options = CommonOptions.Transfer(result.GetValue(lanes), result.GetValue(shardSize) ?? TransferOptions.DefaultShardSize) with
             {
-                MaxInFlightBytes = result.GetValue(inFlight),
-                SocketBufferSize = (int)Math.Min(result.GetValue(socketBuffer), int.MaxValue),
-                Cipher = result.GetValue(encrypt),
+                MaxInFlightBytes = result.GetValue(inFlight) ?? new TransferOptions().MaxInFlightBytes,
+                SocketBufferSize = (int)Math.Min(result.GetValue(socketBuffer) ?? 0, int.MaxValue),
+                Cipher = result.GetValue(encrypt) ?? CipherSuite.Aes256Gcm,
                 CongestionControl = result.GetValue(congestion),
                 // Without --lanes the sender starts with 4 and doubles the lanes while that still raises throughput;
                 // with neither --lanes nor --shard-size it also fits both to the path's round trip.
-                MaxLanes = result.GetResult(lanes) is { Implicit: false } ? 0 : Math.Max(TransferOptions.DefaultLanes, Math.Min(16, new ProtocolLimits().LanesThatFit((int)Math.Min(result.GetValue(shardSize), int.MaxValue)))),
+                MaxLanes = result.GetResult(lanes) is { Implicit: false } ? 0 : Math.Max(TransferOptions.DefaultLanes, Math.Min(16, new ProtocolLimits().LanesThatFit((int)Math.Min(result.GetValue(shardSize) ?? TransferOptions.DefaultShardSize, int.MaxValue)))),
                 FitToPath = result.GetResult(lanes) is not { Implicit: false } && result.GetResult(shardSize) is not { Implicit: false },
                 Retries = result.GetValue(retries),
-                RetryTimeout = result.GetValue(timeout),
-                StallTimeout = result.GetValue(stall),
+                RetryTimeout = result.GetValue(timeout) ?? TimeSpan.FromMinutes(10),
+                StallTimeout = result.GetValue(stall) ?? TimeSpan.FromSeconds(30),
                 SkipUnchanged = !result.GetValue(ignoreTimes),
             };
             return RunAsync(result.GetValue(paths)!, result.GetValue(to)!, options, result.GetValue(json), result.GetValue(token), result.GetValue(tokenFile), cancellationToken);
