@@ -109,10 +109,15 @@ internal sealed class PartialFile
     public string JournalPath => ResumeJournal.PathFor(TempPath);
 
     /// <summary>Where a resumable partial of this file lives; the same as <see cref="TempPath"/> when this one is resumable.</summary>
-    public string ResumablePath => TemporaryPath(null);
+    public string ResumablePath => TemporaryPath(FinalPath, null);
 
-    private string TemporaryPath(ulong? session) =>
-        Path.Join(Path.GetDirectoryName(FinalPath.AsSpan()), TemporaryName(Path.GetFileName(FinalPath), session));
+    /// <summary>Where a resumable partial of the file that goes to <paramref name="finalPath"/> lives.</summary>
+    public static string ResumablePathFor(string finalPath) => TemporaryPath(finalPath, null);
+
+    private string TemporaryPath(ulong? session) => TemporaryPath(FinalPath, session);
+
+    private static string TemporaryPath(string finalPath, ulong? session) =>
+        Path.Join(Path.GetDirectoryName(finalPath.AsSpan()), TemporaryName(Path.GetFileName(finalPath), session));
 
     public int ShardCount { get; }
     public bool Committed { get; private set; }

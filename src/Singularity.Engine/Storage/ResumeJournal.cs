@@ -27,11 +27,11 @@ internal sealed class ResumeJournal : IDisposable
 
     public const string StateSuffix = ".sglty-state";
 
-    /// <summary>Reads the verified shards recorded for a source of this size, mtime and shard size; empty if the journal is missing, damaged or for another source.</summary>
     /// <summary>How many records the journal at <paramref name="path"/> can hold, from its length; 0 if there is none.</summary>
     public static long MostRecords(string path) =>
         new FileInfo(path) is { Exists: true } journal ? Math.Max(0, (journal.Length - HeaderSize) / RecordSize) : 0;
 
+    /// <summary>Reads the verified shards recorded for a source of this size, mtime and shard size; empty if the journal is missing, damaged or for another source.</summary>
     public static Dictionary<int, ulong> Load(string path, long size, long mtime, int shardSize, int shardCount)
     {
         var verified = new Dictionary<int, ulong>();

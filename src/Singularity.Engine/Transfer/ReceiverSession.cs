@@ -346,18 +346,37 @@ internal sealed partial class ReceiverSession
     }
 
     /// <summary>
-    /// A file already under its name (a file, not a link) with the entry's size and mtime is left as it is, as rsync's
-    /// quick check leaves it: only its mode is brought up to date. It counts as committed, and the sender, told before
-    /// the acceptance that covers it, sends none of it; its slot names no file, so a shard for it ends the session.
+    /// A file already under its name (a regular file, not a link) with the entry's size and mtime is left as it is, as
+    /// rsync's quick check leaves it: only its mode is brought up to date. It counts as committed, and the sender, told
+    /// before the acceptance that covers it, sends none of it; its slot is that of a committed file, so a seal for it
+    /// ends the session and a shard for it is acknowledged and dropped, as a duplicate is.
     /// </summary>
     private bool LeaveInPlace(uint id, ManifestEntry entry, string full)
     {
+        // Cheap first: on a first send most files are not there at all. A partial an earlier session left for this
+        // file is resumed instead, so that it is finished and cleaned up rather than stranded beside the file.
         var existing = new FileInfo(full);
         if (!existing.Exists || existing.LinkTarget is not null || existing.Length != entry.Size
-            || SourceScanner.ToNanoseconds(existing.LastWriteTimeUtc) != entry.MtimeNanoseconds)
+            || (entry.Size == 0 && SpecialFiles.KindOf(full) is not null)
+            || File.Exists(PartialFile.ResumablePathFor(full)))
             return false;
-        if (_options.PreserveMode && !OperatingSystem.IsWindows() && existing.UnixFileMode != (entry.Mode & PartialFile.SafeModeBits))
-            File.SetUnixFileMode(full, entry.Mode & PartialFile.SafeModeBits);
+        // Judged, and its mode set, through an open handle that is the name's own file: never through a link swapped in
+        // meanwhile. A file that cannot be opened or brought up to date (another user's) is sent, and its commit
+        // replaces it.
+        try
+        {
+            using var handle = File.OpenHandle(full, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            if (SpecialFiles.OpenedElsewhere(handle, full) || RandomAccess.GetLength(handle) != entry.Size
+                || SourceScanner.ToNanoseconds(File.GetLastWriteTimeUtc(handle)) != entry.MtimeNanoseconds)
+                return false;
+            var mode = entry.Mode & PartialFile.SafeModeBits;
+            if (_options.PreserveMode && !OperatingSystem.IsWindows() && File.GetUnixFileMode(handle) != mode)
+                File.SetUnixFileMode(handle, mode);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
         _files[id] = Released;
         _fileCount++;
         Interlocked.Increment(ref _filesCommitted);

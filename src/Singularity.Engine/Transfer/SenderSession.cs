@@ -64,6 +64,8 @@ internal sealed partial class SenderSession
     private long _progressEvents;
     private long _bytesSkipped;
     private int _filesUnchanged;
+    // Files counted as committed that moved no data: found in place (FilesPresent) or left out (FilesDropped).
+    private int _filesSettledUnmoved;
     // What this attempt left out: directories the scan could not list, files that could not be opened.
     private readonly List<NotSentEntry> _notSent = [];
     private long _bytesUnchanged;
@@ -188,7 +190,7 @@ internal sealed partial class SenderSession
             Retransmits = _retransmits,
             BytesSkipped = Interlocked.Read(ref _bytesSkipped),
             FilesUnchanged = _filesUnchanged,
-            BytesUnchanged = _bytesUnchanged,
+            BytesUnchanged = Interlocked.Read(ref _bytesUnchanged),
             NotSent = NotSent,
             Elapsed = _clock.Elapsed,
             Lanes = Math.Max(_options.Lanes, Volatile.Read(ref _lanesStarted)),
@@ -200,14 +202,15 @@ internal sealed partial class SenderSession
     public long BytesSkipped => Interlocked.Read(ref _bytesSkipped);
     public int FilesUnchanged => _filesUnchanged;
     public IReadOnlyList<NotSentEntry> NotSent { get { lock (_notSent) return [.. _notSent]; } }
-    public long BytesUnchanged => _bytesUnchanged;
+    public long BytesUnchanged => Interlocked.Read(ref _bytesUnchanged);
     public int Retransmits => _retransmits;
 
     /// <summary>
     /// Whether this attempt moved data: the receiver acknowledged a shard it sent or committed a file. Shards put on
-    /// the wire but never acknowledged, and shards kept from a partial (kept again by every attempt), do not count.
+    /// the wire but never acknowledged, and shards kept from a partial (kept again by every attempt), do not count;
+    /// nor do files found in place already, or left out.
     /// </summary>
-    public bool MovedData => Volatile.Read(ref _shardsConfirmed) || Volatile.Read(ref _filesCommitted) > 0;
+    public bool MovedData => Volatile.Read(ref _shardsConfirmed) || Volatile.Read(ref _filesCommitted) - Volatile.Read(ref _filesSettledUnmoved) > 0;
 
     /// <summary>Whether a connection to the receiver's address was ever made in this attempt (whatever came of it).</summary>
     public bool Reached => Volatile.Read(ref _reached);
@@ -258,7 +261,8 @@ internal sealed partial class SenderSession
                 bool dataPhase = Volatile.Read(ref _accepted) > 0 && !_allCommitted.Task.IsCompleted;
                 if (dataPhase && _clock.Elapsed - lastSample >= LaneGrowth.SampleInterval)
                 {
-                    long bytes = Interlocked.Read(ref _bytesAcknowledged);
+                    // Files found in place count as acknowledged at once, and would read as a burst of throughput.
+                    long bytes = Interlocked.Read(ref _bytesAcknowledged) - Interlocked.Read(ref _bytesUnchanged);
                     double rate = (bytes - lastBytes) / (_clock.Elapsed - lastSample).TotalSeconds;
                     (lastBytes, lastSample) = (bytes, _clock.Elapsed);
                     int add = growth.LanesToAdd(rate);
@@ -502,6 +506,7 @@ internal sealed partial class SenderSession
         _control!.PostBatchItem(ControlMessageType.FilesDropped, item);
         file.Close();
         Volatile.Write(ref _filesById[file.Id], null);
+        Interlocked.Increment(ref _filesSettledUnmoved);
         Interlocked.Increment(ref _progressEvents);
         if (Interlocked.Increment(ref _filesCommitted) == _fileCount) _allCommitted.TrySetResult();
     }
@@ -510,7 +515,8 @@ internal sealed partial class SenderSession
     private void SettlePresent(SenderFile file)
     {
         _filesUnchanged++;
-        _bytesUnchanged += file.Entry.Size;
+        Interlocked.Increment(ref _filesSettledUnmoved);
+        Interlocked.Add(ref _bytesUnchanged, file.Entry.Size);
         Interlocked.Add(ref _bytesAcknowledged, file.AcknowledgeAll());
         file.Close();
         Volatile.Write(ref _filesById[file.Id], null);

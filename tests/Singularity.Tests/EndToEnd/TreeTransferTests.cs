@@ -275,7 +275,8 @@ public sealed class TreeTransferTests
         using var temp = new TempDirectory();
         string tree = temp.Sub("src/tree");
         for (int i = 0; i < 40; i++) TestFiles.Create(Path.Combine(tree, $"d{i % 4}", $"f{i}"), 100 + i * 997, seed: i);
-        string big = TestFiles.Create(Path.Combine(tree, "big"), 5 * 4096 + 7, seed: 99);
+        // Of several shards of PartialFixtures' size too, so that a partial of it can be left below.
+        string big = TestFiles.Create(Path.Combine(tree, "big"), 3 * PartialFixtures.Shard + 7, seed: 99);
         string destination = temp.Sub("dst");
         await using var receiver = new LoopbackReceiver(destination);
         var quick = new TransferOptions { ShardSize = 4096, SkipUnchanged = true };
@@ -300,6 +301,15 @@ public sealed class TreeTransferTests
         Assert.Equal((40, 100L + 5 * 997), (third.FilesUnchanged, third.BytesSent));
         TestFiles.AssertSameTree(tree, Path.Combine(destination, "tree"));
         Assert.Equal((UnixFileMode)0b110_000_000, File.GetUnixFileMode(Path.Combine(destination, "tree", "big")));
+
+        // A partial an interrupted send left beside a file in place is resumed rather than stranded.
+        PartialFixtures.LeaveJournaled(Path.Combine(destination, "tree", "big"), File.ReadAllBytes(big), shards: 2);
+        Assert.NotEmpty(PartialFiles.Find(destination));
+        var resumed = await SingularitySender.SendAsync([tree], receiver.Url, quick);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal(40, resumed.FilesUnchanged);
+        Assert.Empty(PartialFiles.Find(destination));
+        TestFiles.AssertSameTree(tree, Path.Combine(destination, "tree"));
 
         var ignoring = await SingularitySender.SendAsync([tree], receiver.Url, quick with { SkipUnchanged = false });
         Assert.Equal(total, (await receiver.NextResultAsync()).Bytes);

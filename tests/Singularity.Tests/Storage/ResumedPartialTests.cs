@@ -108,12 +108,4 @@ public sealed class ResumedPartialTests
         Assert.Equal(ErrorCode.Busy, refused.Code);
         Assert.False(File.Exists(final));
     }
-
-    /// <summary>What an interrupted session leaves: the first <paramref name="shards"/> shards of <paramref name="data"/> written and journaled.</summary>
-    private static void LeaveJournaled(string final, byte[] data, int shards)
-    {
-        var earlier = Partial(final, data.Length, session: 1);
-        WriteShards(earlier, data, 0, shards);
-        earlier.Abandon();
-    }
 }

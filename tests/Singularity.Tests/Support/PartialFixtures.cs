@@ -12,6 +12,14 @@ internal static class PartialFixtures
     public const int Shard = 64 << 10;
     public static readonly UnixFileMode Mode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
+    /// <summary>Leaves a partial of <paramref name="final"/> holding its first <paramref name="shards"/> shards, journaled, as a failed session leaves it.</summary>
+    public static void LeaveJournaled(string final, byte[] data, int shards)
+    {
+        var earlier = Partial(final, data.Length, session: 1);
+        WriteShards(earlier, data, 0, shards);
+        earlier.Abandon();
+    }
+
     /// <summary>The durable (resumable when of more than one shard) partial of <paramref name="final"/> in session <paramref name="session"/>.</summary>
     public static PartialFile Partial(string final, long size, ulong session, long offerLimit = long.MaxValue) =>
         new(0, new ManifestEntry(EntryKind.File, Path.GetFileName(final), size, Mode, 0, null), final, Shard, durable: true, session, offerLimit: offerLimit);
