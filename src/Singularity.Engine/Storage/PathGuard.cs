@@ -10,6 +10,8 @@ internal sealed class PathGuard
     private readonly string _root;
     private readonly ProtocolLimits _limits;
     private readonly HashSet<string> _checkedDirectories = new(StringComparer.Ordinal);
+    // Directories this guard created: nothing in them predates the session, so nothing there needs looking up.
+    private readonly HashSet<string> _createdDirectories = new(StringComparer.Ordinal);
 
     public PathGuard(string root, ProtocolLimits limits)
     {
@@ -77,10 +79,25 @@ internal sealed class PathGuard
     private void CreateChecked(string full)
     {
         BeforeCreate?.Invoke(full);
+        bool existed = Directory.Exists(full);
         Directory.CreateDirectory(full);
         if (new DirectoryInfo(full) is not { LinkTarget: null, Exists: true })
             throw new SingularityException(ErrorCode.BadPath, $"refused: '{Relative(full)}' became a symbolic link or a file in the destination while it was being created");
-        lock (_checkedDirectories) _checkedDirectories.Add(full);
+        lock (_checkedDirectories)
+        {
+            _checkedDirectories.Add(full);
+            if (!existed) _createdDirectories.Add(full);
+        }
+    }
+
+    /// <summary>
+    /// Whether this guard created <paramref name="directory"/> (it did not exist before): whatever is in it came from
+    /// this session, or from another one writing the same tree at the same time.
+    /// </summary>
+    public bool Created(string? directory)
+    {
+        if (directory is null) return false;
+        lock (_checkedDirectories) return _createdDirectories.Contains(directory);
     }
 
     private void CheckParents(string full)

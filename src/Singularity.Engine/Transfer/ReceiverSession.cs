@@ -333,9 +333,11 @@ internal sealed partial class ReceiverSession
                 catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { }
                 break;
             case EntryKind.File:
-                if (Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null)
+                // In a directory this session created, nothing stands in the way (see LeaveInPlace).
+                bool fresh = _guard.Created(Path.GetDirectoryName(full));
+                if (!fresh && Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null)
                     throw new SingularityException(ErrorCode.BadPath, $"refused: '{entry.Path}' is a directory in the destination");
-                if (_skipUnchanged && LeaveInPlace(id, entry, full)) break;
+                if (!fresh && _skipUnchanged && LeaveInPlace(id, entry, full)) break;
                 var file = new PartialFile(id, entry, full, _shardSize, _options.Transfer.Durable, Id.Tag, _preallocate, _options.PreserveMode, _holds, _writing, _offersLeft);
                 _files[id] = file;
                 _fileCount++;
@@ -353,8 +355,9 @@ internal sealed partial class ReceiverSession
     /// </summary>
     private bool LeaveInPlace(uint id, ManifestEntry entry, string full)
     {
-        // Cheap first: on a first send most files are not there at all. A partial an earlier session left for this
-        // file is resumed instead, so that it is finished and cleaned up rather than stranded beside the file.
+        // Not called in a directory this session created: none are there (another session writing the same tree at
+        // once may have put one there; it is then sent, and replaced). A partial an earlier session left for this file
+        // is resumed instead, so that it is finished and cleaned up rather than stranded beside the file.
         var existing = new FileInfo(full);
         if (!existing.Exists || existing.LinkTarget is not null || existing.Length != entry.Size
             || (entry.Size == 0 && SpecialFiles.KindOf(full) is not null)
