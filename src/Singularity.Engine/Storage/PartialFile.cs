@@ -183,7 +183,7 @@ internal sealed class PartialFile
         {
             if (!_offered.TryGetValue((int)index, out ulong digest))
                 throw new ProtocolViolationException($"shard {index} of '{Entry.Path}' was kept but never offered");
-            if (Committed || _written || !Claim(index)) return false;
+            if (Committed || _written || _givenUp || !Claim(index)) return false;
             _shards!.Set((int)index, digest);
             // Its bytes were flushed by the session that journaled them, so its record may be written at once.
             _unjournaled!.Add(((int)index, digest));
@@ -368,7 +368,7 @@ internal sealed class PartialFile
     {
         lock (_lock)
         {
-            if (!_written || !_sealedDigest.HasValue || _committing) return false;
+            if (!_written || !_sealedDigest.HasValue || _committing || _givenUp) return false;
             _committing = true;
             return true;
         }
@@ -449,7 +449,14 @@ internal sealed class PartialFile
     /// <summary>The sender could not read this file and left it out: nothing more is written, and it is abandoned as a failed session would abandon it.</summary>
     public void GiveUp()
     {
-        lock (_lock) _givenUp = true;
+        lock (_lock)
+        {
+            // The sender drops a file only when it could not open it, so before any of its shards: one it has sent,
+            // kept or sealed is a protocol violation, and may already be on its way to its commit.
+            if (_shards is not null || _sealedDigest.HasValue || _committing || _written && ShardCount > 0)
+                throw new ProtocolViolationException($"'{Entry.Path}' was given up after some of it arrived");
+            _givenUp = true;
+        }
         Abandon();
     }
 

@@ -360,25 +360,28 @@ internal sealed partial class ReceiverSession
         // is resumed instead, so that it is finished and cleaned up rather than stranded beside the file.
         var existing = new FileInfo(full);
         if (!existing.Exists || existing.LinkTarget is not null || existing.Length != entry.Size
+            || SourceScanner.ToNanoseconds(existing.LastWriteTimeUtc) != entry.MtimeNanoseconds
             || (entry.Size == 0 && SpecialFiles.KindOf(full) is not null)
             || File.Exists(PartialFile.ResumablePathFor(full)))
             return false;
-        // Judged, and its mode set, through an open handle that is the name's own file: never through a link swapped in
-        // meanwhile. A file that cannot be opened or brought up to date (another user's) is sent, and its commit
-        // replaces it.
-        try
+        // Judged by its status, as rsync judges it: even a file its owner may not read (0200) stays. A mode to bring up
+        // to date is set through an open handle that is the name's own file, never through a link swapped in
+        // meanwhile; a file that cannot be opened or changed (another user's) is sent, and its commit replaces it.
+        var mode = entry.Mode & PartialFile.SafeModeBits;
+        if (_options.PreserveMode && !OperatingSystem.IsWindows() && existing.UnixFileMode != mode)
         {
-            using var handle = File.OpenHandle(full, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            if (SpecialFiles.OpenedElsewhere(handle, full) || RandomAccess.GetLength(handle) != entry.Size
-                || SourceScanner.ToNanoseconds(File.GetLastWriteTimeUtc(handle)) != entry.MtimeNanoseconds)
-                return false;
-            var mode = entry.Mode & PartialFile.SafeModeBits;
-            if (_options.PreserveMode && !OperatingSystem.IsWindows() && File.GetUnixFileMode(handle) != mode)
+            try
+            {
+                using var handle = File.OpenHandle(full, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+                if (SpecialFiles.OpenedElsewhere(handle, full) || RandomAccess.GetLength(handle) != entry.Size
+                    || SourceScanner.ToNanoseconds(File.GetLastWriteTimeUtc(handle)) != entry.MtimeNanoseconds)
+                    return false;
                 File.SetUnixFileMode(handle, mode);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            return false;
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                return false;
+            }
         }
         _files[id] = Released;
         _fileCount++;

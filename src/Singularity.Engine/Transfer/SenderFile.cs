@@ -35,8 +35,8 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
     /// <summary>The receiver holds this file already (same size and mtime): none of it is sent. Set before its acceptance.</summary>
     public bool Present { get => Volatile.Read(ref _present); set => Volatile.Write(ref _present, value); }
 
-    /// <summary>The file could not be opened for its first read (not readable, or gone): nothing of it was read or sent.</summary>
-    public bool Unopenable => Volatile.Read(ref _unopenable);
+    /// <summary>The file could not be opened for its first read (not readable, or gone), and no lane has opened it since: nothing of it was read or sent.</summary>
+    public bool Unopenable => Volatile.Read(ref _unopenable) && Volatile.Read(ref _digests) is null;
 
     /// <summary>Left out after it could not be opened: none of its shards are handed out any more.</summary>
     public bool Dropped => Volatile.Read(ref _dropped) != 0;

@@ -230,8 +230,9 @@ internal sealed partial class SenderSession
                     if (await _scheduler.WaitForWorkAsync(cancellationToken).ConfigureAwait(false)) continue;
                     break;
                 }
-                // A shard queued again whose file the receiver has committed meanwhile (from another copy) stays unsent.
-                if (retransmit && Volatile.Read(ref _filesById[file.Id]) is null) continue;
+                // A shard queued again whose file the receiver has committed meanwhile (from another copy) stays unsent,
+                // as does one of a file left out since it was handed out.
+                if ((retransmit && Volatile.Read(ref _filesById[file.Id]) is null) || file.Dropped) continue;
                 int length = file.ShardLength(shard);
                 (taken, takenIndex, takenAgain) = (file, shard, retransmit);
                 await _window.AcquireAsync(length, cancellationToken).ConfigureAwait(false);

@@ -508,7 +508,14 @@ internal sealed partial class SenderSession
         Volatile.Write(ref _filesById[file.Id], null);
         Interlocked.Increment(ref _filesSettledUnmoved);
         Interlocked.Increment(ref _progressEvents);
+        Settled();
+    }
+
+    /// <summary>Counts a file settled (committed, found in place or left out) and wakes what waits for commits: the manifest's pacing and the end.</summary>
+    private void Settled()
+    {
         if (Interlocked.Increment(ref _filesCommitted) == _fileCount) _allCommitted.TrySetResult();
+        if (_committedSignal.CurrentCount == 0) _committedSignal.Release();
     }
 
     /// <summary>At its acceptance, a file the receiver holds already counts as committed; none of its shards go.</summary>
@@ -520,7 +527,7 @@ internal sealed partial class SenderSession
         Interlocked.Add(ref _bytesAcknowledged, file.AcknowledgeAll());
         file.Close();
         Volatile.Write(ref _filesById[file.Id], null);
-        if (Interlocked.Increment(ref _filesCommitted) == _fileCount) _allCommitted.TrySetResult();
+        Settled();
     }
 
     private void Seal(SenderFile file, ulong digest)

@@ -324,6 +324,28 @@ public sealed class HostilePeerTests
     }
 
     /// <summary>
+    /// A sender gives a file up (FilesDropped) only before any of it arrived: one that gives up a file after sending and
+    /// sealing it, so that it could count once as committed and once as given up, ends its own session, and every
+    /// place it held in the receiver's budgets is given back.
+    /// </summary>
+    [Fact]
+    public async Task Giving_up_a_file_after_its_data_arrived_is_refused()
+    {
+        await using var peer = await OneFileSession.OpenAsync();
+        var (receiver, destination, control, lane, session) = (peer.Receiver, peer.Destination, peer.Control, peer.Lane, peer.Session);
+        byte[] payload = RandomNumberGenerator.GetBytes(100);
+        await lane.Stream.WriteAsync(Frame(session, Digests.Shard(payload), payload, 0));
+        Assert.NotNull(await control.ReadUntilAsync(ControlMessageType.ShardAcks));
+        await control.SendControlAsync(ControlMessageType.FilesDropped, RawReceiver.Batch([0]));
+
+        var result = await receiver.NextResultAsync();
+        Assert.Equal(ErrorCode.ProtocolViolation, result.Error!.Code);
+        Assert.Contains("'f' was given up after some of it arrived", result.Error.Message);
+        Assert.False(System.IO.File.Exists(Path.Combine(destination, "f")));
+        Assert.Empty(PartialFiles.Find(destination));
+    }
+
+    /// <summary>
     /// A wrong whole-file digest ends the session and commits nothing, whether the seal races the data or comes after
     /// the file was finished, when the commit runs off the control connection.
     /// </summary>
