@@ -62,7 +62,9 @@ internal sealed class ControlChannel : IAsyncDisposable
         {
             ThrowIfClosed();
             _openBatchStart = -1;
-            Span<byte> message = Reserve(ControlHeader.Size + body.Length);
+            // The Error that ends a session goes out even past the cap (once, and at most 1 KiB of reason): the cap is
+            // often why the session ends, and the peer should learn why rather than see the connection drop.
+            Span<byte> message = Reserve(ControlHeader.Size + body.Length, capped: type != ControlMessageType.Error);
             ControlHeader.Write(message, type, body.Length);
             body.CopyTo(message[ControlHeader.Size..]);
         }
@@ -158,11 +160,11 @@ internal sealed class ControlChannel : IAsyncDisposable
         _signal.Release();
     }
 
-    private Span<byte> Reserve(int size, bool newMessage = true)
+    private Span<byte> Reserve(int size, bool newMessage = true, bool capped = true)
     {
         // Checked on every reserve, not only when the buffer must grow: the buffer may be one the writer grew (an
         // encrypted batch's sealed copy is rented larger than the batch), and the cap holds whatever buffer queues.
-        if (_pendingLength + size > MaxPendingBytes)
+        if (capped && _pendingLength + size > MaxPendingBytes)
             throw new TransferAbortedException(ErrorCode.LimitExceeded, "the peer stopped reading control messages");
         if (_pendingLength + size > _pending.Length)
         {

@@ -43,6 +43,12 @@ public sealed class ControlChannelTests
             var refused = Assert.Throws<TransferAbortedException>(Fill);
             Assert.Equal(ErrorCode.LimitExceeded, refused.Code);
             Assert.InRange(queued, Cap / 2, Cap);
+            // The Error that ends the session still goes out behind the queue, so the peer learns why.
+            if (cycle == 2)
+            {
+                channel.Post(ControlMessageType.Error, ErrorMessage.Encode(ErrorCode.LimitExceeded, refused.Message));
+                Assert.InRange(channel.PendingBytes, 1, Cap + 2048);
+            }
             // The peer reads the write in progress; the writer takes the queue and waits in its next write.
             connection.CompleteOneWrite();
             await connection.WriteStarted.WaitAsync(TimeSpan.FromSeconds(30));
