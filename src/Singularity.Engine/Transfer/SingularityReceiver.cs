@@ -71,6 +71,7 @@ public sealed class SingularityReceiver : IAsyncDisposable
         string directory = Path.GetFullPath(options.Directory);
         if (File.Exists(directory))
             throw new SingularityException(ErrorCode.BadPath, $"destination '{directory}' is a file, not a directory; choose another --dir");
+        bool created = !Directory.Exists(directory);
         try
         {
             CreatePrivately(directory);
@@ -82,8 +83,21 @@ public sealed class SingularityReceiver : IAsyncDisposable
             throw new SingularityException(ErrorCode.IoError, $"destination '{directory}' is not writable ({ex.Message}); choose another --dir or fix its permissions", ex);
         }
         var transport = new TcpTransport(options.Transfer.SocketBufferSize, options.Transfer.CongestionControl);
-        var listener = transport.Listen(options.Listen);
-        return new SingularityReceiver(options with { Directory = directory }, listener);
+        try
+        {
+            var listener = transport.Listen(options.Listen);
+            return new SingularityReceiver(options with { Directory = directory }, listener);
+        }
+        catch
+        {
+            // A receiver that could not listen leaves no destination of its own making behind (still empty).
+            if (created)
+            {
+                try { Directory.Delete(directory); }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { }
+            }
+            throw;
+        }
     }
 
     /// <summary>

@@ -198,8 +198,11 @@ public sealed class UserErrorTests
         using var temp = new TempDirectory();
         await using var first = new LoopbackReceiver(temp.Sub("a"));
         var endpoint = new IPEndPoint(IPAddress.Loopback, first.Receiver.LocalEndPoint.Port);
-        var error = Assert.Throws<SingularityException>(() => SingularityReceiver.Start(new ReceiverOptions { Directory = temp.Sub("b"), Listen = endpoint }));
+        string second = Path.Combine(temp.Path, "b");
+        var error = Assert.Throws<SingularityException>(() => SingularityReceiver.Start(new ReceiverOptions { Directory = second, Listen = endpoint }));
         Assert.Equal($"cannot listen on {endpoint}: address already in use; pick another port with --listen HOST:PORT", error.Message);
+        // The destination it would have made is not left behind.
+        Assert.False(Directory.Exists(second));
     }
 
     /// <summary>
