@@ -17,7 +17,7 @@ public static class SingularitySender
     public static async Task<SendResult> SendAsync(IReadOnlyList<string> paths, ConnectionUrl to, TransferOptions? options = null, IProgress<TransferProgress>? progress = null, CancellationToken cancellationToken = default)
         => await SendAsync(paths, to, options, progress, null, cancellationToken).ConfigureAwait(false);
 
-    /// <summary>As <see cref="SendAsync(IReadOnlyList{string}, ConnectionUrl, TransferOptions?, IProgress{TransferProgress}?, CancellationToken)"/>, reporting events such as a lost lane or a retry as one line each to <paramref name="log"/>.</summary>
+    /// <summary>As <see cref="SendAsync(IReadOnlyList{string}, ConnectionUrl, TransferOptions?, IProgress{TransferProgress}?, CancellationToken)"/>, reporting events such as a lost lane or a retry as one line each to <paramref name="log"/>. Lines and errors may quote the receiver (its reasons) or name local paths with any characters, control characters too: replace those before writing them to a terminal, as `sglty` does.</summary>
     /// <remarks>
     /// With <see cref="TransferOptions.Retries"/>, a session that ends because the connection was lost, the receiver was
     /// busy or its disk filled up after some data arrived is started again after a growing pause; files already committed are left out and the

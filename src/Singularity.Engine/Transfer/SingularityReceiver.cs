@@ -58,9 +58,11 @@ public sealed class SingularityReceiver : IAsyncDisposable
     public event Action<string, string>? SessionStarted;
 
     /// <summary>Raised when a session ends, successfully or not.</summary>
+    /// <remarks>An error's message may quote the sender (its reason, a path it sent) with any characters, control characters too: replace those before writing it to a terminal, as `sglty` does.</remarks>
     public event Action<ReceiveResult>? SessionCompleted;
 
     /// <summary>Raised when a connection is refused before it joined a session (bad magic, wrong version, timeout).</summary>
+    /// <remarks>The reason may quote the peer; see <see cref="SessionCompleted"/>.</remarks>
     public event Action<string>? ConnectionRejected;
 
     /// <summary>Checks the destination and binds the listening socket; throws a <see cref="SingularityException"/> with a one-line reason on failure.</summary>
