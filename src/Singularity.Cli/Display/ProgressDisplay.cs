@@ -71,6 +71,12 @@ internal sealed class ProgressDisplay(string cipher) : IProgress<TransferProgres
     private void Update(ProgressTask bar)
     {
         var p = Latest;
+        // Nothing reported yet (the sender is scanning or connecting): no counts to show, rather than 0/0 files.
+        if (p.Elapsed == TimeSpan.Zero)
+        {
+            bar.Description = $"connecting, {cipher}";
+            return;
+        }
         bar.MaxValue = Math.Max(p.TotalBytes, 1);
         bar.Value = p.BytesAcknowledged;
         bar.Description = $"sending {p.FilesCommitted}/{p.TotalFiles} files, {(p.ActiveLanes == 0 ? "no lane connected" : Count.Of(p.ActiveLanes, "lane"))}, {cipher}";
