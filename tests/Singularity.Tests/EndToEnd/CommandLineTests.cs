@@ -107,6 +107,13 @@ public sealed class CommandLineTests
         Assert.StartsWith("sglty: error: ", lines[2]);
     }
 
+    /// <summary>Skips a test of permissions where they cannot bind the sender: not Linux, or root without setpriv to drop privileges.</summary>
+    private static void SkipUnlessPermissionsBind()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "permissions as on Linux");
+        Skip.If(Environment.IsPrivilegedProcess && !Commands.Run("setpriv", "--version"), "running as root, and setpriv is missing to drop privileges");
+    }
+
     /// <summary>
     /// What the sender may not read is left out, one line each, as rsync goes on past it: a directory it cannot list
     /// (sent empty) and a file it cannot open. Everything else arrives, and the exit code (23, as rsync's) says that not
@@ -116,8 +123,7 @@ public sealed class CommandLineTests
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public async Task Entries_the_sender_cannot_read_are_named_and_left_out_and_the_rest_arrives()
     {
-        Skip.IfNot(OperatingSystem.IsLinux(), "permissions as on Linux");
-        Skip.If(Environment.IsPrivilegedProcess && !Commands.Run("setpriv", "--version"), "running as root, and setpriv is missing to drop privileges");
+        SkipUnlessPermissionsBind();
         using var temp = new TempDirectory();
         string tree = temp.Sub("src/tree");
         string readable = TestFiles.Create(Path.Combine(tree, "ok", "f"), 5000);
@@ -159,8 +165,7 @@ public sealed class CommandLineTests
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public async Task A_tree_whose_first_many_files_cannot_be_read_still_sends_the_rest()
     {
-        Skip.IfNot(OperatingSystem.IsLinux(), "permissions as on Linux");
-        Skip.If(Environment.IsPrivilegedProcess && !Commands.Run("setpriv", "--version"), "running as root, and setpriv is missing to drop privileges");
+        SkipUnlessPermissionsBind();
         using var temp = new TempDirectory();
         string tree = temp.Sub("src/tree");
         string locked = Path.Combine(tree, "a"), open = Path.Combine(tree, "b");
