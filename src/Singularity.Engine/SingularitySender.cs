@@ -32,12 +32,8 @@ public static class SingularitySender
         options ??= new TransferOptions();
         var clock = Stopwatch.StartNew();
         var committed = new HashSet<string>(StringComparer.Ordinal);
-        SendResult? first = null;
-        long sent = 0, skipped = 0, unchangedBytes = 0;
-        int unchangedFiles = 0;
-        // Left out by any attempt: a file dropped by one is not in the next one's manifest.
-        var notSent = new Dictionary<string, NotSentEntry>(StringComparer.Ordinal);
-        int retransmits = 0;
+        // The first attempt's result, with what every later attempt sent, skipped and left out added to it.
+        SendResult? total = null;
         int fruitless = 0;
         bool reached = false;
         var lastProgress = clock.Elapsed;
@@ -47,19 +43,7 @@ public static class SingularitySender
             try
             {
                 var result = await session.RunAsync(cancellationToken).ConfigureAwait(false);
-                first ??= result;
-                foreach (var entry in result.NotSent) notSent.TryAdd(entry.Path, entry);
-                return first with
-                {
-                    BytesSent = sent + result.BytesSent,
-                    BytesSkipped = skipped + result.BytesSkipped,
-                    FilesUnchanged = unchangedFiles + result.FilesUnchanged,
-                    NotSent = [.. notSent.Values],
-                    BytesUnchanged = unchangedBytes + result.BytesUnchanged,
-                    Retransmits = retransmits + result.Retransmits,
-                    Retries = attempt,
-                    Elapsed = clock.Elapsed,
-                };
+                return Add(total, result) with { Retries = attempt, Elapsed = clock.Elapsed };
             }
             catch (SingularityException ex) when (IsWorthRetrying(ex, session) && options.Retries > 0 && !cancellationToken.IsCancellationRequested)
             {
@@ -77,21 +61,35 @@ public static class SingularitySender
                     fruitless++;
                 }
                 if (fruitless > options.Retries || clock.Elapsed - lastProgress > options.RetryTimeout) throw;
-                first ??= session.Totals;
+                total = Add(total, session.Totals);
                 // Later attempts keep the shard size this one chose: the receiver's partials are journaled in its shards.
                 options = session.Options;
-                sent += session.BytesSent;
-                skipped += session.BytesSkipped;
-                unchangedFiles += session.FilesUnchanged;
-                foreach (var entry in session.NotSent) notSent.TryAdd(entry.Path, entry);
-                unchangedBytes += session.BytesUnchanged;
-                retransmits += session.Retransmits;
                 committed.UnionWith(session.CommittedPaths);
                 var pause = TimeSpan.FromSeconds(Math.Min(30, Math.Pow(2, Math.Max(0, fruitless - 1))));
                 log?.Invoke($"retry {attempt + 1} in {pause.TotalSeconds:0} s ({fruitless} of {options.Retries} without progress): {ex.Message}");
                 await Task.Delay(pause, cancellationToken).ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>
+    /// Adds an attempt's counts to those of the attempts before it; the files, bytes, lanes and cipher stay the first
+    /// attempt's. An entry left out by an earlier attempt is not in a later one's manifest, and one that a retry scans
+    /// again (a directory it cannot list) is named once.
+    /// </summary>
+    private static SendResult Add(SendResult? total, SendResult attempt)
+    {
+        if (total is null) return attempt;
+        var named = total.NotSent.Select(entry => entry.Path).ToHashSet(StringComparer.Ordinal);
+        return total with
+        {
+            BytesSent = total.BytesSent + attempt.BytesSent,
+            BytesSkipped = total.BytesSkipped + attempt.BytesSkipped,
+            FilesUnchanged = total.FilesUnchanged + attempt.FilesUnchanged,
+            BytesUnchanged = total.BytesUnchanged + attempt.BytesUnchanged,
+            Retransmits = total.Retransmits + attempt.Retransmits,
+            NotSent = [.. total.NotSent, .. attempt.NotSent.Where(entry => !named.Contains(entry.Path))],
+        };
     }
 
     /// <summary>

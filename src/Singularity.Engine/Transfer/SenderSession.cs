@@ -198,12 +198,7 @@ internal sealed partial class SenderSession
             Cipher = _options.Cipher,
     };
 
-    public long BytesSent => Interlocked.Read(ref _bytesSent);
-    public long BytesSkipped => Interlocked.Read(ref _bytesSkipped);
-    public int FilesUnchanged => _filesUnchanged;
-    public IReadOnlyList<NotSentEntry> NotSent { get { lock (_notSent) return [.. _notSent]; } }
-    public long BytesUnchanged => Interlocked.Read(ref _bytesUnchanged);
-    public int Retransmits => _retransmits;
+    private IReadOnlyList<NotSentEntry> NotSent { get { lock (_notSent) return [.. _notSent]; } }
 
     /// <summary>
     /// Whether this attempt moved data: the receiver acknowledged a shard it sent or committed a file. Shards put on
@@ -504,30 +499,36 @@ internal sealed partial class SenderSession
         Span<byte> item = stackalloc byte[4];
         BinaryPrimitives.WriteUInt32LittleEndian(item, file.Id);
         _control!.PostBatchItem(ControlMessageType.FilesDropped, item);
-        file.Close();
-        Volatile.Write(ref _filesById[file.Id], null);
-        Interlocked.Increment(ref _filesSettledUnmoved);
         Interlocked.Increment(ref _progressEvents);
-        Settled();
+        SettleUnmoved(file);
     }
 
-    /// <summary>Counts a file settled (committed, found in place or left out) and wakes what waits for commits: the manifest's pacing and the end.</summary>
-    private void Settled()
+    /// <summary>
+    /// Forgets a settled file (committed, found in place or left out), counts it, and wakes what waits for commits:
+    /// the manifest's pacing and the end.
+    /// </summary>
+    private void Settled(uint id)
     {
+        Volatile.Write(ref _filesById[id], null);
         if (Interlocked.Increment(ref _filesCommitted) == _fileCount) _allCommitted.TrySetResult();
         if (_committedSignal.CurrentCount == 0) _committedSignal.Release();
+    }
+
+    /// <summary>Settles a file that moved no data: found in place, or left out.</summary>
+    private void SettleUnmoved(SenderFile file)
+    {
+        file.Close();
+        Interlocked.Increment(ref _filesSettledUnmoved);
+        Settled(file.Id);
     }
 
     /// <summary>At its acceptance, a file the receiver holds already counts as committed; none of its shards go.</summary>
     private void SettlePresent(SenderFile file)
     {
         _filesUnchanged++;
-        Interlocked.Increment(ref _filesSettledUnmoved);
         Interlocked.Add(ref _bytesUnchanged, file.Entry.Size);
         Interlocked.Add(ref _bytesAcknowledged, file.AcknowledgeAll());
-        file.Close();
-        Volatile.Write(ref _filesById[file.Id], null);
-        Settled();
+        SettleUnmoved(file);
     }
 
     private void Seal(SenderFile file, ulong digest)
@@ -630,12 +631,9 @@ internal sealed partial class SenderSession
             var file = FileAt(id, 0);
             if (!file.Sealed) throw new ProtocolViolationException($"'{file.Entry.Path}' was committed before it was sealed");
             Interlocked.Add(ref _bytesAcknowledged, file.AcknowledgeAll());
-            Volatile.Write(ref _filesById[id], null);
             Interlocked.Increment(ref _progressEvents);
-            if (Interlocked.Increment(ref _filesCommitted) == _fileCount) _allCommitted.TrySetResult();
+            Settled(id);
         }
-        // One wake per batch is enough: the manifest's wait checks the count again, and only this reader releases.
-        if (_committedSignal.CurrentCount == 0) _committedSignal.Release();
         Report();
     }
 
