@@ -169,11 +169,14 @@ internal sealed class PartialFile
     }
 
     /// <summary>Gives back this file's place among the files being written; the caller holds _lock.</summary>
-    private void StopWriting()
+    private void StopWriting() => GiveBack(ref _inWriting, _writing);
+
+    /// <summary>Gives back a place this file took in <paramref name="budget"/>, once, if <paramref name="taken"/>.</summary>
+    private static void GiveBack(ref bool taken, OpenFileBudget? budget)
     {
-        if (!_inWriting) return;
-        _inWriting = false;
-        _writing!.Return();
+        if (!taken) return;
+        taken = false;
+        budget?.Return();
     }
 
     /// <summary>Counts an offered shard the sender confirmed as still matching its source; true if it completed the file.</summary>
@@ -342,12 +345,7 @@ internal sealed class PartialFile
     }
 
     /// <summary>Gives back this file's place in the hold budget once its held handle is closed.</summary>
-    private void StopHolding()
-    {
-        if (!_holding) return;
-        _holding = false;
-        _holds?.Return();
-    }
+    private void StopHolding() => GiveBack(ref _holding, _holds);
 
     /// <summary>Whether a file may be renamed while open: on Windows an open file without delete sharing cannot be.</summary>
     private static bool HoldUntilRename => !OperatingSystem.IsWindows();

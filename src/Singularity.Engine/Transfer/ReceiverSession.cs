@@ -383,9 +383,8 @@ internal sealed partial class ReceiverSession
                 return false;
             }
         }
-        _files[id] = Released;
         _fileCount++;
-        Interlocked.Increment(ref _filesCommitted);
+        Settle(id);
         _filesUnchanged++;
         _chunkUnchangedBytes += entry.Size;
         Span<byte> item = stackalloc byte[4];
@@ -500,10 +499,16 @@ internal sealed partial class ReceiverSession
             var file = FileById(BinaryPrimitives.ReadUInt32LittleEndian(body[(4 + i * 4)..]));
             try { file.GiveUp(); }
             catch (Exception ex) when (ex is not SingularityException) { throw StorageErrors.Describe(ex, $"giving up '{file.Entry.Path}'"); }
-            lock (_filesLock) Volatile.Read(ref _files)[file.Id] = Released;
             Interlocked.Increment(ref _filesDropped);
-            Interlocked.Increment(ref _filesCommitted);
+            Settle(file.Id);
         }
+    }
+
+    /// <summary>Counts a file settled (committed, left in place or given up) and gives its slot to <see cref="Released"/>.</summary>
+    private void Settle(uint id)
+    {
+        Interlocked.Increment(ref _filesCommitted);
+        lock (_filesLock) Volatile.Read(ref _files)[id] = Released;
     }
 
     private void TryCommit(PartialFile file)
@@ -523,8 +528,7 @@ internal sealed partial class ReceiverSession
             throw StorageErrors.Describe(ex, $"committing '{file.Entry.Path}'");
         }
         Interlocked.Add(ref _bytesWritten, file.Entry.Size);
-        Interlocked.Increment(ref _filesCommitted);
-        lock (_filesLock) Volatile.Read(ref _files)[file.Id] = Released;
+        Settle(file.Id);
         Span<byte> item = stackalloc byte[4];
         BinaryPrimitives.WriteUInt32LittleEndian(item, file.Id);
         _control!.PostBatchItem(ControlMessageType.FilesCommitted, item);
