@@ -34,7 +34,7 @@ internal static class SourceScanner
     /// Scans <paramref name="paths"/>. A directory below them that cannot be listed is sent without its contents and
     /// recorded in <paramref name="notSent"/> (also told to <paramref name="skipped"/>), as rsync goes on past it.
     /// </summary>
-    public static List<SourceEntry> Scan(IReadOnlyList<string> paths, Action<string>? skipped = null, List<NotSentEntry>? notSent = null)
+    public static List<SourceEntry> Scan(IReadOnlyList<string> paths, Action<string>? skipped, List<NotSentEntry> notSent)
     {
         if (paths.Count == 0) throw new SingularityException(ErrorCode.BadPath, "nothing to send: give at least one file or directory");
         var entries = new List<SourceEntry>();
@@ -83,7 +83,7 @@ internal static class SourceScanner
     }
 
     /// <summary>Adds what <paramref name="directory"/> holds, named <paramref name="prefix"/> and more; their source is <paramref name="treeRoot"/> and their path after <paramref name="skip"/> characters.</summary>
-    private static void Walk(DirectoryInfo directory, string prefix, string treeRoot, int skip, List<SourceEntry> entries, HashSet<string> seen, Action<string>? skipped, List<NotSentEntry>? notSent)
+    private static void Walk(DirectoryInfo directory, string prefix, string treeRoot, int skip, List<SourceEntry> entries, HashSet<string> seen, Action<string>? skipped, List<NotSentEntry> notSent)
     {
         FileSystemInfo[] children;
         try
@@ -94,7 +94,6 @@ internal static class SourceScanner
         {
             string reason = ex is UnauthorizedAccessException ? "permission denied" : ex.Message;
             string shown = prefix.Length > 0 ? prefix : directory.FullName + "/";
-            if (notSent is null) throw new SingularityException(ErrorCode.IoError, $"cannot read directory '{directory.FullName}': {reason}", ex);
             notSent.Add(new NotSentEntry(shown, $"cannot read directory: {reason}"));
             skipped?.Invoke($"not sending the contents of '{shown}': cannot read directory: {reason}");
             return;
