@@ -27,7 +27,8 @@ internal static class SendCommand
         var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes };
         command.SetAction((result, cancellationToken) =>
         {
-            var options = CommonOptions.Transfer(result.GetValue(lanes), result.GetValue(shardSize) ?? TransferOptions.DefaultShardSize) with
+            long shard = result.GetValue(shardSize) ?? TransferOptions.DefaultShardSize;
+            var options = CommonOptions.Transfer(result.GetValue(lanes), shard) with
             {
                 MaxInFlightBytes = result.GetValue(inFlight) ?? new TransferOptions().MaxInFlightBytes,
                 SocketBufferSize = (int)Math.Min(result.GetValue(socketBuffer) ?? 0, int.MaxValue),
@@ -35,7 +36,7 @@ internal static class SendCommand
                 CongestionControl = result.GetValue(congestion),
                 // Without --lanes the sender starts with 4 and doubles the lanes while that still raises throughput;
                 // with neither --lanes nor --shard-size it also fits both to the path's round trip.
-                MaxLanes = result.GetResult(lanes) is { Implicit: false } ? 0 : Math.Max(TransferOptions.DefaultLanes, Math.Min(16, new ProtocolLimits().LanesThatFit((int)Math.Min(result.GetValue(shardSize) ?? TransferOptions.DefaultShardSize, int.MaxValue)))),
+                MaxLanes = result.GetResult(lanes) is { Implicit: false } ? 0 : Math.Max(TransferOptions.DefaultLanes, Math.Min(16, new ProtocolLimits().LanesThatFit((int)Math.Min(shard, int.MaxValue)))),
                 FitToPath = result.GetResult(lanes) is not { Implicit: false } && result.GetResult(shardSize) is not { Implicit: false },
                 Retries = result.GetValue(retries),
                 RetryTimeout = result.GetValue(timeout) ?? TimeSpan.FromMinutes(10),
@@ -62,7 +63,7 @@ internal static class SendCommand
             if (json) WriteJson(result);
             if (result.NotSent.Count == 0) return 0;
             // As rsync ends a transfer that skipped what it could not read: the rest arrived, and the exit says not all did.
-            Console.Error.WriteLine($"sglty: error: {result.NotSent.Count} {(result.NotSent.Count == 1 ? "entry" : "entries")} could not be read and {(result.NotSent.Count == 1 ? "was" : "were")} not sent (named above); everything else arrived");
+            Console.Error.WriteLine($"sglty: error: {Count.Of(result.NotSent.Count, "entry", "entries")} could not be read and {(result.NotSent.Count == 1 ? "was" : "were")} not sent (named above); everything else arrived");
             return Errors.PartialTransfer;
         }
         catch (Exception) when (Errors.Interrupted)
