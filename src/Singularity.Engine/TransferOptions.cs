@@ -80,6 +80,14 @@ public sealed record TransferOptions
     /// </summary>
     public bool SkipUnchanged { get; init; }
 
+    /// <summary>
+    /// Once every file is in place, the receiver deletes what the sent directories hold that the source does not (the
+    /// destination's own directory too, when a directory's contents were sent into it), as rsync's --delete does:
+    /// links as links, never followed, and directories with everything below them; partial files are left. Nothing is
+    /// deleted if the send left anything out that it could not read. Default false; `sglty send --delete` sets it.
+    /// </summary>
+    public bool DeleteExtraneous { get; init; }
+
     /// <summary>The longest a sender keeps retrying without any attempt moving data. Default 10 minutes.</summary>
     public TimeSpan RetryTimeout { get; init; } = TimeSpan.FromMinutes(10);
 

@@ -64,6 +64,8 @@ internal static class RecvCommand
             receiver.SessionStarted += (id, remote) => Console.Error.WriteLine($"session {id[..8]} from {remote}: started");
             receiver.SessionCompleted += result =>
             {
+                foreach (string failure in result.DeletionFailures)
+                    Console.Error.WriteLine(Errors.Printable($"session {result.SessionId[..8]}: could not delete {failure}"));
                 Console.Error.WriteLine(Errors.Printable(Describe(result)));
                 first.TrySetResult(result);
             };
@@ -136,6 +138,8 @@ internal static class RecvCommand
         double seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-9);
         string unchanged = result.FilesUnchanged > 0 ? $" ({result.FilesUnchanged} unchanged, left as they were)" : "";
         if (result.FilesNotSent > 0) unchanged += $"; {result.FilesNotSent} the sender could not read";
+        if (result.EntriesDeleted > 0) unchanged += $"; deleted {Count.Of(result.EntriesDeleted, "entry", "entries")} the sender no longer has";
+        if (result.EntriesNotDeleted > 0) unchanged += $"; {Count.Of(result.EntriesNotDeleted, "entry", "entries")} could not be deleted";
         return $"session {id} from {result.Remote} ({CipherSuites.Name(result.Cipher)}): {Count.Of(result.Files, "file")}{unchanged}, {ByteSize.Format(result.Bytes)} in {seconds:0.00} s ({result.Bytes / seconds / 1e6:0.0} MB/s)";
     }
 
@@ -148,6 +152,8 @@ internal static class RecvCommand
             writer.WriteNumber("files", result.Files);
             writer.WriteNumber("files_unchanged", result.FilesUnchanged);
             writer.WriteNumber("files_not_sent", result.FilesNotSent);
+            writer.WriteNumber("deleted", result.EntriesDeleted);
+            writer.WriteNumber("not_deleted", result.EntriesNotDeleted);
             writer.WriteNumber("bytes", result.Bytes);
             writer.WriteNumber("seconds", result.Elapsed.TotalSeconds);
             writer.WriteString("cipher", CipherSuites.Name(result.Cipher));

@@ -24,7 +24,8 @@ internal static class SendCommand
         var stall = CommonOptions.Duration("--stall-timeout", "when nothing moves for this long while shards are in flight, replace the lanes that hold them (on Linux, also a lane whose path went silent, or that the receiver stopped reading, for 4 times this long); default 30s");
         var congestion = CommonOptions.Congestion();
         var ignoreTimes = new Option<bool>("--ignore-times", "-I") { Description = "send every file, also those the receiver already holds with the same size and modification time (which are otherwise left as they are, as rsync leaves them)" };
-        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes };
+        var delete = new Option<bool>("--delete") { Description = "once every file is in place, delete what the sent directories hold at the receiver that the source does not (also in the receiver's directory itself, for a source ending in '/'), as rsync --delete does; nothing is deleted if anything could not be read" };
+        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, delete };
         command.SetAction((result, cancellationToken) =>
         {
             long shard = result.GetValue(shardSize) ?? TransferOptions.DefaultShardSize;
@@ -42,6 +43,7 @@ internal static class SendCommand
                 RetryTimeout = result.GetValue(timeout) ?? TimeSpan.FromMinutes(10),
                 StallTimeout = result.GetValue(stall) ?? TimeSpan.FromSeconds(30),
                 SkipUnchanged = !result.GetValue(ignoreTimes),
+                DeleteExtraneous = result.GetValue(delete),
             };
             return RunAsync(result.GetValue(paths)!, result.GetValue(to)!, options, result.GetValue(json), result.GetValue(token), result.GetValue(tokenFile), cancellationToken);
         });
@@ -60,8 +62,11 @@ internal static class SendCommand
             string skipped = result.BytesSent < result.Bytes ? $" ({ByteSize.Format(result.BytesSent)} of it sent, the rest already there)" : "";
             string unchanged = result.FilesUnchanged > 0 ? $" ({result.FilesUnchanged} unchanged, left as they were)" : "";
             Console.Error.WriteLine($"sent {Count.Of(result.Files, "file")}{unchanged}, {ByteSize.Format(result.Bytes)}{skipped} in {seconds:0.00} s: {Delivered(result) / seconds / 1e6:0.0} MB/s ({Delivered(result) * 8 / seconds / 1e9:0.00} Gbit/s), {Count.Of(result.Lanes, "lane")}, {ByteSize.Format(result.ShardSize)} shards, {CipherSuites.Name(result.Cipher)}");
+            if (result.EntriesDeleted > 0) Console.Error.WriteLine($"deleted {Count.Of(result.EntriesDeleted, "entry", "entries")} at the receiver that the source no longer has");
             if (json) WriteJson(result);
-            if (result.NotSent.Count == 0) return 0;
+            if (result.EntriesNotDeleted > 0)
+                Console.Error.WriteLine($"sglty: error: {Count.Of(result.EntriesNotDeleted, "entry", "entries")} at the receiver could not be deleted; the receiver's log names them");
+            if (result.NotSent.Count == 0) return result.EntriesNotDeleted > 0 ? Errors.PartialTransfer : 0;
             // As rsync ends a transfer that skipped what it could not read: the rest arrived, and the exit says not all did.
             Console.Error.WriteLine($"sglty: error: {Count.Of(result.NotSent.Count, "entry", "entries")} could not be read and {(result.NotSent.Count == 1 ? "was" : "were")} not sent (named above); everything else arrived");
             return Errors.PartialTransfer;
@@ -105,6 +110,9 @@ internal static class SendCommand
                 writer.WriteEndObject();
             }
             writer.WriteEndArray();
+            writer.WriteNumber("deleted", result.EntriesDeleted);
+            writer.WriteNumber("not_deleted", result.EntriesNotDeleted);
+            writer.WriteBoolean("deletion_skipped", result.DeletionSkipped);
             writer.WriteNumber("retries", result.Retries);
             writer.WriteNumber("retransmits", result.Retransmits);
             writer.WriteNumber("seconds", seconds);

@@ -8,7 +8,7 @@ namespace Singularity.Engine.Protocol;
 /// <code>
 ///  0     1        2            4        8                16          24              26
 ///  +-----+--------+------------+--------+----------------+-----------+---------------+------+--------+
-///  |kind |reserved|path length |mode    |mtime (ns, i64) |size (i64) |target length  |path  |target  |
+///  |kind |flags   |path length |mode    |mtime (ns, i64) |size (i64) |target length  |path  |target  |
 ///  +-----+--------+------------+--------+----------------+-----------+---------------+------+--------+
 /// </code>
 /// </summary>
@@ -16,6 +16,8 @@ internal static class ManifestCodec
 {
     public const int FixedSize = 26;
     public const int ChunkHeaderSize = 8;
+    /// <summary>Flags bit 0: a file an earlier attempt of this send committed (<see cref="ManifestEntry.SentBefore"/>).</summary>
+    public const byte FlagSentBefore = 1;
     private const UnixFileMode PermissionBits = (UnixFileMode)0xFFF;
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
@@ -27,7 +29,7 @@ internal static class ManifestCodec
         int pathLength = Encoding.UTF8.GetBytes(entry.Path, destination[FixedSize..]);
         int targetLength = entry.LinkTarget is null ? 0 : Encoding.UTF8.GetBytes(entry.LinkTarget, destination[(FixedSize + pathLength)..]);
         destination[0] = (byte)entry.Kind;
-        destination[1] = 0;
+        destination[1] = entry.SentBefore ? FlagSentBefore : (byte)0;
         BinaryPrimitives.WriteUInt16LittleEndian(destination[2..], checked((ushort)pathLength));
         BinaryPrimitives.WriteUInt32LittleEndian(destination[4..], (uint)(entry.Mode & PermissionBits));
         BinaryPrimitives.WriteInt64LittleEndian(destination[8..], entry.MtimeNanoseconds);
@@ -44,7 +46,9 @@ internal static class ManifestCodec
         if (source.Length < FixedSize) { error = "truncated manifest entry"; return false; }
         var kind = (EntryKind)source[0];
         if (kind is not (EntryKind.File or EntryKind.Directory or EntryKind.Symlink)) { error = $"unknown entry kind {source[0]}"; return false; }
-        if (source[1] != 0) { error = "reserved manifest field is not zero"; return false; }
+        byte flags = source[1];
+        if ((flags & ~FlagSentBefore) != 0) { error = $"unknown manifest entry flags 0x{flags:x2}"; return false; }
+        if (flags != 0 && kind != EntryKind.File) { error = "only a file can be marked as sent before"; return false; }
         int pathLength = BinaryPrimitives.ReadUInt16LittleEndian(source[2..]);
         uint mode = BinaryPrimitives.ReadUInt32LittleEndian(source[4..]);
         long mtime = BinaryPrimitives.ReadInt64LittleEndian(source[8..]);
@@ -70,7 +74,7 @@ internal static class ManifestCodec
         }
         // No file system can create a link whose target holds NUL: refused here as malformed, not later as a failed create.
         if (target.Contains('\0')) { error = "link target contains NUL"; return false; }
-        entry = new ManifestEntry(kind, path, size, (UnixFileMode)mode, mtime, kind == EntryKind.Symlink ? target : null);
+        entry = new ManifestEntry(kind, path, size, (UnixFileMode)mode, mtime, kind == EntryKind.Symlink ? target : null) { SentBefore = flags != 0 };
         consumed = FixedSize + pathLength + targetLength;
         error = null;
         return true;

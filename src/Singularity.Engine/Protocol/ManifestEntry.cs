@@ -12,4 +12,12 @@ public enum EntryKind : byte
 }
 
 /// <summary>One file, directory or link of a transfer, with a path relative to the destination using '/' separators.</summary>
-internal sealed record ManifestEntry(EntryKind Kind, string Path, long Size, UnixFileMode Mode, long MtimeNanoseconds, string? LinkTarget);
+internal sealed record ManifestEntry(EntryKind Kind, string Path, long Size, UnixFileMode Mode, long MtimeNanoseconds, string? LinkTarget)
+{
+    /// <summary>
+    /// A file an earlier attempt of the same send committed, named again only so that the receiver, asked to delete
+    /// what the manifest does not name, keeps it: the receiver leaves it if it is still in place with the entry's size
+    /// and mtime, and it is sent only if not.
+    /// </summary>
+    public bool SentBefore { get; init; }
+}

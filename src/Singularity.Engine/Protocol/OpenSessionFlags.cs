@@ -5,4 +5,10 @@ internal static class OpenSessionFlags
 {
     /// <summary>Files already in place with the entry's size and mtime are named in FilesPresent and not sent.</summary>
     public const ushort SkipUnchanged = 1;
+
+    /// <summary>Once every file is settled, entries of the manifest's directories that the manifest does not name are deleted.</summary>
+    public const ushort DeleteExtraneous = 2;
+
+    /// <summary>With <see cref="DeleteExtraneous"/>: the manifest holds a directory's contents at the destination's root, so the root is cleaned too.</summary>
+    public const ushort RootIsSent = 4;
 }

@@ -35,15 +35,20 @@ internal sealed class PathGuard
             if (name.IsEmpty) return $"empty component in '{path}'";
             if (name is "." or "..") return $"'{path}' climbs out of the destination";
             if (name.Contains('\0')) return "NUL in path";
-            // The receiver's own partial and journal names: a sender may not plant a file or a link there. In any
-            // letter case, since on a case-insensitive file system `.X.SGLTY-PART` names the partial of `x`.
-            if (name.EndsWith(PartialFile.PartSuffix, StringComparison.OrdinalIgnoreCase) || name.EndsWith(ResumeJournal.StateSuffix, StringComparison.OrdinalIgnoreCase))
-                return $"'{path}' uses a name reserved for partial files";
+            if (IsReserved(name)) return $"'{path}' uses a name reserved for partial files";
             if (Encoding.UTF8.GetByteCount(name) > limits.MaxNameBytes) return $"a name in '{path}' is longer than {limits.MaxNameBytes} bytes";
             if (OperatingSystem.IsWindows() && (name.IndexOfAny(WindowsInvalid) >= 0 || name[^1] is '.' or ' ')) return $"'{path}' cannot be named on this system";
         }
         return null;
     }
+
+    /// <summary>
+    /// Whether <paramref name="name"/> is one of the receiver's own partial and journal names, which a sender may not
+    /// plant a file or a link at. In any letter case, since on a case-insensitive file system `.X.SGLTY-PART` names
+    /// the partial of `x`.
+    /// </summary>
+    public static bool IsReserved(ReadOnlySpan<char> name) =>
+        name.EndsWith(PartialFile.PartSuffix, StringComparison.OrdinalIgnoreCase) || name.EndsWith(ResumeJournal.StateSuffix, StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Maps a checked relative path under the root and verifies that no existing parent is a symbolic link or a non-directory.</summary>
     public string Resolve(string relative)

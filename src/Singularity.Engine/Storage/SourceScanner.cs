@@ -42,8 +42,7 @@ internal static class SourceScanner
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (string path in paths)
         {
-            // A trailing '/', or a last component '.', sends a directory's contents only, as rsync does.
-            bool contentsOnly = (path.Length > 1 && EndsWithSeparator(path)) || path == "." || (path.EndsWith('.') && path.Length > 1 && EndsWithSeparator(path[..^1]));
+            bool contentsOnly = ContentsOnly(path);
             string full = Path.GetFullPath(path);
             string named = Path.TrimEndingDirectorySeparator(full);
             if (Directory.Exists(full))
@@ -121,6 +120,13 @@ internal static class SourceScanner
             }
         }
     }
+
+    /// <summary>Whether any of <paramref name="paths"/> sends a directory's contents into the destination's root.</summary>
+    public static bool SendsContents(IReadOnlyList<string> paths) => paths.Any(path => ContentsOnly(path) && Directory.Exists(path));
+
+    /// <summary>A trailing '/', or a last component '.', sends a directory's contents only, as rsync does.</summary>
+    private static bool ContentsOnly(string path) =>
+        (path.Length > 1 && EndsWithSeparator(path)) || path == "." || (path.EndsWith('.') && path.Length > 1 && EndsWithSeparator(path[..^1]));
 
     private static bool EndsWithSeparator(string path) => path.EndsWith('/') || path.EndsWith(Path.DirectorySeparatorChar);
 

@@ -49,9 +49,14 @@ internal sealed partial class ReceiverSession
     private long _chunkUnchangedBytes;
     private int _filesUnchanged;
     private int _filesDropped;
+    // The sender asked for what the manifest's directories hold beyond it to be deleted at the end (and the root's
+    // too); what was deleted, once done.
+    private bool _deleteExtraneous;
+    private bool _rootIsSent;
+    private ExtraneousEntries? _extraneous;
     // Every path of the manifest, by a 128-bit hash of it rather than the path itself: a tree of millions of files
-    // would otherwise keep every name until the manifest ends. Seeded at random, so no sender can choose two paths
-    // that collide.
+    // would otherwise keep every name until the manifest ends (and, to delete what it does not name, until the
+    // session's end). Seeded at random, so no sender can choose two paths that collide.
     private readonly HashSet<UInt128> _names = [];
     private readonly long _namesSeed = Random.Shared.NextInt64();
     private long _manifestBytes;
@@ -173,7 +178,10 @@ internal sealed partial class ReceiverSession
         if (body.Length != 24) throw new ProtocolViolationException("OpenSession has the wrong length");
         int shardSize = BinaryPrimitives.ReadInt32LittleEndian(body);
         int lanes = BinaryPrimitives.ReadUInt16LittleEndian(body[4..]);
-        _skipUnchanged = (BinaryPrimitives.ReadUInt16LittleEndian(body[6..]) & OpenSessionFlags.SkipUnchanged) != 0;
+        ushort flags = BinaryPrimitives.ReadUInt16LittleEndian(body[6..]);
+        _skipUnchanged = (flags & OpenSessionFlags.SkipUnchanged) != 0;
+        _deleteExtraneous = (flags & OpenSessionFlags.DeleteExtraneous) != 0;
+        _rootIsSent = (flags & OpenSessionFlags.RootIsSent) != 0;
         int entries = BinaryPrimitives.ReadInt32LittleEndian(body[8..]);
         long totalBytes = BinaryPrimitives.ReadInt64LittleEndian(body[16..]);
         if (shardSize < _limits.MinShardSize || shardSize > _limits.MaxShardSize)
@@ -251,7 +259,7 @@ internal sealed partial class ReceiverSession
         {
             var entry = _chunk[id - first];
             if (entry.Kind == EntryKind.File) chunkFiles++;
-            if (!_names.Add(XxHash128.HashToUInt128(MemoryMarshal.AsBytes(entry.Path.AsSpan()), _namesSeed))) throw new ProtocolViolationException($"'{entry.Path}' appears twice in the manifest");
+            if (!_names.Add(NameHash(entry.Path))) throw new ProtocolViolationException($"'{entry.Path}' appears twice in the manifest");
             if (Digests.ShardCount64(entry.Size, _shardSize) >= int.MaxValue)
                 throw new ProtocolViolationException($"'{entry.Path}' would need {int.MaxValue} shards or more", ErrorCode.LimitExceeded);
             // Compared by what is left, so that no sum of sizes can overflow and wrap below the total.
@@ -286,7 +294,7 @@ internal sealed partial class ReceiverSession
         _accepted = first + count;
         if (last)
         {
-            _names.Clear();
+            if (!_deleteExtraneous) _names.Clear();
             _names.TrimExcess();
             _chunk.Clear();
             _chunk.TrimExcess();
@@ -296,6 +304,8 @@ internal sealed partial class ReceiverSession
         BinaryPrimitives.WriteInt32LittleEndian(body, first + count);
         _control!.Post(ControlMessageType.ManifestAccepted, body);
     }
+
+    private UInt128 NameHash(string path) => XxHash128.HashToUInt128(MemoryMarshal.AsBytes(path.AsSpan()), _namesSeed);
 
     /// <summary>Every declared entry is prepared (at once for an empty manifest).</summary>
     private bool ManifestAccepted => _opened && _accepted == _declaredEntries;
@@ -337,7 +347,7 @@ internal sealed partial class ReceiverSession
                 bool fresh = _guard.Created(Path.GetDirectoryName(full));
                 if (!fresh && Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null)
                     throw new SingularityException(ErrorCode.BadPath, $"refused: '{entry.Path}' is a directory in the destination");
-                if (!fresh && _skipUnchanged && LeaveInPlace(id, entry, full)) break;
+                if (!fresh && (_skipUnchanged || entry.SentBefore) && LeaveInPlace(id, entry, full)) break;
                 var file = new PartialFile(id, entry, full, _shardSize, _options.Transfer.Durable, Id.Tag, _preallocate, _options.PreserveMode, _holds, _writing, _offersLeft);
                 _files[id] = file;
                 _fileCount++;
@@ -385,7 +395,7 @@ internal sealed partial class ReceiverSession
         }
         _fileCount++;
         Settle(id);
-        _filesUnchanged++;
+        if (!entry.SentBefore) _filesUnchanged++;
         _chunkUnchangedBytes += entry.Size;
         Span<byte> item = stackalloc byte[4];
         BinaryPrimitives.WriteUInt32LittleEndian(item, id);
@@ -539,13 +549,35 @@ internal sealed partial class ReceiverSession
         if (bodyLength != 0) throw new ProtocolViolationException("Finish has a body");
         if (!ManifestAccepted || Volatile.Read(ref _filesCommitted) != _fileCount)
             throw new ProtocolViolationException("sender finished before every file was committed");
+        // Before the directories get their times: deleting in them changes those.
+        if (_deleteExtraneous && _filesDropped == 0) DeleteExtraneous();
         ApplyDirectoryMetadata();
-        byte[] done = new byte[16];
+        byte[] done = new byte[24];
         BinaryPrimitives.WriteInt32LittleEndian(done, _filesCommitted);
-        BinaryPrimitives.WriteInt32LittleEndian(done.AsSpan(4), 0);
+        BinaryPrimitives.WriteInt32LittleEndian(done.AsSpan(4), _extraneous?.Deleted ?? 0);
         BinaryPrimitives.WriteInt64LittleEndian(done.AsSpan(8), Interlocked.Read(ref _bytesWritten));
+        BinaryPrimitives.WriteInt32LittleEndian(done.AsSpan(16), _extraneous?.Failed ?? 0);
+        BinaryPrimitives.WriteInt32LittleEndian(done.AsSpan(20), 0);
         _control!.Post(ControlMessageType.SessionDone, done);
         await _control.FlushAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Deletes what the manifest's directories (and the root, when a directory's contents were sent there) hold beyond
+    /// what the manifest names, as rsync's --delete does, once every file is in place. Not after a file was left out:
+    /// as rsync, a send that could not read everything deletes nothing. The names' hashes were kept for this.
+    /// </summary>
+    private void DeleteExtraneous()
+    {
+        _extraneous = new ExtraneousEntries(path => _names.Contains(NameHash(path)), Touch);
+        if (_rootIsSent) _extraneous.Clean(_guard.Root, "");
+        foreach (var (path, entry) in _directories)
+        {
+            _extraneous.Clean(path, entry.Path);
+            Touch();
+        }
+        _names.Clear();
+        _names.TrimExcess();
     }
 
     /// <summary>Deepest first, after all files are in, so writing a child does not change a parent's mtime afterwards.</summary>
@@ -654,6 +686,9 @@ internal sealed partial class ReceiverSession
             Files = _filesCommitted - _filesDropped,
             FilesUnchanged = _filesUnchanged,
             FilesNotSent = _filesDropped,
+            EntriesDeleted = _extraneous?.Deleted ?? 0,
+            EntriesNotDeleted = _extraneous?.Failed ?? 0,
+            DeletionFailures = _extraneous?.Failures ?? [],
             Bytes = Interlocked.Read(ref _bytesWritten),
             Elapsed = _clock.Elapsed,
             Cipher = Keys.Suite,

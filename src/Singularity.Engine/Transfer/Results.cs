@@ -22,6 +22,15 @@ public sealed record SendResult
     /// contents of a directory it may not list), each with its reason; everything else arrived. Empty when all did.
     /// </summary>
     public IReadOnlyList<NotSentEntry> NotSent { get; init; } = [];
+    /// <summary>Entries the receiver deleted because the sent directories no longer hold them (<see cref="TransferOptions.DeleteExtraneous"/>), counting everything below a deleted directory.</summary>
+    public int EntriesDeleted { get; init; }
+    /// <summary>Entries the receiver should have deleted but could not; its log names them.</summary>
+    public int EntriesNotDeleted { get; init; }
+    /// <summary>
+    /// Whether deletion was asked for but skipped, because something could not be read and was left out (see
+    /// <see cref="NotSent"/>): as with rsync, a send that could not read everything deletes nothing.
+    /// </summary>
+    public bool DeletionSkipped { get; init; }
     /// <summary>Times the sender reconnected and resumed after losing the receiver.</summary>
     public int Retries { get; init; }
     /// <summary>Shards sent again after the receiver rejected them.</summary>
@@ -52,6 +61,12 @@ public sealed record ReceiveResult
     public int FilesUnchanged { get; init; }
     /// <summary>Files the sender could not read and left out (not counted in <see cref="Files"/>).</summary>
     public int FilesNotSent { get; init; }
+    /// <summary>Entries deleted because the sent directories no longer hold them (<see cref="TransferOptions.DeleteExtraneous"/>), counting everything below a deleted directory.</summary>
+    public int EntriesDeleted { get; init; }
+    /// <summary>Entries that should have been deleted but could not be.</summary>
+    public int EntriesNotDeleted { get; init; }
+    /// <summary>The first 100 entries of <see cref="EntriesNotDeleted"/>, each as "'PATH': reason" (the path is relative to the destination and may hold any character).</summary>
+    public IReadOnlyList<string> DeletionFailures { get; init; } = [];
     /// <summary>Payload bytes verified and written.</summary>
     public required long Bytes { get; init; }
     /// <summary>The cipher that protected the session.</summary>

@@ -50,6 +50,8 @@ internal sealed partial class SenderSession
     private readonly TaskCompletionSource _failed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _sessionDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly long _totalBytes;
+    // The OpenSession flags: what the receiver is asked to do beyond receiving.
+    private readonly ushort _sessionFlags;
     private readonly long _totalAll;
     private readonly int _filesAll;
     private ControlChannel? _control;
@@ -64,6 +66,8 @@ internal sealed partial class SenderSession
     private long _progressEvents;
     private long _bytesSkipped;
     private int _filesUnchanged;
+    private int _entriesDeleted;
+    private int _entriesNotDeleted;
     // Files counted as committed that moved no data: found in place (FilesPresent) or left out (FilesDropped).
     private int _filesSettledUnmoved;
     // What this attempt left out: directories the scan could not list, files that could not be opened.
@@ -91,8 +95,16 @@ internal sealed partial class SenderSession
         var scanned = SourceScanner.Scan(paths, firstAttempt ? events : null, _notSent);
         _totalAll = scanned.Where(e => e.Entry.Kind == EntryKind.File).Sum(e => e.Entry.Size);
         _filesAll = scanned.Count(e => e.Entry.Kind == EntryKind.File);
-        // On a retry, files the receiver already committed are left out of the manifest.
-        _entries = alreadyCommitted is { Count: > 0 } ? scanned.Where(e => e.Entry.Kind != EntryKind.File || !alreadyCommitted.Contains(e.Entry.Path)).ToList() : scanned;
+        // On a retry, files the receiver already committed are left out of the manifest; or, when the receiver is to
+        // delete what the manifest does not name, named as sent before, which it leaves if they are still in place.
+        if (alreadyCommitted is not { Count: > 0 }) _entries = scanned;
+        else if (options.DeleteExtraneous) _entries = [.. scanned.Select(e => e.Entry.Kind == EntryKind.File && alreadyCommitted.Contains(e.Entry.Path) ? e with { Entry = e.Entry with { SentBefore = true } } : e)];
+        else _entries = [.. scanned.Where(e => e.Entry.Kind != EntryKind.File || !alreadyCommitted.Contains(e.Entry.Path))];
+        _sessionFlags = options.SkipUnchanged ? OpenSessionFlags.SkipUnchanged : (ushort)0;
+        if (options.DeleteExtraneous && _notSent.Count == 0)
+            _sessionFlags |= (ushort)(OpenSessionFlags.DeleteExtraneous | (SourceScanner.SendsContents(paths) ? OpenSessionFlags.RootIsSent : 0));
+        else if (options.DeleteExtraneous && firstAttempt)
+            events?.Invoke("not deleting anything at the receiver: some entries could not be read (named above), and the receiver would take them for gone");
         _token = url.Token ?? throw new SingularityException(ErrorCode.AuthFailed, "the URL has no token; use the whole URL `sglty recv` printed (sglty://HOST:PORT/?token=...)");
         if (_entries.Count > options.Limits.MaxEntries)
             throw new SingularityException(ErrorCode.LimitExceeded, $"{_entries.Count} entries exceed the limit of {options.Limits.MaxEntries}");
@@ -157,7 +169,9 @@ internal sealed partial class SenderSession
             ReleaseDrainingLanes();
             await WhenLanesEndAsync().ConfigureAwait(false);
             _control.Post(ControlMessageType.Finish, []);
-            await Wait(_sessionDone.Task, _options.StallTimeout).ConfigureAwait(false);
+            // Deleting what the source no longer has may take the receiver a while: it keeps its own idle timer alive.
+            bool deleting = (_sessionFlags & OpenSessionFlags.DeleteExtraneous) != 0;
+            await Wait(_sessionDone.Task, deleting ? TimeSpan.FromTicks(Math.Max(_options.StallTimeout.Ticks, _options.IdleTimeout.Ticks)) : _options.StallTimeout).ConfigureAwait(false);
             _closing = true;
         }
         catch (Exception ex)
@@ -192,6 +206,9 @@ internal sealed partial class SenderSession
             FilesUnchanged = _filesUnchanged,
             BytesUnchanged = Interlocked.Read(ref _bytesUnchanged),
             NotSent = NotSent,
+            EntriesDeleted = _entriesDeleted,
+            EntriesNotDeleted = _entriesNotDeleted,
+            DeletionSkipped = _options.DeleteExtraneous && NotSent.Count > 0,
             Elapsed = _clock.Elapsed,
             Lanes = Math.Max(_options.Lanes, Volatile.Read(ref _lanesStarted)),
             ShardSize = _options.ShardSize,
@@ -358,7 +375,7 @@ internal sealed partial class SenderSession
         BinaryPrimitives.WriteInt32LittleEndian(open, _options.ShardSize);
         // The declared count is the most this session may grow to, so the receiver admits the added lanes.
         BinaryPrimitives.WriteUInt16LittleEndian(open.AsSpan(4), (ushort)LanesCeiling);
-        BinaryPrimitives.WriteUInt16LittleEndian(open.AsSpan(6), _options.SkipUnchanged ? OpenSessionFlags.SkipUnchanged : (ushort)0);
+        BinaryPrimitives.WriteUInt16LittleEndian(open.AsSpan(6), _sessionFlags);
         BinaryPrimitives.WriteInt32LittleEndian(open.AsSpan(8), _entries.Count);
         BinaryPrimitives.WriteInt32LittleEndian(open.AsSpan(12), 0);
         BinaryPrimitives.WriteInt64LittleEndian(open.AsSpan(16), _totalBytes);
@@ -435,8 +452,12 @@ internal sealed partial class SenderSession
             case ControlMessageType.ShardNack: OnNack(body); break;
             case ControlMessageType.FilesCommitted: OnCommitted(body); break;
             case ControlMessageType.SessionDone:
-                if (body.Length != 16 || BinaryPrimitives.ReadInt32LittleEndian(body) != _fileCount)
+                if (body.Length != 24 || BinaryPrimitives.ReadInt32LittleEndian(body) != _fileCount)
                     throw new ProtocolViolationException("SessionDone does not match the transfer");
+                _entriesDeleted = BinaryPrimitives.ReadInt32LittleEndian(body[4..]);
+                _entriesNotDeleted = BinaryPrimitives.ReadInt32LittleEndian(body[16..]);
+                if (((_entriesDeleted | _entriesNotDeleted) != 0 && (_sessionFlags & OpenSessionFlags.DeleteExtraneous) == 0) || _entriesDeleted < 0 || _entriesNotDeleted < 0)
+                    throw new ProtocolViolationException("SessionDone counts deletions this sender did not ask for");
                 _sessionDone.TrySetResult();
                 break;
             case ControlMessageType.Error:
@@ -474,11 +495,11 @@ internal sealed partial class SenderSession
     /// <summary>Files the receiver holds already (same size and mtime), named before the acceptance that covers them.</summary>
     private void OnPresent(ReadOnlySpan<byte> body)
     {
-        if (!_options.SkipUnchanged) throw new ProtocolViolationException("the receiver named files already in place, which this sender did not ask for");
         int count = ControlBatch.Count(body, 4, ControlMessageType.FilesPresent);
         for (int i = 0; i < count; i++)
         {
             var file = FileAt(BinaryPrimitives.ReadUInt32LittleEndian(body[(4 + i * 4)..]), 0);
+            if (!_options.SkipUnchanged && !file.Entry.SentBefore) throw new ProtocolViolationException($"the receiver named '{file.Entry.Path}' as in place, which this sender did not ask for");
             if (file.Id < (uint)_accepted) throw new ProtocolViolationException($"'{file.Entry.Path}' was named as in place after its acceptance");
             if (file.Present) throw new ProtocolViolationException($"'{file.Entry.Path}' was named as in place twice");
             file.Present = true;
@@ -525,8 +546,12 @@ internal sealed partial class SenderSession
     /// <summary>At its acceptance, a file the receiver holds already counts as committed; none of its shards go.</summary>
     private void SettlePresent(SenderFile file)
     {
-        _filesUnchanged++;
-        Interlocked.Add(ref _bytesUnchanged, file.Entry.Size);
+        // One an earlier attempt committed is not unchanged: this send put it there.
+        if (!file.Entry.SentBefore)
+        {
+            _filesUnchanged++;
+            Interlocked.Add(ref _bytesUnchanged, file.Entry.Size);
+        }
         Interlocked.Add(ref _bytesAcknowledged, file.AcknowledgeAll());
         SettleUnmoved(file);
     }

@@ -155,6 +155,45 @@ public sealed class CommandLineTests
     }
 
     /// <summary>
+    /// As rsync, a send that could not read everything deletes nothing: the receiver would take what was left out for
+    /// gone from the source. Whether a file fails to open during the send (the receiver learns it then) or a directory
+    /// cannot be listed at the scan (the sender then does not ask).
+    /// </summary>
+    [SkippableFact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task A_send_that_left_something_out_deletes_nothing()
+    {
+        SkipUnlessPermissionsBind();
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        string readable = TestFiles.Create(Path.Combine(tree, "ok", "f"), 5000);
+        string secret = TestFiles.Create(Path.Combine(tree, "secret"), 70_000, seed: 3);
+        foreach (string directory in (string[])[temp.Path, Path.Combine(temp.Path, "src"), tree, Path.Combine(tree, "ok")])
+            File.SetUnixFileMode(directory, (UnixFileMode)0b111_101_101);
+        File.SetUnixFileMode(readable, (UnixFileMode)0b110_100_100);
+        File.SetUnixFileMode(secret, (UnixFileMode)0b110_000_000);
+        string destination = Path.Combine(temp.Path, "dst");
+        string stale = TestFiles.Create(Path.Combine(destination, "tree", "stale"), 10);
+
+        foreach (bool directoryLocked in (bool[])[false, true])
+        {
+            if (directoryLocked) File.SetUnixFileMode(Path.Combine(tree, "ok"), (UnixFileMode)0b111_000_000);
+            string urlFile = Path.Combine(temp.Path, $"url{directoryLocked}");
+            using var receiver = SgltyProcess.Start("recv", "--dir", destination, "--listen", "127.0.0.1:0", "--once", "--url-file", urlFile);
+            string url = await SgltyProcess.WaitForFileAsync(urlFile, receiver);
+            using var sender = SgltyProcess.StartUnprivileged("send", tree, "--to", url, "--delete", "--json");
+            var (exit, output, error) = await SgltyProcess.FinishAsync(sender);
+            var (receiverExit, _, receiverError) = await SgltyProcess.FinishAsync(receiver);
+
+            Assert.True(exit == 23, error);
+            Assert.True(receiverExit == 0, receiverError);
+            Assert.Contains("\"deleted\":0,\"not_deleted\":0,\"deletion_skipped\":true", output);
+            Assert.True(File.Exists(stale), "deleted although the send left something out");
+            if (directoryLocked) Assert.Contains("sglty: not deleting anything at the receiver: some entries could not be read", error);
+        }
+    }
+
+    /// <summary>
     /// Files left out count as settled for the manifest's pacing too: a sender holds its next chunk back while more
     /// than 16,384 announced files are not yet settled. Here 24,000 files that cannot be read, after a large file that
     /// keeps the lanes busy, span several chunks beyond that window: the rest must still go, and the receiver finish.

@@ -187,6 +187,24 @@ public sealed class HostileReceiverTests
         Assert.Contains(asked ? "after its acceptance" : "which this sender did not ask for", error.Message);
     }
 
+    /// <summary>A receiver that reports deletions the sender did not ask for is refused: the sender would report them.</summary>
+    [Fact]
+    public async Task Deletions_the_sender_did_not_ask_for_are_refused()
+    {
+        using var temp = new TempDirectory();
+        await using var receiver = new RawReceiver();
+        var send = SendOneFile(temp, receiver);
+        await AcceptOneFileAsync(receiver);
+
+        await receiver.SendAsync(ControlMessageType.ShardAcks, RawReceiver.Batch([0, 0]));
+        await receiver.SendAsync(ControlMessageType.FilesCommitted, RawReceiver.Batch([0]));
+        await receiver.EndSessionAsync(1, 1000, deleted: 5);
+
+        var error = await Assert.ThrowsAnyAsync<SingularityException>(() => send);
+        Assert.Equal(ErrorCode.ProtocolViolation, error.Code);
+        Assert.Contains("SessionDone counts deletions this sender did not ask for", error.Message);
+    }
+
     /// <summary>
     /// A nack for a copy no longer in flight (here one already acknowledged; in practice one whose lane's failover
     /// queued it again already) queues nothing: the shard would be sent twice and only one copy's credit come back.

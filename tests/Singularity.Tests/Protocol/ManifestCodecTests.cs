@@ -18,7 +18,9 @@ public sealed class ManifestCodecTests
             .Select(t =>
             {
                 var kind = (EntryKind)t.Item1;
-                return new ManifestEntry(kind, string.Join('/', t.Item2), kind == EntryKind.File ? t.Item3 : 0, (UnixFileMode)t.Item4, t.Item5, kind == EntryKind.Symlink ? t.Item6 : null);
+                // Only a file may be marked as sent before; the mtime's low bit picks which.
+                return new ManifestEntry(kind, string.Join('/', t.Item2), kind == EntryKind.File ? t.Item3 : 0, (UnixFileMode)t.Item4, t.Item5, kind == EntryKind.Symlink ? t.Item6 : null)
+                    { SentBefore = kind == EntryKind.File && (t.Item5 & 1) != 0 };
             });
 
     [Fact]
@@ -55,7 +57,13 @@ public sealed class ManifestCodecTests
         ManifestCodec.Write(good, entry);
 
         AssertRejected(good, b => b[0] = 9, "unknown entry kind");
-        AssertRejected(good, b => b[1] = 1, "reserved");
+        AssertRejected(good, b => b[1] = 2, "unknown manifest entry flags");
+        Assert.True(ManifestCodec.TryRead([good[0], 1, .. good.AsSpan(2)], Limits, out var sentBefore, out _, out _));
+        Assert.True(sentBefore!.SentBefore);
+        var directory = new ManifestEntry(EntryKind.Directory, "a", 0, (UnixFileMode)0b111_101_101, 0, null);
+        byte[] marked = new byte[ManifestCodec.EncodedSize(directory)];
+        ManifestCodec.Write(marked, directory);
+        AssertRejected(marked, b => b[1] = 1, "only a file can be marked as sent before");
         AssertRejected(good, b => BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(4), 0x1000), "mode");
         AssertRejected(good, b => BinaryPrimitives.WriteInt64LittleEndian(b.AsSpan(16), -1), "size");
         AssertRejected(good, b => BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(2), 0), "path length");

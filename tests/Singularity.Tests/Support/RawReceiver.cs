@@ -136,12 +136,13 @@ public sealed class RawReceiver : IAsyncDisposable
 
     internal Task SendAsync(ControlMessageType type, byte[] body) => ControlMessages.WriteAsync(_stream, type, body, _stop.Token);
 
-    /// <summary>Waits for the sender's Finish and answers it with SessionDone for <paramref name="files"/> files of <paramref name="bytes"/> bytes.</summary>
-    internal async Task EndSessionAsync(int files, long bytes)
+    /// <summary>Waits for the sender's Finish and answers it with SessionDone for <paramref name="files"/> files of <paramref name="bytes"/> bytes (and <paramref name="deleted"/> entries deleted).</summary>
+    internal async Task EndSessionAsync(int files, long bytes, int deleted = 0)
     {
         Assert.NotNull(await ReadUntilAsync(ControlMessageType.Finish));
-        byte[] done = new byte[16];
+        byte[] done = new byte[24];
         BinaryPrimitives.WriteInt32LittleEndian(done, files);
+        BinaryPrimitives.WriteInt32LittleEndian(done.AsSpan(4), deleted);
         BinaryPrimitives.WriteInt64LittleEndian(done.AsSpan(8), bytes);
         await SendAsync(ControlMessageType.SessionDone, done);
     }

@@ -1,0 +1,114 @@
+namespace Singularity.Engine.Storage;
+
+/// <summary>
+/// Deletes what a destination directory holds beyond what a session's manifest names, as rsync's --delete does, once
+/// every file of the session is in place. Links are deleted as links and never followed, so nothing outside the
+/// destination is reached; a directory not named is deleted with everything below it. Partial files and journals
+/// (of this or another session) are left for <see cref="PartialFiles"/> to clean, and a name that is not UTF-8, which
+/// .NET cannot give back to the system, is left too and named as not deleted.
+/// </summary>
+internal sealed class ExtraneousEntries(Func<string, bool> named, Action stillBusy)
+{
+    /// <summary>Failures named one by one; more are only counted, so a directory of a million undeletable files costs no memory.</summary>
+    public const int MostFailuresNamed = 100;
+
+    private static readonly EnumerationOptions AllEntries = new() { AttributesToSkip = 0, IgnoreInaccessible = false, RecurseSubdirectories = false };
+    private readonly List<string> _failures = [];
+
+    /// <summary>Entries deleted, counting everything below a deleted directory.</summary>
+    public int Deleted { get; private set; }
+
+    /// <summary>Entries that could not be deleted.</summary>
+    public int Failed { get; private set; }
+
+    /// <summary>The first <see cref="MostFailuresNamed"/> failures, each as "'PATH': reason".</summary>
+    public IReadOnlyList<string> Failures => _failures;
+
+    /// <summary>
+    /// Deletes the entries of <paramref name="directory"/> (a directory of the manifest, <paramref name="relative"/>
+    /// from the destination, "" for its root) whose relative paths the manifest does not name.
+    /// </summary>
+    public void Clean(string directory, string relative)
+    {
+        var info = new DirectoryInfo(directory);
+        // Prepared as a real directory; one swapped for a link since (by a local user) is not walked through.
+        if (!info.Exists || info.LinkTarget is not null) return;
+        FileSystemInfo[] children;
+        try
+        {
+            children = info.GetFileSystemInfos("*", AllEntries);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            Fail(relative.Length == 0 ? "." : relative, ex);
+            return;
+        }
+        var unspellable = Unspellable(children);
+        foreach (var child in children)
+        {
+            string path = relative.Length == 0 ? child.Name : $"{relative}/{child.Name}";
+            if (PathGuard.IsReserved(child.Name) || named(path)) continue;
+            Remove(child, path, unspellable);
+        }
+    }
+
+    /// <summary>
+    /// Names .NET read from bytes that are not UTF-8: as U+FFFD, which gives the system another name (a file truly
+    /// named so, if one is beside it, which then cannot be told from it either).
+    /// </summary>
+    private static HashSet<string>? Unspellable(FileSystemInfo[] children)
+    {
+        HashSet<string>? seen = null, unspellable = null;
+        foreach (var child in children)
+        {
+            if (!child.Name.Contains('\uFFFD')) continue;
+            if (!(seen ??= new(StringComparer.Ordinal)).Add(child.Name) || Utf8Names.NameIsNotUtf8(child))
+                (unspellable ??= new(StringComparer.Ordinal)).Add(child.Name);
+        }
+        return unspellable;
+    }
+
+    /// <summary>Deletes an entry and, for a real directory, everything below it; false if anything stayed.</summary>
+    private bool Remove(FileSystemInfo entry, string path, HashSet<string>? unspellable)
+    {
+        if (unspellable?.Contains(entry.Name) == true)
+        {
+            Fail(path, "its name is not UTF-8, which cannot be given back to the system to delete it");
+            return false;
+        }
+        try
+        {
+            if (entry is DirectoryInfo directory && (entry.Attributes & FileAttributes.ReparsePoint) == 0)
+            {
+                bool emptied = true;
+                var children = directory.GetFileSystemInfos("*", AllEntries);
+                var below = Unspellable(children);
+                foreach (var child in children)
+                    emptied &= Remove(child, $"{path}/{child.Name}", below);
+                // A child that stayed is named already; the directory holding it stays without a word.
+                if (!emptied) return false;
+                directory.Delete();
+            }
+            else
+            {
+                // A link, to a directory too, is unlinked itself: its target is never touched.
+                File.Delete(entry.FullName);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            Fail(path, ex);
+            return false;
+        }
+        if (++Deleted % 1024 == 0) stillBusy();
+        return true;
+    }
+
+    private void Fail(string path, Exception ex) => Fail(path, ex is UnauthorizedAccessException ? "permission denied" : ex.Message);
+
+    private void Fail(string path, string reason)
+    {
+        Failed++;
+        if (_failures.Count < MostFailuresNamed) _failures.Add($"'{path}': {reason}");
+    }
+}

@@ -1,0 +1,108 @@
+using Singularity.Engine;
+using Singularity.Tests.Support;
+
+namespace Singularity.Tests.EndToEnd;
+
+/// <summary>
+/// With <see cref="TransferOptions.DeleteExtraneous"/>, the receiver ends up holding exactly the sent tree, as rsync
+/// --delete leaves it: what the sent directories held beyond it is deleted once every file is in place, and nothing
+/// else is touched.
+/// </summary>
+public sealed class DeleteTests
+{
+    private static readonly TransferOptions Quick = new() { ShardSize = 4096, SkipUnchanged = true };
+
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task What_the_sent_directories_no_longer_hold_is_deleted_only_when_asked()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        TestFiles.Create(Path.Combine(tree, "a"), 10_000, seed: 1);
+        TestFiles.Create(Path.Combine(tree, "sub", "b"), 20_000, seed: 2);
+        string removed = TestFiles.Create(Path.Combine(tree, "sub", "c"), 30, seed: 3);
+        Directory.CreateDirectory(Path.Combine(tree, "empty"));
+        string destination = temp.Sub("dst"), outside = temp.Sub("outside");
+        string precious = TestFiles.Create(Path.Combine(outside, "precious"), 10);
+        await using var receiver = new LoopbackReceiver(destination);
+        await SingularitySender.SendAsync([tree], receiver.Url, Quick);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+
+        string received = Path.Combine(destination, "tree");
+        TestFiles.Create(Path.Combine(received, "stale"), 10);
+        TestFiles.Create(Path.Combine(received, "sub", "old", "deep", "f"), 10);
+        TestFiles.Create(Path.Combine(received, ".hidden"), 10);
+        Directory.CreateSymbolicLink(Path.Combine(received, "link-out"), outside);
+        Directory.CreateSymbolicLink(Path.Combine(received, "sub", "old", "out"), outside);
+        string partial = TestFiles.Create(Path.Combine(received, "sub", ".other.sglty-part"), 10);
+        string beside = TestFiles.Create(Path.Combine(destination, "beside-the-tree"), 10);
+        File.Delete(removed);
+
+        var keeping = await SingularitySender.SendAsync([tree], receiver.Url, Quick);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal((0, 2), (keeping.EntriesDeleted, keeping.FilesUnchanged));
+        Assert.True(File.Exists(Path.Combine(received, "sub", "c")) && File.Exists(Path.Combine(received, "stale")));
+
+        var deleting = await SingularitySender.SendAsync([tree], receiver.Url, Quick with { DeleteExtraneous = true });
+        var result = await receiver.NextResultAsync();
+
+        // stale, sub/old, sub/old/deep, sub/old/deep/f, sub/old/out, .hidden, link-out and sub/c.
+        Assert.Equal((8, 0, false), (deleting.EntriesDeleted, deleting.EntriesNotDeleted, deleting.DeletionSkipped));
+        Assert.Equal((8, 0), (result.EntriesDeleted, result.EntriesNotDeleted));
+        Assert.True(File.Exists(precious) && File.Exists(beside));
+        Assert.True(File.Exists(partial), "another session's partial file was deleted");
+        File.Delete(partial);
+        TestFiles.AssertSameTree(tree, received);
+    }
+
+    /// <summary>A directory's contents sent into the destination itself (a source ending in '/') clean it too, as with rsync.</summary>
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task Contents_sent_into_the_destination_clean_it_too()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        TestFiles.Create(Path.Combine(tree, "a"), 10_000, seed: 1);
+        TestFiles.Create(Path.Combine(tree, "sub", "b"), 20_000, seed: 2);
+        string destination = temp.Sub("dst");
+        TestFiles.Create(Path.Combine(destination, "older", "x"), 10);
+        TestFiles.Create(Path.Combine(destination, "sub", "y"), 10);
+        TestFiles.Create(Path.Combine(destination, "z"), 10);
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var result = await SingularitySender.SendAsync([tree + "/"], receiver.Url, Quick with { DeleteExtraneous = true });
+
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal(4, result.EntriesDeleted);
+        TestFiles.AssertSameTree(tree, destination);
+    }
+
+    /// <summary>
+    /// A retry names again, as sent before, the files an earlier attempt committed, rather than leaving them out of
+    /// its manifest: the receiver would otherwise take them for gone from the source and delete them. They are not
+    /// sent again, even when every file is to be sent (no quick check).
+    /// </summary>
+    [Fact]
+    public async Task A_retry_keeps_and_does_not_resend_what_an_earlier_attempt_committed()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        for (int i = 0; i < 40; i++) TestFiles.Create(Path.Combine(tree, $"f{i:00}.bin"), 200_000, seed: i);
+        string destination = temp.Sub("dst");
+        TestFiles.Create(Path.Combine(destination, "tree", "stale"), 10);
+        await using var receiver = new LoopbackReceiver(destination);
+        await using var relay = new TcpRelay(receiver.Url);
+        relay.Cut = (connection, forwarded) =>
+        {
+            if (connection == 1 && forwarded > (3 << 20) && relay.CutCount == 0) relay.CutAll();
+            return false;
+        };
+        var options = new TransferOptions { ShardSize = 64 << 10, Lanes = 1, MaxInFlightBytes = 1 << 20, Retries = 2, DeleteExtraneous = true };
+
+        var result = await SingularitySender.SendAsync([tree], relay.Url, options);
+
+        Assert.Equal((1, 1, 0), (result.Retries, result.EntriesDeleted, result.FilesUnchanged));
+        Assert.True(result.BytesSent < 40 * 200_000 + (2 << 20), $"sent {result.BytesSent}");
+        TestFiles.AssertSameTree(tree, Path.Combine(destination, "tree"));
+    }
+}
