@@ -32,6 +32,64 @@ internal static class SpecialFiles
         }
     }
 
+    /// <summary>
+    /// Opens <paramref name="path"/> for reading if it is a regular file, never through a link at its last component
+    /// and without waiting: opening a FIFO for reading waits for a writer, and opening a device may make it act. Null
+    /// if the name is a link or not a regular file (one a local user swapped in since it was looked at); throws an
+    /// <see cref="IOException"/> or <see cref="UnauthorizedAccessException"/> saying what else went wrong, without
+    /// the path. Elsewhere than on Linux, or where the open flags are not known here, it opens as .NET does.
+    /// </summary>
+    public static SafeFileHandle? OpenRegular(string path)
+    {
+        if (!OperatingSystem.IsLinux() || NoFollow() is not { } noFollow) return OpenFollowing(path);
+        int descriptor;
+        try
+        {
+            descriptor = open(path, noFollow | OpenNonBlocking | OpenNoControllingTerminal | OpenCloseOnExec);
+        }
+        catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
+        {
+            return OpenFollowing(path);
+        }
+        if (descriptor < 0)
+        {
+            int error = Marshal.GetLastPInvokeError();
+            // O_NOFOLLOW refuses a link at the name with ELOOP.
+            if (error == TooManyLinks) return null;
+            throw error switch
+            {
+                NoEntry => new FileNotFoundException("no such file"),
+                NotPermitted or AccessDenied => new UnauthorizedAccessException("permission denied"),
+                _ => new IOException(Marshal.GetPInvokeErrorMessage(error)),
+            };
+        }
+        var handle = new SafeFileHandle(descriptor, ownsHandle: true);
+        if (statx(descriptor, "", AtEmptyPath, StatxType, out var status) == 0 && (status.Mask & StatxType) != 0 && (status.Mode & FileTypeMask) == RegularType)
+            return handle;
+        handle.Dispose();
+        return null;
+    }
+
+    private static SafeFileHandle OpenFollowing(string path) => File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+
+    /// <summary>O_NOFOLLOW, whose value differs between architectures; null where it is not known here.</summary>
+    private static int? NoFollow() => RuntimeInformation.ProcessArchitecture switch
+    {
+        Architecture.X64 or Architecture.X86 or Architecture.RiscV64 or Architecture.LoongArch64 or Architecture.S390x => 0x20000,
+        Architecture.Arm64 or Architecture.Arm or Architecture.Armv6 or Architecture.Ppc64le => 0x8000,
+        _ => null,
+    };
+
+    // Open flags shared by the architectures above (O_RDONLY is 0), and the errors told apart.
+    private const int OpenNonBlocking = 0x800;
+    private const int OpenNoControllingTerminal = 0x100;
+    private const int OpenCloseOnExec = 0x80000;
+    private const int NotPermitted = 1;
+    private const int NoEntry = 2;
+    private const int AccessDenied = 13;
+    private const int TooManyLinks = 40;
+    private const ushort RegularType = 0x8000;
+
     private const int AtFdCwd = -100;
     private const int AtSymlinkNoFollow = 0x100;
     private const uint StatxType = 0x1;
@@ -84,5 +142,8 @@ internal static class SpecialFiles
 #pragma warning disable SYSLIB1054, CA2101
     [DllImport("libc", EntryPoint = "statx", SetLastError = false)]
     private static extern int statx(int directory, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags, uint mask, out StatxBuffer buffer);
+
+    [DllImport("libc", EntryPoint = "open", SetLastError = true)]
+    private static extern int open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
 #pragma warning restore SYSLIB1054, CA2101
 }

@@ -382,8 +382,9 @@ internal sealed partial class ReceiverSession
         {
             try
             {
-                using var handle = File.OpenHandle(full, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-                if (SpecialFiles.OpenedElsewhere(handle, full) || RandomAccess.GetLength(handle) != entry.Size
+                // Never through a link, nor a FIFO swapped in since, on whose open the session would wait for ever.
+                using var handle = SpecialFiles.OpenRegular(full);
+                if (handle is null || SpecialFiles.OpenedElsewhere(handle, full) || RandomAccess.GetLength(handle) != entry.Size
                     || SourceScanner.ToNanoseconds(File.GetLastWriteTimeUtc(handle)) != entry.MtimeNanoseconds)
                     return false;
                 File.SetUnixFileMode(handle, mode);

@@ -23,7 +23,9 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
     private bool _sealed;
     private bool _present;
     private int _dropped;
-    private bool _unopenable;
+    // Why the first open failed, before anything was read: every lane that meets the file later fails the same way
+    // rather than opening it again, so that a file being left out is never read and sent after all.
+    private SingularityException? _unopenable;
 
     public uint Id { get; } = id;
     public ManifestEntry Entry { get; } = entry;
@@ -36,7 +38,7 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
     public bool Present { get => Volatile.Read(ref _present); set => Volatile.Write(ref _present, value); }
 
     /// <summary>The file could not be opened for its first read (not readable, or gone), and no lane has opened it since: nothing of it was read or sent.</summary>
-    public bool Unopenable => Volatile.Read(ref _unopenable) && Volatile.Read(ref _digests) is null;
+    public bool Unopenable => Volatile.Read(ref _unopenable) is not null;
 
     /// <summary>Left out after it could not be opened: none of its shards are handed out any more.</summary>
     public bool Dropped => Volatile.Read(ref _dropped) != 0;
@@ -59,13 +61,14 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
         SafeFileHandle handle;
         lock (_lock)
         {
+            if (_unopenable is { } failed) throw failed;
             if (_handle is null)
             {
                 // Never opened yet, so nothing of the file was read: a file that cannot be opened can be left out.
                 try { _handle = OpenSource(); }
                 catch (SingularityException ex) when (_digests is null && ex.Code == ErrorCode.IoError)
                 {
-                    Volatile.Write(ref _unopenable, true);
+                    Volatile.Write(ref _unopenable, ex);
                     throw;
                 }
                 // A file of one shard is checked once, after its read.
@@ -191,19 +194,20 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
 
     private SafeFileHandle OpenSource()
     {
-        SafeFileHandle handle;
+        SafeFileHandle? handle;
         try
         {
-            handle = File.OpenHandle(SourcePath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            handle = SpecialFiles.OpenRegular(SourcePath);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             throw CannotRead(ex);
         }
-        // The scan saw a file here; what was opened must be that name's own file, not one a link swapped in since.
-        if (SpecialFiles.OpenedElsewhere(handle, SourcePath))
+        // The scan saw a file here; what was opened must be that name's own file, not one a link swapped in since
+        // (never opened through a link, nor a FIFO, on whose open the lane would wait for ever).
+        if (handle is null || SpecialFiles.OpenedElsewhere(handle, SourcePath))
         {
-            handle.Dispose();
+            handle?.Dispose();
             throw new SingularityException(ErrorCode.SourceChanged, $"'{SourcePath}' was replaced (by a link, or another file) while it was being sent; send it again once it is stable");
         }
         return handle;

@@ -54,15 +54,20 @@ public sealed class SourceChangeTests
 
     /// <summary>
     /// A file of a tree swapped for a link after the scan (by a local user who can write in the tree), here to a
-    /// longer file that would pass as the old one appended to: nothing of the link's target is read or sent.
+    /// longer file that would pass as the old one appended to, or for a FIFO or a link to one, whose open would wait
+    /// for a writer for ever: nothing is read or sent, and the session ends (the guard turns a hang into a failure).
     /// </summary>
-    [Fact]
+    [Theory]
+    [InlineData("link to a file")]
+    [InlineData("link to a FIFO")]
+    [InlineData("FIFO")]
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
-    public async Task A_file_swapped_for_a_link_after_the_scan_ends_the_session_unsent()
+    public async Task A_file_swapped_for_a_link_or_a_FIFO_after_the_scan_ends_the_session_unsent(string swappedFor)
     {
         if (!OperatingSystem.IsLinux()) return;
         using var temp = new TempDirectory();
         string secret = TestFiles.Create(Path.Combine(temp.Path, "secret"), 5000, seed: 3);
+        string fifo = TestFiles.CreateFifo(Path.Combine(temp.Path, "pipe"));
         string tree = temp.Sub("tree");
         string source = TestFiles.Create(Path.Combine(tree, "f"), 1000);
         await using var receiver = new RawReceiver();
@@ -70,11 +75,12 @@ public sealed class SourceChangeTests
         await receiver.AcceptAsync();
         await receiver.ReadUntilAsync(ControlMessageType.ManifestChunk);
         File.Delete(source);
-        File.CreateSymbolicLink(source, secret);
+        if (swappedFor == "FIFO") TestFiles.CreateFifo(source);
+        else File.CreateSymbolicLink(source, swappedFor == "link to a file" ? secret : fifo);
 
         await receiver.SendAsync(ControlMessageType.ManifestAccepted, RawReceiver.Fields(2));
 
-        var error = await Assert.ThrowsAnyAsync<SingularityException>(() => send);
+        var error = await Assert.ThrowsAnyAsync<SingularityException>(() => send.WaitAsync(TimeSpan.FromSeconds(60)));
         Assert.Equal(ErrorCode.SourceChanged, error.Code);
         Assert.Contains($"'{source}' was replaced", error.Message);
         await receiver.LanesEndedAsync();

@@ -34,4 +34,27 @@ public sealed class SpecialFilesTests
             Assert.True(SpecialFiles.OpenedElsewhere(handle, path));
         }
     }
+
+    /// <summary>
+    /// Only a regular file is opened, and never through a link: a FIFO swapped in under a name would otherwise make
+    /// the open wait for a writer for ever (the guard below turns such a wait into a failure rather than a hang).
+    /// </summary>
+    [Fact]
+    public async Task Only_a_regular_file_is_opened_never_through_a_link_and_never_waiting()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var temp = new TempDirectory();
+        string file = TestFiles.Create(Path.Combine(temp.Path, "f"), 10);
+        string fifo = TestFiles.CreateFifo(Path.Combine(temp.Path, "pipe"));
+        string toFile = Path.Combine(temp.Path, "to-file"), toFifo = Path.Combine(temp.Path, "to-pipe");
+        File.CreateSymbolicLink(toFile, file);
+        File.CreateSymbolicLink(toFifo, fifo);
+
+        using (var handle = SpecialFiles.OpenRegular(file))
+            Assert.Equal(10, RandomAccess.GetLength(Assert.IsType<Microsoft.Win32.SafeHandles.SafeFileHandle>(handle)));
+        foreach (string path in (string[])[fifo, toFile, toFifo, temp.Path])
+            Assert.Null(await Task.Run(() => SpecialFiles.OpenRegular(path)).WaitAsync(TimeSpan.FromSeconds(60)));
+        var missing = Assert.Throws<FileNotFoundException>(() => SpecialFiles.OpenRegular(Path.Combine(temp.Path, "gone")));
+        Assert.Equal("no such file", missing.Message);
+    }
 }
