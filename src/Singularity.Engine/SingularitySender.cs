@@ -35,11 +35,11 @@ public static class SingularitySender
         // The first attempt's result, with what every later attempt sent, skipped and left out added to it.
         SendResult? total = null;
         int fruitless = 0;
-        bool reached = false;
+        bool reached = false, answered = false;
         var lastProgress = clock.Elapsed;
         for (int attempt = 0; ; attempt++)
         {
-            var session = new SenderSession(paths, to, options, progress, log, committed, firstAttempt: attempt == 0);
+            var session = new SenderSession(paths, to, options, progress, log, committed, firstAttempt: attempt == 0) { AnsweredBefore = answered };
             try
             {
                 var result = await session.RunAsync(cancellationToken).ConfigureAwait(false);
@@ -48,6 +48,7 @@ public static class SingularitySender
             catch (SingularityException ex) when (IsWorthRetrying(ex, session) && options.Retries > 0 && !cancellationToken.IsCancellationRequested)
             {
                 reached |= session.Reached;
+                answered |= session.Answered;
                 if (!reached && NothingThere(ex)) throw;
                 // The limit, the timeout and the growing pause all count from the last attempt that moved data: a long
                 // transfer over a flaky link keeps going as long as its attempts make progress.
@@ -97,12 +98,13 @@ public static class SingularitySender
     }
 
     /// <summary>
-    /// A lost connection or a busy receiver may mend by itself. A full disk is retried only after an attempt that moved
+    /// A lost connection, a busy receiver or one shutting down (a restart, as a service manager makes) may mend by
+    /// itself; a sender cancelled here is never retried. A full disk is retried only after an attempt that moved
     /// data, so that the next attempt keeps what it wrote and checks the space again; a disk found full before any data
     /// moved stays full until someone frees it, so waiting would only delay the error.
     /// </summary>
     private static bool IsWorthRetrying(SingularityException ex, SenderSession session) =>
-        ex.Code is ErrorCode.ConnectionLost or ErrorCode.Busy || (ex.Code is ErrorCode.DiskFull && session.MovedData);
+        ex.Code is ErrorCode.ConnectionLost or ErrorCode.Busy or ErrorCode.Cancelled || (ex.Code is ErrorCode.DiskFull && session.MovedData);
 
     /// <summary>The address refused the connection, never answered, or names no host: a wrong URL, a receiver not started or a port blocked on the way, unless an earlier attempt got through.</summary>
     private static bool NothingThere(SingularityException ex) =>

@@ -107,6 +107,9 @@ internal sealed partial class SenderSession
         }
         catch (OperationCanceledException) when (!_cts.IsCancellationRequested)
         {
+            // Retried (as a lost connection) only when an earlier attempt was answered: a receiver that paused or is
+            // overloaded mends, something other than a receiver at the address does not.
+            if (AnsweredBefore) throw new TransferAbortedException(ErrorCode.ConnectionLost, $"{Where} did not answer the handshake within {_options.HandshakeTimeout.TotalSeconds:0} s; the receiver may be paused or overloaded");
             throw new TransferAbortedException(ErrorCode.ProtocolViolation, $"{Where} did not answer the handshake; is it a Singularity receiver?");
         }
         catch (TransferAbortedException)

@@ -227,6 +227,12 @@ internal sealed partial class SenderSession
     /// <summary>Whether a connection to the receiver's address was ever made in this attempt (whatever came of it).</summary>
     public bool Reached => Volatile.Read(ref _reached);
 
+    /// <summary>Whether this attempt completed the handshake with the receiver: it is a Singularity receiver that holds the token.</summary>
+    public bool Answered => _keys is not null;
+
+    /// <summary>Set when an earlier attempt of the same send completed its handshake: a receiver silent now is one that paused or is overloaded, not something else at the address.</summary>
+    public bool AnsweredBefore { get; init; }
+
     /// <summary>Paths of the files the receiver confirmed committed in this attempt.</summary>
     public IEnumerable<string> CommittedPaths => Enumerable.Range(0, _entries.Count).Where(id => IsCommitted((uint)id)).Select(id => _entries[id].Entry.Path);
 

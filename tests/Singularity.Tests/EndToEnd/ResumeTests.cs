@@ -132,6 +132,76 @@ public sealed class ResumeTests
         Assert.True(result.BytesSent <= size + Small.MaxInFlightBytes + 16 * Small.ShardSize, $"sent {result.BytesSent} of {size}");
     }
 
+    /// <summary>
+    /// A receiver stopped part way, as a service restart stops it, tells the sender it is shutting down: the sender
+    /// retries, as after a crash, and resumes from the receiver started again at the same address.
+    /// </summary>
+    [Fact]
+    public async Task A_receiver_stopped_part_way_and_started_again_is_retried()
+    {
+        using var temp = new TempDirectory();
+        string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "f.bin"), 8 << 20, seed: 36);
+        string destination = temp.Sub("dst");
+        var first = new LoopbackReceiver(destination);
+        var endpoint = new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, first.Receiver.LocalEndPoint.Port);
+        string token = first.Token;
+        await using var relay = new TcpRelay(first.Url);
+        var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        // The first session's lanes wait, once they carried 2 MiB, until the receiver was stopped: it stops part way.
+        relay.Hold = (connection, forwarded) =>
+        {
+            if (connection is not (1 or 2) || forwarded <= (2 << 20)) return Task.CompletedTask;
+            held.TrySetResult();
+            return stopped.Task;
+        };
+        var events = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var send = SingularitySender.SendAsync([source], relay.Url, Small with { Retries = 3 }, null, events.Enqueue);
+        await held.Task.WaitAsync(TimeSpan.FromMinutes(2));
+
+        await first.DisposeAsync();
+        await using var second = new LoopbackReceiver(destination, listen: endpoint, token: token);
+        stopped.TrySetResult();
+        var result = await send;
+
+        TestFiles.AssertSameBytes(source, Path.Combine(destination, "f.bin"));
+        Assert.Equal(1, result.Retries);
+        Assert.Contains(events, e => e.StartsWith("retry 1 in 1 s", StringComparison.Ordinal) && e.EndsWith("the receiver is shutting down", StringComparison.Ordinal));
+    }
+
+    /// <summary>
+    /// A receiver that answered once and then does not answer a retry's handshake in time (paused, or overloaded) is
+    /// retried again, where one that never answered is taken for something other than a receiver.
+    /// </summary>
+    [Fact]
+    public async Task A_receiver_silent_in_a_retry_handshake_is_retried_again()
+    {
+        using var temp = new TempDirectory();
+        string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "f.bin"), 8 << 20, seed: 37);
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination);
+        await using var relay = new TcpRelay(receiver.Url);
+        relay.Cut = (connection, forwarded) =>
+        {
+            if (connection is 1 or 2 && forwarded > (2 << 20) && relay.CutCount == 0) relay.CutAll();
+            return false;
+        };
+        // The first retry's control connection (the fourth) reaches the receiver only after its handshake timed out.
+        var released = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        relay.Hold = (connection, _) => connection == 3 ? released.Task : Task.CompletedTask;
+        var events = new System.Collections.Concurrent.ConcurrentQueue<string>();
+
+        var result = await SingularitySender.SendAsync([source], relay.Url, Small with { Retries = 3, HandshakeTimeout = TimeSpan.FromSeconds(1) }, null, line =>
+        {
+            events.Enqueue(line);
+            if (line.Contains("did not answer the handshake", StringComparison.Ordinal)) released.TrySetResult();
+        });
+
+        TestFiles.AssertSameBytes(source, Path.Combine(destination, "f.bin"));
+        Assert.Equal(2, result.Retries);
+        Assert.Contains(events, e => e.EndsWith("did not answer the handshake within 1 s; the receiver may be paused or overloaded", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task Committed_files_are_not_sent_again_on_retry()
     {

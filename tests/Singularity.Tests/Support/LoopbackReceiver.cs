@@ -13,14 +13,16 @@ public sealed class LoopbackReceiver : IAsyncDisposable
     private readonly SemaphoreSlim _completed = new(0);
 
     // slowFlush: how long a flush must take on average before it goes to the flush threads; zero sends every one there.
-    public LoopbackReceiver(string directory, TransferOptions? transfer = null, TimeSpan? slowFlush = null)
+    // listen and token: those of a receiver started again in its place.
+    public LoopbackReceiver(string directory, TransferOptions? transfer = null, TimeSpan? slowFlush = null, IPEndPoint? listen = null, string? token = null)
     {
         var options = new ReceiverOptions
         {
             Directory = directory,
-            Listen = new IPEndPoint(IPAddress.Loopback, 0),
+            Listen = listen ?? new IPEndPoint(IPAddress.Loopback, 0),
             Transfer = transfer ?? new TransferOptions(),
         };
+        if (token is not null) options = options with { Token = token };
         Receiver = SingularityReceiver.Start(slowFlush is { } slow ? options with { SlowFlush = slow } : options);
         Receiver.SessionCompleted += result =>
         {
