@@ -40,10 +40,13 @@ internal static class SourceScanner
         var entries = new List<SourceEntry>();
         // Even one path can give one name twice: names that are not UTF-8 all read as U+FFFD.
         var seen = new HashSet<string>(StringComparer.Ordinal);
+        // The same source named twice is sent once, as rsync sends it; two different ones of one name are refused.
+        var given = new HashSet<(string, bool)>();
         foreach (string path in paths)
         {
             bool contentsOnly = ContentsOnly(path);
             string full = Path.GetFullPath(path);
+            if (!given.Add((Path.TrimEndingDirectorySeparator(full), contentsOnly))) continue;
             string named = Path.TrimEndingDirectorySeparator(full);
             if (Directory.Exists(full))
             {
@@ -93,7 +96,7 @@ internal static class SourceScanner
         {
             string reason = ex is UnauthorizedAccessException ? "permission denied" : ex.Message;
             string shown = prefix.Length > 0 ? prefix : directory.FullName + "/";
-            notSent.Add(new NotSentEntry(shown, $"cannot read directory: {reason}"));
+            notSent.Add(new NotSentEntry(shown, $"cannot read directory: {reason}") { IsDirectory = true });
             skipped?.Invoke($"not sending the contents of '{shown}': cannot read directory: {reason}");
             return;
         }

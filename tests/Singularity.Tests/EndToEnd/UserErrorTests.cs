@@ -32,6 +32,25 @@ public sealed class UserErrorTests
         Assert.Equal($"cannot send '{source}': it is a FIFO; only files, directories and links are sent", error.Message);
     }
 
+    /// <summary>The same source named twice (also as `d/` and `d/.`) is sent once, as rsync sends it.</summary>
+    [Fact]
+    public async Task The_same_source_named_twice_is_sent_once()
+    {
+        using var temp = new TempDirectory();
+        string file = TestFiles.Create(Path.Combine(temp.Path, "src", "f"), 10);
+        string tree = temp.Sub("src/d");
+        TestFiles.Create(Path.Combine(tree, "g"), 20, seed: 2);
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var result = await SingularitySender.SendAsync([file, file, tree + "/", tree + "/."], receiver.Url);
+
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal((2, 2), (result.Files, result.Entries));
+        TestFiles.AssertSameBytes(file, Path.Combine(destination, "f"));
+        TestFiles.AssertSameBytes(Path.Combine(tree, "g"), Path.Combine(destination, "g"));
+    }
+
     /// <summary>Two sources with one name (here files, and directories sent by their contents) would overwrite each other: the send is refused before it connects.</summary>
     [Theory]
     [InlineData("a/same", "b/same")]
