@@ -19,7 +19,7 @@ internal static class StorageErrors
     public static SingularityException Describe(Exception ex, string what) => ex switch
     {
         SingularityException known => known,
-        IOException io when IsDiskFull(io) => new SingularityException(ErrorCode.DiskFull, $"disk full while {what} (no space, or no free inodes: see df -i); free space on the receiver and send again", ex),
+        IOException io when IsDiskFull(io) => new SingularityException(ErrorCode.DiskFull, $"disk full while {what} (no space, or no free inodes: see df -i); free space on the receiver (partial files of interrupted sends count: `sglty partials` lists them) and send again", ex),
         UnauthorizedAccessException => new SingularityException(ErrorCode.IoError, $"permission denied while {what}; check that the destination is writable", ex),
         IOException => new SingularityException(ErrorCode.IoError, $"I/O error while {what}: {ex.Message}", ex),
         _ => new SingularityException(ErrorCode.Internal, $"unexpected error while {what}: {ex.Message}", ex),

@@ -276,13 +276,13 @@ internal sealed partial class SenderSession
         {
             GiveBack(taken, takenIndex, takenAgain);
             if (counted) { Interlocked.Decrement(ref _activeLanes); counted = false; }
-            FailOver(number, connection, ex);
+            if (!await EndedMeanwhileAsync().ConfigureAwait(false)) FailOver(number, connection, ex);
         }
         catch (OperationCanceledException) when (connection is not null && !_cts.IsCancellationRequested && _failure is null && !_closing)
         {
             GiveBack(taken, takenIndex, takenAgain);
             if (counted) { Interlocked.Decrement(ref _activeLanes); counted = false; }
-            FailOver(number, connection, new TransferAbortedException(ErrorCode.ConnectionLost, "the lane closed or stalled"));
+            if (!await EndedMeanwhileAsync().ConfigureAwait(false)) FailOver(number, connection, new TransferAbortedException(ErrorCode.ConnectionLost, "the lane closed or stalled"));
         }
         catch (Exception ex)
         {
@@ -404,6 +404,17 @@ internal sealed partial class SenderSession
             foreach (var (number, connection) in _laneByNumber)
                 if (stalled.Contains(number)) connection.Abort();
         }
+    }
+
+    /// <summary>
+    /// Whether the session ended within a moment of a lane closing: a receiver that ends a session tells why on the
+    /// control connection and then closes the lanes, so a lane may see its end first. The reason, not a lost lane, is
+    /// then what the user reads.
+    /// </summary>
+    private async Task<bool> EndedMeanwhileAsync()
+    {
+        await Task.WhenAny(_failed.Task, Task.Delay(TimeSpan.FromMilliseconds(200))).ConfigureAwait(false);
+        return _failure is not null;
     }
 
     /// <summary>Requeues what a dead lane had in flight and opens a replacement, within the session's allowance.</summary>
