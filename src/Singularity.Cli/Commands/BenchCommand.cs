@@ -15,19 +15,19 @@ internal static class BenchCommand
     public static Command Create()
     {
         var size = CommonOptions.Size("--size", "size of the generated file; default 2GiB");
-        var lanes = CommonOptions.Lanes();
+        var lanes = CommonOptions.Lanes($"data lanes (TCP connections) of the measured transfer, fixed; default {TransferOptions.DefaultLanes}");
         var shardSize = CommonOptions.Size("--shard-size", "bytes per shard; default 4MiB");
         var dir = new Option<string?>("--dir") { HelpName = "DIR", Description = "where to put the test file and its copy; default /dev/shm when present, else the temp directory" };
         var json = CommonOptions.Json("print one JSON object with the results on stdout (with --matrix: one line per run)");
         var keep = new Option<bool>("--keep") { Description = "keep the generated file and its copy" };
         var encrypt = CommonOptions.Encrypt("cipher for the run: aes-256-gcm (default), chacha20-poly1305 or none");
         var matrix = new Option<bool>("--matrix") { Description = "sweep --matrix-lanes x --matrix-shards x --matrix-ciphers on one generated file" };
-        var matrixLanes = new Option<string>("--matrix-lanes") { HelpName = "LIST", Description = "lane counts for --matrix; default 1,2,4,8", DefaultValueFactory = _ => "1,2,4,8" };
-        var matrixShards = new Option<string>("--matrix-shards") { HelpName = "LIST", Description = "shard sizes for --matrix; default 1MiB,4MiB,16MiB", DefaultValueFactory = _ => "1MiB,4MiB,16MiB" };
-        var matrixCiphers = new Option<string>("--matrix-ciphers") { HelpName = "LIST", Description = "ciphers for --matrix; default none,aes-256-gcm", DefaultValueFactory = _ => "none,aes-256-gcm" };
+        var matrixLanes = new Option<string?>("--matrix-lanes") { HelpName = "LIST", Description = "lane counts for --matrix; default 1,2,4,8" };
+        var matrixShards = new Option<string?>("--matrix-shards") { HelpName = "LIST", Description = "shard sizes for --matrix; default 1MiB,4MiB,16MiB" };
+        var matrixCiphers = new Option<string?>("--matrix-ciphers") { HelpName = "LIST", Description = "ciphers for --matrix; default none,aes-256-gcm" };
         var log = new Option<string?>("--log") { HelpName = "FILE", Description = "append every run as one JSON line to FILE (time, commit, parameters, figures)" };
         var chart = new Option<string?>("--chart") { HelpName = "FILE", Description = "draw the runs (of this invocation, or of --log when given) as an SVG bar chart into FILE" };
-        var warmup = new Option<int>("--warmup") { HelpName = "N", Description = "unmeasured transfers before the measured ones, so the figures show the steady state rather than first-touch costs; default 1", DefaultValueFactory = _ => 1 };
+        var warmup = new Option<int?>("--warmup") { HelpName = "N", Description = "unmeasured transfers before the measured ones, so the figures show the steady state rather than first-touch costs; default 1" };
         var command = new Command("bench", "measure a verified transfer over loopback between two sglty processes")
         {
             size, lanes, shardSize, dir, json, keep, encrypt, matrix, matrixLanes, matrixShards, matrixCiphers, log, chart, warmup,
@@ -37,9 +37,9 @@ internal static class BenchCommand
             try
             {
                 var plan = result.GetValue(matrix)
-                    ? Plan(result.GetValue(matrixLanes)!, result.GetValue(matrixShards)!, result.GetValue(matrixCiphers)!)
-                    : [(result.GetValue(lanes), result.GetValue(shardSize) ?? TransferOptions.DefaultShardSize, result.GetValue(encrypt) ?? CipherSuite.Aes256Gcm)];
-                return await RunAsync(result.GetValue(size) ?? 2L << 30, plan, result.GetValue(dir), result.GetValue(json), result.GetValue(keep), result.GetValue(log), result.GetValue(chart), Math.Max(0, result.GetValue(warmup)), cancellationToken).ConfigureAwait(false);
+                    ? Plan(result.GetValue(matrixLanes) ?? "1,2,4,8", result.GetValue(matrixShards) ?? "1MiB,4MiB,16MiB", result.GetValue(matrixCiphers) ?? "none,aes-256-gcm")
+                    : [(result.GetValue(lanes) ?? TransferOptions.DefaultLanes, result.GetValue(shardSize) ?? TransferOptions.DefaultShardSize, result.GetValue(encrypt) ?? CipherSuite.Aes256Gcm)];
+                return await RunAsync(result.GetValue(size) ?? 2L << 30, plan, result.GetValue(dir), result.GetValue(json), result.GetValue(keep), result.GetValue(log), result.GetValue(chart), Math.Max(0, result.GetValue(warmup) ?? 1), cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex)
             {

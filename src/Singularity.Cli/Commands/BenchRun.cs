@@ -69,13 +69,22 @@ internal sealed record BenchRun(long Bytes, int Lanes, long ShardSize, string Ci
 
     private static async Task<string> ReadUrlAsync(Process receiver, CancellationToken cancellationToken)
     {
+        // With --json, the receiver's first line is {"url": ...}.
         string? line = await receiver.StandardOutput.ReadLineAsync(cancellationToken).ConfigureAwait(false);
-        if (line is null || !line.StartsWith(ConnectionUrl.Scheme + "://", StringComparison.Ordinal))
+        string? url = null;
+        try
         {
+            if (line is not null && JsonDocument.Parse(line).RootElement.TryGetProperty("url", out var given)) url = given.GetString();
+        }
+        catch (JsonException) { }
+        if (url is null || !url.StartsWith(ConnectionUrl.Scheme + "://", StringComparison.Ordinal))
+        {
+            // A receiver that printed something else may still be listening: stop it, so its error can be read.
+            if (!receiver.HasExited) receiver.Kill();
             string error = await receiver.StandardError.ReadToEndAsync(cancellationToken).ConfigureAwait(false);
             throw new SingularityException(ErrorCode.Internal, $"the receiver did not start: {error.Trim()}");
         }
-        return line;
+        return url;
     }
 
     private static async Task<JsonElement> FinishAsync(Process process, string side, CancellationToken cancellationToken)

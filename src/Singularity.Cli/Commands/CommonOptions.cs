@@ -7,11 +7,10 @@ namespace Singularity.Cli.Commands;
 /// <summary>Options shared by several commands, and the parsers behind them.</summary>
 internal static class CommonOptions
 {
-    public static Option<int> Lanes() => new("--lanes")
+    public static Option<int?> Lanes(string? description = null) => new("--lanes")
     {
         HelpName = "N",
-        Description = $"data lanes (TCP connections); default {TransferOptions.DefaultLanes}, and `send` then doubles them, up to 16 (fewer with large shards, so that lane buffers stay within 256 MiB), while that raises throughput; unless --shard-size is given, not on a path of under 1 ms round trip, and from 32 up to 64, with 1 MiB shards, on a path of 10 ms or more under any congestion control but BBR",
-        DefaultValueFactory = _ => TransferOptions.DefaultLanes,
+        Description = description ?? $"data lanes (TCP connections); default {TransferOptions.DefaultLanes}, and `send` then doubles them, up to 16 (fewer with large shards, so that lane buffers stay within 256 MiB), while that raises throughput; unless --shard-size is given, not on a path of under 1 ms round trip, and from 32 up to 64, with 1 MiB shards, on a path of 10 ms or more under any congestion control but BBR",
     };
 
     // Sizes, durations and the cipher have no default value of their own: their descriptions say the default in the

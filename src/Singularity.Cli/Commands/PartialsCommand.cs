@@ -11,23 +11,25 @@ internal static class PartialsCommand
     {
         var dir = new Option<string>("--dir") { HelpName = "DIR", Description = "the receiver's destination directory", Required = true };
         var clean = new Option<bool>("--clean") { Description = "delete the partial files instead of listing them" };
-        var olderThan = CommonOptions.Duration("--older-than", "with --clean, only those untouched for this long, e.g. 7d; default 0 (all)");
+        var olderThan = CommonOptions.Duration("--older-than", "only those untouched for this long, e.g. 7d, listed or (with --clean) deleted; default 0 (all)");
         var command = new Command("partials", "list or clean partial files of interrupted transfers") { dir, clean, olderThan };
         command.SetAction(result =>
         {
             try
             {
                 string directory = result.GetValue(dir)!;
+                var age = result.GetValue(olderThan) ?? TimeSpan.Zero;
                 if (!Directory.Exists(directory)) throw new SingularityException(ErrorCode.BadPath, $"'{directory}' is not a directory");
                 if (result.GetValue(clean))
                 {
-                    var removed = PartialFiles.Clean(directory, result.GetValue(olderThan) ?? TimeSpan.Zero);
+                    var removed = PartialFiles.Clean(directory, age);
                     foreach (var partial in removed) Console.Out.WriteLine($"removed {Errors.Printable(partial.Path)}");
                     Console.Error.WriteLine($"{Count.Of(removed.Count, "partial file")} removed");
                 }
                 else
                 {
-                    var found = PartialFiles.Find(directory);
+                    var cutoff = DateTime.UtcNow - age;
+                    var found = PartialFiles.Find(directory).Where(partial => partial.LastWriteUtc <= cutoff).ToList();
                     foreach (var partial in found)
                         Console.Out.WriteLine($"{partial.LastWriteUtc:yyyy-MM-dd HH:mm:ss}Z  {ByteSize.Format(partial.Bytes),12}  {Errors.Printable(partial.Path)}");
                     Console.Error.WriteLine(Count.Of(found.Count, "partial file"));

@@ -10,11 +10,11 @@ internal static class RecvCommand
 {
     public static Command Create()
     {
-        var dir = new Option<string>("--dir") { HelpName = "DIR", Description = "destination directory (created if missing)", Required = true };
-        var listen = new Option<string>("--listen") { HelpName = "HOST:PORT", Description = "HOST:PORT to listen on; port 0 picks a free one", DefaultValueFactory = _ => $"0.0.0.0:{ConnectionUrl.DefaultPort}" };
+        var dir = new Option<string>("--dir") { HelpName = "DIR", Description = "destination directory (created if missing, private to you: 0700)", Required = true };
+        var listen = new Option<string?>("--listen") { HelpName = "HOST:PORT", Description = $"HOST:PORT to listen on; port 0 picks a free one; default 0.0.0.0:{ConnectionUrl.DefaultPort} (every interface)" };
         var once = new Option<bool>("--once") { Description = "exit after the first session; exit code 0 only if it succeeded" };
         var urlFile = new Option<string?>("--url-file") { HelpName = "FILE", Description = "also write the connection URL to FILE (atomically) when ready" };
-        var json = CommonOptions.Json("with --once, print one JSON object with the session's result on stdout at the end");
+        var json = CommonOptions.Json("print JSON objects on stdout, one per line: the URL first ({\"url\": ...}, in place of the URL line), then each session's result as it ends");
         var noFsync = new Option<bool>("--no-fsync") { Description = "do not flush each file to stable storage before renaming it into place" };
         var token = CommonOptions.Token($"the secret senders must hold; default: a fresh random 256-bit token (or ${SessionToken.EnvironmentVariable})");
         var tokenFile = CommonOptions.TokenFile();
@@ -34,7 +34,7 @@ internal static class RecvCommand
                 Limits = new ProtocolLimits { MaxTotalBytes = result.GetValue(maxBytes) ?? long.MaxValue },
                 IdleTimeout = result.GetValue(idle) ?? TimeSpan.FromSeconds(120),
             };
-            return RunAsync(result.GetValue(dir)!, result.GetValue(listen)!, result.GetValue(once), result.GetValue(urlFile), result.GetValue(json),
+            return RunAsync(result.GetValue(dir)!, result.GetValue(listen) ?? $"0.0.0.0:{ConnectionUrl.DefaultPort}", result.GetValue(once), result.GetValue(urlFile), result.GetValue(json),
                 transfer, result.GetValue(expire) ?? TimeSpan.Zero, result.GetValue(token), result.GetValue(tokenFile), cancellationToken);
         });
         return command;
@@ -62,18 +62,29 @@ internal static class RecvCommand
                     Console.Error.WriteLine($"removed expired partial {Errors.Printable(removed.Path)}");
             var first = new TaskCompletionSource<ReceiveResult>(TaskCreationOptions.RunContinuationsAsynchronously);
             receiver.SessionStarted += (id, remote) => Console.Error.WriteLine($"session {id[..8]} from {remote}: started");
+            var output = new Lock();
             receiver.SessionCompleted += result =>
             {
                 foreach (string failure in result.DeletionFailures)
                     Console.Error.WriteLine(Errors.Printable($"session {result.SessionId[..8]}: could not delete {failure}"));
                 Console.Error.WriteLine(Errors.Printable(Describe(result)));
+                // Sessions end concurrently: one object per line, whole.
+                if (json) lock (output) WriteJson(result);
                 first.TrySetResult(result);
             };
             receiver.ConnectionRejected += reason => Console.Error.WriteLine(Errors.Printable($"refused connection {reason}"));
 
             string url = receiver.Url.ToString();
-            Console.Out.WriteLine(url);
-            Console.Out.Flush();
+            // With --json, stdout carries JSON only, so that a script can read every line as one object.
+            if (json)
+            {
+                lock (output) JsonOutput.Write(writer => writer.WriteString("url", url), withProcessStats: false);
+            }
+            else
+            {
+                Console.Out.WriteLine(url);
+                Console.Out.Flush();
+            }
             if (urlFile is not null) WriteAtomically(urlFile, url + "\n");
             Console.Error.WriteLine($"receiving into {Path.GetFullPath(dir)}; listening on {receiver.LocalEndPoint}; encryption {(transfer.Cipher == CipherSuite.None ? "optional" : "required")}");
 
@@ -88,14 +99,13 @@ internal static class RecvCommand
             var finished = await Task.WhenAny(first.Task, serving).ConfigureAwait(false);
             await stop.CancelAsync().ConfigureAwait(false);
             await serving.ConfigureAwait(false);
-            if (finished != first.Task) return Errors.Report(new OperationCanceledException());
+            if (finished != first.Task) return Errors.Report(new OperationCanceledException(), json);
             var session = await first.Task.ConfigureAwait(false);
-            if (json) WriteJson(session);
             return session.Succeeded ? 0 : Errors.Failure;
         }
         catch (Exception ex)
         {
-            return Errors.Report(ex);
+            return Errors.Report(ex, json);
         }
     }
 

@@ -19,7 +19,7 @@ internal static class SendCommand
         var encrypt = CommonOptions.Encrypt("aes-256-gcm (default), chacha20-poly1305, or none (only if the receiver allows it)");
         var token = CommonOptions.Token($"the receiver's token when the URL has none (or ${SessionToken.EnvironmentVariable})");
         var tokenFile = CommonOptions.TokenFile();
-        var retries = new Option<int>("--retries") { HelpName = "N", Description = "reconnect and resume when the receiver goes away, is busy or its disk fills part way through (not when the first connection is refused, gets no answer within 10 s, or the host does not exist); give up after N retries in a row that move no data; default 5", DefaultValueFactory = _ => 5 };
+        var retries = new Option<int?>("--retries") { HelpName = "N", Description = "reconnect and resume when the receiver goes away, restarts, is busy or its disk fills part way through (not when the first connection is refused, gets no answer within 10 s, or the host does not exist); give up after N retries in a row that move no data; default 5" };
         var timeout = CommonOptions.Duration("--timeout", "give up retrying once no attempt moved data for this long, e.g. 30m; default 10m");
         var stall = CommonOptions.Duration("--stall-timeout", "when nothing moves for this long while shards are in flight, replace the lanes that hold them (on Linux, also a lane whose path went silent, or that the receiver stopped reading, for 4 times this long); default 30s");
         var congestion = CommonOptions.Congestion();
@@ -29,7 +29,7 @@ internal static class SendCommand
         command.SetAction((result, cancellationToken) =>
         {
             long shard = result.GetValue(shardSize) ?? TransferOptions.DefaultShardSize;
-            var options = CommonOptions.Transfer(result.GetValue(lanes), shard) with
+            var options = CommonOptions.Transfer(result.GetValue(lanes) ?? TransferOptions.DefaultLanes, shard) with
             {
                 MaxInFlightBytes = result.GetValue(inFlight) ?? new TransferOptions().MaxInFlightBytes,
                 SocketBufferSize = (int)Math.Min(result.GetValue(socketBuffer) ?? 0, int.MaxValue),
@@ -39,7 +39,7 @@ internal static class SendCommand
                 // with neither --lanes nor --shard-size it also fits both to the path's round trip.
                 MaxLanes = result.GetResult(lanes) is { Implicit: false } ? 0 : Math.Max(TransferOptions.DefaultLanes, Math.Min(16, new ProtocolLimits().LanesThatFit((int)Math.Min(shard, int.MaxValue)))),
                 FitToPath = result.GetResult(lanes) is not { Implicit: false } && result.GetResult(shardSize) is not { Implicit: false },
-                Retries = result.GetValue(retries),
+                Retries = result.GetValue(retries) ?? 5,
                 RetryTimeout = result.GetValue(timeout) ?? TimeSpan.FromMinutes(10),
                 StallTimeout = result.GetValue(stall) ?? TimeSpan.FromSeconds(30),
                 SkipUnchanged = !result.GetValue(ignoreTimes),
@@ -59,11 +59,15 @@ internal static class SendCommand
             var display = new ProgressDisplay(CipherSuites.Name(options.Cipher));
             var result = await display.ShowAsync(() => SingularitySender.SendAsync(paths, url, options, display, line => Console.Error.WriteLine($"sglty: {Errors.Printable(line)}"), cancellationToken)).ConfigureAwait(false);
             double seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-9);
-            string skipped = result.BytesSent < result.Bytes ? $" ({ByteSize.Format(result.BytesSent)} of it sent, the rest already there)" : "";
-            string unchanged = result.FilesUnchanged > 0 ? $" ({result.FilesUnchanged} unchanged, left as they were)" : "";
-            Console.Error.WriteLine($"sent {Count.Of(result.Files, "file")}{unchanged}, {ByteSize.Format(result.Bytes)}{skipped} in {seconds:0.00} s: {Delivered(result) / seconds / 1e6:0.0} MB/s ({Delivered(result) * 8 / seconds / 1e9:0.00} Gbit/s), {Count.Of(result.Lanes, "lane")}, {ByteSize.Format(result.ShardSize)} shards, {CipherSuites.Name(result.Cipher)}");
+            // What travelled, then what did not: files left as they were, files left out, bytes an earlier attempt left.
+            var others = new List<string>();
+            if (result.FilesUnchanged > 0) others.Add($"{result.FilesUnchanged} unchanged, left as they were");
+            if (result.FilesNotSent > 0) others.Add($"{result.FilesNotSent} not sent");
+            string besides = others.Count > 0 ? $" ({string.Join("; ", others)})" : "";
+            string resumed = result.BytesSkipped > 0 ? $" ({ByteSize.Format(result.BytesSkipped)} of it already there from an interrupted send)" : "";
+            Console.Error.WriteLine($"sent {Count.Of(result.FilesTransferred, "file")}{besides}, {ByteSize.Format(result.BytesTransferred)}{resumed} in {seconds:0.00} s: {Delivered(result) / seconds / 1e6:0.0} MB/s ({Delivered(result) * 8 / seconds / 1e9:0.00} Gbit/s), {Count.Of(result.Lanes, "lane")}, {ByteSize.Format(result.ShardSize)} shards, {CipherSuites.Name(result.Cipher)}");
             if (result.EntriesDeleted > 0) Console.Error.WriteLine($"deleted {Count.Of(result.EntriesDeleted, "entry", "entries")} at the receiver that the source no longer has");
-            if (json) WriteJson(result);
+            if (json) WriteJson(result, result.EntriesNotDeleted > 0 || result.NotSent.Count > 0 ? Errors.PartialTransfer : 0);
             if (result.EntriesNotDeleted > 0)
                 Console.Error.WriteLine($"sglty: error: {Count.Of(result.EntriesNotDeleted, "entry", "entries")} at the receiver could not be deleted; the receiver's log names them");
             if (result.NotSent.Count == 0) return result.EntriesNotDeleted > 0 ? Errors.PartialTransfer : 0;
@@ -74,33 +78,40 @@ internal static class SendCommand
         catch (Exception) when (Errors.Interrupted)
         {
             Console.Error.WriteLine("sglty: interrupted; the same send again resumes what arrived");
+            if (json) Errors.WriteJson("interrupted", null, Errors.InterruptedExit);
             return Errors.InterruptedExit;
         }
         catch (Exception ex)
         {
-            return Errors.Report(ex);
+            return Errors.Report(ex, json);
         }
     }
 
     /// <summary>
-    /// What the rates are taken over: the files' bytes, or the payload put on the wire when that is less, because the
-    /// receiver already held part of the files (from an interrupted send) and counting that would inflate the rate.
-    /// Resends are not counted beyond the files' bytes: a benchmark's rate stays the files' bytes over the time.
+    /// What the rates are taken over: the bytes of the files that travelled, or the payload put on the wire when that
+    /// is less, because the receiver already held part of the files (from an interrupted send) and counting that
+    /// would inflate the rate. Resends are not counted beyond the files' bytes: a benchmark's rate stays the files'
+    /// bytes over the time. Files left as they were, or left out, are not counted.
     /// </summary>
-    private static long Delivered(SendResult result) => Math.Min(result.Bytes, result.BytesSent);
+    private static long Delivered(SendResult result) => Math.Min(result.BytesTransferred, result.BytesSent);
 
-    private static void WriteJson(SendResult result)
+    private static void WriteJson(SendResult result, int exitCode)
     {
         double seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-9);
         JsonOutput.Write(writer =>
         {
+            writer.WriteBoolean("ok", true);
+            writer.WriteNumber("exit_code", exitCode);
             writer.WriteNumber("files", result.Files);
+            writer.WriteNumber("files_sent", result.FilesTransferred);
             writer.WriteNumber("entries", result.Entries);
             writer.WriteNumber("bytes", result.Bytes);
             writer.WriteNumber("bytes_sent", result.BytesSent);
             writer.WriteNumber("bytes_skipped", result.BytesSkipped);
             writer.WriteNumber("files_unchanged", result.FilesUnchanged);
             writer.WriteNumber("bytes_unchanged", result.BytesUnchanged);
+            writer.WriteNumber("files_not_sent", result.FilesNotSent);
+            writer.WriteNumber("bytes_not_sent", result.BytesNotSent);
             writer.WriteStartArray("not_sent");
             foreach (var entry in result.NotSent)
             {

@@ -24,7 +24,7 @@ internal static partial class Errors
         // The parser names the .NET type it wanted; users know the option, and that it wants a number.
         var wrongType = WrongType().Match(message);
         if (wrongType.Success)
-            message = $"{wrongType.Groups["option"].Value}: '{wrongType.Groups["value"].Value}' is not a {(wrongType.Groups["type"].Value.StartsWith("System.Int", StringComparison.Ordinal) ? "whole number" : "valid value")}";
+            message = $"{wrongType.Groups["option"].Value}: '{wrongType.Groups["value"].Value}' is not a {(wrongType.Groups["type"].Value.Contains("System.Int", StringComparison.Ordinal) ? "whole number" : "valid value")}";
         Console.Error.WriteLine($"sglty: error: {Printable(message.TrimEnd('.'))}; see '{command} --help'");
         return Failure;
     }
@@ -55,11 +55,13 @@ internal static partial class Errors
     /// <summary>The exit code of a command ended by SIGINT, as shells report it.</summary>
     public const int InterruptedExit = 130;
 
-    public static int Report(Exception ex)
+    /// <summary>Prints the one line for <paramref name="ex"/>, and with <paramref name="json"/> the JSON object a script reads instead of the result; returns the exit code.</summary>
+    public static int Report(Exception ex, bool json = false)
     {
         if (Interrupted && ex is OperationCanceledException or SingularityException)
         {
             Console.Error.WriteLine("sglty: interrupted");
+            if (json) WriteJson("interrupted", null, InterruptedExit);
             return InterruptedExit;
         }
         string message = ex switch
@@ -71,6 +73,16 @@ internal static partial class Errors
             _ => $"unexpected error: {ex.Message}",
         };
         Console.Error.WriteLine($"sglty: error: {Printable(message)}");
+        if (json) WriteJson(message, (ex as SingularityException)?.Code, Failure);
         return Failure;
     }
+
+    /// <summary>The JSON object of a command that failed: "ok" false, the error as the line gives it, its code if the engine named one, and the exit code.</summary>
+    public static void WriteJson(string error, ErrorCode? code, int exitCode) => JsonOutput.Write(writer =>
+    {
+        writer.WriteBoolean("ok", false);
+        writer.WriteNumber("exit_code", exitCode);
+        writer.WriteString("error", error);
+        if (code is { } known) writer.WriteString("code", known.ToString());
+    });
 }

@@ -22,6 +22,14 @@ public sealed record SendResult
     /// contents of a directory it may not list), each with its reason; everything else arrived. Empty when all did.
     /// </summary>
     public IReadOnlyList<NotSentEntry> NotSent { get; init; } = [];
+    /// <summary>The files of <see cref="NotSent"/> (counted in <see cref="Files"/>).</summary>
+    public int FilesNotSent => NotSent.Count(entry => !entry.IsDirectory);
+    /// <summary>The bytes of <see cref="FilesNotSent"/> (counted in <see cref="Bytes"/>).</summary>
+    public long BytesNotSent => NotSent.Sum(entry => entry.Bytes);
+    /// <summary>Files that travelled (or were completed from what an earlier attempt left): neither unchanged nor left out.</summary>
+    public int FilesTransferred => Files - FilesUnchanged - FilesNotSent;
+    /// <summary>The bytes of <see cref="FilesTransferred"/>.</summary>
+    public long BytesTransferred => Bytes - BytesUnchanged - BytesNotSent;
     /// <summary>Entries the receiver deleted because the sent directories no longer hold them (<see cref="TransferOptions.DeleteExtraneous"/>), counting everything below a deleted directory.</summary>
     public int EntriesDeleted { get; init; }
     /// <summary>Entries the receiver should have deleted but could not; its log names them.</summary>
@@ -46,7 +54,14 @@ public sealed record SendResult
 }
 
 /// <summary>A source entry that could not be read and was left out of a send, with the reason.</summary>
-public sealed record NotSentEntry(string Path, string Reason);
+public sealed record NotSentEntry(string Path, string Reason)
+{
+    /// <summary>A directory that could not be listed (sent empty), rather than a file that could not be opened.</summary>
+    public bool IsDirectory { get; init; }
+
+    /// <summary>The size of a file left out, as the scan saw it; 0 for a directory.</summary>
+    public long Bytes { get; init; }
+}
 
 /// <summary>How a session on the receiver ended.</summary>
 public sealed record ReceiveResult

@@ -521,7 +521,7 @@ internal sealed partial class SenderSession
     {
         _window.Release(length);
         if (!file.TryDrop()) return;
-        lock (_notSent) _notSent.Add(new NotSentEntry(file.Entry.Path, reason.Message));
+        lock (_notSent) _notSent.Add(new NotSentEntry(file.Entry.Path, reason.Message) { Bytes = file.Entry.Size });
         _events?.Invoke($"not sending '{file.Entry.Path}': {reason.Message}");
         Span<byte> item = stackalloc byte[4];
         BinaryPrimitives.WriteUInt32LittleEndian(item, file.Id);

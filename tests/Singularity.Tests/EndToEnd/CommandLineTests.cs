@@ -19,7 +19,7 @@ public sealed class CommandLineTests
         string destination = Path.Combine(temp.Path, "dst");
         string urlFile = Path.Combine(temp.Path, "url");
 
-        using var receiver = SgltyProcess.Start("recv", "--dir", destination, "--listen", "127.0.0.1:0", "--once", "--url-file", urlFile);
+        using var receiver = SgltyProcess.Start("recv", "--dir", destination, "--listen", "127.0.0.1:0", "--once", "--url-file", urlFile, "--json");
         string url = await SgltyProcess.WaitForFileAsync(urlFile, receiver);
         Assert.StartsWith("sglty://127.0.0.1:", url);
 
@@ -27,11 +27,18 @@ public sealed class CommandLineTests
         var (receiverExit, receiverOut, _) = await SgltyProcess.FinishAsync(receiver);
 
         Assert.True(exit == 0, error);
+        Assert.Contains("\nsent 2 files, 5.00 MiB in ", "\n" + error);
         Assert.Equal(0, receiverExit);
-        Assert.Equal(url, receiverOut.Trim());
+        // With --json, every line of the receiver's stdout is one JSON object: the URL, then the session.
+        string[] lines = receiverOut.Trim().Split('\n');
+        Assert.Equal(2, lines.Length);
+        using (var first = JsonDocument.Parse(lines[0])) Assert.Equal(url, first.RootElement.GetProperty("url").GetString());
+        using (var session = JsonDocument.Parse(lines[1]))
+            Assert.Equal((true, 2), (session.RootElement.GetProperty("ok").GetBoolean(), session.RootElement.GetProperty("files").GetInt32()));
         using var json = JsonDocument.Parse(output);
         var root = json.RootElement;
-        Assert.Equal(2, root.GetProperty("files").GetInt32());
+        Assert.Equal((true, 0), (root.GetProperty("ok").GetBoolean(), root.GetProperty("exit_code").GetInt32()));
+        Assert.Equal((2, 2), (root.GetProperty("files").GetInt32(), root.GetProperty("files_sent").GetInt32()));
         Assert.Equal((5 << 20) + 3 + 17, root.GetProperty("bytes").GetInt64());
         Assert.Equal((5 << 20) + 3 + 17, root.GetProperty("bytes_sent").GetInt64());
         Assert.True(root.GetProperty("seconds").GetDouble() > 0);
@@ -146,6 +153,8 @@ public sealed class CommandLineTests
         Assert.True(exit == 23, error);
         Assert.Contains("sglty: not sending the contents of 'tree/locked/': cannot read directory: permission denied", error);
         Assert.Contains("sglty: not sending 'tree/secret': cannot read", error);
+        // Only what travelled counts as sent; the file left out is named as such, not as already there.
+        Assert.Contains("\nsent 1 file (1 not sent), 4.88 KiB in ", error);
         Assert.EndsWith("sglty: error: 2 entries could not be read and were not sent (named above); everything else arrived", error.Trim());
         Assert.True(receiverExit == 0, receiverError);
         TestFiles.AssertSameBytes(readable, Path.Combine(destination, "tree", "ok", "f"));
@@ -305,6 +314,12 @@ public sealed class CommandLineTests
         var (exit, _, error) = await SgltyProcess.RunAsync("send", "/no/such/thing", "--to", "sglty://127.0.0.1:1/");
         Assert.NotEqual(0, exit);
         Assert.Equal("sglty: error: cannot send '/no/such/thing': no such file or directory", error.Trim());
+
+        // With --json, a script reads the failure too: stdout is never left empty.
+        var (jsonExit, output, _) = await SgltyProcess.RunAsync("send", "/no/such/thing", "--to", "sglty://127.0.0.1:1/", "--json");
+        using var json = JsonDocument.Parse(output);
+        Assert.Equal((1, false, 1, "BadPath"), (jsonExit, json.RootElement.GetProperty("ok").GetBoolean(), json.RootElement.GetProperty("exit_code").GetInt32(), json.RootElement.GetProperty("code").GetString()));
+        Assert.Equal("cannot send '/no/such/thing': no such file or directory", json.RootElement.GetProperty("error").GetString());
     }
 
     [Fact]
