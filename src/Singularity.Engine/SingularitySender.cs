@@ -89,10 +89,10 @@ public static class SingularitySender
             FilesUnchanged = total.FilesUnchanged + attempt.FilesUnchanged,
             BytesUnchanged = total.BytesUnchanged + attempt.BytesUnchanged,
             Retransmits = total.Retransmits + attempt.Retransmits,
-            // Only the last attempt gets as far as deleting.
+            // Only the last attempt gets as far as deleting, and it alone decides whether it does.
             EntriesDeleted = attempt.EntriesDeleted,
             EntriesNotDeleted = attempt.EntriesNotDeleted,
-            DeletionSkipped = total.DeletionSkipped || attempt.DeletionSkipped,
+            DeletionSkipped = attempt.DeletionSkipped,
             NotSent = [.. total.NotSent, .. attempt.NotSent.Where(entry => !named.Contains(entry.Path))],
         };
     }
