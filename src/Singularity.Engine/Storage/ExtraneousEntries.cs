@@ -68,6 +68,9 @@ internal sealed class ExtraneousEntries(Func<string, bool> named, Action stillBu
         return unspellable;
     }
 
+    /// <summary>Deletes the real directory <paramref name="full"/> (<paramref name="relative"/> from the destination) with everything below it; false if anything stayed.</summary>
+    public bool Remove(string full, string relative) => Remove(new DirectoryInfo(full), relative, null);
+
     /// <summary>Deletes an entry and, for a real directory, everything below it; false if anything stayed.</summary>
     private bool Remove(FileSystemInfo entry, string path, HashSet<string>? unspellable)
     {

@@ -328,12 +328,15 @@ internal sealed partial class ReceiverSession
         switch (entry.Kind)
         {
             case EntryKind.Directory:
+                // A file or a link where the source has a directory is replaced, as rsync replaces it: a link is
+                // removed itself, never followed. (Nothing stands in a directory this session created.)
+                if (!_guard.Created(Path.GetDirectoryName(full)) && new FileInfo(full) is { } standing && (standing.Exists || standing.LinkTarget is not null))
+                    File.Delete(full);
                 _guard.CreateDirectory(full);
                 _directories.Add((full, entry));
                 break;
             case EntryKind.Symlink:
-                if (Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null)
-                    throw new SingularityException(ErrorCode.BadPath, $"refused: '{entry.Path}' is a directory in the destination");
+                if (Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null) RemoveDirectoryInTheWay(entry, full);
                 // The link is created as it was sent and never followed; PathGuard refuses any later entry beneath it.
                 if (File.Exists(full) || new FileInfo(full).LinkTarget is not null) File.Delete(full);
                 File.CreateSymbolicLink(full, entry.LinkTarget!);
@@ -345,8 +348,7 @@ internal sealed partial class ReceiverSession
             case EntryKind.File:
                 // In a directory this session created, nothing stands in the way (see LeaveInPlace).
                 bool fresh = _guard.Created(Path.GetDirectoryName(full));
-                if (!fresh && Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null)
-                    throw new SingularityException(ErrorCode.BadPath, $"refused: '{entry.Path}' is a directory in the destination");
+                if (!fresh && Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null) RemoveDirectoryInTheWay(entry, full);
                 if (!fresh && (_skipUnchanged || entry.SentBefore) && LeaveInPlace(id, entry, full)) break;
                 var file = new PartialFile(id, entry, full, _shardSize, _options.Transfer.Durable, Id.Tag, _preallocate, _options.PreserveMode, _holds, _writing, _offersLeft);
                 _files[id] = file;
@@ -355,6 +357,26 @@ internal sealed partial class ReceiverSession
                 OfferResume(file);
                 break;
         }
+    }
+
+    /// <summary>
+    /// A directory where the source has a file or a link: an empty one is removed, as rsync removes it; one with
+    /// anything in it only when the sender asked to delete what the source does not have (it is then deleted with
+    /// everything below it, links not followed), else the session is refused, naming it.
+    /// </summary>
+    private void RemoveDirectoryInTheWay(ManifestEntry entry, string full)
+    {
+        string what = entry.Kind == EntryKind.File ? "a file" : "a link";
+        if (Directory.EnumerateFileSystemEntries(full).Any())
+        {
+            if (!_deleteExtraneous)
+                throw new SingularityException(ErrorCode.BadPath, $"refused: '{entry.Path}' is a directory in the destination, where the source has {what}; move it away, or send with --delete to replace it");
+            _extraneous ??= NewExtraneous();
+            if (!_extraneous.Remove(full, entry.Path))
+                throw new SingularityException(ErrorCode.BadPath, $"refused: '{entry.Path}' is a directory in the destination, where the source has {what}, and not all of it could be deleted: {_extraneous.Failures[^1]}");
+            return;
+        }
+        Directory.Delete(full);
     }
 
     /// <summary>
@@ -570,7 +592,7 @@ internal sealed partial class ReceiverSession
     /// </summary>
     private void DeleteExtraneous()
     {
-        _extraneous = new ExtraneousEntries(path => _names.Contains(NameHash(path)), Touch);
+        _extraneous ??= NewExtraneous();
         if (_rootIsSent) _extraneous.Clean(_guard.Root, "");
         foreach (var (path, entry) in _directories)
         {
@@ -580,6 +602,8 @@ internal sealed partial class ReceiverSession
         _names.Clear();
         _names.TrimExcess();
     }
+
+    private ExtraneousEntries NewExtraneous() => new(path => _names.Contains(NameHash(path)), Touch);
 
     /// <summary>Deepest first, after all files are in, so writing a child does not change a parent's mtime afterwards.</summary>
     private void ApplyDirectoryMetadata()

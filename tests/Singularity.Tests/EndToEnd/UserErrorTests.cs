@@ -319,6 +319,45 @@ public sealed class UserErrorTests
         Assert.Empty(PartialFiles.Find(destination));
     }
 
+    /// <summary>
+    /// A tree whose entries changed kind since it was last sent arrives as it is now, as with rsync: a file or a link
+    /// where the source has a directory is replaced (a link itself, never what it points to), and so is an empty
+    /// directory where the source has a file or a link; a directory with something in it is replaced only with
+    /// --delete, and named otherwise (the test above).
+    /// </summary>
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task Entries_that_changed_kind_arrive_as_they_are_now()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        TestFiles.Create(Path.Combine(tree, "was-a-file", "inside"), 100);
+        TestFiles.Create(Path.Combine(tree, "was-a-link", "inside"), 200, seed: 2);
+        TestFiles.Create(Path.Combine(tree, "was-an-empty-directory"), 300, seed: 3);
+        File.CreateSymbolicLink(Path.Combine(tree, "link-was-a-directory"), "was-a-file");
+        TestFiles.Create(Path.Combine(tree, "was-a-full-directory"), 400, seed: 4);
+        string destination = temp.Sub("dst"), outside = temp.Sub("outside");
+        string precious = TestFiles.Create(Path.Combine(outside, "precious"), 10);
+        string received = Path.Combine(destination, "tree");
+        TestFiles.Create(Path.Combine(received, "was-a-file"), 10);
+        Directory.CreateSymbolicLink(Path.Combine(received, "was-a-link"), outside);
+        Directory.CreateDirectory(Path.Combine(received, "was-an-empty-directory"));
+        Directory.CreateDirectory(Path.Combine(received, "link-was-a-directory"));
+        TestFiles.Create(Path.Combine(received, "was-a-full-directory", "deep", "x"), 10);
+        Directory.CreateSymbolicLink(Path.Combine(received, "was-a-full-directory", "out"), outside);
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var refused = await Assert.ThrowsAsync<TransferAbortedException>(() => SingularitySender.SendAsync([tree], receiver.Url));
+        Assert.Contains("'tree/was-a-full-directory' is a directory in the destination, where the source has a file; move it away, or send with --delete to replace it", refused.Message);
+        Assert.False((await receiver.NextResultAsync()).Succeeded);
+
+        await SingularitySender.SendAsync([tree], receiver.Url, new TransferOptions { DeleteExtraneous = true });
+
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        TestFiles.AssertSameTree(tree, received);
+        Assert.Equal([precious], Directory.GetFileSystemEntries(outside));
+    }
+
     [Fact]
     public async Task A_transfer_beyond_the_free_space_is_refused_before_any_byte_moves()
     {
