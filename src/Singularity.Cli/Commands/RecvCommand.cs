@@ -65,6 +65,8 @@ internal static class RecvCommand
             var output = new Lock();
             receiver.SessionCompleted += result =>
             {
+                foreach (string failure in result.WriteFailures)
+                    Console.Error.WriteLine(Errors.Printable($"session {result.SessionId[..8]}: {failure}"));
                 foreach (string failure in result.DeletionFailures)
                     Console.Error.WriteLine(Errors.Printable($"session {result.SessionId[..8]}: could not delete {failure}"));
                 Console.Error.WriteLine(Errors.Printable(Describe(result)));
@@ -148,6 +150,7 @@ internal static class RecvCommand
         double seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-9);
         string unchanged = result.FilesUnchanged > 0 ? $" ({result.FilesUnchanged} unchanged, left as they were)" : "";
         if (result.FilesNotSent > 0) unchanged += $"; {result.FilesNotSent} the sender could not read";
+        if (result.EntriesFailed > 0) unchanged += $"; {Count.Of(result.EntriesFailed, "entry", "entries")} could not be written here";
         if (result.EntriesDeleted > 0) unchanged += $"; deleted {Count.Of(result.EntriesDeleted, "entry", "entries")} the sender no longer has";
         if (result.EntriesNotDeleted > 0) unchanged += $"; {Count.Of(result.EntriesNotDeleted, "entry", "entries")} could not be deleted";
         return $"session {id} from {result.Remote} ({CipherSuites.Name(result.Cipher)}): {Count.Of(result.Files, "file")}{unchanged}, {ByteSize.Format(result.Bytes)} in {seconds:0.00} s ({result.Bytes / seconds / 1e6:0.0} MB/s)";
@@ -162,6 +165,7 @@ internal static class RecvCommand
             writer.WriteNumber("files", result.Files);
             writer.WriteNumber("files_unchanged", result.FilesUnchanged);
             writer.WriteNumber("files_not_sent", result.FilesNotSent);
+            writer.WriteNumber("entries_not_written", result.EntriesFailed);
             writer.WriteNumber("deleted", result.EntriesDeleted);
             writer.WriteNumber("not_deleted", result.EntriesNotDeleted);
             writer.WriteNumber("bytes", result.Bytes);

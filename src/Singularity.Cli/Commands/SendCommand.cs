@@ -71,8 +71,12 @@ internal static class SendCommand
             if (result.EntriesNotDeleted > 0)
                 Console.Error.WriteLine($"sglty: error: {Count.Of(result.EntriesNotDeleted, "entry", "entries")} at the receiver could not be deleted; the receiver's log names them");
             if (result.NotSent.Count == 0) return result.EntriesNotDeleted > 0 ? Errors.PartialTransfer : 0;
-            // As rsync ends a transfer that skipped what it could not read: the rest arrived, and the exit says not all did.
-            Console.Error.WriteLine($"sglty: error: {Count.Of(result.NotSent.Count, "entry", "entries")} could not be read and {(result.NotSent.Count == 1 ? "was" : "were")} not sent (named above); everything else arrived");
+            // As rsync ends a transfer that skipped what it could not read or write: the rest arrived, and the exit says not all did.
+            int unread = result.NotSent.Count(entry => !entry.AtReceiver), unwritten = result.NotSent.Count - unread;
+            var why = new List<string>();
+            if (unread > 0) why.Add($"{Count.Of(unread, "entry", "entries")} could not be read and {(unread == 1 ? "was" : "were")} not sent");
+            if (unwritten > 0) why.Add($"{Count.Of(unwritten, "entry", "entries")} could not be written at the receiver");
+            Console.Error.WriteLine($"sglty: error: {string.Join("; ", why)} (named above); everything else arrived");
             return Errors.PartialTransfer;
         }
         catch (Exception) when (Errors.Interrupted)
@@ -118,6 +122,7 @@ internal static class SendCommand
                 writer.WriteStartObject();
                 writer.WriteString("path", entry.Path);
                 writer.WriteString("reason", entry.Reason);
+                writer.WriteBoolean("at_receiver", entry.AtReceiver);
                 writer.WriteEndObject();
             }
             writer.WriteEndArray();

@@ -31,4 +31,6 @@ internal enum ControlMessageType : byte
     FilesPresent = 13,
     /// <summary>S→R, after the file's acceptance and before any of its shards: batched file ids the sender could not open; the receiver gives them up.</summary>
     FilesDropped = 14,
+    /// <summary>R→S: one entry (file, directory or link) the receiver could not write, with the reason; the rest of the session goes on.</summary>
+    EntryFailed = 15,
 }

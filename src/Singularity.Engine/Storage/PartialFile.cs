@@ -122,6 +122,9 @@ internal sealed class PartialFile
     public int ShardCount { get; }
     public bool Committed { get; private set; }
 
+    /// <summary>The file could not be opened for its first shard, for a reason that concerns it alone (see <see cref="StorageErrors.ConcernsOneEntry"/>); nothing of it was written.</summary>
+    public bool OpenFailed { get; private set; }
+
     /// <summary>
     /// A file of one shard is all or nothing: no journal. Without flushes (--no-fsync) a journal record could outlive
     /// the data it claims in a power failure, so there is no journal either.
@@ -143,7 +146,17 @@ internal sealed class PartialFile
             if (_handle is null)
             {
                 TakeWritingPlace();
-                Open();
+                try
+                {
+                    Open();
+                }
+                catch (Exception ex) when (StorageErrors.ConcernsOneEntry(ex))
+                {
+                    // Nothing of it was written: the session may give this file up alone (OpenFailed), and every
+                    // later shard of it is taken for a duplicate rather than opening it again.
+                    _givenUp = OpenFailed = true;
+                    throw;
+                }
             }
             handle = _handle!;
             return true;

@@ -1,5 +1,8 @@
 namespace Singularity.Engine.Storage;
 
+/// <summary>Something at an entry's path in the destination that the receiver will not replace, such as a directory with contents where the source has a file.</summary>
+internal sealed class EntryConflictException(string message) : SingularityException(ErrorCode.BadPath, message);
+
 /// <summary>Recognises file system errors that need their own message.</summary>
 internal static class StorageErrors
 {
@@ -14,6 +17,14 @@ internal static class StorageErrors
         ex.HResult is Enospc or WindowsDiskFull or WindowsHandleDiskFull
         || ex.Message.Contains("No space left", StringComparison.OrdinalIgnoreCase)
         || ex.Message.Contains("disk was full", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// A failure that concerns one entry of a tree, and ends only it, as rsync goes on past it: a place the receiver may
+    /// not write, a name too long for the file system, a parent that could not be made. Not a full disk (waiting and
+    /// retrying may mend it, and every later file would fail too), nor a partial another session holds (busy).
+    /// </summary>
+    public static bool ConcernsOneEntry(Exception ex) =>
+        ex is UnauthorizedAccessException or EntryConflictException || (ex is IOException io && !IsDiskFull(io) && !IsLocked(io));
 
     /// <summary>Turns a raw I/O failure into a session error with a one-line message.</summary>
     public static SingularityException Describe(Exception ex, string what) => ex switch

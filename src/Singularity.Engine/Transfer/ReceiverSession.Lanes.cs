@@ -73,7 +73,7 @@ internal sealed partial class ReceiverSession
                 // NACK: the lane is dropped and the sender resends everything it had in flight there.
                 if (cipher is not null && !cipher.TryOpen(data, body[shard.PayloadLength..], header))
                     throw new ProtocolViolationException("a shard failed authentication: it was altered on the way");
-                if (file == Released)
+                if (file == Released || file == Failed)
                 {
                     Acknowledge(shard);
                     continue;
@@ -113,7 +113,7 @@ internal sealed partial class ReceiverSession
     {
         if (shard.SessionTag != Id.Tag) throw new ProtocolViolationException("shard belongs to another session");
         var file = SlotOf(shard.FileId);
-        if (file == Released)
+        if (file == Released || file == Failed)
         {
             // A copy the sender resent after losing the lane of the first, too late: the file is committed and its
             // entry gone, so only the bounds every shard keeps are checked.
@@ -133,12 +133,11 @@ internal sealed partial class ReceiverSession
     /// <summary>Writes a verified shard at its offset and acknowledges it; true if it was the file's last, which the caller then finishes.</summary>
     private bool Store(PartialFile file, in ShardHeader shard, ReadOnlySpan<byte> data, ulong digest)
     {
-        bool last;
+        bool last = false;
         try
         {
             // A shard already claimed is a copy the sender resent after losing the lane of the first: it is acknowledged
             // again and not written twice.
-            last = false;
             if (file.TryClaim(shard.ShardIndex, out var handle))
             {
                 RandomAccess.Write(handle, data, shard.Offset);
@@ -147,7 +146,10 @@ internal sealed partial class ReceiverSession
         }
         catch (Exception ex) when (ex is not SingularityException)
         {
-            throw StorageErrors.Describe(ex, $"writing '{file.Entry.Path}'");
+            var described = StorageErrors.Describe(ex, $"writing '{file.Entry.Path}'");
+            // A file that could not even be opened ends alone; one that failed part way ends the session.
+            if (!file.OpenFailed || !StorageErrors.ConcernsOneEntry(ex)) throw described;
+            FailFile(file, described);
         }
         Acknowledge(shard);
         return last;

@@ -24,7 +24,7 @@ internal sealed partial class ReceiverSession
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly List<Task> _laneTasks = [];
     private readonly List<ILaneConnection> _laneConnections = [];
-    private readonly List<(string Path, ManifestEntry Entry)> _directories = [];
+    private readonly List<(uint Id, string Path, ManifestEntry Entry)> _directories = [];
     private readonly Dictionary<(uint File, uint Shard), int> _failures = [];
     private ControlChannel? _control;
     // The entries of the chunk being read; the files by id, grown chunk by chunk as they are accepted (so memory
@@ -37,6 +37,15 @@ internal sealed partial class ReceiverSession
     private readonly Lock _filesLock = new();
     // What a committed file's slot holds: never opened, written, committed or abandoned (its id names no file).
     private static readonly PartialFile Released = new(uint.MaxValue, new ManifestEntry(EntryKind.File, "", 0, 0, 0, null), "", 1, durable: false, session: 0, preallocate: false);
+    // What the slot of a file that could not be written holds: as a committed file's, except that the seal and kept
+    // shards the sender may send before it learns of the failure are ignored.
+    private static readonly PartialFile Failed = new(uint.MaxValue - 1, new ManifestEntry(EntryKind.File, "", 0, 0, 0, null), "", 1, durable: false, session: 0, preallocate: false);
+    // Entries that could not be written (a place the receiver may not write, a name too long), each reported to the
+    // sender while the rest goes on, as rsync goes on past them; beyond this many the session ends.
+    private const int MostFailedEntries = 10_000;
+    private int _entriesFailed;
+    private int _filesFailed;
+    private readonly List<string> _failedEntries = [];
     private int _declaredEntries;
     private int _entriesReceived;
     private volatile bool _opened;
@@ -277,7 +286,25 @@ internal sealed partial class ReceiverSession
             if (first == 0) _preallocate = PartialFile.PreallocationHelps(_guard.Root);
             GrowFiles(first + count);
             for (int id = first; id < first + count; id++)
-                Prepare((uint)id, _chunk[id - first]);
+            {
+                var entry = _chunk[id - first];
+                try
+                {
+                    Prepare((uint)id, entry);
+                }
+                catch (Exception ex) when (StorageErrors.ConcernsOneEntry(ex))
+                {
+                    // A file that cannot be prepared needs no space, and is settled at once.
+                    if (entry.Kind == EntryKind.File)
+                    {
+                        _fileCount++;
+                        _chunkUnchangedBytes += entry.Size;
+                        Interlocked.Increment(ref _filesFailed);
+                        Settle((uint)id, Failed);
+                    }
+                    ReportFailed((uint)id, StorageErrors.Describe(ex, $"preparing '{entry.Path}'"));
+                }
+            }
         }
         catch (Exception ex) when (ex is not SingularityException)
         {
@@ -333,7 +360,7 @@ internal sealed partial class ReceiverSession
                 if (!_guard.Created(Path.GetDirectoryName(full)) && new FileInfo(full) is { } standing && (standing.Exists || standing.LinkTarget is not null))
                     File.Delete(full);
                 _guard.CreateDirectory(full);
-                _directories.Add((full, entry));
+                _directories.Add((id, full, entry));
                 break;
             case EntryKind.Symlink:
                 if (Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null) RemoveDirectoryInTheWay(entry, full);
@@ -370,10 +397,10 @@ internal sealed partial class ReceiverSession
         if (Directory.EnumerateFileSystemEntries(full).Any())
         {
             if (!_deleteExtraneous)
-                throw new SingularityException(ErrorCode.BadPath, $"refused: '{entry.Path}' is a directory in the destination, where the source has {what}; move it away, or send with --delete to replace it");
+                throw new EntryConflictException($"refused: '{entry.Path}' is a directory in the destination, where the source has {what}; move it away, or send with --delete to replace it");
             _extraneous ??= NewExtraneous();
             if (!_extraneous.Remove(full, entry.Path))
-                throw new SingularityException(ErrorCode.BadPath, $"refused: '{entry.Path}' is a directory in the destination, where the source has {what}, and not all of it could be deleted: {_extraneous.Failures[^1]}");
+                throw new EntryConflictException($"refused: '{entry.Path}' is a directory in the destination, where the source has {what}, and not all of it could be deleted: {_extraneous.Failures[^1]}");
             return;
         }
         Directory.Delete(full);
@@ -448,6 +475,7 @@ internal sealed partial class ReceiverSession
         {
             var item = ControlBatch.Item(body, 8, i);
             var file = FileById(BinaryPrimitives.ReadUInt32LittleEndian(item));
+            if (file == Failed) continue;
             bool last;
             try { last = file.Keep(BinaryPrimitives.ReadUInt32LittleEndian(item[4..])); }
             catch (Exception ex) when (ex is not SingularityException) { throw StorageErrors.Describe(ex, $"finishing '{file.Entry.Path}'"); }
@@ -465,6 +493,7 @@ internal sealed partial class ReceiverSession
         {
             var item = ControlBatch.Item(body, 12, i);
             var file = FileById(BinaryPrimitives.ReadUInt32LittleEndian(item));
+            if (file == Failed) continue;
             if (!file.Seal(BinaryPrimitives.ReadUInt64LittleEndian(item[4..])))
                 throw new ProtocolViolationException($"'{file.Entry.Path}' was sealed twice");
             if (file.TryBeginCommit()) (ready ??= []).Add(file);
@@ -505,7 +534,7 @@ internal sealed partial class ReceiverSession
         if (!(FlushesAreSlow && HandedToFlushWorkers(CommitAll))) ThreadPool.UnsafeQueueUserWorkItem(static commit => commit(), (Action)CommitAll, preferLocal: false);
     }
 
-    /// <summary>The file with this id, once the chunk that holds it was accepted (shards, seals and kept shards before that are refused) and until it is committed.</summary>
+    /// <summary>The file with this id, once the chunk that holds it was accepted (shards, seals and kept shards before that are refused) and until it is committed; <see cref="Failed"/> for one that could not be written, which the caller skips.</summary>
     private PartialFile FileById(uint id)
     {
         var file = SlotOf(id);
@@ -530,6 +559,7 @@ internal sealed partial class ReceiverSession
         for (int i = 0; i < count; i++)
         {
             var file = FileById(BinaryPrimitives.ReadUInt32LittleEndian(body[(4 + i * 4)..]));
+            if (file == Failed) continue;
             try { file.GiveUp(); }
             catch (Exception ex) when (ex is not SingularityException) { throw StorageErrors.Describe(ex, $"giving up '{file.Entry.Path}'"); }
             Interlocked.Increment(ref _filesDropped);
@@ -537,12 +567,52 @@ internal sealed partial class ReceiverSession
         }
     }
 
-    /// <summary>Counts a file settled (committed, left in place or given up) and gives its slot to <see cref="Released"/>.</summary>
-    private void Settle(uint id)
+    /// <summary>Counts a file settled (committed, left in place, given up or failed) and gives its slot to <see cref="Released"/>, or to <paramref name="slot"/>.</summary>
+    private void Settle(uint id, PartialFile? slot = null)
     {
         Interlocked.Increment(ref _filesCommitted);
-        lock (_filesLock) Volatile.Read(ref _files)[id] = Released;
+        lock (_filesLock) Volatile.Read(ref _files)[id] = slot ?? Released;
     }
+
+    /// <summary>
+    /// Gives up a file that could not be written, for a reason that concerns it alone (see
+    /// <see cref="StorageErrors.ConcernsOneEntry"/>): what it holds is abandoned as a failed session abandons it (a
+    /// resumable partial stays), it counts as settled, and the sender is told; the session goes on.
+    /// </summary>
+    private void FailFile(PartialFile file, SingularityException reason)
+    {
+        lock (_filesLock)
+        {
+            if (Volatile.Read(ref _files)[file.Id] != file) return;
+        }
+        try { file.Abandon(); }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or SingularityException) { }
+        Interlocked.Increment(ref _filesFailed);
+        Settle(file.Id, Failed);
+        ReportFailed(file.Id, reason);
+    }
+
+    /// <summary>Tells the sender which entry could not be written and why (EntryFailed; the reason names it), and keeps the first for the log; too many end the session.</summary>
+    private void ReportFailed(uint id, SingularityException reason)
+    {
+        string message = ForSender(reason.Message);
+        int count = Interlocked.Increment(ref _entriesFailed);
+        lock (_failedEntries)
+        {
+            if (count > MostFailedEntries)
+                throw new SingularityException(ErrorCode.IoError, $"{count} entries could not be written, too many to go on; the first: {_failedEntries[0]}");
+            if (_failedEntries.Count < ExtraneousEntries.MostFailuresNamed) _failedEntries.Add(message);
+        }
+        byte[] error = ErrorMessage.Encode(reason.Code, message);
+        byte[] body = new byte[4 + error.Length];
+        BinaryPrimitives.WriteUInt32LittleEndian(body, id);
+        error.CopyTo(body, 4);
+        _control!.Post(ControlMessageType.EntryFailed, body);
+    }
+
+    /// <summary>A message for the sender, with the destination's own path left out: it names what is below it, relative to it.</summary>
+    private string ForSender(string message) =>
+        message.Replace(_guard.Root + Path.DirectorySeparatorChar, "", StringComparison.Ordinal).Replace(_guard.Root, ".", StringComparison.Ordinal);
 
     private void TryCommit(PartialFile file)
     {
@@ -558,7 +628,10 @@ internal sealed partial class ReceiverSession
         }
         catch (Exception ex) when (ex is not SingularityException)
         {
-            throw StorageErrors.Describe(ex, $"committing '{file.Entry.Path}'");
+            var described = StorageErrors.Describe(ex, $"committing '{file.Entry.Path}'");
+            if (!StorageErrors.ConcernsOneEntry(ex)) throw described;
+            FailFile(file, described);
+            return;
         }
         Interlocked.Add(ref _bytesWritten, file.Entry.Size);
         Settle(file.Id);
@@ -573,7 +646,7 @@ internal sealed partial class ReceiverSession
         if (!ManifestAccepted || Volatile.Read(ref _filesCommitted) != _fileCount)
             throw new ProtocolViolationException("sender finished before every file was committed");
         // Before the directories get their times: deleting in them changes those.
-        if (_deleteExtraneous && _filesDropped == 0) DeleteExtraneous();
+        if (_deleteExtraneous && _filesDropped == 0 && Volatile.Read(ref _entriesFailed) == 0) DeleteExtraneous();
         ApplyDirectoryMetadata();
         byte[] done = new byte[24];
         BinaryPrimitives.WriteInt32LittleEndian(done, _filesCommitted);
@@ -594,7 +667,7 @@ internal sealed partial class ReceiverSession
     {
         _extraneous ??= NewExtraneous();
         if (_rootIsSent) _extraneous.Clean(_guard.Root, "");
-        foreach (var (path, entry) in _directories)
+        foreach (var (_, path, entry) in _directories)
         {
             _extraneous.Clean(path, entry.Path);
             Touch();
@@ -605,14 +678,18 @@ internal sealed partial class ReceiverSession
 
     private ExtraneousEntries NewExtraneous() => new(path => _names.Contains(NameHash(path)), Touch);
 
-    /// <summary>Deepest first, after all files are in, so writing a child does not change a parent's mtime afterwards.</summary>
+    /// <summary>
+    /// Deepest first, after all files are in, so writing a child does not change a parent's mtime afterwards. A
+    /// directory whose mode or time cannot be set (another user's) is reported to the sender, as rsync reports it,
+    /// and the others are still set.
+    /// </summary>
     private void ApplyDirectoryMetadata()
     {
-        try
+        for (int i = _directories.Count - 1; i >= 0; i--)
         {
-            for (int i = _directories.Count - 1; i >= 0; i--)
+            var (id, path, entry) = _directories[i];
+            try
             {
-                var (path, entry) = _directories[i];
                 // The owner keeps write and search, so later sessions can still write below. The sticky bit is kept:
                 // it only restricts, and without it a shared directory (1777) would arrive open for anyone to delete
                 // others' files in.
@@ -620,10 +697,14 @@ internal sealed partial class ReceiverSession
                     File.SetUnixFileMode(path, (entry.Mode & (PartialFile.SafeModeBits | UnixFileMode.StickyBit)) | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
                 Directory.SetLastWriteTimeUtc(path, SourceScanner.FromNanoseconds(entry.MtimeNanoseconds));
             }
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw StorageErrors.Describe(ex, "setting directory times");
+            catch (Exception ex) when (StorageErrors.ConcernsOneEntry(ex))
+            {
+                ReportFailed(id, StorageErrors.Describe(ex, $"setting the mode and time of '{entry.Path}'"));
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                throw StorageErrors.Describe(ex, $"setting the mode and time of '{entry.Path}'");
+            }
         }
     }
 
@@ -640,7 +721,7 @@ internal sealed partial class ReceiverSession
         _failure = error;
         try
         {
-            if (error.Code != ErrorCode.ConnectionLost) _control?.Post(ControlMessageType.Error, ErrorMessage.Encode(error.Code, error.Message));
+            if (error.Code != ErrorCode.ConnectionLost) _control?.Post(ControlMessageType.Error, ErrorMessage.Encode(error.Code, ForSender(error.Message)));
         }
         catch (Exception) { }
         _ = AbortSoonAsync();
@@ -708,9 +789,11 @@ internal sealed partial class ReceiverSession
         {
             SessionId = Id.ToString(),
             Remote = Remote,
-            Files = _filesCommitted - _filesDropped,
+            Files = _filesCommitted - _filesDropped - _filesFailed,
             FilesUnchanged = _filesUnchanged,
             FilesNotSent = _filesDropped,
+            EntriesFailed = _entriesFailed,
+            WriteFailures = [.. _failedEntries],
             EntriesDeleted = _extraneous?.Deleted ?? 0,
             EntriesNotDeleted = _extraneous?.Failed ?? 0,
             DeletionFailures = _extraneous?.Failures ?? [],

@@ -18,8 +18,9 @@ public sealed record SendResult
     /// <summary>The bytes of <see cref="FilesUnchanged"/>.</summary>
     public long BytesUnchanged { get; init; }
     /// <summary>
-    /// Entries that could not be read and were left out (a file the sender may not read, or that vanished, and the
-    /// contents of a directory it may not list), each with its reason; everything else arrived. Empty when all did.
+    /// Entries left out, each with its reason: a file the sender may not read, or that vanished, the contents of a
+    /// directory it may not list, and an entry the receiver could not write (a place it may not write, a name too
+    /// long there); everything else arrived. Empty when all did.
     /// </summary>
     public IReadOnlyList<NotSentEntry> NotSent { get; init; } = [];
     /// <summary>The files of <see cref="NotSent"/> (counted in <see cref="Files"/>).</summary>
@@ -53,7 +54,7 @@ public sealed record SendResult
     public required CipherSuite Cipher { get; init; }
 }
 
-/// <summary>A source entry that could not be read and was left out of a send, with the reason.</summary>
+/// <summary>A source entry left out of a send, with the reason: the sender could not read it, or the receiver could not write it.</summary>
 public sealed record NotSentEntry(string Path, string Reason)
 {
     /// <summary>A directory that could not be listed (sent empty), rather than a file that could not be opened.</summary>
@@ -61,6 +62,9 @@ public sealed record NotSentEntry(string Path, string Reason)
 
     /// <summary>The size of a file left out, as the scan saw it; 0 for a directory.</summary>
     public long Bytes { get; init; }
+
+    /// <summary>Left out because the receiver could not write it, rather than because the sender could not read it.</summary>
+    public bool AtReceiver { get; init; }
 }
 
 /// <summary>How a session on the receiver ended.</summary>
@@ -76,6 +80,10 @@ public sealed record ReceiveResult
     public int FilesUnchanged { get; init; }
     /// <summary>Files the sender could not read and left out (not counted in <see cref="Files"/>).</summary>
     public int FilesNotSent { get; init; }
+    /// <summary>Entries (files, directories, links) that could not be written here, each told to the sender, while the rest arrived.</summary>
+    public int EntriesFailed { get; init; }
+    /// <summary>The reasons of the first 100 of <see cref="EntriesFailed"/>, each naming its entry relative to the destination (with any character the sender chose).</summary>
+    public IReadOnlyList<string> WriteFailures { get; init; } = [];
     /// <summary>Entries deleted because the sent directories no longer hold them (<see cref="TransferOptions.DeleteExtraneous"/>), counting everything below a deleted directory.</summary>
     public int EntriesDeleted { get; init; }
     /// <summary>Entries that should have been deleted but could not be.</summary>

@@ -70,8 +70,10 @@ internal sealed partial class SenderSession
     private int _entriesNotDeleted;
     // Files counted as committed that moved no data: found in place (FilesPresent) or left out (FilesDropped).
     private int _filesSettledUnmoved;
-    // What this attempt left out: directories the scan could not list, files that could not be opened.
+    // What this attempt left out: directories the scan could not list, files that could not be opened, and entries
+    // the receiver could not write.
     private readonly List<NotSentEntry> _notSent = [];
+    private readonly List<SenderFile> _unwritten = [];
     private long _bytesUnchanged;
     private bool _shardsConfirmed;
     private int _lanesStarted;
@@ -188,6 +190,8 @@ internal sealed partial class SenderSession
             await _cts.CancelAsync().ConfigureAwait(false);
             await watchdog.ConfigureAwait(false);
             foreach (var file in _filesById) file?.Close();
+            // A file the receiver could not write may still have been open on a lane when it was settled.
+            lock (_unwritten) foreach (var file in _unwritten) file.Close();
         }
         if (_failure is not null) throw _failure;
         Report();
@@ -455,6 +459,7 @@ internal sealed partial class SenderSession
             case ControlMessageType.ShardAcks: OnAcks(body); break;
             case ControlMessageType.ResumeOffer: OnResumeOffer(body); break;
             case ControlMessageType.FilesPresent: OnPresent(body); break;
+            case ControlMessageType.EntryFailed: OnEntryFailed(body); break;
             case ControlMessageType.ShardNack: OnNack(body); break;
             case ControlMessageType.FilesCommitted: OnCommitted(body); break;
             case ControlMessageType.SessionDone:
@@ -510,6 +515,31 @@ internal sealed partial class SenderSession
             if (file.Present) throw new ProtocolViolationException($"'{file.Entry.Path}' was named as in place twice");
             file.Present = true;
         }
+    }
+
+    /// <summary>
+    /// An entry the receiver could not write (a place it may not write, a name too long there): it is reported as not
+    /// sent, as rsync goes on past it, and a file of it counts as settled; shards of it already on their way are
+    /// acknowledged and dropped there.
+    /// </summary>
+    private void OnEntryFailed(ReadOnlySpan<byte> body)
+    {
+        if (body.Length < 8) throw new ProtocolViolationException("EntryFailed is too short");
+        uint id = BinaryPrimitives.ReadUInt32LittleEndian(body);
+        var (_, reason) = ErrorMessage.Decode(body[4..]);
+        if (id >= (uint)Volatile.Read(ref _entriesSent)) throw new ProtocolViolationException($"the receiver named entry {id}, which this session does not have");
+        var entry = _entries[(int)id].Entry;
+        if (entry.Kind == EntryKind.File)
+        {
+            // Settled already (this sender left it out meanwhile): nothing more to count.
+            if (Volatile.Read(ref _filesById[id]) is not { } file || !file.TryDrop()) return;
+            lock (_unwritten) _unwritten.Add(file);
+            Interlocked.Increment(ref _filesSettledUnmoved);
+            Interlocked.Increment(ref _progressEvents);
+            Settled(id);
+        }
+        lock (_notSent) _notSent.Add(new NotSentEntry(entry.Path, $"the receiver could not write it: {reason}") { IsDirectory = entry.Kind == EntryKind.Directory, Bytes = entry.Size, AtReceiver = true });
+        _events?.Invoke($"not written at the receiver: {reason}");
     }
 
     /// <summary>

@@ -187,6 +187,41 @@ public sealed class HostileReceiverTests
         Assert.Contains(asked ? "after its acceptance" : "which this sender did not ask for", error.Message);
     }
 
+    /// <summary>An EntryFailed that names no entry of the session, or is cut short, is refused; a valid one leaves the file out and the session goes on.</summary>
+    [Theory]
+    [InlineData("valid")]
+    [InlineData("unknown entry")]
+    [InlineData("short")]
+    public async Task EntryFailed_is_checked_and_leaves_out_only_its_entry(string kind)
+    {
+        using var temp = new TempDirectory();
+        await using var receiver = new RawReceiver();
+        var send = SendOneFile(temp, receiver);
+        await AcceptOneFileAsync(receiver);
+        byte[] reason = ErrorMessage.Encode(ErrorCode.IoError, "permission denied while writing 'f'");
+        byte[] body = kind switch
+        {
+            "valid" => [.. RawReceiver.Fields(0), .. reason],
+            "unknown entry" => [.. RawReceiver.Fields(7), .. reason],
+            _ => [0, 0, 0],
+        };
+
+        await receiver.SendAsync(ControlMessageType.EntryFailed, body);
+
+        if (kind == "valid")
+        {
+            await receiver.EndSessionAsync(1, 0);
+            var result = await send;
+            var left = Assert.Single(result.NotSent);
+            Assert.Equal((true, 1000L), (left.AtReceiver, left.Bytes));
+            Assert.Equal((0, 1), (result.FilesTransferred, result.FilesNotSent));
+            return;
+        }
+        var error = await Assert.ThrowsAnyAsync<SingularityException>(() => send);
+        Assert.Equal(ErrorCode.ProtocolViolation, error.Code);
+        Assert.Contains(kind == "short" ? "EntryFailed is too short" : "the receiver named entry 7", error.Message);
+    }
+
     /// <summary>A receiver that reports deletions the sender did not ask for is refused: the sender would report them.</summary>
     [Fact]
     public async Task Deletions_the_sender_did_not_ask_for_are_refused()
