@@ -10,7 +10,7 @@ internal static class ErrorMessage
 
     public static byte[] Encode(ErrorCode code, string reason)
     {
-        byte[] text = Truncate(reason, MaxReasonBytes);
+        byte[] text = Truncate(Encoding.UTF8.GetByteCount(reason) > MaxReasonBytes ? ShortenQuoted(reason) : reason, MaxReasonBytes);
         int length = text.Length;
         byte[] body = new byte[4 + length];
         BinaryPrimitives.WriteUInt16LittleEndian(body, (ushort)code);
@@ -18,6 +18,13 @@ internal static class ErrorMessage
         text.AsSpan(0, length).CopyTo(body.AsSpan(4));
         return body;
     }
+
+    /// <summary>
+    /// A reason too long to travel whole is mostly long paths (a deep tree can name 4096 bytes twice): each quoted
+    /// part over 160 characters keeps its first and last 70, so that the cause, which comes after them, survives the cut.
+    /// </summary>
+    internal static string ShortenQuoted(string reason) =>
+        System.Text.RegularExpressions.Regex.Replace(reason, "'([^']{161,})'", match => $"'{match.Groups[1].Value[..70]}…{match.Groups[1].Value[^70..]}'");
 
     /// <summary>UTF-8 bytes of <paramref name="text"/>, cut to at most <paramref name="max"/> bytes without splitting a character.</summary>
     public static byte[] Truncate(string text, int max)

@@ -150,4 +150,19 @@ public sealed class FrameCodecTests
         Assert.Equal(ErrorMessage.MaxReasonBytes, reason.Length);
         Assert.Equal("malformed error message", ErrorMessage.Decode(body.AsSpan(0, 10)).Reason);
     }
+
+    /// <summary>A reason over 1024 bytes because of a deep path keeps its cause: long quoted paths lose their middle first.</summary>
+    [Fact]
+    public void A_reason_too_long_for_its_paths_keeps_its_cause()
+    {
+        string deep = string.Join('/', Enumerable.Repeat(new string('d', 250), 16));
+        string reason = $"I/O error while writing '{deep}/f': could not open '/dst/{deep}/.f.sglty-part': File name too long";
+
+        var (_, received) = ErrorMessage.Decode(ErrorMessage.Encode(ErrorCode.IoError, reason));
+
+        Assert.EndsWith(": File name too long", received);
+        Assert.StartsWith($"I/O error while writing '{deep[..70]}…", received);
+        Assert.True(received.Length < 400, received);
+        Assert.Equal("short 'paths' stay", ErrorMessage.Decode(ErrorMessage.Encode(ErrorCode.IoError, "short 'paths' stay")).Reason);
+    }
 }
