@@ -114,6 +114,18 @@ internal sealed class PartialFile
     /// <summary>Where a resumable partial of the file that goes to <paramref name="finalPath"/> lives.</summary>
     public static string ResumablePathFor(string finalPath) => TemporaryPath(finalPath, null);
 
+    /// <summary>
+    /// Removes the resumable partial and journal an earlier, larger version of a file left under its name, when the
+    /// file now arriving is too small to resume (one shard at most): that partial can never be resumed, and would
+    /// otherwise stay beside the file for good. Each only while holding its lock; one a session holds stays.
+    /// </summary>
+    public static void RemoveStaleResumable(string finalPath)
+    {
+        string partial = ResumablePathFor(finalPath);
+        RemoveLeftover(partial, null);
+        RemoveLeftover(ResumeJournal.PathFor(partial), null);
+    }
+
     private string TemporaryPath(ulong? session) => TemporaryPath(FinalPath, session);
 
     private static string TemporaryPath(string finalPath, ulong? session) =>

@@ -376,6 +376,7 @@ internal sealed partial class ReceiverSession
                 // In a directory this session created, nothing stands in the way (see LeaveInPlace).
                 bool fresh = _guard.Created(Path.GetDirectoryName(full));
                 if (!fresh && Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null) RemoveDirectoryInTheWay(entry, full);
+                if (!fresh && Digests.ShardCount64(entry.Size, _shardSize) <= 1) PartialFile.RemoveStaleResumable(full);
                 if (!fresh && (_skipUnchanged || entry.SentBefore) && LeaveInPlace(id, entry, full)) break;
                 var file = new PartialFile(id, entry, full, _shardSize, _options.Transfer.Durable, Id.Tag, _preallocate, _options.PreserveMode, _holds, _writing, _offersLeft);
                 _files[id] = file;

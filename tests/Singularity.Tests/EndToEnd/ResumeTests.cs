@@ -224,6 +224,27 @@ public sealed class ResumeTests
         Assert.True(result.BytesSent < 40 * 200_000 + (2 << 20), $"sent {result.BytesSent}");
     }
 
+    /// <summary>
+    /// A file that shrank to one shard since an interrupted send of its larger version cannot be resumed from that
+    /// partial: the partial and its journal go when it arrives, instead of staying beside it for good.
+    /// </summary>
+    [Fact]
+    public async Task A_partial_of_a_larger_version_goes_when_a_file_of_one_shard_arrives()
+    {
+        using var temp = new TempDirectory();
+        string destination = temp.Sub("dst");
+        PartialFixtures.LeaveJournaled(Path.Combine(destination, "f.bin"), new byte[3 * PartialFixtures.Shard], shards: 2);
+        Assert.Equal(2, Directory.GetFiles(destination).Length);
+        string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "f.bin"), 1000, seed: 5);
+        await using var receiver = new LoopbackReceiver(destination);
+
+        await SingularitySender.SendAsync([source], receiver.Url, Small with { ShardSize = PartialFixtures.Shard, SkipUnchanged = true });
+
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        TestFiles.AssertSameBytes(source, Path.Combine(destination, "f.bin"));
+        Assert.Equal([Path.Combine(destination, "f.bin")], Directory.GetFiles(destination));
+    }
+
     [Fact]
     public void Partials_can_be_listed_and_cleaned_by_age()
     {
