@@ -70,6 +70,31 @@ internal static class SpecialFiles
         return null;
     }
 
+    /// <summary>
+    /// Sets the mode of what <paramref name="path"/> names without following a link there (fchmodat with
+    /// AT_SYMLINK_NOFOLLOW), so that a directory a local user swapped for a link since it was checked passes no mode
+    /// on to the link's target; false if the name is a link now. Elsewhere than on Linux, or with a C library that
+    /// cannot do it, as .NET sets it.
+    /// </summary>
+    public static bool SetModeNotFollowing(string path, UnixFileMode mode)
+    {
+        if (OperatingSystem.IsLinux())
+        {
+            try
+            {
+                if (fchmodat(AtFdCwd, path, (uint)mode, AtSymlinkNoFollow) == 0) return true;
+                int error = Marshal.GetLastPInvokeError();
+                // The C library refuses to change a link's own mode: the name is a link now.
+                if (error == NotSupported) return false;
+                if (error != NoSystemCall && error != InvalidArgument)
+                    throw error is NotPermitted or AccessDenied ? new UnauthorizedAccessException("permission denied") : new IOException(Marshal.GetPInvokeErrorMessage(error));
+            }
+            catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException) { }
+        }
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(path, mode);
+        return true;
+    }
+
     private static SafeFileHandle OpenFollowing(string path) => File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
 
     /// <summary>O_NOFOLLOW, whose value differs between architectures; null where it is not known here.</summary>
@@ -88,6 +113,9 @@ internal static class SpecialFiles
     private const int NoEntry = 2;
     private const int AccessDenied = 13;
     private const int TooManyLinks = 40;
+    private const int InvalidArgument = 22;
+    private const int NoSystemCall = 38;
+    private const int NotSupported = 95;
     private const ushort RegularType = 0x8000;
 
     private const int AtFdCwd = -100;
@@ -142,6 +170,9 @@ internal static class SpecialFiles
 #pragma warning disable SYSLIB1054, CA2101
     [DllImport("libc", EntryPoint = "statx", SetLastError = false)]
     private static extern int statx(int directory, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags, uint mask, out StatxBuffer buffer);
+
+    [DllImport("libc", EntryPoint = "fchmodat", SetLastError = true)]
+    private static extern int fchmodat(int directory, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, uint mode, int flags);
 
     [DllImport("libc", EntryPoint = "open", SetLastError = true)]
     private static extern int open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);

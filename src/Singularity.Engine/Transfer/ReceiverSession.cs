@@ -694,8 +694,10 @@ internal sealed partial class ReceiverSession
                 // The owner keeps write and search, so later sessions can still write below. The sticky bit is kept:
                 // it only restricts, and without it a shared directory (1777) would arrive open for anyone to delete
                 // others' files in.
-                if (_options.PreserveMode && !OperatingSystem.IsWindows())
-                    File.SetUnixFileMode(path, (entry.Mode & (PartialFile.SafeModeBits | UnixFileMode.StickyBit)) | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+                // Never through a link a local user may have swapped in since the directory was checked: nothing is set then.
+                if (_options.PreserveMode && !OperatingSystem.IsWindows()
+                    && !SpecialFiles.SetModeNotFollowing(path, (entry.Mode & (PartialFile.SafeModeBits | UnixFileMode.StickyBit)) | UnixFileMode.UserWrite | UnixFileMode.UserExecute))
+                    throw new EntryConflictException($"'{entry.Path}' became a link in the destination while it was being received; its mode and time were not set");
                 Directory.SetLastWriteTimeUtc(path, SourceScanner.FromNanoseconds(entry.MtimeNanoseconds));
             }
             catch (Exception ex) when (StorageErrors.ConcernsOneEntry(ex))

@@ -57,4 +57,23 @@ public sealed class SpecialFilesTests
         var missing = Assert.Throws<FileNotFoundException>(() => SpecialFiles.OpenRegular(Path.Combine(temp.Path, "gone")));
         Assert.Equal("no such file", missing.Message);
     }
+
+    /// <summary>A directory's mode is set on it, never through a link now at its name (one a local user swapped in).</summary>
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public void A_mode_is_never_set_through_a_link()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var temp = new TempDirectory();
+        string directory = temp.Sub("d"), target = temp.Sub("target");
+        File.SetUnixFileMode(target, (UnixFileMode)0b111_000_000);
+        string link = Path.Combine(temp.Path, "link");
+        Directory.CreateSymbolicLink(link, target);
+
+        Assert.True(SpecialFiles.SetModeNotFollowing(directory, (UnixFileMode)0b111_101_000));
+        Assert.False(SpecialFiles.SetModeNotFollowing(link, (UnixFileMode)0b111_111_111));
+
+        Assert.Equal((UnixFileMode)0b111_101_000, File.GetUnixFileMode(directory));
+        Assert.Equal((UnixFileMode)0b111_000_000, File.GetUnixFileMode(target));
+    }
 }
