@@ -10,6 +10,7 @@ namespace Singularity.Cli.Display;
 internal sealed class ProgressDisplay(string cipher) : IProgress<TransferProgress>
 {
     private readonly Lock _lock = new();
+    private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
     private TransferProgress _latest;
     private DateTime _lastLine = DateTime.MinValue;
 
@@ -17,10 +18,8 @@ internal sealed class ProgressDisplay(string cipher) : IProgress<TransferProgres
 
     public void Report(TransferProgress value)
     {
-        lock (_lock)
-        {
-            if (value.Elapsed >= _latest.Elapsed) _latest = value;
-        }
+        // One session reports at a time, in order; a retry's session starts its own clock.
+        lock (_lock) _latest = value;
     }
 
     public TransferProgress Latest
@@ -87,7 +86,8 @@ internal sealed class ProgressDisplay(string cipher) : IProgress<TransferProgres
         var p = Latest;
         if (p.Elapsed == TimeSpan.Zero || DateTime.UtcNow - _lastLine < TimeSpan.FromMilliseconds(900)) return;
         _lastLine = DateTime.UtcNow;
-        double rate = p.BytesAcknowledged / Math.Max(p.Elapsed.TotalSeconds, 1e-9);
+        // Over the whole send, retries and their pauses included, as the bytes are.
+        double rate = p.BytesAcknowledged / Math.Max(_clock.Elapsed.TotalSeconds, 1e-9);
         double eta = rate > 0 ? (p.TotalBytes - p.BytesAcknowledged) / rate : double.NaN;
         // No lane up (connecting, or waiting to reconnect after losing the receiver): a rate and an eta would be stale.
         string pace = p.ActiveLanes == 0 ? "no lane connected" : $"{rate / 1e6:0.0} MB/s, eta {(double.IsNaN(eta) ? "?" : $"{eta:0} s")}, {Count.Of(p.ActiveLanes, "lane")}";

@@ -102,5 +102,9 @@ public sealed record ReceiveResult
     public bool Succeeded => Error is null;
 }
 
-/// <summary>A snapshot of a running send, for progress displays.</summary>
+/// <summary>
+/// A snapshot of a running send, for progress displays. Totals and counts cover the whole send, files committed by
+/// earlier attempts included; <see cref="TransferProgress.ActiveLanes"/> is 0 between attempts, and
+/// <see cref="TransferProgress.Elapsed"/> is the time of the current attempt.
+/// </summary>
 public readonly record struct TransferProgress(long TotalBytes, long BytesAcknowledged, long BytesSent, int TotalFiles, int FilesCommitted, int ActiveLanes, TimeSpan Elapsed);

@@ -185,6 +185,8 @@ internal sealed partial class SenderSession
             _scheduler.Finish();
             if (_failure is not null) connection.Abort();
             try { await WhenLanesEndAsync().ConfigureAwait(false); } catch (Exception) { }
+            // No lane is up until a retry connects: a display must not show the last rate as if data still moved.
+            if (_failure is not null) Report();
             await _control.DisposeAsync().ConfigureAwait(false);
             try { await reader.ConfigureAwait(false); } catch (Exception) { }
             await _cts.CancelAsync().ConfigureAwait(false);
@@ -698,8 +700,13 @@ internal sealed partial class SenderSession
         Report();
     }
 
+    /// <summary>
+    /// Progress over the whole send: a retry's manifest leaves out the files committed before, which count as done,
+    /// so the bar goes on from where the last attempt left it rather than starting again over what is left.
+    /// </summary>
     private void Report() =>
-        _progress?.Report(new TransferProgress(_totalBytes, Interlocked.Read(ref _bytesAcknowledged), Interlocked.Read(ref _bytesSent), _fileCount, Volatile.Read(ref _filesCommitted), Volatile.Read(ref _activeLanes), _clock.Elapsed));
+        _progress?.Report(new TransferProgress(_totalAll, _totalAll - _totalBytes + Interlocked.Read(ref _bytesAcknowledged), Interlocked.Read(ref _bytesSent),
+            _filesAll, _filesAll - _fileCount + Volatile.Read(ref _filesCommitted), Volatile.Read(ref _activeLanes), _clock.Elapsed));
 
     /// <summary>Records the first failure and tears the session down so every waiter wakes.</summary>
     private void Fail(Exception ex, bool tellPeer = true)

@@ -217,11 +217,22 @@ public sealed class ResumeTests
             return false;
         };
 
-        var result = await SingularitySender.SendAsync([tree], relay.Url, Small with { Retries = 2, Lanes = 1 });
+        var reports = new System.Collections.Concurrent.ConcurrentQueue<TransferProgress>();
+
+        var result = await SingularitySender.SendAsync([tree], relay.Url, Small with { Retries = 2, Lanes = 1 }, new SynchronousProgress(reports.Enqueue));
 
         TestFiles.AssertSameTree(tree, Path.Combine(destination, "tree"));
         Assert.Equal(1, result.Retries);
         Assert.True(result.BytesSent < 40 * 200_000 + (2 << 20), $"sent {result.BytesSent}");
+        // Progress covers the whole send over both attempts: its totals stay, files committed are never counted
+        // again from nothing (bytes of files not yet committed may be, until their kept shards are confirmed), and
+        // between the attempts no lane is shown up.
+        Assert.All(reports, p => Assert.Equal((40L * 200_000, 40), (p.TotalBytes, p.TotalFiles)));
+        Assert.All(reports, p => Assert.True(p.BytesAcknowledged >= p.FilesCommitted * 200_000L));
+        var committed = reports.Select(p => p.FilesCommitted).ToList();
+        Assert.Equal(committed.Order(), committed);
+        Assert.Contains(reports, p => p.ActiveLanes == 0 && p.BytesAcknowledged > 0 && p.FilesCommitted < 40);
+        Assert.Equal((40L * 200_000, 40), (reports.Last().BytesAcknowledged, reports.Last().FilesCommitted));
     }
 
     /// <summary>
