@@ -87,7 +87,18 @@ internal static class RecvCommand
                 Console.Out.WriteLine(url);
                 Console.Out.Flush();
             }
-            if (urlFile is not null) WriteAtomically(urlFile, url + "\n");
+            if (urlFile is not null)
+            {
+                try
+                {
+                    WriteAtomically(urlFile, url + "\n");
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    string reason = ex is UnauthorizedAccessException ? "permission denied" : ex.Message;
+                    throw new SingularityException(ErrorCode.BadPath, $"cannot write --url-file '{urlFile}': {reason}; give a file in a directory you can write");
+                }
+            }
             Console.Error.WriteLine($"receiving into {Path.GetFullPath(dir)}; listening on {receiver.LocalEndPoint}; encryption {(transfer.Cipher == CipherSuite.None ? "optional" : "required")}");
 
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

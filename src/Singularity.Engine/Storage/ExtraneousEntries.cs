@@ -15,6 +15,12 @@ internal sealed class ExtraneousEntries(Func<string, bool> named, Action stillBu
     private static readonly EnumerationOptions AllEntries = new() { AttributesToSkip = 0, IgnoreInaccessible = false, RecurseSubdirectories = false };
     private readonly List<string> _failures = [];
 
+    /// <summary>
+    /// Whether directories may be deleted now; when not (another session is receiving, see RemovalGate), each
+    /// directory to delete is named as not deleted, and what it holds is left. Default true.
+    /// </summary>
+    public bool RemoveDirectories { get; set; } = true;
+
     /// <summary>Entries deleted, counting everything below a deleted directory.</summary>
     public int Deleted { get; private set; }
 
@@ -83,12 +89,21 @@ internal sealed class ExtraneousEntries(Func<string, bool> named, Action stillBu
         {
             if (entry is DirectoryInfo directory && (entry.Attributes & FileAttributes.ReparsePoint) == 0)
             {
+                if (!RemoveDirectories)
+                {
+                    Fail(path, "not deleted while another send was receiving into the destination; send again to delete it");
+                    return false;
+                }
                 bool emptied = true;
                 var children = directory.GetFileSystemInfos("*", AllEntries);
                 var below = Unspellable(children);
                 foreach (var child in children)
-                    emptied &= Remove(child, $"{path}/{child.Name}", below);
-                // A child that stayed is named already; the directory holding it stays without a word.
+                {
+                    // Partial files stay, here too: another session may be writing them, or a later one resume them.
+                    if (PathGuard.IsReserved(child.Name)) emptied = false;
+                    else emptied &= Remove(child, $"{path}/{child.Name}", below);
+                }
+                // A child that stayed is named already (or is a partial file); the directory holding it stays without a word.
                 if (!emptied) return false;
                 directory.Delete();
             }

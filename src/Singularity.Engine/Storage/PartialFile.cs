@@ -450,7 +450,13 @@ internal sealed class PartialFile
             Committed = true;
             // Windows cannot delete a file open without delete sharing; the partial is in place by now.
             journalLock?.Dispose();
-            if (Resumable) File.Delete(JournalPath);
+            // The file is in place: a journal that cannot be deleted only lingers (sglty partials lists it), and must not
+            // make a committed file count as failed.
+            if (Resumable)
+            {
+                try { File.Delete(JournalPath); }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { }
+            }
             _shards = null;
         }
         finally

@@ -105,6 +105,13 @@ internal sealed class PathGuard
         lock (_checkedDirectories) return _createdDirectories.Contains(directory);
     }
 
+    /// <summary>Whether this guard checked <paramref name="full"/> or a directory below it: something of this session was prepared there.</summary>
+    public bool HoldsAtOrBelow(string full)
+    {
+        lock (_checkedDirectories)
+            return _checkedDirectories.Any(directory => directory == full || IsBelow(full, directory));
+    }
+
     private void CheckParents(string full)
     {
         string? parent = Path.GetDirectoryName(full);

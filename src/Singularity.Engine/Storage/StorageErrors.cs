@@ -20,11 +20,26 @@ internal static class StorageErrors
 
     /// <summary>
     /// A failure that concerns one entry of a tree, and ends only it, as rsync goes on past it: a place the receiver may
-    /// not write, a name too long for the file system, a parent that could not be made. Not a full disk (waiting and
-    /// retrying may mend it, and every later file would fail too), nor a partial another session holds (busy).
+    /// not write (EACCES, EPERM), a name too long for the file system (ENAMETOOLONG), a parent that could not be made or
+    /// is not a directory (ENOENT, ENOTDIR), a directory or a file in the way (EISDIR, EEXIST), a link in the way
+    /// (ELOOP). Not a full disk or quota, a read-only file system, an I/O error or too many open files: every later
+    /// entry would fail too (or waiting and retrying may mend it), so those end the session; nor a partial another
+    /// session holds (busy).
     /// </summary>
-    public static bool ConcernsOneEntry(Exception ex) =>
-        ex is UnauthorizedAccessException or EntryConflictException || (ex is IOException io && !IsDiskFull(io) && !IsLocked(io));
+    public static bool ConcernsOneEntry(Exception ex) => ex switch
+    {
+        UnauthorizedAccessException or EntryConflictException or PathTooLongException or DirectoryNotFoundException or FileNotFoundException => true,
+        IOException io => io.HResult is NoEntry or NotADirectory or IsADirectory or Exists or NameTooLong or TooManyLinks,
+        _ => false,
+    };
+
+    // Error numbers, as .NET leaves them in an IOException's HResult on Unix.
+    private const int NoEntry = 2;
+    private const int Exists = 17;
+    private const int NotADirectory = 20;
+    private const int IsADirectory = 21;
+    private const int NameTooLong = 36;
+    private const int TooManyLinks = 40;
 
     /// <summary>Turns a raw I/O failure into a session error with a one-line message.</summary>
     public static SingularityException Describe(Exception ex, string what) => ex switch

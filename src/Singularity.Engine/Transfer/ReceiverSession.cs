@@ -63,6 +63,9 @@ internal sealed partial class ReceiverSession
     private bool _deleteExtraneous;
     private bool _rootIsSent;
     private ExtraneousEntries? _extraneous;
+    private bool _deletionRan;
+    // SessionDone's flags: bit 0, the receiver deleted what the source no longer has (it was asked, and nothing failed).
+    internal const int SessionDoneDeleted = 1;
     // Every path of the manifest, by a 128-bit hash of it rather than the path itself: a tree of millions of files
     // would otherwise keep every name until the manifest ends (and, to delete what it does not name, until the
     // session's end). Seeded at random, so no sender can choose two paths that collide.
@@ -71,6 +74,7 @@ internal sealed partial class ReceiverSession
     private long _manifestBytes;
     private long _bytesNeeded;
     private long _freeAtStart = -1;
+    private readonly RemovalGate _removals;
     private readonly OpenFileBudget _holds;
     private readonly OpenFileBudget _writing;
     // Resume offers go out as the chunk is prepared, before any pacing: bounded, they fit the control backlog (16 bytes
@@ -87,8 +91,9 @@ internal sealed partial class ReceiverSession
     private int _failed;
     private long _lastActivity;
 
-    public ReceiverSession(SessionId id, ReceiverOptions options, string remote, SessionKeys keys, OpenFileBudget? receiverHolds = null, OpenFileBudget? receiverWriting = null)
+    public ReceiverSession(SessionId id, ReceiverOptions options, string remote, SessionKeys keys, OpenFileBudget? receiverHolds = null, OpenFileBudget? receiverWriting = null, RemovalGate? removals = null)
     {
+        _removals = removals ?? RemovalGate.Alone();
         Id = id;
         Keys = keys;
         _options = options;
@@ -390,21 +395,36 @@ internal sealed partial class ReceiverSession
     /// <summary>
     /// A directory where the source has a file or a link: an empty one is removed, as rsync removes it; one with
     /// anything in it only when the sender asked to delete what the source does not have (it is then deleted with
-    /// everything below it, links not followed), else the session is refused, naming it.
+    /// everything below it, links not followed), else the entry fails, naming it. Never one this session has written
+    /// into (it prepared files there to open later by path, which a link at that name would redirect), nor while
+    /// another session is receiving (see <see cref="RemovalGate"/>).
     /// </summary>
     private void RemoveDirectoryInTheWay(ManifestEntry entry, string full)
     {
         string what = entry.Kind == EntryKind.File ? "a file" : "a link";
-        if (Directory.EnumerateFileSystemEntries(full).Any())
+        string refused = $"refused: '{entry.Path}' is a directory in the destination, where the source has {what}";
+        bool empty = !Directory.EnumerateFileSystemEntries(full).Any();
+        if (!empty && !_deleteExtraneous) throw new EntryConflictException($"{refused}; move it away, or send with --delete to replace it");
+        if (_guard.HoldsAtOrBelow(full)) throw new EntryConflictException($"{refused}, and this send also writes into that directory");
+        if (!_removals.TryBeginRemoving()) throw new EntryConflictException($"{refused}; it is replaced only while no other send is receiving into the destination: send again");
+        try
         {
-            if (!_deleteExtraneous)
-                throw new EntryConflictException($"refused: '{entry.Path}' is a directory in the destination, where the source has {what}; move it away, or send with --delete to replace it");
-            _extraneous ??= NewExtraneous();
-            if (!_extraneous.Remove(full, entry.Path))
-                throw new EntryConflictException($"refused: '{entry.Path}' is a directory in the destination, where the source has {what}, and not all of it could be deleted: {_extraneous.Failures[^1]}");
-            return;
+            if (empty)
+            {
+                Directory.Delete(full);
+            }
+            else
+            {
+                _extraneous ??= NewExtraneous();
+                _extraneous.RemoveDirectories = true;
+                if (!_extraneous.Remove(full, entry.Path))
+                    throw new EntryConflictException($"{refused}, and not all of it could be deleted: {_extraneous.Failures[^1]}");
+            }
         }
-        Directory.Delete(full);
+        finally
+        {
+            _removals.EndRemoving();
+        }
     }
 
     /// <summary>
@@ -654,7 +674,7 @@ internal sealed partial class ReceiverSession
         BinaryPrimitives.WriteInt32LittleEndian(done.AsSpan(4), _extraneous?.Deleted ?? 0);
         BinaryPrimitives.WriteInt64LittleEndian(done.AsSpan(8), Interlocked.Read(ref _bytesWritten));
         BinaryPrimitives.WriteInt32LittleEndian(done.AsSpan(16), _extraneous?.Failed ?? 0);
-        BinaryPrimitives.WriteInt32LittleEndian(done.AsSpan(20), 0);
+        BinaryPrimitives.WriteInt32LittleEndian(done.AsSpan(20), _deletionRan ? SessionDoneDeleted : 0);
         _control!.Post(ControlMessageType.SessionDone, done);
         await _control.FlushAsync().ConfigureAwait(false);
     }
@@ -666,12 +686,23 @@ internal sealed partial class ReceiverSession
     /// </summary>
     private void DeleteExtraneous()
     {
-        _extraneous ??= NewExtraneous();
-        if (_rootIsSent) _extraneous.Clean(_guard.Root, "");
-        foreach (var (_, path, entry) in _directories)
+        // Directories only while no other session is receiving (see RemovalGate); files and links always.
+        bool alone = _removals.TryBeginRemoving();
+        try
         {
-            _extraneous.Clean(path, entry.Path);
-            Touch();
+            _extraneous ??= NewExtraneous();
+            _extraneous.RemoveDirectories = alone;
+            if (_rootIsSent) _extraneous.Clean(_guard.Root, "");
+            foreach (var (_, path, entry) in _directories)
+            {
+                _extraneous.Clean(path, entry.Path);
+                Touch();
+            }
+            _deletionRan = true;
+        }
+        finally
+        {
+            if (alone) _removals.EndRemoving();
         }
         _names.Clear();
         _names.TrimExcess();
@@ -778,7 +809,7 @@ internal sealed partial class ReceiverSession
             // and its place in the receiver's hold budget, which outlives this session.
             foreach (var file in Volatile.Read(ref _files))
             {
-                if (file is null || file == Released) continue;
+                if (file is null || file == Released || file == Failed) continue;
                 try { file.Abandon(); }
                 catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or SingularityException) { }
             }

@@ -36,8 +36,8 @@ public sealed record SendResult
     /// <summary>Entries the receiver should have deleted but could not; its log names them.</summary>
     public int EntriesNotDeleted { get; init; }
     /// <summary>
-    /// Whether deletion was asked for but skipped, because something could not be read and was left out (see
-    /// <see cref="NotSent"/>): as with rsync, a send that could not read everything deletes nothing.
+    /// Whether deletion was asked for but skipped, because something was left out (see <see cref="NotSent"/>): the
+    /// sender could not read it, or the receiver could not write it; as with rsync, such a send deletes nothing.
     /// </summary>
     public bool DeletionSkipped { get; init; }
     /// <summary>Times the sender reconnected and resumed after losing the receiver.</summary>

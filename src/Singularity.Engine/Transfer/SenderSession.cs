@@ -68,6 +68,7 @@ internal sealed partial class SenderSession
     private int _filesUnchanged;
     private int _entriesDeleted;
     private int _entriesNotDeleted;
+    private bool _deletionRan;
     // Files counted as committed that moved no data: found in place (FilesPresent) or left out (FilesDropped).
     private int _filesSettledUnmoved;
     // What this attempt left out: directories the scan could not list, files that could not be opened, and entries
@@ -214,7 +215,7 @@ internal sealed partial class SenderSession
             NotSent = NotSent,
             EntriesDeleted = _entriesDeleted,
             EntriesNotDeleted = _entriesNotDeleted,
-            DeletionSkipped = _options.DeleteExtraneous && NotSent.Count > 0,
+            DeletionSkipped = _options.DeleteExtraneous && !_deletionRan,
             Elapsed = _clock.Elapsed,
             Lanes = Math.Max(_options.Lanes, Volatile.Read(ref _lanesStarted)),
             ShardSize = _options.ShardSize,
@@ -469,7 +470,8 @@ internal sealed partial class SenderSession
                     throw new ProtocolViolationException("SessionDone does not match the transfer");
                 _entriesDeleted = BinaryPrimitives.ReadInt32LittleEndian(body[4..]);
                 _entriesNotDeleted = BinaryPrimitives.ReadInt32LittleEndian(body[16..]);
-                if (((_entriesDeleted | _entriesNotDeleted) != 0 && (_sessionFlags & OpenSessionFlags.DeleteExtraneous) == 0) || _entriesDeleted < 0 || _entriesNotDeleted < 0)
+                _deletionRan = (BinaryPrimitives.ReadInt32LittleEndian(body[20..]) & ReceiverSession.SessionDoneDeleted) != 0;
+                if ((((_entriesDeleted | _entriesNotDeleted) != 0 || _deletionRan) && (_sessionFlags & OpenSessionFlags.DeleteExtraneous) == 0) || _entriesDeleted < 0 || _entriesNotDeleted < 0)
                     throw new ProtocolViolationException("SessionDone counts deletions this sender did not ask for");
                 _sessionDone.TrySetResult();
                 break;

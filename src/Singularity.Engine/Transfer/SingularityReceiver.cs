@@ -20,6 +20,7 @@ public sealed class SingularityReceiver : IAsyncDisposable
     private readonly ReceiverOptions _options;
     private readonly ILaneListener _listener;
     private readonly ConcurrentDictionary<SessionId, ReceiverSession> _sessions = new();
+    private readonly RemovalGate _removals = new();
     private readonly ConcurrentDictionary<Task, bool> _connections = new();
     private readonly CancellationTokenSource _stopping = new();
     private int _handshakes;
@@ -315,6 +316,13 @@ public sealed class SingularityReceiver : IAsyncDisposable
                 Reject(remote, "too many sessions");
                 return null;
             }
+            // Closed without a word: the sender takes it for a lost connection, and retries once the removal is over.
+            if (!_removals.TryEnter())
+            {
+                Interlocked.Decrement(ref _sessionSlots);
+                Reject(remote, "a session is removing directories in the destination; the sender will retry");
+                return null;
+            }
             admitted = true;
             return (id, pending.Keys);
         }
@@ -343,11 +351,12 @@ public sealed class SingularityReceiver : IAsyncDisposable
 
     private async Task RunSessionAsync(ILaneConnection connection, string remote, SessionId id, SessionKeys keys)
     {
-        var session = new ReceiverSession(id, _options, remote, keys, Holds.Value, Writing.Value);
+        var session = new ReceiverSession(id, _options, remote, keys, Holds.Value, Writing.Value, _removals);
         bool added = _sessions.TryAdd(session.Id, session);
         if (_pending.TryRemove(id, out var waiting)) waiting.TrySetResult(added ? session : null);
         if (!added)
         {
+            _removals.Leave();
             Interlocked.Decrement(ref _sessionSlots);
             return;
         }
@@ -364,6 +373,7 @@ public sealed class SingularityReceiver : IAsyncDisposable
             if (_ended.TryAdd(session.Id, true)) _endedOrder.Enqueue(session.Id);
             while (_endedOrder.Count > EndedSessionsKept && _endedOrder.TryDequeue(out var oldest)) _ended.TryRemove(oldest, out _);
             _sessions.TryRemove(session.Id, out _);
+            _removals.Leave();
             int ended = Interlocked.Increment(ref _sessionsEnded);
             if (Interlocked.Decrement(ref _sessionSlots) == 0 && _options.ReturnMemoryWhenIdle) _ = ReturnMemoryWhenIdleAsync(ended);
         }

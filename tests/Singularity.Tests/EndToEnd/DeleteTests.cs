@@ -78,6 +78,34 @@ public sealed class DeleteTests
     }
 
     /// <summary>
+    /// While another session receives into the destination, directories are not deleted (that session may hold them
+    /// checked, see RemovalGate): each is named as not deleted, and files and links are still deleted.
+    /// </summary>
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task Directories_are_not_deleted_while_another_session_receives()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        TestFiles.Create(Path.Combine(tree, "a"), 100);
+        string destination = temp.Sub("dst");
+        string staleFile = TestFiles.Create(Path.Combine(destination, "tree", "stale"), 10);
+        string staleDirectory = TestFiles.Create(Path.Combine(destination, "tree", "old", "f"), 10);
+        // Plaintext allowed, for the raw peer that stands for the other session.
+        await using var receiver = new LoopbackReceiver(destination, new TransferOptions { Cipher = CipherSuite.None });
+        await using var other = await RawPeer.ConnectAsync(receiver.Url);
+        var (_, answer, _) = await other.OpenWithManifestAsync(receiver.Token, 4096, new Singularity.Engine.Protocol.ManifestEntry(Singularity.Engine.Protocol.EntryKind.File, "elsewhere/x", 1, (UnixFileMode)0b110_100_100, 0, null));
+        Assert.Equal(Singularity.Engine.Protocol.ControlMessageType.ManifestAccepted, answer);
+
+        var result = await SingularitySender.SendAsync([tree], receiver.Url, Quick with { DeleteExtraneous = true });
+
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal((1, 1), (result.EntriesDeleted, result.EntriesNotDeleted));
+        Assert.False(File.Exists(staleFile));
+        Assert.True(File.Exists(staleDirectory));
+    }
+
+    /// <summary>
     /// A retry names again, as sent before, the files an earlier attempt committed, rather than leaving them out of
     /// its manifest: the receiver would otherwise take them for gone from the source and delete them. They are not
     /// sent again, even when every file is to be sent (no quick check).

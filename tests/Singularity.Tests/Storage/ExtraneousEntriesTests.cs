@@ -19,14 +19,16 @@ public sealed class ExtraneousEntriesTests
         File.CreateSymbolicLink(Path.Combine(destination, "file-out"), precious);
         string kept = TestFiles.Create(Path.Combine(destination, "kept"), 10);
         string partial = TestFiles.Create(Path.Combine(destination, ".half.sglty-part"), 10);
+        string deeper = TestFiles.Create(Path.Combine(destination, "other", ".big.sglty-part"), 10);
         string journal = TestFiles.Create(Path.Combine(destination, ".half.SGLTY-STATE"), 10);
         var extraneous = new ExtraneousEntries(path => path == "kept", () => { });
 
         extraneous.Clean(destination, "");
 
-        // gone, gone/deep, gone/deep/f, gone/out, out, file-out.
+        // gone, gone/deep, gone/deep/f, gone/out, out, file-out; "other" stays, for the partial file in it.
         Assert.Equal((6, 0), (extraneous.Deleted, extraneous.Failed));
-        Assert.Equal([journal, partial, kept], Directory.GetFileSystemEntries(destination).Order(StringComparer.Ordinal));
+        Assert.Equal([journal, partial, kept, Path.Combine(destination, "other")], Directory.GetFileSystemEntries(destination).Order(StringComparer.Ordinal));
+        Assert.True(File.Exists(deeper), "a partial file in a directory deleted was deleted");
         Assert.True(File.Exists(precious));
     }
 
