@@ -33,4 +33,6 @@ internal enum ControlMessageType : byte
     FilesDropped = 14,
     /// <summary>R→S: one entry (file, directory or link) the receiver could not write, with the reason; the rest of the session goes on.</summary>
     EntryFailed = 15,
+    /// <summary>R→S, after Finish, about once a second while the receiver deletes what the source no longer has: it is still at work.</summary>
+    StillWorking = 16,
 }

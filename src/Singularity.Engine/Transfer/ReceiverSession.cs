@@ -64,6 +64,9 @@ internal sealed partial class ReceiverSession
     private bool _rootIsSent;
     private ExtraneousEntries? _extraneous;
     private bool _deletionRan;
+    // Finish has arrived; when the last StillWorking went out.
+    private bool _finishing;
+    private long _lastStillWorking;
     // SessionDone's flags: bit 0, the receiver deleted what the source no longer has (it was asked, and nothing failed).
     internal const int SessionDoneDeleted = 1;
     // Every path of the manifest, by a 128-bit hash of it rather than the path itself: a tree of millions of files
@@ -666,6 +669,8 @@ internal sealed partial class ReceiverSession
         if (bodyLength != 0) throw new ProtocolViolationException("Finish has a body");
         if (!ManifestAccepted || Volatile.Read(ref _filesCommitted) != _fileCount)
             throw new ProtocolViolationException("sender finished before every file was committed");
+        _finishing = true;
+        _lastStillWorking = _clock.ElapsedTicks;
         // Before the directories get their times: deleting in them changes those.
         if (_deleteExtraneous && _filesDropped == 0 && Volatile.Read(ref _entriesFailed) == 0) DeleteExtraneous();
         ApplyDirectoryMetadata();
@@ -696,7 +701,7 @@ internal sealed partial class ReceiverSession
             foreach (var (_, path, entry) in _directories)
             {
                 _extraneous.Clean(path, entry.Path);
-                Touch();
+                StillBusy();
             }
             _deletionRan = true;
         }
@@ -708,7 +713,19 @@ internal sealed partial class ReceiverSession
         _names.TrimExcess();
     }
 
-    private ExtraneousEntries NewExtraneous() => new(path => _names.Contains(NameHash(path)), Touch);
+    private ExtraneousEntries NewExtraneous() => new(path => _names.Contains(NameHash(path)), StillBusy);
+
+    /// <summary>
+    /// Called often while deleting: keeps this side's idle timer quiet and, about once a second after Finish, tells the
+    /// sender (StillWorking) that the answer is coming, so that a long deletion does not read as a receiver gone silent.
+    /// </summary>
+    private void StillBusy()
+    {
+        Touch();
+        if (!_finishing || _clock.ElapsedTicks - _lastStillWorking < Stopwatch.Frequency) return;
+        _lastStillWorking = _clock.ElapsedTicks;
+        _control!.Post(ControlMessageType.StillWorking, []);
+    }
 
     /// <summary>
     /// Deepest first, after all files are in, so writing a child does not change a parent's mtime afterwards. A

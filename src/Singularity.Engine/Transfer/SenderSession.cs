@@ -67,6 +67,9 @@ internal sealed partial class SenderSession
     private long _bytesSkipped;
     private int _filesUnchanged;
     private int _entriesDeleted;
+    // Finish went out; StillWorking messages heard since.
+    private bool _finishSent;
+    private long _stillWorking;
     private int _entriesNotDeleted;
     private bool _deletionRan;
     // Files counted as committed that moved no data: found in place (FilesPresent) or left out (FilesDropped).
@@ -171,10 +174,9 @@ internal sealed partial class SenderSession
             _scheduler.Finish();
             ReleaseDrainingLanes();
             await WhenLanesEndAsync().ConfigureAwait(false);
+            Volatile.Write(ref _finishSent, true);
             _control.Post(ControlMessageType.Finish, []);
-            // Deleting what the source no longer has may take the receiver a while: it keeps its own idle timer alive.
-            bool deleting = (_sessionFlags & OpenSessionFlags.DeleteExtraneous) != 0;
-            await Wait(_sessionDone.Task, deleting ? TimeSpan.FromTicks(Math.Max(_options.StallTimeout.Ticks, _options.IdleTimeout.Ticks)) : _options.StallTimeout).ConfigureAwait(false);
+            await WaitForSessionDoneAsync().ConfigureAwait(false);
             _closing = true;
         }
         catch (Exception ex)
@@ -246,6 +248,26 @@ internal sealed partial class SenderSession
     /// <summary>Whether the entry is a file the receiver committed: its chunk went out (so its state was made) and its state is gone.</summary>
     private bool IsCommitted(uint id) =>
         id < (uint)Volatile.Read(ref _entriesSent) && _entries[(int)id].Entry.Kind == EntryKind.File && Volatile.Read(ref _filesById[id]) is null;
+
+    /// <summary>
+    /// Waits for SessionDone at most <see cref="TransferOptions.StallTimeout"/> after Finish, or after the receiver's
+    /// last StillWorking: deleting what the source no longer has may take it a while, and it says so once a second.
+    /// </summary>
+    private async Task WaitForSessionDoneAsync()
+    {
+        while (true)
+        {
+            long heard = Volatile.Read(ref _stillWorking);
+            try
+            {
+                await Wait(_sessionDone.Task, _options.StallTimeout).ConfigureAwait(false);
+                return;
+            }
+            catch (TransferAbortedException) when (_failure is null && Volatile.Read(ref _stillWorking) != heard)
+            {
+            }
+        }
+    }
 
     /// <summary>Waits for a milestone, or for the session to fail first, or (with a limit) for the receiver to fall silent.</summary>
     private async Task Wait(Task milestone, TimeSpan? limit = null)
@@ -463,6 +485,11 @@ internal sealed partial class SenderSession
             case ControlMessageType.ResumeOffer: OnResumeOffer(body); break;
             case ControlMessageType.FilesPresent: OnPresent(body); break;
             case ControlMessageType.EntryFailed: OnEntryFailed(body); break;
+            case ControlMessageType.StillWorking:
+                if (!Volatile.Read(ref _finishSent) || (_sessionFlags & OpenSessionFlags.DeleteExtraneous) == 0 || body.Length != 0)
+                    throw new ProtocolViolationException("StillWorking came before Finish, without a deletion asked for, or with a body");
+                Interlocked.Increment(ref _stillWorking);
+                break;
             case ControlMessageType.ShardNack: OnNack(body); break;
             case ControlMessageType.FilesCommitted: OnCommitted(body); break;
             case ControlMessageType.SessionDone:

@@ -222,6 +222,38 @@ public sealed class HostileReceiverTests
         Assert.Contains(kind == "short" ? "EntryFailed is too short" : "the receiver named entry 7", error.Message);
     }
 
+    /// <summary>
+    /// A receiver deleting what the source no longer has may take longer than the sender waits for SessionDone: it
+    /// says so about once a second (StillWorking), and the sender waits on. Here the stall timeout is 1 s and the
+    /// answer comes after 3 s of such messages.
+    /// </summary>
+    [Fact]
+    public async Task A_receiver_still_deleting_keeps_the_sender_waiting_for_its_answer()
+    {
+        using var temp = new TempDirectory();
+        await using var receiver = new RawReceiver();
+        var send = SendOneFile(temp, receiver, Plain with { DeleteExtraneous = true, StallTimeout = TimeSpan.FromSeconds(1) });
+        await AcceptOneFileAsync(receiver);
+        await receiver.SendAsync(ControlMessageType.ShardAcks, RawReceiver.Batch([0, 0]));
+        await receiver.SendAsync(ControlMessageType.FilesCommitted, RawReceiver.Batch([0]));
+        Assert.NotNull(await receiver.ReadUntilAsync(ControlMessageType.Finish));
+
+        for (int i = 0; i < 10; i++)
+        {
+            await receiver.SendAsync(ControlMessageType.StillWorking, []);
+            await Task.Delay(300);
+        }
+        byte[] done = new byte[24];
+        BinaryPrimitives.WriteInt32LittleEndian(done, 1);
+        BinaryPrimitives.WriteInt32LittleEndian(done.AsSpan(4), 7);
+        BinaryPrimitives.WriteInt64LittleEndian(done.AsSpan(8), 1000);
+        BinaryPrimitives.WriteInt32LittleEndian(done.AsSpan(20), 1);
+        await receiver.SendAsync(ControlMessageType.SessionDone, done);
+
+        var result = await send;
+        Assert.Equal((7, false), (result.EntriesDeleted, result.DeletionSkipped));
+    }
+
     /// <summary>A receiver that reports deletions the sender did not ask for is refused: the sender would report them.</summary>
     [Fact]
     public async Task Deletions_the_sender_did_not_ask_for_are_refused()
