@@ -67,6 +67,8 @@ internal static class SendCommand
             string resumed = result.BytesSkipped > 0 ? $" ({ByteSize.Format(result.BytesSkipped)} of it already there from an interrupted send)" : "";
             Console.Error.WriteLine($"sent {Count.Of(result.FilesTransferred, "file")}{besides}, {ByteSize.Format(result.BytesTransferred)}{resumed} in {seconds:0.00} s: {Delivered(result) / seconds / 1e6:0.0} MB/s ({Delivered(result) * 8 / seconds / 1e9:0.00} Gbit/s), {Count.Of(result.Lanes, "lane")}, {ByteSize.Format(result.ShardSize)} shards, {CipherSuites.Name(result.Cipher)}");
             if (result.EntriesDeleted > 0) Console.Error.WriteLine($"deleted {Count.Of(result.EntriesDeleted, "entry", "entries")} at the receiver that the source no longer has");
+            // As rsync skips deletion after an error: what was left out would read as gone from the source.
+            if (result.DeletionSkipped) Console.Error.WriteLine("sglty: nothing was deleted at the receiver: entries were left out (named above), which it would take for gone from the source");
             if (json) WriteJson(result, result.EntriesNotDeleted > 0 || result.NotSent.Count > 0 ? Errors.PartialTransfer : 0);
             if (result.EntriesNotDeleted > 0)
                 Console.Error.WriteLine($"sglty: error: {Count.Of(result.EntriesNotDeleted, "entry", "entries")} at the receiver could not be deleted; the receiver's log names them");

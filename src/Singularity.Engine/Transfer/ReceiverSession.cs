@@ -420,8 +420,14 @@ internal sealed partial class ReceiverSession
             {
                 _extraneous ??= NewExtraneous();
                 _extraneous.RemoveDirectories = true;
+                int failed = _extraneous.Failed;
                 if (!_extraneous.Remove(full, entry.Path))
-                    throw new EntryConflictException($"{refused}, and not all of it could be deleted: {_extraneous.Failures[^1]}");
+                {
+                    // Either something in it could not be deleted, or it holds partial files, which deletion leaves.
+                    string why = _extraneous.Failed > failed && _extraneous.Failures.Count > 0 ? $"not all of it could be deleted: {_extraneous.Failures[^1]}"
+                        : "it holds partial files of an interrupted send (`sglty partials --clean` removes them)";
+                    throw new EntryConflictException($"{refused}, and {why}");
+                }
             }
         }
         finally

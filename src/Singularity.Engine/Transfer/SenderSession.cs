@@ -107,10 +107,9 @@ internal sealed partial class SenderSession
         else if (options.DeleteExtraneous) _entries = [.. scanned.Select(e => e.Entry.Kind == EntryKind.File && alreadyCommitted.Contains(e.Entry.Path) ? e with { Entry = e.Entry with { SentBefore = true } } : e)];
         else _entries = [.. scanned.Where(e => e.Entry.Kind != EntryKind.File || !alreadyCommitted.Contains(e.Entry.Path))];
         _sessionFlags = options.SkipUnchanged ? OpenSessionFlags.SkipUnchanged : (ushort)0;
+        // A scan that left something out does not ask: the result says the deletion was skipped.
         if (options.DeleteExtraneous && _notSent.Count == 0)
             _sessionFlags |= (ushort)(OpenSessionFlags.DeleteExtraneous | (SourceScanner.SendsContents(paths) ? OpenSessionFlags.RootIsSent : 0));
-        else if (options.DeleteExtraneous && firstAttempt)
-            events?.Invoke("not deleting anything at the receiver: some entries could not be read (named above), and the receiver would take them for gone");
         _token = url.Token ?? throw new SingularityException(ErrorCode.AuthFailed, "the URL has no token; use the whole URL `sglty recv` printed (sglty://HOST:PORT/?token=...)");
         if (_entries.Count > options.Limits.MaxEntries)
             throw new SingularityException(ErrorCode.LimitExceeded, $"{_entries.Count} entries exceed the limit of {options.Limits.MaxEntries}");

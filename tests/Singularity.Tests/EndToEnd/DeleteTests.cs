@@ -106,6 +106,32 @@ public sealed class DeleteTests
     }
 
     /// <summary>
+    /// A directory in the way of a file that holds a partial file of an interrupted send: deletion leaves partial
+    /// files, so the directory stays, and the file is named as not written, saying why; the rest arrives.
+    /// </summary>
+    [Fact]
+    public async Task A_directory_in_the_way_that_holds_a_partial_file_is_named_and_the_rest_arrives()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        TestFiles.Create(Path.Combine(tree, "bigdir"), 100);
+        TestFiles.Create(Path.Combine(tree, "other"), 200, seed: 2);
+        string destination = temp.Sub("dst");
+        string partial = TestFiles.Create(Path.Combine(destination, "tree", "bigdir", "deeper", ".big.sglty-part"), 10);
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var result = await SingularitySender.SendAsync([tree], receiver.Url, Quick with { DeleteExtraneous = true });
+
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        var left = Assert.Single(result.NotSent);
+        Assert.Equal("tree/bigdir", left.Path);
+        Assert.Contains("it holds partial files of an interrupted send (`sglty partials --clean` removes them)", left.Reason);
+        Assert.True(File.Exists(partial));
+        TestFiles.AssertSameBytes(Path.Combine(tree, "other"), Path.Combine(destination, "tree", "other"));
+        Assert.True(result.DeletionSkipped);
+    }
+
+    /// <summary>
     /// A retry names again, as sent before, the files an earlier attempt committed, rather than leaving them out of
     /// its manifest: the receiver would otherwise take them for gone from the source and delete them. They are not
     /// sent again, even when every file is to be sent (no quick check).
