@@ -7,7 +7,7 @@ namespace Singularity.Engine.Storage;
 /// (of this or another session) are left for <see cref="PartialFiles"/> to clean, and a name that is not UTF-8, which
 /// .NET cannot give back to the system, is left too and named as not deleted.
 /// </summary>
-internal sealed class ExtraneousEntries(Func<string, bool> named, Action stillBusy)
+internal sealed class ExtraneousEntries(Func<string, string, bool> kept, Action stillBusy)
 {
     /// <summary>Failures named one by one; more are only counted, so a directory of a million undeletable files costs no memory.</summary>
     public const int MostFailuresNamed = 100;
@@ -32,7 +32,7 @@ internal sealed class ExtraneousEntries(Func<string, bool> named, Action stillBu
 
     /// <summary>
     /// Deletes the entries of <paramref name="directory"/> (a directory of the manifest, <paramref name="relative"/>
-    /// from the destination, "" for its root) whose relative paths the manifest does not name.
+    /// from the destination, "" for its root) that are not to be kept (by their relative and full paths).
     /// </summary>
     public void Clean(string directory, string relative)
     {
@@ -53,7 +53,7 @@ internal sealed class ExtraneousEntries(Func<string, bool> named, Action stillBu
         foreach (var child in children)
         {
             string path = relative.Length == 0 ? child.Name : $"{relative}/{child.Name}";
-            if (PathGuard.IsReserved(child.Name) || named(path)) continue;
+            if (PathGuard.IsReserved(child.Name) || kept(path, child.FullName)) continue;
             Remove(child, path, unspellable);
         }
     }

@@ -9,9 +9,12 @@ internal sealed class PathGuard
     private static readonly SearchValues<char> WindowsInvalid = SearchValues.Create("\\:*?\"<>|");
     private readonly string _root;
     private readonly ProtocolLimits _limits;
-    private readonly HashSet<string> _checkedDirectories = new(StringComparer.Ordinal);
+    // Compared as the platform's file systems usually compare names: another letter case names the same directory on
+    // Windows and macOS, where a check by exact name would miss it.
+    private static readonly StringComparer Names = OperatingSystem.IsLinux() ? StringComparer.Ordinal : StringComparer.OrdinalIgnoreCase;
+    private readonly HashSet<string> _checkedDirectories = new(Names);
     // Directories this guard created: nothing in them predates the session, so nothing there needs looking up.
-    private readonly HashSet<string> _createdDirectories = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _createdDirectories = new(Names);
 
     public PathGuard(string root, ProtocolLimits limits)
     {
@@ -105,11 +108,13 @@ internal sealed class PathGuard
         lock (_checkedDirectories) return _createdDirectories.Contains(directory);
     }
 
-    /// <summary>Whether this guard checked <paramref name="full"/> or a directory below it: something of this session was prepared there.</summary>
-    public bool HoldsAtOrBelow(string full)
+    /// <summary>
+    /// Whether this guard checked <paramref name="full"/>: something of this session was prepared at or below it. The
+    /// checked directories hold every parent (below the root) of each one they hold, so one lookup tells.
+    /// </summary>
+    public bool Checked(string full)
     {
-        lock (_checkedDirectories)
-            return _checkedDirectories.Any(directory => directory == full || IsBelow(full, directory));
+        lock (_checkedDirectories) return _checkedDirectories.Contains(full);
     }
 
     private void CheckParents(string full)

@@ -60,7 +60,7 @@ internal static class SpecialFiles
             {
                 NoEntry => new FileNotFoundException("no such file"),
                 NotPermitted or AccessDenied => new UnauthorizedAccessException("permission denied"),
-                _ => new IOException(Marshal.GetPInvokeErrorMessage(error)),
+                _ => new IOException(Marshal.GetPInvokeErrorMessage(error), error),
             };
         }
         var handle = new SafeFileHandle(descriptor, ownsHandle: true);
@@ -87,7 +87,8 @@ internal static class SpecialFiles
                 // The C library refuses to change a link's own mode: the name is a link now.
                 if (error == NotSupported) return false;
                 if (error != NoSystemCall && error != InvalidArgument)
-                    throw error is NotPermitted or AccessDenied ? new UnauthorizedAccessException("permission denied") : new IOException(Marshal.GetPInvokeErrorMessage(error));
+                    // The error number as .NET leaves it in HResult on Unix, so that callers can tell what failed.
+                    throw error is NotPermitted or AccessDenied ? new UnauthorizedAccessException("permission denied") : new IOException(Marshal.GetPInvokeErrorMessage(error), error);
             }
             catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException) { }
         }

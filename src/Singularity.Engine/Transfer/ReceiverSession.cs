@@ -408,7 +408,7 @@ internal sealed partial class ReceiverSession
         string refused = $"refused: '{entry.Path}' is a directory in the destination, where the source has {what}";
         bool empty = !Directory.EnumerateFileSystemEntries(full).Any();
         if (!empty && !_deleteExtraneous) throw new EntryConflictException($"{refused}; move it away, or send with --delete to replace it");
-        if (_guard.HoldsAtOrBelow(full)) throw new EntryConflictException($"{refused}, and this send also writes into that directory");
+        if (_guard.Checked(full)) throw new EntryConflictException($"{refused}, and this send also writes into that directory");
         if (!_removals.TryBeginRemoving()) throw new EntryConflictException($"{refused}; it is replaced only while no other send is receiving into the destination: send again");
         try
         {
@@ -677,9 +677,20 @@ internal sealed partial class ReceiverSession
             throw new ProtocolViolationException("sender finished before every file was committed");
         _finishing = true;
         _lastStillWorking = _clock.ElapsedTicks;
-        // Before the directories get their times: deleting in them changes those.
-        if (_deleteExtraneous && _filesDropped == 0 && Volatile.Read(ref _entriesFailed) == 0) DeleteExtraneous();
-        ApplyDirectoryMetadata();
+        // Before the directories get their times: deleting in them changes those. Directories only while no other
+        // session is receiving (see RemovalGate), and no other starts until their modes and times are set too: a
+        // directory removed could otherwise turn into a link before the walk that sets them.
+        bool deleting = _deleteExtraneous && _filesDropped == 0 && Volatile.Read(ref _entriesFailed) == 0;
+        bool alone = deleting && _removals.TryBeginRemoving();
+        try
+        {
+            if (deleting) DeleteExtraneous(alone);
+            ApplyDirectoryMetadata();
+        }
+        finally
+        {
+            if (alone) _removals.EndRemoving();
+        }
         byte[] done = new byte[24];
         BinaryPrimitives.WriteInt32LittleEndian(done, _filesCommitted);
         BinaryPrimitives.WriteInt32LittleEndian(done.AsSpan(4), _extraneous?.Deleted ?? 0);
@@ -695,31 +706,26 @@ internal sealed partial class ReceiverSession
     /// what the manifest names, as rsync's --delete does, once every file is in place. Not after a file was left out:
     /// as rsync, a send that could not read everything deletes nothing. The names' hashes were kept for this.
     /// </summary>
-    private void DeleteExtraneous()
+    private void DeleteExtraneous(bool removeDirectories)
     {
-        // Directories only while no other session is receiving (see RemovalGate); files and links always.
-        bool alone = _removals.TryBeginRemoving();
-        try
+        _extraneous ??= NewExtraneous();
+        _extraneous.RemoveDirectories = removeDirectories;
+        if (_rootIsSent) _extraneous.Clean(_guard.Root, "");
+        foreach (var (_, path, entry) in _directories)
         {
-            _extraneous ??= NewExtraneous();
-            _extraneous.RemoveDirectories = alone;
-            if (_rootIsSent) _extraneous.Clean(_guard.Root, "");
-            foreach (var (_, path, entry) in _directories)
-            {
-                _extraneous.Clean(path, entry.Path);
-                StillBusy();
-            }
-            _deletionRan = true;
+            _extraneous.Clean(path, entry.Path);
+            StillBusy();
         }
-        finally
-        {
-            if (alone) _removals.EndRemoving();
-        }
+        _deletionRan = true;
         _names.Clear();
         _names.TrimExcess();
     }
 
-    private ExtraneousEntries NewExtraneous() => new(path => _names.Contains(NameHash(path)), StillBusy);
+    /// <summary>
+    /// What to delete: neither a name of the manifest nor a directory this session checked (a parent of an entry
+    /// that a sender did not name itself): the session still sets modes and times below it, by path.
+    /// </summary>
+    private ExtraneousEntries NewExtraneous() => new((relative, full) => _names.Contains(NameHash(relative)) || _guard.Checked(full), StillBusy);
 
     /// <summary>
     /// Called often while deleting: keeps this side's idle timer quiet and, about once a second after Finish, tells the

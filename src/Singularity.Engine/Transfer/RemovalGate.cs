@@ -31,6 +31,12 @@ internal sealed class RemovalGate
         }
     }
 
+    /// <summary>Whether a session is removing directories now: a first look, to turn a new sender away with a reason before its handshake.</summary>
+    public bool Removing
+    {
+        get { lock (_lock) return _removing; }
+    }
+
     /// <summary>Counts a session out.</summary>
     public void Leave()
     {

@@ -289,6 +289,12 @@ public sealed class SingularityReceiver : IAsyncDisposable
             Reject(remote, "too many sessions");
             return null;
         }
+        if (_removals.Removing)
+        {
+            await ReplyAsync(connection, ErrorCode.Busy, default, "the receiver is removing directories for another send; try again shortly").ConfigureAwait(false);
+            Reject(remote, "a session is removing directories in the destination");
+            return null;
+        }
         bool admitted = false;
         SessionId? pendingId = null;
         try

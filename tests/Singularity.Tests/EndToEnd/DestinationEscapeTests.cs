@@ -93,6 +93,31 @@ public sealed class DestinationEscapeTests
         Assert.Null(new DirectoryInfo(Path.Combine(destination, "x")).LinkTarget);
     }
 
+    /// <summary>
+    /// A manifest that names d and d/sub/deeper but not d/sub: deletion must not remove d/sub, which the session
+    /// checked and still sets modes and times below by path (a link there would pass them out of the destination).
+    /// </summary>
+    [Fact]
+    public async Task Deletion_keeps_every_directory_the_session_checked()
+    {
+        using var temp = new TempDirectory();
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination, Plain);
+        await using var peer = await RawPeer.ConnectAsync(receiver.Url);
+        await peer.HelloAsync(ConnectionRole.Control, receiver.Token);
+        byte[] open = RawPeer.OpenSession(4096, 1, 2, 0);
+        BinaryPrimitives.WriteUInt16LittleEndian(open.AsSpan(6), OpenSessionFlags.DeleteExtraneous);
+
+        await peer.SendControlAsync(ControlMessageType.OpenSession, open);
+        await peer.SendControlAsync(ControlMessageType.ManifestChunk, RawPeer.Manifest(Directory("d/sub/deeper"), Directory("d")));
+        Assert.NotNull(await peer.ReadUntilAsync(ControlMessageType.ManifestAccepted));
+        await FinishAsync(peer);
+
+        Assert.True(System.IO.Directory.Exists(Path.Combine(destination, "d", "sub", "deeper")));
+        var result = await receiver.NextResultAsync();
+        Assert.Equal((0, 0, 0), (result.EntriesDeleted, result.EntriesNotDeleted, result.EntriesFailed));
+    }
+
     /// <summary>Two sessions: while A has a file prepared in x, B sends a link at x. Replacing the directory waits until no other session receives.</summary>
     [Fact]
     public async Task Another_session_cannot_replace_a_directory_a_session_writes_into()

@@ -21,7 +21,7 @@ public sealed class ExtraneousEntriesTests
         string partial = TestFiles.Create(Path.Combine(destination, ".half.sglty-part"), 10);
         string deeper = TestFiles.Create(Path.Combine(destination, "other", ".big.sglty-part"), 10);
         string journal = TestFiles.Create(Path.Combine(destination, ".half.SGLTY-STATE"), 10);
-        var extraneous = new ExtraneousEntries(path => path == "kept", () => { });
+        var extraneous = new ExtraneousEntries((path, _) => path == "kept", () => { });
 
         extraneous.Clean(destination, "");
 
@@ -41,7 +41,7 @@ public sealed class ExtraneousEntriesTests
         string precious = TestFiles.Create(Path.Combine(outside, "precious"), 10);
         string link = Path.Combine(temp.Path, "was-a-directory");
         Directory.CreateSymbolicLink(link, outside);
-        var extraneous = new ExtraneousEntries(_ => false, () => { });
+        var extraneous = new ExtraneousEntries((_, _) => false, () => { });
 
         extraneous.Clean(link, "was-a-directory");
 
@@ -65,7 +65,7 @@ public sealed class ExtraneousEntriesTests
         Assert.True(Commands.Run("bash", "-c", Make, "bash", destination));
         try
         {
-            var extraneous = new ExtraneousEntries(path => path == "many", () => { });
+            var extraneous = new ExtraneousEntries((path, _) => path == "many", () => { });
             extraneous.Clean(destination, "");
 
             Assert.Equal((1, 2), (extraneous.Deleted, extraneous.Failed));
@@ -73,7 +73,7 @@ public sealed class ExtraneousEntriesTests
             Assert.False(File.Exists(Path.Combine(destination, "ok")));
             Assert.Equal(2, Directory.GetFileSystemEntries(Path.Combine(destination, "bad")).Length);
 
-            var many = new ExtraneousEntries(_ => false, () => { });
+            var many = new ExtraneousEntries((_, _) => false, () => { });
             many.Clean(Path.Combine(destination, "many"), "many");
             Assert.Equal((0, 150, ExtraneousEntries.MostFailuresNamed), (many.Deleted, many.Failed, many.Failures.Count));
         }
