@@ -29,6 +29,9 @@ public sealed record ReceiverOptions
     /// <summary>Flushes of finished files that take this long on average go to threads of their own, so lanes keep receiving (a disk's fsync); quicker ones stay on the lane.</summary>
     internal TimeSpan SlowFlush { get; init; } = TimeSpan.FromMicroseconds(200);
 
+    /// <summary>How often, at most, a session deleting what the source no longer has tells the sender it is still at work. Internal: tests make it 0.</summary>
+    internal TimeSpan StillWorkingInterval { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>Tunables and protocol limits.</summary>
     public TransferOptions Transfer { get; init; } = new();
 }

@@ -734,7 +734,7 @@ internal sealed partial class ReceiverSession
     private void StillBusy()
     {
         Touch();
-        if (!_finishing || _clock.ElapsedTicks - _lastStillWorking < Stopwatch.Frequency) return;
+        if (!_finishing || _clock.ElapsedTicks - _lastStillWorking < _options.StillWorkingInterval.TotalSeconds * Stopwatch.Frequency) return;
         _lastStillWorking = _clock.ElapsedTicks;
         _control!.Post(ControlMessageType.StillWorking, []);
     }

@@ -132,6 +132,38 @@ public sealed class DeleteTests
     }
 
     /// <summary>
+    /// While it deletes, the receiver tells the sender it is still at work (StillWorking), so that a long deletion
+    /// does not read as silence; here it says so as often as it can, over 3,000 entries, before SessionDone.
+    /// </summary>
+    [Fact]
+    public async Task A_receiver_deleting_says_it_is_still_at_work()
+    {
+        using var temp = new TempDirectory();
+        string destination = temp.Sub("dst");
+        for (int i = 0; i < 3000; i++) TestFiles.Create(Path.Combine(destination, "d", $"stale{i}"), 1, seed: i);
+        await using var receiver = new LoopbackReceiver(destination, new TransferOptions { Cipher = CipherSuite.None }, adjust: options => options with { StillWorkingInterval = TimeSpan.Zero });
+        await using var peer = await RawPeer.ConnectAsync(receiver.Url);
+        await peer.HelloAsync(Singularity.Engine.Protocol.ConnectionRole.Control, receiver.Token);
+        byte[] open = RawPeer.OpenSession(4096, 1, 1, 0);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(open.AsSpan(6), Singularity.Engine.Protocol.OpenSessionFlags.DeleteExtraneous);
+        await peer.SendControlAsync(Singularity.Engine.Protocol.ControlMessageType.OpenSession, open);
+        await peer.SendControlAsync(Singularity.Engine.Protocol.ControlMessageType.ManifestChunk,
+            RawPeer.Manifest(new Singularity.Engine.Protocol.ManifestEntry(Singularity.Engine.Protocol.EntryKind.Directory, "d", 0, (UnixFileMode)0b111_101_101, 0, null)));
+        Assert.NotNull(await peer.ReadUntilAsync(Singularity.Engine.Protocol.ControlMessageType.ManifestAccepted));
+
+        int stillWorking = 0;
+        await peer.SendControlAsync(Singularity.Engine.Protocol.ControlMessageType.Finish, []);
+        Assert.NotNull(await peer.ReadUntilAsync(Singularity.Engine.Protocol.ControlMessageType.SessionDone, type =>
+        {
+            if (type == Singularity.Engine.Protocol.ControlMessageType.StillWorking) stillWorking++;
+        }));
+
+        Assert.True(stillWorking >= 2, $"{stillWorking} StillWorking messages");
+        Assert.Equal(3000, (await receiver.NextResultAsync()).EntriesDeleted);
+        Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(destination, "d")));
+    }
+
+    /// <summary>
     /// A retry names again, as sent before, the files an earlier attempt committed, rather than leaving them out of
     /// its manifest: the receiver would otherwise take them for gone from the source and delete them. They are not
     /// sent again, even when every file is to be sent (no quick check).

@@ -15,8 +15,8 @@ internal static class ControlMessages
         await stream.WriteAsync(message, cancellationToken);
     }
 
-    /// <summary>Reads messages until one of <paramref name="type"/> arrives and returns its body; null if the stream ends first.</summary>
-    public static async Task<byte[]?> ReadUntilAsync(Stream stream, ControlMessageType type, CancellationToken cancellationToken)
+    /// <summary>Reads messages until one of <paramref name="type"/> arrives and returns its body; null if the stream ends first. <paramref name="seen"/> hears the type of each message read.</summary>
+    public static async Task<byte[]?> ReadUntilAsync(Stream stream, ControlMessageType type, CancellationToken cancellationToken, Action<ControlMessageType>? seen = null)
     {
         byte[] header = new byte[ControlHeader.Size];
         while (true)
@@ -27,6 +27,7 @@ internal static class ControlMessages
             byte[] body = new byte[length];
             try { await stream.ReadExactlyAsync(body, cancellationToken); }
             catch (Exception ex) when (ex is EndOfStreamException or IOException) { return null; }
+            seen?.Invoke(received);
             if (received == type) return body;
         }
     }

@@ -14,7 +14,7 @@ public sealed class LoopbackReceiver : IAsyncDisposable
 
     // slowFlush: how long a flush must take on average before it goes to the flush threads; zero sends every one there.
     // listen and token: those of a receiver started again in its place.
-    public LoopbackReceiver(string directory, TransferOptions? transfer = null, TimeSpan? slowFlush = null, IPEndPoint? listen = null, string? token = null)
+    public LoopbackReceiver(string directory, TransferOptions? transfer = null, TimeSpan? slowFlush = null, IPEndPoint? listen = null, string? token = null, Func<ReceiverOptions, ReceiverOptions>? adjust = null)
     {
         var options = new ReceiverOptions
         {
@@ -23,6 +23,7 @@ public sealed class LoopbackReceiver : IAsyncDisposable
             Transfer = transfer ?? new TransferOptions(),
         };
         if (token is not null) options = options with { Token = token };
+        if (adjust is not null) options = adjust(options);
         Receiver = SingularityReceiver.Start(slowFlush is { } slow ? options with { SlowFlush = slow } : options);
         Receiver.SessionCompleted += result =>
         {

@@ -71,11 +71,11 @@ public sealed class RawPeer : IAsyncDisposable
     internal Task SendControlAsync(ControlMessageType type, byte[] body) => ControlMessages.WriteAsync(_stream, type, body);
 
     /// <summary>Reads control messages until one of <paramref name="type"/> arrives, or the stream ends (null).</summary>
-    internal async Task<byte[]?> ReadUntilAsync(ControlMessageType type)
+    internal async Task<byte[]?> ReadUntilAsync(ControlMessageType type, Action<ControlMessageType>? seen = null)
     {
         // The stream's ReadTimeout covers synchronous reads only: a message that never comes fails the test instead of hanging it.
         using var patience = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        try { return await ControlMessages.ReadUntilAsync(_stream, type, patience.Token); }
+        try { return await ControlMessages.ReadUntilAsync(_stream, type, patience.Token, seen); }
         catch (OperationCanceledException) { return null; }
     }
 
