@@ -82,7 +82,8 @@ internal sealed class PathGuard
     /// <summary>
     /// Creates a directory found missing, and counts it as checked only once it proves to be a real one: another
     /// session may have made a link at that name meanwhile, and creating a directory where a link to one stands
-    /// succeeds. No session removes a real directory, so one checked after it was created stays one.
+    /// succeeds. A session removes a real directory only while it is the receiver's one session and has checked nothing
+    /// at or below it (see RemovalGate), so one checked after it was created stays one while the session needs it.
     /// </summary>
     private void CreateChecked(string full)
     {

@@ -84,8 +84,10 @@ internal static class SpecialFiles
             {
                 if (fchmodat(AtFdCwd, path, (uint)mode, AtSymlinkNoFollow) == 0) return true;
                 int error = Marshal.GetLastPInvokeError();
-                // The C library refuses to change a link's own mode: the name is a link now.
-                if (error == NotSupported) return false;
+                // The C library refuses to change a link's own mode: the name is a link now. (A C library before
+                // glibc 2.32 refuses every such call: there a name that is not a link falls through to .NET's.)
+                if (error == NotSupported && new FileInfo(path).LinkTarget is not null) return false;
+                if (error == NotSupported) error = NoSystemCall;
                 if (error != NoSystemCall && error != InvalidArgument)
                     // The error number as .NET leaves it in HResult on Unix, so that callers can tell what failed.
                     throw error is NotPermitted or AccessDenied ? new UnauthorizedAccessException("permission denied") : new IOException(Marshal.GetPInvokeErrorMessage(error), error);

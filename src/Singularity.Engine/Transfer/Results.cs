@@ -24,7 +24,7 @@ public sealed record SendResult
     /// </summary>
     public IReadOnlyList<NotSentEntry> NotSent { get; init; } = [];
     /// <summary>The files of <see cref="NotSent"/> (counted in <see cref="Files"/>).</summary>
-    public int FilesNotSent => NotSent.Count(entry => !entry.IsDirectory);
+    public int FilesNotSent => NotSent.Count(entry => !entry.IsDirectory && !entry.IsLink);
     /// <summary>The bytes of <see cref="FilesNotSent"/> (counted in <see cref="Bytes"/>).</summary>
     public long BytesNotSent => NotSent.Sum(entry => entry.Bytes);
     /// <summary>Files that travelled (or were completed from what an earlier attempt left): neither unchanged nor left out.</summary>
@@ -57,8 +57,11 @@ public sealed record SendResult
 /// <summary>A source entry left out of a send, with the reason: the sender could not read it, or the receiver could not write it.</summary>
 public sealed record NotSentEntry(string Path, string Reason)
 {
-    /// <summary>A directory that could not be listed (sent empty), rather than a file that could not be opened.</summary>
+    /// <summary>A directory: one the sender could not list (sent empty), or one the receiver could not write.</summary>
     public bool IsDirectory { get; init; }
+
+    /// <summary>A link the receiver could not write.</summary>
+    public bool IsLink { get; init; }
 
     /// <summary>The size of a file left out, as the scan saw it; 0 for a directory.</summary>
     public long Bytes { get; init; }

@@ -568,7 +568,7 @@ internal sealed partial class SenderSession
             Interlocked.Increment(ref _progressEvents);
             Settled(id);
         }
-        lock (_notSent) _notSent.Add(new NotSentEntry(entry.Path, $"the receiver could not write it: {reason}") { IsDirectory = entry.Kind == EntryKind.Directory, Bytes = entry.Size, AtReceiver = true });
+        lock (_notSent) _notSent.Add(new NotSentEntry(entry.Path, $"the receiver could not write it: {reason}") { IsDirectory = entry.Kind == EntryKind.Directory, IsLink = entry.Kind == EntryKind.Symlink, Bytes = entry.Size, AtReceiver = true });
         _events?.Invoke($"not written at the receiver: {reason}");
     }
 
