@@ -55,13 +55,8 @@ internal static class SpecialFiles
         {
             int error = Marshal.GetLastPInvokeError();
             // O_NOFOLLOW refuses a link at the name with ELOOP.
-            if (error == TooManyLinks) return null;
-            throw error switch
-            {
-                NoEntry => new FileNotFoundException("no such file"),
-                NotPermitted or AccessDenied => new UnauthorizedAccessException("permission denied"),
-                _ => new IOException(Marshal.GetPInvokeErrorMessage(error), error),
-            };
+            if (error == Errno.TooManyLinks) return null;
+            throw Errno.ToException(error);
         }
         var handle = new SafeFileHandle(descriptor, ownsHandle: true);
         if (statx(descriptor, "", AtEmptyPath, StatxType, out var status) == 0 && (status.Mask & StatxType) != 0 && (status.Mode & FileTypeMask) == RegularType)
@@ -86,11 +81,8 @@ internal static class SpecialFiles
                 int error = Marshal.GetLastPInvokeError();
                 // The C library refuses to change a link's own mode: the name is a link now. (A C library before
                 // glibc 2.32 refuses every such call: there a name that is not a link falls through to .NET's.)
-                if (error == NotSupported && new FileInfo(path).LinkTarget is not null) return false;
-                if (error == NotSupported) error = NoSystemCall;
-                if (error != NoSystemCall && error != InvalidArgument)
-                    // The error number as .NET leaves it in HResult on Unix, so that callers can tell what failed.
-                    throw error is NotPermitted or AccessDenied ? new UnauthorizedAccessException("permission denied") : new IOException(Marshal.GetPInvokeErrorMessage(error), error);
+                if (error == Errno.NotSupported && new FileInfo(path).LinkTarget is not null) return false;
+                if (error is not (Errno.NotSupported or Errno.NoSystemCall or Errno.InvalidArgument)) throw Errno.ToException(error);
             }
             catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException) { }
         }
@@ -108,17 +100,10 @@ internal static class SpecialFiles
         _ => null,
     };
 
-    // Open flags shared by the architectures above (O_RDONLY is 0), and the errors told apart.
+    // Open flags shared by the architectures above (O_RDONLY is 0).
     private const int OpenNonBlocking = 0x800;
     private const int OpenNoControllingTerminal = 0x100;
     private const int OpenCloseOnExec = 0x80000;
-    private const int NotPermitted = 1;
-    private const int NoEntry = 2;
-    private const int AccessDenied = 13;
-    private const int TooManyLinks = 40;
-    private const int InvalidArgument = 22;
-    private const int NoSystemCall = 38;
-    private const int NotSupported = 95;
     private const ushort RegularType = 0x8000;
 
     private const int AtFdCwd = -100;

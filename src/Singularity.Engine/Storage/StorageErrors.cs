@@ -6,7 +6,6 @@ internal sealed class EntryConflictException(string message) : SingularityExcept
 /// <summary>Recognises file system errors that need their own message.</summary>
 internal static class StorageErrors
 {
-    private const int Enospc = 28;
     private const int WindowsDiskFull = unchecked((int)0x80070070);
     private const int WindowsHandleDiskFull = unchecked((int)0x80070027);
 
@@ -14,7 +13,7 @@ internal static class StorageErrors
     public static bool IsLocked(IOException ex) => ex.HResult is 11 or 35 or unchecked((int)0x80070020) or unchecked((int)0x80070021);
 
     public static bool IsDiskFull(IOException ex) =>
-        ex.HResult is Enospc or WindowsDiskFull or WindowsHandleDiskFull
+        ex.HResult is Errno.NoSpace or WindowsDiskFull or WindowsHandleDiskFull
         || ex.Message.Contains("No space left", StringComparison.OrdinalIgnoreCase)
         || ex.Message.Contains("disk was full", StringComparison.OrdinalIgnoreCase);
 
@@ -29,17 +28,9 @@ internal static class StorageErrors
     public static bool ConcernsOneEntry(Exception ex) => ex switch
     {
         UnauthorizedAccessException or EntryConflictException or PathTooLongException or DirectoryNotFoundException or FileNotFoundException => true,
-        IOException io => io.HResult is NoEntry or NotADirectory or IsADirectory or Exists or NameTooLong or TooManyLinks,
+        IOException io => io.HResult is Errno.NoEntry or Errno.NotADirectory or Errno.IsADirectory or Errno.Exists or Errno.NameTooLong or Errno.TooManyLinks,
         _ => false,
     };
-
-    // Error numbers, as .NET leaves them in an IOException's HResult on Unix.
-    private const int NoEntry = 2;
-    private const int Exists = 17;
-    private const int NotADirectory = 20;
-    private const int IsADirectory = 21;
-    private const int NameTooLong = 36;
-    private const int TooManyLinks = 40;
 
     /// <summary>Turns a raw I/O failure into a session error with a one-line message.</summary>
     public static SingularityException Describe(Exception ex, string what) => ex switch

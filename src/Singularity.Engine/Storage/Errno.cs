@@ -1,0 +1,32 @@
+namespace Singularity.Engine.Storage;
+
+/// <summary>
+/// The Linux error numbers the storage code tells apart (the same on the architectures it knows), as the C library
+/// reports them and as .NET leaves them in an <see cref="IOException"/>'s HResult on Unix.
+/// </summary>
+internal static class Errno
+{
+    public const int NotPermitted = 1;
+    public const int NoEntry = 2;
+    public const int AccessDenied = 13;
+    public const int Exists = 17;
+    public const int NotADirectory = 20;
+    public const int IsADirectory = 21;
+    public const int InvalidArgument = 22;
+    public const int NoSpace = 28;
+    public const int NameTooLong = 36;
+    public const int NoSystemCall = 38;
+    public const int TooManyLinks = 40;
+    public const int NotSupported = 95;
+
+    /// <summary>
+    /// The exception .NET would throw for <paramref name="error"/>, without the path: permission denied, no such file,
+    /// or an <see cref="IOException"/> that keeps the number in its HResult, so that callers can tell what failed.
+    /// </summary>
+    public static Exception ToException(int error) => error switch
+    {
+        NoEntry => new FileNotFoundException("no such file"),
+        NotPermitted or AccessDenied => new UnauthorizedAccessException("permission denied"),
+        _ => new IOException(System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(error), error),
+    };
+}
