@@ -588,7 +588,7 @@ internal sealed partial class ReceiverSession
         int count = ControlBatch.Count(body, 4, ControlMessageType.FilesDropped);
         for (int i = 0; i < count; i++)
         {
-            var file = FileById(BinaryPrimitives.ReadUInt32LittleEndian(body[(4 + i * 4)..]));
+            var file = FileById(BinaryPrimitives.ReadUInt32LittleEndian(ControlBatch.Item(body, 4, i)));
             if (file == Failed) continue;
             try { file.GiveUp(); }
             catch (Exception ex) when (ex is not SingularityException) { throw StorageErrors.Describe(ex, $"giving up '{file.Entry.Path}'"); }

@@ -539,7 +539,7 @@ internal sealed partial class SenderSession
         int count = ControlBatch.Count(body, 4, ControlMessageType.FilesPresent);
         for (int i = 0; i < count; i++)
         {
-            var file = FileAt(BinaryPrimitives.ReadUInt32LittleEndian(body[(4 + i * 4)..]), 0);
+            var file = FileAt(BinaryPrimitives.ReadUInt32LittleEndian(ControlBatch.Item(body, 4, i)), 0);
             if (!_options.SkipUnchanged && !file.Entry.SentBefore) throw new ProtocolViolationException($"the receiver named '{file.Entry.Path}' as in place, which this sender did not ask for");
             if (file.Id < (uint)_accepted) throw new ProtocolViolationException($"'{file.Entry.Path}' was named as in place after its acceptance");
             if (file.Present) throw new ProtocolViolationException($"'{file.Entry.Path}' was named as in place twice");
@@ -717,7 +717,7 @@ internal sealed partial class SenderSession
         int count = ControlBatch.Count(body, 4, ControlMessageType.FilesCommitted);
         for (int i = 0; i < count; i++)
         {
-            uint id = BinaryPrimitives.ReadUInt32LittleEndian(body[(4 + i * 4)..]);
+            uint id = BinaryPrimitives.ReadUInt32LittleEndian(ControlBatch.Item(body, 4, i));
             if (IsCommitted(id)) throw new ProtocolViolationException($"'{_entries[(int)id].Entry.Path}' was committed twice");
             var file = FileAt(id, 0);
             if (!file.Sealed) throw new ProtocolViolationException($"'{file.Entry.Path}' was committed before it was sealed");
