@@ -117,13 +117,15 @@ internal sealed class PartialFile
     /// <summary>
     /// Removes the resumable partial and journal an earlier, larger version of a file left under its name, when the
     /// file now arriving is too small to resume (one shard at most): that partial can never be resumed, and would
-    /// otherwise stay beside the file for good. Each only while holding its lock; one a session holds stays.
+    /// otherwise stay beside the file for good. Each only while holding its lock; one a session holds stays, and
+    /// then this returns true: a partial stands at the resumable name.
     /// </summary>
-    public static void RemoveStaleResumable(string finalPath)
+    public static bool RemoveStaleResumable(string finalPath)
     {
         string partial = ResumablePathFor(finalPath);
-        RemoveLeftover(partial, null);
+        bool stays = RemoveLeftover(partial, null);
         RemoveLeftover(ResumeJournal.PathFor(partial), null);
+        return stays;
     }
 
     private string TemporaryPath(ulong? session) => TemporaryPath(FinalPath, session);
@@ -649,17 +651,17 @@ internal sealed class PartialFile
     /// Removes what an interrupted session left at <paramref name="path"/> (a partial or a journal): a link is removed
     /// as it is (never followed), a file only while this session holds its lock, so no other session can be writing it
     /// or take it over in between. A file another session holds is refused as busy when <paramref name="entryPath"/>
-    /// names the file this session needs there, and left alone otherwise.
+    /// names the file this session needs there, and left alone otherwise. True if a file another session holds stays.
     /// </summary>
-    private static void RemoveLeftover(string path, string? entryPath)
+    private static bool RemoveLeftover(string path, string? entryPath)
     {
         var existing = new FileInfo(path);
         if (existing.LinkTarget is not null)
         {
             File.Delete(path);
-            return;
+            return false;
         }
-        if (!existing.Exists) return;
+        if (!existing.Exists) return false;
         FileStream? held;
         try
         {
@@ -667,9 +669,10 @@ internal sealed class PartialFile
         }
         catch (SingularityException) when (entryPath is null)
         {
-            return;
+            return true;
         }
         if (held is not null) DeleteHeld(held, path);
+        return false;
     }
 
     /// <summary>

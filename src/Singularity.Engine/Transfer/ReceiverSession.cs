@@ -384,8 +384,9 @@ internal sealed partial class ReceiverSession
                 // In a directory this session created, nothing stands in the way (see LeaveInPlace).
                 bool fresh = _guard.Created(Path.GetDirectoryName(full));
                 if (!fresh && Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null) RemoveDirectoryInTheWay(entry, full);
-                if (!fresh && Digests.ShardCount64(entry.Size, _shardSize) <= 1) PartialFile.RemoveStaleResumable(full);
-                if (!fresh && (_skipUnchanged || entry.SentBefore) && LeaveInPlace(id, entry, full)) break;
+                // What stands at the resumable name is known once looked at: a file of one shard removes it.
+                bool? partialStands = !fresh && Digests.ShardCount64(entry.Size, _shardSize) <= 1 ? PartialFile.RemoveStaleResumable(full) : null;
+                if (!fresh && (_skipUnchanged || entry.SentBefore) && LeaveInPlace(id, entry, full, partialStands)) break;
                 var file = new PartialFile(id, entry, full, _shardSize, _options.Transfer.Durable, Id.Tag, _preallocate, _options.PreserveMode, _holds, _writing, _offersLeft);
                 _files[id] = file;
                 _fileCount++;
@@ -440,9 +441,10 @@ internal sealed partial class ReceiverSession
     /// A file already under its name (a regular file, not a link) with the entry's size and mtime is left as it is, as
     /// rsync's quick check leaves it: only its mode is brought up to date. It counts as committed, and the sender, told
     /// before the acceptance that covers it, sends none of it; its slot is that of a committed file, so a seal for it
-    /// ends the session and a shard for it is acknowledged and dropped, as a duplicate is.
+    /// ends the session and a shard for it is acknowledged and dropped, as a duplicate is. <paramref name="partialStands"/>
+    /// says whether a partial stands at the file's resumable name, when the caller has looked already; null to look.
     /// </summary>
-    private bool LeaveInPlace(uint id, ManifestEntry entry, string full)
+    private bool LeaveInPlace(uint id, ManifestEntry entry, string full, bool? partialStands)
     {
         // Not called in a directory this session created: none are there (another session writing the same tree at
         // once may have put one there; it is then sent, and replaced). A partial an earlier session left for this file
@@ -451,7 +453,7 @@ internal sealed partial class ReceiverSession
         if (!existing.Exists || existing.LinkTarget is not null || existing.Length != entry.Size
             || SourceScanner.ToNanoseconds(existing.LastWriteTimeUtc) != entry.MtimeNanoseconds
             || (entry.Size == 0 && SpecialFiles.KindOf(full) is not null)
-            || File.Exists(PartialFile.ResumablePathFor(full)))
+            || (partialStands ?? File.Exists(PartialFile.ResumablePathFor(full))))
             return false;
         // Judged by its status, as rsync judges it: even a file its owner may not read (0200) stays. A mode to bring up
         // to date is set through an open handle that is the name's own file, never through a link swapped in
