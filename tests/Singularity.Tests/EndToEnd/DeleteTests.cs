@@ -143,13 +143,9 @@ public sealed class DeleteTests
         for (int i = 0; i < 3000; i++) TestFiles.Create(Path.Combine(destination, "d", $"stale{i}"), 1, seed: i);
         await using var receiver = new LoopbackReceiver(destination, new TransferOptions { Cipher = CipherSuite.None }, adjust: options => options with { StillWorkingInterval = TimeSpan.Zero });
         await using var peer = await RawPeer.ConnectAsync(receiver.Url);
-        await peer.HelloAsync(Singularity.Engine.Protocol.ConnectionRole.Control, receiver.Token);
-        byte[] open = RawPeer.OpenSession(4096, 1, 1, 0);
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(open.AsSpan(6), Singularity.Engine.Protocol.OpenSessionFlags.DeleteExtraneous);
-        await peer.SendControlAsync(Singularity.Engine.Protocol.ControlMessageType.OpenSession, open);
-        await peer.SendControlAsync(Singularity.Engine.Protocol.ControlMessageType.ManifestChunk,
-            RawPeer.Manifest(new Singularity.Engine.Protocol.ManifestEntry(Singularity.Engine.Protocol.EntryKind.Directory, "d", 0, (UnixFileMode)0b111_101_101, 0, null)));
-        Assert.NotNull(await peer.ReadUntilAsync(Singularity.Engine.Protocol.ControlMessageType.ManifestAccepted));
+        var (_, answer, _) = await peer.OpenWithManifestAsync(receiver.Token, 4096, Singularity.Engine.Protocol.OpenSessionFlags.DeleteExtraneous,
+            new Singularity.Engine.Protocol.ManifestEntry(Singularity.Engine.Protocol.EntryKind.Directory, "d", 0, (UnixFileMode)0b111_101_101, 0, null));
+        Assert.Equal(Singularity.Engine.Protocol.ControlMessageType.ManifestAccepted, answer);
 
         int stillWorking = 0;
         await peer.SendControlAsync(Singularity.Engine.Protocol.ControlMessageType.Finish, []);

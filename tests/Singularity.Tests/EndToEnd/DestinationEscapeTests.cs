@@ -80,13 +80,9 @@ public sealed class DestinationEscapeTests
         string precious = TestFiles.Create(Path.Combine(outside, "y", "precious"), 10);
         await using var receiver = new LoopbackReceiver(destination, Plain);
         await using var peer = await RawPeer.ConnectAsync(receiver.Url);
-        await peer.HelloAsync(ConnectionRole.Control, receiver.Token);
-        byte[] open = RawPeer.OpenSession(4096, 1, 2, 0);
-        BinaryPrimitives.WriteUInt16LittleEndian(open.AsSpan(6), OpenSessionFlags.DeleteExtraneous);
 
-        await peer.SendControlAsync(ControlMessageType.OpenSession, open);
-        await peer.SendControlAsync(ControlMessageType.ManifestChunk, RawPeer.Manifest(Directory("x/y"), Link("x", outside)));
-        Assert.NotNull(await peer.ReadUntilAsync(ControlMessageType.ManifestAccepted));
+        var (_, answer, _) = await peer.OpenWithManifestAsync(receiver.Token, 4096, OpenSessionFlags.DeleteExtraneous, Directory("x/y"), Link("x", outside));
+        Assert.Equal(ControlMessageType.ManifestAccepted, answer);
         await FinishAsync(peer);
 
         Assert.True(System.IO.File.Exists(precious), "a file outside the destination was deleted");
@@ -104,13 +100,9 @@ public sealed class DestinationEscapeTests
         string destination = temp.Sub("dst");
         await using var receiver = new LoopbackReceiver(destination, Plain);
         await using var peer = await RawPeer.ConnectAsync(receiver.Url);
-        await peer.HelloAsync(ConnectionRole.Control, receiver.Token);
-        byte[] open = RawPeer.OpenSession(4096, 1, 2, 0);
-        BinaryPrimitives.WriteUInt16LittleEndian(open.AsSpan(6), OpenSessionFlags.DeleteExtraneous);
 
-        await peer.SendControlAsync(ControlMessageType.OpenSession, open);
-        await peer.SendControlAsync(ControlMessageType.ManifestChunk, RawPeer.Manifest(Directory("d/sub/deeper"), Directory("d")));
-        Assert.NotNull(await peer.ReadUntilAsync(ControlMessageType.ManifestAccepted));
+        var (_, answer, _) = await peer.OpenWithManifestAsync(receiver.Token, 4096, OpenSessionFlags.DeleteExtraneous, Directory("d/sub/deeper"), Directory("d"));
+        Assert.Equal(ControlMessageType.ManifestAccepted, answer);
         await FinishAsync(peer);
 
         Assert.True(System.IO.Directory.Exists(Path.Combine(destination, "d", "sub", "deeper")));

@@ -79,11 +79,12 @@ public sealed class RawPeer : IAsyncDisposable
         catch (OperationCanceledException) { return null; }
     }
 
-    internal static byte[] OpenSession(int shardSize, int lanes, int entries, long totalBytes)
+    internal static byte[] OpenSession(int shardSize, int lanes, int entries, long totalBytes, ushort flags = 0)
     {
         byte[] body = new byte[24];
         BinaryPrimitives.WriteInt32LittleEndian(body, shardSize);
         BinaryPrimitives.WriteUInt16LittleEndian(body.AsSpan(4), (ushort)lanes);
+        BinaryPrimitives.WriteUInt16LittleEndian(body.AsSpan(6), flags);
         BinaryPrimitives.WriteInt32LittleEndian(body.AsSpan(8), entries);
         BinaryPrimitives.WriteInt64LittleEndian(body.AsSpan(16), totalBytes);
         return body;
@@ -100,11 +101,15 @@ public sealed class RawPeer : IAsyncDisposable
     }
 
     /// <summary>Opens a session with the given manifest and returns the receiver's answer: ManifestAccepted, or the Error body.</summary>
-    internal async Task<(SessionId Session, ControlMessageType Answer, byte[]? Body)> OpenWithManifestAsync(string token, int shardSize, params ManifestEntry[] entries)
+    internal Task<(SessionId Session, ControlMessageType Answer, byte[]? Body)> OpenWithManifestAsync(string token, int shardSize, params ManifestEntry[] entries) =>
+        OpenWithManifestAsync(token, shardSize, 0, entries);
+
+    /// <summary>As the overload without them, with OpenSession's <paramref name="flags"/> (such as a deletion asked for).</summary>
+    internal async Task<(SessionId Session, ControlMessageType Answer, byte[]? Body)> OpenWithManifestAsync(string token, int shardSize, ushort flags, params ManifestEntry[] entries)
     {
         var reply = await HelloAsync(ConnectionRole.Control, token);
         Assert.Equal(ErrorCode.None, reply.Status);
-        await SendControlAsync(ControlMessageType.OpenSession, OpenSession(shardSize, 1, entries.Length, entries.Sum(e => e.Size)));
+        await SendControlAsync(ControlMessageType.OpenSession, OpenSession(shardSize, 1, entries.Length, entries.Sum(e => e.Size), flags));
         await SendControlAsync(ControlMessageType.ManifestChunk, Manifest(entries));
         byte[] header = new byte[ControlHeader.Size];
         while (true)
