@@ -174,11 +174,7 @@ public sealed class DeleteTests
         TestFiles.Create(Path.Combine(destination, "tree", "stale"), 10);
         await using var receiver = new LoopbackReceiver(destination);
         await using var relay = new TcpRelay(receiver.Url);
-        relay.Cut = (connection, forwarded) =>
-        {
-            if (connection == 1 && forwarded > (3 << 20) && relay.CutCount == 0) relay.CutAll();
-            return false;
-        };
+        relay.CutAllOnce((connection, forwarded) => connection == 1 && forwarded > (3 << 20));
         var options = new TransferOptions { ShardSize = 64 << 10, Lanes = 1, MaxInFlightBytes = 1 << 20, Retries = 2, DeleteExtraneous = true };
 
         var result = await SingularitySender.SendAsync([tree], relay.Url, options);

@@ -12,11 +12,7 @@ public sealed class ResumeTests
     private static async Task InterruptAsync(string source, LoopbackReceiver receiver, long after)
     {
         await using var relay = new TcpRelay(receiver.Url);
-        relay.Cut = (connection, forwarded) =>
-        {
-            if (connection > 0 && forwarded > after / Small.Lanes && relay.CutCount == 0) relay.CutAll();
-            return false;
-        };
+        relay.CutAllOnce((connection, forwarded) => connection > 0 && forwarded > after / Small.Lanes);
         await Assert.ThrowsAnyAsync<SingularityException>(() => SingularitySender.SendAsync([source], relay.Url, Small));
         var failed = await receiver.NextResultAsync();
         Assert.False(failed.Succeeded);
@@ -115,11 +111,7 @@ public sealed class ResumeTests
         await using var receiver = new LoopbackReceiver(destination);
         await using var relay = new TcpRelay(receiver.Url);
         // Once, when a lane has carried 2 MiB, every connection of that session is cut.
-        relay.Cut = (connection, forwarded) =>
-        {
-            if (connection is >= 1 and <= 2 && forwarded > (2 << 20) && relay.CutCount == 0) relay.CutAll();
-            return false;
-        };
+        relay.CutAllOnce((connection, forwarded) => connection is >= 1 and <= 2 && forwarded > (2 << 20));
         var events = new List<string>();
 
         var result = await SingularitySender.SendAsync([source], relay.Url, Small with { Retries = 3 }, null, line => { lock (events) events.Add(line); });
@@ -181,11 +173,7 @@ public sealed class ResumeTests
         string destination = temp.Sub("dst");
         await using var receiver = new LoopbackReceiver(destination);
         await using var relay = new TcpRelay(receiver.Url);
-        relay.Cut = (connection, forwarded) =>
-        {
-            if (connection is 1 or 2 && forwarded > (2 << 20) && relay.CutCount == 0) relay.CutAll();
-            return false;
-        };
+        relay.CutAllOnce((connection, forwarded) => connection is 1 or 2 && forwarded > (2 << 20));
         // The first retry's control connection (the fourth) reaches the receiver only after its handshake timed out.
         var released = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         relay.Hold = (connection, _) => connection == 3 ? released.Task : Task.CompletedTask;
@@ -211,11 +199,7 @@ public sealed class ResumeTests
         string destination = temp.Sub("dst");
         await using var receiver = new LoopbackReceiver(destination);
         await using var relay = new TcpRelay(receiver.Url);
-        relay.Cut = (connection, forwarded) =>
-        {
-            if (connection == 1 && forwarded > (3 << 20) && relay.CutCount == 0) relay.CutAll();
-            return false;
-        };
+        relay.CutAllOnce((connection, forwarded) => connection == 1 && forwarded > (3 << 20));
 
         var reports = new System.Collections.Concurrent.ConcurrentQueue<TransferProgress>();
 

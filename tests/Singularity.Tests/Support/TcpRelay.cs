@@ -71,6 +71,14 @@ public sealed class TcpRelay : IAsyncDisposable
 
     private readonly ConcurrentBag<Socket> _sockets = [];
 
+    /// <summary>Cuts every connection once, the first time <paramref name="when"/> holds for a chunk (connection, bytes forwarded so far on it): a network that fails once.</summary>
+    public void CutAllOnce(Func<int, long, bool> when) =>
+        Cut = (connection, forwarded) =>
+        {
+            if (when(connection, forwarded) && CutCount == 0) CutAll();
+            return false;
+        };
+
     /// <summary>Resets every connection relayed so far, as if the network between the two sides failed.</summary>
     public void CutAll()
     {
