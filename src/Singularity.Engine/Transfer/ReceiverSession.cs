@@ -36,10 +36,13 @@ internal sealed partial class ReceiverSession
     private PartialFile?[] _files = [];
     private readonly Lock _filesLock = new();
     // What a committed file's slot holds: never opened, written, committed or abandoned (its id names no file).
-    private static readonly PartialFile Released = new(uint.MaxValue, new ManifestEntry(EntryKind.File, "", 0, 0, 0, null), "", 1, durable: false, session: 0, preallocate: false);
+    private static readonly PartialFile Released = Placeholder(uint.MaxValue);
     // What the slot of a file that could not be written holds: as a committed file's, except that the seal and kept
     // shards the sender may send before it learns of the failure are ignored.
-    private static readonly PartialFile Failed = new(uint.MaxValue - 1, new ManifestEntry(EntryKind.File, "", 0, 0, 0, null), "", 1, durable: false, session: 0, preallocate: false);
+    private static readonly PartialFile Failed = Placeholder(uint.MaxValue - 1);
+
+    /// <summary>A slot's stand-in that names no file: never opened, written, committed or abandoned.</summary>
+    private static PartialFile Placeholder(uint id) => new(id, new ManifestEntry(EntryKind.File, "", 0, 0, 0, null), "", 1, durable: false, session: 0, preallocate: false);
     // Entries that could not be written (a place the receiver may not write, a name too long), each reported to the
     // sender while the rest goes on, as rsync goes on past them; beyond this many the session ends.
     private const int MostFailedEntries = 10_000;
