@@ -88,6 +88,14 @@ public sealed record TransferOptions
     /// </summary>
     public bool DeleteExtraneous { get; init; }
 
+    /// <summary>
+    /// Patterns of entries the sender leaves out, as rsync's --exclude (docs/PROTOCOL.md §3, Exclude):
+    /// <c>*.tmp</c> at any depth, <c>/tree/build</c> from the destination, <c>cache/</c> directories only. With
+    /// <see cref="DeleteExtraneous"/>, the receiver keeps what they match. At most 256, of at most 1024 bytes each.
+    /// Default none.
+    /// </summary>
+    public IReadOnlyList<string> Exclude { get; init; } = [];
+
     /// <summary>The longest a sender keeps retrying without any attempt moving data. Default 10 minutes.</summary>
     public TimeSpan RetryTimeout { get; init; } = TimeSpan.FromMinutes(10);
 

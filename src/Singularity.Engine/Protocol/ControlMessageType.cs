@@ -35,4 +35,6 @@ internal enum ControlMessageType : byte
     EntryFailed = 15,
     /// <summary>R→S, after Finish, about once a second while the receiver deletes what the source no longer has: it is still at work.</summary>
     StillWorking = 16,
+    /// <summary>S→R, after OpenSession and before the first ManifestChunk, only with a deletion: the patterns of entries the sender left out, which the receiver then keeps.</summary>
+    Exclude = 17,
 }

@@ -5,9 +5,10 @@ namespace Singularity.Engine.Storage;
 /// every file of the session is in place. Links are deleted as links and never followed, so nothing outside the
 /// destination is reached; a directory not named is deleted with everything below it. Partial files and journals
 /// (of this or another session) are left for <see cref="PartialFiles"/> to clean, and a name that is not UTF-8, which
-/// .NET cannot give back to the system, is left too and named as not deleted.
+/// .NET cannot give back to the system, is left too and named as not deleted. What the send's exclude patterns match
+/// is left without a word, at any depth, and so is a directory holding it, as rsync leaves it.
 /// </summary>
-internal sealed class ExtraneousEntries(Func<string, string, bool> kept, Action stillBusy)
+internal sealed class ExtraneousEntries(Func<string, string, bool> kept, Action stillBusy, ExcludePatterns? excluded = null)
 {
     /// <summary>Failures named one by one; more are only counted, so a directory of a million undeletable files costs no memory.</summary>
     public const int MostFailuresNamed = 100;
@@ -53,7 +54,7 @@ internal sealed class ExtraneousEntries(Func<string, string, bool> kept, Action 
         foreach (var child in children)
         {
             string path = relative.Length == 0 ? child.Name : $"{relative}/{child.Name}";
-            if (PathGuard.IsReserved(child.Name) || kept(path, child.FullName)) continue;
+            if (PathGuard.IsReserved(child.Name) || kept(path, child.FullName) || Excluded(child, path)) continue;
             Remove(child, path, unspellable);
         }
     }
@@ -100,7 +101,7 @@ internal sealed class ExtraneousEntries(Func<string, string, bool> kept, Action 
                 foreach (var child in children)
                 {
                     // Partial files stay, here too: another session may be writing them, or a later one resume them.
-                    if (PathGuard.IsReserved(child.Name)) emptied = false;
+                    if (PathGuard.IsReserved(child.Name) || Excluded(child, $"{path}/{child.Name}")) emptied = false;
                     else emptied &= Remove(child, $"{path}/{child.Name}", below);
                 }
                 // A child that stayed is named already (or is a partial file); the directory holding it stays without a word.
@@ -121,6 +122,9 @@ internal sealed class ExtraneousEntries(Func<string, string, bool> kept, Action 
         if (++Deleted % 1024 == 0) stillBusy();
         return true;
     }
+
+    private bool Excluded(FileSystemInfo entry, string path) =>
+        excluded?.Excludes(path, isDirectory: entry is DirectoryInfo && (entry.Attributes & FileAttributes.ReparsePoint) == 0) == true;
 
     private void Fail(string path, Exception ex) => Fail(path, ex is UnauthorizedAccessException ? "permission denied" : ex.Message);
 

@@ -31,10 +31,11 @@ internal readonly record struct SourceEntry(ManifestEntry Entry, string Root, in
 internal static class SourceScanner
 {
     /// <summary>
-    /// Scans <paramref name="paths"/>. A directory below them that cannot be listed is sent without its contents and
-    /// recorded in <paramref name="notSent"/> (also told to <paramref name="skipped"/>), as rsync goes on past it.
+    /// Scans <paramref name="paths"/>, leaving out what <paramref name="exclude"/> matches (a directory with everything
+    /// below it, unread). A directory below them that cannot be listed is sent without its contents and recorded in
+    /// <paramref name="notSent"/> (also told to <paramref name="skipped"/>), as rsync goes on past it.
     /// </summary>
-    public static List<SourceEntry> Scan(IReadOnlyList<string> paths, Action<string>? skipped, List<NotSentEntry> notSent)
+    public static List<SourceEntry> Scan(IReadOnlyList<string> paths, Action<string>? skipped, List<NotSentEntry> notSent, ExcludePatterns? exclude = null)
     {
         if (paths.Count == 0) throw new SingularityException(ErrorCode.BadPath, "nothing to send: give at least one file or directory");
         var entries = new List<SourceEntry>();
@@ -52,8 +53,9 @@ internal static class SourceScanner
             {
                 var root = new DirectoryInfo(named);
                 string prefix = contentsOnly ? "" : root.Name + "/";
+                if (!contentsOnly && exclude?.Excludes(root.Name, isDirectory: true) == true) continue;
                 if (!contentsOnly) Add(entries, seen, DirectoryEntry(root, root.Name, root.FullName, prefix.Length));
-                Walk(root, prefix, root.FullName, prefix.Length, entries, seen, skipped, notSent);
+                Walk(root, prefix, root.FullName, prefix.Length, entries, seen, skipped, notSent, exclude);
             }
             else if (File.Exists(named))
             {
@@ -61,6 +63,7 @@ internal static class SourceScanner
                 // the link's name. (File.Exists is true for a link to nothing too.)
                 var file = new FileInfo(named);
                 string name = file.Name;
+                if (exclude?.Excludes(name, isDirectory: false) == true) continue;
                 if (file.LinkTarget is { } target)
                 {
                     file = file.ResolveLinkTarget(returnFinalTarget: true) as FileInfo is { Exists: true } resolved ? resolved
@@ -85,7 +88,7 @@ internal static class SourceScanner
     }
 
     /// <summary>Adds what <paramref name="directory"/> holds, named <paramref name="prefix"/> and more; their source is <paramref name="treeRoot"/> and their path after <paramref name="skip"/> characters.</summary>
-    private static void Walk(DirectoryInfo directory, string prefix, string treeRoot, int skip, List<SourceEntry> entries, HashSet<string> seen, Action<string>? skipped, List<NotSentEntry> notSent)
+    private static void Walk(DirectoryInfo directory, string prefix, string treeRoot, int skip, List<SourceEntry> entries, HashSet<string> seen, Action<string>? skipped, List<NotSentEntry> notSent, ExcludePatterns? exclude)
     {
         FileSystemInfo[] children;
         try
@@ -106,7 +109,9 @@ internal static class SourceScanner
             string relative = prefix + child.Name;
             if (Utf8Names.NameIsNotUtf8(child)) throw NotUtf8(relative, "its name");
             // The attribute comes from the status the enumeration already read: only links cost a readlink.
-            if ((child.Attributes & FileAttributes.ReparsePoint) != 0 && child.LinkTarget is { } target)
+            bool isLink = (child.Attributes & FileAttributes.ReparsePoint) != 0;
+            if (exclude?.Excludes(relative, isDirectory: !isLink && child is DirectoryInfo) == true) continue;
+            if (isLink && child.LinkTarget is { } target)
             {
                 if (Utf8Names.TargetIsNotUtf8(child.FullName, target)) throw NotUtf8(relative, "its link target");
                 Add(entries, seen, new SourceEntry(new ManifestEntry(EntryKind.Symlink, relative, 0, 0, ToNanoseconds(child.LastWriteTimeUtc), target), treeRoot, skip));
@@ -114,7 +119,7 @@ internal static class SourceScanner
             else if (child is DirectoryInfo subdirectory)
             {
                 Add(entries, seen, DirectoryEntry(subdirectory, relative, treeRoot, skip));
-                Walk(subdirectory, relative + "/", treeRoot, skip, entries, seen, skipped, notSent);
+                Walk(subdirectory, relative + "/", treeRoot, skip, entries, seen, skipped, notSent, exclude);
             }
             else if (child is FileInfo file)
             {

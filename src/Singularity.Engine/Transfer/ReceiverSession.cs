@@ -66,6 +66,8 @@ internal sealed partial class ReceiverSession
     private bool _deleteExtraneous;
     private bool _rootIsSent;
     private ExtraneousEntries? _extraneous;
+    // With a deletion, what the sender left out (Exclude): the deletion keeps it.
+    private ExcludePatterns? _exclude;
     private bool _deletionRan;
     // Finish has arrived; when the last StillWorking went out.
     private bool _finishing;
@@ -170,6 +172,7 @@ internal sealed partial class ReceiverSession
             {
                 case ControlMessageType.OpenSession: OnOpenSession(body.Span); break;
                 case ControlMessageType.ManifestChunk: OnManifestChunk(body.Span); break;
+                case ControlMessageType.Exclude: OnExclude(body.Span); break;
                 case ControlMessageType.FilesSealed:
                     if (OnFilesSealed(body.Span) is { } ready) await CommitElsewhereAsync(ready, cancellationToken).ConfigureAwait(false);
                     break;
@@ -225,6 +228,15 @@ internal sealed partial class ReceiverSession
         _declaredEntries = entries;
         _opened = true;
         if (entries == 0) Accept(0, 0);
+    }
+
+    /// <summary>The patterns of what the sender left out, which a deletion keeps; only before the manifest, only with a deletion, and once.</summary>
+    private void OnExclude(ReadOnlySpan<byte> body)
+    {
+        if (!_opened || _entriesReceived != 0 || _exclude is not null || _extraneous is not null)
+            throw new ProtocolViolationException("Exclude outside its place: once, after OpenSession and before the manifest");
+        if (!_deleteExtraneous) throw new ProtocolViolationException("Exclude without a deletion asked for");
+        _exclude = ExcludeMessage.Decode(body);
     }
 
     /// <summary>
@@ -730,7 +742,7 @@ internal sealed partial class ReceiverSession
     /// What to delete: neither a name of the manifest nor a directory this session checked (a parent of an entry
     /// that a sender did not name itself): the session still sets modes and times below it, by path.
     /// </summary>
-    private ExtraneousEntries NewExtraneous() => new((relative, full) => _names.Contains(NameHash(relative)) || _guard.Checked(full), StillBusy);
+    private ExtraneousEntries NewExtraneous() => new((relative, full) => _names.Contains(NameHash(relative)) || _guard.Checked(full), StillBusy, _exclude);
 
     /// <summary>
     /// Called often while deleting: keeps this side's idle timer quiet and, about once a second after Finish, tells the

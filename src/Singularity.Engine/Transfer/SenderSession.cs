@@ -77,6 +77,8 @@ internal sealed partial class SenderSession
     // What this attempt left out: directories the scan could not list, files that could not be opened, and entries
     // the receiver could not write.
     private readonly List<NotSentEntry> _notSent = [];
+    // What the scan left out as asked; with a deletion, the receiver is told, so that it keeps what they match.
+    private readonly ExcludePatterns? _exclude;
     private readonly List<SenderFile> _unwritten = [];
     private long _bytesUnchanged;
     private bool _shardsConfirmed;
@@ -98,7 +100,8 @@ internal sealed partial class SenderSession
         // connection: it may wait unread while the receiver prepares a chunk (IdleTimeout).
         _laneTransport = new TcpTransport(options.SocketBufferSize, options.CongestionControl, options.LaneSilenceTimeout);
         // A retry scans again; what it skips was reported by the first attempt.
-        var scanned = SourceScanner.Scan(paths, firstAttempt ? events : null, _notSent);
+        _exclude = ExcludePatterns.Parse(options.Exclude);
+        var scanned = SourceScanner.Scan(paths, firstAttempt ? events : null, _notSent, _exclude);
         _totalAll = scanned.Where(e => e.Entry.Kind == EntryKind.File).Sum(e => e.Entry.Size);
         _filesAll = scanned.Count(e => e.Entry.Kind == EntryKind.File);
         // On a retry, files the receiver already committed are left out of the manifest; or, when the receiver is to
@@ -414,6 +417,8 @@ internal sealed partial class SenderSession
         BinaryPrimitives.WriteInt32LittleEndian(open.AsSpan(12), 0);
         BinaryPrimitives.WriteInt64LittleEndian(open.AsSpan(16), _totalBytes);
         _control!.Post(ControlMessageType.OpenSession, open);
+        if (_exclude is not null && (_sessionFlags & OpenSessionFlags.DeleteExtraneous) != 0)
+            _control.Post(ControlMessageType.Exclude, ExcludeMessage.Encode(_exclude));
 
         // Entries go in chunks of about 256 KiB: thousands of small files cost a handful of messages, not a round trip
         // each. A chunk waits until the receiver has accepted all but the last few sent, and has committed all but

@@ -1,0 +1,57 @@
+using System.Buffers.Binary;
+using System.Text;
+using Singularity.Engine.Storage;
+
+namespace Singularity.Engine.Protocol;
+
+/// <summary>Body of an Exclude message: u16 count, then per pattern a u16 length and its UTF-8 bytes (PROTOCOL §3).</summary>
+internal static class ExcludeMessage
+{
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    public static byte[] Encode(ExcludePatterns patterns)
+    {
+        byte[] body = new byte[2 + patterns.Patterns.Sum(p => 2 + Encoding.UTF8.GetByteCount(p))];
+        BinaryPrimitives.WriteUInt16LittleEndian(body, (ushort)patterns.Patterns.Count);
+        int offset = 2;
+        foreach (string pattern in patterns.Patterns)
+        {
+            int length = Encoding.UTF8.GetBytes(pattern, body.AsSpan(offset + 2));
+            BinaryPrimitives.WriteUInt16LittleEndian(body.AsSpan(offset), (ushort)length);
+            offset += 2 + length;
+        }
+        return body;
+    }
+
+    /// <summary>The patterns of a received body; throws <see cref="ProtocolViolationException"/> for a malformed or unacceptable one.</summary>
+    public static ExcludePatterns Decode(ReadOnlySpan<byte> body)
+    {
+        if (body.Length < 2) throw new ProtocolViolationException("Exclude is truncated");
+        int count = BinaryPrimitives.ReadUInt16LittleEndian(body);
+        if (count == 0 || count > ExcludePatterns.MostPatterns)
+            throw new ProtocolViolationException($"Exclude names {count} patterns, outside 1..{ExcludePatterns.MostPatterns}", ErrorCode.LimitExceeded);
+        var patterns = new List<string>(count);
+        int offset = 2;
+        for (int i = 0; i < count; i++)
+        {
+            if (body.Length - offset < 2) throw new ProtocolViolationException("Exclude is truncated");
+            int length = BinaryPrimitives.ReadUInt16LittleEndian(body[offset..]);
+            offset += 2;
+            if (length > ExcludePatterns.LongestPatternBytes)
+                throw new ProtocolViolationException($"an exclude pattern of {length} bytes is longer than {ExcludePatterns.LongestPatternBytes}", ErrorCode.LimitExceeded);
+            if (body.Length - offset < length) throw new ProtocolViolationException("Exclude is truncated");
+            try { patterns.Add(StrictUtf8.GetString(body.Slice(offset, length))); }
+            catch (DecoderFallbackException) { throw new ProtocolViolationException("an exclude pattern is not valid UTF-8"); }
+            offset += length;
+        }
+        if (offset != body.Length) throw new ProtocolViolationException("Exclude has bytes after its last pattern");
+        try
+        {
+            return ExcludePatterns.Parse(patterns)!;
+        }
+        catch (ArgumentException ex)
+        {
+            throw new ProtocolViolationException(ex.Message);
+        }
+    }
+}

@@ -1,0 +1,115 @@
+using Singularity.Engine;
+using Singularity.Engine.Protocol;
+using Singularity.Engine.Storage;
+using Singularity.Tests.Support;
+
+namespace Singularity.Tests.EndToEnd;
+
+/// <summary>
+/// With <see cref="TransferOptions.Exclude"/>, what the patterns match is neither sent nor, with a deletion, deleted at
+/// the receiver, as rsync's --exclude leaves it; everything else arrives byte for byte.
+/// </summary>
+public sealed class ExcludeTests
+{
+    private static readonly TransferOptions Quick = new() { ShardSize = 4096, SkipUnchanged = true };
+    private static readonly string[] Patterns = ["*.tmp", "logs/*.gz", "cache/", ".git", "/tree/build"];
+
+    [Fact]
+    public async Task What_the_patterns_match_is_not_sent_and_the_rest_arrives()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        TestFiles.Create(Path.Combine(tree, "a", "kept.txt"), 10_000, seed: 1);
+        string tmp = TestFiles.Create(Path.Combine(tree, "a", "x.tmp"), 5_000, seed: 2);
+        string log = TestFiles.Create(Path.Combine(tree, "b", "logs", "old.gz"), 9_000, seed: 3);
+        TestFiles.Create(Path.Combine(tree, "b", "logs", "today.log"), 300, seed: 4);
+        TestFiles.Create(Path.Combine(tree, "b", "top.gz"), 7_000, seed: 5);
+        string cache = Path.GetDirectoryName(TestFiles.Create(Path.Combine(tree, "cache", "deep", "c"), 20_000, seed: 6))!;
+        // Only directories are named by "cache/": a file of that name goes.
+        TestFiles.Create(Path.Combine(tree, "b", "cache"), 100, seed: 7);
+        string git = Path.GetDirectoryName(TestFiles.Create(Path.Combine(tree, ".git", "HEAD"), 30, seed: 8))!;
+        string build = TestFiles.Create(Path.Combine(tree, "build"), 40, seed: 9);
+        // Anchored at the destination: a 'build' deeper down goes.
+        TestFiles.Create(Path.Combine(tree, "a", "build"), 50, seed: 10);
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var result = await SingularitySender.SendAsync([tree], receiver.Url, Quick with { Exclude = Patterns });
+
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal(5, result.Files);
+        File.Delete(tmp);
+        File.Delete(log);
+        File.Delete(build);
+        Directory.Delete(Path.GetDirectoryName(cache)!, recursive: true);
+        Directory.Delete(git, recursive: true);
+        TestFiles.AssertSameTree(tree, Path.Combine(destination, "tree"));
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task A_deletion_keeps_what_the_patterns_match_at_the_receiver()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        TestFiles.Create(Path.Combine(tree, "a", "kept.txt"), 10_000, seed: 1);
+        TestFiles.Create(Path.Combine(tree, "b", "logs", "today.log"), 300, seed: 2);
+        string destination = temp.Sub("dst");
+        string received = Path.Combine(destination, "tree");
+        string[] protectedFiles =
+        [
+            TestFiles.Create(Path.Combine(received, "a", "old.tmp"), 10),
+            TestFiles.Create(Path.Combine(received, "b", "logs", "old.gz"), 10),
+            TestFiles.Create(Path.Combine(received, "cache", "deep", "c"), 10),
+            TestFiles.Create(Path.Combine(received, ".git", "HEAD"), 10),
+            TestFiles.Create(Path.Combine(received, "build"), 10),
+            // Inside a directory the source no longer has: it stays, and so does the directory.
+            TestFiles.Create(Path.Combine(received, "gone", "keep.tmp"), 10),
+        ];
+        string[] extraneous =
+        [
+            TestFiles.Create(Path.Combine(received, "a", "junk"), 10),
+            TestFiles.Create(Path.Combine(received, "b", "logs", "old.log"), 10),
+            TestFiles.Create(Path.Combine(received, "gone", "junk"), 10),
+            TestFiles.Create(Path.Combine(received, "a", "build"), 10),
+        ];
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var result = await SingularitySender.SendAsync([tree], receiver.Url, Quick with { Exclude = Patterns, DeleteExtraneous = true });
+
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal((4, 0, false), (result.EntriesDeleted, result.EntriesNotDeleted, result.DeletionSkipped));
+        Assert.All(protectedFiles, path => Assert.True(File.Exists(path), $"{path} was deleted"));
+        Assert.All(extraneous, path => Assert.False(File.Exists(path), $"{path} was kept"));
+        foreach (string path in protectedFiles) File.Delete(path);
+        foreach (string directory in new[] { "cache", ".git", "gone" }) Directory.Delete(Path.Combine(received, directory), recursive: true);
+        TestFiles.AssertSameTree(tree, received);
+    }
+
+    /// <summary>Exclude comes once, before the manifest, and only with a deletion: anything else ends the session before any entry is prepared.</summary>
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, true)]
+    public async Task Exclude_out_of_its_place_is_refused(bool deleting, bool afterTheManifest)
+    {
+        using var temp = new TempDirectory();
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination, new TransferOptions { Cipher = CipherSuite.None });
+        await using var peer = await RawPeer.ConnectAsync(receiver.Url);
+        var entry = new ManifestEntry(EntryKind.Directory, "made", 0, (UnixFileMode)0b111_101_101, 0, null);
+        Assert.Equal(ErrorCode.None, (await peer.HelloAsync(ConnectionRole.Control, receiver.Token)).Status);
+        await peer.SendControlAsync(ControlMessageType.OpenSession, RawPeer.OpenSession(4096, 1, 2, 0, deleting ? OpenSessionFlags.DeleteExtraneous : (ushort)0));
+        byte[] exclude = ExcludeMessage.Encode(ExcludePatterns.Parse(["*.tmp"])!);
+        if (afterTheManifest) await peer.SendControlAsync(ControlMessageType.ManifestChunk, RawPeer.Manifest(entry));
+        await peer.SendControlAsync(ControlMessageType.Exclude, exclude);
+        if (!afterTheManifest) await peer.SendControlAsync(ControlMessageType.ManifestChunk, RawPeer.Manifest(entry));
+
+        byte[]? error = await peer.ReadUntilAsync(ControlMessageType.Error);
+
+        Assert.NotNull(error);
+        Assert.Equal(ErrorCode.ProtocolViolation, ErrorMessage.Decode(error).Code);
+        Assert.Contains("Exclude", ErrorMessage.Decode(error).Reason);
+        Assert.False((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal(afterTheManifest, Directory.Exists(Path.Combine(destination, "made")));
+    }
+}
