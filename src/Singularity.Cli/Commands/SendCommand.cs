@@ -25,7 +25,9 @@ internal static class SendCommand
         var congestion = CommonOptions.Congestion();
         var ignoreTimes = new Option<bool>("--ignore-times", "-I") { Description = "send every file, also those the receiver already holds with the same size and modification time (which are otherwise left as they are, as rsync leaves them)" };
         var delete = new Option<bool>("--delete") { Description = "once every file is in place, delete what the sent directories hold at the receiver that the source does not (also in the receiver's directory itself, for a source ending in '/'), as rsync --delete does; not if anything was left out (not readable here, or not writable there); also replaces a directory in the way of a file or a link" };
-        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, delete };
+        var exclude = new Option<string[]>("--exclude") { HelpName = "PATTERN", Description = "leave out what matches, as rsync --exclude: '*.tmp' or '.git' is a name at any depth, 'logs/*.gz' the end of a path, '/tree/build' a path from the receiver's directory, a trailing '/' directories only, '**' any number of directories; with --delete, the receiver keeps what matches; may be given many times", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
+        var excludeFrom = new Option<string>("--exclude-from") { HelpName = "FILE", Description = "read --exclude patterns from FILE, one per line; blank lines and lines starting with '#' or ';' are skipped" };
+        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, delete, exclude, excludeFrom };
         command.SetAction((result, cancellationToken) =>
         {
             long shard = result.GetValue(shardSize) ?? TransferOptions.DefaultShardSize;
@@ -45,15 +47,16 @@ internal static class SendCommand
                 SkipUnchanged = !result.GetValue(ignoreTimes),
                 DeleteExtraneous = result.GetValue(delete),
             };
-            return RunAsync(result.GetValue(paths)!, result.GetValue(to)!, options, result.GetValue(json), result.GetValue(token), result.GetValue(tokenFile), cancellationToken);
+            return RunAsync(result.GetValue(paths)!, result.GetValue(to)!, options, result.GetValue(exclude) ?? [], result.GetValue(excludeFrom), result.GetValue(json), result.GetValue(token), result.GetValue(tokenFile), cancellationToken);
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(string[] paths, string to, TransferOptions options, bool json, string? token, string? tokenFile, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(string[] paths, string to, TransferOptions options, string[] exclude, string? excludeFrom, bool json, string? token, string? tokenFile, CancellationToken cancellationToken)
     {
         try
         {
+            options = options with { Exclude = [.. exclude, .. ExcludeFile(excludeFrom)] };
             var url = ConnectionUrl.Parse(to);
             if (url.Token is null && CommonOptions.ResolveToken(token, tokenFile) is { } given) url = url with { Token = given };
             var display = new ProgressDisplay(CipherSuites.Name(options.Cipher));
@@ -90,6 +93,20 @@ internal static class SendCommand
         catch (Exception ex)
         {
             return Errors.Report(ex, json);
+        }
+    }
+
+    /// <summary>The patterns of an --exclude-from file, as rsync reads one: a pattern a line, without blank lines and comments ('#', ';').</summary>
+    private static IEnumerable<string> ExcludeFile(string? path)
+    {
+        if (path is null) return [];
+        try
+        {
+            return File.ReadAllLines(path).Where(line => line.Trim().Length > 0 && !line.StartsWith('#') && !line.StartsWith(';')).ToList();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new SingularityException(ErrorCode.BadPath, $"cannot read --exclude-from '{path}': {(ex is UnauthorizedAccessException ? "permission denied" : ex.Message)}");
         }
     }
 

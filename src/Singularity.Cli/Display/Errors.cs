@@ -69,6 +69,7 @@ internal static partial class Errors
             SingularityException known => known.Message,
             ArgumentOutOfRangeException range => $"{(range.ParamName is { } name && Flags.TryGetValue(name, out string? flag) ? flag : range.ParamName)}: {range.Message.Split(" (Parameter")[0]}",
             FormatException format => format.Message,
+            ArgumentException argument => argument.Message.Split(" (Parameter")[0],
             OperationCanceledException => "cancelled",
             _ => $"unexpected error: {ex.Message}",
         };

@@ -86,6 +86,40 @@ public sealed class CommandLineTests
         Assert.StartsWith("sglty: error: cannot connect", line);
     }
 
+    /// <summary>--exclude and --exclude-from leave out what they match, and the receiver's --delete keeps it; a pattern file that cannot be read is one line.</summary>
+    [Fact]
+    public async Task Send_leaves_out_what_exclude_and_exclude_from_name()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        TestFiles.Create(Path.Combine(tree, "kept.txt"), 1000, seed: 1);
+        string tmp = TestFiles.Create(Path.Combine(tree, "sub", "x.tmp"), 100, seed: 2);
+        string cache = Path.GetDirectoryName(TestFiles.Create(Path.Combine(tree, "cache", "c"), 100, seed: 3))!;
+        string patterns = Path.Combine(temp.Path, "patterns");
+        File.WriteAllLines(patterns, ["# scratch files", "", "*.tmp", "; and caches", "cache/"]);
+        string destination = temp.Sub("dst");
+        string keep = TestFiles.Create(Path.Combine(destination, "tree", "sub", "old.tmp"), 10);
+        string junk = TestFiles.Create(Path.Combine(destination, "tree", "junk"), 10);
+        string urlFile = Path.Combine(temp.Path, "url");
+        using var receiver = SgltyProcess.Start("recv", "--dir", destination, "--listen", "127.0.0.1:0", "--once", "--url-file", urlFile);
+        string url = await SgltyProcess.WaitForFileAsync(urlFile, receiver);
+
+        var (missing, _, missingError) = await SgltyProcess.RunAsync("send", tree, "--to", url, "--exclude-from", Path.Combine(temp.Path, "nowhere"));
+        var (exit, _, error) = await SgltyProcess.RunAsync("send", tree, "--to", url, "--exclude", "nothing-here", "--exclude-from", patterns, "--delete");
+        var (receiverExit, _, _) = await SgltyProcess.FinishAsync(receiver);
+
+        Assert.Equal(1, missing);
+        Assert.StartsWith("sglty: error: cannot read --exclude-from", Assert.Single(missingError.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+        Assert.True(exit == 0, error);
+        Assert.Equal(0, receiverExit);
+        Assert.Contains("deleted 1 entry at the receiver", error);
+        Assert.True(File.Exists(keep) && !File.Exists(junk));
+        File.Delete(keep);
+        File.Delete(tmp);
+        Directory.Delete(cache, recursive: true);
+        TestFiles.AssertSameTree(tree, Path.Combine(destination, "tree"));
+    }
+
     /// <summary>A peer that accepts and closes without a word, as a receiver at its handshake limit does, is retried.</summary>
     [Fact]
     public async Task Each_retry_is_reported_in_one_line()
