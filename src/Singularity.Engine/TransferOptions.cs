@@ -96,6 +96,13 @@ public sealed record TransferOptions
     /// </summary>
     public IReadOnlyList<string> Exclude { get; init; } = [];
 
+    /// <summary>
+    /// A dry run, as rsync's --dry-run: the receiver writes and deletes nothing, and the result says what a real send
+    /// would do (<see cref="SendResult.WouldSend"/>, <see cref="SendResult.WouldDelete"/>). No file's contents are read
+    /// or sent. Default false; `sglty send --dry-run` sets it.
+    /// </summary>
+    public bool DryRun { get; init; }
+
     /// <summary>The longest a sender keeps retrying without any attempt moving data. Default 10 minutes.</summary>
     public TimeSpan RetryTimeout { get; init; } = TimeSpan.FromMinutes(10);
 

@@ -160,6 +160,11 @@ internal static class RecvCommand
     {
         string id = result.SessionId[..8];
         if (!result.Succeeded) return $"session {id} from {result.Remote}: failed: {result.Error!.Message}";
+        if (result.DryRun)
+        {
+            string deleting = result.EntriesDeleted > 0 ? $", would delete {Count.Of(result.EntriesDeleted, "entry", "entries")}" : "";
+            return $"session {id} from {result.Remote} ({CipherSuites.Name(result.Cipher)}): dry run, nothing changed: would receive {Count.Of(result.Files - result.FilesUnchanged, "file")} ({result.FilesUnchanged} unchanged){deleting}";
+        }
         double seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-9);
         string unchanged = result.FilesUnchanged > 0 ? $" ({result.FilesUnchanged} unchanged, left as they were)" : "";
         if (result.FilesNotSent > 0) unchanged += $"; {result.FilesNotSent} the sender could not read";
@@ -175,6 +180,7 @@ internal static class RecvCommand
         {
             writer.WriteBoolean("ok", result.Succeeded);
             writer.WriteString("session", result.SessionId);
+            if (result.DryRun) writer.WriteBoolean("dry_run", true);
             writer.WriteNumber("files", result.Files);
             writer.WriteNumber("files_unchanged", result.FilesUnchanged);
             writer.WriteNumber("files_not_sent", result.FilesNotSent);

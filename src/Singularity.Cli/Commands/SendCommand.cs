@@ -27,7 +27,8 @@ internal static class SendCommand
         var delete = new Option<bool>("--delete") { Description = "once every file is in place, delete what the sent directories hold at the receiver that the source does not (also in the receiver's directory itself, for a source ending in '/'), as rsync --delete does; not if anything was left out (not readable here, or not writable there); also replaces a directory in the way of a file or a link" };
         var exclude = new Option<string[]>("--exclude") { HelpName = "PATTERN", Description = "leave out what matches, as rsync --exclude: '*.tmp' or '.git' is a name at any depth, 'logs/*.gz' the end of a path, '/tree/build' a path from the receiver's directory, a trailing '/' directories only, '**' any number of directories; with --delete, the receiver keeps what matches; may be given many times", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
         var excludeFrom = new Option<string>("--exclude-from") { HelpName = "FILE", Description = "read --exclude patterns from FILE, one per line; blank lines and lines starting with '#' or ';' are skipped" };
-        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, delete, exclude, excludeFrom };
+        var dryRun = new Option<bool>("--dry-run", "-n") { Description = "change nothing at the receiver: list on stdout the files a send would send and, with --delete, what it would delete ('deleting PATH'), as rsync --dry-run does; nothing is read or sent" };
+        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, delete, exclude, excludeFrom, dryRun };
         command.SetAction((result, cancellationToken) =>
         {
             long shard = result.GetValue(shardSize) ?? TransferOptions.DefaultShardSize;
@@ -46,6 +47,7 @@ internal static class SendCommand
                 StallTimeout = result.GetValue(stall) ?? TimeSpan.FromSeconds(30),
                 SkipUnchanged = !result.GetValue(ignoreTimes),
                 DeleteExtraneous = result.GetValue(delete),
+                DryRun = result.GetValue(dryRun),
             };
             return RunAsync(result.GetValue(paths)!, result.GetValue(to)!, options, result.GetValue(exclude) ?? [], result.GetValue(excludeFrom), result.GetValue(json), result.GetValue(token), result.GetValue(tokenFile), cancellationToken);
         });
@@ -61,6 +63,7 @@ internal static class SendCommand
             if (url.Token is null && CommonOptions.ResolveToken(token, tokenFile) is { } given) url = url with { Token = given };
             var display = new ProgressDisplay(CipherSuites.Name(options.Cipher));
             var result = await display.ShowAsync(() => SingularitySender.SendAsync(paths, url, options, display, line => Console.Error.WriteLine($"sglty: {Errors.Printable(line)}"), cancellationToken)).ConfigureAwait(false);
+            if (result.DryRun) return DryRunReport(result, json);
             double seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-9);
             // What travelled, then what did not: files left as they were, files left out, bytes an earlier attempt left.
             var others = new List<string>();
@@ -96,6 +99,33 @@ internal static class SendCommand
         }
     }
 
+    /// <summary>A dry run's answer: on stdout the files a send would send and what it would delete, as rsync -n lists them; then the counts.</summary>
+    private static int DryRunReport(SendResult result, bool json)
+    {
+        int exitCode = result.NotSent.Count > 0 || result.EntriesNotDeleted > 0 ? Errors.PartialTransfer : 0;
+        if (json)
+        {
+            WriteJson(result, exitCode);
+        }
+        else
+        {
+            var listing = new System.Text.StringBuilder();
+            foreach (string path in result.WouldSend) listing.Append(Errors.Printable(path)).Append('\n');
+            foreach (string path in result.WouldDelete) listing.Append("deleting ").Append(Errors.Printable(path)).Append('\n');
+            Console.Out.Write(listing);
+        }
+        string unchanged = result.FilesUnchanged > 0 ? $" ({result.FilesUnchanged} unchanged, left as they are)" : "";
+        Console.Error.WriteLine($"dry run, nothing changed: would send {Count.Of(result.FilesTransferred, "file")}{unchanged}, {ByteSize.Format(result.BytesTransferred)}");
+        if (result.EntriesDeleted > 0)
+        {
+            string named = result.EntriesDeleted > result.WouldDelete.Count ? $" (the first {result.WouldDelete.Count} named)" : "";
+            Console.Error.WriteLine($"would delete {Count.Of(result.EntriesDeleted, "entry", "entries")} at the receiver that the source no longer has{named}");
+        }
+        if (result.EntriesNotDeleted > 0) Console.Error.WriteLine($"sglty: {Count.Of(result.EntriesNotDeleted, "entry", "entries")} at the receiver could not be deleted; the receiver's log names them");
+        if (result.DeletionSkipped) Console.Error.WriteLine("sglty: the receiver would not delete what the source no longer has: entries were left out (named above), which it would take for gone");
+        return exitCode;
+    }
+
     /// <summary>The patterns of an --exclude-from file, as rsync reads one: a pattern a line, without blank lines and comments ('#', ';').</summary>
     private static IEnumerable<string> ExcludeFile(string? path)
     {
@@ -117,6 +147,13 @@ internal static class SendCommand
     /// bytes over the time. Files left as they were, or left out, are not counted.
     /// </summary>
     private static long Delivered(SendResult result) => Math.Min(result.BytesTransferred, result.BytesSent);
+
+    private static void WriteStrings(System.Text.Json.Utf8JsonWriter writer, string name, IReadOnlyList<string> values)
+    {
+        writer.WriteStartArray(name);
+        foreach (string value in values) writer.WriteStringValue(value);
+        writer.WriteEndArray();
+    }
 
     private static void WriteJson(SendResult result, int exitCode)
     {
@@ -145,6 +182,12 @@ internal static class SendCommand
                 writer.WriteEndObject();
             }
             writer.WriteEndArray();
+            if (result.DryRun)
+            {
+                writer.WriteBoolean("dry_run", true);
+                WriteStrings(writer, "would_send", result.WouldSend);
+                WriteStrings(writer, "would_delete", result.WouldDelete);
+            }
             writer.WriteNumber("deleted", result.EntriesDeleted);
             writer.WriteNumber("not_deleted", result.EntriesNotDeleted);
             writer.WriteBoolean("deletion_skipped", result.DeletionSkipped);

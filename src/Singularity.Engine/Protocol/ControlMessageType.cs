@@ -37,4 +37,6 @@ internal enum ControlMessageType : byte
     StillWorking = 16,
     /// <summary>S→R, after OpenSession and before the first ManifestChunk, only with a deletion: the patterns of entries the sender left out, which the receiver then keeps.</summary>
     Exclude = 17,
+    /// <summary>R→S, in a dry run with a deletion, after Finish and before SessionDone: entries the deletion would remove.</summary>
+    WouldDelete = 18,
 }

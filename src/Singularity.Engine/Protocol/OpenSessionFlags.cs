@@ -11,4 +11,7 @@ internal static class OpenSessionFlags
 
     /// <summary>With <see cref="DeleteExtraneous"/>: the manifest holds a directory's contents at the destination's root, so the root is cleaned too.</summary>
     public const ushort RootIsSent = 4;
+
+    /// <summary>A dry run: the receiver changes nothing, names the files in place (with <see cref="SkipUnchanged"/>) and, with <see cref="DeleteExtraneous"/>, what it would delete (WouldDelete).</summary>
+    public const ushort DryRun = 8;
 }

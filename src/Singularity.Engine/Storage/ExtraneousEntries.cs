@@ -6,9 +6,11 @@ namespace Singularity.Engine.Storage;
 /// destination is reached; a directory not named is deleted with everything below it. Partial files and journals
 /// (of this or another session) are left for <see cref="PartialFiles"/> to clean, and a name that is not UTF-8, which
 /// .NET cannot give back to the system, is left too and named as not deleted. What the send's exclude patterns match
-/// is left without a word, at any depth, and so is a directory holding it, as rsync leaves it.
+/// is left without a word, at any depth, and so is a directory holding it, as rsync leaves it. For a dry run,
+/// <paramref name="listOnly"/> is told each entry that would be deleted (a directory after what it holds, with a
+/// trailing '/'), and nothing is deleted.
 /// </summary>
-internal sealed class ExtraneousEntries(Func<string, string, bool> kept, Action stillBusy, ExcludePatterns? excluded = null)
+internal sealed class ExtraneousEntries(Func<string, string, bool> kept, Action stillBusy, ExcludePatterns? excluded = null, Action<string>? listOnly = null)
 {
     /// <summary>Failures named one by one; more are only counted, so a directory of a million undeletable files costs no memory.</summary>
     public const int MostFailuresNamed = 100;
@@ -106,12 +108,17 @@ internal sealed class ExtraneousEntries(Func<string, string, bool> kept, Action 
                 }
                 // A child that stayed is named already (or is a partial file); the directory holding it stays without a word.
                 if (!emptied) return false;
-                directory.Delete();
+                if (listOnly is null) directory.Delete();
+                else listOnly(path + "/");
             }
-            else
+            else if (listOnly is null)
             {
                 // A link, to a directory too, is unlinked itself: its target is never touched.
                 File.Delete(entry.FullName);
+            }
+            else
+            {
+                listOnly(path);
             }
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)

@@ -53,8 +53,11 @@ internal sealed class PathGuard
     public static bool IsReserved(ReadOnlySpan<char> name) =>
         name.EndsWith(PartialFile.PartSuffix, StringComparison.OrdinalIgnoreCase) || name.EndsWith(ResumeJournal.StateSuffix, StringComparison.OrdinalIgnoreCase);
 
-    /// <summary>Maps a checked relative path under the root and verifies that no existing parent is a symbolic link or a non-directory.</summary>
-    public string Resolve(string relative)
+    /// <summary>
+    /// Maps a checked relative path under the root and verifies that no existing parent is a symbolic link or a
+    /// non-directory, creating the missing parents unless <paramref name="create"/> is false (a dry run).
+    /// </summary>
+    public string Resolve(string relative, bool create = true)
     {
         string? error = SyntaxError(relative, _limits);
         if (error is not null) throw new SingularityException(ErrorCode.BadPath, $"refused path: {error}");
@@ -63,7 +66,7 @@ internal sealed class PathGuard
         // that check or the platform's path rules ever let one through.
         if (!IsBelow(_root, full))
             throw new SingularityException(ErrorCode.BadPath, $"refused path '{relative}': it leaves the destination");
-        CheckParents(full);
+        CheckParents(full, create);
         return full;
     }
 
@@ -118,7 +121,7 @@ internal sealed class PathGuard
         lock (_checkedDirectories) return _checkedDirectories.Contains(full);
     }
 
-    private void CheckParents(string full)
+    private void CheckParents(string full, bool create = true)
     {
         string? parent = Path.GetDirectoryName(full);
         var missing = new Stack<string>();
@@ -136,7 +139,7 @@ internal sealed class PathGuard
             missing.Push(parent);
             parent = Path.GetDirectoryName(parent);
         }
-        while (missing.TryPop(out string? directory)) CreateChecked(directory);
+        while (create && missing.TryPop(out string? directory)) CreateChecked(directory);
     }
 
     /// <summary>Whether the full path <paramref name="full"/> names something strictly inside the full path <paramref name="root"/>.</summary>

@@ -65,6 +65,10 @@ internal sealed partial class ReceiverSession
     // too); what was deleted, once done.
     private bool _deleteExtraneous;
     private bool _rootIsSent;
+    // A dry run changes nothing here: it names what it would receive and delete.
+    private bool _dryRun;
+    // A dry run's deletion: the entries it would remove, the first WouldDeleteMessage.MostNamed of them.
+    private readonly List<string> _wouldDelete = [];
     private ExtraneousEntries? _extraneous;
     // With a deletion, what the sender left out (Exclude): the deletion keeps it.
     private ExcludePatterns? _exclude;
@@ -205,6 +209,7 @@ internal sealed partial class ReceiverSession
         _skipUnchanged = (flags & OpenSessionFlags.SkipUnchanged) != 0;
         _deleteExtraneous = (flags & OpenSessionFlags.DeleteExtraneous) != 0;
         _rootIsSent = (flags & OpenSessionFlags.RootIsSent) != 0;
+        _dryRun = (flags & OpenSessionFlags.DryRun) != 0;
         int entries = BinaryPrimitives.ReadInt32LittleEndian(body[8..]);
         long totalBytes = BinaryPrimitives.ReadInt64LittleEndian(body[16..]);
         if (shardSize < _limits.MinShardSize || shardSize > _limits.MaxShardSize)
@@ -313,7 +318,8 @@ internal sealed partial class ReceiverSession
                 var entry = _chunk[id - first];
                 try
                 {
-                    Prepare((uint)id, entry);
+                    if (_dryRun) PrepareDry((uint)id, entry);
+                    else Prepare((uint)id, entry);
                 }
                 catch (Exception ex) when (StorageErrors.ConcernsOneEntry(ex))
                 {
@@ -412,6 +418,27 @@ internal sealed partial class ReceiverSession
     }
 
     /// <summary>
+    /// A dry run's preparation looks and changes nothing. A file in place is named in FilesPresent, as a real run names
+    /// it; any other file counts as settled at once, as if committed, and no shard of it is expected. With a deletion,
+    /// a directory in the way of a file or a link is listed with what it holds, as the real run would delete it.
+    /// </summary>
+    private void PrepareDry(uint id, ManifestEntry entry)
+    {
+        string full = _guard.Resolve(entry.Path, create: false);
+        if (entry.Kind == EntryKind.Directory)
+        {
+            _directories.Add((id, full, entry));
+            return;
+        }
+        if (_deleteExtraneous && Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null)
+            (_extraneous ??= NewExtraneous()).Remove(full, entry.Path);
+        if (entry.Kind != EntryKind.File) return;
+        _fileCount++;
+        Settle(id);
+        if ((_skipUnchanged || entry.SentBefore) && IsInPlace(entry, full, null, out _)) NamePresent(id, entry);
+    }
+
+    /// <summary>
     /// A directory where the source has a file or a link: an empty one is removed, as rsync removes it; one with
     /// anything in it only when the sender asked to delete what the source does not have (it is then deleted with
     /// everything below it, links not followed), else the entry fails, naming it. Never one this session has written
@@ -464,12 +491,7 @@ internal sealed partial class ReceiverSession
         // Not called in a directory this session created: none are there (another session writing the same tree at
         // once may have put one there; it is then sent, and replaced). A partial an earlier session left for this file
         // is resumed instead, so that it is finished and cleaned up rather than stranded beside the file.
-        var existing = new FileInfo(full);
-        if (!existing.Exists || existing.LinkTarget is not null || existing.Length != entry.Size
-            || SourceScanner.ToNanoseconds(existing.LastWriteTimeUtc) != entry.MtimeNanoseconds
-            || (entry.Size == 0 && SpecialFiles.KindOf(full) is not null)
-            || (partialStands ?? File.Exists(PartialFile.ResumablePathFor(full))))
-            return false;
+        if (!IsInPlace(entry, full, partialStands, out var existing)) return false;
         // Judged by its status, as rsync judges it: even a file its owner may not read (0200) stays. A mode to bring up
         // to date is set through an open handle that is the name's own file, never through a link swapped in
         // meanwhile; a file that cannot be opened or changed (another user's) is sent, and its commit replaces it.
@@ -492,12 +514,28 @@ internal sealed partial class ReceiverSession
         }
         _fileCount++;
         Settle(id);
+        NamePresent(id, entry);
+        return true;
+    }
+
+    /// <summary>Whether a regular file (not a link) stands at <paramref name="full"/> with the entry's size and mtime, and no partial of it: the quick check.</summary>
+    private static bool IsInPlace(ManifestEntry entry, string full, bool? partialStands, out FileInfo existing)
+    {
+        existing = new FileInfo(full);
+        return existing.Exists && existing.LinkTarget is null && existing.Length == entry.Size
+            && SourceScanner.ToNanoseconds(existing.LastWriteTimeUtc) == entry.MtimeNanoseconds
+            && !(entry.Size == 0 && SpecialFiles.KindOf(full) is not null)
+            && !(partialStands ?? File.Exists(PartialFile.ResumablePathFor(full)));
+    }
+
+    /// <summary>Counts a settled file as found in place and tells the sender (FilesPresent).</summary>
+    private void NamePresent(uint id, ManifestEntry entry)
+    {
         if (!entry.SentBefore) _filesUnchanged++;
         _chunkUnchangedBytes += entry.Size;
         Span<byte> item = stackalloc byte[4];
         BinaryPrimitives.WriteUInt32LittleEndian(item, id);
         _control!.PostBatchItem(ControlMessageType.FilesPresent, item);
-        return true;
     }
 
     /// <summary>Tells the sender which shards of this file an earlier session left verified; they reach it before the ManifestAccepted that covers the file.</summary>
@@ -698,15 +736,28 @@ internal sealed partial class ReceiverSession
         // session is receiving (see RemovalGate), and no other starts until their modes and times are set too: a
         // directory removed could otherwise turn into a link before the walk that sets them.
         bool deleting = _deleteExtraneous && _filesDropped == 0 && Volatile.Read(ref _entriesFailed) == 0;
-        bool alone = deleting && _removals.TryBeginRemoving();
-        try
+        if (_dryRun)
         {
-            if (deleting) DeleteExtraneous(alone);
-            ApplyDirectoryMetadata();
+            // Nothing is removed, so no other session needs keeping out; the names go before SessionDone.
+            if (deleting) DeleteExtraneous(removeDirectories: true);
+            foreach (byte[] names in WouldDeleteMessage.Encode(_wouldDelete))
+            {
+                _control!.Post(ControlMessageType.WouldDelete, names);
+                await _control.PaceAsync().ConfigureAwait(false);
+            }
         }
-        finally
+        else
         {
-            if (alone) _removals.EndRemoving();
+            bool alone = deleting && _removals.TryBeginRemoving();
+            try
+            {
+                if (deleting) DeleteExtraneous(alone);
+                ApplyDirectoryMetadata();
+            }
+            finally
+            {
+                if (alone) _removals.EndRemoving();
+            }
         }
         byte[] done = new byte[24];
         BinaryPrimitives.WriteInt32LittleEndian(done, _filesCommitted);
@@ -742,7 +793,14 @@ internal sealed partial class ReceiverSession
     /// What to delete: neither a name of the manifest nor a directory this session checked (a parent of an entry
     /// that a sender did not name itself): the session still sets modes and times below it, by path.
     /// </summary>
-    private ExtraneousEntries NewExtraneous() => new((relative, full) => _names.Contains(NameHash(relative)) || _guard.Checked(full), StillBusy, _exclude);
+    private ExtraneousEntries NewExtraneous() =>
+        new((relative, full) => _names.Contains(NameHash(relative)) || _guard.Checked(full), StillBusy, _exclude, _dryRun ? WouldDelete : null);
+
+    /// <summary>A dry run's deletion names what it would remove, the first <see cref="WouldDeleteMessage.MostNamed"/> of it; the rest is counted.</summary>
+    private void WouldDelete(string path)
+    {
+        if (_wouldDelete.Count < WouldDeleteMessage.MostNamed) _wouldDelete.Add(path);
+    }
 
     /// <summary>
     /// Called often while deleting: keeps this side's idle timer quiet and, about once a second after Finish, tells the
@@ -874,6 +932,7 @@ internal sealed partial class ReceiverSession
             FilesNotSent = _filesDropped,
             EntriesFailed = _entriesFailed,
             WriteFailures = [.. _failedEntries],
+            DryRun = _dryRun,
             EntriesDeleted = _extraneous?.Deleted ?? 0,
             EntriesNotDeleted = _extraneous?.Failed ?? 0,
             DeletionFailures = _extraneous?.Failures ?? [],

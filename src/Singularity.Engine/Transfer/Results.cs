@@ -40,6 +40,18 @@ public sealed record SendResult
     /// sender could not read it, or the receiver could not write it; as with rsync, such a send deletes nothing.
     /// </summary>
     public bool DeletionSkipped { get; init; }
+    /// <summary>
+    /// A dry run (<see cref="TransferOptions.DryRun"/>): nothing was sent, written or deleted. <see cref="FilesTransferred"/>
+    /// and <see cref="EntriesDeleted"/> count what a real send would have sent and deleted.
+    /// </summary>
+    public bool DryRun { get; init; }
+    /// <summary>In a dry run, the paths (as the receiver names them) of the files a real send would send.</summary>
+    public IReadOnlyList<string> WouldSend { get; init; } = [];
+    /// <summary>
+    /// In a dry run with <see cref="TransferOptions.DeleteExtraneous"/>, what the receiver would delete, deepest first,
+    /// a directory's path ending in '/'; the first 100,000 (<see cref="EntriesDeleted"/> counts them all).
+    /// </summary>
+    public IReadOnlyList<string> WouldDelete { get; init; } = [];
     /// <summary>Times the sender reconnected and resumed after losing the receiver.</summary>
     public int Retries { get; init; }
     /// <summary>Shards sent again after the receiver rejected them.</summary>
@@ -87,6 +99,11 @@ public sealed record ReceiveResult
     public int EntriesFailed { get; init; }
     /// <summary>The reasons of the first 100 of <see cref="EntriesFailed"/>, each naming its entry relative to the destination (with any character the sender chose).</summary>
     public IReadOnlyList<string> WriteFailures { get; init; } = [];
+    /// <summary>
+    /// A dry run (<see cref="TransferOptions.DryRun"/>): nothing was written or deleted here; <see cref="Files"/> and
+    /// <see cref="EntriesDeleted"/> say what a real send would have received and deleted.
+    /// </summary>
+    public bool DryRun { get; init; }
     /// <summary>Entries deleted because the sent directories no longer hold them (<see cref="TransferOptions.DeleteExtraneous"/>), counting everything below a deleted directory.</summary>
     public int EntriesDeleted { get; init; }
     /// <summary>Entries that should have been deleted but could not be.</summary>

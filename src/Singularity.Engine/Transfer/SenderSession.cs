@@ -79,6 +79,9 @@ internal sealed partial class SenderSession
     private readonly List<NotSentEntry> _notSent = [];
     // What the scan left out as asked; with a deletion, the receiver is told, so that it keeps what they match.
     private readonly ExcludePatterns? _exclude;
+    // A dry run: the files that would travel, and what the receiver would delete (WouldDelete).
+    private readonly List<string> _wouldSend = [];
+    private readonly List<string> _wouldDelete = [];
     private readonly List<SenderFile> _unwritten = [];
     private long _bytesUnchanged;
     private bool _shardsConfirmed;
@@ -109,7 +112,7 @@ internal sealed partial class SenderSession
         if (alreadyCommitted is not { Count: > 0 }) _entries = scanned;
         else if (options.DeleteExtraneous) _entries = [.. scanned.Select(e => e.Entry.Kind == EntryKind.File && alreadyCommitted.Contains(e.Entry.Path) ? e with { Entry = e.Entry with { SentBefore = true } } : e)];
         else _entries = [.. scanned.Where(e => e.Entry.Kind != EntryKind.File || !alreadyCommitted.Contains(e.Entry.Path))];
-        _sessionFlags = options.SkipUnchanged ? OpenSessionFlags.SkipUnchanged : (ushort)0;
+        _sessionFlags = (ushort)((options.SkipUnchanged ? OpenSessionFlags.SkipUnchanged : 0) | (options.DryRun ? OpenSessionFlags.DryRun : 0));
         // A scan that left something out does not ask: the result says the deletion was skipped.
         if (options.DeleteExtraneous && _notSent.Count == 0)
             _sessionFlags |= (ushort)(OpenSessionFlags.DeleteExtraneous | (SourceScanner.SendsContents(paths) ? OpenSessionFlags.RootIsSent : 0));
@@ -168,7 +171,8 @@ internal sealed partial class SenderSession
             // lanes start before the manifest goes out.
             reader = Task.Run(ReadControlAsync);
             watchdog = Task.Run(WatchdogAsync);
-            for (int lane = 0; lane < _options.Lanes; lane++)
+            // A dry run moves no shard, so it opens no lane.
+            for (int lane = 0; lane < (_options.DryRun ? 0 : _options.Lanes); lane++)
                 StartLane();
             await SendManifestAsync().ConfigureAwait(false);
             await WaitForAcceptanceAsync(_entries.Count).ConfigureAwait(false);
@@ -220,6 +224,9 @@ internal sealed partial class SenderSession
             EntriesDeleted = _entriesDeleted,
             EntriesNotDeleted = _entriesNotDeleted,
             DeletionSkipped = _options.DeleteExtraneous && !_deletionRan,
+            DryRun = _options.DryRun,
+            WouldSend = WouldSend,
+            WouldDelete = [.. _wouldDelete],
             Elapsed = _clock.Elapsed,
             Lanes = Math.Max(_options.Lanes, Volatile.Read(ref _lanesStarted)),
             ShardSize = _options.ShardSize,
@@ -227,6 +234,8 @@ internal sealed partial class SenderSession
     };
 
     private IReadOnlyList<NotSentEntry> NotSent { get { lock (_notSent) return [.. _notSent]; } }
+
+    private IReadOnlyList<string> WouldSend { get { lock (_wouldSend) return [.. _wouldSend]; } }
 
     /// <summary>
     /// Whether this attempt moved data: the receiver acknowledged a shard it sent or committed a file. Shards put on
@@ -437,7 +446,7 @@ internal sealed partial class SenderSession
                 // Cut into shards of the session's size, known once the path is measured; ready before the receiver can name it.
                 var file = new SenderFile((uint)id, entry, source.SourcePath, _options.ShardSize);
                 Volatile.Write(ref _filesById[id], file);
-                _scheduler.Add(file);
+                if (!_options.DryRun) _scheduler.Add(file);
                 files++;
             }
             if (length >= ManifestChunkBytes || id == _entries.Count - 1)
@@ -494,6 +503,11 @@ internal sealed partial class SenderSession
                     throw new ProtocolViolationException("StillWorking came before Finish, without a deletion asked for, or with a body");
                 Interlocked.Increment(ref _stillWorking);
                 break;
+            case ControlMessageType.WouldDelete:
+                if (!Volatile.Read(ref _finishSent) || (_sessionFlags & (OpenSessionFlags.DryRun | OpenSessionFlags.DeleteExtraneous)) != (OpenSessionFlags.DryRun | OpenSessionFlags.DeleteExtraneous))
+                    throw new ProtocolViolationException("WouldDelete came before Finish, or outside a dry run with a deletion");
+                WouldDeleteMessage.Decode(body, _options.Limits.MaxPathBytes, _wouldDelete);
+                break;
             case ControlMessageType.ShardNack: OnNack(body); break;
             case ControlMessageType.FilesCommitted: OnCommitted(body); break;
             case ControlMessageType.SessionDone:
@@ -502,7 +516,8 @@ internal sealed partial class SenderSession
                 _entriesDeleted = BinaryPrimitives.ReadInt32LittleEndian(body[4..]);
                 _entriesNotDeleted = BinaryPrimitives.ReadInt32LittleEndian(body[16..]);
                 _deletionRan = (BinaryPrimitives.ReadInt32LittleEndian(body[20..]) & ReceiverSession.SessionDoneDeleted) != 0;
-                if ((((_entriesDeleted | _entriesNotDeleted) != 0 || _deletionRan) && (_sessionFlags & OpenSessionFlags.DeleteExtraneous) == 0) || _entriesDeleted < 0 || _entriesNotDeleted < 0)
+                if ((((_entriesDeleted | _entriesNotDeleted) != 0 || _deletionRan) && (_sessionFlags & OpenSessionFlags.DeleteExtraneous) == 0) || _entriesDeleted < 0 || _entriesNotDeleted < 0
+                    || _entriesDeleted < _wouldDelete.Count)
                     throw new ProtocolViolationException("SessionDone counts deletions this sender did not ask for");
                 _sessionDone.TrySetResult();
                 break;
@@ -525,6 +540,7 @@ internal sealed partial class SenderSession
         for (int id = _accepted; id < count; id++)
         {
             if (_filesById[id] is { Present: true } present) SettlePresent(present);
+            else if (_options.DryRun && _filesById[id] is { } needed) SettleWouldSend(needed);
             else if (_filesById[id] is { ShardCount: 0 } empty) Seal(empty, empty.MarkSentEmpty());
         }
         Volatile.Write(ref _accepted, count);
@@ -612,6 +628,13 @@ internal sealed partial class SenderSession
         file.Close();
         Interlocked.Increment(ref _filesSettledUnmoved);
         Settled(file.Id);
+    }
+
+    /// <summary>In a dry run, a file the receiver does not hold is one a real send would send: it is named, and settled as the receiver settled it.</summary>
+    private void SettleWouldSend(SenderFile file)
+    {
+        lock (_wouldSend) _wouldSend.Add(file.Entry.Path);
+        SettleUnmoved(file);
     }
 
     /// <summary>At its acceptance, a file the receiver holds already counts as committed; none of its shards go.</summary>

@@ -120,6 +120,32 @@ public sealed class CommandLineTests
         TestFiles.AssertSameTree(tree, Path.Combine(destination, "tree"));
     }
 
+    /// <summary>send --dry-run lists on stdout what it would send and delete, as rsync -n does, and the receiver's directory stays as it was.</summary>
+    [Fact]
+    public async Task Send_dry_run_lists_what_it_would_do_and_changes_nothing()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        TestFiles.Create(Path.Combine(tree, "new.txt"), 1000, seed: 1);
+        string destination = temp.Sub("dst");
+        string stale = TestFiles.Create(Path.Combine(destination, "tree", "stale"), 10);
+        string urlFile = Path.Combine(temp.Path, "url");
+        using var receiver = SgltyProcess.Start("recv", "--dir", destination, "--listen", "127.0.0.1:0", "--once", "--url-file", urlFile);
+        string url = await SgltyProcess.WaitForFileAsync(urlFile, receiver);
+
+        var (exit, output, error) = await SgltyProcess.RunAsync("send", tree, "--to", url, "-n", "--delete");
+        var (receiverExit, _, receiverError) = await SgltyProcess.FinishAsync(receiver);
+
+        Assert.True(exit == 0, error);
+        Assert.Equal(0, receiverExit);
+        Assert.Equal("tree/new.txt\ndeleting tree/stale\n", output);
+        Assert.Contains("dry run, nothing changed: would send 1 file, 1000 B", error);
+        Assert.Contains("would delete 1 entry at the receiver", error);
+        Assert.Contains("dry run, nothing changed: would receive 1 file", receiverError);
+        Assert.True(File.Exists(stale));
+        Assert.Equal([stale], Directory.GetFileSystemEntries(destination, "*", SearchOption.AllDirectories).Where(File.Exists));
+    }
+
     /// <summary>A peer that accepts and closes without a word, as a receiver at its handshake limit does, is retried.</summary>
     [Fact]
     public async Task Each_retry_is_reported_in_one_line()
