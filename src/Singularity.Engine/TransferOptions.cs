@@ -91,7 +91,7 @@ public sealed record TransferOptions
     /// <summary>
     /// Patterns of entries the sender leaves out, as rsync's --exclude (docs/PROTOCOL.md §3, Exclude):
     /// <c>*.tmp</c> at any depth, <c>/tree/build</c> from the destination, <c>cache/</c> directories only. With
-    /// <see cref="DeleteExtraneous"/>, the receiver keeps what they match. At most 256, of at most 1024 bytes each.
+    /// <see cref="DeleteExtraneous"/>, the receiver keeps what they match. At most 256, of at most 1024 bytes each and 8192 in all.
     /// Default none.
     /// </summary>
     public IReadOnlyList<string> Exclude { get; init; } = [];

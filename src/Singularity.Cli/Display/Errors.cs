@@ -44,6 +44,7 @@ internal static partial class Errors
         [nameof(TransferOptions.RetryTimeout)] = "--timeout",
         [nameof(TransferOptions.StallTimeout)] = "--stall-timeout",
         [nameof(TransferOptions.IdleTimeout)] = "--idle-timeout",
+        [nameof(TransferOptions.Exclude)] = "--exclude",
     };
 
     /// <summary>Set when the user interrupted the command (Ctrl-C or SIGTERM).</summary>
@@ -69,7 +70,8 @@ internal static partial class Errors
             SingularityException known => known.Message,
             ArgumentOutOfRangeException range => $"{(range.ParamName is { } name && Flags.TryGetValue(name, out string? flag) ? flag : range.ParamName)}: {range.Message.Split(" (Parameter")[0]}",
             FormatException format => format.Message,
-            ArgumentException argument => argument.Message.Split(" (Parameter")[0],
+            // A bad option the engine refused; any other ArgumentException is a bug, and says so below.
+            ArgumentException { ParamName: { } name } argument when Flags.TryGetValue(name, out string? flag) => $"{flag}: {argument.Message.Split(" (Parameter")[0]}",
             OperationCanceledException => "cancelled",
             _ => $"unexpected error: {ex.Message}",
         };

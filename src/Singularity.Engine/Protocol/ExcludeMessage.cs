@@ -45,13 +45,15 @@ internal static class ExcludeMessage
             offset += length;
         }
         if (offset != body.Length) throw new ProtocolViolationException("Exclude has bytes after its last pattern");
+        if (offset - 2 - 2 * count > ExcludePatterns.MostPatternBytes)
+            throw new ProtocolViolationException($"the exclude patterns hold more than {ExcludePatterns.MostPatternBytes} bytes together", ErrorCode.LimitExceeded);
         try
         {
             return ExcludePatterns.Parse(patterns)!;
         }
         catch (ArgumentException ex)
         {
-            throw new ProtocolViolationException(ex.Message);
+            throw new ProtocolViolationException(ex.Message.Split(" (Parameter")[0]);
         }
     }
 }

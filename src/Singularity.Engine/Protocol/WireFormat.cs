@@ -3,7 +3,7 @@ using System.IO.Hashing;
 
 namespace Singularity.Engine.Protocol;
 
-/// <summary>Constants shared by every frame of SGLTY v2; see docs/PROTOCOL.md.</summary>
+/// <summary>Constants shared by every frame of SGLTY v3; see docs/PROTOCOL.md.</summary>
 internal static class WireFormat
 {
     /// <summary>"SGLTY\r\n\x1a": readable, and the CR LF and ^Z catch channels that mangle text.</summary>

@@ -1,20 +1,22 @@
-using System.IO.Enumeration;
-
 namespace Singularity.Engine.Storage;
 
 /// <summary>
 /// The entries a send leaves out, named as rsync's --exclude names them, matched against an entry's path as the
 /// destination sees it (relative to the receiver's directory, the path a manifest carries):
 /// <list type="bullet">
-/// <item>a pattern without '/' matches an entry's name at any depth (<c>*.tmp</c>, <c>.git</c>);</item>
-/// <item>a pattern holding '/' matches the end of the path (<c>logs/*.gz</c> matches <c>a/logs/x.gz</c>), and one
-/// that starts with '/' the whole path from the destination (<c>/tree/build</c>);</item>
-/// <item>a trailing '/' matches directories only (<c>cache/</c>); links are not directories here;</item>
-/// <item>within a name, '*' matches any run of characters and '?' one, and '\' makes the next character plain; a
-/// whole component '**' matches any number of directories (<c>/tree/**/*.o</c>).</item>
+/// <item>a pattern without '/' or '**' matches an entry's name at any depth (<c>*.tmp</c>, <c>.git</c>);</item>
+/// <item>one with a '/' inside, or '**', matches the end of the path at a '/' (<c>logs/*.gz</c> matches
+/// <c>a/logs/x.gz</c>), and one that starts with '/' the whole path from the destination (<c>/tree/build</c>);</item>
+/// <item>a trailing '/' matches directories only (<c>cache/</c>; links are not directories here), and a trailing
+/// '/***' a directory and everything below it;</item>
+/// <item>'*' matches any run of characters but '/', '**' any run at all, '?' one character but '/', and
+/// <c>[a-z]</c>, <c>[!0-9]</c> one character of a class (never '/'); where the pattern holds a wildcard, '\' makes
+/// the next character plain, and elsewhere it is a character like any other;</item>
+/// <item>a leading "- " is dropped, as rsync reads it for an exclude; "+ " (an include) and "!" are refused.</item>
 /// </list>
 /// An excluded directory is left out with everything below it. With a deletion, the receiver keeps what matches:
-/// excluded entries are neither sent nor deleted, as rsync leaves them without --delete-excluded.
+/// excluded entries are neither sent nor deleted, as rsync leaves them without --delete-excluded. Matching costs at
+/// most the pattern's length times the path's, whatever the pattern: it never backtracks.
 /// </summary>
 internal sealed class ExcludePatterns
 {
@@ -23,6 +25,9 @@ internal sealed class ExcludePatterns
 
     /// <summary>Longest pattern, in UTF-8 bytes; the receiver refuses longer ones.</summary>
     public const int LongestPatternBytes = 1024;
+
+    /// <summary>Most bytes of all patterns together, which bound the receiver's cost of matching an entry.</summary>
+    public const int MostPatternBytes = 8192;
 
     private readonly Rule[] _rules;
 
@@ -36,80 +41,196 @@ internal sealed class ExcludePatterns
     public IReadOnlyList<string> Patterns { get; }
 
     /// <summary>
-    /// Checks and compiles <paramref name="patterns"/>; null for none. Throws <see cref="ArgumentException"/>
-    /// naming the first pattern that is empty, holds an empty component ('//') or a NUL, or is too long, and when
-    /// there are more than <see cref="MostPatterns"/>.
+    /// Checks and compiles <paramref name="patterns"/>; null for none. Throws <see cref="ArgumentException"/> naming the
+    /// first pattern that names nothing, is malformed, asks for what rsync's filter rules do beyond excluding, or is
+    /// too long, and when there are too many.
     /// </summary>
     public static ExcludePatterns? Parse(IReadOnlyList<string>? patterns)
     {
         if (patterns is null || patterns.Count == 0) return null;
         if (patterns.Count > MostPatterns)
-            throw new ArgumentException($"{patterns.Count} exclude patterns are more than the {MostPatterns} a send may give");
-        var rules = new Rule[patterns.Count];
-        for (int i = 0; i < patterns.Count; i++) rules[i] = Compile(patterns[i]);
-        return new ExcludePatterns([.. patterns], rules);
+            throw Refused($"{patterns.Count} exclude patterns are more than the {MostPatterns} a send may give");
+        if (patterns.Sum(System.Text.Encoding.UTF8.GetByteCount) > MostPatternBytes)
+            throw Refused($"the exclude patterns hold more than {MostPatternBytes} bytes together, the most a send may give");
+        var rules = new List<Rule>(patterns.Count);
+        foreach (string pattern in patterns) Compile(pattern, rules);
+        return new ExcludePatterns([.. patterns], [.. rules]);
     }
 
-    private static Rule Compile(string pattern)
+    private static void Compile(string pattern, List<Rule> rules)
     {
+        string shown = pattern.Length > 60 ? pattern[..60] + "…" : pattern;
         if (System.Text.Encoding.UTF8.GetByteCount(pattern) > LongestPatternBytes)
-            throw new ArgumentException($"the exclude pattern '{pattern[..Math.Min(pattern.Length, 40)]}…' is longer than {LongestPatternBytes} bytes");
-        if (pattern.Contains('\0')) throw new ArgumentException("an exclude pattern may not hold a NUL character");
-        bool anchored = pattern.StartsWith('/'), directoryOnly = pattern.EndsWith('/');
-        string body = pattern[(anchored ? 1 : 0)..];
-        if (directoryOnly && body.Length > 0) body = body[..^1];
-        string[] components = body.Split('/');
-        if (body.Length == 0 || components.Any(c => c.Length == 0))
-            throw new ArgumentException($"the exclude pattern '{pattern}' names nothing: it is empty or holds '//'");
-        return new Rule(components, anchored, directoryOnly, NameOnly: !anchored && components.Length == 1 && components[0] != "**");
+            throw Refused($"the exclude pattern '{shown}' is longer than {LongestPatternBytes} bytes");
+        if (pattern.Contains('\0')) throw Refused("an exclude pattern may not hold a NUL character");
+        if (pattern.StartsWith("+ ", StringComparison.Ordinal) || pattern == "!")
+            throw Refused($"'{shown}' is an rsync filter rule (an include, or '!' to clear the list); sglty takes exclude patterns only");
+        string body = pattern.StartsWith("- ", StringComparison.Ordinal) ? pattern[2..] : pattern;
+        bool anchored = body.StartsWith('/');
+        if (anchored) body = body[1..];
+        bool directoryOnly = false, andBelow = false;
+        if (body.EndsWith("/***", StringComparison.Ordinal))
+        {
+            body = body[..^4];
+            andBelow = true;
+        }
+        else if (body.EndsWith('/'))
+        {
+            body = body[..^1];
+            directoryOnly = true;
+        }
+        if (body.Length == 0 || body.Contains("//", StringComparison.Ordinal))
+            throw Refused($"the exclude pattern '{shown}' names nothing: it is empty or holds '//'");
+        bool fullPath = anchored || body.Contains('/') || body.Contains("**", StringComparison.Ordinal);
+        rules.Add(new Rule(Tokenize(body, shown), anchored, fullPath, directoryOnly || andBelow));
+        // "dir/***": the directory itself, above, and everything below it.
+        if (andBelow) rules.Add(new Rule(Tokenize(body + "/**", shown), anchored, FullPath: true, DirectoryOnly: false));
+    }
+
+    /// <summary>Names the option the caller set, TransferOptions.Exclude, rather than a parameter here.</summary>
+#pragma warning disable CA2208
+    private static ArgumentException Refused(string message) => new(message, nameof(TransferOptions.Exclude));
+#pragma warning restore CA2208
+
+    private static Token[] Tokenize(string body, string shown)
+    {
+        // As rsync: a backslash escapes only in a pattern that holds a wildcard.
+        bool wildcards = body.AsSpan().IndexOfAny('*', '?', '[') >= 0;
+        var tokens = new List<Token>(body.Length);
+        for (int i = 0; i < body.Length; i++)
+        {
+            char c = body[i];
+            if (!wildcards) tokens.Add(Token.Literal(c));
+            else if (c == '\\')
+            {
+                if (++i == body.Length) throw Refused($"the exclude pattern '{shown}' ends in a '\\' that escapes nothing");
+                tokens.Add(Token.Literal(body[i]));
+            }
+            else if (c == '*')
+            {
+                bool twice = i + 1 < body.Length && body[i + 1] == '*';
+                if (twice) i++;
+                // Runs of stars mean no more than one or two: kept short, so no pattern costs more than its length.
+                var kind = twice ? TokenKind.AnyPath : TokenKind.AnyName;
+                if (tokens.Count > 0 && tokens[^1].Kind is TokenKind.AnyName or TokenKind.AnyPath)
+                {
+                    if (kind == TokenKind.AnyPath) tokens[^1] = Token.Of(TokenKind.AnyPath);
+                }
+                else
+                {
+                    tokens.Add(Token.Of(kind));
+                }
+            }
+            else if (c == '?') tokens.Add(Token.Of(TokenKind.OneCharacter));
+            else if (c == '[') tokens.Add(ParseClass(body, ref i, shown));
+            else tokens.Add(Token.Literal(c));
+        }
+        return [.. tokens];
+    }
+
+    /// <summary>A class from the '[' at <paramref name="i"/> to its ']': '!' or '^' first negates it, a ']' first is itself, "a-z" is a range, '\' makes the next character plain.</summary>
+    private static Token ParseClass(string body, ref int i, string shown)
+    {
+        int start = i++;
+        bool negated = i < body.Length && body[i] is '!' or '^';
+        if (negated) i++;
+        var ranges = new List<(char From, char To)>();
+        for (bool first = true; ; first = false)
+        {
+            if (i >= body.Length) throw Refused($"the exclude pattern '{shown}' has a '[' at {start + 1} without its ']'");
+            char c = body[i];
+            if (c == ']' && !first) break;
+            if (c == '[' && i + 1 < body.Length && body[i + 1] == ':')
+                throw Refused($"the exclude pattern '{shown}' names a character class such as [:alpha:], which sglty does not support; list the characters, as [a-zA-Z]");
+            if (c == '\\' && ++i >= body.Length) continue;
+            char from = body[i++];
+            if (i + 1 < body.Length && body[i] == '-' && body[i + 1] != ']')
+            {
+                char to = body[i + 1] == '\\' && i + 2 < body.Length ? body[i += 2] : body[++i];
+                i++;
+                ranges.Add((from, to));
+            }
+            else
+            {
+                ranges.Add((from, from));
+            }
+        }
+        return new Token(TokenKind.Class, '\0', [.. ranges], negated);
     }
 
     /// <summary>Whether the entry at <paramref name="path"/> ('/'-separated, relative to the destination) is left out.</summary>
     public bool Excludes(string path, bool isDirectory)
     {
-        string[]? components = null;
         foreach (var rule in _rules)
         {
             if (rule.DirectoryOnly && !isDirectory) continue;
-            if (rule.NameOnly)
-            {
-                if (MatchesName(rule.Components[0], path.AsSpan(path.LastIndexOf('/') + 1))) return true;
-                continue;
-            }
-            components ??= path.Split('/');
-            if (rule.Anchored ? MatchesFrom(rule.Components, 0, components, 0) : MatchesTail(rule.Components, components)) return true;
+            var text = rule.FullPath ? path.AsSpan() : path.AsSpan(path.LastIndexOf('/') + 1);
+            if (Matches(rule.Tokens, text, fromAnyComponent: rule.FullPath && !rule.Anchored)) return true;
         }
         return false;
     }
 
-    /// <summary>An unanchored pattern of several components: the path's last components, from any depth.</summary>
-    private static bool MatchesTail(string[] pattern, string[] path)
+    /// <summary>
+    /// Whether the tokens match the whole of <paramref name="text"/>, or, <paramref name="fromAnyComponent"/>, its end
+    /// from any '/'. One pass per token over which positions of the text can be reached: never more work than tokens
+    /// times characters, however the stars are placed.
+    /// </summary>
+    private static bool Matches(Token[] tokens, ReadOnlySpan<char> text, bool fromAnyComponent)
     {
-        for (int start = 0; start < path.Length; start++)
-            if (MatchesFrom(pattern, 0, path, start)) return true;
-        return false;
-    }
-
-    /// <summary>Whether pattern components from <paramref name="p"/> match exactly the path components from <paramref name="c"/>.</summary>
-    private static bool MatchesFrom(string[] pattern, int p, string[] path, int c)
-    {
-        while (p < pattern.Length)
+        int n = text.Length;
+        Span<bool> reached = n < 4096 ? stackalloc bool[n + 1] : new bool[n + 1];
+        Span<bool> next = n < 4096 ? stackalloc bool[n + 1] : new bool[n + 1];
+        reached.Clear();
+        reached[0] = true;
+        if (fromAnyComponent)
+            for (int j = 1; j <= n; j++) reached[j] = text[j - 1] == '/';
+        foreach (var token in tokens)
         {
-            if (pattern[p] == "**")
+            bool any = false;
+            switch (token.Kind)
             {
-                // Any number of components, none included; patterns are short, so trying each is cheap.
-                for (int skip = c; skip <= path.Length; skip++)
-                    if (MatchesFrom(pattern, p + 1, path, skip)) return true;
-                return false;
+                case TokenKind.AnyName:
+                    next[0] = reached[0];
+                    for (int j = 1; j <= n; j++) any |= next[j] = reached[j] || (next[j - 1] && text[j - 1] != '/');
+                    any |= next[0];
+                    break;
+                case TokenKind.AnyPath:
+                    next[0] = reached[0];
+                    for (int j = 1; j <= n; j++) any |= next[j] = reached[j] || next[j - 1];
+                    any |= next[0];
+                    break;
+                default:
+                    next[0] = false;
+                    for (int j = 0; j < n; j++) any |= next[j + 1] = reached[j] && token.Accepts(text[j]);
+                    break;
             }
-            if (c == path.Length || !MatchesName(pattern[p], path[c])) return false;
-            p++;
-            c++;
+            if (!any) return false;
+            var swap = reached;
+            reached = next;
+            next = swap;
         }
-        return c == path.Length;
+        return reached[n];
     }
 
-    private static bool MatchesName(string pattern, ReadOnlySpan<char> name) => FileSystemName.MatchesSimpleExpression(pattern, name, ignoreCase: false);
+    private enum TokenKind : byte { Literal, OneCharacter, Class, AnyName, AnyPath }
 
-    private sealed record Rule(string[] Components, bool Anchored, bool DirectoryOnly, bool NameOnly);
+    private readonly record struct Token(TokenKind Kind, char Character, (char From, char To)[]? Ranges, bool Negated)
+    {
+        public static Token Literal(char c) => new(TokenKind.Literal, c, null, false);
+
+        public static Token Of(TokenKind kind) => new(kind, '\0', null, false);
+
+        /// <summary>Whether this one-character token accepts <paramref name="c"/>; none accepts '/' but a literal one.</summary>
+        public bool Accepts(char c)
+        {
+            if (Kind == TokenKind.Literal) return c == Character;
+            if (c == '/') return false;
+            if (Kind == TokenKind.OneCharacter) return true;
+            foreach (var (from, to) in Ranges!)
+                if (c >= from && c <= to) return !Negated;
+            return Negated;
+        }
+    }
+
+    private sealed record Rule(Token[] Tokens, bool Anchored, bool FullPath, bool DirectoryOnly);
 }

@@ -30,6 +30,9 @@ internal sealed class ExtraneousEntries(Func<string, string, bool> kept, Action 
     /// <summary>Entries that could not be deleted.</summary>
     public int Failed { get; private set; }
 
+    /// <summary>Entries kept below a directory being deleted because the exclude patterns match them (and not counted otherwise).</summary>
+    public int KeptByPatterns { get; private set; }
+
     /// <summary>The first <see cref="MostFailuresNamed"/> failures, each as "'PATH': reason".</summary>
     public IReadOnlyList<string> Failures => _failures;
 
@@ -55,6 +58,8 @@ internal sealed class ExtraneousEntries(Func<string, string, bool> kept, Action 
         var unspellable = Unspellable(children);
         foreach (var child in children)
         {
+            // Also where nothing is deleted: the caller's check of the session, and its signs of life, come per entry.
+            stillBusy();
             string path = relative.Length == 0 ? child.Name : $"{relative}/{child.Name}";
             if (PathGuard.IsReserved(child.Name) || kept(path, child.FullName) || Excluded(child, path)) continue;
             Remove(child, path, unspellable);
@@ -102,8 +107,14 @@ internal sealed class ExtraneousEntries(Func<string, string, bool> kept, Action 
                 var below = Unspellable(children);
                 foreach (var child in children)
                 {
+                    stillBusy();
                     // Partial files stay, here too: another session may be writing them, or a later one resume them.
-                    if (PathGuard.IsReserved(child.Name) || Excluded(child, $"{path}/{child.Name}")) emptied = false;
+                    if (PathGuard.IsReserved(child.Name)) emptied = false;
+                    else if (Excluded(child, $"{path}/{child.Name}"))
+                    {
+                        emptied = false;
+                        KeptByPatterns++;
+                    }
                     else emptied &= Remove(child, $"{path}/{child.Name}", below);
                 }
                 // A child that stayed is named already (or is a partial file); the directory holding it stays without a word.
@@ -126,7 +137,7 @@ internal sealed class ExtraneousEntries(Func<string, string, bool> kept, Action 
             Fail(path, ex);
             return false;
         }
-        if (++Deleted % 1024 == 0) stillBusy();
+        Deleted++;
         return true;
     }
 

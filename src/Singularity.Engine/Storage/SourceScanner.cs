@@ -107,10 +107,11 @@ internal static class SourceScanner
         foreach (var child in children)
         {
             string relative = prefix + child.Name;
-            if (Utf8Names.NameIsNotUtf8(child)) throw NotUtf8(relative, "its name");
             // The attribute comes from the status the enumeration already read: only links cost a readlink.
             bool isLink = (child.Attributes & FileAttributes.ReparsePoint) != 0;
+            // Before the name's check: an entry left out may have a name that could not be sent.
             if (exclude?.Excludes(relative, isDirectory: !isLink && child is DirectoryInfo) == true) continue;
+            if (Utf8Names.NameIsNotUtf8(child)) throw NotUtf8(relative, "its name");
             if (isLink && child.LinkTarget is { } target)
             {
                 if (Utf8Names.TargetIsNotUtf8(child.FullName, target)) throw NotUtf8(relative, "its link target");

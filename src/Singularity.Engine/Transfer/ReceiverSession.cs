@@ -463,11 +463,12 @@ internal sealed partial class ReceiverSession
             {
                 _extraneous ??= NewExtraneous();
                 _extraneous.RemoveDirectories = true;
-                int failed = _extraneous.Failed;
+                int failed = _extraneous.Failed, kept = _extraneous.KeptByPatterns;
                 if (!_extraneous.Remove(full, entry.Path))
                 {
-                    // Either something in it could not be deleted, or it holds partial files, which deletion leaves.
+                    // Something in it could not be deleted, the exclude patterns keep something, or it holds partial files, which deletion leaves.
                     string why = _extraneous.Failed > failed && _extraneous.Failures.Count > 0 ? $"not all of it could be deleted: {_extraneous.Failures[^1]}"
+                        : _extraneous.KeptByPatterns > kept ? "it holds entries the exclude patterns keep"
                         : "it holds partial files of an interrupted send (`sglty partials --clean` removes them)";
                     throw new EntryConflictException($"{refused}, and {why}");
                 }
@@ -808,6 +809,8 @@ internal sealed partial class ReceiverSession
     /// </summary>
     private void StillBusy()
     {
+        // A session that failed meanwhile (the receiver stopping, say) stops its walk here.
+        if (_failure is not null) throw new OperationCanceledException("the session ended");
         Touch();
         if (!_finishing || _clock.ElapsedTicks - _lastStillWorking < _options.StillWorkingInterval.TotalSeconds * Stopwatch.Frequency) return;
         _lastStillWorking = _clock.ElapsedTicks;

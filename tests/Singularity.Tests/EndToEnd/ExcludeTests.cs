@@ -86,6 +86,58 @@ public sealed class ExcludeTests
         TestFiles.AssertSameTree(tree, received);
     }
 
+    /// <summary>An entry left out is never looked at further: one whose name could not be sent does not stop the send.</summary>
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task An_excluded_name_that_is_not_UTF8_does_not_stop_the_send()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        TestFiles.Create(Path.Combine(tree, "kept.txt"), 1000, seed: 1);
+        Assert.True(Commands.Run("bash", "-c", "touch \"$1/caf$(printf '\\351').bak\"", "bash", tree));
+        try
+        {
+            string destination = temp.Sub("dst");
+            await using var receiver = new LoopbackReceiver(destination);
+
+            var result = await SingularitySender.SendAsync([tree], receiver.Url, Quick with { Exclude = ["*.bak"] });
+
+            Assert.True((await receiver.NextResultAsync()).Succeeded);
+            Assert.Equal(1, result.Files);
+            TestFiles.AssertSameBytes(Path.Combine(tree, "kept.txt"), Path.Combine(destination, "tree", "kept.txt"));
+            Assert.Equal(["kept.txt"], Directory.GetFileSystemEntries(Path.Combine(destination, "tree")).Select(Path.GetFileName));
+        }
+        finally
+        {
+            // .NET can neither spell nor delete a name that is not UTF-8.
+            Assert.True(Commands.Run("bash", "-c", "rm -rf \"$1\"", "bash", tree));
+        }
+    }
+
+    /// <summary>A directory in the way of a file is not replaced while it holds what the patterns keep, and the entry says so.</summary>
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task A_directory_in_the_way_that_holds_an_excluded_entry_is_named_with_that_reason()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        TestFiles.Create(Path.Combine(tree, "x"), 1000, seed: 1);
+        TestFiles.Create(Path.Combine(tree, "y"), 1000, seed: 2);
+        string destination = temp.Sub("dst");
+        string kept = TestFiles.Create(Path.Combine(destination, "tree", "x", "a.tmp"), 10);
+        string other = TestFiles.Create(Path.Combine(destination, "tree", "x", "other"), 10);
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var result = await SingularitySender.SendAsync([tree], receiver.Url, Quick with { Exclude = ["*.tmp"], DeleteExtraneous = true });
+
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        var failed = Assert.Single(result.NotSent);
+        Assert.Equal("tree/x", failed.Path);
+        Assert.Contains("it holds entries the exclude patterns keep", failed.Reason);
+        Assert.True(File.Exists(kept) && !File.Exists(other));
+        TestFiles.AssertSameBytes(Path.Combine(tree, "y"), Path.Combine(destination, "tree", "y"));
+    }
+
     /// <summary>Exclude comes once, before the manifest, and only with a deletion: anything else ends the session before any entry is prepared.</summary>
     [Theory]
     [InlineData(false, false)]

@@ -17,7 +17,7 @@ public sealed class ExcludePatternsTests
     [InlineData(".git", "tree/.gitignore", false, false)]
     [InlineData("?.log", "a/b.log", false, true)]
     [InlineData("?.log", "a/bb.log", false, false)]
-    // A '/' inside: the end of the path, whole components only.
+    // A '/' inside: the end of the path, from a '/'.
     [InlineData("logs/*.gz", "tree/b/logs/z.gz", false, true)]
     [InlineData("logs/*.gz", "tree/blogs/z.gz", false, false)]
     [InlineData("logs/*.gz", "tree/logs/deeper/z.gz", false, false)]
@@ -26,18 +26,37 @@ public sealed class ExcludePatternsTests
     [InlineData("/tree/build", "tree/build", false, true)]
     [InlineData("/tree/build", "other/tree/build", false, false)]
     [InlineData("/build", "tree/build", false, false)]
-    // A trailing '/': directories only.
+    // A trailing '/': directories only; '/***': the directory and all below it.
     [InlineData("cache/", "tree/cache", true, true)]
     [InlineData("cache/", "tree/cache", false, false)]
-    // '**' as a component: any number of directories, none included.
+    [InlineData("cache/***", "tree/cache", true, true)]
+    [InlineData("cache/***", "tree/cache/a/b", false, true)]
+    [InlineData("cache/***", "tree/cache", false, false)]
+    // '**' crosses '/', and what surrounds it stays: '/**/' needs a directory, as with rsync.
     [InlineData("/tree/**/*.o", "tree/a/b/c.o", false, true)]
-    [InlineData("/tree/**/*.o", "tree/c.o", false, true)]
-    [InlineData("/tree/**/*.o", "src/c.o", false, false)]
+    [InlineData("/tree/**/*.o", "tree/c.o", false, false)]
+    [InlineData("/tree/**/*.o", "src/a/c.o", false, false)]
+    [InlineData("/tree/**.o", "tree/a/b/c.o", false, true)]
+    [InlineData("**.o", "deep/er/c.o", false, true)]
+    [InlineData("foo/**", "tree/foo", true, false)]
+    [InlineData("foo/**", "tree/foo/x", false, true)]
     [InlineData("**", "anything/at/all", false, true)]
-    // '\' makes a wildcard plain; case counts.
+    // Classes: one character but '/'.
+    [InlineData("*.[oa]", "lib/x.a", false, true)]
+    [InlineData("*.[oa]", "lib/x.so", false, false)]
+    [InlineData("[!0-9]*", "x/abc", false, true)]
+    [InlineData("[!0-9]*", "x/1bc", false, false)]
+    [InlineData("[]x]", "a/]", false, true)]
+    [InlineData("a[/]b", "a/b", false, false)]
+    // '\' escapes only in a pattern with a wildcard; case counts; "- " is dropped.
     [InlineData(@"a\*b", "dir/a*b", false, true)]
     [InlineData(@"a\*b", "dir/axxb", false, false)]
+    [InlineData(@"*\.bak", "dir/x.bak", false, true)]
+    [InlineData(@"*\[1\]", "dir/n[1]", false, true)]
+    [InlineData(@"foo\bar", @"dir/foo\bar", false, true)]
+    [InlineData(@"foo\bar", "dir/foobar", false, false)]
     [InlineData("*.TMP", "x.tmp", false, false)]
+    [InlineData("- *.bak", "a/x.bak", false, true)]
     public void A_pattern_matches_as_rsync_matches_it(string pattern, string path, bool isDirectory, bool excluded) =>
         Assert.Equal(excluded, ExcludePatterns.Parse([pattern])!.Excludes(path, isDirectory));
 
@@ -46,14 +65,34 @@ public sealed class ExcludePatternsTests
     [InlineData("/")]
     [InlineData("a//b")]
     [InlineData("a\0b")]
-    public void A_pattern_that_names_nothing_is_refused(string pattern) =>
-        Assert.Throws<ArgumentException>(() => ExcludePatterns.Parse([pattern]));
+    [InlineData("+ *.c")]
+    [InlineData("!")]
+    [InlineData("*.[oa")]
+    [InlineData("[[:alpha:]]*")]
+    [InlineData(@"*\")]
+    public void A_pattern_that_names_nothing_or_means_more_than_an_exclude_is_refused(string pattern) =>
+        Assert.Equal("Exclude", Assert.Throws<ArgumentException>(() => ExcludePatterns.Parse([pattern])).ParamName);
+
+    /// <summary>
+    /// Many '**' against a deep path: a matcher that backtracks takes exponential time here (a receiver's deletion
+    /// once spun for minutes on such a pattern from a sender); this one takes the pattern's length times the path's.
+    /// </summary>
+    [Fact]
+    public void Many_double_stars_against_a_deep_path_cost_no_more_than_their_length()
+    {
+        string pattern = string.Join("/", Enumerable.Repeat("**", 300)) + "/x";
+        string path = string.Join("/", Enumerable.Repeat("d", 2000)) + "/f";
+        var patterns = ExcludePatterns.Parse([pattern, "/" + pattern, string.Concat(Enumerable.Repeat("*a", 500))])!;
+        Assert.False(patterns.Excludes(path, isDirectory: false));
+        Assert.True(patterns.Excludes(path[..^1] + "x", isDirectory: false));
+    }
 
     [Fact]
     public void Too_many_or_too_long_patterns_are_refused()
     {
         Assert.Throws<ArgumentException>(() => ExcludePatterns.Parse([.. Enumerable.Range(0, ExcludePatterns.MostPatterns + 1).Select(i => $"p{i}")]));
         Assert.Throws<ArgumentException>(() => ExcludePatterns.Parse([new string('x', ExcludePatterns.LongestPatternBytes + 1)]));
+        Assert.Throws<ArgumentException>(() => ExcludePatterns.Parse([.. Enumerable.Range(0, 9).Select(i => new string((char)('a' + i), 1000))]));
         Assert.NotNull(ExcludePatterns.Parse([.. Enumerable.Range(0, ExcludePatterns.MostPatterns).Select(i => $"p{i}")]));
         Assert.Null(ExcludePatterns.Parse([]));
     }
@@ -85,6 +124,10 @@ public sealed class ExcludePatternsTests
         AssertRefused([1, 0, 0xFF, 0xFF], ErrorCode.LimitExceeded);
         AssertRefused([1, 0, 2, 0, 0xC3, 0x28], ErrorCode.ProtocolViolation);
         AssertRefused([1, 0, 2, 0, (byte)'/', (byte)'/'], ErrorCode.ProtocolViolation);
+        AssertRefused([1, 0, 3, 0, (byte)'+', (byte)' ', (byte)'x'], ErrorCode.ProtocolViolation);
+        // Nine patterns of 1000 bytes: each within its limit, more than 8192 bytes together.
+        byte[] nine = [9, 0, .. Enumerable.Range(0, 9).SelectMany(i => new byte[] { 0xE8, 0x03 }.Concat(Enumerable.Repeat((byte)('a' + i), 1000)))];
+        AssertRefused(nine, ErrorCode.LimitExceeded);
     }
 
     private static void AssertRefused(byte[] body, ErrorCode code) =>
