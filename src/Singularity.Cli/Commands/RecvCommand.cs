@@ -12,7 +12,7 @@ internal static class RecvCommand
     {
         var dir = new Option<string>("--dir") { HelpName = "DIR", Description = "destination directory (created if missing, private to you: 0700)", Required = true };
         var listen = new Option<string?>("--listen") { HelpName = "HOST:PORT", Description = $"HOST:PORT to listen on; port 0 picks a free one; default 0.0.0.0:{ConnectionUrl.DefaultPort} (every interface)" };
-        var once = new Option<bool>("--once") { Description = "exit after the first session; exit code 0 only if it succeeded, 23 if it succeeded but some entries could not be written or deleted" };
+        var once = new Option<bool>("--once") { Description = "exit after the first session (not counting dry runs); exit code 0 only if it succeeded, 23 if it succeeded but some entries could not be written or deleted" };
         var urlFile = new Option<string?>("--url-file") { HelpName = "FILE", Description = "also write the connection URL to FILE (atomically) when ready" };
         var json = CommonOptions.Json("print JSON objects on stdout, one per line: the URL first ({\"url\": ...}, in place of the URL line), then each session's result as it ends");
         var noFsync = new Option<bool>("--no-fsync") { Description = "do not flush each file to stable storage before renaming it into place" };
@@ -72,7 +72,8 @@ internal static class RecvCommand
                 Console.Error.WriteLine(Errors.Printable(Describe(result)));
                 // Sessions end concurrently: one object per line, whole.
                 if (json) lock (output) WriteJson(result);
-                first.TrySetResult(result);
+                // A dry run changed nothing: --once waits for the send it previewed.
+                if (!result.DryRun) first.TrySetResult(result);
             };
             receiver.ConnectionRejected += reason => Console.Error.WriteLine(Errors.Printable($"refused connection {reason}"));
 

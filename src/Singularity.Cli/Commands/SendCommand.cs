@@ -109,10 +109,9 @@ internal static class SendCommand
         }
         else
         {
-            var listing = new System.Text.StringBuilder();
-            foreach (string path in result.WouldSend) listing.Append(Errors.Printable(path)).Append('\n');
-            foreach (string path in result.WouldDelete) listing.Append("deleting ").Append(Errors.Printable(path)).Append('\n');
-            Console.Out.Write(listing);
+            using var listing = new StreamWriter(Console.OpenStandardOutput(), bufferSize: 1 << 16) { NewLine = "\n" };
+            foreach (string path in result.WouldSend) listing.WriteLine(Errors.Printable(path));
+            foreach (string path in result.WouldDelete) listing.WriteLine($"deleting {Errors.Printable(path)}");
         }
         string unchanged = result.FilesUnchanged > 0 ? $" ({result.FilesUnchanged} unchanged, left as they are)" : "";
         Console.Error.WriteLine($"dry run, nothing changed: would send {Count.Of(result.FilesTransferred, "file")}{unchanged}, {ByteSize.Format(result.BytesTransferred)}");

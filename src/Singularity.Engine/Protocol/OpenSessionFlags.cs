@@ -1,6 +1,6 @@
 namespace Singularity.Engine.Protocol;
 
-/// <summary>Bits of OpenSession's flags field (PROTOCOL §3); a receiver ignores bits it does not know.</summary>
+/// <summary>Bits of OpenSession's flags field (PROTOCOL §3); a receiver refuses bits it does not know, since one may ask it to change nothing.</summary>
 internal static class OpenSessionFlags
 {
     /// <summary>Files already in place with the entry's size and mtime are named in FilesPresent and not sent.</summary>
@@ -14,4 +14,7 @@ internal static class OpenSessionFlags
 
     /// <summary>A dry run: the receiver changes nothing, names the files in place (with <see cref="SkipUnchanged"/>) and, with <see cref="DeleteExtraneous"/>, what it would delete (WouldDelete).</summary>
     public const ushort DryRun = 8;
+
+    /// <summary>Every bit this side knows.</summary>
+    public const ushort Known = SkipUnchanged | DeleteExtraneous | RootIsSent | DryRun;
 }

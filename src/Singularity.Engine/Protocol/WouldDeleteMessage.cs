@@ -12,6 +12,9 @@ internal static class WouldDeleteMessage
     /// <summary>Paths a dry run names, at most; more are only counted (SessionDone), so neither side holds a huge list.</summary>
     public const int MostNamed = 100_000;
 
+    /// <summary>UTF-8 bytes of all the paths a dry run names, at most.</summary>
+    public const int MostBytes = 16 << 20;
+
     /// <summary>Path bytes a message carries before the next one starts.</summary>
     private const int TargetBytes = 256 << 10;
 
@@ -40,8 +43,12 @@ internal static class WouldDeleteMessage
         }
     }
 
-    /// <summary>Adds the paths of a received body to <paramref name="paths"/>; throws <see cref="ProtocolViolationException"/> for a malformed body or one beyond <see cref="MostNamed"/> in all.</summary>
-    public static void Decode(ReadOnlySpan<byte> body, int maxPathBytes, List<string> paths)
+    /// <summary>
+    /// Adds the paths of a received body to <paramref name="paths"/>, and their bytes to <paramref name="bytes"/>;
+    /// throws <see cref="ProtocolViolationException"/> for a malformed body, or one beyond <see cref="MostNamed"/> paths
+    /// or <see cref="MostBytes"/> bytes in all.
+    /// </summary>
+    public static void Decode(ReadOnlySpan<byte> body, int maxPathBytes, List<string> paths, ref long bytes)
     {
         if (body.Length < 4) throw new ProtocolViolationException("WouldDelete is truncated");
         uint count = BinaryPrimitives.ReadUInt32LittleEndian(body);
@@ -54,6 +61,7 @@ internal static class WouldDeleteMessage
             offset += 2;
             // A directory's path carries one more byte, its '/'.
             if (length == 0 || length > maxPathBytes + 1 || body.Length - offset < length) throw new ProtocolViolationException("WouldDelete holds a path of a wrong length");
+            if ((bytes += length) > MostBytes) throw new ProtocolViolationException($"WouldDelete names more than {MostBytes >> 20} MiB of paths in all");
             try { paths.Add(StrictUtf8.GetString(body.Slice(offset, length))); }
             catch (DecoderFallbackException) { throw new ProtocolViolationException("WouldDelete holds a path that is not UTF-8"); }
             offset += length;

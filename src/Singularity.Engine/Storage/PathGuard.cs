@@ -15,6 +15,8 @@ internal sealed class PathGuard
     private readonly HashSet<string> _checkedDirectories = new(Names);
     // Directories this guard created: nothing in them predates the session, so nothing there needs looking up.
     private readonly HashSet<string> _createdDirectories = new(Names);
+    // A dry run's directories that a real session would create (Plan).
+    private readonly HashSet<string> _plannedDirectories = new(Names);
 
     public PathGuard(string root, ProtocolLimits limits)
     {
@@ -55,7 +57,8 @@ internal sealed class PathGuard
 
     /// <summary>
     /// Maps a checked relative path under the root and verifies that no existing parent is a symbolic link or a
-    /// non-directory, creating the missing parents unless <paramref name="create"/> is false (a dry run).
+    /// non-directory, creating the missing parents; a dry run (<paramref name="create"/> false) only plans them (see
+    /// <see cref="Plan"/>).
     /// </summary>
     public string Resolve(string relative, bool create = true)
     {
@@ -118,7 +121,30 @@ internal sealed class PathGuard
     /// </summary>
     public bool Checked(string full)
     {
-        lock (_checkedDirectories) return _checkedDirectories.Contains(full);
+        lock (_checkedDirectories) return _checkedDirectories.Contains(full) || _plannedDirectories.Contains(full);
+    }
+
+    /// <summary>
+    /// For a dry run: a directory a real session would create, missing or in place of a file or a link it would
+    /// replace. Later paths may pass through it, and nothing found below it counts (<see cref="Planned"/>).
+    /// </summary>
+    public void Plan(string full)
+    {
+        lock (_checkedDirectories) _plannedDirectories.Add(full);
+    }
+
+    /// <summary>For a dry run: a directory found to be a real one counts as checked, as a real session would check it; a missing one is planned.</summary>
+    public void PlanOrCheck(string full)
+    {
+        if (!Directory.Exists(full)) Plan(full);
+        else lock (_checkedDirectories) _checkedDirectories.Add(full);
+    }
+
+    /// <summary>Whether a dry run planned <paramref name="directory"/>: a real session would create it fresh.</summary>
+    public bool Planned(string? directory)
+    {
+        if (directory is null) return false;
+        lock (_checkedDirectories) return _plannedDirectories.Contains(directory);
     }
 
     private void CheckParents(string full, bool create = true)
@@ -129,7 +155,7 @@ internal sealed class PathGuard
         {
             lock (_checkedDirectories)
             {
-                if (_checkedDirectories.Contains(parent)) break;
+                if (_checkedDirectories.Contains(parent) || _plannedDirectories.Contains(parent)) break;
             }
             var info = new DirectoryInfo(parent);
             if (info.LinkTarget is not null)
@@ -139,7 +165,11 @@ internal sealed class PathGuard
             missing.Push(parent);
             parent = Path.GetDirectoryName(parent);
         }
-        while (create && missing.TryPop(out string? directory)) CreateChecked(directory);
+        while (missing.TryPop(out string? directory))
+        {
+            if (create) CreateChecked(directory);
+            else PlanOrCheck(directory);
+        }
     }
 
     /// <summary>Whether the full path <paramref name="full"/> names something strictly inside the full path <paramref name="root"/>.</summary>

@@ -69,6 +69,7 @@ internal sealed partial class ReceiverSession
     private bool _dryRun;
     // A dry run's deletion: the entries it would remove, the first WouldDeleteMessage.MostNamed of them.
     private readonly List<string> _wouldDelete = [];
+    private long _wouldDeleteBytes;
     private ExtraneousEntries? _extraneous;
     // With a deletion, what the sender left out (Exclude): the deletion keeps it.
     private ExcludePatterns? _exclude;
@@ -206,6 +207,8 @@ internal sealed partial class ReceiverSession
         int shardSize = BinaryPrimitives.ReadInt32LittleEndian(body);
         int lanes = BinaryPrimitives.ReadUInt16LittleEndian(body[4..]);
         ushort flags = BinaryPrimitives.ReadUInt16LittleEndian(body[6..]);
+        // Ignoring a bit could do what it asks not to: a dry run taken for a real send would write and delete.
+        if ((flags & ~OpenSessionFlags.Known) != 0) throw new ProtocolViolationException($"OpenSession asks for flags 0x{flags & ~OpenSessionFlags.Known:x} that this receiver does not know; use a receiver of the sender's version");
         _skipUnchanged = (flags & OpenSessionFlags.SkipUnchanged) != 0;
         _deleteExtraneous = (flags & OpenSessionFlags.DeleteExtraneous) != 0;
         _rootIsSent = (flags & OpenSessionFlags.RootIsSent) != 0;
@@ -425,17 +428,23 @@ internal sealed partial class ReceiverSession
     private void PrepareDry(uint id, ManifestEntry entry)
     {
         string full = _guard.Resolve(entry.Path, create: false);
+        // Below a directory a real session would create, nothing found counts: it would be a fresh one.
+        bool fresh = _guard.Planned(Path.GetDirectoryName(full));
         if (entry.Kind == EntryKind.Directory)
         {
+            // Missing, or a file or a link in its place, which a real session replaces; else checked, as a real session checks it.
+            if (fresh || new DirectoryInfo(full).LinkTarget is not null) _guard.Plan(full);
+            else _guard.PlanOrCheck(full);
             _directories.Add((id, full, entry));
             return;
         }
-        if (_deleteExtraneous && Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null)
-            (_extraneous ??= NewExtraneous()).Remove(full, entry.Path);
+        if (!fresh && Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null) RemoveDirectoryInTheWay(entry, full);
         if (entry.Kind != EntryKind.File) return;
         _fileCount++;
         Settle(id);
-        if ((_skipUnchanged || entry.SentBefore) && IsInPlace(entry, full, null, out _)) NamePresent(id, entry);
+        // A file of one shard removes a stale partial as it arrives (see Prepare): that partial does not make it changed.
+        bool? partialStands = Digests.ShardCount64(entry.Size, _shardSize) <= 1 ? false : null;
+        if (!fresh && (_skipUnchanged || entry.SentBefore) && IsInPlace(entry, full, partialStands, out _)) NamePresent(id, entry);
     }
 
     /// <summary>
@@ -452,12 +461,13 @@ internal sealed partial class ReceiverSession
         bool empty = !Directory.EnumerateFileSystemEntries(full).Any();
         if (!empty && !_deleteExtraneous) throw new EntryConflictException($"{refused}; move it away, or send with --delete to replace it");
         if (_guard.Checked(full)) throw new EntryConflictException($"{refused}, and this send also writes into that directory");
-        if (!_removals.TryBeginRemoving()) throw new EntryConflictException($"{refused}; it is replaced only while no other send is receiving into the destination: send again");
+        // A dry run removes nothing (its deletion only lists), so it needs no other session kept out.
+        if (!_dryRun && !_removals.TryBeginRemoving()) throw new EntryConflictException($"{refused}; it is replaced only while no other send is receiving into the destination: send again");
         try
         {
             if (empty)
             {
-                Directory.Delete(full);
+                if (!_dryRun) Directory.Delete(full);
             }
             else
             {
@@ -476,7 +486,7 @@ internal sealed partial class ReceiverSession
         }
         finally
         {
-            _removals.EndRemoving();
+            if (!_dryRun) _removals.EndRemoving();
         }
     }
 
@@ -644,7 +654,14 @@ internal sealed partial class ReceiverSession
         int count = ControlBatch.Count(body, 4, ControlMessageType.FilesDropped);
         for (int i = 0; i < count; i++)
         {
-            var file = FileById(BinaryPrimitives.ReadUInt32LittleEndian(ControlBatch.Item(body, 4, i)));
+            uint id = BinaryPrimitives.ReadUInt32LittleEndian(ControlBatch.Item(body, 4, i));
+            // A dry run settled its files at their acceptance; one the sender could not open still counts, to skip the deletion as a real send would.
+            if (_dryRun && SlotOf(id) == Released)
+            {
+                Interlocked.Increment(ref _filesDropped);
+                continue;
+            }
+            var file = FileById(id);
             if (file == Failed) continue;
             try { file.GiveUp(); }
             catch (Exception ex) when (ex is not SingularityException) { throw StorageErrors.Describe(ex, $"giving up '{file.Entry.Path}'"); }
@@ -800,7 +817,11 @@ internal sealed partial class ReceiverSession
     /// <summary>A dry run's deletion names what it would remove, the first <see cref="WouldDeleteMessage.MostNamed"/> of it; the rest is counted.</summary>
     private void WouldDelete(string path)
     {
-        if (_wouldDelete.Count < WouldDeleteMessage.MostNamed) _wouldDelete.Add(path);
+        if (_wouldDelete.Count == WouldDeleteMessage.MostNamed) return;
+        int bytes = System.Text.Encoding.UTF8.GetByteCount(path);
+        if (_wouldDeleteBytes + bytes > WouldDeleteMessage.MostBytes) return;
+        _wouldDeleteBytes += bytes;
+        _wouldDelete.Add(path);
     }
 
     /// <summary>

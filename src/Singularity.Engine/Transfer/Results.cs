@@ -48,8 +48,9 @@ public sealed record SendResult
     /// <summary>In a dry run, the paths (as the receiver names them) of the files a real send would send.</summary>
     public IReadOnlyList<string> WouldSend { get; init; } = [];
     /// <summary>
-    /// In a dry run with <see cref="TransferOptions.DeleteExtraneous"/>, what the receiver would delete, deepest first,
-    /// a directory's path ending in '/'; the first 100,000 (<see cref="EntriesDeleted"/> counts them all).
+    /// In a dry run with <see cref="TransferOptions.DeleteExtraneous"/>, what the receiver would delete, in the order it
+    /// would (what a directory holds, then the directory), a directory's path ending in '/'; the first 100,000, or
+    /// 16 MiB of paths (<see cref="EntriesDeleted"/> counts them all).
     /// </summary>
     public IReadOnlyList<string> WouldDelete { get; init; } = [];
     /// <summary>Times the sender reconnected and resumed after losing the receiver.</summary>

@@ -192,6 +192,20 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
         }
     }
 
+    /// <summary>For a dry run: opens the source as its first read would, and closes it; the failure that would leave it out, or null.</summary>
+    public SingularityException? CheckOpens()
+    {
+        try
+        {
+            OpenSource().Dispose();
+            return null;
+        }
+        catch (SingularityException ex) when (ex.Code == ErrorCode.IoError)
+        {
+            return ex;
+        }
+    }
+
     private SafeFileHandle OpenSource()
     {
         SafeFileHandle? handle;

@@ -82,6 +82,7 @@ internal sealed partial class SenderSession
     // A dry run: the files that would travel, and what the receiver would delete (WouldDelete).
     private readonly List<string> _wouldSend = [];
     private readonly List<string> _wouldDelete = [];
+    private long _wouldDeleteBytes;
     private readonly List<SenderFile> _unwritten = [];
     private long _bytesUnchanged;
     private bool _shardsConfirmed;
@@ -506,7 +507,7 @@ internal sealed partial class SenderSession
             case ControlMessageType.WouldDelete:
                 if (!Volatile.Read(ref _finishSent) || (_sessionFlags & (OpenSessionFlags.DryRun | OpenSessionFlags.DeleteExtraneous)) != (OpenSessionFlags.DryRun | OpenSessionFlags.DeleteExtraneous))
                     throw new ProtocolViolationException("WouldDelete came before Finish, or outside a dry run with a deletion");
-                WouldDeleteMessage.Decode(body, _options.Limits.MaxPathBytes, _wouldDelete);
+                WouldDeleteMessage.Decode(body, _options.Limits.MaxPathBytes, _wouldDelete, ref _wouldDeleteBytes);
                 break;
             case ControlMessageType.ShardNack: OnNack(body); break;
             case ControlMessageType.FilesCommitted: OnCommitted(body); break;
@@ -601,6 +602,12 @@ internal sealed partial class SenderSession
     private void Drop(SenderFile file, int length, SingularityException reason)
     {
         _window.Release(length);
+        LeaveOut(file, reason);
+    }
+
+    /// <summary>Leaves out a file that could not be opened: named, told to the receiver (FilesDropped) and settled, once.</summary>
+    private void LeaveOut(SenderFile file, SingularityException reason)
+    {
         if (!file.TryDrop()) return;
         lock (_notSent) _notSent.Add(new NotSentEntry(file.Entry.Path, reason.Message) { Bytes = file.Entry.Size });
         _events?.Invoke($"not sending '{file.Entry.Path}': {reason.Message}");
@@ -633,6 +640,13 @@ internal sealed partial class SenderSession
     /// <summary>In a dry run, a file the receiver does not hold is one a real send would send: it is named, and settled as the receiver settled it.</summary>
     private void SettleWouldSend(SenderFile file)
     {
+        // Opened and closed, nothing read: one that cannot be opened is left out, as a real send leaves it out, and the
+        // receiver then skips its deletion as it would.
+        if (file.CheckOpens() is { } failure)
+        {
+            LeaveOut(file, failure);
+            return;
+        }
         lock (_wouldSend) _wouldSend.Add(file.Entry.Path);
         SettleUnmoved(file);
     }

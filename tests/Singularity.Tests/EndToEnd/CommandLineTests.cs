@@ -134,16 +134,23 @@ public sealed class CommandLineTests
         string url = await SgltyProcess.WaitForFileAsync(urlFile, receiver);
 
         var (exit, output, error) = await SgltyProcess.RunAsync("send", tree, "--to", url, "-n", "--delete");
+        bool staleStayed = File.Exists(stale);
+        string[] filesAfterDryRun = Directory.GetFileSystemEntries(destination, "*", SearchOption.AllDirectories).Where(File.Exists).ToArray();
+        // --once waits for the send the dry run previewed.
+        var (realExit, _, realError) = await SgltyProcess.RunAsync("send", tree, "--to", url, "--delete");
         var (receiverExit, _, receiverError) = await SgltyProcess.FinishAsync(receiver);
 
         Assert.True(exit == 0, error);
-        Assert.Equal(0, receiverExit);
         Assert.Equal("tree/new.txt\ndeleting tree/stale\n", output);
         Assert.Contains("dry run, nothing changed: would send 1 file, 1000 B", error);
         Assert.Contains("would delete 1 entry at the receiver", error);
+        Assert.True(staleStayed);
+        Assert.Equal([stale], filesAfterDryRun);
+        Assert.True(realExit == 0, realError);
+        Assert.Equal(0, receiverExit);
         Assert.Contains("dry run, nothing changed: would receive 1 file", receiverError);
-        Assert.True(File.Exists(stale));
-        Assert.Equal([stale], Directory.GetFileSystemEntries(destination, "*", SearchOption.AllDirectories).Where(File.Exists));
+        Assert.False(File.Exists(stale));
+        TestFiles.AssertSameTree(tree, Path.Combine(destination, "tree"));
     }
 
     /// <summary>A peer that accepts and closes without a word, as a receiver at its handshake limit does, is retried.</summary>
@@ -221,6 +228,46 @@ public sealed class CommandLineTests
         Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(destination, "tree", "locked")));
         Assert.False(File.Exists(Path.Combine(destination, "tree", "secret")));
         Assert.Empty(Singularity.Engine.PartialFiles.Find(destination));
+    }
+
+    /// <summary>
+    /// A dry run opens what it would send, and closes it: a file the sender may not read is named and left out there
+    /// too, and the deletion is skipped, as the real send then skips it.
+    /// </summary>
+    [SkippableFact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task A_dry_run_names_what_the_sender_cannot_read_and_skips_the_deletion_as_the_send_does()
+    {
+        SkipUnlessPermissionsBind();
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        string readable = TestFiles.Create(Path.Combine(tree, "ok", "f"), 5000);
+        string secret = TestFiles.Create(Path.Combine(tree, "secret"), 70_000, seed: 3);
+        foreach (string directory in (string[])[temp.Path, Path.Combine(temp.Path, "src"), tree, Path.Combine(tree, "ok")])
+            File.SetUnixFileMode(directory, (UnixFileMode)0b111_101_101);
+        File.SetUnixFileMode(readable, (UnixFileMode)0b110_100_100);
+        File.SetUnixFileMode(secret, (UnixFileMode)0b110_000_000);
+        string destination = Path.Combine(temp.Path, "dst");
+        string stale = TestFiles.Create(Path.Combine(destination, "tree", "stale"), 10);
+        string urlFile = Path.Combine(temp.Path, "url");
+        using var receiver = SgltyProcess.Start("recv", "--dir", destination, "--listen", "127.0.0.1:0", "--once", "--url-file", urlFile);
+        string url = await SgltyProcess.WaitForFileAsync(urlFile, receiver);
+
+        using var dry = SgltyProcess.StartUnprivileged("send", tree, "--to", url, "--delete", "--dry-run");
+        var (dryExit, dryOut, dryError) = await SgltyProcess.FinishAsync(dry);
+        using var real = SgltyProcess.StartUnprivileged("send", tree, "--to", url, "--delete");
+        var (exit, _, error) = await SgltyProcess.FinishAsync(real);
+        var (receiverExit, _, receiverError) = await SgltyProcess.FinishAsync(receiver);
+
+        Assert.True(dryExit == 23, dryError);
+        Assert.Equal("tree/ok/f\n", dryOut);
+        Assert.Contains("sglty: not sending 'tree/secret': cannot read", dryError);
+        Assert.Contains("would not delete what the source no longer has", dryError);
+        Assert.True(exit == 23, error);
+        Assert.Contains("did not delete what the source no longer has", error);
+        Assert.True(receiverExit == 0, receiverError);
+        Assert.True(File.Exists(stale));
+        TestFiles.AssertSameBytes(readable, Path.Combine(destination, "tree", "ok", "f"));
     }
 
     /// <summary>

@@ -76,6 +76,100 @@ public sealed class DryRunTests
         Assert.Equal((2, 1000L, 0, 0L), (dry.FilesTransferred, dry.BytesTransferred, dry.EntriesDeleted, dry.BytesSent));
     }
 
+    /// <summary>
+    /// What a real send replaces or refuses, a dry run foresees: a file and a link where the source has directories
+    /// (replaced, and what goes below them is new), a directory in the way of a file without a deletion (refused and
+    /// named), and a directory in the way holding what the patterns keep (refused and named, and so no deletion).
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task A_dry_run_foresees_what_the_send_replaces_and_refuses(bool deleting)
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        TestFiles.Create(Path.Combine(tree, "d", "f"), 1000, seed: 1);
+        TestFiles.Create(Path.Combine(tree, "e", "g"), 1000, seed: 2);
+        TestFiles.Create(Path.Combine(tree, "x"), 1000, seed: 3);
+        string outside = temp.Sub("outside");
+        // Where the link points, a file just like e/g stands: it must not count as in place.
+        File.Copy(Path.Combine(tree, "e", "g"), Path.Combine(outside, "g"));
+        File.SetLastWriteTimeUtc(Path.Combine(outside, "g"), File.GetLastWriteTimeUtc(Path.Combine(tree, "e", "g")));
+        string destination = temp.Sub("dst");
+        string received = Path.Combine(destination, "tree");
+        TestFiles.Create(Path.Combine(received, "d"), 10);
+        Directory.CreateSymbolicLink(Path.Combine(received, "e"), outside);
+        TestFiles.Create(Path.Combine(received, "x", "keep.tmp"), 10);
+        TestFiles.Create(Path.Combine(received, "x", "other"), 10);
+        TestFiles.Create(Path.Combine(received, "stale"), 10);
+        var options = Quick with { DeleteExtraneous = deleting, Exclude = ["*.tmp"] };
+        await using var receiver = new LoopbackReceiver(destination);
+        var before = Snapshot(temp.Path);
+
+        var dry = await SingularitySender.SendAsync([tree], receiver.Url, options with { DryRun = true });
+
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal(before, Snapshot(temp.Path));
+        Assert.Equal(["tree/d/f", "tree/e/g"], dry.WouldSend.Order(StringComparer.Ordinal));
+        var refused = Assert.Single(dry.NotSent);
+        Assert.Equal("tree/x", refused.Path);
+        Assert.Contains(deleting ? "it holds entries the exclude patterns keep" : "send with --delete to replace it", refused.Reason);
+        // With a deletion, the directory in the way is emptied of what the patterns do not keep; the failure then skips the rest.
+        Assert.Equal(deleting ? ["tree/x/other"] : [], dry.WouldDelete);
+        Assert.Equal(deleting, dry.DeletionSkipped);
+
+        var real = await SingularitySender.SendAsync([tree], receiver.Url, options);
+
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal((dry.FilesTransferred, dry.EntriesDeleted, dry.DeletionSkipped), (real.FilesTransferred, real.EntriesDeleted, real.DeletionSkipped));
+        Assert.Equal(refused.Reason, Assert.Single(real.NotSent).Reason);
+        TestFiles.AssertSameBytes(Path.Combine(tree, "d", "f"), Path.Combine(received, "d", "f"));
+        TestFiles.AssertSameBytes(Path.Combine(tree, "e", "g"), Path.Combine(received, "e", "g"));
+        Assert.Null(new DirectoryInfo(Path.Combine(received, "e")).LinkTarget);
+    }
+
+    /// <summary>A receiver refuses an OpenSession flag it does not know: ignoring one could do what it asks not to, as a dry run taken for a send would.</summary>
+    [Fact]
+    public async Task An_unknown_session_flag_is_refused_before_anything_is_prepared()
+    {
+        using var temp = new TempDirectory();
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination, new TransferOptions { Cipher = CipherSuite.None });
+        await using var peer = await RawPeer.ConnectAsync(receiver.Url);
+
+        var (_, answer, body) = await peer.OpenWithManifestAsync(receiver.Token, 4096, (ushort)(OpenSessionFlags.DryRun << 1),
+            new ManifestEntry(EntryKind.Directory, "made", 0, (UnixFileMode)0b111_101_101, 0, null));
+
+        Assert.Equal(ControlMessageType.Error, answer);
+        Assert.Contains("flags 0x10", ErrorMessage.Decode(body).Reason);
+        Assert.False((await receiver.NextResultAsync()).Succeeded);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(destination));
+    }
+
+    /// <summary>A sender that asks for a dry run and sends shards anyway gets them acknowledged and dropped; seals end the session. Nothing is written.</summary>
+    [Fact]
+    public async Task A_dry_run_writes_nothing_whatever_the_sender_sends()
+    {
+        using var temp = new TempDirectory();
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination, new TransferOptions { Cipher = CipherSuite.None });
+        await using var peer = await RawPeer.ConnectAsync(receiver.Url);
+        var (_, answer, _) = await peer.OpenWithManifestAsync(receiver.Token, 4096, OpenSessionFlags.DryRun,
+            new ManifestEntry(EntryKind.File, "f", 10, (UnixFileMode)0b110_100_100, 0, null));
+        Assert.Equal(ControlMessageType.ManifestAccepted, answer);
+
+        byte[] seal = new byte[16];
+        seal[0] = 1;
+        await peer.SendControlAsync(ControlMessageType.FilesSealed, seal);
+        byte[]? error = await peer.ReadUntilAsync(ControlMessageType.Error);
+
+        Assert.NotNull(error);
+        Assert.Contains("already committed", ErrorMessage.Decode(error).Reason);
+        Assert.False((await receiver.NextResultAsync()).Succeeded);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(destination));
+    }
+
     [Fact]
     public void Would_delete_paths_survive_the_wire_in_as_many_messages_as_they_need() =>
         Gen.String[Gen.Char["abz09/._é日"], 1, 300].List[1, 3000].Sample(paths =>
@@ -84,7 +178,7 @@ public sealed class DryRunTests
             foreach (byte[] body in WouldDeleteMessage.Encode(paths))
             {
                 Assert.True(body.Length <= 1 << 20);
-                WouldDeleteMessage.Decode(body, 4096, decoded);
+                Decode(body, 4096, decoded);
             }
             Assert.Equal(paths, decoded);
         }, iter: 20);
@@ -93,17 +187,23 @@ public sealed class DryRunTests
     public void A_malformed_would_delete_body_is_a_protocol_violation()
     {
         byte[] good = WouldDeleteMessage.Encode(["a/b", "c/"]).Single();
-        WouldDeleteMessage.Decode(good, 4096, []);
-        Assert.Throws<ProtocolViolationException>(() => WouldDeleteMessage.Decode(good.AsSpan(..^1), 4096, []));
-        Assert.Throws<ProtocolViolationException>(() => WouldDeleteMessage.Decode([.. good, 0], 4096, []));
-        Assert.Throws<ProtocolViolationException>(() => WouldDeleteMessage.Decode([0, 0, 0, 0], 4096, []));
-        Assert.Throws<ProtocolViolationException>(() => WouldDeleteMessage.Decode([1, 0, 0, 0, 0, 0], 4096, []));
-        Assert.Throws<ProtocolViolationException>(() => WouldDeleteMessage.Decode([1, 0, 0, 0, 2, 0, 0xC3, 0x28], 4096, []));
-        Assert.Throws<ProtocolViolationException>(() => WouldDeleteMessage.Decode(good, 1, []));
+        Decode(good, 4096, []);
+        Assert.Throws<ProtocolViolationException>(() => Decode(good.AsSpan(..^1), 4096, []));
+        Assert.Throws<ProtocolViolationException>(() => Decode([.. good, 0], 4096, []));
+        Assert.Throws<ProtocolViolationException>(() => Decode([0, 0, 0, 0], 4096, []));
+        Assert.Throws<ProtocolViolationException>(() => Decode([1, 0, 0, 0, 0, 0], 4096, []));
+        Assert.Throws<ProtocolViolationException>(() => Decode([1, 0, 0, 0, 2, 0, 0xC3, 0x28], 4096, []));
+        Assert.Throws<ProtocolViolationException>(() => Decode(good, 1, []));
         // No more than MostNamed in all, across messages: a receiver cannot grow the sender's list without bound.
         var many = Enumerable.Repeat("x", WouldDeleteMessage.MostNamed).ToList();
-        Assert.Throws<ProtocolViolationException>(() => WouldDeleteMessage.Decode(good, 4096, many));
+        Assert.Throws<ProtocolViolationException>(() => Decode(good, 4096, many));
+        // Nor more than MostBytes of paths in all.
+        Decode(good, 4096, [], WouldDeleteMessage.MostBytes - 5);
+        Assert.Throws<ProtocolViolationException>(() => Decode(good, 4096, [], WouldDeleteMessage.MostBytes - 4));
     }
+
+    private static void Decode(ReadOnlySpan<byte> body, int maxPathBytes, List<string> paths, long bytes = 0) =>
+        WouldDeleteMessage.Decode(body, maxPathBytes, paths, ref bytes);
 
     /// <summary>Every entry below <paramref name="root"/>: kind, size, mtime, mode, link target and a hash of the bytes.</summary>
     private static List<string> Snapshot(string root) =>
