@@ -8,6 +8,7 @@ internal static class Errno
 {
     public const int NotPermitted = 1;
     public const int NoEntry = 2;
+    public const int WouldBlock = 11;
     public const int AccessDenied = 13;
     public const int Exists = 17;
     public const int NotADirectory = 20;

@@ -19,6 +19,8 @@ public sealed class SingularityReceiver : IAsyncDisposable
 {
     private readonly ReceiverOptions _options;
     private readonly ILaneListener _listener;
+    // Held while this receiver lives: a second one in the same destination would not share its removal gate.
+    private readonly DestinationLock? _destinationLock;
     private readonly ConcurrentDictionary<SessionId, ReceiverSession> _sessions = new();
     private readonly RemovalGate _removals = new();
     private readonly ConcurrentDictionary<Task, bool> _connections = new();
@@ -41,10 +43,11 @@ public sealed class SingularityReceiver : IAsyncDisposable
     /// <summary>Connections holding a handshake slot right now.</summary>
     internal int HandshakesInProgress => Volatile.Read(ref _handshakes);
 
-    private SingularityReceiver(ReceiverOptions options, ILaneListener listener)
+    private SingularityReceiver(ReceiverOptions options, ILaneListener listener, DestinationLock? destinationLock)
     {
         _options = options;
         _listener = listener;
+        _destinationLock = destinationLock;
         LocalEndPoint = (IPEndPoint)listener.LocalEndPoint;
         Url = new ConnectionUrl(AdvertisedHost(options.Listen.Address, LocalEndPoint.Address), LocalEndPoint.Port, options.Token);
     }
@@ -86,13 +89,16 @@ public sealed class SingularityReceiver : IAsyncDisposable
             throw new SingularityException(ErrorCode.IoError, $"destination '{directory}' is not writable ({ex.Message}); choose another --dir or fix its permissions", ex);
         }
         var transport = new TcpTransport(options.Transfer.SocketBufferSize, options.Transfer.CongestionControl);
+        DestinationLock? held = null;
         try
         {
+            held = DestinationLock.Take(directory);
             var listener = transport.Listen(options.Listen);
-            return new SingularityReceiver(options with { Directory = directory }, listener);
+            return new SingularityReceiver(options with { Directory = directory }, listener, held);
         }
         catch
         {
+            held?.Dispose();
             // A receiver that could not listen leaves no destination of its own making behind (still empty).
             if (created)
             {
@@ -441,5 +447,6 @@ public sealed class SingularityReceiver : IAsyncDisposable
         await _listener.DisposeAsync().ConfigureAwait(false);
         foreach (var session in _sessions.Values) session.Cancel();
         await Task.WhenAll(_connections.Keys).ConfigureAwait(false);
+        _destinationLock?.Dispose();
     }
 }

@@ -225,6 +225,27 @@ public sealed class UserErrorTests
     }
 
     /// <summary>
+    /// A second receiver in a destination another one serves is refused in one line: the two would not share their
+    /// removal gate, so one could remove a directory the other's sessions trust. Once the first stops, it may start.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_destination_another_receiver_serves_is_refused_until_it_stops()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "the destination lock is taken on Linux");
+        using var temp = new TempDirectory();
+        string destination = temp.Sub("dst");
+        var anywhere = new IPEndPoint(IPAddress.Loopback, 0);
+        var first = SingularityReceiver.Start(new ReceiverOptions { Directory = destination, Listen = anywhere });
+
+        var error = Assert.Throws<SingularityException>(() => SingularityReceiver.Start(new ReceiverOptions { Directory = destination + "/", Listen = anywhere }));
+        await first.DisposeAsync();
+        await using var later = SingularityReceiver.Start(new ReceiverOptions { Directory = destination, Listen = anywhere });
+
+        Assert.Equal(ErrorCode.Busy, error.Code);
+        Assert.Equal($"another sglty recv is receiving into '{destination}'; run one receiver per destination, or give another --dir", error.Message);
+    }
+
+    /// <summary>
     /// A receiver restarted on its port listens again at once, while connections it closed itself linger in TIME_WAIT
     /// on that port. The receiver closes first here: it refuses a wrong token and hangs up, and the peer waits for
     /// that before it closes its own end.

@@ -1,0 +1,58 @@
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+
+namespace Singularity.Engine.Storage;
+
+/// <summary>
+/// Keeps a second receiver out of a destination while one runs: an exclusive flock on the destination directory
+/// itself, so nothing is written there for it, and the kernel lets go when the process ends however it ends. Two
+/// receivers in one destination would not share their removal gate (see RemovalGate), so a directory one removes
+/// could be turned into a link under the other's sessions. Linux only; elsewhere, and where the lock cannot be taken
+/// at all (a file system without flock), nothing is locked.
+/// </summary>
+internal sealed class DestinationLock : IDisposable
+{
+    private readonly SafeFileHandle _handle;
+
+    private DestinationLock(SafeFileHandle handle) => _handle = handle;
+
+    /// <summary>Locks <paramref name="directory"/>; throws a <see cref="SingularityException"/> (Busy) if another receiver holds it; null where nothing could be locked.</summary>
+    public static DestinationLock? Take(string directory)
+    {
+        if (!OperatingSystem.IsLinux()) return null;
+        int descriptor;
+        try
+        {
+            descriptor = open(directory, OpenReadOnly | OpenCloseOnExec);
+        }
+        catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
+        {
+            return null;
+        }
+        if (descriptor < 0) return null;
+        var handle = new SafeFileHandle(descriptor, ownsHandle: true);
+        if (flock(descriptor, LockExclusive | LockNonBlocking) == 0) return new DestinationLock(handle);
+        int error = Marshal.GetLastPInvokeError();
+        handle.Dispose();
+        if (error == Errno.WouldBlock)
+            throw new SingularityException(ErrorCode.Busy, $"another sglty recv is receiving into '{Path.TrimEndingDirectorySeparator(directory)}'; run one receiver per destination, or give another --dir");
+        return null;
+    }
+
+    public void Dispose() => _handle.Dispose();
+
+    // Open flags and flock operations shared by the architectures .NET runs on under Linux.
+    private const int OpenReadOnly = 0;
+    private const int OpenCloseOnExec = 0x80000;
+    private const int LockExclusive = 2;
+    private const int LockNonBlocking = 4;
+
+    // LibraryImport would need unsafe code in this library; CA2101 asks for marshaling the path already names (UTF-8).
+#pragma warning disable SYSLIB1054, CA2101
+    [DllImport("libc", EntryPoint = "open", SetLastError = true)]
+    private static extern int open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
+
+    [DllImport("libc", EntryPoint = "flock", SetLastError = true)]
+    private static extern int flock(int descriptor, int operation);
+#pragma warning restore SYSLIB1054, CA2101
+}
