@@ -45,8 +45,9 @@ public static class SingularitySender
                 var result = await session.RunAsync(cancellationToken).ConfigureAwait(false);
                 return Add(total, result) with { Retries = attempt, Elapsed = clock.Elapsed };
             }
-            // A dry run is quick, and a retry would take what it settled for committed: it is not retried.
-            catch (SingularityException ex) when (IsWorthRetrying(ex, session) && options.Retries > 0 && !options.DryRun && !cancellationToken.IsCancellationRequested)
+            // A dry run is quick, and a retry would take what it settled for committed: it is retried only when the
+            // receiver was busy, before anything was settled.
+            catch (SingularityException ex) when (IsWorthRetrying(ex, session) && options.Retries > 0 && (!options.DryRun || ex.Code == ErrorCode.Busy) && !cancellationToken.IsCancellationRequested)
             {
                 reached |= session.Reached;
                 answered |= session.Answered;

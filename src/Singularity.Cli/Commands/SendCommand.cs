@@ -26,7 +26,7 @@ internal static class SendCommand
         var ignoreTimes = new Option<bool>("--ignore-times", "-I") { Description = "send every file, also those the receiver already holds with the same size and modification time (which are otherwise left as they are, as rsync leaves them)" };
         var delete = new Option<bool>("--delete") { Description = "once every file is in place, delete what the sent directories hold at the receiver that the source does not (also in the receiver's directory itself, for a source ending in '/'), as rsync --delete does; not if anything was left out (not readable here, or not writable there); also replaces a directory in the way of a file or a link" };
         var exclude = new Option<string[]>("--exclude") { HelpName = "PATTERN", Description = "leave out what matches, as rsync --exclude: '*.tmp' or '.git' is a name at any depth, 'logs/*.gz' the end of a path, '/tree/build' a path from the receiver's directory, a trailing '/' directories only; '*' stops at '/', '**' does not, '?' and '[a-z]' are one character; with --delete, the receiver keeps what matches; may be given many times", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
-        var excludeFrom = new Option<string>("--exclude-from") { HelpName = "FILE", Description = "read --exclude patterns from FILE, one per line; blank lines and lines starting with '#' or ';' are skipped" };
+        var excludeFrom = new Option<string>("--exclude-from") { HelpName = "FILE", Description = "read --exclude patterns from FILE, one per line; empty lines and lines starting with '#' or ';' are skipped" };
         var dryRun = new Option<bool>("--dry-run", "-n") { Description = "change nothing at the receiver: list on stdout the files a send would send and, with --delete, what it would delete ('deleting PATH'), as rsync --dry-run does; nothing is read or sent" };
         var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, delete, exclude, excludeFrom, dryRun };
         command.SetAction((result, cancellationToken) =>
@@ -131,7 +131,7 @@ internal static class SendCommand
         if (path is null) return [];
         try
         {
-            return File.ReadAllLines(path).Where(line => line.Trim().Length > 0 && !line.StartsWith('#') && !line.StartsWith(';')).ToList();
+            return File.ReadAllLines(path).Where(line => line.Length > 0 && !line.StartsWith('#') && !line.StartsWith(';')).ToList();
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

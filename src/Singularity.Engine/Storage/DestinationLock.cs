@@ -35,7 +35,7 @@ internal sealed class DestinationLock : IDisposable
         int error = Marshal.GetLastPInvokeError();
         handle.Dispose();
         if (error == Errno.WouldBlock)
-            throw new SingularityException(ErrorCode.Busy, $"another sglty recv is receiving into '{Path.TrimEndingDirectorySeparator(directory)}'; run one receiver per destination, or give another --dir");
+            throw new SingularityException(ErrorCode.Busy, $"another sglty recv is receiving into '{Path.TrimEndingDirectorySeparator(directory)}' (another process holds a lock on it); run one receiver per destination, or give another --dir");
         return null;
     }
 

@@ -16,7 +16,9 @@ namespace Singularity.Engine.Storage;
 /// </list>
 /// An excluded directory is left out with everything below it. With a deletion, the receiver keeps what matches:
 /// excluded entries are neither sent nor deleted, as rsync leaves them without --delete-excluded. Matching costs at
-/// most the pattern's length times the path's, whatever the pattern: it never backtracks.
+/// most the pattern's length times the path's, whatever the pattern: it never backtracks; a path without the
+/// pattern's longest plain run is passed over at once. A receiver matching a sender's patterns also caps the work
+/// (see <see cref="LimitWork"/>).
 /// </summary>
 internal sealed class ExcludePatterns
 {
@@ -29,7 +31,15 @@ internal sealed class ExcludePatterns
     /// <summary>Most bytes of all patterns together, which bound the receiver's cost of matching an entry.</summary>
     public const int MostPatternBytes = 8192;
 
+    /// <summary>Matching steps (a token against a character) a receiver allows a session's patterns, about a second's work...</summary>
+    public const long ReceiverAllowance = 2_000_000_000;
+
+    /// <summary>...and the steps each entry it walks adds to that: patterns cost a receiver at most about what walking costs it.</summary>
+    public const long ReceiverAllowancePerEntry = 20_000;
+
     private readonly Rule[] _rules;
+    private long _workLeft = long.MaxValue;
+    private long _workPerEntry;
 
     private ExcludePatterns(IReadOnlyList<string> patterns, Rule[] rules)
     {
@@ -39,6 +49,18 @@ internal sealed class ExcludePatterns
 
     /// <summary>The patterns as given.</summary>
     public IReadOnlyList<string> Patterns { get; }
+
+    /// <summary>
+    /// Caps the matching work (a token against a character) at <paramref name="allowance"/> steps plus
+    /// <paramref name="perEntry"/> for each entry matched; beyond it, <see cref="Excludes"/> throws LimitExceeded. For a
+    /// receiver, whose sender chose the patterns: without it, patterns made to be slow, against a tree of long paths,
+    /// would cost far more than the walk they serve.
+    /// </summary>
+    public void LimitWork(long allowance, long perEntry)
+    {
+        _workLeft = allowance;
+        _workPerEntry = perEntry;
+    }
 
     /// <summary>
     /// Checks and compiles <paramref name="patterns"/>; null for none. Throws <see cref="ArgumentException"/> naming the
@@ -82,9 +104,9 @@ internal sealed class ExcludePatterns
         if (body.Length == 0 || body.Contains("//", StringComparison.Ordinal))
             throw Refused($"the exclude pattern '{shown}' names nothing: it is empty or holds '//'");
         bool fullPath = anchored || body.Contains('/') || body.Contains("**", StringComparison.Ordinal);
-        rules.Add(new Rule(Tokenize(body, shown), anchored, fullPath, directoryOnly || andBelow));
+        rules.Add(Rule.Of(Tokenize(body, shown), anchored, fullPath, directoryOnly || andBelow));
         // "dir/***": the directory itself, above, and everything below it.
-        if (andBelow) rules.Add(new Rule(Tokenize(body + "/**", shown), anchored, FullPath: true, DirectoryOnly: false));
+        if (andBelow) rules.Add(Rule.Of(Tokenize(body + "/**", shown), anchored, fullPath: true, directoryOnly: false));
     }
 
     /// <summary>Names the option the caller set, TransferOptions.Exclude, rather than a parameter here.</summary>
@@ -161,10 +183,15 @@ internal sealed class ExcludePatterns
     /// <summary>Whether the entry at <paramref name="path"/> ('/'-separated, relative to the destination) is left out.</summary>
     public bool Excludes(string path, bool isDirectory)
     {
+        if (_workLeft != long.MaxValue) _workLeft += _workPerEntry;
         foreach (var rule in _rules)
         {
             if (rule.DirectoryOnly && !isDirectory) continue;
             var text = rule.FullPath ? path.AsSpan() : path.AsSpan(path.LastIndexOf('/') + 1);
+            // Most paths lack what a pattern spells out plainly: they cost a scan, not a match.
+            if (rule.Required.Length > 0 && text.IndexOf(rule.Required, StringComparison.Ordinal) < 0) continue;
+            if (_workLeft != long.MaxValue && (_workLeft -= (long)rule.Tokens.Length * (text.Length + 1)) < 0)
+                throw new SingularityException(ErrorCode.LimitExceeded, "matching the exclude patterns costs more than this receiver allows; give fewer or simpler patterns");
             if (Matches(rule.Tokens, text, fromAnyComponent: rule.FullPath && !rule.Anchored)) return true;
         }
         return false;
@@ -232,5 +259,33 @@ internal sealed class ExcludePatterns
         }
     }
 
-    private sealed record Rule(Token[] Tokens, bool Anchored, bool FullPath, bool DirectoryOnly);
+    /// <summary>A compiled pattern; <paramref name="Required"/> is its longest plain run, which any path it matches holds.</summary>
+    private sealed record Rule(Token[] Tokens, bool Anchored, bool FullPath, bool DirectoryOnly, string Required)
+    {
+        public static Rule Of(Token[] tokens, bool anchored, bool fullPath, bool directoryOnly)
+        {
+            // As rsync: a leading "**/" also matches at the start, so "**/foo" is "foo" from any component, the first too.
+            if (tokens.Length > 2 && tokens[0].Kind == TokenKind.AnyPath && tokens[1] == Token.Literal('/'))
+            {
+                tokens = tokens[2..];
+                anchored = false;
+                fullPath = true;
+            }
+            return new Rule(tokens, anchored, fullPath, directoryOnly, LongestPlainRun(tokens));
+        }
+
+        private static string LongestPlainRun(Token[] tokens)
+        {
+            int bestStart = 0, bestLength = 0, start = 0;
+            for (int i = 0; i <= tokens.Length; i++)
+            {
+                if (i < tokens.Length && tokens[i].Kind == TokenKind.Literal) continue;
+                if (i - start > bestLength) (bestStart, bestLength) = (start, i - start);
+                start = i + 1;
+            }
+            var run = new char[bestLength];
+            for (int i = 0; i < bestLength; i++) run[i] = tokens[bestStart + i].Character;
+            return new string(run);
+        }
+    }
 }

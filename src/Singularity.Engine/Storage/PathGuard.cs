@@ -140,6 +140,20 @@ internal sealed class PathGuard
         else lock (_checkedDirectories) _checkedDirectories.Add(full);
     }
 
+    /// <summary>Whether <paramref name="directory"/> or one of its parents below the root was planned, found by name alone.</summary>
+    private bool BelowPlanned(string? directory)
+    {
+        lock (_checkedDirectories)
+        {
+            for (; directory is not null && directory.Length > _root.Length; directory = Path.GetDirectoryName(directory))
+            {
+                if (_plannedDirectories.Contains(directory)) return true;
+                if (_checkedDirectories.Contains(directory)) return false;
+            }
+        }
+        return false;
+    }
+
     /// <summary>Whether a dry run planned <paramref name="directory"/>: a real session would create it fresh.</summary>
     public bool Planned(string? directory)
     {
@@ -151,11 +165,19 @@ internal sealed class PathGuard
     {
         string? parent = Path.GetDirectoryName(full);
         var missing = new Stack<string>();
+        // Below a directory a dry run would create, nothing that stands now (through a link, say) is looked at.
+        bool belowPlanned = !create && BelowPlanned(parent);
         while (parent is not null && parent.Length > _root.Length)
         {
             lock (_checkedDirectories)
             {
                 if (_checkedDirectories.Contains(parent) || _plannedDirectories.Contains(parent)) break;
+            }
+            if (belowPlanned)
+            {
+                missing.Push(parent);
+                parent = Path.GetDirectoryName(parent);
+                continue;
             }
             var info = new DirectoryInfo(parent);
             if (info.LinkTarget is not null)
@@ -168,6 +190,7 @@ internal sealed class PathGuard
         while (missing.TryPop(out string? directory))
         {
             if (create) CreateChecked(directory);
+            else if (belowPlanned) Plan(directory);
             else PlanOrCheck(directory);
         }
     }

@@ -120,6 +120,9 @@ internal sealed partial class ReceiverSession
 
     public SessionId Id { get; }
     public SessionKeys Keys { get; }
+
+    /// <summary>Whether this session counted itself out of its receiver's removal gate already (a dry run does, at OpenSession).</summary>
+    public bool LeftRemovalGate { get; private set; }
     public string Remote { get; }
 
     /// <summary>Runs the session on its control connection until it succeeds or fails; never throws.</summary>
@@ -213,6 +216,12 @@ internal sealed partial class ReceiverSession
         _deleteExtraneous = (flags & OpenSessionFlags.DeleteExtraneous) != 0;
         _rootIsSent = (flags & OpenSessionFlags.RootIsSent) != 0;
         _dryRun = (flags & OpenSessionFlags.DryRun) != 0;
+        // A dry run removes nothing and writes nothing, so others may remove directories meanwhile: it leaves the gate.
+        if (_dryRun && !LeftRemovalGate)
+        {
+            _removals.Leave();
+            LeftRemovalGate = true;
+        }
         int entries = BinaryPrimitives.ReadInt32LittleEndian(body[8..]);
         long totalBytes = BinaryPrimitives.ReadInt64LittleEndian(body[16..]);
         if (shardSize < _limits.MinShardSize || shardSize > _limits.MaxShardSize)
@@ -245,6 +254,7 @@ internal sealed partial class ReceiverSession
             throw new ProtocolViolationException("Exclude outside its place: once, after OpenSession and before the manifest");
         if (!_deleteExtraneous) throw new ProtocolViolationException("Exclude without a deletion asked for");
         _exclude = ExcludeMessage.Decode(body);
+        _exclude.LimitWork(ExcludePatterns.ReceiverAllowance, ExcludePatterns.ReceiverAllowancePerEntry);
     }
 
     /// <summary>
@@ -799,6 +809,8 @@ internal sealed partial class ReceiverSession
         if (_rootIsSent) _extraneous.Clean(_guard.Root, "");
         foreach (var (_, path, entry) in _directories)
         {
+            // A dry run's planned directory would be created empty: what stands there now (a link's target) is not its.
+            if (_guard.Planned(path)) continue;
             _extraneous.Clean(path, entry.Path);
             StillBusy();
         }

@@ -641,8 +641,8 @@ internal sealed partial class SenderSession
     private void SettleWouldSend(SenderFile file)
     {
         // Opened and closed, nothing read: one that cannot be opened is left out, as a real send leaves it out, and the
-        // receiver then skips its deletion as it would.
-        if (file.CheckOpens() is { } failure)
+        // receiver then skips its deletion as it would. An empty file is never opened by a real send either.
+        if (file.ShardCount > 0 && file.CheckOpens() is { } failure)
         {
             LeaveOut(file, failure);
             return;

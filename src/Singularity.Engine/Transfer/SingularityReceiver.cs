@@ -385,7 +385,7 @@ public sealed class SingularityReceiver : IAsyncDisposable
             if (_ended.TryAdd(session.Id, true)) _endedOrder.Enqueue(session.Id);
             while (_endedOrder.Count > EndedSessionsKept && _endedOrder.TryDequeue(out var oldest)) _ended.TryRemove(oldest, out _);
             _sessions.TryRemove(session.Id, out _);
-            _removals.Leave();
+            if (!session.LeftRemovalGate) _removals.Leave();
             int ended = Interlocked.Increment(ref _sessionsEnded);
             if (Interlocked.Decrement(ref _sessionSlots) == 0 && _options.ReturnMemoryWhenIdle) _ = ReturnMemoryWhenIdleAsync(ended);
         }

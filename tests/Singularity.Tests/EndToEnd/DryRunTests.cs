@@ -129,6 +129,41 @@ public sealed class DryRunTests
         Assert.Null(new DirectoryInfo(Path.Combine(received, "e")).LinkTarget);
     }
 
+    /// <summary>
+    /// A link where the source has a directory is replaced by a fresh one, so a dry run looks at nothing below it:
+    /// not at the link's target, outside the destination, whose names it would otherwise list for deletion.
+    /// </summary>
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task A_dry_run_never_looks_through_a_link_it_would_replace()
+    {
+        using var temp = new TempDirectory();
+        string outside = temp.Sub("outside");
+        TestFiles.Create(Path.Combine(outside, "sub", "a.txt"), 10);
+        TestFiles.Create(Path.Combine(outside, "sub", "deeper", "b.txt"), 10);
+        string destination = temp.Sub("dst");
+        Directory.CreateSymbolicLink(Path.Combine(temp.Sub("dst/t"), "x"), outside);
+        string tree = temp.Sub("src/t");
+        Directory.CreateDirectory(Path.Combine(tree, "x", "sub"));
+        TestFiles.Create(Path.Combine(tree, "x", "sub", "deeper", "b.txt"), 10, seed: 2);
+        await using var receiver = new LoopbackReceiver(destination);
+        var before = Snapshot(temp.Path);
+
+        var dry = await SingularitySender.SendAsync([tree], receiver.Url, Quick with { DryRun = true, DeleteExtraneous = true });
+
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal(before, Snapshot(temp.Path));
+        Assert.Empty(dry.WouldDelete);
+        Assert.Equal(["t/x/sub/deeper/b.txt"], dry.WouldSend);
+
+        var real = await SingularitySender.SendAsync([tree], receiver.Url, Quick with { DeleteExtraneous = true });
+
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal((0, 1), (real.EntriesDeleted, real.FilesTransferred));
+        TestFiles.AssertSameTree(tree, Path.Combine(destination, "t"));
+        Assert.True(File.Exists(Path.Combine(outside, "sub", "a.txt")));
+    }
+
     /// <summary>A receiver refuses an OpenSession flag it does not know: ignoring one could do what it asks not to, as a dry run taken for a send would.</summary>
     [Fact]
     public async Task An_unknown_session_flag_is_refused_before_anything_is_prepared()

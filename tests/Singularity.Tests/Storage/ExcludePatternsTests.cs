@@ -41,6 +41,11 @@ public sealed class ExcludePatternsTests
     [InlineData("foo/**", "tree/foo", true, false)]
     [InlineData("foo/**", "tree/foo/x", false, true)]
     [InlineData("**", "anything/at/all", false, true)]
+    // A leading "**/" matches at the start too, as rsync lets it.
+    [InlineData("**/foo", "foo", false, true)]
+    [InlineData("**/foo", "a/b/foo", false, true)]
+    [InlineData("**/foo", "a/xfoo", false, false)]
+    [InlineData("/**/foo", "foo", false, true)]
     // Classes: one character but '/'.
     [InlineData("*.[oa]", "lib/x.a", false, true)]
     [InlineData("*.[oa]", "lib/x.so", false, false)]
@@ -85,6 +90,23 @@ public sealed class ExcludePatternsTests
         var patterns = ExcludePatterns.Parse([pattern, "/" + pattern, string.Concat(Enumerable.Repeat("*a", 500))])!;
         Assert.False(patterns.Excludes(path, isDirectory: false));
         Assert.True(patterns.Excludes(path[..^1] + "x", isDirectory: false));
+    }
+
+    /// <summary>
+    /// A receiver caps the work of matching a sender's patterns: a path without a pattern's plain run costs nothing,
+    /// and one that needs matching beyond the allowance ends the session with LimitExceeded.
+    /// </summary>
+    [Fact]
+    public void A_receiver_caps_the_work_of_matching()
+    {
+        var patterns = ExcludePatterns.Parse(["*.tmp"])!;
+        patterns.LimitWork(0, 0);
+        Assert.False(patterns.Excludes("a/b.txt", isDirectory: false));
+        Assert.Equal(ErrorCode.LimitExceeded, Assert.Throws<SingularityException>(() => patterns.Excludes("a/b.tmp", isDirectory: false)).Code);
+
+        var allowed = ExcludePatterns.Parse(["*.tmp"])!;
+        allowed.LimitWork(0, ExcludePatterns.ReceiverAllowancePerEntry);
+        Assert.True(allowed.Excludes("a/b.tmp", isDirectory: false));
     }
 
     [Fact]
