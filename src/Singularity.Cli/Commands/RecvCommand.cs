@@ -10,7 +10,7 @@ internal static class RecvCommand
 {
     public static Command Create()
     {
-        var dir = new Option<string>("--dir") { HelpName = "DIR", Description = "destination directory (created if missing, private to you: 0700)", Required = true };
+        var dir = new Option<string>("--dir") { HelpName = "DIR", Description = "destination directory (created if missing, private to you: 0700); a second recv on it is refused while this one runs (Linux)", Required = true };
         var listen = new Option<string?>("--listen") { HelpName = "HOST:PORT", Description = $"HOST:PORT to listen on; port 0 picks a free one; default 0.0.0.0:{ConnectionUrl.DefaultPort} (every interface)" };
         var once = new Option<bool>("--once") { Description = "exit after the first session (not counting dry runs); exit code 0 only if it succeeded, 23 if it succeeded but some entries could not be written or deleted" };
         var urlFile = new Option<string?>("--url-file") { HelpName = "FILE", Description = "also write the connection URL to FILE (atomically) when ready" };
@@ -163,8 +163,13 @@ internal static class RecvCommand
         if (!result.Succeeded) return $"session {id} from {result.Remote}: failed: {result.Error!.Message}";
         if (result.DryRun)
         {
-            string deleting = result.EntriesDeleted > 0 ? $", would delete {Count.Of(result.EntriesDeleted, "entry", "entries")}" : "";
-            return $"session {id} from {result.Remote} ({CipherSuites.Name(result.Cipher)}): dry run, nothing changed: would receive {Count.Of(result.Files - result.FilesUnchanged, "file")} ({result.FilesUnchanged} unchanged){deleting}";
+            var besides = new List<string>();
+            if (result.FilesUnchanged > 0) besides.Add($"{result.FilesUnchanged} unchanged, left as they are");
+            if (result.FilesNotSent > 0) besides.Add($"{result.FilesNotSent} the sender could not read");
+            if (result.EntriesFailed > 0) besides.Add($"{Count.Of(result.EntriesFailed, "entry", "entries")} could not be written here");
+            if (result.EntriesDeleted > 0) besides.Add($"would delete {Count.Of(result.EntriesDeleted, "entry", "entries")}");
+            string more = besides.Count > 0 ? $"; {string.Join("; ", besides)}" : "";
+            return $"session {id} from {result.Remote} ({CipherSuites.Name(result.Cipher)}): dry run, nothing changed: would receive {Count.Of(result.Files - result.FilesUnchanged, "file")}{more}";
         }
         double seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-9);
         string unchanged = result.FilesUnchanged > 0 ? $" ({result.FilesUnchanged} unchanged, left as they were)" : "";

@@ -26,7 +26,7 @@ internal static class SendCommand
         var ignoreTimes = new Option<bool>("--ignore-times", "-I") { Description = "send every file, also those the receiver already holds with the same size and modification time (which are otherwise left as they are, as rsync leaves them)" };
         var delete = new Option<bool>("--delete") { Description = "once every file is in place, delete what the sent directories hold at the receiver that the source does not (also in the receiver's directory itself, for a source ending in '/'), as rsync --delete does; not if anything was left out (not readable here, or not writable there); also replaces a directory in the way of a file or a link" };
         var exclude = new Option<string[]>("--exclude") { HelpName = "PATTERN", Description = "leave out what matches, as rsync --exclude: '*.tmp' or '.git' is a name at any depth, 'logs/*.gz' the end of a path, '/tree/build' a path from the receiver's directory, a trailing '/' directories only; '*' stops at '/', '**' does not, '?' and '[a-z]' are one character; with --delete, the receiver keeps what matches; may be given many times", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
-        var excludeFrom = new Option<string>("--exclude-from") { HelpName = "FILE", Description = "read --exclude patterns from FILE, one per line; empty lines and lines starting with '#' or ';' are skipped" };
+        var excludeFrom = new Option<string[]>("--exclude-from") { HelpName = "FILE", Description = "read --exclude patterns from FILE, one per line; empty lines and lines starting with '#' or ';' are skipped; may be given many times", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
         var dryRun = new Option<bool>("--dry-run", "-n") { Description = "change nothing at the receiver: list on stdout the files a send would send and, with --delete, what it would delete ('deleting PATH'), as rsync --dry-run does; no file's contents are read or sent" };
         var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, delete, exclude, excludeFrom, dryRun };
         command.SetAction((result, cancellationToken) =>
@@ -49,16 +49,16 @@ internal static class SendCommand
                 DeleteExtraneous = result.GetValue(delete),
                 DryRun = result.GetValue(dryRun),
             };
-            return RunAsync(result.GetValue(paths)!, result.GetValue(to)!, options, result.GetValue(exclude) ?? [], result.GetValue(excludeFrom), result.GetValue(json), result.GetValue(token), result.GetValue(tokenFile), cancellationToken);
+            return RunAsync(result.GetValue(paths)!, result.GetValue(to)!, options, result.GetValue(exclude) ?? [], result.GetValue(excludeFrom) ?? [], result.GetValue(json), result.GetValue(token), result.GetValue(tokenFile), cancellationToken);
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(string[] paths, string to, TransferOptions options, string[] exclude, string? excludeFrom, bool json, string? token, string? tokenFile, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(string[] paths, string to, TransferOptions options, string[] exclude, string[] excludeFrom, bool json, string? token, string? tokenFile, CancellationToken cancellationToken)
     {
         try
         {
-            options = options with { Exclude = [.. exclude, .. ExcludeFile(excludeFrom)] };
+            options = options with { Exclude = [.. exclude, .. excludeFrom.SelectMany(ExcludeFile)] };
             var url = ConnectionUrl.Parse(to);
             if (url.Token is null && CommonOptions.ResolveToken(token, tokenFile) is { } given) url = url with { Token = given };
             var display = new ProgressDisplay(CipherSuites.Name(options.Cipher));
@@ -113,8 +113,11 @@ internal static class SendCommand
             foreach (string path in result.WouldSend) listing.WriteLine(Errors.Printable(path));
             foreach (string path in result.WouldDelete) listing.WriteLine($"deleting {Errors.Printable(path)}");
         }
-        string unchanged = result.FilesUnchanged > 0 ? $" ({result.FilesUnchanged} unchanged, left as they are)" : "";
-        Console.Error.WriteLine($"dry run, nothing changed: would send {Count.Of(result.FilesTransferred, "file")}{unchanged}, {ByteSize.Format(result.BytesTransferred)}");
+        var others = new List<string>();
+        if (result.FilesUnchanged > 0) others.Add($"{result.FilesUnchanged} unchanged, left as they are");
+        if (result.NotSent.Count > 0) others.Add($"{Count.Of(result.NotSent.Count, "entry", "entries")} would not be sent, named above");
+        string besides = others.Count > 0 ? $" ({string.Join("; ", others)})" : "";
+        Console.Error.WriteLine($"dry run, nothing changed: would send {Count.Of(result.FilesTransferred, "file")}{besides}, {ByteSize.Format(result.BytesTransferred)}");
         if (result.EntriesDeleted > 0)
         {
             string named = result.EntriesDeleted > result.WouldDelete.Count ? $" (the first {result.WouldDelete.Count} named)" : "";
@@ -126,16 +129,21 @@ internal static class SendCommand
     }
 
     /// <summary>The patterns of an --exclude-from file, as rsync reads one: a pattern a line, without blank lines and comments ('#', ';').</summary>
-    private static IEnumerable<string> ExcludeFile(string? path)
+    private static IEnumerable<string> ExcludeFile(string path)
     {
-        if (path is null) return [];
         try
         {
             return File.ReadAllLines(path).Where(line => line.Length > 0 && !line.StartsWith('#') && !line.StartsWith(';')).ToList();
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            throw new SingularityException(ErrorCode.BadPath, $"cannot read --exclude-from '{path}': {(ex is UnauthorizedAccessException ? "permission denied" : ex.Message)}");
+            string why = Directory.Exists(path) ? "it is a directory" : ex switch
+            {
+                FileNotFoundException or DirectoryNotFoundException => "no such file",
+                UnauthorizedAccessException => "permission denied",
+                _ => ex.Message,
+            };
+            throw new SingularityException(ErrorCode.BadPath, $"cannot read --exclude-from '{path}': {why}");
         }
     }
 

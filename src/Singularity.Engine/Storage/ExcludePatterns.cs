@@ -88,6 +88,8 @@ internal sealed class ExcludePatterns
         if (pattern.StartsWith("+ ", StringComparison.Ordinal) || pattern == "!")
             throw Refused($"'{shown}' is an rsync filter rule (an include, or '!' to clear the list); sglty takes exclude patterns only");
         string body = pattern.StartsWith("- ", StringComparison.Ordinal) ? pattern[2..] : pattern;
+        if (body.Contains("//", StringComparison.Ordinal))
+            throw Refused($"the exclude pattern '{shown}' names nothing: it holds '//'");
         bool anchored = body.StartsWith('/');
         if (anchored) body = body[1..];
         bool directoryOnly = false, andBelow = false;
@@ -101,8 +103,7 @@ internal sealed class ExcludePatterns
             body = body[..^1];
             directoryOnly = true;
         }
-        if (body.Length == 0 || body.Contains("//", StringComparison.Ordinal))
-            throw Refused($"the exclude pattern '{shown}' names nothing: it is empty or holds '//'");
+        if (body.Length == 0) throw Refused($"the exclude pattern '{shown}' names nothing: it is empty");
         bool fullPath = anchored || body.Contains('/') || body.Contains("**", StringComparison.Ordinal);
         rules.Add(Rule.Of(Tokenize(body, shown), anchored, fullPath, directoryOnly || andBelow));
         // "dir/***": the directory itself, above, and everything below it.
@@ -153,13 +154,13 @@ internal sealed class ExcludePatterns
     /// <summary>A class from the '[' at <paramref name="i"/> to its ']': '!' or '^' first negates it, a ']' first is itself, "a-z" is a range, '\' makes the next character plain.</summary>
     private static Token ParseClass(string body, ref int i, string shown)
     {
-        int start = i++;
+        i++;
         bool negated = i < body.Length && body[i] is '!' or '^';
         if (negated) i++;
         var ranges = new List<(char From, char To)>();
         for (bool first = true; ; first = false)
         {
-            if (i >= body.Length) throw Refused($"the exclude pattern '{shown}' has a '[' at {start + 1} without its ']'");
+            if (i >= body.Length) throw Refused($"the exclude pattern '{shown}' has a '[' without its ']'");
             char c = body[i];
             if (c == ']' && !first) break;
             if (c == '[' && i + 1 < body.Length && body[i + 1] == ':')

@@ -829,10 +829,10 @@ internal sealed partial class ReceiverSession
     /// <summary>A dry run's deletion names what it would remove, the first <see cref="WouldDeleteMessage.MostNamed"/> of it; the rest is counted.</summary>
     private void WouldDelete(string path)
     {
-        if (_wouldDelete.Count == WouldDeleteMessage.MostNamed) return;
+        if (_wouldDelete.Count == WouldDeleteMessage.MostNamed || _wouldDeleteBytes > WouldDeleteMessage.MostBytes) return;
         int bytes = System.Text.Encoding.UTF8.GetByteCount(path);
-        if (_wouldDeleteBytes + bytes > WouldDeleteMessage.MostBytes) return;
-        _wouldDeleteBytes += bytes;
+        // The first that does not fit ends the naming, so the names are always the first ones.
+        if ((_wouldDeleteBytes += bytes) > WouldDeleteMessage.MostBytes) return;
         _wouldDelete.Add(path);
     }
 

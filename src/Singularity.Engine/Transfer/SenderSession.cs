@@ -163,7 +163,8 @@ internal sealed partial class SenderSession
         _clock.Start();
         var connection = await ConnectAsync(ConnectionRole.Control, SessionId.Empty, 0).ConfigureAwait(false);
         _control = new ControlChannel(connection, _options.Limits, _keys!.SenderToReceiver(0), _keys.ReceiverToSender(0));
-        FitToPath(connection);
+        // A dry run opens no lane, so it has none to fit.
+        if (!_options.DryRun) FitToPath(connection);
         Task reader = Task.CompletedTask;
         Task watchdog = Task.CompletedTask;
         try
@@ -229,7 +230,7 @@ internal sealed partial class SenderSession
             WouldSend = WouldSend,
             WouldDelete = [.. _wouldDelete],
             Elapsed = _clock.Elapsed,
-            Lanes = Math.Max(_options.Lanes, Volatile.Read(ref _lanesStarted)),
+            Lanes = _options.DryRun ? 0 : Math.Max(_options.Lanes, Volatile.Read(ref _lanesStarted)),
             ShardSize = _options.ShardSize,
             Cipher = _options.Cipher,
     };

@@ -109,7 +109,7 @@ public sealed class CommandLineTests
         var (receiverExit, _, _) = await SgltyProcess.FinishAsync(receiver);
 
         Assert.Equal(1, missing);
-        Assert.StartsWith("sglty: error: cannot read --exclude-from", Assert.Single(missingError.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+        Assert.Equal($"sglty: error: cannot read --exclude-from '{Path.Combine(temp.Path, "nowhere")}': no such file", Assert.Single(missingError.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
         Assert.True(exit == 0, error);
         Assert.Equal(0, receiverExit);
         Assert.Contains("deleted 1 entry at the receiver", error);
@@ -315,6 +315,7 @@ public sealed class CommandLineTests
             Assert.True(dryExit == 23, dryError);
             // The second time, the empty file is in place from the first send.
             Assert.Equal(directoryLocked ? "" : "tree/empty\ntree/ok/f\n", dryOut);
+            Assert.Contains(directoryLocked ? "; 2 entries would not be sent, named above), 0 B" : "would send 2 files (1 entry would not be sent, named above)", dryError);
             Assert.Contains("sglty: the receiver would not delete what the source no longer has", dryError);
             Assert.Equal(0, new FileInfo(Path.Combine(destination, "tree", "empty")).Length);
             Assert.True(exit == 23, error);
