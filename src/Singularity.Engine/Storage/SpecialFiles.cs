@@ -113,6 +113,7 @@ internal static class SpecialFiles
 
     private const int AtEmptyPath = 0x1000;
     private const uint StatxInode = 0x100;
+    private const uint StatxOwner = 0x8;
     private const ushort LinkType = 0xA000;
 
     /// <summary>
@@ -143,11 +144,36 @@ internal static class SpecialFiles
         }
     }
 
+    /// <summary>
+    /// Whether this process may change the mode of <paramref name="handle"/>'s file: its owner may, and root. Linux
+    /// only (elsewhere, or without statx, true: the change itself then tells).
+    /// </summary>
+    public static bool MayChangeMode(SafeFileHandle handle)
+    {
+        if (!OperatingSystem.IsLinux() || Environment.IsPrivilegedProcess) return true;
+        bool added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            return statx((int)handle.DangerousGetHandle(), "", AtEmptyPath, StatxOwner, out var status) != 0 || (status.Mask & StatxOwner) == 0
+                || status.Owner == geteuid();
+        }
+        catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
+        {
+            return true;
+        }
+        finally
+        {
+            if (added) handle.DangerousRelease();
+        }
+    }
+
     /// <summary>The fields of <c>struct statx</c> read here, at their offsets; the kernel writes all 256 bytes.</summary>
     [StructLayout(LayoutKind.Explicit, Size = 256)]
     private struct StatxBuffer
     {
         [FieldOffset(0)] public uint Mask;
+        [FieldOffset(20)] public uint Owner;
         [FieldOffset(28)] public ushort Mode;
         [FieldOffset(32)] public ulong Inode;
         [FieldOffset(136)] public uint DeviceMajor;
@@ -164,5 +190,8 @@ internal static class SpecialFiles
 
     [DllImport("libc", EntryPoint = "open", SetLastError = true)]
     private static extern int open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
+
+    [DllImport("libc", EntryPoint = "geteuid")]
+    private static extern uint geteuid();
 #pragma warning restore SYSLIB1054, CA2101
 }

@@ -454,7 +454,8 @@ internal sealed partial class ReceiverSession
         Settle(id);
         // A file of one shard removes a stale partial as it arrives (see Prepare): that partial does not make it changed.
         bool? partialStands = Digests.ShardCount64(entry.Size, _shardSize) <= 1 ? false : null;
-        if (!fresh && (_skipUnchanged || entry.SentBefore) && IsInPlace(entry, full, partialStands, out _)) NamePresent(id, entry);
+        if (!fresh && (_skipUnchanged || entry.SentBefore) && IsInPlace(entry, full, partialStands, out var existing) && BringsModeUpToDate(entry, full, existing, change: false))
+            NamePresent(id, entry);
     }
 
     /// <summary>
@@ -512,31 +513,38 @@ internal sealed partial class ReceiverSession
         // Not called in a directory this session created: none are there (another session writing the same tree at
         // once may have put one there; it is then sent, and replaced). A partial an earlier session left for this file
         // is resumed instead, so that it is finished and cleaned up rather than stranded beside the file.
-        if (!IsInPlace(entry, full, partialStands, out var existing)) return false;
-        // Judged by its status, as rsync judges it: even a file its owner may not read (0200) stays. A mode to bring up
-        // to date is set through an open handle that is the name's own file, never through a link swapped in
-        // meanwhile; a file that cannot be opened or changed (another user's) is sent, and its commit replaces it.
-        var mode = entry.Mode & PartialFile.SafeModeBits;
-        if (_options.PreserveMode && !OperatingSystem.IsWindows() && existing.UnixFileMode != mode)
-        {
-            try
-            {
-                // Never through a link, nor a FIFO swapped in since, on whose open the session would wait for ever.
-                using var handle = SpecialFiles.OpenRegular(full);
-                if (handle is null || SpecialFiles.OpenedElsewhere(handle, full) || RandomAccess.GetLength(handle) != entry.Size
-                    || SourceScanner.ToNanoseconds(File.GetLastWriteTimeUtc(handle)) != entry.MtimeNanoseconds)
-                    return false;
-                File.SetUnixFileMode(handle, mode);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                return false;
-            }
-        }
+        if (!IsInPlace(entry, full, partialStands, out var existing) || !BringsModeUpToDate(entry, full, existing, change: true)) return false;
         _fileCount++;
         Settle(id);
         NamePresent(id, entry);
         return true;
+    }
+
+    /// <summary>
+    /// Whether a file in place has the entry's mode, or gets it now; in a dry run (<paramref name="change"/> false),
+    /// whether it would. Judged by its status, as rsync judges it: even a file its owner may not read (0200) stays. A
+    /// mode to bring up to date is set through an open handle that is the name's own file, never through a link
+    /// swapped in meanwhile; a file that cannot be opened or changed (another user's) is sent, and its commit replaces it.
+    /// </summary>
+    private bool BringsModeUpToDate(ManifestEntry entry, string full, FileInfo existing, bool change)
+    {
+        var mode = entry.Mode & PartialFile.SafeModeBits;
+        if (!_options.PreserveMode || OperatingSystem.IsWindows() || existing.UnixFileMode == mode) return true;
+        try
+        {
+            // Never through a link, nor a FIFO swapped in since, on whose open the session would wait for ever.
+            using var handle = SpecialFiles.OpenRegular(full);
+            if (handle is null || SpecialFiles.OpenedElsewhere(handle, full) || RandomAccess.GetLength(handle) != entry.Size
+                || SourceScanner.ToNanoseconds(File.GetLastWriteTimeUtc(handle)) != entry.MtimeNanoseconds)
+                return false;
+            if (!change) return SpecialFiles.MayChangeMode(handle);
+            File.SetUnixFileMode(handle, mode);
+            return true;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
     }
 
     /// <summary>Whether a regular file (not a link) stands at <paramref name="full"/> with the entry's size and mtime, and no partial of it: the quick check.</summary>

@@ -255,10 +255,17 @@ public sealed class CommandLineTests
             if (Environment.IsPrivilegedProcess && directory != temp.Path) Assert.True(Commands.Run("chown", "65534:65534", directory));
         }
         File.SetUnixFileMode(readOnly, (UnixFileMode)0b101_101_101);
+        // Another user's file in place, readable by all, as the source's but for its mode, which the receiver may read
+        // but not change: the send replaces it, and a dry run says it would send it.
+        string theirs = TestFiles.Create(Path.Combine(tree, "theirs"), 300, seed: 5);
+        File.Copy(theirs, Path.Combine(destination, "tree", "theirs"));
+        File.SetLastWriteTimeUtc(Path.Combine(destination, "tree", "theirs"), File.GetLastWriteTimeUtc(theirs));
+        File.SetUnixFileMode(Path.Combine(destination, "tree", "theirs"), (UnixFileMode)0b110_000_100);
         string urlFile = Path.Combine(urls, "url");
 
         using var receiver = SgltyProcess.StartUnprivileged("recv", "--dir", destination, "--listen", "127.0.0.1:0", "--once", "--url-file", urlFile);
         string url = await SgltyProcess.WaitForFileAsync(urlFile, receiver);
+        var (_, dryOut, dryError) = await SgltyProcess.RunAsync("send", tree, "--to", url, "--dry-run");
         var (exit, _, error) = await SgltyProcess.RunAsync("send", tree, "--to", url);
         var (receiverExit, _, receiverError) = await SgltyProcess.FinishAsync(receiver);
 
@@ -272,6 +279,10 @@ public sealed class CommandLineTests
         Assert.True(receiverExit == 23, receiverError);
         TestFiles.AssertSameBytes(Path.Combine(tree, "a"), Path.Combine(destination, "tree", "a"));
         TestFiles.AssertSameBytes(Path.Combine(tree, "sub", "b"), Path.Combine(destination, "tree", "sub", "b"));
+        // Tests run as root make it another user's; otherwise it is the receiver's own, and only its mode changes.
+        Assert.True(dryOut.Contains("tree/theirs\n") == Environment.IsPrivilegedProcess, dryOut + dryError);
+        Assert.Equal(File.GetUnixFileMode(theirs), File.GetUnixFileMode(Path.Combine(destination, "tree", "theirs")));
+        TestFiles.AssertSameBytes(theirs, Path.Combine(destination, "tree", "theirs"));
         Assert.Empty(Directory.GetFileSystemEntries(readOnly));
         Assert.Empty(Singularity.Engine.PartialFiles.Find(destination));
     }
