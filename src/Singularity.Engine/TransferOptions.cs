@@ -97,6 +97,14 @@ public sealed record TransferOptions
     public IReadOnlyList<string> Exclude { get; init; } = [];
 
     /// <summary>
+    /// Keep each entry's owner and group, by number, as rsync -a --numeric-ids keeps them. The sender reads them (one
+    /// more look at each entry); a receiver running as root gives them to what it writes, and to files in place whose
+    /// owner differs; any other receiver leaves them, as it cannot change owners. Default false; `sglty send --owners`
+    /// sets it.
+    /// </summary>
+    public bool PreserveOwners { get; init; }
+
+    /// <summary>
     /// A dry run, as rsync's --dry-run: the receiver writes and deletes nothing, and the result says what a real send
     /// would do (<see cref="SendResult.WouldSend"/>, <see cref="SendResult.WouldDelete"/>). No file's contents are read
     /// or sent. Default false; `sglty send --dry-run` sets it.

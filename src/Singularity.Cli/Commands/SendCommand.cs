@@ -28,7 +28,8 @@ internal static class SendCommand
         var exclude = new Option<string[]>("--exclude") { HelpName = "PATTERN", Description = "leave out what matches, as rsync --exclude: '*.tmp' or '.git' is a name at any depth, 'logs/*.gz' the end of a path, '/tree/build' a path from the receiver's directory, a trailing '/' directories only; '*' stops at '/', '**' does not, '?' and '[a-z]' are one character; with --delete, the receiver keeps what matches; may be given many times", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
         var excludeFrom = new Option<string[]>("--exclude-from") { HelpName = "FILE", Description = "read --exclude patterns from FILE, one per line; empty lines and lines starting with '#' or ';' are skipped; may be given many times", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
         var dryRun = new Option<bool>("--dry-run", "-n") { Description = "change nothing at the receiver: list on stdout the files a send would send and, with --delete, what it would delete ('deleting PATH'), as rsync --dry-run does; no file's contents are read or sent" };
-        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, delete, exclude, excludeFrom, dryRun };
+        var owners = new Option<bool>("--owners") { Description = "keep each entry's owner and group, by number, as rsync -a --numeric-ids keeps them; a receiver running as root applies them, any other leaves them" };
+        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, delete, exclude, excludeFrom, dryRun, owners };
         command.SetAction((result, cancellationToken) =>
         {
             long shard = result.GetValue(shardSize) ?? TransferOptions.DefaultShardSize;
@@ -48,6 +49,7 @@ internal static class SendCommand
                 SkipUnchanged = !result.GetValue(ignoreTimes),
                 DeleteExtraneous = result.GetValue(delete),
                 DryRun = result.GetValue(dryRun),
+                PreserveOwners = result.GetValue(owners),
             };
             return RunAsync(result.GetValue(paths)!, result.GetValue(to)!, options, result.GetValue(exclude) ?? [], result.GetValue(excludeFrom) ?? [], result.GetValue(json), result.GetValue(token), result.GetValue(tokenFile), cancellationToken);
         });

@@ -4,12 +4,13 @@ using System.Text;
 namespace Singularity.Engine.Protocol;
 
 /// <summary>
-/// Encodes manifest entries. Each entry is a 26-byte fixed part then the path and link target bytes:
+/// Encodes manifest entries. Each entry is a 26-byte fixed part, the owner and group when flags bit 1 is set, then the
+/// path and link target bytes:
 /// <code>
-///  0     1        2            4        8                16          24              26
-///  +-----+--------+------------+--------+----------------+-----------+---------------+------+--------+
-///  |kind |flags   |path length |mode    |mtime (ns, i64) |size (i64) |target length  |path  |target  |
-///  +-----+--------+------------+--------+----------------+-----------+---------------+------+--------+
+///  0     1        2            4        8                16          24              26               [34]
+///  +-----+--------+------------+--------+----------------+-----------+---------------+----------------+------+--------+
+///  |kind |flags   |path length |mode    |mtime (ns, i64) |size (i64) |target length  |[uid u32,gid u32]|path  |target  |
+///  +-----+--------+------------+--------+----------------+-----------+---------------+----------------+------+--------+
 /// </code>
 /// </summary>
 internal static class ManifestCodec
@@ -18,24 +19,34 @@ internal static class ManifestCodec
     public const int ChunkHeaderSize = 8;
     /// <summary>Flags bit 0: a file an earlier attempt of this send committed (<see cref="ManifestEntry.SentBefore"/>).</summary>
     public const byte FlagSentBefore = 1;
+    /// <summary>Flags bit 1: the entry's owner and group follow the fixed part (<see cref="ManifestEntry.Owner"/>).</summary>
+    public const byte FlagOwner = 2;
+    private const int OwnerSize = 8;
     private const UnixFileMode PermissionBits = (UnixFileMode)0xFFF;
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     public static int EncodedSize(ManifestEntry entry) =>
-        FixedSize + Encoding.UTF8.GetByteCount(entry.Path) + (entry.LinkTarget is null ? 0 : Encoding.UTF8.GetByteCount(entry.LinkTarget));
+        FixedSize + (entry.Owner is null ? 0 : OwnerSize) + Encoding.UTF8.GetByteCount(entry.Path) + (entry.LinkTarget is null ? 0 : Encoding.UTF8.GetByteCount(entry.LinkTarget));
 
     public static int Write(Span<byte> destination, ManifestEntry entry)
     {
-        int pathLength = Encoding.UTF8.GetBytes(entry.Path, destination[FixedSize..]);
-        int targetLength = entry.LinkTarget is null ? 0 : Encoding.UTF8.GetBytes(entry.LinkTarget, destination[(FixedSize + pathLength)..]);
+        int head = FixedSize;
+        if (entry.Owner is { } owner)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(destination[FixedSize..], owner.User);
+            BinaryPrimitives.WriteUInt32LittleEndian(destination[(FixedSize + 4)..], owner.Group);
+            head += OwnerSize;
+        }
+        int pathLength = Encoding.UTF8.GetBytes(entry.Path, destination[head..]);
+        int targetLength = entry.LinkTarget is null ? 0 : Encoding.UTF8.GetBytes(entry.LinkTarget, destination[(head + pathLength)..]);
         destination[0] = (byte)entry.Kind;
-        destination[1] = entry.SentBefore ? FlagSentBefore : (byte)0;
+        destination[1] = (byte)((entry.SentBefore ? FlagSentBefore : 0) | (entry.Owner is null ? 0 : FlagOwner));
         BinaryPrimitives.WriteUInt16LittleEndian(destination[2..], checked((ushort)pathLength));
         BinaryPrimitives.WriteUInt32LittleEndian(destination[4..], (uint)(entry.Mode & PermissionBits));
         BinaryPrimitives.WriteInt64LittleEndian(destination[8..], entry.MtimeNanoseconds);
         BinaryPrimitives.WriteInt64LittleEndian(destination[16..], entry.Size);
         BinaryPrimitives.WriteUInt16LittleEndian(destination[24..], checked((ushort)targetLength));
-        return FixedSize + pathLength + targetLength;
+        return head + pathLength + targetLength;
     }
 
     /// <summary>Reads one entry, checking every length and field against the limits before use. Path syntax is checked by the receiver's path guard.</summary>
@@ -47,8 +58,9 @@ internal static class ManifestCodec
         var kind = (EntryKind)source[0];
         if (kind is not (EntryKind.File or EntryKind.Directory or EntryKind.Symlink)) { error = $"unknown entry kind {source[0]}"; return false; }
         byte flags = source[1];
-        if ((flags & ~FlagSentBefore) != 0) { error = $"unknown manifest entry flags 0x{flags:x2}"; return false; }
-        if (flags != 0 && kind != EntryKind.File) { error = "only a file can be marked as sent before"; return false; }
+        if ((flags & ~(FlagSentBefore | FlagOwner)) != 0) { error = $"unknown manifest entry flags 0x{flags:x2}"; return false; }
+        if ((flags & FlagSentBefore) != 0 && kind != EntryKind.File) { error = "only a file can be marked as sent before"; return false; }
+        int head = (flags & FlagOwner) != 0 ? FixedSize + OwnerSize : FixedSize;
         int pathLength = BinaryPrimitives.ReadUInt16LittleEndian(source[2..]);
         uint mode = BinaryPrimitives.ReadUInt32LittleEndian(source[4..]);
         long mtime = BinaryPrimitives.ReadInt64LittleEndian(source[8..]);
@@ -60,12 +72,12 @@ internal static class ManifestCodec
         if (size < 0 || size > limits.MaxTotalBytes) { error = $"file size {size} is negative or beyond the quota"; return false; }
         if (kind != EntryKind.File && size != 0) { error = "only files have a size"; return false; }
         if ((kind == EntryKind.Symlink) != (targetLength > 0)) { error = "a link target is required for links and only for links"; return false; }
-        if (source.Length < FixedSize + pathLength + targetLength) { error = "truncated manifest entry"; return false; }
+        if (source.Length < head + pathLength + targetLength) { error = "truncated manifest entry"; return false; }
         string path, target;
         try
         {
-            path = StrictUtf8.GetString(source.Slice(FixedSize, pathLength));
-            target = StrictUtf8.GetString(source.Slice(FixedSize + pathLength, targetLength));
+            path = StrictUtf8.GetString(source.Slice(head, pathLength));
+            target = StrictUtf8.GetString(source.Slice(head + pathLength, targetLength));
         }
         catch (DecoderFallbackException)
         {
@@ -74,8 +86,14 @@ internal static class ManifestCodec
         }
         // No file system can create a link whose target holds NUL: refused here as malformed, not later as a failed create.
         if (target.Contains('\0')) { error = "link target contains NUL"; return false; }
-        entry = new ManifestEntry(kind, path, size, (UnixFileMode)mode, mtime, kind == EntryKind.Symlink ? target : null) { SentBefore = flags != 0 };
-        consumed = FixedSize + pathLength + targetLength;
+        (uint, uint)? owner = (flags & FlagOwner) != 0
+            ? (BinaryPrimitives.ReadUInt32LittleEndian(source[FixedSize..]), BinaryPrimitives.ReadUInt32LittleEndian(source[(FixedSize + 4)..])) : null;
+        entry = new ManifestEntry(kind, path, size, (UnixFileMode)mode, mtime, kind == EntryKind.Symlink ? target : null)
+        {
+            SentBefore = (flags & FlagSentBefore) != 0,
+            Owner = owner,
+        };
+        consumed = head + pathLength + targetLength;
         error = null;
         return true;
     }

@@ -20,4 +20,7 @@ internal sealed record ManifestEntry(EntryKind Kind, string Path, long Size, Uni
     /// and mtime, and it is sent only if not.
     /// </summary>
     public bool SentBefore { get; init; }
+
+    /// <summary>The entry's owner and group, by number, when the sender keeps them (<see cref="TransferOptions.PreserveOwners"/>); null otherwise.</summary>
+    public (uint User, uint Group)? Owner { get; init; }
 }

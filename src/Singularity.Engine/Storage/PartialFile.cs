@@ -440,6 +440,12 @@ internal sealed class PartialFile
                 throw new IntegrityException($"'{Entry.Path}' failed its whole-file check; nothing was committed");
             }
             if (ShardCount == 0) CreateExclusive(temp, 0, Entry.Path).Dispose();
+            // The owner first: a change of owner may clear mode bits.
+            if (SpecialFiles.MayChangeOwners && Entry.Owner is { } owner)
+            {
+                if (held is not null) SpecialFiles.SetOwner(held.SafeFileHandle, owner);
+                else SpecialFiles.SetOwnerNotFollowing(temp, owner);
+            }
             if (_applyMode && !OperatingSystem.IsWindows())
             {
                 if (held is not null) File.SetUnixFileMode(held.SafeFileHandle, Entry.Mode & SafeModeBits);

@@ -114,6 +114,7 @@ internal static class SpecialFiles
     private const int AtEmptyPath = 0x1000;
     private const uint StatxInode = 0x100;
     private const uint StatxOwner = 0x8;
+    private const uint StatxGroup = 0x10;
     private const ushort LinkType = 0xA000;
 
     /// <summary>
@@ -142,6 +143,66 @@ internal static class SpecialFiles
         {
             if (added) handle.DangerousRelease();
         }
+    }
+
+    /// <summary>Whether this process may give what it writes any owner: root, on Linux.</summary>
+    public static bool MayChangeOwners { get; } = OperatingSystem.IsLinux() && Environment.IsPrivilegedProcess;
+
+    /// <summary>The owner and group of what <paramref name="path"/> names, not following a link there; null where they cannot be read (not Linux, or gone).</summary>
+    public static (uint User, uint Group)? OwnerOf(string path)
+    {
+        if (!OperatingSystem.IsLinux()) return null;
+        try
+        {
+            return statx(AtFdCwd, path, AtSymlinkNoFollow, StatxOwner | StatxGroup, out var status) == 0 && (status.Mask & (StatxOwner | StatxGroup)) == (StatxOwner | StatxGroup)
+                ? (status.Owner, status.Group) : null;
+        }
+        catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The owner and group of <paramref name="handle"/>'s file; null where they cannot be read.</summary>
+    public static (uint User, uint Group)? OwnerOf(SafeFileHandle handle)
+    {
+        if (!OperatingSystem.IsLinux()) return null;
+        bool added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            return statx((int)handle.DangerousGetHandle(), "", AtEmptyPath, StatxOwner | StatxGroup, out var status) == 0 && (status.Mask & (StatxOwner | StatxGroup)) == (StatxOwner | StatxGroup)
+                ? (status.Owner, status.Group) : null;
+        }
+        catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
+        {
+            return null;
+        }
+        finally
+        {
+            if (added) handle.DangerousRelease();
+        }
+    }
+
+    /// <summary>Gives <paramref name="handle"/>'s file an owner and group; throws an <see cref="IOException"/> or <see cref="UnauthorizedAccessException"/> saying what went wrong. Linux only.</summary>
+    public static void SetOwner(SafeFileHandle handle, (uint User, uint Group) owner)
+    {
+        bool added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            if (fchown((int)handle.DangerousGetHandle(), owner.User, owner.Group) != 0) throw Errno.ToException(Marshal.GetLastPInvokeError());
+        }
+        finally
+        {
+            if (added) handle.DangerousRelease();
+        }
+    }
+
+    /// <summary>Gives what <paramref name="path"/> names an owner and group, never following a link there (a link gets them itself); throws as <see cref="SetOwner(SafeFileHandle, ValueTuple{uint, uint})"/>. Linux only.</summary>
+    public static void SetOwnerNotFollowing(string path, (uint User, uint Group) owner)
+    {
+        if (fchownat(AtFdCwd, path, owner.User, owner.Group, AtSymlinkNoFollow) != 0) throw Errno.ToException(Marshal.GetLastPInvokeError());
     }
 
     /// <summary>
@@ -174,6 +235,7 @@ internal static class SpecialFiles
     {
         [FieldOffset(0)] public uint Mask;
         [FieldOffset(20)] public uint Owner;
+        [FieldOffset(24)] public uint Group;
         [FieldOffset(28)] public ushort Mode;
         [FieldOffset(32)] public ulong Inode;
         [FieldOffset(136)] public uint DeviceMajor;
@@ -193,5 +255,11 @@ internal static class SpecialFiles
 
     [DllImport("libc", EntryPoint = "geteuid")]
     private static extern uint geteuid();
+
+    [DllImport("libc", EntryPoint = "fchown", SetLastError = true)]
+    private static extern int fchown(int descriptor, uint owner, uint group);
+
+    [DllImport("libc", EntryPoint = "fchownat", SetLastError = true)]
+    private static extern int fchownat(int directory, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, uint owner, uint group, int flags);
 #pragma warning restore SYSLIB1054, CA2101
 }

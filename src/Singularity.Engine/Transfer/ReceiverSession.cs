@@ -409,6 +409,7 @@ internal sealed partial class ReceiverSession
                 // The link is created as it was sent and never followed; PathGuard refuses any later entry beneath it.
                 if (File.Exists(full) || new FileInfo(full).LinkTarget is not null) File.Delete(full);
                 File.CreateSymbolicLink(full, entry.LinkTarget!);
+                if (SpecialFiles.MayChangeOwners && entry.Owner is { } linkOwner) SpecialFiles.SetOwnerNotFollowing(full, linkOwner);
                 // The link's own mtime, as rsync -a keeps it (.NET sets it without following the link). A file system
                 // that keeps no times for links leaves the link as created: its target is what matters.
                 try { File.SetLastWriteTimeUtc(full, SourceScanner.FromNanoseconds(entry.MtimeNanoseconds)); }
@@ -454,7 +455,7 @@ internal sealed partial class ReceiverSession
         Settle(id);
         // A file of one shard removes a stale partial as it arrives (see Prepare): that partial does not make it changed.
         bool? partialStands = Digests.ShardCount64(entry.Size, _shardSize) <= 1 ? false : null;
-        if (!fresh && (_skipUnchanged || entry.SentBefore) && IsInPlace(entry, full, partialStands, out var existing) && BringsModeUpToDate(entry, full, existing, change: false))
+        if (!fresh && (_skipUnchanged || entry.SentBefore) && IsInPlace(entry, full, partialStands, out var existing) && BringsUpToDate(entry, full, existing, change: false))
             NamePresent(id, entry);
     }
 
@@ -513,7 +514,7 @@ internal sealed partial class ReceiverSession
         // Not called in a directory this session created: none are there (another session writing the same tree at
         // once may have put one there; it is then sent, and replaced). A partial an earlier session left for this file
         // is resumed instead, so that it is finished and cleaned up rather than stranded beside the file.
-        if (!IsInPlace(entry, full, partialStands, out var existing) || !BringsModeUpToDate(entry, full, existing, change: true)) return false;
+        if (!IsInPlace(entry, full, partialStands, out var existing) || !BringsUpToDate(entry, full, existing, change: true)) return false;
         _fileCount++;
         Settle(id);
         NamePresent(id, entry);
@@ -521,15 +522,19 @@ internal sealed partial class ReceiverSession
     }
 
     /// <summary>
-    /// Whether a file in place has the entry's mode, or gets it now; in a dry run (<paramref name="change"/> false),
-    /// whether it would. Judged by its status, as rsync judges it: even a file its owner may not read (0200) stays. A
-    /// mode to bring up to date is set through an open handle that is the name's own file, never through a link
-    /// swapped in meanwhile; a file that cannot be opened or changed (another user's) is sent, and its commit replaces it.
+    /// Whether a file in place has the entry's mode (and owner, when kept), or gets them now; in a dry run
+    /// (<paramref name="change"/> false), whether it would. Judged by its status, as rsync judges it: even a file its
+    /// owner may not read (0200) stays. What to bring up to date is set through an open handle that is the name's own
+    /// file, never through a link swapped in meanwhile; a file that cannot be opened or changed (another user's) is
+    /// sent, and its commit replaces it.
     /// </summary>
-    private bool BringsModeUpToDate(ManifestEntry entry, string full, FileInfo existing, bool change)
+    private bool BringsUpToDate(ManifestEntry entry, string full, FileInfo existing, bool change)
     {
         var mode = entry.Mode & PartialFile.SafeModeBits;
-        if (!_options.PreserveMode || OperatingSystem.IsWindows() || existing.UnixFileMode == mode) return true;
+        bool modeDiffers = _options.PreserveMode && !OperatingSystem.IsWindows() && existing.UnixFileMode != mode;
+        var owner = SpecialFiles.MayChangeOwners ? entry.Owner : null;
+        bool ownerDiffers = owner is not null && SpecialFiles.OwnerOf(full) != owner;
+        if (!modeDiffers && !ownerDiffers) return true;
         try
         {
             // Never through a link, nor a FIFO swapped in since, on whose open the session would wait for ever.
@@ -537,8 +542,11 @@ internal sealed partial class ReceiverSession
             if (handle is null || SpecialFiles.OpenedElsewhere(handle, full) || RandomAccess.GetLength(handle) != entry.Size
                 || SourceScanner.ToNanoseconds(File.GetLastWriteTimeUtc(handle)) != entry.MtimeNanoseconds)
                 return false;
-            if (!change) return SpecialFiles.MayChangeMode(handle);
-            File.SetUnixFileMode(handle, mode);
+            // Root may change an owner; a mode, its file's owner may too.
+            if (!change) return !modeDiffers || SpecialFiles.MayChangeMode(handle);
+            // The owner first: a change of owner may clear mode bits.
+            if (ownerDiffers) SpecialFiles.SetOwner(handle, owner!.Value);
+            if (modeDiffers && !OperatingSystem.IsWindows()) File.SetUnixFileMode(handle, mode);
             return true;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -874,6 +882,8 @@ internal sealed partial class ReceiverSession
                 // it only restricts, and without it a shared directory (1777) would arrive open for anyone to delete
                 // others' files in.
                 // Never through a link a local user may have swapped in since the directory was checked: nothing is set then.
+                // The owner first: a change of owner may clear mode bits.
+                if (SpecialFiles.MayChangeOwners && entry.Owner is { } owner) SpecialFiles.SetOwnerNotFollowing(path, owner);
                 if (_options.PreserveMode && !OperatingSystem.IsWindows()
                     && !SpecialFiles.SetModeNotFollowing(path, (entry.Mode & (PartialFile.SafeModeBits | UnixFileMode.StickyBit)) | UnixFileMode.UserWrite | UnixFileMode.UserExecute))
                     throw new EntryConflictException($"'{entry.Path}' became a link in the destination while it was being received; its mode and time were not set");

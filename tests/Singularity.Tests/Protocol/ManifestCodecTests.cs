@@ -18,9 +18,12 @@ public sealed class ManifestCodecTests
             .Select(t =>
             {
                 var kind = (EntryKind)t.Item1;
-                // Only a file may be marked as sent before; the mtime's low bit picks which.
+                // Only a file may be marked as sent before; the mtime's low bit picks which, and its next bit which carry an owner.
                 return new ManifestEntry(kind, string.Join('/', t.Item2), kind == EntryKind.File ? t.Item3 : 0, (UnixFileMode)t.Item4, t.Item5, kind == EntryKind.Symlink ? t.Item6 : null)
-                    { SentBefore = kind == EntryKind.File && (t.Item5 & 1) != 0 };
+                {
+                    SentBefore = kind == EntryKind.File && (t.Item5 & 1) != 0,
+                    Owner = (t.Item5 & 2) != 0 ? ((uint)t.Item3, (uint)(t.Item5 >> 32)) : null,
+                };
             });
 
     [Fact]
@@ -57,7 +60,7 @@ public sealed class ManifestCodecTests
         ManifestCodec.Write(good, entry);
 
         AssertRejected(good, b => b[0] = 9, "unknown entry kind");
-        AssertRejected(good, b => b[1] = 2, "unknown manifest entry flags");
+        AssertRejected(good, b => b[1] = 4, "unknown manifest entry flags");
         Assert.True(ManifestCodec.TryRead([good[0], 1, .. good.AsSpan(2)], Limits, out var sentBefore, out _, out _));
         Assert.True(sentBefore!.SentBefore);
         var directory = new ManifestEntry(EntryKind.Directory, "a", 0, (UnixFileMode)0b111_101_101, 0, null);
