@@ -97,10 +97,11 @@ public sealed record TransferOptions
     public IReadOnlyList<string> Exclude { get; init; } = [];
 
     /// <summary>
-    /// Keep each entry's owner and group, by number, as rsync -a --numeric-ids keeps them. The sender reads them (one
-    /// more look at each entry); a receiver running as root gives them to what it writes, and to files in place whose
-    /// owner differs; any other receiver leaves them, as it cannot change owners. Default false; `sglty send --owners`
-    /// sets it.
+    /// Keep each entry's owner and group, by number, as rsync -a --numeric-ids keeps them (the sender must run on
+    /// Linux). The sender reads them (one more look at each entry); a receiver running as root gives them to what it
+    /// writes, and to files in place whose owner differs; any other receiver leaves them, as it cannot change owners,
+    /// and ids the receiver's system refuses leave entries its own (<see cref="ReceiveResult.OwnersNotSet"/>). Default
+    /// false; `sglty send --owners` sets it.
     /// </summary>
     public bool PreserveOwners { get; init; }
 

@@ -177,6 +177,7 @@ internal static class RecvCommand
         if (result.EntriesFailed > 0) unchanged += $"; {Count.Of(result.EntriesFailed, "entry", "entries")} could not be written here";
         if (result.EntriesDeleted > 0) unchanged += $"; deleted {Count.Of(result.EntriesDeleted, "entry", "entries")} the sender no longer has";
         if (result.EntriesNotDeleted > 0) unchanged += $"; {Count.Of(result.EntriesNotDeleted, "entry", "entries")} could not be deleted";
+        if (result.OwnersNotSet > 0) unchanged += $"; {Count.Of(result.OwnersNotSet, "entry", "entries")} kept this receiver's owner (the system refused the sender's)";
         return $"session {id} from {result.Remote} ({CipherSuites.Name(result.Cipher)}): {Count.Of(result.Files, "file")}{unchanged}, {ByteSize.Format(result.Bytes)} in {seconds:0.00} s ({result.Bytes / seconds / 1e6:0.0} MB/s)";
     }
 

@@ -45,6 +45,7 @@ internal static partial class Errors
         [nameof(TransferOptions.StallTimeout)] = "--stall-timeout",
         [nameof(TransferOptions.IdleTimeout)] = "--idle-timeout",
         [nameof(TransferOptions.Exclude)] = "--exclude",
+        [nameof(TransferOptions.PreserveOwners)] = "--owners",
     };
 
     /// <summary>Set when the user interrupted the command (Ctrl-C or SIGTERM).</summary>

@@ -399,6 +399,9 @@ internal sealed class PartialFile
         }
     }
 
+    /// <summary>Whether the commit could not give the file its entry's owner (see SpecialFiles.TrySetOwner); it was committed all the same.</summary>
+    public bool OwnerNotSet { get; private set; }
+
     /// <summary>Checks the whole-file digest, applies mode and mtime, and renames the file into place.</summary>
     public void Commit()
     {
@@ -442,10 +445,7 @@ internal sealed class PartialFile
             if (ShardCount == 0) CreateExclusive(temp, 0, Entry.Path).Dispose();
             // The owner first: a change of owner may clear mode bits.
             if (SpecialFiles.MayChangeOwners && Entry.Owner is { } owner)
-            {
-                if (held is not null) SpecialFiles.SetOwner(held.SafeFileHandle, owner);
-                else SpecialFiles.SetOwnerNotFollowing(temp, owner);
-            }
+                OwnerNotSet = !(held is not null ? SpecialFiles.TrySetOwner(held.SafeFileHandle, owner) : SpecialFiles.TrySetOwnerNotFollowing(temp, owner));
             if (_applyMode && !OperatingSystem.IsWindows())
             {
                 if (held is not null) File.SetUnixFileMode(held.SafeFileHandle, Entry.Mode & SafeModeBits);

@@ -145,16 +145,35 @@ internal static class SpecialFiles
         }
     }
 
-    /// <summary>Whether this process may give what it writes any owner: root, on Linux.</summary>
-    public static bool MayChangeOwners { get; } = OperatingSystem.IsLinux() && Environment.IsPrivilegedProcess;
+    /// <summary>
+    /// Whether this process may give what it writes any owner: on Linux, root with CAP_CHOWN in effect (a container may
+    /// drop it). Root in a user namespace may still be refused ids it does not map: each change says for itself.
+    /// </summary>
+    public static bool MayChangeOwners { get; } = OperatingSystem.IsLinux() && Environment.IsPrivilegedProcess && HasChownCapability();
 
-    /// <summary>The owner and group of what <paramref name="path"/> names, not following a link there; null where they cannot be read (not Linux, or gone).</summary>
-    public static (uint User, uint Group)? OwnerOf(string path)
+    private static bool HasChownCapability()
+    {
+        try
+        {
+            string? line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("CapEff:", StringComparison.Ordinal));
+            return line is null || !ulong.TryParse(line.AsSpan(7).Trim(), System.Globalization.NumberStyles.HexNumber, null, out ulong effective) || (effective & 1) != 0;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// The owner and group of what <paramref name="path"/> names, following a link there only if <paramref name="follow"/>;
+    /// null where they cannot be read (not Linux, or gone).
+    /// </summary>
+    public static (uint User, uint Group)? OwnerOf(string path, bool follow = false)
     {
         if (!OperatingSystem.IsLinux()) return null;
         try
         {
-            return statx(AtFdCwd, path, AtSymlinkNoFollow, StatxOwner | StatxGroup, out var status) == 0 && (status.Mask & (StatxOwner | StatxGroup)) == (StatxOwner | StatxGroup)
+            return statx(AtFdCwd, path, follow ? 0 : AtSymlinkNoFollow, StatxOwner | StatxGroup, out var status) == 0 && (status.Mask & (StatxOwner | StatxGroup)) == (StatxOwner | StatxGroup)
                 ? (status.Owner, status.Group) : null;
         }
         catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
@@ -163,20 +182,17 @@ internal static class SpecialFiles
         }
     }
 
-    /// <summary>The owner and group of <paramref name="handle"/>'s file; null where they cannot be read.</summary>
-    public static (uint User, uint Group)? OwnerOf(SafeFileHandle handle)
+    /// <summary>
+    /// Gives <paramref name="handle"/>'s file an owner and group; false if the system refused (an id a user namespace
+    /// does not map, a file system without owners, no right to): an owner is never worth failing a file for. Linux only.
+    /// </summary>
+    public static bool TrySetOwner(SafeFileHandle handle, (uint User, uint Group) owner)
     {
-        if (!OperatingSystem.IsLinux()) return null;
         bool added = false;
         try
         {
             handle.DangerousAddRef(ref added);
-            return statx((int)handle.DangerousGetHandle(), "", AtEmptyPath, StatxOwner | StatxGroup, out var status) == 0 && (status.Mask & (StatxOwner | StatxGroup)) == (StatxOwner | StatxGroup)
-                ? (status.Owner, status.Group) : null;
-        }
-        catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
-        {
-            return null;
+            return fchown((int)handle.DangerousGetHandle(), owner.User, owner.Group) == 0;
         }
         finally
         {
@@ -184,26 +200,9 @@ internal static class SpecialFiles
         }
     }
 
-    /// <summary>Gives <paramref name="handle"/>'s file an owner and group; throws an <see cref="IOException"/> or <see cref="UnauthorizedAccessException"/> saying what went wrong. Linux only.</summary>
-    public static void SetOwner(SafeFileHandle handle, (uint User, uint Group) owner)
-    {
-        bool added = false;
-        try
-        {
-            handle.DangerousAddRef(ref added);
-            if (fchown((int)handle.DangerousGetHandle(), owner.User, owner.Group) != 0) throw Errno.ToException(Marshal.GetLastPInvokeError());
-        }
-        finally
-        {
-            if (added) handle.DangerousRelease();
-        }
-    }
-
-    /// <summary>Gives what <paramref name="path"/> names an owner and group, never following a link there (a link gets them itself); throws as <see cref="SetOwner(SafeFileHandle, ValueTuple{uint, uint})"/>. Linux only.</summary>
-    public static void SetOwnerNotFollowing(string path, (uint User, uint Group) owner)
-    {
-        if (fchownat(AtFdCwd, path, owner.User, owner.Group, AtSymlinkNoFollow) != 0) throw Errno.ToException(Marshal.GetLastPInvokeError());
-    }
+    /// <summary>As <see cref="TrySetOwner(SafeFileHandle, ValueTuple{uint, uint})"/>, for what <paramref name="path"/> names, never following a link there (a link gets them itself).</summary>
+    public static bool TrySetOwnerNotFollowing(string path, (uint User, uint Group) owner) =>
+        fchownat(AtFdCwd, path, owner.User, owner.Group, AtSymlinkNoFollow) == 0;
 
     /// <summary>
     /// Whether this process may change the mode of <paramref name="handle"/>'s file: its owner may, and root. Linux

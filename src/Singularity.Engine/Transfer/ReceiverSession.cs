@@ -70,6 +70,8 @@ internal sealed partial class ReceiverSession
     // A dry run's deletion: the entries it would remove, the first WouldDeleteMessage.MostNamed of them.
     private readonly List<string> _wouldDelete = [];
     private long _wouldDeleteBytes;
+    // With owners kept: entries the system would not give theirs (a user namespace, a file system without owners).
+    private int _ownersNotSet;
     private ExtraneousEntries? _extraneous;
     // With a deletion, what the sender left out (Exclude): the deletion keeps it.
     private ExcludePatterns? _exclude;
@@ -409,7 +411,7 @@ internal sealed partial class ReceiverSession
                 // The link is created as it was sent and never followed; PathGuard refuses any later entry beneath it.
                 if (File.Exists(full) || new FileInfo(full).LinkTarget is not null) File.Delete(full);
                 File.CreateSymbolicLink(full, entry.LinkTarget!);
-                if (SpecialFiles.MayChangeOwners && entry.Owner is { } linkOwner) SpecialFiles.SetOwnerNotFollowing(full, linkOwner);
+                if (SpecialFiles.MayChangeOwners && entry.Owner is { } linkOwner && !SpecialFiles.TrySetOwnerNotFollowing(full, linkOwner)) OwnerNotSet();
                 // The link's own mtime, as rsync -a keeps it (.NET sets it without following the link). A file system
                 // that keeps no times for links leaves the link as created: its target is what matters.
                 try { File.SetLastWriteTimeUtc(full, SourceScanner.FromNanoseconds(entry.MtimeNanoseconds)); }
@@ -545,7 +547,8 @@ internal sealed partial class ReceiverSession
             // Root may change an owner; a mode, its file's owner may too.
             if (!change) return !modeDiffers || SpecialFiles.MayChangeMode(handle);
             // The owner first: a change of owner may clear mode bits.
-            if (ownerDiffers) SpecialFiles.SetOwner(handle, owner!.Value);
+            // An owner the system refuses leaves the file as it is, not sent again: it would not get that owner either.
+            if (ownerDiffers && !SpecialFiles.TrySetOwner(handle, owner!.Value)) OwnerNotSet();
             if (modeDiffers && !OperatingSystem.IsWindows()) File.SetUnixFileMode(handle, mode);
             return true;
         }
@@ -763,6 +766,7 @@ internal sealed partial class ReceiverSession
             return;
         }
         Interlocked.Add(ref _bytesWritten, file.Entry.Size);
+        if (file.OwnerNotSet) OwnerNotSet();
         Settle(file.Id);
         Span<byte> item = stackalloc byte[4];
         BinaryPrimitives.WriteUInt32LittleEndian(item, file.Id);
@@ -842,6 +846,9 @@ internal sealed partial class ReceiverSession
     private ExtraneousEntries NewExtraneous() =>
         new((relative, full) => _names.Contains(NameHash(relative)) || _guard.Checked(full), StillBusy, _exclude, _dryRun ? WouldDelete : null);
 
+    /// <summary>Counts an entry the system would not give its owner (it arrived all the same), for the receiver's log.</summary>
+    private void OwnerNotSet() => Interlocked.Increment(ref _ownersNotSet);
+
     /// <summary>A dry run's deletion names what it would remove, the first <see cref="WouldDeleteMessage.MostNamed"/> of it; the rest is counted.</summary>
     private void WouldDelete(string path)
     {
@@ -883,7 +890,7 @@ internal sealed partial class ReceiverSession
                 // others' files in.
                 // Never through a link a local user may have swapped in since the directory was checked: nothing is set then.
                 // The owner first: a change of owner may clear mode bits.
-                if (SpecialFiles.MayChangeOwners && entry.Owner is { } owner) SpecialFiles.SetOwnerNotFollowing(path, owner);
+                if (SpecialFiles.MayChangeOwners && entry.Owner is { } owner && !SpecialFiles.TrySetOwnerNotFollowing(path, owner)) OwnerNotSet();
                 if (_options.PreserveMode && !OperatingSystem.IsWindows()
                     && !SpecialFiles.SetModeNotFollowing(path, (entry.Mode & (PartialFile.SafeModeBits | UnixFileMode.StickyBit)) | UnixFileMode.UserWrite | UnixFileMode.UserExecute))
                     throw new EntryConflictException($"'{entry.Path}' became a link in the destination while it was being received; its mode and time were not set");
@@ -987,6 +994,7 @@ internal sealed partial class ReceiverSession
             EntriesFailed = _entriesFailed,
             WriteFailures = [.. _failedEntries],
             DryRun = _dryRun,
+            OwnersNotSet = _ownersNotSet,
             EntriesDeleted = _extraneous?.Deleted ?? 0,
             EntriesNotDeleted = _extraneous?.Failed ?? 0,
             DeletionFailures = _extraneous?.Failures ?? [],

@@ -100,6 +100,8 @@ public sealed record ReceiveResult
     public int EntriesFailed { get; init; }
     /// <summary>The reasons of the first 100 of <see cref="EntriesFailed"/>, each naming its entry relative to the destination (with any character the sender chose).</summary>
     public IReadOnlyList<string> WriteFailures { get; init; } = [];
+    /// <summary>Entries that arrived but could not be given the owner the sender kept (<see cref="TransferOptions.PreserveOwners"/>): the system refused it here.</summary>
+    public int OwnersNotSet { get; init; }
     /// <summary>
     /// A dry run (<see cref="TransferOptions.DryRun"/>): nothing was written or deleted here; <see cref="Files"/> and
     /// <see cref="EntriesDeleted"/> say what a real send would have received and deleted.

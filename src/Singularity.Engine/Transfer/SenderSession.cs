@@ -106,8 +106,15 @@ internal sealed partial class SenderSession
         // A retry scans again; what it skips was reported by the first attempt.
         _exclude = ExcludePatterns.Parse(options.Exclude);
         var scanned = SourceScanner.Scan(paths, firstAttempt ? events : null, _notSent, _exclude);
-        // One more look at each entry, only when asked: its owner and group travel by number.
-        if (options.PreserveOwners) scanned = [.. scanned.Select(e => e with { Entry = e.Entry with { Owner = SpecialFiles.OwnerOf(e.SourcePath) } })];
+        // One more look at each entry, only when asked: its owner and group travel by number. A source named through a
+        // link is taken as what it points to, as its contents are.
+        if (options.PreserveOwners)
+        {
+#pragma warning disable CA2208 // Names the option the caller set.
+            if (!OperatingSystem.IsLinux()) throw new ArgumentException("owners can be read on Linux only", nameof(TransferOptions.PreserveOwners));
+#pragma warning restore CA2208
+            scanned = [.. scanned.Select(e => e with { Entry = e.Entry with { Owner = SpecialFiles.OwnerOf(e.SourcePath, follow: e.Entry.Path.Length <= e.Skip) } })];
+        }
         _totalAll = scanned.Where(e => e.Entry.Kind == EntryKind.File).Sum(e => e.Entry.Size);
         _filesAll = scanned.Count(e => e.Entry.Kind == EntryKind.File);
         // On a retry, files the receiver already committed are left out of the manifest; or, when the receiver is to

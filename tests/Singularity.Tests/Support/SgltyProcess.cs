@@ -26,6 +26,15 @@ public static class SgltyProcess
         return Process.Start(info)!;
     }
 
+    /// <summary>Starts `sglty` as root of a user namespace of its own (`unshare -U -r`): root there, refused ids it does not map.</summary>
+    public static Process StartInUserNamespace(params string[] arguments)
+    {
+        var info = new ProcessStartInfo("unshare") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string argument in (string[])["-U", "-r", "dotnet", Path.Combine(AppContext.BaseDirectory, "sglty.dll"), .. arguments])
+            info.ArgumentList.Add(argument);
+        return Process.Start(info)!;
+    }
+
     /// <summary>Starts `sglty` with at most <paramref name="openFiles"/> open files (soft and hard limit), as a shell's <c>ulimit -n</c> gives it.</summary>
     public static Process StartWithOpenFileLimit(int openFiles, params string[] arguments)
     {
