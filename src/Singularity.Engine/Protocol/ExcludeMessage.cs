@@ -7,19 +7,13 @@ namespace Singularity.Engine.Protocol;
 /// <summary>Body of an Exclude message: u16 count, then per pattern a u16 length and its UTF-8 bytes (PROTOCOL §3).</summary>
 internal static class ExcludeMessage
 {
-    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     public static byte[] Encode(ExcludePatterns patterns)
     {
         byte[] body = new byte[2 + patterns.Patterns.Sum(p => 2 + Encoding.UTF8.GetByteCount(p))];
         BinaryPrimitives.WriteUInt16LittleEndian(body, (ushort)patterns.Patterns.Count);
         int offset = 2;
-        foreach (string pattern in patterns.Patterns)
-        {
-            int length = Encoding.UTF8.GetBytes(pattern, body.AsSpan(offset + 2));
-            BinaryPrimitives.WriteUInt16LittleEndian(body.AsSpan(offset), (ushort)length);
-            offset += 2 + length;
-        }
+        foreach (string pattern in patterns.Patterns) offset += WireFormat.WriteText(body.AsSpan(offset), pattern);
         return body;
     }
 
@@ -40,7 +34,7 @@ internal static class ExcludeMessage
             if (length > ExcludePatterns.LongestPatternBytes)
                 throw new ProtocolViolationException($"an exclude pattern of {length} bytes is longer than {ExcludePatterns.LongestPatternBytes}", ErrorCode.LimitExceeded);
             if (body.Length - offset < length) throw new ProtocolViolationException("Exclude is truncated");
-            try { patterns.Add(StrictUtf8.GetString(body.Slice(offset, length))); }
+            try { patterns.Add(WireFormat.StrictUtf8.GetString(body.Slice(offset, length))); }
             catch (DecoderFallbackException) { throw new ProtocolViolationException("an exclude pattern is not valid UTF-8"); }
             offset += length;
         }

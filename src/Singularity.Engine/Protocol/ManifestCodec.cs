@@ -23,7 +23,6 @@ internal static class ManifestCodec
     public const byte FlagOwner = 2;
     private const int OwnerSize = 8;
     private const UnixFileMode PermissionBits = (UnixFileMode)0xFFF;
-    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     public static int EncodedSize(ManifestEntry entry) =>
         FixedSize + (entry.Owner is null ? 0 : OwnerSize) + Encoding.UTF8.GetByteCount(entry.Path) + (entry.LinkTarget is null ? 0 : Encoding.UTF8.GetByteCount(entry.LinkTarget));
@@ -76,8 +75,8 @@ internal static class ManifestCodec
         string path, target;
         try
         {
-            path = StrictUtf8.GetString(source.Slice(head, pathLength));
-            target = StrictUtf8.GetString(source.Slice(head + pathLength, targetLength));
+            path = WireFormat.StrictUtf8.GetString(source.Slice(head, pathLength));
+            target = WireFormat.StrictUtf8.GetString(source.Slice(head + pathLength, targetLength));
         }
         catch (DecoderFallbackException)
         {

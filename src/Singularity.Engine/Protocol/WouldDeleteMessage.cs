@@ -18,7 +18,6 @@ internal static class WouldDeleteMessage
     /// <summary>Path bytes a message carries before the next one starts.</summary>
     private const int TargetBytes = 256 << 10;
 
-    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     /// <summary>The bodies that carry <paramref name="paths"/>, in order.</summary>
     public static IEnumerable<byte[]> Encode(IReadOnlyList<string> paths)
@@ -32,12 +31,7 @@ internal static class WouldDeleteMessage
             byte[] body = new byte[length];
             BinaryPrimitives.WriteUInt32LittleEndian(body, (uint)count);
             int offset = 4;
-            for (int i = first; i < first + count; i++)
-            {
-                int written = Encoding.UTF8.GetBytes(paths[i], body.AsSpan(offset + 2));
-                BinaryPrimitives.WriteUInt16LittleEndian(body.AsSpan(offset), (ushort)written);
-                offset += 2 + written;
-            }
+            for (int i = first; i < first + count; i++) offset += WireFormat.WriteText(body.AsSpan(offset), paths[i]);
             first += count;
             yield return body;
         }
@@ -62,7 +56,7 @@ internal static class WouldDeleteMessage
             // A directory's path carries one more byte, its '/'.
             if (length == 0 || length > maxPathBytes + 1 || body.Length - offset < length) throw new ProtocolViolationException("WouldDelete holds a path of a wrong length");
             if ((bytes += length) > MostBytes) throw new ProtocolViolationException($"WouldDelete names more than {MostBytes >> 20} MiB of paths in all");
-            try { paths.Add(StrictUtf8.GetString(body.Slice(offset, length))); }
+            try { paths.Add(WireFormat.StrictUtf8.GetString(body.Slice(offset, length))); }
             catch (DecoderFallbackException) { throw new ProtocolViolationException("WouldDelete holds a path that is not UTF-8"); }
             offset += length;
         }
