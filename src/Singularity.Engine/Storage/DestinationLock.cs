@@ -19,19 +19,8 @@ internal sealed class DestinationLock : IDisposable
     /// <summary>Locks <paramref name="directory"/>; throws a <see cref="SingularityException"/> (Busy) if another receiver holds it; null where nothing could be locked.</summary>
     public static DestinationLock? Take(string directory)
     {
-        if (!OperatingSystem.IsLinux()) return null;
-        int descriptor;
-        try
-        {
-            descriptor = open(directory, OpenReadOnly | OpenCloseOnExec);
-        }
-        catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
-        {
-            return null;
-        }
-        if (descriptor < 0) return null;
-        var handle = new SafeFileHandle(descriptor, ownsHandle: true);
-        if (flock(descriptor, LockExclusive | LockNonBlocking) == 0) return new DestinationLock(handle);
+        if (SpecialFiles.OpenReadOnly(directory) is not { } handle) return null;
+        if (flock(handle, LockExclusive | LockNonBlocking) == 0) return new DestinationLock(handle);
         int error = Marshal.GetLastPInvokeError();
         handle.Dispose();
         if (error == Errno.WouldBlock)
@@ -41,18 +30,11 @@ internal sealed class DestinationLock : IDisposable
 
     public void Dispose() => _handle.Dispose();
 
-    // Open flags and flock operations shared by the architectures .NET runs on under Linux.
-    private const int OpenReadOnly = 0;
-    private const int OpenCloseOnExec = 0x80000;
     private const int LockExclusive = 2;
     private const int LockNonBlocking = 4;
 
-    // LibraryImport would need unsafe code in this library; CA2101 asks for marshaling the path already names (UTF-8).
-#pragma warning disable SYSLIB1054, CA2101
-    [DllImport("libc", EntryPoint = "open", SetLastError = true)]
-    private static extern int open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
-
+#pragma warning disable SYSLIB1054 // LibraryImport would need unsafe code in this library.
     [DllImport("libc", EntryPoint = "flock", SetLastError = true)]
-    private static extern int flock(int descriptor, int operation);
-#pragma warning restore SYSLIB1054, CA2101
+    private static extern int flock(SafeFileHandle descriptor, int operation);
+#pragma warning restore SYSLIB1054
 }

@@ -90,6 +90,24 @@ internal static class SpecialFiles
         return true;
     }
 
+    /// <summary>
+    /// Opens <paramref name="path"/> read-only, a directory too, as the C library does (.NET refuses directories);
+    /// null if it cannot be opened, or on a system without that call. Linux only: elsewhere, null.
+    /// </summary>
+    public static SafeFileHandle? OpenReadOnly(string path)
+    {
+        if (!OperatingSystem.IsLinux()) return null;
+        try
+        {
+            int descriptor = open(path, OpenCloseOnExec);
+            return descriptor < 0 ? null : new SafeFileHandle(descriptor, ownsHandle: true);
+        }
+        catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
+        {
+            return null;
+        }
+    }
+
     private static SafeFileHandle OpenFollowing(string path) => File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
 
     /// <summary>O_NOFOLLOW, whose value differs between architectures; null where it is not known here.</summary>
