@@ -59,7 +59,7 @@ internal static class SpecialFiles
             throw Errno.ToException(error);
         }
         var handle = new SafeFileHandle(descriptor, ownsHandle: true);
-        if (statx(descriptor, "", AtEmptyPath, StatxType, out var status) == 0 && (status.Mask & StatxType) != 0 && (status.Mode & FileTypeMask) == RegularType)
+        if (statx(handle, "", AtEmptyPath, StatxType, out var status) == 0 && (status.Mask & StatxType) != 0 && (status.Mode & FileTypeMask) == RegularType)
             return handle;
         handle.Dispose();
         return null;
@@ -144,11 +144,9 @@ internal static class SpecialFiles
     public static bool OpenedElsewhere(SafeFileHandle handle, string path)
     {
         if (!OperatingSystem.IsLinux()) return false;
-        bool added = false;
         try
         {
-            handle.DangerousAddRef(ref added);
-            if (statx((int)handle.DangerousGetHandle(), "", AtEmptyPath, StatxType | StatxInode, out var opened) != 0) return false;
+            if (statx(handle, "", AtEmptyPath, StatxType | StatxInode, out var opened) != 0) return false;
             if (statx(AtFdCwd, path, AtSymlinkNoFollow, StatxType | StatxInode, out var named) != 0) return true;
             return (named.Mode & FileTypeMask) == LinkType || named.Inode != opened.Inode
                 || named.DeviceMajor != opened.DeviceMajor || named.DeviceMinor != opened.DeviceMinor;
@@ -156,10 +154,6 @@ internal static class SpecialFiles
         catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
         {
             return false;
-        }
-        finally
-        {
-            if (added) handle.DangerousRelease();
         }
     }
 
@@ -204,19 +198,7 @@ internal static class SpecialFiles
     /// Gives <paramref name="handle"/>'s file an owner and group; false if the system refused (an id a user namespace
     /// does not map, a file system without owners, no right to): an owner is never worth failing a file for. Linux only.
     /// </summary>
-    public static bool TrySetOwner(SafeFileHandle handle, (uint User, uint Group) owner)
-    {
-        bool added = false;
-        try
-        {
-            handle.DangerousAddRef(ref added);
-            return fchown((int)handle.DangerousGetHandle(), owner.User, owner.Group) == 0;
-        }
-        finally
-        {
-            if (added) handle.DangerousRelease();
-        }
-    }
+    public static bool TrySetOwner(SafeFileHandle handle, (uint User, uint Group) owner) => fchown(handle, owner.User, owner.Group) == 0;
 
     /// <summary>As <see cref="TrySetOwner(SafeFileHandle, ValueTuple{uint, uint})"/>, for what <paramref name="path"/> names, never following a link there (a link gets them itself).</summary>
     public static bool TrySetOwnerNotFollowing(string path, (uint User, uint Group) owner) =>
@@ -229,20 +211,13 @@ internal static class SpecialFiles
     public static bool MayChangeMode(SafeFileHandle handle)
     {
         if (!OperatingSystem.IsLinux() || Environment.IsPrivilegedProcess) return true;
-        bool added = false;
         try
         {
-            handle.DangerousAddRef(ref added);
-            return statx((int)handle.DangerousGetHandle(), "", AtEmptyPath, StatxOwner, out var status) != 0 || (status.Mask & StatxOwner) == 0
-                || status.Owner == geteuid();
+            return statx(handle, "", AtEmptyPath, StatxOwner, out var status) != 0 || (status.Mask & StatxOwner) == 0 || status.Owner == geteuid();
         }
         catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
         {
             return true;
-        }
-        finally
-        {
-            if (added) handle.DangerousRelease();
         }
     }
 
@@ -273,8 +248,12 @@ internal static class SpecialFiles
     [DllImport("libc", EntryPoint = "geteuid")]
     private static extern uint geteuid();
 
+    // A handle passed as such is kept from closing for the call's length, as the marshaller adds and drops its reference.
+    [DllImport("libc", EntryPoint = "statx", SetLastError = false)]
+    private static extern int statx(SafeFileHandle directory, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags, uint mask, out StatxBuffer buffer);
+
     [DllImport("libc", EntryPoint = "fchown", SetLastError = true)]
-    private static extern int fchown(int descriptor, uint owner, uint group);
+    private static extern int fchown(SafeFileHandle descriptor, uint owner, uint group);
 
     [DllImport("libc", EntryPoint = "fchownat", SetLastError = true)]
     private static extern int fchownat(int directory, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, uint owner, uint group, int flags);
