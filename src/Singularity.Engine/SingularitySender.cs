@@ -87,6 +87,7 @@ public static class SingularitySender
         return total with
         {
             BytesSent = total.BytesSent + attempt.BytesSent,
+            BytesInHoles = total.BytesInHoles + attempt.BytesInHoles,
             BytesSkipped = total.BytesSkipped + attempt.BytesSkipped,
             FilesUnchanged = total.FilesUnchanged + attempt.FilesUnchanged,
             BytesUnchanged = total.BytesUnchanged + attempt.BytesUnchanged,

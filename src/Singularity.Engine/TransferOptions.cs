@@ -112,6 +112,15 @@ public sealed record TransferOptions
     /// </summary>
     public bool DryRun { get; init; }
 
+    /// <summary>
+    /// Handle sparse files as rsync --sparse does, and faster: a shard that lies wholly in a hole of the source (a
+    /// disk image's free space, say; Linux senders) travels as its header alone, without being read; the receiver
+    /// leaves every run of 64 KiB of zeros or more as a hole rather than writing it, and does not reserve the files'
+    /// space ahead. The files arrive byte for byte the same, and take on the receiver's disk about what they hold.
+    /// Default false; `sglty send --sparse` sets it.
+    /// </summary>
+    public bool Sparse { get; init; }
+
     /// <summary>The longest a sender keeps retrying without any attempt moving data. Default 10 minutes.</summary>
     public TimeSpan RetryTimeout { get; init; } = TimeSpan.FromMinutes(10);
 

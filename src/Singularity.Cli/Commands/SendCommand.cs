@@ -29,7 +29,8 @@ internal static class SendCommand
         var excludeFrom = new Option<string[]>("--exclude-from") { HelpName = "FILE", Description = "read --exclude patterns from FILE, one per line; empty lines and lines starting with '#' or ';' are skipped; may be given many times", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
         var dryRun = new Option<bool>("--dry-run", "-n") { Description = "change nothing at the receiver: list on stdout the files a send would send and, with --delete, what it would delete ('deleting PATH'), as rsync --dry-run does; no file's contents are read or sent" };
         var owners = new Option<bool>("--owners") { Description = "keep each entry's owner and group, by number, as rsync -a --numeric-ids keeps them; a receiver running as root applies them, any other leaves them" };
-        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, delete, exclude, excludeFrom, dryRun, owners };
+        var sparse = new Option<bool>("--sparse", "-S") { Description = "handle sparse files (disk images, say) as rsync --sparse does: the receiver leaves runs of zeros as holes rather than writing them, and reserves no space ahead; shards that lie in a hole of the source (Linux) are not read or sent, only named" };
+        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, delete, exclude, excludeFrom, dryRun, owners, sparse };
         command.SetAction((result, cancellationToken) =>
         {
             long shard = result.GetValue(shardSize) ?? TransferOptions.DefaultShardSize;
@@ -50,6 +51,7 @@ internal static class SendCommand
                 DeleteExtraneous = result.GetValue(delete),
                 DryRun = result.GetValue(dryRun),
                 PreserveOwners = result.GetValue(owners),
+                Sparse = result.GetValue(sparse),
             };
             return RunAsync(result.GetValue(paths)!, result.GetValue(to)!, options, result.GetValue(exclude) ?? [], result.GetValue(excludeFrom) ?? [], result.GetValue(json), result.GetValue(token), result.GetValue(tokenFile), cancellationToken);
         });
@@ -72,7 +74,10 @@ internal static class SendCommand
             if (result.FilesUnchanged > 0) others.Add($"{result.FilesUnchanged} unchanged, left as they were");
             if (result.FilesNotSent > 0) others.Add($"{result.FilesNotSent} not sent");
             string besides = others.Count > 0 ? $" ({string.Join("; ", others)})" : "";
-            string resumed = result.BytesSkipped > 0 ? $" ({ByteSize.Format(result.BytesSkipped)} of it already there from an interrupted send)" : "";
+            var within = new List<string>();
+            if (result.BytesSkipped > 0) within.Add($"{ByteSize.Format(result.BytesSkipped)} of it already there from an interrupted send");
+            if (result.BytesInHoles > 0) within.Add($"{ByteSize.Format(result.BytesInHoles)} of it holes, named but not sent");
+            string resumed = within.Count > 0 ? $" ({string.Join("; ", within)})" : "";
             Console.Error.WriteLine($"sent {Count.Of(result.FilesTransferred, "file")}{besides}, {ByteSize.Format(result.BytesTransferred)}{resumed} in {seconds:0.00} s: {Delivered(result) / seconds / 1e6:0.0} MB/s ({Delivered(result) * 8 / seconds / 1e9:0.00} Gbit/s), {Count.Of(result.Lanes, "lane")}, {ByteSize.Format(result.ShardSize)} shards, {CipherSuites.Name(result.Cipher)}");
             if (result.EntriesDeleted > 0) Console.Error.WriteLine($"deleted {Count.Of(result.EntriesDeleted, "entry", "entries")} at the receiver that the source no longer has");
             // As rsync skips deletion after an error: what was left out would read as gone from the source.
@@ -154,8 +159,9 @@ internal static class SendCommand
     /// is less, because the receiver already held part of the files (from an interrupted send) and counting that
     /// would inflate the rate. Resends are not counted beyond the files' bytes: a benchmark's rate stays the files'
     /// bytes over the time. Files left as they were, or left out, are not counted.
+    /// Holes count as delivered: the receiver has their bytes, as zeros, without their travelling.
     /// </summary>
-    private static long Delivered(SendResult result) => Math.Min(result.BytesTransferred, result.BytesSent);
+    private static long Delivered(SendResult result) => Math.Min(result.BytesTransferred, result.BytesSent + result.BytesInHoles);
 
     private static void WriteStrings(System.Text.Json.Utf8JsonWriter writer, string name, IReadOnlyList<string> values)
     {
@@ -177,6 +183,7 @@ internal static class SendCommand
             writer.WriteNumber("bytes", result.Bytes);
             writer.WriteNumber("bytes_sent", result.BytesSent);
             writer.WriteNumber("bytes_skipped", result.BytesSkipped);
+            writer.WriteNumber("bytes_in_holes", result.BytesInHoles);
             writer.WriteNumber("files_unchanged", result.FilesUnchanged);
             writer.WriteNumber("bytes_unchanged", result.BytesUnchanged);
             writer.WriteNumber("files_not_sent", result.FilesNotSent);

@@ -9,6 +9,17 @@ internal static class Digests
 {
     public static ulong Shard(ReadOnlySpan<byte> payload) => XxHash3.HashToUInt64(payload);
 
+    private static readonly byte[] ZeroBlock = new byte[64 << 10];
+
+    /// <summary>The shard digest of <paramref name="length"/> zero bytes: what a hole's shard is worth (see <see cref="HoleDigests"/>).</summary>
+    public static ulong Zeros(int length)
+    {
+        var hash = new XxHash3();
+        for (int left = length; left > 0; left -= ZeroBlock.Length)
+            hash.Append(ZeroBlock.AsSpan(0, Math.Min(left, ZeroBlock.Length)));
+        return hash.GetCurrentHashAsUInt64();
+    }
+
     /// <summary>XXH3-64 (seed 0) of the shard digests written as consecutive little-endian u64 values.</summary>
     public static ulong File(ReadOnlySpan<ulong> shardDigests)
     {

@@ -15,6 +15,9 @@ internal static class OpenSessionFlags
     /// <summary>A dry run: the receiver changes nothing, names the files in place (with <see cref="SkipUnchanged"/>) and, with <see cref="DeleteExtraneous"/>, what it would delete (WouldDelete).</summary>
     public const ushort DryRun = 8;
 
+    /// <summary>Shards in a hole of the source travel as headers alone (shard flag bit 1), and the receiver leaves long runs of zeros as holes.</summary>
+    public const ushort Sparse = 16;
+
     /// <summary>Every bit this side knows.</summary>
-    public const ushort Known = SkipUnchanged | DeleteExtraneous | RootIsSent | DryRun;
+    public const ushort Known = SkipUnchanged | DeleteExtraneous | RootIsSent | DryRun | Sparse;
 }

@@ -19,7 +19,9 @@ internal readonly struct ShardHeader
     public const byte FrameType = 0x44;
 
     public const byte FlagRetransmit = 0x01;
-    private const byte KnownFlags = FlagRetransmit;
+    /// <summary>The shard lies in a hole of the source: it reads as zeros, and none of its bytes follow the header.</summary>
+    public const byte FlagHole = 0x02;
+    private const byte KnownFlags = FlagRetransmit | FlagHole;
 
     public ShardHeader(ulong sessionTag, uint fileId, uint shardIndex, long offset, int payloadLength, ulong payloadDigest, byte flags = 0)
     {
@@ -33,6 +35,9 @@ internal readonly struct ShardHeader
     }
 
     public byte Flags { get; }
+    public bool IsHole => (Flags & FlagHole) != 0;
+    /// <summary>Bytes that follow the header on the wire (besides a tag): the payload, or none for a hole.</summary>
+    public int CarriedLength => IsHole ? 0 : PayloadLength;
     public int PayloadLength { get; }
     public ulong SessionTag { get; }
     public uint FileId { get; }

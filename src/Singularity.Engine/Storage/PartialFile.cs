@@ -42,6 +42,10 @@ internal sealed class PartialFile
     private readonly bool _durable;
     private readonly bool _preallocate;
     private readonly bool _applyMode;
+    // A sparse session's file may end in a hole, which no write reached: its length is set after the last write.
+    private readonly bool _sparse;
+    // The boxed digest of the last shard as a hole, once a hole for it arrived (HoleDigest).
+    private object? _lastHole;
     private readonly IReadOnlyDictionary<int, ulong> _offered;
     private readonly ulong _session;
     // Records waiting for the next flush, under _lock; null for a file that keeps no journal. A flush takes the list
@@ -71,8 +75,10 @@ internal sealed class PartialFile
     // writing: bounds the files open for writing; null leaves them unbounded.
     // offerLimit: the most journal records this file may offer; a journal holding more is not read, and the file
     // starts afresh.
-    public PartialFile(uint id, ManifestEntry entry, string finalPath, int shardSize, bool durable, ulong session, bool preallocate = true, bool applyMode = true, OpenFileBudget? holds = null, OpenFileBudget? writing = null, long offerLimit = long.MaxValue)
+    // sparse: shards may arrive as holes, and the file is not preallocated (the caller passes preallocate false).
+    public PartialFile(uint id, ManifestEntry entry, string finalPath, int shardSize, bool durable, ulong session, bool preallocate = true, bool applyMode = true, OpenFileBudget? holds = null, OpenFileBudget? writing = null, long offerLimit = long.MaxValue, bool sparse = false)
     {
+        _sparse = sparse;
         _applyMode = applyMode;
         _holds = holds;
         _writing = writing;
@@ -149,6 +155,20 @@ internal sealed class PartialFile
     public IReadOnlyDictionary<int, ulong> Offered => _offered;
 
     public int ExpectedLength(uint index) => Digests.ShardLength(Entry.Size, _shardSize, (int)index);
+
+    /// <summary>
+    /// The digest of shard <paramref name="index"/> as a hole. A shorter last shard's is computed once per file, so
+    /// that copies of its hole (a few bytes each on the wire) cannot make the receiver hash megabytes of zeros each.
+    /// </summary>
+    public ulong HoleDigest(HoleDigests holes, uint index)
+    {
+        int length = ExpectedLength(index);
+        if (length == _shardSize) return holes.Of(length);
+        if (Volatile.Read(ref _lastHole) is ulong known) return known;
+        ulong digest = holes.Of(length);
+        Volatile.Write(ref _lastHole, digest);
+        return digest;
+    }
 
     /// <summary>Reserves a shard for writing; false if it was already claimed (a duplicate). Opens the file on first use.</summary>
     public bool TryClaim(uint index, out SafeFileHandle handle)
@@ -332,6 +352,7 @@ internal sealed class PartialFile
         {
             if (handle is not null)
             {
+                if (_sparse && RandomAccess.GetLength(handle) < Entry.Size) RandomAccess.SetLength(handle, Entry.Size);
                 // A held file gets its mtime through the open handle, after the last write (a write would move it
                 // again) and before the flush, so it is as durable as the data; it stays locked until the commit, so
                 // cleaning partials never removes it. A file beyond the hold budget is closed here and keeps a fresh

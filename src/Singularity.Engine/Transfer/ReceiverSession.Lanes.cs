@@ -63,22 +63,26 @@ internal sealed partial class ReceiverSession
                 var file = Validate(shard);
                 // Grown at the first shard, to one frame: a lane may join before OpenSession fixed the shard size.
                 frames.Reserve(_shardSize + tag);
-                var frame = await frames.ReadFrameAsync(shard.PayloadLength + tag, cancellationToken).ConfigureAwait(false);
+                // A hole's bytes are zeros and do not travel: only its tag follows, in an encrypted session.
+                var frame = await frames.ReadFrameAsync(shard.CarriedLength + tag, cancellationToken).ConfigureAwait(false);
                 var header = frame.Span[..ShardHeader.Size];
                 var body = frame.Span[ShardHeader.Size..];
-                var data = body[..shard.PayloadLength];
+                var data = body[..shard.CarriedLength];
                 // Encrypted: the tag proves header and payload intact and the digest field is zero on the wire, so the
                 // digest is computed here. Plain: the digest in the header is what the payload must match.
                 // A failed tag means the header may be forged as well, so its file and shard cannot be named in a
                 // NACK: the lane is dropped and the sender resends everything it had in flight there.
-                if (cipher is not null && !cipher.TryOpen(data, body[shard.PayloadLength..], header))
+                if (cipher is not null && !cipher.TryOpen(data, body[shard.CarriedLength..], header))
                     throw new ProtocolViolationException("a shard failed authentication: it was altered on the way");
                 if (file == Released || file == Failed)
                 {
                     Acknowledge(shard);
                     continue;
                 }
-                ulong digest = Digests.Shard(data);
+                ulong digest = shard.IsHole ? file.HoleDigest(_holeDigests!, shard.ShardIndex) : Digests.Shard(data);
+                // A hole's header passed its check, so a digest other than its zeros' is the sender's fault, not the link's.
+                if (cipher is null && shard.IsHole && digest != shard.PayloadDigest)
+                    throw new ProtocolViolationException($"hole shard {shard.ShardIndex} of '{file.Entry.Path}' carries a digest that is not that of zeros");
                 if (cipher is null && digest != shard.PayloadDigest)
                 {
                     Reject(file, shard.ShardIndex);
@@ -112,6 +116,7 @@ internal sealed partial class ReceiverSession
     private PartialFile Validate(in ShardHeader shard)
     {
         if (shard.SessionTag != Id.Tag) throw new ProtocolViolationException("shard belongs to another session");
+        if (shard.IsHole && _holeDigests is null) throw new ProtocolViolationException("a hole shard in a session that did not ask for holes");
         var file = SlotOf(shard.FileId);
         if (file == Released || file == Failed)
         {
@@ -140,7 +145,10 @@ internal sealed partial class ReceiverSession
             // again and not written twice.
             if (file.TryClaim(shard.ShardIndex, out var handle))
             {
-                RandomAccess.Write(handle, data, shard.Offset);
+                // Sparse: a hole is punched (a resumed partial may hold old bytes there), and long runs of zeros too.
+                if (shard.IsHole) SparseFiles.Zero(handle, shard.Offset, shard.PayloadLength);
+                else if (_holeDigests is not null) SparseFiles.WriteLeavingHoles(handle, data, shard.Offset);
+                else RandomAccess.Write(handle, data, shard.Offset);
                 last = file.CompleteShard(shard.ShardIndex, digest);
             }
         }

@@ -55,6 +55,8 @@ internal sealed partial class ReceiverSession
     // Entries [0, _accepted) are prepared: their shards, seals and kept shards may arrive.
     private volatile int _accepted;
     private bool _preallocate = true;
+    // A sparse session (OpenSession flag): the digests of hole shards, which carry no bytes; null otherwise.
+    private HoleDigests? _holeDigests;
     // The sender asked for files already in place (same size and mtime) to be left alone; and the bytes such files
     // of the chunk being prepared hold, which need no new space.
     private bool _skipUnchanged;
@@ -243,6 +245,7 @@ internal sealed partial class ReceiverSession
             _lanesAllowed = lanes;
         }
         _shardSize = shardSize;
+        if ((flags & OpenSessionFlags.Sparse) != 0) _holeDigests = new HoleDigests(shardSize);
         _declaredBytes = totalBytes;
         _declaredEntries = entries;
         _opened = true;
@@ -424,7 +427,7 @@ internal sealed partial class ReceiverSession
                 // What stands at the resumable name is known once looked at: a file of one shard removes it.
                 bool? partialStands = !fresh && Digests.ShardCount64(entry.Size, _shardSize) <= 1 ? PartialFile.RemoveStaleResumable(full) : null;
                 if (!fresh && (_skipUnchanged || entry.SentBefore) && LeaveInPlace(id, entry, full, partialStands)) break;
-                var file = new PartialFile(id, entry, full, _shardSize, _options.Transfer.Durable, Id.Tag, _preallocate, _options.PreserveMode, _holds, _writing, _offersLeft);
+                var file = new PartialFile(id, entry, full, _shardSize, _options.Transfer.Durable, Id.Tag, _preallocate && _holeDigests is null, _options.PreserveMode, _holds, _writing, _offersLeft, sparse: _holeDigests is not null);
                 _files[id] = file;
                 _fileCount++;
                 _offersLeft -= file.Offered.Count;

@@ -49,14 +49,18 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
     /// <summary>Set when the file's seal is posted: the receiver may commit it only after that.</summary>
     public bool Sealed { get => Volatile.Read(ref _sealed); set => Volatile.Write(ref _sealed, value); }
 
-    /// <summary>Reads shard <paramref name="index"/> into <paramref name="destination"/> and returns its digest.</summary>
-    public ulong Read(int index, Span<byte> destination, bool retransmit)
+    /// <summary>
+    /// Reads shard <paramref name="index"/> into <paramref name="destination"/> and returns its digest. With
+    /// <paramref name="holes"/> (a sparse send), a shard that lies wholly in a hole of the file is not read:
+    /// <paramref name="hole"/> is set and the digest is that of its zeros.
+    /// </summary>
+    public ulong Read(int index, Span<byte> destination, bool retransmit, HoleDigests? holes, out bool hole)
     {
         long offset = (long)index * shardSize;
         if (retransmit)
         {
             using var own = OpenSource();
-            return ReadAt(own, destination, offset);
+            return ReadAt(own, destination, offset, holes, out hole);
         }
         SafeFileHandle handle;
         lock (_lock)
@@ -80,7 +84,7 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
         ulong digest;
         try
         {
-            digest = ReadAt(handle, destination, offset);
+            digest = ReadAt(handle, destination, offset, holes, out hole);
         }
         catch
         {
@@ -227,8 +231,10 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
         return handle;
     }
 
-    private ulong ReadAt(SafeFileHandle handle, Span<byte> destination, long offset)
+    private ulong ReadAt(SafeFileHandle handle, Span<byte> destination, long offset, HoleDigests? holes, out bool hole)
     {
+        hole = holes is not null && SparseFiles.IsHole(handle, offset, destination.Length);
+        if (hole) return holes!.Of(destination.Length);
         int filled = 0;
         while (filled < destination.Length)
         {

@@ -240,9 +240,10 @@ internal sealed partial class SenderSession
                 (taken, takenIndex, takenAgain) = (file, shard, retransmit);
                 await _window.AcquireAsync(length, cancellationToken).ConfigureAwait(false);
                 ulong digest;
+                bool hole;
                 try
                 {
-                    digest = file.Read(shard, buffer.AsSpan(ShardHeader.Size, length), retransmit);
+                    digest = file.Read(shard, buffer.AsSpan(ShardHeader.Size, length), retransmit, _holeDigests, out hole);
                 }
                 catch (SingularityException ex) when (!retransmit && file.Unopenable)
                 {
@@ -260,14 +261,17 @@ internal sealed partial class SenderSession
                 }
                 if (retransmit && !file.MatchesFirstSend(shard, digest))
                     throw new SingularityException(ErrorCode.SourceChanged, $"'{file.SourcePath}' changed while it was being sent; send it again once it is stable");
-                // Encrypted, the digest stays out of the clear header: the tag authenticates the payload instead.
-                new ShardHeader(_session.Tag, file.Id, (uint)shard, (long)shard * _options.ShardSize, length, cipher is null ? digest : 0, retransmit ? ShardHeader.FlagRetransmit : (byte)0)
+                // Encrypted, the digest stays out of the clear header: the tag authenticates the payload instead. A
+                // hole carries no payload; encrypted, its tag still seals the header.
+                byte flags = (byte)((retransmit ? ShardHeader.FlagRetransmit : 0) | (hole ? ShardHeader.FlagHole : 0));
+                int carried = hole ? 0 : length;
+                new ShardHeader(_session.Tag, file.Id, (uint)shard, (long)shard * _options.ShardSize, length, cipher is null ? digest : 0, flags)
                     .WriteTo(buffer);
-                cipher?.Seal(buffer.AsSpan(ShardHeader.Size, length), buffer.AsSpan(ShardHeader.Size + length, tag), buffer.AsSpan(0, ShardHeader.Size));
+                cipher?.Seal(buffer.AsSpan(ShardHeader.Size, carried), buffer.AsSpan(ShardHeader.Size + carried, tag), buffer.AsSpan(0, ShardHeader.Size));
                 lock (_inFlight) _inFlight[InFlightKey(file.Id, (uint)shard)] = number;
                 taken = null;
-                await connection.WriteAsync(buffer.AsMemory(0, ShardHeader.Size + length + tag), cancellationToken).ConfigureAwait(false);
-                Interlocked.Add(ref _bytesSent, length);
+                await connection.WriteAsync(buffer.AsMemory(0, ShardHeader.Size + carried + tag), cancellationToken).ConfigureAwait(false);
+                Interlocked.Add(ref hole ? ref _bytesInHoles : ref _bytesSent, length);
                 if (file.MarkSent(shard) is { } fileDigest) Seal(file, fileDigest);
             }
             connection.CompleteWrites();

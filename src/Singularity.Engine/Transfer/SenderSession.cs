@@ -61,6 +61,9 @@ internal sealed partial class SenderSession
     private int _filesCommitted;
     private long _bytesAcknowledged;
     private long _bytesSent;
+    // Bytes of shards that lay in a hole and travelled as their header alone (TransferOptions.Sparse).
+    private long _bytesInHoles;
+    private HoleDigests? _holeDigests;
     private int _retransmits;
     private int _activeLanes;
     private long _progressEvents;
@@ -122,7 +125,7 @@ internal sealed partial class SenderSession
         if (alreadyCommitted is not { Count: > 0 }) _entries = scanned;
         else if (options.DeleteExtraneous) _entries = [.. scanned.Select(e => e.Entry.Kind == EntryKind.File && alreadyCommitted.Contains(e.Entry.Path) ? e with { Entry = e.Entry with { SentBefore = true } } : e)];
         else _entries = [.. scanned.Where(e => e.Entry.Kind != EntryKind.File || !alreadyCommitted.Contains(e.Entry.Path))];
-        _sessionFlags = (ushort)((options.SkipUnchanged ? OpenSessionFlags.SkipUnchanged : 0) | (options.DryRun ? OpenSessionFlags.DryRun : 0));
+        _sessionFlags = (ushort)((options.SkipUnchanged ? OpenSessionFlags.SkipUnchanged : 0) | (options.DryRun ? OpenSessionFlags.DryRun : 0) | (options.Sparse ? OpenSessionFlags.Sparse : 0));
         // A scan that left something out does not ask: the result says the deletion was skipped.
         if (options.DeleteExtraneous && _notSent.Count == 0)
             _sessionFlags |= (ushort)(OpenSessionFlags.DeleteExtraneous | (SourceScanner.SendsContents(paths) ? OpenSessionFlags.RootIsSent : 0));
@@ -227,6 +230,7 @@ internal sealed partial class SenderSession
             Entries = _entries.Count,
             Bytes = _totalAll,
             BytesSent = Interlocked.Read(ref _bytesSent),
+            BytesInHoles = Interlocked.Read(ref _bytesInHoles),
             Retransmits = _retransmits,
             BytesSkipped = Interlocked.Read(ref _bytesSkipped),
             FilesUnchanged = _filesUnchanged,
@@ -429,6 +433,8 @@ internal sealed partial class SenderSession
     private async Task SendManifestAsync()
     {
         byte[] open = new byte[24];
+        // The shard size is final here (FitToPath ran), and no lane reads a shard before the manifest is accepted.
+        if (_options.Sparse) _holeDigests = new HoleDigests(_options.ShardSize);
         BinaryPrimitives.WriteInt32LittleEndian(open, _options.ShardSize);
         // The declared count is the most this session may grow to, so the receiver admits the added lanes.
         BinaryPrimitives.WriteUInt16LittleEndian(open.AsSpan(4), (ushort)LanesCeiling);

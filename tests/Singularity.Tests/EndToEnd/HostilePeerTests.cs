@@ -271,6 +271,35 @@ public sealed class HostilePeerTests
         Assert.Empty(PartialFiles.Find(destination));
     }
 
+    /// <summary>
+    /// A hole travels as its header alone, and only in a session that asked for holes (OpenSession's Sparse flag): it
+    /// arrives as zeros, also as a file's last bytes, which no write reaches. A hole in any other session, or one whose
+    /// digest is not that of its zeros, costs its lane.
+    /// </summary>
+    [Fact]
+    public async Task A_hole_arrives_as_zeros_in_a_sparse_session_and_costs_its_lane_elsewhere()
+    {
+        ulong zeros = Digests.Zeros(100);
+        await using (var plain = await OneFileSession.OpenAsync())
+        {
+            await plain.Lane.Stream.WriteAsync(Frame(plain.Session, zeros, [], ShardHeader.FlagHole, length: 100));
+            await AssertDroppedAsync(plain.Lane);
+            Assert.Empty(PartialFiles.Find(plain.Destination));
+        }
+        await using (var forged = await OneFileSession.OpenAsync(flags: OpenSessionFlags.Sparse))
+        {
+            await forged.Lane.Stream.WriteAsync(Frame(forged.Session, Digests.Shard(RandomNumberGenerator.GetBytes(100)), [], ShardHeader.FlagHole, length: 100));
+            await AssertDroppedAsync(forged.Lane);
+            Assert.Empty(PartialFiles.Find(forged.Destination));
+        }
+        await using var peer = await OneFileSession.OpenAsync(flags: OpenSessionFlags.Sparse);
+        await peer.Lane.Stream.WriteAsync(Frame(peer.Session, zeros, [], ShardHeader.FlagHole, length: 100));
+        Assert.NotNull(await peer.Control.ReadUntilAsync(ControlMessageType.ShardAcks));
+        await peer.Control.SendControlAsync(ControlMessageType.FilesSealed, Seal(0, Digests.File([zeros])));
+        Assert.NotNull(await peer.Control.ReadUntilAsync(ControlMessageType.FilesCommitted));
+        Assert.Equal(new byte[100], System.IO.File.ReadAllBytes(Path.Combine(peer.Destination, "f")));
+    }
+
     [Fact]
     public async Task A_corrupted_shard_is_answered_with_a_nack_and_the_resent_shard_commits()
     {
@@ -527,13 +556,13 @@ public sealed class HostilePeerTests
         public required RawPeer Lane { get; init; }
         public required SessionId Session { get; init; }
 
-        public static async Task<OneFileSession> OpenAsync(long size = 100)
+        public static async Task<OneFileSession> OpenAsync(long size = 100, ushort flags = 0)
         {
             var temp = new TempDirectory();
             string destination = temp.Sub("dst");
             var receiver = new LoopbackReceiver(destination, Plain);
             var control = await RawPeer.ConnectAsync(receiver.Url);
-            var (session, answer, _) = await control.OpenWithManifestAsync(receiver.Token, 4096, File("f", size));
+            var (session, answer, _) = await control.OpenWithManifestAsync(receiver.Token, 4096, flags, File("f", size));
             Assert.Equal(ControlMessageType.ManifestAccepted, answer);
             var lane = await RawPeer.ConnectAsync(receiver.Url);
             Assert.Equal(ErrorCode.None, (await lane.HelloAsync(ConnectionRole.Data, receiver.Token, session, keys: control.Keys)).Status);
@@ -549,10 +578,11 @@ public sealed class HostilePeerTests
         }
     }
 
-    private static byte[] Frame(SessionId session, ulong digest, byte[] payload, byte flags)
+    /// <summary>Shard 0 of file 0; <paramref name="length"/> declares another length than the payload's (a hole carries none).</summary>
+    private static byte[] Frame(SessionId session, ulong digest, byte[] payload, byte flags, int? length = null)
     {
         byte[] frame = new byte[ShardHeader.Size + payload.Length];
-        new ShardHeader(session.Tag, 0, 0, 0, payload.Length, digest, flags).WriteTo(frame);
+        new ShardHeader(session.Tag, 0, 0, 0, length ?? payload.Length, digest, flags).WriteTo(frame);
         payload.CopyTo(frame, ShardHeader.Size);
         return frame;
     }

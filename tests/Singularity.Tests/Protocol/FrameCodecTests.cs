@@ -7,8 +7,8 @@ namespace Singularity.Tests.Protocol;
 public sealed class FrameCodecTests
 {
     private static readonly Gen<ShardHeader> ShardHeaders =
-        Gen.Select(Gen.ULong, Gen.UInt, Gen.UInt, Gen.Long[0, long.MaxValue], Gen.Int[1, int.MaxValue], Gen.ULong, Gen.Bool)
-            .Select(t => new ShardHeader(t.Item1, t.Item2, t.Item3, t.Item4, t.Item5, t.Item6, t.Item7 ? ShardHeader.FlagRetransmit : (byte)0));
+        Gen.Select(Gen.ULong, Gen.UInt, Gen.UInt, Gen.Long[0, long.MaxValue], Gen.Int[1, int.MaxValue], Gen.ULong, Gen.Int[0, 3])
+            .Select(t => new ShardHeader(t.Item1, t.Item2, t.Item3, t.Item4, t.Item5, t.Item6, (byte)((t.Item7 & 1) * ShardHeader.FlagRetransmit | (t.Item7 >> 1) * ShardHeader.FlagHole)));
 
     [Fact]
     public void Shard_header_round_trips_any_fields()

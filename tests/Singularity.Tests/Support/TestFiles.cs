@@ -22,6 +22,33 @@ public static class TestFiles
         return path;
     }
 
+    /// <summary>A file of <paramref name="size"/> bytes that holds pseudo-random bytes in the <paramref name="data"/> ranges and holes everywhere else.</summary>
+    public static string CreateSparse(string path, long size, int seed, params (long Offset, int Length)[] data)
+    {
+        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!);
+        var random = new Random(seed);
+        using var file = File.OpenHandle(path, FileMode.Create, FileAccess.Write);
+        RandomAccess.SetLength(file, size);
+        foreach (var (offset, length) in data)
+        {
+            byte[] bytes = new byte[length];
+            random.NextBytes(bytes);
+            RandomAccess.Write(file, bytes, offset);
+        }
+        return path;
+    }
+
+    /// <summary>The bytes the file system allocated for <paramref name="path"/> (its blocks, as `stat` reports them), which a hole does not take.</summary>
+    public static long AllocatedBytes(string path)
+    {
+        var info = new System.Diagnostics.ProcessStartInfo("stat", ["-c", "%b %B", path]) { RedirectStandardOutput = true };
+        using var stat = System.Diagnostics.Process.Start(info)!;
+        string[] fields = stat.StandardOutput.ReadToEnd().Split(' ', StringSplitOptions.TrimEntries);
+        stat.WaitForExit();
+        Assert.Equal(0, stat.ExitCode);
+        return long.Parse(fields[0]) * long.Parse(fields[1]);
+    }
+
     /// <summary>Makes a FIFO at <paramref name="path"/> (Unix only).</summary>
     public static string CreateFifo(string path)
     {

@@ -21,12 +21,12 @@ public sealed class SenderFileTests
         byte[] buffer = new byte[4096];
         File.Move(path, path + ".away");
 
-        var first = Assert.Throws<SingularityException>(() => file.Read(0, buffer, retransmit: false));
+        var first = Assert.Throws<SingularityException>(() => file.Read(0, buffer, retransmit: false, holes: null, out _));
         Assert.Equal(ErrorCode.IoError, first.Code);
         Assert.True(file.Unopenable);
         File.Move(path + ".away", path);
 
-        Assert.Same(first, Assert.Throws<SingularityException>(() => file.Read(1, buffer, retransmit: false)));
+        Assert.Same(first, Assert.Throws<SingularityException>(() => file.Read(1, buffer, retransmit: false, holes: null, out _)));
         Assert.True(file.Unopenable);
     }
 
