@@ -39,16 +39,17 @@ public sealed record ProtocolLimits
     /// <summary>
     /// Most bytes of lane buffers one session may make a receiver hold: the receiver keeps one shard buffer per lane
     /// (plus a 16-byte tag, a header and 64 KiB of read-ahead) and lets a session have twice the lanes it declared, so
-    /// a session declaring L lanes of S-byte shards needs 2 × L × S. Default 256 MiB: 64 lanes of 1 MiB, 16 of 4 MiB
+    /// a session declaring L lanes of S-byte shards needs 2 × L × S; a compressed one twice that, as each lane also
+    /// holds a buffer to unpack into. Default 256 MiB: 64 lanes of 1 MiB, 16 of 4 MiB
     /// or 8 of 16 MiB. The read-ahead adds at most <see cref="MaxLanes"/> × 64 KiB (8 MiB by default).
     /// </summary>
     public long MaxLaneBufferBytes { get; init; } = 256L << 20;
 
     /// <summary>Lane buffer bytes (tags aside) a session declaring <paramref name="lanes"/> lanes of <paramref name="shardSize"/>-byte shards may need.</summary>
-    public static long LaneBufferBytes(int lanes, int shardSize) => 2L * lanes * shardSize;
+    public static long LaneBufferBytes(int lanes, int shardSize, bool compressed = false) => (compressed ? 4L : 2L) * lanes * shardSize;
 
     /// <summary>The most lanes of <paramref name="shardSize"/>-byte shards whose buffers fit <see cref="MaxLaneBufferBytes"/> (at least 1).</summary>
-    public int LanesThatFit(int shardSize) => (int)Math.Clamp(MaxLaneBufferBytes / (2L * Math.Max(shardSize, 1)), 1, MaxLanes / 2);
+    public int LanesThatFit(int shardSize, bool compressed = false) => (int)Math.Clamp(MaxLaneBufferBytes / ((compressed ? 4L : 2L) * Math.Max(shardSize, 1)), 1, MaxLanes / 2);
 
     /// <summary>Most connections a receiver holds in their handshake (not yet authenticated) at once. Default 128.</summary>
     public int MaxHandshakes { get; init; } = 128;

@@ -88,6 +88,7 @@ public static class SingularitySender
         {
             BytesSent = total.BytesSent + attempt.BytesSent,
             BytesInHoles = total.BytesInHoles + attempt.BytesInHoles,
+            WireBytes = total.WireBytes + attempt.WireBytes,
             BytesSkipped = total.BytesSkipped + attempt.BytesSkipped,
             FilesUnchanged = total.FilesUnchanged + attempt.FilesUnchanged,
             BytesUnchanged = total.BytesUnchanged + attempt.BytesUnchanged,

@@ -121,6 +121,15 @@ public sealed record TransferOptions
     /// </summary>
     public bool Sparse { get; init; }
 
+    /// <summary>
+    /// Compress each shard on the wire, as rsync -z and scp -C do: Zstandard at level 1, some hundreds of MB/s a core,
+    /// so it pays where the path is slower than that and the data packs (text, logs, databases), as on a WAN, and costs
+    /// throughput on a fast LAN. A shard that does not shrink travels as it is, and a file with such a shard (already
+    /// compressed data) is not compressed further. Both sides then hold a second buffer a lane. Default false;
+    /// `sglty send --compress` sets it.
+    /// </summary>
+    public bool Compress { get; init; }
+
     /// <summary>The longest a sender keeps retrying without any attempt moving data. Default 10 minutes.</summary>
     public TimeSpan RetryTimeout { get; init; } = TimeSpan.FromMinutes(10);
 
@@ -147,8 +156,8 @@ public sealed record TransferOptions
     {
         Validate();
         int lanes = Math.Max(Lanes, MaxLanes);
-        if (ProtocolLimits.LaneBufferBytes(lanes, ShardSize) > Limits.MaxLaneBufferBytes)
-            throw new ArgumentOutOfRangeException(nameof(Lanes), lanes, $"{lanes} lanes of {ShardSize >> 10} KiB shards need more lane buffers than a receiver allows ({Limits.MaxLaneBufferBytes >> 20} MiB for twice the lanes); use fewer lanes or smaller shards");
+        if (ProtocolLimits.LaneBufferBytes(lanes, ShardSize, Compress) > Limits.MaxLaneBufferBytes)
+            throw new ArgumentOutOfRangeException(nameof(Lanes), lanes, $"{lanes} lanes of {ShardSize >> 10} KiB shards{(Compress ? ", compressed," : "")} need more lane buffers than a receiver allows ({Limits.MaxLaneBufferBytes >> 20} MiB for twice the lanes); use fewer lanes or smaller shards");
     }
 
     internal void Validate()

@@ -29,11 +29,13 @@ internal static class SendCommand
         var excludeFrom = new Option<string[]>("--exclude-from") { HelpName = "FILE", Description = "read --exclude patterns from FILE, one per line; empty lines and lines starting with '#' or ';' are skipped; may be given many times", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
         var dryRun = new Option<bool>("--dry-run", "-n") { Description = "change nothing at the receiver: list on stdout the files a send would send and, with --delete, what it would delete ('deleting PATH'), as rsync --dry-run does; no file's contents are read or sent" };
         var owners = new Option<bool>("--owners") { Description = "keep each entry's owner and group, by number, as rsync -a --numeric-ids keeps them; a receiver running as root applies them, any other leaves them" };
+        var compress = new Option<bool>("--compress", "-z") { Description = "compress shards on the wire (Zstandard), as rsync -z and scp -C do: worth it on a path slower than a few hundred MB/s (a WAN) for data that packs (text, logs); on a fast LAN it costs throughput; data that does not pack travels as it is" };
         var sparse = new Option<bool>("--sparse", "-S") { Description = "handle sparse files (disk images, say) as rsync --sparse does: the receiver leaves runs of zeros as holes rather than writing them, and reserves no space ahead; shards that lie in a hole of the source (Linux) are not read or sent, only named" };
-        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, delete, exclude, excludeFrom, dryRun, owners, sparse };
+        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, delete, exclude, excludeFrom, dryRun, owners, sparse, compress };
         command.SetAction((result, cancellationToken) =>
         {
             long shard = result.GetValue(shardSize) ?? TransferOptions.DefaultShardSize;
+            bool compressed = result.GetValue(compress);
             var options = CommonOptions.Transfer(result.GetValue(lanes) ?? TransferOptions.DefaultLanes, shard) with
             {
                 MaxInFlightBytes = result.GetValue(inFlight) ?? new TransferOptions().MaxInFlightBytes,
@@ -42,7 +44,7 @@ internal static class SendCommand
                 CongestionControl = result.GetValue(congestion),
                 // Without --lanes the sender starts with 4 and doubles the lanes while that still raises throughput;
                 // with neither --lanes nor --shard-size it also fits both to the path's round trip.
-                MaxLanes = result.GetResult(lanes) is { Implicit: false } ? 0 : Math.Max(TransferOptions.DefaultLanes, Math.Min(16, new ProtocolLimits().LanesThatFit((int)Math.Min(shard, int.MaxValue)))),
+                MaxLanes = result.GetResult(lanes) is { Implicit: false } ? 0 : Math.Max(TransferOptions.DefaultLanes, Math.Min(16, new ProtocolLimits().LanesThatFit((int)Math.Min(shard, int.MaxValue), compressed))),
                 FitToPath = result.GetResult(lanes) is not { Implicit: false } && result.GetResult(shardSize) is not { Implicit: false },
                 Retries = result.GetValue(retries) ?? 5,
                 RetryTimeout = result.GetValue(timeout) ?? TimeSpan.FromMinutes(10),
@@ -52,6 +54,7 @@ internal static class SendCommand
                 DryRun = result.GetValue(dryRun),
                 PreserveOwners = result.GetValue(owners),
                 Sparse = result.GetValue(sparse),
+                Compress = compressed,
             };
             return RunAsync(result.GetValue(paths)!, result.GetValue(to)!, options, result.GetValue(exclude) ?? [], result.GetValue(excludeFrom) ?? [], result.GetValue(json), result.GetValue(token), result.GetValue(tokenFile), cancellationToken);
         });
@@ -77,6 +80,7 @@ internal static class SendCommand
             var within = new List<string>();
             if (result.BytesSkipped > 0) within.Add($"{ByteSize.Format(result.BytesSkipped)} of it already there from an interrupted send");
             if (result.BytesInHoles > 0) within.Add($"{ByteSize.Format(result.BytesInHoles)} of it holes, named but not sent");
+            if (options.Compress && result.BytesSent > 0) within.Add($"compressed to {ByteSize.Format(result.WireBytes)} on the wire, {(double)result.BytesSent / Math.Max(result.WireBytes, 1):0.0}x");
             string resumed = within.Count > 0 ? $" ({string.Join("; ", within)})" : "";
             Console.Error.WriteLine($"sent {Count.Of(result.FilesTransferred, "file")}{besides}, {ByteSize.Format(result.BytesTransferred)}{resumed} in {seconds:0.00} s: {Delivered(result) / seconds / 1e6:0.0} MB/s ({Delivered(result) * 8 / seconds / 1e9:0.00} Gbit/s), {Count.Of(result.Lanes, "lane")}, {ByteSize.Format(result.ShardSize)} shards, {CipherSuites.Name(result.Cipher)}");
             if (result.EntriesDeleted > 0) Console.Error.WriteLine($"deleted {Count.Of(result.EntriesDeleted, "entry", "entries")} at the receiver that the source no longer has");
@@ -184,6 +188,7 @@ internal static class SendCommand
             writer.WriteNumber("bytes_sent", result.BytesSent);
             writer.WriteNumber("bytes_skipped", result.BytesSkipped);
             writer.WriteNumber("bytes_in_holes", result.BytesInHoles);
+            writer.WriteNumber("wire_bytes", result.WireBytes);
             writer.WriteNumber("files_unchanged", result.FilesUnchanged);
             writer.WriteNumber("bytes_unchanged", result.BytesUnchanged);
             writer.WriteNumber("files_not_sent", result.FilesNotSent);

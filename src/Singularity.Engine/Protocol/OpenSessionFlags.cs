@@ -18,6 +18,9 @@ internal static class OpenSessionFlags
     /// <summary>Shards in a hole of the source travel as headers alone (shard flag bit 1), and the receiver leaves long runs of zeros as holes.</summary>
     public const ushort Sparse = 16;
 
+    /// <summary>Shards may travel compressed (shard flag bit 2): the receiver then holds a second buffer a lane to unpack them.</summary>
+    public const ushort Compressed = 32;
+
     /// <summary>Every bit this side knows.</summary>
-    public const ushort Known = SkipUnchanged | DeleteExtraneous | RootIsSent | DryRun | Sparse;
+    public const ushort Known = SkipUnchanged | DeleteExtraneous | RootIsSent | DryRun | Sparse | Compressed;
 }

@@ -21,7 +21,9 @@ internal readonly struct ShardHeader
     public const byte FlagRetransmit = 0x01;
     /// <summary>The shard lies in a hole of the source: it reads as zeros, and none of its bytes follow the header.</summary>
     public const byte FlagHole = 0x02;
-    private const byte KnownFlags = FlagRetransmit | FlagHole;
+    /// <summary>The payload is the shard compressed (Zstandard); the length field counts the compressed bytes.</summary>
+    public const byte FlagCompressed = 0x04;
+    private const byte KnownFlags = FlagRetransmit | FlagHole | FlagCompressed;
 
     public ShardHeader(ulong sessionTag, uint fileId, uint shardIndex, long offset, int payloadLength, ulong payloadDigest, byte flags = 0)
     {
@@ -36,6 +38,7 @@ internal readonly struct ShardHeader
 
     public byte Flags { get; }
     public bool IsHole => (Flags & FlagHole) != 0;
+    public bool IsCompressed => (Flags & FlagCompressed) != 0;
     /// <summary>Bytes that follow the header on the wire (besides a tag): the payload, or none for a hole.</summary>
     public int CarriedLength => IsHole ? 0 : PayloadLength;
     public int PayloadLength { get; }

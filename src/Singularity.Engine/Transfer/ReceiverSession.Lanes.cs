@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
+using Singularity.Engine.Compression;
 using Singularity.Engine.Integrity;
 using Singularity.Engine.Protocol;
 using Singularity.Engine.Security;
@@ -53,6 +54,9 @@ internal sealed partial class ReceiverSession
         var cancellationToken = _cts.Token;
         using var cipher = Keys.SenderToReceiver(SessionKeys.StreamOf(lane));
         int tag = cipher is null ? 0 : FrameCipher.TagSize;
+        // Compressed sessions: the lane's own buffer to unpack into, and its decompressor, made at the first packed shard.
+        byte[]? unpacked = null;
+        ShardUnpacker? unpacker = null;
         try
         {
             while (await frames.TryReadHeaderAsync(cancellationToken).ConfigureAwait(false))
@@ -79,6 +83,21 @@ internal sealed partial class ReceiverSession
                     Acknowledge(shard);
                     continue;
                 }
+                if (shard.IsCompressed)
+                {
+                    int length = file.ExpectedLength(shard.ShardIndex);
+                    unpacker ??= new ShardUnpacker(_limits.MaxShardSize);
+                    unpacked ??= GC.AllocateUninitializedArray<byte>(_shardSize);
+                    if (!unpacker.TryUnpack(data, unpacked.AsSpan(0, length)))
+                    {
+                        // Plain, the bytes may have been damaged on the way, and are asked for again; encrypted, the tag
+                        // proved them as sent, so the sender packed something else than the shard.
+                        if (cipher is not null) throw new ProtocolViolationException($"shard {shard.ShardIndex} of '{file.Entry.Path}' does not unpack to its {length} bytes");
+                        Reject(file, shard.ShardIndex);
+                        continue;
+                    }
+                    data = unpacked.AsSpan(0, length);
+                }
                 ulong digest = shard.IsHole ? file.HoleDigest(_holeDigests!, shard.ShardIndex) : Digests.Shard(data);
                 // A hole's header passed its check, so a digest other than its zeros' is the sender's fault, not the link's.
                 if (cipher is null && shard.IsHole && digest != shard.PayloadDigest)
@@ -104,6 +123,7 @@ internal sealed partial class ReceiverSession
         }
         finally
         {
+            unpacker?.Dispose();
             lock (_laneConnections) _lanesActive--;
         }
     }
@@ -117,6 +137,7 @@ internal sealed partial class ReceiverSession
     {
         if (shard.SessionTag != Id.Tag) throw new ProtocolViolationException("shard belongs to another session");
         if (shard.IsHole && _holeDigests is null) throw new ProtocolViolationException("a hole shard in a session that did not ask for holes");
+        if (shard.IsCompressed && (!_compressed || shard.IsHole)) throw new ProtocolViolationException(shard.IsHole ? "a shard both a hole and compressed" : "a compressed shard in a session that did not ask for compression");
         var file = SlotOf(shard.FileId);
         if (file == Released || file == Failed)
         {
@@ -130,8 +151,9 @@ internal sealed partial class ReceiverSession
             throw new ProtocolViolationException($"shard {shard.ShardIndex} is beyond the {file.ShardCount} shards of '{file.Entry.Path}'");
         if (shard.Offset != (long)shard.ShardIndex * _shardSize)
             throw new ProtocolViolationException($"shard {shard.ShardIndex} of '{file.Entry.Path}' claims offset {shard.Offset}");
-        if (shard.PayloadLength != file.ExpectedLength(shard.ShardIndex))
-            throw new ProtocolViolationException($"shard {shard.ShardIndex} of '{file.Entry.Path}' has {shard.PayloadLength} bytes, expected {file.ExpectedLength(shard.ShardIndex)}");
+        // Packed, a shard must be shorter than itself: never longer than the lane's buffer, whatever it unpacks to.
+        if (shard.IsCompressed ? shard.PayloadLength >= file.ExpectedLength(shard.ShardIndex) : shard.PayloadLength != file.ExpectedLength(shard.ShardIndex))
+            throw new ProtocolViolationException($"shard {shard.ShardIndex} of '{file.Entry.Path}' has {shard.PayloadLength} bytes{(shard.IsCompressed ? " packed" : "")}, expected {(shard.IsCompressed ? "fewer than " : "")}{file.ExpectedLength(shard.ShardIndex)}");
         return file;
     }
 

@@ -57,6 +57,8 @@ internal sealed partial class ReceiverSession
     private bool _preallocate = true;
     // A sparse session (OpenSession flag): the digests of hole shards, which carry no bytes; null otherwise.
     private HoleDigests? _holeDigests;
+    // Shards may arrive compressed (OpenSession flag): each lane then unpacks them into a buffer of its own.
+    private bool _compressed;
     // The sender asked for files already in place (same size and mtime) to be left alone; and the bytes such files
     // of the chunk being prepared hold, which need no new space.
     private bool _skipUnchanged;
@@ -232,7 +234,7 @@ internal sealed partial class ReceiverSession
             throw new ProtocolViolationException($"shard size {shardSize} is outside {_limits.MinShardSize}..{_limits.MaxShardSize}", ErrorCode.LimitExceeded);
         if (lanes < 1 || lanes > _limits.MaxLanes)
             throw new ProtocolViolationException($"{lanes} lanes is outside 1..{_limits.MaxLanes}", ErrorCode.LimitExceeded);
-        long laneBuffers = ProtocolLimits.LaneBufferBytes(lanes, shardSize);
+        long laneBuffers = ProtocolLimits.LaneBufferBytes(lanes, shardSize, (flags & OpenSessionFlags.Compressed) != 0);
         if (laneBuffers > _limits.MaxLaneBufferBytes)
             throw new ProtocolViolationException($"{lanes} lanes of {shardSize >> 10} KiB shards need {laneBuffers >> 20} MiB of buffers here, beyond this receiver's {_limits.MaxLaneBufferBytes >> 20} MiB; use fewer lanes or smaller shards", ErrorCode.LimitExceeded);
         if (entries < 0 || entries > _limits.MaxEntries)
@@ -246,6 +248,7 @@ internal sealed partial class ReceiverSession
         }
         _shardSize = shardSize;
         if ((flags & OpenSessionFlags.Sparse) != 0) _holeDigests = new HoleDigests(shardSize);
+        _compressed = (flags & OpenSessionFlags.Compressed) != 0;
         _declaredBytes = totalBytes;
         _declaredEntries = entries;
         _opened = true;

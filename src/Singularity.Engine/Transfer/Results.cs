@@ -13,6 +13,8 @@ public sealed record SendResult
     public required long BytesSent { get; init; }
     /// <summary>Bytes of shards that lay wholly in a hole of their source and travelled as a header alone, retransmissions included (<see cref="TransferOptions.Sparse"/>); not counted in <see cref="BytesSent"/>.</summary>
     public long BytesInHoles { get; init; }
+    /// <summary>Payload bytes as they travelled: <see cref="BytesSent"/> after compression (<see cref="TransferOptions.Compress"/>); equal to it without.</summary>
+    public long WireBytes { get; init; }
     /// <summary>Payload bytes the receiver already held from an earlier, interrupted transfer and that did not travel again, summed over this send's attempts (a shard kept by two attempts counts twice).</summary>
     public long BytesSkipped { get; init; }
     /// <summary>Files the receiver already held with the same size and mtime, left as they were and not sent (<see cref="TransferOptions.SkipUnchanged"/>).</summary>

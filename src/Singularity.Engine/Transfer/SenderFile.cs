@@ -46,6 +46,10 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
     /// <summary>Marks the file dropped; true for the one caller that does it first.</summary>
     public bool TryDrop() => Interlocked.Exchange(ref _dropped, 1) == 0;
 
+    /// <summary>A shard of it did not pack (<see cref="TransferOptions.Compress"/>): already compressed data, whose other shards are sent as they are.</summary>
+    public bool Incompressible { get => Volatile.Read(ref _incompressible); set => Volatile.Write(ref _incompressible, value); }
+    private bool _incompressible;
+
     /// <summary>Set when the file's seal is posted: the receiver may commit it only after that.</summary>
     public bool Sealed { get => Volatile.Read(ref _sealed); set => Volatile.Write(ref _sealed, value); }
 

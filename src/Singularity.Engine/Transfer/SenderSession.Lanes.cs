@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using System.Security.Cryptography;
+using Singularity.Engine.Compression;
 using Singularity.Engine.Protocol;
 using Singularity.Engine.Security;
 using Singularity.Engine.Transport;
@@ -197,6 +198,9 @@ internal sealed partial class SenderSession
         ILaneConnection? connection = null;
         // Exactly one frame: a pooled array would round up to the next power of two and could double the lane's memory.
         byte[] buffer = GC.AllocateUninitializedArray<byte>(ShardHeader.Size + _options.ShardSize + FrameCipher.TagSize);
+        // Compressed sessions: a second frame buffer the shard is packed into, when it packs.
+        using var packer = _options.Compress ? new ShardPacker(_options.ShardSize) : null;
+        byte[]? packed = packer is null ? null : GC.AllocateUninitializedArray<byte>(ShardHeader.Size + packer.Bound + FrameCipher.TagSize);
         FrameCipher? cipher = null;
         using var laneCancel = CancellationTokenSource.CreateLinkedTokenSource(_cts.Token);
         var cancellationToken = laneCancel.Token;
@@ -265,13 +269,22 @@ internal sealed partial class SenderSession
                 // hole carries no payload; encrypted, its tag still seals the header.
                 byte flags = (byte)((retransmit ? ShardHeader.FlagRetransmit : 0) | (hole ? ShardHeader.FlagHole : 0));
                 int carried = hole ? 0 : length;
-                new ShardHeader(_session.Tag, file.Id, (uint)shard, (long)shard * _options.ShardSize, length, cipher is null ? digest : 0, flags)
-                    .WriteTo(buffer);
-                cipher?.Seal(buffer.AsSpan(ShardHeader.Size, carried), buffer.AsSpan(ShardHeader.Size + carried, tag), buffer.AsSpan(0, ShardHeader.Size));
+                byte[] frame = buffer;
+                if (packer is not null && !hole && !file.Incompressible)
+                {
+                    // Packed, the length field counts the packed bytes; the digest stays the shard's own.
+                    int packedLength = packer.TryPack(buffer.AsSpan(ShardHeader.Size, length), packed.AsSpan(ShardHeader.Size, packer.Bound));
+                    if (packedLength > 0) (frame, carried, flags) = (packed!, packedLength, (byte)(flags | ShardHeader.FlagCompressed));
+                    else file.Incompressible = true;
+                }
+                new ShardHeader(_session.Tag, file.Id, (uint)shard, (long)shard * _options.ShardSize, frame == packed ? carried : length, cipher is null ? digest : 0, flags)
+                    .WriteTo(frame);
+                cipher?.Seal(frame.AsSpan(ShardHeader.Size, carried), frame.AsSpan(ShardHeader.Size + carried, tag), frame.AsSpan(0, ShardHeader.Size));
                 lock (_inFlight) _inFlight[InFlightKey(file.Id, (uint)shard)] = number;
                 taken = null;
-                await connection.WriteAsync(buffer.AsMemory(0, ShardHeader.Size + carried + tag), cancellationToken).ConfigureAwait(false);
+                await connection.WriteAsync(frame.AsMemory(0, ShardHeader.Size + carried + tag), cancellationToken).ConfigureAwait(false);
                 Interlocked.Add(ref hole ? ref _bytesInHoles : ref _bytesSent, length);
+                Interlocked.Add(ref _wireBytes, carried);
                 if (file.MarkSent(shard) is { } fileDigest) Seal(file, fileDigest);
             }
             connection.CompleteWrites();

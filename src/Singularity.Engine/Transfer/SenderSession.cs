@@ -63,6 +63,8 @@ internal sealed partial class SenderSession
     private long _bytesSent;
     // Bytes of shards that lay in a hole and travelled as their header alone (TransferOptions.Sparse).
     private long _bytesInHoles;
+    // Payload bytes as they went on the wire: compressed where they were, holes as none.
+    private long _wireBytes;
     private HoleDigests? _holeDigests;
     private int _retransmits;
     private int _activeLanes;
@@ -125,7 +127,8 @@ internal sealed partial class SenderSession
         if (alreadyCommitted is not { Count: > 0 }) _entries = scanned;
         else if (options.DeleteExtraneous) _entries = [.. scanned.Select(e => e.Entry.Kind == EntryKind.File && alreadyCommitted.Contains(e.Entry.Path) ? e with { Entry = e.Entry with { SentBefore = true } } : e)];
         else _entries = [.. scanned.Where(e => e.Entry.Kind != EntryKind.File || !alreadyCommitted.Contains(e.Entry.Path))];
-        _sessionFlags = (ushort)((options.SkipUnchanged ? OpenSessionFlags.SkipUnchanged : 0) | (options.DryRun ? OpenSessionFlags.DryRun : 0) | (options.Sparse ? OpenSessionFlags.Sparse : 0));
+        _sessionFlags = (ushort)((options.SkipUnchanged ? OpenSessionFlags.SkipUnchanged : 0) | (options.DryRun ? OpenSessionFlags.DryRun : 0)
+            | (options.Sparse ? OpenSessionFlags.Sparse : 0) | (options.Compress ? OpenSessionFlags.Compressed : 0));
         // A scan that left something out does not ask: the result says the deletion was skipped.
         if (options.DeleteExtraneous && _notSent.Count == 0)
             _sessionFlags |= (ushort)(OpenSessionFlags.DeleteExtraneous | (SourceScanner.SendsContents(paths) ? OpenSessionFlags.RootIsSent : 0));
@@ -231,6 +234,7 @@ internal sealed partial class SenderSession
             Bytes = _totalAll,
             BytesSent = Interlocked.Read(ref _bytesSent),
             BytesInHoles = Interlocked.Read(ref _bytesInHoles),
+            WireBytes = Interlocked.Read(ref _wireBytes),
             Retransmits = _retransmits,
             BytesSkipped = Interlocked.Read(ref _bytesSkipped),
             FilesUnchanged = _filesUnchanged,

@@ -300,6 +300,57 @@ public sealed class HostilePeerTests
         Assert.Equal(new byte[100], System.IO.File.ReadAllBytes(Path.Combine(peer.Destination, "f")));
     }
 
+    /// <summary>
+    /// A packed shard is taken only in a session that asked for compression, shorter than the shard and unpacking to
+    /// exactly its length: a packed bomb, damaged bytes or another length are asked for again (plaintext), and the
+    /// resent shard commits. Anything else costs the lane.
+    /// </summary>
+    [Fact]
+    public async Task A_compressed_shard_must_unpack_to_its_length_in_a_session_that_asked_for_it()
+    {
+        byte[] shard = System.Text.Encoding.ASCII.GetBytes(string.Concat(Enumerable.Repeat("2026-12-05 INFO request served\n", 200)))[..4096];
+        ulong digest = Digests.Shard(shard);
+        using var packer = new Singularity.Engine.Compression.ShardPacker(4096);
+        byte[] Pack(byte[] data)
+        {
+            byte[] packed = new byte[packer.Bound];
+            int length = packer.TryPack(data, packed);
+            Assert.InRange(length, 1, data.Length - 1);
+            return packed[..length];
+        }
+        byte[] packed = Pack(shard);
+        const byte compressed = ShardHeader.FlagCompressed;
+
+        await using (var plain = await OneFileSession.OpenAsync(size: 4096))
+        {
+            await plain.Lane.Stream.WriteAsync(Frame(plain.Session, digest, packed, compressed));
+            await AssertDroppedAsync(plain.Lane);
+        }
+        foreach (var (payload, flags) in ((byte[], byte)[])[(packed, compressed | ShardHeader.FlagHole), (shard, compressed)])
+        {
+            await using var peer = await OneFileSession.OpenAsync(size: 4096, flags: OpenSessionFlags.Compressed);
+            await peer.Lane.Stream.WriteAsync(Frame(peer.Session, digest, payload, flags));
+            await AssertDroppedAsync(peer.Lane);
+            Assert.Empty(PartialFiles.Find(peer.Destination));
+        }
+
+        await using var session = await OneFileSession.OpenAsync(size: 4096, flags: OpenSessionFlags.Compressed);
+        byte[] damaged = (byte[])packed.Clone();
+        damaged[damaged.Length / 2] ^= 0x5A;
+        byte[] otherLength = Pack([.. shard, .. shard]);
+        byte[] bomb = Pack(new byte[1 << 20]);
+        foreach (byte[] bad in (byte[][])[damaged, otherLength, bomb, [1, 2, 3]])
+        {
+            await session.Lane.Stream.WriteAsync(Frame(session.Session, digest, bad, compressed));
+            Assert.NotNull(await session.Control.ReadUntilAsync(ControlMessageType.ShardNack));
+        }
+        await session.Lane.Stream.WriteAsync(Frame(session.Session, digest, packed, compressed | ShardHeader.FlagRetransmit));
+        Assert.NotNull(await session.Control.ReadUntilAsync(ControlMessageType.ShardAcks));
+        await session.Control.SendControlAsync(ControlMessageType.FilesSealed, Seal(0, Digests.File([digest])));
+        Assert.NotNull(await session.Control.ReadUntilAsync(ControlMessageType.FilesCommitted));
+        Assert.Equal(shard, System.IO.File.ReadAllBytes(Path.Combine(session.Destination, "f")));
+    }
+
     [Fact]
     public async Task A_corrupted_shard_is_answered_with_a_nack_and_the_resent_shard_commits()
     {
