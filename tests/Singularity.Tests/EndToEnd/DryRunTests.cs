@@ -173,11 +173,11 @@ public sealed class DryRunTests
         await using var receiver = new LoopbackReceiver(destination, new TransferOptions { Cipher = CipherSuite.None });
         await using var peer = await RawPeer.ConnectAsync(receiver.Url);
 
-        var (_, answer, body) = await peer.OpenWithManifestAsync(receiver.Token, 4096, (ushort)(OpenSessionFlags.Compressed << 1),
+        var (_, answer, body) = await peer.OpenWithManifestAsync(receiver.Token, 4096, (ushort)0x8000,
             new ManifestEntry(EntryKind.Directory, "made", 0, (UnixFileMode)0b111_101_101, 0, null));
 
         Assert.Equal(ControlMessageType.Error, answer);
-        Assert.Contains("flags 0x40", ErrorMessage.Decode(body).Reason);
+        Assert.Contains("flags 0x8000", ErrorMessage.Decode(body).Reason);
         Assert.False((await receiver.NextResultAsync()).Succeeded);
         Assert.Empty(Directory.EnumerateFileSystemEntries(destination));
     }
