@@ -7,7 +7,9 @@
 # (process start, handshake, lanes, TCP slow start) and end (the last shards' loss recovery, commit), a tenth of a
 # 1 GiB transfer at this rate. Before each congestion control's runs, two dd writers fill a fresh file beside the
 # source: a host slow to supply fresh memory holds every tool below the link, and that line shows it. Needs root
-# (namespaces, TUN). Usage: bench/wan.sh [SIZE_MIB] [SINGLE_STREAM_MIB]
+# (namespaces, TUN). Then the same for text that packs (a web server's log): sglty --compress (SIZE_MIB) against
+# rsync -z and scp -C (SINGLE_STREAM_MIB), where MB/s counts the file's bytes, so it may pass the link's rate.
+# Usage: bench/wan.sh [SIZE_MIB] [SINGLE_STREAM_MIB]
 set -euo pipefail
 size_mib=${1:-4096}
 single_mib=${2:-64}
@@ -23,6 +25,8 @@ cleanup() { "$wan/wan-down.sh" --quiet >/dev/null 2>&1 || true; sysctl -qw net.i
 trap cleanup EXIT
 head -c $((size_mib << 20)) /dev/urandom > "$work/big.bin"
 head -c $((single_mib << 20)) /dev/urandom > "$work/one.bin"
+log_file "$work/big.log" "$size_mib"
+log_file "$work/one.log" "$single_mib"
 link=125  # MB/s of a 1 Gbit/s link
 
 sglty=$(publish_sglty "$work/sglty")
@@ -60,5 +64,13 @@ for cc in cubic bbr; do
     measure ip netns exec sgA bash -c "$(declare -f scp_to); scp_to '$work/ssh' 10.99.0.2 2222 '$work/one.bin' '$work/dst/one.bin'"
     m=$(mbps $((single_mib << 20)) "$TAKEN" 1)
     row "$cc" "scp (OpenSSH, encrypted, one stream)" "$m" "$(pct "$m")" "$(cmp -s "$work/one.bin" "$work/dst/one.bin" && echo ok || echo DIFFERENT)"
+    run_sglty "log: sglty --compress, aes-256-gcm" "$work/big.log" --compress
+    measure ip netns exec sgA rsync -z --whole-file "$work/one.log" rsync://10.99.0.2:8873/dst/one.log
+    m=$(mbps $((single_mib << 20)) "$TAKEN" 1)
+    row "$cc" "log: rsync -z to a daemon (one stream)" "$m" "$(pct "$m")" "$(cmp -s "$work/one.log" "$work/dst/one.log" && echo ok || echo DIFFERENT)"
+    rm -f "$work/dst/one.log"
+    measure ip netns exec sgA bash -c "$(declare -f scp_to); scp_to '$work/ssh' 10.99.0.2 2222 '$work/one.log' '$work/dst/one.log' -C"
+    m=$(mbps $((single_mib << 20)) "$TAKEN" 1)
+    row "$cc" "log: scp -C (one stream)" "$m" "$(pct "$m")" "$(cmp -s "$work/one.log" "$work/dst/one.log" && echo ok || echo DIFFERENT)"
     "$wan/wan-down.sh" --quiet >/dev/null 2>&1 || true
 done
