@@ -114,9 +114,10 @@ public sealed record TransferOptions
 
     /// <summary>
     /// Handle sparse files as rsync --sparse does, and faster: a shard that lies wholly in a hole of the source (a
-    /// disk image's free space, say; Linux senders) travels as its header alone, without being read; the receiver
-    /// leaves every run of 64 KiB of zeros or more as a hole rather than writing it, and does not reserve the files'
-    /// space ahead. The files arrive byte for byte the same, and take on the receiver's disk about what they hold.
+    /// disk image's free space, say; Linux senders) travels as its header alone, without being read; a Linux receiver
+    /// leaves every run of zeros of 64 KiB or more on whole 4 KiB blocks within a shard as a hole rather than writing
+    /// it, and no receiver reserves the files' space ahead or asks for it free. The files arrive byte for byte the
+    /// same, and take on the receiver's disk about what they hold.
     /// Default false; `sglty send --sparse` sets it.
     /// </summary>
     public bool Sparse { get; init; }
@@ -129,6 +130,14 @@ public sealed record TransferOptions
     /// `sglty send --compress` sets it.
     /// </summary>
     public bool Compress { get; init; }
+
+    /// <summary>
+    /// The most bytes a second the sender puts on its lanes together, headers and tags included, as rsync --bwlimit
+    /// and scp -l cap theirs, to leave room on a shared link; 0 (the default) for none, else at least 1 KiB/s. Shards
+    /// are then cut to a quarter second's worth when larger (at least 4 KiB), so the lanes send, and are acknowledged,
+    /// several times a second. `sglty send --bwlimit` sets it.
+    /// </summary>
+    public long BandwidthLimit { get; init; }
 
     /// <summary>The longest a sender keeps retrying without any attempt moving data. Default 10 minutes.</summary>
     public TimeSpan RetryTimeout { get; init; } = TimeSpan.FromMinutes(10);
@@ -170,6 +179,8 @@ public sealed record TransferOptions
             throw new ArgumentOutOfRangeException(nameof(FilesAheadOfCommits), FilesAheadOfCommits, "files ahead of commits must not be negative");
         if (ShardSize < Limits.MinShardSize || ShardSize > Limits.MaxShardSize)
             throw new ArgumentOutOfRangeException(nameof(ShardSize), ShardSize, $"shard size must be between {ByteSize.Exact(Limits.MinShardSize)} and {ByteSize.Exact(Limits.MaxShardSize)}");
+        if (BandwidthLimit != 0 && BandwidthLimit < 1024)
+            throw new ArgumentOutOfRangeException(nameof(BandwidthLimit), BandwidthLimit, "a bandwidth limit must be at least 1 KiB a second (or 0 for none)");
         if (MaxInFlightBytes < ShardSize)
             throw new ArgumentOutOfRangeException(nameof(MaxInFlightBytes), MaxInFlightBytes, "in-flight bytes must be at least one shard");
         if (SocketBufferSize < 0)

@@ -30,8 +30,22 @@ internal static class SendCommand
         var dryRun = new Option<bool>("--dry-run", "-n") { Description = "change nothing at the receiver: list on stdout the files a send would send and, with --delete, what it would delete ('deleting PATH'), as rsync --dry-run does; no file's contents are read or sent" };
         var owners = new Option<bool>("--owners") { Description = "keep each entry's owner and group, by number, as rsync -a --numeric-ids keeps them; a receiver running as root applies them, any other leaves them" };
         var compress = new Option<bool>("--compress", "-z") { Description = "compress shards on the wire (Zstandard), as rsync -z and scp -C do: worth it on a path slower than a few hundred MB/s (a WAN) for data that packs (text, logs); on a fast LAN it costs throughput; data that does not pack travels as it is" };
-        var sparse = new Option<bool>("--sparse", "-S") { Description = "handle sparse files (disk images, say) as rsync --sparse does: the receiver leaves runs of zeros as holes rather than writing them, and reserves no space ahead; shards that lie in a hole of the source (Linux) are not read or sent, only named" };
-        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, delete, exclude, excludeFrom, dryRun, owners, sparse, compress };
+        var bwlimit = new Option<long?>("--bwlimit")
+        {
+            HelpName = "RATE",
+            Description = "send at most RATE bytes a second, on all lanes together, e.g. 20MiB or 500KiB; a bare number is KiB, as with rsync --bwlimit; at least 1KiB",
+            CustomParser = result =>
+            {
+                string text = result.Tokens.Count > 0 ? result.Tokens[0].Value.Trim() : "";
+                // As rsync reads it: a bare number counts KiB.
+                bool bare = text.Length > 0 && text.All(c => char.IsAsciiDigit(c) || c == '.');
+                if (ByteSize.TryParse(text, out long rate) && (bare ? rate * 1024 : rate) >= 1024) return bare ? rate * 1024 : rate;
+                result.AddError($"'{text}' is not a rate of at least 1KiB a second; use a number with an optional suffix such as 500KiB or 20MiB (a bare number is KiB)");
+                return null;
+            },
+        };
+        var sparse = new Option<bool>("--sparse", "-S") { Description = "handle sparse files (disk images, say) as rsync --sparse does: a Linux receiver leaves runs of zeros as holes rather than writing them, and no receiver reserves space ahead; shards that lie in a hole of the source (Linux) are not read or sent, only named" };
+        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, delete, exclude, excludeFrom, dryRun, owners, sparse, compress, bwlimit };
         command.SetAction((result, cancellationToken) =>
         {
             long shard = result.GetValue(shardSize) ?? TransferOptions.DefaultShardSize;
@@ -55,6 +69,7 @@ internal static class SendCommand
                 PreserveOwners = result.GetValue(owners),
                 Sparse = result.GetValue(sparse),
                 Compress = compressed,
+                BandwidthLimit = result.GetValue(bwlimit) ?? 0,
             };
             return RunAsync(result.GetValue(paths)!, result.GetValue(to)!, options, result.GetValue(exclude) ?? [], result.GetValue(excludeFrom) ?? [], result.GetValue(json), result.GetValue(token), result.GetValue(tokenFile), cancellationToken);
         });

@@ -26,7 +26,8 @@ internal static class SparseFiles
     /// </summary>
     public static bool IsHole(SafeFileHandle handle, long offset, int length)
     {
-        if (!OperatingSystem.IsLinux()) return false;
+        // The calls below are bound with 64-bit offsets, which only the 64-bit C libraries take.
+        if (!OperatingSystem.IsLinux() || !Environment.Is64BitProcess) return false;
         long data;
         try
         {
@@ -86,7 +87,7 @@ internal static class SparseFiles
 
     private static bool TryPunch(SafeFileHandle handle, long offset, int length)
     {
-        if (!OperatingSystem.IsLinux()) return false;
+        if (!OperatingSystem.IsLinux() || !Environment.Is64BitProcess) return false;
         try
         {
             // EOPNOTSUPP (a file system without holes) and any other refusal: the zeros are written instead, and a

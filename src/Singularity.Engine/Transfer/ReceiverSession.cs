@@ -367,7 +367,8 @@ internal sealed partial class ReceiverSession
             if (_files[id] is { } file)
                 foreach (int index in file.Offered.Keys) held += file.ExpectedLength((uint)index);
         _bytesNeeded += chunkBytes - held;
-        CheckFreeSpace(_bytesNeeded);
+        // A sparse session's files take what they hold, which only their writes tell: a disk that fills shows then.
+        if (_holeDigests is null) CheckFreeSpace(_bytesNeeded);
         _accepted = first + count;
         if (last)
         {

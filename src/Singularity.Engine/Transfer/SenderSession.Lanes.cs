@@ -14,6 +14,8 @@ internal sealed partial class SenderSession
     private readonly List<Task> _laneTasks = [];
     private readonly Dictionary<ushort, ILaneConnection> _laneByNumber = [];
     private readonly Dictionary<long, ushort> _inFlight = [];
+    // The shards in flight that are holes (under _inFlight's lock): they carry no bytes, so they hold no window credit.
+    private readonly HashSet<long> _holesInFlight = [];
     // Closing lanes that still carry unacknowledged shards, each woken by the acknowledgement of its last one.
     private readonly Dictionary<ushort, TaskCompletionSource> _draining = [];
     // Set once every file is committed: what is still in flight then is a copy of a shard already delivered.
@@ -170,14 +172,17 @@ internal sealed partial class SenderSession
     private static long InFlightKey(uint file, uint index) => ((long)file << 32) | index;
 
     /// <summary>
-    /// Ends a shard's time in flight; true if it was in flight. Only then does its window credit go back: a copy that
-    /// was requeued already returned its credit, and each copy sent takes credit once.
+    /// Ends a shard's time in flight; true if it was in flight. Only then does its window credit, of
+    /// <paramref name="length"/> bytes, go back (a hole took none): a copy that was requeued already returned its
+    /// credit, and each copy sent takes credit once.
     /// </summary>
-    private bool ForgetInFlight(uint file, uint index)
+    private bool ForgetInFlight(uint file, uint index, int length)
     {
         lock (_inFlight)
         {
-            if (!_inFlight.Remove(InFlightKey(file, index), out ushort lane)) return false;
+            long key = InFlightKey(file, index);
+            if (!_inFlight.Remove(key, out ushort lane)) return false;
+            if (!_holesInFlight.Remove(key)) _window.Release(length);
             // A closing lane waits for its last shard to be acknowledged.
             if (_draining.Count > 0 && _draining.TryGetValue(lane, out var drained) && !_inFlight.ContainsValue(lane))
             {
@@ -280,7 +285,15 @@ internal sealed partial class SenderSession
                 new ShardHeader(_session.Tag, file.Id, (uint)shard, (long)shard * _options.ShardSize, frame == packed ? carried : length, cipher is null ? digest : 0, flags)
                     .WriteTo(frame);
                 cipher?.Seal(frame.AsSpan(ShardHeader.Size, carried), frame.AsSpan(ShardHeader.Size + carried, tag), frame.AsSpan(0, ShardHeader.Size));
-                lock (_inFlight) _inFlight[InFlightKey(file.Id, (uint)shard)] = number;
+                if (_bandwidth is not null) await _bandwidth.WaitAsync(ShardHeader.Size + carried + tag, cancellationToken).ConfigureAwait(false);
+                lock (_inFlight)
+                {
+                    long key = InFlightKey(file.Id, (uint)shard);
+                    _inFlight[key] = number;
+                    // A hole's header is all that travels: its credit goes back now, so holes move at the pace of
+                    // their acknowledgements rather than a window of bytes they do not carry per round trip.
+                    if (hole && _holesInFlight.Add(key)) _window.Release(length);
+                }
                 taken = null;
                 await connection.WriteAsync(frame.AsMemory(0, ShardHeader.Size + carried + tag), cancellationToken).ConfigureAwait(false);
                 Interlocked.Add(ref hole ? ref _bytesInHoles : ref _bytesSent, length);
@@ -461,12 +474,16 @@ internal sealed partial class SenderSession
         {
             foreach (var (key, lane) in _inFlight)
                 if (lane == number) lost.Add(key);
-            foreach (long key in lost) _inFlight.Remove(key);
+            foreach (long key in lost)
+            {
+                _inFlight.Remove(key);
+                // Requeued, each takes credit again when it is sent; a hole never held any.
+                if (!_holesInFlight.Remove(key)) _window.Release(ShardLengthOf((uint)(key >> 32), (uint)key));
+            }
         }
         foreach (long key in lost)
         {
             uint id = (uint)(key >> 32), index = (uint)key;
-            _window.Release(ShardLengthOf(id, index));
             // A file committed meanwhile needs nothing more, and its state is gone.
             if (Volatile.Read(ref _filesById[id]) is not { } file) continue;
             Interlocked.Increment(ref _retransmits);

@@ -66,6 +66,7 @@ internal sealed partial class SenderSession
     // Payload bytes as they went on the wire: compressed where they were, holes as none.
     private long _wireBytes;
     private HoleDigests? _holeDigests;
+    private BandwidthLimit? _bandwidth;
     private int _retransmits;
     private int _activeLanes;
     private long _progressEvents;
@@ -172,6 +173,18 @@ internal sealed partial class SenderSession
             _events?.Invoke($"round trip {control.SetupTime.TotalMilliseconds:0} ms, a long path under {congestion ?? "a loss-based congestion control"}: {fitted.ShardSize >> 20} MiB shards, {fitted.Lanes} lanes that may grow to {fitted.MaxLanes}");
     }
 
+    /// <summary>Holds the lanes to <see cref="TransferOptions.BandwidthLimit"/>, with shards cut to a quarter second's worth of it.</summary>
+    private void LimitBandwidth()
+    {
+        int shardSize = BandwidthLimit.ShardSizeFor(_options.BandwidthLimit, _options.ShardSize, _options.Limits.MinShardSize);
+        if (shardSize != _options.ShardSize)
+        {
+            _options = _options with { ShardSize = shardSize };
+            _events?.Invoke($"bandwidth limit {_options.BandwidthLimit / 1e6:0.###} MB/s: {ByteSize.Format(shardSize)} shards");
+        }
+        _bandwidth = new BandwidthLimit(_options.BandwidthLimit, ShardHeader.Size + shardSize + FrameCipher.TagSize);
+    }
+
     public async Task<SendResult> RunAsync(CancellationToken cancellationToken)
     {
         using var registration = cancellationToken.Register(() => Fail(new TransferAbortedException(ErrorCode.Cancelled, "cancelled")));
@@ -180,6 +193,7 @@ internal sealed partial class SenderSession
         _control = new ControlChannel(connection, _options.Limits, _keys!.SenderToReceiver(0), _keys.ReceiverToSender(0));
         // A dry run opens no lane, so it has none to fit.
         if (!_options.DryRun) FitToPath(connection);
+        if (!_options.DryRun && _options.BandwidthLimit > 0) LimitBandwidth();
         Task reader = Task.CompletedTask;
         Task watchdog = Task.CompletedTask;
         try
@@ -217,6 +231,7 @@ internal sealed partial class SenderSession
             try { await reader.ConfigureAwait(false); } catch (Exception) { }
             await _cts.CancelAsync().ConfigureAwait(false);
             await watchdog.ConfigureAwait(false);
+            _bandwidth?.Dispose();
             foreach (var file in _filesById) file?.Close();
             // A file the receiver could not write may still have been open on a lane when it was settled.
             lock (_unwritten) foreach (var file in _unwritten) file.Close();
@@ -339,7 +354,8 @@ internal sealed partial class SenderSession
                 if (dataPhase && _clock.Elapsed - lastSample >= LaneGrowth.SampleInterval)
                 {
                     // Files found in place count as acknowledged at once, and would read as a burst of throughput.
-                    long bytes = Interlocked.Read(ref _bytesAcknowledged) - Interlocked.Read(ref _bytesUnchanged);
+                    // Nor do holes, which travel as headers (counted as sent, a round trip before their acknowledgement).
+                    long bytes = Interlocked.Read(ref _bytesAcknowledged) - Interlocked.Read(ref _bytesUnchanged) - Interlocked.Read(ref _bytesInHoles);
                     double rate = (bytes - lastBytes) / (_clock.Elapsed - lastSample).TotalSeconds;
                     (lastBytes, lastSample) = (bytes, _clock.Elapsed);
                     int add = growth.LanesToAdd(rate);
@@ -722,8 +738,7 @@ internal sealed partial class SenderSession
             // acknowledgement returns window credit; progress counts each shard once, and a file's commit (which may
             // come before the ack of a copy) counted all of its shards. Only an ack for a copy in flight, or a shard's
             // first, is progress: a receiver repeating acks must not keep the stall watchdog quiet for ever.
-            bool inFlight = ForgetInFlight(id, index);
-            if (inFlight) _window.Release(length);
+            bool inFlight = ForgetInFlight(id, index, length);
             bool first = Volatile.Read(ref _filesById[id]) is { } file && file.TryAcknowledge((int)index);
             if (first) bytes += length;
             if (inFlight || first) Interlocked.Increment(ref _progressEvents);
@@ -766,8 +781,7 @@ internal sealed partial class SenderSession
         uint id = BinaryPrimitives.ReadUInt32LittleEndian(body), index = BinaryPrimitives.ReadUInt32LittleEndian(body[4..]);
         int length = ShardLengthOf(id, index);
         // A copy no longer in flight was requeued with its lane's failover (or never sent): it is queued already.
-        if (!ForgetInFlight(id, index)) return;
-        _window.Release(length);
+        if (!ForgetInFlight(id, index, length)) return;
         // A corrupted copy of a shard whose file the receiver has meanwhile committed from another copy: nothing to resend.
         if (Volatile.Read(ref _filesById[id]) is not { } file) return;
         Interlocked.Increment(ref _retransmits);

@@ -43,6 +43,36 @@ public sealed class SparseTests
     }
 
     /// <summary>
+    /// A sparse image may be larger than the receiver's free space: what it takes there is what it holds, so a sparse
+    /// session does not ask for its whole size free ahead (a disk that fills shows as it fills).
+    /// </summary>
+    [SkippableFact]
+    public async Task A_sparse_image_larger_than_the_free_space_arrives()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "holes are found on Linux");
+        using var temp = new TempDirectory();
+        long size = new DriveInfo(temp.Path).AvailableFreeSpace + (4L << 30);
+        string source = TestFiles.CreateSparse(Path.Combine(temp.Sub("src"), "vm.img"), size, seed: 1, (0, 1 << 20));
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var result = await SingularitySender.SendAsync([source], receiver.Url, new TransferOptions { Sparse = true, Retries = 0 });
+
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal((4L << 20, size - (4L << 20)), (result.BytesSent, result.BytesInHoles));
+        string received = Path.Combine(destination, "vm.img");
+        Assert.Equal(size, new FileInfo(received).Length);
+        Assert.InRange(TestFiles.AllocatedBytes(received), 1 << 20, 2 << 20);
+        // Beyond the first MiB the file is one hole, so it reads as zeros; the first MiB is the source's.
+        using var file = File.OpenHandle(received);
+        Assert.True(SparseFiles.IsHole(file, 1 << 20, (int)Math.Min(size - (1 << 20), int.MaxValue)));
+        byte[] head = new byte[1 << 20], expected = new byte[1 << 20];
+        RandomAccess.Read(file, head, 0);
+        using (var original = File.OpenHandle(source)) RandomAccess.Read(original, expected, 0);
+        Assert.Equal(expected, head);
+    }
+
+    /// <summary>
     /// A file the source holds as written zeros still arrives sparse, as with rsync --sparse: a run of 64 KiB or more
     /// on whole blocks becomes a hole, a shorter one is written. Without the option every byte is written.
     /// </summary>
