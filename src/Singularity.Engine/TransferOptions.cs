@@ -133,9 +133,11 @@ public sealed record TransferOptions
 
     /// <summary>
     /// The most bytes a second the sender puts on its lanes together, headers and tags included, as rsync --bwlimit
-    /// and scp -l cap theirs, to leave room on a shared link; 0 (the default) for none, else at least 1 KiB/s. Shards
-    /// are then cut to a quarter second's worth when larger (at least 4 KiB), so the lanes send, and are acknowledged,
-    /// several times a second. `sglty send --bwlimit` sets it.
+    /// and scp -l cap theirs, to leave room on a shared link; 0 (the default) for none, else at least 1 KiB/s. Frames
+    /// go out in slices of about 10 ms of the rate. Shards keep their size unless one would take more than 2 s at the
+    /// limit (below 2 MiB/s with 4 MiB shards): they are then cut to 2 s of it (at least 4 KiB), so acknowledgements
+    /// keep coming; a send interrupted and sent again at another such rate then starts its files afresh, as with any
+    /// other shard size. `sglty send --bwlimit` sets it.
     /// </summary>
     public long BandwidthLimit { get; init; }
 

@@ -33,14 +33,14 @@ internal static class SendCommand
         var bwlimit = new Option<long?>("--bwlimit")
         {
             HelpName = "RATE",
-            Description = "send at most RATE bytes a second, on all lanes together, e.g. 20MiB or 500KiB; a bare number is KiB, as with rsync --bwlimit; at least 1KiB",
+            Description = "send at most RATE bytes a second, on all lanes together, e.g. 20MiB or 500KiB; a bare number is KiB and 0 no limit, as with rsync --bwlimit; at least 1KiB",
             CustomParser = result =>
             {
                 string text = result.Tokens.Count > 0 ? result.Tokens[0].Value.Trim() : "";
                 // As rsync reads it: a bare number counts KiB.
                 bool bare = text.Length > 0 && text.All(c => char.IsAsciiDigit(c) || c == '.');
-                if (ByteSize.TryParse(text, out long rate) && (bare ? rate * 1024 : rate) >= 1024) return bare ? rate * 1024 : rate;
-                result.AddError($"'{text}' is not a rate of at least 1KiB a second; use a number with an optional suffix such as 500KiB or 20MiB (a bare number is KiB)");
+                if (ByteSize.TryParse(bare ? text + "KiB" : text, out long rate) && (rate == 0 || rate >= 1024)) return rate;
+                result.AddError($"'{text}' is not a rate of at least 1KiB a second; use a number with an optional suffix such as 500KiB or 20MiB (a bare number is KiB, 0 no limit)");
                 return null;
             },
         };

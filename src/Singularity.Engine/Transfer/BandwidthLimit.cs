@@ -1,30 +1,39 @@
 using System.Threading.RateLimiting;
+using Singularity.Engine.Transport;
 
 namespace Singularity.Engine.Transfer;
 
 /// <summary>
 /// Holds a sender's lanes together to <see cref="TransferOptions.BandwidthLimit"/> bytes a second, counting every
 /// byte of every frame (headers, payloads and tags), as rsync --bwlimit and scp -l do. A token bucket refilled every
-/// 10 ms, which holds one frame, or a tenth of a second's worth if more: a lane waits for the bytes of its next frame
-/// before sending it, so sends keep pace with the limit and bursts stay short.
+/// 10 ms: each lane writes its frames in slices of about 10 ms of the rate, each once the bucket holds its bytes, so
+/// the lanes keep pace with the limit and never burst more than a tenth of a second's worth. Shards keep their size
+/// (a resumed send finds its journals), unless one would take more than <see cref="LongestShard"/> at the limit.
 /// </summary>
 internal sealed class BandwidthLimit : IDisposable
 {
     private static readonly TimeSpan Period = TimeSpan.FromMilliseconds(10);
 
-    /// <summary>A shard takes at most this long at the limit: the lanes then send, and are acknowledged, several times a second, well within the stall and idle timeouts.</summary>
-    private static readonly TimeSpan LongestShard = TimeSpan.FromMilliseconds(250);
+    /// <summary>
+    /// The longest a shard may take at the limit: acknowledgements, and shard headers at the receiver, then come at
+    /// least this often, well within the stall and idle timeouts. Only rates below a shard each 2 s cut shards.
+    /// </summary>
+    private static readonly TimeSpan LongestShard = TimeSpan.FromSeconds(2);
+
+    private const int SmallestSlice = 16 << 10;
+    private const int LargestSlice = 1 << 20;
 
     private readonly TokenBucketRateLimiter _bucket;
 
-    public BandwidthLimit(long bytesPerSecond, int largestFrame)
+    public BandwidthLimit(long bytesPerSecond)
     {
-        int perPeriod = (int)Math.Clamp(bytesPerSecond / (long)(TimeSpan.FromSeconds(1) / Period), 1, int.MaxValue / 2);
-        BucketSize = (int)Math.Clamp(Math.Max(largestFrame, bytesPerSecond / 10), 1, int.MaxValue / 2);
+        long perPeriod = Math.Max(1, bytesPerSecond / (long)(TimeSpan.FromSeconds(1) / Period));
+        Slice = (int)Math.Clamp(perPeriod, SmallestSlice, LargestSlice);
+        BucketSize = (int)Math.Clamp(bytesPerSecond / 10, Slice, int.MaxValue / 2);
         _bucket = new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
         {
             TokenLimit = BucketSize,
-            TokensPerPeriod = perPeriod,
+            TokensPerPeriod = (int)Math.Min(perPeriod, int.MaxValue / 2),
             ReplenishmentPeriod = Period,
             AutoReplenishment = true,
             QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
@@ -35,18 +44,33 @@ internal sealed class BandwidthLimit : IDisposable
     /// <summary>The most bytes that pass at once, after a pause.</summary>
     public int BucketSize { get; }
 
-    /// <summary>The shard size to send with at <paramref name="bytesPerSecond"/>: <paramref name="shardSize"/>, or a quarter second's worth if less (whole 4 KiB blocks, at least <paramref name="smallest"/>).</summary>
+    /// <summary>The bytes written at a time: about one refill's worth.</summary>
+    public int Slice { get; }
+
+    /// <summary>The shard size to send with at <paramref name="bytesPerSecond"/>: <paramref name="shardSize"/>, or <see cref="LongestShard"/>'s worth if less (whole 4 KiB blocks, at least <paramref name="smallest"/>).</summary>
     public static int ShardSizeFor(long bytesPerSecond, int shardSize, int smallest)
     {
-        long quarter = (long)(bytesPerSecond * LongestShard.TotalSeconds) / 4096 * 4096;
-        return (int)Math.Clamp(quarter, smallest, shardSize);
+        long longest = (long)(bytesPerSecond * LongestShard.TotalSeconds) / 4096 * 4096;
+        return (int)Math.Clamp(longest, smallest, shardSize);
     }
 
-    /// <summary>Waits until <paramref name="bytes"/> (at most one frame) may be sent.</summary>
+    /// <summary>Writes <paramref name="frame"/> on <paramref name="connection"/> slice by slice, each once the bucket holds its bytes.</summary>
+    public async ValueTask WriteAsync(ILaneConnection connection, ReadOnlyMemory<byte> frame, CancellationToken cancellationToken)
+    {
+        while (!frame.IsEmpty)
+        {
+            int slice = Math.Min(Slice, frame.Length);
+            await WaitAsync(slice, cancellationToken).ConfigureAwait(false);
+            await connection.WriteAsync(frame[..slice], cancellationToken).ConfigureAwait(false);
+            frame = frame[slice..];
+        }
+    }
+
+    /// <summary>Waits until <paramref name="bytes"/> (at most <see cref="BucketSize"/>) may be sent.</summary>
     public async ValueTask WaitAsync(int bytes, CancellationToken cancellationToken)
     {
         using var lease = await _bucket.AcquireAsync(bytes, cancellationToken).ConfigureAwait(false);
-        // The queue is unbounded and a frame fits the bucket, so a lease is refused only when the limiter is disposed.
+        // The queue is unbounded and a slice fits the bucket, so a lease is refused only when the limiter is disposed.
         if (!lease.IsAcquired) throw new OperationCanceledException("the bandwidth limit was released");
     }
 

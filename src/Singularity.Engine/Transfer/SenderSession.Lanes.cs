@@ -285,7 +285,6 @@ internal sealed partial class SenderSession
                 new ShardHeader(_session.Tag, file.Id, (uint)shard, (long)shard * _options.ShardSize, frame == packed ? carried : length, cipher is null ? digest : 0, flags)
                     .WriteTo(frame);
                 cipher?.Seal(frame.AsSpan(ShardHeader.Size, carried), frame.AsSpan(ShardHeader.Size + carried, tag), frame.AsSpan(0, ShardHeader.Size));
-                if (_bandwidth is not null) await _bandwidth.WaitAsync(ShardHeader.Size + carried + tag, cancellationToken).ConfigureAwait(false);
                 lock (_inFlight)
                 {
                     long key = InFlightKey(file.Id, (uint)shard);
@@ -295,7 +294,9 @@ internal sealed partial class SenderSession
                     if (hole && _holesInFlight.Add(key)) _window.Release(length);
                 }
                 taken = null;
-                await connection.WriteAsync(frame.AsMemory(0, ShardHeader.Size + carried + tag), cancellationToken).ConfigureAwait(false);
+                // In flight from here, so a lane lost while it waits for the bandwidth limit requeues the shard with its credit.
+                if (_bandwidth is null) await connection.WriteAsync(frame.AsMemory(0, ShardHeader.Size + carried + tag), cancellationToken).ConfigureAwait(false);
+                else await _bandwidth.WriteAsync(connection, frame.AsMemory(0, ShardHeader.Size + carried + tag), cancellationToken).ConfigureAwait(false);
                 Interlocked.Add(ref hole ? ref _bytesInHoles : ref _bytesSent, length);
                 Interlocked.Add(ref _wireBytes, carried);
                 if (file.MarkSent(shard) is { } fileDigest) Seal(file, fileDigest);

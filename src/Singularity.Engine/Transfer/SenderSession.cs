@@ -173,7 +173,7 @@ internal sealed partial class SenderSession
             _events?.Invoke($"round trip {control.SetupTime.TotalMilliseconds:0} ms, a long path under {congestion ?? "a loss-based congestion control"}: {fitted.ShardSize >> 20} MiB shards, {fitted.Lanes} lanes that may grow to {fitted.MaxLanes}");
     }
 
-    /// <summary>Holds the lanes to <see cref="TransferOptions.BandwidthLimit"/>, with shards cut to a quarter second's worth of it.</summary>
+    /// <summary>Holds the lanes to <see cref="TransferOptions.BandwidthLimit"/>; at a rate below a shard each 2 s, shards are cut to 2 s of it.</summary>
     private void LimitBandwidth()
     {
         int shardSize = BandwidthLimit.ShardSizeFor(_options.BandwidthLimit, _options.ShardSize, _options.Limits.MinShardSize);
@@ -182,7 +182,7 @@ internal sealed partial class SenderSession
             _options = _options with { ShardSize = shardSize };
             _events?.Invoke($"bandwidth limit {_options.BandwidthLimit / 1e6:0.###} MB/s: {ByteSize.Format(shardSize)} shards");
         }
-        _bandwidth = new BandwidthLimit(_options.BandwidthLimit, ShardHeader.Size + shardSize + FrameCipher.TagSize);
+        _bandwidth = new BandwidthLimit(_options.BandwidthLimit);
     }
 
     public async Task<SendResult> RunAsync(CancellationToken cancellationToken)

@@ -406,7 +406,7 @@ public sealed class CommandLineTests
     [InlineData("send /x --to sglty://127.0.0.1:1/ --encrypt rot13", "sglty: error: 'rot13' is not a cipher; use aes-256-gcm, chacha20-poly1305 or none; see 'sglty send --help'")]
     [InlineData("send /x --to sglty://127.0.0.1:1/ --shard-size 1KiB", "sglty: error: --shard-size: shard size must be between 4KiB and 16MiB")]
     [InlineData("send /x --to sglty://127.0.0.1:1/ --lanes 0", "sglty: error: --lanes: lanes must be between 1 and 128")]
-    [InlineData("send /x --to sglty://127.0.0.1:1/ --bwlimit 0.5", "sglty: error: '0.5' is not a rate of at least 1KiB a second; use a number with an optional suffix such as 500KiB or 20MiB (a bare number is KiB); see 'sglty send --help'")]
+    [InlineData("send /x --to sglty://127.0.0.1:1/ --bwlimit 0.5", "sglty: error: '0.5' is not a rate of at least 1KiB a second; use a number with an optional suffix such as 500KiB or 20MiB (a bare number is KiB, 0 no limit); see 'sglty send --help'")]
     [InlineData("frob", "sglty: error: Unrecognized command or argument 'frob'; see 'sglty --help'")]
     public async Task Command_line_mistakes_are_one_line(string arguments, string expected)
     {
@@ -414,6 +414,22 @@ public sealed class CommandLineTests
         Assert.Equal(1, exit);
         Assert.Equal(expected, error.Trim());
         Assert.Equal("", output);
+    }
+
+    /// <summary>--bwlimit reads as rsync's: a bare number counts KiB (fractions too), 0 is no limit, and a rate too large or below 1 KiB is refused.</summary>
+    [Theory]
+    [InlineData("1.5", 1536L)]
+    [InlineData("500", 500L << 10)]
+    [InlineData("0", 0L)]
+    [InlineData("20MiB", 20L << 20)]
+    [InlineData("2048B", 2048L)]
+    [InlineData("18014398509481988", null)]
+    [InlineData("100B", null)]
+    [InlineData("fast", null)]
+    public void Bwlimit_reads_as_rsync_does(string text, long? expected)
+    {
+        var parsed = Singularity.Cli.Commands.SendCommand.Create().Parse(["/x", "--to", "sglty://127.0.0.1:1/", "--bwlimit", text]);
+        Assert.Equal(expected, parsed.Errors.Count > 0 ? null : parsed.GetValue<long?>("--bwlimit"));
     }
 
     /// <summary>A short token, or a token file others can read, still works but earns one warning line each.</summary>
