@@ -56,21 +56,18 @@ for cc in cubic bbr; do
     run_sglty "sglty, defaults, plaintext" "$work/big.bin" --encrypt none
     run_sglty "sglty, defaults, aes-256-gcm" "$work/big.bin"
     run_sglty "sglty, 1 lane, plaintext" "$work/one.bin" --encrypt none --lanes 1
-    rm -f "$work/dst/one.bin"
-    measure ip netns exec sgA rsync --whole-file "$work/one.bin" rsync://10.99.0.2:8873/dst/one.bin
-    m=$(mbps $((single_mib << 20)) "$TAKEN" 1)
-    row "$cc" "rsync to a daemon (one stream)" "$m" "$(pct "$m")" "$(cmp -s "$work/one.bin" "$work/dst/one.bin" && echo ok || echo DIFFERENT)"
-    rm -f "$work/dst/one.bin"
-    measure ip netns exec sgA bash -c "$(declare -f scp_to); scp_to '$work/ssh' 10.99.0.2 2222 '$work/one.bin' '$work/dst/one.bin'"
-    m=$(mbps $((single_mib << 20)) "$TAKEN" 1)
-    row "$cc" "scp (OpenSSH, encrypted, one stream)" "$m" "$(pct "$m")" "$(cmp -s "$work/one.bin" "$work/dst/one.bin" && echo ok || echo DIFFERENT)"
+    run_one() { # label file command...: a one-stream tool, timed, then its copy of file compared
+        local label=$1 file=$2; shift 2
+        rm -f "$work/dst/$(basename "$file")"
+        measure "$@"
+        local m; m=$(mbps $((single_mib << 20)) "$TAKEN" 1)
+        row "$cc" "$label" "$m" "$(pct "$m")" "$(cmp -s "$file" "$work/dst/$(basename "$file")" && echo ok || echo DIFFERENT)"
+    }
+    scp_command() { echo "$(declare -f scp_to); scp_to '$work/ssh' 10.99.0.2 2222 '$1' '$work/dst/$(basename "$1")' ${2:-}"; }
+    run_one "rsync to a daemon (one stream)" "$work/one.bin" ip netns exec sgA rsync --whole-file "$work/one.bin" rsync://10.99.0.2:8873/dst/one.bin
+    run_one "scp (OpenSSH, encrypted, one stream)" "$work/one.bin" ip netns exec sgA bash -c "$(scp_command "$work/one.bin")"
     run_sglty "log: sglty --compress, aes-256-gcm" "$work/big.log" --compress
-    measure ip netns exec sgA rsync -z --whole-file "$work/one.log" rsync://10.99.0.2:8873/dst/one.log
-    m=$(mbps $((single_mib << 20)) "$TAKEN" 1)
-    row "$cc" "log: rsync -z to a daemon (one stream)" "$m" "$(pct "$m")" "$(cmp -s "$work/one.log" "$work/dst/one.log" && echo ok || echo DIFFERENT)"
-    rm -f "$work/dst/one.log"
-    measure ip netns exec sgA bash -c "$(declare -f scp_to); scp_to '$work/ssh' 10.99.0.2 2222 '$work/one.log' '$work/dst/one.log' -C"
-    m=$(mbps $((single_mib << 20)) "$TAKEN" 1)
-    row "$cc" "log: scp -C (one stream)" "$m" "$(pct "$m")" "$(cmp -s "$work/one.log" "$work/dst/one.log" && echo ok || echo DIFFERENT)"
+    run_one "log: rsync -z to a daemon (one stream)" "$work/one.log" ip netns exec sgA rsync -z --whole-file "$work/one.log" rsync://10.99.0.2:8873/dst/one.log
+    run_one "log: scp -C (one stream)" "$work/one.log" ip netns exec sgA bash -c "$(scp_command "$work/one.log" -C)"
     "$wan/wan-down.sh" --quiet >/dev/null 2>&1 || true
 done
