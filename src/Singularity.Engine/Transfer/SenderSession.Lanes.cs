@@ -151,6 +151,7 @@ internal sealed partial class SenderSession
             if (_failure is not null || _nextLane >= _options.Limits.MaxLanes) return;
             ushort number = (ushort)_nextLane++;
             Interlocked.Increment(ref _lanesStarted);
+            Interlocked.Increment(ref _lanesStarting);
             _laneTasks.Add(Task.Run(() => LaneAsync(number)));
         }
     }
@@ -210,6 +211,7 @@ internal sealed partial class SenderSession
         using var laneCancel = CancellationTokenSource.CreateLinkedTokenSource(_cts.Token);
         var cancellationToken = laneCancel.Token;
         bool counted = false;
+        bool starting = true;
         Task? watch = null;
         // A shard taken from the scheduler but not yet registered as in flight: if the lane dies here it goes back.
         SenderFile? taken = null;
@@ -230,6 +232,9 @@ internal sealed partial class SenderSession
             }
             Interlocked.Increment(ref _activeLanes);
             counted = true;
+            // Counted as running first, then no longer as starting: the two never read zero together meanwhile.
+            Interlocked.Decrement(ref _lanesStarting);
+            starting = false;
             while (true)
             {
                 if (TryRetire(ref counted))
@@ -324,6 +329,7 @@ internal sealed partial class SenderSession
         finally
         {
             if (counted) Interlocked.Decrement(ref _activeLanes);
+            if (starting) Interlocked.Decrement(ref _lanesStarting);
             await laneCancel.CancelAsync().ConfigureAwait(false);
             connection?.Abort();
             if (watch is not null) await watch.ConfigureAwait(false);
@@ -458,7 +464,8 @@ internal sealed partial class SenderSession
         _events?.Invoke($"lane {number} lost ({reason.Message}); {requeued} shards requeued");
         if (_nextLane >= _options.Limits.MaxLanes || Volatile.Read(ref _lanesLost) > 2 * _options.Lanes + 4)
         {
-            if (Volatile.Read(ref _activeLanes) == 0)
+            // A replacement still connecting carries on; if it cannot connect, its own failure ends the session.
+            if (Volatile.Read(ref _activeLanes) == 0 && Volatile.Read(ref _lanesStarting) == 0)
                 Fail(new TransferAbortedException(ErrorCode.ConnectionLost, $"every lane to {Where} failed: {reason.Message}", reason));
             return;
         }

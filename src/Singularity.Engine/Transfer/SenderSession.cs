@@ -69,6 +69,9 @@ internal sealed partial class SenderSession
     private BandwidthLimit? _bandwidth;
     private int _retransmits;
     private int _activeLanes;
+    // Lanes started but not yet counted in _activeLanes (connecting): a session whose last running lane is lost
+    // while a replacement connects is not over.
+    private int _lanesStarting;
     private long _progressEvents;
     private long _bytesSkipped;
     private int _filesUnchanged;

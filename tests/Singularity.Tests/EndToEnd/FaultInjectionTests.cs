@@ -51,6 +51,30 @@ public sealed class FaultInjectionTests
     }
 
     /// <summary>
+    /// Each lost lane is replaced with the next unused lane number, which names the lane's nonce stream, and never with
+    /// one at or beyond the limits' MaxLanes: once the numbers run out and no lane runs, the send ends with
+    /// ConnectionLost rather than reusing a number or waiting.
+    /// </summary>
+    [Fact]
+    public async Task Replacement_lanes_stop_when_the_lane_numbers_run_out()
+    {
+        using var temp = new TempDirectory();
+        string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "f.bin"), 3 << 20, seed: 23);
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination);
+        await using var relay = new TcpRelay(receiver.Url);
+        relay.Cut = (connection, forwarded) => connection >= 1 && forwarded > (64 << 10);
+        var options = new TransferOptions { ShardSize = 32 << 10, Lanes = 2, Limits = new ProtocolLimits { MaxLanes = 4 }, Retries = 0 };
+
+        var error = await Assert.ThrowsAnyAsync<SingularityException>(() => SingularitySender.SendAsync([source], relay.Url, options));
+
+        Assert.Equal(ErrorCode.ConnectionLost, error.Code);
+        // Lanes 0 and 1, then their replacements 2 and 3; a fifth would have been number 4.
+        Assert.Equal(4, relay.CutCount);
+        Assert.Equal(5, relay.Recorded.Count);
+    }
+
+    /// <summary>
     /// A lane whose path goes silent (nothing it sends is acknowledged any more) is ended by its own kernel, after four
     /// times the stall timeout (8 s here), and replaced, while the other lane goes on: the other lane is paced (each
     /// 64 KiB held 80 ms, about 15 s for the file) until then, so the session never goes quiet for the stall timeout
