@@ -2,6 +2,7 @@
 # A sparse disk image over loopback: a SIZE_MIB file holding DATA_MIB in 64 extents, sent by sglty with and without
 # --sparse and by rsync to a daemon with and without --sparse, ROUNDS times each (3 unless set), one after the other.
 # Prints seconds, MB/s of the file's size, and what the copy takes at the receiver, each copy verified.
+# DIR (default /dev/shm) must hold SIZE_MIB for the copies without --sparse.
 # Usage: [ROUNDS=N] bench/sparse.sh [SIZE_MIB] [DATA_MIB] [DIR]   (as root: installs rsync, and the native build's
 # clang and zlib1g-dev with apt when missing; stops if something listens on port 8874 or 7703)
 set -euo pipefail
@@ -14,6 +15,12 @@ rounds=$(rounds_wanted) || exit 1
 check_size "$size_mib"
 [ $((data_mib * 64)) -le $((size_mib * 63)) ] || { echo "sparse.sh: DATA_MIB must be well under SIZE_MIB" >&2; exit 1; }
 install_missing rsync=rsync ss=iproute2
+# The copies without --sparse take the whole size, and a receiver checks for it free ahead.
+free_mib=$(( $(df -Pk "$dir" | awk 'NR == 2 { print $4 }') >> 10 ))
+if ((free_mib < size_mib + data_mib + 64)); then
+    echo "sparse.sh: $dir has $free_mib MiB free; the copies without --sparse need $size_mib MiB there: give a DIR with that much free, or a smaller SIZE_MIB" >&2
+    exit 1
+fi
 ports_free 8874 7703
 work="$(mktemp -d "$dir/sglty-sparse.XXXXXX")"
 pids=()

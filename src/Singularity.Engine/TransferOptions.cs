@@ -134,10 +134,12 @@ public sealed record TransferOptions
     /// <summary>
     /// The most bytes a second the sender puts on its lanes together, headers and tags included, as rsync --bwlimit
     /// and scp -l cap theirs, to leave room on a shared link; 0 (the default) for none, else at least 1 KiB/s. Frames
-    /// go out in slices of about 10 ms of the rate. Shards keep their size unless one would take more than 2 s at the
-    /// limit (below 2 MiB/s with 4 MiB shards): they are then cut to 2 s of it (at least 4 KiB), so acknowledgements
-    /// keep coming; a send interrupted and sent again at another such rate then starts its files afresh, as with any
-    /// other shard size. `sglty send --bwlimit` sets it.
+    /// go out in slices of about 10 ms of the rate (16 KiB to 1 MiB). The lanes share the rate, so a shard takes
+    /// lanes × shard size ÷ rate: where that is more than 2 s for the most lanes the send may have (below 8 MiB/s with
+    /// 4 lanes of 4 MiB shards, 32 MiB/s with a long path's 64 of 1 MiB), shards are cut to fit it (at least 4 KiB), so
+    /// acknowledgements keep coming; a send interrupted
+    /// and sent again at another such rate then starts its files afresh, as with any other shard size.
+    /// `sglty send --bwlimit` sets it.
     /// </summary>
     public long BandwidthLimit { get; init; }
 
@@ -168,7 +170,7 @@ public sealed record TransferOptions
         Validate();
         int lanes = Math.Max(Lanes, MaxLanes);
         if (ProtocolLimits.LaneBufferBytes(lanes, ShardSize, Compress) > Limits.MaxLaneBufferBytes)
-            throw new ArgumentOutOfRangeException(nameof(Lanes), lanes, $"{lanes} lanes of {ShardSize >> 10} KiB shards{(Compress ? ", compressed," : "")} need more lane buffers than a receiver allows ({Limits.MaxLaneBufferBytes >> 20} MiB for twice the lanes); use fewer lanes or smaller shards");
+            throw new ArgumentOutOfRangeException(nameof(Lanes), lanes, $"{lanes} lanes of {ShardSize >> 10} KiB shards{(Compress ? ", compressed," : "")} need more lane buffers than a receiver allows ({Limits.MaxLaneBufferBytes >> 20} MiB for twice the lanes{(Compress ? " and a buffer each to unpack into" : "")}); use fewer lanes or smaller shards");
     }
 
     internal void Validate()

@@ -6,17 +6,18 @@ namespace Singularity.Engine.Transfer;
 /// <summary>
 /// Holds a sender's lanes together to <see cref="TransferOptions.BandwidthLimit"/> bytes a second, counting every
 /// byte of every frame (headers, payloads and tags), as rsync --bwlimit and scp -l do. A token bucket refilled every
-/// 10 ms: each lane writes its frames in slices of about 10 ms of the rate, each once the bucket holds its bytes, so
-/// the lanes keep pace with the limit and never burst more than a tenth of a second's worth. Shards keep their size
-/// (a resumed send finds its journals), unless one would take more than <see cref="LongestShard"/> at the limit.
+/// 10 ms: each lane writes its frames in slices of about 10 ms of the rate (16 KiB to 1 MiB), each once the bucket
+/// holds its bytes, so the lanes keep pace with the limit and never burst more than a tenth of a second's worth.
+/// Shards keep their size (a resumed send finds its journals), unless one would take a lane, at its share of the
+/// rate, more than <see cref="LongestShard"/>.
 /// </summary>
 internal sealed class BandwidthLimit : IDisposable
 {
     private static readonly TimeSpan Period = TimeSpan.FromMilliseconds(10);
 
     /// <summary>
-    /// The longest a shard may take at the limit: acknowledgements, and shard headers at the receiver, then come at
-    /// least this often, well within the stall and idle timeouts. Only rates below a shard each 2 s cut shards.
+    /// The longest a shard may take a lane at its share of the limit: acknowledgements, and shard headers at the
+    /// receiver, then come at least this often, well within the stall and idle timeouts.
     /// </summary>
     private static readonly TimeSpan LongestShard = TimeSpan.FromSeconds(2);
 
@@ -47,7 +48,7 @@ internal sealed class BandwidthLimit : IDisposable
     /// <summary>The bytes written at a time: about one refill's worth.</summary>
     public int Slice { get; }
 
-    /// <summary>The shard size to send with at <paramref name="bytesPerSecond"/>: <paramref name="shardSize"/>, or <see cref="LongestShard"/>'s worth if less (whole 4 KiB blocks, at least <paramref name="smallest"/>).</summary>
+    /// <summary>The shard size for a lane that moves <paramref name="bytesPerSecond"/>: <paramref name="shardSize"/>, or <see cref="LongestShard"/>'s worth if less (whole 4 KiB blocks, at least <paramref name="smallest"/>).</summary>
     public static int ShardSizeFor(long bytesPerSecond, int shardSize, int smallest)
     {
         long longest = (long)(bytesPerSecond * LongestShard.TotalSeconds) / 4096 * 4096;

@@ -176,10 +176,13 @@ internal sealed partial class SenderSession
             _events?.Invoke($"round trip {control.SetupTime.TotalMilliseconds:0} ms, a long path under {congestion ?? "a loss-based congestion control"}: {fitted.ShardSize >> 20} MiB shards, {fitted.Lanes} lanes that may grow to {fitted.MaxLanes}");
     }
 
-    /// <summary>Holds the lanes to <see cref="TransferOptions.BandwidthLimit"/>; at a rate below a shard each 2 s, shards are cut to 2 s of it.</summary>
+    /// <summary>
+    /// Holds the lanes to <see cref="TransferOptions.BandwidthLimit"/>. The lanes share the rate, so each moves at the
+    /// rate over the lanes: where a shard would take a lane more than 2 s at that, shards are cut to 2 s of it.
+    /// </summary>
     private void LimitBandwidth()
     {
-        int shardSize = BandwidthLimit.ShardSizeFor(_options.BandwidthLimit, _options.ShardSize, _options.Limits.MinShardSize);
+        int shardSize = BandwidthLimit.ShardSizeFor(_options.BandwidthLimit / LanesCeiling, _options.ShardSize, _options.Limits.MinShardSize);
         if (shardSize != _options.ShardSize)
         {
             _options = _options with { ShardSize = shardSize };

@@ -4,7 +4,7 @@ using Singularity.Tests.Support;
 
 namespace Singularity.Tests.Transfer;
 
-/// <summary>The bandwidth limit lets a slice pass only once the bucket holds its bytes, and cuts only shards that would take more than 2 s.</summary>
+/// <summary>The bandwidth limit lets a slice pass only once the bucket holds its bytes, and cuts only shards that would take a lane more than 2 s.</summary>
 public sealed class BandwidthLimitTests
 {
     [Fact]
@@ -34,18 +34,21 @@ public sealed class BandwidthLimitTests
     public void Only_shards_that_would_take_more_than_2_s_are_cut(long rate, int shardSize, int expected) =>
         Assert.Equal(expected, BandwidthLimit.ShardSizeFor(rate, shardSize, 4096));
 
-    [Fact]
-    public async Task A_limited_send_arrives_whole_and_keeps_its_shard_size()
+    /// <summary>The lanes share the rate: shards are cut only where one would take a lane more than 2 s at its share.</summary>
+    [Theory]
+    [InlineData(4, 256 << 10, 256 << 10)]
+    [InlineData(8, 4 << 20, 1 << 20)]
+    public async Task A_limited_send_arrives_whole_in_shards_a_lane_sends_within_2_s(int lanes, int shardSize, int expected)
     {
         using var temp = new TempDirectory();
         string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "f"), 2 << 20, seed: 8);
         string destination = temp.Sub("dst");
         await using var receiver = new LoopbackReceiver(destination);
 
-        var result = await SingularitySender.SendAsync([source], receiver.Url, new TransferOptions { ShardSize = 256 << 10, BandwidthLimit = 4 << 20 });
+        var result = await SingularitySender.SendAsync([source], receiver.Url, new TransferOptions { Lanes = lanes, ShardSize = shardSize, BandwidthLimit = 4 << 20 });
 
         Assert.True((await receiver.NextResultAsync()).Succeeded);
-        Assert.Equal(256 << 10, result.ShardSize);
+        Assert.Equal(expected, result.ShardSize);
         TestFiles.AssertSameBytes(source, Path.Combine(destination, "f"));
     }
 }
