@@ -13,9 +13,8 @@ internal sealed partial class SenderSession
     private readonly List<ILaneConnection> _lanes = [];
     private readonly List<Task> _laneTasks = [];
     private readonly Dictionary<ushort, ILaneConnection> _laneByNumber = [];
-    private readonly Dictionary<long, ushort> _inFlight = [];
-    // The shards in flight that are holes (under _inFlight's lock): they carry no bytes, so they hold no window credit.
-    private readonly HashSet<long> _holesInFlight = [];
+    // Each copy of a shard in flight: the lane it went on, and the window credit it holds (none for a hole).
+    private readonly Dictionary<long, InFlightCopy> _inFlight = [];
     // Closing lanes that still carry unacknowledged shards, each woken by the acknowledgement of its last one.
     private readonly Dictionary<ushort, TaskCompletionSource> _draining = [];
     // Set once every file is committed: what is still in flight then is a copy of a shard already delivered.
@@ -173,25 +172,38 @@ internal sealed partial class SenderSession
     private static long InFlightKey(uint file, uint index) => ((long)file << 32) | index;
 
     /// <summary>
-    /// Ends a shard's time in flight; true if it was in flight. Only then does its window credit, of
-    /// <paramref name="length"/> bytes, go back (a hole took none): a copy that was requeued already returned its
-    /// credit, and each copy sent takes credit once.
+    /// Ends a shard's time in flight; true if it was in flight. Only then does the credit it holds go back: a copy that
+    /// was requeued already returned its credit, and each copy sent takes credit once.
     /// </summary>
-    private bool ForgetInFlight(uint file, uint index, int length)
+    private bool ForgetInFlight(uint file, uint index)
     {
         lock (_inFlight)
         {
-            long key = InFlightKey(file, index);
-            if (!_inFlight.Remove(key, out ushort lane)) return false;
-            if (!_holesInFlight.Remove(key)) _window.Release(length);
+            if (!_inFlight.Remove(InFlightKey(file, index), out var copy)) return false;
+            ReleaseCredit(copy);
             // A closing lane waits for its last shard to be acknowledged.
-            if (_draining.Count > 0 && _draining.TryGetValue(lane, out var drained) && !_inFlight.ContainsValue(lane))
+            if (_draining.Count > 0 && _draining.TryGetValue(copy.Lane, out var drained) && !CarriesShards(copy.Lane))
             {
-                _draining.Remove(lane);
+                _draining.Remove(copy.Lane);
                 drained.TrySetResult();
             }
             return true;
         }
+    }
+
+    private readonly record struct InFlightCopy(ushort Lane, int Credit);
+
+    private void ReleaseCredit(InFlightCopy copy)
+    {
+        if (copy.Credit > 0) _window.Release(copy.Credit);
+    }
+
+    /// <summary>Whether lane <paramref name="number"/> has shards in flight; the caller holds _inFlight's lock.</summary>
+    private bool CarriesShards(ushort number)
+    {
+        foreach (var copy in _inFlight.Values)
+            if (copy.Lane == number) return true;
+        return false;
     }
 
     /// <summary>
@@ -290,14 +302,10 @@ internal sealed partial class SenderSession
                 new ShardHeader(_session.Tag, file.Id, (uint)shard, (long)shard * _options.ShardSize, frame == packed ? carried : length, cipher is null ? digest : 0, flags)
                     .WriteTo(frame);
                 cipher?.Seal(frame.AsSpan(ShardHeader.Size, carried), frame.AsSpan(ShardHeader.Size + carried, tag), frame.AsSpan(0, ShardHeader.Size));
-                lock (_inFlight)
-                {
-                    long key = InFlightKey(file.Id, (uint)shard);
-                    _inFlight[key] = number;
-                    // A hole's header is all that travels: its credit goes back now, so holes move at the pace of
-                    // their acknowledgements rather than a window of bytes they do not carry per round trip.
-                    if (hole && _holesInFlight.Add(key)) _window.Release(length);
-                }
+                // A hole's header is all that travels: its credit goes back now, so holes move at the pace of their
+                // acknowledgements rather than a window of bytes they do not carry per round trip.
+                lock (_inFlight) _inFlight[InFlightKey(file.Id, (uint)shard)] = new(number, hole ? 0 : length);
+                if (hole) _window.Release(length);
                 taken = null;
                 // In flight from here, so a lane lost while it waits for the bandwidth limit requeues the shard with its credit.
                 if (_bandwidth is null) await connection.WriteAsync(frame.AsMemory(0, ShardHeader.Size + carried + tag), cancellationToken).ConfigureAwait(false);
@@ -371,7 +379,7 @@ internal sealed partial class SenderSession
         Task drained;
         lock (_inFlight)
         {
-            if (_drainsReleased || !_inFlight.ContainsValue(number)) return;
+            if (_drainsReleased || !CarriesShards(number)) return;
             var signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             _draining[number] = signal;
             drained = signal.Task;
@@ -435,7 +443,7 @@ internal sealed partial class SenderSession
     private void AbortStalledLanes()
     {
         HashSet<ushort> stalled;
-        lock (_inFlight) stalled = [.. _inFlight.Values];
+        lock (_inFlight) stalled = [.. _inFlight.Values.Select(copy => copy.Lane)];
         lock (_lanes)
         {
             foreach (var (number, connection) in _laneByNumber)
@@ -480,14 +488,11 @@ internal sealed partial class SenderSession
         var lost = new List<long>();
         lock (_inFlight)
         {
-            foreach (var (key, lane) in _inFlight)
-                if (lane == number) lost.Add(key);
+            foreach (var (key, copy) in _inFlight)
+                if (copy.Lane == number) lost.Add(key);
+            // Requeued, each takes credit again when it is sent.
             foreach (long key in lost)
-            {
-                _inFlight.Remove(key);
-                // Requeued, each takes credit again when it is sent; a hole never held any.
-                if (!_holesInFlight.Remove(key)) _window.Release(ShardLengthOf((uint)(key >> 32), (uint)key));
-            }
+                if (_inFlight.Remove(key, out var copy)) ReleaseCredit(copy);
         }
         foreach (long key in lost)
         {

@@ -744,7 +744,7 @@ internal sealed partial class SenderSession
             // acknowledgement returns window credit; progress counts each shard once, and a file's commit (which may
             // come before the ack of a copy) counted all of its shards. Only an ack for a copy in flight, or a shard's
             // first, is progress: a receiver repeating acks must not keep the stall watchdog quiet for ever.
-            bool inFlight = ForgetInFlight(id, index, length);
+            bool inFlight = ForgetInFlight(id, index);
             bool first = Volatile.Read(ref _filesById[id]) is { } file && file.TryAcknowledge((int)index);
             if (first) bytes += length;
             if (inFlight || first) Interlocked.Increment(ref _progressEvents);
@@ -785,9 +785,10 @@ internal sealed partial class SenderSession
     {
         if (body.Length != 12) throw new ProtocolViolationException("ShardNack has the wrong length");
         uint id = BinaryPrimitives.ReadUInt32LittleEndian(body), index = BinaryPrimitives.ReadUInt32LittleEndian(body[4..]);
-        int length = ShardLengthOf(id, index);
+        // A shard this session does not have is refused, whether in flight or not.
+        ShardLengthOf(id, index);
         // A copy no longer in flight was requeued with its lane's failover (or never sent): it is queued already.
-        if (!ForgetInFlight(id, index, length)) return;
+        if (!ForgetInFlight(id, index)) return;
         // A corrupted copy of a shard whose file the receiver has meanwhile committed from another copy: nothing to resend.
         if (Volatile.Read(ref _filesById[id]) is not { } file) return;
         Interlocked.Increment(ref _retransmits);
