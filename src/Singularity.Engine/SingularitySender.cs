@@ -90,6 +90,7 @@ public static class SingularitySender
             BytesInHoles = total.BytesInHoles + attempt.BytesInHoles,
             WireBytes = total.WireBytes + attempt.WireBytes,
             BytesSkipped = total.BytesSkipped + attempt.BytesSkipped,
+            BytesMatched = total.BytesMatched + attempt.BytesMatched,
             FilesUnchanged = total.FilesUnchanged + attempt.FilesUnchanged,
             BytesUnchanged = total.BytesUnchanged + attempt.BytesUnchanged,
             Retransmits = total.Retransmits + attempt.Retransmits,

@@ -132,6 +132,18 @@ public sealed record TransferOptions
     public bool Compress { get; init; }
 
     /// <summary>
+    /// Delta transfer of changed files, as rsync sends them, shard by shard: a file that differs from the version at
+    /// its name in the receiver's directory (in size or mtime, or any with <see cref="SkipUnchanged"/> off) has that
+    /// version's shards copied into its partial and offered, and the sender sends only the shards whose bytes differ:
+    /// a log that grew sends its new tail, a disk image written in place the shards it changed. The receiver reads and
+    /// copies the old version first, so where the path is faster than that copy it costs more than it saves. Null (the
+    /// default) asks for it on a path of <see cref="LocalPathRoundTrip"/> or more (not loopback, not a LAN), as rsync
+    /// sends whole files between local paths; true always; false never (rsync --whole-file). Needs a receiver that
+    /// flushes (no --no-fsync): the seeded shards are journaled as a resumed partial's are.
+    /// </summary>
+    public bool? Delta { get; init; }
+
+    /// <summary>
     /// The most bytes a second the sender puts on its lanes together, headers and tags included, as rsync --bwlimit
     /// and scp -l cap theirs, to leave room on a shared link; 0 (the default) for none, else at least 1 KiB/s. Frames
     /// go out in slices of about 10 ms of the rate (16 KiB to 1 MiB). The lanes share the rate, so a shard takes

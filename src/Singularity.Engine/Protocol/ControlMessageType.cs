@@ -39,4 +39,6 @@ internal enum ControlMessageType : byte
     Exclude = 17,
     /// <summary>R→S, in a dry run with a deletion, after Finish and before SessionDone: entries the deletion would remove.</summary>
     WouldDelete = 18,
+    /// <summary>R→S, before ManifestAccepted, only with OpenSession's delta flag: batched (file id, shard index, digest) of shards the version already at the file's name holds, copied into its partial.</summary>
+    BasisOffer = 19,
 }

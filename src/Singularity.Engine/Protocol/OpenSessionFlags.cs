@@ -21,6 +21,9 @@ internal static class OpenSessionFlags
     /// <summary>Shards may travel compressed (shard flag bit 2): the receiver then holds a second buffer a lane to unpack them.</summary>
     public const ushort Compressed = 32;
 
+    /// <summary>The receiver may seed a changed file's partial from the version at its name and offer its shards (BasisOffer), so that only the shards that differ travel.</summary>
+    public const ushort Delta = 64;
+
     /// <summary>Every bit this side knows.</summary>
-    public const ushort Known = SkipUnchanged | DeleteExtraneous | RootIsSent | DryRun | Sparse | Compressed;
+    public const ushort Known = SkipUnchanged | DeleteExtraneous | RootIsSent | DryRun | Sparse | Compressed | Delta;
 }

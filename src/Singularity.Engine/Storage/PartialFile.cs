@@ -154,6 +154,9 @@ internal sealed class PartialFile
     /// <summary>Shards a previous session left verified on disk, offered to the sender, which keeps those its source still matches.</summary>
     public IReadOnlyDictionary<int, ulong> Offered => _offered;
 
+    /// <summary>The partial was seeded in this session from the version at the file's name (<see cref="BasisSeed"/>), and its offers are that version's shards.</summary>
+    public bool FromBasis { get; init; }
+
     public int ExpectedLength(uint index) => Digests.ShardLength(Entry.Size, _shardSize, (int)index);
 
     /// <summary>
@@ -737,7 +740,7 @@ internal sealed class PartialFile
     /// already there (a leftover partial, a link) is it removed, and the create tried again: the common case costs one
     /// open. A partial another session is writing there is never removed: this session is refused as busy.
     /// </summary>
-    private static FileStream CreateExclusive(string path, long size, string entryPath)
+    internal static FileStream CreateExclusive(string path, long size, string entryPath)
     {
         var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.ReadWrite, Share = FileShare.None, BufferSize = 0, PreallocationSize = size };
         // Private from its creation while it arrives; the sender's mode is applied once it is complete.

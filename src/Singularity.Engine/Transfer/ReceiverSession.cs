@@ -59,6 +59,10 @@ internal sealed partial class ReceiverSession
     private HoleDigests? _holeDigests;
     // Shards may arrive compressed (OpenSession flag): each lane then unpacks them into a buffer of its own.
     private bool _compressed;
+    // OpenSession asked for delta: changed files are seeded from the versions at their names, until _seedUntil (a
+    // Stopwatch timestamp) for the chunk being prepared.
+    private bool _delta;
+    private long _seedUntil;
     // The sender asked for files already in place (same size and mtime) to be left alone; and the bytes such files
     // of the chunk being prepared hold, which need no new space.
     private bool _skipUnchanged;
@@ -249,6 +253,7 @@ internal sealed partial class ReceiverSession
         _shardSize = shardSize;
         if ((flags & OpenSessionFlags.Sparse) != 0) _holeDigests = new HoleDigests(shardSize);
         _compressed = (flags & OpenSessionFlags.Compressed) != 0;
+        _delta = (flags & OpenSessionFlags.Delta) != 0;
         _declaredBytes = totalBytes;
         _declaredEntries = entries;
         _opened = true;
@@ -332,7 +337,14 @@ internal sealed partial class ReceiverSession
         if (last && _manifestBytes != _declaredBytes) throw new ProtocolViolationException("manifest sizes do not add up to the declared total");
         try
         {
-            if (first == 0) _preallocate = PartialFile.PreallocationHelps(_guard.Root);
+            if (first == 0)
+            {
+                _preallocate = PartialFile.PreallocationHelps(_guard.Root);
+                // Seeded partials take space as they are prepared: what was free counts from before the first.
+                if (_delta) CheckFreeSpace(0);
+            }
+            // The sender waits for this chunk's acceptance (IdleTimeout) while files are seeded from their bases.
+            _seedUntil = Stopwatch.GetTimestamp() + (long)(_options.Transfer.IdleTimeout.TotalSeconds / 4 * Stopwatch.Frequency);
             GrowFiles(first + count);
             for (int id = first; id < first + count; id++)
             {
@@ -363,8 +375,9 @@ internal sealed partial class ReceiverSession
         // What resumed partials and files left in place already hold needs no new space.
         long held = _chunkUnchangedBytes;
         _chunkUnchangedBytes = 0;
+        // Not a seeded partial's: its copy was made after the free space was read.
         for (int id = first; id < first + count; id++)
-            if (_files[id] is { } file)
+            if (_files[id] is { FromBasis: false } file)
                 foreach (int index in file.Offered.Keys) held += file.ExpectedLength((uint)index);
         _bytesNeeded += chunkBytes - held;
         // A sparse session's files take what they hold, which only their writes tell: a disk that fills shows then.
@@ -431,7 +444,8 @@ internal sealed partial class ReceiverSession
                 // What stands at the resumable name is known once looked at: a file of one shard removes it.
                 bool? partialStands = !fresh && Digests.ShardCount64(entry.Size, _shardSize) <= 1 ? PartialFile.RemoveStaleResumable(full) : null;
                 if (!fresh && (_skipUnchanged || entry.SentBefore) && LeaveInPlace(id, entry, full, partialStands)) break;
-                var file = new PartialFile(id, entry, full, _shardSize, _options.Transfer.Durable, Id.Tag, _preallocate && _holeDigests is null, _options.PreserveMode, _holds, _writing, _offersLeft, sparse: _holeDigests is not null);
+                bool seeded = !fresh && _delta && SeedFromBasis(entry, full, partialStands);
+                var file = new PartialFile(id, entry, full, _shardSize, _options.Transfer.Durable, Id.Tag, _preallocate && _holeDigests is null, _options.PreserveMode, _holds, _writing, _offersLeft, sparse: _holeDigests is not null) { FromBasis = seeded };
                 _files[id] = file;
                 _fileCount++;
                 _offersLeft -= file.Offered.Count;
@@ -585,16 +599,36 @@ internal sealed partial class ReceiverSession
         _control!.PostBatchItem(ControlMessageType.FilesPresent, item);
     }
 
-    /// <summary>Tells the sender which shards of this file an earlier session left verified; they reach it before the ManifestAccepted that covers the file.</summary>
+    /// <summary>
+    /// Delta (OpenSession flag): a changed file of more than one shard, with no partial of its own, has its partial
+    /// seeded from the version at its name (see <see cref="BasisSeed"/>), within what the session may still offer and
+    /// the chunk's time for it. True if shards were seeded. Without journals (no flushes) nothing is seeded: the offers
+    /// would have no record to stand on.
+    /// </summary>
+    private bool SeedFromBasis(ManifestEntry entry, string full, bool? partialStands)
+    {
+        if (!_options.Transfer.Durable || Digests.ShardCount64(entry.Size, _shardSize) <= 1 || _offersLeft <= 0) return false;
+        string partial = PartialFile.ResumablePathFor(full);
+        // A partial of its own (an interrupted send's) is resumed instead.
+        if ((partialStands ?? File.Exists(partial)) || new FileInfo(partial).LinkTarget is not null) return false;
+        return BasisSeed.Seed(full, partial, entry, _shardSize, (int)Math.Min(_offersLeft, int.MaxValue), _holeDigests is not null, _seedUntil) > 0;
+    }
+
+    /// <summary>
+    /// Tells the sender which shards of this file are already here, verified: those an earlier session left (ResumeOffer),
+    /// or those seeded from the version at its name (BasisOffer). They reach it before the ManifestAccepted that covers
+    /// the file.
+    /// </summary>
     private void OfferResume(PartialFile file)
     {
+        var type = file.FromBasis ? ControlMessageType.BasisOffer : ControlMessageType.ResumeOffer;
         Span<byte> item = stackalloc byte[16];
         foreach (var (index, digest) in file.Offered)
         {
             BinaryPrimitives.WriteUInt32LittleEndian(item, file.Id);
             BinaryPrimitives.WriteInt32LittleEndian(item[4..], index);
             BinaryPrimitives.WriteUInt64LittleEndian(item[8..], digest);
-            _control!.PostBatchItem(ControlMessageType.ResumeOffer, item);
+            _control!.PostBatchItem(type, item);
         }
     }
 

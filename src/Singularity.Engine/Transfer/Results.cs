@@ -17,6 +17,8 @@ public sealed record SendResult
     public long WireBytes { get; init; }
     /// <summary>Payload bytes the receiver already held from an earlier, interrupted transfer and that did not travel again, summed over this send's attempts (a shard kept by two attempts counts twice).</summary>
     public long BytesSkipped { get; init; }
+    /// <summary>Payload bytes of changed files that the versions already at the receiver held, shard for shard, and that did not travel (<see cref="TransferOptions.Delta"/>), summed over this send's attempts.</summary>
+    public long BytesMatched { get; init; }
     /// <summary>Files the receiver already held with the same size and mtime, left as they were and not sent (<see cref="TransferOptions.SkipUnchanged"/>).</summary>
     public int FilesUnchanged { get; init; }
     /// <summary>The bytes of <see cref="FilesUnchanged"/>.</summary>

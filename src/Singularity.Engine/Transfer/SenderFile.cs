@@ -163,8 +163,17 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
         return (Interlocked.Or(ref _acknowledged[index / 64], bit) & bit) == 0;
     }
 
-    /// <summary>Records a shard the receiver already holds from an earlier session (called before any shard is sent).</summary>
-    public void Offer(int index, ulong digest) => (_offered ??= [])[index] = digest;
+    /// <summary>Records a shard the receiver already holds, verified (called before any shard is sent).</summary>
+    public void Offer(int index, ulong digest, bool fromBasis = false)
+    {
+        // A receiver offers a file's shards from one place: a partial an earlier session left, or the version at its name.
+        if (_offered is not null && fromBasis != OffersFromBasis) throw new ProtocolViolationException("a file's shards were offered both as resumed and from its basis");
+        OffersFromBasis = fromBasis;
+        (_offered ??= [])[index] = digest;
+    }
+
+    /// <summary>The receiver's offers for this file are the shards of the version already at its name (delta), not an interrupted send's.</summary>
+    public bool OffersFromBasis { get; private set; }
 
     /// <summary>The digest the receiver holds for this shard, if it offered one.</summary>
     public bool TryGetOffer(int index, out ulong digest)

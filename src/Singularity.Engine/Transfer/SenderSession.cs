@@ -51,7 +51,7 @@ internal sealed partial class SenderSession
     private readonly TaskCompletionSource _sessionDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly long _totalBytes;
     // The OpenSession flags: what the receiver is asked to do beyond receiving.
-    private readonly ushort _sessionFlags;
+    private ushort _sessionFlags;
     private readonly long _totalAll;
     private readonly int _filesAll;
     private ControlChannel? _control;
@@ -74,6 +74,8 @@ internal sealed partial class SenderSession
     private int _lanesStarting;
     private long _progressEvents;
     private long _bytesSkipped;
+    // Bytes of shards kept from the versions at the files' names (BasisOffer): what delta saved.
+    private long _bytesMatched;
     private int _filesUnchanged;
     private int _entriesDeleted;
     // Finish went out; StillWorking messages heard since.
@@ -199,6 +201,8 @@ internal sealed partial class SenderSession
         _control = new ControlChannel(connection, _options.Limits, _keys!.SenderToReceiver(0), _keys.ReceiverToSender(0));
         // A dry run opens no lane, so it has none to fit.
         if (!_options.DryRun) FitToPath(connection);
+        // Delta where the path is not local, unless the options say (see TransferOptions.Delta).
+        if (!_options.DryRun && (_options.Delta ?? connection.SetupTime >= TransferOptions.LocalPathRoundTrip)) _sessionFlags |= OpenSessionFlags.Delta;
         if (!_options.DryRun && _options.BandwidthLimit > 0) LimitBandwidth();
         Task reader = Task.CompletedTask;
         Task watchdog = Task.CompletedTask;
@@ -258,6 +262,7 @@ internal sealed partial class SenderSession
             WireBytes = Interlocked.Read(ref _wireBytes),
             Retransmits = _retransmits,
             BytesSkipped = Interlocked.Read(ref _bytesSkipped),
+            BytesMatched = Interlocked.Read(ref _bytesMatched),
             FilesUnchanged = _filesUnchanged,
             BytesUnchanged = Interlocked.Read(ref _bytesUnchanged),
             NotSent = NotSent,
@@ -538,7 +543,11 @@ internal sealed partial class SenderSession
         {
             case ControlMessageType.ManifestAccepted: OnAccepted(body); break;
             case ControlMessageType.ShardAcks: OnAcks(body); break;
-            case ControlMessageType.ResumeOffer: OnResumeOffer(body); break;
+            case ControlMessageType.ResumeOffer: OnResumeOffer(body, fromBasis: false); break;
+            case ControlMessageType.BasisOffer:
+                if ((_sessionFlags & OpenSessionFlags.Delta) == 0) throw new ProtocolViolationException("BasisOffer in a session that did not ask for delta");
+                OnResumeOffer(body, fromBasis: true);
+                break;
             case ControlMessageType.FilesPresent: OnPresent(body); break;
             case ControlMessageType.EntryFailed: OnEntryFailed(body); break;
             case ControlMessageType.StillWorking:
@@ -754,9 +763,9 @@ internal sealed partial class SenderSession
         Report();
     }
 
-    private void OnResumeOffer(ReadOnlySpan<byte> body)
+    private void OnResumeOffer(ReadOnlySpan<byte> body, bool fromBasis)
     {
-        int count = ControlBatch.Count(body, 16, ControlMessageType.ResumeOffer);
+        int count = ControlBatch.Count(body, 16, fromBasis ? ControlMessageType.BasisOffer : ControlMessageType.ResumeOffer);
         for (int i = 0; i < count; i++)
         {
             var item = ControlBatch.Item(body, 16, i);
@@ -765,7 +774,7 @@ internal sealed partial class SenderSession
             // Lanes may already be sending an accepted file: an offer for it would come too late to be settled.
             if (file.Id < (uint)_accepted) throw new ProtocolViolationException("resume offer for a file the receiver had already accepted");
             if (file.ShardCount == 0) throw new ProtocolViolationException("resume offer for an empty file");
-            file.Offer((int)index, BinaryPrimitives.ReadUInt64LittleEndian(item[8..]));
+            file.Offer((int)index, BinaryPrimitives.ReadUInt64LittleEndian(item[8..]), fromBasis);
         }
     }
 
@@ -776,7 +785,7 @@ internal sealed partial class SenderSession
         BinaryPrimitives.WriteUInt32LittleEndian(item, file.Id);
         BinaryPrimitives.WriteInt32LittleEndian(item[4..], index);
         _control!.PostBatchItem(ControlMessageType.ShardsKept, item);
-        Interlocked.Add(ref _bytesSkipped, length);
+        Interlocked.Add(ref file.OffersFromBasis ? ref _bytesMatched : ref _bytesSkipped, length);
         if (file.TryAcknowledge(index)) Interlocked.Add(ref _bytesAcknowledged, length);
         Interlocked.Increment(ref _progressEvents);
     }

@@ -187,6 +187,29 @@ public sealed class HostileReceiverTests
         Assert.Contains(asked ? "after its acceptance" : "which this sender did not ask for", error.Message);
     }
 
+    /// <summary>
+    /// Shards offered from the version at a file's name (BasisOffer) only where the sender asked for delta, and never
+    /// beside resume offers for the same file: the sender counts what each saved apart.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Basis_offers_unasked_or_mixed_with_resume_offers_end_the_session(bool asked)
+    {
+        using var temp = new TempDirectory();
+        await using var receiver = new RawReceiver();
+        var send = SendOneFile(temp, receiver, Plain with { Delta = asked });
+        await receiver.AcceptAsync();
+        await receiver.ReadUntilAsync(ControlMessageType.ManifestChunk);
+
+        await receiver.SendAsync(ControlMessageType.BasisOffer, RawReceiver.Batch([0, 0, 1, 2]));
+        await receiver.SendAsync(ControlMessageType.ResumeOffer, RawReceiver.Batch([0, 0, 1, 2]));
+
+        var error = await Assert.ThrowsAnyAsync<SingularityException>(() => send);
+        Assert.Equal(ErrorCode.ProtocolViolation, error.Code);
+        Assert.Contains(asked ? "both as resumed and from its basis" : "did not ask for delta", error.Message);
+    }
+
     /// <summary>An EntryFailed that names no entry of the session, or is cut short, is refused; a valid one leaves the file out and the session goes on.</summary>
     [Theory]
     [InlineData("valid")]

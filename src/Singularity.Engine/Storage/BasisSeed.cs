@@ -1,0 +1,150 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.IO.Hashing;
+using Singularity.Engine.Integrity;
+using Singularity.Engine.Protocol;
+
+namespace Singularity.Engine.Storage;
+
+/// <summary>
+/// Delta transfer, shard by shard (<see cref="TransferOptions.Delta"/>). Before a changed file arrives, the version
+/// already at its name (the basis) seeds the file's resumable partial: the basis's shards that the new size holds
+/// whole are copied into the partial, flushed, and journaled with their digests, as an interrupted session would have
+/// left them. The receiver then offers them (BasisOffer), the sender keeps those its source still matches, and only
+/// the shards that differ travel: a log that grew sends its new tail, a disk image written in place the shards it
+/// changed. Shards are compared where they stand, so bytes inserted early in a file move everything after them, and
+/// all of that travels (rsync's rolling checksum finds such moved blocks; this does not).
+/// </summary>
+internal static class BasisSeed
+{
+    // Bytes copied and hashed at a time: a pooled buffer, whatever the shard size.
+    private const int Slice = 1 << 20;
+
+    /// <summary>
+    /// How many shards of a file of <paramref name="size"/> a basis of <paramref name="basisLength"/> bytes can seed:
+    /// those it holds whole, the last one too when the file is no longer than the basis.
+    /// </summary>
+    public static int SeedableShards(long basisLength, long size, int shardSize) =>
+        size <= basisLength ? Digests.ShardCount(size, shardSize) : (int)Math.Min(basisLength / shardSize, int.MaxValue);
+
+    /// <summary>
+    /// Seeds the partial at <paramref name="partialPath"/> and its journal for <paramref name="entry"/> from the
+    /// regular file at <paramref name="finalPath"/> (never through a link), at most <paramref name="mostShards"/>
+    /// shards, and no more once the clock passes <paramref name="deadline"/> (a <see cref="Stopwatch"/> timestamp): the
+    /// sender waits for the file's acceptance meanwhile. Returns the shards seeded; 0 when there is no basis to read,
+    /// nothing to seed, or the copy failed (what it made is removed again: the file then arrives whole, and a disk
+    /// that is full shows at its writes). The caller has checked that nothing stands at the partial's name.
+    /// </summary>
+    public static int Seed(string finalPath, string partialPath, ManifestEntry entry, int shardSize, int mostShards, bool sparse, long deadline)
+    {
+        Microsoft.Win32.SafeHandles.SafeFileHandle? basis;
+        try
+        {
+            basis = SpecialFiles.OpenRegular(finalPath);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Gone, or one its owner may not read (0200): there is nothing to seed from.
+            return 0;
+        }
+        if (basis is null) return 0;
+        using (basis)
+        {
+            if (SpecialFiles.OpenedElsewhere(basis, finalPath)) return 0;
+            int shards = Math.Min(mostShards, SeedableShards(RandomAccess.GetLength(basis), entry.Size, shardSize));
+            if (shards <= 0 || Stopwatch.GetTimestamp() >= deadline) return 0;
+            string journalPath = ResumeJournal.PathFor(partialPath);
+            FileStream partial;
+            try
+            {
+                partial = PartialFile.CreateExclusive(partialPath, 0, entry.Path);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or SingularityException)
+            {
+                // Another session's partial stands there now, or the directory may not be written: the file's own
+                // preparation meets the same and says so.
+                return 0;
+            }
+            ResumeJournal? journal = null;
+            byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Min(shardSize, Slice));
+            try
+            {
+                journal = ResumeJournal.Open(journalPath, entry.Size, entry.MtimeNanoseconds, shardSize)!;
+                var records = new (int Index, ulong Digest)[shards];
+                int seeded = Copy(basis, partial, records, entry.Size, shardSize, buffer, sparse, deadline);
+                if (seeded == 0)
+                {
+                    Remove(partial, partialPath, journal, journalPath);
+                    return 0;
+                }
+                // A record never claims bytes a crash could lose (PROTOCOL §6.1), and one for bytes beyond the
+                // partial's length is not trusted: a sparse copy may end in a hole, which no write reached.
+                long end = Math.Min((long)seeded * shardSize, entry.Size);
+                if (partial.Length < end) partial.SetLength(end);
+                RandomAccess.FlushToDisk(partial.SafeFileHandle);
+                journal.Append(records.AsSpan(0, seeded));
+                journal.Dispose();
+                partial.Dispose();
+                return seeded;
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                Remove(partial, partialPath, journal, journalPath);
+                return 0;
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+    }
+
+    /// <summary>Copies whole shards from the basis into the partial, hashing what it copies; returns how many, recorded in <paramref name="records"/>.</summary>
+    private static int Copy(Microsoft.Win32.SafeHandles.SafeFileHandle basis, FileStream partial, (int Index, ulong Digest)[] records, long size, int shardSize, byte[] buffer, bool sparse, long deadline)
+    {
+        var hash = new XxHash3();
+        for (int index = 0; index < records.Length; index++)
+        {
+            if (Stopwatch.GetTimestamp() >= deadline) return index;
+            long offset = (long)index * shardSize;
+            int length = Digests.ShardLength(size, shardSize, index);
+            hash.Reset();
+            for (int done = 0; done < length;)
+            {
+                var slice = buffer.AsSpan(0, Math.Min(buffer.Length, length - done));
+                int read = RandomAccess.Read(basis, slice, offset + done);
+                // The basis shrank meanwhile: this shard is not whole, and neither is any after it.
+                if (read == 0) return index;
+                slice = slice[..read];
+                hash.Append(slice);
+                if (sparse) SparseFiles.WriteLeavingHoles(partial.SafeFileHandle, slice, offset + done);
+                else RandomAccess.Write(partial.SafeFileHandle, slice, offset + done);
+                done += read;
+            }
+            // What was copied is what is recorded: a basis written to meanwhile changes both alike.
+            records[index] = (index, hash.GetCurrentHashAsUInt64());
+        }
+        return records.Length;
+    }
+
+    /// <summary>Removes a seeded partial and its journal while still holding both.</summary>
+    private static void Remove(FileStream partial, string partialPath, ResumeJournal? journal, string journalPath)
+    {
+        try
+        {
+            if (journal is not null)
+            {
+                // Deleted while still locked, where the system allows it, as every partial and journal is.
+                if (OperatingSystem.IsWindows()) journal.Dispose();
+                File.Delete(journalPath);
+                journal.Dispose();
+            }
+            PartialFile.DeleteHeld(partial, partialPath);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // What stays is a partial without a trusted record: the file's own open replaces it.
+            partial.Dispose();
+        }
+    }
+}
