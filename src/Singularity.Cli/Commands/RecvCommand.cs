@@ -23,7 +23,8 @@ internal static class RecvCommand
         var expire = CommonOptions.Duration("--expire-partials", "at start, delete partial files of interrupted transfers untouched for this long, e.g. 7d; default: keep them");
         var idle = CommonOptions.Duration("--idle-timeout", "end sessions that show no sign of life for this long; default 120s");
         var congestion = CommonOptions.Congestion();
-        var command = new Command("recv", "receive files into a directory") { dir, listen, once, urlFile, json, noFsync, token, tokenFile, encrypt, maxBytes, expire, idle, congestion };
+        var noDelta = new Option<bool>("--no-delta") { Description = "send changed files whole even when a sender asks for delta, so senders learn nothing of what the files here hold (with delta, a sender is told the digests of their shards)" };
+        var command = new Command("recv", "receive files into a directory") { dir, listen, once, urlFile, json, noFsync, token, tokenFile, encrypt, maxBytes, expire, idle, congestion, noDelta };
         command.SetAction((result, cancellationToken) =>
         {
             var transfer = new TransferOptions
@@ -35,12 +36,12 @@ internal static class RecvCommand
                 IdleTimeout = result.GetValue(idle) ?? TimeSpan.FromSeconds(120),
             };
             return RunAsync(result.GetValue(dir)!, result.GetValue(listen) ?? $"0.0.0.0:{ConnectionUrl.DefaultPort}", result.GetValue(once), result.GetValue(urlFile), result.GetValue(json),
-                transfer, result.GetValue(expire) ?? TimeSpan.Zero, result.GetValue(token), result.GetValue(tokenFile), cancellationToken);
+                transfer, result.GetValue(expire) ?? TimeSpan.Zero, result.GetValue(token), result.GetValue(tokenFile), !result.GetValue(noDelta), cancellationToken);
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(string dir, string listen, bool once, string? urlFile, bool json, TransferOptions transfer, TimeSpan expireAfter, string? token, string? tokenFile, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(string dir, string listen, bool once, string? urlFile, bool json, TransferOptions transfer, TimeSpan expireAfter, string? token, string? tokenFile, bool delta, CancellationToken cancellationToken)
     {
         try
         {
@@ -55,6 +56,7 @@ internal static class RecvCommand
                 Transfer = transfer,
                 Token = chosen ?? SessionToken.Generate(),
                 ReturnMemoryWhenIdle = true,
+                Delta = delta,
             });
             // Once the options have passed the receiver's checks: a refused command line removes nothing.
             if (expireAfter > TimeSpan.Zero && Directory.Exists(dir))

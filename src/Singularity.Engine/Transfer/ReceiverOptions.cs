@@ -18,6 +18,13 @@ public sealed record ReceiverOptions
     public bool PreserveMode { get; init; } = true;
 
     /// <summary>
+    /// Answer a sender that asks for delta (<see cref="TransferOptions.Delta"/>): seed changed files from the versions
+    /// here and tell it their shards' digests. False sends them whole, and tells a sender nothing of what files here
+    /// hold (with delta, a token holder can confirm a guess of a file's contents shard by shard). Default true.
+    /// </summary>
+    public bool Delta { get; init; } = true;
+
+    /// <summary>
     /// A second after a session ends, if no session has started meanwhile and the heap holds more than 64 MiB,
     /// collect it and give it back to the system. A session of many files leaves hundreds of MB that the runtime
     /// would otherwise keep, since an idle process does not collect. For a process that serves transfers alone

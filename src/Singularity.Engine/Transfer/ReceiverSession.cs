@@ -253,7 +253,7 @@ internal sealed partial class ReceiverSession
         _shardSize = shardSize;
         if ((flags & OpenSessionFlags.Sparse) != 0) _holeDigests = new HoleDigests(shardSize);
         _compressed = (flags & OpenSessionFlags.Compressed) != 0;
-        _delta = (flags & OpenSessionFlags.Delta) != 0;
+        _delta = (flags & OpenSessionFlags.Delta) != 0 && _options.Delta;
         _declaredBytes = totalBytes;
         _declaredEntries = entries;
         _opened = true;

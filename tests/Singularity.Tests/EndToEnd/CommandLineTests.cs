@@ -407,6 +407,7 @@ public sealed class CommandLineTests
     [InlineData("send /x --to sglty://127.0.0.1:1/ --shard-size 1KiB", "sglty: error: --shard-size: shard size must be between 4KiB and 16MiB")]
     [InlineData("send /x --to sglty://127.0.0.1:1/ --lanes 0", "sglty: error: --lanes: lanes must be between 1 and 128")]
     [InlineData("send /x --to sglty://127.0.0.1:1/ --bwlimit 0.5", "sglty: error: '0.5' is not a rate of at least 1KiB a second; use a number with an optional suffix such as 500KiB or 20MiB (a bare number is KiB, 0 no limit); see 'sglty send --help'")]
+    [InlineData("send /x --to sglty://127.0.0.1:1/ --delta -W", "sglty: error: --delta and --whole-file contradict each other; give one of them; see 'sglty send --help'")]
     [InlineData("frob", "sglty: error: Unrecognized command or argument 'frob'; see 'sglty --help'")]
     public async Task Command_line_mistakes_are_one_line(string arguments, string expected)
     {

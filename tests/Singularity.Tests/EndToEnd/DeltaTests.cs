@@ -91,12 +91,14 @@ public sealed class DeltaTests
 
     /// <summary>
     /// Delta is asked for on a path that is not local: on loopback, by default, and when the user turns it off, a
-    /// changed file travels whole. So it does when the receiver keeps no journals (no flushes), which seeding needs.
+    /// changed file travels whole. So it does when the receiver keeps no journals (no flushes), which seeding needs,
+    /// and when the receiver does not answer delta, which it may.
     /// </summary>
     [Theory]
     [InlineData("default on loopback")]
     [InlineData("turned off")]
     [InlineData("receiver without flushes")]
+    [InlineData("receiver without delta")]
     public async Task Without_delta_a_changed_file_travels_whole(string why)
     {
         using var temp = new TempDirectory();
@@ -104,7 +106,8 @@ public sealed class DeltaTests
         string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "f"), 6L * Shard, seed: 6);
         CopyAsOlder(source, Path.Combine(destination, "f"));
         Overwrite(source, 0, [1]);
-        await using var receiver = new LoopbackReceiver(destination, new TransferOptions { Durable = why != "receiver without flushes" });
+        await using var receiver = new LoopbackReceiver(destination, new TransferOptions { Durable = why != "receiver without flushes" },
+            adjust: options => options with { Delta = why != "receiver without delta" });
         var options = why switch
         {
             "default on loopback" => Delta with { Delta = null },
