@@ -124,12 +124,12 @@ scp_to() {
 }
 
 # Writes MIB MiB of a web server's access log, text that packs about fourfold with Zstandard at level 1 (times,
-# addresses, paths and figures vary line by line), for the compression cases: FILE MIB. A 64 MiB stretch is generated
-# and repeated; no compressor here looks that far back.
+# addresses, paths and figures vary line by line), for the compression cases: FILE MIB [SEED]. A 64 MiB stretch is
+# generated and repeated; no compressor here looks that far back. Another SEED (1 unless given) gives other lines.
 log_file() {
-    python3 - "$1" "$2" <<'PY'
+    python3 - "$1" "$2" "${3:-1}" <<'PY'
 import random, sys
-random.seed(1)
+random.seed(int(sys.argv[3]))
 levels = ["INFO", "WARN", "DEBUG", "ERROR"]
 paths = ["/api/v1/users/", "/api/v1/orders/", "/static/app.js?v=", "/health?probe=", "/api/v2/search?q="]
 lines, n = [], 0
