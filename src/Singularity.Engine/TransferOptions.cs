@@ -138,8 +138,9 @@ public sealed record TransferOptions
     /// a log that grew sends its new tail, a disk image written in place the shards it changed. The receiver reads and
     /// copies the old version first, so where the path is faster than that copy it costs more than it saves. Null (the
     /// default) asks for it on a path of <see cref="LocalPathRoundTrip"/> or more (not loopback, not a LAN), as rsync
-    /// sends whole files between local paths; true always; false never (rsync --whole-file). Needs a receiver that
-    /// flushes (no --no-fsync): the seeded shards are journaled as a resumed partial's are.
+    /// sends whole files between local paths; true always; false never (rsync --whole-file). Needs a Linux receiver
+    /// that flushes (no --no-fsync; the seeded shards are journaled as a resumed partial's are) and answers delta
+    /// (<see cref="ReceiverOptions.Delta"/>); otherwise changed files travel whole.
     /// </summary>
     public bool? Delta { get; init; }
 

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Diagnostics;
 using System.IO.Hashing;
 using Singularity.Engine.Integrity;
 using Singularity.Engine.Protocol;
@@ -20,6 +19,9 @@ internal static class BasisSeed
     // Bytes copied and hashed at a time: a pooled buffer, whatever the shard size.
     private const int Slice = 1 << 20;
 
+    // Copied bytes are flushed this often, so the flush before the journal's records waits for little.
+    private const long FlushEvery = 256L << 20;
+
     /// <summary>
     /// How many shards of a file of <paramref name="size"/> a basis of <paramref name="basisLength"/> bytes can seed:
     /// those it holds whole, the last one too when the file is no longer than the basis.
@@ -29,18 +31,21 @@ internal static class BasisSeed
 
     /// <summary>
     /// Seeds the partial at <paramref name="partialPath"/> and its journal for <paramref name="entry"/> from the
-    /// regular file at <paramref name="finalPath"/> (never through a link), at most <paramref name="mostShards"/>
-    /// shards, and no more once the clock passes <paramref name="deadline"/> (a <see cref="Stopwatch"/> timestamp): the
-    /// sender waits for the file's acceptance meanwhile. Returns the shards seeded; 0 when there is no basis to read,
-    /// nothing to seed, or the copy failed (what it made is removed again: the file then arrives whole, and a disk
-    /// that is full shows at its writes). The caller has checked that nothing stands at the partial's name.
+    /// regular file at <paramref name="finalPath"/>, at most <paramref name="mostShards"/> shards. The copy calls
+    /// <paramref name="alive"/> after every MiB: the sender waits for the file's acceptance meanwhile, and is told that
+    /// the receiver is at work. Returns the shards seeded; 0 when there is no basis to read, nothing to seed, or the
+    /// copy failed with an I/O error (what it made is removed again: the file then arrives whole, and a disk that is
+    /// full shows at its writes). Any other exception (from <paramref name="alive"/>) removes it too, and goes on. The
+    /// caller has checked that nothing stands at the partial's name. Only where the basis can be opened without
+    /// following a link at its name (Linux): elsewhere nothing is seeded, as a link there would have the receiver read,
+    /// and tell the sender digests of, a file outside the destination.
     /// </summary>
-    public static int Seed(string finalPath, string partialPath, ManifestEntry entry, int shardSize, int mostShards, bool sparse, long deadline)
+    public static int Seed(string finalPath, string partialPath, ManifestEntry entry, int shardSize, int mostShards, bool sparse, Action alive)
     {
         Microsoft.Win32.SafeHandles.SafeFileHandle? basis;
         try
         {
-            basis = SpecialFiles.OpenRegular(finalPath);
+            basis = SpecialFiles.OpenRegularNotFollowing(finalPath);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -52,7 +57,7 @@ internal static class BasisSeed
         {
             if (SpecialFiles.OpenedElsewhere(basis, finalPath)) return 0;
             int shards = Math.Min(mostShards, SeedableShards(RandomAccess.GetLength(basis), entry.Size, shardSize));
-            if (shards <= 0 || Stopwatch.GetTimestamp() >= deadline) return 0;
+            if (shards <= 0) return 0;
             string journalPath = ResumeJournal.PathFor(partialPath);
             FileStream partial;
             try
@@ -71,7 +76,7 @@ internal static class BasisSeed
             {
                 journal = ResumeJournal.Open(journalPath, entry.Size, entry.MtimeNanoseconds, shardSize)!;
                 var records = new (int Index, ulong Digest)[shards];
-                int seeded = Copy(basis, partial, records, entry.Size, shardSize, buffer, sparse, deadline);
+                int seeded = Copy(basis, partial, records, entry.Size, shardSize, buffer, sparse, alive);
                 if (seeded == 0)
                 {
                     Remove(partial, partialPath, journal, journalPath);
@@ -87,10 +92,11 @@ internal static class BasisSeed
                 partial.Dispose();
                 return seeded;
             }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            catch (Exception ex)
             {
                 Remove(partial, partialPath, journal, journalPath);
-                return 0;
+                if (ex is IOException or UnauthorizedAccessException) return 0;
+                throw;
             }
             finally
             {
@@ -100,12 +106,12 @@ internal static class BasisSeed
     }
 
     /// <summary>Copies whole shards from the basis into the partial, hashing what it copies; returns how many, recorded in <paramref name="records"/>.</summary>
-    private static int Copy(Microsoft.Win32.SafeHandles.SafeFileHandle basis, FileStream partial, (int Index, ulong Digest)[] records, long size, int shardSize, byte[] buffer, bool sparse, long deadline)
+    private static int Copy(Microsoft.Win32.SafeHandles.SafeFileHandle basis, FileStream partial, (int Index, ulong Digest)[] records, long size, int shardSize, byte[] buffer, bool sparse, Action alive)
     {
         var hash = new XxHash3();
+        long unflushed = 0;
         for (int index = 0; index < records.Length; index++)
         {
-            if (Stopwatch.GetTimestamp() >= deadline) return index;
             long offset = (long)index * shardSize;
             int length = Digests.ShardLength(size, shardSize, index);
             hash.Reset();
@@ -120,6 +126,12 @@ internal static class BasisSeed
                 if (sparse) SparseFiles.WriteLeavingHoles(partial.SafeFileHandle, slice, offset + done);
                 else RandomAccess.Write(partial.SafeFileHandle, slice, offset + done);
                 done += read;
+                if ((unflushed += read) >= FlushEvery)
+                {
+                    RandomAccess.FlushToDisk(partial.SafeFileHandle);
+                    unflushed = 0;
+                }
+                alive();
             }
             // What was copied is what is recorded: a basis written to meanwhile changes both alike.
             records[index] = (index, hash.GetCurrentHashAsUInt64());
@@ -132,18 +144,17 @@ internal static class BasisSeed
     {
         try
         {
-            if (journal is not null)
-            {
-                // Deleted while still locked, where the system allows it, as every partial and journal is.
-                if (OperatingSystem.IsWindows()) journal.Dispose();
-                File.Delete(journalPath);
-                journal.Dispose();
-            }
+            // Deleted while still locked, as every partial and journal is.
+            if (journal is not null) File.Delete(journalPath);
             PartialFile.DeleteHeld(partial, partialPath);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            // What stays is a partial without a trusted record: the file's own open replaces it.
+            // What stays is a partial without a trusted record: the next session's seeding or open replaces it.
+        }
+        finally
+        {
+            journal?.Dispose();
             partial.Dispose();
         }
     }

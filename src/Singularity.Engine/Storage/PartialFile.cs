@@ -556,6 +556,14 @@ internal sealed class PartialFile
                     StopWriting();
                 }
                 if (!Resumable) TryDelete(TempPath);
+                // A copy of the version at its name that this session neither wrote into nor kept anything of: the
+                // next session seeds it again, so it does not stay taking space (a sender that sent only a manifest
+                // would otherwise leave a copy of every file it named).
+                else if (FromBasis && _shards is null)
+                {
+                    RemoveLeftover(TempPath, null);
+                    RemoveLeftover(JournalPath, null);
+                }
             }
         }
         finally

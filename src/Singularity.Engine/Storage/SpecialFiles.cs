@@ -39,9 +39,17 @@ internal static class SpecialFiles
     /// <see cref="IOException"/> or <see cref="UnauthorizedAccessException"/> saying what else went wrong, without
     /// the path. Elsewhere than on Linux, or where the open flags are not known here, it opens as .NET does.
     /// </summary>
-    public static SafeFileHandle? OpenRegular(string path)
+    public static SafeFileHandle? OpenRegular(string path) => OpenRegular(path, orFollowing: true);
+
+    /// <summary>
+    /// As <see cref="OpenRegular(string)"/>, but null wherever the open could follow a link at the name: elsewhere than
+    /// on Linux, or where the open flags or the call are not known here.
+    /// </summary>
+    public static SafeFileHandle? OpenRegularNotFollowing(string path) => OpenRegular(path, orFollowing: false);
+
+    private static SafeFileHandle? OpenRegular(string path, bool orFollowing)
     {
-        if (!OperatingSystem.IsLinux() || NoFollow() is not { } noFollow) return OpenFollowing(path);
+        if (!OperatingSystem.IsLinux() || NoFollow() is not { } noFollow) return orFollowing ? OpenFollowing(path) : null;
         int descriptor;
         try
         {
@@ -49,7 +57,7 @@ internal static class SpecialFiles
         }
         catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
         {
-            return OpenFollowing(path);
+            return orFollowing ? OpenFollowing(path) : null;
         }
         if (descriptor < 0)
         {

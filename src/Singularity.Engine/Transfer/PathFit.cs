@@ -16,6 +16,12 @@ internal static class PathFit
     public const int LongPathLanes = 32;
     public const int LongPathMaxLanes = 64;
 
+    /// <summary>
+    /// Whether to ask for delta (<see cref="TransferOptions.Delta"/>): as the options say, else on a path that is not
+    /// local, where the link costs more than the receiver's copy of the old versions.
+    /// </summary>
+    public static bool WantsDelta(TransferOptions options, TimeSpan connectTime) => options.Delta ?? connectTime >= TransferOptions.LocalPathRoundTrip;
+
     /// <summary>The options to run with: fitted once, so a retry keeps the shards in which the receiver's partials are journaled.</summary>
     public static TransferOptions Fit(TransferOptions options, TimeSpan connectTime, string? congestionControl)
     {

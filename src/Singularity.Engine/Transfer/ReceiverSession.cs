@@ -59,10 +59,10 @@ internal sealed partial class ReceiverSession
     private HoleDigests? _holeDigests;
     // Shards may arrive compressed (OpenSession flag): each lane then unpacks them into a buffer of its own.
     private bool _compressed;
-    // OpenSession asked for delta: changed files are seeded from the versions at their names, until _seedUntil (a
-    // Stopwatch timestamp) for the chunk being prepared.
+    // OpenSession asked for delta (and this receiver answers it): changed files are seeded from the versions at their
+    // names. _seeding while a file is: the sender, waiting for its acceptance, is told that this side is at work.
     private bool _delta;
-    private long _seedUntil;
+    private bool _seeding;
     // The sender asked for files already in place (same size and mtime) to be left alone; and the bytes such files
     // of the chunk being prepared hold, which need no new space.
     private bool _skipUnchanged;
@@ -343,8 +343,6 @@ internal sealed partial class ReceiverSession
                 // Seeded partials take space as they are prepared: what was free counts from before the first.
                 if (_delta) CheckFreeSpace(0);
             }
-            // The sender waits for this chunk's acceptance (IdleTimeout) while files are seeded from their bases.
-            _seedUntil = Stopwatch.GetTimestamp() + (long)(_options.Transfer.IdleTimeout.TotalSeconds / 4 * Stopwatch.Frequency);
             GrowFiles(first + count);
             for (int id = first; id < first + count; id++)
             {
@@ -444,7 +442,7 @@ internal sealed partial class ReceiverSession
                 // What stands at the resumable name is known once looked at: a file of one shard removes it.
                 bool? partialStands = !fresh && Digests.ShardCount64(entry.Size, _shardSize) <= 1 ? PartialFile.RemoveStaleResumable(full) : null;
                 if (!fresh && (_skipUnchanged || entry.SentBefore) && LeaveInPlace(id, entry, full, partialStands)) break;
-                bool seeded = !fresh && _delta && SeedFromBasis(entry, full, partialStands);
+                bool seeded = !fresh && _delta && SeedFromBasis(entry, full);
                 var file = new PartialFile(id, entry, full, _shardSize, _options.Transfer.Durable, Id.Tag, _preallocate && _holeDigests is null, _options.PreserveMode, _holds, _writing, _offersLeft, sparse: _holeDigests is not null) { FromBasis = seeded };
                 _files[id] = file;
                 _fileCount++;
@@ -600,18 +598,32 @@ internal sealed partial class ReceiverSession
     }
 
     /// <summary>
-    /// Delta (OpenSession flag): a changed file of more than one shard, with no partial of its own, has its partial
-    /// seeded from the version at its name (see <see cref="BasisSeed"/>), within what the session may still offer and
-    /// the chunk's time for it. True if shards were seeded. Without journals (no flushes) nothing is seeded: the offers
-    /// would have no record to stand on.
+    /// Delta (OpenSession flag): a changed file of more than one shard has its partial seeded from the version at its
+    /// name (see <see cref="BasisSeed"/>), within what the session may still offer. True if shards were seeded. Without
+    /// journals (no flushes) nothing is seeded: the offers would have no record to stand on. A partial of its own, from
+    /// an interrupted send of this version, is resumed instead; one of another version (its journal offers nothing
+    /// here) is removed, as the file's first write would remove it, unless another session holds it.
     /// </summary>
-    private bool SeedFromBasis(ManifestEntry entry, string full, bool? partialStands)
+    private bool SeedFromBasis(ManifestEntry entry, string full)
     {
-        if (!_options.Transfer.Durable || Digests.ShardCount64(entry.Size, _shardSize) <= 1 || _offersLeft <= 0) return false;
+        int shards = Digests.ShardCount(entry.Size, _shardSize);
+        if (!_options.Transfer.Durable || shards <= 1 || _offersLeft <= 0) return false;
         string partial = PartialFile.ResumablePathFor(full);
-        // A partial of its own (an interrupted send's) is resumed instead.
-        if ((partialStands ?? File.Exists(partial)) || new FileInfo(partial).LinkTarget is not null) return false;
-        return BasisSeed.Seed(full, partial, entry, _shardSize, (int)Math.Min(_offersLeft, int.MaxValue), _holeDigests is not null, _seedUntil) > 0;
+        if (File.Exists(partial) || new FileInfo(partial).LinkTarget is not null)
+        {
+            string journal = ResumeJournal.PathFor(partial);
+            if (ResumeJournal.MostRecords(journal) <= _offersLeft && ResumeJournal.Load(journal, entry.Size, entry.MtimeNanoseconds, _shardSize, shards).Count > 0) return false;
+            if (PartialFile.RemoveStaleResumable(full)) return false;
+        }
+        _seeding = true;
+        try
+        {
+            return BasisSeed.Seed(full, partial, entry, _shardSize, (int)Math.Min(_offersLeft, int.MaxValue), _holeDigests is not null, StillBusy) > 0;
+        }
+        finally
+        {
+            _seeding = false;
+        }
     }
 
     /// <summary>
@@ -901,15 +913,16 @@ internal sealed partial class ReceiverSession
     }
 
     /// <summary>
-    /// Called often while deleting: keeps this side's idle timer quiet and, about once a second after Finish, tells the
-    /// sender (StillWorking) that the answer is coming, so that a long deletion does not read as a receiver gone silent.
+    /// Called often while deleting, and while seeding files from their old versions: keeps this side's idle timer
+    /// quiet and, about once a second, tells the sender (StillWorking) that the answer (SessionDone, or a chunk's
+    /// acceptance) is coming, so that a long deletion or copy does not read as a receiver gone silent.
     /// </summary>
     private void StillBusy()
     {
         // A session that failed meanwhile (the receiver stopping, say) stops its walk here.
         if (_failure is not null) throw new OperationCanceledException("the session ended");
         Touch();
-        if (!_finishing || _clock.ElapsedTicks - _lastStillWorking < _options.StillWorkingInterval.TotalSeconds * Stopwatch.Frequency) return;
+        if (!(_finishing || _seeding) || _clock.ElapsedTicks - _lastStillWorking < _options.StillWorkingInterval.TotalSeconds * Stopwatch.Frequency) return;
         _lastStillWorking = _clock.ElapsedTicks;
         _control!.Post(ControlMessageType.StillWorking, []);
     }

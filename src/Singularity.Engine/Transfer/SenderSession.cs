@@ -202,7 +202,7 @@ internal sealed partial class SenderSession
         // A dry run opens no lane, so it has none to fit.
         if (!_options.DryRun) FitToPath(connection);
         // Delta where the path is not local, unless the options say (see TransferOptions.Delta).
-        if (!_options.DryRun && (_options.Delta ?? connection.SetupTime >= TransferOptions.LocalPathRoundTrip)) _sessionFlags |= OpenSessionFlags.Delta;
+        if (!_options.DryRun && PathFit.WantsDelta(_options, connection.SetupTime)) _sessionFlags |= OpenSessionFlags.Delta;
         if (!_options.DryRun && _options.BandwidthLimit > 0) LimitBandwidth();
         Task reader = Task.CompletedTask;
         Task watchdog = Task.CompletedTask;
@@ -421,12 +421,14 @@ internal sealed partial class SenderSession
 
     /// <summary>
     /// Waits until the receiver has accepted at least <paramref name="count"/> entries (the whole manifest, even an
-    /// empty one, when that is all of them), each acceptance within <see cref="TransferOptions.IdleTimeout"/>.
+    /// empty one, when that is all of them), each acceptance within <see cref="TransferOptions.IdleTimeout"/>, or of
+    /// the receiver's last StillWorking while it seeds files from their old versions (delta).
     /// </summary>
     private async Task WaitForAcceptanceAsync(int count)
     {
         while (!_manifestAccepted && (count >= _entries.Count || Volatile.Read(ref _accepted) < count))
         {
+            long heard = Volatile.Read(ref _stillWorking);
             bool signalled;
             try
             {
@@ -436,7 +438,7 @@ internal sealed partial class SenderSession
             {
                 throw _failure;
             }
-            if (!signalled)
+            if (!signalled && Volatile.Read(ref _stillWorking) == heard)
                 throw new TransferAbortedException(ErrorCode.ConnectionLost, $"the receiver at {Where} did not confirm the session within {_options.IdleTimeout.TotalSeconds:0} s");
         }
     }
@@ -551,9 +553,15 @@ internal sealed partial class SenderSession
             case ControlMessageType.FilesPresent: OnPresent(body); break;
             case ControlMessageType.EntryFailed: OnEntryFailed(body); break;
             case ControlMessageType.StillWorking:
-                if (!Volatile.Read(ref _finishSent) || (_sessionFlags & OpenSessionFlags.DeleteExtraneous) == 0 || body.Length != 0)
-                    throw new ProtocolViolationException("StillWorking came before Finish, without a deletion asked for, or with a body");
+                // While deleting after Finish, or while seeding files from their old versions before the manifest's
+                // last acceptance.
+                bool deleting = Volatile.Read(ref _finishSent) && (_sessionFlags & OpenSessionFlags.DeleteExtraneous) != 0;
+                bool seeding = !_manifestAccepted && (_sessionFlags & OpenSessionFlags.Delta) != 0;
+                if (!(deleting || seeding) || body.Length != 0)
+                    throw new ProtocolViolationException("StillWorking came neither after Finish with a deletion asked for nor before the manifest's acceptance with delta asked for, or with a body");
                 Interlocked.Increment(ref _stillWorking);
+                // Progress for the watchdog: with nothing in flight, a receiver preparing a chunk has IdleTimeout from its last word.
+                if (seeding) Interlocked.Increment(ref _progressEvents);
                 break;
             case ControlMessageType.WouldDelete:
                 if (!Volatile.Read(ref _finishSent) || (_sessionFlags & (OpenSessionFlags.DryRun | OpenSessionFlags.DeleteExtraneous)) != (OpenSessionFlags.DryRun | OpenSessionFlags.DeleteExtraneous))

@@ -1,5 +1,6 @@
 using Singularity.Engine;
 using Singularity.Engine.Protocol;
+using Singularity.Engine.Security;
 using Singularity.Engine.Storage;
 using Singularity.Tests.Support;
 
@@ -29,11 +30,12 @@ public sealed class DeltaTests
     }
 
     /// <summary>A log that grew: the old version's whole shards stay, and only the new tail (with the shard the old end fell in) travels.</summary>
-    [Theory]
+    [SkippableTheory]
     [InlineData(CipherSuite.None)]
     [InlineData(CipherSuite.Aes256Gcm)]
     public async Task A_grown_log_sends_only_its_new_tail(CipherSuite cipher)
     {
+        Skip.IfNot(OperatingSystem.IsLinux(), "a receiver seeds from old versions on Linux");
         using var temp = new TempDirectory();
         string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "app.log"), 20L * Shard + 1000, seed: 3);
         string destination = temp.Sub("dst");
@@ -55,11 +57,12 @@ public sealed class DeltaTests
     }
 
     /// <summary>A file written in place (a disk image, a database) sends the shards it changed; one that shrank sends nothing its old version held.</summary>
-    [Theory]
+    [SkippableTheory]
     [InlineData("changed in place")]
     [InlineData("shrank")]
     public async Task Only_the_shards_that_differ_travel(string change)
     {
+        Skip.IfNot(OperatingSystem.IsLinux(), "a receiver seeds from old versions on Linux");
         using var temp = new TempDirectory();
         string destination = temp.Sub("dst");
         string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "disk.img"), 12L * Shard, seed: 5);
@@ -90,12 +93,11 @@ public sealed class DeltaTests
     }
 
     /// <summary>
-    /// Delta is asked for on a path that is not local: on loopback, by default, and when the user turns it off, a
-    /// changed file travels whole. So it does when the receiver keeps no journals (no flushes), which seeding needs,
+    /// When the user turns delta off, a changed file travels whole (on loopback, the default is off too: see
+    /// PathFitTests). So it does when the receiver keeps no journals (no flushes), which seeding needs,
     /// and when the receiver does not answer delta, which it may.
     /// </summary>
     [Theory]
-    [InlineData("default on loopback")]
     [InlineData("turned off")]
     [InlineData("receiver without flushes")]
     [InlineData("receiver without delta")]
@@ -110,7 +112,6 @@ public sealed class DeltaTests
             adjust: options => options with { Delta = why != "receiver without delta" });
         var options = why switch
         {
-            "default on loopback" => Delta with { Delta = null },
             "turned off" => Delta with { Delta = false },
             _ => Delta,
         };
@@ -151,9 +152,10 @@ public sealed class DeltaTests
     /// A send interrupted after the seeding leaves a partial that the next send resumes, as any other: the seeded
     /// shards are journaled only once flushed, so what the journal vouches for is on disk.
     /// </summary>
-    [Fact]
+    [SkippableFact]
     public async Task A_seeded_partial_is_resumed_by_the_next_send()
     {
+        Skip.IfNot(OperatingSystem.IsLinux(), "a receiver seeds from old versions on Linux");
         using var temp = new TempDirectory();
         string destination = temp.Sub("dst");
         string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "f"), 10L * Shard, seed: 8);
@@ -163,7 +165,7 @@ public sealed class DeltaTests
         var entry = new ManifestEntry(EntryKind.File, "f", new FileInfo(source).Length, (UnixFileMode)0x1A4, SourceScanner.ToNanoseconds(File.GetLastWriteTimeUtc(source)), null);
 
         // What a session that was cut off after seeding leaves.
-        Assert.Equal(10, BasisSeed.Seed(target, PartialFile.ResumablePathFor(target), entry, Shard, int.MaxValue, sparse: false, long.MaxValue));
+        Assert.Equal(10, BasisSeed.Seed(target, PartialFile.ResumablePathFor(target), entry, Shard, int.MaxValue, sparse: false, alive: () => { }));
         await using var receiver = new LoopbackReceiver(destination);
         var result = await SingularitySender.SendAsync([source], receiver.Url, Delta with { Delta = false });
 
@@ -171,6 +173,91 @@ public sealed class DeltaTests
         TestFiles.AssertSameBytes(source, target);
         Assert.Equal((1L * Shard, 9L * Shard, 0L), (result.BytesSent, result.BytesSkipped, result.BytesMatched));
         Assert.Empty(Directory.GetFiles(destination, ".*"));
+    }
+
+    /// <summary>
+    /// While it seeds, the receiver tells the sender it is at work (StillWorking), before the acceptance; a session
+    /// that ends before anything was written or kept leaves no copy behind (a sender that sent only a manifest would
+    /// otherwise leave a copy of every file it named), and the old version is as it was.
+    /// </summary>
+    [SkippableFact]
+    public async Task Seeding_says_it_is_at_work_and_a_copy_nothing_used_does_not_stay()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "a receiver seeds from old versions on Linux");
+        using var temp = new TempDirectory();
+        string destination = temp.Sub("dst");
+        string old = TestFiles.Create(Path.Combine(destination, "f"), 8L << 20, seed: 10);
+        string kept = TestFiles.Create(Path.Combine(temp.Sub("copy"), "f"), 8L << 20, seed: 10);
+        await using var receiver = new LoopbackReceiver(destination, new TransferOptions { Cipher = CipherSuite.None }, adjust: options => options with { StillWorkingInterval = TimeSpan.Zero });
+        var seen = new List<ControlMessageType>();
+        await using (var peer = await RawPeer.ConnectAsync(receiver.Url))
+        {
+            await peer.HelloAsync(ConnectionRole.Control, receiver.Token);
+            await peer.SendControlAsync(ControlMessageType.OpenSession, RawPeer.OpenSession(shardSize: 1 << 20, lanes: 1, entries: 1, totalBytes: 9L << 20, flags: OpenSessionFlags.Delta));
+            await peer.SendControlAsync(ControlMessageType.ManifestChunk, RawPeer.Manifest(new ManifestEntry(EntryKind.File, "f", 9L << 20, UnixFileMode.UserRead | UnixFileMode.UserWrite, 0, null)));
+            Assert.NotNull(await peer.ReadUntilAsync(ControlMessageType.ManifestAccepted, seen.Add));
+            Assert.True(File.Exists(Path.Combine(destination, ".f.sglty-part")));
+        }
+
+        Assert.False((await receiver.NextResultAsync()).Succeeded);
+        Assert.Contains(ControlMessageType.StillWorking, seen);
+        Assert.Equal(ControlMessageType.BasisOffer, seen.Last(type => type != ControlMessageType.StillWorking && type != ControlMessageType.ManifestAccepted));
+        Assert.Equal(["f"], Directory.GetFileSystemEntries(destination).Select(Path.GetFileName));
+        TestFiles.AssertSameBytes(kept, old);
+    }
+
+    /// <summary>
+    /// A partial an interrupted delta send left is for the version it was sending: once the source has changed again,
+    /// it offers nothing, and is replaced by a fresh seed rather than turning delta off for that file.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_partial_of_an_older_version_is_seeded_afresh()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "a receiver seeds from old versions on Linux");
+        using var temp = new TempDirectory();
+        string destination = temp.Sub("dst");
+        string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "app.log"), 10L * Shard, seed: 11);
+        string target = Path.Combine(destination, "app.log");
+        CopyAsOlder(source, target);
+        var earlier = new ManifestEntry(EntryKind.File, "app.log", 12L * Shard, (UnixFileMode)0x1A4, 1_000_000_000, null);
+        Assert.Equal(10, BasisSeed.Seed(target, PartialFile.ResumablePathFor(target), earlier, Shard, int.MaxValue, sparse: false, alive: () => { }));
+        byte[] tail = new byte[3 * Shard];
+        new Random(12).NextBytes(tail);
+        using (var log = new FileStream(source, FileMode.Append)) log.Write(tail);
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var result = await SingularitySender.SendAsync([source], receiver.Url, Delta);
+
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        TestFiles.AssertSameBytes(source, target);
+        Assert.Equal((3L * Shard, 10L * Shard, 0L), (result.BytesSent, result.BytesMatched, result.BytesSkipped));
+        Assert.Empty(Directory.GetFiles(destination, ".*"));
+    }
+
+    /// <summary>
+    /// A sparse session's seed leaves the old version's runs of zeros as holes; its partial is extended over a hole at
+    /// the end, so the records of shards there are trusted and those shards are kept too.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_sparse_seed_keeps_holes_and_the_shards_in_a_final_hole()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "holes are punched on Linux");
+        using var temp = new TempDirectory();
+        string destination = temp.Sub("dst");
+        // Data in the first two shards only: the old version ends in a hole of six shards.
+        string source = TestFiles.CreateSparse(Path.Combine(temp.Sub("src"), "disk.img"), 8L * Shard, seed: 13, (0, 2 * Shard));
+        string target = Path.Combine(destination, "disk.img");
+        File.Copy(source, target);
+        File.SetLastWriteTimeUtc(target, File.GetLastWriteTimeUtc(source).AddDays(-1));
+        Overwrite(source, 10, [1, 2, 3]);
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var result = await SingularitySender.SendAsync([source], receiver.Url, Delta with { Sparse = true });
+
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        TestFiles.AssertSameBytes(source, target);
+        Assert.Equal((1L * Shard, 7L * Shard), (result.BytesSent, result.BytesMatched));
+        Assert.InRange(TestFiles.AllocatedBytes(target), 2L * Shard, 2L * Shard + SparseFiles.MinHole);
     }
 
     /// <summary>A dry run reads and writes nothing at the receiver: no partial is seeded.</summary>

@@ -277,6 +277,43 @@ public sealed class HostileReceiverTests
         Assert.Equal((7, false), (result.EntriesDeleted, result.DeletionSkipped));
     }
 
+    /// <summary>
+    /// A receiver seeding files from their old versions (delta) says so while the sender waits for the manifest's
+    /// acceptance, and the sender waits on past its idle timeout (1 s here, the acceptance after 3 s of such
+    /// messages); without delta asked for, such a message before Finish breaks the protocol.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_receiver_still_seeding_keeps_the_sender_waiting_for_the_acceptance(bool delta)
+    {
+        using var temp = new TempDirectory();
+        await using var receiver = new RawReceiver();
+        var send = SendOneFile(temp, receiver, Plain with { Delta = delta, IdleTimeout = TimeSpan.FromSeconds(1) });
+        await receiver.AcceptAsync();
+        await receiver.ReadUntilAsync(ControlMessageType.ManifestChunk);
+
+        for (int i = 0; i < 10 && !send.IsCompleted; i++)
+        {
+            await receiver.SendAsync(ControlMessageType.StillWorking, []);
+            await Task.Delay(300);
+        }
+        if (!delta)
+        {
+            var error = await Assert.ThrowsAnyAsync<SingularityException>(() => send);
+            Assert.Equal(ErrorCode.ProtocolViolation, error.Code);
+            Assert.Contains("StillWorking came neither after Finish", error.Message);
+            return;
+        }
+        Assert.False(send.IsCompleted);
+        await receiver.SendAsync(ControlMessageType.ManifestAccepted, RawReceiver.Fields(1));
+        Assert.NotNull(await receiver.ReadUntilAsync(ControlMessageType.FilesSealed));
+        await receiver.SendAsync(ControlMessageType.ShardAcks, RawReceiver.Batch([0, 0]));
+        await receiver.SendAsync(ControlMessageType.FilesCommitted, RawReceiver.Batch([0]));
+        await receiver.EndSessionAsync(1, 1000);
+        Assert.Equal(1, (await send).FilesTransferred);
+    }
+
     /// <summary>A receiver that reports deletions the sender did not ask for is refused: the sender would report them.</summary>
     [Fact]
     public async Task Deletions_the_sender_did_not_ask_for_are_refused()

@@ -47,4 +47,13 @@ public sealed class PathFitTests
             Assert.Same(kept, PathFit.Fit(kept, Long, "cubic"));
         }
     }
+
+    /// <summary>Delta is asked for as the options say, else on any path that is not local (rsync sends whole files between local paths).</summary>
+    [Fact]
+    public void Delta_is_asked_for_beyond_a_local_path_unless_the_options_say()
+    {
+        var automatic = new TransferOptions();
+        Assert.Equal((false, true, true), (PathFit.WantsDelta(automatic, Local), PathFit.WantsDelta(automatic, Short), PathFit.WantsDelta(automatic, Long)));
+        Assert.Equal((true, false), (PathFit.WantsDelta(automatic with { Delta = true }, Local), PathFit.WantsDelta(automatic with { Delta = false }, Long)));
+    }
 }
