@@ -22,6 +22,36 @@ public sealed class DeltaTests
         RandomAccess.Write(file, bytes, offset);
     }
 
+    /// <summary>
+    /// Opens a session by hand with <paramref name="flags"/> and announces one file, "f" of 9 MiB in shards of 1 MiB;
+    /// returns the control messages up to its acceptance. <paramref name="accepted"/> runs then, before the session is
+    /// cut off.
+    /// </summary>
+    private static async Task<List<ControlMessageType>> AnnounceAsync(LoopbackReceiver receiver, ushort flags, Action accepted)
+    {
+        var seen = new List<ControlMessageType>();
+        await using var peer = await RawPeer.ConnectAsync(receiver.Url);
+        await peer.HelloAsync(ConnectionRole.Control, receiver.Token);
+        await peer.SendControlAsync(ControlMessageType.OpenSession, RawPeer.OpenSession(shardSize: 1 << 20, lanes: 1, entries: 1, totalBytes: 9L << 20, flags: flags));
+        await peer.SendControlAsync(ControlMessageType.ManifestChunk, RawPeer.Manifest(new ManifestEntry(EntryKind.File, "f", 9L << 20, UnixFileMode.UserRead | UnixFileMode.UserWrite, 0, null)));
+        Assert.NotNull(await peer.ReadUntilAsync(ControlMessageType.ManifestAccepted, seen.Add));
+        accepted();
+        return seen;
+    }
+
+    /// <summary>Appends <paramref name="bytes"/> random bytes to <paramref name="path"/>, as a log grows.</summary>
+    private static void Append(string path, int bytes, int seed)
+    {
+        byte[] tail = new byte[bytes];
+        new Random(seed).NextBytes(tail);
+        using var log = new FileStream(path, FileMode.Append);
+        log.Write(tail);
+    }
+
+    /// <summary>Seeds the partial of <paramref name="entry"/> from <paramref name="target"/>, as a delta send cut off after its seeding leaves it.</summary>
+    private static void SeedAsAnInterruptedSendWould(string target, ManifestEntry entry, int shards) =>
+        Assert.Equal(shards, BasisSeed.Seed(target, PartialFile.ResumablePathFor(target), entry, Shard, int.MaxValue, sparse: false, alive: () => { }));
+
     /// <summary>A copy of <paramref name="source"/> at the destination, a day older, as an earlier send left it.</summary>
     private static void CopyAsOlder(string source, string destination)
     {
@@ -40,9 +70,7 @@ public sealed class DeltaTests
         string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "app.log"), 20L * Shard + 1000, seed: 3);
         string destination = temp.Sub("dst");
         File.Copy(source, Path.Combine(destination, "app.log"));
-        byte[] tail = new byte[3 * Shard];
-        new Random(4).NextBytes(tail);
-        using (var log = new FileStream(source, FileMode.Append)) log.Write(tail);
+        Append(source, 3 * Shard, seed: 4);
         await using var receiver = new LoopbackReceiver(destination, new TransferOptions { Cipher = cipher });
 
         var result = await SingularitySender.SendAsync([source], receiver.Url, Delta with { Cipher = cipher });
@@ -165,7 +193,7 @@ public sealed class DeltaTests
         var entry = new ManifestEntry(EntryKind.File, "f", new FileInfo(source).Length, (UnixFileMode)0x1A4, SourceScanner.ToNanoseconds(File.GetLastWriteTimeUtc(source)), null);
 
         // What a session that was cut off after seeding leaves.
-        Assert.Equal(10, BasisSeed.Seed(target, PartialFile.ResumablePathFor(target), entry, Shard, int.MaxValue, sparse: false, alive: () => { }));
+        SeedAsAnInterruptedSendWould(target, entry, shards: 10);
         await using var receiver = new LoopbackReceiver(destination);
         var result = await SingularitySender.SendAsync([source], receiver.Url, Delta with { Delta = false });
 
@@ -189,15 +217,8 @@ public sealed class DeltaTests
         string old = TestFiles.Create(Path.Combine(destination, "f"), 8L << 20, seed: 10);
         string kept = TestFiles.Create(Path.Combine(temp.Sub("copy"), "f"), 8L << 20, seed: 10);
         await using var receiver = new LoopbackReceiver(destination, new TransferOptions { Cipher = CipherSuite.None }, adjust: options => options with { StillWorkingInterval = TimeSpan.Zero });
-        var seen = new List<ControlMessageType>();
-        await using (var peer = await RawPeer.ConnectAsync(receiver.Url))
-        {
-            await peer.HelloAsync(ConnectionRole.Control, receiver.Token);
-            await peer.SendControlAsync(ControlMessageType.OpenSession, RawPeer.OpenSession(shardSize: 1 << 20, lanes: 1, entries: 1, totalBytes: 9L << 20, flags: OpenSessionFlags.Delta));
-            await peer.SendControlAsync(ControlMessageType.ManifestChunk, RawPeer.Manifest(new ManifestEntry(EntryKind.File, "f", 9L << 20, UnixFileMode.UserRead | UnixFileMode.UserWrite, 0, null)));
-            Assert.NotNull(await peer.ReadUntilAsync(ControlMessageType.ManifestAccepted, seen.Add));
-            Assert.True(File.Exists(Path.Combine(destination, ".f.sglty-part")));
-        }
+
+        var seen = await AnnounceAsync(receiver, OpenSessionFlags.Delta, () => Assert.True(File.Exists(Path.Combine(destination, ".f.sglty-part"))));
 
         Assert.False((await receiver.NextResultAsync()).Succeeded);
         Assert.Contains(ControlMessageType.StillWorking, seen);
@@ -220,10 +241,8 @@ public sealed class DeltaTests
         string target = Path.Combine(destination, "app.log");
         CopyAsOlder(source, target);
         var earlier = new ManifestEntry(EntryKind.File, "app.log", 12L * Shard, (UnixFileMode)0x1A4, 1_000_000_000, null);
-        Assert.Equal(10, BasisSeed.Seed(target, PartialFile.ResumablePathFor(target), earlier, Shard, int.MaxValue, sparse: false, alive: () => { }));
-        byte[] tail = new byte[3 * Shard];
-        new Random(12).NextBytes(tail);
-        using (var log = new FileStream(source, FileMode.Append)) log.Write(tail);
+        SeedAsAnInterruptedSendWould(target, earlier, shards: 10);
+        Append(source, 3 * Shard, seed: 12);
         await using var receiver = new LoopbackReceiver(destination);
 
         var result = await SingularitySender.SendAsync([source], receiver.Url, Delta);
@@ -272,15 +291,8 @@ public sealed class DeltaTests
         TestFiles.Create(Path.Combine(destination, "f"), 8L << 20, seed: 9);
         File.SetLastWriteTimeUtc(Path.Combine(destination, "f"), DateTime.UnixEpoch.AddDays(1));
         await using var receiver = new LoopbackReceiver(destination, new TransferOptions { Cipher = CipherSuite.None });
-        var seen = new List<ControlMessageType>();
-        await using (var peer = await RawPeer.ConnectAsync(receiver.Url))
-        {
-            await peer.HelloAsync(ConnectionRole.Control, receiver.Token);
-            await peer.SendControlAsync(ControlMessageType.OpenSession, RawPeer.OpenSession(shardSize: 1 << 20, lanes: 1, entries: 1, totalBytes: 9L << 20, flags: OpenSessionFlags.Delta | OpenSessionFlags.DryRun));
-            await peer.SendControlAsync(ControlMessageType.ManifestChunk, RawPeer.Manifest(new ManifestEntry(EntryKind.File, "f", 9L << 20, UnixFileMode.UserRead | UnixFileMode.UserWrite, 0, null)));
-            Assert.NotNull(await peer.ReadUntilAsync(ControlMessageType.ManifestAccepted, seen.Add));
-            Assert.Equal(["f"], Directory.GetFileSystemEntries(destination).Select(Path.GetFileName));
-        }
+
+        var seen = await AnnounceAsync(receiver, OpenSessionFlags.Delta | OpenSessionFlags.DryRun, () => Assert.Equal(["f"], Directory.GetFileSystemEntries(destination).Select(Path.GetFileName)));
 
         Assert.DoesNotContain(ControlMessageType.BasisOffer, seen);
     }
