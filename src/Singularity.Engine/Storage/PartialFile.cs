@@ -97,11 +97,20 @@ internal sealed class PartialFile
         // A file of one shard is written in one call: reserving its space first is a second system call for nothing.
         _preallocate = preallocate && ShardCount > 1;
         _written = ShardCount == 0;
-        // Preallocation reserves space without setting the length, so a partial is as long as its furthest write;
-        // a record for bytes beyond that length is not trusted.
-        _offered = Resumable && new FileInfo(TempPath) is { Exists: true, LinkTarget: null } part && part.Length <= entry.Size
-                && ResumeJournal.MostRecords(JournalPath) <= offerLimit
-            ? ResumeJournal.Load(JournalPath, entry.Size, entry.MtimeNanoseconds, shardSize, ShardCount)
+        _offered = Resumable ? OffersOf(TempPath, entry, shardSize, offerLimit) : ReadOnlyDictionary<int, ulong>.Empty;
+    }
+
+    /// <summary>
+    /// The shards the partial at <paramref name="partialPath"/> (a resumable one) and its journal vouch for, for this
+    /// entry and shard size: none if the partial is missing, a link or longer than the file, or the journal could hold
+    /// more records than <paramref name="offerLimit"/>. Preallocation reserves space without setting the length, so a
+    /// partial is as long as its furthest write; a record for bytes beyond that length is not trusted.
+    /// </summary>
+    public static IReadOnlyDictionary<int, ulong> OffersOf(string partialPath, ManifestEntry entry, int shardSize, long offerLimit)
+    {
+        string journal = ResumeJournal.PathFor(partialPath);
+        return new FileInfo(partialPath) is { Exists: true, LinkTarget: null } part && part.Length <= entry.Size && ResumeJournal.MostRecords(journal) <= offerLimit
+            ? ResumeJournal.Load(journal, entry.Size, entry.MtimeNanoseconds, shardSize, Digests.ShardCount(entry.Size, shardSize))
                 .Where(r => (long)r.Key * shardSize + Digests.ShardLength(entry.Size, shardSize, r.Key) <= part.Length)
                 .ToDictionary()
             : ReadOnlyDictionary<int, ulong>.Empty;
@@ -556,14 +565,13 @@ internal sealed class PartialFile
                     StopWriting();
                 }
                 if (!Resumable) TryDelete(TempPath);
-                // A copy of the version at its name that this session neither wrote into nor kept anything of: the
-                // next session seeds it again, so it does not stay taking space (a sender that sent only a manifest
-                // would otherwise leave a copy of every file it named).
-                else if (FromBasis && _shards is null)
-                {
+                // A copy of the version at its name of which this session claimed no shard: the next session seeds
+                // it again, so it does not stay taking space (a sender that sent only a manifest would otherwise
+                // leave a copy of every file it named). The journal first, in the order a session that resumes the
+                // copy takes them: one that holds the journal keeps both, and one that has not taken it yet finds it
+                // gone and ends as busy, so its sender retries (PROTOCOL §6.1).
+                else if (FromBasis && _shards is null && !RemoveLeftover(JournalPath, null))
                     RemoveLeftover(TempPath, null);
-                    RemoveLeftover(JournalPath, null);
-                }
             }
         }
         finally

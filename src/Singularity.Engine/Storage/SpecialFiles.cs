@@ -67,8 +67,17 @@ internal static class SpecialFiles
             throw Errno.ToException(error);
         }
         var handle = new SafeFileHandle(descriptor, ownsHandle: true);
-        if (statx(handle, "", AtEmptyPath, StatxType, out var status) == 0 && (status.Mask & StatxType) != 0 && (status.Mode & FileTypeMask) == RegularType)
-            return handle;
+        try
+        {
+            if (statx(handle, "", AtEmptyPath, StatxType, out var status) == 0 && (status.Mask & StatxType) != 0 && (status.Mode & FileTypeMask) == RegularType)
+                return handle;
+        }
+        catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
+        {
+            // A C library without statx (glibc before 2.28) cannot tell what was opened.
+            handle.Dispose();
+            return orFollowing ? OpenFollowing(path) : null;
+        }
         handle.Dispose();
         return null;
     }

@@ -601,8 +601,9 @@ internal sealed partial class ReceiverSession
     /// Delta (OpenSession flag): a changed file of more than one shard has its partial seeded from the version at its
     /// name (see <see cref="BasisSeed"/>), within what the session may still offer. True if shards were seeded. Without
     /// journals (no flushes) nothing is seeded: the offers would have no record to stand on. A partial of its own, from
-    /// an interrupted send of this version, is resumed instead; one of another version (its journal offers nothing
-    /// here) is removed, as the file's first write would remove it, unless another session holds it.
+    /// an interrupted send of this version, is resumed instead; one that would offer nothing here (another version's,
+    /// or one its journal does not vouch for) is removed, as the file's first write would remove it, unless another
+    /// session holds it.
     /// </summary>
     private bool SeedFromBasis(ManifestEntry entry, string full)
     {
@@ -611,8 +612,7 @@ internal sealed partial class ReceiverSession
         string partial = PartialFile.ResumablePathFor(full);
         if (File.Exists(partial) || new FileInfo(partial).LinkTarget is not null)
         {
-            string journal = ResumeJournal.PathFor(partial);
-            if (ResumeJournal.MostRecords(journal) <= _offersLeft && ResumeJournal.Load(journal, entry.Size, entry.MtimeNanoseconds, _shardSize, shards).Count > 0) return false;
+            if (PartialFile.OffersOf(partial, entry, _shardSize, _offersLeft).Count > 0) return false;
             if (PartialFile.RemoveStaleResumable(full)) return false;
         }
         _seeding = true;

@@ -351,6 +351,10 @@ internal sealed partial class SenderSession
     {
         long lastSeen = -1;
         var lastProgress = _clock.Elapsed;
+        // The receiver's last StillWorking: with nothing in flight, one preparing a chunk (seeding it, with delta) has
+        // IdleTimeout from its last word. It does not hide lanes that stall with shards in flight.
+        long heard = 0;
+        var lastHeard = _clock.Elapsed;
         int stalls = 0;
         var growth = new LaneGrowth(_options.Lanes, LanesCeiling);
         var lastSample = _clock.Elapsed;
@@ -361,6 +365,7 @@ internal sealed partial class SenderSession
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(250), _cts.Token).ConfigureAwait(false);
                 long seen = Volatile.Read(ref _progressEvents);
+                if (Volatile.Read(ref _stillWorking) is var working && working != heard) (heard, lastHeard) = (working, _clock.Elapsed);
                 bool dataPhase = Volatile.Read(ref _accepted) > 0 && !_allCommitted.Task.IsCompleted;
                 if (dataPhase && _clock.Elapsed - lastSample >= LaneGrowth.SampleInterval)
                 {
@@ -402,7 +407,7 @@ internal sealed partial class SenderSession
                     AbortStalledLanes();
                     lastProgress = _clock.Elapsed;
                 }
-                else if (!waiting && quiet > QuietLimit)
+                else if (!waiting && quiet > QuietLimit && _clock.Elapsed - lastHeard > QuietLimit)
                 {
                     // Nothing in flight, nothing acknowledged, not done: fail (so the send can be retried) rather than hang.
                     Fail(new TransferAbortedException(ErrorCode.ConnectionLost, $"the transfer stalled: nothing moved for {QuietLimit.TotalSeconds:0} s"));
@@ -560,8 +565,6 @@ internal sealed partial class SenderSession
                 if (!(deleting || seeding) || body.Length != 0)
                     throw new ProtocolViolationException("StillWorking came neither after Finish with a deletion asked for nor before the manifest's acceptance with delta asked for, or with a body");
                 Interlocked.Increment(ref _stillWorking);
-                // Progress for the watchdog: with nothing in flight, a receiver preparing a chunk has IdleTimeout from its last word.
-                if (seeding) Interlocked.Increment(ref _progressEvents);
                 break;
             case ControlMessageType.WouldDelete:
                 if (!Volatile.Read(ref _finishSent) || (_sessionFlags & (OpenSessionFlags.DryRun | OpenSessionFlags.DeleteExtraneous)) != (OpenSessionFlags.DryRun | OpenSessionFlags.DeleteExtraneous))

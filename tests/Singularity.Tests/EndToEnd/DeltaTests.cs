@@ -27,7 +27,7 @@ public sealed class DeltaTests
     /// returns the control messages up to its acceptance. <paramref name="accepted"/> runs then, before the session is
     /// cut off.
     /// </summary>
-    private static async Task<List<ControlMessageType>> AnnounceAsync(LoopbackReceiver receiver, ushort flags, Action accepted)
+    private static async Task<List<ControlMessageType>> AnnounceAsync(LoopbackReceiver receiver, ushort flags, Func<RawPeer, Task> accepted)
     {
         var seen = new List<ControlMessageType>();
         await using var peer = await RawPeer.ConnectAsync(receiver.Url);
@@ -35,7 +35,7 @@ public sealed class DeltaTests
         await peer.SendControlAsync(ControlMessageType.OpenSession, RawPeer.OpenSession(shardSize: 1 << 20, lanes: 1, entries: 1, totalBytes: 9L << 20, flags: flags));
         await peer.SendControlAsync(ControlMessageType.ManifestChunk, RawPeer.Manifest(new ManifestEntry(EntryKind.File, "f", 9L << 20, UnixFileMode.UserRead | UnixFileMode.UserWrite, 0, null)));
         Assert.NotNull(await peer.ReadUntilAsync(ControlMessageType.ManifestAccepted, seen.Add));
-        accepted();
+        await accepted(peer);
         return seen;
     }
 
@@ -218,13 +218,45 @@ public sealed class DeltaTests
         string kept = TestFiles.Create(Path.Combine(temp.Sub("copy"), "f"), 8L << 20, seed: 10);
         await using var receiver = new LoopbackReceiver(destination, new TransferOptions { Cipher = CipherSuite.None }, adjust: options => options with { StillWorkingInterval = TimeSpan.Zero });
 
-        var seen = await AnnounceAsync(receiver, OpenSessionFlags.Delta, () => Assert.True(File.Exists(Path.Combine(destination, ".f.sglty-part"))));
+        var seen = await AnnounceAsync(receiver, OpenSessionFlags.Delta, _ =>
+        {
+            Assert.True(File.Exists(Path.Combine(destination, ".f.sglty-part")));
+            return Task.CompletedTask;
+        });
 
         Assert.False((await receiver.NextResultAsync()).Succeeded);
         Assert.Contains(ControlMessageType.StillWorking, seen);
         Assert.Equal(ControlMessageType.BasisOffer, seen.Last(type => type != ControlMessageType.StillWorking && type != ControlMessageType.ManifestAccepted));
         Assert.Equal(["f"], Directory.GetFileSystemEntries(destination).Select(Path.GetFileName));
         TestFiles.AssertSameBytes(kept, old);
+    }
+
+    /// <summary>
+    /// A seeded copy of which the session claimed a shard (here one the sender kept) is a partial like any other: when
+    /// the session is cut off, it stays, and the next send of the same version resumes it.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_seeded_copy_the_session_used_stays_for_the_next_send()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "a receiver seeds from old versions on Linux");
+        using var temp = new TempDirectory();
+        string destination = temp.Sub("dst");
+        string target = TestFiles.Create(Path.Combine(destination, "f"), 8L << 20, seed: 14);
+        // The version announced below: the old one and a ninth MiB, with the mtime of the announcement (0).
+        string source = Path.Combine(temp.Sub("src"), "f");
+        File.Copy(target, source);
+        Append(source, 1 << 20, seed: 15);
+        File.SetLastWriteTimeUtc(source, DateTime.UnixEpoch);
+        await using var receiver = new LoopbackReceiver(destination, new TransferOptions { Cipher = CipherSuite.None });
+
+        await AnnounceAsync(receiver, OpenSessionFlags.Delta, peer => peer.SendControlAsync(ControlMessageType.ShardsKept, RawReceiver.Batch([0, 0])));
+        Assert.False((await receiver.NextResultAsync()).Succeeded);
+        Assert.True(File.Exists(Path.Combine(destination, ".f.sglty-part")));
+        var result = await SingularitySender.SendAsync([source], receiver.Url, Delta with { ShardSize = 1 << 20 });
+
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        TestFiles.AssertSameBytes(source, target);
+        Assert.Equal((1L << 20, 8L << 20, 0L), (result.BytesSent, result.BytesSkipped, result.BytesMatched));
     }
 
     /// <summary>
@@ -292,7 +324,11 @@ public sealed class DeltaTests
         File.SetLastWriteTimeUtc(Path.Combine(destination, "f"), DateTime.UnixEpoch.AddDays(1));
         await using var receiver = new LoopbackReceiver(destination, new TransferOptions { Cipher = CipherSuite.None });
 
-        var seen = await AnnounceAsync(receiver, OpenSessionFlags.Delta | OpenSessionFlags.DryRun, () => Assert.Equal(["f"], Directory.GetFileSystemEntries(destination).Select(Path.GetFileName)));
+        var seen = await AnnounceAsync(receiver, OpenSessionFlags.Delta | OpenSessionFlags.DryRun, _ =>
+        {
+            Assert.Equal(["f"], Directory.GetFileSystemEntries(destination).Select(Path.GetFileName));
+            return Task.CompletedTask;
+        });
 
         Assert.DoesNotContain(ControlMessageType.BasisOffer, seen);
     }

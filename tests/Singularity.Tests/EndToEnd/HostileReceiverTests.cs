@@ -279,7 +279,7 @@ public sealed class HostileReceiverTests
 
     /// <summary>
     /// A receiver seeding files from their old versions (delta) says so while the sender waits for the manifest's
-    /// acceptance, and the sender waits on past its idle timeout (1 s here, the acceptance after 3 s of such
+    /// acceptance, and the sender waits on past its idle timeout (2 s here, the acceptance after 4 s of such
     /// messages); without delta asked for, such a message before Finish breaks the protocol.
     /// </summary>
     [Theory]
@@ -289,14 +289,14 @@ public sealed class HostileReceiverTests
     {
         using var temp = new TempDirectory();
         await using var receiver = new RawReceiver();
-        var send = SendOneFile(temp, receiver, Plain with { Delta = delta, IdleTimeout = TimeSpan.FromSeconds(1) });
+        var send = SendOneFile(temp, receiver, Plain with { Delta = delta, IdleTimeout = TimeSpan.FromSeconds(2) });
         await receiver.AcceptAsync();
         await receiver.ReadUntilAsync(ControlMessageType.ManifestChunk);
 
-        for (int i = 0; i < 10 && !send.IsCompleted; i++)
+        for (int i = 0; i < 20 && !send.IsCompleted; i++)
         {
             await receiver.SendAsync(ControlMessageType.StillWorking, []);
-            await Task.Delay(300);
+            await Task.Delay(200);
         }
         if (!delta)
         {
