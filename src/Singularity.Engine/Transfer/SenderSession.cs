@@ -78,7 +78,8 @@ internal sealed partial class SenderSession
     private long _bytesMatched;
     private int _filesUnchanged;
     private int _entriesDeleted;
-    // Finish went out; StillWorking messages heard since.
+    // Finish went out; StillWorking messages heard (while the receiver seeds, before the last acceptance, and while
+    // it deletes, after Finish).
     private bool _finishSent;
     private long _stillWorking;
     private int _entriesNotDeleted;
