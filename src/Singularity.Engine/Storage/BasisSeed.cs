@@ -32,10 +32,11 @@ internal static class BasisSeed
     /// <summary>
     /// Seeds the partial at <paramref name="partialPath"/> and its journal for <paramref name="entry"/> from the
     /// regular file at <paramref name="finalPath"/>, at most <paramref name="mostShards"/> shards. The copy calls
-    /// <paramref name="alive"/> after every MiB: the sender waits for the file's acceptance meanwhile, and is told that
-    /// the receiver is at work. Returns the shards seeded; 0 when there is no basis to read, nothing to seed, or the
-    /// copy failed with an I/O error (what it made is removed again: the file then arrives whole, and a disk that is
-    /// full shows at its writes). Any other exception (from <paramref name="alive"/>) removes it too, and goes on. The
+    /// <paramref name="alive"/> after every read (of at most 1 MiB): the sender waits for the file's acceptance
+    /// meanwhile, and is told that the receiver is at work. Returns the shards seeded; 0 when there is no basis to read,
+    /// nothing to seed, or the copy failed with an I/O error (what it made is removed again: the file then arrives
+    /// whole, and a disk that is full shows at its writes). Any other exception (from <paramref name="alive"/>, when
+    /// the session ends) removes it too, and is thrown on. The
     /// caller has checked that nothing stands at the partial's name. Only where the basis can be opened without
     /// following a link at its name (Linux): elsewhere nothing is seeded, as a link there would have the receiver read,
     /// and tell the sender digests of, a file outside the destination.
