@@ -314,6 +314,46 @@ public sealed class HostileReceiverTests
         Assert.Equal(1, (await send).FilesTransferred);
     }
 
+    /// <summary>
+    /// With nothing in flight after the first chunk's files are committed, a receiver seeding the next chunk keeps the
+    /// sender's watchdog waiting by saying it is at work (2 s idle timeout here, 4 s of StillWorking): the quiet limit
+    /// counts from its last word.
+    /// </summary>
+    [Fact]
+    public async Task A_receiver_seeding_a_later_chunk_keeps_the_watchdog_waiting()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("tree");
+        for (int i = 0; i < 1500; i++) TestFiles.Create(Path.Combine(tree, $"{i:D4}-{new string('n', 230)}"), 1, seed: i);
+        await using var receiver = new RawReceiver();
+        using var stop = new CancellationTokenSource();
+        var send = SingularitySender.SendAsync([tree], receiver.Url, Plain with { FilesAheadOfCommits = 0, Delta = true, IdleTimeout = TimeSpan.FromSeconds(2) }, null, stop.Token);
+        await receiver.AcceptAsync();
+        byte[] chunk = (await receiver.ReadUntilAsync(ControlMessageType.ManifestChunk))!;
+        int sent = BinaryPrimitives.ReadInt32LittleEndian(chunk.AsSpan(4));
+        await receiver.SendAsync(ControlMessageType.ManifestAccepted, RawReceiver.Fields((uint)sent));
+        // Every file of the first chunk (all but the directory) sealed, then acknowledged and committed: nothing is in flight.
+        var sealedIds = new List<uint>();
+        while (sealedIds.Count < sent - 1)
+        {
+            byte[] seals = (await receiver.ReadUntilAsync(ControlMessageType.FilesSealed))!;
+            for (int i = 0; i < BinaryPrimitives.ReadInt32LittleEndian(seals); i++) sealedIds.Add(BinaryPrimitives.ReadUInt32LittleEndian(seals.AsSpan(4 + 12 * i)));
+        }
+        await receiver.SendAsync(ControlMessageType.ShardAcks, RawReceiver.Batch([.. sealedIds.Select(id => new[] { id, 0u })]));
+        await receiver.SendAsync(ControlMessageType.FilesCommitted, RawReceiver.Batch([.. sealedIds.Select(id => new[] { id })]));
+        Assert.NotNull(await receiver.ReadUntilAsync(ControlMessageType.ManifestChunk));
+
+        for (int i = 0; i < 20 && !send.IsCompleted; i++)
+        {
+            await receiver.SendAsync(ControlMessageType.StillWorking, []);
+            await Task.Delay(200);
+        }
+
+        Assert.False(send.IsCompleted, send.IsFaulted ? send.Exception!.InnerException!.Message : "the send ended");
+        await stop.CancelAsync();
+        Assert.Equal(ErrorCode.Cancelled, (await Assert.ThrowsAnyAsync<SingularityException>(() => send)).Code);
+    }
+
     /// <summary>A receiver that reports deletions the sender did not ask for is refused: the sender would report them.</summary>
     [Fact]
     public async Task Deletions_the_sender_did_not_ask_for_are_refused()
