@@ -97,20 +97,11 @@ internal sealed class PartialFile
         // A file of one shard is written in one call: reserving its space first is a second system call for nothing.
         _preallocate = preallocate && ShardCount > 1;
         _written = ShardCount == 0;
-        _offered = Resumable ? OffersOf(TempPath, entry, shardSize, offerLimit) : ReadOnlyDictionary<int, ulong>.Empty;
-    }
-
-    /// <summary>
-    /// The shards the partial at <paramref name="partialPath"/> (a resumable one) and its journal vouch for, for this
-    /// entry and shard size: none if the partial is missing, a link or longer than the file, or the journal could hold
-    /// more records than <paramref name="offerLimit"/>. Preallocation reserves space without setting the length, so a
-    /// partial is as long as its furthest write; a record for bytes beyond that length is not trusted.
-    /// </summary>
-    public static IReadOnlyDictionary<int, ulong> OffersOf(string partialPath, ManifestEntry entry, int shardSize, long offerLimit)
-    {
-        string journal = ResumeJournal.PathFor(partialPath);
-        return new FileInfo(partialPath) is { Exists: true, LinkTarget: null } part && part.Length <= entry.Size && ResumeJournal.MostRecords(journal) <= offerLimit
-            ? ResumeJournal.Load(journal, entry.Size, entry.MtimeNanoseconds, shardSize, Digests.ShardCount(entry.Size, shardSize))
+        // Preallocation reserves space without setting the length, so a partial is as long as its furthest write;
+        // a record for bytes beyond that length is not trusted.
+        _offered = Resumable && new FileInfo(TempPath) is { Exists: true, LinkTarget: null } part && part.Length <= entry.Size
+                && ResumeJournal.MostRecords(JournalPath) <= offerLimit
+            ? ResumeJournal.Load(JournalPath, entry.Size, entry.MtimeNanoseconds, shardSize, ShardCount)
                 .Where(r => (long)r.Key * shardSize + Digests.ShardLength(entry.Size, shardSize, r.Key) <= part.Length)
                 .ToDictionary()
             : ReadOnlyDictionary<int, ulong>.Empty;

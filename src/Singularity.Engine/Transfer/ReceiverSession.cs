@@ -442,8 +442,10 @@ internal sealed partial class ReceiverSession
                 // What stands at the resumable name is known once looked at: a file of one shard removes it.
                 bool? partialStands = !fresh && Digests.ShardCount64(entry.Size, _shardSize) <= 1 ? PartialFile.RemoveStaleResumable(full) : null;
                 if (!fresh && (_skipUnchanged || entry.SentBefore) && LeaveInPlace(id, entry, full, partialStands)) break;
-                bool seeded = !fresh && _delta && SeedFromBasis(entry, full);
-                var file = new PartialFile(id, entry, full, _shardSize, _options.Transfer.Durable, Id.Tag, _preallocate && _holeDigests is null, _options.PreserveMode, _holds, _writing, _offersLeft, sparse: _holeDigests is not null) { FromBasis = seeded };
+                var file = NewPartialFile(id, entry, full);
+                // A partial of its own, from an interrupted send of this version, is resumed; otherwise, with delta,
+                // the file is seeded from the version at its name, and its offers read from the seed.
+                if (!fresh && _delta && file.Offered.Count == 0 && SeedFromBasis(entry, full)) file = NewPartialFile(id, entry, full, fromBasis: true);
                 _files[id] = file;
                 _fileCount++;
                 _offersLeft -= file.Offered.Count;
@@ -598,23 +600,17 @@ internal sealed partial class ReceiverSession
     }
 
     /// <summary>
-    /// Delta (OpenSession flag): a changed file of more than one shard has its partial seeded from the version at its
-    /// name (see <see cref="BasisSeed"/>), within what the session may still offer. True if shards were seeded. Without
-    /// journals (no flushes) nothing is seeded: the offers would have no record to stand on. A partial of its own, from
-    /// an interrupted send of this version, is resumed instead; one that would offer nothing here (another version's,
-    /// or one its journal does not vouch for) is removed, as the file's first write would remove it, unless another
-    /// session holds it.
+    /// Delta (OpenSession flag): a changed file of more than one shard, whose partial offers nothing, has its partial
+    /// seeded from the version at its name (see <see cref="BasisSeed"/>), within what the session may still offer.
+    /// True if shards were seeded. Without journals (no flushes) nothing is seeded: the offers would have no record to
+    /// stand on. A partial standing there offers nothing here (another version's, or one its journal does not vouch
+    /// for): it is removed, as the file's first write would remove it, unless another session holds it.
     /// </summary>
     private bool SeedFromBasis(ManifestEntry entry, string full)
     {
-        int shards = Digests.ShardCount(entry.Size, _shardSize);
-        if (!_options.Transfer.Durable || shards <= 1 || _offersLeft <= 0) return false;
+        if (!_options.Transfer.Durable || Digests.ShardCount(entry.Size, _shardSize) <= 1 || _offersLeft <= 0) return false;
         string partial = PartialFile.ResumablePathFor(full);
-        if (File.Exists(partial) || new FileInfo(partial).LinkTarget is not null)
-        {
-            if (PartialFile.OffersOf(partial, entry, _shardSize, _offersLeft).Count > 0) return false;
-            if (PartialFile.RemoveStaleResumable(full)) return false;
-        }
+        if ((File.Exists(partial) || new FileInfo(partial).LinkTarget is not null) && PartialFile.RemoveStaleResumable(full)) return false;
         _seeding = true;
         try
         {
@@ -625,6 +621,10 @@ internal sealed partial class ReceiverSession
             _seeding = false;
         }
     }
+
+    /// <summary>A file's record for this session, reading what a partial at its resumable name offers.</summary>
+    private PartialFile NewPartialFile(uint id, ManifestEntry entry, string full, bool fromBasis = false) =>
+        new(id, entry, full, _shardSize, _options.Transfer.Durable, Id.Tag, _preallocate && _holeDigests is null, _options.PreserveMode, _holds, _writing, _offersLeft, sparse: _holeDigests is not null) { FromBasis = fromBasis };
 
     /// <summary>
     /// Tells the sender which shards of this file are already here, verified: those an earlier session left (ResumeOffer),
