@@ -89,10 +89,11 @@ public sealed record TransferOptions
     public bool DeleteExtraneous { get; init; }
 
     /// <summary>
-    /// Patterns of entries the sender leaves out, as rsync's --exclude (docs/PROTOCOL.md §3, Exclude):
-    /// <c>*.tmp</c> at any depth, <c>/tree/build</c> from the destination, <c>cache/</c> directories only. With
-    /// <see cref="DeleteExtraneous"/>, the receiver keeps what they match. At most 256, of at most 1024 bytes each and 8192 in all.
-    /// Default none.
+    /// Patterns of entries the sender leaves out, as rsync's --exclude and --include (docs/PROTOCOL.md §3, Exclude):
+    /// <c>*.tmp</c> at any depth, <c>/tree/build</c> from the destination, <c>cache/</c> directories only. One that
+    /// starts with "+ " is an include, and "!" clears those before it; the first that matches an entry decides, so
+    /// <c>["+ */", "+ *.log", "- *"]</c> sends only logs. With <see cref="DeleteExtraneous"/>, the receiver keeps what
+    /// they exclude. At most 256, of at most 1024 bytes each and 8192 in all. Default none.
     /// </summary>
     public IReadOnlyList<string> Exclude { get; init; } = [];
 

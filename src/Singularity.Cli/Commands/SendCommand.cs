@@ -26,7 +26,9 @@ internal static class SendCommand
         var ignoreTimes = new Option<bool>("--ignore-times", "-I") { Description = "send every file, also those the receiver already holds with the same size and modification time (which are otherwise left as they are, as rsync leaves them)" };
         var delete = new Option<bool>("--delete") { Description = "once every file is in place, delete what the sent directories hold at the receiver that the source does not (also in the receiver's directory itself, for a source ending in '/'), as rsync --delete does; not if anything was left out (not readable here, or not writable there); also replaces a directory in the way of a file or a link" };
         var exclude = new Option<string[]>("--exclude") { HelpName = "PATTERN", Description = "leave out what matches, as rsync --exclude: '*.tmp' or '.git' is a name at any depth, 'logs/*.gz' the end of a path, '/tree/build' a path from the receiver's directory, a trailing '/' directories only; '*' stops at '/', '**' does not, '?' and '[a-z]' are one character; with --delete, the receiver keeps what matches; may be given many times", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
-        var excludeFrom = new Option<string[]>("--exclude-from") { HelpName = "FILE", Description = "read --exclude patterns from FILE, one per line; empty lines and lines starting with '#' or ';' are skipped; may be given many times", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
+        var excludeFrom = new Option<string[]>("--exclude-from") { HelpName = "FILE", Description = "read --exclude patterns from FILE, one per line (a line starting with '+ ' is an include); empty lines and lines starting with '#' or ';' are skipped; may be given many times", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
+        var include = new Option<string[]>("--include") { HelpName = "PATTERN", Description = "send what matches even where a later --exclude would leave it out, as rsync --include: patterns are tried in the order given, --include and --exclude together, and the first that matches decides; e.g. --include '*/' --include '*.log' --exclude '*' sends only logs; may be given many times", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
+        var includeFrom = new Option<string[]>("--include-from") { HelpName = "FILE", Description = "read --include patterns from FILE, one per line (a line starting with '- ' is an exclude), as --exclude-from reads them; may be given many times", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
         var dryRun = new Option<bool>("--dry-run", "-n") { Description = "change nothing at the receiver: list on stdout the files a send would send and, with --delete, what it would delete ('deleting PATH'), as rsync --dry-run does; no file's contents are read or sent" };
         var owners = new Option<bool>("--owners") { Description = "keep each entry's owner and group, by number, as rsync -a --numeric-ids keeps them; a receiver running as root applies them, any other leaves them" };
         var compress = new Option<bool>("--compress", "-z") { Description = "compress shards on the wire (Zstandard), as rsync -z and scp -C do: worth it on a path slower than a few hundred MB/s (a WAN) for data that packs (text, logs); on a fast LAN it costs throughput; data that does not pack travels as it is" };
@@ -47,7 +49,7 @@ internal static class SendCommand
         var sparse = new Option<bool>("--sparse", "-S") { Description = "handle sparse files (disk images, say) as rsync --sparse does: a Linux receiver leaves runs of zeros as holes rather than writing them, and no receiver reserves space ahead; shards that lie in a hole of the source (Linux) are not read or sent, only named" };
         var delta = new Option<bool>("--delta") { Description = "send only the shards of a changed file that differ from the version already at the receiver, as rsync does (a log that grew sends its new tail): the receiver first copies that version into the file's partial; the default on a path of 1 ms round trip or more, not on loopback or a LAN" };
         var wholeFile = new Option<bool>("--whole-file", "-W") { Description = "send changed files whole, never as a delta, as rsync --whole-file does" };
-        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, delete, exclude, excludeFrom, dryRun, owners, sparse, compress, bwlimit, delta, wholeFile };
+        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, delete, exclude, excludeFrom, include, includeFrom, dryRun, owners, sparse, compress, bwlimit, delta, wholeFile };
         command.Validators.Add(result =>
         {
             if (result.GetValue(delta) && result.GetValue(wholeFile)) result.AddError("--delta and --whole-file contradict each other; give one of them");
@@ -78,16 +80,16 @@ internal static class SendCommand
                 BandwidthLimit = result.GetValue(bwlimit) ?? 0,
                 Delta = result.GetValue(wholeFile) ? false : result.GetValue(delta) ? true : null,
             };
-            return RunAsync(result.GetValue(paths)!, result.GetValue(to)!, options, result.GetValue(exclude) ?? [], result.GetValue(excludeFrom) ?? [], result.GetValue(json), result.GetValue(token), result.GetValue(tokenFile), cancellationToken);
+            return RunAsync(result.GetValue(paths)!, result.GetValue(to)!, options, PatternsInOrder(result, exclude, excludeFrom, include, includeFrom), result.GetValue(json), result.GetValue(token), result.GetValue(tokenFile), cancellationToken);
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(string[] paths, string to, TransferOptions options, string[] exclude, string[] excludeFrom, bool json, string? token, string? tokenFile, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(string[] paths, string to, TransferOptions options, List<(Option Option, string Value)> patterns, bool json, string? token, string? tokenFile, CancellationToken cancellationToken)
     {
         try
         {
-            options = options with { Exclude = [.. exclude, .. excludeFrom.SelectMany(ExcludeFile)] };
+            options = options with { Exclude = [.. patterns.SelectMany(Patterns)] };
             var url = ConnectionUrl.Parse(to);
             if (url.Token is null && CommonOptions.ResolveToken(token, tokenFile) is { } given) url = url with { Token = given };
             var display = new ProgressDisplay(CipherSuites.Name(options.Cipher));
@@ -162,8 +164,37 @@ internal static class SendCommand
         return exitCode;
     }
 
-    /// <summary>The patterns of an --exclude-from file, as rsync reads one: a pattern a line, without blank lines and comments ('#', ';').</summary>
-    private static IEnumerable<string> ExcludeFile(string path)
+    /// <summary>
+    /// The --exclude, --include and their -from options, each with its value, in the order given on the command line:
+    /// the first pattern that matches decides, so their order counts across the options, as in rsync.
+    /// </summary>
+    private static List<(Option Option, string Value)> PatternsInOrder(ParseResult result, params Option<string[]>[] options)
+    {
+        var given = new List<(Option, string)>();
+        var tokens = result.Tokens;
+        // Each of these takes one value per occurrence (--exclude=X is split into the option and X as well).
+        for (int i = 0; i + 1 < tokens.Count; i++)
+        {
+            if (tokens[i].Type != System.CommandLine.Parsing.TokenType.Option) continue;
+            var option = options.FirstOrDefault(o => o.Name == tokens[i].Value || o.Aliases.Contains(tokens[i].Value));
+            if (option is not null) given.Add((option, tokens[++i].Value));
+        }
+        return given;
+    }
+
+    /// <summary>
+    /// The patterns an option gives, as rsync reads them: a pattern that starts with "+ " or "- " keeps its kind, and
+    /// any other is an include for --include and --include-from, an exclude otherwise.
+    /// </summary>
+    private static IEnumerable<string> Patterns((Option Option, string Value) given)
+    {
+        bool includes = given.Option.Name.StartsWith("--include", StringComparison.Ordinal);
+        var patterns = given.Option.Name.EndsWith("-from", StringComparison.Ordinal) ? PatternFile(given.Option.Name, given.Value) : [given.Value];
+        return patterns.Select(pattern => includes && !pattern.StartsWith("+ ", StringComparison.Ordinal) && !pattern.StartsWith("- ", StringComparison.Ordinal) && pattern != "!" ? "+ " + pattern : pattern);
+    }
+
+    /// <summary>The patterns of an --exclude-from or --include-from file, as rsync reads one: a pattern a line, without blank lines and comments ('#', ';').</summary>
+    private static List<string> PatternFile(string option, string path)
     {
         try
         {
@@ -177,7 +208,7 @@ internal static class SendCommand
                 UnauthorizedAccessException => "permission denied",
                 _ => ex.Message,
             };
-            throw new SingularityException(ErrorCode.BadPath, $"cannot read --exclude-from '{path}': {why}");
+            throw new SingularityException(ErrorCode.BadPath, $"cannot read {option} '{path}': {why}");
         }
     }
 

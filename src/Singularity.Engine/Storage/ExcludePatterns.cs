@@ -1,8 +1,8 @@
 namespace Singularity.Engine.Storage;
 
 /// <summary>
-/// The entries a send leaves out, named as rsync's --exclude names them, matched against an entry's path as the
-/// destination sees it (relative to the receiver's directory, the path a manifest carries):
+/// The entries a send leaves out, named as rsync's --exclude and --include name them, matched against an entry's path
+/// as the destination sees it (relative to the receiver's directory, the path a manifest carries):
 /// <list type="bullet">
 /// <item>a pattern without '/' or '**' matches an entry's name at any depth (<c>*.tmp</c>, <c>.git</c>);</item>
 /// <item>one with a '/' inside, or '**', matches the end of the path at a '/' (<c>logs/*.gz</c> matches
@@ -12,13 +12,16 @@ namespace Singularity.Engine.Storage;
 /// <item>'*' matches any run of characters but '/', '**' any run at all, '?' one character but '/', and
 /// <c>[a-z]</c>, <c>[!0-9]</c> one character of a class (never '/'); where the pattern holds a wildcard, '\' makes
 /// the next character plain, and elsewhere it is a character like any other;</item>
-/// <item>a leading "- " is dropped, as rsync reads it for an exclude; "+ " (an include) and "!" are refused.</item>
+/// <item>as in rsync's filter rules, a leading "+ " makes a pattern an include and a leading "- " (or none) an
+/// exclude; "!" alone clears the patterns before it. The first pattern that matches an entry decides: an exclude
+/// leaves it out, an include keeps it, and an entry none matches is kept.</item>
 /// </list>
-/// An excluded directory is left out with everything below it. With a deletion, the receiver keeps what matches:
-/// excluded entries are neither sent nor deleted, as rsync leaves them without --delete-excluded. Matching costs at
-/// most the pattern's length times the path's, whatever the pattern: it never backtracks; a path without the
-/// pattern's longest plain run is passed over at once. A receiver matching a sender's patterns also caps the work
-/// (see <see cref="LimitWork"/>).
+/// An excluded directory is left out with everything below it, so an include below it is never reached (rsync users
+/// give <c>+ */</c> first to walk every directory). With a deletion, the receiver keeps what is excluded: excluded
+/// entries are neither sent nor deleted, as rsync leaves them without --delete-excluded. Matching costs at most the
+/// pattern's length times the path's, whatever the pattern: it never backtracks; a path without the pattern's longest
+/// plain run is passed over at once. A receiver matching a sender's patterns also caps the work (see
+/// <see cref="LimitWork"/>).
 /// </summary>
 internal sealed class ExcludePatterns
 {
@@ -63,17 +66,17 @@ internal sealed class ExcludePatterns
     }
 
     /// <summary>
-    /// Checks and compiles <paramref name="patterns"/>; null for none. Throws <see cref="ArgumentException"/> naming the
-    /// first pattern that names nothing, is malformed, asks for what rsync's filter rules do beyond excluding, or is
-    /// too long, and when there are too many.
+    /// Checks and compiles <paramref name="patterns"/>, in their order; null for none. Throws
+    /// <see cref="ArgumentException"/> naming the first pattern that names nothing, is malformed, or is too long, and
+    /// when there are too many.
     /// </summary>
     public static ExcludePatterns? Parse(IReadOnlyList<string>? patterns)
     {
         if (patterns is null || patterns.Count == 0) return null;
         if (patterns.Count > MostPatterns)
-            throw Refused($"{patterns.Count} exclude patterns are more than the {MostPatterns} a send may give");
+            throw Refused($"{patterns.Count} patterns (--exclude and --include together) are more than the {MostPatterns} a send may give");
         if (patterns.Sum(System.Text.Encoding.UTF8.GetByteCount) > MostPatternBytes)
-            throw Refused($"the exclude patterns hold more than {MostPatternBytes} bytes together, the most a send may give");
+            throw Refused($"the patterns (--exclude and --include) hold more than {MostPatternBytes} bytes together, the most a send may give");
         var rules = new List<Rule>(patterns.Count);
         foreach (string pattern in patterns) Compile(pattern, rules);
         return new ExcludePatterns([.. patterns], [.. rules]);
@@ -83,13 +86,18 @@ internal sealed class ExcludePatterns
     {
         string shown = pattern.Length > 60 ? pattern[..60] + "…" : pattern;
         if (System.Text.Encoding.UTF8.GetByteCount(pattern) > LongestPatternBytes)
-            throw Refused($"the exclude pattern '{shown}' is longer than {LongestPatternBytes} bytes");
-        if (pattern.Contains('\0')) throw Refused("an exclude pattern may not hold a NUL character");
-        if (pattern.StartsWith("+ ", StringComparison.Ordinal) || pattern == "!")
-            throw Refused($"'{shown}' is an rsync filter rule (an include, or '!' to clear the list); sglty takes exclude patterns only");
-        string body = pattern.StartsWith("- ", StringComparison.Ordinal) ? pattern[2..] : pattern;
+            throw Refused($"the pattern '{shown}' is longer than {LongestPatternBytes} bytes");
+        if (pattern.Contains('\0')) throw Refused("a pattern may not hold a NUL character");
+        // As rsync: "!" clears the list so far, and what follows starts a new one.
+        if (pattern == "!")
+        {
+            rules.Clear();
+            return;
+        }
+        bool include = pattern.StartsWith("+ ", StringComparison.Ordinal);
+        string body = include || pattern.StartsWith("- ", StringComparison.Ordinal) ? pattern[2..] : pattern;
         if (body.Contains("//", StringComparison.Ordinal))
-            throw Refused($"the exclude pattern '{shown}' names nothing: it holds '//'");
+            throw Refused($"the pattern '{shown}' names nothing: it holds '//'");
         bool anchored = body.StartsWith('/');
         if (anchored) body = body[1..];
         bool directoryOnly = false, andBelow = false;
@@ -103,11 +111,11 @@ internal sealed class ExcludePatterns
             body = body[..^1];
             directoryOnly = true;
         }
-        if (body.Length == 0) throw Refused($"the exclude pattern '{shown}' names nothing: it is empty");
+        if (body.Length == 0) throw Refused($"the pattern '{shown}' names nothing: it is empty");
         bool fullPath = anchored || body.Contains('/') || body.Contains("**", StringComparison.Ordinal);
-        rules.Add(Rule.Of(Tokenize(body, shown), anchored, fullPath, directoryOnly || andBelow));
+        rules.Add(Rule.Of(Tokenize(body, shown), anchored, fullPath, directoryOnly || andBelow, include));
         // "dir/***": the directory itself, above, and everything below it.
-        if (andBelow) rules.Add(Rule.Of(Tokenize(body + "/**", shown), anchored, fullPath: true, directoryOnly: false));
+        if (andBelow) rules.Add(Rule.Of(Tokenize(body + "/**", shown), anchored, fullPath: true, directoryOnly: false, include));
     }
 
     /// <summary>Names the option the caller set, TransferOptions.Exclude, rather than a parameter here.</summary>
@@ -126,7 +134,7 @@ internal sealed class ExcludePatterns
             if (!wildcards) tokens.Add(Token.Literal(c));
             else if (c == '\\')
             {
-                if (++i == body.Length) throw Refused($"the exclude pattern '{shown}' ends in a '\\' that escapes nothing");
+                if (++i == body.Length) throw Refused($"the pattern '{shown}' ends in a '\\' that escapes nothing");
                 tokens.Add(Token.Literal(body[i]));
             }
             else if (c == '*')
@@ -160,11 +168,11 @@ internal sealed class ExcludePatterns
         var ranges = new List<(char From, char To)>();
         for (bool first = true; ; first = false)
         {
-            if (i >= body.Length) throw Refused($"the exclude pattern '{shown}' has a '[' without its ']'");
+            if (i >= body.Length) throw Refused($"the pattern '{shown}' has a '[' without its ']'");
             char c = body[i];
             if (c == ']' && !first) break;
             if (c == '[' && i + 1 < body.Length && body[i + 1] == ':')
-                throw Refused($"the exclude pattern '{shown}' names a character class such as [:alpha:], which sglty does not support; list the characters, as [a-zA-Z]");
+                throw Refused($"the pattern '{shown}' names a character class such as [:alpha:], which sglty does not support; list the characters, as [a-zA-Z]");
             if (c == '\\' && ++i >= body.Length) continue;
             char from = body[i++];
             if (i + 1 < body.Length && body[i] == '-' && body[i + 1] != ']')
@@ -181,7 +189,7 @@ internal sealed class ExcludePatterns
         return new Token(TokenKind.Class, '\0', [.. ranges], negated);
     }
 
-    /// <summary>Whether the entry at <paramref name="path"/> ('/'-separated, relative to the destination) is left out.</summary>
+    /// <summary>Whether the entry at <paramref name="path"/> ('/'-separated, relative to the destination) is left out: the first pattern that matches it is an exclude.</summary>
     public bool Excludes(string path, bool isDirectory)
     {
         if (_workLeft != long.MaxValue) _workLeft += _workPerEntry;
@@ -192,8 +200,8 @@ internal sealed class ExcludePatterns
             // Most paths lack what a pattern spells out plainly: they cost a scan, not a match.
             if (rule.Required.Length > 0 && text.IndexOf(rule.Required, StringComparison.Ordinal) < 0) continue;
             if (_workLeft != long.MaxValue && (_workLeft -= (long)rule.Tokens.Length * (text.Length + 1)) < 0)
-                throw new SingularityException(ErrorCode.LimitExceeded, "matching the exclude patterns costs more than this receiver allows; give fewer or simpler patterns");
-            if (Matches(rule.Tokens, text, fromAnyComponent: rule.FullPath && !rule.Anchored)) return true;
+                throw new SingularityException(ErrorCode.LimitExceeded, "matching the send's exclude and include patterns costs more than this receiver allows; give fewer or simpler patterns");
+            if (Matches(rule.Tokens, text, fromAnyComponent: rule.FullPath && !rule.Anchored)) return !rule.Include;
         }
         return false;
     }
@@ -260,10 +268,10 @@ internal sealed class ExcludePatterns
         }
     }
 
-    /// <summary>A compiled pattern; <paramref name="Required"/> is its longest plain run, which any path it matches holds.</summary>
-    private sealed record Rule(Token[] Tokens, bool Anchored, bool FullPath, bool DirectoryOnly, string Required)
+    /// <summary>A compiled pattern, an include or an exclude; <paramref name="Required"/> is its longest plain run, which any path it matches holds.</summary>
+    private sealed record Rule(Token[] Tokens, bool Anchored, bool FullPath, bool DirectoryOnly, bool Include, string Required)
     {
-        public static Rule Of(Token[] tokens, bool anchored, bool fullPath, bool directoryOnly)
+        public static Rule Of(Token[] tokens, bool anchored, bool fullPath, bool directoryOnly, bool include)
         {
             // As rsync: a leading "**/" also matches at the start, so "**/foo" is "foo" from any component, the first too.
             if (tokens.Length > 2 && tokens[0].Kind == TokenKind.AnyPath && tokens[1] == Token.Literal('/'))
@@ -272,7 +280,7 @@ internal sealed class ExcludePatterns
                 anchored = false;
                 fullPath = true;
             }
-            return new Rule(tokens, anchored, fullPath, directoryOnly, LongestPlainRun(tokens));
+            return new Rule(tokens, anchored, fullPath, directoryOnly, include, LongestPlainRun(tokens));
         }
 
         private static string LongestPlainRun(Token[] tokens)

@@ -120,6 +120,43 @@ public sealed class CommandLineTests
         TestFiles.AssertSameTree(tree, Path.Combine(destination, "tree"));
     }
 
+    /// <summary>
+    /// --include and --include-from take their place among the excludes in the order given, and the first pattern
+    /// that matches decides, as with rsync; an include file that cannot be read is one line.
+    /// </summary>
+    [Fact]
+    public async Task Send_takes_includes_and_excludes_in_the_order_given()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        TestFiles.Create(Path.Combine(tree, "a", "x.log"), 1000, seed: 1);
+        TestFiles.Create(Path.Combine(tree, "keep.txt"), 500, seed: 2);
+        string[] leftOut =
+        [
+            TestFiles.Create(Path.Combine(tree, "a", "y.txt"), 100, seed: 3),
+            TestFiles.Create(Path.Combine(tree, "b", "z.log"), 100, seed: 4),
+        ];
+        string includes = Path.Combine(temp.Path, "includes");
+        File.WriteAllLines(includes, ["*/", "# logs, at any depth", "*.log"]);
+        string destination = temp.Sub("dst");
+        string urlFile = Path.Combine(temp.Path, "url");
+        using var receiver = SgltyProcess.Start("recv", "--dir", destination, "--listen", "127.0.0.1:0", "--once", "--url-file", urlFile);
+        string url = await SgltyProcess.WaitForFileAsync(urlFile, receiver);
+
+        var (missing, _, missingError) = await SgltyProcess.RunAsync("send", tree, "--to", url, "--include-from", Path.Combine(temp.Path, "nowhere"));
+        // b/ is excluded before "*/" could include it; keep.txt is included before "*" could exclude it.
+        var (exit, _, error) = await SgltyProcess.RunAsync("send", tree, "--to", url, "--exclude", "b/", "--include-from", includes, "--include=keep.txt", "--exclude", "*");
+        var (receiverExit, _, _) = await SgltyProcess.FinishAsync(receiver);
+
+        Assert.Equal(1, missing);
+        Assert.Equal($"sglty: error: cannot read --include-from '{Path.Combine(temp.Path, "nowhere")}': no such file", Assert.Single(missingError.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+        Assert.True(exit == 0, error);
+        Assert.Equal(0, receiverExit);
+        foreach (string path in leftOut) File.Delete(path);
+        Directory.Delete(Path.Combine(tree, "b"));
+        TestFiles.AssertSameTree(tree, Path.Combine(destination, "tree"));
+    }
+
     /// <summary>send --dry-run lists on stdout what it would send and delete, as rsync -n does, and the receiver's directory stays as it was.</summary>
     [Fact]
     public async Task Send_dry_run_lists_what_it_would_do_and_changes_nothing()

@@ -86,6 +86,50 @@ public sealed class ExcludeTests
         TestFiles.AssertSameTree(tree, received);
     }
 
+    /// <summary>
+    /// Includes before an exclude of everything, as rsync users write them: only what they name travels, with every
+    /// directory, and the deletion removes what they name at the receiver but keeps the rest, which is left out.
+    /// </summary>
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task Includes_send_what_they_name_and_the_first_match_decides()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        TestFiles.Create(Path.Combine(tree, "a", "x.log"), 10_000, seed: 1);
+        TestFiles.Create(Path.Combine(tree, "a", "b", "y.log"), 20_000, seed: 2);
+        TestFiles.Create(Path.Combine(tree, "a", "keep.tmp"), 3_000, seed: 3);
+        TestFiles.Create(Path.Combine(tree, "top.log"), 500, seed: 4);
+        string[] leftOut =
+        [
+            TestFiles.Create(Path.Combine(tree, "a", "notes.txt"), 7_000, seed: 5),
+            TestFiles.Create(Path.Combine(tree, "big.bin"), 50_000, seed: 6),
+            TestFiles.Create(Path.Combine(tree, "a", "b", "other.tmp"), 100, seed: 7),
+        ];
+        string destination = temp.Sub("dst");
+        string received = Path.Combine(destination, "tree");
+        string kept = TestFiles.Create(Path.Combine(received, "a", "old.txt"), 10);
+        string[] extraneous =
+        [
+            TestFiles.Create(Path.Combine(received, "a", "old.log"), 10),
+            TestFiles.Create(Path.Combine(received, "gone", "z.log"), 10),
+        ];
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var result = await SingularitySender.SendAsync([tree], receiver.Url, Quick with { Exclude = ["+ */", "+ *.log", "+ keep.tmp", "- *"], DeleteExtraneous = true });
+
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal(4, result.Files);
+        // The two logs and the directory "gone", emptied of its log.
+        Assert.Equal((3, 0, false), (result.EntriesDeleted, result.EntriesNotDeleted, result.DeletionSkipped));
+        Assert.True(File.Exists(kept), "an excluded file at the receiver was deleted");
+        Assert.All(extraneous, path => Assert.False(File.Exists(path), $"{path} was kept"));
+        Assert.False(Directory.Exists(Path.Combine(received, "gone")));
+        foreach (string path in leftOut) File.Delete(path);
+        File.Delete(kept);
+        TestFiles.AssertSameTree(tree, received);
+    }
+
     /// <summary>An entry left out is never looked at further: one whose name could not be sent does not stop the send.</summary>
     [Fact]
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]

@@ -5,7 +5,7 @@ using Singularity.Engine.Storage;
 
 namespace Singularity.Tests.Storage;
 
-/// <summary>Exclude patterns match as rsync's --exclude does, and the receiver refuses malformed ones from the wire.</summary>
+/// <summary>Exclude and include patterns match as rsync's --exclude and --include do, and the receiver refuses malformed ones from the wire.</summary>
 public sealed class ExcludePatternsTests
 {
     [Theory]
@@ -71,13 +71,64 @@ public sealed class ExcludePatternsTests
     [InlineData("a//b")]
     [InlineData("dir//")]
     [InlineData("a\0b")]
-    [InlineData("+ *.c")]
-    [InlineData("!")]
+    [InlineData("- ")]
+    [InlineData("+ ")]
+    [InlineData("+ a//b")]
     [InlineData("*.[oa")]
     [InlineData("[[:alpha:]]*")]
     [InlineData(@"*\")]
-    public void A_pattern_that_names_nothing_or_means_more_than_an_exclude_is_refused(string pattern) =>
+    public void A_pattern_that_names_nothing_or_is_malformed_is_refused(string pattern) =>
         Assert.Equal("Exclude", Assert.Throws<ArgumentException>(() => ExcludePatterns.Parse([pattern])).ParamName);
+
+    /// <summary>The first pattern that matches decides, as in rsync's filter rules; "!" clears those before it.</summary>
+    [Theory]
+    // Only logs, in every directory: rsync's own example.
+    [InlineData(new[] { "+ */", "+ *.log", "- *" }, "a/b", true, false)]
+    [InlineData(new[] { "+ */", "+ *.log", "- *" }, "a/b/x.log", false, false)]
+    [InlineData(new[] { "+ */", "+ *.log", "- *" }, "a/b/x.txt", false, true)]
+    // Without "+ */", the directory itself is left out, and what it holds with it.
+    [InlineData(new[] { "+ *.log", "- *" }, "a", true, true)]
+    [InlineData(new[] { "+ keep.tmp", "*.tmp" }, "d/keep.tmp", false, false)]
+    [InlineData(new[] { "+ keep.tmp", "*.tmp" }, "d/other.tmp", false, true)]
+    // Later patterns never overrule an earlier match.
+    [InlineData(new[] { "*.tmp", "+ keep.tmp" }, "d/keep.tmp", false, true)]
+    [InlineData(new[] { "- *.tmp", "+ *" }, "d/x.tmp", false, true)]
+    // Nothing matches: the entry is sent, includes or not.
+    [InlineData(new[] { "+ *.log" }, "d/x.txt", false, false)]
+    [InlineData(new[] { "+ /src/***", "- *" }, "src", true, false)]
+    [InlineData(new[] { "+ /src/***", "- *" }, "src/deep/x.c", false, false)]
+    [InlineData(new[] { "+ /src/***", "- *" }, "doc", true, true)]
+    [InlineData(new[] { "*.tmp", "!", "*.bak" }, "d/x.tmp", false, false)]
+    [InlineData(new[] { "*.tmp", "!", "*.bak" }, "d/x.bak", false, true)]
+    [InlineData(new[] { "*.tmp", "!" }, "d/x.tmp", false, false)]
+    public void The_first_pattern_that_matches_decides(string[] patterns, string path, bool isDirectory, bool excluded) =>
+        Assert.Equal(excluded, ExcludePatterns.Parse(patterns)!.Excludes(path, isDirectory));
+
+    /// <summary>
+    /// Against any list of includes and excludes, an entry is left out exactly when the first pattern that matches it
+    /// alone is an exclude: each pattern in a list means what it means by itself.
+    /// </summary>
+    [Fact]
+    public void A_list_of_patterns_is_its_first_match()
+    {
+        string[] bodies = ["a", "b", "x.log", "*.log", "b*", "?"], names = ["a", "b", "x.log", "bx", "c"];
+        var pattern = Gen.Select(Gen.Bool, Gen.Int[0, 5], Gen.Int[0, bodies.Length - 1].Select(i => bodies[i])).Select(t =>
+            (t.Item1 ? "+ " : "- ") + t.Item2 switch
+            {
+                0 => t.Item3,
+                1 => "/" + t.Item3,
+                2 => "a/" + t.Item3,
+                3 => t.Item3 + "/",
+                4 => "**/" + t.Item3,
+                _ => t.Item3 + "/***",
+            });
+        var entry = Gen.Int[0, names.Length - 1].Select(i => names[i]).List[1, 4].Select(parts => string.Join('/', parts));
+        Gen.Select(pattern.List[1, 6], entry, Gen.Bool).Sample((patterns, path, isDirectory) =>
+        {
+            string? first = patterns.FirstOrDefault(p => ExcludePatterns.Parse([p[2..]])!.Excludes(path, isDirectory));
+            Assert.Equal(first is not null && first.StartsWith("- ", StringComparison.Ordinal), ExcludePatterns.Parse(patterns)!.Excludes(path, isDirectory));
+        });
+    }
 
     /// <summary>
     /// Many '**' against a deep path: a matcher that backtracks takes exponential time here (a receiver's deletion
@@ -123,12 +174,13 @@ public sealed class ExcludePatternsTests
     /// <summary>Patterns travel unchanged: what the receiver decodes keeps exactly what the sender left out.</summary>
     [Fact]
     public void Patterns_survive_the_wire() =>
-        // Names start with a letter: a pattern of "- " alone, or "+ x", is not a pattern to survive but one to refuse.
-        Gen.Select(Gen.String[Gen.Char["abcz09._-é日 "], 0, 12].Select(name => "n" + name), Gen.Int[0, 3], Gen.Bool).Select(t => t.Item2 switch
+        // Names start with a letter: a pattern of "- " or "+ " alone is not a pattern to survive but one to refuse.
+        Gen.Select(Gen.String[Gen.Char["abcz09._-é日 "], 0, 12].Select(name => "n" + name), Gen.Int[0, 4], Gen.Bool).Select(t => t.Item2 switch
         {
             0 => t.Item1,
             1 => "*" + t.Item1,
             2 => "/" + t.Item1 + "/*",
+            3 => "+ " + t.Item1,
             _ => "**/" + t.Item1,
         } + (t.Item3 ? "/" : "")).List[1, 20].Sample(patterns =>
         {
@@ -148,7 +200,8 @@ public sealed class ExcludePatternsTests
         AssertRefused([1, 0, 0xFF, 0xFF], ErrorCode.LimitExceeded);
         AssertRefused([1, 0, 2, 0, 0xC3, 0x28], ErrorCode.ProtocolViolation);
         AssertRefused([1, 0, 2, 0, (byte)'/', (byte)'/'], ErrorCode.ProtocolViolation);
-        AssertRefused([1, 0, 3, 0, (byte)'+', (byte)' ', (byte)'x'], ErrorCode.ProtocolViolation);
+        AssertRefused([1, 0, 2, 0, (byte)'+', (byte)' '], ErrorCode.ProtocolViolation);
+        Assert.False(ExcludeMessage.Decode([2, 0, 3, 0, (byte)'+', (byte)' ', (byte)'x', 1, 0, (byte)'*']).Excludes("d/x", isDirectory: false));
         // Nine patterns of 1000 bytes: each within its limit, more than 8192 bytes together.
         byte[] nine = [9, 0, .. Enumerable.Range(0, 9).SelectMany(i => new byte[] { 0xE8, 0x03 }.Concat(Enumerable.Repeat((byte)('a' + i), 1000)))];
         AssertRefused(nine, ErrorCode.LimitExceeded);
