@@ -93,9 +93,17 @@ public sealed record TransferOptions
     /// <c>*.tmp</c> at any depth, <c>/tree/build</c> from the destination, <c>cache/</c> directories only. One that
     /// starts with "+ " is an include, and "!" clears those before it; the first that matches an entry decides, so
     /// <c>["+ */", "+ *.log", "- *"]</c> sends only logs. With <see cref="DeleteExtraneous"/>, the receiver keeps what
-    /// they exclude. At most 256, of at most 1024 bytes each and 8192 in all. Default none.
+    /// they exclude (unless <see cref="DeleteExcluded"/>). At most 256, of at most 1024 bytes each and 8192 in all.
+    /// Default none.
     /// </summary>
     public IReadOnlyList<string> Exclude { get; init; } = [];
+
+    /// <summary>
+    /// With <see cref="DeleteExtraneous"/>, the receiver also deletes what <see cref="Exclude"/> leaves out, as rsync's
+    /// --delete-excluded does: the patterns then only choose what is sent, and the destination ends up holding just
+    /// that. Default false; `sglty send --delete-excluded` sets it, and --delete with it.
+    /// </summary>
+    public bool DeleteExcluded { get; init; }
 
     /// <summary>
     /// Keep each entry's owner and group, by number, as rsync -a --numeric-ids keeps them (the sender must run on

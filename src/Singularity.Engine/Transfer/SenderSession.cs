@@ -482,7 +482,8 @@ internal sealed partial class SenderSession
         BinaryPrimitives.WriteInt32LittleEndian(open.AsSpan(12), 0);
         BinaryPrimitives.WriteInt64LittleEndian(open.AsSpan(16), _totalBytes);
         _control!.Post(ControlMessageType.OpenSession, open);
-        if (_exclude is not null && (_sessionFlags & OpenSessionFlags.DeleteExtraneous) != 0)
+        // Without the patterns, the receiver's deletion takes what they leave out for gone: what --delete-excluded asks.
+        if (_exclude is not null && (_sessionFlags & OpenSessionFlags.DeleteExtraneous) != 0 && !_options.DeleteExcluded)
             _control.Post(ControlMessageType.Exclude, ExcludeMessage.Encode(_exclude));
 
         // Entries go in chunks of about 256 KiB: thousands of small files cost a handful of messages, not a round trip

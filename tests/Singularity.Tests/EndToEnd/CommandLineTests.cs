@@ -122,7 +122,8 @@ public sealed class CommandLineTests
 
     /// <summary>
     /// --include and --include-from take their place among the excludes in the order given, and the first pattern
-    /// that matches decides, as with rsync; an include file that cannot be read is one line.
+    /// that matches decides, as with rsync; --delete-excluded deletes what they leave out at the receiver (it implies
+    /// --delete); an include file that cannot be read is one line.
     /// </summary>
     [Fact]
     public async Task Send_takes_includes_and_excludes_in_the_order_given()
@@ -139,19 +140,26 @@ public sealed class CommandLineTests
         string includes = Path.Combine(temp.Path, "includes");
         File.WriteAllLines(includes, ["*/", "# logs, at any depth", "*.log"]);
         string destination = temp.Sub("dst");
+        string[] excludedThere =
+        [
+            TestFiles.Create(Path.Combine(destination, "tree", "b", "old.log"), 10),
+            TestFiles.Create(Path.Combine(destination, "tree", "a", "y.txt"), 10),
+        ];
         string urlFile = Path.Combine(temp.Path, "url");
         using var receiver = SgltyProcess.Start("recv", "--dir", destination, "--listen", "127.0.0.1:0", "--once", "--url-file", urlFile);
         string url = await SgltyProcess.WaitForFileAsync(urlFile, receiver);
 
         var (missing, _, missingError) = await SgltyProcess.RunAsync("send", tree, "--to", url, "--include-from", Path.Combine(temp.Path, "nowhere"));
         // b/ is excluded before "*/" could include it; keep.txt is included before "*" could exclude it.
-        var (exit, _, error) = await SgltyProcess.RunAsync("send", tree, "--to", url, "--exclude", "b/", "--include-from", includes, "--include=keep.txt", "--exclude", "*");
+        var (exit, _, error) = await SgltyProcess.RunAsync("send", tree, "--to", url, "--exclude", "b/", "--include-from", includes, "--include=keep.txt", "--exclude", "*", "--delete-excluded");
         var (receiverExit, _, _) = await SgltyProcess.FinishAsync(receiver);
 
         Assert.Equal(1, missing);
         Assert.Equal($"sglty: error: cannot read --include-from '{Path.Combine(temp.Path, "nowhere")}': no such file", Assert.Single(missingError.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
         Assert.True(exit == 0, error);
         Assert.Equal(0, receiverExit);
+        Assert.Contains("deleted 3 entries at the receiver", error);
+        Assert.All(excludedThere, path => Assert.False(File.Exists(path), $"{path} was kept"));
         foreach (string path in leftOut) File.Delete(path);
         Directory.Delete(Path.Combine(tree, "b"));
         TestFiles.AssertSameTree(tree, Path.Combine(destination, "tree"));

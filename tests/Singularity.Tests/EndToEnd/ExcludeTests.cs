@@ -130,6 +130,36 @@ public sealed class ExcludeTests
         TestFiles.AssertSameTree(tree, received);
     }
 
+    /// <summary>With --delete-excluded, the receiver deletes what the patterns leave out too, and ends up holding just what was sent.</summary>
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task Delete_excluded_removes_what_the_patterns_leave_out_too()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        TestFiles.Create(Path.Combine(tree, "a", "kept.txt"), 10_000, seed: 1);
+        string tmp = TestFiles.Create(Path.Combine(tree, "a", "x.tmp"), 5_000, seed: 2);
+        string destination = temp.Sub("dst");
+        string received = Path.Combine(destination, "tree");
+        string[] extraneous =
+        [
+            TestFiles.Create(Path.Combine(received, "a", "old.tmp"), 10),
+            TestFiles.Create(Path.Combine(received, ".git", "HEAD"), 10),
+            TestFiles.Create(Path.Combine(received, "a", "junk"), 10),
+        ];
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var result = await SingularitySender.SendAsync([tree], receiver.Url, Quick with { Exclude = ["*.tmp", ".git"], DeleteExtraneous = true, DeleteExcluded = true });
+
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal(1, result.Files);
+        // The two files, and .git with its HEAD.
+        Assert.Equal((4, 0, false), (result.EntriesDeleted, result.EntriesNotDeleted, result.DeletionSkipped));
+        Assert.All(extraneous, path => Assert.False(File.Exists(path), $"{path} was kept"));
+        File.Delete(tmp);
+        TestFiles.AssertSameTree(tree, received);
+    }
+
     /// <summary>An entry left out is never looked at further: one whose name could not be sent does not stop the send.</summary>
     [Fact]
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
