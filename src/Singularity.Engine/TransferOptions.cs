@@ -99,6 +99,13 @@ public sealed record TransferOptions
     public IReadOnlyList<string> Exclude { get; init; } = [];
 
     /// <summary>
+    /// Keep hard links, as rsync -H keeps them: a file with several names among those sent travels once, and the
+    /// receiver gives it the other names. Linux senders only (it takes each such file's device and inode). Default
+    /// false; `sglty send --hard-links` sets it.
+    /// </summary>
+    public bool HardLinks { get; init; }
+
+    /// <summary>
     /// With <see cref="DeleteExtraneous"/>, the receiver also deletes what <see cref="Exclude"/> leaves out, as rsync's
     /// --delete-excluded does: the patterns then only choose what is sent, and the destination ends up holding just
     /// that. Default false; `sglty send --delete-excluded` sets it, and --delete with it.

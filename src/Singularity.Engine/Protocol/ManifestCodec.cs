@@ -21,6 +21,8 @@ internal static class ManifestCodec
     public const byte FlagSentBefore = 1;
     /// <summary>Flags bit 1: the entry's owner and group follow the fixed part (<see cref="ManifestEntry.Owner"/>).</summary>
     public const byte FlagOwner = 2;
+    /// <summary>Flags bit 2: a file that hard link entries may name (<see cref="ManifestEntry.Linked"/>).</summary>
+    public const byte FlagLinked = 4;
     private const int OwnerSize = 8;
     private const UnixFileMode PermissionBits = (UnixFileMode)0xFFF;
 
@@ -39,7 +41,7 @@ internal static class ManifestCodec
         int pathLength = Encoding.UTF8.GetBytes(entry.Path, destination[head..]);
         int targetLength = entry.LinkTarget is null ? 0 : Encoding.UTF8.GetBytes(entry.LinkTarget, destination[(head + pathLength)..]);
         destination[0] = (byte)entry.Kind;
-        destination[1] = (byte)((entry.SentBefore ? FlagSentBefore : 0) | (entry.Owner is null ? 0 : FlagOwner));
+        destination[1] = (byte)((entry.SentBefore ? FlagSentBefore : 0) | (entry.Owner is null ? 0 : FlagOwner) | (entry.Linked ? FlagLinked : 0));
         BinaryPrimitives.WriteUInt16LittleEndian(destination[2..], checked((ushort)pathLength));
         BinaryPrimitives.WriteUInt32LittleEndian(destination[4..], (uint)(entry.Mode & PermissionBits));
         BinaryPrimitives.WriteInt64LittleEndian(destination[8..], entry.MtimeNanoseconds);
@@ -55,10 +57,11 @@ internal static class ManifestCodec
         consumed = 0;
         if (source.Length < FixedSize) { error = "truncated manifest entry"; return false; }
         var kind = (EntryKind)source[0];
-        if (kind is not (EntryKind.File or EntryKind.Directory or EntryKind.Symlink)) { error = $"unknown entry kind {source[0]}"; return false; }
+        if (kind is not (EntryKind.File or EntryKind.Directory or EntryKind.Symlink or EntryKind.HardLink)) { error = $"unknown entry kind {source[0]}"; return false; }
         byte flags = source[1];
-        if ((flags & ~(FlagSentBefore | FlagOwner)) != 0) { error = $"unknown manifest entry flags 0x{flags:x2}"; return false; }
+        if ((flags & ~(FlagSentBefore | FlagOwner | FlagLinked)) != 0) { error = $"unknown manifest entry flags 0x{flags:x2}"; return false; }
         if ((flags & FlagSentBefore) != 0 && kind != EntryKind.File) { error = "only a file can be marked as sent before"; return false; }
+        if ((flags & FlagLinked) != 0 && kind != EntryKind.File) { error = "only a file can be marked as linked"; return false; }
         int head = (flags & FlagOwner) != 0 ? FixedSize + OwnerSize : FixedSize;
         int pathLength = BinaryPrimitives.ReadUInt16LittleEndian(source[2..]);
         uint mode = BinaryPrimitives.ReadUInt32LittleEndian(source[4..]);
@@ -70,7 +73,10 @@ internal static class ManifestCodec
         if ((mode & ~(uint)PermissionBits) != 0) { error = $"mode 0x{mode:x} has bits beyond permissions"; return false; }
         if (size < 0 || size > limits.MaxTotalBytes) { error = $"file size {size} is negative or beyond the quota"; return false; }
         if (kind != EntryKind.File && size != 0) { error = "only files have a size"; return false; }
-        if ((kind == EntryKind.Symlink) != (targetLength > 0)) { error = "a link target is required for links and only for links"; return false; }
+        bool isLink = kind is EntryKind.Symlink or EntryKind.HardLink;
+        if (isLink != (targetLength > 0)) { error = "a link target is required for links and only for links"; return false; }
+        // A hard link is one more name of its file: the file's mode, time and owner are its own.
+        if (kind == EntryKind.HardLink && (mode != 0 || mtime != 0 || (flags & FlagOwner) != 0)) { error = "a hard link carries no mode, time or owner"; return false; }
         if (source.Length < head + pathLength + targetLength) { error = "truncated manifest entry"; return false; }
         string path, target;
         try
@@ -87,10 +93,11 @@ internal static class ManifestCodec
         if (target.Contains('\0')) { error = "link target contains NUL"; return false; }
         (uint, uint)? owner = (flags & FlagOwner) != 0
             ? (BinaryPrimitives.ReadUInt32LittleEndian(source[FixedSize..]), BinaryPrimitives.ReadUInt32LittleEndian(source[(FixedSize + 4)..])) : null;
-        entry = new ManifestEntry(kind, path, size, (UnixFileMode)mode, mtime, kind == EntryKind.Symlink ? target : null)
+        entry = new ManifestEntry(kind, path, size, (UnixFileMode)mode, mtime, isLink ? target : null)
         {
             SentBefore = (flags & FlagSentBefore) != 0,
             Owner = owner,
+            Linked = (flags & FlagLinked) != 0,
         };
         consumed = head + pathLength + targetLength;
         error = null;

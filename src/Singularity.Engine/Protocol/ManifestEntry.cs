@@ -9,6 +9,8 @@ public enum EntryKind : byte
     Directory = 2,
     /// <summary>A symbolic link, kept as a link and never followed.</summary>
     Symlink = 3,
+    /// <summary>A further name of a file sent earlier in the same manifest (a hard link); its link target is that file's path.</summary>
+    HardLink = 4,
 }
 
 /// <summary>One file, directory or link of a transfer, with a path relative to the destination using '/' separators.</summary>
@@ -20,6 +22,12 @@ internal sealed record ManifestEntry(EntryKind Kind, string Path, long Size, Uni
     /// and mtime, and it is sent only if not.
     /// </summary>
     public bool SentBefore { get; init; }
+
+    /// <summary>
+    /// A file that has more than one name at the source, in a send that keeps hard links: later entries of kind
+    /// <see cref="EntryKind.HardLink"/> may name it, so the receiver remembers where it put it.
+    /// </summary>
+    public bool Linked { get; init; }
 
     /// <summary>The entry's owner and group, by number, when the sender keeps them (<see cref="TransferOptions.PreserveOwners"/>); null otherwise.</summary>
     public (uint User, uint Group)? Owner { get; init; }

@@ -24,6 +24,9 @@ internal static class OpenSessionFlags
     /// <summary>The receiver may seed a changed file's partial from the version at its name and offer its shards (BasisOffer), so that only the shards that differ travel.</summary>
     public const ushort Delta = 64;
 
+    /// <summary>Hard links are kept: files may be marked linked, and hard link entries name them (docs/PROTOCOL.md §3, §4).</summary>
+    public const ushort HardLinks = 128;
+
     /// <summary>Every bit this side knows.</summary>
-    public const ushort Known = SkipUnchanged | DeleteExtraneous | RootIsSent | DryRun | Sparse | Compressed | Delta;
+    public const ushort Known = SkipUnchanged | DeleteExtraneous | RootIsSent | DryRun | Sparse | Compressed | Delta | HardLinks;
 }

@@ -33,12 +33,16 @@ internal static class SourceScanner
     /// <summary>
     /// Scans <paramref name="paths"/>, leaving out what <paramref name="exclude"/> matches (a directory with everything
     /// below it, unread). A directory below them that cannot be listed is sent without its contents and recorded in
-    /// <paramref name="notSent"/> (also told to <paramref name="skipped"/>), as rsync goes on past it.
+    /// <paramref name="notSent"/> (also told to <paramref name="skipped"/>), as rsync goes on past it. With
+    /// <paramref name="hardLinks"/> (Linux), a file met again under another name becomes a hard link entry naming the
+    /// first, which is marked linked, as rsync -H sends them.
     /// </summary>
-    public static List<SourceEntry> Scan(IReadOnlyList<string> paths, Action<string>? skipped, List<NotSentEntry> notSent, ExcludePatterns? exclude = null)
+    public static List<SourceEntry> Scan(IReadOnlyList<string> paths, Action<string>? skipped, List<NotSentEntry> notSent, ExcludePatterns? exclude = null, bool hardLinks = false)
     {
         if (paths.Count == 0) throw new SingularityException(ErrorCode.BadPath, "nothing to send: give at least one file or directory");
         var entries = new List<SourceEntry>();
+        // The first name of each file with more than one, by device and inode: only those files cost memory.
+        var firstNames = hardLinks ? new Dictionary<(ulong, ulong), int>() : null;
         // Even one path can give one name twice: names that are not UTF-8 all read as U+FFFD.
         var seen = new HashSet<string>(StringComparer.Ordinal);
         // The same source named twice is sent once, as rsync sends it; two different ones of one name are refused.
@@ -55,7 +59,7 @@ internal static class SourceScanner
                 string prefix = contentsOnly ? "" : root.Name + "/";
                 if (!contentsOnly && exclude?.Excludes(root.Name, isDirectory: true) == true) continue;
                 if (!contentsOnly) Add(entries, seen, DirectoryEntry(root, root.Name, root.FullName, prefix.Length));
-                Walk(root, prefix, root.FullName, prefix.Length, entries, seen, skipped, notSent, exclude);
+                Walk(root, prefix, root.FullName, prefix.Length, entries, seen, skipped, notSent, exclude, firstNames);
             }
             else if (File.Exists(named))
             {
@@ -73,7 +77,7 @@ internal static class SourceScanner
                     throw new SingularityException(ErrorCode.BadPath, $"cannot send '{path}': it is a file, not a directory; leave out the trailing '/' to send the file");
                 if (SpecialKind(file) is { } kind)
                     throw new SingularityException(ErrorCode.BadPath, $"cannot send '{path}': it is {kind}; only files, directories and links are sent");
-                Add(entries, seen, new SourceEntry(FileManifestEntry(file, name), file.FullName, name.Length));
+                AddFile(entries, seen, new SourceEntry(FileManifestEntry(file, name), file.FullName, name.Length), firstNames);
             }
             else if (path.Contains('\uFFFD'))
             {
@@ -88,7 +92,7 @@ internal static class SourceScanner
     }
 
     /// <summary>Adds what <paramref name="directory"/> holds, named <paramref name="prefix"/> and more; their source is <paramref name="treeRoot"/> and their path after <paramref name="skip"/> characters.</summary>
-    private static void Walk(DirectoryInfo directory, string prefix, string treeRoot, int skip, List<SourceEntry> entries, HashSet<string> seen, Action<string>? skipped, List<NotSentEntry> notSent, ExcludePatterns? exclude)
+    private static void Walk(DirectoryInfo directory, string prefix, string treeRoot, int skip, List<SourceEntry> entries, HashSet<string> seen, Action<string>? skipped, List<NotSentEntry> notSent, ExcludePatterns? exclude, Dictionary<(ulong, ulong), int>? firstNames)
     {
         FileSystemInfo[] children;
         try
@@ -120,12 +124,12 @@ internal static class SourceScanner
             else if (child is DirectoryInfo subdirectory)
             {
                 Add(entries, seen, DirectoryEntry(subdirectory, relative, treeRoot, skip));
-                Walk(subdirectory, relative + "/", treeRoot, skip, entries, seen, skipped, notSent, exclude);
+                Walk(subdirectory, relative + "/", treeRoot, skip, entries, seen, skipped, notSent, exclude, firstNames);
             }
             else if (child is FileInfo file)
             {
                 if (SpecialKind(file) is { } kind) skipped?.Invoke($"skipping '{relative}': it is {kind}; only files, directories and links are sent");
-                else Add(entries, seen, new SourceEntry(FileManifestEntry(file, relative), treeRoot, skip));
+                else AddFile(entries, seen, new SourceEntry(FileManifestEntry(file, relative), treeRoot, skip), firstNames);
             }
         }
     }
@@ -158,6 +162,28 @@ internal static class SourceScanner
         if (!seen.Add(entry.Entry.Path))
             throw new SingularityException(ErrorCode.BadPath, $"two sources map to the same name '{entry.Entry.Path}'; send them separately or rename one");
         entries.Add(entry);
+    }
+
+    /// <summary>
+    /// Adds a file; with <paramref name="firstNames"/>, one already added under another name is added as a hard link
+    /// to that name instead, which is then marked linked.
+    /// </summary>
+    private static void AddFile(List<SourceEntry> entries, HashSet<string> seen, SourceEntry file, Dictionary<(ulong, ulong), int>? firstNames)
+    {
+        if (firstNames is null || SpecialFiles.IdentityOf(file.SourcePath) is not { Names: > 1 } identity)
+        {
+            Add(entries, seen, file);
+            return;
+        }
+        if (firstNames.TryGetValue((identity.Device, identity.Inode), out int first))
+        {
+            var named = entries[first];
+            if (!named.Entry.Linked) entries[first] = named with { Entry = named.Entry with { Linked = true } };
+            Add(entries, seen, file with { Entry = new ManifestEntry(EntryKind.HardLink, file.Entry.Path, 0, 0, 0, named.Entry.Path) });
+            return;
+        }
+        firstNames.Add((identity.Device, identity.Inode), entries.Count);
+        Add(entries, seen, file);
     }
 
     // Clamped: 64 bits of nanoseconds hold the years 1678 to 2262 only, and a file can carry any time.

@@ -150,6 +150,7 @@ internal static class SpecialFiles
     private const uint StatxInode = 0x100;
     private const uint StatxOwner = 0x8;
     private const uint StatxGroup = 0x10;
+    private const uint StatxLinks = 0x4;
     private const ushort LinkType = 0xA000;
 
     /// <summary>
@@ -172,6 +173,35 @@ internal static class SpecialFiles
         {
             return false;
         }
+    }
+
+    /// <summary>
+    /// The device and inode of what <paramref name="path"/> names, never following a link there, with its count of
+    /// names (hard links); null where they cannot be read (not Linux, no statx, or gone).
+    /// </summary>
+    public static (ulong Device, ulong Inode, uint Names)? IdentityOf(string path)
+    {
+        if (!OperatingSystem.IsLinux()) return null;
+        try
+        {
+            const uint wanted = StatxInode | StatxLinks;
+            return statx(AtFdCwd, path, AtSymlinkNoFollow, wanted, out var status) == 0 && (status.Mask & wanted) == wanted
+                ? (((ulong)status.DeviceMajor << 32) | status.DeviceMinor, status.Inode, status.Links) : null;
+        }
+        catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Gives the file <paramref name="existing"/> names the further name <paramref name="created"/> (a hard link),
+    /// never following a link at <paramref name="existing"/>; throws as .NET would, keeping the error number. Unix only.
+    /// </summary>
+    public static void Link(string existing, string created)
+    {
+        if (OperatingSystem.IsWindows()) throw new PlatformNotSupportedException("hard links are made on Linux and other Unix systems only");
+        if (link(existing, created) != 0) throw Errno.ToException(Marshal.GetLastPInvokeError());
     }
 
     /// <summary>
@@ -243,6 +273,7 @@ internal static class SpecialFiles
     private struct StatxBuffer
     {
         [FieldOffset(0)] public uint Mask;
+        [FieldOffset(16)] public uint Links;
         [FieldOffset(20)] public uint Owner;
         [FieldOffset(24)] public uint Group;
         [FieldOffset(28)] public ushort Mode;
@@ -261,6 +292,9 @@ internal static class SpecialFiles
 
     [DllImport("libc", EntryPoint = "open", SetLastError = true)]
     private static extern int open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
+
+    [DllImport("libc", EntryPoint = "link", SetLastError = true)]
+    private static extern int link([MarshalAs(UnmanagedType.LPUTF8Str)] string existing, [MarshalAs(UnmanagedType.LPUTF8Str)] string created);
 
     [DllImport("libc", EntryPoint = "geteuid")]
     private static extern uint geteuid();

@@ -226,6 +226,7 @@ internal sealed partial class ReceiverSession
         _deleteExtraneous = (flags & OpenSessionFlags.DeleteExtraneous) != 0;
         _rootIsSent = (flags & OpenSessionFlags.RootIsSent) != 0;
         _dryRun = (flags & OpenSessionFlags.DryRun) != 0;
+        if ((flags & OpenSessionFlags.HardLinks) != 0) KeepHardLinks();
         // A dry run removes nothing and writes nothing, so others may remove directories meanwhile: it leaves the gate.
         if (_dryRun && !LeftRemovalGate)
         {
@@ -323,6 +324,7 @@ internal sealed partial class ReceiverSession
             var entry = _chunk[id - first];
             if (entry.Kind == EntryKind.File) chunkFiles++;
             if (!_names.Add(NameHash(entry.Path))) throw new ProtocolViolationException($"'{entry.Path}' appears twice in the manifest");
+            CheckHardLink(id, entry);
             if (Digests.ShardCount64(entry.Size, _shardSize) >= int.MaxValue)
                 throw new ProtocolViolationException($"'{entry.Path}' would need {int.MaxValue} shards or more", ErrorCode.LimitExceeded);
             // Compared by what is left, so that no sum of sizes can overflow and wrap below the total.
@@ -434,6 +436,9 @@ internal sealed partial class ReceiverSession
                 // that keeps no times for links leaves the link as created: its target is what matters.
                 try { File.SetLastWriteTimeUtc(full, SourceScanner.FromNanoseconds(entry.MtimeNanoseconds)); }
                 catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { }
+                break;
+            case EntryKind.HardLink:
+                PrepareHardLink(id, entry, full);
                 break;
             case EntryKind.File:
                 // In a directory this session created, nothing stands in the way (see LeaveInPlace).
@@ -749,6 +754,7 @@ internal sealed partial class ReceiverSession
             catch (Exception ex) when (ex is not SingularityException) { throw StorageErrors.Describe(ex, $"giving up '{file.Entry.Path}'"); }
             Interlocked.Increment(ref _filesDropped);
             Settle(file.Id);
+            SettleLinks(file, Unread);
         }
     }
 
@@ -774,6 +780,7 @@ internal sealed partial class ReceiverSession
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or SingularityException) { }
         Interlocked.Increment(ref _filesFailed);
         Settle(file.Id, Failed);
+        SettleLinks(file, "that file could not be written");
         ReportFailed(file.Id, reason);
     }
 
@@ -821,6 +828,7 @@ internal sealed partial class ReceiverSession
         Interlocked.Add(ref _bytesWritten, file.Entry.Size);
         if (file.OwnerNotSet) OwnerNotSet();
         Settle(file.Id);
+        SettleLinks(file);
         Span<byte> item = stackalloc byte[4];
         BinaryPrimitives.WriteUInt32LittleEndian(item, file.Id);
         _control!.PostBatchItem(ControlMessageType.FilesCommitted, item);

@@ -117,7 +117,10 @@ internal sealed partial class SenderSession
         _laneTransport = new TcpTransport(options.SocketBufferSize, options.CongestionControl, options.LaneSilenceTimeout);
         // A retry scans again; what it skips was reported by the first attempt.
         _exclude = ExcludePatterns.Parse(options.Exclude);
-        var scanned = SourceScanner.Scan(paths, firstAttempt ? events : null, _notSent, _exclude);
+#pragma warning disable CA2208 // Names the option the caller set.
+        if (options.HardLinks && !OperatingSystem.IsLinux()) throw new ArgumentException("hard links can be found on Linux only", nameof(TransferOptions.HardLinks));
+#pragma warning restore CA2208
+        var scanned = SourceScanner.Scan(paths, firstAttempt ? events : null, _notSent, _exclude, options.HardLinks);
         // One more look at each entry, only when asked: its owner and group travel by number. A source named through a
         // link is taken as what it points to, as its contents are.
         if (options.PreserveOwners)
@@ -125,17 +128,19 @@ internal sealed partial class SenderSession
 #pragma warning disable CA2208 // Names the option the caller set.
             if (!OperatingSystem.IsLinux()) throw new ArgumentException("owners can be read on Linux only", nameof(TransferOptions.PreserveOwners));
 #pragma warning restore CA2208
-            scanned = [.. scanned.Select(e => e with { Entry = e.Entry with { Owner = SpecialFiles.OwnerOf(e.SourcePath, follow: e.Entry.Path.Length <= e.Skip) } })];
+            // A hard link's owner is its file's.
+            scanned = [.. scanned.Select(e => e.Entry.Kind == EntryKind.HardLink ? e : e with { Entry = e.Entry with { Owner = SpecialFiles.OwnerOf(e.SourcePath, follow: e.Entry.Path.Length <= e.Skip) } })];
         }
         _totalAll = scanned.Where(e => e.Entry.Kind == EntryKind.File).Sum(e => e.Entry.Size);
         _filesAll = scanned.Count(e => e.Entry.Kind == EntryKind.File);
         // On a retry, files the receiver already committed are left out of the manifest; or, when the receiver is to
-        // delete what the manifest does not name, named as sent before, which it leaves if they are still in place.
+        // delete what the manifest does not name, or hard links name them, named as sent before, which it leaves if
+        // they are still in place.
         if (alreadyCommitted is not { Count: > 0 }) _entries = scanned;
-        else if (options.DeleteExtraneous) _entries = [.. scanned.Select(e => e.Entry.Kind == EntryKind.File && alreadyCommitted.Contains(e.Entry.Path) ? e with { Entry = e.Entry with { SentBefore = true } } : e)];
-        else _entries = [.. scanned.Where(e => e.Entry.Kind != EntryKind.File || !alreadyCommitted.Contains(e.Entry.Path))];
+        else _entries = [.. scanned.Where(e => e.Entry.Kind != EntryKind.File || e.Entry.Linked || options.DeleteExtraneous || !alreadyCommitted.Contains(e.Entry.Path))
+            .Select(e => e.Entry.Kind == EntryKind.File && alreadyCommitted.Contains(e.Entry.Path) ? e with { Entry = e.Entry with { SentBefore = true } } : e)];
         _sessionFlags = (ushort)((options.SkipUnchanged ? OpenSessionFlags.SkipUnchanged : 0) | (options.DryRun ? OpenSessionFlags.DryRun : 0)
-            | (options.Sparse ? OpenSessionFlags.Sparse : 0) | (options.Compress ? OpenSessionFlags.Compressed : 0));
+            | (options.Sparse ? OpenSessionFlags.Sparse : 0) | (options.Compress ? OpenSessionFlags.Compressed : 0) | (options.HardLinks ? OpenSessionFlags.HardLinks : 0));
         // A scan that left something out does not ask: the result says the deletion was skipped.
         if (options.DeleteExtraneous && _notSent.Count == 0)
             _sessionFlags |= (ushort)(OpenSessionFlags.DeleteExtraneous | (SourceScanner.SendsContents(paths) ? OpenSessionFlags.RootIsSent : 0));
@@ -654,7 +659,7 @@ internal sealed partial class SenderSession
             Interlocked.Increment(ref _progressEvents);
             Settled(id);
         }
-        lock (_notSent) _notSent.Add(new NotSentEntry(entry.Path, $"the receiver could not write it: {reason}") { IsDirectory = entry.Kind == EntryKind.Directory, IsLink = entry.Kind == EntryKind.Symlink, Bytes = entry.Size, AtReceiver = true });
+        lock (_notSent) _notSent.Add(new NotSentEntry(entry.Path, $"the receiver could not write it: {reason}") { IsDirectory = entry.Kind == EntryKind.Directory, IsLink = entry.Kind is EntryKind.Symlink or EntryKind.HardLink, Bytes = entry.Size, AtReceiver = true });
         _events?.Invoke($"not written at the receiver: {reason}");
     }
 

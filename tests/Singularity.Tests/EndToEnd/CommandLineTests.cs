@@ -165,6 +165,31 @@ public sealed class CommandLineTests
         TestFiles.AssertSameTree(tree, Path.Combine(destination, "tree"));
     }
 
+    /// <summary>send -H keeps hard links: the receiver gives the one file that travelled both its names.</summary>
+    [Fact]
+    public async Task Send_keeps_hard_links_with_H()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        string first = TestFiles.Create(Path.Combine(tree, "a"), 5000, seed: 1);
+        Singularity.Engine.Storage.SpecialFiles.Link(first, Path.Combine(tree, "b"));
+        string destination = temp.Sub("dst");
+        string urlFile = Path.Combine(temp.Path, "url");
+        using var receiver = SgltyProcess.Start("recv", "--dir", destination, "--listen", "127.0.0.1:0", "--once", "--url-file", urlFile);
+        string url = await SgltyProcess.WaitForFileAsync(urlFile, receiver);
+
+        var (exit, _, error) = await SgltyProcess.RunAsync("send", tree, "--to", url, "-H");
+        var (receiverExit, _, _) = await SgltyProcess.FinishAsync(receiver);
+
+        Assert.True(exit == 0, error);
+        Assert.Equal(0, receiverExit);
+        Assert.StartsWith("sent 1 file,", error.Split('\n').Single(line => line.StartsWith("sent ", StringComparison.Ordinal)));
+        var a = Singularity.Engine.Storage.SpecialFiles.IdentityOf(Path.Combine(destination, "tree", "a"));
+        Assert.Equal(2u, a?.Names);
+        Assert.Equal(a, Singularity.Engine.Storage.SpecialFiles.IdentityOf(Path.Combine(destination, "tree", "b")));
+        TestFiles.AssertSameTree(tree, Path.Combine(destination, "tree"));
+    }
+
     /// <summary>send --dry-run lists on stdout what it would send and delete, as rsync -n does, and the receiver's directory stays as it was.</summary>
     [Fact]
     public async Task Send_dry_run_lists_what_it_would_do_and_changes_nothing()

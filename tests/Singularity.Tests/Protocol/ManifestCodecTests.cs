@@ -14,15 +14,19 @@ public sealed class ManifestCodecTests
         .Where(n => n is not ("." or ".."));
 
     private static readonly Gen<ManifestEntry> Entries =
-        Gen.Select(Gen.Int[1, 3], Names.Array[1, 5], Gen.Long[0, 1L << 50], Gen.Int[0, 0xFFF], Gen.Long, Names)
+        Gen.Select(Gen.Int[1, 4], Names.Array[1, 5], Gen.Long[0, 1L << 50], Gen.Int[0, 0xFFF], Gen.Long, Names)
             .Select(t =>
             {
                 var kind = (EntryKind)t.Item1;
-                // Only a file may be marked as sent before; the mtime's low bit picks which, and its next bit which carry an owner.
-                return new ManifestEntry(kind, string.Join('/', t.Item2), kind == EntryKind.File ? t.Item3 : 0, (UnixFileMode)t.Item4, t.Item5, kind == EntryKind.Symlink ? t.Item6 : null)
+                bool hardLink = kind == EntryKind.HardLink;
+                // Only a file may be marked as sent before or linked; the mtime's low bits pick which, and which carry
+                // an owner. A hard link carries no mode, time or owner.
+                return new ManifestEntry(kind, string.Join('/', t.Item2), kind == EntryKind.File ? t.Item3 : 0, hardLink ? 0 : (UnixFileMode)t.Item4, hardLink ? 0 : t.Item5,
+                    kind is EntryKind.Symlink or EntryKind.HardLink ? t.Item6 : null)
                 {
                     SentBefore = kind == EntryKind.File && (t.Item5 & 1) != 0,
-                    Owner = (t.Item5 & 2) != 0 ? ((uint)t.Item3, (uint)(t.Item5 >> 32)) : null,
+                    Owner = !hardLink && (t.Item5 & 2) != 0 ? ((uint)t.Item3, (uint)(t.Item5 >> 32)) : null,
+                    Linked = kind == EntryKind.File && (t.Item5 & 4) != 0,
                 };
             });
 
@@ -60,13 +64,24 @@ public sealed class ManifestCodecTests
         ManifestCodec.Write(good, entry);
 
         AssertRejected(good, b => b[0] = 9, "unknown entry kind");
-        AssertRejected(good, b => b[1] = 4, "unknown manifest entry flags");
+        AssertRejected(good, b => b[1] = 8, "unknown manifest entry flags");
         Assert.True(ManifestCodec.TryRead([good[0], 1, .. good.AsSpan(2)], Limits, out var sentBefore, out _, out _));
         Assert.True(sentBefore!.SentBefore);
         var directory = new ManifestEntry(EntryKind.Directory, "a", 0, (UnixFileMode)0b111_101_101, 0, null);
         byte[] marked = new byte[ManifestCodec.EncodedSize(directory)];
         ManifestCodec.Write(marked, directory);
         AssertRejected(marked, b => b[1] = 1, "only a file can be marked as sent before");
+        AssertRejected(marked, b => b[1] = ManifestCodec.FlagLinked, "only a file can be marked as linked");
+        // A hard link names its file, and carries nothing of its own but its path.
+        var hardLink = new ManifestEntry(EntryKind.HardLink, "b/x", 0, 0, 0, "a/x");
+        byte[] linked = new byte[ManifestCodec.EncodedSize(hardLink)];
+        ManifestCodec.Write(linked, hardLink);
+        Assert.True(ManifestCodec.TryRead(linked, Limits, out var readLink, out _, out _));
+        Assert.Equal(hardLink, readLink);
+        AssertRejected(linked, b => BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(4), 0x1A4), "no mode, time or owner");
+        AssertRejected(linked, b => BinaryPrimitives.WriteInt64LittleEndian(b.AsSpan(8), 1), "no mode, time or owner");
+        AssertRejected(linked, b => BinaryPrimitives.WriteInt64LittleEndian(b.AsSpan(16), 1), "only files have a size");
+        AssertRejected(linked, b => BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(24), 0), "link target");
         AssertRejected(good, b => BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(4), 0x1000), "mode");
         AssertRejected(good, b => BinaryPrimitives.WriteInt64LittleEndian(b.AsSpan(16), -1), "size");
         AssertRejected(good, b => BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(2), 0), "path length");

@@ -1,0 +1,171 @@
+using System.Runtime.Versioning;
+using Singularity.Engine;
+using Singularity.Engine.Protocol;
+using Singularity.Engine.Storage;
+using Singularity.Tests.Support;
+
+namespace Singularity.Tests.EndToEnd;
+
+/// <summary>
+/// With <see cref="TransferOptions.HardLinks"/>, as with rsync -H, a file with several names among those sent travels
+/// once and arrives with all of them; without it, each name arrives as a file of its own.
+/// </summary>
+[UnsupportedOSPlatform("windows")]
+public sealed class HardLinkTests
+{
+    // Shards of 4 KiB: the linked files take many, so their links wait for them to commit.
+    private static readonly TransferOptions Quick = new() { ShardSize = 4096, SkipUnchanged = true };
+
+    [Fact]
+    public async Task A_file_with_several_names_travels_once_and_arrives_with_them_all()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        string x = TestFiles.Create(Path.Combine(tree, "a", "x"), 300_000, seed: 1);
+        Link(x, Path.Combine(tree, "b", "y"));
+        Link(x, Path.Combine(tree, "c", "z"));
+        string pair = TestFiles.Create(Path.Combine(tree, "d", "pair1"), 20_000, seed: 2);
+        Link(pair, Path.Combine(tree, "d", "pair2"));
+        TestFiles.Create(Path.Combine(tree, "solo"), 10_000, seed: 3);
+        // Its other name is outside what is sent: it arrives as a file.
+        Link(TestFiles.Create(Path.Combine(tree, "e", "lonely"), 5_000, seed: 4), Path.Combine(temp.Path, "src", "outside"));
+        string destination = temp.Sub("dst");
+        string received = Path.Combine(destination, "tree");
+        await using var receiver = new LoopbackReceiver(destination);
+
+        // Sent first without -H, as separate files; then with it, which makes them links without sending anything.
+        var separate = await SingularitySender.SendAsync([tree], receiver.Url, Quick);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal(7, separate.FilesTransferred);
+        Assert.All(new[] { "a/x", "b/y", "c/z", "d/pair1", "d/pair2" }, path => Assert.Equal(1u, Names(Path.Combine(received, path))));
+        TestFiles.AssertSameTree(tree, received);
+
+        var linked = await SingularitySender.SendAsync([tree], receiver.Url, Quick with { HardLinks = true });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal((0, 4), (linked.FilesTransferred, linked.FilesUnchanged));
+        AssertLinked(received);
+        TestFiles.AssertSameTree(tree, received);
+
+        // Into an empty destination: the four files travel, and the links wait for theirs to commit.
+        string fresh = Path.Combine(temp.Sub("dst2"), "tree");
+        await using var second = new LoopbackReceiver(Path.GetDirectoryName(fresh)!);
+        var sent = await SingularitySender.SendAsync([tree], second.Url, Quick with { HardLinks = true });
+        Assert.True((await second.NextResultAsync()).Succeeded);
+        Assert.Equal((4, 335_000L), (sent.FilesTransferred, sent.BytesTransferred));
+        AssertLinked(fresh);
+        TestFiles.AssertSameTree(tree, fresh);
+
+        // Once more: nothing travels, and the names stay one file's.
+        var again = await SingularitySender.SendAsync([tree], second.Url, Quick with { HardLinks = true });
+        Assert.True((await second.NextResultAsync()).Succeeded);
+        Assert.Equal((0, 4), (again.FilesTransferred, again.FilesUnchanged));
+        AssertLinked(fresh);
+    }
+
+    /// <summary>A file that cannot be written takes its links with it: each is named as not written, and the rest arrives.</summary>
+    [Fact]
+    public async Task The_links_of_a_file_that_could_not_be_written_are_named_with_it()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        string x = TestFiles.Create(Path.Combine(tree, "a", "x"), 30_000, seed: 1);
+        Link(x, Path.Combine(tree, "b", "y"));
+        TestFiles.Create(Path.Combine(tree, "c"), 1_000, seed: 2);
+        string destination = temp.Sub("dst");
+        // A directory that holds something, where the source has the file: without --delete it stays, and the file fails.
+        TestFiles.Create(Path.Combine(destination, "tree", "a", "x", "keep"), 10);
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var result = await SingularitySender.SendAsync([tree], receiver.Url, Quick with { HardLinks = true });
+
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal(["tree/a/x", "tree/b/y"], result.NotSent.Select(e => e.Path).Order(StringComparer.Ordinal));
+        Assert.Contains("'tree/b/y' was not linked to 'tree/a/x': that file could not be written", result.NotSent.Single(e => e.Path == "tree/b/y").Reason);
+        Assert.False(File.Exists(Path.Combine(destination, "tree", "b", "y")));
+        TestFiles.AssertSameBytes(Path.Combine(tree, "c"), Path.Combine(destination, "tree", "c"));
+    }
+
+    /// <summary>
+    /// A retry names again, as sent before, the linked files an earlier attempt committed, rather than leaving them out
+    /// of its manifest: the links to them need them there. They are not sent again.
+    /// </summary>
+    [Fact]
+    public async Task A_retry_names_again_the_linked_files_an_earlier_attempt_committed()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        for (int i = 0; i < 40; i++) Link(TestFiles.Create(Path.Combine(tree, $"f{i:00}.bin"), 200_000, seed: i), Path.Combine(tree, "links", $"f{i:00}.bin"));
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination);
+        await using var relay = new TcpRelay(receiver.Url);
+        relay.CutAllOnce((connection, forwarded) => connection == 1 && forwarded > (3 << 20));
+        var options = new TransferOptions { ShardSize = 64 << 10, Lanes = 1, MaxInFlightBytes = 1 << 20, Retries = 2, HardLinks = true };
+
+        var result = await SingularitySender.SendAsync([tree], relay.Url, options);
+
+        Assert.Equal(1, result.Retries);
+        Assert.True(result.BytesSent < 40 * 200_000 + (2 << 20), $"sent {result.BytesSent}");
+        string received = Path.Combine(destination, "tree");
+        TestFiles.AssertSameTree(tree, received);
+        for (int i = 0; i < 40; i++)
+            Assert.Equal(Identity(Path.Combine(received, $"f{i:00}.bin")) with { Names = 2 }, Identity(Path.Combine(received, "links", $"f{i:00}.bin")));
+    }
+
+    /// <summary>
+    /// A receiver takes hard links only where the session asked to keep them, and only to a file marked linked before
+    /// them: anything else ends the session before an entry is prepared.
+    /// </summary>
+    [Theory]
+    [InlineData(false, "a")]
+    [InlineData(true, "nowhere")]
+    [InlineData(true, "b")]
+    [InlineData(true, "d")]
+    public async Task A_hard_link_to_no_linked_file_before_it_is_refused(bool askForLinks, string target)
+    {
+        using var temp = new TempDirectory();
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination, new TransferOptions { Cipher = CipherSuite.None });
+        await using var peer = await RawPeer.ConnectAsync(receiver.Url);
+        ManifestEntry[] entries =
+        [
+            new(EntryKind.File, "a", 0, (UnixFileMode)0b110_100_100, 0, null) { Linked = askForLinks },
+            // Not marked linked.
+            new(EntryKind.File, "b", 0, (UnixFileMode)0b110_100_100, 0, null),
+            new(EntryKind.HardLink, "c", 0, 0, 0, target),
+            // Marked linked, but after the link.
+            new(EntryKind.File, "d", 0, (UnixFileMode)0b110_100_100, 0, null) { Linked = askForLinks },
+        ];
+
+        var (_, answer, body) = await peer.OpenWithManifestAsync(receiver.Token, 4096, askForLinks ? OpenSessionFlags.HardLinks : (ushort)0, entries);
+
+        Assert.Equal(ControlMessageType.Error, answer);
+        var error = ErrorMessage.Decode(body);
+        Assert.Equal(ErrorCode.ProtocolViolation, error.Code);
+        Assert.Contains(askForLinks ? "which is no file marked linked before it" : "did not ask to keep hard links", error.Reason);
+        Assert.False((await receiver.NextResultAsync()).Succeeded);
+        Assert.Empty(Directory.GetFileSystemEntries(destination));
+    }
+
+    private static void AssertLinked(string root)
+    {
+        var x = Identity(Path.Combine(root, "a", "x"));
+        Assert.Equal(3u, x.Names);
+        Assert.Equal(x, Identity(Path.Combine(root, "b", "y")));
+        Assert.Equal(x, Identity(Path.Combine(root, "c", "z")));
+        var pair = Identity(Path.Combine(root, "d", "pair1"));
+        Assert.Equal(2u, pair.Names);
+        Assert.Equal(pair, Identity(Path.Combine(root, "d", "pair2")));
+        Assert.Equal(1u, Names(Path.Combine(root, "solo")));
+        Assert.Equal(1u, Names(Path.Combine(root, "e", "lonely")));
+    }
+
+    private static void Link(string existing, string created)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(created)!);
+        SpecialFiles.Link(existing, created);
+    }
+
+    private static (ulong Device, ulong Inode, uint Names) Identity(string path) => SpecialFiles.IdentityOf(path) ?? throw new FileNotFoundException(path);
+
+    private static uint Names(string path) => Identity(path).Names;
+}
