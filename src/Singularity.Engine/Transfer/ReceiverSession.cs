@@ -387,6 +387,8 @@ internal sealed partial class ReceiverSession
         {
             if (!_deleteExtraneous) _names.Clear();
             _names.TrimExcess();
+            // No hard link comes after the manifest: those waiting know their files by id.
+            _linkedFiles = null;
             _chunk.Clear();
             _chunk.TrimExcess();
         }
