@@ -201,7 +201,10 @@ internal static class SpecialFiles
     public static void Link(string existing, string created)
     {
         if (OperatingSystem.IsWindows()) throw new PlatformNotSupportedException("hard links are made on Linux and other Unix systems only");
-        if (link(existing, created) != 0) throw Errno.ToException(Marshal.GetLastPInvokeError());
+        // linkat without AT_SYMLINK_FOLLOW: never through a link at the existing name, where link(2) may follow it
+        // (macOS). AT_FDCWD is -2 there, -100 on Linux and the BSDs.
+        int here = OperatingSystem.IsMacOS() ? -2 : AtFdCwd;
+        if (linkat(here, existing, here, created, 0) != 0) throw Errno.ToException(Marshal.GetLastPInvokeError());
     }
 
     /// <summary>
@@ -293,8 +296,8 @@ internal static class SpecialFiles
     [DllImport("libc", EntryPoint = "open", SetLastError = true)]
     private static extern int open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
 
-    [DllImport("libc", EntryPoint = "link", SetLastError = true)]
-    private static extern int link([MarshalAs(UnmanagedType.LPUTF8Str)] string existing, [MarshalAs(UnmanagedType.LPUTF8Str)] string created);
+    [DllImport("libc", EntryPoint = "linkat", SetLastError = true)]
+    private static extern int linkat(int existingDirectory, [MarshalAs(UnmanagedType.LPUTF8Str)] string existing, int createdDirectory, [MarshalAs(UnmanagedType.LPUTF8Str)] string created, int flags);
 
     [DllImport("libc", EntryPoint = "geteuid")]
     private static extern uint geteuid();

@@ -4,21 +4,19 @@ using Singularity.Engine.Storage;
 namespace Singularity.Engine.Transfer;
 
 /// <summary>
-/// Hard links (OpenSession flag, as rsync -H): a file marked linked is remembered by its path, and a later hard link
-/// entry that names it gets that file's further name once the file is in place: at once if it is (committed, or left
-/// as it was), else when it commits. A link whose file could not be written fails as that file did.
+/// Hard links (OpenSession flag, as rsync -H): a file marked linked is remembered by its path while the manifest
+/// arrives, and a later hard link entry that names it gives that file a further name. A sender names hard links only
+/// once every file is settled (committed, left in place, failed or left out), so each is made, or fails with its
+/// file, as it is prepared: nothing waits here.
 /// </summary>
 internal sealed partial class ReceiverSession
 {
-    // The files marked linked, by their path's hash, and the links waiting for a file still arriving (by its id), with
-    // how many wait: a sender naming the same arriving file again and again cannot make that list grow without end.
-    // Linked files the sender could not read: their slots read as settled, as a committed file's do.
+    // The files marked linked, by their path's hash, until the manifest is in; and those the sender could not read,
+    // whose slots read as a committed file's do.
     private Dictionary<UInt128, uint>? _linkedFiles;
     private HashSet<uint>? _linkedDropped;
-    private Dictionary<uint, List<(uint Id, string Path, string Full)>>? _waitingLinks;
-    private int _linksWaiting;
 
-    private void KeepHardLinks() => (_linkedFiles, _waitingLinks) = ([], []);
+    private void KeepHardLinks() => _linkedFiles = [];
 
     /// <summary>Checks an entry of a chunk being accepted against the hard links asked for: in manifest order, so a link names a file before it.</summary>
     private void CheckHardLink(int id, ManifestEntry entry)
@@ -30,82 +28,58 @@ internal sealed partial class ReceiverSession
             throw new ProtocolViolationException($"hard link '{entry.Path}' names '{entry.LinkTarget}', which is no file marked linked before it in the manifest");
     }
 
-    /// <summary>Prepares a hard link entry: what stands at its name goes as for a link, and the name is given to its file now, or when the file is in place.</summary>
+    /// <summary>A linked file the sender could not read: its links fail, and say why.</summary>
+    private void LinkedFileDropped(PartialFile file)
+    {
+        if (_linkedFiles is not null && file.Entry.Linked) (_linkedDropped ??= []).Add(file.Id);
+    }
+
+    /// <summary>
+    /// Gives the file a hard link entry names its further name, or fails the entry with its file's failure; a file
+    /// still arriving is a sender's error. Only then is a directory in the way removed.
+    /// </summary>
     private void PrepareHardLink(uint id, ManifestEntry entry, string full)
     {
-        if (Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null) RemoveDirectoryInTheWay(entry, full);
         uint file = _linkedFiles![NameHash(entry.LinkTarget!)];
-        lock (_filesLock)
-        {
-            var slot = Volatile.Read(ref _files)[file];
-            if (slot == Failed) throw new EntryConflictException(NotLinked(entry.Path, entry.LinkTarget!, "that file could not be written"));
-            if (_linkedDropped?.Contains(file) == true) throw new EntryConflictException(NotLinked(entry.Path, entry.LinkTarget!, Unread));
-            if (slot != Released)
-            {
-                if (++_linksWaiting > _limits.MaxUncommittedFiles)
-                    throw new ProtocolViolationException($"more than {_limits.MaxUncommittedFiles} hard links wait for their files", ErrorCode.LimitExceeded);
-                if (!_waitingLinks!.TryGetValue(file, out var links)) _waitingLinks[file] = links = [];
-                links.Add((id, entry.Path, full));
-                return;
-            }
-        }
+        PartialFile slot;
+        lock (_filesLock) slot = Volatile.Read(ref _files)[file]!;
+        if (slot == Failed) throw new EntryConflictException(NotLinked(entry.Path, entry.LinkTarget!, "that file could not be written"));
+        if (_linkedDropped?.Contains(file) == true) throw new EntryConflictException(NotLinked(entry.Path, entry.LinkTarget!, "the sender could not read that file"));
+        if (slot != Released)
+            throw new ProtocolViolationException($"hard link '{entry.Path}' names '{entry.LinkTarget}', a file still arriving: a sender names hard links once every file is settled");
+        if (Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null) RemoveDirectoryInTheWay(entry, full);
         MakeHardLink(full, entry.Path, _guard.Resolve(entry.LinkTarget!, create: false), entry.LinkTarget!);
     }
 
     /// <summary>
-    /// Gives the links waiting for <paramref name="file"/>, now settled, its name; or, when <paramref name="failure"/>
-    /// says why the file is not in place, fails them. Called before the sender is told of the file, so that what it
-    /// hears of the links comes first: it finishes only once it has heard of every file.
+    /// Makes <paramref name="full"/> a further name of the file at <paramref name="fileFull"/>, unless it already is
+    /// that file: the name is made beside it, under a temporary name of this session, and renamed over what stands
+    /// there, so that a file or link there stays if the link cannot be made. A link at the file's name is never
+    /// followed: the name is given to the link itself.
     /// </summary>
-    private void SettleLinks(PartialFile file, string? failure = null)
-    {
-        if (_waitingLinks is null) return;
-        List<(uint Id, string Path, string Full)>? links;
-        lock (_filesLock)
-        {
-            if (failure == Unread && file.Entry.Linked) (_linkedDropped ??= []).Add(file.Id);
-            if (!_waitingLinks.Remove(file.Id, out links)) return;
-            _linksWaiting -= links.Count;
-        }
-        foreach (var (id, path, full) in links)
-        {
-            try
-            {
-                if (failure is not null) throw new EntryConflictException(NotLinked(path, file.Entry.Path, failure));
-                MakeHardLink(full, path, file.FinalPath, file.Entry.Path);
-            }
-            catch (Exception ex) when (StorageErrors.ConcernsOneEntry(ex))
-            {
-                ReportFailed(id, StorageErrors.Describe(ex, $"linking '{path}'"));
-            }
-            catch (Exception ex) when (ex is not SingularityException)
-            {
-                throw StorageErrors.Describe(ex, $"linking '{path}'");
-            }
-        }
-    }
-
-    /// <summary>
-    /// Makes <paramref name="full"/> a further name of the file at <paramref name="fileFull"/>, replacing a file or a
-    /// link that stands there (never followed), unless it already is that file. A link at the file's name is never
-    /// followed either: the name is given to the link itself.
-    /// </summary>
-    private static void MakeHardLink(string full, string path, string fileFull, string filePath)
+    private void MakeHardLink(string full, string path, string fileFull, string filePath)
     {
         if (SpecialFiles.IdentityOf(full) is { } standing && SpecialFiles.IdentityOf(fileFull) is { } named
             && (standing.Device, standing.Inode) == (named.Device, named.Inode)) return;
-        if (File.Exists(full) || new FileInfo(full).LinkTarget is not null) File.Delete(full);
+        string temporary = Path.Join(Path.GetDirectoryName(full.AsSpan()), PartialFile.TemporaryName(Path.GetFileName(full), Id.Tag));
         try
         {
-            SpecialFiles.Link(fileFull, full);
+            File.Delete(temporary);
+            SpecialFiles.Link(fileFull, temporary);
+            File.Move(temporary, full, overwrite: true);
         }
         catch (Exception ex) when (ex is UnauthorizedAccessException or PlatformNotSupportedException || ex is IOException io && !StorageErrors.IsDiskFull(io))
         {
             throw new EntryConflictException(NotLinked(path, filePath, ex.Message));
         }
+        finally
+        {
+            // Gone once renamed; there still when the link or the rename failed, or when the two names were already one
+            // file's (a rename between them does nothing). One that cannot be removed is a partial's name: it is left.
+            try { File.Delete(temporary); }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { }
+        }
     }
-
-    private const string Unread = "the sender could not read that file";
 
     private static string NotLinked(string path, string filePath, string why) => $"'{path}' was not linked to '{filePath}': {why}";
 }

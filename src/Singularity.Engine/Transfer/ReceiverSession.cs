@@ -387,7 +387,7 @@ internal sealed partial class ReceiverSession
         {
             if (!_deleteExtraneous) _names.Clear();
             _names.TrimExcess();
-            // No hard link comes after the manifest: those waiting know their files by id.
+            // No hard link comes after the manifest.
             _linkedFiles = null;
             _chunk.Clear();
             _chunk.TrimExcess();
@@ -756,7 +756,7 @@ internal sealed partial class ReceiverSession
             catch (Exception ex) when (ex is not SingularityException) { throw StorageErrors.Describe(ex, $"giving up '{file.Entry.Path}'"); }
             Interlocked.Increment(ref _filesDropped);
             Settle(file.Id);
-            SettleLinks(file, Unread);
+            LinkedFileDropped(file);
         }
     }
 
@@ -782,7 +782,6 @@ internal sealed partial class ReceiverSession
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or SingularityException) { }
         Interlocked.Increment(ref _filesFailed);
         Settle(file.Id, Failed);
-        SettleLinks(file, "that file could not be written");
         ReportFailed(file.Id, reason);
     }
 
@@ -830,7 +829,6 @@ internal sealed partial class ReceiverSession
         Interlocked.Add(ref _bytesWritten, file.Entry.Size);
         if (file.OwnerNotSet) OwnerNotSet();
         Settle(file.Id);
-        SettleLinks(file);
         Span<byte> item = stackalloc byte[4];
         BinaryPrimitives.WriteUInt32LittleEndian(item, file.Id);
         _control!.PostBatchItem(ControlMessageType.FilesCommitted, item);

@@ -139,6 +139,9 @@ internal sealed partial class SenderSession
         if (alreadyCommitted is not { Count: > 0 }) _entries = scanned;
         else _entries = [.. scanned.Where(e => e.Entry.Kind != EntryKind.File || e.Entry.Linked || options.DeleteExtraneous || !alreadyCommitted.Contains(e.Entry.Path))
             .Select(e => e.Entry.Kind == EntryKind.File && alreadyCommitted.Contains(e.Entry.Path) ? e with { Entry = e.Entry with { SentBefore = true } } : e)];
+        // Hard links go last, and only once every file is settled (SendManifestAsync): the receiver then makes each as it
+        // reads it, and keeps none waiting for its file.
+        if (options.HardLinks) _entries = [.. _entries.Where(e => e.Entry.Kind != EntryKind.HardLink), .. _entries.Where(e => e.Entry.Kind == EntryKind.HardLink)];
         _sessionFlags = (ushort)((options.SkipUnchanged ? OpenSessionFlags.SkipUnchanged : 0) | (options.DryRun ? OpenSessionFlags.DryRun : 0)
             | (options.Sparse ? OpenSessionFlags.Sparse : 0) | (options.Compress ? OpenSessionFlags.Compressed : 0) | (options.HardLinks ? OpenSessionFlags.HardLinks : 0));
         // A scan that left something out does not ask: the result says the deletion was skipped.
@@ -497,10 +500,17 @@ internal sealed partial class SenderSession
         byte[] chunk = new byte[ManifestChunkBytes + ManifestCodec.FixedSize + 2 * _options.Limits.MaxPathBytes * 3];
         var sentUpTo = new Queue<int>();
         int first = 0, count = 0, length = ManifestCodec.ChunkHeaderSize, files = 0, announced = 0;
+        int firstLink = _entries.FindIndex(e => e.Entry.Kind == EntryKind.HardLink);
         for (int id = 0; id < _entries.Count; id++)
         {
             var source = _entries[id];
             var entry = source.Entry;
+            if (id == firstLink)
+            {
+                // The hard links, last: once every file is settled, so that the receiver finds each one's file in place.
+                if (count > 0) await SendChunkAsync(id - 1).ConfigureAwait(false);
+                await WaitForCommitsAsync(files, first).ConfigureAwait(false);
+            }
             length += ManifestCodec.Write(chunk.AsSpan(length), entry);
             count++;
             if (entry.Kind == EntryKind.File)
@@ -511,22 +521,25 @@ internal sealed partial class SenderSession
                 if (!_options.DryRun) _scheduler.Add(file);
                 files++;
             }
-            if (length >= ManifestChunkBytes || id == _entries.Count - 1)
-            {
-                if (sentUpTo.Count >= ManifestChunksAhead) await WaitForAcceptanceAsync(sentUpTo.Dequeue()).ConfigureAwait(false);
-                // Counts the files of the chunks sent, not of this one, so the first always goes.
-                await WaitForCommitsAsync(announced - _options.FilesAheadOfCommits, first).ConfigureAwait(false);
-                announced = files;
-                Volatile.Write(ref _entriesSent, id + 1);
-                BinaryPrimitives.WriteInt32LittleEndian(chunk, first);
-                BinaryPrimitives.WriteInt32LittleEndian(chunk.AsSpan(4), count);
-                _control.Post(ControlMessageType.ManifestChunk, chunk.AsSpan(0, length));
-                await _control.PaceAsync().ConfigureAwait(false);
-                sentUpTo.Enqueue(id + 1);
-                first = id + 1;
-                count = 0;
-                length = ManifestCodec.ChunkHeaderSize;
-            }
+            if (length >= ManifestChunkBytes || id == _entries.Count - 1) await SendChunkAsync(id).ConfigureAwait(false);
+        }
+
+        // Sends the chunk of entries [first, last].
+        async Task SendChunkAsync(int last)
+        {
+            if (sentUpTo.Count >= ManifestChunksAhead) await WaitForAcceptanceAsync(sentUpTo.Dequeue()).ConfigureAwait(false);
+            // Counts the files of the chunks sent, not of this one, so the first always goes.
+            await WaitForCommitsAsync(announced - _options.FilesAheadOfCommits, first).ConfigureAwait(false);
+            announced = files;
+            Volatile.Write(ref _entriesSent, last + 1);
+            BinaryPrimitives.WriteInt32LittleEndian(chunk, first);
+            BinaryPrimitives.WriteInt32LittleEndian(chunk.AsSpan(4), count);
+            _control!.Post(ControlMessageType.ManifestChunk, chunk.AsSpan(0, length));
+            await _control.PaceAsync().ConfigureAwait(false);
+            sentUpTo.Enqueue(last + 1);
+            first = last + 1;
+            count = 0;
+            length = ManifestCodec.ChunkHeaderSize;
         }
     }
 

@@ -13,7 +13,7 @@ namespace Singularity.Tests.EndToEnd;
 [UnsupportedOSPlatform("windows")]
 public sealed class HardLinkTests
 {
-    // Shards of 4 KiB: the linked files take many, so their links wait for them to commit.
+    // Shards of 4 KiB: the linked files take many, and their links go once they are in place.
     private static readonly TransferOptions Quick = new() { ShardSize = 4096, SkipUnchanged = true };
 
     [Fact]
@@ -46,7 +46,7 @@ public sealed class HardLinkTests
         AssertLinked(received);
         TestFiles.AssertSameTree(tree, received);
 
-        // Into an empty destination: the four files travel, and the links wait for theirs to commit.
+        // Into an empty destination: the four files travel, and the links follow once they are in place.
         string fresh = Path.Combine(temp.Sub("dst2"), "tree");
         await using var second = new LoopbackReceiver(Path.GetDirectoryName(fresh)!);
         var sent = await SingularitySender.SendAsync([tree], second.Url, Quick with { HardLinks = true });
@@ -60,6 +60,70 @@ public sealed class HardLinkTests
         Assert.True((await second.NextResultAsync()).Succeeded);
         Assert.Equal((0, 4), (again.FilesTransferred, again.FilesUnchanged));
         AssertLinked(fresh);
+    }
+
+    /// <summary>
+    /// A name that cannot be given to the file (here ext4's most names for one file, 65,000) fails alone, and the copy
+    /// already at that name stays as it was.
+    /// </summary>
+    [Fact]
+    public async Task A_link_that_cannot_be_made_leaves_the_copy_at_its_name()
+    {
+        // On the disk's file system (ext4 here), not /dev/shm: tmpfs gives a file any number of names.
+        string root = Path.Combine(Path.GetTempPath(), "sglty-test-" + Guid.NewGuid().ToString("N")[..12]);
+        try
+        {
+            string tree = Path.Combine(root, "src", "tree");
+            string a = TestFiles.Create(Path.Combine(tree, "a"), 10_000, seed: 1);
+            Link(a, Path.Combine(tree, "b"));
+            string destination = Directory.CreateDirectory(Path.Combine(root, "dst")).FullName;
+            string received = Path.Combine(destination, "tree");
+            await using var receiver = new LoopbackReceiver(destination);
+            await SingularitySender.SendAsync([tree], receiver.Url, Quick);
+            Assert.True((await receiver.NextResultAsync()).Succeeded);
+            string names = Directory.CreateDirectory(Path.Combine(root, "names")).FullName;
+            int made = 0;
+            try
+            {
+                for (; made < 70_000; made++) SpecialFiles.Link(Path.Combine(received, "a"), Path.Combine(names, $"{made}"));
+            }
+            catch (IOException)
+            {
+            }
+            Assert.True(made < 70_000, "the file system gave one file 70,000 names; this test needs one that gives fewer, as ext4 does");
+
+            var result = await SingularitySender.SendAsync([tree], receiver.Url, Quick with { HardLinks = true });
+
+            Assert.True((await receiver.NextResultAsync()).Succeeded);
+            var failed = Assert.Single(result.NotSent);
+            Assert.Equal("tree/b", failed.Path);
+            Assert.Contains("'tree/b' was not linked to 'tree/a'", failed.Reason);
+            Assert.Equal(1u, Names(Path.Combine(received, "b")));
+            TestFiles.AssertSameBytes(a, Path.Combine(received, "b"));
+            // Nothing left beside them under a temporary name.
+            Assert.Equal(["a", "b"], Directory.GetFileSystemEntries(received).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    /// <summary>A dry run with hard links lists the files a send would send, and makes nothing.</summary>
+    [Fact]
+    public async Task A_dry_run_with_hard_links_lists_the_files_and_makes_nothing()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        Link(TestFiles.Create(Path.Combine(tree, "a", "x"), 30_000, seed: 1), Path.Combine(tree, "b", "y"));
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var result = await SingularitySender.SendAsync([tree], receiver.Url, Quick with { HardLinks = true, DryRun = true });
+
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal(["tree/a/x"], result.WouldSend);
+        Assert.Empty(Directory.GetFileSystemEntries(destination));
     }
 
     /// <summary>A file that cannot be written takes its links with it: each is named as not written, and the rest arrives.</summary>
@@ -144,6 +208,27 @@ public sealed class HardLinkTests
         Assert.Contains(askForLinks ? "which is no file marked linked before it" : "did not ask to keep hard links", error.Reason);
         Assert.False((await receiver.NextResultAsync()).Succeeded);
         Assert.Empty(Directory.GetFileSystemEntries(destination));
+    }
+
+    /// <summary>A hard link to a file still arriving ends the session: a sender names hard links once every file is settled.</summary>
+    [Fact]
+    public async Task A_hard_link_to_a_file_still_arriving_is_refused()
+    {
+        using var temp = new TempDirectory();
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination, new TransferOptions { Cipher = CipherSuite.None });
+        await using var peer = await RawPeer.ConnectAsync(receiver.Url);
+
+        var (_, answer, body) = await peer.OpenWithManifestAsync(receiver.Token, 4096, OpenSessionFlags.HardLinks,
+            new ManifestEntry(EntryKind.File, "a", 100_000, (UnixFileMode)0b110_100_100, 0, null) { Linked = true },
+            new ManifestEntry(EntryKind.HardLink, "b", 0, 0, 0, "a"));
+
+        Assert.Equal(ControlMessageType.Error, answer);
+        var error = ErrorMessage.Decode(body);
+        Assert.Equal(ErrorCode.ProtocolViolation, error.Code);
+        Assert.Contains("a file still arriving", error.Reason);
+        Assert.False((await receiver.NextResultAsync()).Succeeded);
+        Assert.False(File.Exists(Path.Combine(destination, "b")));
     }
 
     private static void AssertLinked(string root)
