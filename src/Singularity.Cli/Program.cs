@@ -17,7 +17,8 @@ if (args.Length == 0)
     await root.Parse(["--help"]).InvokeAsync().ConfigureAwait(false);
     return Errors.Failure;
 }
-var parsed = root.Parse(args);
+// No response files: a word starting with '@' is what it says, as a pattern such as '@eaDir' is to rsync.
+var parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
 // A mistake on the command line is one line that names it, not the whole help behind the error.
 // Only when the parser would report errors: help, --version and directives (completions) keep their own actions.
 if (parsed.Action is ParseErrorAction)

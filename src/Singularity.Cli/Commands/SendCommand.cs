@@ -27,7 +27,7 @@ internal static class SendCommand
         var delete = new Option<bool>("--delete") { Description = "once every file is in place, delete what the sent directories hold at the receiver that the source does not (also in the receiver's directory itself, for a source ending in '/'), as rsync --delete does; not if anything was left out (not readable here, or not writable there); also replaces a directory in the way of a file or a link" };
         var deleteExcluded = new Option<bool>("--delete-excluded") { Description = "delete at the receiver also what --exclude leaves out, as rsync --delete-excluded does; implies --delete" };
         var exclude = new Option<string[]>("--exclude") { HelpName = "PATTERN", Description = "leave out what matches, as rsync --exclude: '*.tmp' or '.git' is a name at any depth, 'logs/*.gz' the end of a path, '/tree/build' a path from the receiver's directory, a trailing '/' directories only; '*' stops at '/', '**' does not, '?' and '[a-z]' are one character; with --delete, the receiver keeps what matches; may be given many times", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
-        var excludeFrom = new Option<string[]>("--exclude-from") { HelpName = "FILE", Description = "read --exclude patterns from FILE, one per line (a line starting with '+ ' is an include); empty lines and lines starting with '#' or ';' are skipped; may be given many times", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
+        var excludeFrom = new Option<string[]>("--exclude-from") { HelpName = "FILE", Description = "read --exclude patterns from FILE (- for standard input), one per line (a line starting with '+ ' is an include); empty lines and lines starting with '#' or ';' are skipped; may be given many times", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
         var include = new Option<string[]>("--include") { HelpName = "PATTERN", Description = "send what matches even where a later --exclude would leave it out, as rsync --include: patterns are tried in the order given, --include and --exclude together, and the first that matches decides; e.g. --include '*/' --include '*.log' --exclude '*' sends only logs; may be given many times", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
         var includeFrom = new Option<string[]>("--include-from") { HelpName = "FILE", Description = "read --include patterns from FILE, one per line (a line starting with '- ' is an exclude), as --exclude-from reads them; may be given many times", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
         var dryRun = new Option<bool>("--dry-run", "-n") { Description = "change nothing at the receiver: list on stdout the files a send would send and, with --delete, what it would delete ('deleting PATH'), as rsync --dry-run does; no file's contents are read or sent" };
@@ -197,12 +197,13 @@ internal static class SendCommand
         return patterns.Select(pattern => includes && !pattern.StartsWith("+ ", StringComparison.Ordinal) && !pattern.StartsWith("- ", StringComparison.Ordinal) && pattern != "!" ? "+ " + pattern : pattern);
     }
 
-    /// <summary>The patterns of an --exclude-from or --include-from file, as rsync reads one: a pattern a line, without blank lines and comments ('#', ';').</summary>
+    /// <summary>The patterns of an --exclude-from or --include-from file ("-" for standard input), as rsync reads one: a pattern a line, without blank lines and comments ('#', ';').</summary>
     private static List<string> PatternFile(string option, string path)
     {
         try
         {
-            return File.ReadAllLines(path).Where(line => line.Length > 0 && !line.StartsWith('#') && !line.StartsWith(';')).ToList();
+            IEnumerable<string> lines = path == "-" ? ReadAll(Console.In) : File.ReadAllLines(path);
+            return lines.Where(line => line.Length > 0 && !line.StartsWith('#') && !line.StartsWith(';')).ToList();
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -214,6 +215,13 @@ internal static class SendCommand
             };
             throw new SingularityException(ErrorCode.BadPath, $"cannot read {option} '{path}': {why}");
         }
+    }
+
+    private static List<string> ReadAll(TextReader reader)
+    {
+        var lines = new List<string>();
+        while (reader.ReadLine() is { } line) lines.Add(line);
+        return lines;
     }
 
     /// <summary>

@@ -165,6 +165,34 @@ public sealed class CommandLineTests
         TestFiles.AssertSameTree(tree, Path.Combine(destination, "tree"));
     }
 
+    /// <summary>
+    /// Patterns come from standard input with "--exclude-from -", and a word starting with '@' is a pattern, not a
+    /// file of arguments to read, as with rsync.
+    /// </summary>
+    [Fact]
+    public async Task Send_reads_patterns_from_standard_input_and_takes_at_signs_as_they_are()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        TestFiles.Create(Path.Combine(tree, "keep.txt"), 1000, seed: 1);
+        string[] leftOut = [TestFiles.Create(Path.Combine(tree, "@eaDir", "x"), 100, seed: 2), TestFiles.Create(Path.Combine(tree, "junk.tmp"), 100, seed: 3)];
+        string destination = temp.Sub("dst");
+        string urlFile = Path.Combine(temp.Path, "url");
+        using var receiver = SgltyProcess.Start("recv", "--dir", destination, "--listen", "127.0.0.1:0", "--once", "--url-file", urlFile);
+        string url = await SgltyProcess.WaitForFileAsync(urlFile, receiver);
+
+        var (exit, _, error) = await SgltyProcess.RunWithInputAsync("# scratch\n*.tmp\n", "send", tree, "--to", url, "--exclude", "@eaDir", "--exclude-from", "-");
+        // A refused send leaves the receiver waiting for one.
+        if (exit != 0) receiver.Kill();
+        var (receiverExit, _, _) = await SgltyProcess.FinishAsync(receiver);
+
+        Assert.True(exit == 0, error);
+        Assert.Equal(0, receiverExit);
+        foreach (string path in leftOut) File.Delete(path);
+        Directory.Delete(Path.Combine(tree, "@eaDir"));
+        TestFiles.AssertSameTree(tree, Path.Combine(destination, "tree"));
+    }
+
     /// <summary>send -H keeps hard links: the receiver gives the one file that travelled both its names.</summary>
     [Fact]
     public async Task Send_keeps_hard_links_with_H()

@@ -54,6 +54,18 @@ public static class SgltyProcess
         return await FinishAsync(process);
     }
 
+    /// <summary>As <see cref="RunAsync"/>, with <paramref name="input"/> on standard input.</summary>
+    public static async Task<(int ExitCode, string Out, string Err)> RunWithInputAsync(string input, params string[] arguments)
+    {
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "sglty.dll"));
+        foreach (string argument in arguments) info.ArgumentList.Add(argument);
+        using var process = Process.Start(info)!;
+        await process.StandardInput.WriteAsync(input);
+        process.StandardInput.Close();
+        return await FinishAsync(process);
+    }
+
     public static async Task<(int ExitCode, string Out, string Err)> FinishAsync(Process process)
     {
         var output = process.StandardOutput.ReadToEndAsync();
