@@ -94,6 +94,8 @@ public static class SingularitySender
             FilesUnchanged = total.FilesUnchanged + attempt.FilesUnchanged,
             BytesUnchanged = total.BytesUnchanged + attempt.BytesUnchanged,
             Retransmits = total.Retransmits + attempt.Retransmits,
+            // Each attempt names every hard link.
+            HardLinks = attempt.HardLinks,
             // Only the last attempt gets as far as deleting, and it alone decides whether it does.
             EntriesDeleted = attempt.EntriesDeleted,
             EntriesNotDeleted = attempt.EntriesNotDeleted,

@@ -104,6 +104,7 @@ internal static class SendCommand
             var others = new List<string>();
             if (result.FilesUnchanged > 0) others.Add($"{result.FilesUnchanged} unchanged, left as they were");
             if (result.FilesNotSent > 0) others.Add($"{result.FilesNotSent} not sent");
+            if (result.HardLinks > 0) others.Add($"{Count.Of(result.HardLinks, "hard link")} to them");
             string besides = others.Count > 0 ? $" ({string.Join("; ", others)})" : "";
             var within = new List<string>();
             if (result.BytesSkipped > 0) within.Add($"{ByteSize.Format(result.BytesSkipped)} of it already there from an interrupted send");
@@ -257,6 +258,7 @@ internal static class SendCommand
             writer.WriteNumber("bytes_in_holes", result.BytesInHoles);
             writer.WriteNumber("wire_bytes", result.WireBytes);
             writer.WriteNumber("files_unchanged", result.FilesUnchanged);
+            writer.WriteNumber("hard_links", result.HardLinks);
             writer.WriteNumber("bytes_unchanged", result.BytesUnchanged);
             writer.WriteNumber("files_not_sent", result.FilesNotSent);
             writer.WriteNumber("bytes_not_sent", result.BytesNotSent);

@@ -24,6 +24,11 @@ public sealed record SendResult
     /// <summary>The bytes of <see cref="FilesUnchanged"/>.</summary>
     public long BytesUnchanged { get; init; }
     /// <summary>
+    /// Further names the receiver gave to files, or found given already (<see cref="TransferOptions.HardLinks"/>): the
+    /// last attempt's, since each names them all; those it could not make are in <see cref="NotSent"/>. 0 in a dry run.
+    /// </summary>
+    public int HardLinks { get; init; }
+    /// <summary>
     /// Entries left out, each with its reason: a file the sender may not read, or that vanished, the contents of a
     /// directory it may not list, and an entry the receiver could not write (a place it may not write, a name too
     /// long there); everything else arrived. Empty when all did.

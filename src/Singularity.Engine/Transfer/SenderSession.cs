@@ -76,6 +76,8 @@ internal sealed partial class SenderSession
     private long _bytesSkipped;
     // Bytes of shards kept from the versions at the files' names (BasisOffer): what delta saved.
     private long _bytesMatched;
+    // Hard link entries the receiver could not make.
+    private int _linksFailed;
     private int _filesUnchanged;
     private int _entriesDeleted;
     // Finish went out; StillWorking messages heard (while the receiver seeds, before the last acceptance, and while
@@ -274,6 +276,7 @@ internal sealed partial class SenderSession
             BytesMatched = Interlocked.Read(ref _bytesMatched),
             FilesUnchanged = _filesUnchanged,
             BytesUnchanged = Interlocked.Read(ref _bytesUnchanged),
+            HardLinks = _options.DryRun ? 0 : _entries.Take(Volatile.Read(ref _entriesSent)).Count(e => e.Entry.Kind == EntryKind.HardLink) - Volatile.Read(ref _linksFailed),
             NotSent = NotSent,
             EntriesDeleted = _entriesDeleted,
             EntriesNotDeleted = _entriesNotDeleted,
@@ -663,6 +666,7 @@ internal sealed partial class SenderSession
         var (_, reason) = ErrorMessage.Decode(body[4..]);
         if (id >= (uint)Volatile.Read(ref _entriesSent)) throw new ProtocolViolationException($"the receiver named entry {id}, which this session does not have");
         var entry = _entries[(int)id].Entry;
+        if (entry.Kind == EntryKind.HardLink) Interlocked.Increment(ref _linksFailed);
         if (entry.Kind == EntryKind.File)
         {
             // Settled already (this sender left it out meanwhile): nothing more to count.

@@ -211,7 +211,7 @@ public sealed class CommandLineTests
 
         Assert.True(exit == 0, error);
         Assert.Equal(0, receiverExit);
-        Assert.StartsWith("sent 1 file,", error.Split('\n').Single(line => line.StartsWith("sent ", StringComparison.Ordinal)));
+        Assert.StartsWith("sent 1 file (1 hard link to them),", error.Split('\n').Single(line => line.StartsWith("sent ", StringComparison.Ordinal)));
         var a = Singularity.Engine.Storage.SpecialFiles.IdentityOf(Path.Combine(destination, "tree", "a"));
         Assert.Equal(2u, a?.Names);
         Assert.Equal(a, Singularity.Engine.Storage.SpecialFiles.IdentityOf(Path.Combine(destination, "tree", "b")));

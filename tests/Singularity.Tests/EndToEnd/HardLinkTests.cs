@@ -42,7 +42,7 @@ public sealed class HardLinkTests
 
         var linked = await SingularitySender.SendAsync([tree], receiver.Url, Quick with { HardLinks = true });
         Assert.True((await receiver.NextResultAsync()).Succeeded);
-        Assert.Equal((0, 4), (linked.FilesTransferred, linked.FilesUnchanged));
+        Assert.Equal((0, 4, 3), (linked.FilesTransferred, linked.FilesUnchanged, linked.HardLinks));
         AssertLinked(received);
         TestFiles.AssertSameTree(tree, received);
 
@@ -51,7 +51,7 @@ public sealed class HardLinkTests
         await using var second = new LoopbackReceiver(Path.GetDirectoryName(fresh)!);
         var sent = await SingularitySender.SendAsync([tree], second.Url, Quick with { HardLinks = true });
         Assert.True((await second.NextResultAsync()).Succeeded);
-        Assert.Equal((4, 335_000L), (sent.FilesTransferred, sent.BytesTransferred));
+        Assert.Equal((4, 335_000L, 3), (sent.FilesTransferred, sent.BytesTransferred, sent.HardLinks));
         AssertLinked(fresh);
         TestFiles.AssertSameTree(tree, fresh);
 
@@ -96,7 +96,7 @@ public sealed class HardLinkTests
 
             Assert.True((await receiver.NextResultAsync()).Succeeded);
             var failed = Assert.Single(result.NotSent);
-            Assert.Equal("tree/b", failed.Path);
+            Assert.Equal(("tree/b", 0), (failed.Path, result.HardLinks));
             Assert.Contains("'tree/b' was not linked to 'tree/a'", failed.Reason);
             Assert.Equal(1u, Names(Path.Combine(received, "b")));
             TestFiles.AssertSameBytes(a, Path.Combine(received, "b"));
@@ -167,7 +167,7 @@ public sealed class HardLinkTests
 
         var result = await SingularitySender.SendAsync([tree], relay.Url, options);
 
-        Assert.Equal(1, result.Retries);
+        Assert.Equal((1, 40), (result.Retries, result.HardLinks));
         Assert.True(result.BytesSent < 40 * 200_000 + (2 << 20), $"sent {result.BytesSent}");
         string received = Path.Combine(destination, "tree");
         TestFiles.AssertSameTree(tree, received);
