@@ -232,6 +232,55 @@ public sealed class DeltaTests
     }
 
     /// <summary>
+    /// A session cut off while the receiver seeds (the sender sent a manifest and went) ends there: the copy and its
+    /// journal are removed, whether the cut is met mid-copy or after it, and the old version is as it was.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_session_cut_off_while_it_seeds_leaves_no_copy()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "a receiver seeds from old versions on Linux");
+        using var temp = new TempDirectory();
+        string destination = temp.Sub("dst");
+        string old = TestFiles.Create(Path.Combine(destination, "f"), 512L << 20, seed: 12);
+        string sha = TestFiles.Sha256(old);
+        // A StillWorking after every slice copied: a write to the closed connection soon fails.
+        await using var receiver = new LoopbackReceiver(destination, new TransferOptions { Cipher = CipherSuite.None }, adjust: options => options with { StillWorkingInterval = TimeSpan.Zero });
+        await using (var peer = await RawPeer.ConnectAsync(receiver.Url))
+        {
+            await peer.HelloAsync(ConnectionRole.Control, receiver.Token);
+            await peer.SendControlAsync(ControlMessageType.OpenSession, RawPeer.OpenSession(shardSize: 1 << 20, lanes: 1, entries: 1, totalBytes: 600L << 20, flags: OpenSessionFlags.Delta));
+            await peer.SendControlAsync(ControlMessageType.ManifestChunk, RawPeer.Manifest(new ManifestEntry(EntryKind.File, "f", 600L << 20, UnixFileMode.UserRead | UnixFileMode.UserWrite, 0, null)));
+        }
+
+        Assert.False((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal(["f"], Directory.GetFileSystemEntries(destination).Select(Path.GetFileName));
+        Assert.Equal(sha, TestFiles.Sha256(old));
+    }
+
+    /// <summary>A seed of more than the 256 MiB the receiver copies between flushes keeps every shard that matches, on both sides of each flush.</summary>
+    [SkippableFact]
+    public async Task A_seed_past_its_flush_step_keeps_every_shard_that_matches()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "a receiver seeds from old versions on Linux");
+        const int shard = 4 << 20;
+        using var temp = new TempDirectory();
+        string destination = temp.Sub("dst");
+        string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "disk.img"), 600L << 20, seed: 13);
+        CopyAsOlder(source, Path.Combine(destination, "disk.img"));
+        // In the first shard, the last one before the first flush, the first after it, and the last shard.
+        foreach (long offset in new[] { 100L, (256L << 20) - 3, (256L << 20) + 5, (600L << 20) - 1 }) Overwrite(source, offset, [7]);
+        File.SetLastWriteTimeUtc(source, DateTime.UtcNow);
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var result = await SingularitySender.SendAsync([source], receiver.Url, Delta with { ShardSize = shard });
+
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        TestFiles.AssertSameBytes(source, Path.Combine(destination, "disk.img"));
+        Assert.Equal(4L * shard, result.BytesSent);
+        Assert.Equal((600L << 20) - 4L * shard, result.BytesMatched);
+    }
+
+    /// <summary>
     /// A seeded copy of which the session claimed a shard (here one the sender kept) is a partial like any other: when
     /// the session is cut off, it stays, and the next send of the same version resumes it.
     /// </summary>
