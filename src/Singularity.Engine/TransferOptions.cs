@@ -99,6 +99,13 @@ public sealed record TransferOptions
     public IReadOnlyList<string> Exclude { get; init; } = [];
 
     /// <summary>
+    /// With <see cref="PreserveOwners"/>, send owners by number only, as rsync --numeric-ids does: the names of the
+    /// users and groups are not sent, so the receiver gives each entry the ids it had here, whatever they name there.
+    /// Default false: names travel, and a receiver maps a name it knows to its own id. `sglty send --numeric-ids`.
+    /// </summary>
+    public bool NumericIds { get; init; }
+
+    /// <summary>
     /// Keep hard links, as rsync -H keeps them: a file with several names among those sent travels once, and the
     /// receiver gives it the other names. Linux senders only (it takes each such file's device and inode). Default
     /// false; `sglty send --hard-links` sets it.
@@ -113,11 +120,12 @@ public sealed record TransferOptions
     public bool DeleteExcluded { get; init; }
 
     /// <summary>
-    /// Keep each entry's owner and group, by number, as rsync -a --numeric-ids keeps them (the sender must run on
-    /// Linux). The sender reads them (one more look at each entry); a receiver running as root gives them to what it
-    /// writes, and to files in place whose owner differs; any other receiver leaves them, as it cannot change owners,
-    /// and ids the receiver's system refuses leave entries its own (<see cref="ReceiveResult.OwnersNotSet"/>). Default
-    /// false; `sglty send --owners` sets it.
+    /// Keep each entry's owner and group, as rsync -a keeps them (the sender must run on Linux): by name where the
+    /// receiver knows the name (the ids' names travel once, and root's id is never mapped), else by number, or by
+    /// number only with <see cref="NumericIds"/>. The sender reads them (one more look at each entry); a receiver
+    /// running as root gives them to what it writes, and to files in place whose owner differs; any other receiver
+    /// leaves them, as it cannot change owners, and ids the receiver's system refuses leave entries its own
+    /// (<see cref="ReceiveResult.OwnersNotSet"/>). Default false; `sglty send --owners` sets it.
     /// </summary>
     public bool PreserveOwners { get; init; }
 

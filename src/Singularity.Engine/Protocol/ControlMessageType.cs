@@ -41,4 +41,6 @@ internal enum ControlMessageType : byte
     WouldDelete = 18,
     /// <summary>R→S, before ManifestAccepted, only with OpenSession's delta flag: batched (file id, shard index, digest) of shards the version already at the file's name holds, copied into its partial.</summary>
     BasisOffer = 19,
+    /// <summary>S→R, after OpenSession and before the first ManifestChunk, at most once: the names of the users and groups whose ids the entries carry, which a receiver that gives owners maps to its own ids.</summary>
+    OwnerNames = 20,
 }

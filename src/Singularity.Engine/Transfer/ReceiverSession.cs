@@ -191,6 +191,7 @@ internal sealed partial class ReceiverSession
                 case ControlMessageType.OpenSession: OnOpenSession(body.Span); break;
                 case ControlMessageType.ManifestChunk: OnManifestChunk(body.Span); break;
                 case ControlMessageType.Exclude: OnExclude(body.Span); break;
+                case ControlMessageType.OwnerNames: OnOwnerNames(body.Span); break;
                 case ControlMessageType.FilesSealed:
                     if (OnFilesSealed(body.Span) is { } ready) await CommitElsewhereAsync(ready, cancellationToken).ConfigureAwait(false);
                     break;
@@ -348,7 +349,7 @@ internal sealed partial class ReceiverSession
             GrowFiles(first + count);
             for (int id = first; id < first + count; id++)
             {
-                var entry = _chunk[id - first];
+                var entry = WithLocalOwner(_chunk[id - first]);
                 try
                 {
                     if (_dryRun) PrepareDry((uint)id, entry);

@@ -76,6 +76,8 @@ internal sealed partial class SenderSession
     private long _bytesSkipped;
     // Bytes of shards kept from the versions at the files' names (BasisOffer): what delta saved.
     private long _bytesMatched;
+    // With owners kept, and not by number only: the names of their users and groups (OwnerNames).
+    private readonly List<OwnerName> _ownerNames = [];
     // Hard link entries the receiver could not make.
     private int _linksFailed;
     private int _filesUnchanged;
@@ -133,6 +135,7 @@ internal sealed partial class SenderSession
             // A hard link's owner is its file's.
             scanned = [.. scanned.Select(e => e.Entry.Kind == EntryKind.HardLink ? e : e with { Entry = e.Entry with { Owner = SpecialFiles.OwnerOf(e.SourcePath, follow: e.Entry.Path.Length <= e.Skip) } })];
         }
+        if (options.PreserveOwners && !options.NumericIds) _ownerNames = NamesOf(scanned);
         _totalAll = scanned.Where(e => e.Entry.Kind == EntryKind.File).Sum(e => e.Entry.Size);
         _filesAll = scanned.Count(e => e.Entry.Kind == EntryKind.File);
         // On a retry, files the receiver already committed are left out of the manifest; or, when the receiver is to
@@ -161,6 +164,31 @@ internal sealed partial class SenderSession
         _fileCount = _entries.Count(e => e.Entry.Kind == EntryKind.File);
         _filesById = new SenderFile?[_entries.Count];
         _window = new InFlightWindow(options.MaxInFlightBytes);
+    }
+
+    /// <summary>
+    /// The names of the users and groups the entries' owners are, as this system gives them: in the order first met,
+    /// at most <see cref="OwnerNamesMessage.MostNames"/> (the rest travel by number alone), and only those with a name
+    /// that can travel.
+    /// </summary>
+    private static List<OwnerName> NamesOf(List<SourceEntry> entries)
+    {
+        var names = new List<OwnerName>();
+        var seen = new HashSet<(bool, uint)>();
+        foreach (var (entry, _, _) in entries)
+        {
+            if (entry.Owner is not { } owner) continue;
+            Name(false, owner.User);
+            Name(true, owner.Group);
+            if (names.Count >= OwnerNamesMessage.MostNames) return names[..OwnerNamesMessage.MostNames];
+        }
+        return names;
+
+        void Name(bool isGroup, uint id)
+        {
+            if (seen.Add((isGroup, id)) && (isGroup ? AccountNames.GroupName(id) : AccountNames.UserName(id)) is { } name && OwnerNamesMessage.Fits(name))
+                names.Add(new OwnerName(isGroup, id, name));
+        }
     }
 
     /// <summary>The most lanes this session may grow to, and the count it declares to the receiver.</summary>
@@ -496,6 +524,7 @@ internal sealed partial class SenderSession
         // Without the patterns, the receiver's deletion takes what they leave out for gone: what --delete-excluded asks.
         if (_exclude is not null && (_sessionFlags & OpenSessionFlags.DeleteExtraneous) != 0 && !_options.DeleteExcluded)
             _control.Post(ControlMessageType.Exclude, ExcludeMessage.Encode(_exclude));
+        if (_ownerNames.Count > 0) _control.Post(ControlMessageType.OwnerNames, OwnerNamesMessage.Encode(_ownerNames));
 
         // Entries go in chunks of about 256 KiB: thousands of small files cost a handful of messages, not a round trip
         // each. A chunk waits until the receiver has accepted all but the last few sent, and has committed all but

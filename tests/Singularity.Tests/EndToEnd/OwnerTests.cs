@@ -1,4 +1,5 @@
 using Singularity.Engine;
+using Singularity.Engine.Protocol;
 using Singularity.Engine.Storage;
 using Singularity.Tests.Support;
 
@@ -6,7 +7,8 @@ namespace Singularity.Tests.EndToEnd;
 
 /// <summary>
 /// With <see cref="TransferOptions.PreserveOwners"/>, a receiver running as root gives files, directories and links
-/// the source's owner and group, by number, as rsync -a --numeric-ids does, also to files already in place.
+/// the source's owner and group, by name where it knows the name and by number otherwise, as rsync -a does, also to
+/// files already in place.
 /// </summary>
 public sealed class OwnerTests
 {
@@ -79,6 +81,83 @@ public sealed class OwnerTests
         Assert.True(receiverExit == 0, receiverError);
         Assert.Contains("3 entries kept this receiver's owner (the system refused the sender's)", receiverError);
         TestFiles.AssertSameTree(tree, Path.Combine(destination, "tree"));
+    }
+
+    /// <summary>
+    /// Owners travel by name: a receiver whose system gives a user and a group of the same name other ids gives the
+    /// entries those ids; an id without a name here, or one the receiver does not know, stays as it is, and so does
+    /// root's. With --numeric-ids, the ids stay as they are here.
+    /// </summary>
+    [SkippableFact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task Owners_travel_by_name_and_take_the_receivers_ids()
+    {
+        Skip.IfNot(SpecialFiles.MayChangeOwners && Commands.Run("unshare", "-m", "true"), "needs root and mount namespaces");
+        Skip.IfNot(AccountNames.UserName(1) == "daemon" && AccountNames.GroupName(1) == "daemon" && AccountNames.UserName(2) == "bin", "needs the users daemon (1) and bin (2), and the group daemon (1), as Debian has them");
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        string byName = TestFiles.Create(Path.Combine(tree, "daemon's"), 5_000, seed: 1);
+        string root = TestFiles.Create(Path.Combine(tree, "root's"), 100, seed: 2);
+        string unnamed = TestFiles.Create(Path.Combine(tree, "unnamed"), 100, seed: 3);
+        string unknownThere = TestFiles.Create(Path.Combine(tree, "bin's"), 100, seed: 4);
+        Assert.True(SpecialFiles.TrySetOwnerNotFollowing(byName, (1, 1)));
+        Assert.True(SpecialFiles.TrySetOwnerNotFollowing(unnamed, (4242, 4343)));
+        Assert.True(SpecialFiles.TrySetOwnerNotFollowing(unknownThere, (2, 1)));
+        // The receiver's system: daemon is 4100 there, and there is no bin; root keeps its name, at another id.
+        string passwd = Path.Combine(temp.Path, "passwd"), group = Path.Combine(temp.Path, "group");
+        File.WriteAllText(passwd, "root:x:0:0:root:/root:/bin/sh\ndaemon:x:4100:4100::/:/bin/false\nnobody:x:4200:4200::/:/bin/false\n");
+        File.WriteAllText(group, "root:x:0:\ndaemon:x:4101:\n");
+        string destination = temp.Sub("dst"), urlFile = Path.Combine(temp.Path, "url");
+        using var receiver = SgltyProcess.StartWithAccounts(passwd, group, "recv", "--dir", destination, "--listen", "127.0.0.1:0", "--url-file", urlFile);
+        try
+        {
+            var url = ConnectionUrl.Parse(await SgltyProcess.WaitForFileAsync(urlFile, receiver));
+            string received = Path.Combine(destination, "tree");
+
+            await SingularitySender.SendAsync([tree], url, Quick with { PreserveOwners = true });
+
+            Assert.Equal((4100u, 4101u), SpecialFiles.OwnerOf(Path.Combine(received, "daemon's")));
+            Assert.Equal((0u, 0u), SpecialFiles.OwnerOf(Path.Combine(received, "root's")));
+            Assert.Equal((4242u, 4343u), SpecialFiles.OwnerOf(Path.Combine(received, "unnamed")));
+            Assert.Equal((2u, 4101u), SpecialFiles.OwnerOf(Path.Combine(received, "bin's")));
+            TestFiles.AssertSameTree(tree, received);
+
+            // By number: the files in place take the ids they have here.
+            await SingularitySender.SendAsync([tree], url, Quick with { PreserveOwners = true, NumericIds = true });
+
+            Assert.Equal((1u, 1u), SpecialFiles.OwnerOf(Path.Combine(received, "daemon's")));
+            Assert.Equal((2u, 1u), SpecialFiles.OwnerOf(Path.Combine(received, "bin's")));
+        }
+        finally
+        {
+            receiver.Kill();
+        }
+    }
+
+    /// <summary>OwnerNames comes once, before the manifest: a second one, or one after the first chunk, ends the session.</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Owner_names_out_of_their_place_are_refused(bool afterTheManifest)
+    {
+        using var temp = new TempDirectory();
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination, new TransferOptions { Cipher = CipherSuite.None });
+        await using var peer = await RawPeer.ConnectAsync(receiver.Url);
+        var entry = new ManifestEntry(EntryKind.Directory, "made", 0, (UnixFileMode)0b111_101_101, 0, null);
+        byte[] names = OwnerNamesMessage.Encode([new(false, 1, "daemon")]);
+        Assert.Equal(ErrorCode.None, (await peer.HelloAsync(ConnectionRole.Control, receiver.Token)).Status);
+        await peer.SendControlAsync(ControlMessageType.OpenSession, RawPeer.OpenSession(4096, 1, 2, 0));
+        await peer.SendControlAsync(ControlMessageType.OwnerNames, names);
+        if (afterTheManifest) await peer.SendControlAsync(ControlMessageType.ManifestChunk, RawPeer.Manifest(entry));
+        await peer.SendControlAsync(ControlMessageType.OwnerNames, names);
+
+        byte[]? error = await peer.ReadUntilAsync(ControlMessageType.Error);
+
+        Assert.NotNull(error);
+        Assert.Equal(ErrorCode.ProtocolViolation, ErrorMessage.Decode(error).Code);
+        Assert.Contains("OwnerNames outside its place", ErrorMessage.Decode(error).Reason);
+        Assert.False((await receiver.NextResultAsync()).Succeeded);
     }
 
     /// <summary>A directory named through a link is sent as what it points to, its owner too, as its mode and contents are.</summary>

@@ -35,6 +35,19 @@ public static class SgltyProcess
         return Process.Start(info)!;
     }
 
+    /// <summary>
+    /// Starts `sglty` in a mount namespace of its own where <paramref name="passwd"/> and <paramref name="group"/> stand
+    /// in for /etc/passwd and /etc/group: a system whose users and groups have other ids than this one's.
+    /// </summary>
+    public static Process StartWithAccounts(string passwd, string group, params string[] arguments)
+    {
+        var info = new ProcessStartInfo("unshare") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string argument in (string[])["-m", "sh", "-c", "mount --bind \"$0\" /etc/passwd && mount --bind \"$1\" /etc/group && shift && exec dotnet \"$@\"",
+            passwd, group, Path.Combine(AppContext.BaseDirectory, "sglty.dll"), .. arguments])
+            info.ArgumentList.Add(argument);
+        return Process.Start(info)!;
+    }
+
     /// <summary>Starts `sglty` with at most <paramref name="openFiles"/> open files (soft and hard limit), as a shell's <c>ulimit -n</c> gives it.</summary>
     public static Process StartWithOpenFileLimit(int openFiles, params string[] arguments)
     {
