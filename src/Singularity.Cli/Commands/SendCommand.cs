@@ -205,7 +205,7 @@ internal static class SendCommand
     {
         try
         {
-            IEnumerable<string> lines = path == "-" ? ReadAll(Console.In) : File.ReadAllLines(path);
+            IEnumerable<string> lines = path == "-" ? ReadAll() : File.ReadAllLines(path);
             return lines.Where(line => line.Length > 0 && !line.StartsWith('#') && !line.StartsWith(';')).ToList();
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -220,8 +220,10 @@ internal static class SendCommand
         }
     }
 
-    private static List<string> ReadAll(TextReader reader)
+    /// <summary>Standard input's lines, read as a pattern file is: UTF-8 whatever the locale, a byte-order mark dropped.</summary>
+    private static List<string> ReadAll()
     {
+        using var reader = new StreamReader(Console.OpenStandardInput(), System.Text.Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
         var lines = new List<string>();
         while (reader.ReadLine() is { } line) lines.Add(line);
         return lines;

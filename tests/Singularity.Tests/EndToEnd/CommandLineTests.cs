@@ -181,7 +181,8 @@ public sealed class CommandLineTests
         using var receiver = SgltyProcess.Start("recv", "--dir", destination, "--listen", "127.0.0.1:0", "--once", "--url-file", urlFile);
         string url = await SgltyProcess.WaitForFileAsync(urlFile, receiver);
 
-        var (exit, _, error) = await SgltyProcess.RunWithInputAsync("# scratch\n*.tmp\n", "send", tree, "--to", url, "--exclude", "@eaDir", "--exclude-from", "-");
+        // A byte-order mark before the first pattern is dropped, as in a pattern file.
+        var (exit, _, error) = await SgltyProcess.RunWithInputAsync("\uFEFF*.tmp\n# scratch\n", "send", tree, "--to", url, "--exclude", "@eaDir", "--exclude-from", "-");
         // A refused send leaves the receiver waiting for one.
         if (exit != 0) receiver.Kill();
         var (receiverExit, _, _) = await SgltyProcess.FinishAsync(receiver);

@@ -70,7 +70,7 @@ public static class SgltyProcess
     /// <summary>As <see cref="RunAsync"/>, with <paramref name="input"/> on standard input.</summary>
     public static async Task<(int ExitCode, string Out, string Err)> RunWithInputAsync(string input, params string[] arguments)
     {
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, StandardInputEncoding = new System.Text.UTF8Encoding(false), RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "sglty.dll"));
         foreach (string argument in arguments) info.ArgumentList.Add(argument);
         using var process = Process.Start(info)!;
