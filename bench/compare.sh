@@ -120,17 +120,7 @@ row "dd x2 into a fresh file, after" "$bound_after" "$(ratio "$bound_after")" "-
 echo "each round, MB/s / CPU s / cores busy:"
 for tool in "${tools[@]}"; do echo "  $tool: ${rates[$tool]}/ ${cpus[$tool]}/ ${busy[$tool]}"; done
 
-# Many small files: 1-64 KiB each, in nested directories.
-python3 - "$work/tree" "$small_files" <<'PY'
-import os, random, sys
-root, count = sys.argv[1], int(sys.argv[2])
-rnd = random.Random(7)
-for i in range(count):
-    d = os.path.join(root, f"d{i % 40}", f"e{i % 13}")
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, f"f{i}.bin"), "wb") as f:
-        f.write(os.urandom(rnd.randint(1024, 65536)))
-PY
+small_files "$work/tree" "$small_files"
 tree_bytes=$(du -sb "$work/tree" | cut -f1)
 read -r copy_before copy_before_cpu copy_before_cores < <(copy_bound "$work/tree" "$work/copy" "$small_files")
 # ROUNDS rounds each into an empty destination, in alternating order, and each tool's median counts: on a virtual

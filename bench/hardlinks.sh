@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A backup tree of hard-linked snapshots over loopback: FILES files of 1-64 KiB, and SNAPSHOTS snapshots of them that
+# A backup tree of hard-linked snapshots over loopback: FILES files of 1-64 KiB (as compare.sh makes its tree), and SNAPSHOTS snapshots of them that
 # share every file (as `cp -al` or rsync --link-dest make them). Sends the tree with sglty --hard-links and with
 # rsync -aH to a daemon, and, to show what keeping the links saves, with each of them without it; each ROUNDS times
 # (3 unless set) into an empty destination, in alternating order. Every copy is compared with the source, and its
@@ -26,16 +26,7 @@ cleanup() {
 }
 trap cleanup EXIT
 sglty=$(publish_sglty "$work/sglty")
-python3 - "$work/src/snap1" "$files" <<'PY'
-import os, random, sys
-root, count = sys.argv[1], int(sys.argv[2])
-r = random.Random(7)
-for i in range(count):
-    d = os.path.join(root, f"d{i % 50:02}", f"e{i % 7}")
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, f"f{i:06}"), "wb") as f:
-        f.write(r.randbytes(r.randint(1024, 65536)))
-PY
+small_files "$work/src/snap1" "$files"
 for s in $(seq 2 "$snapshots"); do cp -al "$work/src/snap1" "$work/src/snap$s"; done
 names=$(find "$work/src" -type f | wc -l)
 mkdir -p "$work/dst"

@@ -149,6 +149,20 @@ with open(sys.argv[1], "wb") as out:
 PY
 }
 
+# Writes COUNT files of 1-64 KiB of random bytes (sizes from a fixed seed) into DIR, in nested directories (40 x 13).
+small_files() {
+    python3 - "$1" "$2" <<'PY'
+import os, random, sys
+root, count = sys.argv[1], int(sys.argv[2])
+rnd = random.Random(7)
+for i in range(count):
+    d = os.path.join(root, f"d{i % 40}", f"e{i % 13}")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, f"f{i}.bin"), "wb") as f:
+        f.write(os.urandom(rnd.randint(1024, 65536)))
+PY
+}
+
 # The middle value, or the mean of the two middle ones, of numbers with up to two decimals.
 median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { m = (NR + 1) / 2; x = (v[int(m)] + v[int(m + 0.5)]) / 2; print (x == int(x)) ? x : sprintf("%.2f", x) }'; }
 
