@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# A backup tree of hard-linked snapshots over loopback: FILES files of 1-64 KiB (as compare.sh makes its tree), and SNAPSHOTS snapshots of them that
-# share every file (as `cp -al` or rsync --link-dest make them). Sends the tree with sglty --hard-links and with
-# rsync -aH to a daemon, and, to show what keeping the links saves, with each of them without it; each ROUNDS times
-# (3 unless set) into an empty destination, in alternating order. Every copy is compared with the source, and its
-# files (distinct inodes) counted: with the links kept there are FILES, without them FILES x SNAPSHOTS.
+# A backup tree of hard-linked snapshots over loopback: FILES files of 1-64 KiB (as compare.sh makes its tree), and
+# SNAPSHOTS snapshots of them that share every file (as `cp -al` or rsync --link-dest make them). Sends the tree with
+# sglty --hard-links and with rsync -aH to a daemon, and, to show what keeping the links saves, with each of them
+# without it; each ROUNDS times (3 unless set) into an empty destination, in alternating order. Every copy is
+# compared with the source, and its files (distinct inodes) counted: with the links kept there are FILES, without
+# them FILES x SNAPSHOTS.
 # Usage: [ROUNDS=N] bench/hardlinks.sh [FILES] [SNAPSHOTS] [DIR]   (as root: installs rsync)
 set -euo pipefail
 files=${1:-10000}
