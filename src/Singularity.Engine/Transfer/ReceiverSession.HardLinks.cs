@@ -41,8 +41,8 @@ internal sealed partial class ReceiverSession
     private void PrepareHardLink(uint id, ManifestEntry entry, string full)
     {
         uint file = _linkedFiles![NameHash(entry.LinkTarget!)];
-        PartialFile slot;
-        lock (_filesLock) slot = Volatile.Read(ref _files)[file]!;
+        // Read as SlotOf reads a slot (here the file may be of the chunk still being prepared, which SlotOf refuses).
+        var slot = Volatile.Read(ref _files)[file]!;
         if (slot == Failed) throw new EntryConflictException(NotLinked(entry.Path, entry.LinkTarget!, "that file could not be written"));
         if (_linkedDropped?.Contains(file) == true) throw new EntryConflictException(NotLinked(entry.Path, entry.LinkTarget!, "the sender could not read that file"));
         if (slot != Released)
