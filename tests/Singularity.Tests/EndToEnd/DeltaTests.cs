@@ -31,12 +31,18 @@ public sealed class DeltaTests
     {
         var seen = new List<ControlMessageType>();
         await using var peer = await RawPeer.ConnectAsync(receiver.Url);
-        await peer.HelloAsync(ConnectionRole.Control, receiver.Token);
-        await peer.SendControlAsync(ControlMessageType.OpenSession, RawPeer.OpenSession(shardSize: 1 << 20, lanes: 1, entries: 1, totalBytes: 9L << 20, flags: flags));
-        await peer.SendControlAsync(ControlMessageType.ManifestChunk, RawPeer.Manifest(new ManifestEntry(EntryKind.File, "f", 9L << 20, UnixFileMode.UserRead | UnixFileMode.UserWrite, 0, null)));
+        await SendOneFileManifestAsync(peer, receiver, flags, 9L << 20);
         Assert.NotNull(await peer.ReadUntilAsync(ControlMessageType.ManifestAccepted, seen.Add));
         await accepted(peer);
         return seen;
+    }
+
+    /// <summary>Opens a session by hand with <paramref name="flags"/>, and sends the manifest of one file, "f" of <paramref name="size"/> bytes in shards of 1 MiB.</summary>
+    private static async Task SendOneFileManifestAsync(RawPeer peer, LoopbackReceiver receiver, ushort flags, long size)
+    {
+        await peer.HelloAsync(ConnectionRole.Control, receiver.Token);
+        await peer.SendControlAsync(ControlMessageType.OpenSession, RawPeer.OpenSession(shardSize: 1 << 20, lanes: 1, entries: 1, totalBytes: size, flags: flags));
+        await peer.SendControlAsync(ControlMessageType.ManifestChunk, RawPeer.Manifest(new ManifestEntry(EntryKind.File, "f", size, UnixFileMode.UserRead | UnixFileMode.UserWrite, 0, null)));
     }
 
     /// <summary>Appends <paramref name="bytes"/> random bytes to <paramref name="path"/>, as a log grows.</summary>
@@ -245,12 +251,7 @@ public sealed class DeltaTests
         string sha = TestFiles.Sha256(old);
         // A StillWorking after every slice copied: a write to the closed connection soon fails.
         await using var receiver = new LoopbackReceiver(destination, new TransferOptions { Cipher = CipherSuite.None }, adjust: options => options with { StillWorkingInterval = TimeSpan.Zero });
-        await using (var peer = await RawPeer.ConnectAsync(receiver.Url))
-        {
-            await peer.HelloAsync(ConnectionRole.Control, receiver.Token);
-            await peer.SendControlAsync(ControlMessageType.OpenSession, RawPeer.OpenSession(shardSize: 1 << 20, lanes: 1, entries: 1, totalBytes: 600L << 20, flags: OpenSessionFlags.Delta));
-            await peer.SendControlAsync(ControlMessageType.ManifestChunk, RawPeer.Manifest(new ManifestEntry(EntryKind.File, "f", 600L << 20, UnixFileMode.UserRead | UnixFileMode.UserWrite, 0, null)));
-        }
+        await using (var peer = await RawPeer.ConnectAsync(receiver.Url)) await SendOneFileManifestAsync(peer, receiver, OpenSessionFlags.Delta, 600L << 20);
 
         Assert.False((await receiver.NextResultAsync()).Succeeded);
         Assert.Equal(["f"], Directory.GetFileSystemEntries(destination).Select(Path.GetFileName));
