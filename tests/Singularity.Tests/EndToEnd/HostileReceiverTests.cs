@@ -202,8 +202,10 @@ public sealed class HostileReceiverTests
         await receiver.AcceptAsync();
         await receiver.ReadUntilAsync(ControlMessageType.ManifestChunk);
 
-        await receiver.SendAsync(ControlMessageType.BasisOffer, RawReceiver.Batch([0, 0, 1, 2]));
-        await receiver.SendAsync(ControlMessageType.ResumeOffer, RawReceiver.Batch([0, 0, 1, 2]));
+        // Without delta asked, the sender refuses the BasisOffer alone and closes: both go in one write.
+        await receiver.SendTogetherAsync(
+            (ControlMessageType.BasisOffer, RawReceiver.Batch([0, 0, 1, 2])),
+            (ControlMessageType.ResumeOffer, RawReceiver.Batch([0, 0, 1, 2])));
 
         var error = await Assert.ThrowsAnyAsync<SingularityException>(() => send);
         Assert.Equal(ErrorCode.ProtocolViolation, error.Code);

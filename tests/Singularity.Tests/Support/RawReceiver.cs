@@ -136,6 +136,13 @@ public sealed class RawReceiver : IAsyncDisposable
 
     internal Task SendAsync(ControlMessageType type, byte[] body) => ControlMessages.WriteAsync(_stream, type, body, _stop.Token);
 
+    /// <summary>
+    /// Sends several messages in one write, for a test whose sender may refuse the first and close at once: a second
+    /// write of its own could then meet the reset, while one write has already left whole.
+    /// </summary>
+    internal async Task SendTogetherAsync(params (ControlMessageType Type, byte[] Body)[] messages) =>
+        await _stream.WriteAsync(messages.SelectMany(message => ControlMessages.Encode(message.Type, message.Body)).ToArray(), _stop.Token);
+
     /// <summary>Waits for the sender's Finish and answers it with SessionDone for <paramref name="files"/> files of <paramref name="bytes"/> bytes (and <paramref name="deleted"/> entries deleted).</summary>
     internal async Task EndSessionAsync(int files, long bytes, int deleted = 0)
     {
