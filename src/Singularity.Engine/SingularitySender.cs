@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net.Sockets;
+using Singularity.Engine.Storage;
 using Singularity.Engine.Transfer;
 
 namespace Singularity.Engine;
@@ -30,8 +31,16 @@ public static class SingularitySender
         ArgumentNullException.ThrowIfNull(paths);
         ArgumentNullException.ThrowIfNull(to);
         options ??= new TransferOptions();
+#pragma warning disable CA2208 // Names the option the caller set.
+        if (options.RemoveSourceFiles && !OperatingSystem.IsLinux()) throw new ArgumentException("sources can be removed on Linux only", nameof(TransferOptions.RemoveSourceFiles));
+#pragma warning restore CA2208
+        // Taken before the first scan and held until the sources are removed.
+        using var guard = options.RemoveSourceFiles && !options.DryRun ? SourceRemoval.Guard(paths) : null;
+        var followedLinks = options.RemoveSourceFiles ? SourceRemoval.FollowedLinks(paths) : [];
         var clock = Stopwatch.StartNew();
         var committed = new HashSet<string>(StringComparer.Ordinal);
+        // With RemoveSourceFiles, the files earlier attempts committed, as those attempts read them.
+        var committedEarlier = new Dictionary<string, SourceEntry>(StringComparer.Ordinal);
         // The first attempt's result, with what every later attempt sent, skipped and left out added to it.
         SendResult? total = null;
         int fruitless = 0;
@@ -43,7 +52,8 @@ public static class SingularitySender
             try
             {
                 var result = await session.RunAsync(cancellationToken).ConfigureAwait(false);
-                return Add(total, result) with { Retries = attempt, Elapsed = clock.Elapsed };
+                result = Add(total, result) with { Retries = attempt, Elapsed = clock.Elapsed };
+                return options.RemoveSourceFiles && !options.DryRun ? RemoveSources(result, session, committedEarlier, followedLinks) : result;
             }
             // A dry run is quick, and a retry would take what it settled for committed: it is retried only when the
             // receiver was busy, before anything was settled.
@@ -67,12 +77,30 @@ public static class SingularitySender
                 total = Add(total, session.Totals);
                 // Later attempts keep the shard size this one chose: the receiver's partials are journaled in its shards.
                 options = session.Options;
-                committed.UnionWith(session.CommittedPaths);
+                foreach (var entry in session.CommittedEntries)
+                {
+                    committed.Add(entry.Entry.Path);
+                    if (options.RemoveSourceFiles) committedEarlier.TryAdd(entry.Entry.Path, entry);
+                }
                 var pause = TimeSpan.FromSeconds(Math.Min(30, Math.Pow(2, Math.Max(0, fruitless - 1))));
                 log?.Invoke($"retry {attempt + 1} in {pause.TotalSeconds:0} s ({fruitless} of {options.Retries} without progress): {ex.Message}");
                 await Task.Delay(pause, cancellationToken).ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>
+    /// Removes the sources the receiver holds (<see cref="SourceRemoval"/>): each file an earlier attempt committed as
+    /// that attempt read it, everything else as the last attempt did; nothing that any attempt left out.
+    /// </summary>
+    private static SendResult RemoveSources(SendResult result, SenderSession last, Dictionary<string, SourceEntry> committedEarlier, Dictionary<(string File, string Name), string> followedLinks)
+    {
+        var delivered = new Dictionary<string, SourceEntry>(committedEarlier, StringComparer.Ordinal);
+        foreach (var entry in last.Delivered)
+            if (!entry.Entry.SentBefore) delivered[entry.Entry.Path] = entry;
+        foreach (var left in result.NotSent) delivered.Remove(left.Path);
+        var (removed, kept) = SourceRemoval.Remove(delivered.Values, followedLinks);
+        return result with { SourcesRemoved = removed, SourcesKept = kept };
     }
 
     /// <summary>

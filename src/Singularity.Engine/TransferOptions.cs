@@ -113,6 +113,16 @@ public sealed record TransferOptions
     public bool HardLinks { get; init; }
 
     /// <summary>
+    /// Move rather than copy, as rsync --remove-source-files does: once the send succeeded, each file and link the
+    /// receiver confirmed it holds (committed, or found in place) is removed here, if it is still as it was read; one
+    /// that changed meanwhile (a log written to) is kept and named in <see cref="SendResult.SourcesKept"/>.
+    /// Directories stay. A send that fails removes nothing. While it runs, no receiver may run in a directory where
+    /// the sources would land (that would make the copy the source), and it is refused if one does. Linux senders
+    /// only; nothing is removed in a dry run. Default false; `sglty send --remove-source-files` sets it.
+    /// </summary>
+    public bool RemoveSourceFiles { get; init; }
+
+    /// <summary>
     /// With <see cref="DeleteExtraneous"/>, the receiver also deletes what <see cref="Exclude"/> leaves out, as rsync's
     /// --delete-excluded does: the patterns then only choose what is sent, and the destination ends up holding just
     /// that. Default false; `sglty send --delete-excluded` sets it, and --delete with it.

@@ -32,6 +32,7 @@ internal static class SendCommand
         var includeFrom = new Option<string[]>("--include-from") { HelpName = "FILE", Description = "read --include patterns from FILE, one per line (a line starting with '- ' is an exclude), as --exclude-from reads them; may be given many times", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
         var dryRun = new Option<bool>("--dry-run", "-n") { Description = "change nothing at the receiver: list on stdout the files a send would send and, with --delete, what it would delete ('deleting PATH'), as rsync --dry-run does; no file's contents are read or sent" };
         var hardLinks = new Option<bool>("--hard-links", "-H") { Description = "keep hard links, as rsync -H does: a file with several names among those sent travels once, and the receiver gives it the other names (Linux senders)" };
+        var removeSources = new Option<bool>("--remove-source-files") { Description = "move rather than copy, as rsync --remove-source-files does: once the send succeeded, remove here each file and link the receiver holds, unless it changed after it was read (a log written to is kept); directories stay; refused while a receiver runs where the files would land (Linux senders)" };
         var owners = new Option<bool>("--owners") { Description = "keep each entry's owner and group, as rsync -a keeps them: by name where the receiver knows the name, else by number; a receiver running as root applies them, any other leaves them" };
         var numericIds = new Option<bool>("--numeric-ids") { Description = "with --owners, keep owners by number only, as rsync --numeric-ids: names are not sent, so the receiver gives each entry the ids it has here" };
         var compress = new Option<bool>("--compress", "-z") { Description = "compress shards on the wire (Zstandard), as rsync -z and scp -C do: worth it on a path slower than a few hundred MB/s (a WAN) for data that packs (text, logs); on a fast LAN it costs throughput; data that does not pack travels as it is" };
@@ -52,7 +53,7 @@ internal static class SendCommand
         var sparse = new Option<bool>("--sparse", "-S") { Description = "handle sparse files (disk images, say) as rsync --sparse does: a Linux receiver leaves runs of zeros as holes rather than writing them, and no receiver reserves space ahead; shards that lie in a hole of the source (Linux) are not read or sent, only named" };
         var delta = new Option<bool>("--delta") { Description = "send only the shards of a changed file that differ from the version already at the receiver, as rsync does (a log that grew sends its new tail): the receiver first copies that version into the file's partial; the default on a path of 1 ms round trip or more, not on loopback or a LAN" };
         var wholeFile = new Option<bool>("--whole-file", "-W") { Description = "send changed files whole, never as a delta, as rsync --whole-file does" };
-        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, delete, deleteExcluded, exclude, excludeFrom, include, includeFrom, dryRun, owners, numericIds, hardLinks, sparse, compress, bwlimit, delta, wholeFile };
+        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, delete, deleteExcluded, exclude, excludeFrom, include, includeFrom, dryRun, owners, numericIds, hardLinks, removeSources, sparse, compress, bwlimit, delta, wholeFile };
         command.Validators.Add(result =>
         {
             if (result.GetValue(delta) && result.GetValue(wholeFile)) result.AddError("--delta and --whole-file contradict each other; give one of them");
@@ -81,6 +82,7 @@ internal static class SendCommand
                 PreserveOwners = result.GetValue(owners),
                 NumericIds = result.GetValue(numericIds),
                 HardLinks = result.GetValue(hardLinks),
+                RemoveSourceFiles = result.GetValue(removeSources),
                 Sparse = result.GetValue(sparse),
                 Compress = compressed,
                 BandwidthLimit = result.GetValue(bwlimit) ?? 0,
@@ -118,10 +120,15 @@ internal static class SendCommand
             if (result.EntriesDeleted > 0) Console.Error.WriteLine($"deleted {Count.Of(result.EntriesDeleted, "entry", "entries")} at the receiver that the source no longer has");
             // As rsync skips deletion after an error: what was left out would read as gone from the source.
             if (result.DeletionSkipped) Console.Error.WriteLine("sglty: the receiver did not delete what the source no longer has: entries were left out (named above), which it would take for gone");
-            if (json) WriteJson(result, result.EntriesNotDeleted > 0 || result.NotSent.Count > 0 ? Errors.PartialTransfer : 0);
+            if (result.SourcesRemoved > 0) Console.Error.WriteLine($"removed {Count.Of(result.SourcesRemoved, "source")} here, which the receiver holds");
+            foreach (var kept in result.SourcesKept) Console.Error.WriteLine($"sglty: kept '{Errors.Printable(kept.Path)}': {Errors.Printable(kept.Reason)}");
+            bool partial = result.EntriesNotDeleted > 0 || result.SourcesKept.Count > 0;
+            if (json) WriteJson(result, partial || result.NotSent.Count > 0 ? Errors.PartialTransfer : 0);
             if (result.EntriesNotDeleted > 0)
                 Console.Error.WriteLine($"sglty: error: {Count.Of(result.EntriesNotDeleted, "entry", "entries")} at the receiver could not be deleted; the receiver's log names them");
-            if (result.NotSent.Count == 0) return result.EntriesNotDeleted > 0 ? Errors.PartialTransfer : 0;
+            if (result.SourcesKept.Count > 0)
+                Console.Error.WriteLine($"sglty: error: {Count.Of(result.SourcesKept.Count, "source was", "sources were")} kept here although the receiver holds {(result.SourcesKept.Count == 1 ? "it" : "them")} (named above); send again to move {(result.SourcesKept.Count == 1 ? "it" : "them")} as {(result.SourcesKept.Count == 1 ? "it is" : "they are")} now");
+            if (result.NotSent.Count == 0) return partial ? Errors.PartialTransfer : 0;
             // As rsync ends a transfer that skipped what it could not read or write: the rest arrived, and the exit says not all did.
             int unread = result.NotSent.Count(entry => !entry.AtReceiver), unwritten = result.NotSent.Count - unread;
             var why = new List<string>();
@@ -282,6 +289,16 @@ internal static class SendCommand
                 WriteStrings(writer, "would_send", result.WouldSend);
                 WriteStrings(writer, "would_delete", result.WouldDelete);
             }
+            writer.WriteNumber("sources_removed", result.SourcesRemoved);
+            writer.WriteStartArray("sources_kept");
+            foreach (var kept in result.SourcesKept)
+            {
+                writer.WriteStartObject();
+                writer.WriteString("path", kept.Path);
+                writer.WriteString("reason", kept.Reason);
+                writer.WriteEndObject();
+            }
+            writer.WriteEndArray();
             writer.WriteNumber("deleted", result.EntriesDeleted);
             writer.WriteNumber("not_deleted", result.EntriesNotDeleted);
             writer.WriteBoolean("deletion_skipped", result.DeletionSkipped);

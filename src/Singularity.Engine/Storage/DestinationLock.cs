@@ -24,12 +24,32 @@ internal sealed class DestinationLock : IDisposable
         int error = Marshal.GetLastPInvokeError();
         handle.Dispose();
         if (error == Errno.WouldBlock)
-            throw new SingularityException(ErrorCode.Busy, $"another sglty recv is receiving into '{Path.TrimEndingDirectorySeparator(directory)}' (another process holds a lock on it); run one receiver per destination, or give another --dir");
+            throw new SingularityException(ErrorCode.Busy, $"another process holds a lock on '{Path.TrimEndingDirectorySeparator(directory)}': another sglty recv receiving into it, or a sglty send moving files out of it (--remove-source-files); run one receiver per destination, or give another --dir");
         return null;
+    }
+
+    /// <summary>
+    /// Takes a shared lock on <paramref name="directory"/>, which a receiver's exclusive one excludes both ways: for a
+    /// send that removes its sources (<see cref="SourceRemoval"/>). Returns false if another process holds it
+    /// exclusively (a receiver); <paramref name="held"/> is null where nothing could be locked.
+    /// </summary>
+    public static bool TryShare(string directory, out DestinationLock? held)
+    {
+        held = null;
+        if (SpecialFiles.OpenReadOnly(directory) is not { } handle) return true;
+        if (flock(handle, LockShared | LockNonBlocking) == 0)
+        {
+            held = new DestinationLock(handle);
+            return true;
+        }
+        int error = Marshal.GetLastPInvokeError();
+        handle.Dispose();
+        return error != Errno.WouldBlock;
     }
 
     public void Dispose() => _handle.Dispose();
 
+    private const int LockShared = 1;
     private const int LockExclusive = 2;
     private const int LockNonBlocking = 4;
 

@@ -138,7 +138,7 @@ internal static class SourceScanner
     public static bool SendsContents(IReadOnlyList<string> paths) => paths.Any(path => ContentsOnly(path) && Directory.Exists(path));
 
     /// <summary>A trailing '/', or a last component '.', sends a directory's contents only, as rsync does.</summary>
-    private static bool ContentsOnly(string path) =>
+    internal static bool ContentsOnly(string path) =>
         (path.Length > 1 && EndsWithSeparator(path)) || path == "." || (path.EndsWith('.') && path.Length > 1 && EndsWithSeparator(path[..^1]));
 
     private static bool EndsWithSeparator(string path) => path.EndsWith('/') || path.EndsWith(Path.DirectorySeparatorChar);

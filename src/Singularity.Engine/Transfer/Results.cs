@@ -64,6 +64,14 @@ public sealed record SendResult
     /// 16 MiB of paths (<see cref="EntriesDeleted"/> counts them all).
     /// </summary>
     public IReadOnlyList<string> WouldDelete { get; init; } = [];
+    /// <summary>Files and links removed here once the receiver held them (<see cref="TransferOptions.RemoveSourceFiles"/>).</summary>
+    public int SourcesRemoved { get; init; }
+    /// <summary>
+    /// Files and links the receiver holds that were kept here all the same (<see cref="TransferOptions.RemoveSourceFiles"/>),
+    /// each with why: changed since the send read it, or not removable. Entries left out (<see cref="NotSent"/>) are
+    /// kept too, and named there.
+    /// </summary>
+    public IReadOnlyList<KeptSource> SourcesKept { get; init; } = [];
     /// <summary>Times the sender reconnected and resumed after losing the receiver.</summary>
     public int Retries { get; init; }
     /// <summary>Shards sent again after the receiver rejected them.</summary>
@@ -93,6 +101,9 @@ public sealed record NotSentEntry(string Path, string Reason)
     /// <summary>Left out because the receiver could not write it, rather than because the sender could not read it.</summary>
     public bool AtReceiver { get; init; }
 }
+
+/// <summary>A source that a send moving its files (<see cref="TransferOptions.RemoveSourceFiles"/>) kept although the receiver holds it: its path here, and why.</summary>
+public sealed record KeptSource(string Path, string Reason);
 
 /// <summary>How a session on the receiver ended.</summary>
 public sealed record ReceiveResult

@@ -338,8 +338,21 @@ internal sealed partial class SenderSession
     /// <summary>Set when an earlier attempt of the same send completed its handshake: a receiver silent now is one that paused or is overloaded, not something else at the address.</summary>
     public bool AnsweredBefore { get; init; }
 
-    /// <summary>Paths of the files the receiver confirmed committed in this attempt.</summary>
-    public IEnumerable<string> CommittedPaths => Enumerable.Range(0, _entries.Count).Where(id => IsCommitted((uint)id)).Select(id => _entries[id].Entry.Path);
+    /// <summary>The files the receiver confirmed committed in this attempt, as this attempt scanned them.</summary>
+    public IEnumerable<SourceEntry> CommittedEntries => Enumerable.Range(0, _entries.Count).Where(id => IsCommitted((uint)id)).Select(id => _entries[id]);
+
+    /// <summary>
+    /// Once this attempt succeeded, every entry but directories that the receiver holds: files committed, found in
+    /// place or named as sent before, and links made; all but those left out (<see cref="SendResult.NotSent"/>).
+    /// </summary>
+    public IEnumerable<SourceEntry> Delivered
+    {
+        get
+        {
+            var left = NotSent.Select(entry => entry.Path).ToHashSet(StringComparer.Ordinal);
+            return _entries.Where(e => e.Entry.Kind != EntryKind.Directory && !left.Contains(e.Entry.Path));
+        }
+    }
 
     /// <summary>Whether the entry is a file the receiver committed: its chunk went out (so its state was made) and its state is gone.</summary>
     private bool IsCommitted(uint id) =>

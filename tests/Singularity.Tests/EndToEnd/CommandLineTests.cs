@@ -219,6 +219,33 @@ public sealed class CommandLineTests
         TestFiles.AssertSameTree(tree, Path.Combine(destination, "tree"));
     }
 
+    /// <summary>send --remove-source-files moves: the files arrive, are gone here, and the summary and --json say how many.</summary>
+    [Fact]
+    public async Task Send_remove_source_files_moves_the_files()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        byte[] first = await File.ReadAllBytesAsync(TestFiles.Create(Path.Combine(tree, "a"), 5000, seed: 1));
+        byte[] second = await File.ReadAllBytesAsync(TestFiles.Create(Path.Combine(tree, "sub", "b"), 70_000, seed: 2));
+        string destination = temp.Sub("dst");
+        string urlFile = Path.Combine(temp.Path, "url");
+        using var receiver = SgltyProcess.Start("recv", "--dir", destination, "--listen", "127.0.0.1:0", "--once", "--url-file", urlFile);
+        string url = await SgltyProcess.WaitForFileAsync(urlFile, receiver);
+
+        var (exit, output, error) = await SgltyProcess.RunAsync("send", tree, "--to", url, "--remove-source-files", "--json");
+        var (receiverExit, _, _) = await SgltyProcess.FinishAsync(receiver);
+
+        Assert.True(exit == 0, error);
+        Assert.Equal(0, receiverExit);
+        Assert.Contains("removed 2 sources here, which the receiver holds", error);
+        using var json = System.Text.Json.JsonDocument.Parse(output);
+        Assert.Equal(2, json.RootElement.GetProperty("sources_removed").GetInt32());
+        Assert.Equal(0, json.RootElement.GetProperty("sources_kept").GetArrayLength());
+        Assert.Equal(first, await File.ReadAllBytesAsync(Path.Combine(destination, "tree", "a")));
+        Assert.Equal(second, await File.ReadAllBytesAsync(Path.Combine(destination, "tree", "sub", "b")));
+        Assert.Equal(["sub"], Directory.EnumerateFileSystemEntries(tree, "*", SearchOption.AllDirectories).Select(Path.GetFileName));
+    }
+
     /// <summary>send --dry-run lists on stdout what it would send and delete, as rsync -n does, and the receiver's directory stays as it was.</summary>
     [Fact]
     public async Task Send_dry_run_lists_what_it_would_do_and_changes_nothing()

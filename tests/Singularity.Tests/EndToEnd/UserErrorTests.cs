@@ -242,7 +242,7 @@ public sealed class UserErrorTests
         await using var later = SingularityReceiver.Start(new ReceiverOptions { Directory = destination, Listen = anywhere });
 
         Assert.Equal(ErrorCode.Busy, error.Code);
-        Assert.Equal($"another sglty recv is receiving into '{destination}' (another process holds a lock on it); run one receiver per destination, or give another --dir", error.Message);
+        Assert.Equal($"another process holds a lock on '{destination}': another sglty recv receiving into it, or a sglty send moving files out of it (--remove-source-files); run one receiver per destination, or give another --dir", error.Message);
     }
 
     /// <summary>
