@@ -100,6 +100,8 @@ public static class SingularitySender
             if (!entry.Entry.SentBefore) delivered[entry.Entry.Path] = entry;
         foreach (var left in result.NotSent) delivered.Remove(left.Path);
         var (removed, kept) = SourceRemoval.Remove(delivered.Values, followedLinks);
+        // What the receiver kept of its own is not this source: it stays here.
+        kept.AddRange(last.KeptAtReceiver.Select(entry => new KeptSource(entry.SourcePath, "the receiver kept the version it has (--size-only, --update or --ignore-existing), so this one was not sent")));
         return result with { SourcesRemoved = removed, SourcesKept = kept };
     }
 
@@ -120,6 +122,7 @@ public static class SingularitySender
             BytesSkipped = total.BytesSkipped + attempt.BytesSkipped,
             BytesMatched = total.BytesMatched + attempt.BytesMatched,
             FilesUnchanged = total.FilesUnchanged + attempt.FilesUnchanged,
+            FilesKept = total.FilesKept + attempt.FilesKept,
             BytesUnchanged = total.BytesUnchanged + attempt.BytesUnchanged,
             Retransmits = total.Retransmits + attempt.Retransmits,
             // Each attempt names every hard link.

@@ -113,6 +113,27 @@ public sealed record TransferOptions
     public bool HardLinks { get; init; }
 
     /// <summary>
+    /// With <see cref="SkipUnchanged"/>, keep a file the receiver holds with the entry's size whatever its mtime, as
+    /// rsync --size-only does: for destinations whose times cannot be trusted. It is left exactly as it is (its time
+    /// too) and counted in <see cref="SendResult.FilesKept"/>. Default false; `sglty send --size-only`.
+    /// </summary>
+    public bool SizeOnly { get; init; }
+
+    /// <summary>
+    /// With <see cref="SkipUnchanged"/>, keep a file the receiver holds that was modified later than the source's, as
+    /// rsync --update does: changes made there are not overwritten by older ones. It is left exactly as it is and
+    /// counted in <see cref="SendResult.FilesKept"/>. Default false; `sglty send --update`.
+    /// </summary>
+    public bool Update { get; init; }
+
+    /// <summary>
+    /// With <see cref="SkipUnchanged"/>, keep every file the receiver holds already, as rsync --ignore-existing does:
+    /// only files it does not have are sent. Each is left exactly as it is and counted in
+    /// <see cref="SendResult.FilesKept"/> when it differs. Default false; `sglty send --ignore-existing`.
+    /// </summary>
+    public bool IgnoreExisting { get; init; }
+
+    /// <summary>
     /// Move rather than copy, as rsync --remove-source-files does: once the send succeeded, each file and link the
     /// receiver confirmed it holds (committed, or found in place) is removed here, if it is still as it was read; one
     /// that changed meanwhile (a log written to) is kept and named in <see cref="SendResult.SourcesKept"/>.
@@ -215,6 +236,8 @@ public sealed record TransferOptions
     internal void ValidateForSending()
     {
         Validate();
+        if (!SkipUnchanged && (SizeOnly || Update || IgnoreExisting))
+            throw new ArgumentException("size-only, update and ignore-existing refine the check of files in place, which SkipUnchanged = false turns off", SizeOnly ? nameof(SizeOnly) : Update ? nameof(Update) : nameof(IgnoreExisting));
         int lanes = Math.Max(Lanes, MaxLanes);
         if (ProtocolLimits.LaneBufferBytes(lanes, ShardSize, Compress) > Limits.MaxLaneBufferBytes)
             throw new ArgumentOutOfRangeException(nameof(Lanes), lanes, $"{lanes} lanes of {ShardSize >> 10} KiB shards{(Compress ? ", compressed," : "")} need more lane buffers than a receiver allows ({Limits.MaxLaneBufferBytes >> 20} MiB for twice the lanes{(Compress ? " and a buffer each to unpack into" : "")}); use fewer lanes or smaller shards");

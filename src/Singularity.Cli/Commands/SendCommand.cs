@@ -24,6 +24,9 @@ internal static class SendCommand
         var stall = CommonOptions.Duration("--stall-timeout", "when nothing moves for this long while shards are in flight, replace the lanes that hold them (on Linux, also a lane whose path went silent, or that the receiver stopped reading, for 4 times this long); default 30s");
         var congestion = CommonOptions.Congestion();
         var ignoreTimes = new Option<bool>("--ignore-times", "-I") { Description = "send every file, also those the receiver already holds with the same size and modification time (which are otherwise left as they are, as rsync leaves them)" };
+        var sizeOnly = new Option<bool>("--size-only") { Description = "leave a file the receiver holds with the same size as it is, whatever its modification time, as rsync --size-only does (for destinations whose times cannot be trusted)" };
+        var update = new Option<bool>("--update", "-u") { Description = "leave a file the receiver holds that was modified later than this one as it is, as rsync --update does" };
+        var ignoreExisting = new Option<bool>("--ignore-existing") { Description = "send only files the receiver does not have; leave every file it holds as it is, as rsync --ignore-existing does" };
         var delete = new Option<bool>("--delete") { Description = "once every file is in place, delete what the sent directories hold at the receiver that the source does not (also in the receiver's directory itself, for a source ending in '/'), as rsync --delete does; not if anything was left out (not readable here, or not writable there); also replaces a directory in the way of a file or a link" };
         var deleteExcluded = new Option<bool>("--delete-excluded") { Description = "delete at the receiver also what --exclude leaves out, as rsync --delete-excluded does; implies --delete" };
         var exclude = new Option<string[]>("--exclude") { HelpName = "PATTERN", Description = "leave out what matches, as rsync --exclude: '*.tmp' or '.git' is a name at any depth, 'logs/*.gz' the end of a path, '/tree/build' a path from the receiver's directory, a trailing '/' directories only; '*' stops at '/', '**' does not, '?' and '[a-z]' are one character; with --delete, the receiver keeps what matches; may be given many times", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
@@ -53,10 +56,12 @@ internal static class SendCommand
         var sparse = new Option<bool>("--sparse", "-S") { Description = "handle sparse files (disk images, say) as rsync --sparse does: a Linux receiver leaves runs of zeros as holes rather than writing them, and no receiver reserves space ahead; shards that lie in a hole of the source (Linux) are not read or sent, only named" };
         var delta = new Option<bool>("--delta") { Description = "send only the shards of a changed file that differ from the version already at the receiver, as rsync does (a log that grew sends its new tail): the receiver first copies that version into the file's partial; the default on a path of 1 ms round trip or more, not on loopback or a LAN" };
         var wholeFile = new Option<bool>("--whole-file", "-W") { Description = "send changed files whole, never as a delta, as rsync --whole-file does" };
-        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, delete, deleteExcluded, exclude, excludeFrom, include, includeFrom, dryRun, owners, numericIds, hardLinks, removeSources, sparse, compress, bwlimit, delta, wholeFile };
+        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, sizeOnly, update, ignoreExisting, delete, deleteExcluded, exclude, excludeFrom, include, includeFrom, dryRun, owners, numericIds, hardLinks, removeSources, sparse, compress, bwlimit, delta, wholeFile };
         command.Validators.Add(result =>
         {
             if (result.GetValue(delta) && result.GetValue(wholeFile)) result.AddError("--delta and --whole-file contradict each other; give one of them");
+            if (result.GetValue(ignoreTimes) && (result.GetValue(sizeOnly) || result.GetValue(update) || result.GetValue(ignoreExisting)))
+                result.AddError("--ignore-times sends every file, so it contradicts --size-only, --update and --ignore-existing; give one or the other");
         });
         command.SetAction((result, cancellationToken) =>
         {
@@ -76,6 +81,9 @@ internal static class SendCommand
                 RetryTimeout = result.GetValue(timeout) ?? TimeSpan.FromMinutes(10),
                 StallTimeout = result.GetValue(stall) ?? TimeSpan.FromSeconds(30),
                 SkipUnchanged = !result.GetValue(ignoreTimes),
+                SizeOnly = result.GetValue(sizeOnly),
+                Update = result.GetValue(update),
+                IgnoreExisting = result.GetValue(ignoreExisting),
                 DeleteExtraneous = result.GetValue(delete) || result.GetValue(deleteExcluded),
                 DeleteExcluded = result.GetValue(deleteExcluded),
                 DryRun = result.GetValue(dryRun),
@@ -106,7 +114,8 @@ internal static class SendCommand
             double seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-9);
             // What travelled, then what did not: files left as they were, files left out, bytes an earlier attempt left.
             var others = new List<string>();
-            if (result.FilesUnchanged > 0) others.Add($"{result.FilesUnchanged} unchanged, left as they were");
+            if (result.FilesUnchanged > result.FilesKept) others.Add($"{result.FilesUnchanged - result.FilesKept} unchanged, left as they were");
+            if (result.FilesKept > 0) others.Add($"{result.FilesKept} kept as the receiver has them");
             if (result.FilesNotSent > 0) others.Add($"{result.FilesNotSent} not sent");
             if (result.HardLinks > 0) others.Add($"{Count.Of(result.HardLinks, "hard link")} to them");
             string besides = others.Count > 0 ? $" ({string.Join("; ", others)})" : "";
@@ -164,7 +173,8 @@ internal static class SendCommand
             foreach (string path in result.WouldDelete) listing.WriteLine($"deleting {Errors.Printable(path)}");
         }
         var others = new List<string>();
-        if (result.FilesUnchanged > 0) others.Add($"{result.FilesUnchanged} unchanged, left as they are");
+        if (result.FilesUnchanged > result.FilesKept) others.Add($"{result.FilesUnchanged - result.FilesKept} unchanged, left as they are");
+        if (result.FilesKept > 0) others.Add($"{result.FilesKept} kept as the receiver has them");
         if (result.NotSent.Count > 0) others.Add($"{Count.Of(result.NotSent.Count, "entry", "entries")} would not be sent, named above");
         string besides = others.Count > 0 ? $" ({string.Join("; ", others)})" : "";
         Console.Error.WriteLine($"dry run, nothing changed: would send {Count.Of(result.FilesTransferred, "file")}{besides}, {ByteSize.Format(result.BytesTransferred)}");
@@ -269,6 +279,7 @@ internal static class SendCommand
             writer.WriteNumber("bytes_in_holes", result.BytesInHoles);
             writer.WriteNumber("wire_bytes", result.WireBytes);
             writer.WriteNumber("files_unchanged", result.FilesUnchanged);
+            writer.WriteNumber("files_kept", result.FilesKept);
             writer.WriteNumber("hard_links", result.HardLinks);
             writer.WriteNumber("bytes_unchanged", result.BytesUnchanged);
             writer.WriteNumber("files_not_sent", result.FilesNotSent);

@@ -27,6 +27,18 @@ internal static class OpenSessionFlags
     /// <summary>Hard links are kept: files may be marked linked, and hard link entries name them (docs/PROTOCOL.md §3, §4).</summary>
     public const ushort HardLinks = 128;
 
+    /// <summary>With <see cref="SkipUnchanged"/>: a file in place of the entry's size is kept, whatever its mtime (rsync --size-only).</summary>
+    public const ushort SizeOnly = 256;
+
+    /// <summary>With <see cref="SkipUnchanged"/>: a file in place newer than the entry is kept (rsync --update).</summary>
+    public const ushort Update = 512;
+
+    /// <summary>With <see cref="SkipUnchanged"/>: any file in place is kept (rsync --ignore-existing).</summary>
+    public const ushort IgnoreExisting = 1024;
+
+    /// <summary>The bits that keep files in place the quick check alone would replace, each named in FilesKept.</summary>
+    public const ushort KeepRules = SizeOnly | Update | IgnoreExisting;
+
     /// <summary>Every bit this side knows.</summary>
-    public const ushort Known = SkipUnchanged | DeleteExtraneous | RootIsSent | DryRun | Sparse | Compressed | Delta | HardLinks;
+    public const ushort Known = SkipUnchanged | DeleteExtraneous | RootIsSent | DryRun | Sparse | Compressed | Delta | HardLinks | KeepRules;
 }

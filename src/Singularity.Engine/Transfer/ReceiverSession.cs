@@ -66,6 +66,9 @@ internal sealed partial class ReceiverSession
     // The sender asked for files already in place (same size and mtime) to be left alone; and the bytes such files
     // of the chunk being prepared hold, which need no new space.
     private bool _skipUnchanged;
+    // With it, the rules by which a file in place that the quick check finds changed is kept all the same (OpenSession's
+    // --size-only, --update and --ignore-existing bits).
+    private ushort _keepRules;
     private long _chunkUnchangedBytes;
     private int _filesUnchanged;
     private int _filesDropped;
@@ -224,6 +227,8 @@ internal sealed partial class ReceiverSession
         // Ignoring a bit could do what it asks not to: a dry run taken for a real send would write and delete.
         if ((flags & ~OpenSessionFlags.Known) != 0) throw new ProtocolViolationException($"OpenSession asks for flags 0x{flags & ~OpenSessionFlags.Known:x} that this receiver does not know; use a receiver of the sender's version");
         _skipUnchanged = (flags & OpenSessionFlags.SkipUnchanged) != 0;
+        _keepRules = (ushort)(flags & OpenSessionFlags.KeepRules);
+        if (_keepRules != 0 && !_skipUnchanged) throw new ProtocolViolationException("OpenSession asks to keep files in place by --size-only, --update or --ignore-existing without the quick check they refine");
         _deleteExtraneous = (flags & OpenSessionFlags.DeleteExtraneous) != 0;
         _rootIsSent = (flags & OpenSessionFlags.RootIsSent) != 0;
         _dryRun = (flags & OpenSessionFlags.DryRun) != 0;
@@ -450,6 +455,13 @@ internal sealed partial class ReceiverSession
                 // What stands at the resumable name is known once looked at: a file of one shard removes it.
                 bool? partialStands = !fresh && Digests.ShardCount64(entry.Size, _shardSize) <= 1 ? PartialFile.RemoveStaleResumable(full) : null;
                 if (!fresh && (_skipUnchanged || entry.SentBefore) && LeaveInPlace(id, entry, full, partialStands)) break;
+                if (!fresh && _keepRules != 0 && !entry.SentBefore && KeepsOwn(entry, full))
+                {
+                    _fileCount++;
+                    Settle(id);
+                    NameKept(id, entry);
+                    break;
+                }
                 var file = NewPartialFile(id, entry, full);
                 // A partial of its own, from an interrupted send of this version, is resumed; otherwise, with delta,
                 // the file is seeded from the version at its name, and its offers read from the seed.
@@ -488,6 +500,8 @@ internal sealed partial class ReceiverSession
         bool? partialStands = Digests.ShardCount64(entry.Size, _shardSize) <= 1 ? false : null;
         if (!fresh && (_skipUnchanged || entry.SentBefore) && IsInPlace(entry, full, partialStands, out var existing) && BringsUpToDate(entry, full, existing, change: false))
             NamePresent(id, entry);
+        else if (!fresh && _keepRules != 0 && !entry.SentBefore && KeepsOwn(entry, full))
+            NameKept(id, entry);
     }
 
     /// <summary>
@@ -595,6 +609,30 @@ internal sealed partial class ReceiverSession
             && SourceScanner.ToNanoseconds(existing.LastWriteTimeUtc) == entry.MtimeNanoseconds
             && !(entry.Size == 0 && SpecialFiles.KindOf(full) is not null)
             && !(partialStands ?? File.Exists(PartialFile.ResumablePathFor(full)));
+    }
+
+    /// <summary>
+    /// Whether a regular file (not a link) in place, which the quick check finds changed (or with a partial beside it),
+    /// is kept by the rules the sender asked for, as rsync keeps it: any such file (--ignore-existing), one of the
+    /// entry's size (--size-only), one modified later than the entry (--update). It is left exactly as it is.
+    /// </summary>
+    private bool KeepsOwn(ManifestEntry entry, string full)
+    {
+        var existing = new FileInfo(full);
+        if (!existing.Exists || existing.LinkTarget is not null || SpecialFiles.KindOf(full) is not null) return false;
+        return (_keepRules & OpenSessionFlags.IgnoreExisting) != 0
+            || ((_keepRules & OpenSessionFlags.SizeOnly) != 0 && existing.Length == entry.Size)
+            || ((_keepRules & OpenSessionFlags.Update) != 0 && SourceScanner.ToNanoseconds(existing.LastWriteTimeUtc) > entry.MtimeNanoseconds);
+    }
+
+    /// <summary>Counts a settled file kept by <see cref="KeepsOwn"/> as one in place is counted, and tells the sender (FilesKept).</summary>
+    private void NameKept(uint id, ManifestEntry entry)
+    {
+        _filesUnchanged++;
+        _chunkUnchangedBytes += entry.Size;
+        Span<byte> item = stackalloc byte[4];
+        BinaryPrimitives.WriteUInt32LittleEndian(item, id);
+        _control!.PostBatchItem(ControlMessageType.FilesKept, item);
     }
 
     /// <summary>Counts a settled file as found in place and tells the sender (FilesPresent).</summary>

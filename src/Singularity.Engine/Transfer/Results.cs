@@ -21,6 +21,11 @@ public sealed record SendResult
     public long BytesMatched { get; init; }
     /// <summary>Files the receiver already held with the same size and mtime, left as they were and not sent (<see cref="TransferOptions.SkipUnchanged"/>).</summary>
     public int FilesUnchanged { get; init; }
+    /// <summary>
+    /// Of <see cref="FilesUnchanged"/>, the files the receiver kept as it had them although they differ by size or
+    /// mtime, by <see cref="TransferOptions.SizeOnly"/>, <see cref="TransferOptions.Update"/> or <see cref="TransferOptions.IgnoreExisting"/>.
+    /// </summary>
+    public int FilesKept { get; init; }
     /// <summary>The bytes of <see cref="FilesUnchanged"/>.</summary>
     public long BytesUnchanged { get; init; }
     /// <summary>

@@ -81,6 +81,8 @@ internal sealed partial class SenderSession
     // Hard link entries the receiver could not make.
     private int _linksFailed;
     private int _filesUnchanged;
+    // Of those, the files the receiver kept by a rule the sender asked for (FilesKept), though they differ by the quick check.
+    private readonly HashSet<uint> _keptAtReceiver = [];
     private int _entriesDeleted;
     // Finish went out; StillWorking messages heard (while the receiver seeds, before the last acceptance, and while
     // it deletes, after Finish).
@@ -148,7 +150,8 @@ internal sealed partial class SenderSession
         // reads it, and keeps none waiting for its file.
         if (options.HardLinks) _entries = [.. _entries.Where(e => e.Entry.Kind != EntryKind.HardLink), .. _entries.Where(e => e.Entry.Kind == EntryKind.HardLink)];
         _sessionFlags = (ushort)((options.SkipUnchanged ? OpenSessionFlags.SkipUnchanged : 0) | (options.DryRun ? OpenSessionFlags.DryRun : 0)
-            | (options.Sparse ? OpenSessionFlags.Sparse : 0) | (options.Compress ? OpenSessionFlags.Compressed : 0) | (options.HardLinks ? OpenSessionFlags.HardLinks : 0));
+            | (options.Sparse ? OpenSessionFlags.Sparse : 0) | (options.Compress ? OpenSessionFlags.Compressed : 0) | (options.HardLinks ? OpenSessionFlags.HardLinks : 0)
+            | (options.SizeOnly ? OpenSessionFlags.SizeOnly : 0) | (options.Update ? OpenSessionFlags.Update : 0) | (options.IgnoreExisting ? OpenSessionFlags.IgnoreExisting : 0));
         // A scan that left something out does not ask: the result says the deletion was skipped.
         if (options.DeleteExtraneous && _notSent.Count == 0)
             _sessionFlags |= (ushort)(OpenSessionFlags.DeleteExtraneous | (SourceScanner.SendsContents(paths) ? OpenSessionFlags.RootIsSent : 0));
@@ -303,6 +306,7 @@ internal sealed partial class SenderSession
             BytesSkipped = Interlocked.Read(ref _bytesSkipped),
             BytesMatched = Interlocked.Read(ref _bytesMatched),
             FilesUnchanged = _filesUnchanged,
+            FilesKept = KeptAtReceiver.Count,
             BytesUnchanged = Interlocked.Read(ref _bytesUnchanged),
             HardLinks = _options.DryRun ? 0 : _entries.Take(Volatile.Read(ref _entriesSent)).Count(e => e.Entry.Kind == EntryKind.HardLink) - Volatile.Read(ref _linksFailed),
             NotSent = NotSent,
@@ -339,17 +343,33 @@ internal sealed partial class SenderSession
     public bool AnsweredBefore { get; init; }
 
     /// <summary>The files the receiver confirmed committed in this attempt, as this attempt scanned them.</summary>
-    public IEnumerable<SourceEntry> CommittedEntries => Enumerable.Range(0, _entries.Count).Where(id => IsCommitted((uint)id)).Select(id => _entries[id]);
+    public IEnumerable<SourceEntry> CommittedEntries
+    {
+        get
+        {
+            lock (_keptAtReceiver) return [.. Enumerable.Range(0, _entries.Count).Where(id => IsCommitted((uint)id) && !_keptAtReceiver.Contains((uint)id)).Select(id => _entries[id])];
+        }
+    }
+
+    /// <summary>The files the receiver kept as it had them, by <see cref="TransferOptions.SizeOnly"/>, <see cref="TransferOptions.Update"/> or <see cref="TransferOptions.IgnoreExisting"/>, though they differ by the quick check.</summary>
+    public IReadOnlyList<SourceEntry> KeptAtReceiver
+    {
+        get
+        {
+            lock (_keptAtReceiver) return [.. _keptAtReceiver.Order().Select(id => _entries[(int)id])];
+        }
+    }
 
     /// <summary>
     /// Once this attempt succeeded, every entry but directories that the receiver holds: files committed, found in
-    /// place or named as sent before, and links made; all but those left out (<see cref="SendResult.NotSent"/>).
+    /// place or named as sent before, and links made; all but those left out (<see cref="SendResult.NotSent"/>) and
+    /// those it kept as it had them (<see cref="KeptAtReceiver"/>).
     /// </summary>
     public IEnumerable<SourceEntry> Delivered
     {
         get
         {
-            var left = NotSent.Select(entry => entry.Path).ToHashSet(StringComparer.Ordinal);
+            var left = NotSent.Select(entry => entry.Path).Concat(KeptAtReceiver.Select(entry => entry.Entry.Path)).ToHashSet(StringComparer.Ordinal);
             return _entries.Where(e => e.Entry.Kind != EntryKind.Directory && !left.Contains(e.Entry.Path));
         }
     }
@@ -621,6 +641,7 @@ internal sealed partial class SenderSession
                 OnResumeOffer(body, fromBasis: true);
                 break;
             case ControlMessageType.FilesPresent: OnPresent(body); break;
+            case ControlMessageType.FilesKept: OnPresent(body, kept: true); break;
             case ControlMessageType.EntryFailed: OnEntryFailed(body); break;
             case ControlMessageType.StillWorking:
                 // While deleting after Finish, or while seeding files from their old versions before the manifest's
@@ -682,17 +703,23 @@ internal sealed partial class SenderSession
         _acceptedSignal.Release();
     }
 
-    /// <summary>Files the receiver holds already (same size and mtime), named before the acceptance that covers them.</summary>
-    private void OnPresent(ReadOnlySpan<byte> body)
+    /// <summary>
+    /// Files the receiver holds already (same size and mtime), named before the acceptance that covers them; or, when
+    /// <paramref name="kept"/> (FilesKept), files it keeps as it has them by a rule this sender asked for.
+    /// </summary>
+    private void OnPresent(ReadOnlySpan<byte> body, bool kept = false)
     {
-        int count = ControlBatch.Count(body, 4, ControlMessageType.FilesPresent);
+        int count = ControlBatch.Count(body, 4, kept ? ControlMessageType.FilesKept : ControlMessageType.FilesPresent);
         for (int i = 0; i < count; i++)
         {
             var file = FileAt(BinaryPrimitives.ReadUInt32LittleEndian(ControlBatch.Item(body, 4, i)), 0);
             if (!_options.SkipUnchanged && !file.Entry.SentBefore) throw new ProtocolViolationException($"the receiver named '{file.Entry.Path}' as in place, which this sender did not ask for");
+            if (kept && (file.Entry.SentBefore || !(_options.SizeOnly || _options.Update || _options.IgnoreExisting)))
+                throw new ProtocolViolationException($"the receiver named '{file.Entry.Path}' as kept by a rule this sender did not ask for");
             if (file.Id < (uint)_accepted) throw new ProtocolViolationException($"'{file.Entry.Path}' was named as in place after its acceptance");
             if (file.Present) throw new ProtocolViolationException($"'{file.Entry.Path}' was named as in place twice");
             file.Present = true;
+            if (kept) lock (_keptAtReceiver) _keptAtReceiver.Add(file.Id);
         }
     }
 

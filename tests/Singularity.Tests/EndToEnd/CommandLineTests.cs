@@ -246,6 +246,30 @@ public sealed class CommandLineTests
         Assert.Equal(["sub"], Directory.EnumerateFileSystemEntries(tree, "*", SearchOption.AllDirectories).Select(Path.GetFileName));
     }
 
+    /// <summary>send -u keeps a newer file at the receiver, and the summary and --json say so.</summary>
+    [Fact]
+    public async Task Send_update_keeps_a_newer_file_at_the_receiver()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        File.SetLastWriteTimeUtc(TestFiles.Create(Path.Combine(tree, "a"), 5000, seed: 1), DateTime.UtcNow.AddDays(-1));
+        string destination = temp.Sub("dst");
+        byte[] newer = await File.ReadAllBytesAsync(TestFiles.Create(Path.Combine(destination, "tree", "a"), 3000, seed: 2));
+        string urlFile = Path.Combine(temp.Path, "url");
+        using var receiver = SgltyProcess.Start("recv", "--dir", destination, "--listen", "127.0.0.1:0", "--once", "--url-file", urlFile);
+        string url = await SgltyProcess.WaitForFileAsync(urlFile, receiver);
+
+        var (exit, output, error) = await SgltyProcess.RunAsync("send", tree, "--to", url, "-u", "--json");
+        var (receiverExit, _, _) = await SgltyProcess.FinishAsync(receiver);
+
+        Assert.True(exit == 0, error);
+        Assert.Equal(0, receiverExit);
+        Assert.StartsWith("sent 0 files (1 kept as the receiver has them),", error.Split('\n').Single(line => line.StartsWith("sent ", StringComparison.Ordinal)));
+        using var json = System.Text.Json.JsonDocument.Parse(output);
+        Assert.Equal(1, json.RootElement.GetProperty("files_kept").GetInt32());
+        Assert.Equal(newer, await File.ReadAllBytesAsync(Path.Combine(destination, "tree", "a")));
+    }
+
     /// <summary>send --dry-run lists on stdout what it would send and delete, as rsync -n does, and the receiver's directory stays as it was.</summary>
     [Fact]
     public async Task Send_dry_run_lists_what_it_would_do_and_changes_nothing()
@@ -534,6 +558,7 @@ public sealed class CommandLineTests
     [InlineData("send /x --to sglty://127.0.0.1:1/ --lanes 0", "sglty: error: --lanes: lanes must be between 1 and 128")]
     [InlineData("send /x --to sglty://127.0.0.1:1/ --bwlimit 0.5", "sglty: error: '0.5' is not a rate of at least 1KiB a second; use a number with an optional suffix such as 500KiB or 20MiB (a bare number is KiB, 0 no limit); see 'sglty send --help'")]
     [InlineData("send /x --to sglty://127.0.0.1:1/ --delta -W", "sglty: error: --delta and --whole-file contradict each other; give one of them; see 'sglty send --help'")]
+    [InlineData("send /x --to sglty://127.0.0.1:1/ -I --update", "sglty: error: --ignore-times sends every file, so it contradicts --size-only, --update and --ignore-existing; give one or the other; see 'sglty send --help'")]
     [InlineData("frob", "sglty: error: Unrecognized command or argument 'frob'; see 'sglty --help'")]
     public async Task Command_line_mistakes_are_one_line(string arguments, string expected)
     {

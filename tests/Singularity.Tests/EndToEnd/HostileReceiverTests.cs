@@ -187,6 +187,23 @@ public sealed class HostileReceiverTests
         Assert.Contains(asked ? "after its acceptance" : "which this sender did not ask for", error.Message);
     }
 
+    /// <summary>A receiver that names a file as kept by --size-only, --update or --ignore-existing (FilesKept) when the sender asked for none of them breaks the protocol.</summary>
+    [Fact]
+    public async Task Files_named_as_kept_by_a_rule_not_asked_for_end_the_session()
+    {
+        using var temp = new TempDirectory();
+        await using var receiver = new RawReceiver();
+        var send = SendOneFile(temp, receiver, Plain with { SkipUnchanged = true });
+        await receiver.AcceptAsync();
+        await receiver.ReadUntilAsync(ControlMessageType.ManifestChunk);
+
+        await receiver.SendAsync(ControlMessageType.FilesKept, RawReceiver.Batch([0]));
+
+        var error = await Assert.ThrowsAnyAsync<SingularityException>(() => send);
+        Assert.Equal(ErrorCode.ProtocolViolation, error.Code);
+        Assert.Contains("as kept by a rule this sender did not ask for", error.Message);
+    }
+
     /// <summary>
     /// Shards offered from the version at a file's name (BasisOffer) only where the sender asked for delta, and never
     /// beside resume offers for the same file: the sender counts what each saved apart.

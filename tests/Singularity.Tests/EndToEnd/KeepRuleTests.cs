@@ -1,0 +1,124 @@
+using Singularity.Engine;
+using Singularity.Tests.Support;
+
+namespace Singularity.Tests.EndToEnd;
+
+/// <summary>
+/// <see cref="TransferOptions.SizeOnly"/>, <see cref="TransferOptions.Update"/> and
+/// <see cref="TransferOptions.IgnoreExisting"/> keep files at the receiver that the quick check would replace, as
+/// rsync's --size-only, --update and --ignore-existing keep them; the rest arrive byte for byte.
+/// </summary>
+public sealed class KeepRuleTests
+{
+    private static readonly TransferOptions Quick = new() { ShardSize = 64 << 10, SkipUnchanged = true };
+    private static readonly DateTime Then = new(2026, 6, 1, 12, 0, 0, DateTimeKind.Utc);
+
+    /// <summary>The files at the receiver, each against the source's (written at <see cref="Then"/>), and which rules keep it.</summary>
+    private static readonly (string Name, int Size, double HoursFromSource, string KeptBy)[] Cases =
+    [
+        ("same", 20_000, 0, "size-only update ignore-existing none"),
+        ("older-same-size", 30_000, -5, "size-only ignore-existing"),
+        ("newer-other-size", 9_000, +5, "update ignore-existing"),
+        ("older-other-size", 7_000, -5, "ignore-existing"),
+        // As rsync --update: a file of the same time is not newer, and is replaced if its size differs.
+        ("same-time-other-size", 12_000, 0, "ignore-existing"),
+        ("new", -1, 0, ""),
+    ];
+
+    [Theory]
+    [InlineData("none")]
+    [InlineData("size-only")]
+    [InlineData("update")]
+    [InlineData("ignore-existing")]
+    public async Task Each_rule_keeps_what_rsync_keeps_and_sends_the_rest(string rule)
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        string received = Path.Combine(temp.Sub("dst"), "tree");
+        foreach (var (name, size, hours, _) in Cases)
+        {
+            // The source's files are of 30,000 bytes but "same" (20,000), so that "older-same-size" differs only in time and bytes.
+            string source = TestFiles.Create(Path.Combine(tree, name), name == "same" ? 20_000 : 30_000, seed: 1);
+            File.SetLastWriteTimeUtc(source, Then);
+            if (size < 0) continue;
+            string there = name == "same" ? CopyTo(source, Path.Combine(received, name)) : TestFiles.Create(Path.Combine(received, name), size, seed: 2);
+            File.SetLastWriteTimeUtc(there, Then.AddHours(hours));
+        }
+        var before = Cases.Where(c => c.Size >= 0).ToDictionary(c => c.Name, c => File.ReadAllBytes(Path.Combine(received, c.Name)));
+        var options = Quick with { SizeOnly = rule == "size-only", Update = rule == "update", IgnoreExisting = rule == "ignore-existing" };
+        await using var receiver = new LoopbackReceiver(Path.GetDirectoryName(received)!);
+        string[] sent = [.. Cases.Where(c => !c.KeptBy.Split(' ').Contains(rule)).Select(c => c.Name)];
+        int kept = Cases.Count(c => c.KeptBy.Split(' ').Contains(rule) && c.Name != "same");
+
+        var dry = await SingularitySender.SendAsync([tree], receiver.Url, options with { DryRun = true });
+        await receiver.NextResultAsync();
+        var result = await SingularitySender.SendAsync([tree], receiver.Url, options);
+
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal(sent.Select(name => "tree/" + name).Order(StringComparer.Ordinal), dry.WouldSend.Order(StringComparer.Ordinal));
+        Assert.Equal((sent.Length, Cases.Length - sent.Length, kept), (result.FilesTransferred, result.FilesUnchanged, result.FilesKept));
+        Assert.Equal(kept, dry.FilesKept);
+        foreach (var (name, _, hours, _) in Cases)
+        {
+            string there = Path.Combine(received, name);
+            if (sent.Contains(name))
+            {
+                TestFiles.AssertSameBytes(Path.Combine(tree, name), there);
+                Assert.Equal(Then, File.GetLastWriteTimeUtc(there));
+            }
+            else
+            {
+                // Left exactly as it was, its time too.
+                Assert.Equal(before[name], File.ReadAllBytes(there));
+                Assert.Equal(Then.AddHours(hours), File.GetLastWriteTimeUtc(there));
+            }
+        }
+    }
+
+    /// <summary>A move (<see cref="TransferOptions.RemoveSourceFiles"/>) keeps here each file the receiver kept of its own, and names it: the receiver does not hold this one.</summary>
+    [Fact]
+    public async Task A_move_keeps_the_sources_the_receiver_kept_its_own_version_of()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        string received = Path.Combine(temp.Sub("dst"), "tree");
+        string mine = TestFiles.Create(Path.Combine(tree, "theirs-too"), 10_000, seed: 1);
+        string identical = TestFiles.Create(Path.Combine(tree, "identical"), 10_000, seed: 3);
+        byte[] fresh = File.ReadAllBytes(TestFiles.Create(Path.Combine(tree, "fresh"), 10_000, seed: 4));
+        TestFiles.Create(Path.Combine(received, "theirs-too"), 5_000, seed: 2);
+        File.SetLastWriteTimeUtc(CopyTo(identical, Path.Combine(received, "identical")), File.GetLastWriteTimeUtc(identical));
+        await using var receiver = new LoopbackReceiver(Path.GetDirectoryName(received)!);
+
+        var result = await SingularitySender.SendAsync([tree], receiver.Url, Quick with { IgnoreExisting = true, RemoveSourceFiles = true });
+
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal((1, 2, 1), (result.FilesTransferred, result.FilesUnchanged, result.FilesKept));
+        var kept = Assert.Single(result.SourcesKept);
+        Assert.Equal(mine, kept.Path);
+        Assert.Contains("the receiver kept the version it has", kept.Reason);
+        Assert.Equal(2, result.SourcesRemoved);
+        Assert.Equal(["theirs-too"], Directory.EnumerateFiles(tree).Select(Path.GetFileName));
+        Assert.Equal(5_000, new FileInfo(Path.Combine(received, "theirs-too")).Length);
+        Assert.Equal(fresh, File.ReadAllBytes(Path.Combine(received, "fresh")));
+    }
+
+    /// <summary>The rules refine the quick check, so a send without it (SkipUnchanged = false) refuses them.</summary>
+    [Fact]
+    public async Task The_rules_without_the_quick_check_are_refused()
+    {
+        using var temp = new TempDirectory();
+        string file = TestFiles.Create(Path.Combine(temp.Path, "f"), 10);
+        var url = new ConnectionUrl("127.0.0.1", 9, "token");
+
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => SingularitySender.SendAsync([file], url, Quick with { SkipUnchanged = false, Update = true }));
+
+        Assert.Equal("Update", error.ParamName);
+    }
+
+    private static string CopyTo(string source, string destination)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
+        File.Copy(source, destination);
+        return destination;
+    }
+}
