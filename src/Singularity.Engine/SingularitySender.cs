@@ -132,6 +132,8 @@ public static class SingularitySender
             EntriesNotDeleted = attempt.EntriesNotDeleted,
             DeletionSkipped = attempt.DeletionSkipped,
             NotSent = [.. total.NotSent, .. attempt.NotSent.Where(entry => !named.Contains(entry.Path))],
+            // A file is committed once: a later attempt names it sent before, or leaves it out.
+            Sent = [.. total.Sent, .. attempt.Sent],
         };
     }
 

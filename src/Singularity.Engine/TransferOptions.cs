@@ -161,6 +161,12 @@ public sealed record TransferOptions
     public bool PreserveOwners { get; init; }
 
     /// <summary>
+    /// Name in <see cref="SendResult.Sent"/> each file that travelled, as rsync -v lists them. Default false (a tree of
+    /// millions of files would hold a list as long); `sglty send --verbose` sets it.
+    /// </summary>
+    public bool ListSent { get; init; }
+
+    /// <summary>
     /// A dry run, as rsync's --dry-run: the receiver writes and deletes nothing, and the result says what a real send
     /// would do (<see cref="SendResult.WouldSend"/>, <see cref="SendResult.WouldDelete"/>). No file's contents are read
     /// or sent. Default false; `sglty send --dry-run` sets it.

@@ -34,6 +34,7 @@ internal static class SendCommand
         var include = new Option<string[]>("--include") { HelpName = "PATTERN", Description = "send what matches even where a later --exclude would leave it out, as rsync --include: patterns are tried in the order given, --include and --exclude together, and the first that matches decides; e.g. --include '*/' --include '*.log' --exclude '*' sends only logs; may be given many times", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
         var includeFrom = new Option<string[]>("--include-from") { HelpName = "FILE", Description = "read --include patterns from FILE, one per line (a line starting with '- ' is an exclude), as --exclude-from reads them; may be given many times", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
         var dryRun = new Option<bool>("--dry-run", "-n") { Description = "change nothing at the receiver: list on stdout the files a send would send and, with --delete, what it would delete ('deleting PATH'), as rsync --dry-run does; no file's contents are read or sent" };
+        var verbose = new Option<bool>("--verbose", "-v") { Description = "list on stdout each file that travelled, as rsync -v does, once the send ends (in --json, as 'sent')" };
         var hardLinks = new Option<bool>("--hard-links", "-H") { Description = "keep hard links, as rsync -H does: a file with several names among those sent travels once, and the receiver gives it the other names (Linux senders)" };
         var removeSources = new Option<bool>("--remove-source-files") { Description = "move rather than copy, as rsync --remove-source-files does: once the send succeeded, remove here each file and link the receiver holds, unless it changed after it was read (a log written to is kept); directories stay; refused while a receiver runs where the files would land (Linux senders)" };
         var owners = new Option<bool>("--owners") { Description = "keep each entry's owner and group, as rsync -a keeps them: by name where the receiver knows the name, else by number; a receiver running as root applies them, any other leaves them" };
@@ -56,7 +57,7 @@ internal static class SendCommand
         var sparse = new Option<bool>("--sparse", "-S") { Description = "handle sparse files (disk images, say) as rsync --sparse does: a Linux receiver leaves runs of zeros as holes rather than writing them, and no receiver reserves space ahead; shards that lie in a hole of the source (Linux) are not read or sent, only named" };
         var delta = new Option<bool>("--delta") { Description = "send only the shards of a changed file that differ from the version already at the receiver, as rsync does (a log that grew sends its new tail): the receiver first copies that version into the file's partial; the default on a path of 1 ms round trip or more, not on loopback or a LAN" };
         var wholeFile = new Option<bool>("--whole-file", "-W") { Description = "send changed files whole, never as a delta, as rsync --whole-file does" };
-        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, sizeOnly, update, ignoreExisting, delete, deleteExcluded, exclude, excludeFrom, include, includeFrom, dryRun, owners, numericIds, hardLinks, removeSources, sparse, compress, bwlimit, delta, wholeFile };
+        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, sizeOnly, update, ignoreExisting, delete, deleteExcluded, exclude, excludeFrom, include, includeFrom, dryRun, verbose, owners, numericIds, hardLinks, removeSources, sparse, compress, bwlimit, delta, wholeFile };
         command.Validators.Add(result =>
         {
             if (result.GetValue(delta) && result.GetValue(wholeFile)) result.AddError("--delta and --whole-file contradict each other; give one of them");
@@ -87,6 +88,7 @@ internal static class SendCommand
                 DeleteExtraneous = result.GetValue(delete) || result.GetValue(deleteExcluded),
                 DeleteExcluded = result.GetValue(deleteExcluded),
                 DryRun = result.GetValue(dryRun),
+                ListSent = result.GetValue(verbose),
                 PreserveOwners = result.GetValue(owners),
                 NumericIds = result.GetValue(numericIds),
                 HardLinks = result.GetValue(hardLinks),
@@ -111,6 +113,7 @@ internal static class SendCommand
             var display = new ProgressDisplay(CipherSuites.Name(options.Cipher));
             var result = await display.ShowAsync(() => SingularitySender.SendAsync(paths, url, options, display, line => Console.Error.WriteLine($"sglty: {Errors.Printable(line)}"), cancellationToken)).ConfigureAwait(false);
             if (result.DryRun) return DryRunReport(result, json);
+            if (options.ListSent && !json) WriteList(result.Sent, prefix: "");
             double seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-9);
             // What travelled, then what did not: files left as they were, files left out, bytes an earlier attempt left.
             var others = new List<string>();
@@ -132,7 +135,7 @@ internal static class SendCommand
             if (result.SourcesRemoved > 0) Console.Error.WriteLine($"removed {Count.Of(result.SourcesRemoved, "source")} here, which the receiver holds");
             foreach (var kept in result.SourcesKept) Console.Error.WriteLine($"sglty: kept '{Errors.Printable(kept.Path)}': {Errors.Printable(kept.Reason)}");
             bool partial = result.EntriesNotDeleted > 0 || result.SourcesKept.Count > 0;
-            if (json) WriteJson(result, partial || result.NotSent.Count > 0 ? Errors.PartialTransfer : 0);
+            if (json) WriteJson(result, partial || result.NotSent.Count > 0 ? Errors.PartialTransfer : 0, options.ListSent);
             if (result.EntriesNotDeleted > 0)
                 Console.Error.WriteLine($"sglty: error: {Count.Of(result.EntriesNotDeleted, "entry", "entries")} at the receiver could not be deleted; the receiver's log names them");
             if (result.SourcesKept.Count > 0)
@@ -168,9 +171,8 @@ internal static class SendCommand
         }
         else
         {
-            using var listing = new StreamWriter(Console.OpenStandardOutput(), bufferSize: 1 << 16) { NewLine = "\n" };
-            foreach (string path in result.WouldSend) listing.WriteLine(Errors.Printable(path));
-            foreach (string path in result.WouldDelete) listing.WriteLine($"deleting {Errors.Printable(path)}");
+            WriteList(result.WouldSend, prefix: "");
+            WriteList(result.WouldDelete, prefix: "deleting ");
         }
         var others = new List<string>();
         if (result.FilesUnchanged > result.FilesKept) others.Add($"{result.FilesUnchanged - result.FilesKept} unchanged, left as they are");
@@ -255,6 +257,13 @@ internal static class SendCommand
     /// </summary>
     private static long Delivered(SendResult result) => Math.Min(result.BytesTransferred, result.BytesSent + result.BytesInHoles);
 
+    /// <summary>Paths on stdout, one a line, as rsync lists them, each made printable.</summary>
+    private static void WriteList(IReadOnlyList<string> paths, string prefix)
+    {
+        using var listing = new StreamWriter(Console.OpenStandardOutput(), bufferSize: 1 << 16) { NewLine = "\n" };
+        foreach (string path in paths) listing.WriteLine(prefix + Errors.Printable(path));
+    }
+
     private static void WriteStrings(System.Text.Json.Utf8JsonWriter writer, string name, IReadOnlyList<string> values)
     {
         writer.WriteStartArray(name);
@@ -262,7 +271,7 @@ internal static class SendCommand
         writer.WriteEndArray();
     }
 
-    private static void WriteJson(SendResult result, int exitCode)
+    private static void WriteJson(SendResult result, int exitCode, bool listSent = false)
     {
         double seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-9);
         JsonOutput.Write(writer =>
@@ -294,6 +303,7 @@ internal static class SendCommand
                 writer.WriteEndObject();
             }
             writer.WriteEndArray();
+            if (listSent) WriteStrings(writer, "sent", result.Sent);
             if (result.DryRun)
             {
                 writer.WriteBoolean("dry_run", true);

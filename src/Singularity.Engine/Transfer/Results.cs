@@ -61,6 +61,12 @@ public sealed record SendResult
     /// and <see cref="EntriesDeleted"/> count what a real send would have sent and deleted.
     /// </summary>
     public bool DryRun { get; init; }
+    /// <summary>
+    /// With <see cref="TransferOptions.ListSent"/>, the paths (as the receiver names them) of the files that travelled
+    /// (or were completed from what an earlier attempt left), in the order the receiver committed them; neither those
+    /// unchanged nor those left out. Empty otherwise.
+    /// </summary>
+    public IReadOnlyList<string> Sent { get; init; } = [];
     /// <summary>In a dry run, the paths (as the receiver names them) of the files a real send would send.</summary>
     public IReadOnlyList<string> WouldSend { get; init; } = [];
     /// <summary>

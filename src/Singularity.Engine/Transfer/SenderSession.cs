@@ -99,6 +99,8 @@ internal sealed partial class SenderSession
     private readonly ExcludePatterns? _exclude;
     // A dry run: the files that would travel, and what the receiver would delete (WouldDelete).
     private readonly List<string> _wouldSend = [];
+    // With ListSent, the files committed, in order.
+    private readonly List<string> _sent = [];
     private readonly List<string> _wouldDelete = [];
     private long _wouldDeleteBytes;
     private readonly List<SenderFile> _unwritten = [];
@@ -315,6 +317,7 @@ internal sealed partial class SenderSession
             DeletionSkipped = _options.DeleteExtraneous && !_deletionRan,
             DryRun = _options.DryRun,
             WouldSend = WouldSend,
+            Sent = Sent,
             WouldDelete = [.. _wouldDelete],
             Elapsed = _clock.Elapsed,
             Lanes = _options.DryRun ? 0 : Math.Max(_options.Lanes, Volatile.Read(ref _lanesStarted)),
@@ -325,6 +328,8 @@ internal sealed partial class SenderSession
     private IReadOnlyList<NotSentEntry> NotSent { get { lock (_notSent) return [.. _notSent]; } }
 
     private IReadOnlyList<string> WouldSend { get { lock (_wouldSend) return [.. _wouldSend]; } }
+
+    private IReadOnlyList<string> Sent { get { lock (_sent) return [.. _sent]; } }
 
     /// <summary>
     /// Whether this attempt moved data: the receiver acknowledged a shard it sent or committed a file. Shards put on
@@ -919,6 +924,7 @@ internal sealed partial class SenderSession
             if (!file.Sealed) throw new ProtocolViolationException($"'{file.Entry.Path}' was committed before it was sealed");
             Interlocked.Add(ref _bytesAcknowledged, file.AcknowledgeAll());
             Interlocked.Increment(ref _progressEvents);
+            if (_options.ListSent) lock (_sent) _sent.Add(file.Entry.Path);
             Settled(id);
         }
         Report();

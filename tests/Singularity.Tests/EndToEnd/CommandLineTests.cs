@@ -240,10 +240,38 @@ public sealed class CommandLineTests
         Assert.Contains("removed 2 sources here, which the receiver holds", error);
         using var json = System.Text.Json.JsonDocument.Parse(output);
         Assert.Equal(2, json.RootElement.GetProperty("sources_removed").GetInt32());
+        Assert.False(json.RootElement.TryGetProperty("sent", out _));
         Assert.Equal(0, json.RootElement.GetProperty("sources_kept").GetArrayLength());
         Assert.Equal(first, await File.ReadAllBytesAsync(Path.Combine(destination, "tree", "a")));
         Assert.Equal(second, await File.ReadAllBytesAsync(Path.Combine(destination, "tree", "sub", "b")));
         Assert.Equal(["sub"], Directory.EnumerateFileSystemEntries(tree, "*", SearchOption.AllDirectories).Select(Path.GetFileName));
+    }
+
+    /// <summary>send -v lists on stdout each file that travelled, as rsync -v does, and not those unchanged.</summary>
+    [Fact]
+    public async Task Send_verbose_lists_the_files_that_travelled()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        TestFiles.Create(Path.Combine(tree, "a"), 5000, seed: 1);
+        TestFiles.Create(Path.Combine(tree, "sub", "b"), 70_000, seed: 2);
+        string destination = temp.Sub("dst");
+        // A file the receiver holds already, with the same size and time: unchanged, and not listed.
+        string same = TestFiles.Create(Path.Combine(tree, "same"), 100, seed: 3);
+        Directory.CreateDirectory(Path.Combine(destination, "tree"));
+        File.Copy(same, Path.Combine(destination, "tree", "same"));
+        File.SetLastWriteTimeUtc(Path.Combine(destination, "tree", "same"), File.GetLastWriteTimeUtc(same));
+        string urlFile = Path.Combine(temp.Path, "url");
+        using var receiver = SgltyProcess.Start("recv", "--dir", destination, "--listen", "127.0.0.1:0", "--once", "--url-file", urlFile);
+        string url = await SgltyProcess.WaitForFileAsync(urlFile, receiver);
+
+        var (exit, output, error) = await SgltyProcess.RunAsync("send", tree, "--to", url, "-v");
+        var (receiverExit, _, _) = await SgltyProcess.FinishAsync(receiver);
+
+        Assert.True(exit == 0, error);
+        Assert.Equal(0, receiverExit);
+        Assert.Equal(["tree/a", "tree/sub/b"], output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal));
+        Assert.StartsWith("sent 2 files (1 unchanged, left as they were),", error.Split('\n').Single(line => line.StartsWith("sent ", StringComparison.Ordinal)));
     }
 
     /// <summary>send -u keeps a newer file at the receiver, and the summary and --json say so.</summary>
