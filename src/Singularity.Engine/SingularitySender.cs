@@ -35,8 +35,8 @@ public static class SingularitySender
         if (options.RemoveSourceFiles && !OperatingSystem.IsLinux()) throw new ArgumentException("sources can be removed on Linux only", nameof(TransferOptions.RemoveSourceFiles));
 #pragma warning restore CA2208
         // Taken before the first scan and held until the sources are removed.
-        using var guard = options.RemoveSourceFiles && !options.DryRun ? SourceRemoval.Guard(paths) : null;
-        var followedLinks = options.RemoveSourceFiles ? SourceRemoval.FollowedLinks(paths) : [];
+        using var guard = options.RemoveSourceFiles && !options.DryRun ? SourceRemoval.Guard(paths, options.Relative) : null;
+        var followedLinks = options.RemoveSourceFiles ? SourceRemoval.FollowedLinks(paths, options.Relative) : [];
         var clock = Stopwatch.StartNew();
         var committed = new HashSet<string>(StringComparer.Ordinal);
         // With RemoveSourceFiles, the files earlier attempts committed, as those attempts read them.

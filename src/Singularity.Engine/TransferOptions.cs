@@ -161,6 +161,16 @@ public sealed record TransferOptions
     public bool PreserveOwners { get; init; }
 
     /// <summary>
+    /// Send each path under the path it was given by, as rsync --relative (-R) does: <c>logs/app/x.log</c> arrives as
+    /// <c>logs/app/x.log</c> below the receiver's directory, and <c>/var/log/x.log</c> as <c>var/log/x.log</c>; a
+    /// "/./" in a path marks where the kept part starts (<c>/var/./log/x.log</c> arrives as <c>log/x.log</c>). The
+    /// directories above each kept name are sent too (with their modes and times), and a name met again, as when a
+    /// directory and a file in it are both given, is sent once. Not with <see cref="DeleteExtraneous"/>: those
+    /// directories are sent in part. Default false; `sglty send --relative`, and `--files-from`.
+    /// </summary>
+    public bool Relative { get; init; }
+
+    /// <summary>
     /// Name in <see cref="SendResult.Sent"/> each file that travelled, as rsync -v lists them. Default false (a tree of
     /// millions of files would hold a list as long); `sglty send --verbose` sets it.
     /// </summary>
@@ -242,6 +252,8 @@ public sealed record TransferOptions
     internal void ValidateForSending()
     {
         Validate();
+        if (Relative && DeleteExtraneous)
+            throw new ArgumentException("relative paths send the directories above each name in part, so deleting what they hold beyond it would delete what was never meant to be sent", nameof(DeleteExtraneous));
         if (!SkipUnchanged && (SizeOnly || Update || IgnoreExisting))
             throw new ArgumentException("size-only, update and ignore-existing refine the check of files in place, which SkipUnchanged = false turns off", SizeOnly ? nameof(SizeOnly) : Update ? nameof(Update) : nameof(IgnoreExisting));
         int lanes = Math.Max(Lanes, MaxLanes);

@@ -33,6 +33,9 @@ internal static class SendCommand
         var excludeFrom = new Option<string[]>("--exclude-from") { HelpName = "FILE", Description = "read --exclude patterns from FILE (- for standard input), one per line (a line starting with '+ ' is an include); empty lines and lines starting with '#' or ';' are skipped; may be given many times", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
         var include = new Option<string[]>("--include") { HelpName = "PATTERN", Description = "send what matches even where a later --exclude would leave it out, as rsync --include: patterns are tried in the order given, --include and --exclude together, and the first that matches decides; e.g. --include '*/' --include '*.log' --exclude '*' sends only logs; may be given many times", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
         var includeFrom = new Option<string[]>("--include-from") { HelpName = "FILE", Description = "read --include patterns from FILE, one per line (a line starting with '- ' is an exclude), as --exclude-from reads them; may be given many times", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
+        var relative = new Option<bool>("--relative", "-R") { Description = "send each path under the path it was given by, as rsync -R does: logs/app/x.log arrives as logs/app/x.log, /var/log/x.log as var/log/x.log, and /var/./log/x.log as log/x.log ('/./' marks where the kept path starts); the directories above are sent too" };
+        var filesFrom = new Option<string>("--files-from") { HelpName = "FILE", Description = "send the paths FILE lists (- for standard input), one per line, each relative to the one PATH given and kept as named below it, as rsync --files-from does (implies --relative); a listed directory is sent with what it holds; blank lines and lines starting with '#' or ';' are skipped" };
+        var from0 = new Option<bool>("--from0", "-0") { Description = "with --files-from, names are separated by NUL characters, as find -print0 writes them, not by lines" };
         var dryRun = new Option<bool>("--dry-run", "-n") { Description = "change nothing at the receiver: list on stdout the files a send would send and, with --delete, what it would delete ('deleting PATH'), as rsync --dry-run does; no file's contents are read or sent" };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "list on stdout each file that travelled, as rsync -v does, once the send ends (in --json, as 'sent')" };
         var hardLinks = new Option<bool>("--hard-links", "-H") { Description = "keep hard links, as rsync -H does: a file with several names among those sent travels once, and the receiver gives it the other names (Linux senders)" };
@@ -57,10 +60,16 @@ internal static class SendCommand
         var sparse = new Option<bool>("--sparse", "-S") { Description = "handle sparse files (disk images, say) as rsync --sparse does: a Linux receiver leaves runs of zeros as holes rather than writing them, and no receiver reserves space ahead; shards that lie in a hole of the source (Linux) are not read or sent, only named" };
         var delta = new Option<bool>("--delta") { Description = "send only the shards of a changed file that differ from the version already at the receiver, as rsync does (a log that grew sends its new tail): the receiver first copies that version into the file's partial; the default on a path of 1 ms round trip or more, not on loopback or a LAN" };
         var wholeFile = new Option<bool>("--whole-file", "-W") { Description = "send changed files whole, never as a delta, as rsync --whole-file does" };
-        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, sizeOnly, update, ignoreExisting, delete, deleteExcluded, exclude, excludeFrom, include, includeFrom, dryRun, verbose, owners, numericIds, hardLinks, removeSources, sparse, compress, bwlimit, delta, wholeFile };
+        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, sizeOnly, update, ignoreExisting, delete, deleteExcluded, exclude, excludeFrom, include, includeFrom, relative, filesFrom, from0, dryRun, verbose, owners, numericIds, hardLinks, removeSources, sparse, compress, bwlimit, delta, wholeFile };
         command.Validators.Add(result =>
         {
             if (result.GetValue(delta) && result.GetValue(wholeFile)) result.AddError("--delta and --whole-file contradict each other; give one of them");
+            bool relativePaths = result.GetValue(relative) || result.GetValue(filesFrom) is not null;
+            if (relativePaths && (result.GetValue(delete) || result.GetValue(deleteExcluded)))
+                result.AddError("--delete cannot be used with --relative or --files-from: the directories above each path are sent in part, and what they hold beyond it would be deleted");
+            if (result.GetValue(filesFrom) is not null && result.GetValue(paths) is { Length: not 1 })
+                result.AddError("--files-from takes one PATH: the directory the listed paths are relative to");
+            if (result.GetValue(from0) && result.GetValue(filesFrom) is null) result.AddError("--from0 goes with --files-from");
             if (result.GetValue(ignoreTimes) && (result.GetValue(sizeOnly) || result.GetValue(update) || result.GetValue(ignoreExisting)))
                 result.AddError("--ignore-times sends every file, so it contradicts --size-only, --update and --ignore-existing; give one or the other");
         });
@@ -89,6 +98,7 @@ internal static class SendCommand
                 DeleteExcluded = result.GetValue(deleteExcluded),
                 DryRun = result.GetValue(dryRun),
                 ListSent = result.GetValue(verbose),
+                Relative = result.GetValue(relative) || result.GetValue(filesFrom) is not null,
                 PreserveOwners = result.GetValue(owners),
                 NumericIds = result.GetValue(numericIds),
                 HardLinks = result.GetValue(hardLinks),
@@ -98,16 +108,17 @@ internal static class SendCommand
                 BandwidthLimit = result.GetValue(bwlimit) ?? 0,
                 Delta = result.GetValue(wholeFile) ? false : result.GetValue(delta) ? true : null,
             };
-            return RunAsync(result.GetValue(paths)!, result.GetValue(to)!, options, PatternsInOrder(result, exclude, excludeFrom, include, includeFrom), result.GetValue(json), result.GetValue(token), result.GetValue(tokenFile), cancellationToken);
+            return RunAsync(result.GetValue(paths)!, result.GetValue(filesFrom) is { } list ? (list, result.GetValue(from0)) : null, result.GetValue(to)!, options, PatternsInOrder(result, exclude, excludeFrom, include, includeFrom), result.GetValue(json), result.GetValue(token), result.GetValue(tokenFile), cancellationToken);
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(string[] paths, string to, TransferOptions options, List<(Option Option, string Value)> patterns, bool json, string? token, string? tokenFile, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(string[] paths, (string File, bool NulSeparated)? filesFrom, string to, TransferOptions options, List<(Option Option, string Value)> patterns, bool json, string? token, string? tokenFile, CancellationToken cancellationToken)
     {
         try
         {
             options = options with { Exclude = [.. patterns.SelectMany(Patterns)] };
+            if (filesFrom is { } list) paths = [.. FilesFrom(list.File, paths[0], list.NulSeparated)];
             var url = ConnectionUrl.Parse(to);
             if (url.Token is null && CommonOptions.ResolveToken(token, tokenFile) is { } given) url = url with { Token = given };
             var display = new ProgressDisplay(CipherSuites.Name(options.Cipher));
@@ -220,12 +231,30 @@ internal static class SendCommand
     }
 
     /// <summary>The patterns of an --exclude-from or --include-from file ("-" for standard input), as rsync reads one: a pattern a line, without blank lines and comments ('#', ';').</summary>
-    private static List<string> PatternFile(string option, string path)
+    private static List<string> PatternFile(string option, string path) =>
+        [.. ListFile(option, path, nulSeparated: false).Where(line => line.Length > 0 && !line.StartsWith('#') && !line.StartsWith(';'))];
+
+    /// <summary>
+    /// The paths --files-from names, as rsync reads them: each relative to <paramref name="directory"/> (a leading '/'
+    /// too), kept as named below it ("/./" marks where); blank lines skipped, and comments ('#', ';') unless separated by NULs.
+    /// </summary>
+    private static List<string> FilesFrom(string path, string directory, bool nulSeparated)
+    {
+        var names = ListFile("--files-from", path, nulSeparated).Where(line => line.Length > 0 && (nulSeparated || (!line.StartsWith('#') && !line.StartsWith(';'))));
+        string below = directory.TrimEnd('/') + "/./";
+        var paths = names.Select(name => below + name.TrimStart('/')).ToList();
+        if (paths.Count == 0) throw new SingularityException(ErrorCode.BadPath, $"--files-from '{path}' names nothing to send");
+        return paths;
+    }
+
+    /// <summary>The lines (or NUL-separated names) of FILE, "-" for standard input: as UTF-8 whatever the locale, a byte-order mark dropped.</summary>
+    private static List<string> ListFile(string option, string path, bool nulSeparated)
     {
         try
         {
-            IEnumerable<string> lines = path == "-" ? ReadAll() : File.ReadAllLines(path);
-            return lines.Where(line => line.Length > 0 && !line.StartsWith('#') && !line.StartsWith(';')).ToList();
+            using var reader = new StreamReader(path == "-" ? Console.OpenStandardInput() : File.OpenRead(path), System.Text.Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
+            string text = reader.ReadToEnd();
+            return nulSeparated ? [.. text.Split('\0')] : [.. text.Split('\n').Select(line => line.TrimEnd('\r'))];
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -237,15 +266,6 @@ internal static class SendCommand
             };
             throw new SingularityException(ErrorCode.BadPath, $"cannot read {option} '{path}': {why}");
         }
-    }
-
-    /// <summary>Standard input's lines, read as a pattern file is: UTF-8 whatever the locale, a byte-order mark dropped.</summary>
-    private static List<string> ReadAll()
-    {
-        using var reader = new StreamReader(Console.OpenStandardInput(), System.Text.Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
-        var lines = new List<string>();
-        while (reader.ReadLine() is { } line) lines.Add(line);
-        return lines;
     }
 
     /// <summary>

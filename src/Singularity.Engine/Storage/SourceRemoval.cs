@@ -13,18 +13,19 @@ internal static class SourceRemoval
     /// Keeps receivers out of every directory where <paramref name="paths"/> would land if received there, for as
     /// long as the send runs: there, the receiver's copy is the source itself (or replaces it), and removing the
     /// source would remove the only copy. A directory's contents land in the receiver's directory itself, a named
-    /// file or directory in the directory that holds it. Each such directory gets a shared lock, which a running
+    /// file or directory in the directory that holds it; with relative paths, every source in the directory its kept
+    /// path starts from. Each such directory gets a shared lock, which a running
     /// receiver's (<see cref="DestinationLock"/>) excludes; throws <see cref="ErrorCode.BadPath"/> when one holds it.
     /// Linux only, as that lock is.
     /// </summary>
-    public static IDisposable Guard(IReadOnlyList<string> paths)
+    public static IDisposable Guard(IReadOnlyList<string> paths, bool relative)
     {
         var held = new List<DestinationLock>();
         try
         {
             foreach (string path in paths)
             {
-                foreach (string landing in LandingDirectories(path))
+                foreach (string landing in relative ? [SourceScanner.RelativeBase(path)] : LandingDirectories(path))
                 {
                     if (!DestinationLock.TryShare(landing, out var shared))
                         throw new SingularityException(ErrorCode.BadPath, $"'{landing}' is locked by another process, as a running sglty recv locks its destination: what '{path}' sends would land where it is read, and --remove-source-files would then delete the only copy; send to another destination, or stop that receiver");
@@ -61,14 +62,14 @@ internal static class SourceRemoval
     /// link's name (<see cref="SourceScanner"/>), and neither is removed. Keyed by the file's full path and the
     /// link's name, as the scan records the entry; the value is the link as given.
     /// </summary>
-    public static Dictionary<(string File, string Name), string> FollowedLinks(IReadOnlyList<string> paths)
+    public static Dictionary<(string File, string Name), string> FollowedLinks(IReadOnlyList<string> paths, bool relative)
     {
         var followed = new Dictionary<(string, string), string>();
         foreach (string path in paths)
         {
             var named = new FileInfo(Path.TrimEndingDirectorySeparator(Path.GetFullPath(path)));
             if (named.LinkTarget is not null && named.ResolveLinkTarget(returnFinalTarget: true) is FileInfo { Exists: true } file)
-                followed[(file.FullName, named.Name)] = path;
+                followed[(file.FullName, relative ? SourceScanner.KeptPath(path) : named.Name)] = path;
         }
         return followed;
     }

@@ -37,28 +37,32 @@ internal static class SourceScanner
     /// <paramref name="hardLinks"/> (Linux), a file met again under another name becomes a hard link entry naming the
     /// first, which is marked linked, as rsync -H sends them.
     /// </summary>
-    public static List<SourceEntry> Scan(IReadOnlyList<string> paths, Action<string>? skipped, List<NotSentEntry> notSent, ExcludePatterns? exclude = null, bool hardLinks = false)
+    public static List<SourceEntry> Scan(IReadOnlyList<string> paths, Action<string>? skipped, List<NotSentEntry> notSent, ExcludePatterns? exclude = null, bool hardLinks = false, bool relative = false)
     {
         if (paths.Count == 0) throw new SingularityException(ErrorCode.BadPath, "nothing to send: give at least one file or directory");
         var entries = new List<SourceEntry>();
         // The first name of each file with more than one, by device and inode: only those files cost memory.
         var firstNames = hardLinks ? new Dictionary<(ulong, ulong), int>() : null;
         // Even one path can give one name twice: names that are not UTF-8 all read as U+FFFD.
-        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var seen = new Names(skipRepeats: relative);
         // The same source named twice is sent once, as rsync sends it; two different ones of one name are refused.
         var given = new HashSet<(string, bool)>();
         foreach (string path in paths)
         {
-            bool contentsOnly = ContentsOnly(path);
+            bool contentsOnly = !relative && ContentsOnly(path);
+            // With relative, the path it keeps, whose directories are sent first (each once).
+            string? kept = relative ? KeptPath(path) : null;
             string full = Path.GetFullPath(path);
             if (!given.Add((Path.TrimEndingDirectorySeparator(full), contentsOnly))) continue;
+            if (kept is not null) AddImpliedDirectories(path, kept, full, entries, seen);
             string named = Path.TrimEndingDirectorySeparator(full);
             if (Directory.Exists(full))
             {
                 var root = new DirectoryInfo(named);
-                string prefix = contentsOnly ? "" : root.Name + "/";
-                if (!contentsOnly && exclude?.Excludes(root.Name, isDirectory: true) == true) continue;
-                if (!contentsOnly) Add(entries, seen, DirectoryEntry(root, root.Name, root.FullName, prefix.Length));
+                string rootName = kept ?? root.Name;
+                string prefix = contentsOnly ? "" : rootName + "/";
+                if (!contentsOnly && exclude?.Excludes(rootName, isDirectory: true) == true) continue;
+                if (!contentsOnly) Add(entries, seen, DirectoryEntry(root, rootName, root.FullName, prefix.Length));
                 Walk(root, prefix, root.FullName, prefix.Length, entries, seen, skipped, notSent, exclude, firstNames);
             }
             else if (File.Exists(named))
@@ -66,7 +70,7 @@ internal static class SourceScanner
                 // A link named as a source is followed, as scp and cp follow it: the file it points to is sent under
                 // the link's name. (File.Exists is true for a link to nothing too.)
                 var file = new FileInfo(named);
-                string name = file.Name;
+                string name = kept ?? file.Name;
                 if (exclude?.Excludes(name, isDirectory: false) == true) continue;
                 if (file.LinkTarget is { } target)
                 {
@@ -92,7 +96,7 @@ internal static class SourceScanner
     }
 
     /// <summary>Adds what <paramref name="directory"/> holds, named <paramref name="prefix"/> and more; their source is <paramref name="treeRoot"/> and their path after <paramref name="skip"/> characters.</summary>
-    private static void Walk(DirectoryInfo directory, string prefix, string treeRoot, int skip, List<SourceEntry> entries, HashSet<string> seen, Action<string>? skipped, List<NotSentEntry> notSent, ExcludePatterns? exclude, Dictionary<(ulong, ulong), int>? firstNames)
+    private static void Walk(DirectoryInfo directory, string prefix, string treeRoot, int skip, List<SourceEntry> entries, Names seen, Action<string>? skipped, List<NotSentEntry> notSent, ExcludePatterns? exclude, Dictionary<(ulong, ulong), int>? firstNames)
     {
         FileSystemInfo[] children;
         try
@@ -157,19 +161,91 @@ internal static class SourceScanner
 
     private static UnixFileMode ModeOf(FileSystemInfo info) => OperatingSystem.IsWindows() ? (UnixFileMode)0b110_100_100 : info.UnixFileMode;
 
-    private static void Add(List<SourceEntry> entries, HashSet<string> seen, SourceEntry entry)
+    private static void Add(List<SourceEntry> entries, Names seen, SourceEntry entry)
     {
         if (!seen.Add(entry.Entry.Path))
+        {
+            if (seen.SkipRepeats) return;
             throw new SingularityException(ErrorCode.BadPath, $"two sources map to the same name '{entry.Entry.Path}'; send them separately or rename one");
+        }
         entries.Add(entry);
+    }
+
+    /// <summary>
+    /// The names added so far. With <see cref="SkipRepeats"/> (relative paths, where listed paths overlap: a directory
+    /// and a file in it, as `find` lists them), a name met again is skipped, as rsync drops repeats from its file list.
+    /// </summary>
+    private sealed class Names(bool skipRepeats)
+    {
+        private readonly HashSet<string> _names = new(StringComparer.Ordinal);
+
+        public bool SkipRepeats { get; } = skipRepeats;
+
+        public bool Contains(string name) => _names.Contains(name);
+
+        public bool Add(string name) => _names.Add(name);
+    }
+
+    /// <summary>
+    /// The path a source keeps with relative paths (rsync -R): what follows a "/./" in it, else the whole path, without
+    /// a leading '/', "./" parts or a trailing '/'. A ".." in it is refused: the entry would name a place outside
+    /// the destination.
+    /// </summary>
+    internal static string KeptPath(string path)
+    {
+        int marker = path.IndexOf("/./", StringComparison.Ordinal);
+        string kept = marker >= 0 ? path[(marker + 3)..] : path;
+        string[] parts = kept.Split('/', StringSplitOptions.RemoveEmptyEntries).Where(part => part != ".").ToArray();
+        if (parts.Contains(".."))
+            throw new SingularityException(ErrorCode.BadPath, $"cannot send '{path}' with relative paths: it keeps '..' in its name; give it from a directory above, with '/./' where the kept path starts (e.g. /srv/./app/logs)");
+        if (parts.Length == 0)
+            throw new SingularityException(ErrorCode.BadPath, $"cannot send '{path}' with relative paths: it keeps no name; give what is in it, or mark with '/./' where the kept path starts");
+        return string.Join('/', parts);
+    }
+
+    /// <summary>
+    /// Where a source with relative paths lands if received into a directory: the directory its kept path is relative
+    /// to (before "/./", or '/' for an absolute path, or the current directory).
+    /// </summary>
+    internal static string RelativeBase(string path)
+    {
+        int marker = path.IndexOf("/./", StringComparison.Ordinal);
+        return Path.TrimEndingDirectorySeparator(Path.GetFullPath(marker >= 0 ? path[..(marker + 1)] : Path.IsPathRooted(path) ? "/" : "."));
+    }
+
+    /// <summary>
+    /// Adds, with relative paths, the directories of <paramref name="kept"/> above its last name, each once, as rsync
+    /// -R sends them (implied directories).
+    /// </summary>
+    private static void AddImpliedDirectories(string path, string kept, string full, List<SourceEntry> entries, Names seen)
+    {
+        string[] parts = kept.Split('/');
+        string directory = full;
+        var above = new List<(string Name, string Source)>();
+        for (int i = parts.Length - 1; i > 0; i--)
+        {
+            directory = Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(directory))!;
+            above.Add((string.Join('/', parts, 0, i), directory));
+        }
+        above.Reverse();
+        foreach (var (name, source) in above)
+        {
+            if (seen.Contains(name)) continue;
+            if (!Directory.Exists(source)) throw new SingularityException(ErrorCode.BadPath, $"cannot send '{path}': '{source}' is not a directory");
+            var info = new DirectoryInfo(source);
+            // A link to a directory is sent as the directory it points to: the names below go through it.
+            if (info.LinkTarget is not null && info.ResolveLinkTarget(returnFinalTarget: true) is DirectoryInfo target) info = target;
+            Add(entries, seen, DirectoryEntry(info, name, source, name.Length));
+        }
     }
 
     /// <summary>
     /// Adds a file; with <paramref name="firstNames"/>, one already added under another name is added as a hard link
     /// to that name instead, which is then marked linked.
     /// </summary>
-    private static void AddFile(List<SourceEntry> entries, HashSet<string> seen, SourceEntry file, Dictionary<(ulong, ulong), int>? firstNames)
+    private static void AddFile(List<SourceEntry> entries, Names seen, SourceEntry file, Dictionary<(ulong, ulong), int>? firstNames)
     {
+        if (seen.SkipRepeats && seen.Contains(file.Entry.Path)) return;
         if (firstNames is null || SpecialFiles.IdentityOf(file.SourcePath) is not { Names: > 1 } identity)
         {
             Add(entries, seen, file);

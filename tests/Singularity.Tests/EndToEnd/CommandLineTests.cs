@@ -274,6 +274,45 @@ public sealed class CommandLineTests
         Assert.StartsWith("sent 2 files (1 unchanged, left as they were),", error.Split('\n').Single(line => line.StartsWith("sent ", StringComparison.Ordinal)));
     }
 
+    /// <summary>
+    /// send --files-from sends what a list names, below the one directory given, as rsync --files-from does: lines or,
+    /// with --from0, NUL-separated names (here from standard input), with the directories above them and nothing else.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Send_files_from_sends_what_the_list_names(bool nulSeparated)
+    {
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src");
+        foreach (string name in (string[])["etc/app.conf", "etc/other.conf", "var/log/a.log", "var/log/b.log", "srv/x"])
+            TestFiles.Create(Path.Combine(source, name), 3000 + name.Length, seed: name.Length);
+        string destination = temp.Sub("dst");
+        string urlFile = Path.Combine(temp.Path, "url");
+        using var receiver = SgltyProcess.Start("recv", "--dir", destination, "--listen", "127.0.0.1:0", "--once", "--url-file", urlFile);
+        string url = await SgltyProcess.WaitForFileAsync(urlFile, receiver);
+
+        string[] listed = ["etc/app.conf", "/var/log", "./var/log/a.log"];
+        var (exit, _, error) = nulSeparated
+            ? await SgltyProcess.RunWithInputAsync(string.Join('\0', listed) + "\0", "send", source, "--to", url, "--files-from", "-", "--from0")
+            : await SgltyProcess.RunAsync("send", source, "--to", url, "--files-from", WriteList(temp.Path, "# what to send\n\n" + string.Join('\n', listed) + "\n"));
+        var (receiverExit, _, _) = await SgltyProcess.FinishAsync(receiver);
+
+        Assert.True(exit == 0, error);
+        Assert.Equal(0, receiverExit);
+        Assert.Equal(["etc", "etc/app.conf", "var", "var/log", "var/log/a.log", "var/log/b.log"],
+            Directory.EnumerateFileSystemEntries(destination, "*", SearchOption.AllDirectories).Select(path => Path.GetRelativePath(destination, path)).Order(StringComparer.Ordinal));
+        foreach (string name in (string[])["etc/app.conf", "var/log/a.log", "var/log/b.log"])
+            TestFiles.AssertSameBytes(Path.Combine(source, name), Path.Combine(destination, name));
+    }
+
+    private static string WriteList(string directory, string text)
+    {
+        string list = Path.Combine(directory, "list");
+        File.WriteAllText(list, text);
+        return list;
+    }
+
     /// <summary>send -u keeps a newer file at the receiver, and the summary and --json say so.</summary>
     [Fact]
     public async Task Send_update_keeps_a_newer_file_at_the_receiver()
@@ -587,6 +626,8 @@ public sealed class CommandLineTests
     [InlineData("send /x --to sglty://127.0.0.1:1/ --bwlimit 0.5", "sglty: error: '0.5' is not a rate of at least 1KiB a second; use a number with an optional suffix such as 500KiB or 20MiB (a bare number is KiB, 0 no limit); see 'sglty send --help'")]
     [InlineData("send /x --to sglty://127.0.0.1:1/ --delta -W", "sglty: error: --delta and --whole-file contradict each other; give one of them; see 'sglty send --help'")]
     [InlineData("send /x --to sglty://127.0.0.1:1/ -I --update", "sglty: error: --ignore-times sends every file, so it contradicts --size-only, --update and --ignore-existing; give one or the other; see 'sglty send --help'")]
+    [InlineData("send /x /y --to sglty://127.0.0.1:1/ --files-from list", "sglty: error: --files-from takes one PATH: the directory the listed paths are relative to; see 'sglty send --help'")]
+    [InlineData("send /x --to sglty://127.0.0.1:1/ -R --delete", "sglty: error: --delete cannot be used with --relative or --files-from: the directories above each path are sent in part, and what they hold beyond it would be deleted; see 'sglty send --help'")]
     [InlineData("frob", "sglty: error: Unrecognized command or argument 'frob'; see 'sglty --help'")]
     public async Task Command_line_mistakes_are_one_line(string arguments, string expected)
     {

@@ -117,6 +117,7 @@ public sealed class RemoveSourceTests
     [InlineData("by name")]
     [InlineData("contents")]
     [InlineData("through a link")]
+    [InlineData("relative")]
     public async Task A_send_that_would_land_where_it_reads_is_refused(string how)
     {
         using var temp = new TempDirectory();
@@ -129,11 +130,13 @@ public sealed class RemoveSourceTests
         {
             "by name" => tree,
             "contents" => tree + "/",
+            // Kept as tree/f below the directory before "/./".
+            "relative" => shared + "/./tree",
             _ => Link(Path.Combine(temp.Sub("elsewhere"), "tree"), tree),
         };
         await using var receiver = new LoopbackReceiver(receiving);
 
-        var error = await Assert.ThrowsAsync<SingularityException>(() => SingularitySender.SendAsync([sent], receiver.Url, Move));
+        var error = await Assert.ThrowsAsync<SingularityException>(() => SingularitySender.SendAsync([sent], receiver.Url, Move with { Relative = how == "relative" }));
 
         Assert.Equal(ErrorCode.BadPath, error.Code);
         Assert.StartsWith($"'{receiving}' is locked by another process, as a running sglty recv locks its destination", error.Message);

@@ -1,0 +1,68 @@
+using Singularity.Engine;
+using Singularity.Tests.Support;
+
+namespace Singularity.Tests.EndToEnd;
+
+/// <summary>
+/// With <see cref="TransferOptions.Relative"/>, as with rsync -R, each path arrives under the path it was given by
+/// (after a "/./" marker, or whole), with the directories above it and nothing else of them.
+/// </summary>
+public sealed class RelativeTests
+{
+    private static readonly TransferOptions Quick = new() { ShardSize = 64 << 10, SkipUnchanged = true, Relative = true };
+    private static readonly DateTime Then = new(2025, 3, 4, 5, 6, 7, DateTimeKind.Utc);
+
+    [Fact]
+    public async Task Each_path_arrives_under_its_kept_name_with_only_the_directories_above_it()
+    {
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src");
+        foreach (var (name, seed) in new[] { ("logs/app/x.log", 1), ("logs/app/y.log", 2), ("logs/other/z.log", 3), ("data/d1/f", 4), ("data/d1/g", 5) })
+            TestFiles.Create(Path.Combine(source, name), 40_000 + seed, seed);
+        Directory.SetLastWriteTimeUtc(Path.Combine(source, "logs", "app"), Then);
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination);
+
+        // A directory and a file in it, both given (as find lists them), and the same file twice: each is sent once.
+        var result = await SingularitySender.SendAsync([$"{source}/./logs/app/x.log", $"{source}/./data/d1", $"{source}/./data/d1/f", $"{source}/./logs/app/x.log"], receiver.Url, Quick);
+
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal((3, 7), (result.Files, result.Entries));
+        Assert.Equal(["data", "data/d1", "data/d1/f", "data/d1/g", "logs", "logs/app", "logs/app/x.log"],
+            Directory.EnumerateFileSystemEntries(destination, "*", SearchOption.AllDirectories).Select(path => Path.GetRelativePath(destination, path)).Order(StringComparer.Ordinal));
+        foreach (string name in (string[])["logs/app/x.log", "data/d1/f", "data/d1/g"])
+            TestFiles.AssertSameBytes(Path.Combine(source, name), Path.Combine(destination, name));
+        Assert.Equal(Then, Directory.GetLastWriteTimeUtc(Path.Combine(destination, "logs", "app")));
+    }
+
+    /// <summary>Without a "/./", a path is kept whole: an absolute one below the receiver's directory without its leading '/'.</summary>
+    [Fact]
+    public async Task A_path_without_a_marker_is_kept_whole()
+    {
+        using var temp = new TempDirectory();
+        string file = TestFiles.Create(Path.Combine(temp.Path, "src", "a", "f.bin"), 70_000, seed: 1);
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination);
+
+        await SingularitySender.SendAsync([file], receiver.Url, Quick);
+
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        TestFiles.AssertSameBytes(file, Path.Combine(destination, file.TrimStart('/')));
+    }
+
+    /// <summary>A kept path with ".." would name a place outside the destination, and deletion would empty directories sent in part: both are refused before anything is sent.</summary>
+    [Fact]
+    public async Task Dot_dot_in_a_kept_path_and_deletion_are_refused()
+    {
+        using var temp = new TempDirectory();
+        string file = TestFiles.Create(Path.Combine(temp.Path, "src", "a", "f.bin"), 100);
+        var url = new ConnectionUrl("127.0.0.1", 9, "token");
+
+        var climbing = await Assert.ThrowsAsync<SingularityException>(() => SingularitySender.SendAsync([$"{temp.Path}/src/./a/../a/f.bin"], url, Quick));
+        var deleting = await Assert.ThrowsAsync<ArgumentException>(() => SingularitySender.SendAsync([file], url, Quick with { DeleteExtraneous = true }));
+
+        Assert.Equal(ErrorCode.BadPath, climbing.Code);
+        Assert.Contains("it keeps '..' in its name", climbing.Message);
+        Assert.Equal(nameof(TransferOptions.DeleteExtraneous), deleting.ParamName);
+    }
+}
