@@ -36,11 +36,13 @@ public static class SingularitySender
 #pragma warning restore CA2208
         // Taken before the first scan and held until the sources are removed.
         using var guard = options.RemoveSourceFiles && !options.DryRun ? SourceRemoval.Guard(paths, options.Relative) : null;
-        var followedLinks = options.RemoveSourceFiles ? SourceRemoval.FollowedLinks(paths, options.Relative) : [];
         var clock = Stopwatch.StartNew();
         var committed = new HashSet<string>(StringComparer.Ordinal);
         // With RemoveSourceFiles, the files earlier attempts committed, as those attempts read them.
         var committedEarlier = new Dictionary<string, SourceEntry>(StringComparer.Ordinal);
+        // Files the receiver kept as it has them (Update and the like) are never taken for committed, so every attempt
+        // names them again: each is counted once.
+        var keptBefore = new HashSet<string>(StringComparer.Ordinal);
         // The first attempt's result, with what every later attempt sent, skipped and left out added to it.
         SendResult? total = null;
         int fruitless = 0;
@@ -52,8 +54,8 @@ public static class SingularitySender
             try
             {
                 var result = await session.RunAsync(cancellationToken).ConfigureAwait(false);
-                result = Add(total, result) with { Retries = attempt, Elapsed = clock.Elapsed };
-                return options.RemoveSourceFiles && !options.DryRun ? RemoveSources(result, session, committedEarlier, followedLinks) : result;
+                result = Add(total, CountedOnce(result, session, keptBefore)) with { Retries = attempt, Elapsed = clock.Elapsed };
+                return options.RemoveSourceFiles && !options.DryRun ? RemoveSources(result, paths, options, session, committedEarlier) : result;
             }
             // A dry run is quick, and a retry would take what it settled for committed: it is retried only when the
             // receiver was busy, before anything was settled.
@@ -74,7 +76,7 @@ public static class SingularitySender
                     fruitless++;
                 }
                 if (fruitless > options.Retries || clock.Elapsed - lastProgress > options.RetryTimeout) throw;
-                total = Add(total, session.Totals);
+                total = Add(total, CountedOnce(session.Totals, session, keptBefore));
                 // Later attempts keep the shard size this one chose: the receiver's partials are journaled in its shards.
                 options = session.Options;
                 foreach (var entry in session.CommittedEntries)
@@ -93,16 +95,25 @@ public static class SingularitySender
     /// Removes the sources the receiver holds (<see cref="SourceRemoval"/>): each file an earlier attempt committed as
     /// that attempt read it, everything else as the last attempt did; nothing that any attempt left out.
     /// </summary>
-    private static SendResult RemoveSources(SendResult result, SenderSession last, Dictionary<string, SourceEntry> committedEarlier, Dictionary<(string File, string Name), string> followedLinks)
+    private static SendResult RemoveSources(SendResult result, IReadOnlyList<string> paths, TransferOptions options, SenderSession last, Dictionary<string, SourceEntry> committedEarlier)
     {
         var delivered = new Dictionary<string, SourceEntry>(committedEarlier, StringComparer.Ordinal);
         foreach (var entry in last.Delivered)
             if (!entry.Entry.SentBefore) delivered[entry.Entry.Path] = entry;
         foreach (var left in result.NotSent) delivered.Remove(left.Path);
-        var (removed, kept) = SourceRemoval.Remove(delivered.Values, followedLinks);
+        var (removed, kept) = SourceRemoval.Remove(delivered.Values, paths, options.Relative);
         // What the receiver kept of its own is not this source: it stays here.
-        kept.AddRange(last.KeptAtReceiver.Select(entry => new KeptSource(entry.SourcePath, "the receiver kept the version it has (--size-only, --update or --ignore-existing), so this one was not sent")));
+        kept.AddRange(last.KeptAtReceiver.Select(entry => new KeptSource(entry.SourcePath, "the receiver kept the version it has (--size-only, --update or --ignore-existing), so this one was not sent") { AsAsked = true }));
         return result with { SourcesRemoved = removed, SourcesKept = kept };
+    }
+
+    /// <summary>An attempt's result without the files it names as kept that an earlier attempt counted already.</summary>
+    private static SendResult CountedOnce(SendResult attempt, SenderSession session, HashSet<string> keptBefore)
+    {
+        var again = session.KeptAtReceiver.Where(entry => !keptBefore.Add(entry.Entry.Path)).ToList();
+        if (again.Count == 0) return attempt;
+        long bytes = again.Sum(entry => entry.Entry.Size);
+        return attempt with { FilesKept = attempt.FilesKept - again.Count, FilesUnchanged = attempt.FilesUnchanged - again.Count, BytesUnchanged = attempt.BytesUnchanged - bytes };
     }
 
     /// <summary>

@@ -127,9 +127,11 @@ public sealed record TransferOptions
     public bool Update { get; init; }
 
     /// <summary>
-    /// With <see cref="SkipUnchanged"/>, keep every file the receiver holds already, as rsync --ignore-existing does:
-    /// only files it does not have are sent. Each is left exactly as it is and counted in
-    /// <see cref="SendResult.FilesKept"/> when it differs. Default false; `sglty send --ignore-existing`.
+    /// With <see cref="SkipUnchanged"/>, keep whatever the receiver holds at an entry's name, as rsync --ignore-existing
+    /// does: only files it does not have are sent. A file there is left exactly as it is (its mode too) and counted in
+    /// <see cref="SendResult.FilesKept"/> when it differs by size or mtime; a link of the source is not made over
+    /// anything there, and a directory of the source whose name something else takes fails, with what is below it.
+    /// Not with <see cref="HardLinks"/>. Default false; `sglty send --ignore-existing`.
     /// </summary>
     public bool IgnoreExisting { get; init; }
 
@@ -254,6 +256,8 @@ public sealed record TransferOptions
         Validate();
         if (Relative && DeleteExtraneous)
             throw new ArgumentException("relative paths send the directories above each name in part, so deleting what they hold beyond it would delete what was never meant to be sent", nameof(DeleteExtraneous));
+        if (HardLinks && (SizeOnly || Update || IgnoreExisting))
+            throw new ArgumentException("hard links are made over what stands at their names, which size-only, update and ignore-existing would keep: they do not go together yet", nameof(HardLinks));
         if (!SkipUnchanged && (SizeOnly || Update || IgnoreExisting))
             throw new ArgumentException("size-only, update and ignore-existing refine the check of files in place, which SkipUnchanged = false turns off", SizeOnly ? nameof(SizeOnly) : Update ? nameof(Update) : nameof(IgnoreExisting));
         int lanes = Math.Max(Lanes, MaxLanes);

@@ -70,6 +70,8 @@ internal static class SendCommand
             if (result.GetValue(filesFrom) is not null && result.GetValue(paths) is { Length: not 1 })
                 result.AddError("--files-from takes one PATH: the directory the listed paths are relative to");
             if (result.GetValue(from0) && result.GetValue(filesFrom) is null) result.AddError("--from0 goes with --files-from");
+            if (result.GetValue(hardLinks) && (result.GetValue(sizeOnly) || result.GetValue(update) || result.GetValue(ignoreExisting)))
+                result.AddError("--hard-links does not go with --size-only, --update or --ignore-existing yet: links are made over what stands at their names, which those keep");
             if (result.GetValue(ignoreTimes) && (result.GetValue(sizeOnly) || result.GetValue(update) || result.GetValue(ignoreExisting)))
                 result.AddError("--ignore-times sends every file, so it contradicts --size-only, --update and --ignore-existing; give one or the other");
         });
@@ -145,12 +147,14 @@ internal static class SendCommand
             if (result.DeletionSkipped) Console.Error.WriteLine("sglty: the receiver did not delete what the source no longer has: entries were left out (named above), which it would take for gone");
             if (result.SourcesRemoved > 0) Console.Error.WriteLine($"removed {Count.Of(result.SourcesRemoved, "source")} here, which the receiver holds");
             foreach (var kept in result.SourcesKept) Console.Error.WriteLine($"sglty: kept '{Errors.Printable(kept.Path)}': {Errors.Printable(kept.Reason)}");
-            bool partial = result.EntriesNotDeleted > 0 || result.SourcesKept.Count > 0;
+            // Sources kept as the options say (a link named as a source, a file the receiver kept) are no fault.
+            int keptAmiss = result.SourcesKept.Count(kept => !kept.AsAsked);
+            bool partial = result.EntriesNotDeleted > 0 || keptAmiss > 0;
             if (json) WriteJson(result, partial || result.NotSent.Count > 0 ? Errors.PartialTransfer : 0, options.ListSent);
             if (result.EntriesNotDeleted > 0)
                 Console.Error.WriteLine($"sglty: error: {Count.Of(result.EntriesNotDeleted, "entry", "entries")} at the receiver could not be deleted; the receiver's log names them");
-            if (result.SourcesKept.Count > 0)
-                Console.Error.WriteLine($"sglty: error: {Count.Of(result.SourcesKept.Count, "source was", "sources were")} kept here although the receiver holds {(result.SourcesKept.Count == 1 ? "it" : "them")} (named above); send again to move {(result.SourcesKept.Count == 1 ? "it" : "them")} as {(result.SourcesKept.Count == 1 ? "it is" : "they are")} now");
+            if (keptAmiss > 0)
+                Console.Error.WriteLine($"sglty: error: {Count.Of(keptAmiss, "source was", "sources were")} kept here, changed after {(keptAmiss == 1 ? "it was" : "they were")} read or not removable (named above); the receiver holds what was read: send again to move {(keptAmiss == 1 ? "it" : "them")} as {(keptAmiss == 1 ? "it is" : "they are")} now");
             if (result.NotSent.Count == 0) return partial ? Errors.PartialTransfer : 0;
             // As rsync ends a transfer that skipped what it could not read or write: the rest arrived, and the exit says not all did.
             int unread = result.NotSent.Count(entry => !entry.AtReceiver), unwritten = result.NotSent.Count - unread;
@@ -337,6 +341,7 @@ internal static class SendCommand
                 writer.WriteStartObject();
                 writer.WriteString("path", kept.Path);
                 writer.WriteString("reason", kept.Reason);
+                writer.WriteBoolean("as_asked", kept.AsAsked);
                 writer.WriteEndObject();
             }
             writer.WriteEndArray();

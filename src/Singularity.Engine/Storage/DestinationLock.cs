@@ -30,21 +30,24 @@ internal sealed class DestinationLock : IDisposable
 
     /// <summary>
     /// Takes a shared lock on <paramref name="directory"/>, which a receiver's exclusive one excludes both ways: for a
-    /// send that removes its sources (<see cref="SourceRemoval"/>). Returns false if another process holds it
-    /// exclusively (a receiver); <paramref name="held"/> is null where nothing could be locked.
+    /// send that removes its sources (<see cref="SourceRemoval"/>). Null if it could not be taken, with the error
+    /// number: <see cref="Errno.WouldBlock"/> when another process holds it exclusively (a receiver).
     /// </summary>
-    public static bool TryShare(string directory, out DestinationLock? held)
+    public static DestinationLock? TryShare(string directory, out int error)
     {
-        held = null;
-        if (SpecialFiles.OpenReadOnly(directory) is not { } handle) return true;
+        if (SpecialFiles.OpenReadOnly(directory) is not { } handle)
+        {
+            error = Marshal.GetLastPInvokeError();
+            return null;
+        }
         if (flock(handle, LockShared | LockNonBlocking) == 0)
         {
-            held = new DestinationLock(handle);
-            return true;
+            error = 0;
+            return new DestinationLock(handle);
         }
-        int error = Marshal.GetLastPInvokeError();
+        error = Marshal.GetLastPInvokeError();
         handle.Dispose();
-        return error != Errno.WouldBlock;
+        return null;
     }
 
     public void Dispose() => _handle.Dispose();

@@ -183,7 +183,8 @@ internal sealed class PathGuard
             if (info.LinkTarget is not null)
                 throw new SingularityException(ErrorCode.BadPath, $"refused: '{Relative(full)}' would be written through the symbolic link '{Relative(parent)}'");
             if (File.Exists(parent))
-                throw new SingularityException(ErrorCode.BadPath, $"refused: '{Relative(parent)}' is a file, not a directory");
+                // This entry's alone: a file kept where the source has a directory (--ignore-existing) fails what is below it.
+                throw new EntryConflictException($"refused: '{Relative(parent)}' is a file, not a directory");
             missing.Push(parent);
             parent = Path.GetDirectoryName(parent);
         }

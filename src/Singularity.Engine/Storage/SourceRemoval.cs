@@ -1,3 +1,4 @@
+using Microsoft.Win32.SafeHandles;
 using Singularity.Engine.Protocol;
 
 namespace Singularity.Engine.Storage;
@@ -15,8 +16,9 @@ internal static class SourceRemoval
     /// source would remove the only copy. A directory's contents land in the receiver's directory itself, a named
     /// file or directory in the directory that holds it; with relative paths, every source in the directory its kept
     /// path starts from. Each such directory gets a shared lock, which a running
-    /// receiver's (<see cref="DestinationLock"/>) excludes; throws <see cref="ErrorCode.BadPath"/> when one holds it.
-    /// Linux only, as that lock is.
+    /// receiver's (<see cref="DestinationLock"/>) excludes; throws <see cref="ErrorCode.BadPath"/> when one holds it,
+    /// or when it cannot be taken (a directory this process may not read, a file system without locks), as a receiver
+    /// there would then go unseen. Linux only, as that lock is.
     /// </summary>
     public static IDisposable Guard(IReadOnlyList<string> paths, bool relative)
     {
@@ -27,9 +29,17 @@ internal static class SourceRemoval
             {
                 foreach (string landing in relative ? [SourceScanner.RelativeBase(path)] : LandingDirectories(path))
                 {
-                    if (!DestinationLock.TryShare(landing, out var shared))
+                    if (DestinationLock.TryShare(landing, out int error) is { } shared)
+                    {
+                        held.Add(shared);
+                        continue;
+                    }
+                    // No such directory, so no receiver in it: the scan reports the missing source.
+                    if (error == Errno.NoEntry) continue;
+                    if (error == Errno.WouldBlock)
                         throw new SingularityException(ErrorCode.BadPath, $"'{landing}' is locked by another process, as a running sglty recv locks its destination: what '{path}' sends would land where it is read, and --remove-source-files would then delete the only copy; send to another destination, or stop that receiver");
-                    if (shared is not null) held.Add(shared);
+                    // Unlocked, a receiver there would go unseen: refused rather than risked.
+                    throw new SingularityException(ErrorCode.BadPath, $"cannot lock '{landing}' ({Errno.ToException(error).Message}), which shows whether a receiver writes where '{path}' would land: --remove-source-files needs to open that directory for reading and lock it");
                 }
             }
         }
@@ -58,58 +68,56 @@ internal static class SourceRemoval
     }
 
     /// <summary>
-    /// The links among <paramref name="paths"/> that name a file: the scan follows each and sends the file under the
-    /// link's name (<see cref="SourceScanner"/>), and neither is removed. Keyed by the file's full path and the
-    /// link's name, as the scan records the entry; the value is the link as given.
+    /// The names under which <paramref name="paths"/> send a file through a link named as a source (the scan follows
+    /// it and sends the file under the link's name, <see cref="SourceScanner"/>), with the link as given: neither the
+    /// link nor the file is removed. Read when the sources are removed, as the last attempt's scan saw them.
     /// </summary>
-    public static Dictionary<(string File, string Name), string> FollowedLinks(IReadOnlyList<string> paths, bool relative)
+    private static Dictionary<string, string> FollowedLinks(IReadOnlyList<string> paths, bool relative)
     {
-        var followed = new Dictionary<(string, string), string>();
+        var followed = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (string path in paths)
         {
             var named = new FileInfo(Path.TrimEndingDirectorySeparator(Path.GetFullPath(path)));
-            if (named.LinkTarget is not null && named.ResolveLinkTarget(returnFinalTarget: true) is FileInfo { Exists: true } file)
-                followed[(file.FullName, relative ? SourceScanner.KeptPath(path) : named.Name)] = path;
+            if (named.LinkTarget is not null && named.ResolveLinkTarget(returnFinalTarget: true) is FileInfo { Exists: true })
+                followed[relative ? SourceScanner.KeptPath(path) : named.Name] = path;
         }
         return followed;
     }
 
     /// <summary>
-    /// Removes each of <paramref name="delivered"/> (entries the receiver holds, as the send scanned them) that is
-    /// still as scanned: a file of the same size and modification time, not a link to one; a link with the same
-    /// target; a further name that is still a name of its file. Anything else, and a file sent through a link named as
-    /// a source (<see cref="FollowedLinks"/>), is kept and named, with why.
+    /// Removes each of <paramref name="delivered"/> (entries the receiver holds, as the send scanned them from
+    /// <paramref name="paths"/>) that is still as scanned: a file of the same size and modification time, not a link
+    /// to one; a link with the same target; a further name that is still a name of its file. Each is looked at and
+    /// removed through its directory, reached from its root without following any link below it (see
+    /// <see cref="SpecialFiles.OpenDirectoryBelow"/>), so a directory swapped for a link since the scan leads nowhere
+    /// else. Anything else, and a file sent through a link named as a source, is kept and named, with why.
     /// </summary>
-    public static (int Removed, List<KeptSource> Kept) Remove(IReadOnlyCollection<SourceEntry> delivered, Dictionary<(string File, string Name), string> followedLinks)
+    public static (int Removed, List<KeptSource> Kept) Remove(IReadOnlyCollection<SourceEntry> delivered, IReadOnlyList<string> paths, bool relative)
     {
         int removed = 0;
         var kept = new List<KeptSource>();
+        var followed = FollowedLinks(paths, relative);
         var byPath = new Dictionary<string, SourceEntry>(StringComparer.Ordinal);
         foreach (var entry in delivered) byPath[entry.Entry.Path] = entry;
+        using var directories = new DirectoryCache();
         // Further names first, while the first name each is checked against is still there.
         foreach (var entry in delivered.Where(e => e.Entry.Kind == EntryKind.HardLink).Concat(delivered.Where(e => e.Entry.Kind is EntryKind.File or EntryKind.Symlink)))
         {
-            string source = entry.SourcePath;
-            // A file named as a source is its own root; through a link, the root is the file the link points to.
-            if (entry.Entry.Path.Length <= entry.Skip && followedLinks.TryGetValue((entry.Root, entry.Entry.Path), out string? link))
+            // A file named as a source is its own root.
+            if (entry.Entry.Path.Length <= entry.Skip && followed.TryGetValue(entry.Entry.Path, out string? link))
             {
-                kept.Add(new KeptSource(link, "it is a link, followed to send its file; neither is removed"));
+                kept.Add(new KeptSource(link, "it is a link, followed to send its file; neither is removed") { AsAsked = true });
                 continue;
             }
-            string? changed;
-            try
-            {
-                changed = entry.Entry.Kind switch
+            string source = entry.SourcePath;
+            var (directory, name) = directories.Of(entry);
+            string? changed = directory is null ? "a directory on its path is gone, or is a link now"
+                : entry.Entry.Kind switch
                 {
-                    EntryKind.File => FileChanged(source, entry.Entry),
-                    EntryKind.Symlink => new FileInfo(source).LinkTarget == entry.Entry.LinkTarget ? null : "it is no longer the link that was sent",
-                    _ => LinkChanged(source, entry.Entry, byPath),
+                    EntryKind.File => FileChanged(directory, name, entry.Entry),
+                    EntryKind.Symlink => SymlinkChanged(directory, name, entry.Entry),
+                    _ => LinkChanged(directory, name, entry.Entry, byPath, directories),
                 };
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                changed = $"it could not be checked: {ex.Message}";
-            }
             if (changed == Gone) continue;
             if (changed is not null)
             {
@@ -118,7 +126,7 @@ internal static class SourceRemoval
             }
             try
             {
-                File.Delete(source);
+                SpecialFiles.RemoveAt(directory!, name);
                 removed++;
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -132,25 +140,84 @@ internal static class SourceRemoval
     // Removed by someone else since: nothing to do, nothing to report.
     private const string Gone = "";
 
-    private static string? FileChanged(string source, ManifestEntry sent)
+    private static string? FileChanged(SafeFileHandle directory, string name, ManifestEntry sent)
     {
-        var info = new FileInfo(source);
-        if (info.LinkTarget is not null) return "it is a link now";
-        if (Directory.Exists(source)) return "it is a directory now";
-        if (!info.Exists) return Gone;
-        if (info.Length != sent.Size) return $"it changed after it was read ({info.Length} bytes now, {sent.Size} sent)";
-        if (SourceScanner.ToNanoseconds(info.LastWriteTimeUtc) != sent.MtimeNanoseconds) return "it was modified after it was read";
+        var (status, error) = SpecialFiles.StatusAt(directory, name);
+        if (status is not { } now) return Unreadable(error);
+        if (now.Link) return "it is a link now";
+        if (!now.Regular) return "it is no longer a file";
+        if (now.Size != sent.Size) return $"it changed after it was read ({now.Size} bytes now, {sent.Size} sent)";
+        if (now.ModifiedNanoseconds != sent.MtimeNanoseconds) return "it was modified after it was read";
         return null;
     }
 
+    private static string? SymlinkChanged(SafeFileHandle directory, string name, ManifestEntry sent)
+    {
+        var (status, error) = SpecialFiles.StatusAt(directory, name);
+        if (status is not { } now) return Unreadable(error);
+        return now.Link && SpecialFiles.LinkTargetAt(directory, name) == sent.LinkTarget ? null : "it is no longer the link that was sent";
+    }
+
     /// <summary>A further name (hard link) is removed only while it still names the file sent under its first name, and that file is as sent.</summary>
-    private static string? LinkChanged(string source, ManifestEntry link, Dictionary<string, SourceEntry> byPath)
+    private static string? LinkChanged(SafeFileHandle directory, string name, ManifestEntry link, Dictionary<string, SourceEntry> byPath, DirectoryCache directories)
     {
         if (link.LinkTarget is null || !byPath.TryGetValue(link.LinkTarget, out var file)) return "the file it names did not arrive";
-        if (SpecialFiles.IdentityOf(source) is not { } identity) return File.Exists(source) ? "its file could not be identified" : Gone;
-        if (SpecialFiles.IdentityOf(file.SourcePath) is not { } first || (first.Device, first.Inode) != (identity.Device, identity.Inode))
+        var (status, error) = SpecialFiles.StatusAt(directory, name);
+        if (status is not { } now) return Unreadable(error);
+        var (fileDirectory, fileName) = directories.Of(file);
+        if (fileDirectory is null || SpecialFiles.StatusAt(fileDirectory, fileName).Status is not { } first || (first.Device, first.Inode) != (now.Device, now.Inode))
             return $"it is no longer a name of '{file.SourcePath}'";
-        return FileChanged(file.SourcePath, file.Entry) is { Length: > 0 } changed ? changed : null;
+        return FileChanged(fileDirectory, fileName, file.Entry) is { Length: > 0 } changed ? changed : null;
+    }
+
+    private static string Unreadable(int error) => error == Errno.NoEntry ? Gone : $"it could not be looked at: {Errno.ToException(error).Message}";
+
+    /// <summary>
+    /// The directories of the entries being removed, each opened once (<see cref="SpecialFiles.OpenDirectoryBelow"/>)
+    /// and kept while the next entries are in it too; a few hundred at most are held, so a tree of any size stays
+    /// within the open files allowed.
+    /// </summary>
+    private sealed class DirectoryCache : IDisposable
+    {
+        private const int MostHeld = 256;
+        private readonly Dictionary<string, SafeFileHandle?> _held = new(StringComparer.Ordinal);
+
+        /// <summary>The directory that holds <paramref name="entry"/> (null if it cannot be reached as scanned), and the entry's name in it.</summary>
+        public (SafeFileHandle? Directory, string Name) Of(SourceEntry entry)
+        {
+            string root, below, name;
+            if (entry.Entry.Path.Length <= entry.Skip)
+            {
+                // A source named on its own: the directory that holds it is named as the user gave it.
+                root = Path.GetDirectoryName(entry.Root) ?? "/";
+                below = "";
+                name = Path.GetFileName(entry.Root);
+            }
+            else
+            {
+                root = entry.Root;
+                string relative = entry.Entry.Path[entry.Skip..];
+                int last = relative.LastIndexOf('/');
+                below = last < 0 ? "" : relative[..last];
+                name = relative[(last + 1)..];
+            }
+            string key = root + "\0" + below;
+            if (!_held.TryGetValue(key, out var directory))
+            {
+                if (_held.Count >= MostHeld) Clear();
+                directory = SpecialFiles.OpenDirectoryBelow(root, below.Length == 0 ? [] : below.Split('/'));
+                _held[key] = directory;
+            }
+            return (directory, name);
+        }
+
+        private void Clear()
+        {
+            foreach (var held in _held.Values) held?.Dispose();
+            _held.Clear();
+        }
+
+        public void Dispose() => Clear();
     }
 
     private sealed class Held(List<DestinationLock> locks) : IDisposable

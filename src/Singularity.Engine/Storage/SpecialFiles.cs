@@ -10,6 +10,9 @@ namespace Singularity.Engine.Storage;
 /// </summary>
 internal static class SpecialFiles
 {
+    /// <summary>What a name is, read without following a link there: its kind, size and mtime (in the scan's units, ns), and its device and inode.</summary>
+    public readonly record struct EntryStatus(bool Regular, bool Link, long Size, long ModifiedNanoseconds, ulong Device, ulong Inode);
+
     /// <summary>What <paramref name="path"/> is (not following a link) when it is neither a regular file, a directory nor a link: "a socket", "a FIFO" or "a device"; else null.</summary>
     public static string? KindOf(string path)
     {
@@ -152,6 +155,9 @@ internal static class SpecialFiles
     private const uint StatxGroup = 0x10;
     private const uint StatxLinks = 0x4;
     private const ushort LinkType = 0xA000;
+    private const ushort DirectoryType = 0x4000;
+    private const uint StatxSize = 0x200;
+    private const uint StatxModified = 0x40;
 
     /// <summary>
     /// True if <paramref name="handle"/>, just opened from <paramref name="path"/>, is not the file that bears that name
@@ -271,6 +277,73 @@ internal static class SpecialFiles
         }
     }
 
+    /// <summary>
+    /// Opens the directory <paramref name="root"/>, then each of <paramref name="names"/> below it in turn, never
+    /// following a link below the root (O_NOFOLLOW) and checking that each step is a directory: what is reached lies
+    /// inside the root, whatever links were put in the tree since it was read. Null if a step fails (a link, gone, not
+    /// a directory, not readable), or elsewhere than on Linux.
+    /// </summary>
+    public static SafeFileHandle? OpenDirectoryBelow(string root, IEnumerable<string> names)
+    {
+        if (!OperatingSystem.IsLinux() || NoFollow() is not { } noFollow) return null;
+        try
+        {
+            // The root may be reached through links: the user named it.
+            int descriptor = open(root, OpenCloseOnExec);
+            if (descriptor < 0) return null;
+            var current = new SafeFileHandle(descriptor, ownsHandle: true);
+            foreach (string name in names)
+            {
+                if (!IsDirectory(current))
+                {
+                    current.Dispose();
+                    return null;
+                }
+                // Without blocking: a FIFO put in the directory's place opens at once, and fails the check.
+                descriptor = openat(current, name, noFollow | OpenNonBlocking | OpenCloseOnExec);
+                current.Dispose();
+                if (descriptor < 0) return null;
+                current = new SafeFileHandle(descriptor, ownsHandle: true);
+            }
+            if (IsDirectory(current)) return current;
+            current.Dispose();
+            return null;
+        }
+        catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    private static bool IsDirectory(SafeFileHandle handle) =>
+        statx(handle, "", AtEmptyPath, StatxType, out var status) == 0 && (status.Mask & StatxType) != 0 && (status.Mode & FileTypeMask) == DirectoryType;
+
+    /// <summary>What <paramref name="name"/> in <paramref name="directory"/> is, never following a link there; or the error number that kept it from being read (<see cref="Errno.NoEntry"/> when gone).</summary>
+    public static (EntryStatus? Status, int Error) StatusAt(SafeFileHandle directory, string name)
+    {
+        const uint wanted = StatxType | StatxSize | StatxModified | StatxInode;
+        if (statxReportingError(directory, name, AtSymlinkNoFollow, wanted, out var status) != 0) return (null, Marshal.GetLastPInvokeError());
+        if ((status.Mask & wanted) != wanted) return (null, Errno.NotSupported);
+        // In the units the scan records (100 ns, as .NET keeps times).
+        long modified = status.ModifiedSeconds * 1_000_000_000 + status.ModifiedNanoseconds / 100 * 100;
+        ushort type = (ushort)(status.Mode & FileTypeMask);
+        return (new EntryStatus(type == RegularType, type == LinkType, (long)status.Size, modified, ((ulong)status.DeviceMajor << 32) | status.DeviceMinor, status.Inode), 0);
+    }
+
+    /// <summary>The target of the link <paramref name="name"/> in <paramref name="directory"/>, as UTF-8; null if it is not a link or cannot be read.</summary>
+    public static string? LinkTargetAt(SafeFileHandle directory, string name)
+    {
+        byte[] buffer = new byte[4097];
+        nint length = readlinkat(directory, name, buffer, buffer.Length);
+        return length < 0 || length >= buffer.Length ? null : System.Text.Encoding.UTF8.GetString(buffer, 0, (int)length);
+    }
+
+    /// <summary>Removes the name <paramref name="name"/> (not a directory) from <paramref name="directory"/>; throws as .NET would.</summary>
+    public static void RemoveAt(SafeFileHandle directory, string name)
+    {
+        if (unlinkat(directory, name, 0) != 0) throw Errno.ToException(Marshal.GetLastPInvokeError());
+    }
+
     /// <summary>The fields of <c>struct statx</c> read here, at their offsets; the kernel writes all 256 bytes.</summary>
     [StructLayout(LayoutKind.Explicit, Size = 256)]
     private struct StatxBuffer
@@ -281,6 +354,9 @@ internal static class SpecialFiles
         [FieldOffset(24)] public uint Group;
         [FieldOffset(28)] public ushort Mode;
         [FieldOffset(32)] public ulong Inode;
+        [FieldOffset(40)] public ulong Size;
+        [FieldOffset(112)] public long ModifiedSeconds;
+        [FieldOffset(120)] public uint ModifiedNanoseconds;
         [FieldOffset(136)] public uint DeviceMajor;
         [FieldOffset(140)] public uint DeviceMinor;
     }
@@ -305,6 +381,18 @@ internal static class SpecialFiles
     // A handle passed as such is kept from closing for the call's length, as the marshaller adds and drops its reference.
     [DllImport("libc", EntryPoint = "statx", SetLastError = false)]
     private static extern int statx(SafeFileHandle directory, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags, uint mask, out StatxBuffer buffer);
+
+    [DllImport("libc", EntryPoint = "statx", SetLastError = true)]
+    private static extern int statxReportingError(SafeFileHandle directory, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags, uint mask, out StatxBuffer buffer);
+
+    [DllImport("libc", EntryPoint = "openat", SetLastError = true)]
+    private static extern int openat(SafeFileHandle directory, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
+
+    [DllImport("libc", EntryPoint = "unlinkat", SetLastError = true)]
+    private static extern int unlinkat(SafeFileHandle directory, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
+
+    [DllImport("libc", EntryPoint = "readlinkat", SetLastError = true)]
+    private static extern nint readlinkat(SafeFileHandle directory, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, byte[] buffer, nint size);
 
     [DllImport("libc", EntryPoint = "fchown", SetLastError = true)]
     private static extern int fchown(SafeFileHandle descriptor, uint owner, uint group);

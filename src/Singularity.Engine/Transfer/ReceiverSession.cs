@@ -229,6 +229,8 @@ internal sealed partial class ReceiverSession
         _skipUnchanged = (flags & OpenSessionFlags.SkipUnchanged) != 0;
         _keepRules = (ushort)(flags & OpenSessionFlags.KeepRules);
         if (_keepRules != 0 && !_skipUnchanged) throw new ProtocolViolationException("OpenSession asks to keep files in place by --size-only, --update or --ignore-existing without the quick check they refine");
+        // A hard link is made over what stands at its name, which these rules would keep.
+        if (_keepRules != 0 && (flags & OpenSessionFlags.HardLinks) != 0) throw new ProtocolViolationException("OpenSession asks to keep hard links together with --size-only, --update or --ignore-existing, which this receiver does not do");
         _deleteExtraneous = (flags & OpenSessionFlags.DeleteExtraneous) != 0;
         _rootIsSent = (flags & OpenSessionFlags.RootIsSent) != 0;
         _dryRun = (flags & OpenSessionFlags.DryRun) != 0;
@@ -430,11 +432,16 @@ internal sealed partial class ReceiverSession
                 // A file or a link where the source has a directory is replaced, as rsync replaces it: a link is
                 // removed itself, never followed. (Nothing stands in a directory this session created.)
                 if (!_guard.Created(Path.GetDirectoryName(full)) && new FileInfo(full) is { } standing && (standing.Exists || standing.LinkTarget is not null))
+                {
+                    if (IgnoresExisting) throw KeptInTheWay(entry);
                     File.Delete(full);
+                }
                 _guard.CreateDirectory(full);
                 _directories.Add((id, full, entry));
                 break;
             case EntryKind.Symlink:
+                // As rsync --ignore-existing: whatever stands at the name stays.
+                if (IgnoresExisting && !_guard.Created(Path.GetDirectoryName(full)) && Stands(full)) break;
                 if (Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null) RemoveDirectoryInTheWay(entry, full);
                 // The link is created as it was sent and never followed; PathGuard refuses any later entry beneath it.
                 if (File.Exists(full) || new FileInfo(full).LinkTarget is not null) File.Delete(full);
@@ -451,6 +458,13 @@ internal sealed partial class ReceiverSession
             case EntryKind.File:
                 // In a directory this session created, nothing stands in the way (see LeaveInPlace).
                 bool fresh = _guard.Created(Path.GetDirectoryName(full));
+                if (!fresh && IgnoresExisting && !entry.SentBefore && Stands(full))
+                {
+                    _fileCount++;
+                    Settle(id);
+                    KeepExisting(id, entry, full);
+                    break;
+                }
                 if (!fresh && Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null) RemoveDirectoryInTheWay(entry, full);
                 // What stands at the resumable name is known once looked at: a file of one shard removes it.
                 bool? partialStands = !fresh && Digests.ShardCount64(entry.Size, _shardSize) <= 1 ? PartialFile.RemoveStaleResumable(full) : null;
@@ -484,6 +498,23 @@ internal sealed partial class ReceiverSession
         string full = _guard.Resolve(entry.Path, create: false);
         // Below a directory a real session would create, nothing found counts: it would be a fresh one.
         bool fresh = _guard.Planned(Path.GetDirectoryName(full));
+        if (IgnoresExisting && !fresh && !entry.SentBefore && Stands(full))
+        {
+            // What a real session keeps, as rsync --ignore-existing keeps it: a file is named kept (or present), a
+            // link is left, and a directory's place taken by something else fails.
+            switch (entry.Kind)
+            {
+                case EntryKind.Directory when !(Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null):
+                    throw KeptInTheWay(entry);
+                case EntryKind.Symlink:
+                    return;
+                case EntryKind.File:
+                    _fileCount++;
+                    Settle(id);
+                    KeepExisting(id, entry, full);
+                    return;
+            }
+        }
         if (entry.Kind == EntryKind.Directory)
         {
             // Missing, or a file or a link in its place, which a real session replaces; else checked, as a real session checks it.
@@ -613,17 +644,33 @@ internal sealed partial class ReceiverSession
 
     /// <summary>
     /// Whether a regular file (not a link) in place, which the quick check finds changed (or with a partial beside it),
-    /// is kept by the rules the sender asked for, as rsync keeps it: any such file (--ignore-existing), one of the
-    /// entry's size (--size-only), one modified later than the entry (--update). It is left exactly as it is.
+    /// is kept by the rules the sender asked for, as rsync keeps it: one of the entry's size (--size-only), one
+    /// modified later than the entry (--update). It is left exactly as it is. (--ignore-existing keeps whatever stands
+    /// at the name, before this is asked: <see cref="KeepExisting"/>.)
     /// </summary>
     private bool KeepsOwn(ManifestEntry entry, string full)
     {
         var existing = new FileInfo(full);
         if (!existing.Exists || existing.LinkTarget is not null || SpecialFiles.KindOf(full) is not null) return false;
-        return (_keepRules & OpenSessionFlags.IgnoreExisting) != 0
-            || ((_keepRules & OpenSessionFlags.SizeOnly) != 0 && existing.Length == entry.Size)
+        return ((_keepRules & OpenSessionFlags.SizeOnly) != 0 && existing.Length == entry.Size)
             || ((_keepRules & OpenSessionFlags.Update) != 0 && SourceScanner.ToNanoseconds(existing.LastWriteTimeUtc) > entry.MtimeNanoseconds);
     }
+
+    /// <summary>The sender asked to keep whatever stands at an entry's name (rsync --ignore-existing).</summary>
+    private bool IgnoresExisting => (_keepRules & OpenSessionFlags.IgnoreExisting) != 0;
+
+    /// <summary>Whether anything stands at <paramref name="full"/>: a file, a directory, a link (even to nothing), or a special file.</summary>
+    private static bool Stands(string full) => new FileInfo(full) is { } there && (there.Exists || there.LinkTarget is not null || Directory.Exists(full));
+
+    /// <summary>With --ignore-existing, a settled file whose name is taken: named present when it passes the quick check (its mode left as it is), else kept.</summary>
+    private void KeepExisting(uint id, ManifestEntry entry, string full)
+    {
+        if (IsInPlace(entry, full, partialStands: null, out _)) NamePresent(id, entry);
+        else NameKept(id, entry);
+    }
+
+    private static EntryConflictException KeptInTheWay(ManifestEntry entry) =>
+        new($"refused: '{entry.Path}' is not a directory in the destination, where the source has one, and --ignore-existing keeps what is there");
 
     /// <summary>Counts a settled file kept by <see cref="KeepsOwn"/> as one in place is counted, and tells the sender (FilesKept).</summary>
     private void NameKept(uint id, ManifestEntry entry)

@@ -113,8 +113,16 @@ public sealed record NotSentEntry(string Path, string Reason)
     public bool AtReceiver { get; init; }
 }
 
-/// <summary>A source that a send moving its files (<see cref="TransferOptions.RemoveSourceFiles"/>) kept although the receiver holds it: its path here, and why.</summary>
-public sealed record KeptSource(string Path, string Reason);
+/// <summary>A source that a send moving its files (<see cref="TransferOptions.RemoveSourceFiles"/>) kept: its path here, and why.</summary>
+public sealed record KeptSource(string Path, string Reason)
+{
+    /// <summary>
+    /// Kept as the options say, not for a fault: a link named as a source (followed, and kept with its file), or a file
+    /// the receiver kept as it has it (<see cref="TransferOptions.Update"/> and the like). Otherwise it changed after it
+    /// was read, or could not be removed, and the receiver holds what was read.
+    /// </summary>
+    public bool AsAsked { get; init; }
+}
 
 /// <summary>How a session on the receiver ended.</summary>
 public sealed record ReceiveResult

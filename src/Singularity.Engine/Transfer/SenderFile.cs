@@ -37,6 +37,9 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
     /// <summary>The receiver holds this file already (same size and mtime): none of it is sent. Set before its acceptance.</summary>
     public bool Present { get => Volatile.Read(ref _present); set => Volatile.Write(ref _present, value); }
 
+    /// <summary>Of a file <see cref="Present"/>, the receiver keeps its own version, which differs (FilesKept). Set before its acceptance.</summary>
+    public bool KeptAtReceiver { get; set; }
+
     /// <summary>The file could not be opened for its first read (not readable, or gone), and no lane has opened it since: nothing of it was read or sent.</summary>
     public bool Unopenable => Volatile.Read(ref _unopenable) is not null;
 

@@ -724,7 +724,7 @@ internal sealed partial class SenderSession
             if (file.Id < (uint)_accepted) throw new ProtocolViolationException($"'{file.Entry.Path}' was named as in place after its acceptance");
             if (file.Present) throw new ProtocolViolationException($"'{file.Entry.Path}' was named as in place twice");
             file.Present = true;
-            if (kept) lock (_keptAtReceiver) _keptAtReceiver.Add(file.Id);
+            file.KeptAtReceiver = kept;
         }
     }
 
@@ -820,6 +820,7 @@ internal sealed partial class SenderSession
             _filesUnchanged++;
             Interlocked.Add(ref _bytesUnchanged, file.Entry.Size);
         }
+        if (file.KeptAtReceiver) lock (_keptAtReceiver) _keptAtReceiver.Add(file.Id);
         Interlocked.Add(ref _bytesAcknowledged, file.AcknowledgeAll());
         SettleUnmoved(file);
     }

@@ -247,6 +247,29 @@ public sealed class CommandLineTests
         Assert.Equal(["sub"], Directory.EnumerateFileSystemEntries(tree, "*", SearchOption.AllDirectories).Select(Path.GetFileName));
     }
 
+    /// <summary>
+    /// A send moving its files is refused where it cannot lock a directory its sources would land in (here one its
+    /// user may write to but not read): a receiver there would go unseen, and its copies could be the sources.
+    /// </summary>
+    [SkippableFact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task Remove_source_files_is_refused_where_the_landing_directory_cannot_be_locked()
+    {
+        SkipUnlessPermissionsBind();
+        using var temp = new TempDirectory();
+        string drop = temp.Sub("drop");
+        string file = TestFiles.Create(Path.Combine(drop, "f"), 1000);
+        File.SetUnixFileMode(temp.Path, (UnixFileMode)0b111_101_101);
+        File.SetUnixFileMode(drop, (UnixFileMode)0b111_011_011);
+
+        using var sender = SgltyProcess.StartUnprivileged("send", file, "--to", "sglty://127.0.0.1:9/?token=t", "--remove-source-files");
+        var (exit, _, error) = await SgltyProcess.FinishAsync(sender);
+
+        Assert.True(exit != 0, error);
+        Assert.Contains($"cannot lock '{drop}' (permission denied), which shows whether a receiver writes where '{file}' would land", error);
+        Assert.True(File.Exists(file));
+    }
+
     /// <summary>send -v lists on stdout each file that travelled, as rsync -v does, and not those unchanged.</summary>
     [Fact]
     public async Task Send_verbose_lists_the_files_that_travelled()
@@ -326,14 +349,19 @@ public sealed class CommandLineTests
         using var receiver = SgltyProcess.Start("recv", "--dir", destination, "--listen", "127.0.0.1:0", "--once", "--url-file", urlFile);
         string url = await SgltyProcess.WaitForFileAsync(urlFile, receiver);
 
-        var (exit, output, error) = await SgltyProcess.RunAsync("send", tree, "--to", url, "-u", "--json");
+        // Moving: the source stays, since the receiver does not hold it, and that is no fault.
+        var (exit, output, error) = await SgltyProcess.RunAsync("send", tree, "--to", url, "-u", "--json", "--remove-source-files");
         var (receiverExit, _, _) = await SgltyProcess.FinishAsync(receiver);
 
         Assert.True(exit == 0, error);
         Assert.Equal(0, receiverExit);
         Assert.StartsWith("sent 0 files (1 kept as the receiver has them),", error.Split('\n').Single(line => line.StartsWith("sent ", StringComparison.Ordinal)));
+        Assert.Contains($"sglty: kept '{Path.Combine(tree, "a")}': the receiver kept the version it has", error);
+        Assert.DoesNotContain("error", error);
         using var json = System.Text.Json.JsonDocument.Parse(output);
         Assert.Equal(1, json.RootElement.GetProperty("files_kept").GetInt32());
+        Assert.True(json.RootElement.GetProperty("sources_kept")[0].GetProperty("as_asked").GetBoolean());
+        Assert.True(File.Exists(Path.Combine(tree, "a")));
         Assert.Equal(newer, await File.ReadAllBytesAsync(Path.Combine(destination, "tree", "a")));
     }
 
@@ -628,6 +656,7 @@ public sealed class CommandLineTests
     [InlineData("send /x --to sglty://127.0.0.1:1/ -I --update", "sglty: error: --ignore-times sends every file, so it contradicts --size-only, --update and --ignore-existing; give one or the other; see 'sglty send --help'")]
     [InlineData("send /x /y --to sglty://127.0.0.1:1/ --files-from list", "sglty: error: --files-from takes one PATH: the directory the listed paths are relative to; see 'sglty send --help'")]
     [InlineData("send /x --to sglty://127.0.0.1:1/ -R --delete", "sglty: error: --delete cannot be used with --relative or --files-from: the directories above each path are sent in part, and what they hold beyond it would be deleted; see 'sglty send --help'")]
+    [InlineData("send /x --to sglty://127.0.0.1:1/ -H --ignore-existing", "sglty: error: --hard-links does not go with --size-only, --update or --ignore-existing yet: links are made over what stands at their names, which those keep; see 'sglty send --help'")]
     [InlineData("frob", "sglty: error: Unrecognized command or argument 'frob'; see 'sglty --help'")]
     public async Task Command_line_mistakes_are_one_line(string arguments, string expected)
     {

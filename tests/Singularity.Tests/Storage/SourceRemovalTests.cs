@@ -1,0 +1,101 @@
+using System.Runtime.Versioning;
+using Singularity.Engine;
+using Singularity.Engine.Storage;
+using Singularity.Tests.Support;
+
+namespace Singularity.Tests.Storage;
+
+/// <summary>
+/// <see cref="SourceRemoval.Remove"/> removes a scanned source only while it is still what was scanned, reached through
+/// the directories that were scanned: never a file elsewhere that a link put in the tree since leads to.
+/// </summary>
+[UnsupportedOSPlatform("windows")]
+public sealed class SourceRemovalTests
+{
+    private static readonly DateTime Then = new(2026, 1, 2, 3, 4, 5, DateTimeKind.Utc);
+
+    /// <summary>
+    /// A directory of the tree swapped for a link to another place after the scan leads nowhere: the file there, of the
+    /// same name, size and mtime as the one sent, stays, and the source is named as kept.
+    /// </summary>
+    [Fact]
+    public void A_directory_swapped_for_a_link_after_the_scan_leads_nowhere()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        string sent = Dated(TestFiles.Create(Path.Combine(tree, "sub", "precious"), 1000, seed: 1));
+        string elsewhere = Dated(TestFiles.Create(Path.Combine(temp.Path, "outside", "precious"), 1000, seed: 2));
+        string other = Dated(TestFiles.Create(Path.Combine(tree, "other"), 500, seed: 3));
+        var scanned = SourceScanner.Scan([tree], null, []);
+        Directory.Move(Path.Combine(tree, "sub"), Path.Combine(tree, "sub.old"));
+        File.CreateSymbolicLink(Path.Combine(tree, "sub"), Path.GetDirectoryName(elsewhere)!);
+
+        var (removed, kept) = SourceRemoval.Remove(scanned, [tree], relative: false);
+
+        Assert.Equal(1, removed);
+        Assert.False(File.Exists(other));
+        Assert.True(File.Exists(elsewhere));
+        Assert.True(File.Exists(Path.Combine(tree, "sub.old", "precious")));
+        var only = Assert.Single(kept);
+        Assert.Equal((sent, "a directory on its path is gone, or is a link now", false), (only.Path, only.Reason, only.AsAsked));
+    }
+
+    /// <summary>A file changed in size or time, or swapped for a link, and a link pointed elsewhere, are kept and named; one removed meanwhile is passed over.</summary>
+    [Fact]
+    public void What_changed_after_the_scan_is_kept_and_named()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        string grown = Dated(TestFiles.Create(Path.Combine(tree, "grown"), 100, seed: 1));
+        string touched = Dated(TestFiles.Create(Path.Combine(tree, "touched"), 100, seed: 2));
+        string swapped = Dated(TestFiles.Create(Path.Combine(tree, "swapped"), 100, seed: 3));
+        string gone = Dated(TestFiles.Create(Path.Combine(tree, "gone"), 100, seed: 4));
+        string link = Path.Combine(tree, "link");
+        File.CreateSymbolicLink(link, "grown");
+        var scanned = SourceScanner.Scan([tree], null, []);
+        File.AppendAllText(grown, "more");
+        File.SetLastWriteTimeUtc(touched, Then.AddSeconds(1));
+        File.Delete(swapped);
+        File.CreateSymbolicLink(swapped, "touched");
+        File.Delete(gone);
+        File.Delete(link);
+        File.CreateSymbolicLink(link, "touched");
+
+        var (removed, kept) = SourceRemoval.Remove(scanned, [tree], relative: false);
+
+        Assert.Equal(0, removed);
+        Assert.Equal(
+            [(grown, "it changed after it was read (104 bytes now, 100 sent)"), (link, "it is no longer the link that was sent"), (swapped, "it is a link now"), (touched, "it was modified after it was read")],
+            kept.Select(k => (k.Path, k.Reason)).Order());
+    }
+
+    /// <summary>A further name (hard link) goes only while it still names the file sent under its first name; then both go.</summary>
+    [Fact]
+    public void A_further_name_goes_only_while_it_names_the_file_sent()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        string first = Dated(TestFiles.Create(Path.Combine(tree, "a"), 100, seed: 1));
+        SpecialFiles.Link(first, Path.Combine(tree, "b"));
+        string pair = Dated(TestFiles.Create(Path.Combine(tree, "c"), 100, seed: 2));
+        string relinked = Path.Combine(tree, "d");
+        SpecialFiles.Link(pair, relinked);
+        var scanned = SourceScanner.Scan([tree], null, [], hardLinks: true);
+        // d becomes a file of its own, as c was.
+        File.Delete(relinked);
+        File.Copy(pair, relinked);
+        File.SetLastWriteTimeUtc(relinked, Then);
+
+        var (removed, kept) = SourceRemoval.Remove(scanned, [tree], relative: false);
+
+        Assert.Equal(3, removed);
+        Assert.Equal([relinked], Directory.EnumerateFiles(tree));
+        Assert.Equal((relinked, $"it is no longer a name of '{pair}'"), (Assert.Single(kept).Path, kept[0].Reason));
+    }
+
+    private static string Dated(string path)
+    {
+        File.SetLastWriteTimeUtc(path, Then);
+        return path;
+    }
+}
