@@ -288,6 +288,21 @@ internal static class SendCommand
         foreach (string path in paths) listing.WriteLine(prefix + Errors.Printable(path));
     }
 
+    /// <summary>An array of entries, each with its path, its reason and one flag named <paramref name="flag"/>.</summary>
+    private static void WriteReasons(System.Text.Json.Utf8JsonWriter writer, string name, IEnumerable<(string Path, string Reason, bool Flag)> entries, string flag)
+    {
+        writer.WriteStartArray(name);
+        foreach (var (path, reason, set) in entries)
+        {
+            writer.WriteStartObject();
+            writer.WriteString("path", path);
+            writer.WriteString("reason", reason);
+            writer.WriteBoolean(flag, set);
+            writer.WriteEndObject();
+        }
+        writer.WriteEndArray();
+    }
+
     private static void WriteStrings(System.Text.Json.Utf8JsonWriter writer, string name, IReadOnlyList<string> values)
     {
         writer.WriteStartArray(name);
@@ -317,16 +332,7 @@ internal static class SendCommand
             writer.WriteNumber("bytes_unchanged", result.BytesUnchanged);
             writer.WriteNumber("files_not_sent", result.FilesNotSent);
             writer.WriteNumber("bytes_not_sent", result.BytesNotSent);
-            writer.WriteStartArray("not_sent");
-            foreach (var entry in result.NotSent)
-            {
-                writer.WriteStartObject();
-                writer.WriteString("path", entry.Path);
-                writer.WriteString("reason", entry.Reason);
-                writer.WriteBoolean("at_receiver", entry.AtReceiver);
-                writer.WriteEndObject();
-            }
-            writer.WriteEndArray();
+            WriteReasons(writer, "not_sent", result.NotSent.Select(entry => (entry.Path, entry.Reason, entry.AtReceiver)), "at_receiver");
             if (listSent) WriteStrings(writer, "sent", result.Sent);
             if (result.DryRun)
             {
@@ -335,16 +341,7 @@ internal static class SendCommand
                 WriteStrings(writer, "would_delete", result.WouldDelete);
             }
             writer.WriteNumber("sources_removed", result.SourcesRemoved);
-            writer.WriteStartArray("sources_kept");
-            foreach (var kept in result.SourcesKept)
-            {
-                writer.WriteStartObject();
-                writer.WriteString("path", kept.Path);
-                writer.WriteString("reason", kept.Reason);
-                writer.WriteBoolean("as_asked", kept.AsAsked);
-                writer.WriteEndObject();
-            }
-            writer.WriteEndArray();
+            WriteReasons(writer, "sources_kept", result.SourcesKept.Select(kept => (kept.Path, kept.Reason, kept.AsAsked)), "as_asked");
             writer.WriteNumber("deleted", result.EntriesDeleted);
             writer.WriteNumber("not_deleted", result.EntriesNotDeleted);
             writer.WriteBoolean("deletion_skipped", result.DeletionSkipped);
