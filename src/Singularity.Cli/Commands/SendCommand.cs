@@ -120,7 +120,16 @@ internal static class SendCommand
         try
         {
             options = options with { Exclude = [.. patterns.SelectMany(Patterns)] };
-            if (filesFrom is { } list) paths = [.. FilesFrom(list.File, paths[0], list.NulSeparated)];
+            if (filesFrom is { } list)
+            {
+                paths = [.. FilesFrom(list.File, paths[0], list.NulSeparated)];
+                // As rsync: an empty list (a find that found nothing) is nothing to do, not an error.
+                if (paths.Length == 0)
+                {
+                    Console.Error.WriteLine($"sglty: --files-from '{Errors.Printable(list.File)}' names nothing to send");
+                    return 0;
+                }
+            }
             var url = ConnectionUrl.Parse(to);
             if (url.Token is null && CommonOptions.ResolveToken(token, tokenFile) is { } given) url = url with { Token = given };
             var display = new ProgressDisplay(CipherSuites.Name(options.Cipher));
@@ -240,15 +249,16 @@ internal static class SendCommand
 
     /// <summary>
     /// The paths --files-from names, as rsync reads them: each relative to <paramref name="directory"/> (a leading '/'
-    /// too), kept as named below it ("/./" marks where); blank lines skipped, and comments ('#', ';') unless separated by NULs.
+    /// too), kept as named below it (a "/./" in a name marks where the kept part starts); blank lines skipped, and
+    /// comments ('#', ';') unless separated by NULs.
     /// </summary>
     private static List<string> FilesFrom(string path, string directory, bool nulSeparated)
     {
-        var names = ListFile("--files-from", path, nulSeparated).Where(line => line.Length > 0 && (nulSeparated || (!line.StartsWith('#') && !line.StartsWith(';'))));
+        var names = ListFile("--files-from", path, nulSeparated).Where(line => line.Length > 0 && (nulSeparated || (!line.StartsWith('#') && !line.StartsWith(';')))).ToList();
+        if (!nulSeparated && names.Any(name => name.Contains('\0')))
+            throw new SingularityException(ErrorCode.BadPath, $"--files-from '{path}' holds NUL characters; give --from0 for names separated by them (as find -print0 writes them)");
         string below = directory.TrimEnd('/') + "/./";
-        var paths = names.Select(name => below + name.TrimStart('/')).ToList();
-        if (paths.Count == 0) throw new SingularityException(ErrorCode.BadPath, $"--files-from '{path}' names nothing to send");
-        return paths;
+        return [.. names.Select(name => below + name.TrimStart('/'))];
     }
 
     /// <summary>The lines (or NUL-separated names) of FILE, "-" for standard input: as UTF-8 whatever the locale, a byte-order mark dropped.</summary>

@@ -23,12 +23,15 @@ internal static class SourceRemoval
     public static IDisposable Guard(IReadOnlyList<string> paths, bool relative)
     {
         var held = new List<DestinationLock>();
+        var locked = new HashSet<string>(StringComparer.Ordinal);
         try
         {
             foreach (string path in paths)
             {
                 foreach (string landing in relative ? [SourceScanner.RelativeBase(path)] : LandingDirectories(path))
                 {
+                    // Each directory once: a list of thousands of files in one directory takes one lock.
+                    if (!locked.Add(landing)) continue;
                     if (DestinationLock.TryShare(landing, out int error) is { } shared)
                     {
                         held.Add(shared);
@@ -72,14 +75,14 @@ internal static class SourceRemoval
     /// it and sends the file under the link's name, <see cref="SourceScanner"/>), with the link as given: neither the
     /// link nor the file is removed. Read when the sources are removed, as the last attempt's scan saw them.
     /// </summary>
-    private static Dictionary<string, string> FollowedLinks(IReadOnlyList<string> paths, bool relative)
+    private static Dictionary<string, string> FollowedLinks(IReadOnlyList<string> paths)
     {
         var followed = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (string path in paths)
         {
             var named = new FileInfo(Path.TrimEndingDirectorySeparator(Path.GetFullPath(path)));
             if (named.LinkTarget is not null && named.ResolveLinkTarget(returnFinalTarget: true) is FileInfo { Exists: true })
-                followed[relative ? SourceScanner.KeptPath(path) : named.Name] = path;
+                followed[named.Name] = path;
         }
         return followed;
     }
@@ -96,10 +99,11 @@ internal static class SourceRemoval
     {
         int removed = 0;
         var kept = new List<KeptSource>();
-        var followed = FollowedLinks(paths, relative);
+        // With relative paths, links are sent as links (SourceScanner.AddRelative), never followed.
+        var followed = relative ? [] : FollowedLinks(paths);
         var byPath = new Dictionary<string, SourceEntry>(StringComparer.Ordinal);
         foreach (var entry in delivered) byPath[entry.Entry.Path] = entry;
-        using var directories = new DirectoryCache();
+        using var directories = new DirectoryCache(relative);
         // Further names first, while the first name each is checked against is still there.
         foreach (var entry in delivered.Where(e => e.Entry.Kind == EntryKind.HardLink).Concat(delivered.Where(e => e.Entry.Kind is EntryKind.File or EntryKind.Symlink)))
         {
@@ -111,7 +115,7 @@ internal static class SourceRemoval
             }
             string source = entry.SourcePath;
             var (directory, name) = directories.Of(entry);
-            string? changed = directory is null ? "a directory on its path is gone, or is a link now"
+            string? changed = directory is null ? "a directory on its path is a link, or is gone"
                 : entry.Entry.Kind switch
                 {
                     EntryKind.File => FileChanged(directory, name, entry.Entry),
@@ -177,16 +181,31 @@ internal static class SourceRemoval
     /// and kept while the next entries are in it too; a few hundred at most are held, so a tree of any size stays
     /// within the open files allowed.
     /// </summary>
-    private sealed class DirectoryCache : IDisposable
+    private sealed class DirectoryCache(bool relative) : IDisposable
     {
         private const int MostHeld = 256;
         private readonly Dictionary<string, SafeFileHandle?> _held = new(StringComparer.Ordinal);
 
-        /// <summary>The directory that holds <paramref name="entry"/> (null if it cannot be reached as scanned), and the entry's name in it.</summary>
+        /// <summary>
+        /// The directory that holds <paramref name="entry"/> (null if it cannot be reached as scanned), and the entry's
+        /// name in it. With relative paths, the whole kept path is walked from the directory it is relative to (see
+        /// <see cref="SourceScanner.RelativeBase"/>): a link anywhere on it leads nowhere.
+        /// </summary>
         public (SafeFileHandle? Directory, string Name) Of(SourceEntry entry)
         {
             string root, below, name;
-            if (entry.Entry.Path.Length <= entry.Skip)
+            if (relative)
+            {
+                // The root's own kept name: the whole path for an entry named on its own, empty for a directory's contents.
+                string rootName = entry.Entry.Path.Length <= entry.Skip ? entry.Entry.Path : entry.Entry.Path[..entry.Skip].TrimEnd('/');
+                int last = entry.Entry.Path.LastIndexOf('/');
+                name = entry.Entry.Path[(last + 1)..];
+                below = last < 0 ? "" : entry.Entry.Path[..last];
+                if (rootName.Length == 0) root = entry.Root;
+                else if (entry.Root.EndsWith("/" + rootName, StringComparison.Ordinal)) root = entry.Root[..^(rootName.Length + 1)] is { Length: > 0 } above ? above : "/";
+                else return (null, name);
+            }
+            else if (entry.Entry.Path.Length <= entry.Skip)
             {
                 // A source named on its own: the directory that holds it is named as the user gave it.
                 root = Path.GetDirectoryName(entry.Root) ?? "/";
@@ -196,10 +215,10 @@ internal static class SourceRemoval
             else
             {
                 root = entry.Root;
-                string relative = entry.Entry.Path[entry.Skip..];
-                int last = relative.LastIndexOf('/');
-                below = last < 0 ? "" : relative[..last];
-                name = relative[(last + 1)..];
+                string inTree = entry.Entry.Path[entry.Skip..];
+                int last = inTree.LastIndexOf('/');
+                below = last < 0 ? "" : inTree[..last];
+                name = inTree[(last + 1)..];
             }
             string key = root + "\0" + below;
             if (!_held.TryGetValue(key, out var directory))

@@ -44,25 +44,26 @@ internal static class SourceScanner
         // The first name of each file with more than one, by device and inode: only those files cost memory.
         var firstNames = hardLinks ? new Dictionary<(ulong, ulong), int>() : null;
         // Even one path can give one name twice: names that are not UTF-8 all read as U+FFFD.
-        var seen = new Names(skipRepeats: relative);
+        var seen = new Names(relative);
         // The same source named twice is sent once, as rsync sends it; two different ones of one name are refused.
         var given = new HashSet<(string, bool)>();
         foreach (string path in paths)
         {
-            bool contentsOnly = !relative && ContentsOnly(path);
-            // With relative, the path it keeps, whose directories are sent first (each once).
-            string? kept = relative ? KeptPath(path) : null;
+            if (relative)
+            {
+                AddRelative(path, entries, seen, skipped, notSent, exclude, firstNames);
+                continue;
+            }
+            bool contentsOnly = ContentsOnly(path);
             string full = Path.GetFullPath(path);
             if (!given.Add((Path.TrimEndingDirectorySeparator(full), contentsOnly))) continue;
-            if (kept is not null) AddImpliedDirectories(path, kept, full, entries, seen);
             string named = Path.TrimEndingDirectorySeparator(full);
             if (Directory.Exists(full))
             {
                 var root = new DirectoryInfo(named);
-                string rootName = kept ?? root.Name;
-                string prefix = contentsOnly ? "" : rootName + "/";
-                if (!contentsOnly && exclude?.Excludes(rootName, isDirectory: true) == true) continue;
-                if (!contentsOnly) Add(entries, seen, DirectoryEntry(root, rootName, root.FullName, prefix.Length));
+                string prefix = contentsOnly ? "" : root.Name + "/";
+                if (!contentsOnly && exclude?.Excludes(root.Name, isDirectory: true) == true) continue;
+                if (!contentsOnly) Add(entries, seen, DirectoryEntry(root, root.Name, root.FullName, prefix.Length));
                 Walk(root, prefix, root.FullName, prefix.Length, entries, seen, skipped, notSent, exclude, firstNames);
             }
             else if (File.Exists(named))
@@ -70,7 +71,7 @@ internal static class SourceScanner
                 // A link named as a source is followed, as scp and cp follow it: the file it points to is sent under
                 // the link's name. (File.Exists is true for a link to nothing too.)
                 var file = new FileInfo(named);
-                string name = kept ?? file.Name;
+                string name = file.Name;
                 if (exclude?.Excludes(name, isDirectory: false) == true) continue;
                 if (file.LinkTarget is { } target)
                 {
@@ -161,81 +162,131 @@ internal static class SourceScanner
 
     private static UnixFileMode ModeOf(FileSystemInfo info) => OperatingSystem.IsWindows() ? (UnixFileMode)0b110_100_100 : info.UnixFileMode;
 
-    private static void Add(List<SourceEntry> entries, Names seen, SourceEntry entry)
+    private static void Add(List<SourceEntry> entries, Names seen, SourceEntry entry, bool implied = false)
     {
-        if (!seen.Add(entry.Entry.Path))
+        if (!seen.Add(entry.Entry.Path, entry.Entry.Kind == EntryKind.Directory ? (implied ? Names.Implied : Names.Whole) : Names.NotDirectory))
         {
-            if (seen.SkipRepeats) return;
+            if (seen.Relative) return;
             throw new SingularityException(ErrorCode.BadPath, $"two sources map to the same name '{entry.Entry.Path}'; send them separately or rename one");
         }
         entries.Add(entry);
     }
 
     /// <summary>
-    /// The names added so far. With <see cref="SkipRepeats"/> (relative paths, where listed paths overlap: a directory
-    /// and a file in it, as `find` lists them), a name met again is skipped, as rsync drops repeats from its file list.
+    /// The names added so far. With relative paths, where listed paths overlap (a directory and a file in it, as `find`
+    /// lists them), a name met again is skipped, as rsync drops repeats from its file list; and each name's kind is
+    /// kept, so that a path below one already sent whole, or below a link, is skipped too.
     /// </summary>
-    private sealed class Names(bool skipRepeats)
+    private sealed class Names(bool relative)
     {
-        private readonly HashSet<string> _names = new(StringComparer.Ordinal);
+        public const byte NotDirectory = 0, Whole = 1, Implied = 2;
+        private readonly HashSet<string>? _names = relative ? null : new(StringComparer.Ordinal);
+        private readonly Dictionary<string, byte>? _kinds = relative ? new(StringComparer.Ordinal) : null;
 
-        public bool SkipRepeats { get; } = skipRepeats;
+        public bool Relative { get; } = relative;
 
-        public bool Contains(string name) => _names.Contains(name);
+        public bool Contains(string name) => _names?.Contains(name) ?? _kinds!.ContainsKey(name);
 
-        public bool Add(string name) => _names.Add(name);
+        public bool Add(string name, byte kind) => _names?.Add(name) ?? _kinds!.TryAdd(name, kind);
+
+        /// <summary>With relative paths, the kind a name was added as, if it was.</summary>
+        public byte? KindOf(string name) => _kinds is not null && _kinds.TryGetValue(name, out byte kind) ? kind : null;
+
+        /// <summary>With relative paths, a directory first added as implied now sent whole.</summary>
+        public void MarkWhole(string name) => _kinds![name] = Whole;
     }
 
     /// <summary>
-    /// The path a source keeps with relative paths (rsync -R): what follows a "/./" in it, else the whole path, without
-    /// a leading '/', "./" parts or a trailing '/'. A ".." in it is refused: the entry would name a place outside
-    /// the destination.
+    /// The path a source keeps with relative paths (rsync -R): what follows the last "/./" in it, else the whole path,
+    /// without a leading '/', "./" parts or a trailing '/'; empty for the directory before a trailing "/./" (its
+    /// contents are sent). A ".." in it is refused: the entry would name a place outside the destination.
     /// </summary>
     internal static string KeptPath(string path)
     {
-        int marker = path.IndexOf("/./", StringComparison.Ordinal);
-        string kept = marker >= 0 ? path[(marker + 3)..] : path;
+        int marker = (path + "/").LastIndexOf("/./", StringComparison.Ordinal);
+        string kept = marker >= 0 ? path[Math.Min(path.Length, marker + 3)..] : path;
         string[] parts = kept.Split('/', StringSplitOptions.RemoveEmptyEntries).Where(part => part != ".").ToArray();
         if (parts.Contains(".."))
             throw new SingularityException(ErrorCode.BadPath, $"cannot send '{path}' with relative paths: it keeps '..' in its name; give it from a directory above, with '/./' where the kept path starts (e.g. /srv/./app/logs)");
-        if (parts.Length == 0)
-            throw new SingularityException(ErrorCode.BadPath, $"cannot send '{path}' with relative paths: it keeps no name; give what is in it, or mark with '/./' where the kept path starts");
         return string.Join('/', parts);
     }
 
     /// <summary>
     /// Where a source with relative paths lands if received into a directory: the directory its kept path is relative
-    /// to (before "/./", or '/' for an absolute path, or the current directory).
+    /// to (before the last "/./", or '/' for an absolute path, or the current directory).
     /// </summary>
     internal static string RelativeBase(string path)
     {
-        int marker = path.IndexOf("/./", StringComparison.Ordinal);
+        int marker = (path + "/").LastIndexOf("/./", StringComparison.Ordinal);
         return Path.TrimEndingDirectorySeparator(Path.GetFullPath(marker >= 0 ? path[..(marker + 1)] : Path.IsPathRooted(path) ? "/" : "."));
     }
 
     /// <summary>
-    /// Adds, with relative paths, the directories of <paramref name="kept"/> above its last name, each once, as rsync
-    /// -R sends them (implied directories).
+    /// Adds a source with relative paths (rsync -R): the directories above its kept path (each once, as rsync sends
+    /// them), then the source under that path, a link as a link, as rsync sends it. An empty kept path sends the
+    /// contents of the directory before "/./". A path below one already sent whole, or below a link sent as such, is
+    /// left out, as rsync leaves it; one that is missing is named and left out, and the rest goes on.
     /// </summary>
-    private static void AddImpliedDirectories(string path, string kept, string full, List<SourceEntry> entries, Names seen)
+    private static void AddRelative(string path, List<SourceEntry> entries, Names seen, Action<string>? skipped, List<NotSentEntry> notSent, ExcludePatterns? exclude, Dictionary<(ulong, ulong), int>? firstNames)
     {
+        string kept = KeptPath(path);
+        string full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
+        if (kept.Length == 0)
+        {
+            if (!Directory.Exists(full)) throw new SingularityException(ErrorCode.BadPath, $"cannot send '{path}': it keeps no name, and is not a directory whose contents could be sent");
+            Walk(new DirectoryInfo(full), "", full, 0, entries, seen, skipped, notSent, exclude, firstNames);
+            return;
+        }
         string[] parts = kept.Split('/');
+        for (int i = 1; i < parts.Length; i++)
+            if (seen.KindOf(string.Join('/', parts, 0, i)) is Names.NotDirectory or Names.Whole) return;
+        var named = new FileInfo(full);
+        bool isLink = named.LinkTarget is not null;
+        bool isDirectory = !isLink && Directory.Exists(full);
+        if (seen.KindOf(kept) is { } already && !(already == Names.Implied && isDirectory)) return;
+        if (!isLink && !isDirectory && !named.Exists)
+        {
+            if (path.Contains('\uFFFD')) throw NotUtf8(path, "its name");
+            notSent.Add(new NotSentEntry(kept, "no such file or directory"));
+            skipped?.Invoke($"not sending '{kept}': no such file or directory");
+            return;
+        }
+        if (exclude?.Excludes(kept, isDirectory) == true) return;
+        // The directories above, from the top, each read as it is (through a link, the directory it points to).
         string directory = full;
         var above = new List<(string Name, string Source)>();
         for (int i = parts.Length - 1; i > 0; i--)
         {
-            directory = Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(directory))!;
+            directory = Path.GetDirectoryName(directory)!;
             above.Add((string.Join('/', parts, 0, i), directory));
         }
-        above.Reverse();
-        foreach (var (name, source) in above)
+        for (int i = above.Count - 1; i >= 0; i--)
         {
+            var (name, source) = above[i];
             if (seen.Contains(name)) continue;
-            if (!Directory.Exists(source)) throw new SingularityException(ErrorCode.BadPath, $"cannot send '{path}': '{source}' is not a directory");
             var info = new DirectoryInfo(source);
-            // A link to a directory is sent as the directory it points to: the names below go through it.
             if (info.LinkTarget is not null && info.ResolveLinkTarget(returnFinalTarget: true) is DirectoryInfo target) info = target;
-            Add(entries, seen, DirectoryEntry(info, name, source, name.Length));
+            Add(entries, seen, DirectoryEntry(info, name, source, name.Length), implied: true);
+        }
+        if (isLink)
+        {
+            if (Utf8Names.TargetIsNotUtf8(full, named.LinkTarget!)) throw NotUtf8(kept, "its link target");
+            Add(entries, seen, new SourceEntry(new ManifestEntry(EntryKind.Symlink, kept, 0, 0, ToNanoseconds(named.LastWriteTimeUtc), named.LinkTarget), full, kept.Length));
+        }
+        else if (isDirectory)
+        {
+            var root = new DirectoryInfo(full);
+            if (seen.Contains(kept)) seen.MarkWhole(kept);
+            else Add(entries, seen, DirectoryEntry(root, kept, full, kept.Length + 1));
+            Walk(root, kept + "/", full, kept.Length + 1, entries, seen, skipped, notSent, exclude, firstNames);
+        }
+        else if (SpecialKind(named) is { } kind)
+        {
+            skipped?.Invoke($"skipping '{kept}': it is {kind}; only files, directories and links are sent");
+        }
+        else
+        {
+            AddFile(entries, seen, new SourceEntry(FileManifestEntry(named, kept), full, kept.Length), firstNames);
         }
     }
 
@@ -245,7 +296,7 @@ internal static class SourceScanner
     /// </summary>
     private static void AddFile(List<SourceEntry> entries, Names seen, SourceEntry file, Dictionary<(ulong, ulong), int>? firstNames)
     {
-        if (seen.SkipRepeats && seen.Contains(file.Entry.Path)) return;
+        if (seen.Relative && seen.Contains(file.Entry.Path)) return;
         if (firstNames is null || SpecialFiles.IdentityOf(file.SourcePath) is not { Names: > 1 } identity)
         {
             Add(entries, seen, file);

@@ -138,7 +138,8 @@ internal static class SpecialFiles
         _ => null,
     };
 
-    // Open flags shared by the architectures above (O_RDONLY is 0).
+    // Open flags shared by the architectures above (O_RDONLY is 0). O_PATH opens a name without reading it.
+    private const int PathOnly = 0x200000;
     private const int OpenNonBlocking = 0x800;
     private const int OpenNoControllingTerminal = 0x100;
     private const int OpenCloseOnExec = 0x80000;
@@ -288,8 +289,9 @@ internal static class SpecialFiles
         if (!OperatingSystem.IsLinux() || NoFollow() is not { } noFollow) return null;
         try
         {
-            // The root may be reached through links: the user named it.
-            int descriptor = open(root, OpenCloseOnExec);
+            // O_PATH: a directory its user may pass through but not list is reached too, and nothing swapped in (a
+            // FIFO) makes the open wait. The root may be reached through links: the user named it.
+            int descriptor = open(root, PathOnly | OpenCloseOnExec);
             if (descriptor < 0) return null;
             var current = new SafeFileHandle(descriptor, ownsHandle: true);
             foreach (string name in names)
@@ -299,8 +301,8 @@ internal static class SpecialFiles
                     current.Dispose();
                     return null;
                 }
-                // Without blocking: a FIFO put in the directory's place opens at once, and fails the check.
-                descriptor = openat(current, name, noFollow | OpenNonBlocking | OpenCloseOnExec);
+                // With O_NOFOLLOW, O_PATH opens a link itself, which then fails the check.
+                descriptor = openat(current, name, PathOnly | noFollow | OpenCloseOnExec);
                 current.Dispose();
                 if (descriptor < 0) return null;
                 current = new SafeFileHandle(descriptor, ownsHandle: true);

@@ -69,6 +69,9 @@ internal sealed partial class ReceiverSession
     // With it, the rules by which a file in place that the quick check finds changed is kept all the same (OpenSession's
     // --size-only, --update and --ignore-existing bits).
     private ushort _keepRules;
+    // With --ignore-existing, the directories of the manifest whose names something else takes, kept: what is below
+    // each fails with it.
+    private HashSet<string>? _keptInTheWay;
     private long _chunkUnchangedBytes;
     private int _filesUnchanged;
     private int _filesDropped;
@@ -425,6 +428,7 @@ internal sealed partial class ReceiverSession
 
     private void Prepare(uint id, ManifestEntry entry)
     {
+        FailIfBelowKept(entry);
         string full = _guard.Resolve(entry.Path);
         switch (entry.Kind)
         {
@@ -495,6 +499,7 @@ internal sealed partial class ReceiverSession
     /// </summary>
     private void PrepareDry(uint id, ManifestEntry entry)
     {
+        FailIfBelowKept(entry);
         string full = _guard.Resolve(entry.Path, create: false);
         // Below a directory a real session would create, nothing found counts: it would be a fresh one.
         bool fresh = _guard.Planned(Path.GetDirectoryName(full));
@@ -669,8 +674,20 @@ internal sealed partial class ReceiverSession
         else NameKept(id, entry);
     }
 
-    private static EntryConflictException KeptInTheWay(ManifestEntry entry) =>
-        new($"refused: '{entry.Path}' is not a directory in the destination, where the source has one, and --ignore-existing keeps what is there");
+    private EntryConflictException KeptInTheWay(ManifestEntry entry)
+    {
+        (_keptInTheWay ??= new(StringComparer.Ordinal)).Add(entry.Path);
+        return new($"refused: '{entry.Path}' is not a directory in the destination, where the source has one, and --ignore-existing keeps what is there");
+    }
+
+    /// <summary>An entry below a directory kept in the way (<see cref="KeptInTheWay"/>) fails with it, before its path is looked at.</summary>
+    private void FailIfBelowKept(ManifestEntry entry)
+    {
+        if (_keptInTheWay is null) return;
+        for (int slash = entry.Path.IndexOf('/'); slash > 0; slash = entry.Path.IndexOf('/', slash + 1))
+            if (_keptInTheWay.Contains(entry.Path[..slash]))
+                throw new EntryConflictException($"refused: '{entry.Path[..slash]}' is not a directory in the destination, and --ignore-existing keeps what is there");
+    }
 
     /// <summary>Counts a settled file kept by <see cref="KeepsOwn"/> as one in place is counted, and tells the sender (FilesKept).</summary>
     private void NameKept(uint id, ManifestEntry entry)

@@ -329,6 +329,19 @@ public sealed class CommandLineTests
             TestFiles.AssertSameBytes(Path.Combine(source, name), Path.Combine(destination, name));
     }
 
+    /// <summary>An empty list (a find that found nothing) is nothing to do, as with rsync; a list with NULs asks for --from0.</summary>
+    [Fact]
+    public async Task Send_files_from_an_empty_list_does_nothing_and_a_list_with_NULs_asks_for_from0()
+    {
+        using var temp = new TempDirectory();
+
+        var (emptyExit, _, emptyError) = await SgltyProcess.RunWithInputAsync("# nothing today\n\n", "send", temp.Path, "--to", "sglty://127.0.0.1:9/?token=t", "--files-from", "-");
+        var (nulExit, _, nulError) = await SgltyProcess.RunWithInputAsync("a\0b\0", "send", temp.Path, "--to", "sglty://127.0.0.1:9/?token=t", "--files-from", "-");
+
+        Assert.Equal((0, "sglty: --files-from '-' names nothing to send"), (emptyExit, emptyError.Trim()));
+        Assert.Equal((1, "sglty: error: --files-from '-' holds NUL characters; give --from0 for names separated by them (as find -print0 writes them)"), (nulExit, nulError.Trim()));
+    }
+
     private static string WriteList(string directory, string text)
     {
         string list = Path.Combine(directory, "list");

@@ -121,6 +121,7 @@ public sealed class KeepRuleTests
         string same = TestFiles.Create(Path.Combine(tree, "same"), 100, seed: 3);
         File.SetUnixFileMode(same, (UnixFileMode)0b110_100_100);
         TestFiles.Create(Path.Combine(tree, "sub", "x"), 100, seed: 4);
+        TestFiles.Create(Path.Combine(tree, "via", "y"), 100, seed: 9);
         TestFiles.Create(Path.Combine(tree, "new"), 100, seed: 5);
         byte[] mine = File.ReadAllBytes(TestFiles.Create(Path.Combine(received, "ln"), 10, seed: 6));
         TestFiles.Create(Path.Combine(received, "d", "inside"), 10, seed: 7);
@@ -129,13 +130,17 @@ public sealed class KeepRuleTests
         File.SetLastWriteTimeUtc(Path.Combine(received, "same"), File.GetLastWriteTimeUtc(same));
         File.SetUnixFileMode(Path.Combine(received, "same"), (UnixFileMode)0b110_000_000);
         TestFiles.Create(Path.Combine(received, "sub"), 10, seed: 8);
+        // A link to a directory where the source has a directory: kept, and nothing is written through it.
+        string beyond = temp.Sub("beyond");
+        File.CreateSymbolicLink(Path.Combine(received, "via"), beyond);
         await using var receiver = new LoopbackReceiver(Path.GetDirectoryName(received)!);
 
         var result = await SingularitySender.SendAsync([tree], receiver.Url, Quick with { IgnoreExisting = true, DeleteExtraneous = true });
 
         await receiver.NextResultAsync();
         Assert.Equal((1, 3, 2), (result.FilesTransferred, result.FilesUnchanged, result.FilesKept));
-        Assert.Equal(["tree/sub", "tree/sub/x"], result.NotSent.Select(entry => entry.Path).Order(StringComparer.Ordinal));
+        Assert.Equal(["tree/sub", "tree/sub/x", "tree/via", "tree/via/y"], result.NotSent.Select(entry => entry.Path).Order(StringComparer.Ordinal));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(beyond));
         Assert.Equal(mine, File.ReadAllBytes(Path.Combine(received, "ln")));
         Assert.True(File.Exists(Path.Combine(received, "d", "inside")));
         Assert.Equal("elsewhere", new FileInfo(Path.Combine(received, "f")).LinkTarget);

@@ -50,6 +50,55 @@ public sealed class RelativeTests
         TestFiles.AssertSameBytes(file, Path.Combine(destination, file.TrimStart('/')));
     }
 
+    /// <summary>
+    /// A list as `find` makes it: the directory itself ("."), a directory before what is in it, a link to a directory
+    /// and a name below that link, a dangling link, a name gone since, and a "/./" within a name. Links arrive as
+    /// links (as rsync -R sends them), nothing is sent twice or through a link, the missing name is named, and the rest
+    /// arrives.
+    /// </summary>
+    [Fact]
+    public async Task A_list_as_find_makes_it_arrives_as_rsync_sends_it()
+    {
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src");
+        TestFiles.Create(Path.Combine(source, "a", "x"), 30_000, seed: 1);
+        TestFiles.Create(Path.Combine(source, "c", "g"), 20_000, seed: 2);
+        TestFiles.Create(Path.Combine(source, "deep", "er", "y"), 10_000, seed: 3);
+        File.CreateSymbolicLink(Path.Combine(source, "a", "lnk"), "../c");
+        File.CreateSymbolicLink(Path.Combine(source, "dangling"), "nowhere");
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination);
+        string[] listed = [".", "a", "a/lnk", "a/lnk/g", "a/x", "dangling", "gone", "deep/./er/y"];
+
+        var result = await SingularitySender.SendAsync([.. listed.Select(name => $"{source}/./{name}")], receiver.Url, Quick);
+
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        // (a/lnk/g is c/g, seen through the link.)
+        Assert.Equal(["a", "a/lnk", "a/lnk/g", "a/x", "c", "c/g", "dangling", "deep", "deep/er", "deep/er/y", "er", "er/y"],
+            Directory.EnumerateFileSystemEntries(destination, "*", SearchOption.AllDirectories).Select(path => Path.GetRelativePath(destination, path)).Order(StringComparer.Ordinal));
+        Assert.Equal("../c", new FileInfo(Path.Combine(destination, "a", "lnk")).LinkTarget);
+        Assert.Equal("nowhere", new FileInfo(Path.Combine(destination, "dangling")).LinkTarget);
+        TestFiles.AssertSameBytes(Path.Combine(source, "deep", "er", "y"), Path.Combine(destination, "er", "y"));
+        var missing = Assert.Single(result.NotSent);
+        Assert.Equal(("gone", "no such file or directory"), (missing.Path, missing.Reason));
+    }
+
+    /// <summary>One file given by two spellings that keep different paths arrives under both, as rsync -R sends it.</summary>
+    [Fact]
+    public async Task Two_spellings_that_keep_different_paths_arrive_under_both()
+    {
+        using var temp = new TempDirectory();
+        string file = TestFiles.Create(Path.Combine(temp.Path, "srv", "a", "f"), 5_000, seed: 1);
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination);
+
+        await SingularitySender.SendAsync([$"{temp.Path}/srv/./a/f", $"{temp.Path}/srv/a/./f"], receiver.Url, Quick);
+
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        TestFiles.AssertSameBytes(file, Path.Combine(destination, "a", "f"));
+        TestFiles.AssertSameBytes(file, Path.Combine(destination, "f"));
+    }
+
     /// <summary>A kept path with ".." would name a place outside the destination, and deletion would empty directories sent in part: both are refused before anything is sent.</summary>
     [Fact]
     public async Task Dot_dot_in_a_kept_path_and_deletion_are_refused()

@@ -37,7 +37,56 @@ public sealed class SourceRemovalTests
         Assert.True(File.Exists(elsewhere));
         Assert.True(File.Exists(Path.Combine(tree, "sub.old", "precious")));
         var only = Assert.Single(kept);
-        Assert.Equal((sent, "a directory on its path is gone, or is a link now", false), (only.Path, only.Reason, only.AsAsked));
+        Assert.Equal((sent, "a directory on its path is a link, or is gone", false), (only.Path, only.Reason, only.AsAsked));
+    }
+
+    /// <summary>
+    /// With relative paths, the whole kept path is walked from the directory it is relative to: a file reached through
+    /// a link on it stays (there, a receiver's directory may be where it is read), and a directory swapped for a link
+    /// after the scan leads nowhere; a link named in the list goes, as a link, and what it points to stays.
+    /// </summary>
+    [Fact]
+    public void With_relative_paths_a_link_on_the_kept_path_leads_nowhere()
+    {
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src");
+        string throughLink = Dated(TestFiles.Create(Path.Combine(temp.Path, "recv", "x", "f"), 100, seed: 1));
+        File.CreateSymbolicLink(Path.Combine(source, "x"), Path.Combine(temp.Path, "recv", "x"));
+        string swapped = Dated(TestFiles.Create(Path.Combine(source, "a", "b", "g"), 100, seed: 2));
+        string elsewhere = Dated(TestFiles.Create(Path.Combine(temp.Path, "victim", "g"), 100, seed: 3));
+        string plain = Dated(TestFiles.Create(Path.Combine(source, "p", "q"), 100, seed: 4));
+        string link = Path.Combine(source, "config");
+        File.CreateSymbolicLink(link, Path.Combine(temp.Path, "victim"));
+        string[] paths = [$"{source}/./x/f", $"{source}/./a/b/g", $"{source}/./p", $"{source}/./config"];
+        var scanned = SourceScanner.Scan(paths, null, [], relative: true);
+        Directory.Move(Path.Combine(source, "a", "b"), Path.Combine(source, "a", "b.old"));
+        File.CreateSymbolicLink(Path.Combine(source, "a", "b"), Path.Combine(temp.Path, "victim"));
+
+        var (removed, kept) = SourceRemoval.Remove(scanned, paths, relative: true);
+
+        Assert.Equal(2, removed);
+        Assert.False(File.Exists(plain));
+        Assert.False(Path.Exists(link));
+        Assert.True(File.Exists(throughLink));
+        Assert.True(File.Exists(elsewhere));
+        Assert.True(File.Exists(Path.Combine(source, "a", "b.old", "g")));
+        Assert.Equal([Path.Combine(source, "a", "b", "g"), Path.Combine(source, "x", "f")], kept.Select(k => k.Path).Order());
+        Assert.All(kept, k => Assert.Equal("a directory on its path is a link, or is gone", k.Reason));
+    }
+
+    /// <summary>The guard takes one lock for each directory where sources land, however many sources land there.</summary>
+    [Fact]
+    public void The_guard_locks_each_landing_directory_once()
+    {
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src");
+        string[] paths = [.. Enumerable.Range(0, 3000).Select(i => TestFiles.Create(Path.Combine(source, $"f{i}"), 1))];
+        int before = Directory.GetFileSystemEntries("/proc/self/fd").Length;
+
+        using (SourceRemoval.Guard(paths, relative: false))
+            Assert.InRange(Directory.GetFileSystemEntries("/proc/self/fd").Length - before, 1, 8);
+        using (SourceRemoval.Guard([.. paths.Select(path => path.Replace("/src/", "/src/./"))], relative: true))
+            Assert.InRange(Directory.GetFileSystemEntries("/proc/self/fd").Length - before, 1, 8);
     }
 
     /// <summary>A file changed in size or time, or swapped for a link, and a link pointed elsewhere, are kept and named; one removed meanwhile is passed over.</summary>
