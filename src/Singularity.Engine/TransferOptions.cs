@@ -175,6 +175,14 @@ public sealed record TransferOptions
     public bool Relative { get; init; }
 
     /// <summary>
+    /// With <see cref="Relative"/>, send what each directory given holds, and all below it. Default true; false sends a
+    /// directory given as a directory alone, as rsync --files-from does without -r (so a list of old directories
+    /// from find does not carry along what was written into them since). `sglty send --files-from` sets it false,
+    /// and `--recursive` (`-r`) true again.
+    /// </summary>
+    public bool Recursive { get; init; } = true;
+
+    /// <summary>
     /// Name in <see cref="SendResult.Sent"/> each file that travelled, as rsync -v lists them. Default false (a tree of
     /// millions of files would hold a list as long); `sglty send --verbose` sets it.
     /// </summary>
@@ -256,6 +264,8 @@ public sealed record TransferOptions
     internal void ValidateForSending()
     {
         Validate();
+        if (!Recursive && !Relative)
+            throw new ArgumentException("a send without recursion is one of relative paths (as rsync --files-from without -r)", nameof(Recursive));
         if (Relative && DeleteExtraneous)
             throw new ArgumentException("relative paths send the directories above each name in part, so deleting what they hold beyond it would delete what was never meant to be sent", nameof(DeleteExtraneous));
         if (HardLinks && (SizeOnly || Update || IgnoreExisting))

@@ -37,7 +37,7 @@ internal static class SourceScanner
     /// <paramref name="hardLinks"/> (Linux), a file met again under another name becomes a hard link entry naming the
     /// first, which is marked linked, as rsync -H sends them.
     /// </summary>
-    public static List<SourceEntry> Scan(IReadOnlyList<string> paths, Action<string>? skipped, List<NotSentEntry> notSent, ExcludePatterns? exclude = null, bool hardLinks = false, bool relative = false)
+    public static List<SourceEntry> Scan(IReadOnlyList<string> paths, Action<string>? skipped, List<NotSentEntry> notSent, ExcludePatterns? exclude = null, bool hardLinks = false, bool relative = false, bool recursive = true)
     {
         if (paths.Count == 0) throw new SingularityException(ErrorCode.BadPath, "nothing to send: give at least one file or directory");
         var entries = new List<SourceEntry>();
@@ -51,7 +51,7 @@ internal static class SourceScanner
         {
             if (relative)
             {
-                AddRelative(path, entries, seen, skipped, notSent, exclude, firstNames);
+                AddRelative(path, recursive, entries, seen, skipped, notSent, exclude, firstNames);
                 continue;
             }
             bool contentsOnly = ContentsOnly(path);
@@ -225,16 +225,17 @@ internal static class SourceScanner
     /// Adds a source with relative paths (rsync -R): the directories above its kept path (each once, as rsync sends
     /// them), then the source under that path, a link as a link, as rsync sends it. An empty kept path sends the
     /// contents of the directory before "/./". A path below one already sent whole, or below a link sent as such, is
-    /// left out, as rsync leaves it; one that is missing is named and left out, and the rest goes on.
+    /// left out, as rsync leaves it; one that is missing is named and left out, and the rest goes on. Without
+    /// <paramref name="recursive"/>, a directory is sent without what it holds, as rsync --files-from sends it without -r.
     /// </summary>
-    private static void AddRelative(string path, List<SourceEntry> entries, Names seen, Action<string>? skipped, List<NotSentEntry> notSent, ExcludePatterns? exclude, Dictionary<(ulong, ulong), int>? firstNames)
+    private static void AddRelative(string path, bool recursive, List<SourceEntry> entries, Names seen, Action<string>? skipped, List<NotSentEntry> notSent, ExcludePatterns? exclude, Dictionary<(ulong, ulong), int>? firstNames)
     {
         string kept = KeptPath(path);
         string full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
         if (kept.Length == 0)
         {
             if (!Directory.Exists(full)) throw new SingularityException(ErrorCode.BadPath, $"cannot send '{path}': it keeps no name, and is not a directory whose contents could be sent");
-            Walk(new DirectoryInfo(full), "", full, 0, entries, seen, skipped, notSent, exclude, firstNames);
+            if (recursive) Walk(new DirectoryInfo(full), "", full, 0, entries, seen, skipped, notSent, exclude, firstNames);
             return;
         }
         string[] parts = kept.Split('/');
@@ -276,8 +277,9 @@ internal static class SourceScanner
         else if (isDirectory)
         {
             var root = new DirectoryInfo(full);
-            if (seen.Contains(kept)) seen.MarkWhole(kept);
-            else Add(entries, seen, DirectoryEntry(root, kept, full, kept.Length + 1));
+            if (!seen.Contains(kept)) Add(entries, seen, DirectoryEntry(root, kept, full, kept.Length + 1), implied: !recursive);
+            if (!recursive) return;
+            seen.MarkWhole(kept);
             Walk(root, kept + "/", full, kept.Length + 1, entries, seen, skipped, notSent, exclude, firstNames);
         }
         else if (SpecialKind(named) is { } kind)

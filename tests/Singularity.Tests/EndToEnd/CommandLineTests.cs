@@ -300,6 +300,7 @@ public sealed class CommandLineTests
     /// <summary>
     /// send --files-from sends what a list names, below the one directory given, as rsync --files-from does: lines or,
     /// with --from0, NUL-separated names (here from standard input), with the directories above them and nothing else.
+    /// A listed directory goes alone, and with -r (given with the lines here) with what it holds.
     /// </summary>
     [Theory]
     [InlineData(false)]
@@ -318,14 +319,15 @@ public sealed class CommandLineTests
         string[] listed = ["etc/app.conf", "/var/log", "./var/log/a.log"];
         var (exit, _, error) = nulSeparated
             ? await SgltyProcess.RunWithInputAsync(string.Join('\0', listed) + "\0", "send", source, "--to", url, "--files-from", "-", "--from0")
-            : await SgltyProcess.RunAsync("send", source, "--to", url, "--files-from", WriteList(temp.Path, "# what to send\n\n" + string.Join('\n', listed) + "\n"));
+            : await SgltyProcess.RunAsync("send", source, "--to", url, "-r", "--files-from", WriteList(temp.Path, "# what to send\n\n" + string.Join('\n', listed) + "\n"));
         var (receiverExit, _, _) = await SgltyProcess.FinishAsync(receiver);
 
         Assert.True(exit == 0, error);
         Assert.Equal(0, receiverExit);
-        Assert.Equal(["etc", "etc/app.conf", "var", "var/log", "var/log/a.log", "var/log/b.log"],
+        string[] arrived = nulSeparated ? ["etc/app.conf", "var/log/a.log"] : ["etc/app.conf", "var/log/a.log", "var/log/b.log"];
+        Assert.Equal(((string[])["etc", "var", "var/log", .. arrived]).Order(StringComparer.Ordinal),
             Directory.EnumerateFileSystemEntries(destination, "*", SearchOption.AllDirectories).Select(path => Path.GetRelativePath(destination, path)).Order(StringComparer.Ordinal));
-        foreach (string name in (string[])["etc/app.conf", "var/log/a.log", "var/log/b.log"])
+        foreach (string name in arrived)
             TestFiles.AssertSameBytes(Path.Combine(source, name), Path.Combine(destination, name));
     }
 

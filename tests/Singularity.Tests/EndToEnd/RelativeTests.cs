@@ -99,7 +99,7 @@ public sealed class RelativeTests
         TestFiles.AssertSameBytes(file, Path.Combine(destination, "f"));
     }
 
-    /// <summary>A kept path with ".." would name a place outside the destination, and deletion would empty directories sent in part: both are refused before anything is sent.</summary>
+    /// <summary>A kept path with ".." would name a place outside the destination, and deletion would empty directories sent in part: both are refused before anything is sent, as is a send without recursion that is not one of relative paths.</summary>
     [Fact]
     public async Task Dot_dot_in_a_kept_path_and_deletion_are_refused()
     {
@@ -109,9 +109,11 @@ public sealed class RelativeTests
 
         var climbing = await Assert.ThrowsAsync<SingularityException>(() => SingularitySender.SendAsync([$"{temp.Path}/src/./a/../a/f.bin"], url, Quick));
         var deleting = await Assert.ThrowsAsync<ArgumentException>(() => SingularitySender.SendAsync([file], url, Quick with { DeleteExtraneous = true }));
+        var flat = await Assert.ThrowsAsync<ArgumentException>(() => SingularitySender.SendAsync([file], url, Quick with { Relative = false, Recursive = false }));
 
         Assert.Equal(ErrorCode.BadPath, climbing.Code);
         Assert.Contains("it keeps '..' in its name", climbing.Message);
         Assert.Equal(nameof(TransferOptions.DeleteExtraneous), deleting.ParamName);
+        Assert.Equal(nameof(TransferOptions.Recursive), flat.ParamName);
     }
 }
