@@ -20,7 +20,7 @@ internal static class SourceRemoval
     /// or when it cannot be taken (a directory this process may not read, a file system without locks), as a receiver
     /// there would then go unseen. Linux only, as that lock is.
     /// </summary>
-    public static IDisposable Guard(IReadOnlyList<string> paths, bool relative)
+    public static Held Guard(IReadOnlyList<string> paths, bool relative)
     {
         var held = new List<DestinationLock>();
         var locked = new HashSet<string>(StringComparer.Ordinal);
@@ -239,8 +239,12 @@ internal static class SourceRemoval
         public void Dispose() => Clear();
     }
 
-    private sealed class Held(List<DestinationLock> locks) : IDisposable
+    /// <summary>The locks <see cref="Guard"/> holds, let go together.</summary>
+    internal sealed class Held(List<DestinationLock> locks) : IDisposable
     {
+        /// <summary>The directories locked.</summary>
+        public int Count => locks.Count;
+
         public void Dispose()
         {
             foreach (var held in locks) held.Dispose();
