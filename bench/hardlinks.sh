@@ -30,13 +30,7 @@ sglty=$(publish_sglty "$work/sglty")
 small_files "$work/src/snap1" "$files"
 for s in $(seq 2 "$snapshots"); do cp -al "$work/src/snap1" "$work/src/snap$s"; done
 names=$(find "$work/src" -type f | wc -l)
-mkdir -p "$work/dst"
-"$sglty" recv --dir "$work/dst" --listen 127.0.0.1:0 --url-file "$work/url" --encrypt none 2> "$work/recv.err" >/dev/null & pids+=($!)
-await_server "sglty recv" "$!" "$work/recv.err" "did not start" test -s "$work/url"
-url=$(cat "$work/url")
-rsyncd_conf "$work/rsyncd.conf" 5295 "$work/dst"
-rsync --daemon --no-detach --config="$work/rsyncd.conf" & pids+=($!)
-await_listening "rsync --daemon" "$!" 5295
+serve_dst "$work" "$sglty" 5295
 
 row() { printf '%-26s %9s %9s %8s %9s %12s  %s\n' "$@"; }
 run() { # label command...: into an empty destination, timed, then compared and its files counted

@@ -236,6 +236,19 @@ await_server() {
 # ports_free that nothing listened there before they started it. See await_server.
 await_listening() { await_server "$1" "$2" "" "did not listen on port $3" listening "$3"; }
 
+# Starts, for WORK/dst, a plaintext sglty receiver (SGLTY is its binary; its URL lands in $url) and an rsync daemon on
+# PORT, and waits until both listen; their pids join the caller's array `pids`, which its cleanup kills.
+serve_dst() {
+    local work=$1 sglty=$2 port=$3
+    mkdir -p "$work/dst"
+    "$sglty" recv --dir "$work/dst" --listen 127.0.0.1:0 --url-file "$work/url" --encrypt none 2> "$work/recv.err" >/dev/null & pids+=($!)
+    await_server "sglty recv" "$!" "$work/recv.err" "did not start" test -s "$work/url"
+    url=$(cat "$work/url")
+    rsyncd_conf "$work/rsyncd.conf" "$port" "$work/dst"
+    rsync --daemon --no-detach --config="$work/rsyncd.conf" & pids+=($!)
+    await_listening "rsync --daemon" "$!" "$port"
+}
+
 # The error iperf3 put in its JSON report FILE (iperf3 -J writes it there, not to stderr).
 iperf_error() { grep -oE '"error":[[:space:]]*"[^"]*"' "$1" 2>/dev/null | head -1 | cut -d'"' -f4; }
 

@@ -25,13 +25,7 @@ cleanup() {
 trap cleanup EXIT
 sglty=$(publish_sglty "$work/sglty")
 small_files "$work/tree" "$files"
-mkdir -p "$work/dst"
-"$sglty" recv --dir "$work/dst" --listen 127.0.0.1:0 --url-file "$work/url" --encrypt none 2> "$work/recv.err" >/dev/null & pids+=($!)
-await_server "sglty recv" "$!" "$work/recv.err" "did not start" test -s "$work/url"
-url=$(cat "$work/url")
-rsyncd_conf "$work/rsyncd.conf" 5296 "$work/dst"
-rsync --daemon --no-detach --config="$work/rsyncd.conf" & pids+=($!)
-await_listening "rsync --daemon" "$!" 5296
+serve_dst "$work" "$sglty" 5296
 
 row() { printf '%-44s %9s %9s %8s %12s  %s\n' "$@"; }
 run() { # label command...: from a fresh copy of the tree into an empty destination, timed, then compared
