@@ -104,6 +104,7 @@ public static class SingularitySender
         var (removed, kept) = SourceRemoval.Remove(delivered.Values, paths, options.Relative);
         // What the receiver kept of its own is not this source: it stays here.
         kept.AddRange(last.KeptAtReceiver.Select(entry => new KeptSource(entry.SourcePath, "the receiver kept the version it has (--size-only, --update or --ignore-existing), so this one was not sent") { AsAsked = true }));
+        kept.AddRange(last.LinksKeptAtReceiver.Select(entry => new KeptSource(entry.SourcePath, "the receiver kept what stood at its name (--ignore-existing), so this link was not made") { AsAsked = true }));
         return result with { SourcesRemoved = removed, SourcesKept = kept };
     }
 

@@ -165,8 +165,8 @@ public sealed record TransferOptions
     /// <summary>
     /// Send each path under the path it was given by, as rsync --relative (-R) does: <c>logs/app/x.log</c> arrives as
     /// <c>logs/app/x.log</c> below the receiver's directory, and <c>/var/log/x.log</c> as <c>var/log/x.log</c>; the
-    /// last "/./" in a path marks where the kept part starts (<c>/var/./log/x.log</c> arrives as <c>log/x.log</c>, and
-    /// <c>/srv/./</c> sends what /srv holds). The directories above each kept name are sent too (with their modes and
+    /// first "/./" in a path marks where the kept part starts (<c>/var/./log/x.log</c> arrives as <c>log/x.log</c>, and
+    /// <c>/srv/./</c> sends what /srv holds), and a trailing "/." names the directory itself, as with rsync. The directories above each kept name are sent too (with their modes and
     /// times); a link given is sent as a link; a name met again, or a path below one already sent whole, is sent once;
     /// a path that is missing is named in <see cref="SendResult.NotSent"/> and the rest goes on. Not with
     /// <see cref="DeleteExtraneous"/>: those directories are sent in part. Default false; `sglty send --relative`, and

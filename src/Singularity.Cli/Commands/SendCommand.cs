@@ -259,8 +259,9 @@ internal static class SendCommand
         var names = ListFile("--files-from", path, nulSeparated).Where(line => line.Length > 0 && (nulSeparated || (!line.StartsWith('#') && !line.StartsWith(';')))).ToList();
         if (!nulSeparated && names.Any(name => name.Contains('\0')))
             throw new SingularityException(ErrorCode.BadPath, $"--files-from '{path}' holds NUL characters; give --from0 for names separated by them (as find -print0 writes them)");
-        string below = directory.TrimEnd('/') + "/./";
-        return [.. names.Select(name => below + name.TrimStart('/'))];
+        // Below the directory, where a name's own "/./" marks its kept part, as rsync reads it; "." is all of it.
+        string root = directory.TrimEnd('/');
+        return [.. names.Select(name => name.TrimStart('/')).Select(name => name is "." or "./" ? root + "/./" : name.Contains("/./", StringComparison.Ordinal) ? $"{root}/{name}" : $"{root}/./{name}")];
     }
 
     /// <summary>The lines (or NUL-separated names) of FILE, "-" for standard input: as UTF-8 whatever the locale, a byte-order mark dropped.</summary>

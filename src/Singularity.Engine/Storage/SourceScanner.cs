@@ -197,14 +197,16 @@ internal static class SourceScanner
     }
 
     /// <summary>
-    /// The path a source keeps with relative paths (rsync -R): what follows the last "/./" in it, else the whole path,
-    /// without a leading '/', "./" parts or a trailing '/'; empty for the directory before a trailing "/./" (its
-    /// contents are sent). A ".." in it is refused: the entry would name a place outside the destination.
+    /// The path a source keeps with relative paths (rsync -R): what follows the first "/./" in it, else the whole path,
+    /// without a leading '/', "./" parts or a trailing '/' (a trailing "/." is dropped, as rsync drops it); empty for
+    /// "." or a path ending in "/./", whose directory's contents are sent. A ".." in it is refused: the entry would
+    /// name a place outside the destination.
     /// </summary>
     internal static string KeptPath(string path)
     {
-        int marker = (path + "/").LastIndexOf("/./", StringComparison.Ordinal);
-        string kept = marker >= 0 ? path[Math.Min(path.Length, marker + 3)..] : path;
+        string marked = Marked(path);
+        int marker = marked.IndexOf("/./", StringComparison.Ordinal);
+        string kept = marker >= 0 ? marked[(marker + 3)..] : marked;
         string[] parts = kept.Split('/', StringSplitOptions.RemoveEmptyEntries).Where(part => part != ".").ToArray();
         if (parts.Contains(".."))
             throw new SingularityException(ErrorCode.BadPath, $"cannot send '{path}' with relative paths: it keeps '..' in its name; give it from a directory above, with '/./' where the kept path starts (e.g. /srv/./app/logs)");
@@ -217,9 +219,16 @@ internal static class SourceScanner
     /// </summary>
     internal static string RelativeBase(string path)
     {
-        int marker = (path + "/").LastIndexOf("/./", StringComparison.Ordinal);
-        return Path.TrimEndingDirectorySeparator(Path.GetFullPath(marker >= 0 ? path[..(marker + 1)] : Path.IsPathRooted(path) ? "/" : "."));
+        string marked = Marked(path);
+        int marker = marked.IndexOf("/./", StringComparison.Ordinal);
+        return Path.TrimEndingDirectorySeparator(Path.GetFullPath(marker >= 0 ? marked[..(marker + 1)] : Path.IsPathRooted(path) ? "/" : "."));
     }
+
+    /// <summary>
+    /// A path as relative paths read it: a trailing "/." names the directory itself, as a trailing '/' does (so
+    /// "t/a/." keeps "t/a", and "src/./." is "src/./", the contents of src).
+    /// </summary>
+    private static string Marked(string path) => path.EndsWith("/.", StringComparison.Ordinal) ? path[..^1] : path;
 
     /// <summary>
     /// Adds a source with relative paths (rsync -R): the directories above its kept path (each once, as rsync sends
@@ -248,8 +257,9 @@ internal static class SourceScanner
         if (!isLink && !isDirectory && !named.Exists)
         {
             if (path.Contains('\uFFFD')) throw NotUtf8(path, "its name");
-            notSent.Add(new NotSentEntry(kept, "no such file or directory"));
-            skipped?.Invoke($"not sending '{kept}': no such file or directory");
+            string reason = Unreachable(full);
+            notSent.Add(new NotSentEntry(kept, reason));
+            skipped?.Invoke($"not sending '{kept}': {reason}");
             return;
         }
         if (exclude?.Excludes(kept, isDirectory) == true) return;
@@ -290,6 +300,23 @@ internal static class SourceScanner
         {
             AddFile(entries, seen, new SourceEntry(FileManifestEntry(named, kept), full, kept.Length), firstNames);
         }
+    }
+
+    /// <summary>Why a path that does not seem to exist was not found: missing, or in a directory this process may not search.</summary>
+    private static string Unreachable(string full)
+    {
+        try
+        {
+            File.GetAttributes(full);
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return "cannot read it: permission denied";
+        }
+        catch (IOException)
+        {
+        }
+        return "no such file or directory";
     }
 
     /// <summary>

@@ -444,8 +444,13 @@ internal sealed partial class ReceiverSession
                 _directories.Add((id, full, entry));
                 break;
             case EntryKind.Symlink:
-                // As rsync --ignore-existing: whatever stands at the name stays.
-                if (IgnoresExisting && !_guard.Created(Path.GetDirectoryName(full)) && Stands(full)) break;
+                // As rsync --ignore-existing: whatever stands at the name stays, and the sender is told (it keeps
+                // its own link, which is not here).
+                if (IgnoresExisting && !_guard.Created(Path.GetDirectoryName(full)) && Stands(full))
+                {
+                    NameLinkKept(id);
+                    break;
+                }
                 if (Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null) RemoveDirectoryInTheWay(entry, full);
                 // The link is created as it was sent and never followed; PathGuard refuses any later entry beneath it.
                 if (File.Exists(full) || new FileInfo(full).LinkTarget is not null) File.Delete(full);
@@ -512,6 +517,7 @@ internal sealed partial class ReceiverSession
                 case EntryKind.Directory when !(Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null):
                     throw KeptInTheWay(entry);
                 case EntryKind.Symlink:
+                    NameLinkKept(id);
                     return;
                 case EntryKind.File:
                     _fileCount++;
@@ -687,6 +693,14 @@ internal sealed partial class ReceiverSession
         for (int slash = entry.Path.IndexOf('/'); slash > 0; slash = entry.Path.IndexOf('/', slash + 1))
             if (_keptInTheWay.Contains(entry.Path[..slash]))
                 throw new EntryConflictException($"refused: '{entry.Path[..slash]}' is not a directory in the destination, and --ignore-existing keeps what is there");
+    }
+
+    /// <summary>Names a link of the source not made, what stood at its name kept (--ignore-existing), in FilesKept.</summary>
+    private void NameLinkKept(uint id)
+    {
+        Span<byte> item = stackalloc byte[4];
+        BinaryPrimitives.WriteUInt32LittleEndian(item, id);
+        _control!.PostBatchItem(ControlMessageType.FilesKept, item);
     }
 
     /// <summary>Counts a settled file kept by <see cref="KeepsOwn"/> as one in place is counted, and tells the sender (FilesKept).</summary>

@@ -83,6 +83,8 @@ internal sealed partial class SenderSession
     private int _filesUnchanged;
     // Of those, the files the receiver kept by a rule the sender asked for (FilesKept), though they differ by the quick check.
     private readonly HashSet<uint> _keptAtReceiver = [];
+    // Links the receiver did not make, keeping what stood at their names (IgnoreExisting, FilesKept).
+    private readonly HashSet<uint> _linksKept = [];
     private int _entriesDeleted;
     // Finish went out; StillWorking messages heard (while the receiver seeds, before the last acceptance, and while
     // it deletes, after Finish).
@@ -365,16 +367,25 @@ internal sealed partial class SenderSession
         }
     }
 
+    /// <summary>The links the receiver did not make, keeping what stood at their names (<see cref="TransferOptions.IgnoreExisting"/>).</summary>
+    public IReadOnlyList<SourceEntry> LinksKeptAtReceiver
+    {
+        get
+        {
+            lock (_linksKept) return [.. _linksKept.Order().Select(id => _entries[(int)id])];
+        }
+    }
+
     /// <summary>
     /// Once this attempt succeeded, every entry but directories that the receiver holds: files committed, found in
     /// place or named as sent before, and links made; all but those left out (<see cref="SendResult.NotSent"/>) and
-    /// those it kept as it had them (<see cref="KeptAtReceiver"/>).
+    /// those it kept as it had them (<see cref="KeptAtReceiver"/>, <see cref="LinksKeptAtReceiver"/>).
     /// </summary>
     public IEnumerable<SourceEntry> Delivered
     {
         get
         {
-            var left = NotSent.Select(entry => entry.Path).Concat(KeptAtReceiver.Select(entry => entry.Entry.Path)).ToHashSet(StringComparer.Ordinal);
+            var left = NotSent.Select(entry => entry.Path).Concat(KeptAtReceiver.Concat(LinksKeptAtReceiver).Select(entry => entry.Entry.Path)).ToHashSet(StringComparer.Ordinal);
             return _entries.Where(e => e.Entry.Kind != EntryKind.Directory && !left.Contains(e.Entry.Path));
         }
     }
@@ -717,7 +728,14 @@ internal sealed partial class SenderSession
         int count = ControlBatch.Count(body, 4, kept ? ControlMessageType.FilesKept : ControlMessageType.FilesPresent);
         for (int i = 0; i < count; i++)
         {
-            var file = FileAt(BinaryPrimitives.ReadUInt32LittleEndian(ControlBatch.Item(body, 4, i)), 0);
+            uint id = BinaryPrimitives.ReadUInt32LittleEndian(ControlBatch.Item(body, 4, i));
+            if (kept && id < (uint)Volatile.Read(ref _entriesSent) && _entries[(int)id].Entry is { Kind: EntryKind.Symlink } link)
+            {
+                if (!_options.IgnoreExisting) throw new ProtocolViolationException($"the receiver named the link '{link.Path}' as kept, which this sender did not ask for");
+                lock (_linksKept) if (!_linksKept.Add(id)) throw new ProtocolViolationException($"the link '{link.Path}' was named as kept twice");
+                continue;
+            }
+            var file = FileAt(id, 0);
             if (!_options.SkipUnchanged && !file.Entry.SentBefore) throw new ProtocolViolationException($"the receiver named '{file.Entry.Path}' as in place, which this sender did not ask for");
             if (kept && (file.Entry.SentBefore || !(_options.SizeOnly || _options.Update || _options.IgnoreExisting)))
                 throw new ProtocolViolationException($"the receiver named '{file.Entry.Path}' as kept by a rule this sender did not ask for");

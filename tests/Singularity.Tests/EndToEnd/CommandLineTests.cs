@@ -316,7 +316,8 @@ public sealed class CommandLineTests
         using var receiver = SgltyProcess.Start("recv", "--dir", destination, "--listen", "127.0.0.1:0", "--once", "--url-file", urlFile);
         string url = await SgltyProcess.WaitForFileAsync(urlFile, receiver);
 
-        string[] listed = ["etc/app.conf", "/var/log", "./var/log/a.log"];
+        // A "/./" within a name marks its kept part: srv/x arrives as x.
+        string[] listed = ["etc/app.conf", "/var/log", "./var/log/a.log", "srv/./x"];
         var (exit, _, error) = nulSeparated
             ? await SgltyProcess.RunWithInputAsync(string.Join('\0', listed) + "\0", "send", source, "--to", url, "--files-from", "-", "--from0")
             : await SgltyProcess.RunAsync("send", source, "--to", url, "-r", "--files-from", WriteList(temp.Path, "# what to send\n\n" + string.Join('\n', listed) + "\n"));
@@ -324,11 +325,11 @@ public sealed class CommandLineTests
 
         Assert.True(exit == 0, error);
         Assert.Equal(0, receiverExit);
-        string[] arrived = nulSeparated ? ["etc/app.conf", "var/log/a.log"] : ["etc/app.conf", "var/log/a.log", "var/log/b.log"];
+        string[] arrived = nulSeparated ? ["etc/app.conf", "var/log/a.log", "x"] : ["etc/app.conf", "var/log/a.log", "var/log/b.log", "x"];
         Assert.Equal(((string[])["etc", "var", "var/log", .. arrived]).Order(StringComparer.Ordinal),
             Directory.EnumerateFileSystemEntries(destination, "*", SearchOption.AllDirectories).Select(path => Path.GetRelativePath(destination, path)).Order(StringComparer.Ordinal));
         foreach (string name in arrived)
-            TestFiles.AssertSameBytes(Path.Combine(source, name), Path.Combine(destination, name));
+            TestFiles.AssertSameBytes(Path.Combine(source, name == "x" ? "srv/x" : name), Path.Combine(destination, name));
     }
 
     /// <summary>An empty list (a find that found nothing) is nothing to do, as with rsync; a list with NULs asks for --from0.</summary>

@@ -87,6 +87,10 @@ public sealed class KeepRuleTests
         string identical = TestFiles.Create(Path.Combine(tree, "identical"), 10_000, seed: 3);
         byte[] fresh = File.ReadAllBytes(TestFiles.Create(Path.Combine(tree, "fresh"), 10_000, seed: 4));
         TestFiles.Create(Path.Combine(received, "theirs-too"), 5_000, seed: 2);
+        // A link of the source where the receiver has a file: the link is not made, so it stays here too.
+        string link = Path.Combine(tree, "lnk");
+        File.CreateSymbolicLink(link, "fresh");
+        TestFiles.Create(Path.Combine(received, "lnk"), 10, seed: 5);
         File.SetLastWriteTimeUtc(CopyTo(identical, Path.Combine(received, "identical")), File.GetLastWriteTimeUtc(identical));
         await using var receiver = new LoopbackReceiver(Path.GetDirectoryName(received)!);
 
@@ -94,11 +98,11 @@ public sealed class KeepRuleTests
 
         Assert.True((await receiver.NextResultAsync()).Succeeded);
         Assert.Equal((1, 2, 1), (result.FilesTransferred, result.FilesUnchanged, result.FilesKept));
-        var kept = Assert.Single(result.SourcesKept);
-        Assert.Equal(mine, kept.Path);
-        Assert.Contains("the receiver kept the version it has", kept.Reason);
+        Assert.Equal([(link, "the receiver kept what stood at its name (--ignore-existing), so this link was not made", true),
+            (mine, "the receiver kept the version it has (--size-only, --update or --ignore-existing), so this one was not sent", true)],
+            result.SourcesKept.Select(kept => (kept.Path, kept.Reason, kept.AsAsked)).Order());
         Assert.Equal(2, result.SourcesRemoved);
-        Assert.Equal(["theirs-too"], Directory.EnumerateFiles(tree).Select(Path.GetFileName));
+        Assert.Equal(["lnk", "theirs-too"], Directory.EnumerateFileSystemEntries(tree).Select(Path.GetFileName).Order(StringComparer.Ordinal));
         Assert.Equal(5_000, new FileInfo(Path.Combine(received, "theirs-too")).Length);
         Assert.Equal(fresh, File.ReadAllBytes(Path.Combine(received, "fresh")));
     }

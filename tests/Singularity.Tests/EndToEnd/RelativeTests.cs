@@ -52,9 +52,8 @@ public sealed class RelativeTests
 
     /// <summary>
     /// A list as `find` makes it: the directory itself ("."), a directory before what is in it, a link to a directory
-    /// and a name below that link, a dangling link, a name gone since, and a "/./" within a name. Links arrive as
-    /// links (as rsync -R sends them), nothing is sent twice or through a link, the missing name is named, and the rest
-    /// arrives.
+    /// and a name below that link, a dangling link, and a name gone since. Links arrive as links (as rsync -R sends
+    /// them), nothing is sent twice or through a link, the missing name is named, and the rest arrives.
     /// </summary>
     [Fact]
     public async Task A_list_as_find_makes_it_arrives_as_rsync_sends_it()
@@ -68,19 +67,41 @@ public sealed class RelativeTests
         File.CreateSymbolicLink(Path.Combine(source, "dangling"), "nowhere");
         string destination = temp.Sub("dst");
         await using var receiver = new LoopbackReceiver(destination);
-        string[] listed = [".", "a", "a/lnk", "a/lnk/g", "a/x", "dangling", "gone", "deep/./er/y"];
+        string[] listed = [".", "a", "a/lnk", "a/lnk/g", "a/x", "dangling", "gone", "deep/er/y"];
 
         var result = await SingularitySender.SendAsync([.. listed.Select(name => $"{source}/./{name}")], receiver.Url, Quick);
 
         Assert.True((await receiver.NextResultAsync()).Succeeded);
         // (a/lnk/g is c/g, seen through the link.)
-        Assert.Equal(["a", "a/lnk", "a/lnk/g", "a/x", "c", "c/g", "dangling", "deep", "deep/er", "deep/er/y", "er", "er/y"],
+        Assert.Equal(["a", "a/lnk", "a/lnk/g", "a/x", "c", "c/g", "dangling", "deep", "deep/er", "deep/er/y"],
             Directory.EnumerateFileSystemEntries(destination, "*", SearchOption.AllDirectories).Select(path => Path.GetRelativePath(destination, path)).Order(StringComparer.Ordinal));
         Assert.Equal("../c", new FileInfo(Path.Combine(destination, "a", "lnk")).LinkTarget);
         Assert.Equal("nowhere", new FileInfo(Path.Combine(destination, "dangling")).LinkTarget);
-        TestFiles.AssertSameBytes(Path.Combine(source, "deep", "er", "y"), Path.Combine(destination, "er", "y"));
+        TestFiles.AssertSameBytes(Path.Combine(source, "deep", "er", "y"), Path.Combine(destination, "deep", "er", "y"));
         var missing = Assert.Single(result.NotSent);
         Assert.Equal(("gone", "no such file or directory"), (missing.Path, missing.Reason));
+    }
+
+    /// <summary>
+    /// As rsync -R reads them: the first "/./" marks where the kept path starts, a trailing "/." names the directory
+    /// itself, and a path ending in "/./" with no marker before it sends the directory's contents.
+    /// </summary>
+    [Theory]
+    [InlineData("t/./a/./b", "a/b/c/f")]
+    [InlineData("./t/a/.", "t/a/b/c/f")]
+    [InlineData("t/a/./", "b/c/f")]
+    public async Task Markers_are_read_as_rsync_reads_them(string given, string arrives)
+    {
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src");
+        string file = TestFiles.Create(Path.Combine(source, "t", "a", "b", "c", "f"), 5_000, seed: 1);
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination);
+
+        await SingularitySender.SendAsync([$"{source}/{given}"], receiver.Url, Quick);
+
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        TestFiles.AssertSameBytes(file, Path.Combine(destination, arrives));
     }
 
     /// <summary>One file given by two spellings that keep different paths arrives under both, as rsync -R sends it.</summary>
