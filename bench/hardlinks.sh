@@ -18,14 +18,7 @@ if ! [[ $files =~ ^[1-9][0-9]*$ && $snapshots =~ ^[1-9][0-9]*$ ]]; then
 fi
 install_missing rsync=rsync ss=iproute2
 ports_free 5295 || exit 1
-work="$(mktemp -d "$base/sglty-hardlinks.XXXXXX")"
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+make_work "$base" hardlinks
 sglty=$(publish_sglty "$work/sglty")
 small_files "$work/src/snap1" "$files"
 for s in $(seq 2 "$snapshots"); do cp -al "$work/src/snap1" "$work/src/snap$s"; done

@@ -236,6 +236,19 @@ await_server() {
 # ports_free that nothing listened there before they started it. See await_server.
 await_listening() { await_server "$1" "$2" "" "did not listen on port $3" listening "$3"; }
 
+# Makes the script's work directory, BASE/sglty-NAME.XXXXXX (set as `work`), and, at exit, kills the processes the
+# script adds to the array `pids` and removes the directory.
+make_work() {
+    work="$(mktemp -d "$1/sglty-$2.XXXXXX")"
+    pids=()
+    trap remove_work EXIT
+}
+remove_work() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+
 # Starts, for WORK/dst, a plaintext sglty receiver (SGLTY is its binary; its URL lands in $url) and an rsync daemon on
 # PORT, and waits until both listen; their pids join the caller's array `pids`, which its cleanup kills.
 serve_dst() {

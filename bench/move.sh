@@ -15,14 +15,7 @@ if ! [[ $files =~ ^[1-9][0-9]*$ ]]; then
 fi
 install_missing rsync=rsync ss=iproute2
 ports_free 5296 || exit 1
-work="$(mktemp -d "$base/sglty-move.XXXXXX")"
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+make_work "$base" move
 sglty=$(publish_sglty "$work/sglty")
 small_files "$work/tree" "$files"
 serve_dst "$work" "$sglty" 5296

@@ -22,10 +22,7 @@ if ((free_mib < size_mib + data_mib + 64)); then
     exit 1
 fi
 ports_free 8874 7703
-work="$(mktemp -d "$dir/sglty-sparse.XXXXXX")"
-pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+make_work "$dir" sparse
 sglty=$(publish_sglty "$work/sglty")
 mkdir -p "$work/src" "$work/dst"
 python3 - "$work/src/vm.img" "$size_mib" "$data_mib" <<'PY'
