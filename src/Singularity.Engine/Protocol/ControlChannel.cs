@@ -71,6 +71,14 @@ internal sealed class ControlChannel : IAsyncDisposable
         _signal.Release();
     }
 
+    /// <summary>Appends one item that is a file id alone (FilesCommitted, FilesPresent, FilesKept, FilesDropped) to the open batch message of <paramref name="type"/>.</summary>
+    public void PostBatchItem(ControlMessageType type, uint id)
+    {
+        Span<byte> item = stackalloc byte[4];
+        BinaryPrimitives.WriteUInt32LittleEndian(item, id);
+        PostBatchItem(type, item);
+    }
+
     /// <summary>Appends one item to the open batch message of <paramref name="type"/> (body: u32 count, then items), starting a new one when needed.</summary>
     public void PostBatchItem(ControlMessageType type, ReadOnlySpan<byte> item)
     {

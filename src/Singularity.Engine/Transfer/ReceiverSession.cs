@@ -430,27 +430,18 @@ internal sealed partial class ReceiverSession
     {
         FailIfBelowKept(entry);
         string full = _guard.Resolve(entry.Path);
+        if (KeepsWhatStands(id, entry, full, fresh: _guard.Created(Path.GetDirectoryName(full)))) return;
         switch (entry.Kind)
         {
             case EntryKind.Directory:
                 // A file or a link where the source has a directory is replaced, as rsync replaces it: a link is
                 // removed itself, never followed. (Nothing stands in a directory this session created.)
                 if (!_guard.Created(Path.GetDirectoryName(full)) && new FileInfo(full) is { } standing && (standing.Exists || standing.LinkTarget is not null))
-                {
-                    if (IgnoresExisting) throw KeptInTheWay(entry);
                     File.Delete(full);
-                }
                 _guard.CreateDirectory(full);
                 _directories.Add((id, full, entry));
                 break;
             case EntryKind.Symlink:
-                // As rsync --ignore-existing: whatever stands at the name stays, and the sender is told (it keeps
-                // its own link, which is not here).
-                if (IgnoresExisting && !_guard.Created(Path.GetDirectoryName(full)) && Stands(full))
-                {
-                    NameLinkKept(id);
-                    break;
-                }
                 if (Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null) RemoveDirectoryInTheWay(entry, full);
                 // The link is created as it was sent and never followed; PathGuard refuses any later entry beneath it.
                 if (File.Exists(full) || new FileInfo(full).LinkTarget is not null) File.Delete(full);
@@ -467,13 +458,6 @@ internal sealed partial class ReceiverSession
             case EntryKind.File:
                 // In a directory this session created, nothing stands in the way (see LeaveInPlace).
                 bool fresh = _guard.Created(Path.GetDirectoryName(full));
-                if (!fresh && IgnoresExisting && !entry.SentBefore && Stands(full))
-                {
-                    _fileCount++;
-                    Settle(id);
-                    KeepExisting(id, entry, full);
-                    break;
-                }
                 if (!fresh && Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null) RemoveDirectoryInTheWay(entry, full);
                 // What stands at the resumable name is known once looked at: a file of one shard removes it.
                 bool? partialStands = !fresh && Digests.ShardCount64(entry.Size, _shardSize) <= 1 ? PartialFile.RemoveStaleResumable(full) : null;
@@ -508,24 +492,7 @@ internal sealed partial class ReceiverSession
         string full = _guard.Resolve(entry.Path, create: false);
         // Below a directory a real session would create, nothing found counts: it would be a fresh one.
         bool fresh = _guard.Planned(Path.GetDirectoryName(full));
-        if (IgnoresExisting && !fresh && !entry.SentBefore && Stands(full))
-        {
-            // What a real session keeps, as rsync --ignore-existing keeps it: a file is named kept (or present), a
-            // link is left, and a directory's place taken by something else fails.
-            switch (entry.Kind)
-            {
-                case EntryKind.Directory when !(Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null):
-                    throw KeptInTheWay(entry);
-                case EntryKind.Symlink:
-                    NameLinkKept(id);
-                    return;
-                case EntryKind.File:
-                    _fileCount++;
-                    Settle(id);
-                    KeepExisting(id, entry, full);
-                    return;
-            }
-        }
+        if (KeepsWhatStands(id, entry, full, fresh)) return;
         if (entry.Kind == EntryKind.Directory)
         {
             // Missing, or a file or a link in its place, which a real session replaces; else checked, as a real session checks it.
@@ -657,7 +624,7 @@ internal sealed partial class ReceiverSession
     /// Whether a regular file (not a link) in place, which the quick check finds changed (or with a partial beside it),
     /// is kept by the rules the sender asked for, as rsync keeps it: one of the entry's size (--size-only), one
     /// modified later than the entry (--update). It is left exactly as it is. (--ignore-existing keeps whatever stands
-    /// at the name, before this is asked: <see cref="KeepExisting"/>.)
+    /// at the name, before this is asked: <see cref="KeepsWhatStands"/>.)
     /// </summary>
     private bool KeepsOwn(ManifestEntry entry, string full)
     {
@@ -667,26 +634,39 @@ internal sealed partial class ReceiverSession
             || ((_keepRules & OpenSessionFlags.Update) != 0 && SourceScanner.ToNanoseconds(existing.LastWriteTimeUtc) > entry.MtimeNanoseconds);
     }
 
-    /// <summary>The sender asked to keep whatever stands at an entry's name (rsync --ignore-existing).</summary>
-    private bool IgnoresExisting => (_keepRules & OpenSessionFlags.IgnoreExisting) != 0;
+    /// <summary>
+    /// With --ignore-existing (and not in a directory this session makes, <paramref name="fresh"/>), whatever stands at
+    /// an entry's name stays, as rsync keeps it, in a real session and a dry run alike: a file is named present, or
+    /// kept (FilesKept); a link is not made, and named kept, so that the sender keeps its own; a directory whose place
+    /// something else takes fails, and so does what is below it (<see cref="FailIfBelowKept"/>). True if the entry
+    /// needs nothing more.
+    /// </summary>
+    private bool KeepsWhatStands(uint id, ManifestEntry entry, string full, bool fresh)
+    {
+        if ((_keepRules & OpenSessionFlags.IgnoreExisting) == 0 || fresh || entry.SentBefore || !Stands(full)) return false;
+        switch (entry.Kind)
+        {
+            case EntryKind.Directory when !(Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null):
+                (_keptInTheWay ??= new(StringComparer.Ordinal)).Add(entry.Path);
+                throw new EntryConflictException($"refused: '{entry.Path}' is not a directory in the destination, where the source has one, and --ignore-existing keeps what is there");
+            case EntryKind.Symlink:
+                _control!.PostBatchItem(ControlMessageType.FilesKept, id);
+                return true;
+            case EntryKind.File:
+                _fileCount++;
+                Settle(id);
+                if (IsInPlace(entry, full, partialStands: null, out _)) NamePresent(id, entry);
+                else NameKept(id, entry);
+                return true;
+            default:
+                return false;
+        }
+    }
 
     /// <summary>Whether anything stands at <paramref name="full"/>: a file, a directory, a link (even to nothing), or a special file.</summary>
     private static bool Stands(string full) => new FileInfo(full) is { } there && (there.Exists || there.LinkTarget is not null || Directory.Exists(full));
 
-    /// <summary>With --ignore-existing, a settled file whose name is taken: named present when it passes the quick check (its mode left as it is), else kept.</summary>
-    private void KeepExisting(uint id, ManifestEntry entry, string full)
-    {
-        if (IsInPlace(entry, full, partialStands: null, out _)) NamePresent(id, entry);
-        else NameKept(id, entry);
-    }
-
-    private EntryConflictException KeptInTheWay(ManifestEntry entry)
-    {
-        (_keptInTheWay ??= new(StringComparer.Ordinal)).Add(entry.Path);
-        return new($"refused: '{entry.Path}' is not a directory in the destination, where the source has one, and --ignore-existing keeps what is there");
-    }
-
-    /// <summary>An entry below a directory kept in the way (<see cref="KeptInTheWay"/>) fails with it, before its path is looked at.</summary>
+    /// <summary>An entry below a directory kept in the way (<see cref="KeepsWhatStands"/>) fails with it, before its path is looked at.</summary>
     private void FailIfBelowKept(ManifestEntry entry)
     {
         if (_keptInTheWay is null) return;
@@ -695,22 +675,12 @@ internal sealed partial class ReceiverSession
                 throw new EntryConflictException($"refused: '{entry.Path[..slash]}' is not a directory in the destination, and --ignore-existing keeps what is there");
     }
 
-    /// <summary>Names a link of the source not made, what stood at its name kept (--ignore-existing), in FilesKept.</summary>
-    private void NameLinkKept(uint id)
-    {
-        Span<byte> item = stackalloc byte[4];
-        BinaryPrimitives.WriteUInt32LittleEndian(item, id);
-        _control!.PostBatchItem(ControlMessageType.FilesKept, item);
-    }
-
     /// <summary>Counts a settled file kept by <see cref="KeepsOwn"/> as one in place is counted, and tells the sender (FilesKept).</summary>
     private void NameKept(uint id, ManifestEntry entry)
     {
         _filesUnchanged++;
         _chunkUnchangedBytes += entry.Size;
-        Span<byte> item = stackalloc byte[4];
-        BinaryPrimitives.WriteUInt32LittleEndian(item, id);
-        _control!.PostBatchItem(ControlMessageType.FilesKept, item);
+        _control!.PostBatchItem(ControlMessageType.FilesKept, id);
     }
 
     /// <summary>Counts a settled file as found in place and tells the sender (FilesPresent).</summary>
@@ -718,9 +688,7 @@ internal sealed partial class ReceiverSession
     {
         if (!entry.SentBefore) _filesUnchanged++;
         _chunkUnchangedBytes += entry.Size;
-        Span<byte> item = stackalloc byte[4];
-        BinaryPrimitives.WriteUInt32LittleEndian(item, id);
-        _control!.PostBatchItem(ControlMessageType.FilesPresent, item);
+        _control!.PostBatchItem(ControlMessageType.FilesPresent, id);
     }
 
     /// <summary>
@@ -946,9 +914,7 @@ internal sealed partial class ReceiverSession
         Interlocked.Add(ref _bytesWritten, file.Entry.Size);
         if (file.OwnerNotSet) OwnerNotSet();
         Settle(file.Id);
-        Span<byte> item = stackalloc byte[4];
-        BinaryPrimitives.WriteUInt32LittleEndian(item, file.Id);
-        _control!.PostBatchItem(ControlMessageType.FilesCommitted, item);
+        _control!.PostBatchItem(ControlMessageType.FilesCommitted, file.Id);
     }
 
     private async Task OnFinishAsync(int bodyLength)

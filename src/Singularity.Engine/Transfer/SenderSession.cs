@@ -789,9 +789,7 @@ internal sealed partial class SenderSession
         if (!file.TryDrop()) return;
         lock (_notSent) _notSent.Add(new NotSentEntry(file.Entry.Path, reason.Message) { Bytes = file.Entry.Size });
         _events?.Invoke($"not sending '{file.Entry.Path}': {reason.Message}");
-        Span<byte> item = stackalloc byte[4];
-        BinaryPrimitives.WriteUInt32LittleEndian(item, file.Id);
-        _control!.PostBatchItem(ControlMessageType.FilesDropped, item);
+        _control!.PostBatchItem(ControlMessageType.FilesDropped, file.Id);
         Interlocked.Increment(ref _progressEvents);
         SettleUnmoved(file);
     }
