@@ -193,33 +193,32 @@ internal static class SourceRemoval
         /// </summary>
         public (SafeFileHandle? Directory, string Name) Of(SourceEntry entry)
         {
-            string root, below, name;
+            // The root to walk from, and the entry's path below it.
+            string? root;
+            string path;
             if (relative)
             {
                 // The root's own kept name: the whole path for an entry named on its own, empty for a directory's contents.
                 string rootName = entry.Entry.Path.Length <= entry.Skip ? entry.Entry.Path : entry.Entry.Path[..entry.Skip].TrimEnd('/');
-                int last = entry.Entry.Path.LastIndexOf('/');
-                name = entry.Entry.Path[(last + 1)..];
-                below = last < 0 ? "" : entry.Entry.Path[..last];
-                if (rootName.Length == 0) root = entry.Root;
-                else if (entry.Root.EndsWith("/" + rootName, StringComparison.Ordinal)) root = entry.Root[..^(rootName.Length + 1)] is { Length: > 0 } above ? above : "/";
-                else return (null, name);
+                path = entry.Entry.Path;
+                root = rootName.Length == 0 ? entry.Root
+                    : entry.Root.EndsWith("/" + rootName, StringComparison.Ordinal) ? (entry.Root[..^(rootName.Length + 1)] is { Length: > 0 } above ? above : "/")
+                    : null;
             }
             else if (entry.Entry.Path.Length <= entry.Skip)
             {
                 // A source named on its own: the directory that holds it is named as the user gave it.
                 root = Path.GetDirectoryName(entry.Root) ?? "/";
-                below = "";
-                name = Path.GetFileName(entry.Root);
+                path = Path.GetFileName(entry.Root);
             }
             else
             {
                 root = entry.Root;
-                string inTree = entry.Entry.Path[entry.Skip..];
-                int last = inTree.LastIndexOf('/');
-                below = last < 0 ? "" : inTree[..last];
-                name = inTree[(last + 1)..];
+                path = entry.Entry.Path[entry.Skip..];
             }
+            int last = path.LastIndexOf('/');
+            string below = last < 0 ? "" : path[..last], name = path[(last + 1)..];
+            if (root is null) return (null, name);
             string key = root + "\0" + below;
             if (!_held.TryGetValue(key, out var directory))
             {

@@ -123,8 +123,7 @@ internal static class SourceScanner
             if (Utf8Names.NameIsNotUtf8(child)) throw NotUtf8(relative, "its name");
             if (isLink && child.LinkTarget is { } target)
             {
-                if (Utf8Names.TargetIsNotUtf8(child.FullName, target)) throw NotUtf8(relative, "its link target");
-                Add(entries, seen, new SourceEntry(new ManifestEntry(EntryKind.Symlink, relative, 0, 0, ToNanoseconds(child.LastWriteTimeUtc), target), treeRoot, skip));
+                Add(entries, seen, LinkEntry(child, target, relative, treeRoot, skip));
             }
             else if (child is DirectoryInfo subdirectory)
             {
@@ -156,6 +155,13 @@ internal static class SourceScanner
 
     private static ManifestEntry FileManifestEntry(FileInfo file, string relative) =>
         new(EntryKind.File, relative, file.Length, ModeOf(file), ToNanoseconds(file.LastWriteTimeUtc), null);
+
+    /// <summary>A link, sent as a link, never followed; its target must be UTF-8, as the receiver needs it.</summary>
+    private static SourceEntry LinkEntry(FileSystemInfo link, string target, string relative, string treeRoot, int skip)
+    {
+        if (Utf8Names.TargetIsNotUtf8(link.FullName, target)) throw NotUtf8(relative, "its link target");
+        return new(new ManifestEntry(EntryKind.Symlink, relative, 0, 0, ToNanoseconds(link.LastWriteTimeUtc), target), treeRoot, skip);
+    }
 
     private static SourceEntry DirectoryEntry(DirectoryInfo directory, string relative, string treeRoot, int skip) =>
         new(new ManifestEntry(EntryKind.Directory, relative, 0, ModeOf(directory), ToNanoseconds(directory.LastWriteTimeUtc), null), treeRoot, skip);
@@ -251,7 +257,8 @@ internal static class SourceScanner
         for (int i = 1; i < parts.Length; i++)
             if (seen.KindOf(string.Join('/', parts, 0, i)) is Names.NotDirectory or Names.Whole) return;
         var named = new FileInfo(full);
-        bool isLink = named.LinkTarget is not null;
+        string? linkTarget = named.LinkTarget;
+        bool isLink = linkTarget is not null;
         bool isDirectory = !isLink && Directory.Exists(full);
         if (seen.KindOf(kept) is { } already && !(already == Names.Implied && isDirectory)) return;
         if (!isLink && !isDirectory && !named.Exists)
@@ -279,10 +286,9 @@ internal static class SourceScanner
             if (info.LinkTarget is not null && info.ResolveLinkTarget(returnFinalTarget: true) is DirectoryInfo target) info = target;
             Add(entries, seen, DirectoryEntry(info, name, source, name.Length), implied: true);
         }
-        if (isLink)
+        if (linkTarget is not null)
         {
-            if (Utf8Names.TargetIsNotUtf8(full, named.LinkTarget!)) throw NotUtf8(kept, "its link target");
-            Add(entries, seen, new SourceEntry(new ManifestEntry(EntryKind.Symlink, kept, 0, 0, ToNanoseconds(named.LastWriteTimeUtc), named.LinkTarget), full, kept.Length));
+            Add(entries, seen, LinkEntry(named, linkTarget, kept, full, kept.Length));
         }
         else if (isDirectory)
         {
