@@ -72,8 +72,7 @@ internal static class SpecialFiles
         var handle = new SafeFileHandle(descriptor, ownsHandle: true);
         try
         {
-            if (statx(handle, "", AtEmptyPath, StatxType, out var status) == 0 && (status.Mask & StatxType) != 0 && (status.Mode & FileTypeMask) == RegularType)
-                return handle;
+            if (TypeOf(handle) == RegularType) return handle;
         }
         catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
         {
@@ -174,7 +173,7 @@ internal static class SpecialFiles
             if (statx(handle, "", AtEmptyPath, StatxType | StatxInode, out var opened) != 0) return false;
             if (statx(AtFdCwd, path, AtSymlinkNoFollow, StatxType | StatxInode, out var named) != 0) return true;
             return (named.Mode & FileTypeMask) == LinkType || named.Inode != opened.Inode
-                || named.DeviceMajor != opened.DeviceMajor || named.DeviceMinor != opened.DeviceMinor;
+                || named.Device != opened.Device;
         }
         catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
         {
@@ -193,7 +192,7 @@ internal static class SpecialFiles
         {
             const uint wanted = StatxInode | StatxLinks;
             return statx(AtFdCwd, path, AtSymlinkNoFollow, wanted, out var status) == 0 && (status.Mask & wanted) == wanted
-                ? (((ulong)status.DeviceMajor << 32) | status.DeviceMinor, status.Inode, status.Links) : null;
+                ? (status.Device, status.Inode, status.Links) : null;
         }
         catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
         {
@@ -317,19 +316,22 @@ internal static class SpecialFiles
         }
     }
 
-    private static bool IsDirectory(SafeFileHandle handle) =>
-        statx(handle, "", AtEmptyPath, StatxType, out var status) == 0 && (status.Mask & StatxType) != 0 && (status.Mode & FileTypeMask) == DirectoryType;
+    private static bool IsDirectory(SafeFileHandle handle) => TypeOf(handle) == DirectoryType;
+
+    /// <summary>The file type bits of what <paramref name="handle"/> is open on; 0 if they cannot be read.</summary>
+    private static ushort TypeOf(SafeFileHandle handle) =>
+        statx(handle, "", AtEmptyPath, StatxType, out var status) == 0 && (status.Mask & StatxType) != 0 ? (ushort)(status.Mode & FileTypeMask) : (ushort)0;
 
     /// <summary>What <paramref name="name"/> in <paramref name="directory"/> is, never following a link there; or the error number that kept it from being read (<see cref="Errno.NoEntry"/> when gone).</summary>
     public static (EntryStatus? Status, int Error) StatusAt(SafeFileHandle directory, string name)
     {
         const uint wanted = StatxType | StatxSize | StatxModified | StatxInode;
-        if (statxReportingError(directory, name, AtSymlinkNoFollow, wanted, out var status) != 0) return (null, Marshal.GetLastPInvokeError());
+        if (statx(directory, name, AtSymlinkNoFollow, wanted, out var status) != 0) return (null, Marshal.GetLastPInvokeError());
         if ((status.Mask & wanted) != wanted) return (null, Errno.NotSupported);
         // In the units the scan records (100 ns, as .NET keeps times).
         long modified = status.ModifiedSeconds * 1_000_000_000 + status.ModifiedNanoseconds / 100 * 100;
         ushort type = (ushort)(status.Mode & FileTypeMask);
-        return (new EntryStatus(type == RegularType, type == LinkType, (long)status.Size, modified, ((ulong)status.DeviceMajor << 32) | status.DeviceMinor, status.Inode), 0);
+        return (new EntryStatus(type == RegularType, type == LinkType, (long)status.Size, modified, status.Device, status.Inode), 0);
     }
 
     /// <summary>The target of the link <paramref name="name"/> in <paramref name="directory"/>, as UTF-8; null if it is not a link or cannot be read.</summary>
@@ -361,6 +363,8 @@ internal static class SpecialFiles
         [FieldOffset(120)] public uint ModifiedNanoseconds;
         [FieldOffset(136)] public uint DeviceMajor;
         [FieldOffset(140)] public uint DeviceMinor;
+
+        public readonly ulong Device => ((ulong)DeviceMajor << 32) | DeviceMinor;
     }
 
     // LibraryImport would need unsafe code in this library; CA2101 asks for marshaling the path already names (UTF-8).
@@ -381,11 +385,9 @@ internal static class SpecialFiles
     private static extern uint geteuid();
 
     // A handle passed as such is kept from closing for the call's length, as the marshaller adds and drops its reference.
-    [DllImport("libc", EntryPoint = "statx", SetLastError = false)]
-    private static extern int statx(SafeFileHandle directory, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags, uint mask, out StatxBuffer buffer);
-
+    // The error is kept for StatusAt, which tells a name gone from one it may not look at.
     [DllImport("libc", EntryPoint = "statx", SetLastError = true)]
-    private static extern int statxReportingError(SafeFileHandle directory, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags, uint mask, out StatxBuffer buffer);
+    private static extern int statx(SafeFileHandle directory, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags, uint mask, out StatxBuffer buffer);
 
     [DllImport("libc", EntryPoint = "openat", SetLastError = true)]
     private static extern int openat(SafeFileHandle directory, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
