@@ -71,9 +71,10 @@ internal static class SendCommand
             if (result.GetValue(filesFrom) is not null && result.GetValue(paths) is { Length: not 1 })
                 result.AddError("--files-from takes one PATH: the directory the listed paths are relative to");
             if (result.GetValue(from0) && result.GetValue(filesFrom) is null) result.AddError("--from0 goes with --files-from");
-            if (result.GetValue(hardLinks) && (result.GetValue(sizeOnly) || result.GetValue(update) || result.GetValue(ignoreExisting)))
+            bool keepRules = result.GetValue(sizeOnly) || result.GetValue(update) || result.GetValue(ignoreExisting);
+            if (result.GetValue(hardLinks) && keepRules)
                 result.AddError("--hard-links does not go with --size-only, --update or --ignore-existing yet: links are made over what stands at their names, which those keep");
-            if (result.GetValue(ignoreTimes) && (result.GetValue(sizeOnly) || result.GetValue(update) || result.GetValue(ignoreExisting)))
+            if (result.GetValue(ignoreTimes) && keepRules)
                 result.AddError("--ignore-times sends every file, so it contradicts --size-only, --update and --ignore-existing; give one or the other");
         });
         command.SetAction((result, cancellationToken) =>
@@ -247,7 +248,7 @@ internal static class SendCommand
 
     /// <summary>The patterns of an --exclude-from or --include-from file ("-" for standard input), as rsync reads one: a pattern a line, without blank lines and comments ('#', ';').</summary>
     private static List<string> PatternFile(string option, string path) =>
-        [.. ListFile(option, path, nulSeparated: false).Where(line => line.Length > 0 && !line.StartsWith('#') && !line.StartsWith(';'))];
+        [.. ListFile(option, path, nulSeparated: false).Where(Listed)];
 
     /// <summary>
     /// The paths --files-from names, as rsync reads them: each relative to <paramref name="directory"/> (a leading '/'
@@ -256,13 +257,16 @@ internal static class SendCommand
     /// </summary>
     private static List<string> FilesFrom(string path, string directory, bool nulSeparated)
     {
-        var names = ListFile("--files-from", path, nulSeparated).Where(line => line.Length > 0 && (nulSeparated || (!line.StartsWith('#') && !line.StartsWith(';')))).ToList();
+        var names = ListFile("--files-from", path, nulSeparated).Where(name => nulSeparated ? name.Length > 0 : Listed(name)).ToList();
         if (!nulSeparated && names.Any(name => name.Contains('\0')))
             throw new SingularityException(ErrorCode.BadPath, $"--files-from '{path}' holds NUL characters; give --from0 for names separated by them (as find -print0 writes them)");
         // Below the directory, where a name's own "/./" marks its kept part, as rsync reads it; "." is all of it.
         string root = directory.TrimEnd('/');
         return [.. names.Select(name => name.TrimStart('/')).Select(name => name is "." or "./" ? root + "/./" : name.Contains("/./", StringComparison.Ordinal) ? $"{root}/{name}" : $"{root}/./{name}")];
     }
+
+    /// <summary>A line of a list file that names something: not blank, and not a comment ('#' or ';'), as rsync reads them.</summary>
+    private static bool Listed(string line) => line.Length > 0 && line[0] is not ('#' or ';');
 
     /// <summary>The lines (or NUL-separated names) of FILE, "-" for standard input: as UTF-8 whatever the locale, a byte-order mark dropped.</summary>
     private static List<string> ListFile(string option, string path, bool nulSeparated)
