@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net.Sockets;
+using Singularity.Engine.Protocol;
 using Singularity.Engine.Storage;
 using Singularity.Engine.Transfer;
 
@@ -103,15 +104,16 @@ public static class SingularitySender
         foreach (var left in result.NotSent) delivered.Remove(left.Path);
         var (removed, kept) = SourceRemoval.Remove(delivered.Values, paths, options.Relative);
         // What the receiver kept of its own is not this source: it stays here.
-        kept.AddRange(last.KeptAtReceiver.Select(entry => new KeptSource(entry.SourcePath, "the receiver kept the version it has (--size-only, --update or --ignore-existing), so this one was not sent") { AsAsked = true }));
-        kept.AddRange(last.LinksKeptAtReceiver.Select(entry => new KeptSource(entry.SourcePath, "the receiver kept what stood at its name (--ignore-existing), so this link was not made") { AsAsked = true }));
+        kept.AddRange(last.KeptAtReceiver.Select(entry => new KeptSource(entry.SourcePath, entry.Entry.Kind == EntryKind.Symlink
+            ? "the receiver kept what stood at its name (--ignore-existing), so this link was not made"
+            : "the receiver kept the version it has (--size-only, --update or --ignore-existing), so this one was not sent") { AsAsked = true }));
         return result with { SourcesRemoved = removed, SourcesKept = kept };
     }
 
     /// <summary>An attempt's result without the files it names as kept that an earlier attempt counted already.</summary>
     private static SendResult CountedOnce(SendResult attempt, SenderSession session, HashSet<string> keptBefore)
     {
-        var again = session.KeptAtReceiver.Where(entry => !keptBefore.Add(entry.Entry.Path)).ToList();
+        var again = session.KeptAtReceiver.Where(entry => entry.Entry.Kind == EntryKind.File && !keptBefore.Add(entry.Entry.Path)).ToList();
         if (again.Count == 0) return attempt;
         long bytes = again.Sum(entry => entry.Entry.Size);
         return attempt with { FilesKept = attempt.FilesKept - again.Count, FilesUnchanged = attempt.FilesUnchanged - again.Count, BytesUnchanged = attempt.BytesUnchanged - bytes };

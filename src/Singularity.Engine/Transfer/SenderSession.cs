@@ -81,10 +81,9 @@ internal sealed partial class SenderSession
     // Hard link entries the receiver could not make.
     private int _linksFailed;
     private int _filesUnchanged;
-    // Of those, the files the receiver kept by a rule the sender asked for (FilesKept), though they differ by the quick check.
+    // What the receiver kept as it had it by a rule the sender asked for (FilesKept): files that differ by the quick
+    // check (counted among those unchanged), and links it did not make, keeping what stood at their names.
     private readonly HashSet<uint> _keptAtReceiver = [];
-    // Links the receiver did not make, keeping what stood at their names (IgnoreExisting, FilesKept).
-    private readonly HashSet<uint> _linksKept = [];
     private int _entriesDeleted;
     // Finish went out; StillWorking messages heard (while the receiver seeds, before the last acceptance, and while
     // it deletes, after Finish).
@@ -310,7 +309,7 @@ internal sealed partial class SenderSession
             BytesSkipped = Interlocked.Read(ref _bytesSkipped),
             BytesMatched = Interlocked.Read(ref _bytesMatched),
             FilesUnchanged = _filesUnchanged,
-            FilesKept = KeptAtReceiver.Count,
+            FilesKept = KeptAtReceiver.Count(entry => entry.Entry.Kind == EntryKind.File),
             BytesUnchanged = Interlocked.Read(ref _bytesUnchanged),
             HardLinks = _options.DryRun ? 0 : _entries.Take(Volatile.Read(ref _entriesSent)).Count(e => e.Entry.Kind == EntryKind.HardLink) - Volatile.Read(ref _linksFailed),
             NotSent = NotSent,
@@ -358,7 +357,11 @@ internal sealed partial class SenderSession
         }
     }
 
-    /// <summary>The files the receiver kept as it had them, by <see cref="TransferOptions.SizeOnly"/>, <see cref="TransferOptions.Update"/> or <see cref="TransferOptions.IgnoreExisting"/>, though they differ by the quick check.</summary>
+    /// <summary>
+    /// What the receiver kept as it had it: files, by <see cref="TransferOptions.SizeOnly"/>, <see cref="TransferOptions.Update"/>
+    /// or <see cref="TransferOptions.IgnoreExisting"/>, though they differ by the quick check; and links it did not make,
+    /// keeping what stood at their names (<see cref="TransferOptions.IgnoreExisting"/>).
+    /// </summary>
     public IReadOnlyList<SourceEntry> KeptAtReceiver
     {
         get
@@ -367,25 +370,16 @@ internal sealed partial class SenderSession
         }
     }
 
-    /// <summary>The links the receiver did not make, keeping what stood at their names (<see cref="TransferOptions.IgnoreExisting"/>).</summary>
-    public IReadOnlyList<SourceEntry> LinksKeptAtReceiver
-    {
-        get
-        {
-            lock (_linksKept) return [.. _linksKept.Order().Select(id => _entries[(int)id])];
-        }
-    }
-
     /// <summary>
     /// Once this attempt succeeded, every entry but directories that the receiver holds: files committed, found in
     /// place or named as sent before, and links made; all but those left out (<see cref="SendResult.NotSent"/>) and
-    /// those it kept as it had them (<see cref="KeptAtReceiver"/>, <see cref="LinksKeptAtReceiver"/>).
+    /// those it kept as it had them (<see cref="KeptAtReceiver"/>).
     /// </summary>
     public IEnumerable<SourceEntry> Delivered
     {
         get
         {
-            var left = NotSent.Select(entry => entry.Path).Concat(KeptAtReceiver.Concat(LinksKeptAtReceiver).Select(entry => entry.Entry.Path)).ToHashSet(StringComparer.Ordinal);
+            var left = NotSent.Select(entry => entry.Path).Concat(KeptAtReceiver.Select(entry => entry.Entry.Path)).ToHashSet(StringComparer.Ordinal);
             return _entries.Where(e => e.Entry.Kind != EntryKind.Directory && !left.Contains(e.Entry.Path));
         }
     }
@@ -732,7 +726,7 @@ internal sealed partial class SenderSession
             if (kept && id < (uint)Volatile.Read(ref _entriesSent) && _entries[(int)id].Entry is { Kind: EntryKind.Symlink } link)
             {
                 if (!_options.IgnoreExisting) throw new ProtocolViolationException($"the receiver named the link '{link.Path}' as kept, which this sender did not ask for");
-                lock (_linksKept) if (!_linksKept.Add(id)) throw new ProtocolViolationException($"the link '{link.Path}' was named as kept twice");
+                lock (_keptAtReceiver) if (!_keptAtReceiver.Add(id)) throw new ProtocolViolationException($"the link '{link.Path}' was named as kept twice");
                 continue;
             }
             var file = FileAt(id, 0);
