@@ -83,10 +83,13 @@ copy_bound() {
 }
 
 # Writes an rsync daemon configuration to FILE: PORT, one writable module [dst] at DIR, running as root so it can
-# write wherever the benchmark put its files.
+# write wherever the benchmark put its files. TCP_NODELAY as an operator would set it: without it, each small reply
+# the daemon sends waits out the peer's delayed ACK (40 ms), which made rsync --remove-source-files of 2,000 small
+# files take 1.29 s in place of 0.14 s.
 rsyncd_conf() {
     cat > "$1" <<CONF
 port = $2
+socket options = TCP_NODELAY
 use chroot = no
 uid = root
 gid = root
