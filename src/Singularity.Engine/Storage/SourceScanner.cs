@@ -205,18 +205,16 @@ internal static class SourceScanner
     /// <summary>
     /// The path a source keeps with relative paths (rsync -R): what follows the first "/./" in it, else the whole path,
     /// without a leading '/', "./" parts or a trailing '/' (a trailing "/." is dropped, as rsync drops it); empty for
-    /// "." or a path ending in "/./", whose directory's contents are sent. A ".." in it is refused: the entry would
+    /// "." or a path ending in "/./", whose directory's contents are sent. Null when it holds "..": the entry would
     /// name a place outside the destination.
     /// </summary>
-    internal static string KeptPath(string path)
+    internal static string? KeptPath(string path)
     {
         string marked = Marked(path);
         int marker = marked.IndexOf("/./", StringComparison.Ordinal);
         string kept = marker >= 0 ? marked[(marker + 3)..] : marked;
         string[] parts = kept.Split('/', StringSplitOptions.RemoveEmptyEntries).Where(part => part != ".").ToArray();
-        if (parts.Contains(".."))
-            throw new SingularityException(ErrorCode.BadPath, $"cannot send '{path}' with relative paths: it keeps '..' in its name; give it from a directory above, with '/./' where the kept path starts (e.g. /srv/./app/logs)");
-        return string.Join('/', parts);
+        return parts.Contains("..") ? null : string.Join('/', parts);
     }
 
     /// <summary>
@@ -240,12 +238,19 @@ internal static class SourceScanner
     /// Adds a source with relative paths (rsync -R): the directories above its kept path (each once, as rsync sends
     /// them), then the source under that path, a link as a link, as rsync sends it. An empty kept path sends the
     /// contents of the directory before "/./". A path below one already sent whole, or below a link sent as such, is
-    /// left out, as rsync leaves it; one that is missing is named and left out, and the rest goes on. Without
+    /// left out, as rsync leaves it; one that is missing, or keeps ".." in its path, is named and left out, and the
+    /// rest goes on (as with a list from `find`, one odd name does not stop the others). Without
     /// <paramref name="recursive"/>, a directory is sent without what it holds, as rsync --files-from sends it without -r.
     /// </summary>
     private static void AddRelative(string path, bool recursive, List<SourceEntry> entries, Names seen, Action<string>? skipped, List<NotSentEntry> notSent, ExcludePatterns? exclude, Dictionary<(ulong, ulong), int>? firstNames)
     {
-        string kept = KeptPath(path);
+        if (KeptPath(path) is not { } kept)
+        {
+            const string Climbs = "it keeps '..' in its path, which would land outside the destination; give it from a directory above, with '/./' where the kept path starts (e.g. /srv/./app/logs)";
+            notSent.Add(new NotSentEntry(path, Climbs));
+            skipped?.Invoke($"not sending '{path}': {Climbs}");
+            return;
+        }
         string full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
         if (kept.Length == 0)
         {
