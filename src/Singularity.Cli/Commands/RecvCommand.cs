@@ -13,6 +13,7 @@ internal static class RecvCommand
         var dir = new Option<string>("--dir") { HelpName = "DIR", Description = "destination directory (created if missing, private to you: 0700); a second recv on it is refused while this one runs (Linux)", Required = true };
         var listen = new Option<string?>("--listen") { HelpName = "HOST:PORT", Description = $"HOST:PORT to listen on; port 0 picks a free one; default 0.0.0.0:{ConnectionUrl.DefaultPort} (every interface)" };
         var once = new Option<bool>("--once") { Description = "exit after the first session (not counting dry runs); exit code 0 only if it succeeded, 23 if it succeeded but some entries could not be written or deleted" };
+        var acceptTimeout = CommonOptions.Duration("--accept-timeout", $"with --once, give up when no sender has started a session for this long (before the first, or after a dry run), with exit code {Errors.NoSender}, so that a script is not left waiting for a sender that failed; default: wait for ever");
         var urlFile = new Option<string?>("--url-file") { HelpName = "FILE", Description = "also write the connection URL to FILE (atomically) when ready" };
         var json = CommonOptions.Json("print JSON objects on stdout, one per line: the URL first ({\"url\": ...}, in place of the URL line), then each session's result as it ends");
         var noFsync = new Option<bool>("--no-fsync") { Description = "do not flush each file to stable storage before renaming it into place" };
@@ -24,7 +25,15 @@ internal static class RecvCommand
         var idle = CommonOptions.Duration("--idle-timeout", "end sessions that show no sign of life for this long; default 120s");
         var congestion = CommonOptions.Congestion();
         var noDelta = new Option<bool>("--no-delta") { Description = "send changed files whole even when a sender asks for delta, so senders learn nothing of what the files here hold (with delta, a sender is told the digests of their shards)" };
-        var command = new Command("recv", "receive files into a directory") { dir, listen, once, urlFile, json, noFsync, token, tokenFile, encrypt, maxBytes, expire, idle, congestion, noDelta };
+        var command = new Command("recv", "receive files into a directory") { dir, listen, once, acceptTimeout, urlFile, json, noFsync, token, tokenFile, encrypt, maxBytes, expire, idle, congestion, noDelta };
+        command.Validators.Add(result =>
+        {
+            if (result.GetValue(acceptTimeout) is { } wait)
+            {
+                if (!result.GetValue(once)) result.AddError("--accept-timeout goes with --once");
+                else if (wait <= TimeSpan.Zero) result.AddError("--accept-timeout must be longer than 0s");
+            }
+        });
         command.SetAction((result, cancellationToken) =>
         {
             var transfer = new TransferOptions
@@ -35,13 +44,13 @@ internal static class RecvCommand
                 Limits = new ProtocolLimits { MaxTotalBytes = result.GetValue(maxBytes) ?? long.MaxValue },
                 IdleTimeout = result.GetValue(idle) ?? TimeSpan.FromSeconds(120),
             };
-            return RunAsync(result.GetValue(dir)!, result.GetValue(listen) ?? $"0.0.0.0:{ConnectionUrl.DefaultPort}", result.GetValue(once), result.GetValue(urlFile), result.GetValue(json),
+            return RunAsync(result.GetValue(dir)!, result.GetValue(listen) ?? $"0.0.0.0:{ConnectionUrl.DefaultPort}", result.GetValue(once), result.GetValue(acceptTimeout), result.GetValue(urlFile), result.GetValue(json),
                 transfer, result.GetValue(expire) ?? TimeSpan.Zero, result.GetValue(token), result.GetValue(tokenFile), !result.GetValue(noDelta), cancellationToken);
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(string dir, string listen, bool once, string? urlFile, bool json, TransferOptions transfer, TimeSpan expireAfter, string? token, string? tokenFile, bool delta, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(string dir, string listen, bool once, TimeSpan? acceptTimeout, string? urlFile, bool json, TransferOptions transfer, TimeSpan expireAfter, string? token, string? tokenFile, bool delta, CancellationToken cancellationToken)
     {
         try
         {
@@ -63,7 +72,12 @@ internal static class RecvCommand
                 foreach (var removed in PartialFiles.Clean(dir, expireAfter))
                     Console.Error.WriteLine($"removed expired partial {Errors.Printable(removed.Path)}");
             var first = new TaskCompletionSource<ReceiveResult>(TaskCreationOptions.RunContinuationsAsynchronously);
-            receiver.SessionStarted += (id, remote) => Console.Error.WriteLine($"session {id[..8]} from {remote}: started");
+            var waiting = new SenderWait();
+            receiver.SessionStarted += (id, remote) =>
+            {
+                waiting.Started();
+                Console.Error.WriteLine($"session {id[..8]} from {remote}: started");
+            };
             var output = new Lock();
             receiver.SessionCompleted += result =>
             {
@@ -76,6 +90,7 @@ internal static class RecvCommand
                 if (json) lock (output) WriteJson(result);
                 // A dry run changed nothing: --once waits for the send it previewed.
                 if (!result.DryRun) first.TrySetResult(result);
+                waiting.Ended();
             };
             receiver.ConnectionRejected += reason => Console.Error.WriteLine(Errors.Printable($"refused connection {reason}"));
 
@@ -112,9 +127,17 @@ internal static class RecvCommand
                 if (Errors.Interrupted) Console.Error.WriteLine("sglty: stopped");
                 return 0;
             }
-            var finished = await Task.WhenAny(first.Task, serving).ConfigureAwait(false);
+            var gaveUp = acceptTimeout is { } limit ? waiting.NoneForAsync(limit, stop.Token) : Task.Delay(Timeout.Infinite, stop.Token);
+            var finished = await Task.WhenAny(first.Task, serving, gaveUp).ConfigureAwait(false);
             await stop.CancelAsync().ConfigureAwait(false);
             await serving.ConfigureAwait(false);
+            if (finished == gaveUp && !first.Task.IsCompleted && !Errors.Interrupted)
+            {
+                string message = $"no sender started a session within {acceptTimeout!.Value.TotalSeconds:0.###} s (--accept-timeout); check that the sender has this receiver's URL and can reach {receiver.LocalEndPoint}";
+                Console.Error.WriteLine($"sglty: error: {message}");
+                if (json) lock (output) Errors.WriteJson(message, null, Errors.NoSender);
+                return Errors.NoSender;
+            }
             if (finished != first.Task) return Errors.Report(new OperationCanceledException(), json);
             var session = await first.Task.ConfigureAwait(false);
             // As rsync: the rest arrived, and the exit says not all did.
@@ -124,6 +147,34 @@ internal static class RecvCommand
         catch (Exception ex)
         {
             return Errors.Report(ex, json);
+        }
+    }
+
+    /// <summary>Whether a session is running, and since when none has: what --accept-timeout waits on.</summary>
+    private sealed class SenderWait
+    {
+        private int _running;
+        private long _quietSince = System.Diagnostics.Stopwatch.GetTimestamp();
+
+        public void Started() => Interlocked.Increment(ref _running);
+
+        public void Ended()
+        {
+            Interlocked.Exchange(ref _quietSince, System.Diagnostics.Stopwatch.GetTimestamp());
+            Interlocked.Decrement(ref _running);
+        }
+
+        /// <summary>Completes once no session has run for <paramref name="limit"/>; cancelled with <paramref name="cancellationToken"/>.</summary>
+        public async Task NoneForAsync(TimeSpan limit, CancellationToken cancellationToken)
+        {
+            while (true)
+            {
+                var left = limit - System.Diagnostics.Stopwatch.GetElapsedTime(Interlocked.Read(ref _quietSince));
+                if (Volatile.Read(ref _running) > 0) left = limit;
+                else if (left <= TimeSpan.Zero) return;
+                // Checked again at least each second: a session may start or end meanwhile.
+                await Task.Delay(left < TimeSpan.FromSeconds(1) ? left : TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
+            }
         }
     }
 

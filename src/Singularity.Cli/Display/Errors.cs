@@ -54,6 +54,9 @@ internal static partial class Errors
     /// <summary>A send that left out entries it could not read, and delivered the rest (rsync's code for the same).</summary>
     public const int PartialTransfer = 23;
 
+    /// <summary>recv --once gave up: no sender started a session within --accept-timeout (rsync's code for a connection it waited for in vain).</summary>
+    public const int NoSender = 35;
+
     /// <summary>The exit code of a command ended by SIGINT, as shells report it.</summary>
     public const int InterruptedExit = 130;
 

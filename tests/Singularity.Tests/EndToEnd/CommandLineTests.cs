@@ -391,7 +391,8 @@ public sealed class CommandLineTests
         string destination = temp.Sub("dst");
         string stale = TestFiles.Create(Path.Combine(destination, "tree", "stale"), 10);
         string urlFile = Path.Combine(temp.Path, "url");
-        using var receiver = SgltyProcess.Start("recv", "--dir", destination, "--listen", "127.0.0.1:0", "--once", "--url-file", urlFile);
+        // A wait that the dry run and the send each begin within: --once serves them as it does without it.
+        using var receiver = SgltyProcess.Start("recv", "--dir", destination, "--listen", "127.0.0.1:0", "--once", "--accept-timeout", "2m", "--url-file", urlFile);
         string url = await SgltyProcess.WaitForFileAsync(urlFile, receiver);
 
         var (exit, output, error) = await SgltyProcess.RunAsync("send", tree, "--to", url, "-n", "--delete");
@@ -412,6 +413,33 @@ public sealed class CommandLineTests
         Assert.Contains("dry run, nothing changed: would receive 1 file", receiverError);
         Assert.False(File.Exists(stale));
         TestFiles.AssertSameTree(tree, Path.Combine(destination, "tree"));
+    }
+
+    /// <summary>
+    /// recv --once --accept-timeout gives up when no sender starts a session (here the sender failed before it
+    /// connected): one line, exit code 35, and with --json a last object that says so, where it waited for ever.
+    /// </summary>
+    [Fact]
+    public async Task Recv_once_gives_up_when_no_sender_comes_within_the_accept_timeout()
+    {
+        using var temp = new TempDirectory();
+        string destination = temp.Sub("dst");
+        string urlFile = Path.Combine(temp.Path, "url");
+        using var receiver = SgltyProcess.Start("recv", "--dir", destination, "--listen", "127.0.0.1:0", "--once", "--accept-timeout", "1s", "--url-file", urlFile, "--json");
+        string url = await SgltyProcess.WaitForFileAsync(urlFile, receiver);
+
+        var (senderExit, _, _) = await SgltyProcess.RunAsync("send", Path.Combine(temp.Path, "missing"), "--to", url);
+        var (exit, output, error) = await SgltyProcess.FinishAsync(receiver);
+
+        Assert.Equal(1, senderExit);
+        Assert.Equal(35, exit);
+        string expected = $"no sender started a session within 1 s (--accept-timeout); check that the sender has this receiver's URL and can reach 127.0.0.1:{Singularity.Engine.ConnectionUrl.Parse(url).Port}";
+        Assert.Equal($"sglty: error: {expected}", error.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1]);
+        using var last = JsonDocument.Parse(output.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1]);
+        Assert.False(last.RootElement.GetProperty("ok").GetBoolean());
+        Assert.Equal(35, last.RootElement.GetProperty("exit_code").GetInt32());
+        Assert.Equal(expected, last.RootElement.GetProperty("error").GetString());
+        Assert.Empty(Directory.EnumerateFileSystemEntries(destination));
     }
 
     /// <summary>A peer that accepts and closes without a word, as a receiver at its handshake limit does, is retried.</summary>
@@ -673,6 +701,8 @@ public sealed class CommandLineTests
     [InlineData("send /x /y --to sglty://127.0.0.1:1/ --files-from list", "sglty: error: --files-from takes one PATH: the directory the listed paths are relative to; see 'sglty send --help'")]
     [InlineData("send /x --to sglty://127.0.0.1:1/ -R --delete", "sglty: error: --delete cannot be used with --relative or --files-from: the directories above each path are sent in part, and what they hold beyond it would be deleted; see 'sglty send --help'")]
     [InlineData("send /x --to sglty://127.0.0.1:1/ -H --ignore-existing", "sglty: error: --hard-links does not go with --size-only, --update or --ignore-existing yet: links are made over what stands at their names, which those keep; see 'sglty send --help'")]
+    [InlineData("recv --dir /x --accept-timeout 5s", "sglty: error: --accept-timeout goes with --once; see 'sglty recv --help'")]
+    [InlineData("recv --dir /x --once --accept-timeout 0s", "sglty: error: --accept-timeout must be longer than 0s; see 'sglty recv --help'")]
     [InlineData("frob", "sglty: error: Unrecognized command or argument 'frob'; see 'sglty --help'")]
     public async Task Command_line_mistakes_are_one_line(string arguments, string expected)
     {
