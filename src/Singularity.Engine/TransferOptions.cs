@@ -136,6 +136,20 @@ public sealed record TransferOptions
     public bool IgnoreExisting { get; init; }
 
     /// <summary>
+    /// Leave out files larger than this many bytes, as rsync --max-size does; null for no limit. A transfer rule, not an
+    /// exclude, as rsync's is: with <see cref="DeleteExtraneous"/> the receiver keeps what stands at such a file's name
+    /// (even with <see cref="DeleteExcluded"/>). Counted in <see cref="SendResult.FilesSkippedBySize"/>. Not with
+    /// <see cref="HardLinks"/>. `sglty send --max-size`.
+    /// </summary>
+    public long? MaxFileSize { get; init; }
+
+    /// <summary>Leave out files smaller than this many bytes, as rsync --min-size does; null for no limit. As <see cref="MaxFileSize"/> otherwise. `sglty send --min-size`.</summary>
+    public long? MinFileSize { get; init; }
+
+    /// <summary>Whether <see cref="MaxFileSize"/> or <see cref="MinFileSize"/> leaves out a file of <paramref name="size"/> bytes.</summary>
+    internal bool LeavesOutBySize(long size) => size > (MaxFileSize ?? long.MaxValue) || size < (MinFileSize ?? 0);
+
+    /// <summary>
     /// Move rather than copy, as rsync --remove-source-files does: once the send succeeded, each file and link the
     /// receiver confirmed it holds (committed, or found in place) is removed here, if it is still as it was read; one
     /// that changed meanwhile (a log written to) is kept and named in <see cref="SendResult.SourcesKept"/>.
@@ -270,6 +284,10 @@ public sealed record TransferOptions
             throw new ArgumentException("relative paths send the directories above each name in part, so deleting what they hold beyond it would delete what was never meant to be sent", nameof(DeleteExtraneous));
         if (HardLinks && (SizeOnly || Update || IgnoreExisting))
             throw new ArgumentException("hard links are made over what stands at their names, which size-only, update and ignore-existing would keep: they do not go together yet", nameof(HardLinks));
+        if (HardLinks && (MaxFileSize is not null || MinFileSize is not null))
+            throw new ArgumentException("a file the size rules leave out would leave its other names pointing at nothing: max-size and min-size do not go with hard links yet", nameof(HardLinks));
+        if (MaxFileSize < 0 || MinFileSize < 0)
+            throw new ArgumentOutOfRangeException(MaxFileSize < 0 ? nameof(MaxFileSize) : nameof(MinFileSize), "a size limit cannot be negative");
         if (!SkipUnchanged && (SizeOnly || Update || IgnoreExisting))
             throw new ArgumentException("size-only, update and ignore-existing refine the check of files in place, which SkipUnchanged = false turns off", SizeOnly ? nameof(SizeOnly) : Update ? nameof(Update) : nameof(IgnoreExisting));
         int lanes = Math.Max(Lanes, MaxLanes);

@@ -5,7 +5,7 @@ using Singularity.Engine;
 namespace Singularity.Cli.Commands;
 
 /// <summary><c>sglty send</c>: send files and directories to a receiver's URL.</summary>
-internal static class SendCommand
+internal static partial class SendCommand
 {
     public static Command Create()
     {
@@ -27,6 +27,8 @@ internal static class SendCommand
         var sizeOnly = new Option<bool>("--size-only") { Description = "leave a file the receiver holds with the same size as it is, whatever its modification time, as rsync --size-only does (for destinations whose times cannot be trusted)" };
         var update = new Option<bool>("--update", "-u") { Description = "leave a file the receiver holds that was modified later than this one as it is, as rsync --update does" };
         var ignoreExisting = new Option<bool>("--ignore-existing") { Description = "send only files the receiver does not have; leave every file it holds as it is, as rsync --ignore-existing does" };
+        var maxSize = RsyncSize("--max-size", "leave out files larger than SIZE, as rsync --max-size does (SIZE as rsync reads it: 1.5m, 2G, 500kb; K alone and KiB are 1024, KB is 1000; a trailing +1 or -1 adds or takes a byte); with --delete, the receiver keeps what stands at their names");
+        var minSize = RsyncSize("--min-size", "leave out files smaller than SIZE, as rsync --min-size does (SIZE as --max-size reads it); with --delete, the receiver keeps what stands at their names");
         var delete = new Option<bool>("--delete") { Description = "once every file is in place, delete what the sent directories hold at the receiver that the source does not (also in the receiver's directory itself, for a source ending in '/'), as rsync --delete does; not if anything was left out (not readable here, or not writable there); also replaces a directory in the way of a file or a link" };
         var deleteExcluded = new Option<bool>("--delete-excluded") { Description = "delete at the receiver also what --exclude leaves out, as rsync --delete-excluded does; implies --delete" };
         var exclude = new Option<string[]>("--exclude") { HelpName = "PATTERN", Description = "leave out what matches, as rsync --exclude: '*.tmp' or '.git' is a name at any depth, 'logs/*.gz' the end of a path, '/tree/build' a path from the receiver's directory, a trailing '/' directories only; '*' stops at '/', '**' does not, '?' and '[a-z]' are one character; with --delete, the receiver keeps what matches; may be given many times", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
@@ -61,7 +63,7 @@ internal static class SendCommand
         var sparse = new Option<bool>("--sparse", "-S") { Description = "handle sparse files (disk images, say) as rsync --sparse does: a Linux receiver leaves runs of zeros as holes rather than writing them, and no receiver reserves space ahead; shards that lie in a hole of the source (Linux) are not read or sent, only named" };
         var delta = new Option<bool>("--delta") { Description = "send only the shards of a changed file that differ from the version already at the receiver, as rsync does (a log that grew sends its new tail): the receiver first copies that version into the file's partial; the default on a path of 1 ms round trip or more, not on loopback or a LAN" };
         var wholeFile = new Option<bool>("--whole-file", "-W") { Description = "send changed files whole, never as a delta, as rsync --whole-file does" };
-        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, sizeOnly, update, ignoreExisting, delete, deleteExcluded, exclude, excludeFrom, include, includeFrom, relative, filesFrom, recursive, from0, dryRun, verbose, owners, numericIds, hardLinks, removeSources, sparse, compress, bwlimit, delta, wholeFile };
+        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, sizeOnly, update, ignoreExisting, maxSize, minSize, delete, deleteExcluded, exclude, excludeFrom, include, includeFrom, relative, filesFrom, recursive, from0, dryRun, verbose, owners, numericIds, hardLinks, removeSources, sparse, compress, bwlimit, delta, wholeFile };
         command.Validators.Add(result =>
         {
             if (result.GetValue(delta) && result.GetValue(wholeFile)) result.AddError("--delta and --whole-file contradict each other; give one of them");
@@ -74,6 +76,8 @@ internal static class SendCommand
             bool keepRules = result.GetValue(sizeOnly) || result.GetValue(update) || result.GetValue(ignoreExisting);
             if (result.GetValue(hardLinks) && keepRules)
                 result.AddError("--hard-links does not go with --size-only, --update or --ignore-existing yet: links are made over what stands at their names, which those keep");
+            if (result.GetValue(hardLinks) && (result.GetValue(maxSize) is not null || result.GetValue(minSize) is not null))
+                result.AddError("--hard-links does not go with --max-size or --min-size yet: a file they leave out would leave its other names pointing at nothing");
             if (result.GetValue(ignoreTimes) && keepRules)
                 result.AddError("--ignore-times sends every file, so it contradicts --size-only, --update and --ignore-existing; give one or the other");
         });
@@ -98,6 +102,8 @@ internal static class SendCommand
                 SizeOnly = result.GetValue(sizeOnly),
                 Update = result.GetValue(update),
                 IgnoreExisting = result.GetValue(ignoreExisting),
+                MaxFileSize = result.GetValue(maxSize),
+                MinFileSize = result.GetValue(minSize),
                 DeleteExtraneous = result.GetValue(delete) || result.GetValue(deleteExcluded),
                 DeleteExcluded = result.GetValue(deleteExcluded),
                 DryRun = result.GetValue(dryRun),
@@ -145,6 +151,7 @@ internal static class SendCommand
             if (result.FilesUnchanged > result.FilesKept) others.Add($"{result.FilesUnchanged - result.FilesKept} unchanged, left as they were");
             if (result.FilesKept > 0) others.Add($"{result.FilesKept} kept as the receiver has them");
             if (result.FilesNotSent > 0) others.Add($"{result.FilesNotSent} not sent");
+            if (result.FilesSkippedBySize > 0) others.Add($"{result.FilesSkippedBySize} left out by size");
             if (result.HardLinks > 0) others.Add($"{Count.Of(result.HardLinks, "hard link")} to them");
             string besides = others.Count > 0 ? $" ({string.Join("; ", others)})" : "";
             var within = new List<string>();
@@ -204,6 +211,7 @@ internal static class SendCommand
         var others = new List<string>();
         if (result.FilesUnchanged > result.FilesKept) others.Add($"{result.FilesUnchanged - result.FilesKept} unchanged, left as they are");
         if (result.FilesKept > 0) others.Add($"{result.FilesKept} kept as the receiver has them");
+        if (result.FilesSkippedBySize > 0) others.Add($"{result.FilesSkippedBySize} left out by size");
         if (result.NotSent.Count > 0) others.Add($"{Count.Of(result.NotSent.Count, "entry", "entries")} would not be sent, named above");
         string besides = others.Count > 0 ? $" ({string.Join("; ", others)})" : "";
         Console.Error.WriteLine($"dry run, nothing changed: would send {Count.Of(result.FilesTransferred, "file")}{besides}, {ByteSize.Format(result.BytesTransferred)}");
@@ -264,6 +272,42 @@ internal static class SendCommand
         string root = directory.TrimEnd('/');
         return [.. names.Select(name => name.TrimStart('/')).Select(name => name is "." or "./" ? root + "/./" : name.Contains("/./", StringComparison.Ordinal) ? $"{root}/{name}" : $"{root}/./{name}")];
     }
+
+    /// <summary>An option that takes a size as rsync's --max-size reads it (see <see cref="TryParseRsyncSize"/>).</summary>
+    private static Option<long?> RsyncSize(string name, string description) => new(name)
+    {
+        HelpName = "SIZE",
+        Description = description,
+        CustomParser = result =>
+        {
+            string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+            if (TryParseRsyncSize(text, out long bytes)) return bytes;
+            result.AddError($"{name}: '{text}' is not a size; use a number of bytes with an optional unit, such as 100m, 1.5G or 500kb");
+            return null;
+        },
+    };
+
+    /// <summary>
+    /// A size as rsync reads --max-size: a number (fractions too) and an optional unit B, K, M, G, T or P, of 1024s
+    /// alone or with "iB", of 1000s with "B" (so "1.5mb" is 1,500,000 bytes and "1.5m" 1,572,864), any letter case,
+    /// then an optional "+1" or "-1" byte.
+    /// </summary>
+    internal static bool TryParseRsyncSize(string text, out long bytes)
+    {
+        bytes = 0;
+        var match = RsyncSizeSyntax().Match(text.Trim());
+        if (!match.Success) return false;
+        double number = double.Parse(match.Groups["number"].Value, System.Globalization.CultureInfo.InvariantCulture);
+        string unit = match.Groups["unit"].Value.ToLowerInvariant();
+        int power = unit.Length == 0 ? 0 : "bkmgtp".IndexOf(unit[0], StringComparison.Ordinal);
+        double value = Math.Round(number * Math.Pow(unit.Length == 2 ? 1000 : 1024, power)) + (match.Groups["offset"].Value switch { "+1" => 1, "-1" => -1, _ => 0 });
+        if (value < 0 || value >= long.MaxValue) return false;
+        bytes = (long)value;
+        return true;
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^(?<number>[0-9]+(\.[0-9]*)?|\.[0-9]+)(?<unit>[bkmgtp](ib|b)?)?(?<offset>[+-]1)?$", System.Text.RegularExpressions.RegexOptions.IgnoreCase)]
+    private static partial System.Text.RegularExpressions.Regex RsyncSizeSyntax();
 
     /// <summary>A line of a list file that names something: not blank, and not a comment ('#' or ';'), as rsync reads them.</summary>
     private static bool Listed(string line) => line.Length > 0 && line[0] is not ('#' or ';');
@@ -345,6 +389,7 @@ internal static class SendCommand
             writer.WriteNumber("wire_bytes", result.WireBytes);
             writer.WriteNumber("files_unchanged", result.FilesUnchanged);
             writer.WriteNumber("files_kept", result.FilesKept);
+            writer.WriteNumber("files_skipped_by_size", result.FilesSkippedBySize);
             writer.WriteNumber("hard_links", result.HardLinks);
             writer.WriteNumber("bytes_unchanged", result.BytesUnchanged);
             writer.WriteNumber("files_not_sent", result.FilesNotSent);

@@ -46,6 +46,8 @@ internal static partial class Errors
         [nameof(TransferOptions.IdleTimeout)] = "--idle-timeout",
         [nameof(TransferOptions.Exclude)] = "--exclude",
         [nameof(TransferOptions.PreserveOwners)] = "--owners",
+        [nameof(TransferOptions.MaxFileSize)] = "--max-size",
+        [nameof(TransferOptions.MinFileSize)] = "--min-size",
     };
 
     /// <summary>Set when the user interrupted the command (Ctrl-C or SIGTERM).</summary>

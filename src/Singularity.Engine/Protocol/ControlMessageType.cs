@@ -45,4 +45,6 @@ internal enum ControlMessageType : byte
     OwnerNames = 20,
     /// <summary>R→S, before ManifestAccepted, only with OpenSession's --size-only, --update or --ignore-existing bits: batched file ids in place that differ by the quick check but which that rule keeps; left as they are and not sent.</summary>
     FilesKept = 21,
+    /// <summary>S→R, after OpenSession and before the first ManifestChunk, only with a deletion: the paths of files the sender's size rules (--max-size, --min-size) leave out, which the receiver's deletion then keeps.</summary>
+    LeftOut = 22,
 }

@@ -114,6 +114,8 @@ internal sealed partial class ReceiverSession
     private int _lanesAllowed;
     private long _declaredBytes;
     private int _fileCount;
+    // Names of files the sender's size rules left out (LeftOut).
+    private int _leftOut;
     private int _filesCommitted;
     private long _bytesWritten;
     private SingularityException? _failure;
@@ -197,6 +199,7 @@ internal sealed partial class ReceiverSession
                 case ControlMessageType.OpenSession: OnOpenSession(body.Span); break;
                 case ControlMessageType.ManifestChunk: OnManifestChunk(body.Span); break;
                 case ControlMessageType.Exclude: OnExclude(body.Span); break;
+                case ControlMessageType.LeftOut: OnLeftOut(body.Span); break;
                 case ControlMessageType.OwnerNames: OnOwnerNames(body.Span); break;
                 case ControlMessageType.FilesSealed:
                     if (OnFilesSealed(body.Span) is { } ready) await CommitElsewhereAsync(ready, cancellationToken).ConfigureAwait(false);
@@ -280,6 +283,25 @@ internal sealed partial class ReceiverSession
         if (!_deleteExtraneous) throw new ProtocolViolationException("Exclude without a deletion asked for");
         _exclude = ExcludeMessage.Decode(body);
         _exclude.LimitWork(ExcludePatterns.ReceiverAllowance, ExcludePatterns.ReceiverAllowancePerEntry);
+    }
+
+    /// <summary>
+    /// The files the sender's size rules left out (rsync's --max-size, a transfer rule): the deletion keeps what stands
+    /// at their names, as it keeps the manifest's. Only their hashes are kept, and they count against the entries limit.
+    /// </summary>
+    private void OnLeftOut(ReadOnlySpan<byte> body)
+    {
+        if (!_opened || _entriesReceived != 0) throw new ProtocolViolationException("LeftOut outside its place: after OpenSession and before the manifest");
+        if (!_deleteExtraneous) throw new ProtocolViolationException("LeftOut without a deletion asked for");
+        var paths = new List<string>();
+        long bytes = 0;
+        PathListMessage.Decode(body, ControlMessageType.LeftOut, _limits.MaxPathBytes, _limits.MaxEntries - _declaredEntries - _leftOut, long.MaxValue, paths, ref bytes);
+        foreach (string path in paths)
+        {
+            if (PathGuard.SyntaxError(path, _limits) is { } error) throw new SingularityException(ErrorCode.BadPath, $"refused path: {error}");
+            if (!_names.Add(NameHash(path))) throw new ProtocolViolationException($"'{path}' is left out twice");
+        }
+        _leftOut += paths.Count;
     }
 
     /// <summary>

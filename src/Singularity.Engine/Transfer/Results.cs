@@ -26,6 +26,11 @@ public sealed record SendResult
     /// mtime, by <see cref="TransferOptions.SizeOnly"/>, <see cref="TransferOptions.Update"/> or <see cref="TransferOptions.IgnoreExisting"/>.
     /// </summary>
     public int FilesKept { get; init; }
+    /// <summary>
+    /// Files <see cref="TransferOptions.MaxFileSize"/> or <see cref="TransferOptions.MinFileSize"/> left out: not sent,
+    /// and not counted in <see cref="Files"/>; the receiver keeps what stands at their names.
+    /// </summary>
+    public int FilesSkippedBySize { get; init; }
     /// <summary>The bytes of <see cref="FilesUnchanged"/>.</summary>
     public long BytesUnchanged { get; init; }
     /// <summary>

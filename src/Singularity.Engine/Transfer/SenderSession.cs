@@ -96,6 +96,8 @@ internal sealed partial class SenderSession
     // What this attempt left out: directories the scan could not list, files that could not be opened, and entries
     // the receiver could not write.
     private readonly List<NotSentEntry> _notSent = [];
+    // The paths of files the size rules left out.
+    private readonly List<string> _leftBySize = [];
     // What the scan left out as asked; with a deletion, the receiver is told, so that it keeps what they match.
     private readonly ExcludePatterns? _exclude;
     // A dry run: the files that would travel, and what the receiver would delete (WouldDelete).
@@ -141,6 +143,12 @@ internal sealed partial class SenderSession
             scanned = [.. scanned.Select(e => e.Entry.Kind == EntryKind.HardLink ? e : e with { Entry = e.Entry with { Owner = SpecialFiles.OwnerOf(e.SourcePath, follow: e.Entry.Path.Length <= e.Skip) } })];
         }
         if (options.PreserveOwners && !options.NumericIds) _ownerNames = NamesOf(scanned);
+        // A transfer rule, as rsync's --max-size: the files it leaves out are named to a receiver that deletes, which keeps them.
+        if (options.MaxFileSize is not null || options.MinFileSize is not null)
+        {
+            _leftBySize = [.. scanned.Where(e => e.Entry.Kind == EntryKind.File && options.LeavesOutBySize(e.Entry.Size)).Select(e => e.Entry.Path)];
+            scanned = [.. scanned.Where(e => e.Entry.Kind != EntryKind.File || !options.LeavesOutBySize(e.Entry.Size))];
+        }
         _totalAll = scanned.Where(e => e.Entry.Kind == EntryKind.File).Sum(e => e.Entry.Size);
         _filesAll = scanned.Count(e => e.Entry.Kind == EntryKind.File);
         // On a retry, files the receiver already committed are left out of the manifest; or, when the receiver is to
@@ -159,8 +167,10 @@ internal sealed partial class SenderSession
         if (options.DeleteExtraneous && _notSent.Count == 0)
             _sessionFlags |= (ushort)(OpenSessionFlags.DeleteExtraneous | (SourceScanner.SendsContents(paths) ? OpenSessionFlags.RootIsSent : 0));
         _token = url.Token ?? throw new SingularityException(ErrorCode.AuthFailed, "the URL has no token; use the whole URL `sglty recv` printed (sglty://HOST:PORT/?token=...)");
-        if (_entries.Count > options.Limits.MaxEntries)
-            throw new SingularityException(ErrorCode.LimitExceeded, $"{_entries.Count} entries exceed the limit of {options.Limits.MaxEntries}");
+        // The names a deleting receiver is told of count as its entries do.
+        int named = _entries.Count + ((_sessionFlags & OpenSessionFlags.DeleteExtraneous) != 0 ? _leftBySize.Count : 0);
+        if (named > options.Limits.MaxEntries)
+            throw new SingularityException(ErrorCode.LimitExceeded, $"{named} entries exceed the limit of {options.Limits.MaxEntries}");
         // Checked before anything is sent: the manifest goes out while earlier files are already being received.
         foreach (var (entry, _, _) in _entries)
             if (System.Text.Encoding.UTF8.GetByteCount(entry.Path) > options.Limits.MaxPathBytes
@@ -310,6 +320,7 @@ internal sealed partial class SenderSession
             BytesMatched = Interlocked.Read(ref _bytesMatched),
             FilesUnchanged = _filesUnchanged,
             FilesKept = KeptAtReceiver.Count(entry => entry.Entry.Kind == EntryKind.File),
+            FilesSkippedBySize = _leftBySize.Count,
             BytesUnchanged = Interlocked.Read(ref _bytesUnchanged),
             HardLinks = _options.DryRun ? 0 : _entries.Take(Volatile.Read(ref _entriesSent)).Count(e => e.Entry.Kind == EntryKind.HardLink) - Volatile.Read(ref _linksFailed),
             NotSent = NotSent,
@@ -568,6 +579,12 @@ internal sealed partial class SenderSession
         if (_exclude is not null && (_sessionFlags & OpenSessionFlags.DeleteExtraneous) != 0 && !_options.DeleteExcluded)
             _control.Post(ControlMessageType.Exclude, ExcludeMessage.Encode(_exclude));
         if (_ownerNames.Count > 0) _control.Post(ControlMessageType.OwnerNames, OwnerNamesMessage.Encode(_ownerNames));
+        if ((_sessionFlags & OpenSessionFlags.DeleteExtraneous) != 0)
+            foreach (byte[] names in PathListMessage.Encode(_leftBySize))
+            {
+                _control.Post(ControlMessageType.LeftOut, names);
+                await _control.PaceAsync().ConfigureAwait(false);
+            }
 
         // Entries go in chunks of about 256 KiB: thousands of small files cost a handful of messages, not a round trip
         // each. A chunk waits until the receiver has accepted all but the last few sent, and has committed all but

@@ -381,6 +381,34 @@ public sealed class CommandLineTests
         Assert.Equal(newer, await File.ReadAllBytesAsync(Path.Combine(destination, "tree", "a")));
     }
 
+    /// <summary>send --max-size leaves a larger file out and says so, in the summary and in --json; with --delete, the receiver keeps its version, and a move keeps the source.</summary>
+    [Fact]
+    public async Task Send_max_size_leaves_larger_files_out_and_counts_them()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        TestFiles.Create(Path.Combine(tree, "small"), 1000, seed: 1);
+        string big = TestFiles.Create(Path.Combine(tree, "big"), 1025, seed: 2);
+        string destination = temp.Sub("dst");
+        string kept = TestFiles.Create(Path.Combine(destination, "tree", "big"), 10, seed: 3);
+        string urlFile = Path.Combine(temp.Path, "url");
+        using var receiver = SgltyProcess.Start("recv", "--dir", destination, "--listen", "127.0.0.1:0", "--once", "--url-file", urlFile);
+        string url = await SgltyProcess.WaitForFileAsync(urlFile, receiver);
+
+        var (exit, output, error) = await SgltyProcess.RunAsync("send", tree, "--to", url, "--max-size", "1k", "--delete", "--json", "--remove-source-files");
+        var (receiverExit, _, _) = await SgltyProcess.FinishAsync(receiver);
+
+        Assert.True(exit == 0, error);
+        Assert.Equal(0, receiverExit);
+        Assert.StartsWith("sent 1 file (1 left out by size),", error.Split('\n').Single(line => line.StartsWith("sent ", StringComparison.Ordinal)));
+        using var json = JsonDocument.Parse(output);
+        Assert.Equal(1, json.RootElement.GetProperty("files_skipped_by_size").GetInt32());
+        Assert.Equal(10, new FileInfo(kept).Length);
+        Assert.True(File.Exists(big));
+        Assert.False(File.Exists(Path.Combine(tree, "small")));
+        Assert.Equal(1000, new FileInfo(Path.Combine(destination, "tree", "small")).Length);
+    }
+
     /// <summary>send --dry-run lists on stdout what it would send and delete, as rsync -n does, and the receiver's directory stays as it was.</summary>
     [Fact]
     public async Task Send_dry_run_lists_what_it_would_do_and_changes_nothing()
@@ -701,6 +729,8 @@ public sealed class CommandLineTests
     [InlineData("send /x /y --to sglty://127.0.0.1:1/ --files-from list", "sglty: error: --files-from takes one PATH: the directory the listed paths are relative to; see 'sglty send --help'")]
     [InlineData("send /x --to sglty://127.0.0.1:1/ -R --delete", "sglty: error: --delete cannot be used with --relative or --files-from: the directories above each path are sent in part, and what they hold beyond it would be deleted; see 'sglty send --help'")]
     [InlineData("send /x --to sglty://127.0.0.1:1/ -H --ignore-existing", "sglty: error: --hard-links does not go with --size-only, --update or --ignore-existing yet: links are made over what stands at their names, which those keep; see 'sglty send --help'")]
+    [InlineData("send /x --to sglty://127.0.0.1:1/ -H --max-size 1m", "sglty: error: --hard-links does not go with --max-size or --min-size yet: a file they leave out would leave its other names pointing at nothing; see 'sglty send --help'")]
+    [InlineData("send /x --to sglty://127.0.0.1:1/ --min-size 5q", "sglty: error: --min-size: '5q' is not a size; use a number of bytes with an optional unit, such as 100m, 1.5G or 500kb; see 'sglty send --help'")]
     [InlineData("recv --dir /x --accept-timeout 5s", "sglty: error: --accept-timeout goes with --once; see 'sglty recv --help'")]
     [InlineData("recv --dir /x --once --accept-timeout 0s", "sglty: error: --accept-timeout must be longer than 0s; see 'sglty recv --help'")]
     [InlineData("frob", "sglty: error: Unrecognized command or argument 'frob'; see 'sglty --help'")]
@@ -710,6 +740,28 @@ public sealed class CommandLineTests
         Assert.Equal(1, exit);
         Assert.Equal(expected, error.Trim());
         Assert.Equal("", output);
+    }
+
+    /// <summary>--max-size and --min-size read sizes as rsync reads them: K alone and KiB are 1024, KB is 1000, fractions round, and a trailing +1 or -1 moves a byte.</summary>
+    [Theory]
+    [InlineData("0", 0L)]
+    [InlineData("100", 100L)]
+    [InlineData("1k", 1024L)]
+    [InlineData("1KiB", 1024L)]
+    [InlineData("1kb", 1000L)]
+    [InlineData("1.5mb-1", 1_499_999L)]
+    [InlineData("1.5m", 1_572_864L)]
+    [InlineData("2g+1", 2_147_483_649L)]
+    [InlineData("3b", 3L)]
+    [InlineData(".5K", 512L)]
+    [InlineData("-5", null)]
+    [InlineData("5q", null)]
+    [InlineData("0-1", null)]
+    [InlineData("9000p", null)]
+    public void Size_limits_read_as_rsync_does(string text, long? expected)
+    {
+        var parsed = Singularity.Cli.Commands.SendCommand.Create().Parse(["/x", "--to", "sglty://127.0.0.1:1/", "--max-size", text]);
+        Assert.Equal(expected, parsed.Errors.Count > 0 ? null : parsed.GetValue<long?>("--max-size"));
     }
 
     /// <summary>--bwlimit reads as rsync's: a bare number counts KiB (fractions too), 0 is no limit, and a rate too large or below 1 KiB is refused.</summary>
