@@ -136,6 +136,15 @@ public sealed record TransferOptions
     public bool IgnoreExisting { get; init; }
 
     /// <summary>
+    /// With <see cref="SkipUnchanged"/>, judge a file the receiver holds with the entry's size by its contents rather
+    /// than its mtime, as rsync --checksum does: both sides read every such file whole (the sender as it announces it,
+    /// the receiver as it prepares it), and one whose contents match (XXH3-128) is left in place, its mtime and mode
+    /// set to the source's; any other is sent. For destinations whose files may differ under the same size and time.
+    /// Not with <see cref="SizeOnly"/>. Default false; `sglty send --checksum`.
+    /// </summary>
+    public bool Checksum { get; init; }
+
+    /// <summary>
     /// Leave out files larger than this many bytes, as rsync --max-size does; null for no limit. A transfer rule, not an
     /// exclude, as rsync's is: with <see cref="DeleteExtraneous"/> the receiver keeps what stands at such a file's name
     /// (even with <see cref="DeleteExcluded"/>). Counted in <see cref="SendResult.FilesSkippedBySize"/>. Not with
@@ -288,6 +297,8 @@ public sealed record TransferOptions
             throw new ArgumentException("a file the size rules leave out would leave its other names pointing at nothing: max-size and min-size do not go with hard links yet", nameof(HardLinks));
         if (MaxFileSize < 0 || MinFileSize < 0)
             throw new ArgumentOutOfRangeException(MaxFileSize < 0 ? nameof(MaxFileSize) : nameof(MinFileSize), "a size limit cannot be negative");
+        if (Checksum && (!SkipUnchanged || SizeOnly))
+            throw new ArgumentException("checksum judges files in place by their contents, which SkipUnchanged = false would send anyway and size-only would not look at", nameof(Checksum));
         if (!SkipUnchanged && (SizeOnly || Update || IgnoreExisting))
             throw new ArgumentException("size-only, update and ignore-existing refine the check of files in place, which SkipUnchanged = false turns off", SizeOnly ? nameof(SizeOnly) : Update ? nameof(Update) : nameof(IgnoreExisting));
         int lanes = Math.Max(Lanes, MaxLanes);

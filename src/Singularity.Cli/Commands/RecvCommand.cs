@@ -24,7 +24,7 @@ internal static class RecvCommand
         var expire = CommonOptions.Duration("--expire-partials", "at start, delete partial files of interrupted transfers untouched for this long, e.g. 7d; default: keep them");
         var idle = CommonOptions.Duration("--idle-timeout", "end sessions that show no sign of life for this long; default 120s");
         var congestion = CommonOptions.Congestion();
-        var noDelta = new Option<bool>("--no-delta") { Description = "send changed files whole even when a sender asks for delta, so senders learn nothing of what the files here hold (with delta, a sender is told the digests of their shards)" };
+        var noDelta = new Option<bool>("--no-delta") { Description = "send changed files whole even when a sender asks for delta, and every file of the source's size when it asks for --checksum, so senders learn nothing of what the files here hold (with delta, a sender is told the digests of their shards; with --checksum, whether a file holds what it names)" };
         var command = new Command("recv", "receive files into a directory") { dir, listen, once, acceptTimeout, urlFile, json, noFsync, token, tokenFile, encrypt, maxBytes, expire, idle, congestion, noDelta };
         command.Validators.Add(result =>
         {

@@ -24,6 +24,7 @@ internal static partial class SendCommand
         var stall = CommonOptions.Duration("--stall-timeout", "when nothing moves for this long while shards are in flight, replace the lanes that hold them (on Linux, also a lane whose path went silent, or that the receiver stopped reading, for 4 times this long); default 30s");
         var congestion = CommonOptions.Congestion();
         var ignoreTimes = new Option<bool>("--ignore-times", "-I") { Description = "send every file, also those the receiver already holds with the same size and modification time (which are otherwise left as they are, as rsync leaves them)" };
+        var checksum = new Option<bool>("--checksum", "-c") { Description = "judge a file the receiver holds with the same size by its contents, not its modification time, as rsync --checksum does: both sides read every such file whole first; one with the same contents is left in place (its time and mode set to these), any other is sent" };
         var sizeOnly = new Option<bool>("--size-only") { Description = "leave a file the receiver holds with the same size as it is, whatever its modification time, as rsync --size-only does (for destinations whose times cannot be trusted)" };
         var update = new Option<bool>("--update", "-u") { Description = "leave a file the receiver holds that was modified later than this one as it is, as rsync --update does" };
         var ignoreExisting = new Option<bool>("--ignore-existing") { Description = "send only files the receiver does not have; leave every file it holds as it is, as rsync --ignore-existing does" };
@@ -63,7 +64,7 @@ internal static partial class SendCommand
         var sparse = new Option<bool>("--sparse", "-S") { Description = "handle sparse files (disk images, say) as rsync --sparse does: a Linux receiver leaves runs of zeros as holes rather than writing them, and no receiver reserves space ahead; shards that lie in a hole of the source (Linux) are not read or sent, only named" };
         var delta = new Option<bool>("--delta") { Description = "send only the shards of a changed file that differ from the version already at the receiver, as rsync does (a log that grew sends its new tail): the receiver first copies that version into the file's partial; the default on a path of 1 ms round trip or more, not on loopback or a LAN" };
         var wholeFile = new Option<bool>("--whole-file", "-W") { Description = "send changed files whole, never as a delta, as rsync --whole-file does" };
-        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, sizeOnly, update, ignoreExisting, maxSize, minSize, delete, deleteExcluded, exclude, excludeFrom, include, includeFrom, relative, filesFrom, recursive, from0, dryRun, verbose, owners, numericIds, hardLinks, removeSources, sparse, compress, bwlimit, delta, wholeFile };
+        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, update, ignoreExisting, maxSize, minSize, delete, deleteExcluded, exclude, excludeFrom, include, includeFrom, relative, filesFrom, recursive, from0, dryRun, verbose, owners, numericIds, hardLinks, removeSources, sparse, compress, bwlimit, delta, wholeFile };
         command.Validators.Add(result =>
         {
             if (result.GetValue(delta) && result.GetValue(wholeFile)) result.AddError("--delta and --whole-file contradict each other; give one of them");
@@ -78,6 +79,8 @@ internal static partial class SendCommand
                 result.AddError("--hard-links does not go with --size-only, --update or --ignore-existing yet: links are made over what stands at their names, which those keep");
             if (result.GetValue(hardLinks) && (result.GetValue(maxSize) is not null || result.GetValue(minSize) is not null))
                 result.AddError("--hard-links does not go with --max-size or --min-size yet: a file they leave out would leave its other names pointing at nothing");
+            if (result.GetValue(checksum) && (result.GetValue(ignoreTimes) || result.GetValue(sizeOnly)))
+                result.AddError("--checksum compares the contents of files in place, which --ignore-times sends anyway and --size-only does not look at; give one of them");
             if (result.GetValue(ignoreTimes) && keepRules)
                 result.AddError("--ignore-times sends every file, so it contradicts --size-only, --update and --ignore-existing; give one or the other");
         });
@@ -100,6 +103,7 @@ internal static partial class SendCommand
                 StallTimeout = result.GetValue(stall) ?? TimeSpan.FromSeconds(30),
                 SkipUnchanged = !result.GetValue(ignoreTimes),
                 SizeOnly = result.GetValue(sizeOnly),
+                Checksum = result.GetValue(checksum),
                 Update = result.GetValue(update),
                 IgnoreExisting = result.GetValue(ignoreExisting),
                 MaxFileSize = result.GetValue(maxSize),

@@ -46,6 +46,33 @@ internal static class Digests
         }
     }
 
+    /// <summary>
+    /// XXH3-128 of a file's first <paramref name="length"/> bytes, read through <paramref name="handle"/>: what
+    /// --checksum compares (PROTOCOL §4, entry flags bit 3); null if the file holds fewer bytes. <paramref name="alive"/>
+    /// is called after each MiB read, so that reading a large file shows the session alive.
+    /// </summary>
+    public static UInt128? Content(Microsoft.Win32.SafeHandles.SafeFileHandle handle, long length, Action? alive = null)
+    {
+        var hash = new XxHash128();
+        byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 20);
+        try
+        {
+            for (long offset = 0; offset < length;)
+            {
+                int read = RandomAccess.Read(handle, buffer.AsSpan(0, (int)Math.Min(buffer.Length, length - offset)), offset);
+                if (read == 0) return null;
+                hash.Append(buffer.AsSpan(0, read));
+                offset += read;
+                alive?.Invoke();
+            }
+            return hash.GetCurrentHashAsUInt128();
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
     public static int ShardCount(long fileSize, int shardSize) => checked((int)ShardCount64(fileSize, shardSize));
 
     /// <summary>Shards of a file of any valid size, counted without overflow, for checking the count against a limit.</summary>

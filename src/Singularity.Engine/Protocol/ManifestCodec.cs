@@ -4,13 +4,13 @@ using System.Text;
 namespace Singularity.Engine.Protocol;
 
 /// <summary>
-/// Encodes manifest entries. Each entry is a 26-byte fixed part, the owner and group when flags bit 1 is set, then the
-/// path and link target bytes:
+/// Encodes manifest entries. Each entry is a 26-byte fixed part, the owner and group when flags bit 1 is set, the
+/// contents' digest when flags bit 3 is set, then the path and link target bytes:
 /// <code>
-///  0     1        2            4        8                16          24              26               [34]
-///  +-----+--------+------------+--------+----------------+-----------+---------------+----------------+------+--------+
-///  |kind |flags   |path length |mode    |mtime (ns, i64) |size (i64) |target length  |[uid u32,gid u32]|path  |target  |
-///  +-----+--------+------------+--------+----------------+-----------+---------------+----------------+------+--------+
+///  0     1        2            4        8                16          24              26
+///  +-----+--------+------------+--------+----------------+-----------+---------------+-----------------+------------------+------+--------+
+///  |kind |flags   |path length |mode    |mtime (ns, i64) |size (i64) |target length  |[uid u32,gid u32]|[digest u128 (LE)]|path  |target  |
+///  +-----+--------+------------+--------+----------------+-----------+---------------+-----------------+------------------+------+--------+
 /// </code>
 /// </summary>
 internal static class ManifestCodec
@@ -23,11 +23,14 @@ internal static class ManifestCodec
     public const byte FlagOwner = 2;
     /// <summary>Flags bit 2: a file that hard link entries may name (<see cref="ManifestEntry.Linked"/>).</summary>
     public const byte FlagLinked = 4;
+    /// <summary>Flags bit 3: a file's contents' digest follows the owner, or the fixed part (<see cref="ManifestEntry.Digest"/>).</summary>
+    public const byte FlagDigest = 8;
     private const int OwnerSize = 8;
+    private const int DigestSize = 16;
     private const UnixFileMode PermissionBits = (UnixFileMode)0xFFF;
 
     public static int EncodedSize(ManifestEntry entry) =>
-        FixedSize + (entry.Owner is null ? 0 : OwnerSize) + Encoding.UTF8.GetByteCount(entry.Path) + (entry.LinkTarget is null ? 0 : Encoding.UTF8.GetByteCount(entry.LinkTarget));
+        FixedSize + (entry.Owner is null ? 0 : OwnerSize) + (entry.Digest is null ? 0 : DigestSize) + Encoding.UTF8.GetByteCount(entry.Path) + (entry.LinkTarget is null ? 0 : Encoding.UTF8.GetByteCount(entry.LinkTarget));
 
     public static int Write(Span<byte> destination, ManifestEntry entry)
     {
@@ -38,10 +41,15 @@ internal static class ManifestCodec
             BinaryPrimitives.WriteUInt32LittleEndian(destination[(FixedSize + 4)..], owner.Group);
             head += OwnerSize;
         }
+        if (entry.Digest is { } digest)
+        {
+            BinaryPrimitives.WriteUInt128LittleEndian(destination[head..], digest);
+            head += DigestSize;
+        }
         int pathLength = Encoding.UTF8.GetBytes(entry.Path, destination[head..]);
         int targetLength = entry.LinkTarget is null ? 0 : Encoding.UTF8.GetBytes(entry.LinkTarget, destination[(head + pathLength)..]);
         destination[0] = (byte)entry.Kind;
-        destination[1] = (byte)((entry.SentBefore ? FlagSentBefore : 0) | (entry.Owner is null ? 0 : FlagOwner) | (entry.Linked ? FlagLinked : 0));
+        destination[1] = (byte)((entry.SentBefore ? FlagSentBefore : 0) | (entry.Owner is null ? 0 : FlagOwner) | (entry.Linked ? FlagLinked : 0) | (entry.Digest is null ? 0 : FlagDigest));
         BinaryPrimitives.WriteUInt16LittleEndian(destination[2..], checked((ushort)pathLength));
         BinaryPrimitives.WriteUInt32LittleEndian(destination[4..], (uint)(entry.Mode & PermissionBits));
         BinaryPrimitives.WriteInt64LittleEndian(destination[8..], entry.MtimeNanoseconds);
@@ -59,10 +67,12 @@ internal static class ManifestCodec
         var kind = (EntryKind)source[0];
         if (kind is not (EntryKind.File or EntryKind.Directory or EntryKind.Symlink or EntryKind.HardLink)) { error = $"unknown entry kind {source[0]}"; return false; }
         byte flags = source[1];
-        if ((flags & ~(FlagSentBefore | FlagOwner | FlagLinked)) != 0) { error = $"unknown manifest entry flags 0x{flags:x2}"; return false; }
+        if ((flags & ~(FlagSentBefore | FlagOwner | FlagLinked | FlagDigest)) != 0) { error = $"unknown manifest entry flags 0x{flags:x2}"; return false; }
+        if ((flags & FlagDigest) != 0 && kind != EntryKind.File) { error = "only a file can carry a digest"; return false; }
         if ((flags & FlagSentBefore) != 0 && kind != EntryKind.File) { error = "only a file can be marked as sent before"; return false; }
         if ((flags & FlagLinked) != 0 && kind != EntryKind.File) { error = "only a file can be marked as linked"; return false; }
-        int head = (flags & FlagOwner) != 0 ? FixedSize + OwnerSize : FixedSize;
+        int ownerAt = FixedSize, digestAt = ownerAt + ((flags & FlagOwner) != 0 ? OwnerSize : 0);
+        int head = digestAt + ((flags & FlagDigest) != 0 ? DigestSize : 0);
         int pathLength = BinaryPrimitives.ReadUInt16LittleEndian(source[2..]);
         uint mode = BinaryPrimitives.ReadUInt32LittleEndian(source[4..]);
         long mtime = BinaryPrimitives.ReadInt64LittleEndian(source[8..]);
@@ -92,12 +102,13 @@ internal static class ManifestCodec
         // No file system can create a link whose target holds NUL: refused here as malformed, not later as a failed create.
         if (target.Contains('\0')) { error = "link target contains NUL"; return false; }
         (uint, uint)? owner = (flags & FlagOwner) != 0
-            ? (BinaryPrimitives.ReadUInt32LittleEndian(source[FixedSize..]), BinaryPrimitives.ReadUInt32LittleEndian(source[(FixedSize + 4)..])) : null;
+            ? (BinaryPrimitives.ReadUInt32LittleEndian(source[ownerAt..]), BinaryPrimitives.ReadUInt32LittleEndian(source[(ownerAt + 4)..])) : null;
         entry = new ManifestEntry(kind, path, size, (UnixFileMode)mode, mtime, isLink ? target : null)
         {
             SentBefore = (flags & FlagSentBefore) != 0,
             Owner = owner,
             Linked = (flags & FlagLinked) != 0,
+            Digest = (flags & FlagDigest) != 0 ? BinaryPrimitives.ReadUInt128LittleEndian(source[digestAt..]) : null,
         };
         consumed = head + pathLength + targetLength;
         error = null;

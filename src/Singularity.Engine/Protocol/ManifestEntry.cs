@@ -29,6 +29,13 @@ internal sealed record ManifestEntry(EntryKind Kind, string Path, long Size, Uni
     /// </summary>
     public bool Linked { get; init; }
 
+    /// <summary>
+    /// With --checksum, a file's contents as the sender read them (<see cref="Integrity.Digests.Content"/>): the
+    /// receiver leaves a file in place only if its contents have this digest. Null otherwise, or when the sender could
+    /// not read the file (the receiver then takes it for changed).
+    /// </summary>
+    public UInt128? Digest { get; init; }
+
     /// <summary>The entry's owner and group, by number, when the sender keeps them (<see cref="TransferOptions.PreserveOwners"/>); null otherwise.</summary>
     public (uint User, uint Group)? Owner { get; init; }
 }

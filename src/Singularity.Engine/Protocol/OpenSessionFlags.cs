@@ -36,9 +36,12 @@ internal static class OpenSessionFlags
     /// <summary>With <see cref="SkipUnchanged"/>: any file in place is kept (rsync --ignore-existing).</summary>
     public const ushort IgnoreExisting = 1024;
 
+    /// <summary>With <see cref="SkipUnchanged"/>, not with <see cref="SizeOnly"/>: a file in place is judged by its contents, against the digest its entry carries, not by its mtime (rsync --checksum).</summary>
+    public const ushort Checksum = 2048;
+
     /// <summary>The bits that keep files in place the quick check alone would replace, each named in FilesKept.</summary>
     public const ushort KeepRules = SizeOnly | Update | IgnoreExisting;
 
     /// <summary>Every bit this side knows.</summary>
-    public const ushort Known = SkipUnchanged | DeleteExtraneous | RootIsSent | DryRun | Sparse | Compressed | Delta | HardLinks | KeepRules;
+    public const ushort Known = SkipUnchanged | DeleteExtraneous | RootIsSent | DryRun | Sparse | Compressed | Delta | HardLinks | KeepRules | Checksum;
 }

@@ -19,8 +19,10 @@ public sealed record ReceiverOptions
 
     /// <summary>
     /// Answer a sender that asks for delta (<see cref="TransferOptions.Delta"/>): seed changed files from the versions
-    /// here and tell it their shards' digests. False sends them whole, and tells a sender nothing of what files here
-    /// hold (with delta, a token holder can confirm a guess of a file's contents shard by shard). Default true.
+    /// here and tell it their shards' digests; and one that asks for --checksum (<see cref="TransferOptions.Checksum"/>):
+    /// compare the contents of files here with the digests it names. False sends changed files whole, and every file
+    /// of the source's size under --checksum, and tells a sender nothing of what files here hold (with delta, a token
+    /// holder can confirm a guess of a file's contents shard by shard; with --checksum, a whole file's). Default true.
     /// </summary>
     public bool Delta { get; init; } = true;
 

@@ -114,6 +114,8 @@ internal sealed partial class ReceiverSession
     private int _lanesAllowed;
     private long _declaredBytes;
     private int _fileCount;
+    // --checksum (OpenSession flag): files in place are judged by their contents' digest, not their mtime.
+    private bool _checksum;
     // Names of files the sender's size rules left out (LeftOut).
     private int _leftOut;
     private int _filesCommitted;
@@ -237,6 +239,8 @@ internal sealed partial class ReceiverSession
         if (_keepRules != 0 && !_skipUnchanged) throw new ProtocolViolationException("OpenSession asks to keep files in place by --size-only, --update or --ignore-existing without the quick check they refine");
         // A hard link is made over what stands at its name, which these rules would keep.
         if (_keepRules != 0 && (flags & OpenSessionFlags.HardLinks) != 0) throw new ProtocolViolationException("OpenSession asks to keep hard links together with --size-only, --update or --ignore-existing, which this receiver does not do");
+        _checksum = (flags & OpenSessionFlags.Checksum) != 0;
+        if (_checksum && (!_skipUnchanged || (flags & OpenSessionFlags.SizeOnly) != 0)) throw new ProtocolViolationException("OpenSession asks for --checksum without the quick check it refines, or with --size-only, which looks at no contents");
         _deleteExtraneous = (flags & OpenSessionFlags.DeleteExtraneous) != 0;
         _rootIsSent = (flags & OpenSessionFlags.RootIsSent) != 0;
         _dryRun = (flags & OpenSessionFlags.DryRun) != 0;
@@ -333,7 +337,8 @@ internal sealed partial class ReceiverSession
         {
             if (!ManifestCodec.TryRead(body, _limits, out var entry, out int consumed, out string? error))
                 throw new ProtocolViolationException($"manifest entry {first + i}: {error}");
-            string? pathError = PathGuard.SyntaxError(entry!.Path, _limits);
+            if (entry!.Digest is not null && !_checksum) throw new ProtocolViolationException($"manifest entry {first + i} carries a digest in a session without --checksum");
+            string? pathError = PathGuard.SyntaxError(entry.Path, _limits);
             if (pathError is not null) throw new SingularityException(ErrorCode.BadPath, $"refused path: {pathError}");
             _chunk.Add(entry);
             body = body[consumed..];
@@ -598,7 +603,7 @@ internal sealed partial class ReceiverSession
     }
 
     /// <summary>
-    /// Whether a file in place has the entry's mode (and owner, when kept), or gets them now; in a dry run
+    /// Whether a file in place has the entry's mode (and owner, when kept; and with --checksum its mtime), or gets them now; in a dry run
     /// (<paramref name="change"/> false), whether it would. Judged by its status, as rsync judges it: even a file its
     /// owner may not read (0200) stays. What to bring up to date is set through an open handle that is the name's own
     /// file, never through a link swapped in meanwhile; a file that cannot be opened or changed (another user's) is
@@ -610,20 +615,23 @@ internal sealed partial class ReceiverSession
         bool modeDiffers = _options.PreserveMode && !OperatingSystem.IsWindows() && existing.UnixFileMode != mode;
         var owner = SpecialFiles.MayChangeOwners ? entry.Owner : null;
         bool ownerDiffers = owner is not null && SpecialFiles.OwnerOf(full) != owner;
-        if (!modeDiffers && !ownerDiffers) return true;
+        // Only --checksum finds a file in place whose time differs; it gets the source's, as rsync -c gives it.
+        bool timeDiffers = SourceScanner.ToNanoseconds(existing.LastWriteTimeUtc) != entry.MtimeNanoseconds;
+        if (!modeDiffers && !ownerDiffers && !timeDiffers) return true;
         try
         {
             // Never through a link, nor a FIFO swapped in since, on whose open the session would wait for ever.
             using var handle = SpecialFiles.OpenRegular(full);
             if (handle is null || SpecialFiles.OpenedElsewhere(handle, full) || RandomAccess.GetLength(handle) != entry.Size
-                || SourceScanner.ToNanoseconds(File.GetLastWriteTimeUtc(handle)) != entry.MtimeNanoseconds)
+                || (!_checksum && SourceScanner.ToNanoseconds(File.GetLastWriteTimeUtc(handle)) != entry.MtimeNanoseconds))
                 return false;
-            // Root may change an owner; a mode, its file's owner may too.
-            if (!change) return !modeDiffers || SpecialFiles.MayChangeMode(handle);
+            // Root may change an owner; a mode or a time, its file's owner may too.
+            if (!change) return !(modeDiffers || timeDiffers) || SpecialFiles.MayChangeMode(handle);
             // The owner first: a change of owner may clear mode bits.
             // An owner the system refuses leaves the file as it is, not sent again: it would not get that owner either.
             if (ownerDiffers && !SpecialFiles.TrySetOwner(handle, owner!.Value)) OwnerNotSet();
             if (modeDiffers && !OperatingSystem.IsWindows()) File.SetUnixFileMode(handle, mode);
+            if (timeDiffers) File.SetLastWriteTimeUtc(handle, SourceScanner.FromNanoseconds(entry.MtimeNanoseconds));
             return true;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -632,14 +640,38 @@ internal sealed partial class ReceiverSession
         }
     }
 
-    /// <summary>Whether a regular file (not a link) stands at <paramref name="full"/> with the entry's size and mtime, and no partial of it: the quick check.</summary>
-    private static bool IsInPlace(ManifestEntry entry, string full, bool? partialStands, out FileInfo existing)
+    /// <summary>
+    /// Whether a regular file (not a link) stands at <paramref name="full"/> with the entry's size and mtime, and no
+    /// partial of it: the quick check. With --checksum, with the entry's size and contents, whatever its mtime.
+    /// </summary>
+    private bool IsInPlace(ManifestEntry entry, string full, bool? partialStands, out FileInfo existing)
     {
         existing = new FileInfo(full);
         return existing.Exists && existing.LinkTarget is null && existing.Length == entry.Size
-            && SourceScanner.ToNanoseconds(existing.LastWriteTimeUtc) == entry.MtimeNanoseconds
+            && (_checksum || SourceScanner.ToNanoseconds(existing.LastWriteTimeUtc) == entry.MtimeNanoseconds)
             && !(entry.Size == 0 && SpecialFiles.KindOf(full) is not null)
-            && !(partialStands ?? File.Exists(PartialFile.ResumablePathFor(full)));
+            && !(partialStands ?? File.Exists(PartialFile.ResumablePathFor(full)))
+            && (!_checksum || (_options.Delta && HasContents(entry, full)));
+    }
+
+    /// <summary>
+    /// With --checksum, whether the regular file at <paramref name="full"/> (opened never through a link, nor a FIFO)
+    /// holds what the entry's digest says, read whole. One the receiver cannot read is taken for changed, and sent;
+    /// so is every one when the receiver tells senders nothing of its files (<see cref="ReceiverOptions.Delta"/> false).
+    /// </summary>
+    private bool HasContents(ManifestEntry entry, string full)
+    {
+        if (entry.Digest is not { } digest) return false;
+        try
+        {
+            using var handle = SpecialFiles.OpenRegular(full);
+            return handle is not null && !SpecialFiles.OpenedElsewhere(handle, full) && RandomAccess.GetLength(handle) == entry.Size
+                && Digests.Content(handle, entry.Size, Touch) == digest;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
     }
 
     /// <summary>

@@ -157,12 +157,17 @@ internal sealed partial class SenderSession
         if (alreadyCommitted is not { Count: > 0 }) _entries = scanned;
         else _entries = [.. scanned.Where(e => e.Entry.Kind != EntryKind.File || e.Entry.Linked || options.DeleteExtraneous || !alreadyCommitted.Contains(e.Entry.Path))
             .Select(e => e.Entry.Kind == EntryKind.File && alreadyCommitted.Contains(e.Entry.Path) ? e with { Entry = e.Entry with { SentBefore = true } } : e)];
+        // With --checksum, every file is read whole before the session starts, as rsync -c reads it for its file list:
+        // hashing a large one while connected would leave the receiver without a sign of life.
+        if (options.Checksum)
+            _entries = [.. _entries.Select(e => e.Entry.Kind == EntryKind.File ? e with { Entry = e.Entry with { Digest = ContentDigest(e.SourcePath, e.Entry.Size) } } : e)];
         // Hard links go last, and only once every file is settled (SendManifestAsync): the receiver then makes each as it
         // reads it, and keeps none waiting for its file.
         if (options.HardLinks) _entries = [.. _entries.Where(e => e.Entry.Kind != EntryKind.HardLink), .. _entries.Where(e => e.Entry.Kind == EntryKind.HardLink)];
         _sessionFlags = (ushort)((options.SkipUnchanged ? OpenSessionFlags.SkipUnchanged : 0) | (options.DryRun ? OpenSessionFlags.DryRun : 0)
             | (options.Sparse ? OpenSessionFlags.Sparse : 0) | (options.Compress ? OpenSessionFlags.Compressed : 0) | (options.HardLinks ? OpenSessionFlags.HardLinks : 0)
-            | (options.SizeOnly ? OpenSessionFlags.SizeOnly : 0) | (options.Update ? OpenSessionFlags.Update : 0) | (options.IgnoreExisting ? OpenSessionFlags.IgnoreExisting : 0));
+            | (options.SizeOnly ? OpenSessionFlags.SizeOnly : 0) | (options.Update ? OpenSessionFlags.Update : 0) | (options.IgnoreExisting ? OpenSessionFlags.IgnoreExisting : 0)
+            | (options.Checksum ? OpenSessionFlags.Checksum : 0));
         // A scan that left something out does not ask: the result says the deletion was skipped.
         if (options.DeleteExtraneous && _notSent.Count == 0)
             _sessionFlags |= (ushort)(OpenSessionFlags.DeleteExtraneous | (SourceScanner.SendsContents(paths) ? OpenSessionFlags.RootIsSent : 0));
@@ -632,6 +637,23 @@ internal sealed partial class SenderSession
             first = last + 1;
             count = 0;
             length = ManifestCodec.ChunkHeaderSize;
+        }
+    }
+
+    /// <summary>
+    /// A file's contents' digest for --checksum; null when it cannot be read whole as scanned, which the receiver takes
+    /// for changed (the send then finds what is wrong with it, and names it).
+    /// </summary>
+    private static UInt128? ContentDigest(string path, long size)
+    {
+        try
+        {
+            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.SequentialScan);
+            return RandomAccess.GetLength(handle) == size ? Digests.Content(handle, size) : null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
         }
     }
 

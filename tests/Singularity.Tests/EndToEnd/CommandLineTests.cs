@@ -731,6 +731,7 @@ public sealed class CommandLineTests
     [InlineData("send /x --to sglty://127.0.0.1:1/ -H --ignore-existing", "sglty: error: --hard-links does not go with --size-only, --update or --ignore-existing yet: links are made over what stands at their names, which those keep; see 'sglty send --help'")]
     [InlineData("send /x --to sglty://127.0.0.1:1/ -H --max-size 1m", "sglty: error: --hard-links does not go with --max-size or --min-size yet: a file they leave out would leave its other names pointing at nothing; see 'sglty send --help'")]
     [InlineData("send /x --to sglty://127.0.0.1:1/ --min-size 5q", "sglty: error: --min-size: '5q' is not a size; use a number of bytes with an optional unit, such as 100m, 1.5G or 500kb; see 'sglty send --help'")]
+    [InlineData("send /x --to sglty://127.0.0.1:1/ -c -I", "sglty: error: --checksum compares the contents of files in place, which --ignore-times sends anyway and --size-only does not look at; give one of them; see 'sglty send --help'")]
     [InlineData("recv --dir /x --accept-timeout 5s", "sglty: error: --accept-timeout goes with --once; see 'sglty recv --help'")]
     [InlineData("recv --dir /x --once --accept-timeout 0s", "sglty: error: --accept-timeout must be longer than 0s; see 'sglty recv --help'")]
     [InlineData("frob", "sglty: error: Unrecognized command or argument 'frob'; see 'sglty --help'")]

@@ -19,14 +19,15 @@ public sealed class ManifestCodecTests
             {
                 var kind = (EntryKind)t.Item1;
                 bool hardLink = kind == EntryKind.HardLink;
-                // Only a file may be marked as sent before or linked; the mtime's low bits pick which, and which carry
-                // an owner. A hard link carries no mode, time or owner.
+                // Only a file may be marked as sent before or linked, or carry a digest; the mtime's low bits pick
+                // which, and which carry an owner. A hard link carries no mode, time or owner.
                 return new ManifestEntry(kind, string.Join('/', t.Item2), kind == EntryKind.File ? t.Item3 : 0, hardLink ? 0 : (UnixFileMode)t.Item4, hardLink ? 0 : t.Item5,
                     kind is EntryKind.Symlink or EntryKind.HardLink ? t.Item6 : null)
                 {
                     SentBefore = kind == EntryKind.File && (t.Item5 & 1) != 0,
                     Owner = !hardLink && (t.Item5 & 2) != 0 ? ((uint)t.Item3, (uint)(t.Item5 >> 32)) : null,
                     Linked = kind == EntryKind.File && (t.Item5 & 4) != 0,
+                    Digest = kind == EntryKind.File && (t.Item5 & 8) != 0 ? new UInt128((ulong)t.Item5, (ulong)t.Item3) : null,
                 };
             });
 
@@ -64,7 +65,7 @@ public sealed class ManifestCodecTests
         ManifestCodec.Write(good, entry);
 
         AssertRejected(good, b => b[0] = 9, "unknown entry kind");
-        AssertRejected(good, b => b[1] = 8, "unknown manifest entry flags");
+        AssertRejected(good, b => b[1] = 16, "unknown manifest entry flags");
         Assert.True(ManifestCodec.TryRead([good[0], 1, .. good.AsSpan(2)], Limits, out var sentBefore, out _, out _));
         Assert.True(sentBefore!.SentBefore);
         var directory = new ManifestEntry(EntryKind.Directory, "a", 0, (UnixFileMode)0b111_101_101, 0, null);
@@ -72,6 +73,7 @@ public sealed class ManifestCodecTests
         ManifestCodec.Write(marked, directory);
         AssertRejected(marked, b => b[1] = 1, "only a file can be marked as sent before");
         AssertRejected(marked, b => b[1] = ManifestCodec.FlagLinked, "only a file can be marked as linked");
+        AssertRejected([.. marked[..ManifestCodec.FixedSize], .. new byte[16], .. marked[ManifestCodec.FixedSize..]], b => b[1] = ManifestCodec.FlagDigest, "only a file can carry a digest");
         // A hard link names its file, and carries nothing of its own but its path.
         var hardLink = new ManifestEntry(EntryKind.HardLink, "b/x", 0, 0, 0, "a/x");
         byte[] linked = new byte[ManifestCodec.EncodedSize(hardLink)];

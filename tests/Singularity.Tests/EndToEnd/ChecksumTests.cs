@@ -1,0 +1,150 @@
+using Singularity.Engine;
+using Singularity.Engine.Protocol;
+using Singularity.Engine.Storage;
+using Singularity.Tests.Support;
+
+namespace Singularity.Tests.EndToEnd;
+
+/// <summary>
+/// With <see cref="TransferOptions.Checksum"/>, as with rsync --checksum, a file the receiver holds with the source's
+/// size is judged by its contents, not its mtime: one that differs is sent although its size and time match, and one
+/// that matches stays in place (the same file) with the source's time and mode.
+/// </summary>
+public sealed class ChecksumTests
+{
+    private static readonly TransferOptions Quick = new() { ShardSize = 4096, SkipUnchanged = true };
+    private static readonly DateTime Then = new(2024, 5, 6, 7, 8, 9, DateTimeKind.Utc);
+
+    [Fact]
+    public async Task Contents_decide_what_is_sent_whatever_the_times_say()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        string damaged = TestFiles.Create(Path.Combine(tree, "damaged"), 10_000, seed: 1);
+        string same = TestFiles.Create(Path.Combine(tree, "sub", "same"), 50_000, seed: 2);
+        TestFiles.Create(Path.Combine(tree, "resized"), 100, seed: 3);
+        TestFiles.Create(Path.Combine(tree, "new"), 7_000, seed: 4);
+        TestFiles.Create(Path.Combine(tree, "empty"), 0);
+        foreach (string file in Directory.EnumerateFiles(tree, "*", SearchOption.AllDirectories)) File.SetLastWriteTimeUtc(file, Then);
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(same, (UnixFileMode)0b110_100_000);
+        string destination = temp.Sub("dst");
+        // The same size and time with other bytes (a disk that rotted, a copy cut short and padded): the quick check
+        // takes it for unchanged.
+        string rotted = TestFiles.Create(Path.Combine(destination, "tree", "damaged"), 10_000, seed: 9);
+        File.SetLastWriteTimeUtc(rotted, Then);
+        // The same bytes with another time and mode: only those change.
+        string kept = Path.Combine(destination, "tree", "sub", "same");
+        Directory.CreateDirectory(Path.GetDirectoryName(kept)!);
+        File.Copy(same, kept);
+        File.SetLastWriteTimeUtc(kept, Then.AddDays(3));
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(kept, (UnixFileMode)0b110_110_110);
+        var keptIdentity = SpecialFiles.IdentityOf(kept);
+        TestFiles.Create(Path.Combine(destination, "tree", "resized"), 200, seed: 5);
+        TestFiles.Create(Path.Combine(destination, "tree", "empty"), 0);
+        File.SetLastWriteTimeUtc(Path.Combine(destination, "tree", "empty"), Then.AddDays(1));
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var quick = await SingularitySender.SendAsync([tree], receiver.Url, Quick with { DryRun = true });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        var dry = await SingularitySender.SendAsync([tree], receiver.Url, Quick with { Checksum = true, DryRun = true });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        var result = await SingularitySender.SendAsync([tree], receiver.Url, Quick with { Checksum = true });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+
+        // The quick check would have left the damaged file as it is; the contents say otherwise.
+        Assert.Equal(["tree/empty", "tree/new", "tree/resized", "tree/sub/same"], quick.WouldSend.Order(StringComparer.Ordinal));
+        Assert.Equal(["tree/damaged", "tree/new", "tree/resized"], dry.WouldSend.Order(StringComparer.Ordinal));
+        Assert.Equal((5, 2), (result.Files, result.FilesUnchanged));
+        TestFiles.AssertSameTree(tree, Path.Combine(destination, "tree"));
+        Assert.Equal(keptIdentity, SpecialFiles.IdentityOf(kept));
+        Assert.Equal(Then, File.GetLastWriteTimeUtc(kept));
+        Assert.Equal(Then, File.GetLastWriteTimeUtc(Path.Combine(destination, "tree", "empty")));
+        if (!OperatingSystem.IsWindows()) Assert.Equal((UnixFileMode)0b110_100_000, File.GetUnixFileMode(kept));
+    }
+
+    /// <summary>
+    /// Moving with --ignore-existing and --checksum: a file of the same size with other contents is kept as the
+    /// receiver has it, so the source stays; one with the same contents is held there, so it goes.
+    /// </summary>
+    [Fact]
+    public async Task A_move_removes_only_sources_whose_contents_the_receiver_holds()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        string other = TestFiles.Create(Path.Combine(tree, "other"), 9_000, seed: 1);
+        string same = TestFiles.Create(Path.Combine(tree, "same"), 9_000, seed: 2);
+        string destination = temp.Sub("dst");
+        string theirs = TestFiles.Create(Path.Combine(destination, "tree", "other"), 9_000, seed: 3);
+        File.SetLastWriteTimeUtc(theirs, File.GetLastWriteTimeUtc(other));
+        File.Copy(same, Path.Combine(destination, "tree", "same"));
+        byte[] theirBytes = await File.ReadAllBytesAsync(theirs);
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var result = await SingularitySender.SendAsync([tree], receiver.Url, Quick with { Checksum = true, IgnoreExisting = true, RemoveSourceFiles = true });
+
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal((1, 1), (result.FilesKept, result.SourcesRemoved));
+        Assert.True(File.Exists(other));
+        Assert.False(File.Exists(same));
+        Assert.Equal(theirBytes, await File.ReadAllBytesAsync(theirs));
+    }
+
+    /// <summary>A receiver that tells senders nothing of its files (--no-delta) compares no contents: under --checksum, every file of the source's size travels.</summary>
+    [Fact]
+    public async Task A_receiver_without_delta_compares_no_contents()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        string same = TestFiles.Create(Path.Combine(tree, "same"), 9_000, seed: 1);
+        string destination = temp.Sub("dst");
+        string copy = Path.Combine(destination, "tree", "same");
+        Directory.CreateDirectory(Path.GetDirectoryName(copy)!);
+        File.Copy(same, copy);
+        File.SetLastWriteTimeUtc(copy, Then);
+        await using var receiver = new LoopbackReceiver(destination, adjust: options => options with { Delta = false });
+
+        var result = await SingularitySender.SendAsync([tree], receiver.Url, Quick with { Checksum = true });
+
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal((1, 0, 9_000L), (result.Files, result.FilesUnchanged, result.BytesSent));
+        TestFiles.AssertSameBytes(same, copy);
+    }
+
+    /// <summary>--checksum without the quick check, or with --size-only, contradicts itself: refused before anything is sent.</summary>
+    [Fact]
+    public async Task Checksum_with_ignore_times_or_size_only_is_refused()
+    {
+        var url = new ConnectionUrl("127.0.0.1", 9, "token");
+
+        var everything = await Assert.ThrowsAsync<ArgumentException>(() => SingularitySender.SendAsync(["/x"], url, Quick with { Checksum = true, SkipUnchanged = false }));
+        var sizes = await Assert.ThrowsAsync<ArgumentException>(() => SingularitySender.SendAsync(["/x"], url, Quick with { Checksum = true, SizeOnly = true }));
+
+        Assert.Equal(nameof(TransferOptions.Checksum), everything.ParamName);
+        Assert.Equal(nameof(TransferOptions.Checksum), sizes.ParamName);
+    }
+
+    /// <summary>A digest in a session that did not ask for --checksum, or --checksum without the quick check, ends the session before anything is prepared.</summary>
+    [Theory]
+    [InlineData(OpenSessionFlags.SkipUnchanged, "carries a digest in a session without --checksum")]
+    [InlineData(OpenSessionFlags.Checksum, "--checksum without the quick check")]
+    [InlineData(OpenSessionFlags.SkipUnchanged | OpenSessionFlags.Checksum | OpenSessionFlags.SizeOnly, "with --size-only")]
+    public async Task A_digest_out_of_place_ends_the_session(ushort flags, string expected)
+    {
+        using var temp = new TempDirectory();
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination, new TransferOptions { Cipher = CipherSuite.None });
+        await using var peer = await RawPeer.ConnectAsync(receiver.Url);
+        var entry = new ManifestEntry(EntryKind.File, "f", 10, (UnixFileMode)0b110_100_100, 0, null) { Digest = 42 };
+        Assert.Equal(ErrorCode.None, (await peer.HelloAsync(ConnectionRole.Control, receiver.Token)).Status);
+        await peer.SendControlAsync(ControlMessageType.OpenSession, RawPeer.OpenSession(4096, 1, 1, 10, flags));
+        await peer.SendControlAsync(ControlMessageType.ManifestChunk, RawPeer.Manifest(entry));
+
+        byte[]? error = await peer.ReadUntilAsync(ControlMessageType.Error);
+
+        Assert.NotNull(error);
+        Assert.Equal(ErrorCode.ProtocolViolation, ErrorMessage.Decode(error).Code);
+        Assert.Contains(expected, ErrorMessage.Decode(error).Reason);
+        Assert.False((await receiver.NextResultAsync()).Succeeded);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(destination));
+    }
+}
