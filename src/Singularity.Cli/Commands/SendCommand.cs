@@ -140,6 +140,8 @@ internal static partial class SendCommand
                 if (paths.Length == 0)
                 {
                     Console.Error.WriteLine($"sglty: --files-from '{Errors.Printable(list.File)}' names nothing to send");
+                    // A script reading --json gets its object all the same: nothing sent, nothing left out.
+                    if (json) WriteJson(new SendResult { Files = 0, Entries = 0, Bytes = 0, BytesSent = 0, Retransmits = 0, Elapsed = TimeSpan.Zero, Lanes = 0, ShardSize = options.ShardSize, Cipher = options.Cipher, DryRun = options.DryRun }, 0, options.ListSent);
                     return 0;
                 }
             }

@@ -338,10 +338,13 @@ public sealed class CommandLineTests
     {
         using var temp = new TempDirectory();
 
-        var (emptyExit, _, emptyError) = await SgltyProcess.RunWithInputAsync("# nothing today\n\n", "send", temp.Path, "--to", "sglty://127.0.0.1:9/?token=t", "--files-from", "-");
+        var (emptyExit, emptyOutput, emptyError) = await SgltyProcess.RunWithInputAsync("# nothing today\n\n", "send", temp.Path, "--to", "sglty://127.0.0.1:9/?token=t", "--files-from", "-", "--json");
         var (nulExit, _, nulError) = await SgltyProcess.RunWithInputAsync("a\0b\0", "send", temp.Path, "--to", "sglty://127.0.0.1:9/?token=t", "--files-from", "-");
 
         Assert.Equal((0, "sglty: --files-from '-' names nothing to send"), (emptyExit, emptyError.Trim()));
+        using var json = JsonDocument.Parse(emptyOutput);
+        Assert.True(json.RootElement.GetProperty("ok").GetBoolean());
+        Assert.Equal((0, 0), (json.RootElement.GetProperty("files").GetInt32(), json.RootElement.GetProperty("exit_code").GetInt32()));
         Assert.Equal((1, "sglty: error: --files-from '-' holds NUL characters; give --from0 for names separated by them (as find -print0 writes them)"), (nulExit, nulError.Trim()));
     }
 
