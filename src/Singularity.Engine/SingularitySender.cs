@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net.Sockets;
+using Singularity.Engine.Integrity;
 using Singularity.Engine.Protocol;
 using Singularity.Engine.Storage;
 using Singularity.Engine.Transfer;
@@ -44,6 +45,8 @@ public static class SingularitySender
         // Files the receiver kept as it has them (Update and the like) are never taken for committed, so every attempt
         // names them again: each is counted once.
         var keptBefore = new HashSet<string>(StringComparer.Ordinal);
+        // With Checksum, each file's digest by its source path, size and mtime: a retry reads again only what changed.
+        var digests = options.Checksum ? new ContentDigests(cancellationToken) : null;
         // The first attempt's result, with what every later attempt sent, skipped and left out added to it.
         SendResult? total = null;
         int fruitless = 0;
@@ -51,7 +54,7 @@ public static class SingularitySender
         var lastProgress = clock.Elapsed;
         for (int attempt = 0; ; attempt++)
         {
-            var session = new SenderSession(paths, to, options, progress, log, committed, firstAttempt: attempt == 0) { AnsweredBefore = answered };
+            var session = new SenderSession(paths, to, options, progress, log, committed, firstAttempt: attempt == 0, digests) { AnsweredBefore = answered };
             try
             {
                 var result = await session.RunAsync(cancellationToken).ConfigureAwait(false);

@@ -182,8 +182,9 @@ internal static partial class SendCommand
                 Console.Error.WriteLine($"sglty: error: {Count.Of(keptAmiss, "source was", "sources were")} kept here, changed after {(keptAmiss == 1 ? "it was" : "they were")} read or not removable (named above); the receiver holds what was read: send again to move {(keptAmiss == 1 ? "it" : "them")} as {(keptAmiss == 1 ? "it is" : "they are")} now");
             if (result.NotSent.Count == 0) return partial ? Errors.PartialTransfer : 0;
             // As rsync ends a transfer that skipped what it could not read or write: the rest arrived, and the exit says not all did.
-            int unread = result.NotSent.Count(entry => !entry.AtReceiver), unwritten = result.NotSent.Count - unread;
+            int missing = result.NotSent.Count(entry => entry.NotFound), unread = result.NotSent.Count(entry => !entry.AtReceiver) - missing, unwritten = result.NotSent.Count - unread - missing;
             var why = new List<string>();
+            if (missing > 0) why.Add($"{Count.Of(missing, "path given", "paths given")} could not be found or taken");
             if (unread > 0) why.Add($"{Count.Of(unread, "entry", "entries")} could not be read and {(unread == 1 ? "was" : "were")} not sent");
             if (unwritten > 0) why.Add($"{Count.Of(unwritten, "entry", "entries")} could not be written at the receiver");
             Console.Error.WriteLine($"sglty: error: {string.Join("; ", why)} (named above); everything else arrived");
@@ -296,17 +297,17 @@ internal static partial class SendCommand
     /// <summary>
     /// A size as rsync reads --max-size: a number (fractions too) and an optional unit B, K, M, G, T or P, of 1024s
     /// alone or with "iB", of 1000s with "B" (so "1.5mb" is 1,500,000 bytes and "1.5m" 1,572,864), any letter case,
-    /// then an optional "+1" or "-1" byte.
+    /// then an optional "+1" or "-1" byte. A fraction of a byte is dropped, as rsync drops it ("1.9" is 1).
     /// </summary>
     internal static bool TryParseRsyncSize(string text, out long bytes)
     {
         bytes = 0;
-        var match = RsyncSizeSyntax().Match(text.Trim());
+        var match = RsyncSizeSyntax().Match(text);
         if (!match.Success) return false;
         double number = double.Parse(match.Groups["number"].Value, System.Globalization.CultureInfo.InvariantCulture);
         string unit = match.Groups["unit"].Value.ToLowerInvariant();
         int power = unit.Length == 0 ? 0 : "bkmgtp".IndexOf(unit[0], StringComparison.Ordinal);
-        double value = Math.Round(number * Math.Pow(unit.Length == 2 ? 1000 : 1024, power)) + (match.Groups["offset"].Value switch { "+1" => 1, "-1" => -1, _ => 0 });
+        double value = Math.Floor(number * Math.Pow(unit.Length == 2 ? 1000 : 1024, power)) + (match.Groups["offset"].Value switch { "+1" => 1, "-1" => -1, _ => 0 });
         if (value < 0 || value >= long.MaxValue) return false;
         bytes = (long)value;
         return true;

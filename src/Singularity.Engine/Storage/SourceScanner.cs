@@ -247,8 +247,11 @@ internal static class SourceScanner
         if (KeptPath(path) is not { } kept)
         {
             const string Climbs = "it keeps '..' in its path, which would land outside the destination; give it from a directory above, with '/./' where the kept path starts (e.g. /srv/./app/logs)";
-            notSent.Add(new NotSentEntry(path, Climbs));
-            skipped?.Invoke($"not sending '{path}': {Climbs}");
+            // As listed: a list's names are joined to its directory with "/./".
+            int marker = path.IndexOf("/./", StringComparison.Ordinal);
+            string shown = marker >= 0 ? path[(marker + 3)..] : path;
+            notSent.Add(new NotSentEntry(shown, Climbs) { NotFound = true });
+            skipped?.Invoke($"not sending '{shown}': {Climbs}");
             return;
         }
         string full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
@@ -270,7 +273,7 @@ internal static class SourceScanner
         {
             if (path.Contains('\uFFFD')) throw NotUtf8(path, "its name");
             string reason = Unreachable(full);
-            notSent.Add(new NotSentEntry(kept, reason));
+            notSent.Add(new NotSentEntry(kept, reason) { NotFound = true });
             skipped?.Invoke($"not sending '{kept}': {reason}");
             return;
         }

@@ -60,9 +60,10 @@ internal sealed partial class ReceiverSession
     // Shards may arrive compressed (OpenSession flag): each lane then unpacks them into a buffer of its own.
     private bool _compressed;
     // OpenSession asked for delta (and this receiver answers it): changed files are seeded from the versions at their
-    // names. _seeding while a file is: the sender, waiting for its acceptance, is told that this side is at work.
+    // names. _readingInPlace while a file in place is read whole (seeded from, or hashed for --checksum): the sender,
+    // waiting for its acceptance, is told that this side is at work.
     private bool _delta;
-    private bool _seeding;
+    private bool _readingInPlace;
     // The sender asked for files already in place (same size and mtime) to be left alone; and the bytes such files
     // of the chunk being prepared hold, which need no new space.
     private bool _skipUnchanged;
@@ -648,11 +649,18 @@ internal sealed partial class ReceiverSession
     {
         existing = new FileInfo(full);
         return existing.Exists && existing.LinkTarget is null && existing.Length == entry.Size
-            && (_checksum || SourceScanner.ToNanoseconds(existing.LastWriteTimeUtc) == entry.MtimeNanoseconds)
+            && (_checksum ? !NewerKept(existing, entry) : SourceScanner.ToNanoseconds(existing.LastWriteTimeUtc) == entry.MtimeNanoseconds)
             && !(entry.Size == 0 && SpecialFiles.KindOf(full) is not null)
             && !(partialStands ?? File.Exists(PartialFile.ResumablePathFor(full)))
             && (!_checksum || (_options.Delta && HasContents(entry, full)));
     }
+
+    /// <summary>
+    /// With --update, a file modified there later than the entry, which that rule keeps exactly as it is (KeepsOwn),
+    /// its time too, before --checksum would find its contents the same and give it the entry's time.
+    /// </summary>
+    private bool NewerKept(FileInfo existing, ManifestEntry entry) =>
+        (_keepRules & OpenSessionFlags.Update) != 0 && SourceScanner.ToNanoseconds(existing.LastWriteTimeUtc) > entry.MtimeNanoseconds;
 
     /// <summary>
     /// With --checksum, whether the regular file at <paramref name="full"/> (opened never through a link, nor a FIFO)
@@ -662,15 +670,20 @@ internal sealed partial class ReceiverSession
     private bool HasContents(ManifestEntry entry, string full)
     {
         if (entry.Digest is not { } digest) return false;
+        _readingInPlace = true;
         try
         {
             using var handle = SpecialFiles.OpenRegular(full);
             return handle is not null && !SpecialFiles.OpenedElsewhere(handle, full) && RandomAccess.GetLength(handle) == entry.Size
-                && Digests.Content(handle, entry.Size, Touch) == digest;
+                && Digests.Content(handle, entry.Size, StillBusy) == digest;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             return false;
+        }
+        finally
+        {
+            _readingInPlace = false;
         }
     }
 
@@ -757,14 +770,14 @@ internal sealed partial class ReceiverSession
         if (!_options.Transfer.Durable || Digests.ShardCount(entry.Size, _shardSize) <= 1 || _offersLeft <= 0) return false;
         string partial = PartialFile.ResumablePathFor(full);
         if ((File.Exists(partial) || new FileInfo(partial).LinkTarget is not null) && PartialFile.RemoveStaleResumable(full)) return false;
-        _seeding = true;
+        _readingInPlace = true;
         try
         {
             return BasisSeed.Seed(full, partial, entry, _shardSize, (int)Math.Min(_offersLeft, int.MaxValue), _holeDigests is not null, StillBusy) > 0;
         }
         finally
         {
-            _seeding = false;
+            _readingInPlace = false;
         }
     }
 
@@ -1058,7 +1071,7 @@ internal sealed partial class ReceiverSession
     }
 
     /// <summary>
-    /// Called often while deleting, and while seeding files from their old versions: keeps this side's idle timer
+    /// Called often while deleting, and while reading files in place whole (seeding, --checksum): keeps this side's idle timer
     /// quiet and, about once a second, tells the sender (StillWorking) that the answer (SessionDone, or a chunk's
     /// acceptance) is coming, so that a long deletion or copy does not read as a receiver gone silent.
     /// </summary>
@@ -1067,7 +1080,7 @@ internal sealed partial class ReceiverSession
         // A session that failed meanwhile (the receiver stopping, say) stops its walk here.
         if (_failure is not null) throw new OperationCanceledException("the session ended");
         Touch();
-        if (!(_finishing || _seeding) || _clock.ElapsedTicks - _lastStillWorking < _options.StillWorkingInterval.TotalSeconds * Stopwatch.Frequency) return;
+        if (!(_finishing || _readingInPlace) || _clock.ElapsedTicks - _lastStillWorking < _options.StillWorkingInterval.TotalSeconds * Stopwatch.Frequency) return;
         _lastStillWorking = _clock.ElapsedTicks;
         _control!.Post(ControlMessageType.StillWorking, []);
     }

@@ -44,8 +44,8 @@ public sealed record SendResult
     /// long there); everything else arrived. Empty when all did.
     /// </summary>
     public IReadOnlyList<NotSentEntry> NotSent { get; init; } = [];
-    /// <summary>The files of <see cref="NotSent"/> (counted in <see cref="Files"/>).</summary>
-    public int FilesNotSent => NotSent.Count(entry => !entry.IsDirectory && !entry.IsLink);
+    /// <summary>The files of <see cref="NotSent"/> (counted in <see cref="Files"/>; not the paths the scan did not find).</summary>
+    public int FilesNotSent => NotSent.Count(entry => !entry.IsDirectory && !entry.IsLink && !entry.NotFound);
     /// <summary>The bytes of <see cref="FilesNotSent"/> (counted in <see cref="Bytes"/>).</summary>
     public long BytesNotSent => NotSent.Sum(entry => entry.Bytes);
     /// <summary>Files that travelled (or were completed from what an earlier attempt left): neither unchanged nor left out.</summary>
@@ -116,6 +116,12 @@ public sealed record NotSentEntry(string Path, string Reason)
 
     /// <summary>Left out because the receiver could not write it, rather than because the sender could not read it.</summary>
     public bool AtReceiver { get; init; }
+
+    /// <summary>
+    /// A path given or listed with relative paths that the scan did not find, or refused (it keeps ".."): never in the
+    /// manifest, so not counted in <see cref="SendResult.Files"/>.
+    /// </summary>
+    public bool NotFound { get; init; }
 }
 
 /// <summary>A source that a send moving its files (<see cref="TransferOptions.RemoveSourceFiles"/>) kept: its path here, and why.</summary>

@@ -115,7 +115,7 @@ internal sealed partial class SenderSession
     private SingularityException? _failure;
     private volatile bool _closing;
 
-    public SenderSession(IReadOnlyList<string> paths, ConnectionUrl url, TransferOptions options, IProgress<TransferProgress>? progress, Action<string>? events = null, IReadOnlySet<string>? alreadyCommitted = null, bool firstAttempt = true)
+    public SenderSession(IReadOnlyList<string> paths, ConnectionUrl url, TransferOptions options, IProgress<TransferProgress>? progress, Action<string>? events = null, IReadOnlySet<string>? alreadyCommitted = null, bool firstAttempt = true, ContentDigests? digests = null)
     {
         _events = events;
         options.ValidateForSending();
@@ -160,7 +160,10 @@ internal sealed partial class SenderSession
         // With --checksum, every file is read whole before the session starts, as rsync -c reads it for its file list:
         // hashing a large one while connected would leave the receiver without a sign of life.
         if (options.Checksum)
-            _entries = [.. _entries.Select(e => e.Entry.Kind == EntryKind.File ? e with { Entry = e.Entry with { Digest = ContentDigest(e.SourcePath, e.Entry.Size) } } : e)];
+        {
+            digests ??= new ContentDigests();
+            _entries = [.. _entries.Select(e => e.Entry.Kind == EntryKind.File ? e with { Entry = e.Entry with { Digest = digests.Of(e.SourcePath, e.Entry.Size, e.Entry.MtimeNanoseconds) } } : e)];
+        }
         // Hard links go last, and only once every file is settled (SendManifestAsync): the receiver then makes each as it
         // reads it, and keeps none waiting for its file.
         if (options.HardLinks) _entries = [.. _entries.Where(e => e.Entry.Kind != EntryKind.HardLink), .. _entries.Where(e => e.Entry.Kind == EntryKind.HardLink)];
@@ -450,7 +453,8 @@ internal sealed partial class SenderSession
     {
         long lastSeen = -1;
         var lastProgress = _clock.Elapsed;
-        // The receiver's last StillWorking: with nothing in flight, one preparing a chunk (seeding it, with delta) has
+        // The receiver's last StillWorking: with nothing in flight, one preparing a chunk (reading files in place whole:
+        // seeding them, with delta, or hashing them, with --checksum) has
         // IdleTimeout from its last word. It does not hide lanes that stall with shards in flight.
         long heard = 0;
         var lastHeard = _clock.Elapsed;
@@ -526,7 +530,8 @@ internal sealed partial class SenderSession
     /// <summary>
     /// Waits until the receiver has accepted at least <paramref name="count"/> entries (the whole manifest, even an
     /// empty one, when that is all of them), each acceptance within <see cref="TransferOptions.IdleTimeout"/>, or of
-    /// the receiver's last StillWorking while it seeds files from their old versions (delta).
+    /// the receiver's last StillWorking while it reads files in place whole (seeding them with delta, hashing them with
+    /// --checksum).
     /// </summary>
     private async Task WaitForAcceptanceAsync(int count)
     {
@@ -640,23 +645,6 @@ internal sealed partial class SenderSession
         }
     }
 
-    /// <summary>
-    /// A file's contents' digest for --checksum; null when it cannot be read whole as scanned, which the receiver takes
-    /// for changed (the send then finds what is wrong with it, and names it).
-    /// </summary>
-    private static UInt128? ContentDigest(string path, long size)
-    {
-        try
-        {
-            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.SequentialScan);
-            return RandomAccess.GetLength(handle) == size ? Digests.Content(handle, size) : null;
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
-    }
-
     private async Task ReadControlAsync()
     {
         try
@@ -693,12 +681,12 @@ internal sealed partial class SenderSession
             case ControlMessageType.FilesKept: OnPresent(body, kept: true); break;
             case ControlMessageType.EntryFailed: OnEntryFailed(body); break;
             case ControlMessageType.StillWorking:
-                // While deleting after Finish, or while seeding files from their old versions before the manifest's
-                // last acceptance.
+                // While deleting after Finish, or while reading files in place whole (seeding them from their old
+                // versions, or hashing them for --checksum) before the manifest's last acceptance.
                 bool deleting = Volatile.Read(ref _finishSent) && (_sessionFlags & OpenSessionFlags.DeleteExtraneous) != 0;
-                bool seeding = !_manifestAccepted && (_sessionFlags & OpenSessionFlags.Delta) != 0;
-                if (!(deleting || seeding) || body.Length != 0)
-                    throw new ProtocolViolationException("StillWorking came neither after Finish with a deletion asked for nor before the manifest's acceptance with delta asked for, or with a body");
+                bool reading = !_manifestAccepted && (_sessionFlags & (OpenSessionFlags.Delta | OpenSessionFlags.Checksum)) != 0;
+                if (!(deleting || reading) || body.Length != 0)
+                    throw new ProtocolViolationException("StillWorking came neither after Finish with a deletion asked for nor before the manifest's acceptance with delta or --checksum asked for, or with a body");
                 Interlocked.Increment(ref _stillWorking);
                 break;
             case ControlMessageType.WouldDelete:

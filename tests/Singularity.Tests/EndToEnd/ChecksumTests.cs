@@ -89,6 +89,33 @@ public sealed class ChecksumTests
         Assert.Equal(theirBytes, await File.ReadAllBytesAsync(theirs));
     }
 
+    /// <summary>
+    /// Reading a large file in place whole takes a while: the receiver says it is at work (StillWorking) while it
+    /// hashes, so a sender waiting for the chunk's acceptance does not take it for gone; and it names the file present.
+    /// </summary>
+    [Fact]
+    public async Task Hashing_a_file_in_place_says_it_is_at_work()
+    {
+        using var temp = new TempDirectory();
+        string destination = temp.Sub("dst");
+        string inPlace = TestFiles.Create(Path.Combine(destination, "f"), 8L << 20, seed: 10);
+        UInt128 digest;
+        using (var handle = File.OpenHandle(inPlace)) digest = Singularity.Engine.Integrity.Digests.Content(handle, 8L << 20)!.Value;
+        await using var receiver = new LoopbackReceiver(destination, new TransferOptions { Cipher = CipherSuite.None }, adjust: options => options with { StillWorkingInterval = TimeSpan.Zero });
+        await using var peer = await RawPeer.ConnectAsync(receiver.Url);
+        var entry = new ManifestEntry(EntryKind.File, "f", 8L << 20, (UnixFileMode)0b110_100_100, SourceScanner.ToNanoseconds(Then), null) { Digest = digest };
+        Assert.Equal(ErrorCode.None, (await peer.HelloAsync(ConnectionRole.Control, receiver.Token)).Status);
+        await peer.SendControlAsync(ControlMessageType.OpenSession, RawPeer.OpenSession(1 << 20, 1, 1, 8L << 20, OpenSessionFlags.SkipUnchanged | OpenSessionFlags.Checksum));
+        await peer.SendControlAsync(ControlMessageType.ManifestChunk, RawPeer.Manifest(entry));
+        var seen = new List<ControlMessageType>();
+
+        Assert.NotNull(await peer.ReadUntilAsync(ControlMessageType.ManifestAccepted, seen.Add));
+
+        Assert.Equal(ControlMessageType.StillWorking, seen[0]);
+        Assert.Contains(ControlMessageType.FilesPresent, seen);
+        Assert.Equal(Then, File.GetLastWriteTimeUtc(inPlace));
+    }
+
     /// <summary>A receiver that tells senders nothing of its files (--no-delta) compares no contents: under --checksum, every file of the source's size travels.</summary>
     [Fact]
     public async Task A_receiver_without_delta_compares_no_contents()
@@ -108,6 +135,39 @@ public sealed class ChecksumTests
         Assert.True((await receiver.NextResultAsync()).Succeeded);
         Assert.Equal((1, 0, 9_000L), (result.Files, result.FilesUnchanged, result.BytesSent));
         TestFiles.AssertSameBytes(same, copy);
+    }
+
+    /// <summary>
+    /// With --update too, a file modified there later is kept exactly as it is, its time too, even with the same
+    /// contents, as rsync -acu keeps it; so a move keeps its source. One older there with the same contents stays and
+    /// takes the source's time.
+    /// </summary>
+    [Fact]
+    public async Task With_update_a_newer_file_there_keeps_its_time_whatever_its_contents()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        string newer = TestFiles.Create(Path.Combine(tree, "newer-there"), 9_000, seed: 1);
+        string older = TestFiles.Create(Path.Combine(tree, "older-there"), 9_000, seed: 2);
+        File.SetLastWriteTimeUtc(newer, Then);
+        File.SetLastWriteTimeUtc(older, Then);
+        string destination = temp.Sub("dst");
+        Directory.CreateDirectory(Path.Combine(destination, "tree"));
+        string newerThere = Path.Combine(destination, "tree", "newer-there"), olderThere = Path.Combine(destination, "tree", "older-there");
+        File.Copy(newer, newerThere);
+        File.Copy(older, olderThere);
+        File.SetLastWriteTimeUtc(newerThere, Then.AddDays(10));
+        File.SetLastWriteTimeUtc(olderThere, Then.AddDays(-10));
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var result = await SingularitySender.SendAsync([tree], receiver.Url, Quick with { Checksum = true, Update = true, RemoveSourceFiles = true });
+
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal((2, 1, 1), (result.FilesUnchanged, result.FilesKept, result.SourcesRemoved));
+        Assert.Equal(Then.AddDays(10), File.GetLastWriteTimeUtc(newerThere));
+        Assert.Equal(Then, File.GetLastWriteTimeUtc(olderThere));
+        Assert.True(File.Exists(newer));
+        Assert.False(File.Exists(older));
     }
 
     /// <summary>--checksum without the quick check, or with --size-only, contradicts itself: refused before anything is sent.</summary>

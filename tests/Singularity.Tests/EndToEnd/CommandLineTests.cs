@@ -332,6 +332,32 @@ public sealed class CommandLineTests
             TestFiles.AssertSameBytes(Path.Combine(source, name == "x" ? "srv/x" : name), Path.Combine(destination, name));
     }
 
+    /// <summary>A listed name that is missing, or that climbs out with "..", is named as listed and left out; the rest arrives, the summary counts only the files, and send exits 23.</summary>
+    [Fact]
+    public async Task Send_files_from_names_what_it_cannot_take_and_sends_the_rest()
+    {
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src");
+        string file = TestFiles.Create(Path.Combine(source, "x", "f"), 3000, seed: 1);
+        TestFiles.Create(Path.Combine(temp.Path, "b", "g"), 100, seed: 2);
+        string destination = temp.Sub("dst");
+        string urlFile = Path.Combine(temp.Path, "url");
+        using var receiver = SgltyProcess.Start("recv", "--dir", destination, "--listen", "127.0.0.1:0", "--once", "--url-file", urlFile);
+        string url = await SgltyProcess.WaitForFileAsync(urlFile, receiver);
+
+        var (exit, _, error) = await SgltyProcess.RunAsync("send", source, "--to", url, "--files-from", WriteList(temp.Path, "x/f\n../b/g\ngone\n"));
+        var (receiverExit, _, _) = await SgltyProcess.FinishAsync(receiver);
+
+        Assert.Equal(23, exit);
+        Assert.Equal(0, receiverExit);
+        Assert.Contains("sglty: not sending '../b/g': it keeps '..' in its path", error);
+        Assert.Contains("sglty: not sending 'gone': no such file or directory", error);
+        Assert.Contains("\nsent 1 file, 2.93 KiB in ", error);
+        Assert.EndsWith("sglty: error: 2 paths given could not be found or taken (named above); everything else arrived", error.Trim());
+        TestFiles.AssertSameBytes(file, Path.Combine(destination, "x", "f"));
+        Assert.False(Directory.Exists(Path.Combine(destination, "b")));
+    }
+
     /// <summary>An empty list (a find that found nothing) is nothing to do, as with rsync; a list with NULs asks for --from0.</summary>
     [Fact]
     public async Task Send_files_from_an_empty_list_does_nothing_and_a_list_with_NULs_asks_for_from0()
@@ -746,7 +772,7 @@ public sealed class CommandLineTests
         Assert.Equal("", output);
     }
 
-    /// <summary>--max-size and --min-size read sizes as rsync reads them: K alone and KiB are 1024, KB is 1000, fractions round, and a trailing +1 or -1 moves a byte.</summary>
+    /// <summary>--max-size and --min-size read sizes as rsync reads them: K alone and KiB are 1024, KB is 1000, a fraction of a byte is dropped, and a trailing +1 or -1 moves a byte.</summary>
     [Theory]
     [InlineData("0", 0L)]
     [InlineData("100", 100L)]
@@ -758,6 +784,10 @@ public sealed class CommandLineTests
     [InlineData("2g+1", 2_147_483_649L)]
     [InlineData("3b", 3L)]
     [InlineData(".5K", 512L)]
+    [InlineData("1.9", 1L)]
+    [InlineData("1.9k", 1945L)]
+    [InlineData("1.5555k", 1592L)]
+    [InlineData(" 1k", null)]
     [InlineData("-5", null)]
     [InlineData("5q", null)]
     [InlineData("0-1", null)]
