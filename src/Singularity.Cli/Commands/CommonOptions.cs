@@ -16,23 +16,26 @@ internal static class CommonOptions
     // Sizes, durations and the cipher have no default value of their own: their descriptions say the default in the
     // words users type (4MiB, 10m, aes-256-gcm), where the parser would add it as 4194304, 00:10:00 or Aes256Gcm. A
     // command takes an absent one as its default with ??.
-    public static Option<long?> Size(string name, string description) => new(name)
-    {
-        HelpName = "SIZE",
-        Description = description,
-        CustomParser = result => ParseSize(result),
-    };
+    public static Option<long?> Size(string name, string description) =>
+        Parsed<long>(name, "SIZE", description, ByteSize.TryParse, text => $"'{text}' is not a size; use a number with an optional suffix such as 512KiB, 4MiB or 2GiB");
 
-    public static Option<CipherSuite?> Encrypt(string description) => new("--encrypt")
+    public static Option<CipherSuite?> Encrypt(string description) =>
+        Parsed<CipherSuite>("--encrypt", "CIPHER", description, CipherSuites.TryParse, text => $"'{text}' is not a cipher; use aes-256-gcm, chacha20-poly1305 or none");
+
+    /// <summary>Reads an option's text as a value, as the TryParse methods do.</summary>
+    public delegate bool Reader<T>(string text, out T value);
+
+    /// <summary>An option of one value that <paramref name="read"/> reads; text it cannot read is refused with <paramref name="error"/>'s line, in the words users type.</summary>
+    public static Option<T?> Parsed<T>(string name, string helpName, string description, Reader<T> read, Func<string, string> error) where T : struct => new(name)
     {
-        HelpName = "CIPHER",
+        HelpName = helpName,
         Description = description,
         CustomParser = result =>
         {
             string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
-            if (CipherSuites.TryParse(text, out var suite)) return suite;
-            result.AddError($"'{text}' is not a cipher; use aes-256-gcm, chacha20-poly1305 or none");
-            return default;
+            if (read(text, out T value)) return value;
+            result.AddError(error(text));
+            return null;
         },
     };
 
@@ -67,18 +70,8 @@ internal static class CommonOptions
     /// <summary>Fewer characters than this in a token a user chose earn a warning: one recorded handshake lets anyone try guesses offline.</summary>
     public const int ShortToken = 16;
 
-    public static Option<TimeSpan?> Duration(string name, string description) => new(name)
-    {
-        HelpName = "AGE",
-        Description = description,
-        CustomParser = result =>
-        {
-            string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
-            if (TryParseDuration(text, out var value)) return value;
-            result.AddError($"'{text}' is not a duration; use a number with s, m, h or d, such as 90s, 10m or 7d");
-            return default;
-        },
-    };
+    public static Option<TimeSpan?> Duration(string name, string description) =>
+        Parsed<TimeSpan>(name, "AGE", description, TryParseDuration, text => $"'{text}' is not a duration; use a number with s, m, h or d, such as 90s, 10m or 7d");
 
     internal static bool TryParseDuration(string text, out TimeSpan value)
     {
@@ -101,14 +94,6 @@ internal static class CommonOptions
     };
 
     public static Option<bool> Json(string description) => new("--json") { Description = description };
-
-    private static long ParseSize(ArgumentResult result)
-    {
-        string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
-        if (ByteSize.TryParse(text, out long bytes)) return bytes;
-        result.AddError($"'{text}' is not a size; use a number with an optional suffix such as 512KiB, 4MiB or 2GiB");
-        return 0;
-    }
 
     public static TransferOptions Transfer(int lanes, long shardSize) => new()
     {

@@ -281,18 +281,8 @@ internal static partial class SendCommand
     }
 
     /// <summary>An option that takes a size as rsync's --max-size reads it (see <see cref="TryParseRsyncSize"/>).</summary>
-    private static Option<long?> RsyncSize(string name, string description) => new(name)
-    {
-        HelpName = "SIZE",
-        Description = description,
-        CustomParser = result =>
-        {
-            string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
-            if (TryParseRsyncSize(text, out long bytes)) return bytes;
-            result.AddError($"{name}: '{text}' is not a size; use a number of bytes with an optional unit, such as 100m, 1.5G or 500kb");
-            return null;
-        },
-    };
+    private static Option<long?> RsyncSize(string name, string description) =>
+        CommonOptions.Parsed<long>(name, "SIZE", description, TryParseRsyncSize, text => $"{name}: '{text}' is not a size; use a number of bytes with an optional unit, such as 100m, 1.5G or 500kb");
 
     /// <summary>
     /// A size as rsync reads --max-size: a number (fractions too) and an optional unit B, K, M, G, T or P, of 1024s
