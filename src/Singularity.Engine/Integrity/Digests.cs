@@ -31,7 +31,7 @@ internal static class Digests
     }
 
     /// <summary>Adds shard digests to a whole-file digest being built in pieces, in the same byte order as <see cref="File"/>.</summary>
-    public static void Append(XxHash3 hash, ReadOnlySpan<ulong> shardDigests)
+    public static void Append(NonCryptographicHashAlgorithm hash, ReadOnlySpan<ulong> shardDigests)
     {
         if (BitConverter.IsLittleEndian)
         {
@@ -46,26 +46,71 @@ internal static class Digests
         }
     }
 
+    /// <summary>The blocks --checksum hashes a file in: each on its own, so a large file is read on every core at once.</summary>
+    public const int ContentBlock = 1 << 20;
+
+    // Blocks read at once, on every core, before their digests join the file's: 256 MiB, whatever the file's size.
+    private const int ContentWindow = 256;
+
     /// <summary>
-    /// XXH3-128 of a file's first <paramref name="length"/> bytes, read through <paramref name="handle"/>: what
-    /// --checksum compares (PROTOCOL §4, entry flags bit 3); null if the file holds fewer bytes. <paramref name="alive"/>
-    /// is called after each MiB read, so that reading a large file shows the session alive.
+    /// What --checksum compares (PROTOCOL §4, entry flags bit 3): XXH3-128 of the XXH3-64 digests of a file's
+    /// <see cref="ContentBlock"/> blocks (the last one shorter), as little-endian u64 values in order, over its first
+    /// <paramref name="length"/> bytes, read through <paramref name="handle"/> at their offsets; null if the file holds
+    /// fewer bytes. The blocks of a large file are read on every core at once. <paramref name="alive"/> is called after
+    /// each block (from any of them), so that reading a large file shows the session alive; what it throws ends the
+    /// read.
     /// </summary>
     public static UInt128? Content(Microsoft.Win32.SafeHandles.SafeFileHandle handle, long length, Action? alive = null)
     {
         var hash = new XxHash128();
-        byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 20);
+        long blocks = (length + ContentBlock - 1) / ContentBlock;
+        var digests = new ulong[(int)Math.Min(blocks, ContentWindow)];
+        for (long first = 0; first < blocks; first += ContentWindow)
+        {
+            int count = (int)Math.Min(ContentWindow, blocks - first);
+            bool whole = true;
+            if (count == 1)
+            {
+                whole = ContentBlockDigest(handle, first, length, alive, out digests[0]);
+            }
+            else
+            {
+                try
+                {
+                    Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i =>
+                    {
+                        if (!ContentBlockDigest(handle, first + i, length, alive, out digests[i])) whole = false;
+                    });
+                }
+                catch (AggregateException ex)
+                {
+                    System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(ex.InnerExceptions[0]);
+                }
+            }
+            if (!whole) return null;
+            Append(hash, digests.AsSpan(0, count));
+        }
+        return hash.GetCurrentHashAsUInt128();
+    }
+
+    /// <summary>The XXH3-64 digest of block <paramref name="index"/> of a file of <paramref name="length"/> bytes; false if the file ends before it does.</summary>
+    private static bool ContentBlockDigest(Microsoft.Win32.SafeHandles.SafeFileHandle handle, long index, long length, Action? alive, out ulong digest)
+    {
+        digest = 0;
+        long offset = index * ContentBlock;
+        int size = (int)Math.Min(ContentBlock, length - offset);
+        byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(size);
         try
         {
-            for (long offset = 0; offset < length;)
+            for (int filled = 0; filled < size;)
             {
-                int read = RandomAccess.Read(handle, buffer.AsSpan(0, (int)Math.Min(buffer.Length, length - offset)), offset);
-                if (read == 0) return null;
-                hash.Append(buffer.AsSpan(0, read));
-                offset += read;
-                alive?.Invoke();
+                int read = RandomAccess.Read(handle, buffer.AsSpan(filled, size - filled), offset + filled);
+                if (read == 0) return false;
+                filled += read;
             }
-            return hash.GetCurrentHashAsUInt128();
+            digest = XxHash3.HashToUInt64(buffer.AsSpan(0, size));
+            alive?.Invoke();
+            return true;
         }
         finally
         {

@@ -33,6 +33,9 @@ internal sealed class ControlChannel : IAsyncDisposable
     private int _openBatchStart = -1;
     private ControlMessageType _openBatchType;
     private bool _completed;
+    // Hold: what is posted meanwhile waits, unless a flush, an urgent message or the bulk pause asks for it.
+    private int _held;
+    private bool _urgent;
     private Exception? _writeError;
     private readonly FrameReader _reader;
     // The read buffer's first room for bodies; most control messages are far shorter.
@@ -67,7 +70,26 @@ internal sealed class ControlChannel : IAsyncDisposable
             Span<byte> message = Reserve(ControlHeader.Size + body.Length, capped: type != ControlMessageType.Error);
             ControlHeader.Write(message, type, body.Length);
             body.CopyTo(message[ControlHeader.Size..]);
+            // A session's end, and the sign of life a long preparation gives, go out whatever is held.
+            if (type is ControlMessageType.Error or ControlMessageType.StillWorking) _urgent = true;
         }
+        _signal.Release();
+    }
+
+    /// <summary>
+    /// Holds what is posted until <see cref="Release"/>, so that a burst of items (a manifest chunk's FilesPresent,
+    /// one per file of a tree sent again) leaves in one write rather than in a write, and a wake-up of the peer, each.
+    /// A flush, an Error or a StillWorking, and more than <see cref="BulkPauseBytes"/> queued, still send at once.
+    /// </summary>
+    public void Hold()
+    {
+        lock (_lock) _held++;
+    }
+
+    /// <summary>Ends a <see cref="Hold"/>: what it kept is sent.</summary>
+    public void Release()
+    {
+        lock (_lock) _held--;
         _signal.Release();
     }
 
@@ -226,6 +248,8 @@ internal sealed class ControlChannel : IAsyncDisposable
             bool last;
             lock (_lock)
             {
+                if (_held > 0 && !_urgent && !_completed && _flushWaiters.Count == 0 && _pendingLength <= BulkPauseBytes) continue;
+                _urgent = false;
                 if (_sendCipher is null)
                 {
                     foreach (int start in _messageStarts)

@@ -693,6 +693,9 @@ internal sealed class PartialFile
     private static bool RemoveLeftover(string path, string? entryPath)
     {
         var existing = new FileInfo(path);
+        // Nothing at all there, not even a link (most names have no leftover): told by one lstat, where the link's
+        // target would cost a readlink too, for each file of a tree sent again.
+        if ((int)existing.Attributes == -1) return false;
         if (existing.LinkTarget is not null)
         {
             File.Delete(path);

@@ -60,10 +60,13 @@ internal sealed partial class ReceiverSession
     // Shards may arrive compressed (OpenSession flag): each lane then unpacks them into a buffer of its own.
     private bool _compressed;
     // OpenSession asked for delta (and this receiver answers it): changed files are seeded from the versions at their
-    // names. _readingInPlace while a file in place is read whole (seeded from, or hashed for --checksum): the sender,
-    // waiting for its acceptance, is told that this side is at work.
+    // names. _readingInPlace counts the files in place being read whole (seeded from, or hashed for --checksum): while
+    // any is, the sender, waiting for its acceptance, is told that this side is at work.
     private bool _delta;
-    private bool _readingInPlace;
+    private int _readingInPlace;
+    // With --checksum, the chunk's files that may be in place, read on every core at once once the chunk's other
+    // entries are prepared, then prepared in turn (ReadInPlace).
+    private readonly List<(uint Id, ManifestEntry Entry, string Full, bool? PartialStands)> _toRead = [];
     // The sender asked for files already in place (same size and mtime) to be left alone; and the bytes such files
     // of the chunk being prepared hold, which need no new space.
     private bool _skipUnchanged;
@@ -376,65 +379,59 @@ internal sealed partial class ReceiverSession
         _manifestBytes += chunkBytes;
         bool last = first + count == _declaredEntries;
         if (last && _manifestBytes != _declaredBytes) throw new ProtocolViolationException("manifest sizes do not add up to the declared total");
+        // The chunk's items (FilesPresent, offers) leave with its acceptance, in one write rather than one each.
+        _control!.Hold();
         try
         {
-            if (first == 0)
+            try
             {
-                _preallocate = PartialFile.PreallocationHelps(_guard.Root);
-                // Seeded partials take space as they are prepared: what was free counts from before the first.
-                if (_delta) CheckFreeSpace(0);
+                if (first == 0)
+                {
+                    _preallocate = PartialFile.PreallocationHelps(_guard.Root);
+                    // Seeded partials take space as they are prepared: what was free counts from before the first.
+                    if (_delta) CheckFreeSpace(0);
+                }
+                GrowFiles(first + count);
+                for (int id = first; id < first + count; id++)
+                {
+                    var entry = WithLocalOwner(_chunk[id - first]);
+                    PrepareOne((uint)id, entry);
+                }
+                ReadInPlace();
             }
-            GrowFiles(first + count);
+            catch (Exception ex) when (ex is not SingularityException)
+            {
+                throw StorageErrors.Describe(ex, "preparing the destination");
+            }
+            // What resumed partials and files left in place already hold needs no new space.
+            long held = _chunkUnchangedBytes;
+            _chunkUnchangedBytes = 0;
+            // Not a seeded partial's: its copy was made after the free space was read.
             for (int id = first; id < first + count; id++)
+                if (_files[id] is { FromBasis: false } file)
+                    foreach (int index in file.Offered.Keys) held += file.ExpectedLength((uint)index);
+            _bytesNeeded += chunkBytes - held;
+            // A sparse session's files take what they hold, which only their writes tell: a disk that fills shows then.
+            if (_holeDigests is null) CheckFreeSpace(_bytesNeeded);
+            _accepted = first + count;
+            if (last)
             {
-                var entry = WithLocalOwner(_chunk[id - first]);
-                try
-                {
-                    if (_dryRun) PrepareDry((uint)id, entry);
-                    else Prepare((uint)id, entry);
-                }
-                catch (Exception ex) when (StorageErrors.ConcernsOneEntry(ex))
-                {
-                    // A file that cannot be prepared needs no space, and is settled at once.
-                    if (entry.Kind == EntryKind.File)
-                    {
-                        _fileCount++;
-                        _chunkUnchangedBytes += entry.Size;
-                        Interlocked.Increment(ref _filesFailed);
-                        Settle((uint)id, Failed);
-                    }
-                    ReportFailed((uint)id, StorageErrors.Describe(ex, $"preparing '{entry.Path}'"));
-                }
+                if (!_deleteExtraneous) _names.Clear();
+                _names.TrimExcess();
+                // No hard link comes after the manifest.
+                _linkedFiles = null;
+                _chunk.Clear();
+                _chunk.TrimExcess();
             }
+            Touch();
+            Span<byte> body = stackalloc byte[4];
+            BinaryPrimitives.WriteInt32LittleEndian(body, first + count);
+            _control!.Post(ControlMessageType.ManifestAccepted, body);
         }
-        catch (Exception ex) when (ex is not SingularityException)
+        finally
         {
-            throw StorageErrors.Describe(ex, "preparing the destination");
+            _control.Release();
         }
-        // What resumed partials and files left in place already hold needs no new space.
-        long held = _chunkUnchangedBytes;
-        _chunkUnchangedBytes = 0;
-        // Not a seeded partial's: its copy was made after the free space was read.
-        for (int id = first; id < first + count; id++)
-            if (_files[id] is { FromBasis: false } file)
-                foreach (int index in file.Offered.Keys) held += file.ExpectedLength((uint)index);
-        _bytesNeeded += chunkBytes - held;
-        // A sparse session's files take what they hold, which only their writes tell: a disk that fills shows then.
-        if (_holeDigests is null) CheckFreeSpace(_bytesNeeded);
-        _accepted = first + count;
-        if (last)
-        {
-            if (!_deleteExtraneous) _names.Clear();
-            _names.TrimExcess();
-            // No hard link comes after the manifest.
-            _linkedFiles = null;
-            _chunk.Clear();
-            _chunk.TrimExcess();
-        }
-        Touch();
-        Span<byte> body = stackalloc byte[4];
-        BinaryPrimitives.WriteInt32LittleEndian(body, first + count);
-        _control!.Post(ControlMessageType.ManifestAccepted, body);
     }
 
     private UInt128 NameHash(string path) => XxHash128.HashToUInt128(MemoryMarshal.AsBytes(path.AsSpan()), _namesSeed);
@@ -489,23 +486,91 @@ internal sealed partial class ReceiverSession
                 if (!fresh && Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null) RemoveDirectoryInTheWay(entry, full);
                 // What stands at the resumable name is known once looked at: a file of one shard removes it.
                 bool? partialStands = !fresh && Digests.ShardCount64(entry.Size, _shardSize) <= 1 ? PartialFile.RemoveStaleResumable(full) : null;
-                if (!fresh && (_skipUnchanged || entry.SentBefore) && LeaveInPlace(id, entry, full, partialStands)) break;
-                if (!fresh && _keepRules != 0 && !entry.SentBefore && KeepsOwn(entry, full))
+                // Its contents are read with the chunk's others (ReadInPlace), when all else says it is in place.
+                if (!fresh && (_skipUnchanged || entry.SentBefore) && _checksum && _options.Delta && entry.Digest is not null && IsInPlace(entry, full, partialStands, out _, sameContents: true))
                 {
-                    _fileCount++;
-                    Settle(id);
-                    NameKept(id, entry);
+                    _toRead.Add((id, entry, full, partialStands));
                     break;
                 }
-                var file = NewPartialFile(id, entry, full);
-                // A partial of its own, from an interrupted send of this version, is resumed; otherwise, with delta,
-                // the file is seeded from the version at its name, and its offers read from the seed.
-                if (!fresh && _delta && file.Offered.Count == 0 && SeedFromBasis(entry, full)) file = NewPartialFile(id, entry, full, fromBasis: true);
-                _files[id] = file;
-                _fileCount++;
-                _offersLeft -= file.Offered.Count;
-                OfferResume(file);
+                PrepareFile(id, entry, full, fresh, partialStands);
                 break;
+        }
+    }
+
+    /// <summary>
+    /// A file's preparation once its directory is in place: left in place (with <paramref name="sameContents"/> when
+    /// --checksum read it already), kept by the rules, or given a partial, resumed or seeded where it can be.
+    /// </summary>
+    private void PrepareFile(uint id, ManifestEntry entry, string full, bool fresh, bool? partialStands, bool? sameContents = null)
+    {
+        if (!fresh && (_skipUnchanged || entry.SentBefore) && LeaveInPlace(id, entry, full, partialStands, sameContents)) return;
+        if (!fresh && _keepRules != 0 && !entry.SentBefore && KeepsOwn(entry, full))
+        {
+            _fileCount++;
+            Settle(id);
+            NameKept(id, entry);
+            return;
+        }
+        var file = NewPartialFile(id, entry, full);
+        // A partial of its own, from an interrupted send of this version, is resumed; otherwise, with delta, the file
+        // is seeded from the version at its name, and its offers read from the seed.
+        if (!fresh && _delta && file.Offered.Count == 0 && SeedFromBasis(entry, full)) file = NewPartialFile(id, entry, full, fromBasis: true);
+        _files[id] = file;
+        _fileCount++;
+        _offersLeft -= file.Offered.Count;
+        OfferResume(file);
+    }
+
+    /// <summary>
+    /// With --checksum, reads the chunk's files that may be in place whole, on every core at once (a chunk of many
+    /// files, or a few large ones, would otherwise be read one by one while the sender waits), then prepares each in
+    /// turn, as <see cref="Prepare"/> would have.
+    /// </summary>
+    private void ReadInPlace()
+    {
+        if (_toRead.Count == 0) return;
+        var toRead = _toRead.ToArray();
+        _toRead.Clear();
+        var same = new bool[toRead.Length];
+        try
+        {
+            Parallel.For(0, toRead.Length, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i => same[i] = HasContents(toRead[i].Entry, toRead[i].Full));
+        }
+        catch (AggregateException ex)
+        {
+            // The session ended meanwhile (StillBusy stops the reads): as a read alone would have thrown it.
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(ex.InnerExceptions[0]);
+        }
+        for (int i = 0; i < toRead.Length; i++)
+        {
+            var (id, entry, full, partialStands) = toRead[i];
+            PrepareOne(id, entry, (full, partialStands, same[i]));
+        }
+    }
+
+    /// <summary>
+    /// Prepares one entry (a file whose contents were <paramref name="read"/> as the rest of it); one that fails for a
+    /// reason of its own alone is named to the sender, and the session goes on.
+    /// </summary>
+    private void PrepareOne(uint id, ManifestEntry entry, (string Full, bool? PartialStands, bool SameContents)? read = null)
+    {
+        try
+        {
+            if (read is { } file) PrepareFile(id, entry, file.Full, fresh: false, file.PartialStands, file.SameContents);
+            else if (_dryRun) PrepareDry(id, entry);
+            else Prepare(id, entry);
+        }
+        catch (Exception ex) when (StorageErrors.ConcernsOneEntry(ex))
+        {
+            // A file that cannot be prepared needs no space, and is settled at once.
+            if (entry.Kind == EntryKind.File)
+            {
+                _fileCount++;
+                _chunkUnchangedBytes += entry.Size;
+                Interlocked.Increment(ref _filesFailed);
+                Settle(id, Failed);
+            }
+            ReportFailed(id, StorageErrors.Describe(ex, $"preparing '{entry.Path}'"));
         }
     }
 
@@ -591,12 +656,12 @@ internal sealed partial class ReceiverSession
     /// ends the session and a shard for it is acknowledged and dropped, as a duplicate is. <paramref name="partialStands"/>
     /// says whether a partial stands at the file's resumable name, when the caller has looked already; null to look.
     /// </summary>
-    private bool LeaveInPlace(uint id, ManifestEntry entry, string full, bool? partialStands)
+    private bool LeaveInPlace(uint id, ManifestEntry entry, string full, bool? partialStands, bool? sameContents = null)
     {
         // Not called in a directory this session created: none are there (another session writing the same tree at
         // once may have put one there; it is then sent, and replaced). A partial an earlier session left for this file
         // is resumed instead, so that it is finished and cleaned up rather than stranded beside the file.
-        if (!IsInPlace(entry, full, partialStands, out var existing) || !BringsUpToDate(entry, full, existing, change: true)) return false;
+        if (!IsInPlace(entry, full, partialStands, out var existing, sameContents) || !BringsUpToDate(entry, full, existing, change: true)) return false;
         _fileCount++;
         Settle(id);
         NamePresent(id, entry);
@@ -645,14 +710,15 @@ internal sealed partial class ReceiverSession
     /// Whether a regular file (not a link) stands at <paramref name="full"/> with the entry's size and mtime, and no
     /// partial of it: the quick check. With --checksum, with the entry's size and contents, whatever its mtime.
     /// </summary>
-    private bool IsInPlace(ManifestEntry entry, string full, bool? partialStands, out FileInfo existing)
+    private bool IsInPlace(ManifestEntry entry, string full, bool? partialStands, out FileInfo existing, bool? sameContents = null)
     {
         existing = new FileInfo(full);
-        return existing.Exists && existing.LinkTarget is null && existing.Length == entry.Size
+        // A link is told by its status (ReparsePoint), which costs no readlink of every file in place.
+        return existing.Exists && (existing.Attributes & FileAttributes.ReparsePoint) == 0 && existing.Length == entry.Size
             && (_checksum ? !NewerKept(existing, entry) : SourceScanner.ToNanoseconds(existing.LastWriteTimeUtc) == entry.MtimeNanoseconds)
             && !(entry.Size == 0 && SpecialFiles.KindOf(full) is not null)
             && !(partialStands ?? File.Exists(PartialFile.ResumablePathFor(full)))
-            && (!_checksum || (_options.Delta && HasContents(entry, full)));
+            && (!_checksum || (sameContents ?? (_options.Delta && HasContents(entry, full))));
     }
 
     /// <summary>
@@ -670,7 +736,7 @@ internal sealed partial class ReceiverSession
     private bool HasContents(ManifestEntry entry, string full)
     {
         if (entry.Digest is not { } digest) return false;
-        _readingInPlace = true;
+        Interlocked.Increment(ref _readingInPlace);
         try
         {
             using var handle = SpecialFiles.OpenRegular(full);
@@ -683,7 +749,7 @@ internal sealed partial class ReceiverSession
         }
         finally
         {
-            _readingInPlace = false;
+            Interlocked.Decrement(ref _readingInPlace);
         }
     }
 
@@ -770,14 +836,14 @@ internal sealed partial class ReceiverSession
         if (!_options.Transfer.Durable || Digests.ShardCount(entry.Size, _shardSize) <= 1 || _offersLeft <= 0) return false;
         string partial = PartialFile.ResumablePathFor(full);
         if ((File.Exists(partial) || new FileInfo(partial).LinkTarget is not null) && PartialFile.RemoveStaleResumable(full)) return false;
-        _readingInPlace = true;
+        Interlocked.Increment(ref _readingInPlace);
         try
         {
             return BasisSeed.Seed(full, partial, entry, _shardSize, (int)Math.Min(_offersLeft, int.MaxValue), _holeDigests is not null, StillBusy) > 0;
         }
         finally
         {
-            _readingInPlace = false;
+            Interlocked.Decrement(ref _readingInPlace);
         }
     }
 
@@ -1080,7 +1146,7 @@ internal sealed partial class ReceiverSession
         // A session that failed meanwhile (the receiver stopping, say) stops its walk here.
         if (_failure is not null) throw new OperationCanceledException("the session ended");
         Touch();
-        if (!(_finishing || _readingInPlace) || _clock.ElapsedTicks - _lastStillWorking < _options.StillWorkingInterval.TotalSeconds * Stopwatch.Frequency) return;
+        if (!(_finishing || Volatile.Read(ref _readingInPlace) > 0) || _clock.ElapsedTicks - _lastStillWorking < _options.StillWorkingInterval.TotalSeconds * Stopwatch.Frequency) return;
         _lastStillWorking = _clock.ElapsedTicks;
         _control!.Post(ControlMessageType.StillWorking, []);
     }

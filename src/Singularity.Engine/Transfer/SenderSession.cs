@@ -159,11 +159,7 @@ internal sealed partial class SenderSession
             .Select(e => e.Entry.Kind == EntryKind.File && alreadyCommitted.Contains(e.Entry.Path) ? e with { Entry = e.Entry with { SentBefore = true } } : e)];
         // With --checksum, every file is read whole before the session starts, as rsync -c reads it for its file list:
         // hashing a large one while connected would leave the receiver without a sign of life.
-        if (options.Checksum)
-        {
-            digests ??= new ContentDigests();
-            _entries = [.. _entries.Select(e => e.Entry.Kind == EntryKind.File ? e with { Entry = e.Entry with { Digest = digests.Of(e.SourcePath, e.Entry.Size, e.Entry.MtimeNanoseconds) } } : e)];
-        }
+        if (options.Checksum) _entries = (digests ?? new ContentDigests()).Of(_entries);
         // Hard links go last, and only once every file is settled (SendManifestAsync): the receiver then makes each as it
         // reads it, and keeps none waiting for its file.
         if (options.HardLinks) _entries = [.. _entries.Where(e => e.Entry.Kind != EntryKind.HardLink), .. _entries.Where(e => e.Entry.Kind == EntryKind.HardLink)];

@@ -56,6 +56,73 @@ public sealed class ControlChannelTests
         connection.Abort();
     }
 
+    /// <summary>
+    /// What is posted while the channel is held (a manifest chunk's FilesPresent items, one per file of a tree sent
+    /// again) leaves in one write with the acceptance after it, not in a write each; a StillWorking goes out at once,
+    /// held or not, with what was queued before it.
+    /// </summary>
+    [Fact]
+    public async Task What_is_posted_while_held_leaves_in_one_write_but_a_sign_of_life_goes_at_once()
+    {
+        var connection = new RecordingConnection();
+        await using var channel = new ControlChannel(connection, new ProtocolLimits());
+
+        channel.Hold();
+        for (uint id = 0; id < 100; id++) channel.PostBatchItem(ControlMessageType.FilesPresent, id);
+        channel.Post(ControlMessageType.StillWorking, []);
+        byte[] urgent = await connection.NextWrite();
+        for (uint id = 100; id < 200; id++) channel.PostBatchItem(ControlMessageType.FilesPresent, id);
+        channel.Post(ControlMessageType.ManifestAccepted, new byte[4]);
+        channel.Release();
+        byte[] released = await connection.NextWrite();
+
+        Assert.Equal([(ControlMessageType.FilesPresent, 100), (ControlMessageType.StillWorking, 0)], Messages(urgent));
+        Assert.Equal([(ControlMessageType.FilesPresent, 100), (ControlMessageType.ManifestAccepted, 0)], Messages(released));
+    }
+
+    /// <summary>The messages of one write, each with its count of batch items (0 for a message that is not a batch).</summary>
+    private static List<(ControlMessageType Type, int Items)> Messages(byte[] written)
+    {
+        var messages = new List<(ControlMessageType, int)>();
+        for (int offset = 0; offset < written.Length;)
+        {
+            int bodyLength = BitConverter.ToInt32(written, offset);
+            var type = (ControlMessageType)written[offset + 4];
+            messages.Add((type, type == ControlMessageType.FilesPresent ? BitConverter.ToInt32(written, offset + ControlHeader.Size) : 0));
+            offset += ControlHeader.Size + bodyLength;
+        }
+        return messages;
+    }
+
+    /// <summary>Keeps a copy of each write, in order.</summary>
+    private sealed class RecordingConnection : ILaneConnection
+    {
+        private readonly System.Threading.Channels.Channel<byte[]> _writes = System.Threading.Channels.Channel.CreateUnbounded<byte[]>();
+
+        public async Task<byte[]> NextWrite() => await _writes.Reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+
+        public EndPoint? RemoteEndPoint => null;
+
+        public TimeSpan SetupTime => TimeSpan.Zero;
+
+        public string? CongestionControl => null;
+
+        public ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            new(Task.Delay(Timeout.Infinite, cancellationToken).ContinueWith(_ => 0, TaskScheduler.Default));
+
+        public ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            _writes.Writer.TryWrite(buffer.ToArray());
+            return ValueTask.CompletedTask;
+        }
+
+        public void CompleteWrites() { }
+
+        public void Abort() { }
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+
     /// <summary>Holds every write until the test lets it complete, as a peer that has stopped reading does.</summary>
     private sealed class GatedConnection : ILaneConnection
     {
