@@ -4,7 +4,8 @@
 # AES-256-GCM, beside the destination's own bound (two writers filling a fresh file). Every copy is verified, and
 # each tool's row gives the CPU seconds the whole machine was busy while it ran, and how many cores that kept busy. A
 # second table does the same for a tree of many small files (rsync vs sglty), beside `cp -r` of that tree on this
-# machine just before and after them. Each tool runs ROUNDS times (3 unless set), in alternating order, and its
+# machine just before and after them, and a third sends that tree again over each copy, unchanged (the quick check
+# alone). Each tool runs ROUNDS times (3 unless set), in alternating order, and its
 # medians count; every round's figures are printed too. The dd and cp -r bounds run once before and once after.
 # Usage: [ROUNDS=N] bench/compare.sh [SIZE_MIB] [SMALL_FILES] [DIR]   (as root: installs iperf3, netcat, rsync,
 # OpenSSH, iproute2 and the native build's clang and zlib1g-dev with apt when missing; stops if something listens on
@@ -158,4 +159,30 @@ row "cp -r on this machine, before" "$copy_before" "$(vs_rsync "$copy_before")" 
 row "cp -r on this machine, after" "$copy_after" "$(vs_rsync "$copy_after")" "$copy_after_cpu" "$copy_after_cores" "-"
 echo "each round, files/s: rsync ${rs_runs[*]}; sglty ${sg_runs[*]}"
 echo "each round, CPU s: rsync ${rs_tree_cpu[*]}; sglty ${sg_tree_cpu[*]}"
+
+# The same tree sent again over the copy each tool made, nothing changed, ROUNDS times each in alternating order: the
+# quick check alone, which is most of what a nightly sync does.
+again_rs=(); again_sg=(); again_rs_cpu=(); again_sg_cpu=()
+again() {
+    local -n times=$1 cpus=$2; shift 2
+    measure "$@" 2> "$work/tree.err" || { echo "compare.sh: $1 failed on the tree sent again: $(tail -1 "$work/tree.err")" >&2; exit 1; }
+    times+=("$(printf %.2f "$TAKEN")")
+    cpus+=("$CPU_TAKEN")
+}
+for ((round = 1; round <= rounds; round++)); do
+    for tool in $(alternating "$round" rsync sglty); do
+        case $tool in
+            rsync) again again_rs again_rs_cpu rsync -a "$work/tree" rsync://127.0.0.1:5297/dst/rsync/ ;;
+            sglty) again again_sg again_sg_cpu sglty_tree ;;
+        esac
+    done
+done
+same() { diff -r "$work/tree" "$1" >/dev/null && echo ok || echo DIFFERENT; }
+rs_again=$(median "${again_rs[@]}")
+sg_again=$(median "${again_sg[@]}")
+echo
+row "the same tree sent again, unchanged" "seconds" "vs rsync" "CPU s" "" "verified"
+row "rsync to an rsync daemon (medians)" "$rs_again" "1.0x" "$(printf %.2f "$(median "${again_rs_cpu[@]}")")" "" "$(same "$work/dst/rsync/tree")"
+row "sglty, plaintext (medians)" "$sg_again" "$(awk -v a="$rs_again" -v b="$sg_again" 'BEGIN { printf "%.1fx", a / b }')" "$(printf %.2f "$(median "${again_sg_cpu[@]}")")" "" "$(same "$work/dst/tree")"
+echo "each round, seconds: rsync ${again_rs[*]}; sglty ${again_sg[*]}"
 echo "CPU s: seconds the whole machine's $(getconf _NPROCESSORS_ONLN) cores were busy while the tool ran (both ends, the kernel and anything else running); cores busy: CPU s over the time taken"
