@@ -138,7 +138,7 @@ public sealed record TransferOptions
     /// <summary>
     /// With <see cref="SkipUnchanged"/>, judge a file the receiver holds with the entry's size by its contents rather
     /// than its mtime, as rsync --checksum does: both sides read every such file whole (the sender as it announces it,
-    /// the receiver as it prepares it), and one whose contents match (XXH3-128) is left in place, its mtime and mode
+    /// the receiver as it prepares it), and one whose contents match (<see cref="Integrity.Digests.Content"/>) is left in place, its mtime and mode
     /// set to the source's; any other is sent. For destinations whose files may differ under the same size and time.
     /// Not with <see cref="SizeOnly"/>. Default false; `sglty send --checksum`.
     /// </summary>
