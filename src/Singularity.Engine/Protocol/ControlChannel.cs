@@ -70,16 +70,23 @@ internal sealed class ControlChannel : IAsyncDisposable
             Span<byte> message = Reserve(ControlHeader.Size + body.Length, capped: type != ControlMessageType.Error);
             ControlHeader.Write(message, type, body.Length);
             body.CopyTo(message[ControlHeader.Size..]);
-            // A session's end, and the sign of life a long preparation gives, go out whatever is held.
-            if (type is ControlMessageType.Error or ControlMessageType.StillWorking) _urgent = true;
+            _urgent |= Prompt(type);
         }
         _signal.Release();
     }
 
     /// <summary>
+    /// What goes out whatever is held (<see cref="Hold"/>): a session's end, the sign of life a long preparation
+    /// gives, and what the lanes' data waits on (acknowledgements, commits), which a held chunk must not delay.
+    /// </summary>
+    private static bool Prompt(ControlMessageType type) => type is ControlMessageType.Error or ControlMessageType.StillWorking
+        or ControlMessageType.ShardAcks or ControlMessageType.ShardNack or ControlMessageType.FilesCommitted;
+
+    /// <summary>
     /// Holds what is posted until <see cref="Release"/>, so that a burst of items (a manifest chunk's FilesPresent,
     /// one per file of a tree sent again) leaves in one write rather than in a write, and a wake-up of the peer, each.
-    /// A flush, an Error or a StillWorking, and more than <see cref="BulkPauseBytes"/> queued, still send at once.
+    /// A flush, a message that must go at once (<see cref="Prompt"/>), and more than <see cref="BulkPauseBytes"/>
+    /// queued, still send at once, with what was held before them.
     /// </summary>
     public void Hold()
     {
@@ -123,6 +130,7 @@ internal sealed class ControlChannel : IAsyncDisposable
                 }
             }
             Span<byte> message = Reserve(ControlHeader.Size + 4 + item.Length);
+            _urgent |= Prompt(type);
             _openBatchStart = _messageStarts[^1];
             _openBatchType = type;
             ControlHeader.Write(message, type, 4 + item.Length);

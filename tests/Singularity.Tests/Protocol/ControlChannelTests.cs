@@ -58,8 +58,8 @@ public sealed class ControlChannelTests
 
     /// <summary>
     /// What is posted while the channel is held (a manifest chunk's FilesPresent items, one per file of a tree sent
-    /// again) leaves in one write with the acceptance after it, not in a write each; a StillWorking goes out at once,
-    /// held or not, with what was queued before it.
+    /// again) leaves in one write with the acceptance after it, not in a write each; a StillWorking, or a commit the
+    /// lanes made, goes out at once, held or not, with what was queued before it.
     /// </summary>
     [Fact]
     public async Task What_is_posted_while_held_leaves_in_one_write_but_a_sign_of_life_goes_at_once()
@@ -75,9 +75,15 @@ public sealed class ControlChannelTests
         channel.Post(ControlMessageType.ManifestAccepted, new byte[4]);
         channel.Release();
         byte[] released = await connection.NextWrite();
+        channel.Hold();
+        channel.PostBatchItem(ControlMessageType.FilesPresent, 200);
+        channel.PostBatchItem(ControlMessageType.FilesCommitted, 7);
+        byte[] committed = await connection.NextWrite();
+        channel.Release();
 
         Assert.Equal([(ControlMessageType.FilesPresent, 100), (ControlMessageType.StillWorking, 0)], Messages(urgent));
         Assert.Equal([(ControlMessageType.FilesPresent, 100), (ControlMessageType.ManifestAccepted, 0)], Messages(released));
+        Assert.Equal([(ControlMessageType.FilesPresent, 1), (ControlMessageType.FilesCommitted, 1)], Messages(committed));
     }
 
     /// <summary>The messages of one write, each with its count of batch items (0 for a message that is not a batch).</summary>
@@ -88,7 +94,7 @@ public sealed class ControlChannelTests
         {
             int bodyLength = BitConverter.ToInt32(written, offset);
             var type = (ControlMessageType)written[offset + 4];
-            messages.Add((type, type == ControlMessageType.FilesPresent ? BitConverter.ToInt32(written, offset + ControlHeader.Size) : 0));
+            messages.Add((type, type is ControlMessageType.FilesPresent or ControlMessageType.FilesCommitted ? BitConverter.ToInt32(written, offset + ControlHeader.Size) : 0));
             offset += ControlHeader.Size + bodyLength;
         }
         return messages;
