@@ -694,8 +694,16 @@ internal sealed class PartialFile
     {
         var existing = new FileInfo(path);
         // Nothing at all there, not even a link (most names have no leftover): told by one lstat, where the link's
-        // target would cost a readlink too, for each file of a tree sent again.
-        if ((int)existing.Attributes == -1) return false;
+        // target would cost a readlink too, for each file of a tree sent again. A name that cannot be looked at (a
+        // parent not searchable, a path too long) holds no leftover this session could remove either.
+        try
+        {
+            if ((int)existing.Attributes == -1) return false;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
         if (existing.LinkTarget is not null)
         {
             File.Delete(path);

@@ -29,4 +29,20 @@ public sealed class PartialFilesTests
         Assert.True(File.Exists(precious));
         Assert.False(File.Exists(own));
     }
+    /// <summary>
+    /// A file whose resumable name would pass the system's path limit holds no partial there: looking for one says so,
+    /// rather than failing the entry (a file near the limit, in place, is left as it is).
+    /// </summary>
+    [Fact]
+    public void A_name_too_long_for_a_partial_holds_none()
+    {
+        using var temp = new TempDirectory();
+        string directory = temp.Path;
+        while (directory.Length < 3800) directory = Path.Combine(directory, new string('d', 200));
+        Directory.CreateDirectory(directory);
+        string file = TestFiles.Create(Path.Combine(directory, new string('f', 4094 - directory.Length - 1)), 100);
+
+        Assert.False(Singularity.Engine.Storage.PartialFile.RemoveStaleResumable(file));
+        Assert.True(File.Exists(file));
+    }
 }
