@@ -64,7 +64,7 @@ internal sealed partial class ReceiverSession
     // any is, the sender, waiting for its acceptance, is told that this side is at work.
     private bool _delta;
     private int _readingInPlace;
-    // With --checksum, the chunk's files that may be in place, read on every core at once once the chunk's other
+    // With --checksum, the chunk's files that may be in place: read together, on every core, after the chunk's other
     // entries are prepared, then prepared in turn (ReadInPlace).
     private readonly List<(uint Id, ManifestEntry Entry, string Full, bool? PartialStands)> _toRead = [];
     // The sender asked for files already in place (same size and mtime) to be left alone; and the bytes such files
