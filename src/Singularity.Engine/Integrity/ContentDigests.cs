@@ -47,8 +47,8 @@ internal sealed class ContentDigests(CancellationToken cancellationToken = defau
         try
         {
             // As the send opens it (SenderFile): never through a link, nor a FIFO swapped in since, on whose open this would wait.
-            using var handle = SpecialFiles.OpenRegular(path);
-            if (handle is null || SpecialFiles.OpenedElsewhere(handle, path) || RandomAccess.GetLength(handle) != size) return null;
+            using var handle = SpecialFiles.OpenRegularAsNamed(path);
+            if (handle is null || RandomAccess.GetLength(handle) != size) return null;
             return Digests.Content(handle, size, cancellationToken.ThrowIfCancellationRequested);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)

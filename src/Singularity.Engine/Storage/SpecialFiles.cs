@@ -45,6 +45,18 @@ internal static class SpecialFiles
     public static SafeFileHandle? OpenRegular(string path) => OpenRegular(path, orFollowing: true);
 
     /// <summary>
+    /// As <see cref="OpenRegular(string)"/>, and null too when what was opened is not the file that bears the name now
+    /// (<see cref="OpenedElsewhere"/>): the one file a name that was looked at still holds, or nothing.
+    /// </summary>
+    public static SafeFileHandle? OpenRegularAsNamed(string path)
+    {
+        var handle = OpenRegular(path);
+        if (handle is null || !OpenedElsewhere(handle, path)) return handle;
+        handle.Dispose();
+        return null;
+    }
+
+    /// <summary>
     /// As <see cref="OpenRegular(string)"/>, but null wherever the open could follow a link at the name: elsewhere than
     /// on Linux, or where the open flags or the call are not known here.
     /// </summary>

@@ -687,8 +687,8 @@ internal sealed partial class ReceiverSession
         try
         {
             // Never through a link, nor a FIFO swapped in since, on whose open the session would wait for ever.
-            using var handle = SpecialFiles.OpenRegular(full);
-            if (handle is null || SpecialFiles.OpenedElsewhere(handle, full) || RandomAccess.GetLength(handle) != entry.Size
+            using var handle = SpecialFiles.OpenRegularAsNamed(full);
+            if (handle is null || RandomAccess.GetLength(handle) != entry.Size
                 || (!_checksum && SourceScanner.ToNanoseconds(File.GetLastWriteTimeUtc(handle)) != entry.MtimeNanoseconds))
                 return false;
             // Root may change an owner; a mode or a time, its file's owner may too.
@@ -739,8 +739,8 @@ internal sealed partial class ReceiverSession
         Interlocked.Increment(ref _readingInPlace);
         try
         {
-            using var handle = SpecialFiles.OpenRegular(full);
-            return handle is not null && !SpecialFiles.OpenedElsewhere(handle, full) && RandomAccess.GetLength(handle) == entry.Size
+            using var handle = SpecialFiles.OpenRegularAsNamed(full);
+            return handle is not null && RandomAccess.GetLength(handle) == entry.Size
                 && Digests.Content(handle, entry.Size, StillBusy) == digest;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)

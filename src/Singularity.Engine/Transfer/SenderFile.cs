@@ -231,7 +231,7 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
         SafeFileHandle? handle;
         try
         {
-            handle = SpecialFiles.OpenRegular(SourcePath);
+            handle = SpecialFiles.OpenRegularAsNamed(SourcePath);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -239,12 +239,7 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
         }
         // The scan saw a file here; what was opened must be that name's own file, not one a link swapped in since
         // (never opened through a link, nor a FIFO, on whose open the lane would wait for ever).
-        if (handle is null || SpecialFiles.OpenedElsewhere(handle, SourcePath))
-        {
-            handle?.Dispose();
-            throw new SingularityException(ErrorCode.SourceChanged, $"'{SourcePath}' was replaced (by a link, or another file) while it was being sent; send it again once it is stable");
-        }
-        return handle;
+        return handle ?? throw new SingularityException(ErrorCode.SourceChanged, $"'{SourcePath}' was replaced (by a link, or another file) while it was being sent; send it again once it is stable");
     }
 
     private ulong ReadAt(SafeFileHandle handle, Span<byte> destination, long offset, HoleDigests? holes, out bool hole)
