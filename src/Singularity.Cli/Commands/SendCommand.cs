@@ -153,11 +153,7 @@ internal static partial class SendCommand
             if (options.ListSent && !json) WriteList(result.Sent, prefix: "");
             double seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-9);
             // What travelled, then what did not: files left as they were, files left out, bytes an earlier attempt left.
-            var others = new List<string>();
-            if (result.FilesUnchanged > result.FilesKept) others.Add($"{result.FilesUnchanged - result.FilesKept} unchanged, left as they were");
-            if (result.FilesKept > 0) others.Add($"{result.FilesKept} kept as the receiver has them");
-            if (result.FilesNotSent > 0) others.Add($"{result.FilesNotSent} not sent");
-            if (result.FilesSkippedBySize > 0) others.Add($"{result.FilesSkippedBySize} left out by size");
+            var others = NotTravelled(result, "were", notSent: true);
             if (result.HardLinks > 0) others.Add($"{Count.Of(result.HardLinks, "hard link")} to them");
             string besides = others.Count > 0 ? $" ({string.Join("; ", others)})" : "";
             var within = new List<string>();
@@ -215,10 +211,7 @@ internal static partial class SendCommand
             WriteList(result.WouldSend, prefix: "");
             WriteList(result.WouldDelete, prefix: "deleting ");
         }
-        var others = new List<string>();
-        if (result.FilesUnchanged > result.FilesKept) others.Add($"{result.FilesUnchanged - result.FilesKept} unchanged, left as they are");
-        if (result.FilesKept > 0) others.Add($"{result.FilesKept} kept as the receiver has them");
-        if (result.FilesSkippedBySize > 0) others.Add($"{result.FilesSkippedBySize} left out by size");
+        var others = NotTravelled(result, "are");
         if (result.NotSent.Count > 0) others.Add($"{Count.Of(result.NotSent.Count, "entry", "entries")} would not be sent, named above");
         string besides = others.Count > 0 ? $" ({string.Join("; ", others)})" : "";
         Console.Error.WriteLine($"dry run, nothing changed: would send {Count.Of(result.FilesTransferred, "file")}{besides}, {ByteSize.Format(result.BytesTransferred)}");
@@ -230,6 +223,21 @@ internal static partial class SendCommand
         if (result.EntriesNotDeleted > 0) Console.Error.WriteLine($"sglty: {Count.Of(result.EntriesNotDeleted, "entry", "entries")} at the receiver could not be deleted; the receiver's log names them");
         if (result.DeletionSkipped) Console.Error.WriteLine("sglty: the receiver would not delete what the source no longer has: entries were left out (named above), which it would take for gone");
         return exitCode;
+    }
+
+    /// <summary>
+    /// The files that did not travel, for a summary in its tense (<paramref name="were"/>: "were" once sent, "are" in a
+    /// dry run): those the receiver holds unchanged, those it kept by a rule, with <paramref name="notSent"/> those
+    /// left out for a fault, and those the size rules left out.
+    /// </summary>
+    private static List<string> NotTravelled(SendResult result, string were, bool notSent = false)
+    {
+        var parts = new List<string>();
+        if (result.FilesUnchanged > result.FilesKept) parts.Add($"{result.FilesUnchanged - result.FilesKept} unchanged, left as they {were}");
+        if (result.FilesKept > 0) parts.Add($"{result.FilesKept} kept as the receiver has them");
+        if (notSent && result.FilesNotSent > 0) parts.Add($"{result.FilesNotSent} not sent");
+        if (result.FilesSkippedBySize > 0) parts.Add($"{result.FilesSkippedBySize} left out by size");
+        return parts;
     }
 
     /// <summary>

@@ -146,8 +146,13 @@ internal sealed partial class SenderSession
         // A transfer rule, as rsync's --max-size: the files it leaves out are named to a receiver that deletes, which keeps them.
         if (options.MaxFileSize is not null || options.MinFileSize is not null)
         {
-            _leftBySize = [.. scanned.Where(e => e.Entry.Kind == EntryKind.File && options.LeavesOutBySize(e.Entry.Size)).Select(e => e.Entry.Path)];
-            scanned = [.. scanned.Where(e => e.Entry.Kind != EntryKind.File || !options.LeavesOutBySize(e.Entry.Size))];
+            var kept = new List<SourceEntry>(scanned.Count);
+            foreach (var entry in scanned)
+            {
+                if (entry.Entry.Kind == EntryKind.File && options.LeavesOutBySize(entry.Entry.Size)) _leftBySize.Add(entry.Entry.Path);
+                else kept.Add(entry);
+            }
+            scanned = kept;
         }
         _totalAll = scanned.Where(e => e.Entry.Kind == EntryKind.File).Sum(e => e.Entry.Size);
         _filesAll = scanned.Count(e => e.Entry.Kind == EntryKind.File);
