@@ -155,6 +155,30 @@ public sealed record TransferOptions
     /// <summary>Leave out files smaller than this many bytes, as rsync --min-size does; null for no limit. As <see cref="MaxFileSize"/> otherwise. `sglty send --min-size`.</summary>
     public long? MinFileSize { get; init; }
 
+    /// <summary>
+    /// Keep what the send replaces or deletes at the receiver, as rsync --backup keeps it: each file or link is renamed
+    /// to its name with <see cref="BackupSuffix"/> beside it, or moved to the same path under
+    /// <see cref="BackupDirectory"/>; an older backup there is replaced. A deletion leaves the backups alone. Default
+    /// false; `sglty send --backup`.
+    /// </summary>
+    public bool Backup { get; init; }
+
+    /// <summary>
+    /// With <see cref="Backup"/> (which it implies): the directory, relative to the receiver's destination and inside
+    /// it, that backups are moved into, each at its own path (rsync --backup-dir); null for backups beside their files.
+    /// Entries of the send at or below it fail. `sglty send --backup-dir`.
+    /// </summary>
+    public string? BackupDirectory { get; init; }
+
+    /// <summary>Appended to each backup's name (rsync --suffix); null for rsync's default: "~" beside the files, "" under <see cref="BackupDirectory"/>. `sglty send --suffix`.</summary>
+    public string? BackupSuffix { get; init; }
+
+    /// <summary>Whether the receiver keeps backups (<see cref="Backup"/> or <see cref="BackupDirectory"/>).</summary>
+    internal bool KeepsBackups => Backup || BackupDirectory is not null;
+
+    /// <summary>The suffix backups take: <see cref="BackupSuffix"/>, or rsync's default.</summary>
+    internal string BackupSuffixOrDefault => BackupSuffix ?? (BackupDirectory is null ? "~" : "");
+
     /// <summary>Whether <see cref="MaxFileSize"/> or <see cref="MinFileSize"/> leaves out a file of <paramref name="size"/> bytes.</summary>
     internal bool LeavesOutBySize(long size) => size > (MaxFileSize ?? long.MaxValue) || size < (MinFileSize ?? 0);
 
@@ -295,6 +319,10 @@ public sealed record TransferOptions
             throw new ArgumentException("hard links are made over what stands at their names, which size-only, update and ignore-existing would keep: they do not go together yet", nameof(HardLinks));
         if (HardLinks && (MaxFileSize is not null || MinFileSize is not null))
             throw new ArgumentException("a file the size rules leave out would leave its other names pointing at nothing: max-size and min-size do not go with hard links yet", nameof(HardLinks));
+        if (BackupSuffix is not null && !KeepsBackups)
+            throw new ArgumentException("a backup suffix needs Backup or a BackupDirectory", nameof(BackupSuffix));
+        if (KeepsBackups && Protocol.BackupMessage.Error(BackupSuffixOrDefault, BackupDirectory, Limits) is { } backupError)
+            throw new ArgumentException(backupError, BackupDirectory is null ? nameof(BackupSuffix) : nameof(BackupDirectory));
         if (MaxFileSize < 0 || MinFileSize < 0)
             throw new ArgumentOutOfRangeException(MaxFileSize < 0 ? nameof(MaxFileSize) : nameof(MinFileSize), "a size limit cannot be negative");
         if (Checksum && (!SkipUnchanged || SizeOnly))

@@ -63,8 +63,11 @@ internal static partial class SendCommand
         };
         var sparse = new Option<bool>("--sparse", "-S") { Description = "handle sparse files (disk images, say) as rsync --sparse does: a Linux receiver leaves runs of zeros as holes rather than writing them, and no receiver reserves space ahead; shards that lie in a hole of the source (Linux) are not read or sent, only named" };
         var delta = new Option<bool>("--delta") { Description = "send only the shards of a changed file that differ from the version already at the receiver, as rsync does (a log that grew sends its new tail): the receiver first copies that version into the file's partial; the default on a path of 1 ms round trip or more, not on loopback or a LAN" };
+        var backup = new Option<bool>("--backup", "-b") { Description = "keep what the send replaces or deletes at the receiver, as rsync --backup does: each file or link is renamed to its name with '~' (--suffix) beside it, replacing an older backup; with --delete, the backups stay" };
+        var backupDir = new Option<string>("--backup-dir") { HelpName = "DIR", Description = "with --backup (which it implies), move what is replaced or deleted into DIR, each at its own path, as rsync --backup-dir does (no suffix unless --suffix gives one); DIR is relative to the receiver's directory and inside it, and --delete leaves it alone: a dated DIR per send keeps every version" };
+        var suffix = new Option<string>("--suffix") { HelpName = "SUFFIX", Description = "with --backup or --backup-dir, append SUFFIX to each backup's name, as rsync --suffix does; default '~' beside the files, none in --backup-dir" };
         var wholeFile = new Option<bool>("--whole-file", "-W") { Description = "send changed files whole, never as a delta, as rsync --whole-file does" };
-        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, update, ignoreExisting, maxSize, minSize, delete, deleteExcluded, exclude, excludeFrom, include, includeFrom, relative, filesFrom, recursive, from0, dryRun, verbose, owners, numericIds, hardLinks, removeSources, sparse, compress, bwlimit, delta, wholeFile };
+        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, update, ignoreExisting, maxSize, minSize, delete, deleteExcluded, exclude, excludeFrom, include, includeFrom, relative, filesFrom, recursive, from0, dryRun, verbose, owners, numericIds, hardLinks, removeSources, backup, backupDir, suffix, sparse, compress, bwlimit, delta, wholeFile };
         command.Validators.Add(result =>
         {
             if (result.GetValue(delta) && result.GetValue(wholeFile)) result.AddError("--delta and --whole-file contradict each other; give one of them");
@@ -81,6 +84,8 @@ internal static partial class SendCommand
                 result.AddError("--hard-links does not go with --max-size or --min-size yet: a file they leave out would leave its other names pointing at nothing");
             if (result.GetValue(checksum) && (result.GetValue(ignoreTimes) || result.GetValue(sizeOnly)))
                 result.AddError("--checksum compares the contents of files in place, which --ignore-times sends anyway and --size-only does not look at; give one of them");
+            if (result.GetValue(suffix) is not null && !result.GetValue(backup) && result.GetValue(backupDir) is null)
+                result.AddError("--suffix names backups, which --backup or --backup-dir asks for; give one of them too");
             if (result.GetValue(ignoreTimes) && keepRules)
                 result.AddError("--ignore-times sends every file, so it contradicts --size-only, --update and --ignore-existing; give one or the other");
         });
@@ -118,6 +123,10 @@ internal static partial class SendCommand
                 NumericIds = result.GetValue(numericIds),
                 HardLinks = result.GetValue(hardLinks),
                 RemoveSourceFiles = result.GetValue(removeSources),
+                Backup = result.GetValue(backup),
+                // rsync takes "old/" as "old".
+                BackupDirectory = result.GetValue(backupDir) is { Length: > 1 } dir ? dir.TrimEnd('/') : result.GetValue(backupDir),
+                BackupSuffix = result.GetValue(suffix),
                 Sparse = result.GetValue(sparse),
                 Compress = compressed,
                 BandwidthLimit = result.GetValue(bwlimit) ?? 0,

@@ -48,6 +48,8 @@ internal static partial class Errors
         [nameof(TransferOptions.PreserveOwners)] = "--owners",
         [nameof(TransferOptions.MaxFileSize)] = "--max-size",
         [nameof(TransferOptions.MinFileSize)] = "--min-size",
+        [nameof(TransferOptions.BackupDirectory)] = "--backup-dir",
+        [nameof(TransferOptions.BackupSuffix)] = "--suffix",
     };
 
     /// <summary>Set when the user interrupted the command (Ctrl-C or SIGTERM).</summary>

@@ -47,4 +47,6 @@ internal enum ControlMessageType : byte
     FilesKept = 21,
     /// <summary>S→R, after OpenSession and before the first ManifestChunk, only with a deletion: the paths of files the sender's size rules (--max-size, --min-size) leave out, which the receiver's deletion then keeps.</summary>
     LeftOut = 22,
+    /// <summary>S→R, after OpenSession and before the first ManifestChunk, at most once: what the session replaces or deletes is kept, renamed with a suffix or moved below a backup directory (rsync --backup).</summary>
+    Backup = 23,
 }

@@ -8,9 +8,10 @@ namespace Singularity.Engine.Storage;
 /// .NET cannot give back to the system, is left too and named as not deleted. What the send's exclude patterns match
 /// is left without a word, at any depth, and so is a directory holding it, as rsync leaves it. For a dry run,
 /// <paramref name="listOnly"/> is told each entry that would be deleted (a directory after what it holds, with a
-/// trailing '/'), and nothing is deleted.
+/// trailing '/'), and nothing is deleted. With <paramref name="backups"/>, each file and link is moved to its backup
+/// rather than deleted, and the backups already made are left alone, as rsync -b --delete leaves them.
 /// </summary>
-internal sealed class ExtraneousEntries(Func<string, string, bool> kept, Action stillBusy, ExcludePatterns? excluded = null, Action<string>? listOnly = null)
+internal sealed class ExtraneousEntries(Func<string, string, bool> kept, Action stillBusy, ExcludePatterns? excluded = null, Action<string>? listOnly = null, Backups? backups = null)
 {
     /// <summary>Failures named one by one; more are only counted, so a directory of a million undeletable files costs no memory.</summary>
     public const int MostFailuresNamed = 100;
@@ -32,6 +33,9 @@ internal sealed class ExtraneousEntries(Func<string, string, bool> kept, Action 
 
     /// <summary>Entries kept below a directory being deleted because the exclude patterns match them (and not counted otherwise).</summary>
     public int KeptByPatterns { get; private set; }
+
+    /// <summary>Backups kept below a directory being deleted (and not counted otherwise): the directory stays with them.</summary>
+    public int KeptAsBackups { get; private set; }
 
     /// <summary>The first <see cref="MostFailuresNamed"/> failures, each as "'PATH': reason".</summary>
     public IReadOnlyList<string> Failures => _failures;
@@ -61,7 +65,7 @@ internal sealed class ExtraneousEntries(Func<string, string, bool> kept, Action 
             // Also where nothing is deleted: the caller's check of the session, and its signs of life, come per entry.
             stillBusy();
             string path = relative.Length == 0 ? child.Name : $"{relative}/{child.Name}";
-            if (PathGuard.IsReserved(child.Name) || kept(path, child.FullName) || Excluded(child, path)) continue;
+            if (PathGuard.IsReserved(child.Name) || kept(path, child.FullName) || Excluded(child, path) || backups?.Protects(path) == true) continue;
             Remove(child, path, unspellable);
         }
     }
@@ -108,14 +112,25 @@ internal sealed class ExtraneousEntries(Func<string, string, bool> kept, Action 
                 foreach (var child in children)
                 {
                     stillBusy();
+                    string childPath = $"{path}/{child.Name}";
                     // Partial files stay, here too: another session may be writing them, or a later one resume them.
                     if (PathGuard.IsReserved(child.Name)) emptied = false;
-                    else if (Excluded(child, $"{path}/{child.Name}"))
+                    else if (backups?.Protects(childPath) == true)
+                    {
+                        emptied = false;
+                        KeptAsBackups++;
+                    }
+                    else if (Excluded(child, childPath))
                     {
                         emptied = false;
                         KeptByPatterns++;
                     }
-                    else emptied &= Remove(child, $"{path}/{child.Name}", below);
+                    else
+                    {
+                        bool realDirectory = child is DirectoryInfo && (child.Attributes & FileAttributes.ReparsePoint) == 0;
+                        // A file or link kept beside its name stays in this directory as its backup.
+                        emptied &= Remove(child, childPath, below) && !(backups is { Beside: true } && !realDirectory);
+                    }
                 }
                 // A child that stayed is named already (or is a partial file); the directory holding it stays without a word.
                 if (!emptied) return false;
@@ -124,15 +139,15 @@ internal sealed class ExtraneousEntries(Func<string, string, bool> kept, Action 
             }
             else if (listOnly is null)
             {
-                // A link, to a directory too, is unlinked itself: its target is never touched.
-                File.Delete(entry.FullName);
+                // A link, to a directory too, is unlinked (or moved to its backup) itself: its target is never touched.
+                if (backups is null || !backups.Keep(entry.FullName, path)) File.Delete(entry.FullName);
             }
             else
             {
                 listOnly(path);
             }
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or EntryConflictException)
         {
             Fail(path, ex);
             return false;

@@ -426,7 +426,10 @@ internal sealed class PartialFile
     /// <summary>Whether the commit could not give the file its entry's owner (see SpecialFiles.TrySetOwner); it was committed all the same.</summary>
     public bool OwnerNotSet { get; private set; }
 
-    /// <summary>Checks the whole-file digest, applies mode and mtime, and renames the file into place.</summary>
+    /// <summary>Where what stands at the file's name goes before the file takes it (rsync --backup); null to replace it.</summary>
+    public Backups? Backups { get; init; }
+
+    /// <summary>Checks the whole-file digest, applies mode and mtime, and renames the file into place (keeping what stood there first, with <see cref="Backups"/>).</summary>
     public void Commit()
     {
         FileStream? held;
@@ -478,6 +481,7 @@ internal sealed class PartialFile
             // Set when the last shard was written, unless the file was not held then: empty, every shard kept from a
             // partial, beyond the hold budget, or on Windows.
             if (!_mtimeApplied) File.SetLastWriteTimeUtc(temp, SourceScanner.FromNanoseconds(Entry.MtimeNanoseconds));
+            Backups?.Keep(FinalPath, Entry.Path);
             File.Move(temp, FinalPath, overwrite: true);
             Committed = true;
             // Windows cannot delete a file open without delete sharing; the partial is in place by now.

@@ -226,6 +226,22 @@ internal static class SpecialFiles
     }
 
     /// <summary>
+    /// Gives what <paramref name="from"/> names (a file, or a link itself, never followed) the name <paramref name="to"/>,
+    /// replacing a file or link there, as rename(2) does; throws as .NET would, keeping the error number. Elsewhere
+    /// than on Unix, as .NET moves a file.
+    /// </summary>
+    public static void Rename(string from, string to)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            File.Move(from, to, overwrite: true);
+            return;
+        }
+        // .NET's File.Move looks at what the name leads to first, so it refuses to move a link to a directory.
+        if (rename(from, to) != 0) throw Errno.ToException(Marshal.GetLastPInvokeError());
+    }
+
+    /// <summary>
     /// Whether this process may give what it writes any owner: on Linux, root with CAP_CHOWN in effect (a container may
     /// drop it). Root in a user namespace may still be refused ids it does not map: each change says for itself.
     /// </summary>
@@ -392,6 +408,9 @@ internal static class SpecialFiles
 
     [DllImport("libc", EntryPoint = "linkat", SetLastError = true)]
     private static extern int linkat(int existingDirectory, [MarshalAs(UnmanagedType.LPUTF8Str)] string existing, int createdDirectory, [MarshalAs(UnmanagedType.LPUTF8Str)] string created, int flags);
+
+    [DllImport("libc", EntryPoint = "rename", SetLastError = true)]
+    private static extern int rename([MarshalAs(UnmanagedType.LPUTF8Str)] string from, [MarshalAs(UnmanagedType.LPUTF8Str)] string to);
 
     [DllImport("libc", EntryPoint = "geteuid")]
     private static extern uint geteuid();

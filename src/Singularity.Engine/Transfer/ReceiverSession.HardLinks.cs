@@ -66,6 +66,7 @@ internal sealed partial class ReceiverSession
         {
             File.Delete(temporary);
             SpecialFiles.Link(fileFull, temporary);
+            _backups?.Keep(full, path);
             File.Move(temporary, full, overwrite: true);
         }
         catch (Exception ex) when (ex is UnauthorizedAccessException or PlatformNotSupportedException || ex is IOException io && !StorageErrors.IsDiskFull(io))

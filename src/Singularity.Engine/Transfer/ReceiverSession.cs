@@ -120,6 +120,8 @@ internal sealed partial class ReceiverSession
     private int _fileCount;
     // --checksum (OpenSession flag): files in place are judged by their contents' digest, not their mtime.
     private bool _checksum;
+    // What the session replaces or deletes is kept there (Backup, rsync --backup); null when it is not.
+    private Backups? _backups;
     // Names of files the sender's size rules left out (LeftOut).
     private int _leftOut;
     private int _filesCommitted;
@@ -207,6 +209,7 @@ internal sealed partial class ReceiverSession
                 case ControlMessageType.Exclude: OnExclude(body.Span); break;
                 case ControlMessageType.LeftOut: OnLeftOut(body.Span); break;
                 case ControlMessageType.OwnerNames: OnOwnerNames(body.Span); break;
+                case ControlMessageType.Backup: OnBackup(body.Span); break;
                 case ControlMessageType.FilesSealed:
                     if (OnFilesSealed(body.Span) is { } ready) await CommitElsewhereAsync(ready, cancellationToken).ConfigureAwait(false);
                     break;
@@ -291,6 +294,14 @@ internal sealed partial class ReceiverSession
         if (!_deleteExtraneous) throw new ProtocolViolationException("Exclude without a deletion asked for");
         _exclude = ExcludeMessage.Decode(body);
         _exclude.LimitWork(ExcludePatterns.ReceiverAllowance, ExcludePatterns.ReceiverAllowancePerEntry);
+    }
+
+    /// <summary>How what the session replaces or deletes is to be kept (rsync's --backup); only before the manifest, and once.</summary>
+    private void OnBackup(ReadOnlySpan<byte> body)
+    {
+        if (!_opened || _entriesReceived != 0 || _backups is not null) throw new ProtocolViolationException("Backup outside its place: once, after OpenSession and before the manifest");
+        var (suffix, directory) = BackupMessage.Decode(body, _limits);
+        _backups = new Backups(_guard, suffix, directory);
     }
 
     /// <summary>
@@ -454,6 +465,7 @@ internal sealed partial class ReceiverSession
     private void Prepare(uint id, ManifestEntry entry)
     {
         FailIfBelowKept(entry);
+        FailIfInBackups(entry);
         string full = _guard.Resolve(entry.Path);
         if (KeepsWhatStands(id, entry, full, fresh: _guard.Created(Path.GetDirectoryName(full)))) return;
         switch (entry.Kind)
@@ -462,14 +474,16 @@ internal sealed partial class ReceiverSession
                 // A file or a link where the source has a directory is replaced, as rsync replaces it: a link is
                 // removed itself, never followed. (Nothing stands in a directory this session created.)
                 if (!_guard.Created(Path.GetDirectoryName(full)) && new FileInfo(full) is { } standing && (standing.Exists || standing.LinkTarget is not null))
-                    File.Delete(full);
+                    Discard(full, entry.Path);
                 _guard.CreateDirectory(full);
                 _directories.Add((id, full, entry));
                 break;
             case EntryKind.Symlink:
                 if (Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null) RemoveDirectoryInTheWay(entry, full);
                 // The link is created as it was sent and never followed; PathGuard refuses any later entry beneath it.
-                if (File.Exists(full) || new FileInfo(full).LinkTarget is not null) File.Delete(full);
+                // The same link is made anew, and is no change to keep a backup of.
+                if (new FileInfo(full).LinkTarget is { } standingTarget) { if (standingTarget == entry.LinkTarget) File.Delete(full); else Discard(full, entry.Path); }
+                else if (File.Exists(full)) Discard(full, entry.Path);
                 File.CreateSymbolicLink(full, entry.LinkTarget!);
                 if (SpecialFiles.MayChangeOwners && entry.Owner is { } linkOwner && !SpecialFiles.TrySetOwnerNotFollowing(full, linkOwner)) OwnerNotSet();
                 // The link's own mtime, as rsync -a keeps it (.NET sets it without following the link). A file system
@@ -582,6 +596,7 @@ internal sealed partial class ReceiverSession
     private void PrepareDry(uint id, ManifestEntry entry)
     {
         FailIfBelowKept(entry);
+        FailIfInBackups(entry);
         string full = _guard.Resolve(entry.Path, create: false);
         // Below a directory a real session would create, nothing found counts: it would be a fresh one.
         bool fresh = _guard.Planned(Path.GetDirectoryName(full));
@@ -632,12 +647,13 @@ internal sealed partial class ReceiverSession
             {
                 _extraneous ??= NewExtraneous();
                 _extraneous.RemoveDirectories = true;
-                int failed = _extraneous.Failed, kept = _extraneous.KeptByPatterns;
+                int failed = _extraneous.Failed, kept = _extraneous.KeptByPatterns, backups = _extraneous.KeptAsBackups;
                 if (!_extraneous.Remove(full, entry.Path))
                 {
                     // Something in it could not be deleted, the exclude patterns keep something, or it holds partial files, which deletion leaves.
                     string why = _extraneous.Failed > failed && _extraneous.Failures.Count > 0 ? $"not all of it could be deleted: {_extraneous.Failures[^1]}"
                         : _extraneous.KeptByPatterns > kept ? "it holds entries the exclude patterns keep"
+                        : _extraneous.KeptAsBackups > backups ? "it holds backups, which stay"
                         : "it holds partial files of an interrupted send (`sglty partials --clean` removes them)";
                     throw new EntryConflictException($"{refused}, and {why}");
                 }
@@ -808,6 +824,19 @@ internal sealed partial class ReceiverSession
                 throw new EntryConflictException($"refused: '{entry.Path[..slash]}' is not a directory in the destination, and --ignore-existing keeps what is there");
     }
 
+    /// <summary>An entry at or below the backup directory fails: the session keeps there what it replaces, and leaves it out of its deletion.</summary>
+    private void FailIfInBackups(ManifestEntry entry)
+    {
+        if (_backups is { Directory: { } directory } && _backups.Holds(entry.Path))
+            throw new EntryConflictException($"refused: '{entry.Path}' is in '{directory}', the directory this send keeps its backups in; choose another --backup-dir");
+    }
+
+    /// <summary>Removes the file or link at <paramref name="full"/> (<paramref name="path"/> from the destination), moved to its backup when the sender asked for backups.</summary>
+    private void Discard(string full, string path)
+    {
+        if (_backups is null || !_backups.Keep(full, path)) File.Delete(full);
+    }
+
     /// <summary>Counts a settled file kept by <see cref="KeepsOwn"/> as one in place is counted, and tells the sender (FilesKept).</summary>
     private void NameKept(uint id, ManifestEntry entry)
     {
@@ -849,7 +878,7 @@ internal sealed partial class ReceiverSession
 
     /// <summary>A file's record for this session, reading what a partial at its resumable name offers.</summary>
     private PartialFile NewPartialFile(uint id, ManifestEntry entry, string full, bool fromBasis = false) =>
-        new(id, entry, full, _shardSize, _options.Transfer.Durable, Id.Tag, _preallocate && _holeDigests is null, _options.PreserveMode, _holds, _writing, _offersLeft, sparse: _holeDigests is not null) { FromBasis = fromBasis };
+        new(id, entry, full, _shardSize, _options.Transfer.Durable, Id.Tag, _preallocate && _holeDigests is null, _options.PreserveMode, _holds, _writing, _offersLeft, sparse: _holeDigests is not null) { FromBasis = fromBasis, Backups = _backups };
 
     /// <summary>
     /// Tells the sender which shards of this file are already here, verified: those an earlier session left (ResumeOffer),
@@ -1037,7 +1066,7 @@ internal sealed partial class ReceiverSession
         {
             file.Commit();
         }
-        catch (Exception ex) when (ex is not SingularityException)
+        catch (Exception ex) when (ex is not SingularityException or EntryConflictException)
         {
             var described = StorageErrors.Describe(ex, $"committing '{file.Entry.Path}'");
             if (!StorageErrors.ConcernsOneEntry(ex)) throw described;
@@ -1121,7 +1150,7 @@ internal sealed partial class ReceiverSession
     /// that a sender did not name itself): the session still sets modes and times below it, by path.
     /// </summary>
     private ExtraneousEntries NewExtraneous() =>
-        new((relative, full) => _names.Contains(NameHash(relative)) || _guard.Checked(full), StillBusy, _exclude, _dryRun ? WouldDelete : null);
+        new((relative, full) => _names.Contains(NameHash(relative)) || _guard.Checked(full), StillBusy, _exclude, _dryRun ? WouldDelete : null, _backups);
 
     /// <summary>Counts an entry the system would not give its owner (it arrived all the same), for the receiver's log.</summary>
     private void OwnerNotSet() => Interlocked.Increment(ref _ownersNotSet);

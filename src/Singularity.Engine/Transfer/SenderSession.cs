@@ -590,6 +590,8 @@ internal sealed partial class SenderSession
         if (_exclude is not null && (_sessionFlags & OpenSessionFlags.DeleteExtraneous) != 0 && !_options.DeleteExcluded)
             _control.Post(ControlMessageType.Exclude, ExcludeMessage.Encode(_exclude));
         if (_ownerNames.Count > 0) _control.Post(ControlMessageType.OwnerNames, OwnerNamesMessage.Encode(_ownerNames));
+        // A dry run changes nothing, yet its deletion must leave the backups alone as the real send's would.
+        if (_options.KeepsBackups) _control.Post(ControlMessageType.Backup, BackupMessage.Encode(_options.BackupSuffixOrDefault, _options.BackupDirectory));
         if ((_sessionFlags & OpenSessionFlags.DeleteExtraneous) != 0)
             foreach (byte[] names in PathListMessage.Encode(_leftBySize))
             {

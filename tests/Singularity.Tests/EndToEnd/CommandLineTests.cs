@@ -438,6 +438,29 @@ public sealed class CommandLineTests
         Assert.Equal(1000, new FileInfo(Path.Combine(destination, "tree", "small")).Length);
     }
 
+    /// <summary>send --backup-dir moves what it replaces there, under its path; the trailing '/' rsync users write is taken as rsync takes it.</summary>
+    [Fact]
+    public async Task Send_backup_dir_keeps_what_it_replaces()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        string source = TestFiles.Create(Path.Combine(tree, "a"), 1000, seed: 1);
+        string destination = temp.Sub("dst");
+        string old = TestFiles.Create(Path.Combine(destination, "tree", "a"), 10, seed: 2);
+        byte[] oldBytes = await File.ReadAllBytesAsync(old);
+        string urlFile = Path.Combine(temp.Path, "url");
+        using var receiver = SgltyProcess.Start("recv", "--dir", destination, "--listen", "127.0.0.1:0", "--once", "--url-file", urlFile);
+        string url = await SgltyProcess.WaitForFileAsync(urlFile, receiver);
+
+        var (exit, _, error) = await SgltyProcess.RunAsync("send", tree, "--to", url, "--backup-dir", "versions/", "--suffix", ".1");
+        var (receiverExit, _, _) = await SgltyProcess.FinishAsync(receiver);
+
+        Assert.True(exit == 0, error);
+        Assert.Equal(0, receiverExit);
+        Assert.Equal(oldBytes, await File.ReadAllBytesAsync(Path.Combine(destination, "versions", "tree", "a.1")));
+        TestFiles.AssertSameBytes(source, old);
+    }
+
     /// <summary>send --dry-run lists on stdout what it would send and delete, as rsync -n does, and the receiver's directory stays as it was.</summary>
     [Fact]
     public async Task Send_dry_run_lists_what_it_would_do_and_changes_nothing()
@@ -761,6 +784,8 @@ public sealed class CommandLineTests
     [InlineData("send /x --to sglty://127.0.0.1:1/ -H --max-size 1m", "sglty: error: --hard-links does not go with --max-size or --min-size yet: a file they leave out would leave its other names pointing at nothing; see 'sglty send --help'")]
     [InlineData("send /x --to sglty://127.0.0.1:1/ --min-size 5q", "sglty: error: --min-size: '5q' is not a size; use a number of bytes with an optional unit, such as 100m, 1.5G or 500kb; see 'sglty send --help'")]
     [InlineData("send /x --to sglty://127.0.0.1:1/ -c -I", "sglty: error: --checksum compares the contents of files in place, which --ignore-times sends anyway and --size-only does not look at; give one of them; see 'sglty send --help'")]
+    [InlineData("send /x --to sglty://127.0.0.1:1/ --suffix .bak", "sglty: error: --suffix names backups, which --backup or --backup-dir asks for; give one of them too; see 'sglty send --help'")]
+    [InlineData("send /x --to sglty://127.0.0.1:1/ --backup-dir /old", "sglty: error: --backup-dir: the backup directory must be a relative path inside the destination: absolute path '/old'")]
     [InlineData("recv --dir /x --accept-timeout 5s", "sglty: error: --accept-timeout goes with --once; see 'sglty recv --help'")]
     [InlineData("recv --dir /x --once --accept-timeout 0s", "sglty: error: --accept-timeout must be longer than 0s; see 'sglty recv --help'")]
     [InlineData("frob", "sglty: error: Unrecognized command or argument 'frob'; see 'sglty --help'")]

@@ -1,0 +1,70 @@
+namespace Singularity.Engine.Storage;
+
+/// <summary>
+/// Keeps what a send replaces or deletes in the destination, as rsync --backup keeps it: each file or link is renamed,
+/// never copied, to its name with <see cref="Suffix"/> beside it, or to its path (with the suffix) under
+/// <see cref="Directory"/>, a directory of the destination. An older backup at that name is replaced. Directories are
+/// not moved: what they hold is kept one entry at a time. Backups are taken through the session's <see cref="PathGuard"/>,
+/// so none is written through a link or outside the destination.
+/// </summary>
+internal sealed class Backups(PathGuard guard, string suffix, string? directory)
+{
+    /// <summary>Appended to each backup's name ("~" by default beside the file, "" under a directory).</summary>
+    public string Suffix { get; } = suffix;
+
+    /// <summary>The backup directory, relative to the destination; null when each backup stands beside what it keeps.</summary>
+    public string? Directory { get; } = directory;
+
+    /// <summary>
+    /// Whether a deletion leaves <paramref name="relative"/> alone, with all it holds, as a backup or a place of them:
+    /// beside the files, any name ending in the suffix (rsync protects them so, `P *~`); else the backup directory,
+    /// what is in it, and each directory above it. The deletion asks only of what the source does not name, so a
+    /// directory above that the source has is cleaned as usual, and one it has not (`versions` above `versions/2`)
+    /// is kept whole, with earlier sends' backups beside this one's.
+    /// </summary>
+    public bool Protects(string relative) => Directory is null
+        ? relative.EndsWith(Suffix, StringComparison.Ordinal)
+        : Within(relative, Directory) || Within(Directory, relative);
+
+    /// <summary>Whether <see cref="Directory"/> holds the manifest path <paramref name="relative"/>, or is it.</summary>
+    public bool Holds(string relative) => Directory is not null && Within(relative, Directory);
+
+    /// <summary>Whether the relative path <paramref name="path"/> is <paramref name="directory"/> or below it.</summary>
+    private static bool Within(string path, string directory) =>
+        path.StartsWith(directory, StringComparison.Ordinal) && (path.Length == directory.Length || path[directory.Length] == '/');
+
+    /// <summary>Whether backups stand in the directory of what they keep, so a directory whose entries were kept is not emptied.</summary>
+    public bool Beside => Directory is null;
+
+    /// <summary>
+    /// Moves the file or link at <paramref name="full"/> (<paramref name="path"/> from the destination) to its backup;
+    /// false when nothing, or a real directory, stands there. Throws <see cref="EntryConflictException"/> when the
+    /// backup cannot be made, and then what stands there stays.
+    /// </summary>
+    public bool Keep(string full, string path)
+    {
+        var standing = new FileInfo(full);
+        // A real directory does not count as an existing file; a link, even to a directory or to nothing, is moved itself.
+        if (standing.LinkTarget is null && !standing.Exists) return false;
+        string backup = (Directory is null ? path : $"{Directory}/{path}") + Suffix;
+        try
+        {
+            string target = guard.Resolve(backup);
+            if (System.IO.Directory.Exists(target) && new DirectoryInfo(target).LinkTarget is null)
+                throw new EntryConflictException(NotKept(path, backup, "a directory stands there"));
+            SpecialFiles.Rename(full, target);
+            return true;
+        }
+        catch (SingularityException ex) when (ex is not EntryConflictException)
+        {
+            // The backup's path is refused (a link on its way, a name too long): this entry's alone.
+            throw new EntryConflictException(NotKept(path, backup, ex.Message));
+        }
+        catch (Exception ex) when (StorageErrors.ConcernsOneEntry(ex))
+        {
+            throw new EntryConflictException(NotKept(path, backup, ex is UnauthorizedAccessException ? "permission denied" : ex.Message));
+        }
+    }
+
+    private static string NotKept(string path, string backup, string why) => $"'{path}' was left as it was: its backup '{backup}' could not be made: {why}";
+}
