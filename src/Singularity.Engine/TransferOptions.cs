@@ -321,8 +321,10 @@ public sealed record TransferOptions
             throw new ArgumentException("a file the size rules leave out would leave its other names pointing at nothing: max-size and min-size do not go with hard links yet", nameof(HardLinks));
         if (BackupSuffix is not null && !KeepsBackups)
             throw new ArgumentException("a backup suffix needs Backup or a BackupDirectory", nameof(BackupSuffix));
-        if (KeepsBackups && Protocol.BackupMessage.Error(BackupSuffixOrDefault, BackupDirectory, Limits) is { } backupError)
-            throw new ArgumentException(backupError, BackupDirectory is null ? nameof(BackupSuffix) : nameof(BackupDirectory));
+        if (KeepsBackups && Protocol.BackupMessage.DirectoryError(BackupDirectory, Limits) is { } directoryError)
+            throw new ArgumentException(directoryError, nameof(BackupDirectory));
+        if (KeepsBackups && Protocol.BackupMessage.SuffixError(BackupSuffixOrDefault, BackupDirectory, Limits) is { } suffixError)
+            throw new ArgumentException(suffixError, nameof(BackupSuffix));
         if (MaxFileSize < 0 || MinFileSize < 0)
             throw new ArgumentOutOfRangeException(MaxFileSize < 0 ? nameof(MaxFileSize) : nameof(MinFileSize), "a size limit cannot be negative");
         if (Checksum && (!SkipUnchanged || SizeOnly))

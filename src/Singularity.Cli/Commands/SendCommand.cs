@@ -124,8 +124,7 @@ internal static partial class SendCommand
                 HardLinks = result.GetValue(hardLinks),
                 RemoveSourceFiles = result.GetValue(removeSources),
                 Backup = result.GetValue(backup),
-                // rsync takes "old/" as "old".
-                BackupDirectory = result.GetValue(backupDir) is { Length: > 1 } dir ? dir.TrimEnd('/') : result.GetValue(backupDir),
+                BackupDirectory = BackupDirectory(result.GetValue(backupDir)),
                 BackupSuffix = result.GetValue(suffix),
                 Sparse = result.GetValue(sparse),
                 Compress = compressed,
@@ -298,6 +297,10 @@ internal static partial class SendCommand
     }
 
     /// <summary>An option that takes a size as rsync's --max-size reads it (see <see cref="TryParseRsyncSize"/>).</summary>
+    /// <summary>The backup directory as rsync reads it: "./old/" and "old//x" name old and old/x; an absolute one stays as given, to be refused.</summary>
+    private static string? BackupDirectory(string? given) =>
+        given is null || given.StartsWith('/') ? given : string.Join('/', given.Split('/').Where(part => part is not ("" or ".")));
+
     private static Option<long?> RsyncSize(string name, string description) =>
         CommonOptions.Parsed<long>(name, "SIZE", description, TryParseRsyncSize, text => $"{name}: '{text}' is not a size; use a number of bytes with an optional unit, such as 100m, 1.5G or 500kb");
 

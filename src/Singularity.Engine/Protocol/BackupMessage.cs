@@ -22,14 +22,24 @@ internal static class BackupMessage
     }
 
     /// <summary>What a sender or a receiver finds wrong with a suffix and a directory (relative to the destination), or null when both may be used.</summary>
-    public static string? Error(string suffix, string? directory, ProtocolLimits limits)
+    public static string? Error(string suffix, string? directory, ProtocolLimits limits) => SuffixError(suffix, directory, limits) ?? DirectoryError(directory, limits);
+
+    /// <summary>What is wrong with the suffix (given the directory, or none), or null.</summary>
+    public static string? SuffixError(string suffix, string? directory, ProtocolLimits limits)
     {
         if (suffix.Contains('/') || suffix.Contains('\0')) return $"the backup suffix '{suffix}' holds a '/' or a NUL";
         if (Encoding.UTF8.GetByteCount(suffix) > limits.MaxNameBytes) return $"the backup suffix is longer than {limits.MaxNameBytes} bytes";
-        // A backup must never take the name of the receiver's partial files, which deletion and resumption treat as theirs.
+        // A backup must never take the name of the receiver's partial files, which deletion and resumption treat as
+        // theirs. (A suffix that only completes such a name with a file's own ending, as '-part' does 'x.sglty', fails
+        // that file's backup alone: PathGuard refuses the name.)
         if (PathGuard.IsReserved("x" + suffix)) return $"the backup suffix '{suffix}' ends as the receiver's partial files do";
-        if (directory is null)
-            return suffix.Length == 0 ? "an empty backup suffix needs a backup directory: each backup would take the name of what it keeps" : null;
+        return directory is null && suffix.Length == 0 ? "an empty backup suffix needs a backup directory: each backup would take the name of what it keeps" : null;
+    }
+
+    /// <summary>What is wrong with the backup directory, or null (none is never wrong).</summary>
+    public static string? DirectoryError(string? directory, ProtocolLimits limits)
+    {
+        if (directory is null) return null;
         if (PathGuard.SyntaxError(directory, limits) is { } error) return $"the backup directory must be a relative path inside the destination: {error}";
         return Encoding.UTF8.GetByteCount(directory) > limits.MaxPathBytes ? $"the backup directory is longer than {limits.MaxPathBytes} bytes" : null;
     }

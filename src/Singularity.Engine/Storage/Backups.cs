@@ -23,7 +23,7 @@ internal sealed class Backups(PathGuard guard, string suffix, string? directory)
     /// is kept whole, with earlier sends' backups beside this one's.
     /// </summary>
     public bool Protects(string relative) => Directory is null
-        ? relative.EndsWith(Suffix, StringComparison.Ordinal)
+        ? relative.EndsWith(Suffix, PathGuard.NameComparison)
         : Within(relative, Directory) || Within(Directory, relative);
 
     /// <summary>Whether <see cref="Directory"/> holds the manifest path <paramref name="relative"/>, or is it.</summary>
@@ -31,7 +31,15 @@ internal sealed class Backups(PathGuard guard, string suffix, string? directory)
 
     /// <summary>Whether the relative path <paramref name="path"/> is <paramref name="directory"/> or below it.</summary>
     private static bool Within(string path, string directory) =>
-        path.StartsWith(directory, StringComparison.Ordinal) && (path.Length == directory.Length || path[directory.Length] == '/');
+        path.StartsWith(directory, PathGuard.NameComparison) && (path.Length == directory.Length || path[directory.Length] == '/');
+
+    /// <summary>
+    /// While set, whether the source names a path: a backup that would take such a name fails rather than take the
+    /// place of what the session put there. Set while the deletion runs (beside the files, a file the source no longer
+    /// has, `x`, would otherwise be renamed over the source's `x~`); the sender refuses a manifest that names both a
+    /// path and its backup's name, so no commit needs it.
+    /// </summary>
+    public Func<string, bool>? NamedBySource { get; set; }
 
     /// <summary>Whether backups stand in the directory of what they keep, so a directory whose entries were kept is not emptied.</summary>
     public bool Beside => Directory is null;
@@ -47,24 +55,41 @@ internal sealed class Backups(PathGuard guard, string suffix, string? directory)
         // A real directory does not count as an existing file; a link, even to a directory or to nothing, is moved itself.
         if (standing.LinkTarget is null && !standing.Exists) return false;
         string backup = (Directory is null ? path : $"{Directory}/{path}") + Suffix;
+        if (NamedBySource?.Invoke(backup) == true) throw new EntryConflictException(NotKept(path, backup, "the source has that name too; give another --suffix, or a --backup-dir"));
         try
         {
             string target = guard.Resolve(backup);
             if (System.IO.Directory.Exists(target) && new DirectoryInfo(target).LinkTarget is null)
                 throw new EntryConflictException(NotKept(path, backup, "a directory stands there"));
-            SpecialFiles.Rename(full, target);
+            // Two names of one file (a hard link, as `cp -al` leaves them): rename(2) would do nothing and succeed, so
+            // the backup already holds it, and only this name goes.
+            if (SpecialFiles.IdentityOf(full) is { } named && SpecialFiles.IdentityOf(target) is { } kept && (named.Device, named.Inode) == (kept.Device, kept.Inode))
+                File.Delete(full);
+            else
+                SpecialFiles.Rename(full, target);
             return true;
         }
-        catch (SingularityException ex) when (ex is not EntryConflictException)
+        catch (EntryConflictException)
+        {
+            throw;
+        }
+        catch (SingularityException ex)
         {
             // The backup's path is refused (a link on its way, a name too long): this entry's alone.
             throw new EntryConflictException(NotKept(path, backup, ex.Message));
         }
-        catch (Exception ex) when (StorageErrors.ConcernsOneEntry(ex))
+        catch (IOException ex) when (ex.HResult == Errno.CrossDevice)
         {
+            throw new EntryConflictException(NotKept(path, backup, "it is on another file system (a mount inside the destination), and backups are renamed, never copied"));
+        }
+        catch (Exception ex) when (ex is UnauthorizedAccessException || ex is IOException io && !StorageErrors.IsDiskFull(io))
+        {
+            // Whatever kept this rename from happening (EBUSY, a read-only directory) concerns this entry alone; a full
+            // disk (the backup's directories) ends the session, as any write does.
             throw new EntryConflictException(NotKept(path, backup, ex is UnauthorizedAccessException ? "permission denied" : ex.Message));
         }
     }
+
 
     private static string NotKept(string path, string backup, string why) => $"'{path}' was left as it was: its backup '{backup}' could not be made: {why}";
 }

@@ -11,6 +11,7 @@ internal static class Errno
     public const int WouldBlock = 11;
     public const int AccessDenied = 13;
     public const int Exists = 17;
+    public const int CrossDevice = 18;
     public const int NotADirectory = 20;
     public const int IsADirectory = 21;
     public const int InvalidArgument = 22;

@@ -128,8 +128,10 @@ internal sealed class ExtraneousEntries(Func<string, string, bool> kept, Action 
                     else
                     {
                         bool realDirectory = child is DirectoryInfo && (child.Attributes & FileAttributes.ReparsePoint) == 0;
+                        bool removed = Remove(child, childPath, below);
                         // A file or link kept beside its name stays in this directory as its backup.
-                        emptied &= Remove(child, childPath, below) && !(backups is { Beside: true } && !realDirectory);
+                        if (removed && backups is { Beside: true } && !realDirectory) KeptAsBackups++;
+                        emptied &= removed && !(backups is { Beside: true } && !realDirectory);
                     }
                 }
                 // A child that stayed is named already (or is a partial file); the directory holding it stays without a word.

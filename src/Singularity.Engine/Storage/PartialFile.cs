@@ -470,6 +470,8 @@ internal sealed class PartialFile
                 throw new IntegrityException($"'{Entry.Path}' failed its whole-file check; nothing was committed");
             }
             if (ShardCount == 0) CreateExclusive(temp, 0, Entry.Path).Dispose();
+            // Before the file takes its owner and mode: one whose backup cannot be made stays a private partial.
+            Backups?.Keep(FinalPath, Entry.Path);
             // The owner first: a change of owner may clear mode bits.
             if (SpecialFiles.MayChangeOwners && Entry.Owner is { } owner)
                 OwnerNotSet = !(held is not null ? SpecialFiles.TrySetOwner(held.SafeFileHandle, owner) : SpecialFiles.TrySetOwnerNotFollowing(temp, owner));
@@ -481,7 +483,6 @@ internal sealed class PartialFile
             // Set when the last shard was written, unless the file was not held then: empty, every shard kept from a
             // partial, beyond the hold budget, or on Windows.
             if (!_mtimeApplied) File.SetLastWriteTimeUtc(temp, SourceScanner.FromNanoseconds(Entry.MtimeNanoseconds));
-            Backups?.Keep(FinalPath, Entry.Path);
             File.Move(temp, FinalPath, overwrite: true);
             Committed = true;
             // Windows cannot delete a file open without delete sharing; the partial is in place by now.

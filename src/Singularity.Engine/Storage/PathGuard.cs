@@ -12,6 +12,12 @@ internal sealed class PathGuard
     // Compared as the platform's file systems usually compare names: another letter case names the same directory on
     // Windows and macOS, where a check by exact name would miss it.
     private static readonly StringComparer Names = OperatingSystem.IsLinux() ? StringComparer.Ordinal : StringComparer.OrdinalIgnoreCase;
+
+    /// <summary>How names in the destination compare (see above).</summary>
+    internal static StringComparer NameComparer => Names;
+
+    /// <summary>The same, for comparing parts of names.</summary>
+    internal static StringComparison NameComparison { get; } = OperatingSystem.IsLinux() ? StringComparison.Ordinal : StringComparison.OrdinalIgnoreCase;
     private readonly HashSet<string> _checkedDirectories = new(Names);
     // Directories this guard created: nothing in them predates the session, so nothing there needs looking up.
     private readonly HashSet<string> _createdDirectories = new(Names);

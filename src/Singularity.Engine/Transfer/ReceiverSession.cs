@@ -73,9 +73,9 @@ internal sealed partial class ReceiverSession
     // With it, the rules by which a file in place that the quick check finds changed is kept all the same (OpenSession's
     // --size-only, --update and --ignore-existing bits).
     private ushort _keepRules;
-    // With --ignore-existing, the directories of the manifest whose names something else takes, kept: what is below
-    // each fails with it.
-    private HashSet<string>? _keptInTheWay;
+    // Directories of the manifest whose names something else still takes (kept by --ignore-existing, or not
+    // replaceable), each with why: what is below each fails with it.
+    private Dictionary<string, string>? _notDirectories;
     private long _chunkUnchangedBytes;
     private int _filesUnchanged;
     private int _filesDropped;
@@ -474,7 +474,17 @@ internal sealed partial class ReceiverSession
                 // A file or a link where the source has a directory is replaced, as rsync replaces it: a link is
                 // removed itself, never followed. (Nothing stands in a directory this session created.)
                 if (!_guard.Created(Path.GetDirectoryName(full)) && new FileInfo(full) is { } standing && (standing.Exists || standing.LinkTarget is not null))
-                    Discard(full, entry.Path);
+                {
+                    try
+                    {
+                        Discard(full, entry.Path);
+                    }
+                    catch (Exception ex) when (StorageErrors.ConcernsOneEntry(ex))
+                    {
+                        (_notDirectories ??= new(StringComparer.Ordinal))[entry.Path] = "what stands there could not be replaced";
+                        throw;
+                    }
+                }
                 _guard.CreateDirectory(full);
                 _directories.Add((id, full, entry));
                 break;
@@ -796,8 +806,9 @@ internal sealed partial class ReceiverSession
         switch (entry.Kind)
         {
             case EntryKind.Directory when !(Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null):
-                (_keptInTheWay ??= new(StringComparer.Ordinal)).Add(entry.Path);
-                throw new EntryConflictException($"refused: '{entry.Path}' is not a directory in the destination, where the source has one, and --ignore-existing keeps what is there");
+                const string kept = "--ignore-existing keeps what is there";
+                (_notDirectories ??= new(StringComparer.Ordinal))[entry.Path] = kept;
+                throw new EntryConflictException($"refused: '{entry.Path}' is not a directory in the destination, where the source has one, and {kept}");
             case EntryKind.Symlink:
                 _control!.PostBatchItem(ControlMessageType.FilesKept, id);
                 return true;
@@ -815,13 +826,16 @@ internal sealed partial class ReceiverSession
     /// <summary>Whether anything stands at <paramref name="full"/>: a file, a directory, a link (even to nothing), or a special file.</summary>
     private static bool Stands(string full) => new FileInfo(full) is { } there && (there.Exists || there.LinkTarget is not null || Directory.Exists(full));
 
-    /// <summary>An entry below a directory kept in the way (<see cref="KeepsWhatStands"/>) fails with it, before its path is looked at.</summary>
+    /// <summary>
+    /// An entry below a directory whose name something else still takes (kept by <see cref="KeepsWhatStands"/>, or
+    /// not replaceable) fails with it, before its path is looked at: through a link standing there it would end the session.
+    /// </summary>
     private void FailIfBelowKept(ManifestEntry entry)
     {
-        if (_keptInTheWay is null) return;
+        if (_notDirectories is null) return;
         for (int slash = entry.Path.IndexOf('/'); slash > 0; slash = entry.Path.IndexOf('/', slash + 1))
-            if (_keptInTheWay.Contains(entry.Path[..slash]))
-                throw new EntryConflictException($"refused: '{entry.Path[..slash]}' is not a directory in the destination, and --ignore-existing keeps what is there");
+            if (_notDirectories.TryGetValue(entry.Path[..slash], out string? why))
+                throw new EntryConflictException($"refused: '{entry.Path[..slash]}' is not a directory in the destination, and {why}");
     }
 
     /// <summary>An entry at or below the backup directory fails: the session keeps there what it replaces, and leaves it out of its deletion.</summary>
@@ -1132,6 +1146,8 @@ internal sealed partial class ReceiverSession
     {
         _extraneous ??= NewExtraneous();
         _extraneous.RemoveDirectories = removeDirectories;
+        // Beside the files, what goes must not be renamed over what the source just put there (x over the source's x~).
+        if (_backups is not null) _backups.NamedBySource = path => _names.Contains(NameHash(path));
         if (_rootIsSent) _extraneous.Clean(_guard.Root, "");
         foreach (var (_, path, entry) in _directories)
         {
@@ -1141,6 +1157,7 @@ internal sealed partial class ReceiverSession
             StillBusy();
         }
         _deletionRan = true;
+        if (_backups is not null) _backups.NamedBySource = null;
         _names.Clear();
         _names.TrimExcess();
     }

@@ -185,10 +185,24 @@ internal sealed partial class SenderSession
             if (System.Text.Encoding.UTF8.GetByteCount(entry.Path) > options.Limits.MaxPathBytes
                 || (entry.LinkTarget is not null && System.Text.Encoding.UTF8.GetByteCount(entry.LinkTarget) > options.Limits.MaxPathBytes))
                 throw new SingularityException(ErrorCode.BadPath, $"'{entry.Path}' (or its link target) is longer than {options.Limits.MaxPathBytes} bytes and cannot be sent");
+        if (options.KeepsBackups && options.BackupDirectory is null) RefuseBackupNamesTaken(_entries, options.BackupSuffixOrDefault);
         _totalBytes = _entries.Where(e => e.Entry.Kind == EntryKind.File).Sum(e => e.Entry.Size);
         _fileCount = _entries.Count(e => e.Entry.Kind == EntryKind.File);
         _filesById = new SenderFile?[_entries.Count];
         _window = new InFlightWindow(options.MaxInFlightBytes);
+    }
+
+    /// <summary>
+    /// Beside the files, the backup of x is x~: a send whose entries name both would have the receiver rename its old
+    /// x over the x~ it has just written, or that it is about to replace, whichever comes first. Refused before
+    /// anything moves, naming the first such pair, as rsync would quietly mix them up.
+    /// </summary>
+    private static void RefuseBackupNamesTaken(List<SourceEntry> entries, string suffix)
+    {
+        var paths = new HashSet<string>(entries.Select(e => e.Entry.Path), StringComparer.Ordinal);
+        foreach (var (entry, _, _) in entries)
+            if (paths.Contains(entry.Path + suffix))
+                throw new SingularityException(ErrorCode.BadPath, $"'{entry.Path}{suffix}' would be the backup of '{entry.Path}', and this send has both: give another --suffix, or a --backup-dir");
     }
 
     /// <summary>

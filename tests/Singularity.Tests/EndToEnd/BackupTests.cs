@@ -160,10 +160,12 @@ public sealed class BackupTests
     {
         using var temp = new TempDirectory();
         string tree = temp.Sub("src/tree");
-        TestFiles.Create(Path.Combine(tree, "a"), 100, seed: 1);
+        // "a" of three shards, so that its partial stays for a later send.
+        TestFiles.Create(Path.Combine(tree, "a"), 10_000, seed: 1);
         TestFiles.Create(Path.Combine(tree, "b"), 100, seed: 2);
         TestFiles.Create(Path.Combine(tree, "c"), 100, seed: 3);
         TestFiles.Create(Path.Combine(tree, "keep", "x"), 100, seed: 4);
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(Path.Combine(tree, "a"), (UnixFileMode)0b110_110_110);
         string destination = temp.Sub("dst");
         string oldA = TestFiles.Create(Path.Combine(destination, "tree", "a"), 10, seed: 5);
         string oldABytes = TestFiles.Sha256(oldA);
@@ -176,7 +178,11 @@ public sealed class BackupTests
 
         Assert.True((await receiver.NextResultAsync()).Succeeded);
         Assert.Equal(["tree/a", "tree/keep", "tree/keep/x"], result.NotSent.Select(entry => entry.Path).Order(StringComparer.Ordinal));
-        Assert.Contains("its backup 'tree/keep/tree/a' could not be made", result.NotSent.Single(entry => entry.Path == "tree/a").Reason);
+        Assert.Equal("the receiver could not write it: 'tree/a' was left as it was: its backup 'tree/keep/tree/a' could not be made: a directory stands there", result.NotSent.Single(entry => entry.Path == "tree/a").Reason);
+        // Its partial stays private: the file took no mode of its own.
+        string partial = Singularity.Engine.Storage.PartialFile.ResumablePathFor(oldA);
+        Assert.True(File.Exists(partial));
+        if (!OperatingSystem.IsWindows()) Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(partial));
         Assert.Contains("the directory this send keeps its backups in", result.NotSent.Single(entry => entry.Path == "tree/keep").Reason);
         Assert.Equal(oldABytes, TestFiles.Sha256(oldA));
         Assert.Equal(oldBBytes, TestFiles.Sha256(Path.Combine(destination, "tree", "keep", "tree", "b")));
@@ -219,12 +225,113 @@ public sealed class BackupTests
         if (links) Assert.Equal(SpecialFiles.IdentityOf(Path.Combine(destination, "tree", "first"))!.Value.Inode, SpecialFiles.IdentityOf(Path.Combine(destination, "tree", "second"))!.Value.Inode);
     }
 
+    /// <summary>
+    /// Beside the files, a backup's name must not be one the source has: a send that has both x and x~ is refused
+    /// before anything moves; and the deletion does not rename a file the source no longer has over the source's x~,
+    /// but leaves it, named as not deleted.
+    /// </summary>
+    [Fact]
+    public async Task A_backup_never_takes_the_place_of_a_name_the_source_has()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        TestFiles.Create(Path.Combine(tree, "x~"), 100, seed: 1);
+        string destination = temp.Sub("dst");
+        string gone = TestFiles.Create(Path.Combine(destination, "tree", "x"), 10, seed: 2);
+        string goneBytes = TestFiles.Sha256(gone);
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var result = await SingularitySender.SendAsync([tree], receiver.Url, Quick with { Backup = true, DeleteExtraneous = true });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        TestFiles.Create(Path.Combine(tree, "x"), 50, seed: 3);
+        var both = await Assert.ThrowsAsync<SingularityException>(() => SingularitySender.SendAsync([tree], receiver.Url, Quick with { Backup = true }));
+
+        Assert.Equal((0, 1), (result.EntriesDeleted, result.EntriesNotDeleted));
+        Assert.Equal(goneBytes, TestFiles.Sha256(gone));
+        TestFiles.AssertSameBytes(Path.Combine(tree, "x~"), Path.Combine(destination, "tree", "x~"));
+        Assert.Equal("'tree/x~' would be the backup of 'tree/x', and this send has both: give another --suffix, or a --backup-dir", both.Message);
+        Assert.Equal(goneBytes, TestFiles.Sha256(gone));
+    }
+
+    /// <summary>
+    /// A link where the source has a directory, whose backup cannot be made, fails that directory and what is below
+    /// it, each alone, and nothing is written through the link; the rest of the send arrives.
+    /// </summary>
+    [Fact]
+    public async Task A_link_in_the_way_that_cannot_be_kept_fails_what_is_below_it_alone()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        TestFiles.Create(Path.Combine(tree, "d", "f"), 100, seed: 1);
+        TestFiles.Create(Path.Combine(tree, "z"), 100, seed: 2);
+        string destination = temp.Sub("dst");
+        string elsewhere = temp.Sub("elsewhere");
+        Directory.CreateDirectory(Path.Combine(destination, "tree"));
+        File.CreateSymbolicLink(Path.Combine(destination, "tree", "d"), elsewhere);
+        Directory.CreateDirectory(Path.Combine(destination, "tree", "d~"));
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var result = await SingularitySender.SendAsync([tree], receiver.Url, Quick with { Backup = true });
+
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal(["tree/d", "tree/d/f"], result.NotSent.Select(entry => entry.Path).Order(StringComparer.Ordinal));
+        Assert.Equal("the receiver could not write it: refused: 'tree/d' is not a directory in the destination, and what stands there could not be replaced", result.NotSent.Single(entry => entry.Path == "tree/d/f").Reason);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(elsewhere));
+        Assert.Equal(elsewhere, new FileInfo(Path.Combine(destination, "tree", "d")).LinkTarget);
+        TestFiles.AssertSameBytes(Path.Combine(tree, "z"), Path.Combine(destination, "tree", "z"));
+    }
+
+    /// <summary>
+    /// A file whose backup name already names it (a hard link, as `cp -al` leaves them) is deleted under its own name
+    /// only: the backup holds it already, where rename(2) would do nothing.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_file_already_linked_at_its_backup_name_is_deleted_under_its_own()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "the receiver tells two names of one file apart on Linux");
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        TestFiles.Create(Path.Combine(tree, "a"), 100, seed: 1);
+        string destination = temp.Sub("dst");
+        string gone = TestFiles.Create(Path.Combine(destination, "tree", "gone"), 10, seed: 2);
+        string goneBytes = TestFiles.Sha256(gone);
+        SpecialFiles.Link(gone, gone + "~");
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var result = await SingularitySender.SendAsync([tree], receiver.Url, Quick with { Backup = true, DeleteExtraneous = true });
+
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal((1, 0), (result.EntriesDeleted, result.EntriesNotDeleted));
+        Assert.False(File.Exists(gone));
+        Assert.Equal(goneBytes, TestFiles.Sha256(gone + "~"));
+    }
+
+    /// <summary>Beside the files, a directory in the way of a file keeps the backups of what it held, stays, and its entry fails saying so.</summary>
+    [Fact]
+    public async Task A_directory_in_the_way_keeps_the_backups_beside_its_files()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        TestFiles.Create(Path.Combine(tree, "d"), 100, seed: 1);
+        string destination = temp.Sub("dst");
+        string inside = TestFiles.Create(Path.Combine(destination, "tree", "d", "f"), 10, seed: 2);
+        string insideBytes = TestFiles.Sha256(inside);
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var result = await SingularitySender.SendAsync([tree], receiver.Url, Quick with { Backup = true, DeleteExtraneous = true });
+
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal("the receiver could not write it: refused: 'tree/d' is a directory in the destination, where the source has a file, and it holds backups, which stay", result.NotSent.Single().Reason);
+        Assert.Equal(insideBytes, TestFiles.Sha256(inside + "~"));
+    }
+
     /// <summary>A suffix without backups, an empty suffix beside the files, and a backup directory outside the destination are refused before anything is sent.</summary>
     [Theory]
     [InlineData(false, null, "~x", nameof(TransferOptions.BackupSuffix))]
     [InlineData(true, null, "", nameof(TransferOptions.BackupSuffix))]
     [InlineData(true, null, "a/b", nameof(TransferOptions.BackupSuffix))]
     [InlineData(true, null, ".sglty-part", nameof(TransferOptions.BackupSuffix))]
+    [InlineData(false, "bak", "a/b", nameof(TransferOptions.BackupSuffix))]
     [InlineData(false, "/elsewhere", null, nameof(TransferOptions.BackupDirectory))]
     [InlineData(false, "../up", null, nameof(TransferOptions.BackupDirectory))]
     public async Task Backup_options_that_cannot_work_are_refused(bool backup, string? directory, string? suffix, string parameter)

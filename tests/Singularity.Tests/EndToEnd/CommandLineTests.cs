@@ -438,7 +438,7 @@ public sealed class CommandLineTests
         Assert.Equal(1000, new FileInfo(Path.Combine(destination, "tree", "small")).Length);
     }
 
-    /// <summary>send --backup-dir moves what it replaces there, under its path; the trailing '/' rsync users write is taken as rsync takes it.</summary>
+    /// <summary>send --backup-dir moves what it replaces there, under its path; "./DIR//" is taken as rsync takes it.</summary>
     [Fact]
     public async Task Send_backup_dir_keeps_what_it_replaces()
     {
@@ -452,7 +452,7 @@ public sealed class CommandLineTests
         using var receiver = SgltyProcess.Start("recv", "--dir", destination, "--listen", "127.0.0.1:0", "--once", "--url-file", urlFile);
         string url = await SgltyProcess.WaitForFileAsync(urlFile, receiver);
 
-        var (exit, _, error) = await SgltyProcess.RunAsync("send", tree, "--to", url, "--backup-dir", "versions/", "--suffix", ".1");
+        var (exit, _, error) = await SgltyProcess.RunAsync("send", tree, "--to", url, "--backup-dir", "./versions//", "--suffix", ".1");
         var (receiverExit, _, _) = await SgltyProcess.FinishAsync(receiver);
 
         Assert.True(exit == 0, error);
