@@ -122,6 +122,8 @@ internal sealed partial class ReceiverSession
     private bool _checksum;
     // What the session replaces or deletes is kept there (Backup, rsync --backup); null when it is not.
     private Backups? _backups;
+    // The partials and journals earlier sessions left in the directories being prepared, listed once a directory.
+    private readonly StandingPartials _partials = new();
     // Names of files the sender's size rules left out (LeftOut).
     private int _leftOut;
     private int _filesCommitted;
@@ -507,16 +509,24 @@ internal sealed partial class ReceiverSession
             case EntryKind.File:
                 // In a directory this session created, nothing stands in the way (see LeaveInPlace).
                 bool fresh = _guard.Created(Path.GetDirectoryName(full));
-                if (!fresh && Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null) RemoveDirectoryInTheWay(entry, full);
-                // What stands at the resumable name is known once looked at: a file of one shard removes it.
-                bool? partialStands = !fresh && Digests.ShardCount64(entry.Size, _shardSize) <= 1 ? PartialFile.RemoveStaleResumable(full) : null;
+                // One look at the name tells a real directory in the way, and serves the check of a file in place.
+                // (A name where nothing stands has all attributes, -1: a link's among them.)
+                var there = fresh ? null : new FileInfo(full);
+                if (there is not null && (there.Attributes & (FileAttributes.Directory | FileAttributes.ReparsePoint)) == FileAttributes.Directory)
+                {
+                    RemoveDirectoryInTheWay(entry, full);
+                    there.Refresh();
+                }
+                // What stands at the resumable name is known once looked at (its directory's listing tells where none
+                // does): a file of one shard removes it.
+                bool? partialStands = fresh ? null : !_partials.MayStand(full) ? false : Digests.ShardCount64(entry.Size, _shardSize) <= 1 ? PartialFile.RemoveStaleResumable(full) : null;
                 // Its contents are read with the chunk's others (ReadInPlace), when all else says it is in place.
-                if (!fresh && (_skipUnchanged || entry.SentBefore) && _checksum && _options.Delta && entry.Digest is not null && IsInPlace(entry, full, partialStands, out _, sameContents: true))
+                if (!fresh && (_skipUnchanged || entry.SentBefore) && _checksum && _options.Delta && entry.Digest is not null && IsInPlace(entry, full, partialStands, out _, sameContents: true, there))
                 {
                     _toRead.Add((id, entry, full, partialStands));
                     break;
                 }
-                PrepareFile(id, entry, full, fresh, partialStands);
+                PrepareFile(id, entry, full, fresh, partialStands, standing: there);
                 break;
         }
     }
@@ -525,9 +535,9 @@ internal sealed partial class ReceiverSession
     /// A file's preparation once its directory is in place: left in place (with <paramref name="sameContents"/> when
     /// --checksum read it already), kept by the rules, or given a partial, resumed or seeded where it can be.
     /// </summary>
-    private void PrepareFile(uint id, ManifestEntry entry, string full, bool fresh, bool? partialStands, bool? sameContents = null)
+    private void PrepareFile(uint id, ManifestEntry entry, string full, bool fresh, bool? partialStands, bool? sameContents = null, FileInfo? standing = null)
     {
-        if (!fresh && (_skipUnchanged || entry.SentBefore) && LeaveInPlace(id, entry, full, partialStands, sameContents)) return;
+        if (!fresh && (_skipUnchanged || entry.SentBefore) && LeaveInPlace(id, entry, full, partialStands, sameContents, standing)) return;
         if (!fresh && _keepRules != 0 && !entry.SentBefore && KeepsOwn(entry, full))
         {
             _fileCount++;
@@ -682,12 +692,12 @@ internal sealed partial class ReceiverSession
     /// ends the session and a shard for it is acknowledged and dropped, as a duplicate is. <paramref name="partialStands"/>
     /// says whether a partial stands at the file's resumable name, when the caller has looked already; null to look.
     /// </summary>
-    private bool LeaveInPlace(uint id, ManifestEntry entry, string full, bool? partialStands, bool? sameContents = null)
+    private bool LeaveInPlace(uint id, ManifestEntry entry, string full, bool? partialStands, bool? sameContents = null, FileInfo? standing = null)
     {
         // Not called in a directory this session created: none are there (another session writing the same tree at
         // once may have put one there; it is then sent, and replaced). A partial an earlier session left for this file
         // is resumed instead, so that it is finished and cleaned up rather than stranded beside the file.
-        if (!IsInPlace(entry, full, partialStands, out var existing, sameContents) || !BringsUpToDate(entry, full, existing, change: true)) return false;
+        if (!IsInPlace(entry, full, partialStands, out var existing, sameContents, standing) || !BringsUpToDate(entry, full, existing, change: true)) return false;
         _fileCount++;
         Settle(id);
         NamePresent(id, entry);
@@ -736,9 +746,9 @@ internal sealed partial class ReceiverSession
     /// Whether a regular file (not a link) stands at <paramref name="full"/> with the entry's size and mtime, and no
     /// partial of it: the quick check. With --checksum, with the entry's size and contents, whatever its mtime.
     /// </summary>
-    private bool IsInPlace(ManifestEntry entry, string full, bool? partialStands, out FileInfo existing, bool? sameContents = null)
+    private bool IsInPlace(ManifestEntry entry, string full, bool? partialStands, out FileInfo existing, bool? sameContents = null, FileInfo? standing = null)
     {
-        existing = new FileInfo(full);
+        existing = standing ?? new FileInfo(full);
         // A link is told by its status (ReparsePoint), which costs no readlink of every file in place.
         return existing.Exists && (existing.Attributes & FileAttributes.ReparsePoint) == 0 && existing.Length == entry.Size
             && (_checksum ? !NewerKept(existing, entry) : SourceScanner.ToNanoseconds(existing.LastWriteTimeUtc) == entry.MtimeNanoseconds)
