@@ -361,9 +361,6 @@ public sealed class BackupTests
         string destination = temp.Sub("dst");
         await using var receiver = new LoopbackReceiver(destination, new TransferOptions { Cipher = CipherSuite.None });
         await using var peer = await RawPeer.ConnectAsync(receiver.Url);
-        var entry = new ManifestEntry(EntryKind.Directory, "made", 0, (UnixFileMode)0b111_101_101, 0, null);
-        Assert.Equal(ErrorCode.None, (await peer.HelloAsync(ConnectionRole.Control, receiver.Token)).Status);
-        await peer.SendControlAsync(ControlMessageType.OpenSession, RawPeer.OpenSession(4096, 1, 1, 0));
         byte[] body = wrong switch
         {
             "a directory that climbs" => BackupMessage.Encode("", "old/../../x"),
@@ -373,15 +370,10 @@ public sealed class BackupTests
             "truncated" => BackupMessage.Encode("~", "old")[..^1],
             _ => BackupMessage.Encode("~", null),
         };
-        if (wrong == "after the manifest") await peer.SendControlAsync(ControlMessageType.ManifestChunk, RawPeer.Manifest(entry));
-        if (wrong == "twice") await peer.SendControlAsync(ControlMessageType.Backup, body);
-        await peer.SendControlAsync(ControlMessageType.Backup, body);
-        if (wrong != "after the manifest") await peer.SendControlAsync(ControlMessageType.ManifestChunk, RawPeer.Manifest(entry));
 
-        byte[]? error = await peer.ReadUntilAsync(ControlMessageType.Error);
+        var (_, reason) = await peer.SendAroundManifestAsync(receiver.Token, ControlMessageType.Backup, body, afterTheManifest: wrong == "after the manifest", times: wrong == "twice" ? 2 : 1);
 
-        Assert.NotNull(error);
-        Assert.Contains(expected, ErrorMessage.Decode(error).Reason);
+        Assert.Contains(expected, reason);
         Assert.False((await receiver.NextResultAsync()).Succeeded);
         Assert.Equal(wrong == "after the manifest", Directory.Exists(Path.Combine(destination, "made")));
     }

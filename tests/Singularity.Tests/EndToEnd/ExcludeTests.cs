@@ -222,19 +222,12 @@ public sealed class ExcludeTests
         string destination = temp.Sub("dst");
         await using var receiver = new LoopbackReceiver(destination, new TransferOptions { Cipher = CipherSuite.None });
         await using var peer = await RawPeer.ConnectAsync(receiver.Url);
-        var entry = new ManifestEntry(EntryKind.Directory, "made", 0, (UnixFileMode)0b111_101_101, 0, null);
-        Assert.Equal(ErrorCode.None, (await peer.HelloAsync(ConnectionRole.Control, receiver.Token)).Status);
-        await peer.SendControlAsync(ControlMessageType.OpenSession, RawPeer.OpenSession(4096, 1, 2, 0, deleting ? OpenSessionFlags.DeleteExtraneous : (ushort)0));
         byte[] exclude = ExcludeMessage.Encode(ExcludePatterns.Parse(["*.tmp"])!);
-        if (afterTheManifest) await peer.SendControlAsync(ControlMessageType.ManifestChunk, RawPeer.Manifest(entry));
-        await peer.SendControlAsync(ControlMessageType.Exclude, exclude);
-        if (!afterTheManifest) await peer.SendControlAsync(ControlMessageType.ManifestChunk, RawPeer.Manifest(entry));
 
-        byte[]? error = await peer.ReadUntilAsync(ControlMessageType.Error);
+        var (code, reason) = await peer.SendAroundManifestAsync(receiver.Token, ControlMessageType.Exclude, exclude, afterTheManifest, deleting ? OpenSessionFlags.DeleteExtraneous : (ushort)0, entries: 2);
 
-        Assert.NotNull(error);
-        Assert.Equal(ErrorCode.ProtocolViolation, ErrorMessage.Decode(error).Code);
-        Assert.Contains("Exclude", ErrorMessage.Decode(error).Reason);
+        Assert.Equal(ErrorCode.ProtocolViolation, code);
+        Assert.Contains("Exclude", reason);
         Assert.False((await receiver.NextResultAsync()).Succeeded);
         Assert.Equal(afterTheManifest, Directory.Exists(Path.Combine(destination, "made")));
     }

@@ -98,9 +98,6 @@ public sealed class SizeRuleTests
         string destination = temp.Sub("dst");
         await using var receiver = new LoopbackReceiver(destination, new TransferOptions { Cipher = CipherSuite.None, Limits = new ProtocolLimits { MaxEntries = 4 } });
         await using var peer = await RawPeer.ConnectAsync(receiver.Url);
-        var entry = new ManifestEntry(EntryKind.Directory, "made", 0, (UnixFileMode)0b111_101_101, 0, null);
-        Assert.Equal(ErrorCode.None, (await peer.HelloAsync(ConnectionRole.Control, receiver.Token)).Status);
-        await peer.SendControlAsync(ControlMessageType.OpenSession, RawPeer.OpenSession(4096, 1, 1, 0, wrong == "without a deletion" ? (ushort)0 : OpenSessionFlags.DeleteExtraneous));
         string[] names = wrong switch
         {
             "a path that climbs" => ["made/../../x"],
@@ -110,14 +107,10 @@ public sealed class SizeRuleTests
             _ => ["a"],
         };
         byte[] body = wrong == "an empty list" ? new byte[4] : PathListMessage.Encode(names).Single();
-        if (wrong == "after the manifest") await peer.SendControlAsync(ControlMessageType.ManifestChunk, RawPeer.Manifest(entry));
-        await peer.SendControlAsync(ControlMessageType.LeftOut, body);
-        if (wrong != "after the manifest") await peer.SendControlAsync(ControlMessageType.ManifestChunk, RawPeer.Manifest(entry));
 
-        byte[]? error = await peer.ReadUntilAsync(ControlMessageType.Error);
+        var (_, reason) = await peer.SendAroundManifestAsync(receiver.Token, ControlMessageType.LeftOut, body, afterTheManifest: wrong == "after the manifest", wrong == "without a deletion" ? (ushort)0 : OpenSessionFlags.DeleteExtraneous);
 
-        Assert.NotNull(error);
-        Assert.Contains(expected, ErrorMessage.Decode(error).Reason);
+        Assert.Contains(expected, reason);
         Assert.False((await receiver.NextResultAsync()).Succeeded);
         Assert.Equal(wrong == "after the manifest", Directory.Exists(Path.Combine(destination, "made")));
     }

@@ -79,6 +79,27 @@ public sealed class RawPeer : IAsyncDisposable
         catch (OperationCanceledException) { return null; }
     }
 
+    /// <summary>A directory, "made", for a manifest of one entry that a test sends a message before or after.</summary>
+    internal static ManifestEntry MadeDirectory { get; } = new(EntryKind.Directory, "made", 0, (UnixFileMode)0b111_101_101, 0, null);
+
+    /// <summary>
+    /// Opens a session of <paramref name="entries"/> declared entries with <paramref name="flags"/>, and sends
+    /// <paramref name="type"/> with <paramref name="body"/> (<paramref name="times"/> times) before a manifest chunk
+    /// of <see cref="MadeDirectory"/>, or after it: how the messages a sender may send only before the manifest are
+    /// tried. Returns the Error that ends the session; fails the test if none comes.
+    /// </summary>
+    internal async Task<(ErrorCode Code, string Reason)> SendAroundManifestAsync(string token, ControlMessageType type, byte[] body, bool afterTheManifest, ushort flags = 0, int entries = 1, int times = 1)
+    {
+        Assert.Equal(ErrorCode.None, (await HelloAsync(ConnectionRole.Control, token)).Status);
+        await SendControlAsync(ControlMessageType.OpenSession, OpenSession(4096, 1, entries, 0, flags));
+        if (afterTheManifest) await SendControlAsync(ControlMessageType.ManifestChunk, Manifest(MadeDirectory));
+        for (int i = 0; i < times; i++) await SendControlAsync(type, body);
+        if (!afterTheManifest) await SendControlAsync(ControlMessageType.ManifestChunk, Manifest(MadeDirectory));
+        byte[]? error = await ReadUntilAsync(ControlMessageType.Error);
+        Assert.NotNull(error);
+        return ErrorMessage.Decode(error);
+    }
+
     internal static byte[] OpenSession(int shardSize, int lanes, int entries, long totalBytes, ushort flags = 0)
     {
         byte[] body = new byte[24];
