@@ -236,6 +236,14 @@ public sealed record TransferOptions
     public bool ListSent { get; init; }
 
     /// <summary>
+    /// Told each file's path (as the receiver names it) once the receiver has committed it, as rsync -v lists files as
+    /// they go: each file that travelled, once, whatever the attempts (as <see cref="SendResult.Sent"/> holds them with
+    /// <see cref="ListSent"/>), also when the send fails later. Called on the session's control thread: it must be
+    /// quick, and never throw. Null (the default) for none; `sglty send --verbose` prints them.
+    /// </summary>
+    public Action<string>? OnFileSent { get; init; }
+
+    /// <summary>
     /// A dry run, as rsync's --dry-run: the receiver writes and deletes nothing, and the result says what a real send
     /// would do (<see cref="SendResult.WouldSend"/>, <see cref="SendResult.WouldDelete"/>). No file's contents are read
     /// or sent. Default false; `sglty send --dry-run` sets it.

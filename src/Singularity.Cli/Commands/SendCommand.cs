@@ -41,7 +41,7 @@ internal static partial class SendCommand
         var recursive = new Option<bool>("--recursive", "-r") { Description = "with --files-from, send what each listed directory holds too, as rsync -r does (without it, a listed directory is sent alone, as rsync --files-from sends it); otherwise directories are always sent whole, and it changes nothing" };
         var from0 = new Option<bool>("--from0", "-0") { Description = "with --files-from, names are separated by NUL characters, as find -print0 writes them, not by lines" };
         var dryRun = new Option<bool>("--dry-run", "-n") { Description = "change nothing at the receiver: list on stdout the files a send would send and, with --delete, what it would delete ('deleting PATH'), as rsync --dry-run does; no file's contents are read or sent" };
-        var verbose = new Option<bool>("--verbose", "-v") { Description = "list on stdout each file that travelled, as rsync -v does, once the send ends (in --json, as 'sent')" };
+        var verbose = new Option<bool>("--verbose", "-v") { Description = "list on stdout each file that travelled as it arrives, as rsync -v does (in --json, as 'sent', at the end)" };
         var hardLinks = new Option<bool>("--hard-links", "-H") { Description = "keep hard links, as rsync -H does: a file with several names among those sent travels once, and the receiver gives it the other names (Linux senders)" };
         var removeSources = new Option<bool>("--remove-source-files") { Description = "move rather than copy, as rsync --remove-source-files does: once the send succeeded, remove here each file and link the receiver holds, unless it changed after it was read (a log written to is kept); directories stay; refused while a receiver runs where the files would land (Linux senders)" };
         var owners = new Option<bool>("--owners") { Description = "keep each entry's owner and group, as rsync -a keeps them: by name where the receiver knows the name, else by number; a receiver running as root applies them, any other leaves them" };
@@ -156,9 +156,10 @@ internal static partial class SendCommand
             var url = ConnectionUrl.Parse(to);
             if (url.Token is null && CommonOptions.ResolveToken(token, tokenFile) is { } given) url = url with { Token = given };
             var display = new ProgressDisplay(CipherSuites.Name(options.Cipher));
+            // As rsync -v: each file as it arrives, so that a long send shows what is done, and a failed one what got there.
+            if (options.ListSent && !json && !options.DryRun) options = options with { OnFileSent = path => display.List(Errors.Printable(path)) };
             var result = await display.ShowAsync(() => SingularitySender.SendAsync(paths, url, options, display, line => Console.Error.WriteLine($"sglty: {Errors.Printable(line)}"), cancellationToken)).ConfigureAwait(false);
             if (result.DryRun) return DryRunReport(result, json);
-            if (options.ListSent && !json) WriteList(result.Sent, prefix: "");
             double seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-9);
             // What travelled, then what did not: files left as they were, files left out, bytes an earlier attempt left.
             var others = NotTravelled(result, "were", notSent: true);

@@ -16,6 +16,13 @@ internal sealed class ProgressDisplay(string cipher) : IProgress<TransferProgres
 
     public static bool Interactive => !Console.IsErrorRedirected;
 
+    // Lines of the send's list (--verbose) waiting to be written, by the display's loop: on a terminal that shows the
+    // bar, from within its live rendering, which puts them above the bar; else to standard output.
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _listed = new();
+
+    /// <summary>Queues one line of the send's list (rsync -v) for standard output; written within a fraction of a second, and all of them before <see cref="ShowAsync"/> returns.</summary>
+    public void List(string line) => _listed.Enqueue(line);
+
     public void Report(TransferProgress value)
     {
         // One session reports at a time, in order; a retry's session starts its own clock.
@@ -44,9 +51,11 @@ internal sealed class ProgressDisplay(string cipher) : IProgress<TransferProgres
                     while (!task.IsCompleted)
                     {
                         Update(bar);
+                        WriteListed(console);
                         await Task.WhenAny(task, Task.Delay(200)).ConfigureAwait(false);
                     }
                     Update(bar);
+                    WriteListed(console);
                     if (task.IsCompletedSuccessfully)
                     {
                         bar.Value = bar.MaxValue;
@@ -61,10 +70,33 @@ internal sealed class ProgressDisplay(string cipher) : IProgress<TransferProgres
             while (!task.IsCompleted)
             {
                 await Task.WhenAny(task, Task.Delay(1000)).ConfigureAwait(false);
+                WriteListed(null);
                 if (!task.IsCompleted) WriteLine();
             }
         }
+        // A send that throws may have listed files after the last write.
+        await task.ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
+        WriteListed(null);
         return await task.ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Writes the lines <see cref="List"/> queued: through <paramref name="live"/> when standard output is the terminal
+    /// that shows the bar (Spectre then draws the bar again below them), else to standard output, where a script reads them.
+    /// </summary>
+    private void WriteListed(IAnsiConsole? live)
+    {
+        if (_listed.IsEmpty) return;
+        var lines = new System.Text.StringBuilder();
+        while (_listed.TryDequeue(out string? line)) lines.Append(line).Append('\n');
+        if (live is not null && !Console.IsOutputRedirected)
+        {
+            // In one piece: Spectre draws the bar again after each write.
+            live.Write(new Text(lines.ToString()));
+            return;
+        }
+        using var output = Console.OpenStandardOutput();
+        output.Write(System.Text.Encoding.UTF8.GetBytes(lines.ToString()));
     }
 
     private void Update(ProgressTask bar)

@@ -980,6 +980,7 @@ internal sealed partial class SenderSession
             Interlocked.Add(ref _bytesAcknowledged, file.AcknowledgeAll());
             Interlocked.Increment(ref _progressEvents);
             if (_options.ListSent) lock (_sent) _sent.Add(file.Entry.Path);
+            _options.OnFileSent?.Invoke(file.Entry.Path);
             Settled(id);
         }
         Report();

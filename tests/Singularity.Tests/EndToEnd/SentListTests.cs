@@ -3,7 +3,10 @@ using Singularity.Tests.Support;
 
 namespace Singularity.Tests.EndToEnd;
 
-/// <summary>With <see cref="TransferOptions.ListSent"/>, as with rsync -v, the result names each file that travelled, once, whatever the attempts.</summary>
+/// <summary>
+/// With <see cref="TransferOptions.ListSent"/>, as with rsync -v, the result names each file that travelled, once,
+/// whatever the attempts; and <see cref="TransferOptions.OnFileSent"/> is told each as it goes, the same ones.
+/// </summary>
 public sealed class SentListTests
 {
     [Fact]
@@ -19,13 +22,15 @@ public sealed class SentListTests
         relay.CutAllOnce((connection, forwarded) => connection == 1 && forwarded > (3 << 20));
         // Without the quick check in the cut send: a file committed just as the cut came, before the sender heard of
         // it, would be found in place by the retry, and counted unchanged rather than sent.
-        var options = new TransferOptions { ShardSize = 64 << 10, Lanes = 1, MaxInFlightBytes = 1 << 20, Retries = 2, SkipUnchanged = false, ListSent = true };
+        var told = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var options = new TransferOptions { ShardSize = 64 << 10, Lanes = 1, MaxInFlightBytes = 1 << 20, Retries = 2, SkipUnchanged = false, ListSent = true, OnFileSent = told.Enqueue };
 
         var cut = await SingularitySender.SendAsync([tree], relay.Url, options);
         var again = await SingularitySender.SendAsync([tree], relay.Url, options with { SkipUnchanged = true });
 
         Assert.Equal(1, cut.Retries);
         Assert.Equal(names.Order(StringComparer.Ordinal), cut.Sent.Order(StringComparer.Ordinal));
+        Assert.Equal(names.Order(StringComparer.Ordinal), told.Order(StringComparer.Ordinal));
         TestFiles.AssertSameTree(tree, Path.Combine(destination, "tree"));
         Assert.Equal((0, 40), (again.FilesTransferred, again.FilesUnchanged));
         Assert.Empty(again.Sent);
