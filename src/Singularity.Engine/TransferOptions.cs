@@ -147,8 +147,8 @@ public sealed record TransferOptions
     /// <summary>
     /// Leave out files larger than this many bytes, as rsync --max-size does; null for no limit. A transfer rule, not an
     /// exclude, as rsync's is: with <see cref="DeleteExtraneous"/> the receiver keeps what stands at such a file's name
-    /// (even with <see cref="DeleteExcluded"/>). Counted in <see cref="SendResult.FilesSkippedBySize"/>. Not with
-    /// <see cref="HardLinks"/>. `sglty send --max-size`.
+    /// (even with <see cref="DeleteExcluded"/>). Counted in <see cref="SendResult.FilesSkippedBySize"/>. With
+    /// <see cref="HardLinks"/>, a file's other names are left out with it. `sglty send --max-size`.
     /// </summary>
     public long? MaxFileSize { get; init; }
 
@@ -325,8 +325,6 @@ public sealed record TransferOptions
             throw new ArgumentException("relative paths send the directories above each name in part, so deleting what they hold beyond it would delete what was never meant to be sent", nameof(DeleteExtraneous));
         if (HardLinks && (SizeOnly || Update || IgnoreExisting))
             throw new ArgumentException("hard links are made over what stands at their names, which size-only, update and ignore-existing would keep: they do not go together yet", nameof(HardLinks));
-        if (HardLinks && (MaxFileSize is not null || MinFileSize is not null))
-            throw new ArgumentException("a file the size rules leave out would leave its other names pointing at nothing: max-size and min-size do not go with hard links yet", nameof(HardLinks));
         if (BackupSuffix is not null && !KeepsBackups)
             throw new ArgumentException("a backup suffix needs Backup or a BackupDirectory", nameof(BackupSuffix));
         if (KeepsBackups && Protocol.BackupMessage.DirectoryError(BackupDirectory, Limits) is { } directoryError)

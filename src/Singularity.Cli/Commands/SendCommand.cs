@@ -80,8 +80,6 @@ internal static partial class SendCommand
             bool keepRules = result.GetValue(sizeOnly) || result.GetValue(update) || result.GetValue(ignoreExisting);
             if (result.GetValue(hardLinks) && keepRules)
                 result.AddError("--hard-links does not go with --size-only, --update or --ignore-existing yet: links are made over what stands at their names, which those keep");
-            if (result.GetValue(hardLinks) && (result.GetValue(maxSize) is not null || result.GetValue(minSize) is not null))
-                result.AddError("--hard-links does not go with --max-size or --min-size yet: a file they leave out would leave its other names pointing at nothing");
             if (result.GetValue(checksum) && (result.GetValue(ignoreTimes) || result.GetValue(sizeOnly)))
                 result.AddError("--checksum compares the contents of files in place, which --ignore-times sends anyway and --size-only does not look at; give one of them");
             if (result.GetValue(suffix) is not null && !result.GetValue(backup) && result.GetValue(backupDir) is null)

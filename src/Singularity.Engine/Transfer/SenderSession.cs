@@ -98,6 +98,8 @@ internal sealed partial class SenderSession
     private readonly List<NotSentEntry> _notSent = [];
     // The paths of files the size rules left out.
     private readonly List<string> _leftBySize = [];
+    // Of them, the hard links of files left out (not counted as files).
+    private int _linksLeftBySize;
     // What the scan left out as asked; with a deletion, the receiver is told, so that it keeps what they match.
     private readonly ExcludePatterns? _exclude;
     // A dry run: the files that would travel, and what the receiver would delete (WouldDelete).
@@ -147,9 +149,20 @@ internal sealed partial class SenderSession
         if (options.MaxFileSize is not null || options.MinFileSize is not null)
         {
             var kept = new List<SourceEntry>(scanned.Count);
+            // The other names of a linked file share its size, and go with it (they follow it in the scan).
+            HashSet<string>? linkedOut = null;
             foreach (var entry in scanned)
             {
-                if (entry.Entry.Kind == EntryKind.File && options.LeavesOutBySize(entry.Entry.Size)) _leftBySize.Add(entry.Entry.Path);
+                if (entry.Entry.Kind == EntryKind.File && options.LeavesOutBySize(entry.Entry.Size))
+                {
+                    _leftBySize.Add(entry.Entry.Path);
+                    if (entry.Entry.Linked) (linkedOut ??= new(StringComparer.Ordinal)).Add(entry.Entry.Path);
+                }
+                else if (entry.Entry.Kind == EntryKind.HardLink && linkedOut?.Contains(entry.Entry.LinkTarget!) == true)
+                {
+                    _leftBySize.Add(entry.Entry.Path);
+                    _linksLeftBySize++;
+                }
                 else kept.Add(entry);
             }
             scanned = kept;
@@ -343,7 +356,7 @@ internal sealed partial class SenderSession
             BytesMatched = Interlocked.Read(ref _bytesMatched),
             FilesUnchanged = _filesUnchanged,
             FilesKept = KeptAtReceiver.Count(entry => entry.Entry.Kind == EntryKind.File),
-            FilesSkippedBySize = _leftBySize.Count,
+            FilesSkippedBySize = _leftBySize.Count - _linksLeftBySize,
             BytesUnchanged = Interlocked.Read(ref _bytesUnchanged),
             HardLinks = _options.DryRun ? 0 : _entries.Take(Volatile.Read(ref _entriesSent)).Count(e => e.Entry.Kind == EntryKind.HardLink) - Volatile.Read(ref _linksFailed),
             NotSent = NotSent,

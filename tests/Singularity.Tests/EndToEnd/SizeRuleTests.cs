@@ -66,17 +66,41 @@ public sealed class SizeRuleTests
         Assert.Equal(1, dry.FilesSkippedBySize);
     }
 
-    /// <summary>With hard links, a file left out would leave its other names pointing at nothing: refused before anything is sent.</summary>
     [Fact]
-    public async Task Size_limits_with_hard_links_or_below_zero_are_refused()
+    public async Task A_size_limit_below_zero_is_refused()
     {
-        var url = new ConnectionUrl("127.0.0.1", 9, "token");
+        var negative = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => SingularitySender.SendAsync(["/x"], new ConnectionUrl("127.0.0.1", 9, "token"), Quick with { MinFileSize = -1 }));
 
-        var linked = await Assert.ThrowsAsync<ArgumentException>(() => SingularitySender.SendAsync(["/x"], url, Quick with { MaxFileSize = 10, HardLinks = true }));
-        var negative = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => SingularitySender.SendAsync(["/x"], url, Quick with { MinFileSize = -1 }));
-
-        Assert.Equal(nameof(TransferOptions.HardLinks), linked.ParamName);
         Assert.Equal(nameof(TransferOptions.MinFileSize), negative.ParamName);
+    }
+
+    /// <summary>
+    /// With hard links, a file's other names share its size: left out with it (counted as one file left out), so
+    /// none names what did not travel, and a deletion keeps what stands at each; a linked file within the limits
+    /// arrives with its names.
+    /// </summary>
+    [SkippableFact]
+    public async Task The_names_of_a_linked_file_left_out_are_left_out_with_it()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "hard links are found by Linux senders");
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        string big = TestFiles.Create(Path.Combine(tree, "a", "big"), 100_000, seed: 1);
+        Singularity.Engine.Storage.SpecialFiles.Link(big, Path.Combine(temp.Sub("src/tree/b"), "big-too"));
+        string small = TestFiles.Create(Path.Combine(tree, "a", "small"), 100, seed: 2);
+        Singularity.Engine.Storage.SpecialFiles.Link(small, Path.Combine(tree, "b", "small-too"));
+        string destination = temp.Sub("dst");
+        string kept = TestFiles.Create(Path.Combine(destination, "tree", "b", "big-too"), 7, seed: 3);
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var result = await SingularitySender.SendAsync([tree], receiver.Url, Quick with { MaxFileSize = 1000, HardLinks = true, DeleteExtraneous = true });
+
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal((1, 1, 1, 0), (result.Files, result.FilesSkippedBySize, result.HardLinks, result.EntriesDeleted));
+        Assert.False(File.Exists(Path.Combine(destination, "tree", "a", "big")));
+        Assert.Equal(7, new FileInfo(kept).Length);
+        TestFiles.AssertSameBytes(small, Path.Combine(destination, "tree", "b", "small-too"));
+        Assert.Equal(Singularity.Engine.Storage.SpecialFiles.IdentityOf(Path.Combine(destination, "tree", "a", "small"))!.Value.Inode, Singularity.Engine.Storage.SpecialFiles.IdentityOf(Path.Combine(destination, "tree", "b", "small-too"))!.Value.Inode);
     }
 
     /// <summary>
