@@ -538,11 +538,8 @@ internal sealed partial class ReceiverSession
     private void PrepareFile(uint id, ManifestEntry entry, string full, bool fresh, bool? partialStands, bool? sameContents = null, FileInfo? standing = null)
     {
         if (!fresh && (_skipUnchanged || entry.SentBefore) && LeaveInPlace(id, entry, full, partialStands, sameContents, standing)) return;
-        if (!fresh && _keepRules != 0 && !entry.SentBefore && KeepsOwn(entry, full, out var sizeOnly))
+        if (!fresh && _keepRules != 0 && !entry.SentBefore && KeepsOwn(entry, full))
         {
-            // As rsync --size-only: the file takes the source's time and mode (and owner), so that a later send finds
-            // it in place; its bytes stay, and are not vouched for (FilesKept: a move keeps its source).
-            if (sizeOnly is not null) BringsUpToDate(entry, full, sizeOnly, change: true, anyTime: true);
             _fileCount++;
             Settle(id);
             NameKept(id, entry);
@@ -640,7 +637,7 @@ internal sealed partial class ReceiverSession
         bool? partialStands = Digests.ShardCount64(entry.Size, _shardSize) <= 1 ? false : null;
         if (!fresh && (_skipUnchanged || entry.SentBefore) && IsInPlace(entry, full, partialStands, out var existing) && BringsUpToDate(entry, full, existing, change: false))
             NamePresent(id, entry);
-        else if (!fresh && _keepRules != 0 && !entry.SentBefore && KeepsOwn(entry, full, out _))
+        else if (!fresh && _keepRules != 0 && !entry.SentBefore && KeepsOwn(entry, full))
             NameKept(id, entry);
     }
 
@@ -708,20 +705,19 @@ internal sealed partial class ReceiverSession
     }
 
     /// <summary>
-    /// Whether a file in place has the entry's mode (and owner, when kept; and with --checksum or --size-only its mtime), or gets them now; in a dry run
+    /// Whether a file in place has the entry's mode (and owner, when kept; and with --checksum its mtime), or gets them now; in a dry run
     /// (<paramref name="change"/> false), whether it would. Judged by its status, as rsync judges it: even a file its
     /// owner may not read (0200) stays. What to bring up to date is set through an open handle that is the name's own
     /// file, never through a link swapped in meanwhile; a file that cannot be opened or changed (another user's) is
     /// sent, and its commit replaces it.
     /// </summary>
-    private bool BringsUpToDate(ManifestEntry entry, string full, FileInfo existing, bool change, bool anyTime = false)
+    private bool BringsUpToDate(ManifestEntry entry, string full, FileInfo existing, bool change)
     {
         var mode = entry.Mode & PartialFile.SafeModeBits;
         bool modeDiffers = _options.PreserveMode && !OperatingSystem.IsWindows() && existing.UnixFileMode != mode;
         var owner = SpecialFiles.MayChangeOwners ? entry.Owner : null;
         bool ownerDiffers = owner is not null && SpecialFiles.OwnerOf(full) != owner;
-        // Only --checksum finds a file in place whose time differs, and --size-only keeps one (anyTime); it gets the
-        // source's, as rsync gives it.
+        // Only --checksum finds a file in place whose time differs; it gets the source's, as rsync -c gives it.
         bool timeDiffers = SourceScanner.ToNanoseconds(existing.LastWriteTimeUtc) != entry.MtimeNanoseconds;
         if (!modeDiffers && !ownerDiffers && !timeDiffers) return true;
         try
@@ -729,7 +725,7 @@ internal sealed partial class ReceiverSession
             // Never through a link, nor a FIFO swapped in since, on whose open the session would wait for ever.
             using var handle = SpecialFiles.OpenRegularAsNamed(full);
             if (handle is null || RandomAccess.GetLength(handle) != entry.Size
-                || (!_checksum && !anyTime && SourceScanner.ToNanoseconds(File.GetLastWriteTimeUtc(handle)) != entry.MtimeNanoseconds))
+                || (!_checksum && SourceScanner.ToNanoseconds(File.GetLastWriteTimeUtc(handle)) != entry.MtimeNanoseconds))
                 return false;
             // Root may change an owner; a mode or a time, its file's owner may too.
             if (!change) return !(modeDiffers || timeDiffers) || SpecialFiles.MayChangeMode(handle);
@@ -795,20 +791,16 @@ internal sealed partial class ReceiverSession
 
     /// <summary>
     /// Whether a regular file (not a link) in place, which the quick check finds changed (or with a partial beside it),
-    /// is kept by the rules the sender asked for, as rsync keeps it: one modified later than the entry (--update) is
-    /// left exactly as it is, its time too; one of the entry's size (--size-only) keeps its bytes, and is given in
-    /// <paramref name="sizeOnly"/> to be brought up to date. (--ignore-existing keeps whatever stands at the name,
-    /// before this is asked: <see cref="KeepsWhatStands"/>.)
+    /// is kept by the rules the sender asked for, as rsync keeps it: one of the entry's size (--size-only), one
+    /// modified later than the entry (--update). It is left exactly as it is. (--ignore-existing keeps whatever stands
+    /// at the name, before this is asked: <see cref="KeepsWhatStands"/>.)
     /// </summary>
-    private bool KeepsOwn(ManifestEntry entry, string full, out FileInfo? sizeOnly)
+    private bool KeepsOwn(ManifestEntry entry, string full)
     {
-        sizeOnly = null;
         var existing = new FileInfo(full);
         if (!existing.Exists || existing.LinkTarget is not null || SpecialFiles.KindOf(full) is not null) return false;
-        if ((_keepRules & OpenSessionFlags.Update) != 0 && SourceScanner.ToNanoseconds(existing.LastWriteTimeUtc) > entry.MtimeNanoseconds) return true;
-        if ((_keepRules & OpenSessionFlags.SizeOnly) == 0 || existing.Length != entry.Size) return false;
-        sizeOnly = existing;
-        return true;
+        return ((_keepRules & OpenSessionFlags.SizeOnly) != 0 && existing.Length == entry.Size)
+            || ((_keepRules & OpenSessionFlags.Update) != 0 && SourceScanner.ToNanoseconds(existing.LastWriteTimeUtc) > entry.MtimeNanoseconds);
     }
 
     /// <summary>
