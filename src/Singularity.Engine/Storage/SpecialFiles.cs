@@ -142,6 +142,14 @@ internal static class SpecialFiles
     private static SafeFileHandle OpenFollowing(string path) => File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
 
     /// <summary>O_NOFOLLOW, whose value differs between architectures; null where it is not known here.</summary>
+    /// <summary>O_DIRECTORY, which differs between architectures as O_NOFOLLOW does; null where it is not known here.</summary>
+    private static int? DirectoryOnly() => RuntimeInformation.ProcessArchitecture switch
+    {
+        Architecture.X64 or Architecture.X86 or Architecture.RiscV64 or Architecture.LoongArch64 or Architecture.S390x => 0x10000,
+        Architecture.Arm64 or Architecture.Arm or Architecture.Armv6 or Architecture.Ppc64le => 0x4000,
+        _ => null,
+    };
+
     private static int? NoFollow() => RuntimeInformation.ProcessArchitecture switch
     {
         Architecture.X64 or Architecture.X86 or Architecture.RiscV64 or Architecture.LoongArch64 or Architecture.S390x => 0x20000,
@@ -346,6 +354,57 @@ internal static class SpecialFiles
 
     private static bool IsDirectory(SafeFileHandle handle) => TypeOf(handle) == DirectoryType;
 
+    /// <summary>Picks names, by their UTF-8 bytes, from a directory's listing (<see cref="NamesIn"/>).</summary>
+    public delegate bool NamePicker(ReadOnlySpan<byte> name);
+
+    /// <summary>
+    /// The names in the directory <paramref name="path"/> that <paramref name="picked"/> takes, read with getdents64
+    /// alone: no name is looked up, so no link is followed and no status read (as .NET's enumeration reads a link's
+    /// target). Null when more than <paramref name="most"/> names are read before the end (the listing is given up),
+    /// or when the names cannot be read (not Linux, no getdents64 in the C library, an error); <paramref name="read"/>
+    /// counts the names read either way.
+    /// </summary>
+    public static List<string>? NamesIn(string path, NamePicker picked, long most, out long read)
+    {
+        read = 0;
+        if (!OperatingSystem.IsLinux() || DirectoryOnly() is not { } directoryOnly) return null;
+        try
+        {
+            int descriptor = open(path, directoryOnly | OpenCloseOnExec);
+            if (descriptor < 0) return null;
+            using var directory = new SafeFileHandle(descriptor, ownsHandle: true);
+            byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(32 << 10);
+            try
+            {
+                var names = new List<string>();
+                while (true)
+                {
+                    nint length = getdents64(directory, buffer, buffer.Length);
+                    if (length < 0) return null;
+                    if (length == 0) return names;
+                    // Each record: u64 inode, i64 offset, u16 record length, u8 type, then the name and its NUL.
+                    for (int at = 0; at < length;)
+                    {
+                        int record = System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(buffer.AsSpan(at + 16));
+                        var name = buffer.AsSpan(at + 19, record - 19);
+                        name = name[..name.IndexOf((byte)0)];
+                        if (++read > most) return null;
+                        if (picked(name)) names.Add(System.Text.Encoding.UTF8.GetString(name));
+                        at += record;
+                    }
+                }
+            }
+            finally
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+        catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>The file type bits of what <paramref name="handle"/> is open on; 0 if they cannot be read.</summary>
     private static ushort TypeOf(SafeFileHandle handle) =>
         statx(handle, "", AtEmptyPath, StatxType, out var status) == 0 && (status.Mask & StatxType) != 0 ? (ushort)(status.Mode & FileTypeMask) : (ushort)0;
@@ -408,6 +467,9 @@ internal static class SpecialFiles
 
     [DllImport("libc", EntryPoint = "linkat", SetLastError = true)]
     private static extern int linkat(int existingDirectory, [MarshalAs(UnmanagedType.LPUTF8Str)] string existing, int createdDirectory, [MarshalAs(UnmanagedType.LPUTF8Str)] string created, int flags);
+
+    [DllImport("libc", EntryPoint = "getdents64", SetLastError = true)]
+    private static extern nint getdents64(SafeFileHandle directory, byte[] buffer, nint size);
 
     [DllImport("libc", EntryPoint = "rename", SetLastError = true)]
     private static extern int rename([MarshalAs(UnmanagedType.LPUTF8Str)] string from, [MarshalAs(UnmanagedType.LPUTF8Str)] string to);
