@@ -153,9 +153,12 @@ internal static partial class SendCommand
             }
             var url = ConnectionUrl.Parse(to);
             if (url.Token is null && CommonOptions.ResolveToken(token, tokenFile) is { } given) url = url with { Token = given };
-            var display = new ProgressDisplay(CipherSuites.Name(options.Cipher));
-            // As rsync -v: each file as it arrives, so that a long send shows what is done, and a failed one what got there.
-            if (options.ListSent && !json && !options.DryRun) options = options with { OnFileSent = path => display.List(Errors.Printable(path)) };
+            // As rsync -v: each file as it arrives, so that a long send shows what is done, and a failed one what got
+            // there. To a terminal, the list takes the bar's place (it would write between the bar's redraws), and
+            // progress comes as lines on stderr.
+            bool listing = options.ListSent && !json && !options.DryRun;
+            var display = new ProgressDisplay(CipherSuites.Name(options.Cipher), bar: !(listing && !Console.IsOutputRedirected));
+            if (listing) options = options with { OnFileSent = path => display.List(Errors.Printable(path)) };
             var result = await display.ShowAsync(() => SingularitySender.SendAsync(paths, url, options, display, line => Console.Error.WriteLine($"sglty: {Errors.Printable(line)}"), cancellationToken)).ConfigureAwait(false);
             if (result.DryRun) return DryRunReport(result, json);
             double seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-9);

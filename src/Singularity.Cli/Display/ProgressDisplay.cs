@@ -7,7 +7,7 @@ namespace Singularity.Cli.Display;
 /// Shows a running send on stderr: a live bar (bytes, rate, ETA, lanes) on a terminal, one plain line per second
 /// otherwise. stdout stays free for the --json result.
 /// </summary>
-internal sealed class ProgressDisplay(string cipher) : IProgress<TransferProgress>
+internal sealed class ProgressDisplay(string cipher, bool bar = true) : IProgress<TransferProgress>
 {
     private readonly Lock _lock = new();
     private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
@@ -16,8 +16,7 @@ internal sealed class ProgressDisplay(string cipher) : IProgress<TransferProgres
 
     public static bool Interactive => !Console.IsErrorRedirected;
 
-    // Lines of the send's list (--verbose) waiting to be written, by the display's loop: on a terminal that shows the
-    // bar, from within its live rendering, which puts them above the bar; else to standard output.
+    // Lines of the send's list (--verbose) waiting to be written to standard output by the display's loop.
     private readonly System.Collections.Concurrent.ConcurrentQueue<string> _listed = new();
 
     /// <summary>Queues one line of the send's list (rsync -v) for standard output; written within a fraction of a second, and all of them before <see cref="ShowAsync"/> returns.</summary>
@@ -38,7 +37,7 @@ internal sealed class ProgressDisplay(string cipher) : IProgress<TransferProgres
     public async Task<T> ShowAsync<T>(Func<Task<T>> work)
     {
         var task = work();
-        if (Interactive)
+        if (bar && Interactive)
         {
             var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
             await console.Progress()
@@ -51,11 +50,11 @@ internal sealed class ProgressDisplay(string cipher) : IProgress<TransferProgres
                     while (!task.IsCompleted)
                     {
                         Update(bar);
-                        WriteListed(console);
+                        WriteListed();
                         await Task.WhenAny(task, Task.Delay(200)).ConfigureAwait(false);
                     }
                     Update(bar);
-                    WriteListed(console);
+                    WriteListed();
                     if (task.IsCompletedSuccessfully)
                     {
                         bar.Value = bar.MaxValue;
@@ -70,31 +69,22 @@ internal sealed class ProgressDisplay(string cipher) : IProgress<TransferProgres
             while (!task.IsCompleted)
             {
                 await Task.WhenAny(task, Task.Delay(1000)).ConfigureAwait(false);
-                WriteListed(null);
+                WriteListed();
                 if (!task.IsCompleted) WriteLine();
             }
         }
         // A send that throws may have listed files after the last write.
         await task.ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
-        WriteListed(null);
+        WriteListed();
         return await task.ConfigureAwait(false);
     }
 
-    /// <summary>
-    /// Writes the lines <see cref="List"/> queued: through <paramref name="live"/> when standard output is the terminal
-    /// that shows the bar (Spectre then draws the bar again below them), else to standard output, where a script reads them.
-    /// </summary>
-    private void WriteListed(IAnsiConsole? live)
+    /// <summary>Writes the lines <see cref="List"/> queued to standard output, in one write.</summary>
+    private void WriteListed()
     {
         if (_listed.IsEmpty) return;
         var lines = new System.Text.StringBuilder();
         while (_listed.TryDequeue(out string? line)) lines.Append(line).Append('\n');
-        if (live is not null && !Console.IsOutputRedirected)
-        {
-            // In one piece: Spectre draws the bar again after each write.
-            live.Write(new Text(lines.ToString()));
-            return;
-        }
         using var output = Console.OpenStandardOutput();
         output.Write(System.Text.Encoding.UTF8.GetBytes(lines.ToString()));
     }

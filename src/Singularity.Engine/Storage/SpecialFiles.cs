@@ -141,7 +141,6 @@ internal static class SpecialFiles
 
     private static SafeFileHandle OpenFollowing(string path) => File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
 
-    /// <summary>O_NOFOLLOW, whose value differs between architectures; null where it is not known here.</summary>
     /// <summary>O_DIRECTORY, which differs between architectures as O_NOFOLLOW does; null where it is not known here.</summary>
     private static int? DirectoryOnly() => RuntimeInformation.ProcessArchitecture switch
     {
@@ -150,6 +149,7 @@ internal static class SpecialFiles
         _ => null,
     };
 
+    /// <summary>O_NOFOLLOW, whose value differs between architectures; null where it is not known here.</summary>
     private static int? NoFollow() => RuntimeInformation.ProcessArchitecture switch
     {
         Architecture.X64 or Architecture.X86 or Architecture.RiscV64 or Architecture.LoongArch64 or Architecture.S390x => 0x20000,

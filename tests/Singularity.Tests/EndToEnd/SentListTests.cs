@@ -37,4 +37,36 @@ public sealed class SentListTests
         // Not asked for: nothing is listed.
         Assert.Empty((await SingularitySender.SendAsync([tree], relay.Url, options with { ListSent = false })).Sent);
     }
+
+    /// <summary>
+    /// A file an attempt committed, which a retry sends again (named sent before, as with a deletion, and changed at
+    /// the receiver meanwhile), is named once, in the result and to <see cref="TransferOptions.OnFileSent"/>.
+    /// </summary>
+    [Fact]
+    public async Task A_file_a_retry_sends_again_is_named_once()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        string[] names = [.. Enumerable.Range(0, 40).Select(i => $"tree/f{i:00}.bin")];
+        for (int i = 0; i < names.Length; i++) TestFiles.Create(Path.Combine(temp.Path, "src", names[i]), 200_000, seed: i);
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination);
+        await using var relay = new TcpRelay(receiver.Url);
+        relay.CutAllOnce((connection, forwarded) => connection == 1 && forwarded > (3 << 20));
+        var told = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var options = new TransferOptions { ShardSize = 64 << 10, Lanes = 1, MaxInFlightBytes = 1 << 20, Retries = 2, SkipUnchanged = true, DeleteExtraneous = true, ListSent = true, OnFileSent = told.Enqueue };
+        // Between the attempts, every file told so far changes at the receiver: the retry sends it again.
+        void Changed(string line)
+        {
+            if (!line.StartsWith("retry", StringComparison.Ordinal)) return;
+            foreach (string path in told) File.SetLastWriteTimeUtc(Path.Combine(destination, path), new DateTime(2020, 1, 1, 0, 0, 0, DateTimeKind.Utc));
+        }
+
+        var result = await SingularitySender.SendAsync([tree], relay.Url, options, progress: null, Changed);
+
+        Assert.Equal(1, result.Retries);
+        Assert.Equal(names.Order(StringComparer.Ordinal), result.Sent.Order(StringComparer.Ordinal));
+        Assert.Equal(names.Order(StringComparer.Ordinal), told.Order(StringComparer.Ordinal));
+        TestFiles.AssertSameTree(tree, Path.Combine(destination, "tree"));
+    }
 }
