@@ -494,8 +494,9 @@ internal sealed partial class ReceiverSession
                 if (Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null) RemoveDirectoryInTheWay(entry, full);
                 // The link is created as it was sent and never followed; PathGuard refuses any later entry beneath it.
                 // The same link is made anew, and is no change to keep a backup of.
-                if (new FileInfo(full).LinkTarget is { } standingTarget) { if (standingTarget == entry.LinkTarget) File.Delete(full); else Discard(full, entry.Path); }
-                else if (File.Exists(full)) Discard(full, entry.Path);
+                string? standingTarget = new FileInfo(full).LinkTarget;
+                if (standingTarget is not null && standingTarget == entry.LinkTarget) File.Delete(full);
+                else if (standingTarget is not null || File.Exists(full)) Discard(full, entry.Path);
                 File.CreateSymbolicLink(full, entry.LinkTarget!);
                 if (SpecialFiles.MayChangeOwners && entry.Owner is { } linkOwner && !SpecialFiles.TrySetOwnerNotFollowing(full, linkOwner)) OwnerNotSet();
                 // The link's own mtime, as rsync -a keeps it (.NET sets it without following the link). A file system
