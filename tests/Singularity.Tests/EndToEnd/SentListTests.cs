@@ -55,16 +55,21 @@ public sealed class SentListTests
         relay.CutAllOnce((connection, forwarded) => connection == 1 && forwarded > (3 << 20));
         var told = new System.Collections.Concurrent.ConcurrentQueue<string>();
         var options = new TransferOptions { ShardSize = 64 << 10, Lanes = 1, MaxInFlightBytes = 1 << 20, Retries = 2, SkipUnchanged = true, DeleteExtraneous = true, ListSent = true, OnFileSent = told.Enqueue };
-        // Between the attempts, every file told so far changes at the receiver: the retry sends it again.
+        // Between the attempts, every file at the receiver changes: the retry sends again those told (and any
+        // committed just as the cut came, before the sender heard of it, which it would otherwise find in place).
+        int toldBeforeRetry = 0;
         void Changed(string line)
         {
             if (!line.StartsWith("retry", StringComparison.Ordinal)) return;
-            foreach (string path in told) File.SetLastWriteTimeUtc(Path.Combine(destination, path), new DateTime(2020, 1, 1, 0, 0, 0, DateTimeKind.Utc));
+            toldBeforeRetry = told.Count;
+            foreach (string path in Directory.EnumerateFiles(Path.Combine(destination, "tree")))
+                File.SetLastWriteTimeUtc(path, new DateTime(2020, 1, 1, 0, 0, 0, DateTimeKind.Utc));
         }
 
         var result = await SingularitySender.SendAsync([tree], relay.Url, options, progress: null, Changed);
 
         Assert.Equal(1, result.Retries);
+        Assert.True(toldBeforeRetry < names.Length);
         Assert.Equal(names.Order(StringComparer.Ordinal), result.Sent.Order(StringComparer.Ordinal));
         Assert.Equal(names.Order(StringComparer.Ordinal), told.Order(StringComparer.Ordinal));
         TestFiles.AssertSameTree(tree, Path.Combine(destination, "tree"));
