@@ -82,7 +82,8 @@ public sealed record TransferOptions
 
     /// <summary>
     /// Once every file is in place, the receiver deletes what the sent directories hold that the source does not (the
-    /// destination's own directory too, when a directory's contents were sent into it), as rsync's --delete does:
+    /// destination's own directory too, when a directory's contents were sent into it; with <see cref="Relative"/>,
+    /// only directories sent whole), as rsync's --delete does:
     /// links as links, never followed, and directories with everything below them; partial files are left. Nothing is
     /// deleted if the send left anything out that it could not read. Default false; `sglty send --delete` sets it.
     /// </summary>
@@ -215,9 +216,10 @@ public sealed record TransferOptions
     /// first "/./" in a path marks where the kept part starts (<c>/var/./log/x.log</c> arrives as <c>log/x.log</c>, and
     /// <c>/srv/./</c> sends what /srv holds), and a trailing "/." names the directory itself, as with rsync. The directories above each kept name are sent too (with their modes and
     /// times); a link given is sent as a link; a name met again, or a path below one already sent whole, is sent once;
-    /// a path that is missing is named in <see cref="SendResult.NotSent"/> and the rest goes on. Not with
-    /// <see cref="DeleteExtraneous"/>: those directories are sent in part. Default false; `sglty send --relative`, and
-    /// `--files-from`.
+    /// a path that is missing is named in <see cref="SendResult.NotSent"/> and the rest goes on. With
+    /// <see cref="DeleteExtraneous"/>, only directories sent whole are cleaned, as rsync cleans them: not those above
+    /// each kept name, nor one sent without what it holds (<see cref="Recursive"/> false). Default false; `sglty send
+    /// --relative`, and `--files-from`.
     /// </summary>
     public bool Relative { get; init; }
 
@@ -321,8 +323,6 @@ public sealed record TransferOptions
         Validate();
         if (!Recursive && !Relative)
             throw new ArgumentException("a send without recursion is one of relative paths (as rsync --files-from without -r)", nameof(Recursive));
-        if (Relative && DeleteExtraneous)
-            throw new ArgumentException("relative paths send the directories above each name in part, so deleting what they hold beyond it would delete what was never meant to be sent", nameof(DeleteExtraneous));
         if (HardLinks && (SizeOnly || Update || IgnoreExisting))
             throw new ArgumentException("hard links are made over what stands at their names, which size-only, update and ignore-existing would keep: they do not go together yet", nameof(HardLinks));
         if (BackupSuffix is not null && !KeepsBackups)

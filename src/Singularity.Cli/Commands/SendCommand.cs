@@ -71,9 +71,6 @@ internal static partial class SendCommand
         command.Validators.Add(result =>
         {
             if (result.GetValue(delta) && result.GetValue(wholeFile)) result.AddError("--delta and --whole-file contradict each other; give one of them");
-            bool relativePaths = result.GetValue(relative) || result.GetValue(filesFrom) is not null;
-            if (relativePaths && (result.GetValue(delete) || result.GetValue(deleteExcluded)))
-                result.AddError("--delete cannot be used with --relative or --files-from: the directories above each path are sent in part, and what they hold beyond it would be deleted");
             if (result.GetValue(filesFrom) is not null && result.GetValue(paths) is { Length: not 1 })
                 result.AddError("--files-from takes one PATH: the directory the listed paths are relative to");
             if (result.GetValue(from0) && result.GetValue(filesFrom) is null) result.AddError("--from0 goes with --files-from");

@@ -25,6 +25,8 @@ internal static class ManifestCodec
     public const byte FlagLinked = 4;
     /// <summary>Flags bit 3: a file's contents' digest follows the owner, or the fixed part (<see cref="ManifestEntry.Digest"/>).</summary>
     public const byte FlagDigest = 8;
+    /// <summary>Flags bit 4: a directory the deletion does not clean (<see cref="ManifestEntry.Implied"/>).</summary>
+    public const byte FlagImplied = 16;
     private const int OwnerSize = 8;
     private const int DigestSize = 16;
     private const UnixFileMode PermissionBits = (UnixFileMode)0xFFF;
@@ -49,7 +51,7 @@ internal static class ManifestCodec
         int pathLength = Encoding.UTF8.GetBytes(entry.Path, destination[head..]);
         int targetLength = entry.LinkTarget is null ? 0 : Encoding.UTF8.GetBytes(entry.LinkTarget, destination[(head + pathLength)..]);
         destination[0] = (byte)entry.Kind;
-        destination[1] = (byte)((entry.SentBefore ? FlagSentBefore : 0) | (entry.Owner is null ? 0 : FlagOwner) | (entry.Linked ? FlagLinked : 0) | (entry.Digest is null ? 0 : FlagDigest));
+        destination[1] = (byte)((entry.SentBefore ? FlagSentBefore : 0) | (entry.Owner is null ? 0 : FlagOwner) | (entry.Linked ? FlagLinked : 0) | (entry.Digest is null ? 0 : FlagDigest) | (entry.Implied ? FlagImplied : 0));
         BinaryPrimitives.WriteUInt16LittleEndian(destination[2..], checked((ushort)pathLength));
         BinaryPrimitives.WriteUInt32LittleEndian(destination[4..], (uint)(entry.Mode & PermissionBits));
         BinaryPrimitives.WriteInt64LittleEndian(destination[8..], entry.MtimeNanoseconds);
@@ -67,7 +69,8 @@ internal static class ManifestCodec
         var kind = (EntryKind)source[0];
         if (kind is not (EntryKind.File or EntryKind.Directory or EntryKind.Symlink or EntryKind.HardLink)) { error = $"unknown entry kind {source[0]}"; return false; }
         byte flags = source[1];
-        if ((flags & ~(FlagSentBefore | FlagOwner | FlagLinked | FlagDigest)) != 0) { error = $"unknown manifest entry flags 0x{flags:x2}"; return false; }
+        if ((flags & ~(FlagSentBefore | FlagOwner | FlagLinked | FlagDigest | FlagImplied)) != 0) { error = $"unknown manifest entry flags 0x{flags:x2}"; return false; }
+        if ((flags & FlagImplied) != 0 && kind != EntryKind.Directory) { error = "only a directory can be marked implied"; return false; }
         if ((flags & FlagDigest) != 0 && kind != EntryKind.File) { error = "only a file can carry a digest"; return false; }
         if ((flags & FlagSentBefore) != 0 && kind != EntryKind.File) { error = "only a file can be marked as sent before"; return false; }
         if ((flags & FlagLinked) != 0 && kind != EntryKind.File) { error = "only a file can be marked as linked"; return false; }
@@ -108,6 +111,7 @@ internal static class ManifestCodec
             SentBefore = (flags & FlagSentBefore) != 0,
             Owner = owner,
             Linked = (flags & FlagLinked) != 0,
+            Implied = (flags & FlagImplied) != 0,
             Digest = (flags & FlagDigest) != 0 ? BinaryPrimitives.ReadUInt128LittleEndian(source[digestAt..]) : null,
         };
         consumed = head + pathLength + targetLength;

@@ -36,6 +36,13 @@ internal sealed record ManifestEntry(EntryKind Kind, string Path, long Size, Uni
     /// </summary>
     public UInt128? Digest { get; init; }
 
+    /// <summary>
+    /// A directory of a relative send (rsync -R, --files-from) that is sent only as the way to what is named below it,
+    /// or named without what it holds (a list without -r): a receiver asked to delete does not clean it, since the
+    /// source's other entries there were never meant to be sent, as rsync leaves its implied directories.
+    /// </summary>
+    public bool Implied { get; init; }
+
     /// <summary>The entry's owner and group, by number, when the sender keeps them (<see cref="TransferOptions.PreserveOwners"/>); null otherwise.</summary>
     public (uint User, uint Group)? Owner { get; init; }
 }

@@ -93,6 +93,11 @@ internal static class SourceScanner
                 throw new SingularityException(ErrorCode.BadPath, $"cannot send '{path}': no such file or directory");
             }
         }
+        // Known once every path is in: a directory added as the way to one may be named whole by a later one.
+        if (relative)
+            for (int i = 0; i < entries.Count; i++)
+                if (entries[i].Entry.Kind == EntryKind.Directory && seen.KindOf(entries[i].Entry.Path) == Names.Implied)
+                    entries[i] = entries[i] with { Entry = entries[i].Entry with { Implied = true } };
         return entries;
     }
 

@@ -1163,7 +1163,8 @@ internal sealed partial class ReceiverSession
         foreach (var (_, path, entry) in _directories)
         {
             // A dry run's planned directory would be created empty: what stands there now (a link's target) is not its.
-            if (_guard.Planned(path)) continue;
+            // An implied one (relative paths) was sent only as the way to what is below it: what else it holds stays.
+            if (_guard.Planned(path) || entry.Implied) continue;
             _extraneous.Clean(path, entry.Path);
             StillBusy();
         }

@@ -148,9 +148,62 @@ public sealed class RelativeTests
         Assert.Equal((1, 1, 0), (result.Files, result.FilesTransferred, result.FilesNotSent));
 
         var url = new ConnectionUrl("127.0.0.1", 9, "token");
-        var deleting = await Assert.ThrowsAsync<ArgumentException>(() => SingularitySender.SendAsync([file], url, Quick with { DeleteExtraneous = true }));
         var flat = await Assert.ThrowsAsync<ArgumentException>(() => SingularitySender.SendAsync([file], url, Quick with { Relative = false, Recursive = false }));
-        Assert.Equal(nameof(TransferOptions.DeleteExtraneous), deleting.ParamName);
         Assert.Equal(nameof(TransferOptions.Recursive), flat.ParamName);
+    }
+
+    /// <summary>
+    /// With a deletion, only what a relative send sends whole is cleaned, as rsync -R --delete cleans it: a directory
+    /// given, and those below it; not the directories above it, nor the receiver's own directory, nor (in a list
+    /// without -r) a directory sent without what it holds. A dry run names just that.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_deletion_cleans_only_the_directories_sent_whole(bool recursive)
+    {
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src");
+        TestFiles.Create(Path.Combine(source, "top", "app", "logs", "x.log"), 1000, seed: 1);
+        TestFiles.Create(Path.Combine(source, "top", "app", "logs", "old", "y.log"), 1000, seed: 2);
+        TestFiles.Create(Path.Combine(source, "top", "other", "z"), 1000, seed: 3);
+        string destination = temp.Sub("dst");
+        string[] stay = [TestFiles.Create(Path.Combine(destination, "root-junk"), 10, seed: 4), TestFiles.Create(Path.Combine(destination, "top", "app", "junk"), 10, seed: 5)];
+        string[] go = [TestFiles.Create(Path.Combine(destination, "top", "app", "logs", "junk"), 10, seed: 6), TestFiles.Create(Path.Combine(destination, "top", "app", "logs", "old", "junk"), 10, seed: 7)];
+        await using var receiver = new LoopbackReceiver(destination);
+        var options = Quick with { DeleteExtraneous = true, Recursive = recursive };
+        string[] paths = [$"{source}/./top/app/logs"];
+
+        var dry = await SingularitySender.SendAsync(paths, receiver.Url, options with { DryRun = true });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        var result = await SingularitySender.SendAsync(paths, receiver.Url, options);
+
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        string[] deleted = recursive ? ["top/app/logs/junk", "top/app/logs/old/junk"] : [];
+        Assert.Equal(deleted, dry.WouldDelete.Order(StringComparer.Ordinal));
+        Assert.Equal(deleted.Length, result.EntriesDeleted);
+        Assert.All(stay, path => Assert.True(File.Exists(path), path));
+        Assert.All(go, path => Assert.Equal(!recursive, File.Exists(path)));
+        if (recursive) TestFiles.AssertSameTree(Path.Combine(source, "top", "app", "logs"), Path.Combine(destination, "top", "app", "logs"));
+        Assert.False(Directory.Exists(Path.Combine(destination, "top", "other")));
+    }
+
+    /// <summary>A path that sends the directory's contents whole ("/./" at its end) cleans the receiver's own directory too, as rsync -R does.</summary>
+    [Fact]
+    public async Task Contents_sent_whole_clean_the_receivers_directory()
+    {
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src");
+        TestFiles.Create(Path.Combine(source, "a", "f"), 1000, seed: 1);
+        string destination = temp.Sub("dst");
+        string junk = TestFiles.Create(Path.Combine(destination, "junk"), 10, seed: 2);
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var result = await SingularitySender.SendAsync([$"{source}/./"], receiver.Url, Quick with { DeleteExtraneous = true });
+
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal(1, result.EntriesDeleted);
+        Assert.False(File.Exists(junk));
+        TestFiles.AssertSameTree(source, destination);
     }
 }

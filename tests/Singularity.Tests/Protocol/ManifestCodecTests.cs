@@ -65,7 +65,8 @@ public sealed class ManifestCodecTests
         ManifestCodec.Write(good, entry);
 
         AssertRejected(good, b => b[0] = 9, "unknown entry kind");
-        AssertRejected(good, b => b[1] = 16, "unknown manifest entry flags");
+        AssertRejected(good, b => b[1] = 32, "unknown manifest entry flags");
+        AssertRejected(good, b => b[1] = ManifestCodec.FlagImplied, "only a directory can be marked implied");
         Assert.True(ManifestCodec.TryRead([good[0], 1, .. good.AsSpan(2)], Limits, out var sentBefore, out _, out _));
         Assert.True(sentBefore!.SentBefore);
         var directory = new ManifestEntry(EntryKind.Directory, "a", 0, (UnixFileMode)0b111_101_101, 0, null);
@@ -73,6 +74,8 @@ public sealed class ManifestCodecTests
         ManifestCodec.Write(marked, directory);
         AssertRejected(marked, b => b[1] = 1, "only a file can be marked as sent before");
         AssertRejected(marked, b => b[1] = ManifestCodec.FlagLinked, "only a file can be marked as linked");
+        Assert.True(ManifestCodec.TryRead([marked[0], ManifestCodec.FlagImplied, .. marked.AsSpan(2)], Limits, out var implied, out _, out _));
+        Assert.True(implied!.Implied);
         AssertRejected([.. marked[..ManifestCodec.FixedSize], .. new byte[16], .. marked[ManifestCodec.FixedSize..]], b => b[1] = ManifestCodec.FlagDigest, "only a file can carry a digest");
         // A hard link names its file, and carries nothing of its own but its path.
         var hardLink = new ManifestEntry(EntryKind.HardLink, "b/x", 0, 0, 0, "a/x");
