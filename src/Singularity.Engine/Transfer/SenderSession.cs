@@ -187,8 +187,7 @@ internal sealed partial class SenderSession
             | (options.Checksum ? OpenSessionFlags.Checksum : 0));
         // A scan that left something out does not ask: the result says the deletion was skipped.
         if (options.DeleteExtraneous && _notSent.Count == 0)
-            // With relative paths, a list without -r sends no directory's contents: the root's neither.
-            _sessionFlags |= (ushort)(OpenSessionFlags.DeleteExtraneous | (SourceScanner.SendsContents(paths) && (!options.Relative || options.Recursive) ? OpenSessionFlags.RootIsSent : 0));
+            _sessionFlags |= (ushort)(OpenSessionFlags.DeleteExtraneous | (SendsRootWhole(paths, options) ? OpenSessionFlags.RootIsSent : 0));
         _token = url.Token ?? throw new SingularityException(ErrorCode.AuthFailed, "the URL has no token; use the whole URL `sglty recv` printed (sglty://HOST:PORT/?token=...)");
         // The names a deleting receiver is told of count as its entries do.
         int named = _entries.Count + ((_sessionFlags & OpenSessionFlags.DeleteExtraneous) != 0 ? _leftBySize.Count : 0);
@@ -205,6 +204,16 @@ internal sealed partial class SenderSession
         _filesById = new SenderFile?[_entries.Count];
         _window = new InFlightWindow(options.MaxInFlightBytes);
     }
+
+    /// <summary>
+    /// Whether the send holds the receiver's own directory whole, so that a deletion cleans it: a directory's contents
+    /// sent into it (a trailing '/'); with relative paths, a path that keeps no name ("/srv/./", "." in a list), sent
+    /// with what it holds. A relative path with a trailing '/' keeps its name ("/var/log/" arrives as var/log), so the
+    /// receiver's directory is only the way to it.
+    /// </summary>
+    private static bool SendsRootWhole(IReadOnlyList<string> paths, TransferOptions options) => options.Relative
+        ? options.Recursive && paths.Any(path => SourceScanner.KeptPath(path) is "" && Directory.Exists(path))
+        : SourceScanner.SendsContents(paths);
 
     /// <summary>
     /// Beside the files, the backup of x is x~: a send whose entries name both would have the receiver rename its old

@@ -172,7 +172,8 @@ public sealed class RelativeTests
         string[] go = [TestFiles.Create(Path.Combine(destination, "top", "app", "logs", "junk"), 10, seed: 6), TestFiles.Create(Path.Combine(destination, "top", "app", "logs", "old", "junk"), 10, seed: 7)];
         await using var receiver = new LoopbackReceiver(destination);
         var options = Quick with { DeleteExtraneous = true, Recursive = recursive };
-        string[] paths = [$"{source}/./top/app/logs"];
+        // The trailing '/' keeps the name, as with rsync -R: the receiver's own directory is not sent whole.
+        string[] paths = [$"{source}/./top/app/logs/"];
 
         var dry = await SingularitySender.SendAsync(paths, receiver.Url, options with { DryRun = true });
         Assert.True((await receiver.NextResultAsync()).Succeeded);
