@@ -133,7 +133,7 @@ internal sealed partial class SenderSession
 #pragma warning disable CA2208 // Names the option the caller set.
         if (options.HardLinks && !OperatingSystem.IsLinux()) throw new ArgumentException("hard links can be found on Linux only", nameof(TransferOptions.HardLinks));
 #pragma warning restore CA2208
-        var scanned = SourceScanner.Scan(paths, firstAttempt ? events : null, _notSent, _exclude, options.HardLinks, options.Relative, options.Recursive);
+        var scanned = SourceScanner.Scan(paths, firstAttempt ? events : null, _notSent, _exclude, options.HardLinks, options.Relative, options.Recursive, markImplied: options.DeleteExtraneous);
         // One more look at each entry, only when asked: its owner and group travel by number. A source named through a
         // link is taken as what it points to, as its contents are.
         if (options.PreserveOwners)

@@ -189,6 +189,33 @@ public sealed class RelativeTests
         Assert.False(Directory.Exists(Path.Combine(destination, "top", "other")));
     }
 
+    /// <summary>
+    /// A directory first sent as the way to a path below it, then named whole by a later path (a list as `find`
+    /// sorts it, or not at all), is cleaned as one sent whole, with those below it. Without a deletion, no directory
+    /// is marked implied, so that a receiver from before the mark still takes a relative send.
+    /// </summary>
+    [Fact]
+    public async Task A_directory_named_whole_after_a_path_below_it_is_cleaned()
+    {
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src");
+        TestFiles.Create(Path.Combine(source, "a", "b", "y"), 1000, seed: 1);
+        TestFiles.Create(Path.Combine(source, "a", "b", "c", "z"), 1000, seed: 2);
+        string destination = temp.Sub("dst");
+        string[] go = [TestFiles.Create(Path.Combine(destination, "a", "junk"), 10, seed: 3), TestFiles.Create(Path.Combine(destination, "a", "b", "junk"), 10, seed: 4), TestFiles.Create(Path.Combine(destination, "a", "b", "c", "junk"), 10, seed: 5)];
+        string[] paths = [$"{source}/./a/b/c/z", $"{source}/./a"];
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var result = await SingularitySender.SendAsync(paths, receiver.Url, Quick with { DeleteExtraneous = true });
+
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal(3, result.EntriesDeleted);
+        Assert.All(go, path => Assert.False(File.Exists(path), path));
+        TestFiles.AssertSameTree(Path.Combine(source, "a"), Path.Combine(destination, "a"));
+        Assert.DoesNotContain(Singularity.Engine.Storage.SourceScanner.Scan([$"{source}/./a/b/c/z"], null, [], relative: true), entry => entry.Entry.Implied);
+        Assert.Equal(["a", "a/b", "a/b/c"], Singularity.Engine.Storage.SourceScanner.Scan([$"{source}/./a/b/c/z"], null, [], relative: true, markImplied: true).Where(entry => entry.Entry.Implied).Select(entry => entry.Entry.Path));
+    }
+
     /// <summary>A path that sends the directory's contents whole ("/./" at its end) cleans the receiver's own directory too, as rsync -R does.</summary>
     [Fact]
     public async Task Contents_sent_whole_clean_the_receivers_directory()
