@@ -9,21 +9,39 @@ namespace Singularity.Tests.EndToEnd;
 /// </summary>
 public sealed class SentListTests
 {
+    /// <summary>Forty files of 200,000 bytes in four directories of "tree", below temp's "src"; their paths as the receiver names them.</summary>
+    private static string[] FortyFiles(TempDirectory temp)
+    {
+        string[] names = [.. Enumerable.Range(0, 40).Select(i => $"tree/d{i % 4}/f{i:00}.bin")];
+        for (int i = 0; i < names.Length; i++) TestFiles.Create(Path.Combine(temp.Path, "src", names[i]), 200_000, seed: i);
+        return names;
+    }
+
+    /// <summary>A relay to <paramref name="receiver"/> that cuts every connection once, when the lane has carried 3 MiB: one retry, part way.</summary>
+    private static TcpRelay CutOnce(LoopbackReceiver receiver)
+    {
+        var relay = new TcpRelay(receiver.Url);
+        relay.CutAllOnce((connection, forwarded) => connection == 1 && forwarded > (3 << 20));
+        return relay;
+    }
+
+    /// <summary>One lane and a small window, so that the cut comes part way; each file listed, and told to <paramref name="told"/>.</summary>
+    private static TransferOptions Listing(System.Collections.Concurrent.ConcurrentQueue<string> told) =>
+        new() { ShardSize = 64 << 10, Lanes = 1, MaxInFlightBytes = 1 << 20, Retries = 2, ListSent = true, OnFileSent = told.Enqueue };
+
     [Fact]
     public async Task Each_file_that_travelled_is_named_once_across_retries()
     {
         using var temp = new TempDirectory();
         string tree = temp.Sub("src/tree");
-        string[] names = [.. Enumerable.Range(0, 40).Select(i => $"tree/d{i % 4}/f{i:00}.bin")];
-        for (int i = 0; i < names.Length; i++) TestFiles.Create(Path.Combine(temp.Path, "src", names[i]), 200_000, seed: i);
+        string[] names = FortyFiles(temp);
         string destination = temp.Sub("dst");
         await using var receiver = new LoopbackReceiver(destination);
-        await using var relay = new TcpRelay(receiver.Url);
-        relay.CutAllOnce((connection, forwarded) => connection == 1 && forwarded > (3 << 20));
+        await using var relay = CutOnce(receiver);
         // Without the quick check in the cut send: a file committed just as the cut came, before the sender heard of
         // it, would be found in place by the retry, and counted unchanged rather than sent.
         var told = new System.Collections.Concurrent.ConcurrentQueue<string>();
-        var options = new TransferOptions { ShardSize = 64 << 10, Lanes = 1, MaxInFlightBytes = 1 << 20, Retries = 2, SkipUnchanged = false, ListSent = true, OnFileSent = told.Enqueue };
+        var options = Listing(told) with { SkipUnchanged = false };
 
         var cut = await SingularitySender.SendAsync([tree], relay.Url, options);
         var again = await SingularitySender.SendAsync([tree], relay.Url, options with { SkipUnchanged = true });
@@ -47,14 +65,12 @@ public sealed class SentListTests
     {
         using var temp = new TempDirectory();
         string tree = temp.Sub("src/tree");
-        string[] names = [.. Enumerable.Range(0, 40).Select(i => $"tree/f{i:00}.bin")];
-        for (int i = 0; i < names.Length; i++) TestFiles.Create(Path.Combine(temp.Path, "src", names[i]), 200_000, seed: i);
+        string[] names = FortyFiles(temp);
         string destination = temp.Sub("dst");
         await using var receiver = new LoopbackReceiver(destination);
-        await using var relay = new TcpRelay(receiver.Url);
-        relay.CutAllOnce((connection, forwarded) => connection == 1 && forwarded > (3 << 20));
+        await using var relay = CutOnce(receiver);
         var told = new System.Collections.Concurrent.ConcurrentQueue<string>();
-        var options = new TransferOptions { ShardSize = 64 << 10, Lanes = 1, MaxInFlightBytes = 1 << 20, Retries = 2, SkipUnchanged = true, DeleteExtraneous = true, ListSent = true, OnFileSent = told.Enqueue };
+        var options = Listing(told) with { SkipUnchanged = true, DeleteExtraneous = true };
         // Between the attempts, every file at the receiver changes: the retry sends again those told (and any
         // committed just as the cut came, before the sender heard of it, which it would otherwise find in place).
         int toldBeforeRetry = 0;
@@ -62,7 +78,7 @@ public sealed class SentListTests
         {
             if (!line.StartsWith("retry", StringComparison.Ordinal)) return;
             toldBeforeRetry = told.Count;
-            foreach (string path in Directory.EnumerateFiles(Path.Combine(destination, "tree")))
+            foreach (string path in Directory.EnumerateFiles(Path.Combine(destination, "tree"), "*", SearchOption.AllDirectories))
                 File.SetLastWriteTimeUtc(path, new DateTime(2020, 1, 1, 0, 0, 0, DateTimeKind.Utc));
         }
 
