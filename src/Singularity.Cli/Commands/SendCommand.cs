@@ -46,6 +46,7 @@ internal static partial class SendCommand
         var removeSources = new Option<bool>("--remove-source-files") { Description = "move rather than copy, as rsync --remove-source-files does: once the send succeeded, remove here each file and link the receiver holds, unless it changed after it was read (a log written to is kept); directories stay; refused while a receiver runs where the files would land (Linux senders)" };
         var owners = new Option<bool>("--owners") { Description = "keep each entry's owner and group, as rsync -a keeps them: by name where the receiver knows the name, else by number; a receiver running as root applies them, any other leaves them" };
         var numericIds = new Option<bool>("--numeric-ids") { Description = "with --owners, keep owners by number only, as rsync --numeric-ids: names are not sent, so the receiver gives each entry the ids it has here" };
+        var compressLevel = new Option<int?>("--compress-level") { HelpName = "N", Description = "compress shards at Zstandard level N, 1 to 9 (default 1), as rsync --compress-level does; higher packs tighter at far less speed, which pays only on a path of tens of MB/s or less; any N but 0 implies --compress, and 0 sends uncompressed" };
         var compress = new Option<bool>("--compress", "-z") { Description = "compress shards on the wire (Zstandard), as rsync -z and scp -C do: worth it on a path slower than a few hundred MB/s (a WAN) for data that packs (text, logs); on a fast LAN it costs throughput; data that does not pack travels as it is" };
         var bwlimit = new Option<long?>("--bwlimit")
         {
@@ -67,7 +68,7 @@ internal static partial class SendCommand
         var backupDir = new Option<string>("--backup-dir") { HelpName = "DIR", Description = "with --backup (which it implies), move what is replaced or deleted into DIR, each at its own path, as rsync --backup-dir does (no suffix unless --suffix gives one); DIR is relative to the receiver's directory and inside it, and --delete leaves it alone: a dated DIR per send keeps every version" };
         var suffix = new Option<string>("--suffix") { HelpName = "SUFFIX", Description = "with --backup or --backup-dir, append SUFFIX to each backup's name, as rsync --suffix does; default '~' beside the files, none in --backup-dir" };
         var wholeFile = new Option<bool>("--whole-file", "-W") { Description = "send changed files whole, never as a delta, as rsync --whole-file does" };
-        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, update, ignoreExisting, maxSize, minSize, delete, deleteExcluded, exclude, excludeFrom, include, includeFrom, relative, filesFrom, recursive, from0, dryRun, verbose, owners, numericIds, hardLinks, removeSources, backup, backupDir, suffix, sparse, compress, bwlimit, delta, wholeFile };
+        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, update, ignoreExisting, maxSize, minSize, delete, deleteExcluded, exclude, excludeFrom, include, includeFrom, relative, filesFrom, recursive, from0, dryRun, verbose, owners, numericIds, hardLinks, removeSources, backup, backupDir, suffix, sparse, compress, compressLevel, bwlimit, delta, wholeFile };
         command.Validators.Add(result =>
         {
             if (result.GetValue(delta) && result.GetValue(wholeFile)) result.AddError("--delta and --whole-file contradict each other; give one of them");
@@ -87,7 +88,8 @@ internal static partial class SendCommand
         command.SetAction((result, cancellationToken) =>
         {
             long shard = result.GetValue(shardSize) ?? TransferOptions.DefaultShardSize;
-            bool compressed = result.GetValue(compress);
+            // As rsync: a level of 0 turns compression off, any other turns it on.
+            bool compressed = result.GetValue(compressLevel) is { } level ? level != 0 : result.GetValue(compress);
             var options = CommonOptions.Transfer(result.GetValue(lanes) ?? TransferOptions.DefaultLanes, shard) with
             {
                 MaxInFlightBytes = result.GetValue(inFlight) ?? new TransferOptions().MaxInFlightBytes,
@@ -123,6 +125,7 @@ internal static partial class SendCommand
                 BackupSuffix = result.GetValue(suffix),
                 Sparse = result.GetValue(sparse),
                 Compress = compressed,
+                CompressLevel = result.GetValue(compressLevel) is { } asked and not 0 ? asked : TransferOptions.DefaultCompressLevel,
                 BandwidthLimit = result.GetValue(bwlimit) ?? 0,
                 Delta = result.GetValue(wholeFile) ? false : result.GetValue(delta) ? true : null,
             };

@@ -50,6 +50,7 @@ internal static partial class Errors
         [nameof(TransferOptions.MinFileSize)] = "--min-size",
         [nameof(TransferOptions.BackupDirectory)] = "--backup-dir",
         [nameof(TransferOptions.BackupSuffix)] = "--suffix",
+        [nameof(TransferOptions.CompressLevel)] = "--compress-level",
     };
 
     /// <summary>Set when the user interrupted the command (Ctrl-C or SIGTERM).</summary>

@@ -217,7 +217,7 @@ internal sealed partial class SenderSession
         // Exactly one frame: a pooled array would round up to the next power of two and could double the lane's memory.
         byte[] buffer = GC.AllocateUninitializedArray<byte>(ShardHeader.Size + _options.ShardSize + FrameCipher.TagSize);
         // Compressed sessions: a second frame buffer the shard is packed into, when it packs.
-        using var packer = _options.Compress ? new ShardPacker(_options.ShardSize) : null;
+        using var packer = _options.Compress ? new ShardPacker(_options.ShardSize, _options.CompressLevel) : null;
         byte[]? packed = packer is null ? null : GC.AllocateUninitializedArray<byte>(ShardHeader.Size + packer.Bound + FrameCipher.TagSize);
         FrameCipher? cipher = null;
         using var laneCancel = CancellationTokenSource.CreateLinkedTokenSource(_cts.Token);

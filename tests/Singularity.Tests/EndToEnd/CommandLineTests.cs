@@ -782,6 +782,7 @@ public sealed class CommandLineTests
     [InlineData("send /x --to sglty://127.0.0.1:1/ -H --ignore-existing", "sglty: error: --hard-links does not go with --size-only, --update or --ignore-existing yet: links are made over what stands at their names, which those keep; see 'sglty send --help'")]
     [InlineData("send /x --to sglty://127.0.0.1:1/ --min-size 5q", "sglty: error: --min-size: '5q' is not a size; use a number of bytes with an optional unit, such as 100m, 1.5G or 500kb; see 'sglty send --help'")]
     [InlineData("send /x --to sglty://127.0.0.1:1/ -c -I", "sglty: error: --checksum compares the contents of files in place, which --ignore-times sends anyway and --size-only does not look at; give one of them; see 'sglty send --help'")]
+    [InlineData("send /x --to sglty://127.0.0.1:1/ --compress-level 10", "sglty: error: --compress-level: a compression level is from 1 to 9")]
     [InlineData("send /x --to sglty://127.0.0.1:1/ --suffix .bak", "sglty: error: --suffix names backups, which --backup or --backup-dir asks for; give one of them too; see 'sglty send --help'")]
     [InlineData("send /x --to sglty://127.0.0.1:1/ --backup-dir /old", "sglty: error: --backup-dir: the backup directory must be a relative path inside the destination: absolute path '/old'")]
     [InlineData("recv --dir /x --accept-timeout 5s", "sglty: error: --accept-timeout goes with --once; see 'sglty recv --help'")]
