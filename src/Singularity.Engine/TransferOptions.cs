@@ -221,7 +221,8 @@ public sealed record TransferOptions
     /// times); a link given is sent as a link; a name met again, or a path below one already sent whole, is sent once;
     /// a path that is missing is named in <see cref="SendResult.NotSent"/> and the rest goes on. With
     /// <see cref="DeleteExtraneous"/>, only directories sent whole are cleaned, as rsync cleans them: not those above
-    /// each kept name, nor one sent without what it holds (<see cref="Recursive"/> false). Default false; `sglty send
+    /// each kept name, nor one sent without what it holds (<see cref="Recursive"/> false; one named with a trailing
+    /// '/' is sent, and cleaned, at one level). Default false; `sglty send
     /// --relative`, and `--files-from`.
     /// </summary>
     public bool Relative { get; init; }

@@ -103,7 +103,7 @@ internal static class SourceScanner
     }
 
     /// <summary>Adds what <paramref name="directory"/> holds, named <paramref name="prefix"/> and more; their source is <paramref name="treeRoot"/> and their path after <paramref name="skip"/> characters.</summary>
-    private static void Walk(DirectoryInfo directory, string prefix, string treeRoot, int skip, List<SourceEntry> entries, Names seen, Action<string>? skipped, List<NotSentEntry> notSent, ExcludePatterns? exclude, Dictionary<(ulong, ulong), int>? firstNames)
+    private static void Walk(DirectoryInfo directory, string prefix, string treeRoot, int skip, List<SourceEntry> entries, Names seen, Action<string>? skipped, List<NotSentEntry> notSent, ExcludePatterns? exclude, Dictionary<(ulong, ulong), int>? firstNames, bool recurse = true)
     {
         FileSystemInfo[] children;
         try
@@ -133,8 +133,9 @@ internal static class SourceScanner
             }
             else if (child is DirectoryInfo subdirectory)
             {
-                Add(entries, seen, DirectoryEntry(subdirectory, relative, treeRoot, skip));
-                Walk(subdirectory, relative + "/", treeRoot, skip, entries, seen, skipped, notSent, exclude, firstNames);
+                // One level only (a list's "dir/" without -r): each directory below is sent without what it holds.
+                Add(entries, seen, DirectoryEntry(subdirectory, relative, treeRoot, skip), implied: !recurse);
+                if (recurse) Walk(subdirectory, relative + "/", treeRoot, skip, entries, seen, skipped, notSent, exclude, firstNames);
             }
             else if (child is FileInfo file)
             {
@@ -193,7 +194,8 @@ internal static class SourceScanner
     /// </summary>
     private sealed class Names(bool relative)
     {
-        public const byte NotDirectory = 0, Whole = 1, Implied = 2;
+        // OneLevel: sent with what it holds at one level (its deletion cleans it), yet a later path may go below it.
+        public const byte NotDirectory = 0, Whole = 1, Implied = 2, OneLevel = 3;
         private readonly HashSet<string>? _names = relative ? null : new(StringComparer.Ordinal);
         private readonly Dictionary<string, byte>? _kinds = relative ? new(StringComparer.Ordinal) : null;
 
@@ -208,6 +210,12 @@ internal static class SourceScanner
 
         /// <summary>With relative paths, a directory first added as implied now sent whole.</summary>
         public void MarkWhole(string name) => _kinds![name] = Whole;
+
+        /// <summary>With relative paths, a directory now sent with what it holds at one level, unless it is sent whole.</summary>
+        public void MarkOneLevel(string name)
+        {
+            if (_kinds![name] != Whole) _kinds[name] = OneLevel;
+        }
     }
 
     /// <summary>
@@ -248,7 +256,8 @@ internal static class SourceScanner
     /// contents of the directory before "/./". A path below one already sent whole, or below a link sent as such, is
     /// left out, as rsync leaves it; one that is missing, or keeps ".." in its path, is named and left out, and the
     /// rest goes on (as with a list from `find`, one odd name does not stop the others). Without
-    /// <paramref name="recursive"/>, a directory is sent without what it holds, as rsync --files-from sends it without -r.
+    /// <paramref name="recursive"/>, a directory is sent without what it holds, as rsync --files-from sends it without -r,
+    /// but one named with a trailing '/' (or "/.", or ".") with what it holds at one level, as rsync's implied --dirs.
     /// </summary>
     private static void AddRelative(string path, bool recursive, List<SourceEntry> entries, Names seen, Action<string>? skipped, List<NotSentEntry> notSent, ExcludePatterns? exclude, Dictionary<(ulong, ulong), int>? firstNames)
     {
@@ -266,7 +275,8 @@ internal static class SourceScanner
         if (kept.Length == 0)
         {
             if (!Directory.Exists(full)) throw new SingularityException(ErrorCode.BadPath, $"cannot send '{path}': it keeps no name, and is not a directory whose contents could be sent");
-            if (recursive) Walk(new DirectoryInfo(full), "", full, 0, entries, seen, skipped, notSent, exclude, firstNames);
+            // Without -r, what the directory holds at one level, as rsync's implied --dirs sends "." of a list.
+            Walk(new DirectoryInfo(full), "", full, 0, entries, seen, skipped, notSent, exclude, firstNames, recurse: recursive);
             return;
         }
         string[] parts = kept.Split('/');
@@ -309,7 +319,16 @@ internal static class SourceScanner
         else if (isDirectory)
         {
             var root = new DirectoryInfo(full);
-            if (!seen.Contains(kept)) Add(entries, seen, DirectoryEntry(root, kept, full, kept.Length + 1), implied: !recursive);
+            // Without -r, a name ending in '/' (or "/.") is sent with what it holds at one level, as rsync's implied
+            // --dirs sends it; any other alone.
+            bool oneLevel = !recursive && ContentsOnly(path);
+            if (!seen.Contains(kept)) Add(entries, seen, DirectoryEntry(root, kept, full, kept.Length + 1), implied: !recursive && !oneLevel);
+            if (oneLevel)
+            {
+                seen.MarkOneLevel(kept);
+                Walk(root, kept + "/", full, kept.Length + 1, entries, seen, skipped, notSent, exclude, firstNames, recurse: false);
+                return;
+            }
             if (!recursive) return;
             seen.MarkWhole(kept);
             Walk(root, kept + "/", full, kept.Length + 1, entries, seen, skipped, notSent, exclude, firstNames);

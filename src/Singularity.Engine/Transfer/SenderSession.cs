@@ -206,13 +206,13 @@ internal sealed partial class SenderSession
     }
 
     /// <summary>
-    /// Whether the send holds the receiver's own directory whole, so that a deletion cleans it: a directory's contents
-    /// sent into it (a trailing '/'); with relative paths, a path that keeps no name ("/srv/./", "." in a list), sent
-    /// with what it holds. A relative path with a trailing '/' keeps its name ("/var/log/" arrives as var/log), so the
-    /// receiver's directory is only the way to it.
+    /// Whether the send holds what the receiver's own directory holds, so that a deletion cleans it: a directory's
+    /// contents sent into it (a trailing '/'); with relative paths, a path that keeps no name ("/srv/./", "." in a
+    /// list, at one level without -r). A relative path with a trailing '/' keeps its name ("/var/log/" arrives as
+    /// var/log), so the receiver's directory is only the way to it.
     /// </summary>
     private static bool SendsRootWhole(IReadOnlyList<string> paths, TransferOptions options) => options.Relative
-        ? options.Recursive && paths.Any(path => SourceScanner.KeptPath(path) is "" && Directory.Exists(path))
+        ? paths.Any(path => SourceScanner.KeptPath(path) is "" && Directory.Exists(path))
         : SourceScanner.SendsContents(paths);
 
     /// <summary>

@@ -172,8 +172,9 @@ public sealed class RelativeTests
         string[] go = [TestFiles.Create(Path.Combine(destination, "top", "app", "logs", "junk"), 10, seed: 6), TestFiles.Create(Path.Combine(destination, "top", "app", "logs", "old", "junk"), 10, seed: 7)];
         await using var receiver = new LoopbackReceiver(destination);
         var options = Quick with { DeleteExtraneous = true, Recursive = recursive };
-        // The trailing '/' keeps the name, as with rsync -R: the receiver's own directory is not sent whole.
-        string[] paths = [$"{source}/./top/app/logs/"];
+        // The trailing '/' keeps the name, as with rsync -R: the receiver's own directory is not sent whole. (In a
+        // list without -r it would send the directory at one level: see the next test.)
+        string[] paths = [recursive ? $"{source}/./top/app/logs/" : $"{source}/./top/app/logs"];
 
         var dry = await SingularitySender.SendAsync(paths, receiver.Url, options with { DryRun = true });
         Assert.True((await receiver.NextResultAsync()).Succeeded);
@@ -187,6 +188,36 @@ public sealed class RelativeTests
         Assert.All(go, path => Assert.Equal(!recursive, File.Exists(path)));
         if (recursive) TestFiles.AssertSameTree(Path.Combine(source, "top", "app", "logs"), Path.Combine(destination, "top", "app", "logs"));
         Assert.False(Directory.Exists(Path.Combine(destination, "top", "other")));
+    }
+
+    /// <summary>
+    /// In a list without -r, a directory named with a trailing '/' (or '.' for the list's own directory) is sent with
+    /// what it holds at one level, each directory there without its contents, as rsync's implied --dirs sends it; a
+    /// deletion cleans that one level, and a later name below it still arrives.
+    /// </summary>
+    [Fact]
+    public async Task A_listed_directory_with_a_trailing_slash_is_sent_and_cleaned_at_one_level()
+    {
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src");
+        TestFiles.Create(Path.Combine(source, "top.txt"), 100, seed: 1);
+        TestFiles.Create(Path.Combine(source, "logs", "x.log"), 1000, seed: 2);
+        TestFiles.Create(Path.Combine(source, "logs", "old", "y.log"), 1000, seed: 3);
+        TestFiles.Create(Path.Combine(source, "logs", "old", "deeper", "z.log"), 1000, seed: 4);
+        string destination = temp.Sub("dst");
+        string[] stay = [TestFiles.Create(Path.Combine(destination, "logs", "old", "junk"), 10, seed: 5)];
+        string[] go = [TestFiles.Create(Path.Combine(destination, "junk"), 10, seed: 6), TestFiles.Create(Path.Combine(destination, "logs", "junk"), 10, seed: 7)];
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var result = await SingularitySender.SendAsync([$"{source}/./.", $"{source}/./logs/", $"{source}/./logs/old/deeper/z.log"], receiver.Url, Quick with { Recursive = false, DeleteExtraneous = true });
+
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal(["logs", "logs/old", "logs/old/deeper", "logs/old/deeper/z.log", "logs/old/junk", "logs/x.log", "top.txt"],
+            Directory.EnumerateFileSystemEntries(destination, "*", SearchOption.AllDirectories).Select(path => Path.GetRelativePath(destination, path)).Order(StringComparer.Ordinal));
+        Assert.Equal(2, result.EntriesDeleted);
+        Assert.All(stay, path => Assert.True(File.Exists(path), path));
+        Assert.All(go, path => Assert.False(File.Exists(path), path));
+        TestFiles.AssertSameBytes(Path.Combine(source, "logs", "x.log"), Path.Combine(destination, "logs", "x.log"));
     }
 
     /// <summary>
