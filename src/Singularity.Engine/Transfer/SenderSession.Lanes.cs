@@ -217,7 +217,7 @@ internal sealed partial class SenderSession
         // Exactly one frame: a pooled array would round up to the next power of two and could double the lane's memory.
         byte[] buffer = GC.AllocateUninitializedArray<byte>(ShardHeader.Size + _options.ShardSize + FrameCipher.TagSize);
         // Compressed sessions: a second frame buffer the shard is packed into, when it packs.
-        using var packer = _options.Compress ? new ShardPacker(_options.ShardSize, _options.CompressLevel) : null;
+        var packer = _packer;
         byte[]? packed = packer is null ? null : GC.AllocateUninitializedArray<byte>(ShardHeader.Size + packer.Bound + FrameCipher.TagSize);
         FrameCipher? cipher = null;
         using var laneCancel = CancellationTokenSource.CreateLinkedTokenSource(_cts.Token);
@@ -295,7 +295,7 @@ internal sealed partial class SenderSession
                 if (packer is not null && !hole && !file.Incompressible)
                 {
                     // Packed, the length field counts the packed bytes; the digest stays the shard's own.
-                    int packedLength = packer.TryPack(buffer.AsSpan(ShardHeader.Size, length), packed.AsSpan(ShardHeader.Size, packer.Bound));
+                    int packedLength = await packer.TryPackAsync(buffer.AsMemory(ShardHeader.Size, length), packed.AsMemory(ShardHeader.Size, packer.Bound), cancellationToken).ConfigureAwait(false);
                     if (packedLength > 0) (frame, carried, flags) = (packed!, packedLength, (byte)(flags | ShardHeader.FlagCompressed));
                     else file.Incompressible = true;
                 }

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
+using Singularity.Engine.Compression;
 using Singularity.Engine.Integrity;
 using Singularity.Engine.Protocol;
 using Singularity.Engine.Security;
@@ -67,6 +68,8 @@ internal sealed partial class SenderSession
     private long _wireBytes;
     private HoleDigests? _holeDigests;
     private BandwidthLimit? _bandwidth;
+    // With compression, the Zstandard contexts the lanes share (made once the shard size is final).
+    private ShardPacker? _packer;
     private int _retransmits;
     private int _activeLanes;
     // Lanes started but not yet counted in _activeLanes (connecting): a session whose last running lane is lost
@@ -305,6 +308,8 @@ internal sealed partial class SenderSession
         // Delta where the path is not local, unless the options say (see TransferOptions.Delta).
         if (!_options.DryRun && PathFit.WantsDelta(_options, connection.SetupTime)) _sessionFlags |= OpenSessionFlags.Delta;
         if (!_options.DryRun && _options.BandwidthLimit > 0) LimitBandwidth();
+        // The shard size is final: the lanes' shared compressors are made for it.
+        if (!_options.DryRun && _options.Compress) _packer = new ShardPacker(_options.ShardSize, _options.CompressLevel);
         Task reader = Task.CompletedTask;
         Task watchdog = Task.CompletedTask;
         try
@@ -343,6 +348,7 @@ internal sealed partial class SenderSession
             await _cts.CancelAsync().ConfigureAwait(false);
             await watchdog.ConfigureAwait(false);
             _bandwidth?.Dispose();
+            _packer?.Dispose();
             foreach (var file in _filesById) file?.Close();
             // A file the receiver could not write may still have been open on a lane when it was settled.
             lock (_unwritten) foreach (var file in _unwritten) file.Close();

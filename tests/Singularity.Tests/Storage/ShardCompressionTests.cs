@@ -30,6 +30,30 @@ public sealed class ShardCompressionTests
         });
     }
 
+    /// <summary>Lanes share the contexts, no more than cores, however many pack at once; each shard still unpacks to itself.</summary>
+    [Fact]
+    public async Task Many_lanes_packing_at_once_share_the_contexts()
+    {
+        using var packer = new ShardPacker(64 << 10, level: 9);
+        using var unpacker = new ShardUnpacker(64 << 10);
+        byte[][] shards = [.. Enumerable.Range(0, 64).Select(i => System.Text.Encoding.ASCII.GetBytes(string.Concat(Enumerable.Repeat($"line {i} of a log that packs well\n", 2500)))[..(60 << 10)])];
+
+        var packed = await Task.WhenAll(shards.Select(shard => Task.Run(async () =>
+        {
+            byte[] into = new byte[packer.Bound];
+            int length = await packer.TryPackAsync(shard, into);
+            return into[..length];
+        })));
+
+        for (int i = 0; i < shards.Length; i++)
+        {
+            byte[] back = new byte[shards[i].Length];
+            Assert.True(unpacker.TryUnpack(packed[i], back));
+            Assert.Equal(shards[i], back);
+        }
+        Assert.InRange(packer.Contexts, 1, Environment.ProcessorCount);
+    }
+
     [Fact]
     public void Random_bytes_are_not_packed_and_garbage_does_not_unpack()
     {
