@@ -188,7 +188,10 @@ internal sealed partial class SenderSession
             | (options.Sparse ? OpenSessionFlags.Sparse : 0) | (options.Compress ? OpenSessionFlags.Compressed : 0) | (options.HardLinks ? OpenSessionFlags.HardLinks : 0)
             | (options.SizeOnly ? OpenSessionFlags.SizeOnly : 0) | (options.Update ? OpenSessionFlags.Update : 0) | (options.IgnoreExisting ? OpenSessionFlags.IgnoreExisting : 0)
             | (options.Checksum ? OpenSessionFlags.Checksum : 0));
-        // A scan that left something out does not ask: the result says the deletion was skipped.
+        // A scan that left something out does not ask: the result says the deletion was skipped. Its manifest then
+        // carries no implied mark either, which only a deletion reads (and a receiver from before it refuses).
+        if (options.DeleteExtraneous && _notSent.Count > 0 && options.Relative)
+            _entries = [.. _entries.Select(e => e.Entry.Implied ? e with { Entry = e.Entry with { Implied = false } } : e)];
         if (options.DeleteExtraneous && _notSent.Count == 0)
             _sessionFlags |= (ushort)(OpenSessionFlags.DeleteExtraneous | (SendsRootWhole(paths, options) ? OpenSessionFlags.RootIsSent : 0));
         _token = url.Token ?? throw new SingularityException(ErrorCode.AuthFailed, "the URL has no token; use the whole URL `sglty recv` printed (sglty://HOST:PORT/?token=...)");

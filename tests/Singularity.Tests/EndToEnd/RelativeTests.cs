@@ -247,6 +247,39 @@ public sealed class RelativeTests
         Assert.Equal(["a", "a/b", "a/b/c"], Singularity.Engine.Storage.SourceScanner.Scan([$"{source}/./a/b/c/z"], null, [], relative: true, markImplied: true).Where(entry => entry.Entry.Implied).Select(entry => entry.Entry.Path));
     }
 
+    /// <summary>
+    /// A send asked to delete that leaves a path out (missing) deletes nothing, so it marks no directory implied
+    /// either: a receiver from before the mark still takes it.
+    /// </summary>
+    [Fact]
+    public async Task A_send_that_skips_its_deletion_marks_nothing_implied()
+    {
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src");
+        TestFiles.Create(Path.Combine(source, "a", "b", "f"), 100, seed: 1);
+        await using var receiver = new RawReceiver();
+        var send = SingularitySender.SendAsync([$"{source}/./a/b/f", $"{source}/./a/gone"], receiver.Url, Quick with { Cipher = CipherSuite.None, DeleteExtraneous = true, Retries = 0, Lanes = 1 });
+        await receiver.AcceptAsync();
+
+        byte[]? open = await receiver.ReadUntilAsync(Singularity.Engine.Protocol.ControlMessageType.OpenSession);
+        byte[]? chunk = await receiver.ReadUntilAsync(Singularity.Engine.Protocol.ControlMessageType.ManifestChunk);
+        receiver.DropSession();
+        await Assert.ThrowsAnyAsync<SingularityException>(() => send);
+
+        Assert.NotNull(open);
+        Assert.Equal(0, System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(open.AsSpan(6)) & Singularity.Engine.Protocol.OpenSessionFlags.DeleteExtraneous);
+        var entries = new List<Singularity.Engine.Protocol.ManifestEntry>();
+        var body = chunk.AsSpan(Singularity.Engine.Protocol.ManifestCodec.ChunkHeaderSize);
+        while (!body.IsEmpty)
+        {
+            Assert.True(Singularity.Engine.Protocol.ManifestCodec.TryRead(body, new ProtocolLimits(), out var entry, out int consumed, out string? error), error);
+            entries.Add(entry!);
+            body = body[consumed..];
+        }
+        Assert.Equal(["a", "a/b", "a/b/f"], entries.Select(entry => entry.Path));
+        Assert.DoesNotContain(entries, entry => entry.Implied);
+    }
+
     /// <summary>A path that sends the directory's contents whole ("/./" at its end) cleans the receiver's own directory too, as rsync -R does.</summary>
     [Fact]
     public async Task Contents_sent_whole_clean_the_receivers_directory()
