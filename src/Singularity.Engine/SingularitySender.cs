@@ -49,13 +49,6 @@ public static class SingularitySender
         var digests = options.Checksum ? new ContentDigests(cancellationToken) : null;
         // The first attempt's result, with what every later attempt sent, skipped and left out added to it.
         SendResult? total = null;
-        // A file an attempt committed may be sent again by a later one (named sent before, and changed since): it is
-        // told once.
-        if (options.OnFileSent is { } tell)
-        {
-            var told = new HashSet<string>(StringComparer.Ordinal);
-            options = options with { OnFileSent = path => { if (told.Add(path)) tell(path); } };
-        }
         int fruitless = 0;
         bool reached = false, answered = false;
         var lastProgress = clock.Elapsed;
@@ -156,9 +149,8 @@ public static class SingularitySender
             EntriesNotDeleted = attempt.EntriesNotDeleted,
             DeletionSkipped = attempt.DeletionSkipped,
             NotSent = [.. total.NotSent, .. attempt.NotSent.Where(entry => !named.Contains(entry.Path))],
-            // Named once, although a later attempt may send again a file an earlier one committed (named sent before,
-            // and changed since).
-            Sent = attempt.Sent.Count == 0 ? total.Sent : [.. total.Sent, .. attempt.Sent.Except(total.Sent, StringComparer.Ordinal)],
+            // A file is named once: a later attempt names it sent before, or leaves it out (SenderSession.OnCommitted).
+            Sent = [.. total.Sent, .. attempt.Sent],
         };
     }
 

@@ -1011,8 +1011,12 @@ internal sealed partial class SenderSession
             if (!file.Sealed) throw new ProtocolViolationException($"'{file.Entry.Path}' was committed before it was sealed");
             Interlocked.Add(ref _bytesAcknowledged, file.AcknowledgeAll());
             Interlocked.Increment(ref _progressEvents);
-            if (_options.ListSent) lock (_sent) _sent.Add(file.Entry.Path);
-            _options.OnFileSent?.Invoke(file.Entry.Path);
+            // A file an earlier attempt committed is named sent before: sent again (changed since), it was named then.
+            if (!file.Entry.SentBefore)
+            {
+                if (_options.ListSent) lock (_sent) _sent.Add(file.Entry.Path);
+                _options.OnFileSent?.Invoke(file.Entry.Path);
+            }
             Settled(id);
         }
         Report();
