@@ -77,7 +77,5 @@ internal sealed class StandingPartials(long allowance = 65_536)
         name.Length >= ending.Length && Ascii.EqualsIgnoreCase(name[^ending.Length..], ending);
 
     /// <summary>Whether <paramref name="directory"/> is <paramref name="path"/> or above it (the root "/" too).</summary>
-    private static bool Holds(string directory, string path) =>
-        path.StartsWith(directory, PathGuard.NameComparison)
-        && (path.Length == directory.Length || directory.EndsWith(Path.DirectorySeparatorChar) || path[directory.Length] == Path.DirectorySeparatorChar);
+    private static bool Holds(string directory, string path) => PathGuard.NameComparer.Equals(directory, path) || PathGuard.IsBelow(directory, path);
 }
