@@ -37,7 +37,7 @@ internal static class SourceScanner
     /// <paramref name="hardLinks"/> (Linux), a file met again under another name becomes a hard link entry naming the
     /// first, which is marked linked, as rsync -H sends them.
     /// </summary>
-    public static List<SourceEntry> Scan(IReadOnlyList<string> paths, Action<string>? skipped, List<NotSentEntry> notSent, ExcludePatterns? exclude = null, bool hardLinks = false, bool relative = false, bool recursive = true, bool markImplied = false)
+    public static List<SourceEntry> Scan(IReadOnlyList<string> paths, Action<string>? skipped, List<NotSentEntry> notSent, ExcludePatterns? exclude = null, bool hardLinks = false, bool relative = false, bool recursive = true)
     {
         if (paths.Count == 0) throw new SingularityException(ErrorCode.BadPath, "nothing to send: give at least one file or directory");
         var entries = new List<SourceEntry>();
@@ -93,9 +93,8 @@ internal static class SourceScanner
                 throw new SingularityException(ErrorCode.BadPath, $"cannot send '{path}': no such file or directory");
             }
         }
-        // Known once every path is in: a directory added as the way to one may be named whole by a later one. Only for
-        // a deletion, which alone reads the mark (a receiver from before it refuses the mark).
-        if (relative && markImplied)
+        // Known once every path is in: a directory added as the way to one may be named whole by a later one.
+        if (relative)
             for (int i = 0; i < entries.Count; i++)
                 if (entries[i].Entry.Kind == EntryKind.Directory && seen.KindOf(entries[i].Entry.Path) == Names.Implied)
                     entries[i] = entries[i] with { Entry = entries[i].Entry with { Implied = true } };

@@ -136,7 +136,7 @@ internal sealed partial class SenderSession
 #pragma warning disable CA2208 // Names the option the caller set.
         if (options.HardLinks && !OperatingSystem.IsLinux()) throw new ArgumentException("hard links can be found on Linux only", nameof(TransferOptions.HardLinks));
 #pragma warning restore CA2208
-        var scanned = SourceScanner.Scan(paths, firstAttempt ? events : null, _notSent, _exclude, options.HardLinks, options.Relative, options.Recursive, markImplied: options.DeleteExtraneous);
+        var scanned = SourceScanner.Scan(paths, firstAttempt ? events : null, _notSent, _exclude, options.HardLinks, options.Relative, options.Recursive);
         // One more look at each entry, only when asked: its owner and group travel by number. A source named through a
         // link is taken as what it points to, as its contents are.
         if (options.PreserveOwners)
@@ -188,12 +188,12 @@ internal sealed partial class SenderSession
             | (options.Sparse ? OpenSessionFlags.Sparse : 0) | (options.Compress ? OpenSessionFlags.Compressed : 0) | (options.HardLinks ? OpenSessionFlags.HardLinks : 0)
             | (options.SizeOnly ? OpenSessionFlags.SizeOnly : 0) | (options.Update ? OpenSessionFlags.Update : 0) | (options.IgnoreExisting ? OpenSessionFlags.IgnoreExisting : 0)
             | (options.Checksum ? OpenSessionFlags.Checksum : 0));
-        // A scan that left something out does not ask: the result says the deletion was skipped. Its manifest then
-        // carries no implied mark either, which only a deletion reads (and a receiver from before it refuses).
-        if (options.DeleteExtraneous && _notSent.Count > 0 && options.Relative)
-            _entries = [.. _entries.Select(e => e.Entry.Implied ? e with { Entry = e.Entry with { Implied = false } } : e)];
+        // A scan that left something out does not ask: the result says the deletion was skipped.
         if (options.DeleteExtraneous && _notSent.Count == 0)
             _sessionFlags |= (ushort)(OpenSessionFlags.DeleteExtraneous | (SendsRootWhole(paths, options) ? OpenSessionFlags.RootIsSent : 0));
+        // Only a deletion reads the implied mark, and a receiver from before it refuses it: without one, none goes.
+        else if (options.Relative)
+            _entries = [.. _entries.Select(e => e.Entry.Implied ? e with { Entry = e.Entry with { Implied = false } } : e)];
         _token = url.Token ?? throw new SingularityException(ErrorCode.AuthFailed, "the URL has no token; use the whole URL `sglty recv` printed (sglty://HOST:PORT/?token=...)");
         // The names a deleting receiver is told of count as its entries do.
         int named = _entries.Count + ((_sessionFlags & OpenSessionFlags.DeleteExtraneous) != 0 ? _leftBySize.Count : 0);

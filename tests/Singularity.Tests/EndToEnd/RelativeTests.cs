@@ -243,22 +243,23 @@ public sealed class RelativeTests
         Assert.Equal(3, result.EntriesDeleted);
         Assert.All(go, path => Assert.False(File.Exists(path), path));
         TestFiles.AssertSameTree(Path.Combine(source, "a"), Path.Combine(destination, "a"));
-        Assert.DoesNotContain(Singularity.Engine.Storage.SourceScanner.Scan([$"{source}/./a/b/c/z"], null, [], relative: true), entry => entry.Entry.Implied);
-        Assert.Equal(["a", "a/b", "a/b/c"], Singularity.Engine.Storage.SourceScanner.Scan([$"{source}/./a/b/c/z"], null, [], relative: true, markImplied: true).Where(entry => entry.Entry.Implied).Select(entry => entry.Entry.Path));
+        Assert.Equal(["a", "a/b", "a/b/c"], Singularity.Engine.Storage.SourceScanner.Scan([$"{source}/./a/b/c/z"], null, [], relative: true).Where(entry => entry.Entry.Implied).Select(entry => entry.Entry.Path));
     }
 
     /// <summary>
-    /// A send asked to delete that leaves a path out (missing) deletes nothing, so it marks no directory implied
-    /// either: a receiver from before the mark still takes it.
+    /// A send that deletes nothing, as asked or because it left a path out (missing), marks no directory implied: a
+    /// receiver from before the mark still takes it.
     /// </summary>
-    [Fact]
-    public async Task A_send_that_skips_its_deletion_marks_nothing_implied()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_send_that_deletes_nothing_marks_nothing_implied(bool askedToDelete)
     {
         using var temp = new TempDirectory();
         string source = temp.Sub("src");
         TestFiles.Create(Path.Combine(source, "a", "b", "f"), 100, seed: 1);
         await using var receiver = new RawReceiver();
-        var send = SingularitySender.SendAsync([$"{source}/./a/b/f", $"{source}/./a/gone"], receiver.Url, Quick with { Cipher = CipherSuite.None, DeleteExtraneous = true, Retries = 0, Lanes = 1 });
+        var send = SingularitySender.SendAsync([$"{source}/./a/b/f", $"{source}/./a/gone"], receiver.Url, Quick with { Cipher = CipherSuite.None, DeleteExtraneous = askedToDelete, Retries = 0, Lanes = 1 });
         await receiver.AcceptAsync();
 
         byte[]? open = await receiver.ReadUntilAsync(Singularity.Engine.Protocol.ControlMessageType.OpenSession);
