@@ -34,19 +34,6 @@ internal sealed class ShardPacker(int shardSize, int level = TransferOptions.Def
     public async ValueTask<int> TryPackAsync(ReadOnlyMemory<byte> shard, Memory<byte> destination, CancellationToken cancellationToken = default)
     {
         await _free.WaitAsync(cancellationToken).ConfigureAwait(false);
-        return PackWithFreeContext(shard.Span, destination.Span);
-    }
-
-    /// <summary>As <see cref="TryPackAsync"/>, waiting for a context on this thread.</summary>
-    public int TryPack(ReadOnlySpan<byte> shard, Span<byte> destination)
-    {
-        _free.Wait();
-        return PackWithFreeContext(shard, destination);
-    }
-
-    /// <summary>Packs with an idle context (made if none is), having taken a place among the contexts, which it gives back.</summary>
-    private int PackWithFreeContext(ReadOnlySpan<byte> shard, Span<byte> destination)
-    {
         try
         {
             if (!_idle.TryTake(out var zstd))
@@ -56,7 +43,7 @@ internal sealed class ShardPacker(int shardSize, int level = TransferOptions.Def
             }
             try
             {
-                int written = zstd.Wrap(shard, destination);
+                int written = zstd.Wrap(shard.Span, destination.Span);
                 return written < shard.Length - shard.Length / 32 ? written : 0;
             }
             finally

@@ -311,14 +311,14 @@ public sealed class HostilePeerTests
         byte[] shard = System.Text.Encoding.ASCII.GetBytes(string.Concat(Enumerable.Repeat("2026-12-05 INFO request served\n", 200)))[..4096];
         ulong digest = Digests.Shard(shard);
         using var packer = new Singularity.Engine.Compression.ShardPacker(4096);
-        byte[] Pack(byte[] data)
+        async Task<byte[]> Pack(byte[] data)
         {
             byte[] packed = new byte[packer.Bound];
-            int length = packer.TryPack(data, packed);
+            int length = await packer.TryPackAsync(data, packed);
             Assert.InRange(length, 1, data.Length - 1);
             return packed[..length];
         }
-        byte[] packed = Pack(shard);
+        byte[] packed = await Pack(shard);
         const byte compressed = ShardHeader.FlagCompressed;
 
         await using (var plain = await OneFileSession.OpenAsync(size: 4096))
@@ -337,8 +337,8 @@ public sealed class HostilePeerTests
         await using var session = await OneFileSession.OpenAsync(size: 4096, flags: OpenSessionFlags.Compressed);
         byte[] damaged = (byte[])packed.Clone();
         damaged[damaged.Length / 2] ^= 0x5A;
-        byte[] otherLength = Pack([.. shard, .. shard]);
-        byte[] bomb = Pack(new byte[1 << 20]);
+        byte[] otherLength = await Pack([.. shard, .. shard]);
+        byte[] bomb = await Pack(new byte[1 << 20]);
         foreach (byte[] bad in (byte[][])[damaged, otherLength, bomb, [1, 2, 3]])
         {
             await session.Lane.Stream.WriteAsync(Frame(session.Session, digest, bad, compressed));
