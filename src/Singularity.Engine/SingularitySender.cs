@@ -36,8 +36,10 @@ public static class SingularitySender
 #pragma warning disable CA2208 // Names the option the caller set.
         if (options.RemoveSourceFiles && !OperatingSystem.IsLinux()) throw new ArgumentException("sources can be removed on Linux only", nameof(TransferOptions.RemoveSourceFiles));
 #pragma warning restore CA2208
+        if (to.Directory is { } directory && Protocol.DestinationMessage.Error(directory, options.Limits) is { } destinationError)
+            throw new SingularityException(ErrorCode.BadPath, $"cannot send into '{directory}': {destinationError}");
         // Taken before the first scan and held until the sources are removed.
-        using var guard = options.RemoveSourceFiles && !options.DryRun ? SourceRemoval.Guard(paths, options.Relative) : null;
+        using var guard = options.RemoveSourceFiles && !options.DryRun ? SourceRemoval.Guard(paths, options.Relative, to.Directory) : null;
         var clock = Stopwatch.StartNew();
         var committed = new HashSet<string>(StringComparer.Ordinal);
         // With RemoveSourceFiles, the files earlier attempts committed, as those attempts read them.

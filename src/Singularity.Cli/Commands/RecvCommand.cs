@@ -213,7 +213,8 @@ internal static class RecvCommand
     private static string Describe(ReceiveResult result)
     {
         string id = result.SessionId[..8];
-        if (!result.Succeeded) return $"session {id} from {result.Remote}: failed: {result.Error!.Message}";
+        string into = result.Destination.Length > 0 ? $" into {result.Destination}/" : "";
+        if (!result.Succeeded) return $"session {id} from {result.Remote}{into}: failed: {result.Error!.Message}";
         if (result.DryRun)
         {
             var besides = new List<string>();
@@ -222,7 +223,7 @@ internal static class RecvCommand
             if (result.EntriesFailed > 0) besides.Add($"{Count.Of(result.EntriesFailed, "entry", "entries")} could not be written here");
             if (result.EntriesDeleted > 0) besides.Add($"would delete {Count.Of(result.EntriesDeleted, "entry", "entries")}");
             string more = besides.Count > 0 ? $"; {string.Join("; ", besides)}" : "";
-            return $"session {id} from {result.Remote} ({CipherSuites.Name(result.Cipher)}): dry run, nothing changed: would receive {Count.Of(result.Files - result.FilesUnchanged, "file")}{more}";
+            return $"session {id} from {result.Remote}{into} ({CipherSuites.Name(result.Cipher)}): dry run, nothing changed: would receive {Count.Of(result.Files - result.FilesUnchanged, "file")}{more}";
         }
         double seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-9);
         string unchanged = result.FilesUnchanged > 0 ? $" ({result.FilesUnchanged} unchanged, left as they were)" : "";
@@ -231,7 +232,7 @@ internal static class RecvCommand
         if (result.EntriesDeleted > 0) unchanged += $"; deleted {Count.Of(result.EntriesDeleted, "entry", "entries")} the sender no longer has";
         if (result.EntriesNotDeleted > 0) unchanged += $"; {Count.Of(result.EntriesNotDeleted, "entry", "entries")} could not be deleted";
         if (result.OwnersNotSet > 0) unchanged += $"; {Count.Of(result.OwnersNotSet, "entry", "entries")} kept this receiver's owner (the system refused the sender's)";
-        return $"session {id} from {result.Remote} ({CipherSuites.Name(result.Cipher)}): {Count.Of(result.Files, "file")}{unchanged}, {ByteSize.Format(result.Bytes)} in {seconds:0.00} s ({result.Bytes / seconds / 1e6:0.0} MB/s)";
+        return $"session {id} from {result.Remote}{into} ({CipherSuites.Name(result.Cipher)}): {Count.Of(result.Files, "file")}{unchanged}, {ByteSize.Format(result.Bytes)} in {seconds:0.00} s ({result.Bytes / seconds / 1e6:0.0} MB/s)";
     }
 
     private static void WriteJson(ReceiveResult result)
@@ -240,6 +241,7 @@ internal static class RecvCommand
         {
             writer.WriteBoolean("ok", result.Succeeded);
             writer.WriteString("session", result.SessionId);
+            if (result.Destination.Length > 0) writer.WriteString("destination", result.Destination);
             if (result.DryRun) writer.WriteBoolean("dry_run", true);
             writer.WriteNumber("files", result.Files);
             writer.WriteNumber("files_unchanged", result.FilesUnchanged);

@@ -10,7 +10,7 @@ internal static partial class SendCommand
     public static Command Create()
     {
         var paths = new Argument<string[]>("PATH") { Description = "files or directories to send; a directory ending in '/' sends its contents", Arity = ArgumentArity.OneOrMore };
-        var to = new Option<string>("--to") { HelpName = "URL", Description = "the receiver's URL, as printed by `sglty recv` (sglty://HOST:PORT/)", Required = true };
+        var to = new Option<string>("--to") { HelpName = "URL", Description = "the receiver's URL, as printed by `sglty recv` (sglty://HOST:PORT/); a path added to it names a directory below the receiver's to send into, created if missing (sglty://HOST:PORT/backups/web1/)", Required = true };
         var lanes = CommonOptions.Lanes();
         var shardSize = CommonOptions.Size("--shard-size", "bytes per shard, e.g. 1MiB; default 4MiB");
         var inFlight = CommonOptions.Size("--in-flight", "most bytes sent but not yet acknowledged; default 128MiB");

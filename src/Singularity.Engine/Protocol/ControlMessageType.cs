@@ -49,4 +49,6 @@ internal enum ControlMessageType : byte
     LeftOut = 22,
     /// <summary>S→R, after OpenSession and before the first ManifestChunk, at most once: what the session replaces or deletes is kept, renamed with a suffix or moved below a backup directory (rsync --backup).</summary>
     Backup = 23,
+    /// <summary>S→R, before OpenSession, at most once: the directory below the receiver's own that the session writes into as its root (the path of the sender's URL).</summary>
+    Destination = 24,
 }

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 using Singularity.Engine.Protocol;
 
@@ -18,9 +19,10 @@ internal static class SourceRemoval
     /// path starts from. Each such directory gets a shared lock, which a running
     /// receiver's (<see cref="DestinationLock"/>) excludes; throws <see cref="ErrorCode.BadPath"/> when one holds it,
     /// or when it cannot be taken (a directory this process may not read, a file system without locks), as a receiver
-    /// there would then go unseen. Linux only, as that lock is.
+    /// there would then go unseen. Linux only, as that lock is. When the URL names a directory below the receiver's
+    /// (<paramref name="destination"/>), the receiver to keep out is the one whose directory holds that one.
     /// </summary>
-    public static Held Guard(IReadOnlyList<string> paths, bool relative)
+    public static Held Guard(IReadOnlyList<string> paths, bool relative, string? destination = null)
     {
         var held = new List<DestinationLock>();
         var locked = new HashSet<string>(StringComparer.Ordinal);
@@ -28,8 +30,18 @@ internal static class SourceRemoval
         {
             foreach (string path in paths)
             {
-                foreach (string landing in relative ? [SourceScanner.RelativeBase(path)] : LandingDirectories(path))
+                foreach (string landingHere in relative ? [SourceScanner.RelativeBase(path)] : LandingDirectories(path))
                 {
+                    string landing = landingHere;
+                    if (destination is not null)
+                    {
+                        // Only a receiver in the directory above that lands there by the URL's names can write here.
+                        int reached = ReceiverAbove(landingHere, destination, out string? above);
+                        if (reached == Errno.NoEntry || (reached == 0 && above is null)) continue;
+                        if (reached != 0)
+                            throw new SingularityException(ErrorCode.BadPath, $"cannot open '{landingHere}' ({Errno.ToException(reached).Message}), which shows whether a receiver writes where '{path}' would land: --remove-source-files needs to open that directory for reading");
+                        landing = above!;
+                    }
                     // Each directory once: a list of thousands of files in one directory takes one lock.
                     if (!locked.Add(landing)) continue;
                     if (DestinationLock.TryShare(landing, out int error) is { } shared)
@@ -52,6 +64,24 @@ internal static class SourceRemoval
             throw;
         }
         return new Held(held);
+    }
+
+    /// <summary>
+    /// The directory a receiver would need to have for a session into <paramref name="destination"/> below it to write
+    /// into <paramref name="landing"/>: the one above it by those names, as the kernel reaches it (through any link on
+    /// the way, since a receiver's directory may be one). Null when <paramref name="landing"/> does not end with those
+    /// names: a receiver never passes a link below its directory, so none lands there. Returns 0 or an errno.
+    /// </summary>
+    private static int ReceiverAbove(string landing, string destination, out string? above)
+    {
+        above = null;
+        using var handle = SpecialFiles.OpenReadOnly(landing);
+        if (handle is null) return Marshal.GetLastPInvokeError();
+        string real = new FileInfo($"/proc/self/fd/{handle.DangerousGetHandle()}").LinkTarget
+            ?? throw new SingularityException(ErrorCode.BadPath, $"cannot tell where '{landing}' is (/proc/self/fd is not there), which shows whether a receiver writes where the sources would land");
+        string names = "/" + destination;
+        if (real.EndsWith(names, StringComparison.Ordinal)) above = real.Length == names.Length ? "/" : real[..^names.Length];
+        return 0;
     }
 
     /// <summary>Where the entries of <paramref name="path"/> land if a receiver has that directory: by the path as given, and, for a link, by what it points to.</summary>

@@ -2,8 +2,12 @@ using System.Globalization;
 
 namespace Singularity.Engine;
 
-/// <summary>Where a receiver listens and the secret that opens it, written as <c>sglty://HOST:PORT/?token=TOKEN</c>; the URL the receiver prints is what the sender passes to --to.</summary>
-public sealed partial record ConnectionUrl(string Host, int Port, string? Token = null)
+/// <summary>
+/// Where a receiver listens and the secret that opens it, written as <c>sglty://HOST:PORT/?token=TOKEN</c>; the URL the
+/// receiver prints is what the sender passes to --to. A sender's URL may name a directory below the receiver's
+/// (<c>sglty://HOST:PORT/backups/web1/?token=TOKEN</c>): <see cref="Directory"/>.
+/// </summary>
+public sealed partial record ConnectionUrl(string Host, int Port, string? Token = null, string? Directory = null)
 {
     /// <summary>The URL scheme.</summary>
     public const string Scheme = "sglty";
@@ -11,7 +15,7 @@ public sealed partial record ConnectionUrl(string Host, int Port, string? Token 
     /// <summary>The port a receiver listens on when none is given.</summary>
     public const int DefaultPort = 7700;
 
-    /// <summary>Parses <c>sglty://HOST[:PORT][/][?token=TOKEN]</c>, or a bare <c>HOST:PORT</c>.</summary>
+    /// <summary>Parses <c>sglty://HOST[:PORT][/DIR/...][/][?token=TOKEN]</c>, or a bare <c>HOST:PORT</c>.</summary>
     public static ConnectionUrl Parse(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
@@ -21,17 +25,37 @@ public sealed partial record ConnectionUrl(string Host, int Port, string? Token 
         string candidate = text.Contains("://", StringComparison.Ordinal) ? text : $"{Scheme}://{text}";
         if (schemeWithoutSlashes || !Uri.TryCreate(candidate, UriKind.Absolute, out var uri) || uri.Scheme != Scheme || string.IsNullOrEmpty(uri.Host))
             throw new FormatException($"'{WithoutToken(text)}' is not a connection URL; expected sglty://HOST:PORT/ as printed by `sglty recv`");
-        // Where files go is the receiver's --dir alone: a path here would be silently ignored, and files land elsewhere
-        // than the user meant.
-        if (uri.AbsolutePath is not ("" or "/"))
-            throw new FormatException($"'{WithoutToken(text)}' names a directory ('{Uri.UnescapeDataString(uri.AbsolutePath)}'), but files go where the receiver's --dir says; leave the path out, or start a receiver with --dir there");
+        string? directory = DirectoryOf(text, candidate);
         string host = uri.HostNameType == UriHostNameType.IPv6 ? uri.Host.Trim('[', ']') : uri.Host;
         string? token = null;
         foreach (string pair in uri.Query.TrimStart('?').Split('&', StringSplitOptions.RemoveEmptyEntries))
         {
             if (pair.StartsWith("token=", StringComparison.Ordinal)) token = Uri.UnescapeDataString(pair["token=".Length..]);
         }
-        return new ConnectionUrl(host, uri.IsDefaultPort || uri.Port < 0 ? DefaultPort : uri.Port, string.IsNullOrEmpty(token) ? null : token);
+        return new ConnectionUrl(host, uri.IsDefaultPort || uri.Port < 0 ? DefaultPort : uri.Port, string.IsNullOrEmpty(token) ? null : token, directory);
+    }
+
+    /// <summary>
+    /// The directory the URL's path names, below the receiver's, as a relative path with '/' separators (null for none).
+    /// Read from the text as given, since <see cref="Uri"/> would drop a ".." quietly: a path that climbs is refused,
+    /// not taken for another.
+    /// </summary>
+    private static string? DirectoryOf(string text, string candidate)
+    {
+        string rest = candidate[(candidate.IndexOf("://", StringComparison.Ordinal) + 3)..];
+        int end = rest.IndexOfAny(['?', '#']);
+        if (end >= 0) rest = rest[..end];
+        int slash = rest.IndexOf('/');
+        if (slash < 0) return null;
+        var names = new List<string>();
+        foreach (string part in rest[(slash + 1)..].Split('/', StringSplitOptions.RemoveEmptyEntries))
+        {
+            string name = Uri.UnescapeDataString(part);
+            if (name is "." or ".." || name.Contains('/') || name.Contains('\\') || name.Contains('\0'))
+                throw new FormatException($"'{WithoutToken(text)}' names a directory with '{name}' in its path; name one below the receiver's directory, as `backups/web1`");
+            names.Add(name);
+        }
+        return names.Count == 0 ? null : string.Join('/', names);
     }
 
     /// <summary>What follows "HOST:" up to a path or query: the port, in a bare HOST:PORT.</summary>
@@ -53,6 +77,7 @@ public sealed partial record ConnectionUrl(string Host, int Port, string? Token 
     {
         string host = Host.Contains(':', StringComparison.Ordinal) ? $"[{Host}]" : Host;
         string query = Token is null ? "" : "?token=" + Uri.EscapeDataString(Token);
-        return $"{Scheme}://{host}:{Port.ToString(CultureInfo.InvariantCulture)}/{query}";
+        string path = Directory is null ? "" : string.Join('/', Directory.Split('/').Select(Uri.EscapeDataString)) + "/";
+        return $"{Scheme}://{host}:{Port.ToString(CultureInfo.InvariantCulture)}/{path}{query}";
     }
 }

@@ -19,7 +19,10 @@ internal sealed partial class ReceiverSession
 {
     private readonly ReceiverOptions _options;
     private readonly ProtocolLimits _limits;
-    private readonly PathGuard _guard;
+    // Guards the receiver's directory, then, once OpenSession arrives after a Destination, the session's own below it.
+    private PathGuard _guard;
+    // The directory below the receiver's that the sender's URL named (Destination), relative to it; "" for none.
+    private string _destination = "";
     private readonly CancellationTokenSource _cts = new();
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly List<Task> _laneTasks = [];
@@ -212,6 +215,7 @@ internal sealed partial class ReceiverSession
                 case ControlMessageType.LeftOut: OnLeftOut(body.Span); break;
                 case ControlMessageType.OwnerNames: OnOwnerNames(body.Span); break;
                 case ControlMessageType.Backup: OnBackup(body.Span); break;
+                case ControlMessageType.Destination: OnDestination(body.Span); break;
                 case ControlMessageType.FilesSealed:
                     if (OnFilesSealed(body.Span) is { } ready) await CommitElsewhereAsync(ready, cancellationToken).ConfigureAwait(false);
                     break;
@@ -253,6 +257,8 @@ internal sealed partial class ReceiverSession
         _deleteExtraneous = (flags & OpenSessionFlags.DeleteExtraneous) != 0;
         _rootIsSent = (flags & OpenSessionFlags.RootIsSent) != 0;
         _dryRun = (flags & OpenSessionFlags.DryRun) != 0;
+        // Before anything that writes or plans below the root: everything from here on is the session's root's.
+        if (_destination.Length > 0) EnterDestination();
         if ((flags & OpenSessionFlags.HardLinks) != 0) KeepHardLinks();
         // A dry run removes nothing and writes nothing, so others may remove directories meanwhile: it leaves the gate.
         if (_dryRun && !LeftRemovalGate)
@@ -304,6 +310,35 @@ internal sealed partial class ReceiverSession
         if (!_opened || _entriesReceived != 0 || _backups is not null) throw new ProtocolViolationException("Backup outside its place: once, after OpenSession and before the manifest");
         var (suffix, directory) = BackupMessage.Decode(body, _limits);
         _backups = new Backups(_guard, suffix, directory);
+    }
+
+    /// <summary>The directory below the receiver's that the session is to write into; only before OpenSession, and once.</summary>
+    private void OnDestination(ReadOnlySpan<byte> body)
+    {
+        if (_opened || _destination.Length > 0) throw new ProtocolViolationException("Destination outside its place: once, before OpenSession");
+        _destination = DestinationMessage.Decode(body, _limits);
+    }
+
+    /// <summary>
+    /// Creates the session's directory (a dry run only plans it), checking every part of the way as an entry's
+    /// parents are checked, so that it is never reached through a link; then roots the session there.
+    /// </summary>
+    private void EnterDestination()
+    {
+        string full;
+        try
+        {
+            full = _guard.Resolve(_destination, create: !_dryRun);
+            if (!_dryRun) _guard.CreateDirectory(full);
+            else if (File.Exists(full) || new DirectoryInfo(full).LinkTarget is not null)
+                throw new SingularityException(ErrorCode.BadPath, $"'{_destination}' is not a directory");
+        }
+        catch (Exception ex) when (ex is SingularityException or IOException or UnauthorizedAccessException)
+        {
+            string reason = ex is UnauthorizedAccessException ? "permission denied" : ex.Message;
+            throw new SingularityException(ErrorCode.BadPath, $"cannot receive into '{_destination}' below the receiver's directory: {reason}");
+        }
+        _guard = new PathGuard(full, _limits);
     }
 
     /// <summary>
@@ -1324,6 +1359,7 @@ internal sealed partial class ReceiverSession
         {
             SessionId = Id.ToString(),
             Remote = Remote,
+            Destination = _destination,
             Files = _filesCommitted - _filesDropped - _filesFailed,
             FilesUnchanged = _filesUnchanged,
             FilesNotSent = _filesDropped,

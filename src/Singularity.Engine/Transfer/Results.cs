@@ -142,6 +142,8 @@ public sealed record ReceiveResult
     public required string SessionId { get; init; }
     /// <summary>The sender's address.</summary>
     public required string Remote { get; init; }
+    /// <summary>The directory below the receiver's that the sender's URL named and the session wrote into, relative to the receiver's directory with '/' separators; empty when it named none.</summary>
+    public string Destination { get; init; } = "";
     /// <summary>Files committed under their final names, or found there already (<see cref="FilesUnchanged"/>).</summary>
     public required int Files { get; init; }
     /// <summary>Files of <see cref="Files"/> already in place with the same size and mtime, left as they were (the sender asked for the quick check).</summary>

@@ -631,6 +631,8 @@ internal sealed partial class SenderSession
         BinaryPrimitives.WriteInt32LittleEndian(open.AsSpan(8), _entries.Count);
         BinaryPrimitives.WriteInt32LittleEndian(open.AsSpan(12), 0);
         BinaryPrimitives.WriteInt64LittleEndian(open.AsSpan(16), _totalBytes);
+        // Before OpenSession, whose dry-run bit tells the receiver whether to create it or only plan it.
+        if (_url.Directory is { } directory) _control!.Post(ControlMessageType.Destination, DestinationMessage.Encode(directory));
         _control!.Post(ControlMessageType.OpenSession, open);
         // Without the patterns, the receiver's deletion takes what they leave out for gone: what --delete-excluded asks.
         if (_exclude is not null && (_sessionFlags & OpenSessionFlags.DeleteExtraneous) != 0 && !_options.DeleteExcluded)

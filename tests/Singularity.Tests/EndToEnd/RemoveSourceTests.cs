@@ -118,6 +118,7 @@ public sealed class RemoveSourceTests
     [InlineData("contents")]
     [InlineData("through a link")]
     [InlineData("relative")]
+    [InlineData("into the URL's directory")]
     public async Task A_send_that_would_land_where_it_reads_is_refused(string how)
     {
         using var temp = new TempDirectory();
@@ -132,20 +133,28 @@ public sealed class RemoveSourceTests
             "contents" => tree + "/",
             // Kept as tree/f below the directory before "/./".
             "relative" => shared + "/./tree",
+            // Contents sent into shared/tree by the URL's path, to a receiver in shared.
+            "into the URL's directory" => tree + "/",
             _ => Link(Path.Combine(temp.Sub("elsewhere"), "tree"), tree),
         };
         await using var receiver = new LoopbackReceiver(receiving);
 
-        var error = await Assert.ThrowsAsync<SingularityException>(() => SingularitySender.SendAsync([sent], receiver.Url, Move with { Relative = how == "relative" }));
+        var url = how == "into the URL's directory" ? receiver.Url with { Directory = "tree" } : receiver.Url;
+        var error = await Assert.ThrowsAsync<SingularityException>(() => SingularitySender.SendAsync([sent], url, Move with { Relative = how == "relative" }));
 
         Assert.Equal(ErrorCode.BadPath, error.Code);
         Assert.StartsWith($"'{receiving}' is locked by another process, as a running sglty recv locks its destination", error.Message);
         TestFiles.AssertSameTree(reference, tree);
     }
 
-    /// <summary>A receiver in a directory above, where the files land elsewhere than where they are read, is no obstacle: the files move there.</summary>
-    [Fact]
-    public async Task Contents_move_up_into_a_receiver_above_them()
+    /// <summary>
+    /// A receiver in a directory above, where the files land elsewhere than where they are read, is no obstacle: the
+    /// files move there; so do they into another directory below it that the URL names.
+    /// </summary>
+    [Theory]
+    [InlineData(null)]
+    [InlineData("moved/here")]
+    public async Task Contents_move_up_into_a_receiver_above_them(string? directory)
     {
         using var temp = new TempDirectory();
         string shared = temp.Sub("shared");
@@ -154,11 +163,11 @@ public sealed class RemoveSourceTests
         string reference = CopyOf(tree, temp.Path);
         await using var receiver = new LoopbackReceiver(shared);
 
-        var result = await SingularitySender.SendAsync([tree + "/"], receiver.Url, Move);
+        var result = await SingularitySender.SendAsync([tree + "/"], receiver.Url with { Directory = directory }, Move);
 
         Assert.True((await receiver.NextResultAsync()).Succeeded);
         Assert.Equal(1, result.SourcesRemoved);
-        TestFiles.AssertSameBytes(Path.Combine(reference, "f"), Path.Combine(shared, "f"));
+        TestFiles.AssertSameBytes(Path.Combine(reference, "f"), Path.Combine(shared, directory ?? "", "f"));
         Assert.Empty(Directory.EnumerateFileSystemEntries(tree));
     }
 

@@ -37,6 +37,22 @@ public sealed class ByteSizeTests
         // A bare HOST:PORT whose host happens to be the scheme's name is still a host and a port.
         Assert.Equal(("sglty", 7700), (ConnectionUrl.Parse("sglty:7700").Host, ConnectionUrl.Parse("sglty:7700").Port));
         Assert.Equal(("sglty", 7700, "t"), (ConnectionUrl.Parse("sglty:7700/?token=t").Host, ConnectionUrl.Parse("sglty:7700/?token=t").Port, ConnectionUrl.Parse("sglty:7700/?token=t").Token));
+        Assert.Null(ConnectionUrl.Parse("sglty://h:1/?token=t").Directory);
+    }
+
+    /// <summary>A path in the URL names a directory below the receiver's, however its slashes run, and prints back as one.</summary>
+    [Theory]
+    [InlineData("sglty://h:1/backups/web1?token=t", "backups/web1", "sglty://h:1/backups/web1/?token=t")]
+    [InlineData("sglty://h:1//backups//web1//?token=t", "backups/web1", "sglty://h:1/backups/web1/?token=t")]
+    [InlineData("h:1/day%201/", "day 1", "sglty://h:1/day%201/")]
+    [InlineData("sglty://[::1]:1/d?token=t", "d", "sglty://[::1]:1/d/?token=t")]
+    [InlineData("sglty://h:1/caf%C3%A9/#x", "café", "sglty://h:1/caf%C3%A9/")]
+    public void A_path_names_a_directory_below_the_receivers(string text, string directory, string printed)
+    {
+        var url = ConnectionUrl.Parse(text);
+        Assert.Equal(directory, url.Directory);
+        Assert.Equal(printed, url.ToString());
+        Assert.Equal(url, ConnectionUrl.Parse(printed));
     }
 
     /// <summary>A slash missing made "sglty:/host:1/" a host named "sglty"; and the error, which users paste into logs, must not carry the token.</summary>
@@ -45,7 +61,10 @@ public sealed class ByteSizeTests
     [InlineData("sglty:127.0.0.1:40101/?token=s3cret&x=1", "'sglty:127.0.0.1:40101/?token=…&x=1' is not a connection URL")]
     [InlineData("http://h:1/?token=s3cret", "'http://h:1/?token=…' is not a connection URL")]
     [InlineData("http://h:1/?token=a&TOKEN=s3cret", "'http://h:1/?token=…&TOKEN=…' is not a connection URL")]
-    [InlineData("sglty://h:1/some/sub?token=s3cret", "'sglty://h:1/some/sub?token=…' names a directory ('/some/sub'), but files go where the receiver's --dir says")]
+    [InlineData("sglty://h:1/some/../sub?token=s3cret", "'sglty://h:1/some/../sub?token=…' names a directory with '..' in its path")]
+    [InlineData("sglty://h:1/./sub?token=s3cret", "'sglty://h:1/./sub?token=…' names a directory with '.' in its path")]
+    [InlineData("sglty://h:1/a%2F..%2Fb/?token=s3cret", "'sglty://h:1/a%2F..%2Fb/?token=…' names a directory with 'a/../b' in its path")]
+    [InlineData("sglty://h:1/%2E%2E/?token=s3cret", "'sglty://h:1/%2E%2E/?token=…' names a directory with '..' in its path")]
     public void A_malformed_url_is_refused_without_showing_its_token(string text, string start)
     {
         var error = Assert.Throws<FormatException>(() => ConnectionUrl.Parse(text));
