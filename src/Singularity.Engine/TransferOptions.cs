@@ -177,6 +177,19 @@ public sealed record TransferOptions
     /// <summary>Appended to each backup's name (rsync --suffix); null for rsync's default: "~" beside the files, "" under <see cref="BackupDirectory"/>. `sglty send --suffix`.</summary>
     public string? BackupSuffix { get; init; }
 
+    /// <summary>
+    /// Directories of earlier copies at the receiver (an older snapshot), relative to the destination and inside the
+    /// receiver's directory ("../2026-12-04" below a URL's "backups/2026-12-05"), at most 20, tried in order (rsync
+    /// --link-dest): a file the destination does not hold yet, which one of them holds unchanged (a regular file of the
+    /// same size, mtime and mode, and owner when kept), is given a further name of that copy, a hard link, and none of
+    /// it travels; the result counts it as unchanged. Needs <see cref="SkipUnchanged"/>; not with <see cref="Checksum"/>.
+    /// Linux receivers only. Empty by default; `sglty send --link-dest`.
+    /// </summary>
+    public IReadOnlyList<string> LinkDestinations { get; init; } = [];
+
+    /// <summary>The most <see cref="LinkDestinations"/> a send may give, as rsync allows.</summary>
+    public const int MostLinkDestinations = Storage.LinkDestinations.Most;
+
     /// <summary>Whether the receiver keeps backups (<see cref="Backup"/> or <see cref="BackupDirectory"/>).</summary>
     internal bool KeepsBackups => Backup || BackupDirectory is not null;
 
@@ -343,6 +356,13 @@ public sealed record TransferOptions
             throw new ArgumentException(directoryError, nameof(BackupDirectory));
         if (KeepsBackups && Protocol.BackupMessage.SuffixError(BackupSuffixOrDefault, BackupDirectory, Limits) is { } suffixError)
             throw new ArgumentException(suffixError, nameof(BackupSuffix));
+        if (LinkDestinations.Count > Storage.LinkDestinations.Most)
+            throw new ArgumentException($"at most {Storage.LinkDestinations.Most} link-dest directories may be given, as with rsync", nameof(LinkDestinations));
+        foreach (string directory in LinkDestinations)
+            if (Storage.LinkDestinations.Error(directory, Limits) is { } linkError)
+                throw new ArgumentException(linkError, nameof(LinkDestinations));
+        if (LinkDestinations.Count > 0 && (!SkipUnchanged || Checksum))
+            throw new ArgumentException("link-dest links the files the quick check finds unchanged: it needs SkipUnchanged (no --ignore-times), and does not go with --checksum yet", nameof(LinkDestinations));
         if (CompressLevel is < 1 or > Compression.ShardPacker.MostLevel)
             throw new ArgumentOutOfRangeException(nameof(CompressLevel), CompressLevel, $"a compression level is from 1 to {Compression.ShardPacker.MostLevel}");
         if (MaxFileSize < 0 || MinFileSize < 0)

@@ -81,10 +81,12 @@ internal static class RecvCommand
             var output = new Lock();
             receiver.SessionCompleted += result =>
             {
+                // Paths are the session's destination's: a sender's URL may name one below this directory.
+                string session = $"session {result.SessionId[..8]}{(result.Destination.Length > 0 ? $" into {result.Destination}/" : "")}";
                 foreach (string failure in result.WriteFailures)
-                    Console.Error.WriteLine(Errors.Printable($"session {result.SessionId[..8]}: {failure}"));
+                    Console.Error.WriteLine(Errors.Printable($"{session}: {failure}"));
                 foreach (string failure in result.DeletionFailures)
-                    Console.Error.WriteLine(Errors.Printable($"session {result.SessionId[..8]}: could not delete {failure}"));
+                    Console.Error.WriteLine(Errors.Printable($"{session}: could not delete {failure}"));
                 Console.Error.WriteLine(Errors.Printable(Describe(result)));
                 // Sessions end concurrently: one object per line, whole.
                 if (json) lock (output) WriteJson(result);
@@ -219,14 +221,16 @@ internal static class RecvCommand
         {
             var besides = new List<string>();
             if (result.FilesUnchanged > 0) besides.Add($"{result.FilesUnchanged} unchanged, left as they are");
+            if (result.FilesLinked > 0) besides.Add($"would link {Count.Of(result.FilesLinked, "file")} from --link-dest copies");
             if (result.FilesNotSent > 0) besides.Add($"{result.FilesNotSent} the sender could not read");
             if (result.EntriesFailed > 0) besides.Add($"{Count.Of(result.EntriesFailed, "entry", "entries")} could not be written here");
             if (result.EntriesDeleted > 0) besides.Add($"would delete {Count.Of(result.EntriesDeleted, "entry", "entries")}");
             string more = besides.Count > 0 ? $"; {string.Join("; ", besides)}" : "";
-            return $"session {id} from {result.Remote}{into} ({CipherSuites.Name(result.Cipher)}): dry run, nothing changed: would receive {Count.Of(result.Files - result.FilesUnchanged, "file")}{more}";
+            return $"session {id} from {result.Remote}{into} ({CipherSuites.Name(result.Cipher)}): dry run, nothing changed: would receive {Count.Of(result.Files - result.FilesUnchanged - result.FilesLinked, "file")}{more}";
         }
         double seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-9);
         string unchanged = result.FilesUnchanged > 0 ? $" ({result.FilesUnchanged} unchanged, left as they were)" : "";
+        if (result.FilesLinked > 0) unchanged += $"; {Count.Of(result.FilesLinked, "file")} linked from --link-dest copies";
         if (result.FilesNotSent > 0) unchanged += $"; {result.FilesNotSent} the sender could not read";
         if (result.EntriesFailed > 0) unchanged += $"; {Count.Of(result.EntriesFailed, "entry", "entries")} could not be written here";
         if (result.EntriesDeleted > 0) unchanged += $"; deleted {Count.Of(result.EntriesDeleted, "entry", "entries")} the sender no longer has";
@@ -245,6 +249,7 @@ internal static class RecvCommand
             if (result.DryRun) writer.WriteBoolean("dry_run", true);
             writer.WriteNumber("files", result.Files);
             writer.WriteNumber("files_unchanged", result.FilesUnchanged);
+            writer.WriteNumber("files_linked", result.FilesLinked);
             writer.WriteNumber("files_not_sent", result.FilesNotSent);
             writer.WriteNumber("entries_not_written", result.EntriesFailed);
             writer.WriteNumber("deleted", result.EntriesDeleted);

@@ -65,10 +65,11 @@ internal static partial class SendCommand
         var sparse = new Option<bool>("--sparse", "-S") { Description = "handle sparse files (disk images, say) as rsync --sparse does: a Linux receiver leaves runs of zeros as holes rather than writing them, and no receiver reserves space ahead; shards that lie in a hole of the source (Linux) are not read or sent, only named" };
         var delta = new Option<bool>("--delta") { Description = "send only the shards of a changed file that differ from the version already at the receiver, as rsync does (a log that grew sends its new tail): the receiver first copies that version into the file's partial; the default on a path of 1 ms round trip or more, not on loopback or a LAN" };
         var backup = new Option<bool>("--backup", "-b") { Description = "keep what the send replaces or deletes at the receiver, as rsync --backup does: each file or link is renamed to its name with '~' (--suffix) beside it, replacing an older backup; with --delete, the backups stay" };
-        var backupDir = new Option<string>("--backup-dir") { HelpName = "DIR", Description = "with --backup (which it implies), move what is replaced or deleted into DIR, each at its own path, as rsync --backup-dir does (no suffix unless --suffix gives one); DIR is relative to the receiver's directory and inside it, and --delete leaves it alone: a dated DIR per send keeps every version" };
+        var backupDir = new Option<string>("--backup-dir") { HelpName = "DIR", Description = "with --backup (which it implies), move what is replaced or deleted into DIR, each at its own path, as rsync --backup-dir does (no suffix unless --suffix gives one); DIR is relative to the destination (the receiver's directory, or the one the URL names) and inside it, and --delete leaves it alone: a dated DIR per send keeps every version" };
+        var linkDest = new Option<string[]>("--link-dest") { HelpName = "DIR", Description = "link, rather than send, each file the destination does not hold yet that DIR holds unchanged (same size, time and mode), as rsync --link-dest does for snapshots: the receiver gives its copy there a further name; DIR is relative to the destination and inside the receiver's directory (../2026-12-04 beside a URL's backups/2026-12-05); may be given up to 20 times, tried in order (Linux receivers)", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
         var suffix = new Option<string>("--suffix") { HelpName = "SUFFIX", Description = "with --backup or --backup-dir, append SUFFIX to each backup's name, as rsync --suffix does; default '~' beside the files, none in --backup-dir" };
         var wholeFile = new Option<bool>("--whole-file", "-W") { Description = "send changed files whole, never as a delta, as rsync --whole-file does" };
-        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, update, ignoreExisting, maxSize, minSize, delete, deleteExcluded, exclude, excludeFrom, include, includeFrom, relative, filesFrom, recursive, from0, dryRun, verbose, owners, numericIds, hardLinks, removeSources, backup, backupDir, suffix, sparse, compress, compressLevel, bwlimit, delta, wholeFile };
+        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, update, ignoreExisting, maxSize, minSize, delete, deleteExcluded, exclude, excludeFrom, include, includeFrom, relative, filesFrom, recursive, from0, dryRun, verbose, owners, numericIds, hardLinks, removeSources, backup, backupDir, suffix, linkDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile };
         command.Validators.Add(result =>
         {
             if (result.GetValue(delta) && result.GetValue(wholeFile)) result.AddError("--delta and --whole-file contradict each other; give one of them");
@@ -82,6 +83,12 @@ internal static partial class SendCommand
                 result.AddError("--checksum compares the contents of files in place, which --ignore-times sends anyway and --size-only does not look at; give one of them");
             if (result.GetValue(suffix) is not null && !result.GetValue(backup) && result.GetValue(backupDir) is null)
                 result.AddError("--suffix names backups, which --backup or --backup-dir asks for; give one of them too");
+            if (result.GetValue(linkDest) is { Length: > 0 } linked)
+            {
+                if (linked.Length > Singularity.Engine.TransferOptions.MostLinkDestinations) result.AddError($"--link-dest may be given at most {Singularity.Engine.TransferOptions.MostLinkDestinations} times, as with rsync");
+                if (result.GetValue(ignoreTimes) || result.GetValue(checksum))
+                    result.AddError("--link-dest links the files the quick check finds unchanged, which --ignore-times sends anyway and --checksum judges by their contents; give one or the other");
+            }
             if (result.GetValue(ignoreTimes) && keepRules)
                 result.AddError("--ignore-times sends every file, so it contradicts --size-only, --update and --ignore-existing; give one or the other");
         });
@@ -123,6 +130,7 @@ internal static partial class SendCommand
                 Backup = result.GetValue(backup),
                 BackupDirectory = BackupDirectory(result.GetValue(backupDir)),
                 BackupSuffix = result.GetValue(suffix),
+                LinkDestinations = [.. (result.GetValue(linkDest) ?? []).Select(LinkDirectory)],
                 Sparse = result.GetValue(sparse),
                 Compress = compressed,
                 CompressLevel = result.GetValue(compressLevel) is { } asked and not 0 ? asked : TransferOptions.DefaultCompressLevel,
@@ -302,6 +310,10 @@ internal static partial class SendCommand
     /// <summary>The backup directory as rsync reads it: "./old/" and "old//x" name old and old/x; an absolute one stays as given, to be refused.</summary>
     private static string? BackupDirectory(string? given) =>
         given is null || given.StartsWith('/') ? given : string.Join('/', given.Split('/').Where(part => part is not ("" or ".")));
+
+    /// <summary>A --link-dest directory as rsync reads it: "./old/" and "old//x" name old and old/x; one that climbs keeps its "..".</summary>
+    private static string LinkDirectory(string given) =>
+        given.StartsWith('/') ? given : string.Join('/', given.Split('/').Where(part => part is not ("" or "."))) is { Length: > 0 } clean ? clean : ".";
 
     private static Option<long?> RsyncSize(string name, string description) =>
         CommonOptions.Parsed<long>(name, "SIZE", description, TryParseRsyncSize, text => $"{name}: '{text}' is not a size; use a number of bytes with an optional unit, such as 100m, 1.5G or 500kb");

@@ -50,6 +50,7 @@ internal static partial class Errors
         [nameof(TransferOptions.MinFileSize)] = "--min-size",
         [nameof(TransferOptions.BackupDirectory)] = "--backup-dir",
         [nameof(TransferOptions.BackupSuffix)] = "--suffix",
+        [nameof(TransferOptions.LinkDestinations)] = "--link-dest",
         [nameof(TransferOptions.CompressLevel)] = "--compress-level",
     };
 

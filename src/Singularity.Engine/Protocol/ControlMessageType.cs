@@ -51,4 +51,6 @@ internal enum ControlMessageType : byte
     Backup = 23,
     /// <summary>S→R, before OpenSession, at most once: the directory below the receiver's own that the session writes into as its root (the path of the sender's URL).</summary>
     Destination = 24,
+    /// <summary>S→R, after OpenSession and before the first ManifestChunk, at most once, only with OpenSession's quick check and without --checksum: directories of earlier copies whose unchanged files the receiver links rather than receives (rsync --link-dest).</summary>
+    LinkDest = 25,
 }

@@ -28,6 +28,23 @@ internal sealed class DestinationLock : IDisposable
         return null;
     }
 
+    // Sessions of one receiver probe one at a time, so that one's probe is not taken for a sender's lock by another.
+    private static readonly Lock Probing = new();
+
+    /// <summary>
+    /// Whether another process holds a lock on <paramref name="directory"/>: a send moving files out of it
+    /// (<see cref="SourceRemoval"/>'s shared lock), or another receiver in it. Probed with an exclusive lock let go at
+    /// once. False where no lock can be taken (not Linux, a file system without flock).
+    /// </summary>
+    public static bool HeldElsewhere(string directory)
+    {
+        lock (Probing)
+        {
+            using var handle = SpecialFiles.OpenReadOnly(directory);
+            return handle is not null && flock(handle, LockExclusive | LockNonBlocking) != 0 && Marshal.GetLastPInvokeError() == Errno.WouldBlock;
+        }
+    }
+
     /// <summary>
     /// Takes a shared lock on <paramref name="directory"/>, which a receiver's exclusive one excludes both ways: for a
     /// send that removes its sources (<see cref="SourceRemoval"/>). Null if it could not be taken, with the error

@@ -24,10 +24,15 @@ internal sealed class PathGuard
     // A dry run's directories that a real session would create (Plan).
     private readonly HashSet<string> _plannedDirectories = new(Names);
 
-    public PathGuard(string root, ProtocolLimits limits)
+    // A dry run's root that a real session would create (its destination is missing): all below it is planned.
+    private readonly bool _rootPlanned;
+
+    /// <summary>Guards <paramref name="root"/>; for a dry run whose root a real session would create, <paramref name="rootPlanned"/>: nothing below it is looked at.</summary>
+    public PathGuard(string root, ProtocolLimits limits, bool rootPlanned = false)
     {
         _root = Path.GetFullPath(root);
         _limits = limits;
+        _rootPlanned = rootPlanned;
     }
 
     public string Root => _root;
@@ -157,13 +162,14 @@ internal sealed class PathGuard
                 if (_checkedDirectories.Contains(directory)) return false;
             }
         }
-        return false;
+        return _rootPlanned;
     }
 
     /// <summary>Whether a dry run planned <paramref name="directory"/>: a real session would create it fresh.</summary>
     public bool Planned(string? directory)
     {
         if (directory is null) return false;
+        if (_rootPlanned && directory == _root) return true;
         lock (_checkedDirectories) return _plannedDirectories.Contains(directory);
     }
 

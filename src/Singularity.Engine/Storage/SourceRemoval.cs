@@ -30,31 +30,24 @@ internal static class SourceRemoval
         {
             foreach (string path in paths)
             {
-                foreach (string landingHere in relative ? [SourceScanner.RelativeBase(path)] : LandingDirectories(path))
+                foreach (string landing in relative ? [SourceScanner.RelativeBase(path)] : LandingDirectories(path))
                 {
-                    string landing = landingHere;
-                    if (destination is not null)
+                    if (destination is null)
                     {
-                        // Only a receiver in the directory above that lands there by the URL's names can write here.
-                        int reached = ReceiverAbove(landingHere, destination, out string? above);
-                        if (reached == Errno.NoEntry || (reached == 0 && above is null)) continue;
-                        if (reached != 0)
-                            throw new SingularityException(ErrorCode.BadPath, $"cannot open '{landingHere}' ({Errno.ToException(reached).Message}), which shows whether a receiver writes where '{path}' would land: --remove-source-files needs to open that directory for reading");
-                        landing = above!;
-                    }
-                    // Each directory once: a list of thousands of files in one directory takes one lock.
-                    if (!locked.Add(landing)) continue;
-                    if (DestinationLock.TryShare(landing, out int error) is { } shared)
-                    {
-                        held.Add(shared);
+                        Lock(landing, path, held, locked, receiverThere: true);
                         continue;
                     }
-                    // No such directory, so no receiver in it: the scan reports the missing source.
-                    if (error == Errno.NoEntry) continue;
-                    if (error == Errno.WouldBlock)
-                        throw new SingularityException(ErrorCode.BadPath, $"'{landing}' is locked by another process, as a running sglty recv locks its destination: what '{path}' sends would land where it is read, and --remove-source-files would then delete the only copy; send to another destination, or stop that receiver");
-                    // Unlocked, a receiver there would go unseen: refused rather than risked.
-                    throw new SingularityException(ErrorCode.BadPath, $"cannot lock '{landing}' ({Errno.ToException(error).Message}), which shows whether a receiver writes where '{path}' would land: --remove-source-files needs to open that directory for reading and lock it");
+                    // The receiver whose session would land here by the URL's names, if one runs in the directory
+                    // above by them, is refused now, before anything is read.
+                    int reached = ReceiverAbove(landing, destination, out string? above);
+                    if (reached == Errno.NoEntry) continue;
+                    if (reached != 0)
+                        throw new SingularityException(ErrorCode.BadPath, $"cannot open '{landing}' ({Errno.ToException(reached).Message}), which shows whether a receiver writes where '{path}' would land: --remove-source-files needs to open that directory for reading");
+                    if (above is not null) Lock(above, path, held, locked, receiverThere: true);
+                    // The landing directory itself is locked too, however it is reached (a bind mount, another mount of
+                    // its file system, where the names above differ): a receiver's session finds the lock as it enters
+                    // its destination, and refuses. A receiver in the landing directory itself writes below it, not here.
+                    Lock(landing, path, held, locked, receiverThere: false);
                 }
             }
         }
@@ -64,6 +57,30 @@ internal static class SourceRemoval
             throw;
         }
         return new Held(held);
+    }
+
+    /// <summary>
+    /// Takes a shared lock on <paramref name="directory"/> (once), kept in <paramref name="held"/>. A receiver's lock
+    /// there refuses the send when <paramref name="receiverThere"/> says its files would land where they are read;
+    /// otherwise it is passed over. A directory that cannot be locked refuses the send: a receiver there would go unseen.
+    /// </summary>
+    private static void Lock(string directory, string path, List<DestinationLock> held, HashSet<string> locked, bool receiverThere)
+    {
+        // Each directory once: a list of thousands of files in one directory takes one lock.
+        if (!locked.Add(directory)) return;
+        if (DestinationLock.TryShare(directory, out int error) is { } shared)
+        {
+            held.Add(shared);
+            return;
+        }
+        // No such directory, so no receiver in it: the scan reports the missing source.
+        if (error == Errno.NoEntry) return;
+        if (error == Errno.WouldBlock)
+        {
+            if (!receiverThere) return;
+            throw new SingularityException(ErrorCode.BadPath, $"'{directory}' is locked by another process, as a running sglty recv locks its destination: what '{path}' sends would land where it is read, and --remove-source-files would then delete the only copy; send to another destination, or stop that receiver");
+        }
+        throw new SingularityException(ErrorCode.BadPath, $"cannot lock '{directory}' ({Errno.ToException(error).Message}), which shows whether a receiver writes where '{path}' would land: --remove-source-files needs to open that directory for reading and lock it");
     }
 
     /// <summary>

@@ -178,6 +178,7 @@ internal static class SpecialFiles
     private const ushort DirectoryType = 0x4000;
     private const uint StatxSize = 0x200;
     private const uint StatxModified = 0x40;
+    private const uint StatxMode = 0x2;
 
     /// <summary>
     /// True if <paramref name="handle"/>, just opened from <paramref name="path"/>, is not the file that bears that name
@@ -421,6 +422,28 @@ internal static class SpecialFiles
         return (new EntryStatus(type == RegularType, type == LinkType, (long)status.Size, modified, status.Device, status.Inode), 0);
     }
 
+    /// <summary>
+    /// What a regular file <paramref name="name"/> in <paramref name="directory"/> holds by its status: its size, mtime
+    /// (in the units the scan records), permission bits and owner; read never following a link there. Null when it is
+    /// anything but a regular file, or cannot be read.
+    /// </summary>
+    public static (long Size, long ModifiedNanoseconds, UnixFileMode Mode, uint User, uint Group)? RegularStatusAt(SafeFileHandle directory, string name)
+    {
+        const uint wanted = StatxType | StatxMode | StatxOwner | StatxGroup | StatxSize | StatxModified;
+        if (statx(directory, name, AtSymlinkNoFollow, wanted, out var status) != 0 || (status.Mask & wanted) != wanted) return null;
+        if ((status.Mode & FileTypeMask) != RegularType) return null;
+        long modified = status.ModifiedSeconds * 1_000_000_000 + status.ModifiedNanoseconds / 100 * 100;
+        return ((long)status.Size, modified, (UnixFileMode)(status.Mode & 0xFFF), status.Owner, status.Group);
+    }
+
+    /// <summary>
+    /// Gives the file <paramref name="name"/> in <paramref name="directory"/> the further name <paramref name="created"/>
+    /// (a hard link), never following a link at <paramref name="name"/> and never replacing what stands at
+    /// <paramref name="created"/>; 0, or the error number (<see cref="Errno.Exists"/> when something stands there).
+    /// </summary>
+    public static int LinkAt(SafeFileHandle directory, string name, string created) =>
+        linkat(directory, name, AtFdCwd, created, 0) == 0 ? 0 : Marshal.GetLastPInvokeError();
+
     /// <summary>The target of the link <paramref name="name"/> in <paramref name="directory"/>, as UTF-8; null if it is not a link or cannot be read.</summary>
     public static string? LinkTargetAt(SafeFileHandle directory, string name)
     {
@@ -484,6 +507,9 @@ internal static class SpecialFiles
 
     [DllImport("libc", EntryPoint = "openat", SetLastError = true)]
     private static extern int openat(SafeFileHandle directory, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
+
+    [DllImport("libc", EntryPoint = "linkat", SetLastError = true)]
+    private static extern int linkat(SafeFileHandle existingDirectory, [MarshalAs(UnmanagedType.LPUTF8Str)] string existing, int createdDirectory, [MarshalAs(UnmanagedType.LPUTF8Str)] string created, int flags);
 
     [DllImport("libc", EntryPoint = "unlinkat", SetLastError = true)]
     private static extern int unlinkat(SafeFileHandle directory, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);

@@ -19,6 +19,8 @@ public sealed partial record ConnectionUrl(string Host, int Port, string? Token 
     public static ConnectionUrl Parse(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
+        // As Uri reads it: a URL pasted with a space or a line end after it names no directory ending in one.
+        text = text.Trim();
         // A URL with a slash missing ("sglty:/host") would otherwise read as a host named "sglty".
         bool schemeWithoutSlashes = text.StartsWith($"{Scheme}:", StringComparison.OrdinalIgnoreCase) && !text.Contains("://", StringComparison.Ordinal)
             && !int.TryParse(PortPart(text.AsSpan(Scheme.Length + 1)), NumberStyles.None, CultureInfo.InvariantCulture, out _);
@@ -50,12 +52,36 @@ public sealed partial record ConnectionUrl(string Host, int Port, string? Token 
         var names = new List<string>();
         foreach (string part in rest[(slash + 1)..].Split('/', StringSplitOptions.RemoveEmptyEntries))
         {
-            string name = Uri.UnescapeDataString(part);
+            string name = Unescaped(part)
+                ?? throw new FormatException($"'{WithoutToken(text)}' names a directory with '{part}' in its path, which is not UTF-8 written as a URL writes it ('%' and two hex digits a byte)");
             if (name is "." or ".." || name.Contains('/') || name.Contains('\\') || name.Contains('\0'))
                 throw new FormatException($"'{WithoutToken(text)}' names a directory with '{name}' in its path; name one below the receiver's directory, as `backups/web1`");
             names.Add(name);
         }
         return names.Count == 0 ? null : string.Join('/', names);
+    }
+
+    /// <summary>A name of the URL's path with its %-escapes decoded, as UTF-8; null when an escape is malformed or the bytes are not UTF-8.</summary>
+    private static string? Unescaped(string part)
+    {
+        var bytes = new List<byte>(part.Length);
+        for (int at = 0; at < part.Length;)
+        {
+            int escape = part.IndexOf('%', at);
+            bytes.AddRange(System.Text.Encoding.UTF8.GetBytes(part[at..(escape < 0 ? part.Length : escape)]));
+            if (escape < 0) break;
+            if (escape + 2 >= part.Length || !byte.TryParse(part.AsSpan(escape + 1, 2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out byte value)) return null;
+            bytes.Add(value);
+            at = escape + 3;
+        }
+        try
+        {
+            return Protocol.WireFormat.StrictUtf8.GetString([.. bytes]);
+        }
+        catch (System.Text.DecoderFallbackException)
+        {
+            return null;
+        }
     }
 
     /// <summary>What follows "HOST:" up to a path or query: the port, in a bare HOST:PORT.</summary>

@@ -23,6 +23,10 @@ internal sealed partial class ReceiverSession
     private PathGuard _guard;
     // The directory below the receiver's that the sender's URL named (Destination), relative to it; "" for none.
     private string _destination = "";
+    private readonly string _receiverRoot;
+    // Directories of earlier copies whose unchanged files are linked rather than received (LinkDest); null for none.
+    private LinkDestinations? _linkDests;
+    private int _filesLinked;
     private readonly CancellationTokenSource _cts = new();
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly List<Task> _laneTasks = [];
@@ -144,6 +148,7 @@ internal sealed partial class ReceiverSession
         _limits = options.Transfer.Limits;
         _slowFlushTicks = (long)(options.SlowFlush.TotalSeconds * Stopwatch.Frequency);
         _guard = new PathGuard(options.Directory, _limits);
+        _receiverRoot = _guard.Root;
         _holds = new OpenFileBudget(_limits.MaxOpenFiles, receiverHolds);
         _writing = new OpenFileBudget(_limits.MaxOpenFiles, receiverWriting);
         Remote = remote;
@@ -216,6 +221,7 @@ internal sealed partial class ReceiverSession
                 case ControlMessageType.OwnerNames: OnOwnerNames(body.Span); break;
                 case ControlMessageType.Backup: OnBackup(body.Span); break;
                 case ControlMessageType.Destination: OnDestination(body.Span); break;
+                case ControlMessageType.LinkDest: OnLinkDest(body.Span); break;
                 case ControlMessageType.FilesSealed:
                     if (OnFilesSealed(body.Span) is { } ready) await CommitElsewhereAsync(ready, cancellationToken).ConfigureAwait(false);
                     break;
@@ -257,8 +263,6 @@ internal sealed partial class ReceiverSession
         _deleteExtraneous = (flags & OpenSessionFlags.DeleteExtraneous) != 0;
         _rootIsSent = (flags & OpenSessionFlags.RootIsSent) != 0;
         _dryRun = (flags & OpenSessionFlags.DryRun) != 0;
-        // Before anything that writes or plans below the root: everything from here on is the session's root's.
-        if (_destination.Length > 0) EnterDestination();
         if ((flags & OpenSessionFlags.HardLinks) != 0) KeepHardLinks();
         // A dry run removes nothing and writes nothing, so others may remove directories meanwhile: it leaves the gate.
         if (_dryRun && !LeftRemovalGate)
@@ -290,6 +294,9 @@ internal sealed partial class ReceiverSession
         _delta = (flags & OpenSessionFlags.Delta) != 0 && _options.Delta;
         _declaredBytes = totalBytes;
         _declaredEntries = entries;
+        // Once the session is found acceptable, before anything that writes or plans below the root: everything from
+        // here on is the session's root's.
+        if (_destination.Length > 0) EnterDestination();
         _opened = true;
         if (entries == 0) Accept(0, 0);
     }
@@ -319,6 +326,15 @@ internal sealed partial class ReceiverSession
         _destination = DestinationMessage.Decode(body, _limits);
     }
 
+    /// <summary>The directories of earlier copies to link unchanged files from; once, after OpenSession and before the manifest.</summary>
+    private void OnLinkDest(ReadOnlySpan<byte> body)
+    {
+        if (!_opened || _entriesReceived != 0 || _linkDests is not null) throw new ProtocolViolationException("LinkDest outside its place: once, after OpenSession and before the manifest");
+        // It links what the quick check finds unchanged; --checksum reads contents, which a link made from status alone would skip.
+        if (!_skipUnchanged || _checksum) throw new ProtocolViolationException("LinkDest without the quick check it rests on, or with --checksum");
+        _linkDests = LinkDestinations.Resolve(_receiverRoot, _destination, LinkDestMessage.Decode(body, _limits));
+    }
+
     /// <summary>
     /// Creates the session's directory (a dry run only plans it), checking every part of the way as an entry's
     /// parents are checked, so that it is never reached through a link; then roots the session there.
@@ -326,19 +342,27 @@ internal sealed partial class ReceiverSession
     private void EnterDestination()
     {
         string full;
+        bool planned = false;
         try
         {
             full = _guard.Resolve(_destination, create: !_dryRun);
             if (!_dryRun) _guard.CreateDirectory(full);
             else if (File.Exists(full) || new DirectoryInfo(full).LinkTarget is not null)
                 throw new SingularityException(ErrorCode.BadPath, $"'{_destination}' is not a directory");
+            // A dry run's destination a real session would create: nothing that comes to stand there meanwhile (a link
+            // another session makes) is looked at, as below any directory a dry run plans.
+            else planned = _guard.Planned(Path.GetDirectoryName(full)) || !Directory.Exists(full);
+            // A send moving its sources out of this very directory (its shared lock, taken before it connected) would
+            // find its copies here to be its sources, and remove the only copy.
+            if (!_dryRun && DestinationLock.HeldElsewhere(full))
+                throw new SingularityException(ErrorCode.BadPath, "another process holds a lock on it: a sglty send moving files out of it (--remove-source-files), whose copies would then be its sources, or another sglty recv receiving into it");
         }
         catch (Exception ex) when (ex is SingularityException or IOException or UnauthorizedAccessException)
         {
             string reason = ex is UnauthorizedAccessException ? "permission denied" : ex.Message;
             throw new SingularityException(ErrorCode.BadPath, $"cannot receive into '{_destination}' below the receiver's directory: {reason}");
         }
-        _guard = new PathGuard(full, _limits);
+        _guard = new PathGuard(full, _limits, planned);
     }
 
     /// <summary>
@@ -581,6 +605,7 @@ internal sealed partial class ReceiverSession
             NameKept(id, entry);
             return;
         }
+        if (_linkDests is not null && !entry.SentBefore && Linked(id, entry, full, fresh, partialStands, standing, link: true)) return;
         var file = NewPartialFile(id, entry, full);
         // A partial of its own, from an interrupted send of this version, is resumed; otherwise, with delta, the file
         // is seeded from the version at its name, and its offers read from the seed.
@@ -675,6 +700,32 @@ internal sealed partial class ReceiverSession
             NamePresent(id, entry);
         else if (!fresh && _keepRules != 0 && !entry.SentBefore && KeepsOwn(entry, full))
             NameKept(id, entry);
+        else if (_linkDests is not null && !entry.SentBefore)
+            Linked(id, entry, full, fresh, partialStands: null, standing: null, link: false);
+    }
+
+    /// <summary>
+    /// With --link-dest, a file where nothing stands (no partial either, which is resumed instead) is linked from an
+    /// earlier copy that holds it unchanged (<see cref="LinkDestinations"/>), and named to the sender as in place; a
+    /// dry run (<paramref name="link"/> false) only names it.
+    /// </summary>
+    private bool Linked(uint id, ManifestEntry entry, string full, bool fresh, bool? partialStands, FileInfo? standing, bool link)
+    {
+        if (!fresh)
+        {
+            if (standing is null ? Stands(full) : standing.Exists || (int)standing.Attributes != -1) return false;
+            if (partialStands ?? File.Exists(PartialFile.ResumablePathFor(full))) return false;
+        }
+        if (!_linkDests!.TryLink(entry, full, _options.PreserveMode && !OperatingSystem.IsWindows(), SpecialFiles.MayChangeOwners ? entry.Owner : null, link)) return false;
+        _filesLinked++;
+        _chunkUnchangedBytes += entry.Size;
+        if (link)
+        {
+            _fileCount++;
+            Settle(id);
+        }
+        _control!.PostBatchItem(ControlMessageType.FilesPresent, id);
+        return true;
     }
 
     /// <summary>
@@ -1194,7 +1245,8 @@ internal sealed partial class ReceiverSession
         _extraneous.RemoveDirectories = removeDirectories;
         // Beside the files, what goes must not be renamed over what the source just put there (x over the source's x~).
         if (_backups is not null) _backups.NamedBySource = path => _names.Contains(NameHash(path));
-        if (_rootIsSent) _extraneous.Clean(_guard.Root, "");
+        // A dry run's destination that a real session would create holds nothing to delete.
+        if (_rootIsSent && !_guard.Planned(_guard.Root)) _extraneous.Clean(_guard.Root, "");
         foreach (var (_, path, entry) in _directories)
         {
             // A dry run's planned directory would be created empty: what stands there now (a link's target) is not its.
@@ -1312,6 +1364,8 @@ internal sealed partial class ReceiverSession
 
     private async Task<ReceiveResult> FinishAsync()
     {
+        // The control loop, which alone links, has ended.
+        _linkDests?.Dispose();
         Task[] lanes;
         lock (_laneConnections)
         {
@@ -1360,6 +1414,7 @@ internal sealed partial class ReceiverSession
             SessionId = Id.ToString(),
             Remote = Remote,
             Destination = _destination,
+            FilesLinked = _filesLinked,
             Files = _filesCommitted - _filesDropped - _filesFailed,
             FilesUnchanged = _filesUnchanged,
             FilesNotSent = _filesDropped,

@@ -640,6 +640,7 @@ internal sealed partial class SenderSession
         if (_ownerNames.Count > 0) _control.Post(ControlMessageType.OwnerNames, OwnerNamesMessage.Encode(_ownerNames));
         // A dry run changes nothing, yet its deletion must leave the backups alone as the real send's would.
         if (_options.KeepsBackups) _control.Post(ControlMessageType.Backup, BackupMessage.Encode(_options.BackupSuffixOrDefault, _options.BackupDirectory));
+        if (_options.LinkDestinations.Count > 0) _control.Post(ControlMessageType.LinkDest, LinkDestMessage.Encode(_options.LinkDestinations));
         if ((_sessionFlags & OpenSessionFlags.DeleteExtraneous) != 0)
             foreach (byte[] names in PathListMessage.Encode(_leftBySize))
             {

@@ -123,6 +123,60 @@ public sealed class DestinationDirectoryTests
         Assert.Empty(Directory.GetFileSystemEntries(destination));
     }
 
+    /// <summary>
+    /// A dry run's destination that a real session would create is not looked into, even where a link comes to stand
+    /// at its name while the dry run goes on (another session may make one): its deletion lists nothing beyond the
+    /// receiver's directory.
+    /// </summary>
+    [Fact]
+    public async Task A_dry_run_does_not_look_through_a_link_made_at_its_new_destination()
+    {
+        using var temp = new TempDirectory();
+        string destination = temp.Sub("dst");
+        string elsewhere = temp.Sub("elsewhere");
+        TestFiles.Create(Path.Combine(elsewhere, "outside", "secret"), 10, seed: 1);
+        await using var receiver = new LoopbackReceiver(destination, new TransferOptions { Cipher = CipherSuite.None });
+        await using var peer = await RawPeer.ConnectAsync(receiver.Url);
+        const ushort dryDeletionOfTheRoot = OpenSessionFlags.SkipUnchanged | OpenSessionFlags.DeleteExtraneous | OpenSessionFlags.RootIsSent | OpenSessionFlags.DryRun;
+
+        Assert.Equal(ErrorCode.None, (await peer.HelloAsync(ConnectionRole.Control, receiver.Token)).Status);
+        await peer.SendControlAsync(ControlMessageType.Destination, DestinationMessage.Encode("new/outside"));
+        await peer.SendControlAsync(ControlMessageType.OpenSession, RawPeer.OpenSession(4096, 1, 0, 0, dryDeletionOfTheRoot));
+        Assert.NotNull(await peer.ReadUntilAsync(ControlMessageType.ManifestAccepted));
+        File.CreateSymbolicLink(Path.Combine(destination, "new"), elsewhere);
+        await peer.SendControlAsync(ControlMessageType.Finish, []);
+        var seen = new List<ControlMessageType>();
+        Assert.NotNull(await peer.ReadUntilAsync(ControlMessageType.SessionDone, seen.Add));
+
+        Assert.DoesNotContain(ControlMessageType.WouldDelete, seen);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.True(File.Exists(Path.Combine(elsewhere, "outside", "secret")));
+    }
+
+    /// <summary>
+    /// A session does not write into a directory another process holds a lock on: a send moving its files out of it
+    /// takes one before it connects, however it reaches that directory (through a bind mount, say, where the names
+    /// above it differ), and its own session into there is refused rather than its copies taken for its sources.
+    /// </summary>
+    [Fact]
+    public async Task A_destination_a_moving_sender_holds_is_refused()
+    {
+        using var temp = new TempDirectory();
+        string tree = Tree(temp);
+        string destination = temp.Sub("dst");
+        string held = temp.Sub("dst/web1");
+        await using var receiver = new LoopbackReceiver(destination);
+        using var sendersLock = Singularity.Engine.Storage.DestinationLock.TryShare(held, out _);
+        Assert.NotNull(sendersLock);
+
+        var error = await Assert.ThrowsAnyAsync<SingularityException>(() => SingularitySender.SendAsync([tree], Into(receiver, "web1"), Quick));
+
+        Assert.Equal(ErrorCode.BadPath, error.Code);
+        Assert.Contains("cannot receive into 'web1' below the receiver's directory: another process holds a lock on it: a sglty send moving files out of it", error.Message);
+        Assert.False((await receiver.NextResultAsync()).Succeeded);
+        Assert.Empty(Directory.GetFileSystemEntries(held));
+    }
+
     /// <summary>The receiver refuses a Destination that climbs out, comes after OpenSession or comes twice, before anything is written.</summary>
     [Theory]
     [InlineData("climbing", "refused destination: the destination must be a relative path inside the receiver's directory")]

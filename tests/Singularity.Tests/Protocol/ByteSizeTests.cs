@@ -47,6 +47,7 @@ public sealed class ByteSizeTests
     [InlineData("h:1/day%201/", "day 1", "sglty://h:1/day%201/")]
     [InlineData("sglty://[::1]:1/d?token=t", "d", "sglty://[::1]:1/d/?token=t")]
     [InlineData("sglty://h:1/caf%C3%A9/#x", "café", "sglty://h:1/caf%C3%A9/")]
+    [InlineData("sglty://h:1/café/50%25 ", "café/50%", "sglty://h:1/caf%C3%A9/50%25/")]
     public void A_path_names_a_directory_below_the_receivers(string text, string directory, string printed)
     {
         var url = ConnectionUrl.Parse(text);
@@ -65,6 +66,9 @@ public sealed class ByteSizeTests
     [InlineData("sglty://h:1/./sub?token=s3cret", "'sglty://h:1/./sub?token=…' names a directory with '.' in its path")]
     [InlineData("sglty://h:1/a%2F..%2Fb/?token=s3cret", "'sglty://h:1/a%2F..%2Fb/?token=…' names a directory with 'a/../b' in its path")]
     [InlineData("sglty://h:1/%2E%2E/?token=s3cret", "'sglty://h:1/%2E%2E/?token=…' names a directory with '..' in its path")]
+    [InlineData("sglty://h:1/a%zz/?token=s3cret", "'sglty://h:1/a%zz/?token=…' names a directory with 'a%zz' in its path, which is not UTF-8 written as a URL writes it")]
+    [InlineData("sglty://h:1/%C0%AE%C0%AE/?token=s3cret", "'sglty://h:1/%C0%AE%C0%AE/?token=…' names a directory with '%C0%AE%C0%AE' in its path, which is not UTF-8")]
+    [InlineData("sglty://h:1/a%2/?token=s3cret", "'sglty://h:1/a%2/?token=…' names a directory with 'a%2' in its path, which is not UTF-8")]
     public void A_malformed_url_is_refused_without_showing_its_token(string text, string start)
     {
         var error = Assert.Throws<FormatException>(() => ConnectionUrl.Parse(text));

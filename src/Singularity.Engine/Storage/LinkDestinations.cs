@@ -1,0 +1,112 @@
+using System.Text;
+using Microsoft.Win32.SafeHandles;
+using Singularity.Engine.Protocol;
+
+namespace Singularity.Engine.Storage;
+
+/// <summary>
+/// rsync's --link-dest: directories of earlier copies (an older snapshot, say) below the receiver's directory. A file
+/// the session would receive where nothing stands at its name is instead given a further name (a hard link) of the
+/// file at the same path in the first of them that holds it unchanged: a regular file of the entry's size, mtime and
+/// mode (and owner, when kept). Each copy is reached from the receiver's directory one name at a time, never through
+/// a link, so nothing outside it is ever linked in. Linux receivers only; elsewhere nothing is found.
+/// </summary>
+internal sealed class LinkDestinations : IDisposable
+{
+    /// <summary>The most directories a session may name, as rsync allows.</summary>
+    public const int Most = 20;
+
+    private readonly string _receiverRoot;
+    // Each directory's names below the receiver's directory (none: that directory itself).
+    private readonly string[][] _bases;
+    // The directory below each base last opened for an entry, and its handle (null: not there): entries come in
+    // manifest order, a directory's files together, so each directory's chain is walked once a base.
+    private readonly (string? Below, SafeFileHandle? Handle)[] _held;
+
+    private LinkDestinations(string receiverRoot, string[][] bases)
+    {
+        _receiverRoot = receiverRoot;
+        _bases = bases;
+        _held = new (string?, SafeFileHandle?)[bases.Length];
+    }
+
+    /// <summary>
+    /// What is wrong with a directory given to --link-dest (relative to the destination; it may climb with "..", as
+    /// rsync's "../yesterday"), or null. Where it leads is checked by <see cref="Resolve"/>, against the receiver's directory.
+    /// </summary>
+    public static string? Error(string directory, ProtocolLimits limits)
+    {
+        if (directory.Length == 0) return "an empty directory";
+        if (directory[0] == '/') return $"'{directory}' is not relative to the destination";
+        if (Encoding.UTF8.GetByteCount(directory) > limits.MaxPathBytes) return $"'{directory}' is longer than {limits.MaxPathBytes} bytes";
+        foreach (string name in directory.Split('/'))
+        {
+            if (name.Length == 0) return $"an empty name in '{directory}'";
+            if (name.Contains('\0')) return "NUL in a directory";
+            if (Encoding.UTF8.GetByteCount(name) > limits.MaxNameBytes) return $"a name in '{directory}' is longer than {limits.MaxNameBytes} bytes";
+            if (PathGuard.IsReserved(name)) return $"'{directory}' uses a name reserved for partial files";
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// The directories, relative to the session's <paramref name="destination"/> (relative to <paramref name="receiverRoot"/>),
+    /// each brought to its names below the receiver's directory; throws <see cref="ErrorCode.BadPath"/> for one that leads out of it.
+    /// </summary>
+    public static LinkDestinations Resolve(string receiverRoot, string destination, IReadOnlyList<string> directories)
+    {
+        var bases = new string[directories.Count][];
+        for (int i = 0; i < directories.Count; i++)
+        {
+            var names = new List<string>(destination.Length == 0 ? [] : destination.Split('/'));
+            foreach (string name in directories[i].Split('/'))
+            {
+                if (name == ".") continue;
+                if (name != "..") names.Add(name);
+                else if (names.Count > 0) names.RemoveAt(names.Count - 1);
+                else throw new SingularityException(ErrorCode.BadPath, $"refused --link-dest '{directories[i]}': it leads out of the receiver's directory, where nothing may be linked from");
+            }
+            bases[i] = [.. names];
+        }
+        return new LinkDestinations(receiverRoot, bases);
+    }
+
+    /// <summary>
+    /// Links the first unchanged copy of <paramref name="entry"/> at <paramref name="full"/>, where nothing stands (a
+    /// dry run, <paramref name="link"/> false, only finds it). <paramref name="mode"/>: whether the copy's mode must be
+    /// the entry's; <paramref name="owner"/>: the owner it must have, if any. False when no copy is unchanged, or the
+    /// link cannot be made (something came to stand at the name, another file system, too many links): the file is then sent.
+    /// </summary>
+    public bool TryLink(ManifestEntry entry, string full, bool mode, (uint User, uint Group)? owner, bool link = true)
+    {
+        int slash = entry.Path.LastIndexOf('/');
+        string below = slash < 0 ? "" : entry.Path[..slash], name = entry.Path[(slash + 1)..];
+        for (int i = 0; i < _bases.Length; i++)
+        {
+            if (DirectoryOf(i, below) is not { } directory) continue;
+            if (SpecialFiles.RegularStatusAt(directory, name) is not { } copy || copy.Size != entry.Size || copy.ModifiedNanoseconds != entry.MtimeNanoseconds
+                || (mode && copy.Mode != (entry.Mode & PartialFile.SafeModeBits)) || (owner is { } wanted && (copy.User, copy.Group) != wanted))
+                continue;
+            return !link || SpecialFiles.LinkAt(directory, name, full) == 0;
+        }
+        return false;
+    }
+
+    private SafeFileHandle? DirectoryOf(int index, string below)
+    {
+        if (_held[index].Below == below) return _held[index].Handle;
+        _held[index].Handle?.Dispose();
+        var handle = SpecialFiles.OpenDirectoryBelow(_receiverRoot, below.Length == 0 ? _bases[index] : [.. _bases[index], .. below.Split('/')]);
+        _held[index] = (below, handle);
+        return handle;
+    }
+
+    public void Dispose()
+    {
+        for (int i = 0; i < _held.Length; i++)
+        {
+            _held[i].Handle?.Dispose();
+            _held[i] = default;
+        }
+    }
+}

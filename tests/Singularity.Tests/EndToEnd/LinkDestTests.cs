@@ -1,0 +1,198 @@
+using Singularity.Engine;
+using Singularity.Engine.Protocol;
+using Singularity.Engine.Security;
+using Singularity.Engine.Storage;
+using Singularity.Tests.Support;
+
+namespace Singularity.Tests.EndToEnd;
+
+/// <summary>
+/// With <see cref="TransferOptions.LinkDestinations"/>, as with rsync --link-dest, a file the destination does not
+/// hold yet that an earlier copy holds unchanged is given a further name of that copy rather than sent: a tree of
+/// daily snapshots then takes the space of what changed.
+/// </summary>
+public sealed class LinkDestTests
+{
+    private static readonly TransferOptions Quick = new() { ShardSize = 4096, SkipUnchanged = true };
+
+    /// <summary>Files "a" (ten shards), "sub/b", "sub/c" and "same", and a link "l" to "a".</summary>
+    private static string Tree(TempDirectory temp)
+    {
+        string tree = temp.Sub("src/tree");
+        TestFiles.Create(Path.Combine(tree, "a"), 40_000, seed: 1);
+        TestFiles.Create(Path.Combine(tree, "sub", "b"), 300, seed: 2);
+        TestFiles.Create(Path.Combine(tree, "sub", "c"), 700, seed: 3);
+        TestFiles.Create(Path.Combine(tree, "same"), 500, seed: 4);
+        File.CreateSymbolicLink(Path.Combine(tree, "l"), "a");
+        return tree;
+    }
+
+    private static ulong Inode(string path) => SpecialFiles.IdentityOf(path)!.Value.Inode;
+
+    /// <summary>
+    /// The second snapshot holds the source byte for byte; its unchanged files are the first snapshot's (the same
+    /// inode) and did not travel; a changed and a new file travelled, and the first snapshot keeps its old version.
+    /// </summary>
+    [Fact]
+    public async Task Unchanged_files_are_linked_from_the_earlier_snapshot()
+    {
+        using var temp = new TempDirectory();
+        string tree = Tree(temp);
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination);
+        await SingularitySender.SendAsync([tree + "/"], receiver.Url with { Directory = "snap/1" }, Quick);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        string first = Path.Combine(destination, "snap", "1");
+        byte[] oldB = File.ReadAllBytes(Path.Combine(first, "sub", "b"));
+        TestFiles.Create(Path.Combine(tree, "sub", "b"), 301, seed: 5);
+        TestFiles.Create(Path.Combine(tree, "new"), 900, seed: 6);
+
+        var sent = await SingularitySender.SendAsync([tree + "/"], receiver.Url with { Directory = "snap/2" }, Quick with { LinkDestinations = ["../1"] });
+        var received = await receiver.NextResultAsync();
+
+        Assert.True(received.Succeeded, received.Error?.Message);
+        string second = Path.Combine(destination, "snap", "2");
+        TestFiles.AssertSameTree(tree, second);
+        Assert.Equal(3, received.FilesLinked);
+        Assert.Equal((5, 3), (sent.Files, sent.FilesUnchanged));
+        Assert.Equal(301 + 900, sent.BytesSent);
+        foreach (string name in new[] { "a", "sub/c", "same" })
+            Assert.Equal(Inode(Path.Combine(first, name)), Inode(Path.Combine(second, name)));
+        Assert.NotEqual(Inode(Path.Combine(first, "sub", "b")), Inode(Path.Combine(second, "sub", "b")));
+        Assert.Equal(oldB, File.ReadAllBytes(Path.Combine(first, "sub", "b")));
+        Assert.Equal(new FileInfo(Path.Combine(first, "l")).LinkTarget, new FileInfo(Path.Combine(second, "l")).LinkTarget);
+    }
+
+    /// <summary>
+    /// Only an unchanged copy is linked: one whose mode differs, or whose time does, is not (the file is sent), and a
+    /// file the destination already holds is left as it is. Later directories are tried when the first lacks a file.
+    /// </summary>
+    [Fact]
+    public async Task Only_unchanged_copies_are_linked_and_later_directories_are_tried()
+    {
+        using var temp = new TempDirectory();
+        string tree = Tree(temp);
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination);
+        await SingularitySender.SendAsync([tree + "/"], receiver.Url with { Directory = "old" }, Quick);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        string old = Path.Combine(destination, "old");
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(Path.Combine(old, "a"), UnixFileMode.UserRead);
+        File.SetLastWriteTimeUtc(Path.Combine(old, "sub", "b"), File.GetLastWriteTimeUtc(Path.Combine(old, "sub", "b")).AddSeconds(-5));
+        // "same" only in the second directory given.
+        string older = temp.Sub("dst/older");
+        File.Move(Path.Combine(old, "same"), Path.Combine(older, "same"));
+        // The destination already holds sub/c, of another size: it is sent over it, not linked.
+        TestFiles.Create(Path.Combine(destination, "new", "sub", "c"), 10, seed: 9);
+
+        var sent = await SingularitySender.SendAsync([tree + "/"], receiver.Url with { Directory = "new" }, Quick with { LinkDestinations = ["../old", "../older"] });
+        var received = await receiver.NextResultAsync();
+
+        Assert.True(received.Succeeded, received.Error?.Message);
+        string fresh = Path.Combine(destination, "new");
+        TestFiles.AssertSameTree(tree, fresh);
+        Assert.Equal(1, received.FilesLinked);
+        Assert.Equal(Inode(Path.Combine(older, "same")), Inode(Path.Combine(fresh, "same")));
+        foreach (string name in new[] { "a", "sub/b" })
+            Assert.NotEqual(Inode(Path.Combine(old, name)), Inode(Path.Combine(fresh, name)));
+        Assert.Equal(40_000 + 300 + 700, sent.BytesSent);
+    }
+
+    /// <summary>
+    /// A copy reached through a link (in the earlier snapshot, or as the directory given) is never linked in, even one
+    /// that matches: the link could lead anywhere on the receiver. A directory that leads out of the receiver's is refused.
+    /// </summary>
+    [Theory]
+    [InlineData("a link inside")]
+    [InlineData("a link given")]
+    [InlineData("climbing out")]
+    public async Task Nothing_is_linked_through_a_link_or_from_outside(string how)
+    {
+        using var temp = new TempDirectory();
+        string tree = Tree(temp);
+        string destination = temp.Sub("dst");
+        // An exact copy of the tree outside the receiver's directory, times and modes kept.
+        string outside = Path.Combine(temp.Path, "outside");
+        using (var cp = System.Diagnostics.Process.Start("cp", ["-a", tree, outside])) cp.WaitForExit();
+        Assert.True(File.Exists(Path.Combine(outside, "sub", "b")));
+        if (how == "a link inside")
+        {
+            Directory.CreateDirectory(Path.Combine(destination, "old"));
+            File.CreateSymbolicLink(Path.Combine(destination, "old", "sub"), Path.Combine(outside, "sub"));
+        }
+        else if (how == "a link given") File.CreateSymbolicLink(Path.Combine(destination, "old"), outside);
+        await using var receiver = new LoopbackReceiver(destination);
+        var options = Quick with { LinkDestinations = [how == "climbing out" ? "../../outside" : "../old"] };
+
+        if (how == "climbing out")
+        {
+            var error = await Assert.ThrowsAnyAsync<SingularityException>(() => SingularitySender.SendAsync([tree + "/"], receiver.Url with { Directory = "new" }, options));
+            Assert.Equal(ErrorCode.BadPath, error.Code);
+            Assert.Contains("refused --link-dest '../../outside': it leads out of the receiver's directory", error.Message);
+            Assert.False((await receiver.NextResultAsync()).Succeeded);
+            return;
+        }
+        var sent = await SingularitySender.SendAsync([tree + "/"], receiver.Url with { Directory = "new" }, options);
+        var received = await receiver.NextResultAsync();
+
+        Assert.True(received.Succeeded, received.Error?.Message);
+        TestFiles.AssertSameTree(tree, Path.Combine(destination, "new"));
+        Assert.Equal(0, received.FilesLinked);
+        Assert.Equal(0, sent.FilesUnchanged);
+        Assert.All(Directory.GetFiles(Path.Combine(destination, "new"), "*", SearchOption.AllDirectories),
+            file => Assert.Equal(1u, SpecialFiles.IdentityOf(file)!.Value.Names));
+    }
+
+    /// <summary>A dry run names the files it would link as unchanged, lists only those it would send, and links nothing.</summary>
+    [Fact]
+    public async Task A_dry_run_lists_only_what_would_travel()
+    {
+        using var temp = new TempDirectory();
+        string tree = Tree(temp);
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination);
+        await SingularitySender.SendAsync([tree + "/"], receiver.Url with { Directory = "1" }, Quick);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        TestFiles.Create(Path.Combine(tree, "sub", "b"), 301, seed: 5);
+
+        var dry = await SingularitySender.SendAsync([tree + "/"], receiver.Url with { Directory = "2" }, Quick with { LinkDestinations = ["../1"], DryRun = true });
+        var received = await receiver.NextResultAsync();
+
+        Assert.True(received.Succeeded, received.Error?.Message);
+        Assert.Equal(["sub/b"], dry.WouldSend);
+        Assert.Equal(3, received.FilesLinked);
+        Assert.False(Directory.Exists(Path.Combine(destination, "2")));
+        Assert.All(Directory.GetFiles(Path.Combine(destination, "1"), "*", SearchOption.AllDirectories),
+            file => Assert.Equal(1u, SpecialFiles.IdentityOf(file)!.Value.Names));
+    }
+
+    /// <summary>The receiver refuses a LinkDest out of its place, without the quick check, with --checksum, or malformed, before anything is written.</summary>
+    [Theory]
+    [InlineData("twice", 1, "LinkDest outside its place")]
+    [InlineData("after the manifest", 1, "LinkDest outside its place")]
+    [InlineData("without the quick check", 0, "LinkDest without the quick check it rests on, or with --checksum")]
+    [InlineData("with checksum", 1 | 0x800, "LinkDest without the quick check it rests on, or with --checksum")]
+    [InlineData("no directory", 1, "LinkDest names 0 directories")]
+    [InlineData("absolute", 1, "refused --link-dest: '/x' is not relative to the destination")]
+    [InlineData("truncated", 1, "LinkDest is truncated")]
+    public async Task A_link_dest_out_of_its_place_or_malformed_ends_the_session(string wrong, int flags, string expected)
+    {
+        using var temp = new TempDirectory();
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination, new TransferOptions { Cipher = CipherSuite.None });
+        await using var peer = await RawPeer.ConnectAsync(receiver.Url);
+        byte[] body = wrong switch
+        {
+            "no directory" => [0],
+            "absolute" => LinkDestMessage.Encode(["/x"]),
+            "truncated" => LinkDestMessage.Encode(["x"])[..^1],
+            _ => LinkDestMessage.Encode(["x"]),
+        };
+
+        var (_, reason) = await peer.SendAroundManifestAsync(receiver.Token, ControlMessageType.LinkDest, body, afterTheManifest: wrong == "after the manifest", flags: (ushort)flags, times: wrong == "twice" ? 2 : 1);
+
+        Assert.Contains(expected, reason);
+        Assert.False((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal(wrong == "after the manifest", Directory.Exists(Path.Combine(destination, "made")));
+    }
+}
