@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Hashing;
 using Singularity.Engine.Integrity;
+using Microsoft.Win32.SafeHandles;
 using Singularity.Engine.Protocol;
 
 namespace Singularity.Engine.Storage;
@@ -43,7 +44,7 @@ internal static class BasisSeed
     /// </summary>
     public static int Seed(string finalPath, string partialPath, ManifestEntry entry, int shardSize, int mostShards, bool sparse, Action alive)
     {
-        Microsoft.Win32.SafeHandles.SafeFileHandle? basis;
+        SafeFileHandle? basis;
         try
         {
             basis = SpecialFiles.OpenRegularNotFollowing(finalPath);
@@ -57,52 +58,61 @@ internal static class BasisSeed
         using (basis)
         {
             if (SpecialFiles.OpenedElsewhere(basis, finalPath)) return 0;
-            int shards = Math.Min(mostShards, SeedableShards(RandomAccess.GetLength(basis), entry.Size, shardSize));
-            if (shards <= 0) return 0;
-            string journalPath = ResumeJournal.PathFor(partialPath);
-            FileStream partial;
-            try
-            {
-                partial = PartialFile.CreateExclusive(partialPath, 0, entry.Path);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or SingularityException)
-            {
-                // Another session's partial stands there now, or the directory may not be written: the file's own
-                // preparation meets the same and says so.
-                return 0;
-            }
-            ResumeJournal? journal = null;
-            byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Min(shardSize, Slice));
-            try
-            {
-                journal = ResumeJournal.Open(journalPath, entry.Size, entry.MtimeNanoseconds, shardSize)!;
-                var records = new (int Index, ulong Digest)[shards];
-                int seeded = Copy(basis, partial, records, entry.Size, shardSize, buffer, sparse, alive);
-                if (seeded == 0)
-                {
-                    Remove(partial, partialPath, journal, journalPath);
-                    return 0;
-                }
-                // A record never claims bytes a crash could lose (PROTOCOL §6.1), and one for bytes beyond the
-                // partial's length is not trusted: a sparse copy may end in a hole, which no write reached.
-                long end = Math.Min((long)seeded * shardSize, entry.Size);
-                if (partial.Length < end) partial.SetLength(end);
-                RandomAccess.FlushToDisk(partial.SafeFileHandle);
-                journal.Append(records.AsSpan(0, seeded));
-                journal.Dispose();
-                partial.Dispose();
-                return seeded;
-            }
-            catch (Exception ex)
+            return Seed(basis, partialPath, entry, shardSize, mostShards, sparse, alive);
+        }
+    }
+
+    /// <summary>
+    /// As <see cref="Seed(string, string, ManifestEntry, int, int, bool, Action)"/>, from a regular file already open
+    /// for reading (an earlier copy of the file, with --link-dest), which the caller disposes.
+    /// </summary>
+    public static int Seed(SafeFileHandle basis, string partialPath, ManifestEntry entry, int shardSize, int mostShards, bool sparse, Action alive)
+    {
+        int shards = Math.Min(mostShards, SeedableShards(RandomAccess.GetLength(basis), entry.Size, shardSize));
+        if (shards <= 0) return 0;
+        string journalPath = ResumeJournal.PathFor(partialPath);
+        FileStream partial;
+        try
+        {
+            partial = PartialFile.CreateExclusive(partialPath, 0, entry.Path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or SingularityException)
+        {
+            // Another session's partial stands there now, or the directory may not be written: the file's own
+            // preparation meets the same and says so.
+            return 0;
+        }
+        ResumeJournal? journal = null;
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Min(shardSize, Slice));
+        try
+        {
+            journal = ResumeJournal.Open(journalPath, entry.Size, entry.MtimeNanoseconds, shardSize)!;
+            var records = new (int Index, ulong Digest)[shards];
+            int seeded = Copy(basis, partial, records, entry.Size, shardSize, buffer, sparse, alive);
+            if (seeded == 0)
             {
                 Remove(partial, partialPath, journal, journalPath);
-                if (ex is IOException or UnauthorizedAccessException) return 0;
-                throw;
+                return 0;
             }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
-            }
+            // A record never claims bytes a crash could lose (PROTOCOL §6.1), and one for bytes beyond the
+            // partial's length is not trusted: a sparse copy may end in a hole, which no write reached.
+            long end = Math.Min((long)seeded * shardSize, entry.Size);
+            if (partial.Length < end) partial.SetLength(end);
+            RandomAccess.FlushToDisk(partial.SafeFileHandle);
+            journal.Append(records.AsSpan(0, seeded));
+            journal.Dispose();
+            partial.Dispose();
+            return seeded;
+        }
+        catch (Exception ex)
+        {
+            Remove(partial, partialPath, journal, journalPath);
+            if (ex is IOException or UnauthorizedAccessException) return 0;
+            throw;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 

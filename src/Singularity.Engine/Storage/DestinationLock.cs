@@ -34,15 +34,21 @@ internal sealed class DestinationLock : IDisposable
     /// <summary>
     /// Whether another process holds a lock on <paramref name="directory"/>: a send moving files out of it
     /// (<see cref="SourceRemoval"/>'s shared lock), or another receiver in it. Probed with an exclusive lock let go at
-    /// once. False where no lock can be taken (not Linux, a file system without flock).
+    /// once; a lock found is looked for again a few times over 50 ms, so that another receiver's probe, as brief, is
+    /// not taken for one. False where no lock can be taken (not Linux, a file system without flock).
     /// </summary>
     public static bool HeldElsewhere(string directory)
     {
-        lock (Probing)
+        for (int attempt = 0; attempt < 6; attempt++)
         {
-            using var handle = SpecialFiles.OpenReadOnly(directory);
-            return handle is not null && flock(handle, LockExclusive | LockNonBlocking) != 0 && Marshal.GetLastPInvokeError() == Errno.WouldBlock;
+            if (attempt > 0) Thread.Sleep(10);
+            lock (Probing)
+            {
+                using var handle = SpecialFiles.OpenReadOnly(directory);
+                if (handle is null || flock(handle, LockExclusive | LockNonBlocking) == 0 || Marshal.GetLastPInvokeError() != Errno.WouldBlock) return false;
+            }
         }
+        return true;
     }
 
     /// <summary>

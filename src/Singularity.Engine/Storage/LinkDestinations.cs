@@ -74,22 +74,48 @@ internal sealed class LinkDestinations : IDisposable
     /// <summary>
     /// Links the first unchanged copy of <paramref name="entry"/> at <paramref name="full"/>, where nothing stands (a
     /// dry run, <paramref name="link"/> false, only finds it). <paramref name="mode"/>: whether the copy's mode must be
-    /// the entry's; <paramref name="owner"/>: the owner it must have, if any. False when no copy is unchanged, or the
-    /// link cannot be made (something came to stand at the name, another file system, too many links): the file is then sent.
+    /// the entry's; <paramref name="user"/> and <paramref name="group"/>: the owner it must have, the entry's when
+    /// owners are kept, else this process's user (any group), whose a received file would be. A copy with a setuid, setgid or sticky bit is never taken: a
+    /// received file has none. False when no copy is unchanged, or none could be linked (something came to stand at
+    /// the name, another file system, too many links): the file is then sent.
     /// </summary>
-    public bool TryLink(ManifestEntry entry, string full, bool mode, (uint User, uint Group)? owner, bool link = true)
+    public bool TryLink(ManifestEntry entry, string full, bool mode, uint user, uint? group, bool link = true)
     {
         int slash = entry.Path.LastIndexOf('/');
         string below = slash < 0 ? "" : entry.Path[..slash], name = entry.Path[(slash + 1)..];
         for (int i = 0; i < _bases.Length; i++)
         {
-            if (DirectoryOf(i, below) is not { } directory) continue;
-            if (SpecialFiles.RegularStatusAt(directory, name) is not { } copy || copy.Size != entry.Size || copy.ModifiedNanoseconds != entry.MtimeNanoseconds
-                || (mode && copy.Mode != (entry.Mode & PartialFile.SafeModeBits)) || (owner is { } wanted && (copy.User, copy.Group) != wanted))
+            if (DirectoryOf(i, below) is not { } directory || SpecialFiles.OpenRegularAt(directory, name) is not { } copy) continue;
+            using var file = copy.File;
+            if (copy.Size != entry.Size || copy.ModifiedNanoseconds != entry.MtimeNanoseconds || (copy.Mode & ~PartialFile.SafeModeBits) != 0
+                || (mode && copy.Mode != (entry.Mode & PartialFile.SafeModeBits)) || copy.User != user || (group is { } wanted && copy.Group != wanted))
                 continue;
-            return !link || SpecialFiles.LinkAt(directory, name, full) == 0;
+            if (!link) return true;
+            // The file checked, not whatever stands at its name now. Something at the entry's name ends the search:
+            // the file is sent, and its commit settles the name. Another copy may link where this one could not.
+            int error = SpecialFiles.LinkOpened(file, full);
+            if (error == 0) return true;
+            if (error == Errno.Exists) return false;
         }
         return false;
+    }
+
+    /// <summary>
+    /// The first earlier copy of <paramref name="entry"/>'s path, whatever its size and time, open for reading: the
+    /// basis a changed file's delta is seeded from when the destination holds none (rsync compares with it too).
+    /// Reached as <see cref="TryLink"/> reaches a copy; null when none can be read.
+    /// </summary>
+    public SafeFileHandle? OpenBasis(ManifestEntry entry)
+    {
+        int slash = entry.Path.LastIndexOf('/');
+        string below = slash < 0 ? "" : entry.Path[..slash], name = entry.Path[(slash + 1)..];
+        for (int i = 0; i < _bases.Length; i++)
+        {
+            if (DirectoryOf(i, below) is not { } directory || SpecialFiles.OpenRegularAt(directory, name) is not { } copy) continue;
+            using var file = copy.File;
+            if (SpecialFiles.ReopenForReading(file) is { } readable) return readable;
+        }
+        return null;
     }
 
     private SafeFileHandle? DirectoryOf(int index, string below)

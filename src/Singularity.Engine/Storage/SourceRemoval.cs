@@ -68,10 +68,18 @@ internal static class SourceRemoval
     {
         // Each directory once: a list of thousands of files in one directory takes one lock.
         if (!locked.Add(directory)) return;
-        if (DestinationLock.TryShare(directory, out int error) is { } shared)
+        int error = 0;
+        // A receiver's session probing its destination holds an exclusive lock for a moment (DestinationLock.HeldElsewhere):
+        // where a receiver's own lock is no obstacle, that moment must not leave the directory unlocked.
+        for (int attempt = 0; attempt < (receiverThere ? 1 : 20); attempt++)
         {
-            held.Add(shared);
-            return;
+            if (attempt > 0) Thread.Sleep(10);
+            if (DestinationLock.TryShare(directory, out error) is { } shared)
+            {
+                held.Add(shared);
+                return;
+            }
+            if (error != Errno.WouldBlock) break;
         }
         // No such directory, so no receiver in it: the scan reports the missing source.
         if (error == Errno.NoEntry) return;

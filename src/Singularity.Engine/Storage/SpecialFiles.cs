@@ -179,6 +179,7 @@ internal static class SpecialFiles
     private const uint StatxSize = 0x200;
     private const uint StatxModified = 0x40;
     private const uint StatxMode = 0x2;
+    private const int AtSymlinkFollow = 0x400;
 
     /// <summary>
     /// True if <paramref name="handle"/>, just opened from <paramref name="path"/>, is not the file that bears that name
@@ -423,26 +424,45 @@ internal static class SpecialFiles
     }
 
     /// <summary>
-    /// What a regular file <paramref name="name"/> in <paramref name="directory"/> holds by its status: its size, mtime
-    /// (in the units the scan records), permission bits and owner; read never following a link there. Null when it is
-    /// anything but a regular file, or cannot be read.
+    /// Opens <paramref name="name"/> in <paramref name="directory"/> without reading it and never following a link
+    /// there (O_PATH, O_NOFOLLOW: a link is opened itself), and reads what it is: a regular file's size, mtime (in the
+    /// units the scan records), mode bits and owner. Null, with nothing open, when it is anything but a regular file or
+    /// cannot be opened. What is read is the open file's own, whatever comes to stand at the name since.
     /// </summary>
-    public static (long Size, long ModifiedNanoseconds, UnixFileMode Mode, uint User, uint Group)? RegularStatusAt(SafeFileHandle directory, string name)
+    public static (SafeFileHandle File, long Size, long ModifiedNanoseconds, UnixFileMode Mode, uint User, uint Group)? OpenRegularAt(SafeFileHandle directory, string name)
     {
+        if (NoFollow() is not { } noFollow) return null;
+        int descriptor = openat(directory, name, PathOnly | noFollow | OpenCloseOnExec);
+        if (descriptor < 0) return null;
+        var file = new SafeFileHandle(descriptor, ownsHandle: true);
         const uint wanted = StatxType | StatxMode | StatxOwner | StatxGroup | StatxSize | StatxModified;
-        if (statx(directory, name, AtSymlinkNoFollow, wanted, out var status) != 0 || (status.Mask & wanted) != wanted) return null;
-        if ((status.Mode & FileTypeMask) != RegularType) return null;
+        if (statx(file, "", AtEmptyPath, wanted, out var status) != 0 || (status.Mask & wanted) != wanted || (status.Mode & FileTypeMask) != RegularType)
+        {
+            file.Dispose();
+            return null;
+        }
         long modified = status.ModifiedSeconds * 1_000_000_000 + status.ModifiedNanoseconds / 100 * 100;
-        return ((long)status.Size, modified, (UnixFileMode)(status.Mode & 0xFFF), status.Owner, status.Group);
+        return (file, (long)status.Size, modified, (UnixFileMode)(status.Mode & 0xFFF), status.Owner, status.Group);
     }
 
     /// <summary>
-    /// Gives the file <paramref name="name"/> in <paramref name="directory"/> the further name <paramref name="created"/>
-    /// (a hard link), never following a link at <paramref name="name"/> and never replacing what stands at
-    /// <paramref name="created"/>; 0, or the error number (<see cref="Errno.Exists"/> when something stands there).
+    /// Gives the file open as <paramref name="file"/> (<see cref="OpenRegularAt"/>) the further name
+    /// <paramref name="created"/> (a hard link), never replacing what stands there: the link is made to the open file
+    /// itself, through /proc, so nothing swapped in at its name since it was opened is linked. 0, or the error number
+    /// (<see cref="Errno.Exists"/> when something stands at <paramref name="created"/>).
     /// </summary>
-    public static int LinkAt(SafeFileHandle directory, string name, string created) =>
-        linkat(directory, name, AtFdCwd, created, 0) == 0 ? 0 : Marshal.GetLastPInvokeError();
+    public static int LinkOpened(SafeFileHandle file, string created) =>
+        linkat(AtFdCwd, $"/proc/self/fd/{file.DangerousGetHandle()}", AtFdCwd, created, AtSymlinkFollow) == 0 ? 0 : Marshal.GetLastPInvokeError();
+
+    /// <summary>Opens for reading the regular file open as <paramref name="file"/> (<see cref="OpenRegularAt"/>): that file itself, through /proc; null if it cannot be read.</summary>
+    public static SafeFileHandle? ReopenForReading(SafeFileHandle file)
+    {
+        int descriptor = open($"/proc/self/fd/{file.DangerousGetHandle()}", OpenCloseOnExec);
+        return descriptor < 0 ? null : new SafeFileHandle(descriptor, ownsHandle: true);
+    }
+
+    /// <summary>The user this process runs as: what a file it creates belongs to.</summary>
+    public static uint EffectiveUser => geteuid();
 
     /// <summary>The target of the link <paramref name="name"/> in <paramref name="directory"/>, as UTF-8; null if it is not a link or cannot be read.</summary>
     public static string? LinkTargetAt(SafeFileHandle directory, string name)
@@ -507,9 +527,6 @@ internal static class SpecialFiles
 
     [DllImport("libc", EntryPoint = "openat", SetLastError = true)]
     private static extern int openat(SafeFileHandle directory, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
-
-    [DllImport("libc", EntryPoint = "linkat", SetLastError = true)]
-    private static extern int linkat(SafeFileHandle existingDirectory, [MarshalAs(UnmanagedType.LPUTF8Str)] string existing, int createdDirectory, [MarshalAs(UnmanagedType.LPUTF8Str)] string created, int flags);
 
     [DllImport("libc", EntryPoint = "unlinkat", SetLastError = true)]
     private static extern int unlinkat(SafeFileHandle directory, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.IO.Hashing;
 using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
 using Singularity.Engine.Integrity;
 using Singularity.Engine.Protocol;
 using Singularity.Engine.Security;
@@ -609,7 +610,8 @@ internal sealed partial class ReceiverSession
         var file = NewPartialFile(id, entry, full);
         // A partial of its own, from an interrupted send of this version, is resumed; otherwise, with delta, the file
         // is seeded from the version at its name, and its offers read from the seed.
-        if (!fresh && _delta && file.Offered.Count == 0 && SeedFromBasis(entry, full)) file = NewPartialFile(id, entry, full, fromBasis: true);
+        if (_delta && file.Offered.Count == 0 && ((!fresh && SeedFromBasis(entry, full)) || SeedFromLinkDest(entry, full, fresh, standing)))
+            file = NewPartialFile(id, entry, full, fromBasis: true);
         _files[id] = file;
         _fileCount++;
         _offersLeft -= file.Offered.Count;
@@ -701,7 +703,7 @@ internal sealed partial class ReceiverSession
         else if (!fresh && _keepRules != 0 && !entry.SentBefore && KeepsOwn(entry, full))
             NameKept(id, entry);
         else if (_linkDests is not null && !entry.SentBefore)
-            Linked(id, entry, full, fresh, partialStands: null, standing: null, link: false);
+            Linked(id, entry, full, fresh, partialStands, standing: null, link: false);
     }
 
     /// <summary>
@@ -711,12 +713,15 @@ internal sealed partial class ReceiverSession
     /// </summary>
     private bool Linked(uint id, ManifestEntry entry, string full, bool fresh, bool? partialStands, FileInfo? standing, bool link)
     {
+        if (!OperatingSystem.IsLinux()) return false;
         if (!fresh)
         {
             if (standing is null ? Stands(full) : standing.Exists || (int)standing.Attributes != -1) return false;
             if (partialStands ?? File.Exists(PartialFile.ResumablePathFor(full))) return false;
         }
-        if (!_linkDests!.TryLink(entry, full, _options.PreserveMode && !OperatingSystem.IsWindows(), SpecialFiles.MayChangeOwners ? entry.Owner : null, link)) return false;
+        // A received file would be this process's user's, unless it gives the sender's owners.
+        var (user, group) = SpecialFiles.MayChangeOwners && entry.Owner is { } kept ? (kept.User, (uint?)kept.Group) : (SpecialFiles.EffectiveUser, null);
+        if (!_linkDests!.TryLink(entry, full, _options.PreserveMode && !OperatingSystem.IsWindows(), user, group, link)) return false;
         _filesLinked++;
         _chunkUnchangedBytes += entry.Size;
         if (link)
@@ -965,13 +970,27 @@ internal sealed partial class ReceiverSession
     }
 
     /// <summary>
+    /// With --link-dest and delta, a file where nothing stands (a new snapshot's) that no earlier copy holds unchanged
+    /// is seeded from the first earlier copy of its path, as rsync compares with it: a log that grew since the last
+    /// snapshot sends its new tail. Not where a partial stands, which is resumed instead.
+    /// </summary>
+    private bool SeedFromLinkDest(ManifestEntry entry, string full, bool fresh, FileInfo? standing)
+    {
+        if (_linkDests is null || !OperatingSystem.IsLinux()) return false;
+        if (!fresh && (standing is null ? Stands(full) : (int)standing.Attributes != -1)) return false;
+        using var copy = _linkDests.OpenBasis(entry);
+        return copy is not null && SeedFromBasis(entry, full, copy);
+    }
+
+    /// <summary>
     /// Delta (OpenSession flag): a changed file of more than one shard, whose partial offers nothing, has its partial
-    /// seeded from the version at its name (see <see cref="BasisSeed"/>), within what the session may still offer.
+    /// seeded from the version at its name (see <see cref="BasisSeed"/>), or from <paramref name="linkDestCopy"/>,
+    /// within what the session may still offer.
     /// True if shards were seeded. Without journals (no flushes) nothing is seeded: the offers would have no record to
     /// stand on. A partial standing there offers nothing here (another version's, or one its journal does not vouch
     /// for): it is removed, as the file's first write would remove it, unless another session holds it.
     /// </summary>
-    private bool SeedFromBasis(ManifestEntry entry, string full)
+    private bool SeedFromBasis(ManifestEntry entry, string full, SafeFileHandle? linkDestCopy = null)
     {
         if (!_options.Transfer.Durable || Digests.ShardCount(entry.Size, _shardSize) <= 1 || _offersLeft <= 0) return false;
         string partial = PartialFile.ResumablePathFor(full);
@@ -979,7 +998,9 @@ internal sealed partial class ReceiverSession
         Interlocked.Increment(ref _readingInPlace);
         try
         {
-            return BasisSeed.Seed(full, partial, entry, _shardSize, (int)Math.Min(_offersLeft, int.MaxValue), _holeDigests is not null, StillBusy) > 0;
+            int most = (int)Math.Min(_offersLeft, int.MaxValue);
+            return (linkDestCopy is null ? BasisSeed.Seed(full, partial, entry, _shardSize, most, _holeDigests is not null, StillBusy)
+                : BasisSeed.Seed(linkDestCopy, partial, entry, _shardSize, most, _holeDigests is not null, StillBusy)) > 0;
         }
         finally
         {

@@ -76,4 +76,35 @@ public sealed class SpecialFilesTests
         Assert.Equal((UnixFileMode)0b111_101_000, File.GetUnixFileMode(directory));
         Assert.Equal((UnixFileMode)0b111_000_000, File.GetUnixFileMode(target));
     }
+
+    /// <summary>
+    /// A file opened to be linked (--link-dest) is linked as opened: a link swapped in at its name since is neither
+    /// taken for a regular file nor linked in its place; nor is a link at the name when it is opened.
+    /// </summary>
+    [Fact]
+    public void The_file_opened_is_the_one_linked_whatever_stands_at_its_name_since()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var temp = new TempDirectory();
+        string file = TestFiles.Create(Path.Combine(temp.Path, "old", "f"), 10);
+        string secret = TestFiles.Create(Path.Combine(temp.Path, "secret"), 10, seed: 2);
+        File.CreateSymbolicLink(Path.Combine(temp.Path, "old", "l"), secret);
+        using var directory = SpecialFiles.OpenDirectoryBelow(Path.Combine(temp.Path, "old"), []);
+        Assert.NotNull(directory);
+        Assert.Null(SpecialFiles.OpenRegularAt(directory, "l"));
+
+        var opened = SpecialFiles.OpenRegularAt(directory, "f");
+        Assert.NotNull(opened);
+        using var handle = opened.Value.File;
+        Assert.Equal(10, opened.Value.Size);
+        File.Move(file, Path.Combine(temp.Path, "moved"));
+        File.CreateSymbolicLink(file, secret);
+        string created = Path.Combine(temp.Path, "new");
+
+        Assert.Equal(0, SpecialFiles.LinkOpened(handle, created));
+
+        Assert.Null(new FileInfo(created).LinkTarget);
+        Assert.Equal(SpecialFiles.IdentityOf(Path.Combine(temp.Path, "moved"))!.Value.Inode, SpecialFiles.IdentityOf(created)!.Value.Inode);
+        Assert.Equal(Errno.Exists, SpecialFiles.LinkOpened(handle, created));
+    }
 }
