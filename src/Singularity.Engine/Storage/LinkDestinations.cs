@@ -101,21 +101,33 @@ internal sealed class LinkDestinations : IDisposable
     }
 
     /// <summary>
-    /// The first earlier copy of <paramref name="entry"/>'s path, whatever its size and time, open for reading: the
-    /// basis a changed file's delta is seeded from when the destination holds none (rsync compares with it too).
-    /// Reached as <see cref="TryLink"/> reaches a copy; null when none can be read.
+    /// An earlier copy of <paramref name="entry"/>'s path open for reading: the basis a changed file's delta is seeded
+    /// from when the destination holds none (rsync compares with it too). The first of the entry's size and time (one
+    /// that could not be linked) if any, else the first that can be read, whatever its size and time. Reached as
+    /// <see cref="TryLink"/> reaches a copy; null when none can be read.
     /// </summary>
     public SafeFileHandle? OpenBasis(ManifestEntry entry)
     {
         int slash = entry.Path.LastIndexOf('/');
         string below = slash < 0 ? "" : entry.Path[..slash], name = entry.Path[(slash + 1)..];
+        SafeFileHandle? first = null;
         for (int i = 0; i < _bases.Length; i++)
         {
             if (DirectoryOf(i, below) is not { } directory || SpecialFiles.OpenRegularAt(directory, name) is not { } copy) continue;
             using var file = copy.File;
-            if (SpecialFiles.ReopenForReading(file) is { } readable) return readable;
+            bool same = copy.Size == entry.Size && copy.ModifiedNanoseconds == entry.MtimeNanoseconds;
+            if ((same || first is null) && SpecialFiles.ReopenForReading(file) is { } readable)
+            {
+                if (!same)
+                {
+                    first = readable;
+                    continue;
+                }
+                first?.Dispose();
+                return readable;
+            }
         }
-        return null;
+        return first;
     }
 
     private SafeFileHandle? DirectoryOf(int index, string below)

@@ -70,8 +70,8 @@ internal static class SourceRemoval
         if (!locked.Add(directory)) return;
         int error = 0;
         // A receiver's session probing its destination holds an exclusive lock for a moment (DestinationLock.HeldElsewhere):
-        // where a receiver's own lock is no obstacle, that moment must not leave the directory unlocked.
-        for (int attempt = 0; attempt < (receiverThere ? 1 : 20); attempt++)
+        // that moment is not taken for a receiver there, nor left to leave the directory unlocked.
+        for (int attempt = 0; attempt < 20; attempt++)
         {
             if (attempt > 0) Thread.Sleep(10);
             if (DestinationLock.TryShare(directory, out error) is { } shared)

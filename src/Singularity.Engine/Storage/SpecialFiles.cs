@@ -436,7 +436,16 @@ internal static class SpecialFiles
         if (descriptor < 0) return null;
         var file = new SafeFileHandle(descriptor, ownsHandle: true);
         const uint wanted = StatxType | StatxMode | StatxOwner | StatxGroup | StatxSize | StatxModified;
-        if (statx(file, "", AtEmptyPath, wanted, out var status) != 0 || (status.Mask & wanted) != wanted || (status.Mode & FileTypeMask) != RegularType)
+        StatxBuffer status;
+        try
+        {
+            if (statx(file, "", AtEmptyPath, wanted, out status) != 0 || (status.Mask & wanted) != wanted || (status.Mode & FileTypeMask) != RegularType)
+            {
+                file.Dispose();
+                return null;
+            }
+        }
+        catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
         {
             file.Dispose();
             return null;
@@ -457,7 +466,8 @@ internal static class SpecialFiles
     /// <summary>Opens for reading the regular file open as <paramref name="file"/> (<see cref="OpenRegularAt"/>): that file itself, through /proc; null if it cannot be read.</summary>
     public static SafeFileHandle? ReopenForReading(SafeFileHandle file)
     {
-        int descriptor = open($"/proc/self/fd/{file.DangerousGetHandle()}", OpenCloseOnExec);
+        // Non-blocking, as a basis at its own name is opened: a file under a lease is not waited for.
+        int descriptor = open($"/proc/self/fd/{file.DangerousGetHandle()}", OpenNonBlocking | OpenCloseOnExec);
         return descriptor < 0 ? null : new SafeFileHandle(descriptor, ownsHandle: true);
     }
 

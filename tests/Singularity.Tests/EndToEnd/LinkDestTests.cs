@@ -128,6 +128,32 @@ public sealed class LinkDestTests
     }
 
     /// <summary>
+    /// With delta, a file whose unchanged copy could not be linked (its mode differs) is seeded from that copy rather
+    /// than from an older, useless one given first: nothing of it travels.
+    /// </summary>
+    [Fact]
+    public async Task The_delta_seeds_from_the_copy_of_the_same_size_and_time_first()
+    {
+        if (OperatingSystem.IsWindows()) return;
+        using var temp = new TempDirectory();
+        string tree = Tree(temp);
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination);
+        await SingularitySender.SendAsync([tree + "/"], receiver.Url with { Directory = "old2" }, Quick);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        File.SetUnixFileMode(Path.Combine(destination, "old2", "a"), UnixFileMode.UserRead);
+        File.WriteAllBytes(temp.Sub("dst/old1") + "/a", []);
+
+        var sent = await SingularitySender.SendAsync([tree + "/"], receiver.Url with { Directory = "new" }, Quick with { LinkDestinations = ["../old1", "../old2"], Delta = true });
+        var received = await receiver.NextResultAsync();
+
+        Assert.True(received.Succeeded, received.Error?.Message);
+        TestFiles.AssertSameTree(tree, Path.Combine(destination, "new"));
+        Assert.Equal(3, received.FilesLinked);
+        Assert.Equal((40_000L, 0L), (sent.BytesMatched, sent.BytesSent));
+    }
+
+    /// <summary>
     /// A copy of another owner is not linked without owners kept: a received file would be the receiver's user's, and
     /// the copy stays writable by its owner. Nor is one with a setuid bit, which no received file has.
     /// </summary>
