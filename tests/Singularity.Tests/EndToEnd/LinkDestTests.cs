@@ -29,6 +29,23 @@ public sealed class LinkDestTests
 
     private static ulong Inode(string path) => SpecialFiles.IdentityOf(path)!.Value.Inode;
 
+    /// <summary>Sends the tree's contents into <paramref name="directory"/> below the receiver's: an earlier snapshot.</summary>
+    private static async Task SnapshotAsync(LoopbackReceiver receiver, string tree, string directory)
+    {
+        await SingularitySender.SendAsync([tree + "/"], receiver.Url with { Directory = directory }, Quick);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+    }
+
+    /// <summary>Sends the tree's contents into <paramref name="directory"/> with <paramref name="options"/>, and checks that the session succeeded and the snapshot holds the tree byte for byte.</summary>
+    private static async Task<(SendResult Sent, ReceiveResult Received)> LinkedSnapshotAsync(LoopbackReceiver receiver, string tree, string destination, string directory, TransferOptions options)
+    {
+        var sent = await SingularitySender.SendAsync([tree + "/"], receiver.Url with { Directory = directory }, options);
+        var received = await receiver.NextResultAsync();
+        Assert.True(received.Succeeded, received.Error?.Message);
+        TestFiles.AssertSameTree(tree, Path.Combine(destination, directory));
+        return (sent, received);
+    }
+
     /// <summary>
     /// The second snapshot holds the source byte for byte; its unchanged files are the first snapshot's (the same
     /// inode) and did not travel; a changed and a new file travelled, and the first snapshot keeps its old version.
@@ -40,19 +57,15 @@ public sealed class LinkDestTests
         string tree = Tree(temp);
         string destination = temp.Sub("dst");
         await using var receiver = new LoopbackReceiver(destination);
-        await SingularitySender.SendAsync([tree + "/"], receiver.Url with { Directory = "snap/1" }, Quick);
-        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        await SnapshotAsync(receiver, tree, "snap/1");
         string first = Path.Combine(destination, "snap", "1");
         byte[] oldB = File.ReadAllBytes(Path.Combine(first, "sub", "b"));
         TestFiles.Create(Path.Combine(tree, "sub", "b"), 301, seed: 5);
         TestFiles.Create(Path.Combine(tree, "new"), 900, seed: 6);
 
-        var sent = await SingularitySender.SendAsync([tree + "/"], receiver.Url with { Directory = "snap/2" }, Quick with { LinkDestinations = ["../1"] });
-        var received = await receiver.NextResultAsync();
+        var (sent, received) = await LinkedSnapshotAsync(receiver, tree, destination, "snap/2", Quick with { LinkDestinations = ["../1"] });
 
-        Assert.True(received.Succeeded, received.Error?.Message);
         string second = Path.Combine(destination, "snap", "2");
-        TestFiles.AssertSameTree(tree, second);
         Assert.Equal(3, received.FilesLinked);
         Assert.Equal((5, 3), (sent.Files, sent.FilesUnchanged));
         Assert.Equal(301 + 900, sent.BytesSent);
@@ -74,8 +87,7 @@ public sealed class LinkDestTests
         string tree = Tree(temp);
         string destination = temp.Sub("dst");
         await using var receiver = new LoopbackReceiver(destination);
-        await SingularitySender.SendAsync([tree + "/"], receiver.Url with { Directory = "old" }, Quick);
-        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        await SnapshotAsync(receiver, tree, "old");
         string old = Path.Combine(destination, "old");
         if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(Path.Combine(old, "a"), UnixFileMode.UserRead);
         File.SetLastWriteTimeUtc(Path.Combine(old, "sub", "b"), File.GetLastWriteTimeUtc(Path.Combine(old, "sub", "b")).AddSeconds(-5));
@@ -85,12 +97,9 @@ public sealed class LinkDestTests
         // The destination already holds sub/c, of another size: it is sent over it, not linked.
         TestFiles.Create(Path.Combine(destination, "new", "sub", "c"), 10, seed: 9);
 
-        var sent = await SingularitySender.SendAsync([tree + "/"], receiver.Url with { Directory = "new" }, Quick with { LinkDestinations = ["../old", "../older"] });
-        var received = await receiver.NextResultAsync();
+        var (sent, received) = await LinkedSnapshotAsync(receiver, tree, destination, "new", Quick with { LinkDestinations = ["../old", "../older"] });
 
-        Assert.True(received.Succeeded, received.Error?.Message);
         string fresh = Path.Combine(destination, "new");
-        TestFiles.AssertSameTree(tree, fresh);
         Assert.Equal(1, received.FilesLinked);
         Assert.Equal(Inode(Path.Combine(older, "same")), Inode(Path.Combine(fresh, "same")));
         foreach (string name in new[] { "a", "sub/b" })
@@ -109,17 +118,13 @@ public sealed class LinkDestTests
         string tree = Tree(temp);
         string destination = temp.Sub("dst");
         await using var receiver = new LoopbackReceiver(destination);
-        await SingularitySender.SendAsync([tree + "/"], receiver.Url with { Directory = "1" }, Quick);
-        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        await SnapshotAsync(receiver, tree, "1");
         string a = Path.Combine(tree, "a");
         byte[] old = File.ReadAllBytes(a);
         using (var grown = new FileStream(a, FileMode.Append)) grown.Write(new byte[1000].Select((_, i) => (byte)i).ToArray());
 
-        var sent = await SingularitySender.SendAsync([tree + "/"], receiver.Url with { Directory = "2" }, Quick with { LinkDestinations = ["../1"], Delta = true });
-        var received = await receiver.NextResultAsync();
+        var (sent, received) = await LinkedSnapshotAsync(receiver, tree, destination, "2", Quick with { LinkDestinations = ["../1"], Delta = true });
 
-        Assert.True(received.Succeeded, received.Error?.Message);
-        TestFiles.AssertSameTree(tree, Path.Combine(destination, "2"));
         Assert.Equal(3, received.FilesLinked);
         // The nine whole shards the earlier copy holds matched; the rest of the grown file travelled.
         Assert.Equal(9 * 4096, sent.BytesMatched);
@@ -139,16 +144,12 @@ public sealed class LinkDestTests
         string tree = Tree(temp);
         string destination = temp.Sub("dst");
         await using var receiver = new LoopbackReceiver(destination);
-        await SingularitySender.SendAsync([tree + "/"], receiver.Url with { Directory = "old2" }, Quick);
-        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        await SnapshotAsync(receiver, tree, "old2");
         File.SetUnixFileMode(Path.Combine(destination, "old2", "a"), UnixFileMode.UserRead);
         File.WriteAllBytes(temp.Sub("dst/old1") + "/a", []);
 
-        var sent = await SingularitySender.SendAsync([tree + "/"], receiver.Url with { Directory = "new" }, Quick with { LinkDestinations = ["../old1", "../old2"], Delta = true });
-        var received = await receiver.NextResultAsync();
+        var (sent, received) = await LinkedSnapshotAsync(receiver, tree, destination, "new", Quick with { LinkDestinations = ["../old1", "../old2"], Delta = true });
 
-        Assert.True(received.Succeeded, received.Error?.Message);
-        TestFiles.AssertSameTree(tree, Path.Combine(destination, "new"));
         Assert.Equal(3, received.FilesLinked);
         Assert.Equal((40_000L, 0L), (sent.BytesMatched, sent.BytesSent));
     }
@@ -167,21 +168,17 @@ public sealed class LinkDestTests
         string tree = Tree(temp);
         string destination = temp.Sub("dst");
         await using var receiver = new LoopbackReceiver(destination, adjust: o => how == "setuid" ? o with { PreserveMode = false } : o);
-        await SingularitySender.SendAsync([tree + "/"], receiver.Url with { Directory = "old" }, Quick);
-        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        await SnapshotAsync(receiver, tree, "old");
         string old = Path.Combine(destination, "old", "sub", "c");
         if (how == "another owner") Assert.True(SpecialFiles.TrySetOwnerNotFollowing(old, (4242, 4242)));
         else if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(old, File.GetUnixFileMode(old) | UnixFileMode.SetUser);
         File.SetLastWriteTimeUtc(old, File.GetLastWriteTimeUtc(Path.Combine(tree, "sub", "c")));
 
-        var sent = await SingularitySender.SendAsync([tree + "/"], receiver.Url with { Directory = "new" }, Quick with { LinkDestinations = ["../old"] });
-        var received = await receiver.NextResultAsync();
+        var (sent, received) = await LinkedSnapshotAsync(receiver, tree, destination, "new", Quick with { LinkDestinations = ["../old"] });
 
-        Assert.True(received.Succeeded, received.Error?.Message);
         Assert.Equal(3, received.FilesLinked);
         Assert.Equal(700, sent.BytesSent);
         Assert.NotEqual(Inode(old), Inode(Path.Combine(destination, "new", "sub", "c")));
-        TestFiles.AssertSameTree(tree, Path.Combine(destination, "new"));
     }
 
     /// <summary>
@@ -218,11 +215,8 @@ public sealed class LinkDestTests
             Assert.False((await receiver.NextResultAsync()).Succeeded);
             return;
         }
-        var sent = await SingularitySender.SendAsync([tree + "/"], receiver.Url with { Directory = "new" }, options);
-        var received = await receiver.NextResultAsync();
+        var (sent, received) = await LinkedSnapshotAsync(receiver, tree, destination, "new", options);
 
-        Assert.True(received.Succeeded, received.Error?.Message);
-        TestFiles.AssertSameTree(tree, Path.Combine(destination, "new"));
         Assert.Equal(0, received.FilesLinked);
         Assert.Equal(0, sent.FilesUnchanged);
         Assert.All(Directory.GetFiles(Path.Combine(destination, "new"), "*", SearchOption.AllDirectories),
@@ -237,8 +231,7 @@ public sealed class LinkDestTests
         string tree = Tree(temp);
         string destination = temp.Sub("dst");
         await using var receiver = new LoopbackReceiver(destination);
-        await SingularitySender.SendAsync([tree + "/"], receiver.Url with { Directory = "1" }, Quick);
-        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        await SnapshotAsync(receiver, tree, "1");
         TestFiles.Create(Path.Combine(tree, "sub", "b"), 301, seed: 5);
         // A stale partial of a file of one shard, which a real run removes as it prepares the file: the dry run too
         // takes the file for linked.
