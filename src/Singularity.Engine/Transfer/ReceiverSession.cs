@@ -713,12 +713,8 @@ internal sealed partial class ReceiverSession
     /// </summary>
     private bool Linked(uint id, ManifestEntry entry, string full, bool fresh, bool? partialStands, FileInfo? standing, bool link)
     {
-        if (!OperatingSystem.IsLinux()) return false;
-        if (!fresh)
-        {
-            if (standing is null ? Stands(full) : standing.Exists || (int)standing.Attributes != -1) return false;
-            if (partialStands ?? File.Exists(PartialFile.ResumablePathFor(full))) return false;
-        }
+        if (!OperatingSystem.IsLinux() || !NothingStands(full, fresh, standing)) return false;
+        if (!fresh && (partialStands ?? File.Exists(PartialFile.ResumablePathFor(full)))) return false;
         // A received file would be this process's user's, unless it gives the sender's owners.
         var (user, group) = SpecialFiles.MayChangeOwners && entry.Owner is { } kept ? (kept.User, (uint?)kept.Group) : (SpecialFiles.EffectiveUser, null);
         if (!_linkDests!.TryLink(entry, full, _options.PreserveMode && !OperatingSystem.IsWindows(), user, group, link)) return false;
@@ -925,6 +921,13 @@ internal sealed partial class ReceiverSession
         }
     }
 
+    /// <summary>
+    /// Whether nothing stands at <paramref name="full"/>: in a directory this session created (<paramref name="fresh"/>),
+    /// or by the look already taken (<paramref name="standing"/>, whose attributes are -1 where nothing is), else by one now.
+    /// </summary>
+    private static bool NothingStands(string full, bool fresh, FileInfo? standing) =>
+        fresh || (standing is null ? !Stands(full) : (int)standing.Attributes == -1);
+
     /// <summary>Whether anything stands at <paramref name="full"/>: a file, a directory, a link (even to nothing), or a special file.</summary>
     private static bool Stands(string full) => new FileInfo(full) is { } there && (there.Exists || there.LinkTarget is not null || Directory.Exists(full));
 
@@ -970,14 +973,14 @@ internal sealed partial class ReceiverSession
     }
 
     /// <summary>
-    /// With --link-dest and delta, a file where nothing stands (a new snapshot's) that no earlier copy holds unchanged
-    /// is seeded from the first earlier copy of its path, as rsync compares with it: a log that grew since the last
-    /// snapshot sends its new tail. Not where a partial stands, which is resumed instead.
+    /// With --link-dest and delta, a file where nothing stands (a new snapshot's) that was not linked is seeded from an
+    /// earlier copy of its path (<see cref="LinkDestinations.OpenBasis"/>), as rsync compares with it: a log that grew
+    /// since the last snapshot sends its new tail. A partial that offers nothing is removed first, as for the version
+    /// at the file's name.
     /// </summary>
     private bool SeedFromLinkDest(ManifestEntry entry, string full, bool fresh, FileInfo? standing)
     {
-        if (_linkDests is null || !OperatingSystem.IsLinux()) return false;
-        if (!fresh && (standing is null ? Stands(full) : (int)standing.Attributes != -1)) return false;
+        if (_linkDests is null || !OperatingSystem.IsLinux() || !NothingStands(full, fresh, standing)) return false;
         using var copy = _linkDests.OpenBasis(entry);
         return copy is not null && SeedFromBasis(entry, full, copy);
     }
