@@ -75,14 +75,13 @@ internal sealed class LinkDestinations : IDisposable
     /// Links the first unchanged copy of <paramref name="entry"/> at <paramref name="full"/>, where nothing stands (a
     /// dry run, <paramref name="link"/> false, only finds it). <paramref name="mode"/>: whether the copy's mode must be
     /// the entry's; <paramref name="user"/> and <paramref name="group"/>: the owner it must have, the entry's when
-    /// owners are kept, else this process's user (any group), whose a received file would be. A copy with a setuid, setgid or sticky bit is never taken: a
-    /// received file has none. False when no copy is unchanged, or none could be linked (something came to stand at
-    /// the name, another file system, too many links): the file is then sent.
+    /// owners are kept, else this process's user (any group), whose a received file would be. A copy with a setuid,
+    /// setgid or sticky bit is never taken: a received file has none. False when no copy is unchanged, or none could
+    /// be linked (something came to stand at the name, another file system, too many links): the file is then sent.
     /// </summary>
     public bool TryLink(ManifestEntry entry, string full, bool mode, uint user, uint? group, bool link = true)
     {
-        int slash = entry.Path.LastIndexOf('/');
-        string below = slash < 0 ? "" : entry.Path[..slash], name = entry.Path[(slash + 1)..];
+        var (below, name) = Split(entry.Path);
         for (int i = 0; i < _bases.Length; i++)
         {
             if (DirectoryOf(i, below) is not { } directory || SpecialFiles.OpenRegularAt(directory, name) is not { } copy) continue;
@@ -108,8 +107,7 @@ internal sealed class LinkDestinations : IDisposable
     /// </summary>
     public SafeFileHandle? OpenBasis(ManifestEntry entry)
     {
-        int slash = entry.Path.LastIndexOf('/');
-        string below = slash < 0 ? "" : entry.Path[..slash], name = entry.Path[(slash + 1)..];
+        var (below, name) = Split(entry.Path);
         SafeFileHandle? first = null;
         for (int i = 0; i < _bases.Length; i++)
         {
@@ -128,6 +126,13 @@ internal sealed class LinkDestinations : IDisposable
             }
         }
         return first;
+    }
+
+    /// <summary>A manifest path's directory ("" at the top) and name.</summary>
+    private static (string Below, string Name) Split(string path)
+    {
+        int slash = path.LastIndexOf('/');
+        return (slash < 0 ? "" : path[..slash], path[(slash + 1)..]);
     }
 
     private SafeFileHandle? DirectoryOf(int index, string below)
