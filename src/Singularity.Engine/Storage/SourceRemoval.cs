@@ -20,7 +20,9 @@ internal static class SourceRemoval
     /// receiver's (<see cref="DestinationLock"/>) excludes; throws <see cref="ErrorCode.BadPath"/> when one holds it,
     /// or when it cannot be taken (a directory this process may not read, a file system without locks), as a receiver
     /// there would then go unseen. Linux only, as that lock is. When the URL names a directory below the receiver's
-    /// (<paramref name="destination"/>), the receiver to keep out is the one whose directory holds that one.
+    /// (<paramref name="destination"/>), the receiver to keep out is the one whose directory holds that one by those
+    /// names; the landing directory is locked too, for a receiver's session to find as it enters it
+    /// (<see cref="DestinationLock.HeldElsewhere"/>), however it reaches it.
     /// </summary>
     public static Held Guard(IReadOnlyList<string> paths, bool relative, string? destination = null)
     {
