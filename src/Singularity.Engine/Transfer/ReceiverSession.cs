@@ -707,14 +707,14 @@ internal sealed partial class ReceiverSession
     }
 
     /// <summary>
-    /// With --link-dest, a file where nothing stands (no partial either, which is resumed instead) is linked from an
-    /// earlier copy that holds it unchanged (<see cref="LinkDestinations"/>), and named to the sender as in place; a
+    /// With --link-dest, a file where nothing stands (no partial either, but a stale one, which goes: one of this
+    /// version is resumed instead) is linked from an earlier copy that holds it unchanged (<see cref="LinkDestinations"/>), and named to the sender as in place; a
     /// dry run (<paramref name="link"/> false) only names it.
     /// </summary>
     private bool Linked(uint id, ManifestEntry entry, string full, bool fresh, bool? partialStands, FileInfo? standing, bool link)
     {
         if (!OperatingSystem.IsLinux() || !NothingStands(full, fresh, standing)) return false;
-        if (!fresh && (partialStands ?? File.Exists(PartialFile.ResumablePathFor(full)))) return false;
+        if (!fresh && (partialStands ?? File.Exists(PartialFile.ResumablePathFor(full))) && !StalePartialGone(entry, full, remove: link)) return false;
         // A received file would be this process's user's, unless it gives the sender's owners.
         var (user, group) = SpecialFiles.MayChangeOwners && entry.Owner is { } kept ? (kept.User, (uint?)kept.Group) : (SpecialFiles.EffectiveUser, null);
         if (!_linkDests!.TryLink(entry, full, _options.PreserveMode && !OperatingSystem.IsWindows(), user, group, link)) return false;
@@ -970,6 +970,19 @@ internal sealed partial class ReceiverSession
         if (!entry.SentBefore) _filesUnchanged++;
         _chunkUnchangedBytes += entry.Size;
         _control!.PostBatchItem(ControlMessageType.FilesPresent, id);
+    }
+
+    /// <summary>
+    /// Whether the partial at a file's resumable name is stale (its journal vouches for no shard of this version, so
+    /// the file's preparation would remove it too) and is removed; a dry run (<paramref name="remove"/> false) only
+    /// looks. A partial of this version is resumed instead, and one another session holds stays.
+    /// </summary>
+    private bool StalePartialGone(ManifestEntry entry, string full, bool remove)
+    {
+        string partial = PartialFile.ResumablePathFor(full);
+        int shards = Digests.ShardCount(entry.Size, _shardSize);
+        if (shards > 1 && ResumeJournal.Load(ResumeJournal.PathFor(partial), entry.Size, entry.MtimeNanoseconds, _shardSize, shards).Count > 0) return false;
+        return !remove || !PartialFile.RemoveStaleResumable(full);
     }
 
     /// <summary>

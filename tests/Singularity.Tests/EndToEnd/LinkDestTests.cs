@@ -155,6 +155,28 @@ public sealed class LinkDestTests
     }
 
     /// <summary>
+    /// A partial of another version left at a file's resumable name (an interrupted send whose source changed since)
+    /// does not keep the file from being linked: it goes, as the file's own preparation would remove it.
+    /// </summary>
+    [Fact]
+    public async Task A_stale_partial_beside_a_file_goes_and_the_file_is_linked()
+    {
+        using var temp = new TempDirectory();
+        string tree = Tree(temp);
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination);
+        await SnapshotAsync(receiver, tree, "1");
+        string stale = TestFiles.Create(Path.Combine(destination, "2", ".a.sglty-part"), 10, seed: 9);
+
+        var (sent, received) = await LinkedSnapshotAsync(receiver, tree, destination, "2", Quick with { LinkDestinations = ["../1"] });
+
+        Assert.Equal(4, received.FilesLinked);
+        Assert.Equal(0, sent.BytesSent);
+        Assert.Equal(Inode(Path.Combine(destination, "1", "a")), Inode(Path.Combine(destination, "2", "a")));
+        Assert.False(File.Exists(stale));
+    }
+
+    /// <summary>
     /// A copy of another owner is not linked without owners kept: a received file would be the receiver's user's, and
     /// the copy stays writable by its owner. Nor is one with a setuid bit, which no received file has.
     /// </summary>
