@@ -83,6 +83,8 @@ internal static class RecvCommand
             {
                 // Paths are the session's destination's: a sender's URL may name one below this directory.
                 string session = $"session {result.SessionId[..8]}{(result.Destination.Length > 0 ? $" into {result.Destination}/" : "")}";
+                foreach (string notice in result.Notices)
+                    Console.Error.WriteLine(Errors.Printable($"{session}: {notice}"));
                 foreach (string failure in result.WriteFailures)
                     Console.Error.WriteLine(Errors.Printable($"{session}: {failure}"));
                 foreach (string failure in result.DeletionFailures)

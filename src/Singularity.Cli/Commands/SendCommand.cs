@@ -171,7 +171,7 @@ internal static partial class SendCommand
             if (result.DryRun) return DryRunReport(result, json);
             double seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-9);
             // What travelled, then what did not: files left as they were, files left out, bytes an earlier attempt left.
-            var others = NotTravelled(result, "were", notSent: true);
+            var others = NotTravelled(result, "were", notSent: true, linking: options.LinkDestinations.Count > 0);
             if (result.HardLinks > 0) others.Add($"{Count.Of(result.HardLinks, "hard link")} to them");
             string besides = others.Count > 0 ? $" ({string.Join("; ", others)})" : "";
             var within = new List<string>();
@@ -248,10 +248,12 @@ internal static partial class SendCommand
     /// dry run): those the receiver holds unchanged, those it kept by a rule, with <paramref name="notSent"/> those
     /// left out for a fault, and those the size rules left out.
     /// </summary>
-    private static List<string> NotTravelled(SendResult result, string were, bool notSent = false)
+    private static List<string> NotTravelled(SendResult result, string were, bool notSent = false, bool linking = false)
     {
         var parts = new List<string>();
-        if (result.FilesUnchanged > result.FilesKept) parts.Add($"{result.FilesUnchanged - result.FilesKept} unchanged, left as they {were}");
+        // With --link-dest, the receiver names the files it links in place as it names those it holds.
+        string how = linking ? $"held by the receiver or linked from --link-dest" : $"left as they {were}";
+        if (result.FilesUnchanged > result.FilesKept) parts.Add($"{result.FilesUnchanged - result.FilesKept} unchanged, {how}");
         if (result.FilesKept > 0) parts.Add($"{result.FilesKept} kept as the receiver has them");
         if (notSent && result.FilesNotSent > 0) parts.Add($"{result.FilesNotSent} not sent");
         if (result.FilesSkippedBySize > 0) parts.Add($"{result.FilesSkippedBySize} left out by size");

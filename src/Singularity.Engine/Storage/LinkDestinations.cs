@@ -17,18 +17,23 @@ internal sealed class LinkDestinations : IDisposable
     public const int Most = 20;
 
     private readonly string _receiverRoot;
-    // Each directory's names below the receiver's directory (none: that directory itself).
-    private readonly string[][] _bases;
+    // Each directory's names below the receiver's directory, as the kernel reaches it (none: that directory itself;
+    // null: a directory that is not there, which links nothing).
+    private readonly string[]?[] _bases;
     // The directory below each base last opened for an entry, and its handle (null: not there): entries come in
     // manifest order, a directory's files together, so each directory's chain is walked once a base.
     private readonly (string? Below, SafeFileHandle? Handle)[] _held;
 
-    private LinkDestinations(string receiverRoot, string[][] bases)
+    private LinkDestinations(string receiverRoot, string[]?[] bases, List<string> notices)
     {
         _receiverRoot = receiverRoot;
         _bases = bases;
         _held = new (string?, SafeFileHandle?)[bases.Length];
+        Notices = notices;
     }
+
+    /// <summary>What the receiver's log should say of the directories given: those that are not there, and link nothing.</summary>
+    public IReadOnlyList<string> Notices { get; }
 
     /// <summary>
     /// What is wrong with a directory given to --link-dest (relative to the destination; it may climb with "..", as
@@ -51,11 +56,17 @@ internal sealed class LinkDestinations : IDisposable
 
     /// <summary>
     /// The directories, relative to the session's <paramref name="destination"/> (relative to <paramref name="receiverRoot"/>),
-    /// each brought to its names below the receiver's directory; throws <see cref="ErrorCode.BadPath"/> for one that leads out of it.
+    /// each brought to its names below the receiver's directory; throws <see cref="ErrorCode.BadPath"/> for one that
+    /// leads out of it, by its names or through a link. A link on the way to a directory (a `latest` link to the last
+    /// snapshot, as rsync users keep one) is followed, and where it leads must be inside the receiver's directory too;
+    /// below it, nothing is followed. A directory that is not there is named in <see cref="Notices"/>.
     /// </summary>
     public static LinkDestinations Resolve(string receiverRoot, string destination, IReadOnlyList<string> directories)
     {
-        var bases = new string[directories.Count][];
+        var bases = new string[]?[directories.Count];
+        var notices = new List<string>();
+        if (!OperatingSystem.IsLinux()) notices.Add("--link-dest links on Linux receivers only: nothing is linked here");
+        string root = SpecialFiles.RealPath(receiverRoot) ?? receiverRoot;
         for (int i = 0; i < directories.Count; i++)
         {
             var names = new List<string>(destination.Length == 0 ? [] : destination.Split('/'));
@@ -66,9 +77,17 @@ internal sealed class LinkDestinations : IDisposable
                 else if (names.Count > 0) names.RemoveAt(names.Count - 1);
                 else throw new SingularityException(ErrorCode.BadPath, $"refused --link-dest '{directories[i]}': it leads out of the receiver's directory, where nothing may be linked from");
             }
-            bases[i] = [.. names];
+            string? real = SpecialFiles.RealPath(Path.Combine(root, string.Join('/', names)));
+            if (real is null || !Directory.Exists(real))
+            {
+                if (OperatingSystem.IsLinux()) notices.Add($"--link-dest '{directories[i]}' is not a directory here: nothing is linked from it");
+                continue;
+            }
+            if (real != root && !PathGuard.IsBelow(root, real))
+                throw new SingularityException(ErrorCode.BadPath, $"refused --link-dest '{directories[i]}': a link leads it out of the receiver's directory, to '{real}', where nothing may be linked from");
+            bases[i] = real == root ? [] : real[(root.Length + (root.EndsWith('/') ? 0 : 1))..].Split('/');
         }
-        return new LinkDestinations(receiverRoot, bases);
+        return new LinkDestinations(root, bases, notices);
     }
 
     /// <summary>
@@ -137,9 +156,10 @@ internal sealed class LinkDestinations : IDisposable
 
     private SafeFileHandle? DirectoryOf(int index, string below)
     {
+        if (_bases[index] is not { } names) return null;
         if (_held[index].Below == below) return _held[index].Handle;
         _held[index].Handle?.Dispose();
-        var handle = SpecialFiles.OpenDirectoryBelow(_receiverRoot, below.Length == 0 ? _bases[index] : [.. _bases[index], .. below.Split('/')]);
+        var handle = SpecialFiles.OpenDirectoryBelow(_receiverRoot, below.Length == 0 ? names : [.. names, .. below.Split('/')]);
         _held[index] = (below, handle);
         return handle;
     }

@@ -471,6 +471,16 @@ internal static class SpecialFiles
         return descriptor < 0 ? null : new SafeFileHandle(descriptor, ownsHandle: true);
     }
 
+    /// <summary>
+    /// Where <paramref name="path"/> leads, following every link on the way, as the kernel reaches it (the target of
+    /// /proc/self/fd for it opened); null when it cannot be opened (missing, not searchable), or elsewhere than on Linux.
+    /// </summary>
+    public static string? RealPath(string path)
+    {
+        using var handle = OpenReadOnly(path);
+        return handle is null ? null : new FileInfo($"/proc/self/fd/{handle.DangerousGetHandle()}").LinkTarget;
+    }
+
     /// <summary>The user this process runs as: what a file it creates belongs to.</summary>
     public static uint EffectiveUser => geteuid();
 

@@ -28,6 +28,8 @@ internal sealed partial class ReceiverSession
     // Directories of earlier copies whose unchanged files are linked rather than received (LinkDest); null for none.
     private LinkDestinations? _linkDests;
     private int _filesLinked;
+    // What the receiver's log should say of the session beyond its counts (a --link-dest directory that is not there).
+    private readonly List<string> _notices = [];
     private readonly CancellationTokenSource _cts = new();
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly List<Task> _laneTasks = [];
@@ -334,6 +336,7 @@ internal sealed partial class ReceiverSession
         // It links what the quick check finds unchanged; --checksum reads contents, which a link made from status alone would skip.
         if (!_skipUnchanged || _checksum) throw new ProtocolViolationException("LinkDest without the quick check it rests on, or with --checksum");
         _linkDests = LinkDestinations.Resolve(_receiverRoot, _destination, LinkDestMessage.Decode(body, _limits));
+        _notices.AddRange(_linkDests.Notices);
     }
 
     /// <summary>
@@ -1452,6 +1455,7 @@ internal sealed partial class ReceiverSession
             Remote = Remote,
             Destination = _destination,
             FilesLinked = _filesLinked,
+            Notices = [.. _notices],
             Files = _filesCommitted - _filesDropped - _filesFailed,
             FilesUnchanged = _filesUnchanged,
             FilesNotSent = _filesDropped,

@@ -152,6 +152,8 @@ public sealed record ReceiveResult
     public int FilesNotSent { get; init; }
     /// <summary>Files of <see cref="Files"/> linked from an earlier copy that held them unchanged (<see cref="TransferOptions.LinkDestinations"/>), rather than received; in a dry run, those that would be.</summary>
     public int FilesLinked { get; init; }
+    /// <summary>What the receiver's log says of the session beyond its counts: a --link-dest directory that is not there, say.</summary>
+    public IReadOnlyList<string> Notices { get; init; } = [];
     /// <summary>Entries (files, directories, links) that could not be written here, each told to the sender, while the rest arrived.</summary>
     public int EntriesFailed { get; init; }
     /// <summary>The reasons of the first 100 of <see cref="EntriesFailed"/>, each naming its entry relative to the destination (with any character the sender chose).</summary>

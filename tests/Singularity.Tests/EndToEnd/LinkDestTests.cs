@@ -229,12 +229,14 @@ public sealed class LinkDestTests
         await using var receiver = new LoopbackReceiver(destination);
         var options = Quick with { LinkDestinations = [how == "climbing out" ? "../../outside" : "../old"] };
 
-        if (how == "climbing out")
+        if (how != "a link inside")
         {
             var error = await Assert.ThrowsAnyAsync<SingularityException>(() => SingularitySender.SendAsync([tree + "/"], receiver.Url with { Directory = "new" }, options));
             Assert.Equal(ErrorCode.BadPath, error.Code);
-            Assert.Contains("refused --link-dest '../../outside': it leads out of the receiver's directory", error.Message);
+            Assert.Contains(how == "climbing out" ? "refused --link-dest '../../outside': it leads out of the receiver's directory"
+                : $"refused --link-dest '../old': a link leads it out of the receiver's directory, to '{outside}'", error.Message);
             Assert.False((await receiver.NextResultAsync()).Succeeded);
+            Assert.False(Directory.Exists(Path.Combine(destination, "new")) && Directory.EnumerateFileSystemEntries(Path.Combine(destination, "new")).Any());
             return;
         }
         var (sent, received) = await LinkedSnapshotAsync(receiver, tree, destination, "new", options);
@@ -243,6 +245,30 @@ public sealed class LinkDestTests
         Assert.Equal(0, sent.FilesUnchanged);
         Assert.All(Directory.GetFiles(Path.Combine(destination, "new"), "*", SearchOption.AllDirectories),
             file => Assert.Equal(1u, SpecialFiles.IdentityOf(file)!.Value.Names));
+    }
+
+    /// <summary>
+    /// A link to the last snapshot inside the receiver's directory, as rsync users keep one ("latest"), is followed to
+    /// it; a directory that is not there (the first snapshot, a name mistyped) links nothing, and the receiver's log
+    /// says so.
+    /// </summary>
+    [Theory]
+    [InlineData("../latest", 4)]
+    [InlineData("../0", 0)]
+    public async Task A_link_to_the_last_snapshot_is_followed_and_a_missing_one_is_named(string given, int linked)
+    {
+        using var temp = new TempDirectory();
+        string tree = Tree(temp);
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination);
+        await SnapshotAsync(receiver, tree, "1");
+        File.CreateSymbolicLink(Path.Combine(destination, "latest"), "1");
+
+        var (sent, received) = await LinkedSnapshotAsync(receiver, tree, destination, "2", Quick with { LinkDestinations = [given] });
+
+        Assert.Equal((linked, linked), (received.FilesLinked, sent.FilesUnchanged));
+        Assert.Equal(linked == 0 ? ["--link-dest '../0' is not a directory here: nothing is linked from it"] : [], received.Notices);
+        if (linked > 0) Assert.Equal(Inode(Path.Combine(destination, "1", "a")), Inode(Path.Combine(destination, "2", "a")));
     }
 
     /// <summary>A dry run names the files it would link as unchanged, lists only those it would send, and links nothing.</summary>
