@@ -27,6 +27,8 @@ public sealed partial record ConnectionUrl(string Host, int Port, string? Token 
         string candidate = text.Contains("://", StringComparison.Ordinal) ? text : $"{Scheme}://{text}";
         if (schemeWithoutSlashes || !Uri.TryCreate(candidate, UriKind.Absolute, out var uri) || uri.Scheme != Scheme || string.IsNullOrEmpty(uri.Host))
             throw new FormatException($"'{WithoutToken(text)}' is not a connection URL; expected sglty://HOST:PORT/ as printed by `sglty recv`");
+        if (CutInItsPath(candidate))
+            throw new FormatException($"'{WithoutToken(text)}' has a '?' or '#' inside its directory's path, which cuts the URL there; write them in a name as %3F and %23");
         string? directory = DirectoryOf(text, candidate);
         string host = uri.HostNameType == UriHostNameType.IPv6 ? uri.Host.Trim('[', ']') : uri.Host;
         string? token = null;
@@ -59,6 +61,21 @@ public sealed partial record ConnectionUrl(string Host, int Port, string? Token 
             names.Add(name);
         }
         return names.Count == 0 ? null : string.Join('/', names);
+    }
+
+    /// <summary>
+    /// Whether a '?' or '#' meant as part of a directory's name cuts the URL's path, and the token with it: a '/' in
+    /// the query before its first '=' (`/e?f/?token=`), or a token after a '#' (`/x#y/?token=`).
+    /// </summary>
+    private static bool CutInItsPath(string url)
+    {
+        int fragment = url.IndexOf('#');
+        if (fragment >= 0 && url.AsSpan(fragment).Contains("token=", StringComparison.OrdinalIgnoreCase)) return true;
+        int query = url.IndexOf('?');
+        if (query < 0) return false;
+        var rest = url.AsSpan(query + 1);
+        int slash = rest.IndexOf('/'), equals = rest.IndexOf('=');
+        return slash >= 0 && (equals < 0 || slash < equals);
     }
 
     /// <summary>A name of the URL's path with its %-escapes decoded, as UTF-8; null when an escape is malformed or the bytes are not UTF-8.</summary>

@@ -48,6 +48,7 @@ public sealed class ByteSizeTests
     [InlineData("sglty://[::1]:1/d?token=t", "d", "sglty://[::1]:1/d/?token=t")]
     [InlineData("sglty://h:1/caf%C3%A9/#x", "café", "sglty://h:1/caf%C3%A9/")]
     [InlineData("sglty://h:1/café/50%25 ", "café/50%", "sglty://h:1/caf%C3%A9/50%25/")]
+    [InlineData("sglty://h:1/e%3Ff%23/?token=a/b", "e?f#", "sglty://h:1/e%3Ff%23/?token=a%2Fb")]
     public void A_path_names_a_directory_below_the_receivers(string text, string directory, string printed)
     {
         var url = ConnectionUrl.Parse(text);
@@ -68,6 +69,8 @@ public sealed class ByteSizeTests
     [InlineData("sglty://h:1/%2E%2E/?token=s3cret", "'sglty://h:1/%2E%2E/?token=…' names a directory with '..' in its path")]
     [InlineData("sglty://h:1/a%zz/?token=s3cret", "'sglty://h:1/a%zz/?token=…' names a directory with 'a%zz' in its path, which is not UTF-8 written as a URL writes it")]
     [InlineData("sglty://h:1/%C0%AE%C0%AE/?token=s3cret", "'sglty://h:1/%C0%AE%C0%AE/?token=…' names a directory with '%C0%AE%C0%AE' in its path, which is not UTF-8")]
+    [InlineData("sglty://h:1/e?f/?token=s3cret", "'sglty://h:1/e?f/?token=…' has a '?' or '#' inside its directory's path, which cuts the URL there; write them in a name as %3F and %23")]
+    [InlineData("sglty://h:1/x#y/?token=s3cret", "'sglty://h:1/x#y/?token=…' has a '?' or '#' inside its directory's path")]
     [InlineData("sglty://h:1/a%2/?token=s3cret", "'sglty://h:1/a%2/?token=…' names a directory with 'a%2' in its path, which is not UTF-8")]
     public void A_malformed_url_is_refused_without_showing_its_token(string text, string start)
     {
