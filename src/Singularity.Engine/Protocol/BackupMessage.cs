@@ -12,12 +12,11 @@ internal static class BackupMessage
 {
     public static byte[] Encode(string suffix, string? directory)
     {
-        int suffixBytes = Encoding.UTF8.GetByteCount(suffix), directoryBytes = Encoding.UTF8.GetByteCount(directory ?? "");
-        byte[] body = new byte[3 + suffixBytes + directoryBytes];
+        int suffixBytes = Encoding.UTF8.GetByteCount(suffix);
+        byte[] body = new byte[1 + suffixBytes + WireFormat.TextSize(directory ?? "")];
         body[0] = checked((byte)suffixBytes);
         Encoding.UTF8.GetBytes(suffix, body.AsSpan(1));
-        BinaryPrimitives.WriteUInt16LittleEndian(body.AsSpan(1 + suffixBytes), checked((ushort)directoryBytes));
-        Encoding.UTF8.GetBytes(directory ?? "", body.AsSpan(3 + suffixBytes));
+        WireFormat.WriteText(body.AsSpan(1 + suffixBytes), directory ?? "");
         return body;
     }
 

@@ -12,10 +12,8 @@ internal static class DestinationMessage
 {
     public static byte[] Encode(string directory)
     {
-        int length = Encoding.UTF8.GetByteCount(directory);
-        byte[] body = new byte[2 + length];
-        BinaryPrimitives.WriteUInt16LittleEndian(body, checked((ushort)length));
-        Encoding.UTF8.GetBytes(directory, body.AsSpan(2));
+        byte[] body = new byte[WireFormat.TextSize(directory)];
+        WireFormat.WriteText(body, directory);
         return body;
     }
 
@@ -32,15 +30,8 @@ internal static class DestinationMessage
         if (body.Length < 2) throw new ProtocolViolationException("Destination is truncated");
         int length = BinaryPrimitives.ReadUInt16LittleEndian(body);
         if (body.Length != 2 + length) throw new ProtocolViolationException("Destination has the wrong length");
-        string directory;
-        try
-        {
-            directory = WireFormat.StrictUtf8.GetString(body[2..]);
-        }
-        catch (DecoderFallbackException)
-        {
-            throw new ProtocolViolationException("Destination holds a path that is not UTF-8");
-        }
+        int offset = 0;
+        string directory = WireFormat.ReadText(body, ref offset, "Destination", "path");
         if (Error(directory, limits) is { } error) throw new SingularityException(ErrorCode.BadPath, $"refused destination: {error}");
         return directory;
     }

@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-using System.Text;
 using Singularity.Engine.Storage;
 
 namespace Singularity.Engine.Protocol;
@@ -12,16 +10,10 @@ internal static class LinkDestMessage
 {
     public static byte[] Encode(IReadOnlyList<string> directories)
     {
-        int length = 1 + directories.Sum(d => 2 + Encoding.UTF8.GetByteCount(d));
-        byte[] body = new byte[length];
+        byte[] body = new byte[1 + directories.Sum(WireFormat.TextSize)];
         body[0] = checked((byte)directories.Count);
         int offset = 1;
-        foreach (string directory in directories)
-        {
-            int bytes = Encoding.UTF8.GetBytes(directory, body.AsSpan(offset + 2));
-            BinaryPrimitives.WriteUInt16LittleEndian(body.AsSpan(offset), checked((ushort)bytes));
-            offset += 2 + bytes;
-        }
+        foreach (string directory in directories) offset += WireFormat.WriteText(body.AsSpan(offset), directory);
         return body;
     }
 
@@ -35,21 +27,9 @@ internal static class LinkDestMessage
         int offset = 1;
         for (int i = 0; i < count; i++)
         {
-            if (body.Length < offset + 2) throw new ProtocolViolationException("LinkDest is truncated");
-            int length = BinaryPrimitives.ReadUInt16LittleEndian(body[offset..]);
-            if (body.Length < offset + 2 + length) throw new ProtocolViolationException("LinkDest is truncated");
-            string directory;
-            try
-            {
-                directory = WireFormat.StrictUtf8.GetString(body.Slice(offset + 2, length));
-            }
-            catch (DecoderFallbackException)
-            {
-                throw new ProtocolViolationException("LinkDest holds a directory that is not UTF-8");
-            }
+            string directory = WireFormat.ReadText(body, ref offset, "LinkDest", "directory");
             if (LinkDestinations.Error(directory, limits) is { } error) throw new SingularityException(ErrorCode.BadPath, $"refused --link-dest: {error}");
             directories.Add(directory);
-            offset += 2 + length;
         }
         if (offset != body.Length) throw new ProtocolViolationException("LinkDest has the wrong length");
         return directories;

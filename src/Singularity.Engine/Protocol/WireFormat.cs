@@ -27,4 +27,29 @@ internal static class WireFormat
         BinaryPrimitives.WriteUInt16LittleEndian(destination, checked((ushort)length));
         return 2 + length;
     }
+
+    /// <summary>The bytes <see cref="WriteText"/> writes for <paramref name="text"/>.</summary>
+    public static int TextSize(string text) => 2 + Encoding.UTF8.GetByteCount(text);
+
+    /// <summary>
+    /// Reads a u16 length and that many bytes of strict UTF-8 at <paramref name="offset"/>, and moves it past them;
+    /// throws <see cref="ProtocolViolationException"/> naming <paramref name="message"/> when the body ends first, or
+    /// holds a <paramref name="noun"/> that is not UTF-8.
+    /// </summary>
+    public static string ReadText(ReadOnlySpan<byte> body, ref int offset, string message, string noun)
+    {
+        if (body.Length - offset < 2) throw new ProtocolViolationException($"{message} is truncated");
+        int length = BinaryPrimitives.ReadUInt16LittleEndian(body[offset..]);
+        if (body.Length - offset - 2 < length) throw new ProtocolViolationException($"{message} is truncated");
+        try
+        {
+            string text = StrictUtf8.GetString(body.Slice(offset + 2, length));
+            offset += 2 + length;
+            return text;
+        }
+        catch (DecoderFallbackException)
+        {
+            throw new ProtocolViolationException($"{message} holds a {noun} that is not UTF-8");
+        }
+    }
 }
