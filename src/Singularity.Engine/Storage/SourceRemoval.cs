@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 using Singularity.Engine.Protocol;
 
@@ -102,10 +101,8 @@ internal static class SourceRemoval
     private static int ReceiverAbove(string landing, string destination, out string? above)
     {
         above = null;
-        using var handle = SpecialFiles.OpenReadOnly(landing);
-        if (handle is null) return Marshal.GetLastPInvokeError();
-        string real = new FileInfo($"/proc/self/fd/{handle.DangerousGetHandle()}").LinkTarget
-            ?? throw new SingularityException(ErrorCode.BadPath, $"cannot tell where '{landing}' is (/proc/self/fd is not there), which shows whether a receiver writes where the sources would land");
+        if (SpecialFiles.RealPath(landing, out int error) is not { } real)
+            return error != 0 ? error : throw new SingularityException(ErrorCode.BadPath, $"cannot tell where '{landing}' is (/proc/self/fd is not there), which shows whether a receiver writes where the sources would land");
         string names = "/" + destination;
         if (real.EndsWith(names, StringComparison.Ordinal)) above = real.Length == names.Length ? "/" : real[..^names.Length];
         return 0;

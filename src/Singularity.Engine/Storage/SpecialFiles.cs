@@ -417,10 +417,8 @@ internal static class SpecialFiles
         const uint wanted = StatxType | StatxSize | StatxModified | StatxInode;
         if (statx(directory, name, AtSymlinkNoFollow, wanted, out var status) != 0) return (null, Marshal.GetLastPInvokeError());
         if ((status.Mask & wanted) != wanted) return (null, Errno.NotSupported);
-        // In the units the scan records (100 ns, as .NET keeps times).
-        long modified = status.ModifiedSeconds * 1_000_000_000 + status.ModifiedNanoseconds / 100 * 100;
         ushort type = (ushort)(status.Mode & FileTypeMask);
-        return (new EntryStatus(type == RegularType, type == LinkType, (long)status.Size, modified, status.Device, status.Inode), 0);
+        return (new EntryStatus(type == RegularType, type == LinkType, (long)status.Size, status.Modified, status.Device, status.Inode), 0);
     }
 
     /// <summary>
@@ -450,8 +448,7 @@ internal static class SpecialFiles
             file.Dispose();
             return null;
         }
-        long modified = status.ModifiedSeconds * 1_000_000_000 + status.ModifiedNanoseconds / 100 * 100;
-        return (file, (long)status.Size, modified, (UnixFileMode)(status.Mode & 0xFFF), status.Owner, status.Group);
+        return (file, (long)status.Size, status.Modified, (UnixFileMode)(status.Mode & 0xFFF), status.Owner, status.Group);
     }
 
     /// <summary>
@@ -475,9 +472,13 @@ internal static class SpecialFiles
     /// Where <paramref name="path"/> leads, following every link on the way, as the kernel reaches it (the target of
     /// /proc/self/fd for it opened); null when it cannot be opened (missing, not searchable), or elsewhere than on Linux.
     /// </summary>
-    public static string? RealPath(string path)
+    public static string? RealPath(string path) => RealPath(path, out _);
+
+    /// <summary>As <see cref="RealPath(string)"/>, with the error number of an open that failed (0 when it was /proc that could not tell).</summary>
+    public static string? RealPath(string path, out int error)
     {
         using var handle = OpenReadOnly(path);
+        error = handle is null ? Marshal.GetLastPInvokeError() : 0;
         return handle is null ? null : new FileInfo($"/proc/self/fd/{handle.DangerousGetHandle()}").LinkTarget;
     }
 
@@ -515,6 +516,9 @@ internal static class SpecialFiles
         [FieldOffset(140)] public uint DeviceMinor;
 
         public readonly ulong Device => ((ulong)DeviceMajor << 32) | DeviceMinor;
+
+        /// <summary>The mtime in the units the scan records: nanoseconds, to 100 ns, as .NET keeps times.</summary>
+        public readonly long Modified => ModifiedSeconds * 1_000_000_000 + ModifiedNanoseconds / 100 * 100;
     }
 
     // LibraryImport would need unsafe code in this library; CA2101 asks for marshaling the path already names (UTF-8).
