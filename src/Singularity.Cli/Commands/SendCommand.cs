@@ -252,7 +252,7 @@ internal static partial class SendCommand
     {
         var parts = new List<string>();
         // With --link-dest, the receiver names the files it links in place as it names those it holds.
-        string how = linking ? $"held by the receiver or linked from --link-dest" : $"left as they {were}";
+        string how = linking ? "held by the receiver or linked from --link-dest" : $"left as they {were}";
         if (result.FilesUnchanged > result.FilesKept) parts.Add($"{result.FilesUnchanged - result.FilesKept} unchanged, {how}");
         if (result.FilesKept > 0) parts.Add($"{result.FilesKept} kept as the receiver has them");
         if (notSent && result.FilesNotSent > 0) parts.Add($"{result.FilesNotSent} not sent");
@@ -309,13 +309,15 @@ internal static partial class SendCommand
     }
 
     /// <summary>An option that takes a size as rsync's --max-size reads it (see <see cref="TryParseRsyncSize"/>).</summary>
-    /// <summary>The backup directory as rsync reads it: "./old/" and "old//x" name old and old/x; an absolute one stays as given, to be refused.</summary>
-    private static string? BackupDirectory(string? given) =>
-        given is null || given.StartsWith('/') ? given : string.Join('/', given.Split('/').Where(part => part is not ("" or ".")));
+    /// <summary>The backup directory as rsync reads it (<see cref="AsRsyncReadsIt"/>).</summary>
+    private static string? BackupDirectory(string? given) => given is null ? null : AsRsyncReadsIt(given);
 
-    /// <summary>A --link-dest directory as rsync reads it: "./old/" and "old//x" name old and old/x; one that climbs keeps its "..".</summary>
-    private static string LinkDirectory(string given) =>
-        given.StartsWith('/') ? given : string.Join('/', given.Split('/').Where(part => part is not ("" or "."))) is { Length: > 0 } clean ? clean : ".";
+    /// <summary>A --link-dest directory as rsync reads it (<see cref="AsRsyncReadsIt"/>); "." for the destination itself.</summary>
+    private static string LinkDirectory(string given) => AsRsyncReadsIt(given) is { Length: > 0 } clean ? clean : ".";
+
+    /// <summary>A directory relative to the destination as rsync reads it: "./old/" and "old//x" name old and old/x, and one that climbs keeps its ".."; an absolute one stays as given, to be refused.</summary>
+    private static string AsRsyncReadsIt(string given) =>
+        given.StartsWith('/') ? given : string.Join('/', given.Split('/').Where(part => part is not ("" or ".")));
 
     private static Option<long?> RsyncSize(string name, string description) =>
         CommonOptions.Parsed<long>(name, "SIZE", description, TryParseRsyncSize, text => $"{name}: '{text}' is not a size; use a number of bytes with an optional unit, such as 100m, 1.5G or 500kb");

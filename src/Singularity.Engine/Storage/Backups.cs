@@ -90,6 +90,11 @@ internal sealed class Backups(PathGuard guard, string suffix, string? directory)
         }
     }
 
+    /// <summary>Removes the file or link at <paramref name="full"/> (<paramref name="path"/> from the destination), moved to its backup when there are <paramref name="backups"/>.</summary>
+    public static void Discard(Backups? backups, string full, string path)
+    {
+        if (backups is null || !backups.Keep(full, path)) File.Delete(full);
+    }
 
     private static string NotKept(string path, string backup, string why) => $"'{path}' was left as it was: its backup '{backup}' could not be made: {why}";
 }

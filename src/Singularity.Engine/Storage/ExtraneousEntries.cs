@@ -127,11 +127,11 @@ internal sealed class ExtraneousEntries(Func<string, string, bool> kept, Action 
                     }
                     else
                     {
-                        bool realDirectory = child is DirectoryInfo && (child.Attributes & FileAttributes.ReparsePoint) == 0;
-                        bool removed = Remove(child, childPath, below);
                         // A file or link kept beside its name stays in this directory as its backup.
-                        if (removed && backups is { Beside: true } && !realDirectory) KeptAsBackups++;
-                        emptied &= removed && !(backups is { Beside: true } && !realDirectory);
+                        bool keptBeside = backups is { Beside: true } && !(child is DirectoryInfo && (child.Attributes & FileAttributes.ReparsePoint) == 0);
+                        bool removed = Remove(child, childPath, below);
+                        if (removed && keptBeside) KeptAsBackups++;
+                        emptied &= removed && !keptBeside;
                     }
                 }
                 // A child that stayed is named already (or is a partial file); the directory holding it stays without a word.
@@ -142,7 +142,7 @@ internal sealed class ExtraneousEntries(Func<string, string, bool> kept, Action 
             else if (listOnly is null)
             {
                 // A link, to a directory too, is unlinked (or moved to its backup) itself: its target is never touched.
-                if (backups is null || !backups.Keep(entry.FullName, path)) File.Delete(entry.FullName);
+                Backups.Discard(backups, entry.FullName, path);
             }
             else
             {

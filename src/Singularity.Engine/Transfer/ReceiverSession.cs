@@ -720,7 +720,7 @@ internal sealed partial class ReceiverSession
         if (!fresh && (partialStands ?? File.Exists(PartialFile.ResumablePathFor(full))) && !StalePartialGone(entry, full, remove: link)) return false;
         // A received file would be this process's user's, unless it gives the sender's owners.
         var (user, group) = SpecialFiles.MayChangeOwners && entry.Owner is { } kept ? (kept.User, (uint?)kept.Group) : (SpecialFiles.EffectiveUser, null);
-        if (!_linkDests!.TryLink(entry, full, _options.PreserveMode && !OperatingSystem.IsWindows(), user, group, link)) return false;
+        if (!_linkDests!.TryLink(entry, full, _options.PreserveMode, user, group, link)) return false;
         _filesLinked++;
         _chunkUnchangedBytes += entry.Size;
         if (link)
@@ -954,10 +954,7 @@ internal sealed partial class ReceiverSession
     }
 
     /// <summary>Removes the file or link at <paramref name="full"/> (<paramref name="path"/> from the destination), moved to its backup when the sender asked for backups.</summary>
-    private void Discard(string full, string path)
-    {
-        if (_backups is null || !_backups.Keep(full, path)) File.Delete(full);
-    }
+    private void Discard(string full, string path) => Backups.Discard(_backups, full, path);
 
     /// <summary>Counts a settled file kept by <see cref="KeepsOwn"/> as one in place is counted, and tells the sender (FilesKept).</summary>
     private void NameKept(uint id, ManifestEntry entry)
