@@ -117,6 +117,16 @@ public sealed record TransferOptions
     public bool HardLinks { get; init; }
 
     /// <summary>
+    /// Stay on each given directory's file system, as rsync -x does, so that a backup of / does not take in /proc or a
+    /// mounted share: a directory below it on another file system (a mount point) is sent without what it holds
+    /// (<see cref="MountPoints.SentEmpty"/>), or left out (<see cref="MountPoints.LeftOut"/>, rsync -xx). Paths given
+    /// are sent wherever they are. With <see cref="DeleteExtraneous"/>, the receiver's deletion stays on the
+    /// destination's file system too: it neither cleans nor deletes a directory on another. Linux senders only.
+    /// Default <see cref="MountPoints.Crossed"/>; `sglty send -x` (twice for -xx).
+    /// </summary>
+    public MountPoints OneFileSystem { get; init; }
+
+    /// <summary>
     /// With <see cref="SkipUnchanged"/>, keep a file the receiver holds with the entry's size whatever its mtime, as
     /// rsync --size-only does: for destinations whose times cannot be trusted. It is left exactly as it is (its time
     /// too) and counted in <see cref="SendResult.FilesKept"/>. Default false; `sglty send --size-only`.

@@ -39,9 +39,12 @@ internal static class OpenSessionFlags
     /// <summary>With <see cref="SkipUnchanged"/>, not with <see cref="SizeOnly"/>: a file in place is judged by its contents, against the digest its entry carries, not by its mtime (rsync --checksum).</summary>
     public const ushort Checksum = 2048;
 
+    /// <summary>With <see cref="DeleteExtraneous"/>: the deletion stays on the destination's file system, neither cleaning nor deleting a directory on another (rsync -x).</summary>
+    public const ushort OneFileSystem = 4096;
+
     /// <summary>The bits that keep files in place the quick check alone would replace, each named in FilesKept.</summary>
     public const ushort KeepRules = SizeOnly | Update | IgnoreExisting;
 
     /// <summary>Every bit this side knows.</summary>
-    public const ushort Known = SkipUnchanged | DeleteExtraneous | RootIsSent | DryRun | Sparse | Compressed | Delta | HardLinks | KeepRules | Checksum;
+    public const ushort Known = SkipUnchanged | DeleteExtraneous | RootIsSent | DryRun | Sparse | Compressed | Delta | HardLinks | KeepRules | Checksum | OneFileSystem;
 }

@@ -25,6 +25,12 @@ internal sealed class ExtraneousEntries(Func<string, string, bool> kept, Action 
     /// </summary>
     public bool RemoveDirectories { get; set; } = true;
 
+    /// <summary>
+    /// With rsync -x, the device of the destination: a directory on another file system (a mount point) is neither
+    /// cleaned nor deleted, and stays without a word, as rsync leaves it. Default null: every directory is.
+    /// </summary>
+    public ulong? Device { get; init; }
+
     /// <summary>Entries deleted, counting everything below a deleted directory.</summary>
     public int Deleted { get; private set; }
 
@@ -48,7 +54,7 @@ internal sealed class ExtraneousEntries(Func<string, string, bool> kept, Action 
     {
         var info = new DirectoryInfo(directory);
         // Prepared as a real directory; one swapped for a link since (by a local user) is not walked through.
-        if (!info.Exists || info.LinkTarget is not null) return;
+        if (!info.Exists || info.LinkTarget is not null || Elsewhere(directory)) return;
         FileSystemInfo[] children;
         try
         {
@@ -101,6 +107,7 @@ internal sealed class ExtraneousEntries(Func<string, string, bool> kept, Action 
         {
             if (entry is DirectoryInfo directory && (entry.Attributes & FileAttributes.ReparsePoint) == 0)
             {
+                if (Elsewhere(directory.FullName)) return false;
                 if (!RemoveDirectories)
                 {
                     Fail(path, "not deleted while another send was receiving into the destination; send again to delete it");
@@ -157,6 +164,8 @@ internal sealed class ExtraneousEntries(Func<string, string, bool> kept, Action 
         Deleted++;
         return true;
     }
+
+    private bool Elsewhere(string directory) => Device is { } own && SpecialFiles.DeviceOf(directory) is { } device && device != own;
 
     private bool Excluded(FileSystemInfo entry, string path) =>
         excluded?.Excludes(path, isDirectory: entry is DirectoryInfo && (entry.Attributes & FileAttributes.ReparsePoint) == 0) == true;

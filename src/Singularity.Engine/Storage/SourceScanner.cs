@@ -35,23 +35,26 @@ internal static class SourceScanner
     /// below it, unread). A directory below them that cannot be listed is sent without its contents and recorded in
     /// <paramref name="notSent"/> (also told to <paramref name="skipped"/>), as rsync goes on past it. With
     /// <paramref name="hardLinks"/> (Linux), a file met again under another name becomes a hard link entry naming the
-    /// first, which is marked linked, as rsync -H sends them.
+    /// first, which is marked linked, as rsync -H sends them. With <paramref name="oneFileSystem"/> (Linux), the walk
+    /// below each path stays on that path's file system, as rsync -x keeps it: a directory on another (a mount point)
+    /// is sent without what it holds, marked implied so that a deletion leaves what the receiver holds there; with
+    /// <see cref="MountPoints.LeftOut"/> it is left out altogether, as rsync -xx leaves it.
     /// </summary>
-    public static List<SourceEntry> Scan(IReadOnlyList<string> paths, Action<string>? skipped, List<NotSentEntry> notSent, ExcludePatterns? exclude = null, bool hardLinks = false, bool relative = false, bool recursive = true)
+    public static List<SourceEntry> Scan(IReadOnlyList<string> paths, Action<string>? skipped, List<NotSentEntry> notSent, ExcludePatterns? exclude = null, bool hardLinks = false, bool relative = false, bool recursive = true, MountPoints oneFileSystem = MountPoints.Crossed)
     {
         if (paths.Count == 0) throw new SingularityException(ErrorCode.BadPath, "nothing to send: give at least one file or directory");
         var entries = new List<SourceEntry>();
-        // The first name of each file with more than one, by device and inode: only those files cost memory.
-        var firstNames = hardLinks ? new Dictionary<(ulong, ulong), int>() : null;
         // Even one path can give one name twice: names that are not UTF-8 all read as U+FFFD.
         var seen = new Names(relative);
+        // The first name of each file with more than one, by device and inode: only those files cost memory.
+        var walk = new Walker(entries, seen, skipped, notSent, exclude, hardLinks ? new() : null, oneFileSystem);
         // The same source named twice is sent once, as rsync sends it; two different ones of one name are refused.
         var given = new HashSet<(string, bool)>();
         foreach (string path in paths)
         {
             if (relative)
             {
-                AddRelative(path, recursive, entries, seen, skipped, notSent, exclude, firstNames);
+                walk.AddRelative(path, recursive);
                 continue;
             }
             bool contentsOnly = ContentsOnly(path);
@@ -64,7 +67,7 @@ internal static class SourceScanner
                 string prefix = contentsOnly ? "" : root.Name + "/";
                 if (!contentsOnly && exclude?.Excludes(root.Name, isDirectory: true) == true) continue;
                 if (!contentsOnly) Add(entries, seen, DirectoryEntry(root, root.Name, root.FullName, prefix.Length));
-                Walk(root, prefix, root.FullName, prefix.Length, entries, seen, skipped, notSent, exclude, firstNames);
+                walk.Tree(root, prefix, root.FullName, prefix.Length);
             }
             else if (File.Exists(named))
             {
@@ -82,7 +85,7 @@ internal static class SourceScanner
                     throw new SingularityException(ErrorCode.BadPath, $"cannot send '{path}': it is a file, not a directory; leave out the trailing '/' to send the file");
                 if (SpecialKind(file) is { } kind)
                     throw new SingularityException(ErrorCode.BadPath, $"cannot send '{path}': it is {kind}; only files, directories and links are sent");
-                AddFile(entries, seen, new SourceEntry(FileManifestEntry(file, name), file.FullName, name.Length), firstNames);
+                walk.AddFile(new SourceEntry(FileManifestEntry(file, name), file.FullName, name.Length));
             }
             else if (path.Contains('\uFFFD'))
             {
@@ -99,49 +102,6 @@ internal static class SourceScanner
                 if (entries[i].Entry.Kind == EntryKind.Directory && seen.KindOf(entries[i].Entry.Path) == Names.Implied)
                     entries[i] = entries[i] with { Entry = entries[i].Entry with { Implied = true } };
         return entries;
-    }
-
-    /// <summary>Adds what <paramref name="directory"/> holds, named <paramref name="prefix"/> and more; their source is <paramref name="treeRoot"/> and their path after <paramref name="skip"/> characters.</summary>
-    private static void Walk(DirectoryInfo directory, string prefix, string treeRoot, int skip, List<SourceEntry> entries, Names seen, Action<string>? skipped, List<NotSentEntry> notSent, ExcludePatterns? exclude, Dictionary<(ulong, ulong), int>? firstNames, bool recurse = true)
-    {
-        FileSystemInfo[] children;
-        try
-        {
-            children = directory.GetFileSystemInfos();
-        }
-        catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
-        {
-            string reason = ex is UnauthorizedAccessException ? "permission denied" : ex.Message;
-            string shown = prefix.Length > 0 ? prefix : directory.FullName + "/";
-            notSent.Add(new NotSentEntry(shown, $"cannot read directory: {reason}") { IsDirectory = true });
-            skipped?.Invoke($"not sending the contents of '{shown}': cannot read directory: {reason}");
-            return;
-        }
-        Array.Sort(children, static (a, b) => string.CompareOrdinal(a.Name, b.Name));
-        foreach (var child in children)
-        {
-            string relative = prefix + child.Name;
-            // The attribute comes from the status the enumeration already read: only links cost a readlink.
-            bool isLink = (child.Attributes & FileAttributes.ReparsePoint) != 0;
-            // Before the name's check: an entry left out may have a name that could not be sent.
-            if (exclude?.Excludes(relative, isDirectory: !isLink && child is DirectoryInfo) == true) continue;
-            if (Utf8Names.NameIsNotUtf8(child)) throw NotUtf8(relative, "its name");
-            if (isLink && child.LinkTarget is { } target)
-            {
-                Add(entries, seen, LinkEntry(child, target, relative, treeRoot, skip));
-            }
-            else if (child is DirectoryInfo subdirectory)
-            {
-                // One level only (a list's "dir/" without -r): each directory below is sent without what it holds.
-                Add(entries, seen, DirectoryEntry(subdirectory, relative, treeRoot, skip), implied: !recurse);
-                if (recurse) Walk(subdirectory, relative + "/", treeRoot, skip, entries, seen, skipped, notSent, exclude, firstNames);
-            }
-            else if (child is FileInfo file)
-            {
-                if (SpecialKind(file) is { } kind) skipped?.Invoke($"skipping '{relative}': it is {kind}; only files, directories and links are sent");
-                else AddFile(entries, seen, new SourceEntry(FileManifestEntry(file, relative), treeRoot, skip), firstNames);
-            }
-        }
     }
 
     /// <summary>Whether any of <paramref name="paths"/> sends a directory's contents into the destination's root.</summary>
@@ -249,99 +209,6 @@ internal static class SourceScanner
     /// </summary>
     private static string Marked(string path) => path.EndsWith("/.", StringComparison.Ordinal) ? path[..^1] : path;
 
-    /// <summary>
-    /// Adds a source with relative paths (rsync -R): the directories above its kept path (each once, as rsync sends
-    /// them), then the source under that path, a link as a link, as rsync sends it. An empty kept path sends the
-    /// contents of the directory before "/./". A path below one already sent whole, or below a link sent as such, is
-    /// left out, as rsync leaves it; one that is missing, or keeps ".." in its path, is named and left out, and the
-    /// rest goes on (as with a list from `find`, one odd name does not stop the others). Without
-    /// <paramref name="recursive"/>, a directory is sent without what it holds, as rsync --files-from sends it without -r,
-    /// but one named with a trailing '/' (or "/.", or ".") with what it holds at one level, as rsync's implied --dirs.
-    /// </summary>
-    private static void AddRelative(string path, bool recursive, List<SourceEntry> entries, Names seen, Action<string>? skipped, List<NotSentEntry> notSent, ExcludePatterns? exclude, Dictionary<(ulong, ulong), int>? firstNames)
-    {
-        if (KeptPath(path) is not { } kept)
-        {
-            const string Climbs = "it keeps '..' in its path, which would land outside the destination; give it from a directory above, with '/./' where the kept path starts (e.g. /srv/./app/logs)";
-            // As listed: a list's names are joined to its directory with "/./".
-            int marker = path.IndexOf("/./", StringComparison.Ordinal);
-            string shown = marker >= 0 ? path[(marker + 3)..] : path;
-            notSent.Add(new NotSentEntry(shown, Climbs) { NotFound = true });
-            skipped?.Invoke($"not sending '{shown}': {Climbs}");
-            return;
-        }
-        string full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
-        if (kept.Length == 0)
-        {
-            if (!Directory.Exists(full)) throw new SingularityException(ErrorCode.BadPath, $"cannot send '{path}': it keeps no name, and is not a directory whose contents could be sent");
-            // Without -r, what the directory holds at one level, as rsync's implied --dirs sends "." of a list.
-            Walk(new DirectoryInfo(full), "", full, 0, entries, seen, skipped, notSent, exclude, firstNames, recurse: recursive);
-            return;
-        }
-        string[] parts = kept.Split('/');
-        for (int i = 1; i < parts.Length; i++)
-            if (seen.KindOf(string.Join('/', parts, 0, i)) is Names.NotDirectory or Names.Whole) return;
-        var named = new FileInfo(full);
-        string? linkTarget = named.LinkTarget;
-        bool isLink = linkTarget is not null;
-        bool isDirectory = !isLink && Directory.Exists(full);
-        if (seen.KindOf(kept) is { } already && !(already == Names.Implied && isDirectory)) return;
-        if (!isLink && !isDirectory && !named.Exists)
-        {
-            if (path.Contains('\uFFFD')) throw NotUtf8(path, "its name");
-            string reason = Unreachable(full);
-            notSent.Add(new NotSentEntry(kept, reason) { NotFound = true });
-            skipped?.Invoke($"not sending '{kept}': {reason}");
-            return;
-        }
-        if (exclude?.Excludes(kept, isDirectory) == true) return;
-        // The directories above, from the top, each read as it is (through a link, the directory it points to).
-        string directory = full;
-        var above = new List<(string Name, string Source)>();
-        for (int i = parts.Length - 1; i > 0; i--)
-        {
-            directory = Path.GetDirectoryName(directory)!;
-            above.Add((string.Join('/', parts, 0, i), directory));
-        }
-        for (int i = above.Count - 1; i >= 0; i--)
-        {
-            var (name, source) = above[i];
-            if (seen.Contains(name)) continue;
-            var info = new DirectoryInfo(source);
-            if (info.LinkTarget is not null && info.ResolveLinkTarget(returnFinalTarget: true) is DirectoryInfo target) info = target;
-            Add(entries, seen, DirectoryEntry(info, name, source, name.Length), implied: true);
-        }
-        if (linkTarget is not null)
-        {
-            Add(entries, seen, LinkEntry(named, linkTarget, kept, full, kept.Length));
-        }
-        else if (isDirectory)
-        {
-            var root = new DirectoryInfo(full);
-            // Without -r, a name ending in '/' (or "/.") is sent with what it holds at one level, as rsync's implied
-            // --dirs sends it; any other alone.
-            bool oneLevel = !recursive && ContentsOnly(path);
-            if (!seen.Contains(kept)) Add(entries, seen, DirectoryEntry(root, kept, full, kept.Length + 1), implied: !recursive && !oneLevel);
-            if (oneLevel)
-            {
-                seen.MarkOneLevel(kept);
-                Walk(root, kept + "/", full, kept.Length + 1, entries, seen, skipped, notSent, exclude, firstNames, recurse: false);
-                return;
-            }
-            if (!recursive) return;
-            seen.MarkWhole(kept);
-            Walk(root, kept + "/", full, kept.Length + 1, entries, seen, skipped, notSent, exclude, firstNames);
-        }
-        else if (SpecialKind(named) is { } kind)
-        {
-            skipped?.Invoke($"skipping '{kept}': it is {kind}; only files, directories and links are sent");
-        }
-        else
-        {
-            AddFile(entries, seen, new SourceEntry(FileManifestEntry(named, kept), full, kept.Length), firstNames);
-        }
-    }
-
     /// <summary>Why a path that does not seem to exist was not found: missing, or in a directory this process may not search.</summary>
     private static string Unreachable(string full)
     {
@@ -359,27 +226,185 @@ internal static class SourceScanner
         return "no such file or directory";
     }
 
-    /// <summary>
-    /// Adds a file; with <paramref name="firstNames"/>, one already added under another name is added as a hard link
-    /// to that name instead, which is then marked linked.
-    /// </summary>
-    private static void AddFile(List<SourceEntry> entries, Names seen, SourceEntry file, Dictionary<(ulong, ulong), int>? firstNames)
+    /// <summary>What one scan adds to, and the rules it walks by.</summary>
+    private sealed class Walker(List<SourceEntry> entries, Names seen, Action<string>? skipped, List<NotSentEntry> notSent, ExcludePatterns? exclude, Dictionary<(ulong, ulong), int>? firstNames, MountPoints oneFileSystem)
     {
-        if (seen.Relative && seen.Contains(file.Entry.Path)) return;
-        if (firstNames is null || SpecialFiles.IdentityOf(file.SourcePath) is not { Names: > 1 } identity)
+        /// <summary>Adds what <paramref name="root"/> holds, staying on its file system when asked.</summary>
+        public void Tree(DirectoryInfo root, string prefix, string treeRoot, int skip, bool recurse = true) =>
+            Walk(root, prefix, treeRoot, skip, recurse, oneFileSystem == MountPoints.Crossed ? null : SpecialFiles.DeviceOf(root.FullName));
+
+        /// <summary>Adds what <paramref name="directory"/> holds, named <paramref name="prefix"/> and more; their source is <paramref name="treeRoot"/> and their path after <paramref name="skip"/> characters.</summary>
+        private void Walk(DirectoryInfo directory, string prefix, string treeRoot, int skip, bool recurse, ulong? device)
         {
+            FileSystemInfo[] children;
+            try
+            {
+                children = directory.GetFileSystemInfos();
+            }
+            catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
+            {
+                string reason = ex is UnauthorizedAccessException ? "permission denied" : ex.Message;
+                string shown = prefix.Length > 0 ? prefix : directory.FullName + "/";
+                notSent.Add(new NotSentEntry(shown, $"cannot read directory: {reason}") { IsDirectory = true });
+                skipped?.Invoke($"not sending the contents of '{shown}': cannot read directory: {reason}");
+                return;
+            }
+            Array.Sort(children, static (a, b) => string.CompareOrdinal(a.Name, b.Name));
+            foreach (var child in children)
+            {
+                string relative = prefix + child.Name;
+                // The attribute comes from the status the enumeration already read: only links cost a readlink.
+                bool isLink = (child.Attributes & FileAttributes.ReparsePoint) != 0;
+                // Before the name's check: an entry left out may have a name that could not be sent.
+                if (exclude?.Excludes(relative, isDirectory: !isLink && child is DirectoryInfo) == true) continue;
+                if (Utf8Names.NameIsNotUtf8(child)) throw NotUtf8(relative, "its name");
+                if (isLink && child.LinkTarget is { } target)
+                {
+                    Add(entries, seen, LinkEntry(child, target, relative, treeRoot, skip));
+                }
+                else if (child is DirectoryInfo subdirectory)
+                {
+                    // A directory on another file system (a mount point), as rsync -x sends it: with its own status
+                    // (what it hides cannot be read) and without what it holds; with -xx, not at all.
+                    bool mountPoint = device is { } own && SpecialFiles.DeviceOf(subdirectory.FullName) is { } other && other != own;
+                    if (mountPoint && oneFileSystem == MountPoints.LeftOut) continue;
+                    var entry = DirectoryEntry(subdirectory, relative, treeRoot, skip);
+                    // Relative sends mark their implied directories once every path is in.
+                    if (mountPoint && !seen.Relative) entry = entry with { Entry = entry.Entry with { Implied = true } };
+                    // One level only (a list's "dir/" without -r): each directory below is sent without what it holds.
+                    Add(entries, seen, entry, implied: !recurse || mountPoint);
+                    if (recurse && !mountPoint) Walk(subdirectory, relative + "/", treeRoot, skip, recurse, device);
+                }
+                else if (child is FileInfo file)
+                {
+                    if (SpecialKind(file) is { } kind) skipped?.Invoke($"skipping '{relative}': it is {kind}; only files, directories and links are sent");
+                    else AddFile(new SourceEntry(FileManifestEntry(file, relative), treeRoot, skip));
+                }
+            }
+        }
+
+        /// <summary>
+        /// Adds a source with relative paths (rsync -R): the directories above its kept path (each once, as rsync sends
+        /// them), then the source under that path, a link as a link, as rsync sends it. An empty kept path sends the
+        /// contents of the directory before "/./". A path below one already sent whole, or below a link sent as such, is
+        /// left out, as rsync leaves it; one that is missing, or keeps ".." in its path, is named and left out, and the
+        /// rest goes on (as with a list from `find`, one odd name does not stop the others). Without
+        /// <paramref name="recursive"/>, a directory is sent without what it holds, as rsync --files-from sends it without -r,
+        /// but one named with a trailing '/' (or "/.", or ".") with what it holds at one level, as rsync's implied --dirs.
+        /// </summary>
+        public void AddRelative(string path, bool recursive)
+        {
+            if (KeptPath(path) is not { } kept)
+            {
+                const string Climbs = "it keeps '..' in its path, which would land outside the destination; give it from a directory above, with '/./' where the kept path starts (e.g. /srv/./app/logs)";
+                // As listed: a list's names are joined to its directory with "/./".
+                int marker = path.IndexOf("/./", StringComparison.Ordinal);
+                string shown = marker >= 0 ? path[(marker + 3)..] : path;
+                notSent.Add(new NotSentEntry(shown, Climbs) { NotFound = true });
+                skipped?.Invoke($"not sending '{shown}': {Climbs}");
+                return;
+            }
+            string full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
+            if (kept.Length == 0)
+            {
+                if (!Directory.Exists(full)) throw new SingularityException(ErrorCode.BadPath, $"cannot send '{path}': it keeps no name, and is not a directory whose contents could be sent");
+                // Without -r, what the directory holds at one level, as rsync's implied --dirs sends "." of a list.
+                Tree(new DirectoryInfo(full), "", full, 0, recursive);
+                return;
+            }
+            string[] parts = kept.Split('/');
+            // The nearest directory above that is in decides: below one sent whole, or below a link, the path was
+            // sent or cannot be; below a mount point that -x sent empty (within a tree sent whole), it is sent.
+            for (int i = parts.Length - 1; i > 0; i--)
+            {
+                if (seen.KindOf(string.Join('/', parts, 0, i)) is not { } nearest) continue;
+                if (nearest is Names.NotDirectory or Names.Whole) return;
+                break;
+            }
+            var named = new FileInfo(full);
+            string? linkTarget = named.LinkTarget;
+            bool isLink = linkTarget is not null;
+            bool isDirectory = !isLink && Directory.Exists(full);
+            if (seen.KindOf(kept) is { } already && !(already == Names.Implied && isDirectory)) return;
+            if (!isLink && !isDirectory && !named.Exists)
+            {
+                if (path.Contains('\uFFFD')) throw NotUtf8(path, "its name");
+                string reason = Unreachable(full);
+                notSent.Add(new NotSentEntry(kept, reason) { NotFound = true });
+                skipped?.Invoke($"not sending '{kept}': {reason}");
+                return;
+            }
+            if (exclude?.Excludes(kept, isDirectory) == true) return;
+            // The directories above, from the top, each read as it is (through a link, the directory it points to).
+            string directory = full;
+            var above = new List<(string Name, string Source)>();
+            for (int i = parts.Length - 1; i > 0; i--)
+            {
+                directory = Path.GetDirectoryName(directory)!;
+                above.Add((string.Join('/', parts, 0, i), directory));
+            }
+            for (int i = above.Count - 1; i >= 0; i--)
+            {
+                var (name, source) = above[i];
+                if (seen.Contains(name)) continue;
+                var info = new DirectoryInfo(source);
+                if (info.LinkTarget is not null && info.ResolveLinkTarget(returnFinalTarget: true) is DirectoryInfo target) info = target;
+                Add(entries, seen, DirectoryEntry(info, name, source, name.Length), implied: true);
+            }
+            if (linkTarget is not null)
+            {
+                Add(entries, seen, LinkEntry(named, linkTarget, kept, full, kept.Length));
+            }
+            else if (isDirectory)
+            {
+                var root = new DirectoryInfo(full);
+                // Without -r, a name ending in '/' (or "/.") is sent with what it holds at one level, as rsync's implied
+                // --dirs sends it; any other alone.
+                bool oneLevel = !recursive && ContentsOnly(path);
+                if (!seen.Contains(kept)) Add(entries, seen, DirectoryEntry(root, kept, full, kept.Length + 1), implied: !recursive && !oneLevel);
+                if (oneLevel)
+                {
+                    seen.MarkOneLevel(kept);
+                    Tree(root, kept + "/", full, kept.Length + 1, recurse: false);
+                    return;
+                }
+                if (!recursive) return;
+                seen.MarkWhole(kept);
+                Tree(root, kept + "/", full, kept.Length + 1);
+            }
+            else if (SpecialKind(named) is { } kind)
+            {
+                skipped?.Invoke($"skipping '{kept}': it is {kind}; only files, directories and links are sent");
+            }
+            else
+            {
+                AddFile(new SourceEntry(FileManifestEntry(named, kept), full, kept.Length));
+            }
+        }
+
+        /// <summary>
+        /// Adds a file; when hard links are kept, one already added under another name is added as a hard link
+        /// to that name instead, which is then marked linked.
+        /// </summary>
+        public void AddFile(SourceEntry file)
+        {
+            if (seen.Relative && seen.Contains(file.Entry.Path)) return;
+            if (firstNames is null || SpecialFiles.IdentityOf(file.SourcePath) is not { Names: > 1 } identity)
+            {
+                Add(entries, seen, file);
+                return;
+            }
+            if (firstNames.TryGetValue((identity.Device, identity.Inode), out int first))
+            {
+                var named = entries[first];
+                if (!named.Entry.Linked) entries[first] = named with { Entry = named.Entry with { Linked = true } };
+                Add(entries, seen, file with { Entry = new ManifestEntry(EntryKind.HardLink, file.Entry.Path, 0, 0, 0, named.Entry.Path) });
+                return;
+            }
+            firstNames.Add((identity.Device, identity.Inode), entries.Count);
             Add(entries, seen, file);
-            return;
         }
-        if (firstNames.TryGetValue((identity.Device, identity.Inode), out int first))
-        {
-            var named = entries[first];
-            if (!named.Entry.Linked) entries[first] = named with { Entry = named.Entry with { Linked = true } };
-            Add(entries, seen, file with { Entry = new ManifestEntry(EntryKind.HardLink, file.Entry.Path, 0, 0, 0, named.Entry.Path) });
-            return;
-        }
-        firstNames.Add((identity.Device, identity.Inode), entries.Count);
-        Add(entries, seen, file);
+
     }
 
     // Clamped: 64 bits of nanoseconds hold the years 1678 to 2262 only, and a file can carry any time.

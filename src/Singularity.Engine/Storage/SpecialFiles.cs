@@ -222,6 +222,9 @@ internal static class SpecialFiles
         }
     }
 
+    /// <summary>The device (file system) of what <paramref name="path"/> names, not following a link there; null where it cannot be read.</summary>
+    public static ulong? DeviceOf(string path) => IdentityOf(path)?.Device;
+
     /// <summary>
     /// Gives the file <paramref name="existing"/> names the further name <paramref name="created"/> (a hard link),
     /// never following a link at <paramref name="existing"/>; throws as .NET would, keeping the error number. Unix only.

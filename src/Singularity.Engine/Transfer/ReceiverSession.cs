@@ -93,6 +93,8 @@ internal sealed partial class ReceiverSession
     // too); what was deleted, once done.
     private bool _deleteExtraneous;
     private bool _rootIsSent;
+    // rsync -x: the deletion stays on the destination's file system.
+    private bool _oneFileSystem;
     // A dry run changes nothing here: it names what it would receive and delete.
     private bool _dryRun;
     // A dry run's deletion: the entries it would remove, the first WouldDeleteMessage.MostNamed of them.
@@ -265,6 +267,8 @@ internal sealed partial class ReceiverSession
         if (_checksum && (!_skipUnchanged || (flags & OpenSessionFlags.SizeOnly) != 0)) throw new ProtocolViolationException("OpenSession asks for --checksum without the quick check it refines, or with --size-only, which looks at no contents");
         _deleteExtraneous = (flags & OpenSessionFlags.DeleteExtraneous) != 0;
         _rootIsSent = (flags & OpenSessionFlags.RootIsSent) != 0;
+        _oneFileSystem = (flags & OpenSessionFlags.OneFileSystem) != 0;
+        if (_oneFileSystem && !_deleteExtraneous) throw new ProtocolViolationException("OpenSession asks for a deletion that stays on one file system, without a deletion");
         _dryRun = (flags & OpenSessionFlags.DryRun) != 0;
         if ((flags & OpenSessionFlags.HardLinks) != 0) KeepHardLinks();
         // A dry run removes nothing and writes nothing, so others may remove directories meanwhile: it leaves the gate.
@@ -1303,7 +1307,10 @@ internal sealed partial class ReceiverSession
     /// that a sender did not name itself): the session still sets modes and times below it, by path.
     /// </summary>
     private ExtraneousEntries NewExtraneous() =>
-        new((relative, full) => _names.Contains(NameHash(relative)) || _guard.Checked(full), StillBusy, _exclude, _dryRun ? WouldDelete : null, _backups);
+        new((relative, full) => _names.Contains(NameHash(relative)) || _guard.Checked(full), StillBusy, _exclude, _dryRun ? WouldDelete : null, _backups)
+        {
+            Device = _oneFileSystem ? SpecialFiles.DeviceOf(_guard.Root) : null,
+        };
 
     /// <summary>Counts an entry the system would not give its owner (it arrived all the same), for the receiver's log.</summary>
     private void OwnerNotSet() => Interlocked.Increment(ref _ownersNotSet);
