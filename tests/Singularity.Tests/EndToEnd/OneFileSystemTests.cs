@@ -1,4 +1,6 @@
 using Singularity.Engine;
+using Singularity.Engine.Protocol;
+using Singularity.Engine.Security;
 using Singularity.Engine.Storage;
 using Singularity.Tests.Support;
 
@@ -159,6 +161,24 @@ public sealed class OneFileSystemTests
         {
             Commands.Run("umount", "-l", mount);
         }
+    }
+
+    /// <summary>The flag only narrows a deletion: a receiver refuses it without one, before anything is written.</summary>
+    [Fact]
+    public async Task A_receiver_refuses_one_file_system_without_a_deletion()
+    {
+        using var temp = new TempDirectory();
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination, new TransferOptions { Cipher = CipherSuite.None });
+        await using var peer = await RawPeer.ConnectAsync(receiver.Url);
+
+        var (_, answer, body) = await peer.OpenWithManifestAsync(receiver.Token, 4096, OpenSessionFlags.OneFileSystem,
+            new ManifestEntry(EntryKind.Directory, "made", 0, (UnixFileMode)0b111_101_101, 0, null));
+
+        Assert.Equal(ControlMessageType.Error, answer);
+        Assert.Contains("stays on one file system, without a deletion", ErrorMessage.Decode(body).Reason);
+        Assert.False((await receiver.NextResultAsync()).Succeeded);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(destination));
     }
 
     private static string Mount(string directory)
