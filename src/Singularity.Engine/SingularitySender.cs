@@ -149,6 +149,7 @@ public static class SingularitySender
             // Only the last attempt gets as far as deleting, and it alone decides whether it does.
             EntriesDeleted = attempt.EntriesDeleted,
             EntriesNotDeleted = attempt.EntriesNotDeleted,
+            EntriesLeftByLimit = attempt.EntriesLeftByLimit,
             DeletionSkipped = attempt.DeletionSkipped,
             NotSent = [.. total.NotSent, .. attempt.NotSent.Where(entry => !named.Contains(entry.Path))],
             // A file is named once: a later attempt names it sent before, or leaves it out (SenderSession.OnCommitted).

@@ -93,6 +93,15 @@ public sealed record TransferOptions
     public bool DeleteExtraneous { get; init; }
 
     /// <summary>
+    /// With <see cref="DeleteExtraneous"/>, the most entries the receiver deletes, as rsync --max-delete: once it has
+    /// deleted that many (counting each entry below a directory), it deletes no more, and counts what it passes by in
+    /// <see cref="SendResult.EntriesLeftByLimit"/>; 0 deletes nothing and counts what would go. A safety net for
+    /// scripted backups, where a source gone empty (an unmounted disk) would otherwise empty the copy. Default null:
+    /// no limit. `sglty send --max-delete`.
+    /// </summary>
+    public int? MaxDelete { get; init; }
+
+    /// <summary>
     /// Patterns of entries the sender leaves out, as rsync's --exclude and --include (docs/PROTOCOL.md §3, Exclude):
     /// <c>*.tmp</c> at any depth, <c>/tree/build</c> from the destination, <c>cache/</c> directories only. One that
     /// starts with "+ " is an include, and "!" clears those before it; the first that matches an entry decides, so
@@ -375,6 +384,8 @@ public sealed record TransferOptions
             throw new ArgumentException("link-dest links the files the quick check finds unchanged: it needs SkipUnchanged (no --ignore-times), and does not go with --checksum yet", nameof(LinkDestinations));
         if (CompressLevel is < 1 or > Compression.ShardPacker.MostLevel)
             throw new ArgumentOutOfRangeException(nameof(CompressLevel), CompressLevel, $"a compression level is from 1 to {Compression.ShardPacker.MostLevel}");
+        if (MaxDelete < 0)
+            throw new ArgumentOutOfRangeException(nameof(MaxDelete), MaxDelete, "the most deletions cannot be negative");
         if (MaxFileSize < 0 || MinFileSize < 0)
             throw new ArgumentOutOfRangeException(MaxFileSize < 0 ? nameof(MaxFileSize) : nameof(MinFileSize), "a size limit cannot be negative");
         if (Checksum && (!SkipUnchanged || SizeOnly))

@@ -227,6 +227,7 @@ internal static class RecvCommand
             if (result.FilesNotSent > 0) besides.Add($"{result.FilesNotSent} the sender could not read");
             if (result.EntriesFailed > 0) besides.Add($"{Count.Of(result.EntriesFailed, "entry", "entries")} could not be written here");
             if (result.EntriesDeleted > 0) besides.Add($"would delete {Count.Of(result.EntriesDeleted, "entry", "entries")}");
+            if (result.EntriesLeftByLimit > 0) besides.Add($"would leave {Count.Of(result.EntriesLeftByLimit, "entry", "entries")} past the sender's --max-delete limit");
             string more = besides.Count > 0 ? $"; {string.Join("; ", besides)}" : "";
             return $"session {id} from {result.Remote}{into} ({CipherSuites.Name(result.Cipher)}): dry run, nothing changed: would receive {Count.Of(result.Files - result.FilesUnchanged - result.FilesLinked, "file")}{more}";
         }
@@ -237,6 +238,7 @@ internal static class RecvCommand
         if (result.EntriesFailed > 0) unchanged += $"; {Count.Of(result.EntriesFailed, "entry", "entries")} could not be written here";
         if (result.EntriesDeleted > 0) unchanged += $"; deleted {Count.Of(result.EntriesDeleted, "entry", "entries")} the sender no longer has";
         if (result.EntriesNotDeleted > 0) unchanged += $"; {Count.Of(result.EntriesNotDeleted, "entry", "entries")} could not be deleted";
+        if (result.EntriesLeftByLimit > 0) unchanged += $"; left {Count.Of(result.EntriesLeftByLimit, "entry", "entries")} past the sender's --max-delete limit";
         if (result.OwnersNotSet > 0) unchanged += $"; {Count.Of(result.OwnersNotSet, "entry", "entries")} kept this receiver's owner (the system refused the sender's)";
         return $"session {id} from {result.Remote}{into} ({CipherSuites.Name(result.Cipher)}): {Count.Of(result.Files, "file")}{unchanged}, {ByteSize.Format(result.Bytes)} in {seconds:0.00} s ({result.Bytes / seconds / 1e6:0.0} MB/s)";
     }
@@ -256,6 +258,7 @@ internal static class RecvCommand
             writer.WriteNumber("entries_not_written", result.EntriesFailed);
             writer.WriteNumber("deleted", result.EntriesDeleted);
             writer.WriteNumber("not_deleted", result.EntriesNotDeleted);
+            writer.WriteNumber("left_by_max_delete", result.EntriesLeftByLimit);
             writer.WriteNumber("bytes", result.Bytes);
             writer.WriteNumber("seconds", result.Elapsed.TotalSeconds);
             writer.WriteString("cipher", CipherSuites.Name(result.Cipher));

@@ -30,6 +30,7 @@ internal static partial class SendCommand
         var ignoreExisting = new Option<bool>("--ignore-existing") { Description = "send only files the receiver does not have; leave every file it holds as it is, as rsync --ignore-existing does" };
         var maxSize = RsyncSize("--max-size", "leave out files larger than SIZE, as rsync --max-size does (SIZE as rsync reads it: 1.5m, 2G, 500kb; K alone and KiB are 1024, KB is 1000; a trailing +1 or -1 adds or takes a byte); with --delete, the receiver keeps what stands at their names");
         var minSize = RsyncSize("--min-size", "leave out files smaller than SIZE, as rsync --min-size does (SIZE as --max-size reads it); with --delete, the receiver keeps what stands at their names");
+        var maxDelete = new Option<int?>("--max-delete") { HelpName = "N", Description = "with --delete, delete at most N entries at the receiver (each entry below a directory counts), as rsync --max-delete: past it, the rest stays, and send exits 25 saying how many were left; 0 deletes nothing and counts what would go; a safety net for scripts, where a source gone empty (an unmounted disk) would empty the copy" };
         var delete = new Option<bool>("--delete") { Description = "once every file is in place, delete what the sent directories hold at the receiver that the source does not (also in the receiver's directory itself, for a source ending in '/', or with -R a path that keeps no name, such as /srv/./), as rsync --delete does; not if anything was left out (not readable here, or not writable there); also replaces a directory in the way of a file or a link" };
         var deleteExcluded = new Option<bool>("--delete-excluded") { Description = "delete at the receiver also what --exclude leaves out, as rsync --delete-excluded does; implies --delete" };
         var exclude = new Option<string[]>("--exclude") { HelpName = "PATTERN", Description = "leave out what matches, as rsync --exclude: '*.tmp' or '.git' is a name at any depth, 'logs/*.gz' the end of a path, '/tree/build' a path from the receiver's directory, a trailing '/' directories only; '*' stops at '/', '**' does not, '?' and '[a-z]' are one character; with --delete, the receiver keeps what matches; may be given many times", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
@@ -71,7 +72,7 @@ internal static partial class SendCommand
         var linkDest = new Option<string[]>("--link-dest") { HelpName = "DIR", Description = "link, rather than send, each file the destination does not hold yet that DIR holds unchanged (same size, time and mode, no setuid bit, the owner a received file would have), as rsync --link-dest does for snapshots: the receiver gives its copy there a further name; DIR is relative to the destination and inside the receiver's directory (../2026-12-04 beside a URL's backups/2026-12-05); may be given up to 20 times, tried in order (Linux receivers)", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
         var suffix = new Option<string>("--suffix") { HelpName = "SUFFIX", Description = "with --backup or --backup-dir, append SUFFIX to each backup's name, as rsync --suffix does; default '~' beside the files, none in --backup-dir" };
         var wholeFile = new Option<bool>("--whole-file", "-W") { Description = "send changed files whole, never as a delta, as rsync --whole-file does" };
-        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, update, ignoreExisting, maxSize, minSize, delete, deleteExcluded, exclude, excludeFrom, include, includeFrom, relative, filesFrom, recursive, from0, dryRun, verbose, owners, numericIds, hardLinks, oneFileSystem, removeSources, backup, backupDir, suffix, linkDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile };
+        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, update, ignoreExisting, maxSize, minSize, delete, deleteExcluded, maxDelete, exclude, excludeFrom, include, includeFrom, relative, filesFrom, recursive, from0, dryRun, verbose, owners, numericIds, hardLinks, oneFileSystem, removeSources, backup, backupDir, suffix, linkDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile };
         command.Validators.Add(result =>
         {
             if (result.GetValue(delta) && result.GetValue(wholeFile)) result.AddError("--delta and --whole-file contradict each other; give one of them");
@@ -85,6 +86,8 @@ internal static partial class SendCommand
                 result.AddError("--checksum compares the contents of files in place, which --ignore-times sends anyway and --size-only does not look at; give one of them");
             if (result.GetValue(suffix) is not null && !result.GetValue(backup) && result.GetValue(backupDir) is null)
                 result.AddError("--suffix names backups, which --backup or --backup-dir asks for; give one of them too");
+            if (result.GetValue(maxDelete) is { } most && (most < 0 || !(result.GetValue(delete) || result.GetValue(deleteExcluded))))
+                result.AddError(most < 0 ? $"--max-delete takes a number of entries, 0 or more, not {most}" : "--max-delete limits what --delete deletes; give --delete too");
             if (result.GetValue(linkDest) is { Length: > 0 } linked)
             {
                 if (linked.Length > Singularity.Engine.TransferOptions.MostLinkDestinations) result.AddError($"--link-dest may be given at most {Singularity.Engine.TransferOptions.MostLinkDestinations} times, as with rsync");
@@ -120,6 +123,7 @@ internal static partial class SendCommand
                 MaxFileSize = result.GetValue(maxSize),
                 MinFileSize = result.GetValue(minSize),
                 DeleteExtraneous = result.GetValue(delete) || result.GetValue(deleteExcluded),
+                MaxDelete = result.GetValue(maxDelete),
                 DeleteExcluded = result.GetValue(deleteExcluded),
                 DryRun = result.GetValue(dryRun),
                 ListSent = result.GetValue(verbose),
@@ -192,12 +196,15 @@ internal static partial class SendCommand
             // Sources kept as the options say (a link named as a source, a file the receiver kept) are no fault.
             int keptAmiss = result.SourcesKept.Count(kept => !kept.AsAsked);
             bool partial = result.EntriesNotDeleted > 0 || keptAmiss > 0;
-            if (json) WriteJson(result, partial || result.NotSent.Count > 0 ? Errors.PartialTransfer : 0, options.ListSent);
+            int limited = result.EntriesLeftByLimit > 0 ? Errors.DeletionLimit : 0;
+            if (json) WriteJson(result, partial || result.NotSent.Count > 0 ? Errors.PartialTransfer : limited, options.ListSent);
             if (result.EntriesNotDeleted > 0)
                 Console.Error.WriteLine($"sglty: error: {Count.Of(result.EntriesNotDeleted, "entry", "entries")} at the receiver could not be deleted; the receiver's log names them");
+            if (result.EntriesLeftByLimit > 0)
+                Console.Error.WriteLine($"sglty: error: deletions stopped at the --max-delete limit of {options.MaxDelete}: {Count.Of(result.EntriesLeftByLimit, "entry", "entries")} at the receiver {(result.EntriesLeftByLimit == 1 ? "was" : "were")} left (a directory counted once); check the source, then send with a higher limit to delete {(result.EntriesLeftByLimit == 1 ? "it" : "them")}");
             if (keptAmiss > 0)
                 Console.Error.WriteLine($"sglty: error: {Count.Of(keptAmiss, "source was", "sources were")} kept here, changed after {(keptAmiss == 1 ? "it was" : "they were")} read or not removable (named above); the receiver holds what was read: send again to move {(keptAmiss == 1 ? "it" : "them")} as {(keptAmiss == 1 ? "it is" : "they are")} now");
-            if (result.NotSent.Count == 0) return partial ? Errors.PartialTransfer : 0;
+            if (result.NotSent.Count == 0) return partial ? Errors.PartialTransfer : limited;
             // As rsync ends a transfer that skipped what it could not read or write: the rest arrived, and the exit says not all did.
             int missing = result.NotSent.Count(entry => entry.NotFound), unread = result.NotSent.Count(entry => !entry.AtReceiver) - missing, unwritten = result.NotSent.Count - unread - missing;
             var why = new List<string>();
@@ -222,7 +229,7 @@ internal static partial class SendCommand
     /// <summary>A dry run's answer: on stdout the files a send would send and what it would delete, as rsync -n lists them; then the counts.</summary>
     private static int DryRunReport(SendResult result, bool json)
     {
-        int exitCode = result.NotSent.Count > 0 || result.EntriesNotDeleted > 0 ? Errors.PartialTransfer : 0;
+        int exitCode = result.NotSent.Count > 0 || result.EntriesNotDeleted > 0 ? Errors.PartialTransfer : result.EntriesLeftByLimit > 0 ? Errors.DeletionLimit : 0;
         if (json)
         {
             WriteJson(result, exitCode);
@@ -242,6 +249,7 @@ internal static partial class SendCommand
             Console.Error.WriteLine($"would delete {Count.Of(result.EntriesDeleted, "entry", "entries")} at the receiver that the source no longer has{named}");
         }
         if (result.EntriesNotDeleted > 0) Console.Error.WriteLine($"sglty: {Count.Of(result.EntriesNotDeleted, "entry", "entries")} at the receiver could not be deleted; the receiver's log names them");
+        if (result.EntriesLeftByLimit > 0) Console.Error.WriteLine($"sglty: deletions would stop at the --max-delete limit: {Count.Of(result.EntriesLeftByLimit, "entry", "entries")} at the receiver would be left (a directory counted once)");
         if (result.DeletionSkipped) Console.Error.WriteLine("sglty: the receiver would not delete what the source no longer has: entries were left out (named above), which it would take for gone");
         return exitCode;
     }
@@ -445,6 +453,7 @@ internal static partial class SendCommand
             writer.WriteNumber("deleted", result.EntriesDeleted);
             writer.WriteNumber("not_deleted", result.EntriesNotDeleted);
             writer.WriteBoolean("deletion_skipped", result.DeletionSkipped);
+            writer.WriteNumber("left_by_max_delete", result.EntriesLeftByLimit);
             writer.WriteNumber("retries", result.Retries);
             writer.WriteNumber("retransmits", result.Retransmits);
             writer.WriteNumber("seconds", seconds);

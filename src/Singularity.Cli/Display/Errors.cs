@@ -52,6 +52,7 @@ internal static partial class Errors
         [nameof(TransferOptions.BackupSuffix)] = "--suffix",
         [nameof(TransferOptions.LinkDestinations)] = "--link-dest",
         [nameof(TransferOptions.CompressLevel)] = "--compress-level",
+        [nameof(TransferOptions.MaxDelete)] = "--max-delete",
     };
 
     /// <summary>Set when the user interrupted the command (Ctrl-C or SIGTERM).</summary>
@@ -59,6 +60,9 @@ internal static partial class Errors
 
     /// <summary>A send that left out entries it could not read, and delivered the rest (rsync's code for the same).</summary>
     public const int PartialTransfer = 23;
+
+    /// <summary>A send whose deletion stopped at --max-delete, with everything else delivered (rsync's code for the same).</summary>
+    public const int DeletionLimit = 25;
 
     /// <summary>recv --once gave up: no sender started a session within --accept-timeout (rsync's code for a connection it waited for in vain).</summary>
     public const int NoSender = 35;

@@ -42,9 +42,12 @@ internal static class OpenSessionFlags
     /// <summary>With <see cref="DeleteExtraneous"/>: the deletion stays on the destination's file system, neither cleaning nor deleting a directory on another (rsync -x).</summary>
     public const ushort OneFileSystem = 4096;
 
+    /// <summary>With <see cref="DeleteExtraneous"/>: OpenSession's count field holds the most entries the deletion removes (rsync --max-delete).</summary>
+    public const ushort MostDeletions = 8192;
+
     /// <summary>The bits that keep files in place the quick check alone would replace, each named in FilesKept.</summary>
     public const ushort KeepRules = SizeOnly | Update | IgnoreExisting;
 
     /// <summary>Every bit this side knows.</summary>
-    public const ushort Known = SkipUnchanged | DeleteExtraneous | RootIsSent | DryRun | Sparse | Compressed | Delta | HardLinks | KeepRules | Checksum | OneFileSystem;
+    public const ushort Known = SkipUnchanged | DeleteExtraneous | RootIsSent | DryRun | Sparse | Compressed | Delta | HardLinks | KeepRules | Checksum | OneFileSystem | MostDeletions;
 }

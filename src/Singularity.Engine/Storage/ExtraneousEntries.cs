@@ -31,6 +31,15 @@ internal sealed class ExtraneousEntries(Func<string, string, bool> kept, Action 
     /// </summary>
     public ulong? Device { get; init; }
 
+    /// <summary>
+    /// The most entries to delete (rsync --max-delete): once <see cref="Deleted"/> reaches it, each entry met is left
+    /// and counted in <see cref="LeftByLimit"/>, a directory once, without a look inside. Default null: no limit.
+    /// </summary>
+    public int? Most { get; init; }
+
+    /// <summary>Entries left because <see cref="Most"/> was reached.</summary>
+    public int LeftByLimit { get; private set; }
+
     /// <summary>Entries deleted, counting everything below a deleted directory.</summary>
     public int Deleted { get; private set; }
 
@@ -103,6 +112,7 @@ internal sealed class ExtraneousEntries(Func<string, string, bool> kept, Action 
             Fail(path, "its name is not UTF-8, which cannot be given back to the system to delete it");
             return false;
         }
+        if (AtLimit()) return false;
         try
         {
             if (entry is DirectoryInfo directory && (entry.Attributes & FileAttributes.ReparsePoint) == 0)
@@ -143,6 +153,7 @@ internal sealed class ExtraneousEntries(Func<string, string, bool> kept, Action 
                 }
                 // A child that stayed is named already (or is a partial file); the directory holding it stays without a word.
                 if (!emptied) return false;
+                if (AtLimit()) return false;
                 if (listOnly is null) directory.Delete();
                 else listOnly(path + "/");
             }
@@ -162,6 +173,14 @@ internal sealed class ExtraneousEntries(Func<string, string, bool> kept, Action 
             return false;
         }
         Deleted++;
+        return true;
+    }
+
+    /// <summary>Whether the most deletions are reached: the entry at hand is then left, and counted.</summary>
+    private bool AtLimit()
+    {
+        if (!(Deleted >= Most)) return false;
+        LeftByLimit++;
         return true;
     }
 

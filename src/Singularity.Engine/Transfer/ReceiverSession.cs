@@ -95,6 +95,8 @@ internal sealed partial class ReceiverSession
     private bool _rootIsSent;
     // rsync -x: the deletion stays on the destination's file system.
     private bool _oneFileSystem;
+    // rsync --max-delete: the most entries the deletion removes, if the sender set one.
+    private int? _mostDeletions;
     // A dry run changes nothing here: it names what it would receive and delete.
     private bool _dryRun;
     // A dry run's deletion: the entries it would remove, the first WouldDeleteMessage.MostNamed of them.
@@ -269,6 +271,12 @@ internal sealed partial class ReceiverSession
         _rootIsSent = (flags & OpenSessionFlags.RootIsSent) != 0;
         _oneFileSystem = (flags & OpenSessionFlags.OneFileSystem) != 0;
         if (_oneFileSystem && !_deleteExtraneous) throw new ProtocolViolationException("OpenSession asks for a deletion that stays on one file system, without a deletion");
+        if ((flags & OpenSessionFlags.MostDeletions) != 0)
+        {
+            int most = BinaryPrimitives.ReadInt32LittleEndian(body[12..]);
+            if (!_deleteExtraneous || most < 0) throw new ProtocolViolationException($"OpenSession limits a deletion to {most} entries, {(most < 0 ? "fewer than none" : "without a deletion")}");
+            _mostDeletions = most;
+        }
         _dryRun = (flags & OpenSessionFlags.DryRun) != 0;
         if ((flags & OpenSessionFlags.HardLinks) != 0) KeepHardLinks();
         // A dry run removes nothing and writes nothing, so others may remove directories meanwhile: it leaves the gate.
@@ -762,13 +770,14 @@ internal sealed partial class ReceiverSession
             {
                 _extraneous ??= NewExtraneous();
                 _extraneous.RemoveDirectories = true;
-                int failed = _extraneous.Failed, kept = _extraneous.KeptByPatterns, backups = _extraneous.KeptAsBackups;
+                int failed = _extraneous.Failed, kept = _extraneous.KeptByPatterns, backups = _extraneous.KeptAsBackups, limited = _extraneous.LeftByLimit;
                 if (!_extraneous.Remove(full, entry.Path))
                 {
                     // Something in it could not be deleted, the exclude patterns keep something, or it holds partial files, which deletion leaves.
                     string why = _extraneous.Failed > failed && _extraneous.Failures.Count > 0 ? $"not all of it could be deleted: {_extraneous.Failures[^1]}"
                         : _extraneous.KeptByPatterns > kept ? "it holds entries the exclude patterns keep"
                         : _extraneous.KeptAsBackups > backups ? "it holds backups, which stay"
+                        : _extraneous.LeftByLimit > limited ? $"the sender's --max-delete limit of {_mostDeletions} deletions is reached"
                         : "it holds partial files of an interrupted send (`sglty partials --clean` removes them)";
                     throw new EntryConflictException($"{refused}, and {why}");
                 }
@@ -1265,12 +1274,14 @@ internal sealed partial class ReceiverSession
                 if (alone) _removals.EndRemoving();
             }
         }
-        byte[] done = new byte[24];
+        // A limit on deletions adds what it left.
+        byte[] done = new byte[_mostDeletions is null ? 24 : 28];
         BinaryPrimitives.WriteInt32LittleEndian(done, _filesCommitted);
         BinaryPrimitives.WriteInt32LittleEndian(done.AsSpan(4), _extraneous?.Deleted ?? 0);
         BinaryPrimitives.WriteInt64LittleEndian(done.AsSpan(8), Interlocked.Read(ref _bytesWritten));
         BinaryPrimitives.WriteInt32LittleEndian(done.AsSpan(16), _extraneous?.Failed ?? 0);
         BinaryPrimitives.WriteInt32LittleEndian(done.AsSpan(20), _deletionRan ? SessionDoneDeleted : 0);
+        if (_mostDeletions is not null) BinaryPrimitives.WriteInt32LittleEndian(done.AsSpan(24), _extraneous?.LeftByLimit ?? 0);
         _control!.Post(ControlMessageType.SessionDone, done);
         await _control.FlushAsync().ConfigureAwait(false);
     }
@@ -1310,6 +1321,7 @@ internal sealed partial class ReceiverSession
         new((relative, full) => _names.Contains(NameHash(relative)) || _guard.Checked(full), StillBusy, _exclude, _dryRun ? WouldDelete : null, _backups)
         {
             Device = _oneFileSystem ? SpecialFiles.DeviceOf(_guard.Root) : null,
+            Most = _mostDeletions,
         };
 
     /// <summary>Counts an entry the system would not give its owner (it arrived all the same), for the receiver's log.</summary>
@@ -1469,6 +1481,7 @@ internal sealed partial class ReceiverSession
             OwnersNotSet = _ownersNotSet,
             EntriesDeleted = _extraneous?.Deleted ?? 0,
             EntriesNotDeleted = _extraneous?.Failed ?? 0,
+            EntriesLeftByLimit = _extraneous?.LeftByLimit ?? 0,
             DeletionFailures = _extraneous?.Failures ?? [],
             Bytes = Interlocked.Read(ref _bytesWritten),
             Elapsed = _clock.Elapsed,

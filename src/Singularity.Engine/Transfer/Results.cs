@@ -57,6 +57,11 @@ public sealed record SendResult
     /// <summary>Entries the receiver should have deleted but could not; its log names them.</summary>
     public int EntriesNotDeleted { get; init; }
     /// <summary>
+    /// With <see cref="TransferOptions.MaxDelete"/>, the entries the receiver left because the limit was reached (a
+    /// directory once, not what it holds); rsync stops its deletions the same way.
+    /// </summary>
+    public int EntriesLeftByLimit { get; init; }
+    /// <summary>
     /// Whether deletion was asked for but skipped, because something was left out (see <see cref="NotSent"/>): the
     /// sender could not read it, or the receiver could not write it; as with rsync, such a send deletes nothing.
     /// </summary>
@@ -169,6 +174,8 @@ public sealed record ReceiveResult
     public int EntriesDeleted { get; init; }
     /// <summary>Entries that should have been deleted but could not be.</summary>
     public int EntriesNotDeleted { get; init; }
+    /// <summary>Entries left because the sender's most deletions (rsync --max-delete) were reached: a directory once, not what it holds.</summary>
+    public int EntriesLeftByLimit { get; init; }
     /// <summary>The first 100 entries of <see cref="EntriesNotDeleted"/>, each as "'PATH': reason" (the path is relative to the destination and may hold any character).</summary>
     public IReadOnlyList<string> DeletionFailures { get; init; } = [];
     /// <summary>Payload bytes verified and written.</summary>

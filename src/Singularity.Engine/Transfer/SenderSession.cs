@@ -93,6 +93,8 @@ internal sealed partial class SenderSession
     private bool _finishSent;
     private long _stillWorking;
     private int _entriesNotDeleted;
+    // With a most deletions (rsync --max-delete): the entries the receiver left once it reached it.
+    private int _entriesLeftByLimit;
     private bool _deletionRan;
     // Files counted as committed that moved no data: found in place (FilesPresent) or left out (FilesDropped).
     private int _filesSettledUnmoved;
@@ -192,7 +194,7 @@ internal sealed partial class SenderSession
         // A scan that left something out does not ask: the result says the deletion was skipped.
         if (options.DeleteExtraneous && _notSent.Count == 0)
             _sessionFlags |= (ushort)(OpenSessionFlags.DeleteExtraneous | (SendsRootWhole(paths, options) ? OpenSessionFlags.RootIsSent : 0)
-                | (options.OneFileSystem != MountPoints.Crossed ? OpenSessionFlags.OneFileSystem : 0));
+                | (options.OneFileSystem != MountPoints.Crossed ? OpenSessionFlags.OneFileSystem : 0) | (options.MaxDelete is not null ? OpenSessionFlags.MostDeletions : 0));
         // Only a deletion reads the implied mark, and a receiver from before it refuses it: without one, none goes.
         else if (options.Relative || options.OneFileSystem != MountPoints.Crossed)
             _entries = [.. _entries.Select(e => e.Entry.Implied ? e with { Entry = e.Entry with { Implied = false } } : e)];
@@ -383,6 +385,7 @@ internal sealed partial class SenderSession
             NotSent = NotSent,
             EntriesDeleted = _entriesDeleted,
             EntriesNotDeleted = _entriesNotDeleted,
+            EntriesLeftByLimit = _entriesLeftByLimit,
             DeletionSkipped = _options.DeleteExtraneous && !_deletionRan,
             DryRun = _options.DryRun,
             WouldSend = WouldSend,
@@ -631,7 +634,7 @@ internal sealed partial class SenderSession
         BinaryPrimitives.WriteUInt16LittleEndian(open.AsSpan(4), (ushort)LanesCeiling);
         BinaryPrimitives.WriteUInt16LittleEndian(open.AsSpan(6), _sessionFlags);
         BinaryPrimitives.WriteInt32LittleEndian(open.AsSpan(8), _entries.Count);
-        BinaryPrimitives.WriteInt32LittleEndian(open.AsSpan(12), 0);
+        BinaryPrimitives.WriteInt32LittleEndian(open.AsSpan(12), (_sessionFlags & OpenSessionFlags.MostDeletions) != 0 ? _options.MaxDelete!.Value : 0);
         BinaryPrimitives.WriteInt64LittleEndian(open.AsSpan(16), _totalBytes);
         // Before OpenSession, whose dry-run bit tells the receiver whether to create it or only plan it.
         if (_url.Directory is { } directory) _control!.Post(ControlMessageType.Destination, DestinationMessage.Encode(directory));
@@ -751,12 +754,15 @@ internal sealed partial class SenderSession
             case ControlMessageType.ShardNack: OnNack(body); break;
             case ControlMessageType.FilesCommitted: OnCommitted(body); break;
             case ControlMessageType.SessionDone:
-                if (body.Length != 24 || BinaryPrimitives.ReadInt32LittleEndian(body) != _fileCount)
+                bool limited = (_sessionFlags & OpenSessionFlags.MostDeletions) != 0;
+                if (body.Length != (limited ? 28 : 24) || BinaryPrimitives.ReadInt32LittleEndian(body) != _fileCount)
                     throw new ProtocolViolationException("SessionDone does not match the transfer");
+                _entriesLeftByLimit = limited ? BinaryPrimitives.ReadInt32LittleEndian(body[24..]) : 0;
                 _entriesDeleted = BinaryPrimitives.ReadInt32LittleEndian(body[4..]);
                 _entriesNotDeleted = BinaryPrimitives.ReadInt32LittleEndian(body[16..]);
                 _deletionRan = (BinaryPrimitives.ReadInt32LittleEndian(body[20..]) & ReceiverSession.SessionDoneDeleted) != 0;
                 if ((((_entriesDeleted | _entriesNotDeleted) != 0 || _deletionRan) && (_sessionFlags & OpenSessionFlags.DeleteExtraneous) == 0) || _entriesDeleted < 0 || _entriesNotDeleted < 0
+                    || _entriesLeftByLimit < 0 || (limited && _entriesDeleted > _options.MaxDelete)
                     || _entriesDeleted < _wouldDelete.Count)
                     throw new ProtocolViolationException("SessionDone counts deletions this sender did not ask for");
                 _sessionDone.TrySetResult();

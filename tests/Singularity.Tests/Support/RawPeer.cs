@@ -100,13 +100,14 @@ public sealed class RawPeer : IAsyncDisposable
         return ErrorMessage.Decode(error);
     }
 
-    internal static byte[] OpenSession(int shardSize, int lanes, int entries, long totalBytes, ushort flags = 0)
+    internal static byte[] OpenSession(int shardSize, int lanes, int entries, long totalBytes, ushort flags = 0, int mostDeletions = 0)
     {
         byte[] body = new byte[24];
         BinaryPrimitives.WriteInt32LittleEndian(body, shardSize);
         BinaryPrimitives.WriteUInt16LittleEndian(body.AsSpan(4), (ushort)lanes);
         BinaryPrimitives.WriteUInt16LittleEndian(body.AsSpan(6), flags);
         BinaryPrimitives.WriteInt32LittleEndian(body.AsSpan(8), entries);
+        BinaryPrimitives.WriteInt32LittleEndian(body.AsSpan(12), mostDeletions);
         BinaryPrimitives.WriteInt64LittleEndian(body.AsSpan(16), totalBytes);
         return body;
     }
@@ -126,11 +127,15 @@ public sealed class RawPeer : IAsyncDisposable
         OpenWithManifestAsync(token, shardSize, 0, entries);
 
     /// <summary>As the overload without them, with OpenSession's <paramref name="flags"/> (such as a deletion asked for).</summary>
-    internal async Task<(SessionId Session, ControlMessageType Answer, byte[]? Body)> OpenWithManifestAsync(string token, int shardSize, ushort flags, params ManifestEntry[] entries)
+    internal Task<(SessionId Session, ControlMessageType Answer, byte[]? Body)> OpenWithManifestAsync(string token, int shardSize, ushort flags, params ManifestEntry[] entries) =>
+        OpenWithManifestAsync(token, shardSize, flags, 0, entries);
+
+    /// <summary>As the overload without it, with OpenSession's count field (the most deletions, with flag bit 13).</summary>
+    internal async Task<(SessionId Session, ControlMessageType Answer, byte[]? Body)> OpenWithManifestAsync(string token, int shardSize, ushort flags, int mostDeletions, params ManifestEntry[] entries)
     {
         var reply = await HelloAsync(ConnectionRole.Control, token);
         Assert.Equal(ErrorCode.None, reply.Status);
-        await SendControlAsync(ControlMessageType.OpenSession, OpenSession(shardSize, 1, entries.Length, entries.Sum(e => e.Size), flags));
+        await SendControlAsync(ControlMessageType.OpenSession, OpenSession(shardSize, 1, entries.Length, entries.Sum(e => e.Size), flags, mostDeletions));
         await SendControlAsync(ControlMessageType.ManifestChunk, Manifest(entries));
         byte[] header = new byte[ControlHeader.Size];
         while (true)

@@ -143,11 +143,16 @@ public sealed class RawReceiver : IAsyncDisposable
     internal async Task SendTogetherAsync(params (ControlMessageType Type, byte[] Body)[] messages) =>
         await _stream.WriteAsync(messages.SelectMany(message => ControlMessages.Encode(message.Type, message.Body)).ToArray(), _stop.Token);
 
-    /// <summary>Waits for the sender's Finish and answers it with SessionDone for <paramref name="files"/> files of <paramref name="bytes"/> bytes (and <paramref name="deleted"/> entries deleted).</summary>
-    internal async Task EndSessionAsync(int files, long bytes, int deleted = 0)
+    /// <summary>
+    /// Waits for the sender's Finish and answers it with SessionDone for <paramref name="files"/> files of
+    /// <paramref name="bytes"/> bytes (and <paramref name="deleted"/> entries deleted; with
+    /// <paramref name="leftByLimit"/>, the 28 bytes of a session with most deletions).
+    /// </summary>
+    internal async Task EndSessionAsync(int files, long bytes, int deleted = 0, int? leftByLimit = null)
     {
         Assert.NotNull(await ReadUntilAsync(ControlMessageType.Finish));
-        byte[] done = new byte[24];
+        byte[] done = new byte[leftByLimit is null ? 24 : 28];
+        if (leftByLimit is { } left) BinaryPrimitives.WriteInt32LittleEndian(done.AsSpan(24), left);
         BinaryPrimitives.WriteInt32LittleEndian(done, files);
         BinaryPrimitives.WriteInt32LittleEndian(done.AsSpan(4), deleted);
         BinaryPrimitives.WriteInt64LittleEndian(done.AsSpan(8), bytes);
