@@ -136,6 +136,16 @@ public sealed record TransferOptions
     public MountPoints OneFileSystem { get; init; }
 
     /// <summary>
+    /// Send each link inside a tree as what it points to, as rsync -L (--copy-links) does: a link to a file arrives
+    /// as a file with that file's contents, mode and time, a link to a directory as a directory with what it holds,
+    /// read from where the link leads. A link to nothing, or to a directory the walk is already in (a loop), is named
+    /// and left out (<see cref="SendResult.NotSent"/>), as rsync names one. Not with <see cref="RemoveSourceFiles"/>.
+    /// Default false: links are sent as links, never followed (a link named as a source is followed either way).
+    /// `sglty send --copy-links`.
+    /// </summary>
+    public bool CopyLinks { get; init; }
+
+    /// <summary>
     /// With <see cref="SkipUnchanged"/>, keep a file the receiver holds with the entry's size whatever its mtime, as
     /// rsync --size-only does: for destinations whose times cannot be trusted. It is left exactly as it is (its time
     /// too) and counted in <see cref="SendResult.FilesKept"/>. Default false; `sglty send --size-only`.
@@ -367,6 +377,8 @@ public sealed record TransferOptions
         Validate();
         if (!Recursive && !Relative)
             throw new ArgumentException("a send without recursion is one of relative paths (as rsync --files-from without -r)", nameof(Recursive));
+        if (CopyLinks && RemoveSourceFiles)
+            throw new ArgumentException("removing sources would remove what the links point to, which copy-links sends: they do not go together", nameof(CopyLinks));
         if (HardLinks && (SizeOnly || Update || IgnoreExisting))
             throw new ArgumentException("hard links are made over what stands at their names, which size-only, update and ignore-existing would keep: they do not go together yet", nameof(HardLinks));
         if (BackupSuffix is not null && !KeepsBackups)

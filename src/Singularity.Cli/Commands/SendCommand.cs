@@ -46,6 +46,7 @@ internal static partial class SendCommand
         var hardLinks = new Option<bool>("--hard-links", "-H") { Description = "keep hard links, as rsync -H does: a file with several names among those sent travels once, and the receiver gives it the other names (Linux senders)" };
         // Given twice (-xx), as rsync reads it, mount points are left out rather than sent empty.
         var oneFileSystem = new Option<bool>("--one-file-system", "-x") { Description = "stay on each directory's file system, as rsync -x does (a backup of / leaves /proc and mounted shares): a directory on another file system below it (a mount point) is sent without what it holds, which --delete leaves at the receiver; given twice (-xx), it is left out; paths given are sent wherever they are; with --delete, the receiver deletes on the destination's file system only (Linux senders)", Arity = ArgumentArity.Zero };
+        var copyLinks = new Option<bool>("--copy-links", "-L") { Description = "send each link inside a tree as what it points to, as rsync -L does: a file, or a directory with what it holds; a link to nothing, or back to a directory it is in, is named and left out (send exits 23); not with --remove-source-files" };
         var removeSources = new Option<bool>("--remove-source-files") { Description = "move rather than copy, as rsync --remove-source-files does: once the send succeeded, remove here each file and link the receiver holds, unless it changed after it was read (a log written to is kept); directories stay; refused while a receiver runs where the files would land (Linux senders)" };
         var owners = new Option<bool>("--owners") { Description = "keep each entry's owner and group, as rsync -a keeps them: by name where the receiver knows the name, else by number; a receiver running as root applies them, any other leaves them" };
         var numericIds = new Option<bool>("--numeric-ids") { Description = "with --owners, keep owners by number only, as rsync --numeric-ids: names are not sent, so the receiver gives each entry the ids it has here" };
@@ -72,7 +73,7 @@ internal static partial class SendCommand
         var linkDest = new Option<string[]>("--link-dest") { HelpName = "DIR", Description = "link, rather than send, each file the destination does not hold yet that DIR holds unchanged (same size, time and mode, no setuid bit, the owner a received file would have), as rsync --link-dest does for snapshots: the receiver gives its copy there a further name; DIR is relative to the destination and inside the receiver's directory (../2026-12-04 beside a URL's backups/2026-12-05); may be given up to 20 times, tried in order (Linux receivers)", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
         var suffix = new Option<string>("--suffix") { HelpName = "SUFFIX", Description = "with --backup or --backup-dir, append SUFFIX to each backup's name, as rsync --suffix does; default '~' beside the files, none in --backup-dir" };
         var wholeFile = new Option<bool>("--whole-file", "-W") { Description = "send changed files whole, never as a delta, as rsync --whole-file does" };
-        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, update, ignoreExisting, maxSize, minSize, delete, deleteExcluded, maxDelete, exclude, excludeFrom, include, includeFrom, relative, filesFrom, recursive, from0, dryRun, verbose, owners, numericIds, hardLinks, oneFileSystem, removeSources, backup, backupDir, suffix, linkDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile };
+        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, update, ignoreExisting, maxSize, minSize, delete, deleteExcluded, maxDelete, exclude, excludeFrom, include, includeFrom, relative, filesFrom, recursive, from0, dryRun, verbose, owners, numericIds, hardLinks, oneFileSystem, copyLinks, removeSources, backup, backupDir, suffix, linkDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile };
         command.Validators.Add(result =>
         {
             if (result.GetValue(delta) && result.GetValue(wholeFile)) result.AddError("--delta and --whole-file contradict each other; give one of them");
@@ -86,6 +87,8 @@ internal static partial class SendCommand
                 result.AddError("--checksum compares the contents of files in place, which --ignore-times sends anyway and --size-only does not look at; give one of them");
             if (result.GetValue(suffix) is not null && !result.GetValue(backup) && result.GetValue(backupDir) is null)
                 result.AddError("--suffix names backups, which --backup or --backup-dir asks for; give one of them too");
+            if (result.GetValue(copyLinks) && result.GetValue(removeSources))
+                result.AddError("--copy-links sends what links point to, which --remove-source-files would then remove; give one of them");
             if (result.GetValue(maxDelete) is { } most && (most < 0 || !(result.GetValue(delete) || result.GetValue(deleteExcluded))))
                 result.AddError(most < 0 ? $"--max-delete takes a number of entries, 0 or more, not {most}" : "--max-delete limits what --delete deletes; give --delete too");
             if (result.GetValue(linkDest) is { Length: > 0 } linked)
@@ -134,6 +137,7 @@ internal static partial class SendCommand
                 HardLinks = result.GetValue(hardLinks),
                 OneFileSystem = (result.GetResult(oneFileSystem)?.IdentifierTokenCount ?? 0) switch { 0 => MountPoints.Crossed, 1 => MountPoints.SentEmpty, _ => MountPoints.LeftOut },
                 RemoveSourceFiles = result.GetValue(removeSources),
+                CopyLinks = result.GetValue(copyLinks),
                 Backup = result.GetValue(backup),
                 BackupDirectory = BackupDirectory(result.GetValue(backupDir)),
                 BackupSuffix = result.GetValue(suffix),

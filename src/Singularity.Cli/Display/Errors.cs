@@ -53,6 +53,7 @@ internal static partial class Errors
         [nameof(TransferOptions.LinkDestinations)] = "--link-dest",
         [nameof(TransferOptions.CompressLevel)] = "--compress-level",
         [nameof(TransferOptions.MaxDelete)] = "--max-delete",
+        [nameof(TransferOptions.CopyLinks)] = "--copy-links",
     };
 
     /// <summary>Set when the user interrupted the command (Ctrl-C or SIGTERM).</summary>

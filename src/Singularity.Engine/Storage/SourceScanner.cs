@@ -38,16 +38,19 @@ internal static class SourceScanner
     /// first, which is marked linked, as rsync -H sends them. With <paramref name="oneFileSystem"/> (Linux), the walk
     /// below each path stays on that path's file system, as rsync -x keeps it: a directory on another (a mount point)
     /// is sent without what it holds, marked implied so that a deletion leaves what the receiver holds there; with
-    /// <see cref="MountPoints.LeftOut"/> it is left out altogether, as rsync -xx leaves it.
+    /// <see cref="MountPoints.LeftOut"/> it is left out altogether, as rsync -xx leaves it. With
+    /// <paramref name="copyLinks"/>, a link below them is sent as what it points to, as rsync -L sends it: a file, or a
+    /// directory with what it holds, read from where the link leads; a link to nothing, or to a directory the walk is
+    /// already in (which would never end), is named in <paramref name="notSent"/> and left out.
     /// </summary>
-    public static List<SourceEntry> Scan(IReadOnlyList<string> paths, Action<string>? skipped, List<NotSentEntry> notSent, ExcludePatterns? exclude = null, bool hardLinks = false, bool relative = false, bool recursive = true, MountPoints oneFileSystem = MountPoints.Crossed)
+    public static List<SourceEntry> Scan(IReadOnlyList<string> paths, Action<string>? skipped, List<NotSentEntry> notSent, ExcludePatterns? exclude = null, bool hardLinks = false, bool relative = false, bool recursive = true, MountPoints oneFileSystem = MountPoints.Crossed, bool copyLinks = false)
     {
         if (paths.Count == 0) throw new SingularityException(ErrorCode.BadPath, "nothing to send: give at least one file or directory");
         var entries = new List<SourceEntry>();
         // Even one path can give one name twice: names that are not UTF-8 all read as U+FFFD.
         var seen = new Names(relative);
         // The first name of each file with more than one, by device and inode: only those files cost memory.
-        var walk = new Walker(entries, seen, skipped, notSent, exclude, hardLinks ? new() : null, oneFileSystem);
+        var walk = new Walker(entries, seen, skipped, notSent, exclude, hardLinks ? new() : null, oneFileSystem, copyLinks);
         // The same source named twice is sent once, as rsync sends it; two different ones of one name are refused.
         var given = new HashSet<(string, bool)>();
         foreach (string path in paths)
@@ -227,8 +230,11 @@ internal static class SourceScanner
     }
 
     /// <summary>What one scan adds to, and the rules it walks by.</summary>
-    private sealed class Walker(List<SourceEntry> entries, Names seen, Action<string>? skipped, List<NotSentEntry> notSent, ExcludePatterns? exclude, Dictionary<(ulong, ulong), int>? firstNames, MountPoints oneFileSystem)
+    private sealed class Walker(List<SourceEntry> entries, Names seen, Action<string>? skipped, List<NotSentEntry> notSent, ExcludePatterns? exclude, Dictionary<(ulong, ulong), int>? firstNames, MountPoints oneFileSystem, bool copyLinks)
     {
+        // With copyLinks, the directories being walked, by device and inode: a link back to one of them is a loop.
+        private readonly HashSet<(ulong, ulong)> _walking = [];
+
         /// <summary>Adds what <paramref name="root"/> holds, staying on its file system when asked.</summary>
         public void Tree(DirectoryInfo root, string prefix, string treeRoot, int skip, bool recurse = true) =>
             Walk(root, prefix, treeRoot, skip, recurse, oneFileSystem == MountPoints.Crossed ? null : SpecialFiles.DeviceOf(root.FullName));
@@ -249,38 +255,80 @@ internal static class SourceScanner
                 skipped?.Invoke($"not sending the contents of '{shown}': cannot read directory: {reason}");
                 return;
             }
+            var identity = copyLinks ? SpecialFiles.IdentityOf(directory.FullName) : null;
+            if (identity is { } walking) _walking.Add((walking.Device, walking.Inode));
             Array.Sort(children, static (a, b) => string.CompareOrdinal(a.Name, b.Name));
-            foreach (var child in children)
+            foreach (var found in children)
             {
-                string relative = prefix + child.Name;
+                string relative = prefix + found.Name;
                 // The attribute comes from the status the enumeration already read: only links cost a readlink.
-                bool isLink = (child.Attributes & FileAttributes.ReparsePoint) != 0;
+                bool isLink = (found.Attributes & FileAttributes.ReparsePoint) != 0;
+                // rsync -L: what the link points to, under the link's name, read from where it leads.
+                var followed = isLink && copyLinks ? Target(found) : null;
+                var child = followed ?? found;
+                bool isDirectory = child is DirectoryInfo && (followed is not null || !isLink);
                 // Before the name's check: an entry left out may have a name that could not be sent.
-                if (exclude?.Excludes(relative, isDirectory: !isLink && child is DirectoryInfo) == true) continue;
-                if (Utf8Names.NameIsNotUtf8(child)) throw NotUtf8(relative, "its name");
-                if (isLink && child.LinkTarget is { } target)
+                if (exclude?.Excludes(relative, isDirectory) == true) continue;
+                if (Utf8Names.NameIsNotUtf8(found)) throw NotUtf8(relative, "its name");
+                if (isLink && copyLinks && followed is null)
                 {
-                    Add(entries, seen, LinkEntry(child, target, relative, treeRoot, skip));
+                    LeaveOut(relative, $"it is a link to '{found.LinkTarget}', which does not exist or cannot be followed");
+                }
+                else if (followed is null && isLink && found.LinkTarget is { } target)
+                {
+                    Add(entries, seen, LinkEntry(found, target, relative, treeRoot, skip));
                 }
                 else if (child is DirectoryInfo subdirectory)
                 {
+                    if (followed is not null && SpecialFiles.IdentityOf(subdirectory.FullName) is { } leads && _walking.Contains((leads.Device, leads.Inode)))
+                    {
+                        LeaveOut(relative, $"it is a link to '{found.LinkTarget}', a directory it is in, which would never end");
+                        continue;
+                    }
                     // A directory on another file system (a mount point), as rsync -x sends it: with its own status
                     // (what it hides cannot be read) and without what it holds; with -xx, not at all.
                     bool mountPoint = device is { } own && SpecialFiles.DeviceOf(subdirectory.FullName) is { } other && other != own;
                     if (mountPoint && oneFileSystem == MountPoints.LeftOut) continue;
-                    var entry = DirectoryEntry(subdirectory, relative, treeRoot, skip);
+                    // What a followed link holds is read from where it leads, as a directory given by the user is.
+                    var (root, from) = followed is null ? (treeRoot, skip) : (subdirectory.FullName, relative.Length + 1);
+                    var entry = DirectoryEntry(subdirectory, relative, root, from);
                     // Relative sends mark their implied directories once every path is in.
                     if (mountPoint && !seen.Relative) entry = entry with { Entry = entry.Entry with { Implied = true } };
                     // One level only (a list's "dir/" without -r): each directory below is sent without what it holds.
                     Add(entries, seen, entry, implied: !recurse || mountPoint);
-                    if (recurse && !mountPoint) Walk(subdirectory, relative + "/", treeRoot, skip, recurse, device);
+                    if (recurse && !mountPoint) Walk(subdirectory, relative + "/", root, from, recurse, device);
                 }
                 else if (child is FileInfo file)
                 {
                     if (SpecialKind(file) is { } kind) skipped?.Invoke($"skipping '{relative}': it is {kind}; only files, directories and links are sent");
-                    else AddFile(new SourceEntry(FileManifestEntry(file, relative), treeRoot, skip));
+                    else if (followed is null) AddFile(new SourceEntry(FileManifestEntry(file, relative), treeRoot, skip));
+                    else AddFile(new SourceEntry(FileManifestEntry(file, relative), file.FullName, relative.Length));
                 }
             }
+            if (identity is { } walked) _walking.Remove((walked.Device, walked.Inode));
+        }
+
+        /// <summary>What the link <paramref name="link"/> finally leads to, as a file or a directory; null if nothing, or it cannot be followed (a loop of links).</summary>
+        private static FileSystemInfo? Target(FileSystemInfo link)
+        {
+            string target;
+            try
+            {
+                if (link.ResolveLinkTarget(returnFinalTarget: true) is not { } resolved) return null;
+                target = resolved.FullName;
+            }
+            catch (IOException)
+            {
+                return null;
+            }
+            return Directory.Exists(target) ? new DirectoryInfo(target) : File.Exists(target) ? new FileInfo(target) : null;
+        }
+
+        /// <summary>Names an entry that cannot be sent, and goes on, as rsync goes on past it.</summary>
+        private void LeaveOut(string relative, string reason)
+        {
+            notSent.Add(new NotSentEntry(relative, reason));
+            skipped?.Invoke($"not sending '{relative}': {reason}");
         }
 
         /// <summary>
@@ -325,6 +373,20 @@ internal static class SourceScanner
             string? linkTarget = named.LinkTarget;
             bool isLink = linkTarget is not null;
             bool isDirectory = !isLink && Directory.Exists(full);
+            // rsync -L: a listed link is sent as what it points to, read from where it leads.
+            string source = full;
+            if (isLink && copyLinks)
+            {
+                if (Target(named) is not { } target)
+                {
+                    if (exclude?.Excludes(kept, isDirectory: false) == true) return;
+                    LeaveOut(kept, $"it is a link to '{linkTarget}', which does not exist or cannot be followed");
+                    return;
+                }
+                source = target.FullName;
+                (linkTarget, isLink, isDirectory) = (null, false, target is DirectoryInfo);
+                if (target is FileInfo file) named = file;
+            }
             if (seen.KindOf(kept) is { } already && !(already == Names.Implied && isDirectory)) return;
             if (!isLink && !isDirectory && !named.Exists)
             {
@@ -345,11 +407,11 @@ internal static class SourceScanner
             }
             for (int i = above.Count - 1; i >= 0; i--)
             {
-                var (name, source) = above[i];
+                var (name, way) = above[i];
                 if (seen.Contains(name)) continue;
-                var info = new DirectoryInfo(source);
+                var info = new DirectoryInfo(way);
                 if (info.LinkTarget is not null && info.ResolveLinkTarget(returnFinalTarget: true) is DirectoryInfo target) info = target;
-                Add(entries, seen, DirectoryEntry(info, name, source, name.Length), implied: true);
+                Add(entries, seen, DirectoryEntry(info, name, way, name.Length), implied: true);
             }
             if (linkTarget is not null)
             {
@@ -357,20 +419,20 @@ internal static class SourceScanner
             }
             else if (isDirectory)
             {
-                var root = new DirectoryInfo(full);
+                var root = new DirectoryInfo(source);
                 // Without -r, a name ending in '/' (or "/.") is sent with what it holds at one level, as rsync's implied
                 // --dirs sends it; any other alone.
                 bool oneLevel = !recursive && ContentsOnly(path);
-                if (!seen.Contains(kept)) Add(entries, seen, DirectoryEntry(root, kept, full, kept.Length + 1), implied: !recursive && !oneLevel);
+                if (!seen.Contains(kept)) Add(entries, seen, DirectoryEntry(root, kept, source, kept.Length + 1), implied: !recursive && !oneLevel);
                 if (oneLevel)
                 {
                     seen.MarkOneLevel(kept);
-                    Tree(root, kept + "/", full, kept.Length + 1, recurse: false);
+                    Tree(root, kept + "/", source, kept.Length + 1, recurse: false);
                     return;
                 }
                 if (!recursive) return;
                 seen.MarkWhole(kept);
-                Tree(root, kept + "/", full, kept.Length + 1);
+                Tree(root, kept + "/", source, kept.Length + 1);
             }
             else if (SpecialKind(named) is { } kind)
             {
@@ -378,7 +440,7 @@ internal static class SourceScanner
             }
             else
             {
-                AddFile(new SourceEntry(FileManifestEntry(named, kept), full, kept.Length));
+                AddFile(new SourceEntry(FileManifestEntry(named, kept), source, kept.Length));
             }
         }
 

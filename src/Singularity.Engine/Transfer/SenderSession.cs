@@ -139,7 +139,7 @@ internal sealed partial class SenderSession
         if (options.HardLinks && !OperatingSystem.IsLinux()) throw new ArgumentException("hard links can be found on Linux only", nameof(TransferOptions.HardLinks));
         if (options.OneFileSystem != MountPoints.Crossed && !OperatingSystem.IsLinux()) throw new ArgumentException("mount points can be found on Linux only", nameof(TransferOptions.OneFileSystem));
 #pragma warning restore CA2208
-        var scanned = SourceScanner.Scan(paths, firstAttempt ? events : null, _notSent, _exclude, options.HardLinks, options.Relative, options.Recursive, options.OneFileSystem);
+        var scanned = SourceScanner.Scan(paths, firstAttempt ? events : null, _notSent, _exclude, options.HardLinks, options.Relative, options.Recursive, options.OneFileSystem, options.CopyLinks);
         // One more look at each entry, only when asked: its owner and group travel by number. A source named through a
         // link is taken as what it points to, as its contents are.
         if (options.PreserveOwners)
