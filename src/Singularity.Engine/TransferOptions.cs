@@ -216,6 +216,15 @@ public sealed record TransferOptions
     /// </summary>
     public IReadOnlyList<string> LinkDestinations { get; init; } = [];
 
+    /// <summary>
+    /// Changes to the modes the receiver gives what is sent, as rsync --chmod makes them: each a comma-separated list
+    /// of chmod symbolic modes ("u+rwx,g-w,o=rX"), each optionally prefixed with D (directories only) or F (files
+    /// only), or octal modes ("D2775,F664"); a clause without a who ("+x") means all of u, g and o, with no umask.
+    /// Applied in order to each file's and directory's mode before the receiver sees it (which still drops setuid
+    /// and setgid bits, and a file's sticky bit). Empty by default; `sglty send --chmod`.
+    /// </summary>
+    public IReadOnlyList<string> ModeChanges { get; init; } = [];
+
     /// <summary>The most <see cref="LinkDestinations"/> a send may give, as rsync allows.</summary>
     public const int MostLinkDestinations = Storage.LinkDestinations.Most;
 
@@ -377,6 +386,14 @@ public sealed record TransferOptions
         Validate();
         if (!Recursive && !Relative)
             throw new ArgumentException("a send without recursion is one of relative paths (as rsync --files-from without -r)", nameof(Recursive));
+        try
+        {
+            Storage.ModeChanges.Parse(ModeChanges);
+        }
+        catch (FormatException ex)
+        {
+            throw new ArgumentException(ex.Message, nameof(ModeChanges));
+        }
         if (CopyLinks && RemoveSourceFiles)
             throw new ArgumentException("removing sources would remove what the links point to, which copy-links sends: they do not go together", nameof(CopyLinks));
         if (HardLinks && (SizeOnly || Update || IgnoreExisting))

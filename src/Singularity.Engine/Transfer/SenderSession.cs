@@ -140,6 +140,13 @@ internal sealed partial class SenderSession
         if (options.OneFileSystem != MountPoints.Crossed && !OperatingSystem.IsLinux()) throw new ArgumentException("mount points can be found on Linux only", nameof(TransferOptions.OneFileSystem));
 #pragma warning restore CA2208
         var scanned = SourceScanner.Scan(paths, firstAttempt ? events : null, _notSent, _exclude, options.HardLinks, options.Relative, options.Recursive, options.OneFileSystem, options.CopyLinks);
+        // rsync --chmod: the modes the receiver gives, changed before anything reads them.
+        if (options.ModeChanges.Count > 0)
+        {
+            var changes = ModeChanges.Parse(options.ModeChanges);
+            scanned = [.. scanned.Select(e => e.Entry.Kind is EntryKind.File or EntryKind.Directory
+                ? e with { Entry = e.Entry with { Mode = changes.Apply(e.Entry.Mode, e.Entry.Kind == EntryKind.Directory) } } : e)];
+        }
         // One more look at each entry, only when asked: its owner and group travel by number. A source named through a
         // link is taken as what it points to, as its contents are.
         if (options.PreserveOwners)
