@@ -3,7 +3,7 @@ namespace Singularity.Engine.Storage;
 /// <summary>
 /// The permission changes of rsync's --chmod, applied to the modes a send gives its files and directories: a
 /// comma-separated list of chmod(1) symbolic modes ("u+rwx,g-w,o=rX"), each optionally prefixed with D (directories
-/// only) or F (files only), or an octal mode ("D2775,F664"). As rsync applies them, a clause without a who ("+x")
+/// only) or F (files only), or an octal mode ("D775,F664"). As rsync applies them, a clause without a who ("+x")
 /// means all of u, g and o, with no umask. Clauses apply in order, each to the result of the last.
 /// </summary>
 internal sealed class ModeChanges
