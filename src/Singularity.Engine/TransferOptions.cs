@@ -146,6 +146,14 @@ public sealed record TransferOptions
     public bool CopyLinks { get; init; }
 
     /// <summary>
+    /// Leave out each directory that holds nothing but directories, at any depth, as rsync -m (--prune-empty-dirs)
+    /// does: with patterns that pick some files of a tree (include '*/' and '*.log', exclude '*'), the directories
+    /// that held none do not arrive. With <see cref="DeleteExtraneous"/>, the receiver deletes them where the sent
+    /// directories hold them. Default false; `sglty send --prune-empty-dirs`.
+    /// </summary>
+    public bool PruneEmptyDirectories { get; init; }
+
+    /// <summary>
     /// With <see cref="SkipUnchanged"/>, keep a file the receiver holds with the entry's size whatever its mtime, as
     /// rsync --size-only does: for destinations whose times cannot be trusted. It is left exactly as it is (its time
     /// too) and counted in <see cref="SendResult.FilesKept"/>. Default false; `sglty send --size-only`.

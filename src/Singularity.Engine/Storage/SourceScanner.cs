@@ -107,6 +107,24 @@ internal static class SourceScanner
         return entries;
     }
 
+    /// <summary>
+    /// Leaves out each directory that holds nothing but directories, at any depth, as rsync -m (--prune-empty-dirs)
+    /// prunes empty chains: what patterns leave of a tree (--include '*/' --include '*.log' --exclude '*') arrives
+    /// without the directories that held no log.
+    /// </summary>
+    public static List<SourceEntry> PruneEmptyDirectories(List<SourceEntry> entries)
+    {
+        // Every directory above something that is not a directory holds something.
+        var holding = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var entry in entries)
+        {
+            if (entry.Entry.Kind == EntryKind.Directory) continue;
+            string path = entry.Entry.Path;
+            for (int slash = path.LastIndexOf('/'); slash > 0 && holding.Add(path[..slash]); slash = path.LastIndexOf('/', slash - 1)) { }
+        }
+        return entries.FindAll(entry => entry.Entry.Kind != EntryKind.Directory || holding.Contains(entry.Entry.Path));
+    }
+
     /// <summary>Whether any of <paramref name="paths"/> sends a directory's contents into the destination's root.</summary>
     public static bool SendsContents(IReadOnlyList<string> paths) => paths.Any(path => ContentsOnly(path) && Directory.Exists(path));
 
