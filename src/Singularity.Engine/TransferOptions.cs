@@ -225,11 +225,12 @@ public sealed record TransferOptions
     public IReadOnlyList<string> LinkDestinations { get; init; } = [];
 
     /// <summary>
-    /// Changes to the modes the receiver gives what is sent, as rsync --chmod makes them: each a comma-separated list
-    /// of chmod symbolic modes ("u+rwx,g-w,o=rX"), each optionally prefixed with D (directories only) or F (files
-    /// only), or octal modes ("D775,F664"); a clause without a who ("+x") means all of u, g and o, with no umask.
-    /// Applied in order to each file's and directory's mode before the receiver sees it (which still drops setuid
-    /// and setgid bits, and a file's sticky bit). Empty by default; `sglty send --chmod`.
+    /// Changes to the modes the receiver gives what is sent, read and applied as rsync --chmod reads and applies
+    /// them: each a comma-separated list of chmod symbolic modes with one operator each ("u+rwx,g-w,o=rX", "g=u"),
+    /// each optionally prefixed with D (directories only) or F (files only), or octal modes ("D775,F664"); a clause
+    /// without a class ("+w") means all of u, g and o, less what this process's umask withholds. Applied in order to
+    /// each file's and directory's mode before the receiver sees it (which still drops setuid and setgid bits, and a
+    /// file's sticky bit). Empty by default; `sglty send --chmod`.
     /// </summary>
     public IReadOnlyList<string> ModeChanges { get; init; } = [];
 

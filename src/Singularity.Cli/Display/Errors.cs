@@ -54,6 +54,7 @@ internal static partial class Errors
         [nameof(TransferOptions.CompressLevel)] = "--compress-level",
         [nameof(TransferOptions.MaxDelete)] = "--max-delete",
         [nameof(TransferOptions.CopyLinks)] = "--copy-links",
+        [nameof(TransferOptions.OneFileSystem)] = "--one-file-system",
         [nameof(TransferOptions.ModeChanges)] = "--chmod",
     };
 

@@ -37,8 +37,18 @@ internal sealed class ExtraneousEntries(Func<string, string, bool> kept, Action 
     /// </summary>
     public int? Most { get; init; }
 
+    /// <summary>
+    /// Whether the destination may be a link (the receiver's own directory, given so by its user): it is then cleaned
+    /// where the link leads. A session's directory named by a URL was made without links, and one swapped in since
+    /// is not walked through. Default false.
+    /// </summary>
+    public bool RootMayBeLink { get; init; }
+
     /// <summary>Entries left because <see cref="Most"/> was reached.</summary>
     public int LeftByLimit { get; private set; }
+
+    /// <summary>Directories kept because they are on another file system (<see cref="Device"/>), not counted otherwise.</summary>
+    public int KeptElsewhere { get; private set; }
 
     /// <summary>Entries deleted, counting everything below a deleted directory.</summary>
     public int Deleted { get; private set; }
@@ -62,8 +72,10 @@ internal sealed class ExtraneousEntries(Func<string, string, bool> kept, Action 
     public void Clean(string directory, string relative)
     {
         var info = new DirectoryInfo(directory);
-        // Prepared as a real directory; one swapped for a link since (by a local user) is not walked through.
-        if (!info.Exists || info.LinkTarget is not null || Elsewhere(directory)) return;
+        // Prepared as a real directory; one swapped for a link since (by a local user) is not walked through. The
+        // receiver's directory itself may be a link, as its user gave it: it is where the link leads.
+        bool followed = relative.Length == 0 && RootMayBeLink;
+        if (!info.Exists || (!followed && info.LinkTarget is not null) || Elsewhere(directory, followed)) return;
         FileSystemInfo[] children;
         try
         {
@@ -112,12 +124,14 @@ internal sealed class ExtraneousEntries(Func<string, string, bool> kept, Action 
             Fail(path, "its name is not UTF-8, which cannot be given back to the system to delete it");
             return false;
         }
+        bool realDirectory = entry is DirectoryInfo && (entry.Attributes & FileAttributes.ReparsePoint) == 0;
+        // Before the limit: a file system mounted here is no deletion, left or made.
+        if (realDirectory && Elsewhere(entry.FullName)) return false;
         if (AtLimit()) return false;
         try
         {
-            if (entry is DirectoryInfo directory && (entry.Attributes & FileAttributes.ReparsePoint) == 0)
+            if (realDirectory && entry is DirectoryInfo directory)
             {
-                if (Elsewhere(directory.FullName)) return false;
                 if (!RemoveDirectories)
                 {
                     Fail(path, "not deleted while another send was receiving into the destination; send again to delete it");
@@ -184,7 +198,12 @@ internal sealed class ExtraneousEntries(Func<string, string, bool> kept, Action 
         return true;
     }
 
-    private bool Elsewhere(string directory) => Device is { } own && SpecialFiles.DeviceOf(directory) is { } device && device != own;
+    private bool Elsewhere(string directory, bool follow = false)
+    {
+        if (Device is not { } own || SpecialFiles.DeviceOf(directory, follow) is not { } device || device == own) return false;
+        KeptElsewhere++;
+        return true;
+    }
 
     private bool Excluded(FileSystemInfo entry, string path) =>
         excluded?.Excludes(path, isDirectory: entry is DirectoryInfo && (entry.Attributes & FileAttributes.ReparsePoint) == 0) == true;

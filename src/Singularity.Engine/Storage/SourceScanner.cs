@@ -110,7 +110,7 @@ internal static class SourceScanner
     /// <summary>
     /// Leaves out each directory that holds nothing but directories, at any depth, as rsync -m (--prune-empty-dirs)
     /// prunes empty chains: what patterns leave of a tree (--include '*/' --include '*.log' --exclude '*') arrives
-    /// without the directories that held no log.
+    /// without the directories that held no log. A directory marked implied, sent without what it holds, stays.
     /// </summary>
     public static List<SourceEntry> PruneEmptyDirectories(List<SourceEntry> entries)
     {
@@ -122,7 +122,8 @@ internal static class SourceScanner
             string path = entry.Entry.Path;
             for (int slash = path.LastIndexOf('/'); slash > 0 && holding.Add(path[..slash]); slash = path.LastIndexOf('/', slash - 1)) { }
         }
-        return entries.FindAll(entry => entry.Entry.Kind != EntryKind.Directory || holding.Contains(entry.Entry.Path));
+        // One sent without what it holds (a mount point with -x) stays: a deletion leaves what the receiver holds there.
+        return entries.FindAll(entry => entry.Entry.Kind != EntryKind.Directory || entry.Entry.Implied || holding.Contains(entry.Entry.Path));
     }
 
     /// <summary>Whether any of <paramref name="paths"/> sends a directory's contents into the destination's root.</summary>
@@ -255,7 +256,7 @@ internal static class SourceScanner
 
         /// <summary>Adds what <paramref name="root"/> holds, staying on its file system when asked.</summary>
         public void Tree(DirectoryInfo root, string prefix, string treeRoot, int skip, bool recurse = true) =>
-            Walk(root, prefix, treeRoot, skip, recurse, oneFileSystem == MountPoints.Crossed ? null : SpecialFiles.DeviceOf(root.FullName));
+            Walk(root, prefix, treeRoot, skip, recurse, oneFileSystem == MountPoints.Crossed ? null : SpecialFiles.DeviceOf(root.FullName, follow: true));
 
         /// <summary>Adds what <paramref name="directory"/> holds, named <paramref name="prefix"/> and more; their source is <paramref name="treeRoot"/> and their path after <paramref name="skip"/> characters.</summary>
         private void Walk(DirectoryInfo directory, string prefix, string treeRoot, int skip, bool recurse, ulong? device)
@@ -273,7 +274,8 @@ internal static class SourceScanner
                 skipped?.Invoke($"not sending the contents of '{shown}': cannot read directory: {reason}");
                 return;
             }
-            var identity = copyLinks ? SpecialFiles.IdentityOf(directory.FullName) : null;
+            // A root given through a link is the directory it leads to.
+            var identity = copyLinks ? SpecialFiles.IdentityOf(directory.FullName, follow: true) : null;
             if (identity is { } walking) _walking.Add((walking.Device, walking.Inode));
             Array.Sort(children, static (a, b) => string.CompareOrdinal(a.Name, b.Name));
             foreach (var found in children)

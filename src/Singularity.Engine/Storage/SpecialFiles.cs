@@ -204,16 +204,17 @@ internal static class SpecialFiles
     }
 
     /// <summary>
-    /// The device and inode of what <paramref name="path"/> names, never following a link there, with its count of
-    /// names (hard links); null where they cannot be read (not Linux, no statx, or gone).
+    /// The device and inode of what <paramref name="path"/> names, not following a link there unless
+    /// <paramref name="follow"/>, with its count of names (hard links); null where they cannot be read (not Linux, no
+    /// statx, or gone).
     /// </summary>
-    public static (ulong Device, ulong Inode, uint Names)? IdentityOf(string path)
+    public static (ulong Device, ulong Inode, uint Names)? IdentityOf(string path, bool follow = false)
     {
         if (!OperatingSystem.IsLinux()) return null;
         try
         {
             const uint wanted = StatxInode | StatxLinks;
-            return statx(AtFdCwd, path, AtSymlinkNoFollow, wanted, out var status) == 0 && (status.Mask & wanted) == wanted
+            return statx(AtFdCwd, path, follow ? 0 : AtSymlinkNoFollow, wanted, out var status) == 0 && (status.Mask & wanted) == wanted
                 ? (status.Device, status.Inode, status.Links) : null;
         }
         catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
@@ -222,8 +223,8 @@ internal static class SpecialFiles
         }
     }
 
-    /// <summary>The device (file system) of what <paramref name="path"/> names, not following a link there; null where it cannot be read.</summary>
-    public static ulong? DeviceOf(string path) => IdentityOf(path)?.Device;
+    /// <summary>The device (file system) of what <paramref name="path"/> names, not following a link there unless <paramref name="follow"/>; null where it cannot be read.</summary>
+    public static ulong? DeviceOf(string path, bool follow = false) => IdentityOf(path, follow)?.Device;
 
     /// <summary>
     /// Gives the file <paramref name="existing"/> names the further name <paramref name="created"/> (a hard link),

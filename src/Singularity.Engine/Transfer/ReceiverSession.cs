@@ -271,6 +271,8 @@ internal sealed partial class ReceiverSession
         _rootIsSent = (flags & OpenSessionFlags.RootIsSent) != 0;
         _oneFileSystem = (flags & OpenSessionFlags.OneFileSystem) != 0;
         if (_oneFileSystem && !_deleteExtraneous) throw new ProtocolViolationException("OpenSession asks for a deletion that stays on one file system, without a deletion");
+        // Elsewhere the device of a directory is not read, and the deletion would cross without a word.
+        if (_oneFileSystem && !OperatingSystem.IsLinux()) throw new ProtocolViolationException("OpenSession asks for a deletion that stays on one file system, which only a Linux receiver can tell apart; leave out --one-file-system or receive on Linux");
         if ((flags & OpenSessionFlags.MostDeletions) != 0)
         {
             int most = BinaryPrimitives.ReadInt32LittleEndian(body[12..]);
@@ -770,7 +772,7 @@ internal sealed partial class ReceiverSession
             {
                 _extraneous ??= NewExtraneous();
                 _extraneous.RemoveDirectories = true;
-                int failed = _extraneous.Failed, kept = _extraneous.KeptByPatterns, backups = _extraneous.KeptAsBackups, limited = _extraneous.LeftByLimit;
+                int failed = _extraneous.Failed, kept = _extraneous.KeptByPatterns, backups = _extraneous.KeptAsBackups, limited = _extraneous.LeftByLimit, elsewhere = _extraneous.KeptElsewhere;
                 if (!_extraneous.Remove(full, entry.Path))
                 {
                     // Something in it could not be deleted, the exclude patterns keep something, or it holds partial files, which deletion leaves.
@@ -778,6 +780,7 @@ internal sealed partial class ReceiverSession
                         : _extraneous.KeptByPatterns > kept ? "it holds entries the exclude patterns keep"
                         : _extraneous.KeptAsBackups > backups ? "it holds backups, which stay"
                         : _extraneous.LeftByLimit > limited ? $"the sender's --max-delete limit of {_mostDeletions} deletions is reached"
+                        : _extraneous.KeptElsewhere > elsewhere ? "it holds a file system mounted there, which --one-file-system keeps"
                         : "it holds partial files of an interrupted send (`sglty partials --clean` removes them)";
                     throw new EntryConflictException($"{refused}, and {why}");
                 }
@@ -1320,8 +1323,10 @@ internal sealed partial class ReceiverSession
     private ExtraneousEntries NewExtraneous() =>
         new((relative, full) => _names.Contains(NameHash(relative)) || _guard.Checked(full), StillBusy, _exclude, _dryRun ? WouldDelete : null, _backups)
         {
-            Device = _oneFileSystem ? SpecialFiles.DeviceOf(_guard.Root) : null,
+            // A destination reached through a link is the directory it leads to.
+            Device = _oneFileSystem ? SpecialFiles.DeviceOf(_guard.Root, follow: true) : null,
             Most = _mostDeletions,
+            RootMayBeLink = _destination.Length == 0,
         };
 
     /// <summary>Counts an entry the system would not give its owner (it arrived all the same), for the receiver's log.</summary>

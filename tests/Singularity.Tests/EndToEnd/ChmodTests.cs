@@ -44,6 +44,6 @@ public sealed class ChmodTests
         string file = TestFiles.Create(Path.Combine(temp.Path, "f"), 10);
         var (exit, _, error) = await SgltyProcess.RunAsync("send", file, "--to", "sglty://127.0.0.1:1/?token=x", "--chmod", "Fu+rw,g+k");
         Assert.Equal(1, exit);
-        Assert.Contains("--chmod: 'g+k' is not a mode change rsync's --chmod takes ('k' is not one of r, w, x, X, s and t)", error);
+        Assert.Contains("--chmod: 'g+k' is not a mode change rsync's --chmod takes ('k' is not one of r, w, x, X, s, t, or a class u, g or o to copy)", error);
     }
 }

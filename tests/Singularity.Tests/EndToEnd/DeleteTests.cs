@@ -55,10 +55,15 @@ public sealed class DeleteTests
         TestFiles.AssertSameTree(tree, received);
     }
 
-    /// <summary>A directory's contents sent into the destination itself (a source ending in '/') clean it too, as with rsync.</summary>
-    [Fact]
+    /// <summary>
+    /// A directory's contents sent into the destination itself (a source ending in '/') clean it too, as with rsync;
+    /// also where the receiver's directory was given as a link (a /data leading to a disk's directory).
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
-    public async Task Contents_sent_into_the_destination_clean_it_too()
+    public async Task Contents_sent_into_the_destination_clean_it_too(bool givenAsLink)
     {
         using var temp = new TempDirectory();
         string tree = temp.Sub("src/tree");
@@ -68,7 +73,9 @@ public sealed class DeleteTests
         TestFiles.Create(Path.Combine(destination, "older", "x"), 10);
         TestFiles.Create(Path.Combine(destination, "sub", "y"), 10);
         TestFiles.Create(Path.Combine(destination, "z"), 10);
-        await using var receiver = new LoopbackReceiver(destination);
+        string given = destination;
+        if (givenAsLink) Directory.CreateSymbolicLink(given = Path.Combine(temp.Path, "data"), destination);
+        await using var receiver = new LoopbackReceiver(given);
 
         var result = await SingularitySender.SendAsync([tree + "/"], receiver.Url, Quick with { DeleteExtraneous = true });
 

@@ -133,6 +133,58 @@ public sealed class OneFileSystemTests
         }
     }
 
+    /// <summary>
+    /// A source, or a receiver's directory, given through a link stays on the file system the link leads to, not the
+    /// link's own; and --prune-empty-dirs keeps a mount point sent empty, whose contents at the receiver a deletion leaves.
+    /// </summary>
+    [SkippableFact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task Roots_given_through_links_stay_where_the_links_lead()
+    {
+        using var temp = new TempDirectory();
+        string disk = Mount(temp.Sub("disk")), landing = Mount(temp.Sub("landing"));
+        try
+        {
+            string tree = Path.Combine(disk, "tree");
+            TestFiles.Create(Path.Combine(tree, "a"), 10_000, seed: 1);
+            TestFiles.Create(Path.Combine(tree, "sub", "b"), 20_000, seed: 2);
+            string link = Path.Combine(temp.Sub("src"), "www");
+            Directory.CreateSymbolicLink(link, tree);
+            string destination = Path.Combine(temp.Path, "dst");
+            Directory.CreateSymbolicLink(destination, landing);
+            string stale = TestFiles.Create(Path.Combine(landing, "sub", "stale"), 10), beside = TestFiles.Create(Path.Combine(landing, "beside"), 10);
+            await using var receiver = new LoopbackReceiver(destination);
+
+            var sent = await SingularitySender.SendAsync([link + "/"], receiver.Url, Quick with { OneFileSystem = MountPoints.SentEmpty, DeleteExtraneous = true });
+            Assert.True((await receiver.NextResultAsync()).Succeeded);
+
+            TestFiles.AssertSameTree(tree, landing);
+            Assert.False(File.Exists(stale), "the deletion took the receiver's directory for another file system");
+            Assert.False(File.Exists(beside), "the receiver's directory, given through a link, was not cleaned");
+            Assert.Equal(2, sent.EntriesDeleted);
+
+            // A mount point below, sent empty, is no empty chain to prune.
+            string inner = Mount(Path.Combine(tree, "mnt"));
+            try
+            {
+                string theirs = TestFiles.Create(Path.Combine(landing, "mnt", "theirs"), 10);
+                var pruned = await SingularitySender.SendAsync([link + "/"], receiver.Url, Quick with { OneFileSystem = MountPoints.SentEmpty, DeleteExtraneous = true, PruneEmptyDirectories = true });
+                Assert.True((await receiver.NextResultAsync()).Succeeded);
+                Assert.Equal((0, 0, false), (pruned.EntriesDeleted, pruned.EntriesNotDeleted, pruned.DeletionSkipped));
+                Assert.True(File.Exists(theirs), "the mount point was pruned, and the deletion took what the receiver holds there");
+            }
+            finally
+            {
+                Commands.Run("umount", "-l", inner);
+            }
+        }
+        finally
+        {
+            Commands.Run("umount", "-l", disk);
+            Commands.Run("umount", "-l", landing);
+        }
+    }
+
     /// <summary>`-x` once sends a mount point empty; twice, as rsync reads `-xx`, leaves it out.</summary>
     [SkippableFact]
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
