@@ -154,6 +154,15 @@ public sealed record TransferOptions
     public bool PruneEmptyDirectories { get; init; }
 
     /// <summary>
+    /// Pass over a path given (or listed, with <see cref="Relative"/>) that does not exist, without an error, as rsync
+    /// --ignore-missing-args does: a script's list or glob may name files that come and go, and a deletion still runs.
+    /// One that cannot be reached (a directory on its way may not be searched) is still named and left out. Default
+    /// false: a missing path given ends the send before it starts, and a missing listed one is named and left out.
+    /// `sglty send --ignore-missing-args`.
+    /// </summary>
+    public bool IgnoreMissingArgs { get; init; }
+
+    /// <summary>
     /// With <see cref="SkipUnchanged"/>, keep a file the receiver holds with the entry's size whatever its mtime, as
     /// rsync --size-only does: for destinations whose times cannot be trusted. It is left exactly as it is (its time
     /// too) and counted in <see cref="SendResult.FilesKept"/>. Default false; `sglty send --size-only`.

@@ -33,31 +33,40 @@ internal static class SourceScanner
     /// <summary>
     /// Scans <paramref name="paths"/>, leaving out what <paramref name="exclude"/> matches (a directory with everything
     /// below it, unread). A directory below them that cannot be listed is sent without its contents and recorded in
-    /// <paramref name="notSent"/> (also told to <paramref name="skipped"/>), as rsync goes on past it. With
-    /// <paramref name="hardLinks"/> (Linux), a file met again under another name becomes a hard link entry naming the
-    /// first, which is marked linked, as rsync -H sends them. With <paramref name="oneFileSystem"/> (Linux), the walk
-    /// below each path stays on that path's file system, as rsync -x keeps it: a directory on another (a mount point)
-    /// is sent without what it holds, marked implied so that a deletion leaves what the receiver holds there; with
-    /// <see cref="MountPoints.LeftOut"/> it is left out altogether, as rsync -xx leaves it. With
-    /// <paramref name="copyLinks"/>, a link below them is sent as what it points to, as rsync -L sends it: a file, or a
-    /// directory with what it holds, read from where the link leads; a link to nothing, or to a directory the walk is
-    /// already in (which would never end), is named in <paramref name="notSent"/> and left out.
+    /// <paramref name="notSent"/> (also told to <paramref name="skipped"/>), as rsync goes on past it. The
+    /// <paramref name="rules"/> (default: none of them):
+    /// <list type="bullet">
+    /// <item><see cref="ScanRules.HardLinks"/> (Linux): a file met again under another name becomes a hard link entry
+    /// naming the first, which is marked linked, as rsync -H sends them.</item>
+    /// <item><see cref="ScanRules.OneFileSystem"/> (Linux): the walk below each path stays on that path's file system,
+    /// as rsync -x keeps it: a directory on another (a mount point) is sent without what it holds, marked implied so
+    /// that a deletion leaves what the receiver holds there; with <see cref="MountPoints.LeftOut"/> it is left out
+    /// altogether, as rsync -xx leaves it.</item>
+    /// <item><see cref="ScanRules.CopyLinks"/>: a link below the paths is sent as what it points to, as rsync -L sends
+    /// it: a file, or a directory with what it holds, read from where the link leads; a link to nothing, or to a
+    /// directory the walk is already in (which would never end), is named in <paramref name="notSent"/> and left
+    /// out.</item>
+    /// <item><see cref="ScanRules.IgnoreMissing"/>: a path given that does not exist is passed over, as rsync
+    /// --ignore-missing-args passes it (one that cannot be reached still is an error).</item>
+    /// </list>
     /// </summary>
-    public static List<SourceEntry> Scan(IReadOnlyList<string> paths, Action<string>? skipped, List<NotSentEntry> notSent, ExcludePatterns? exclude = null, bool hardLinks = false, bool relative = false, bool recursive = true, MountPoints oneFileSystem = MountPoints.Crossed, bool copyLinks = false)
+    public static List<SourceEntry> Scan(IReadOnlyList<string> paths, Action<string>? skipped, List<NotSentEntry> notSent, ExcludePatterns? exclude = null, ScanRules? rules = null)
     {
+        rules ??= new ScanRules();
+        bool relative = rules.Relative;
         if (paths.Count == 0) throw new SingularityException(ErrorCode.BadPath, "nothing to send: give at least one file or directory");
         var entries = new List<SourceEntry>();
         // Even one path can give one name twice: names that are not UTF-8 all read as U+FFFD.
         var seen = new Names(relative);
         // The first name of each file with more than one, by device and inode: only those files cost memory.
-        var walk = new Walker(entries, seen, skipped, notSent, exclude, hardLinks ? new() : null, oneFileSystem, copyLinks);
+        var walk = new Walker(entries, seen, skipped, notSent, exclude, rules.HardLinks ? new() : null, rules.OneFileSystem, rules.CopyLinks, rules.IgnoreMissing);
         // The same source named twice is sent once, as rsync sends it; two different ones of one name are refused.
         var given = new HashSet<(string, bool)>();
         foreach (string path in paths)
         {
             if (relative)
             {
-                walk.AddRelative(path, recursive);
+                walk.AddRelative(path, rules.Recursive);
                 continue;
             }
             bool contentsOnly = ContentsOnly(path);
@@ -94,9 +103,9 @@ internal static class SourceScanner
             {
                 throw NotUtf8(path, "its name");
             }
-            else
+            else if (!rules.IgnoreMissing || Unreachable(full) != Missing)
             {
-                throw new SingularityException(ErrorCode.BadPath, $"cannot send '{path}': no such file or directory");
+                throw new SingularityException(ErrorCode.BadPath, $"cannot send '{path}': {Unreachable(full)}");
             }
         }
         // Known once every path is in: a directory added as the way to one may be named whole by a later one.
@@ -231,6 +240,8 @@ internal static class SourceScanner
     /// </summary>
     private static string Marked(string path) => path.EndsWith("/.", StringComparison.Ordinal) ? path[..^1] : path;
 
+    private const string Missing = "no such file or directory";
+
     /// <summary>Why a path that does not seem to exist was not found: missing, or in a directory this process may not search.</summary>
     private static string Unreachable(string full)
     {
@@ -245,11 +256,11 @@ internal static class SourceScanner
         catch (IOException)
         {
         }
-        return "no such file or directory";
+        return Missing;
     }
 
     /// <summary>What one scan adds to, and the rules it walks by.</summary>
-    private sealed class Walker(List<SourceEntry> entries, Names seen, Action<string>? skipped, List<NotSentEntry> notSent, ExcludePatterns? exclude, Dictionary<(ulong, ulong), int>? firstNames, MountPoints oneFileSystem, bool copyLinks)
+    private sealed class Walker(List<SourceEntry> entries, Names seen, Action<string>? skipped, List<NotSentEntry> notSent, ExcludePatterns? exclude, Dictionary<(ulong, ulong), int>? firstNames, MountPoints oneFileSystem, bool copyLinks, bool ignoreMissing)
     {
         // With copyLinks, the directories being walked, by device and inode: a link back to one of them is a loop.
         private readonly HashSet<(ulong, ulong)> _walking = [];
@@ -412,6 +423,8 @@ internal static class SourceScanner
             {
                 if (path.Contains('\uFFFD')) throw NotUtf8(path, "its name");
                 string reason = Unreachable(full);
+                // rsync --ignore-missing-args: a name that is not there is no error, and the deletion still runs.
+                if (ignoreMissing && reason == Missing) return;
                 notSent.Add(new NotSentEntry(kept, reason) { NotFound = true });
                 skipped?.Invoke($"not sending '{kept}': {reason}");
                 return;

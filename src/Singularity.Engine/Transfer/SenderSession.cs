@@ -139,7 +139,7 @@ internal sealed partial class SenderSession
         if (options.HardLinks && !OperatingSystem.IsLinux()) throw new ArgumentException("hard links can be found on Linux only", nameof(TransferOptions.HardLinks));
         if (options.OneFileSystem != MountPoints.Crossed && !OperatingSystem.IsLinux()) throw new ArgumentException("mount points can be found on Linux only", nameof(TransferOptions.OneFileSystem));
 #pragma warning restore CA2208
-        var scanned = SourceScanner.Scan(paths, firstAttempt ? events : null, _notSent, _exclude, options.HardLinks, options.Relative, options.Recursive, options.OneFileSystem, options.CopyLinks);
+        var scanned = SourceScanner.Scan(paths, firstAttempt ? events : null, _notSent, _exclude, ScanRules.Of(options));
         if (options.PruneEmptyDirectories) scanned = SourceScanner.PruneEmptyDirectories(scanned);
         // rsync --chmod: the modes the receiver gives, changed before anything reads them.
         if (options.ModeChanges.Count > 0)

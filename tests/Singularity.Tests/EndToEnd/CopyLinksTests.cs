@@ -74,12 +74,12 @@ public sealed class CopyLinksTests
         Directory.CreateSymbolicLink(Path.Combine(tree, "ld"), Path.Combine(outside, "dir"));
         File.CreateSymbolicLink(Path.Combine(tree, "lf"), Path.Combine(outside, "file"));
 
-        var excluded = SourceScanner.Scan([tree], null, [], ExcludePatterns.Parse(["ld/"]), copyLinks: true);
+        var excluded = SourceScanner.Scan([tree], null, [], ExcludePatterns.Parse(["ld/"]), new() { CopyLinks = true });
         Assert.Equal(["tree", "tree/lf"], excluded.Select(entry => entry.Entry.Path));
         Assert.Equal(Path.Combine(outside, "file"), excluded[1].SourcePath);
 
         string source = temp.Sub("src");
-        var listed = SourceScanner.Scan([$"{source}/./tree/ld", $"{source}/./tree/lf"], null, [], relative: true, copyLinks: true);
+        var listed = SourceScanner.Scan([$"{source}/./tree/ld", $"{source}/./tree/lf"], null, [], rules: new() { Relative = true, CopyLinks = true });
         Assert.Equal(["tree", "tree/ld", "tree/ld/x", "tree/lf"], listed.Select(entry => entry.Entry.Path));
         Assert.Equal([EntryKind.Directory, EntryKind.Directory, EntryKind.File, EntryKind.File], listed.Select(entry => entry.Entry.Kind));
         Assert.Equal(Path.Combine(outside, "dir", "x"), listed[2].SourcePath);

@@ -119,12 +119,12 @@ public sealed class OneFileSystemTests
         {
             TestFiles.Create(Path.Combine(mount, "inner"), 10);
             string source = temp.Sub("src");
-            var alone = SourceScanner.Scan([$"{source}/./tree"], null, [], relative: true, oneFileSystem: MountPoints.SentEmpty);
+            var alone = SourceScanner.Scan([$"{source}/./tree"], null, [], rules: new() { Relative = true, OneFileSystem = MountPoints.SentEmpty });
             Assert.Equal(["tree", "tree/a", "tree/mnt"], alone.Select(entry => entry.Entry.Path));
             Assert.Equal(["tree/mnt"], alone.Where(entry => entry.Entry.Implied).Select(entry => entry.Entry.Path));
 
             // A path named below the mount point is sent, as rsync -x sends what the user names.
-            var named = SourceScanner.Scan([$"{source}/./tree", $"{source}/./tree/mnt/inner"], null, [], relative: true, oneFileSystem: MountPoints.SentEmpty);
+            var named = SourceScanner.Scan([$"{source}/./tree", $"{source}/./tree/mnt/inner"], null, [], rules: new() { Relative = true, OneFileSystem = MountPoints.SentEmpty });
             Assert.Equal(["tree", "tree/a", "tree/mnt", "tree/mnt/inner"], named.Select(entry => entry.Entry.Path));
         }
         finally

@@ -243,7 +243,7 @@ public sealed class RelativeTests
         Assert.Equal(3, result.EntriesDeleted);
         Assert.All(go, path => Assert.False(File.Exists(path), path));
         TestFiles.AssertSameTree(Path.Combine(source, "a"), Path.Combine(destination, "a"));
-        Assert.Equal(["a", "a/b", "a/b/c"], Singularity.Engine.Storage.SourceScanner.Scan([$"{source}/./a/b/c/z"], null, [], relative: true).Where(entry => entry.Entry.Implied).Select(entry => entry.Entry.Path));
+        Assert.Equal(["a", "a/b", "a/b/c"], Singularity.Engine.Storage.SourceScanner.Scan([$"{source}/./a/b/c/z"], null, [], rules: new() { Relative = true }).Where(entry => entry.Entry.Implied).Select(entry => entry.Entry.Path));
     }
 
     /// <summary>

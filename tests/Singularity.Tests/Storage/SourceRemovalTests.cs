@@ -58,7 +58,7 @@ public sealed class SourceRemovalTests
         string link = Path.Combine(source, "config");
         File.CreateSymbolicLink(link, Path.Combine(temp.Path, "victim"));
         string[] paths = [$"{source}/./x/f", $"{source}/./a/b/g", $"{source}/./p", $"{source}/./config"];
-        var scanned = SourceScanner.Scan(paths, null, [], relative: true);
+        var scanned = SourceScanner.Scan(paths, null, [], rules: new() { Relative = true });
         Directory.Move(Path.Combine(source, "a", "b"), Path.Combine(source, "a", "b.old"));
         File.CreateSymbolicLink(Path.Combine(source, "a", "b"), Path.Combine(temp.Path, "victim"));
 
@@ -128,7 +128,7 @@ public sealed class SourceRemovalTests
         string pair = Dated(TestFiles.Create(Path.Combine(tree, "c"), 100, seed: 2));
         string relinked = Path.Combine(tree, "d");
         SpecialFiles.Link(pair, relinked);
-        var scanned = SourceScanner.Scan([tree], null, [], hardLinks: true);
+        var scanned = SourceScanner.Scan([tree], null, [], rules: new() { HardLinks = true });
         // d becomes a file of its own, as c was.
         File.Delete(relinked);
         File.Copy(pair, relinked);

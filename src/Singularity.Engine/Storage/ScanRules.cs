@@ -1,0 +1,34 @@
+namespace Singularity.Engine.Storage;
+
+/// <summary>How <see cref="SourceScanner"/> walks the paths a send is given, as the rsync options of the same names ask.</summary>
+internal sealed record ScanRules
+{
+    /// <summary>A file met again under another name becomes a hard link entry (rsync -H; Linux).</summary>
+    public bool HardLinks { get; init; }
+
+    /// <summary>Each path keeps the path it was given by (rsync -R).</summary>
+    public bool Relative { get; init; }
+
+    /// <summary>With <see cref="Relative"/>, a listed directory is sent with what it holds (rsync -r with --files-from).</summary>
+    public bool Recursive { get; init; } = true;
+
+    /// <summary>What a walk does at a directory on another file system (rsync -x, -xx; Linux).</summary>
+    public MountPoints OneFileSystem { get; init; }
+
+    /// <summary>A link below the paths is sent as what it points to (rsync -L).</summary>
+    public bool CopyLinks { get; init; }
+
+    /// <summary>A path given that does not exist is passed over without a word (rsync --ignore-missing-args).</summary>
+    public bool IgnoreMissing { get; init; }
+
+    /// <summary>The rules a send's options ask for.</summary>
+    public static ScanRules Of(TransferOptions options) => new()
+    {
+        HardLinks = options.HardLinks,
+        Relative = options.Relative,
+        Recursive = options.Recursive,
+        OneFileSystem = options.OneFileSystem,
+        CopyLinks = options.CopyLinks,
+        IgnoreMissing = options.IgnoreMissingArgs,
+    };
+}

@@ -1,0 +1,55 @@
+using Singularity.Engine;
+using Singularity.Tests.Support;
+
+namespace Singularity.Tests.EndToEnd;
+
+/// <summary>With <see cref="TransferOptions.IgnoreMissingArgs"/> (rsync --ignore-missing-args), a path given or listed that does not exist is no error, and a deletion still runs.</summary>
+public sealed class IgnoreMissingArgsTests
+{
+    private static readonly TransferOptions Deleting = new() { ShardSize = 4096, SkipUnchanged = true, DeleteExtraneous = true };
+
+    [Fact]
+    public async Task A_missing_path_given_is_passed_over_and_the_rest_is_sent_and_cleaned()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        TestFiles.Create(Path.Combine(tree, "a"), 10_000, seed: 1);
+        string missing = Path.Combine(temp.Path, "src", "gone.log");
+        string destination = temp.Sub("dst");
+        string stale = TestFiles.Create(Path.Combine(destination, "tree", "stale"), 10);
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var refused = await Assert.ThrowsAsync<SingularityException>(() => SingularitySender.SendAsync([tree, missing], receiver.Url, Deleting));
+        Assert.Equal((ErrorCode.BadPath, $"cannot send '{missing}': no such file or directory"), (refused.Code, refused.Message));
+
+        var result = await SingularitySender.SendAsync([tree, missing], receiver.Url, Deleting with { IgnoreMissingArgs = true });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal((0, 1, false), (result.NotSent.Count, result.EntriesDeleted, result.DeletionSkipped));
+        Assert.False(File.Exists(stale));
+        TestFiles.AssertSameTree(tree, Path.Combine(destination, "tree"));
+    }
+
+    [Fact]
+    public async Task A_missing_listed_path_is_passed_over_without_a_word()
+    {
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src");
+        TestFiles.Create(Path.Combine(source, "logs", "a.log"), 1000, seed: 1);
+        string list = Path.Combine(temp.Path, "list");
+        File.WriteAllLines(list, ["logs/a.log", "logs/rotated.log"]);
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination);
+        string url = receiver.Url.ToString();
+
+        var (exit, _, error) = await SgltyProcess.RunAsync("send", source, "--to", url, "--files-from", list);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal(23, exit);
+        Assert.Contains("not sending 'logs/rotated.log': no such file or directory", error);
+
+        (exit, _, error) = await SgltyProcess.RunAsync("send", source, "--to", url, "--files-from", list, "--ignore-missing-args", "--delete");
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.True(exit == 0, error);
+        Assert.DoesNotContain("rotated", error);
+        TestFiles.AssertSameBytes(Path.Combine(source, "logs", "a.log"), Path.Combine(destination, "logs", "a.log"));
+    }
+}
