@@ -186,6 +186,15 @@ public sealed record TransferOptions
     public bool IgnoreExisting { get; init; }
 
     /// <summary>
+    /// With <see cref="SkipUnchanged"/>, make nothing the receiver does not hold yet, as rsync --existing
+    /// (--ignore-non-existing) does: only what stands at an entry's name is updated. A file or a link the receiver
+    /// does not have is counted in <see cref="SendResult.FilesKept"/> (files) and not sent; a directory it does not
+    /// have is not made, and nothing below it is. Not with <see cref="HardLinks"/>. Default false; `sglty send
+    /// --existing`.
+    /// </summary>
+    public bool ExistingOnly { get; init; }
+
+    /// <summary>
     /// With <see cref="SkipUnchanged"/>, judge a file the receiver holds with the entry's size by its contents rather
     /// than its mtime, as rsync --checksum does: both sides read every such file whole (the sender as it announces it,
     /// the receiver as it prepares it), and one whose contents match (<see cref="Integrity.Digests.Content"/>) is left in place, its mtime and mode
@@ -414,7 +423,7 @@ public sealed record TransferOptions
         }
         if (CopyLinks && RemoveSourceFiles)
             throw new ArgumentException("removing sources would remove what the links point to, which copy-links sends: they do not go together", nameof(CopyLinks));
-        if (HardLinks && (SizeOnly || Update || IgnoreExisting))
+        if (HardLinks && (SizeOnly || Update || IgnoreExisting || ExistingOnly))
             throw new ArgumentException("hard links are made over what stands at their names, which size-only, update and ignore-existing would keep: they do not go together yet", nameof(HardLinks));
         if (BackupSuffix is not null && !KeepsBackups)
             throw new ArgumentException("a backup suffix needs Backup or a BackupDirectory", nameof(BackupSuffix));
@@ -437,8 +446,8 @@ public sealed record TransferOptions
             throw new ArgumentOutOfRangeException(MaxFileSize < 0 ? nameof(MaxFileSize) : nameof(MinFileSize), "a size limit cannot be negative");
         if (Checksum && (!SkipUnchanged || SizeOnly))
             throw new ArgumentException("checksum judges files in place by their contents, which SkipUnchanged = false would send anyway and size-only would not look at", nameof(Checksum));
-        if (!SkipUnchanged && (SizeOnly || Update || IgnoreExisting))
-            throw new ArgumentException("size-only, update and ignore-existing refine the check of files in place, which SkipUnchanged = false turns off", SizeOnly ? nameof(SizeOnly) : Update ? nameof(Update) : nameof(IgnoreExisting));
+        if (!SkipUnchanged && (SizeOnly || Update || IgnoreExisting || ExistingOnly))
+            throw new ArgumentException("size-only, update, ignore-existing and existing refine the check of files in place, which SkipUnchanged = false turns off", SizeOnly ? nameof(SizeOnly) : Update ? nameof(Update) : IgnoreExisting ? nameof(IgnoreExisting) : nameof(ExistingOnly));
         int lanes = Math.Max(Lanes, MaxLanes);
         if (ProtocolLimits.LaneBufferBytes(lanes, ShardSize, Compress) > Limits.MaxLaneBufferBytes)
             throw new ArgumentOutOfRangeException(nameof(Lanes), lanes, $"{lanes} lanes of {ShardSize >> 10} KiB shards{(Compress ? ", compressed," : "")} need more lane buffers than a receiver allows ({Limits.MaxLaneBufferBytes >> 20} MiB for twice the lanes{(Compress ? " and a buffer each to unpack into" : "")}); use fewer lanes or smaller shards");

@@ -27,6 +27,7 @@ internal static partial class SendCommand
         var checksum = new Option<bool>("--checksum", "-c") { Description = "judge a file the receiver holds with the same size by its contents, not its modification time, as rsync --checksum does: both sides read every such file whole first; one with the same contents is left in place (its time and mode set to these), any other is sent" };
         var sizeOnly = new Option<bool>("--size-only") { Description = "leave a file the receiver holds with the same size as it is, whatever its modification time, as rsync --size-only does (for destinations whose times cannot be trusted)" };
         var update = new Option<bool>("--update", "-u") { Description = "leave a file the receiver holds that was modified later than this one as it is, as rsync --update does" };
+        var existing = new Option<bool>("--existing", "--ignore-non-existing") { Description = "make nothing the receiver does not have: update only the files (and links) it holds, and make no new directory, as rsync --existing does" };
         var ignoreExisting = new Option<bool>("--ignore-existing") { Description = "send only files the receiver does not have; leave every file it holds as it is, as rsync --ignore-existing does" };
         var maxSize = RsyncSize("--max-size", "leave out files larger than SIZE, as rsync --max-size does (SIZE as rsync reads it: 1.5m, 2G, 500kb; K alone and KiB are 1024, KB is 1000; a trailing +1 or -1 adds or takes a byte); with --delete, the receiver keeps what stands at their names");
         var minSize = RsyncSize("--min-size", "leave out files smaller than SIZE, as rsync --min-size does (SIZE as --max-size reads it); with --delete, the receiver keeps what stands at their names");
@@ -76,16 +77,16 @@ internal static partial class SendCommand
         var linkDest = new Option<string[]>("--link-dest") { HelpName = "DIR", Description = "link, rather than send, each file the destination does not hold yet that DIR holds unchanged (same size, time and mode, no setuid bit, the owner a received file would have), as rsync --link-dest does for snapshots: the receiver gives its copy there a further name; DIR is relative to the destination and inside the receiver's directory (../2026-12-04 beside a URL's backups/2026-12-05); may be given up to 20 times, tried in order (Linux receivers)", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
         var suffix = new Option<string>("--suffix") { HelpName = "SUFFIX", Description = "with --backup or --backup-dir, append SUFFIX to each backup's name, as rsync --suffix does; default '~' beside the files, none in --backup-dir" };
         var wholeFile = new Option<bool>("--whole-file", "-W") { Description = "send changed files whole, never as a delta, as rsync --whole-file does" };
-        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, update, ignoreExisting, maxSize, minSize, delete, deleteExcluded, maxDelete, exclude, excludeFrom, include, includeFrom, relative, filesFrom, recursive, from0, dryRun, verbose, owners, numericIds, hardLinks, oneFileSystem, copyLinks, chmod, pruneEmpty, ignoreMissing, removeSources, backup, backupDir, suffix, linkDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile };
+        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, update, ignoreExisting, existing, maxSize, minSize, delete, deleteExcluded, maxDelete, exclude, excludeFrom, include, includeFrom, relative, filesFrom, recursive, from0, dryRun, verbose, owners, numericIds, hardLinks, oneFileSystem, copyLinks, chmod, pruneEmpty, ignoreMissing, removeSources, backup, backupDir, suffix, linkDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile };
         command.Validators.Add(result =>
         {
             if (result.GetValue(delta) && result.GetValue(wholeFile)) result.AddError("--delta and --whole-file contradict each other; give one of them");
             if (result.GetValue(filesFrom) is not null && result.GetValue(paths) is { Length: not 1 })
                 result.AddError("--files-from takes one PATH: the directory the listed paths are relative to");
             if (result.GetValue(from0) && result.GetValue(filesFrom) is null) result.AddError("--from0 goes with --files-from");
-            bool keepRules = result.GetValue(sizeOnly) || result.GetValue(update) || result.GetValue(ignoreExisting);
+            bool keepRules = result.GetValue(sizeOnly) || result.GetValue(update) || result.GetValue(ignoreExisting) || result.GetValue(existing);
             if (result.GetValue(hardLinks) && keepRules)
-                result.AddError("--hard-links does not go with --size-only, --update or --ignore-existing yet: links are made over what stands at their names, which those keep");
+                result.AddError("--hard-links does not go with --size-only, --update, --ignore-existing or --existing yet: links are made over what stands at their names, which those keep");
             if (result.GetValue(checksum) && (result.GetValue(ignoreTimes) || result.GetValue(sizeOnly)))
                 result.AddError("--checksum compares the contents of files in place, which --ignore-times sends anyway and --size-only does not look at; give one of them");
             if (result.GetValue(suffix) is not null && !result.GetValue(backup) && result.GetValue(backupDir) is null)
@@ -101,7 +102,7 @@ internal static partial class SendCommand
                     result.AddError("--link-dest links the files the quick check finds unchanged, which --ignore-times sends anyway and --checksum judges by their contents; give one or the other");
             }
             if (result.GetValue(ignoreTimes) && keepRules)
-                result.AddError("--ignore-times sends every file, so it contradicts --size-only, --update and --ignore-existing; give one or the other");
+                result.AddError("--ignore-times sends every file, so it contradicts --size-only, --update, --ignore-existing and --existing; give one or the other");
         });
         command.SetAction((result, cancellationToken) =>
         {
@@ -126,6 +127,7 @@ internal static partial class SendCommand
                 Checksum = result.GetValue(checksum),
                 Update = result.GetValue(update),
                 IgnoreExisting = result.GetValue(ignoreExisting),
+                ExistingOnly = result.GetValue(existing),
                 MaxFileSize = result.GetValue(maxSize),
                 MinFileSize = result.GetValue(minSize),
                 DeleteExtraneous = result.GetValue(delete) || result.GetValue(deleteExcluded),
@@ -185,10 +187,10 @@ internal static partial class SendCommand
             var display = new ProgressDisplay(CipherSuites.Name(options.Cipher), bar: !(listing && !Console.IsOutputRedirected));
             if (listing) options = options with { OnFileSent = path => display.List(Errors.Printable(path)) };
             var result = await display.ShowAsync(() => SingularitySender.SendAsync(paths, url, options, display, line => Console.Error.WriteLine($"sglty: {Errors.Printable(line)}"), cancellationToken)).ConfigureAwait(false);
-            if (result.DryRun) return DryRunReport(result, json);
+            if (result.DryRun) return DryRunReport(result, json, options.ExistingOnly);
             double seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-9);
             // What travelled, then what did not: files left as they were, files left out, bytes an earlier attempt left.
-            var others = NotTravelled(result, "were", notSent: true, linking: options.LinkDestinations.Count > 0);
+            var others = NotTravelled(result, "were", notSent: true, linking: options.LinkDestinations.Count > 0, existingOnly: options.ExistingOnly);
             if (result.HardLinks > 0) others.Add($"{Count.Of(result.HardLinks, "hard link")} to them");
             string besides = others.Count > 0 ? $" ({string.Join("; ", others)})" : "";
             var within = new List<string>();
@@ -237,7 +239,7 @@ internal static partial class SendCommand
     }
 
     /// <summary>A dry run's answer: on stdout the files a send would send and what it would delete, as rsync -n lists them; then the counts.</summary>
-    private static int DryRunReport(SendResult result, bool json)
+    private static int DryRunReport(SendResult result, bool json, bool existingOnly)
     {
         int exitCode = result.NotSent.Count > 0 || result.EntriesNotDeleted > 0 ? Errors.PartialTransfer : result.EntriesLeftByLimit > 0 ? Errors.DeletionLimit : 0;
         if (json)
@@ -249,7 +251,7 @@ internal static partial class SendCommand
             WriteList(result.WouldSend, prefix: "");
             WriteList(result.WouldDelete, prefix: "deleting ");
         }
-        var others = NotTravelled(result, "are");
+        var others = NotTravelled(result, "are", existingOnly: existingOnly);
         if (result.NotSent.Count > 0) others.Add($"{Count.Of(result.NotSent.Count, "entry", "entries")} would not be sent, named above");
         string besides = others.Count > 0 ? $" ({string.Join("; ", others)})" : "";
         Console.Error.WriteLine($"dry run, nothing changed: would send {Count.Of(result.FilesTransferred, "file")}{besides}, {ByteSize.Format(result.BytesTransferred)}");
@@ -269,13 +271,13 @@ internal static partial class SendCommand
     /// dry run): those the receiver holds unchanged, those it kept by a rule, with <paramref name="notSent"/> those
     /// left out for a fault, and those the size rules left out.
     /// </summary>
-    private static List<string> NotTravelled(SendResult result, string were, bool notSent = false, bool linking = false)
+    private static List<string> NotTravelled(SendResult result, string were, bool notSent = false, bool linking = false, bool existingOnly = false)
     {
         var parts = new List<string>();
         // With --link-dest, the receiver names the files it links in place as it names those it holds.
         string how = linking ? "held by the receiver or linked from --link-dest" : $"left as they {were}";
         if (result.FilesUnchanged > result.FilesKept) parts.Add($"{result.FilesUnchanged - result.FilesKept} unchanged, {how}");
-        if (result.FilesKept > 0) parts.Add($"{result.FilesKept} kept as the receiver has them");
+        if (result.FilesKept > 0) parts.Add($"{result.FilesKept} kept as the receiver has them{(existingOnly ? " (or has not, with --existing)" : "")}");
         if (notSent && result.FilesNotSent > 0) parts.Add($"{result.FilesNotSent} not sent");
         if (result.FilesSkippedBySize > 0) parts.Add($"{result.FilesSkippedBySize} left out by size");
         return parts;

@@ -43,7 +43,7 @@ internal enum ControlMessageType : byte
     BasisOffer = 19,
     /// <summary>S→R, after OpenSession and before the first ManifestChunk, at most once: the names of the users and groups whose ids the entries carry, which a receiver that gives owners maps to its own ids.</summary>
     OwnerNames = 20,
-    /// <summary>R→S, before ManifestAccepted, only with OpenSession's --size-only, --update or --ignore-existing bits: batched file ids in place that differ by the quick check but which that rule keeps; left as they are and not sent.</summary>
+    /// <summary>R→S, before ManifestAccepted, only with OpenSession's --size-only, --update, --ignore-existing or --existing bits: batched file ids in place that differ by the quick check but which that rule keeps, or (--existing) that are not there; left as they are and not sent.</summary>
     FilesKept = 21,
     /// <summary>S→R, after OpenSession and before the first ManifestChunk, only with a deletion: the paths of files the sender's size rules (--max-size, --min-size) leave out, which the receiver's deletion then keeps.</summary>
     LeftOut = 22,

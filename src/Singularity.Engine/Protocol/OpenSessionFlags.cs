@@ -45,8 +45,11 @@ internal static class OpenSessionFlags
     /// <summary>With <see cref="DeleteExtraneous"/>: OpenSession's count field holds the most entries the deletion removes (rsync --max-delete).</summary>
     public const ushort MostDeletions = 8192;
 
+    /// <summary>With <see cref="SkipUnchanged"/>: an entry where nothing stands at the receiver is not made, a file or a link named in FilesKept (rsync --existing).</summary>
+    public const ushort ExistingOnly = 16384;
+
     /// <summary>The bits that keep files in place the quick check alone would replace, each named in FilesKept.</summary>
-    public const ushort KeepRules = SizeOnly | Update | IgnoreExisting;
+    public const ushort KeepRules = SizeOnly | Update | IgnoreExisting | ExistingOnly;
 
     /// <summary>Every bit this side knows.</summary>
     public const ushort Known = SkipUnchanged | DeleteExtraneous | RootIsSent | DryRun | Sparse | Compressed | Delta | HardLinks | KeepRules | Checksum | OneFileSystem | MostDeletions;

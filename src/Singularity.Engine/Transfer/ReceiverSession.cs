@@ -262,9 +262,9 @@ internal sealed partial class ReceiverSession
         if ((flags & ~OpenSessionFlags.Known) != 0) throw new ProtocolViolationException($"OpenSession asks for flags 0x{flags & ~OpenSessionFlags.Known:x} that this receiver does not know; use a receiver of the sender's version");
         _skipUnchanged = (flags & OpenSessionFlags.SkipUnchanged) != 0;
         _keepRules = (ushort)(flags & OpenSessionFlags.KeepRules);
-        if (_keepRules != 0 && !_skipUnchanged) throw new ProtocolViolationException("OpenSession asks to keep files in place by --size-only, --update or --ignore-existing without the quick check they refine");
+        if (_keepRules != 0 && !_skipUnchanged) throw new ProtocolViolationException("OpenSession asks to keep files in place by --size-only, --update, --ignore-existing or --existing without the quick check they refine");
         // A hard link is made over what stands at its name, which these rules would keep.
-        if (_keepRules != 0 && (flags & OpenSessionFlags.HardLinks) != 0) throw new ProtocolViolationException("OpenSession asks to keep hard links together with --size-only, --update or --ignore-existing, which this receiver does not do");
+        if (_keepRules != 0 && (flags & OpenSessionFlags.HardLinks) != 0) throw new ProtocolViolationException("OpenSession asks to keep hard links together with --size-only, --update, --ignore-existing or --existing, which this receiver does not do");
         _checksum = (flags & OpenSessionFlags.Checksum) != 0;
         if (_checksum && (!_skipUnchanged || (flags & OpenSessionFlags.SizeOnly) != 0)) throw new ProtocolViolationException("OpenSession asks for --checksum without the quick check it refines, or with --size-only, which looks at no contents");
         _deleteExtraneous = (flags & OpenSessionFlags.DeleteExtraneous) != 0;
@@ -545,6 +545,7 @@ internal sealed partial class ReceiverSession
     {
         FailIfBelowKept(entry);
         FailIfInBackups(entry);
+        if (MakesNothingNew(id, entry)) return;
         string full = _guard.Resolve(entry.Path);
         if (KeepsWhatStands(id, entry, full, fresh: _guard.Created(Path.GetDirectoryName(full)))) return;
         switch (entry.Kind)
@@ -697,6 +698,7 @@ internal sealed partial class ReceiverSession
     {
         FailIfBelowKept(entry);
         FailIfInBackups(entry);
+        if (MakesNothingNew(id, entry)) return;
         string full = _guard.Resolve(entry.Path, create: false);
         // Below a directory a real session would create, nothing found counts: it would be a fresh one.
         bool fresh = _guard.Planned(Path.GetDirectoryName(full));
@@ -946,6 +948,31 @@ internal sealed partial class ReceiverSession
     /// </summary>
     private static bool NothingStands(string full, bool fresh, FileInfo? standing) =>
         fresh || (standing is null ? !Stands(full) : (int)standing.Attributes == -1);
+
+    /// <summary>
+    /// With --existing, an entry where nothing stands is not made, as rsync --existing leaves it, in a real session and
+    /// a dry run alike: a file is named kept (FilesKept), and so is a link, so that the sender keeps its own; a
+    /// directory is passed over, and what is below it finds nothing either. Looked at before the guard, which would
+    /// make (or plan) the missing directories on the way; one that then goes on is checked as any other. True if the
+    /// entry needs nothing more.
+    /// </summary>
+    private bool MakesNothingNew(uint id, ManifestEntry entry)
+    {
+        if ((_keepRules & OpenSessionFlags.ExistingOnly) == 0 || entry.SentBefore) return false;
+        if (Stands(Path.Combine(_guard.Root, entry.Path.Replace('/', Path.DirectorySeparatorChar)))) return false;
+        switch (entry.Kind)
+        {
+            case EntryKind.File:
+                _fileCount++;
+                Settle(id);
+                NameKept(id, entry);
+                break;
+            case EntryKind.Symlink:
+                _control!.PostBatchItem(ControlMessageType.FilesKept, id);
+                break;
+        }
+        return true;
+    }
 
     /// <summary>Whether anything stands at <paramref name="full"/>: a file, a directory, a link (even to nothing), or a special file.</summary>
     private static bool Stands(string full) => new FileInfo(full) is { } there && (there.Exists || there.LinkTarget is not null || Directory.Exists(full));

@@ -198,6 +198,7 @@ internal sealed partial class SenderSession
         _sessionFlags = (ushort)((options.SkipUnchanged ? OpenSessionFlags.SkipUnchanged : 0) | (options.DryRun ? OpenSessionFlags.DryRun : 0)
             | (options.Sparse ? OpenSessionFlags.Sparse : 0) | (options.Compress ? OpenSessionFlags.Compressed : 0) | (options.HardLinks ? OpenSessionFlags.HardLinks : 0)
             | (options.SizeOnly ? OpenSessionFlags.SizeOnly : 0) | (options.Update ? OpenSessionFlags.Update : 0) | (options.IgnoreExisting ? OpenSessionFlags.IgnoreExisting : 0)
+            | (options.ExistingOnly ? OpenSessionFlags.ExistingOnly : 0)
             | (options.Checksum ? OpenSessionFlags.Checksum : 0));
         // A scan that left something out does not ask: the result says the deletion was skipped.
         if (options.DeleteExtraneous && _notSent.Count == 0)
@@ -820,13 +821,13 @@ internal sealed partial class SenderSession
             uint id = BinaryPrimitives.ReadUInt32LittleEndian(ControlBatch.Item(body, 4, i));
             if (kept && id < (uint)Volatile.Read(ref _entriesSent) && _entries[(int)id].Entry is { Kind: EntryKind.Symlink } link)
             {
-                if (!_options.IgnoreExisting) throw new ProtocolViolationException($"the receiver named the link '{link.Path}' as kept, which this sender did not ask for");
+                if (!(_options.IgnoreExisting || _options.ExistingOnly)) throw new ProtocolViolationException($"the receiver named the link '{link.Path}' as kept, which this sender did not ask for");
                 lock (_keptAtReceiver) if (!_keptAtReceiver.Add(id)) throw new ProtocolViolationException($"the link '{link.Path}' was named as kept twice");
                 continue;
             }
             var file = FileAt(id, 0);
             if (!_options.SkipUnchanged && !file.Entry.SentBefore) throw new ProtocolViolationException($"the receiver named '{file.Entry.Path}' as in place, which this sender did not ask for");
-            if (kept && (file.Entry.SentBefore || !(_options.SizeOnly || _options.Update || _options.IgnoreExisting)))
+            if (kept && (file.Entry.SentBefore || !(_options.SizeOnly || _options.Update || _options.IgnoreExisting || _options.ExistingOnly)))
                 throw new ProtocolViolationException($"the receiver named '{file.Entry.Path}' as kept by a rule this sender did not ask for");
             if (file.Id < (uint)_accepted) throw new ProtocolViolationException($"'{file.Entry.Path}' was named as in place after its acceptance");
             if (file.Present) throw new ProtocolViolationException($"'{file.Entry.Path}' was named as in place twice");

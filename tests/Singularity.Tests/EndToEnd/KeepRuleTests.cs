@@ -175,8 +175,10 @@ public sealed class KeepRuleTests
 
     /// <summary>A receiver refuses the rules together with hard links (which would be made over what they keep), and without the quick check they refine.</summary>
     [Theory]
-    [InlineData(OpenSessionFlags.SkipUnchanged | OpenSessionFlags.Update | OpenSessionFlags.HardLinks, "together with --size-only, --update or --ignore-existing")]
+    [InlineData(OpenSessionFlags.SkipUnchanged | OpenSessionFlags.Update | OpenSessionFlags.HardLinks, "together with --size-only, --update, --ignore-existing or --existing")]
     [InlineData(OpenSessionFlags.IgnoreExisting, "without the quick check they refine")]
+    [InlineData(OpenSessionFlags.ExistingOnly, "without the quick check they refine")]
+    [InlineData(OpenSessionFlags.SkipUnchanged | OpenSessionFlags.ExistingOnly | OpenSessionFlags.HardLinks, "--ignore-existing or --existing")]
     public async Task A_receiver_refuses_rules_it_cannot_keep(ushort flags, string reason)
     {
         using var temp = new TempDirectory();
@@ -191,6 +193,48 @@ public sealed class KeepRuleTests
         Assert.Contains(reason, ErrorMessage.Decode(body).Reason);
         Assert.False((await receiver.NextResultAsync()).Succeeded);
         Assert.Empty(Directory.EnumerateFileSystemEntries(destination));
+    }
+
+    /// <summary>
+    /// With <see cref="TransferOptions.ExistingOnly"/> (rsync --existing), only what the receiver holds is updated:
+    /// no new file, link or directory is made, nothing below a directory it does not have; a deletion still cleans the
+    /// directories it has; and a dry run says the same.
+    /// </summary>
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task Existing_updates_only_what_the_receiver_holds()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        TestFiles.Create(Path.Combine(tree, "a"), 20_000, seed: 1);
+        TestFiles.Create(Path.Combine(tree, "b"), 1_000, seed: 2);
+        TestFiles.Create(Path.Combine(tree, "sub", "c"), 1_000, seed: 3);
+        TestFiles.Create(Path.Combine(tree, "newdir", "deep", "d"), 1_000, seed: 4);
+        File.CreateSymbolicLink(Path.Combine(tree, "l"), "a");
+        string destination = temp.Sub("dst"), received = Path.Combine(destination, "tree");
+        TestFiles.Create(Path.Combine(received, "a"), 5_000, seed: 9);
+        string stale = TestFiles.Create(Path.Combine(received, "sub", "stale"), 10);
+        await using var receiver = new LoopbackReceiver(destination);
+        var existing = Quick with { ExistingOnly = true, DeleteExtraneous = true };
+
+        var dry = await SingularitySender.SendAsync([tree], receiver.Url, existing with { DryRun = true });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal(["tree/a"], dry.WouldSend);
+        Assert.Equal(["tree/sub/stale"], dry.WouldDelete);
+
+        var result = await SingularitySender.SendAsync([tree], receiver.Url, existing);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+
+        Assert.Equal((4, 1, 3, 1), (result.Files, result.FilesTransferred, result.FilesKept, result.EntriesDeleted));
+        TestFiles.AssertSameBytes(Path.Combine(tree, "a"), Path.Combine(received, "a"));
+        Assert.Equal(["a", "sub"], Directory.GetFileSystemEntries(received).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(received, "sub")));
+        Assert.False(File.Exists(stale));
+
+        // Without it, the rest arrives.
+        await SingularitySender.SendAsync([tree], receiver.Url, Quick);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        TestFiles.AssertSameTree(tree, received);
     }
 
     /// <summary>The rules refine the quick check, so a send without it (SkipUnchanged = false) refuses them.</summary>
