@@ -23,54 +23,48 @@ public sealed class OneFileSystemTests
         string tree = temp.Sub("src/tree");
         TestFiles.Create(Path.Combine(tree, "a"), 10_000, seed: 1);
         TestFiles.Create(Path.Combine(tree, "sub", "b"), 20_000, seed: 2);
-        string mount = Mount(temp.Sub("src/tree/mnt"));
-        try
+        using var mounted = MountAt(temp.Sub("src/tree/mnt"));
+        string mount = mounted.Path;
+        TestFiles.Create(Path.Combine(mount, "inner"), 5_000, seed: 3);
+        TestFiles.Create(Path.Combine(mount, "deep", "x"), 100, seed: 4);
+        string destination = temp.Sub("dst"), received = Path.Combine(destination, "tree");
+        await using var receiver = new LoopbackReceiver(destination);
+
+        // Crossing, as by default: what the mount holds travels (so the mount is readable, and the rest tells).
+        var crossing = await SingularitySender.SendAsync([tree], receiver.Url, Quick);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal(4, crossing.Files);
+        TestFiles.AssertSameBytes(Path.Combine(mount, "deep", "x"), Path.Combine(received, "mnt", "deep", "x"));
+
+        TestFiles.Create(Path.Combine(received, "stale"), 10);
+        var staying = await SingularitySender.SendAsync([tree], receiver.Url, Quick with { OneFileSystem = MountPoints.SentEmpty, DeleteExtraneous = true });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        // Only stale goes: mnt is sent without what it holds, so what the receiver holds there is not the send's to delete.
+        Assert.Equal((1, 0, false), (staying.EntriesDeleted, staying.EntriesNotDeleted, staying.DeletionSkipped));
+        Assert.False(File.Exists(Path.Combine(received, "stale")));
+        TestFiles.AssertSameBytes(Path.Combine(mount, "inner"), Path.Combine(received, "mnt", "inner"));
+
+        // Into a fresh destination: the mount point arrives empty, with -xx not at all.
+        string empty = temp.Sub("empty"), none = temp.Sub("none");
+        await using (var fresh = new LoopbackReceiver(empty))
         {
-            TestFiles.Create(Path.Combine(mount, "inner"), 5_000, seed: 3);
-            TestFiles.Create(Path.Combine(mount, "deep", "x"), 100, seed: 4);
-            string destination = temp.Sub("dst"), received = Path.Combine(destination, "tree");
-            await using var receiver = new LoopbackReceiver(destination);
-
-            // Crossing, as by default: what the mount holds travels (so the mount is readable, and the rest tells).
-            var crossing = await SingularitySender.SendAsync([tree], receiver.Url, Quick);
-            Assert.True((await receiver.NextResultAsync()).Succeeded);
-            Assert.Equal(4, crossing.Files);
-            TestFiles.AssertSameBytes(Path.Combine(mount, "deep", "x"), Path.Combine(received, "mnt", "deep", "x"));
-
-            TestFiles.Create(Path.Combine(received, "stale"), 10);
-            var staying = await SingularitySender.SendAsync([tree], receiver.Url, Quick with { OneFileSystem = MountPoints.SentEmpty, DeleteExtraneous = true });
-            Assert.True((await receiver.NextResultAsync()).Succeeded);
-            // Only stale goes: mnt is sent without what it holds, so what the receiver holds there is not the send's to delete.
-            Assert.Equal((1, 0, false), (staying.EntriesDeleted, staying.EntriesNotDeleted, staying.DeletionSkipped));
-            Assert.False(File.Exists(Path.Combine(received, "stale")));
-            TestFiles.AssertSameBytes(Path.Combine(mount, "inner"), Path.Combine(received, "mnt", "inner"));
-
-            // Into a fresh destination: the mount point arrives empty, with -xx not at all.
-            string empty = temp.Sub("empty"), none = temp.Sub("none");
-            await using (var fresh = new LoopbackReceiver(empty))
-            {
-                await SingularitySender.SendAsync([tree], fresh.Url, Quick with { OneFileSystem = MountPoints.SentEmpty });
-                Assert.True((await fresh.NextResultAsync()).Succeeded);
-            }
-            Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(empty, "tree", "mnt")));
-            TestFiles.AssertSameBytes(Path.Combine(tree, "sub", "b"), Path.Combine(empty, "tree", "sub", "b"));
-            await using (var fresh = new LoopbackReceiver(none))
-            {
-                await SingularitySender.SendAsync([tree], fresh.Url, Quick with { OneFileSystem = MountPoints.LeftOut });
-                Assert.True((await fresh.NextResultAsync()).Succeeded);
-            }
-            Assert.False(Directory.Exists(Path.Combine(none, "tree", "mnt")));
-            TestFiles.AssertSameBytes(Path.Combine(tree, "a"), Path.Combine(none, "tree", "a"));
-
-            // A mount point named as the path itself is sent whole: -x limits the walk, not what the user names.
-            await SingularitySender.SendAsync([mount], receiver.Url, Quick with { OneFileSystem = MountPoints.LeftOut });
-            Assert.True((await receiver.NextResultAsync()).Succeeded);
-            TestFiles.AssertSameTree(mount, Path.Combine(destination, "mnt"));
+            await SingularitySender.SendAsync([tree], fresh.Url, Quick with { OneFileSystem = MountPoints.SentEmpty });
+            Assert.True((await fresh.NextResultAsync()).Succeeded);
         }
-        finally
+        Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(empty, "tree", "mnt")));
+        TestFiles.AssertSameBytes(Path.Combine(tree, "sub", "b"), Path.Combine(empty, "tree", "sub", "b"));
+        await using (var fresh = new LoopbackReceiver(none))
         {
-            Commands.Run("umount", "-l", mount);
+            await SingularitySender.SendAsync([tree], fresh.Url, Quick with { OneFileSystem = MountPoints.LeftOut });
+            Assert.True((await fresh.NextResultAsync()).Succeeded);
         }
+        Assert.False(Directory.Exists(Path.Combine(none, "tree", "mnt")));
+        TestFiles.AssertSameBytes(Path.Combine(tree, "a"), Path.Combine(none, "tree", "a"));
+
+        // A mount point named as the path itself is sent whole: -x limits the walk, not what the user names.
+        await SingularitySender.SendAsync([mount], receiver.Url, Quick with { OneFileSystem = MountPoints.LeftOut });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        TestFiles.AssertSameTree(mount, Path.Combine(destination, "mnt"));
     }
 
     [SkippableFact]
@@ -81,30 +75,24 @@ public sealed class OneFileSystemTests
         string tree = temp.Sub("src/tree");
         TestFiles.Create(Path.Combine(tree, "a"), 10_000, seed: 1);
         string destination = temp.Sub("dst"), received = Path.Combine(destination, "tree");
-        string mount = Mount(Path.Combine(received, "mounted"));
-        try
-        {
-            string theirs = TestFiles.Create(Path.Combine(mount, "theirs"), 10);
-            TestFiles.Create(Path.Combine(received, "stale", "f"), 10);
-            await using var receiver = new LoopbackReceiver(destination);
+        using var mounted = MountAt(Path.Combine(received, "mounted"));
+        string mount = mounted.Path;
+        string theirs = TestFiles.Create(Path.Combine(mount, "theirs"), 10);
+        TestFiles.Create(Path.Combine(received, "stale", "f"), 10);
+        await using var receiver = new LoopbackReceiver(destination);
 
-            var staying = await SingularitySender.SendAsync([tree], receiver.Url, Quick with { OneFileSystem = MountPoints.SentEmpty, DeleteExtraneous = true });
-            Assert.True((await receiver.NextResultAsync()).Succeeded);
-            Assert.Equal((2, 0), (staying.EntriesDeleted, staying.EntriesNotDeleted));
-            Assert.True(File.Exists(theirs), "the deletion went into a file system mounted below the destination");
-            Assert.False(Directory.Exists(Path.Combine(received, "stale")));
-            TestFiles.AssertSameBytes(Path.Combine(tree, "a"), Path.Combine(received, "a"));
+        var staying = await SingularitySender.SendAsync([tree], receiver.Url, Quick with { OneFileSystem = MountPoints.SentEmpty, DeleteExtraneous = true });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal((2, 0), (staying.EntriesDeleted, staying.EntriesNotDeleted));
+        Assert.True(File.Exists(theirs), "the deletion went into a file system mounted below the destination");
+        Assert.False(Directory.Exists(Path.Combine(received, "stale")));
+        TestFiles.AssertSameBytes(Path.Combine(tree, "a"), Path.Combine(received, "a"));
 
-            // Without -x the deletion goes in, as rsync's does, and only the mount point itself stays.
-            var crossing = await SingularitySender.SendAsync([tree], receiver.Url, Quick with { DeleteExtraneous = true });
-            Assert.True((await receiver.NextResultAsync()).Succeeded);
-            Assert.False(File.Exists(theirs));
-            Assert.Equal((1, 1), (crossing.EntriesDeleted, crossing.EntriesNotDeleted));
-        }
-        finally
-        {
-            Commands.Run("umount", "-l", mount);
-        }
+        // Without -x the deletion goes in, as rsync's does, and only the mount point itself stays.
+        var crossing = await SingularitySender.SendAsync([tree], receiver.Url, Quick with { DeleteExtraneous = true });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.False(File.Exists(theirs));
+        Assert.Equal((1, 1), (crossing.EntriesDeleted, crossing.EntriesNotDeleted));
     }
 
     [SkippableFact]
@@ -114,23 +102,17 @@ public sealed class OneFileSystemTests
         using var temp = new TempDirectory();
         string tree = temp.Sub("src/tree");
         TestFiles.Create(Path.Combine(tree, "a"), 10);
-        string mount = Mount(temp.Sub("src/tree/mnt"));
-        try
-        {
-            TestFiles.Create(Path.Combine(mount, "inner"), 10);
-            string source = temp.Sub("src");
-            var alone = SourceScanner.Scan([$"{source}/./tree"], null, [], rules: new() { Relative = true, OneFileSystem = MountPoints.SentEmpty });
-            Assert.Equal(["tree", "tree/a", "tree/mnt"], alone.Select(entry => entry.Entry.Path));
-            Assert.Equal(["tree/mnt"], alone.Where(entry => entry.Entry.Implied).Select(entry => entry.Entry.Path));
+        using var mounted = MountAt(temp.Sub("src/tree/mnt"));
+        string mount = mounted.Path;
+        TestFiles.Create(Path.Combine(mount, "inner"), 10);
+        string source = temp.Sub("src");
+        var alone = SourceScanner.Scan([$"{source}/./tree"], null, [], rules: new() { Relative = true, OneFileSystem = MountPoints.SentEmpty });
+        Assert.Equal(["tree", "tree/a", "tree/mnt"], alone.Select(entry => entry.Entry.Path));
+        Assert.Equal(["tree/mnt"], alone.Where(entry => entry.Entry.Implied).Select(entry => entry.Entry.Path));
 
-            // A path named below the mount point is sent, as rsync -x sends what the user names.
-            var named = SourceScanner.Scan([$"{source}/./tree", $"{source}/./tree/mnt/inner"], null, [], rules: new() { Relative = true, OneFileSystem = MountPoints.SentEmpty });
-            Assert.Equal(["tree", "tree/a", "tree/mnt", "tree/mnt/inner"], named.Select(entry => entry.Entry.Path));
-        }
-        finally
-        {
-            Commands.Run("umount", "-l", mount);
-        }
+        // A path named below the mount point is sent, as rsync -x sends what the user names.
+        var named = SourceScanner.Scan([$"{source}/./tree", $"{source}/./tree/mnt/inner"], null, [], rules: new() { Relative = true, OneFileSystem = MountPoints.SentEmpty });
+        Assert.Equal(["tree", "tree/a", "tree/mnt", "tree/mnt/inner"], named.Select(entry => entry.Entry.Path));
     }
 
     /// <summary>
@@ -142,47 +124,34 @@ public sealed class OneFileSystemTests
     public async Task Roots_given_through_links_stay_where_the_links_lead()
     {
         using var temp = new TempDirectory();
-        string disk = Mount(temp.Sub("disk")), landing = Mount(temp.Sub("landing"));
-        try
-        {
-            string tree = Path.Combine(disk, "tree");
-            TestFiles.Create(Path.Combine(tree, "a"), 10_000, seed: 1);
-            TestFiles.Create(Path.Combine(tree, "sub", "b"), 20_000, seed: 2);
-            string link = Path.Combine(temp.Sub("src"), "www");
-            Directory.CreateSymbolicLink(link, tree);
-            string destination = Path.Combine(temp.Path, "dst");
-            Directory.CreateSymbolicLink(destination, landing);
-            string stale = TestFiles.Create(Path.Combine(landing, "sub", "stale"), 10), beside = TestFiles.Create(Path.Combine(landing, "beside"), 10);
-            await using var receiver = new LoopbackReceiver(destination);
+        using var diskMount = MountAt(temp.Sub("disk"));
+        using var landingMount = MountAt(temp.Sub("landing"));
+        string disk = diskMount.Path, landing = landingMount.Path;
+        string tree = Path.Combine(disk, "tree");
+        TestFiles.Create(Path.Combine(tree, "a"), 10_000, seed: 1);
+        TestFiles.Create(Path.Combine(tree, "sub", "b"), 20_000, seed: 2);
+        string link = Path.Combine(temp.Sub("src"), "www");
+        Directory.CreateSymbolicLink(link, tree);
+        string destination = Path.Combine(temp.Path, "dst");
+        Directory.CreateSymbolicLink(destination, landing);
+        string stale = TestFiles.Create(Path.Combine(landing, "sub", "stale"), 10), beside = TestFiles.Create(Path.Combine(landing, "beside"), 10);
+        await using var receiver = new LoopbackReceiver(destination);
 
-            var sent = await SingularitySender.SendAsync([link + "/"], receiver.Url, Quick with { OneFileSystem = MountPoints.SentEmpty, DeleteExtraneous = true });
-            Assert.True((await receiver.NextResultAsync()).Succeeded);
+        var sent = await SingularitySender.SendAsync([link + "/"], receiver.Url, Quick with { OneFileSystem = MountPoints.SentEmpty, DeleteExtraneous = true });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
 
-            TestFiles.AssertSameTree(tree, landing);
-            Assert.False(File.Exists(stale), "the deletion took the receiver's directory for another file system");
-            Assert.False(File.Exists(beside), "the receiver's directory, given through a link, was not cleaned");
-            Assert.Equal(2, sent.EntriesDeleted);
+        TestFiles.AssertSameTree(tree, landing);
+        Assert.False(File.Exists(stale), "the deletion took the receiver's directory for another file system");
+        Assert.False(File.Exists(beside), "the receiver's directory, given through a link, was not cleaned");
+        Assert.Equal(2, sent.EntriesDeleted);
 
-            // A mount point below, sent empty, is no empty chain to prune.
-            string inner = Mount(Path.Combine(tree, "mnt"));
-            try
-            {
-                string theirs = TestFiles.Create(Path.Combine(landing, "mnt", "theirs"), 10);
-                var pruned = await SingularitySender.SendAsync([link + "/"], receiver.Url, Quick with { OneFileSystem = MountPoints.SentEmpty, DeleteExtraneous = true, PruneEmptyDirectories = true });
-                Assert.True((await receiver.NextResultAsync()).Succeeded);
-                Assert.Equal((0, 0, false), (pruned.EntriesDeleted, pruned.EntriesNotDeleted, pruned.DeletionSkipped));
-                Assert.True(File.Exists(theirs), "the mount point was pruned, and the deletion took what the receiver holds there");
-            }
-            finally
-            {
-                Commands.Run("umount", "-l", inner);
-            }
-        }
-        finally
-        {
-            Commands.Run("umount", "-l", disk);
-            Commands.Run("umount", "-l", landing);
-        }
+        // A mount point below, sent empty, is no empty chain to prune.
+        using var inner = MountAt(Path.Combine(tree, "mnt"));
+        string theirs = TestFiles.Create(Path.Combine(landing, "mnt", "theirs"), 10);
+        var pruned = await SingularitySender.SendAsync([link + "/"], receiver.Url, Quick with { OneFileSystem = MountPoints.SentEmpty, DeleteExtraneous = true, PruneEmptyDirectories = true });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal((0, 0, false), (pruned.EntriesDeleted, pruned.EntriesNotDeleted, pruned.DeletionSkipped));
+        Assert.True(File.Exists(theirs), "the mount point was pruned, and the deletion took what the receiver holds there");
     }
 
     /// <summary>`-x` once sends a mount point empty; twice, as rsync reads `-xx`, leaves it out.</summary>
@@ -193,25 +162,19 @@ public sealed class OneFileSystemTests
         using var temp = new TempDirectory();
         string tree = temp.Sub("src/tree");
         TestFiles.Create(Path.Combine(tree, "a"), 1000);
-        string mount = Mount(temp.Sub("src/tree/mnt"));
-        try
+        using var mounted = MountAt(temp.Sub("src/tree/mnt"));
+        string mount = mounted.Path;
+        TestFiles.Create(Path.Combine(mount, "inner"), 10);
+        foreach (var (flags, name, mountPoint) in new[] { (new[] { "-x" }, "once", true), (["-xx"], "twice", false), (["--one-file-system", "-x"], "long", false) })
         {
-            TestFiles.Create(Path.Combine(mount, "inner"), 10);
-            foreach (var (flags, name, mountPoint) in new[] { (new[] { "-x" }, "once", true), (["-xx"], "twice", false), (["--one-file-system", "-x"], "long", false) })
-            {
-                string destination = temp.Sub(name);
-                await using var receiver = new LoopbackReceiver(destination);
-                var (exit, _, error) = await SgltyProcess.RunAsync(["send", tree, "--to", receiver.Url.ToString(), .. flags]);
-                Assert.True(exit == 0, error);
-                Assert.True((await receiver.NextResultAsync()).Succeeded);
-                TestFiles.AssertSameBytes(Path.Combine(tree, "a"), Path.Combine(destination, "tree", "a"));
-                Assert.Equal(mountPoint, Directory.Exists(Path.Combine(destination, "tree", "mnt")));
-                Assert.False(File.Exists(Path.Combine(destination, "tree", "mnt", "inner")));
-            }
-        }
-        finally
-        {
-            Commands.Run("umount", "-l", mount);
+            string destination = temp.Sub(name);
+            await using var receiver = new LoopbackReceiver(destination);
+            var (exit, _, error) = await SgltyProcess.RunAsync(["send", tree, "--to", receiver.Url.ToString(), .. flags]);
+            Assert.True(exit == 0, error);
+            Assert.True((await receiver.NextResultAsync()).Succeeded);
+            TestFiles.AssertSameBytes(Path.Combine(tree, "a"), Path.Combine(destination, "tree", "a"));
+            Assert.Equal(mountPoint, Directory.Exists(Path.Combine(destination, "tree", "mnt")));
+            Assert.False(File.Exists(Path.Combine(destination, "tree", "mnt", "inner")));
         }
     }
 
@@ -233,11 +196,19 @@ public sealed class OneFileSystemTests
         Assert.Empty(Directory.EnumerateFileSystemEntries(destination));
     }
 
-    private static string Mount(string directory)
+    /// <summary>Mounts a small tmpfs at <paramref name="directory"/> (made if missing), unmounted when disposed; skips the test where that is not permitted.</summary>
+    private static Mounted MountAt(string directory)
     {
         Skip.IfNot(OperatingSystem.IsLinux() && Environment.IsPrivilegedProcess, "needs root on Linux to mount a tmpfs");
         Directory.CreateDirectory(directory);
         Skip.IfNot(Commands.Run("mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", directory), "mount -t tmpfs is not permitted here");
-        return directory;
+        return new Mounted(directory);
+    }
+
+    private sealed class Mounted(string path) : IDisposable
+    {
+        public string Path { get; } = path;
+
+        public void Dispose() => Commands.Run("umount", "-l", Path);
     }
 }
