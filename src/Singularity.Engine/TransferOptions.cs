@@ -424,7 +424,7 @@ public sealed record TransferOptions
         if (CopyLinks && RemoveSourceFiles)
             throw new ArgumentException("removing sources would remove what the links point to, which copy-links sends: they do not go together", nameof(CopyLinks));
         if (HardLinks && (SizeOnly || Update || IgnoreExisting || ExistingOnly))
-            throw new ArgumentException("hard links are made over what stands at their names, which size-only, update and ignore-existing would keep: they do not go together yet", nameof(HardLinks));
+            throw new ArgumentException("hard links are made over what stands at their names, which size-only, update, ignore-existing and existing would keep: they do not go together yet", nameof(HardLinks));
         if (BackupSuffix is not null && !KeepsBackups)
             throw new ArgumentException("a backup suffix needs Backup or a BackupDirectory", nameof(BackupSuffix));
         if (KeepsBackups && Protocol.BackupMessage.DirectoryError(BackupDirectory, Limits) is { } directoryError)

@@ -7,7 +7,8 @@ namespace Singularity.Engine.Storage;
 /// ("D775", "F664"). Where rsync's reading differs from chmod(1)'s, rsync's is kept: a clause without u, g, o or a
 /// is masked by the sender's umask ("+w" gives u+w under umask 022); '=' leaves the setuid, setgid and sticky bits
 /// unless it names s or t; "+s" without u, g or a sets the setuid bit only; X adds execute to a file only if the
-/// file had any before the changes. Clauses apply in order, each to the result of the last.
+/// file had any before the changes. One quirk of rsync's is not copied: there, an s after a t in a clause without u,
+/// g or a ("+ts") takes the t back; here both are set. Clauses apply in order, each to the result of the last.
 /// </summary>
 internal sealed class ModeChanges
 {
@@ -65,10 +66,14 @@ internal sealed class ModeChanges
         if (at == item.Length) throw Unreadable(item.Length == 0 || at == 0 ? "it changes nothing" : "it names no '+', '-' or '='");
         if (char.IsAsciiDigit(item[at]))
         {
-            string digits = item[at..];
             if (who != 0) throw Unreadable("an octal mode takes no u, g, o or a");
-            if (!digits.All(c => c is >= '0' and <= '7') || Convert.ToInt32(digits, 8) > AllBits) throw Unreadable("an octal mode is digits from 0 to 7, at most 7777");
-            return new Clause(directories, 0, Convert.ToInt32(digits, 8), false, 0, 0, 0, false);
+            int octal = 0;
+            foreach (char digit in item.AsSpan(at))
+            {
+                // Digit by digit, as rsync reads it: past 7777 it stops, before any number could overflow.
+                if (digit is < '0' or > '7' || (octal = octal * 8 + (digit - '0')) > AllBits) throw Unreadable("an octal mode is digits from 0 to 7, at most 7777");
+            }
+            return new Clause(directories, 0, octal, false, 0, 0, 0, false);
         }
         char op = item[at++];
         if (op is not ('+' or '-' or '=')) throw Unreadable($"'{op}' is not '+', '-' or '='");

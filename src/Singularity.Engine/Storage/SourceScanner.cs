@@ -10,6 +10,9 @@ namespace Singularity.Engine.Storage;
 /// </summary>
 internal readonly record struct SourceEntry(ManifestEntry Entry, string Root, int Skip)
 {
+    /// <summary>A directory on another file system that -x sends without what it holds: no empty chain for -m to prune.</summary>
+    public bool MountPoint { get; init; }
+
     public string SourcePath
     {
         get
@@ -90,8 +93,10 @@ internal static class SourceScanner
                 if (exclude?.Excludes(name, isDirectory: false) == true) continue;
                 if (file.LinkTarget is { } target)
                 {
-                    file = file.ResolveLinkTarget(returnFinalTarget: true) as FileInfo is { Exists: true } resolved ? resolved
-                        : throw new SingularityException(ErrorCode.BadPath, $"cannot send '{path}': it is a link to '{target}', which does not exist");
+                    if (file.ResolveLinkTarget(returnFinalTarget: true) as FileInfo is { Exists: true } resolved) file = resolved;
+                    // As rsync passes over a link to nothing that it would follow.
+                    else if (rules.IgnoreMissing && Unreachable(named, follow: true) == Missing) continue;
+                    else throw new SingularityException(ErrorCode.BadPath, $"cannot send '{path}': it is a link to '{target}', which does not exist");
                 }
                 if (contentsOnly)
                     throw new SingularityException(ErrorCode.BadPath, $"cannot send '{path}': it is a file, not a directory; leave out the trailing '/' to send the file");
@@ -119,7 +124,7 @@ internal static class SourceScanner
     /// <summary>
     /// Leaves out each directory that holds nothing but directories, at any depth, as rsync -m (--prune-empty-dirs)
     /// prunes empty chains: what patterns leave of a tree (--include '*/' --include '*.log' --exclude '*') arrives
-    /// without the directories that held no log. A directory marked implied, sent without what it holds, stays.
+    /// without the directories that held no log. A mount point that -x sends without what it holds stays.
     /// </summary>
     public static List<SourceEntry> PruneEmptyDirectories(List<SourceEntry> entries)
     {
@@ -131,8 +136,8 @@ internal static class SourceScanner
             string path = entry.Entry.Path;
             for (int slash = path.LastIndexOf('/'); slash > 0 && holding.Add(path[..slash]); slash = path.LastIndexOf('/', slash - 1)) { }
         }
-        // One sent without what it holds (a mount point with -x) stays: a deletion leaves what the receiver holds there.
-        return entries.FindAll(entry => entry.Entry.Kind != EntryKind.Directory || entry.Entry.Implied || holding.Contains(entry.Entry.Path));
+        // A mount point -x sends empty stays: a deletion leaves what the receiver holds there.
+        return entries.FindAll(entry => entry.Entry.Kind != EntryKind.Directory || entry.MountPoint || holding.Contains(entry.Entry.Path));
     }
 
     /// <summary>Whether any of <paramref name="paths"/> sends a directory's contents into the destination's root.</summary>
@@ -242,9 +247,21 @@ internal static class SourceScanner
 
     private const string Missing = "no such file or directory";
 
-    /// <summary>Why a path that does not seem to exist was not found: missing, or in a directory this process may not search.</summary>
-    private static string Unreachable(string full)
+    /// <summary>
+    /// Why a path that does not seem to exist was not found: missing (<see cref="Missing"/>, the one case
+    /// --ignore-missing-args passes over, as rsync's), in a directory this process may not search, or with something
+    /// on its way that is not a directory or loops.
+    /// </summary>
+    private static string Unreachable(string full, bool follow = false)
     {
+        switch (SpecialFiles.StatusError(full, follow))
+        {
+            case Errno.NoEntry: return Missing;
+            case Errno.AccessDenied: return "cannot read it: permission denied";
+            case Errno.NotADirectory: return "something on its path is not a directory";
+            case Errno.TooManyLinks: return "its links lead round in a loop";
+            case > 0 and var error: return $"cannot look at it (error {error})";
+        }
         try
         {
             File.GetAttributes(full);
@@ -324,7 +341,7 @@ internal static class SourceScanner
                     var (root, from) = followed is null ? (treeRoot, skip) : (subdirectory.FullName, relative.Length + 1);
                     var entry = DirectoryEntry(subdirectory, relative, root, from);
                     // Relative sends mark their implied directories once every path is in.
-                    if (mountPoint && !seen.Relative) entry = entry with { Entry = entry.Entry with { Implied = true } };
+                    if (mountPoint) entry = entry with { MountPoint = true, Entry = entry.Entry with { Implied = !seen.Relative || entry.Entry.Implied } };
                     // One level only (a list's "dir/" without -r): each directory below is sent without what it holds.
                     Add(entries, seen, entry, implied: !recurse || mountPoint);
                     if (recurse && !mountPoint) Walk(subdirectory, relative + "/", root, from, recurse, device);
@@ -411,6 +428,7 @@ internal static class SourceScanner
                 if (Target(named) is not { } target)
                 {
                     if (exclude?.Excludes(kept, isDirectory: false) == true) return;
+                    if (ignoreMissing && Unreachable(full, follow: true) == Missing) return;
                     LeaveOut(kept, $"it is a link to '{linkTarget}', which does not exist or cannot be followed");
                     return;
                 }

@@ -223,6 +223,23 @@ internal static class SpecialFiles
         }
     }
 
+    /// <summary>
+    /// The error number a look at <paramref name="path"/> meets (following a link at it when <paramref name="follow"/>),
+    /// such as <see cref="Errno.NoEntry"/>; 0 if something stands there, and -1 where it cannot be asked (not Linux).
+    /// </summary>
+    public static int StatusError(string path, bool follow = false)
+    {
+        if (!OperatingSystem.IsLinux()) return -1;
+        try
+        {
+            return statx(AtFdCwd, path, follow ? 0 : AtSymlinkNoFollow, StatxType, out _) == 0 ? 0 : Marshal.GetLastPInvokeError();
+        }
+        catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
+        {
+            return -1;
+        }
+    }
+
     /// <summary>The device (file system) of what <paramref name="path"/> names, not following a link there unless <paramref name="follow"/>; null where it cannot be read.</summary>
     public static ulong? DeviceOf(string path, bool follow = false) => IdentityOf(path, follow)?.Device;
 

@@ -52,4 +52,25 @@ public sealed class IgnoreMissingArgsTests
         Assert.DoesNotContain("rotated", error);
         TestFiles.AssertSameBytes(Path.Combine(source, "logs", "a.log"), Path.Combine(destination, "logs", "a.log"));
     }
+
+    /// <summary>Only a path that is not there is passed over, as rsync passes it: a link to nothing given as a path too, but not a path through a file.</summary>
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task Only_what_is_not_there_is_passed_over()
+    {
+        using var temp = new TempDirectory();
+        string file = TestFiles.Create(Path.Combine(temp.Sub("src"), "f"), 1000);
+        string dangling = Path.Combine(temp.Path, "src", "dangling");
+        File.CreateSymbolicLink(dangling, "nowhere");
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination);
+        var ignoring = new TransferOptions { SkipUnchanged = true, IgnoreMissingArgs = true };
+
+        await SingularitySender.SendAsync([file, dangling], receiver.Url, ignoring);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal(["f"], Directory.GetFileSystemEntries(destination).Select(Path.GetFileName));
+
+        var throughAFile = await Assert.ThrowsAsync<SingularityException>(() => SingularitySender.SendAsync([file, file + "/x"], receiver.Url, ignoring));
+        Assert.Equal($"cannot send '{file}/x': something on its path is not a directory", throughAFile.Message);
+    }
 }

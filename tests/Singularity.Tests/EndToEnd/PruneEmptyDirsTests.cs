@@ -1,4 +1,5 @@
 using Singularity.Engine;
+using Singularity.Engine.Storage;
 using Singularity.Tests.Support;
 
 namespace Singularity.Tests.EndToEnd;
@@ -34,5 +35,22 @@ public sealed class PruneEmptyDirsTests
         Assert.True((await receiver.NextResultAsync()).Succeeded);
         Assert.True(Directory.Exists(Path.Combine(received, "empty", "chain")) && Directory.Exists(Path.Combine(received, "other")));
         Assert.Equal("../app/a.log", new FileInfo(Path.Combine(received, "linked", "l")).LinkTarget);
+    }
+
+    /// <summary>With relative paths too: the directories on the way to an empty one, and one listed without -r, are pruned, as rsync -m prunes them.</summary>
+    [Fact]
+    public void Relative_paths_prune_their_empty_chains_too()
+    {
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src");
+        Directory.CreateDirectory(Path.Combine(source, "a", "b", "c"));
+        TestFiles.Create(Path.Combine(source, "x", "y", "f"), 10);
+        Directory.CreateDirectory(Path.Combine(source, "p", "q"));
+
+        var listed = SourceScanner.Scan([$"{source}/./a/b/c", $"{source}/./x/y"], null, [], rules: new() { Relative = true });
+        Assert.Equal(["x", "x/y", "x/y/f"], SourceScanner.PruneEmptyDirectories(listed).Select(entry => entry.Entry.Path));
+
+        var oneLevel = SourceScanner.Scan([$"{source}/./p/", $"{source}/./x/y/f"], null, [], rules: new() { Relative = true, Recursive = false });
+        Assert.Equal(["x", "x/y", "x/y/f"], SourceScanner.PruneEmptyDirectories(oneLevel).Select(entry => entry.Entry.Path));
     }
 }

@@ -24,6 +24,7 @@ public sealed class ModeChangesTests
     [InlineData("D2775,F664", 0b100_000_000, true, 0b010_111_111_101)]
     [InlineData("D2775,F664", 0b100_000_000, false, 0b110_110_100)]
     [InlineData("F600", 0b111_101_101, true, 0b111_101_101)]
+    [InlineData("000644", 0b111_111_111, false, 0b110_100_100)]
     // s: the setuid and setgid of the classes named, setuid alone without u or g; t: sticky.
     [InlineData("g+s,+t", 0b111_101_101, true, 0b011_111_101_101)]
     [InlineData("+s", 0b111_101_101, true, 0b100_111_101_101)]
@@ -48,6 +49,10 @@ public sealed class ModeChangesTests
     [InlineData("u+r,", "it changes nothing")]
     [InlineData("8", "an octal mode is digits from 0 to 7, at most 7777")]
     [InlineData("17777", "an octal mode is digits from 0 to 7, at most 7777")]
+    // Numbers that would overflow a 32-bit read, as Convert.ToInt32 of base 8 takes them: -1, int.MinValue, too big.
+    [InlineData("37777777777", "an octal mode is digits from 0 to 7, at most 7777")]
+    [InlineData("20000000000", "an octal mode is digits from 0 to 7, at most 7777")]
+    [InlineData("40000000000", "an octal mode is digits from 0 to 7, at most 7777")]
     [InlineData("u755", "an octal mode takes no u, g, o or a")]
     [InlineData("u*x", "'*' is not '+', '-' or '='")]
     [InlineData("u=rw+x", "one operator a clause")]
