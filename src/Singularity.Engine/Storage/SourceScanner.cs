@@ -61,8 +61,7 @@ internal static class SourceScanner
         var entries = new List<SourceEntry>();
         // Even one path can give one name twice: names that are not UTF-8 all read as U+FFFD.
         var seen = new Names(relative);
-        // The first name of each file with more than one, by device and inode: only those files cost memory.
-        var walk = new Walker(entries, seen, skipped, notSent, exclude, rules.HardLinks ? new() : null, rules.OneFileSystem, rules.CopyLinks, rules.IgnoreMissing);
+        var walk = new Walker(entries, seen, skipped, notSent, exclude, rules);
         // The same source named twice is sent once, as rsync sends it; two different ones of one name are refused.
         var given = new HashSet<(string, bool)>();
         foreach (string path in paths)
@@ -95,7 +94,7 @@ internal static class SourceScanner
                 {
                     if (file.ResolveLinkTarget(returnFinalTarget: true) as FileInfo is { Exists: true } resolved) file = resolved;
                     // As rsync passes over a link to nothing that it would follow.
-                    else if (rules.IgnoreMissing && Unreachable(named, follow: true) == Missing) continue;
+                    else if (walk.PassesOver(named, follow: true)) continue;
                     else throw new SingularityException(ErrorCode.BadPath, $"cannot send '{path}': it is a link to '{target}', which does not exist");
                 }
                 if (contentsOnly)
@@ -108,9 +107,9 @@ internal static class SourceScanner
             {
                 throw NotUtf8(path, "its name");
             }
-            else if (!rules.IgnoreMissing || Unreachable(full) != Missing)
+            else if (Unreachable(full) is var reason && !walk.PassesOver(reason))
             {
-                throw new SingularityException(ErrorCode.BadPath, $"cannot send '{path}': {Unreachable(full)}");
+                throw new SingularityException(ErrorCode.BadPath, $"cannot send '{path}': {reason}");
             }
         }
         // Known once every path is in: a directory added as the way to one may be named whole by a later one.
@@ -277,14 +276,26 @@ internal static class SourceScanner
     }
 
     /// <summary>What one scan adds to, and the rules it walks by.</summary>
-    private sealed class Walker(List<SourceEntry> entries, Names seen, Action<string>? skipped, List<NotSentEntry> notSent, ExcludePatterns? exclude, Dictionary<(ulong, ulong), int>? firstNames, MountPoints oneFileSystem, bool copyLinks, bool ignoreMissing)
+    private sealed class Walker(List<SourceEntry> entries, Names seen, Action<string>? skipped, List<NotSentEntry> notSent, ExcludePatterns? exclude, ScanRules rules)
     {
-        // With copyLinks, the directories being walked, by device and inode: a link back to one of them is a loop.
+        // With hard links kept, the first name of each file with more than one, by device and inode: only those files
+        // cost memory.
+        private readonly Dictionary<(ulong, ulong), int>? _firstNames = rules.HardLinks ? new() : null;
+        // With copy-links, the directories being walked, by device and inode: a link back to one of them is a loop.
         private readonly HashSet<(ulong, ulong)> _walking = [];
+
+        /// <summary>Whether a path given that cannot be found for <paramref name="reason"/> is passed over (rsync --ignore-missing-args): only one that is not there.</summary>
+        public bool PassesOver(string reason) => rules.IgnoreMissing && reason == Missing;
+
+        /// <summary>Whether a path given that does not seem to exist (looked at through a link there when <paramref name="follow"/>) is passed over.</summary>
+        public bool PassesOver(string full, bool follow) => rules.IgnoreMissing && PassesOver(Unreachable(full, follow));
+
+        /// <summary>Why a link that copy-links would follow, and cannot, is left out.</summary>
+        private static string Dangling(FileSystemInfo link) => $"it is a link to '{link.LinkTarget}', which does not exist or cannot be followed";
 
         /// <summary>Adds what <paramref name="root"/> holds, staying on its file system when asked.</summary>
         public void Tree(DirectoryInfo root, string prefix, string treeRoot, int skip, bool recurse = true) =>
-            Walk(root, prefix, treeRoot, skip, recurse, oneFileSystem == MountPoints.Crossed ? null : SpecialFiles.DeviceOf(root.FullName, follow: true));
+            Walk(root, prefix, treeRoot, skip, recurse, rules.OneFileSystem == MountPoints.Crossed ? null : SpecialFiles.DeviceOf(root.FullName, follow: true));
 
         /// <summary>Adds what <paramref name="directory"/> holds, named <paramref name="prefix"/> and more; their source is <paramref name="treeRoot"/> and their path after <paramref name="skip"/> characters.</summary>
         private void Walk(DirectoryInfo directory, string prefix, string treeRoot, int skip, bool recurse, ulong? device)
@@ -303,7 +314,7 @@ internal static class SourceScanner
                 return;
             }
             // A root given through a link is the directory it leads to.
-            var identity = copyLinks ? SpecialFiles.IdentityOf(directory.FullName, follow: true) : null;
+            var identity = rules.CopyLinks ? SpecialFiles.IdentityOf(directory.FullName, follow: true) : null;
             if (identity is { } walking) _walking.Add((walking.Device, walking.Inode));
             Array.Sort(children, static (a, b) => string.CompareOrdinal(a.Name, b.Name));
             foreach (var found in children)
@@ -312,15 +323,15 @@ internal static class SourceScanner
                 // The attribute comes from the status the enumeration already read: only links cost a readlink.
                 bool isLink = (found.Attributes & FileAttributes.ReparsePoint) != 0;
                 // rsync -L: what the link points to, under the link's name, read from where it leads.
-                var followed = isLink && copyLinks ? Target(found) : null;
+                var followed = isLink && rules.CopyLinks ? Target(found) : null;
                 var child = followed ?? found;
                 bool isDirectory = child is DirectoryInfo && (followed is not null || !isLink);
                 // Before the name's check: an entry left out may have a name that could not be sent.
                 if (exclude?.Excludes(relative, isDirectory) == true) continue;
                 if (Utf8Names.NameIsNotUtf8(found)) throw NotUtf8(relative, "its name");
-                if (isLink && copyLinks && followed is null)
+                if (isLink && rules.CopyLinks && followed is null)
                 {
-                    LeaveOut(relative, $"it is a link to '{found.LinkTarget}', which does not exist or cannot be followed");
+                    LeaveOut(relative, Dangling(found));
                 }
                 else if (followed is null && isLink && found.LinkTarget is { } target)
                 {
@@ -336,7 +347,7 @@ internal static class SourceScanner
                     // A directory on another file system (a mount point), as rsync -x sends it: with its own status
                     // (what it hides cannot be read) and without what it holds; with -xx, not at all.
                     bool mountPoint = device is { } own && SpecialFiles.DeviceOf(subdirectory.FullName) is { } other && other != own;
-                    if (mountPoint && oneFileSystem == MountPoints.LeftOut) continue;
+                    if (mountPoint && rules.OneFileSystem == MountPoints.LeftOut) continue;
                     // What a followed link holds is read from where it leads, as a directory given by the user is.
                     var (root, from) = followed is null ? (treeRoot, skip) : (subdirectory.FullName, relative.Length + 1);
                     var entry = DirectoryEntry(subdirectory, relative, root, from);
@@ -423,13 +434,12 @@ internal static class SourceScanner
             bool isDirectory = !isLink && Directory.Exists(full);
             // rsync -L: a listed link is sent as what it points to, read from where it leads.
             string source = full;
-            if (isLink && copyLinks)
+            if (isLink && rules.CopyLinks)
             {
                 if (Target(named) is not { } target)
                 {
-                    if (exclude?.Excludes(kept, isDirectory: false) == true) return;
-                    if (ignoreMissing && Unreachable(full, follow: true) == Missing) return;
-                    LeaveOut(kept, $"it is a link to '{linkTarget}', which does not exist or cannot be followed");
+                    if (exclude?.Excludes(kept, isDirectory: false) == true || PassesOver(full, follow: true)) return;
+                    LeaveOut(kept, Dangling(named));
                     return;
                 }
                 source = target.FullName;
@@ -442,7 +452,7 @@ internal static class SourceScanner
                 if (path.Contains('\uFFFD')) throw NotUtf8(path, "its name");
                 string reason = Unreachable(full);
                 // rsync --ignore-missing-args: a name that is not there is no error, and the deletion still runs.
-                if (ignoreMissing && reason == Missing) return;
+                if (PassesOver(reason)) return;
                 notSent.Add(new NotSentEntry(kept, reason) { NotFound = true });
                 skipped?.Invoke($"not sending '{kept}': {reason}");
                 return;
@@ -502,22 +512,21 @@ internal static class SourceScanner
         public void AddFile(SourceEntry file)
         {
             if (seen.Relative && seen.Contains(file.Entry.Path)) return;
-            if (firstNames is null || SpecialFiles.IdentityOf(file.SourcePath) is not { Names: > 1 } identity)
+            if (_firstNames is null || SpecialFiles.IdentityOf(file.SourcePath) is not { Names: > 1 } identity)
             {
                 Add(entries, seen, file);
                 return;
             }
-            if (firstNames.TryGetValue((identity.Device, identity.Inode), out int first))
+            if (_firstNames.TryGetValue((identity.Device, identity.Inode), out int first))
             {
                 var named = entries[first];
                 if (!named.Entry.Linked) entries[first] = named with { Entry = named.Entry with { Linked = true } };
                 Add(entries, seen, file with { Entry = new ManifestEntry(EntryKind.HardLink, file.Entry.Path, 0, 0, 0, named.Entry.Path) });
                 return;
             }
-            firstNames.Add((identity.Device, identity.Inode), entries.Count);
+            _firstNames.Add((identity.Device, identity.Inode), entries.Count);
             Add(entries, seen, file);
         }
-
     }
 
     // Clamped: 64 bits of nanoseconds hold the years 1678 to 2262 only, and a file can carry any time.
