@@ -75,7 +75,7 @@ internal sealed class PathGuard
     {
         string? error = SyntaxError(relative, _limits);
         if (error is not null) throw new SingularityException(ErrorCode.BadPath, $"refused path: {error}");
-        string full = Path.GetFullPath(Path.Combine(_root, relative.Replace('/', Path.DirectorySeparatorChar)));
+        string full = FullPath(relative);
         // The syntax check above already refuses every path that could climb; this one stands on its own in case
         // that check or the platform's path rules ever let one through.
         if (!IsBelow(_root, full))
@@ -83,6 +83,12 @@ internal sealed class PathGuard
         CheckParents(full, create);
         return full;
     }
+
+    /// <summary>
+    /// Where a relative path of the manifest (checked already, as every path read from the wire is) names below the
+    /// root, without a look at anything on the way: for a question that must create and plan nothing.
+    /// </summary>
+    public string FullPath(string relative) => Path.GetFullPath(Path.Combine(_root, relative.Replace('/', Path.DirectorySeparatorChar)));
 
     /// <summary>Creates a directory and its parents under the root, refusing to pass through links.</summary>
     public void CreateDirectory(string full)

@@ -959,7 +959,7 @@ internal sealed partial class ReceiverSession
     private bool MakesNothingNew(uint id, ManifestEntry entry)
     {
         if ((_keepRules & OpenSessionFlags.ExistingOnly) == 0 || entry.SentBefore) return false;
-        if (Stands(Path.Combine(_guard.Root, entry.Path.Replace('/', Path.DirectorySeparatorChar)))) return false;
+        if (Stands(_guard.FullPath(entry.Path))) return false;
         switch (entry.Kind)
         {
             case EntryKind.File:
