@@ -194,6 +194,9 @@ public sealed record TransferOptions
     /// </summary>
     public bool ExistingOnly { get; init; }
 
+    /// <summary>Whether a rule keeps at the receiver what the quick check alone would replace or make (the receiver names such files in FilesKept).</summary>
+    internal bool KeepsByRule => SizeOnly || Update || IgnoreExisting || ExistingOnly;
+
     /// <summary>
     /// With <see cref="SkipUnchanged"/>, judge a file the receiver holds with the entry's size by its contents rather
     /// than its mtime, as rsync --checksum does: both sides read every such file whole (the sender as it announces it,
@@ -423,7 +426,7 @@ public sealed record TransferOptions
         }
         if (CopyLinks && RemoveSourceFiles)
             throw new ArgumentException("removing sources would remove what the links point to, which copy-links sends: they do not go together", nameof(CopyLinks));
-        if (HardLinks && (SizeOnly || Update || IgnoreExisting || ExistingOnly))
+        if (HardLinks && KeepsByRule)
             throw new ArgumentException("hard links are made over what stands at their names, which size-only, update, ignore-existing and existing would keep: they do not go together yet", nameof(HardLinks));
         if (BackupSuffix is not null && !KeepsBackups)
             throw new ArgumentException("a backup suffix needs Backup or a BackupDirectory", nameof(BackupSuffix));
@@ -446,7 +449,7 @@ public sealed record TransferOptions
             throw new ArgumentOutOfRangeException(MaxFileSize < 0 ? nameof(MaxFileSize) : nameof(MinFileSize), "a size limit cannot be negative");
         if (Checksum && (!SkipUnchanged || SizeOnly))
             throw new ArgumentException("checksum judges files in place by their contents, which SkipUnchanged = false would send anyway and size-only would not look at", nameof(Checksum));
-        if (!SkipUnchanged && (SizeOnly || Update || IgnoreExisting || ExistingOnly))
+        if (!SkipUnchanged && KeepsByRule)
             throw new ArgumentException("size-only, update, ignore-existing and existing refine the check of files in place, which SkipUnchanged = false turns off", SizeOnly ? nameof(SizeOnly) : Update ? nameof(Update) : IgnoreExisting ? nameof(IgnoreExisting) : nameof(ExistingOnly));
         int lanes = Math.Max(Lanes, MaxLanes);
         if (ProtocolLimits.LaneBufferBytes(lanes, ShardSize, Compress) > Limits.MaxLaneBufferBytes)

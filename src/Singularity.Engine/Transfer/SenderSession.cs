@@ -827,7 +827,7 @@ internal sealed partial class SenderSession
             }
             var file = FileAt(id, 0);
             if (!_options.SkipUnchanged && !file.Entry.SentBefore) throw new ProtocolViolationException($"the receiver named '{file.Entry.Path}' as in place, which this sender did not ask for");
-            if (kept && (file.Entry.SentBefore || !(_options.SizeOnly || _options.Update || _options.IgnoreExisting || _options.ExistingOnly)))
+            if (kept && (file.Entry.SentBefore || !_options.KeepsByRule))
                 throw new ProtocolViolationException($"the receiver named '{file.Entry.Path}' as kept by a rule this sender did not ask for");
             if (file.Id < (uint)_accepted) throw new ProtocolViolationException($"'{file.Entry.Path}' was named as in place after its acceptance");
             if (file.Present) throw new ProtocolViolationException($"'{file.Entry.Path}' was named as in place twice");
