@@ -205,7 +205,7 @@ internal sealed partial class SenderSession
             _sessionFlags |= (ushort)(OpenSessionFlags.DeleteExtraneous | (SendsRootWhole(paths, options) ? OpenSessionFlags.RootIsSent : 0)
                 | (options.OneFileSystem != MountPoints.Crossed ? OpenSessionFlags.OneFileSystem : 0) | (options.MaxDelete is not null ? OpenSessionFlags.MostDeletions : 0));
         // Only a deletion reads the implied mark, and a receiver from before it refuses it: without one, none goes.
-        else if (options.Relative || options.OneFileSystem != MountPoints.Crossed)
+        else if (_entries.Exists(e => e.Entry.Implied))
             _entries = [.. _entries.Select(e => e.Entry.Implied ? e with { Entry = e.Entry with { Implied = false } } : e)];
         _token = url.Token ?? throw new SingularityException(ErrorCode.AuthFailed, "the URL has no token; use the whole URL `sglty recv` printed (sglty://HOST:PORT/?token=...)");
         // The names a deleting receiver is told of count as its entries do.
