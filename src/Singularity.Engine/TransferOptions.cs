@@ -146,6 +146,35 @@ public sealed record TransferOptions
     public bool CopyLinks { get; init; }
 
     /// <summary>
+    /// Send each link inside a tree that points outside it as what it points to, as rsync --copy-unsafe-links does,
+    /// and the other links as links: a copy that must stand on its own keeps its links within the tree and takes what
+    /// lies outside. A link is outside when its target is absolute, or climbs with '..' above the top of the tree
+    /// (the destination) at any point, judged from its text, as rsync judges it. Such a link that leads nowhere is named
+    /// and left out, as with <see cref="CopyLinks"/>. Not with <see cref="RemoveSourceFiles"/>. Default false;
+    /// `sglty send --copy-unsafe-links`.
+    /// </summary>
+    public bool CopyUnsafeLinks { get; init; }
+
+    /// <summary>
+    /// Send each link inside a tree that leads to a directory as that directory, with what it holds, as rsync -k
+    /// (--copy-dirlinks) does; links to anything else stay links. Not with <see cref="RemoveSourceFiles"/>. Default
+    /// false; `sglty send --copy-dirlinks`.
+    /// </summary>
+    public bool CopyDirLinks { get; init; }
+
+    /// <summary>
+    /// Leave out each link that points outside the tree (as <see cref="CopyUnsafeLinks"/> judges it), as rsync
+    /// --safe-links does: a copy of an untrusted tree then holds no link to /etc or above the destination. With
+    /// <see cref="DeleteExtraneous"/>, the receiver keeps what stands at their names, as rsync keeps it. Counted in
+    /// <see cref="SendResult.UnsafeLinksLeftOut"/>. <see cref="CopyLinks"/> and <see cref="CopyUnsafeLinks"/> send
+    /// such links as what they point to instead. Default false; `sglty send --safe-links`.
+    /// </summary>
+    public bool SafeLinks { get; init; }
+
+    /// <summary>Whether the scan may follow a link inside a tree.</summary>
+    internal bool FollowsLinks => CopyLinks || CopyUnsafeLinks || CopyDirLinks;
+
+    /// <summary>
     /// Leave out each directory that holds nothing but directories, at any depth, as rsync -m (--prune-empty-dirs)
     /// does: with patterns that pick some files of a tree (include '*/' and '*.log', exclude '*'), the directories
     /// that held none do not arrive. With <see cref="DeleteExtraneous"/>, the receiver deletes them where the sent
@@ -424,8 +453,8 @@ public sealed record TransferOptions
         {
             throw new ArgumentException(ex.Message, nameof(ModeChanges));
         }
-        if (CopyLinks && RemoveSourceFiles)
-            throw new ArgumentException("removing sources would remove what the links point to, which copy-links sends: they do not go together", nameof(CopyLinks));
+        if (FollowsLinks && RemoveSourceFiles)
+            throw new ArgumentException("removing sources would remove what followed links point to: copy-links, copy-unsafe-links and copy-dirlinks do not go with it", CopyLinks ? nameof(CopyLinks) : CopyUnsafeLinks ? nameof(CopyUnsafeLinks) : nameof(CopyDirLinks));
         if (HardLinks && KeepsByRule)
             throw new ArgumentException("hard links are made over what stands at their names, which size-only, update, ignore-existing and existing would keep: they do not go together yet", nameof(HardLinks));
         if (BackupSuffix is not null && !KeepsBackups)

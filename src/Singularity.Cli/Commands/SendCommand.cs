@@ -50,6 +50,9 @@ internal static partial class SendCommand
         var chmod = new Option<string[]>("--chmod") { HelpName = "CHMOD", Description = "change the modes the receiver gives what is sent, as rsync --chmod does: chmod's symbolic modes (one operator each), comma-separated, each with an optional D (directories only) or F (files only) before it, e.g. 'Du=rwx,Dgo=rx,Fu=rw,Fgo=r' or 'D775,F664' (octal); a mode without u, g, o or a ('+w') changes all three, less what your umask withholds, as rsync's does; may be given many times", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
         var pruneEmpty = new Option<bool>("--prune-empty-dirs", "-m") { Description = "leave out each directory that holds nothing but directories, as rsync -m does: with --include '*/' --include '*.log' --exclude '*', the directories that held no log do not arrive" };
         var ignoreMissing = new Option<bool>("--ignore-missing-args") { Description = "pass over a PATH (or a --files-from line) that does not exist, without an error, as rsync --ignore-missing-args does; with --delete, the deletion still runs" };
+        var copyUnsafeLinks = new Option<bool>("--copy-unsafe-links") { Description = "send each link inside a tree that points outside it (an absolute target, or one whose '..' climb above the top of the tree) as what it points to, as rsync --copy-unsafe-links does; the other links stay links; one that leads nowhere is named and left out (send exits 23); not with --remove-source-files" };
+        var copyDirLinks = new Option<bool>("--copy-dirlinks", "-k") { Description = "send each link inside a tree that leads to a directory as that directory, with what it holds, as rsync -k does; links to anything else stay links; not with --remove-source-files" };
+        var safeLinks = new Option<bool>("--safe-links") { Description = "leave out each link that points outside the tree (an absolute target, or one whose '..' climb above the top of the tree), as rsync --safe-links does; with --delete the receiver keeps what stands at their names; -v names each" };
         var copyLinks = new Option<bool>("--copy-links", "-L") { Description = "send each link inside a tree as what it points to, as rsync -L does: a file, or a directory with what it holds; a link to nothing, or back to a directory it is in, is named and left out (send exits 23); not with --remove-source-files" };
         var removeSources = new Option<bool>("--remove-source-files") { Description = "move rather than copy, as rsync --remove-source-files does: once the send succeeded, remove here each file and link the receiver holds, unless it changed after it was read (a log written to is kept); directories stay; refused while a receiver runs where the files would land (Linux senders)" };
         var owners = new Option<bool>("--owners") { Description = "keep each entry's owner and group, as rsync -a keeps them: by name where the receiver knows the name, else by number; a receiver running as root applies them, any other leaves them" };
@@ -77,7 +80,7 @@ internal static partial class SendCommand
         var linkDest = new Option<string[]>("--link-dest") { HelpName = "DIR", Description = "link, rather than send, each file the destination does not hold yet that DIR holds unchanged (same size, time and mode, no setuid bit, the owner a received file would have), as rsync --link-dest does for snapshots: the receiver gives its copy there a further name; DIR is relative to the destination and inside the receiver's directory (../2026-12-04 beside a URL's backups/2026-12-05); may be given up to 20 times, tried in order (Linux receivers)", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
         var suffix = new Option<string>("--suffix") { HelpName = "SUFFIX", Description = "with --backup or --backup-dir, append SUFFIX to each backup's name, as rsync --suffix does; default '~' beside the files, none in --backup-dir" };
         var wholeFile = new Option<bool>("--whole-file", "-W") { Description = "send changed files whole, never as a delta, as rsync --whole-file does" };
-        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, update, ignoreExisting, existing, maxSize, minSize, delete, deleteExcluded, maxDelete, exclude, excludeFrom, include, includeFrom, relative, filesFrom, recursive, from0, dryRun, verbose, owners, numericIds, hardLinks, oneFileSystem, copyLinks, chmod, pruneEmpty, ignoreMissing, removeSources, backup, backupDir, suffix, linkDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile };
+        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, update, ignoreExisting, existing, maxSize, minSize, delete, deleteExcluded, maxDelete, exclude, excludeFrom, include, includeFrom, relative, filesFrom, recursive, from0, dryRun, verbose, owners, numericIds, hardLinks, oneFileSystem, copyLinks, copyUnsafeLinks, copyDirLinks, safeLinks, chmod, pruneEmpty, ignoreMissing, removeSources, backup, backupDir, suffix, linkDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile };
         command.Validators.Add(result =>
         {
             if (result.GetValue(delta) && result.GetValue(wholeFile)) result.AddError("--delta and --whole-file contradict each other; give one of them");
@@ -91,8 +94,8 @@ internal static partial class SendCommand
                 result.AddError("--checksum compares the contents of files in place, which --ignore-times sends anyway and --size-only does not look at; give one of them");
             if (result.GetValue(suffix) is not null && !result.GetValue(backup) && result.GetValue(backupDir) is null)
                 result.AddError("--suffix names backups, which --backup or --backup-dir asks for; give one of them too");
-            if (result.GetValue(copyLinks) && result.GetValue(removeSources))
-                result.AddError("--copy-links sends what links point to, which --remove-source-files would then remove; give one of them");
+            if (result.GetValue(removeSources) && new[] { copyLinks, copyUnsafeLinks, copyDirLinks }.FirstOrDefault(result.GetValue) is { } following)
+                result.AddError($"{following.Name} sends what links point to, which --remove-source-files would then remove; give one of them");
             if (result.GetValue(maxDelete) is { } most && (most < 0 || !(result.GetValue(delete) || result.GetValue(deleteExcluded))))
                 result.AddError(most < 0 ? $"--max-delete takes a number of entries, 0 or more, not {most}" : "--max-delete limits what --delete deletes; give --delete too");
             if (result.GetValue(linkDest) is { Length: > 0 } linked)
@@ -143,6 +146,9 @@ internal static partial class SendCommand
                 OneFileSystem = (result.GetResult(oneFileSystem)?.IdentifierTokenCount ?? 0) switch { 0 => MountPoints.Crossed, 1 => MountPoints.SentEmpty, _ => MountPoints.LeftOut },
                 RemoveSourceFiles = result.GetValue(removeSources),
                 CopyLinks = result.GetValue(copyLinks),
+                CopyUnsafeLinks = result.GetValue(copyUnsafeLinks),
+                CopyDirLinks = result.GetValue(copyDirLinks),
+                SafeLinks = result.GetValue(safeLinks),
                 PruneEmptyDirectories = result.GetValue(pruneEmpty),
                 IgnoreMissingArgs = result.GetValue(ignoreMissing),
                 ModeChanges = result.GetValue(chmod) ?? [],
@@ -280,6 +286,7 @@ internal static partial class SendCommand
         if (result.FilesKept > 0) parts.Add($"{result.FilesKept} kept as the receiver has them{(existingOnly ? " (or has not, with --existing)" : "")}");
         if (notSent && result.FilesNotSent > 0) parts.Add($"{result.FilesNotSent} not sent");
         if (result.FilesSkippedBySize > 0) parts.Add($"{result.FilesSkippedBySize} left out by size");
+        if (result.UnsafeLinksLeftOut > 0) parts.Add($"{Count.Of(result.UnsafeLinksLeftOut, "unsafe link")} left out");
         return parts;
     }
 
@@ -448,6 +455,7 @@ internal static partial class SendCommand
             writer.WriteNumber("files_unchanged", result.FilesUnchanged);
             writer.WriteNumber("files_kept", result.FilesKept);
             writer.WriteNumber("files_skipped_by_size", result.FilesSkippedBySize);
+            writer.WriteNumber("unsafe_links_left_out", result.UnsafeLinksLeftOut);
             writer.WriteNumber("hard_links", result.HardLinks);
             writer.WriteNumber("bytes_unchanged", result.BytesUnchanged);
             writer.WriteNumber("files_not_sent", result.FilesNotSent);

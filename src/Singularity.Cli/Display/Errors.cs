@@ -54,6 +54,8 @@ internal static partial class Errors
         [nameof(TransferOptions.CompressLevel)] = "--compress-level",
         [nameof(TransferOptions.MaxDelete)] = "--max-delete",
         [nameof(TransferOptions.CopyLinks)] = "--copy-links",
+        [nameof(TransferOptions.CopyUnsafeLinks)] = "--copy-unsafe-links",
+        [nameof(TransferOptions.CopyDirLinks)] = "--copy-dirlinks",
         [nameof(TransferOptions.OneFileSystem)] = "--one-file-system",
         [nameof(TransferOptions.ModeChanges)] = "--chmod",
     };

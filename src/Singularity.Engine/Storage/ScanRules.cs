@@ -18,6 +18,15 @@ internal sealed record ScanRules
     /// <summary>A link below the paths is sent as what it points to (rsync -L).</summary>
     public bool CopyLinks { get; init; }
 
+    /// <summary>A link below the paths that points outside the tree (<see cref="LinkSafety"/>) is sent as what it points to (rsync --copy-unsafe-links).</summary>
+    public bool CopyUnsafeLinks { get; init; }
+
+    /// <summary>A link below the paths to a directory is sent as that directory (rsync -k, --copy-dirlinks).</summary>
+    public bool CopyDirLinks { get; init; }
+
+    /// <summary>Whether any link below the paths may be followed.</summary>
+    public bool FollowsLinks => CopyLinks || CopyUnsafeLinks || CopyDirLinks;
+
     /// <summary>A path given that does not exist is passed over without a word (rsync --ignore-missing-args).</summary>
     public bool IgnoreMissing { get; init; }
 
@@ -29,6 +38,8 @@ internal sealed record ScanRules
         Recursive = options.Recursive,
         OneFileSystem = options.OneFileSystem,
         CopyLinks = options.CopyLinks,
+        CopyUnsafeLinks = options.CopyUnsafeLinks,
+        CopyDirLinks = options.CopyDirLinks,
         IgnoreMissing = options.IgnoreMissingArgs,
     };
 }

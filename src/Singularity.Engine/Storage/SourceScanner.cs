@@ -49,6 +49,8 @@ internal static class SourceScanner
     /// it: a file, or a directory with what it holds, read from where the link leads; a link to nothing, or to a
     /// directory the walk is already in (which would never end), is named in <paramref name="notSent"/> and left
     /// out.</item>
+    /// <item><see cref="ScanRules.CopyUnsafeLinks"/> and <see cref="ScanRules.CopyDirLinks"/>: as copy-links, only for
+    /// the links that point outside the tree (<see cref="LinkSafety"/>), or lead to a directory.</item>
     /// <item><see cref="ScanRules.IgnoreMissing"/>: a path given that does not exist is passed over, as rsync
     /// --ignore-missing-args passes it (one that cannot be reached still is an error).</item>
     /// </list>
@@ -314,7 +316,7 @@ internal static class SourceScanner
                 return;
             }
             // A root given through a link is the directory it leads to.
-            var identity = rules.CopyLinks ? SpecialFiles.IdentityOf(directory.FullName, follow: true) : null;
+            var identity = rules.FollowsLinks ? SpecialFiles.IdentityOf(directory.FullName, follow: true) : null;
             if (identity is { } walking) _walking.Add((walking.Device, walking.Inode));
             Array.Sort(children, static (a, b) => string.CompareOrdinal(a.Name, b.Name));
             foreach (var found in children)
@@ -323,13 +325,13 @@ internal static class SourceScanner
                 // The attribute comes from the status the enumeration already read: only links cost a readlink.
                 bool isLink = (found.Attributes & FileAttributes.ReparsePoint) != 0;
                 // rsync -L: what the link points to, under the link's name, read from where it leads.
-                var followed = isLink && rules.CopyLinks ? Target(found) : null;
+                var (followed, mustFollow) = isLink ? Follow(found, relative) : (null, false);
                 var child = followed ?? found;
                 bool isDirectory = child is DirectoryInfo && (followed is not null || !isLink);
                 // Before the name's check: an entry left out may have a name that could not be sent.
                 if (exclude?.Excludes(relative, isDirectory) == true) continue;
                 if (Utf8Names.NameIsNotUtf8(found)) throw NotUtf8(relative, "its name");
-                if (isLink && rules.CopyLinks && followed is null)
+                if (mustFollow && followed is null)
                 {
                     LeaveOut(relative, Dangling(found));
                 }
@@ -365,6 +367,18 @@ internal static class SourceScanner
                 }
             }
             if (identity is { } walked) _walking.Remove((walked.Device, walked.Inode));
+        }
+
+        /// <summary>
+        /// What the rules send in place of the link <paramref name="link"/> at <paramref name="relative"/>, and whether
+        /// they must: every link with -L, one that points outside the tree with --copy-unsafe-links (which then cannot
+        /// be sent as a link, and is left out if it leads nowhere), one to a directory with -k (else it stays a link).
+        /// Null for a link sent as a link.
+        /// </summary>
+        private (FileSystemInfo? Followed, bool MustFollow) Follow(FileSystemInfo link, string relative)
+        {
+            if (rules.CopyLinks || (rules.CopyUnsafeLinks && link.LinkTarget is { } target && LinkSafety.IsUnsafe(target, relative))) return (Target(link), true);
+            return (rules.CopyDirLinks && Target(link) is DirectoryInfo directory ? directory : null, false);
         }
 
         /// <summary>What the link <paramref name="link"/> finally leads to, as a file or a directory; null if nothing, or it cannot be followed (a loop of links).</summary>
@@ -434,9 +448,9 @@ internal static class SourceScanner
             bool isDirectory = !isLink && Directory.Exists(full);
             // rsync -L: a listed link is sent as what it points to, read from where it leads.
             string source = full;
-            if (isLink && rules.CopyLinks)
+            if (isLink && Follow(named, kept) is var (followed, mustFollow) && (followed is not null || mustFollow))
             {
-                if (Target(named) is not { } target)
+                if (followed is not { } target)
                 {
                     if (exclude?.Excludes(kept, isDirectory: false) == true || PassesOver(full, follow: true)) return;
                     LeaveOut(kept, Dangling(named));

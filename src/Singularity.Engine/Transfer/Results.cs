@@ -31,6 +31,11 @@ public sealed record SendResult
     /// and not counted in <see cref="Files"/>; the receiver keeps what stands at their names.
     /// </summary>
     public int FilesSkippedBySize { get; init; }
+    /// <summary>
+    /// Links <see cref="TransferOptions.SafeLinks"/> left out, since they point outside the tree: not sent; the
+    /// receiver keeps what stands at their names.
+    /// </summary>
+    public int UnsafeLinksLeftOut { get; init; }
     /// <summary>The bytes of <see cref="FilesUnchanged"/>.</summary>
     public long BytesUnchanged { get; init; }
     /// <summary>

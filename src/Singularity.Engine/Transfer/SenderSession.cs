@@ -105,6 +105,8 @@ internal sealed partial class SenderSession
     private readonly List<string> _leftBySize = [];
     // Of them, the hard links of files left out (not counted as files).
     private int _linksLeftBySize;
+    // The paths of links --safe-links left out.
+    private readonly List<string> _unsafeLinks = [];
     // What the scan left out as asked; with a deletion, the receiver is told, so that it keeps what they match.
     private readonly ExcludePatterns? _exclude;
     // A dry run: the files that would travel, and what the receiver would delete (WouldDelete).
@@ -141,6 +143,19 @@ internal sealed partial class SenderSession
 #pragma warning restore CA2208
         var scanned = SourceScanner.Scan(paths, firstAttempt ? events : null, _notSent, _exclude, ScanRules.Of(options));
         if (options.PruneEmptyDirectories) scanned = SourceScanner.PruneEmptyDirectories(scanned);
+        // rsync --safe-links, after -m as rsync's (a directory holding only such a link stays): a link that points
+        // outside the tree is left out, and a deleting receiver is told its name, which it keeps.
+        if (options.SafeLinks)
+        {
+            scanned = scanned.FindAll(entry =>
+            {
+                if (entry.Entry.Kind != EntryKind.Symlink || !LinkSafety.IsUnsafe(entry.Entry.LinkTarget!, entry.Entry.Path)) return true;
+                _unsafeLinks.Add(entry.Entry.Path);
+                // As rsync -v names each.
+                if (options.ListSent && firstAttempt) _events?.Invoke($"ignoring unsafe link '{entry.Entry.Path}' -> '{entry.Entry.LinkTarget}'");
+                return false;
+            });
+        }
         // rsync --chmod: the modes the receiver gives, changed before anything reads them.
         if (options.ModeChanges.Count > 0)
         {
@@ -209,7 +224,7 @@ internal sealed partial class SenderSession
             _entries = [.. _entries.Select(e => e.Entry.Implied ? e with { Entry = e.Entry with { Implied = false } } : e)];
         _token = url.Token ?? throw new SingularityException(ErrorCode.AuthFailed, "the URL has no token; use the whole URL `sglty recv` printed (sglty://HOST:PORT/?token=...)");
         // The names a deleting receiver is told of count as its entries do.
-        int named = _entries.Count + ((_sessionFlags & OpenSessionFlags.DeleteExtraneous) != 0 ? _leftBySize.Count : 0);
+        int named = _entries.Count + ((_sessionFlags & OpenSessionFlags.DeleteExtraneous) != 0 ? _leftBySize.Count + _unsafeLinks.Count : 0);
         if (named > options.Limits.MaxEntries)
             throw new SingularityException(ErrorCode.LimitExceeded, $"{named} entries exceed the limit of {options.Limits.MaxEntries}");
         // Checked before anything is sent: the manifest goes out while earlier files are already being received.
@@ -389,6 +404,7 @@ internal sealed partial class SenderSession
             FilesUnchanged = _filesUnchanged,
             FilesKept = KeptAtReceiver.Count(entry => entry.Entry.Kind == EntryKind.File),
             FilesSkippedBySize = _leftBySize.Count - _linksLeftBySize,
+            UnsafeLinksLeftOut = _unsafeLinks.Count,
             BytesUnchanged = Interlocked.Read(ref _bytesUnchanged),
             HardLinks = _options.DryRun ? 0 : _entries.Take(Volatile.Read(ref _entriesSent)).Count(e => e.Entry.Kind == EntryKind.HardLink) - Volatile.Read(ref _linksFailed),
             NotSent = NotSent,
@@ -656,7 +672,7 @@ internal sealed partial class SenderSession
         if (_options.KeepsBackups) _control.Post(ControlMessageType.Backup, BackupMessage.Encode(_options.BackupSuffixOrDefault, _options.BackupDirectory));
         if (_options.LinkDestinations.Count > 0) _control.Post(ControlMessageType.LinkDest, LinkDestMessage.Encode(_options.LinkDestinations));
         if ((_sessionFlags & OpenSessionFlags.DeleteExtraneous) != 0)
-            foreach (byte[] names in PathListMessage.Encode(_leftBySize))
+            foreach (byte[] names in PathListMessage.Encode([.. _leftBySize, .. _unsafeLinks]))
             {
                 _control.Post(ControlMessageType.LeftOut, names);
                 await _control.PaceAsync().ConfigureAwait(false);
