@@ -199,6 +199,23 @@ public sealed record TransferOptions
     public bool SizeOnly { get; init; }
 
     /// <summary>
+    /// Compare modification times in whole seconds, as the same when they differ by at most this many, as rsync
+    /// --modify-window does: for a destination that keeps coarser times than the source (FAT keeps 2 s, some network
+    /// shares 1 s), where every file would otherwise be taken for changed, and sent, each time. It applies wherever a
+    /// time is compared: the quick check, <see cref="Update"/> (later by more than the window), and
+    /// <see cref="LinkDestinations"/>; a file whose time is within the window keeps its own. 0 compares whole seconds,
+    /// as rsync does by default. Default null: times are compared to the 100 ns the receiver keeps (rsync's
+    /// --modify-window -1). `sglty send --modify-window`.
+    /// </summary>
+    public int? ModifyWindow { get; init; }
+
+    /// <summary>The receiver sets no directory's modification time, as rsync -O (--omit-dir-times) does: for a destination that cannot keep them (some network shares), or where they do not matter. Default false; `sglty send --omit-dir-times`.</summary>
+    public bool OmitDirectoryTimes { get; init; }
+
+    /// <summary>The receiver sets no link's modification time, as rsync -J (--omit-link-times) does. Default false; `sglty send --omit-link-times`.</summary>
+    public bool OmitLinkTimes { get; init; }
+
+    /// <summary>
     /// With <see cref="SkipUnchanged"/>, keep a file the receiver holds that was modified later than the source's, as
     /// rsync --update does: changes made there are not overwritten by older ones. It is left exactly as it is and
     /// counted in <see cref="SendResult.FilesKept"/>. Default false; `sglty send --update`.
@@ -474,6 +491,8 @@ public sealed record TransferOptions
             throw new ArgumentOutOfRangeException(nameof(CompressLevel), CompressLevel, $"a compression level is from 1 to {Compression.ShardPacker.MostLevel}");
         if (MaxDelete < 0)
             throw new ArgumentOutOfRangeException(nameof(MaxDelete), MaxDelete, "the most deletions cannot be negative");
+        if (ModifyWindow < 0)
+            throw new ArgumentOutOfRangeException(nameof(ModifyWindow), ModifyWindow, "a modify window is 0 seconds or more (null compares times exactly)");
         if (MaxFileSize < 0 || MinFileSize < 0)
             throw new ArgumentOutOfRangeException(MaxFileSize < 0 ? nameof(MaxFileSize) : nameof(MinFileSize), "a size limit cannot be negative");
         if (Checksum && (!SkipUnchanged || SizeOnly))

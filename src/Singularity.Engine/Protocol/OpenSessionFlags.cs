@@ -48,9 +48,28 @@ internal static class OpenSessionFlags
     /// <summary>With <see cref="SkipUnchanged"/>: an entry where nothing stands at the receiver is not made, a file or a link named in FilesKept (rsync --existing).</summary>
     public const ushort ExistingOnly = 16384;
 
+    /// <summary>The body holds 8 more bytes (32 in all): <see cref="MoreSessionFlags"/> and a modify window.</summary>
+    public const ushort More = 32768;
+
     /// <summary>The bits that keep files in place the quick check alone would replace, each named in FilesKept.</summary>
     public const ushort KeepRules = SizeOnly | Update | IgnoreExisting | ExistingOnly;
 
     /// <summary>Every bit this side knows.</summary>
-    public const ushort Known = SkipUnchanged | DeleteExtraneous | RootIsSent | DryRun | Sparse | Compressed | Delta | HardLinks | KeepRules | Checksum | OneFileSystem | MostDeletions;
+    public const ushort Known = SkipUnchanged | DeleteExtraneous | RootIsSent | DryRun | Sparse | Compressed | Delta | HardLinks | KeepRules | Checksum | OneFileSystem | MostDeletions | More;
+}
+
+/// <summary>Bits of OpenSession's second flags field, present with <see cref="OpenSessionFlags.More"/> (PROTOCOL §3); refused when unknown, as the first's are.</summary>
+internal static class MoreSessionFlags
+{
+    /// <summary>The quick check compares mtimes in whole seconds, the same within the window OpenSession carries (rsync --modify-window).</summary>
+    public const uint ModifyWindow = 1;
+
+    /// <summary>The receiver sets no directory's mtime (rsync -O, --omit-dir-times).</summary>
+    public const uint OmitDirectoryTimes = 2;
+
+    /// <summary>The receiver sets no link's mtime (rsync -J, --omit-link-times).</summary>
+    public const uint OmitLinkTimes = 4;
+
+    /// <summary>Every bit this side knows.</summary>
+    public const uint Known = ModifyWindow | OmitDirectoryTimes | OmitLinkTimes;
 }

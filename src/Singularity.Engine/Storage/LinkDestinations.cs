@@ -98,14 +98,14 @@ internal sealed class LinkDestinations : IDisposable
     /// setgid or sticky bit is never taken: a received file has none. False when no copy is unchanged, or none could
     /// be linked (something came to stand at the name, another file system, too many links): the file is then sent.
     /// </summary>
-    public bool TryLink(ManifestEntry entry, string full, bool mode, uint user, uint? group, bool link = true)
+    public bool TryLink(ManifestEntry entry, string full, bool mode, uint user, uint? group, TimeMatch times, bool link = true)
     {
         var (below, name) = Split(entry.Path);
         for (int i = 0; i < _bases.Length; i++)
         {
             if (DirectoryOf(i, below) is not { } directory || SpecialFiles.OpenRegularAt(directory, name) is not { } copy) continue;
             using var file = copy.File;
-            if (copy.Size != entry.Size || copy.ModifiedNanoseconds != entry.MtimeNanoseconds || (copy.Mode & ~PartialFile.SafeModeBits) != 0
+            if (copy.Size != entry.Size || !times.Same(copy.ModifiedNanoseconds, entry.MtimeNanoseconds) || (copy.Mode & ~PartialFile.SafeModeBits) != 0
                 || (mode && copy.Mode != (entry.Mode & PartialFile.SafeModeBits)) || copy.User != user || (group is { } wanted && copy.Group != wanted))
                 continue;
             if (!link) return true;
@@ -124,7 +124,7 @@ internal sealed class LinkDestinations : IDisposable
     /// that could not be linked) if any, else the first that can be read, whatever its size and time. Reached as
     /// <see cref="TryLink"/> reaches a copy; null when none can be read.
     /// </summary>
-    public SafeFileHandle? OpenBasis(ManifestEntry entry)
+    public SafeFileHandle? OpenBasis(ManifestEntry entry, TimeMatch times)
     {
         var (below, name) = Split(entry.Path);
         SafeFileHandle? first = null;
@@ -132,7 +132,7 @@ internal sealed class LinkDestinations : IDisposable
         {
             if (DirectoryOf(i, below) is not { } directory || SpecialFiles.OpenRegularAt(directory, name) is not { } copy) continue;
             using var file = copy.File;
-            bool same = copy.Size == entry.Size && copy.ModifiedNanoseconds == entry.MtimeNanoseconds;
+            bool same = copy.Size == entry.Size && times.Same(copy.ModifiedNanoseconds, entry.MtimeNanoseconds);
             if ((same || first is null) && SpecialFiles.ReopenForReading(file) is { } readable)
             {
                 if (!same)

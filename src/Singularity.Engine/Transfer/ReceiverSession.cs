@@ -138,6 +138,10 @@ internal sealed partial class ReceiverSession
     private Backups? _backups;
     // The partials and journals earlier sessions left in the directories being prepared, listed once a directory.
     private readonly StandingPartials _partials = new();
+    // How the quick check compares times (rsync --modify-window), and which times are not set (rsync -O, -J).
+    private TimeMatch _times = TimeMatch.Exact;
+    private bool _omitDirectoryTimes;
+    private bool _omitLinkTimes;
     // Names of files the sender's size rules left out (LeftOut).
     private int _leftOut;
     private int _filesCommitted;
@@ -254,12 +258,14 @@ internal sealed partial class ReceiverSession
     private void OnOpenSession(ReadOnlySpan<byte> body)
     {
         if (_opened) throw new ProtocolViolationException("session opened twice");
-        if (body.Length != 24) throw new ProtocolViolationException("OpenSession has the wrong length");
+        if (body.Length < 8) throw new ProtocolViolationException("OpenSession has the wrong length");
         int shardSize = BinaryPrimitives.ReadInt32LittleEndian(body);
         int lanes = BinaryPrimitives.ReadUInt16LittleEndian(body[4..]);
         ushort flags = BinaryPrimitives.ReadUInt16LittleEndian(body[6..]);
         // Ignoring a bit could do what it asks not to: a dry run taken for a real send would write and delete.
         if ((flags & ~OpenSessionFlags.Known) != 0) throw new ProtocolViolationException($"OpenSession asks for flags 0x{flags & ~OpenSessionFlags.Known:x} that this receiver does not know; use a receiver of the sender's version");
+        if (body.Length != ((flags & OpenSessionFlags.More) != 0 ? 32 : 24)) throw new ProtocolViolationException("OpenSession has the wrong length");
+        if ((flags & OpenSessionFlags.More) != 0) ReadMoreFlags(body[24..]);
         _skipUnchanged = (flags & OpenSessionFlags.SkipUnchanged) != 0;
         _keepRules = (ushort)(flags & OpenSessionFlags.KeepRules);
         if (_keepRules != 0 && !_skipUnchanged) throw new ProtocolViolationException("OpenSession asks to keep files in place by --size-only, --update, --ignore-existing or --existing without the quick check they refine");
@@ -316,6 +322,22 @@ internal sealed partial class ReceiverSession
         if (_destination.Length > 0) EnterDestination();
         _opened = true;
         if (entries == 0) Accept(0, 0);
+    }
+
+    /// <summary>OpenSession's second flags field and its modify window (PROTOCOL §3).</summary>
+    private void ReadMoreFlags(ReadOnlySpan<byte> more)
+    {
+        uint flags = BinaryPrimitives.ReadUInt32LittleEndian(more);
+        if ((flags & ~MoreSessionFlags.Known) != 0) throw new ProtocolViolationException($"OpenSession asks for more flags 0x{flags & ~MoreSessionFlags.Known:x} that this receiver does not know; use a receiver of the sender's version");
+        int window = BinaryPrimitives.ReadInt32LittleEndian(more[4..]);
+        if ((flags & MoreSessionFlags.ModifyWindow) != 0)
+        {
+            if (window < 0) throw new ProtocolViolationException($"OpenSession asks for a modify window of {window} seconds, fewer than none");
+            _times = new TimeMatch(window);
+        }
+        else if (window != 0) throw new ProtocolViolationException("OpenSession carries a modify window without asking for one");
+        _omitDirectoryTimes = (flags & MoreSessionFlags.OmitDirectoryTimes) != 0;
+        _omitLinkTimes = (flags & MoreSessionFlags.OmitLinkTimes) != 0;
     }
 
     /// <summary>The patterns of what the sender left out, which a deletion keeps; only before the manifest, only with a deletion, and once.</summary>
@@ -579,7 +601,7 @@ internal sealed partial class ReceiverSession
                 if (SpecialFiles.MayChangeOwners && entry.Owner is { } linkOwner && !SpecialFiles.TrySetOwnerNotFollowing(full, linkOwner)) OwnerNotSet();
                 // The link's own mtime, as rsync -a keeps it (.NET sets it without following the link). A file system
                 // that keeps no times for links leaves the link as created: its target is what matters.
-                try { File.SetLastWriteTimeUtc(full, SourceScanner.FromNanoseconds(entry.MtimeNanoseconds)); }
+                try { if (!_omitLinkTimes) File.SetLastWriteTimeUtc(full, SourceScanner.FromNanoseconds(entry.MtimeNanoseconds)); }
                 catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { }
                 break;
             case EntryKind.HardLink:
@@ -736,7 +758,7 @@ internal sealed partial class ReceiverSession
         if (!fresh && (partialStands ?? File.Exists(PartialFile.ResumablePathFor(full))) && !StalePartialGone(entry, full, remove: link)) return false;
         // A received file would be this process's user's, unless it gives the sender's owners.
         var (user, group) = SpecialFiles.MayChangeOwners && entry.Owner is { } kept ? (kept.User, (uint?)kept.Group) : (SpecialFiles.EffectiveUser, null);
-        if (!_linkDests!.TryLink(entry, full, _options.PreserveMode, user, group, link)) return false;
+        if (!_linkDests!.TryLink(entry, full, _options.PreserveMode, user, group, _times, link)) return false;
         _filesLinked++;
         _chunkUnchangedBytes += entry.Size;
         if (link)
@@ -827,14 +849,14 @@ internal sealed partial class ReceiverSession
         var owner = SpecialFiles.MayChangeOwners ? entry.Owner : null;
         bool ownerDiffers = owner is not null && SpecialFiles.OwnerOf(full) != owner;
         // Only --checksum finds a file in place whose time differs; it gets the source's, as rsync -c gives it.
-        bool timeDiffers = SourceScanner.ToNanoseconds(existing.LastWriteTimeUtc) != entry.MtimeNanoseconds;
+        bool timeDiffers = !_times.Same(SourceScanner.ToNanoseconds(existing.LastWriteTimeUtc), entry.MtimeNanoseconds);
         if (!modeDiffers && !ownerDiffers && !timeDiffers) return true;
         try
         {
             // Never through a link, nor a FIFO swapped in since, on whose open the session would wait for ever.
             using var handle = SpecialFiles.OpenRegularAsNamed(full);
             if (handle is null || RandomAccess.GetLength(handle) != entry.Size
-                || (!_checksum && SourceScanner.ToNanoseconds(File.GetLastWriteTimeUtc(handle)) != entry.MtimeNanoseconds))
+                || (!_checksum && !_times.Same(SourceScanner.ToNanoseconds(File.GetLastWriteTimeUtc(handle)), entry.MtimeNanoseconds)))
                 return false;
             // Root may change an owner; a mode or a time, its file's owner may too.
             if (!change) return !(modeDiffers || timeDiffers) || SpecialFiles.MayChangeMode(handle);
@@ -860,7 +882,7 @@ internal sealed partial class ReceiverSession
         existing = standing ?? new FileInfo(full);
         // A link is told by its status (ReparsePoint), which costs no readlink of every file in place.
         return existing.Exists && (existing.Attributes & FileAttributes.ReparsePoint) == 0 && existing.Length == entry.Size
-            && (_checksum ? !NewerKept(existing, entry) : SourceScanner.ToNanoseconds(existing.LastWriteTimeUtc) == entry.MtimeNanoseconds)
+            && (_checksum ? !NewerKept(existing, entry) : _times.Same(SourceScanner.ToNanoseconds(existing.LastWriteTimeUtc), entry.MtimeNanoseconds))
             && !(entry.Size == 0 && SpecialFiles.KindOf(full) is not null)
             && !(partialStands ?? File.Exists(PartialFile.ResumablePathFor(full)))
             && (!_checksum || (sameContents ?? (_options.Delta && HasContents(entry, full))));
@@ -871,7 +893,7 @@ internal sealed partial class ReceiverSession
     /// its time too, before --checksum would find its contents the same and give it the entry's time.
     /// </summary>
     private bool NewerKept(FileInfo existing, ManifestEntry entry) =>
-        (_keepRules & OpenSessionFlags.Update) != 0 && SourceScanner.ToNanoseconds(existing.LastWriteTimeUtc) > entry.MtimeNanoseconds;
+        (_keepRules & OpenSessionFlags.Update) != 0 && _times.Later(SourceScanner.ToNanoseconds(existing.LastWriteTimeUtc), entry.MtimeNanoseconds);
 
     /// <summary>
     /// With --checksum, whether the regular file at <paramref name="full"/> (opened never through a link, nor a FIFO)
@@ -909,7 +931,7 @@ internal sealed partial class ReceiverSession
         var existing = new FileInfo(full);
         if (!existing.Exists || existing.LinkTarget is not null || SpecialFiles.KindOf(full) is not null) return false;
         return ((_keepRules & OpenSessionFlags.SizeOnly) != 0 && existing.Length == entry.Size)
-            || ((_keepRules & OpenSessionFlags.Update) != 0 && SourceScanner.ToNanoseconds(existing.LastWriteTimeUtc) > entry.MtimeNanoseconds);
+            || ((_keepRules & OpenSessionFlags.Update) != 0 && _times.Later(SourceScanner.ToNanoseconds(existing.LastWriteTimeUtc), entry.MtimeNanoseconds));
     }
 
     /// <summary>
@@ -1037,7 +1059,7 @@ internal sealed partial class ReceiverSession
     private bool SeedFromLinkDest(ManifestEntry entry, string full, bool fresh, FileInfo? standing)
     {
         if (_linkDests is null || !OperatingSystem.IsLinux() || !NothingStands(full, fresh, standing)) return false;
-        using var copy = _linkDests.OpenBasis(entry);
+        using var copy = _linkDests.OpenBasis(entry, _times);
         return copy is not null && SeedFromBasis(entry, full, copy);
     }
 
@@ -1405,7 +1427,7 @@ internal sealed partial class ReceiverSession
                 if (_options.PreserveMode && !OperatingSystem.IsWindows()
                     && !SpecialFiles.SetModeNotFollowing(path, (entry.Mode & (PartialFile.SafeModeBits | UnixFileMode.StickyBit)) | UnixFileMode.UserWrite | UnixFileMode.UserExecute))
                     throw new EntryConflictException($"'{entry.Path}' became a link in the destination while it was being received; its mode and time were not set");
-                Directory.SetLastWriteTimeUtc(path, SourceScanner.FromNanoseconds(entry.MtimeNanoseconds));
+                if (!_omitDirectoryTimes) Directory.SetLastWriteTimeUtc(path, SourceScanner.FromNanoseconds(entry.MtimeNanoseconds));
             }
             catch (Exception ex) when (StorageErrors.ConcernsOneEntry(ex))
             {

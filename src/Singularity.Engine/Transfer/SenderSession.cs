@@ -105,6 +105,8 @@ internal sealed partial class SenderSession
     private readonly List<string> _leftBySize = [];
     // Of them, the hard links of files left out (not counted as files).
     private int _linksLeftBySize;
+    // OpenSession's second flags field (MoreSessionFlags), 0 when none goes.
+    private uint _moreFlags;
     // The paths of links --safe-links left out.
     private readonly List<string> _unsafeLinks = [];
     // What the scan left out as asked; with a deletion, the receiver is told, so that it keeps what they match.
@@ -215,6 +217,10 @@ internal sealed partial class SenderSession
             | (options.SizeOnly ? OpenSessionFlags.SizeOnly : 0) | (options.Update ? OpenSessionFlags.Update : 0) | (options.IgnoreExisting ? OpenSessionFlags.IgnoreExisting : 0)
             | (options.ExistingOnly ? OpenSessionFlags.ExistingOnly : 0)
             | (options.Checksum ? OpenSessionFlags.Checksum : 0));
+        // The second flags field goes only when one of its options is asked for: a receiver from before it refuses it.
+        _moreFlags = (options.ModifyWindow is not null ? MoreSessionFlags.ModifyWindow : 0) | (options.OmitDirectoryTimes ? MoreSessionFlags.OmitDirectoryTimes : 0)
+            | (options.OmitLinkTimes ? MoreSessionFlags.OmitLinkTimes : 0);
+        if (_moreFlags != 0) _sessionFlags |= OpenSessionFlags.More;
         // A scan that left something out does not ask: the result says the deletion was skipped.
         if (options.DeleteExtraneous && _notSent.Count == 0)
             _sessionFlags |= (ushort)(OpenSessionFlags.DeleteExtraneous | (SendsRootWhole(paths, options) ? OpenSessionFlags.RootIsSent : 0)
@@ -651,7 +657,7 @@ internal sealed partial class SenderSession
 
     private async Task SendManifestAsync()
     {
-        byte[] open = new byte[24];
+        byte[] open = new byte[(_sessionFlags & OpenSessionFlags.More) != 0 ? 32 : 24];
         // The shard size is final here (FitToPath ran), and no lane reads a shard before the manifest is accepted.
         if (_options.Sparse) _holeDigests = new HoleDigests(_options.ShardSize);
         BinaryPrimitives.WriteInt32LittleEndian(open, _options.ShardSize);
@@ -661,6 +667,11 @@ internal sealed partial class SenderSession
         BinaryPrimitives.WriteInt32LittleEndian(open.AsSpan(8), _entries.Count);
         BinaryPrimitives.WriteInt32LittleEndian(open.AsSpan(12), (_sessionFlags & OpenSessionFlags.MostDeletions) != 0 ? _options.MaxDelete!.Value : 0);
         BinaryPrimitives.WriteInt64LittleEndian(open.AsSpan(16), _totalBytes);
+        if (open.Length > 24)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(open.AsSpan(24), _moreFlags);
+            BinaryPrimitives.WriteInt32LittleEndian(open.AsSpan(28), _options.ModifyWindow ?? 0);
+        }
         // Before OpenSession, whose dry-run bit tells the receiver whether to create it or only plan it.
         if (_url.Directory is { } directory) _control!.Post(ControlMessageType.Destination, DestinationMessage.Encode(directory));
         _control!.Post(ControlMessageType.OpenSession, open);

@@ -164,20 +164,34 @@ public sealed class DryRunTests
         Assert.True(File.Exists(Path.Combine(outside, "sub", "a.txt")));
     }
 
-    /// <summary>A receiver refuses an OpenSession flag it does not know: ignoring one could do what it asks not to, as a dry run taken for a send would.</summary>
-    [Fact]
-    public async Task An_unknown_session_flag_is_refused_before_anything_is_prepared()
+    /// <summary>
+    /// A receiver refuses an OpenSession flag it does not know, in either flags field: ignoring one could do what it
+    /// asks not to, as a dry run taken for a send would. So is a body whose length does not go with flag bit 15, and a
+    /// modify window out of place.
+    /// </summary>
+    [Theory]
+    [InlineData(0u, 0, false, "wrong length")]
+    [InlineData(0x8000_0000u, 0, true, "more flags 0x80000000")]
+    [InlineData(0x10u, 0, true, "more flags 0x10")]
+    [InlineData(0u, 5, true, "a modify window without asking for one")]
+    [InlineData(MoreSessionFlags.ModifyWindow, -1, true, "a modify window of -1 seconds")]
+    public async Task An_unknown_session_flag_is_refused_before_anything_is_prepared(uint more, int window, bool withMoreBit, string why)
     {
         using var temp = new TempDirectory();
         string destination = temp.Sub("dst");
         await using var receiver = new LoopbackReceiver(destination, new TransferOptions { Cipher = CipherSuite.None });
         await using var peer = await RawPeer.ConnectAsync(receiver.Url);
+        Assert.Equal(ErrorCode.None, (await peer.HelloAsync(ConnectionRole.Control, receiver.Token)).Status);
 
-        var (_, answer, body) = await peer.OpenWithManifestAsync(receiver.Token, 4096, (ushort)0x8000,
-            new ManifestEntry(EntryKind.Directory, "made", 0, (UnixFileMode)0b111_101_101, 0, null));
+        // Flag bit 15 with a 24-byte body, or the 32-byte body with the fields given.
+        byte[] open = withMoreBit ? RawPeer.OpenSession(4096, 1, 1, 0, more: more, window: window) : RawPeer.OpenSession(4096, 1, 1, 0, flags: OpenSessionFlags.More);
+        await peer.SendControlAsync(ControlMessageType.OpenSession, open);
+        await peer.SendControlAsync(ControlMessageType.ManifestChunk, RawPeer.Manifest(new ManifestEntry(EntryKind.Directory, "made", 0, (UnixFileMode)0b111_101_101, 0, null)));
 
-        Assert.Equal(ControlMessageType.Error, answer);
-        Assert.Contains("flags 0x8000", ErrorMessage.Decode(body).Reason);
+        byte[]? error = await peer.ReadUntilAsync(ControlMessageType.Error);
+        Assert.NotNull(error);
+        Assert.Equal(ErrorCode.ProtocolViolation, ErrorMessage.Decode(error).Code);
+        Assert.Contains(why, ErrorMessage.Decode(error).Reason);
         Assert.False((await receiver.NextResultAsync()).Succeeded);
         Assert.Empty(Directory.EnumerateFileSystemEntries(destination));
     }

@@ -100,15 +100,21 @@ public sealed class RawPeer : IAsyncDisposable
         return ErrorMessage.Decode(error);
     }
 
-    internal static byte[] OpenSession(int shardSize, int lanes, int entries, long totalBytes, ushort flags = 0, int mostDeletions = 0)
+    /// <summary>An OpenSession body; with <paramref name="more"/>, the 32-byte one with that second flags field and <paramref name="window"/> (flag bit 15 set).</summary>
+    internal static byte[] OpenSession(int shardSize, int lanes, int entries, long totalBytes, ushort flags = 0, int mostDeletions = 0, uint? more = null, int window = 0)
     {
-        byte[] body = new byte[24];
+        byte[] body = new byte[more is null ? 24 : 32];
         BinaryPrimitives.WriteInt32LittleEndian(body, shardSize);
         BinaryPrimitives.WriteUInt16LittleEndian(body.AsSpan(4), (ushort)lanes);
-        BinaryPrimitives.WriteUInt16LittleEndian(body.AsSpan(6), flags);
+        BinaryPrimitives.WriteUInt16LittleEndian(body.AsSpan(6), (ushort)(flags | (more is null ? 0 : OpenSessionFlags.More)));
         BinaryPrimitives.WriteInt32LittleEndian(body.AsSpan(8), entries);
         BinaryPrimitives.WriteInt32LittleEndian(body.AsSpan(12), mostDeletions);
         BinaryPrimitives.WriteInt64LittleEndian(body.AsSpan(16), totalBytes);
+        if (more is { } second)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(body.AsSpan(24), second);
+            BinaryPrimitives.WriteInt32LittleEndian(body.AsSpan(28), window);
+        }
         return body;
     }
 
