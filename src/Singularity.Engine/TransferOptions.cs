@@ -292,6 +292,28 @@ public sealed record TransferOptions
     public IReadOnlyList<string> LinkDestinations { get; init; } = [];
 
     /// <summary>
+    /// As <see cref="LinkDestinations"/>, but a file one of them holds unchanged is neither sent nor made at the
+    /// destination, as rsync --compare-dest leaves it: the destination then holds only what changed since that copy
+    /// (a differential backup). The result counts such files as unchanged. Not with <see cref="RemoveSourceFiles"/>
+    /// (the destination does not hold them) nor <see cref="HardLinks"/>. Empty by default; `sglty send --compare-dest`.
+    /// </summary>
+    public IReadOnlyList<string> CompareDestinations { get; init; } = [];
+
+    /// <summary>
+    /// As <see cref="LinkDestinations"/>, but a file one of them holds unchanged is copied to the destination at the
+    /// receiver rather than linked, as rsync --copy-dest copies it: none of it travels, and the copy shares nothing with
+    /// the earlier one. The copy is written unnamed (O_TMPFILE) and named once whole; where the destination's file
+    /// system cannot make unnamed files, the file is sent. Empty by default; `sglty send --copy-dest`.
+    /// </summary>
+    public IReadOnlyList<string> CopyDestinations { get; init; } = [];
+
+    /// <summary>The directories of earlier copies, of whichever of the three options was given, and what is done with an unchanged copy.</summary>
+    internal (IReadOnlyList<string> Directories, Storage.EarlierCopies Use, string Option) EarlierCopies =>
+        CompareDestinations.Count > 0 ? (CompareDestinations, Storage.EarlierCopies.Compared, nameof(CompareDestinations))
+        : CopyDestinations.Count > 0 ? (CopyDestinations, Storage.EarlierCopies.Copied, nameof(CopyDestinations))
+        : (LinkDestinations, Storage.EarlierCopies.Linked, nameof(LinkDestinations));
+
+    /// <summary>
     /// Changes to the modes the receiver gives what is sent, read and applied as rsync --chmod reads and applies
     /// them: each a comma-separated list of chmod symbolic modes with one operator each ("u+rwx,g-w,o=rX", "g=u"),
     /// each optionally prefixed with D (directories only) or F (files only), or octal modes ("D775,F664"); a clause
@@ -480,13 +502,18 @@ public sealed record TransferOptions
             throw new ArgumentException(directoryError, nameof(BackupDirectory));
         if (KeepsBackups && Protocol.BackupMessage.SuffixError(BackupSuffixOrDefault, BackupDirectory, Limits) is { } suffixError)
             throw new ArgumentException(suffixError, nameof(BackupSuffix));
-        if (LinkDestinations.Count > Storage.LinkDestinations.Most)
-            throw new ArgumentException($"at most {Storage.LinkDestinations.Most} link-dest directories may be given, as with rsync", nameof(LinkDestinations));
-        foreach (string directory in LinkDestinations)
+        if (new[] { LinkDestinations, CompareDestinations, CopyDestinations }.Count(list => list.Count > 0) > 1)
+            throw new ArgumentException("link-dest, compare-dest and copy-dest do not go together, as with rsync: give one of them", nameof(LinkDestinations));
+        var (earlier, use, option) = EarlierCopies;
+        if (earlier.Count > Storage.LinkDestinations.Most)
+            throw new ArgumentException($"at most {Storage.LinkDestinations.Most} link-dest, compare-dest or copy-dest directories may be given, as with rsync", option);
+        foreach (string directory in earlier)
             if (Storage.LinkDestinations.Error(directory, Limits) is { } linkError)
-                throw new ArgumentException(linkError, nameof(LinkDestinations));
-        if (LinkDestinations.Count > 0 && (!SkipUnchanged || Checksum))
-            throw new ArgumentException("link-dest links the files the quick check finds unchanged: it needs SkipUnchanged (no --ignore-times), and does not go with --checksum yet", nameof(LinkDestinations));
+                throw new ArgumentException(linkError, option);
+        if (earlier.Count > 0 && (!SkipUnchanged || Checksum))
+            throw new ArgumentException("link-dest, compare-dest and copy-dest use the files the quick check finds unchanged: they need SkipUnchanged (no --ignore-times), and do not go with --checksum yet", option);
+        if (use == Storage.EarlierCopies.Compared && earlier.Count > 0 && (RemoveSourceFiles || HardLinks))
+            throw new ArgumentException("compare-dest leaves out of the destination what an earlier copy holds unchanged, which remove-source-files would then remove and hard links would name: they do not go together", option);
         if (CompressLevel is < 1 or > Compression.ShardPacker.MostLevel)
             throw new ArgumentOutOfRangeException(nameof(CompressLevel), CompressLevel, $"a compression level is from 1 to {Compression.ShardPacker.MostLevel}");
         if (MaxDelete < 0)

@@ -224,16 +224,20 @@ internal static class RecvCommand
             var besides = new List<string>();
             if (result.FilesUnchanged > 0) besides.Add($"{result.FilesUnchanged} unchanged, left as they are");
             if (result.FilesLinked > 0) besides.Add($"would link {Count.Of(result.FilesLinked, "file")} from --link-dest copies");
+            if (result.FilesCompared > 0) besides.Add($"{Count.Of(result.FilesCompared, "file")} found unchanged in --compare-dest copies");
+            if (result.FilesCopied > 0) besides.Add($"would copy {Count.Of(result.FilesCopied, "file")} from --copy-dest copies");
             if (result.FilesNotSent > 0) besides.Add($"{result.FilesNotSent} the sender could not read");
             if (result.EntriesFailed > 0) besides.Add($"{Count.Of(result.EntriesFailed, "entry", "entries")} could not be written here");
             if (result.EntriesDeleted > 0) besides.Add($"would delete {Count.Of(result.EntriesDeleted, "entry", "entries")}");
             if (result.EntriesLeftByLimit > 0) besides.Add($"would leave {Count.Of(result.EntriesLeftByLimit, "entry", "entries")} past the sender's --max-delete limit");
             string more = besides.Count > 0 ? $"; {string.Join("; ", besides)}" : "";
-            return $"session {id} from {result.Remote}{into} ({CipherSuites.Name(result.Cipher)}): dry run, nothing changed: would receive {Count.Of(result.Files - result.FilesUnchanged - result.FilesLinked, "file")}{more}";
+            return $"session {id} from {result.Remote}{into} ({CipherSuites.Name(result.Cipher)}): dry run, nothing changed: would receive {Count.Of(result.Files - result.FilesUnchanged - result.FilesLinked - result.FilesCompared - result.FilesCopied, "file")}{more}";
         }
         double seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-9);
         string unchanged = result.FilesUnchanged > 0 ? $" ({result.FilesUnchanged} unchanged, left as they were)" : "";
         if (result.FilesLinked > 0) unchanged += $"; {Count.Of(result.FilesLinked, "file")} linked from --link-dest copies";
+        if (result.FilesCompared > 0) unchanged += $"; {Count.Of(result.FilesCompared, "file")} found unchanged in --compare-dest copies, not made here";
+        if (result.FilesCopied > 0) unchanged += $"; {Count.Of(result.FilesCopied, "file")} copied from --copy-dest copies";
         if (result.FilesNotSent > 0) unchanged += $"; {result.FilesNotSent} the sender could not read";
         if (result.EntriesFailed > 0) unchanged += $"; {Count.Of(result.EntriesFailed, "entry", "entries")} could not be written here";
         if (result.EntriesDeleted > 0) unchanged += $"; deleted {Count.Of(result.EntriesDeleted, "entry", "entries")} the sender no longer has";
@@ -254,6 +258,8 @@ internal static class RecvCommand
             writer.WriteNumber("files", result.Files);
             writer.WriteNumber("files_unchanged", result.FilesUnchanged);
             writer.WriteNumber("files_linked", result.FilesLinked);
+            writer.WriteNumber("files_compared", result.FilesCompared);
+            writer.WriteNumber("files_copied", result.FilesCopied);
             writer.WriteNumber("files_not_sent", result.FilesNotSent);
             writer.WriteNumber("entries_not_written", result.EntriesFailed);
             writer.WriteNumber("deleted", result.EntriesDeleted);

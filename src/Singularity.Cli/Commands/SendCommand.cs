@@ -80,10 +80,12 @@ internal static partial class SendCommand
         var delta = new Option<bool>("--delta") { Description = "send only the shards of a changed file that differ from the version already at the receiver, as rsync does (a log that grew sends its new tail): the receiver first copies that version into the file's partial; the default on a path of 1 ms round trip or more, not on loopback or a LAN" };
         var backup = new Option<bool>("--backup", "-b") { Description = "keep what the send replaces or deletes at the receiver, as rsync --backup does: each file or link is renamed to its name with '~' (--suffix) beside it, replacing an older backup; with --delete, the backups stay" };
         var backupDir = new Option<string>("--backup-dir") { HelpName = "DIR", Description = "with --backup (which it implies), move what is replaced or deleted into DIR, each at its own path, as rsync --backup-dir does (no suffix unless --suffix gives one); DIR is relative to the destination (the receiver's directory, or the one the URL names) and inside it, and --delete leaves it alone: a dated DIR per send keeps every version" };
+        var compareDest = new Option<string[]>("--compare-dest") { HelpName = "DIR", Description = "neither send nor make at the destination each file it does not hold yet that DIR holds unchanged, as rsync --compare-dest does: the destination then holds only what changed since DIR's copy; DIR as with --link-dest; not with --link-dest, --copy-dest, --remove-source-files or --hard-links", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
+        var copyDest = new Option<string[]>("--copy-dest") { HelpName = "DIR", Description = "copy at the receiver, rather than send, each file the destination does not hold yet that DIR holds unchanged, as rsync --copy-dest does; DIR as with --link-dest; not with --link-dest or --compare-dest", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
         var linkDest = new Option<string[]>("--link-dest") { HelpName = "DIR", Description = "link, rather than send, each file the destination does not hold yet that DIR holds unchanged (same size, time and mode, no setuid bit, the owner a received file would have), as rsync --link-dest does for snapshots: the receiver gives its copy there a further name; DIR is relative to the destination and inside the receiver's directory (../2026-12-04 beside a URL's backups/2026-12-05); may be given up to 20 times, tried in order (Linux receivers)", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
         var suffix = new Option<string>("--suffix") { HelpName = "SUFFIX", Description = "with --backup or --backup-dir, append SUFFIX to each backup's name, as rsync --suffix does; default '~' beside the files, none in --backup-dir" };
         var wholeFile = new Option<bool>("--whole-file", "-W") { Description = "send changed files whole, never as a delta, as rsync --whole-file does" };
-        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, modifyWindow, omitDirTimes, omitLinkTimes, update, ignoreExisting, existing, maxSize, minSize, delete, deleteExcluded, maxDelete, exclude, excludeFrom, include, includeFrom, relative, filesFrom, recursive, from0, dryRun, verbose, owners, numericIds, hardLinks, oneFileSystem, copyLinks, copyUnsafeLinks, copyDirLinks, safeLinks, chmod, pruneEmpty, ignoreMissing, removeSources, backup, backupDir, suffix, linkDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile };
+        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, modifyWindow, omitDirTimes, omitLinkTimes, update, ignoreExisting, existing, maxSize, minSize, delete, deleteExcluded, maxDelete, exclude, excludeFrom, include, includeFrom, relative, filesFrom, recursive, from0, dryRun, verbose, owners, numericIds, hardLinks, oneFileSystem, copyLinks, copyUnsafeLinks, copyDirLinks, safeLinks, chmod, pruneEmpty, ignoreMissing, removeSources, backup, backupDir, suffix, linkDest, compareDest, copyDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile };
         command.Validators.Add(result =>
         {
             if (result.GetValue(delta) && result.GetValue(wholeFile)) result.AddError("--delta and --whole-file contradict each other; give one of them");
@@ -101,12 +103,16 @@ internal static partial class SendCommand
                 result.AddError($"{following.Name} sends what links point to, which --remove-source-files would then remove; give one of them");
             if (result.GetValue(maxDelete) is { } most && (most < 0 || !(result.GetValue(delete) || result.GetValue(deleteExcluded))))
                 result.AddError(most < 0 ? $"--max-delete takes a number of entries, 0 or more, not {most}" : "--max-delete limits what --delete deletes; give --delete too");
-            if (result.GetValue(linkDest) is { Length: > 0 } linked)
+            var earlier = new[] { linkDest, compareDest, copyDest }.Where(option => result.GetValue(option) is { Length: > 0 }).ToArray();
+            if (earlier.Length > 1) result.AddError($"{earlier[0].Name} and {earlier[1].Name} do not go together, as with rsync; give one of them");
+            foreach (var option in earlier)
             {
-                if (linked.Length > Singularity.Engine.TransferOptions.MostLinkDestinations) result.AddError($"--link-dest may be given at most {Singularity.Engine.TransferOptions.MostLinkDestinations} times, as with rsync");
+                if (result.GetValue(option)!.Length > Singularity.Engine.TransferOptions.MostLinkDestinations) result.AddError($"{option.Name} may be given at most {Singularity.Engine.TransferOptions.MostLinkDestinations} times, as with rsync");
                 if (result.GetValue(ignoreTimes) || result.GetValue(checksum))
-                    result.AddError("--link-dest links the files the quick check finds unchanged, which --ignore-times sends anyway and --checksum judges by their contents; give one or the other");
+                    result.AddError($"{option.Name} uses the files the quick check finds unchanged, which --ignore-times sends anyway and --checksum judges by their contents; give one or the other");
             }
+            if (result.GetValue(compareDest) is { Length: > 0 } && (result.GetValue(removeSources) || result.GetValue(hardLinks)))
+                result.AddError("--compare-dest leaves out of the destination what DIR holds unchanged, which --remove-source-files would then remove here and --hard-links would name there; give one of them");
             if (result.GetValue(ignoreTimes) && keepRules)
                 result.AddError("--ignore-times sends every file, so it contradicts --size-only, --update, --ignore-existing and --existing; give one or the other");
         });
@@ -163,6 +169,8 @@ internal static partial class SendCommand
                 BackupDirectory = BackupDirectory(result.GetValue(backupDir)),
                 BackupSuffix = result.GetValue(suffix),
                 LinkDestinations = [.. (result.GetValue(linkDest) ?? []).Select(LinkDirectory)],
+                CompareDestinations = [.. (result.GetValue(compareDest) ?? []).Select(LinkDirectory)],
+                CopyDestinations = [.. (result.GetValue(copyDest) ?? []).Select(LinkDirectory)],
                 Sparse = result.GetValue(sparse),
                 Compress = compressed,
                 CompressLevel = result.GetValue(compressLevel) is { } asked and not 0 ? asked : TransferOptions.DefaultCompressLevel,
@@ -203,7 +211,7 @@ internal static partial class SendCommand
             if (result.DryRun) return DryRunReport(result, json, options.ExistingOnly);
             double seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-9);
             // What travelled, then what did not: files left as they were, files left out, bytes an earlier attempt left.
-            var others = NotTravelled(result, "were", notSent: true, linking: options.LinkDestinations.Count > 0, existingOnly: options.ExistingOnly);
+            var others = NotTravelled(result, "were", notSent: true, earlier: options.CompareDestinations.Count > 0 ? "--compare-dest" : options.CopyDestinations.Count > 0 ? "--copy-dest" : options.LinkDestinations.Count > 0 ? "--link-dest" : null, existingOnly: options.ExistingOnly);
             if (result.HardLinks > 0) others.Add($"{Count.Of(result.HardLinks, "hard link")} to them");
             string besides = others.Count > 0 ? $" ({string.Join("; ", others)})" : "";
             var within = new List<string>();
@@ -284,11 +292,17 @@ internal static partial class SendCommand
     /// dry run): those the receiver holds unchanged, those it kept by a rule, with <paramref name="notSent"/> those
     /// left out for a fault, and those the size rules left out.
     /// </summary>
-    private static List<string> NotTravelled(SendResult result, string were, bool notSent = false, bool linking = false, bool existingOnly = false)
+    private static List<string> NotTravelled(SendResult result, string were, bool notSent = false, string? earlier = null, bool existingOnly = false)
     {
         var parts = new List<string>();
-        // With --link-dest, the receiver names the files it links in place as it names those it holds.
-        string how = linking ? "held by the receiver or linked from --link-dest" : $"left as they {were}";
+        // With --link-dest and the like, the receiver names the files it settles from an earlier copy as it names those it holds.
+        string how = earlier switch
+        {
+            "--compare-dest" => "held by the receiver or found unchanged in --compare-dest",
+            "--copy-dest" => "held by the receiver or copied from --copy-dest",
+            "--link-dest" => "held by the receiver or linked from --link-dest",
+            _ => $"left as they {were}",
+        };
         if (result.FilesUnchanged > result.FilesKept) parts.Add($"{result.FilesUnchanged - result.FilesKept} unchanged, {how}");
         if (result.FilesKept > 0) parts.Add($"{result.FilesKept} kept as the receiver has them{(existingOnly ? " (or has not, with --existing)" : "")}");
         if (notSent && result.FilesNotSent > 0) parts.Add($"{result.FilesNotSent} not sent");

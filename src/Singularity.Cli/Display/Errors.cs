@@ -51,6 +51,8 @@ internal static partial class Errors
         [nameof(TransferOptions.BackupDirectory)] = "--backup-dir",
         [nameof(TransferOptions.BackupSuffix)] = "--suffix",
         [nameof(TransferOptions.LinkDestinations)] = "--link-dest",
+        [nameof(TransferOptions.CompareDestinations)] = "--compare-dest",
+        [nameof(TransferOptions.CopyDestinations)] = "--copy-dest",
         [nameof(TransferOptions.CompressLevel)] = "--compress-level",
         [nameof(TransferOptions.MaxDelete)] = "--max-delete",
         [nameof(TransferOptions.CopyLinks)] = "--copy-links",

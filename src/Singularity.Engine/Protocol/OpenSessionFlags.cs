@@ -70,6 +70,12 @@ internal static class MoreSessionFlags
     /// <summary>The receiver sets no link's mtime (rsync -J, --omit-link-times).</summary>
     public const uint OmitLinkTimes = 4;
 
+    /// <summary>LinkDest's directories are only compared with: a file unchanged there is named in FilesPresent and not made (rsync --compare-dest).</summary>
+    public const uint CompareDest = 8;
+
+    /// <summary>A file unchanged in LinkDest's directories is copied rather than linked (rsync --copy-dest).</summary>
+    public const uint CopyDest = 16;
+
     /// <summary>Every bit this side knows.</summary>
-    public const uint Known = ModifyWindow | OmitDirectoryTimes | OmitLinkTimes;
+    public const uint Known = ModifyWindow | OmitDirectoryTimes | OmitLinkTimes | CompareDest | CopyDest;
 }

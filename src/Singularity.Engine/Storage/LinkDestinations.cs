@@ -98,7 +98,16 @@ internal sealed class LinkDestinations : IDisposable
     /// setgid or sticky bit is never taken: a received file has none. False when no copy is unchanged, or none could
     /// be linked (something came to stand at the name, another file system, too many links): the file is then sent.
     /// </summary>
-    public bool TryLink(ManifestEntry entry, string full, bool mode, uint user, uint? group, TimeMatch times, bool link = true)
+    public bool TryLink(ManifestEntry entry, string full, bool mode, uint user, uint? group, TimeMatch times, bool link = true) =>
+        TryUse(entry, full, mode, user, group, times, link ? EarlierCopies.Linked : EarlierCopies.Compared);
+
+    /// <summary>
+    /// As <see cref="TryLink"/>, for each <paramref name="use"/> of an unchanged copy: linked, copied (rsync
+    /// --copy-dest: a new file at <paramref name="full"/>, made unnamed and named once whole, flushed when
+    /// <paramref name="flush"/>; <paramref name="alive"/> is called as it is written), or only found (rsync
+    /// --compare-dest, and a dry run's look). A copy that cannot be made leaves the file to be sent.
+    /// </summary>
+    public bool TryUse(ManifestEntry entry, string full, bool mode, uint user, uint? group, TimeMatch times, EarlierCopies use, bool flush = false, Action? alive = null)
     {
         var (below, name) = Split(entry.Path);
         for (int i = 0; i < _bases.Length; i++)
@@ -108,10 +117,12 @@ internal sealed class LinkDestinations : IDisposable
             if (copy.Size != entry.Size || !times.Same(copy.ModifiedNanoseconds, entry.MtimeNanoseconds) || (copy.Mode & ~PartialFile.SafeModeBits) != 0
                 || (mode && copy.Mode != (entry.Mode & PartialFile.SafeModeBits)) || copy.User != user || (group is { } wanted && copy.Group != wanted))
                 continue;
-            if (!link) return true;
+            if (use == EarlierCopies.Compared) return true;
             // The file checked, not whatever stands at its name now. Something at the entry's name ends the search:
             // the file is sent, and its commit settles the name. Another copy may link where this one could not.
-            int error = SpecialFiles.LinkOpened(file, full);
+            var owner = group is { } owned ? (user, owned) : ((uint, uint)?)null;
+            int error = use == EarlierCopies.Linked ? SpecialFiles.LinkOpened(file, full)
+                : SpecialFiles.CopyOpened(file, copy.Size, full, copy.Mode & PartialFile.SafeModeBits, owner, entry.MtimeNanoseconds, flush, alive ?? (() => { }));
             if (error == 0) return true;
             if (error == Errno.Exists) return false;
         }
@@ -172,4 +183,17 @@ internal sealed class LinkDestinations : IDisposable
             _held[i] = default;
         }
     }
+}
+
+/// <summary>What a session does with an unchanged earlier copy of a file (LinkDest's directories, PROTOCOL §3).</summary>
+internal enum EarlierCopies
+{
+    /// <summary>Gives it the entry's path as a further name (rsync --link-dest).</summary>
+    Linked,
+
+    /// <summary>Only finds it: nothing is made at the entry's path (rsync --compare-dest).</summary>
+    Compared,
+
+    /// <summary>Copies it to the entry's path (rsync --copy-dest).</summary>
+    Copied,
 }

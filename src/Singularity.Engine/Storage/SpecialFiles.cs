@@ -160,6 +160,7 @@ internal static class SpecialFiles
     // Open flags shared by the architectures above (O_RDONLY is 0). O_PATH opens a name without reading it.
     private const int PathOnly = 0x200000;
     private const int OpenNonBlocking = 0x800;
+    private const int OpenWriteOnly = 0x1;
     private const int OpenNoControllingTerminal = 0x100;
     private const int OpenCloseOnExec = 0x80000;
     private const ushort RegularType = 0x8000;
@@ -481,6 +482,61 @@ internal static class SpecialFiles
     public static int LinkOpened(SafeFileHandle file, string created) =>
         linkat(AtFdCwd, $"/proc/self/fd/{file.DangerousGetHandle()}", AtFdCwd, created, AtSymlinkFollow) == 0 ? 0 : Marshal.GetLastPInvokeError();
 
+    /// <summary>
+    /// Copies the regular file open as <paramref name="file"/> (<see cref="OpenRegularAt"/>), of
+    /// <paramref name="size"/> bytes, to a new file at <paramref name="created"/>, never replacing what stands there:
+    /// the copy is written unnamed in that directory (O_TMPFILE), given <paramref name="mode"/>,
+    /// <paramref name="owner"/> (when not null) and <paramref name="modifiedNanoseconds"/>, flushed when asked, and
+    /// only then named, so no half-made copy is ever seen at the name, nor left behind. 0, or an error number:
+    /// <see cref="Errno.Exists"/> when something stands at the name, <see cref="Errno.InvalidArgument"/> when the file
+    /// changed size meanwhile or a read or a write failed, or what the system answered (a file system without unnamed
+    /// files).
+    /// </summary>
+    public static int CopyOpened(SafeFileHandle file, long size, string created, UnixFileMode mode, (uint User, uint Group)? owner, long modifiedNanoseconds, bool flush, Action alive)
+    {
+        if (!OperatingSystem.IsLinux() || UnnamedFile() is not { } unnamed) return Errno.NotSupported;
+        using var source = ReopenForReading(file);
+        if (source is null) return Errno.AccessDenied;
+        int descriptor = open(Path.GetDirectoryName(created)!, unnamed | OpenWriteOnly | OpenCloseOnExec, 0b110_000_000);
+        if (descriptor < 0) return Marshal.GetLastPInvokeError();
+        using var copy = new SafeFileHandle(descriptor, ownsHandle: true);
+        byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 20);
+        try
+        {
+            for (long done = 0; done < size;)
+            {
+                int read = RandomAccess.Read(source, buffer.AsSpan(0, (int)Math.Min(buffer.Length, size - done)), done);
+                if (read == 0) return Errno.InvalidArgument;
+                RandomAccess.Write(copy, buffer.AsSpan(0, read), done);
+                done += read;
+                alive();
+            }
+            // One that grew meanwhile is not the copy that was checked either.
+            if (RandomAccess.GetLength(source) != size) return Errno.InvalidArgument;
+            if (owner is { } given && !TrySetOwner(copy, given)) return Errno.NotPermitted;
+            File.SetUnixFileMode(copy, mode);
+            File.SetLastWriteTimeUtc(copy, SourceScanner.FromNanoseconds(modifiedNanoseconds));
+            if (flush) RandomAccess.FlushToDisk(copy);
+            return LinkOpened(copy, created);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return Errno.InvalidArgument;
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>O_TMPFILE, which holds O_DIRECTORY, whose value differs between architectures; null where it is not known here.</summary>
+    private static int? UnnamedFile() => RuntimeInformation.ProcessArchitecture switch
+    {
+        Architecture.X64 or Architecture.X86 or Architecture.RiscV64 or Architecture.LoongArch64 or Architecture.S390x => 0x400000 | 0x10000,
+        Architecture.Arm64 or Architecture.Arm or Architecture.Armv6 or Architecture.Ppc64le => 0x400000 | 0x4000,
+        _ => null,
+    };
+
     /// <summary>Opens for reading the regular file open as <paramref name="file"/> (<see cref="OpenRegularAt"/>): that file itself, through /proc; null if it cannot be read.</summary>
     public static SafeFileHandle? ReopenForReading(SafeFileHandle file)
     {
@@ -552,6 +608,10 @@ internal static class SpecialFiles
 
     [DllImport("libc", EntryPoint = "open", SetLastError = true)]
     private static extern int open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
+
+    // open's mode, for a file it creates (open is variadic; the mode is its third argument).
+    [DllImport("libc", EntryPoint = "open", SetLastError = true)]
+    private static extern int open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags, uint mode);
 
     [DllImport("libc", EntryPoint = "linkat", SetLastError = true)]
     private static extern int linkat(int existingDirectory, [MarshalAs(UnmanagedType.LPUTF8Str)] string existing, int createdDirectory, [MarshalAs(UnmanagedType.LPUTF8Str)] string created, int flags);

@@ -27,7 +27,9 @@ internal sealed partial class ReceiverSession
     private readonly string _receiverRoot;
     // Directories of earlier copies whose unchanged files are linked rather than received (LinkDest); null for none.
     private LinkDestinations? _linkDests;
-    private int _filesLinked;
+    private int _filesLinked, _filesCompared, _filesCopied;
+    // What LinkDest's directories are for (OpenSession's more flags): links, a comparison, or copies.
+    private EarlierCopies _earlierCopies = EarlierCopies.Linked;
     // What the receiver's log should say of the session beyond its counts (a --link-dest directory that is not there).
     private readonly List<string> _notices = [];
     private readonly CancellationTokenSource _cts = new();
@@ -336,6 +338,9 @@ internal sealed partial class ReceiverSession
             _times = new TimeMatch(window);
         }
         else if (window != 0) throw new ProtocolViolationException("OpenSession carries a modify window without asking for one");
+        if ((flags & (MoreSessionFlags.CompareDest | MoreSessionFlags.CopyDest)) == (MoreSessionFlags.CompareDest | MoreSessionFlags.CopyDest))
+            throw new ProtocolViolationException("OpenSession asks to both compare with and copy from LinkDest's directories");
+        _earlierCopies = (flags & MoreSessionFlags.CompareDest) != 0 ? EarlierCopies.Compared : (flags & MoreSessionFlags.CopyDest) != 0 ? EarlierCopies.Copied : EarlierCopies.Linked;
         _omitDirectoryTimes = (flags & MoreSessionFlags.OmitDirectoryTimes) != 0;
         _omitLinkTimes = (flags & MoreSessionFlags.OmitLinkTimes) != 0;
     }
@@ -758,8 +763,20 @@ internal sealed partial class ReceiverSession
         if (!fresh && (partialStands ?? File.Exists(PartialFile.ResumablePathFor(full))) && !StalePartialGone(entry, full, remove: link)) return false;
         // A received file would be this process's user's, unless it gives the sender's owners.
         var (user, group) = SpecialFiles.MayChangeOwners && entry.Owner is { } kept ? (kept.User, (uint?)kept.Group) : (SpecialFiles.EffectiveUser, null);
-        if (!_linkDests!.TryLink(entry, full, _options.PreserveMode, user, group, _times, link)) return false;
-        _filesLinked++;
+        // A dry run only looks; a copy is read whole, and the sender hears that the receiver is still at work.
+        var use = link ? _earlierCopies : EarlierCopies.Compared;
+        if (use == EarlierCopies.Copied) Interlocked.Increment(ref _readingInPlace);
+        try
+        {
+            if (!_linkDests!.TryUse(entry, full, _options.PreserveMode, user, group, _times, use, _options.Transfer.Durable, StillBusy)) return false;
+        }
+        finally
+        {
+            if (use == EarlierCopies.Copied) Interlocked.Decrement(ref _readingInPlace);
+        }
+        if (_earlierCopies == EarlierCopies.Compared) _filesCompared++;
+        else if (_earlierCopies == EarlierCopies.Copied) _filesCopied++;
+        else _filesLinked++;
         _chunkUnchangedBytes += entry.Size;
         if (link)
         {
@@ -1525,6 +1542,8 @@ internal sealed partial class ReceiverSession
             Remote = Remote,
             Destination = _destination,
             FilesLinked = _filesLinked,
+            FilesCompared = _filesCompared,
+            FilesCopied = _filesCopied,
             Notices = [.. _notices],
             Files = _filesCommitted - _filesDropped - _filesFailed,
             FilesUnchanged = _filesUnchanged,

@@ -162,6 +162,10 @@ public sealed record ReceiveResult
     public int FilesNotSent { get; init; }
     /// <summary>Files of <see cref="Files"/> linked from an earlier copy that held them unchanged (<see cref="TransferOptions.LinkDestinations"/>), rather than received; in a dry run, those that would be.</summary>
     public int FilesLinked { get; init; }
+    /// <summary>Files of <see cref="Files"/> found unchanged in an earlier copy (<see cref="TransferOptions.CompareDestinations"/>) and so neither received nor made here; in a dry run, those that would be.</summary>
+    public int FilesCompared { get; init; }
+    /// <summary>Files of <see cref="Files"/> copied here from an earlier copy that held them unchanged (<see cref="TransferOptions.CopyDestinations"/>), rather than received; in a dry run, those that would be.</summary>
+    public int FilesCopied { get; init; }
     /// <summary>What the receiver's log says of the session beyond its counts: a --link-dest directory that is not there, say.</summary>
     public IReadOnlyList<string> Notices { get; init; } = [];
     /// <summary>Entries (files, directories, links) that could not be written here, each told to the sender, while the rest arrived.</summary>

@@ -219,7 +219,8 @@ internal sealed partial class SenderSession
             | (options.Checksum ? OpenSessionFlags.Checksum : 0));
         // The second flags field goes only when one of its options is asked for: a receiver from before it refuses it.
         _moreFlags = (options.ModifyWindow is not null ? MoreSessionFlags.ModifyWindow : 0) | (options.OmitDirectoryTimes ? MoreSessionFlags.OmitDirectoryTimes : 0)
-            | (options.OmitLinkTimes ? MoreSessionFlags.OmitLinkTimes : 0);
+            | (options.OmitLinkTimes ? MoreSessionFlags.OmitLinkTimes : 0)
+            | (options.CompareDestinations.Count > 0 ? MoreSessionFlags.CompareDest : 0) | (options.CopyDestinations.Count > 0 ? MoreSessionFlags.CopyDest : 0);
         if (_moreFlags != 0) _sessionFlags |= OpenSessionFlags.More;
         // A scan that left something out does not ask: the result says the deletion was skipped.
         if (options.DeleteExtraneous && _notSent.Count == 0)
@@ -681,7 +682,7 @@ internal sealed partial class SenderSession
         if (_ownerNames.Count > 0) _control.Post(ControlMessageType.OwnerNames, OwnerNamesMessage.Encode(_ownerNames));
         // A dry run changes nothing, yet its deletion must leave the backups alone as the real send's would.
         if (_options.KeepsBackups) _control.Post(ControlMessageType.Backup, BackupMessage.Encode(_options.BackupSuffixOrDefault, _options.BackupDirectory));
-        if (_options.LinkDestinations.Count > 0) _control.Post(ControlMessageType.LinkDest, LinkDestMessage.Encode(_options.LinkDestinations));
+        if (_options.EarlierCopies.Directories is { Count: > 0 } earlier) _control.Post(ControlMessageType.LinkDest, LinkDestMessage.Encode(earlier));
         if ((_sessionFlags & OpenSessionFlags.DeleteExtraneous) != 0)
             foreach (byte[] names in PathListMessage.Encode([.. _leftBySize, .. _unsafeLinks]))
             {
@@ -777,9 +778,9 @@ internal sealed partial class SenderSession
                 // While deleting after Finish, or while reading files in place whole (seeding them from their old
                 // versions, or hashing them for --checksum) before the manifest's last acceptance.
                 bool deleting = Volatile.Read(ref _finishSent) && (_sessionFlags & OpenSessionFlags.DeleteExtraneous) != 0;
-                bool reading = !_manifestAccepted && (_sessionFlags & (OpenSessionFlags.Delta | OpenSessionFlags.Checksum)) != 0;
+                bool reading = !_manifestAccepted && ((_sessionFlags & (OpenSessionFlags.Delta | OpenSessionFlags.Checksum)) != 0 || (_moreFlags & MoreSessionFlags.CopyDest) != 0);
                 if (!(deleting || reading) || body.Length != 0)
-                    throw new ProtocolViolationException("StillWorking came neither after Finish with a deletion asked for nor before the manifest's acceptance with delta or --checksum asked for, or with a body");
+                    throw new ProtocolViolationException("StillWorking came neither after Finish with a deletion asked for nor before the manifest's acceptance with delta, --checksum or --copy-dest asked for, or with a body");
                 Interlocked.Increment(ref _stillWorking);
                 break;
             case ControlMessageType.WouldDelete:

@@ -785,7 +785,7 @@ public sealed class CommandLineTests
     [InlineData("send /x --to sglty://127.0.0.1:1/ --compress-level 10", "sglty: error: --compress-level: a compression level is from 1 to 9")]
     [InlineData("send /x --to sglty://127.0.0.1:1/ --suffix .bak", "sglty: error: --suffix names backups, which --backup or --backup-dir asks for; give one of them too; see 'sglty send --help'")]
     [InlineData("send /x --to sglty://127.0.0.1:1/ --backup-dir /old", "sglty: error: --backup-dir: the backup directory must be a relative path inside the destination: absolute path '/old'")]
-    [InlineData("send /x --to sglty://127.0.0.1:1/ --link-dest ../old -I", "sglty: error: --link-dest links the files the quick check finds unchanged, which --ignore-times sends anyway and --checksum judges by their contents; give one or the other; see 'sglty send --help'")]
+    [InlineData("send /x --to sglty://127.0.0.1:1/ --link-dest ../old -I", "sglty: error: --link-dest uses the files the quick check finds unchanged, which --ignore-times sends anyway and --checksum judges by their contents; give one or the other; see 'sglty send --help'")]
     [InlineData("send /x --to sglty://127.0.0.1:1/ --link-dest /old", "sglty: error: --link-dest: '/old' is not relative to the destination")]
     [InlineData("send /x --to sglty://127.0.0.1:1/../up/", "sglty: error: 'sglty://127.0.0.1:1/../up/' names a directory with '..' in its path; name one below the receiver's directory, as `backups/web1`")]
     [InlineData("recv --dir /x --accept-timeout 5s", "sglty: error: --accept-timeout goes with --once; see 'sglty recv --help'")]

@@ -172,9 +172,10 @@ public sealed class DryRunTests
     [Theory]
     [InlineData(0u, 0, false, "wrong length")]
     [InlineData(0x8000_0000u, 0, true, "more flags 0x80000000")]
-    [InlineData(0x10u, 0, true, "more flags 0x10")]
+    [InlineData(0x20u, 0, true, "more flags 0x20")]
     [InlineData(0u, 5, true, "a modify window without asking for one")]
     [InlineData(MoreSessionFlags.ModifyWindow, -1, true, "a modify window of -1 seconds")]
+    [InlineData(MoreSessionFlags.CompareDest | MoreSessionFlags.CopyDest, 0, true, "both compare with and copy from")]
     public async Task An_unknown_session_flag_is_refused_before_anything_is_prepared(uint more, int window, bool withMoreBit, string why)
     {
         using var temp = new TempDirectory();
