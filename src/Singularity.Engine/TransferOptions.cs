@@ -192,6 +192,16 @@ public sealed record TransferOptions
     public bool IgnoreMissingArgs { get; init; }
 
     /// <summary>
+    /// As <see cref="IgnoreMissingArgs"/>, and the receiver deletes what stands at the name a missing path would have
+    /// had, as rsync --delete-missing-args does: a script that sends a list of what changed (a file, or the name of one
+    /// removed since) keeps the copy in step. A file or a link goes, and so does an empty directory; one with anything
+    /// in it only with <see cref="DeleteExtraneous"/> (else it is named as not deleted). Backups, <see cref="MaxDelete"/>
+    /// and a dry run apply as to <see cref="DeleteExtraneous"/>'s deletions, which count them. Default false;
+    /// `sglty send --delete-missing-args`.
+    /// </summary>
+    public bool DeleteMissingArgs { get; init; }
+
+    /// <summary>
     /// With <see cref="SkipUnchanged"/>, keep a file the receiver holds with the entry's size whatever its mtime, as
     /// rsync --size-only does: for destinations whose times cannot be trusted. It is left exactly as it is (its time
     /// too) and counted in <see cref="SendResult.FilesKept"/>. Default false; `sglty send --size-only`.

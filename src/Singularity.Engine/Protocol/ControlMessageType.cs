@@ -53,4 +53,6 @@ internal enum ControlMessageType : byte
     Destination = 24,
     /// <summary>S→R, after OpenSession and before the first ManifestChunk, at most once, only with OpenSession's quick check and without --checksum: directories of earlier copies whose unchanged files the receiver links rather than receives (rsync --link-dest).</summary>
     LinkDest = 25,
+    /// <summary>S→R, after OpenSession and before the first ManifestChunk: paths the user gave that the source does not have, which the receiver deletes (rsync --delete-missing-args).</summary>
+    DeleteNamed = 26,
 }

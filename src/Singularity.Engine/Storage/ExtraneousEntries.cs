@@ -113,6 +113,25 @@ internal sealed class ExtraneousEntries(Func<string, string, bool> kept, Action 
         return unspellable;
     }
 
+    /// <summary>
+    /// Deletes what stands at <paramref name="full"/> (<paramref name="relative"/> from the destination), a name the
+    /// sender gave that its source does not have (rsync --delete-missing-args): a file or a link itself, a directory
+    /// with everything below it only <paramref name="withContents"/>, else only when empty (one that is not is named
+    /// as failed). Nothing there is nothing to do. False if anything stayed.
+    /// </summary>
+    public bool RemoveNamed(string full, string relative, bool withContents)
+    {
+        FileSystemInfo entry = new DirectoryInfo(full) is { Exists: true, LinkTarget: null } directory ? directory : new FileInfo(full);
+        if (!entry.Exists && entry.LinkTarget is null) return true;
+        if (backups?.Protects(relative) == true) return false;
+        if (entry is DirectoryInfo named && !withContents && named.EnumerateFileSystemInfos("*", AllEntries).Any())
+        {
+            Fail(relative, "it is a directory that is not empty; send with --delete too to delete it with what it holds");
+            return false;
+        }
+        return Remove(entry, relative, null);
+    }
+
     /// <summary>Deletes the real directory <paramref name="full"/> (<paramref name="relative"/> from the destination) with everything below it; false if anything stayed.</summary>
     public bool Remove(string full, string relative) => Remove(new DirectoryInfo(full), relative, null);
 

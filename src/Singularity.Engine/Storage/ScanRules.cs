@@ -40,6 +40,6 @@ internal sealed record ScanRules
         CopyLinks = options.CopyLinks,
         CopyUnsafeLinks = options.CopyUnsafeLinks,
         CopyDirLinks = options.CopyDirLinks,
-        IgnoreMissing = options.IgnoreMissingArgs,
+        IgnoreMissing = options.IgnoreMissingArgs || options.DeleteMissingArgs,
     };
 }

@@ -55,7 +55,7 @@ internal static class SourceScanner
     /// --ignore-missing-args passes it (one that cannot be reached still is an error).</item>
     /// </list>
     /// </summary>
-    public static List<SourceEntry> Scan(IReadOnlyList<string> paths, Action<string>? skipped, List<NotSentEntry> notSent, ExcludePatterns? exclude = null, ScanRules? rules = null)
+    public static List<SourceEntry> Scan(IReadOnlyList<string> paths, Action<string>? skipped, List<NotSentEntry> notSent, ExcludePatterns? exclude = null, ScanRules? rules = null, List<string>? missing = null)
     {
         rules ??= new ScanRules();
         bool relative = rules.Relative;
@@ -63,7 +63,7 @@ internal static class SourceScanner
         var entries = new List<SourceEntry>();
         // Even one path can give one name twice: names that are not UTF-8 all read as U+FFFD.
         var seen = new Names(relative);
-        var walk = new Walker(entries, seen, skipped, notSent, exclude, rules);
+        var walk = new Walker(entries, seen, skipped, notSent, exclude, rules, missing);
         // The same source named twice is sent once, as rsync sends it; two different ones of one name are refused.
         var given = new HashSet<(string, bool)>();
         foreach (string path in paths)
@@ -96,7 +96,7 @@ internal static class SourceScanner
                 {
                     if (file.ResolveLinkTarget(returnFinalTarget: true) as FileInfo is { Exists: true } resolved) file = resolved;
                     // As rsync passes over a link to nothing that it would follow.
-                    else if (walk.PassesOver(named, follow: true)) continue;
+                    else if (walk.PassesOver(named, follow: true, name)) continue;
                     else throw new SingularityException(ErrorCode.BadPath, $"cannot send '{path}': it is a link to '{target}', which does not exist");
                 }
                 if (contentsOnly)
@@ -109,7 +109,7 @@ internal static class SourceScanner
             {
                 throw NotUtf8(path, "its name");
             }
-            else if (Unreachable(full) is var reason && !walk.PassesOver(reason))
+            else if (Unreachable(full) is var reason && !walk.PassesOver(reason, contentsOnly ? null : Path.GetFileName(named)))
             {
                 throw new SingularityException(ErrorCode.BadPath, $"cannot send '{path}': {reason}");
             }
@@ -278,7 +278,7 @@ internal static class SourceScanner
     }
 
     /// <summary>What one scan adds to, and the rules it walks by.</summary>
-    private sealed class Walker(List<SourceEntry> entries, Names seen, Action<string>? skipped, List<NotSentEntry> notSent, ExcludePatterns? exclude, ScanRules rules)
+    private sealed class Walker(List<SourceEntry> entries, Names seen, Action<string>? skipped, List<NotSentEntry> notSent, ExcludePatterns? exclude, ScanRules rules, List<string>? missing)
     {
         // With hard links kept, the first name of each file with more than one, by device and inode: only those files
         // cost memory.
@@ -286,11 +286,20 @@ internal static class SourceScanner
         // With copy-links, the directories being walked, by device and inode: a link back to one of them is a loop.
         private readonly HashSet<(ulong, ulong)> _walking = [];
 
-        /// <summary>Whether a path given that cannot be found for <paramref name="reason"/> is passed over (rsync --ignore-missing-args): only one that is not there.</summary>
-        public bool PassesOver(string reason) => rules.IgnoreMissing && reason == Missing;
+        /// <summary>
+        /// Whether a path given that cannot be found for <paramref name="reason"/> is passed over (rsync
+        /// --ignore-missing-args): only one that is not there. Its <paramref name="name"/> at the destination, if it
+        /// has one the patterns do not exclude, is kept for the receiver to delete (rsync --delete-missing-args).
+        /// </summary>
+        public bool PassesOver(string reason, string? name)
+        {
+            if (!rules.IgnoreMissing || reason != Missing) return false;
+            if (name is not null && exclude?.Excludes(name, isDirectory: false) != true) missing?.Add(name);
+            return true;
+        }
 
         /// <summary>Whether a path given that does not seem to exist (looked at through a link there when <paramref name="follow"/>) is passed over.</summary>
-        public bool PassesOver(string full, bool follow) => rules.IgnoreMissing && PassesOver(Unreachable(full, follow));
+        public bool PassesOver(string full, bool follow, string? name) => rules.IgnoreMissing && PassesOver(Unreachable(full, follow), name);
 
         /// <summary>Why a link that copy-links would follow, and cannot, is left out.</summary>
         private static string Dangling(FileSystemInfo link) => $"it is a link to '{link.LinkTarget}', which does not exist or cannot be followed";
@@ -452,7 +461,7 @@ internal static class SourceScanner
             {
                 if (followed is not { } target)
                 {
-                    if (exclude?.Excludes(kept, isDirectory: false) == true || PassesOver(full, follow: true)) return;
+                    if (exclude?.Excludes(kept, isDirectory: false) == true || PassesOver(full, follow: true, kept)) return;
                     LeaveOut(kept, Dangling(named));
                     return;
                 }
@@ -466,7 +475,7 @@ internal static class SourceScanner
                 if (path.Contains('\uFFFD')) throw NotUtf8(path, "its name");
                 string reason = Unreachable(full);
                 // rsync --ignore-missing-args: a name that is not there is no error, and the deletion still runs.
-                if (PassesOver(reason)) return;
+                if (PassesOver(reason, kept)) return;
                 notSent.Add(new NotSentEntry(kept, reason) { NotFound = true });
                 skipped?.Invoke($"not sending '{kept}': {reason}");
                 return;

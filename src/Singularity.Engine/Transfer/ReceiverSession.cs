@@ -144,7 +144,9 @@ internal sealed partial class ReceiverSession
     private TimeMatch _times = TimeMatch.Exact;
     private bool _omitDirectoryTimes;
     private bool _omitLinkTimes;
-    // Names of files the sender's size rules left out (LeftOut).
+    // Names the sender asks to delete (DeleteNamed), null when none.
+    private List<string>? _deleteNamed;
+    // Names of files the sender's size rules left out (LeftOut), and those of DeleteNamed.
     private int _leftOut;
     private int _filesCommitted;
     private long _bytesWritten;
@@ -235,6 +237,7 @@ internal sealed partial class ReceiverSession
                 case ControlMessageType.Backup: OnBackup(body.Span); break;
                 case ControlMessageType.Destination: OnDestination(body.Span); break;
                 case ControlMessageType.LinkDest: OnLinkDest(body.Span); break;
+                case ControlMessageType.DeleteNamed: OnDeleteNamed(body.Span); break;
                 case ControlMessageType.FilesSealed:
                     if (OnFilesSealed(body.Span) is { } ready) await CommitElsewhereAsync(ready, cancellationToken).ConfigureAwait(false);
                     break;
@@ -427,6 +430,26 @@ internal sealed partial class ReceiverSession
             if (!_names.Add(NameHash(path))) throw new ProtocolViolationException($"'{path}' is left out twice");
         }
         _leftOut += paths.Count;
+    }
+
+    /// <summary>
+    /// Names the sender was given that its source does not have (rsync --delete-missing-args), which this receiver
+    /// deletes at Finish. They count against the entries limit, as LeftOut's do, and a manifest entry may not name one.
+    /// </summary>
+    private void OnDeleteNamed(ReadOnlySpan<byte> body)
+    {
+        if (!_opened || _entriesReceived != 0) throw new ProtocolViolationException("DeleteNamed outside its place: after OpenSession and before the manifest");
+        _deleteNamed ??= [];
+        int before = _deleteNamed.Count;
+        long bytes = 0;
+        PathListMessage.Decode(body, ControlMessageType.DeleteNamed, _limits.MaxPathBytes, _limits.MaxEntries - _declaredEntries - _leftOut, long.MaxValue, _deleteNamed, ref bytes);
+        for (int i = before; i < _deleteNamed.Count; i++)
+        {
+            string path = _deleteNamed[i];
+            if (PathGuard.SyntaxError(path, _limits) is { } error) throw new SingularityException(ErrorCode.BadPath, $"refused path: {error}");
+            if (!_names.Add(NameHash(path))) throw new ProtocolViolationException($"'{path}' is named twice");
+        }
+        _leftOut += _deleteNamed.Count - before;
     }
 
     /// <summary>
@@ -1320,9 +1343,12 @@ internal sealed partial class ReceiverSession
         // session is receiving (see RemovalGate), and no other starts until their modes and times are set too: a
         // directory removed could otherwise turn into a link before the walk that sets them.
         bool deleting = _deleteExtraneous && _filesDropped == 0 && Volatile.Read(ref _entriesFailed) == 0;
+        // Names asked for go whatever else was left out: each was asked for itself.
+        bool named = _deleteNamed is { Count: > 0 };
         if (_dryRun)
         {
             // Nothing is removed, so no other session needs keeping out; the names go before SessionDone.
+            if (named) DeleteNamed(removeDirectories: true);
             if (deleting) DeleteExtraneous(removeDirectories: true);
             foreach (byte[] names in WouldDeleteMessage.Encode(_wouldDelete))
             {
@@ -1332,9 +1358,10 @@ internal sealed partial class ReceiverSession
         }
         else
         {
-            bool alone = deleting && _removals.TryBeginRemoving();
+            bool alone = (deleting || named) && _removals.TryBeginRemoving();
             try
             {
+                if (named) DeleteNamed(alone);
                 if (deleting) DeleteExtraneous(alone);
                 ApplyDirectoryMetadata();
             }
@@ -1380,6 +1407,37 @@ internal sealed partial class ReceiverSession
         if (_backups is not null) _backups.NamedBySource = null;
         _names.Clear();
         _names.TrimExcess();
+    }
+
+    /// <summary>
+    /// Deletes what stands at each name the sender asked to delete (DeleteNamed), reached as the deletion reaches what
+    /// it deletes: every directory on the way must be a real one (not a link) that this session did not plan; where
+    /// the way is not there, neither is the name. A directory this session wrote into stays.
+    /// </summary>
+    private void DeleteNamed(bool removeDirectories)
+    {
+        _extraneous ??= NewExtraneous();
+        _extraneous.RemoveDirectories = removeDirectories;
+        foreach (string path in _deleteNamed!)
+        {
+            StillBusy();
+            string full = _guard.FullPath(path);
+            if (!RealDirectoriesOnTheWay(path) || _guard.Checked(full)) continue;
+            _extraneous.RemoveNamed(full, path, withContents: _deleteExtraneous);
+        }
+    }
+
+    /// <summary>Whether the destination and each directory above <paramref name="path"/> below it is a real directory, there now and not only planned by a dry run.</summary>
+    private bool RealDirectoriesOnTheWay(string path)
+    {
+        // The destination itself may be reached through a link, as its user gave it (as the deletion's Clean takes it).
+        if (_guard.Planned(_guard.Root) || !Directory.Exists(_guard.Root)) return false;
+        for (int slash = path.IndexOf('/'); slash > 0; slash = path.IndexOf('/', slash + 1))
+        {
+            string directory = _guard.FullPath(path[..slash]);
+            if (_guard.Planned(directory) || new DirectoryInfo(directory) is not { Exists: true, LinkTarget: null }) return false;
+        }
+        return true;
     }
 
     /// <summary>

@@ -107,6 +107,8 @@ internal sealed partial class SenderSession
     private int _linksLeftBySize;
     // OpenSession's second flags field (MoreSessionFlags), 0 when none goes.
     private uint _moreFlags;
+    // With --delete-missing-args, the names of the paths given that the source does not have, which the receiver deletes.
+    private List<string> _deleteNamed = [];
     // The paths of links --safe-links left out.
     private readonly List<string> _unsafeLinks = [];
     // What the scan left out as asked; with a deletion, the receiver is told, so that it keeps what they match.
@@ -143,7 +145,9 @@ internal sealed partial class SenderSession
         if (options.HardLinks && !OperatingSystem.IsLinux()) throw new ArgumentException("hard links can be found on Linux only", nameof(TransferOptions.HardLinks));
         if (options.OneFileSystem != MountPoints.Crossed && !OperatingSystem.IsLinux()) throw new ArgumentException("mount points can be found on Linux only", nameof(TransferOptions.OneFileSystem));
 #pragma warning restore CA2208
-        var scanned = SourceScanner.Scan(paths, firstAttempt ? events : null, _notSent, _exclude, ScanRules.Of(options));
+        var scanned = SourceScanner.Scan(paths, firstAttempt ? events : null, _notSent, _exclude, ScanRules.Of(options), options.DeleteMissingArgs ? _deleteNamed : null);
+        // The same missing path given twice is one deletion.
+        if (_deleteNamed.Count > 1) _deleteNamed = [.. _deleteNamed.Distinct(StringComparer.Ordinal)];
         if (options.PruneEmptyDirectories) scanned = SourceScanner.PruneEmptyDirectories(scanned);
         // rsync --safe-links, after -m as rsync's (a directory holding only such a link stays): a link that points
         // outside the tree is left out, and a deleting receiver is told its name, which it keeps.
@@ -231,7 +235,7 @@ internal sealed partial class SenderSession
             _entries = [.. _entries.Select(e => e.Entry.Implied ? e with { Entry = e.Entry with { Implied = false } } : e)];
         _token = url.Token ?? throw new SingularityException(ErrorCode.AuthFailed, "the URL has no token; use the whole URL `sglty recv` printed (sglty://HOST:PORT/?token=...)");
         // The names a deleting receiver is told of count as its entries do.
-        int named = _entries.Count + ((_sessionFlags & OpenSessionFlags.DeleteExtraneous) != 0 ? _leftBySize.Count + _unsafeLinks.Count : 0);
+        int named = _entries.Count + ((_sessionFlags & OpenSessionFlags.DeleteExtraneous) != 0 ? _leftBySize.Count + _unsafeLinks.Count : 0) + _deleteNamed.Count;
         if (named > options.Limits.MaxEntries)
             throw new SingularityException(ErrorCode.LimitExceeded, $"{named} entries exceed the limit of {options.Limits.MaxEntries}");
         // Checked before anything is sent: the manifest goes out while earlier files are already being received.
@@ -430,6 +434,9 @@ internal sealed partial class SenderSession
     };
 
     private IReadOnlyList<NotSentEntry> NotSent { get { lock (_notSent) return [.. _notSent]; } }
+
+    /// <summary>Whether this session asks the receiver to delete: what the source does not have (--delete), or names given (--delete-missing-args).</summary>
+    private bool Deletes => (_sessionFlags & OpenSessionFlags.DeleteExtraneous) != 0 || _deleteNamed.Count > 0;
 
     private IReadOnlyList<string> WouldSend { get { lock (_wouldSend) return [.. _wouldSend]; } }
 
@@ -689,6 +696,11 @@ internal sealed partial class SenderSession
                 _control.Post(ControlMessageType.LeftOut, names);
                 await _control.PaceAsync().ConfigureAwait(false);
             }
+        foreach (byte[] names in PathListMessage.Encode(_deleteNamed))
+        {
+            _control.Post(ControlMessageType.DeleteNamed, names);
+            await _control.PaceAsync().ConfigureAwait(false);
+        }
 
         // Entries go in chunks of about 256 KiB: thousands of small files cost a handful of messages, not a round trip
         // each. A chunk waits until the receiver has accepted all but the last few sent, and has committed all but
@@ -777,14 +789,14 @@ internal sealed partial class SenderSession
             case ControlMessageType.StillWorking:
                 // While deleting after Finish, or while reading files in place whole (seeding them from their old
                 // versions, or hashing them for --checksum) before the manifest's last acceptance.
-                bool deleting = Volatile.Read(ref _finishSent) && (_sessionFlags & OpenSessionFlags.DeleteExtraneous) != 0;
+                bool deleting = Volatile.Read(ref _finishSent) && Deletes;
                 bool reading = !_manifestAccepted && ((_sessionFlags & (OpenSessionFlags.Delta | OpenSessionFlags.Checksum)) != 0 || (_moreFlags & MoreSessionFlags.CopyDest) != 0);
                 if (!(deleting || reading) || body.Length != 0)
                     throw new ProtocolViolationException("StillWorking came neither after Finish with a deletion asked for nor before the manifest's acceptance with delta, --checksum or --copy-dest asked for, or with a body");
                 Interlocked.Increment(ref _stillWorking);
                 break;
             case ControlMessageType.WouldDelete:
-                if (!Volatile.Read(ref _finishSent) || (_sessionFlags & (OpenSessionFlags.DryRun | OpenSessionFlags.DeleteExtraneous)) != (OpenSessionFlags.DryRun | OpenSessionFlags.DeleteExtraneous))
+                if (!Volatile.Read(ref _finishSent) || (_sessionFlags & OpenSessionFlags.DryRun) == 0 || !Deletes)
                     throw new ProtocolViolationException("WouldDelete came before Finish, or outside a dry run with a deletion");
                 WouldDeleteMessage.Decode(body, _options.Limits.MaxPathBytes, _wouldDelete, ref _wouldDeleteBytes);
                 break;
@@ -798,7 +810,7 @@ internal sealed partial class SenderSession
                 _entriesDeleted = BinaryPrimitives.ReadInt32LittleEndian(body[4..]);
                 _entriesNotDeleted = BinaryPrimitives.ReadInt32LittleEndian(body[16..]);
                 _deletionRan = (BinaryPrimitives.ReadInt32LittleEndian(body[20..]) & ReceiverSession.SessionDoneDeleted) != 0;
-                if ((((_entriesDeleted | _entriesNotDeleted) != 0 || _deletionRan) && (_sessionFlags & OpenSessionFlags.DeleteExtraneous) == 0) || _entriesDeleted < 0 || _entriesNotDeleted < 0
+                if (((_entriesDeleted | _entriesNotDeleted) != 0 && !Deletes) || (_deletionRan && (_sessionFlags & OpenSessionFlags.DeleteExtraneous) == 0) || _entriesDeleted < 0 || _entriesNotDeleted < 0
                     || _entriesLeftByLimit < 0 || (limited && _entriesDeleted > _options.MaxDelete)
                     || _entriesDeleted < _wouldDelete.Count)
                     throw new ProtocolViolationException("SessionDone counts deletions this sender did not ask for");

@@ -1,0 +1,101 @@
+using Singularity.Engine;
+using Singularity.Engine.Protocol;
+using Singularity.Tests.Support;
+
+namespace Singularity.Tests.EndToEnd;
+
+/// <summary>
+/// With <see cref="TransferOptions.DeleteMissingArgs"/> (rsync --delete-missing-args), a path given or listed that the
+/// source does not have is deleted at the receiver: a file, a link, an empty directory, and with --delete a directory
+/// with what it holds.
+/// </summary>
+public sealed class DeleteMissingArgsTests
+{
+    private static readonly TransferOptions Quick = new() { ShardSize = 4096, SkipUnchanged = true, DeleteMissingArgs = true };
+
+    [Fact]
+    public async Task Missing_paths_given_are_deleted_at_the_receiver()
+    {
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src"), destination = temp.Sub("dst");
+        TestFiles.Create(Path.Combine(source, "keep", "f"), 5_000, seed: 1);
+        TestFiles.Create(Path.Combine(destination, "gone.log"), 10, seed: 2);
+        Directory.CreateDirectory(Path.Combine(destination, "empty"));
+        string full = TestFiles.Create(Path.Combine(destination, "full", "sub", "f"), 10, seed: 3);
+        string other = TestFiles.Create(Path.Combine(destination, "other"), 10, seed: 4);
+        string[] paths = [Path.Combine(source, "keep"), Path.Combine(source, "gone.log"), Path.Combine(source, "empty"), Path.Combine(source, "full")];
+        await using var receiver = new LoopbackReceiver(destination);
+
+        // A dry run names what would go, and removes nothing.
+        var dry = await SingularitySender.SendAsync(paths, receiver.Url, Quick with { DryRun = true });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal(["empty/", "gone.log"], dry.WouldDelete.Order(StringComparer.Ordinal));
+        Assert.Equal((2, 1), (dry.EntriesDeleted, dry.EntriesNotDeleted));
+        Assert.True(File.Exists(Path.Combine(destination, "gone.log")));
+
+        // Without --delete, a directory with anything in it stays, named.
+        var result = await SingularitySender.SendAsync(paths, receiver.Url, Quick);
+        var received = await receiver.NextResultAsync();
+        Assert.True(received.Succeeded);
+        Assert.Equal((2, 1), (result.EntriesDeleted, result.EntriesNotDeleted));
+        Assert.Contains("'full': it is a directory that is not empty", Assert.Single(received.DeletionFailures));
+        Assert.False(Path.Exists(Path.Combine(destination, "gone.log")));
+        Assert.False(Path.Exists(Path.Combine(destination, "empty")));
+        Assert.True(File.Exists(full));
+        Assert.True(File.Exists(other));
+        TestFiles.AssertSameTree(Path.Combine(source, "keep"), Path.Combine(destination, "keep"));
+
+        // With --delete, it goes with what it holds; nothing the source has is touched.
+        var deleting = await SingularitySender.SendAsync(paths, receiver.Url, Quick with { DeleteExtraneous = true });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal((3, 0), (deleting.EntriesDeleted, deleting.EntriesNotDeleted));
+        Assert.False(Path.Exists(Path.Combine(destination, "full")));
+        Assert.True(File.Exists(other));
+        TestFiles.AssertSameTree(Path.Combine(source, "keep"), Path.Combine(destination, "keep"));
+    }
+
+    /// <summary>A listed name is deleted where the list puts it, never through a link on its way, and not when the patterns exclude it.</summary>
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task Listed_names_are_deleted_below_real_directories_only()
+    {
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src"), destination = temp.Sub("dst"), outside = temp.Sub("outside");
+        TestFiles.Create(Path.Combine(source, "logs", "a.log"), 1_000, seed: 1);
+        TestFiles.Create(Path.Combine(destination, "logs", "rotated.log"), 10, seed: 2);
+        string kept = TestFiles.Create(Path.Combine(destination, "logs", "kept.tmp"), 10, seed: 3);
+        string through = TestFiles.Create(Path.Combine(outside, "f"), 10, seed: 4);
+        Directory.CreateSymbolicLink(Path.Combine(destination, "l"), outside);
+        string list = Path.Combine(temp.Path, "list");
+        File.WriteAllLines(list, ["logs/a.log", "logs/rotated.log", "logs/kept.tmp", "l/f"]);
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var (exit, _, error) = await SgltyProcess.RunAsync("send", source, "--to", receiver.Url.ToString(), "--files-from", list, "--delete-missing-args", "--exclude", "*.tmp");
+        Assert.True(exit == 0, error);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Contains("deleted 1 entry at the receiver", error);
+        Assert.False(Path.Exists(Path.Combine(destination, "logs", "rotated.log")));
+        Assert.True(File.Exists(kept));
+        Assert.True(File.Exists(through));
+        TestFiles.AssertSameBytes(Path.Combine(source, "logs", "a.log"), Path.Combine(destination, "logs", "a.log"));
+    }
+
+    [Theory]
+    [InlineData("../x", false, ErrorCode.BadPath, "refused path")]
+    [InlineData("made", false, ErrorCode.ProtocolViolation, "twice")]
+    [InlineData("x", true, ErrorCode.ProtocolViolation, "DeleteNamed outside its place")]
+    public async Task A_receiver_refuses_names_out_of_place(string path, bool afterTheManifest, ErrorCode code, string why)
+    {
+        using var temp = new TempDirectory();
+        string destination = temp.Sub("dst");
+        string kept = TestFiles.Create(Path.Combine(temp.Path, "x"), 10);
+        await using var receiver = new LoopbackReceiver(destination, new TransferOptions { Cipher = CipherSuite.None });
+        await using var peer = await RawPeer.ConnectAsync(receiver.Url);
+        // "made" is also the manifest's one entry.
+        var (refused, reason) = await peer.SendAroundManifestAsync(receiver.Token, ControlMessageType.DeleteNamed, [.. PathListMessage.Encode([path]).Single()], afterTheManifest);
+        Assert.Equal(code, refused);
+        Assert.Contains(why, reason);
+        Assert.False((await receiver.NextResultAsync()).Succeeded);
+        Assert.True(File.Exists(kept));
+    }
+}
