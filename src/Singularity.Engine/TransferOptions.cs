@@ -212,8 +212,9 @@ public sealed record TransferOptions
     /// Compare modification times in whole seconds, as the same when they differ by at most this many, as rsync
     /// --modify-window does: for a destination that keeps coarser times than the source (FAT keeps 2 s, some network
     /// shares 1 s), where every file would otherwise be taken for changed, and sent, each time. It applies wherever a
-    /// time is compared: the quick check, <see cref="Update"/> (later by more than the window), and
-    /// <see cref="LinkDestinations"/>; a file whose time is within the window keeps its own. 0 compares whole seconds,
+    /// time is compared: the quick check, <see cref="LinkDestinations"/>, and <see cref="Update"/>, which then keeps a
+    /// copy unless the source is newer by at least the window, as rsync's does; a file whose time is within the window
+    /// keeps its own (with <see cref="Checksum"/>, a file of the same contents gets the source's exactly). 0 compares whole seconds,
     /// as rsync does by default. Default null: times are compared to the 100 ns the receiver keeps (rsync's
     /// --modify-window -1). `sglty send --modify-window`.
     /// </summary>

@@ -350,7 +350,8 @@ internal static class SourceScanner
                 }
                 else if (child is DirectoryInfo subdirectory)
                 {
-                    if (followed is not null && SpecialFiles.IdentityOf(subdirectory.FullName) is { } leads && _walking.Contains((leads.Device, leads.Inode)))
+                    if (followed is not null && SpecialFiles.IdentityOf(subdirectory.FullName) is { } leads && _walking.Contains((leads.Device, leads.Inode))
+                        && !EndsOnItsOwn(found, subdirectory, relative))
                     {
                         LeaveOut(relative, $"it is a link to '{found.LinkTarget}', a directory it is in, which would never end");
                         continue;
@@ -406,10 +407,26 @@ internal static class SourceScanner
             return Directory.Exists(target) ? new DirectoryInfo(target) : File.Exists(target) ? new FileInfo(target) : null;
         }
 
-        /// <summary>Names an entry that cannot be sent, and goes on, as rsync goes on past it.</summary>
+        /// <summary>
+        /// Whether a link followed only because it points outside the tree (--copy-unsafe-links), back to a directory
+        /// the walk is in, stops on its own: met again inside its target, one level further down, it no longer climbs
+        /// above the top, and stays a link there, as rsync judges each link where it stands (`self -> ../tree` at the
+        /// top of `tree/` is copied once, and its copy's `self` is a link). Any other such link would never end.
+        /// </summary>
+        private bool EndsOnItsOwn(FileSystemInfo link, DirectoryInfo target, string relative)
+        {
+            if (rules.CopyLinks || rules.CopyDirLinks || link.LinkTarget is not { } text
+                || SpecialFiles.RealPath(target.FullName) is not { } top || SpecialFiles.RealPath(Path.GetDirectoryName(link.FullName)!) is not { } at)
+                return false;
+            string inside = Path.GetRelativePath(top, Path.Join(at, link.Name));
+            return inside != ".." && !inside.StartsWith("../", StringComparison.Ordinal) && !Path.IsPathRooted(inside)
+                && !LinkSafety.IsUnsafe(text, $"{relative}/{inside.Replace(Path.DirectorySeparatorChar, '/')}");
+        }
+
+        /// <summary>Names a link that cannot be sent (it leads nowhere, or round in a loop), and goes on, as rsync goes on past it.</summary>
         private void LeaveOut(string relative, string reason)
         {
-            notSent.Add(new NotSentEntry(relative, reason));
+            notSent.Add(new NotSentEntry(relative, reason) { IsLink = true });
             skipped?.Invoke($"not sending '{relative}': {reason}");
         }
 

@@ -14,8 +14,13 @@ internal readonly record struct TimeMatch(int? WindowSeconds)
     /// <summary>Whether times <paramref name="a"/> and <paramref name="b"/> (ns since the epoch) count as the same.</summary>
     public bool Same(long a, long b) => WindowSeconds is not { } window ? a == b : Math.Abs(Seconds(a) - Seconds(b)) <= window;
 
-    /// <summary>Whether time <paramref name="a"/> is later than <paramref name="b"/> beyond the window (rsync --update's test).</summary>
-    public bool Later(long a, long b) => WindowSeconds is not { } window ? a > b : Seconds(a) - Seconds(b) > window;
+    /// <summary>
+    /// Whether rsync --update keeps a copy in place of time <paramref name="copy"/> against the source's
+    /// <paramref name="source"/>: when it is later; with a window, unless the source is newer by at least the window
+    /// in whole seconds, as rsync's generator asks (`file->modtime - st_mtime &lt; modify_window`): at 0, a later
+    /// second; at 2, even a copy up to a second older than the source.
+    /// </summary>
+    public bool UpdateKeeps(long copy, long source) => WindowSeconds is not { } window ? copy > source : Seconds(source) - Seconds(copy) < window;
 
     // Whole seconds, rounded down as the kernel's timespec keeps them (a time before 1970 too).
     private static long Seconds(long nanoseconds)

@@ -888,8 +888,10 @@ internal sealed partial class ReceiverSession
         bool modeDiffers = _options.PreserveMode && !OperatingSystem.IsWindows() && existing.UnixFileMode != mode;
         var owner = SpecialFiles.MayChangeOwners ? entry.Owner : null;
         bool ownerDiffers = owner is not null && SpecialFiles.OwnerOf(full) != owner;
-        // Only --checksum finds a file in place whose time differs; it gets the source's, as rsync -c gives it.
-        bool timeDiffers = !_times.Same(SourceScanner.ToNanoseconds(existing.LastWriteTimeUtc), entry.MtimeNanoseconds);
+        // Only --checksum finds a file in place whose time differs; it gets the source's exactly, as rsync -c gives it
+        // whatever the modify window. The quick check's file within the window keeps its own, as rsync leaves it.
+        long standing = SourceScanner.ToNanoseconds(existing.LastWriteTimeUtc);
+        bool timeDiffers = _checksum ? standing != entry.MtimeNanoseconds : !_times.Same(standing, entry.MtimeNanoseconds);
         if (!modeDiffers && !ownerDiffers && !timeDiffers) return true;
         try
         {
@@ -933,7 +935,7 @@ internal sealed partial class ReceiverSession
     /// its time too, before --checksum would find its contents the same and give it the entry's time.
     /// </summary>
     private bool NewerKept(FileInfo existing, ManifestEntry entry) =>
-        (_keepRules & OpenSessionFlags.Update) != 0 && _times.Later(SourceScanner.ToNanoseconds(existing.LastWriteTimeUtc), entry.MtimeNanoseconds);
+        (_keepRules & OpenSessionFlags.Update) != 0 && _times.UpdateKeeps(SourceScanner.ToNanoseconds(existing.LastWriteTimeUtc), entry.MtimeNanoseconds);
 
     /// <summary>
     /// With --checksum, whether the regular file at <paramref name="full"/> (opened never through a link, nor a FIFO)
@@ -971,7 +973,7 @@ internal sealed partial class ReceiverSession
         var existing = new FileInfo(full);
         if (!existing.Exists || existing.LinkTarget is not null || SpecialFiles.KindOf(full) is not null) return false;
         return ((_keepRules & OpenSessionFlags.SizeOnly) != 0 && existing.Length == entry.Size)
-            || ((_keepRules & OpenSessionFlags.Update) != 0 && _times.Later(SourceScanner.ToNanoseconds(existing.LastWriteTimeUtc), entry.MtimeNanoseconds));
+            || ((_keepRules & OpenSessionFlags.Update) != 0 && _times.UpdateKeeps(SourceScanner.ToNanoseconds(existing.LastWriteTimeUtc), entry.MtimeNanoseconds));
     }
 
     /// <summary>

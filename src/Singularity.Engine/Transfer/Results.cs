@@ -118,7 +118,7 @@ public sealed record NotSentEntry(string Path, string Reason)
     /// <summary>A directory: one the sender could not list (sent empty), or one the receiver could not write.</summary>
     public bool IsDirectory { get; init; }
 
-    /// <summary>A link the receiver could not write.</summary>
+    /// <summary>A link: one the sender could not follow (it leads nowhere, or round in a loop), or one the receiver could not write.</summary>
     public bool IsLink { get; init; }
 
     /// <summary>The size of a file left out, as the scan saw it; 0 for a directory.</summary>

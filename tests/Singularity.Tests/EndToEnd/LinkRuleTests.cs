@@ -89,6 +89,8 @@ public sealed class LinkRuleTests
         Assert.Equal("tricky", Assert.Single(result.NotSent).Path);
         Assert.Contains("does not exist", result.NotSent[0].Reason);
         Assert.Equal(0, result.UnsafeLinksLeftOut);
+        // The files that arrived: the link left out is no file.
+        Assert.Equal((6, 6, 0), (result.Files, result.FilesTransferred, result.FilesNotSent));
         foreach (string name in new[] { "abs", "up", "sub/up2" })
         {
             Assert.Null(new FileInfo(Path.Combine(destination, name)).LinkTarget);
@@ -100,6 +102,36 @@ public sealed class LinkRuleTests
         Assert.Equal("in.txt", new FileInfo(Path.Combine(destination, "safe")).LinkTarget);
         Assert.Equal("../../in.txt", new FileInfo(Path.Combine(destination, "sub", "deep", "ok3")).LinkTarget);
         Assert.Equal("sub", new FileInfo(Path.Combine(destination, "dirlink")).LinkTarget);
+    }
+
+    /// <summary>
+    /// A link back up the tree, followed only because it points outside it, is copied once: inside the copy, one
+    /// level down, the same link no longer climbs above the top and stays a link, as rsync judges it there. One
+    /// that would climb out wherever it stands would never end, and is left out.
+    /// </summary>
+    [Fact]
+    public async Task Copy_unsafe_links_follows_a_link_up_the_tree_once()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree"), destination = temp.Sub("dst");
+        TestFiles.Create(Path.Combine(tree, "a"), 3_000, seed: 1);
+        Directory.CreateSymbolicLink(Path.Combine(tree, "self"), "../tree");
+        Directory.CreateSymbolicLink(Path.Combine(temp.Sub("src/tree/sub"), "me"), "../../tree/sub");
+        Directory.CreateSymbolicLink(Path.Combine(tree, "abs"), tree);
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var result = await SingularitySender.SendAsync([tree + "/"], receiver.Url, Quick with { CopyUnsafeLinks = true });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+
+        // An absolute link is unsafe wherever it stands: a loop, named (rsync follows it until the kernel says ELOOP).
+        Assert.Equal(["abs", "self/abs"], result.NotSent.Select(entry => entry.Path).Order(StringComparer.Ordinal));
+        Assert.All(result.NotSent, entry => Assert.True(entry.IsLink));
+        Assert.Null(new DirectoryInfo(Path.Combine(destination, "self")).LinkTarget);
+        TestFiles.AssertSameBytes(Path.Combine(tree, "a"), Path.Combine(destination, "self", "a"));
+        Assert.Equal("../tree", new FileInfo(Path.Combine(destination, "self", "self")).LinkTarget);
+        Assert.Null(new DirectoryInfo(Path.Combine(destination, "sub", "me")).LinkTarget);
+        Assert.Equal("../../tree/sub", new FileInfo(Path.Combine(destination, "sub", "me", "me")).LinkTarget);
+        Assert.Equal("../../tree/sub", new FileInfo(Path.Combine(destination, "self", "sub", "me")).LinkTarget);
     }
 
     [Fact]

@@ -61,25 +61,50 @@ public sealed class TimeRuleTests
         TestFiles.AssertSameTree(source, destination);
     }
 
-    /// <summary>With --update, a copy later by no more than the window is not later: it is the same, and kept as unchanged.</summary>
+    /// <summary>
+    /// With --update, a copy is kept unless the source is newer by at least the window, as rsync decides: a copy one
+    /// second older than the source (in whole seconds) is sent with a window of 0 or 1, and kept with 2 (checked
+    /// against rsync 3.5.0's -u --modify-window).
+    /// </summary>
     [Fact]
-    public async Task Update_looks_past_the_window()
+    public async Task Update_keeps_a_copy_the_window_makes_no_older()
     {
         using var temp = new TempDirectory();
         string source = temp.Sub("src"), destination = temp.Sub("dst");
-        File.SetLastWriteTimeUtc(TestFiles.Create(Path.Combine(source, "f"), 5_000, seed: 1), Second);
-        File.SetLastWriteTimeUtc(TestFiles.Create(Path.Combine(destination, "f"), 6_000, seed: 2), Second.AddSeconds(1.5));
+        File.SetLastWriteTimeUtc(TestFiles.Create(Path.Combine(source, "f"), 5_000, seed: 1), Second.AddSeconds(1.5));
+        string copy = TestFiles.Create(Path.Combine(destination, "f"), 6_000, seed: 2);
+        File.SetLastWriteTimeUtc(copy, Second);
         await using var receiver = new LoopbackReceiver(destination);
 
-        // Later by 1.5 s, outside a window of 0: kept by --update, as changed there.
-        var later = await SingularitySender.SendAsync([source + "/"], receiver.Url, Quick with { Update = true, ModifyWindow = 0, DryRun = true });
+        foreach (var (window, kept) in new[] { (0, 0), (1, 0), (2, 1) })
+        {
+            var result = await SingularitySender.SendAsync([source + "/"], receiver.Url, Quick with { Update = true, ModifyWindow = window, DryRun = true });
+            Assert.True((await receiver.NextResultAsync()).Succeeded);
+            Assert.True(kept == result.FilesKept, $"window {window}: {result.FilesKept} kept");
+        }
+        var sent = await SingularitySender.SendAsync([source + "/"], receiver.Url, Quick with { Update = true, ModifyWindow = 1 });
         Assert.True((await receiver.NextResultAsync()).Succeeded);
-        Assert.Equal(1, later.FilesKept);
-        // Within a window of 1 (one whole second apart), it is no later: its other size sends the file.
-        var same = await SingularitySender.SendAsync([source + "/"], receiver.Url, Quick with { Update = true, ModifyWindow = 1 });
+        Assert.Equal((0, 1), (sent.FilesKept, sent.FilesTransferred));
+        TestFiles.AssertSameBytes(Path.Combine(source, "f"), copy);
+    }
+
+    /// <summary>With --checksum, a file of the same contents gets the source's time exactly, whatever the window, as rsync -c gives it.</summary>
+    [Fact]
+    public async Task Checksum_sets_the_exact_time_whatever_the_window()
+    {
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src"), destination = temp.Sub("dst");
+        string file = TestFiles.Create(Path.Combine(source, "f"), 5_000, seed: 1);
+        File.SetLastWriteTimeUtc(file, Second.AddMilliseconds(500));
+        string copy = Path.Combine(destination, "f");
+        File.Copy(file, copy);
+        File.SetLastWriteTimeUtc(copy, Second.AddSeconds(1));
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var result = await SingularitySender.SendAsync([source + "/"], receiver.Url, Quick with { Checksum = true, ModifyWindow = 2 });
         Assert.True((await receiver.NextResultAsync()).Succeeded);
-        Assert.Equal((0, 1), (same.FilesKept, same.FilesTransferred));
-        TestFiles.AssertSameBytes(Path.Combine(source, "f"), Path.Combine(destination, "f"));
+        Assert.Equal(1, result.FilesUnchanged);
+        Assert.Equal(Second.AddMilliseconds(500), File.GetLastWriteTimeUtc(copy));
     }
 
     [Fact]
@@ -91,7 +116,8 @@ public sealed class TimeRuleTests
         TestFiles.Create(Path.Combine(tree, "d", "f"), 1_000, seed: 1);
         File.SetLastWriteTimeUtc(Path.Combine(tree, "d", "f"), Second);
         File.CreateSymbolicLink(Path.Combine(tree, "d", "l"), "f");
-        File.SetLastWriteTimeUtc(Path.Combine(tree, "d", "l"), Second);
+        // Another time than its file's, so that the link's own time is told from its target's.
+        File.SetLastWriteTimeUtc(Path.Combine(tree, "d", "l"), Second.AddDays(-1));
         Directory.SetLastWriteTimeUtc(Path.Combine(tree, "d"), Second);
         Directory.SetLastWriteTimeUtc(tree, Second);
 
@@ -106,13 +132,13 @@ public sealed class TimeRuleTests
         }
         string kept = await SendAsync(Quick, "all");
         Assert.Equal(Second, Directory.GetLastWriteTimeUtc(Path.Combine(kept, "d")));
-        Assert.Equal(Second, new FileInfo(Path.Combine(kept, "d", "l")).LastWriteTimeUtc);
+        Assert.Equal(Second.AddDays(-1), new FileInfo(Path.Combine(kept, "d", "l")).LastWriteTimeUtc);
 
         var before = DateTime.UtcNow.AddMinutes(-1);
         string dirs = await SendAsync(Quick with { OmitDirectoryTimes = true }, "omit-dirs");
         Assert.True(Directory.GetLastWriteTimeUtc(dirs) > before);
         Assert.True(Directory.GetLastWriteTimeUtc(Path.Combine(dirs, "d")) > before);
-        Assert.Equal(Second, new FileInfo(Path.Combine(dirs, "d", "l")).LastWriteTimeUtc);
+        Assert.Equal(Second.AddDays(-1), new FileInfo(Path.Combine(dirs, "d", "l")).LastWriteTimeUtc);
         Assert.Equal(Second, File.GetLastWriteTimeUtc(Path.Combine(dirs, "d", "f")));
 
         string links = await SendAsync(Quick with { OmitLinkTimes = true }, "omit-links");
