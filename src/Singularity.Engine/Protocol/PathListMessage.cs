@@ -4,7 +4,7 @@ using System.Text;
 namespace Singularity.Engine.Protocol;
 
 /// <summary>
-/// The body of a message that lists paths (WouldDelete, LeftOut): u32 count (at least 1), then per path a u16 length
+/// The body of a message that lists paths (WouldDelete, LeftOut, DeleteNamed): u32 count (at least 1), then per path a u16 length
 /// and its UTF-8 bytes (PROTOCOL §3).
 /// </summary>
 internal static class PathListMessage

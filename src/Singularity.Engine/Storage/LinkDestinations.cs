@@ -61,7 +61,7 @@ internal sealed class LinkDestinations : IDisposable
     /// snapshot, as rsync users keep one) is followed, and where it leads must be inside the receiver's directory too;
     /// below it, nothing is followed. A directory that is not there is named in <see cref="Notices"/>.
     /// </summary>
-    public static LinkDestinations Resolve(string receiverRoot, string destination, IReadOnlyList<string> directories)
+    public static LinkDestinations Resolve(string receiverRoot, string destination, IReadOnlyList<string> directories, string option = "--link-dest")
     {
         var bases = new string[]?[directories.Count];
         var notices = new List<string>();
@@ -75,16 +75,16 @@ internal sealed class LinkDestinations : IDisposable
                 if (name == ".") continue;
                 if (name != "..") names.Add(name);
                 else if (names.Count > 0) names.RemoveAt(names.Count - 1);
-                else throw new SingularityException(ErrorCode.BadPath, $"refused --link-dest '{directories[i]}': it leads out of the receiver's directory, where nothing may be linked from");
+                else throw new SingularityException(ErrorCode.BadPath, $"refused {option} '{directories[i]}': it leads out of the receiver's directory, where nothing may be linked from");
             }
             string? real = SpecialFiles.RealPath(Path.Combine(root, string.Join('/', names)));
             if (real is null || !Directory.Exists(real))
             {
-                if (OperatingSystem.IsLinux()) notices.Add($"--link-dest '{directories[i]}' is not a directory here: nothing is linked from it");
+                if (OperatingSystem.IsLinux()) notices.Add($"{option} '{directories[i]}' is not a directory here: nothing is {(option == "--link-dest" ? "linked" : option == "--copy-dest" ? "copied" : "compared")} from it");
                 continue;
             }
             if (real != root && !PathGuard.IsBelow(root, real))
-                throw new SingularityException(ErrorCode.BadPath, $"refused --link-dest '{directories[i]}': a link leads it out of the receiver's directory, to '{real}', where nothing may be linked from");
+                throw new SingularityException(ErrorCode.BadPath, $"refused {option} '{directories[i]}': a link leads it out of the receiver's directory, to '{real}', where nothing may be linked from");
             bases[i] = real == root ? [] : real[(root.Length + (root.EndsWith('/') ? 0 : 1))..].Split('/');
         }
         return new LinkDestinations(root, bases, notices);

@@ -294,7 +294,7 @@ internal static class SourceScanner
         public bool PassesOver(string reason, string? name)
         {
             if (!rules.IgnoreMissing || reason != Missing) return false;
-            if (name is not null && exclude?.Excludes(name, isDirectory: false) != true) missing?.Add(name);
+            if (name is not null && (rules.DeletesExcluded || exclude?.Excludes(name, isDirectory: false) != true)) missing?.Add(name);
             return true;
         }
 
@@ -465,7 +465,12 @@ internal static class SourceScanner
             for (int i = parts.Length - 1; i > 0; i--)
             {
                 if (seen.KindOf(string.Join('/', parts, 0, i)) is not { } nearest) continue;
-                if (nearest is Names.NotDirectory or Names.Whole) return;
+                if (nearest is Names.NotDirectory or Names.Whole)
+                {
+                    // Missing below a directory sent whole, it is still a name to delete (rsync --delete-missing-args).
+                    if (missing is not null && new FileInfo(full) is { Exists: false, LinkTarget: null } && !Directory.Exists(full)) PassesOver(Unreachable(full), kept);
+                    return;
+                }
                 break;
             }
             var named = new FileInfo(full);

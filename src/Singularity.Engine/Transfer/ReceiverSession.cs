@@ -144,8 +144,13 @@ internal sealed partial class ReceiverSession
     private TimeMatch _times = TimeMatch.Exact;
     private bool _omitDirectoryTimes;
     private bool _omitLinkTimes;
-    // Names the sender asks to delete (DeleteNamed), null when none.
+    // Names the sender asks to delete (DeleteNamed), null when none, and their UTF-8 bytes: kept whole until Finish,
+    // so they are held to DeleteNamedMostBytes.
     private List<string>? _deleteNamed;
+    private long _deleteNamedBytes;
+
+    /// <summary>The most bytes of paths a session's DeleteNamed messages may carry in all (PROTOCOL §3).</summary>
+    internal const long DeleteNamedMostBytes = 16 << 20;
     // Names of files the sender's size rules left out (LeftOut), and those of DeleteNamed.
     private int _leftOut;
     private int _filesCommitted;
@@ -379,7 +384,8 @@ internal sealed partial class ReceiverSession
         if (!_opened || _entriesReceived != 0 || _linkDests is not null) throw new ProtocolViolationException("LinkDest outside its place: once, after OpenSession and before the manifest");
         // It links what the quick check finds unchanged; --checksum reads contents, which a link made from status alone would skip.
         if (!_skipUnchanged || _checksum) throw new ProtocolViolationException("LinkDest without the quick check it rests on, or with --checksum");
-        _linkDests = LinkDestinations.Resolve(_receiverRoot, _destination, LinkDestMessage.Decode(body, _limits));
+        string option = _earlierCopies switch { EarlierCopies.Compared => "--compare-dest", EarlierCopies.Copied => "--copy-dest", _ => "--link-dest" };
+        _linkDests = LinkDestinations.Resolve(_receiverRoot, _destination, LinkDestMessage.Decode(body, _limits), option);
         _notices.AddRange(_linkDests.Notices);
     }
 
@@ -439,17 +445,15 @@ internal sealed partial class ReceiverSession
     private void OnDeleteNamed(ReadOnlySpan<byte> body)
     {
         if (!_opened || _entriesReceived != 0) throw new ProtocolViolationException("DeleteNamed outside its place: after OpenSession and before the manifest");
-        _deleteNamed ??= [];
-        int before = _deleteNamed.Count;
-        long bytes = 0;
-        PathListMessage.Decode(body, ControlMessageType.DeleteNamed, _limits.MaxPathBytes, _limits.MaxEntries - _declaredEntries - _leftOut, long.MaxValue, _deleteNamed, ref bytes);
-        for (int i = before; i < _deleteNamed.Count; i++)
+        var paths = new List<string>();
+        PathListMessage.Decode(body, ControlMessageType.DeleteNamed, _limits.MaxPathBytes, _limits.MaxEntries - _declaredEntries - _leftOut, DeleteNamedMostBytes, paths, ref _deleteNamedBytes);
+        foreach (string path in paths)
         {
-            string path = _deleteNamed[i];
             if (PathGuard.SyntaxError(path, _limits) is { } error) throw new SingularityException(ErrorCode.BadPath, $"refused path: {error}");
             if (!_names.Add(NameHash(path))) throw new ProtocolViolationException($"'{path}' is named twice");
         }
-        _leftOut += _deleteNamed.Count - before;
+        (_deleteNamed ??= []).AddRange(paths);
+        _leftOut += paths.Count;
     }
 
     /// <summary>
@@ -528,8 +532,9 @@ internal sealed partial class ReceiverSession
                 if (first == 0)
                 {
                     _preallocate = PartialFile.PreallocationHelps(_guard.Root);
-                    // Seeded partials take space as they are prepared: what was free counts from before the first.
-                    if (_delta) CheckFreeSpace(0);
+                    // Seeded partials, and copies from --copy-dest, take space as they are prepared: what was free counts
+                    // from before the first.
+                    if (_delta || _earlierCopies == EarlierCopies.Copied) CheckFreeSpace(0);
                 }
                 GrowFiles(first + count);
                 for (int id = first; id < first + count; id++)
@@ -674,7 +679,9 @@ internal sealed partial class ReceiverSession
             NameKept(id, entry);
             return;
         }
-        if (_linkDests is not null && !entry.SentBefore && Linked(id, entry, full, fresh, partialStands, standing, link: true)) return;
+        // A file an earlier attempt found in a --compare-dest copy is marked sent before by a retry that deletes: it is
+        // looked for there again, since nothing of it stands here.
+        if (_linkDests is not null && (!entry.SentBefore || _earlierCopies == EarlierCopies.Compared) && Linked(id, entry, full, fresh, partialStands, standing, link: true)) return;
         var file = NewPartialFile(id, entry, full);
         // A partial of its own, from an interrupted send of this version, is resumed; otherwise, with delta, the file
         // is seeded from the version at its name, and its offers read from the seed.
@@ -771,7 +778,7 @@ internal sealed partial class ReceiverSession
             NamePresent(id, entry);
         else if (!fresh && _keepRules != 0 && !entry.SentBefore && KeepsOwn(entry, full))
             NameKept(id, entry);
-        else if (_linkDests is not null && !entry.SentBefore)
+        else if (_linkDests is not null && (!entry.SentBefore || _earlierCopies == EarlierCopies.Compared))
             Linked(id, entry, full, fresh, partialStands, standing: null, link: false);
     }
 
@@ -800,7 +807,9 @@ internal sealed partial class ReceiverSession
         if (_earlierCopies == EarlierCopies.Compared) _filesCompared++;
         else if (_earlierCopies == EarlierCopies.Copied) _filesCopied++;
         else _filesLinked++;
-        _chunkUnchangedBytes += entry.Size;
+        // A copy takes space, made after the free space was read (CheckFreeSpace counts it as needed); a link or a
+        // comparison takes none.
+        if (use != EarlierCopies.Copied) _chunkUnchangedBytes += entry.Size;
         if (link)
         {
             _fileCount++;
@@ -1427,13 +1436,15 @@ internal sealed partial class ReceiverSession
             if (!RealDirectoriesOnTheWay(path) || _guard.Checked(full)) continue;
             _extraneous.RemoveNamed(full, path, withContents: _deleteExtraneous);
         }
+        _deleteNamed = null;
     }
 
     /// <summary>Whether the destination and each directory above <paramref name="path"/> below it is a real directory, there now and not only planned by a dry run.</summary>
     private bool RealDirectoriesOnTheWay(string path)
     {
-        // The destination itself may be reached through a link, as its user gave it (as the deletion's Clean takes it).
-        if (_guard.Planned(_guard.Root) || !Directory.Exists(_guard.Root)) return false;
+        // The receiver's own directory may be reached through a link, as its user gave it (as the deletion's Clean takes
+        // it); a directory a URL names was made without links, and one that became a link since is not gone through.
+        if (_guard.Planned(_guard.Root) || new DirectoryInfo(_guard.Root) is not { Exists: true } root || (root.LinkTarget is not null && _destination.Length > 0)) return false;
         for (int slash = path.IndexOf('/'); slash > 0; slash = path.IndexOf('/', slash + 1))
         {
             string directory = _guard.FullPath(path[..slash]);

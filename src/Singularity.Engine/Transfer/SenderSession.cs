@@ -234,6 +234,21 @@ internal sealed partial class SenderSession
         else if (_entries.Exists(e => e.Entry.Implied))
             _entries = [.. _entries.Select(e => e.Entry.Implied ? e with { Entry = e.Entry with { Implied = false } } : e)];
         _token = url.Token ?? throw new SingularityException(ErrorCode.AuthFailed, "the URL has no token; use the whole URL `sglty recv` printed (sglty://HOST:PORT/?token=...)");
+        // A missing name that something sent, or left out by a rule, also names is no deletion: the receiver holds it as
+        // the rest of the send says (two paths of one name, say "a/x" missing and "b/x" sent).
+        if (_deleteNamed.Count > 0)
+        {
+            var sent = new HashSet<string>(scanned.Select(entry => entry.Entry.Path).Concat(_leftBySize).Concat(_unsafeLinks), StringComparer.Ordinal);
+            _deleteNamed.RemoveAll(sent.Contains);
+            long bytes = 0;
+            foreach (string name in _deleteNamed)
+            {
+                if (PathGuard.SyntaxError(name, options.Limits) is { } error) throw new SingularityException(ErrorCode.BadPath, $"cannot delete '{name}' at the receiver: {error}");
+                bytes += System.Text.Encoding.UTF8.GetByteCount(name);
+            }
+            if (bytes > ReceiverSession.DeleteNamedMostBytes)
+                throw new SingularityException(ErrorCode.LimitExceeded, $"the missing paths to delete take {ByteSize.Format(bytes)} of names, beyond the {ByteSize.Format(ReceiverSession.DeleteNamedMostBytes)} a receiver takes; send them in parts");
+        }
         // The names a deleting receiver is told of count as its entries do.
         int named = _entries.Count + ((_sessionFlags & OpenSessionFlags.DeleteExtraneous) != 0 ? _leftBySize.Count + _unsafeLinks.Count : 0) + _deleteNamed.Count;
         if (named > options.Limits.MaxEntries)

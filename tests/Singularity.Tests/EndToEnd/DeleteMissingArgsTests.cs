@@ -80,6 +80,61 @@ public sealed class DeleteMissingArgsTests
         TestFiles.AssertSameBytes(Path.Combine(source, "logs", "a.log"), Path.Combine(destination, "logs", "a.log"));
     }
 
+    /// <summary>
+    /// A missing name that something sent also names is no deletion (two paths of one name); one below a directory a
+    /// relative send sends whole is; one the patterns exclude is with --delete-excluded, as rsync deletes it.
+    /// </summary>
+    [Fact]
+    public async Task Missing_names_meet_the_rest_of_the_send_as_rsync_meets_them()
+    {
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src"), destination = temp.Sub("dst");
+        TestFiles.Create(Path.Combine(source, "b", "x"), 3_000, seed: 1);
+        TestFiles.Create(Path.Combine(source, "d", "kept"), 1_000, seed: 2);
+        TestFiles.Create(Path.Combine(destination, "x"), 10, seed: 3);
+        TestFiles.Create(Path.Combine(destination, "d", "gone"), 10, seed: 4);
+        TestFiles.Create(Path.Combine(destination, "old.tmp"), 10, seed: 5);
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var same = await SingularitySender.SendAsync([Path.Combine(source, "a", "x"), Path.Combine(source, "b", "x")], receiver.Url, Quick);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal(0, same.EntriesDeleted);
+        TestFiles.AssertSameBytes(Path.Combine(source, "b", "x"), Path.Combine(destination, "x"));
+
+        var below = await SingularitySender.SendAsync([$"{source}/./d", $"{source}/./d/gone"], receiver.Url, Quick with { Relative = true });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal(1, below.EntriesDeleted);
+        Assert.False(File.Exists(Path.Combine(destination, "d", "gone")));
+
+        var excluded = await SingularitySender.SendAsync([Path.Combine(source, "old.tmp")], receiver.Url, Quick with { Exclude = ["*.tmp"] });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.True(File.Exists(Path.Combine(destination, "old.tmp")));
+        var deletingExcluded = await SingularitySender.SendAsync([Path.Combine(source, "old.tmp"), Path.Combine(source, "d")], receiver.Url,
+            Quick with { Exclude = ["*.tmp"], DeleteExtraneous = true, DeleteExcluded = true });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal(0, excluded.EntriesDeleted);
+        Assert.False(File.Exists(Path.Combine(destination, "old.tmp")));
+        Assert.True(deletingExcluded.EntriesDeleted >= 1);
+    }
+
+    /// <summary>Names past one message (about 256 KiB) count once against the receiver's entries limit, and all go.</summary>
+    [Fact]
+    public async Task Many_missing_names_count_once_against_the_limit()
+    {
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src"), destination = temp.Sub("dst");
+        TestFiles.Create(Path.Combine(source, "f"), 100, seed: 1);
+        string[] missing = [.. Enumerable.Range(0, 20_000).Select(i => Path.Combine(source, $"missing-file-number-{i:00000}"))];
+        for (int i = 0; i < 20_000; i += 1000) TestFiles.Create(Path.Combine(destination, $"missing-file-number-{i:00000}"), 10, seed: i);
+        await using var receiver = new LoopbackReceiver(destination, new TransferOptions { Limits = new ProtocolLimits { MaxEntries = 30_000 } });
+
+        var result = await SingularitySender.SendAsync([Path.Combine(source, "f"), .. missing], receiver.Url, Quick with { Limits = new ProtocolLimits { MaxEntries = 30_000 } });
+        var received = await receiver.NextResultAsync();
+        Assert.True(received.Succeeded, received.Error?.Message);
+        Assert.Equal(20, result.EntriesDeleted);
+        Assert.Equal(["f"], Directory.EnumerateFileSystemEntries(destination).Select(Path.GetFileName));
+    }
+
     [Theory]
     [InlineData("../x", false, ErrorCode.BadPath, "refused path")]
     [InlineData("made", false, ErrorCode.ProtocolViolation, "twice")]

@@ -59,6 +59,32 @@ public sealed class EarlierCopiesTests
         Assert.Equal("a", new FileInfo(Path.Combine(diff, "l")).LinkTarget);
     }
 
+    /// <summary>
+    /// A send cut part way and retried with --delete names the files the first attempt found in the --compare-dest
+    /// copy as sent before: the retry finds them there again, and still makes nothing of them at the destination.
+    /// </summary>
+    [Fact]
+    public async Task Compare_dest_still_leaves_unchanged_files_out_across_a_retry()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree"), destination = temp.Sub("dst");
+        for (int i = 0; i < 20; i++) TestFiles.Create(Path.Combine(tree, $"same{i:00}"), 1_000, seed: 100 + i);
+        await using var receiver = new LoopbackReceiver(destination);
+        await SingularitySender.SendAsync([tree + "/"], receiver.Url with { Directory = "base" }, Quick);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        for (int i = 0; i < 40; i++) TestFiles.Create(Path.Combine(tree, $"new{i:00}.bin"), 200_000, seed: i);
+        await using var relay = new TcpRelay(receiver.Url);
+        relay.CutAllOnce((connection, forwarded) => connection == 1 && forwarded > (3 << 20));
+
+        var result = await SingularitySender.SendAsync([tree + "/"], relay.Url with { Directory = "diff" },
+            Quick with { CompareDestinations = ["../base"], DeleteExtraneous = true, Lanes = 1, MaxInFlightBytes = 1 << 20, Retries = 2 });
+
+        Assert.Equal(1, result.Retries);
+        string diff = Path.Combine(destination, "diff");
+        Assert.Equal(Enumerable.Range(0, 40).Select(i => $"new{i:00}.bin"), Directory.EnumerateFiles(diff).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        for (int i = 0; i < 40; i++) TestFiles.AssertSameBytes(Path.Combine(tree, $"new{i:00}.bin"), Path.Combine(diff, $"new{i:00}.bin"));
+    }
+
     [Fact]
     public async Task Copy_dest_copies_at_the_receiver_what_an_earlier_copy_holds_unchanged()
     {
@@ -81,7 +107,7 @@ public sealed class EarlierCopiesTests
             Assert.Equal(File.GetLastWriteTimeUtc(Path.Combine(tree, name)), File.GetLastWriteTimeUtc(Path.Combine(copy, name)));
             Assert.Equal(File.GetUnixFileMode(Path.Combine(tree, name)), File.GetUnixFileMode(Path.Combine(copy, name)));
         }
-        // No unnamed copy or partial is left beside them.
+        // No partial is left beside them.
         Assert.Empty(Directory.EnumerateFiles(copy, "*.sglty-*", SearchOption.AllDirectories));
     }
 
