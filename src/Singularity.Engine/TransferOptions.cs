@@ -364,6 +364,16 @@ public sealed record TransferOptions
     public bool DeleteExcluded { get; init; }
 
     /// <summary>
+    /// With <see cref="DeleteExtraneous"/>, delete even when something was left out, as rsync --ignore-errors does: a
+    /// file or directory the sender could not read, a link it could not follow, an entry the receiver could not write.
+    /// By default such a send deletes nothing, since what was left out would read as gone from the source; with this,
+    /// what stands at the name of an entry left out (or below a directory that could not be listed, sent empty) is
+    /// deleted like anything the source does not have. The send still reports what was left out (exit 23). Default
+    /// false; `sglty send --ignore-errors`.
+    /// </summary>
+    public bool IgnoreErrors { get; init; }
+
+    /// <summary>
     /// Keep each entry's owner and group, as rsync -a keeps them (the sender must run on Linux): by name where the
     /// receiver knows the name (the ids' names travel once, and root's id is never mapped), else by number, or by
     /// number only with <see cref="NumericIds"/>. The sender reads them (one more look at each entry); a receiver

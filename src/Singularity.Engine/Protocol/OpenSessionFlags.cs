@@ -76,6 +76,9 @@ internal static class MoreSessionFlags
     /// <summary>A file unchanged in LinkDest's directories is copied rather than linked (rsync --copy-dest).</summary>
     public const uint CopyDest = 16;
 
+    /// <summary>With a deletion (flag bit 1): the receiver deletes even after a file was given up or an entry failed (rsync --ignore-errors).</summary>
+    public const uint IgnoreErrors = 32;
+
     /// <summary>Every bit this side knows.</summary>
-    public const uint Known = ModifyWindow | OmitDirectoryTimes | OmitLinkTimes | CompareDest | CopyDest;
+    public const uint Known = ModifyWindow | OmitDirectoryTimes | OmitLinkTimes | CompareDest | CopyDest | IgnoreErrors;
 }

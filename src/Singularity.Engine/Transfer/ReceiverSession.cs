@@ -144,6 +144,8 @@ internal sealed partial class ReceiverSession
     private TimeMatch _times = TimeMatch.Exact;
     private bool _omitDirectoryTimes;
     private bool _omitLinkTimes;
+    // rsync --ignore-errors: the deletion runs even after a file was given up or an entry failed.
+    private bool _ignoreErrors;
     // Names the sender asks to delete (DeleteNamed), null when none, and their UTF-8 bytes: kept whole until Finish,
     // so they are held to DeleteNamedMostBytes.
     private List<string>? _deleteNamed;
@@ -285,6 +287,7 @@ internal sealed partial class ReceiverSession
         if (_checksum && (!_skipUnchanged || (flags & OpenSessionFlags.SizeOnly) != 0)) throw new ProtocolViolationException("OpenSession asks for --checksum without the quick check it refines, or with --size-only, which looks at no contents");
         _deleteExtraneous = (flags & OpenSessionFlags.DeleteExtraneous) != 0;
         _rootIsSent = (flags & OpenSessionFlags.RootIsSent) != 0;
+        if (_ignoreErrors && !_deleteExtraneous) throw new ProtocolViolationException("OpenSession asks to delete despite errors, without a deletion");
         _oneFileSystem = (flags & OpenSessionFlags.OneFileSystem) != 0;
         if (_oneFileSystem && !_deleteExtraneous) throw new ProtocolViolationException("OpenSession asks for a deletion that stays on one file system, without a deletion");
         // Elsewhere the device of a directory is not read, and the deletion would cross without a word.
@@ -349,6 +352,7 @@ internal sealed partial class ReceiverSession
         if ((flags & (MoreSessionFlags.CompareDest | MoreSessionFlags.CopyDest)) == (MoreSessionFlags.CompareDest | MoreSessionFlags.CopyDest))
             throw new ProtocolViolationException("OpenSession asks to both compare with and copy from LinkDest's directories");
         _earlierCopies = (flags & MoreSessionFlags.CompareDest) != 0 ? EarlierCopies.Compared : (flags & MoreSessionFlags.CopyDest) != 0 ? EarlierCopies.Copied : EarlierCopies.Linked;
+        _ignoreErrors = (flags & MoreSessionFlags.IgnoreErrors) != 0;
         _omitDirectoryTimes = (flags & MoreSessionFlags.OmitDirectoryTimes) != 0;
         _omitLinkTimes = (flags & MoreSessionFlags.OmitLinkTimes) != 0;
     }
@@ -1353,7 +1357,7 @@ internal sealed partial class ReceiverSession
         // Before the directories get their times: deleting in them changes those. Directories only while no other
         // session is receiving (see RemovalGate), and no other starts until their modes and times are set too: a
         // directory removed could otherwise turn into a link before the walk that sets them.
-        bool deleting = _deleteExtraneous && _filesDropped == 0 && Volatile.Read(ref _entriesFailed) == 0;
+        bool deleting = _deleteExtraneous && (_ignoreErrors || (_filesDropped == 0 && Volatile.Read(ref _entriesFailed) == 0));
         // Names asked for go whatever else was left out: each was asked for itself.
         bool named = _deleteNamed is { Count: > 0 };
         if (_dryRun)

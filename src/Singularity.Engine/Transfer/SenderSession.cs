@@ -224,10 +224,12 @@ internal sealed partial class SenderSession
         // The second flags field goes only when one of its options is asked for: a receiver from before it refuses it.
         _moreFlags = (options.ModifyWindow is not null ? MoreSessionFlags.ModifyWindow : 0) | (options.OmitDirectoryTimes ? MoreSessionFlags.OmitDirectoryTimes : 0)
             | (options.OmitLinkTimes ? MoreSessionFlags.OmitLinkTimes : 0)
-            | (options.CompareDestinations.Count > 0 ? MoreSessionFlags.CompareDest : 0) | (options.CopyDestinations.Count > 0 ? MoreSessionFlags.CopyDest : 0);
+            | (options.CompareDestinations.Count > 0 ? MoreSessionFlags.CompareDest : 0) | (options.CopyDestinations.Count > 0 ? MoreSessionFlags.CopyDest : 0)
+            | (options.IgnoreErrors && options.DeleteExtraneous ? MoreSessionFlags.IgnoreErrors : 0);
         if (_moreFlags != 0) _sessionFlags |= OpenSessionFlags.More;
-        // A scan that left something out does not ask: the result says the deletion was skipped.
-        if (options.DeleteExtraneous && _notSent.Count == 0)
+        // A scan that left something out does not ask (the result says the deletion was skipped), unless told to
+        // delete whatever was left out (rsync --ignore-errors).
+        if (options.DeleteExtraneous && (_notSent.Count == 0 || options.IgnoreErrors))
             _sessionFlags |= (ushort)(OpenSessionFlags.DeleteExtraneous | (SendsRootWhole(paths, options) ? OpenSessionFlags.RootIsSent : 0)
                 | (options.OneFileSystem != MountPoints.Crossed ? OpenSessionFlags.OneFileSystem : 0) | (options.MaxDelete is not null ? OpenSessionFlags.MostDeletions : 0));
         // Only a deletion reads the implied mark, and a receiver from before it refuses it: without one, none goes.

@@ -190,4 +190,46 @@ public sealed class DeleteTests
         Assert.True(result.BytesSent < 40 * 200_000 + (2 << 20), $"sent {result.BytesSent}");
         TestFiles.AssertSameTree(tree, Path.Combine(destination, "tree"));
     }
+
+    /// <summary>
+    /// With --ignore-errors (rsync's), the deletion runs although entries were left out: here a link -L cannot follow
+    /// (left out at the sender, its old copy then deleted as rsync deletes it) and a file the receiver cannot write (a
+    /// directory in its way holds a partial file). Without it, the same send deletes nothing.
+    /// </summary>
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task Ignore_errors_deletes_although_entries_were_left_out()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        TestFiles.Create(Path.Combine(tree, "a"), 1_000, seed: 1);
+        TestFiles.Create(Path.Combine(tree, "blocked"), 100, seed: 2);
+        File.CreateSymbolicLink(Path.Combine(tree, "dangling"), "nowhere");
+        string destination = temp.Sub("dst"), received = Path.Combine(destination, "tree");
+        string partial = TestFiles.Create(Path.Combine(received, "blocked", ".x.sglty-part"), 10);
+        string stale = TestFiles.Create(Path.Combine(received, "stale"), 10);
+        File.CreateSymbolicLink(Path.Combine(received, "dangling"), "nowhere");
+        await using var receiver = new LoopbackReceiver(destination);
+        var options = Quick with { DeleteExtraneous = true, CopyLinks = true };
+
+        var skipped = await SingularitySender.SendAsync([tree], receiver.Url, options);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal((true, 0), (skipped.DeletionSkipped, skipped.EntriesDeleted));
+        Assert.True(File.Exists(stale));
+
+        var result = await SingularitySender.SendAsync([tree], receiver.Url, options with { IgnoreErrors = true });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal(["tree/blocked", "tree/dangling"], result.NotSent.Select(entry => entry.Path).Order(StringComparer.Ordinal));
+        Assert.False(result.DeletionSkipped);
+        Assert.Equal(2, result.EntriesDeleted);
+        Assert.False(File.Exists(stale));
+        Assert.False(Path.Exists(Path.Combine(received, "dangling")));
+        // What the receiver could not replace stays, with the partial file in it.
+        Assert.True(File.Exists(partial));
+        TestFiles.AssertSameBytes(Path.Combine(tree, "a"), Path.Combine(received, "a"));
+
+        var (exit, _, error) = await SgltyProcess.RunAsync("send", tree, "--to", receiver.Url.ToString(), "--ignore-errors");
+        Assert.NotEqual(0, exit);
+        Assert.Contains("--ignore-errors lets --delete delete when entries were left out; give --delete too", error);
+    }
 }
