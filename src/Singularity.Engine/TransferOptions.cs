@@ -93,7 +93,7 @@ public sealed record TransferOptions
     public bool DeleteExtraneous { get; init; }
 
     /// <summary>
-    /// With <see cref="DeleteExtraneous"/>, the most entries the receiver deletes, as rsync --max-delete: once it has
+    /// With <see cref="DeleteExtraneous"/> or <see cref="DeleteMissingArgs"/>, the most entries the receiver deletes, as rsync --max-delete: once it has
     /// deleted that many (counting each entry below a directory), it deletes no more, and counts what it passes by in
     /// <see cref="SendResult.EntriesLeftByLimit"/>; 0 deletes nothing and counts what would go. A safety net for
     /// scripted backups, where a source gone empty (an unmounted disk) would otherwise empty the copy. Default null:

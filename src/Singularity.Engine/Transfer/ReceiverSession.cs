@@ -295,7 +295,8 @@ internal sealed partial class ReceiverSession
         if ((flags & OpenSessionFlags.MostDeletions) != 0)
         {
             int most = BinaryPrimitives.ReadInt32LittleEndian(body[12..]);
-            if (!_deleteExtraneous || most < 0) throw new ProtocolViolationException($"OpenSession limits a deletion to {most} entries, {(most < 0 ? "fewer than none" : "without a deletion")}");
+            // Without flag bit 1 it limits DeleteNamed's deletions, which come later (or nothing).
+            if (most < 0) throw new ProtocolViolationException($"OpenSession limits a deletion to {most} entries, fewer than none");
             _mostDeletions = most;
         }
         _dryRun = (flags & OpenSessionFlags.DryRun) != 0;

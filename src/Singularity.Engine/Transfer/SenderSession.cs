@@ -231,7 +231,7 @@ internal sealed partial class SenderSession
         // delete whatever was left out (rsync --ignore-errors).
         if (options.DeleteExtraneous && (_notSent.Count == 0 || options.IgnoreErrors))
             _sessionFlags |= (ushort)(OpenSessionFlags.DeleteExtraneous | (SendsRootWhole(paths, options) ? OpenSessionFlags.RootIsSent : 0)
-                | (options.OneFileSystem != MountPoints.Crossed ? OpenSessionFlags.OneFileSystem : 0) | (options.MaxDelete is not null ? OpenSessionFlags.MostDeletions : 0));
+                | (options.OneFileSystem != MountPoints.Crossed ? OpenSessionFlags.OneFileSystem : 0));
         // Only a deletion reads the implied mark, and a receiver from before it refuses it: without one, none goes.
         else if (_entries.Exists(e => e.Entry.Implied))
             _entries = [.. _entries.Select(e => e.Entry.Implied ? e with { Entry = e.Entry with { Implied = false } } : e)];
@@ -251,6 +251,8 @@ internal sealed partial class SenderSession
             if (bytes > ReceiverSession.DeleteNamedMostBytes)
                 throw new SingularityException(ErrorCode.LimitExceeded, $"the missing paths to delete take {ByteSize.Format(bytes)} of names, beyond the {ByteSize.Format(ReceiverSession.DeleteNamedMostBytes)} a receiver takes; send them in parts");
         }
+        // The cap holds for either deletion: what the source does not have, and the names given that it does not have.
+        if (options.MaxDelete is not null && Deletes) _sessionFlags |= OpenSessionFlags.MostDeletions;
         // The names a deleting receiver is told of count as its entries do.
         int named = _entries.Count + ((_sessionFlags & OpenSessionFlags.DeleteExtraneous) != 0 ? _leftBySize.Count + _unsafeLinks.Count : 0) + _deleteNamed.Count;
         if (named > options.Limits.MaxEntries)

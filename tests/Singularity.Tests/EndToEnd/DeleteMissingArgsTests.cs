@@ -117,6 +117,28 @@ public sealed class DeleteMissingArgsTests
         Assert.True(deletingExcluded.EntriesDeleted >= 1);
     }
 
+    /// <summary>--max-delete caps these deletions too, without --delete, as rsync's does: past it the rest stays, and send exits 25.</summary>
+    [Fact]
+    public async Task Max_delete_caps_the_names_deleted()
+    {
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src"), destination = temp.Sub("dst");
+        TestFiles.Create(Path.Combine(source, "f"), 100, seed: 1);
+        for (int i = 0; i < 3; i++) TestFiles.Create(Path.Combine(destination, $"gone{i}"), 10, seed: i);
+        string[] paths = [Path.Combine(source, "f"), .. Enumerable.Range(0, 3).Select(i => Path.Combine(source, $"gone{i}"))];
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var result = await SingularitySender.SendAsync(paths, receiver.Url, Quick with { MaxDelete = 1 });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal((1, 2), (result.EntriesDeleted, result.EntriesLeftByLimit));
+        Assert.Equal(3, Directory.EnumerateFiles(destination).Count());
+
+        var (exit, _, error) = await SgltyProcess.RunAsync(["send", .. paths, "--to", receiver.Url.ToString(), "--delete-missing-args", "--max-delete", "1"]);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.True(exit == 25, error);
+        Assert.Equal(2, Directory.EnumerateFiles(destination).Count());
+    }
+
     /// <summary>Names past one message (about 256 KiB) count once against the receiver's entries limit, and all go.</summary>
     [Fact]
     public async Task Many_missing_names_count_once_against_the_limit()
