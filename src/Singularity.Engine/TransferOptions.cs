@@ -364,12 +364,14 @@ public sealed record TransferOptions
     public bool DeleteExcluded { get; init; }
 
     /// <summary>
-    /// With <see cref="DeleteExtraneous"/>, delete even when something was left out, as rsync --ignore-errors does: a
-    /// file or directory the sender could not read, a link it could not follow, an entry the receiver could not write.
-    /// By default such a send deletes nothing, since what was left out would read as gone from the source; with this,
-    /// what stands at the name of an entry left out (or below a directory that could not be listed, sent empty) is
-    /// deleted like anything the source does not have. The send still reports what was left out (exit 23). Default
-    /// false; `sglty send --ignore-errors`.
+    /// With <see cref="DeleteExtraneous"/>, delete even when something was left out, as rsync --ignore-errors does.
+    /// By default such a send deletes nothing, since what was left out would read as gone from the source. With this,
+    /// a file the sender could not read, or the receiver could not write, keeps its copy there (its name is still
+    /// sent), but a link that could not be followed (<see cref="CopyLinks"/>) is deleted there, and so is what was
+    /// below a directory the sender could not list (sent empty). A directory whose contents are sent into the
+    /// destination's root and that could not be listed leaves the root uncleaned. The send still reports what was
+    /// left out (exit 23). Without <see cref="DeleteExtraneous"/> it does nothing, as with rsync. Default false;
+    /// `sglty send --ignore-errors`.
     /// </summary>
     public bool IgnoreErrors { get; init; }
 

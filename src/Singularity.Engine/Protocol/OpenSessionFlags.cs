@@ -42,7 +42,7 @@ internal static class OpenSessionFlags
     /// <summary>With <see cref="DeleteExtraneous"/>: the deletion stays on the destination's file system, neither cleaning nor deleting a directory on another (rsync -x).</summary>
     public const ushort OneFileSystem = 4096;
 
-    /// <summary>With <see cref="DeleteExtraneous"/>: OpenSession's count field holds the most entries the deletion removes (rsync --max-delete).</summary>
+    /// <summary>OpenSession's count field holds the most entries the deletions remove, those of <see cref="DeleteExtraneous"/> and of DeleteNamed together (rsync --max-delete).</summary>
     public const ushort MostDeletions = 8192;
 
     /// <summary>With <see cref="SkipUnchanged"/>: an entry where nothing stands at the receiver is not made, a file or a link named in FilesKept (rsync --existing).</summary>

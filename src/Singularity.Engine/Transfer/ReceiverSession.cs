@@ -1400,8 +1400,8 @@ internal sealed partial class ReceiverSession
 
     /// <summary>
     /// Deletes what the manifest's directories (and the root, when a directory's contents were sent there) hold beyond
-    /// what the manifest names, as rsync's --delete does, once every file is in place. Not after a file was left out:
-    /// as rsync, a send that could not read everything deletes nothing. The names' hashes were kept for this.
+    /// what the manifest names, as rsync's --delete does, once every file is in place. Not after a file was left out
+    /// (unless the sender said to ignore errors): as rsync, a send that could not read everything deletes nothing. The names' hashes were kept for this.
     /// </summary>
     private void DeleteExtraneous(bool removeDirectories)
     {

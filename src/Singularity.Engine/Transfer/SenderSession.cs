@@ -230,7 +230,7 @@ internal sealed partial class SenderSession
         // A scan that left something out does not ask (the result says the deletion was skipped), unless told to
         // delete whatever was left out (rsync --ignore-errors).
         if (options.DeleteExtraneous && (_notSent.Count == 0 || options.IgnoreErrors))
-            _sessionFlags |= (ushort)(OpenSessionFlags.DeleteExtraneous | (SendsRootWhole(paths, options) ? OpenSessionFlags.RootIsSent : 0)
+            _sessionFlags |= (ushort)(OpenSessionFlags.DeleteExtraneous | (CleansRoot(paths, options, _notSent) ? OpenSessionFlags.RootIsSent : 0)
                 | (options.OneFileSystem != MountPoints.Crossed ? OpenSessionFlags.OneFileSystem : 0));
         // Only a deletion reads the implied mark, and a receiver from before it refuses it: without one, none goes.
         else if (_entries.Exists(e => e.Entry.Implied))
@@ -275,6 +275,14 @@ internal sealed partial class SenderSession
     /// list, at one level without -r). A relative path with a trailing '/' keeps its name ("/var/log/" arrives as
     /// var/log), so the receiver's directory is only the way to it.
     /// </summary>
+    /// <summary>
+    /// Whether the receiver's deletion cleans the destination's root: when a directory's contents are sent there, and
+    /// every such directory could be listed. One that could not (named by its full path, unlike an entry) sends
+    /// nothing, which with --ignore-errors would otherwise empty the destination; rsync stops at it and deletes nothing.
+    /// </summary>
+    internal static bool CleansRoot(IReadOnlyList<string> paths, TransferOptions options, IReadOnlyList<NotSentEntry> notSent) =>
+        SendsRootWhole(paths, options) && !notSent.Any(entry => entry.IsDirectory && Path.IsPathRooted(entry.Path));
+
     private static bool SendsRootWhole(IReadOnlyList<string> paths, TransferOptions options) => options.Relative
         ? paths.Any(path => SourceScanner.KeptPath(path) is "" && Directory.Exists(path))
         : SourceScanner.SendsContents(paths);

@@ -228,8 +228,59 @@ public sealed class DeleteTests
         Assert.True(File.Exists(partial));
         TestFiles.AssertSameBytes(Path.Combine(tree, "a"), Path.Combine(received, "a"));
 
+        // Without --delete it is taken, and does nothing, as with rsync: the blocked file is still named (exit 23).
         var (exit, _, error) = await SgltyProcess.RunAsync("send", tree, "--to", receiver.Url.ToString(), "--ignore-errors");
-        Assert.NotEqual(0, exit);
-        Assert.Contains("--ignore-errors lets --delete delete when entries were left out; give --delete too", error);
+        Assert.True(exit == 23, error);
+        Assert.Contains("'tree/blocked' is a directory in the destination", error);
+        Assert.DoesNotContain("deleted", error);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+    }
+
+    /// <summary>
+    /// With ignore errors, a file the sender gave up (it could not open it) keeps its copy at the receiver, since its
+    /// name was sent; what the source does not have goes. Without it, nothing goes.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_file_given_up_keeps_its_copy_when_errors_are_ignored(bool ignoreErrors)
+    {
+        using var temp = new TempDirectory();
+        string destination = temp.Sub("dst");
+        string kept = TestFiles.Create(Path.Combine(destination, "d", "f"), 50, seed: 1);
+        byte[] old = File.ReadAllBytes(kept);
+        string stale = TestFiles.Create(Path.Combine(destination, "d", "stale"), 10, seed: 2);
+        await using var receiver = new LoopbackReceiver(destination, new TransferOptions { Cipher = CipherSuite.None });
+        await using var peer = await RawPeer.ConnectAsync(receiver.Url);
+        var (_, answer, _) = await peer.OpenWithMoreFlagsAsync(receiver.Token, 4096, Singularity.Engine.Protocol.OpenSessionFlags.DeleteExtraneous,
+            ignoreErrors ? Singularity.Engine.Protocol.MoreSessionFlags.IgnoreErrors : 0u, 0,
+            new Singularity.Engine.Protocol.ManifestEntry(Singularity.Engine.Protocol.EntryKind.Directory, "d", 0, (UnixFileMode)0b111_101_101, 0, null),
+            new Singularity.Engine.Protocol.ManifestEntry(Singularity.Engine.Protocol.EntryKind.File, "d/f", 100, (UnixFileMode)0b110_100_100, 0, null));
+        Assert.Equal(Singularity.Engine.Protocol.ControlMessageType.ManifestAccepted, answer);
+
+        await peer.SendControlAsync(Singularity.Engine.Protocol.ControlMessageType.FilesDropped, RawReceiver.Batch([1]));
+        await peer.SendControlAsync(Singularity.Engine.Protocol.ControlMessageType.Finish, []);
+        Assert.NotNull(await peer.ReadUntilAsync(Singularity.Engine.Protocol.ControlMessageType.SessionDone));
+
+        var result = await receiver.NextResultAsync();
+        Assert.True(result.Succeeded, result.Error?.Message);
+        Assert.Equal(old, File.ReadAllBytes(kept));
+        Assert.Equal(!ignoreErrors, File.Exists(stale));
+        Assert.Equal(ignoreErrors ? 1 : 0, result.EntriesDeleted);
+    }
+
+    /// <summary>
+    /// A directory whose contents go into the destination's root, and that could not be listed (named by its full
+    /// path in what was left out), leaves the root uncleaned: with --ignore-errors the root would otherwise be emptied.
+    /// </summary>
+    [Fact]
+    public void A_root_that_could_not_be_listed_is_not_cleaned()
+    {
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src");
+        var options = new TransferOptions { DeleteExtraneous = true, IgnoreErrors = true };
+        Assert.True(Singularity.Engine.Transfer.SenderSession.CleansRoot([source + "/"], options, [new NotSentEntry("sub/", "cannot read directory") { IsDirectory = true }]));
+        Assert.False(Singularity.Engine.Transfer.SenderSession.CleansRoot([source + "/"], options, [new NotSentEntry(source + "/", "cannot read directory: permission denied") { IsDirectory = true }]));
+        Assert.False(Singularity.Engine.Transfer.SenderSession.CleansRoot([source], options, []));
     }
 }

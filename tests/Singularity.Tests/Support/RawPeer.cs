@@ -137,11 +137,15 @@ public sealed class RawPeer : IAsyncDisposable
         OpenWithManifestAsync(token, shardSize, flags, 0, entries);
 
     /// <summary>As the overload without it, with OpenSession's count field (the most deletions, with flag bit 13).</summary>
-    internal async Task<(SessionId Session, ControlMessageType Answer, byte[]? Body)> OpenWithManifestAsync(string token, int shardSize, ushort flags, int mostDeletions, params ManifestEntry[] entries)
+    internal Task<(SessionId Session, ControlMessageType Answer, byte[]? Body)> OpenWithManifestAsync(string token, int shardSize, ushort flags, int mostDeletions, params ManifestEntry[] entries) =>
+        OpenWithMoreFlagsAsync(token, shardSize, flags, null, mostDeletions, entries);
+
+    /// <summary>As <see cref="OpenWithManifestAsync(string, int, ushort, int, ManifestEntry[])"/>, with OpenSession's second flags field when <paramref name="more"/> is given.</summary>
+    internal async Task<(SessionId Session, ControlMessageType Answer, byte[]? Body)> OpenWithMoreFlagsAsync(string token, int shardSize, ushort flags, uint? more, int mostDeletions, params ManifestEntry[] entries)
     {
         var reply = await HelloAsync(ConnectionRole.Control, token);
         Assert.Equal(ErrorCode.None, reply.Status);
-        await SendControlAsync(ControlMessageType.OpenSession, OpenSession(shardSize, 1, entries.Length, entries.Sum(e => e.Size), flags, mostDeletions));
+        await SendControlAsync(ControlMessageType.OpenSession, OpenSession(shardSize, 1, entries.Length, entries.Sum(e => e.Size), flags, mostDeletions, more));
         await SendControlAsync(ControlMessageType.ManifestChunk, Manifest(entries));
         byte[] header = new byte[ControlHeader.Size];
         while (true)
