@@ -171,9 +171,6 @@ public sealed record TransferOptions
     /// </summary>
     public bool SafeLinks { get; init; }
 
-    /// <summary>Whether the scan may follow a link inside a tree.</summary>
-    internal bool FollowsLinks => CopyLinks || CopyUnsafeLinks || CopyDirLinks;
-
     /// <summary>
     /// Leave out each directory that holds nothing but directories, at any depth, as rsync -m (--prune-empty-dirs)
     /// does: with patterns that pick some files of a tree (include '*/' and '*.log', exclude '*'), the directories
@@ -515,7 +512,7 @@ public sealed record TransferOptions
         {
             throw new ArgumentException(ex.Message, nameof(ModeChanges));
         }
-        if (FollowsLinks && RemoveSourceFiles)
+        if (RemoveSourceFiles && Storage.ScanRules.Of(this).FollowsLinks)
             throw new ArgumentException("removing sources would remove what followed links point to: copy-links, copy-unsafe-links and copy-dirlinks do not go with it", CopyLinks ? nameof(CopyLinks) : CopyUnsafeLinks ? nameof(CopyUnsafeLinks) : nameof(CopyDirLinks));
         if (HardLinks && KeepsByRule)
             throw new ArgumentException("hard links are made over what stands at their names, which size-only, update, ignore-existing and existing would keep: they do not go together yet", nameof(HardLinks));

@@ -59,10 +59,17 @@ internal sealed class LinkDestinations : IDisposable
     /// each brought to its names below the receiver's directory; throws <see cref="ErrorCode.BadPath"/> for one that
     /// leads out of it, by its names or through a link. A link on the way to a directory (a `latest` link to the last
     /// snapshot, as rsync users keep one) is followed, and where it leads must be inside the receiver's directory too;
-    /// below it, nothing is followed. A directory that is not there is named in <see cref="Notices"/>.
+    /// below it, nothing is followed. A directory that is not there is named in <see cref="Notices"/>, and errors and
+    /// notices name the option <paramref name="use"/> comes from.
     /// </summary>
-    public static LinkDestinations Resolve(string receiverRoot, string destination, IReadOnlyList<string> directories, string option = "--link-dest")
+    public static LinkDestinations Resolve(string receiverRoot, string destination, IReadOnlyList<string> directories, EarlierCopies use = EarlierCopies.Linked)
     {
+        var (option, made) = use switch
+        {
+            EarlierCopies.Compared => ("--compare-dest", "compared"),
+            EarlierCopies.Copied => ("--copy-dest", "copied"),
+            _ => ("--link-dest", "linked"),
+        };
         var bases = new string[]?[directories.Count];
         var notices = new List<string>();
         if (!OperatingSystem.IsLinux()) notices.Add("--link-dest links on Linux receivers only: nothing is linked here");
@@ -80,7 +87,7 @@ internal sealed class LinkDestinations : IDisposable
             string? real = SpecialFiles.RealPath(Path.Combine(root, string.Join('/', names)));
             if (real is null || !Directory.Exists(real))
             {
-                if (OperatingSystem.IsLinux()) notices.Add($"{option} '{directories[i]}' is not a directory here: nothing is {(option == "--link-dest" ? "linked" : option == "--copy-dest" ? "copied" : "compared")} from it");
+                if (OperatingSystem.IsLinux()) notices.Add($"{option} '{directories[i]}' is not a directory here: nothing is {made} from it");
                 continue;
             }
             if (real != root && !PathGuard.IsBelow(root, real))
@@ -91,21 +98,15 @@ internal sealed class LinkDestinations : IDisposable
     }
 
     /// <summary>
-    /// Links the first unchanged copy of <paramref name="entry"/> at <paramref name="full"/>, where nothing stands (a
-    /// dry run, <paramref name="link"/> false, only finds it). <paramref name="mode"/>: whether the copy's mode must be
-    /// the entry's; <paramref name="user"/> and <paramref name="group"/>: the owner it must have, the entry's when
-    /// owners are kept, else this process's user (any group), whose a received file would be. A copy with a setuid,
-    /// setgid or sticky bit is never taken: a received file has none. False when no copy is unchanged, or none could
-    /// be linked (something came to stand at the name, another file system, too many links): the file is then sent.
-    /// </summary>
-    public bool TryLink(ManifestEntry entry, string full, bool mode, uint user, uint? group, TimeMatch times, bool link = true) =>
-        TryUse(entry, full, mode, user, group, times, link ? EarlierCopies.Linked : EarlierCopies.Compared);
-
-    /// <summary>
-    /// As <see cref="TryLink"/>, for each <paramref name="use"/> of an unchanged copy: linked, copied (rsync
-    /// --copy-dest: a new file at <paramref name="full"/>, made unnamed and named once whole, flushed when
-    /// <paramref name="flush"/>; <paramref name="alive"/> is called as it is written), or only found (rsync
-    /// --compare-dest, and a dry run's look). A copy that cannot be made leaves the file to be sent.
+    /// Uses the first unchanged copy of <paramref name="entry"/> for <paramref name="full"/>, where nothing stands, as
+    /// <paramref name="use"/> says: links it there (rsync --link-dest), copies it there (rsync --copy-dest: a new
+    /// file made unnamed and named once whole, flushed when <paramref name="flush"/>; <paramref name="alive"/> is
+    /// called as it is written), or only finds it (rsync --compare-dest, and a dry run's look).
+    /// <paramref name="mode"/>: whether the copy's mode must be the entry's; <paramref name="user"/> and
+    /// <paramref name="group"/>: the owner it must have, the entry's when owners are kept, else this process's user
+    /// (any group), whose a received file would be. A copy with a setuid, setgid or sticky bit is never taken: a
+    /// received file has none. False when no copy is unchanged, or none could be linked or copied (something came to
+    /// stand at the name, another file system, too many links, no unnamed files): the file is then sent.
     /// </summary>
     public bool TryUse(ManifestEntry entry, string full, bool mode, uint user, uint? group, TimeMatch times, EarlierCopies use, bool flush = false, Action? alive = null)
     {
@@ -133,7 +134,7 @@ internal sealed class LinkDestinations : IDisposable
     /// An earlier copy of <paramref name="entry"/>'s path open for reading: the basis a changed file's delta is seeded
     /// from when the destination holds none (rsync compares with it too). The first of the entry's size and time (one
     /// that could not be linked) if any, else the first that can be read, whatever its size and time. Reached as
-    /// <see cref="TryLink"/> reaches a copy; null when none can be read.
+    /// <see cref="TryUse"/> reaches a copy; null when none can be read.
     /// </summary>
     public SafeFileHandle? OpenBasis(ManifestEntry entry, TimeMatch times)
     {

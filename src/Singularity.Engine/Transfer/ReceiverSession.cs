@@ -389,8 +389,7 @@ internal sealed partial class ReceiverSession
         if (!_opened || _entriesReceived != 0 || _linkDests is not null) throw new ProtocolViolationException("LinkDest outside its place: once, after OpenSession and before the manifest");
         // It links what the quick check finds unchanged; --checksum reads contents, which a link made from status alone would skip.
         if (!_skipUnchanged || _checksum) throw new ProtocolViolationException("LinkDest without the quick check it rests on, or with --checksum");
-        string option = _earlierCopies switch { EarlierCopies.Compared => "--compare-dest", EarlierCopies.Copied => "--copy-dest", _ => "--link-dest" };
-        _linkDests = LinkDestinations.Resolve(_receiverRoot, _destination, LinkDestMessage.Decode(body, _limits), option);
+        _linkDests = LinkDestinations.Resolve(_receiverRoot, _destination, LinkDestMessage.Decode(body, _limits), _earlierCopies);
         _notices.AddRange(_linkDests.Notices);
     }
 
@@ -945,8 +944,9 @@ internal sealed partial class ReceiverSession
     }
 
     /// <summary>
-    /// With --update, a file modified there later than the entry, which that rule keeps exactly as it is (KeepsOwn),
-    /// its time too, before --checksum would find its contents the same and give it the entry's time.
+    /// With --update, a file modified there later than the entry (<see cref="TimeMatch.UpdateKeeps"/>), which that rule
+    /// keeps exactly as it is (KeepsOwn), its time too, before --checksum would find its contents the same and give it
+    /// the entry's time.
     /// </summary>
     private bool NewerKept(FileInfo existing, ManifestEntry entry) =>
         (_keepRules & OpenSessionFlags.Update) != 0 && _times.UpdateKeeps(SourceScanner.ToNanoseconds(existing.LastWriteTimeUtc), entry.MtimeNanoseconds);
@@ -986,8 +986,7 @@ internal sealed partial class ReceiverSession
     {
         var existing = new FileInfo(full);
         if (!existing.Exists || existing.LinkTarget is not null || SpecialFiles.KindOf(full) is not null) return false;
-        return ((_keepRules & OpenSessionFlags.SizeOnly) != 0 && existing.Length == entry.Size)
-            || ((_keepRules & OpenSessionFlags.Update) != 0 && _times.UpdateKeeps(SourceScanner.ToNanoseconds(existing.LastWriteTimeUtc), entry.MtimeNanoseconds));
+        return ((_keepRules & OpenSessionFlags.SizeOnly) != 0 && existing.Length == entry.Size) || NewerKept(existing, entry);
     }
 
     /// <summary>
@@ -1434,22 +1433,26 @@ internal sealed partial class ReceiverSession
     {
         _extraneous ??= NewExtraneous();
         _extraneous.RemoveDirectories = removeDirectories;
-        foreach (string path in _deleteNamed!)
+        // The receiver's own directory may be reached through a link, as its user gave it (as the deletion's Clean takes
+        // it); a directory a URL names was made without links, and one that became a link since is not gone through.
+        // Looked at once, for every name.
+        bool rootStands = !_guard.Planned(_guard.Root) && new DirectoryInfo(_guard.Root) is { Exists: true } root && (root.LinkTarget is null || _destination.Length == 0);
+        if (rootStands)
         {
-            StillBusy();
-            string full = _guard.FullPath(path);
-            if (!RealDirectoriesOnTheWay(path) || _guard.Checked(full)) continue;
-            _extraneous.RemoveNamed(full, path, withContents: _deleteExtraneous);
+            foreach (string path in _deleteNamed!)
+            {
+                StillBusy();
+                string full = _guard.FullPath(path);
+                if (!RealDirectoriesOnTheWay(path) || _guard.Checked(full)) continue;
+                _extraneous.RemoveNamed(full, path, withContents: _deleteExtraneous);
+            }
         }
         _deleteNamed = null;
     }
 
-    /// <summary>Whether the destination and each directory above <paramref name="path"/> below it is a real directory, there now and not only planned by a dry run.</summary>
+    /// <summary>Whether each directory above <paramref name="path"/>, below the destination, is a real directory, there now and not only planned by a dry run.</summary>
     private bool RealDirectoriesOnTheWay(string path)
     {
-        // The receiver's own directory may be reached through a link, as its user gave it (as the deletion's Clean takes
-        // it); a directory a URL names was made without links, and one that became a link since is not gone through.
-        if (_guard.Planned(_guard.Root) || new DirectoryInfo(_guard.Root) is not { Exists: true } root || (root.LinkTarget is not null && _destination.Length > 0)) return false;
         for (int slash = path.IndexOf('/'); slash > 0; slash = path.IndexOf('/', slash + 1))
         {
             string directory = _guard.FullPath(path[..slash]);
