@@ -49,6 +49,8 @@ public static class SingularitySender
         var keptBefore = new HashSet<string>(StringComparer.Ordinal);
         // With Checksum, each file's digest by its source path, size and mtime: a retry reads again only what changed.
         var digests = options.Checksum ? new ContentDigests(cancellationToken) : null;
+        // With ItemizeChanges, what every attempt changed, each entry once.
+        var changes = options.ItemizeChanges > 0 ? new ChangeLog(options.ItemizeChanges, options.OnItemized) : null;
         // The first attempt's result, with what every later attempt sent, skipped and left out added to it.
         SendResult? total = null;
         int fruitless = 0;
@@ -56,11 +58,11 @@ public static class SingularitySender
         var lastProgress = clock.Elapsed;
         for (int attempt = 0; ; attempt++)
         {
-            var session = new SenderSession(paths, to, options, progress, log, committed, firstAttempt: attempt == 0, digests) { AnsweredBefore = answered };
+            var session = new SenderSession(paths, to, options, progress, log, committed, firstAttempt: attempt == 0, digests, changes) { AnsweredBefore = answered };
             try
             {
                 var result = await session.RunAsync(cancellationToken).ConfigureAwait(false);
-                result = Add(total, CountedOnce(result, session, keptBefore)) with { Retries = attempt, Elapsed = clock.Elapsed };
+                result = Add(total, CountedOnce(result, session, keptBefore)) with { Retries = attempt, Elapsed = clock.Elapsed, Changes = changes?.All ?? [] };
                 return options.RemoveSourceFiles && !options.DryRun ? RemoveSources(result, paths, options, session, committedEarlier) : result;
             }
             // A dry run is quick, and a retry would take what it settled for committed: it is retried only when the

@@ -419,6 +419,23 @@ public sealed record TransferOptions
     public Action<string>? OnFileSent { get; init; }
 
     /// <summary>
+    /// Itemize what the send changes at the receiver, as rsync --itemize-changes does (<see cref="ItemizedChange"/>):
+    /// 0 (the default) not at all; 1 each entry sent, made, or whose attributes change, and each deletion; 2 every
+    /// entry, also those left as they stood (rsync -ii). The changes go to <see cref="OnItemized"/> as they are known,
+    /// and all of them, in that order, to <see cref="SendResult.Changes"/>. A dry run itemizes what a real send would
+    /// change. `sglty send -i` sets 1, `-ii` 2.
+    /// </summary>
+    public int ItemizeChanges { get; init; }
+
+    /// <summary>
+    /// With <see cref="ItemizeChanges"/>, told each change as it is known: a file's once the receiver committed it (or
+    /// found it in place), a directory's or a link's once the receiver made it, deletions at the end; an entry once,
+    /// whatever the attempts. Called on the session's control thread: it must be quick, and never throw. Null (the
+    /// default) for none; `sglty send -i` prints them.
+    /// </summary>
+    public Action<ItemizedChange>? OnItemized { get; init; }
+
+    /// <summary>
     /// A dry run, as rsync's --dry-run: the receiver writes and deletes nothing, and the result says what a real send
     /// would do (<see cref="SendResult.WouldSend"/>, <see cref="SendResult.WouldDelete"/>). No file's contents are read
     /// or sent. Default false; `sglty send --dry-run` sets it.
@@ -504,6 +521,7 @@ public sealed record TransferOptions
         Validate();
         if (!Recursive && !Relative)
             throw new ArgumentException("a send without recursion is one of relative paths (as rsync --files-from without -r)", nameof(Recursive));
+        if (ItemizeChanges is < 0 or > 2) throw new ArgumentException("itemize changes is 0 (not), 1 (changes) or 2 (every entry)", nameof(ItemizeChanges));
         try
         {
             Storage.ModeChanges.Parse(ModeChanges);

@@ -45,6 +45,7 @@ internal static partial class SendCommand
         var from0 = new Option<bool>("--from0", "-0") { Description = "with --files-from, names are separated by NUL characters, as find -print0 writes them, not by lines" };
         var dryRun = new Option<bool>("--dry-run", "-n") { Description = "change nothing at the receiver: list on stdout the files a send would send and, with --delete, what it would delete ('deleting PATH'), as rsync --dry-run does; no file's contents are read or sent" };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "list on stdout each file that travelled as it arrives, as rsync -v does (in --json, as 'sent', at the end)" };
+        var itemize = new Option<bool>("--itemize-changes", "-i") { Description = "list on stdout what the send changes at the receiver, one line each, as rsync -i does: '>f.st...... PATH' for a file sent (the letters: c contents or link target, s size, t time, p permissions, o owner, g group; '+++++++++' new), 'cd+++++++++ DIR/' for a directory made, 'cL' a link, 'hf' a hard link, '.' only attributes set, '*deleting' a deletion; given twice (-ii), also what stays as it was; with --dry-run, what a send would change (in --json, as 'changes')", Arity = ArgumentArity.Zero };
         var hardLinks = new Option<bool>("--hard-links", "-H") { Description = "keep hard links, as rsync -H does: a file with several names among those sent travels once, and the receiver gives it the other names (Linux senders)" };
         // Given twice (-xx), as rsync reads it, mount points are left out rather than sent empty.
         var oneFileSystem = new Option<bool>("--one-file-system", "-x") { Description = "stay on each directory's file system, as rsync -x does (a backup of / leaves /proc and mounted shares): a directory on another file system below it (a mount point) is sent without what it holds, which --delete leaves at the receiver; given twice (-xx), it is left out; paths given are sent wherever they are; with --delete, the receiver deletes on the destination's file system only (Linux senders)", Arity = ArgumentArity.Zero };
@@ -87,7 +88,7 @@ internal static partial class SendCommand
         var linkDest = new Option<string[]>("--link-dest") { HelpName = "DIR", Description = "link, rather than send, each file the destination does not hold yet that DIR holds unchanged (same size, time and mode, no setuid bit, the owner a received file would have), as rsync --link-dest does for snapshots: the receiver gives its copy there a further name; DIR is relative to the destination and inside the receiver's directory (../2026-12-04 beside a URL's backups/2026-12-05); may be given up to 20 times, tried in order (Linux receivers)", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
         var suffix = new Option<string>("--suffix") { HelpName = "SUFFIX", Description = "with --backup or --backup-dir, append SUFFIX to each backup's name, as rsync --suffix does; default '~' beside the files, none in --backup-dir" };
         var wholeFile = new Option<bool>("--whole-file", "-W") { Description = "send changed files whole, never as a delta, as rsync --whole-file does" };
-        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, modifyWindow, omitDirTimes, omitLinkTimes, update, ignoreExisting, existing, maxSize, minSize, delete, deleteExcluded, ignoreErrors, maxDelete, exclude, excludeFrom, include, includeFrom, relative, filesFrom, recursive, from0, dryRun, verbose, owners, numericIds, hardLinks, oneFileSystem, copyLinks, copyUnsafeLinks, copyDirLinks, safeLinks, chmod, pruneEmpty, ignoreMissing, deleteMissing, removeSources, backup, backupDir, suffix, linkDest, compareDest, copyDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile };
+        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, modifyWindow, omitDirTimes, omitLinkTimes, update, ignoreExisting, existing, maxSize, minSize, delete, deleteExcluded, ignoreErrors, maxDelete, exclude, excludeFrom, include, includeFrom, relative, filesFrom, recursive, from0, dryRun, verbose, itemize, owners, numericIds, hardLinks, oneFileSystem, copyLinks, copyUnsafeLinks, copyDirLinks, safeLinks, chmod, pruneEmpty, ignoreMissing, deleteMissing, removeSources, backup, backupDir, suffix, linkDest, compareDest, copyDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile };
         command.Validators.Add(result =>
         {
             if (result.GetValue(delta) && result.GetValue(wholeFile)) result.AddError("--delta and --whole-file contradict each other; give one of them");
@@ -154,6 +155,7 @@ internal static partial class SendCommand
                 IgnoreErrors = result.GetValue(ignoreErrors),
                 DryRun = result.GetValue(dryRun),
                 ListSent = result.GetValue(verbose),
+                ItemizeChanges = Math.Min(result.GetResult(itemize)?.IdentifierTokenCount ?? 0, 2),
                 Relative = result.GetValue(relative) || result.GetValue(filesFrom) is not null,
                 Recursive = result.GetValue(filesFrom) is null || result.GetValue(recursive),
                 PreserveOwners = result.GetValue(owners),
@@ -199,7 +201,7 @@ internal static partial class SendCommand
                 {
                     Console.Error.WriteLine($"sglty: --files-from '{Errors.Printable(list.File)}' names nothing to send");
                     // A script reading --json gets its object all the same: nothing sent, nothing left out.
-                    if (json) WriteJson(new SendResult { Files = 0, Entries = 0, Bytes = 0, BytesSent = 0, Retransmits = 0, Elapsed = TimeSpan.Zero, Lanes = 0, ShardSize = options.ShardSize, Cipher = options.Cipher, DryRun = options.DryRun }, 0, options.ListSent);
+                    if (json) WriteJson(new SendResult { Files = 0, Entries = 0, Bytes = 0, BytesSent = 0, Retransmits = 0, Elapsed = TimeSpan.Zero, Lanes = 0, ShardSize = options.ShardSize, Cipher = options.Cipher, DryRun = options.DryRun }, 0, options.ListSent, options.ItemizeChanges > 0);
                     return 0;
                 }
             }
@@ -208,11 +210,14 @@ internal static partial class SendCommand
             // As rsync -v: each file as it arrives, so that a long send shows what is done, and a failed one what got
             // there. To a terminal, the list takes the bar's place (it would write between the bar's redraws), and
             // progress comes as lines on stderr.
-            bool listing = options.ListSent && !json && !options.DryRun;
+            // With -i, its lines take -v's place, as rsync -vi prints them.
+            bool itemizing = options.ItemizeChanges > 0 && !json && !options.DryRun;
+            bool listing = (options.ListSent || itemizing) && !json && !options.DryRun;
             var display = new ProgressDisplay(CipherSuites.Name(options.Cipher), bar: !(listing && !Console.IsOutputRedirected));
-            if (listing) options = options with { OnFileSent = path => display.List(Errors.Printable(path)) };
+            if (itemizing) options = options with { OnItemized = change => display.List(Errors.Printable(change.ToString())) };
+            else if (listing) options = options with { OnFileSent = path => display.List(Errors.Printable(path)) };
             var result = await display.ShowAsync(() => SingularitySender.SendAsync(paths, url, options, display, line => Console.Error.WriteLine($"sglty: {Errors.Printable(line)}"), cancellationToken)).ConfigureAwait(false);
-            if (result.DryRun) return DryRunReport(result, json, options.ExistingOnly);
+            if (result.DryRun) return DryRunReport(result, json, options.ExistingOnly, options.ItemizeChanges > 0);
             double seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-9);
             // What travelled, then what did not: files left as they were, files left out, bytes an earlier attempt left.
             var others = NotTravelled(result, "were", notSent: true, earlier: options.CompareDestinations.Count > 0 ? "--compare-dest" : options.CopyDestinations.Count > 0 ? "--copy-dest" : options.LinkDestinations.Count > 0 ? "--link-dest" : null, existingOnly: options.ExistingOnly);
@@ -234,7 +239,7 @@ internal static partial class SendCommand
             int keptAmiss = result.SourcesKept.Count(kept => !kept.AsAsked);
             bool partial = result.EntriesNotDeleted > 0 || keptAmiss > 0;
             int limited = result.EntriesLeftByLimit > 0 ? Errors.DeletionLimit : 0;
-            if (json) WriteJson(result, partial || result.NotSent.Count > 0 ? Errors.PartialTransfer : limited, options.ListSent);
+            if (json) WriteJson(result, partial || result.NotSent.Count > 0 ? Errors.PartialTransfer : limited, options.ListSent, options.ItemizeChanges > 0);
             if (result.EntriesNotDeleted > 0)
                 Console.Error.WriteLine($"sglty: error: {Count.Of(result.EntriesNotDeleted, "entry", "entries")} at the receiver could not be deleted; the receiver's log names them");
             if (result.EntriesLeftByLimit > 0)
@@ -263,13 +268,20 @@ internal static partial class SendCommand
         }
     }
 
-    /// <summary>A dry run's answer: on stdout the files a send would send and what it would delete, as rsync -n lists them; then the counts.</summary>
-    private static int DryRunReport(SendResult result, bool json, bool existingOnly)
+    /// <summary>
+    /// A dry run's answer: on stdout the files a send would send and what it would delete, as rsync -n lists them (with
+    /// <paramref name="itemized"/>, what it would change, as rsync -ni); then the counts.
+    /// </summary>
+    private static int DryRunReport(SendResult result, bool json, bool existingOnly, bool itemized)
     {
         int exitCode = result.NotSent.Count > 0 || result.EntriesNotDeleted > 0 ? Errors.PartialTransfer : result.EntriesLeftByLimit > 0 ? Errors.DeletionLimit : 0;
         if (json)
         {
-            WriteJson(result, exitCode);
+            WriteJson(result, exitCode, itemized: itemized);
+        }
+        else if (itemized)
+        {
+            WriteList([.. result.Changes.Select(change => change.ToString())], prefix: "");
         }
         else
         {
@@ -461,7 +473,7 @@ internal static partial class SendCommand
         writer.WriteEndArray();
     }
 
-    private static void WriteJson(SendResult result, int exitCode, bool listSent = false)
+    private static void WriteJson(SendResult result, int exitCode, bool listSent = false, bool itemized = false)
     {
         double seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-9);
         JsonOutput.Write(writer =>
@@ -487,6 +499,7 @@ internal static partial class SendCommand
             writer.WriteNumber("bytes_not_sent", result.BytesNotSent);
             WriteReasons(writer, "not_sent", result.NotSent.Select(entry => (entry.Path, entry.Reason, entry.AtReceiver)), "at_receiver");
             if (listSent) WriteStrings(writer, "sent", result.Sent);
+            if (itemized) WriteStrings(writer, "changes", [.. result.Changes.Select(change => change.ToString())]);
             if (result.DryRun)
             {
                 writer.WriteBoolean("dry_run", true);

@@ -55,4 +55,6 @@ internal enum ControlMessageType : byte
     LinkDest = 25,
     /// <summary>S→R, after OpenSession and before the first ManifestChunk: paths the user gave that the source does not have, which the receiver deletes (rsync --delete-missing-args).</summary>
     DeleteNamed = 26,
+    /// <summary>R→S, only with OpenSession's more flags bit 6, before the ManifestAccepted that covers the entries: how what stands at each entry's name differs from it (rsync --itemize-changes).</summary>
+    Itemized = 27,
 }

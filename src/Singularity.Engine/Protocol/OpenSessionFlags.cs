@@ -79,6 +79,9 @@ internal static class MoreSessionFlags
     /// <summary>With a deletion (flag bit 1): the receiver deletes even after a file was given up or an entry failed (rsync --ignore-errors).</summary>
     public const uint IgnoreErrors = 32;
 
+    /// <summary>The receiver tells how what stands at each entry's name differs from it (Itemized), and, with a deletion, names what it deleted (WouldDelete) (rsync --itemize-changes).</summary>
+    public const uint Itemize = 64;
+
     /// <summary>Every bit this side knows.</summary>
-    public const uint Known = ModifyWindow | OmitDirectoryTimes | OmitLinkTimes | CompareDest | CopyDest | IgnoreErrors;
+    public const uint Known = ModifyWindow | OmitDirectoryTimes | OmitLinkTimes | CompareDest | CopyDest | IgnoreErrors | Itemize;
 }

@@ -44,6 +44,9 @@ internal sealed class ExtraneousEntries(Func<string, string, bool> kept, Action 
     /// </summary>
     public bool RootMayBeLink { get; init; }
 
+    /// <summary>Told each entry deleted (or moved to its backup), as <c>listOnly</c> is told it in a dry run. Default null.</summary>
+    public Action<string>? Removed { get; init; }
+
     /// <summary>Entries left because <see cref="Most"/> was reached.</summary>
     public int LeftByLimit { get; private set; }
 
@@ -188,12 +191,13 @@ internal sealed class ExtraneousEntries(Func<string, string, bool> kept, Action 
                 if (!emptied) return false;
                 if (AtLimit()) return false;
                 if (listOnly is null) directory.Delete();
-                else listOnly(path + "/");
+                (listOnly ?? Removed)?.Invoke(path + "/");
             }
             else if (listOnly is null)
             {
                 // A link, to a directory too, is unlinked (or moved to its backup) itself: its target is never touched.
                 Backups.Discard(backups, entry.FullName, path);
+                Removed?.Invoke(path);
             }
             else
             {

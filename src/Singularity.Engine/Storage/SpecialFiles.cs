@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
+using Singularity.Engine.Protocol;
 
 namespace Singularity.Engine.Storage;
 
@@ -422,6 +423,35 @@ internal static class SpecialFiles
             {
                 System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
             }
+        }
+        catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>What stands at a name: its kind (null for anything but a regular file, a directory or a link), size, mtime (in the units the scan records), mode bits, owner and identity.</summary>
+    public readonly record struct Standing(EntryKind? Kind, long Size, long ModifiedNanoseconds, UnixFileMode Mode, uint User, uint Group, ulong Device, ulong Inode);
+
+    /// <summary>
+    /// What stands at <paramref name="path"/>, never following a link there; null where nothing does or it cannot be
+    /// read, and on any system but Linux.
+    /// </summary>
+    public static Standing? StandingAt(string path)
+    {
+        if (!OperatingSystem.IsLinux()) return null;
+        const uint wanted = StatxType | StatxMode | StatxOwner | StatxGroup | StatxSize | StatxModified | StatxInode;
+        try
+        {
+            if (statx(AtFdCwd, path, AtSymlinkNoFollow, wanted, out var status) != 0 || (status.Mask & wanted) != wanted) return null;
+            EntryKind? kind = (ushort)(status.Mode & FileTypeMask) switch
+            {
+                RegularType => EntryKind.File,
+                DirectoryType => EntryKind.Directory,
+                LinkType => EntryKind.Symlink,
+                _ => null,
+            };
+            return new Standing(kind, (long)status.Size, status.Modified, (UnixFileMode)(status.Mode & 0xFFF), status.Owner, status.Group, status.Device, status.Inode);
         }
         catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
         {

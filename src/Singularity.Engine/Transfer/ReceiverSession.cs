@@ -144,6 +144,8 @@ internal sealed partial class ReceiverSession
     private TimeMatch _times = TimeMatch.Exact;
     private bool _omitDirectoryTimes;
     private bool _omitLinkTimes;
+    // rsync's --itemize-changes (more flags bit 6): each entry's differences go to the sender, and so do deletions.
+    private bool _itemize;
     // rsync --ignore-errors: the deletion runs even after a file was given up or an entry failed.
     private bool _ignoreErrors;
     // Names the sender asks to delete (DeleteNamed), null when none, and their UTF-8 bytes: kept whole until Finish,
@@ -356,6 +358,7 @@ internal sealed partial class ReceiverSession
         _ignoreErrors = (flags & MoreSessionFlags.IgnoreErrors) != 0;
         _omitDirectoryTimes = (flags & MoreSessionFlags.OmitDirectoryTimes) != 0;
         _omitLinkTimes = (flags & MoreSessionFlags.OmitLinkTimes) != 0;
+        _itemize = (flags & MoreSessionFlags.Itemize) != 0;
     }
 
     /// <summary>The patterns of what the sender left out, which a deletion keeps; only before the manifest, only with a deletion, and once.</summary>
@@ -606,6 +609,7 @@ internal sealed partial class ReceiverSession
         FailIfInBackups(entry);
         if (MakesNothingNew(id, entry)) return;
         string full = _guard.Resolve(entry.Path);
+        if (_itemize) Itemize(id, entry, full, fresh: _guard.Created(Path.GetDirectoryName(full)));
         if (KeepsWhatStands(id, entry, full, fresh: _guard.Created(Path.GetDirectoryName(full)))) return;
         switch (entry.Kind)
         {
@@ -763,6 +767,7 @@ internal sealed partial class ReceiverSession
         string full = _guard.Resolve(entry.Path, create: false);
         // Below a directory a real session would create, nothing found counts: it would be a fresh one.
         bool fresh = _guard.Planned(Path.GetDirectoryName(full));
+        if (_itemize) Itemize(id, entry, full, fresh);
         if (KeepsWhatStands(id, entry, full, fresh)) return;
         if (entry.Kind == EntryKind.Directory)
         {
@@ -867,6 +872,55 @@ internal sealed partial class ReceiverSession
         {
             if (!_dryRun) _removals.EndRemoving();
         }
+    }
+
+    /// <summary>
+    /// With rsync's --itemize-changes (more flags bit 6), tells the sender (Itemized) how what stands at the entry's
+    /// name differs from it, before anything is done there; nothing when it does not differ at all. Only looked at,
+    /// never through a link; in a directory this session makes (<paramref name="fresh"/>), nothing stands.
+    /// </summary>
+    private void Itemize(uint id, ManifestEntry entry, string full, bool fresh)
+    {
+        var changes = fresh ? ItemizedAttributes.New : Differences(entry, full);
+        if (changes == ItemizedAttributes.None) return;
+        Span<byte> item = stackalloc byte[ItemizedItemSize];
+        BinaryPrimitives.WriteUInt32LittleEndian(item, id);
+        BinaryPrimitives.WriteUInt16LittleEndian(item[4..], (ushort)changes);
+        _control!.PostBatchItem(ControlMessageType.Itemized, item);
+    }
+
+    /// <summary>An Itemized item: the entry's id, then its differences (<see cref="ItemizedAttributes"/>).</summary>
+    internal const int ItemizedItemSize = 6;
+
+    /// <summary>
+    /// How what stands at <paramref name="full"/> differs from the entry, in what the session sets, as rsync itemizes
+    /// it: new where nothing of the entry's kind stands (a hard link: unless it is that file already); a file's size,
+    /// a link's target; the time where the session sets one; the mode where it keeps modes (not a link's); the owner
+    /// and group where it gives owners.
+    /// </summary>
+    private ItemizedAttributes Differences(ManifestEntry entry, string full)
+    {
+        var kind = entry.Kind == EntryKind.HardLink ? EntryKind.File : entry.Kind;
+        if (SpecialFiles.StandingAt(full) is not { } standing || standing.Kind != kind) return ItemizedAttributes.New;
+        if (entry.Kind == EntryKind.HardLink)
+            return SpecialFiles.StandingAt(_guard.FullPath(entry.LinkTarget!)) is { } first && (first.Device, first.Inode) == (standing.Device, standing.Inode)
+                ? ItemizedAttributes.None : ItemizedAttributes.New;
+        var changes = ItemizedAttributes.None;
+        if (entry.Kind == EntryKind.File && standing.Size != entry.Size) changes |= ItemizedAttributes.Size;
+        if (entry.Kind == EntryKind.Symlink && new FileInfo(full).LinkTarget != entry.LinkTarget) changes |= ItemizedAttributes.Contents;
+        bool timed = entry.Kind switch { EntryKind.Directory => !_omitDirectoryTimes, EntryKind.Symlink => !_omitLinkTimes, _ => true };
+        if (timed && !_times.Same(standing.ModifiedNanoseconds, entry.MtimeNanoseconds)) changes |= ItemizedAttributes.Time;
+        // The mode each kind is given: a directory's keeps the owner's write and search (ApplyDirectoryMetadata).
+        var mode = entry.Kind == EntryKind.Directory
+            ? (entry.Mode & (PartialFile.SafeModeBits | UnixFileMode.StickyBit)) | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+            : entry.Mode & PartialFile.SafeModeBits;
+        if (entry.Kind != EntryKind.Symlink && _options.PreserveMode && standing.Mode != mode) changes |= ItemizedAttributes.Permissions;
+        if (SpecialFiles.MayChangeOwners && entry.Owner is { } owner)
+        {
+            if (standing.User != owner.User) changes |= ItemizedAttributes.Owner;
+            if (standing.Group != owner.Group) changes |= ItemizedAttributes.Group;
+        }
+        return changes;
     }
 
     /// <summary>
@@ -1365,11 +1419,6 @@ internal sealed partial class ReceiverSession
             // Nothing is removed, so no other session needs keeping out; the names go before SessionDone.
             if (named) DeleteNamed(removeDirectories: true);
             if (deleting) DeleteExtraneous(removeDirectories: true);
-            foreach (byte[] names in WouldDeleteMessage.Encode(_wouldDelete))
-            {
-                _control!.Post(ControlMessageType.WouldDelete, names);
-                await _control.PaceAsync().ConfigureAwait(false);
-            }
         }
         else
         {
@@ -1384,6 +1433,13 @@ internal sealed partial class ReceiverSession
             {
                 if (alone) _removals.EndRemoving();
             }
+        }
+        // What a dry run would delete, or with --itemize-changes what was deleted (also a directory in the way of a
+        // file, during the preparation).
+        foreach (byte[] names in WouldDeleteMessage.Encode(_wouldDelete))
+        {
+            _control!.Post(ControlMessageType.WouldDelete, names);
+            await _control.PaceAsync().ConfigureAwait(false);
         }
         // A limit on deletions adds what it left.
         byte[] done = new byte[_mostDeletions is null ? 24 : 28];
@@ -1468,6 +1524,8 @@ internal sealed partial class ReceiverSession
     private ExtraneousEntries NewExtraneous() =>
         new((relative, full) => _names.Contains(NameHash(relative)) || _guard.Checked(full), StillBusy, _exclude, _dryRun ? WouldDelete : null, _backups)
         {
+            // With --itemize-changes, a real deletion names what it removed, as a dry run names what it would.
+            Removed = _itemize && !_dryRun ? WouldDelete : null,
             // A destination reached through a link is the directory it leads to.
             Device = _oneFileSystem ? SpecialFiles.DeviceOf(_guard.Root, follow: true) : null,
             Most = _mostDeletions,

@@ -90,6 +90,12 @@ public sealed record SendResult
     /// 16 MiB of paths (<see cref="EntriesDeleted"/> counts them all).
     /// </summary>
     public IReadOnlyList<string> WouldDelete { get; init; } = [];
+    /// <summary>
+    /// With <see cref="TransferOptions.ItemizeChanges"/>, what the send changed (in a dry run, would change) at the
+    /// receiver, in the order the changes were known, an entry once (deletions: the first 100,000, or 16 MiB of
+    /// paths, as <see cref="WouldDelete"/>). Empty otherwise.
+    /// </summary>
+    public IReadOnlyList<ItemizedChange> Changes { get; init; } = [];
     /// <summary>Files and links removed here once the receiver held them (<see cref="TransferOptions.RemoveSourceFiles"/>).</summary>
     public int SourcesRemoved { get; init; }
     /// <summary>

@@ -119,6 +119,11 @@ internal sealed partial class SenderSession
     private readonly List<string> _sent = [];
     private readonly List<string> _wouldDelete = [];
     private long _wouldDeleteBytes;
+    // With --itemize-changes: where the changes go, and each entry's differences as the receiver told them (Itemized),
+    // with NotMade for one it did not make (it failed, or a rule kept what stood there).
+    private readonly ChangeLog? _changes;
+    private ushort[] _differences = [];
+    private const ushort NotMade = 0x8000;
     private readonly List<SenderFile> _unwritten = [];
     private long _bytesUnchanged;
     private bool _shardsConfirmed;
@@ -128,9 +133,10 @@ internal sealed partial class SenderSession
     private SingularityException? _failure;
     private volatile bool _closing;
 
-    public SenderSession(IReadOnlyList<string> paths, ConnectionUrl url, TransferOptions options, IProgress<TransferProgress>? progress, Action<string>? events = null, IReadOnlySet<string>? alreadyCommitted = null, bool firstAttempt = true, ContentDigests? digests = null)
+    public SenderSession(IReadOnlyList<string> paths, ConnectionUrl url, TransferOptions options, IProgress<TransferProgress>? progress, Action<string>? events = null, IReadOnlySet<string>? alreadyCommitted = null, bool firstAttempt = true, ContentDigests? digests = null, ChangeLog? changeLog = null)
     {
         _events = events;
+        if (options.ItemizeChanges > 0) _changes = changeLog ?? new ChangeLog(options.ItemizeChanges, options.OnItemized);
         options.ValidateForSending();
         _url = url;
         _options = options;
@@ -213,6 +219,7 @@ internal sealed partial class SenderSession
         // With --checksum, every file is read whole before the session starts, as rsync -c reads it for its file list:
         // hashing a large one while connected would leave the receiver without a sign of life.
         if (options.Checksum) _entries = (digests ?? new ContentDigests()).Of(_entries);
+        if (_changes is not null) _differences = new ushort[_entries.Count];
         // Hard links go last, and only once every file is settled (SendManifestAsync): the receiver then makes each as it
         // reads it, and keeps none waiting for its file.
         if (options.HardLinks) _entries = [.. _entries.Where(e => e.Entry.Kind != EntryKind.HardLink), .. _entries.Where(e => e.Entry.Kind == EntryKind.HardLink)];
@@ -225,7 +232,8 @@ internal sealed partial class SenderSession
         _moreFlags = (options.ModifyWindow is not null ? MoreSessionFlags.ModifyWindow : 0) | (options.OmitDirectoryTimes ? MoreSessionFlags.OmitDirectoryTimes : 0)
             | (options.OmitLinkTimes ? MoreSessionFlags.OmitLinkTimes : 0)
             | (options.CompareDestinations.Count > 0 ? MoreSessionFlags.CompareDest : 0) | (options.CopyDestinations.Count > 0 ? MoreSessionFlags.CopyDest : 0)
-            | (options.IgnoreErrors && options.DeleteExtraneous ? MoreSessionFlags.IgnoreErrors : 0);
+            | (options.IgnoreErrors && options.DeleteExtraneous ? MoreSessionFlags.IgnoreErrors : 0)
+            | (options.ItemizeChanges > 0 ? MoreSessionFlags.Itemize : 0);
         if (_moreFlags != 0) _sessionFlags |= OpenSessionFlags.More;
         // A scan that left something out does not ask (the result says the deletion was skipped), unless told to
         // delete whatever was left out (rsync --ignore-errors).
@@ -453,7 +461,9 @@ internal sealed partial class SenderSession
             DryRun = _options.DryRun,
             WouldSend = WouldSend,
             Sent = Sent,
-            WouldDelete = [.. _wouldDelete],
+            // With --itemize-changes, a real send's receiver names what it deleted too: those are in Changes.
+            WouldDelete = _options.DryRun ? [.. _wouldDelete] : [],
+            Changes = _changes?.All ?? [],
             Elapsed = _clock.Elapsed,
             Lanes = _options.DryRun ? 0 : Math.Max(_options.Lanes, Volatile.Read(ref _lanesStarted)),
             ShardSize = _options.ShardSize,
@@ -823,10 +833,14 @@ internal sealed partial class SenderSession
                 Interlocked.Increment(ref _stillWorking);
                 break;
             case ControlMessageType.WouldDelete:
-                if (!Volatile.Read(ref _finishSent) || (_sessionFlags & OpenSessionFlags.DryRun) == 0 || !Deletes)
-                    throw new ProtocolViolationException("WouldDelete came before Finish, or outside a dry run with a deletion");
+                if (!Volatile.Read(ref _finishSent) || ((_sessionFlags & OpenSessionFlags.DryRun) == 0 && _changes is null) || !Deletes)
+                    throw new ProtocolViolationException("WouldDelete came before Finish, or outside a dry run or an itemized send with a deletion");
+                int before = _wouldDelete.Count;
                 WouldDeleteMessage.Decode(body, _options.Limits.MaxPathBytes, _wouldDelete, ref _wouldDeleteBytes);
+                for (int i = before; i < _wouldDelete.Count; i++)
+                    _changes?.Add(new ItemizedChange(_wouldDelete[i], _wouldDelete[i].EndsWith('/') ? EntryKind.Directory : EntryKind.File, ItemizedUpdate.Deleted, ItemizedAttributes.None));
                 break;
+            case ControlMessageType.Itemized: OnItemized(body); break;
             case ControlMessageType.ShardNack: OnNack(body); break;
             case ControlMessageType.FilesCommitted: OnCommitted(body); break;
             case ControlMessageType.SessionDone:
@@ -861,6 +875,7 @@ internal sealed partial class SenderSession
             throw new ProtocolViolationException("ManifestAccepted does not match the manifest");
         for (int id = _accepted; id < count; id++)
         {
+            if (_changes is not null && _entries[id].Entry.Kind != EntryKind.File) ItemizeMade(id);
             if (_filesById[id] is { Present: true } present) SettlePresent(present);
             else if (_options.DryRun && _filesById[id] is { } needed) SettleWouldSend(needed);
             else if (_filesById[id] is { ShardCount: 0 } empty) Seal(empty, empty.MarkSentEmpty());
@@ -890,6 +905,7 @@ internal sealed partial class SenderSession
             {
                 if (!(_options.IgnoreExisting || _options.ExistingOnly)) throw new ProtocolViolationException($"the receiver named the link '{link.Path}' as kept, which this sender did not ask for");
                 lock (_keptAtReceiver) if (!_keptAtReceiver.Add(id)) throw new ProtocolViolationException($"the link '{link.Path}' was named as kept twice");
+                if (_changes is not null) _differences[id] |= NotMade;
                 continue;
             }
             var file = FileAt(id, 0);
@@ -915,6 +931,7 @@ internal sealed partial class SenderSession
         var (_, reason) = ErrorMessage.Decode(body[4..]);
         if (id >= (uint)Volatile.Read(ref _entriesSent)) throw new ProtocolViolationException($"the receiver named entry {id}, which this session does not have");
         var entry = _entries[(int)id].Entry;
+        if (_changes is not null) _differences[id] |= NotMade;
         if (entry.Kind == EntryKind.HardLink) Interlocked.Increment(ref _linksFailed);
         if (entry.Kind == EntryKind.File)
         {
@@ -981,6 +998,7 @@ internal sealed partial class SenderSession
             return;
         }
         lock (_wouldSend) _wouldSend.Add(file.Entry.Path);
+        ItemizeFile(file, ItemizedUpdate.Sent);
         SettleUnmoved(file);
     }
 
@@ -994,8 +1012,81 @@ internal sealed partial class SenderSession
             Interlocked.Add(ref _bytesUnchanged, file.Entry.Size);
         }
         if (file.KeptAtReceiver) lock (_keptAtReceiver) _keptAtReceiver.Add(file.Id);
+        if (_changes is not null) ItemizePresent(file);
         Interlocked.Add(ref _bytesAcknowledged, file.AcknowledgeAll());
         SettleUnmoved(file);
+    }
+
+    /// <summary>
+    /// Itemized (rsync --itemize-changes): how what stood at entries' names at the receiver differed from them, told
+    /// before the acceptance that covers them; an entry once, and never with no difference.
+    /// </summary>
+    private void OnItemized(ReadOnlySpan<byte> body)
+    {
+        if (_changes is null) throw new ProtocolViolationException("Itemized came in a session that did not ask for it");
+        int count = ControlBatch.Count(body, ReceiverSession.ItemizedItemSize, ControlMessageType.Itemized);
+        for (int i = 0; i < count; i++)
+        {
+            var item = ControlBatch.Item(body, ReceiverSession.ItemizedItemSize, i);
+            uint id = BinaryPrimitives.ReadUInt32LittleEndian(item);
+            ushort changes = BinaryPrimitives.ReadUInt16LittleEndian(item[4..]);
+            if (id < (uint)_accepted || id >= (uint)Volatile.Read(ref _entriesSent))
+                throw new ProtocolViolationException($"Itemized names entry {id}, which is not waiting for its acceptance");
+            if (changes == 0 || (changes & ~(ushort)ItemizedChange.Known) != 0 || ((changes & (ushort)ItemizedAttributes.New) != 0 && changes != (ushort)ItemizedAttributes.New))
+                throw new ProtocolViolationException($"Itemized gives '{_entries[(int)id].Entry.Path}' differences 0x{changes:x}, which are none, unknown, or new with others");
+            if (_differences[id] != 0) throw new ProtocolViolationException($"'{_entries[(int)id].Entry.Path}' was itemized twice");
+            _differences[id] = changes;
+            if (_entries[(int)id].Entry.Kind == EntryKind.File) _changes.Differed(_entries[(int)id].Entry.Path, (ItemizedAttributes)changes);
+        }
+    }
+
+    /// <summary>At its acceptance, a directory, a link or a hard link the receiver made (or found as it is), itemized.</summary>
+    private void ItemizeMade(int id)
+    {
+        if ((_differences[id] & NotMade) != 0) return;
+        var entry = _entries[id].Entry;
+        var changes = (ItemizedAttributes)_differences[id];
+        // A link made anew over one of another target, or where none stood, is made; a hard link is a further name,
+        // whose file rsync names only when it makes it.
+        var update = entry.Kind == EntryKind.HardLink ? ItemizedUpdate.HardLinked
+            : (changes & (ItemizedAttributes.New | ItemizedAttributes.Contents)) != 0 ? ItemizedUpdate.Made : ItemizedUpdate.Unchanged;
+        string? target = entry.Kind == EntryKind.HardLink && changes == ItemizedAttributes.None ? null : entry.LinkTarget;
+        _changes!.Add(new ItemizedChange(entry.Path, entry.Kind, update, changes, target));
+    }
+
+    /// <summary>A file that travelled (in a dry run, would), itemized; with --checksum, one that stood there differed by its contents.</summary>
+    private void ItemizeFile(SenderFile file, ItemizedUpdate update, ItemizedAttributes? differed = null)
+    {
+        if (_changes is null) return;
+        var changes = differed ?? (ItemizedAttributes)_differences[file.Id];
+        if (_options.Checksum && (changes & ItemizedAttributes.New) == 0) changes |= ItemizedAttributes.Contents;
+        _changes.Add(new ItemizedChange(file.Entry.Path, EntryKind.File, update, changes));
+    }
+
+    /// <summary>
+    /// A file the receiver did not need: in place (its attributes brought up to date), kept by a rule, or made from an
+    /// earlier copy where nothing stood (linked, copied, or with --compare-dest found there and not made), itemized as
+    /// rsync itemizes each.
+    /// </summary>
+    private void ItemizePresent(SenderFile file)
+    {
+        var changes = (ItemizedAttributes)_differences[file.Id];
+        // Kept as it stands: rsync names no change it did not make.
+        if (file.KeptAtReceiver) changes = ItemizedAttributes.None;
+        // In place unchanged, where an earlier attempt found it differing: that attempt sent it, but its commit was lost with the connection.
+        else if (changes == ItemizedAttributes.None && _changes!.DifferedBefore(file.Entry.Path) is { } before)
+        {
+            ItemizeFile(file, ItemizedUpdate.Sent, before);
+            return;
+        }
+        var update = (changes & ItemizedAttributes.New) == 0 ? ItemizedUpdate.Unchanged
+            : _options.CopyDestinations.Count > 0 ? ItemizedUpdate.Made
+            : _options.LinkDestinations.Count > 0 && _options.CompareDestinations.Count == 0 ? ItemizedUpdate.HardLinked
+            : ItemizedUpdate.Unchanged;
+        // Linked from an earlier copy, it shows only with -ii, as rsync shows it; found in --compare-dest's, unchanged.
+        if (update == ItemizedUpdate.HardLinked && _options.ItemizeChanges < 2) return;
+        if (update == ItemizedUpdate.Unchanged) changes &= ~ItemizedAttributes.New;
+        _changes!.Add(new ItemizedChange(file.Entry.Path, EntryKind.File, update, changes));
     }
 
     private void Seal(SenderFile file, ulong digest)
@@ -1104,6 +1195,7 @@ internal sealed partial class SenderSession
                 if (_options.ListSent) lock (_sent) _sent.Add(file.Entry.Path);
                 _options.OnFileSent?.Invoke(file.Entry.Path);
             }
+            ItemizeFile(file, ItemizedUpdate.Sent);
             Settled(id);
         }
         Report();

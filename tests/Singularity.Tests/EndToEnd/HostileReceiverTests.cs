@@ -187,6 +187,39 @@ public sealed class HostileReceiverTests
         Assert.Contains(asked ? "after its acceptance" : "which this sender did not ask for", error.Message);
     }
 
+    /// <summary>
+    /// Itemized (--itemize-changes) only where the sender asked for it, before the entry's acceptance, once an entry,
+    /// and with differences that are some, known, and not "new" beside others.
+    /// </summary>
+    [Theory]
+    [InlineData(false, false, 4, 1, "did not ask for it")]
+    [InlineData(true, true, 4, 1, "not waiting for its acceptance")]
+    [InlineData(true, false, 0, 1, "which are none, unknown, or new with others")]
+    [InlineData(true, false, 0x80, 1, "which are none, unknown, or new with others")]
+    [InlineData(true, false, 5, 1, "which are none, unknown, or new with others")]
+    [InlineData(true, false, 4, 2, "was itemized twice")]
+    public async Task Itemized_differences_are_checked(bool asked, bool accepted, ushort changes, int times, string refused)
+    {
+        using var temp = new TempDirectory();
+        await using var receiver = new RawReceiver();
+        var send = SendOneFile(temp, receiver, Plain with { ItemizeChanges = asked ? 1 : 0 });
+        if (accepted) await AcceptOneFileAsync(receiver);
+        else
+        {
+            await receiver.AcceptAsync();
+            await receiver.ReadUntilAsync(ControlMessageType.ManifestChunk);
+        }
+
+        byte[] body = new byte[4 + 6 * times];
+        BinaryPrimitives.WriteInt32LittleEndian(body, times);
+        for (int i = 0; i < times; i++) BinaryPrimitives.WriteUInt16LittleEndian(body.AsSpan(4 + 6 * i + 4), changes);
+        await receiver.SendAsync(ControlMessageType.Itemized, body);
+
+        var error = await Assert.ThrowsAnyAsync<SingularityException>(() => send);
+        Assert.Equal(ErrorCode.ProtocolViolation, error.Code);
+        Assert.Contains(refused, error.Message);
+    }
+
     /// <summary>A receiver that names a file as kept by --size-only, --update or --ignore-existing (FilesKept) when the sender asked for none of them breaks the protocol.</summary>
     [Fact]
     public async Task Files_named_as_kept_by_a_rule_not_asked_for_end_the_session()

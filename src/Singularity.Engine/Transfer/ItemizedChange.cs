@@ -1,0 +1,93 @@
+using Singularity.Engine.Protocol;
+
+namespace Singularity.Engine;
+
+/// <summary>What a send did with an entry at the receiver, the first column of rsync's --itemize-changes.</summary>
+public enum ItemizedUpdate : byte
+{
+    /// <summary>Its contents travelled ('&gt;').</summary>
+    Sent,
+    /// <summary>Made at the receiver without contents travelling: a directory, a link, or a file copied there from an earlier copy ('c').</summary>
+    Made,
+    /// <summary>Given a further name of a file: a hard link of the source, or one to an earlier copy ('h').</summary>
+    HardLinked,
+    /// <summary>Left as it stood, but for the attributes named ('.').</summary>
+    Unchanged,
+    /// <summary>Deleted, or moved to its backup ('*deleting').</summary>
+    Deleted,
+}
+
+/// <summary>How what stood at an entry's name at the receiver differed from the entry, rsync's --itemize-changes letters.</summary>
+[Flags]
+public enum ItemizedAttributes : ushort
+{
+    None = 0,
+    /// <summary>Nothing of its kind stood there: all letters read '+'.</summary>
+    New = 1,
+    /// <summary>A file's contents differed (with --checksum), or a link's target ('c').</summary>
+    Contents = 2,
+    /// <summary>A file's size ('s').</summary>
+    Size = 4,
+    /// <summary>The modification time, where the send sets it ('t').</summary>
+    Time = 8,
+    /// <summary>The permissions ('p').</summary>
+    Permissions = 16,
+    /// <summary>The owner, where the receiver gives owners ('o').</summary>
+    Owner = 32,
+    /// <summary>The group, where the receiver gives owners ('g').</summary>
+    Group = 64,
+}
+
+/// <summary>
+/// One entry of a send's itemized changes (<see cref="TransferOptions.ItemizeChanges"/>), printed as rsync
+/// --itemize-changes prints it by <see cref="ToString"/>: <c>&gt;f.st...... logs/app.log</c>.
+/// </summary>
+/// <param name="Path">The entry's path at the receiver, relative to the destination ('/' separators).</param>
+/// <param name="Kind">What the entry is; a deleted entry is a <see cref="EntryKind.Directory"/> or, whatever else it was, a <see cref="EntryKind.File"/>.</param>
+/// <param name="Update">What the send did with it.</param>
+/// <param name="Changes">How what stood there differed from it.</param>
+/// <param name="LinkTarget">A link's target, or the path a hard link shares its file with; null otherwise.</param>
+public sealed record ItemizedChange(string Path, EntryKind Kind, ItemizedUpdate Update, ItemizedAttributes Changes, string? LinkTarget = null)
+{
+    /// <summary>The bits a receiver may send in Itemized (PROTOCOL §3): every attribute but <see cref="ItemizedAttributes.None"/>.</summary>
+    internal const ItemizedAttributes Known = (ItemizedAttributes)127;
+
+    /// <summary>
+    /// The eleven letters of rsync's <c>%i</c>: what was done ('&gt;', 'c', 'h', '.'), the kind ('f', 'd', 'L'), then
+    /// c, s, t, p, o, g, with '.' for what did not change, all '+' for a new entry, and spaces for an entry that did
+    /// not change at all; <c>*deleting  </c> for a deletion.
+    /// </summary>
+    public string Letters
+    {
+        get
+        {
+            if (Update == ItemizedUpdate.Deleted) return "*deleting  ";
+            Span<char> letters = stackalloc char[11];
+            letters[0] = Update switch { ItemizedUpdate.Sent => '>', ItemizedUpdate.Made => 'c', ItemizedUpdate.HardLinked => 'h', _ => '.' };
+            letters[1] = Kind switch { EntryKind.Directory => 'd', EntryKind.Symlink => 'L', _ => 'f' };
+            if ((Changes & ItemizedAttributes.New) != 0)
+            {
+                letters[2..].Fill('+');
+                return new string(letters);
+            }
+            letters[2..].Fill('.');
+            if ((Changes & ItemizedAttributes.Contents) != 0) letters[2] = 'c';
+            if ((Changes & ItemizedAttributes.Size) != 0) letters[3] = 's';
+            if ((Changes & ItemizedAttributes.Time) != 0) letters[4] = 't';
+            if ((Changes & ItemizedAttributes.Permissions) != 0) letters[5] = 'p';
+            if ((Changes & ItemizedAttributes.Owner) != 0) letters[6] = 'o';
+            if ((Changes & ItemizedAttributes.Group) != 0) letters[7] = 'g';
+            // As rsync shows an entry that did not change at all (with -ii): its letters blank.
+            if (Changes == ItemizedAttributes.None && Update != ItemizedUpdate.Sent) letters[2..].Fill(' ');
+            return new string(letters);
+        }
+    }
+
+    /// <summary>The line rsync's <c>--itemize-changes</c> prints: the letters, the path (a directory's with '/'), and a link's <c> -&gt; target</c> or a hard link's <c> =&gt; path</c>.</summary>
+    public override string ToString()
+    {
+        string path = Kind == EntryKind.Directory && !Path.EndsWith('/') ? Path + "/" : Path;
+        string target = LinkTarget is null ? "" : Kind == EntryKind.Symlink ? $" -> {LinkTarget}" : $" => {LinkTarget}";
+        return $"{Letters} {path}{target}";
+    }
+}

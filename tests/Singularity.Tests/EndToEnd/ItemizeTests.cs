@@ -1,0 +1,204 @@
+using System.Text.RegularExpressions;
+using Singularity.Engine;
+using Singularity.Engine.Protocol;
+using Singularity.Engine.Storage;
+using Singularity.Tests.Support;
+
+namespace Singularity.Tests.EndToEnd;
+
+/// <summary>
+/// With <see cref="TransferOptions.ItemizeChanges"/> (rsync --itemize-changes, -i), a send lists what it changes at the
+/// receiver, one line per entry, as rsync -i lists it.
+/// </summary>
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+public sealed class ItemizeTests
+{
+    private static readonly DateTime Day = new(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+    private static readonly TransferOptions Quick = new() { ShardSize = 4096, SkipUnchanged = true };
+
+    /// <summary>
+    /// One destination holding every kind of difference, and a copy of it: rsync -i (dry run, real run, then -ii once
+    /// all is in place) and sglty itemize each the same way, line for line, and sglty's copy ends as the source.
+    /// </summary>
+    [SkippableFact]
+    public async Task Changes_are_itemized_as_rsync_itemizes_them()
+    {
+        var version = Regex.Match(Commands.Output("rsync", "--version") ?? "", @"version (\d+)\.(\d+)");
+        Skip.IfNot(version.Success, "rsync is not installed");
+        Skip.If((int.Parse(version.Groups[1].Value), int.Parse(version.Groups[2].Value)).CompareTo((3, 1)) < 0, "rsync is older than 3.1, which itemizes otherwise");
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src"), destination = temp.Sub("dst"), copy = Path.Combine(temp.Path, "copy");
+        MakeTrees(source, destination);
+        Assert.True(Commands.Run("cp", "-a", destination, copy));
+        await using var receiver = new LoopbackReceiver(destination);
+        var options = Quick with { DeleteExtraneous = true, ItemizeChanges = 1 };
+
+        // A dry run first: what would change, nothing changed.
+        var rsyncDry = Rsync("-rlpt", "-i", "-n", "--delete", source + "/", copy + "/");
+        var dry = await SingularitySender.SendAsync([source + "/"], receiver.Url, options with { DryRun = true });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        AssertSameLines(rsyncDry, dry.Changes);
+        Assert.True(File.Exists(Path.Combine(destination, "stale.txt")));
+
+        // The send itself, told as it goes.
+        var rsyncReal = Rsync("-rlpt", "-i", "--delete", source + "/", copy + "/");
+        var told = new List<string>();
+        var sent = await SingularitySender.SendAsync([source + "/"], receiver.Url, options with { OnItemized = change => { lock (told) told.Add(change.ToString()); } });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        AssertSameLines(rsyncReal, sent.Changes);
+        // Every kind of line: made, sent, attributes set, deleted.
+        Assert.Equal(12, sent.Changes.Count);
+        Assert.Equal(sent.Changes.Select(change => change.ToString()).Order(StringComparer.Ordinal), told.Order(StringComparer.Ordinal));
+        Assert.Empty(sent.WouldDelete);
+        Assert.Equal(3, sent.EntriesDeleted);
+        TestFiles.AssertSameTree(source, destination);
+
+        // All in place: -ii names every entry, as unchanged.
+        var rsyncSame = Rsync("-rlpt", "-ii", "--delete", source + "/", copy + "/");
+        var same = await SingularitySender.SendAsync([source + "/"], receiver.Url, options with { ItemizeChanges = 2 });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        AssertSameLines(rsyncSame, same.Changes);
+        Assert.Contains(".f          same.txt", same.Changes.Select(change => change.ToString()));
+    }
+
+    /// <summary>With --checksum, a file sent over one that stood there differs by its contents ('c'), as rsync -ci names it, whatever else differs.</summary>
+    [SkippableFact]
+    public async Task Checksum_names_the_contents_that_differed()
+    {
+        Skip.IfNot(Regex.IsMatch(Commands.Output("rsync", "--version") ?? "", @"version 3\.([1-9]|\d\d)"), "rsync 3.1 or later is not installed");
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src"), destination = temp.Sub("dst"), copy = temp.Sub("copy");
+        foreach (var (name, here, there, seconds) in new[] { ("same-size", 3_000, 3_000, 0), ("other", 3_000, 5_000, 60), ("equal", 3_000, -1, 0) })
+        {
+            string file = TestFiles.Create(Path.Combine(source, name), here, seed: 1);
+            File.SetLastWriteTimeUtc(file, Day);
+            foreach (string root in new[] { destination, copy })
+            {
+                string target = Path.Combine(root, name);
+                if (there < 0) File.Copy(file, target);
+                else TestFiles.Create(target, there, seed: 2);
+                File.SetUnixFileMode(target, File.GetUnixFileMode(file));
+                File.SetLastWriteTimeUtc(target, Day.AddSeconds(seconds));
+            }
+        }
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var rsync = Rsync("-rtpc", "-i", source + "/", copy + "/");
+        var result = await SingularitySender.SendAsync([source + "/"], receiver.Url, Quick with { Checksum = true, ItemizeChanges = 1 });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        AssertSameLines(rsync, result.Changes);
+        Assert.Equal([">fc........ same-size", ">fcst...... other"], result.Changes.Select(change => change.ToString()).Order(StringComparer.Ordinal));
+        TestFiles.AssertSameTree(source, destination);
+    }
+
+    /// <summary>`sglty send -i` prints the lines on stdout as rsync -i does, --json holds them as 'changes', and -H names a hard link's file.</summary>
+    [Fact]
+    public async Task The_command_prints_each_change()
+    {
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src"), destination = temp.Sub("dst");
+        string file = TestFiles.Create(Path.Combine(source, "d", "a"), 5_000, seed: 1);
+        File.CreateSymbolicLink(Path.Combine(source, "d", "l"), "a");
+        SpecialFiles.Link(file, Path.Combine(source, "d", "b"));
+        TestFiles.Create(Path.Combine(destination, "gone"), 10, seed: 2);
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var (exit, output, error) = await SgltyProcess.RunAsync("send", source + "/", "--to", receiver.Url.ToString(), "-i", "-H", "--delete");
+        Assert.True(exit == 0, error);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        string[] lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(["*deleting   gone", ">f+++++++++ d/a", "cL+++++++++ d/l -> a", "cd+++++++++ d/", "hf+++++++++ d/b => d/a"], lines.Order(StringComparer.Ordinal));
+        TestFiles.AssertSameBytes(file, Path.Combine(destination, "d", "b"));
+        Assert.Equal(SpecialFiles.IdentityOf(Path.Combine(destination, "d", "a")), SpecialFiles.IdentityOf(Path.Combine(destination, "d", "b")));
+
+        // Sent again with nothing changed: no line; with --json, an empty list.
+        File.SetUnixFileMode(Path.Combine(destination, "d", "a"), UnixFileMode.UserRead);
+        var (again, json, againError) = await SgltyProcess.RunAsync("send", source + "/", "--to", receiver.Url.ToString(), "-i", "-H", "--json");
+        Assert.True(again == 0, againError);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        using var result = System.Text.Json.JsonDocument.Parse(json);
+        Assert.Equal([".f...p..... d/a"], result.RootElement.GetProperty("changes").EnumerateArray().Select(line => line.GetString()));
+        Assert.Equal(File.GetUnixFileMode(file), File.GetUnixFileMode(Path.Combine(destination, "d", "a")));
+
+        // -ii, a dry run: every entry, as rsync -aHii names them (a hard link in place without its file).
+        var (all, listed, allError) = await SgltyProcess.RunAsync("send", source + "/", "--to", receiver.Url.ToString(), "-ii", "-H", "-n");
+        Assert.True(all == 0, allError);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal([".L          d/l -> a", ".d          d/", ".f          d/a", "hf          d/b"], listed.Split('\n', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal));
+    }
+
+    /// <summary>A send retried after its connection dropped names each entry once, as the first attempt that knew it told it.</summary>
+    [Fact]
+    public async Task A_retried_send_names_each_entry_once()
+    {
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src"), destination = temp.Sub("dst");
+        for (int i = 0; i < 40; i++) TestFiles.Create(Path.Combine(source, $"d{i % 4}", $"f{i}"), 200_000, seed: i);
+        await using var receiver = new LoopbackReceiver(destination);
+        await using var relay = new TcpRelay(receiver.Url);
+        relay.CutAllOnce((connection, forwarded) => connection == 1 && forwarded > (3 << 20));
+
+        var result = await SingularitySender.SendAsync([source + "/"], relay.Url, Quick with { ShardSize = 64 << 10, Lanes = 1, MaxInFlightBytes = 1 << 20, ItemizeChanges = 1, Retries = 2 });
+        Assert.Equal(1, result.Retries);
+        var lines = result.Changes.Select(change => change.ToString()).ToList();
+        // Each path once: the retry finds the directories made, their times not set yet, and says nothing of them.
+        Assert.Equal(44, result.Changes.Select(change => change.Path).Distinct().Count());
+        Assert.Equal(44, lines.Count);
+        Assert.Equal(40, lines.Count(line => line.StartsWith(">f+++++++++ ", StringComparison.Ordinal)));
+        Assert.Equal(4, lines.Count(line => line.StartsWith("cd+++++++++ ", StringComparison.Ordinal)));
+        TestFiles.AssertSameTree(source, destination);
+    }
+
+    /// <summary>The source and a destination that differs from it in every way rsync itemizes; every time in whole seconds, as rsync compares them.</summary>
+    private static void MakeTrees(string source, string destination)
+    {
+        void Pair(string name, long size, int seed, long? sizeThere = null, int seconds = 0, UnixFileMode? modeThere = null)
+        {
+            string here = TestFiles.Create(Path.Combine(source, name), size, seed);
+            File.SetUnixFileMode(here, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead);
+            File.SetLastWriteTimeUtc(here, Day);
+            string there = Path.Combine(destination, name);
+            Directory.CreateDirectory(Path.GetDirectoryName(there)!);
+            if (sizeThere is { } other) TestFiles.Create(there, other, seed);
+            else File.Copy(here, there);
+            File.SetUnixFileMode(there, modeThere ?? File.GetUnixFileMode(here));
+            File.SetLastWriteTimeUtc(there, Day.AddSeconds(seconds));
+        }
+        Pair("same.txt", 3_000, 1);
+        Pair("grown.log", 9_000, 2, sizeThere: 4_000, seconds: -60);
+        Pair("touched.txt", 3_000, 3, seconds: 7);
+        Pair("perms.sh", 3_000, 4, modeThere: UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        Pair(Path.Combine("old", "same"), 100, 5);
+        TestFiles.Create(Path.Combine(source, "new.txt"), 2_000, seed: 6);
+        TestFiles.Create(Path.Combine(source, "fresh", "f"), 2_000, seed: 7);
+        File.CreateSymbolicLink(Path.Combine(source, "link"), "same.txt");
+        File.CreateSymbolicLink(Path.Combine(source, "relink"), "new.txt");
+        File.CreateSymbolicLink(Path.Combine(destination, "relink"), "grown.log");
+        TestFiles.Create(Path.Combine(destination, "stale.txt"), 10, seed: 8);
+        TestFiles.Create(Path.Combine(destination, "staledir", "x"), 10, seed: 9);
+        // Links' own times, and the directories' last, once all is written in them; the old directory's differ.
+        foreach (string root in new[] { source, destination })
+        {
+            foreach (string link in new[] { "link", "relink" })
+                if (Path.Exists(Path.Combine(root, link)) || new FileInfo(Path.Combine(root, link)).LinkTarget is not null) File.SetLastWriteTimeUtc(Path.Combine(root, link), Day);
+            foreach (string directory in Directory.GetDirectories(root, "*", SearchOption.AllDirectories).Append(root))
+                Directory.SetLastWriteTimeUtc(directory, Day);
+        }
+        Directory.SetLastWriteTimeUtc(Path.Combine(destination, "old"), Day.AddSeconds(30));
+    }
+
+    /// <summary>rsync's itemized lines for a run with these arguments.</summary>
+    private static List<string> Rsync(params string[] arguments)
+    {
+        string? output = Commands.Output("rsync", arguments);
+        Assert.NotNull(output);
+        return [.. output.Split('\n', StringSplitOptions.RemoveEmptyEntries)];
+    }
+
+    /// <summary>
+    /// The same lines, in any order (rsync and sglty take entries in different orders), but rsync's for the
+    /// destination itself ('./'), which sglty leaves as it is, sending what a directory holds into it.
+    /// </summary>
+    private static void AssertSameLines(IEnumerable<string> rsync, IReadOnlyList<ItemizedChange> changes) =>
+        Assert.Equal(rsync.Where(line => !line.EndsWith(" ./", StringComparison.Ordinal)).Order(StringComparer.Ordinal), changes.Select(change => change.ToString()).Order(StringComparer.Ordinal));
+}
