@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
+using Singularity.Engine.Storage;
 using Singularity.Tests.Support;
 
 namespace Singularity.Tests.EndToEnd;
@@ -84,6 +85,36 @@ public sealed class CommandLineTests
         Assert.Empty(output);
         string line = Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.StartsWith("sglty: error: cannot connect", line);
+    }
+
+    /// <summary>
+    /// rsync's habits are taken: -a keeps owners (the rest it keeps anyway), -t, -p, -l, -P change nothing, and
+    /// --delete-after deletes as --delete does; an option send does not know is named as one, not taken for a path.
+    /// </summary>
+    [SkippableFact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task Send_takes_rsyncs_habits_and_names_an_unknown_option()
+    {
+        Skip.IfNot(SpecialFiles.MayChangeOwners, "giving files owners needs root on Linux");
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src"), destination = temp.Sub("dst");
+        string file = TestFiles.Create(Path.Combine(source, "sub", "f"), 50_000, seed: 1);
+        Assert.True(SpecialFiles.TrySetOwnerNotFollowing(file, (4242, 4343)));
+        string stale = TestFiles.Create(Path.Combine(destination, "stale"), 10, seed: 2);
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var (exit, _, error) = await SgltyProcess.RunAsync("send", "-avzP", "-tpl", source + "/", "--to", receiver.Url.ToString(), "--delete-after");
+        Assert.True(exit == 0, error);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        TestFiles.AssertSameBytes(file, Path.Combine(destination, "sub", "f"));
+        Assert.Equal((4242u, 4343u), SpecialFiles.OwnerOf(Path.Combine(destination, "sub", "f")));
+        Assert.False(File.Exists(stale));
+
+        var (unknown, output, refused) = await SgltyProcess.RunAsync("send", source + "/", "--to", receiver.Url.ToString(), "--stats");
+        Assert.NotEqual(0, unknown);
+        Assert.Empty(output);
+        Assert.Contains("unknown option '--stats' (a path that starts with '-' is written ./--stats)", refused);
+        Assert.DoesNotContain("no such file", refused);
     }
 
     /// <summary>--exclude and --exclude-from leave out what they match, and the receiver's --delete keeps it; a pattern file that cannot be read is one line.</summary>
