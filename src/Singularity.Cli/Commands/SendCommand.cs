@@ -45,6 +45,7 @@ internal static partial class SendCommand
         var from0 = new Option<bool>("--from0", "-0") { Description = "with --files-from, names are separated by NUL characters, as find -print0 writes them, not by lines" };
         var dryRun = new Option<bool>("--dry-run", "-n") { Description = "change nothing at the receiver: list on stdout the files a send would send and, with --delete, what it would delete ('deleting PATH'), as rsync --dry-run does; no file's contents are read or sent" };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "list on stdout each file that travelled as it arrives, as rsync -v does (in --json, as 'sent', at the end)" };
+        var outFormat = new Option<string>("--out-format") { HelpName = "FORMAT", Description = "print FORMAT on stdout for each entry the send changes, as rsync --out-format does (-i is '%i %n%L'): %n the path (a directory's ending in '/'), %f the path without it, %i the itemized letters (see -i), %L ' -> TARGET' for a link (' => PATH' for a hard link), %l the size in bytes (%'l with commas), %M the modification time, %B the permissions, %o the operation ('send', 'del.' for a deletion), %t the time now, %p the process id, %% a '%'; a width pads ('%-40n' on the right); without %i, only what travelled or was made is printed, and each deletion as 'deleting PATH'" };
         var itemize = new Option<bool>("--itemize-changes", "-i") { Description = "list on stdout what the send changes at the receiver, one line each, as rsync -i does: '>f.st...... PATH' for a file sent (the letters: c contents or link target, s size, t time, p permissions, o owner, g group; '+++++++++' new), 'cd+++++++++ DIR/' for a directory made, 'cL' a link, 'hf' a hard link, '.' only attributes set, '*deleting' a deletion; given twice (-ii), also what stays as it was; with --dry-run, what a send would change (in --json, as 'changes')", Arity = ArgumentArity.Zero };
         var hardLinks = new Option<bool>("--hard-links", "-H") { Description = "keep hard links, as rsync -H does: a file with several names among those sent travels once, and the receiver gives it the other names (Linux senders)" };
         // Given twice (-xx), as rsync reads it, mount points are left out rather than sent empty.
@@ -89,9 +90,10 @@ internal static partial class SendCommand
         var linkDest = new Option<string[]>("--link-dest") { HelpName = "DIR", Description = "link, rather than send, each file the destination does not hold yet that DIR holds unchanged (same size, time and mode, no setuid bit, the owner a received file would have), as rsync --link-dest does for snapshots: the receiver gives its copy there a further name; DIR is relative to the destination and inside the receiver's directory (../2026-12-04 beside a URL's backups/2026-12-05); may be given up to 20 times, tried in order (Linux receivers)", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
         var suffix = new Option<string>("--suffix") { HelpName = "SUFFIX", Description = "with --backup or --backup-dir, append SUFFIX to each backup's name, as rsync --suffix does; default '~' beside the files, none in --backup-dir" };
         var wholeFile = new Option<bool>("--whole-file", "-W") { Description = "send changed files whole, never as a delta, as rsync --whole-file does" };
-        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, modifyWindow, omitDirTimes, omitLinkTimes, update, ignoreExisting, existing, maxSize, minSize, delete, deleteExcluded, ignoreErrors, maxDelete, exclude, excludeFrom, include, includeFrom, relative, filesFrom, recursive, from0, dryRun, verbose, itemize, owners, asAlways, numericIds, hardLinks, oneFileSystem, copyLinks, copyUnsafeLinks, copyDirLinks, safeLinks, chmod, pruneEmpty, ignoreMissing, deleteMissing, removeSources, backup, backupDir, suffix, linkDest, compareDest, copyDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile };
+        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, modifyWindow, omitDirTimes, omitLinkTimes, update, ignoreExisting, existing, maxSize, minSize, delete, deleteExcluded, ignoreErrors, maxDelete, exclude, excludeFrom, include, includeFrom, relative, filesFrom, recursive, from0, dryRun, verbose, itemize, outFormat, owners, asAlways, numericIds, hardLinks, oneFileSystem, copyLinks, copyUnsafeLinks, copyDirLinks, safeLinks, chmod, pruneEmpty, ignoreMissing, deleteMissing, removeSources, backup, backupDir, suffix, linkDest, compareDest, copyDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile };
         command.Validators.Add(result =>
         {
+            if (result.GetValue(outFormat) is { } format && OutFormat.Parse(format, out string? formatError) is null) result.AddError($"--out-format: {formatError}");
             // An option this command does not know would otherwise be taken for a PATH, and fail as one not found.
             if (result.GetValue(paths)?.FirstOrDefault(path => path.Length > 1 && path[0] == '-') is { } unknown)
                 result.AddError($"unknown option '{unknown}' (a path that starts with '-' is written ./{unknown})");
@@ -159,7 +161,8 @@ internal static partial class SendCommand
                 IgnoreErrors = result.GetValue(ignoreErrors),
                 DryRun = result.GetValue(dryRun),
                 ListSent = result.GetValue(verbose),
-                ItemizeChanges = Math.Min(result.GetResult(itemize)?.IdentifierTokenCount ?? 0, 2),
+                // --out-format lists what -i lists; -ii also what stays as it was.
+                ItemizeChanges = Math.Max(Math.Min(result.GetResult(itemize)?.IdentifierTokenCount ?? 0, 2), result.GetValue(outFormat) is null ? 0 : 1),
                 Relative = result.GetValue(relative) || result.GetValue(filesFrom) is not null,
                 Recursive = result.GetValue(filesFrom) is null || result.GetValue(recursive),
                 PreserveOwners = result.GetValue(owners),
@@ -187,12 +190,14 @@ internal static partial class SendCommand
                 BandwidthLimit = result.GetValue(bwlimit) ?? 0,
                 Delta = result.GetValue(wholeFile) ? false : result.GetValue(delta) ? true : null,
             };
-            return RunAsync(result.GetValue(paths)!, result.GetValue(filesFrom) is { } list ? (list, result.GetValue(from0)) : null, result.GetValue(to)!, options, PatternsInOrder(result, exclude, excludeFrom, include, includeFrom), result.GetValue(json), result.GetValue(token), result.GetValue(tokenFile), cancellationToken);
+            // -i is rsync's --out-format '%i %n%L'.
+            var lines = result.GetValue(outFormat) is { } format ? OutFormat.Parse(format, out _) : options.ItemizeChanges > 0 ? OutFormat.Itemized : null;
+            return RunAsync(result.GetValue(paths)!, result.GetValue(filesFrom) is { } list ? (list, result.GetValue(from0)) : null, result.GetValue(to)!, options, PatternsInOrder(result, exclude, excludeFrom, include, includeFrom), result.GetValue(json), result.GetValue(token), result.GetValue(tokenFile), lines, cancellationToken);
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(string[] paths, (string File, bool NulSeparated)? filesFrom, string to, TransferOptions options, List<(Option Option, string Value)> patterns, bool json, string? token, string? tokenFile, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(string[] paths, (string File, bool NulSeparated)? filesFrom, string to, TransferOptions options, List<(Option Option, string Value)> patterns, bool json, string? token, string? tokenFile, OutFormat? lines, CancellationToken cancellationToken)
     {
         try
         {
@@ -214,14 +219,14 @@ internal static partial class SendCommand
             // As rsync -v: each file as it arrives, so that a long send shows what is done, and a failed one what got
             // there. To a terminal, the list takes the bar's place (it would write between the bar's redraws), and
             // progress comes as lines on stderr.
-            // With -i, its lines take -v's place, as rsync -vi prints them.
-            bool itemizing = options.ItemizeChanges > 0 && !json && !options.DryRun;
+            // With -i or --out-format, its lines take -v's place, as rsync -vi prints them.
+            bool itemizing = lines is not null && !json && !options.DryRun;
             bool listing = (options.ListSent || itemizing) && !json && !options.DryRun;
             var display = new ProgressDisplay(CipherSuites.Name(options.Cipher), bar: !(listing && !Console.IsOutputRedirected));
-            if (itemizing) options = options with { OnItemized = change => display.List(Errors.Printable(change.ToString())) };
+            if (itemizing) options = options with { OnItemized = change => { if (lines!.Shows(change)) display.List(Errors.Printable(lines.Line(change))); } };
             else if (listing) options = options with { OnFileSent = path => display.List(Errors.Printable(path)) };
             var result = await display.ShowAsync(() => SingularitySender.SendAsync(paths, url, options, display, line => Console.Error.WriteLine($"sglty: {Errors.Printable(line)}"), cancellationToken)).ConfigureAwait(false);
-            if (result.DryRun) return DryRunReport(result, json, options.ExistingOnly, options.ItemizeChanges > 0);
+            if (result.DryRun) return DryRunReport(result, json, options.ExistingOnly, lines);
             double seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-9);
             // What travelled, then what did not: files left as they were, files left out, bytes an earlier attempt left.
             var others = NotTravelled(result, "were", notSent: true, earlier: options.CompareDestinations.Count > 0 ? "--compare-dest" : options.CopyDestinations.Count > 0 ? "--copy-dest" : options.LinkDestinations.Count > 0 ? "--link-dest" : null, existingOnly: options.ExistingOnly);
@@ -274,18 +279,18 @@ internal static partial class SendCommand
 
     /// <summary>
     /// A dry run's answer: on stdout the files a send would send and what it would delete, as rsync -n lists them (with
-    /// <paramref name="itemized"/>, what it would change, as rsync -ni); then the counts.
+    /// <paramref name="lines"/>, what it would change, as rsync -ni lists it); then the counts.
     /// </summary>
-    private static int DryRunReport(SendResult result, bool json, bool existingOnly, bool itemized)
+    private static int DryRunReport(SendResult result, bool json, bool existingOnly, OutFormat? lines)
     {
         int exitCode = result.NotSent.Count > 0 || result.EntriesNotDeleted > 0 ? Errors.PartialTransfer : result.EntriesLeftByLimit > 0 ? Errors.DeletionLimit : 0;
         if (json)
         {
-            WriteJson(result, exitCode, itemized: itemized);
+            WriteJson(result, exitCode, itemized: lines is not null);
         }
-        else if (itemized)
+        else if (lines is not null)
         {
-            WriteList([.. result.Changes.Select(change => change.ToString())], prefix: "");
+            WriteList([.. result.Changes.Where(lines.Shows).Select(lines.Line)], prefix: "");
         }
         else
         {

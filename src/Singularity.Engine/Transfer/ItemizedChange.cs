@@ -49,6 +49,15 @@ public enum ItemizedAttributes : ushort
 /// <param name="LinkTarget">A link's target, or the path a hard link shares its file with; null otherwise.</param>
 public sealed record ItemizedChange(string Path, EntryKind Kind, ItemizedUpdate Update, ItemizedAttributes Changes, string? LinkTarget = null)
 {
+    /// <summary>A file's size in bytes, as sent, a link's the length of its target (UTF-8), as rsync's %l gives them; 0 for a directory, a hard link and a deletion.</summary>
+    public long Size { get; init; }
+
+    /// <summary>The entry's permission bits, as sent; 0 for a deletion.</summary>
+    public UnixFileMode Mode { get; init; }
+
+    /// <summary>The entry's modification time (UTC), as sent; the Unix epoch for a deletion, as rsync's %M gives it.</summary>
+    public DateTime Modified { get; init; } = DateTime.UnixEpoch;
+
     /// <summary>The bits a receiver may send in Itemized (PROTOCOL §3): every attribute but <see cref="ItemizedAttributes.None"/>.</summary>
     internal const ItemizedAttributes Known = (ItemizedAttributes)127;
 
@@ -83,11 +92,12 @@ public sealed record ItemizedChange(string Path, EntryKind Kind, ItemizedUpdate 
         }
     }
 
-    /// <summary>The line rsync's <c>--itemize-changes</c> prints: the letters, the path (a directory's with '/'), and a link's <c> -&gt; target</c> or a hard link's <c> =&gt; path</c>.</summary>
-    public override string ToString()
-    {
-        string path = Kind == EntryKind.Directory && !Path.EndsWith('/') ? Path + "/" : Path;
-        string target = LinkTarget is null ? "" : Kind == EntryKind.Symlink ? $" -> {LinkTarget}" : $" => {LinkTarget}";
-        return $"{Letters} {path}{target}";
-    }
+    /// <summary>The path as rsync's <c>%n</c> gives it: a directory's ending in '/'.</summary>
+    public string Name => Kind == EntryKind.Directory && !Path.EndsWith('/') ? Path + "/" : Path;
+
+    /// <summary>What rsync's <c>%L</c> gives: a link's <c> -&gt; target</c>, a hard link's <c> =&gt; path</c>, else nothing.</summary>
+    public string Target => LinkTarget is null ? "" : Kind == EntryKind.Symlink ? $" -> {LinkTarget}" : $" => {LinkTarget}";
+
+    /// <summary>The line rsync's <c>--itemize-changes</c> prints (<c>%i %n%L</c>): the letters, the path (a directory's with '/'), and a link's <c> -&gt; target</c> or a hard link's <c> =&gt; path</c>.</summary>
+    public override string ToString() => $"{Letters} {Name}{Target}";
 }

@@ -1051,7 +1051,7 @@ internal sealed partial class SenderSession
         var update = entry.Kind == EntryKind.HardLink ? ItemizedUpdate.HardLinked
             : (changes & (ItemizedAttributes.New | ItemizedAttributes.Contents)) != 0 ? ItemizedUpdate.Made : ItemizedUpdate.Unchanged;
         string? target = entry.Kind == EntryKind.HardLink && changes == ItemizedAttributes.None ? null : entry.LinkTarget;
-        _changes!.Add(new ItemizedChange(entry.Path, entry.Kind, update, changes, target));
+        _changes!.Add(Change(entry, update, changes, target));
     }
 
     /// <summary>A file that travelled (in a dry run, would), itemized; with --checksum, one that stood there differed by its contents.</summary>
@@ -1060,7 +1060,7 @@ internal sealed partial class SenderSession
         if (_changes is null) return;
         var changes = differed ?? (ItemizedAttributes)_differences[file.Id];
         if (_options.Checksum && (changes & ItemizedAttributes.New) == 0) changes |= ItemizedAttributes.Contents;
-        _changes.Add(new ItemizedChange(file.Entry.Path, EntryKind.File, update, changes));
+        _changes.Add(Change(file.Entry, update, changes));
     }
 
     /// <summary>
@@ -1086,8 +1086,18 @@ internal sealed partial class SenderSession
         // Linked from an earlier copy, it shows only with -ii, as rsync shows it; found in --compare-dest's, unchanged.
         if (update == ItemizedUpdate.HardLinked && _options.ItemizeChanges < 2) return;
         if (update == ItemizedUpdate.Unchanged) changes &= ~ItemizedAttributes.New;
-        _changes!.Add(new ItemizedChange(file.Entry.Path, EntryKind.File, update, changes));
+        _changes!.Add(Change(file.Entry, update, changes));
     }
+
+    /// <summary>An entry's change, with what the entry is: its size, mode and time.</summary>
+    private static ItemizedChange Change(ManifestEntry entry, ItemizedUpdate update, ItemizedAttributes changes, string? target = null) =>
+        new(entry.Path, entry.Kind == EntryKind.HardLink ? EntryKind.HardLink : entry.Kind, update, changes, target)
+        {
+            Size = entry.Kind == EntryKind.File ? entry.Size : entry.Kind == EntryKind.Symlink ? System.Text.Encoding.UTF8.GetByteCount(entry.LinkTarget!) : 0,
+            // A link's own bits, as the system gives every link and rsync's %B shows them.
+            Mode = entry.Kind == EntryKind.Symlink ? (UnixFileMode)0x1FF : entry.Mode,
+            Modified = SourceScanner.FromNanoseconds(entry.MtimeNanoseconds),
+        };
 
     private void Seal(SenderFile file, ulong digest)
     {

@@ -127,6 +127,52 @@ public sealed class ItemizeTests
         Assert.Equal([".L          d/l -> a", ".d          d/", ".f          d/a", "hf          d/b"], listed.Split('\n', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal));
     }
 
+    /// <summary>
+    /// --out-format prints each change in the format given, as rsync's does: with %i the entries -i lists, without it
+    /// only what travelled or was made, and deletions as "deleting PATH".
+    /// </summary>
+    [SkippableTheory]
+    [InlineData("%n%L")]
+    [InlineData("%o %i %n%L %B %M")]
+    [InlineData("[%-14i] %n")]
+    public async Task Out_format_prints_as_rsyncs_does(string format)
+    {
+        Skip.IfNot(Regex.IsMatch(Commands.Output("rsync", "--version") ?? "", @"version 3\.([1-9]|\d\d)"), "rsync 3.1 or later is not installed");
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src"), destination = temp.Sub("dst"), copy = Path.Combine(temp.Path, "copy");
+        MakeTrees(source, destination);
+        Assert.True(Commands.Run("cp", "-a", destination, copy));
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var rsync = Rsync("-rlpt", "--delete", $"--out-format={format}", source + "/", copy + "/");
+        var (exit, output, error) = await SgltyProcess.RunAsync("send", source + "/", "--to", receiver.Url.ToString(), "--delete", "--out-format", format);
+        Assert.True(exit == 0, error);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal(rsync.Where(line => !line.EndsWith(" ./", StringComparison.Ordinal) && !line.EndsWith("|./", StringComparison.Ordinal) && line != "./").Order(StringComparer.Ordinal),
+            output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal));
+        Assert.True(rsync.Count >= 5, string.Join('\n', rsync));
+        TestFiles.AssertSameTree(source, destination);
+    }
+
+    /// <summary>A format's sizes, widths and a '%' of its own; an escape sglty does not give is refused with one line before anything moves.</summary>
+    [Fact]
+    public async Task Out_format_sizes_widths_and_unknown_escapes()
+    {
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src"), destination = temp.Sub("dst");
+        TestFiles.Create(Path.Combine(source, "d", "big"), 1_234_567, seed: 1);
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var (exit, output, error) = await SgltyProcess.RunAsync("send", source + "/", "--to", receiver.Url.ToString(), "--out-format", "%'l|%10l|%-7n|%f|100%%");
+        Assert.True(exit == 0, error);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal(["0|         0|d/     |d|100%", "1,234,567|   1234567|d/big  |d/big|100%"], output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal));
+
+        var (refused, _, why) = await SgltyProcess.RunAsync("send", source + "/", "--to", receiver.Url.ToString(), "--out-format", "%n %b");
+        Assert.NotEqual(0, refused);
+        Assert.Contains("--out-format: '%b' is not an escape sglty gives", why);
+    }
+
     /// <summary>A send retried after its connection dropped names each entry once, as the first attempt that knew it told it.</summary>
     [Fact]
     public async Task A_retried_send_names_each_entry_once()
