@@ -103,7 +103,7 @@ public sealed class CommandLineTests
         string stale = TestFiles.Create(Path.Combine(destination, "stale"), 10, seed: 2);
         await using var receiver = new LoopbackReceiver(destination);
 
-        var (exit, _, error) = await SgltyProcess.RunAsync("send", "-avzP", "-tpl", source + "/", "--to", receiver.Url.ToString(), "--delete-after");
+        var (exit, _, error) = await SgltyProcess.RunAsync("send", "-avzP", "-tpl", source + "/", "--to", receiver.Url.ToString(), "--delete-during", "--delete-after");
         Assert.True(exit == 0, error);
         Assert.True((await receiver.NextResultAsync()).Succeeded);
         TestFiles.AssertSameBytes(file, Path.Combine(destination, "sub", "f"));
