@@ -303,7 +303,8 @@ internal static partial class SendCommand
         Console.Error.WriteLine($"dry run, nothing changed: would send {Count.Of(result.FilesTransferred, "file")}{besides}, {ByteSize.Format(result.BytesTransferred)}");
         if (result.EntriesDeleted > 0)
         {
-            string named = result.EntriesDeleted > result.WouldDelete.Count ? $" (the first {result.WouldDelete.Count} named)" : "";
+            // Fewer are named past the receiver's cap, and where a directory in the way of a file is named by what it holds.
+            string named = result.EntriesDeleted > result.WouldDelete.Count ? $" ({result.WouldDelete.Count} named)" : "";
             Console.Error.WriteLine($"would delete {Count.Of(result.EntriesDeleted, "entry", "entries")} at the receiver that the source no longer has{named}");
         }
         if (result.EntriesNotDeleted > 0) Console.Error.WriteLine($"sglty: {Count.Of(result.EntriesNotDeleted, "entry", "entries")} at the receiver could not be deleted; the receiver's log names them");

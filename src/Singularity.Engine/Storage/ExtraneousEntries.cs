@@ -135,11 +135,15 @@ internal sealed class ExtraneousEntries(Func<string, string, bool> kept, Action 
         return Remove(entry, relative, null);
     }
 
-    /// <summary>Deletes the real directory <paramref name="full"/> (<paramref name="relative"/> from the destination) with everything below it; false if anything stayed.</summary>
-    public bool Remove(string full, string relative) => Remove(new DirectoryInfo(full), relative, null);
+    /// <summary>
+    /// Deletes the real directory <paramref name="full"/> (<paramref name="relative"/> from the destination) with
+    /// everything below it, to make room for what takes its name: what it held is named (listed, or told to
+    /// <see cref="Removed"/>), the directory itself not, as rsync names it. False if anything stayed.
+    /// </summary>
+    public bool Remove(string full, string relative) => Remove(new DirectoryInfo(full), relative, null, named: false);
 
-    /// <summary>Deletes an entry and, for a real directory, everything below it; false if anything stayed.</summary>
-    private bool Remove(FileSystemInfo entry, string path, HashSet<string>? unspellable)
+    /// <summary>Deletes an entry and, for a real directory, everything below it; false if anything stayed. The entry itself is named unless <paramref name="named"/> is false.</summary>
+    private bool Remove(FileSystemInfo entry, string path, HashSet<string>? unspellable, bool named = true)
     {
         if (unspellable?.Contains(entry.Name) == true)
         {
@@ -191,7 +195,7 @@ internal sealed class ExtraneousEntries(Func<string, string, bool> kept, Action 
                 if (!emptied) return false;
                 if (AtLimit()) return false;
                 if (listOnly is null) directory.Delete();
-                (listOnly ?? Removed)?.Invoke(path + "/");
+                if (named) (listOnly ?? Removed)?.Invoke(path + "/");
             }
             else if (listOnly is null)
             {

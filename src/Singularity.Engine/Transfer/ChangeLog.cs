@@ -15,7 +15,8 @@ internal sealed class ChangeLog(int level, Action<ItemizedChange>? told)
     /// <summary>Records a change and tells it, unless it is no change and level 1 asked for changes alone, or its entry was told before.</summary>
     public void Add(ItemizedChange change)
     {
-        if (level < 2 && change is { Update: ItemizedUpdate.Unchanged or ItemizedUpdate.HardLinked, Changes: ItemizedAttributes.None }) return;
+        // What changed nothing (left as it stood, or made from an earlier copy that matched it) shows only at -ii.
+        if (level < 2 && change is { Update: not (ItemizedUpdate.Sent or ItemizedUpdate.Deleted), Changes: ItemizedAttributes.None }) return;
         // A deletion's path is kept apart from an entry's: a directory deleted where a file now stands is both.
         string key = change.Update == ItemizedUpdate.Deleted ? "*" + change.Path : change.Path;
         lock (_changes)

@@ -882,15 +882,22 @@ internal sealed partial class ReceiverSession
     private void Itemize(uint id, ManifestEntry entry, string full, bool fresh)
     {
         var changes = fresh ? ItemizedAttributes.New : Differences(entry, full);
-        if (changes == ItemizedAttributes.None) return;
+        if (changes != ItemizedAttributes.None) PostItemized(id, (ushort)changes);
+    }
+
+    private void PostItemized(uint id, ushort changes)
+    {
         Span<byte> item = stackalloc byte[ItemizedItemSize];
         BinaryPrimitives.WriteUInt32LittleEndian(item, id);
-        BinaryPrimitives.WriteUInt16LittleEndian(item[4..], (ushort)changes);
+        BinaryPrimitives.WriteUInt16LittleEndian(item[4..], changes);
         _control!.PostBatchItem(ControlMessageType.Itemized, item);
     }
 
-    /// <summary>An Itemized item: the entry's id, then its differences (<see cref="ItemizedAttributes"/>).</summary>
+    /// <summary>An Itemized item: the entry's id, then its differences (<see cref="ItemizedAttributes"/>, or <see cref="ItemizedNotMade"/>).</summary>
     internal const int ItemizedItemSize = 6;
+
+    /// <summary>Itemized's bit 7, alone: with --existing, nothing stood there and nothing was made (a directory, which no other message names).</summary>
+    internal const ushort ItemizedNotMade = 0x80;
 
     /// <summary>
     /// How what stands at <paramref name="full"/> differs from the entry, in what the session sets, as rsync itemizes
@@ -903,13 +910,21 @@ internal sealed partial class ReceiverSession
         var kind = entry.Kind == EntryKind.HardLink ? EntryKind.File : entry.Kind;
         if (SpecialFiles.StandingAt(full) is not { } standing || standing.Kind != kind) return ItemizedAttributes.New;
         if (entry.Kind == EntryKind.HardLink)
-            return SpecialFiles.StandingAt(_guard.FullPath(entry.LinkTarget!)) is { } first && (first.Device, first.Inode) == (standing.Device, standing.Inode)
+        {
+            // The file it names was prepared before it, its directory checked (never looked at through a link), or,
+            // in a dry run, planned: it would be made anew, and so would the link.
+            string first = _guard.FullPath(entry.LinkTarget!), directory = Path.GetDirectoryName(first)!;
+            bool looked = (directory == _guard.Root || _guard.Checked(directory)) && !_guard.Planned(directory);
+            return looked && SpecialFiles.StandingAt(first) is { } file && (file.Device, file.Inode) == (standing.Device, standing.Inode)
                 ? ItemizedAttributes.None : ItemizedAttributes.New;
+        }
         var changes = ItemizedAttributes.None;
         if (entry.Kind == EntryKind.File && standing.Size != entry.Size) changes |= ItemizedAttributes.Size;
         if (entry.Kind == EntryKind.Symlink && new FileInfo(full).LinkTarget != entry.LinkTarget) changes |= ItemizedAttributes.Contents;
         bool timed = entry.Kind switch { EntryKind.Directory => !_omitDirectoryTimes, EntryKind.Symlink => !_omitLinkTimes, _ => true };
         if (timed && !_times.Same(standing.ModifiedNanoseconds, entry.MtimeNanoseconds)) changes |= ItemizedAttributes.Time;
+        // A link made anew whose time is not set gets the time of its making, which rsync names as a change too.
+        if (!timed && (changes & ItemizedAttributes.Contents) != 0) changes |= ItemizedAttributes.Time;
         // The mode each kind is given: a directory's keeps the owner's write and search (ApplyDirectoryMetadata).
         var mode = entry.Kind == EntryKind.Directory
             ? (entry.Mode & (PartialFile.SafeModeBits | UnixFileMode.StickyBit)) | UnixFileMode.UserWrite | UnixFileMode.UserExecute
@@ -1100,6 +1115,9 @@ internal sealed partial class ReceiverSession
                 break;
             case EntryKind.Symlink:
                 _control!.PostBatchItem(ControlMessageType.FilesKept, id);
+                break;
+            case EntryKind.Directory:
+                if (_itemize) PostItemized(id, ItemizedNotMade);
                 break;
         }
         return true;

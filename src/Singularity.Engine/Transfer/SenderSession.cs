@@ -876,6 +876,10 @@ internal sealed partial class SenderSession
         for (int id = _accepted; id < count; id++)
         {
             if (_changes is not null && _entries[id].Entry.Kind != EntryKind.File) ItemizeMade(id);
+            // A file that is to travel: should this attempt's commit be lost with the connection, a retry finds it in
+            // place, and names it as sent with what stood there before.
+            else if (_changes is not null && _filesById[id] is { Present: false } travelling && (_differences[id] & NotMade) == 0)
+                _changes.Differed(travelling.Entry.Path, (ItemizedAttributes)_differences[id]);
             if (_filesById[id] is { Present: true } present) SettlePresent(present);
             else if (_options.DryRun && _filesById[id] is { } needed) SettleWouldSend(needed);
             else if (_filesById[id] is { ShardCount: 0 } empty) Seal(empty, empty.MarkSentEmpty());
@@ -1032,11 +1036,12 @@ internal sealed partial class SenderSession
             ushort changes = BinaryPrimitives.ReadUInt16LittleEndian(item[4..]);
             if (id < (uint)_accepted || id >= (uint)Volatile.Read(ref _entriesSent))
                 throw new ProtocolViolationException($"Itemized names entry {id}, which is not waiting for its acceptance");
-            if (changes == 0 || (changes & ~(ushort)ItemizedChange.Known) != 0 || ((changes & (ushort)ItemizedAttributes.New) != 0 && changes != (ushort)ItemizedAttributes.New))
+            // Not made (--existing) stands alone, as new does.
+            bool notMade = changes == ReceiverSession.ItemizedNotMade && _options.ExistingOnly;
+            if (!notMade && (changes == 0 || (changes & ~(ushort)ItemizedChange.Known) != 0 || ((changes & (ushort)ItemizedAttributes.New) != 0 && changes != (ushort)ItemizedAttributes.New)))
                 throw new ProtocolViolationException($"Itemized gives '{_entries[(int)id].Entry.Path}' differences 0x{changes:x}, which are none, unknown, or new with others");
             if (_differences[id] != 0) throw new ProtocolViolationException($"'{_entries[(int)id].Entry.Path}' was itemized twice");
-            _differences[id] = changes;
-            if (_entries[(int)id].Entry.Kind == EntryKind.File) _changes.Differed(_entries[(int)id].Entry.Path, (ItemizedAttributes)changes);
+            _differences[id] = notMade ? NotMade : changes;
         }
     }
 
@@ -1070,11 +1075,11 @@ internal sealed partial class SenderSession
     /// </summary>
     private void ItemizePresent(SenderFile file)
     {
+        // Kept as it stands by a rule (--ignore-existing also keeps a file in place as it is): rsync names nothing.
+        if (file.KeptAtReceiver || _options.IgnoreExisting) return;
         var changes = (ItemizedAttributes)_differences[file.Id];
-        // Kept as it stands: rsync names no change it did not make.
-        if (file.KeptAtReceiver) changes = ItemizedAttributes.None;
         // In place unchanged, where an earlier attempt found it differing: that attempt sent it, but its commit was lost with the connection.
-        else if (changes == ItemizedAttributes.None && _changes!.DifferedBefore(file.Entry.Path) is { } before)
+        if (changes == ItemizedAttributes.None && _changes!.DifferedBefore(file.Entry.Path) is { } before)
         {
             ItemizeFile(file, ItemizedUpdate.Sent, before);
             return;
@@ -1083,10 +1088,8 @@ internal sealed partial class SenderSession
             : _options.CopyDestinations.Count > 0 ? ItemizedUpdate.Made
             : _options.LinkDestinations.Count > 0 && _options.CompareDestinations.Count == 0 ? ItemizedUpdate.HardLinked
             : ItemizedUpdate.Unchanged;
-        // Linked from an earlier copy, it shows only with -ii, as rsync shows it; found in --compare-dest's, unchanged.
-        if (update == ItemizedUpdate.HardLinked && _options.ItemizeChanges < 2) return;
-        if (update == ItemizedUpdate.Unchanged) changes &= ~ItemizedAttributes.New;
-        _changes!.Add(Change(file.Entry, update, changes));
+        // Made from an earlier copy that matched it, as rsync names it: no difference, so only with -ii.
+        _changes!.Add(Change(file.Entry, update, changes & ~ItemizedAttributes.New));
     }
 
     /// <summary>An entry's change, with what the entry is: its size, mode and time.</summary>

@@ -46,11 +46,11 @@ public sealed class ItemizeTests
         var sent = await SingularitySender.SendAsync([source + "/"], receiver.Url, options with { OnItemized = change => { lock (told) told.Add(change.ToString()); } });
         Assert.True((await receiver.NextResultAsync()).Succeeded);
         AssertSameLines(rsyncReal, sent.Changes);
-        // Every kind of line: made, sent, attributes set, deleted.
-        Assert.Equal(12, sent.Changes.Count);
+        // Every kind of line: made, sent, attributes set, deleted (a directory in the way of a file: what it held).
+        Assert.Equal(14, sent.Changes.Count);
         Assert.Equal(sent.Changes.Select(change => change.ToString()).Order(StringComparer.Ordinal), told.Order(StringComparer.Ordinal));
         Assert.Empty(sent.WouldDelete);
-        Assert.Equal(3, sent.EntriesDeleted);
+        Assert.Equal(5, sent.EntriesDeleted);
         TestFiles.AssertSameTree(source, destination);
 
         // All in place: -ii names every entry, as unchanged.
@@ -59,6 +59,87 @@ public sealed class ItemizeTests
         Assert.True((await receiver.NextResultAsync()).Succeeded);
         AssertSameLines(rsyncSame, same.Changes);
         Assert.Contains(".f          same.txt", same.Changes.Select(change => change.ToString()));
+    }
+
+    /// <summary>
+    /// The rules that keep what stands, and -J, itemize as rsync's: what a rule keeps is not named (not even with
+    /// -ii), what --existing does not make is not named, and a link made anew whose time is not kept names its time.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData("--ignore-existing", 1)]
+    [InlineData("--ignore-existing", 2)]
+    [InlineData("--existing", 1)]
+    [InlineData("--existing", 2)]
+    [InlineData("--update", 2)]
+    [InlineData("--omit-link-times", 1)]
+    public async Task Keep_rules_itemize_as_rsyncs_do(string rule, int level)
+    {
+        Skip.IfNot(Regex.IsMatch(Commands.Output("rsync", "--version") ?? "", @"version 3\.([1-9]|\d\d)"), "rsync 3.1 or later is not installed");
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src"), destination = temp.Sub("dst"), copy = Path.Combine(temp.Path, "copy");
+        MakeTrees(source, destination);
+        // A file newer there, which --update keeps.
+        File.SetLastWriteTimeUtc(Path.Combine(destination, "grown.log"), Day.AddDays(1));
+        Assert.True(Commands.Run("cp", "-a", destination, copy));
+        await using var receiver = new LoopbackReceiver(destination);
+        var options = Quick with
+        {
+            ItemizeChanges = level,
+            DeleteExtraneous = true,
+            IgnoreExisting = rule == "--ignore-existing",
+            ExistingOnly = rule == "--existing",
+            Update = rule == "--update",
+            OmitLinkTimes = rule == "--omit-link-times",
+        };
+
+        var rsync = Rsync("-rlpt", level == 2 ? "-ii" : "-i", "--delete", rule, source + "/", copy + "/");
+        var result = await SingularitySender.SendAsync([source + "/"], receiver.Url, options);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        AssertSameLines(rsync, result.Changes);
+    }
+
+    /// <summary>
+    /// A file made from an earlier copy that holds it unchanged (linked, copied, or with --compare-dest not made) is
+    /// no change: rsync names it only with -ii, as 'hf', 'cf' or '.f' with blank letters; a new one is sent.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData("--link-dest", 1)]
+    [InlineData("--link-dest", 2)]
+    [InlineData("--copy-dest", 1)]
+    [InlineData("--copy-dest", 2)]
+    [InlineData("--compare-dest", 2)]
+    public async Task Earlier_copies_itemize_as_rsyncs_do(string option, int level)
+    {
+        Skip.IfNot(Regex.IsMatch(Commands.Output("rsync", "--version") ?? "", @"version 3\.([1-9]|\d\d)"), "rsync 3.1 or later is not installed");
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src"), root = temp.Sub("dst"), copies = temp.Sub("copies");
+        foreach (string name in new[] { "a", "b" })
+        {
+            string file = TestFiles.Create(Path.Combine(source, name), 2_000, seed: name[0]);
+            File.SetLastWriteTimeUtc(file, Day);
+            foreach (string earlier in new[] { Path.Combine(root, "prev"), Path.Combine(copies, "prev") })
+            {
+                Directory.CreateDirectory(earlier);
+                File.Copy(file, Path.Combine(earlier, name));
+                File.SetLastWriteTimeUtc(Path.Combine(earlier, name), Day);
+            }
+        }
+        TestFiles.Create(Path.Combine(source, "new"), 1_000, seed: 3);
+        File.SetLastWriteTimeUtc(Path.Combine(source, "new"), Day);
+        await using var receiver = new LoopbackReceiver(root);
+        var earlierCopy = new[] { "../prev" };
+        var options = Quick with
+        {
+            ItemizeChanges = level,
+            LinkDestinations = option == "--link-dest" ? earlierCopy : [],
+            CopyDestinations = option == "--copy-dest" ? earlierCopy : [],
+            CompareDestinations = option == "--compare-dest" ? earlierCopy : [],
+        };
+
+        var rsync = Rsync("-rlpt", level == 2 ? "-ii" : "-i", $"{option}=../prev", source + "/", Directory.CreateDirectory(Path.Combine(copies, "next")).FullName + "/");
+        var result = await SingularitySender.SendAsync([source + "/"], receiver.Url with { Directory = "next" }, options);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        AssertSameLines(rsync, result.Changes);
     }
 
     /// <summary>With --checksum, a file sent over one that stood there differs by its contents ('c'), as rsync -ci names it, whatever else differs.</summary>
@@ -222,6 +303,8 @@ public sealed class ItemizeTests
         File.CreateSymbolicLink(Path.Combine(destination, "relink"), "grown.log");
         TestFiles.Create(Path.Combine(destination, "stale.txt"), 10, seed: 8);
         TestFiles.Create(Path.Combine(destination, "staledir", "x"), 10, seed: 9);
+        TestFiles.Create(Path.Combine(source, "inway"), 10, seed: 10);
+        TestFiles.Create(Path.Combine(destination, "inway", "x"), 10, seed: 11);
         // Links' own times, and the directories' last, once all is written in them; the old directory's differ.
         foreach (string root in new[] { source, destination })
         {
