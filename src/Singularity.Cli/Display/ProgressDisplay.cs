@@ -7,7 +7,7 @@ namespace Singularity.Cli.Display;
 /// Shows a running send on stderr: a live bar (bytes, rate, ETA, lanes) on a terminal, one plain line per second
 /// otherwise. stdout stays free for the --json result.
 /// </summary>
-internal sealed class ProgressDisplay(string cipher, bool bar = true) : IProgress<TransferProgress>
+internal sealed class ProgressDisplay(string cipher, bool bar = true, bool quiet = false) : IProgress<TransferProgress>
 {
     private readonly Lock _lock = new();
     private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
@@ -37,7 +37,8 @@ internal sealed class ProgressDisplay(string cipher, bool bar = true) : IProgres
     public async Task<T> ShowAsync<T>(Func<Task<T>> work)
     {
         var task = work();
-        if (bar && Interactive)
+        // Quiet (send -q), no progress at all: the listed lines still go to standard output.
+        if (bar && Interactive && !quiet)
         {
             var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
             await console.Progress()
@@ -70,7 +71,7 @@ internal sealed class ProgressDisplay(string cipher, bool bar = true) : IProgres
             {
                 await Task.WhenAny(task, Task.Delay(1000)).ConfigureAwait(false);
                 WriteListed();
-                if (!task.IsCompleted) WriteLine();
+                if (!task.IsCompleted && !quiet) WriteLine();
             }
         }
         // A send that throws may have listed files after the last write.

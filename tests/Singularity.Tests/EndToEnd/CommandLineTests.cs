@@ -117,6 +117,36 @@ public sealed class CommandLineTests
         Assert.DoesNotContain("no such file", refused);
     }
 
+    /// <summary>-q prints nothing but errors, as rsync -q: a send that goes well prints nothing at all; one that leaves an entry out names it, and says so.</summary>
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task Send_quiet_prints_nothing_but_errors()
+    {
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src"), destination = temp.Sub("dst");
+        string file = TestFiles.Create(Path.Combine(source, "f"), 300_000, seed: 1);
+        TestFiles.Create(Path.Combine(destination, "stale"), 10, seed: 2);
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var (exit, output, error) = await SgltyProcess.RunAsync("send", "-q", source + "/", "--to", receiver.Url.ToString(), "--delete");
+        Assert.True(exit == 0, error);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal(("", ""), (output, error));
+        TestFiles.AssertSameBytes(file, Path.Combine(destination, "f"));
+        Assert.False(File.Exists(Path.Combine(destination, "stale")));
+
+        // A link -L cannot follow is left out: named once, then the error.
+        File.CreateSymbolicLink(Path.Combine(source, "dangling"), "nowhere");
+        var (partial, nothing, named) = await SgltyProcess.RunAsync("send", "-q", "-L", source + "/", "--to", receiver.Url.ToString());
+        Assert.Equal(23, partial);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Empty(nothing);
+        var lines = named.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(2, lines.Length);
+        Assert.StartsWith("sglty: not sent 'dangling': ", lines[0]);
+        Assert.StartsWith("sglty: error: ", lines[1]);
+    }
+
     /// <summary>--exclude and --exclude-from leave out what they match, and the receiver's --delete keeps it; a pattern file that cannot be read is one line.</summary>
     [Fact]
     public async Task Send_leaves_out_what_exclude_and_exclude_from_name()
