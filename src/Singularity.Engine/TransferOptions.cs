@@ -106,8 +106,11 @@ public sealed record TransferOptions
     /// <c>*.tmp</c> at any depth, <c>/tree/build</c> from the destination, <c>cache/</c> directories only. One that
     /// starts with "+ " is an include, and "!" clears those before it; the first that matches an entry decides, so
     /// <c>["+ */", "+ *.log", "- *"]</c> sends only logs. With <see cref="DeleteExtraneous"/>, the receiver keeps what
-    /// they exclude (unless <see cref="DeleteExcluded"/>). At most 256, of at most 1024 bytes each and 8192 in all.
-    /// Default none.
+    /// they exclude (unless <see cref="DeleteExcluded"/>). As rsync's filter rules, one that starts with "H " (hide) or
+    /// "S " (show) is the sender's alone, an exclude or an include of its scan that the receiver's deletion does not
+    /// keep, and one that starts with "P " (protect) or "R " (risk) the receiver's alone, what its deletion keeps or
+    /// not (also with <see cref="DeleteExcluded"/>); an exclude that starts so is written "- P x". At most 256, of at
+    /// most 1024 bytes each and 8192 in all, a side. Default none.
     /// </summary>
     public IReadOnlyList<string> Exclude { get; init; } = [];
 

@@ -82,6 +82,30 @@ internal sealed class ExcludePatterns
         return new ExcludePatterns([.. patterns], [.. rules]);
     }
 
+    /// <summary>
+    /// The rules one side of a send applies, as rsync's filter rules split them: the sender, what it leaves out
+    /// ("- " and "+ ", and "H " hide and "S " show, its own); the receiver, what its deletion keeps ("- " and "+ "
+    /// unless <paramref name="deleteExcluded"/>, and "P " protect and "R " risk, its own). "!" clears both; a pattern
+    /// with none of these prefixes is an exclude. Each rule comes back as "- ", "+ " or "!".
+    /// </summary>
+    public static List<string> ForSide(IReadOnlyList<string> rules, bool sender, bool deleteExcluded = false)
+    {
+        var side = new List<string>(rules.Count);
+        foreach (string rule in rules)
+        {
+            char kind = rule.Length > 1 && rule[1] == ' ' && "HSPR".Contains(rule[0]) ? rule[0] : '\0';
+            string? kept = kind switch
+            {
+                'H' or 'S' when sender => (kind == 'H' ? "- " : "+ ") + rule[2..],
+                'P' or 'R' when !sender => (kind == 'P' ? "- " : "+ ") + rule[2..],
+                'H' or 'S' or 'P' or 'R' => null,
+                _ => sender || !deleteExcluded || rule == "!" ? rule : null,
+            };
+            if (kept is not null) side.Add(kept);
+        }
+        return side;
+    }
+
     private static void Compile(string pattern, List<Rule> rules)
     {
         string shown = pattern.Length > 60 ? pattern[..60] + "…" : pattern;

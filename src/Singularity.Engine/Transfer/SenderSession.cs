@@ -113,6 +113,7 @@ internal sealed partial class SenderSession
     private readonly List<string> _unsafeLinks = [];
     // What the scan left out as asked; with a deletion, the receiver is told, so that it keeps what they match.
     private readonly ExcludePatterns? _exclude;
+    private readonly ExcludePatterns? _keptAtDeletion;
     // A dry run: the files that would travel, and what the receiver would delete (WouldDelete).
     private readonly List<string> _wouldSend = [];
     // With ListSent, the files committed, in order.
@@ -146,7 +147,9 @@ internal sealed partial class SenderSession
         // connection: it may wait unread while the receiver prepares a chunk (IdleTimeout).
         _laneTransport = new TcpTransport(options.SocketBufferSize, options.CongestionControl, options.LaneSilenceTimeout);
         // A retry scans again; what it skips was reported by the first attempt.
-        _exclude = ExcludePatterns.Parse(options.Exclude);
+        _exclude = ExcludePatterns.Parse(ExcludePatterns.ForSide(options.Exclude, sender: true));
+        // What the receiver's deletion keeps: the excludes (unless --delete-excluded) and the protect rules.
+        _keptAtDeletion = ExcludePatterns.Parse(ExcludePatterns.ForSide(options.Exclude, sender: false, options.DeleteExcluded));
 #pragma warning disable CA2208 // Names the option the caller set.
         if (options.HardLinks && !OperatingSystem.IsLinux()) throw new ArgumentException("hard links can be found on Linux only", nameof(TransferOptions.HardLinks));
         if (options.OneFileSystem != MountPoints.Crossed && !OperatingSystem.IsLinux()) throw new ArgumentException("mount points can be found on Linux only", nameof(TransferOptions.OneFileSystem));
@@ -720,9 +723,9 @@ internal sealed partial class SenderSession
         // Before OpenSession, whose dry-run bit tells the receiver whether to create it or only plan it.
         if (_url.Directory is { } directory) _control!.Post(ControlMessageType.Destination, DestinationMessage.Encode(directory));
         _control!.Post(ControlMessageType.OpenSession, open);
-        // Without the patterns, the receiver's deletion takes what they leave out for gone: what --delete-excluded asks.
-        if (_exclude is not null && (_sessionFlags & OpenSessionFlags.DeleteExtraneous) != 0 && !_options.DeleteExcluded)
-            _control.Post(ControlMessageType.Exclude, ExcludeMessage.Encode(_exclude));
+        // Without the excludes, the receiver's deletion takes what they leave out for gone: what --delete-excluded asks.
+        if (_keptAtDeletion is not null && (_sessionFlags & OpenSessionFlags.DeleteExtraneous) != 0)
+            _control.Post(ControlMessageType.Exclude, ExcludeMessage.Encode(_keptAtDeletion));
         if (_ownerNames.Count > 0) _control.Post(ControlMessageType.OwnerNames, OwnerNamesMessage.Encode(_ownerNames));
         // A dry run changes nothing, yet its deletion must leave the backups alone as the real send's would.
         if (_options.KeepsBackups) _control.Post(ControlMessageType.Backup, BackupMessage.Encode(_options.BackupSuffixOrDefault, _options.BackupDirectory));

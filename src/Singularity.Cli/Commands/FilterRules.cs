@@ -1,0 +1,63 @@
+namespace Singularity.Cli.Commands;
+
+/// <summary>
+/// rsync's --filter rules, read into the engine's patterns (TransferOptions.Exclude): "- PATTERN" or "exclude
+/// PATTERN", "+" / include, "H" / hide and "S" / show (the sender's alone), "P" / protect and "R" / risk (the
+/// receiver's deletion's alone), "!" / clear, and ". FILE" / merge FILE, whose lines are rules too. A space or an '_'
+/// ends the rule's name. Per-directory merge files (":" / dir-merge, and so -F) and rule modifiers are refused, named.
+/// </summary>
+internal static class FilterRules
+{
+    /// <summary>How deep merge files may name further merge files: deeper is taken for a loop.</summary>
+    private const int DeepestMerge = 10;
+
+    private static readonly Dictionary<string, char> LongNames = new(StringComparer.Ordinal)
+    {
+        ["exclude"] = '-', ["include"] = '+', ["hide"] = 'H', ["show"] = 'S', ["protect"] = 'P', ["risk"] = 'R',
+        ["merge"] = '.', ["dir-merge"] = ':', ["clear"] = '!',
+    };
+
+    /// <summary>The engine's patterns for one rule, a merge file's in order; <paramref name="readFile"/> gives a merge file's lines.</summary>
+    public static IEnumerable<string> Parse(string rule, Func<string, IEnumerable<string>> readFile) => Parse(rule, readFile, depth: 0);
+
+    private static IEnumerable<string> Parse(string rule, Func<string, IEnumerable<string>> readFile, int depth)
+    {
+        var (kind, argument) = Split(rule);
+        switch (kind)
+        {
+            case '!':
+                return ["!"];
+            case ':':
+                throw new FormatException($"--filter '{rule}': per-directory merge files (dir-merge, ':', and so -F) are not offered; give the rules with --filter, --exclude or --exclude-from");
+            case '.':
+                if (depth >= DeepestMerge) throw new FormatException($"--filter '{rule}': merge files name each other more than {DeepestMerge} deep; is there a loop?");
+                return readFile(argument).SelectMany(line => Parse(line, readFile, depth + 1)).ToList();
+            default:
+                return [$"{kind} {argument}"];
+        }
+    }
+
+    /// <summary>The rule's kind ('-', '+', 'H', 'S', 'P', 'R', '.', ':', '!') and what follows its name.</summary>
+    private static (char Kind, string Argument) Split(string rule)
+    {
+        if (rule is "!" or "clear") return ('!', "");
+        int end = 0;
+        while (end < rule.Length && rule[end] is not (' ' or '_' or ',')) end++;
+        string name = rule[..end];
+        char kind;
+        if (LongNames.TryGetValue(name, out char named)) kind = named;
+        else if (name.Length >= 1 && "-+HSPR.:!".Contains(name[0])) kind = name[0];
+        else throw new FormatException($"--filter '{rule}' is not a filter rule: it starts with a rule (-, +, H, S, P, R, ., !) or its name (exclude, include, hide, show, protect, risk, merge, clear), then a space and the pattern");
+        // What follows a short name's letter, or a ',' after a long one, is rsync's modifiers.
+        string modifiers = LongNames.ContainsKey(name) ? (end < rule.Length && rule[end] == ',' ? rule[(end + 1)..].Split(' ', '_')[0] : "") : name[1..];
+        if (modifiers.Length > 0) throw new FormatException($"--filter '{rule}': rule modifiers ('{modifiers}') are not offered; give the rule without them");
+        if (kind == '!')
+        {
+            if (end < rule.Length && rule[end..].Trim().Length > 0) throw new FormatException($"--filter '{rule}': a clear rule takes no pattern");
+            return ('!', "");
+        }
+        if (end >= rule.Length || rule[end] == ',' || end + 1 >= rule.Length)
+            throw new FormatException($"--filter '{rule}' names no {(kind is '.' or ':' ? "file" : "pattern")}: write the rule, a space, then it");
+        return (kind, rule[(end + 1)..]);
+    }
+}

@@ -1,0 +1,66 @@
+using System.Text.RegularExpressions;
+using Singularity.Tests.Support;
+
+namespace Singularity.Tests.EndToEnd;
+
+/// <summary>
+/// `sglty send --filter` (rsync's filter rules): excludes and includes, hide and show (the sender's alone), protect
+/// and risk (the receiver's deletion's alone), clear, and merge files; each send's destination ends exactly as
+/// rsync's does with the same rules.
+/// </summary>
+public sealed class FilterRuleTests
+{
+    [SkippableTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Filter_rules_leave_the_destination_as_rsyncs_do(bool deleteExcluded)
+    {
+        Skip.IfNot(Regex.IsMatch(Commands.Output("rsync", "--version") ?? "", @"version 3\."), "rsync 3 is not installed");
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src"), destination = temp.Sub("dst"), copy = Path.Combine(temp.Path, "copy");
+        foreach (string name in new[] { "a.txt", "b.tmp", "secret", "keep/x", "logs/app.log", "logs/old.gz", "logs/deep/c.gz", "risky/r", "shown.tmp" })
+            TestFiles.Create(Path.Combine(source, name), 1_000 + name.Length, seed: name.Length);
+        foreach (string name in new[] { "stale.txt", "b.tmp", "secret", "kept/y", "kept/z.tmp", "risky/old", "logs/was.gz" })
+            TestFiles.Create(Path.Combine(destination, name), 10, seed: 3);
+        Assert.True(Commands.Run("cp", "-a", destination, copy));
+        string merged = Path.Combine(temp.Path, "rules");
+        File.WriteAllLines(merged, ["# logs: only the current ones", "- *.gz", "", "; and what the receiver must keep", "protect kept/", "R risky/old"]);
+        string[] rules = ["-f", "S shown.tmp", "-f", "- *.tmp", "-f", "H secret", "-f", $". {merged}", "-f", "P risky/"];
+        string[] deleting = deleteExcluded ? ["--delete", "--delete-excluded"] : ["--delete"];
+        await using var receiver = new LoopbackReceiver(destination);
+
+        Assert.True(Commands.Run("rsync", ["-rlpt", .. deleting, .. rules, source + "/", copy + "/"]));
+        var (exit, _, error) = await SgltyProcess.RunAsync(["send", source + "/", "--to", receiver.Url.ToString(), .. deleting, .. rules]);
+        Assert.True(exit == 0, error);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        TestFiles.AssertSameTree(copy, destination);
+        // What the rules say, checked as well: hidden at the sender, so deleted at the receiver; protected, kept.
+        Assert.False(File.Exists(Path.Combine(destination, "secret")));
+        Assert.True(File.Exists(Path.Combine(destination, "kept", "y")));
+        Assert.True(File.Exists(Path.Combine(destination, "shown.tmp")));
+        Assert.Equal(!deleteExcluded, File.Exists(Path.Combine(destination, "b.tmp")));
+    }
+
+    /// <summary>What sglty does not offer of rsync's rules is refused with one line naming it, before anything moves.</summary>
+    [Theory]
+    [InlineData(": .rsync-filter", "per-directory merge files")]
+    [InlineData("dir-merge .rsync-filter", "per-directory merge files")]
+    [InlineData("-/ /tmp", "rule modifiers ('/') are not offered")]
+    [InlineData("exclude,s x", "rule modifiers ('s') are not offered")]
+    [InlineData("bogus", "is not a filter rule")]
+    [InlineData("-", "names no pattern")]
+    [InlineData(". /nonexistent/rules", "/nonexistent/rules")]
+    public async Task Rules_not_offered_are_named(string rule, string why)
+    {
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src");
+        TestFiles.Create(Path.Combine(source, "f"), 10);
+        await using var receiver = new LoopbackReceiver(temp.Sub("dst"));
+
+        var (exit, output, error) = await SgltyProcess.RunAsync("send", source, "--to", receiver.Url.ToString(), "--filter", rule);
+        Assert.NotEqual(0, exit);
+        Assert.Empty(output);
+        Assert.Contains(why, error);
+        Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+}
