@@ -47,6 +47,8 @@ internal static partial class SendCommand
         var dryRun = new Option<bool>("--dry-run", "-n") { Description = "change nothing at the receiver: list on stdout the files a send would send and, with --delete, what it would delete ('deleting PATH'), as rsync --dry-run does; no file's contents are read or sent" };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "list on stdout each file that travelled as it arrives, as rsync -v does (in --json, as 'sent', at the end)" };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "print nothing but errors, as rsync -q and scp -q do (for cron): no progress, no summary, no notices of lanes or retries; what was left out is named at the end, and the exit code says how it went" };
+        var logFile = new Option<string>("--log-file") { HelpName = "FILE", Description = "append to FILE what the send does, as rsync --log-file does: a line when it starts, one per change (as -i lists them), the notices, and how it ended, each with the time and the process id" };
+        var logFileFormat = new Option<string>("--log-file-format") { HelpName = "FORMAT", Description = "with --log-file, log each change in FORMAT (the escapes of --out-format), as rsync --log-file-format; default '%i %n%L'" };
         var outFormat = new Option<string>("--out-format") { HelpName = "FORMAT", Description = "print FORMAT on stdout for each entry the send changes, as rsync --out-format does (-i is '%i %n%L'): %n the path (a directory's ending in '/'), %f the path without it, %i the itemized letters (see -i), %L ' -> TARGET' for a link (' => PATH' for a hard link), %l the size in bytes (%'l with commas), %M the modification time, %B the permissions, %o the operation ('send', 'del.' for a deletion), %t the time now, %p the process id, %% a '%'; a width pads ('%-40n' on the right); without %i, only what travelled or was made is printed, and each deletion as 'deleting PATH'" };
         var itemize = new Option<bool>("--itemize-changes", "-i") { Description = "list on stdout what the send changes at the receiver, one line each, as rsync -i does: '>f.st...... PATH' for a file sent (the letters: c contents or link target, s size, t time, p permissions, o owner, g group; '+++++++++' new), 'cd+++++++++ DIR/' for a directory made, 'cL' a link, 'hf' a hard link, '.' only attributes set, '*deleting' a deletion; given twice (-ii), also what stays as it was; with --dry-run, what a send would change (in --json, as 'changes')", Arity = ArgumentArity.Zero };
         var hardLinks = new Option<bool>("--hard-links", "-H") { Description = "keep hard links, as rsync -H does: a file with several names among those sent travels once, and the receiver gives it the other names (Linux senders)" };
@@ -92,10 +94,12 @@ internal static partial class SendCommand
         var linkDest = new Option<string[]>("--link-dest") { HelpName = "DIR", Description = "link, rather than send, each file the destination does not hold yet that DIR holds unchanged (same size, time and mode, no setuid bit, the owner a received file would have), as rsync --link-dest does for snapshots: the receiver gives its copy there a further name; DIR is relative to the destination and inside the receiver's directory (../2026-12-04 beside a URL's backups/2026-12-05); may be given up to 20 times, tried in order (Linux receivers)", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
         var suffix = new Option<string>("--suffix") { HelpName = "SUFFIX", Description = "with --backup or --backup-dir, append SUFFIX to each backup's name, as rsync --suffix does; default '~' beside the files, none in --backup-dir" };
         var wholeFile = new Option<bool>("--whole-file", "-W") { Description = "send changed files whole, never as a delta, as rsync --whole-file does" };
-        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, modifyWindow, omitDirTimes, omitLinkTimes, update, ignoreExisting, existing, maxSize, minSize, delete, deleteExcluded, ignoreErrors, maxDelete, exclude, excludeFrom, include, includeFrom, filter, relative, filesFrom, recursive, from0, dryRun, verbose, quiet, itemize, outFormat, owners, asAlways, numericIds, hardLinks, oneFileSystem, copyLinks, copyUnsafeLinks, copyDirLinks, safeLinks, chmod, pruneEmpty, ignoreMissing, deleteMissing, removeSources, backup, backupDir, suffix, linkDest, compareDest, copyDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile };
+        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, modifyWindow, omitDirTimes, omitLinkTimes, update, ignoreExisting, existing, maxSize, minSize, delete, deleteExcluded, ignoreErrors, maxDelete, exclude, excludeFrom, include, includeFrom, filter, relative, filesFrom, recursive, from0, dryRun, verbose, quiet, itemize, outFormat, logFile, logFileFormat, owners, asAlways, numericIds, hardLinks, oneFileSystem, copyLinks, copyUnsafeLinks, copyDirLinks, safeLinks, chmod, pruneEmpty, ignoreMissing, deleteMissing, removeSources, backup, backupDir, suffix, linkDest, compareDest, copyDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile };
         command.Validators.Add(result =>
         {
             if (result.GetValue(outFormat) is { } format && OutFormat.Parse(format, out string? formatError) is null) result.AddError($"--out-format: {formatError}");
+            if (result.GetValue(logFileFormat) is { } logFormat && OutFormat.Parse(logFormat, out string? logFormatError) is null) result.AddError($"--log-file-format: {logFormatError}");
+            if (result.GetValue(logFileFormat) is not null && result.GetValue(logFile) is null) result.AddError("--log-file-format says how --log-file logs each change; give --log-file too");
             // An option this command does not know would otherwise be taken for a PATH, and fail as one not found.
             if (result.GetValue(paths)?.FirstOrDefault(path => path.Length > 1 && path[0] == '-') is { } unknown)
                 result.AddError($"unknown option '{unknown}' (a path that starts with '-' is written ./{unknown})");
@@ -164,7 +168,7 @@ internal static partial class SendCommand
                 DryRun = result.GetValue(dryRun),
                 ListSent = result.GetValue(verbose),
                 // --out-format lists what -i lists; -ii also what stays as it was.
-                ItemizeChanges = Math.Max(Math.Min(result.GetResult(itemize)?.IdentifierTokenCount ?? 0, 2), result.GetValue(outFormat) is null ? 0 : 1),
+                ItemizeChanges = Math.Max(Math.Min(result.GetResult(itemize)?.IdentifierTokenCount ?? 0, 2), result.GetValue(outFormat) is null && result.GetValue(logFile) is null ? 0 : 1),
                 Relative = result.GetValue(relative) || result.GetValue(filesFrom) is not null,
                 Recursive = result.GetValue(filesFrom) is null || result.GetValue(recursive),
                 PreserveOwners = result.GetValue(owners),
@@ -193,16 +197,19 @@ internal static partial class SendCommand
                 Delta = result.GetValue(wholeFile) ? false : result.GetValue(delta) ? true : null,
             };
             // -i is rsync's --out-format '%i %n%L'.
-            var lines = result.GetValue(outFormat) is { } format ? OutFormat.Parse(format, out _) : options.ItemizeChanges > 0 ? OutFormat.Itemized : null;
-            return RunAsync(result.GetValue(paths)!, result.GetValue(filesFrom) is { } list ? (list, result.GetValue(from0)) : null, result.GetValue(to)!, options, PatternsInOrder(result, exclude, excludeFrom, include, includeFrom, filter), result.GetValue(json), result.GetValue(token), result.GetValue(tokenFile), lines, result.GetValue(quiet), cancellationToken);
+            var lines = result.GetValue(outFormat) is { } format ? OutFormat.Parse(format, out _) : (result.GetResult(itemize)?.IdentifierTokenCount ?? 0) > 0 ? OutFormat.Itemized : null;
+            var logged = result.GetValue(logFile) is { } logPath ? (logPath, result.GetValue(logFileFormat) is { } logFormat ? OutFormat.Parse(logFormat, out _)! : OutFormat.Itemized) : ((string, OutFormat)?)null;
+            return RunAsync(result.GetValue(paths)!, result.GetValue(filesFrom) is { } list ? (list, result.GetValue(from0)) : null, result.GetValue(to)!, options, PatternsInOrder(result, exclude, excludeFrom, include, includeFrom, filter), result.GetValue(json), result.GetValue(token), result.GetValue(tokenFile), lines, result.GetValue(quiet), logged, cancellationToken);
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(string[] paths, (string File, bool NulSeparated)? filesFrom, string to, TransferOptions options, List<(Option Option, string Value)> patterns, bool json, string? token, string? tokenFile, OutFormat? lines, bool quiet, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(string[] paths, (string File, bool NulSeparated)? filesFrom, string to, TransferOptions options, List<(Option Option, string Value)> patterns, bool json, string? token, string? tokenFile, OutFormat? lines, bool quiet, (string File, OutFormat Format)? logged, CancellationToken cancellationToken)
     {
+        TransferLog? log = null;
         try
         {
+            log = logged is { } file ? TransferLog.Open(file.File) : null;
             options = options with { Exclude = [.. patterns.SelectMany(Patterns)] };
             if (filesFrom is { } list)
             {
@@ -218,6 +225,7 @@ internal static partial class SendCommand
             }
             var url = ConnectionUrl.Parse(to);
             if (url.Token is null && CommonOptions.ResolveToken(token, tokenFile) is { } given) url = url with { Token = given };
+            log?.Write($"{(options.DryRun ? "dry run: " : "")}sending {Count.Of(paths.Length, "path")} to sglty://{url.Host}:{url.Port}/{url.Directory}");
             // As rsync -v: each file as it arrives, so that a long send shows what is done, and a failed one what got
             // there. To a terminal, the list takes the bar's place (it would write between the bar's redraws), and
             // progress comes as lines on stderr.
@@ -225,13 +233,30 @@ internal static partial class SendCommand
             bool itemizing = lines is not null && !json && !options.DryRun;
             bool listing = (options.ListSent || itemizing) && !json && !options.DryRun;
             var display = new ProgressDisplay(CipherSuites.Name(options.Cipher), bar: !(listing && !Console.IsOutputRedirected), quiet: quiet);
-            if (itemizing) options = options with { OnItemized = change => { if (lines!.Shows(change)) display.List(Errors.Printable(lines.Line(change))); } };
-            else if (listing) options = options with { OnFileSent = path => display.List(Errors.Printable(path)) };
-            var result = await display.ShowAsync(() => SingularitySender.SendAsync(paths, url, options, display, quiet ? null : line => Console.Error.WriteLine($"sglty: {Errors.Printable(line)}"), cancellationToken)).ConfigureAwait(false);
+            if (itemizing || log is not null)
+                options = options with
+                {
+                    OnItemized = change =>
+                    {
+                        if (itemizing && lines!.Shows(change)) display.List(Errors.Printable(lines.Line(change)));
+                        if (logged is { Format: var format } && format.Shows(change)) log!.Write(format.Line(change));
+                    },
+                };
+            if (listing && !itemizing) options = options with { OnFileSent = path => display.List(Errors.Printable(path)) };
+            Action<string>? events = quiet && log is null ? null : line =>
+            {
+                if (!quiet) Console.Error.WriteLine($"sglty: {Errors.Printable(line)}");
+                log?.Write(line);
+            };
+            var result = await display.ShowAsync(() => SingularitySender.SendAsync(paths, url, options, display, events, cancellationToken)).ConfigureAwait(false);
             // Quiet, what was left out is named here, as the notices would have named it as it went.
             if (quiet)
                 foreach (var entry in result.NotSent) Console.Error.WriteLine($"sglty: {(result.DryRun ? "would not send" : "not sent")} '{Errors.Printable(entry.Path)}': {Errors.Printable(entry.Reason)}");
-            if (result.DryRun) return DryRunReport(result, json, options.ExistingOnly, lines, quiet);
+            if (result.DryRun)
+            {
+                log?.Write("dry run done, nothing changed");
+                return DryRunReport(result, json, options.ExistingOnly, lines, quiet);
+            }
             double seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-9);
             // What travelled, then what did not: files left as they were, files left out, bytes an earlier attempt left.
             var others = NotTravelled(result, "were", notSent: true, earlier: options.CompareDestinations.Count > 0 ? "--compare-dest" : options.CopyDestinations.Count > 0 ? "--copy-dest" : options.LinkDestinations.Count > 0 ? "--link-dest" : null, existingOnly: options.ExistingOnly);
@@ -243,23 +268,30 @@ internal static partial class SendCommand
             if (result.BytesInHoles > 0) within.Add($"{ByteSize.Format(result.BytesInHoles)} of it holes, named but not sent");
             if (options.Compress && result.BytesSent > 0) within.Add($"compressed to {ByteSize.Format(result.WireBytes)} on the wire, {(double)result.BytesSent / Math.Max(result.WireBytes, 1):0.0}x");
             string resumed = within.Count > 0 ? $" ({string.Join("; ", within)})" : "";
-            if (!quiet) Console.Error.WriteLine($"sent {Count.Of(result.FilesTransferred, "file")}{besides}, {ByteSize.Format(result.BytesTransferred)}{resumed} in {seconds:0.00} s: {Delivered(result) / seconds / 1e6:0.0} MB/s ({Delivered(result) * 8 / seconds / 1e9:0.00} Gbit/s), {Count.Of(result.Lanes, "lane")}, {ByteSize.Format(result.ShardSize)} shards, {CipherSuites.Name(result.Cipher)}");
-            if (result.EntriesDeleted > 0 && !quiet) Console.Error.WriteLine($"deleted {Count.Of(result.EntriesDeleted, "entry", "entries")} at the receiver that the source no longer has");
+            string summary = $"sent {Count.Of(result.FilesTransferred, "file")}{besides}, {ByteSize.Format(result.BytesTransferred)}{resumed} in {seconds:0.00} s: {Delivered(result) / seconds / 1e6:0.0} MB/s ({Delivered(result) * 8 / seconds / 1e9:0.00} Gbit/s), {Count.Of(result.Lanes, "lane")}, {ByteSize.Format(result.ShardSize)} shards, {CipherSuites.Name(result.Cipher)}";
+            // A line of the end: on stderr (unless quiet, for what is no error), and in the log file.
+            void Say(string line, bool unshown = false)
+            {
+                if (!unshown) Console.Error.WriteLine(line);
+                log?.Write(line.StartsWith("sglty: ", StringComparison.Ordinal) ? line[7..] : line);
+            }
+            Say(summary, unshown: quiet);
+            if (result.EntriesDeleted > 0) Say(unshown: quiet, line: $"deleted {Count.Of(result.EntriesDeleted, "entry", "entries")} at the receiver that the source no longer has");
             // As rsync skips deletion after an error: what was left out would read as gone from the source.
-            if (result.DeletionSkipped) Console.Error.WriteLine("sglty: the receiver did not delete what the source no longer has: entries were left out (named above), which it would take for gone");
-            if (result.SourcesRemoved > 0 && !quiet) Console.Error.WriteLine($"removed {Count.Of(result.SourcesRemoved, "source")} here, which the receiver holds");
-            foreach (var kept in result.SourcesKept.Where(kept => !(quiet && kept.AsAsked))) Console.Error.WriteLine($"sglty: kept '{Errors.Printable(kept.Path)}': {Errors.Printable(kept.Reason)}");
+            if (result.DeletionSkipped) Say("sglty: the receiver did not delete what the source no longer has: entries were left out (named above), which it would take for gone");
+            if (result.SourcesRemoved > 0) Say(unshown: quiet, line: $"removed {Count.Of(result.SourcesRemoved, "source")} here, which the receiver holds");
+            foreach (var kept in result.SourcesKept.Where(kept => !(quiet && kept.AsAsked))) Say($"sglty: kept '{Errors.Printable(kept.Path)}': {Errors.Printable(kept.Reason)}");
             // Sources kept as the options say (a link named as a source, a file the receiver kept) are no fault.
             int keptAmiss = result.SourcesKept.Count(kept => !kept.AsAsked);
             bool partial = result.EntriesNotDeleted > 0 || keptAmiss > 0;
             int limited = result.EntriesLeftByLimit > 0 ? Errors.DeletionLimit : 0;
             if (json) WriteJson(result, partial || result.NotSent.Count > 0 ? Errors.PartialTransfer : limited, options.ListSent, options.ItemizeChanges > 0);
             if (result.EntriesNotDeleted > 0)
-                Console.Error.WriteLine($"sglty: error: {Count.Of(result.EntriesNotDeleted, "entry", "entries")} at the receiver could not be deleted; the receiver's log names them");
+                Say($"sglty: error: {Count.Of(result.EntriesNotDeleted, "entry", "entries")} at the receiver could not be deleted; the receiver's log names them");
             if (result.EntriesLeftByLimit > 0)
-                Console.Error.WriteLine($"sglty: error: deletions stopped at the --max-delete limit of {options.MaxDelete}: {Count.Of(result.EntriesLeftByLimit, "entry", "entries")} at the receiver {(result.EntriesLeftByLimit == 1 ? "was" : "were")} left (a directory counted once); check the source, then send with a higher limit to delete {(result.EntriesLeftByLimit == 1 ? "it" : "them")}");
+                Say($"sglty: error: deletions stopped at the --max-delete limit of {options.MaxDelete}: {Count.Of(result.EntriesLeftByLimit, "entry", "entries")} at the receiver {(result.EntriesLeftByLimit == 1 ? "was" : "were")} left (a directory counted once); check the source, then send with a higher limit to delete {(result.EntriesLeftByLimit == 1 ? "it" : "them")}");
             if (keptAmiss > 0)
-                Console.Error.WriteLine($"sglty: error: {Count.Of(keptAmiss, "source was", "sources were")} kept here, changed after {(keptAmiss == 1 ? "it was" : "they were")} read or not removable (named above); the receiver holds what was read: send again to move {(keptAmiss == 1 ? "it" : "them")} as {(keptAmiss == 1 ? "it is" : "they are")} now");
+                Say($"sglty: error: {Count.Of(keptAmiss, "source was", "sources were")} kept here, changed after {(keptAmiss == 1 ? "it was" : "they were")} read or not removable (named above); the receiver holds what was read: send again to move {(keptAmiss == 1 ? "it" : "them")} as {(keptAmiss == 1 ? "it is" : "they are")} now");
             if (result.NotSent.Count == 0) return partial ? Errors.PartialTransfer : limited;
             // As rsync ends a transfer that skipped what it could not read or write: the rest arrived, and the exit says not all did.
             int missing = result.NotSent.Count(entry => entry.NotFound), unread = result.NotSent.Count(entry => !entry.AtReceiver) - missing, unwritten = result.NotSent.Count - unread - missing;
@@ -267,18 +299,24 @@ internal static partial class SendCommand
             if (missing > 0) why.Add($"{Count.Of(missing, "path given", "paths given")} could not be found or taken");
             if (unread > 0) why.Add($"{Count.Of(unread, "entry", "entries")} could not be read and {(unread == 1 ? "was" : "were")} not sent");
             if (unwritten > 0) why.Add($"{Count.Of(unwritten, "entry", "entries")} could not be written at the receiver");
-            Console.Error.WriteLine($"sglty: error: {string.Join("; ", why)} (named above); everything else arrived");
+            Say($"sglty: error: {string.Join("; ", why)} (named above); everything else arrived");
             return Errors.PartialTransfer;
         }
         catch (Exception) when (Errors.Interrupted)
         {
+            log?.Write("interrupted");
             Console.Error.WriteLine("sglty: interrupted; the same send again resumes what arrived");
             if (json) Errors.WriteJson("interrupted", null, Errors.InterruptedExit);
             return Errors.InterruptedExit;
         }
         catch (Exception ex)
         {
+            log?.Write($"error: {ex.Message}");
             return Errors.Report(ex, json);
+        }
+        finally
+        {
+            log?.Dispose();
         }
     }
 

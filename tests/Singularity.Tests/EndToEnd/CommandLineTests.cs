@@ -147,6 +147,50 @@ public sealed class CommandLineTests
         Assert.StartsWith("sglty: error: ", lines[1]);
     }
 
+    /// <summary>
+    /// --log-file appends what the send does, each line stamped with the time and the process id, as rsync's: the
+    /// start, each change, the notices and the end; a log file that cannot be written is one line, before anything moves.
+    /// </summary>
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task Send_log_file_records_what_the_send_did()
+    {
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src"), destination = temp.Sub("dst"), log = Path.Combine(temp.Path, "sync.log");
+        TestFiles.Create(Path.Combine(source, "f"), 5_000, seed: 1);
+        TestFiles.Create(Path.Combine(destination, "stale"), 10, seed: 2);
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var (exit, output, error) = await SgltyProcess.RunAsync("send", "-q", source + "/", "--to", receiver.Url.ToString(), "--delete", "--log-file", log);
+        Assert.True(exit == 0, error);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal(("", ""), (output, error));
+        var lines = File.ReadAllLines(log);
+        Assert.All(lines, line => Assert.Matches(@"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[\d+\] ", line));
+        var said = lines.Select(line => line[(line.IndexOf("] ", StringComparison.Ordinal) + 2)..]).ToList();
+        Assert.Equal($"sending 1 path to sglty://127.0.0.1:{receiver.Url.Port}/", said[0]);
+        Assert.Contains(">f+++++++++ f", said);
+        Assert.Contains("*deleting   stale", said);
+        Assert.StartsWith("sent 1 file", said[^2]);
+        Assert.Equal("deleted 1 entry at the receiver that the source no longer has", said[^1]);
+        Assert.DoesNotContain(receiver.Token, File.ReadAllText(log));
+
+        // Appended to, in the format asked for; what was left out and how the send ended are there too.
+        File.CreateSymbolicLink(Path.Combine(source, "dangling"), "nowhere");
+        TestFiles.Create(Path.Combine(source, "g"), 100, seed: 3);
+        var (partial, _, _) = await SgltyProcess.RunAsync("send", "-q", "-L", source + "/", "--to", receiver.Url.ToString(), "--log-file", log, "--log-file-format", "%o %n");
+        Assert.Equal(23, partial);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        var again = File.ReadAllLines(log)[lines.Length..].Select(line => line[(line.IndexOf("] ", StringComparison.Ordinal) + 2)..]).ToList();
+        Assert.Contains("send g", again);
+        Assert.Contains(again, line => line.StartsWith("not sending 'dangling'", StringComparison.Ordinal));
+        Assert.StartsWith("error: ", again[^1]);
+
+        var (refused, _, why) = await SgltyProcess.RunAsync("send", source + "/", "--to", receiver.Url.ToString(), "--log-file", Path.Combine(temp.Path, "no", "such.log"));
+        Assert.NotEqual(0, refused);
+        Assert.Equal($"sglty: error: cannot write the log file '{Path.Combine(temp.Path, "no", "such.log")}': its directory does not exist; give --log-file a file you may write", why.Trim());
+    }
+
     /// <summary>--exclude and --exclude-from leave out what they match, and the receiver's --delete keeps it; a pattern file that cannot be read is one line.</summary>
     [Fact]
     public async Task Send_leaves_out_what_exclude_and_exclude_from_name()

@@ -1,0 +1,44 @@
+using System.Globalization;
+using Singularity.Engine;
+
+namespace Singularity.Cli.Display;
+
+/// <summary>
+/// rsync's --log-file: lines appended to a file as the send goes, each with the local time and this process's id
+/// (<c>2026/12/06 02:10:04 [4242] &gt;f+++++++++ logs/app.log</c>), written through at once, so that a send that dies
+/// has logged what it did. Control characters in names are shown as '?', as on the terminal.
+/// </summary>
+internal sealed class TransferLog : IDisposable
+{
+    private readonly StreamWriter _writer;
+    private readonly Lock _lock = new();
+
+    private TransferLog(StreamWriter writer) => _writer = writer;
+
+    /// <summary>Opens <paramref name="path"/> to append to, created if missing; one that cannot be is a user's error, said in one line.</summary>
+    public static TransferLog Open(string path)
+    {
+        try
+        {
+            var stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+            return new TransferLog(new StreamWriter(stream) { AutoFlush = true, NewLine = "\n" });
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            string why = ex is UnauthorizedAccessException ? "permission denied" : ex is DirectoryNotFoundException ? "its directory does not exist" : ex.Message;
+            throw new SingularityException(ErrorCode.BadPath, $"cannot write the log file '{path}': {why}; give --log-file a file you may write");
+        }
+    }
+
+    /// <summary>Appends one line.</summary>
+    public void Write(string line)
+    {
+        string stamped = $"{DateTime.Now.ToString("yyyy/MM/dd HH:mm:ss", CultureInfo.InvariantCulture)} [{Environment.ProcessId}] {Errors.Printable(line)}";
+        lock (_lock) _writer.WriteLine(stamped);
+    }
+
+    public void Dispose()
+    {
+        lock (_lock) _writer.Dispose();
+    }
+}
