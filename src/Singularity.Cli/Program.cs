@@ -17,6 +17,13 @@ if (args.Length == 0)
     await root.Parse(["--help"]).InvokeAsync().ConfigureAwait(false);
     return Errors.Failure;
 }
+// rsync's habits in send's words: unknown options named, not taken for paths; -h among bundled letters dropped.
+if (args[0] == "send")
+{
+    var (prepared, wrong) = SendCommand.Prepare(args[1..], root.Subcommands.First(command => command.Name == "send"));
+    if (wrong is not null) return Errors.ReportUsage(wrong, "sglty send");
+    args = ["send", .. prepared];
+}
 // No response files: a word starting with '@' is what it says, as a pattern such as '@eaDir' is to rsync.
 var parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
 // A mistake on the command line is one line that names it, not the whole help behind the error.

@@ -46,10 +46,10 @@ internal static partial class SendCommand
         var from0 = new Option<bool>("--from0", "-0") { Description = "with --files-from, names are separated by NUL characters, as find -print0 writes them, not by lines" };
         var dryRun = new Option<bool>("--dry-run", "-n") { Description = "change nothing at the receiver: list on stdout the files a send would send and, with --delete, what it would delete ('deleting PATH'), as rsync --dry-run does; no file's contents are read or sent" };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "list on stdout each file that travelled as it arrives, as rsync -v does (in --json, as 'sent', at the end)" };
-        var quiet = new Option<bool>("--quiet", "-q") { Description = "print nothing but errors, as rsync -q and scp -q do (for cron): no progress, no summary, no notices of lanes or retries; what was left out is named at the end, and the exit code says how it went" };
+        var quiet = new Option<bool>("--quiet", "-q") { Description = "print nothing but errors and warnings, as rsync -q and scp -q do (for cron): no progress, no summary, no notices of lanes or retries; what was left out is named at the end, a send that fails prints its notices before the error, and the exit code says how it went; unlike rsync -q, lists asked for (-v, -i, --out-format, --dry-run) still print" };
         var logFile = new Option<string>("--log-file") { HelpName = "FILE", Description = "append to FILE what the send does, as rsync --log-file does: a line when it starts, one per change (as -i lists them), the notices, and how it ended, each with the time and the process id" };
         var logFileFormat = new Option<string>("--log-file-format") { HelpName = "FORMAT", Description = "with --log-file, log each change in FORMAT (the escapes of --out-format), as rsync --log-file-format; default '%i %n%L'" };
-        var outFormat = new Option<string>("--out-format") { HelpName = "FORMAT", Description = "print FORMAT on stdout for each entry the send changes, as rsync --out-format does (-i is '%i %n%L'): %n the path (a directory's ending in '/'), %f the path without it, %i the itemized letters (see -i), %L ' -> TARGET' for a link (' => PATH' for a hard link), %l the size in bytes (%'l with commas), %M the modification time, %B the permissions, %o the operation ('send', 'del.' for a deletion), %t the time now, %p the process id, %% a '%'; a width pads ('%-40n' on the right); without %i, only what travelled or was made is printed, and each deletion as 'deleting PATH'" };
+        var outFormat = new Option<string>("--out-format") { HelpName = "FORMAT", Description = "print FORMAT on stdout for each entry the send changes, as rsync --out-format does (-i is '%i %n%L'): %n the path (a directory's ending in '/'), %f the path without it, %i the itemized letters (see -i), %L ' -> TARGET' for a link (' => PATH' for a hard link), %l the size in bytes (%'l with commas), %M the modification time, %B the permissions, %o the operation ('send', 'del.' for a deletion), %t the time now, %p the process id, %% a '%'; a width pads ('%-40n' on the right); without %i, only what travelled or was made, and directories whose attributes were set, are printed; a deletion in the format with %i or %o, else as 'deleting PATH'" };
         var itemize = new Option<bool>("--itemize-changes", "-i") { Description = "list on stdout what the send changes at the receiver, one line each, as rsync -i does: '>f.st...... PATH' for a file sent (the letters: c contents or link target, s size, t time, p permissions, o owner, g group; '+++++++++' new), 'cd+++++++++ DIR/' for a directory made, 'cL' a link, 'hf' a hard link, '.' only attributes set, '*deleting' a deletion; given twice (-ii), also what stays as it was; with --dry-run, what a send would change (in --json, as 'changes')", Arity = ArgumentArity.Zero };
         var hardLinks = new Option<bool>("--hard-links", "-H") { Description = "keep hard links, as rsync -H does: a file with several names among those sent travels once, and the receiver gives it the other names (Linux senders)" };
         // Given twice (-xx), as rsync reads it, mount points are left out rather than sent empty.
@@ -66,7 +66,8 @@ internal static partial class SendCommand
         var safeLinks = new Option<bool>("--safe-links") { Description = "leave out each link that points outside the tree (an absolute target, or one whose '..' climb above the top of the tree), as rsync --safe-links does; with --delete the receiver keeps what stands at their names; -v names each" };
         var copyLinks = new Option<bool>("--copy-links", "-L") { Description = "send each link inside a tree as what it points to, as rsync -L does: a file, or a directory with what it holds; a link to nothing, or back to a directory it is in, is named and left out (send exits 23); not with --remove-source-files" };
         var removeSources = new Option<bool>("--remove-source-files") { Description = "move rather than copy, as rsync --remove-source-files does: once the send succeeded, remove here each file and link the receiver holds, unless it changed after it was read (a log written to is kept); directories stay; refused while a receiver runs where the files would land (Linux senders)" };
-        var owners = new Option<bool>("--owners", "--archive", "-a") { Description = "keep each entry's owner and group, as rsync -a keeps them: by name where the receiver knows the name, else by number; a receiver running as root applies them, any other leaves them; -a (--archive) asks for this, since sglty keeps the rest of what rsync -a keeps anyway (directories whole, links as links, permissions, times), and leaves out devices, sockets and FIFOs with a line each, as rsync without -D" };
+        var owners = new Option<bool>("--owners") { Description = "keep each entry's owner and group, as rsync -a keeps them: by name where the receiver knows the name, else by number; a receiver running as root applies them, any other leaves them (Linux senders)" };
+        var archive = new Option<bool>("--archive", "-a") { Description = "as rsync -a: keep owners and groups (--owners) where the sender is Linux; sglty keeps the rest of what rsync -a keeps anyway (directories whole, links as links, permissions, times), and leaves out devices, sockets and FIFOs with a line each, as rsync without -D" };
         var asAlways = new Option<bool>("--times", "-t", "--perms", "-p", "--links", "-l", "--partial", "--progress", "-P") { Description = "taken as rsync takes them, and change nothing: sglty always keeps times and permissions, sends links as links, keeps what an interrupted send wrote to resume it, and shows progress (a bar on a terminal, else a line a second on stderr)" };
         var numericIds = new Option<bool>("--numeric-ids") { Description = "with --owners, keep owners by number only, as rsync --numeric-ids: names are not sent, so the receiver gives each entry the ids it has here" };
         var compressLevel = new Option<int?>("--compress-level") { HelpName = "N", Description = "compress shards at Zstandard level N, 1 to 9 (default 1), as rsync --compress-level does; higher packs tighter at far less speed, which pays only on a path of tens of MB/s or less; any N but 0 implies --compress, and 0 sends uncompressed" };
@@ -94,15 +95,12 @@ internal static partial class SendCommand
         var linkDest = new Option<string[]>("--link-dest") { HelpName = "DIR", Description = "link, rather than send, each file the destination does not hold yet that DIR holds unchanged (same size, time and mode, no setuid bit, the owner a received file would have), as rsync --link-dest does for snapshots: the receiver gives its copy there a further name; DIR is relative to the destination and inside the receiver's directory (../2026-12-04 beside a URL's backups/2026-12-05); may be given up to 20 times, tried in order (Linux receivers)", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
         var suffix = new Option<string>("--suffix") { HelpName = "SUFFIX", Description = "with --backup or --backup-dir, append SUFFIX to each backup's name, as rsync --suffix does; default '~' beside the files, none in --backup-dir" };
         var wholeFile = new Option<bool>("--whole-file", "-W") { Description = "send changed files whole, never as a delta, as rsync --whole-file does" };
-        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, modifyWindow, omitDirTimes, omitLinkTimes, update, ignoreExisting, existing, maxSize, minSize, delete, deleteExcluded, ignoreErrors, maxDelete, exclude, excludeFrom, include, includeFrom, filter, relative, filesFrom, recursive, from0, dryRun, verbose, quiet, itemize, outFormat, logFile, logFileFormat, owners, asAlways, numericIds, hardLinks, oneFileSystem, copyLinks, copyUnsafeLinks, copyDirLinks, safeLinks, chmod, pruneEmpty, ignoreMissing, deleteMissing, removeSources, backup, backupDir, suffix, linkDest, compareDest, copyDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile };
+        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, modifyWindow, omitDirTimes, omitLinkTimes, update, ignoreExisting, existing, maxSize, minSize, delete, deleteExcluded, ignoreErrors, maxDelete, exclude, excludeFrom, include, includeFrom, filter, relative, filesFrom, recursive, from0, dryRun, verbose, quiet, itemize, outFormat, logFile, logFileFormat, owners, archive, asAlways, numericIds, hardLinks, oneFileSystem, copyLinks, copyUnsafeLinks, copyDirLinks, safeLinks, chmod, pruneEmpty, ignoreMissing, deleteMissing, removeSources, backup, backupDir, suffix, linkDest, compareDest, copyDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile };
         command.Validators.Add(result =>
         {
             if (result.GetValue(outFormat) is { } format && OutFormat.Parse(format, out string? formatError) is null) result.AddError($"--out-format: {formatError}");
             if (result.GetValue(logFileFormat) is { } logFormat && OutFormat.Parse(logFormat, out string? logFormatError) is null) result.AddError($"--log-file-format: {logFormatError}");
             if (result.GetValue(logFileFormat) is not null && result.GetValue(logFile) is null) result.AddError("--log-file-format says how --log-file logs each change; give --log-file too");
-            // An option this command does not know would otherwise be taken for a PATH, and fail as one not found.
-            if (result.GetValue(paths)?.FirstOrDefault(path => path.Length > 1 && path[0] == '-') is { } unknown)
-                result.AddError($"unknown option '{unknown}' (a path that starts with '-' is written ./{unknown})");
             if (result.GetValue(delta) && result.GetValue(wholeFile)) result.AddError("--delta and --whole-file contradict each other; give one of them");
             if (result.GetValue(filesFrom) is not null && result.GetValue(paths) is { Length: not 1 })
                 result.AddError("--files-from takes one PATH: the directory the listed paths are relative to");
@@ -171,7 +169,8 @@ internal static partial class SendCommand
                 ItemizeChanges = Math.Max(Math.Min(result.GetResult(itemize)?.IdentifierTokenCount ?? 0, 2), result.GetValue(outFormat) is null && result.GetValue(logFile) is null ? 0 : 1),
                 Relative = result.GetValue(relative) || result.GetValue(filesFrom) is not null,
                 Recursive = result.GetValue(filesFrom) is null || result.GetValue(recursive),
-                PreserveOwners = result.GetValue(owners),
+                // -a keeps owners where they can be read; elsewhere it asks for nothing more than sglty does anyway.
+                PreserveOwners = result.GetValue(owners) || (result.GetValue(archive) && OperatingSystem.IsLinux()),
                 NumericIds = result.GetValue(numericIds),
                 HardLinks = result.GetValue(hardLinks),
                 OneFileSystem = (result.GetResult(oneFileSystem)?.IdentifierTokenCount ?? 0) switch { 0 => MountPoints.Crossed, 1 => MountPoints.SentEmpty, _ => MountPoints.LeftOut },
@@ -204,9 +203,68 @@ internal static partial class SendCommand
         return command;
     }
 
+    /// <summary>
+    /// The words of `sglty send` as rsync users type them, before the parser reads them: an option this command does
+    /// not know, alone or among bundled letters (-avzHAX), would otherwise be taken for a PATH and fail as one not
+    /// found, or be sent if a file of that name stands here; rsync's -h (human-readable sizes, which sglty's always
+    /// are) among bundled letters would print the help and send nothing. The first is an error, the second dropped.
+    /// Words after "--" are PATHs whatever they start with; -h alone still asks for the help.
+    /// </summary>
+    internal static (string[] Arguments, string? Error) Prepare(IReadOnlyList<string> arguments, Command send)
+    {
+        var takesValue = new Dictionary<string, bool>(StringComparer.Ordinal) { ["--help"] = false, ["-h"] = false, ["-?"] = false };
+        foreach (var option in send.Options)
+            foreach (string name in option.Aliases.Append(option.Name))
+                takesValue[name] = option.ValueType != typeof(bool) && option.Arity.MaximumNumberOfValues > 0;
+        var prepared = new List<string>(arguments.Count);
+        bool value = false, ended = false;
+        foreach (string word in arguments)
+        {
+            if (ended || value || word == "-" || !word.StartsWith('-'))
+            {
+                value = false;
+                prepared.Add(word);
+                continue;
+            }
+            if (word == "--")
+            {
+                ended = true;
+                prepared.Add(word);
+                continue;
+            }
+            string name = word.StartsWith("--", StringComparison.Ordinal) ? word.Split('=')[0] : word;
+            if (takesValue.TryGetValue(name, out bool takes))
+            {
+                value = takes && !word.Contains('=');
+                prepared.Add(word);
+                continue;
+            }
+            if (word.StartsWith("--", StringComparison.Ordinal)) return ([], $"unknown option '{name}' (a path that starts with '-' is written ./{word})");
+            // Bundled letters, as -avzP: each a known option; one that takes a value takes the rest, or the next word.
+            var kept = new System.Text.StringBuilder("-");
+            for (int i = 1; i < word.Length; i++)
+            {
+                if (word[i] == 'h') continue;
+                if (!takesValue.TryGetValue($"-{word[i]}", out bool letterTakes))
+                    return ([], word.Length == 2 ? $"unknown option '{word}' (a path that starts with '-' is written ./{word})" : $"unknown option '-{word[i]}' in '{word}'");
+                kept.Append(word[i]);
+                if (!letterTakes) continue;
+                kept.Append(word, i + 1, word.Length - i - 1);
+                value = i + 1 == word.Length;
+                break;
+            }
+            if (kept.Length > 1) prepared.Add(kept.ToString());
+        }
+        return ([.. prepared], null);
+    }
+
+    /// <summary>Notices a quiet send keeps to print if it fails, at most.</summary>
+    private const int MostHeldNotices = 1000;
+
     private static async Task<int> RunAsync(string[] paths, (string File, bool NulSeparated)? filesFrom, string to, TransferOptions options, List<(Option Option, string Value)> patterns, bool json, string? token, string? tokenFile, OutFormat? lines, bool quiet, (string File, OutFormat Format)? logged, CancellationToken cancellationToken)
     {
         TransferLog? log = null;
+        var held = new List<string>();
         try
         {
             log = logged is { } file ? TransferLog.Open(file.File) : null;
@@ -225,7 +283,7 @@ internal static partial class SendCommand
             }
             var url = ConnectionUrl.Parse(to);
             if (url.Token is null && CommonOptions.ResolveToken(token, tokenFile) is { } given) url = url with { Token = given };
-            log?.Write($"{(options.DryRun ? "dry run: " : "")}sending {Count.Of(paths.Length, "path")} to sglty://{url.Host}:{url.Port}/{url.Directory}");
+            log?.Write($"{(options.DryRun ? "dry run: " : "")}sending {Count.Of(paths.Length, "path")} to sglty://{url.Host}:{url.Port}/{Errors.Printable(url.Directory ?? "")}");
             // As rsync -v: each file as it arrives, so that a long send shows what is done, and a failed one what got
             // there. To a terminal, the list takes the bar's place (it would write between the bar's redraws), and
             // progress comes as lines on stderr.
@@ -238,15 +296,17 @@ internal static partial class SendCommand
                 {
                     OnItemized = change =>
                     {
-                        if (itemizing && lines!.Shows(change)) display.List(Errors.Printable(lines.Line(change)));
+                        if (itemizing && lines!.Shows(change)) display.List(lines.Line(change));
                         if (logged is { Format: var format } && format.Shows(change)) log!.Write(format.Line(change));
                     },
                 };
             if (listing && !itemizing) options = options with { OnFileSent = path => display.List(Errors.Printable(path)) };
-            Action<string>? events = quiet && log is null ? null : line =>
+            // Quiet, the notices are kept (the first thousand), to be printed should the send fail: they say what it left out.
+            Action<string> events = line =>
             {
                 if (!quiet) Console.Error.WriteLine($"sglty: {Errors.Printable(line)}");
-                log?.Write(line);
+                else lock (held) if (held.Count < MostHeldNotices) held.Add(line);
+                log?.Write(Errors.Printable(line));
             };
             var result = await display.ShowAsync(() => SingularitySender.SendAsync(paths, url, options, display, events, cancellationToken)).ConfigureAwait(false);
             // Quiet, what was left out is named here, as the notices would have named it as it went.
@@ -311,7 +371,8 @@ internal static partial class SendCommand
         }
         catch (Exception ex)
         {
-            log?.Write($"error: {ex.Message}");
+            foreach (string line in held) Console.Error.WriteLine($"sglty: {Errors.Printable(line)}");
+            log?.Write($"error: {Errors.Printable(ex.Message)}");
             return Errors.Report(ex, json);
         }
         finally
@@ -333,7 +394,7 @@ internal static partial class SendCommand
         }
         else if (lines is not null)
         {
-            WriteList([.. result.Changes.Where(lines.Shows).Select(lines.Line)], prefix: "");
+            WriteList([.. result.Changes.Where(lines.Shows).Select(lines.Line)], prefix: "", printable: true);
         }
         else
         {
@@ -502,10 +563,11 @@ internal static partial class SendCommand
     private static long Delivered(SendResult result) => Math.Min(result.BytesTransferred, result.BytesSent + result.BytesInHoles);
 
     /// <summary>Paths on stdout, one a line, as rsync lists them, each made printable.</summary>
-    private static void WriteList(IReadOnlyList<string> paths, string prefix)
+    /// <summary>Lines on stdout, each path made printable unless it is so already (<paramref name="printable"/>: an --out-format line, whose own text stays as given).</summary>
+    private static void WriteList(IReadOnlyList<string> paths, string prefix, bool printable = false)
     {
         using var listing = new StreamWriter(Console.OpenStandardOutput(), bufferSize: 1 << 16) { NewLine = "\n" };
-        foreach (string path in paths) listing.WriteLine(prefix + Errors.Printable(path));
+        foreach (string path in paths) listing.WriteLine(prefix + (printable ? path : Errors.Printable(path)));
     }
 
     /// <summary>An array of entries, each with its path, its reason and one flag named <paramref name="flag"/>.</summary>

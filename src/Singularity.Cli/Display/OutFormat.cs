@@ -20,8 +20,11 @@ internal sealed class OutFormat
     /// <summary>The format as given.</summary>
     public string Format { get; }
 
-    /// <summary>Whether the format names the itemized letters (%i): without them, rsync prints only what travelled or was made, and a deletion as "deleting PATH".</summary>
+    /// <summary>Whether the format names the itemized letters (%i): without them, rsync prints only what travelled or was made.</summary>
     public bool Itemizes => _parts.Any(part => part.Escape == 'i');
+
+    /// <summary>Whether a deletion is printed in the format: with %i or %o, as rsync's log_delete does; else as "deleting PATH".</summary>
+    private bool NamesDeletions => _parts.Any(part => part.Escape is 'i' or 'o');
 
     /// <summary>The format of rsync's --itemize-changes.</summary>
     public static OutFormat Itemized { get; } = Parse("%i %n%L", out _)!;
@@ -39,11 +42,12 @@ internal sealed class OutFormat
                 continue;
             }
             int start = i++;
-            bool left = false, grouped = false;
+            bool left = false;
+            int apostrophes = 0;
             for (; i < format.Length && format[i] is '-' or '\''; i++)
             {
                 if (format[i] == '-') left = true;
-                else grouped = true;
+                else apostrophes++;
             }
             int width = 0;
             for (; i < format.Length && char.IsAsciiDigit(format[i]); i++) width = Math.Min(width * 10 + (format[i] - '0'), 1000);
@@ -57,12 +61,17 @@ internal sealed class OutFormat
                 text.Append('%');
                 continue;
             }
-            if (!Escapes.Contains(format[i]))
+            if (apostrophes > 1)
+            {
+                error = $"'{format[start..(i + 1)]}': sizes in units ('%''l', rsync's) are not offered; '%'l' groups the digits";
+                return null;
+            }
+            if (format[i] != '%' && !Escapes.Contains(format[i]))
             {
                 error = $"'%{format[i]}' is not an escape sglty gives; it gives %n (the path), %f (without a directory's '/'), %i (the itemized letters), %L (' -> TARGET' of a link), %l (the size), %M (the modification time), %B (the permissions), %o (the operation), %t (the time now), %p (the process id) and %%";
                 return null;
             }
-            parsed._parts.Add((text.ToString(), format[i], width, left, grouped));
+            parsed._parts.Add((text.ToString(), format[i], width, left, apostrophes == 1));
             text.Clear();
         }
         parsed._parts.Add((text.ToString(), '\0', 0, false, false));
@@ -78,10 +87,13 @@ internal sealed class OutFormat
     public bool Shows(ItemizedChange change) =>
         Itemizes || change.Update is not ItemizedUpdate.Unchanged || (change.Kind == Singularity.Engine.Protocol.EntryKind.Directory && change.Changes != ItemizedAttributes.None);
 
-    /// <summary>The line for a change. Without %i, a deletion is "deleting PATH", as rsync -v prints it.</summary>
+    /// <summary>
+    /// The line for a change, the names in it printable (control characters as '?'), the format's own text as given.
+    /// Without %i or %o, a deletion is "deleting PATH", as rsync -v prints it.
+    /// </summary>
     public string Line(ItemizedChange change)
     {
-        if (change.Update == ItemizedUpdate.Deleted && !Itemizes) return $"deleting {change.Name}";
+        if (change.Update == ItemizedUpdate.Deleted && !NamesDeletions) return $"deleting {Errors.Printable(change.Name)}";
         var line = new StringBuilder();
         foreach (var (text, escape, width, left, grouped) in _parts)
         {
@@ -96,10 +108,11 @@ internal sealed class OutFormat
     /// <summary>What an escape gives for a change, as rsync's log format gives it.</summary>
     private static string Value(ItemizedChange change, char escape, bool grouped) => escape switch
     {
-        'n' => change.Name,
-        'f' => change.Path.TrimEnd('/'),
+        'n' => Errors.Printable(change.Name),
+        'f' => Errors.Printable(change.Path.TrimEnd('/')),
         'i' => change.Letters,
-        'L' => change.Target,
+        'L' => Errors.Printable(change.Target),
+        '%' => "%",
         'l' => change.Size.ToString(grouped ? "#,0" : "0", CultureInfo.InvariantCulture),
         'M' => change.Modified.ToLocalTime().ToString("yyyy/MM/dd-HH:mm:ss", CultureInfo.InvariantCulture),
         'B' => Permissions(change.Mode),

@@ -6,7 +6,7 @@ namespace Singularity.Cli.Display;
 /// <summary>
 /// rsync's --log-file: lines appended to a file as the send goes, each with the local time and this process's id
 /// (<c>2026/12/06 02:10:04 [4242] &gt;f+++++++++ logs/app.log</c>), written through at once, so that a send that dies
-/// has logged what it did. Control characters in names are shown as '?', as on the terminal.
+/// has logged what it did. Lines come printable already (control characters in names shown as '?').
 /// </summary>
 internal sealed class TransferLog : IDisposable
 {
@@ -33,7 +33,7 @@ internal sealed class TransferLog : IDisposable
     /// <summary>Appends one line.</summary>
     public void Write(string line)
     {
-        string stamped = $"{DateTime.Now.ToString("yyyy/MM/dd HH:mm:ss", CultureInfo.InvariantCulture)} [{Environment.ProcessId}] {Errors.Printable(line)}";
+        string stamped = $"{DateTime.Now.ToString("yyyy/MM/dd HH:mm:ss", CultureInfo.InvariantCulture)} [{Environment.ProcessId}] {line}";
         lock (_lock) _writer.WriteLine(stamped);
     }
 

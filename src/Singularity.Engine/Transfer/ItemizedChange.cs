@@ -58,7 +58,7 @@ public sealed record ItemizedChange(string Path, EntryKind Kind, ItemizedUpdate 
     /// <summary>The entry's modification time (UTC), as sent; the Unix epoch for a deletion, as rsync's %M gives it.</summary>
     public DateTime Modified { get; init; } = DateTime.UnixEpoch;
 
-    /// <summary>The bits a receiver may send in Itemized (PROTOCOL §3): every attribute but <see cref="ItemizedAttributes.None"/>.</summary>
+    /// <summary>The attribute bits a receiver may send in Itemized (PROTOCOL §3); bit 7, not made, is apart (ReceiverSession.ItemizedNotMade).</summary>
     internal const ItemizedAttributes Known = (ItemizedAttributes)127;
 
     /// <summary>

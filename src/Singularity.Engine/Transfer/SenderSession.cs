@@ -124,6 +124,7 @@ internal sealed partial class SenderSession
     // with NotMade for one it did not make (it failed, or a rule kept what stood there).
     private readonly ChangeLog? _changes;
     private ushort[] _differences = [];
+    private Dictionary<string, ManifestEntry>? _filesByPath;
     private const ushort NotMade = 0x8000;
     private readonly List<SenderFile> _unwritten = [];
     private long _bytesUnchanged;
@@ -1040,7 +1041,7 @@ internal sealed partial class SenderSession
             if (id < (uint)_accepted || id >= (uint)Volatile.Read(ref _entriesSent))
                 throw new ProtocolViolationException($"Itemized names entry {id}, which is not waiting for its acceptance");
             // Not made (--existing) stands alone, as new does.
-            bool notMade = changes == ReceiverSession.ItemizedNotMade && _options.ExistingOnly;
+            bool notMade = changes == ReceiverSession.ItemizedNotMade && _options.ExistingOnly && _entries[(int)id].Entry.Kind == EntryKind.Directory;
             if (!notMade && (changes == 0 || (changes & ~(ushort)ItemizedChange.Known) != 0 || ((changes & (ushort)ItemizedAttributes.New) != 0 && changes != (ushort)ItemizedAttributes.New)))
                 throw new ProtocolViolationException($"Itemized gives '{_entries[(int)id].Entry.Path}' differences 0x{changes:x}, which are none, unknown, or new with others");
             if (_differences[id] != 0) throw new ProtocolViolationException($"'{_entries[(int)id].Entry.Path}' was itemized twice");
@@ -1078,15 +1079,15 @@ internal sealed partial class SenderSession
     /// </summary>
     private void ItemizePresent(SenderFile file)
     {
-        // Kept as it stands by a rule (--ignore-existing also keeps a file in place as it is): rsync names nothing.
-        if (file.KeptAtReceiver || _options.IgnoreExisting) return;
         var changes = (ItemizedAttributes)_differences[file.Id];
         // In place unchanged, where an earlier attempt found it differing: that attempt sent it, but its commit was lost with the connection.
-        if (changes == ItemizedAttributes.None && _changes!.DifferedBefore(file.Entry.Path) is { } before)
+        if (changes == ItemizedAttributes.None && !file.KeptAtReceiver && _changes!.DifferedBefore(file.Entry.Path) is { } before)
         {
             ItemizeFile(file, ItemizedUpdate.Sent, before);
             return;
         }
+        // Kept as it stands by a rule (--ignore-existing also keeps a file in place as it is): rsync names nothing.
+        if (file.KeptAtReceiver || (_options.IgnoreExisting && (changes & ItemizedAttributes.New) == 0)) return;
         var update = (changes & ItemizedAttributes.New) == 0 ? ItemizedUpdate.Unchanged
             : _options.CopyDestinations.Count > 0 ? ItemizedUpdate.Made
             : _options.LinkDestinations.Count > 0 && _options.CompareDestinations.Count == 0 ? ItemizedUpdate.HardLinked
@@ -1095,15 +1096,33 @@ internal sealed partial class SenderSession
         _changes!.Add(Change(file.Entry, update, changes & ~ItemizedAttributes.New));
     }
 
-    /// <summary>An entry's change, with what the entry is: its size, mode and time.</summary>
-    private static ItemizedChange Change(ManifestEntry entry, ItemizedUpdate update, ItemizedAttributes changes, string? target = null) =>
-        new(entry.Path, entry.Kind == EntryKind.HardLink ? EntryKind.HardLink : entry.Kind, update, changes, target)
+    /// <summary>
+    /// An entry's change, with what the entry is: its size, time, and mode as the receiver gives it (a file's
+    /// permission bits; a directory's with the sticky bit and the owner's write and search; a link's all, as the
+    /// system gives every link). A hard link's are those of the file it names, as rsync gives them.
+    /// </summary>
+    private ItemizedChange Change(ManifestEntry entry, ItemizedUpdate update, ItemizedAttributes changes, string? target = null)
+    {
+        var values = entry.Kind == EntryKind.HardLink && FileNamed(entry.LinkTarget!) is { } file ? file : entry;
+        return new(entry.Path, entry.Kind, update, changes, target)
         {
-            Size = entry.Kind == EntryKind.File ? entry.Size : entry.Kind == EntryKind.Symlink ? System.Text.Encoding.UTF8.GetByteCount(entry.LinkTarget!) : 0,
-            // A link's own bits, as the system gives every link and rsync's %B shows them.
-            Mode = entry.Kind == EntryKind.Symlink ? (UnixFileMode)0x1FF : entry.Mode,
-            Modified = SourceScanner.FromNanoseconds(entry.MtimeNanoseconds),
+            Size = values.Kind == EntryKind.File ? values.Size : values.Kind == EntryKind.Symlink ? System.Text.Encoding.UTF8.GetByteCount(values.LinkTarget!) : 0,
+            Mode = values.Kind switch
+            {
+                EntryKind.Symlink => (UnixFileMode)0x1FF,
+                EntryKind.Directory => (values.Mode & (PartialFile.SafeModeBits | UnixFileMode.StickyBit)) | UnixFileMode.UserWrite | UnixFileMode.UserExecute,
+                _ => values.Mode & PartialFile.SafeModeBits,
+            },
+            Modified = SourceScanner.FromNanoseconds(values.MtimeNanoseconds),
         };
+    }
+
+    /// <summary>The file entry at <paramref name="path"/>, for a hard link's values: from a map made once, in an itemized send with hard links only.</summary>
+    private ManifestEntry? FileNamed(string path)
+    {
+        _filesByPath ??= _entries.Where(e => e.Entry.Kind == EntryKind.File).ToDictionary(e => e.Entry.Path, e => e.Entry, StringComparer.Ordinal);
+        return _filesByPath.GetValueOrDefault(path);
+    }
 
     private void Seal(SenderFile file, ulong digest)
     {

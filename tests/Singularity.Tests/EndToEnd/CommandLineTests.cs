@@ -103,7 +103,7 @@ public sealed class CommandLineTests
         string stale = TestFiles.Create(Path.Combine(destination, "stale"), 10, seed: 2);
         await using var receiver = new LoopbackReceiver(destination);
 
-        var (exit, _, error) = await SgltyProcess.RunAsync("send", "-avzP", "-tpl", source + "/", "--to", receiver.Url.ToString(), "--delete-during", "--delete-after");
+        var (exit, _, error) = await SgltyProcess.RunAsync("send", "-avhzP", "-tpl", source + "/", "--to", receiver.Url.ToString(), "--delete-during", "--delete-after");
         Assert.True(exit == 0, error);
         Assert.True((await receiver.NextResultAsync()).Succeeded);
         TestFiles.AssertSameBytes(file, Path.Combine(destination, "sub", "f"));
@@ -115,6 +115,10 @@ public sealed class CommandLineTests
         Assert.Empty(output);
         Assert.Contains("unknown option '--stats' (a path that starts with '-' is written ./--stats)", refused);
         Assert.DoesNotContain("no such file", refused);
+        // Among bundled letters too, where the parser would hand the rest to PATH ('AX').
+        var (bundle, _, named) = await SgltyProcess.RunAsync("send", "-avzHAX", source + "/", "--to", receiver.Url.ToString());
+        Assert.NotEqual(0, bundle);
+        Assert.Contains("unknown option '-A' in '-avzHAX'", named);
     }
 
     /// <summary>-q prints nothing but errors, as rsync -q: a send that goes well prints nothing at all; one that leaves an entry out names it, and says so.</summary>
@@ -145,6 +149,13 @@ public sealed class CommandLineTests
         Assert.Equal(2, lines.Length);
         Assert.StartsWith("sglty: not sent 'dangling': ", lines[0]);
         Assert.StartsWith("sglty: error: ", lines[1]);
+
+        // A send that fails prints what it left out all the same, before its error.
+        var (failed, _, told) = await SgltyProcess.RunAsync("send", "-q", "-L", source + "/", "--to", receiver.Url.ToString().Replace(receiver.Token, "wrong", StringComparison.Ordinal));
+        Assert.NotEqual(0, failed);
+        var toldLines = told.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.StartsWith("sglty: not sending 'dangling'", toldLines[0]);
+        Assert.StartsWith("sglty: error: ", toldLines[^1]);
     }
 
     /// <summary>

@@ -220,6 +220,26 @@ public sealed class HostileReceiverTests
         Assert.Contains(refused, error.Message);
     }
 
+    /// <summary>Itemized's "not made" (bit 7) names a directory --existing did not make; for a file it breaks the protocol.</summary>
+    [Fact]
+    public async Task Not_made_for_a_file_ends_the_session()
+    {
+        using var temp = new TempDirectory();
+        await using var receiver = new RawReceiver();
+        var send = SendOneFile(temp, receiver, Plain with { ItemizeChanges = 1, SkipUnchanged = true, ExistingOnly = true });
+        await receiver.AcceptAsync();
+        await receiver.ReadUntilAsync(ControlMessageType.ManifestChunk);
+
+        byte[] body = new byte[10];
+        BinaryPrimitives.WriteInt32LittleEndian(body, 1);
+        BinaryPrimitives.WriteUInt16LittleEndian(body.AsSpan(8), 0x80);
+        await receiver.SendAsync(ControlMessageType.Itemized, body);
+
+        var error = await Assert.ThrowsAnyAsync<SingularityException>(() => send);
+        Assert.Equal(ErrorCode.ProtocolViolation, error.Code);
+        Assert.Contains("which are none, unknown, or new with others", error.Message);
+    }
+
     /// <summary>A receiver that names a file as kept by --size-only, --update or --ignore-existing (FilesKept) when the sender asked for none of them breaks the protocol.</summary>
     [Fact]
     public async Task Files_named_as_kept_by_a_rule_not_asked_for_end_the_session()

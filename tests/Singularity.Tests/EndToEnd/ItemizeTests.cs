@@ -108,7 +108,8 @@ public sealed class ItemizeTests
     [InlineData("--copy-dest", 1)]
     [InlineData("--copy-dest", 2)]
     [InlineData("--compare-dest", 2)]
-    public async Task Earlier_copies_itemize_as_rsyncs_do(string option, int level)
+    [InlineData("--link-dest", 2, "--ignore-existing")]
+    public async Task Earlier_copies_itemize_as_rsyncs_do(string option, int level, string? rule = null)
     {
         Skip.IfNot(Regex.IsMatch(Commands.Output("rsync", "--version") ?? "", @"version 3\.([1-9]|\d\d)"), "rsync 3.1 or later is not installed");
         using var temp = new TempDirectory();
@@ -134,9 +135,10 @@ public sealed class ItemizeTests
             LinkDestinations = option == "--link-dest" ? earlierCopy : [],
             CopyDestinations = option == "--copy-dest" ? earlierCopy : [],
             CompareDestinations = option == "--compare-dest" ? earlierCopy : [],
+            IgnoreExisting = rule == "--ignore-existing",
         };
 
-        var rsync = Rsync("-rlpt", level == 2 ? "-ii" : "-i", $"{option}=../prev", source + "/", Directory.CreateDirectory(Path.Combine(copies, "next")).FullName + "/");
+        var rsync = Rsync("-rlpt", level == 2 ? "-ii" : "-i", rule ?? "-r", $"{option}=../prev", source + "/", Directory.CreateDirectory(Path.Combine(copies, "next")).FullName + "/");
         var result = await SingularitySender.SendAsync([source + "/"], receiver.Url with { Directory = "next" }, options);
         Assert.True((await receiver.NextResultAsync()).Succeeded);
         AssertSameLines(rsync, result.Changes);
@@ -216,6 +218,7 @@ public sealed class ItemizeTests
     [InlineData("%n%L")]
     [InlineData("%o %i %n%L %B %M")]
     [InlineData("[%-14i] %n")]
+    [InlineData("%o\t%n%L")]
     public async Task Out_format_prints_as_rsyncs_does(string format)
     {
         Skip.IfNot(Regex.IsMatch(Commands.Output("rsync", "--version") ?? "", @"version 3\.([1-9]|\d\d)"), "rsync 3.1 or later is not installed");
@@ -241,17 +244,24 @@ public sealed class ItemizeTests
     {
         using var temp = new TempDirectory();
         string source = temp.Sub("src"), destination = temp.Sub("dst");
-        TestFiles.Create(Path.Combine(source, "d", "big"), 1_234_567, seed: 1);
+        string big = TestFiles.Create(Path.Combine(source, "d", "big"), 1_234_567, seed: 1);
+        File.SetUnixFileMode(big, (UnixFileMode)0b111_101_101 | UnixFileMode.SetUser);
+        SpecialFiles.Link(big, Path.Combine(source, "d", "same"));
         await using var receiver = new LoopbackReceiver(destination);
 
-        var (exit, output, error) = await SgltyProcess.RunAsync("send", source + "/", "--to", receiver.Url.ToString(), "--out-format", "%'l|%10l|%-7n|%f|100%%");
+        // A hard link's size and mode are its file's; the mode as the receiver gives it, without setuid.
+        var (exit, output, error) = await SgltyProcess.RunAsync("send", source + "/", "-H", "--to", receiver.Url.ToString(), "--out-format", "%'l|%10l|%-7n|%f|%B|%5%|100%%");
         Assert.True(exit == 0, error);
         Assert.True((await receiver.NextResultAsync()).Succeeded);
-        Assert.Equal(["0|         0|d/     |d|100%", "1,234,567|   1234567|d/big  |d/big|100%"], output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal));
+        Assert.Equal(["0|         0|d/     |d|rwxr-xr-x|    %|100%", "1,234,567|   1234567|d/big  |d/big|rwxr-xr-x|    %|100%", "1,234,567|   1234567|d/same |d/same|rwxr-xr-x|    %|100%"],
+            output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal));
 
         var (refused, _, why) = await SgltyProcess.RunAsync("send", source + "/", "--to", receiver.Url.ToString(), "--out-format", "%n %b");
         Assert.NotEqual(0, refused);
         Assert.Contains("--out-format: '%b' is not an escape sglty gives", why);
+        var (units, _, unitsWhy) = await SgltyProcess.RunAsync("send", source + "/", "--to", receiver.Url.ToString(), "--out-format", "%''l");
+        Assert.NotEqual(0, units);
+        Assert.Contains("sizes in units ('%''l', rsync's) are not offered", unitsWhy);
     }
 
     /// <summary>A send retried after its connection dropped names each entry once, as the first attempt that knew it told it.</summary>
