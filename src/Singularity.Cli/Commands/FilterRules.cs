@@ -31,7 +31,19 @@ internal static class FilterRules
                 throw new FormatException($"--filter '{rule}': per-directory merge files (dir-merge, ':', and so -F) are not offered; give the rules with --filter, --exclude or --exclude-from");
             case '.':
                 if (depth >= DeepestMerge) throw new FormatException($"--filter '{rule}': merge files name each other more than {DeepestMerge} deep; is there a loop?");
-                return readFile(argument).SelectMany(line => Parse(line, readFile, depth + 1)).ToList();
+                var rules = new List<string>();
+                foreach (string line in readFile(argument))
+                {
+                    try
+                    {
+                        rules.AddRange(Parse(line, readFile, depth + 1));
+                    }
+                    catch (FormatException ex) when (depth == 0)
+                    {
+                        throw new FormatException($"{ex.Message} (in the merge file '{argument}')");
+                    }
+                }
+                return rules;
             default:
                 return [$"{kind} {argument}"];
         }
@@ -48,15 +60,13 @@ internal static class FilterRules
         if (LongNames.TryGetValue(name, out char named)) kind = named;
         else if (name.Length >= 1 && "-+HSPR.:!".Contains(name[0])) kind = name[0];
         else throw new FormatException($"--filter '{rule}' is not a filter rule: it starts with a rule (-, +, H, S, P, R, ., !) or its name (exclude, include, hide, show, protect, risk, merge, clear), then a space and the pattern");
-        // What follows a short name's letter, or a ',' after a long one, is rsync's modifiers.
-        string modifiers = LongNames.ContainsKey(name) ? (end < rule.Length && rule[end] == ',' ? rule[(end + 1)..].Split(' ', '_')[0] : "") : name[1..];
-        if (modifiers.Length > 0) throw new FormatException($"--filter '{rule}': rule modifiers ('{modifiers}') are not offered; give the rule without them");
-        if (kind == '!')
-        {
-            if (end < rule.Length && rule[end..].Trim().Length > 0) throw new FormatException($"--filter '{rule}': a clear rule takes no pattern");
-            return ('!', "");
-        }
-        if (end >= rule.Length || rule[end] == ',' || end + 1 >= rule.Length)
+        // What follows a short name's letter, or a ',' after either, is rsync's modifiers (an empty list too).
+        bool comma = end < rule.Length && rule[end] == ',';
+        string modifiers = (LongNames.ContainsKey(name) ? "" : name[1..]) + (comma ? rule[(end + 1)..].Split(' ', '_')[0] : "");
+        if (modifiers.Length > 0 || comma) throw new FormatException($"--filter '{rule}': rule modifiers ('{modifiers}') are not offered; give the rule without them");
+        // "!" and "clear" alone returned above; anything after them is refused, as rsync refuses it.
+        if (kind == '!') throw new FormatException($"--filter '{rule}': a clear rule takes nothing after it");
+        if (end + 1 >= rule.Length)
             throw new FormatException($"--filter '{rule}' names no {(kind is '.' or ':' ? "file" : "pattern")}: write the rule, a space, then it");
         return (kind, rule[(end + 1)..]);
     }

@@ -207,12 +207,14 @@ internal static partial class SendCommand
     /// The words of `sglty send` as rsync users type them, before the parser reads them: an option this command does
     /// not know, alone or among bundled letters (-avzHAX), would otherwise be taken for a PATH and fail as one not
     /// found, or be sent if a file of that name stands here; rsync's -h (human-readable sizes, which sglty's always
-    /// are) among bundled letters would print the help and send nothing. The first is an error, the second dropped.
-    /// Words after "--" are PATHs whatever they start with; -h alone still asks for the help.
+    /// are) would print the help and send nothing. The first is an error, the second dropped, and so is
+    /// --human-readable. Words after "--" are PATHs whatever they start with; -h alone still asks for the help.
     /// </summary>
     internal static (string[] Arguments, string? Error) Prepare(IReadOnlyList<string> arguments, Command send)
     {
-        var takesValue = new Dictionary<string, bool>(StringComparer.Ordinal) { ["--help"] = false, ["-h"] = false, ["-?"] = false };
+        // rsync's -h is the help alone, and human-readable sizes (which sglty's always are) beside anything else.
+        if (arguments is ["-h"]) return (["-h"], null);
+        var takesValue = new Dictionary<string, bool>(StringComparer.Ordinal) { ["--help"] = false, ["-?"] = false };
         foreach (var option in send.Options)
             foreach (string name in option.Aliases.Append(option.Name))
                 takesValue[name] = option.ValueType != typeof(bool) && option.Arity.MaximumNumberOfValues > 0;
@@ -232,6 +234,7 @@ internal static partial class SendCommand
                 prepared.Add(word);
                 continue;
             }
+            if (word is "-h" or "--human-readable") continue;
             string name = word.StartsWith("--", StringComparison.Ordinal) ? word.Split('=')[0] : word;
             if (takesValue.TryGetValue(name, out bool takes))
             {
@@ -276,14 +279,15 @@ internal static partial class SendCommand
                 if (paths.Length == 0)
                 {
                     if (!quiet) Console.Error.WriteLine($"sglty: --files-from '{Errors.Printable(list.File)}' names nothing to send");
+                    log?.Write($"--files-from '{Errors.Printable(list.File)}' names nothing to send");
                     // A script reading --json gets its object all the same: nothing sent, nothing left out.
-                    if (json) WriteJson(new SendResult { Files = 0, Entries = 0, Bytes = 0, BytesSent = 0, Retransmits = 0, Elapsed = TimeSpan.Zero, Lanes = 0, ShardSize = options.ShardSize, Cipher = options.Cipher, DryRun = options.DryRun }, 0, options.ListSent, options.ItemizeChanges > 0);
+                    if (json) WriteJson(new SendResult { Files = 0, Entries = 0, Bytes = 0, BytesSent = 0, Retransmits = 0, Elapsed = TimeSpan.Zero, Lanes = 0, ShardSize = options.ShardSize, Cipher = options.Cipher, DryRun = options.DryRun }, 0, options.ListSent, lines is not null);
                     return 0;
                 }
             }
             var url = ConnectionUrl.Parse(to);
             if (url.Token is null && CommonOptions.ResolveToken(token, tokenFile) is { } given) url = url with { Token = given };
-            log?.Write($"{(options.DryRun ? "dry run: " : "")}sending {Count.Of(paths.Length, "path")} to sglty://{url.Host}:{url.Port}/{Errors.Printable(url.Directory ?? "")}");
+            log?.Write($"{(options.DryRun ? "dry run: " : "")}sending {Count.Of(paths.Length, "path")} to sglty://{(url.Host.Contains(':') ? $"[{url.Host}]" : url.Host)}:{url.Port}/{Errors.Printable(url.Directory ?? "")}");
             // As rsync -v: each file as it arrives, so that a long send shows what is done, and a failed one what got
             // there. To a terminal, the list takes the bar's place (it would write between the bar's redraws), and
             // progress comes as lines on stderr.
@@ -314,8 +318,7 @@ internal static partial class SendCommand
                 foreach (var entry in result.NotSent) Console.Error.WriteLine($"sglty: {(result.DryRun ? "would not send" : "not sent")} '{Errors.Printable(entry.Path)}': {Errors.Printable(entry.Reason)}");
             if (result.DryRun)
             {
-                log?.Write("dry run done, nothing changed");
-                return DryRunReport(result, json, options.ExistingOnly, lines, quiet);
+                return DryRunReport(result, json, options.ExistingOnly, lines, quiet, log);
             }
             double seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-9);
             // What travelled, then what did not: files left as they were, files left out, bytes an earlier attempt left.
@@ -340,12 +343,12 @@ internal static partial class SendCommand
             // As rsync skips deletion after an error: what was left out would read as gone from the source.
             if (result.DeletionSkipped) Say("sglty: the receiver did not delete what the source no longer has: entries were left out (named above), which it would take for gone");
             if (result.SourcesRemoved > 0) Say(unshown: quiet, line: $"removed {Count.Of(result.SourcesRemoved, "source")} here, which the receiver holds");
-            foreach (var kept in result.SourcesKept.Where(kept => !(quiet && kept.AsAsked))) Say($"sglty: kept '{Errors.Printable(kept.Path)}': {Errors.Printable(kept.Reason)}");
+            foreach (var kept in result.SourcesKept) Say($"sglty: kept '{Errors.Printable(kept.Path)}': {Errors.Printable(kept.Reason)}", unshown: quiet && kept.AsAsked);
             // Sources kept as the options say (a link named as a source, a file the receiver kept) are no fault.
             int keptAmiss = result.SourcesKept.Count(kept => !kept.AsAsked);
             bool partial = result.EntriesNotDeleted > 0 || keptAmiss > 0;
             int limited = result.EntriesLeftByLimit > 0 ? Errors.DeletionLimit : 0;
-            if (json) WriteJson(result, partial || result.NotSent.Count > 0 ? Errors.PartialTransfer : limited, options.ListSent, options.ItemizeChanges > 0);
+            if (json) WriteJson(result, partial || result.NotSent.Count > 0 ? Errors.PartialTransfer : limited, options.ListSent, lines is not null);
             if (result.EntriesNotDeleted > 0)
                 Say($"sglty: error: {Count.Of(result.EntriesNotDeleted, "entry", "entries")} at the receiver could not be deleted; the receiver's log names them");
             if (result.EntriesLeftByLimit > 0)
@@ -378,6 +381,7 @@ internal static partial class SendCommand
         finally
         {
             log?.Dispose();
+            if (log?.Failure is { } why) Console.Error.WriteLine($"sglty: warning: the log file took no more lines after: {Errors.Printable(why)}; the send went on without it");
         }
     }
 
@@ -385,7 +389,7 @@ internal static partial class SendCommand
     /// A dry run's answer: on stdout the files a send would send and what it would delete, as rsync -n lists them (with
     /// <paramref name="lines"/>, what it would change, as rsync -ni lists it); then the counts.
     /// </summary>
-    private static int DryRunReport(SendResult result, bool json, bool existingOnly, OutFormat? lines, bool quiet)
+    private static int DryRunReport(SendResult result, bool json, bool existingOnly, OutFormat? lines, bool quiet, TransferLog? log)
     {
         int exitCode = result.NotSent.Count > 0 || result.EntriesNotDeleted > 0 ? Errors.PartialTransfer : result.EntriesLeftByLimit > 0 ? Errors.DeletionLimit : 0;
         if (json)
@@ -404,16 +408,22 @@ internal static partial class SendCommand
         var others = NotTravelled(result, "are", existingOnly: existingOnly);
         if (result.NotSent.Count > 0) others.Add($"{Count.Of(result.NotSent.Count, "entry", "entries")} would not be sent, named above");
         string besides = others.Count > 0 ? $" ({string.Join("; ", others)})" : "";
-        if (!quiet) Console.Error.WriteLine($"dry run, nothing changed: would send {Count.Of(result.FilesTransferred, "file")}{besides}, {ByteSize.Format(result.BytesTransferred)}");
-        if (result.EntriesDeleted > 0 && !quiet)
+        // A line of the end: on stderr (unless quiet, for what is no error), and in the log file.
+        void Say(string line, bool unshown = false)
+        {
+            if (!unshown) Console.Error.WriteLine(line);
+            log?.Write(line.StartsWith("sglty: ", StringComparison.Ordinal) ? line[7..] : line);
+        }
+        Say($"dry run, nothing changed: would send {Count.Of(result.FilesTransferred, "file")}{besides}, {ByteSize.Format(result.BytesTransferred)}", unshown: quiet);
+        if (result.EntriesDeleted > 0)
         {
             // Fewer are named past the receiver's cap, and where a directory in the way of a file is named by what it holds.
             string named = result.EntriesDeleted > result.WouldDelete.Count ? $" ({result.WouldDelete.Count} named)" : "";
-            Console.Error.WriteLine($"would delete {Count.Of(result.EntriesDeleted, "entry", "entries")} at the receiver that the source no longer has{named}");
+            Say($"would delete {Count.Of(result.EntriesDeleted, "entry", "entries")} at the receiver that the source no longer has{named}", unshown: quiet);
         }
-        if (result.EntriesNotDeleted > 0) Console.Error.WriteLine($"sglty: {Count.Of(result.EntriesNotDeleted, "entry", "entries")} at the receiver could not be deleted; the receiver's log names them");
-        if (result.EntriesLeftByLimit > 0) Console.Error.WriteLine($"sglty: deletions would stop at the --max-delete limit: {Count.Of(result.EntriesLeftByLimit, "entry", "entries")} at the receiver would be left (a directory counted once)");
-        if (result.DeletionSkipped) Console.Error.WriteLine("sglty: the receiver would not delete what the source no longer has: entries were left out (named above), which it would take for gone");
+        if (result.EntriesNotDeleted > 0) Say($"sglty: {Count.Of(result.EntriesNotDeleted, "entry", "entries")} at the receiver could not be deleted; the receiver's log names them");
+        if (result.EntriesLeftByLimit > 0) Say($"sglty: deletions would stop at the --max-delete limit: {Count.Of(result.EntriesLeftByLimit, "entry", "entries")} at the receiver would be left (a directory counted once)");
+        if (result.DeletionSkipped) Say("sglty: the receiver would not delete what the source no longer has: entries were left out (named above), which it would take for gone");
         return exitCode;
     }
 
@@ -539,7 +549,8 @@ internal static partial class SendCommand
         {
             using var reader = new StreamReader(path == "-" ? Console.OpenStandardInput() : File.OpenRead(path), System.Text.Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
             string text = reader.ReadToEnd();
-            return nulSeparated ? [.. text.Split('\0')] : [.. text.Split('\n').Select(line => line.TrimEnd('\r'))];
+            // A line ends at \n, \r\n or \r alone, as rsync reads such files.
+            return nulSeparated ? [.. text.Split('\0')] : [.. text.Split(["\r\n", "\n", "\r"], StringSplitOptions.None)];
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -562,7 +573,6 @@ internal static partial class SendCommand
     /// </summary>
     private static long Delivered(SendResult result) => Math.Min(result.BytesTransferred, result.BytesSent + result.BytesInHoles);
 
-    /// <summary>Paths on stdout, one a line, as rsync lists them, each made printable.</summary>
     /// <summary>Lines on stdout, each path made printable unless it is so already (<paramref name="printable"/>: an --out-format line, whose own text stays as given).</summary>
     private static void WriteList(IReadOnlyList<string> paths, string prefix, bool printable = false)
     {

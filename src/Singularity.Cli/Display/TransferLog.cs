@@ -30,15 +30,42 @@ internal sealed class TransferLog : IDisposable
         }
     }
 
-    /// <summary>Appends one line.</summary>
+    /// <summary>
+    /// Why the log stopped taking lines (a full disk, a reader of a pipe gone), or null: the send goes on without it,
+    /// as rsync's does, and says so at its end.
+    /// </summary>
+    public string? Failure { get; private set; }
+
+    /// <summary>Appends one line; never throws (it is called from the send's own threads).</summary>
     public void Write(string line)
     {
         string stamped = $"{DateTime.Now.ToString("yyyy/MM/dd HH:mm:ss", CultureInfo.InvariantCulture)} [{Environment.ProcessId}] {line}";
-        lock (_lock) _writer.WriteLine(stamped);
+        lock (_lock)
+        {
+            if (Failure is not null) return;
+            try
+            {
+                _writer.WriteLine(stamped);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ObjectDisposedException)
+            {
+                Failure = ex.Message;
+            }
+        }
     }
 
     public void Dispose()
     {
-        lock (_lock) _writer.Dispose();
+        lock (_lock)
+        {
+            try
+            {
+                _writer.Dispose();
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                Failure ??= ex.Message;
+            }
+        }
     }
 }

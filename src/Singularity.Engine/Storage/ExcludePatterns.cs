@@ -74,9 +74,9 @@ internal sealed class ExcludePatterns
     {
         if (patterns is null || patterns.Count == 0) return null;
         if (patterns.Count > MostPatterns)
-            throw Refused($"{patterns.Count} patterns (--exclude and --include together) are more than the {MostPatterns} a send may give");
+            throw Refused($"{patterns.Count} patterns (--exclude, --include and --filter together, on one side of the send) are more than the {MostPatterns} a send may give");
         if (patterns.Sum(System.Text.Encoding.UTF8.GetByteCount) > MostPatternBytes)
-            throw Refused($"the patterns (--exclude and --include) hold more than {MostPatternBytes} bytes together, the most a send may give");
+            throw Refused($"the patterns (--exclude, --include and --filter, on one side of the send) hold more than {MostPatternBytes} bytes together, the most a send may give");
         var rules = new List<Rule>(patterns.Count);
         foreach (string pattern in patterns) Compile(pattern, rules);
         return new ExcludePatterns([.. patterns], [.. rules]);

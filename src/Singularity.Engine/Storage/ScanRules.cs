@@ -30,9 +30,6 @@ internal sealed record ScanRules
     /// <summary>A path given that does not exist is passed over without a word (rsync --ignore-missing-args).</summary>
     public bool IgnoreMissing { get; init; }
 
-    /// <summary>With a collector of missing names (--delete-missing-args), one the patterns exclude is collected too (--delete-excluded).</summary>
-    public bool DeletesExcluded { get; init; }
-
     /// <summary>The rules a send's options ask for.</summary>
     public static ScanRules Of(TransferOptions options) => new()
     {
@@ -44,6 +41,5 @@ internal sealed record ScanRules
         CopyUnsafeLinks = options.CopyUnsafeLinks,
         CopyDirLinks = options.CopyDirLinks,
         IgnoreMissing = options.IgnoreMissingArgs || options.DeleteMissingArgs,
-        DeletesExcluded = options.DeleteExcluded,
     };
 }

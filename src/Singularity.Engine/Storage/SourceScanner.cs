@@ -289,12 +289,12 @@ internal static class SourceScanner
         /// <summary>
         /// Whether a path given that cannot be found for <paramref name="reason"/> is passed over (rsync
         /// --ignore-missing-args): only one that is not there. Its <paramref name="name"/> at the destination, if it
-        /// has one the patterns do not exclude, is kept for the receiver to delete (rsync --delete-missing-args).
+        /// has one, is kept for the receiver to delete (rsync --delete-missing-args), unless its rules keep it.
         /// </summary>
         public bool PassesOver(string reason, string? name)
         {
             if (!rules.IgnoreMissing || reason != Missing) return false;
-            if (name is not null && (rules.DeletesExcluded || exclude?.Excludes(name, isDirectory: false) != true)) missing?.Add(name);
+            if (name is not null) missing?.Add(name);
             return true;
         }
 

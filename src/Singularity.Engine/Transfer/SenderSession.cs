@@ -150,14 +150,15 @@ internal sealed partial class SenderSession
         // A retry scans again; what it skips was reported by the first attempt.
         _exclude = ExcludePatterns.Parse(ExcludePatterns.ForSide(options.Exclude, sender: true));
         // What the receiver's deletion keeps: the excludes (unless --delete-excluded) and the protect rules.
-        _keptAtDeletion = ExcludePatterns.Parse(ExcludePatterns.ForSide(options.Exclude, sender: false, options.DeleteExcluded));
+        _keptAtDeletion = options.DeleteExtraneous || options.DeleteMissingArgs ? ExcludePatterns.Parse(ExcludePatterns.ForSide(options.Exclude, sender: false, options.DeleteExcluded)) : null;
 #pragma warning disable CA2208 // Names the option the caller set.
         if (options.HardLinks && !OperatingSystem.IsLinux()) throw new ArgumentException("hard links can be found on Linux only", nameof(TransferOptions.HardLinks));
         if (options.OneFileSystem != MountPoints.Crossed && !OperatingSystem.IsLinux()) throw new ArgumentException("mount points can be found on Linux only", nameof(TransferOptions.OneFileSystem));
 #pragma warning restore CA2208
         var scanned = SourceScanner.Scan(paths, firstAttempt ? events : null, _notSent, _exclude, ScanRules.Of(options), options.DeleteMissingArgs ? _deleteNamed : null);
-        // The same missing path given twice is one deletion.
-        if (_deleteNamed.Count > 1) _deleteNamed = [.. _deleteNamed.Distinct(StringComparer.Ordinal)];
+        // The same missing path given twice is one deletion; one the receiver's deletion keeps (an exclude, unless
+        // --delete-excluded, or a protect rule) is none, as rsync's receiver keeps it.
+        if (_deleteNamed.Count > 0) _deleteNamed = [.. _deleteNamed.Distinct(StringComparer.Ordinal).Where(name => _keptAtDeletion?.Excludes(name, isDirectory: false) != true)];
         if (options.PruneEmptyDirectories) scanned = SourceScanner.PruneEmptyDirectories(scanned);
         // rsync --safe-links, after -m as rsync's (a directory holding only such a link stays): a link that points
         // outside the tree is left out, and a deleting receiver is told its name, which it keeps.

@@ -103,7 +103,7 @@ public sealed class CommandLineTests
         string stale = TestFiles.Create(Path.Combine(destination, "stale"), 10, seed: 2);
         await using var receiver = new LoopbackReceiver(destination);
 
-        var (exit, _, error) = await SgltyProcess.RunAsync("send", "-avhzP", "-tpl", source + "/", "--to", receiver.Url.ToString(), "--delete-during", "--delete-after");
+        var (exit, _, error) = await SgltyProcess.RunAsync("send", "-avhzP", "-tpl", "-h", "--human-readable", source + "/", "--to", receiver.Url.ToString(), "--delete-during", "--delete-after");
         Assert.True(exit == 0, error);
         Assert.True((await receiver.NextResultAsync()).Succeeded);
         TestFiles.AssertSameBytes(file, Path.Combine(destination, "sub", "f"));
@@ -196,6 +196,13 @@ public sealed class CommandLineTests
         Assert.Contains("send g", again);
         Assert.Contains(again, line => line.StartsWith("not sending 'dangling'", StringComparison.Ordinal));
         Assert.StartsWith("error: ", again[^1]);
+
+        // A log that takes no more lines (a full disk) is said once at the end; the send itself goes on.
+        var (full, _, warned) = await SgltyProcess.RunAsync("send", source + "/", "--to", receiver.Url.ToString(), "--log-file", "/dev/full");
+        Assert.Equal(0, full);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Contains("sglty: warning: the log file took no more lines after: ", warned);
+        Assert.DoesNotContain("Unhandled", warned);
 
         var (refused, _, why) = await SgltyProcess.RunAsync("send", source + "/", "--to", receiver.Url.ToString(), "--log-file", Path.Combine(temp.Path, "no", "such.log"));
         Assert.NotEqual(0, refused);
