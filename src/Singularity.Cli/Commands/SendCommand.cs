@@ -261,6 +261,13 @@ internal static partial class SendCommand
         return ([.. prepared], null);
     }
 
+    /// <summary>A line of a send's end: on stderr (unless <paramref name="unshown"/>: quiet, for what is no error), and in the log file.</summary>
+    private static void Say(TransferLog? log, string line, bool unshown = false)
+    {
+        if (!unshown) Console.Error.WriteLine(line);
+        log?.Write(line.StartsWith("sglty: ", StringComparison.Ordinal) ? line[7..] : line);
+    }
+
     /// <summary>Notices a quiet send keeps to print if it fails, at most.</summary>
     private const int MostHeldNotices = 1000;
 
@@ -316,10 +323,7 @@ internal static partial class SendCommand
             // Quiet, what was left out is named here, as the notices would have named it as it went.
             if (quiet)
                 foreach (var entry in result.NotSent) Console.Error.WriteLine($"sglty: {(result.DryRun ? "would not send" : "not sent")} '{Errors.Printable(entry.Path)}': {Errors.Printable(entry.Reason)}");
-            if (result.DryRun)
-            {
-                return DryRunReport(result, json, options.ExistingOnly, lines, quiet, log);
-            }
+            if (result.DryRun) return DryRunReport(result, json, options.ExistingOnly, lines, quiet, log);
             double seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-9);
             // What travelled, then what did not: files left as they were, files left out, bytes an earlier attempt left.
             var others = NotTravelled(result, "were", notSent: true, earlier: options.CompareDestinations.Count > 0 ? "--compare-dest" : options.CopyDestinations.Count > 0 ? "--copy-dest" : options.LinkDestinations.Count > 0 ? "--link-dest" : null, existingOnly: options.ExistingOnly);
@@ -332,29 +336,23 @@ internal static partial class SendCommand
             if (options.Compress && result.BytesSent > 0) within.Add($"compressed to {ByteSize.Format(result.WireBytes)} on the wire, {(double)result.BytesSent / Math.Max(result.WireBytes, 1):0.0}x");
             string resumed = within.Count > 0 ? $" ({string.Join("; ", within)})" : "";
             string summary = $"sent {Count.Of(result.FilesTransferred, "file")}{besides}, {ByteSize.Format(result.BytesTransferred)}{resumed} in {seconds:0.00} s: {Delivered(result) / seconds / 1e6:0.0} MB/s ({Delivered(result) * 8 / seconds / 1e9:0.00} Gbit/s), {Count.Of(result.Lanes, "lane")}, {ByteSize.Format(result.ShardSize)} shards, {CipherSuites.Name(result.Cipher)}";
-            // A line of the end: on stderr (unless quiet, for what is no error), and in the log file.
-            void Say(string line, bool unshown = false)
-            {
-                if (!unshown) Console.Error.WriteLine(line);
-                log?.Write(line.StartsWith("sglty: ", StringComparison.Ordinal) ? line[7..] : line);
-            }
-            Say(summary, unshown: quiet);
-            if (result.EntriesDeleted > 0) Say(unshown: quiet, line: $"deleted {Count.Of(result.EntriesDeleted, "entry", "entries")} at the receiver that the source no longer has");
+            Say(log, summary, unshown: quiet);
+            if (result.EntriesDeleted > 0) Say(log, unshown: quiet, line: $"deleted {Count.Of(result.EntriesDeleted, "entry", "entries")} at the receiver that the source no longer has");
             // As rsync skips deletion after an error: what was left out would read as gone from the source.
-            if (result.DeletionSkipped) Say("sglty: the receiver did not delete what the source no longer has: entries were left out (named above), which it would take for gone");
-            if (result.SourcesRemoved > 0) Say(unshown: quiet, line: $"removed {Count.Of(result.SourcesRemoved, "source")} here, which the receiver holds");
-            foreach (var kept in result.SourcesKept) Say($"sglty: kept '{Errors.Printable(kept.Path)}': {Errors.Printable(kept.Reason)}", unshown: quiet && kept.AsAsked);
+            if (result.DeletionSkipped) Say(log, "sglty: the receiver did not delete what the source no longer has: entries were left out (named above), which it would take for gone");
+            if (result.SourcesRemoved > 0) Say(log, unshown: quiet, line: $"removed {Count.Of(result.SourcesRemoved, "source")} here, which the receiver holds");
+            foreach (var kept in result.SourcesKept) Say(log, $"sglty: kept '{Errors.Printable(kept.Path)}': {Errors.Printable(kept.Reason)}", unshown: quiet && kept.AsAsked);
             // Sources kept as the options say (a link named as a source, a file the receiver kept) are no fault.
             int keptAmiss = result.SourcesKept.Count(kept => !kept.AsAsked);
             bool partial = result.EntriesNotDeleted > 0 || keptAmiss > 0;
             int limited = result.EntriesLeftByLimit > 0 ? Errors.DeletionLimit : 0;
             if (json) WriteJson(result, partial || result.NotSent.Count > 0 ? Errors.PartialTransfer : limited, options.ListSent, lines is not null);
             if (result.EntriesNotDeleted > 0)
-                Say($"sglty: error: {Count.Of(result.EntriesNotDeleted, "entry", "entries")} at the receiver could not be deleted; the receiver's log names them");
+                Say(log, $"sglty: error: {Count.Of(result.EntriesNotDeleted, "entry", "entries")} at the receiver could not be deleted; the receiver's log names them");
             if (result.EntriesLeftByLimit > 0)
-                Say($"sglty: error: deletions stopped at the --max-delete limit of {options.MaxDelete}: {Count.Of(result.EntriesLeftByLimit, "entry", "entries")} at the receiver {(result.EntriesLeftByLimit == 1 ? "was" : "were")} left (a directory counted once); check the source, then send with a higher limit to delete {(result.EntriesLeftByLimit == 1 ? "it" : "them")}");
+                Say(log, $"sglty: error: deletions stopped at the --max-delete limit of {options.MaxDelete}: {Count.Of(result.EntriesLeftByLimit, "entry", "entries")} at the receiver {(result.EntriesLeftByLimit == 1 ? "was" : "were")} left (a directory counted once); check the source, then send with a higher limit to delete {(result.EntriesLeftByLimit == 1 ? "it" : "them")}");
             if (keptAmiss > 0)
-                Say($"sglty: error: {Count.Of(keptAmiss, "source was", "sources were")} kept here, changed after {(keptAmiss == 1 ? "it was" : "they were")} read or not removable (named above); the receiver holds what was read: send again to move {(keptAmiss == 1 ? "it" : "them")} as {(keptAmiss == 1 ? "it is" : "they are")} now");
+                Say(log, $"sglty: error: {Count.Of(keptAmiss, "source was", "sources were")} kept here, changed after {(keptAmiss == 1 ? "it was" : "they were")} read or not removable (named above); the receiver holds what was read: send again to move {(keptAmiss == 1 ? "it" : "them")} as {(keptAmiss == 1 ? "it is" : "they are")} now");
             if (result.NotSent.Count == 0) return partial ? Errors.PartialTransfer : limited;
             // As rsync ends a transfer that skipped what it could not read or write: the rest arrived, and the exit says not all did.
             int missing = result.NotSent.Count(entry => entry.NotFound), unread = result.NotSent.Count(entry => !entry.AtReceiver) - missing, unwritten = result.NotSent.Count - unread - missing;
@@ -362,7 +360,7 @@ internal static partial class SendCommand
             if (missing > 0) why.Add($"{Count.Of(missing, "path given", "paths given")} could not be found or taken");
             if (unread > 0) why.Add($"{Count.Of(unread, "entry", "entries")} could not be read and {(unread == 1 ? "was" : "were")} not sent");
             if (unwritten > 0) why.Add($"{Count.Of(unwritten, "entry", "entries")} could not be written at the receiver");
-            Say($"sglty: error: {string.Join("; ", why)} (named above); everything else arrived");
+            Say(log, $"sglty: error: {string.Join("; ", why)} (named above); everything else arrived");
             return Errors.PartialTransfer;
         }
         catch (Exception) when (Errors.Interrupted)
@@ -408,22 +406,16 @@ internal static partial class SendCommand
         var others = NotTravelled(result, "are", existingOnly: existingOnly);
         if (result.NotSent.Count > 0) others.Add($"{Count.Of(result.NotSent.Count, "entry", "entries")} would not be sent, named above");
         string besides = others.Count > 0 ? $" ({string.Join("; ", others)})" : "";
-        // A line of the end: on stderr (unless quiet, for what is no error), and in the log file.
-        void Say(string line, bool unshown = false)
-        {
-            if (!unshown) Console.Error.WriteLine(line);
-            log?.Write(line.StartsWith("sglty: ", StringComparison.Ordinal) ? line[7..] : line);
-        }
-        Say($"dry run, nothing changed: would send {Count.Of(result.FilesTransferred, "file")}{besides}, {ByteSize.Format(result.BytesTransferred)}", unshown: quiet);
+        Say(log, $"dry run, nothing changed: would send {Count.Of(result.FilesTransferred, "file")}{besides}, {ByteSize.Format(result.BytesTransferred)}", unshown: quiet);
         if (result.EntriesDeleted > 0)
         {
             // Fewer are named past the receiver's cap, and where a directory in the way of a file is named by what it holds.
             string named = result.EntriesDeleted > result.WouldDelete.Count ? $" ({result.WouldDelete.Count} named)" : "";
-            Say($"would delete {Count.Of(result.EntriesDeleted, "entry", "entries")} at the receiver that the source no longer has{named}", unshown: quiet);
+            Say(log, $"would delete {Count.Of(result.EntriesDeleted, "entry", "entries")} at the receiver that the source no longer has{named}", unshown: quiet);
         }
-        if (result.EntriesNotDeleted > 0) Say($"sglty: {Count.Of(result.EntriesNotDeleted, "entry", "entries")} at the receiver could not be deleted; the receiver's log names them");
-        if (result.EntriesLeftByLimit > 0) Say($"sglty: deletions would stop at the --max-delete limit: {Count.Of(result.EntriesLeftByLimit, "entry", "entries")} at the receiver would be left (a directory counted once)");
-        if (result.DeletionSkipped) Say("sglty: the receiver would not delete what the source no longer has: entries were left out (named above), which it would take for gone");
+        if (result.EntriesNotDeleted > 0) Say(log, $"sglty: {Count.Of(result.EntriesNotDeleted, "entry", "entries")} at the receiver could not be deleted; the receiver's log names them");
+        if (result.EntriesLeftByLimit > 0) Say(log, $"sglty: deletions would stop at the --max-delete limit: {Count.Of(result.EntriesLeftByLimit, "entry", "entries")} at the receiver would be left (a directory counted once)");
+        if (result.DeletionSkipped) Say(log, "sglty: the receiver would not delete what the source no longer has: entries were left out (named above), which it would take for gone");
         return exitCode;
     }
 

@@ -26,6 +26,13 @@ internal sealed class PartialFile
 {
     /// <summary>Permission bits only: setuid, setgid and sticky bits from a peer are never applied.</summary>
     internal const UnixFileMode SafeModeBits = (UnixFileMode)0x1FF;
+
+    /// <summary>
+    /// The mode a receiver gives a directory: its permission bits with the owner's write and search, so later sessions
+    /// can still write below it, and its sticky bit, which only restricts (without it a shared 1777 directory would
+    /// arrive open for anyone to delete others' files in).
+    /// </summary>
+    internal static UnixFileMode DirectoryMode(UnixFileMode mode) => (mode & (SafeModeBits | UnixFileMode.StickyBit)) | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
     public const string PartSuffix = ".sglty-part";
 
     /// <summary>Journal records are written in groups, after one flush of the data they claim.</summary>

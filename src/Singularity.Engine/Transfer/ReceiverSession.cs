@@ -609,14 +609,15 @@ internal sealed partial class ReceiverSession
         FailIfInBackups(entry);
         if (MakesNothingNew(id, entry)) return;
         string full = _guard.Resolve(entry.Path);
-        if (_itemize) Itemize(id, entry, full, fresh: _guard.Created(Path.GetDirectoryName(full)));
-        if (KeepsWhatStands(id, entry, full, fresh: _guard.Created(Path.GetDirectoryName(full)))) return;
+        bool fresh = _guard.Created(Path.GetDirectoryName(full));
+        if (_itemize) Itemize(id, entry, full, fresh);
+        if (KeepsWhatStands(id, entry, full, fresh)) return;
         switch (entry.Kind)
         {
             case EntryKind.Directory:
                 // A file or a link where the source has a directory is replaced, as rsync replaces it: a link is
                 // removed itself, never followed. (Nothing stands in a directory this session created.)
-                if (!_guard.Created(Path.GetDirectoryName(full)) && new FileInfo(full) is { } standing && (standing.Exists || standing.LinkTarget is not null))
+                if (!fresh && new FileInfo(full) is { } standing && (standing.Exists || standing.LinkTarget is not null))
                 {
                     try
                     {
@@ -650,7 +651,6 @@ internal sealed partial class ReceiverSession
                 break;
             case EntryKind.File:
                 // In a directory this session created, nothing stands in the way (see LeaveInPlace).
-                bool fresh = _guard.Created(Path.GetDirectoryName(full));
                 // One look at the name tells a real directory in the way, and serves the check of a file in place.
                 // (A name where nothing stands has all attributes, -1: a link's among them.)
                 var there = fresh ? null : new FileInfo(full);
@@ -925,10 +925,7 @@ internal sealed partial class ReceiverSession
         if (timed && !_times.Same(standing.ModifiedNanoseconds, entry.MtimeNanoseconds)) changes |= ItemizedAttributes.Time;
         // A link made anew whose time is not set gets the time of its making, which rsync names as a change too.
         if (!timed && (changes & ItemizedAttributes.Contents) != 0) changes |= ItemizedAttributes.Time;
-        // The mode each kind is given: a directory's keeps the owner's write and search (ApplyDirectoryMetadata).
-        var mode = entry.Kind == EntryKind.Directory
-            ? (entry.Mode & (PartialFile.SafeModeBits | UnixFileMode.StickyBit)) | UnixFileMode.UserWrite | UnixFileMode.UserExecute
-            : entry.Mode & PartialFile.SafeModeBits;
+        var mode = entry.Kind == EntryKind.Directory ? PartialFile.DirectoryMode(entry.Mode) : entry.Mode & PartialFile.SafeModeBits;
         if (entry.Kind != EntryKind.Symlink && _options.PreserveMode && standing.Mode != mode) changes |= ItemizedAttributes.Permissions;
         if (SpecialFiles.MayChangeOwners && entry.Owner is { } owner)
         {
@@ -1590,14 +1587,11 @@ internal sealed partial class ReceiverSession
             var (id, path, entry) = _directories[i];
             try
             {
-                // The owner keeps write and search, so later sessions can still write below. The sticky bit is kept:
-                // it only restricts, and without it a shared directory (1777) would arrive open for anyone to delete
-                // others' files in.
                 // Never through a link a local user may have swapped in since the directory was checked: nothing is set then.
                 // The owner first: a change of owner may clear mode bits.
                 if (SpecialFiles.MayChangeOwners && entry.Owner is { } owner && !SpecialFiles.TrySetOwnerNotFollowing(path, owner)) OwnerNotSet();
                 if (_options.PreserveMode && !OperatingSystem.IsWindows()
-                    && !SpecialFiles.SetModeNotFollowing(path, (entry.Mode & (PartialFile.SafeModeBits | UnixFileMode.StickyBit)) | UnixFileMode.UserWrite | UnixFileMode.UserExecute))
+                    && !SpecialFiles.SetModeNotFollowing(path, PartialFile.DirectoryMode(entry.Mode)))
                     throw new EntryConflictException($"'{entry.Path}' became a link in the destination while it was being received; its mode and time were not set");
                 if (!_omitDirectoryTimes) Directory.SetLastWriteTimeUtc(path, SourceScanner.FromNanoseconds(entry.MtimeNanoseconds));
             }

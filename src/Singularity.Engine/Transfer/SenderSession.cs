@@ -111,8 +111,9 @@ internal sealed partial class SenderSession
     private List<string> _deleteNamed = [];
     // The paths of links --safe-links left out.
     private readonly List<string> _unsafeLinks = [];
-    // What the scan left out as asked; with a deletion, the receiver is told, so that it keeps what they match.
+    // The sender's side of the rules: what the scan leaves out as asked.
     private readonly ExcludePatterns? _exclude;
+    // The receiver's side, with a deletion: what it keeps (Exclude), and which missing names are no deletion.
     private readonly ExcludePatterns? _keptAtDeletion;
     // A dry run: the files that would travel, and what the receiver would delete (WouldDelete).
     private readonly List<string> _wouldSend = [];
@@ -1111,7 +1112,7 @@ internal sealed partial class SenderSession
             Mode = values.Kind switch
             {
                 EntryKind.Symlink => (UnixFileMode)0x1FF,
-                EntryKind.Directory => (values.Mode & (PartialFile.SafeModeBits | UnixFileMode.StickyBit)) | UnixFileMode.UserWrite | UnixFileMode.UserExecute,
+                EntryKind.Directory => PartialFile.DirectoryMode(values.Mode),
                 _ => values.Mode & PartialFile.SafeModeBits,
             },
             Modified = SourceScanner.FromNanoseconds(values.MtimeNanoseconds),
