@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using Singularity.Tests.Support;
 
 namespace Singularity.Tests.EndToEnd;
@@ -15,7 +14,7 @@ public sealed class FilterRuleTests
     [InlineData(true)]
     public async Task Filter_rules_leave_the_destination_as_rsyncs_do(bool deleteExcluded)
     {
-        Skip.IfNot(Regex.IsMatch(Commands.Output("rsync", "--version") ?? "", @"version 3\."), "rsync 3 is not installed");
+        Skip.IfNot(Commands.RsyncAtLeast(3, 0), "rsync 3 is not installed");
         using var temp = new TempDirectory();
         string source = temp.Sub("src"), destination = temp.Sub("dst"), copy = Path.Combine(temp.Path, "copy");
         foreach (string name in new[] { "a.txt", "b.tmp", "secret", "keep/x", "logs/app.log", "logs/old.gz", "logs/deep/c.gz", "risky/r", "shown.tmp" })
@@ -53,7 +52,7 @@ public sealed class FilterRuleTests
     [InlineData("- gone")]
     public async Task Missing_names_are_deleted_as_the_receivers_rules_say(string rule)
     {
-        Skip.IfNot(Regex.IsMatch(Commands.Output("rsync", "--version") ?? "", @"version 3\."), "rsync 3 is not installed");
+        Skip.IfNot(Commands.RsyncAtLeast(3, 0), "rsync 3 is not installed");
         using var temp = new TempDirectory();
         string source = temp.Sub("src"), destination = temp.Sub("dst"), copy = Path.Combine(temp.Path, "copy");
         TestFiles.Create(Path.Combine(source, "keep"), 100, seed: 1);

@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using Singularity.Engine;
 using Singularity.Engine.Protocol;
 using Singularity.Engine.Storage;
@@ -23,9 +22,7 @@ public sealed class ItemizeTests
     [SkippableFact]
     public async Task Changes_are_itemized_as_rsync_itemizes_them()
     {
-        var version = Regex.Match(Commands.Output("rsync", "--version") ?? "", @"version (\d+)\.(\d+)");
-        Skip.IfNot(version.Success, "rsync is not installed");
-        Skip.If((int.Parse(version.Groups[1].Value), int.Parse(version.Groups[2].Value)).CompareTo((3, 1)) < 0, "rsync is older than 3.1, which itemizes otherwise");
+        Skip.IfNot(Commands.RsyncAtLeast(3, 1), "rsync 3.1 or later is not installed");
         using var temp = new TempDirectory();
         string source = temp.Sub("src"), destination = temp.Sub("dst"), copy = Path.Combine(temp.Path, "copy");
         MakeTrees(source, destination);
@@ -74,7 +71,7 @@ public sealed class ItemizeTests
     [InlineData("--omit-link-times", 1)]
     public async Task Keep_rules_itemize_as_rsyncs_do(string rule, int level)
     {
-        Skip.IfNot(Regex.IsMatch(Commands.Output("rsync", "--version") ?? "", @"version 3\.([1-9]|\d\d)"), "rsync 3.1 or later is not installed");
+        Skip.IfNot(Commands.RsyncAtLeast(3, 1), "rsync 3.1 or later is not installed");
         using var temp = new TempDirectory();
         string source = temp.Sub("src"), destination = temp.Sub("dst"), copy = Path.Combine(temp.Path, "copy");
         MakeTrees(source, destination);
@@ -111,7 +108,7 @@ public sealed class ItemizeTests
     [InlineData("--link-dest", 2, "--ignore-existing")]
     public async Task Earlier_copies_itemize_as_rsyncs_do(string option, int level, string? rule = null)
     {
-        Skip.IfNot(Regex.IsMatch(Commands.Output("rsync", "--version") ?? "", @"version 3\.([1-9]|\d\d)"), "rsync 3.1 or later is not installed");
+        Skip.IfNot(Commands.RsyncAtLeast(3, 1), "rsync 3.1 or later is not installed");
         using var temp = new TempDirectory();
         string source = temp.Sub("src"), root = temp.Sub("dst"), copies = temp.Sub("copies");
         foreach (string name in new[] { "a", "b" })
@@ -148,7 +145,7 @@ public sealed class ItemizeTests
     [SkippableFact]
     public async Task Checksum_names_the_contents_that_differed()
     {
-        Skip.IfNot(Regex.IsMatch(Commands.Output("rsync", "--version") ?? "", @"version 3\.([1-9]|\d\d)"), "rsync 3.1 or later is not installed");
+        Skip.IfNot(Commands.RsyncAtLeast(3, 1), "rsync 3.1 or later is not installed");
         using var temp = new TempDirectory();
         string source = temp.Sub("src"), destination = temp.Sub("dst"), copy = temp.Sub("copy");
         foreach (var (name, here, there, seconds) in new[] { ("same-size", 3_000, 3_000, 0), ("other", 3_000, 5_000, 60), ("equal", 3_000, -1, 0) })
@@ -221,7 +218,7 @@ public sealed class ItemizeTests
     [InlineData("%o\t%n%L")]
     public async Task Out_format_prints_as_rsyncs_does(string format)
     {
-        Skip.IfNot(Regex.IsMatch(Commands.Output("rsync", "--version") ?? "", @"version 3\.([1-9]|\d\d)"), "rsync 3.1 or later is not installed");
+        Skip.IfNot(Commands.RsyncAtLeast(3, 1), "rsync 3.1 or later is not installed");
         using var temp = new TempDirectory();
         string source = temp.Sub("src"), destination = temp.Sub("dst"), copy = Path.Combine(temp.Path, "copy");
         MakeTrees(source, destination);

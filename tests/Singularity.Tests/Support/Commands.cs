@@ -23,6 +23,13 @@ public static class Commands
         }
     }
 
+    /// <summary>Whether rsync <paramref name="major"/>.<paramref name="minor"/> or later is installed, for the tests that compare with it.</summary>
+    public static bool RsyncAtLeast(int major, int minor)
+    {
+        var version = System.Text.RegularExpressions.Regex.Match(Output("rsync", "--version") ?? "", @"version (\d+)\.(\d+)");
+        return version.Success && (int.Parse(version.Groups[1].Value), int.Parse(version.Groups[2].Value)).CompareTo((major, minor)) >= 0;
+    }
+
     /// <summary>Runs <paramref name="command"/> to its end; true if it exists and exits 0.</summary>
     public static bool Run(string command, params string[] arguments)
     {
