@@ -1102,7 +1102,7 @@ internal sealed partial class ReceiverSession
     private bool MakesNothingNew(uint id, ManifestEntry entry)
     {
         if ((_keepRules & OpenSessionFlags.ExistingOnly) == 0 || entry.SentBefore) return false;
-        if (Stands(_guard.FullPath(entry.Path))) return false;
+        if (StandsBelowRealDirectories(_guard.FullPath(entry.Path))) return false;
         switch (entry.Kind)
         {
             case EntryKind.File:
@@ -1118,6 +1118,23 @@ internal sealed partial class ReceiverSession
                 break;
         }
         return true;
+    }
+
+    /// <summary>
+    /// Whether anything stands at <paramref name="full"/>, looked at only through real directories: below a directory
+    /// this session makes, or a dry run plans (in place of a link, say), or through a link or anything but a directory
+    /// on the way, nothing does, as the real session would find, and nothing outside the destination is looked at.
+    /// </summary>
+    private bool StandsBelowRealDirectories(string full)
+    {
+        for (string? directory = Path.GetDirectoryName(full); directory is not null && directory.Length > _guard.Root.Length; directory = Path.GetDirectoryName(directory))
+        {
+            if (_guard.Planned(directory) || _guard.Created(directory)) return false;
+            // A checked directory proved a real one, and so did those above it.
+            if (_guard.Checked(directory)) break;
+            if (new DirectoryInfo(directory) is not { Exists: true, LinkTarget: null }) return false;
+        }
+        return Stands(full);
     }
 
     /// <summary>Whether anything stands at <paramref name="full"/>: a file, a directory, a link (even to nothing), or a special file.</summary>

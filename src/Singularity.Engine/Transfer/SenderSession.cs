@@ -1088,8 +1088,11 @@ internal sealed partial class SenderSession
             ItemizeFile(file, ItemizedUpdate.Sent, before);
             return;
         }
-        // Kept as it stands by a rule (--ignore-existing also keeps a file in place as it is): rsync names nothing.
-        if (file.KeptAtReceiver || (_options.IgnoreExisting && (changes & ItemizedAttributes.New) == 0)) return;
+        // Kept as it stands by a rule (--ignore-existing also keeps a file in place as it is): rsync names nothing, but
+        // what --size-only alone keeps, which -ii names as left as it stood (rsync, which sets its time, with a 't').
+        bool sizeOnlyKept = file.KeptAtReceiver && _options.SizeOnly && !(_options.Update || _options.IgnoreExisting || _options.ExistingOnly);
+        if ((file.KeptAtReceiver && !sizeOnlyKept) || (_options.IgnoreExisting && (changes & ItemizedAttributes.New) == 0)) return;
+        if (sizeOnlyKept) changes = ItemizedAttributes.None;
         var update = (changes & ItemizedAttributes.New) == 0 ? ItemizedUpdate.Unchanged
             : _options.CopyDestinations.Count > 0 ? ItemizedUpdate.Made
             : _options.LinkDestinations.Count > 0 && _options.CompareDestinations.Count == 0 ? ItemizedUpdate.HardLinked

@@ -141,6 +141,55 @@ public sealed class ItemizeTests
         AssertSameLines(rsync, result.Changes);
     }
 
+    /// <summary>
+    /// --existing looks for what stands only through real directories: below a link standing where the source has a
+    /// directory (which a real send replaces with an empty one), nothing stands, in a dry run as in the real send, so
+    /// whether a file exists where that link leads, outside the destination, shows nowhere.
+    /// </summary>
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task Existing_never_looks_through_a_link_in_the_destination()
+    {
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src"), destination = temp.Sub("dst"), outside = temp.Sub("outside");
+        TestFiles.Create(Path.Combine(outside, "secret"), 10, seed: 1);
+        TestFiles.Create(Path.Combine(source, "evil", "secret"), 100, seed: 2);
+        TestFiles.Create(Path.Combine(source, "evil", "same"), 100, seed: 3);
+        Directory.CreateSymbolicLink(Path.Combine(destination, "evil"), outside);
+        await using var receiver = new LoopbackReceiver(destination);
+        var options = Quick with { ExistingOnly = true, ItemizeChanges = 2 };
+
+        var dry = await SingularitySender.SendAsync([source + "/"], receiver.Url, options with { DryRun = true });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.DoesNotContain(dry.Changes, change => change.Path.StartsWith("evil/", StringComparison.Ordinal));
+        Assert.Empty(dry.WouldSend);
+
+        var sent = await SingularitySender.SendAsync([source + "/"], receiver.Url, options);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.DoesNotContain(sent.Changes, change => change.Path.StartsWith("evil/", StringComparison.Ordinal));
+        Assert.Equal(0, sent.FilesTransferred);
+        Assert.Equal(10, new FileInfo(Path.Combine(outside, "secret")).Length);
+        Assert.False(File.Exists(Path.Combine(outside, "same")));
+    }
+
+    /// <summary>What --size-only keeps as it stands, -ii names as left as it was; -i not at all.</summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public async Task Size_only_keeps_are_named_with_ii(int level)
+    {
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src"), destination = temp.Sub("dst");
+        File.SetLastWriteTimeUtc(TestFiles.Create(Path.Combine(source, "f1"), 100, seed: 1), Day);
+        File.SetLastWriteTimeUtc(TestFiles.Create(Path.Combine(destination, "f1"), 100, seed: 2), Day.AddDays(1));
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var result = await SingularitySender.SendAsync([source + "/"], receiver.Url, Quick with { SizeOnly = true, ItemizeChanges = level });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal(level == 2 ? [".f          f1"] : [], result.Changes.Select(change => change.ToString()));
+        Assert.Equal(Day.AddDays(1), File.GetLastWriteTimeUtc(Path.Combine(destination, "f1")));
+    }
+
     /// <summary>With --checksum, a file sent over one that stood there differs by its contents ('c'), as rsync -ci names it, whatever else differs.</summary>
     [SkippableFact]
     public async Task Checksum_names_the_contents_that_differed()
