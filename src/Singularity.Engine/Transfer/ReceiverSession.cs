@@ -909,15 +909,11 @@ internal sealed partial class ReceiverSession
     {
         var kind = entry.Kind == EntryKind.HardLink ? EntryKind.File : entry.Kind;
         if (SpecialFiles.StandingAt(full) is not { } standing || standing.Kind != kind) return ItemizedAttributes.New;
+        // The file a hard link names is looked at only through real directories: below one a dry run planned, it would
+        // be made anew, and so would the link.
         if (entry.Kind == EntryKind.HardLink)
-        {
-            // The file it names was prepared before it, its directory checked (never looked at through a link), or,
-            // in a dry run, planned: it would be made anew, and so would the link.
-            string first = _guard.FullPath(entry.LinkTarget!), directory = Path.GetDirectoryName(first)!;
-            bool looked = (directory == _guard.Root || _guard.Checked(directory)) && !_guard.Planned(directory);
-            return looked && SpecialFiles.StandingAt(first) is { } file && (file.Device, file.Inode) == (standing.Device, standing.Inode)
-                ? ItemizedAttributes.None : ItemizedAttributes.New;
-        }
+            return RealDirectoriesOnTheWay(entry.LinkTarget!) && SpecialFiles.StandingAt(_guard.FullPath(entry.LinkTarget!)) is { } file
+                && (file.Device, file.Inode) == (standing.Device, standing.Inode) ? ItemizedAttributes.None : ItemizedAttributes.New;
         var changes = ItemizedAttributes.None;
         if (entry.Kind == EntryKind.File && standing.Size != entry.Size) changes |= ItemizedAttributes.Size;
         if (entry.Kind == EntryKind.Symlink && new FileInfo(full).LinkTarget != entry.LinkTarget) changes |= ItemizedAttributes.Contents;
@@ -1102,7 +1098,10 @@ internal sealed partial class ReceiverSession
     private bool MakesNothingNew(uint id, ManifestEntry entry)
     {
         if ((_keepRules & OpenSessionFlags.ExistingOnly) == 0 || entry.SentBefore) return false;
-        if (StandsBelowRealDirectories(_guard.FullPath(entry.Path))) return false;
+        // Looked at only through real directories, none this session made: nothing outside the destination is looked at,
+        // and what a dry run would find is what the real session finds.
+        string full = _guard.FullPath(entry.Path);
+        if (!_guard.Created(Path.GetDirectoryName(full)) && RealDirectoriesOnTheWay(entry.Path) && Stands(full)) return false;
         switch (entry.Kind)
         {
             case EntryKind.File:
@@ -1118,23 +1117,6 @@ internal sealed partial class ReceiverSession
                 break;
         }
         return true;
-    }
-
-    /// <summary>
-    /// Whether anything stands at <paramref name="full"/>, looked at only through real directories: below a directory
-    /// this session makes, or a dry run plans (in place of a link, say), or through a link or anything but a directory
-    /// on the way, nothing does, as the real session would find, and nothing outside the destination is looked at.
-    /// </summary>
-    private bool StandsBelowRealDirectories(string full)
-    {
-        for (string? directory = Path.GetDirectoryName(full); directory is not null && directory.Length > _guard.Root.Length; directory = Path.GetDirectoryName(directory))
-        {
-            if (_guard.Planned(directory) || _guard.Created(directory)) return false;
-            // A checked directory proved a real one, and so did those above it.
-            if (_guard.Checked(directory)) break;
-            if (new DirectoryInfo(directory) is not { Exists: true, LinkTarget: null }) return false;
-        }
-        return Stands(full);
     }
 
     /// <summary>Whether anything stands at <paramref name="full"/>: a file, a directory, a link (even to nothing), or a special file.</summary>
@@ -1538,7 +1520,10 @@ internal sealed partial class ReceiverSession
         _deleteNamed = null;
     }
 
-    /// <summary>Whether each directory above <paramref name="path"/>, below the destination, is a real directory, there now and not only planned by a dry run.</summary>
+    /// <summary>
+    /// Whether each directory above <paramref name="path"/>, below the destination, is a real directory, there now and
+    /// not only planned by a dry run: looked at from the top down, so nothing beyond a link on the way is looked at.
+    /// </summary>
     private bool RealDirectoriesOnTheWay(string path)
     {
         for (int slash = path.IndexOf('/'); slash > 0; slash = path.IndexOf('/', slash + 1))

@@ -157,9 +157,6 @@ internal sealed partial class SenderSession
         if (options.OneFileSystem != MountPoints.Crossed && !OperatingSystem.IsLinux()) throw new ArgumentException("mount points can be found on Linux only", nameof(TransferOptions.OneFileSystem));
 #pragma warning restore CA2208
         var scanned = SourceScanner.Scan(paths, firstAttempt ? events : null, _notSent, _exclude, ScanRules.Of(options), options.DeleteMissingArgs ? _deleteNamed : null);
-        // The same missing path given twice is one deletion; one the receiver's deletion keeps (an exclude, unless
-        // --delete-excluded, or a protect rule) is none, as rsync's receiver keeps it.
-        if (_deleteNamed.Count > 0) _deleteNamed = [.. _deleteNamed.Distinct(StringComparer.Ordinal).Where(name => _keptAtDeletion?.Excludes(name, isDirectory: false) != true)];
         if (options.PruneEmptyDirectories) scanned = SourceScanner.PruneEmptyDirectories(scanned);
         // rsync --safe-links, after -m as rsync's (a directory holding only such a link stays): a link that points
         // outside the tree is left out, and a deleting receiver is told its name, which it keeps.
@@ -251,11 +248,13 @@ internal sealed partial class SenderSession
             _entries = [.. _entries.Select(e => e.Entry.Implied ? e with { Entry = e.Entry with { Implied = false } } : e)];
         _token = url.Token ?? throw new SingularityException(ErrorCode.AuthFailed, "the URL has no token; use the whole URL `sglty recv` printed (sglty://HOST:PORT/?token=...)");
         // A missing name that something sent, or left out by a rule, also names is no deletion: the receiver holds it as
-        // the rest of the send says (two paths of one name, say "a/x" missing and "b/x" sent).
+        // the rest of the send says (two paths of one name, say "a/x" missing and "b/x" sent). Nor is one the receiver's
+        // deletion keeps (an exclude, unless --delete-excluded, or a protect rule), as rsync's receiver keeps it; and
+        // the same missing path given twice is one deletion.
         if (_deleteNamed.Count > 0)
         {
             var sent = new HashSet<string>(scanned.Select(entry => entry.Entry.Path).Concat(_leftBySize).Concat(_unsafeLinks), StringComparer.Ordinal);
-            _deleteNamed.RemoveAll(sent.Contains);
+            _deleteNamed = [.. _deleteNamed.Distinct(StringComparer.Ordinal).Where(name => !sent.Contains(name) && _keptAtDeletion?.Excludes(name, isDirectory: false) != true)];
             long bytes = 0;
             foreach (string name in _deleteNamed)
             {
@@ -284,12 +283,6 @@ internal sealed partial class SenderSession
     }
 
     /// <summary>
-    /// Whether the send holds what the receiver's own directory holds, so that a deletion cleans it: a directory's
-    /// contents sent into it (a trailing '/'); with relative paths, a path that keeps no name ("/srv/./", "." in a
-    /// list, at one level without -r). A relative path with a trailing '/' keeps its name ("/var/log/" arrives as
-    /// var/log), so the receiver's directory is only the way to it.
-    /// </summary>
-    /// <summary>
     /// Whether the receiver's deletion cleans the destination's root: when a directory's contents are sent there, and
     /// every such directory could be listed. One that could not (named by its full path, unlike an entry) sends
     /// nothing, which with --ignore-errors would otherwise empty the destination; rsync stops at it and deletes nothing.
@@ -297,6 +290,12 @@ internal sealed partial class SenderSession
     internal static bool CleansRoot(IReadOnlyList<string> paths, TransferOptions options, IReadOnlyList<NotSentEntry> notSent) =>
         SendsRootWhole(paths, options) && !notSent.Any(entry => entry.IsDirectory && Path.IsPathRooted(entry.Path));
 
+    /// <summary>
+    /// Whether the send holds what the receiver's own directory holds, so that a deletion cleans it: a directory's
+    /// contents sent into it (a trailing '/'); with relative paths, a path that keeps no name ("/srv/./", "." in a
+    /// list, at one level without -r). A relative path with a trailing '/' keeps its name ("/var/log/" arrives as
+    /// var/log), so the receiver's directory is only the way to it.
+    /// </summary>
     private static bool SendsRootWhole(IReadOnlyList<string> paths, TransferOptions options) => options.Relative
         ? paths.Any(path => SourceScanner.KeptPath(path) is "" && Directory.Exists(path))
         : SourceScanner.SendsContents(paths);
