@@ -151,6 +151,10 @@ public static class SingularitySender
             FilesKept = total.FilesKept + attempt.FilesKept,
             BytesUnchanged = total.BytesUnchanged + attempt.BytesUnchanged,
             Retransmits = total.Retransmits + attempt.Retransmits,
+            ScanTime = total.ScanTime + attempt.ScanTime,
+            ManifestBytes = total.ManifestBytes + attempt.ManifestBytes,
+            TrafficSent = total.TrafficSent + attempt.TrafficSent,
+            TrafficReceived = total.TrafficReceived + attempt.TrafficReceived,
             // Each attempt names every hard link.
             HardLinks = attempt.HardLinks,
             // Only the last attempt gets as far as deleting, and it alone decides whether it does.

@@ -47,6 +47,8 @@ internal static partial class SendCommand
         var dryRun = new Option<bool>("--dry-run", "-n") { Description = "change nothing at the receiver: list on stdout the files a send would send and, with --delete, what it would delete ('deleting PATH'), as rsync --dry-run does; no file's contents are read or sent" };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "list on stdout each file that travelled as it arrives, as rsync -v does (in --json, as 'sent', at the end)" };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "print nothing but errors and warnings, as rsync -q and scp -q do (for cron): no progress, no summary, no notices of lanes or retries; what was left out is named at the end, a send that fails prints its notices before the error, and the exit code says how it went; unlike rsync -q, lists asked for (-v, -i, --out-format, --dry-run) still print" };
+        var info = new Option<string[]>("--info") { HelpName = "FLAGS", Description = "rsync's --info, for the flags sglty gives, comma-separated: progress2 (also progress, progress1) the progress sglty shows anyway (a bar of the whole send), progress0 none; stats2 (also stats3) as --stats, stats1 (also stats) only its last two lines, stats0 none; name1 (also name) as -v, name0 no list of files; any other flag is refused by name; may be given many times, a later flag winning", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
+        var stats = new Option<bool>("--stats") { Description = "print on stdout, at the end, what the send counted, in the lines of rsync --stats: the entries by kind, those made and deleted at the receiver, the files and bytes sent, the data the receiver held already (matched), the manifest's size and scan time, and every byte on the wire both ways (headers, control messages and encryption included); the receiver's directory itself is not counted; deletions are counted, not split by kind; under -q nothing, as rsync -q; not with --json, which holds the same counts (but for the entries made, which -i lists)" };
         var logFile = new Option<string>("--log-file") { HelpName = "FILE", Description = "append to FILE what the send does, as rsync --log-file does: a line when it starts, one per change (as -i lists them), the notices, and how it ended, each with the time and the process id" };
         var logFileFormat = new Option<string>("--log-file-format") { HelpName = "FORMAT", Description = "with --log-file, log each change in FORMAT (the escapes of --out-format), as rsync --log-file-format; default '%i %n%L'" };
         var outFormat = new Option<string>("--out-format") { HelpName = "FORMAT", Description = "print FORMAT on stdout for each entry the send changes, as rsync --out-format does (-i is '%i %n%L'): %n the path (a directory's ending in '/'), %f the path without it, %i the itemized letters (see -i), %L ' -> TARGET' for a link (' => PATH' for a hard link), %l the size in bytes (%'l with commas), %M the modification time, %B the permissions, %o the operation ('send', 'del.' for a deletion), %t the time now, %p the process id, %% a '%'; a width pads ('%-40n' on the right); without %i, only what travelled or was made, and directories whose attributes were set, are printed; a deletion in the format with %i or %o, else as 'deleting PATH'" };
@@ -68,7 +70,7 @@ internal static partial class SendCommand
         var removeSources = new Option<bool>("--remove-source-files") { Description = "move rather than copy, as rsync --remove-source-files does: once the send succeeded, remove here each file and link the receiver holds, unless it changed after it was read (a log written to is kept); directories stay; refused while a receiver runs where the files would land (Linux senders)" };
         var owners = new Option<bool>("--owners") { Description = "keep each entry's owner and group, as rsync -a keeps them: by name where the receiver knows the name, else by number; a receiver running as root applies them, any other leaves them (Linux senders)" };
         var archive = new Option<bool>("--archive", "-a") { Description = "as rsync -a: keep owners and groups (--owners) where the sender is Linux; sglty keeps the rest of what rsync -a keeps anyway (directories whole, links as links, permissions, times), and leaves out devices, sockets and FIFOs with a line each, as rsync without -D" };
-        var asAlways = new Option<bool>("--times", "-t", "--perms", "-p", "--links", "-l", "--partial", "--progress", "-P") { Description = "taken as rsync takes them, and change nothing: sglty always keeps times and permissions, sends links as links, keeps what an interrupted send wrote to resume it, and shows progress (a bar on a terminal, else a line a second on stderr)" };
+        var asAlways = new Option<bool>("--times", "-t", "--perms", "-p", "--links", "-l", "--partial", "--progress", "-P", "--no-inc-recursive", "--no-i-r") { Description = "taken as rsync takes them, and change nothing: sglty always keeps times and permissions, sends links as links, keeps what an interrupted send wrote to resume it, and shows progress (a bar on a terminal, else a line a second on stderr), of the whole send, since it reads the whole tree before it sends (what rsync's --no-inc-recursive asks for)" };
         var numericIds = new Option<bool>("--numeric-ids") { Description = "with --owners, keep owners by number only, as rsync --numeric-ids: names are not sent, so the receiver gives each entry the ids it has here" };
         var compressLevel = new Option<int?>("--compress-level") { HelpName = "N", Description = "compress shards at Zstandard level N, 1 to 9 (default 1), as rsync --compress-level does; higher packs tighter at far less speed, which pays only on a path of tens of MB/s or less; any N but 0 implies --compress, and 0 sends uncompressed" };
         var compress = new Option<bool>("--compress", "-z") { Description = "compress shards on the wire (Zstandard), as rsync -z and scp -C do: worth it on a path slower than a few hundred MB/s (a WAN) for data that packs (text, logs); on a fast LAN it costs throughput; data that does not pack travels as it is" };
@@ -95,12 +97,14 @@ internal static partial class SendCommand
         var linkDest = new Option<string[]>("--link-dest") { HelpName = "DIR", Description = "link, rather than send, each file the destination does not hold yet that DIR holds unchanged (same size, time and mode, no setuid bit, the owner a received file would have), as rsync --link-dest does for snapshots: the receiver gives its copy there a further name; DIR is relative to the destination and inside the receiver's directory (../2026-12-04 beside a URL's backups/2026-12-05); may be given up to 20 times, tried in order (Linux receivers)", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
         var suffix = new Option<string>("--suffix") { HelpName = "SUFFIX", Description = "with --backup or --backup-dir, append SUFFIX to each backup's name, as rsync --suffix does; default '~' beside the files, none in --backup-dir" };
         var wholeFile = new Option<bool>("--whole-file", "-W") { Description = "send changed files whole, never as a delta, as rsync --whole-file does" };
-        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, modifyWindow, omitDirTimes, omitLinkTimes, update, ignoreExisting, existing, maxSize, minSize, delete, deleteExcluded, ignoreErrors, maxDelete, exclude, excludeFrom, include, includeFrom, filter, relative, filesFrom, recursive, from0, dryRun, verbose, quiet, itemize, outFormat, logFile, logFileFormat, owners, archive, asAlways, numericIds, hardLinks, oneFileSystem, copyLinks, copyUnsafeLinks, copyDirLinks, safeLinks, chmod, pruneEmpty, ignoreMissing, deleteMissing, removeSources, backup, backupDir, suffix, linkDest, compareDest, copyDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile };
+        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, modifyWindow, omitDirTimes, omitLinkTimes, update, ignoreExisting, existing, maxSize, minSize, delete, deleteExcluded, ignoreErrors, maxDelete, exclude, excludeFrom, include, includeFrom, filter, relative, filesFrom, recursive, from0, dryRun, verbose, quiet, itemize, outFormat, stats, info, logFile, logFileFormat, owners, archive, asAlways, numericIds, hardLinks, oneFileSystem, copyLinks, copyUnsafeLinks, copyDirLinks, safeLinks, chmod, pruneEmpty, ignoreMissing, deleteMissing, removeSources, backup, backupDir, suffix, linkDest, compareDest, copyDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile };
         command.Validators.Add(result =>
         {
             if (result.GetValue(outFormat) is { } format && OutFormat.Parse(format, out string? formatError) is null) result.AddError($"--out-format: {formatError}");
             if (result.GetValue(logFileFormat) is { } logFormat && OutFormat.Parse(logFormat, out string? logFormatError) is null) result.AddError($"--log-file-format: {logFormatError}");
             if (result.GetValue(logFileFormat) is not null && result.GetValue(logFile) is null) result.AddError("--log-file-format says how --log-file logs each change; give --log-file too");
+            if (InfoFlags.Parse(result.GetValue(info) ?? [], out string? infoError) is not { } flags) result.AddError($"--info: {infoError}");
+            else if (StatsLevel(result.GetValue(stats), flags) > 0 && result.GetValue(json)) result.AddError("--stats and --json both print the send's counts on stdout; give one of them");
             if (result.GetValue(delta) && result.GetValue(wholeFile)) result.AddError("--delta and --whole-file contradict each other; give one of them");
             if (result.GetValue(filesFrom) is not null && result.GetValue(paths) is { Length: not 1 })
                 result.AddError("--files-from takes one PATH: the directory the listed paths are relative to");
@@ -131,6 +135,8 @@ internal static partial class SendCommand
         });
         command.SetAction((result, cancellationToken) =>
         {
+            var flags = InfoFlags.Parse(result.GetValue(info) ?? [], out _)!;
+            int statsLevel = StatsLevel(result.GetValue(stats), flags);
             long shard = result.GetValue(shardSize) ?? TransferOptions.DefaultShardSize;
             // As rsync: a level of 0 turns compression off, any other turns it on.
             bool compressed = result.GetValue(compressLevel) is { } level ? level != 0 : result.GetValue(compress);
@@ -164,9 +170,9 @@ internal static partial class SendCommand
                 DeleteExcluded = result.GetValue(deleteExcluded),
                 IgnoreErrors = result.GetValue(ignoreErrors),
                 DryRun = result.GetValue(dryRun),
-                ListSent = result.GetValue(verbose),
-                // --out-format lists what -i lists; -ii also what stays as it was.
-                ItemizeChanges = Math.Max(Math.Min(result.GetResult(itemize)?.IdentifierTokenCount ?? 0, 2), result.GetValue(outFormat) is null && result.GetValue(logFile) is null ? 0 : 1),
+                ListSent = flags.Name is { } names ? names > 0 : result.GetValue(verbose),
+                // --out-format lists what -i lists; -ii also what stays as it was. --stats counts what was made.
+                ItemizeChanges = Math.Max(Math.Min(result.GetResult(itemize)?.IdentifierTokenCount ?? 0, 2), result.GetValue(outFormat) is null && result.GetValue(logFile) is null && statsLevel < 2 ? 0 : 1),
                 Relative = result.GetValue(relative) || result.GetValue(filesFrom) is not null,
                 Recursive = result.GetValue(filesFrom) is null || result.GetValue(recursive),
                 // -a keeps owners where they can be read; elsewhere it asks for nothing more than sglty does anyway.
@@ -198,7 +204,8 @@ internal static partial class SendCommand
             // -i is rsync's --out-format '%i %n%L'.
             var lines = result.GetValue(outFormat) is { } format ? OutFormat.Parse(format, out _) : (result.GetResult(itemize)?.IdentifierTokenCount ?? 0) > 0 ? OutFormat.Itemized : null;
             var logged = result.GetValue(logFile) is { } logPath ? (logPath, result.GetValue(logFileFormat) is { } logFormat ? OutFormat.Parse(logFormat, out _)! : OutFormat.Itemized) : ((string, OutFormat)?)null;
-            return RunAsync(result.GetValue(paths)!, result.GetValue(filesFrom) is { } list ? (list, result.GetValue(from0)) : null, result.GetValue(to)!, options, PatternsInOrder(result, exclude, excludeFrom, include, includeFrom, filter), result.GetValue(json), result.GetValue(token), result.GetValue(tokenFile), lines, result.GetValue(quiet), logged, cancellationToken);
+            var output = new SendOutput(result.GetValue(json), lines, result.GetValue(quiet), statsLevel, Progress: flags.Progress is not 0, logged);
+            return RunAsync(result.GetValue(paths)!, result.GetValue(filesFrom) is { } list ? (list, result.GetValue(from0)) : null, result.GetValue(to)!, options, PatternsInOrder(result, exclude, excludeFrom, include, includeFrom, filter), result.GetValue(token), result.GetValue(tokenFile), output, cancellationToken);
         });
         return command;
     }
@@ -261,6 +268,15 @@ internal static partial class SendCommand
         return ([.. prepared], null);
     }
 
+    /// <summary>How much of rsync's --stats to print: 2 (all of it) for --stats, unless --info names a level.</summary>
+    private static int StatsLevel(bool stats, InfoFlags flags) => flags.Stats ?? (stats ? 2 : 0);
+
+    /// <summary>
+    /// What a send prints besides its errors: a JSON object (--json), a line per change (-i, --out-format), nothing
+    /// but errors (-q), rsync's statistics (--stats: 2 all, 1 the last two lines), progress, and a log file.
+    /// </summary>
+    private sealed record SendOutput(bool Json, OutFormat? Lines, bool Quiet, int Stats, bool Progress, (string File, OutFormat Format)? Logged);
+
     /// <summary>A line of a send's end: on stderr (unless <paramref name="unshown"/>: quiet, for what is no error), and in the log file.</summary>
     private static void Say(TransferLog? log, string line, bool unshown = false)
     {
@@ -271,8 +287,9 @@ internal static partial class SendCommand
     /// <summary>Notices a quiet send keeps to print if it fails, at most.</summary>
     private const int MostHeldNotices = 1000;
 
-    private static async Task<int> RunAsync(string[] paths, (string File, bool NulSeparated)? filesFrom, string to, TransferOptions options, List<(Option Option, string Value)> patterns, bool json, string? token, string? tokenFile, OutFormat? lines, bool quiet, (string File, OutFormat Format)? logged, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(string[] paths, (string File, bool NulSeparated)? filesFrom, string to, TransferOptions options, List<(Option Option, string Value)> patterns, string? token, string? tokenFile, SendOutput output, CancellationToken cancellationToken)
     {
+        var (json, lines, quiet, stats, progress, logged) = output;
         TransferLog? log = null;
         var held = new List<string>();
         try
@@ -301,7 +318,7 @@ internal static partial class SendCommand
             // With -i or --out-format, its lines take -v's place, as rsync -vi prints them.
             bool itemizing = lines is not null && !json && !options.DryRun;
             bool listing = (options.ListSent || itemizing) && !json && !options.DryRun;
-            var display = new ProgressDisplay(CipherSuites.Name(options.Cipher), bar: !(listing && !Console.IsOutputRedirected), quiet: quiet);
+            var display = new ProgressDisplay(CipherSuites.Name(options.Cipher), bar: !(listing && !Console.IsOutputRedirected), quiet: quiet || !progress);
             if (itemizing || log is not null)
                 options = options with
                 {
@@ -323,7 +340,7 @@ internal static partial class SendCommand
             // Quiet, what was left out is named here, as the notices would have named it as it went.
             if (quiet)
                 foreach (var entry in result.NotSent) Console.Error.WriteLine($"sglty: {(result.DryRun ? "would not send" : "not sent")} '{Errors.Printable(entry.Path)}': {Errors.Printable(entry.Reason)}");
-            if (result.DryRun) return DryRunReport(result, json, options.ExistingOnly, lines, quiet, log);
+            if (result.DryRun) return DryRunReport(result, options.ExistingOnly, output, log);
             double seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-9);
             // What travelled, then what did not: files left as they were, files left out, bytes an earlier attempt left.
             var others = NotTravelled(result, "were", notSent: true, earlier: options.CompareDestinations.Count > 0 ? "--compare-dest" : options.CopyDestinations.Count > 0 ? "--copy-dest" : options.LinkDestinations.Count > 0 ? "--link-dest" : null, existingOnly: options.ExistingOnly);
@@ -347,6 +364,7 @@ internal static partial class SendCommand
             bool partial = result.EntriesNotDeleted > 0 || keptAmiss > 0;
             int limited = result.EntriesLeftByLimit > 0 ? Errors.DeletionLimit : 0;
             if (json) WriteJson(result, partial || result.NotSent.Count > 0 ? Errors.PartialTransfer : limited, options.ListSent, lines is not null);
+            if (stats > 0 && !quiet) WriteList([.. TransferStats.Lines(result, stats)], prefix: "", printable: true);
             if (result.EntriesNotDeleted > 0)
                 Say(log, $"sglty: error: {Count.Of(result.EntriesNotDeleted, "entry", "entries")} at the receiver could not be deleted; the receiver's log names them");
             if (result.EntriesLeftByLimit > 0)
@@ -385,10 +403,11 @@ internal static partial class SendCommand
 
     /// <summary>
     /// A dry run's answer: on stdout the files a send would send and what it would delete, as rsync -n lists them (with
-    /// <paramref name="lines"/>, what it would change, as rsync -ni lists it); then the counts.
+    /// -i or --out-format, what it would change, as rsync -ni lists it); then the counts, and with --stats rsync's.
     /// </summary>
-    private static int DryRunReport(SendResult result, bool json, bool existingOnly, OutFormat? lines, bool quiet, TransferLog? log)
+    private static int DryRunReport(SendResult result, bool existingOnly, SendOutput output, TransferLog? log)
     {
+        var (json, lines, quiet, stats, _, _) = output;
         int exitCode = result.NotSent.Count > 0 || result.EntriesNotDeleted > 0 ? Errors.PartialTransfer : result.EntriesLeftByLimit > 0 ? Errors.DeletionLimit : 0;
         if (json)
         {
@@ -416,6 +435,7 @@ internal static partial class SendCommand
         if (result.EntriesNotDeleted > 0) Say(log, $"sglty: {Count.Of(result.EntriesNotDeleted, "entry", "entries")} at the receiver could not be deleted; the receiver's log names them");
         if (result.EntriesLeftByLimit > 0) Say(log, $"sglty: deletions would stop at the --max-delete limit: {Count.Of(result.EntriesLeftByLimit, "entry", "entries")} at the receiver would be left (a directory counted once)");
         if (result.DeletionSkipped) Say(log, "sglty: the receiver would not delete what the source no longer has: entries were left out (named above), which it would take for gone");
+        if (stats > 0 && !quiet) WriteList([.. TransferStats.Lines(result, stats)], prefix: "", printable: true);
         return exitCode;
     }
 
@@ -604,12 +624,17 @@ internal static partial class SendCommand
             writer.WriteNumber("files", result.Files);
             writer.WriteNumber("files_sent", result.FilesTransferred);
             writer.WriteNumber("entries", result.Entries);
+            writer.WriteNumber("directories", result.Directories);
+            writer.WriteNumber("links", result.Links);
             writer.WriteNumber("bytes", result.Bytes);
             writer.WriteNumber("bytes_sent", result.BytesSent);
             writer.WriteNumber("bytes_skipped", result.BytesSkipped);
             writer.WriteNumber("bytes_matched", result.BytesMatched);
             writer.WriteNumber("bytes_in_holes", result.BytesInHoles);
             writer.WriteNumber("wire_bytes", result.WireBytes);
+            writer.WriteNumber("manifest_bytes", result.ManifestBytes);
+            writer.WriteNumber("traffic_sent", result.TrafficSent);
+            writer.WriteNumber("traffic_received", result.TrafficReceived);
             writer.WriteNumber("files_unchanged", result.FilesUnchanged);
             writer.WriteNumber("files_kept", result.FilesKept);
             writer.WriteNumber("files_skipped_by_size", result.FilesSkippedBySize);
@@ -636,6 +661,7 @@ internal static partial class SendCommand
             writer.WriteNumber("retries", result.Retries);
             writer.WriteNumber("retransmits", result.Retransmits);
             writer.WriteNumber("seconds", seconds);
+            writer.WriteNumber("scan_seconds", result.ScanTime.TotalSeconds);
             writer.WriteNumber("mbytes_per_s", Delivered(result) / seconds / 1e6);
             writer.WriteNumber("gbit_per_s", Delivered(result) * 8 / seconds / 1e9);
             writer.WriteNumber("lanes", result.Lanes);

@@ -7,6 +7,10 @@ public sealed record SendResult
     public required int Files { get; init; }
     /// <summary>All manifest entries: files, directories and links.</summary>
     public required int Entries { get; init; }
+    /// <summary>Entries of <see cref="Entries"/> that are directories.</summary>
+    public int Directories { get; init; }
+    /// <summary>Entries of <see cref="Entries"/> that are symbolic links. The rest are files and further names of them (<see cref="TransferOptions.HardLinks"/>).</summary>
+    public int Links { get; init; }
     /// <summary>Payload bytes of the transfer (the sum of file sizes).</summary>
     public required long Bytes { get; init; }
     /// <summary>Payload bytes actually put on the wire, retransmissions included.</summary>
@@ -110,6 +114,14 @@ public sealed record SendResult
     public required int Retransmits { get; init; }
     /// <summary>Wall time from connecting to the receiver's confirmation.</summary>
     public required TimeSpan Elapsed { get; init; }
+    /// <summary>Time spent reading the sources' tree (and, with <see cref="TransferOptions.Checksum"/>, their contents) before connecting, summed over attempts: rsync's file list generation time.</summary>
+    public TimeSpan ScanTime { get; init; }
+    /// <summary>Bytes of the manifest's entries as sent (before encryption), summed over attempts: rsync's file list size.</summary>
+    public long ManifestBytes { get; init; }
+    /// <summary>Every byte the sender wrote to its connections, over all attempts: payload, headers, control messages and encryption.</summary>
+    public long TrafficSent { get; init; }
+    /// <summary>Every byte the sender read from its connections, over all attempts.</summary>
+    public long TrafficReceived { get; init; }
     /// <summary>Lanes used.</summary>
     public required int Lanes { get; init; }
     /// <summary>Shard size used.</summary>

@@ -66,6 +66,10 @@ internal sealed partial class SenderSession
     private long _bytesInHoles;
     // Payload bytes as they went on the wire: compressed where they were, holes as none.
     private long _wireBytes;
+    // Every byte this attempt's connections wrote and read; the manifest's bytes; how long the scan took.
+    private readonly Traffic _traffic = new();
+    private long _manifestBytes;
+    private readonly TimeSpan _scanTime;
     private HoleDigests? _holeDigests;
     private BandwidthLimit? _bandwidth;
     // With compression, the Zstandard contexts the lanes share (made once the shard size is final).
@@ -144,10 +148,10 @@ internal sealed partial class SenderSession
         _url = url;
         _options = options;
         _progress = progress;
-        _transport = new TcpTransport(options.SocketBufferSize, options.CongestionControl);
+        _transport = new TcpTransport(options.SocketBufferSize, options.CongestionControl, traffic: _traffic);
         // A lane whose path goes silent is ended by its own kernel, while the other lanes go on. Not the control
         // connection: it may wait unread while the receiver prepares a chunk (IdleTimeout).
-        _laneTransport = new TcpTransport(options.SocketBufferSize, options.CongestionControl, options.LaneSilenceTimeout);
+        _laneTransport = new TcpTransport(options.SocketBufferSize, options.CongestionControl, options.LaneSilenceTimeout, _traffic);
         // A retry scans again; what it skips was reported by the first attempt.
         _exclude = ExcludePatterns.Parse(ExcludePatterns.ForSide(options.Exclude, sender: true));
         // What the receiver's deletion keeps: the excludes (unless --delete-excluded) and the protect rules.
@@ -156,6 +160,7 @@ internal sealed partial class SenderSession
         if (options.HardLinks && !OperatingSystem.IsLinux()) throw new ArgumentException("hard links can be found on Linux only", nameof(TransferOptions.HardLinks));
         if (options.OneFileSystem != MountPoints.Crossed && !OperatingSystem.IsLinux()) throw new ArgumentException("mount points can be found on Linux only", nameof(TransferOptions.OneFileSystem));
 #pragma warning restore CA2208
+        long scanStarted = Stopwatch.GetTimestamp();
         var scanned = SourceScanner.Scan(paths, firstAttempt ? events : null, _notSent, _exclude, ScanRules.Of(options), options.DeleteMissingArgs ? _deleteNamed : null);
         if (options.PruneEmptyDirectories) scanned = SourceScanner.PruneEmptyDirectories(scanned);
         // rsync --safe-links, after -m as rsync's (a directory holding only such a link stays): a link that points
@@ -222,6 +227,7 @@ internal sealed partial class SenderSession
         // With --checksum, every file is read whole before the session starts, as rsync -c reads it for its file list:
         // hashing a large one while connected would leave the receiver without a sign of life.
         if (options.Checksum) _entries = (digests ?? new ContentDigests()).Of(_entries);
+        _scanTime = Stopwatch.GetElapsedTime(scanStarted);
         if (_changes is not null) _differences = new ushort[_entries.Count];
         // Hard links go last, and only once every file is settled (SendManifestAsync): the receiver then makes each as it
         // reads it, and keeps none waiting for its file.
@@ -445,6 +451,8 @@ internal sealed partial class SenderSession
     {
             Files = _filesAll,
             Entries = _entries.Count,
+            Directories = _entries.Count(e => e.Entry.Kind == EntryKind.Directory),
+            Links = _entries.Count(e => e.Entry.Kind == EntryKind.Symlink),
             Bytes = _totalAll,
             BytesSent = Interlocked.Read(ref _bytesSent),
             BytesInHoles = Interlocked.Read(ref _bytesInHoles),
@@ -470,6 +478,10 @@ internal sealed partial class SenderSession
             WouldDelete = _options.DryRun ? [.. _wouldDelete] : [],
             Changes = _changes?.All ?? [],
             Elapsed = _clock.Elapsed,
+            ScanTime = _scanTime,
+            ManifestBytes = Interlocked.Read(ref _manifestBytes),
+            TrafficSent = _traffic.Written,
+            TrafficReceived = _traffic.Read,
             Lanes = _options.DryRun ? 0 : Math.Max(_options.Lanes, Volatile.Read(ref _lanesStarted)),
             ShardSize = _options.ShardSize,
             Cipher = _options.Cipher,
@@ -785,6 +797,7 @@ internal sealed partial class SenderSession
             BinaryPrimitives.WriteInt32LittleEndian(chunk, first);
             BinaryPrimitives.WriteInt32LittleEndian(chunk.AsSpan(4), count);
             _control!.Post(ControlMessageType.ManifestChunk, chunk.AsSpan(0, length));
+            Interlocked.Add(ref _manifestBytes, length);
             await _control.PaceAsync().ConfigureAwait(false);
             sentUpTo.Enqueue(last + 1);
             first = last + 1;

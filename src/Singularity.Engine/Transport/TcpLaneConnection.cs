@@ -3,8 +3,8 @@ using System.Net.Sockets;
 
 namespace Singularity.Engine.Transport;
 
-/// <summary>A TCP connection; socket errors become <see cref="TransferAbortedException"/> here and nowhere else.</summary>
-internal sealed class TcpLaneConnection(Socket socket, TimeSpan setupTime = default) : ILaneConnection
+/// <summary>A TCP connection; socket errors become <see cref="TransferAbortedException"/> here and nowhere else. What it writes and reads is counted in <paramref name="traffic"/>, where given.</summary>
+internal sealed class TcpLaneConnection(Socket socket, TimeSpan setupTime = default, Traffic? traffic = null) : ILaneConnection
 {
     private int _disposed;
 
@@ -18,7 +18,9 @@ internal sealed class TcpLaneConnection(Socket socket, TimeSpan setupTime = defa
     {
         try
         {
-            return await socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+            int read = await socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+            traffic?.Took(read);
+            return read;
         }
         catch (SocketException ex)
         {
@@ -37,6 +39,7 @@ internal sealed class TcpLaneConnection(Socket socket, TimeSpan setupTime = defa
             while (!buffer.IsEmpty)
             {
                 int sent = await socket.SendAsync(buffer, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+                traffic?.Wrote(sent);
                 buffer = buffer[sent..];
             }
         }

@@ -8,9 +8,9 @@ namespace Singularity.Engine.Transport;
 /// listening. With <paramref name="unansweredTimeout"/> (Linux, TCP_USER_TIMEOUT), the kernel ends a connection whose
 /// sent bytes stay unacknowledged that long, or whose peer offers no room in its window that long: a path that went
 /// silent under one lane, or a peer that stopped reading it, ends that lane alone, while a lane that is merely slow
-/// keeps being acknowledged and lives on.
+/// keeps being acknowledged and lives on. With <paramref name="traffic"/>, its connections count what they write and read there.
 /// </summary>
-internal sealed class TcpTransport(int socketBufferSize, string? congestionControl = null, TimeSpan? unansweredTimeout = null) : ILaneTransport
+internal sealed class TcpTransport(int socketBufferSize, string? congestionControl = null, TimeSpan? unansweredTimeout = null, Traffic? traffic = null) : ILaneTransport
 {
     private const int IpProtoTcp = 6;
     private const int TcpInfo = 11;
@@ -18,6 +18,9 @@ internal sealed class TcpTransport(int socketBufferSize, string? congestionContr
     private const int TcpUserTimeout = 18;
     // struct tcp_info (linux/tcp.h): u32 tcpi_rtt, the smoothed round trip in microseconds, sits at byte 68.
     private const int TcpInfoRttOffset = 68;
+
+    /// <summary>Where this transport's connections count their bytes; null where none counts.</summary>
+    internal Traffic? Traffic => traffic;
 
     public async ValueTask<ILaneConnection> ConnectAsync(string host, int port, CancellationToken cancellationToken = default)
     {
@@ -32,7 +35,7 @@ internal sealed class TcpTransport(int socketBufferSize, string? congestionContr
             var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
             // The kernel's own sample of the handshake where it tells it: the first connect of a process also pays
             // for setting up the socket engine, which on a local path is many times the round trip itself.
-            return new TcpLaneConnection(socket, RoundTripOf(socket) ?? elapsed);
+            return new TcpLaneConnection(socket, RoundTripOf(socket) ?? elapsed, traffic);
         }
         catch (SocketException ex)
         {
@@ -155,7 +158,7 @@ internal sealed class TcpTransport(int socketBufferSize, string? congestionContr
                 accepted.Dispose();
                 throw;
             }
-            return new TcpLaneConnection(accepted);
+            return new TcpLaneConnection(accepted, traffic: transport.Traffic);
         }
 
         public ValueTask DisposeAsync()

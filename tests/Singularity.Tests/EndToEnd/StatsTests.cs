@@ -1,0 +1,204 @@
+using Singularity.Engine;
+using Singularity.Tests.Support;
+
+namespace Singularity.Tests.EndToEnd;
+
+/// <summary>
+/// `sglty send --stats` prints what the send counted in the lines of rsync --stats, and the library's
+/// <see cref="SendResult"/> carries what those lines need: entries by kind, the manifest's size and scan time, and
+/// every byte on the wire.
+/// </summary>
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+public sealed class StatsTests
+{
+    private static readonly DateTime Day = new(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+
+    /// <summary>The keys whose values rsync and sglty must give alike for the same trees.</summary>
+    private static readonly string[] Counted =
+    [
+        "Number of files", "Number of created files", "Number of regular files transferred",
+        "Total transferred file size", "Literal data", "Matched data",
+    ];
+
+    /// <summary>
+    /// A destination that holds some of the source, a changed file and what the source no longer has: rsync --stats
+    /// and sglty --stats count the entries, those made and deleted, and the files and bytes sent alike, and sglty's
+    /// copy ends as the source.
+    /// </summary>
+    [SkippableFact]
+    public async Task Stats_count_as_rsyncs_do()
+    {
+        Skip.IfNot(Commands.RsyncAtLeast(3, 1), "rsync 3.1 or later is not installed");
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src"), destination = temp.Sub("dst"), copy = Path.Combine(temp.Path, "copy");
+        MakeTrees(source, Path.Combine(destination, "src"));
+        Assert.True(Commands.Run("cp", "-a", destination, copy));
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var rsync = Values(Commands.Output("rsync", "-rlpt", "--delete", "--stats", source, copy + "/"));
+        var (exit, output, error) = await SgltyProcess.RunAsync("send", source, "--to", receiver.Url.ToString(), "--delete", "--stats");
+        Assert.True(exit == 0, error);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        var sglty = Values(output);
+        foreach (string key in Counted) Assert.True(rsync[key] == sglty[key], $"{key}: rsync {rsync[key]}, sglty {sglty[key]}");
+        // rsync counts its links' targets (5 bytes, "a.txt") in the total size; sglty the files alone.
+        Assert.Equal(Number(rsync["Total file size"]) - 5, Number(sglty["Total file size"]));
+        // rsync names the kinds of what it deleted; the receiver tells sglty how many.
+        Assert.Equal("3 (reg: 2, dir: 1)", rsync["Number of deleted files"]);
+        Assert.Equal("3", sglty["Number of deleted files"]);
+        // The figures as this tree gives them, so that both tools cannot be wrong alike.
+        Assert.Equal("8 (reg: 4, dir: 3, link: 1)", sglty["Number of files"]);
+        Assert.Equal("4 (reg: 2, dir: 1, link: 1)", sglty["Number of created files"]);
+        Assert.Equal("3", sglty["Number of regular files transferred"]);
+        Assert.Equal("1,300,000 bytes", sglty["Total transferred file size"]);
+        // Every byte of the files sent, and the manifest, went out; the receiver's answers came back.
+        long sent = Number(sglty["Total bytes sent"]), received = Number(sglty["Total bytes received"]);
+        Assert.True(sent > 1_300_000 + Number(sglty["File list size"]), output);
+        Assert.True(received > 0 && received < sent, output);
+        Assert.True(Number(sglty["File list size"]) > 0, output);
+        Assert.Contains($"sent {sglty["Total bytes sent"]} bytes  received {sglty["Total bytes received"]} bytes  ", output);
+        Assert.Contains($"total size is {sglty["Total file size"].Replace(" bytes", "")}  speedup is ", output);
+        TestFiles.AssertSameTree(source, Path.Combine(destination, "src"));
+        TestFiles.AssertSameTree(source, Path.Combine(copy, "src"));
+    }
+
+    /// <summary>A dry run counts what a send would do, says so as rsync does, and changes nothing.</summary>
+    [SkippableFact]
+    public async Task A_dry_run_counts_what_a_send_would_do()
+    {
+        Skip.IfNot(Commands.RsyncAtLeast(3, 1), "rsync 3.1 or later is not installed");
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src"), destination = temp.Sub("dst");
+        MakeTrees(source, Path.Combine(destination, "src"));
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var rsync = Values(Commands.Output("rsync", "-rlpt", "-n", "--delete", "--stats", source, destination + "/"));
+        var (exit, output, error) = await SgltyProcess.RunAsync("send", source, "--to", receiver.Url.ToString(), "--delete", "--stats", "-n");
+        Assert.True(exit == 0, error);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        var sglty = Values(output);
+        foreach (string key in new[] { "Number of files", "Number of created files", "Number of regular files transferred", "Total transferred file size" })
+            Assert.True(rsync[key] == sglty[key], $"{key}: rsync {rsync[key]}, sglty {sglty[key]}");
+        Assert.Equal("3", sglty["Number of deleted files"]);
+        // Nothing travelled but the manifest.
+        Assert.Equal("0 bytes", sglty["Literal data"]);
+        Assert.EndsWith(" (DRY RUN)", output.TrimEnd('\n').Split('\n')[^1]);
+        Assert.True(File.Exists(Path.Combine(destination, "src", "stale.txt")));
+        Assert.False(File.Exists(Path.Combine(destination, "src", "a.txt")));
+    }
+
+    /// <summary>--stats and --json both print the counts on stdout: one is refused with the other, before anything moves.</summary>
+    [Fact]
+    public async Task Stats_with_json_is_refused()
+    {
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src");
+        TestFiles.Create(Path.Combine(source, "a"), 10);
+        var (exit, output, error) = await SgltyProcess.RunAsync("send", source, "--to", "sglty://127.0.0.1:9/", "--stats", "--json");
+        Assert.NotEqual(0, exit);
+        Assert.Contains("--stats and --json both print", error + output);
+    }
+
+    /// <summary>
+    /// rsync's --info for the flags sglty gives: stats1 prints only the last two lines, name0 stops -v's list, progress2
+    /// (and --no-i-r, which rsync users give with it) changes nothing; a flag sglty does not give is refused by name.
+    /// </summary>
+    [Fact]
+    public async Task Info_flags_are_read_as_rsync_reads_them()
+    {
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src"), destination = temp.Sub("dst");
+        TestFiles.Create(Path.Combine(source, "a"), 5000, seed: 1);
+        TestFiles.Create(Path.Combine(source, "b"), 7000, seed: 2);
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var (exit, output, error) = await SgltyProcess.RunAsync("send", source + "/", "--to", receiver.Url.ToString(), "-v", "--info=progress2,name0", "--no-i-r", "--info", "stats1");
+        Assert.True(exit == 0, error);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(2, lines.Length);
+        Assert.StartsWith("sent ", lines[0]);
+        Assert.StartsWith("total size is 12,000  speedup is ", lines[1]);
+        TestFiles.AssertSameTree(source, destination);
+
+        // name1 lists as -v does; a later flag of the same name wins.
+        TestFiles.Create(Path.Combine(source, "c"), 10, seed: 3);
+        (exit, output, error) = await SgltyProcess.RunAsync("send", source + "/", "--to", receiver.Url.ToString(), "--info=name0,name1");
+        Assert.True(exit == 0, error);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal("c\n", output);
+
+        // Quiet, nothing at all, as rsync -q --stats prints nothing.
+        TestFiles.Create(Path.Combine(source, "d"), 10, seed: 4);
+        (exit, output, error) = await SgltyProcess.RunAsync("send", source + "/", "--to", receiver.Url.ToString(), "-q", "--stats");
+        Assert.True(exit == 0, error);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal("", output + error);
+
+        var (refused, _, why) = await SgltyProcess.RunAsync("send", source + "/", "--to", receiver.Url.ToString(), "--info=progress2,flist2");
+        Assert.NotEqual(0, refused);
+        Assert.Contains("--info: 'flist2' is not a flag sglty gives", why);
+    }
+
+    /// <summary>
+    /// A send retried after its connection dropped counts the bytes of every attempt: what the first put on the wire
+    /// before the cut, and what the second sent; the manifest of each; the scan of each.
+    /// </summary>
+    [Fact]
+    public async Task A_retried_send_counts_the_traffic_of_every_attempt()
+    {
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src"), destination = temp.Sub("dst");
+        for (int i = 0; i < 8; i++) TestFiles.Create(Path.Combine(source, $"d{i % 2}", $"f{i}"), 1 << 20, seed: i);
+        await using var receiver = new LoopbackReceiver(destination);
+        await using var relay = new TcpRelay(receiver.Url);
+        relay.CutAllOnce((connection, forwarded) => connection == 1 && forwarded > (3 << 20));
+
+        var result = await SingularitySender.SendAsync([source + "/"], relay.Url, new TransferOptions { ShardSize = 64 << 10, Lanes = 1, MaxInFlightBytes = 1 << 20, Retries = 2 });
+        Assert.Equal(1, result.Retries);
+        Assert.Equal((8, 8 + 2, 2, 0), (result.Files, result.Entries, result.Directories, result.Links));
+        // BytesSent sums the attempts' payloads: the wire carried those, and more.
+        Assert.True(result.TrafficSent > result.BytesSent + result.ManifestBytes, $"{result.TrafficSent} against {result.BytesSent} and {result.ManifestBytes}");
+        Assert.True(result.BytesSent > 3 << 20);
+        Assert.True(result.TrafficReceived > 0);
+        TestFiles.AssertSameTree(source, destination);
+    }
+
+    /// <summary>
+    /// The source: files new and changed at the destination, one it holds as it is, a directory and a link it lacks;
+    /// the destination holds besides a file and a directory with a file that the source no longer has.
+    /// </summary>
+    private static void MakeTrees(string source, string destination)
+    {
+        TestFiles.Create(Path.Combine(source, "a.txt"), 100_000, seed: 1);
+        TestFiles.Create(Path.Combine(source, "d", "b.bin"), 1_000_000, seed: 2);
+        TestFiles.Create(Path.Combine(source, "d", "same.txt"), 50_000, seed: 3);
+        TestFiles.Create(Path.Combine(source, "d", "e", "c.txt"), 200_000, seed: 4);
+        File.CreateSymbolicLink(Path.Combine(source, "link"), "a.txt");
+        TestFiles.Create(Path.Combine(destination, "d", "b.bin"), 900_000, seed: 2);
+        Directory.CreateDirectory(Path.Combine(destination, "d"));
+        File.Copy(Path.Combine(source, "d", "same.txt"), Path.Combine(destination, "d", "same.txt"));
+        TestFiles.Create(Path.Combine(destination, "stale.txt"), 10, seed: 5);
+        TestFiles.Create(Path.Combine(destination, "olddir", "x"), 10, seed: 6);
+        foreach (string tree in new[] { source, destination })
+            foreach (string file in Directory.GetFiles(tree, "*", SearchOption.AllDirectories))
+            {
+                if (new FileInfo(file).LinkTarget is not null) continue;
+                File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead);
+                File.SetLastWriteTimeUtc(file, Day);
+            }
+    }
+
+    /// <summary>The "Key: value" lines of a --stats output.</summary>
+    private static Dictionary<string, string> Values(string? output)
+    {
+        Assert.NotNull(output);
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (string line in output.Split('\n'))
+            if (line.IndexOf(": ", StringComparison.Ordinal) is > 0 and var colon) values[line[..colon]] = line[(colon + 2)..];
+        return values;
+    }
+
+    /// <summary>A number as rsync prints it, with thousands commas.</summary>
+    private static long Number(string value) => long.Parse(value.Split(' ')[0].Replace(",", ""), System.Globalization.CultureInfo.InvariantCulture);
+}
