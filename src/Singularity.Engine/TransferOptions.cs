@@ -386,6 +386,14 @@ public sealed record TransferOptions
     public bool PreserveOwners { get; init; }
 
     /// <summary>
+    /// With <see cref="PreserveOwners"/>, which of the two are kept: both by default; the user alone as rsync -o keeps
+    /// it without -g, or the group alone as rsync -g without -o. What is not kept the receiver leaves as it finds it on
+    /// an entry in place, and as it makes it (its own) on one it makes. Fewer than both needs a receiver of this
+    /// version. `sglty send -o` and `-g`.
+    /// </summary>
+    public OwnerParts OwnerParts { get; init; } = OwnerParts.Both;
+
+    /// <summary>
     /// Send each path under the path it was given by, as rsync --relative (-R) does: <c>logs/app/x.log</c> arrives as
     /// <c>logs/app/x.log</c> below the receiver's directory, and <c>/var/log/x.log</c> as <c>var/log/x.log</c>; the
     /// first "/./" in a path marks where the kept part starts (<c>/var/./log/x.log</c> arrives as <c>log/x.log</c>, and
@@ -525,6 +533,7 @@ public sealed record TransferOptions
         if (!Recursive && !Relative)
             throw new ArgumentException("a send without recursion is one of relative paths (as rsync --files-from without -r)", nameof(Recursive));
         if (ItemizeChanges is < 0 or > 2) throw new ArgumentException("itemize changes is 0 (not), 1 (changes) or 2 (every entry)", nameof(ItemizeChanges));
+        if (OwnerParts is not (OwnerParts.User or OwnerParts.Group or OwnerParts.Both)) throw new ArgumentException("the owner parts kept are the user, the group, or both", nameof(OwnerParts));
         try
         {
             Storage.ModeChanges.Parse(ModeChanges);

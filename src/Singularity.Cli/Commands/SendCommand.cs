@@ -68,6 +68,10 @@ internal static partial class SendCommand
         var safeLinks = new Option<bool>("--safe-links") { Description = "leave out each link that points outside the tree (an absolute target, or one whose '..' climb above the top of the tree), as rsync --safe-links does; with --delete the receiver keeps what stands at their names; -v names each" };
         var copyLinks = new Option<bool>("--copy-links", "-L") { Description = "send each link inside a tree as what it points to, as rsync -L does: a file, or a directory with what it holds; a link to nothing, or back to a directory it is in, is named and left out (send exits 23); not with --remove-source-files" };
         var removeSources = new Option<bool>("--remove-source-files") { Description = "move rather than copy, as rsync --remove-source-files does: once the send succeeded, remove here each file and link the receiver holds, unless it changed after it was read (a log written to is kept); directories stay; refused while a receiver runs where the files would land (Linux senders)" };
+        var owner = new Option<bool>("--owner", "-o") { Description = "keep each entry's user, as rsync -o: as --owners, without the group unless -g is given too (what is not kept, the receiver leaves as it finds it, and gives what it makes its own)" };
+        var group = new Option<bool>("--group", "-g") { Description = "keep each entry's group, as rsync -g: as --owners, without the user unless -o is given too" };
+        var noOwner = new Option<bool>("--no-owner", "--no-o") { Description = "keep no user, as rsync --no-o: with -a or --owners, the groups alone" };
+        var noGroup = new Option<bool>("--no-group", "--no-g") { Description = "keep no group, as rsync --no-g: with -a or --owners, the users alone" };
         var owners = new Option<bool>("--owners") { Description = "keep each entry's owner and group, as rsync -a keeps them: by name where the receiver knows the name, else by number; a receiver running as root applies them, any other leaves them (Linux senders)" };
         var archive = new Option<bool>("--archive", "-a") { Description = "as rsync -a: keep owners and groups (--owners) where the sender is Linux; sglty keeps the rest of what rsync -a keeps anyway (directories whole, links as links, permissions, times), and leaves out devices, sockets and FIFOs with a line each, as rsync without -D" };
         var asAlways = new Option<bool>("--times", "-t", "--perms", "-p", "--links", "-l", "--partial", "--progress", "-P", "--no-inc-recursive", "--no-i-r") { Description = "taken as rsync takes them, and change nothing: sglty always keeps times and permissions, sends links as links, keeps what an interrupted send wrote to resume it, and shows progress (a bar on a terminal, else a line a second on stderr), of the whole send, since it reads the whole tree before it sends (what rsync's --no-inc-recursive asks for)" };
@@ -97,7 +101,7 @@ internal static partial class SendCommand
         var linkDest = new Option<string[]>("--link-dest") { HelpName = "DIR", Description = "link, rather than send, each file the destination does not hold yet that DIR holds unchanged (same size, time and mode, no setuid bit, the owner a received file would have), as rsync --link-dest does for snapshots: the receiver gives its copy there a further name; DIR is relative to the destination and inside the receiver's directory (../2026-12-04 beside a URL's backups/2026-12-05); may be given up to 20 times, tried in order (Linux receivers)", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
         var suffix = new Option<string>("--suffix") { HelpName = "SUFFIX", Description = "with --backup or --backup-dir, append SUFFIX to each backup's name, as rsync --suffix does; default '~' beside the files, none in --backup-dir" };
         var wholeFile = new Option<bool>("--whole-file", "-W") { Description = "send changed files whole, never as a delta, as rsync --whole-file does" };
-        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, modifyWindow, omitDirTimes, omitLinkTimes, update, ignoreExisting, existing, maxSize, minSize, delete, deleteExcluded, ignoreErrors, maxDelete, exclude, excludeFrom, include, includeFrom, filter, relative, filesFrom, recursive, from0, dryRun, verbose, quiet, itemize, outFormat, stats, info, logFile, logFileFormat, owners, archive, asAlways, numericIds, hardLinks, oneFileSystem, copyLinks, copyUnsafeLinks, copyDirLinks, safeLinks, chmod, pruneEmpty, ignoreMissing, deleteMissing, removeSources, backup, backupDir, suffix, linkDest, compareDest, copyDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile };
+        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, modifyWindow, omitDirTimes, omitLinkTimes, update, ignoreExisting, existing, maxSize, minSize, delete, deleteExcluded, ignoreErrors, maxDelete, exclude, excludeFrom, include, includeFrom, filter, relative, filesFrom, recursive, from0, dryRun, verbose, quiet, itemize, outFormat, stats, info, logFile, logFileFormat, owners, owner, group, noOwner, noGroup, archive, asAlways, numericIds, hardLinks, oneFileSystem, copyLinks, copyUnsafeLinks, copyDirLinks, safeLinks, chmod, pruneEmpty, ignoreMissing, deleteMissing, removeSources, backup, backupDir, suffix, linkDest, compareDest, copyDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile };
         command.Validators.Add(result =>
         {
             if (result.GetValue(outFormat) is { } format && OutFormat.Parse(format, out string? formatError) is null) result.AddError($"--out-format: {formatError}");
@@ -137,6 +141,11 @@ internal static partial class SendCommand
         {
             var flags = InfoFlags.Parse(result.GetValue(info) ?? [], out _)!;
             int statsLevel = StatsLevel(result.GetValue(stats), flags);
+            // -a keeps owners where they can be read; elsewhere it asks for nothing more than sglty does anyway. -o and
+            // -g keep a part each, and --no-o and --no-g take one back, as rsync reads them.
+            bool both = result.GetValue(owners) || (result.GetValue(archive) && OperatingSystem.IsLinux());
+            var keptOwner = ((both || result.GetValue(owner)) && !result.GetValue(noOwner) ? OwnerParts.User : 0)
+                | ((both || result.GetValue(group)) && !result.GetValue(noGroup) ? OwnerParts.Group : 0);
             long shard = result.GetValue(shardSize) ?? TransferOptions.DefaultShardSize;
             // As rsync: a level of 0 turns compression off, any other turns it on.
             bool compressed = result.GetValue(compressLevel) is { } level ? level != 0 : result.GetValue(compress);
@@ -175,8 +184,8 @@ internal static partial class SendCommand
                 ItemizeChanges = Math.Max(Math.Min(result.GetResult(itemize)?.IdentifierTokenCount ?? 0, 2), result.GetValue(outFormat) is null && result.GetValue(logFile) is null && statsLevel < 2 ? 0 : 1),
                 Relative = result.GetValue(relative) || result.GetValue(filesFrom) is not null,
                 Recursive = result.GetValue(filesFrom) is null || result.GetValue(recursive),
-                // -a keeps owners where they can be read; elsewhere it asks for nothing more than sglty does anyway.
-                PreserveOwners = result.GetValue(owners) || (result.GetValue(archive) && OperatingSystem.IsLinux()),
+                PreserveOwners = keptOwner != 0,
+                OwnerParts = keptOwner != 0 ? keptOwner : OwnerParts.Both,
                 NumericIds = result.GetValue(numericIds),
                 HardLinks = result.GetValue(hardLinks),
                 OneFileSystem = (result.GetResult(oneFileSystem)?.IdentifierTokenCount ?? 0) switch { 0 => MountPoints.Crossed, 1 => MountPoints.SentEmpty, _ => MountPoints.LeftOut },

@@ -43,6 +43,19 @@ internal sealed record ManifestEntry(EntryKind Kind, string Path, long Size, Uni
     /// </summary>
     public bool Implied { get; init; }
 
-    /// <summary>The entry's owner and group, by number, when the sender keeps them (<see cref="TransferOptions.PreserveOwners"/>); null otherwise.</summary>
+    /// <summary>
+    /// The entry's owner and group, by number, when the sender keeps them (<see cref="TransferOptions.PreserveOwners"/>);
+    /// null otherwise. Either may be <see cref="IdNotKept"/> (<see cref="TransferOptions.OwnerParts"/>).
+    /// </summary>
     public (uint User, uint Group)? Owner { get; init; }
+
+    /// <summary>
+    /// A user or group the sender does not keep (rsync -o or -g alone): the receiver leaves it as it finds or makes it.
+    /// chown's -1, which changes nothing, and no id a system gives.
+    /// </summary>
+    public const uint IdNotKept = uint.MaxValue;
+
+    /// <summary>Whether <paramref name="standing"/> differs from the owner an entry keeps, by what it keeps.</summary>
+    public static bool OwnerDiffers((uint User, uint Group) standing, (uint User, uint Group) kept) =>
+        (kept.User != IdNotKept && standing.User != kept.User) || (kept.Group != IdNotKept && standing.Group != kept.Group);
 }

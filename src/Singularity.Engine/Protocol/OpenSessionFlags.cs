@@ -82,6 +82,9 @@ internal static class MoreSessionFlags
     /// <summary>The receiver tells how what stands at each entry's name differs from it (Itemized), and, with a deletion, names what it deleted (WouldDelete) (rsync --itemize-changes).</summary>
     public const uint Itemize = 64;
 
+    /// <summary>Owners kept in part (rsync -o or -g alone): an entry's user or group of <see cref="ManifestEntry.IdNotKept"/> is left as the receiver finds or makes it.</summary>
+    public const uint OwnerParts = 128;
+
     /// <summary>Every bit this side knows.</summary>
-    public const uint Known = ModifyWindow | OmitDirectoryTimes | OmitLinkTimes | CompareDest | CopyDest | IgnoreErrors | Itemize;
+    public const uint Known = ModifyWindow | OmitDirectoryTimes | OmitLinkTimes | CompareDest | CopyDest | IgnoreErrors | Itemize | OwnerParts;
 }

@@ -121,7 +121,8 @@ internal sealed class LinkDestinations : IDisposable
             if (use == EarlierCopies.Compared) return true;
             // The file checked, not whatever stands at its name now. Something at the entry's name ends the search:
             // the file is sent, and its commit settles the name. Another copy may link where this one could not.
-            var owner = group is { } owned ? (user, owned) : ((uint, uint)?)null;
+            // A copy gets the owner a received file would have: the kept user, the kept group (the rest its own).
+            var owner = group is null && user == SpecialFiles.EffectiveUser ? ((uint, uint)?)null : (user, group ?? ManifestEntry.IdNotKept);
             int error = use == EarlierCopies.Linked ? SpecialFiles.LinkOpened(file, full)
                 : SpecialFiles.CopyOpened(file, copy.Size, full, copy.Mode & PartialFile.SafeModeBits, owner, entry.MtimeNanoseconds, flush, alive ?? (() => { }));
             if (error == 0) return true;

@@ -801,7 +801,9 @@ internal sealed partial class ReceiverSession
         if (!OperatingSystem.IsLinux() || !NothingStands(full, fresh, standing)) return false;
         if (!fresh && (partialStands ?? File.Exists(PartialFile.ResumablePathFor(full))) && !StalePartialGone(entry, full, remove: link)) return false;
         // A received file would be this process's user's, unless it gives the sender's owners.
-        var (user, group) = SpecialFiles.MayChangeOwners && entry.Owner is { } kept ? (kept.User, (uint?)kept.Group) : (SpecialFiles.EffectiveUser, null);
+        var (user, group) = SpecialFiles.MayChangeOwners && entry.Owner is { } kept
+            ? (kept.User == ManifestEntry.IdNotKept ? SpecialFiles.EffectiveUser : kept.User, kept.Group == ManifestEntry.IdNotKept ? null : (uint?)kept.Group)
+            : (SpecialFiles.EffectiveUser, null);
         // A dry run only looks; a copy is read whole, and the sender hears that the receiver is still at work.
         var use = link ? _earlierCopies : EarlierCopies.Compared;
         if (use == EarlierCopies.Copied) Interlocked.Increment(ref _readingInPlace);
@@ -925,8 +927,9 @@ internal sealed partial class ReceiverSession
         if (entry.Kind != EntryKind.Symlink && _options.PreserveMode && standing.Mode != mode) changes |= ItemizedAttributes.Permissions;
         if (SpecialFiles.MayChangeOwners && entry.Owner is { } owner)
         {
-            if (standing.User != owner.User) changes |= ItemizedAttributes.Owner;
-            if (standing.Group != owner.Group) changes |= ItemizedAttributes.Group;
+            // What the sender does not keep (-o or -g alone) is left as it stands.
+            if (owner.User != ManifestEntry.IdNotKept && standing.User != owner.User) changes |= ItemizedAttributes.Owner;
+            if (owner.Group != ManifestEntry.IdNotKept && standing.Group != owner.Group) changes |= ItemizedAttributes.Group;
         }
         return changes;
     }
@@ -962,7 +965,7 @@ internal sealed partial class ReceiverSession
         var mode = entry.Mode & PartialFile.SafeModeBits;
         bool modeDiffers = _options.PreserveMode && !OperatingSystem.IsWindows() && existing.UnixFileMode != mode;
         var owner = SpecialFiles.MayChangeOwners ? entry.Owner : null;
-        bool ownerDiffers = owner is not null && SpecialFiles.OwnerOf(full) != owner;
+        bool ownerDiffers = owner is not null && (SpecialFiles.OwnerOf(full) is not { } found || ManifestEntry.OwnerDiffers(found, owner.Value));
         // Only --checksum finds a file in place whose time differs; it gets the source's exactly, as rsync -c gives it
         // whatever the modify window. The quick check's file within the window keeps its own, as rsync leaves it.
         long standing = SourceScanner.ToNanoseconds(existing.LastWriteTimeUtc);

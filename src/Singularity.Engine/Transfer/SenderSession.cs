@@ -190,8 +190,8 @@ internal sealed partial class SenderSession
 #pragma warning disable CA2208 // Names the option the caller set.
             if (!OperatingSystem.IsLinux()) throw new ArgumentException("owners can be read on Linux only", nameof(TransferOptions.PreserveOwners));
 #pragma warning restore CA2208
-            // A hard link's owner is its file's.
-            scanned = [.. scanned.Select(e => e.Entry.Kind == EntryKind.HardLink ? e : e with { Entry = e.Entry with { Owner = SpecialFiles.OwnerOf(e.SourcePath, follow: e.Entry.Path.Length <= e.Skip) } })];
+            // A hard link's owner is its file's. What -o or -g alone does not keep goes as not kept.
+            scanned = [.. scanned.Select(e => e.Entry.Kind == EntryKind.HardLink ? e : e with { Entry = e.Entry with { Owner = Kept(SpecialFiles.OwnerOf(e.SourcePath, follow: e.Entry.Path.Length <= e.Skip), options.OwnerParts) } })];
         }
         if (options.PreserveOwners && !options.NumericIds) _ownerNames = NamesOf(scanned);
         // A transfer rule, as rsync's --max-size: the files it leaves out are named to a receiver that deletes, which keeps them.
@@ -242,7 +242,8 @@ internal sealed partial class SenderSession
             | (options.OmitLinkTimes ? MoreSessionFlags.OmitLinkTimes : 0)
             | (options.CompareDestinations.Count > 0 ? MoreSessionFlags.CompareDest : 0) | (options.CopyDestinations.Count > 0 ? MoreSessionFlags.CopyDest : 0)
             | (options.IgnoreErrors && options.DeleteExtraneous ? MoreSessionFlags.IgnoreErrors : 0)
-            | (options.ItemizeChanges > 0 ? MoreSessionFlags.Itemize : 0);
+            | (options.ItemizeChanges > 0 ? MoreSessionFlags.Itemize : 0)
+            | (options.PreserveOwners && options.OwnerParts != OwnerParts.Both ? MoreSessionFlags.OwnerParts : 0);
         if (_moreFlags != 0) _sessionFlags |= OpenSessionFlags.More;
         // A scan that left something out does not ask (the result says the deletion was skipped), unless told to
         // delete whatever was left out (rsync --ignore-errors).
@@ -324,6 +325,11 @@ internal sealed partial class SenderSession
     /// at most <see cref="OwnerNamesMessage.MostNames"/> (the rest travel by number alone), and only those with a name
     /// that can travel.
     /// </summary>
+    /// <summary>The parts of <paramref name="owner"/> that <paramref name="parts"/> keeps, the others <see cref="ManifestEntry.IdNotKept"/>.</summary>
+    private static (uint User, uint Group)? Kept((uint User, uint Group)? owner, OwnerParts parts) => owner is { } both
+        ? ((parts & OwnerParts.User) != 0 ? both.User : ManifestEntry.IdNotKept, (parts & OwnerParts.Group) != 0 ? both.Group : ManifestEntry.IdNotKept)
+        : null;
+
     private static List<OwnerName> NamesOf(List<SourceEntry> entries)
     {
         var names = new List<OwnerName>();
@@ -339,7 +345,7 @@ internal sealed partial class SenderSession
 
         void Name(bool isGroup, uint id)
         {
-            if (seen.Add((isGroup, id)) && (isGroup ? AccountNames.GroupName(id) : AccountNames.UserName(id)) is { } name && OwnerNamesMessage.Fits(name))
+            if (id != ManifestEntry.IdNotKept && seen.Add((isGroup, id)) && (isGroup ? AccountNames.GroupName(id) : AccountNames.UserName(id)) is { } name && OwnerNamesMessage.Fits(name))
                 names.Add(new OwnerName(isGroup, id, name));
         }
     }

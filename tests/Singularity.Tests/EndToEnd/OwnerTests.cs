@@ -55,6 +55,74 @@ public sealed class OwnerTests
     }
 
     /// <summary>
+    /// -o keeps the user alone and -g (here -a --no-o) the group alone, as rsync's do: the part not kept stays as the
+    /// receiver finds it on a file in place, and is the receiver's own on what it makes; -i names only the part set.
+    /// </summary>
+    [SkippableFact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task The_user_or_the_group_alone_is_kept_as_rsync_o_and_g_keep_it()
+    {
+        Skip.IfNot(SpecialFiles.MayChangeOwners, "giving files owners needs root on Linux");
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src");
+        string inPlace = TestFiles.Create(Path.Combine(tree, "in-place"), 1000, seed: 1);
+        string made = TestFiles.Create(Path.Combine(tree, "sub", "made"), 2000, seed: 2);
+        string link = Path.Combine(tree, "link");
+        File.CreateSymbolicLink(link, "in-place");
+        foreach (string path in (string[])[inPlace, made, Path.Combine(tree, "sub"), link]) Assert.True(SpecialFiles.TrySetOwnerNotFollowing(path, (4242, 4343)));
+        string destination = temp.Sub("dst"), there = Path.Combine(destination, "in-place");
+        File.Copy(inPlace, there);
+        File.SetLastWriteTimeUtc(there, File.GetLastWriteTimeUtc(inPlace));
+        Assert.True(SpecialFiles.TrySetOwnerNotFollowing(there, (1, 2)));
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var (exit, output, error) = await SgltyProcess.RunAsync("send", tree + "/", "--to", receiver.Url.ToString(), "-o", "-i");
+        Assert.True(exit == 0, error);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal((4242u, 2u), SpecialFiles.OwnerOf(there));
+        foreach (string name in (string[])["sub", "sub/made", "link"]) Assert.Equal((4242u, 0u), SpecialFiles.OwnerOf(Path.Combine(destination, name)));
+        Assert.Contains(".f....o.... in-place\n", output);
+
+        Assert.True(SpecialFiles.TrySetOwnerNotFollowing(there, (1, 2)));
+        (exit, output, error) = await SgltyProcess.RunAsync("send", tree + "/", "--to", receiver.Url.ToString(), "-a", "--no-o", "-i");
+        Assert.True(exit == 0, error);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal((1u, 4343u), SpecialFiles.OwnerOf(there));
+        Assert.Equal((4242u, 4343u), SpecialFiles.OwnerOf(Path.Combine(destination, "sub", "made")));
+        Assert.Contains(".f.....g... in-place\n", output);
+        Assert.Contains(".f.....g... sub/made\n", output);
+        TestFiles.AssertSameTree(tree, destination);
+    }
+
+    /// <summary>
+    /// With the user alone kept, an earlier copy (--copy-dest) of that user is used whatever its group, and the copy
+    /// made from it gets the kept user and the receiver's own group, as a received file would.
+    /// </summary>
+    [SkippableFact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task An_earlier_copy_made_with_the_user_alone_kept_gets_that_user()
+    {
+        Skip.IfNot(SpecialFiles.MayChangeOwners, "giving files owners needs root on Linux");
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src"), destination = temp.Sub("dst");
+        string file = TestFiles.Create(Path.Combine(tree, "f"), 5000, seed: 1);
+        Assert.True(SpecialFiles.TrySetOwnerNotFollowing(file, (4242, 4343)));
+        string earlier = Path.Combine(destination, "old", "f");
+        Directory.CreateDirectory(Path.GetDirectoryName(earlier)!);
+        File.Copy(file, earlier);
+        File.SetLastWriteTimeUtc(earlier, File.GetLastWriteTimeUtc(file));
+        Assert.True(SpecialFiles.TrySetOwnerNotFollowing(earlier, (4242, 7)));
+        await using var receiver = new LoopbackReceiver(destination);
+
+        await SingularitySender.SendAsync([tree + "/"], receiver.Url with { Directory = "new" }, Quick with { PreserveOwners = true, OwnerParts = OwnerParts.User, CopyDestinations = ["../old"] });
+        var received = await receiver.NextResultAsync();
+        Assert.True(received.Succeeded, received.Error?.Message);
+        Assert.Equal(1, received.FilesCopied);
+        Assert.Equal((4242u, 0u), SpecialFiles.OwnerOf(Path.Combine(destination, "new", "f")));
+        TestFiles.AssertSameBytes(file, Path.Combine(destination, "new", "f"));
+    }
+
+    /// <summary>
     /// A receiver that is root but may not give the sender's ids (root of a user namespace, which maps none of them)
     /// still commits every entry, as its own, and its log counts them; before, the first link ended the session.
     /// </summary>
