@@ -394,6 +394,18 @@ public sealed record TransferOptions
     public OwnerParts OwnerParts { get; init; } = OwnerParts.Both;
 
     /// <summary>
+    /// Give every entry this user, a name or a number, as rsync --chown USER: does: the user is kept (as with
+    /// <see cref="PreserveOwners"/>, which it implies for the user), and is this one. A number travels as it is; a name
+    /// as the user this system knows by it, which the receiver gives the id it knows that name by (else that number).
+    /// An unknown name is refused before anything is read. Null (the default): the entry's own, if kept.
+    /// `sglty send --chown USER:GROUP`.
+    /// </summary>
+    public string? ChownUser { get; init; }
+
+    /// <summary>As <see cref="ChownUser"/>, for the group (rsync --chown :GROUP).</summary>
+    public string? ChownGroup { get; init; }
+
+    /// <summary>
     /// Send each path under the path it was given by, as rsync --relative (-R) does: <c>logs/app/x.log</c> arrives as
     /// <c>logs/app/x.log</c> below the receiver's directory, and <c>/var/log/x.log</c> as <c>var/log/x.log</c>; the
     /// first "/./" in a path marks where the kept part starts (<c>/var/./log/x.log</c> arrives as <c>log/x.log</c>, and

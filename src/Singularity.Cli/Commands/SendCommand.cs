@@ -72,6 +72,7 @@ internal static partial class SendCommand
         var group = new Option<bool>("--group", "-g") { Description = "keep each entry's group, as rsync -g: as --owners, without the user unless -o is given too" };
         var noOwner = new Option<bool>("--no-owner", "--no-o") { Description = "keep no user, as rsync --no-o: with -a or --owners, the groups alone" };
         var noGroup = new Option<bool>("--no-group", "--no-g") { Description = "keep no group, as rsync --no-g: with -a or --owners, the users alone" };
+        var chown = new Option<string>("--chown") { HelpName = "USER:GROUP", Description = "give every entry USER and GROUP (names or numbers), as rsync --chown does, which keeps them as -o and -g would: 'backup:backup', 'backup' (the user alone), ':backup' (the group alone); a name travels as the owners' names do (the receiver gives the id it knows it by), a number as it is; a receiver running as root applies them" };
         var owners = new Option<bool>("--owners") { Description = "keep each entry's owner and group, as rsync -a keeps them: by name where the receiver knows the name, else by number; a receiver running as root applies them, any other leaves them (Linux senders)" };
         var archive = new Option<bool>("--archive", "-a") { Description = "as rsync -a: keep owners and groups (--owners) where the sender is Linux; sglty keeps the rest of what rsync -a keeps anyway (directories whole, links as links, permissions, times), and leaves out devices, sockets and FIFOs with a line each, as rsync without -D" };
         var asAlways = new Option<bool>("--times", "-t", "--perms", "-p", "--links", "-l", "--partial", "--progress", "-P", "--no-inc-recursive", "--no-i-r") { Description = "taken as rsync takes them, and change nothing: sglty always keeps times and permissions, sends links as links, keeps what an interrupted send wrote to resume it, and shows progress (a bar on a terminal, else a line a second on stderr), of the whole send, since it reads the whole tree before it sends (what rsync's --no-inc-recursive asks for)" };
@@ -101,12 +102,13 @@ internal static partial class SendCommand
         var linkDest = new Option<string[]>("--link-dest") { HelpName = "DIR", Description = "link, rather than send, each file the destination does not hold yet that DIR holds unchanged (same size, time and mode, no setuid bit, the owner a received file would have), as rsync --link-dest does for snapshots: the receiver gives its copy there a further name; DIR is relative to the destination and inside the receiver's directory (../2026-12-04 beside a URL's backups/2026-12-05); may be given up to 20 times, tried in order (Linux receivers)", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
         var suffix = new Option<string>("--suffix") { HelpName = "SUFFIX", Description = "with --backup or --backup-dir, append SUFFIX to each backup's name, as rsync --suffix does; default '~' beside the files, none in --backup-dir" };
         var wholeFile = new Option<bool>("--whole-file", "-W") { Description = "send changed files whole, never as a delta, as rsync --whole-file does" };
-        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, modifyWindow, omitDirTimes, omitLinkTimes, update, ignoreExisting, existing, maxSize, minSize, delete, deleteExcluded, ignoreErrors, maxDelete, exclude, excludeFrom, include, includeFrom, filter, relative, filesFrom, recursive, from0, dryRun, verbose, quiet, itemize, outFormat, stats, info, logFile, logFileFormat, owners, owner, group, noOwner, noGroup, archive, asAlways, numericIds, hardLinks, oneFileSystem, copyLinks, copyUnsafeLinks, copyDirLinks, safeLinks, chmod, pruneEmpty, ignoreMissing, deleteMissing, removeSources, backup, backupDir, suffix, linkDest, compareDest, copyDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile };
+        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, modifyWindow, omitDirTimes, omitLinkTimes, update, ignoreExisting, existing, maxSize, minSize, delete, deleteExcluded, ignoreErrors, maxDelete, exclude, excludeFrom, include, includeFrom, filter, relative, filesFrom, recursive, from0, dryRun, verbose, quiet, itemize, outFormat, stats, info, logFile, logFileFormat, owners, owner, group, noOwner, noGroup, chown, archive, asAlways, numericIds, hardLinks, oneFileSystem, copyLinks, copyUnsafeLinks, copyDirLinks, safeLinks, chmod, pruneEmpty, ignoreMissing, deleteMissing, removeSources, backup, backupDir, suffix, linkDest, compareDest, copyDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile };
         command.Validators.Add(result =>
         {
             if (result.GetValue(outFormat) is { } format && OutFormat.Parse(format, out string? formatError) is null) result.AddError($"--out-format: {formatError}");
             if (result.GetValue(logFileFormat) is { } logFormat && OutFormat.Parse(logFormat, out string? logFormatError) is null) result.AddError($"--log-file-format: {logFormatError}");
             if (result.GetValue(logFileFormat) is not null && result.GetValue(logFile) is null) result.AddError("--log-file-format says how --log-file logs each change; give --log-file too");
+            if (result.GetValue(chown) is { } chosen && ChownParts(chosen) is (null, null)) result.AddError($"--chown takes USER:GROUP, USER or :GROUP, not '{chosen}'");
             if (InfoFlags.Parse(result.GetValue(info) ?? [], out string? infoError) is not { } flags) result.AddError($"--info: {infoError}");
             else if (StatsLevel(result.GetValue(stats), flags) > 0 && result.GetValue(json)) result.AddError("--stats and --json both print the send's counts on stdout; give one of them");
             if (result.GetValue(delta) && result.GetValue(wholeFile)) result.AddError("--delta and --whole-file contradict each other; give one of them");
@@ -186,6 +188,8 @@ internal static partial class SendCommand
                 Recursive = result.GetValue(filesFrom) is null || result.GetValue(recursive),
                 PreserveOwners = keptOwner != 0,
                 OwnerParts = keptOwner != 0 ? keptOwner : OwnerParts.Both,
+                ChownUser = result.GetValue(chown) is { } chosenOwner ? ChownParts(chosenOwner).User : null,
+                ChownGroup = result.GetValue(chown) is { } chosenGroup ? ChownParts(chosenGroup).Group : null,
                 NumericIds = result.GetValue(numericIds),
                 HardLinks = result.GetValue(hardLinks),
                 OneFileSystem = (result.GetResult(oneFileSystem)?.IdentifierTokenCount ?? 0) switch { 0 => MountPoints.Crossed, 1 => MountPoints.SentEmpty, _ => MountPoints.LeftOut },
@@ -275,6 +279,15 @@ internal static partial class SendCommand
             if (kept.Length > 1) prepared.Add(kept.ToString());
         }
         return ([.. prepared], null);
+    }
+
+    /// <summary>rsync's --chown USER:GROUP, USER (and USER:) or :GROUP, each part null where not given; both null when it gives neither.</summary>
+    private static (string? User, string? Group) ChownParts(string value)
+    {
+        if (value.Count(c => c == ':') > 1) return (null, null);
+        int colon = value.IndexOf(':', StringComparison.Ordinal);
+        string user = colon < 0 ? value : value[..colon], group = colon < 0 ? "" : value[(colon + 1)..];
+        return (user.Length > 0 ? user : null, group.Length > 0 ? group : null);
     }
 
     /// <summary>How much of rsync's --stats to print: 2 (all of it) for --stats, unless --info names a level.</summary>

@@ -46,6 +46,8 @@ internal static partial class Errors
         [nameof(TransferOptions.IdleTimeout)] = "--idle-timeout",
         [nameof(TransferOptions.Exclude)] = "--exclude",
         [nameof(TransferOptions.PreserveOwners)] = "--owners",
+        [nameof(TransferOptions.ChownUser)] = "--chown",
+        [nameof(TransferOptions.ChownGroup)] = "--chown",
         [nameof(TransferOptions.MaxFileSize)] = "--max-size",
         [nameof(TransferOptions.MinFileSize)] = "--min-size",
         [nameof(TransferOptions.BackupDirectory)] = "--backup-dir",

@@ -637,10 +637,17 @@ internal sealed partial class ReceiverSession
                 // The link is created as it was sent and never followed; PathGuard refuses any later entry beneath it.
                 // The same link is made anew, and is no change to keep a backup of.
                 string? standingTarget = new FileInfo(full).LinkTarget;
-                if (standingTarget is not null && standingTarget == entry.LinkTarget) File.Delete(full);
+                var linkOwner = SpecialFiles.MayChangeOwners ? entry.Owner : null;
+                if (standingTarget is not null && standingTarget == entry.LinkTarget)
+                {
+                    // The part of the owner not kept (-o or -g alone) stays the standing link's, as if left in place.
+                    if (linkOwner is { } kept && (kept.User == ManifestEntry.IdNotKept || kept.Group == ManifestEntry.IdNotKept) && SpecialFiles.OwnerOf(full) is { } found)
+                        linkOwner = (kept.User == ManifestEntry.IdNotKept ? found.User : kept.User, kept.Group == ManifestEntry.IdNotKept ? found.Group : kept.Group);
+                    File.Delete(full);
+                }
                 else if (standingTarget is not null || File.Exists(full)) Discard(full, entry.Path);
                 File.CreateSymbolicLink(full, entry.LinkTarget!);
-                if (SpecialFiles.MayChangeOwners && entry.Owner is { } linkOwner && !SpecialFiles.TrySetOwnerNotFollowing(full, linkOwner)) OwnerNotSet();
+                if (linkOwner is { } given && !SpecialFiles.TrySetOwnerNotFollowing(full, given)) OwnerNotSet();
                 // The link's own mtime, as rsync -a keeps it (.NET sets it without following the link). A file system
                 // that keeps no times for links leaves the link as created: its target is what matters.
                 try { if (!_omitLinkTimes) File.SetLastWriteTimeUtc(full, SourceScanner.FromNanoseconds(entry.MtimeNanoseconds)); }

@@ -185,15 +185,21 @@ internal sealed partial class SenderSession
         }
         // One more look at each entry, only when asked: its owner and group travel by number. A source named through a
         // link is taken as what it points to, as its contents are.
-        if (options.PreserveOwners)
+        // --chown gives every entry its user or group, and keeps that part.
+        var chosen = ChosenOwner.Of(options);
+        var parts = OwnersSent(options, chosen);
+        if (parts != 0)
         {
 #pragma warning disable CA2208 // Names the option the caller set.
             if (!OperatingSystem.IsLinux()) throw new ArgumentException("owners can be read on Linux only", nameof(TransferOptions.PreserveOwners));
 #pragma warning restore CA2208
-            // A hard link's owner is its file's. What -o or -g alone does not keep goes as not kept.
-            scanned = [.. scanned.Select(e => e.Entry.Kind == EntryKind.HardLink ? e : e with { Entry = e.Entry with { Owner = Kept(SpecialFiles.OwnerOf(e.SourcePath, follow: e.Entry.Path.Length <= e.Skip), options.OwnerParts) } })];
+            // Only a part kept and not chosen is read. A hard link's owner is its file's. What -o or -g alone does not
+            // keep goes as not kept.
+            bool read = ((parts & OwnerParts.User) != 0 && chosen.User is null) || ((parts & OwnerParts.Group) != 0 && chosen.Group is null);
+            scanned = [.. scanned.Select(e => e.Entry.Kind == EntryKind.HardLink ? e
+                : e with { Entry = e.Entry with { Owner = chosen.Apply(read ? SpecialFiles.OwnerOf(e.SourcePath, follow: e.Entry.Path.Length <= e.Skip) : null, parts) } })];
+            if (!options.NumericIds) _ownerNames = NamesOf(scanned, chosen);
         }
-        if (options.PreserveOwners && !options.NumericIds) _ownerNames = NamesOf(scanned);
         // A transfer rule, as rsync's --max-size: the files it leaves out are named to a receiver that deletes, which keeps them.
         if (options.MaxFileSize is not null || options.MinFileSize is not null)
         {
@@ -243,7 +249,7 @@ internal sealed partial class SenderSession
             | (options.CompareDestinations.Count > 0 ? MoreSessionFlags.CompareDest : 0) | (options.CopyDestinations.Count > 0 ? MoreSessionFlags.CopyDest : 0)
             | (options.IgnoreErrors && options.DeleteExtraneous ? MoreSessionFlags.IgnoreErrors : 0)
             | (options.ItemizeChanges > 0 ? MoreSessionFlags.Itemize : 0)
-            | (options.PreserveOwners && options.OwnerParts != OwnerParts.Both ? MoreSessionFlags.OwnerParts : 0);
+            | (parts is not (0 or OwnerParts.Both) ? MoreSessionFlags.OwnerParts : 0);
         if (_moreFlags != 0) _sessionFlags |= OpenSessionFlags.More;
         // A scan that left something out does not ask (the result says the deletion was skipped), unless told to
         // delete whatever was left out (rsync --ignore-errors).
@@ -325,15 +331,17 @@ internal sealed partial class SenderSession
     /// at most <see cref="OwnerNamesMessage.MostNames"/> (the rest travel by number alone), and only those with a name
     /// that can travel.
     /// </summary>
-    /// <summary>The parts of <paramref name="owner"/> that <paramref name="parts"/> keeps, the others <see cref="ManifestEntry.IdNotKept"/>.</summary>
-    private static (uint User, uint Group)? Kept((uint User, uint Group)? owner, OwnerParts parts) => owner is { } both
-        ? ((parts & OwnerParts.User) != 0 ? both.User : ManifestEntry.IdNotKept, (parts & OwnerParts.Group) != 0 ? both.Group : ManifestEntry.IdNotKept)
-        : null;
+    /// <summary>The parts of an owner a send keeps: those the options keep, and those --chown chooses; 0 for none.</summary>
+    private static OwnerParts OwnersSent(TransferOptions options, ChosenOwner chosen) =>
+        (options.PreserveOwners ? options.OwnerParts : 0) | (chosen.User is not null ? OwnerParts.User : 0) | (chosen.Group is not null ? OwnerParts.Group : 0);
 
-    private static List<OwnerName> NamesOf(List<SourceEntry> entries)
+    /// <summary>The names of the ids the entries carry, for the receiver to map; not those --chown gave by number, which travel as numbers.</summary>
+    private static List<OwnerName> NamesOf(List<SourceEntry> entries, ChosenOwner chosen)
     {
         var names = new List<OwnerName>();
         var seen = new HashSet<(bool, uint)>();
+        if (chosen.UserByNumber) seen.Add((false, chosen.User!.Value));
+        if (chosen.GroupByNumber) seen.Add((true, chosen.Group!.Value));
         foreach (var (entry, _, _) in entries)
         {
             if (entry.Owner is not { } owner) continue;

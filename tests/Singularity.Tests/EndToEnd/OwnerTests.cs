@@ -95,6 +95,57 @@ public sealed class OwnerTests
     }
 
     /// <summary>
+    /// --chown gives every entry the user and group it names, by name or number, as rsync --chown does, which is
+    /// run beside it on the same tree; with the group alone, the user stays as the receiver finds or makes it. An
+    /// unknown name is refused before anything moves.
+    /// </summary>
+    [SkippableFact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task Chown_gives_every_entry_the_owner_it_names_as_rsyncs_does()
+    {
+        Skip.IfNot(SpecialFiles.MayChangeOwners && Commands.RsyncAtLeast(3, 1), "needs root on Linux, and rsync 3.1 or later");
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src"), destination = temp.Sub("dst"), copy = temp.Sub("copy");
+        string[] names = ["f", "sub", "sub/g", "link"];
+        TestFiles.Create(Path.Combine(tree, "f"), 3000, seed: 1);
+        TestFiles.Create(Path.Combine(tree, "sub", "g"), 4000, seed: 2);
+        File.CreateSymbolicLink(Path.Combine(tree, "link"), "f");
+        foreach (string name in names) Assert.True(SpecialFiles.TrySetOwnerNotFollowing(Path.Combine(tree, name), (4242, 4343)));
+        await using var receiver = new LoopbackReceiver(destination);
+
+        Assert.True(Commands.Run("rsync", "-rlpt", "--chown=nobody:5678", tree + "/", copy + "/"));
+        var (exit, _, error) = await SgltyProcess.RunAsync("send", tree + "/", "--to", receiver.Url.ToString(), "--chown", "nobody:5678");
+        Assert.True(exit == 0, error);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        foreach (string name in names)
+        {
+            Assert.Equal((65534u, 5678u), SpecialFiles.OwnerOf(Path.Combine(destination, name)));
+            Assert.Equal(SpecialFiles.OwnerOf(Path.Combine(copy, name)), SpecialFiles.OwnerOf(Path.Combine(destination, name)));
+        }
+
+        // The group alone: the user of an entry in place stays; a new entry's is the receiver's own.
+        TestFiles.Create(Path.Combine(tree, "new"), 10, seed: 3);
+        Assert.True(SpecialFiles.TrySetOwnerNotFollowing(Path.Combine(tree, "new"), (4242, 4343)));
+        Assert.True(Commands.Run("rsync", "-rlpt", "--chown=:7", tree + "/", copy + "/"));
+        (exit, var changes, error) = await SgltyProcess.RunAsync("send", tree + "/", "--to", receiver.Url.ToString(), "--chown", ":7", "-i");
+        Assert.True(exit == 0, error + changes);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.True((65534u, 7u) == SpecialFiles.OwnerOf(Path.Combine(destination, "f")), changes);
+        Assert.True((65534u, 7u) == SpecialFiles.OwnerOf(Path.Combine(destination, "link")), changes);
+        Assert.Equal((0u, 7u), SpecialFiles.OwnerOf(Path.Combine(destination, "new")));
+        foreach (string name in (string[])[.. names, "new"])
+            Assert.Equal(SpecialFiles.OwnerOf(Path.Combine(copy, name)), SpecialFiles.OwnerOf(Path.Combine(destination, name)));
+        TestFiles.AssertSameTree(tree, destination);
+
+        var (unknown, _, why) = await SgltyProcess.RunAsync("send", tree + "/", "--to", receiver.Url.ToString(), "--chown", "no-such-user-here");
+        Assert.NotEqual(0, unknown);
+        Assert.Contains("--chown: no user 'no-such-user-here' here", why);
+        var (malformed, _, said) = await SgltyProcess.RunAsync("send", tree + "/", "--to", receiver.Url.ToString(), "--chown", "a:b:c");
+        Assert.NotEqual(0, malformed);
+        Assert.Contains("--chown takes USER:GROUP, USER or :GROUP, not 'a:b:c'", said);
+    }
+
+    /// <summary>
     /// With the user alone kept, an earlier copy (--copy-dest) of that user is used whatever its group, and the copy
     /// made from it gets the kept user and the receiver's own group, as a received file would.
     /// </summary>
