@@ -476,6 +476,17 @@ public sealed record TransferOptions
     public bool Sparse { get; init; }
 
     /// <summary>
+    /// Write a changed file into the file standing at its name, where it stands, as rsync --inplace does, rather than
+    /// beside it and renamed into place: no second copy takes the disk's space, its hard links see the new contents,
+    /// and with <see cref="Delta"/> only the shards that differ are written (the standing file's are read where they
+    /// stand, never copied). As with rsync, the file is then not all or nothing: a send that fails part way leaves it
+    /// part old, part new (with a time that tells it apart, so the next send finishes it), and a reader meanwhile sees
+    /// it change. A new file still arrives beside its name. Not with <see cref="Sparse"/> or backups. Needs a Linux
+    /// receiver of this version. Default false; `sglty send --inplace` sets it.
+    /// </summary>
+    public bool InPlace { get; init; }
+
+    /// <summary>
     /// Compress each shard on the wire, as rsync -z and scp -C do: Zstandard at level 1 (<see cref="CompressLevel"/>), some hundreds of MB/s a core,
     /// so it pays where the path is slower than that and the data packs (text, logs, databases), as on a WAN, and costs
     /// throughput on a fast LAN. A shard that does not shrink travels as it is, and a file with such a shard (already
@@ -558,6 +569,7 @@ public sealed record TransferOptions
             throw new ArgumentException("removing sources would remove what followed links point to: copy-links, copy-unsafe-links and copy-dirlinks do not go with it", CopyLinks ? nameof(CopyLinks) : CopyUnsafeLinks ? nameof(CopyUnsafeLinks) : nameof(CopyDirLinks));
         if (HardLinks && KeepsByRule)
             throw new ArgumentException("hard links are made over what stands at their names, which size-only, update, ignore-existing and existing would keep: they do not go together yet", nameof(HardLinks));
+        if (InPlace && (Sparse || KeepsBackups)) throw new ArgumentException(Sparse ? "files written in place cannot be left with holes; leave out --sparse" : "a file written in place leaves no version to keep as a backup; leave out --backup", nameof(InPlace));
         if (BackupSuffix is not null && !KeepsBackups)
             throw new ArgumentException("a backup suffix needs Backup or a BackupDirectory", nameof(BackupSuffix));
         if (KeepsBackups && Protocol.BackupMessage.DirectoryError(BackupDirectory, Limits) is { } directoryError)

@@ -47,6 +47,7 @@ internal static partial class Errors
         [nameof(TransferOptions.Exclude)] = "--exclude",
         [nameof(TransferOptions.PreserveOwners)] = "--owners",
         [nameof(TransferOptions.ChownUser)] = "--chown",
+        [nameof(TransferOptions.InPlace)] = "--inplace",
         [nameof(TransferOptions.ChownGroup)] = "--chown",
         [nameof(TransferOptions.MaxFileSize)] = "--max-size",
         [nameof(TransferOptions.MinFileSize)] = "--min-size",

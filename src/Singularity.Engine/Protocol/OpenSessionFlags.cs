@@ -85,6 +85,9 @@ internal static class MoreSessionFlags
     /// <summary>Owners kept in part (rsync -o or -g alone): an entry's user or group of <see cref="ManifestEntry.IdNotKept"/> is left as the receiver finds or makes it.</summary>
     public const uint OwnerParts = 128;
 
+    /// <summary>A changed file where a regular file stands is written into that file, where it stands, rather than beside it and renamed (rsync --inplace).</summary>
+    public const uint InPlace = 256;
+
     /// <summary>Every bit this side knows.</summary>
-    public const uint Known = ModifyWindow | OmitDirectoryTimes | OmitLinkTimes | CompareDest | CopyDest | IgnoreErrors | Itemize | OwnerParts;
+    public const uint Known = ModifyWindow | OmitDirectoryTimes | OmitLinkTimes | CompareDest | CopyDest | IgnoreErrors | Itemize | OwnerParts | InPlace;
 }

@@ -116,8 +116,30 @@ internal static class BasisSeed
         }
     }
 
-    /// <summary>Copies whole shards from the basis into the partial, hashing what it copies; returns how many, recorded in <paramref name="records"/>.</summary>
-    private static int Copy(Microsoft.Win32.SafeHandles.SafeFileHandle basis, FileStream partial, (int Index, ulong Digest)[] records, long size, int shardSize, byte[] buffer, bool sparse, Action alive)
+    /// <summary>
+    /// The digests of the shards of <paramref name="entry"/> that the file <paramref name="basis"/> holds whole, at most
+    /// <paramref name="mostShards"/>, read where they stand: the offers of a file written in place (rsync --inplace),
+    /// which needs no copy. <paramref name="alive"/> is called after every read, as for a seed.
+    /// </summary>
+    public static Dictionary<int, ulong> ShardDigests(SafeFileHandle basis, ManifestEntry entry, int shardSize, int mostShards, Action alive)
+    {
+        int shards = Math.Min(mostShards, SeedableShards(RandomAccess.GetLength(basis), entry.Size, shardSize));
+        if (shards <= 0) return [];
+        var records = new (int Index, ulong Digest)[shards];
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Min(shardSize, Slice));
+        try
+        {
+            int read = Copy(basis, null, records, entry.Size, shardSize, buffer, sparse: false, alive);
+            return records.Take(read).ToDictionary(record => record.Index, record => record.Digest);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Copies whole shards from the basis into the partial (none without one), hashing what it reads; returns how many, recorded in <paramref name="records"/>.</summary>
+    private static int Copy(SafeFileHandle basis, FileStream? partial, (int Index, ulong Digest)[] records, long size, int shardSize, byte[] buffer, bool sparse, Action alive)
     {
         var hash = new XxHash3();
         long unflushed = 0;
@@ -134,20 +156,23 @@ internal static class BasisSeed
                 if (read == 0) return index;
                 slice = slice[..read];
                 hash.Append(slice);
-                if (sparse) SparseFiles.WriteLeavingHoles(partial.SafeFileHandle, slice, offset + done);
-                else RandomAccess.Write(partial.SafeFileHandle, slice, offset + done);
+                if (partial is not null) Write(partial, slice, offset + done);
                 done += read;
-                if ((unflushed += read) >= FlushEvery)
-                {
-                    RandomAccess.FlushToDisk(partial.SafeFileHandle);
-                    unflushed = 0;
-                }
                 alive();
             }
             // What was copied is what is recorded: a basis written to meanwhile changes both alike.
             records[index] = (index, hash.GetCurrentHashAsUInt64());
         }
         return records.Length;
+
+        void Write(FileStream partial, ReadOnlySpan<byte> slice, long at)
+        {
+            if (sparse) SparseFiles.WriteLeavingHoles(partial.SafeFileHandle, slice, at);
+            else RandomAccess.Write(partial.SafeFileHandle, slice, at);
+            if ((unflushed += slice.Length) < FlushEvery) return;
+            RandomAccess.FlushToDisk(partial.SafeFileHandle);
+            unflushed = 0;
+        }
     }
 
     /// <summary>Removes a seeded partial and its journal while still holding both.</summary>

@@ -54,6 +54,7 @@ internal sealed class PartialFile
     // The boxed digest of the last shard as a hole, once a hole for it arrived (HoleDigest).
     private object? _lastHole;
     private readonly IReadOnlyDictionary<int, ulong> _offered;
+    private readonly InPlaceBasis? _inPlace;
     private readonly ulong _session;
     // Records waiting for the next flush, under _lock; null for a file that keeps no journal. A flush takes the list
     // and leaves a new one: one small allocation per group of shards.
@@ -83,8 +84,11 @@ internal sealed class PartialFile
     // offerLimit: the most journal records this file may offer; a journal holding more is not read, and the file
     // starts afresh.
     // sparse: shards may arrive as holes, and the file is not preallocated (the caller passes preallocate false).
-    public PartialFile(uint id, ManifestEntry entry, string finalPath, int shardSize, bool durable, ulong session, bool preallocate = true, bool applyMode = true, OpenFileBudget? holds = null, OpenFileBudget? writing = null, long offerLimit = long.MaxValue, bool sparse = false)
+    // inPlace: the file is written where it stands, not beside it (rsync --inplace), and offers what the standing
+    // file holds; it keeps no journal and is never renamed. Null for a file written beside its name.
+    public PartialFile(uint id, ManifestEntry entry, string finalPath, int shardSize, bool durable, ulong session, bool preallocate = true, bool applyMode = true, OpenFileBudget? holds = null, OpenFileBudget? writing = null, long offerLimit = long.MaxValue, bool sparse = false, InPlaceBasis? inPlace = null)
     {
+        _inPlace = inPlace;
         _sparse = sparse;
         _applyMode = applyMode;
         _holds = holds;
@@ -106,7 +110,8 @@ internal sealed class PartialFile
         _written = ShardCount == 0;
         // Preallocation reserves space without setting the length, so a partial is as long as its furthest write;
         // a record for bytes beyond that length is not trusted.
-        _offered = Resumable && new FileInfo(TempPath) is { Exists: true, LinkTarget: null } part && part.Length <= entry.Size
+        _offered = inPlace is not null ? inPlace.Offers
+            : Resumable && new FileInfo(TempPath) is { Exists: true, LinkTarget: null } part && part.Length <= entry.Size
                 && ResumeJournal.MostRecords(JournalPath) <= offerLimit
             ? ResumeJournal.Load(JournalPath, entry.Size, entry.MtimeNanoseconds, shardSize, ShardCount)
                 .Where(r => (long)r.Key * shardSize + Digests.ShardLength(entry.Size, shardSize, r.Key) <= part.Length)
@@ -118,7 +123,7 @@ internal sealed class PartialFile
     public ManifestEntry Entry { get; }
     public string FinalPath { get; }
     // The names below are built when needed rather than kept: they are wanted at the open and the commit only.
-    public string TempPath => Resumable ? ResumablePath : TemporaryPath(_session);
+    public string TempPath => _inPlace is not null ? FinalPath : Resumable ? ResumablePath : TemporaryPath(_session);
     public string JournalPath => ResumeJournal.PathFor(TempPath);
 
     /// <summary>Where a resumable partial of this file lives; the same as <see cref="TempPath"/> when this one is resumable.</summary>
@@ -156,7 +161,10 @@ internal sealed class PartialFile
     /// A file of one shard is all or nothing: no journal. Without flushes (--no-fsync) a journal record could outlive
     /// the data it claims in a power failure, so there is no journal either.
     /// </summary>
-    public bool Resumable => ShardCount > 1 && _durable;
+    public bool Resumable => ShardCount > 1 && _durable && _inPlace is null;
+
+    /// <summary>Written where it stands (rsync --inplace), rather than beside its name and renamed into place.</summary>
+    public bool InPlace => _inPlace is not null;
 
     /// <summary>Shards a previous session left verified on disk, offered to the sender, which keeps those its source still matches.</summary>
     public IReadOnlyDictionary<int, ulong> Offered => _offered;
@@ -245,8 +253,9 @@ internal sealed class PartialFile
                 throw new ProtocolViolationException($"shard {index} of '{Entry.Path}' was kept but never offered");
             if (Committed || _written || _givenUp || !Claim(index)) return false;
             _shards!.Set((int)index, digest);
-            // Its bytes were flushed by the session that journaled them, so its record may be written at once.
-            _unjournaled!.Add(((int)index, digest));
+            // Its bytes were flushed by the session that journaled them, so its record may be written at once. A
+            // file written in place keeps no journal: its shards are where they stand.
+            _unjournaled?.Add(((int)index, digest));
             if (++_verified < ShardCount) return false;
         }
         Finish();
@@ -363,6 +372,8 @@ internal sealed class PartialFile
             if (handle is not null)
             {
                 if (_sparse && RandomAccess.GetLength(handle) < Entry.Size) RandomAccess.SetLength(handle, Entry.Size);
+                // A file written in place has the source's length before its mtime is set (a length set later moves it).
+                if (_inPlace is not null && RandomAccess.GetLength(handle) != Entry.Size) RandomAccess.SetLength(handle, Entry.Size);
                 // A held file gets its mtime through the open handle, after the last write (a write would move it
                 // again) and before the flush, so it is as durable as the data; it stays locked until the commit, so
                 // cleaning partials never removes it. A file beyond the hold budget is closed here and keeps a fresh
@@ -444,6 +455,19 @@ internal sealed class PartialFile
         {
             held = _stream;
             _stream = null;
+        }
+        if (_inPlace is not null)
+        {
+            try
+            {
+                CommitInPlace(held);
+            }
+            finally
+            {
+                held?.Dispose();
+                StopHolding();
+            }
+            return;
         }
         FileStream? journalLock = null, locked = null;
         string temp = TempPath;
@@ -567,7 +591,9 @@ internal sealed class PartialFile
                     StopHolding();
                     StopWriting();
                 }
-                if (!Resumable) TryDelete(TempPath);
+                // Written in place, it is the file at its name: it stays, as written so far.
+                if (_inPlace is not null) { }
+                else if (!Resumable) TryDelete(TempPath);
                 // A copy of the version at its name of which this session claimed no shard: the next session seeds
                 // it again, so it does not stay taking space (a sender that sent only a manifest would otherwise
                 // leave a copy of every file it named). The journal first, in the order a session that resumes the
@@ -607,6 +633,12 @@ internal sealed class PartialFile
     /// <summary>Opens the temporary file: the existing one when resuming, else a new preallocated one; and the journal.</summary>
     private void Open()
     {
+        if (_inPlace is not null)
+        {
+            _stream = OpenInPlace();
+            _handle = _stream.SafeFileHandle;
+            return;
+        }
         bool resume = _offered.Count > 0;
         // A journal describes one partial: a new partial never inherits an old journal, and a resumed one is
         // rewritten with the records of the offered shards the sender kept so far; one it keeps later follows with
@@ -643,6 +675,59 @@ internal sealed class PartialFile
             : CreateExclusive(temp, _preallocate ? Entry.Size : 0, Entry.Path);
         _handle = _stream.SafeFileHandle;
     }
+
+    /// <summary>
+    /// Opens the file standing at the name for writing where it stands (rsync --inplace): never through a link there,
+    /// only the file whose shards were offered (one a local user swapped in meanwhile is refused, and the sender sends
+    /// again), and locked, as a partial is, so that a second session writing it in place is refused as busy.
+    /// </summary>
+    private FileStream OpenInPlace()
+    {
+        var handle = SpecialFiles.OpenRegularForWritingNotFollowing(FinalPath) ?? throw Replaced(Entry.Path);
+        try
+        {
+            if (SpecialFiles.IdentityOf(handle) != _inPlace!.Identity) throw Replaced(Entry.Path);
+            if (!SpecialFiles.TryLockExclusive(handle)) throw InUse(Entry.Path);
+            return new FileStream(handle, FileAccess.ReadWrite, bufferSize: 0);
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The commit of a file written in place: its digest checked, then its length, owner, mode and mtime set through a
+    /// handle on the file itself, and flushed; nothing is renamed. A file whose digest fails stays as written: its
+    /// shards were written where they stand, as rsync --inplace writes them, and only its mtime tells it apart.
+    /// </summary>
+    private void CommitInPlace(FileStream? held)
+    {
+        ulong expected = _shards?.FileDigest() ?? Digests.File([]);
+        if (expected != _sealedDigest!.Value)
+            throw new IntegrityException($"'{Entry.Path}' failed its whole-file check after it was written in place (--inplace): what stands there is not the source's; send it again");
+        // Not held since its last write (every shard kept, or the hold budget spent): opened again, as checked before.
+        var stream = held ?? OpenInPlace();
+        try
+        {
+            var handle = stream.SafeFileHandle;
+            // Longer than the source's, where the source shrank; the last writes may have reached past its end too.
+            if (RandomAccess.GetLength(handle) != Entry.Size) RandomAccess.SetLength(handle, Entry.Size);
+            if (SpecialFiles.MayChangeOwners && Entry.Owner is { } owner) OwnerNotSet = !SpecialFiles.TrySetOwner(handle, owner);
+            if (_applyMode && !OperatingSystem.IsWindows()) File.SetUnixFileMode(handle, Entry.Mode & SafeModeBits);
+            File.SetLastWriteTimeUtc(handle, SourceScanner.FromNanoseconds(Entry.MtimeNanoseconds));
+            if (_durable) RandomAccess.FlushToDisk(handle);
+            Committed = true;
+        }
+        finally
+        {
+            if (held is null) stream.Dispose();
+        }
+    }
+
+    private static SingularityException Replaced(string path) =>
+        new(ErrorCode.Busy, $"what stands at '{path}' is not the file whose shards were offered any more (replaced, or a link now); send it again");
 
     /// <summary>
     /// The hidden temporary name of <paramref name="name"/>: <c>.NAME.sglty-part</c>, or <c>.NAME.SESSION.sglty-part</c>
@@ -800,3 +885,10 @@ internal sealed class PartialFile
         catch (UnauthorizedAccessException) { }
     }
 }
+
+/// <summary>
+/// A file to be written where it stands (rsync --inplace): the identity (device, inode) of the regular file standing at
+/// its name when its shards were read, which the file opened for writing must still be, and those shards' digests,
+/// offered to the sender (none without delta).
+/// </summary>
+internal sealed record InPlaceBasis((ulong Device, ulong Inode) Identity, IReadOnlyDictionary<int, ulong> Offers);

@@ -63,13 +63,19 @@ internal static class SpecialFiles
     /// </summary>
     public static SafeFileHandle? OpenRegularNotFollowing(string path) => OpenRegular(path, orFollowing: false);
 
-    private static SafeFileHandle? OpenRegular(string path, bool orFollowing)
+    /// <summary>
+    /// As <see cref="OpenRegularNotFollowing"/>, for reading and writing (a file written where it stands, rsync
+    /// --inplace); null too where the name is a link or not a regular file.
+    /// </summary>
+    public static SafeFileHandle? OpenRegularForWritingNotFollowing(string path) => OpenRegular(path, orFollowing: false, OpenReadWrite);
+
+    private static SafeFileHandle? OpenRegular(string path, bool orFollowing, int access = 0)
     {
         if (!OperatingSystem.IsLinux() || NoFollow() is not { } noFollow) return orFollowing ? OpenFollowing(path) : null;
         int descriptor;
         try
         {
-            descriptor = open(path, noFollow | OpenNonBlocking | OpenNoControllingTerminal | OpenCloseOnExec);
+            descriptor = open(path, access | noFollow | OpenNonBlocking | OpenNoControllingTerminal | OpenCloseOnExec);
         }
         catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
         {
@@ -161,6 +167,7 @@ internal static class SpecialFiles
     // Open flags shared by the architectures above (O_RDONLY is 0). O_PATH opens a name without reading it.
     private const int PathOnly = 0x200000;
     private const int OpenNonBlocking = 0x800;
+    private const int OpenReadWrite = 2;
     private const int OpenWriteOnly = 0x1;
     private const int OpenNoControllingTerminal = 0x100;
     private const int OpenCloseOnExec = 0x80000;
@@ -204,6 +211,40 @@ internal static class SpecialFiles
             return false;
         }
     }
+
+    /// <summary>The device and inode of the file <paramref name="handle"/> holds open; null where they cannot be read (not Linux, no statx).</summary>
+    public static (ulong Device, ulong Inode)? IdentityOf(SafeFileHandle handle)
+    {
+        if (!OperatingSystem.IsLinux()) return null;
+        try
+        {
+            return statx(handle, "", AtEmptyPath, StatxInode, out var status) == 0 && (status.Mask & StatxInode) != 0 ? (status.Device, status.Inode) : null;
+        }
+        catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Takes an exclusive lock (flock) on the open file, without waiting: false if another process or handle holds one.
+    /// True where no lock can be taken at all (not Linux, a file system without flock): nothing is locked there.
+    /// </summary>
+    public static bool TryLockExclusive(SafeFileHandle handle)
+    {
+        if (!OperatingSystem.IsLinux()) return true;
+        try
+        {
+            return flock(handle, LockExclusive | LockNonBlocking) == 0 || Marshal.GetLastPInvokeError() != Errno.WouldBlock;
+        }
+        catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
+        {
+            return true;
+        }
+    }
+
+    private const int LockExclusive = 2;
+    private const int LockNonBlocking = 4;
 
     /// <summary>
     /// The device and inode of what <paramref name="path"/> names, not following a link there unless
@@ -668,6 +709,9 @@ internal static class SpecialFiles
 
     [DllImport("libc", EntryPoint = "readlinkat", SetLastError = true)]
     private static extern nint readlinkat(SafeFileHandle directory, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, byte[] buffer, nint size);
+
+    [DllImport("libc", EntryPoint = "flock", SetLastError = true)]
+    private static extern int flock(SafeFileHandle descriptor, int operation);
 
     [DllImport("libc", EntryPoint = "fchown", SetLastError = true)]
     private static extern int fchown(SafeFileHandle descriptor, uint owner, uint group);

@@ -75,6 +75,8 @@ internal sealed partial class ReceiverSession
     // names. _readingInPlace counts the files in place being read whole (seeded from, or hashed for --checksum): while
     // any is, the sender, waiting for its acceptance, is told that this side is at work.
     private bool _delta;
+    // rsync --inplace: a changed file where a regular file stands is written into it (OpenSession's more flags bit 8).
+    private bool _inPlace;
     private int _readingInPlace;
     // With --checksum, the chunk's files that may be in place: read together, on every core, after the chunk's other
     // entries are prepared, then prepared in turn (ReadInPlace).
@@ -329,6 +331,7 @@ internal sealed partial class ReceiverSession
         }
         _shardSize = shardSize;
         if ((flags & OpenSessionFlags.Sparse) != 0) _holeDigests = new HoleDigests(shardSize);
+        if (_inPlace && _holeDigests is not null) throw new ProtocolViolationException("OpenSession asks to write files in place and to leave holes, which do not go together");
         _compressed = (flags & OpenSessionFlags.Compressed) != 0;
         _delta = (flags & OpenSessionFlags.Delta) != 0 && _options.Delta;
         _declaredBytes = totalBytes;
@@ -359,6 +362,8 @@ internal sealed partial class ReceiverSession
         _omitDirectoryTimes = (flags & MoreSessionFlags.OmitDirectoryTimes) != 0;
         _omitLinkTimes = (flags & MoreSessionFlags.OmitLinkTimes) != 0;
         _itemize = (flags & MoreSessionFlags.Itemize) != 0;
+        _inPlace = (flags & MoreSessionFlags.InPlace) != 0;
+        if (_inPlace && !OperatingSystem.IsLinux()) throw new ProtocolViolationException("OpenSession asks to write files in place, which only a Linux receiver does (it opens them never through a link); leave out --inplace or receive on Linux");
     }
 
     /// <summary>The patterns of what the sender left out, which a deletion keeps; only before the manifest, only with a deletion, and once.</summary>
@@ -375,6 +380,7 @@ internal sealed partial class ReceiverSession
     private void OnBackup(ReadOnlySpan<byte> body)
     {
         if (!_opened || _entriesReceived != 0 || _backups is not null) throw new ProtocolViolationException("Backup outside its place: once, after OpenSession and before the manifest");
+        if (_inPlace) throw new ProtocolViolationException("Backup in a session that writes files in place, which leaves no version to keep");
         var (suffix, directory) = BackupMessage.Decode(body, _limits);
         _backups = new Backups(_guard, suffix, directory);
     }
@@ -698,9 +704,12 @@ internal sealed partial class ReceiverSession
         // looked for there again, since nothing of it stands here.
         if (_linkDests is not null && (!entry.SentBefore || _earlierCopies == EarlierCopies.Compared) && Linked(id, entry, full, fresh, partialStands, standing, link: true)) return;
         var file = NewPartialFile(id, entry, full);
-        // A partial of its own, from an interrupted send of this version, is resumed; otherwise, with delta, the file
-        // is seeded from the version at its name, and its offers read from the seed.
-        if (_delta && file.Offered.Count == 0 && ((!fresh && SeedFromBasis(entry, full)) || SeedFromLinkDest(entry, full, fresh, standing)))
+        // A partial of its own, from an interrupted send of this version, is resumed; otherwise, in place, the file is
+        // written into the one standing there, which offers its shards with delta; otherwise, with delta, the file is
+        // seeded from the version at its name, and its offers read from the seed.
+        if (_inPlace && !fresh && file.Offered.Count == 0 && InPlaceBasisOf(entry, full) is { } inPlace)
+            file = NewPartialFile(id, entry, full, fromBasis: true, inPlace);
+        else if (_delta && file.Offered.Count == 0 && ((!fresh && SeedFromBasis(entry, full)) || SeedFromLinkDest(entry, full, fresh, standing)))
             file = NewPartialFile(id, entry, full, fromBasis: true);
         _files[id] = file;
         _fileCount++;
@@ -1222,9 +1231,48 @@ internal sealed partial class ReceiverSession
         }
     }
 
-    /// <summary>A file's record for this session, reading what a partial at its resumable name offers.</summary>
-    private PartialFile NewPartialFile(uint id, ManifestEntry entry, string full, bool fromBasis = false) =>
-        new(id, entry, full, _shardSize, _options.Transfer.Durable, Id.Tag, _preallocate && _holeDigests is null, _options.PreserveMode, _holds, _writing, _offersLeft, sparse: _holeDigests is not null) { FromBasis = fromBasis, Backups = _backups };
+    /// <summary>A file's record for this session, reading what a partial at its resumable name offers; or, <paramref name="inPlace"/>, one written where it stands.</summary>
+    private PartialFile NewPartialFile(uint id, ManifestEntry entry, string full, bool fromBasis = false, InPlaceBasis? inPlace = null) =>
+        new(id, entry, full, _shardSize, _options.Transfer.Durable, Id.Tag, _preallocate && _holeDigests is null && inPlace is null, _options.PreserveMode, _holds, _writing, _offersLeft, sparse: _holeDigests is not null, inPlace) { FromBasis = fromBasis, Backups = _backups };
+
+    /// <summary>
+    /// In place (rsync --inplace): the regular file standing at the name, opened never through a link, and with delta
+    /// its shards' digests, read where they stand (within what the session may still offer): no copy is made. Null
+    /// where none stands, or it cannot be read (the file then arrives beside it, as without --inplace), and for an
+    /// empty file, which has no shard to write.
+    /// </summary>
+    private InPlaceBasis? InPlaceBasisOf(ManifestEntry entry, string full)
+    {
+        if (entry.Size == 0) return null;
+        SafeFileHandle? standing;
+        try
+        {
+            standing = SpecialFiles.OpenRegularNotFollowing(full);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+        if (standing is null) return null;
+        using (standing)
+        {
+            if (SpecialFiles.OpenedElsewhere(standing, full) || SpecialFiles.IdentityOf(standing) is not { } identity) return null;
+            if (!_delta || _offersLeft <= 0) return new InPlaceBasis(identity, System.Collections.ObjectModel.ReadOnlyDictionary<int, ulong>.Empty);
+            Interlocked.Increment(ref _readingInPlace);
+            try
+            {
+                return new InPlaceBasis(identity, BasisSeed.ShardDigests(standing, entry, _shardSize, (int)Math.Min(_offersLeft, int.MaxValue), StillBusy));
+            }
+            catch (IOException)
+            {
+                return null;
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _readingInPlace);
+            }
+        }
+    }
 
     /// <summary>
     /// Tells the sender which shards of this file are already here, verified: those an earlier session left (ResumeOffer),

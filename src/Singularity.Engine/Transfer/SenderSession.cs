@@ -249,7 +249,8 @@ internal sealed partial class SenderSession
             | (options.CompareDestinations.Count > 0 ? MoreSessionFlags.CompareDest : 0) | (options.CopyDestinations.Count > 0 ? MoreSessionFlags.CopyDest : 0)
             | (options.IgnoreErrors && options.DeleteExtraneous ? MoreSessionFlags.IgnoreErrors : 0)
             | (options.ItemizeChanges > 0 ? MoreSessionFlags.Itemize : 0)
-            | (parts is not (0 or OwnerParts.Both) ? MoreSessionFlags.OwnerParts : 0);
+            | (parts is not (0 or OwnerParts.Both) ? MoreSessionFlags.OwnerParts : 0)
+            | (options.InPlace ? MoreSessionFlags.InPlace : 0);
         if (_moreFlags != 0) _sessionFlags |= OpenSessionFlags.More;
         // A scan that left something out does not ask (the result says the deletion was skipped), unless told to
         // delete whatever was left out (rsync --ignore-errors).
@@ -326,16 +327,15 @@ internal sealed partial class SenderSession
                 throw new SingularityException(ErrorCode.BadPath, $"'{entry.Path}{suffix}' would be the backup of '{entry.Path}', and this send has both: give another --suffix, or a --backup-dir");
     }
 
-    /// <summary>
-    /// The names of the users and groups the entries' owners are, as this system gives them: in the order first met,
-    /// at most <see cref="OwnerNamesMessage.MostNames"/> (the rest travel by number alone), and only those with a name
-    /// that can travel.
-    /// </summary>
     /// <summary>The parts of an owner a send keeps: those the options keep, and those --chown chooses; 0 for none.</summary>
     private static OwnerParts OwnersSent(TransferOptions options, ChosenOwner chosen) =>
         (options.PreserveOwners ? options.OwnerParts : 0) | (chosen.User is not null ? OwnerParts.User : 0) | (chosen.Group is not null ? OwnerParts.Group : 0);
 
-    /// <summary>The names of the ids the entries carry, for the receiver to map; not those --chown gave by number, which travel as numbers.</summary>
+    /// <summary>
+    /// The names of the users and groups the entries' owners are, as this system gives them: in the order first met,
+    /// at most <see cref="OwnerNamesMessage.MostNames"/> (the rest travel by number alone), and only those with a name
+    /// that can travel; not the ids --chown gave by number, which travel as numbers.
+    /// </summary>
     private static List<OwnerName> NamesOf(List<SourceEntry> entries, ChosenOwner chosen)
     {
         var names = new List<OwnerName>();

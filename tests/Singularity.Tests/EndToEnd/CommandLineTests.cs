@@ -110,10 +110,10 @@ public sealed class CommandLineTests
         Assert.Equal((4242u, 4343u), SpecialFiles.OwnerOf(Path.Combine(destination, "sub", "f")));
         Assert.False(File.Exists(stale));
 
-        var (unknown, output, refused) = await SgltyProcess.RunAsync("send", source + "/", "--to", receiver.Url.ToString(), "--inplace");
+        var (unknown, output, refused) = await SgltyProcess.RunAsync("send", source + "/", "--to", receiver.Url.ToString(), "--delay-updates");
         Assert.NotEqual(0, unknown);
         Assert.Empty(output);
-        Assert.Contains("unknown option '--inplace' (a path that starts with '-' is written ./--inplace)", refused);
+        Assert.Contains("unknown option '--delay-updates' (a path that starts with '-' is written ./--delay-updates)", refused);
         Assert.DoesNotContain("no such file", refused);
         // Among bundled letters too, where the parser would hand the rest to PATH ('AX').
         var (bundle, _, named) = await SgltyProcess.RunAsync("send", "-avzHAX", source + "/", "--to", receiver.Url.ToString());

@@ -136,4 +136,40 @@ public sealed class ConcurrentPartialTests
 
         Assert.NotEqual(PartialFile.TemporaryName(name, null), PartialFile.TemporaryName(new string('n', 200) + new string('é', 26) + "x", null));
     }
+
+    /// <summary>
+    /// A file to be written in place opens only the file whose shards were read: one a local user swapped in at its
+    /// name since (renamed over it) is refused, and so is a link there, as busy, so the sender sends it again; a second
+    /// session writing the same file in place is refused while the first holds it.
+    /// </summary>
+    [SkippableFact]
+    public void A_file_written_in_place_opens_only_the_file_it_read()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "files are written in place on Linux receivers");
+        using var temp = new TempDirectory();
+        string target = TestFiles.Create(Path.Combine(temp.Path, "f"), 2 * Shard, seed: 1);
+        var entry = new ManifestEntry(EntryKind.File, "f", 2 * Shard, Mode, 0, null);
+        PartialFile InPlace()
+        {
+            var (device, inode, _) = SpecialFiles.IdentityOf(target)!.Value;
+            return new PartialFile(0, entry, target, Shard, durable: true, session: 1, preallocate: false, inPlace: new InPlaceBasis((device, inode), new Dictionary<int, ulong>()));
+        }
+
+        var first = InPlace();
+        Assert.True(first.TryClaim(0, out _));
+        Assert.Equal(ErrorCode.Busy, Assert.Throws<SingularityException>(() => InPlace().TryClaim(0, out _)).Code);
+        first.Abandon();
+        Assert.True(File.Exists(target));
+
+        var swapped = InPlace();
+        string other = TestFiles.Create(Path.Combine(temp.Path, "g"), 2 * Shard, seed: 2);
+        File.Move(other, target, overwrite: true);
+        Assert.Equal(ErrorCode.Busy, Assert.Throws<SingularityException>(() => swapped.TryClaim(0, out _)).Code);
+
+        var linked = InPlace();
+        string elsewhere = TestFiles.Create(Path.Combine(temp.Path, "elsewhere"), 2 * Shard, seed: 3);
+        File.Move(target, Path.Combine(temp.Path, "moved"));
+        File.CreateSymbolicLink(target, elsewhere);
+        Assert.Equal(ErrorCode.Busy, Assert.Throws<SingularityException>(() => linked.TryClaim(0, out _)).Code);
+    }
 }

@@ -1,0 +1,170 @@
+using Singularity.Engine;
+using Singularity.Engine.Storage;
+using Singularity.Tests.Support;
+
+namespace Singularity.Tests.EndToEnd;
+
+/// <summary>
+/// With <see cref="TransferOptions.InPlace"/> (rsync --inplace), a changed file is written into the file standing at
+/// its name: the same inode, every byte the source's, and with delta only the shards that differ written.
+/// </summary>
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+public sealed class InPlaceTests
+{
+    private const int Shard = 64 << 10;
+    private static readonly TransferOptions InPlace = new() { ShardSize = Shard, InPlace = true, Delta = true };
+
+    /// <summary>Writes <paramref name="bytes"/> random bytes over <paramref name="path"/> at <paramref name="offset"/>.</summary>
+    private static void Overwrite(string path, long offset, int bytes, int seed)
+    {
+        byte[] changed = new byte[bytes];
+        new Random(seed).NextBytes(changed);
+        using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Write);
+        RandomAccess.Write(file, changed, offset);
+    }
+
+    /// <summary>A copy of <paramref name="source"/> at <paramref name="destination"/>, a day older, as an earlier send left it.</summary>
+    private static void CopyAsOlder(string source, string destination)
+    {
+        File.Copy(source, destination, overwrite: true);
+        File.SetLastWriteTimeUtc(destination, File.GetLastWriteTimeUtc(source).AddDays(-1));
+    }
+
+    /// <summary>
+    /// An image with two shards rewritten and a grown tail: only those travel, they are written into the file that
+    /// stands there (its inode, and a hard link to it, see the new contents), no partial is left, and the file gets
+    /// the source's bytes, time and mode.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_changed_file_is_written_where_it_stands()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "files are written in place on Linux receivers");
+        using var temp = new TempDirectory();
+        string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "disk.img"), 20L * Shard, seed: 1);
+        string destination = temp.Sub("dst"), target = Path.Combine(destination, "disk.img"), other = Path.Combine(destination, "other-name");
+        CopyAsOlder(source, target);
+        SpecialFiles.Link(target, other);
+        var before = SpecialFiles.IdentityOf(target)!.Value;
+        Overwrite(source, 3L * Shard + 100, 10, seed: 2);
+        Overwrite(source, 11L * Shard, Shard, seed: 3);
+        using (var log = new FileStream(source, FileMode.Append)) log.Write(new byte[Shard + 7]);
+        File.SetUnixFileMode(source, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead);
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var result = await SingularitySender.SendAsync([source], receiver.Url, InPlace);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        // Shards 3 and 11, and the grown tail: 18 of the old shards stayed where they stand.
+        Assert.Equal(18L * Shard, result.BytesMatched);
+        Assert.Equal(3L * Shard + 7, result.BytesSent);
+        TestFiles.AssertSameBytes(source, target);
+        Assert.Equal(before.Inode, SpecialFiles.IdentityOf(target)!.Value.Inode);
+        TestFiles.AssertSameBytes(source, other);
+        Assert.Equal(File.GetLastWriteTimeUtc(source), File.GetLastWriteTimeUtc(target));
+        Assert.Equal(File.GetUnixFileMode(source), File.GetUnixFileMode(target));
+        Assert.Equal(["disk.img", "other-name"], Directory.GetFileSystemEntries(destination).Select(Path.GetFileName).Order());
+    }
+
+    /// <summary>
+    /// A source that shrank to a prefix the standing file holds: every shard is kept, nothing is written, and the file
+    /// is still cut to the source's length, and gets its time.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_file_that_shrank_is_cut_to_its_length()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "files are written in place on Linux receivers");
+        using var temp = new TempDirectory();
+        string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "f"), 9L * Shard, seed: 4);
+        string destination = temp.Sub("dst"), target = Path.Combine(destination, "f");
+        CopyAsOlder(source, target);
+        using (var file = new FileStream(source, FileMode.Open)) file.SetLength(5L * Shard);
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var result = await SingularitySender.SendAsync([source], receiver.Url, InPlace);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal((0L, 5L * Shard), (result.BytesSent, result.BytesMatched));
+        TestFiles.AssertSameBytes(source, target);
+        Assert.Equal(File.GetLastWriteTimeUtc(source), File.GetLastWriteTimeUtc(target));
+    }
+
+    /// <summary>Without delta (a local path), a changed file is still written into the file standing there, every shard of it.</summary>
+    [SkippableFact]
+    public async Task Without_delta_every_shard_is_written_in_place()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "files are written in place on Linux receivers");
+        using var temp = new TempDirectory();
+        string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "f"), 7L * Shard + 5, seed: 5);
+        string destination = temp.Sub("dst"), target = Path.Combine(destination, "f");
+        TestFiles.Create(target, 12L * Shard, seed: 6);
+        var before = SpecialFiles.IdentityOf(target)!.Value;
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var result = await SingularitySender.SendAsync([source], receiver.Url, InPlace with { Delta = false });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal(7L * Shard + 5, result.BytesSent);
+        TestFiles.AssertSameBytes(source, target);
+        Assert.Equal(before.Inode, SpecialFiles.IdentityOf(target)!.Value.Inode);
+    }
+
+    /// <summary>
+    /// A link standing at a file's name is never written through: it is replaced by the file, which arrives beside it
+    /// as any new file does, and what it pointed to stays as it was. A new file arrives beside its name too.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_link_at_the_name_is_replaced_never_written_through()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "files are written in place on Linux receivers");
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src");
+        TestFiles.Create(Path.Combine(tree, "f"), 3L * Shard, seed: 7);
+        TestFiles.Create(Path.Combine(tree, "new"), 2L * Shard, seed: 8);
+        string outside = TestFiles.Create(Path.Combine(temp.Sub("outside"), "precious"), 3L * Shard, seed: 9);
+        byte[] kept = File.ReadAllBytes(outside);
+        string destination = temp.Sub("dst");
+        File.CreateSymbolicLink(Path.Combine(destination, "f"), outside);
+        await using var receiver = new LoopbackReceiver(destination);
+
+        await SingularitySender.SendAsync([tree + "/"], receiver.Url, InPlace);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Null(new FileInfo(Path.Combine(destination, "f")).LinkTarget);
+        Assert.Equal(kept, File.ReadAllBytes(outside));
+        TestFiles.AssertSameTree(tree, destination);
+    }
+
+    /// <summary>
+    /// A send cut off part way leaves the file part old, part new, with a time that is not the source's; the retry
+    /// finds it changed, and finishes it where it stands.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_send_cut_off_part_way_is_finished_by_its_retry()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "files are written in place on Linux receivers");
+        using var temp = new TempDirectory();
+        string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "f"), 64L * Shard, seed: 10);
+        string destination = temp.Sub("dst"), target = Path.Combine(destination, "f");
+        TestFiles.Create(target, 64L * Shard, seed: 11);
+        var before = SpecialFiles.IdentityOf(target)!.Value;
+        await using var receiver = new LoopbackReceiver(destination);
+        await using var relay = new TcpRelay(receiver.Url);
+        relay.CutAllOnce((connection, forwarded) => connection == 1 && forwarded > (1 << 20));
+
+        var result = await SingularitySender.SendAsync([source], relay.Url, InPlace with { Lanes = 1, MaxInFlightBytes = 256 << 10, Retries = 2 });
+        Assert.Equal(1, result.Retries);
+        TestFiles.AssertSameBytes(source, target);
+        Assert.Equal(before.Inode, SpecialFiles.IdentityOf(target)!.Value.Inode);
+        Assert.Equal(File.GetLastWriteTimeUtc(source), File.GetLastWriteTimeUtc(target));
+    }
+
+    /// <summary>In place goes with neither holes nor backups: refused before anything moves, naming the option.</summary>
+    [Fact]
+    public async Task In_place_with_sparse_or_backups_is_refused()
+    {
+        using var temp = new TempDirectory();
+        string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "f"), 10, seed: 12);
+        var (sparse, _, sparseWhy) = await SgltyProcess.RunAsync("send", source, "--to", "sglty://127.0.0.1:9/", "--inplace", "--sparse");
+        Assert.NotEqual(0, sparse);
+        Assert.Contains("--inplace: files written in place cannot be left with holes", sparseWhy);
+        var (backup, _, backupWhy) = await SgltyProcess.RunAsync("send", source, "--to", "sglty://127.0.0.1:9/", "--inplace", "--backup");
+        Assert.NotEqual(0, backup);
+        Assert.Contains("--inplace: a file written in place leaves no version to keep as a backup", backupWhy);
+    }
+}
