@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 using Singularity.Cli.Display;
 using Singularity.Engine;
 
@@ -111,7 +112,7 @@ internal static partial class SendCommand
             if (result.GetValue(logFileFormat) is not null && result.GetValue(logFile) is null) result.AddError("--log-file-format says how --log-file logs each change; give --log-file too");
             if (result.GetValue(chown) is { } chosen && ChownParts(chosen) is (null, null)) result.AddError($"--chown takes USER:GROUP, USER or :GROUP, not '{chosen}'");
             if (InfoFlags.Parse(result.GetValue(info) ?? [], out string? infoError) is not { } flags) result.AddError($"--info: {infoError}");
-            else if (StatsLevel(result.GetValue(stats), flags) > 0 && result.GetValue(json)) result.AddError("--stats and --json both print the send's counts on stdout; give one of them");
+            else if (StatsLevel(result.GetValue(stats), flags) > 0 && result.GetValue(json)) result.AddError("--stats (or --info=stats) and --json both print the send's counts on stdout; give one of them");
             if (result.GetValue(delta) && result.GetValue(wholeFile)) result.AddError("--delta and --whole-file contradict each other; give one of them");
             if (result.GetValue(filesFrom) is not null && result.GetValue(paths) is { Length: not 1 })
                 result.AddError("--files-from takes one PATH: the directory the listed paths are relative to");
@@ -144,11 +145,7 @@ internal static partial class SendCommand
         {
             var flags = InfoFlags.Parse(result.GetValue(info) ?? [], out _)!;
             int statsLevel = StatsLevel(result.GetValue(stats), flags);
-            // -a keeps owners where they can be read; elsewhere it asks for nothing more than sglty does anyway. -o and
-            // -g keep a part each, and --no-o and --no-g take one back, as rsync reads them.
-            bool both = result.GetValue(owners) || (result.GetValue(archive) && OperatingSystem.IsLinux());
-            var keptOwner = ((both || result.GetValue(owner)) && !result.GetValue(noOwner) ? OwnerParts.User : 0)
-                | ((both || result.GetValue(group)) && !result.GetValue(noGroup) ? OwnerParts.Group : 0);
+            var keptOwner = OwnersKept(result, owners, archive, owner, group, noOwner, noGroup);
             long shard = result.GetValue(shardSize) ?? TransferOptions.DefaultShardSize;
             // As rsync: a level of 0 turns compression off, any other turns it on.
             bool compressed = result.GetValue(compressLevel) is { } level ? level != 0 : result.GetValue(compress);
@@ -219,7 +216,7 @@ internal static partial class SendCommand
             // -i is rsync's --out-format '%i %n%L'.
             var lines = result.GetValue(outFormat) is { } format ? OutFormat.Parse(format, out _) : (result.GetResult(itemize)?.IdentifierTokenCount ?? 0) > 0 ? OutFormat.Itemized : null;
             var logged = result.GetValue(logFile) is { } logPath ? (logPath, result.GetValue(logFileFormat) is { } logFormat ? OutFormat.Parse(logFormat, out _)! : OutFormat.Itemized) : ((string, OutFormat)?)null;
-            var output = new SendOutput(result.GetValue(json), lines, result.GetValue(quiet), statsLevel, Progress: flags.Progress is not 0, logged);
+            var output = new SendOutput(result.GetValue(json), lines, result.GetValue(quiet), statsLevel, Progress: flags.Progress is not 0, Names: flags.Name is not 0, logged);
             return RunAsync(result.GetValue(paths)!, result.GetValue(filesFrom) is { } list ? (list, result.GetValue(from0)) : null, result.GetValue(to)!, options, PatternsInOrder(result, exclude, excludeFrom, include, includeFrom, filter), result.GetValue(token), result.GetValue(tokenFile), output, cancellationToken);
         });
         return command;
@@ -292,6 +289,28 @@ internal static partial class SendCommand
         return (user.Length > 0 ? user : null, group.Length > 0 ? group : null);
     }
 
+    /// <summary>
+    /// The parts of owners a send keeps, read in the order given, as rsync reads them: --owners, and -a where owners
+    /// can be read (elsewhere it asks for nothing more than sglty does anyway), keep both; -o and -g keep one each, and
+    /// --no-o and --no-g take one back, so `-a --no-o` keeps the groups and `--no-o -o` the users.
+    /// </summary>
+    private static OwnerParts OwnersKept(ParseResult result, Option both, Option archive, Option user, Option group, Option noUser, Option noGroup)
+    {
+        OwnerParts kept = 0;
+        foreach (var token in result.Tokens)
+        {
+            if (token.Type != TokenType.Option) continue;
+            if (Names(both, token) || (Names(archive, token) && OperatingSystem.IsLinux())) kept = OwnerParts.Both;
+            else if (Names(user, token)) kept |= OwnerParts.User;
+            else if (Names(group, token)) kept |= OwnerParts.Group;
+            else if (Names(noUser, token)) kept &= ~OwnerParts.User;
+            else if (Names(noGroup, token)) kept &= ~OwnerParts.Group;
+        }
+        return kept;
+
+        static bool Names(Option option, Token token) => option.Name == token.Value || option.Aliases.Contains(token.Value);
+    }
+
     /// <summary>How much of rsync's --stats to print: 2 (all of it) for --stats, unless --info names a level.</summary>
     private static int StatsLevel(bool stats, InfoFlags flags) => flags.Stats ?? (stats ? 2 : 0);
 
@@ -299,7 +318,7 @@ internal static partial class SendCommand
     /// What a send prints besides its errors: a JSON object (--json), a line per change (-i, --out-format), nothing
     /// but errors (-q), rsync's statistics (--stats: 2 all, 1 the last two lines), progress, and a log file.
     /// </summary>
-    private sealed record SendOutput(bool Json, OutFormat? Lines, bool Quiet, int Stats, bool Progress, (string File, OutFormat Format)? Logged);
+    private sealed record SendOutput(bool Json, OutFormat? Lines, bool Quiet, int Stats, bool Progress, bool Names, (string File, OutFormat Format)? Logged);
 
     /// <summary>A line of a send's end: on stderr (unless <paramref name="unshown"/>: quiet, for what is no error), and in the log file.</summary>
     private static void Say(TransferLog? log, string line, bool unshown = false)
@@ -313,7 +332,7 @@ internal static partial class SendCommand
 
     private static async Task<int> RunAsync(string[] paths, (string File, bool NulSeparated)? filesFrom, string to, TransferOptions options, List<(Option Option, string Value)> patterns, string? token, string? tokenFile, SendOutput output, CancellationToken cancellationToken)
     {
-        var (json, lines, quiet, stats, progress, logged) = output;
+        var (json, lines, quiet, stats, progress, _, logged) = output;
         TransferLog? log = null;
         var held = new List<string>();
         try
@@ -388,7 +407,7 @@ internal static partial class SendCommand
             bool partial = result.EntriesNotDeleted > 0 || keptAmiss > 0;
             int limited = result.EntriesLeftByLimit > 0 ? Errors.DeletionLimit : 0;
             if (json) WriteJson(result, partial || result.NotSent.Count > 0 ? Errors.PartialTransfer : limited, options.ListSent, lines is not null);
-            if (stats > 0 && !quiet) WriteList([.. TransferStats.Lines(result, stats)], prefix: "", printable: true);
+            WriteStats(result, stats, quiet);
             if (result.EntriesNotDeleted > 0)
                 Say(log, $"sglty: error: {Count.Of(result.EntriesNotDeleted, "entry", "entries")} at the receiver could not be deleted; the receiver's log names them");
             if (result.EntriesLeftByLimit > 0)
@@ -431,7 +450,7 @@ internal static partial class SendCommand
     /// </summary>
     private static int DryRunReport(SendResult result, bool existingOnly, SendOutput output, TransferLog? log)
     {
-        var (json, lines, quiet, stats, _, _) = output;
+        var (json, lines, quiet, stats, _, names, _) = output;
         int exitCode = result.NotSent.Count > 0 || result.EntriesNotDeleted > 0 ? Errors.PartialTransfer : result.EntriesLeftByLimit > 0 ? Errors.DeletionLimit : 0;
         if (json)
         {
@@ -443,7 +462,8 @@ internal static partial class SendCommand
         }
         else
         {
-            WriteList(result.WouldSend, prefix: "");
+            // rsync --info=name0 lists the deletions alone.
+            if (names) WriteList(result.WouldSend, prefix: "");
             WriteList(result.WouldDelete, prefix: "deleting ");
         }
         var others = NotTravelled(result, "are", existingOnly: existingOnly);
@@ -459,7 +479,7 @@ internal static partial class SendCommand
         if (result.EntriesNotDeleted > 0) Say(log, $"sglty: {Count.Of(result.EntriesNotDeleted, "entry", "entries")} at the receiver could not be deleted; the receiver's log names them");
         if (result.EntriesLeftByLimit > 0) Say(log, $"sglty: deletions would stop at the --max-delete limit: {Count.Of(result.EntriesLeftByLimit, "entry", "entries")} at the receiver would be left (a directory counted once)");
         if (result.DeletionSkipped) Say(log, "sglty: the receiver would not delete what the source no longer has: entries were left out (named above), which it would take for gone");
-        if (stats > 0 && !quiet) WriteList([.. TransferStats.Lines(result, stats)], prefix: "", printable: true);
+        WriteStats(result, stats, quiet);
         return exitCode;
     }
 
@@ -539,7 +559,6 @@ internal static partial class SendCommand
         return [.. names.Select(name => name.TrimStart('/')).Select(name => name is "." or "./" ? root + "/./" : name.Contains("/./", StringComparison.Ordinal) ? $"{root}/{name}" : $"{root}/./{name}")];
     }
 
-    /// <summary>An option that takes a size as rsync's --max-size reads it (see <see cref="TryParseRsyncSize"/>).</summary>
     /// <summary>The backup directory as rsync reads it (<see cref="AsRsyncReadsIt"/>).</summary>
     private static string? BackupDirectory(string? given) => given is null ? null : AsRsyncReadsIt(given);
 
@@ -550,6 +569,7 @@ internal static partial class SendCommand
     private static string AsRsyncReadsIt(string given) =>
         given.StartsWith('/') ? given : string.Join('/', given.Split('/').Where(part => part is not ("" or ".")));
 
+    /// <summary>An option that takes a size as rsync's --max-size reads it (see <see cref="TryParseRsyncSize"/>).</summary>
     private static Option<long?> RsyncSize(string name, string description) =>
         CommonOptions.Parsed<long>(name, "SIZE", description, TryParseRsyncSize, text => $"{name}: '{text}' is not a size; use a number of bytes with an optional unit, such as 100m, 1.5G or 500kb");
 
@@ -608,6 +628,12 @@ internal static partial class SendCommand
     /// Holes count as delivered: the receiver has their bytes, as zeros, without their travelling.
     /// </summary>
     private static long Delivered(SendResult result) => Math.Min(result.BytesTransferred, result.BytesSent + result.BytesInHoles);
+
+    /// <summary>rsync's --stats lines at <paramref name="level"/> on stdout (none at 0), unless quiet, as rsync -q prints none.</summary>
+    private static void WriteStats(SendResult result, int level, bool quiet)
+    {
+        if (level > 0 && !quiet) WriteList([.. TransferStats.Lines(result, level)], prefix: "", printable: true);
+    }
 
     /// <summary>Lines on stdout, each path made printable unless it is so already (<paramref name="printable"/>: an --out-format line, whose own text stays as given).</summary>
     private static void WriteList(IReadOnlyList<string> paths, string prefix, bool printable = false)

@@ -39,9 +39,12 @@ internal static class TransferStats
         yield return $"Number of regular files transferred: {Number(result.FilesTransferred)}";
         yield return $"Total file size: {Number(result.Bytes)} bytes";
         yield return $"Total transferred file size: {Number(result.BytesTransferred)} bytes";
-        yield return $"Literal data: {Number(result.BytesSent)} bytes";
-        // What the receiver held already of the files sent: shards its versions matched, or an interrupted send left.
-        yield return $"Matched data: {Number(result.BytesMatched + result.BytesSkipped)} bytes";
+        // As rsync's, literal and matched make up what was transferred: holes count as literal, as rsync sends them, and
+        // what the receiver held already (its versions' shards, or what an earlier send left) as matched; data sent
+        // again (a retry, a resend) makes the literal more, never the matched.
+        long literal = result.BytesSent + result.BytesInHoles;
+        yield return $"Literal data: {Number(literal)} bytes";
+        yield return $"Matched data: {Number(Math.Max(0, result.BytesTransferred - literal))} bytes";
         yield return $"File list size: {Number(result.ManifestBytes)}";
         yield return $"File list generation time: {result.ScanTime.TotalSeconds.ToString("N3", CultureInfo.InvariantCulture)} seconds";
         // rsync's time spent sending the list before any file: the manifest travels in chunks beside the files.

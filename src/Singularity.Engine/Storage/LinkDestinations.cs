@@ -104,11 +104,11 @@ internal sealed class LinkDestinations : IDisposable
     /// called as it is written), or only finds it (rsync --compare-dest, and a dry run's look).
     /// <paramref name="mode"/>: whether the copy's mode must be the entry's; <paramref name="user"/> and
     /// <paramref name="group"/>: the owner it must have, the entry's when owners are kept, else this process's user
-    /// (any group), whose a received file would be. A copy with a setuid, setgid or sticky bit is never taken: a
+    /// (any group), whose a received file would be; null for a part not looked at. A copy with a setuid, setgid or sticky bit is never taken: a
     /// received file has none. False when no copy is unchanged, or none could be linked or copied (something came to
     /// stand at the name, another file system, too many links, no unnamed files): the file is then sent.
     /// </summary>
-    public bool TryUse(ManifestEntry entry, string full, bool mode, uint user, uint? group, TimeMatch times, EarlierCopies use, bool flush = false, Action? alive = null)
+    public bool TryUse(ManifestEntry entry, string full, bool mode, uint? user, uint? group, TimeMatch times, EarlierCopies use, bool flush = false, Action? alive = null)
     {
         var (below, name) = Split(entry.Path);
         for (int i = 0; i < _bases.Length; i++)
@@ -116,13 +116,13 @@ internal sealed class LinkDestinations : IDisposable
             if (DirectoryOf(i, below) is not { } directory || SpecialFiles.OpenRegularAt(directory, name) is not { } copy) continue;
             using var file = copy.File;
             if (copy.Size != entry.Size || !times.Same(copy.ModifiedNanoseconds, entry.MtimeNanoseconds) || (copy.Mode & ~PartialFile.SafeModeBits) != 0
-                || (mode && copy.Mode != (entry.Mode & PartialFile.SafeModeBits)) || copy.User != user || (group is { } wanted && copy.Group != wanted))
+                || (mode && copy.Mode != (entry.Mode & PartialFile.SafeModeBits)) || (user is { } wantedUser && copy.User != wantedUser) || (group is { } wanted && copy.Group != wanted))
                 continue;
             if (use == EarlierCopies.Compared) return true;
             // The file checked, not whatever stands at its name now. Something at the entry's name ends the search:
             // the file is sent, and its commit settles the name. Another copy may link where this one could not.
             // A copy gets the owner a received file would have: the kept user, the kept group (the rest its own).
-            var owner = group is null && user == SpecialFiles.EffectiveUser ? ((uint, uint)?)null : (user, group ?? ManifestEntry.IdNotKept);
+            (uint, uint)? owner = group is null && (user is null || user == SpecialFiles.EffectiveUser) ? null : (user ?? ManifestEntry.IdNotKept, group ?? ManifestEntry.IdNotKept);
             int error = use == EarlierCopies.Linked ? SpecialFiles.LinkOpened(file, full)
                 : SpecialFiles.CopyOpened(file, copy.Size, full, copy.Mode & PartialFile.SafeModeBits, owner, entry.MtimeNanoseconds, flush, alive ?? (() => { }));
             if (error == 0) return true;

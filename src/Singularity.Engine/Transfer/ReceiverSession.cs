@@ -816,9 +816,10 @@ internal sealed partial class ReceiverSession
     {
         if (!OperatingSystem.IsLinux() || !NothingStands(full, fresh, standing)) return false;
         if (!fresh && (partialStands ?? File.Exists(PartialFile.ResumablePathFor(full))) && !StalePartialGone(entry, full, remove: link)) return false;
-        // A received file would be this process's user's, unless it gives the sender's owners.
+        // A received file would be this process's user's, unless it gives the sender's owners; a part the sender does
+        // not keep (-o or -g alone) is not looked at, as rsync does not.
         var (user, group) = SpecialFiles.MayChangeOwners && entry.Owner is { } kept
-            ? (kept.User == ManifestEntry.IdNotKept ? SpecialFiles.EffectiveUser : kept.User, kept.Group == ManifestEntry.IdNotKept ? null : (uint?)kept.Group)
+            ? (kept.User == ManifestEntry.IdNotKept ? null : (uint?)kept.User, kept.Group == ManifestEntry.IdNotKept ? null : (uint?)kept.Group)
             : (SpecialFiles.EffectiveUser, null);
         // A dry run only looks; a copy is read whole, and the sender hears that the receiver is still at work.
         var use = link ? _earlierCopies : EarlierCopies.Compared;

@@ -91,6 +91,13 @@ public sealed class OwnerTests
         Assert.Equal((4242u, 4343u), SpecialFiles.OwnerOf(Path.Combine(destination, "sub", "made")));
         Assert.Contains(".f.....g... in-place\n", output);
         Assert.Contains(".f.....g... sub/made\n", output);
+
+        // Read in order, as rsync reads them: -o after --no-o keeps the user, --no-g after -a takes the group back.
+        Assert.True(SpecialFiles.TrySetOwnerNotFollowing(there, (1, 2)));
+        (exit, output, error) = await SgltyProcess.RunAsync("send", tree + "/", "--to", receiver.Url.ToString(), "-a", "--no-o", "-o", "--no-g");
+        Assert.True(exit == 0, error);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal((4242u, 2u), SpecialFiles.OwnerOf(there));
         TestFiles.AssertSameTree(tree, destination);
     }
 
@@ -171,6 +178,14 @@ public sealed class OwnerTests
         Assert.Equal(1, received.FilesCopied);
         Assert.Equal((4242u, 0u), SpecialFiles.OwnerOf(Path.Combine(destination, "new", "f")));
         TestFiles.AssertSameBytes(file, Path.Combine(destination, "new", "f"));
+
+        // With the group alone kept, a copy of another user is linked all the same, as rsync does: the user is not looked at.
+        Assert.True(SpecialFiles.TrySetOwnerNotFollowing(earlier, (77, 4343)));
+        await SingularitySender.SendAsync([tree + "/"], receiver.Url with { Directory = "linked" }, Quick with { PreserveOwners = true, OwnerParts = OwnerParts.Group, LinkDestinations = ["../old"] });
+        received = await receiver.NextResultAsync();
+        Assert.True(received.Succeeded, received.Error?.Message);
+        Assert.Equal(1, received.FilesLinked);
+        Assert.Equal(SpecialFiles.IdentityOf(earlier)!.Value.Inode, SpecialFiles.IdentityOf(Path.Combine(destination, "linked", "f"))!.Value.Inode);
     }
 
     /// <summary>

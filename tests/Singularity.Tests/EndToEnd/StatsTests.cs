@@ -96,7 +96,7 @@ public sealed class StatsTests
         TestFiles.Create(Path.Combine(source, "a"), 10);
         var (exit, output, error) = await SgltyProcess.RunAsync("send", source, "--to", "sglty://127.0.0.1:9/", "--stats", "--json");
         Assert.NotEqual(0, exit);
-        Assert.Contains("--stats and --json both print", error + output);
+        Assert.Contains("--stats (or --info=stats) and --json both print", error + output);
     }
 
     /// <summary>
@@ -127,6 +127,17 @@ public sealed class StatsTests
         Assert.True(exit == 0, error);
         Assert.True((await receiver.NextResultAsync()).Succeeded);
         Assert.Equal("c\n", output);
+
+        // A dry run with name0 lists no file, as rsync -n --info=name0 lists none.
+        TestFiles.Create(Path.Combine(source, "listed"), 10, seed: 5);
+        (exit, output, error) = await SgltyProcess.RunAsync("send", source + "/", "--to", receiver.Url.ToString(), "-n", "--info=name0");
+        Assert.True(exit == 0, error);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal("", output);
+        (exit, output, error) = await SgltyProcess.RunAsync("send", source + "/", "--to", receiver.Url.ToString(), "-n");
+        Assert.True(exit == 0, error);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal("listed\n", output);
 
         // Quiet, nothing at all, as rsync -q --stats prints nothing.
         TestFiles.Create(Path.Combine(source, "d"), 10, seed: 4);
@@ -161,6 +172,12 @@ public sealed class StatsTests
         Assert.True(result.TrafficSent > result.BytesSent + result.ManifestBytes, $"{result.TrafficSent} against {result.BytesSent} and {result.ManifestBytes}");
         Assert.True(result.BytesSent > 3 << 20);
         Assert.True(result.TrafficReceived > 0);
+        // As rsync's, literal and matched make up what was transferred: what the retry found of the first attempt's
+        // shards was sent once already, so it is literal, not matched.
+        var lines = Singularity.Cli.Display.TransferStats.Lines(result, 2).ToList();
+        Assert.Contains($"Literal data: {result.BytesSent:N0} bytes", lines);
+        Assert.Contains("Matched data: 0 bytes", lines);
+        Assert.True(result.BytesSkipped > 0);
         TestFiles.AssertSameTree(source, destination);
     }
 
