@@ -4,8 +4,9 @@
 # from a fresh copy of the old version, and verified:
 # - a log that grew: SIZE_MIB of log at the receiver, SIZE_MIB + GROWN_MIB at the sender;
 # - a disk image written in place: SIZE_MIB of random bytes, 64 writes of 4 KiB scattered over it.
-# Compares sglty (its defaults: delta, as the path is long), sglty --whole-file, rsync to a daemon (delta by
-# default between hosts) and, for the log, rsync --append, which sends only what follows the old length.
+# Compares sglty (its defaults: delta, as the path is long), sglty --whole-file, sglty --inplace (the old version's
+# shards read where they stand, only those that differ written), rsync to a daemon (delta by default between hosts),
+# rsync --inplace, and, for the log, rsync --append, which sends only what follows the old length.
 # Needs root (namespaces, TUN).
 # Usage: [ROUNDS=N] bench/delta.sh [SIZE_MIB] [GROWN_MIB]
 set -euo pipefail
@@ -73,9 +74,13 @@ row "what" "seconds" "MB/s of file" "CPU s" "verified"
 for round in $(seq "$rounds"); do
     run app.log "log: sglty (delta)" "$sglty" send "$work/src/app.log" --to "$url" --encrypt none
     run app.log "log: sglty --whole-file" "$sglty" send "$work/src/app.log" --to "$url" --encrypt none --whole-file
+    run app.log "log: sglty --inplace" "$sglty" send "$work/src/app.log" --to "$url" --encrypt none --inplace
     run app.log "log: rsync to a daemon" rsync "$work/src/app.log" rsync://10.99.0.2:8873/dst/app.log
+    run app.log "log: rsync --inplace to a daemon" rsync --inplace "$work/src/app.log" rsync://10.99.0.2:8873/dst/app.log
     run app.log "log: rsync --append to a daemon" rsync --append "$work/src/app.log" rsync://10.99.0.2:8873/dst/app.log
     run disk.img "image: sglty (delta)" "$sglty" send "$work/src/disk.img" --to "$url" --encrypt none
     run disk.img "image: sglty --whole-file" "$sglty" send "$work/src/disk.img" --to "$url" --encrypt none --whole-file
+    run disk.img "image: sglty --inplace" "$sglty" send "$work/src/disk.img" --to "$url" --encrypt none --inplace
     run disk.img "image: rsync to a daemon" rsync "$work/src/disk.img" rsync://10.99.0.2:8873/dst/disk.img
+    run disk.img "image: rsync --inplace to a daemon" rsync --inplace "$work/src/disk.img" rsync://10.99.0.2:8873/dst/disk.img
 done
