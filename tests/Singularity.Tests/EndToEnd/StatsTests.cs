@@ -112,10 +112,16 @@ public sealed class StatsTests
         TestFiles.Create(Path.Combine(source, "b"), 7000, seed: 2);
         await using var receiver = new LoopbackReceiver(destination);
 
-        var (exit, output, error) = await SgltyProcess.RunAsync("send", source + "/", "--to", receiver.Url.ToString(), "-v", "--info=progress2,name0", "--no-i-r", "--info", "stats1");
-        Assert.True(exit == 0, error);
-        Assert.True((await receiver.NextResultAsync()).Succeeded);
-        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        // A send that succeeds at both ends, and what it printed on stdout and stderr.
+        async Task<(string Out, string Err)> SendAsync(params string[] options)
+        {
+            var (exit, output, error) = await SgltyProcess.RunAsync(["send", source + "/", "--to", receiver.Url.ToString(), .. options]);
+            Assert.True(exit == 0, error);
+            Assert.True((await receiver.NextResultAsync()).Succeeded);
+            return (output, error);
+        }
+
+        var lines = (await SendAsync("-v", "--info=progress2,name0", "--no-i-r", "--info", "stats1")).Out.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(2, lines.Length);
         Assert.StartsWith("sent ", lines[0]);
         Assert.StartsWith("total size is 12,000  speedup is ", lines[1]);
@@ -123,28 +129,16 @@ public sealed class StatsTests
 
         // name1 lists as -v does; a later flag of the same name wins.
         TestFiles.Create(Path.Combine(source, "c"), 10, seed: 3);
-        (exit, output, error) = await SgltyProcess.RunAsync("send", source + "/", "--to", receiver.Url.ToString(), "--info=name0,name1");
-        Assert.True(exit == 0, error);
-        Assert.True((await receiver.NextResultAsync()).Succeeded);
-        Assert.Equal("c\n", output);
+        Assert.Equal("c\n", (await SendAsync("--info=name0,name1")).Out);
 
         // A dry run with name0 lists no file, as rsync -n --info=name0 lists none.
         TestFiles.Create(Path.Combine(source, "listed"), 10, seed: 5);
-        (exit, output, error) = await SgltyProcess.RunAsync("send", source + "/", "--to", receiver.Url.ToString(), "-n", "--info=name0");
-        Assert.True(exit == 0, error);
-        Assert.True((await receiver.NextResultAsync()).Succeeded);
-        Assert.Equal("", output);
-        (exit, output, error) = await SgltyProcess.RunAsync("send", source + "/", "--to", receiver.Url.ToString(), "-n");
-        Assert.True(exit == 0, error);
-        Assert.True((await receiver.NextResultAsync()).Succeeded);
-        Assert.Equal("listed\n", output);
+        Assert.Equal("", (await SendAsync("-n", "--info=name0")).Out);
+        Assert.Equal("listed\n", (await SendAsync("-n")).Out);
 
         // Quiet, nothing at all, as rsync -q --stats prints nothing.
         TestFiles.Create(Path.Combine(source, "d"), 10, seed: 4);
-        (exit, output, error) = await SgltyProcess.RunAsync("send", source + "/", "--to", receiver.Url.ToString(), "-q", "--stats");
-        Assert.True(exit == 0, error);
-        Assert.True((await receiver.NextResultAsync()).Succeeded);
-        Assert.Equal("", output + error);
+        Assert.Equal(("", ""), await SendAsync("-q", "--stats"));
 
         var (refused, _, why) = await SgltyProcess.RunAsync("send", source + "/", "--to", receiver.Url.ToString(), "--info=progress2,flist2");
         Assert.NotEqual(0, refused);
