@@ -145,7 +145,8 @@ internal static partial class SendCommand
         {
             var flags = InfoFlags.Parse(result.GetValue(info) ?? [], out _)!;
             int statsLevel = StatsLevel(result.GetValue(stats), flags);
-            var keptOwner = OwnersKept(result, owners, archive, owner, group, noOwner, noGroup);
+            var chosen = result.GetValue(chown) is { } given ? ChownParts(given) : (null, null);
+            var keptOwner = OwnersKept(result, owners, archive, owner, group, noOwner, noGroup, chown, chosen);
             long shard = result.GetValue(shardSize) ?? TransferOptions.DefaultShardSize;
             // As rsync: a level of 0 turns compression off, any other turns it on.
             bool compressed = result.GetValue(compressLevel) is { } level ? level != 0 : result.GetValue(compress);
@@ -186,8 +187,9 @@ internal static partial class SendCommand
                 Recursive = result.GetValue(filesFrom) is null || result.GetValue(recursive),
                 PreserveOwners = keptOwner != 0,
                 OwnerParts = keptOwner != 0 ? keptOwner : OwnerParts.Both,
-                ChownUser = result.GetValue(chown) is { } chosenOwner ? ChownParts(chosenOwner).User : null,
-                ChownGroup = result.GetValue(chown) is { } chosenGroup ? ChownParts(chosenGroup).Group : null,
+                // What --chown chose, unless a later --no-o or --no-g took that part back, as rsync reads them.
+                ChownUser = (keptOwner & OwnerParts.User) != 0 ? chosen.User : null,
+                ChownGroup = (keptOwner & OwnerParts.Group) != 0 ? chosen.Group : null,
                 NumericIds = result.GetValue(numericIds),
                 HardLinks = result.GetValue(hardLinks),
                 OneFileSystem = (result.GetResult(oneFileSystem)?.IdentifierTokenCount ?? 0) switch { 0 => MountPoints.Crossed, 1 => MountPoints.SentEmpty, _ => MountPoints.LeftOut },
@@ -292,9 +294,10 @@ internal static partial class SendCommand
     /// <summary>
     /// The parts of owners a send keeps, read in the order given, as rsync reads them: --owners, and -a where owners
     /// can be read (elsewhere it asks for nothing more than sglty does anyway), keep both; -o and -g keep one each, and
-    /// --no-o and --no-g take one back, so `-a --no-o` keeps the groups and `--no-o -o` the users.
+    /// so does --chown each part it names (<paramref name="chosen"/>); --no-o and --no-g take one back, so `-a --no-o`
+    /// keeps the groups and `--no-o -o` the users.
     /// </summary>
-    private static OwnerParts OwnersKept(ParseResult result, Option both, Option archive, Option user, Option group, Option noUser, Option noGroup)
+    private static OwnerParts OwnersKept(ParseResult result, Option both, Option archive, Option user, Option group, Option noUser, Option noGroup, Option chown, (string? User, string? Group) chosen)
     {
         OwnerParts kept = 0;
         foreach (var token in result.Tokens)
@@ -305,6 +308,7 @@ internal static partial class SendCommand
             else if (Names(group, token)) kept |= OwnerParts.Group;
             else if (Names(noUser, token)) kept &= ~OwnerParts.User;
             else if (Names(noGroup, token)) kept &= ~OwnerParts.Group;
+            else if (Names(chown, token)) kept |= (chosen.User is not null ? OwnerParts.User : 0) | (chosen.Group is not null ? OwnerParts.Group : 0);
         }
         return kept;
 

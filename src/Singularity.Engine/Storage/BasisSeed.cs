@@ -88,7 +88,7 @@ internal static class BasisSeed
         {
             journal = ResumeJournal.Open(journalPath, entry.Size, entry.MtimeNanoseconds, shardSize)!;
             var records = new (int Index, ulong Digest)[shards];
-            int seeded = Copy(basis, partial, records, entry.Size, shardSize, buffer, sparse, alive);
+            int seeded = ReadShards(basis, partial, records, entry.Size, shardSize, buffer, sparse, alive);
             if (seeded == 0)
             {
                 Remove(partial, partialPath, journal, journalPath);
@@ -129,7 +129,7 @@ internal static class BasisSeed
         byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Min(shardSize, Slice));
         try
         {
-            int read = Copy(basis, null, records, entry.Size, shardSize, buffer, sparse: false, alive);
+            int read = ReadShards(basis, null, records, entry.Size, shardSize, buffer, sparse: false, alive);
             return records.Take(read).ToDictionary(record => record.Index, record => record.Digest);
         }
         finally
@@ -138,8 +138,8 @@ internal static class BasisSeed
         }
     }
 
-    /// <summary>Copies whole shards from the basis into the partial (none without one), hashing what it reads; returns how many, recorded in <paramref name="records"/>.</summary>
-    private static int Copy(SafeFileHandle basis, FileStream? partial, (int Index, ulong Digest)[] records, long size, int shardSize, byte[] buffer, bool sparse, Action alive)
+    /// <summary>Reads whole shards of the basis, hashing them, and copies them into the partial where one is given; returns how many, recorded in <paramref name="records"/>.</summary>
+    private static int ReadShards(SafeFileHandle basis, FileStream? partial, (int Index, ulong Digest)[] records, long size, int shardSize, byte[] buffer, bool sparse, Action alive)
     {
         var hash = new XxHash3();
         long unflushed = 0;

@@ -166,6 +166,9 @@ internal sealed class PartialFile
     /// <summary>Written where it stands (rsync --inplace), rather than beside its name and renamed into place.</summary>
     public bool InPlace => _inPlace is not null;
 
+    /// <summary>Of this file's bytes, those the file it is written into holds already, taking no new space.</summary>
+    public long HeldInPlace => _inPlace is { } basis ? Math.Min(basis.Length, Entry.Size) : 0;
+
     /// <summary>Shards a previous session left verified on disk, offered to the sender, which keeps those its source still matches.</summary>
     public IReadOnlyDictionary<int, ulong> Offered => _offered;
 
@@ -362,7 +365,10 @@ internal sealed class PartialFile
             // The lane whose flush failed is ending the session; its data may be lost, so the file is left to Abandon.
             if (_journalFailed) throw new IOException($"an earlier flush of '{Entry.Path}' failed");
             handle = _handle;
-            keep = _holding = handle is not null && HoldUntilRename && (_holds?.TryTake() ?? true);
+            _holding = handle is not null && HoldUntilRename && (_holds?.TryTake() ?? true);
+            // A file written in place stays held (and locked) until its commit whatever the budget: what it holds is
+            // what the commit vouches for.
+            keep = _holding || (handle is not null && _inPlace is not null);
             stream = keep ? null : _stream;
             _handle = null;
             if (!keep) _stream = null;
@@ -372,15 +378,14 @@ internal sealed class PartialFile
             if (handle is not null)
             {
                 if (_sparse && RandomAccess.GetLength(handle) < Entry.Size) RandomAccess.SetLength(handle, Entry.Size);
-                // A file written in place has the source's length before its mtime is set (a length set later moves it).
-                if (_inPlace is not null && RandomAccess.GetLength(handle) != Entry.Size) RandomAccess.SetLength(handle, Entry.Size);
                 // A held file gets its mtime through the open handle, after the last write (a write would move it
                 // again) and before the flush, so it is as durable as the data; it stays locked until the commit, so
                 // cleaning partials never removes it. A file beyond the hold budget is closed here and keeps a fresh
                 // mtime until its commit, so that cleaning partials by age never takes it for an old leftover. The
                 // mode waits for the commit: a partial left by a failed session must stay private and writable for
                 // the session that resumes it.
-                if (keep)
+                // A file written in place gets its length and mtime at its commit, once its digest is checked.
+                if (keep && _inPlace is null)
                 {
                     File.SetLastWriteTimeUtc(handle, SourceScanner.FromNanoseconds(Entry.MtimeNanoseconds));
                     _mtimeApplied = true;
@@ -591,15 +596,14 @@ internal sealed class PartialFile
                     StopHolding();
                     StopWriting();
                 }
-                // Written in place, it is the file at its name: it stays, as written so far.
-                if (_inPlace is not null) { }
-                else if (!Resumable) TryDelete(TempPath);
+                if (!Resumable && _inPlace is null) TryDelete(TempPath);
                 // A copy of the version at its name of which this session claimed no shard: the next session seeds
                 // it again, so it does not stay taking space (a sender that sent only a manifest would otherwise
                 // leave a copy of every file it named). The journal first, in the order a session that resumes the
                 // copy takes them: one that holds the journal keeps both, and one that has not taken it yet finds it
-                // gone and ends as busy, so its sender retries (PROTOCOL §6.1).
-                else if (FromBasis && _shards is null && !RemoveLeftover(JournalPath, null))
+                // gone and ends as busy, so its sender retries (PROTOCOL §6.1). A file written in place is the file
+                // at its name, left as written so far: neither is removed.
+                else if (Resumable && FromBasis && _shards is null && !RemoveLeftover(JournalPath, null))
                     RemoveLeftover(TempPath, null);
             }
         }
@@ -677,17 +681,20 @@ internal sealed class PartialFile
     }
 
     /// <summary>
-    /// Opens the file standing at the name for writing where it stands (rsync --inplace): never through a link there,
-    /// only the file whose shards were offered (one a local user swapped in meanwhile is refused, and the sender sends
-    /// again), and locked, as a partial is, so that a second session writing it in place is refused as busy.
+    /// Opens the file standing at the name for writing where it stands (rsync --inplace), before this session writes
+    /// anything of it: never through a link there, locked, as a partial is, so that a second session writing it in
+    /// place is refused as busy, and only the file whose shards were read, unchanged since (one swapped in or written
+    /// meanwhile is refused as busy too, and the sender sends again). It is then held until the commit.
     /// </summary>
     private FileStream OpenInPlace()
     {
         var handle = SpecialFiles.OpenRegularForWritingNotFollowing(FinalPath) ?? throw Replaced(Entry.Path);
         try
         {
-            if (SpecialFiles.IdentityOf(handle) != _inPlace!.Identity) throw Replaced(Entry.Path);
             if (!SpecialFiles.TryLockExclusive(handle)) throw InUse(Entry.Path);
+            // Under the lock, nothing of this session written yet: the same file, not changed since its shards were
+            // read (its ctime moves with any write, this process's too), so the offers still hold.
+            if (SpecialFiles.VersionOf(handle) != _inPlace!.Version) throw Replaced(Entry.Path);
             return new FileStream(handle, FileAccess.ReadWrite, bufferSize: 0);
         }
         catch
@@ -699,15 +706,15 @@ internal sealed class PartialFile
 
     /// <summary>
     /// The commit of a file written in place: its digest checked, then its length, owner, mode and mtime set through a
-    /// handle on the file itself, and flushed; nothing is renamed. A file whose digest fails stays as written: its
-    /// shards were written where they stand, as rsync --inplace writes them, and only its mtime tells it apart.
+    /// handle on the file itself, and flushed; nothing is renamed. A file whose digest fails stays as written, as rsync
+    /// --inplace leaves it, with the time of its writes (or its old one), never the source's: the next send sends it.
     /// </summary>
     private void CommitInPlace(FileStream? held)
     {
         ulong expected = _shards?.FileDigest() ?? Digests.File([]);
         if (expected != _sealedDigest!.Value)
             throw new IntegrityException($"'{Entry.Path}' failed its whole-file check after it was written in place (--inplace): what stands there is not the source's; send it again");
-        // Not held since its last write (every shard kept, or the hold budget spent): opened again, as checked before.
+        // Held from its first write; a file of which every shard was kept was never opened: it is now, as checked there.
         var stream = held ?? OpenInPlace();
         try
         {
@@ -887,8 +894,8 @@ internal sealed class PartialFile
 }
 
 /// <summary>
-/// A file to be written where it stands (rsync --inplace): the identity (device, inode) of the regular file standing at
-/// its name when its shards were read, which the file opened for writing must still be, and those shards' digests,
-/// offered to the sender (none without delta).
+/// A file to be written where it stands (rsync --inplace): the regular file standing at its name as it was when its
+/// shards were read (device, inode and ctime), which the file opened for writing must still be, its length then, and
+/// those shards' digests, offered to the sender (none without delta).
 /// </summary>
-internal sealed record InPlaceBasis((ulong Device, ulong Inode) Identity, IReadOnlyDictionary<int, ulong> Offers);
+internal sealed record InPlaceBasis((ulong Device, ulong Inode, long Changed) Version, long Length, IReadOnlyDictionary<int, ulong> Offers);

@@ -187,6 +187,7 @@ internal static class SpecialFiles
     private const ushort DirectoryType = 0x4000;
     private const uint StatxSize = 0x200;
     private const uint StatxModified = 0x40;
+    private const uint StatxChanged = 0x80;
     private const uint StatxMode = 0x2;
     private const int AtSymlinkFollow = 0x400;
 
@@ -212,13 +213,19 @@ internal static class SpecialFiles
         }
     }
 
-    /// <summary>The device and inode of the file <paramref name="handle"/> holds open; null where they cannot be read (not Linux, no statx).</summary>
-    public static (ulong Device, ulong Inode)? IdentityOf(SafeFileHandle handle)
+    /// <summary>
+    /// The device and inode of the file <paramref name="handle"/> holds open, with the time it last changed (its ctime,
+    /// in nanoseconds), which any write to its bytes or attributes moves; null where they cannot be read (not Linux, no
+    /// statx).
+    /// </summary>
+    public static (ulong Device, ulong Inode, long Changed)? VersionOf(SafeFileHandle handle)
     {
         if (!OperatingSystem.IsLinux()) return null;
         try
         {
-            return statx(handle, "", AtEmptyPath, StatxInode, out var status) == 0 && (status.Mask & StatxInode) != 0 ? (status.Device, status.Inode) : null;
+            const uint wanted = StatxInode | StatxChanged;
+            return statx(handle, "", AtEmptyPath, wanted, out var status) == 0 && (status.Mask & wanted) == wanted
+                ? (status.Device, status.Inode, status.ChangedSeconds * 1_000_000_000 + status.ChangedNanoseconds) : null;
         }
         catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
         {
@@ -658,6 +665,8 @@ internal static class SpecialFiles
         [FieldOffset(28)] public ushort Mode;
         [FieldOffset(32)] public ulong Inode;
         [FieldOffset(40)] public ulong Size;
+        [FieldOffset(96)] public long ChangedSeconds;
+        [FieldOffset(104)] public uint ChangedNanoseconds;
         [FieldOffset(112)] public long ModifiedSeconds;
         [FieldOffset(120)] public uint ModifiedNanoseconds;
         [FieldOffset(136)] public uint DeviceMajor;

@@ -77,6 +77,8 @@ internal sealed partial class ReceiverSession
     private bool _delta;
     // rsync --inplace: a changed file where a regular file stands is written into it (OpenSession's more flags bit 8).
     private bool _inPlace;
+    // The files (device, inode) this session writes in place: a second name of one is written beside its name.
+    private HashSet<(ulong, ulong)>? _inPlaceFiles;
     private int _readingInPlace;
     // With --checksum, the chunk's files that may be in place: read together, on every core, after the chunk's other
     // entries are prepared, then prepared in turn (ReadInPlace).
@@ -566,8 +568,12 @@ internal sealed partial class ReceiverSession
             _chunkUnchangedBytes = 0;
             // Not a seeded partial's: its copy was made after the free space was read.
             for (int id = first; id < first + count; id++)
+            {
                 if (_files[id] is { FromBasis: false } file)
                     foreach (int index in file.Offered.Keys) held += file.ExpectedLength((uint)index);
+                // A file written in place needs only what it grows by.
+                else if (_files[id] is { InPlace: true } inPlace) held += inPlace.HeldInPlace;
+            }
             _bytesNeeded += chunkBytes - held;
             // A sparse session's files take what they hold, which only their writes tell: a disk that fills shows then.
             if (_holeDigests is null) CheckFreeSpace(_bytesNeeded);
@@ -643,17 +649,18 @@ internal sealed partial class ReceiverSession
                 // The link is created as it was sent and never followed; PathGuard refuses any later entry beneath it.
                 // The same link is made anew, and is no change to keep a backup of.
                 string? standingTarget = new FileInfo(full).LinkTarget;
-                var linkOwner = SpecialFiles.MayChangeOwners ? entry.Owner : null;
+                // What the sender does not keep (owners at all, or -o or -g alone) stays the standing link's, as if the
+                // link were left in place, as rsync leaves it.
+                (uint User, uint Group)? linkOwner = SpecialFiles.MayChangeOwners ? entry.Owner ?? (ManifestEntry.IdNotKept, ManifestEntry.IdNotKept) : null;
                 if (standingTarget is not null && standingTarget == entry.LinkTarget)
                 {
-                    // The part of the owner not kept (-o or -g alone) stays the standing link's, as if left in place.
                     if (linkOwner is { } kept && (kept.User == ManifestEntry.IdNotKept || kept.Group == ManifestEntry.IdNotKept) && SpecialFiles.OwnerOf(full) is { } found)
                         linkOwner = (kept.User == ManifestEntry.IdNotKept ? found.User : kept.User, kept.Group == ManifestEntry.IdNotKept ? found.Group : kept.Group);
                     File.Delete(full);
                 }
                 else if (standingTarget is not null || File.Exists(full)) Discard(full, entry.Path);
                 File.CreateSymbolicLink(full, entry.LinkTarget!);
-                if (linkOwner is { } given && !SpecialFiles.TrySetOwnerNotFollowing(full, given)) OwnerNotSet();
+                if (linkOwner is { } given && given != (ManifestEntry.IdNotKept, ManifestEntry.IdNotKept) && !SpecialFiles.TrySetOwnerNotFollowing(full, given)) OwnerNotSet();
                 // The link's own mtime, as rsync -a keeps it (.NET sets it without following the link). A file system
                 // that keeps no times for links leaves the link as created: its target is what matters.
                 try { if (!_omitLinkTimes) File.SetLastWriteTimeUtc(full, SourceScanner.FromNanoseconds(entry.MtimeNanoseconds)); }
@@ -1216,20 +1223,11 @@ internal sealed partial class ReceiverSession
     /// </summary>
     private bool SeedFromBasis(ManifestEntry entry, string full, SafeFileHandle? linkDestCopy = null)
     {
-        if (!_options.Transfer.Durable || Digests.ShardCount(entry.Size, _shardSize) <= 1 || _offersLeft <= 0) return false;
+        if (!_options.Transfer.Durable || Digests.ShardCount(entry.Size, _shardSize) <= 1 || _offersLeft <= 0 || StalePartialStays(full)) return false;
         string partial = PartialFile.ResumablePathFor(full);
-        if ((File.Exists(partial) || new FileInfo(partial).LinkTarget is not null) && PartialFile.RemoveStaleResumable(full)) return false;
-        Interlocked.Increment(ref _readingInPlace);
-        try
-        {
-            int most = (int)Math.Min(_offersLeft, int.MaxValue);
-            return (linkDestCopy is null ? BasisSeed.Seed(full, partial, entry, _shardSize, most, _holeDigests is not null, StillBusy)
-                : BasisSeed.Seed(linkDestCopy, partial, entry, _shardSize, most, _holeDigests is not null, StillBusy)) > 0;
-        }
-        finally
-        {
-            Interlocked.Decrement(ref _readingInPlace);
-        }
+        int most = (int)Math.Min(_offersLeft, int.MaxValue);
+        return ReadingInPlace(() => linkDestCopy is null ? BasisSeed.Seed(full, partial, entry, _shardSize, most, _holeDigests is not null, StillBusy)
+            : BasisSeed.Seed(linkDestCopy, partial, entry, _shardSize, most, _holeDigests is not null, StillBusy)) > 0;
     }
 
     /// <summary>A file's record for this session, reading what a partial at its resumable name offers; or, <paramref name="inPlace"/>, one written where it stands.</summary>
@@ -1237,18 +1235,20 @@ internal sealed partial class ReceiverSession
         new(id, entry, full, _shardSize, _options.Transfer.Durable, Id.Tag, _preallocate && _holeDigests is null && inPlace is null, _options.PreserveMode, _holds, _writing, _offersLeft, sparse: _holeDigests is not null, inPlace) { FromBasis = fromBasis, Backups = _backups };
 
     /// <summary>
-    /// In place (rsync --inplace): the regular file standing at the name, opened never through a link, and with delta
-    /// its shards' digests, read where they stand (within what the session may still offer): no copy is made. Null
-    /// where none stands, or it cannot be read (the file then arrives beside it, as without --inplace), and for an
-    /// empty file, which has no shard to write.
+    /// In place (rsync --inplace): the regular file standing at the name, as it is now, and with delta its shards'
+    /// digests, read where they stand (within what the session may still offer): no copy is made. Null, and the file
+    /// arrives beside its name as without --inplace, for an empty file (no shard to write), where no regular file
+    /// stands, where this process may not write it, nor set its time (another user's, for all but root), or it is
+    /// busy (a running program), where it is the file of another name this session writes in place (one file, two
+    /// names: each name gets its own), and where a stale partial stands that another session holds.
     /// </summary>
     private InPlaceBasis? InPlaceBasisOf(ManifestEntry entry, string full)
     {
-        if (entry.Size == 0) return null;
+        if (entry.Size == 0 || StalePartialStays(full)) return null;
         SafeFileHandle? standing;
         try
         {
-            standing = SpecialFiles.OpenRegularNotFollowing(full);
+            standing = SpecialFiles.OpenRegularForWritingNotFollowing(full);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -1257,22 +1257,45 @@ internal sealed partial class ReceiverSession
         if (standing is null) return null;
         using (standing)
         {
-            if (SpecialFiles.OpenedElsewhere(standing, full) || SpecialFiles.IdentityOf(standing) is not { } identity) return null;
-            if (!_delta || _offersLeft <= 0) return new InPlaceBasis(identity, System.Collections.ObjectModel.ReadOnlyDictionary<int, ulong>.Empty);
-            Interlocked.Increment(ref _readingInPlace);
+            // Its version before its shards are read: a write meanwhile shows when it is opened to be written.
+            if (SpecialFiles.OpenedElsewhere(standing, full) || !SpecialFiles.MayChangeMode(standing) || SpecialFiles.VersionOf(standing) is not { } version
+                || !(_inPlaceFiles ??= []).Add((version.Device, version.Inode)))
+                return null;
+            long length = RandomAccess.GetLength(standing);
+            if (!_delta || _offersLeft <= 0) return new InPlaceBasis(version, length, System.Collections.ObjectModel.ReadOnlyDictionary<int, ulong>.Empty);
             try
             {
-                return new InPlaceBasis(identity, BasisSeed.ShardDigests(standing, entry, _shardSize, (int)Math.Min(_offersLeft, int.MaxValue), StillBusy));
+                return new InPlaceBasis(version, length, ReadingInPlace(() => BasisSeed.ShardDigests(standing, entry, _shardSize, (int)Math.Min(_offersLeft, int.MaxValue), StillBusy)));
             }
             catch (IOException)
             {
                 return null;
             }
-            finally
-            {
-                Interlocked.Decrement(ref _readingInPlace);
-            }
         }
+    }
+
+    /// <summary>Runs <paramref name="read"/>, a read of files in place, counted so the sender hears the receiver is at work meanwhile.</summary>
+    private T ReadingInPlace<T>(Func<T> read)
+    {
+        Interlocked.Increment(ref _readingInPlace);
+        try
+        {
+            return read();
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _readingInPlace);
+        }
+    }
+
+    /// <summary>
+    /// Whether a partial stands at a file's resumable name that another session holds, after one that offers nothing
+    /// here (another version's, or one its journal does not vouch for) is removed, as the file's first write would.
+    /// </summary>
+    private static bool StalePartialStays(string full)
+    {
+        string partial = PartialFile.ResumablePathFor(full);
+        return (File.Exists(partial) || new FileInfo(partial).LinkTarget is not null) && PartialFile.RemoveStaleResumable(full);
     }
 
     /// <summary>

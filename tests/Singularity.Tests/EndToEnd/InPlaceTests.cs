@@ -154,6 +154,65 @@ public sealed class InPlaceTests
         Assert.Equal(File.GetLastWriteTimeUtc(source), File.GetLastWriteTimeUtc(target));
     }
 
+    /// <summary>
+    /// Two names of one file at the receiver, each sent a different version that keeps some of the old one's shards:
+    /// the file is written in place for one name only, and the other arrives beside its name, so that neither's kept
+    /// shards are the other's writes; each name ends as its source.
+    /// </summary>
+    [SkippableFact]
+    public async Task Two_names_of_one_file_each_get_their_own_source()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "files are written in place on Linux receivers");
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src"), destination = temp.Sub("dst");
+        string old = TestFiles.Create(Path.Combine(destination, "a"), 4L * Shard, seed: 13);
+        SpecialFiles.Link(old, Path.Combine(destination, "b"));
+        File.SetLastWriteTimeUtc(old, DateTime.UtcNow.AddDays(-1));
+        string a = Path.Combine(tree, "a"), b = Path.Combine(tree, "b");
+        File.Copy(old, a);
+        File.Copy(old, b);
+        Overwrite(a, 0, Shard, seed: 14);
+        Overwrite(b, Shard, 3 * Shard, seed: 15);
+        await using var receiver = new LoopbackReceiver(destination);
+
+        await SingularitySender.SendAsync([tree + "/"], receiver.Url, InPlace with { Lanes = 1 });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        TestFiles.AssertSameTree(tree, destination);
+    }
+
+    /// <summary>
+    /// On a disk without room for a second copy, what --inplace is for: a changed file needs only what it grows by, so
+    /// the send goes through where one beside its name would not fit.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_file_written_in_place_needs_no_room_for_a_second_copy()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux() && Environment.IsPrivilegedProcess, "needs root on Linux to mount a size-limited tmpfs");
+        using var temp = new TempDirectory();
+        string mount = temp.Sub("small");
+        Skip.IfNot(Commands.Run("mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", mount), "mount -t tmpfs is not permitted here");
+        try
+        {
+            string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "disk.img"), 8L << 20, seed: 16);
+            CopyAsOlder(source, Path.Combine(mount, "disk.img"));
+            Overwrite(source, 3L << 20, 4096, seed: 17);
+            await using var receiver = new LoopbackReceiver(mount);
+
+            var full = await Assert.ThrowsAsync<TransferAbortedException>(() => SingularitySender.SendAsync([source], receiver.Url, new TransferOptions { ShardSize = 1 << 20, Delta = true }));
+            Assert.Equal(ErrorCode.DiskFull, full.Code);
+            Assert.False((await receiver.NextResultAsync()).Succeeded);
+
+            var result = await SingularitySender.SendAsync([source], receiver.Url, new TransferOptions { ShardSize = 1 << 20, Delta = true, InPlace = true });
+            Assert.True((await receiver.NextResultAsync()).Succeeded);
+            Assert.Equal(1L << 20, result.BytesSent);
+            TestFiles.AssertSameBytes(source, Path.Combine(mount, "disk.img"));
+        }
+        finally
+        {
+            Commands.Run("umount", "-l", mount);
+        }
+    }
+
     /// <summary>In place goes with neither holes nor backups: refused before anything moves, naming the option.</summary>
     [Fact]
     public async Task In_place_with_sparse_or_backups_is_refused()

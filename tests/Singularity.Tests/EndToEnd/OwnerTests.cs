@@ -144,6 +144,20 @@ public sealed class OwnerTests
             Assert.Equal(SpecialFiles.OwnerOf(Path.Combine(copy, name)), SpecialFiles.OwnerOf(Path.Combine(destination, name)));
         TestFiles.AssertSameTree(tree, destination);
 
+        // Read in order, as rsync reads them: --no-o after --chown takes its user back; a link standing as sent keeps
+        // the owner the send does not give it.
+        TestFiles.Create(Path.Combine(tree, "newer"), 10, seed: 4);
+        Assert.True(SpecialFiles.TrySetOwnerNotFollowing(Path.Combine(destination, "link"), (1, 2)));
+        (exit, _, error) = await SgltyProcess.RunAsync("send", tree + "/", "--to", receiver.Url.ToString(), "--chown", "nobody:5678", "--no-o");
+        Assert.True(exit == 0, error);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal((0u, 5678u), SpecialFiles.OwnerOf(Path.Combine(destination, "newer")));
+        Assert.Equal((1u, 5678u), SpecialFiles.OwnerOf(Path.Combine(destination, "link")));
+        (exit, _, error) = await SgltyProcess.RunAsync("send", tree + "/", "--to", receiver.Url.ToString());
+        Assert.True(exit == 0, error);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal((1u, 5678u), SpecialFiles.OwnerOf(Path.Combine(destination, "link")));
+
         var (unknown, _, why) = await SgltyProcess.RunAsync("send", tree + "/", "--to", receiver.Url.ToString(), "--chown", "no-such-user-here");
         Assert.NotEqual(0, unknown);
         Assert.Contains("--chown: no user 'no-such-user-here' here", why);

@@ -138,9 +138,10 @@ public sealed class ConcurrentPartialTests
     }
 
     /// <summary>
-    /// A file to be written in place opens only the file whose shards were read: one a local user swapped in at its
-    /// name since (renamed over it) is refused, and so is a link there, as busy, so the sender sends it again; a second
-    /// session writing the same file in place is refused while the first holds it.
+    /// A file to be written in place opens only the file whose shards were read, as it was then: one written to since,
+    /// one a local user swapped in at its name (renamed over it), and a link there are refused, as busy, so the sender
+    /// sends it again; a second session writing the same file in place is refused while the first holds it, and a
+    /// session that gives up leaves the file as it stands.
     /// </summary>
     [SkippableFact]
     public void A_file_written_in_place_opens_only_the_file_it_read()
@@ -151,15 +152,21 @@ public sealed class ConcurrentPartialTests
         var entry = new ManifestEntry(EntryKind.File, "f", 2 * Shard, Mode, 0, null);
         PartialFile InPlace()
         {
-            var (device, inode, _) = SpecialFiles.IdentityOf(target)!.Value;
-            return new PartialFile(0, entry, target, Shard, durable: true, session: 1, preallocate: false, inPlace: new InPlaceBasis((device, inode), new Dictionary<int, ulong>()));
+            using var standing = SpecialFiles.OpenRegularNotFollowing(target)!;
+            var basis = new InPlaceBasis(SpecialFiles.VersionOf(standing)!.Value, RandomAccess.GetLength(standing), new Dictionary<int, ulong>());
+            return new PartialFile(0, entry, target, Shard, durable: true, session: 1, preallocate: false, inPlace: basis);
         }
 
+        byte[] before = File.ReadAllBytes(target);
         var first = InPlace();
         Assert.True(first.TryClaim(0, out _));
         Assert.Equal(ErrorCode.Busy, Assert.Throws<SingularityException>(() => InPlace().TryClaim(0, out _)).Code);
         first.Abandon();
-        Assert.True(File.Exists(target));
+        Assert.Equal(before, File.ReadAllBytes(target));
+
+        var written = InPlace();
+        using (var file = File.OpenHandle(target, FileMode.Open, FileAccess.Write)) RandomAccess.Write(file, "x"u8, 10);
+        Assert.Equal(ErrorCode.Busy, Assert.Throws<SingularityException>(() => written.TryClaim(0, out _)).Code);
 
         var swapped = InPlace();
         string other = TestFiles.Create(Path.Combine(temp.Path, "g"), 2 * Shard, seed: 2);
@@ -171,5 +178,38 @@ public sealed class ConcurrentPartialTests
         File.Move(target, Path.Combine(temp.Path, "moved"));
         File.CreateSymbolicLink(target, elsewhere);
         Assert.Equal(ErrorCode.Busy, Assert.Throws<SingularityException>(() => linked.TryClaim(0, out _)).Code);
+    }
+
+    /// <summary>
+    /// A file written in place whose whole-file digest fails keeps what was written, never the source's time, so the
+    /// next send's quick check sends it again; one whose digest holds gets the source's length and time at its commit.
+    /// </summary>
+    [SkippableFact]
+    public void A_file_written_in_place_gets_its_time_only_once_its_digest_holds()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "files are written in place on Linux receivers");
+        using var temp = new TempDirectory();
+        string target = TestFiles.Create(Path.Combine(temp.Path, "f"), 3 * Shard, seed: 4);
+        byte[] data = Data(2 * Shard, seed: 5);
+        var mtime = new DateTime(2020, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+        var entry = new ManifestEntry(EntryKind.File, "f", data.Length, Mode, SourceScanner.ToNanoseconds(mtime), null);
+        PartialFile InPlace()
+        {
+            using var standing = SpecialFiles.OpenRegularNotFollowing(target)!;
+            var basis = new InPlaceBasis(SpecialFiles.VersionOf(standing)!.Value, RandomAccess.GetLength(standing), new Dictionary<int, ulong>());
+            return new PartialFile(0, entry, target, Shard, durable: true, session: 1, preallocate: false, inPlace: basis);
+        }
+
+        var wrong = InPlace();
+        Assert.True(WriteShards(wrong, data, 0, 2));
+        Assert.True(wrong.Seal(12345));
+        Assert.True(wrong.TryBeginCommit());
+        Assert.Throws<IntegrityException>(wrong.Commit);
+        Assert.NotEqual(mtime, File.GetLastWriteTimeUtc(target));
+
+        var right = InPlace();
+        Assert.True(WriteShards(right, data, 0, 2));
+        SealAndCommit(right, data);
+        Assert.Equal(mtime, File.GetLastWriteTimeUtc(target));
     }
 }
