@@ -213,6 +213,40 @@ public sealed class InPlaceTests
         }
     }
 
+    /// <summary>
+    /// A receiver that is not root, with a file it may not write (0444, its own) and one it may write but not give a
+    /// time (another user's, 0666): neither is written in place, where the first would fail and the second end the
+    /// session; both arrive beside their names and are renamed over, as without --inplace, and the send exits 0.
+    /// </summary>
+    [SkippableFact]
+    public async Task Files_the_receiver_may_not_write_or_time_arrive_beside_their_names()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux() && Environment.IsPrivilegedProcess && Commands.Run("setpriv", "--version"), "needs root to run the receiver as another user");
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src"), destination = temp.Sub("dst"), urls = temp.Sub("urls");
+        foreach (string name in (string[])["read-only", "theirs"]) TestFiles.Create(Path.Combine(tree, name), 3L * Shard, seed: name.Length);
+        foreach (string directory in (string[])[temp.Path, destination, urls])
+        {
+            File.SetUnixFileMode(directory, (UnixFileMode)0b111_101_101);
+            if (directory != temp.Path) Assert.True(Commands.Run("chown", "65534:65534", directory));
+        }
+        string readOnly = TestFiles.Create(Path.Combine(destination, "read-only"), 3L * Shard, seed: 20);
+        Assert.True(Commands.Run("chown", "65534:65534", readOnly));
+        File.SetUnixFileMode(readOnly, (UnixFileMode)0b100_100_100);
+        string theirs = TestFiles.Create(Path.Combine(destination, "theirs"), 3L * Shard, seed: 21);
+        File.SetUnixFileMode(theirs, (UnixFileMode)0b110_110_110);
+        string urlFile = Path.Combine(urls, "url");
+
+        using var receiver = SgltyProcess.StartUnprivileged("recv", "--dir", destination, "--listen", "127.0.0.1:0", "--once", "--url-file", urlFile);
+        string url = await SgltyProcess.WaitForFileAsync(urlFile, receiver);
+        var (exit, _, error) = await SgltyProcess.RunAsync("send", tree + "/", "--to", url, "--inplace", "--delta");
+        var (receiverExit, _, receiverError) = await SgltyProcess.FinishAsync(receiver);
+
+        Assert.True(exit == 0, error);
+        Assert.True(receiverExit == 0, receiverError);
+        foreach (string name in (string[])["read-only", "theirs"]) TestFiles.AssertSameBytes(Path.Combine(tree, name), Path.Combine(destination, name));
+    }
+
     /// <summary>In place goes with neither holes nor backups: refused before anything moves, naming the option.</summary>
     [Fact]
     public async Task In_place_with_sparse_or_backups_is_refused()
