@@ -895,7 +895,7 @@ internal sealed class PartialFile
 
 /// <summary>
 /// A file to be written where it stands (rsync --inplace): the regular file standing at its name as it was when its
-/// shards were read (device, inode and ctime), which the file opened for writing must still be, its length then, and
-/// those shards' digests, offered to the sender (none without delta).
+/// shards were read (device, inode, ctime and count of names), which the file opened for writing must still be, its
+/// length then, and those shards' digests, offered to the sender (none without delta).
 /// </summary>
-internal sealed record InPlaceBasis((ulong Device, ulong Inode, long Changed) Version, long Length, IReadOnlyDictionary<int, ulong> Offers);
+internal sealed record InPlaceBasis((ulong Device, ulong Inode, long Changed, uint Names) Version, long Length, IReadOnlyDictionary<int, ulong> Offers);

@@ -215,22 +215,34 @@ internal static class SpecialFiles
 
     /// <summary>
     /// The device and inode of the file <paramref name="handle"/> holds open, with the time it last changed (its ctime,
-    /// in nanoseconds), which any write to its bytes or attributes moves; null where they cannot be read (not Linux, no
-    /// statx).
+    /// in nanoseconds), which a write to its bytes or attributes moves once the time stamps' tick has passed (see
+    /// <see cref="ChangedLately"/>), and its count of names; null where they cannot be read (not Linux, no statx).
     /// </summary>
-    public static (ulong Device, ulong Inode, long Changed)? VersionOf(SafeFileHandle handle)
+    public static (ulong Device, ulong Inode, long Changed, uint Names)? VersionOf(SafeFileHandle handle)
     {
         if (!OperatingSystem.IsLinux()) return null;
         try
         {
-            const uint wanted = StatxInode | StatxChanged;
+            const uint wanted = StatxInode | StatxChanged | StatxLinks;
             return statx(handle, "", AtEmptyPath, wanted, out var status) == 0 && (status.Mask & wanted) == wanted
-                ? (status.Device, status.Inode, status.ChangedSeconds * 1_000_000_000 + status.ChangedNanoseconds) : null;
+                ? (status.Device, status.Inode, status.ChangedSeconds * 1_000_000_000 + status.ChangedNanoseconds, status.Links) : null;
         }
         catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
         {
             return null;
         }
+    }
+
+    /// <summary>
+    /// Whether a file whose ctime is <paramref name="changed"/> (nanoseconds) changed so lately that a write now could
+    /// leave its ctime as it is, within one tick of the time stamps: a ctime of whole seconds is taken for a file system
+    /// that keeps no finer (some keep two), 3 s; any other for the kernel's clock, whose tick is a few milliseconds
+    /// before Linux 6.13, 50 ms.
+    /// </summary>
+    public static bool ChangedLately(long changed)
+    {
+        long now = (DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100;
+        return now - changed < (changed % 1_000_000_000 == 0 ? 3_000_000_000 : 50_000_000);
     }
 
     /// <summary>

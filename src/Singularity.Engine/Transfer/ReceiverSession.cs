@@ -77,8 +77,6 @@ internal sealed partial class ReceiverSession
     private bool _delta;
     // rsync --inplace: a changed file where a regular file stands is written into it (OpenSession's more flags bit 8).
     private bool _inPlace;
-    // The files (device, inode) this session writes in place: a second name of one is written beside its name.
-    private HashSet<(ulong, ulong)>? _inPlaceFiles;
     private int _readingInPlace;
     // With --checksum, the chunk's files that may be in place: read together, on every core, after the chunk's other
     // entries are prepared, then prepared in turn (ReadInPlace).
@@ -1239,8 +1237,10 @@ internal sealed partial class ReceiverSession
     /// digests, read where they stand (within what the session may still offer): no copy is made. Null, and the file
     /// arrives beside its name as without --inplace, for an empty file (no shard to write), where no regular file
     /// stands, where this process may not write it, nor set its time (another user's, for all but root), or it is
-    /// busy (a running program), where it is the file of another name this session writes in place (one file, two
-    /// names: each name gets its own), and where a stale partial stands that another session holds.
+    /// busy (a running program), where the file has other names (which would see what only this one is sent, and
+    /// which this session may be sending other versions of), and where a stale partial stands that another session
+    /// holds. A file changed so lately that a write after this look might not move its ctime offers nothing: every
+    /// shard is written, under the lock, so no shard is kept that another writer may have changed meanwhile.
     /// </summary>
     private InPlaceBasis? InPlaceBasisOf(ManifestEntry entry, string full)
     {
@@ -1259,10 +1259,11 @@ internal sealed partial class ReceiverSession
         {
             // Its version before its shards are read: a write meanwhile shows when it is opened to be written.
             if (SpecialFiles.OpenedElsewhere(standing, full) || !SpecialFiles.MayChangeMode(standing) || SpecialFiles.VersionOf(standing) is not { } version
-                || !(_inPlaceFiles ??= []).Add((version.Device, version.Inode)))
+                || version.Names != 1)
                 return null;
             long length = RandomAccess.GetLength(standing);
-            if (!_delta || _offersLeft <= 0) return new InPlaceBasis(version, length, System.Collections.ObjectModel.ReadOnlyDictionary<int, ulong>.Empty);
+            if (!_delta || _offersLeft <= 0 || SpecialFiles.ChangedLately(version.Changed))
+                return new InPlaceBasis(version, length, System.Collections.ObjectModel.ReadOnlyDictionary<int, ulong>.Empty);
             try
             {
                 return new InPlaceBasis(version, length, ReadingInPlace(() => BasisSeed.ShardDigests(standing, entry, _shardSize, (int)Math.Min(_offersLeft, int.MaxValue), StillBusy)));
