@@ -693,7 +693,7 @@ internal sealed class PartialFile
         {
             if (!SpecialFiles.TryLockExclusive(handle)) throw InUse(Entry.Path);
             // Under the lock, nothing of this session written yet: the same file, not changed since its shards were
-            // read (its ctime moves with any write, this process's too), so the offers still hold.
+            // read (a write moves the ctime of a file not changed lately, which alone offers shards), so the offers hold.
             if (SpecialFiles.VersionOf(handle) != _inPlace!.Version) throw Replaced(Entry.Path);
             return new FileStream(handle, FileAccess.ReadWrite, bufferSize: 0);
         }
@@ -719,7 +719,7 @@ internal sealed class PartialFile
         try
         {
             var handle = stream.SafeFileHandle;
-            // Longer than the source's, where the source shrank; the last writes may have reached past its end too.
+            // Longer than the source's where the source shrank: what lies past its end goes.
             if (RandomAccess.GetLength(handle) != Entry.Size) RandomAccess.SetLength(handle, Entry.Size);
             if (SpecialFiles.MayChangeOwners && Entry.Owner is { } owner) OwnerNotSet = !SpecialFiles.TrySetOwner(handle, owner);
             if (_applyMode && !OperatingSystem.IsWindows()) File.SetUnixFileMode(handle, Entry.Mode & SafeModeBits);
@@ -734,7 +734,7 @@ internal sealed class PartialFile
     }
 
     private static SingularityException Replaced(string path) =>
-        new(ErrorCode.Busy, $"what stands at '{path}' is not the file whose shards were offered any more (replaced, or a link now); send it again");
+        new(ErrorCode.Busy, $"what stands at '{path}' is not the file whose shards were offered any more (replaced, written to, or a link now); send it again");
 
     /// <summary>
     /// The hidden temporary name of <paramref name="name"/>: <c>.NAME.sglty-part</c>, or <c>.NAME.SESSION.sglty-part</c>
