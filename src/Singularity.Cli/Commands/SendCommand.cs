@@ -103,8 +103,9 @@ internal static partial class SendCommand
         var linkDest = new Option<string[]>("--link-dest") { HelpName = "DIR", Description = "link, rather than send, each file the destination does not hold yet that DIR holds unchanged (same size, time and mode, no setuid bit, the owner a received file would have), as rsync --link-dest does for snapshots: the receiver gives its copy there a further name; DIR is relative to the destination and inside the receiver's directory (../2026-12-04 beside a URL's backups/2026-12-05); may be given up to 20 times, tried in order (Linux receivers)", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
         var suffix = new Option<string>("--suffix") { HelpName = "SUFFIX", Description = "with --backup or --backup-dir, append SUFFIX to each backup's name, as rsync --suffix does; default '~' beside the files, none in --backup-dir" };
         var inPlace = new Option<bool>("--inplace") { Description = "write a changed file into the one standing at its name, where it stands, as rsync --inplace does: no second copy takes the space (for large images and databases on a full disk), and with delta only the shards that differ are written (a file with other names is still written beside its name); as with rsync, a send that fails part way leaves it part old, part new, and readers see it change; not with --sparse or --backup (Linux receivers)" };
+        var append = new Option<bool>("--append", "--append-verify") { Description = "for logs that grow, as rsync --append-verify: --inplace with delta on whatever the path, so only what follows what the receiver holds travels (with the shard it ends in), every kept shard compared first; unlike rsync --append, a copy as long as the source or longer is not left as it is but brought to the source's contents (cut, where the log was rotated)" };
         var wholeFile = new Option<bool>("--whole-file", "-W") { Description = "send changed files whole, never as a delta, as rsync --whole-file does" };
-        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, modifyWindow, omitDirTimes, omitLinkTimes, update, ignoreExisting, existing, maxSize, minSize, delete, deleteExcluded, ignoreErrors, maxDelete, exclude, excludeFrom, include, includeFrom, filter, relative, filesFrom, recursive, from0, dryRun, verbose, quiet, itemize, outFormat, stats, info, logFile, logFileFormat, owners, owner, group, noOwner, noGroup, chown, archive, asAlways, numericIds, hardLinks, oneFileSystem, copyLinks, copyUnsafeLinks, copyDirLinks, safeLinks, chmod, pruneEmpty, ignoreMissing, deleteMissing, removeSources, backup, backupDir, suffix, linkDest, compareDest, copyDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile, inPlace };
+        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, modifyWindow, omitDirTimes, omitLinkTimes, update, ignoreExisting, existing, maxSize, minSize, delete, deleteExcluded, ignoreErrors, maxDelete, exclude, excludeFrom, include, includeFrom, filter, relative, filesFrom, recursive, from0, dryRun, verbose, quiet, itemize, outFormat, stats, info, logFile, logFileFormat, owners, owner, group, noOwner, noGroup, chown, archive, asAlways, numericIds, hardLinks, oneFileSystem, copyLinks, copyUnsafeLinks, copyDirLinks, safeLinks, chmod, pruneEmpty, ignoreMissing, deleteMissing, removeSources, backup, backupDir, suffix, linkDest, compareDest, copyDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile, inPlace, append };
         command.Validators.Add(result =>
         {
             if (result.GetValue(outFormat) is { } format && OutFormat.Parse(format, out string? formatError) is null) result.AddError($"--out-format: {formatError}");
@@ -114,6 +115,8 @@ internal static partial class SendCommand
             if (InfoFlags.Parse(result.GetValue(info) ?? [], out string? infoError) is not { } flags) result.AddError($"--info: {infoError}");
             else if (StatsLevel(result.GetValue(stats), flags) > 0 && result.GetValue(json)) result.AddError("--stats (or --info=stats) and --json both print the send's counts on stdout; give one of them");
             if (result.GetValue(delta) && result.GetValue(wholeFile)) result.AddError("--delta and --whole-file contradict each other; give one of them");
+            if (result.GetValue(append) && (new[] { wholeFile, sparse, backup }.FirstOrDefault(result.GetValue)?.Name ?? (result.GetValue(backupDir) is null ? null : backupDir.Name)) is { } against)
+                result.AddError($"--append writes in place with delta, which {against} does not go with; give one of them");
             if (result.GetValue(filesFrom) is not null && result.GetValue(paths) is { Length: not 1 })
                 result.AddError("--files-from takes one PATH: the directory the listed paths are relative to");
             if (result.GetValue(from0) && result.GetValue(filesFrom) is null) result.AddError("--from0 goes with --files-from");
@@ -212,8 +215,9 @@ internal static partial class SendCommand
                 Compress = compressed,
                 CompressLevel = result.GetValue(compressLevel) is { } asked and not 0 ? asked : TransferOptions.DefaultCompressLevel,
                 BandwidthLimit = result.GetValue(bwlimit) ?? 0,
-                Delta = result.GetValue(wholeFile) ? false : result.GetValue(delta) ? true : null,
-                InPlace = result.GetValue(inPlace),
+                // --append: delta whatever the path, into the file in place.
+                Delta = result.GetValue(wholeFile) ? false : result.GetValue(delta) || result.GetValue(append) ? true : null,
+                InPlace = result.GetValue(inPlace) || result.GetValue(append),
             };
             // -i is rsync's --out-format '%i %n%L'.
             var lines = result.GetValue(outFormat) is { } format ? OutFormat.Parse(format, out _) : (result.GetResult(itemize)?.IdentifierTokenCount ?? 0) > 0 ? OutFormat.Itemized : null;

@@ -281,6 +281,45 @@ public sealed class InPlaceTests
         Assert.False(SpecialFiles.ChangedLately(second - 4_000_000_000));
     }
 
+    /// <summary>
+    /// `sglty send --append` (and --append-verify), as rsync users ship logs: a log that grew sends only its new tail,
+    /// even on a path where delta is off by default, into the file in place; one rotated to a shorter log is cut to it,
+    /// where rsync --append would leave the longer copy.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData("--append")]
+    [InlineData("--append-verify")]
+    public async Task Append_sends_a_grown_log_s_tail_into_the_file_in_place(string option)
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "files are written in place on Linux receivers");
+        using var temp = new TempDirectory();
+        string log = TestFiles.Create(Path.Combine(temp.Sub("src"), "app.log"), 5L << 20, seed: 22);
+        string destination = temp.Sub("dst"), target = Path.Combine(destination, "app.log");
+        CopyAsOlder(log, target);
+        using (var grown = new FileStream(log, FileMode.Append)) grown.Write(new byte[300_000]);
+        await SettledAsync(target);
+        var before = SpecialFiles.IdentityOf(target)!.Value;
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var (exit, output, error) = await SgltyProcess.RunAsync("send", log, "--to", receiver.Url.ToString(), option, "--shard-size", "1MiB", "--json");
+        Assert.True(exit == 0, error);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        // The new tail alone: the old end fell at a shard's end.
+        Assert.Contains("\"bytes_sent\":300000,", output);
+        TestFiles.AssertSameBytes(log, target);
+        Assert.Equal(before.Inode, SpecialFiles.IdentityOf(target)!.Value.Inode);
+
+        using (var rotated = new FileStream(log, FileMode.Open)) rotated.SetLength(1L << 20);
+        (exit, _, error) = await SgltyProcess.RunAsync("send", log, "--to", receiver.Url.ToString(), option, "--shard-size", "1MiB");
+        Assert.True(exit == 0, error);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        TestFiles.AssertSameBytes(log, target);
+
+        var (refused, _, why) = await SgltyProcess.RunAsync("send", log, "--to", receiver.Url.ToString(), option, "--whole-file");
+        Assert.NotEqual(0, refused);
+        Assert.Contains("--append writes in place with delta, which --whole-file does not go with", why);
+    }
+
     /// <summary>In place goes with neither holes nor backups: refused before anything moves, naming the option.</summary>
     [Fact]
     public async Task In_place_with_sparse_or_backups_is_refused()
