@@ -8,8 +8,6 @@ namespace Singularity.Engine.Storage;
 /// </summary>
 internal readonly record struct ChosenOwner(uint? User, uint? Group, bool UserByNumber, bool GroupByNumber)
 {
-    public bool Any => User is not null || Group is not null;
-
     /// <summary>The owner the options choose; an unknown name, or a number out of range, is an <see cref="ArgumentException"/> naming the option.</summary>
     public static ChosenOwner Of(TransferOptions options)
     {

@@ -20,7 +20,7 @@ internal sealed class DestinationLock : IDisposable
     public static DestinationLock? Take(string directory)
     {
         if (SpecialFiles.OpenReadOnly(directory) is not { } handle) return null;
-        if (flock(handle, LockExclusive | LockNonBlocking) == 0) return new DestinationLock(handle);
+        if (SpecialFiles.Flock(handle, SpecialFiles.LockExclusive | SpecialFiles.LockNonBlocking) == 0) return new DestinationLock(handle);
         int error = Marshal.GetLastPInvokeError();
         handle.Dispose();
         if (error == Errno.WouldBlock)
@@ -45,7 +45,7 @@ internal sealed class DestinationLock : IDisposable
             lock (Probing)
             {
                 using var handle = SpecialFiles.OpenReadOnly(directory);
-                if (handle is null || flock(handle, LockExclusive | LockNonBlocking) == 0 || Marshal.GetLastPInvokeError() != Errno.WouldBlock) return false;
+                if (handle is null || SpecialFiles.Flock(handle, SpecialFiles.LockExclusive | SpecialFiles.LockNonBlocking) == 0 || Marshal.GetLastPInvokeError() != Errno.WouldBlock) return false;
             }
         }
         return true;
@@ -63,7 +63,7 @@ internal sealed class DestinationLock : IDisposable
             error = Marshal.GetLastPInvokeError();
             return null;
         }
-        if (flock(handle, LockShared | LockNonBlocking) == 0)
+        if (SpecialFiles.Flock(handle, SpecialFiles.LockShared | SpecialFiles.LockNonBlocking) == 0)
         {
             error = 0;
             return new DestinationLock(handle);
@@ -74,13 +74,4 @@ internal sealed class DestinationLock : IDisposable
     }
 
     public void Dispose() => _handle.Dispose();
-
-    private const int LockShared = 1;
-    private const int LockExclusive = 2;
-    private const int LockNonBlocking = 4;
-
-#pragma warning disable SYSLIB1054 // LibraryImport would need unsafe code in this library.
-    [DllImport("libc", EntryPoint = "flock", SetLastError = true)]
-    private static extern int flock(SafeFileHandle descriptor, int operation);
-#pragma warning restore SYSLIB1054
 }

@@ -254,7 +254,7 @@ internal static class SpecialFiles
         if (!OperatingSystem.IsLinux()) return true;
         try
         {
-            return flock(handle, LockExclusive | LockNonBlocking) == 0 || Marshal.GetLastPInvokeError() != Errno.WouldBlock;
+            return Flock(handle, LockExclusive | LockNonBlocking) == 0 || Marshal.GetLastPInvokeError() != Errno.WouldBlock;
         }
         catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
         {
@@ -262,8 +262,13 @@ internal static class SpecialFiles
         }
     }
 
-    private const int LockExclusive = 2;
-    private const int LockNonBlocking = 4;
+    // flock's operations, for this and DestinationLock.
+    internal const int LockShared = 1;
+    internal const int LockExclusive = 2;
+    internal const int LockNonBlocking = 4;
+
+    /// <summary>flock(2) on the open file: 0, or -1 with the error number kept (<see cref="Marshal.GetLastPInvokeError"/>).</summary>
+    internal static int Flock(SafeFileHandle handle, int operation) => flock(handle, operation);
 
     /// <summary>
     /// The device and inode of what <paramref name="path"/> names, not following a link there unless
