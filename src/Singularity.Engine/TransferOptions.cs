@@ -478,11 +478,13 @@ public sealed record TransferOptions
     /// <summary>
     /// Write a changed file into the file standing at its name, where it stands, as rsync --inplace does, rather than
     /// beside it and renamed into place: no second copy takes the disk's space, and with <see cref="Delta"/> only the
-    /// shards that differ are written (the standing file's are read where they stand, never copied). A file with other
-    /// names (hard links) is still written beside its name, so they keep what they hold. As with rsync, the file is then not all or nothing: a send that fails part way leaves it
-    /// part old, part new (with a time that tells it apart, so the next send finishes it), and a reader meanwhile sees
-    /// it change. A new file still arrives beside its name. Not with <see cref="Sparse"/> or backups. Needs a Linux
-    /// receiver of this version. Default false; `sglty send --inplace` sets it.
+    /// shards that differ are written (the standing file's are read where they stand, never copied). A file that has
+    /// other names (hard links) when the receiver looks at it is still written beside its name, so they keep what they
+    /// hold. As with rsync, the file is then not all or nothing: a send that fails part way leaves it part old, part
+    /// new (with a time that tells it apart, so the next send finishes it), and a reader meanwhile sees it change; and
+    /// as with rsync, nothing else may write the receiver's copy meanwhile. A new file still arrives beside its name.
+    /// Not with <see cref="Sparse"/> or backups. Needs a Linux receiver of this version. Default false;
+    /// `sglty send --inplace` sets it.
     /// </summary>
     public bool InPlace { get; init; }
 

@@ -275,7 +275,9 @@ public sealed class InPlaceTests
     {
         long now = (DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100;
         Assert.True(SpecialFiles.ChangedLately(now - 1_000));
-        Assert.False(SpecialFiles.ChangedLately(now - 200_000_001));
+        // Not a whole second, which would read as a file system of whole seconds.
+        long settled = now - 200_000_000;
+        Assert.False(SpecialFiles.ChangedLately(settled % 1_000_000_000 == 0 ? settled - 7 : settled));
         long second = now / 1_000_000_000 * 1_000_000_000;
         Assert.True(SpecialFiles.ChangedLately(second - 1_000_000_000));
         Assert.False(SpecialFiles.ChangedLately(second - 4_000_000_000));
