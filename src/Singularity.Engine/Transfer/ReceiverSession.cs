@@ -72,8 +72,9 @@ internal sealed partial class ReceiverSession
     // Shards may arrive compressed (OpenSession flag): each lane then unpacks them into a buffer of its own.
     private bool _compressed;
     // OpenSession asked for delta (and this receiver answers it): changed files are seeded from the versions at their
-    // names. _readingInPlace counts the files in place being read whole (seeded from, or hashed for --checksum): while
-    // any is, the sender, waiting for its acceptance, is told that this side is at work.
+    // names. _readingInPlace counts the files in place being read whole (seeded from, hashed for --checksum or for
+    // --inplace's offers, or copied from --copy-dest; see ReadingInPlace): while any is, the sender, waiting for its
+    // acceptance, is told that this side is at work.
     private bool _delta;
     // rsync --inplace: a changed file where a regular file stands is written into it (OpenSession's more flags bit 8).
     private bool _inPlace;
@@ -828,15 +829,8 @@ internal sealed partial class ReceiverSession
             : (SpecialFiles.EffectiveUser, null);
         // A dry run only looks; a copy is read whole, and the sender hears that the receiver is still at work.
         var use = link ? _earlierCopies : EarlierCopies.Compared;
-        if (use == EarlierCopies.Copied) Interlocked.Increment(ref _readingInPlace);
-        try
-        {
-            if (!_linkDests!.TryUse(entry, full, _options.PreserveMode, user, group, _times, use, _options.Transfer.Durable, StillBusy)) return false;
-        }
-        finally
-        {
-            if (use == EarlierCopies.Copied) Interlocked.Decrement(ref _readingInPlace);
-        }
+        bool Use() => _linkDests!.TryUse(entry, full, _options.PreserveMode, user, group, _times, use, _options.Transfer.Durable, StillBusy);
+        if (!(use == EarlierCopies.Copied ? ReadingInPlace(Use) : Use())) return false;
         if (_earlierCopies == EarlierCopies.Compared) _filesCompared++;
         else if (_earlierCopies == EarlierCopies.Copied) _filesCopied++;
         else _filesLinked++;
@@ -1046,21 +1040,19 @@ internal sealed partial class ReceiverSession
     private bool HasContents(ManifestEntry entry, string full)
     {
         if (entry.Digest is not { } digest) return false;
-        Interlocked.Increment(ref _readingInPlace);
-        try
+        return ReadingInPlace(() =>
         {
-            using var handle = SpecialFiles.OpenRegularAsNamed(full);
-            return handle is not null && RandomAccess.GetLength(handle) == entry.Size
-                && Digests.Content(handle, entry.Size, StillBusy) == digest;
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            return false;
-        }
-        finally
-        {
-            Interlocked.Decrement(ref _readingInPlace);
-        }
+            try
+            {
+                using var handle = SpecialFiles.OpenRegularAsNamed(full);
+                return handle is not null && RandomAccess.GetLength(handle) == entry.Size
+                    && Digests.Content(handle, entry.Size, StillBusy) == digest;
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                return false;
+            }
+        });
     }
 
     /// <summary>
