@@ -112,13 +112,18 @@ public static class SingularitySender
         var (removed, kept) = SourceRemoval.Remove(delivered.Values, paths, options.Relative);
         // What the receiver kept of its own is not this source: it stays here.
         bool keepsOwn = options.SizeOnly || options.Update || options.IgnoreExisting;
-        string link = !options.ExistingOnly ? "the receiver kept what stood at its name (--ignore-existing), so this link was not made"
-            : keepsOwn ? "the receiver kept what stood at its name, or had nothing there (--ignore-existing, --existing), so this link was not made"
-            : "the receiver had nothing at its name (--existing), so this link was not made";
+        string why = !options.ExistingOnly ? "the receiver kept what stood at its name (--ignore-existing)"
+            : keepsOwn ? "the receiver kept what stood at its name, or had nothing there (--ignore-existing, --existing)"
+            : "the receiver had nothing at its name (--existing)";
         string file = !options.ExistingOnly ? "the receiver kept the version it has (--size-only, --update or --ignore-existing), so this one was not sent"
             : keepsOwn ? "the receiver kept the version it has, or had none (--size-only, --update, --ignore-existing, --existing), so this one was not sent"
             : "the receiver has no version of it (--existing), so it was not sent";
-        kept.AddRange(last.KeptAtReceiver.Select(entry => new KeptSource(entry.SourcePath, entry.Entry.Kind == EntryKind.Symlink ? link : file) { AsAsked = true }));
+        kept.AddRange(last.KeptAtReceiver.Select(entry => new KeptSource(entry.SourcePath, entry.Entry.Kind switch
+        {
+            EntryKind.Symlink => $"{why}, so this link was not made",
+            EntryKind.Special => $"{why}, so this {SpecialTypes.Name(entry.Entry.SpecialType)} was not made",
+            _ => file,
+        }) { AsAsked = true }));
         return result with { SourcesRemoved = removed, SourcesKept = kept };
     }
 

@@ -129,6 +129,21 @@ public sealed record TransferOptions
     public bool HardLinks { get; init; }
 
     /// <summary>
+    /// Send character and block devices as devices, as rsync --devices sends them: the receiver makes each one anew
+    /// with its number, mode, time and (when kept) owner, if it makes devices at all (<see cref="ReceiverOptions.MakeDevices"/>,
+    /// and only as root); else each fails on its own. Linux senders and receivers. Default false: each is left out
+    /// with a line, as rsync leaves it without -D. `sglty send --devices`, `-D` or `-a`.
+    /// </summary>
+    public bool Devices { get; init; }
+
+    /// <summary>
+    /// Send FIFOs and sockets as what they are, as rsync --specials sends them: the receiver makes each one anew (a
+    /// socket as a name no process listens on). Linux senders and receivers. Default false: each is left out with a
+    /// line, as rsync leaves it without -D. `sglty send --specials`, `-D` or `-a`.
+    /// </summary>
+    public bool Specials { get; init; }
+
+    /// <summary>
     /// Stay on each given directory's file system, as rsync -x does, so that a backup of / does not take in /proc or a
     /// mounted share: a directory below it on another file system (a mount point) is sent without what it holds
     /// (<see cref="MountPoints.SentEmpty"/>), or left out (<see cref="MountPoints.LeftOut"/>, rsync -xx). Paths given

@@ -25,7 +25,8 @@ internal static class RecvCommand
         var idle = CommonOptions.Duration("--idle-timeout", "end sessions that show no sign of life for this long; default 120s");
         var congestion = CommonOptions.Congestion();
         var noDelta = new Option<bool>("--no-delta") { Description = "send changed files whole even when a sender asks for delta, and every file of the source's size when it asks for --checksum, so senders learn nothing of what the files here hold (with delta, a sender is told the digests of their shards; with --checksum, whether a file holds what it names)" };
-        var command = new Command("recv", "receive files into a directory") { dir, listen, once, acceptTimeout, urlFile, json, noFsync, token, tokenFile, encrypt, maxBytes, expire, idle, congestion, noDelta };
+        var devices = new Option<bool>("--devices") { Description = "make the devices senders send (sglty send -D or -a), as root: a device node gives whoever may open it the device itself, so without this each fails on its own; FIFOs and sockets are made either way" };
+        var command = new Command("recv", "receive files into a directory") { dir, listen, once, acceptTimeout, urlFile, json, noFsync, token, tokenFile, encrypt, maxBytes, expire, idle, congestion, noDelta, devices };
         command.Validators.Add(result =>
         {
             if (result.GetValue(acceptTimeout) is { } wait)
@@ -45,12 +46,12 @@ internal static class RecvCommand
                 IdleTimeout = result.GetValue(idle) ?? TimeSpan.FromSeconds(120),
             };
             return RunAsync(result.GetValue(dir)!, result.GetValue(listen) ?? $"0.0.0.0:{ConnectionUrl.DefaultPort}", result.GetValue(once), result.GetValue(acceptTimeout), result.GetValue(urlFile), result.GetValue(json),
-                transfer, result.GetValue(expire) ?? TimeSpan.Zero, result.GetValue(token), result.GetValue(tokenFile), !result.GetValue(noDelta), cancellationToken);
+                transfer, result.GetValue(expire) ?? TimeSpan.Zero, result.GetValue(token), result.GetValue(tokenFile), !result.GetValue(noDelta), result.GetValue(devices), cancellationToken);
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(string dir, string listen, bool once, TimeSpan? acceptTimeout, string? urlFile, bool json, TransferOptions transfer, TimeSpan expireAfter, string? token, string? tokenFile, bool delta, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(string dir, string listen, bool once, TimeSpan? acceptTimeout, string? urlFile, bool json, TransferOptions transfer, TimeSpan expireAfter, string? token, string? tokenFile, bool delta, bool makeDevices, CancellationToken cancellationToken)
     {
         try
         {
@@ -66,6 +67,7 @@ internal static class RecvCommand
                 Token = chosen ?? SessionToken.Generate(),
                 ReturnMemoryWhenIdle = true,
                 Delta = delta,
+                MakeDevices = makeDevices,
             });
             // Once the options have passed the receiver's checks: a refused command line removes nothing.
             if (expireAfter > TimeSpan.Zero && Directory.Exists(dir))

@@ -75,7 +75,13 @@ internal static partial class SendCommand
         var noGroup = new Option<bool>("--no-group", "--no-g") { Description = "keep no group, as rsync --no-g: with -a or --owners, the users alone" };
         var chown = new Option<string>("--chown") { HelpName = "USER:GROUP", Description = "give every entry USER and GROUP (names or numbers), as rsync --chown does, which keeps them as -o and -g would: 'backup:backup', 'backup' (the user alone), ':backup' (the group alone); a name travels as the owners' names do (the receiver gives the id it knows it by), a number as it is; a receiver running as root applies them" };
         var owners = new Option<bool>("--owners") { Description = "keep each entry's owner and group, as rsync -a keeps them: by name where the receiver knows the name, else by number; a receiver running as root applies them, any other leaves them (Linux senders)" };
-        var archive = new Option<bool>("--archive", "-a") { Description = "as rsync -a: keep owners and groups (--owners) where the sender is Linux; sglty keeps the rest of what rsync -a keeps anyway (directories whole, links as links, permissions, times), and leaves out devices, sockets and FIFOs with a line each, as rsync without -D" };
+        var archive = new Option<bool>("--archive", "-a") { Description = "as rsync -a: keep owners and groups (--owners) and send devices, FIFOs and sockets (-D) where the sender is Linux; sglty keeps the rest of what rsync -a keeps anyway (directories whole, links as links, permissions, times)" };
+        var devices = new Option<bool>("--devices") { Description = "send character and block devices as devices, as rsync --devices (Linux); the receiver makes them only if started with `sglty recv --devices`, as root; without it, each is left out with a line" };
+        var specials = new Option<bool>("--specials") { Description = "send FIFOs and sockets as what they are, as rsync --specials (Linux); without it, each is left out with a line" };
+        var devicesAndSpecials = new Option<bool>("-D") { Description = "as rsync -D: --devices and --specials" };
+        var noDevices = new Option<bool>("--no-devices") { Description = "leave devices out, as rsync --no-devices: with -a or -D, FIFOs and sockets alone" };
+        var noSpecials = new Option<bool>("--no-specials") { Description = "leave FIFOs and sockets out, as rsync --no-specials" };
+        var noDevicesOrSpecials = new Option<bool>("--no-D") { Description = "as rsync --no-D: --no-devices and --no-specials, so `-a --no-D` leaves them all out" };
         var asAlways = new Option<bool>("--times", "-t", "--perms", "-p", "--links", "-l", "--partial", "--progress", "-P", "--no-inc-recursive", "--no-i-r") { Description = "taken as rsync takes them, and change nothing: sglty always keeps times and permissions, sends links as links, keeps what an interrupted send wrote to resume it, and shows progress (a bar on a terminal, else a line a second on stderr), of the whole send, since it reads the whole tree before it sends (what rsync's --no-inc-recursive asks for)" };
         var numericIds = new Option<bool>("--numeric-ids") { Description = "with --owners, keep owners by number only, as rsync --numeric-ids: names are not sent, so the receiver gives each entry the ids it has here" };
         var compressLevel = new Option<int?>("--compress-level") { HelpName = "N", Description = "compress shards at Zstandard level N, 1 to 9 (default 1), as rsync --compress-level does; higher packs tighter at far less speed, which pays only on a path of tens of MB/s or less; any N but 0 implies --compress, and 0 sends uncompressed" };
@@ -105,7 +111,7 @@ internal static partial class SendCommand
         var inPlace = new Option<bool>("--inplace") { Description = "write a changed file into the one standing at its name, where it stands, as rsync --inplace does: no second copy takes the space (for large images and databases on a full disk), and with delta only the shards that differ are written (a file with other names is still written beside its name); as with rsync, a send that fails part way leaves it part old, part new, and readers see it change; not with --sparse or --backup (Linux receivers)" };
         var append = new Option<bool>("--append", "--append-verify") { Description = "for logs that grow, as rsync --append-verify: --inplace with delta on whatever the path, so only what follows what the receiver holds travels (with the shard it ends in), every kept shard compared first; unlike rsync --append, a copy as long as the source or longer is not left as it is but brought to the source's contents (cut, where the log was rotated); a receiver started with --no-delta takes the whole log; not with --whole-file, --sparse or --backup" };
         var wholeFile = new Option<bool>("--whole-file", "-W") { Description = "send changed files whole, never as a delta, as rsync --whole-file does" };
-        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, modifyWindow, omitDirTimes, omitLinkTimes, update, ignoreExisting, existing, maxSize, minSize, delete, deleteExcluded, ignoreErrors, maxDelete, exclude, excludeFrom, include, includeFrom, filter, relative, filesFrom, recursive, from0, dryRun, verbose, quiet, itemize, outFormat, stats, info, logFile, logFileFormat, owners, owner, group, noOwner, noGroup, chown, archive, asAlways, numericIds, hardLinks, oneFileSystem, copyLinks, copyUnsafeLinks, copyDirLinks, safeLinks, chmod, pruneEmpty, ignoreMissing, deleteMissing, removeSources, backup, backupDir, suffix, linkDest, compareDest, copyDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile, inPlace, append };
+        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, modifyWindow, omitDirTimes, omitLinkTimes, update, ignoreExisting, existing, maxSize, minSize, delete, deleteExcluded, ignoreErrors, maxDelete, exclude, excludeFrom, include, includeFrom, filter, relative, filesFrom, recursive, from0, dryRun, verbose, quiet, itemize, outFormat, stats, info, logFile, logFileFormat, owners, owner, group, noOwner, noGroup, chown, archive, devices, specials, devicesAndSpecials, noDevices, noSpecials, noDevicesOrSpecials, asAlways, numericIds, hardLinks, oneFileSystem, copyLinks, copyUnsafeLinks, copyDirLinks, safeLinks, chmod, pruneEmpty, ignoreMissing, deleteMissing, removeSources, backup, backupDir, suffix, linkDest, compareDest, copyDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile, inPlace, append };
         command.Validators.Add(result =>
         {
             if (result.GetValue(outFormat) is { } format && OutFormat.Parse(format, out string? formatError) is null) result.AddError($"--out-format: {formatError}");
@@ -150,6 +156,7 @@ internal static partial class SendCommand
             int statsLevel = StatsLevel(result.GetValue(stats), flags);
             var chosen = result.GetValue(chown) is { } given ? ChownParts(given) : (null, null);
             var keptOwner = OwnersKept(result, owners, archive, owner, group, noOwner, noGroup, chown, chosen);
+            var (sendsDevices, sendsSpecials) = SpecialsSent(result, archive, devicesAndSpecials, devices, specials, noDevicesOrSpecials, noDevices, noSpecials);
             long shard = result.GetValue(shardSize) ?? TransferOptions.DefaultShardSize;
             // As rsync: a level of 0 turns compression off, any other turns it on.
             bool compressed = result.GetValue(compressLevel) is { } level ? level != 0 : result.GetValue(compress);
@@ -195,6 +202,8 @@ internal static partial class SendCommand
                 ChownGroup = (keptOwner & OwnerParts.Group) != 0 ? chosen.Group : null,
                 NumericIds = result.GetValue(numericIds),
                 HardLinks = result.GetValue(hardLinks),
+                Devices = sendsDevices,
+                Specials = sendsSpecials,
                 OneFileSystem = (result.GetResult(oneFileSystem)?.IdentifierTokenCount ?? 0) switch { 0 => MountPoints.Crossed, 1 => MountPoints.SentEmpty, _ => MountPoints.LeftOut },
                 RemoveSourceFiles = result.GetValue(removeSources),
                 CopyLinks = result.GetValue(copyLinks),
@@ -315,9 +324,28 @@ internal static partial class SendCommand
             else if (Names(chown, token)) kept |= (chosen.User is not null ? OwnerParts.User : 0) | (chosen.Group is not null ? OwnerParts.Group : 0);
         }
         return kept;
-
-        static bool Names(Option option, Token token) => option.Name == token.Value || option.Aliases.Contains(token.Value);
     }
+
+    /// <summary>
+    /// Whether devices and FIFOs and sockets are sent, read in the order given, as rsync reads them: -D, and -a where
+    /// they can be told apart (Linux), send both; --devices and --specials one each; --no-D, --no-devices and
+    /// --no-specials take them back, so `-a --no-D` sends neither and `--no-D --specials` FIFOs and sockets.
+    /// </summary>
+    private static (bool Devices, bool Specials) SpecialsSent(ParseResult result, Option archive, Option both, Option devices, Option specials, Option noBoth, Option noDevices, Option noSpecials)
+    {
+        bool sendsDevices = false, sendsSpecials = false;
+        foreach (var token in result.Tokens)
+        {
+            if (token.Type != TokenType.Option) continue;
+            if (Names(both, token) || (Names(archive, token) && OperatingSystem.IsLinux())) sendsDevices = sendsSpecials = true;
+            else if (Names(noBoth, token)) sendsDevices = sendsSpecials = false;
+            else if (Names(devices, token) || Names(noDevices, token)) sendsDevices = Names(devices, token);
+            else if (Names(specials, token) || Names(noSpecials, token)) sendsSpecials = Names(specials, token);
+        }
+        return (sendsDevices, sendsSpecials);
+    }
+
+    private static bool Names(Option option, Token token) => option.Name == token.Value || option.Aliases.Contains(token.Value);
 
     /// <summary>How much of rsync's --stats to print: 2 (all of it) for --stats, unless --info names a level.</summary>
     private static int StatsLevel(bool stats, InfoFlags flags) => flags.Stats ?? (stats ? 2 : 0);
@@ -684,6 +712,8 @@ internal static partial class SendCommand
             writer.WriteNumber("entries", result.Entries);
             writer.WriteNumber("directories", result.Directories);
             writer.WriteNumber("links", result.Links);
+            writer.WriteNumber("devices", result.Devices);
+            writer.WriteNumber("specials", result.Specials);
             writer.WriteNumber("bytes", result.Bytes);
             writer.WriteNumber("bytes_sent", result.BytesSent);
             writer.WriteNumber("bytes_skipped", result.BytesSkipped);

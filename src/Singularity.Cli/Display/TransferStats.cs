@@ -27,13 +27,12 @@ internal static class TransferStats
     /// <summary>rsync's counts, after a blank line: entries, what was made and deleted, files and bytes, the wire.</summary>
     private static IEnumerable<string> Counts(SendResult result)
     {
-        int regular = result.Entries - result.Directories - result.Links;
         yield return "";
-        yield return $"Number of files: {ByKind(result.Entries, regular, result.Directories, result.Links)}";
+        yield return $"Number of files: {ByKind(result.Entries, result.Directories, result.Links, result.Devices, result.Specials)}";
         // Known from the receiver's look at each name before it acts (itemizing), which --stats asks for.
         var created = result.Changes.Where(change => change.Update != ItemizedUpdate.Deleted && (change.Changes & ItemizedAttributes.New) != 0).ToList();
-        int createdDirectories = created.Count(change => change.Kind == EntryKind.Directory), createdLinks = created.Count(change => change.Kind == EntryKind.Symlink);
-        yield return $"Number of created files: {ByKind(created.Count, created.Count - createdDirectories - createdLinks, createdDirectories, createdLinks)}";
+        int Created(EntryKind kind, bool device = false) => created.Count(change => change.Kind == kind && change.Device == device);
+        yield return $"Number of created files: {ByKind(created.Count, Created(EntryKind.Directory), Created(EntryKind.Symlink), Created(EntryKind.Special, device: true), Created(EntryKind.Special))}";
         // The receiver names what it deleted without its kind (but for a directory), so the count stands alone.
         yield return $"Number of deleted files: {Number(result.EntriesDeleted)}";
         yield return $"Number of regular files transferred: {Number(result.FilesTransferred)}";
@@ -53,14 +52,17 @@ internal static class TransferStats
         yield return $"Total bytes received: {Number(result.TrafficReceived)}";
     }
 
-    /// <summary>A count and, when it is not 0, its kinds, as rsync gives them: <c>5 (reg: 3, dir: 2)</c>, naming no kind of which there is none.</summary>
-    private static string ByKind(int total, int regular, int directories, int links)
+    /// <summary>
+    /// A count and, when it is not 0, its kinds, as rsync gives them: <c>5 (reg: 3, dir: 2)</c>, naming no kind of
+    /// which there is none; regular files (and further names of them) are what the other kinds leave.
+    /// </summary>
+    private static string ByKind(int total, int directories, int links, int devices, int specials)
     {
         if (total == 0) return "0";
-        var kinds = new List<string>(3);
-        if (regular > 0) kinds.Add($"reg: {Number(regular)}");
-        if (directories > 0) kinds.Add($"dir: {Number(directories)}");
-        if (links > 0) kinds.Add($"link: {Number(links)}");
+        var kinds = new List<string>(5);
+        int regular = total - directories - links - devices - specials;
+        foreach (var (label, count) in new[] { ("reg", regular), ("dir", directories), ("link", links), ("dev", devices), ("special", specials) })
+            if (count > 0) kinds.Add($"{label}: {Number(count)}");
         return $"{Number(total)} ({string.Join(", ", kinds)})";
     }
 

@@ -5,13 +5,14 @@ namespace Singularity.Engine.Protocol;
 
 /// <summary>
 /// Encodes manifest entries. Each entry is a 26-byte fixed part, the owner and group when flags bit 1 is set, the
-/// contents' digest when flags bit 3 is set, then the path and link target bytes:
+/// contents' digest when flags bit 3 is set, a device's number when flags bit 5 is set, then the path and link target bytes:
 /// <code>
 ///  0     1        2            4        8                16          24              26
-///  +-----+--------+------------+--------+----------------+-----------+---------------+-----------------+------------------+------+--------+
-///  |kind |flags   |path length |mode    |mtime (ns, i64) |size (i64) |target length  |[uid u32,gid u32]|[digest u128 (LE)]|path  |target  |
-///  +-----+--------+------------+--------+----------------+-----------+---------------+-----------------+------------------+------+--------+
+///  +-----+--------+------------+--------+----------------+-----------+---------------+-----------------+------------------+---------------------+------+--------+
+///  |kind |flags   |path length |mode    |mtime (ns, i64) |size (i64) |target length  |[uid u32,gid u32]|[digest u128 (LE)]|[major u32,minor u32]|path  |target  |
+///  +-----+--------+------------+--------+----------------+-----------+---------------+-----------------+------------------+---------------------+------+--------+
 /// </code>
+/// A special entry's mode holds its file type bits (<see cref="SpecialTypes"/>) above its permission bits; no other entry's does.
 /// </summary>
 internal static class ManifestCodec
 {
@@ -27,12 +28,15 @@ internal static class ManifestCodec
     public const byte FlagDigest = 8;
     /// <summary>Flags bit 4: a directory the deletion does not clean (<see cref="ManifestEntry.Implied"/>).</summary>
     public const byte FlagImplied = 16;
+    /// <summary>Flags bit 5: a device's number follows the digest, the owner, or the fixed part (<see cref="ManifestEntry.DeviceNumber"/>).</summary>
+    public const byte FlagDevice = 32;
     private const int OwnerSize = 8;
     private const int DigestSize = 16;
+    private const int DeviceSize = 8;
     private const UnixFileMode PermissionBits = (UnixFileMode)0xFFF;
 
     public static int EncodedSize(ManifestEntry entry) =>
-        FixedSize + (entry.Owner is null ? 0 : OwnerSize) + (entry.Digest is null ? 0 : DigestSize) + Encoding.UTF8.GetByteCount(entry.Path) + (entry.LinkTarget is null ? 0 : Encoding.UTF8.GetByteCount(entry.LinkTarget));
+        FixedSize + (entry.Owner is null ? 0 : OwnerSize) + (entry.Digest is null ? 0 : DigestSize) + (entry.DeviceNumber is null ? 0 : DeviceSize) + Encoding.UTF8.GetByteCount(entry.Path) + (entry.LinkTarget is null ? 0 : Encoding.UTF8.GetByteCount(entry.LinkTarget));
 
     public static int Write(Span<byte> destination, ManifestEntry entry)
     {
@@ -48,12 +52,18 @@ internal static class ManifestCodec
             BinaryPrimitives.WriteUInt128LittleEndian(destination[head..], digest);
             head += DigestSize;
         }
+        if (entry.DeviceNumber is { } device)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(destination[head..], device.Major);
+            BinaryPrimitives.WriteUInt32LittleEndian(destination[(head + 4)..], device.Minor);
+            head += DeviceSize;
+        }
         int pathLength = Encoding.UTF8.GetBytes(entry.Path, destination[head..]);
         int targetLength = entry.LinkTarget is null ? 0 : Encoding.UTF8.GetBytes(entry.LinkTarget, destination[(head + pathLength)..]);
         destination[0] = (byte)entry.Kind;
-        destination[1] = (byte)((entry.SentBefore ? FlagSentBefore : 0) | (entry.Owner is null ? 0 : FlagOwner) | (entry.Linked ? FlagLinked : 0) | (entry.Digest is null ? 0 : FlagDigest) | (entry.Implied ? FlagImplied : 0));
+        destination[1] = (byte)((entry.SentBefore ? FlagSentBefore : 0) | (entry.Owner is null ? 0 : FlagOwner) | (entry.Linked ? FlagLinked : 0) | (entry.Digest is null ? 0 : FlagDigest) | (entry.Implied ? FlagImplied : 0) | (entry.DeviceNumber is null ? 0 : FlagDevice));
         BinaryPrimitives.WriteUInt16LittleEndian(destination[2..], checked((ushort)pathLength));
-        BinaryPrimitives.WriteUInt32LittleEndian(destination[4..], (uint)(entry.Mode & PermissionBits));
+        BinaryPrimitives.WriteUInt32LittleEndian(destination[4..], (uint)(entry.Mode & PermissionBits) | entry.SpecialType);
         BinaryPrimitives.WriteInt64LittleEndian(destination[8..], entry.MtimeNanoseconds);
         BinaryPrimitives.WriteInt64LittleEndian(destination[16..], entry.Size);
         BinaryPrimitives.WriteUInt16LittleEndian(destination[24..], checked((ushort)targetLength));
@@ -67,15 +77,16 @@ internal static class ManifestCodec
         consumed = 0;
         if (source.Length < FixedSize) { error = "truncated manifest entry"; return false; }
         var kind = (EntryKind)source[0];
-        if (kind is not (EntryKind.File or EntryKind.Directory or EntryKind.Symlink or EntryKind.HardLink)) { error = $"unknown entry kind {source[0]}"; return false; }
+        if (kind is not (EntryKind.File or EntryKind.Directory or EntryKind.Symlink or EntryKind.HardLink or EntryKind.Special)) { error = $"unknown entry kind {source[0]}"; return false; }
         byte flags = source[1];
-        if ((flags & ~(FlagSentBefore | FlagOwner | FlagLinked | FlagDigest | FlagImplied)) != 0) { error = $"unknown manifest entry flags 0x{flags:x2}"; return false; }
+        if ((flags & ~(FlagSentBefore | FlagOwner | FlagLinked | FlagDigest | FlagImplied | FlagDevice)) != 0) { error = $"unknown manifest entry flags 0x{flags:x2}"; return false; }
         if ((flags & FlagImplied) != 0 && kind != EntryKind.Directory) { error = "only a directory can be marked implied"; return false; }
         if ((flags & FlagDigest) != 0 && kind != EntryKind.File) { error = "only a file can carry a digest"; return false; }
         if ((flags & FlagSentBefore) != 0 && kind != EntryKind.File) { error = "only a file can be marked as sent before"; return false; }
         if ((flags & FlagLinked) != 0 && kind != EntryKind.File) { error = "only a file can be marked as linked"; return false; }
         int ownerAt = FixedSize, digestAt = ownerAt + ((flags & FlagOwner) != 0 ? OwnerSize : 0);
-        int head = digestAt + ((flags & FlagDigest) != 0 ? DigestSize : 0);
+        int deviceAt = digestAt + ((flags & FlagDigest) != 0 ? DigestSize : 0);
+        int head = deviceAt + ((flags & FlagDevice) != 0 ? DeviceSize : 0);
         int pathLength = BinaryPrimitives.ReadUInt16LittleEndian(source[2..]);
         uint mode = BinaryPrimitives.ReadUInt32LittleEndian(source[4..]);
         long mtime = BinaryPrimitives.ReadInt64LittleEndian(source[8..]);
@@ -83,7 +94,10 @@ internal static class ManifestCodec
         int targetLength = BinaryPrimitives.ReadUInt16LittleEndian(source[24..]);
         if (pathLength == 0 || pathLength > limits.MaxPathBytes) { error = $"path length {pathLength} is outside 1..{limits.MaxPathBytes}"; return false; }
         if (targetLength > limits.MaxPathBytes) { error = $"link target length {targetLength} exceeds {limits.MaxPathBytes}"; return false; }
-        if ((mode & ~(uint)PermissionBits) != 0) { error = $"mode 0x{mode:x} has bits beyond permissions"; return false; }
+        ushort type = (ushort)(mode & SpecialTypes.Mask);
+        if (kind == EntryKind.Special ? !SpecialTypes.IsSpecial(type) : type != 0) { error = kind == EntryKind.Special ? $"mode 0x{mode:x} is not a FIFO's, a socket's or a device's" : $"mode 0x{mode:x} has bits beyond permissions"; return false; }
+        if ((mode & ~(uint)(PermissionBits | (UnixFileMode)SpecialTypes.Mask)) != 0) { error = $"mode 0x{mode:x} has bits beyond permissions"; return false; }
+        if (((flags & FlagDevice) != 0) != SpecialTypes.IsDevice(type)) { error = "a device number is required for devices and only for devices"; return false; }
         if (size < 0 || size > limits.MaxTotalBytes) { error = $"file size {size} is negative or beyond the quota"; return false; }
         if (kind != EntryKind.File && size != 0) { error = "only files have a size"; return false; }
         bool isLink = kind is EntryKind.Symlink or EntryKind.HardLink;
@@ -106,8 +120,10 @@ internal static class ManifestCodec
         if (target.Contains('\0')) { error = "link target contains NUL"; return false; }
         (uint, uint)? owner = (flags & FlagOwner) != 0
             ? (BinaryPrimitives.ReadUInt32LittleEndian(source[ownerAt..]), BinaryPrimitives.ReadUInt32LittleEndian(source[(ownerAt + 4)..])) : null;
-        entry = new ManifestEntry(kind, path, size, (UnixFileMode)mode, mtime, isLink ? target : null)
+        entry = new ManifestEntry(kind, path, size, (UnixFileMode)(mode & (uint)PermissionBits), mtime, isLink ? target : null)
         {
+            SpecialType = type,
+            DeviceNumber = (flags & FlagDevice) != 0 ? (BinaryPrimitives.ReadUInt32LittleEndian(source[deviceAt..]), BinaryPrimitives.ReadUInt32LittleEndian(source[(deviceAt + 4)..])) : null,
             SentBefore = (flags & FlagSentBefore) != 0,
             Owner = owner,
             Linked = (flags & FlagLinked) != 0,

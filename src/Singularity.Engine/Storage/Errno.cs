@@ -19,6 +19,7 @@ internal static class Errno
     public const int NameTooLong = 36;
     public const int NoSystemCall = 38;
     public const int TooManyLinks = 40;
+    public const int Overflow = 75;
     public const int NotSupported = 95;
 
     /// <summary>

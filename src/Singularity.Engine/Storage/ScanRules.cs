@@ -24,6 +24,12 @@ internal sealed record ScanRules
     /// <summary>A link below the paths to a directory is sent as that directory (rsync -k, --copy-dirlinks).</summary>
     public bool CopyDirLinks { get; init; }
 
+    /// <summary>Character and block devices are sent as devices (rsync --devices; Linux), not left out.</summary>
+    public bool Devices { get; init; }
+
+    /// <summary>FIFOs and sockets are sent as what they are (rsync --specials; Linux), not left out.</summary>
+    public bool Specials { get; init; }
+
     /// <summary>Whether any link below the paths may be followed.</summary>
     public bool FollowsLinks => CopyLinks || CopyUnsafeLinks || CopyDirLinks;
 
@@ -41,5 +47,10 @@ internal sealed record ScanRules
         CopyUnsafeLinks = options.CopyUnsafeLinks,
         CopyDirLinks = options.CopyDirLinks,
         IgnoreMissing = options.IgnoreMissingArgs || options.DeleteMissingArgs,
+        Devices = options.Devices,
+        Specials = options.Specials,
     };
+
+    /// <summary>Whether a special file of <paramref name="type"/> (<see cref="Protocol.SpecialTypes"/>) is sent rather than left out.</summary>
+    public bool Sends(ushort type) => Protocol.SpecialTypes.IsDevice(type) ? Devices : Specials;
 }

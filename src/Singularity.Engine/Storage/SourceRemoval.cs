@@ -159,7 +159,7 @@ internal static class SourceRemoval
         foreach (var entry in delivered) byPath[entry.Entry.Path] = entry;
         using var directories = new DirectoryCache(relative);
         // Further names first, while the first name each is checked against is still there.
-        foreach (var entry in delivered.Where(e => e.Entry.Kind == EntryKind.HardLink).Concat(delivered.Where(e => e.Entry.Kind is EntryKind.File or EntryKind.Symlink)))
+        foreach (var entry in delivered.Where(e => e.Entry.Kind == EntryKind.HardLink).Concat(delivered.Where(e => e.Entry.Kind is EntryKind.File or EntryKind.Symlink or EntryKind.Special)))
         {
             // A file named as a source is its own root.
             if (entry.Entry.Path.Length <= entry.Skip && followed.TryGetValue(entry.Entry.Path, out string? link))
@@ -174,6 +174,7 @@ internal static class SourceRemoval
                 {
                     EntryKind.File => FileChanged(directory, name, entry.Entry),
                     EntryKind.Symlink => SymlinkChanged(directory, name, entry.Entry),
+                    EntryKind.Special => SpecialChanged(directory, name, entry.Entry),
                     _ => LinkChanged(directory, name, entry.Entry, byPath, directories),
                 };
             if (changed == Gone) continue;
@@ -214,6 +215,15 @@ internal static class SourceRemoval
         var (status, error) = SpecialFiles.StatusAt(directory, name);
         if (status is not { } now) return Unreadable(error);
         return now.Link && SpecialFiles.LinkTargetAt(directory, name) == sent.LinkTarget ? null : "it is no longer the link that was sent";
+    }
+
+    /// <summary>A FIFO, socket or device is removed only while it is still of the type, number and mtime sent (a FIFO written through since has a later one).</summary>
+    private static string? SpecialChanged(SafeFileHandle directory, string name, ManifestEntry sent)
+    {
+        var (status, error) = SpecialFiles.StatusAt(directory, name);
+        if (status is not { } now) return Unreadable(error);
+        if (now.SpecialType != sent.SpecialType || now.DeviceNumber != sent.DeviceNumber) return $"it is no longer the {SpecialTypes.Name(sent.SpecialType)} that was sent";
+        return now.ModifiedNanoseconds != sent.MtimeNanoseconds ? "it was modified after it was read" : null;
     }
 
     /// <summary>A further name (hard link) is removed only while it still names the file sent under its first name, and that file is as sent.</summary>

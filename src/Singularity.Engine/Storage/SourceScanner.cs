@@ -27,9 +27,10 @@ internal readonly record struct SourceEntry(ManifestEntry Entry, string Root, in
 /// <summary>
 /// Turns the sender's command-line paths into a manifest. A file is sent under its own name; a directory is sent
 /// under its name with everything below it, or, when the path ends in '/' or '/.', its contents only (as rsync does).
-/// Links inside a tree are sent as links and never followed; a link named as a source is followed, as scp follows it. Sockets, FIFOs and devices are skipped, each with one
-/// line to <c>skipped</c>, as rsync skips them without <c>--specials</c> and <c>--devices</c>, where
-/// <see cref="SpecialFiles"/> can tell them (Linux); elsewhere they are sent as empty files.
+/// Links inside a tree are sent as links and never followed; a link named as a source is followed, as scp follows it.
+/// Sockets, FIFOs and devices are sent as what they are where the rules say (rsync --specials, --devices), else skipped
+/// with one line each to <c>skipped</c>, as rsync skips them without -D, where <see cref="SpecialFiles"/> can tell
+/// them (Linux); elsewhere they are sent as empty files.
 /// </summary>
 internal static class SourceScanner
 {
@@ -101,8 +102,12 @@ internal static class SourceScanner
                 }
                 if (contentsOnly)
                     throw new SingularityException(ErrorCode.BadPath, $"cannot send '{path}': it is a file, not a directory; leave out the trailing '/' to send the file");
-                if (SpecialKind(file) is { } kind)
-                    throw new SingularityException(ErrorCode.BadPath, $"cannot send '{path}': it is {kind}; only files, directories and links are sent");
+                if (SpecialOf(file) is { } special)
+                {
+                    if (!rules.Sends(special.Type)) throw new SingularityException(ErrorCode.BadPath, $"cannot send '{path}': {NotSent(special.Type)}");
+                    Add(entries, seen, new SourceEntry(SpecialEntry(file, special, name), file.FullName, name.Length));
+                    continue;
+                }
                 walk.AddFile(new SourceEntry(FileManifestEntry(file, name), file.FullName, name.Length));
             }
             else if (path.Contains('\uFFFD'))
@@ -153,8 +158,19 @@ internal static class SourceScanner
     private static SingularityException NotUtf8(string path, string what) =>
         new(ErrorCode.BadPath, $"cannot send '{path}': {what} is not valid UTF-8, which the receiver needs; rename it (for example with convmv) and send again");
 
-    /// <summary>"a socket", "a FIFO" or "a device" for such a file, else null. They report no length, so only empty files cost a look.</summary>
-    private static string? SpecialKind(FileInfo file) => file.Length == 0 ? SpecialFiles.KindOf(file.FullName) : null;
+    /// <summary>A socket's, a FIFO's or a device's type and number (<see cref="SpecialFiles.SpecialAt"/>), else null. They report no length, so only empty files cost a look.</summary>
+    private static (ushort Type, uint Major, uint Minor)? SpecialOf(FileInfo file) => file.Length == 0 ? SpecialFiles.SpecialAt(file.FullName) : null;
+
+    /// <summary>Why a special file of <paramref name="type"/> is not sent without the option that sends it, and what sends it.</summary>
+    private static string NotSent(ushort type) =>
+        SpecialTypes.IsDevice(type) ? "it is a device; send it with --devices (or -D)" : $"it is {SpecialTypes.Describe(type)}; send it with --specials (or -D)";
+
+    private static ManifestEntry SpecialEntry(FileInfo file, (ushort Type, uint Major, uint Minor) special, string relative) =>
+        new(EntryKind.Special, relative, 0, ModeOf(file), ToNanoseconds(file.LastWriteTimeUtc), null)
+        {
+            SpecialType = special.Type,
+            DeviceNumber = SpecialTypes.IsDevice(special.Type) ? (special.Major, special.Minor) : null,
+        };
 
     private static ManifestEntry FileManifestEntry(FileInfo file, string relative) =>
         new(EntryKind.File, relative, file.Length, ModeOf(file), ToNanoseconds(file.LastWriteTimeUtc), null);
@@ -371,7 +387,7 @@ internal static class SourceScanner
                 }
                 else if (child is FileInfo file)
                 {
-                    if (SpecialKind(file) is { } kind) skipped?.Invoke($"skipping '{relative}': it is {kind}; only files, directories and links are sent");
+                    if (Special(file, relative, followed is null ? treeRoot : file.FullName, followed is null ? skip : relative.Length)) { }
                     else if (followed is null) AddFile(new SourceEntry(FileManifestEntry(file, relative), treeRoot, skip));
                     else AddFile(new SourceEntry(FileManifestEntry(file, relative), file.FullName, relative.Length));
                 }
@@ -540,14 +556,23 @@ internal static class SourceScanner
                 seen.MarkWhole(kept);
                 Tree(root, kept + "/", source, kept.Length + 1);
             }
-            else if (SpecialKind(named) is { } kind)
-            {
-                skipped?.Invoke($"skipping '{kept}': it is {kind}; only files, directories and links are sent");
-            }
+            else if (Special(named, kept, source, kept.Length)) { }
             else
             {
                 AddFile(new SourceEntry(FileManifestEntry(named, kept), source, kept.Length));
             }
+        }
+
+        /// <summary>
+        /// Whether <paramref name="file"/> is a socket, a FIFO or a device: added as one where the rules send its type,
+        /// else left out with a line to <c>skipped</c>, as rsync leaves it without -D.
+        /// </summary>
+        private bool Special(FileInfo file, string relative, string sourcePath, int skip)
+        {
+            if (SpecialOf(file) is not { } special) return false;
+            if (rules.Sends(special.Type)) Add(entries, seen, new SourceEntry(SpecialEntry(file, special, relative), sourcePath, skip));
+            else skipped?.Invoke($"skipping '{relative}': {NotSent(special.Type)}");
+            return true;
         }
 
         /// <summary>

@@ -11,28 +11,61 @@ namespace Singularity.Engine.Storage;
 /// </summary>
 internal static class SpecialFiles
 {
-    /// <summary>What a name is, read without following a link there: its kind, size and mtime (in the scan's units, ns), and its device and inode.</summary>
-    public readonly record struct EntryStatus(bool Regular, bool Link, long Size, long ModifiedNanoseconds, ulong Device, ulong Inode);
+    /// <summary>
+    /// What a name is, read without following a link there: its kind, size and mtime (in the scan's units, ns), and its
+    /// device and inode; and a special file's type and device number (<see cref="ManifestEntry.SpecialType"/>,
+    /// <see cref="ManifestEntry.DeviceNumber"/>).
+    /// </summary>
+    public readonly record struct EntryStatus(bool Regular, bool Link, long Size, long ModifiedNanoseconds, ulong Device, ulong Inode)
+    {
+        public ushort SpecialType { get; init; }
+        public (uint Major, uint Minor)? DeviceNumber { get; init; }
+    }
 
     /// <summary>What <paramref name="path"/> is (not following a link) when it is neither a regular file, a directory nor a link: "a socket", "a FIFO" or "a device"; else null.</summary>
-    public static string? KindOf(string path)
+    public static string? KindOf(string path) => SpecialAt(path) is { } special ? (SpecialTypes.IsDevice(special.Type) ? "a device" : SpecialTypes.Describe(special.Type)) : null;
+
+    /// <summary>
+    /// The file type (<see cref="SpecialTypes"/>) and device number (0, 0 but for a device) of <paramref name="path"/>,
+    /// not following a link, when it is a socket, a FIFO or a device; else null, and on any system but Linux.
+    /// </summary>
+    public static (ushort Type, uint Major, uint Minor)? SpecialAt(string path)
     {
         if (!OperatingSystem.IsLinux()) return null;
         try
         {
             if (statx(AtFdCwd, path, AtSymlinkNoFollow, StatxType, out var status) != 0 || (status.Mask & StatxType) == 0) return null;
-            return (status.Mode & FileTypeMask) switch
-            {
-                0xC000 => "a socket",
-                0x1000 => "a FIFO",
-                0x2000 or 0x6000 => "a device",
-                _ => null,
-            };
+            ushort type = (ushort)(status.Mode & FileTypeMask);
+            if (!SpecialTypes.IsSpecial(type)) return null;
+            return SpecialTypes.IsDevice(type) ? (type, status.SpecialMajor, status.SpecialMinor) : (type, 0, 0);
         }
         catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
         {
             // A C library without statx (glibc before 2.28): such entries are sent as before, as empty files.
             return null;
+        }
+    }
+
+    /// <summary>
+    /// Makes the FIFO, socket or device <paramref name="type"/> at <paramref name="path"/> (mknod, which never follows
+    /// a link and fails where anything stands), with <paramref name="mode"/> less the umask. Throws an
+    /// <see cref="IOException"/> or <see cref="UnauthorizedAccessException"/> saying what went wrong, without the
+    /// path: a device needs a receiver allowed to make one (root).
+    /// </summary>
+    public static void Make(string path, ushort type, UnixFileMode mode, (uint Major, uint Minor)? device)
+    {
+        if (!OperatingSystem.IsLinux()) throw new PlatformNotSupportedException("only a Linux receiver makes FIFOs, sockets and devices");
+        // glibc's makedev: the major's low 12 bits and the minor's low 8 first, then the rest of each above.
+        ulong number = device is var (major, minor)
+            ? ((ulong)(major & 0xFFFFF000) << 32) | ((ulong)(major & 0xFFF) << 8) | ((ulong)(minor & 0xFFFFFF00) << 12) | (minor & 0xFF)
+            : 0;
+        try
+        {
+            if (mknod(path, type | (uint)mode, number) != 0) throw Errno.ToException(Marshal.GetLastPInvokeError());
+        }
+        catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
+        {
+            throw new PlatformNotSupportedException("this receiver's C library cannot make FIFOs, sockets and devices (glibc 2.33 or later can)");
         }
     }
 
@@ -495,8 +528,16 @@ internal static class SpecialFiles
         }
     }
 
-    /// <summary>What stands at a name: its kind (null for anything but a regular file, a directory or a link), size, mtime (in the units the scan records), mode bits, owner and identity.</summary>
-    public readonly record struct Standing(EntryKind? Kind, long Size, long ModifiedNanoseconds, UnixFileMode Mode, uint User, uint Group, ulong Device, ulong Inode);
+    /// <summary>
+    /// What stands at a name: its kind (null for anything but a regular file, a directory, a link, a socket, a FIFO or
+    /// a device), size, mtime (in the units the scan records), mode bits, owner and identity; and a special file's type
+    /// and device number (<see cref="ManifestEntry.SpecialType"/>, <see cref="ManifestEntry.DeviceNumber"/>).
+    /// </summary>
+    public readonly record struct Standing(EntryKind? Kind, long Size, long ModifiedNanoseconds, UnixFileMode Mode, uint User, uint Group, ulong Device, ulong Inode)
+    {
+        public ushort SpecialType { get; init; }
+        public (uint Major, uint Minor)? DeviceNumber { get; init; }
+    }
 
     /// <summary>
     /// What stands at <paramref name="path"/>, never following a link there; null where nothing does or it cannot be
@@ -514,9 +555,15 @@ internal static class SpecialFiles
                 RegularType => EntryKind.File,
                 DirectoryType => EntryKind.Directory,
                 LinkType => EntryKind.Symlink,
+                var type when SpecialTypes.IsSpecial(type) => EntryKind.Special,
                 _ => null,
             };
-            return new Standing(kind, (long)status.Size, status.Modified, (UnixFileMode)(status.Mode & 0xFFF), status.Owner, status.Group, status.Device, status.Inode);
+            ushort special = kind == EntryKind.Special ? (ushort)(status.Mode & FileTypeMask) : (ushort)0;
+            return new Standing(kind, (long)status.Size, status.Modified, (UnixFileMode)(status.Mode & 0xFFF), status.Owner, status.Group, status.Device, status.Inode)
+            {
+                SpecialType = special,
+                DeviceNumber = SpecialTypes.IsDevice(special) ? (status.SpecialMajor, status.SpecialMinor) : null,
+            };
         }
         catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
         {
@@ -535,7 +582,11 @@ internal static class SpecialFiles
         if (statx(directory, name, AtSymlinkNoFollow, wanted, out var status) != 0) return (null, Marshal.GetLastPInvokeError());
         if ((status.Mask & wanted) != wanted) return (null, Errno.NotSupported);
         ushort type = (ushort)(status.Mode & FileTypeMask);
-        return (new EntryStatus(type == RegularType, type == LinkType, (long)status.Size, status.Modified, status.Device, status.Inode), 0);
+        return (new EntryStatus(type == RegularType, type == LinkType, (long)status.Size, status.Modified, status.Device, status.Inode)
+        {
+            SpecialType = SpecialTypes.IsSpecial(type) ? type : (ushort)0,
+            DeviceNumber = SpecialTypes.IsDevice(type) ? (status.SpecialMajor, status.SpecialMinor) : null,
+        }, 0);
     }
 
     /// <summary>
@@ -686,6 +737,8 @@ internal static class SpecialFiles
         [FieldOffset(104)] public uint ChangedNanoseconds;
         [FieldOffset(112)] public long ModifiedSeconds;
         [FieldOffset(120)] public uint ModifiedNanoseconds;
+        [FieldOffset(128)] public uint SpecialMajor;
+        [FieldOffset(132)] public uint SpecialMinor;
         [FieldOffset(136)] public uint DeviceMajor;
         [FieldOffset(140)] public uint DeviceMinor;
 
@@ -699,6 +752,9 @@ internal static class SpecialFiles
 #pragma warning disable SYSLIB1054, CA2101
     [DllImport("libc", EntryPoint = "statx", SetLastError = false)]
     private static extern int statx(int directory, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags, uint mask, out StatxBuffer buffer);
+
+    [DllImport("libc", EntryPoint = "mknod", SetLastError = true)]
+    private static extern int mknod([MarshalAs(UnmanagedType.LPUTF8Str)] string path, uint mode, ulong device);
 
     [DllImport("libc", EntryPoint = "fchmodat", SetLastError = true)]
     private static extern int fchmodat(int directory, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, uint mode, int flags);

@@ -7,7 +7,7 @@ public enum ItemizedUpdate : byte
 {
     /// <summary>Its contents travelled ('&gt;').</summary>
     Sent,
-    /// <summary>Made at the receiver without contents travelling: a directory, a link, or a file copied there from an earlier copy ('c').</summary>
+    /// <summary>Made at the receiver without contents travelling: a directory, a link, a device or special, or a file copied there from an earlier copy ('c').</summary>
     Made,
     /// <summary>Given a further name of a file: a hard link of the source, or one to an earlier copy ('h').</summary>
     HardLinked,
@@ -24,7 +24,7 @@ public enum ItemizedAttributes : ushort
     None = 0,
     /// <summary>Nothing of its kind stood there: all letters read '+'.</summary>
     New = 1,
-    /// <summary>A file's contents differed (with --checksum), or a link's target ('c').</summary>
+    /// <summary>A file's contents differed (with --checksum), a link's target, or a device's number ('c').</summary>
     Contents = 2,
     /// <summary>A file's size ('s').</summary>
     Size = 4,
@@ -55,6 +55,9 @@ public sealed record ItemizedChange(string Path, EntryKind Kind, ItemizedUpdate 
     /// <summary>The entry's permission bits, as sent; 0 for a deletion.</summary>
     public UnixFileMode Mode { get; init; }
 
+    /// <summary>Whether a <see cref="EntryKind.Special"/> entry is a device (rsync's 'D'), not a FIFO or a socket ('S').</summary>
+    public bool Device { get; init; }
+
     /// <summary>The entry's modification time (UTC), as sent; the Unix epoch for a deletion, as rsync's %M gives it.</summary>
     public DateTime Modified { get; init; } = DateTime.UnixEpoch;
 
@@ -62,7 +65,7 @@ public sealed record ItemizedChange(string Path, EntryKind Kind, ItemizedUpdate 
     internal const ItemizedAttributes Known = (ItemizedAttributes)127;
 
     /// <summary>
-    /// The eleven letters of rsync's <c>%i</c>: what was done ('&gt;', 'c', 'h', '.'), the kind ('f', 'd', 'L'), then
+    /// The eleven letters of rsync's <c>%i</c>: what was done ('&gt;', 'c', 'h', '.'), the kind ('f', 'd', 'L', 'D', 'S'), then
     /// c, s, t, p, o, g, with '.' for what did not change, all '+' for a new entry, and spaces for an entry that did
     /// not change at all; <c>*deleting  </c> for a deletion.
     /// </summary>
@@ -73,7 +76,7 @@ public sealed record ItemizedChange(string Path, EntryKind Kind, ItemizedUpdate 
             if (Update == ItemizedUpdate.Deleted) return "*deleting  ";
             Span<char> letters = stackalloc char[11];
             letters[0] = Update switch { ItemizedUpdate.Sent => '>', ItemizedUpdate.Made => 'c', ItemizedUpdate.HardLinked => 'h', _ => '.' };
-            letters[1] = Kind switch { EntryKind.Directory => 'd', EntryKind.Symlink => 'L', _ => 'f' };
+            letters[1] = Kind switch { EntryKind.Directory => 'd', EntryKind.Symlink => 'L', EntryKind.Special => Device ? 'D' : 'S', _ => 'f' };
             if ((Changes & ItemizedAttributes.New) != 0)
             {
                 letters[2..].Fill('+');

@@ -27,6 +27,14 @@ public sealed record ReceiverOptions
     public bool Delta { get; init; } = true;
 
     /// <summary>
+    /// Make the devices a sender sends (rsync -D, <see cref="TransferOptions.Devices"/>), where this receiver may (as
+    /// root). A device node gives whoever may open it the device itself (a disk's every byte), so a receiver makes
+    /// none unless asked, as it gives no file a setuid bit; each one sent fails on its own, with a line that says so.
+    /// FIFOs and sockets are made either way. Default false.
+    /// </summary>
+    public bool MakeDevices { get; init; }
+
+    /// <summary>
     /// A second after a session ends, if no session has started meanwhile and the heap holds more than 64 MiB,
     /// collect it and give it back to the system. A session of many files leaves hundreds of MB that the runtime
     /// would otherwise keep, since an idle process does not collect. For a process that serves transfers alone

@@ -648,18 +648,12 @@ internal sealed partial class ReceiverSession
                 // The link is created as it was sent and never followed; PathGuard refuses any later entry beneath it.
                 // The same link is made anew, and is no change to keep a backup of.
                 string? standingTarget = new FileInfo(full).LinkTarget;
-                // What the sender does not keep (owners at all, or -o or -g alone) stays the standing link's, as if the
-                // link were left in place, as rsync leaves it.
-                (uint User, uint Group)? linkOwner = SpecialFiles.MayChangeOwners ? entry.Owner ?? (ManifestEntry.IdNotKept, ManifestEntry.IdNotKept) : null;
-                if (standingTarget is not null && standingTarget == entry.LinkTarget)
-                {
-                    if (linkOwner is { } kept && (kept.User == ManifestEntry.IdNotKept || kept.Group == ManifestEntry.IdNotKept) && SpecialFiles.OwnerOf(full) is { } found)
-                        linkOwner = (kept.User == ManifestEntry.IdNotKept ? found.User : kept.User, kept.Group == ManifestEntry.IdNotKept ? found.Group : kept.Group);
-                    File.Delete(full);
-                }
+                bool sameLink = standingTarget is not null && standingTarget == entry.LinkTarget;
+                var linkOwner = OwnerMadeAnew(entry, full, sameLink);
+                if (sameLink) File.Delete(full);
                 else if (standingTarget is not null || File.Exists(full)) Discard(full, entry.Path);
                 File.CreateSymbolicLink(full, entry.LinkTarget!);
-                if (linkOwner is { } given && given != (ManifestEntry.IdNotKept, ManifestEntry.IdNotKept) && !SpecialFiles.TrySetOwnerNotFollowing(full, given)) OwnerNotSet();
+                if (linkOwner is { } given && !SpecialFiles.TrySetOwnerNotFollowing(full, given)) OwnerNotSet();
                 // The link's own mtime, as rsync -a keeps it (.NET sets it without following the link). A file system
                 // that keeps no times for links leaves the link as created: its target is what matters.
                 try { if (!_omitLinkTimes) File.SetLastWriteTimeUtc(full, SourceScanner.FromNanoseconds(entry.MtimeNanoseconds)); }
@@ -667,6 +661,9 @@ internal sealed partial class ReceiverSession
                 break;
             case EntryKind.HardLink:
                 PrepareHardLink(id, entry, full);
+                break;
+            case EntryKind.Special:
+                PrepareSpecial(entry, full);
                 break;
             case EntryKind.File:
                 // In a directory this session created, nothing stands in the way (see LeaveInPlace).
@@ -799,6 +796,7 @@ internal sealed partial class ReceiverSession
             _directories.Add((id, full, entry));
             return;
         }
+        if (entry.Kind == EntryKind.Special) FailIfDeviceNotMade(entry);
         if (!fresh && Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null) RemoveDirectoryInTheWay(entry, full);
         if (entry.Kind != EntryKind.File) return;
         _fileCount++;
@@ -855,7 +853,7 @@ internal sealed partial class ReceiverSession
     /// </summary>
     private void RemoveDirectoryInTheWay(ManifestEntry entry, string full)
     {
-        string what = entry.Kind == EntryKind.File ? "a file" : "a link";
+        string what = entry.Kind switch { EntryKind.File => "a file", EntryKind.Special => SpecialTypes.Describe(entry.SpecialType), _ => "a link" };
         string refused = $"refused: '{entry.Path}' is a directory in the destination, where the source has {what}";
         bool empty = !Directory.EnumerateFileSystemEntries(full).Any();
         if (!empty && !_deleteExtraneous) throw new EntryConflictException($"{refused}; move it away, or send with --delete to replace it");
@@ -935,6 +933,9 @@ internal sealed partial class ReceiverSession
         var changes = ItemizedAttributes.None;
         if (entry.Kind == EntryKind.File && standing.Size != entry.Size) changes |= ItemizedAttributes.Size;
         if (entry.Kind == EntryKind.Symlink && new FileInfo(full).LinkTarget != entry.LinkTarget) changes |= ItemizedAttributes.Contents;
+        // A special of another type is a new entry, as rsync names it; a device of another number, changed contents.
+        if (entry.Kind == EntryKind.Special && standing.SpecialType != entry.SpecialType) return ItemizedAttributes.New;
+        if (entry.Kind == EntryKind.Special && standing.DeviceNumber != entry.DeviceNumber) changes |= ItemizedAttributes.Contents;
         bool timed = entry.Kind switch { EntryKind.Directory => !_omitDirectoryTimes, EntryKind.Symlink => !_omitLinkTimes, _ => true };
         if (timed && !_times.Same(standing.ModifiedNanoseconds, entry.MtimeNanoseconds)) changes |= ItemizedAttributes.Time;
         // A link made anew whose time is not set gets the time of its making, which rsync names as a change too.
@@ -1084,7 +1085,7 @@ internal sealed partial class ReceiverSession
                 const string kept = "--ignore-existing keeps what is there";
                 (_notDirectories ??= new(StringComparer.Ordinal))[entry.Path] = kept;
                 throw new EntryConflictException($"refused: '{entry.Path}' is not a directory in the destination, where the source has one, and {kept}");
-            case EntryKind.Symlink:
+            case EntryKind.Symlink or EntryKind.Special:
                 _control!.PostBatchItem(ControlMessageType.FilesKept, id);
                 return true;
             case EntryKind.File:
@@ -1126,7 +1127,7 @@ internal sealed partial class ReceiverSession
                 Settle(id);
                 NameKept(id, entry);
                 break;
-            case EntryKind.Symlink:
+            case EntryKind.Symlink or EntryKind.Special:
                 _control!.PostBatchItem(ControlMessageType.FilesKept, id);
                 break;
             case EntryKind.Directory:

@@ -9,8 +9,12 @@ public sealed record SendResult
     public required int Entries { get; init; }
     /// <summary>Entries of <see cref="Entries"/> that are directories.</summary>
     public int Directories { get; init; }
-    /// <summary>Entries of <see cref="Entries"/> that are symbolic links. The rest are files and further names of them (<see cref="TransferOptions.HardLinks"/>).</summary>
+    /// <summary>Entries of <see cref="Entries"/> that are symbolic links. The rest are files and further names of them (<see cref="TransferOptions.HardLinks"/>), devices and specials.</summary>
     public int Links { get; init; }
+    /// <summary>Entries of <see cref="Entries"/> that are character or block devices (<see cref="TransferOptions.Devices"/>).</summary>
+    public int Devices { get; init; }
+    /// <summary>Entries of <see cref="Entries"/> that are FIFOs or sockets (<see cref="TransferOptions.Specials"/>).</summary>
+    public int Specials { get; init; }
     /// <summary>Payload bytes of the transfer (the sum of file sizes).</summary>
     public required long Bytes { get; init; }
     /// <summary>Payload bytes actually put on the wire, retransmissions included.</summary>
@@ -54,7 +58,7 @@ public sealed record SendResult
     /// </summary>
     public IReadOnlyList<NotSentEntry> NotSent { get; init; } = [];
     /// <summary>The files of <see cref="NotSent"/> (counted in <see cref="Files"/>; not the paths the scan did not find).</summary>
-    public int FilesNotSent => NotSent.Count(entry => !entry.IsDirectory && !entry.IsLink && !entry.NotFound);
+    public int FilesNotSent => NotSent.Count(entry => !entry.IsDirectory && !entry.IsLink && !entry.IsSpecial && !entry.NotFound);
     /// <summary>The bytes of <see cref="FilesNotSent"/> (counted in <see cref="Bytes"/>).</summary>
     public long BytesNotSent => NotSent.Sum(entry => entry.Bytes);
     /// <summary>Files that travelled (or were completed from what an earlier attempt left): neither unchanged nor left out.</summary>
@@ -138,6 +142,9 @@ public sealed record NotSentEntry(string Path, string Reason)
 
     /// <summary>A link: one the sender could not follow (it leads nowhere, or round in a loop), or one the receiver could not write.</summary>
     public bool IsLink { get; init; }
+
+    /// <summary>A device, FIFO or socket the receiver could not make (<see cref="TransferOptions.Devices"/>, <see cref="TransferOptions.Specials"/>).</summary>
+    public bool IsSpecial { get; init; }
 
     /// <summary>The size of a file left out, as the scan saw it; 0 for a directory.</summary>
     public long Bytes { get; init; }

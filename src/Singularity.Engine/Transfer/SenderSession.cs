@@ -180,7 +180,7 @@ internal sealed partial class SenderSession
         if (options.ModeChanges.Count > 0)
         {
             var changes = ModeChanges.Parse(options.ModeChanges);
-            scanned = [.. scanned.Select(e => e.Entry.Kind is EntryKind.File or EntryKind.Directory
+            scanned = [.. scanned.Select(e => e.Entry.Kind is EntryKind.File or EntryKind.Directory or EntryKind.Special
                 ? e with { Entry = e.Entry with { Mode = changes.Apply(e.Entry.Mode, e.Entry.Kind == EntryKind.Directory) } } : e)];
         }
         // One more look at each entry, only when asked: its owner and group travel by number. A source named through a
@@ -467,6 +467,8 @@ internal sealed partial class SenderSession
             Entries = _entries.Count,
             Directories = _entries.Count(e => e.Entry.Kind == EntryKind.Directory),
             Links = _entries.Count(e => e.Entry.Kind == EntryKind.Symlink),
+            Devices = _entries.Count(e => SpecialTypes.IsDevice(e.Entry.SpecialType)),
+            Specials = _entries.Count(e => e.Entry.Kind == EntryKind.Special && !SpecialTypes.IsDevice(e.Entry.SpecialType)),
             Bytes = _totalAll,
             BytesSent = Interlocked.Read(ref _bytesSent),
             BytesInHoles = Interlocked.Read(ref _bytesInHoles),
@@ -937,10 +939,10 @@ internal sealed partial class SenderSession
         for (int i = 0; i < count; i++)
         {
             uint id = BinaryPrimitives.ReadUInt32LittleEndian(ControlBatch.Item(body, 4, i));
-            if (kept && id < (uint)Volatile.Read(ref _entriesSent) && _entries[(int)id].Entry is { Kind: EntryKind.Symlink } link)
+            if (kept && id < (uint)Volatile.Read(ref _entriesSent) && _entries[(int)id].Entry is { Kind: EntryKind.Symlink or EntryKind.Special } link)
             {
-                if (!(_options.IgnoreExisting || _options.ExistingOnly)) throw new ProtocolViolationException($"the receiver named the link '{link.Path}' as kept, which this sender did not ask for");
-                lock (_keptAtReceiver) if (!_keptAtReceiver.Add(id)) throw new ProtocolViolationException($"the link '{link.Path}' was named as kept twice");
+                if (!(_options.IgnoreExisting || _options.ExistingOnly)) throw new ProtocolViolationException($"the receiver named the {(link.Kind == EntryKind.Symlink ? "link" : SpecialTypes.Name(link.SpecialType))} '{link.Path}' as kept, which this sender did not ask for");
+                lock (_keptAtReceiver) if (!_keptAtReceiver.Add(id)) throw new ProtocolViolationException($"'{link.Path}' was named as kept twice");
                 if (_changes is not null) _differences[id] |= NotMade;
                 continue;
             }
@@ -978,7 +980,7 @@ internal sealed partial class SenderSession
             Interlocked.Increment(ref _progressEvents);
             Settled(id);
         }
-        lock (_notSent) _notSent.Add(new NotSentEntry(entry.Path, $"the receiver could not write it: {reason}") { IsDirectory = entry.Kind == EntryKind.Directory, IsLink = entry.Kind is EntryKind.Symlink or EntryKind.HardLink, Bytes = entry.Size, AtReceiver = true });
+        lock (_notSent) _notSent.Add(new NotSentEntry(entry.Path, $"the receiver could not write it: {reason}") { IsDirectory = entry.Kind == EntryKind.Directory, IsLink = entry.Kind is EntryKind.Symlink or EntryKind.HardLink, IsSpecial = entry.Kind == EntryKind.Special, Bytes = entry.Size, AtReceiver = true });
         _events?.Invoke($"not written at the receiver: {reason}");
     }
 
@@ -1137,6 +1139,7 @@ internal sealed partial class SenderSession
         var values = entry.Kind == EntryKind.HardLink && FileNamed(entry.LinkTarget!) is { } file ? file : entry;
         return new(entry.Path, entry.Kind, update, changes, target)
         {
+            Device = SpecialTypes.IsDevice(values.SpecialType),
             Size = values.Kind == EntryKind.File ? values.Size : values.Kind == EntryKind.Symlink ? System.Text.Encoding.UTF8.GetByteCount(values.LinkTarget!) : 0,
             Mode = values.Kind switch
             {

@@ -4,6 +4,7 @@ using Singularity.Engine;
 using Singularity.Engine.Integrity;
 using Singularity.Engine.Protocol;
 using Singularity.Engine.Security;
+using Singularity.Engine.Storage;
 using Singularity.Tests.Support;
 
 namespace Singularity.Tests.EndToEnd;
@@ -93,6 +94,30 @@ public sealed class HostilePeerTests
         Assert.Equal(ControlMessageType.Error, answer);
         Assert.Contains("symbolic link", ErrorMessage.Decode(body).Reason);
         Assert.Empty(Directory.EnumerateFileSystemEntries(outside));
+    }
+
+    /// <summary>
+    /// A device the receiver may not make (one it was not asked to make devices for, or of a number the system cannot
+    /// make) fails on its own: the session goes on, and makes the FIFO beside it.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData(false, 1u)]
+    [InlineData(true, 5000u)]
+    public async Task A_device_the_receiver_may_not_make_fails_alone(bool makeDevices, uint major)
+    {
+        Skip.IfNot(OperatingSystem.IsLinux() && Environment.IsPrivilegedProcess, "making devices needs root on Linux");
+        using var temp = new TempDirectory();
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination, Plain, adjust: options => options with { MakeDevices = makeDevices });
+        await using var peer = await RawPeer.ConnectAsync(receiver.Url);
+
+        var (_, answer, _) = await peer.OpenWithManifestAsync(receiver.Token, 4096,
+            new ManifestEntry(EntryKind.Special, "mem", 0, (UnixFileMode)0x1B6, 0, null) { SpecialType = SpecialTypes.CharacterDevice, DeviceNumber = (major, 1) },
+            new ManifestEntry(EntryKind.Special, "pipe", 0, (UnixFileMode)0x1A4, 0, null) { SpecialType = SpecialTypes.Fifo });
+
+        Assert.Equal(ControlMessageType.ManifestAccepted, answer);
+        Assert.False(Path.Exists(Path.Combine(destination, "mem")));
+        Assert.Equal(((ushort)SpecialTypes.Fifo, 0u, 0u), SpecialFiles.SpecialAt(Path.Combine(destination, "pipe")));
     }
 
     [Fact]

@@ -332,6 +332,70 @@ public sealed class ItemizeTests
         TestFiles.AssertSameTree(source, destination);
     }
 
+    /// <summary>
+    /// Devices, FIFOs and sockets (-D) itemize as rsync's, against a destination that holds each way they can differ: a
+    /// new one, one of another number, of another type, of other permissions or time, a file in a FIFO's place and a
+    /// FIFO in a file's; then, all in place, -ii names each as unchanged. sglty's copy ends as the source.
+    /// </summary>
+    [SkippableFact]
+    public async Task Devices_and_specials_itemize_as_rsyncs_do()
+    {
+        Skip.IfNot(Commands.RsyncAtLeast(3, 1), "rsync 3.1 or later is not installed");
+        Skip.IfNot(OperatingSystem.IsLinux() && Environment.IsPrivilegedProcess, "making devices needs root on Linux");
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src"), destination = temp.Sub("dst"), copy = Path.Combine(temp.Path, "copy");
+        const UnixFileMode ReadWrite = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead;
+        void Special(string root, string name, ushort type, (uint, uint)? number = null, UnixFileMode mode = ReadWrite, int seconds = 0)
+        {
+            string path = Path.Combine(root, name);
+            SpecialFiles.Make(path, type, 0, number);
+            File.SetUnixFileMode(path, mode);
+            File.SetLastWriteTimeUtc(path, Day.AddSeconds(seconds));
+        }
+        Special(source, "new-pipe", SpecialTypes.Fifo);
+        Special(source, "new-null", SpecialTypes.CharacterDevice, (1, 3));
+        Special(source, "new-loop", SpecialTypes.BlockDevice, (7, 200));
+        Special(source, "sock", SpecialTypes.Socket);
+        Special(source, "same-pipe", SpecialTypes.Fifo);
+        Special(destination, "same-pipe", SpecialTypes.Fifo);
+        Special(source, "renumbered", SpecialTypes.CharacterDevice, (1, 5));
+        Special(destination, "renumbered", SpecialTypes.CharacterDevice, (1, 3));
+        Special(source, "retyped", SpecialTypes.Fifo);
+        Special(destination, "retyped", SpecialTypes.CharacterDevice, (1, 3));
+        Special(source, "perms", SpecialTypes.Fifo);
+        Special(destination, "perms", SpecialTypes.Fifo, mode: UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        Special(source, "touched", SpecialTypes.CharacterDevice, (1, 7));
+        Special(destination, "touched", SpecialTypes.CharacterDevice, (1, 7), seconds: 30);
+        Special(source, "was-file", SpecialTypes.Fifo);
+        File.SetLastWriteTimeUtc(TestFiles.Create(Path.Combine(destination, "was-file"), 10), Day);
+        string file = TestFiles.Create(Path.Combine(source, "was-pipe"), 10);
+        File.SetUnixFileMode(file, ReadWrite);
+        File.SetLastWriteTimeUtc(file, Day);
+        Special(destination, "was-pipe", SpecialTypes.Fifo);
+        Special(destination, "stale-pipe", SpecialTypes.Fifo);
+        foreach (string root in new[] { source, destination }) Directory.SetLastWriteTimeUtc(root, Day);
+        Assert.True(Commands.Run("cp", "-a", destination, copy));
+        await using var receiver = new LoopbackReceiver(destination, adjust: options => options with { MakeDevices = true });
+        var options = Quick with { DeleteExtraneous = true, ItemizeChanges = 1, Devices = true, Specials = true };
+
+        var rsync = Rsync("-rlptD", "-i", "--delete", source + "/", copy + "/");
+        var sent = await SingularitySender.SendAsync([source + "/"], receiver.Url, options);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        AssertSameLines(rsync, sent.Changes);
+        // The kinds' letters, so that both tools cannot be wrong alike.
+        Assert.Contains("cD+++++++++ new-null", sent.Changes.Select(change => change.ToString()));
+        Assert.Contains("cS+++++++++ new-pipe", sent.Changes.Select(change => change.ToString()));
+        Assert.Equal((4, 6), (sent.Devices, sent.Specials));
+        TestFiles.AssertSameTree(source, destination);
+        Assert.Equal(ReadWrite, File.GetUnixFileMode(Path.Combine(destination, "perms")));
+        Assert.Equal(Day, File.GetLastWriteTimeUtc(Path.Combine(destination, "touched")));
+
+        var rsyncSame = Rsync("-rlptD", "-ii", "--delete", source + "/", copy + "/");
+        var same = await SingularitySender.SendAsync([source + "/"], receiver.Url, options with { ItemizeChanges = 2 });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        AssertSameLines(rsyncSame, same.Changes);
+    }
+
     /// <summary>The source and a destination that differs from it in every way rsync itemizes; every time in whole seconds, as rsync compares them.</summary>
     private static void MakeTrees(string source, string destination)
     {

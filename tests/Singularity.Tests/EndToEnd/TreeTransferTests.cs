@@ -149,7 +149,7 @@ public sealed class TreeTransferTests
 
     /// <summary>
     /// .NET reports sockets, FIFOs and devices as files of no length: they would arrive as empty files. They are
-    /// skipped, each named in one line, as rsync skips them without --specials; a link to one is still a link, and an
+    /// skipped without -D, each named in one line, as rsync skips them; a link to one is still a link, and an
     /// empty regular file still arrives.
     /// </summary>
     [SkippableFact]
@@ -177,8 +177,8 @@ public sealed class TreeTransferTests
         TestFiles.AssertSameBytes(Path.Combine(tree, "a.txt"), Path.Combine(copy, "a.txt"));
         Assert.Equal(0, new FileInfo(Path.Combine(copy, "empty")).Length);
         Assert.Equal("sub/pipe", new FileInfo(Path.Combine(copy, "pipe-link")).LinkTarget);
-        Assert.Contains("skipping 'tree/sub/pipe': it is a FIFO; only files, directories and links are sent", events);
-        Assert.Contains("skipping 'tree/sock': it is a socket; only files, directories and links are sent", events);
+        Assert.Contains("skipping 'tree/sub/pipe': it is a FIFO; send it with --specials (or -D)", events);
+        Assert.Contains("skipping 'tree/sock': it is a socket; send it with --specials (or -D)", events);
     }
 
     [Theory]

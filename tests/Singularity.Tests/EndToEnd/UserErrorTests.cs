@@ -17,7 +17,7 @@ public sealed class UserErrorTests
         Assert.Contains("/no/such/file", error.Message);
     }
 
-    /// <summary>A FIFO named as a source, or through a link, is refused before anything connects: reading it would wait for a writer.</summary>
+    /// <summary>A FIFO named as a source, or through a link, is refused without -D before anything connects: reading it would wait for a writer.</summary>
     [SkippableTheory]
     [InlineData(false)]
     [InlineData(true)]
@@ -29,7 +29,7 @@ public sealed class UserErrorTests
         if (throughLink) File.CreateSymbolicLink(source = Path.Combine(temp.Path, "link"), "pipe");
         var error = await Assert.ThrowsAsync<SingularityException>(() => SingularitySender.SendAsync([source], new ConnectionUrl("127.0.0.1", 1, "token")));
         Assert.Equal(ErrorCode.BadPath, error.Code);
-        Assert.Equal($"cannot send '{source}': it is a FIFO; only files, directories and links are sent", error.Message);
+        Assert.Equal($"cannot send '{source}': it is a FIFO; send it with --specials (or -D)", error.Message);
     }
 
     /// <summary>The same source named twice (also as `d/` and `d/.`) is sent once, as rsync sends it.</summary>

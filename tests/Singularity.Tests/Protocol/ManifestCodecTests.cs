@@ -13,12 +13,16 @@ public sealed class ManifestCodecTests
     private static readonly Gen<string> Names = Gen.String[Gen.Char["abcdefghijklmnopqrstuvwxyzé日本-_. 0123456789"], 1, 40]
         .Where(n => n is not ("." or ".."));
 
+    private static readonly ushort[] SpecialKinds = [SpecialTypes.Fifo, SpecialTypes.Socket, SpecialTypes.CharacterDevice, SpecialTypes.BlockDevice];
+
     private static readonly Gen<ManifestEntry> Entries =
-        Gen.Select(Gen.Int[1, 4], Names.Array[1, 5], Gen.Long[0, 1L << 50], Gen.Int[0, 0xFFF], Gen.Long, Names)
+        Gen.Select(Gen.Int[1, 5], Names.Array[1, 5], Gen.Long[0, 1L << 50], Gen.Int[0, 0xFFF], Gen.Long, Names)
             .Select(t =>
             {
                 var kind = (EntryKind)t.Item1;
                 bool hardLink = kind == EntryKind.HardLink;
+                // A special's type, by the mtime's bits 4 and 5, and a device's number.
+                ushort special = kind == EntryKind.Special ? SpecialKinds[(t.Item5 >> 4) & 3] : (ushort)0;
                 // Only a file may be marked as sent before or linked, or carry a digest; the mtime's low bits pick
                 // which, and which carry an owner. A hard link carries no mode, time or owner.
                 return new ManifestEntry(kind, string.Join('/', t.Item2), kind == EntryKind.File ? t.Item3 : 0, hardLink ? 0 : (UnixFileMode)t.Item4, hardLink ? 0 : t.Item5,
@@ -28,6 +32,8 @@ public sealed class ManifestCodecTests
                     Owner = !hardLink && (t.Item5 & 2) != 0 ? ((uint)t.Item3, (uint)(t.Item5 >> 32)) : null,
                     Linked = kind == EntryKind.File && (t.Item5 & 4) != 0,
                     Digest = kind == EntryKind.File && (t.Item5 & 8) != 0 ? new UInt128((ulong)t.Item5, (ulong)t.Item3) : null,
+                    SpecialType = special,
+                    DeviceNumber = SpecialTypes.IsDevice(special) ? ((uint)t.Item3, (uint)(t.Item5 >> 32)) : null,
                 };
             });
 
@@ -65,7 +71,7 @@ public sealed class ManifestCodecTests
         ManifestCodec.Write(good, entry);
 
         AssertRejected(good, b => b[0] = 9, "unknown entry kind");
-        AssertRejected(good, b => b[1] = 32, "unknown manifest entry flags");
+        AssertRejected(good, b => b[1] = 64, "unknown manifest entry flags");
         AssertRejected(good, b => b[1] = ManifestCodec.FlagImplied, "only a directory can be marked implied");
         Assert.True(ManifestCodec.TryRead([good[0], 1, .. good.AsSpan(2)], Limits, out var sentBefore, out _, out _));
         Assert.True(sentBefore!.SentBefore);
@@ -101,6 +107,39 @@ public sealed class ManifestCodecTests
         Assert.False(ManifestCodec.TryRead(withNul, Limits, out _, out _, out string? nulError));
         Assert.Contains("NUL", nulError);
         Assert.False(ManifestCodec.TryRead(good, Limits with { MaxTotalBytes = 9 }, out _, out _, out _));
+    }
+
+    /// <summary>A special entry's mode holds one of the four types, and only a device's carries a number; no other entry has either.</summary>
+    [Fact]
+    public void Special_entries_carry_a_type_and_only_devices_a_number()
+    {
+        var fifo = new ManifestEntry(EntryKind.Special, "p", 0, (UnixFileMode)0x1A4, 0, null) { SpecialType = SpecialTypes.Fifo };
+        byte[] good = new byte[ManifestCodec.EncodedSize(fifo)];
+        ManifestCodec.Write(good, fifo);
+        Assert.Equal(0x11A4u, BinaryPrimitives.ReadUInt32LittleEndian(good.AsSpan(4)));
+        Assert.True(ManifestCodec.TryRead(good, Limits, out var read, out _, out _));
+        Assert.Equal(fifo, read);
+        AssertRejected(good, b => BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(4), 0x1A4), "not a FIFO's, a socket's or a device's");
+        AssertRejected(good, b => BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(4), 0x81A4), "not a FIFO's, a socket's or a device's");
+        AssertRejected(good, b => BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(4), 0x211A4), "beyond permissions");
+        AssertRejected(good, b => BinaryPrimitives.WriteInt64LittleEndian(b.AsSpan(16), 1), "only files have a size");
+        // A FIFO with a number, and a device without one.
+        AssertRejected([.. good[..ManifestCodec.FixedSize], .. new byte[8], .. good[ManifestCodec.FixedSize..]], b => b[1] = ManifestCodec.FlagDevice, "only for devices");
+        AssertRejected(good, b => BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(4), 0x21A4), "required for devices");
+
+        var device = new ManifestEntry(EntryKind.Special, "d", 0, (UnixFileMode)0x1B6, 0, null) { SpecialType = SpecialTypes.BlockDevice, DeviceNumber = (259, 0x12345) };
+        byte[] numbered = new byte[ManifestCodec.EncodedSize(device)];
+        ManifestCodec.Write(numbered, device);
+        Assert.Equal(ManifestCodec.FlagDevice, numbered[1]);
+        Assert.Equal(259u, BinaryPrimitives.ReadUInt32LittleEndian(numbered.AsSpan(ManifestCodec.FixedSize)));
+        Assert.True(ManifestCodec.TryRead(numbered, Limits, out var readDevice, out _, out _));
+        Assert.Equal(device, readDevice);
+        // A file with a type, or a number.
+        var file = new ManifestEntry(EntryKind.File, "f", 0, (UnixFileMode)0x1A4, 0, null);
+        byte[] plain = new byte[ManifestCodec.EncodedSize(file)];
+        ManifestCodec.Write(plain, file);
+        AssertRejected(plain, b => BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(4), 0x11A4), "beyond permissions");
+        AssertRejected([.. plain[..ManifestCodec.FixedSize], .. new byte[8], .. plain[ManifestCodec.FixedSize..]], b => b[1] = ManifestCodec.FlagDevice, "only for devices");
     }
 
     private static void AssertRejected(byte[] good, Action<byte[]> damage, string reason)

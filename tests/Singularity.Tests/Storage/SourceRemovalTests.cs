@@ -141,6 +141,41 @@ public sealed class SourceRemovalTests
         Assert.Equal((relinked, $"it is no longer a name of '{pair}'"), (Assert.Single(kept).Path, kept[0].Reason));
     }
 
+    /// <summary>
+    /// A FIFO, socket or device goes only while it is what was sent: one of another type or number since, or a FIFO
+    /// written through since (a later mtime), stays and is named; one unchanged goes.
+    /// </summary>
+    [SkippableFact]
+    public void A_special_changed_since_the_scan_stays()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux() && Environment.IsPrivilegedProcess, "making devices needs root on Linux");
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        string same = Dated(TestFiles.CreateFifo(Path.Combine(tree, "same")));
+        string written = Dated(TestFiles.CreateFifo(Path.Combine(tree, "written")));
+        string retyped = Path.Combine(tree, "retyped");
+        SpecialFiles.Make(retyped, Engine.Protocol.SpecialTypes.CharacterDevice, 0, (1, 3));
+        Dated(retyped);
+        string renumbered = Path.Combine(tree, "renumbered");
+        SpecialFiles.Make(renumbered, Engine.Protocol.SpecialTypes.CharacterDevice, 0, (1, 3));
+        Dated(renumbered);
+        var scanned = SourceScanner.Scan([tree], null, [], rules: new ScanRules { Devices = true, Specials = true });
+        File.SetLastWriteTimeUtc(written, Then.AddSeconds(1));
+        File.Delete(retyped);
+        Dated(TestFiles.CreateFifo(retyped));
+        File.Delete(renumbered);
+        SpecialFiles.Make(renumbered, Engine.Protocol.SpecialTypes.CharacterDevice, 0, (1, 5));
+        Dated(renumbered);
+
+        var (removed, kept) = SourceRemoval.Remove(scanned.Where(entry => entry.Entry.Kind != Engine.Protocol.EntryKind.Directory).ToList(), [tree], relative: false);
+
+        Assert.Equal(1, removed);
+        Assert.False(Path.Exists(same));
+        Assert.Equal(
+            [(renumbered, "it is no longer the character device that was sent"), (retyped, "it is no longer the character device that was sent"), (written, "it was modified after it was read")],
+            kept.Select(source => (source.Path, source.Reason)).Order());
+    }
+
     private static string Dated(string path)
     {
         File.SetLastWriteTimeUtc(path, Then);
