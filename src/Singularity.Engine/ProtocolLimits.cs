@@ -18,6 +18,14 @@ public sealed record ProtocolLimits
     /// </summary>
     public int MaxUncommittedFiles { get; init; } = 65_536;
 
+    /// <summary>
+    /// Most bytes of extended attributes (rsync -X, at most 64 KiB an entry) a receiver holds at once for the files of
+    /// one session not yet committed and its directories not yet finished, whose attributes wait for that; beyond it,
+    /// LimitExceeded. Default 128 MiB: tens of bytes an entry, as most attributes (a label, a checksum) take, for a
+    /// million directories.
+    /// </summary>
+    public long MaxHeldXattrBytes { get; init; } = 128L << 20;
+
     /// <summary>Longest relative path, in UTF-8 bytes. Default 4096.</summary>
     public int MaxPathBytes { get; init; } = 4096;
 

@@ -129,6 +129,17 @@ public sealed record TransferOptions
     public bool HardLinks { get; init; }
 
     /// <summary>
+    /// Keep extended attributes, as rsync -X keeps them: every entry's (a file's, a directory's, a link's, a special's)
+    /// travel with it, and the receiver gives them to what it makes or finds in place and removes the others there,
+    /// in the namespaces each side handles: all but <c>system.*</c> (ACLs) and <c>security.capability</c> (which,
+    /// as a setuid bit, a receiver never gives) for root, <c>user.*</c> for anyone else; at most 64 KiB an entry.
+    /// With --link-dest, an earlier copy is used only if its attributes are the same. What the receiver's file system
+    /// or system refuses leaves the entry without it (<see cref="ReceiveResult.XattrsNotSet"/>). Linux senders and
+    /// receivers. Default false; `sglty send -X` sets it.
+    /// </summary>
+    public bool Xattrs { get; init; }
+
+    /// <summary>
     /// Send character and block devices as devices, as rsync --devices sends them: the receiver makes each one anew
     /// with its number, mode, time and (when kept) owner, if it makes devices at all (<see cref="ReceiverOptions.MakeDevices"/>,
     /// and only as root); else each fails on its own. Linux senders and receivers. Default false: each is left out

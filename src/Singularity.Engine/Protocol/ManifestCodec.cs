@@ -5,7 +5,9 @@ namespace Singularity.Engine.Protocol;
 
 /// <summary>
 /// Encodes manifest entries. Each entry is a 26-byte fixed part, the owner and group when flags bit 1 is set, the
-/// contents' digest when flags bit 3 is set, a device's number when flags bit 5 is set, then the path and link target bytes:
+/// contents' digest when flags bit 3 is set, a device's number when flags bit 5 is set, the extended attributes when
+/// flags bit 6 is set (a u16 count, then for each a u8 name length, a u32 value length, the name and the value), then
+/// the path and link target bytes:
 /// <code>
 ///  0     1        2            4        8                16          24              26
 ///  +-----+--------+------------+--------+----------------+-----------+---------------+-----------------+------------------+---------------------+------+--------+
@@ -30,13 +32,19 @@ internal static class ManifestCodec
     public const byte FlagImplied = 16;
     /// <summary>Flags bit 5: a device's number follows the digest, the owner, or the fixed part (<see cref="ManifestEntry.DeviceNumber"/>).</summary>
     public const byte FlagDevice = 32;
+    /// <summary>Flags bit 6: the entry's extended attributes follow the device number, or what comes before it (<see cref="ManifestEntry.Xattrs"/>).</summary>
+    public const byte FlagXattrs = 64;
     private const int OwnerSize = 8;
     private const int DigestSize = 16;
     private const int DeviceSize = 8;
     private const UnixFileMode PermissionBits = (UnixFileMode)0xFFF;
 
+    /// <summary>The most bytes one entry can take within <paramref name="limits"/>.</summary>
+    public static int MostSize(ProtocolLimits limits) =>
+        FixedSize + OwnerSize + DigestSize + DeviceSize + XattrsCountSize + ushort.MaxValue * XattrHeadSize + Storage.ExtendedAttributes.MostBytes + 2 * limits.MaxPathBytes;
+
     public static int EncodedSize(ManifestEntry entry) =>
-        FixedSize + (entry.Owner is null ? 0 : OwnerSize) + (entry.Digest is null ? 0 : DigestSize) + (entry.DeviceNumber is null ? 0 : DeviceSize) + Encoding.UTF8.GetByteCount(entry.Path) + (entry.LinkTarget is null ? 0 : Encoding.UTF8.GetByteCount(entry.LinkTarget));
+        FixedSize + (entry.Owner is null ? 0 : OwnerSize) + (entry.Digest is null ? 0 : DigestSize) + (entry.DeviceNumber is null ? 0 : DeviceSize) + XattrsSize(entry.Xattrs) + Encoding.UTF8.GetByteCount(entry.Path) + (entry.LinkTarget is null ? 0 : Encoding.UTF8.GetByteCount(entry.LinkTarget));
 
     public static int Write(Span<byte> destination, ManifestEntry entry)
     {
@@ -58,16 +66,82 @@ internal static class ManifestCodec
             BinaryPrimitives.WriteUInt32LittleEndian(destination[(head + 4)..], device.Minor);
             head += DeviceSize;
         }
+        if (entry.Xattrs is { } xattrs) head += WriteXattrs(destination[head..], xattrs);
         int pathLength = Encoding.UTF8.GetBytes(entry.Path, destination[head..]);
         int targetLength = entry.LinkTarget is null ? 0 : Encoding.UTF8.GetBytes(entry.LinkTarget, destination[(head + pathLength)..]);
         destination[0] = (byte)entry.Kind;
-        destination[1] = (byte)((entry.SentBefore ? FlagSentBefore : 0) | (entry.Owner is null ? 0 : FlagOwner) | (entry.Linked ? FlagLinked : 0) | (entry.Digest is null ? 0 : FlagDigest) | (entry.Implied ? FlagImplied : 0) | (entry.DeviceNumber is null ? 0 : FlagDevice));
+        destination[1] = (byte)((entry.SentBefore ? FlagSentBefore : 0) | (entry.Owner is null ? 0 : FlagOwner) | (entry.Linked ? FlagLinked : 0) | (entry.Digest is null ? 0 : FlagDigest) | (entry.Implied ? FlagImplied : 0) | (entry.DeviceNumber is null ? 0 : FlagDevice) | (entry.Xattrs is null ? 0 : FlagXattrs));
         BinaryPrimitives.WriteUInt16LittleEndian(destination[2..], checked((ushort)pathLength));
         BinaryPrimitives.WriteUInt32LittleEndian(destination[4..], (uint)(entry.Mode & PermissionBits) | entry.SpecialType);
         BinaryPrimitives.WriteInt64LittleEndian(destination[8..], entry.MtimeNanoseconds);
         BinaryPrimitives.WriteInt64LittleEndian(destination[16..], entry.Size);
         BinaryPrimitives.WriteUInt16LittleEndian(destination[24..], checked((ushort)targetLength));
         return head + pathLength + targetLength;
+    }
+
+    private const int XattrsCountSize = 2, XattrHeadSize = 5;
+
+    private static int XattrsSize(Storage.ExtendedAttributes? xattrs) => xattrs is null ? 0 : XattrsCountSize + xattrs.Items.Count * XattrHeadSize + xattrs.Bytes;
+
+    private static int WriteXattrs(Span<byte> destination, Storage.ExtendedAttributes xattrs)
+    {
+        BinaryPrimitives.WriteUInt16LittleEndian(destination, checked((ushort)xattrs.Items.Count));
+        int at = XattrsCountSize;
+        foreach (var (name, value) in xattrs.Items)
+        {
+            int nameLength = Encoding.UTF8.GetBytes(name, destination[(at + XattrHeadSize)..]);
+            destination[at] = checked((byte)nameLength);
+            BinaryPrimitives.WriteUInt32LittleEndian(destination[(at + 1)..], (uint)value.Length);
+            value.CopyTo(destination[(at + XattrHeadSize + nameLength)..]);
+            at += XattrHeadSize + nameLength + value.Length;
+        }
+        return at;
+    }
+
+    /// <summary>
+    /// Reads an entry's extended attributes at <paramref name="at"/>: names of 1 to 255 bytes of strict UTF-8 without
+    /// NUL, each after the one before in ordinal order (so none twice), and no more than
+    /// <see cref="Storage.ExtendedAttributes.MostBytes"/> of names and values together.
+    /// </summary>
+    private static bool TryReadXattrs(ReadOnlySpan<byte> source, int at, out Storage.ExtendedAttributes? xattrs, out int length, out string? error)
+    {
+        xattrs = null;
+        length = 0;
+        error = "truncated manifest entry";
+        if (source.Length < at + XattrsCountSize) return false;
+        int count = BinaryPrimitives.ReadUInt16LittleEndian(source[at..]);
+        int position = at + XattrsCountSize;
+        long total = 0;
+        var items = new List<(string, byte[])>(Math.Min(count, 64));
+        string? previous = null;
+        for (int i = 0; i < count; i++)
+        {
+            if (source.Length < position + XattrHeadSize) return false;
+            int nameLength = source[position];
+            uint valueLength = BinaryPrimitives.ReadUInt32LittleEndian(source[(position + 1)..]);
+            total += nameLength + (long)valueLength;
+            if (nameLength == 0 || total > Storage.ExtendedAttributes.MostBytes)
+            {
+                error = $"extended attributes are empty-named or hold more than {Storage.ExtendedAttributes.MostBytes} bytes";
+                return false;
+            }
+            if (source.Length < position + XattrHeadSize + nameLength + valueLength) return false;
+            string name;
+            try { name = WireFormat.StrictUtf8.GetString(source.Slice(position + XattrHeadSize, nameLength)); }
+            catch (DecoderFallbackException) { error = "an extended attribute's name is not valid UTF-8"; return false; }
+            if (name.Contains('\0') || (previous is not null && string.CompareOrdinal(previous, name) >= 0))
+            {
+                error = "extended attribute names hold NUL, or are not in order";
+                return false;
+            }
+            items.Add((name, source.Slice(position + XattrHeadSize + nameLength, (int)valueLength).ToArray()));
+            previous = name;
+            position += XattrHeadSize + nameLength + (int)valueLength;
+        }
+        xattrs = new Storage.ExtendedAttributes(items);
+        length = position - at;
+        error = null;
+        return true;
     }
 
     /// <summary>Reads one entry, checking every length and field against the limits before use. Path syntax is checked by the receiver's path guard.</summary>
@@ -79,14 +153,22 @@ internal static class ManifestCodec
         var kind = (EntryKind)source[0];
         if (kind is not (EntryKind.File or EntryKind.Directory or EntryKind.Symlink or EntryKind.HardLink or EntryKind.Special)) { error = $"unknown entry kind {source[0]}"; return false; }
         byte flags = source[1];
-        if ((flags & ~(FlagSentBefore | FlagOwner | FlagLinked | FlagDigest | FlagImplied | FlagDevice)) != 0) { error = $"unknown manifest entry flags 0x{flags:x2}"; return false; }
+        if ((flags & ~(FlagSentBefore | FlagOwner | FlagLinked | FlagDigest | FlagImplied | FlagDevice | FlagXattrs)) != 0) { error = $"unknown manifest entry flags 0x{flags:x2}"; return false; }
         if ((flags & FlagImplied) != 0 && kind != EntryKind.Directory) { error = "only a directory can be marked implied"; return false; }
         if ((flags & FlagDigest) != 0 && kind != EntryKind.File) { error = "only a file can carry a digest"; return false; }
         if ((flags & FlagSentBefore) != 0 && kind != EntryKind.File) { error = "only a file can be marked as sent before"; return false; }
         if ((flags & FlagLinked) != 0 && kind != EntryKind.File) { error = "only a file can be marked as linked"; return false; }
         int ownerAt = FixedSize, digestAt = ownerAt + ((flags & FlagOwner) != 0 ? OwnerSize : 0);
         int deviceAt = digestAt + ((flags & FlagDigest) != 0 ? DigestSize : 0);
-        int head = deviceAt + ((flags & FlagDevice) != 0 ? DeviceSize : 0);
+        int xattrsAt = deviceAt + ((flags & FlagDevice) != 0 ? DeviceSize : 0);
+        Storage.ExtendedAttributes? xattrs = null;
+        if ((flags & FlagXattrs) != 0)
+        {
+            if (kind == EntryKind.HardLink) { error = "a hard link carries no extended attributes"; return false; }
+            if (!TryReadXattrs(source, xattrsAt, out xattrs, out int xattrsLength, out error)) return false;
+            xattrsAt += xattrsLength;
+        }
+        int head = xattrsAt;
         int pathLength = BinaryPrimitives.ReadUInt16LittleEndian(source[2..]);
         uint mode = BinaryPrimitives.ReadUInt32LittleEndian(source[4..]);
         long mtime = BinaryPrimitives.ReadInt64LittleEndian(source[8..]);
@@ -123,6 +205,7 @@ internal static class ManifestCodec
         entry = new ManifestEntry(kind, path, size, (UnixFileMode)(mode & (uint)PermissionBits), mtime, isLink ? target : null)
         {
             SpecialType = type,
+            Xattrs = xattrs,
             DeviceNumber = (flags & FlagDevice) != 0 ? (BinaryPrimitives.ReadUInt32LittleEndian(source[deviceAt..]), BinaryPrimitives.ReadUInt32LittleEndian(source[(deviceAt + 4)..])) : null,
             SentBefore = (flags & FlagSentBefore) != 0,
             Owner = owner,

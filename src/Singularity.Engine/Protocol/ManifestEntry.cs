@@ -61,6 +61,12 @@ internal sealed record ManifestEntry(EntryKind Kind, string Path, long Size, Uni
     public (uint Major, uint Minor)? DeviceNumber { get; init; }
 
     /// <summary>
+    /// The entry's extended attributes, when the sender keeps them (<see cref="TransferOptions.Xattrs"/>): the receiver
+    /// gives it these and removes the others it handles. Null otherwise, and on a hard link, whose file's are its own.
+    /// </summary>
+    public Storage.ExtendedAttributes? Xattrs { get; init; }
+
+    /// <summary>
     /// A user or group the sender does not keep (rsync -o or -g alone): the receiver leaves it as it finds or makes it.
     /// chown's -1, which changes nothing, and no id a system gives.
     /// </summary>

@@ -88,6 +88,9 @@ internal static class MoreSessionFlags
     /// <summary>A changed file where a regular file stands is written into that file, where it stands, rather than beside it and renamed (rsync --inplace).</summary>
     public const uint InPlace = 256;
 
+    /// <summary>Entries carry their extended attributes (manifest entry flags bit 6; rsync -X), which R gives them.</summary>
+    public const uint Xattrs = 512;
+
     /// <summary>Every bit this side knows.</summary>
-    public const uint Known = ModifyWindow | OmitDirectoryTimes | OmitLinkTimes | CompareDest | CopyDest | IgnoreErrors | Itemize | OwnerParts | InPlace;
+    public const uint Known = ModifyWindow | OmitDirectoryTimes | OmitLinkTimes | CompareDest | CopyDest | IgnoreErrors | Itemize | OwnerParts | InPlace | Xattrs;
 }

@@ -8,6 +8,7 @@ internal static class Errno
 {
     public const int NotPermitted = 1;
     public const int NoEntry = 2;
+    public const int TooBig = 7;
     public const int WouldBlock = 11;
     public const int AccessDenied = 13;
     public const int Exists = 17;
@@ -16,9 +17,11 @@ internal static class Errno
     public const int IsADirectory = 21;
     public const int InvalidArgument = 22;
     public const int NoSpace = 28;
+    public const int OutOfRange = 34;
     public const int NameTooLong = 36;
     public const int NoSystemCall = 38;
     public const int TooManyLinks = 40;
+    public const int NoData = 61;
     public const int Overflow = 75;
     public const int NotSupported = 95;
 

@@ -105,10 +105,11 @@ internal sealed class LinkDestinations : IDisposable
     /// <paramref name="mode"/>: whether the copy's mode must be the entry's; <paramref name="user"/> and
     /// <paramref name="group"/>: the owner it must have, the entry's when owners are kept, else this process's user
     /// (any group), whose a received file would be; null for a part not looked at. A copy with a setuid, setgid or sticky bit is never taken: a
-    /// received file has none. False when no copy is unchanged, or none could be linked or copied (something came to
+    /// received file has none. With <paramref name="xattrs"/> (rsync -X), a copy must have those extended attributes;
+    /// a copy made from it gets them. False when no copy is unchanged, or none could be linked or copied (something came to
     /// stand at the name, another file system, too many links, no unnamed files): the file is then sent.
     /// </summary>
-    public bool TryUse(ManifestEntry entry, string full, bool mode, uint? user, uint? group, TimeMatch times, EarlierCopies use, bool flush = false, Action? alive = null)
+    public bool TryUse(ManifestEntry entry, string full, bool mode, uint? user, uint? group, TimeMatch times, EarlierCopies use, bool flush = false, Action? alive = null, ExtendedAttributes? xattrs = null)
     {
         var (below, name) = Split(entry.Path);
         for (int i = 0; i < _bases.Length; i++)
@@ -116,7 +117,8 @@ internal sealed class LinkDestinations : IDisposable
             if (DirectoryOf(i, below) is not { } directory || SpecialFiles.OpenRegularAt(directory, name) is not { } copy) continue;
             using var file = copy.File;
             if (copy.Size != entry.Size || !times.Same(copy.ModifiedNanoseconds, entry.MtimeNanoseconds) || (copy.Mode & ~PartialFile.SafeModeBits) != 0
-                || (mode && copy.Mode != (entry.Mode & PartialFile.SafeModeBits)) || (user is { } wantedUser && copy.User != wantedUser) || (group is { } wanted && copy.Group != wanted))
+                || (mode && copy.Mode != (entry.Mode & PartialFile.SafeModeBits)) || (user is { } wantedUser && copy.User != wantedUser) || (group is { } wanted && copy.Group != wanted)
+                || (xattrs is not null && !HasXattrs(file, xattrs)))
                 continue;
             if (use == EarlierCopies.Compared) return true;
             // The file checked, not whatever stands at its name now. Something at the entry's name ends the search:
@@ -125,10 +127,25 @@ internal sealed class LinkDestinations : IDisposable
             (uint, uint)? owner = group is null && (user is null || user == SpecialFiles.EffectiveUser) ? null : (user ?? ManifestEntry.IdNotKept, group ?? ManifestEntry.IdNotKept);
             int error = use == EarlierCopies.Linked ? SpecialFiles.LinkOpened(file, full)
                 : SpecialFiles.CopyOpened(file, copy.Size, full, copy.Mode & PartialFile.SafeModeBits, owner, entry.MtimeNanoseconds, flush, alive ?? (() => { }));
+            // A copy is a new file: it gets the attributes the one it was made from has (the entry's).
+            if (error == 0 && use == EarlierCopies.Copied && xattrs is not null) xattrs.ApplyTo(full);
             if (error == 0) return true;
             if (error == Errno.Exists) return false;
         }
         return false;
+    }
+
+    /// <summary>Whether the file <paramref name="file"/> is open on (O_PATH: read through its /proc name) has these extended attributes.</summary>
+    private static bool HasXattrs(SafeFileHandle file, ExtendedAttributes xattrs)
+    {
+        try
+        {
+            return xattrs.Equals(ExtendedAttributes.Of($"/proc/self/fd/{file.DangerousGetHandle()}", follow: true));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or SingularityException)
+        {
+            return false;
+        }
     }
 
     /// <summary>

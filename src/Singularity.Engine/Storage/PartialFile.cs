@@ -449,6 +449,12 @@ internal sealed class PartialFile
     /// <summary>Whether the commit could not give the file its entry's owner (see SpecialFiles.TrySetOwner); it was committed all the same.</summary>
     public bool OwnerNotSet { get; private set; }
 
+    /// <summary>The extended attributes the commit gives the file (rsync -X); null where the session keeps none.</summary>
+    public ExtendedAttributes? Xattrs { get; init; }
+
+    /// <summary>Whether the commit could not give the file all its <see cref="Xattrs"/>; it was committed all the same.</summary>
+    public bool XattrsNotSet { get; private set; }
+
     /// <summary>Where what stands at the file's name goes before the file takes it (rsync --backup); null to replace it.</summary>
     public Backups? Backups { get; init; }
 
@@ -511,6 +517,7 @@ internal sealed class PartialFile
             // The owner first: a change of owner may clear mode bits.
             if (SpecialFiles.MayChangeOwners && Entry.Owner is { } owner)
                 OwnerNotSet = !(held is not null ? SpecialFiles.TrySetOwner(held.SafeFileHandle, owner) : SpecialFiles.TrySetOwnerNotFollowing(temp, owner));
+            if (Xattrs is { } xattrs) XattrsNotSet = !(held is not null ? xattrs.ApplyTo(held.SafeFileHandle) : xattrs.ApplyTo(temp));
             if (_applyMode && !OperatingSystem.IsWindows())
             {
                 if (held is not null) File.SetUnixFileMode(held.SafeFileHandle, Entry.Mode & SafeModeBits);
@@ -722,6 +729,7 @@ internal sealed class PartialFile
             // Longer than the source's where the source shrank: what lies past its end goes.
             if (RandomAccess.GetLength(handle) != Entry.Size) RandomAccess.SetLength(handle, Entry.Size);
             if (SpecialFiles.MayChangeOwners && Entry.Owner is { } owner) OwnerNotSet = !SpecialFiles.TrySetOwner(handle, owner);
+            if (Xattrs is { } xattrs) XattrsNotSet = !xattrs.ApplyTo(handle);
             if (_applyMode && !OperatingSystem.IsWindows()) File.SetUnixFileMode(handle, Entry.Mode & SafeModeBits);
             File.SetLastWriteTimeUtc(handle, SourceScanner.FromNanoseconds(Entry.MtimeNanoseconds));
             if (_durable) RandomAccess.FlushToDisk(handle);

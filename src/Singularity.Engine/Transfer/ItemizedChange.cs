@@ -36,6 +36,8 @@ public enum ItemizedAttributes : ushort
     Owner = 32,
     /// <summary>The group, where the receiver gives owners ('g').</summary>
     Group = 64,
+    /// <summary>The extended attributes, where the send keeps them ('x').</summary>
+    Xattrs = 256,
 }
 
 /// <summary>
@@ -62,11 +64,11 @@ public sealed record ItemizedChange(string Path, EntryKind Kind, ItemizedUpdate 
     public DateTime Modified { get; init; } = DateTime.UnixEpoch;
 
     /// <summary>The attribute bits a receiver may send in Itemized (PROTOCOL §3); bit 7, not made, is apart (ReceiverSession.ItemizedNotMade).</summary>
-    internal const ItemizedAttributes Known = (ItemizedAttributes)127;
+    internal const ItemizedAttributes Known = (ItemizedAttributes)127 | ItemizedAttributes.Xattrs;
 
     /// <summary>
     /// The eleven letters of rsync's <c>%i</c>: what was done ('&gt;', 'c', 'h', '.'), the kind ('f', 'd', 'L', 'D', 'S'), then
-    /// c, s, t, p, o, g, with '.' for what did not change, all '+' for a new entry, and spaces for an entry that did
+    /// c, s, t, p, o, g, u, a, x, with '.' for what did not change, all '+' for a new entry, and spaces for an entry that did
     /// not change at all; <c>*deleting  </c> for a deletion.
     /// </summary>
     public string Letters
@@ -89,6 +91,7 @@ public sealed record ItemizedChange(string Path, EntryKind Kind, ItemizedUpdate 
             if ((Changes & ItemizedAttributes.Permissions) != 0) letters[5] = 'p';
             if ((Changes & ItemizedAttributes.Owner) != 0) letters[6] = 'o';
             if ((Changes & ItemizedAttributes.Group) != 0) letters[7] = 'g';
+            if ((Changes & ItemizedAttributes.Xattrs) != 0) letters[10] = 'x';
             // As rsync shows an entry that did not change at all (with -ii): its letters blank.
             if (Changes == ItemizedAttributes.None && Update != ItemizedUpdate.Sent) letters[2..].Fill(' ');
             return new string(letters);

@@ -43,6 +43,7 @@ internal sealed partial class ReceiverSession
             throw new EntryConflictException($"refused: '{entry.Path}' is {SpecialTypes.Describe(entry.SpecialType)}, and {ex.Message}");
         }
         if (owner is { } given && !SpecialFiles.TrySetOwnerNotFollowing(full, given)) OwnerNotSet();
+        ApplyXattrs(entry, full);
         // After the owner, whose change may clear mode bits.
         if (_options.PreserveMode) SpecialFiles.SetModeNotFollowing(full, entry.Mode & PartialFile.SafeModeBits);
         File.SetLastWriteTimeUtc(full, SourceScanner.FromNanoseconds(entry.MtimeNanoseconds));

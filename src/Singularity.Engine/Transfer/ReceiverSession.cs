@@ -364,6 +364,7 @@ internal sealed partial class ReceiverSession
         _omitLinkTimes = (flags & MoreSessionFlags.OmitLinkTimes) != 0;
         _itemize = (flags & MoreSessionFlags.Itemize) != 0;
         _inPlace = (flags & MoreSessionFlags.InPlace) != 0;
+        _xattrs = (flags & MoreSessionFlags.Xattrs) != 0;
         if (_inPlace && !OperatingSystem.IsLinux()) throw new ProtocolViolationException("OpenSession asks to write files in place, which only a Linux receiver does (it opens them never through a link); leave out --inplace or receive on Linux");
     }
 
@@ -500,6 +501,7 @@ internal sealed partial class ReceiverSession
             if (!ManifestCodec.TryRead(body, _limits, out var entry, out int consumed, out string? error))
                 throw new ProtocolViolationException($"manifest entry {first + i}: {error}");
             if (entry!.Digest is not null && !_checksum) throw new ProtocolViolationException($"manifest entry {first + i} carries a digest in a session without --checksum");
+            if (entry.Xattrs is not null && !_xattrs) throw new ProtocolViolationException($"manifest entry {first + i} carries extended attributes in a session that keeps none");
             string? pathError = PathGuard.SyntaxError(entry.Path, _limits);
             if (pathError is not null) throw new SingularityException(ErrorCode.BadPath, $"refused path: {pathError}");
             _chunk.Add(entry);
@@ -641,6 +643,7 @@ internal sealed partial class ReceiverSession
                     }
                 }
                 _guard.CreateDirectory(full);
+                HoldXattrs(entry);
                 _directories.Add((id, full, entry));
                 break;
             case EntryKind.Symlink:
@@ -654,6 +657,7 @@ internal sealed partial class ReceiverSession
                 else if (standingTarget is not null || File.Exists(full)) Discard(full, entry.Path);
                 File.CreateSymbolicLink(full, entry.LinkTarget!);
                 if (linkOwner is { } given && !SpecialFiles.TrySetOwnerNotFollowing(full, given)) OwnerNotSet();
+                ApplyXattrs(entry, full);
                 // The link's own mtime, as rsync -a keeps it (.NET sets it without following the link). A file system
                 // that keeps no times for links leaves the link as created: its target is what matters.
                 try { if (!_omitLinkTimes) File.SetLastWriteTimeUtc(full, SourceScanner.FromNanoseconds(entry.MtimeNanoseconds)); }
@@ -714,6 +718,7 @@ internal sealed partial class ReceiverSession
             file = NewPartialFile(id, entry, full, fromBasis: true, inPlace);
         else if (_delta && file.Offered.Count == 0 && ((!fresh && SeedFromBasis(entry, full)) || SeedFromLinkDest(entry, full, fresh, standing)))
             file = NewPartialFile(id, entry, full, fromBasis: true);
+        HoldXattrs(file.Entry);
         _files[id] = file;
         _fileCount++;
         _offersLeft -= file.Offered.Count;
@@ -827,7 +832,7 @@ internal sealed partial class ReceiverSession
             : (SpecialFiles.EffectiveUser, null);
         // A dry run only looks; a copy is read whole, and the sender hears that the receiver is still at work.
         var use = link ? _earlierCopies : EarlierCopies.Compared;
-        bool Use() => _linkDests!.TryUse(entry, full, _options.PreserveMode, user, group, _times, use, _options.Transfer.Durable, StillBusy);
+        bool Use() => _linkDests!.TryUse(entry, full, _options.PreserveMode, user, group, _times, use, _options.Transfer.Durable, StillBusy, XattrsOf(entry));
         if (!(use == EarlierCopies.Copied ? ReadingInPlace(Use) : Use())) return false;
         if (_earlierCopies == EarlierCopies.Compared) _filesCompared++;
         else if (_earlierCopies == EarlierCopies.Copied) _filesCopied++;
@@ -942,6 +947,7 @@ internal sealed partial class ReceiverSession
         if (!timed && (changes & ItemizedAttributes.Contents) != 0) changes |= ItemizedAttributes.Time;
         var mode = entry.Kind == EntryKind.Directory ? PartialFile.DirectoryMode(entry.Mode) : entry.Mode & PartialFile.SafeModeBits;
         if (entry.Kind != EntryKind.Symlink && _options.PreserveMode && standing.Mode != mode) changes |= ItemizedAttributes.Permissions;
+        if (XattrsOf(entry) is { } xattrs && !SameXattrs(xattrs, full)) changes |= ItemizedAttributes.Xattrs;
         if (SpecialFiles.MayChangeOwners && entry.Owner is { } owner)
         {
             // What the sender does not keep (-o or -g alone) is left as it stands.
@@ -971,7 +977,7 @@ internal sealed partial class ReceiverSession
     }
 
     /// <summary>
-    /// Whether a file in place has the entry's mode (and owner, when kept; and with --checksum its mtime), or gets them now; in a dry run
+    /// Whether a file in place has the entry's mode (and owner and extended attributes, when kept; and with --checksum its mtime), or gets them now; in a dry run
     /// (<paramref name="change"/> false), whether it would. Judged by its status, as rsync judges it: even a file its
     /// owner may not read (0200) stays. What to bring up to date is set through an open handle that is the name's own
     /// file, never through a link swapped in meanwhile; a file that cannot be opened or changed (another user's) is
@@ -987,7 +993,9 @@ internal sealed partial class ReceiverSession
         // whatever the modify window. The quick check's file within the window keeps its own, as rsync leaves it.
         long standing = SourceScanner.ToNanoseconds(existing.LastWriteTimeUtc);
         bool timeDiffers = _checksum ? standing != entry.MtimeNanoseconds : !_times.Same(standing, entry.MtimeNanoseconds);
-        if (!modeDiffers && !ownerDiffers && !timeDiffers) return true;
+        var xattrs = XattrsOf(entry);
+        bool xattrsDiffer = xattrs is not null && !SameXattrs(xattrs, full);
+        if (!modeDiffers && !ownerDiffers && !timeDiffers && !xattrsDiffer) return true;
         try
         {
             // Never through a link, nor a FIFO swapped in since, on whose open the session would wait for ever.
@@ -1000,6 +1008,8 @@ internal sealed partial class ReceiverSession
             // The owner first: a change of owner may clear mode bits.
             // An owner the system refuses leaves the file as it is, not sent again: it would not get that owner either.
             if (ownerDiffers && !SpecialFiles.TrySetOwner(handle, owner!.Value)) OwnerNotSet();
+            // After the owner, whose change clears a file's capabilities (which a receiver never sets anyway).
+            if (xattrsDiffer && !xattrs!.ApplyTo(handle)) XattrsNotSet();
             if (modeDiffers && !OperatingSystem.IsWindows()) File.SetUnixFileMode(handle, mode);
             if (timeDiffers) File.SetLastWriteTimeUtc(handle, SourceScanner.FromNanoseconds(entry.MtimeNanoseconds));
             return true;
@@ -1223,7 +1233,7 @@ internal sealed partial class ReceiverSession
 
     /// <summary>A file's record for this session, reading what a partial at its resumable name offers; or, <paramref name="inPlace"/>, one written where it stands.</summary>
     private PartialFile NewPartialFile(uint id, ManifestEntry entry, string full, bool fromBasis = false, InPlaceBasis? inPlace = null) =>
-        new(id, entry, full, _shardSize, _options.Transfer.Durable, Id.Tag, _preallocate && _holeDigests is null && inPlace is null, _options.PreserveMode, _holds, _writing, _offersLeft, sparse: _holeDigests is not null, inPlace) { FromBasis = fromBasis, Backups = _backups };
+        new(id, entry, full, _shardSize, _options.Transfer.Durable, Id.Tag, _preallocate && _holeDigests is null && inPlace is null, _options.PreserveMode, _holds, _writing, _offersLeft, sparse: _holeDigests is not null, inPlace) { FromBasis = fromBasis, Backups = _backups, Xattrs = XattrsOf(entry) };
 
     /// <summary>
     /// In place (rsync --inplace): the regular file standing at the name, as it is now, and with delta its shards'
@@ -1423,7 +1433,12 @@ internal sealed partial class ReceiverSession
     private void Settle(uint id, PartialFile? slot = null)
     {
         Interlocked.Increment(ref _filesCommitted);
-        lock (_filesLock) Volatile.Read(ref _files)[id] = slot ?? Released;
+        lock (_filesLock)
+        {
+            var files = Volatile.Read(ref _files);
+            if (files[id]?.Xattrs is { } held) ReleaseXattrs(held);
+            files[id] = slot ?? Released;
+        }
     }
 
     /// <summary>
@@ -1487,6 +1502,7 @@ internal sealed partial class ReceiverSession
         }
         Interlocked.Add(ref _bytesWritten, file.Entry.Size);
         if (file.OwnerNotSet) OwnerNotSet();
+        if (file.XattrsNotSet) XattrsNotSet();
         Settle(file.Id);
         _control!.PostBatchItem(ControlMessageType.FilesCommitted, file.Id);
     }
@@ -1668,6 +1684,7 @@ internal sealed partial class ReceiverSession
                 // Never through a link a local user may have swapped in since the directory was checked: nothing is set then.
                 // The owner first: a change of owner may clear mode bits.
                 if (SpecialFiles.MayChangeOwners && entry.Owner is { } owner && !SpecialFiles.TrySetOwnerNotFollowing(path, owner)) OwnerNotSet();
+                ApplyXattrs(entry, path);
                 if (_options.PreserveMode && !OperatingSystem.IsWindows()
                     && !SpecialFiles.SetModeNotFollowing(path, PartialFile.DirectoryMode(entry.Mode)))
                     throw new EntryConflictException($"'{entry.Path}' became a link in the destination while it was being received; its mode and time were not set");
@@ -1779,6 +1796,7 @@ internal sealed partial class ReceiverSession
             WriteFailures = [.. _failedEntries],
             DryRun = _dryRun,
             OwnersNotSet = _ownersNotSet,
+            XattrsNotSet = _xattrsNotSet,
             EntriesDeleted = _extraneous?.Deleted ?? 0,
             EntriesNotDeleted = _extraneous?.Failed ?? 0,
             EntriesLeftByLimit = _extraneous?.LeftByLimit ?? 0,

@@ -199,6 +199,8 @@ public sealed record ReceiveResult
     public IReadOnlyList<string> WriteFailures { get; init; } = [];
     /// <summary>Entries that arrived but could not be given the owner the sender kept (<see cref="TransferOptions.PreserveOwners"/>): the system refused it here.</summary>
     public int OwnersNotSet { get; init; }
+    /// <summary>Entries that arrived but could not be given all the extended attributes the sender kept (<see cref="TransferOptions.Xattrs"/>): the file system or the system refused them here.</summary>
+    public int XattrsNotSet { get; init; }
     /// <summary>
     /// A dry run (<see cref="TransferOptions.DryRun"/>): nothing was written or deleted here; <see cref="Files"/> and
     /// <see cref="EntriesDeleted"/> say what a real send would have received and deleted.

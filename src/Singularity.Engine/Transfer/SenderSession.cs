@@ -70,6 +70,8 @@ internal sealed partial class SenderSession
     private readonly Traffic _traffic = new();
     private long _manifestBytes;
     private readonly TimeSpan _scanTime;
+    // The bytes of extended attributes the receiver holds for the files announced and not yet settled, and the directories sent.
+    private long _xattrBytesHeld;
     private HoleDigests? _holeDigests;
     private BandwidthLimit? _bandwidth;
     // With compression, the Zstandard contexts the lanes share (made once the shard size is final).
@@ -200,6 +202,14 @@ internal sealed partial class SenderSession
                 : e with { Entry = e.Entry with { Owner = chosen.Apply(read ? SpecialFiles.OwnerOf(e.SourcePath, follow: e.Entry.Path.Length <= e.Skip) : null, parts) } })];
             if (!options.NumericIds) _ownerNames = NamesOf(scanned, chosen);
         }
+        // rsync -X: one more look at each entry. A hard link's are its file's.
+        if (options.Xattrs)
+        {
+#pragma warning disable CA2208 // Names the option the caller set.
+            if (!OperatingSystem.IsLinux()) throw new ArgumentException("extended attributes can be read on Linux only", nameof(TransferOptions.Xattrs));
+#pragma warning restore CA2208
+            scanned = [.. scanned.Select(e => e.Entry.Kind == EntryKind.HardLink ? e : e with { Entry = e.Entry with { Xattrs = XattrsOf(e) } })];
+        }
         // A transfer rule, as rsync's --max-size: the files it leaves out are named to a receiver that deletes, which keeps them.
         if (options.MaxFileSize is not null || options.MinFileSize is not null)
         {
@@ -250,7 +260,7 @@ internal sealed partial class SenderSession
             | (options.IgnoreErrors && options.DeleteExtraneous ? MoreSessionFlags.IgnoreErrors : 0)
             | (options.ItemizeChanges > 0 ? MoreSessionFlags.Itemize : 0)
             | (parts is not (0 or OwnerParts.Both) ? MoreSessionFlags.OwnerParts : 0)
-            | (options.InPlace ? MoreSessionFlags.InPlace : 0);
+            | (options.InPlace ? MoreSessionFlags.InPlace : 0) | (options.Xattrs ? MoreSessionFlags.Xattrs : 0);
         if (_moreFlags != 0) _sessionFlags |= OpenSessionFlags.More;
         // A scan that left something out does not ask (the result says the deletion was skipped), unless told to
         // delete whatever was left out (rsync --ignore-errors).
@@ -458,6 +468,28 @@ internal sealed partial class SenderSession
         if (_failure is not null) throw _failure;
         Report();
         return Totals;
+    }
+
+    /// <summary>
+    /// The extended attributes of a scanned entry (following the link a source is named through, as for its
+    /// contents); null for none, or for an entry gone since the scan, which its read then reports. One that cannot be
+    /// read stops the send before anything moves: sent without them, the receiver would remove its copy's.
+    /// </summary>
+    private static ExtendedAttributes? XattrsOf(SourceEntry entry)
+    {
+        try
+        {
+            var xattrs = ExtendedAttributes.Of(entry.SourcePath, follow: entry.Entry.Path.Length <= entry.Skip);
+            return xattrs.Items.Count == 0 ? null : xattrs;
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new SingularityException(ErrorCode.BadPath, $"cannot read the extended attributes of '{entry.SourcePath}': {ex.Message}; send without -X, or as a user who may read them");
+        }
     }
 
     /// <summary>The result so far; after a failure, what this attempt achieved.</summary>
@@ -775,7 +807,7 @@ internal sealed partial class SenderSession
         // Entries go in chunks of about 256 KiB: thousands of small files cost a handful of messages, not a round trip
         // each. A chunk waits until the receiver has accepted all but the last few sent, and has committed all but
         // FilesAheadOfCommits of the files announced.
-        byte[] chunk = new byte[ManifestChunkBytes + ManifestCodec.FixedSize + 2 * _options.Limits.MaxPathBytes * 3];
+        byte[] chunk = new byte[ManifestChunkBytes + ManifestCodec.MostSize(_options.Limits)];
         var sentUpTo = new Queue<int>();
         int first = 0, count = 0, length = ManifestCodec.ChunkHeaderSize, files = 0, announced = 0;
         int firstLink = _entries.FindIndex(e => e.Entry.Kind == EntryKind.HardLink);
@@ -788,6 +820,17 @@ internal sealed partial class SenderSession
                 // The hard links, last: once every file is settled, so that the receiver finds each one's file in place.
                 if (count > 0) await SendChunkAsync(id - 1).ConfigureAwait(false);
                 await WaitForCommitsAsync(files, first).ConfigureAwait(false);
+            }
+            if (entry.Xattrs is { } xattrs)
+            {
+                // The receiver holds what files and directories carry until they are set (ProtocolLimits.MaxHeldXattrBytes):
+                // beyond half of it, more goes only as files commit.
+                while (Interlocked.Read(ref _xattrBytesHeld) + xattrs.Bytes > _options.Limits.MaxHeldXattrBytes / 2 && files > Volatile.Read(ref _filesCommitted))
+                {
+                    if (count > 0) await SendChunkAsync(id - 1).ConfigureAwait(false);
+                    await WaitForCommitsAsync(Volatile.Read(ref _filesCommitted) + 1, first).ConfigureAwait(false);
+                }
+                Interlocked.Add(ref _xattrBytesHeld, xattrs.Bytes);
             }
             length += ManifestCodec.Write(chunk.AsSpan(length), entry);
             count++;
@@ -1012,6 +1055,7 @@ internal sealed partial class SenderSession
     /// </summary>
     private void Settled(uint id)
     {
+        if (Volatile.Read(ref _filesById[id])?.Entry.Xattrs is { } xattrs) Interlocked.Add(ref _xattrBytesHeld, -xattrs.Bytes);
         Volatile.Write(ref _filesById[id], null);
         if (Interlocked.Increment(ref _filesCommitted) == _fileCount) _allCommitted.TrySetResult();
         if (_committedSignal.CurrentCount == 0) _committedSignal.Release();

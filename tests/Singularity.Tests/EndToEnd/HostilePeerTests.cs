@@ -120,6 +120,33 @@ public sealed class HostilePeerTests
         Assert.Equal(((ushort)SpecialTypes.Fifo, 0u, 0u), SpecialFiles.SpecialAt(Path.Combine(destination, "pipe")));
     }
 
+    /// <summary>
+    /// Extended attributes in a session that did not ask to keep them are a protocol violation; and more of them held
+    /// for files not yet committed than the limit allows end the session, so a sender cannot make the receiver's
+    /// memory grow with them.
+    /// </summary>
+    [Fact]
+    public async Task Extended_attributes_unasked_or_beyond_what_may_be_held_are_refused()
+    {
+        using var temp = new TempDirectory();
+        var xattrs = new ExtendedAttributes([("user.big", new byte[40_000])]);
+        await using var receiver = new LoopbackReceiver(temp.Sub("dst"), Plain with { Limits = new ProtocolLimits { MaxHeldXattrBytes = 100_000 } });
+        await using (var peer = await RawPeer.ConnectAsync(receiver.Url))
+        {
+            var (_, answer, body) = await peer.OpenWithManifestAsync(receiver.Token, 4096, File("a", 10) with { Xattrs = xattrs });
+            Assert.Equal(ControlMessageType.Error, answer);
+            Assert.Contains("extended attributes in a session that keeps none", ErrorMessage.Decode(body).Reason);
+        }
+        await using (var peer = await RawPeer.ConnectAsync(receiver.Url))
+        {
+            var (_, answer, body) = await peer.OpenWithMoreFlagsAsync(receiver.Token, 4096, 0, MoreSessionFlags.Xattrs, 0,
+                File("a", 10) with { Xattrs = xattrs }, File("b", 10) with { Xattrs = xattrs }, File("c", 10) with { Xattrs = xattrs });
+            Assert.Equal(ControlMessageType.Error, answer);
+            var (code, reason) = ErrorMessage.Decode(body);
+            Assert.Equal((ErrorCode.LimitExceeded, true), (code, reason.Contains("extended attributes of the files not yet committed")));
+        }
+    }
+
     [Fact]
     public async Task A_link_already_in_the_destination_is_not_written_through()
     {

@@ -34,6 +34,8 @@ public sealed class ManifestCodecTests
                     Digest = kind == EntryKind.File && (t.Item5 & 8) != 0 ? new UInt128((ulong)t.Item5, (ulong)t.Item3) : null,
                     SpecialType = special,
                     DeviceNumber = SpecialTypes.IsDevice(special) ? ((uint)t.Item3, (uint)(t.Item5 >> 32)) : null,
+                    // Attributes by bit 6, any but a hard link's: the names in order, one value empty.
+                    Xattrs = !hardLink && (t.Item5 & 64) != 0 ? new ExtendedAttributes([("trusted.b", []), ("user." + t.Item6, System.Text.Encoding.UTF8.GetBytes(t.Item2[0]))]) : null,
                 };
             });
 
@@ -71,7 +73,7 @@ public sealed class ManifestCodecTests
         ManifestCodec.Write(good, entry);
 
         AssertRejected(good, b => b[0] = 9, "unknown entry kind");
-        AssertRejected(good, b => b[1] = 64, "unknown manifest entry flags");
+        AssertRejected(good, b => b[1] = 128, "unknown manifest entry flags");
         AssertRejected(good, b => b[1] = ManifestCodec.FlagImplied, "only a directory can be marked implied");
         Assert.True(ManifestCodec.TryRead([good[0], 1, .. good.AsSpan(2)], Limits, out var sentBefore, out _, out _));
         Assert.True(sentBefore!.SentBefore);
@@ -140,6 +142,34 @@ public sealed class ManifestCodecTests
         ManifestCodec.Write(plain, file);
         AssertRejected(plain, b => BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(4), 0x11A4), "beyond permissions");
         AssertRejected([.. plain[..ManifestCodec.FixedSize], .. new byte[8], .. plain[ManifestCodec.FixedSize..]], b => b[1] = ManifestCodec.FlagDevice, "only for devices");
+    }
+
+    /// <summary>Extended attributes: names of 1 to 255 bytes of UTF-8 in order, at most 64 KiB with the values, and none on a hard link.</summary>
+    [Fact]
+    public void Extended_attributes_are_checked_before_use()
+    {
+        var entry = new ManifestEntry(EntryKind.File, "f", 3, (UnixFileMode)0x1A4, 0, null) { Xattrs = new ExtendedAttributes([("user.a", [1, 2]), ("user.b", [3])]) };
+        byte[] good = new byte[ManifestCodec.EncodedSize(entry)];
+        ManifestCodec.Write(good, entry);
+        Assert.Equal(ManifestCodec.FlagXattrs, good[1]);
+        Assert.True(ManifestCodec.TryRead(good, Limits, out var read, out int consumed, out _));
+        Assert.Equal(entry, read);
+        Assert.Equal(good.Length, consumed);
+        int at = ManifestCodec.FixedSize;
+        Assert.Equal(2, BinaryPrimitives.ReadUInt16LittleEndian(good.AsSpan(at)));
+        // The second name before the first; an empty name; a value longer than what follows; too many bytes in all.
+        AssertRejected(good, b => b[at + 2 + 5 + 5] = (byte)'c', "not in order");
+        AssertRejected(good, b => b[at + 2 + 5 + 6 + 2 + 5 + 5] = (byte)'a', "not in order");
+        AssertRejected(good, b => b[at + 2] = 0, "empty-named");
+        AssertRejected(good, b => BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(at + 3), 1000), "truncated");
+        AssertRejected(good, b => BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(at + 3), ExtendedAttributes.MostBytes), "hold more than");
+        AssertRejected(good, b => b[at + 2 + 5] = 0xFF, "UTF-8");
+        AssertRejected(good, b => BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(at), 3), "truncated");
+        var hardLink = new ManifestEntry(EntryKind.HardLink, "h", 0, 0, 0, "f");
+        byte[] linked = new byte[ManifestCodec.EncodedSize(hardLink)];
+        ManifestCodec.Write(linked, hardLink);
+        AssertRejected([.. linked[..ManifestCodec.FixedSize], 0, 0, .. linked[ManifestCodec.FixedSize..]], b => b[1] = ManifestCodec.FlagXattrs, "hard link carries no extended attributes");
+        Assert.True(ManifestCodec.MostSize(Limits) >= ManifestCodec.EncodedSize(entry with { Xattrs = new ExtendedAttributes([("user." + new string('n', 250), new byte[ExtendedAttributes.MostBytes - 255])]) }));
     }
 
     private static void AssertRejected(byte[] good, Action<byte[]> damage, string reason)

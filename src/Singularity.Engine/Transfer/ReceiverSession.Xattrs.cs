@@ -1,0 +1,51 @@
+using Singularity.Engine.Protocol;
+using Singularity.Engine.Storage;
+
+namespace Singularity.Engine.Transfer;
+
+/// <summary>
+/// Extended attributes (rsync -X, more flags bit 9): each entry gets those it carries, and loses the others this
+/// receiver handles (<see cref="ExtendedAttributes.Handled"/>), when it is made or found in place. What files and
+/// directories carry waits for their commit, and is counted while it waits, so a sender cannot make it grow unbounded.
+/// </summary>
+internal sealed partial class ReceiverSession
+{
+    private bool _xattrs;
+    private long _xattrBytesHeld;
+    private int _xattrsNotSet;
+
+    /// <summary>What the entry is to have, in a session that keeps extended attributes: its own, or none; null otherwise, and for a hard link.</summary>
+    private ExtendedAttributes? XattrsOf(ManifestEntry entry) =>
+        _xattrs && entry.Kind != EntryKind.HardLink ? entry.Xattrs ?? ExtendedAttributes.None : null;
+
+    /// <summary>Counts what a file or directory carries until it is set; beyond <see cref="ProtocolLimits.MaxHeldXattrBytes"/>, the session ends.</summary>
+    private void HoldXattrs(ManifestEntry entry)
+    {
+        if (entry.Xattrs is not { } xattrs) return;
+        if (Interlocked.Add(ref _xattrBytesHeld, xattrs.Bytes) > _limits.MaxHeldXattrBytes)
+            throw new SingularityException(ErrorCode.LimitExceeded, $"the extended attributes of the files not yet committed and the directories not yet finished hold more than {ByteSize.Format(_limits.MaxHeldXattrBytes)}");
+    }
+
+    private void ReleaseXattrs(ExtendedAttributes xattrs) => Interlocked.Add(ref _xattrBytesHeld, -xattrs.Bytes);
+
+    /// <summary>Gives what stands at <paramref name="full"/> (never through a link there) the entry's extended attributes, when the session keeps them.</summary>
+    private void ApplyXattrs(ManifestEntry entry, string full)
+    {
+        if (XattrsOf(entry) is { } xattrs && !xattrs.ApplyTo(full)) XattrsNotSet();
+    }
+
+    /// <summary>Whether what stands at <paramref name="full"/> has these extended attributes (one that cannot be read has not).</summary>
+    private static bool SameXattrs(ExtendedAttributes xattrs, string full)
+    {
+        try
+        {
+            return xattrs.Equals(ExtendedAttributes.Of(full));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or SingularityException)
+        {
+            return false;
+        }
+    }
+
+    private void XattrsNotSet() => Interlocked.Increment(ref _xattrsNotSet);
+}

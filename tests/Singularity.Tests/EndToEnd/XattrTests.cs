@@ -1,0 +1,191 @@
+using System.Runtime.Versioning;
+using Singularity.Engine;
+using Singularity.Engine.Protocol;
+using Singularity.Engine.Storage;
+using Singularity.Tests.Support;
+
+namespace Singularity.Tests.EndToEnd;
+
+/// <summary>
+/// With <see cref="TransferOptions.Xattrs"/> (rsync -X), every entry's extended attributes travel with it: the
+/// receiver gives them to what it makes or finds in place and removes the others there, as rsync -X does.
+/// </summary>
+[UnsupportedOSPlatform("windows")]
+public sealed class XattrTests
+{
+    private static readonly DateTime Day = new(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+    private static readonly TransferOptions Kept = new() { ShardSize = 4096, SkipUnchanged = true, Xattrs = true, Specials = true, ItemizeChanges = 1 };
+
+    /// <summary>
+    /// Files, a directory, a link and a FIFO arrive with their attributes (root's trusted.* too), and what stood there
+    /// loses the others; then, with attributes changed on both sides, files in place are brought up to date without
+    /// travelling. Each time, rsync -X itemizes the same lines for the same trees, and both copies end alike.
+    /// </summary>
+    [SkippableFact]
+    public async Task Attributes_arrive_and_are_brought_up_to_date_as_rsyncs_are()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux() && Environment.IsPrivilegedProcess, "trusted.* attributes need root on Linux");
+        Skip.IfNot(Commands.RsyncAtLeast(3, 1), "rsync 3.1 or later is not installed");
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src"), destination = temp.Sub("dst"), copy = Path.Combine(temp.Path, "copy");
+        string file = TestFiles.Create(Path.Combine(source, "a.txt"), 10_000, seed: 1);
+        string large = TestFiles.Create(Path.Combine(source, "sub", "large.bin"), 300_000, seed: 2);
+        string pipe = TestFiles.CreateFifo(Path.Combine(source, "pipe"));
+        string link = Path.Combine(source, "link");
+        File.CreateSymbolicLink(link, "a.txt");
+        string plain = TestFiles.Create(Path.Combine(source, "plain"), 100, seed: 3);
+        Set(file, "user.one", "1");
+        Set(file, "user.two", "two");
+        Set(large, "trusted.big", new string('x', 3000));
+        Set(Path.Combine(source, "sub"), "user.dir", "d");
+        Set(pipe, "trusted.pipe", "p");
+        Set(link, "trusted.link", "l");
+        // What stands there already: a file with others, which go, and its data unchanged.
+        string stale = TestFiles.Create(Path.Combine(destination, "plain"), 100, seed: 3);
+        Set(stale, "user.stale", "s");
+        foreach (string path in new[] { file, large, plain, stale, pipe }) File.SetLastWriteTimeUtc(path, Day);
+        File.SetLastWriteTimeUtc(link, Day);
+        foreach (string root in new[] { source, destination }) foreach (string directory in Directory.GetDirectories(root, "*", SearchOption.AllDirectories).Append(root)) Directory.SetLastWriteTimeUtc(directory, Day);
+        Assert.True(Commands.Run("cp", "-a", "--preserve=all", destination, copy));
+        Assert.Equal("s", Get(Path.Combine(copy, "plain"), "user.stale"));
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var rsync = Rsync("-rlptDX", "-i", source + "/", copy + "/");
+        var sent = await SingularitySender.SendAsync([source + "/"], receiver.Url, Kept);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        AssertSameLines(rsync, sent.Changes);
+        Assert.Contains(".f........x plain", sent.Changes.Select(change => change.ToString()));
+        AssertSameAttributes(source, destination);
+        AssertSameAttributes(copy, destination);
+
+        // Changed on both sides: a value, one removed, one added here and one there; the data stays.
+        Set(file, "user.one", "changed");
+        Remove(file, "user.two");
+        Set(Path.Combine(source, "sub"), "user.more", "m");
+        foreach (string root in new[] { destination, copy }) Set(Path.Combine(root, "sub", "large.bin"), "user.extra", "e");
+        Directory.SetLastWriteTimeUtc(Path.Combine(source, "sub"), Day);
+        rsync = Rsync("-rlptDX", "-i", source + "/", copy + "/");
+        var again = await SingularitySender.SendAsync([source + "/"], receiver.Url, Kept);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        AssertSameLines(rsync, again.Changes);
+        Assert.Equal((0, 0L), (again.FilesTransferred, again.BytesSent));
+        AssertSameAttributes(source, destination);
+        AssertSameAttributes(copy, destination);
+        TestFiles.AssertSameTree(source, destination);
+    }
+
+    /// <summary>
+    /// Without -X, what stands at the receiver keeps its attributes; a file's capabilities never travel nor are given,
+    /// as no setuid bit is; and a file written in place (--inplace) or linked from an earlier copy (--link-dest) gets
+    /// the source's, an earlier copy with others being sent instead.
+    /// </summary>
+    [SkippableFact]
+    public async Task Attributes_are_kept_only_when_asked_and_capabilities_never()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux() && Environment.IsPrivilegedProcess, "capabilities need root on Linux");
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src"), root = temp.Sub("dst"), destination = Path.Combine(root, "1");
+        string tool = TestFiles.Create(Path.Combine(source, "tool"), 5_000, seed: 1);
+        // cap_net_raw in the permitted set: revision 2, then permitted and inheritable of two 32-bit words.
+        byte[] capability = [0, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        Assert.True(setxattr(tool, "security.capability", capability, capability.Length, 0) == 0, $"setxattr: {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}");
+        Set(tool, "user.kind", "tool");
+        string there = TestFiles.Create(Path.Combine(destination, "tool"), 5_000, seed: 1);
+        File.SetLastWriteTimeUtc(there, File.GetLastWriteTimeUtc(tool));
+        Set(there, "user.local", "stays");
+        await using var receiver = new LoopbackReceiver(root);
+        var first = receiver.Url with { Directory = "1" };
+
+        await SingularitySender.SendAsync([source + "/"], first, new TransferOptions { SkipUnchanged = true });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal("stays", Get(there, "user.local"));
+
+        await SingularitySender.SendAsync([source + "/"], first, new TransferOptions { SkipUnchanged = true, Xattrs = true });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal(["user.kind"], Names(there));
+        Assert.Equal(5_000, new FileInfo(there).Length);
+
+        // Written in place: its new data and attributes.
+        TestFiles.Create(tool, 5_000, seed: 2);
+        Set(tool, "user.kind", "new");
+        await SingularitySender.SendAsync([source + "/"], first, new TransferOptions { SkipUnchanged = true, Xattrs = true, InPlace = true });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        TestFiles.AssertSameBytes(tool, there);
+        Assert.Equal("new", Get(there, "user.kind"));
+
+        // A snapshot linked from the last where the attributes are the same, sent where they are not.
+        string other = TestFiles.Create(Path.Combine(source, "other"), 3_000, seed: 4);
+        await SingularitySender.SendAsync([source + "/"], first, new TransferOptions { SkipUnchanged = true, Xattrs = true });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Set(other, "user.changed", "yes");
+        var linked = await SingularitySender.SendAsync([source + "/"], receiver.Url with { Directory = "2" }, new TransferOptions { SkipUnchanged = true, Xattrs = true, LinkDestinations = ["../1"] });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal(1, linked.FilesTransferred);
+        Assert.Equal(SpecialFiles.IdentityOf(there)!.Value.Inode, SpecialFiles.IdentityOf(Path.Combine(root, "2", "tool"))!.Value.Inode);
+        Assert.Equal("yes", Get(Path.Combine(root, "2", "other"), "user.changed"));
+        Assert.Empty(Names(Path.Combine(destination, "other")));
+    }
+
+    /// <summary>
+    /// Large attributes on many files arrive though the receiver may hold only a few files' at once: the sender sends
+    /// more only as files commit, and the receiver lets go of each file's once it is set.
+    /// </summary>
+    [SkippableFact]
+    public async Task Large_attributes_on_many_files_arrive_within_what_the_receiver_holds()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "extended attributes are read on Linux only");
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src"), destination = temp.Sub("dst");
+        for (int i = 0; i < 12; i++) Set(TestFiles.Create(Path.Combine(source, $"f{i}"), 20_000, seed: i), "user.big", new string((char)('a' + i), 30_000));
+        var limits = new ProtocolLimits { MaxHeldXattrBytes = 100_000 };
+        await using var receiver = new LoopbackReceiver(destination, new TransferOptions { Limits = limits });
+
+        var result = await SingularitySender.SendAsync([source + "/"], receiver.Url, new TransferOptions { Xattrs = true, Limits = limits, ShardSize = 4096 });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal(12, result.FilesTransferred);
+        AssertSameAttributes(source, destination);
+        TestFiles.AssertSameTree(source, destination);
+    }
+
+    private static void Set(string path, string name, string value)
+    {
+        byte[] bytes = System.Text.Encoding.UTF8.GetBytes(value);
+        Assert.True(lsetxattr(path, name, bytes, bytes.Length, 0) == 0, $"lsetxattr {name} on {path}");
+    }
+
+    private static void Remove(string path, string name) => Assert.True(lremovexattr(path, name) == 0);
+
+    private static string? Get(string path, string name) =>
+        ExtendedAttributes.Of(path).Items.Where(item => item.Name == name).Select(item => System.Text.Encoding.UTF8.GetString(item.Value)).FirstOrDefault();
+
+    private static List<string> Names(string path) => [.. ExtendedAttributes.Of(path).Items.Select(item => item.Name)];
+
+    /// <summary>Every entry below <paramref name="expected"/> has at its place below <paramref name="actual"/> the same attributes.</summary>
+    private static void AssertSameAttributes(string expected, string actual)
+    {
+        foreach (string path in Directory.EnumerateFileSystemEntries(expected, "*", SearchOption.AllDirectories))
+            Assert.True(ExtendedAttributes.Of(path).Equals(ExtendedAttributes.Of(Path.Combine(actual, Path.GetRelativePath(expected, path)))), path);
+    }
+
+    private static List<string> Rsync(params string[] arguments)
+    {
+        string? output = Commands.Output("rsync", arguments);
+        Assert.NotNull(output);
+        return [.. output.Split('\n', StringSplitOptions.RemoveEmptyEntries)];
+    }
+
+    /// <summary>The same lines in any order, but rsync's for the destination itself ('./'), which sglty leaves as it is.</summary>
+    private static void AssertSameLines(IEnumerable<string> rsync, IReadOnlyList<ItemizedChange> changes) =>
+        Assert.Equal(rsync.Where(line => !line.EndsWith(" ./", StringComparison.Ordinal)).Order(StringComparer.Ordinal), changes.Select(change => change.ToString()).Order(StringComparer.Ordinal));
+
+#pragma warning disable SYSLIB1054, CA2101
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int lsetxattr([System.Runtime.InteropServices.MarshalAs(System.Runtime.InteropServices.UnmanagedType.LPUTF8Str)] string path, [System.Runtime.InteropServices.MarshalAs(System.Runtime.InteropServices.UnmanagedType.LPUTF8Str)] string name, byte[] value, long size, int flags);
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int setxattr([System.Runtime.InteropServices.MarshalAs(System.Runtime.InteropServices.UnmanagedType.LPUTF8Str)] string path, [System.Runtime.InteropServices.MarshalAs(System.Runtime.InteropServices.UnmanagedType.LPUTF8Str)] string name, byte[] value, long size, int flags);
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int lremovexattr([System.Runtime.InteropServices.MarshalAs(System.Runtime.InteropServices.UnmanagedType.LPUTF8Str)] string path, [System.Runtime.InteropServices.MarshalAs(System.Runtime.InteropServices.UnmanagedType.LPUTF8Str)] string name);
+#pragma warning restore SYSLIB1054, CA2101
+}
