@@ -57,6 +57,8 @@ internal static class RecvCommand
         {
             var endpoint = ParseListen(listen);
             string? chosen = CommonOptions.ResolveToken(token, tokenFile);
+            if (makeDevices && !Environment.IsPrivilegedProcess)
+                Console.Error.WriteLine("sglty: warning: --devices: only root may make devices, so each device sent is skipped; start the receiver as root to make them");
             if (chosen is not null && chosen.Length < CommonOptions.ShortToken)
                 Console.Error.WriteLine($"sglty: warning: the token has {chosen.Length} characters; anyone who records one handshake can try to guess it offline, so use {CommonOptions.ShortToken} or more random ones (recv makes 43 when given none)");
             await using var receiver = SingularityReceiver.Start(new ReceiverOptions

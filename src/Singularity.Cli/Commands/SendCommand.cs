@@ -716,6 +716,7 @@ internal static partial class SendCommand
             writer.WriteNumber("links", result.Links);
             writer.WriteNumber("devices", result.Devices);
             writer.WriteNumber("specials", result.Specials);
+            writer.WriteNumber("devices_skipped", result.DevicesSkipped);
             writer.WriteNumber("bytes", result.Bytes);
             writer.WriteNumber("bytes_sent", result.BytesSent);
             writer.WriteNumber("bytes_skipped", result.BytesSkipped);

@@ -31,4 +31,6 @@ public enum ErrorCode : ushort
     SourceChanged = 12,
     /// <summary>The connection was lost.</summary>
     ConnectionLost = 13,
+    /// <summary>The receiver does not make what was sent: a device, unless it was started to (EntryFailed only).</summary>
+    NotAllowed = 14,
 }

@@ -91,6 +91,9 @@ internal static class MoreSessionFlags
     /// <summary>Entries carry their extended attributes (manifest entry flags bit 6; rsync -X), which R gives them.</summary>
     public const uint Xattrs = 512;
 
+    /// <summary>The manifest may hold devices, FIFOs and sockets (entry kind 5; rsync -D), so that a receiver from before them refuses the session rather than an entry.</summary>
+    public const uint Specials = 1024;
+
     /// <summary>Every bit this side knows.</summary>
-    public const uint Known = ModifyWindow | OmitDirectoryTimes | OmitLinkTimes | CompareDest | CopyDest | IgnoreErrors | Itemize | OwnerParts | InPlace | Xattrs;
+    public const uint Known = ModifyWindow | OmitDirectoryTimes | OmitLinkTimes | CompareDest | CopyDest | IgnoreErrors | Itemize | OwnerParts | InPlace | Xattrs | Specials;
 }

@@ -387,9 +387,8 @@ internal static class SourceScanner
                 }
                 else if (child is FileInfo file)
                 {
-                    if (Special(file, relative, followed is null ? treeRoot : file.FullName, followed is null ? skip : relative.Length)) { }
-                    else if (followed is null) AddFile(new SourceEntry(FileManifestEntry(file, relative), treeRoot, skip));
-                    else AddFile(new SourceEntry(FileManifestEntry(file, relative), file.FullName, relative.Length));
+                    var (root, from) = followed is null ? (treeRoot, skip) : (file.FullName, relative.Length);
+                    if (!Special(file, relative, root, from)) AddFile(new SourceEntry(FileManifestEntry(file, relative), root, from));
                 }
             }
             if (identity is { } walked) _walking.Remove((walked.Device, walked.Inode));
@@ -556,8 +555,7 @@ internal static class SourceScanner
                 seen.MarkWhole(kept);
                 Tree(root, kept + "/", source, kept.Length + 1);
             }
-            else if (Special(named, kept, source, kept.Length)) { }
-            else
+            else if (!Special(named, kept, source, kept.Length))
             {
                 AddFile(new SourceEntry(FileManifestEntry(named, kept), source, kept.Length));
             }

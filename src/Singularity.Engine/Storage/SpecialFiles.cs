@@ -22,9 +22,6 @@ internal static class SpecialFiles
         public (uint Major, uint Minor)? DeviceNumber { get; init; }
     }
 
-    /// <summary>What <paramref name="path"/> is (not following a link) when it is neither a regular file, a directory nor a link: "a socket", "a FIFO" or "a device"; else null.</summary>
-    public static string? KindOf(string path) => SpecialAt(path) is { } special ? (SpecialTypes.IsDevice(special.Type) ? "a device" : SpecialTypes.Describe(special.Type)) : null;
-
     /// <summary>
     /// The file type (<see cref="SpecialTypes"/>) and device number (0, 0 but for a device) of <paramref name="path"/>,
     /// not following a link, when it is a socket, a FIFO or a device; else null, and on any system but Linux.
@@ -36,8 +33,9 @@ internal static class SpecialFiles
         {
             if (statx(AtFdCwd, path, AtSymlinkNoFollow, StatxType, out var status) != 0 || (status.Mask & StatxType) == 0) return null;
             ushort type = (ushort)(status.Mode & FileTypeMask);
-            if (!SpecialTypes.IsSpecial(type)) return null;
-            return SpecialTypes.IsDevice(type) ? (type, status.SpecialMajor, status.SpecialMinor) : (type, 0, 0);
+            if (status.SpecialType == 0) return null;
+            var (major, minor) = status.DeviceNumber ?? (0, 0);
+            return (status.SpecialType, major, minor);
         }
         catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
         {
@@ -558,11 +556,10 @@ internal static class SpecialFiles
                 var type when SpecialTypes.IsSpecial(type) => EntryKind.Special,
                 _ => null,
             };
-            ushort special = kind == EntryKind.Special ? (ushort)(status.Mode & FileTypeMask) : (ushort)0;
             return new Standing(kind, (long)status.Size, status.Modified, (UnixFileMode)(status.Mode & 0xFFF), status.Owner, status.Group, status.Device, status.Inode)
             {
-                SpecialType = special,
-                DeviceNumber = SpecialTypes.IsDevice(special) ? (status.SpecialMajor, status.SpecialMinor) : null,
+                SpecialType = status.SpecialType,
+                DeviceNumber = status.DeviceNumber,
             };
         }
         catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
@@ -584,8 +581,8 @@ internal static class SpecialFiles
         ushort type = (ushort)(status.Mode & FileTypeMask);
         return (new EntryStatus(type == RegularType, type == LinkType, (long)status.Size, status.Modified, status.Device, status.Inode)
         {
-            SpecialType = SpecialTypes.IsSpecial(type) ? type : (ushort)0,
-            DeviceNumber = SpecialTypes.IsDevice(type) ? (status.SpecialMajor, status.SpecialMinor) : null,
+            SpecialType = status.SpecialType,
+            DeviceNumber = status.DeviceNumber,
         }, 0);
     }
 
@@ -743,6 +740,12 @@ internal static class SpecialFiles
         [FieldOffset(140)] public uint DeviceMinor;
 
         public readonly ulong Device => ((ulong)DeviceMajor << 32) | DeviceMinor;
+
+        /// <summary>A socket's, a FIFO's or a device's file type bits (<see cref="SpecialTypes"/>); 0 for anything else.</summary>
+        public readonly ushort SpecialType => SpecialTypes.IsSpecial((ushort)(Mode & FileTypeMask)) ? (ushort)(Mode & FileTypeMask) : (ushort)0;
+
+        /// <summary>A device's number; null for anything else.</summary>
+        public readonly (uint Major, uint Minor)? DeviceNumber => SpecialTypes.IsDevice(SpecialType) ? (SpecialMajor, SpecialMinor) : null;
 
         /// <summary>The mtime in the units the scan records: nanoseconds, to 100 ns, as .NET keeps times.</summary>
         public readonly long Modified => ModifiedSeconds * 1_000_000_000 + ModifiedNanoseconds / 100 * 100;

@@ -4,36 +4,44 @@ using Singularity.Engine.Storage;
 namespace Singularity.Engine.Transfer;
 
 /// <summary>
-/// FIFOs, sockets and devices (rsync -D): each is made anew at its name, as a link is, with its mode, owner and time.
-/// A device only where the receiver was asked to make devices (<see cref="ReceiverOptions.MakeDevices"/>): a device
-/// node gives whoever may open it the device itself.
+/// FIFOs, sockets and devices (rsync -D, more flags bit 10). One of the same type (and number) standing at the name is
+/// left there and brought up to date, as rsync leaves it (a server listening on a socket keeps it); any other is made
+/// beside its name and renamed over it, so what stood there stays if it cannot be made. A device only where the
+/// receiver was asked to make devices (<see cref="ReceiverOptions.MakeDevices"/>) and may: a device node gives whoever
+/// may open it the device itself. Elsewhere a device is skipped, as rsync skips it at a receiver that is not root.
 /// </summary>
 internal sealed partial class ReceiverSession
 {
     /// <summary>
-    /// Makes the special entry at <paramref name="full"/>: a directory in the way goes as one in a file's way; the same
-    /// special standing there is made anew, no change to keep a backup of; anything else there is discarded (to its
-    /// backup, when kept). Its mode is set never through a link, and no setuid or setgid bit, as a file's.
+    /// Makes the special entry at <paramref name="full"/>, or brings the same one standing there up to date: its owner
+    /// (as a link's, <see cref="OwnerMadeAnew"/>), extended attributes, mode (never through a link, no setuid or setgid
+    /// bit, as a file's) and time. A directory in the way goes as one in a file's way; anything else there is replaced
+    /// by the rename (kept as its backup, when kept).
     /// </summary>
     private void PrepareSpecial(ManifestEntry entry, string full)
     {
-        FailIfDeviceNotMade(entry);
-        bool device = SpecialTypes.IsDevice(entry.SpecialType);
-        if (Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null) RemoveDirectoryInTheWay(entry, full);
         bool same = SpecialFiles.StandingAt(full) is { Kind: EntryKind.Special } standing && standing.SpecialType == entry.SpecialType && standing.DeviceNumber == entry.DeviceNumber;
-        var owner = OwnerMadeAnew(entry, full, same);
-        if (same) File.Delete(full);
-        else if (Stands(full)) Discard(full, entry.Path);
+        if (same)
+        {
+            SetSpecialAttributes(entry, full, OwnerMadeAnew(entry, full, same: true));
+            return;
+        }
+        string temporary = Path.Join(Path.GetDirectoryName(full.AsSpan()), PartialFile.TemporaryName(Path.GetFileName(full), Id.Tag));
         try
         {
-            // Without modes kept, as a new file's: 0666 less the umask.
-            SpecialFiles.Make(full, entry.SpecialType, _options.PreserveMode ? 0 : (UnixFileMode)0x1B6, entry.DeviceNumber);
+            File.Delete(temporary);
+            // Without modes kept, as rsync makes it: the source's permissions less the umask.
+            SpecialFiles.Make(temporary, entry.SpecialType, _options.PreserveMode ? 0 : entry.Mode & PartialFile.SafeModeBits, entry.DeviceNumber);
+            SetSpecialAttributes(entry, temporary, OwnerMadeAnew(entry, full, same: false));
+            if (Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null) RemoveDirectoryInTheWay(entry, full);
+            _backups?.Keep(full, entry.Path);
+            File.Move(temporary, full, overwrite: true);
         }
-        catch (UnauthorizedAccessException) when (device)
+        catch (UnauthorizedAccessException) when (SpecialTypes.IsDevice(entry.SpecialType))
         {
-            throw new EntryConflictException($"refused: '{entry.Path}' is a device, which only a receiver running as root may make");
+            throw new EntryConflictException($"refused: '{entry.Path}' is a device, which this receiver may not make (it needs root with CAP_MKNOD)");
         }
-        catch (IOException ex) when (device && ex.HResult is Errno.InvalidArgument or Errno.Overflow)
+        catch (IOException ex) when (SpecialTypes.IsDevice(entry.SpecialType) && ex.HResult is Errno.InvalidArgument or Errno.Overflow)
         {
             var (major, minor) = entry.DeviceNumber!.Value;
             throw new EntryConflictException($"refused: '{entry.Path}' is a device numbered {major},{minor}, which this system cannot make");
@@ -42,19 +50,48 @@ internal sealed partial class ReceiverSession
         {
             throw new EntryConflictException($"refused: '{entry.Path}' is {SpecialTypes.Describe(entry.SpecialType)}, and {ex.Message}");
         }
-        if (owner is { } given && !SpecialFiles.TrySetOwnerNotFollowing(full, given)) OwnerNotSet();
-        ApplyXattrs(entry, full);
-        // After the owner, whose change may clear mode bits.
-        if (_options.PreserveMode) SpecialFiles.SetModeNotFollowing(full, entry.Mode & PartialFile.SafeModeBits);
-        File.SetLastWriteTimeUtc(full, SourceScanner.FromNanoseconds(entry.MtimeNanoseconds));
+        finally
+        {
+            // Gone once renamed; there still when something failed after it was made.
+            try { File.Delete(temporary); }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { }
+        }
     }
 
-    /// <summary>A device fails on its own at a receiver that makes none, in a dry run as in the real session.</summary>
-    private void FailIfDeviceNotMade(ManifestEntry entry)
+    /// <summary>Gives the special at <paramref name="path"/> its owner, extended attributes, mode (after the owner, whose change may clear mode bits) and time, never through a link.</summary>
+    private void SetSpecialAttributes(ManifestEntry entry, string path, (uint User, uint Group)? owner)
     {
-        if (SpecialTypes.IsDevice(entry.SpecialType) && !_options.MakeDevices)
-            throw new EntryConflictException($"refused: '{entry.Path}' is a device, and this receiver makes none; start it with `sglty recv --devices` (as root) to make devices");
+        if (owner is { } given && !SpecialFiles.TrySetOwnerNotFollowing(path, given)) OwnerNotSet();
+        ApplyXattrs(entry, path);
+        if (_options.PreserveMode && !SpecialFiles.SetModeNotFollowing(path, entry.Mode & PartialFile.SafeModeBits))
+            throw new EntryConflictException($"'{entry.Path}' became a link in the destination while it was being received");
+        File.SetLastWriteTimeUtc(path, SourceScanner.FromNanoseconds(entry.MtimeNanoseconds));
     }
+
+    /// <summary>
+    /// Why this receiver does not make the device <paramref name="entry"/> is, as rsync's receiver skips devices
+    /// where it is not root: it was not asked to, or runs as a user who may not; null for any other entry. The sender
+    /// is told (EntryFailed, NotAllowed), in a dry run too, and the device counts as skipped, not failed.
+    /// </summary>
+    private string? DeviceNotMade(ManifestEntry entry) =>
+        entry.Kind != EntryKind.Special || !SpecialTypes.IsDevice(entry.SpecialType) ? null
+        : !_options.MakeDevices ? $"'{entry.Path}' is a device, and this receiver makes none; start it with `sglty recv --devices` (as root) to make devices"
+        : !Environment.IsPrivilegedProcess ? $"'{entry.Path}' is a device, and this receiver runs as a user who may not make devices; start it as root"
+        : null;
+
+    /// <summary>Tells the sender that a device is skipped (<see cref="DeviceNotMade"/>): not a failure, which would keep the deletion from running.</summary>
+    private void SkipDevice(uint id, string why)
+    {
+        Interlocked.Increment(ref _devicesSkipped);
+        byte[] error = ErrorMessage.Encode(ErrorCode.NotAllowed, why);
+        byte[] body = new byte[4 + error.Length];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(body, id);
+        error.CopyTo(body, 4);
+        _control!.Post(ControlMessageType.EntryFailed, body);
+    }
+
+    private bool _specials;
+    private int _devicesSkipped;
 
     /// <summary>
     /// The owner to give an entry made anew at <paramref name="full"/> (a link, a special): the parts the sender keeps,

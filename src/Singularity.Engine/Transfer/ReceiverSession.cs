@@ -365,6 +365,7 @@ internal sealed partial class ReceiverSession
         _itemize = (flags & MoreSessionFlags.Itemize) != 0;
         _inPlace = (flags & MoreSessionFlags.InPlace) != 0;
         _xattrs = (flags & MoreSessionFlags.Xattrs) != 0;
+        _specials = (flags & MoreSessionFlags.Specials) != 0;
         if (_inPlace && !OperatingSystem.IsLinux()) throw new ProtocolViolationException("OpenSession asks to write files in place, which only a Linux receiver does (it opens them never through a link); leave out --inplace or receive on Linux");
     }
 
@@ -502,6 +503,7 @@ internal sealed partial class ReceiverSession
                 throw new ProtocolViolationException($"manifest entry {first + i}: {error}");
             if (entry!.Digest is not null && !_checksum) throw new ProtocolViolationException($"manifest entry {first + i} carries a digest in a session without --checksum");
             if (entry.Xattrs is not null && !_xattrs) throw new ProtocolViolationException($"manifest entry {first + i} carries extended attributes in a session that keeps none");
+            if (entry.Kind == EntryKind.Special && !_specials) throw new ProtocolViolationException($"manifest entry {first + i} is a device, FIFO or socket in a session that sends none");
             string? pathError = PathGuard.SyntaxError(entry.Path, _limits);
             if (pathError is not null) throw new SingularityException(ErrorCode.BadPath, $"refused path: {pathError}");
             _chunk.Add(entry);
@@ -758,6 +760,11 @@ internal sealed partial class ReceiverSession
     /// </summary>
     private void PrepareOne(uint id, ManifestEntry entry, (string Full, bool? PartialStands, bool SameContents)? read = null)
     {
+        if (DeviceNotMade(entry) is { } why)
+        {
+            SkipDevice(id, why);
+            return;
+        }
         try
         {
             if (read is { } file) PrepareFile(id, entry, file.Full, fresh: false, file.PartialStands, file.SameContents);
@@ -801,7 +808,6 @@ internal sealed partial class ReceiverSession
             _directories.Add((id, full, entry));
             return;
         }
-        if (entry.Kind == EntryKind.Special) FailIfDeviceNotMade(entry);
         if (!fresh && Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null) RemoveDirectoryInTheWay(entry, full);
         if (entry.Kind != EntryKind.File) return;
         _fileCount++;
@@ -938,9 +944,10 @@ internal sealed partial class ReceiverSession
         var changes = ItemizedAttributes.None;
         if (entry.Kind == EntryKind.File && standing.Size != entry.Size) changes |= ItemizedAttributes.Size;
         if (entry.Kind == EntryKind.Symlink && new FileInfo(full).LinkTarget != entry.LinkTarget) changes |= ItemizedAttributes.Contents;
-        // A special of another type is a new entry, as rsync names it; a device of another number, changed contents.
-        if (entry.Kind == EntryKind.Special && standing.SpecialType != entry.SpecialType) return ItemizedAttributes.New;
-        if (entry.Kind == EntryKind.Special && standing.DeviceNumber != entry.DeviceNumber) changes |= ItemizedAttributes.Contents;
+        // As rsync names them: a device where a FIFO or socket stands (or the reverse) is new; one of another type or
+        // number of the same class, changed contents.
+        if (entry.Kind == EntryKind.Special && SpecialTypes.IsDevice(standing.SpecialType) != SpecialTypes.IsDevice(entry.SpecialType)) return ItemizedAttributes.New;
+        if (entry.Kind == EntryKind.Special && (standing.SpecialType, standing.DeviceNumber) != (entry.SpecialType, entry.DeviceNumber)) changes |= ItemizedAttributes.Contents;
         bool timed = entry.Kind switch { EntryKind.Directory => !_omitDirectoryTimes, EntryKind.Symlink => !_omitLinkTimes, _ => true };
         if (timed && !_times.Same(standing.ModifiedNanoseconds, entry.MtimeNanoseconds)) changes |= ItemizedAttributes.Time;
         // A link made anew whose time is not set gets the time of its making, which rsync names as a change too.
@@ -1030,7 +1037,7 @@ internal sealed partial class ReceiverSession
         // A link is told by its status (ReparsePoint), which costs no readlink of every file in place.
         return existing.Exists && (existing.Attributes & FileAttributes.ReparsePoint) == 0 && existing.Length == entry.Size
             && (_checksum ? !NewerKept(existing, entry) : _times.Same(SourceScanner.ToNanoseconds(existing.LastWriteTimeUtc), entry.MtimeNanoseconds))
-            && !(entry.Size == 0 && SpecialFiles.KindOf(full) is not null)
+            && !(entry.Size == 0 && SpecialFiles.SpecialAt(full) is not null)
             && !(partialStands ?? File.Exists(PartialFile.ResumablePathFor(full)))
             && (!_checksum || (sameContents ?? (_options.Delta && HasContents(entry, full))));
     }
@@ -1075,7 +1082,7 @@ internal sealed partial class ReceiverSession
     private bool KeepsOwn(ManifestEntry entry, string full)
     {
         var existing = new FileInfo(full);
-        if (!existing.Exists || existing.LinkTarget is not null || SpecialFiles.KindOf(full) is not null) return false;
+        if (!existing.Exists || existing.LinkTarget is not null || SpecialFiles.SpecialAt(full) is not null) return false;
         return ((_keepRules & OpenSessionFlags.SizeOnly) != 0 && existing.Length == entry.Size) || NewerKept(existing, entry);
     }
 
@@ -1796,6 +1803,7 @@ internal sealed partial class ReceiverSession
             WriteFailures = [.. _failedEntries],
             DryRun = _dryRun,
             OwnersNotSet = _ownersNotSet,
+            DevicesSkipped = _devicesSkipped,
             XattrsNotSet = _xattrsNotSet,
             EntriesDeleted = _extraneous?.Deleted ?? 0,
             EntriesNotDeleted = _extraneous?.Failed ?? 0,

@@ -15,6 +15,8 @@ public sealed record SendResult
     public int Devices { get; init; }
     /// <summary>Entries of <see cref="Entries"/> that are FIFOs or sockets (<see cref="TransferOptions.Specials"/>).</summary>
     public int Specials { get; init; }
+    /// <summary>Devices of <see cref="Devices"/> the receiver skipped, as it makes none (<see cref="ReceiverOptions.MakeDevices"/>) or may not: neither made nor failed, as rsync skips them at a receiver that is not root.</summary>
+    public int DevicesSkipped { get; init; }
     /// <summary>Payload bytes of the transfer (the sum of file sizes).</summary>
     public required long Bytes { get; init; }
     /// <summary>Payload bytes actually put on the wire, retransmissions included.</summary>
@@ -199,6 +201,8 @@ public sealed record ReceiveResult
     public IReadOnlyList<string> WriteFailures { get; init; } = [];
     /// <summary>Entries that arrived but could not be given the owner the sender kept (<see cref="TransferOptions.PreserveOwners"/>): the system refused it here.</summary>
     public int OwnersNotSet { get; init; }
+    /// <summary>Devices a sender sent (<see cref="TransferOptions.Devices"/>) that this receiver skipped, as it makes none (<see cref="ReceiverOptions.MakeDevices"/>) or may not.</summary>
+    public int DevicesSkipped { get; init; }
     /// <summary>Entries that arrived but could not be given all the extended attributes the sender kept (<see cref="TransferOptions.Xattrs"/>): the file system or the system refused them here.</summary>
     public int XattrsNotSet { get; init; }
     /// <summary>

@@ -93,6 +93,8 @@ internal sealed partial class SenderSession
     // What the receiver kept as it had it by a rule the sender asked for (FilesKept): files that differ by the quick
     // check (counted among those unchanged), and links it did not make, keeping what stood at their names.
     private readonly HashSet<uint> _keptAtReceiver = [];
+    // Devices the receiver skipped, as it makes none (EntryFailed, NotAllowed).
+    private readonly HashSet<string> _devicesSkipped = new(StringComparer.Ordinal);
     private int _entriesDeleted;
     // Finish went out; StillWorking messages heard (while the receiver seeds, before the last acceptance, and while
     // it deletes, after Finish).
@@ -260,7 +262,8 @@ internal sealed partial class SenderSession
             | (options.IgnoreErrors && options.DeleteExtraneous ? MoreSessionFlags.IgnoreErrors : 0)
             | (options.ItemizeChanges > 0 ? MoreSessionFlags.Itemize : 0)
             | (parts is not (0 or OwnerParts.Both) ? MoreSessionFlags.OwnerParts : 0)
-            | (options.InPlace ? MoreSessionFlags.InPlace : 0) | (options.Xattrs ? MoreSessionFlags.Xattrs : 0);
+            | (options.InPlace ? MoreSessionFlags.InPlace : 0) | (options.Xattrs ? MoreSessionFlags.Xattrs : 0)
+            | (_entries.Exists(e => e.Entry.Kind == EntryKind.Special) ? MoreSessionFlags.Specials : 0);
         if (_moreFlags != 0) _sessionFlags |= OpenSessionFlags.More;
         // A scan that left something out does not ask (the result says the deletion was skipped), unless told to
         // delete whatever was left out (rsync --ignore-errors).
@@ -492,6 +495,8 @@ internal sealed partial class SenderSession
         }
     }
 
+    private int DevicesSkippedCount { get { lock (_devicesSkipped) return _devicesSkipped.Count; } }
+
     /// <summary>The result so far; after a failure, what this attempt achieved.</summary>
     public SendResult Totals => new()
     {
@@ -501,6 +506,7 @@ internal sealed partial class SenderSession
             Links = _entries.Count(e => e.Entry.Kind == EntryKind.Symlink),
             Devices = _entries.Count(e => SpecialTypes.IsDevice(e.Entry.SpecialType)),
             Specials = _entries.Count(e => e.Entry.Kind == EntryKind.Special && !SpecialTypes.IsDevice(e.Entry.SpecialType)),
+            DevicesSkipped = DevicesSkippedCount,
             Bytes = _totalAll,
             BytesSent = Interlocked.Read(ref _bytesSent),
             BytesInHoles = Interlocked.Read(ref _bytesInHoles),
@@ -584,14 +590,15 @@ internal sealed partial class SenderSession
 
     /// <summary>
     /// Once this attempt succeeded, every entry but directories that the receiver holds: files committed, found in
-    /// place or named as sent before, and links made; all but those left out (<see cref="SendResult.NotSent"/>) and
-    /// those it kept as it had them (<see cref="KeptAtReceiver"/>).
+    /// place or named as sent before, and links and specials made; all but those left out (<see cref="SendResult.NotSent"/>),
+    /// those it kept as it had them (<see cref="KeptAtReceiver"/>), and devices it skipped.
     /// </summary>
     public IEnumerable<SourceEntry> Delivered
     {
         get
         {
             var left = NotSent.Select(entry => entry.Path).Concat(KeptAtReceiver.Select(entry => entry.Entry.Path)).ToHashSet(StringComparer.Ordinal);
+            lock (_devicesSkipped) left.UnionWith(_devicesSkipped);
             return _entries.Where(e => e.Entry.Kind != EntryKind.Directory && !left.Contains(e.Entry.Path));
         }
     }
@@ -1009,10 +1016,18 @@ internal sealed partial class SenderSession
     {
         if (body.Length < 8) throw new ProtocolViolationException("EntryFailed is too short");
         uint id = BinaryPrimitives.ReadUInt32LittleEndian(body);
-        var (_, reason) = ErrorMessage.Decode(body[4..]);
+        var (code, reason) = ErrorMessage.Decode(body[4..]);
         if (id >= (uint)Volatile.Read(ref _entriesSent)) throw new ProtocolViolationException($"the receiver named entry {id}, which this session does not have");
         var entry = _entries[(int)id].Entry;
         if (_changes is not null) _differences[id] |= NotMade;
+        // A device the receiver makes none of is skipped, as rsync skips it at a receiver that is not root: no failure.
+        if (code == ErrorCode.NotAllowed)
+        {
+            if (!SpecialTypes.IsDevice(entry.SpecialType)) throw new ProtocolViolationException($"the receiver named '{entry.Path}' as not allowed, which only a device may be");
+            lock (_devicesSkipped) if (!_devicesSkipped.Add(entry.Path)) throw new ProtocolViolationException($"'{entry.Path}' was named as not allowed twice");
+            _events?.Invoke($"skipping at the receiver: {reason}");
+            return;
+        }
         if (entry.Kind == EntryKind.HardLink) Interlocked.Increment(ref _linksFailed);
         if (entry.Kind == EntryKind.File)
         {

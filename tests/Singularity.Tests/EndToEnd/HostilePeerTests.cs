@@ -98,7 +98,8 @@ public sealed class HostilePeerTests
 
     /// <summary>
     /// A device the receiver may not make (one it was not asked to make devices for, or of a number the system cannot
-    /// make) fails on its own: the session goes on, and makes the FIFO beside it.
+    /// make) fails or is skipped on its own: the session goes on, and makes the FIFO beside it. A special in a session
+    /// that did not say it sends them is refused, as a receiver from before them refuses it.
     /// </summary>
     [SkippableTheory]
     [InlineData(false, 1u)]
@@ -111,13 +112,18 @@ public sealed class HostilePeerTests
         await using var receiver = new LoopbackReceiver(destination, Plain, adjust: options => options with { MakeDevices = makeDevices });
         await using var peer = await RawPeer.ConnectAsync(receiver.Url);
 
-        var (_, answer, _) = await peer.OpenWithManifestAsync(receiver.Token, 4096,
+        var (_, answer, _) = await peer.OpenWithMoreFlagsAsync(receiver.Token, 4096, 0, MoreSessionFlags.Specials, 0,
             new ManifestEntry(EntryKind.Special, "mem", 0, (UnixFileMode)0x1B6, 0, null) { SpecialType = SpecialTypes.CharacterDevice, DeviceNumber = (major, 1) },
             new ManifestEntry(EntryKind.Special, "pipe", 0, (UnixFileMode)0x1A4, 0, null) { SpecialType = SpecialTypes.Fifo });
 
         Assert.Equal(ControlMessageType.ManifestAccepted, answer);
         Assert.False(Path.Exists(Path.Combine(destination, "mem")));
         Assert.Equal(((ushort)SpecialTypes.Fifo, 0u, 0u), SpecialFiles.SpecialAt(Path.Combine(destination, "pipe")));
+
+        await using var unasked = await RawPeer.ConnectAsync(receiver.Url);
+        var (_, refused, body) = await unasked.OpenWithManifestAsync(receiver.Token, 4096, new ManifestEntry(EntryKind.Special, "other", 0, (UnixFileMode)0x1A4, 0, null) { SpecialType = SpecialTypes.Fifo });
+        Assert.Equal(ControlMessageType.Error, refused);
+        Assert.Contains("a device, FIFO or socket in a session that sends none", ErrorMessage.Decode(body).Reason);
     }
 
     /// <summary>

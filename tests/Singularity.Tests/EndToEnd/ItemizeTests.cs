@@ -366,6 +366,11 @@ public sealed class ItemizeTests
         Special(destination, "perms", SpecialTypes.Fifo, mode: UnixFileMode.UserRead | UnixFileMode.UserWrite);
         Special(source, "touched", SpecialTypes.CharacterDevice, (1, 7));
         Special(destination, "touched", SpecialTypes.CharacterDevice, (1, 7), seconds: 30);
+        // Of another type of the same class: rsync names it changed, not new.
+        Special(source, "reblocked", SpecialTypes.BlockDevice, (7, 200));
+        Special(destination, "reblocked", SpecialTypes.CharacterDevice, (7, 201));
+        Special(source, "resocketed", SpecialTypes.Fifo);
+        Special(destination, "resocketed", SpecialTypes.Socket, mode: UnixFileMode.UserRead | UnixFileMode.UserWrite);
         Special(source, "was-file", SpecialTypes.Fifo);
         File.SetLastWriteTimeUtc(TestFiles.Create(Path.Combine(destination, "was-file"), 10), Day);
         string file = TestFiles.Create(Path.Combine(source, "was-pipe"), 10);
@@ -385,7 +390,7 @@ public sealed class ItemizeTests
         // The kinds' letters, so that both tools cannot be wrong alike.
         Assert.Contains("cD+++++++++ new-null", sent.Changes.Select(change => change.ToString()));
         Assert.Contains("cS+++++++++ new-pipe", sent.Changes.Select(change => change.ToString()));
-        Assert.Equal((4, 6), (sent.Devices, sent.Specials));
+        Assert.Equal((5, 7), (sent.Devices, sent.Specials));
         TestFiles.AssertSameTree(source, destination);
         Assert.Equal(ReadWrite, File.GetUnixFileMode(Path.Combine(destination, "perms")));
         Assert.Equal(Day, File.GetLastWriteTimeUtc(Path.Combine(destination, "touched")));

@@ -66,12 +66,13 @@ public sealed class SpecialFileTests
     }
 
     /// <summary>
-    /// A receiver not asked to make devices refuses each on its own, with a line that says how to allow them, and
-    /// makes the rest; a dry run says the same. A special where a file stood replaces it, a file where one stood
-    /// replaces that, and --delete removes one the source no longer has.
+    /// A receiver not asked to make devices skips each, as rsync's skips them where it is not root: the sender names
+    /// each in a line, and the rest arrives, a deletion too, with nothing counted as failed; a dry run says the same.
+    /// A special where a file stood replaces it, a file where one stood replaces that, and --delete removes one the
+    /// source no longer has.
     /// </summary>
     [SkippableFact]
-    public async Task A_receiver_that_makes_no_devices_refuses_each_and_makes_the_rest()
+    public async Task A_receiver_that_makes_no_devices_skips_each_and_makes_the_rest()
     {
         Skip.IfNot(OperatingSystem.IsLinux() && Environment.IsPrivilegedProcess, "making devices needs root on Linux");
         using var temp = new TempDirectory();
@@ -84,24 +85,69 @@ public sealed class SpecialFileTests
         TestFiles.CreateFifo(Path.Combine(destination, "was-pipe"));
         TestFiles.CreateFifo(Path.Combine(destination, "stale"));
         await using var receiver = new LoopbackReceiver(destination);
+        var events = new List<string>();
 
         var dry = await SingularitySender.SendAsync([source + "/"], receiver.Url, Both with { DryRun = true, DeleteExtraneous = true });
         Assert.True((await receiver.NextResultAsync()).Succeeded);
-        Assert.Equal("null", Assert.Single(dry.NotSent).Path);
+        Assert.Equal((0, 1), (dry.NotSent.Count, dry.DevicesSkipped));
+        Assert.Equal(["stale"], dry.WouldDelete);
 
-        var result = await SingularitySender.SendAsync([source + "/"], receiver.Url, Both with { DeleteExtraneous = true, IgnoreErrors = true });
-        await receiver.NextResultAsync();
-        var refused = Assert.Single(result.NotSent);
-        Assert.Equal("null", refused.Path);
-        Assert.Contains("is a device, and this receiver makes none; start it with `sglty recv --devices` (as root) to make devices", refused.Reason);
-        Assert.True(refused.IsSpecial && refused.AtReceiver);
-        // A device left out is no file left out.
-        Assert.Equal((1, 1), (result.Files, result.FilesTransferred));
+        var result = await SingularitySender.SendAsync([source + "/"], receiver.Url, Both with { DeleteExtraneous = true }, null, line => { lock (events) events.Add(line); });
+        var received = await receiver.NextResultAsync();
+        Assert.True(received.Succeeded);
+        Assert.Equal((0, 1, 0), (received.EntriesFailed, received.DevicesSkipped, result.NotSent.Count));
+        Assert.Equal((1, 1, 1), (result.DevicesSkipped, result.Files, result.FilesTransferred));
+        Assert.Contains("skipping at the receiver: 'null' is a device, and this receiver makes none; start it with `sglty recv --devices` (as root) to make devices", events);
         Assert.False(Path.Exists(Path.Combine(destination, "null")));
         Assert.Equal(((ushort)SpecialTypes.Fifo, 0u, 0u), SpecialFiles.SpecialAt(Path.Combine(destination, "pipe")));
         Assert.Null(SpecialFiles.SpecialAt(Path.Combine(destination, "was-pipe")));
         TestFiles.AssertSameBytes(Path.Combine(source, "was-pipe"), Path.Combine(destination, "was-pipe"));
         Assert.False(Path.Exists(Path.Combine(destination, "stale")));
+        // A skipped device stays at the source of a move.
+        var moved = await SingularitySender.SendAsync([source + "/"], receiver.Url, Both with { RemoveSourceFiles = true, SkipUnchanged = true });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal(["null"], Directory.GetFileSystemEntries(source).Select(Path.GetFileName));
+        Assert.Equal(2, moved.SourcesRemoved);
+    }
+
+    /// <summary>
+    /// One of the same type and number standing there is left there, its attributes brought up to date: a server
+    /// listening on a socket keeps it, and a FIFO keeps its inode. One that cannot be made leaves what stood at its
+    /// name as it was.
+    /// </summary>
+    [SkippableFact]
+    public async Task The_same_special_stays_and_one_that_cannot_be_made_leaves_what_stood()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux() && Environment.IsPrivilegedProcess, "making devices needs root on Linux");
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src"), destination = temp.Sub("dst");
+        using var sourceSocket = TestFiles.CreateSocketFile(Path.Combine(source, "app.sock"));
+        TestFiles.CreateFifo(Path.Combine(source, "pipe"));
+        File.SetUnixFileMode(Path.Combine(source, "pipe"), UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        File.SetLastWriteTimeUtc(Path.Combine(source, "pipe"), Day);
+        using var server = TestFiles.CreateSocketFile(Path.Combine(destination, "app.sock"));
+        server.Listen();
+        string pipe = TestFiles.CreateFifo(Path.Combine(destination, "pipe"));
+        ulong inode = SpecialFiles.IdentityOf(pipe)!.Value.Inode;
+        // Plaintext, for the raw peer below.
+        await using var receiver = new LoopbackReceiver(destination, new TransferOptions { Cipher = CipherSuite.None }, adjust: options => options with { MakeDevices = true });
+
+        var result = await SingularitySender.SendAsync([source + "/"], receiver.Url, Both with { ItemizeChanges = 1, Cipher = CipherSuite.None });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal(inode, SpecialFiles.IdentityOf(pipe)!.Value.Inode);
+        Assert.Equal((UnixFileMode.UserRead | UnixFileMode.UserWrite, Day), (File.GetUnixFileMode(pipe), File.GetLastWriteTimeUtc(pipe)));
+        Assert.Contains(".S..tp..... pipe", result.Changes.Select(change => change.ToString()));
+        using (var client = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified))
+            client.Connect(new System.Net.Sockets.UnixDomainSocketEndPoint(Path.Combine(destination, "app.sock")));
+
+        // A device of a number this system cannot make, over a file: the file stays, and the rest goes on.
+        await using var peer = await RawPeer.ConnectAsync(receiver.Url);
+        string standing = TestFiles.Create(Path.Combine(destination, "disk"), 100, seed: 5);
+        var (_, answer, _) = await peer.OpenWithMoreFlagsAsync(receiver.Token, 4096, 0, MoreSessionFlags.Specials, 0,
+            new ManifestEntry(EntryKind.Special, "disk", 0, (UnixFileMode)0x180, 0, null) { SpecialType = SpecialTypes.BlockDevice, DeviceNumber = (5000, 1) });
+        Assert.Equal(ControlMessageType.ManifestAccepted, answer);
+        TestFiles.AssertSameBytes(TestFiles.Create(Path.Combine(temp.Path, "expected"), 100, seed: 5), standing);
+        Assert.Empty(Directory.GetFiles(destination, "*.sglty-part"));
     }
 
     /// <summary>Without -D each is left out with a line that names the option that sends it; one named as a source is refused, or with it sent.</summary>
