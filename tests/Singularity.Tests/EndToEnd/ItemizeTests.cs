@@ -2,6 +2,7 @@ using Singularity.Engine;
 using Singularity.Engine.Protocol;
 using Singularity.Engine.Storage;
 using Singularity.Tests.Support;
+using static Singularity.Tests.Support.ItemizedLines;
 
 namespace Singularity.Tests.EndToEnd;
 
@@ -440,19 +441,4 @@ public sealed class ItemizeTests
         }
         Directory.SetLastWriteTimeUtc(Path.Combine(destination, "old"), Day.AddSeconds(30));
     }
-
-    /// <summary>rsync's itemized lines for a run with these arguments.</summary>
-    private static List<string> Rsync(params string[] arguments)
-    {
-        string? output = Commands.Output("rsync", arguments);
-        Assert.NotNull(output);
-        return [.. output.Split('\n', StringSplitOptions.RemoveEmptyEntries)];
-    }
-
-    /// <summary>
-    /// The same lines, in any order (rsync and sglty take entries in different orders), but rsync's for the
-    /// destination itself ('./'), which sglty leaves as it is, sending what a directory holds into it.
-    /// </summary>
-    private static void AssertSameLines(IEnumerable<string> rsync, IReadOnlyList<ItemizedChange> changes) =>
-        Assert.Equal(rsync.Where(line => !line.EndsWith(" ./", StringComparison.Ordinal)).Order(StringComparer.Ordinal), changes.Select(change => change.ToString()).Order(StringComparer.Ordinal));
 }

@@ -3,6 +3,7 @@ using Singularity.Engine;
 using Singularity.Engine.Protocol;
 using Singularity.Engine.Storage;
 using Singularity.Tests.Support;
+using static Singularity.Tests.Support.ItemizedLines;
 
 namespace Singularity.Tests.EndToEnd;
 
@@ -166,17 +167,6 @@ public sealed class XattrTests
         foreach (string path in Directory.EnumerateFileSystemEntries(expected, "*", SearchOption.AllDirectories))
             Assert.True(ExtendedAttributes.Of(path).Equals(ExtendedAttributes.Of(Path.Combine(actual, Path.GetRelativePath(expected, path)))), path);
     }
-
-    private static List<string> Rsync(params string[] arguments)
-    {
-        string? output = Commands.Output("rsync", arguments);
-        Assert.NotNull(output);
-        return [.. output.Split('\n', StringSplitOptions.RemoveEmptyEntries)];
-    }
-
-    /// <summary>The same lines in any order, but rsync's for the destination itself ('./'), which sglty leaves as it is.</summary>
-    private static void AssertSameLines(IEnumerable<string> rsync, IReadOnlyList<ItemizedChange> changes) =>
-        Assert.Equal(rsync.Where(line => !line.EndsWith(" ./", StringComparison.Ordinal)).Order(StringComparer.Ordinal), changes.Select(change => change.ToString()).Order(StringComparer.Ordinal));
 
 #pragma warning disable SYSLIB1054, CA2101
     [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
