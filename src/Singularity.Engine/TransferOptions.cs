@@ -140,6 +140,14 @@ public sealed record TransferOptions
     public bool Xattrs { get; init; }
 
     /// <summary>
+    /// Keep POSIX ACLs, as rsync -A keeps them: every file's and directory's ACL (a directory's default ACL too)
+    /// travels with it as the kernel keeps it, users and groups by number (as rsync --numeric-ids sends them), and the
+    /// receiver gives it to what it makes or finds in place, and removes an ACL the source does not have. Linux
+    /// senders and receivers. Default false; `sglty send -A` sets it.
+    /// </summary>
+    public bool Acls { get; init; }
+
+    /// <summary>
     /// Send character and block devices as devices, as rsync --devices sends them: the receiver makes each one anew
     /// with its number, mode, time and (when kept) owner, if it makes devices at all (<see cref="ReceiverOptions.MakeDevices"/>,
     /// and only as root); else each fails on its own. Linux senders and receivers. Default false: each is left out

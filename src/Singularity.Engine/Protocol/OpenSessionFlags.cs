@@ -94,6 +94,9 @@ internal static class MoreSessionFlags
     /// <summary>The manifest may hold devices, FIFOs and sockets (entry kind 5; rsync -D), so that a receiver from before them refuses the session rather than an entry.</summary>
     public const uint Specials = 1024;
 
+    /// <summary>Entries carry their POSIX ACLs (as the extended attributes Linux keeps them as, manifest entry flags bit 6; rsync -A), which R gives them.</summary>
+    public const uint Acls = 2048;
+
     /// <summary>Every bit this side knows.</summary>
-    public const uint Known = ModifyWindow | OmitDirectoryTimes | OmitLinkTimes | CompareDest | CopyDest | IgnoreErrors | Itemize | OwnerParts | InPlace | Xattrs | Specials;
+    public const uint Known = ModifyWindow | OmitDirectoryTimes | OmitLinkTimes | CompareDest | CopyDest | IgnoreErrors | Itemize | OwnerParts | InPlace | Xattrs | Specials | Acls;
 }

@@ -4,15 +4,31 @@ using Microsoft.Win32.SafeHandles;
 
 namespace Singularity.Engine.Storage;
 
+/// <summary>Which extended attributes a send keeps: the others (rsync -X), POSIX ACLs (rsync -A), or both.</summary>
+[Flags]
+internal enum AttributeScope
+{
+    None = 0,
+    /// <summary>Extended attributes but ACLs, in the namespaces this process may handle (<see cref="ExtendedAttributes.Handled"/>).</summary>
+    Xattrs = 1,
+    /// <summary>POSIX ACLs: <c>system.posix_acl_access</c> and, on a directory, <c>system.posix_acl_default</c>.</summary>
+    Acls = 2,
+}
+
 /// <summary>
-/// An entry's extended attributes (rsync -X): names in ordinal byte order, each with its value. Read and written on
-/// Linux only, never through a link at the name (a link's own are a link's), and only in the namespaces this process
-/// may handle, as rsync handles them: every one but <c>system.*</c> (ACLs, and what the kernel computes) for root,
+/// An entry's extended attributes (rsync -X) and ACLs (rsync -A, which Linux keeps as two of them): names in ordinal
+/// byte order, each with its value. Read and written on Linux only, never through a link at the name (a link's own
+/// are a link's), and only those of the send's <see cref="Scope"/>: with -X, those in the namespaces this process may
+/// handle, as rsync handles them: every one but <c>system.*</c> (ACLs, and what the kernel computes) for root,
 /// <c>user.*</c> alone for anyone else; and never <c>security.capability</c>, which grants a program privileges as a
-/// setuid bit does, and which a receiver never gives, as it gives no setuid bit.
+/// setuid bit does, and which a receiver never gives, as it gives no setuid bit. ACLs travel as the kernel keeps them,
+/// users and groups by number, as rsync --numeric-ids sends them.
 /// </summary>
 internal sealed class ExtendedAttributes : IEquatable<ExtendedAttributes>
 {
+    /// <summary>The names Linux keeps a POSIX ACL under: a file's or directory's, and a directory's default for what is made in it.</summary>
+    public const string AccessAcl = "system.posix_acl_access", DefaultAcl = "system.posix_acl_default";
+
     /// <summary>The most bytes of names and values one entry carries: Linux's own most for one value, and for a list of names.</summary>
     public const int MostBytes = 64 << 10;
 
@@ -23,10 +39,23 @@ internal sealed class ExtendedAttributes : IEquatable<ExtendedAttributes>
 
     public IReadOnlyList<(string Name, byte[] Value)> Items { get; }
 
+    /// <summary>Which attributes these are of: what is read, compared, set and removed. Not part of equality.</summary>
+    public AttributeScope Scope { get; init; } = AttributeScope.Xattrs;
+
+    /// <summary>These attributes, to be read, compared, set and removed within <paramref name="scope"/>.</summary>
+    public ExtendedAttributes In(AttributeScope scope) => new(Items) { Scope = scope };
+
+    /// <summary>Whether <paramref name="name"/> is a POSIX ACL's.</summary>
+    public static bool IsAcl(string name) => name is AccessAcl or DefaultAcl;
+
+    /// <summary>Whether <paramref name="name"/> is within <paramref name="scope"/>.</summary>
+    public static bool Within(AttributeScope scope, string name) =>
+        IsAcl(name) ? (scope & AttributeScope.Acls) != 0 : (scope & AttributeScope.Xattrs) != 0 && Handled(name);
+
     /// <summary>The bytes of the names (UTF-8) and values.</summary>
     public int Bytes => Items.Sum(item => Encoding.UTF8.GetByteCount(item.Name) + item.Value.Length);
 
-    /// <summary>Whether this process reads, sets and removes the attribute <paramref name="name"/> (see the class).</summary>
+    /// <summary>Whether this process reads, sets and removes the attribute <paramref name="name"/>, not an ACL's, with -X (see the class).</summary>
     public static bool Handled(string name) =>
         Privileged ? !name.StartsWith("system.", StringComparison.Ordinal) && name != "security.capability" : name.StartsWith("user.", StringComparison.Ordinal);
 
@@ -38,30 +67,40 @@ internal sealed class ExtendedAttributes : IEquatable<ExtendedAttributes>
     /// <see cref="IOException"/> or <see cref="UnauthorizedAccessException"/> for any other failure, and a
     /// <see cref="SingularityException"/> for more than <see cref="MostBytes"/>.
     /// </summary>
-    public static ExtendedAttributes Of(string path, bool follow = false) =>
-        Read(buffer => follow ? listxattr(path, buffer, buffer.Length) : llistxattr(path, buffer, buffer.Length),
+    public static ExtendedAttributes Of(string path, AttributeScope scope, bool follow = false) =>
+        Read(scope, buffer => follow ? listxattr(path, buffer, buffer.Length) : llistxattr(path, buffer, buffer.Length),
             (name, buffer) => follow ? getxattr(path, name, buffer, buffer.Length) : lgetxattr(path, name, buffer, buffer.Length), path);
 
-    /// <summary>As <see cref="Of(string, bool)"/>, for the file <paramref name="handle"/> is open on.</summary>
-    public static ExtendedAttributes Of(SafeFileHandle handle) =>
-        Read(buffer => flistxattr(handle, buffer, buffer.Length), (name, buffer) => fgetxattr(handle, name, buffer, buffer.Length), null);
+    /// <summary>As <see cref="Of(string, AttributeScope, bool)"/>, for the file <paramref name="handle"/> is open on.</summary>
+    public static ExtendedAttributes Of(SafeFileHandle handle, AttributeScope scope) =>
+        Read(scope, buffer => flistxattr(handle, buffer, buffer.Length), (name, buffer) => fgetxattr(handle, name, buffer, buffer.Length), null);
+
+    /// <summary>How what stands (read within this <see cref="Scope"/>) differs from these: in its ACLs, and in its other attributes.</summary>
+    public (bool Acls, bool Others) Differences(ExtendedAttributes standing) =>
+        (!SameWhere(standing, IsAcl), !SameWhere(standing, name => !IsAcl(name)));
+
+    /// <summary>Whether what stands (read within this <see cref="Scope"/>) has these attributes, those of this scope.</summary>
+    public bool SameAs(ExtendedAttributes standing) => Differences(standing) is (false, false);
+
+    private bool SameWhere(ExtendedAttributes other, Func<string, bool> which) =>
+        new ExtendedAttributes([.. Items.Where(item => which(item.Name) && Within(Scope, item.Name))]).Equals(new ExtendedAttributes([.. other.Items.Where(item => which(item.Name))]));
 
     /// <summary>
     /// Gives what <paramref name="path"/> names (never through a link there) these attributes: sets each that differs,
     /// and removes the handled ones it has beyond them. False where the file system or the system refuses (no
     /// attributes there, or a namespace this process may not write): what could be set is.
     /// </summary>
-    public bool ApplyTo(string path) => Apply(Of(path),
+    public bool ApplyTo(string path) => Apply(Of(path, Scope),
         (name, value) => lsetxattr(path, name, value, value.Length, 0), name => lremovexattr(path, name));
 
     /// <summary>As <see cref="ApplyTo(string)"/>, to the file <paramref name="handle"/> is open on.</summary>
-    public bool ApplyTo(SafeFileHandle handle) => Apply(Of(handle),
+    public bool ApplyTo(SafeFileHandle handle) => Apply(Of(handle, Scope),
         (name, value) => fsetxattr(handle, name, value, value.Length, 0), name => fremovexattr(handle, name));
 
     private bool Apply(ExtendedAttributes standing, Func<string, byte[], int> set, Func<string, int> remove)
     {
         bool all = true;
-        var wanted = Items.Where(item => Handled(item.Name)).ToDictionary(item => item.Name, item => item.Value, StringComparer.Ordinal);
+        var wanted = Items.Where(item => Within(Scope, item.Name)).ToDictionary(item => item.Name, item => item.Value, StringComparer.Ordinal);
         foreach (var (name, value) in standing.Items)
             if (!wanted.ContainsKey(name) && remove(name) != 0) all &= Refused();
         var standingValues = standing.Items.ToDictionary(item => item.Name, item => item.Value, StringComparer.Ordinal);
@@ -78,15 +117,15 @@ internal sealed class ExtendedAttributes : IEquatable<ExtendedAttributes>
         throw Errno.ToException(error);
     }
 
-    private static ExtendedAttributes Read(Func<byte[], long> list, Func<string, byte[], long> get, string? path)
+    private static ExtendedAttributes Read(AttributeScope scope, Func<byte[], long> list, Func<string, byte[], long> get, string? path)
     {
-        if (!OperatingSystem.IsLinux()) return None;
+        if (!OperatingSystem.IsLinux()) return None.In(scope);
         byte[] names = new byte[1024];
         long length;
         while ((length = list(names)) < 0)
         {
             int error = Marshal.GetLastPInvokeError();
-            if (error == Errno.NotSupported) return None;
+            if (error == Errno.NotSupported) return None.In(scope);
             if (error != Errno.OutOfRange) throw Errno.ToException(error);
             long needed = list([]);
             if (needed < 0) throw Errno.ToException(Marshal.GetLastPInvokeError());
@@ -99,7 +138,7 @@ internal sealed class ExtendedAttributes : IEquatable<ExtendedAttributes>
             var bytes = names.AsSpan(0, (int)length)[raw];
             if (bytes.IsEmpty) continue;
             string name = Encoding.UTF8.GetString(bytes);
-            if (!Handled(name)) continue;
+            if (!Within(scope, name)) continue;
             // Removed since it was listed: as if it had never been.
             if (ValueOf(name, get) is not { } value) continue;
             total += bytes.Length + value.Length;
@@ -108,7 +147,7 @@ internal sealed class ExtendedAttributes : IEquatable<ExtendedAttributes>
             items.Add((name, value));
         }
         items.Sort((a, b) => string.CompareOrdinal(a.Item1, b.Item1));
-        return items.Count == 0 ? None : new ExtendedAttributes(items);
+        return new ExtendedAttributes(items) { Scope = scope };
     }
 
     /// <summary>The value of <paramref name="name"/>, read into a buffer grown until it fits; null if it went meanwhile.</summary>

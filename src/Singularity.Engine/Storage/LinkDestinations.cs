@@ -140,7 +140,7 @@ internal sealed class LinkDestinations : IDisposable
     {
         try
         {
-            return xattrs.Equals(ExtendedAttributes.Of($"/proc/self/fd/{file.DangerousGetHandle()}", follow: true));
+            return xattrs.SameAs(ExtendedAttributes.Of($"/proc/self/fd/{file.DangerousGetHandle()}", xattrs.Scope, follow: true));
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or SingularityException)
         {

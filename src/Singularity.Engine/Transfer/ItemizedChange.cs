@@ -38,6 +38,8 @@ public enum ItemizedAttributes : ushort
     Group = 64,
     /// <summary>The extended attributes, where the send keeps them ('x').</summary>
     Xattrs = 256,
+    /// <summary>The POSIX ACL, where the send keeps them ('a').</summary>
+    Acls = 512,
 }
 
 /// <summary>
@@ -64,7 +66,7 @@ public sealed record ItemizedChange(string Path, EntryKind Kind, ItemizedUpdate 
     public DateTime Modified { get; init; } = DateTime.UnixEpoch;
 
     /// <summary>The attribute bits a receiver may send in Itemized (PROTOCOL §3); bit 7, not made, is apart (ReceiverSession.ItemizedNotMade).</summary>
-    internal const ItemizedAttributes Known = (ItemizedAttributes)127 | ItemizedAttributes.Xattrs;
+    internal const ItemizedAttributes Known = (ItemizedAttributes)127 | ItemizedAttributes.Xattrs | ItemizedAttributes.Acls;
 
     /// <summary>
     /// The eleven letters of rsync's <c>%i</c>: what was done ('&gt;', 'c', 'h', '.'), the kind ('f', 'd', 'L', 'D', 'S'), then
@@ -91,6 +93,7 @@ public sealed record ItemizedChange(string Path, EntryKind Kind, ItemizedUpdate 
             if ((Changes & ItemizedAttributes.Permissions) != 0) letters[5] = 'p';
             if ((Changes & ItemizedAttributes.Owner) != 0) letters[6] = 'o';
             if ((Changes & ItemizedAttributes.Group) != 0) letters[7] = 'g';
+            if ((Changes & ItemizedAttributes.Acls) != 0) letters[9] = 'a';
             if ((Changes & ItemizedAttributes.Xattrs) != 0) letters[10] = 'x';
             // As rsync shows an entry that did not change at all (with -ii): its letters blank.
             if (Changes == ItemizedAttributes.None && Update != ItemizedUpdate.Sent) letters[2..].Fill(' ');

@@ -4,19 +4,21 @@ using Singularity.Engine.Storage;
 namespace Singularity.Engine.Transfer;
 
 /// <summary>
-/// Extended attributes (rsync -X, more flags bit 9): each entry gets those it carries, and loses the others this
-/// receiver handles (<see cref="ExtendedAttributes.Handled"/>), when it is made or found in place. What files and
+/// Extended attributes (rsync -X, more flags bit 9) and POSIX ACLs (rsync -A, bit 11, as the attributes Linux keeps
+/// them as): each entry gets those it carries, and loses the others of the session's scope this receiver handles
+/// (<see cref="ExtendedAttributes.Within"/>), when it is made or found in place. What files and
 /// directories carry waits for their commit, and is counted while it waits, so a sender cannot make it grow unbounded.
 /// </summary>
 internal sealed partial class ReceiverSession
 {
-    private bool _xattrs;
+    // Which attributes the session keeps (more flags bits 9 and 11).
+    private AttributeScope _scope;
     private long _xattrBytesHeld;
     private int _xattrsNotSet;
 
     /// <summary>What the entry is to have, in a session that keeps extended attributes: its own, or none; null otherwise, and for a hard link.</summary>
     private ExtendedAttributes? XattrsOf(ManifestEntry entry) =>
-        _xattrs && entry.Kind != EntryKind.HardLink ? entry.Xattrs ?? ExtendedAttributes.None : null;
+        _scope != AttributeScope.None && entry.Kind != EntryKind.HardLink ? (entry.Xattrs ?? ExtendedAttributes.None).In(_scope) : null;
 
     /// <summary>Counts what a file or directory carries until it is set; beyond <see cref="ProtocolLimits.MaxHeldXattrBytes"/>, the session ends.</summary>
     private void HoldXattrs(ManifestEntry entry)
@@ -34,16 +36,21 @@ internal sealed partial class ReceiverSession
         if (XattrsOf(entry) is { } xattrs && !xattrs.ApplyTo(full)) XattrsNotSet();
     }
 
-    /// <summary>Whether what stands at <paramref name="full"/> has these extended attributes (one that cannot be read has not).</summary>
-    private static bool SameXattrs(ExtendedAttributes xattrs, string full)
+    /// <summary>
+    /// How what stands at <paramref name="full"/> differs from these attributes, in its ACLs and in the others (one
+    /// that cannot be read differs in both), and whether it has an ACL of its own (within the scope).
+    /// </summary>
+    private static (bool Acls, bool Others, bool AclStands) XattrDifferences(ExtendedAttributes xattrs, string full)
     {
         try
         {
-            return xattrs.Equals(ExtendedAttributes.Of(full));
+            var standing = ExtendedAttributes.Of(full, xattrs.Scope);
+            var (acls, others) = xattrs.Differences(standing);
+            return (acls, others, standing.Items.Any(item => item.Name == ExtendedAttributes.AccessAcl));
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or SingularityException)
         {
-            return false;
+            return (true, true, false);
         }
     }
 

@@ -364,7 +364,7 @@ internal sealed partial class ReceiverSession
         _omitLinkTimes = (flags & MoreSessionFlags.OmitLinkTimes) != 0;
         _itemize = (flags & MoreSessionFlags.Itemize) != 0;
         _inPlace = (flags & MoreSessionFlags.InPlace) != 0;
-        _xattrs = (flags & MoreSessionFlags.Xattrs) != 0;
+        _scope = ((flags & MoreSessionFlags.Xattrs) != 0 ? AttributeScope.Xattrs : 0) | ((flags & MoreSessionFlags.Acls) != 0 ? AttributeScope.Acls : 0);
         _specials = (flags & MoreSessionFlags.Specials) != 0;
         if (_inPlace && !OperatingSystem.IsLinux()) throw new ProtocolViolationException("OpenSession asks to write files in place, which only a Linux receiver does (it opens them never through a link); leave out --inplace or receive on Linux");
     }
@@ -502,7 +502,8 @@ internal sealed partial class ReceiverSession
             if (!ManifestCodec.TryRead(body, _limits, out var entry, out int consumed, out string? error))
                 throw new ProtocolViolationException($"manifest entry {first + i}: {error}");
             if (entry!.Digest is not null && !_checksum) throw new ProtocolViolationException($"manifest entry {first + i} carries a digest in a session without --checksum");
-            if (entry.Xattrs is not null && !_xattrs) throw new ProtocolViolationException($"manifest entry {first + i} carries extended attributes in a session that keeps none");
+            if (entry.Xattrs is { } carried && carried.Items.FirstOrDefault(item => (_scope & (ExtendedAttributes.IsAcl(item.Name) ? AttributeScope.Acls : AttributeScope.Xattrs)) == 0).Name is { } unasked)
+                throw new ProtocolViolationException($"manifest entry {first + i} carries the extended attribute '{unasked}' in a session that keeps no {(ExtendedAttributes.IsAcl(unasked) ? "ACLs" : "extended attributes")}");
             if (entry.Kind == EntryKind.Special && !_specials) throw new ProtocolViolationException($"manifest entry {first + i} is a device, FIFO or socket in a session that sends none");
             string? pathError = PathGuard.SyntaxError(entry.Path, _limits);
             if (pathError is not null) throw new SingularityException(ErrorCode.BadPath, $"refused path: {pathError}");
@@ -953,8 +954,16 @@ internal sealed partial class ReceiverSession
         // A link made anew whose time is not set gets the time of its making, which rsync names as a change too.
         if (!timed && (changes & ItemizedAttributes.Contents) != 0) changes |= ItemizedAttributes.Time;
         var mode = entry.Kind == EntryKind.Directory ? PartialFile.DirectoryMode(entry.Mode) : entry.Mode & PartialFile.SafeModeBits;
-        if (entry.Kind != EntryKind.Symlink && _options.PreserveMode && standing.Mode != mode) changes |= ItemizedAttributes.Permissions;
-        if (XattrsOf(entry) is { } xattrs && !SameXattrs(xattrs, full)) changes |= ItemizedAttributes.Xattrs;
+        // The group bits of what has an ACL are its mask, which -A compares as part of the ACL, as rsync does.
+        var compared = ~(UnixFileMode)0;
+        if (XattrsOf(entry) is { } xattrs)
+        {
+            var (acls, others, aclStands) = XattrDifferences(xattrs, full);
+            if (acls) changes |= ItemizedAttributes.Acls;
+            if (others) changes |= ItemizedAttributes.Xattrs;
+            if (aclStands || xattrs.Items.Any(item => item.Name == ExtendedAttributes.AccessAcl)) compared &= ~(UnixFileMode)0x38;
+        }
+        if (entry.Kind != EntryKind.Symlink && _options.PreserveMode && (standing.Mode & compared) != (mode & compared)) changes |= ItemizedAttributes.Permissions;
         if (SpecialFiles.MayChangeOwners && entry.Owner is { } owner)
         {
             // What the sender does not keep (-o or -g alone) is left as it stands.
@@ -1001,7 +1010,7 @@ internal sealed partial class ReceiverSession
         long standing = SourceScanner.ToNanoseconds(existing.LastWriteTimeUtc);
         bool timeDiffers = _checksum ? standing != entry.MtimeNanoseconds : !_times.Same(standing, entry.MtimeNanoseconds);
         var xattrs = XattrsOf(entry);
-        bool xattrsDiffer = xattrs is not null && !SameXattrs(xattrs, full);
+        bool xattrsDiffer = xattrs is not null && XattrDifferences(xattrs, full) is not (false, false, _);
         if (!modeDiffers && !ownerDiffers && !timeDiffers && !xattrsDiffer) return true;
         try
         {

@@ -204,13 +204,14 @@ internal sealed partial class SenderSession
                 : e with { Entry = e.Entry with { Owner = chosen.Apply(read ? SpecialFiles.OwnerOf(e.SourcePath, follow: e.Entry.Path.Length <= e.Skip) : null, parts) } })];
             if (!options.NumericIds) _ownerNames = NamesOf(scanned, chosen);
         }
-        // rsync -X: one more look at each entry. A hard link's are its file's.
-        if (options.Xattrs)
+        // rsync -X and -A: one more look at each entry. A hard link's are its file's.
+        var scope = (options.Xattrs ? AttributeScope.Xattrs : 0) | (options.Acls ? AttributeScope.Acls : 0);
+        if (scope != AttributeScope.None)
         {
 #pragma warning disable CA2208 // Names the option the caller set.
-            if (!OperatingSystem.IsLinux()) throw new ArgumentException("extended attributes can be read on Linux only", nameof(TransferOptions.Xattrs));
+            if (!OperatingSystem.IsLinux()) throw new ArgumentException("extended attributes and ACLs can be read on Linux only", nameof(TransferOptions.Xattrs));
 #pragma warning restore CA2208
-            scanned = [.. scanned.Select(e => e.Entry.Kind == EntryKind.HardLink ? e : e with { Entry = e.Entry with { Xattrs = XattrsOf(e) } })];
+            scanned = [.. scanned.Select(e => e.Entry.Kind == EntryKind.HardLink ? e : e with { Entry = e.Entry with { Xattrs = XattrsOf(e, scope) } })];
         }
         // A transfer rule, as rsync's --max-size: the files it leaves out are named to a receiver that deletes, which keeps them.
         if (options.MaxFileSize is not null || options.MinFileSize is not null)
@@ -262,7 +263,7 @@ internal sealed partial class SenderSession
             | (options.IgnoreErrors && options.DeleteExtraneous ? MoreSessionFlags.IgnoreErrors : 0)
             | (options.ItemizeChanges > 0 ? MoreSessionFlags.Itemize : 0)
             | (parts is not (0 or OwnerParts.Both) ? MoreSessionFlags.OwnerParts : 0)
-            | (options.InPlace ? MoreSessionFlags.InPlace : 0) | (options.Xattrs ? MoreSessionFlags.Xattrs : 0)
+            | (options.InPlace ? MoreSessionFlags.InPlace : 0) | (options.Xattrs ? MoreSessionFlags.Xattrs : 0) | (options.Acls ? MoreSessionFlags.Acls : 0)
             | (_entries.Exists(e => e.Entry.Kind == EntryKind.Special) ? MoreSessionFlags.Specials : 0);
         if (_moreFlags != 0) _sessionFlags |= OpenSessionFlags.More;
         // A scan that left something out does not ask (the result says the deletion was skipped), unless told to
@@ -478,11 +479,11 @@ internal sealed partial class SenderSession
     /// contents); null for none, or for an entry gone since the scan, which its read then reports. One that cannot be
     /// read stops the send before anything moves: sent without them, the receiver would remove its copy's.
     /// </summary>
-    private static ExtendedAttributes? XattrsOf(SourceEntry entry)
+    private static ExtendedAttributes? XattrsOf(SourceEntry entry, AttributeScope scope)
     {
         try
         {
-            var xattrs = ExtendedAttributes.Of(entry.SourcePath, follow: entry.Entry.Path.Length <= entry.Skip);
+            var xattrs = ExtendedAttributes.Of(entry.SourcePath, scope, follow: entry.Entry.Path.Length <= entry.Skip);
             return xattrs.Items.Count == 0 ? null : xattrs;
         }
         catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
@@ -491,7 +492,7 @@ internal sealed partial class SenderSession
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            throw new SingularityException(ErrorCode.BadPath, $"cannot read the extended attributes of '{entry.SourcePath}': {ex.Message}; send without -X, or as a user who may read them");
+            throw new SingularityException(ErrorCode.BadPath, $"cannot read the extended attributes or ACL of '{entry.SourcePath}': {ex.Message}; send without -X and -A, or as a user who may read them");
         }
     }
 

@@ -141,7 +141,14 @@ public sealed class HostilePeerTests
         {
             var (_, answer, body) = await peer.OpenWithManifestAsync(receiver.Token, 4096, File("a", 10) with { Xattrs = xattrs });
             Assert.Equal(ControlMessageType.Error, answer);
-            Assert.Contains("extended attributes in a session that keeps none", ErrorMessage.Decode(body).Reason);
+            Assert.Contains("carries the extended attribute 'user.big' in a session that keeps no extended attributes", ErrorMessage.Decode(body).Reason);
+        }
+        await using (var peer = await RawPeer.ConnectAsync(receiver.Url))
+        {
+            var acl = new ExtendedAttributes([(ExtendedAttributes.AccessAcl, [2, 0, 0, 0])]);
+            var (_, answer, body) = await peer.OpenWithMoreFlagsAsync(receiver.Token, 4096, 0, MoreSessionFlags.Xattrs, 0, File("a", 10) with { Xattrs = acl });
+            Assert.Equal(ControlMessageType.Error, answer);
+            Assert.Contains("in a session that keeps no ACLs", ErrorMessage.Decode(body).Reason);
         }
         await using (var peer = await RawPeer.ConnectAsync(receiver.Url))
         {

@@ -128,6 +128,57 @@ public sealed class XattrTests
     }
 
     /// <summary>
+    /// POSIX ACLs (-A): a file's, and a directory's default, arrive, and an ACL the source does not have goes; then,
+    /// changed, they are brought up to date in place. rsync -A itemizes the same lines ('a', and no 'p' for the group
+    /// bits an ACL's mask holds), and both copies end alike, with -X's attributes beside them.
+    /// </summary>
+    [SkippableFact]
+    public async Task Acls_arrive_and_are_brought_up_to_date_as_rsyncs_are()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "ACLs are read on Linux only");
+        Skip.IfNot(Commands.RsyncAtLeast(3, 1), "rsync 3.1 or later is not installed");
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src"), destination = temp.Sub("dst"), copy = temp.Sub("copy");
+        string file = TestFiles.Create(Path.Combine(source, "a.txt"), 10_000, seed: 1);
+        string sub = Path.Combine(source, "sub");
+        string inner = TestFiles.Create(Path.Combine(sub, "b.txt"), 1_000, seed: 2);
+        SetAcl(file, ExtendedAttributes.AccessAcl, (2, 6, 1000), (8, 4, 2000));
+        SetAcl(sub, ExtendedAttributes.DefaultAcl, (8, 5, 2000));
+        Set(file, "user.note", "kept too");
+        foreach (string root in new[] { destination, copy })
+        {
+            string there = TestFiles.Create(Path.Combine(root, "sub", "b.txt"), 1_000, seed: 2);
+            SetAcl(there, ExtendedAttributes.AccessAcl, (2, 7, 3000));
+        }
+        foreach (string path in new[] { file, inner, Path.Combine(destination, "sub", "b.txt"), Path.Combine(copy, "sub", "b.txt") }) File.SetLastWriteTimeUtc(path, Day);
+        foreach (string root in new[] { source, destination, copy }) foreach (string directory in Directory.GetDirectories(root, "*", SearchOption.AllDirectories).Append(root)) Directory.SetLastWriteTimeUtc(directory, Day);
+        await using var receiver = new LoopbackReceiver(destination);
+        var options = new TransferOptions { ShardSize = 4096, SkipUnchanged = true, Acls = true, Xattrs = true, ItemizeChanges = 1 };
+
+        var rsync = Rsync("-rlptAX", "-i", source + "/", copy + "/");
+        var sent = await SingularitySender.SendAsync([source + "/"], receiver.Url, options);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        AssertSameLines(rsync, sent.Changes);
+        Assert.Contains(".f.......a. sub/b.txt", sent.Changes.Select(change => change.ToString()));
+        AssertSameAttributes(source, destination);
+        AssertSameAttributes(copy, destination);
+
+        SetAcl(file, ExtendedAttributes.AccessAcl, (2, 4, 1000));
+        Remove(sub, ExtendedAttributes.DefaultAcl);
+        Directory.SetLastWriteTimeUtc(sub, Day);
+        File.SetLastWriteTimeUtc(file, Day);
+        rsync = Rsync("-rlptAX", "-ii", source + "/", copy + "/");
+        var again = await SingularitySender.SendAsync([source + "/"], receiver.Url, options with { ItemizeChanges = 2 });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        AssertSameLines(rsync, again.Changes);
+        Assert.Contains(".f.......a. a.txt", again.Changes.Select(change => change.ToString()));
+        Assert.Equal(0, again.FilesTransferred);
+        AssertSameAttributes(source, destination);
+        AssertSameAttributes(copy, destination);
+        TestFiles.AssertSameTree(source, destination);
+    }
+
+    /// <summary>
     /// Large attributes on many files arrive though the receiver may hold only a few files' at once: the sender sends
     /// more only as files commit, and the receiver lets go of each file's once it is set.
     /// </summary>
@@ -154,18 +205,37 @@ public sealed class XattrTests
         Assert.True(lsetxattr(path, name, bytes, bytes.Length, 0) == 0, $"lsetxattr {name} on {path}");
     }
 
+    /// <summary>
+    /// Gives <paramref name="path"/> a POSIX ACL of the owner's, group's and others' permissions from its mode, these
+    /// named users (tag 2) and groups (tag 8) with their permissions, and a mask that lets them all through, as the
+    /// kernel keeps it (version 2, then tag, permissions and id of each entry, in tag order).
+    /// </summary>
+    private static void SetAcl(string path, string name, params (ushort Tag, ushort Permissions, uint Id)[] named)
+    {
+        var mode = (int)File.GetUnixFileMode(path);
+        var entries = new List<(ushort, ushort, uint)> { (1, (ushort)((mode >> 6) & 7), uint.MaxValue), (4, (ushort)((mode >> 3) & 7), uint.MaxValue) };
+        entries.AddRange(named);
+        entries.Add((0x10, 7, uint.MaxValue));
+        entries.Add((0x20, (ushort)(mode & 7), uint.MaxValue));
+        var bytes = new List<byte>(BitConverter.GetBytes(2u));
+        foreach (var (tag, permissions, id) in entries.OrderBy(entry => entry.Item1))
+            bytes.AddRange([.. BitConverter.GetBytes(tag), .. BitConverter.GetBytes(permissions), .. BitConverter.GetBytes(id)]);
+        Assert.True(lsetxattr(path, name, [.. bytes], bytes.Count, 0) == 0, $"lsetxattr {name} on {path}: {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}");
+    }
+
     private static void Remove(string path, string name) => Assert.True(lremovexattr(path, name) == 0);
 
     private static string? Get(string path, string name) =>
-        ExtendedAttributes.Of(path).Items.Where(item => item.Name == name).Select(item => System.Text.Encoding.UTF8.GetString(item.Value)).FirstOrDefault();
+        ExtendedAttributes.Of(path, AttributeScope.Xattrs | AttributeScope.Acls).Items.Where(item => item.Name == name).Select(item => System.Text.Encoding.UTF8.GetString(item.Value)).FirstOrDefault();
 
-    private static List<string> Names(string path) => [.. ExtendedAttributes.Of(path).Items.Select(item => item.Name)];
+    private static List<string> Names(string path) => [.. ExtendedAttributes.Of(path, AttributeScope.Xattrs | AttributeScope.Acls).Items.Select(item => item.Name)];
 
-    /// <summary>Every entry below <paramref name="expected"/> has at its place below <paramref name="actual"/> the same attributes.</summary>
+    /// <summary>Every entry below <paramref name="expected"/> has at its place below <paramref name="actual"/> the same attributes and ACLs.</summary>
     private static void AssertSameAttributes(string expected, string actual)
     {
+        const AttributeScope both = AttributeScope.Xattrs | AttributeScope.Acls;
         foreach (string path in Directory.EnumerateFileSystemEntries(expected, "*", SearchOption.AllDirectories))
-            Assert.True(ExtendedAttributes.Of(path).Equals(ExtendedAttributes.Of(Path.Combine(actual, Path.GetRelativePath(expected, path)))), path);
+            Assert.True(ExtendedAttributes.Of(path, both).Equals(ExtendedAttributes.Of(Path.Combine(actual, Path.GetRelativePath(expected, path)), both)), path);
     }
 
 #pragma warning disable SYSLIB1054, CA2101
