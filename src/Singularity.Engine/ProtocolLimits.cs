@@ -20,9 +20,8 @@ public sealed record ProtocolLimits
 
     /// <summary>
     /// Most bytes of extended attributes (rsync -X, at most 64 KiB an entry) a receiver holds at once for the files of
-    /// one session not yet committed and its directories not yet finished, whose attributes wait for that; beyond it,
-    /// LimitExceeded. Default 128 MiB: tens of bytes an entry, as most attributes (a label, a checksum) take, for a
-    /// million directories.
+    /// one session not yet committed, whose attributes wait for that; beyond it, LimitExceeded. A sender sends more
+    /// only while those it announced stay within half of its own. Default 128 MiB.
     /// </summary>
     public long MaxHeldXattrBytes { get; init; } = 128L << 20;
 

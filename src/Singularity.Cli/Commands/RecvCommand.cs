@@ -248,6 +248,7 @@ internal static class RecvCommand
         if (result.EntriesNotDeleted > 0) unchanged += $"; {Count.Of(result.EntriesNotDeleted, "entry", "entries")} could not be deleted";
         if (result.EntriesLeftByLimit > 0) unchanged += $"; left {Count.Of(result.EntriesLeftByLimit, "entry", "entries")} past the sender's --max-delete limit";
         if (result.OwnersNotSet > 0) unchanged += $"; {Count.Of(result.OwnersNotSet, "entry", "entries")} kept this receiver's owner (the system refused the sender's)";
+        if (result.DevicesSkipped > 0) unchanged += $"; {Count.Of(result.DevicesSkipped, "device", "devices")} skipped (start the receiver with --devices, as root, to make them)";
         if (result.XattrsNotSet > 0) unchanged += $"; {Count.Of(result.XattrsNotSet, "entry", "entries")} lacked some of the sender's extended attributes (the file system or the system refused them)";
         return $"session {id} from {result.Remote}{into} ({CipherSuites.Name(result.Cipher)}): {Count.Of(result.Files, "file")}{unchanged}, {ByteSize.Format(result.Bytes)} in {seconds:0.00} s ({result.Bytes / seconds / 1e6:0.0} MB/s)";
     }

@@ -10,9 +10,9 @@ namespace Singularity.Engine.Protocol;
 /// the path and link target bytes:
 /// <code>
 ///  0     1        2            4        8                16          24              26
-///  +-----+--------+------------+--------+----------------+-----------+---------------+-----------------+------------------+---------------------+------+--------+
-///  |kind |flags   |path length |mode    |mtime (ns, i64) |size (i64) |target length  |[uid u32,gid u32]|[digest u128 (LE)]|[major u32,minor u32]|path  |target  |
-///  +-----+--------+------------+--------+----------------+-----------+---------------+-----------------+------------------+---------------------+------+--------+
+///  +-----+--------+------------+--------+----------------+-----------+---------------+-----------------+------------------+---------------------+-------------+------+--------+
+///  |kind |flags   |path length |mode    |mtime (ns, i64) |size (i64) |target length  |[uid u32,gid u32]|[digest u128 (LE)]|[major u32,minor u32]|[attributes] |path  |target  |
+///  +-----+--------+------------+--------+----------------+-----------+---------------+-----------------+------------------+---------------------+-------------+------+--------+
 /// </code>
 /// A special entry's mode holds its file type bits (<see cref="SpecialTypes"/>) above its permission bits; no other entry's does.
 /// </summary>
@@ -100,7 +100,8 @@ internal static class ManifestCodec
 
     /// <summary>
     /// Reads an entry's extended attributes at <paramref name="at"/>: names of 1 to 255 bytes of strict UTF-8 without
-    /// NUL, each after the one before in ordinal order (so none twice), and no more than
+    /// NUL, a namespace, a dot and more (as "user.x"), each after the one before in the order of their bytes (so none
+    /// twice), and no more than
     /// <see cref="Storage.ExtendedAttributes.MostBytes"/> of names and values together.
     /// </summary>
     private static bool TryReadXattrs(ReadOnlySpan<byte> source, int at, out Storage.ExtendedAttributes? xattrs, out int length, out string? error)
@@ -113,7 +114,7 @@ internal static class ManifestCodec
         int position = at + XattrsCountSize;
         long total = 0;
         var items = new List<(string, byte[])>(Math.Min(count, 64));
-        string? previous = null;
+        ReadOnlySpan<byte> previous = [];
         for (int i = 0; i < count; i++)
         {
             if (source.Length < position + XattrHeadSize) return false;
@@ -129,13 +130,20 @@ internal static class ManifestCodec
             string name;
             try { name = WireFormat.StrictUtf8.GetString(source.Slice(position + XattrHeadSize, nameLength)); }
             catch (DecoderFallbackException) { error = "an extended attribute's name is not valid UTF-8"; return false; }
-            if (name.Contains('\0') || (previous is not null && string.CompareOrdinal(previous, name) >= 0))
+            var nameBytes = source.Slice(position + XattrHeadSize, nameLength);
+            if (name.Contains('\0') || (i > 0 && previous.SequenceCompareTo(nameBytes) >= 0))
             {
                 error = "extended attribute names hold NUL, or are not in order";
                 return false;
             }
+            int dot = name.IndexOf('.');
+            if (dot <= 0 || dot == name.Length - 1)
+            {
+                error = $"extended attribute name '{name}' is not a namespace, a dot and a name";
+                return false;
+            }
             items.Add((name, source.Slice(position + XattrHeadSize + nameLength, (int)valueLength).ToArray()));
-            previous = name;
+            previous = nameBytes;
             position += XattrHeadSize + nameLength + (int)valueLength;
         }
         xattrs = new Storage.ExtendedAttributes(items);

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
+using Singularity.Engine.Protocol;
 
 namespace Singularity.Engine.Storage;
 
@@ -20,17 +21,23 @@ internal enum AttributeScope
 /// byte order, each with its value. Read and written on Linux only, never through a link at the name (a link's own
 /// are a link's), and only those of the send's <see cref="Scope"/>: with -X, those in the namespaces this process may
 /// handle, as rsync handles them: every one but <c>system.*</c> (ACLs, and what the kernel computes) for root,
-/// <c>user.*</c> alone for anyone else; and never <c>security.capability</c>, which grants a program privileges as a
-/// setuid bit does, and which a receiver never gives, as it gives no setuid bit. ACLs travel as the kernel keeps them,
-/// users and groups by number, as rsync --numeric-ids sends them.
+/// <c>user.*</c> alone for anyone else. <c>security.capability</c>, which grants a program privileges as a setuid bit
+/// does, is never sent nor given, as no setuid bit is; a receiver takes one it finds for a difference, and removes it.
+/// ACLs travel as the kernel keeps them, users and groups by number, as rsync --numeric-ids sends them.
 /// </summary>
 internal sealed class ExtendedAttributes : IEquatable<ExtendedAttributes>
 {
     /// <summary>The names Linux keeps a POSIX ACL under: a file's or directory's, and a directory's default for what is made in it.</summary>
     public const string AccessAcl = "system.posix_acl_access", DefaultAcl = "system.posix_acl_default";
 
-    /// <summary>The most bytes of names and values one entry carries: Linux's own most for one value, and for a list of names.</summary>
+    /// <summary>The most bytes of names and values together one entry carries (Linux's own most for one value, and for a list of names).</summary>
     public const int MostBytes = 64 << 10;
+
+    /// <summary>The most a receiver reads of what stands at a name (names and values), beyond what any entry carries: what a local user put there.</summary>
+    private const int MostStanding = 16 << 20;
+
+    /// <summary>File capabilities: never sent nor given (see the class).</summary>
+    private const string Capability = "security.capability";
 
     /// <summary>None: what an entry without any has, and what a receiver leaves on it.</summary>
     public static readonly ExtendedAttributes None = new([]);
@@ -57,23 +64,37 @@ internal sealed class ExtendedAttributes : IEquatable<ExtendedAttributes>
 
     /// <summary>Whether this process reads, sets and removes the attribute <paramref name="name"/>, not an ACL's, with -X (see the class).</summary>
     public static bool Handled(string name) =>
-        Privileged ? !name.StartsWith("system.", StringComparison.Ordinal) && name != "security.capability" : name.StartsWith("user.", StringComparison.Ordinal);
+        Privileged ? !name.StartsWith("system.", StringComparison.Ordinal) : name.StartsWith("user.", StringComparison.Ordinal);
 
     private static readonly bool Privileged = Environment.IsPrivilegedProcess;
 
     /// <summary>
     /// The attributes of what <paramref name="path"/> names (following a link there only if <paramref name="follow"/>),
-    /// in the namespaces handled; <see cref="None"/> where the file system keeps none. Throws an
-    /// <see cref="IOException"/> or <see cref="UnauthorizedAccessException"/> for any other failure, and a
-    /// <see cref="SingularityException"/> for more than <see cref="MostBytes"/>.
+    /// in the scope; <see cref="None"/> where the file system keeps none. Throws an <see cref="IOException"/> or
+    /// <see cref="UnauthorizedAccessException"/> for any other failure. What a <paramref name="source"/> sends leaves
+    /// capabilities out, and is refused (a <see cref="SingularityException"/>) beyond <see cref="MostBytes"/> or with a
+    /// name that is not UTF-8; what stands at a receiver is read as it is, names that are not UTF-8 aside (never touched).
     /// </summary>
-    public static ExtendedAttributes Of(string path, AttributeScope scope, bool follow = false) =>
+    public static ExtendedAttributes Of(string path, AttributeScope scope, bool follow = false, bool source = false) =>
         Read(scope, buffer => follow ? listxattr(path, buffer, buffer.Length) : llistxattr(path, buffer, buffer.Length),
-            (name, buffer) => follow ? getxattr(path, name, buffer, buffer.Length) : lgetxattr(path, name, buffer, buffer.Length), path);
+            (name, buffer) => follow ? getxattr(path, name, buffer, buffer.Length) : lgetxattr(path, name, buffer, buffer.Length), source ? path : null);
 
-    /// <summary>As <see cref="Of(string, AttributeScope, bool)"/>, for the file <paramref name="handle"/> is open on.</summary>
+    /// <summary>As <see cref="Of(string, AttributeScope, bool, bool)"/>, for what stands at a receiver, open at <paramref name="handle"/>.</summary>
     public static ExtendedAttributes Of(SafeFileHandle handle, AttributeScope scope) =>
         Read(scope, buffer => flistxattr(handle, buffer, buffer.Length), (name, buffer) => fgetxattr(handle, name, buffer, buffer.Length), null);
+
+    /// <summary>Whether what <paramref name="path"/> names (following a link there only if <paramref name="follow"/>) has these attributes, of this scope; one that cannot be read has not.</summary>
+    public bool StandAt(string path, bool follow = false)
+    {
+        try
+        {
+            return SameAs(Of(path, Scope, follow));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
 
     /// <summary>How what stands (read within this <see cref="Scope"/>) differs from these: in its ACLs, and in its other attributes.</summary>
     public (bool Acls, bool Others) Differences(ExtendedAttributes standing) =>
@@ -90,17 +111,34 @@ internal sealed class ExtendedAttributes : IEquatable<ExtendedAttributes>
     /// and removes the handled ones it has beyond them. False where the file system or the system refuses (no
     /// attributes there, or a namespace this process may not write): what could be set is.
     /// </summary>
-    public bool ApplyTo(string path) => Apply(Of(path, Scope),
-        (name, value) => lsetxattr(path, name, value, value.Length, 0), name => lremovexattr(path, name));
+    public bool ApplyTo(string path)
+    {
+        bool Once() => Apply(Of(path, Scope), (name, value) => lsetxattr(path, name, value, value.Length, 0), name => lremovexattr(path, name));
+        if (Once()) return true;
+        if (SpecialFiles.StandingAt(path) is not { Kind: EntryKind.File or EntryKind.Directory or EntryKind.Special } standing || (standing.Mode & UnixFileMode.UserWrite) != 0) return false;
+        // A file its owner may not write (0444) takes no user.* attribute, even from its owner: writable for the change, as rsync makes it.
+        if (!SpecialFiles.SetModeNotFollowing(path, standing.Mode | UnixFileMode.UserWrite)) return false;
+        try { return Once(); }
+        finally { SpecialFiles.SetModeNotFollowing(path, standing.Mode); }
+    }
 
     /// <summary>As <see cref="ApplyTo(string)"/>, to the file <paramref name="handle"/> is open on.</summary>
-    public bool ApplyTo(SafeFileHandle handle) => Apply(Of(handle, Scope),
-        (name, value) => fsetxattr(handle, name, value, value.Length, 0), name => fremovexattr(handle, name));
+    public bool ApplyTo(SafeFileHandle handle)
+    {
+        bool Once() => Apply(Of(handle, Scope), (name, value) => fsetxattr(handle, name, value, value.Length, 0), name => fremovexattr(handle, name));
+        if (Once()) return true;
+        if (!OperatingSystem.IsLinux()) return false;
+        var mode = File.GetUnixFileMode(handle);
+        if ((mode & UnixFileMode.UserWrite) != 0) return false;
+        File.SetUnixFileMode(handle, mode | UnixFileMode.UserWrite);
+        try { return Once(); }
+        finally { File.SetUnixFileMode(handle, mode); }
+    }
 
     private bool Apply(ExtendedAttributes standing, Func<string, byte[], int> set, Func<string, int> remove)
     {
         bool all = true;
-        var wanted = Items.Where(item => Within(Scope, item.Name)).ToDictionary(item => item.Name, item => item.Value, StringComparer.Ordinal);
+        var wanted = Items.Where(item => Within(Scope, item.Name) && item.Name != Capability).ToDictionary(item => item.Name, item => item.Value, StringComparer.Ordinal);
         foreach (var (name, value) in standing.Items)
             if (!wanted.ContainsKey(name) && remove(name) != 0) all &= Refused();
         var standingValues = standing.Items.ToDictionary(item => item.Name, item => item.Value, StringComparer.Ordinal);
@@ -109,15 +147,19 @@ internal sealed class ExtendedAttributes : IEquatable<ExtendedAttributes>
         return all;
     }
 
-    /// <summary>A change the system refused for a reason of the file system's or this process's: counted, not thrown.</summary>
+    /// <summary>
+    /// A change the system refused for a reason of the file system's, this process's or the attribute's own (one it
+    /// cannot hold, a name it does not take): false, counted by the caller; any other failure is thrown.
+    /// </summary>
     private static bool Refused()
     {
         int error = Marshal.GetLastPInvokeError();
-        if (error is Errno.NotSupported or Errno.NotPermitted or Errno.AccessDenied or Errno.NoSpace or Errno.TooBig or Errno.NoData) return false;
+        if (error is Errno.NotSupported or Errno.NotPermitted or Errno.AccessDenied or Errno.NoSpace or Errno.TooBig or Errno.NoData or Errno.InvalidArgument or Errno.OutOfRange) return false;
         throw Errno.ToException(error);
     }
 
-    private static ExtendedAttributes Read(AttributeScope scope, Func<byte[], long> list, Func<string, byte[], long> get, string? path)
+    /// <summary>Reads the attributes of the scope; <paramref name="source"/>, the path of a source being sent, else null (see <see cref="Of(string, AttributeScope, bool, bool)"/>).</summary>
+    private static ExtendedAttributes Read(AttributeScope scope, Func<byte[], long> list, Func<string, byte[], long> get, string? source)
     {
         if (!OperatingSystem.IsLinux()) return None.In(scope);
         byte[] names = new byte[1024];
@@ -137,16 +179,26 @@ internal sealed class ExtendedAttributes : IEquatable<ExtendedAttributes>
         {
             var bytes = names.AsSpan(0, (int)length)[raw];
             if (bytes.IsEmpty) continue;
-            string name = Encoding.UTF8.GetString(bytes);
-            if (!Within(scope, name)) continue;
+            string name;
+            try
+            {
+                name = WireFormat.StrictUtf8.GetString(bytes);
+            }
+            catch (DecoderFallbackException)
+            {
+                if (source is null) continue;
+                throw new SingularityException(ErrorCode.BadPath, $"cannot send the extended attributes of '{source}': a name is not valid UTF-8, which the receiver needs; send without -X");
+            }
+            if (!Within(scope, name) || (source is not null && name == Capability)) continue;
             // Removed since it was listed: as if it had never been.
             if (ValueOf(name, get) is not { } value) continue;
             total += bytes.Length + value.Length;
-            if (total > MostBytes)
-                throw new SingularityException(ErrorCode.BadPath, $"cannot send the extended attributes of '{path ?? "a file"}': they hold more than {MostBytes >> 10} KiB; send without -X");
+            if (source is not null && total > MostBytes)
+                throw new SingularityException(ErrorCode.BadPath, $"cannot send the extended attributes of '{source}': they hold more than {MostBytes >> 10} KiB; send without -X");
+            if (total > MostStanding) throw new IOException($"its extended attributes hold more than {MostStanding >> 20} MiB");
             items.Add((name, value));
         }
-        items.Sort((a, b) => string.CompareOrdinal(a.Item1, b.Item1));
+        items.Sort((a, b) => Compare(a.Item1, b.Item1));
         return new ExtendedAttributes(items) { Scope = scope };
     }
 
@@ -164,6 +216,9 @@ internal sealed class ExtendedAttributes : IEquatable<ExtendedAttributes>
             buffer = new byte[buffer.Length * 4];
         }
     }
+
+    /// <summary>Names in the order they travel: by their UTF-8 bytes, as the receiver checks them.</summary>
+    public static int Compare(string a, string b) => Encoding.UTF8.GetBytes(a).AsSpan().SequenceCompareTo(Encoding.UTF8.GetBytes(b));
 
     public bool Equals(ExtendedAttributes? other) =>
         other is not null && other.Items.Count == Items.Count

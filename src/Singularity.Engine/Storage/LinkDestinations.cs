@@ -118,7 +118,7 @@ internal sealed class LinkDestinations : IDisposable
             using var file = copy.File;
             if (copy.Size != entry.Size || !times.Same(copy.ModifiedNanoseconds, entry.MtimeNanoseconds) || (copy.Mode & ~PartialFile.SafeModeBits) != 0
                 || (mode && copy.Mode != (entry.Mode & PartialFile.SafeModeBits)) || (user is { } wantedUser && copy.User != wantedUser) || (group is { } wanted && copy.Group != wanted)
-                || (xattrs is not null && !HasXattrs(file, xattrs)))
+                || (xattrs is not null && !xattrs.StandAt($"/proc/self/fd/{file.DangerousGetHandle()}", follow: true)))
                 continue;
             if (use == EarlierCopies.Compared) return true;
             // The file checked, not whatever stands at its name now. Something at the entry's name ends the search:
@@ -133,19 +133,6 @@ internal sealed class LinkDestinations : IDisposable
             if (error == Errno.Exists) return false;
         }
         return false;
-    }
-
-    /// <summary>Whether the file <paramref name="file"/> is open on (O_PATH: read through its /proc name) has these extended attributes.</summary>
-    private static bool HasXattrs(SafeFileHandle file, ExtendedAttributes xattrs)
-    {
-        try
-        {
-            return xattrs.SameAs(ExtendedAttributes.Of($"/proc/self/fd/{file.DangerousGetHandle()}", xattrs.Scope, follow: true));
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or SingularityException)
-        {
-            return false;
-        }
     }
 
     /// <summary>

@@ -6,8 +6,9 @@ namespace Singularity.Engine.Transfer;
 /// <summary>
 /// Extended attributes (rsync -X, more flags bit 9) and POSIX ACLs (rsync -A, bit 11, as the attributes Linux keeps
 /// them as): each entry gets those it carries, and loses the others of the session's scope this receiver handles
-/// (<see cref="ExtendedAttributes.Within"/>), when it is made or found in place. What files and
-/// directories carry waits for their commit, and is counted while it waits, so a sender cannot make it grow unbounded.
+/// (<see cref="ExtendedAttributes.Within"/>), when it is made or found in place: a directory's as it is made, a file's
+/// at its commit. What files carry waits for that, and is counted while it waits, so a sender cannot make it grow
+/// unbounded.
 /// </summary>
 internal sealed partial class ReceiverSession
 {
@@ -20,12 +21,12 @@ internal sealed partial class ReceiverSession
     private ExtendedAttributes? XattrsOf(ManifestEntry entry) =>
         _scope != AttributeScope.None && entry.Kind != EntryKind.HardLink ? (entry.Xattrs ?? ExtendedAttributes.None).In(_scope) : null;
 
-    /// <summary>Counts what a file or directory carries until it is set; beyond <see cref="ProtocolLimits.MaxHeldXattrBytes"/>, the session ends.</summary>
+    /// <summary>Counts what a file carries until its commit; beyond <see cref="ProtocolLimits.MaxHeldXattrBytes"/>, the session ends.</summary>
     private void HoldXattrs(ManifestEntry entry)
     {
         if (entry.Xattrs is not { } xattrs) return;
         if (Interlocked.Add(ref _xattrBytesHeld, xattrs.Bytes) > _limits.MaxHeldXattrBytes)
-            throw new SingularityException(ErrorCode.LimitExceeded, $"the extended attributes of the files not yet committed and the directories not yet finished hold more than {ByteSize.Format(_limits.MaxHeldXattrBytes)}");
+            throw new SingularityException(ErrorCode.LimitExceeded, $"the extended attributes of the files not yet committed hold more than {ByteSize.Format(_limits.MaxHeldXattrBytes)}");
     }
 
     private void ReleaseXattrs(ExtendedAttributes xattrs) => Interlocked.Add(ref _xattrBytesHeld, -xattrs.Bytes);

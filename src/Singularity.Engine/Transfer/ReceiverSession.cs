@@ -646,19 +646,23 @@ internal sealed partial class ReceiverSession
                     }
                 }
                 _guard.CreateDirectory(full);
-                HoldXattrs(entry);
+                // Now, not with its mode and time at the end: nothing written below changes them, and none are held.
+                ApplyXattrs(entry, full);
                 _directories.Add((id, full, entry));
                 break;
             case EntryKind.Symlink:
                 if (Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null) RemoveDirectoryInTheWay(entry, full);
                 // The link is created as it was sent and never followed; PathGuard refuses any later entry beneath it.
-                // The same link is made anew, and is no change to keep a backup of.
+                // The same link stays, as rsync leaves it (with attributes it was given there), and is no change to keep a
+                // backup of; its owner, attributes and time are brought up to date, never through it.
                 string? standingTarget = new FileInfo(full).LinkTarget;
                 bool sameLink = standingTarget is not null && standingTarget == entry.LinkTarget;
                 var linkOwner = OwnerMadeAnew(entry, full, sameLink);
-                if (sameLink) File.Delete(full);
-                else if (standingTarget is not null || File.Exists(full)) Discard(full, entry.Path);
-                File.CreateSymbolicLink(full, entry.LinkTarget!);
+                if (!sameLink)
+                {
+                    if (standingTarget is not null || File.Exists(full)) Discard(full, entry.Path);
+                    File.CreateSymbolicLink(full, entry.LinkTarget!);
+                }
                 if (linkOwner is { } given && !SpecialFiles.TrySetOwnerNotFollowing(full, given)) OwnerNotSet();
                 ApplyXattrs(entry, full);
                 // The link's own mtime, as rsync -a keeps it (.NET sets it without following the link). A file system
@@ -1700,7 +1704,6 @@ internal sealed partial class ReceiverSession
                 // Never through a link a local user may have swapped in since the directory was checked: nothing is set then.
                 // The owner first: a change of owner may clear mode bits.
                 if (SpecialFiles.MayChangeOwners && entry.Owner is { } owner && !SpecialFiles.TrySetOwnerNotFollowing(path, owner)) OwnerNotSet();
-                ApplyXattrs(entry, path);
                 if (_options.PreserveMode && !OperatingSystem.IsWindows()
                     && !SpecialFiles.SetModeNotFollowing(path, PartialFile.DirectoryMode(entry.Mode)))
                     throw new EntryConflictException($"'{entry.Path}' became a link in the destination while it was being received; its mode and time were not set");

@@ -70,7 +70,7 @@ internal sealed partial class SenderSession
     private readonly Traffic _traffic = new();
     private long _manifestBytes;
     private readonly TimeSpan _scanTime;
-    // The bytes of extended attributes the receiver holds for the files announced and not yet settled, and the directories sent.
+    // The bytes of extended attributes the receiver holds for the files announced and not yet settled.
     private long _xattrBytesHeld;
     private HoleDigests? _holeDigests;
     private BandwidthLimit? _bandwidth;
@@ -483,7 +483,7 @@ internal sealed partial class SenderSession
     {
         try
         {
-            var xattrs = ExtendedAttributes.Of(entry.SourcePath, scope, follow: entry.Entry.Path.Length <= entry.Skip);
+            var xattrs = ExtendedAttributes.Of(entry.SourcePath, scope, follow: entry.Entry.Path.Length <= entry.Skip, source: true);
             return xattrs.Items.Count == 0 ? null : xattrs;
         }
         catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
@@ -829,10 +829,10 @@ internal sealed partial class SenderSession
                 if (count > 0) await SendChunkAsync(id - 1).ConfigureAwait(false);
                 await WaitForCommitsAsync(files, first).ConfigureAwait(false);
             }
-            if (entry.Xattrs is { } xattrs)
+            if (entry is { Kind: EntryKind.File, Xattrs: { } xattrs })
             {
-                // The receiver holds what files and directories carry until they are set (ProtocolLimits.MaxHeldXattrBytes):
-                // beyond half of it, more goes only as files commit.
+                // The receiver holds what files carry until their commit (ProtocolLimits.MaxHeldXattrBytes): beyond half
+                // of it, more goes only as files commit.
                 while (Interlocked.Read(ref _xattrBytesHeld) + xattrs.Bytes > _options.Limits.MaxHeldXattrBytes / 2 && files > Volatile.Read(ref _filesCommitted))
                 {
                     if (count > 0) await SendChunkAsync(id - 1).ConfigureAwait(false);
@@ -1134,6 +1134,8 @@ internal sealed partial class SenderSession
             bool notMade = changes == ReceiverSession.ItemizedNotMade && _options.ExistingOnly && _entries[(int)id].Entry.Kind == EntryKind.Directory;
             if (!notMade && (changes == 0 || (changes & ~(ushort)ItemizedChange.Known) != 0 || ((changes & (ushort)ItemizedAttributes.New) != 0 && changes != (ushort)ItemizedAttributes.New)))
                 throw new ProtocolViolationException($"Itemized gives '{_entries[(int)id].Entry.Path}' differences 0x{changes:x}, which are none, unknown, or new with others");
+            if (((changes & (ushort)ItemizedAttributes.Xattrs) != 0 && !_options.Xattrs) || ((changes & (ushort)ItemizedAttributes.Acls) != 0 && !_options.Acls))
+                throw new ProtocolViolationException($"Itemized gives '{_entries[(int)id].Entry.Path}' differences in extended attributes or ACLs, which this send does not keep");
             if (_differences[id] != 0) throw new ProtocolViolationException($"'{_entries[(int)id].Entry.Path}' was itemized twice");
             _differences[id] = notMade ? NotMade : changes;
         }

@@ -179,8 +179,9 @@ public sealed class XattrTests
     }
 
     /// <summary>
-    /// Large attributes on many files arrive though the receiver may hold only a few files' at once: the sender sends
-    /// more only as files commit, and the receiver lets go of each file's once it is set.
+    /// Large attributes on many files and directories arrive though the receiver may hold only a few files' at once:
+    /// the sender sends more only as files commit, the receiver lets go of each file's once it is set, and sets a
+    /// directory's as it makes it.
     /// </summary>
     [SkippableFact]
     public async Task Large_attributes_on_many_files_arrive_within_what_the_receiver_holds()
@@ -188,7 +189,9 @@ public sealed class XattrTests
         Skip.IfNot(OperatingSystem.IsLinux(), "extended attributes are read on Linux only");
         using var temp = new TempDirectory();
         string source = temp.Sub("src"), destination = temp.Sub("dst");
-        for (int i = 0; i < 12; i++) Set(TestFiles.Create(Path.Combine(source, $"f{i}"), 20_000, seed: i), "user.big", new string((char)('a' + i), 30_000));
+        for (int i = 0; i < 12; i++) Set(TestFiles.Create(Path.Combine(source, $"d{i}", "f"), 20_000, seed: i), "user.big", new string((char)('a' + i), 30_000));
+        // Directories' too, which the receiver sets as it makes them, and holds none of.
+        for (int i = 0; i < 12; i++) Set(Path.Combine(source, $"d{i}"), "user.big", new string((char)('A' + i), 30_000));
         var limits = new ProtocolLimits { MaxHeldXattrBytes = 100_000 };
         await using var receiver = new LoopbackReceiver(destination, new TransferOptions { Limits = limits });
 
@@ -197,6 +200,98 @@ public sealed class XattrTests
         Assert.Equal(12, result.FilesTransferred);
         AssertSameAttributes(source, destination);
         TestFiles.AssertSameTree(source, destination);
+    }
+
+    /// <summary>
+    /// What stands at the receiver, as the review of -X found it: attributes beyond what any entry carries (set there
+    /// by someone else) are replaced, not taken for the sender's; a file's capability the source does not have goes,
+    /// and keeps an earlier copy that has it from being linked; the same link stays where it is, with what was given it
+    /// there; and a source attribute whose name is not UTF-8 stops the send with a line that says so.
+    /// </summary>
+    [SkippableFact]
+    public async Task What_stands_at_the_receiver_is_brought_to_the_source_s_attributes()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux() && Environment.IsPrivilegedProcess, "trusted.* attributes and capabilities need root on Linux");
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src"), root = temp.Sub("dst"), destination = Path.Combine(root, "1");
+        string file = TestFiles.Create(Path.Combine(source, "f"), 1_000, seed: 1);
+        string program = TestFiles.Create(Path.Combine(source, "prog"), 1_000, seed: 2);
+        File.CreateSymbolicLink(Path.Combine(source, "ln"), "f");
+        foreach (string name in new[] { "f", "prog" }) File.Copy(Path.Combine(source, name), Path.Combine(Directory.CreateDirectory(destination).FullName, name));
+        foreach (string name in new[] { "f", "prog" }) File.SetLastWriteTimeUtc(Path.Combine(destination, name), File.GetLastWriteTimeUtc(Path.Combine(source, name)));
+        Set(Path.Combine(destination, "f"), "trusted.a", new string('a', 40_000));
+        Set(Path.Combine(destination, "f"), "trusted.b", new string('b', 40_000));
+        byte[] capability = [0, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        Assert.True(setxattr(Path.Combine(destination, "prog"), "security.capability", capability, capability.Length, 0) == 0);
+        File.CreateSymbolicLink(Path.Combine(destination, "ln"), "f");
+        Set(Path.Combine(destination, "ln"), "trusted.given", "here");
+        File.SetLastWriteTimeUtc(Path.Combine(destination, "ln"), File.GetLastWriteTimeUtc(Path.Combine(source, "ln")));
+        ulong link = SpecialFiles.IdentityOf(Path.Combine(destination, "ln"))!.Value.Inode;
+        await using var receiver = new LoopbackReceiver(root);
+
+        // An earlier copy with attributes the source does not have, a capability too, is not linked.
+        var snapshot = await SingularitySender.SendAsync([source + "/"], receiver.Url with { Directory = "2" }, new TransferOptions { SkipUnchanged = true, Xattrs = true, LinkDestinations = ["../1"] });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal(2, snapshot.FilesTransferred);
+        Assert.Empty(Names(Path.Combine(root, "2", "prog")));
+
+        var result = await SingularitySender.SendAsync([source + "/"], receiver.Url with { Directory = "1" }, new TransferOptions { SkipUnchanged = true, ItemizeChanges = 1 });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal(link, SpecialFiles.IdentityOf(Path.Combine(destination, "ln"))!.Value.Inode);
+        Assert.Equal("here", Get(Path.Combine(destination, "ln"), "trusted.given"));
+        Assert.Empty(result.Changes);
+
+        result = await SingularitySender.SendAsync([source + "/"], receiver.Url with { Directory = "1" }, new TransferOptions { SkipUnchanged = true, Xattrs = true, ItemizeChanges = 1 });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal(0, result.FilesTransferred);
+        Assert.Equal([".L........x ln -> f", ".f........x f", ".f........x prog"], result.Changes.Select(change => change.ToString()).Order(StringComparer.Ordinal));
+        foreach (string name in new[] { "f", "prog", "ln" }) Assert.Empty(Names(Path.Combine(destination, name)));
+        Assert.Equal(link, SpecialFiles.IdentityOf(Path.Combine(destination, "ln"))!.Value.Inode);
+
+        byte[] value = [1];
+        Assert.True(setxattrBytes(file, [.. "user."u8, 0xFF, 0], value, value.Length, 0) == 0);
+        var error = await Assert.ThrowsAsync<SingularityException>(() => SingularitySender.SendAsync([source + "/"], receiver.Url, new TransferOptions { Xattrs = true }));
+        Assert.Equal($"cannot send the extended attributes of '{file}': a name is not valid UTF-8, which the receiver needs; send without -X", error.Message);
+    }
+
+    /// <summary>
+    /// A receiver that is not root keeps user.* attributes alone: one a root sender's entries carry in another namespace
+    /// is no difference there, sent after sent; and a file its owner may not write (0444) still takes a changed
+    /// attribute, made writable for the change and back, as rsync makes it.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_receiver_that_is_not_root_brings_what_it_may_up_to_date()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux() && Environment.IsPrivilegedProcess && Commands.Run("setpriv", "--version"), "needs root, to run the receiver as nobody");
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src"), destination = temp.Sub("dst"), urls = temp.Sub("urls");
+        foreach (string directory in new[] { temp.Path, destination, urls }) File.SetUnixFileMode(directory, (UnixFileMode)0b111_101_101);
+        Assert.True(Commands.Run("chown", "65534:65534", destination, urls));
+        string file = TestFiles.Create(Path.Combine(source, "ro"), 1_000, seed: 1);
+        File.SetUnixFileMode(file, (UnixFileMode)0b100_100_100);
+        Set(file, "user.k", "v1");
+        Set(file, "trusted.t", "root's");
+        string there = Path.Combine(destination, "ro");
+        File.Copy(file, there);
+        File.SetLastWriteTimeUtc(there, File.GetLastWriteTimeUtc(file));
+        Set(there, "user.k", "v0");
+        Assert.True(Commands.Run("chown", "65534:65534", there));
+        File.SetUnixFileMode(there, (UnixFileMode)0b100_100_100);
+
+        foreach (string expected in new[] { ".f........x ro\n", "" })
+        {
+            string urlFile = Path.Combine(urls, "url");
+            File.Delete(urlFile);
+            using var receiver = SgltyProcess.StartUnprivileged("recv", "--dir", destination, "--listen", "127.0.0.1:0", "--once", "--url-file", urlFile, "--encrypt", "none");
+            string url = await SgltyProcess.WaitForFileAsync(urlFile, receiver);
+            var (exit, output, error) = await SgltyProcess.RunAsync("send", source + "/", "--to", url, "-X", "-i", "--encrypt", "none");
+            var (receiverExit, _, receiverError) = await SgltyProcess.FinishAsync(receiver);
+            Assert.True(exit == 0 && receiverExit == 0, error + receiverError);
+            Assert.Equal(expected, output);
+            Assert.Equal("v1", Get(there, "user.k"));
+            Assert.Equal((UnixFileMode)0b100_100_100, File.GetUnixFileMode(there));
+            Assert.DoesNotContain("lacked some", receiverError);
+        }
     }
 
     private static void Set(string path, string name, string value)
@@ -244,6 +339,9 @@ public sealed class XattrTests
 
     [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
     private static extern int setxattr([System.Runtime.InteropServices.MarshalAs(System.Runtime.InteropServices.UnmanagedType.LPUTF8Str)] string path, [System.Runtime.InteropServices.MarshalAs(System.Runtime.InteropServices.UnmanagedType.LPUTF8Str)] string name, byte[] value, long size, int flags);
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "lsetxattr", SetLastError = true)]
+    private static extern int setxattrBytes([System.Runtime.InteropServices.MarshalAs(System.Runtime.InteropServices.UnmanagedType.LPUTF8Str)] string path, byte[] name, byte[] value, long size, int flags);
 
     [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
     private static extern int lremovexattr([System.Runtime.InteropServices.MarshalAs(System.Runtime.InteropServices.UnmanagedType.LPUTF8Str)] string path, [System.Runtime.InteropServices.MarshalAs(System.Runtime.InteropServices.UnmanagedType.LPUTF8Str)] string name);

@@ -165,6 +165,11 @@ public sealed class ManifestCodecTests
         AssertRejected(good, b => BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(at + 3), ExtendedAttributes.MostBytes), "hold more than");
         AssertRejected(good, b => b[at + 2 + 5] = 0xFF, "UTF-8");
         AssertRejected(good, b => BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(at), 3), "truncated");
+        // A name that is a namespace alone, which no file system takes.
+        var prefix = entry with { Xattrs = new ExtendedAttributes([("user.", [1])]) };
+        byte[] bare = new byte[ManifestCodec.EncodedSize(prefix)];
+        ManifestCodec.Write(bare, prefix);
+        AssertRejected(bare, _ => { }, "is not a namespace, a dot and a name");
         var hardLink = new ManifestEntry(EntryKind.HardLink, "h", 0, 0, 0, "f");
         byte[] linked = new byte[ManifestCodec.EncodedSize(hardLink)];
         ManifestCodec.Write(linked, hardLink);
