@@ -32,7 +32,6 @@ internal static class SpecialFiles
         try
         {
             if (statx(AtFdCwd, path, AtSymlinkNoFollow, StatxType, out var status) != 0 || (status.Mask & StatxType) == 0) return null;
-            ushort type = (ushort)(status.Mode & FileTypeMask);
             if (status.SpecialType == 0) return null;
             var (major, minor) = status.DeviceNumber ?? (0, 0);
             return (status.SpecialType, major, minor);
