@@ -142,7 +142,8 @@ internal sealed class ExtendedAttributes : IEquatable<ExtendedAttributes>
         foreach (var (name, value) in standing.Items)
             if (!wanted.ContainsKey(name) && remove(name) != 0) all &= Refused();
         var standingValues = standing.Items.ToDictionary(item => item.Name, item => item.Value, StringComparer.Ordinal);
-        foreach (var (name, value) in wanted)
+        // ACLs last, as rsync sets them: an ACL that takes the owner's write would refuse the user.* attributes after it.
+        foreach (var (name, value) in wanted.OrderBy(item => IsAcl(item.Key)))
             if (!(standingValues.TryGetValue(name, out var had) && had.AsSpan().SequenceEqual(value)) && set(name, value) != 0) all &= Refused();
         return all;
     }
@@ -179,6 +180,8 @@ internal sealed class ExtendedAttributes : IEquatable<ExtendedAttributes>
         {
             var bytes = names.AsSpan(0, (int)length)[raw];
             if (bytes.IsEmpty) continue;
+            // Only a name of the scope is looked at: one outside it, UTF-8 or not, is none of this send's.
+            if (!Within(scope, Encoding.UTF8.GetString(bytes))) continue;
             string name;
             try
             {

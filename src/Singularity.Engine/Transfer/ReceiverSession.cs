@@ -648,7 +648,9 @@ internal sealed partial class ReceiverSession
                 _guard.CreateDirectory(full);
                 // Now, not with its mode and time at the end: nothing written below changes them, and none are held.
                 ApplyXattrs(entry, full);
-                _directories.Add((id, full, entry));
+                // An ACL just set may have taken the owner's write and search, which writing below needs until Finish.
+                if ((_scope & AttributeScope.Acls) != 0) SpecialFiles.SetModeNotFollowing(full, PartialFile.DirectoryMode(_options.PreserveMode ? entry.Mode : (UnixFileMode)0x1ED));
+                _directories.Add((id, full, entry with { Xattrs = null }));
                 break;
             case EntryKind.Symlink:
                 if (Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null) RemoveDirectoryInTheWay(entry, full);
@@ -810,7 +812,7 @@ internal sealed partial class ReceiverSession
             // Missing, or a file or a link in its place, which a real session replaces; else checked, as a real session checks it.
             if (fresh || new DirectoryInfo(full).LinkTarget is not null) _guard.Plan(full);
             else _guard.PlanOrCheck(full);
-            _directories.Add((id, full, entry));
+            _directories.Add((id, full, entry with { Xattrs = null }));
             return;
         }
         if (!fresh && Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null) RemoveDirectoryInTheWay(entry, full);
@@ -1030,7 +1032,8 @@ internal sealed partial class ReceiverSession
             if (ownerDiffers && !SpecialFiles.TrySetOwner(handle, owner!.Value)) OwnerNotSet();
             // After the owner, whose change clears a file's capabilities (which a receiver never sets anyway).
             if (xattrsDiffer && !xattrs!.ApplyTo(handle)) XattrsNotSet();
-            if (modeDiffers && !OperatingSystem.IsWindows()) File.SetUnixFileMode(handle, mode);
+            // An ACL set carries the source's mode bits, which --chmod may have changed: the mode goes after it.
+            if ((modeDiffers || (xattrsDiffer && _options.PreserveMode && (_scope & AttributeScope.Acls) != 0)) && !OperatingSystem.IsWindows()) File.SetUnixFileMode(handle, mode);
             if (timeDiffers) File.SetLastWriteTimeUtc(handle, SourceScanner.FromNanoseconds(entry.MtimeNanoseconds));
             return true;
         }

@@ -15,6 +15,8 @@ namespace Singularity.Tests.EndToEnd;
 public sealed class XattrTests
 {
     private static readonly DateTime Day = new(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+    /// <summary>A file capability of cap_net_raw, permitted: revision 2, then permitted and inheritable of two 32-bit words.</summary>
+    private static readonly byte[] CapNetRaw = [0, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
     private static readonly TransferOptions Kept = new() { ShardSize = 4096, SkipUnchanged = true, Xattrs = true, Specials = true, ItemizeChanges = 1 };
 
     /// <summary>
@@ -87,9 +89,7 @@ public sealed class XattrTests
         using var temp = new TempDirectory();
         string source = temp.Sub("src"), root = temp.Sub("dst"), destination = Path.Combine(root, "1");
         string tool = TestFiles.Create(Path.Combine(source, "tool"), 5_000, seed: 1);
-        // cap_net_raw in the permitted set: revision 2, then permitted and inheritable of two 32-bit words.
-        byte[] capability = [0, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-        Assert.True(setxattr(tool, "security.capability", capability, capability.Length, 0) == 0, $"setxattr: {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}");
+        Assert.True(setxattr(tool, "security.capability", CapNetRaw, CapNetRaw.Length, 0) == 0, $"setxattr: {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}");
         Set(tool, "user.kind", "tool");
         string there = TestFiles.Create(Path.Combine(destination, "tool"), 5_000, seed: 1);
         File.SetLastWriteTimeUtc(there, File.GetLastWriteTimeUtc(tool));
@@ -221,8 +221,7 @@ public sealed class XattrTests
         foreach (string name in new[] { "f", "prog" }) File.SetLastWriteTimeUtc(Path.Combine(destination, name), File.GetLastWriteTimeUtc(Path.Combine(source, name)));
         Set(Path.Combine(destination, "f"), "trusted.a", new string('a', 40_000));
         Set(Path.Combine(destination, "f"), "trusted.b", new string('b', 40_000));
-        byte[] capability = [0, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-        Assert.True(setxattr(Path.Combine(destination, "prog"), "security.capability", capability, capability.Length, 0) == 0);
+        Assert.True(setxattr(Path.Combine(destination, "prog"), "security.capability", CapNetRaw, CapNetRaw.Length, 0) == 0);
         File.CreateSymbolicLink(Path.Combine(destination, "ln"), "f");
         Set(Path.Combine(destination, "ln"), "trusted.given", "here");
         File.SetLastWriteTimeUtc(Path.Combine(destination, "ln"), File.GetLastWriteTimeUtc(Path.Combine(source, "ln")));
