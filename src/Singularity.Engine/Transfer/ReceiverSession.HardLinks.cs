@@ -61,22 +61,35 @@ internal sealed partial class ReceiverSession
     {
         if (SpecialFiles.IdentityOf(full) is { } standing && SpecialFiles.IdentityOf(fileFull) is { } named
             && (standing.Device, standing.Inode) == (named.Device, named.Inode)) return;
-        string temporary = Path.Join(Path.GetDirectoryName(full.AsSpan()), PartialFile.TemporaryName(Path.GetFileName(full), Id.Tag));
         try
         {
-            File.Delete(temporary);
-            SpecialFiles.Link(fileFull, temporary);
-            _backups?.Keep(full, path);
-            File.Move(temporary, full, overwrite: true);
+            ReplaceWithMade(full, path, temporary => SpecialFiles.Link(fileFull, temporary));
         }
         catch (Exception ex) when (ex is UnauthorizedAccessException or PlatformNotSupportedException || ex is IOException io && !StorageErrors.IsDiskFull(io))
         {
             throw new EntryConflictException(NotLinked(path, filePath, ex.Message));
         }
+    }
+
+    /// <summary>
+    /// Makes an entry for <paramref name="full"/> (<paramref name="path"/> from the destination) with <paramref name="make"/>,
+    /// under a temporary name of this session beside it (as a partial file's), then renames it over what stands there
+    /// (kept as its backup just before, when kept): what stood there stays if the making fails. The temporary name is
+    /// gone when this returns (there still when something failed, or when the two names were already one file's, a
+    /// rename between which does nothing); one that cannot be removed is a partial's name, and is left.
+    /// </summary>
+    private void ReplaceWithMade(string full, string path, Action<string> make)
+    {
+        string temporary = Path.Join(Path.GetDirectoryName(full.AsSpan()), PartialFile.TemporaryName(Path.GetFileName(full), Id.Tag));
+        try
+        {
+            File.Delete(temporary);
+            make(temporary);
+            _backups?.Keep(full, path);
+            File.Move(temporary, full, overwrite: true);
+        }
         finally
         {
-            // Gone once renamed; there still when the link or the rename failed, or when the two names were already one
-            // file's (a rename between them does nothing). One that cannot be removed is a partial's name: it is left.
             try { File.Delete(temporary); }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { }
         }

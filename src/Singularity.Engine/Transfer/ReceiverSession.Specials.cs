@@ -26,16 +26,16 @@ internal sealed partial class ReceiverSession
             SetSpecialAttributes(entry, full, OwnerMadeAnew(entry, full, same: true));
             return;
         }
-        string temporary = Path.Join(Path.GetDirectoryName(full.AsSpan()), PartialFile.TemporaryName(Path.GetFileName(full), Id.Tag));
         try
         {
-            File.Delete(temporary);
-            // Without modes kept, as rsync makes it: the source's permissions less the umask.
-            SpecialFiles.Make(temporary, entry.SpecialType, _options.PreserveMode ? 0 : entry.Mode & PartialFile.SafeModeBits, entry.DeviceNumber);
-            SetSpecialAttributes(entry, temporary, OwnerMadeAnew(entry, full, same: false));
-            if (Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null) RemoveDirectoryInTheWay(entry, full);
-            _backups?.Keep(full, entry.Path);
-            File.Move(temporary, full, overwrite: true);
+            ReplaceWithMade(full, entry.Path, temporary =>
+            {
+                // Without modes kept, as rsync makes it: the source's permissions less the umask.
+                SpecialFiles.Make(temporary, entry.SpecialType, _options.PreserveMode ? 0 : entry.Mode & PartialFile.SafeModeBits, entry.DeviceNumber);
+                SetSpecialAttributes(entry, temporary, OwnerMadeAnew(entry, full, same: false));
+                // Once it is made: a directory in the way goes only for what will take its place.
+                if (Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null) RemoveDirectoryInTheWay(entry, full);
+            });
         }
         catch (UnauthorizedAccessException) when (SpecialTypes.IsDevice(entry.SpecialType))
         {
@@ -49,12 +49,6 @@ internal sealed partial class ReceiverSession
         catch (PlatformNotSupportedException ex)
         {
             throw new EntryConflictException($"refused: '{entry.Path}' is {SpecialTypes.Describe(entry.SpecialType)}, and {ex.Message}");
-        }
-        finally
-        {
-            // Gone once renamed; there still when something failed after it was made.
-            try { File.Delete(temporary); }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { }
         }
     }
 
@@ -83,11 +77,7 @@ internal sealed partial class ReceiverSession
     private void SkipDevice(uint id, string why)
     {
         Interlocked.Increment(ref _devicesSkipped);
-        byte[] error = ErrorMessage.Encode(ErrorCode.NotAllowed, why);
-        byte[] body = new byte[4 + error.Length];
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(body, id);
-        error.CopyTo(body, 4);
-        _control!.Post(ControlMessageType.EntryFailed, body);
+        PostEntryFailed(id, ErrorCode.NotAllowed, why);
     }
 
     private bool _specials;

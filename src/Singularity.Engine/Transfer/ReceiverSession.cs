@@ -1493,7 +1493,13 @@ internal sealed partial class ReceiverSession
                 throw new SingularityException(ErrorCode.IoError, $"{count} entries could not be written, too many to go on; the first: {_failedEntries[0]}");
             if (_failedEntries.Count < ExtraneousEntries.MostFailuresNamed) _failedEntries.Add(message);
         }
-        byte[] error = ErrorMessage.Encode(reason.Code, message);
+        PostEntryFailed(id, reason.Code, message);
+    }
+
+    /// <summary>EntryFailed: the entry's id, then an Error's body (its code and the reason, which names the entry).</summary>
+    private void PostEntryFailed(uint id, ErrorCode code, string reason)
+    {
+        byte[] error = ErrorMessage.Encode(code, reason);
         byte[] body = new byte[4 + error.Length];
         BinaryPrimitives.WriteUInt32LittleEndian(body, id);
         error.CopyTo(body, 4);
