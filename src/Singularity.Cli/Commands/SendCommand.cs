@@ -85,6 +85,8 @@ internal static partial class SendCommand
         var noSpecials = new Option<bool>("--no-specials") { Description = "leave FIFOs and sockets out, as rsync --no-specials" };
         var noDevicesOrSpecials = new Option<bool>("--no-D") { Description = "as rsync --no-D: --no-devices and --no-specials, so `-a --no-D` leaves them all out" };
         var asAlways = new Option<bool>("--times", "-t", "--perms", "-p", "--links", "-l", "--partial", "--progress", "-P", "--no-inc-recursive", "--no-i-r") { Description = "taken as rsync takes them, and change nothing: sglty always keeps times and permissions, sends links as links, keeps what an interrupted send wrote to resume it, and shows progress (a bar on a terminal, else a line a second on stderr), of the whole send, since it reads the whole tree before it sends (what rsync's --no-inc-recursive asks for)" };
+        var human = new Option<bool>("--human-readable") { Description = "as rsync -h beside other options (-h alone prints this help): the sizes --stats prints in units of 1000 (2.10M); given twice (-hh), of 1024 (2.00M)", Arity = ArgumentArity.Zero };
+        var noHuman = new Option<bool>("--no-human-readable", "--no-h") { Description = "numbers in --stats without rsync's thousands commas, as rsync --no-h" };
         var numericIds = new Option<bool>("--numeric-ids") { Description = "with --owners, keep owners by number only, as rsync --numeric-ids: names are not sent, so the receiver gives each entry the ids it has here" };
         var compressLevel = new Option<int?>("--compress-level") { HelpName = "N", Description = "compress shards at Zstandard level N, 1 to 9 (default 1), as rsync --compress-level does; higher packs tighter at far less speed, which pays only on a path of tens of MB/s or less; any N but 0 implies --compress, and 0 sends uncompressed" };
         var compress = new Option<bool>("--compress", "-z") { Description = "compress shards on the wire (Zstandard), as rsync -z and scp -C do: worth it on a path slower than a few hundred MB/s (a WAN) for data that packs (text, logs); on a fast LAN it costs throughput; data that does not pack travels as it is" };
@@ -113,7 +115,7 @@ internal static partial class SendCommand
         var inPlace = new Option<bool>("--inplace") { Description = "write a changed file into the one standing at its name, where it stands, as rsync --inplace does: no second copy takes the space (for large images and databases on a full disk), and with delta only the shards that differ are written (a file with other names is still written beside its name); as with rsync, a send that fails part way leaves it part old, part new, and readers see it change; not with --sparse or --backup (Linux receivers)" };
         var append = new Option<bool>("--append", "--append-verify") { Description = "for logs that grow, as rsync --append-verify: --inplace with delta on whatever the path, so only what follows what the receiver holds travels (with the shard it ends in), every kept shard compared first; unlike rsync --append, a copy as long as the source or longer is not left as it is but brought to the source's contents (cut, where the log was rotated); a receiver started with --no-delta takes the whole log; not with --whole-file, --sparse or --backup" };
         var wholeFile = new Option<bool>("--whole-file", "-W") { Description = "send changed files whole, never as a delta, as rsync --whole-file does" };
-        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, modifyWindow, omitDirTimes, omitLinkTimes, update, ignoreExisting, existing, maxSize, minSize, delete, deleteExcluded, ignoreErrors, maxDelete, exclude, excludeFrom, include, includeFrom, filter, relative, filesFrom, recursive, from0, dryRun, verbose, quiet, itemize, outFormat, stats, info, logFile, logFileFormat, owners, owner, group, noOwner, noGroup, chown, archive, xattrs, acls, devices, specials, devicesAndSpecials, noDevices, noSpecials, noDevicesOrSpecials, asAlways, numericIds, hardLinks, oneFileSystem, copyLinks, copyUnsafeLinks, copyDirLinks, safeLinks, chmod, pruneEmpty, ignoreMissing, deleteMissing, removeSources, backup, backupDir, suffix, linkDest, compareDest, copyDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile, inPlace, append };
+        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, modifyWindow, omitDirTimes, omitLinkTimes, update, ignoreExisting, existing, maxSize, minSize, delete, deleteExcluded, ignoreErrors, maxDelete, exclude, excludeFrom, include, includeFrom, filter, relative, filesFrom, recursive, from0, dryRun, verbose, quiet, itemize, outFormat, stats, info, logFile, logFileFormat, owners, owner, group, noOwner, noGroup, chown, archive, xattrs, acls, devices, specials, devicesAndSpecials, noDevices, noSpecials, noDevicesOrSpecials, asAlways, human, noHuman, numericIds, hardLinks, oneFileSystem, copyLinks, copyUnsafeLinks, copyDirLinks, safeLinks, chmod, pruneEmpty, ignoreMissing, deleteMissing, removeSources, backup, backupDir, suffix, linkDest, compareDest, copyDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile, inPlace, append };
         command.Validators.Add(result =>
         {
             if (result.GetValue(outFormat) is { } format && OutFormat.Parse(format, out string? formatError) is null) result.AddError($"--out-format: {formatError}");
@@ -235,7 +237,9 @@ internal static partial class SendCommand
             // -i is rsync's --out-format '%i %n%L'.
             var lines = result.GetValue(outFormat) is { } format ? OutFormat.Parse(format, out _) : (result.GetResult(itemize)?.IdentifierTokenCount ?? 0) > 0 ? OutFormat.Itemized : null;
             var logged = result.GetValue(logFile) is { } logPath ? (logPath, result.GetValue(logFileFormat) is { } logFormat ? OutFormat.Parse(logFormat, out _)! : OutFormat.Itemized) : ((string, OutFormat)?)null;
-            var output = new SendOutput(result.GetValue(json), lines, result.GetValue(quiet), statsLevel, Progress: flags.Progress is not 0, Names: flags.Name is not 0, logged);
+            // As rsync's levels: no commas, commas (its default), units of 1000 (-h), of 1024 (-hh).
+            int humanLevel = result.GetValue(noHuman) ? 0 : 1 + Math.Min(result.GetResult(human)?.IdentifierTokenCount ?? 0, 2);
+            var output = new SendOutput(result.GetValue(json), lines, result.GetValue(quiet), statsLevel, Progress: flags.Progress is not 0, Names: flags.Name is not 0, logged, humanLevel);
             return RunAsync(result.GetValue(paths)!, result.GetValue(filesFrom) is { } list ? (list, result.GetValue(from0)) : null, result.GetValue(to)!, options, PatternsInOrder(result, exclude, excludeFrom, include, includeFrom, filter), result.GetValue(token), result.GetValue(tokenFile), output, cancellationToken);
         });
         return command;
@@ -244,13 +248,13 @@ internal static partial class SendCommand
     /// <summary>
     /// The words of `sglty send` as rsync users type them, before the parser reads them: an option this command does
     /// not know, alone or among bundled letters (-avzHAX), would otherwise be taken for a PATH and fail as one not
-    /// found, or be sent if a file of that name stands here; rsync's -h (human-readable sizes, which sglty's always
-    /// are) would print the help and send nothing. The first is an error, the second dropped, and so is
-    /// --human-readable. Words after "--" are PATHs whatever they start with; -h alone still asks for the help.
+    /// found, or be sent if a file of that name stands here; rsync's -h (human-readable sizes) would print the help
+    /// and send nothing. The first is an error, the second taken as --human-readable. Words after "--" are PATHs
+    /// whatever they start with; -h alone still asks for the help.
     /// </summary>
     internal static (string[] Arguments, string? Error) Prepare(IReadOnlyList<string> arguments, Command send)
     {
-        // rsync's -h is the help alone, and human-readable sizes (which sglty's always are) beside anything else.
+        // rsync's -h is the help alone, and human-readable sizes beside anything else.
         if (arguments is ["-h"]) return (["-h"], null);
         var takesValue = new Dictionary<string, bool>(StringComparer.Ordinal) { ["--help"] = false, ["-?"] = false };
         foreach (var option in send.Options)
@@ -272,7 +276,11 @@ internal static partial class SendCommand
                 prepared.Add(word);
                 continue;
             }
-            if (word is "-h" or "--human-readable") continue;
+            if (word is "-h" or "--human-readable")
+            {
+                prepared.Add("--human-readable");
+                continue;
+            }
             string name = word.StartsWith("--", StringComparison.Ordinal) ? word.Split('=')[0] : word;
             if (takesValue.TryGetValue(name, out bool takes))
             {
@@ -283,9 +291,14 @@ internal static partial class SendCommand
             if (word.StartsWith("--", StringComparison.Ordinal)) return ([], $"unknown option '{name}' (a path that starts with '-' is written ./{word})");
             // Bundled letters, as -avzP: each a known option; one that takes a value takes the rest, or the next word.
             var kept = new System.Text.StringBuilder("-");
+            int human = 0;
             for (int i = 1; i < word.Length; i++)
             {
-                if (word[i] == 'h') continue;
+                if (word[i] == 'h')
+                {
+                    human++;
+                    continue;
+                }
                 if (!takesValue.TryGetValue($"-{word[i]}", out bool letterTakes))
                     return ([], word.Length == 2 ? $"unknown option '{word}' (a path that starts with '-' is written ./{word})" : $"unknown option '-{word[i]}' in '{word}'");
                 kept.Append(word[i]);
@@ -295,6 +308,7 @@ internal static partial class SendCommand
                 break;
             }
             if (kept.Length > 1) prepared.Add(kept.ToString());
+            prepared.AddRange(Enumerable.Repeat("--human-readable", human));
         }
         return ([.. prepared], null);
     }
@@ -358,7 +372,7 @@ internal static partial class SendCommand
     /// What a send prints besides its errors: a JSON object (--json), a line per change (-i, --out-format), nothing
     /// but errors (-q), rsync's statistics (--stats: 2 all, 1 the last two lines), progress, and a log file.
     /// </summary>
-    private sealed record SendOutput(bool Json, OutFormat? Lines, bool Quiet, int Stats, bool Progress, bool Names, (string File, OutFormat Format)? Logged);
+    private sealed record SendOutput(bool Json, OutFormat? Lines, bool Quiet, int Stats, bool Progress, bool Names, (string File, OutFormat Format)? Logged, int Human);
 
     /// <summary>A line of a send's end: on stderr (unless <paramref name="unshown"/>: quiet, for what is no error), and in the log file.</summary>
     private static void Say(TransferLog? log, string line, bool unshown = false)
@@ -372,7 +386,7 @@ internal static partial class SendCommand
 
     private static async Task<int> RunAsync(string[] paths, (string File, bool NulSeparated)? filesFrom, string to, TransferOptions options, List<(Option Option, string Value)> patterns, string? token, string? tokenFile, SendOutput output, CancellationToken cancellationToken)
     {
-        var (json, lines, quiet, stats, progress, _, logged) = output;
+        var (json, lines, quiet, stats, progress, _, logged, human) = output;
         TransferLog? log = null;
         var held = new List<string>();
         try
@@ -447,7 +461,7 @@ internal static partial class SendCommand
             bool partial = result.EntriesNotDeleted > 0 || keptAmiss > 0;
             int limited = result.EntriesLeftByLimit > 0 ? Errors.DeletionLimit : 0;
             if (json) WriteJson(result, partial || result.NotSent.Count > 0 ? Errors.PartialTransfer : limited, options.ListSent, lines is not null);
-            WriteStats(result, stats, quiet);
+            WriteStats(result, stats, human, quiet);
             if (result.EntriesNotDeleted > 0)
                 Say(log, $"sglty: error: {Count.Of(result.EntriesNotDeleted, "entry", "entries")} at the receiver could not be deleted; the receiver's log names them");
             if (result.EntriesLeftByLimit > 0)
@@ -490,7 +504,7 @@ internal static partial class SendCommand
     /// </summary>
     private static int DryRunReport(SendResult result, bool existingOnly, SendOutput output, TransferLog? log)
     {
-        var (json, lines, quiet, stats, _, names, _) = output;
+        var (json, lines, quiet, stats, _, names, _, human) = output;
         int exitCode = result.NotSent.Count > 0 || result.EntriesNotDeleted > 0 ? Errors.PartialTransfer : result.EntriesLeftByLimit > 0 ? Errors.DeletionLimit : 0;
         if (json)
         {
@@ -519,7 +533,7 @@ internal static partial class SendCommand
         if (result.EntriesNotDeleted > 0) Say(log, $"sglty: {Count.Of(result.EntriesNotDeleted, "entry", "entries")} at the receiver could not be deleted; the receiver's log names them");
         if (result.EntriesLeftByLimit > 0) Say(log, $"sglty: deletions would stop at the --max-delete limit: {Count.Of(result.EntriesLeftByLimit, "entry", "entries")} at the receiver would be left (a directory counted once)");
         if (result.DeletionSkipped) Say(log, "sglty: the receiver would not delete what the source no longer has: entries were left out (named above), which it would take for gone");
-        WriteStats(result, stats, quiet);
+        WriteStats(result, stats, human, quiet);
         return exitCode;
     }
 
@@ -670,9 +684,9 @@ internal static partial class SendCommand
     private static long Delivered(SendResult result) => Math.Min(result.BytesTransferred, result.BytesSent + result.BytesInHoles);
 
     /// <summary>rsync's --stats lines at <paramref name="level"/> on stdout (none at 0), unless quiet, as rsync -q prints none.</summary>
-    private static void WriteStats(SendResult result, int level, bool quiet)
+    private static void WriteStats(SendResult result, int level, int human, bool quiet)
     {
-        if (level > 0 && !quiet) WriteList([.. TransferStats.Lines(result, level)], prefix: "", printable: true);
+        if (level > 0 && !quiet) WriteList([.. TransferStats.Lines(result, level, human)], prefix: "", printable: true);
     }
 
     /// <summary>Lines on stdout, each path made printable unless it is so already (<paramref name="printable"/>: an --out-format line, whose own text stays as given).</summary>

@@ -62,6 +62,33 @@ public sealed class StatsTests
         TestFiles.AssertSameTree(source, Path.Combine(copy, "src"));
     }
 
+    /// <summary>
+    /// rsync's human-readable levels write --stats' counts and sizes as rsync writes them for the same trees: units of
+    /// 1000 with -h (-avh, as rsync users type it), of 1024 with -hh, no thousands commas with --no-h.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData("-avh", "1.30M bytes", "8 (reg: 4, dir: 3, link: 1)")]
+    [InlineData("-hh", "1.24M bytes", "8 (reg: 4, dir: 3, link: 1)")]
+    [InlineData("--no-h", "1300000 bytes", "8 (reg: 4, dir: 3, link: 1)")]
+    public async Task Stats_are_written_at_rsyncs_human_readable_levels(string level, string transferred, string files)
+    {
+        Skip.IfNot(Commands.RsyncAtLeast(3, 1), "rsync 3.1 or later is not installed");
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src"), destination = temp.Sub("dst"), copy = Path.Combine(temp.Path, "copy");
+        MakeTrees(source, Path.Combine(destination, "src"));
+        Assert.True(Commands.Run("cp", "-a", destination, copy));
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var rsync = Values(Commands.Output("rsync", "-rlpt", "--delete", "--stats", level, source, copy + "/"));
+        var (exit, output, error) = await SgltyProcess.RunAsync("send", source, "--to", receiver.Url.ToString(), "--delete", "--stats", level);
+        Assert.True(exit == 0, error);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        var sglty = Values(output);
+        foreach (string key in Counted) Assert.True(rsync[key] == sglty[key], $"{key}: rsync {rsync[key]}, sglty {sglty[key]}");
+        Assert.Equal((transferred, files), (sglty["Total transferred file size"], sglty["Number of files"]));
+        TestFiles.AssertSameTree(source, Path.Combine(destination, "src"));
+    }
+
     /// <summary>A dry run counts what a send would do, says so as rsync does, and changes nothing.</summary>
     [SkippableFact]
     public async Task A_dry_run_counts_what_a_send_would_do()
