@@ -72,16 +72,17 @@ internal sealed class ExtendedAttributes : IEquatable<ExtendedAttributes>
     /// The attributes of what <paramref name="path"/> names (following a link there only if <paramref name="follow"/>),
     /// in the scope; <see cref="None"/> where the file system keeps none. Throws an <see cref="IOException"/> or
     /// <see cref="UnauthorizedAccessException"/> for any other failure. What a <paramref name="source"/> sends leaves
-    /// capabilities out, and is refused (a <see cref="SingularityException"/>) beyond <see cref="MostBytes"/> or with a
-    /// name that is not UTF-8; what stands at a receiver is read as it is, names that are not UTF-8 aside (never touched).
+    /// capabilities out, and is refused (a <see cref="SingularityException"/> whose message says why, of the entry)
+    /// beyond <see cref="MostBytes"/> or with a name that is not UTF-8; what stands at a receiver is read as it is,
+    /// names that are not UTF-8 aside (never touched).
     /// </summary>
     public static ExtendedAttributes Of(string path, AttributeScope scope, bool follow = false, bool source = false) =>
         Read(scope, buffer => follow ? listxattr(path, buffer, buffer.Length) : llistxattr(path, buffer, buffer.Length),
-            (name, buffer) => follow ? getxattr(path, name, buffer, buffer.Length) : lgetxattr(path, name, buffer, buffer.Length), source ? path : null);
+            (name, buffer) => follow ? getxattr(path, name, buffer, buffer.Length) : lgetxattr(path, name, buffer, buffer.Length), source);
 
     /// <summary>As <see cref="Of(string, AttributeScope, bool, bool)"/>, for what stands at a receiver, open at <paramref name="handle"/>.</summary>
     public static ExtendedAttributes Of(SafeFileHandle handle, AttributeScope scope) =>
-        Read(scope, buffer => flistxattr(handle, buffer, buffer.Length), (name, buffer) => fgetxattr(handle, name, buffer, buffer.Length), null);
+        Read(scope, buffer => flistxattr(handle, buffer, buffer.Length), (name, buffer) => fgetxattr(handle, name, buffer, buffer.Length), source: false);
 
     /// <summary>Whether what <paramref name="path"/> names (following a link there only if <paramref name="follow"/>) has these attributes, of this scope; one that cannot be read has not.</summary>
     public bool StandAt(string path, bool follow = false)
@@ -159,8 +160,8 @@ internal sealed class ExtendedAttributes : IEquatable<ExtendedAttributes>
         throw Errno.ToException(error);
     }
 
-    /// <summary>Reads the attributes of the scope; <paramref name="source"/>, the path of a source being sent, else null (see <see cref="Of(string, AttributeScope, bool, bool)"/>).</summary>
-    private static ExtendedAttributes Read(AttributeScope scope, Func<byte[], long> list, Func<string, byte[], long> get, string? source)
+    /// <summary>Reads the attributes of the scope, of a source being sent or of what stands at a receiver (see <see cref="Of(string, AttributeScope, bool, bool)"/>).</summary>
+    private static ExtendedAttributes Read(AttributeScope scope, Func<byte[], long> list, Func<string, byte[], long> get, bool source)
     {
         if (!OperatingSystem.IsLinux()) return None.In(scope);
         byte[] names = new byte[1024];
@@ -189,15 +190,15 @@ internal sealed class ExtendedAttributes : IEquatable<ExtendedAttributes>
             }
             catch (DecoderFallbackException)
             {
-                if (source is null) continue;
-                throw new SingularityException(ErrorCode.BadPath, $"cannot send the extended attributes of '{source}': a name is not valid UTF-8, which the receiver needs; send without -X");
+                if (!source) continue;
+                throw new SingularityException(ErrorCode.BadPath, "the name of one of its extended attributes is not valid UTF-8, which the receiver needs");
             }
-            if (!Within(scope, name) || (source is not null && name == Capability)) continue;
+            if (!Within(scope, name) || (source && name == Capability)) continue;
             // Removed since it was listed: as if it had never been.
             if (ValueOf(name, get) is not { } value) continue;
             total += bytes.Length + value.Length;
-            if (source is not null && total > MostBytes)
-                throw new SingularityException(ErrorCode.BadPath, $"cannot send the extended attributes of '{source}': they hold more than {MostBytes >> 10} KiB; send without -X");
+            if (source && total > MostBytes)
+                throw new SingularityException(ErrorCode.BadPath, $"its extended attributes hold more than the {MostBytes >> 10} KiB an entry carries");
             if (total > MostStanding) throw new IOException($"its extended attributes hold more than {MostStanding >> 20} MiB");
             items.Add((name, value));
         }

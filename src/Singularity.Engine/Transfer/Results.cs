@@ -60,7 +60,7 @@ public sealed record SendResult
     /// </summary>
     public IReadOnlyList<NotSentEntry> NotSent { get; init; } = [];
     /// <summary>The files of <see cref="NotSent"/> (counted in <see cref="Files"/>; not the paths the scan did not find).</summary>
-    public int FilesNotSent => NotSent.Count(entry => !entry.IsDirectory && !entry.IsLink && !entry.IsSpecial && !entry.NotFound);
+    public int FilesNotSent => NotSent.Count(entry => entry.IsFile);
     /// <summary>The bytes of <see cref="FilesNotSent"/> (counted in <see cref="Bytes"/>).</summary>
     public long BytesNotSent => NotSent.Sum(entry => entry.Bytes);
     /// <summary>Files that travelled (or were completed from what an earlier attempt left): neither unchanged nor left out.</summary>
@@ -159,6 +159,9 @@ public sealed record NotSentEntry(string Path, string Reason)
     /// manifest, so not counted in <see cref="SendResult.Files"/>.
     /// </summary>
     public bool NotFound { get; init; }
+
+    /// <summary>A file of the source left out (counted in <see cref="SendResult.Files"/>): not a directory, a link, a special, nor a path not found.</summary>
+    public bool IsFile => !IsDirectory && !IsLink && !IsSpecial && !NotFound;
 }
 
 /// <summary>A source that a send moving its files (<see cref="TransferOptions.RemoveSourceFiles"/>) kept: its path here, and why.</summary>

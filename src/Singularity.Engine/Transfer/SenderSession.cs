@@ -204,15 +204,6 @@ internal sealed partial class SenderSession
                 : e with { Entry = e.Entry with { Owner = chosen.Apply(read ? SpecialFiles.OwnerOf(e.SourcePath, follow: e.Entry.Path.Length <= e.Skip) : null, parts) } })];
             if (!options.NumericIds) _ownerNames = NamesOf(scanned, chosen);
         }
-        // rsync -X and -A: one more look at each entry. A hard link's are its file's.
-        var scope = (options.Xattrs ? AttributeScope.Xattrs : 0) | (options.Acls ? AttributeScope.Acls : 0);
-        if (scope != AttributeScope.None)
-        {
-#pragma warning disable CA2208 // Names the option the caller set.
-            if (!OperatingSystem.IsLinux()) throw new ArgumentException("extended attributes and ACLs can be read on Linux only", nameof(TransferOptions.Xattrs));
-#pragma warning restore CA2208
-            scanned = [.. scanned.Select(e => e.Entry.Kind == EntryKind.HardLink ? e : e with { Entry = e.Entry with { Xattrs = XattrsOf(e, scope) } })];
-        }
         // A transfer rule, as rsync's --max-size: the files it leaves out are named to a receiver that deletes, which keeps them.
         if (options.MaxFileSize is not null || options.MinFileSize is not null)
         {
@@ -235,8 +226,20 @@ internal sealed partial class SenderSession
             }
             scanned = kept;
         }
-        _totalAll = scanned.Where(e => e.Entry.Kind == EntryKind.File).Sum(e => e.Entry.Size);
-        _filesAll = scanned.Count(e => e.Entry.Kind == EntryKind.File);
+        // rsync -X and -A: one more look at each entry the rules keep.
+        var scope = (options.Xattrs ? AttributeScope.Xattrs : 0) | (options.Acls ? AttributeScope.Acls : 0);
+        if (scope != AttributeScope.None)
+        {
+#pragma warning disable CA2208 // Names the option the caller set.
+            if (!OperatingSystem.IsLinux()) throw new ArgumentException("extended attributes and ACLs can be read on Linux only", nameof(TransferOptions.Xattrs));
+#pragma warning restore CA2208
+            scanned = WithXattrs(scanned, scope, firstAttempt ? events : null);
+        }
+        // The files left out so far (only those whose attributes could not be read) count among the send's, as those
+        // left out later do.
+        var filesLeftOut = NotSent.Where(e => e.IsFile).ToList();
+        _totalAll = scanned.Where(e => e.Entry.Kind == EntryKind.File).Sum(e => e.Entry.Size) + filesLeftOut.Sum(e => e.Bytes);
+        _filesAll = scanned.Count(e => e.Entry.Kind == EntryKind.File) + filesLeftOut.Count;
         // On a retry, files the receiver already committed are left out of the manifest; or, when the receiver is to
         // delete what the manifest does not name, or hard links name them, named as sent before, which it leaves if
         // they are still in place.
@@ -475,24 +478,68 @@ internal sealed partial class SenderSession
     }
 
     /// <summary>
-    /// The extended attributes of a scanned entry (following the link a source is named through, as for its
-    /// contents); null for none, or for an entry gone since the scan, which its read then reports. One that cannot be
-    /// read stops the send before anything moves: sent without them, the receiver would remove its copy's.
+    /// The scanned entries, each with its extended attributes in the scope (a hard link's are its file's). One whose
+    /// attributes cannot be read or sent is left out and named, as rsync leaves it out, with all a directory holds and
+    /// the other names of a file: sent without them, the receiver would remove its copy's. Each is told to
+    /// <paramref name="skipped"/> as the scan tells what it leaves out.
     /// </summary>
-    private static ExtendedAttributes? XattrsOf(SourceEntry entry, AttributeScope scope)
+    private List<SourceEntry> WithXattrs(List<SourceEntry> scanned, AttributeScope scope, Action<string>? skipped)
     {
+        var kept = new List<SourceEntry>(scanned.Count);
+        var leftOut = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var entry in scanned)
+        {
+            var (path, kind) = (entry.Entry.Path, entry.Entry.Kind);
+            ExtendedAttributes? xattrs = null;
+            string? reason = kind == EntryKind.HardLink
+                ? leftOut.Contains(entry.Entry.LinkTarget!) ? $"its file '{entry.Entry.LinkTarget}' was not sent" : null
+                : Inside(leftOut, path) ? "" : XattrsOf(entry, scope, out xattrs);
+            if (reason is null)
+            {
+                kept.Add(xattrs is null ? entry : entry with { Entry = entry.Entry with { Xattrs = xattrs } });
+                continue;
+            }
+            leftOut.Add(path);
+            // What a directory left out holds goes with it unnamed, as rsync names the directory alone; a file's other names are named.
+            if (reason.Length == 0) continue;
+            lock (_notSent) _notSent.Add(new NotSentEntry(path, reason) { IsDirectory = kind == EntryKind.Directory, IsLink = kind is EntryKind.Symlink or EntryKind.HardLink, IsSpecial = kind == EntryKind.Special, Bytes = kind == EntryKind.File ? entry.Entry.Size : 0 });
+            skipped?.Invoke(kind == EntryKind.Directory ? $"not sending '{path}/' or what it holds: {reason}" : $"not sending '{path}': {reason}");
+        }
+        return kept;
+
+        static bool Inside(HashSet<string> leftOut, string path)
+        {
+            for (int slash = path.LastIndexOf('/'); slash > 0; slash = path.LastIndexOf('/', slash - 1))
+                if (leftOut.Contains(path[..slash])) return true;
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Reads the extended attributes of a scanned entry (following the link a source is named through, as for its
+    /// contents) into <paramref name="xattrs"/>, null for none or for an entry gone since the scan, which its read then
+    /// reports. Returns why they cannot be sent, else null.
+    /// </summary>
+    private static string? XattrsOf(SourceEntry entry, AttributeScope scope, out ExtendedAttributes? xattrs)
+    {
+        xattrs = null;
         try
         {
-            var xattrs = ExtendedAttributes.Of(entry.SourcePath, scope, follow: entry.Entry.Path.Length <= entry.Skip, source: true);
-            return xattrs.Items.Count == 0 ? null : xattrs;
+            var read = ExtendedAttributes.Of(entry.SourcePath, scope, follow: entry.Entry.Path.Length <= entry.Skip, source: true);
+            if (read.Items.Count > 0) xattrs = read;
+            return null;
         }
         catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
         {
             return null;
         }
+        catch (SingularityException ex)
+        {
+            return $"{ex.Message}; send it without {((scope & AttributeScope.Xattrs) != 0 ? "-X" : "-A")}";
+        }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            throw new SingularityException(ErrorCode.BadPath, $"cannot read the extended attributes or ACL of '{entry.SourcePath}': {ex.Message}; send without -X and -A, or as a user who may read them");
+            return $"cannot read its extended attributes or ACL: {(ex is UnauthorizedAccessException ? "permission denied" : ex.Message)}";
         }
     }
 

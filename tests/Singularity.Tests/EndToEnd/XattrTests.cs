@@ -205,8 +205,8 @@ public sealed class XattrTests
     /// <summary>
     /// What stands at the receiver, as the review of -X found it: attributes beyond what any entry carries (set there
     /// by someone else) are replaced, not taken for the sender's; a file's capability the source does not have goes,
-    /// and keeps an earlier copy that has it from being linked; the same link stays where it is, with what was given it
-    /// there; and a source attribute whose name is not UTF-8 stops the send with a line that says so.
+    /// and keeps an earlier copy that has it from being linked; and the same link stays where it is, with what was given
+    /// it there.
     /// </summary>
     [SkippableFact]
     public async Task What_stands_at_the_receiver_is_brought_to_the_source_s_attributes()
@@ -214,8 +214,8 @@ public sealed class XattrTests
         Skip.IfNot(OperatingSystem.IsLinux() && Environment.IsPrivilegedProcess, "trusted.* attributes and capabilities need root on Linux");
         using var temp = new TempDirectory();
         string source = temp.Sub("src"), root = temp.Sub("dst"), destination = Path.Combine(root, "1");
-        string file = TestFiles.Create(Path.Combine(source, "f"), 1_000, seed: 1);
-        string program = TestFiles.Create(Path.Combine(source, "prog"), 1_000, seed: 2);
+        TestFiles.Create(Path.Combine(source, "f"), 1_000, seed: 1);
+        TestFiles.Create(Path.Combine(source, "prog"), 1_000, seed: 2);
         File.CreateSymbolicLink(Path.Combine(source, "ln"), "f");
         foreach (string name in new[] { "f", "prog" }) File.Copy(Path.Combine(source, name), Path.Combine(Directory.CreateDirectory(destination).FullName, name));
         foreach (string name in new[] { "f", "prog" }) File.SetLastWriteTimeUtc(Path.Combine(destination, name), File.GetLastWriteTimeUtc(Path.Combine(source, name)));
@@ -246,11 +246,63 @@ public sealed class XattrTests
         Assert.Equal([".L........x ln -> f", ".f........x f", ".f........x prog"], result.Changes.Select(change => change.ToString()).Order(StringComparer.Ordinal));
         foreach (string name in new[] { "f", "prog", "ln" }) Assert.Empty(Names(Path.Combine(destination, name)));
         Assert.Equal(link, SpecialFiles.IdentityOf(Path.Combine(destination, "ln"))!.Value.Inode);
+    }
 
+    /// <summary>
+    /// An entry whose attributes cannot travel (more than 64 KiB of them, a name that is not UTF-8) is left out and
+    /// named, as rsync leaves out one whose attributes it cannot read: a directory with all it holds, a file with its
+    /// other names. What stands at the receiver in their place keeps what it holds, no deletion runs, the rest
+    /// arrives, and `sglty send` exits 23 with a line for each.
+    /// </summary>
+    [SkippableFact]
+    public async Task An_entry_whose_attributes_cannot_travel_is_left_out_and_named()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "extended attributes are read on Linux only");
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src"), destination = temp.Sub("dst");
+        string plain = TestFiles.Create(Path.Combine(source, "plain"), 5_000, seed: 1);
+        Set(plain, "user.fine", "yes");
+        string huge = TestFiles.Create(Path.Combine(source, "huge"), 5_000, seed: 2);
+        Set(huge, "user.a", new string('a', 40_000));
+        Set(huge, "user.b", new string('b', 40_000));
+        SpecialFiles.Link(huge, Path.Combine(source, "z-huge"));
+        string big = Path.Combine(source, "big");
+        TestFiles.Create(Path.Combine(big, "inner"), 1_000, seed: 3);
+        Set(big, "user.a", new string('a', 40_000));
+        Set(big, "user.b", new string('b', 40_000));
+        string odd = TestFiles.Create(Path.Combine(source, "odd"), 1_000, seed: 4);
         byte[] value = [1];
-        Assert.True(setxattrBytes(file, [.. "user."u8, 0xFF, 0], value, value.Length, 0) == 0);
-        var error = await Assert.ThrowsAsync<SingularityException>(() => SingularitySender.SendAsync([source + "/"], receiver.Url, new TransferOptions { Xattrs = true }));
-        Assert.Equal($"cannot send the extended attributes of '{file}': a name is not valid UTF-8, which the receiver needs; send without -X", error.Message);
+        Assert.True(setxattrBytes(odd, [.. "user."u8, 0xFF, 0], value, value.Length, 0) == 0);
+        string standing = TestFiles.Create(Path.Combine(destination, "huge"), 5_000, seed: 9);
+        string extra = TestFiles.Create(Path.Combine(destination, "extra"), 100, seed: 5);
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var result = await SingularitySender.SendAsync([source + "/"], receiver.Url, new TransferOptions { Xattrs = true, HardLinks = true, DeleteExtraneous = true });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal([
+            ("big", "its extended attributes hold more than the 64 KiB an entry carries; send it without -X", true),
+            ("huge", "its extended attributes hold more than the 64 KiB an entry carries; send it without -X", false),
+            ("odd", "the name of one of its extended attributes is not valid UTF-8, which the receiver needs; send it without -X", false),
+            ("z-huge", "its file 'huge' was not sent", false)],
+            result.NotSent.Select(entry => (entry.Path, entry.Reason, entry.IsDirectory)).Order());
+        Assert.Equal((1, true), (result.FilesTransferred, result.DeletionSkipped));
+        TestFiles.AssertSameBytes(plain, Path.Combine(destination, "plain"));
+        Assert.Equal("yes", Get(Path.Combine(destination, "plain"), "user.fine"));
+        Assert.Equal(TestFiles.Sha256(TestFiles.Create(Path.Combine(temp.Path, "was"), 5_000, seed: 9)), TestFiles.Sha256(standing));
+        Assert.True(File.Exists(extra));
+        Assert.Equal(["extra", "huge", "plain"], Directory.EnumerateFileSystemEntries(destination).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+
+        var (exit, _, error) = await SgltyProcess.RunAsync("send", source + "/", "--to", receiver.Url.ToString(), "-X");
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal(23, exit);
+        Assert.Contains("sglty: not sending 'odd': the name of one of its extended attributes is not valid UTF-8", error);
+        Assert.Contains("sglty: not sending 'big/' or what it holds: its extended attributes hold more than", error);
+
+        // With -A alone, a user.* name is none of the send's, UTF-8 or not.
+        var acls = await SingularitySender.SendAsync([Path.Combine(source, "odd")], receiver.Url, new TransferOptions { Acls = true });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Empty(acls.NotSent);
+        TestFiles.AssertSameBytes(odd, Path.Combine(destination, "odd"));
     }
 
     /// <summary>
@@ -290,6 +342,68 @@ public sealed class XattrTests
             Assert.Equal("v1", Get(there, "user.k"));
             Assert.Equal((UnixFileMode)0b100_100_100, File.GetUnixFileMode(there));
             Assert.DoesNotContain("lacked some", receiverError);
+        }
+    }
+
+    /// <summary>
+    /// A receiver that is not root takes a directory and a file whose ACLs leave their owner no write: what the
+    /// directory holds is still written into it, and the file's user.* attribute is set before the ACL that would
+    /// refuse it, as rsync sets them.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_receiver_that_is_not_root_takes_acls_that_leave_the_owner_no_write()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux() && Environment.IsPrivilegedProcess && Commands.Run("setpriv", "--version"), "needs root, to run the receiver as nobody");
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src"), destination = temp.Sub("dst"), urls = temp.Sub("urls");
+        foreach (string directory in new[] { temp.Path, destination, urls }) File.SetUnixFileMode(directory, (UnixFileMode)0b111_101_101);
+        Assert.True(Commands.Run("chown", "65534:65534", destination, urls));
+        string locked = Path.Combine(source, "locked");
+        string file = TestFiles.Create(Path.Combine(locked, "f"), 1_000, seed: 1);
+        TestFiles.Create(Path.Combine(locked, "g"), 2_000, seed: 2);
+        Set(file, "user.k", "v");
+        File.SetUnixFileMode(file, (UnixFileMode)0b100_100_100);
+        SetAcl(file, ExtendedAttributes.AccessAcl, (2, 4, 1000));
+        File.SetUnixFileMode(locked, (UnixFileMode)0b101_101_101);
+        SetAcl(locked, ExtendedAttributes.AccessAcl, (2, 5, 1000));
+        string urlFile = Path.Combine(urls, "url");
+        using var receiver = SgltyProcess.StartUnprivileged("recv", "--dir", destination, "--listen", "127.0.0.1:0", "--once", "--url-file", urlFile, "--encrypt", "none");
+        string url = await SgltyProcess.WaitForFileAsync(urlFile, receiver);
+
+        var (exit, _, error) = await SgltyProcess.RunAsync("send", source + "/", "--to", url, "-A", "-X", "--encrypt", "none");
+        var (receiverExit, _, receiverError) = await SgltyProcess.FinishAsync(receiver);
+        Assert.True(exit == 0 && receiverExit == 0, error + receiverError);
+        Assert.DoesNotContain("lacked some", receiverError);
+        TestFiles.AssertSameTree(source, destination);
+        string arrived = Path.Combine(destination, "locked", "f");
+        Assert.True(ExtendedAttributes.Of(file, AttributeScope.Xattrs | AttributeScope.Acls).Equals(ExtendedAttributes.Of(arrived, AttributeScope.Xattrs | AttributeScope.Acls)));
+        Assert.Equal(File.GetUnixFileMode(file), File.GetUnixFileMode(arrived));
+        // The directory ends with its owner's write and search, as without -A, and the ACL's named entry.
+        Assert.Equal(File.GetUnixFileMode(locked) | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(destination, "locked")));
+        Assert.Contains(ExtendedAttributes.AccessAcl, Names(Path.Combine(destination, "locked")));
+    }
+
+    /// <summary>
+    /// With --chmod beside -A, a file ends with the mode --chmod gives send after send, as with rsync: an ACL brought
+    /// up to date in place carries the source's mode bits, and the mode is given after it.
+    /// </summary>
+    [SkippableFact]
+    public async Task Chmod_beside_acls_gives_the_same_mode_send_after_send()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "ACLs are read on Linux only");
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src"), destination = temp.Sub("dst");
+        string file = TestFiles.Create(Path.Combine(source, "f"), 1_000, seed: 1);
+        SetAcl(file, ExtendedAttributes.AccessAcl, (2, 6, 1000));
+        var expected = File.GetUnixFileMode(file) & ~UnixFileMode.OtherRead;
+        await using var receiver = new LoopbackReceiver(destination);
+
+        for (int send = 0; send < 3; send++)
+        {
+            var result = await SingularitySender.SendAsync([source + "/"], receiver.Url, new TransferOptions { SkipUnchanged = true, Acls = true, ModeChanges = ["o-r"] });
+            Assert.True((await receiver.NextResultAsync()).Succeeded);
+            Assert.Equal(send == 0 ? 1 : 0, result.FilesTransferred);
+            Assert.Equal(expected, File.GetUnixFileMode(Path.Combine(destination, "f")));
         }
     }
 
