@@ -458,7 +458,7 @@ internal static partial class SendCommand
             foreach (var kept in result.SourcesKept) Say(log, $"sglty: kept '{Errors.Printable(kept.Path)}': {Errors.Printable(kept.Reason)}", unshown: quiet && kept.AsAsked);
             // Sources kept as the options say (a link named as a source, a file the receiver kept) are no fault.
             int keptAmiss = result.SourcesKept.Count(kept => !kept.AsAsked);
-            bool partial = result.EntriesNotDeleted > 0 || keptAmiss > 0;
+            bool partial = result.EntriesNotDeleted > 0 || keptAmiss > 0 || result.XattrsNotSet;
             int limited = result.EntriesLeftByLimit > 0 ? Errors.DeletionLimit : 0;
             if (json) WriteJson(result, partial || result.NotSent.Count > 0 ? Errors.PartialTransfer : limited, options.ListSent, lines is not null);
             WriteStats(result, stats, human, quiet);
@@ -466,6 +466,8 @@ internal static partial class SendCommand
                 Say(log, $"sglty: error: {Count.Of(result.EntriesNotDeleted, "entry", "entries")} at the receiver could not be deleted; the receiver's log names them");
             if (result.EntriesLeftByLimit > 0)
                 Say(log, $"sglty: error: deletions stopped at the --max-delete limit of {options.MaxDelete}: {Count.Of(result.EntriesLeftByLimit, "entry", "entries")} at the receiver {(result.EntriesLeftByLimit == 1 ? "was" : "were")} left (a directory counted once); check the source, then send with a higher limit to delete {(result.EntriesLeftByLimit == 1 ? "it" : "them")}");
+            if (result.XattrsNotSet)
+                Say(log, "sglty: error: the receiver could not give some entries all their extended attributes or ACLs: its file system or system refused them (its log counts them); everything arrived");
             if (keptAmiss > 0)
                 Say(log, $"sglty: error: {Count.Of(keptAmiss, "source was", "sources were")} kept here, changed after {(keptAmiss == 1 ? "it was" : "they were")} read or not removable (named above); the receiver holds what was read: send again to move {(keptAmiss == 1 ? "it" : "them")} as {(keptAmiss == 1 ? "it is" : "they are")} now");
             if (result.NotSent.Count == 0) return partial ? Errors.PartialTransfer : limited;
@@ -765,6 +767,7 @@ internal static partial class SendCommand
             writer.WriteNumber("not_deleted", result.EntriesNotDeleted);
             writer.WriteBoolean("deletion_skipped", result.DeletionSkipped);
             writer.WriteNumber("left_by_max_delete", result.EntriesLeftByLimit);
+            writer.WriteBoolean("xattrs_not_set", result.XattrsNotSet);
             writer.WriteNumber("retries", result.Retries);
             writer.WriteNumber("retransmits", result.Retransmits);
             writer.WriteNumber("seconds", seconds);

@@ -116,8 +116,9 @@ internal sealed partial class ReceiverSession
     // Finish has arrived; when the last StillWorking went out.
     private bool _finishing;
     private long _lastStillWorking;
-    // SessionDone's flags: bit 0, the receiver deleted what the source no longer has (it was asked, and nothing failed).
-    internal const int SessionDoneDeleted = 1;
+    // SessionDone's flags: bit 0, the receiver deleted what the source no longer has (it was asked, and nothing failed);
+    // bit 1, the file system or the system refused some of the extended attributes or ACLs sent (more flags bit 9 or 11).
+    internal const int SessionDoneDeleted = 1, SessionDoneXattrsNotSet = 2;
     // Every path of the manifest, by a 128-bit hash of it rather than the path itself: a tree of millions of files
     // would otherwise keep every name until the manifest ends (and, to delete what it does not name, until the
     // session's end). Seeded at random, so no sender can choose two paths that collide.
@@ -1582,7 +1583,7 @@ internal sealed partial class ReceiverSession
         BinaryPrimitives.WriteInt32LittleEndian(done.AsSpan(4), _extraneous?.Deleted ?? 0);
         BinaryPrimitives.WriteInt64LittleEndian(done.AsSpan(8), Interlocked.Read(ref _bytesWritten));
         BinaryPrimitives.WriteInt32LittleEndian(done.AsSpan(16), _extraneous?.Failed ?? 0);
-        BinaryPrimitives.WriteInt32LittleEndian(done.AsSpan(20), _deletionRan ? SessionDoneDeleted : 0);
+        BinaryPrimitives.WriteInt32LittleEndian(done.AsSpan(20), (_deletionRan ? SessionDoneDeleted : 0) | (_xattrsNotSet > 0 ? SessionDoneXattrsNotSet : 0));
         if (_mostDeletions is not null) BinaryPrimitives.WriteInt32LittleEndian(done.AsSpan(24), _extraneous?.LeftByLimit ?? 0);
         _control!.Post(ControlMessageType.SessionDone, done);
         await _control.FlushAsync().ConfigureAwait(false);

@@ -82,6 +82,12 @@ public sealed record SendResult
     /// </summary>
     public bool DeletionSkipped { get; init; }
     /// <summary>
+    /// Whether the receiver could not give some entries all the extended attributes or ACLs sent
+    /// (<see cref="TransferOptions.Xattrs"/>, <see cref="TransferOptions.Acls"/>): its file system or system refused
+    /// them, and its log counts them. The entries arrived all the same; rsync ends such a send with exit 23.
+    /// </summary>
+    public bool XattrsNotSet { get; init; }
+    /// <summary>
     /// A dry run (<see cref="TransferOptions.DryRun"/>): nothing was sent, written or deleted. <see cref="FilesTransferred"/>
     /// and <see cref="EntriesDeleted"/> count what a real send would have sent and deleted.
     /// </summary>
@@ -206,7 +212,7 @@ public sealed record ReceiveResult
     public int OwnersNotSet { get; init; }
     /// <summary>Devices a sender sent (<see cref="TransferOptions.Devices"/>) that this receiver skipped, as it makes none (<see cref="ReceiverOptions.MakeDevices"/>) or may not.</summary>
     public int DevicesSkipped { get; init; }
-    /// <summary>Entries that arrived but could not be given all the extended attributes the sender kept (<see cref="TransferOptions.Xattrs"/>): the file system or the system refused them here.</summary>
+    /// <summary>Entries that arrived but could not be given all the extended attributes or ACLs the sender kept (<see cref="TransferOptions.Xattrs"/>, <see cref="TransferOptions.Acls"/>): the file system or the system refused them here, as the sender is told.</summary>
     public int XattrsNotSet { get; init; }
     /// <summary>
     /// A dry run (<see cref="TransferOptions.DryRun"/>): nothing was written or deleted here; <see cref="Files"/> and

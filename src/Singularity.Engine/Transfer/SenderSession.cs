@@ -104,6 +104,8 @@ internal sealed partial class SenderSession
     // With a most deletions (rsync --max-delete): the entries the receiver left once it reached it.
     private int _entriesLeftByLimit;
     private bool _deletionRan;
+    // The receiver could not give some entries all the extended attributes or ACLs sent (SessionDone flags bit 1).
+    private bool _xattrsNotSet;
     // Files counted as committed that moved no data: found in place (FilesPresent) or left out (FilesDropped).
     private int _filesSettledUnmoved;
     // What this attempt left out: directories the scan could not list, files that could not be opened, and entries
@@ -573,6 +575,7 @@ internal sealed partial class SenderSession
             EntriesNotDeleted = _entriesNotDeleted,
             EntriesLeftByLimit = _entriesLeftByLimit,
             DeletionSkipped = _options.DeleteExtraneous && !_deletionRan,
+            XattrsNotSet = _xattrsNotSet,
             DryRun = _options.DryRun,
             WouldSend = WouldSend,
             Sent = Sent,
@@ -982,7 +985,11 @@ internal sealed partial class SenderSession
                 _entriesLeftByLimit = limited ? BinaryPrimitives.ReadInt32LittleEndian(body[24..]) : 0;
                 _entriesDeleted = BinaryPrimitives.ReadInt32LittleEndian(body[4..]);
                 _entriesNotDeleted = BinaryPrimitives.ReadInt32LittleEndian(body[16..]);
-                _deletionRan = (BinaryPrimitives.ReadInt32LittleEndian(body[20..]) & ReceiverSession.SessionDoneDeleted) != 0;
+                int doneFlags = BinaryPrimitives.ReadInt32LittleEndian(body[20..]);
+                _deletionRan = (doneFlags & ReceiverSession.SessionDoneDeleted) != 0;
+                _xattrsNotSet = (doneFlags & ReceiverSession.SessionDoneXattrsNotSet) != 0;
+                if (_xattrsNotSet && (_moreFlags & (MoreSessionFlags.Xattrs | MoreSessionFlags.Acls)) == 0)
+                    throw new ProtocolViolationException("SessionDone names extended attributes this sender did not send");
                 if (((_entriesDeleted | _entriesNotDeleted) != 0 && !Deletes) || (_deletionRan && (_sessionFlags & OpenSessionFlags.DeleteExtraneous) == 0) || _entriesDeleted < 0 || _entriesNotDeleted < 0
                     || _entriesLeftByLimit < 0 || (limited && _entriesDeleted > _options.MaxDelete)
                     || _entriesDeleted < _wouldDelete.Count)

@@ -444,6 +444,24 @@ public sealed class HostileReceiverTests
         Assert.Contains("SessionDone counts deletions this sender did not ask for", error.Message);
     }
 
+    /// <summary>A receiver that says it could not set extended attributes the sender did not send is refused: the send would exit 23 for nothing.</summary>
+    [Fact]
+    public async Task Attributes_refused_that_the_sender_did_not_send_are_refused()
+    {
+        using var temp = new TempDirectory();
+        await using var receiver = new RawReceiver();
+        var send = SendOneFile(temp, receiver);
+        await AcceptOneFileAsync(receiver);
+
+        await receiver.SendAsync(ControlMessageType.ShardAcks, RawReceiver.Batch([0, 0]));
+        await receiver.SendAsync(ControlMessageType.FilesCommitted, RawReceiver.Batch([0]));
+        await receiver.EndSessionAsync(1, 1000, flags: Singularity.Engine.Transfer.ReceiverSession.SessionDoneXattrsNotSet);
+
+        var error = await Assert.ThrowsAnyAsync<SingularityException>(() => send);
+        Assert.Equal(ErrorCode.ProtocolViolation, error.Code);
+        Assert.Contains("SessionDone names extended attributes this sender did not send", error.Message);
+    }
+
     /// <summary>
     /// A nack for a copy no longer in flight (here one already acknowledged; in practice one whose lane's failover
     /// queued it again already) queues nothing: the shard would be sent twice and only one copy's credit come back.

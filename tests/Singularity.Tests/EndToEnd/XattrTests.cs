@@ -384,6 +384,42 @@ public sealed class XattrTests
     }
 
     /// <summary>
+    /// A receiver refused the attributes of a file in place (another user's, which a receiver that is not root may not
+    /// change) keeps the file as it is: the send says so and exits 23, as rsync -X does, and the receiver's log counts
+    /// it; a send of none there exits 0.
+    /// </summary>
+    [SkippableFact]
+    public async Task Attributes_the_receiver_is_refused_make_the_send_say_so()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux() && Environment.IsPrivilegedProcess && Commands.Run("setpriv", "--version"), "needs root, to run the receiver as nobody");
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src"), destination = temp.Sub("dst"), urls = temp.Sub("urls");
+        foreach (string directory in new[] { temp.Path, destination, urls }) File.SetUnixFileMode(directory, (UnixFileMode)0b111_101_101);
+        Assert.True(Commands.Run("chown", "65534:65534", destination, urls));
+        string file = TestFiles.Create(Path.Combine(source, "f"), 1_000, seed: 1);
+        Set(file, "user.k", "v");
+        TestFiles.Create(Path.Combine(source, "plain"), 1_000, seed: 2);
+        // Root's, which nobody may read but not write.
+        string there = Path.Combine(destination, "f");
+        File.Copy(file, there);
+        File.SetLastWriteTimeUtc(there, File.GetLastWriteTimeUtc(file));
+
+        foreach (var (sent, expected) in new[] { (file, 23), (Path.Combine(source, "plain"), 0) })
+        {
+            string urlFile = Path.Combine(urls, $"url{expected}");
+            using var receiver = SgltyProcess.StartUnprivileged("recv", "--dir", destination, "--listen", "127.0.0.1:0", "--once", "--url-file", urlFile, "--encrypt", "none");
+            string url = await SgltyProcess.WaitForFileAsync(urlFile, receiver);
+            var (exit, output, error) = await SgltyProcess.RunAsync("send", sent, "--to", url, "-X", "--encrypt", "none", "--json");
+            var (receiverExit, _, receiverError) = await SgltyProcess.FinishAsync(receiver);
+            Assert.True(exit == expected && receiverExit == 0, error + receiverError);
+            Assert.Contains($"\"xattrs_not_set\":{(expected == 23 ? "true" : "false")}", output);
+            if (expected == 23) Assert.Contains("1 entry lacked some of the sender's extended attributes", receiverError);
+        }
+        Assert.Empty(Names(there));
+        TestFiles.AssertSameBytes(Path.Combine(source, "plain"), Path.Combine(destination, "plain"));
+    }
+
+    /// <summary>
     /// With --chmod beside -A, a file ends with the mode --chmod gives send after send, as with rsync: an ACL brought
     /// up to date in place carries the source's mode bits, and the mode is given after it.
     /// </summary>

@@ -146,12 +146,13 @@ public sealed class RawReceiver : IAsyncDisposable
     /// <summary>
     /// Waits for the sender's Finish and answers it with SessionDone for <paramref name="files"/> files of
     /// <paramref name="bytes"/> bytes (and <paramref name="deleted"/> entries deleted; with
-    /// <paramref name="leftByLimit"/>, the 28 bytes of a session with most deletions).
+    /// <paramref name="leftByLimit"/>, the 28 bytes of a session with most deletions; and its <paramref name="flags"/>).
     /// </summary>
-    internal async Task EndSessionAsync(int files, long bytes, int deleted = 0, int? leftByLimit = null)
+    internal async Task EndSessionAsync(int files, long bytes, int deleted = 0, int? leftByLimit = null, int flags = 0)
     {
         Assert.NotNull(await ReadUntilAsync(ControlMessageType.Finish));
         byte[] done = new byte[leftByLimit is null ? 24 : 28];
+        BinaryPrimitives.WriteInt32LittleEndian(done.AsSpan(20), flags);
         if (leftByLimit is { } left) BinaryPrimitives.WriteInt32LittleEndian(done.AsSpan(24), left);
         BinaryPrimitives.WriteInt32LittleEndian(done, files);
         BinaryPrimitives.WriteInt32LittleEndian(done.AsSpan(4), deleted);
