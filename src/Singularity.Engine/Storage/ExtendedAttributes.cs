@@ -112,28 +112,32 @@ internal sealed class ExtendedAttributes : IEquatable<ExtendedAttributes>
     /// and removes the handled ones it has beyond them. False where the file system or the system refuses (no
     /// attributes there, or a namespace this process may not write): what could be set is.
     /// </summary>
-    public bool ApplyTo(string path)
-    {
-        bool Once() => Apply(Of(path, Scope), (name, value) => lsetxattr(path, name, value, value.Length, 0), name => lremovexattr(path, name));
-        if (Once()) return true;
-        if (SpecialFiles.StandingAt(path) is not { Kind: EntryKind.File or EntryKind.Directory or EntryKind.Special } standing || (standing.Mode & UnixFileMode.UserWrite) != 0) return false;
-        // A file its owner may not write (0444) takes no user.* attribute, even from its owner: writable for the change, as rsync makes it.
-        if (!SpecialFiles.SetModeNotFollowing(path, standing.Mode | UnixFileMode.UserWrite)) return false;
-        try { return Once(); }
-        finally { SpecialFiles.SetModeNotFollowing(path, standing.Mode); }
-    }
+    public bool ApplyTo(string path) => ApplyWritable(
+        () => Apply(Of(path, Scope), (name, value) => lsetxattr(path, name, value, value.Length, 0), name => lremovexattr(path, name)),
+        () => SpecialFiles.StandingAt(path) is { Kind: EntryKind.File or EntryKind.Directory or EntryKind.Special } standing ? standing.Mode : null,
+        mode => SpecialFiles.SetModeNotFollowing(path, mode));
 
     /// <summary>As <see cref="ApplyTo(string)"/>, to the file <paramref name="handle"/> is open on.</summary>
-    public bool ApplyTo(SafeFileHandle handle)
+    public bool ApplyTo(SafeFileHandle handle) => ApplyWritable(
+        () => Apply(Of(handle, Scope), (name, value) => fsetxattr(handle, name, value, value.Length, 0), name => fremovexattr(handle, name)),
+        () => OperatingSystem.IsLinux() ? File.GetUnixFileMode(handle) : null,
+        mode =>
+        {
+            if (!OperatingSystem.IsLinux()) return false;
+            File.SetUnixFileMode(handle, mode);
+            return true;
+        });
+
+    /// <summary>
+    /// Applies <paramref name="once"/>; where that is refused and the owner may not write (0444), which refuses user.*
+    /// attributes even to the owner, once more with the owner's write for the change and back, as rsync does it.
+    /// </summary>
+    private static bool ApplyWritable(Func<bool> once, Func<UnixFileMode?> mode, Func<UnixFileMode, bool> setMode)
     {
-        bool Once() => Apply(Of(handle, Scope), (name, value) => fsetxattr(handle, name, value, value.Length, 0), name => fremovexattr(handle, name));
-        if (Once()) return true;
-        if (!OperatingSystem.IsLinux()) return false;
-        var mode = File.GetUnixFileMode(handle);
-        if ((mode & UnixFileMode.UserWrite) != 0) return false;
-        File.SetUnixFileMode(handle, mode | UnixFileMode.UserWrite);
-        try { return Once(); }
-        finally { File.SetUnixFileMode(handle, mode); }
+        if (once()) return true;
+        if (mode() is not { } standing || (standing & UnixFileMode.UserWrite) != 0 || !setMode(standing | UnixFileMode.UserWrite)) return false;
+        try { return once(); }
+        finally { setMode(standing); }
     }
 
     private bool Apply(ExtendedAttributes standing, Func<string, byte[], int> set, Func<string, int> remove)
