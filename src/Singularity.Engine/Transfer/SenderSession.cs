@@ -487,15 +487,23 @@ internal sealed partial class SenderSession
     /// </summary>
     private List<SourceEntry> WithXattrs(List<SourceEntry> scanned, AttributeScope scope, Action<string>? skipped)
     {
+        // Read on every core: four system calls an entry, each waiting on the file system.
+        var read = new (string? Reason, ExtendedAttributes? Xattrs)[scanned.Count];
+        Parallel.For(0, scanned.Count, i =>
+        {
+            if (scanned[i].Entry.Kind == EntryKind.HardLink) return;
+            read[i].Reason = XattrsOf(scanned[i], scope, out read[i].Xattrs);
+        });
         var kept = new List<SourceEntry>(scanned.Count);
         var leftOut = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var entry in scanned)
+        for (int i = 0; i < scanned.Count; i++)
         {
+            var entry = scanned[i];
             var (path, kind) = (entry.Entry.Path, entry.Entry.Kind);
-            ExtendedAttributes? xattrs = null;
+            var xattrs = read[i].Xattrs;
             string? reason = kind == EntryKind.HardLink
                 ? leftOut.Contains(entry.Entry.LinkTarget!) ? $"its file '{entry.Entry.LinkTarget}' was not sent" : null
-                : Inside(leftOut, path) ? "" : XattrsOf(entry, scope, out xattrs);
+                : Inside(leftOut, path) ? "" : read[i].Reason;
             if (reason is null)
             {
                 kept.Add(xattrs is null ? entry : entry with { Entry = entry.Entry with { Xattrs = xattrs } });
