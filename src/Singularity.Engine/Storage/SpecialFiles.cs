@@ -752,7 +752,8 @@ internal static class SpecialFiles
 
     // LibraryImport would need unsafe code in this library; CA2101 asks for marshaling the path already names (UTF-8).
 #pragma warning disable SYSLIB1054, CA2101
-    [DllImport("libc", EntryPoint = "statx", SetLastError = false)]
+    // The error is kept for StatusError, which tells a name gone from one it may not look at.
+    [DllImport("libc", EntryPoint = "statx", SetLastError = true)]
     private static extern int statx(int directory, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags, uint mask, out StatxBuffer buffer);
 
     [DllImport("libc", EntryPoint = "mknod", SetLastError = true)]
