@@ -60,7 +60,13 @@ internal static class CommonOptions
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
-                throw new SingularityException(ErrorCode.AuthFailed, $"cannot read token file '{tokenFile}': {ex.Message}");
+                string why = ex switch
+                {
+                    FileNotFoundException or DirectoryNotFoundException => "no such file; give the file `sglty recv --token-file` wrote, or the token itself with --token",
+                    UnauthorizedAccessException => "permission denied",
+                    _ => ex.Message,
+                };
+                throw new SingularityException(ErrorCode.AuthFailed, $"cannot read token file '{tokenFile}': {why}");
             }
         }
         string? environment = Environment.GetEnvironmentVariable(SessionToken.EnvironmentVariable);

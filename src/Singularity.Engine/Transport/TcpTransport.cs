@@ -71,7 +71,8 @@ internal sealed class TcpTransport(int socketBufferSize, string? congestionContr
         catch (SocketException ex)
         {
             socket.Dispose();
-            throw new SingularityException(ErrorCode.IoError, $"cannot listen on {endpoint}: {TcpLaneConnection.Describe(ex.SocketErrorCode)}; pick another port with --listen HOST:PORT", ex);
+            string advice = ex.SocketErrorCode == SocketError.AddressNotAvailable ? "listen on an address of this machine (or 0.0.0.0 for all)" : "pick another port";
+            throw new SingularityException(ErrorCode.IoError, $"cannot listen on {endpoint}: {TcpLaneConnection.Describe(ex.SocketErrorCode)}; {advice}", ex);
         }
     }
 
