@@ -299,6 +299,9 @@ internal static partial class SendCommand
                     human++;
                     continue;
                 }
+                // rsync's -F (per-directory .rsync-filter files) is refused by what it is, as its filter rule is.
+                if (word[i] == 'F')
+                    return ([], $"'{word}': -F reads per-directory merge files (.rsync-filter), which are not offered; give the rules with --filter, --exclude or --exclude-from");
                 if (!takesValue.TryGetValue($"-{word[i]}", out bool letterTakes))
                     return ([], word.Length == 2 ? $"unknown option '{word}' (a path that starts with '-' is written ./{word})" : $"unknown option '-{word[i]}' in '{word}'");
                 kept.Append(word[i]);

@@ -119,6 +119,10 @@ public sealed class CommandLineTests
         var (bundle, _, named) = await SgltyProcess.RunAsync("send", "-avzHAXU", source + "/", "--to", receiver.Url.ToString());
         Assert.NotEqual(0, bundle);
         Assert.Contains("unknown option '-U' in '-avzHAXU'", named);
+        // rsync -F, per-directory .rsync-filter files, is named for what it is.
+        var (merge, _, said) = await SgltyProcess.RunAsync("send", "-avF", source + "/", "--to", receiver.Url.ToString());
+        Assert.NotEqual(0, merge);
+        Assert.Contains("'-avF': -F reads per-directory merge files (.rsync-filter), which are not offered", said);
     }
 
     /// <summary>-q prints nothing but errors, as rsync -q: a send that goes well prints nothing at all; one that leaves an entry out names it, and says so.</summary>
