@@ -8,7 +8,9 @@ internal static class JsonOutput
     public static void Write(Action<Utf8JsonWriter> fields, bool withProcessStats = true)
     {
         using var stream = Console.OpenStandardOutput();
-        using (var writer = new Utf8JsonWriter(stream))
+        // Quotes, backticks and names beyond ASCII as they are (a reason quotes the path it names): only what JSON
+        // itself needs escaped is, as a person reading the line or a script parsing it expects.
+        using (var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             writer.WriteStartObject();
             fields(writer);

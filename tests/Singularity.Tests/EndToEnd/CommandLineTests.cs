@@ -1008,6 +1008,8 @@ public sealed class CommandLineTests
         using var json = JsonDocument.Parse(output);
         Assert.Equal((1, false, 1, "BadPath"), (jsonExit, json.RootElement.GetProperty("ok").GetBoolean(), json.RootElement.GetProperty("exit_code").GetInt32(), json.RootElement.GetProperty("code").GetString()));
         Assert.Equal("cannot send '/no/such/thing': no such file or directory", json.RootElement.GetProperty("error").GetString());
+        // Written as it reads, not as \u0027.
+        Assert.Contains("\"error\":\"cannot send '/no/such/thing': no such file or directory\"", output);
     }
 
     [Fact]
