@@ -249,7 +249,8 @@ internal static partial class SendCommand
     /// The words of `sglty send` as rsync users type them, before the parser reads them: an option this command does
     /// not know, alone or among bundled letters (-avzHAX), would otherwise be taken for a PATH and fail as one not
     /// found, or be sent if a file of that name stands here; rsync's -h (human-readable sizes) would print the help
-    /// and send nothing. The first is an error, the second taken as --human-readable. Words after "--" are PATHs
+    /// and send nothing. The first is an error; the second, with --no-h, is read in order as rsync reads them, and
+    /// given to the parser as so many --human-readable, or --no-human-readable. Words after "--" are PATHs
     /// whatever they start with; -h alone still asks for the help.
     /// </summary>
     internal static (string[] Arguments, string? Error) Prepare(IReadOnlyList<string> arguments, Command send)
@@ -262,6 +263,8 @@ internal static partial class SendCommand
                 takesValue[name] = option.ValueType != typeof(bool) && option.Arity.MaximumNumberOfValues > 0;
         var prepared = new List<string>(arguments.Count);
         bool value = false, ended = false;
+        // rsync's human-readable level, read in order: 1 by default, each -h one more, --no-h back to 0.
+        int human = 1;
         foreach (string word in arguments)
         {
             if (ended || value || word == "-" || !word.StartsWith('-'))
@@ -276,9 +279,9 @@ internal static partial class SendCommand
                 prepared.Add(word);
                 continue;
             }
-            if (word is "-h" or "--human-readable")
+            if (word is "-h" or "--human-readable" or "--no-h" or "--no-human-readable")
             {
-                prepared.Add("--human-readable");
+                human = word.StartsWith("--no-", StringComparison.Ordinal) ? 0 : human + 1;
                 continue;
             }
             string name = word.StartsWith("--", StringComparison.Ordinal) ? word.Split('=')[0] : word;
@@ -291,7 +294,6 @@ internal static partial class SendCommand
             if (word.StartsWith("--", StringComparison.Ordinal)) return ([], $"unknown option '{name}' (a path that starts with '-' is written ./{word})");
             // Bundled letters, as -avzP: each a known option; one that takes a value takes the rest, or the next word.
             var kept = new System.Text.StringBuilder("-");
-            int human = 0;
             for (int i = 1; i < word.Length; i++)
             {
                 if (word[i] == 'h')
@@ -311,8 +313,9 @@ internal static partial class SendCommand
                 break;
             }
             if (kept.Length > 1) prepared.Add(kept.ToString());
-            prepared.AddRange(Enumerable.Repeat("--human-readable", human));
         }
+        // First, where no "--" has turned them into PATHs: the level the parser counts back.
+        prepared.InsertRange(0, human == 0 ? ["--no-human-readable"] : Enumerable.Repeat("--human-readable", human - 1));
         return ([.. prepared], null);
     }
 

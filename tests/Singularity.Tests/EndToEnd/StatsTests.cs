@@ -63,14 +63,17 @@ public sealed class StatsTests
     }
 
     /// <summary>
-    /// rsync's human-readable levels write --stats' counts and sizes as rsync writes them for the same trees: units of
-    /// 1000 with -h (-avh, as rsync users type it), of 1024 with -hh, no thousands commas with --no-h.
+    /// rsync's human-readable levels, read in order as rsync reads them, write --stats' counts and sizes as rsync writes
+    /// them for the same trees: units of 1000 with -h (-avh, as rsync users type it), of 1024 with -hh, no thousands
+    /// commas with --no-h, and commas again with --no-h then -h; the rate of the last lines as the sizes, the speedup
+    /// with commas.
     /// </summary>
     [SkippableTheory]
-    [InlineData("-avh", "1.30M bytes", "8 (reg: 4, dir: 3, link: 1)")]
-    [InlineData("-hh", "1.24M bytes", "8 (reg: 4, dir: 3, link: 1)")]
-    [InlineData("--no-h", "1300000 bytes", "8 (reg: 4, dir: 3, link: 1)")]
-    public async Task Stats_are_written_at_rsyncs_human_readable_levels(string level, string transferred, string files)
+    [InlineData("1.30M bytes", "1.35M bytes", @"^sent \d+\.\d\dM bytes  received [\d.]+K? bytes  [\d.]+[KM] bytes/sec$", "-avh")]
+    [InlineData("1.24M bytes", "1.29M bytes", @"^sent \d+\.\d\dM bytes  received [\d.]+K? bytes  [\d.]+[KM] bytes/sec$", "-hh")]
+    [InlineData("1300000 bytes", "1350000 bytes", @"^sent \d+ bytes  received \d+ bytes  \d+\.\d\d bytes/sec$", "--no-h")]
+    [InlineData("1,300,000 bytes", "1,350,000 bytes", @"^sent \d{1,3}(,\d{3})+ bytes  received [\d,]+ bytes  [\d,]+\.\d\d bytes/sec$", "--no-h", "-h")]
+    public async Task Stats_are_written_at_rsyncs_human_readable_levels(string transferred, string total, string sentLine, params string[] level)
     {
         Skip.IfNot(Commands.RsyncAtLeast(3, 1), "rsync 3.1 or later is not installed");
         using var temp = new TempDirectory();
@@ -79,13 +82,15 @@ public sealed class StatsTests
         Assert.True(Commands.Run("cp", "-a", destination, copy));
         await using var receiver = new LoopbackReceiver(destination);
 
-        var rsync = Values(Commands.Output("rsync", "-rlpt", "--delete", "--stats", level, source, copy + "/"));
-        var (exit, output, error) = await SgltyProcess.RunAsync("send", source, "--to", receiver.Url.ToString(), "--delete", "--stats", level);
+        var rsync = Values(Commands.Output("rsync", ["-rlpt", "--delete", "--stats", .. level, source, copy + "/"]));
+        var (exit, output, error) = await SgltyProcess.RunAsync(["send", source, "--to", receiver.Url.ToString(), "--delete", "--stats", .. level]);
         Assert.True(exit == 0, error);
         Assert.True((await receiver.NextResultAsync()).Succeeded);
         var sglty = Values(output);
         foreach (string key in Counted) Assert.True(rsync[key] == sglty[key], $"{key}: rsync {rsync[key]}, sglty {sglty[key]}");
-        Assert.Equal((transferred, files), (sglty["Total transferred file size"], sglty["Number of files"]));
+        Assert.Equal((transferred, total, "8 (reg: 4, dir: 3, link: 1)"), (sglty["Total transferred file size"], sglty["Total file size"], sglty["Number of files"]));
+        Assert.Matches(sentLine, output.Split('\n').Single(line => line.StartsWith("sent ", StringComparison.Ordinal)));
+        Assert.Matches(@"^total size is " + System.Text.RegularExpressions.Regex.Escape(total.Replace(" bytes", "")) + @"  speedup is [\d,]*\d\.\d\d$", output.Split('\n').Single(line => line.StartsWith("total size", StringComparison.Ordinal)));
         TestFiles.AssertSameTree(source, Path.Combine(destination, "src"));
     }
 
