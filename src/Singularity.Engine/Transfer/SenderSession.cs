@@ -496,32 +496,60 @@ internal sealed partial class SenderSession
         });
         var kept = new List<SourceEntry>(scanned.Count);
         var leftOut = new HashSet<string>(StringComparer.Ordinal);
+        // A linked file whose first name lies in a directory left out: its next name outside becomes the file, as rsync
+        // sends the names it keeps; then its further names link to that one.
+        var waiting = new Dictionary<string, ManifestEntry>(StringComparer.Ordinal);
+        var renamed = new Dictionary<string, string>(StringComparer.Ordinal);
         for (int i = 0; i < scanned.Count; i++)
         {
             var entry = scanned[i];
             var (path, kind) = (entry.Entry.Path, entry.Entry.Kind);
-            var xattrs = read[i].Xattrs;
-            string? reason = kind == EntryKind.HardLink
-                ? leftOut.Contains(entry.Entry.LinkTarget!) ? $"its file '{entry.Entry.LinkTarget}' was not sent" : null
-                : Inside(leftOut, path) ? "" : read[i].Reason;
-            if (reason is null)
+            if (Inside(leftOut, path))
             {
-                kept.Add(xattrs is null ? entry : entry with { Entry = entry.Entry with { Xattrs = xattrs } });
+                if (kind == EntryKind.File && entry.Entry.Linked)
+                {
+                    if (read[i].Reason is null) waiting[path] = Attributed(entry.Entry, read[i].Xattrs);
+                    // Its attributes are its other names' too: those are named as left out.
+                    else leftOut.Add(path);
+                }
                 continue;
             }
-            leftOut.Add(path);
-            // What a directory left out holds goes with it unnamed, as rsync names the directory alone; a file's other names are named.
-            if (reason.Length == 0) continue;
-            lock (_notSent) _notSent.Add(new NotSentEntry(path, reason) { IsDirectory = kind == EntryKind.Directory, IsLink = kind is EntryKind.Symlink or EntryKind.HardLink, IsSpecial = kind == EntryKind.Special, Bytes = kind == EntryKind.File ? entry.Entry.Size : 0 });
-            skipped?.Invoke(kind == EntryKind.Directory ? $"not sending '{path}/' or what it holds: {reason}" : $"not sending '{path}': {reason}");
+            if (kind == EntryKind.HardLink)
+            {
+                string target = entry.Entry.LinkTarget!;
+                if (waiting.Remove(target, out var file))
+                {
+                    renamed[target] = path;
+                    kept.Add(entry with { Entry = file with { Path = path } });
+                }
+                else if (renamed.TryGetValue(target, out string? first)) kept.Add(entry with { Entry = entry.Entry with { LinkTarget = first } });
+                else if (!leftOut.Contains(target)) kept.Add(entry);
+                else LeaveOut(entry, $"its file '{target}' was not sent");
+                continue;
+            }
+            if (read[i].Reason is { } reason)
+            {
+                leftOut.Add(path);
+                LeaveOut(entry, reason);
+            }
+            else kept.Add(entry with { Entry = Attributed(entry.Entry, read[i].Xattrs) });
         }
         return kept;
+
+        static ManifestEntry Attributed(ManifestEntry entry, ExtendedAttributes? xattrs) => xattrs is null ? entry : entry with { Xattrs = xattrs };
 
         static bool Inside(HashSet<string> leftOut, string path)
         {
             for (int slash = path.LastIndexOf('/'); slash > 0; slash = path.LastIndexOf('/', slash - 1))
                 if (leftOut.Contains(path[..slash])) return true;
             return false;
+        }
+
+        void LeaveOut(SourceEntry entry, string reason)
+        {
+            var (path, kind) = (entry.Entry.Path, entry.Entry.Kind);
+            lock (_notSent) _notSent.Add(new NotSentEntry(path, reason) { IsDirectory = kind == EntryKind.Directory, IsLink = kind is EntryKind.Symlink or EntryKind.HardLink, IsSpecial = kind == EntryKind.Special, Bytes = kind == EntryKind.File ? entry.Entry.Size : 0 });
+            skipped?.Invoke(kind == EntryKind.Directory ? $"not sending '{path}/' or what it holds: {reason}" : $"not sending '{path}': {reason}");
         }
     }
 
@@ -545,7 +573,9 @@ internal sealed partial class SenderSession
         }
         catch (SingularityException ex)
         {
-            return $"{ex.Message}; send it without {((scope & AttributeScope.Xattrs) != 0 ? "-X" : "-A")}";
+            // A name that is not UTF-8 is -X's alone (ACLs have two names); too many bytes may be either's.
+            string without = scope switch { AttributeScope.Acls => "-A", AttributeScope.Xattrs => "-X", _ => ex.Message.Contains("UTF-8", StringComparison.Ordinal) ? "-X" : "-X or -A" };
+            return $"{ex.Message}; send it without {without}";
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

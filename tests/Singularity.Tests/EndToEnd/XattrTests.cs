@@ -346,6 +346,36 @@ public sealed class XattrTests
     }
 
     /// <summary>
+    /// The names of a linked file outside a directory left out for its attributes arrive, as rsync -H sends the names
+    /// it keeps: where the first name lies inside, the next outside becomes the file and the others link to it; names
+    /// inside go with the directory, which alone is named.
+    /// </summary>
+    [SkippableFact]
+    public async Task Names_of_a_linked_file_outside_a_directory_left_out_arrive()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "extended attributes and hard links are read on Linux only");
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src"), destination = temp.Sub("dst");
+        string big = Path.Combine(source, "big");
+        string first = TestFiles.Create(Path.Combine(source, "a-link"), 3_000, seed: 1);
+        SpecialFiles.Link(TestFiles.Create(Path.Combine(big, "solo"), 2_000, seed: 2), Path.Combine(source, "zz-solo"));
+        SpecialFiles.Link(Path.Combine(big, "solo"), Path.Combine(source, "zz-solo2"));
+        foreach (string name in new[] { Path.Combine(big, "inner"), Path.Combine(big, "inner2"), Path.Combine(source, "zz-link") }) SpecialFiles.Link(first, name);
+        Set(big, "user.a", new string('a', 40_000));
+        Set(big, "user.b", new string('b', 40_000));
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var result = await SingularitySender.SendAsync([source + "/"], receiver.Url, new TransferOptions { Xattrs = true, HardLinks = true });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal(["big"], result.NotSent.Select(entry => entry.Path));
+        Assert.Equal(["a-link", "zz-link", "zz-solo", "zz-solo2"], Directory.EnumerateFileSystemEntries(destination).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        foreach (string name in new[] { "a-link", "zz-link" }) TestFiles.AssertSameBytes(first, Path.Combine(destination, name));
+        foreach (string name in new[] { "zz-solo", "zz-solo2" }) TestFiles.AssertSameBytes(Path.Combine(big, "solo"), Path.Combine(destination, name));
+        Assert.Equal(SpecialFiles.IdentityOf(Path.Combine(destination, "a-link"))!.Value.Inode, SpecialFiles.IdentityOf(Path.Combine(destination, "zz-link"))!.Value.Inode);
+        Assert.Equal(SpecialFiles.IdentityOf(Path.Combine(destination, "zz-solo"))!.Value.Inode, SpecialFiles.IdentityOf(Path.Combine(destination, "zz-solo2"))!.Value.Inode);
+    }
+
+    /// <summary>
     /// A receiver that is not root takes a directory and a file whose ACLs leave their owner no write: what the
     /// directory holds is still written into it, and the file's user.* attribute is set before the ACL that would
     /// refuse it, as rsync sets them.
@@ -417,6 +447,15 @@ public sealed class XattrTests
         }
         Assert.Empty(Names(there));
         TestFiles.AssertSameBytes(Path.Combine(source, "plain"), Path.Combine(destination, "plain"));
+
+        // Told by the attempt after a lost connection too (one cut in the handshake, before the receiver looked).
+        string lasting = Path.Combine(urls, "lasting");
+        using var again = SgltyProcess.StartUnprivileged("recv", "--dir", destination, "--listen", "127.0.0.1:0", "--url-file", lasting, "--encrypt", "none");
+        await using var relay = new TcpRelay(ConnectionUrl.Parse(await SgltyProcess.WaitForFileAsync(lasting, again)));
+        relay.CutAllOnce((connection, forwarded) => connection == 1 && forwarded > 0);
+        var retried = await SingularitySender.SendAsync([file], relay.Url, new TransferOptions { SkipUnchanged = true, Xattrs = true, Cipher = CipherSuite.None, Retries = 3 });
+        again.Kill();
+        Assert.Equal((1, true), (retried.Retries, retried.XattrsNotSet));
     }
 
     /// <summary>
