@@ -17,11 +17,13 @@ if (args.Length == 0)
     await root.Parse(["--help"]).InvokeAsync().ConfigureAwait(false);
     return Errors.Failure;
 }
-// rsync's habits in send's words: unknown options named, not taken for paths; -h among bundled letters dropped.
+// A mistake on the command line is told in JSON too when JSON was asked for (before "--", after which words are paths).
+bool json = args.TakeWhile(word => word != "--").Contains("--json");
+// rsync's habits in send's words: unknown options named, not taken for paths; -h beside others read as rsync's.
 if (args[0] == "send")
 {
     var (prepared, wrong) = SendCommand.Prepare(args[1..], root.Subcommands.First(command => command.Name == "send"));
-    if (wrong is not null) return Errors.ReportUsage(wrong, "sglty send");
+    if (wrong is not null) return Errors.ReportUsage(wrong, "sglty send", json);
     args = ["send", .. prepared];
 }
 // No response files: a word starting with '@' is what it says, as a pattern such as '@eaDir' is to rsync.
@@ -32,7 +34,7 @@ if (parsed.Action is ParseErrorAction)
 {
     // A word the parser did not know explains the others ("sglty frob" also lacks a command).
     var error = parsed.Errors.FirstOrDefault(e => e.Message.StartsWith("Unrecognized", StringComparison.Ordinal)) ?? parsed.Errors[0];
-    return Errors.ReportUsage(error.Message, parsed.CommandResult.Command == root ? "sglty" : $"sglty {parsed.CommandResult.Command.Name}");
+    return Errors.ReportUsage(error.Message, parsed.CommandResult.Command == root ? "sglty" : $"sglty {parsed.CommandResult.Command.Name}", json);
 }
 // Ctrl-C or SIGTERM cancels the command, which then says what it left behind; the parser's own handling would end the
 // process two seconds later without a word. A second signal ends it at once.

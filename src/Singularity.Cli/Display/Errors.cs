@@ -19,13 +19,15 @@ internal static partial class Errors
     });
 
     /// <summary>A command line that did not parse: the parser's first complaint, in the options' own words, and where to look.</summary>
-    public static int ReportUsage(string message, string command)
+    public static int ReportUsage(string message, string command, bool json = false)
     {
         // The parser names the .NET type it wanted; users know the option, and that it wants a number.
         var wrongType = WrongType().Match(message);
         if (wrongType.Success)
             message = $"{wrongType.Groups["option"].Value}: '{wrongType.Groups["value"].Value}' is not a {(wrongType.Groups["type"].Value.Contains("System.Int", StringComparison.Ordinal) ? "whole number" : "valid value")}";
         Console.Error.WriteLine($"sglty: error: {Printable(message.TrimEnd('.'))}; see '{command} --help'");
+        // A script that asked for JSON reads the failure there too: stdout is never left empty.
+        if (json) WriteJson(message.TrimEnd('.'), null, Failure);
         return Failure;
     }
 

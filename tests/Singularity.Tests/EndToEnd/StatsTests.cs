@@ -119,16 +119,24 @@ public sealed class StatsTests
         Assert.False(File.Exists(Path.Combine(destination, "src", "a.txt")));
     }
 
-    /// <summary>--stats and --json both print the counts on stdout: one is refused with the other, before anything moves.</summary>
+    /// <summary>--stats and --json both print the counts on stdout: one is refused with the other, before anything moves, and told in JSON as a failure is.</summary>
     [Fact]
-    public async Task Stats_with_json_is_refused()
+    public async Task Stats_with_json_is_refused_in_json_too()
     {
         using var temp = new TempDirectory();
         string source = temp.Sub("src");
         TestFiles.Create(Path.Combine(source, "a"), 10);
         var (exit, output, error) = await SgltyProcess.RunAsync("send", source, "--to", "sglty://127.0.0.1:9/", "--stats", "--json");
         Assert.NotEqual(0, exit);
-        Assert.Contains("--stats (or --info=stats) and --json both print", error + output);
+        Assert.Contains("--stats (or --info=stats) and --json both print", error);
+        // The script that asked for JSON reads the mistake there too, as any failure.
+        using var json = System.Text.Json.JsonDocument.Parse(output);
+        Assert.Equal((false, 1), (json.RootElement.GetProperty("ok").GetBoolean(), json.RootElement.GetProperty("exit_code").GetInt32()));
+        Assert.Contains("--stats (or --info=stats) and --json both print", json.RootElement.GetProperty("error").GetString());
+        // So does an option send does not know, found before the parser.
+        var (unknown, said, _) = await SgltyProcess.RunAsync("send", "-avE", source, "--to", "sglty://127.0.0.1:9/", "--json");
+        Assert.Equal(1, unknown);
+        Assert.Equal("unknown option '-E' in '-avE'", System.Text.Json.JsonDocument.Parse(said).RootElement.GetProperty("error").GetString());
     }
 
     /// <summary>
