@@ -426,9 +426,14 @@ public sealed class HostileReceiverTests
         Assert.Equal(ErrorCode.Cancelled, (await Assert.ThrowsAnyAsync<SingularityException>(() => send)).Code);
     }
 
-    /// <summary>A receiver that reports deletions the sender did not ask for is refused: the sender would report them.</summary>
-    [Fact]
-    public async Task Deletions_the_sender_did_not_ask_for_are_refused()
+    /// <summary>
+    /// A receiver that reports deletions, or attributes it could not set, that the sender did not ask for is refused:
+    /// the sender would report them (and exit 23 for nothing).
+    /// </summary>
+    [Theory]
+    [InlineData(5, 0, "SessionDone counts deletions this sender did not ask for")]
+    [InlineData(0, Singularity.Engine.Transfer.ReceiverSession.SessionDoneXattrsNotSet, "SessionDone names extended attributes this sender did not send")]
+    public async Task What_the_sender_did_not_ask_for_is_refused_at_the_end(int deleted, int flags, string refusal)
     {
         using var temp = new TempDirectory();
         await using var receiver = new RawReceiver();
@@ -437,29 +442,11 @@ public sealed class HostileReceiverTests
 
         await receiver.SendAsync(ControlMessageType.ShardAcks, RawReceiver.Batch([0, 0]));
         await receiver.SendAsync(ControlMessageType.FilesCommitted, RawReceiver.Batch([0]));
-        await receiver.EndSessionAsync(1, 1000, deleted: 5);
+        await receiver.EndSessionAsync(1, 1000, deleted: deleted, flags: flags);
 
         var error = await Assert.ThrowsAnyAsync<SingularityException>(() => send);
         Assert.Equal(ErrorCode.ProtocolViolation, error.Code);
-        Assert.Contains("SessionDone counts deletions this sender did not ask for", error.Message);
-    }
-
-    /// <summary>A receiver that says it could not set extended attributes the sender did not send is refused: the send would exit 23 for nothing.</summary>
-    [Fact]
-    public async Task Attributes_refused_that_the_sender_did_not_send_are_refused()
-    {
-        using var temp = new TempDirectory();
-        await using var receiver = new RawReceiver();
-        var send = SendOneFile(temp, receiver);
-        await AcceptOneFileAsync(receiver);
-
-        await receiver.SendAsync(ControlMessageType.ShardAcks, RawReceiver.Batch([0, 0]));
-        await receiver.SendAsync(ControlMessageType.FilesCommitted, RawReceiver.Batch([0]));
-        await receiver.EndSessionAsync(1, 1000, flags: Singularity.Engine.Transfer.ReceiverSession.SessionDoneXattrsNotSet);
-
-        var error = await Assert.ThrowsAnyAsync<SingularityException>(() => send);
-        Assert.Equal(ErrorCode.ProtocolViolation, error.Code);
-        Assert.Contains("SessionDone names extended attributes this sender did not send", error.Message);
+        Assert.Contains(refusal, error.Message);
     }
 
     /// <summary>

@@ -30,17 +30,7 @@ public sealed class StatsTests
     {
         Skip.IfNot(Commands.RsyncAtLeast(3, 1), "rsync 3.1 or later is not installed");
         using var temp = new TempDirectory();
-        string source = temp.Sub("src"), destination = temp.Sub("dst"), copy = Path.Combine(temp.Path, "copy");
-        MakeTrees(source, Path.Combine(destination, "src"));
-        Assert.True(Commands.Run("cp", "-a", destination, copy));
-        await using var receiver = new LoopbackReceiver(destination);
-
-        var rsync = Values(Commands.Output("rsync", "-rlpt", "--delete", "--stats", source, copy + "/"));
-        var (exit, output, error) = await SgltyProcess.RunAsync("send", source, "--to", receiver.Url.ToString(), "--delete", "--stats");
-        Assert.True(exit == 0, error);
-        Assert.True((await receiver.NextResultAsync()).Succeeded);
-        var sglty = Values(output);
-        foreach (string key in Counted) Assert.True(rsync[key] == sglty[key], $"{key}: rsync {rsync[key]}, sglty {sglty[key]}");
+        var (rsync, sglty, output) = await BothCountAsync(temp);
         // rsync counts its links' targets (5 bytes, "a.txt") in the total size; sglty the files alone.
         Assert.Equal(Number(rsync["Total file size"]) - 5, Number(sglty["Total file size"]));
         // rsync names the kinds of what it deleted; the receiver tells sglty how many.
@@ -58,8 +48,7 @@ public sealed class StatsTests
         Assert.True(Number(sglty["File list size"]) > 0, output);
         Assert.Contains($"sent {sglty["Total bytes sent"]} bytes  received {sglty["Total bytes received"]} bytes  ", output);
         Assert.Contains($"total size is {sglty["Total file size"].Replace(" bytes", "")}  speedup is ", output);
-        TestFiles.AssertSameTree(source, Path.Combine(destination, "src"));
-        TestFiles.AssertSameTree(source, Path.Combine(copy, "src"));
+        TestFiles.AssertSameTree(Path.Combine(temp.Path, "src"), Path.Combine(temp.Path, "copy", "src"));
     }
 
     /// <summary>
@@ -77,21 +66,10 @@ public sealed class StatsTests
     {
         Skip.IfNot(Commands.RsyncAtLeast(3, 1), "rsync 3.1 or later is not installed");
         using var temp = new TempDirectory();
-        string source = temp.Sub("src"), destination = temp.Sub("dst"), copy = Path.Combine(temp.Path, "copy");
-        MakeTrees(source, Path.Combine(destination, "src"));
-        Assert.True(Commands.Run("cp", "-a", destination, copy));
-        await using var receiver = new LoopbackReceiver(destination);
-
-        var rsync = Values(Commands.Output("rsync", ["-rlpt", "--delete", "--stats", .. level, source, copy + "/"]));
-        var (exit, output, error) = await SgltyProcess.RunAsync(["send", source, "--to", receiver.Url.ToString(), "--delete", "--stats", .. level]);
-        Assert.True(exit == 0, error);
-        Assert.True((await receiver.NextResultAsync()).Succeeded);
-        var sglty = Values(output);
-        foreach (string key in Counted) Assert.True(rsync[key] == sglty[key], $"{key}: rsync {rsync[key]}, sglty {sglty[key]}");
+        var (_, sglty, output) = await BothCountAsync(temp, level);
         Assert.Equal((transferred, total, "8 (reg: 4, dir: 3, link: 1)"), (sglty["Total transferred file size"], sglty["Total file size"], sglty["Number of files"]));
         Assert.Matches(sentLine, output.Split('\n').Single(line => line.StartsWith("sent ", StringComparison.Ordinal)));
         Assert.Matches(@"^total size is " + System.Text.RegularExpressions.Regex.Escape(total.Replace(" bytes", "")) + @"  speedup is [\d,]*\d\.\d\d$", output.Split('\n').Single(line => line.StartsWith("total size", StringComparison.Ordinal)));
-        TestFiles.AssertSameTree(source, Path.Combine(destination, "src"));
     }
 
     /// <summary>A dry run counts what a send would do, says so as rsync does, and changes nothing.</summary>
@@ -213,6 +191,27 @@ public sealed class StatsTests
         Assert.Contains("Matched data: 0 bytes", lines);
         Assert.True(result.BytesSkipped > 0);
         TestFiles.AssertSameTree(source, destination);
+    }
+
+    /// <summary>
+    /// Sends the trees of <see cref="MakeTrees"/> with --delete --stats and <paramref name="options"/> by rsync (to a
+    /// copy of the destination) and by sglty, checks that sglty's copy ends as the source and that both count alike
+    /// what <see cref="Counted"/> names, and gives each one's values and sglty's output.
+    /// </summary>
+    private static async Task<(Dictionary<string, string> Rsync, Dictionary<string, string> Sglty, string Output)> BothCountAsync(TempDirectory temp, params string[] options)
+    {
+        string source = temp.Sub("src"), destination = temp.Sub("dst"), copy = Path.Combine(temp.Path, "copy");
+        MakeTrees(source, Path.Combine(destination, "src"));
+        Assert.True(Commands.Run("cp", "-a", destination, copy));
+        await using var receiver = new LoopbackReceiver(destination);
+        var rsync = Values(Commands.Output("rsync", ["-rlpt", "--delete", "--stats", .. options, source, copy + "/"]));
+        var (exit, output, error) = await SgltyProcess.RunAsync(["send", source, "--to", receiver.Url.ToString(), "--delete", "--stats", .. options]);
+        Assert.True(exit == 0, error);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        var sglty = Values(output);
+        foreach (string key in Counted) Assert.True(rsync[key] == sglty[key], $"{key}: rsync {rsync[key]}, sglty {sglty[key]}");
+        TestFiles.AssertSameTree(source, Path.Combine(destination, "src"));
+        return (rsync, sglty, output);
     }
 
     /// <summary>

@@ -315,9 +315,7 @@ public sealed class XattrTests
     {
         Skip.IfNot(OperatingSystem.IsLinux() && Environment.IsPrivilegedProcess && Commands.Run("setpriv", "--version"), "needs root, to run the receiver as nobody");
         using var temp = new TempDirectory();
-        string source = temp.Sub("src"), destination = temp.Sub("dst"), urls = temp.Sub("urls");
-        foreach (string directory in new[] { temp.Path, destination, urls }) File.SetUnixFileMode(directory, (UnixFileMode)0b111_101_101);
-        Assert.True(Commands.Run("chown", "65534:65534", destination, urls));
+        var (source, destination, urls) = ForNobody(temp);
         string file = TestFiles.Create(Path.Combine(source, "ro"), 1_000, seed: 1);
         File.SetUnixFileMode(file, (UnixFileMode)0b100_100_100);
         Set(file, "user.k", "v1");
@@ -331,12 +329,7 @@ public sealed class XattrTests
 
         foreach (string expected in new[] { ".f........x ro\n", "" })
         {
-            string urlFile = Path.Combine(urls, "url");
-            File.Delete(urlFile);
-            using var receiver = SgltyProcess.StartUnprivileged("recv", "--dir", destination, "--listen", "127.0.0.1:0", "--once", "--url-file", urlFile, "--encrypt", "none");
-            string url = await SgltyProcess.WaitForFileAsync(urlFile, receiver);
-            var (exit, output, error) = await SgltyProcess.RunAsync("send", source + "/", "--to", url, "-X", "-i", "--encrypt", "none");
-            var (receiverExit, _, receiverError) = await SgltyProcess.FinishAsync(receiver);
+            var (exit, output, error, receiverExit, receiverError) = await SendToNobodyAsync(destination, Path.Combine(urls, "url"), source + "/", "-X", "-i");
             Assert.True(exit == 0 && receiverExit == 0, error + receiverError);
             Assert.Equal(expected, output);
             Assert.Equal("v1", Get(there, "user.k"));
@@ -385,9 +378,7 @@ public sealed class XattrTests
     {
         Skip.IfNot(OperatingSystem.IsLinux() && Environment.IsPrivilegedProcess && Commands.Run("setpriv", "--version"), "needs root, to run the receiver as nobody");
         using var temp = new TempDirectory();
-        string source = temp.Sub("src"), destination = temp.Sub("dst"), urls = temp.Sub("urls");
-        foreach (string directory in new[] { temp.Path, destination, urls }) File.SetUnixFileMode(directory, (UnixFileMode)0b111_101_101);
-        Assert.True(Commands.Run("chown", "65534:65534", destination, urls));
+        var (source, destination, urls) = ForNobody(temp);
         string locked = Path.Combine(source, "locked");
         string file = TestFiles.Create(Path.Combine(locked, "f"), 1_000, seed: 1);
         TestFiles.Create(Path.Combine(locked, "g"), 2_000, seed: 2);
@@ -396,12 +387,8 @@ public sealed class XattrTests
         SetAcl(file, ExtendedAttributes.AccessAcl, (2, 4, 1000));
         File.SetUnixFileMode(locked, (UnixFileMode)0b101_101_101);
         SetAcl(locked, ExtendedAttributes.AccessAcl, (2, 5, 1000));
-        string urlFile = Path.Combine(urls, "url");
-        using var receiver = SgltyProcess.StartUnprivileged("recv", "--dir", destination, "--listen", "127.0.0.1:0", "--once", "--url-file", urlFile, "--encrypt", "none");
-        string url = await SgltyProcess.WaitForFileAsync(urlFile, receiver);
 
-        var (exit, _, error) = await SgltyProcess.RunAsync("send", source + "/", "--to", url, "-A", "-X", "--encrypt", "none");
-        var (receiverExit, _, receiverError) = await SgltyProcess.FinishAsync(receiver);
+        var (exit, _, error, receiverExit, receiverError) = await SendToNobodyAsync(destination, Path.Combine(urls, "url"), source + "/", "-A", "-X");
         Assert.True(exit == 0 && receiverExit == 0, error + receiverError);
         Assert.DoesNotContain("lacked some", receiverError);
         TestFiles.AssertSameTree(source, destination);
@@ -423,9 +410,7 @@ public sealed class XattrTests
     {
         Skip.IfNot(OperatingSystem.IsLinux() && Environment.IsPrivilegedProcess && Commands.Run("setpriv", "--version"), "needs root, to run the receiver as nobody");
         using var temp = new TempDirectory();
-        string source = temp.Sub("src"), destination = temp.Sub("dst"), urls = temp.Sub("urls");
-        foreach (string directory in new[] { temp.Path, destination, urls }) File.SetUnixFileMode(directory, (UnixFileMode)0b111_101_101);
-        Assert.True(Commands.Run("chown", "65534:65534", destination, urls));
+        var (source, destination, urls) = ForNobody(temp);
         string file = TestFiles.Create(Path.Combine(source, "f"), 1_000, seed: 1);
         Set(file, "user.k", "v");
         TestFiles.Create(Path.Combine(source, "plain"), 1_000, seed: 2);
@@ -436,11 +421,7 @@ public sealed class XattrTests
 
         foreach (var (sent, expected) in new[] { (file, 23), (Path.Combine(source, "plain"), 0) })
         {
-            string urlFile = Path.Combine(urls, $"url{expected}");
-            using var receiver = SgltyProcess.StartUnprivileged("recv", "--dir", destination, "--listen", "127.0.0.1:0", "--once", "--url-file", urlFile, "--encrypt", "none");
-            string url = await SgltyProcess.WaitForFileAsync(urlFile, receiver);
-            var (exit, output, error) = await SgltyProcess.RunAsync("send", sent, "--to", url, "-X", "--encrypt", "none", "--json");
-            var (receiverExit, _, receiverError) = await SgltyProcess.FinishAsync(receiver);
+            var (exit, output, error, receiverExit, receiverError) = await SendToNobodyAsync(destination, Path.Combine(urls, "url"), sent, "-X", "--json");
             Assert.True(exit == expected && receiverExit == 0, error + receiverError);
             Assert.Contains($"\"xattrs_not_set\":{(expected == 23 ? "true" : "false")}", output);
             if (expected == 23) Assert.Contains("1 entry lacked some of the sender's extended attributes", receiverError);
@@ -480,6 +461,26 @@ public sealed class XattrTests
             Assert.Equal(send == 0 ? 1 : 0, result.FilesTransferred);
             Assert.Equal(expected, File.GetUnixFileMode(Path.Combine(destination, "f")));
         }
+    }
+
+    /// <summary>A scratch tree whose destination, and the directory a receiver writes its URL into, belong to nobody, for a receiver run as nobody.</summary>
+    private static (string Source, string Destination, string Urls) ForNobody(TempDirectory temp)
+    {
+        string source = temp.Sub("src"), destination = temp.Sub("dst"), urls = temp.Sub("urls");
+        foreach (string directory in new[] { temp.Path, destination, urls }) File.SetUnixFileMode(directory, (UnixFileMode)0b111_101_101);
+        Assert.True(Commands.Run("chown", "65534:65534", destination, urls));
+        return (source, destination, urls);
+    }
+
+    /// <summary>Runs `sglty send` with <paramref name="send"/> (its paths and options) to a receiver run as nobody into <paramref name="destination"/> for that one session, without encryption.</summary>
+    private static async Task<(int Exit, string Output, string Error, int ReceiverExit, string ReceiverError)> SendToNobodyAsync(string destination, string urlFile, params string[] send)
+    {
+        File.Delete(urlFile);
+        using var receiver = SgltyProcess.StartUnprivileged("recv", "--dir", destination, "--listen", "127.0.0.1:0", "--once", "--url-file", urlFile, "--encrypt", "none");
+        string url = await SgltyProcess.WaitForFileAsync(urlFile, receiver);
+        var (exit, output, error) = await SgltyProcess.RunAsync(["send", .. send, "--to", url, "--encrypt", "none"]);
+        var (receiverExit, _, receiverError) = await SgltyProcess.FinishAsync(receiver);
+        return (exit, output, error, receiverExit, receiverError);
     }
 
     private static void Set(string path, string name, string value)
