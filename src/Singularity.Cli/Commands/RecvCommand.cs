@@ -249,7 +249,7 @@ internal static class RecvCommand
         if (result.EntriesLeftByLimit > 0) unchanged += $"; left {Count.Of(result.EntriesLeftByLimit, "entry", "entries")} past the sender's --max-delete limit";
         if (result.OwnersNotSet > 0) unchanged += $"; {Count.Of(result.OwnersNotSet, "entry", "entries")} kept this receiver's owner (the system refused the sender's)";
         if (result.DevicesSkipped > 0) unchanged += $"; {Count.Of(result.DevicesSkipped, "device", "devices")} skipped (start the receiver with --devices, as root, to make them)";
-        if (result.XattrsNotSet > 0) unchanged += $"; {Count.Of(result.XattrsNotSet, "entry", "entries")} lacked some of the sender's extended attributes (the file system or the system refused them)";
+        if (result.XattrsNotSet > 0) unchanged += $"; {Count.Of(result.XattrsNotSet, "entry", "entries")} lacked some of the sender's extended attributes or ACLs (the file system or the system refused them; the first: '{Errors.Printable(result.FirstXattrsNotSet ?? "")}')";
         return $"session {id} from {result.Remote}{into} ({CipherSuites.Name(result.Cipher)}): {Count.Of(result.Files, "file")}{unchanged}, {ByteSize.Format(result.Bytes)} in {seconds:0.00} s ({result.Bytes / seconds / 1e6:0.0} MB/s)";
     }
 
@@ -271,6 +271,10 @@ internal static class RecvCommand
             writer.WriteNumber("deleted", result.EntriesDeleted);
             writer.WriteNumber("not_deleted", result.EntriesNotDeleted);
             writer.WriteNumber("left_by_max_delete", result.EntriesLeftByLimit);
+            writer.WriteNumber("owners_not_set", result.OwnersNotSet);
+            writer.WriteNumber("devices_skipped", result.DevicesSkipped);
+            writer.WriteNumber("xattrs_not_set", result.XattrsNotSet);
+            if (result.FirstXattrsNotSet is { } first) writer.WriteString("first_xattrs_not_set", first);
             writer.WriteNumber("bytes", result.Bytes);
             writer.WriteNumber("seconds", result.Elapsed.TotalSeconds);
             writer.WriteString("cipher", CipherSuites.Name(result.Cipher));

@@ -16,6 +16,8 @@ internal sealed partial class ReceiverSession
     private AttributeScope _scope;
     private long _xattrBytesHeld;
     private int _xattrsNotSet;
+    // The first entry that lacked some, for the log.
+    private string? _firstXattrsNotSet;
 
     /// <summary>What the entry is to have, in a session that keeps extended attributes: its own, or none; null otherwise, and for a hard link.</summary>
     private ExtendedAttributes? XattrsOf(ManifestEntry entry) =>
@@ -34,7 +36,7 @@ internal sealed partial class ReceiverSession
     /// <summary>Gives what stands at <paramref name="full"/> (never through a link there) the entry's extended attributes, when the session keeps them.</summary>
     private void ApplyXattrs(ManifestEntry entry, string full)
     {
-        if (XattrsOf(entry) is { } xattrs && !xattrs.ApplyTo(full)) XattrsNotSet();
+        if (XattrsOf(entry) is { } xattrs && !xattrs.ApplyTo(full)) XattrsNotSet(entry.Path);
     }
 
     /// <summary>
@@ -55,5 +57,9 @@ internal sealed partial class ReceiverSession
         }
     }
 
-    private void XattrsNotSet() => Interlocked.Increment(ref _xattrsNotSet);
+    private void XattrsNotSet(string path)
+    {
+        Interlocked.Increment(ref _xattrsNotSet);
+        Interlocked.CompareExchange(ref _firstXattrsNotSet, path, null);
+    }
 }

@@ -1032,7 +1032,7 @@ internal sealed partial class ReceiverSession
             // An owner the system refuses leaves the file as it is, not sent again: it would not get that owner either.
             if (ownerDiffers && !SpecialFiles.TrySetOwner(handle, owner!.Value)) OwnerNotSet();
             // After the owner, whose change clears a file's capabilities (which a receiver never sets anyway).
-            if (xattrsDiffer && !xattrs!.ApplyTo(handle)) XattrsNotSet();
+            if (xattrsDiffer && !xattrs!.ApplyTo(handle)) XattrsNotSet(entry.Path);
             // An ACL set carries the source's mode bits, which --chmod may have changed: the mode goes after it.
             if ((modeDiffers || (xattrsDiffer && _options.PreserveMode && (_scope & AttributeScope.Acls) != 0)) && !OperatingSystem.IsWindows()) File.SetUnixFileMode(handle, mode);
             if (timeDiffers) File.SetLastWriteTimeUtc(handle, SourceScanner.FromNanoseconds(entry.MtimeNanoseconds));
@@ -1532,7 +1532,7 @@ internal sealed partial class ReceiverSession
         }
         Interlocked.Add(ref _bytesWritten, file.Entry.Size);
         if (file.OwnerNotSet) OwnerNotSet();
-        if (file.XattrsNotSet) XattrsNotSet();
+        if (file.XattrsNotSet) XattrsNotSet(file.Entry.Path);
         Settle(file.Id);
         _control!.PostBatchItem(ControlMessageType.FilesCommitted, file.Id);
     }
@@ -1827,6 +1827,7 @@ internal sealed partial class ReceiverSession
             OwnersNotSet = _ownersNotSet,
             DevicesSkipped = _devicesSkipped,
             XattrsNotSet = _xattrsNotSet,
+            FirstXattrsNotSet = _firstXattrsNotSet,
             EntriesDeleted = _extraneous?.Deleted ?? 0,
             EntriesNotDeleted = _extraneous?.Failed ?? 0,
             EntriesLeftByLimit = _extraneous?.LeftByLimit ?? 0,

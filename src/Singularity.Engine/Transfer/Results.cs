@@ -214,6 +214,8 @@ public sealed record ReceiveResult
     public int DevicesSkipped { get; init; }
     /// <summary>Entries that arrived but could not be given all the extended attributes or ACLs the sender kept (<see cref="TransferOptions.Xattrs"/>, <see cref="TransferOptions.Acls"/>): the file system or the system refused them here, as the sender is told.</summary>
     public int XattrsNotSet { get; init; }
+    /// <summary>The first of <see cref="XattrsNotSet"/>, relative to the destination (with any character the sender chose); null for none.</summary>
+    public string? FirstXattrsNotSet { get; init; }
     /// <summary>
     /// A dry run (<see cref="TransferOptions.DryRun"/>): nothing was written or deleted here; <see cref="Files"/> and
     /// <see cref="EntriesDeleted"/> say what a real send would have received and deleted.

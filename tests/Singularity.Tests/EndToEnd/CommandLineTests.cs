@@ -35,7 +35,12 @@ public sealed class CommandLineTests
         Assert.Equal(2, lines.Length);
         using (var first = JsonDocument.Parse(lines[0])) Assert.Equal(url, first.RootElement.GetProperty("url").GetString());
         using (var session = JsonDocument.Parse(lines[1]))
-            Assert.Equal((true, 2), (session.RootElement.GetProperty("ok").GetBoolean(), session.RootElement.GetProperty("files").GetInt32()));
+        {
+            var received = session.RootElement;
+            Assert.Equal((true, 2), (received.GetProperty("ok").GetBoolean(), received.GetProperty("files").GetInt32()));
+            Assert.Equal((0, 0, 0), (received.GetProperty("owners_not_set").GetInt32(), received.GetProperty("devices_skipped").GetInt32(), received.GetProperty("xattrs_not_set").GetInt32()));
+            Assert.False(received.TryGetProperty("first_xattrs_not_set", out _));
+        }
         using var json = JsonDocument.Parse(output);
         var root = json.RootElement;
         Assert.Equal((true, 0), (root.GetProperty("ok").GetBoolean(), root.GetProperty("exit_code").GetInt32()));
