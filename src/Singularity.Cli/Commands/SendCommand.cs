@@ -473,7 +473,7 @@ internal static partial class SendCommand
             if (result.EntriesLeftByLimit > 0)
                 Say(log, $"sglty: error: deletions stopped at the --max-delete limit of {options.MaxDelete}: {Count.Of(result.EntriesLeftByLimit, "entry", "entries")} at the receiver {(result.EntriesLeftByLimit == 1 ? "was" : "were")} left (a directory counted once); check the source, then send with a higher limit to delete {(result.EntriesLeftByLimit == 1 ? "it" : "them")}");
             if (result.XattrsNotSet)
-                Say(log, "sglty: error: the receiver could not give some entries all their extended attributes or ACLs: its file system or system refused them (its log counts them); everything arrived");
+                Say(log, "sglty: error: the receiver could not give some entries all their extended attributes or ACLs: its file system or system refused them (its log counts them and names the first); everything arrived");
             if (keptAmiss > 0)
                 Say(log, $"sglty: error: {Count.Of(keptAmiss, "source was", "sources were")} kept here, changed after {(keptAmiss == 1 ? "it was" : "they were")} read or not removable (named above); the receiver holds what was read: send again to move {(keptAmiss == 1 ? "it" : "them")} as {(keptAmiss == 1 ? "it is" : "they are")} now");
             if (result.NotSent.Count == 0) return partial ? Errors.PartialTransfer : limited;

@@ -84,7 +84,7 @@ public sealed record SendResult
     /// <summary>
     /// Whether the receiver could not give some entries all the extended attributes or ACLs sent
     /// (<see cref="TransferOptions.Xattrs"/>, <see cref="TransferOptions.Acls"/>): its file system or system refused
-    /// them, and its log counts them. The entries arrived all the same; rsync ends such a send with exit 23.
+    /// them, and its log counts them and names the first. The entries arrived all the same; rsync ends such a send with exit 23.
     /// </summary>
     public bool XattrsNotSet { get; init; }
     /// <summary>
