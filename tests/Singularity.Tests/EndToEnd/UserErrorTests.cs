@@ -148,6 +148,22 @@ public sealed class UserErrorTests
     }
 
     /// <summary>
+    /// A host no route leads to (from a network namespace of no routes) is said at once in one line, as a refused
+    /// connection is: a wrong URL or a network not set up, which a retry does not mend.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_host_with_no_route_to_it_is_said_at_once()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux() && Environment.IsPrivilegedProcess && Commands.Run("unshare", "-n", "true"), "needs root, for a network namespace of its own");
+        using var temp = new TempDirectory();
+        string source = TestFiles.Create(Path.Combine(temp.Path, "f"), 10);
+        using var send = SgltyProcess.StartWithoutNetwork("send", source, "--to", $"sglty://192.0.2.1:7700/?token={new string('A', 43)}", "--retries", "1");
+        var (exit, _, error) = await SgltyProcess.FinishAsync(send);
+        Assert.Equal(1, exit);
+        Assert.Equal("sglty: error: cannot connect to 192.0.2.1:7700: host unreachable; check that `sglty recv` is running there and the port is reachable", error.Trim());
+    }
+
+    /// <summary>
     /// An address that never answers (a wrong one, or a port dropped on the way) fails after the handshake timeout,
     /// not the kernel's two minutes, and, never reached, is not retried. A listener whose queue is full and which
     /// never accepts stands in for it: the kernel drops further connection requests unanswered.

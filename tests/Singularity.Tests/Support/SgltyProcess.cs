@@ -48,6 +48,15 @@ public static class SgltyProcess
         return Process.Start(info)!;
     }
 
+    /// <summary>Starts `sglty` in a network namespace of its own (`unshare -n`): no route leads anywhere, loopback down too.</summary>
+    public static Process StartWithoutNetwork(params string[] arguments)
+    {
+        var info = new ProcessStartInfo("unshare") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string argument in (string[])["-n", "dotnet", Path.Combine(AppContext.BaseDirectory, "sglty.dll"), .. arguments])
+            info.ArgumentList.Add(argument);
+        return Process.Start(info)!;
+    }
+
     /// <summary>Starts `sglty` with at most <paramref name="openFiles"/> open files (soft and hard limit), as a shell's <c>ulimit -n</c> gives it.</summary>
     public static Process StartWithOpenFileLimit(int openFiles, params string[] arguments)
     {
