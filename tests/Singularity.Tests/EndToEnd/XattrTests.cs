@@ -432,10 +432,18 @@ public sealed class XattrTests
         // Told by the attempt after a lost connection too (one cut in the handshake, before the receiver looked).
         string lasting = Path.Combine(urls, "lasting");
         using var again = SgltyProcess.StartUnprivileged("recv", "--dir", destination, "--listen", "127.0.0.1:0", "--url-file", lasting, "--encrypt", "none");
-        await using var relay = new TcpRelay(ConnectionUrl.Parse(await SgltyProcess.WaitForFileAsync(lasting, again)));
-        relay.CutAllOnce((connection, forwarded) => connection == 1 && forwarded > 0);
-        var retried = await SingularitySender.SendAsync([file], relay.Url, new TransferOptions { SkipUnchanged = true, Xattrs = true, Cipher = CipherSuite.None, Retries = 3 });
-        again.Kill();
+        SendResult retried;
+        try
+        {
+            await using var relay = new TcpRelay(ConnectionUrl.Parse(await SgltyProcess.WaitForFileAsync(lasting, again)));
+            relay.CutAllOnce((connection, forwarded) => connection == 1 && forwarded > 0);
+            retried = await SingularitySender.SendAsync([file], relay.Url, new TransferOptions { SkipUnchanged = true, Xattrs = true, Cipher = CipherSuite.None, Retries = 3 });
+        }
+        finally
+        {
+            // It serves until stopped: a failure here must not leave it behind.
+            again.Kill();
+        }
         Assert.Equal((1, true), (retried.Retries, retried.XattrsNotSet));
     }
 
