@@ -166,6 +166,12 @@ public sealed record NotSentEntry(string Path, string Reason)
     /// </summary>
     public bool NotFound { get; init; }
 
+    /// <summary>
+    /// Left out because its extended attributes or ACL could not be read or could not travel, or, for a further name
+    /// of a file, the file's (<see cref="TransferOptions.Xattrs"/>, <see cref="TransferOptions.Acls"/>).
+    /// </summary>
+    public bool ForAttributes { get; init; }
+
     /// <summary>A file of the source left out (counted in <see cref="SendResult.Files"/>): not a directory, a link, a special, nor a path not found.</summary>
     public bool IsFile => !IsDirectory && !IsLink && !IsSpecial && !NotFound;
 }

@@ -548,7 +548,7 @@ internal sealed partial class SenderSession
         void LeaveOut(SourceEntry entry, string reason)
         {
             var (path, kind) = (entry.Entry.Path, entry.Entry.Kind);
-            lock (_notSent) _notSent.Add(new NotSentEntry(path, reason) { IsDirectory = kind == EntryKind.Directory, IsLink = kind is EntryKind.Symlink or EntryKind.HardLink, IsSpecial = kind == EntryKind.Special, Bytes = kind == EntryKind.File ? entry.Entry.Size : 0 });
+            lock (_notSent) _notSent.Add(new NotSentEntry(path, reason) { IsDirectory = kind == EntryKind.Directory, IsLink = kind is EntryKind.Symlink or EntryKind.HardLink, IsSpecial = kind == EntryKind.Special, Bytes = kind == EntryKind.File ? entry.Entry.Size : 0, ForAttributes = true });
             skipped?.Invoke(kind == EntryKind.Directory ? $"not sending '{path}/' or what it holds: {reason}" : $"not sending '{path}': {reason}");
         }
     }
