@@ -127,10 +127,10 @@ internal static class ManifestCodec
                 return false;
             }
             if (source.Length < position + XattrHeadSize + nameLength + valueLength) return false;
-            string name;
-            try { name = WireFormat.StrictUtf8.GetString(source.Slice(position + XattrHeadSize, nameLength)); }
-            catch (DecoderFallbackException) { error = "an extended attribute's name is not valid UTF-8"; return false; }
             var nameBytes = source.Slice(position + XattrHeadSize, nameLength);
+            string name;
+            try { name = WireFormat.StrictUtf8.GetString(nameBytes); }
+            catch (DecoderFallbackException) { error = "an extended attribute's name is not valid UTF-8"; return false; }
             if (name.Contains('\0') || (i > 0 && previous.SequenceCompareTo(nameBytes) >= 0))
             {
                 error = "extended attribute names hold NUL, or are not in order";

@@ -52,6 +52,9 @@ internal sealed class ExtendedAttributes : IEquatable<ExtendedAttributes>
     /// <summary>These attributes, to be read, compared, set and removed within <paramref name="scope"/>.</summary>
     public ExtendedAttributes In(AttributeScope scope) => new(Items) { Scope = scope };
 
+    /// <summary>Whether these hold an access ACL, whose mask the mode's group bits are.</summary>
+    public bool HasAccessAcl => Items.Any(item => item.Name == AccessAcl);
+
     /// <summary>Whether <paramref name="name"/> is a POSIX ACL's.</summary>
     public static bool IsAcl(string name) => name is AccessAcl or DefaultAcl;
 

@@ -49,7 +49,7 @@ internal sealed partial class ReceiverSession
         {
             var standing = ExtendedAttributes.Of(full, xattrs.Scope);
             var (acls, others) = xattrs.Differences(standing);
-            return (acls, others, standing.Items.Any(item => item.Name == ExtendedAttributes.AccessAcl));
+            return (acls, others, standing.HasAccessAcl);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or SingularityException)
         {

@@ -968,7 +968,7 @@ internal sealed partial class ReceiverSession
             var (acls, others, aclStands) = XattrDifferences(xattrs, full);
             if (acls) changes |= ItemizedAttributes.Acls;
             if (others) changes |= ItemizedAttributes.Xattrs;
-            if (aclStands || xattrs.Items.Any(item => item.Name == ExtendedAttributes.AccessAcl)) compared &= ~(UnixFileMode)0x38;
+            if (aclStands || xattrs.HasAccessAcl) compared &= ~(UnixFileMode)0x38;
         }
         if (entry.Kind != EntryKind.Symlink && _options.PreserveMode && (standing.Mode & compared) != (mode & compared)) changes |= ItemizedAttributes.Permissions;
         if (SpecialFiles.MayChangeOwners && entry.Owner is { } owner)
