@@ -13,6 +13,7 @@ internal static class RecvCommand
         var dir = new Option<string>("--dir") { HelpName = "DIR", Description = "destination directory (created if missing, private to you: 0700); a second recv on it is refused while this one runs (Linux)", Required = true };
         var listen = new Option<string?>("--listen") { HelpName = "HOST:PORT", Description = $"HOST:PORT to listen on; port 0 picks a free one; default 0.0.0.0:{ConnectionUrl.DefaultPort} (every interface)" };
         var once = new Option<bool>("--once") { Description = "exit after the first session (not counting dry runs); exit code 0 only if it succeeded, 23 if it succeeded but some entries could not be written or deleted" };
+        var untilStdinCloses = new Option<bool>("--until-stdin-closes") { Description = "serve until standard input ends, then exit 0: how `sglty send ... HOST:DIR` ties the receiver it starts through ssh to itself (not with --once)" };
         var acceptTimeout = CommonOptions.Duration("--accept-timeout", $"with --once, give up when no sender has started a session for this long (before the first, or after a dry run), with exit code {Errors.NoSender}, so that a script is not left waiting for a sender that failed; default: wait for ever");
         var urlFile = new Option<string?>("--url-file") { HelpName = "FILE", Description = "also write the connection URL to FILE (atomically) when ready" };
         var json = CommonOptions.Json("print JSON objects on stdout, one per line: the URL first ({\"url\": ...}, in place of the URL line), then each session's result as it ends");
@@ -26,9 +27,10 @@ internal static class RecvCommand
         var congestion = CommonOptions.Congestion();
         var noDelta = new Option<bool>("--no-delta") { Description = "send changed files whole even when a sender asks for delta, and every file of the source's size when it asks for --checksum, so senders learn nothing of what the files here hold (with delta, a sender is told the digests of their shards; with --checksum, whether a file holds what it names)" };
         var devices = new Option<bool>("--devices") { Description = "make the devices senders send (sglty send -D or -a), as root: a device node gives whoever may open it the device itself, so without this each fails on its own; FIFOs and sockets are made either way" };
-        var command = new Command("recv", "receive files into a directory") { dir, listen, once, acceptTimeout, urlFile, json, noFsync, token, tokenFile, encrypt, maxBytes, expire, idle, congestion, noDelta, devices };
+        var command = new Command("recv", "receive files into a directory") { dir, listen, once, untilStdinCloses, acceptTimeout, urlFile, json, noFsync, token, tokenFile, encrypt, maxBytes, expire, idle, congestion, noDelta, devices };
         command.Validators.Add(result =>
         {
+            if (result.GetValue(untilStdinCloses) && result.GetValue(once)) result.AddError("--until-stdin-closes and --once each say when to stop; give one of them");
             if (result.GetValue(acceptTimeout) is { } wait)
             {
                 if (!result.GetValue(once)) result.AddError("--accept-timeout goes with --once");
@@ -45,13 +47,13 @@ internal static class RecvCommand
                 Limits = new ProtocolLimits { MaxTotalBytes = result.GetValue(maxBytes) ?? long.MaxValue },
                 IdleTimeout = result.GetValue(idle) ?? TimeSpan.FromSeconds(120),
             };
-            return RunAsync(result.GetValue(dir)!, result.GetValue(listen) ?? $"0.0.0.0:{ConnectionUrl.DefaultPort}", result.GetValue(once), result.GetValue(acceptTimeout), result.GetValue(urlFile), result.GetValue(json),
+            return RunAsync(result.GetValue(dir)!, result.GetValue(listen) ?? $"0.0.0.0:{ConnectionUrl.DefaultPort}", result.GetValue(once), result.GetValue(untilStdinCloses), result.GetValue(acceptTimeout), result.GetValue(urlFile), result.GetValue(json),
                 transfer, result.GetValue(expire) ?? TimeSpan.Zero, result.GetValue(token), result.GetValue(tokenFile), !result.GetValue(noDelta), result.GetValue(devices), cancellationToken);
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(string dir, string listen, bool once, TimeSpan? acceptTimeout, string? urlFile, bool json, TransferOptions transfer, TimeSpan expireAfter, string? token, string? tokenFile, bool delta, bool makeDevices, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(string dir, string listen, bool once, bool untilStdinCloses, TimeSpan? acceptTimeout, string? urlFile, bool json, TransferOptions transfer, TimeSpan expireAfter, string? token, string? tokenFile, bool delta, bool makeDevices, CancellationToken cancellationToken)
     {
         try
         {
@@ -129,6 +131,7 @@ internal static class RecvCommand
 
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             var serving = receiver.RunAsync(stop.Token);
+            if (untilStdinCloses) StopWhenInputEnds(stop);
             if (!once)
             {
                 await serving.ConfigureAwait(false);
@@ -156,6 +159,37 @@ internal static class RecvCommand
         {
             return Errors.Report(ex, json);
         }
+    }
+
+    /// <summary>Cancels <paramref name="stop"/> once standard input ends: a receiver started through a remote shell ends with the sender that started it, which closes its input (or ends).</summary>
+    private static void StopWhenInputEnds(CancellationTokenSource stop)
+    {
+        // A thread of its own: a read of a pipe or terminal blocks it until the input ends.
+        var watching = new Thread(() =>
+        {
+            try
+            {
+                using var input = Console.OpenStandardInput();
+                var buffer = new byte[512];
+                while (input.Read(buffer) > 0)
+                {
+                }
+            }
+            catch (IOException)
+            {
+                // Ended all the same.
+            }
+            try
+            {
+                stop.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // The receiver had stopped already.
+            }
+        })
+        { IsBackground = true, Name = "stdin watch" };
+        watching.Start();
     }
 
     /// <summary>Whether a session is running, and since when none has: what --accept-timeout waits on.</summary>
