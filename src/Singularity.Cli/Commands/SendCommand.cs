@@ -10,8 +10,11 @@ internal static partial class SendCommand
 {
     public static Command Create()
     {
-        var paths = new Argument<string[]>("PATH") { Description = "files or directories to send; a directory ending in '/' sends its contents", Arity = ArgumentArity.OneOrMore };
-        var to = new Option<string>("--to") { HelpName = "URL", Description = "the receiver's URL, as printed by `sglty recv` (sglty://HOST:PORT/); a path added to it names a directory below the receiver's to send into, created if missing (sglty://HOST:PORT/backups/web1/)", Required = true };
+        var paths = new Argument<string[]>("PATH") { Description = "files or directories to send; a directory ending in '/' sends its contents; without --to, the last is where to: [USER@]HOST:DIR or a URL", Arity = ArgumentArity.OneOrMore };
+        var to = new Option<string>("--to") { HelpName = "URL", Description = "the receiver's URL, as printed by `sglty recv` (sglty://HOST:PORT/); a path added to it names a directory below the receiver's to send into, created if missing (sglty://HOST:PORT/backups/web1/); or [USER@]HOST:DIR, as scp and rsync write it: sglty starts a receiver in DIR on HOST through ssh (-e), which sglty must be installed on, and the files travel over a TCP port of its own there (--remote-listen)" };
+        var rsh = new Option<string>("--rsh", "-e") { HelpName = "COMMAND", Description = $"with a [USER@]HOST:DIR destination, the remote shell that starts the receiver there, as rsync -e: 'ssh -p 2222 -i ~/.ssh/backup' (split at spaces; double quotes keep a word whole); default ${RshVariable}, else ssh" };
+        var sgltyPath = new Option<string>("--sglty-path") { HelpName = "PROGRAM", Description = "with a [USER@]HOST:DIR destination, what runs sglty there, as rsync --rsync-path ('/opt/sglty/sglty', 'sudo sglty'); default sglty on the PATH of a login there, else ~/sglty/sglty" };
+        var remoteListen = new Option<string>("--remote-listen") { HelpName = "HOST:PORT", Description = "with a [USER@]HOST:DIR destination, what the receiver started there listens on, for a firewall that lets one port through (0.0.0.0:7701); default 0.0.0.0:0, a free port; the lanes connect to it from here, not through the shell" };
         var lanes = CommonOptions.Lanes();
         var shardSize = CommonOptions.Size("--shard-size", "bytes per shard, e.g. 1MiB; default 4MiB");
         var inFlight = CommonOptions.Size("--in-flight", "most bytes sent but not yet acknowledged; default 128MiB");
@@ -126,7 +129,7 @@ internal static partial class SendCommand
         var inPlace = new Option<bool>("--inplace") { Description = "write a changed file into the one standing at its name, where it stands, as rsync --inplace does: no second copy takes the space (for large images and databases on a full disk), and with delta only the shards that differ are written (a file with other names is still written beside its name); as with rsync, a send that fails part way leaves it part old, part new, and readers see it change; not with --sparse or --backup (Linux receivers)" };
         var append = new Option<bool>("--append", "--append-verify") { Description = "for logs that grow, as rsync --append-verify: --inplace with delta on whatever the path, so only what follows what the receiver holds travels (with the shard it ends in), every kept shard compared first; unlike rsync --append, a copy as long as the source or longer is not left as it is but brought to the source's contents (cut, where the log was rotated); a receiver started with --no-delta takes the whole log; not with --whole-file, --sparse or --backup" };
         var wholeFile = new Option<bool>("--whole-file", "-W") { Description = "send changed files whole, never as a delta, as rsync --whole-file does" };
-        var command = new Command("send", "send files and directories to a receiver") { paths, to, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, modifyWindow, omitDirTimes, omitLinkTimes, update, ignoreExisting, existing, maxSize, minSize, delete, deleteExcluded, ignoreErrors, maxDelete, exclude, excludeFrom, include, includeFrom, filter, relative, filesFrom, recursive, from0, dryRun, verbose, quiet, itemize, outFormat, stats, info, logFile, logFileFormat, owners, owner, group, noOwner, noGroup, chown, archive, xattrs, acls, devices, specials, devicesAndSpecials, noDevices, noSpecials, noDevicesOrSpecials, human, noHuman, numericIds, hardLinks, oneFileSystem, copyLinks, copyUnsafeLinks, copyDirLinks, safeLinks, chmod, pruneEmpty, ignoreMissing, deleteMissing, removeSources, backup, backupDir, suffix, linkDest, compareDest, copyDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile, inPlace, append };
+        var command = new Command("send", "send files and directories to a receiver") { paths, to, rsh, sgltyPath, remoteListen, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, modifyWindow, omitDirTimes, omitLinkTimes, update, ignoreExisting, existing, maxSize, minSize, delete, deleteExcluded, ignoreErrors, maxDelete, exclude, excludeFrom, include, includeFrom, filter, relative, filesFrom, recursive, from0, dryRun, verbose, quiet, itemize, outFormat, stats, info, logFile, logFileFormat, owners, owner, group, noOwner, noGroup, chown, archive, xattrs, acls, devices, specials, devicesAndSpecials, noDevices, noSpecials, noDevicesOrSpecials, human, noHuman, numericIds, hardLinks, oneFileSystem, copyLinks, copyUnsafeLinks, copyDirLinks, safeLinks, chmod, pruneEmpty, ignoreMissing, deleteMissing, removeSources, backup, backupDir, suffix, linkDest, compareDest, copyDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile, inPlace, append };
         foreach (var option in asAlways) command.Options.Add(option);
         command.Validators.Add(result =>
         {
@@ -139,7 +142,25 @@ internal static partial class SendCommand
             if (result.GetValue(delta) && result.GetValue(wholeFile)) result.AddError("--delta and --whole-file contradict each other; give one of them");
             if (result.GetValue(append) && (new[] { wholeFile, sparse, backup }.FirstOrDefault(result.GetValue)?.Name ?? (result.GetValue(backupDir) is null ? null : backupDir.Name)) is { } against)
                 result.AddError($"--append writes in place with delta, which {against} does not go with; give one of them");
-            if (result.GetValue(filesFrom) is not null && result.GetValue(paths) is { Length: not 1 })
+            string[] sources = result.GetValue(paths) ?? [];
+            try
+            {
+                string? destination = result.GetValue(to) ?? DestinationOf(sources);
+                if (destination is null)
+                    result.AddError("give the receiver: [USER@]HOST:DIR as the last argument, to start one there through ssh, or --to URL, as `sglty recv` prints it");
+                else if (result.GetValue(to) is null) sources = sources[..^1];
+                bool remote = destination is not null && RemoteTarget.TryParse(destination, out _);
+                if (result.GetValue(rsh) is { } shellGiven && string.IsNullOrWhiteSpace(shellGiven)) result.AddError("-e names no command; give the remote shell, as 'ssh -p 2222'");
+                if (!remote && new Option[] { rsh, sgltyPath, remoteListen }.FirstOrDefault(option => result.GetResult(option) is not null) is { } shellOnly)
+                    result.AddError($"{shellOnly.Name} says how to start a receiver through ssh, for a [USER@]HOST:DIR destination; a URL names one already running");
+                if (remote && new Option[] { token, tokenFile }.FirstOrDefault(option => result.GetResult(option) is not null) is { } secret)
+                    result.AddError($"{secret.Name} opens a receiver already running; the one started through ssh makes its own token, which ssh carries back");
+            }
+            catch (FormatException ex)
+            {
+                result.AddError(ex.Message);
+            }
+            if (result.GetValue(filesFrom) is not null && sources is { Length: not 1 })
                 result.AddError("--files-from takes one PATH: the directory the listed paths are relative to");
             if (result.GetValue(from0) && result.GetValue(filesFrom) is null) result.AddError("--from0 goes with --files-from");
             bool keepRules = result.GetValue(sizeOnly) || result.GetValue(update) || result.GetValue(ignoreExisting) || result.GetValue(existing);
@@ -252,7 +273,16 @@ internal static partial class SendCommand
             // As rsync's levels: no commas, commas (its default), units of 1000 (-h), of 1024 (-hh).
             int humanLevel = result.GetValue(noHuman) ? 0 : 1 + Math.Min(result.GetResult(human)?.IdentifierTokenCount ?? 0, 2);
             var output = new SendOutput(result.GetValue(json), lines, result.GetValue(quiet), statsLevel, Progress: flags.Progress is not 0, Names: flags.Name is not 0, logged, humanLevel);
-            return RunAsync(result.GetValue(paths)!, result.GetValue(filesFrom) is { } list ? (list, result.GetValue(from0)) : null, result.GetValue(to)!, options, PatternsInOrder(result, exclude, excludeFrom, include, includeFrom, filter), result.GetValue(token), result.GetValue(tokenFile), output, cancellationToken);
+            string[] sources = result.GetValue(paths)!;
+            string destination = result.GetValue(to) ?? DestinationOf(sources)!;
+            if (result.GetValue(to) is null) sources = sources[..^1];
+            var shell = new RemoteShell
+            {
+                Command = [.. CommandLineParser.SplitCommandLine(result.GetValue(rsh) ?? (Environment.GetEnvironmentVariable(RshVariable) is { } fromEnvironment && !string.IsNullOrWhiteSpace(fromEnvironment) ? fromEnvironment : "ssh"))],
+                Program = result.GetValue(sgltyPath),
+                Listen = result.GetValue(remoteListen) ?? new RemoteShell().Listen,
+            };
+            return RunAsync(sources, result.GetValue(filesFrom) is { } list ? (list, result.GetValue(from0)) : null, destination, shell, options, PatternsInOrder(result, exclude, excludeFrom, include, includeFrom, filter), result.GetValue(token), result.GetValue(tokenFile), output, cancellationToken);
         });
         return command;
     }
@@ -402,10 +432,18 @@ internal static partial class SendCommand
     /// <summary>Notices a quiet send keeps to print if it fails, at most.</summary>
     private const int MostHeldNotices = 1000;
 
-    private static async Task<int> RunAsync(string[] paths, (string File, bool NulSeparated)? filesFrom, string to, TransferOptions options, List<(Option Option, string Value)> patterns, string? token, string? tokenFile, SendOutput output, CancellationToken cancellationToken)
+    /// <summary>The environment variable that names the remote shell when -e does not, as RSYNC_RSH does for rsync.</summary>
+    internal const string RshVariable = "SGLTY_RSH";
+
+    /// <summary>The last PATH when it names where to send (a [USER@]HOST:DIR, or a URL) and others come before it; null otherwise.</summary>
+    private static string? DestinationOf(string[] paths) =>
+        paths.Length >= 2 && (paths[^1].StartsWith(ConnectionUrl.Scheme + "://", StringComparison.OrdinalIgnoreCase) || RemoteTarget.TryParse(paths[^1], out _)) ? paths[^1] : null;
+
+    private static async Task<int> RunAsync(string[] paths, (string File, bool NulSeparated)? filesFrom, string to, RemoteShell shell, TransferOptions options, List<(Option Option, string Value)> patterns, string? token, string? tokenFile, SendOutput output, CancellationToken cancellationToken)
     {
         var (json, lines, quiet, stats, progress, _, logged, human) = output;
         TransferLog? log = null;
+        RemoteReceiver? remote = null;
         var held = new List<string>();
         try
         {
@@ -424,8 +462,18 @@ internal static partial class SendCommand
                     return 0;
                 }
             }
-            var url = ConnectionUrl.Parse(to);
-            if (url.Token is null && CommonOptions.ResolveToken(token, tokenFile) is { } given) url = url with { Token = given };
+            ConnectionUrl url;
+            if (RemoteTarget.TryParse(to, out var target))
+            {
+                remote = await RemoteReceiver.StartAsync(target, shell, options, cancellationToken).ConfigureAwait(false);
+                url = remote.Url;
+                log?.Write($"started a receiver in {Errors.Printable(target.ToString())} through {Errors.Printable(shell.Command[0])}, listening on {url.Host}:{url.Port}");
+            }
+            else
+            {
+                url = ConnectionUrl.Parse(to);
+                if (url.Token is null && CommonOptions.ResolveToken(token, tokenFile) is { } given) url = url with { Token = given };
+            }
             log?.Write($"{(options.DryRun ? "dry run: " : "")}sending {Count.Of(paths.Length, "path")} to sglty://{(url.Host.Contains(':') ? $"[{url.Host}]" : url.Host)}:{url.Port}/{Errors.Printable(url.Directory ?? "")}");
             // As rsync -v: each file as it arrives, so that a long send shows what is done, and a failed one what got
             // there. To a terminal, the list takes the bar's place (it would write between the bar's redraws), and
@@ -515,6 +563,8 @@ internal static partial class SendCommand
         }
         finally
         {
+            // The receiver started through ssh ends with the send: its input closes.
+            if (remote is not null) await remote.DisposeAsync().ConfigureAwait(false);
             log?.Dispose();
             if (log?.Failure is { } why) Console.Error.WriteLine($"sglty: warning: the log file took no more lines after: {Errors.Printable(why)}; the send went on without it");
         }

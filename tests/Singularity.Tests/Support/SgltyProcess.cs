@@ -69,6 +69,17 @@ public static class SgltyProcess
         return Process.Start(info)!;
     }
 
+    /// <summary>Runs `sglty` to completion with <paramref name="environment"/> added to this process's environment.</summary>
+    public static async Task<(int ExitCode, string Out, string Err)> RunWithEnvironmentAsync(IReadOnlyDictionary<string, string> environment, params string[] arguments)
+    {
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "sglty.dll"));
+        foreach (string argument in arguments) info.ArgumentList.Add(argument);
+        foreach (var (name, value) in environment) info.Environment[name] = value;
+        using var process = Process.Start(info)!;
+        return await FinishAsync(process);
+    }
+
     /// <summary>Runs to completion and returns exit code, stdout and stderr; the timeout only guards against a hang.</summary>
     public static async Task<(int ExitCode, string Out, string Err)> RunAsync(params string[] arguments)
     {

@@ -1,0 +1,137 @@
+using Singularity.Tests.Support;
+
+namespace Singularity.Tests.EndToEnd;
+
+/// <summary>
+/// `sglty send PATH [USER@]HOST:DIR`, as scp and rsync are typed: the sender starts the receiver through a remote
+/// shell. A stand-in for ssh runs the command on this machine, in a home of the test's own, as ssh runs it in the
+/// login's home; the files still travel over TCP on loopback.
+/// </summary>
+public sealed class RemoteShellTests
+{
+    /// <summary>A stand-in for ssh: writes the words it was given beside itself, skips -l USER and the host, and runs the command in $HOME, writing its exit code after it.</summary>
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    private static string FakeShell(TempDirectory temp)
+    {
+        string path = Path.Combine(temp.Path, "fake-ssh");
+        File.WriteAllText(path, """
+            #!/bin/sh
+            printf '%s\n' "$@" > "$0.words"
+            while [ "$1" = -l ]; do shift 2; done
+            shift
+            cd "$HOME" || exit 1
+            sh -c "$1"
+            code=$?
+            echo $code > "$0.exit"
+            exit $code
+            """);
+        File.SetUnixFileMode(path, (UnixFileMode)0b111_101_101);
+        return path;
+    }
+
+    private static string Sglty => $"dotnet {Path.Combine(AppContext.BaseDirectory, "sglty.dll")}";
+
+    [Fact]
+    public async Task A_tree_sent_to_USER_at_HOST_DIR_arrives_there_and_the_receiver_ends_with_the_send()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/site");
+        TestFiles.Create(Path.Combine(tree, "big.bin"), (3 << 20) + 5);
+        TestFiles.Create(Path.Combine(tree, "sub", "small.txt"), 17, seed: 2);
+        Directory.CreateDirectory(Path.Combine(tree, "empty"));
+        string home = temp.Sub("home");
+        // Where the README builds it: the receiver's side finds sglty there when its PATH has none.
+        string installed = Path.Combine(home, "sglty", "sglty");
+        Directory.CreateDirectory(Path.GetDirectoryName(installed)!);
+        File.WriteAllText(installed, $"#!/bin/sh\nexec {Sglty} \"$@\"\n");
+        File.SetUnixFileMode(installed, (UnixFileMode)0b111_101_101);
+        string shell = FakeShell(temp);
+
+        var (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(new Dictionary<string, string> { ["HOME"] = home },
+            "send", tree, "backup@localhost:backups/day1", "-e", shell, "--remote-listen", "127.0.0.1:0");
+
+        Assert.True(exit == 0, error);
+        Assert.Contains("sent 2 files", error);
+        // DIR is the login's home's, created as recv creates its directory.
+        TestFiles.AssertSameTree(tree, Path.Combine(home, "backups", "day1", "site"));
+        string[] words = File.ReadAllLines(shell + ".words");
+        Assert.Equal(["-l", "backup", "localhost"], words[..3]);
+        Assert.Contains("recv --until-stdin-closes --dir=backups/day1 --listen=127.0.0.1:0", words[3]);
+        // The receiver ended by itself when the send closed its input, with exit code 0, not killed.
+        Assert.Equal("0", File.ReadAllText(shell + ".exit").Trim());
+        // The token travels through the shell's output alone, never on a command line.
+        Assert.DoesNotContain("token", string.Join(' ', words), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_directory_with_quotes_and_spaces_reaches_the_remote_shell_whole_with_sglty_path_and_plaintext()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/d");
+        TestFiles.Create(Path.Combine(tree, "a.bin"), 70_000);
+        string home = temp.Sub("home");
+        string shell = FakeShell(temp);
+        string there = Path.Combine(temp.Path, "it's a $HOME `x` dir");
+
+        var (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(new Dictionary<string, string> { ["HOME"] = home },
+            "send", tree, $"localhost:{there}", "-e", shell, "--sglty-path", Sglty, "--remote-listen", "127.0.0.1:0", "--encrypt", "none");
+
+        Assert.True(exit == 0, error);
+        Assert.Contains(", none", error);
+        TestFiles.AssertSameTree(tree, Path.Combine(there, "d"));
+        Assert.Equal("localhost", File.ReadAllLines(shell + ".words")[0]);
+    }
+
+    [Fact]
+    public async Task A_receiver_that_cannot_start_there_is_one_line_that_quotes_why()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/d");
+        TestFiles.Create(Path.Combine(tree, "a.bin"), 10);
+        string home = temp.Sub("home");
+        string shell = FakeShell(temp);
+        var environment = new Dictionary<string, string> { ["HOME"] = home, ["PATH"] = "/usr/bin:/bin" };
+
+        // Not installed there: neither on the PATH nor at ~/sglty/sglty.
+        var (exit, output, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", tree, "localhost:dst", "-e", shell);
+        Assert.Equal(1, exit);
+        Assert.Equal("", output);
+        Assert.Equal("sglty: error: could not start a receiver on localhost through " + shell + ": not found on the PATH of a login here, nor at ~/sglty/sglty (exit code 127); install sglty there (on the PATH of its logins, or at ~/sglty/sglty), or name it with --sglty-path", error.Trim());
+
+        // The receiver refuses its directory: what it said comes back.
+        File.WriteAllText(Path.Combine(home, "taken"), "a file");
+        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", tree, "localhost:taken", "-e", shell, "--sglty-path", Sglty);
+        Assert.Equal(1, exit);
+        Assert.StartsWith("sglty: error: could not start a receiver on localhost through " + shell + ": ", error.Trim());
+        Assert.EndsWith("(exit code 1)", error.Trim());
+        Assert.Contains("/taken' is a file, not a directory", error);
+        Assert.Single(error.Trim().Split('\n'));
+
+        // No such shell.
+        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", tree, "localhost:dst", "-e", Path.Combine(temp.Path, "no-ssh"));
+        Assert.Equal(1, exit);
+        Assert.StartsWith($"sglty: error: cannot run the remote shell '{Path.Combine(temp.Path, "no-ssh")}': ", error.Trim());
+        Assert.False(Directory.Exists(Path.Combine(home, "dst")));
+    }
+
+    [Theory]
+    [InlineData(new[] { "send", "a" }, "give the receiver: [USER@]HOST:DIR as the last argument")]
+    [InlineData(new[] { "send", "a", "b" }, "give the receiver: [USER@]HOST:DIR as the last argument")]
+    [InlineData(new[] { "send", "a", "host::module" }, "'host::module' is rsync's form for a daemon's module")]
+    [InlineData(new[] { "send", "a", "host:dir", "--token", "x" }, "--token opens a receiver already running")]
+    [InlineData(new[] { "send", "a", "--to", "sglty://h:1/", "-e", "ssh" }, "--rsh says how to start a receiver through ssh")]
+    [InlineData(new[] { "send", "a", "-oProxyCommand=x:dir" }, "unknown option")]
+    [InlineData(new[] { "send", "a", "./-oProxyCommand=x:dir" }, "give the receiver")]
+    [InlineData(new[] { "send", "a", "--", "-x:dir" }, "'-x' in '-x:dir' is not a host name")]
+    [InlineData(new[] { "send", "a", "h:dir", "-e", " " }, "-e names no command")]
+    [InlineData(new[] { "recv", "--dir", "x", "--once", "--until-stdin-closes" }, "--until-stdin-closes and --once each say when to stop")]
+    public async Task A_destination_that_cannot_be_used_is_told_before_anything_runs(string[] arguments, string expected)
+    {
+        var (exit, _, error) = await SgltyProcess.RunAsync(arguments);
+        Assert.NotEqual(0, exit);
+        Assert.Contains(expected, error);
+    }
+}
