@@ -585,6 +585,14 @@ public sealed record TransferOptions
     /// <summary>Limits applied to everything read from the wire.</summary>
     public ProtocolLimits Limits { get; init; } = new();
 
+    /// <summary>
+    /// The name the one file a send holds takes in the destination, as scp and rsync name a single file copied to a path
+    /// that is not a directory (<c>scp db.dump host:db-1206.dump</c>); null keeps its own name. One name, without '/';
+    /// the send must hold one file (or special file) and nothing else. <see cref="RemoteReceiver.FileName"/> gives it
+    /// for a <c>HOST:DIR</c> that names a file.
+    /// </summary>
+    public string? FileName { get; init; }
+
     /// <summary>Checks a sender's options: those of <see cref="Validate"/>, and lanes whose buffers a receiver with the same limits would hold.</summary>
     internal void ValidateForSending()
     {
@@ -592,6 +600,8 @@ public sealed record TransferOptions
         if (!Recursive && !Relative)
             throw new ArgumentException("a send without recursion is one of relative paths (as rsync --files-from without -r)", nameof(Recursive));
         if (ItemizeChanges is < 0 or > 2) throw new ArgumentException("itemize changes is 0 (not), 1 (changes) or 2 (every entry)", nameof(ItemizeChanges));
+        if (FileName is { } name && (name.Length == 0 || name is "." or ".." || name.Contains('/', StringComparison.Ordinal) || name.Contains('\0', StringComparison.Ordinal)))
+            throw new ArgumentException($"'{name}' is not a file name: give one name, without '/'", nameof(FileName));
         if (OwnerParts is not (OwnerParts.User or OwnerParts.Group or OwnerParts.Both)) throw new ArgumentException("the owner parts kept are the user, the group, or both", nameof(OwnerParts));
         try
         {

@@ -465,8 +465,9 @@ internal static partial class SendCommand
             ConnectionUrl url;
             if (RemoteTarget.TryParse(to, out var target))
             {
-                remote = await RemoteReceiver.StartAsync(target, shell, options, cancellationToken).ConfigureAwait(false);
+                remote = await RemoteReceiver.StartAsync(target, paths, shell, options, cancellationToken).ConfigureAwait(false);
                 url = remote.Url;
+                options = options with { FileName = remote.FileName };
                 log?.Write($"started a receiver in {Errors.Printable(target.ToString())} through {Errors.Printable(shell.Command[0])}, listening on {url.Host}:{url.Port}");
             }
             else

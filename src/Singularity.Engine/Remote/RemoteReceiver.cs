@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Singularity.Engine.Storage;
 
 namespace Singularity.Engine;
 
@@ -21,6 +22,7 @@ public sealed class RemoteReceiver : IAsyncDisposable
     private readonly Queue<string> _messages = new();
     private readonly Task _errors;
     private Task _output = Task.CompletedTask;
+    private bool _namesFile;
 
     private RemoteReceiver(Process process, RemoteTarget target)
     {
@@ -45,21 +47,32 @@ public sealed class RemoteReceiver : IAsyncDisposable
     }
 
     /// <summary>
-    /// Runs <c>sglty recv</c> in <see cref="RemoteTarget.Directory"/> on <see cref="RemoteTarget.Host"/> through
-    /// <paramref name="shell"/>, and returns once it printed its URL. Its options follow <paramref name="options"/>
-    /// where a send needs them there: plaintext accepted for <see cref="CipherSuite.None"/>, devices made for
-    /// <see cref="TransferOptions.Devices"/>, the same congestion control. A shell that cannot run, or a receiver that
-    /// does not start, is a <see cref="SingularityException"/> that quotes what it said.
+    /// Where a send of one file to a target that is not a directory there gives it the target's name, as scp and rsync
+    /// do (<c>db.dump web1:db-1206.dump</c>): pass it as <see cref="TransferOptions.FileName"/>. Null where the
+    /// target is a directory, which the sources go into.
     /// </summary>
-    public static async Task<RemoteReceiver> StartAsync(RemoteTarget target, RemoteShell? shell = null, TransferOptions? options = null, CancellationToken cancellationToken = default)
+    public string? FileName { get; private set; }
+
+    /// <summary>
+    /// Runs <c>sglty recv</c> in <see cref="RemoteTarget.Directory"/> on <see cref="RemoteTarget.Host"/> through
+    /// <paramref name="shell"/>, for a send of <paramref name="paths"/>, and returns once it printed its URL. Its
+    /// options follow <paramref name="options"/> where a send needs them there: plaintext accepted for
+    /// <see cref="CipherSuite.None"/>, devices made for <see cref="TransferOptions.Devices"/>, the same congestion
+    /// control. One file sent to a target that is not a directory there takes its name (<see cref="FileName"/>). A
+    /// shell that cannot run, or a receiver that does not start, is a <see cref="SingularityException"/> that quotes
+    /// what it said.
+    /// </summary>
+    public static async Task<RemoteReceiver> StartAsync(RemoteTarget target, IReadOnlyList<string> paths, RemoteShell? shell = null, TransferOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(target);
+        ArgumentNullException.ThrowIfNull(paths);
         shell ??= new RemoteShell();
         options ??= new TransferOptions();
         if (shell.Command.Count == 0 || string.IsNullOrWhiteSpace(shell.Command[0]))
             throw new ArgumentException("the remote shell command is empty", nameof(shell));
         string host = await HostToReachAsync(target, shell, cancellationToken).ConfigureAwait(false);
-        var info = ShellStart(shell, target, RemoteCommand(target, shell, options));
+        var fileTarget = FileTarget(target, paths, options);
+        var info = ShellStart(shell, target, RemoteCommand(target, shell, options, fileTarget));
         Process process;
         try
         {
@@ -80,6 +93,7 @@ public sealed class RemoteReceiver : IAsyncDisposable
                 throw remote.NotStarted(shell);
             }
             remote.Url = ConnectionUrl.Parse(printed) with { Host = host, Directory = null };
+            if (remote._namesFile) remote.FileName = fileTarget?.Name;
             return remote;
         }
         catch
@@ -155,20 +169,45 @@ public sealed class RemoteReceiver : IAsyncDisposable
     /// <summary>
     /// The command line the remote machine's shell runs: sglty recv, serving until its input closes, in the target's
     /// directory, each word quoted for a POSIX shell (ssh hands the line to the login's shell, which splits it again).
+    /// With <paramref name="fileName"/>, a directory that is not there names the file, and the receiver serves the
+    /// directory above it, saying so on a line before its URL.
     /// </summary>
-    internal static string RemoteCommand(RemoteTarget target, RemoteShell shell, TransferOptions options)
+    internal static string RemoteCommand(RemoteTarget target, RemoteShell shell, TransferOptions options, (string Parent, string Name)? fileName = null)
     {
-        var words = new List<string> { "recv", "--until-stdin-closes", "--dir=" + DirectoryThere(target.Directory), "--listen=" + shell.Listen };
+        var words = new List<string> { "recv", "--until-stdin-closes", "--listen=" + shell.Listen };
         if (options.Cipher == CipherSuite.None) words.Add("--encrypt=none");
         if (options.Devices) words.Add("--devices");
         if (options.CongestionControl is { } congestion) words.Add("--congestion=" + congestion);
-        // The program is the user's own words, as rsync's --rsync-path ("sudo sglty").
-        string program = shell.Program ?? $"sh -c {Quoted(FindSglty)} sglty";
-        return $"{program} {string.Join(' ', words.Select(Quoted))}";
+        // The program is the user's own words, as rsync's --rsync-path ("sudo sglty"); without one, sglty on the PATH
+        // of a login there, else where the README builds it.
+        string run = shell.Program is { } program
+            ? $"exec {program} \"$@\" \"--dir=$d\""
+            : "p=$(command -v sglty) || p=\"$HOME/sglty/sglty\"; [ -x \"$p\" ] || { echo \"sglty: not found on the PATH of a login here, nor at ~/sglty/sglty\" >&2; exit 127; }; exec \"$p\" \"$@\" \"--dir=$d\"";
+        string script = fileName is null
+            ? $"d=$1; shift; {run}"
+            : $"d=$1; f=$2; shift 2; if [ ! -d \"$d\" ]; then d=$f; echo {NamesFile}; fi; {run}";
+        var arguments = new List<string> { "sh", "-c", script, "sglty", DirectoryThere(target.Directory) };
+        if (fileName is { } named) arguments.Add(named.Parent);
+        return string.Join(' ', arguments.Concat(words).Select(Quoted));
     }
 
-    // sglty on the PATH of a login there, else where the README builds it.
-    private const string FindSglty = "p=$(command -v sglty) || p=\"$HOME/sglty/sglty\"; [ -x \"$p\" ] || { echo \"sglty: not found on the PATH of a login here, nor at ~/sglty/sglty\" >&2; exit 127; }; exec \"$p\" \"$@\"";
+    // What the command prints when the target names a file, before the receiver prints its URL.
+    private const string NamesFile = "sglty-names-a-file";
+
+    /// <summary>
+    /// Where a send of one file may give it the target's name, as scp and rsync do when the target is not a directory:
+    /// the directory above the target, and the name; null where the target must be a directory (more than one source,
+    /// a directory, --relative, or a target that ends in '/').
+    /// </summary>
+    internal static (string Parent, string Name)? FileTarget(RemoteTarget target, IReadOnlyList<string> paths, TransferOptions options)
+    {
+        if (paths is not [var path] || options.Relative || SourceScanner.ContentsOnly(path) || Directory.Exists(path) || !File.Exists(path)) return null;
+        string there = DirectoryThere(target.Directory);
+        int slash = there.LastIndexOf('/');
+        string name = there[(slash + 1)..];
+        if (name is "" or "." or "..") return null;
+        return (slash < 0 ? "." : slash == 0 ? "/" : there[..slash], name);
+    }
 
     /// <summary>The directory as recv takes it there: relative to the login's home, which is where a remote shell starts.</summary>
     private static string DirectoryThere(string directory) => directory switch
@@ -229,6 +268,7 @@ public sealed class RemoteReceiver : IAsyncDisposable
         {
             string? text = await output.ReadLineAsync(cancellationToken).ConfigureAwait(false);
             if (text is null) return null;
+            if (text == NamesFile) _namesFile = true;
             if (!text.StartsWith(ConnectionUrl.Scheme + "://", StringComparison.Ordinal)) continue;
             _output = output.BaseStream.CopyToAsync(Stream.Null, CancellationToken.None);
             return text.Trim();

@@ -168,6 +168,7 @@ internal sealed partial class SenderSession
 #pragma warning restore CA2208
         long scanStarted = Stopwatch.GetTimestamp();
         var scanned = SourceScanner.Scan(paths, firstAttempt ? events : null, _notSent, _exclude, ScanRules.Of(options), options.DeleteMissingArgs ? _deleteNamed : null);
+        if (options.FileName is { } fileName) scanned = NamedAs(scanned, fileName);
         if (options.PruneEmptyDirectories) scanned = SourceScanner.PruneEmptyDirectories(scanned);
         // rsync --safe-links, after -m as rsync's (a directory holding only such a link stays): a link that points
         // outside the tree is left out, and a deleting receiver is told its name, which it keeps.
@@ -344,6 +345,18 @@ internal sealed partial class SenderSession
         foreach (var (entry, _, _) in entries)
             if (paths.Contains(entry.Path + suffix))
                 throw new SingularityException(ErrorCode.BadPath, $"'{entry.Path}{suffix}' would be the backup of '{entry.Path}', and this send has both: give another --suffix, or a --backup-dir");
+    }
+
+    /// <summary>The one file of a send under <paramref name="name"/> (<see cref="TransferOptions.FileName"/>): still read from where it is.</summary>
+    private static List<SourceEntry> NamedAs(List<SourceEntry> scanned, string name)
+    {
+        // A missing source passed over (--ignore-missing-args) leaves nothing to name.
+        if (scanned.Count == 0) return scanned;
+#pragma warning disable CA2208 // Names the option the caller set.
+        if (scanned is not [{ Entry.Kind: EntryKind.File or EntryKind.Special } one])
+            throw new ArgumentException("a send holds one file (not a directory) to give it a name of its own", nameof(TransferOptions.FileName));
+#pragma warning restore CA2208
+        return [one with { Entry = one.Entry with { Path = name }, Skip = name.Length }];
     }
 
     /// <summary>The parts of an owner a send keeps: those the options keep, and those --chown chooses; 0 for none.</summary>

@@ -57,7 +57,7 @@ public sealed class RemoteShellTests
         TestFiles.AssertSameTree(tree, Path.Combine(home, "backups", "day1", "site"));
         string[] words = File.ReadAllLines(shell + ".words");
         Assert.Equal(["-l", "backup", "localhost"], words[..3]);
-        Assert.Contains("recv --until-stdin-closes --dir=backups/day1 --listen=127.0.0.1:0", words[3]);
+        Assert.Contains("' sglty backups/day1 recv --until-stdin-closes --listen=127.0.0.1:0", words[3]);
         // The receiver ended by itself when the send closed its input, with exit code 0, not killed.
         Assert.Equal("0", File.ReadAllText(shell + ".exit").Trim());
         // The token travels through the shell's output alone, never on a command line.
@@ -82,6 +82,33 @@ public sealed class RemoteShellTests
         Assert.Contains(", none", error);
         TestFiles.AssertSameTree(tree, Path.Combine(there, "d"));
         Assert.Equal("localhost", File.ReadAllLines(shell + ".words")[0]);
+    }
+
+    [Fact]
+    public async Task One_file_takes_the_name_of_a_target_that_is_not_a_directory_there_as_with_scp()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var temp = new TempDirectory();
+        string file = TestFiles.Create(Path.Combine(temp.Sub("src"), "db.dump"), 200_000, seed: 4);
+        string home = temp.Sub("home");
+        Directory.CreateDirectory(Path.Combine(home, "into"));
+        string shell = FakeShell(temp);
+        var environment = new Dictionary<string, string> { ["HOME"] = home };
+        string[] common = ["-e", shell, "--sglty-path", Sglty, "--remote-listen", "127.0.0.1:0"];
+
+        // Not there: it names the file, in the directory above it.
+        var (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", file, "localhost:backups/db-1206.dump", .. common]);
+        Assert.True(exit == 0, error);
+        TestFiles.AssertSameBytes(file, Path.Combine(home, "backups", "db-1206.dump"));
+        Assert.Equal(["db-1206.dump"], Directory.GetFileSystemEntries(Path.Combine(home, "backups")).Select(Path.GetFileName));
+        // A directory there: the file goes into it.
+        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", file, "localhost:into", .. common]);
+        Assert.True(exit == 0, error);
+        TestFiles.AssertSameBytes(file, Path.Combine(home, "into", "db.dump"));
+        // A trailing '/' asks for a directory, made if missing.
+        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", file, "localhost:made/", .. common]);
+        Assert.True(exit == 0, error);
+        TestFiles.AssertSameBytes(file, Path.Combine(home, "made", "db.dump"));
     }
 
     [Fact]

@@ -32,6 +32,30 @@ public sealed class SingleFileTransferTests
         Assert.Empty(Directory.GetFiles(destination, "*.sglty-part", SearchOption.AllDirectories));
     }
 
+    [Fact]
+    public async Task A_file_sent_with_a_name_of_its_own_arrives_under_it_and_a_tree_is_refused_one()
+    {
+        using var temp = new TempDirectory();
+        string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "data.bin"), 3 * Shard + 7, seed: 3);
+        string destination = temp.Sub("dst");
+        // What stands at the name is replaced, as scp and rsync replace it.
+        File.WriteAllText(Path.Combine(destination, "db-1206.dump"), "older");
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var result = await SingularitySender.SendAsync([source], receiver.Url, new TransferOptions { ShardSize = Shard, FileName = "db-1206.dump" });
+        var received = await receiver.NextResultAsync();
+
+        Assert.True(received.Succeeded, received.Error?.Message);
+        Assert.Equal(1, result.FilesTransferred);
+        TestFiles.AssertSameBytes(source, Path.Combine(destination, "db-1206.dump"));
+        Assert.Equal(["db-1206.dump"], Directory.GetFileSystemEntries(destination).Select(Path.GetFileName));
+
+        var refused = await Assert.ThrowsAsync<ArgumentException>(() => SingularitySender.SendAsync([Path.GetDirectoryName(source)!], receiver.Url, new TransferOptions { FileName = "x" }));
+        Assert.Equal(nameof(TransferOptions.FileName), refused.ParamName);
+        refused = await Assert.ThrowsAsync<ArgumentException>(() => SingularitySender.SendAsync([source], receiver.Url, new TransferOptions { FileName = "a/b" }));
+        Assert.Equal(nameof(TransferOptions.FileName), refused.ParamName);
+    }
+
     [Theory]
     [InlineData(1000)]
     [InlineData(3 * Shard + 5)]

@@ -72,9 +72,31 @@ public sealed class RemoteTargetTests
     {
         var command = RemoteReceiver.RemoteCommand(new RemoteTarget(null, "h", "~/a b"), new RemoteShell { Program = "sudo sglty", Listen = "0.0.0.0:7701" },
             new TransferOptions { Cipher = CipherSuite.None, Devices = true, CongestionControl = "bbr" });
-        Assert.Equal("sudo sglty recv --until-stdin-closes '--dir=a b' --listen=0.0.0.0:7701 --encrypt=none --devices --congestion=bbr", command);
-        Assert.StartsWith("sh -c 'p=$(command -v sglty)", RemoteReceiver.RemoteCommand(new RemoteTarget(null, "h", ""), new RemoteShell(), new TransferOptions()));
-        Assert.Contains("' sglty recv --until-stdin-closes --dir=. --listen=0.0.0.0:0", RemoteReceiver.RemoteCommand(new RemoteTarget(null, "h", ""), new RemoteShell(), new TransferOptions()));
+        Assert.Equal("sh -c 'd=$1; shift; exec sudo sglty \"$@\" \"--dir=$d\"' sglty 'a b' recv --until-stdin-closes --listen=0.0.0.0:7701 --encrypt=none --devices --congestion=bbr", command);
+        command = RemoteReceiver.RemoteCommand(new RemoteTarget(null, "h", ""), new RemoteShell(), new TransferOptions(), (".", "x"));
+        Assert.StartsWith("sh -c 'd=$1; f=$2; shift 2; if [ ! -d \"$d\" ]; then d=$f; echo sglty-names-a-file; fi; p=$(command -v sglty)", command);
+        Assert.EndsWith("' sglty . . recv --until-stdin-closes --listen=0.0.0.0:0", command);
+    }
+
+    [Theory]
+    [InlineData("db-1.dump", ".", "db-1.dump")]
+    [InlineData("/backups/db-1.dump", "/backups", "db-1.dump")]
+    [InlineData("/db-1.dump", "/", "db-1.dump")]
+    [InlineData("~/b/db-1.dump", "b", "db-1.dump")]
+    [InlineData("b/", null, null)]
+    [InlineData("", null, null)]
+    [InlineData("~", null, null)]
+    [InlineData("b/..", null, null)]
+    public void One_file_may_take_the_name_its_target_gives(string directory, string? parent, string? name)
+    {
+        using var temp = new Support.TempDirectory();
+        string file = Support.TestFiles.Create(Path.Combine(temp.Path, "f"), 10);
+        var target = new RemoteTarget(null, "h", directory);
+        Assert.Equal(parent is null ? null : (parent, name!), RemoteReceiver.FileTarget(target, [file], new TransferOptions()));
+        // Only one file, sent by its name.
+        Assert.Null(RemoteReceiver.FileTarget(new RemoteTarget(null, "h", "x"), [file, file], new TransferOptions()));
+        Assert.Null(RemoteReceiver.FileTarget(new RemoteTarget(null, "h", "x"), [temp.Path], new TransferOptions()));
+        Assert.Null(RemoteReceiver.FileTarget(new RemoteTarget(null, "h", "x"), [file], new TransferOptions { Relative = true }));
     }
 
     [Fact]
