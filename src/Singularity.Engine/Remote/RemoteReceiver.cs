@@ -180,12 +180,19 @@ public sealed class RemoteReceiver : IAsyncDisposable
         if (options.CongestionControl is { } congestion) words.Add("--congestion=" + congestion);
         // The program is the user's own words, as rsync's --rsync-path ("sudo sglty"); without one, sglty on the PATH
         // of a login there, else where the README builds it.
-        string run = shell.Program is { } program
-            ? $"exec {program} \"$@\" \"--dir=$d\""
-            : "p=$(command -v sglty) || p=\"$HOME/sglty/sglty\"; [ -x \"$p\" ] || { echo \"sglty: not found on the PATH of a login here, nor at ~/sglty/sglty\" >&2; exit 127; }; exec \"$p\" \"$@\" \"--dir=$d\"";
+        string find = shell.Program is null
+            ? "p=$(command -v sglty) || p=\"$HOME/sglty/sglty\"; [ -x \"$p\" ] || { echo \"sglty: not found on the PATH of a login here, nor at ~/sglty/sglty\" >&2; exit 127; }; "
+            : "";
+        string run = $"{shell.Program ?? "\"$p\""} \"$@\" \"--dir=$d\"";
+        // A directory that is not there is made as mkdir -p makes it (the login's umask), as rsync makes its
+        // destination, not private as recv makes its own; a file there is left for recv to refuse in its words. A dry run makes nothing: one into a directory not there
+        // runs in an empty one of its own, which finds everything new, as it would be.
+        string serve = options.DryRun
+            ? $"if [ -d \"$d\" ]; then exec {run}; fi; d=$(mktemp -d) || exit 1; {run}; c=$?; rm -rf -- \"$d\"; exit $c"
+            : $"[ -e \"$d\" ] || mkdir -p -- \"$d\" || exit 1; exec {run}";
         string script = fileName is null
-            ? $"d=$1; shift; {run}"
-            : $"d=$1; f=$2; shift 2; if [ ! -d \"$d\" ]; then d=$f; echo {NamesFile}; fi; {run}";
+            ? $"d=$1; shift; {find}{serve}"
+            : $"d=$1; f=$2; shift 2; if [ ! -d \"$d\" ]; then d=$f; echo {NamesFile}; fi; {find}{serve}";
         var arguments = new List<string> { "sh", "-c", script, "sglty", DirectoryThere(target.Directory) };
         if (fileName is { } named) arguments.Add(named.Parent);
         return string.Join(' ', arguments.Concat(words).Select(Quoted));
@@ -296,16 +303,15 @@ public sealed class RemoteReceiver : IAsyncDisposable
         }
     }
 
-    /// <summary>Why no URL came: the last words of the shell or of sglty there (without sglty's own prefix), its exit code, and what to check.</summary>
+    /// <summary>Why no URL came: the last words of the shell or of sglty there (without sglty's own prefix), its exit code, and what to check where they do not say.</summary>
     private SingularityException NotStarted(RemoteShell shell)
     {
         string? last = Messages.LastOrDefault(line => line.Trim().Length > 0)?.Trim();
-        bool fromSglty = last?.StartsWith("sglty: ", StringComparison.Ordinal) == true;
-        if (fromSglty) last = last!["sglty: ".Length..] is var rest && rest.StartsWith("error: ", StringComparison.Ordinal) ? rest["error: ".Length..] : rest;
+        if (last?.StartsWith("sglty: ", StringComparison.Ordinal) == true) last = last!["sglty: ".Length..] is var rest && rest.StartsWith("error: ", StringComparison.Ordinal) ? rest["error: ".Length..] : rest;
+        // ssh's own failures exit 255; sglty's and mkdir's lines say what went wrong there.
         string what = shell.Program is null && _process.ExitCode == 127
             ? "; install sglty there (on the PATH of its logins, or at ~/sglty/sglty), or name it with --sglty-path"
-            // sglty's own line says what to do.
-            : fromSglty ? "" : $"; check that '{shell.Command[0]} {Target.Host}' logs in, and that sglty runs there";
+            : last is not null && _process.ExitCode != 255 ? "" : $"; check that '{shell.Command[0]} {Target.Host}' logs in, and that sglty runs there";
         return new SingularityException(ErrorCode.ConnectionLost, $"could not start a receiver on {Target.Host} through {shell.Command[0]}: {last ?? "it said nothing"} (exit code {_process.ExitCode}){what}");
     }
 }

@@ -17,6 +17,7 @@ public sealed class RemoteShellTests
         File.WriteAllText(path, """
             #!/bin/sh
             printf '%s\n' "$@" > "$0.words"
+            umask 022
             while [ "$1" = -l ]; do shift 2; done
             shift
             cd "$HOME" || exit 1
@@ -53,8 +54,10 @@ public sealed class RemoteShellTests
 
         Assert.True(exit == 0, error);
         Assert.Contains("sent 2 files", error);
-        // DIR is the login's home's, created as recv creates its directory.
+        // DIR is the login's home's, made as mkdir -p makes it, not private as recv makes its own.
         TestFiles.AssertSameTree(tree, Path.Combine(home, "backups", "day1", "site"));
+        Assert.Equal((UnixFileMode)0b111_101_101, File.GetUnixFileMode(Path.Combine(home, "backups")));
+        Assert.Equal((UnixFileMode)0b111_101_101, File.GetUnixFileMode(Path.Combine(home, "backups", "day1")));
         string[] words = File.ReadAllLines(shell + ".words");
         Assert.Equal(["-l", "backup", "localhost"], words[..3]);
         Assert.Contains("' sglty backups/day1 recv --until-stdin-closes --listen=127.0.0.1:0", words[3]);
@@ -109,6 +112,28 @@ public sealed class RemoteShellTests
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", file, "localhost:made/", .. common]);
         Assert.True(exit == 0, error);
         TestFiles.AssertSameBytes(file, Path.Combine(home, "made", "db.dump"));
+    }
+
+    [Fact]
+    public async Task A_dry_run_makes_nothing_there()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/site");
+        TestFiles.Create(Path.Combine(tree, "a.bin"), 1000);
+        string home = temp.Sub("home");
+        string scratch = temp.Sub("tmp");
+        string shell = FakeShell(temp);
+
+        var (exit, output, error) = await SgltyProcess.RunWithEnvironmentAsync(new Dictionary<string, string> { ["HOME"] = home, ["TMPDIR"] = scratch },
+            "send", "-n", tree, "localhost:not/yet", "-e", shell, "--sglty-path", Sglty, "--remote-listen", "127.0.0.1:0");
+
+        Assert.True(exit == 0, error);
+        Assert.Equal("site/a.bin", output.Trim());
+        Assert.Empty(Directory.GetFileSystemEntries(home));
+        // The receiver ran in an empty directory of its own, removed after it.
+        Assert.Empty(Directory.GetFileSystemEntries(scratch));
+        Assert.Equal("0", File.ReadAllText(shell + ".exit").Trim());
     }
 
     [Fact]

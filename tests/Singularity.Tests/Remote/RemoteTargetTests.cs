@@ -72,10 +72,13 @@ public sealed class RemoteTargetTests
     {
         var command = RemoteReceiver.RemoteCommand(new RemoteTarget(null, "h", "~/a b"), new RemoteShell { Program = "sudo sglty", Listen = "0.0.0.0:7701" },
             new TransferOptions { Cipher = CipherSuite.None, Devices = true, CongestionControl = "bbr" });
-        Assert.Equal("sh -c 'd=$1; shift; exec sudo sglty \"$@\" \"--dir=$d\"' sglty 'a b' recv --until-stdin-closes --listen=0.0.0.0:7701 --encrypt=none --devices --congestion=bbr", command);
+        Assert.Equal("sh -c 'd=$1; shift; [ -e \"$d\" ] || mkdir -p -- \"$d\" || exit 1; exec sudo sglty \"$@\" \"--dir=$d\"' sglty 'a b' recv --until-stdin-closes --listen=0.0.0.0:7701 --encrypt=none --devices --congestion=bbr", command);
         command = RemoteReceiver.RemoteCommand(new RemoteTarget(null, "h", ""), new RemoteShell(), new TransferOptions(), (".", "x"));
         Assert.StartsWith("sh -c 'd=$1; f=$2; shift 2; if [ ! -d \"$d\" ]; then d=$f; echo sglty-names-a-file; fi; p=$(command -v sglty)", command);
         Assert.EndsWith("' sglty . . recv --until-stdin-closes --listen=0.0.0.0:0", command);
+        // A dry run makes nothing there.
+        command = RemoteReceiver.RemoteCommand(new RemoteTarget(null, "h", "x"), new RemoteShell { Program = "s" }, new TransferOptions { DryRun = true });
+        Assert.Equal("sh -c 'd=$1; shift; if [ -d \"$d\" ]; then exec s \"$@\" \"--dir=$d\"; fi; d=$(mktemp -d) || exit 1; s \"$@\" \"--dir=$d\"; c=$?; rm -rf -- \"$d\"; exit $c' sglty x recv --until-stdin-closes --listen=0.0.0.0:0", command);
     }
 
     [Theory]
