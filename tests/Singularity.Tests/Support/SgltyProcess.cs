@@ -99,11 +99,11 @@ public static class SgltyProcess
         return await FinishAsync(process);
     }
 
-    public static async Task<(int ExitCode, string Out, string Err)> FinishAsync(Process process)
+    public static async Task<(int ExitCode, string Out, string Err)> FinishAsync(Process process, TimeSpan? hang = null)
     {
         var output = process.StandardOutput.ReadToEndAsync();
         var error = process.StandardError.ReadToEndAsync();
-        using var guard = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        using var guard = new CancellationTokenSource(hang ?? TimeSpan.FromMinutes(2));
         try
         {
             await process.WaitForExitAsync(guard.Token);
