@@ -12,8 +12,9 @@ internal static partial class SendCommand
     {
         var paths = new Argument<string[]>("PATH") { Description = "files or directories to send; a directory ending in '/' sends its contents; without --to, the last is where to: [USER@]HOST:DIR or a URL", Arity = ArgumentArity.OneOrMore };
         var to = new Option<string>("--to") { HelpName = "URL", Description = "the receiver's URL, as printed by `sglty recv` (sglty://HOST:PORT/); a path added to it names a directory below the receiver's to send into, created if missing (sglty://HOST:PORT/backups/web1/); or [USER@]HOST:DIR, as scp and rsync write it: sglty starts a receiver in DIR on HOST through ssh (-e), which sglty must be installed on, and the files travel over a TCP port of its own there (--remote-listen)" };
-        var rsh = new Option<string>("--rsh", "-e") { HelpName = "COMMAND", Description = $"with a [USER@]HOST:DIR destination, the remote shell that starts the receiver there, as rsync -e: 'ssh -p 2222 -i ~/.ssh/backup' (split at spaces; double quotes keep a word whole); default ${RshVariable}, else ssh" };
+        var rsh = new Option<string>("--rsh", "-e") { HelpName = "COMMAND", Description = $"with a [USER@]HOST:DIR destination, the remote shell that starts the receiver there, as rsync -e: 'ssh -p 2222 -i ~/.ssh/backup' (split at spaces; quotes keep a word whole); default ${RshVariable}, else ssh" };
         var sgltyPath = new Option<string>("--sglty-path") { HelpName = "PROGRAM", Description = "with a [USER@]HOST:DIR destination, what runs sglty there, as rsync --rsync-path ('/opt/sglty/sglty', 'sudo sglty'); default sglty on the PATH of a login there, else ~/sglty/sglty" };
+        var makePath = new Option<bool>("--mkpath") { Description = "with a [USER@]HOST:DIR destination, make every missing directory of DIR, as rsync --mkpath (without it, as rsync, only the last, and none above a file named)" };
         var remoteListen = new Option<string>("--remote-listen") { HelpName = "HOST:PORT", Description = "with a [USER@]HOST:DIR destination, what the receiver started there listens on, for a firewall that lets one port through (0.0.0.0:7701); default 0.0.0.0:0, a free port; the lanes connect to it from here, not through the shell" };
         var lanes = CommonOptions.Lanes();
         var shardSize = CommonOptions.Size("--shard-size", "bytes per shard, e.g. 1MiB; default 4MiB");
@@ -129,7 +130,7 @@ internal static partial class SendCommand
         var inPlace = new Option<bool>("--inplace") { Description = "write a changed file into the one standing at its name, where it stands, as rsync --inplace does: no second copy takes the space (for large images and databases on a full disk), and with delta only the shards that differ are written (a file with other names is still written beside its name); as with rsync, a send that fails part way leaves it part old, part new, and readers see it change; not with --sparse or --backup (Linux receivers)" };
         var append = new Option<bool>("--append", "--append-verify") { Description = "for logs that grow, as rsync --append-verify: --inplace with delta on whatever the path, so only what follows what the receiver holds travels (with the shard it ends in), every kept shard compared first; unlike rsync --append, a copy as long as the source or longer is not left as it is but brought to the source's contents (cut, where the log was rotated); a receiver started with --no-delta takes the whole log; not with --whole-file, --sparse or --backup" };
         var wholeFile = new Option<bool>("--whole-file", "-W") { Description = "send changed files whole, never as a delta, as rsync --whole-file does" };
-        var command = new Command("send", "send files and directories to a receiver") { paths, to, rsh, sgltyPath, remoteListen, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, modifyWindow, omitDirTimes, omitLinkTimes, update, ignoreExisting, existing, maxSize, minSize, delete, deleteExcluded, ignoreErrors, maxDelete, exclude, excludeFrom, include, includeFrom, filter, relative, filesFrom, recursive, from0, dryRun, verbose, quiet, itemize, outFormat, stats, info, logFile, logFileFormat, owners, owner, group, noOwner, noGroup, chown, archive, xattrs, acls, devices, specials, devicesAndSpecials, noDevices, noSpecials, noDevicesOrSpecials, human, noHuman, numericIds, hardLinks, oneFileSystem, copyLinks, copyUnsafeLinks, copyDirLinks, safeLinks, chmod, pruneEmpty, ignoreMissing, deleteMissing, removeSources, backup, backupDir, suffix, linkDest, compareDest, copyDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile, inPlace, append };
+        var command = new Command("send", "send files and directories to a receiver") { paths, to, rsh, sgltyPath, remoteListen, makePath, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, modifyWindow, omitDirTimes, omitLinkTimes, update, ignoreExisting, existing, maxSize, minSize, delete, deleteExcluded, ignoreErrors, maxDelete, exclude, excludeFrom, include, includeFrom, filter, relative, filesFrom, recursive, from0, dryRun, verbose, quiet, itemize, outFormat, stats, info, logFile, logFileFormat, owners, owner, group, noOwner, noGroup, chown, archive, xattrs, acls, devices, specials, devicesAndSpecials, noDevices, noSpecials, noDevicesOrSpecials, human, noHuman, numericIds, hardLinks, oneFileSystem, copyLinks, copyUnsafeLinks, copyDirLinks, safeLinks, chmod, pruneEmpty, ignoreMissing, deleteMissing, removeSources, backup, backupDir, suffix, linkDest, compareDest, copyDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile, inPlace, append };
         foreach (var option in asAlways) command.Options.Add(option);
         command.Validators.Add(result =>
         {
@@ -146,12 +147,14 @@ internal static partial class SendCommand
             try
             {
                 string? destination = result.GetValue(to) ?? DestinationOf(sources);
-                if (destination is null)
+                if (destination is null && sources is [_, _, ..] && IsHostAndPort(sources[^1]))
+                    result.AddError($"'{sources[^1]}' reads as a receiver's HOST:PORT; for a directory named by digits write {sources[^1].Replace(":", ":./", StringComparison.Ordinal)}, for a receiver sglty://{sources[^1]}/");
+                else if (destination is null)
                     result.AddError("give the receiver: [USER@]HOST:DIR as the last argument, to start one there through ssh, or --to URL, as `sglty recv` prints it");
                 else if (result.GetValue(to) is null) sources = sources[..^1];
                 bool remote = destination is not null && RemoteTarget.TryParse(destination, out _);
-                if (result.GetValue(rsh) is { } shellGiven && string.IsNullOrWhiteSpace(shellGiven)) result.AddError("-e names no command; give the remote shell, as 'ssh -p 2222'");
-                if (!remote && new Option[] { rsh, sgltyPath, remoteListen }.FirstOrDefault(option => result.GetResult(option) is not null) is { } shellOnly)
+                if (result.GetValue(rsh) is { } shellGiven && RemoteShell.Words(shellGiven).Count == 0) result.AddError("-e names no command; give the remote shell, as 'ssh -p 2222'");
+                if (!remote && new Option[] { rsh, sgltyPath, remoteListen, makePath }.FirstOrDefault(option => result.GetResult(option) is not null) is { } shellOnly)
                     result.AddError($"{shellOnly.Name} says how to start a receiver through ssh, for a [USER@]HOST:DIR destination; a URL names one already running");
                 if (remote && new Option[] { token, tokenFile }.FirstOrDefault(option => result.GetResult(option) is not null) is { } secret)
                     result.AddError($"{secret.Name} opens a receiver already running; the one started through ssh makes its own token, which ssh carries back");
@@ -278,9 +281,10 @@ internal static partial class SendCommand
             if (result.GetValue(to) is null) sources = sources[..^1];
             var shell = new RemoteShell
             {
-                Command = [.. CommandLineParser.SplitCommandLine(result.GetValue(rsh) ?? (Environment.GetEnvironmentVariable(RshVariable) is { } fromEnvironment && !string.IsNullOrWhiteSpace(fromEnvironment) ? fromEnvironment : "ssh"))],
+                Command = RemoteShell.Words(result.GetValue(rsh) ?? (Environment.GetEnvironmentVariable(RshVariable) is { } fromEnvironment && !string.IsNullOrWhiteSpace(fromEnvironment) ? fromEnvironment : "ssh")),
                 Program = result.GetValue(sgltyPath),
                 Listen = result.GetValue(remoteListen) ?? new RemoteShell().Listen,
+                MakePath = result.GetValue(makePath),
             };
             return RunAsync(sources, result.GetValue(filesFrom) is { } list ? (list, result.GetValue(from0)) : null, destination, shell, options, PatternsInOrder(result, exclude, excludeFrom, include, includeFrom, filter), result.GetValue(token), result.GetValue(tokenFile), output, cancellationToken);
         });
@@ -435,6 +439,10 @@ internal static partial class SendCommand
     /// <summary>The environment variable that names the remote shell when -e does not, as RSYNC_RSH does for rsync.</summary>
     internal const string RshVariable = "SGLTY_RSH";
 
+    /// <summary>Whether a word is HOST:PORT, a receiver's address as a bare URL (a [USER@]HOST:DIR with digits alone for DIR).</summary>
+    private static bool IsHostAndPort(string word) =>
+        word.LastIndexOf(':') is > 0 and var colon && colon + 1 < word.Length && word[(colon + 1)..].All(char.IsAsciiDigit) && !word[..colon].Contains('/');
+
     /// <summary>The last PATH when it names where to send (a [USER@]HOST:DIR, or a URL) and others come before it; null otherwise.</summary>
     private static string? DestinationOf(string[] paths) =>
         paths.Length >= 2 && (paths[^1].StartsWith(ConnectionUrl.Scheme + "://", StringComparison.OrdinalIgnoreCase) || RemoteTarget.TryParse(paths[^1], out _)) ? paths[^1] : null;
@@ -465,7 +473,12 @@ internal static partial class SendCommand
             ConnectionUrl url;
             if (RemoteTarget.TryParse(to, out var target))
             {
-                remote = await RemoteReceiver.StartAsync(target, paths, shell, options, cancellationToken).ConfigureAwait(false);
+                // Its warnings (devices it may not make) are shown even under -q, as any warning.
+                remote = await RemoteReceiver.StartAsync(target, paths, shell, options, line =>
+                {
+                    Console.Error.WriteLine($"sglty: {Errors.Printable(line)}");
+                    log?.Write(Errors.Printable(line));
+                }, cancellationToken).ConfigureAwait(false);
                 url = remote.Url;
                 options = options with { FileName = remote.FileName };
                 log?.Write($"started a receiver in {Errors.Printable(target.ToString())} through {Errors.Printable(shell.Command[0])}, listening on {url.Host}:{url.Port}");
@@ -500,7 +513,18 @@ internal static partial class SendCommand
                 else lock (held) if (held.Count < MostHeldNotices) held.Add(line);
                 log?.Write(Errors.Printable(line));
             };
-            var result = await display.ShowAsync(() => SingularitySender.SendAsync(paths, url, options, display, events, cancellationToken)).ConfigureAwait(false);
+            // A receiver started through ssh that ends during the send (killed, its connection dropped) stops it: retries
+            // would find its port closed.
+            using var sending = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, remote?.Ended ?? CancellationToken.None);
+            SendResult result;
+            try
+            {
+                result = await display.ShowAsync(() => SingularitySender.SendAsync(paths, url, options, display, events, sending.Token)).ConfigureAwait(false);
+            }
+            catch (Exception) when (remote is { Ended.IsCancellationRequested: true } && !Errors.Interrupted)
+            {
+                throw remote.EndedEarly();
+            }
             // Quiet, what was left out is named here, as the notices would have named it as it went.
             if (quiet)
                 foreach (var entry in result.NotSent) Console.Error.WriteLine($"sglty: {(result.DryRun ? "would not send" : "not sent")} '{Errors.Printable(entry.Path)}': {Errors.Printable(entry.Reason)}");

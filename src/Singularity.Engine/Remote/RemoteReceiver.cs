@@ -17,18 +17,26 @@ public sealed class RemoteReceiver : IAsyncDisposable
     private const int MostMessageLength = 2000;
     // Lines a login's profile may print before the URL (a message of the day).
     private const int MostLinesBeforeUrl = 1000;
+    private const string Warning = "sglty: warning: ";
 
     private readonly Process _process;
+    private readonly string _shellWords;
+    private readonly Action<string>? _log;
     private readonly Queue<string> _messages = new();
+    private readonly CancellationTokenSource _ended = new();
     private readonly Task _errors;
     private Task _output = Task.CompletedTask;
     private bool _namesFile;
+    private volatile bool _closing;
 
-    private RemoteReceiver(Process process, RemoteTarget target)
+    private RemoteReceiver(Process process, RemoteTarget target, string shellWords, Action<string>? log)
     {
         _process = process;
         Target = target;
+        _shellWords = shellWords;
+        _log = log;
         _errors = KeepMessagesAsync();
+        _ = EndedAsync();
     }
 
     /// <summary>Where the receiver was started.</summary>
@@ -36,6 +44,16 @@ public sealed class RemoteReceiver : IAsyncDisposable
 
     /// <summary>The receiver's URL, with the host this machine reaches it by and its token: what to send to.</summary>
     public ConnectionUrl Url { get; private set; } = null!;
+
+    /// <summary>
+    /// Where a send of one file to a target that is not a directory there gives it the target's name, as scp and rsync
+    /// do (<c>db.dump web1:db-1206.dump</c>): pass it as <see cref="TransferOptions.FileName"/>. Null where the
+    /// target is a directory, which the sources go into.
+    /// </summary>
+    public string? FileName { get; private set; }
+
+    /// <summary>Cancelled when the shell ends before <see cref="DisposeAsync"/> closed its input: the receiver died, or the connection to it dropped. A send to it may stop there (see <see cref="EndedEarly"/>).</summary>
+    public CancellationToken Ended => _ended.Token;
 
     /// <summary>The last lines the receiver, or the shell, wrote to standard error: what it said of its sessions, or why it did not start.</summary>
     public IReadOnlyList<string> Messages
@@ -47,22 +65,16 @@ public sealed class RemoteReceiver : IAsyncDisposable
     }
 
     /// <summary>
-    /// Where a send of one file to a target that is not a directory there gives it the target's name, as scp and rsync
-    /// do (<c>db.dump web1:db-1206.dump</c>): pass it as <see cref="TransferOptions.FileName"/>. Null where the
-    /// target is a directory, which the sources go into.
-    /// </summary>
-    public string? FileName { get; private set; }
-
-    /// <summary>
     /// Runs <c>sglty recv</c> in <see cref="RemoteTarget.Directory"/> on <see cref="RemoteTarget.Host"/> through
     /// <paramref name="shell"/>, for a send of <paramref name="paths"/>, and returns once it printed its URL. Its
     /// options follow <paramref name="options"/> where a send needs them there: plaintext accepted for
     /// <see cref="CipherSuite.None"/>, devices made for <see cref="TransferOptions.Devices"/>, the same congestion
-    /// control. One file sent to a target that is not a directory there takes its name (<see cref="FileName"/>). A
-    /// shell that cannot run, or a receiver that does not start, is a <see cref="SingularityException"/> that quotes
-    /// what it said.
+    /// control; a dry run makes nothing there. One file sent to a target that is not a directory there takes its
+    /// name (<see cref="FileName"/>). A source that is not here, a shell that cannot run, or a receiver that does not
+    /// start (within <see cref="TransferOptions.RetryTimeout"/>) is a <see cref="SingularityException"/> that quotes
+    /// what it said. The receiver's warnings go to <paramref name="log"/>, one line each.
     /// </summary>
-    public static async Task<RemoteReceiver> StartAsync(RemoteTarget target, IReadOnlyList<string> paths, RemoteShell? shell = null, TransferOptions? options = null, CancellationToken cancellationToken = default)
+    public static async Task<RemoteReceiver> StartAsync(RemoteTarget target, IReadOnlyList<string> paths, RemoteShell? shell = null, TransferOptions? options = null, Action<string>? log = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(target);
         ArgumentNullException.ThrowIfNull(paths);
@@ -70,9 +82,11 @@ public sealed class RemoteReceiver : IAsyncDisposable
         options ??= new TransferOptions();
         if (shell.Command.Count == 0 || string.IsNullOrWhiteSpace(shell.Command[0]))
             throw new ArgumentException("the remote shell command is empty", nameof(shell));
+        // Nothing is made there for a send that fails here.
+        SourceScanner.CheckGiven(paths, ScanRules.Of(options));
         string host = await HostToReachAsync(target, shell, cancellationToken).ConfigureAwait(false);
-        var fileTarget = FileTarget(target, paths, options);
-        var info = ShellStart(shell, target, RemoteCommand(target, shell, options, fileTarget));
+        var fileTarget = RemoteCommand.FileTarget(target, paths, options);
+        var info = ShellStart(shell, target, RemoteCommand.For(target, shell, options, fileTarget));
         Process process;
         try
         {
@@ -82,10 +96,20 @@ public sealed class RemoteReceiver : IAsyncDisposable
         {
             throw new SingularityException(ErrorCode.ConnectionLost, $"cannot run the remote shell '{shell.Command[0]}': {ex.Message}; install it, or name another with -e");
         }
-        var remote = new RemoteReceiver(process, target);
+        var remote = new RemoteReceiver(process, target, string.Join(' ', info.ArgumentList.SkipLast(1).Prepend(info.FileName)), log);
         try
         {
-            string? printed = await remote.ReadUrlAsync(cancellationToken).ConfigureAwait(false);
+            using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            limit.CancelAfter(options.RetryTimeout);
+            string? printed;
+            try
+            {
+                printed = await remote.ReadUrlAsync(limit.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw remote.NoAnswer(options.RetryTimeout);
+            }
             if (printed is null)
             {
                 await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
@@ -105,9 +129,14 @@ public sealed class RemoteReceiver : IAsyncDisposable
         }
     }
 
+    /// <summary>What to report when <see cref="Ended"/> stopped a send: the shell's exit code and the receiver's last words.</summary>
+    public SingularityException EndedEarly() =>
+        new(ErrorCode.ConnectionLost, $"the receiver started on {Target.Host} ended during the send{Said()} (exit code {(_process.HasExited ? _process.ExitCode : -1)}); the same send again resumes what arrived");
+
     /// <summary>Closes the receiver's standard input, which ends it, and waits for the shell to end (killing it if it does not).</summary>
     public async ValueTask DisposeAsync()
     {
+        _closing = true;
         try
         {
             _process.StandardInput.Close();
@@ -131,10 +160,12 @@ public sealed class RemoteReceiver : IAsyncDisposable
         // A process the shell left behind may hold the pipes: the readers are not waited for beyond the shell's end.
         await Task.WhenAny(Task.WhenAll(_errors, _output), Task.Delay(TimeSpan.FromSeconds(1))).ConfigureAwait(false);
         _process.Dispose();
+        _ended.Dispose();
     }
 
     private void Kill()
     {
+        _closing = true;
         try
         {
             _process.Kill(entireProcessTree: true);
@@ -145,7 +176,20 @@ public sealed class RemoteReceiver : IAsyncDisposable
         }
     }
 
-    /// <summary>The words that start the shell: its own, then [-l USER] HOST and the command, as rsync gives them.</summary>
+    private async Task EndedAsync()
+    {
+        await _process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            if (!_closing) await _ended.CancelAsync().ConfigureAwait(false);
+        }
+        catch (ObjectDisposedException)
+        {
+            // Disposed meanwhile: nobody is sending to it any more.
+        }
+    }
+
+    /// <summary>The words that start the shell: its own, then [-l USER] HOST and the command, as rsync gives them; ssh is asked for no terminal (-T), which would put its codes before the URL and keep the input from ending.</summary>
     internal static ProcessStartInfo ShellStart(RemoteShell shell, RemoteTarget target, string command)
     {
         var info = new ProcessStartInfo(shell.Command[0])
@@ -155,6 +199,7 @@ public sealed class RemoteReceiver : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        if (IsSsh(shell)) info.ArgumentList.Add("-T");
         foreach (string word in shell.Command.Skip(1)) info.ArgumentList.Add(word);
         if (target.User is { } user)
         {
@@ -166,69 +211,7 @@ public sealed class RemoteReceiver : IAsyncDisposable
         return info;
     }
 
-    /// <summary>
-    /// The command line the remote machine's shell runs: sglty recv, serving until its input closes, in the target's
-    /// directory, each word quoted for a POSIX shell (ssh hands the line to the login's shell, which splits it again).
-    /// With <paramref name="fileName"/>, a directory that is not there names the file, and the receiver serves the
-    /// directory above it, saying so on a line before its URL.
-    /// </summary>
-    internal static string RemoteCommand(RemoteTarget target, RemoteShell shell, TransferOptions options, (string Parent, string Name)? fileName = null)
-    {
-        var words = new List<string> { "recv", "--until-stdin-closes", "--listen=" + shell.Listen };
-        if (options.Cipher == CipherSuite.None) words.Add("--encrypt=none");
-        if (options.Devices) words.Add("--devices");
-        if (options.CongestionControl is { } congestion) words.Add("--congestion=" + congestion);
-        // The program is the user's own words, as rsync's --rsync-path ("sudo sglty"); without one, sglty on the PATH
-        // of a login there, else where the README builds it.
-        string find = shell.Program is null
-            ? "p=$(command -v sglty) || p=\"$HOME/sglty/sglty\"; [ -x \"$p\" ] || { echo \"sglty: not found on the PATH of a login here, nor at ~/sglty/sglty\" >&2; exit 127; }; "
-            : "";
-        string run = $"{shell.Program ?? "\"$p\""} \"$@\" \"--dir=$d\"";
-        // A directory that is not there is made as mkdir -p makes it (the login's umask), as rsync makes its
-        // destination, not private as recv makes its own; a file there is left for recv to refuse in its words. A dry run makes nothing: one into a directory not there
-        // runs in an empty one of its own, which finds everything new, as it would be.
-        string serve = options.DryRun
-            ? $"if [ -d \"$d\" ]; then exec {run}; fi; d=$(mktemp -d) || exit 1; {run}; c=$?; rm -rf -- \"$d\"; exit $c"
-            : $"[ -e \"$d\" ] || mkdir -p -- \"$d\" || exit 1; exec {run}";
-        string script = fileName is null
-            ? $"d=$1; shift; {find}{serve}"
-            : $"d=$1; f=$2; shift 2; if [ ! -d \"$d\" ]; then d=$f; echo {NamesFile}; fi; {find}{serve}";
-        var arguments = new List<string> { "sh", "-c", script, "sglty", DirectoryThere(target.Directory) };
-        if (fileName is { } named) arguments.Add(named.Parent);
-        return string.Join(' ', arguments.Concat(words).Select(Quoted));
-    }
-
-    // What the command prints when the target names a file, before the receiver prints its URL.
-    private const string NamesFile = "sglty-names-a-file";
-
-    /// <summary>
-    /// Where a send of one file may give it the target's name, as scp and rsync do when the target is not a directory:
-    /// the directory above the target, and the name; null where the target must be a directory (more than one source,
-    /// a directory, --relative, or a target that ends in '/').
-    /// </summary>
-    internal static (string Parent, string Name)? FileTarget(RemoteTarget target, IReadOnlyList<string> paths, TransferOptions options)
-    {
-        if (paths is not [var path] || options.Relative || SourceScanner.ContentsOnly(path) || Directory.Exists(path) || !File.Exists(path)) return null;
-        string there = DirectoryThere(target.Directory);
-        int slash = there.LastIndexOf('/');
-        string name = there[(slash + 1)..];
-        if (name is "" or "." or "..") return null;
-        return (slash < 0 ? "." : slash == 0 ? "/" : there[..slash], name);
-    }
-
-    /// <summary>The directory as recv takes it there: relative to the login's home, which is where a remote shell starts.</summary>
-    private static string DirectoryThere(string directory) => directory switch
-    {
-        "" or "~" or "~/" => ".",
-        _ when directory.StartsWith("~/", StringComparison.Ordinal) => directory[2..],
-        _ => directory,
-    };
-
-    /// <summary>A word as a POSIX shell reads it back: as it is when it holds nothing the shell treats apart, else in single quotes.</summary>
-    internal static string Quoted(string word) =>
-        word.Length > 0 && word.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '=' or '.' or '/' or ':' or ',' or '+' or '@')
-            ? word
-            : "'" + word.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+    private static bool IsSsh(RemoteShell shell) => string.Equals(Path.GetFileName(shell.Command[0]), "ssh", StringComparison.Ordinal);
 
     /// <summary>
     /// The host the lanes connect to: the one given, or for ssh the name its configuration gives that host (ssh -G), so
@@ -236,11 +219,12 @@ public sealed class RemoteReceiver : IAsyncDisposable
     /// </summary>
     private static async Task<string> HostToReachAsync(RemoteTarget target, RemoteShell shell, CancellationToken cancellationToken)
     {
-        if (!string.Equals(Path.GetFileName(shell.Command[0]), "ssh", StringComparison.Ordinal)) return target.Host;
+        if (!IsSsh(shell)) return target.Host;
         var info = ShellStart(shell with { Command = [.. shell.Command, "-G"] }, target, "true");
+        Process? process = null;
         try
         {
-            using var process = Process.Start(info);
+            process = Process.Start(info);
             if (process is null) return target.Host;
             process.StandardInput.Close();
             using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -253,8 +237,20 @@ public sealed class RemoteReceiver : IAsyncDisposable
         }
         catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or InvalidOperationException or IOException or OperationCanceledException)
         {
+            try
+            {
+                if (process is { HasExited: false }) process.Kill();
+            }
+            catch (InvalidOperationException)
+            {
+                // It ended meanwhile.
+            }
             cancellationToken.ThrowIfCancellationRequested();
             return target.Host;
+        }
+        finally
+        {
+            process?.Dispose();
         }
     }
 
@@ -267,7 +263,11 @@ public sealed class RemoteReceiver : IAsyncDisposable
         return null;
     }
 
-    /// <summary>The first line of standard output that is a URL; null when the output ends first. What follows is read and dropped.</summary>
+    /// <summary>
+    /// The receiver's URL, from the first line of standard output that holds one (a terminal's codes, or a profile's
+    /// words without a line end, may come before it on its line); null when the output ends first. What follows is
+    /// read and dropped.
+    /// </summary>
     private async Task<string?> ReadUrlAsync(CancellationToken cancellationToken)
     {
         var output = _process.StandardOutput;
@@ -275,26 +275,33 @@ public sealed class RemoteReceiver : IAsyncDisposable
         {
             string? text = await output.ReadLineAsync(cancellationToken).ConfigureAwait(false);
             if (text is null) return null;
-            if (text == NamesFile) _namesFile = true;
-            if (!text.StartsWith(ConnectionUrl.Scheme + "://", StringComparison.Ordinal)) continue;
+            text = text.Trim();
+            if (text.EndsWith(RemoteCommand.NamesFile, StringComparison.Ordinal)) _namesFile = true;
+            int at = text.IndexOf(ConnectionUrl.Scheme + "://", StringComparison.Ordinal);
+            if (at < 0) continue;
             _output = output.BaseStream.CopyToAsync(Stream.Null, CancellationToken.None);
-            return text.Trim();
+            return text[at..];
         }
         return null;
     }
 
-    /// <summary>Reads standard error to its end, keeping the last lines: the pipe must not fill, or the receiver would stop at its next line.</summary>
+    /// <summary>
+    /// Reads standard error to its end, keeping the last lines and passing on the receiver's warnings: the pipe must
+    /// not fill, or the receiver would stop at its next line.
+    /// </summary>
     private async Task KeepMessagesAsync()
     {
         try
         {
             while (await _process.StandardError.ReadLineAsync().ConfigureAwait(false) is { } line)
             {
+                string kept = line.Length > MostMessageLength ? line[..MostMessageLength] : line;
                 lock (_messages)
                 {
-                    _messages.Enqueue(line.Length > MostMessageLength ? line[..MostMessageLength] : line);
+                    _messages.Enqueue(kept);
                     if (_messages.Count > KeptMessages) _messages.Dequeue();
                 }
+                if (kept.StartsWith(Warning, StringComparison.Ordinal)) _log?.Invoke($"warning from {Target.Host}: {kept[Warning.Length..]}");
             }
         }
         catch (Exception ex) when (ex is IOException or ObjectDisposedException)
@@ -303,15 +310,30 @@ public sealed class RemoteReceiver : IAsyncDisposable
         }
     }
 
-    /// <summary>Why no URL came: the last words of the shell or of sglty there (without sglty's own prefix), its exit code, and what to check where they do not say.</summary>
+    /// <summary>": " and the last line the shell or sglty there wrote (without sglty's own prefix), but the receiver's own reports of what it serves; empty when there is none.</summary>
+    private string Said()
+    {
+        string? last = Messages.LastOrDefault(line => line.Trim().Length > 0 && !line.StartsWith("receiving into ", StringComparison.Ordinal) && !line.StartsWith("session ", StringComparison.Ordinal))?.Trim();
+        if (last is null) return "";
+        if (last.StartsWith("sglty: ", StringComparison.Ordinal)) last = last["sglty: ".Length..];
+        if (last.StartsWith("error: ", StringComparison.Ordinal)) last = last["error: ".Length..];
+        return $": {last}";
+    }
+
+    /// <summary>Why no URL came: the last words of the shell or of sglty there, its exit code, and what to check where they do not say.</summary>
     private SingularityException NotStarted(RemoteShell shell)
     {
-        string? last = Messages.LastOrDefault(line => line.Trim().Length > 0)?.Trim();
-        if (last?.StartsWith("sglty: ", StringComparison.Ordinal) == true) last = last!["sglty: ".Length..] is var rest && rest.StartsWith("error: ", StringComparison.Ordinal) ? rest["error: ".Length..] : rest;
-        // ssh's own failures exit 255; sglty's and mkdir's lines say what went wrong there.
-        string what = shell.Program is null && _process.ExitCode == 127
-            ? "; install sglty there (on the PATH of its logins, or at ~/sglty/sglty), or name it with --sglty-path"
-            : last is not null && _process.ExitCode != 255 ? "" : $"; check that '{shell.Command[0]} {Target.Host}' logs in, and that sglty runs there";
-        return new SingularityException(ErrorCode.ConnectionLost, $"could not start a receiver on {Target.Host} through {shell.Command[0]}: {last ?? "it said nothing"} (exit code {_process.ExitCode}){what}");
+        string said = Said();
+        int code = _process.ExitCode;
+        // ssh's own failures exit 255; sglty's, mkdir's and the shell's lines say what went wrong there.
+        string what = code == 127 && shell.Program is null ? "; install sglty there (on the PATH of its logins, or at ~/sglty/sglty), or name it with --sglty-path"
+            : code == 127 ? "; check --sglty-path"
+            : said.Length > 0 && code != 255 ? ""
+            : $"; check that '{_shellWords}' logs in, and that sglty runs there";
+        return new SingularityException(ErrorCode.ConnectionLost, $"could not start a receiver on {Target.Host} through {shell.Command[0]}{(said.Length > 0 ? said : ", which said nothing")} (exit code {code}){what}");
     }
+
+    /// <summary>No URL within the time allowed: the shell may be waiting for something that will not come.</summary>
+    private SingularityException NoAnswer(TimeSpan waited) =>
+        new(ErrorCode.ConnectionLost, $"no receiver started on {Target.Host} within {waited.TotalSeconds:0.#} s{Said()}; check that '{_shellWords}' logs in and runs sglty there (--timeout waits longer)");
 }

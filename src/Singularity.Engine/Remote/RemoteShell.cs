@@ -1,3 +1,5 @@
+using System.Text;
+
 namespace Singularity.Engine;
 
 /// <summary>How <see cref="RemoteReceiver"/> reaches another machine, and what it runs there.</summary>
@@ -11,4 +13,56 @@ public sealed record RemoteShell
 
     /// <summary>What the receiver there listens on, HOST:PORT (port 0 picks a free one): the lanes connect to it straight from this machine, not through the shell.</summary>
     public string Listen { get; init; } = "0.0.0.0:0";
+
+    /// <summary>Make every missing directory of the target, as rsync --mkpath; without it, as rsync, only the last one (and none above a file named).</summary>
+    public bool MakePath { get; init; }
+
+    /// <summary>
+    /// Splits a remote shell command as rsync splits -e: at spaces, with '...' and "..." keeping a word whole and a
+    /// backslash keeping the next character (<c>ssh -o 'ProxyJump bastion'</c>). A quote left open is a <see cref="FormatException"/>.
+    /// </summary>
+    public static IReadOnlyList<string> Words(string command)
+    {
+        ArgumentNullException.ThrowIfNull(command);
+        var words = new List<string>();
+        var word = new StringBuilder();
+        bool inWord = false;
+        char quote = '\0';
+        for (int i = 0; i < command.Length; i++)
+        {
+            char c = command[i];
+            if (quote != '\0')
+            {
+                if (c == quote) quote = '\0';
+                // Within double quotes, as in a shell, a backslash keeps only a quote or a backslash.
+                else if (c == '\\' && quote == '"' && i + 1 < command.Length && command[i + 1] is '"' or '\\') word.Append(command[++i]);
+                else word.Append(c);
+                continue;
+            }
+            if (c is '\'' or '"')
+            {
+                quote = c;
+                inWord = true;
+            }
+            else if (c == '\\' && i + 1 < command.Length)
+            {
+                word.Append(command[++i]);
+                inWord = true;
+            }
+            else if (char.IsWhiteSpace(c))
+            {
+                if (inWord) words.Add(word.ToString());
+                word.Clear();
+                inWord = false;
+            }
+            else
+            {
+                word.Append(c);
+                inWord = true;
+            }
+        }
+        if (quote != '\0') throw new FormatException($"the remote shell command '{command}' leaves a {quote} open");
+        if (inWord) words.Add(word.ToString());
+        return words;
+    }
 }

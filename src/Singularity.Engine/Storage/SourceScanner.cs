@@ -128,6 +128,22 @@ internal static class SourceScanner
     }
 
     /// <summary>
+    /// A first look at a send's paths, before anything is started for it (a receiver through ssh): one that is not
+    /// there fails as the scan would fail it, unless the rules pass over missing ones. Relative paths are left to the scan.
+    /// </summary>
+    public static void CheckGiven(IReadOnlyList<string> paths, ScanRules rules)
+    {
+        if (rules.Relative) return;
+        foreach (string path in paths)
+        {
+            string full = Path.GetFullPath(path);
+            if (Directory.Exists(full) || File.Exists(Path.TrimEndingDirectorySeparator(full)) || path.Contains('\uFFFD')) continue;
+            if (Unreachable(full) is var reason && !(rules.IgnoreMissing && reason == Missing))
+                throw new SingularityException(ErrorCode.BadPath, $"cannot send '{path}': {reason}");
+        }
+    }
+
+    /// <summary>
     /// Leaves out each directory that holds nothing but directories, at any depth, as rsync -m (--prune-empty-dirs)
     /// prunes empty chains: what patterns leave of a tree (--include '*/' --include '*.log' --exclude '*') arrives
     /// without the directories that held no log. A mount point that -x sends without what it holds stays.

@@ -121,7 +121,8 @@ public sealed class SingularityReceiver : IAsyncDisposable
             Directory.CreateDirectory(directory);
             return;
         }
-        if (Path.GetDirectoryName(directory) is { } parent) Directory.CreateDirectory(parent);
+        // Of "dst/", the parent is "dst" itself, which would then be made with the usual mode.
+        if (Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(directory)) is { } parent) Directory.CreateDirectory(parent);
         Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
     }
 

@@ -53,6 +53,7 @@ public sealed class NativeBuildTests
         using var temp = new TempDirectory();
         string file = TestFiles.Create(Path.Combine(temp.Sub("src"), "db.dump"), 300_000, seed: 5);
         string home = temp.Sub("home");
+        Directory.CreateDirectory(Path.Combine(home, "backups"));
         // A stand-in for ssh: runs the command here, in $HOME.
         string shell = Path.Combine(temp.Path, "fake-ssh");
         File.WriteAllText(shell, "#!/bin/sh\nwhile [ \"$1\" = -l ]; do shift 2; done\nshift\ncd \"$HOME\" && exec sh -c \"$1\"\n");

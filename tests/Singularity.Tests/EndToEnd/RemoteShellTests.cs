@@ -9,19 +9,26 @@ namespace Singularity.Tests.EndToEnd;
 /// </summary>
 public sealed class RemoteShellTests
 {
-    /// <summary>A stand-in for ssh: writes the words it was given beside itself, skips -l USER and the host, and runs the command in $HOME, writing its exit code after it.</summary>
+    /// <summary>
+    /// A stand-in for ssh, named ssh: answers ssh -G with 127.0.0.1 for any host (as an alias of ~/.ssh/config would
+    /// be answered); otherwise writes the words it was given beside itself, skips its options and the host, and runs
+    /// the rest as one line in $HOME, as ssh does, writing the pid of what it runs, and its exit code after it.
+    /// </summary>
     [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     private static string FakeShell(TempDirectory temp)
     {
-        string path = Path.Combine(temp.Path, "fake-ssh");
+        string path = Path.Combine(temp.Sub("bin"), "ssh");
         File.WriteAllText(path, """
             #!/bin/sh
+            case " $* " in *" -G "*) echo "hostname 127.0.0.1"; exit 0;; esac
             printf '%s\n' "$@" > "$0.words"
             umask 022
-            while [ "$1" = -l ]; do shift 2; done
+            while :; do case $1 in -l) shift 2;; -*) shift;; *) break;; esac; done
             shift
             cd "$HOME" || exit 1
-            sh -c "$1"
+            # As a terminal's codes would come first, with no line end.
+            [ -n "$FAKE_TTY_CODES" ] && printf '\033[?1h\033='
+            sh -c "echo \$\$ > '$0.pid'; exec $*"
             code=$?
             echo $code > "$0.exit"
             exit $code
@@ -50,17 +57,18 @@ public sealed class RemoteShellTests
         string shell = FakeShell(temp);
 
         var (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(new Dictionary<string, string> { ["HOME"] = home },
-            "send", tree, "backup@localhost:backups/day1", "-e", shell, "--remote-listen", "127.0.0.1:0");
+            "send", tree, "backup@web1-alias:backups/day1", "-e", shell, "--remote-listen", "127.0.0.1:0", "--mkpath");
 
         Assert.True(exit == 0, error);
         Assert.Contains("sent 2 files", error);
-        // DIR is the login's home's, made as mkdir -p makes it, not private as recv makes its own.
+        // DIR is the login's home's, made with its parent (--mkpath) as mkdir -p makes them, not private as recv makes its own.
         TestFiles.AssertSameTree(tree, Path.Combine(home, "backups", "day1", "site"));
         Assert.Equal((UnixFileMode)0b111_101_101, File.GetUnixFileMode(Path.Combine(home, "backups")));
         Assert.Equal((UnixFileMode)0b111_101_101, File.GetUnixFileMode(Path.Combine(home, "backups", "day1")));
         string[] words = File.ReadAllLines(shell + ".words");
-        Assert.Equal(["-l", "backup", "localhost"], words[..3]);
-        Assert.Contains("' sglty backups/day1 recv --until-stdin-closes --listen=127.0.0.1:0", words[3]);
+        // ssh is asked for no terminal, and the lanes reach the host its configuration names (ssh -G).
+        Assert.Equal(["-T", "-l", "backup", "web1-alias"], words[..4]);
+        Assert.Contains("' sh backups/day1 recv --until-stdin-closes --listen=127.0.0.1:0", words[4]);
         // The receiver ended by itself when the send closed its input, with exit code 0, not killed.
         Assert.Equal("0", File.ReadAllText(shell + ".exit").Trim());
         // The token travels through the shell's output alone, never on a command line.
@@ -78,13 +86,14 @@ public sealed class RemoteShellTests
         string shell = FakeShell(temp);
         string there = Path.Combine(temp.Path, "it's a $HOME `x` dir");
 
-        var (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(new Dictionary<string, string> { ["HOME"] = home },
-            "send", tree, $"localhost:{there}", "-e", shell, "--sglty-path", Sglty, "--remote-listen", "127.0.0.1:0", "--encrypt", "none");
+        // The shell from SGLTY_RSH, and a terminal's codes before the URL on its line.
+        var (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(new Dictionary<string, string> { ["HOME"] = home, ["SGLTY_RSH"] = shell, ["FAKE_TTY_CODES"] = "1" },
+            "send", tree, $"localhost:{there}", "--sglty-path", Sglty, "--remote-listen", "127.0.0.1:0", "--encrypt", "none");
 
         Assert.True(exit == 0, error);
         Assert.Contains(", none", error);
         TestFiles.AssertSameTree(tree, Path.Combine(there, "d"));
-        Assert.Equal("localhost", File.ReadAllLines(shell + ".words")[0]);
+        Assert.Equal("localhost", File.ReadAllLines(shell + ".words")[1]);
     }
 
     [Fact]
@@ -95,6 +104,7 @@ public sealed class RemoteShellTests
         string file = TestFiles.Create(Path.Combine(temp.Sub("src"), "db.dump"), 200_000, seed: 4);
         string home = temp.Sub("home");
         Directory.CreateDirectory(Path.Combine(home, "into"));
+        Directory.CreateDirectory(Path.Combine(home, "backups"));
         string shell = FakeShell(temp);
         var environment = new Dictionary<string, string> { ["HOME"] = home };
         string[] common = ["-e", shell, "--sglty-path", Sglty, "--remote-listen", "127.0.0.1:0"];
@@ -112,6 +122,11 @@ public sealed class RemoteShellTests
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", file, "localhost:made/", .. common]);
         Assert.True(exit == 0, error);
         TestFiles.AssertSameBytes(file, Path.Combine(home, "made", "db.dump"));
+        Assert.Equal((UnixFileMode)0b111_101_101, File.GetUnixFileMode(Path.Combine(home, "made")));
+        // The directory that would hold it is not there: nothing is made, as scp and rsync make nothing.
+        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", file, "localhost:nope/db.dump", .. common]);
+        Assert.Equal((1, $"sglty: error: could not start a receiver on localhost through {shell}: 'nope' is not a directory there; make it first, or send with --mkpath (exit code 1)"), (exit, error.Trim()));
+        Assert.False(Directory.Exists(Path.Combine(home, "nope")));
     }
 
     [Fact]
@@ -162,11 +177,78 @@ public sealed class RemoteShellTests
         Assert.Contains("/taken' is a file, not a directory", error);
         Assert.Single(error.Trim().Split('\n'));
 
+        // A directory whose parent is not there, without --mkpath, as rsync refuses it.
+        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", tree, "localhost:a/b", "-e", shell, "--sglty-path", Sglty);
+        Assert.Equal((1, $"sglty: error: could not start a receiver on localhost through {shell}: 'a' is not a directory there; make it first, or send with --mkpath (exit code 1)"), (exit, error.Trim()));
+        Assert.False(Directory.Exists(Path.Combine(home, "a")));
+
+        // A --sglty-path that runs nothing.
+        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", tree, "localhost:dst", "-e", shell, "--sglty-path", "/nowhere/sglty");
+        Assert.Equal(1, exit);
+        Assert.StartsWith($"sglty: error: could not start a receiver on localhost through {shell}: sh: ", error.Trim());
+        Assert.EndsWith("/nowhere/sglty: not found (exit code 127); check --sglty-path", error.Trim());
+
         // No such shell.
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", tree, "localhost:dst", "-e", Path.Combine(temp.Path, "no-ssh"));
         Assert.Equal(1, exit);
         Assert.StartsWith($"sglty: error: cannot run the remote shell '{Path.Combine(temp.Path, "no-ssh")}': ", error.Trim());
-        Assert.False(Directory.Exists(Path.Combine(home, "dst")));
+
+        // A source that is not here: told before the shell runs, so nothing is made there.
+        File.Delete(shell + ".words");
+        string gone = Path.Combine(temp.Path, "src", "gone.txt");
+        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", gone, "localhost:new.txt", "-e", shell, "--sglty-path", Sglty);
+        Assert.Equal((1, $"sglty: error: cannot send '{gone}': no such file or directory"), (exit, error.Trim()));
+        Assert.False(File.Exists(shell + ".words"));
+    }
+
+    [Fact]
+    public async Task A_shell_that_never_answers_is_given_up_after_the_timeout()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var temp = new TempDirectory();
+        string file = TestFiles.Create(Path.Combine(temp.Sub("src"), "a.bin"), 10);
+        string shell = Path.Combine(temp.Path, "silent");
+        File.WriteAllText(shell, "#!/bin/sh\necho 'Password:' >&2\nexec sleep 600\n");
+        File.SetUnixFileMode(shell, (UnixFileMode)0b111_101_101);
+
+        var (exit, _, error) = await SgltyProcess.RunAsync("send", file, "localhost:x", "-e", shell, "--timeout", "1s");
+
+        Assert.Equal((1, $"sglty: error: no receiver started on localhost within 1 s: Password:; check that '{shell} localhost' logs in and runs sglty there (--timeout waits longer)"), (exit, error.Trim()));
+    }
+
+    [Fact]
+    public async Task A_receiver_that_ends_during_the_send_is_told_and_the_next_send_resumes()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var temp = new TempDirectory();
+        string file = TestFiles.Create(Path.Combine(temp.Sub("src"), "big.bin"), 24 << 20, seed: 9);
+        string home = temp.Sub("home");
+        string shell = FakeShell(temp);
+        var environment = new Dictionary<string, string> { ["HOME"] = home };
+        string[] common = ["-e", shell, "--sglty-path", Sglty, "--remote-listen", "127.0.0.1:0", "--shard-size", "256KiB"];
+
+        // At 2 MiB a second, the send takes twelve: the receiver is killed once some of it arrived.
+        var info = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string argument in (string[])[Path.Combine(AppContext.BaseDirectory, "sglty.dll"), "send", file, "localhost:", "--bwlimit", "2MiB", "--retries", "3", .. common])
+            info.ArgumentList.Add(argument);
+        info.Environment["HOME"] = home;
+        using var send = System.Diagnostics.Process.Start(info)!;
+        string partial = Path.Combine(home, ".big.bin.sglty-part");
+        for (var deadline = DateTime.UtcNow.AddMinutes(1); !(File.Exists(partial) && new FileInfo(partial).Length > 0 && File.Exists(shell + ".pid")); await Task.Delay(50))
+            Assert.True(DateTime.UtcNow < deadline && !send.HasExited, "the send never started writing");
+        await Task.Delay(1000);
+        // Stopped as an operator or a shutdown stops it, so that it keeps what arrived.
+        using (var kill = System.Diagnostics.Process.Start("kill", ["-TERM", File.ReadAllText(shell + ".pid").Trim()])) await kill.WaitForExitAsync();
+        var (exit, _, error) = await SgltyProcess.FinishAsync(send);
+
+        Assert.True(exit == 1, error);
+        Assert.True(error.Trim().Split('\n')[^1].StartsWith("sglty: error: the receiver started on localhost ended during the send", StringComparison.Ordinal), error);
+        Assert.EndsWith("); the same send again resumes what arrived", error.Trim());
+
+        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", file, "localhost:", .. common]);
+        Assert.True(exit == 0, error);
+        Assert.Contains("already there from an interrupted send", error);
+        TestFiles.AssertSameBytes(file, Path.Combine(home, "big.bin"));
     }
 
     [Theory]
@@ -179,6 +261,9 @@ public sealed class RemoteShellTests
     [InlineData(new[] { "send", "a", "./-oProxyCommand=x:dir" }, "give the receiver")]
     [InlineData(new[] { "send", "a", "--", "-x:dir" }, "'-x' in '-x:dir' is not a host name")]
     [InlineData(new[] { "send", "a", "h:dir", "-e", " " }, "-e names no command")]
+    [InlineData(new[] { "send", "a", "h:dir", "-e", "ssh -o 'x" }, "the remote shell command 'ssh -o 'x' leaves a ' open")]
+    [InlineData(new[] { "send", "a", "web1:2024" }, "'web1:2024' reads as a receiver's HOST:PORT; for a directory named by digits write web1:./2024, for a receiver sglty://web1:2024/")]
+    [InlineData(new[] { "send", "a", "h:dir", "--mkpath", "--to", "sglty://h:1/" }, "--mkpath says how to start a receiver through ssh")]
     [InlineData(new[] { "recv", "--dir", "x", "--once", "--until-stdin-closes" }, "--until-stdin-closes and --once each say when to stop")]
     public async Task A_destination_that_cannot_be_used_is_told_before_anything_runs(string[] arguments, string expected)
     {

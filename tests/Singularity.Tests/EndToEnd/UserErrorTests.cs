@@ -258,7 +258,7 @@ public sealed class UserErrorTests
         await using var later = SingularityReceiver.Start(new ReceiverOptions { Directory = destination, Listen = anywhere });
 
         Assert.Equal(ErrorCode.Busy, error.Code);
-        Assert.Equal($"another process holds a lock on '{destination}': another sglty recv receiving into it, or a sglty send moving files out of it (--remove-source-files); run one receiver per destination, or give another --dir", error.Message);
+        Assert.Equal($"another process holds a lock on '{destination}': another sglty receiver receiving into it (a recv, or one a send to HOST:DIR started), or a sglty send moving files out of it (--remove-source-files); one receiver at a time per directory: wait for it, or give another directory", error.Message);
     }
 
     /// <summary>
@@ -309,6 +309,12 @@ public sealed class UserErrorTests
         {
         }
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(created));
+        // Written with a trailing '/', as a shell completes a directory's name.
+        string slashed = Path.Combine(temp.Path, "new", "slashed") + "/";
+        await using (SingularityReceiver.Start(new ReceiverOptions { Directory = slashed, Listen = new IPEndPoint(IPAddress.Loopback, 0) }))
+        {
+        }
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(slashed));
         string existing = temp.Sub("shared");
         File.SetUnixFileMode(existing, (UnixFileMode)0x1ED);
         await using (SingularityReceiver.Start(new ReceiverOptions { Directory = existing, Listen = new IPEndPoint(IPAddress.Loopback, 0) }))

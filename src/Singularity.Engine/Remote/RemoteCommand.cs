@@ -1,0 +1,92 @@
+using System.Text.RegularExpressions;
+using Singularity.Engine.Storage;
+
+namespace Singularity.Engine;
+
+/// <summary>
+/// The command line a remote shell runs to start a receiver for <see cref="RemoteReceiver"/>: a short POSIX shell
+/// script that makes the target directory as rsync makes it, then runs <c>sglty recv</c> there until its input
+/// closes. Every word is quoted for a POSIX shell (ssh hands the line to the login's shell, which splits it again),
+/// but a leading <c>~user</c>, which that shell expands, as it expands scp's and rsync's.
+/// </summary>
+internal static partial class RemoteCommand
+{
+    /// <summary>What the command prints when the target names a file, before the receiver prints its URL.</summary>
+    public const string NamesFile = "sglty-names-a-file";
+
+    /// <summary>
+    /// The command line for <paramref name="target"/>. With <paramref name="fileName"/>, a target that is not a
+    /// directory there names the file, and the receiver serves the directory above it, saying so first.
+    /// </summary>
+    public static string For(RemoteTarget target, RemoteShell shell, TransferOptions options, (string Parent, string Name)? fileName = null)
+    {
+        var words = new List<string> { "recv", "--until-stdin-closes", "--listen=" + shell.Listen };
+        if (options.Cipher == CipherSuite.None) words.Add("--encrypt=none");
+        if (options.Devices) words.Add("--devices");
+        if (options.CongestionControl is { } congestion) words.Add("--congestion=" + congestion);
+        // The program is the user's own words, as rsync's --rsync-path ("sudo sglty"); without one, sglty on the PATH
+        // of a login there, else where the README builds it.
+        string find = shell.Program is null
+            ? "p=$(command -v sglty) || p=\"$HOME/sglty/sglty\"; [ -x \"$p\" ] || { echo \"sglty: not found on the PATH of a login here, nor at ~/sglty/sglty\" >&2; exit 127; }; "
+            : "";
+        string run = $"{shell.Program ?? "\"$p\""} \"$@\" \"--dir=$d\"";
+        string choose = fileName is null ? "d=$1; shift; " : $"d=$1; f=$2; shift 2; if [ ! -d \"$d\" ]; then d=$f; echo {NamesFile}; fi; ";
+        // What is not there is made as rsync makes it: the last directory alone, unless --mkpath (each as mkdir makes
+        // it, by the login's umask, not private as recv makes its own); the directory that holds a file named must be
+        // there. A file in the way is left for recv to refuse in its own words.
+        string make = shell.MakePath ? "mkdir -p -- \"$d\" || exit 1"
+            : fileName is null ? "{ [ -d \"$(dirname -- \"$d\")\" ] || { echo \"sglty: error: '$(dirname -- \"$d\")' is not a directory there; make it first, or send with --mkpath\" >&2; exit 1; }; mkdir -- \"$d\" || exit 1; }"
+            : "{ echo \"sglty: error: '$d' is not a directory there; make it first, or send with --mkpath\" >&2; exit 1; }";
+        // A dry run makes nothing: one into a directory not there runs in an empty one of its own, where everything
+        // is new, as it would be.
+        string serve = options.DryRun
+            ? $"if [ -d \"$d\" ]; then exec {run}; fi; d=$(mktemp -d) || exit 1; {run}; c=$?; rm -rf -- \"$d\"; exit $c"
+            : $"[ -e \"$d\" ] || {make}; exec {run}";
+        // "sh" as the script's name: the shell's own errors then read "sh: ...", not as sglty's.
+        var line = new List<string> { Quoted("sh"), Quoted("-c"), Quoted(choose + find + serve), Quoted("sh"), Word(DirectoryThere(target.Directory)) };
+        if (fileName is { } named) line.Add(Word(named.Parent));
+        line.AddRange(words.Select(Quoted));
+        return string.Join(' ', line);
+    }
+
+    /// <summary>
+    /// Where a send of one file may give it the target's name, as scp and rsync do when the target is not a directory:
+    /// the directory above the target, and the name; null where the target must be a directory (more than one source,
+    /// a directory, --relative, or a target that ends in '/').
+    /// </summary>
+    public static (string Parent, string Name)? FileTarget(RemoteTarget target, IReadOnlyList<string> paths, TransferOptions options)
+    {
+        if (paths is not [var path] || options.Relative || SourceScanner.ContentsOnly(path) || Directory.Exists(path)) return null;
+        string there = DirectoryThere(target.Directory);
+        int slash = there.LastIndexOf('/');
+        string name = there[(slash + 1)..];
+        if (name is "" or "." or ".." || (slash < 0 && HomeOf().IsMatch(there))) return null;
+        return (slash < 0 ? "." : slash == 0 ? "/" : there[..slash], name);
+    }
+
+    /// <summary>The directory as recv takes it there: relative to the login's home, which is where a remote shell starts.</summary>
+    private static string DirectoryThere(string directory) => directory switch
+    {
+        "" or "~" or "~/" => ".",
+        _ when directory.StartsWith("~/", StringComparison.Ordinal) => directory[2..],
+        _ => directory,
+    };
+
+    /// <summary>A path as the remote shell reads it: quoted, but for a leading <c>~user</c>, left for that shell to expand.</summary>
+    private static string Word(string path)
+    {
+        if (!HomeOf().IsMatch(path)) return Quoted(path);
+        int slash = path.IndexOf('/');
+        return slash < 0 ? path : path[..(slash + 1)] + (slash + 1 < path.Length ? Quoted(path[(slash + 1)..]) : "");
+    }
+
+    // ~user or ~user/..., with a user name a shell expands (POSIX's portable names).
+    [GeneratedRegex("^~[A-Za-z_][A-Za-z0-9._-]*(/|$)")]
+    private static partial Regex HomeOf();
+
+    /// <summary>A word as a POSIX shell reads it back: as it is when it holds nothing the shell treats apart, else in single quotes.</summary>
+    public static string Quoted(string word) =>
+        word.Length > 0 && word.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '=' or '.' or '/' or ':' or ',' or '+' or '@')
+            ? word
+            : "'" + word.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+}
