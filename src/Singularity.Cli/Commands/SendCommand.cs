@@ -130,7 +130,7 @@ internal static partial class SendCommand
         var inPlace = new Option<bool>("--inplace") { Description = "write a changed file into the one standing at its name, where it stands, as rsync --inplace does: no second copy takes the space (for large images and databases on a full disk), and with delta only the shards that differ are written (a file with other names is still written beside its name); as with rsync, a send that fails part way leaves it part old, part new, and readers see it change; not with --sparse or --backup (Linux receivers)" };
         var append = new Option<bool>("--append", "--append-verify") { Description = "for logs that grow, as rsync --append-verify: --inplace with delta on whatever the path, so only what follows what the receiver holds travels (with the shard it ends in), every kept shard compared first; unlike rsync --append, a copy as long as the source or longer is not left as it is but brought to the source's contents (cut, where the log was rotated); a receiver started with --no-delta takes the whole log; not with --whole-file, --sparse or --backup" };
         var wholeFile = new Option<bool>("--whole-file", "-W") { Description = "send changed files whole, never as a delta, as rsync --whole-file does" };
-        var command = new Command("send", "send files and directories to a receiver") { paths, to, rsh, sgltyPath, remoteListen, makePath, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, modifyWindow, omitDirTimes, omitLinkTimes, update, ignoreExisting, existing, maxSize, minSize, delete, deleteExcluded, ignoreErrors, maxDelete, exclude, excludeFrom, include, includeFrom, filter, relative, filesFrom, recursive, from0, dryRun, verbose, quiet, itemize, outFormat, stats, info, logFile, logFileFormat, owners, owner, group, noOwner, noGroup, chown, archive, xattrs, acls, devices, specials, devicesAndSpecials, noDevices, noSpecials, noDevicesOrSpecials, human, noHuman, numericIds, hardLinks, oneFileSystem, copyLinks, copyUnsafeLinks, copyDirLinks, safeLinks, chmod, pruneEmpty, ignoreMissing, deleteMissing, removeSources, backup, backupDir, suffix, linkDest, compareDest, copyDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile, inPlace, append };
+        var command = new Command("send", "send files and directories to a receiver: one started through ssh (sglty send PATH... [USER@]HOST:DIR), or one running already (--to URL)") { paths, to, rsh, sgltyPath, remoteListen, makePath, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, modifyWindow, omitDirTimes, omitLinkTimes, update, ignoreExisting, existing, maxSize, minSize, delete, deleteExcluded, ignoreErrors, maxDelete, exclude, excludeFrom, include, includeFrom, filter, relative, filesFrom, recursive, from0, dryRun, verbose, quiet, itemize, outFormat, stats, info, logFile, logFileFormat, owners, owner, group, noOwner, noGroup, chown, archive, xattrs, acls, devices, specials, devicesAndSpecials, noDevices, noSpecials, noDevicesOrSpecials, human, noHuman, numericIds, hardLinks, oneFileSystem, copyLinks, copyUnsafeLinks, copyDirLinks, safeLinks, chmod, pruneEmpty, ignoreMissing, deleteMissing, removeSources, backup, backupDir, suffix, linkDest, compareDest, copyDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile, inPlace, append };
         foreach (var option in asAlways) command.Options.Add(option);
         command.Validators.Add(result =>
         {
@@ -148,12 +148,13 @@ internal static partial class SendCommand
             {
                 string? destination = result.GetValue(to) ?? DestinationOf(sources);
                 if (destination is null && sources is [_, _, ..] && IsHostAndPort(sources[^1]))
-                    result.AddError($"'{sources[^1]}' reads as a receiver's HOST:PORT; for a directory named by digits write {sources[^1].Replace(":", ":./", StringComparison.Ordinal)}, for a receiver sglty://{sources[^1]}/");
+                    result.AddError($"'{sources[^1]}' reads as a receiver's HOST:PORT; for a directory named by digits write {sources[^1].Insert(sources[^1].LastIndexOf(':') + 1, "./")}, for a receiver sglty://{sources[^1][(sources[^1].IndexOf('@') + 1)..]}/");
                 else if (destination is null)
                     result.AddError("give the receiver: [USER@]HOST:DIR as the last argument, to start one there through ssh, or --to URL, as `sglty recv` prints it");
                 else if (result.GetValue(to) is null) sources = sources[..^1];
                 bool remote = destination is not null && RemoteTarget.TryParse(destination, out _);
-                if (result.GetValue(rsh) is { } shellGiven && RemoteShell.Words(shellGiven).Count == 0) result.AddError("-e names no command; give the remote shell, as 'ssh -p 2222'");
+                if (remote && RemoteShell.Words(ShellCommand(result.GetValue(rsh))).Count == 0)
+                    result.AddError(result.GetValue(rsh) is null ? $"{RshVariable} names no command; give the remote shell, as 'ssh -p 2222'" : "-e names no command; give the remote shell, as 'ssh -p 2222'");
                 if (!remote && new Option[] { rsh, sgltyPath, remoteListen, makePath }.FirstOrDefault(option => result.GetResult(option) is not null) is { } shellOnly)
                     result.AddError($"{shellOnly.Name} says how to start a receiver through ssh, for a [USER@]HOST:DIR destination; a URL names one already running");
                 if (remote && new Option[] { token, tokenFile }.FirstOrDefault(option => result.GetResult(option) is not null) is { } secret)
@@ -281,7 +282,8 @@ internal static partial class SendCommand
             if (result.GetValue(to) is null) sources = sources[..^1];
             var shell = new RemoteShell
             {
-                Command = RemoteShell.Words(result.GetValue(rsh) ?? (Environment.GetEnvironmentVariable(RshVariable) is { } fromEnvironment && !string.IsNullOrWhiteSpace(fromEnvironment) ? fromEnvironment : "ssh")),
+                // Split only for a send through a shell: a URL's send reads neither -e nor its variable.
+                Command = RemoteTarget.TryParse(destination, out _) ? RemoteShell.Words(ShellCommand(result.GetValue(rsh))) : ["ssh"],
                 Program = result.GetValue(sgltyPath),
                 Listen = result.GetValue(remoteListen) ?? new RemoteShell().Listen,
                 MakePath = result.GetValue(makePath),
@@ -438,6 +440,10 @@ internal static partial class SendCommand
 
     /// <summary>The environment variable that names the remote shell when -e does not, as RSYNC_RSH does for rsync.</summary>
     internal const string RshVariable = "SGLTY_RSH";
+
+    /// <summary>The remote shell's command: -e, else the variable, else ssh.</summary>
+    private static string ShellCommand(string? given) =>
+        given ?? (Environment.GetEnvironmentVariable(RshVariable) is { } fromEnvironment && fromEnvironment.Length > 0 ? fromEnvironment : "ssh");
 
     /// <summary>Whether a word is HOST:PORT, a receiver's address as a bare URL (a [USER@]HOST:DIR with digits alone for DIR).</summary>
     private static bool IsHostAndPort(string word) =>

@@ -30,20 +30,24 @@ internal static partial class RemoteCommand
             ? "p=$(command -v sglty) || p=\"$HOME/sglty/sglty\"; [ -x \"$p\" ] || { echo \"sglty: not found on the PATH of a login here, nor at ~/sglty/sglty\" >&2; exit 127; }; "
             : "";
         string run = $"{shell.Program ?? "\"$p\""} \"$@\" \"--dir=$d\"";
+        // The user's words may be more than a program ("cd /srv && sglty", as rsync's documented --rsync-path): they
+        // are run, not exec'd.
+        string last = shell.Program is null ? $"exec {run}" : run;
         string choose = fileName is null ? "d=$1; shift; " : $"d=$1; f=$2; shift 2; if [ ! -d \"$d\" ]; then d=$f; echo {NamesFile}; fi; ";
         // What is not there is made as rsync makes it: the last directory alone, unless --mkpath (each as mkdir makes
         // it, by the login's umask, not private as recv makes its own); the directory that holds a file named must be
-        // there. A file in the way is left for recv to refuse in its own words.
-        string make = shell.MakePath ? "mkdir -p -- \"$d\" || exit 1"
-            : fileName is null ? "{ [ -d \"$(dirname -- \"$d\")\" ] || { echo \"sglty: error: '$(dirname -- \"$d\")' is not a directory there; make it first, or send with --mkpath\" >&2; exit 1; }; mkdir -- \"$d\" || exit 1; }"
-            : "{ echo \"sglty: error: '$d' is not a directory there; make it first, or send with --mkpath\" >&2; exit 1; }";
-        // A dry run makes nothing: one into a directory not there runs in an empty one of its own, where everything
-        // is new, as it would be.
+        // there. A file in the way is left for recv to refuse in its own words. A dry run checks the same.
+        string check = shell.MakePath ? ""
+            : fileName is null ? "[ -e \"$d\" ] || [ -d \"$(dirname -- \"$d\")\" ] || { echo \"sglty: error: '$(dirname -- \"$d\")' is not a directory there; make it first, or send with --mkpath\" >&2; exit 1; }; "
+            : "[ -d \"$d\" ] || { echo \"sglty: error: '$d' is not a directory there; make it first, or send with --mkpath\" >&2; exit 1; }; ";
+        // A dry run makes nothing: one into a directory not there runs in an empty one of its own, where everything is
+        // new, as it would be, removed however the shell ends but killed.
         string serve = options.DryRun
-            ? $"if [ -d \"$d\" ]; then exec {run}; fi; d=$(mktemp -d) || exit 1; {run}; c=$?; rm -rf -- \"$d\"; exit $c"
-            : $"[ -e \"$d\" ] || {make}; exec {run}";
+            ? $"if [ -e \"$d\" ]; then {last}; exit; fi; t=$(mktemp -d) || exit 1; trap 'rm -rf -- \"$t\"' EXIT HUP INT TERM; d=$t; ({run})"
+            : $"[ -e \"$d\" ] || mkdir {(shell.MakePath ? "-p " : "")}-- \"$d\" || exit 1; {last}";
+        string script = choose + find + check + serve;
         // "sh" as the script's name: the shell's own errors then read "sh: ...", not as sglty's.
-        var line = new List<string> { Quoted("sh"), Quoted("-c"), Quoted(choose + find + serve), Quoted("sh"), Word(DirectoryThere(target.Directory)) };
+        var line = new List<string> { Quoted("sh"), Quoted("-c"), Quoted(script), Quoted("sh"), Word(DirectoryThere(target.Directory)) };
         if (fileName is { } named) line.Add(Word(named.Parent));
         line.AddRange(words.Select(Quoted));
         return string.Join(' ', line);

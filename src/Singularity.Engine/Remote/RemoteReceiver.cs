@@ -99,22 +99,23 @@ public sealed class RemoteReceiver : IAsyncDisposable
         var remote = new RemoteReceiver(process, target, string.Join(' ', info.ArgumentList.SkipLast(1).Prepend(info.FileName)), log);
         try
         {
+            // As long as a retry may wait (--timeout; 0, no retries, waits for ever): time to type a password.
             using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            limit.CancelAfter(options.RetryTimeout);
+            if (options.RetryTimeout > TimeSpan.Zero) limit.CancelAfter(options.RetryTimeout);
             string? printed;
             try
             {
                 printed = await remote.ReadUrlAsync(limit.Token).ConfigureAwait(false);
+                if (printed is null)
+                {
+                    await process.WaitForExitAsync(limit.Token).ConfigureAwait(false);
+                    await remote._errors.ConfigureAwait(false);
+                    throw remote.NotStarted(shell);
+                }
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
                 throw remote.NoAnswer(options.RetryTimeout);
-            }
-            if (printed is null)
-            {
-                await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
-                await remote._errors.ConfigureAwait(false);
-                throw remote.NotStarted(shell);
             }
             remote.Url = ConnectionUrl.Parse(printed) with { Host = host, Directory = null };
             if (remote._namesFile) remote.FileName = fileTarget?.Name;
@@ -131,7 +132,7 @@ public sealed class RemoteReceiver : IAsyncDisposable
 
     /// <summary>What to report when <see cref="Ended"/> stopped a send: the shell's exit code and the receiver's last words.</summary>
     public SingularityException EndedEarly() =>
-        new(ErrorCode.ConnectionLost, $"the receiver started on {Target.Host} ended during the send{Said()} (exit code {(_process.HasExited ? _process.ExitCode : -1)}); the same send again resumes what arrived");
+        new(ErrorCode.ConnectionLost, $"the receiver started on {Target.Host} ended during the send{(Said() is { Length: > 0 } said ? said : ": killed, or its connection dropped")} (exit code {(_process.HasExited ? _process.ExitCode : -1)}); the same send again resumes what arrived");
 
     /// <summary>Closes the receiver's standard input, which ends it, and waits for the shell to end (killing it if it does not).</summary>
     public async ValueTask DisposeAsync()
@@ -278,11 +279,24 @@ public sealed class RemoteReceiver : IAsyncDisposable
             text = text.Trim();
             if (text.EndsWith(RemoteCommand.NamesFile, StringComparison.Ordinal)) _namesFile = true;
             int at = text.IndexOf(ConnectionUrl.Scheme + "://", StringComparison.Ordinal);
-            if (at < 0) continue;
-            _output = output.BaseStream.CopyToAsync(Stream.Null, CancellationToken.None);
-            return text[at..];
+            if (at >= 0)
+            {
+                _output = output.BaseStream.CopyToAsync(Stream.Null, CancellationToken.None);
+                return text[at..];
+            }
+            // What a login says there on its output (a shell that refuses it) tells why no URL came.
+            if (text.Length > 0 && !text.EndsWith(RemoteCommand.NamesFile, StringComparison.Ordinal)) Keep(text);
         }
-        return null;
+        throw new SingularityException(ErrorCode.ConnectionLost, $"{Target.Host} printed {MostLinesBeforeUrl} lines and no receiver's URL{Said()}; check that '{_shellWords}' runs sglty there");
+    }
+
+    private void Keep(string line)
+    {
+        lock (_messages)
+        {
+            _messages.Enqueue(line.Length > MostMessageLength ? line[..MostMessageLength] : line);
+            if (_messages.Count > KeptMessages) _messages.Dequeue();
+        }
     }
 
     /// <summary>
@@ -295,13 +309,8 @@ public sealed class RemoteReceiver : IAsyncDisposable
         {
             while (await _process.StandardError.ReadLineAsync().ConfigureAwait(false) is { } line)
             {
-                string kept = line.Length > MostMessageLength ? line[..MostMessageLength] : line;
-                lock (_messages)
-                {
-                    _messages.Enqueue(kept);
-                    if (_messages.Count > KeptMessages) _messages.Dequeue();
-                }
-                if (kept.StartsWith(Warning, StringComparison.Ordinal)) _log?.Invoke($"warning from {Target.Host}: {kept[Warning.Length..]}");
+                Keep(line);
+                if (line.StartsWith(Warning, StringComparison.Ordinal)) _log?.Invoke($"warning from {Target.Host}: {line[Warning.Length..]}");
             }
         }
         catch (Exception ex) when (ex is IOException or ObjectDisposedException)

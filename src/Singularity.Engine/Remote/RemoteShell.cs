@@ -18,8 +18,9 @@ public sealed record RemoteShell
     public bool MakePath { get; init; }
 
     /// <summary>
-    /// Splits a remote shell command as rsync splits -e: at spaces, with '...' and "..." keeping a word whole and a
-    /// backslash keeping the next character (<c>ssh -o 'ProxyJump bastion'</c>). A quote left open is a <see cref="FormatException"/>.
+    /// Splits a remote shell command as rsync splits -e: at spaces, with '...' and "..." keeping a word whole (and,
+    /// within double quotes, a backslash keeping a '"' or a backslash); elsewhere a backslash is itself
+    /// (<c>ssh -o 'ProxyJump bastion'</c>). A quote left open is a <see cref="FormatException"/>.
     /// </summary>
     public static IReadOnlyList<string> Words(string command)
     {
@@ -34,7 +35,6 @@ public sealed record RemoteShell
             if (quote != '\0')
             {
                 if (c == quote) quote = '\0';
-                // Within double quotes, as in a shell, a backslash keeps only a quote or a backslash.
                 else if (c == '\\' && quote == '"' && i + 1 < command.Length && command[i + 1] is '"' or '\\') word.Append(command[++i]);
                 else word.Append(c);
                 continue;
@@ -44,12 +44,7 @@ public sealed record RemoteShell
                 quote = c;
                 inWord = true;
             }
-            else if (c == '\\' && i + 1 < command.Length)
-            {
-                word.Append(command[++i]);
-                inWord = true;
-            }
-            else if (char.IsWhiteSpace(c))
+            else if (c == ' ')
             {
                 if (inWord) words.Add(word.ToString());
                 word.Clear();

@@ -88,7 +88,7 @@ public sealed class RemoteShellTests
 
         // The shell from SGLTY_RSH, and a terminal's codes before the URL on its line.
         var (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(new Dictionary<string, string> { ["HOME"] = home, ["SGLTY_RSH"] = shell, ["FAKE_TTY_CODES"] = "1" },
-            "send", tree, $"localhost:{there}", "--sglty-path", Sglty, "--remote-listen", "127.0.0.1:0", "--encrypt", "none");
+            "send", tree, $"localhost:{there}", "--sglty-path", $"cd / && {Sglty}", "--remote-listen", "127.0.0.1:0", "--encrypt", "none");
 
         Assert.True(exit == 0, error);
         Assert.Contains(", none", error);
@@ -141,7 +141,7 @@ public sealed class RemoteShellTests
         string shell = FakeShell(temp);
 
         var (exit, output, error) = await SgltyProcess.RunWithEnvironmentAsync(new Dictionary<string, string> { ["HOME"] = home, ["TMPDIR"] = scratch },
-            "send", "-n", tree, "localhost:not/yet", "-e", shell, "--sglty-path", Sglty, "--remote-listen", "127.0.0.1:0");
+            "send", "-n", tree, "localhost:yet", "-e", shell, "--sglty-path", Sglty, "--remote-listen", "127.0.0.1:0");
 
         Assert.True(exit == 0, error);
         Assert.Equal("site/a.bin", output.Trim());
@@ -149,6 +149,11 @@ public sealed class RemoteShellTests
         // The receiver ran in an empty directory of its own, removed after it.
         Assert.Empty(Directory.GetFileSystemEntries(scratch));
         Assert.Equal("0", File.ReadAllText(shell + ".exit").Trim());
+
+        // What the real send would refuse, the dry run refuses too.
+        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(new Dictionary<string, string> { ["HOME"] = home, ["TMPDIR"] = scratch },
+            "send", "-n", tree, "localhost:not/yet", "-e", shell, "--sglty-path", Sglty, "--remote-listen", "127.0.0.1:0");
+        Assert.Equal((1, $"sglty: error: could not start a receiver on localhost through {shell}: 'not' is not a directory there; make it first, or send with --mkpath (exit code 1)"), (exit, error.Trim()));
     }
 
     [Fact]
@@ -188,6 +193,10 @@ public sealed class RemoteShellTests
         Assert.StartsWith($"sglty: error: could not start a receiver on localhost through {shell}: sh: ", error.Trim());
         Assert.EndsWith("/nowhere/sglty: not found (exit code 127); check --sglty-path", error.Trim());
 
+        // A login that prints and prints, and no URL.
+        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", tree, "localhost:dst", "-e", shell, "--sglty-path", $"seq 1001; {Sglty}");
+        Assert.Equal((1, $"sglty: error: localhost printed 1000 lines and no receiver's URL: 1000; check that '{shell} -T localhost' runs sglty there"), (exit, error.Trim()));
+
         // No such shell.
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", tree, "localhost:dst", "-e", Path.Combine(temp.Path, "no-ssh"));
         Assert.Equal(1, exit);
@@ -199,6 +208,21 @@ public sealed class RemoteShellTests
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", gone, "localhost:new.txt", "-e", shell, "--sglty-path", Sglty);
         Assert.Equal((1, $"sglty: error: cannot send '{gone}': no such file or directory"), (exit, error.Trim()));
         Assert.False(File.Exists(shell + ".words"));
+    }
+
+    [Fact]
+    public async Task The_shell_variable_is_read_only_for_a_send_through_a_shell()
+    {
+        using var temp = new TempDirectory();
+        string file = TestFiles.Create(Path.Combine(temp.Path, "a.bin"), 10);
+        var broken = new Dictionary<string, string> { ["SGLTY_RSH"] = "ssh 'x" };
+
+        var (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(broken, "send", file, "--to", $"sglty://127.0.0.1:{Ports.Free()}/?token=x");
+        Assert.Equal(1, exit);
+        Assert.Contains("refused", error);
+        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(broken, "send", file, "h:dir");
+        Assert.Equal(1, exit);
+        Assert.Contains("the remote shell command 'ssh 'x' leaves a ' open", error);
     }
 
     [Fact]
@@ -263,6 +287,7 @@ public sealed class RemoteShellTests
     [InlineData(new[] { "send", "a", "h:dir", "-e", " " }, "-e names no command")]
     [InlineData(new[] { "send", "a", "h:dir", "-e", "ssh -o 'x" }, "the remote shell command 'ssh -o 'x' leaves a ' open")]
     [InlineData(new[] { "send", "a", "web1:2024" }, "'web1:2024' reads as a receiver's HOST:PORT; for a directory named by digits write web1:./2024, for a receiver sglty://web1:2024/")]
+    [InlineData(new[] { "send", "a", "me@[::1]:2024" }, "'me@[::1]:2024' reads as a receiver's HOST:PORT; for a directory named by digits write me@[::1]:./2024, for a receiver sglty://[::1]:2024/")]
     [InlineData(new[] { "send", "a", "h:dir", "--mkpath", "--to", "sglty://h:1/" }, "--mkpath says how to start a receiver through ssh")]
     [InlineData(new[] { "recv", "--dir", "x", "--once", "--until-stdin-closes" }, "--until-stdin-closes and --once each say when to stop")]
     public async Task A_destination_that_cannot_be_used_is_told_before_anything_runs(string[] arguments, string expected)

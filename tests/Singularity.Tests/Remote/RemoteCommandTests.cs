@@ -20,15 +20,16 @@ public sealed class RemoteCommandTests
     {
         string command = RemoteCommand.For(new RemoteTarget(null, "h", "~/a b"), new RemoteShell { Program = "sudo sglty", Listen = "0.0.0.0:7701" },
             new TransferOptions { Cipher = CipherSuite.None, Devices = true, CongestionControl = "bbr" });
-        Assert.StartsWith("sh -c 'd=$1; shift; [ -e \"$d\" ] || { [ -d \"$(dirname -- \"$d\")\" ] ||", command);
-        Assert.EndsWith("exec sudo sglty \"$@\" \"--dir=$d\"' sh 'a b' recv --until-stdin-closes --listen=0.0.0.0:7701 --encrypt=none --devices --congestion=bbr", command);
+        Assert.StartsWith("sh -c 'd=$1; shift; [ -e \"$d\" ] || [ -d \"$(dirname -- \"$d\")\" ] ||", command);
+        // The user's words are run, not exec'd: they may be "cd /srv && sglty".
+        Assert.EndsWith("[ -e \"$d\" ] || mkdir -- \"$d\" || exit 1; sudo sglty \"$@\" \"--dir=$d\"' sh 'a b' recv --until-stdin-closes --listen=0.0.0.0:7701 --encrypt=none --devices --congestion=bbr", command);
         command = RemoteCommand.For(new RemoteTarget(null, "h", ""), new RemoteShell { MakePath = true }, new TransferOptions(), (".", "x"));
         Assert.StartsWith("sh -c 'd=$1; f=$2; shift 2; if [ ! -d \"$d\" ]; then d=$f; echo sglty-names-a-file; fi; p=$(command -v sglty)", command);
         Assert.Contains("[ -e \"$d\" ] || mkdir -p -- \"$d\" || exit 1; exec \"$p\"", command);
         Assert.EndsWith("' sh . . recv --until-stdin-closes --listen=0.0.0.0:0", command);
         // A dry run makes nothing there.
-        command = RemoteCommand.For(new RemoteTarget(null, "h", "x"), new RemoteShell { Program = "s" }, new TransferOptions { DryRun = true });
-        Assert.Equal("sh -c 'd=$1; shift; if [ -d \"$d\" ]; then exec s \"$@\" \"--dir=$d\"; fi; d=$(mktemp -d) || exit 1; s \"$@\" \"--dir=$d\"; c=$?; rm -rf -- \"$d\"; exit $c' sh x recv --until-stdin-closes --listen=0.0.0.0:0", command);
+        command = RemoteCommand.For(new RemoteTarget(null, "h", "x"), new RemoteShell { Program = "s", MakePath = true }, new TransferOptions { DryRun = true });
+        Assert.Equal("sh -c 'd=$1; shift; if [ -e \"$d\" ]; then s \"$@\" \"--dir=$d\"; exit; fi; t=$(mktemp -d) || exit 1; trap '\\''rm -rf -- \"$t\"'\\'' EXIT HUP INT TERM; d=$t; (s \"$@\" \"--dir=$d\")' sh x recv --until-stdin-closes --listen=0.0.0.0:0", command);
         // ~user is left for the remote shell to expand, the rest quoted.
         Assert.Contains("' sh ~backup/'my dir' recv", RemoteCommand.For(new RemoteTarget(null, "h", "~backup/my dir"), new RemoteShell(), new TransferOptions()));
         Assert.Contains("' sh ~backup/ ~backup recv", RemoteCommand.For(new RemoteTarget(null, "h", "~backup/"), new RemoteShell(), new TransferOptions(), ("~backup", "x")));
@@ -73,7 +74,7 @@ public sealed class RemoteCommandTests
     [InlineData("ssh", new[] { "ssh" })]
     [InlineData("  ssh   -p 2222 ", new[] { "ssh", "-p", "2222" })]
     [InlineData("ssh -o 'ProxyJump bastion' -i \"/my keys/id\"", new[] { "ssh", "-o", "ProxyJump bastion", "-i", "/my keys/id" })]
-    [InlineData("ssh -o Proxy\\ Jump x''y \"a\\\"b\"", new[] { "ssh", "-o", "Proxy Jump", "xy", "a\"b" })]
+    [InlineData("ssh -o 'Proxy Jump' x''y \"a\\\"b\" c\\d", new[] { "ssh", "-o", "Proxy Jump", "xy", "a\"b", "c\\d" })]
     [InlineData("", new string[0])]
     public void The_remote_shell_is_split_as_rsync_splits_e(string command, string[] words) => Assert.Equal(words, RemoteShell.Words(command));
 
