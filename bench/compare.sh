@@ -55,9 +55,10 @@ nc_send() {
     wait "$listener" || true; listener=
 }
 sglty_send() { "$sglty" send "$work/src.bin" --to "$url" --encrypt "$1" --json 2> "$work/send.err" > "$work/send.json"; }
-# As users type scp and rsync: the login, and starting the other end, count in the time.
+# As users type scp and rsync: the login, and starting the other end, count in the time. DIR ends in '/', so the file
+# goes into it (one file sent to a DIR not there would take its name, as scp names it).
 ssh_command="ssh -i $work/ssh/client_key -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -p 5296"
-sglty_ssh() { "$sglty" send "$work/src.bin" "root@127.0.0.1:$work/dst-ssh" -e "$ssh_command" --sglty-path "$sglty" --remote-listen 127.0.0.1:0 2> "$work/send.err"; }
+sglty_ssh() { "$sglty" send "$work/src.bin" "root@127.0.0.1:$work/dst-ssh/" -e "$ssh_command" --sglty-path "$sglty" --remote-listen 127.0.0.1:0 2> "$work/send.err"; }
 # Ends the script with a one-line reason when TOOL failed in this round; any further words say why.
 failed() { local tool=$1; shift; echo "compare.sh: $tool failed in round $round${*:+: $*}" >&2; exit 1; }
 # Runs TOOL once and appends its MB/s, CPU seconds and cores busy to its entries in rates, cpus and busy; a copy

@@ -146,12 +146,11 @@ internal static partial class SendCommand
             string[] sources = result.GetValue(paths) ?? [];
             try
             {
-                string? destination = result.GetValue(to) ?? DestinationOf(sources);
+                (string? destination, sources) = Destination(sources, result.GetValue(to));
                 if (destination is null && sources is [_, _, ..] && IsHostAndPort(sources[^1]))
                     result.AddError($"'{sources[^1]}' reads as a receiver's HOST:PORT; for a directory named by digits write {sources[^1].Insert(sources[^1].LastIndexOf(':') + 1, "./")}, for a receiver sglty://{sources[^1][(sources[^1].IndexOf('@') + 1)..]}/");
                 else if (destination is null)
                     result.AddError("give the receiver: [USER@]HOST:DIR as the last argument, to start one there through ssh, or --to URL, as `sglty recv` prints it");
-                else if (result.GetValue(to) is null) sources = sources[..^1];
                 bool remote = destination is not null && RemoteTarget.TryParse(destination, out _);
                 if (remote && RemoteShell.Words(ShellCommand(result.GetValue(rsh))).Count == 0)
                     result.AddError(result.GetValue(rsh) is null ? $"{RshVariable} names no command; give the remote shell, as 'ssh -p 2222'" : "-e names no command; give the remote shell, as 'ssh -p 2222'");
@@ -277,18 +276,16 @@ internal static partial class SendCommand
             // As rsync's levels: no commas, commas (its default), units of 1000 (-h), of 1024 (-hh).
             int humanLevel = result.GetValue(noHuman) ? 0 : 1 + Math.Min(result.GetResult(human)?.IdentifierTokenCount ?? 0, 2);
             var output = new SendOutput(result.GetValue(json), lines, result.GetValue(quiet), statsLevel, Progress: flags.Progress is not 0, Names: flags.Name is not 0, logged, humanLevel);
-            string[] sources = result.GetValue(paths)!;
-            string destination = result.GetValue(to) ?? DestinationOf(sources)!;
-            if (result.GetValue(to) is null) sources = sources[..^1];
+            var (destination, sources) = Destination(result.GetValue(paths)!, result.GetValue(to));
             var shell = new RemoteShell
             {
                 // Split only for a send through a shell: a URL's send reads neither -e nor its variable.
-                Command = RemoteTarget.TryParse(destination, out _) ? RemoteShell.Words(ShellCommand(result.GetValue(rsh))) : ["ssh"],
+                Command = RemoteTarget.TryParse(destination!, out _) ? RemoteShell.Words(ShellCommand(result.GetValue(rsh))) : ["ssh"],
                 Program = result.GetValue(sgltyPath),
                 Listen = result.GetValue(remoteListen) ?? new RemoteShell().Listen,
                 MakePath = result.GetValue(makePath),
             };
-            return RunAsync(sources, result.GetValue(filesFrom) is { } list ? (list, result.GetValue(from0)) : null, destination, shell, options, PatternsInOrder(result, exclude, excludeFrom, include, includeFrom, filter), result.GetValue(token), result.GetValue(tokenFile), output, cancellationToken);
+            return RunAsync(sources, result.GetValue(filesFrom) is { } list ? (list, result.GetValue(from0)) : null, destination!, shell, options, PatternsInOrder(result, exclude, excludeFrom, include, includeFrom, filter), result.GetValue(token), result.GetValue(tokenFile), output, cancellationToken);
         });
         return command;
     }
@@ -449,9 +446,14 @@ internal static partial class SendCommand
     private static bool IsHostAndPort(string word) =>
         word.LastIndexOf(':') is > 0 and var colon && colon + 1 < word.Length && word[(colon + 1)..].All(char.IsAsciiDigit) && !word[..colon].Contains('/');
 
-    /// <summary>The last PATH when it names where to send (a [USER@]HOST:DIR, or a URL) and others come before it; null otherwise.</summary>
-    private static string? DestinationOf(string[] paths) =>
-        paths.Length >= 2 && (paths[^1].StartsWith(ConnectionUrl.Scheme + "://", StringComparison.OrdinalIgnoreCase) || RemoteTarget.TryParse(paths[^1], out _)) ? paths[^1] : null;
+    /// <summary>
+    /// Where to send, and what: --to, else the last PATH when it names where to send (a [USER@]HOST:DIR, or a URL) and
+    /// others come before it, taken off the sources; null when neither names it.
+    /// </summary>
+    private static (string? Destination, string[] Sources) Destination(string[] paths, string? to) =>
+        to is not null ? (to, paths)
+        : paths.Length >= 2 && (paths[^1].StartsWith(ConnectionUrl.Scheme + "://", StringComparison.OrdinalIgnoreCase) || RemoteTarget.TryParse(paths[^1], out _)) ? (paths[^1], paths[..^1])
+        : (null, paths);
 
     private static async Task<int> RunAsync(string[] paths, (string File, bool NulSeparated)? filesFrom, string to, RemoteShell shell, TransferOptions options, List<(Option Option, string Value)> patterns, string? token, string? tokenFile, SendOutput output, CancellationToken cancellationToken)
     {
