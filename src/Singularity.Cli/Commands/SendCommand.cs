@@ -155,7 +155,9 @@ internal static partial class SendCommand
                 if (remote && RemoteShell.Words(ShellCommand(result.GetValue(rsh))).Count == 0)
                     result.AddError(result.GetValue(rsh) is null ? $"{RshVariable} names no command; give the remote shell, as 'ssh -p 2222'" : "-e names no command; give the remote shell, as 'ssh -p 2222'");
                 if (!remote && new Option[] { rsh, sgltyPath, remoteListen, makePath }.FirstOrDefault(option => result.GetResult(option) is not null) is { } shellOnly)
-                    result.AddError($"{shellOnly.Name} says how to start a receiver through ssh, for a [USER@]HOST:DIR destination; a URL names one already running");
+                    result.AddError($"{shellOnly.Name} goes with a [USER@]HOST:DIR destination, whose receiver is started through ssh; a URL names one already running");
+                if (remote && result.GetValue(remoteListen) is { } listenThere && !IsListenAddress(listenThere))
+                    result.AddError($"--remote-listen takes HOST:PORT, as 0.0.0.0:7701 (port 0 for a free one), not '{listenThere}'");
                 if (remote && new Option[] { token, tokenFile }.FirstOrDefault(option => result.GetResult(option) is not null) is { } secret)
                     result.AddError($"{secret.Name} opens a receiver already running; the one started through ssh makes its own token, which ssh carries back");
             }
@@ -441,6 +443,11 @@ internal static partial class SendCommand
     /// <summary>The remote shell's command: -e, else the variable, else ssh.</summary>
     private static string ShellCommand(string? given) =>
         given ?? (Environment.GetEnvironmentVariable(RshVariable) is { } fromEnvironment && fromEnvironment.Length > 0 ? fromEnvironment : "ssh");
+
+    /// <summary>Whether a word is HOST:PORT as recv --listen takes it there (the host is not looked up here: it is the other machine's).</summary>
+    private static bool IsListenAddress(string word) =>
+        word.LastIndexOf(':') is > 0 and var colon && int.TryParse(word.AsSpan(colon + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int port)
+        && port <= 65535 && !word[..colon].Any(c => char.IsWhiteSpace(c) || c == '/');
 
     /// <summary>Whether a word is HOST:PORT, a receiver's address as a bare URL (a [USER@]HOST:DIR with digits alone for DIR).</summary>
     private static bool IsHostAndPort(string word) =>

@@ -27,19 +27,21 @@ internal static partial class RemoteCommand
         // The program is the user's own words, as rsync's --rsync-path ("sudo sglty"); without one, sglty on the PATH
         // of a login there, else where the README builds it.
         string find = shell.Program is null
-            ? "p=$(command -v sglty) || p=\"$HOME/sglty/sglty\"; [ -x \"$p\" ] || { echo \"sglty: not found on the PATH of a login here, nor at ~/sglty/sglty\" >&2; exit 127; }; "
+            ? "p=$(command -v sglty) || p=\"$HOME/sglty/sglty\"; [ -x \"$p\" ] || { echo \"sglty: sglty is not on the PATH of a login there, nor at ~/sglty/sglty\" >&2; exit 127; }; "
             : "";
         string run = $"{shell.Program ?? "\"$p\""} \"$@\" \"--dir=$d\"";
         // The user's words may be more than a program ("cd /srv && sglty", as rsync's documented --rsync-path): they
         // are run, not exec'd.
         string last = shell.Program is null ? $"exec {run}" : run;
-        string choose = fileName is null ? "d=$1; shift; " : $"d=$1; f=$2; shift 2; if [ ! -d \"$d\" ]; then d=$f; echo {NamesFile}; fi; ";
+        // The directory as an absolute path: the user's words may change directory first ("cd /srv && sglty").
+        string choose = (fileName is null ? "d=$1; shift; " : $"d=$1; f=$2; shift 2; if [ ! -d \"$d\" ]; then d=$f; echo {NamesFile}; fi; ")
+            + "case $d in /*) ;; *) d=$PWD/$d ;; esac; ";
         // What is not there is made as rsync makes it: the last directory alone, unless --mkpath (each as mkdir makes
         // it, by the login's umask, not private as recv makes its own); the directory that holds a file named must be
         // there. A file in the way is left for recv to refuse in its own words. A dry run checks the same.
         string check = shell.MakePath ? ""
-            : fileName is null ? "[ -e \"$d\" ] || [ -d \"$(dirname -- \"$d\")\" ] || { echo \"sglty: error: '$(dirname -- \"$d\")' is not a directory there; make it first, or send with --mkpath\" >&2; exit 1; }; "
-            : "[ -d \"$d\" ] || { echo \"sglty: error: '$d' is not a directory there; make it first, or send with --mkpath\" >&2; exit 1; }; ";
+            : fileName is null ? "[ -e \"$d\" ] || { u=$(dirname -- \"$d\"); [ -d \"$u\" ] || { [ -e \"$u\" ] && echo \"sglty: error: '$u' is not a directory there\" >&2 || echo \"sglty: error: '$u' is not there; make it first, or send with --mkpath\" >&2; exit 1; }; }; "
+            : "[ -d \"$d\" ] || { [ -e \"$d\" ] && echo \"sglty: error: '$d' is not a directory there\" >&2 || echo \"sglty: error: '$d' is not there; make it first, or send with --mkpath\" >&2; exit 1; }; ";
         // A dry run makes nothing: one into a directory not there runs in an empty one of its own, where everything is
         // new, as it would be, removed however the shell ends but killed.
         string serve = options.DryRun

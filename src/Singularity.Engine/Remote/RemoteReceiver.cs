@@ -335,7 +335,7 @@ public sealed class RemoteReceiver : IAsyncDisposable
         string said = Said();
         int code = _process.ExitCode;
         // ssh's own failures exit 255; sglty's, mkdir's and the shell's lines say what went wrong there.
-        string what = code == 127 && shell.Program is null ? "; install sglty there (on the PATH of its logins, or at ~/sglty/sglty), or name it with --sglty-path"
+        string what = code == 127 && shell.Program is null ? "; install it there (on the PATH of its logins, or at ~/sglty/sglty), or name it with --sglty-path"
             : code == 127 ? "; check --sglty-path"
             : said.Length > 0 && code != 255 ? ""
             : $"; check that '{_shellWords}' logs in, and that sglty runs there";

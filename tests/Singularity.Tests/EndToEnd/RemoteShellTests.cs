@@ -114,8 +114,8 @@ public sealed class RemoteShellTests
         Assert.True(exit == 0, error);
         TestFiles.AssertSameBytes(file, Path.Combine(home, "backups", "db-1206.dump"));
         Assert.Equal(["db-1206.dump"], Directory.GetFileSystemEntries(Path.Combine(home, "backups")).Select(Path.GetFileName));
-        // A directory there: the file goes into it.
-        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", file, "localhost:into", .. common]);
+        // A directory there: the file goes into it, relative to the home whatever --sglty-path does first.
+        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", file, "localhost:into", "-e", shell, "--sglty-path", $"cd / && {Sglty}", "--remote-listen", "127.0.0.1:0"]);
         Assert.True(exit == 0, error);
         TestFiles.AssertSameBytes(file, Path.Combine(home, "into", "db.dump"));
         // A trailing '/' asks for a directory, made if missing.
@@ -125,7 +125,7 @@ public sealed class RemoteShellTests
         Assert.Equal((UnixFileMode)0b111_101_101, File.GetUnixFileMode(Path.Combine(home, "made")));
         // The directory that would hold it is not there: nothing is made, as scp and rsync make nothing.
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", file, "localhost:nope/db.dump", .. common]);
-        Assert.Equal((1, $"sglty: error: could not start a receiver on localhost through {shell}: 'nope' is not a directory there; make it first, or send with --mkpath (exit code 1)"), (exit, error.Trim()));
+        Assert.Equal((1, $"sglty: error: could not start a receiver on localhost through {shell}: '{home}/nope' is not there; make it first, or send with --mkpath (exit code 1)"), (exit, error.Trim()));
         Assert.False(Directory.Exists(Path.Combine(home, "nope")));
     }
 
@@ -153,7 +153,7 @@ public sealed class RemoteShellTests
         // What the real send would refuse, the dry run refuses too.
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(new Dictionary<string, string> { ["HOME"] = home, ["TMPDIR"] = scratch },
             "send", "-n", tree, "localhost:not/yet", "-e", shell, "--sglty-path", Sglty, "--remote-listen", "127.0.0.1:0");
-        Assert.Equal((1, $"sglty: error: could not start a receiver on localhost through {shell}: 'not' is not a directory there; make it first, or send with --mkpath (exit code 1)"), (exit, error.Trim()));
+        Assert.Equal((1, $"sglty: error: could not start a receiver on localhost through {shell}: '{home}/not' is not there; make it first, or send with --mkpath (exit code 1)"), (exit, error.Trim()));
     }
 
     [Fact]
@@ -171,7 +171,7 @@ public sealed class RemoteShellTests
         var (exit, output, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", tree, "localhost:dst", "-e", shell);
         Assert.Equal(1, exit);
         Assert.Equal("", output);
-        Assert.Equal("sglty: error: could not start a receiver on localhost through " + shell + ": not found on the PATH of a login here, nor at ~/sglty/sglty (exit code 127); install sglty there (on the PATH of its logins, or at ~/sglty/sglty), or name it with --sglty-path", error.Trim());
+        Assert.Equal("sglty: error: could not start a receiver on localhost through " + shell + ": sglty is not on the PATH of a login there, nor at ~/sglty/sglty (exit code 127); install it there (on the PATH of its logins, or at ~/sglty/sglty), or name it with --sglty-path", error.Trim());
 
         // The receiver refuses its directory: what it said comes back.
         File.WriteAllText(Path.Combine(home, "taken"), "a file");
@@ -184,7 +184,7 @@ public sealed class RemoteShellTests
 
         // A directory whose parent is not there, without --mkpath, as rsync refuses it.
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", tree, "localhost:a/b", "-e", shell, "--sglty-path", Sglty);
-        Assert.Equal((1, $"sglty: error: could not start a receiver on localhost through {shell}: 'a' is not a directory there; make it first, or send with --mkpath (exit code 1)"), (exit, error.Trim()));
+        Assert.Equal((1, $"sglty: error: could not start a receiver on localhost through {shell}: '{home}/a' is not there; make it first, or send with --mkpath (exit code 1)"), (exit, error.Trim()));
         Assert.False(Directory.Exists(Path.Combine(home, "a")));
 
         // A --sglty-path that runs nothing.
@@ -280,7 +280,7 @@ public sealed class RemoteShellTests
     [InlineData(new[] { "send", "a", "b" }, "give the receiver: [USER@]HOST:DIR as the last argument")]
     [InlineData(new[] { "send", "a", "host::module" }, "'host::module' is rsync's form for a daemon's module")]
     [InlineData(new[] { "send", "a", "host:dir", "--token", "x" }, "--token opens a receiver already running")]
-    [InlineData(new[] { "send", "a", "--to", "sglty://h:1/", "-e", "ssh" }, "--rsh says how to start a receiver through ssh")]
+    [InlineData(new[] { "send", "a", "--to", "sglty://h:1/", "-e", "ssh" }, "--rsh goes with a [USER@]HOST:DIR destination")]
     [InlineData(new[] { "send", "a", "-oProxyCommand=x:dir" }, "unknown option")]
     [InlineData(new[] { "send", "a", "./-oProxyCommand=x:dir" }, "give the receiver")]
     [InlineData(new[] { "send", "a", "--", "-x:dir" }, "'-x' in '-x:dir' is not a host name")]
@@ -288,7 +288,9 @@ public sealed class RemoteShellTests
     [InlineData(new[] { "send", "a", "h:dir", "-e", "ssh -o 'x" }, "the remote shell command 'ssh -o 'x' leaves a ' open")]
     [InlineData(new[] { "send", "a", "web1:2024" }, "'web1:2024' reads as a receiver's HOST:PORT; for a directory named by digits write web1:./2024, for a receiver sglty://web1:2024/")]
     [InlineData(new[] { "send", "a", "me@[::1]:2024" }, "'me@[::1]:2024' reads as a receiver's HOST:PORT; for a directory named by digits write me@[::1]:./2024, for a receiver sglty://[::1]:2024/")]
-    [InlineData(new[] { "send", "a", "h:dir", "--mkpath", "--to", "sglty://h:1/" }, "--mkpath says how to start a receiver through ssh")]
+    [InlineData(new[] { "send", "a", "h:dir", "--mkpath", "--to", "sglty://h:1/" }, "--mkpath goes with a [USER@]HOST:DIR destination, whose receiver is started through ssh")]
+    [InlineData(new[] { "send", "a", "h:dir", "--remote-listen", "7701" }, "--remote-listen takes HOST:PORT, as 0.0.0.0:7701 (port 0 for a free one), not '7701'")]
+    [InlineData(new[] { "send", "a", "h:dir", "--remote-listen", "[::]:99999" }, "--remote-listen takes HOST:PORT")]
     [InlineData(new[] { "recv", "--dir", "x", "--once", "--until-stdin-closes" }, "--until-stdin-closes and --once each say when to stop")]
     public async Task A_destination_that_cannot_be_used_is_told_before_anything_runs(string[] arguments, string expected)
     {
