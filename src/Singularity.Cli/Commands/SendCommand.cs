@@ -279,15 +279,17 @@ internal static partial class SendCommand
             int humanLevel = result.GetValue(noHuman) ? 0 : 1 + Math.Min(result.GetResult(human)?.IdentifierTokenCount ?? 0, 2);
             var output = new SendOutput(result.GetValue(json), lines, result.GetValue(quiet), statsLevel, Progress: flags.Progress is not 0, Names: flags.Name is not 0, logged, humanLevel);
             var (destination, sources) = Destination(result.GetValue(paths)!, result.GetValue(to));
-            var shell = new RemoteShell
-            {
-                // Split only for a send through a shell: a URL's send reads neither -e nor its variable.
-                Command = RemoteTarget.TryParse(destination!, out _) ? RemoteShell.Words(ShellCommand(result.GetValue(rsh))) : ["ssh"],
-                Program = result.GetValue(sgltyPath),
-                Listen = result.GetValue(remoteListen) ?? new RemoteShell().Listen,
-                MakePath = result.GetValue(makePath),
-            };
-            return RunAsync(sources, result.GetValue(filesFrom) is { } list ? (list, result.GetValue(from0)) : null, destination!, shell, options, PatternsInOrder(result, exclude, excludeFrom, include, includeFrom, filter), result.GetValue(token), result.GetValue(tokenFile), output, cancellationToken);
+            // Only a send through a shell reads -e and its variable.
+            (RemoteTarget, RemoteShell)? throughShell = RemoteTarget.TryParse(destination!, out var target)
+                ? (target, new RemoteShell
+                {
+                    Command = RemoteShell.Words(ShellCommand(result.GetValue(rsh))),
+                    Program = result.GetValue(sgltyPath),
+                    Listen = result.GetValue(remoteListen) ?? new RemoteShell().Listen,
+                    MakePath = result.GetValue(makePath),
+                })
+                : null;
+            return RunAsync(sources, result.GetValue(filesFrom) is { } list ? (list, result.GetValue(from0)) : null, destination!, throughShell, options, PatternsInOrder(result, exclude, excludeFrom, include, includeFrom, filter), result.GetValue(token), result.GetValue(tokenFile), output, cancellationToken);
         });
         return command;
     }
@@ -462,7 +464,8 @@ internal static partial class SendCommand
         : paths.Length >= 2 && (paths[^1].StartsWith(ConnectionUrl.Scheme + "://", StringComparison.OrdinalIgnoreCase) || RemoteTarget.TryParse(paths[^1], out _)) ? (paths[^1], paths[..^1])
         : (null, paths);
 
-    private static async Task<int> RunAsync(string[] paths, (string File, bool NulSeparated)? filesFrom, string to, RemoteShell shell, TransferOptions options, List<(Option Option, string Value)> patterns, string? token, string? tokenFile, SendOutput output, CancellationToken cancellationToken)
+    /// <summary>Sends to <paramref name="to"/>: a URL, or the [USER@]HOST:DIR <paramref name="throughShell"/> holds, read, with the shell that starts its receiver.</summary>
+    private static async Task<int> RunAsync(string[] paths, (string File, bool NulSeparated)? filesFrom, string to, (RemoteTarget Target, RemoteShell Shell)? throughShell, TransferOptions options, List<(Option Option, string Value)> patterns, string? token, string? tokenFile, SendOutput output, CancellationToken cancellationToken)
     {
         var (json, lines, quiet, stats, progress, _, logged, human) = output;
         TransferLog? log = null;
@@ -486,7 +489,7 @@ internal static partial class SendCommand
                 }
             }
             ConnectionUrl url;
-            if (RemoteTarget.TryParse(to, out var target))
+            if (throughShell is var (target, shell))
             {
                 // Its warnings (devices it may not make) are shown even under -q, as any warning.
                 remote = await RemoteReceiver.StartAsync(target, paths, shell, options, line =>

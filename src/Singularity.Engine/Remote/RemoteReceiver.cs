@@ -277,7 +277,8 @@ public sealed class RemoteReceiver : IAsyncDisposable
             string? text = await output.ReadLineAsync(cancellationToken).ConfigureAwait(false);
             if (text is null) return null;
             text = text.Trim();
-            if (text.EndsWith(RemoteCommand.NamesFile, StringComparison.Ordinal)) _namesFile = true;
+            bool namesFile = text.EndsWith(RemoteCommand.NamesFile, StringComparison.Ordinal);
+            _namesFile |= namesFile;
             int at = text.IndexOf(ConnectionUrl.Scheme + "://", StringComparison.Ordinal);
             if (at >= 0)
             {
@@ -285,7 +286,7 @@ public sealed class RemoteReceiver : IAsyncDisposable
                 return text[at..];
             }
             // What a login says there on its output (a shell that refuses it) tells why no URL came.
-            if (text.Length > 0 && !text.EndsWith(RemoteCommand.NamesFile, StringComparison.Ordinal)) Keep(text);
+            if (text.Length > 0 && !namesFile) Keep(text);
         }
         throw new SingularityException(ErrorCode.ConnectionLost, $"{Target.Host} printed {MostLinesBeforeUrl} lines and no receiver's URL{Said()}; check that '{_shellWords}' runs sglty there");
     }

@@ -46,9 +46,7 @@ public sealed record RemoteTarget(string? User, string Host, string Directory)
         if (directory.StartsWith(':'))
             throw new FormatException($"'{text}' is rsync's form for a daemon's module; sglty reaches a receiver by the sglty:// URL it prints, or HOST:DIR through ssh");
         // HOST:PORT[/...] is the bare form of a receiver's URL.
-        int end = directory.IndexOfAny(['/', '?']);
-        string first = end < 0 ? directory : directory[..end];
-        if (first.Length > 0 && first.All(char.IsAsciiDigit)) return false;
+        if (ConnectionUrl.PortPart(directory) is { Length: > 0 } port && !port.ContainsAnyExceptInRange('0', '9')) return false;
         string? user = head.Length > 0 ? head[..^1] : null;
         if (host.Length == 0) return false;
         // What reaches the shell's command line must not read as an option (ssh -oProxyCommand=...) or split in two.

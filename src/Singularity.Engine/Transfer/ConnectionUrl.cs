@@ -102,7 +102,7 @@ public sealed partial record ConnectionUrl(string Host, int Port, string? Token 
     }
 
     /// <summary>What follows "HOST:" up to a path or query: the port, in a bare HOST:PORT.</summary>
-    private static ReadOnlySpan<char> PortPart(ReadOnlySpan<char> rest)
+    internal static ReadOnlySpan<char> PortPart(ReadOnlySpan<char> rest)
     {
         int end = rest.IndexOfAny('/', '?');
         return end < 0 ? rest : rest[..end];
