@@ -558,9 +558,8 @@ public sealed record TransferOptions
     /// go out in slices of about 10 ms of the rate (16 KiB to 1 MiB). The lanes share the rate, so a shard takes
     /// lanes × shard size ÷ rate: where that is more than 2 s for the most lanes the send may have (below 8 MiB/s with
     /// 4 lanes of 4 MiB shards, 32 MiB/s with a long path's 64 of 1 MiB), shards are cut to fit it (at least 4 KiB), so
-    /// acknowledgements keep coming; a send interrupted
-    /// and sent again at another such rate then starts its files afresh, as with any other shard size.
-    /// `sglty send --bwlimit` sets it.
+    /// acknowledgements keep coming (a send interrupted then is resumed at any rate: the receiver reads what it holds
+    /// again in the new shards). `sglty send --bwlimit` sets it.
     /// </summary>
     public long BandwidthLimit { get; init; }
 

@@ -49,7 +49,7 @@ internal sealed class ResumeJournal : IDisposable
     }
 
     /// <summary>Adds to <paramref name="verified"/> the records of a journal read from its start, if its header is for this source.</summary>
-    private static void Read(Stream stream, long size, long mtime, int shardSize, int shardCount, Dictionary<int, ulong> verified)
+    internal static void Read(Stream stream, long size, long mtime, int shardSize, int shardCount, Dictionary<int, ulong> verified)
     {
         Span<byte> header = stackalloc byte[HeaderSize];
         if (stream.ReadAtLeast(header, HeaderSize, throwOnEndOfStream: false) < HeaderSize || !Matches(header, size, mtime, shardSize)) return;
@@ -114,6 +114,22 @@ internal sealed class ResumeJournal : IDisposable
             throw;
         }
     }
+
+    /// <summary>
+    /// The shard size a journal read from its start was written with, if its header is for a source of this size and
+    /// mtime; 0 otherwise.
+    /// </summary>
+    internal static int ShardSizeOf(Stream stream, long size, long mtime)
+    {
+        Span<byte> header = stackalloc byte[HeaderSize];
+        if (stream.ReadAtLeast(header, HeaderSize, throwOnEndOfStream: false) < HeaderSize) return 0;
+        int shardSize = BinaryPrimitives.ReadInt32LittleEndian(header[12..]);
+        return Matches(header, size, mtime, shardSize) ? shardSize : 0;
+    }
+
+    /// <summary>Rewrites a journal held open, exclusively, from its start: a fresh header for this shard size, then <paramref name="records"/>.</summary>
+    internal static void Rewrite(FileStream stream, long size, long mtime, int shardSize, ReadOnlySpan<(int Index, ulong Digest)> records) =>
+        Prepare(stream, size, mtime, shardSize).Append(records);
 
     private static ResumeJournal Prepare(FileStream stream, long size, long mtime, int shardSize)
     {

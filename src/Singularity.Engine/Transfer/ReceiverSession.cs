@@ -719,6 +719,7 @@ internal sealed partial class ReceiverSession
         }
         // A file an earlier attempt found in a --compare-dest copy is marked sent before by a retry that deletes: it is
         // looked for there again, since nothing of it stands here.
+        if (!fresh && partialStands != false) ReshardPartial(entry, full);
         if (_linkDests is not null && (!entry.SentBefore || _earlierCopies == EarlierCopies.Compared) && Linked(id, entry, full, fresh, partialStands, standing, link: true)) return;
         var file = NewPartialFile(id, entry, full);
         // A partial of its own, from an interrupted send of this version, is resumed; otherwise, in place, the file is
@@ -1253,6 +1254,23 @@ internal sealed partial class ReceiverSession
         int most = (int)Math.Min(_offersLeft, int.MaxValue);
         return ReadingInPlace(() => linkDestCopy is null ? BasisSeed.Seed(full, partial, entry, _shardSize, most, _holeDigests is not null, StillBusy)
             : BasisSeed.Seed(linkDestCopy, partial, entry, _shardSize, most, _holeDigests is not null, StillBusy)) > 0;
+    }
+
+    /// <summary>
+    /// A partial an interrupted send left with another shard size has its journal rewritten in this session's shards
+    /// (see <see cref="JournalReshard"/>), so that it is resumed, not sent afresh, and not taken for stale. An I/O error
+    /// meanwhile leaves a journal this session does not read: the file arrives whole.
+    /// </summary>
+    private void ReshardPartial(ManifestEntry entry, string full)
+    {
+        if (!_options.Transfer.Durable || _offersLeft <= 0 || Digests.ShardCount64(entry.Size, _shardSize) <= 1) return;
+        try
+        {
+            ReadingInPlace(() => JournalReshard.Reshard(PartialFile.ResumablePathFor(full), entry, _shardSize, (int)Math.Min(_offersLeft, int.MaxValue), _offersLeft, _limits.MinShardSize, StillBusy));
+        }
+        catch (IOException)
+        {
+        }
     }
 
     /// <summary>A file's record for this session, reading what a partial at its resumable name offers; or, <paramref name="inPlace"/>, one written where it stands.</summary>

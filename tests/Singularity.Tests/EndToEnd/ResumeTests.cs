@@ -1,4 +1,7 @@
 using Singularity.Engine;
+using Singularity.Engine.Integrity;
+using Singularity.Engine.Protocol;
+using Singularity.Engine.Storage;
 using Singularity.Tests.Support;
 
 namespace Singularity.Tests.EndToEnd;
@@ -61,6 +64,91 @@ public sealed class ResumeTests
         Assert.True(result.BytesSkipped > 0, "nothing was resumed");
         Assert.Equal(size, result.BytesSkipped + result.BytesSent - result.Retransmits * 0);
         Assert.Empty(PartialFiles.Find(destination));
+    }
+
+    /// <summary>
+    /// A partial left by a send with 64 KiB shards (shards 0-9 and 20-39 of 128 journaled) is resumed by a send with
+    /// other shards, larger, smaller, or of no common multiple: every new shard wholly within the journaled bytes is
+    /// kept, and only the rest travels. The receiver says it is at work while it reads the partial again.
+    /// </summary>
+    [Theory]
+    [InlineData(256 << 10)]
+    [InlineData(16 << 10)]
+    [InlineData(96 << 10)]
+    [InlineData(PartialFixtures.Shard)]
+    public async Task A_partial_left_with_other_shards_is_resumed_in_this_sends_shards(int shardSize)
+    {
+        using var temp = new TempDirectory();
+        byte[] data = PartialFixtures.Data(128 * PartialFixtures.Shard, seed: 38);
+        string source = Path.Combine(temp.Sub("src"), "f.bin");
+        File.WriteAllBytes(source, data);
+        File.SetLastWriteTimeUtc(source, DateTime.UnixEpoch);
+        string destination = temp.Sub("dst");
+        var earlier = PartialFixtures.Partial(Path.Combine(destination, "f.bin"), data.Length, session: 1);
+        PartialFixtures.WriteShards(earlier, data, 0, 10);
+        PartialFixtures.WriteShards(earlier, data, 20, 40);
+        earlier.Abandon();
+        (long Start, long End)[] journaled = [(0, 10 * PartialFixtures.Shard), (20 * PartialFixtures.Shard, 40 * PartialFixtures.Shard)];
+        long kept = Enumerable.Range(0, data.Length / shardSize + 1)
+            .Select(index => (Start: (long)index * shardSize, End: Math.Min((long)(index + 1) * shardSize, data.Length)))
+            .Where(shard => shard.End > shard.Start && journaled.Any(run => run.Start <= shard.Start && shard.End <= run.End))
+            .Sum(shard => shard.End - shard.Start);
+        await using var receiver = new LoopbackReceiver(destination, adjust: options => options with { StillWorkingInterval = TimeSpan.Zero });
+
+        var result = await SingularitySender.SendAsync([source], receiver.Url, Small with { ShardSize = shardSize });
+
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        TestFiles.AssertSameBytes(source, Path.Combine(destination, "f.bin"));
+        Assert.Equal((kept, data.Length - kept), (result.BytesSkipped, result.BytesSent));
+        Assert.Empty(PartialFiles.Find(destination));
+    }
+
+    /// <summary>
+    /// The bytes a journal of other shards vouched for are read again, not taken on its word: a byte of the partial
+    /// changed since is found by the sender's digests, and its shard travels.
+    /// </summary>
+    [Fact]
+    public async Task A_partial_left_with_other_shards_is_read_again_and_a_changed_byte_travels()
+    {
+        using var temp = new TempDirectory();
+        byte[] data = PartialFixtures.Data(16 * PartialFixtures.Shard, seed: 39);
+        string source = Path.Combine(temp.Sub("src"), "f.bin");
+        File.WriteAllBytes(source, data);
+        File.SetLastWriteTimeUtc(source, DateTime.UnixEpoch);
+        string destination = temp.Sub("dst");
+        PartialFixtures.LeaveJournaled(Path.Combine(destination, "f.bin"), data, shards: 8);
+        using (var partial = new FileStream(Path.Combine(destination, ".f.bin.sglty-part"), FileMode.Open, FileAccess.Write))
+        {
+            partial.Position = 100_000;
+            partial.WriteByte((byte)(data[100_000] ^ 0xFF));
+        }
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var result = await SingularitySender.SendAsync([source], receiver.Url, Small with { ShardSize = 32 << 10 });
+
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        TestFiles.AssertSameBytes(source, Path.Combine(destination, "f.bin"));
+        Assert.Equal(8 * PartialFixtures.Shard - (32 << 10), result.BytesSkipped);
+    }
+
+    /// <summary>A journal another session holds, writing its partial, is left as it is: that session's records stand.</summary>
+    [Fact]
+    public void A_journal_another_session_holds_is_not_rewritten_in_other_shards()
+    {
+        using var temp = new TempDirectory();
+        byte[] data = PartialFixtures.Data(8 * PartialFixtures.Shard, seed: 40);
+        string final = Path.Combine(temp.Path, "f.bin");
+        PartialFixtures.LeaveJournaled(final, data, shards: 4);
+        string partial = Path.Combine(temp.Path, ".f.bin.sglty-part");
+        var entry = new ManifestEntry(EntryKind.File, "f.bin", data.Length, PartialFixtures.Mode, 0, null);
+        byte[] before = File.ReadAllBytes(ResumeJournal.PathFor(partial));
+
+        using (new FileStream(ResumeJournal.PathFor(partial), FileMode.Open, FileAccess.Read, FileShare.None))
+            Assert.Equal(0, JournalReshard.Reshard(partial, entry, 16 << 10, int.MaxValue, long.MaxValue, 4 << 10, () => { }));
+        Assert.Equal(before, File.ReadAllBytes(ResumeJournal.PathFor(partial)));
+
+        Assert.Equal(16, JournalReshard.Reshard(partial, entry, 16 << 10, int.MaxValue, long.MaxValue, 4 << 10, () => { }));
+        Assert.Equal(Enumerable.Range(0, 16).Select(index => (index, Digests.Shard(data.AsSpan(index * (16 << 10), 16 << 10)))), PartialFixtures.JournalRecords(ResumeJournal.PathFor(partial)));
     }
 
     [Fact]
