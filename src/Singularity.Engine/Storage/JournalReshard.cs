@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Hashing;
+using Microsoft.Win32.SafeHandles;
 using Singularity.Engine.Integrity;
 using Singularity.Engine.Protocol;
 
@@ -23,60 +24,80 @@ internal static class JournalReshard
     /// lies wholly within shards it vouched for, at most <paramref name="mostShards"/>. A journal that could hold more
     /// than <paramref name="mostRecords"/> records is not read, as the file's preparation would not read it either.
     /// Calls <paramref name="alive"/> after every read (of at most 1 MiB): the sender waits for the file's acceptance
-    /// meanwhile. Returns the records kept; 0 when nothing was rewritten: no partial or journal, a symbolic link at
-    /// either name, a journal for another version or of this shard size already, or one another session holds.
+    /// meanwhile; false stops the reads there, and what was hashed so far is kept. Returns the records kept; 0 when
+    /// nothing was rewritten: no partial or journal, anything but a regular file at either name (a link is never
+    /// followed), a partial longer than the file, a journal for another version or of this shard size already, or one
+    /// another session holds. Linux only, where a file can be opened without following a link at its name; elsewhere
+    /// nothing is rewritten.
     /// </summary>
-    public static int Reshard(string partialPath, ManifestEntry entry, int shardSize, int mostShards, long mostRecords, int minShardSize, Action alive)
+    public static int Reshard(string partialPath, ManifestEntry entry, int shardSize, int mostShards, long mostRecords, int minShardSize, Func<bool> alive)
     {
         string journalPath = ResumeJournal.PathFor(partialPath);
-        if (mostShards <= 0 || new FileInfo(journalPath) is not { Exists: true, LinkTarget: null } || new FileInfo(partialPath) is not { Exists: true, LinkTarget: null })
-            return 0;
-        FileStream journal, partial;
+        if (mostShards <= 0 || !File.Exists(journalPath)) return 0;
+        // Locked in the order a session writing the file locks them: journal, then partial. One another session
+        // holds is being written: it is left to that session.
+        using var journalHandle = OpenLocked(journalPath, SpecialFiles.OpenRegularForWritingNotFollowing);
+        if (journalHandle is null) return 0;
+        using var journal = new FileStream(journalHandle, FileAccess.ReadWrite, 1);
+        if ((journal.Length - ResumeJournal.HeaderSize) / ResumeJournal.RecordSize > mostRecords) return 0;
+        int oldShardSize = ResumeJournal.ShardSizeOf(journal, entry.Size, entry.MtimeNanoseconds);
+        // A shard size below the limit was never a session's: the header is not trusted.
+        if (oldShardSize == shardSize || oldShardSize < minShardSize) return 0;
+        var vouched = new Dictionary<int, ulong>();
+        journal.Position = 0;
+        ResumeJournal.Read(new BufferedStream(journal, 1 << 16), entry.Size, entry.MtimeNanoseconds, oldShardSize, (int)Math.Min(Digests.ShardCount64(entry.Size, oldShardSize), int.MaxValue), vouched);
+        using var partial = OpenLocked(partialPath, SpecialFiles.OpenRegularNotFollowing);
+        if (partial is null || RandomAccess.GetLength(partial) is var length && length > entry.Size) return 0;
+        var records = HashCovered(partial, entry.Size, Runs(vouched.Keys, oldShardSize, entry.Size, length), shardSize, mostShards, alive);
+        journal.Position = 0;
+        ResumeJournal.Rewrite(journal, entry.Size, entry.MtimeNanoseconds, shardSize, records);
+        return records.Length;
+    }
+
+    /// <summary>
+    /// Whether the journal of the partial at <paramref name="partialPath"/> is for <paramref name="entry"/>, of any
+    /// shard size a session may have (at least <paramref name="minShardSize"/>), and vouches for some shard: a partial
+    /// a send resumes, by <see cref="Reshard"/> where its shard size differs. Read without its lock, as offers are.
+    /// </summary>
+    public static bool VouchesForSome(string partialPath, ManifestEntry entry, int minShardSize)
+    {
+        string path = ResumeJournal.PathFor(partialPath);
+        if (new FileInfo(path).LinkTarget is not null) return false;
+        int shardSize;
         try
         {
-            // Locked in the order a session writing the file locks them: journal, then partial. One another session
-            // holds is being written: it is left to that session.
-            journal = new FileStream(journalPath, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.ReadWrite, Share = FileShare.None, BufferSize = 1 });
+            using var journal = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1);
+            shardSize = ResumeJournal.ShardSizeOf(journal, entry.Size, entry.MtimeNanoseconds);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            return 0;
+            return false;
         }
-        using (journal)
-        {
-            if ((journal.Length - ResumeJournal.HeaderSize) / ResumeJournal.RecordSize > mostRecords) return 0;
-            int oldShardSize = ResumeJournal.ShardSizeOf(journal, entry.Size, entry.MtimeNanoseconds);
-            // A shard size below the limit was never a session's: the header is not trusted.
-            if (oldShardSize == shardSize || oldShardSize < minShardSize) return 0;
-            var vouched = new Dictionary<int, ulong>();
-            journal.Position = 0;
-            ResumeJournal.Read(new BufferedStream(journal, 1 << 16), entry.Size, entry.MtimeNanoseconds, oldShardSize, (int)Math.Min(Digests.ShardCount64(entry.Size, oldShardSize), int.MaxValue), vouched);
-            try
-            {
-                partial = new FileStream(partialPath, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.Read, Share = FileShare.None, BufferSize = 1 });
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                return 0;
-            }
-            using (partial)
-            {
-                var records = HashCovered(partial, entry.Size, Runs(vouched.Keys, oldShardSize, Math.Min(entry.Size, partial.Length)), shardSize, mostShards, alive);
-                ResumeJournal.Rewrite(journal, entry.Size, entry.MtimeNanoseconds, shardSize, records.AsSpan());
-                return records.Length;
-            }
-        }
+        return shardSize >= minShardSize
+            && ResumeJournal.Load(path, entry.Size, entry.MtimeNanoseconds, shardSize, (int)Math.Min(Digests.ShardCount64(entry.Size, shardSize), int.MaxValue)).Count > 0;
     }
 
-    /// <summary>The byte ranges the vouched old shards cover, merged where they touch, in order, and cut at <paramref name="end"/>: bytes beyond the partial's length were never written.</summary>
-    private static List<(long Start, long End)> Runs(IEnumerable<int> vouched, int oldShardSize, long end)
+    /// <summary>Opens a regular file by <paramref name="open"/>, and locks it exclusively; null where it is not one, or another process holds it.</summary>
+    private static SafeFileHandle? OpenLocked(string path, Func<string, SafeFileHandle?> open)
+    {
+        var handle = open(path);
+        if (handle is null || SpecialFiles.TryLockExclusive(handle)) return handle;
+        handle.Dispose();
+        return null;
+    }
+
+    /// <summary>
+    /// The byte ranges the vouched old shards cover, merged where they touch, in order. A shard that ends beyond the
+    /// partial's <paramref name="length"/> is not trusted, as at any resume: those bytes were never all written.
+    /// </summary>
+    private static List<(long Start, long End)> Runs(IEnumerable<int> vouched, int oldShardSize, long size, long length)
     {
         var runs = new List<(long Start, long End)>();
         foreach (int index in vouched.Order())
         {
             long start = (long)index * oldShardSize;
-            long stop = Math.Min(start + oldShardSize, end);
-            if (stop <= start) break;
+            long stop = Math.Min(start + oldShardSize, size);
+            if (stop > length) break;
             if (runs.Count > 0 && runs[^1].End == start) runs[^1] = (runs[^1].Start, stop);
             else runs.Add((start, stop));
         }
@@ -84,7 +105,7 @@ internal static class JournalReshard
     }
 
     /// <summary>Hashes, from the partial, every new shard that lies wholly within one run.</summary>
-    private static (int Index, ulong Digest)[] HashCovered(FileStream partial, long size, List<(long Start, long End)> runs, int shardSize, int mostShards, Action alive)
+    private static (int Index, ulong Digest)[] HashCovered(SafeFileHandle partial, long size, List<(long Start, long End)> runs, int shardSize, int mostShards, Func<bool> alive)
     {
         var records = new List<(int Index, ulong Digest)>();
         byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Min(shardSize, Slice));
@@ -101,11 +122,11 @@ internal static class JournalReshard
                     hash.Reset();
                     for (int done = 0; done < length;)
                     {
-                        int read = RandomAccess.Read(partial.SafeFileHandle, buffer.AsSpan(0, Math.Min(buffer.Length, length - done)), offset + done);
+                        int read = RandomAccess.Read(partial, buffer.AsSpan(0, Math.Min(buffer.Length, length - done)), offset + done);
                         if (read == 0) return [.. records];
                         hash.Append(buffer.AsSpan(0, read));
                         done += read;
-                        alive();
+                        if (!alive()) return [.. records];
                     }
                     records.Add(((int)index, hash.GetCurrentHashAsUInt64()));
                 }

@@ -49,6 +49,13 @@ public sealed record ReceiverOptions
     /// <summary>How often, at most, a session deleting what the source no longer has tells the sender it is still at work. Internal: tests make it 0.</summary>
     internal TimeSpan StillWorkingInterval { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// How long a chunk's preparation may read partials left with another shard size again when the sender takes no
+    /// StillWorking meanwhile (a session without delta, --checksum or --copy-dest): well within a sender's default
+    /// IdleTimeout (120 s), which it waits for the chunk's acceptance.
+    /// </summary>
+    internal TimeSpan ReshardBudget { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Tunables and protocol limits.</summary>
     public TransferOptions Transfer { get; init; } = new();
 }

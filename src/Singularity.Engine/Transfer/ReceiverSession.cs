@@ -76,6 +76,10 @@ internal sealed partial class ReceiverSession
     // --inplace's offers, or copied from --copy-dest; see ReadingInPlace): while any is, the sender, waiting for its
     // acceptance, is told that this side is at work.
     private bool _delta;
+    // The sender takes StillWorking before the manifest's acceptance: it asked for delta, --checksum or --copy-dest.
+    private bool _senderHearsWork;
+    // Until when, in clock ticks, the chunk being prepared may read partials again without telling the sender (ReshardPartial).
+    private long _reshardUntil;
     // rsync --inplace: a changed file where a regular file stands is written into it (OpenSession's more flags bit 8).
     private bool _inPlace;
     private int _readingInPlace;
@@ -290,6 +294,7 @@ internal sealed partial class ReceiverSession
         // A hard link is made over what stands at its name, which these rules would keep.
         if (_keepRules != 0 && (flags & OpenSessionFlags.HardLinks) != 0) throw new ProtocolViolationException("OpenSession asks to keep hard links together with --size-only, --update, --ignore-existing or --existing, which this receiver does not do");
         _checksum = (flags & OpenSessionFlags.Checksum) != 0;
+        _senderHearsWork |= (flags & (OpenSessionFlags.Delta | OpenSessionFlags.Checksum)) != 0;
         if (_checksum && (!_skipUnchanged || (flags & OpenSessionFlags.SizeOnly) != 0)) throw new ProtocolViolationException("OpenSession asks for --checksum without the quick check it refines, or with --size-only, which looks at no contents");
         _deleteExtraneous = (flags & OpenSessionFlags.DeleteExtraneous) != 0;
         _rootIsSent = (flags & OpenSessionFlags.RootIsSent) != 0;
@@ -360,6 +365,7 @@ internal sealed partial class ReceiverSession
         if ((flags & (MoreSessionFlags.CompareDest | MoreSessionFlags.CopyDest)) == (MoreSessionFlags.CompareDest | MoreSessionFlags.CopyDest))
             throw new ProtocolViolationException("OpenSession asks to both compare with and copy from LinkDest's directories");
         _earlierCopies = (flags & MoreSessionFlags.CompareDest) != 0 ? EarlierCopies.Compared : (flags & MoreSessionFlags.CopyDest) != 0 ? EarlierCopies.Copied : EarlierCopies.Linked;
+        _senderHearsWork = (flags & MoreSessionFlags.CopyDest) != 0;
         _ignoreErrors = (flags & MoreSessionFlags.IgnoreErrors) != 0;
         _omitDirectoryTimes = (flags & MoreSessionFlags.OmitDirectoryTimes) != 0;
         _omitLinkTimes = (flags & MoreSessionFlags.OmitLinkTimes) != 0;
@@ -543,6 +549,7 @@ internal sealed partial class ReceiverSession
         _manifestBytes += chunkBytes;
         bool last = first + count == _declaredEntries;
         if (last && _manifestBytes != _declaredBytes) throw new ProtocolViolationException("manifest sizes do not add up to the declared total");
+        _reshardUntil = _clock.ElapsedTicks + (long)(_options.ReshardBudget.TotalSeconds * Stopwatch.Frequency);
         // The chunk's items (FilesPresent, offers) leave with its acceptance, in one write rather than one each.
         _control!.Hold();
         try
@@ -1223,6 +1230,8 @@ internal sealed partial class ReceiverSession
         string partial = PartialFile.ResumablePathFor(full);
         int shards = Digests.ShardCount(entry.Size, _shardSize);
         if (shards > 1 && ResumeJournal.Load(ResumeJournal.PathFor(partial), entry.Size, entry.MtimeNanoseconds, _shardSize, shards).Count > 0) return false;
+        // A dry run reads no partial again in this session's shards (ReshardPartial): one of other shards it would read is taken as resumed.
+        if (!remove && shards > 1 && _options.Transfer.Durable && JournalReshard.VouchesForSome(partial, entry, _limits.MinShardSize)) return false;
         return !remove || !PartialFile.RemoveStaleResumable(full);
     }
 
@@ -1264,11 +1273,18 @@ internal sealed partial class ReceiverSession
     private void ReshardPartial(ManifestEntry entry, string full)
     {
         if (!_options.Transfer.Durable || _offersLeft <= 0 || Digests.ShardCount64(entry.Size, _shardSize) <= 1) return;
+        // A sender that asked for no reading of files in place may not take StillWorking (one from before partials were
+        // read again refuses it): there a chunk's partials are read again within ReshardBudget of its preparation, and
+        // those met after it are not, and travel again.
+        if (!_senderHearsWork && _clock.ElapsedTicks >= _reshardUntil) return;
+        string partial = PartialFile.ResumablePathFor(full);
+        int most = (int)Math.Min(_offersLeft, int.MaxValue);
         try
         {
-            ReadingInPlace(() => JournalReshard.Reshard(PartialFile.ResumablePathFor(full), entry, _shardSize, (int)Math.Min(_offersLeft, int.MaxValue), _offersLeft, _limits.MinShardSize, StillBusy));
+            if (_senderHearsWork) ReadingInPlace(() => JournalReshard.Reshard(partial, entry, _shardSize, most, _offersLeft, _limits.MinShardSize, () => { StillBusy(); return true; }));
+            else JournalReshard.Reshard(partial, entry, _shardSize, most, _offersLeft, _limits.MinShardSize, () => { Touch(); return _clock.ElapsedTicks < _reshardUntil; });
         }
-        catch (IOException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
         }
     }

@@ -1011,11 +1011,11 @@ internal sealed partial class SenderSession
             case ControlMessageType.EntryFailed: OnEntryFailed(body); break;
             case ControlMessageType.StillWorking:
                 // While deleting after Finish, or while reading files in place whole (seeding them from their old
-                // versions, hashing them for --checksum, or a partial left with another shard size) before the
-                // manifest's last acceptance.
+                // versions, or hashing them for --checksum) before the manifest's last acceptance.
                 bool deleting = Volatile.Read(ref _finishSent) && Deletes;
-                if (!(deleting || !_manifestAccepted) || body.Length != 0)
-                    throw new ProtocolViolationException("StillWorking came neither after Finish with a deletion asked for nor before the manifest's acceptance, or with a body");
+                bool reading = !_manifestAccepted && ((_sessionFlags & (OpenSessionFlags.Delta | OpenSessionFlags.Checksum)) != 0 || (_moreFlags & MoreSessionFlags.CopyDest) != 0);
+                if (!(deleting || reading) || body.Length != 0)
+                    throw new ProtocolViolationException("StillWorking came neither after Finish with a deletion asked for nor before the manifest's acceptance with delta, --checksum or --copy-dest asked for, or with a body");
                 Interlocked.Increment(ref _stillWorking);
                 break;
             case ControlMessageType.WouldDelete:

@@ -296,6 +296,36 @@ public sealed class LinkDestTests
             file => Assert.Equal(1u, SpecialFiles.IdentityOf(file)!.Value.Names));
     }
 
+    /// <summary>
+    /// A partial an interrupted send left with other shards is resumed, read again in this send's, rather than the
+    /// file linked from the earlier copy; a dry run says the same: it would send the file, and link nothing.
+    /// </summary>
+    [Fact]
+    public async Task A_partial_of_other_shards_is_resumed_and_a_dry_run_says_so()
+    {
+        using var temp = new TempDirectory();
+        byte[] data = PartialFixtures.Data(4 * PartialFixtures.Shard, seed: 12);
+        string tree = temp.Sub("src/tree");
+        File.WriteAllBytes(Path.Combine(tree, "big"), data);
+        File.SetLastWriteTimeUtc(Path.Combine(tree, "big"), DateTime.UnixEpoch);
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination);
+        await SnapshotAsync(receiver, tree, "1");
+        PartialFixtures.LeaveJournaled(Path.Combine(temp.Sub("dst/2"), "big"), data, shards: 2);
+        var options = Quick with { LinkDestinations = ["../1"] };
+
+        var dry = await SingularitySender.SendAsync([tree + "/"], receiver.Url with { Directory = "2" }, options with { DryRun = true });
+        var looked = await receiver.NextResultAsync();
+        var sent = await SingularitySender.SendAsync([tree + "/"], receiver.Url with { Directory = "2" }, options);
+        var received = await receiver.NextResultAsync();
+
+        Assert.Equal(["big"], dry.WouldSend);
+        Assert.Equal(0, looked.FilesLinked);
+        Assert.True(received.Succeeded, received.Error?.Message);
+        Assert.Equal((0, 2L * PartialFixtures.Shard), (received.FilesLinked, sent.BytesSkipped));
+        TestFiles.AssertSameBytes(Path.Combine(tree, "big"), Path.Combine(destination, "2", "big"));
+    }
+
     /// <summary>The receiver refuses a LinkDest out of its place, without the quick check, with --checksum, or malformed, before anything is written.</summary>
     [Theory]
     [InlineData("twice", 1, "LinkDest outside its place")]

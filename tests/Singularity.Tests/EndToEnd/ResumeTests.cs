@@ -1,6 +1,8 @@
+using System.Diagnostics;
 using Singularity.Engine;
 using Singularity.Engine.Integrity;
 using Singularity.Engine.Protocol;
+using Singularity.Engine.Security;
 using Singularity.Engine.Storage;
 using Singularity.Tests.Support;
 
@@ -69,14 +71,16 @@ public sealed class ResumeTests
     /// <summary>
     /// A partial left by a send with 64 KiB shards (shards 0-9 and 20-39 of 128 journaled) is resumed by a send with
     /// other shards, larger, smaller, or of no common multiple: every new shard wholly within the journaled bytes is
-    /// kept, and only the rest travels. The receiver says it is at work while it reads the partial again.
+    /// kept, and only the rest travels. The receiver tells a delta send it is at work while it reads the partial again,
+    /// and not a plain one, which would refuse it.
     /// </summary>
     [Theory]
-    [InlineData(256 << 10)]
-    [InlineData(16 << 10)]
-    [InlineData(96 << 10)]
-    [InlineData(PartialFixtures.Shard)]
-    public async Task A_partial_left_with_other_shards_is_resumed_in_this_sends_shards(int shardSize)
+    [InlineData(256 << 10, false)]
+    [InlineData(16 << 10, false)]
+    [InlineData(96 << 10, false)]
+    [InlineData(PartialFixtures.Shard, false)]
+    [InlineData(16 << 10, true)]
+    public async Task A_partial_left_with_other_shards_is_resumed_in_this_sends_shards(int shardSize, bool delta)
     {
         using var temp = new TempDirectory();
         byte[] data = PartialFixtures.Data(128 * PartialFixtures.Shard, seed: 38);
@@ -95,7 +99,7 @@ public sealed class ResumeTests
             .Sum(shard => shard.End - shard.Start);
         await using var receiver = new LoopbackReceiver(destination, adjust: options => options with { StillWorkingInterval = TimeSpan.Zero });
 
-        var result = await SingularitySender.SendAsync([source], receiver.Url, Small with { ShardSize = shardSize });
+        var result = await SingularitySender.SendAsync([source], receiver.Url, Small with { ShardSize = shardSize, Delta = delta });
 
         Assert.True((await receiver.NextResultAsync()).Succeeded);
         TestFiles.AssertSameBytes(source, Path.Combine(destination, "f.bin"));
@@ -131,24 +135,74 @@ public sealed class ResumeTests
         Assert.Equal(8 * PartialFixtures.Shard - (32 << 10), result.BytesSkipped);
     }
 
-    /// <summary>A journal another session holds, writing its partial, is left as it is: that session's records stand.</summary>
-    [Fact]
-    public void A_journal_another_session_holds_is_not_rewritten_in_other_shards()
+    /// <summary>
+    /// Reading a partial of other shards again is told to a sender that takes StillWorking before the manifest's
+    /// acceptance (delta asked for), and to no other; for those, a chunk reads partials again only within its budget
+    /// (none here: the partial is left as it is and offers nothing).
+    /// </summary>
+    [Theory]
+    [InlineData(OpenSessionFlags.Delta, 30, true)]
+    [InlineData(0, 30, false)]
+    [InlineData(0, 0, false)]
+    public async Task Reading_a_partial_again_is_told_to_a_sender_that_takes_it(ushort flags, int budgetSeconds, bool told)
     {
         using var temp = new TempDirectory();
+        byte[] data = PartialFixtures.Data(32 * PartialFixtures.Shard, seed: 41);
+        string destination = temp.Sub("dst");
+        PartialFixtures.LeaveJournaled(Path.Combine(destination, "f"), data, shards: 32);
+        string journal = Path.Combine(destination, ".f.sglty-state");
+        byte[] before = File.ReadAllBytes(journal);
+        await using var receiver = new LoopbackReceiver(destination, new TransferOptions { Cipher = CipherSuite.None }, adjust: options => options with { StillWorkingInterval = TimeSpan.Zero, ReshardBudget = TimeSpan.FromSeconds(budgetSeconds) });
+        await using var peer = await RawPeer.ConnectAsync(receiver.Url);
+        await peer.HelloAsync(Singularity.Engine.Protocol.ConnectionRole.Control, receiver.Token);
+        await peer.SendControlAsync(ControlMessageType.OpenSession, RawPeer.OpenSession(shardSize: 16 << 10, lanes: 1, entries: 1, totalBytes: data.Length, flags: flags));
+        await peer.SendControlAsync(ControlMessageType.ManifestChunk, RawPeer.Manifest(new ManifestEntry(EntryKind.File, "f", data.Length, PartialFixtures.Mode, 0, null)));
+
+        var seen = new List<ControlMessageType>();
+        Assert.NotNull(await peer.ReadUntilAsync(ControlMessageType.ManifestAccepted, seen.Add));
+
+        Assert.Equal(told, seen.Contains(ControlMessageType.StillWorking));
+        Assert.Equal(budgetSeconds > 0, seen.Contains(ControlMessageType.ResumeOffer));
+        if (budgetSeconds == 0) Assert.Equal(before, File.ReadAllBytes(journal));
+    }
+
+    /// <summary>
+    /// A journal or partial another session holds (writing the file) is left as it is: that session's records stand.
+    /// So is a partial that is a link (never followed, to a file outside the destination) or a FIFO (never waited on).
+    /// An old shard that ends beyond the partial's length is not trusted, as at any resume.
+    /// </summary>
+    [SkippableFact]
+    public void Only_a_partial_no_one_holds_is_read_again_and_only_what_it_holds_whole()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "partials are read again where a link at their name is never followed");
+        using var temp = new TempDirectory();
         byte[] data = PartialFixtures.Data(8 * PartialFixtures.Shard, seed: 40);
-        string final = Path.Combine(temp.Path, "f.bin");
+        string final = Path.Combine(temp.Sub("dst"), "f.bin");
         PartialFixtures.LeaveJournaled(final, data, shards: 4);
-        string partial = Path.Combine(temp.Path, ".f.bin.sglty-part");
+        string partial = PartialFile.ResumablePathFor(final), journal = ResumeJournal.PathFor(partial);
         var entry = new ManifestEntry(EntryKind.File, "f.bin", data.Length, PartialFixtures.Mode, 0, null);
-        byte[] before = File.ReadAllBytes(ResumeJournal.PathFor(partial));
+        byte[] before = File.ReadAllBytes(journal);
+        int Reshard() => JournalReshard.Reshard(partial, entry, 16 << 10, int.MaxValue, long.MaxValue, 4 << 10, () => true);
 
-        using (new FileStream(ResumeJournal.PathFor(partial), FileMode.Open, FileAccess.Read, FileShare.None))
-            Assert.Equal(0, JournalReshard.Reshard(partial, entry, 16 << 10, int.MaxValue, long.MaxValue, 4 << 10, () => { }));
-        Assert.Equal(before, File.ReadAllBytes(ResumeJournal.PathFor(partial)));
+        using (new FileStream(journal, FileMode.Open, FileAccess.Read, FileShare.None))
+            Assert.Equal(0, Reshard());
+        using (new FileStream(partial, FileMode.Open, FileAccess.Read, FileShare.None))
+            Assert.Equal(0, Reshard());
+        string held = Path.Combine(temp.Path, "outside");
+        File.Move(partial, held);
+        File.CreateSymbolicLink(partial, held);
+        Assert.Equal(0, Reshard());
+        File.Delete(partial);
+        Assert.Equal(0, Process.Start("mkfifo", [partial]).WaitForExitAsync().ContinueWith(_ => 0).Result);
+        Assert.Equal(0, Reshard());
+        File.Delete(partial);
+        File.Move(held, partial);
+        Assert.Equal(before, File.ReadAllBytes(journal));
 
-        Assert.Equal(16, JournalReshard.Reshard(partial, entry, 16 << 10, int.MaxValue, long.MaxValue, 4 << 10, () => { }));
-        Assert.Equal(Enumerable.Range(0, 16).Select(index => (index, Digests.Shard(data.AsSpan(index * (16 << 10), 16 << 10)))), PartialFixtures.JournalRecords(ResumeJournal.PathFor(partial)));
+        // Three shards and 20 KiB of the fourth were written: the fourth is not trusted.
+        using (var cut = new FileStream(partial, FileMode.Open)) cut.SetLength(3 * PartialFixtures.Shard + (20 << 10));
+        Assert.Equal(12, Reshard());
+        Assert.Equal(Enumerable.Range(0, 12).Select(index => (index, Digests.Shard(data.AsSpan(index * (16 << 10), 16 << 10)))), PartialFixtures.JournalRecords(journal));
     }
 
     [Fact]
