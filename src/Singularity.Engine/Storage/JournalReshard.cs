@@ -39,42 +39,50 @@ internal static class JournalReshard
         using var journalHandle = OpenLocked(journalPath, SpecialFiles.OpenRegularForWritingNotFollowing);
         if (journalHandle is null) return 0;
         using var journal = new FileStream(journalHandle, FileAccess.ReadWrite, 1);
-        if ((journal.Length - ResumeJournal.HeaderSize) / ResumeJournal.RecordSize > mostRecords) return 0;
-        int oldShardSize = ResumeJournal.ShardSizeOf(journal, entry.Size, entry.MtimeNanoseconds);
-        // A shard size below the limit was never a session's: the header is not trusted.
-        if (oldShardSize == shardSize || oldShardSize < minShardSize) return 0;
-        var vouched = new Dictionary<int, ulong>();
-        journal.Position = 0;
-        ResumeJournal.Read(new BufferedStream(journal, 1 << 16), entry.Size, entry.MtimeNanoseconds, oldShardSize, (int)Math.Min(Digests.ShardCount64(entry.Size, oldShardSize), int.MaxValue), vouched);
+        if ((journal.Length - ResumeJournal.HeaderSize) / ResumeJournal.RecordSize > mostRecords || ReadOtherShards(journal, entry, shardSize, minShardSize) is not { } old) return 0;
         using var partial = OpenLocked(partialPath, SpecialFiles.OpenRegularNotFollowing);
         if (partial is null || RandomAccess.GetLength(partial) is var length && length > entry.Size) return 0;
-        var records = HashCovered(partial, entry.Size, Runs(vouched.Keys, oldShardSize, entry.Size, length), shardSize, mostShards, alive);
+        var records = HashCovered(partial, Covered(Runs(old.Vouched, old.ShardSize, entry.Size, length), entry.Size, shardSize), shardSize, mostShards, alive);
         journal.Position = 0;
         ResumeJournal.Rewrite(journal, entry.Size, entry.MtimeNanoseconds, shardSize, records);
         return records.Length;
     }
 
     /// <summary>
-    /// Whether the journal of the partial at <paramref name="partialPath"/> is for <paramref name="entry"/>, of any
-    /// shard size a session may have (at least <paramref name="minShardSize"/>), and vouches for some shard: a partial
-    /// a send resumes, by <see cref="Reshard"/> where its shard size differs. Read without its lock, as offers are.
+    /// Whether <see cref="Reshard"/> would keep some shard of the partial at <paramref name="partialPath"/>, by what
+    /// its journal, of another shard size, and its length say: what a dry run, which reads nothing again, takes for a
+    /// partial a send resumes. Read without the locks, as offers are. Whether the bytes still match is not read.
     /// </summary>
-    public static bool VouchesForSome(string partialPath, ManifestEntry entry, int minShardSize)
+    public static bool WouldKeepSome(string partialPath, ManifestEntry entry, int shardSize, int minShardSize)
     {
-        string path = ResumeJournal.PathFor(partialPath);
-        if (new FileInfo(path).LinkTarget is not null) return false;
-        int shardSize;
         try
         {
-            using var journal = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1);
-            shardSize = ResumeJournal.ShardSizeOf(journal, entry.Size, entry.MtimeNanoseconds);
+            using var journalHandle = SpecialFiles.OpenRegularNotFollowing(ResumeJournal.PathFor(partialPath));
+            using var partial = SpecialFiles.OpenRegularNotFollowing(partialPath);
+            if (journalHandle is null || partial is null || RandomAccess.GetLength(partial) is var length && length > entry.Size) return false;
+            using var journal = new FileStream(journalHandle, FileAccess.Read, 1);
+            return ReadOtherShards(journal, entry, shardSize, minShardSize) is { } old
+                && Covered(Runs(old.Vouched, old.ShardSize, entry.Size, length), entry.Size, shardSize).Any();
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             return false;
         }
-        return shardSize >= minShardSize
-            && ResumeJournal.Load(path, entry.Size, entry.MtimeNanoseconds, shardSize, (int)Math.Min(Digests.ShardCount64(entry.Size, shardSize), int.MaxValue)).Count > 0;
+    }
+
+    /// <summary>
+    /// The shard size and vouched shards of a journal for <paramref name="entry"/> written with another shard size than
+    /// <paramref name="shardSize"/>, read from its start; null for one of this shard size, or for another version.
+    /// </summary>
+    private static (int ShardSize, IEnumerable<int> Vouched)? ReadOtherShards(FileStream journal, ManifestEntry entry, int shardSize, int minShardSize)
+    {
+        int oldShardSize = ResumeJournal.ShardSizeOf(journal, entry.Size, entry.MtimeNanoseconds);
+        // A shard size below the limit was never a session's: the header is not trusted.
+        if (oldShardSize == shardSize || oldShardSize < minShardSize) return null;
+        var vouched = new Dictionary<int, ulong>();
+        journal.Position = 0;
+        ResumeJournal.Read(new BufferedStream(journal, 1 << 16), entry.Size, entry.MtimeNanoseconds, oldShardSize, (int)Math.Min(Digests.ShardCount64(entry.Size, oldShardSize), int.MaxValue), vouched);
+        return (oldShardSize, vouched.Keys);
     }
 
     /// <summary>Opens a regular file by <paramref name="open"/>, and locks it exclusively; null where it is not one, or another process holds it.</summary>
@@ -104,32 +112,41 @@ internal static class JournalReshard
         return runs;
     }
 
-    /// <summary>Hashes, from the partial, every new shard that lies wholly within one run.</summary>
-    private static (int Index, ulong Digest)[] HashCovered(SafeFileHandle partial, long size, List<(long Start, long End)> runs, int shardSize, int mostShards, Func<bool> alive)
+    /// <summary>The shards of <paramref name="shardSize"/> that lie wholly within one run, in order: index, offset and length.</summary>
+    private static IEnumerable<(int Index, long Offset, int Length)> Covered(List<(long Start, long End)> runs, long size, int shardSize)
+    {
+        foreach (var (start, end) in runs)
+        {
+            for (long index = (start + shardSize - 1) / shardSize; ; index++)
+            {
+                long offset = index * shardSize;
+                int length = Digests.ShardLength(size, shardSize, (int)index);
+                if (length <= 0 || offset + length > end) break;
+                yield return ((int)index, offset, length);
+            }
+        }
+    }
+
+    /// <summary>Hashes, from the partial, the shards given, at most <paramref name="mostShards"/>, while <paramref name="alive"/> says so.</summary>
+    private static (int Index, ulong Digest)[] HashCovered(SafeFileHandle partial, IEnumerable<(int Index, long Offset, int Length)> shards, int shardSize, int mostShards, Func<bool> alive)
     {
         var records = new List<(int Index, ulong Digest)>();
         byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Min(shardSize, Slice));
         var hash = new XxHash3();
         try
         {
-            foreach (var (start, end) in runs)
+            foreach (var (index, offset, length) in shards.Take(mostShards))
             {
-                for (long index = (start + shardSize - 1) / shardSize; records.Count < mostShards; index++)
+                hash.Reset();
+                for (int done = 0; done < length;)
                 {
-                    long offset = index * shardSize;
-                    int length = Digests.ShardLength(size, shardSize, (int)index);
-                    if (length <= 0 || offset + length > end) break;
-                    hash.Reset();
-                    for (int done = 0; done < length;)
-                    {
-                        int read = RandomAccess.Read(partial, buffer.AsSpan(0, Math.Min(buffer.Length, length - done)), offset + done);
-                        if (read == 0) return [.. records];
-                        hash.Append(buffer.AsSpan(0, read));
-                        done += read;
-                        if (!alive()) return [.. records];
-                    }
-                    records.Add(((int)index, hash.GetCurrentHashAsUInt64()));
+                    int read = RandomAccess.Read(partial, buffer.AsSpan(0, Math.Min(buffer.Length, length - done)), offset + done);
+                    if (read == 0) return [.. records];
+                    hash.Append(buffer.AsSpan(0, read));
+                    done += read;
+                    if (!alive()) return [.. records];
                 }
+                records.Add((index, hash.GetCurrentHashAsUInt64()));
             }
             return [.. records];
         }

@@ -1230,8 +1230,8 @@ internal sealed partial class ReceiverSession
         string partial = PartialFile.ResumablePathFor(full);
         int shards = Digests.ShardCount(entry.Size, _shardSize);
         if (shards > 1 && ResumeJournal.Load(ResumeJournal.PathFor(partial), entry.Size, entry.MtimeNanoseconds, _shardSize, shards).Count > 0) return false;
-        // A dry run reads no partial again in this session's shards (ReshardPartial): one of other shards it would read is taken as resumed.
-        if (!remove && shards > 1 && _options.Transfer.Durable && JournalReshard.VouchesForSome(partial, entry, _limits.MinShardSize)) return false;
+        // A dry run reads no partial again in this session's shards (ReshardPartial): one of other shards that would keep some is taken as resumed.
+        if (!remove && shards > 1 && _options.Transfer.Durable && JournalReshard.WouldKeepSome(partial, entry, _shardSize, _limits.MinShardSize)) return false;
         return !remove || !PartialFile.RemoveStaleResumable(full);
     }
 
@@ -1273,16 +1273,18 @@ internal sealed partial class ReceiverSession
     private void ReshardPartial(ManifestEntry entry, string full)
     {
         if (!_options.Transfer.Durable || _offersLeft <= 0 || Digests.ShardCount64(entry.Size, _shardSize) <= 1) return;
-        // A sender that asked for no reading of files in place may not take StillWorking (one from before partials were
-        // read again refuses it): there a chunk's partials are read again within ReshardBudget of its preparation, and
-        // those met after it are not, and travel again.
-        if (!_senderHearsWork && _clock.ElapsedTicks >= _reshardUntil) return;
+        // A sender that asked for none of delta, --checksum and --copy-dest refuses StillWorking before the manifest's
+        // acceptance: there a chunk's partials are read again within ReshardBudget of its preparation (StillBusy posts
+        // nothing outside ReadingInPlace), and those met after it are not, and travel again.
+        bool tell = _senderHearsWork;
+        if (!tell && _clock.ElapsedTicks >= _reshardUntil) return;
         string partial = PartialFile.ResumablePathFor(full);
         int most = (int)Math.Min(_offersLeft, int.MaxValue);
+        int Read() => JournalReshard.Reshard(partial, entry, _shardSize, most, _offersLeft, _limits.MinShardSize, () => { StillBusy(); return tell || _clock.ElapsedTicks < _reshardUntil; });
         try
         {
-            if (_senderHearsWork) ReadingInPlace(() => JournalReshard.Reshard(partial, entry, _shardSize, most, _offersLeft, _limits.MinShardSize, () => { StillBusy(); return true; }));
-            else JournalReshard.Reshard(partial, entry, _shardSize, most, _offersLeft, _limits.MinShardSize, () => { Touch(); return _clock.ElapsedTicks < _reshardUntil; });
+            if (tell) ReadingInPlace(Read);
+            else Read();
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

@@ -298,10 +298,13 @@ public sealed class LinkDestTests
 
     /// <summary>
     /// A partial an interrupted send left with other shards is resumed, read again in this send's, rather than the
-    /// file linked from the earlier copy; a dry run says the same: it would send the file, and link nothing.
+    /// file linked from the earlier copy, where it holds some of this send's shards whole; one that holds none (a
+    /// 64 KiB shard, in shards of 128 KiB) goes, and the file is linked. A dry run says the same.
     /// </summary>
-    [Fact]
-    public async Task A_partial_of_other_shards_is_resumed_and_a_dry_run_says_so()
+    [Theory]
+    [InlineData(2, 4096, true)]
+    [InlineData(1, 128 << 10, false)]
+    public async Task A_partial_of_other_shards_is_resumed_where_it_keeps_some_and_a_dry_run_says_so(int journaled, int shardSize, bool resumed)
     {
         using var temp = new TempDirectory();
         byte[] data = PartialFixtures.Data(4 * PartialFixtures.Shard, seed: 12);
@@ -311,18 +314,18 @@ public sealed class LinkDestTests
         string destination = temp.Sub("dst");
         await using var receiver = new LoopbackReceiver(destination);
         await SnapshotAsync(receiver, tree, "1");
-        PartialFixtures.LeaveJournaled(Path.Combine(temp.Sub("dst/2"), "big"), data, shards: 2);
-        var options = Quick with { LinkDestinations = ["../1"] };
+        PartialFixtures.LeaveJournaled(Path.Combine(temp.Sub("dst/2"), "big"), data, shards: journaled);
+        var options = Quick with { LinkDestinations = ["../1"], ShardSize = shardSize };
 
         var dry = await SingularitySender.SendAsync([tree + "/"], receiver.Url with { Directory = "2" }, options with { DryRun = true });
         var looked = await receiver.NextResultAsync();
         var sent = await SingularitySender.SendAsync([tree + "/"], receiver.Url with { Directory = "2" }, options);
         var received = await receiver.NextResultAsync();
 
-        Assert.Equal(["big"], dry.WouldSend);
-        Assert.Equal(0, looked.FilesLinked);
+        Assert.Equal(resumed ? ["big"] : [], dry.WouldSend);
+        Assert.Equal(resumed ? 0 : 1, looked.FilesLinked);
         Assert.True(received.Succeeded, received.Error?.Message);
-        Assert.Equal((0, 2L * PartialFixtures.Shard), (received.FilesLinked, sent.BytesSkipped));
+        Assert.Equal((resumed ? 0 : 1, resumed ? journaled * PartialFixtures.Shard : 0L), (received.FilesLinked, sent.BytesSkipped));
         TestFiles.AssertSameBytes(Path.Combine(tree, "big"), Path.Combine(destination, "2", "big"));
     }
 

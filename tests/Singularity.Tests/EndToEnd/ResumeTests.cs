@@ -141,10 +141,12 @@ public sealed class ResumeTests
     /// (none here: the partial is left as it is and offers nothing).
     /// </summary>
     [Theory]
-    [InlineData(OpenSessionFlags.Delta, 30, true)]
-    [InlineData(0, 30, false)]
-    [InlineData(0, 0, false)]
-    public async Task Reading_a_partial_again_is_told_to_a_sender_that_takes_it(ushort flags, int budgetSeconds, bool told)
+    [InlineData(OpenSessionFlags.Delta, 0u, 30, true)]
+    [InlineData(0, MoreSessionFlags.CopyDest, 30, true)]
+    [InlineData(0, MoreSessionFlags.OmitDirectoryTimes, 30, false)]
+    [InlineData(0, 0u, 30, false)]
+    [InlineData(0, 0u, 0, false)]
+    public async Task Reading_a_partial_again_is_told_to_a_sender_that_takes_it(ushort flags, uint more, int budgetSeconds, bool told)
     {
         using var temp = new TempDirectory();
         byte[] data = PartialFixtures.Data(32 * PartialFixtures.Shard, seed: 41);
@@ -155,7 +157,7 @@ public sealed class ResumeTests
         await using var receiver = new LoopbackReceiver(destination, new TransferOptions { Cipher = CipherSuite.None }, adjust: options => options with { StillWorkingInterval = TimeSpan.Zero, ReshardBudget = TimeSpan.FromSeconds(budgetSeconds) });
         await using var peer = await RawPeer.ConnectAsync(receiver.Url);
         await peer.HelloAsync(Singularity.Engine.Protocol.ConnectionRole.Control, receiver.Token);
-        await peer.SendControlAsync(ControlMessageType.OpenSession, RawPeer.OpenSession(shardSize: 16 << 10, lanes: 1, entries: 1, totalBytes: data.Length, flags: flags));
+        await peer.SendControlAsync(ControlMessageType.OpenSession, RawPeer.OpenSession(shardSize: 16 << 10, lanes: 1, entries: 1, totalBytes: data.Length, flags: flags, more: more == 0 ? null : more));
         await peer.SendControlAsync(ControlMessageType.ManifestChunk, RawPeer.Manifest(new ManifestEntry(EntryKind.File, "f", data.Length, PartialFixtures.Mode, 0, null)));
 
         var seen = new List<ControlMessageType>();
@@ -164,6 +166,25 @@ public sealed class ResumeTests
         Assert.Equal(told, seen.Contains(ControlMessageType.StillWorking));
         Assert.Equal(budgetSeconds > 0, seen.Contains(ControlMessageType.ResumeOffer));
         if (budgetSeconds == 0) Assert.Equal(before, File.ReadAllBytes(journal));
+    }
+
+    /// <summary>A read again that is told to stop (a chunk's time for it is up) keeps the shards it hashed whole, and nothing after them.</summary>
+    [SkippableFact]
+    public void A_read_again_stopped_part_way_keeps_what_it_hashed()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "partials are read again where a link at their name is never followed");
+        using var temp = new TempDirectory();
+        byte[] data = PartialFixtures.Data(8 * PartialFixtures.Shard, seed: 42);
+        string final = Path.Combine(temp.Path, "f.bin");
+        PartialFixtures.LeaveJournaled(final, data, shards: 4);
+        string partial = PartialFile.ResumablePathFor(final);
+        var entry = new ManifestEntry(EntryKind.File, "f.bin", data.Length, PartialFixtures.Mode, 0, null);
+        int reads = 0;
+
+        // Shards of 16 KiB are read one at a time: the fifth read is told to stop.
+        Assert.Equal(4, JournalReshard.Reshard(partial, entry, 16 << 10, int.MaxValue, long.MaxValue, 4 << 10, () => ++reads < 5));
+
+        Assert.Equal(Enumerable.Range(0, 4).Select(index => (index, Digests.Shard(data.AsSpan(index * (16 << 10), 16 << 10)))), PartialFixtures.JournalRecords(ResumeJournal.PathFor(partial)));
     }
 
     /// <summary>
