@@ -309,8 +309,7 @@ public sealed class LinkDestTests
         using var temp = new TempDirectory();
         byte[] data = PartialFixtures.Data(4 * PartialFixtures.Shard, seed: 12);
         string tree = temp.Sub("src/tree");
-        File.WriteAllBytes(Path.Combine(tree, "big"), data);
-        File.SetLastWriteTimeUtc(Path.Combine(tree, "big"), DateTime.UnixEpoch);
+        PartialFixtures.Source(Path.Combine(tree, "big"), data);
         string destination = temp.Sub("dst");
         await using var receiver = new LoopbackReceiver(destination);
         await SnapshotAsync(receiver, tree, "1");

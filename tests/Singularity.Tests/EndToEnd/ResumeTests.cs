@@ -84,9 +84,7 @@ public sealed class ResumeTests
     {
         using var temp = new TempDirectory();
         byte[] data = PartialFixtures.Data(128 * PartialFixtures.Shard, seed: 38);
-        string source = Path.Combine(temp.Sub("src"), "f.bin");
-        File.WriteAllBytes(source, data);
-        File.SetLastWriteTimeUtc(source, DateTime.UnixEpoch);
+        string source = PartialFixtures.Source(Path.Combine(temp.Sub("src"), "f.bin"), data);
         string destination = temp.Sub("dst");
         var earlier = PartialFixtures.Partial(Path.Combine(destination, "f.bin"), data.Length, session: 1);
         PartialFixtures.WriteShards(earlier, data, 0, 10);
@@ -116,9 +114,7 @@ public sealed class ResumeTests
     {
         using var temp = new TempDirectory();
         byte[] data = PartialFixtures.Data(16 * PartialFixtures.Shard, seed: 39);
-        string source = Path.Combine(temp.Sub("src"), "f.bin");
-        File.WriteAllBytes(source, data);
-        File.SetLastWriteTimeUtc(source, DateTime.UnixEpoch);
+        string source = PartialFixtures.Source(Path.Combine(temp.Sub("src"), "f.bin"), data);
         string destination = temp.Sub("dst");
         PartialFixtures.LeaveJournaled(Path.Combine(destination, "f.bin"), data, shards: 8);
         using (var partial = new FileStream(Path.Combine(destination, ".f.bin.sglty-part"), FileMode.Open, FileAccess.Write))

@@ -24,6 +24,14 @@ internal static class PartialFixtures
     public static PartialFile Partial(string final, long size, ulong session, long offerLimit = long.MaxValue) =>
         new(0, new ManifestEntry(EntryKind.File, Path.GetFileName(final), size, Mode, 0, null), final, Shard, durable: true, session, offerLimit: offerLimit);
 
+    /// <summary>Writes <paramref name="data"/> at <paramref name="path"/> as a source whose partials these are: modified at the epoch, as their entries say.</summary>
+    public static string Source(string path, byte[] data)
+    {
+        File.WriteAllBytes(path, data);
+        File.SetLastWriteTimeUtc(path, DateTime.UnixEpoch);
+        return path;
+    }
+
     public static byte[] Data(int size, int seed)
     {
         var bytes = new byte[size];
