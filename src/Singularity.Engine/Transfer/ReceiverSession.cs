@@ -365,7 +365,7 @@ internal sealed partial class ReceiverSession
         if ((flags & (MoreSessionFlags.CompareDest | MoreSessionFlags.CopyDest)) == (MoreSessionFlags.CompareDest | MoreSessionFlags.CopyDest))
             throw new ProtocolViolationException("OpenSession asks to both compare with and copy from LinkDest's directories");
         _earlierCopies = (flags & MoreSessionFlags.CompareDest) != 0 ? EarlierCopies.Compared : (flags & MoreSessionFlags.CopyDest) != 0 ? EarlierCopies.Copied : EarlierCopies.Linked;
-        _senderHearsWork = (flags & MoreSessionFlags.CopyDest) != 0;
+        _senderHearsWork |= (flags & MoreSessionFlags.CopyDest) != 0;
         _ignoreErrors = (flags & MoreSessionFlags.IgnoreErrors) != 0;
         _omitDirectoryTimes = (flags & MoreSessionFlags.OmitDirectoryTimes) != 0;
         _omitLinkTimes = (flags & MoreSessionFlags.OmitLinkTimes) != 0;
@@ -724,9 +724,9 @@ internal sealed partial class ReceiverSession
             NameKept(id, entry);
             return;
         }
+        if (!fresh && partialStands != false) ReshardPartial(entry, full);
         // A file an earlier attempt found in a --compare-dest copy is marked sent before by a retry that deletes: it is
         // looked for there again, since nothing of it stands here.
-        if (!fresh && partialStands != false) ReshardPartial(entry, full);
         if (_linkDests is not null && (!entry.SentBefore || _earlierCopies == EarlierCopies.Compared) && Linked(id, entry, full, fresh, partialStands, standing, link: true)) return;
         var file = NewPartialFile(id, entry, full);
         // A partial of its own, from an interrupted send of this version, is resumed; otherwise, in place, the file is
