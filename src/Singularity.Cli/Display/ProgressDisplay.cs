@@ -12,6 +12,11 @@ internal sealed class ProgressDisplay(string cipher, bool bar = true, bool quiet
     private readonly Lock _lock = new();
     private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
     private TransferProgress _latest;
+    // Bytes the send's lanes carried, over all its attempts (each attempt counts its own from 0): the rate and the eta
+    // are of these, since what the receiver already held (an interrupted send's, files in place) is acknowledged at
+    // once, and would read as a burst that never ends.
+    private long _carried;
+    private long _lastSent;
     private DateTime _lastLine = DateTime.MinValue;
 
     public static bool Interactive => !Console.IsErrorRedirected;
@@ -24,8 +29,13 @@ internal sealed class ProgressDisplay(string cipher, bool bar = true, bool quiet
 
     public void Report(TransferProgress value)
     {
-        // One session reports at a time, in order; a retry's session starts its own clock.
-        lock (_lock) _latest = value;
+        // One session reports at a time, in order; a retry's session starts its own clock and count.
+        lock (_lock)
+        {
+            _carried += value.BytesSent >= _lastSent ? value.BytesSent - _lastSent : value.BytesSent;
+            _lastSent = value.BytesSent;
+            _latest = value;
+        }
     }
 
     public TransferProgress Latest
@@ -109,11 +119,20 @@ internal sealed class ProgressDisplay(string cipher, bool bar = true, bool quiet
         var p = Latest;
         if (p.Elapsed == TimeSpan.Zero || DateTime.UtcNow - _lastLine < TimeSpan.FromMilliseconds(900)) return;
         _lastLine = DateTime.UtcNow;
+        Console.Error.WriteLine(Line(_clock.Elapsed));
+    }
+
+    /// <summary>The plain progress line, <paramref name="elapsed"/> into the send.</summary>
+    internal string Line(TimeSpan elapsed)
+    {
+        TransferProgress p;
+        long carried;
+        lock (_lock) (p, carried) = (_latest, _carried);
         // Over the whole send, retries and their pauses included, as the bytes are.
-        double rate = p.BytesAcknowledged / Math.Max(_clock.Elapsed.TotalSeconds, 1e-9);
+        double rate = carried / Math.Max(elapsed.TotalSeconds, 1e-9);
         double eta = rate > 0 ? (p.TotalBytes - p.BytesAcknowledged) / rate : double.NaN;
         // No lane up (connecting, or waiting to reconnect after losing the receiver): a rate and an eta would be stale.
         string pace = p.ActiveLanes == 0 ? "no lane connected" : $"{rate / 1e6:0.0} MB/s, eta {(double.IsNaN(eta) ? "?" : $"{eta:0} s")}, {Count.Of(p.ActiveLanes, "lane")}";
-        Console.Error.WriteLine($"progress: {ByteSize.Format(p.BytesAcknowledged)} of {ByteSize.Format(p.TotalBytes)}, {p.FilesCommitted}/{p.TotalFiles} files, {pace}, {cipher}");
+        return $"progress: {ByteSize.Format(p.BytesAcknowledged)} of {ByteSize.Format(p.TotalBytes)}, {p.FilesCommitted}/{p.TotalFiles} files, {pace}, {cipher}";
     }
 }

@@ -1,0 +1,29 @@
+using Singularity.Cli.Display;
+using Singularity.Engine;
+
+namespace Singularity.Tests.Display;
+
+/// <summary>The plain progress line's rate and eta are of the bytes the lanes carried, not of what the receiver already held.</summary>
+public sealed class ProgressDisplayTests
+{
+    private const long MiB = 1 << 20;
+
+    /// <summary>
+    /// A resumed send: 36 of 60 MiB were there (acknowledged at once), and 3 MiB travelled in the first second; then a
+    /// retry's attempt, which counts its bytes from 0 again, carried 3 MiB more by the second second.
+    /// </summary>
+    [Fact]
+    public void What_was_already_there_and_a_retry_count_no_bytes_carried()
+    {
+        var display = new ProgressDisplay("aes-256-gcm", bar: false);
+        display.Report(new TransferProgress(60 * MiB, 36 * MiB, 0, 1, 0, 4, TimeSpan.FromMilliseconds(10)));
+        display.Report(new TransferProgress(60 * MiB, 39 * MiB, 3 * MiB, 1, 0, 4, TimeSpan.FromSeconds(1)));
+
+        Assert.Equal("progress: 39.00 MiB of 60.00 MiB, 0/1 files, 3.1 MB/s, eta 7 s, 4 lanes, aes-256-gcm", display.Line(TimeSpan.FromSeconds(1)));
+
+        display.Report(new TransferProgress(60 * MiB, 39 * MiB, 0, 1, 0, 0, TimeSpan.Zero));
+        display.Report(new TransferProgress(60 * MiB, 40 * MiB, 1 * MiB, 1, 0, 4, TimeSpan.FromMilliseconds(300)));
+        display.Report(new TransferProgress(60 * MiB, 42 * MiB, 3 * MiB, 1, 0, 4, TimeSpan.FromSeconds(1)));
+        Assert.Equal("progress: 42.00 MiB of 60.00 MiB, 0/1 files, 3.1 MB/s, eta 6 s, 4 lanes, aes-256-gcm", display.Line(TimeSpan.FromSeconds(2)));
+    }
+}
