@@ -147,9 +147,12 @@ internal static partial class SendCommand
             try
             {
                 (string? destination, sources) = Destination(sources, result.GetValue(to));
+                var there = RemoteSource(sources);
+                if (there is not null)
+                    result.AddError($"'{there.Value.Text}' is a path on {there.Value.Target.Host}, and sglty sends from the machine it runs on: run the send there (as 'ssh {(there.Value.Target.User is { } user ? user + "@" : "")}{there.Value.Target.Host} sglty send {there.Value.Target.Directory} HOST:DIR'), or run 'sglty recv' here and send to its URL from there");
                 if (destination is null && sources is [_, _, ..] && IsHostAndPort(sources[^1]))
                     result.AddError($"'{sources[^1]}' reads as a receiver's HOST:PORT; for a directory named by digits write {sources[^1].Insert(sources[^1].LastIndexOf(':') + 1, "./")}, for a receiver sglty://{sources[^1][(sources[^1].IndexOf('@') + 1)..]}/");
-                else if (destination is null)
+                else if (destination is null && there is null)
                     result.AddError("give the receiver: [USER@]HOST:DIR as the last argument, to start one there through ssh, or --to URL, as `sglty recv` prints it");
                 bool remote = destination is not null && RemoteTarget.TryParse(destination, out _);
                 if (remote && RemoteShell.Words(ShellCommand(result.GetValue(rsh))).Count == 0)
@@ -452,6 +455,18 @@ internal static partial class SendCommand
         && port <= 65535 && !word[..colon].Any(c => char.IsWhiteSpace(c) || c == '/');
 
     /// <summary>Whether a word is HOST:PORT, a receiver's address as a bare URL (a [USER@]HOST:DIR with digits alone for DIR).</summary>
+    /// <summary>
+    /// The first source that is not here and reads as rsync's [USER@]HOST:PATH, a path on another machine (a pull, which
+    /// sglty does not do); null when there is none. A name here that holds a ':' is a local path, as it stands.
+    /// </summary>
+    private static (string Text, RemoteTarget Target)? RemoteSource(string[] sources)
+    {
+        foreach (string source in sources)
+            if (!Path.Exists(source) && new FileInfo(source).LinkTarget is null && RemoteTarget.TryParse(source, out var target))
+                return (source, target);
+        return null;
+    }
+
     private static bool IsHostAndPort(string word) =>
         word.LastIndexOf(':') is > 0 and var colon && colon + 1 < word.Length && word[(colon + 1)..].All(char.IsAsciiDigit) && !word[..colon].Contains('/');
 

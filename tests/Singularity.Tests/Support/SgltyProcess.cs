@@ -5,9 +5,12 @@ namespace Singularity.Tests.Support;
 /// <summary>Runs the real `sglty` command (the build copied beside the tests) as a child process.</summary>
 public static class SgltyProcess
 {
-    public static Process Start(params string[] arguments)
+    public static Process Start(params string[] arguments) => StartIn(null, arguments);
+
+    /// <summary>As <see cref="Start"/>, in <paramref name="directory"/> (relative paths are read from there); null for this process's.</summary>
+    public static Process StartIn(string? directory, params string[] arguments)
     {
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = directory ?? "" };
         info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "sglty.dll"));
         foreach (string argument in arguments) info.ArgumentList.Add(argument);
         return Process.Start(info)!;
@@ -81,9 +84,12 @@ public static class SgltyProcess
     }
 
     /// <summary>Runs to completion and returns exit code, stdout and stderr; the timeout only guards against a hang.</summary>
-    public static async Task<(int ExitCode, string Out, string Err)> RunAsync(params string[] arguments)
+    public static Task<(int ExitCode, string Out, string Err)> RunAsync(params string[] arguments) => RunInAsync(null, arguments);
+
+    /// <summary>As <see cref="RunAsync"/>, in <paramref name="directory"/>.</summary>
+    public static async Task<(int ExitCode, string Out, string Err)> RunInAsync(string? directory, params string[] arguments)
     {
-        using var process = Start(arguments);
+        using var process = StartIn(directory, arguments);
         return await FinishAsync(process);
     }
 
