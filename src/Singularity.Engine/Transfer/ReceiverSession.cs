@@ -343,6 +343,10 @@ internal sealed partial class ReceiverSession
         _delta = (flags & OpenSessionFlags.Delta) != 0 && _options.Delta;
         _declaredBytes = totalBytes;
         _declaredEntries = entries;
+        // The receiver's directory removed while it runs: every file would fail in the system's words, and a directory
+        // sent would make it anew, not private as the receiver made it.
+        if (!Directory.Exists(_receiverRoot))
+            throw new SingularityException(ErrorCode.IoError, "the receiver's directory is gone (removed while the receiver ran); start the receiver again, which makes it");
         // Once the session is found acceptable, before anything that writes or plans below the root: everything from
         // here on is the session's root's.
         if (_destination.Length > 0) EnterDestination();

@@ -25,6 +25,31 @@ public sealed class DestinationDirectoryTests
 
     private static ConnectionUrl Into(LoopbackReceiver receiver, string directory) => receiver.Url with { Directory = directory };
 
+    /// <summary>
+    /// A receiver whose own directory was removed while it ran refuses each session with a line that says so, whether
+    /// it sends a file, a tree, or into a directory below: nothing is made anew where the receiver's private directory was.
+    /// </summary>
+    [Theory]
+    [InlineData(false, "")]
+    [InlineData(true, "")]
+    [InlineData(false, "backups")]
+    public async Task A_receivers_directory_removed_while_it_runs_is_told_and_not_made_anew(bool tree, string below)
+    {
+        using var temp = new TempDirectory();
+        string source = tree ? Tree(temp) : TestFiles.Create(Path.Combine(temp.Sub("src"), "db.dump"), 40_000, seed: 3);
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination);
+        Directory.Delete(destination);
+
+        var error = await Assert.ThrowsAnyAsync<SingularityException>(() => SingularitySender.SendAsync([source], below == "" ? receiver.Url : Into(receiver, below), Quick));
+        var received = await receiver.NextResultAsync();
+
+        Assert.Equal(ErrorCode.IoError, error.Code);
+        Assert.Contains("the receiver's directory is gone (removed while the receiver ran); start the receiver again, which makes it", error.Message);
+        Assert.False(received.Succeeded);
+        Assert.False(Path.Exists(destination));
+    }
+
     /// <summary>The tree lands below the named directory, which is created with its parents; a second send finds it in place there.</summary>
     [Fact]
     public async Task A_tree_lands_in_the_directory_the_url_names()
