@@ -1,5 +1,6 @@
 using Singularity.Engine;
 using Spectre.Console;
+using Spectre.Console.Rendering;
 
 namespace Singularity.Cli.Display;
 
@@ -54,7 +55,7 @@ internal sealed class ProgressDisplay(string cipher, bool bar = true, bool quiet
             await console.Progress()
                 .AutoClear(false)
                 .HideCompleted(false)
-                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new DownloadedColumn(), new TransferSpeedColumn(), new RemainingTimeColumn())
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new DownloadedColumn(), new PaceColumn(this))
                 .StartAsync(async context =>
                 {
                     var bar = context.AddTask("sending", maxValue: 1);
@@ -125,14 +126,30 @@ internal sealed class ProgressDisplay(string cipher, bool bar = true, bool quiet
     /// <summary>The plain progress line, <paramref name="elapsed"/> into the send.</summary>
     internal string Line(TimeSpan elapsed)
     {
+        var p = Latest;
+        // No lane up (connecting, or waiting to reconnect after losing the receiver): a rate and an eta would be stale.
+        string pace = p.ActiveLanes == 0 ? "no lane connected" : $"{Pace(elapsed)}, {Count.Of(p.ActiveLanes, "lane")}";
+        return $"progress: {ByteSize.Format(p.BytesAcknowledged)} of {ByteSize.Format(p.TotalBytes)}, {p.FilesCommitted}/{p.TotalFiles} files, {pace}, {cipher}";
+    }
+
+    /// <summary>The rate of the bytes carried and the time left at that rate, <paramref name="elapsed"/> into the send.</summary>
+    private string Pace(TimeSpan elapsed)
+    {
         TransferProgress p;
         long carried;
         lock (_lock) (p, carried) = (_latest, _carried);
         // Over the whole send, retries and their pauses included, as the bytes are.
         double rate = carried / Math.Max(elapsed.TotalSeconds, 1e-9);
         double eta = rate > 0 ? (p.TotalBytes - p.BytesAcknowledged) / rate : double.NaN;
-        // No lane up (connecting, or waiting to reconnect after losing the receiver): a rate and an eta would be stale.
-        string pace = p.ActiveLanes == 0 ? "no lane connected" : $"{rate / 1e6:0.0} MB/s, eta {(double.IsNaN(eta) ? "?" : $"{eta:0} s")}, {Count.Of(p.ActiveLanes, "lane")}";
-        return $"progress: {ByteSize.Format(p.BytesAcknowledged)} of {ByteSize.Format(p.TotalBytes)}, {p.FilesCommitted}/{p.TotalFiles} files, {pace}, {cipher}";
+        return $"{rate / 1e6:0.0} MB/s, eta {(double.IsNaN(eta) ? "?" : $"{eta:0} s")}";
+    }
+
+    /// <summary>The bar's rate and time left, from the bytes carried, where Spectre's own columns would count what the receiver already held as a burst.</summary>
+    private sealed class PaceColumn(ProgressDisplay display) : ProgressColumn
+    {
+        protected override bool NoWrap => true;
+
+        public override IRenderable Render(RenderOptions options, ProgressTask task, TimeSpan deltaTime) =>
+            display.Latest.ActiveLanes == 0 ? Text.Empty : new Text(display.Pace(display._clock.Elapsed));
     }
 }
