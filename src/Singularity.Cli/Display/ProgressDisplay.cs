@@ -13,11 +13,12 @@ internal sealed class ProgressDisplay(string cipher, bool bar = true, bool quiet
     private readonly Lock _lock = new();
     private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
     private TransferProgress _latest;
-    // Bytes the send's lanes carried, over all its attempts (each attempt counts its own from 0): the rate and the eta
-    // are of these, since what the receiver already held (an interrupted send's, files in place) is acknowledged at
-    // once, and would read as a burst that never ends.
+    // Bytes the send's lanes carried, holes named as such included, over all its attempts (each attempt counts its own
+    // from 0, and its clock): the rate and the eta are of these, since what the receiver already held (an interrupted
+    // send's, files in place) is acknowledged at once, and would read as a burst that never ends.
     private long _carried;
     private long _lastSent;
+    private TimeSpan _lastElapsed;
     private DateTime _lastLine = DateTime.MinValue;
 
     public static bool Interactive => !Console.IsErrorRedirected;
@@ -33,8 +34,10 @@ internal sealed class ProgressDisplay(string cipher, bool bar = true, bool quiet
         // One session reports at a time, in order; a retry's session starts its own clock and count.
         lock (_lock)
         {
-            _carried += value.BytesSent >= _lastSent ? value.BytesSent - _lastSent : value.BytesSent;
-            _lastSent = value.BytesSent;
+            long sent = value.BytesSent + value.BytesInHoles;
+            if (value.Elapsed < _lastElapsed || sent < _lastSent) _lastSent = 0;
+            _carried += sent - _lastSent;
+            (_lastSent, _lastElapsed) = (sent, value.Elapsed);
             _latest = value;
         }
     }

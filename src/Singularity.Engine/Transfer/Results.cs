@@ -252,4 +252,8 @@ public sealed record ReceiveResult
 /// earlier attempts included; <see cref="TransferProgress.ActiveLanes"/> is 0 between attempts, and
 /// <see cref="TransferProgress.Elapsed"/> is the time of the current attempt.
 /// </summary>
-public readonly record struct TransferProgress(long TotalBytes, long BytesAcknowledged, long BytesSent, int TotalFiles, int FilesCommitted, int ActiveLanes, TimeSpan Elapsed);
+public readonly record struct TransferProgress(long TotalBytes, long BytesAcknowledged, long BytesSent, int TotalFiles, int FilesCommitted, int ActiveLanes, TimeSpan Elapsed)
+{
+    /// <summary>Of the current attempt, the bytes named as holes of sparse files (<see cref="TransferOptions.Sparse"/>) rather than sent; <see cref="BytesSent"/> leaves them out.</summary>
+    public long BytesInHoles { get; init; }
+}

@@ -1443,7 +1443,8 @@ internal sealed partial class SenderSession
     /// </summary>
     private void Report() =>
         _progress?.Report(new TransferProgress(_totalAll, _totalAll - _totalBytes + Interlocked.Read(ref _bytesAcknowledged), Interlocked.Read(ref _bytesSent),
-            _filesAll, _filesAll - _fileCount + Volatile.Read(ref _filesCommitted), Volatile.Read(ref _activeLanes), _clock.Elapsed));
+            _filesAll, _filesAll - _fileCount + Volatile.Read(ref _filesCommitted), Volatile.Read(ref _activeLanes), _clock.Elapsed)
+        { BytesInHoles = Interlocked.Read(ref _bytesInHoles) });
 
     /// <summary>Records the first failure and tears the session down so every waiter wakes.</summary>
     private void Fail(Exception ex, bool tellPeer = true)

@@ -26,4 +26,25 @@ public sealed class ProgressDisplayTests
         display.Report(new TransferProgress(60 * MiB, 42 * MiB, 3 * MiB, 1, 0, 4, TimeSpan.FromSeconds(1)));
         Assert.Equal("progress: 42.00 MiB of 60.00 MiB, 0/1 files, 3.1 MB/s, eta 6 s, 4 lanes, aes-256-gcm", display.Line(TimeSpan.FromSeconds(2)));
     }
+
+    /// <summary>A retry whose first report comes after it carried more than the last attempt did is still a new attempt: its clock started again.</summary>
+    [Fact]
+    public void A_retry_is_told_by_its_clock()
+    {
+        var display = new ProgressDisplay("none", bar: false);
+        display.Report(new TransferProgress(60 * MiB, 2 * MiB, 2 * MiB, 1, 0, 4, TimeSpan.FromSeconds(1)));
+        display.Report(new TransferProgress(60 * MiB, 5 * MiB, 3 * MiB, 1, 0, 4, TimeSpan.FromMilliseconds(900)));
+
+        Assert.Equal("progress: 5.00 MiB of 60.00 MiB, 0/1 files, 2.6 MB/s, eta 22 s, 4 lanes, none", display.Line(TimeSpan.FromSeconds(2)));
+    }
+
+    /// <summary>The holes of a sparse file, named rather than sent, count as carried: a file mostly hole is not read as hours away.</summary>
+    [Fact]
+    public void Holes_named_count_as_carried()
+    {
+        var display = new ProgressDisplay("none", bar: false);
+        display.Report(new TransferProgress(4096 * MiB, 1024 * MiB, 8 * MiB, 1, 0, 4, TimeSpan.FromSeconds(1)) { BytesInHoles = 1016 * MiB });
+
+        Assert.Equal("progress: 1.00 GiB of 4.00 GiB, 0/1 files, 1073.7 MB/s, eta 3 s, 4 lanes, none", display.Line(TimeSpan.FromSeconds(1)));
+    }
 }
