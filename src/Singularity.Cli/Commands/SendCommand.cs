@@ -147,9 +147,10 @@ internal static partial class SendCommand
             try
             {
                 (string? destination, sources) = Destination(sources, result.GetValue(to));
-                var there = RemoteSource(sources);
-                if (there is not null)
-                    result.AddError($"'{there.Value.Text}' is a path on {there.Value.Target.Host}, and sglty sends from the machine it runs on: run the send there (as 'ssh {(there.Value.Target.User is { } user ? user + "@" : "")}{there.Value.Target.Host} sglty send {there.Value.Target.Directory} HOST:DIR'), or run 'sglty recv' here and send to its URL from there");
+                // With --to, every PATH is a source, and one that is not here is told as missing by the scan.
+                var there = result.GetValue(to) is null ? RemoteSource(sources) : null;
+                if (there is { } pull)
+                    result.AddError($"'{pull.Text}' is a path on {pull.Host}, and sglty sends from the machine it runs on: run the send there (as '{pull.There}'), or run 'sglty recv' here and send to its URL from there");
                 if (destination is null && sources is [_, _, ..] && IsHostAndPort(sources[^1]))
                     result.AddError($"'{sources[^1]}' reads as a receiver's HOST:PORT; for a directory named by digits write {sources[^1].Insert(sources[^1].LastIndexOf(':') + 1, "./")}, for a receiver sglty://{sources[^1][(sources[^1].IndexOf('@') + 1)..]}/");
                 else if (destination is null && there is null)
@@ -454,19 +455,33 @@ internal static partial class SendCommand
         word.LastIndexOf(':') is > 0 and var colon && int.TryParse(word.AsSpan(colon + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int port)
         && port <= 65535 && !word[..colon].Any(c => char.IsWhiteSpace(c) || c == '/');
 
-    /// <summary>Whether a word is HOST:PORT, a receiver's address as a bare URL (a [USER@]HOST:DIR with digits alone for DIR).</summary>
     /// <summary>
     /// The first source that is not here and reads as rsync's [USER@]HOST:PATH, a path on another machine (a pull, which
-    /// sglty does not do); null when there is none. A name here that holds a ':' is a local path, as it stands.
+    /// sglty does not do), with the send to run there instead; null when there is none. A name here that holds a ':'
+    /// is a local path, as it stands, and so is one that is not a HOST:PATH at all ('notes 10:30.txt'): the scan says
+    /// it is missing.
     /// </summary>
-    private static (string Text, RemoteTarget Target)? RemoteSource(string[] sources)
+    private static (string Text, string Host, string There)? RemoteSource(string[] sources)
     {
         foreach (string source in sources)
-            if (!Path.Exists(source) && new FileInfo(source).LinkTarget is null && RemoteTarget.TryParse(source, out var target))
-                return (source, target);
+        {
+            if (Path.Exists(source) || new FileInfo(source).LinkTarget is not null) continue;
+            RemoteTarget? target;
+            try
+            {
+                if (!RemoteTarget.TryParse(source, out target)) continue;
+            }
+            catch (FormatException)
+            {
+                continue;
+            }
+            string login = (target.User is { } user ? user + "@" : "") + target.Host;
+            return (source, target.Host, $"ssh {RemoteShell.Quoted(login)} sglty send {RemoteShell.Quoted(target.Directory.Length == 0 ? "." : target.Directory)} HOST:DIR");
+        }
         return null;
     }
 
+    /// <summary>Whether a word is HOST:PORT, a receiver's address as a bare URL (a [USER@]HOST:DIR with digits alone for DIR).</summary>
     private static bool IsHostAndPort(string word) =>
         word.LastIndexOf(':') is > 0 and var colon && colon + 1 < word.Length && word[(colon + 1)..].All(char.IsAsciiDigit) && !word[..colon].Contains('/');
 

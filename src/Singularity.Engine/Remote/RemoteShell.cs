@@ -17,6 +17,9 @@ public sealed record RemoteShell
     /// <summary>Make every missing directory of the target, as rsync --mkpath; without it, as rsync, only the last one (and none above a file named).</summary>
     public bool MakePath { get; init; }
 
+    /// <summary>A word as a POSIX shell on the other side reads it back: as it is when it holds nothing the shell treats apart, else in single quotes.</summary>
+    public static string Quoted(string word) => RemoteCommand.Quoted(word);
+
     /// <summary>
     /// Splits a remote shell command as rsync splits -e: at spaces, with '...' and "..." keeping a word whole (and,
     /// within double quotes, a backslash keeping a '"' or a backslash); elsewhere a backslash is itself

@@ -288,12 +288,14 @@ public sealed class RemoteShellTests
     [InlineData(new[] { "send", "a", "h:dir", "-e", "ssh -o 'x" }, "the remote shell command 'ssh -o 'x' leaves a ' open")]
     [InlineData(new[] { "send", "a", "web1:2024" }, "'web1:2024' reads as a receiver's HOST:PORT; for a directory named by digits write web1:./2024, for a receiver sglty://web1:2024/")]
     [InlineData(new[] { "send", "a", "me@[::1]:2024" }, "'me@[::1]:2024' reads as a receiver's HOST:PORT; for a directory named by digits write me@[::1]:./2024, for a receiver sglty://[::1]:2024/")]
-    [InlineData(new[] { "send", "a", "--mkpath", "--to", "sglty://h:1/" }, "--mkpath goes with a [USER@]HOST:DIR destination, whose receiver is started through ssh")]
+    [InlineData(new[] { "send", "a", "h:dir", "--mkpath", "--to", "sglty://h:1/" }, "--mkpath goes with a [USER@]HOST:DIR destination, whose receiver is started through ssh")]
     [InlineData(new[] { "send", "a", "h:dir", "--remote-listen", "7701" }, "--remote-listen takes HOST:PORT, as 0.0.0.0:7701 (port 0 for a free one), not '7701'")]
     [InlineData(new[] { "send", "a", "h:dir", "--remote-listen", "[::]:99999" }, "--remote-listen takes HOST:PORT")]
     [InlineData(new[] { "recv", "--dir", "x", "--once", "--until-stdin-closes" }, "--until-stdin-closes and --once each say when to stop")]
     [InlineData(new[] { "send", "web1:/srv/data", "./here" }, "'web1:/srv/data' is a path on web1, and sglty sends from the machine it runs on: run the send there (as 'ssh web1 sglty send /srv/data HOST:DIR'), or run 'sglty recv' here")]
-    [InlineData(new[] { "send", "a", "me@web1:data", "web2:backups" }, "'me@web1:data' is a path on web1, and sglty sends from the machine it runs on: run the send there (as 'ssh me@web1 sglty send data HOST:DIR')")]
+    [InlineData(new[] { "send", "a", "me@web1:my data", "web2:backups" }, "'me@web1:my data' is a path on web1, and sglty sends from the machine it runs on: run the send there (as 'ssh me@web1 sglty send 'my data' HOST:DIR')")]
+    [InlineData(new[] { "send", "web1:", "web2:backups" }, "(as 'ssh web1 sglty send . HOST:DIR')")]
+    [InlineData(new[] { "send", "notes 10:30.txt", "web2:backups" }, "cannot send 'notes 10:30.txt': no such file or directory")]
     public async Task A_destination_that_cannot_be_used_is_told_before_anything_runs(string[] arguments, string expected)
     {
         var (exit, _, error) = await SgltyProcess.RunAsync(arguments);
