@@ -294,7 +294,8 @@ internal sealed partial class ReceiverSession
         // A hard link is made over what stands at its name, which these rules would keep.
         if (_keepRules != 0 && (flags & OpenSessionFlags.HardLinks) != 0) throw new ProtocolViolationException("OpenSession asks to keep hard links together with --size-only, --update, --ignore-existing or --existing, which this receiver does not do");
         _checksum = (flags & OpenSessionFlags.Checksum) != 0;
-        _senderHearsWork |= (flags & (OpenSessionFlags.Delta | OpenSessionFlags.Checksum)) != 0;
+        // The more flags, read above, chose the earlier copies: Copied is --copy-dest.
+        _senderHearsWork = (flags & (OpenSessionFlags.Delta | OpenSessionFlags.Checksum)) != 0 || _earlierCopies == EarlierCopies.Copied;
         if (_checksum && (!_skipUnchanged || (flags & OpenSessionFlags.SizeOnly) != 0)) throw new ProtocolViolationException("OpenSession asks for --checksum without the quick check it refines, or with --size-only, which looks at no contents");
         _deleteExtraneous = (flags & OpenSessionFlags.DeleteExtraneous) != 0;
         _rootIsSent = (flags & OpenSessionFlags.RootIsSent) != 0;
@@ -369,7 +370,6 @@ internal sealed partial class ReceiverSession
         if ((flags & (MoreSessionFlags.CompareDest | MoreSessionFlags.CopyDest)) == (MoreSessionFlags.CompareDest | MoreSessionFlags.CopyDest))
             throw new ProtocolViolationException("OpenSession asks to both compare with and copy from LinkDest's directories");
         _earlierCopies = (flags & MoreSessionFlags.CompareDest) != 0 ? EarlierCopies.Compared : (flags & MoreSessionFlags.CopyDest) != 0 ? EarlierCopies.Copied : EarlierCopies.Linked;
-        _senderHearsWork |= (flags & MoreSessionFlags.CopyDest) != 0;
         _ignoreErrors = (flags & MoreSessionFlags.IgnoreErrors) != 0;
         _omitDirectoryTimes = (flags & MoreSessionFlags.OmitDirectoryTimes) != 0;
         _omitLinkTimes = (flags & MoreSessionFlags.OmitLinkTimes) != 0;
