@@ -138,7 +138,7 @@ internal static class SourceScanner
         {
             string full = Path.GetFullPath(path);
             if (Directory.Exists(full) || File.Exists(Path.TrimEndingDirectorySeparator(full)) || path.Contains('\uFFFD')) continue;
-            if (Unreachable(full) is var reason && !(rules.IgnoreMissing && reason == Missing))
+            if (Unreachable(full) is var reason && !PassedOver(rules, reason))
                 throw new SingularityException(ErrorCode.BadPath, $"cannot send '{path}': {reason}");
         }
     }
@@ -280,6 +280,9 @@ internal static class SourceScanner
 
     private const string Missing = "no such file or directory";
 
+    /// <summary>Whether a path given that cannot be found for <paramref name="reason"/> is passed over (rsync --ignore-missing-args): only one that is not there.</summary>
+    private static bool PassedOver(ScanRules rules, string reason) => rules.IgnoreMissing && reason == Missing;
+
     /// <summary>
     /// Why a path that does not seem to exist was not found: missing (<see cref="Missing"/>, the one case
     /// --ignore-missing-args passes over, as rsync's), in a directory this process may not search, or with something
@@ -325,7 +328,7 @@ internal static class SourceScanner
         /// </summary>
         public bool PassesOver(string reason, string? name)
         {
-            if (!rules.IgnoreMissing || reason != Missing) return false;
+            if (!PassedOver(rules, reason)) return false;
             if (name is not null) missing?.Add(name);
             return true;
         }
