@@ -10,10 +10,18 @@ public static class SgltyProcess
     /// <summary>As <see cref="Start"/>, in <paramref name="directory"/> (relative paths are read from there); null for this process's.</summary>
     public static Process StartIn(string? directory, params string[] arguments)
     {
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = directory ?? "" };
+        var info = Info(arguments);
+        info.WorkingDirectory = directory ?? "";
+        return Process.Start(info)!;
+    }
+
+    /// <summary>How `sglty` is started with <paramref name="arguments"/>, its output read: the build beside the tests, run by dotnet.</summary>
+    private static ProcessStartInfo Info(string[] arguments)
+    {
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "sglty.dll"));
         foreach (string argument in arguments) info.ArgumentList.Add(argument);
-        return Process.Start(info)!;
+        return info;
     }
 
     /// <summary>
@@ -75,9 +83,7 @@ public static class SgltyProcess
     /// <summary>Runs `sglty` to completion with <paramref name="environment"/> added to this process's environment.</summary>
     public static async Task<(int ExitCode, string Out, string Err)> RunWithEnvironmentAsync(IReadOnlyDictionary<string, string> environment, params string[] arguments)
     {
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "sglty.dll"));
-        foreach (string argument in arguments) info.ArgumentList.Add(argument);
+        var info = Info(arguments);
         foreach (var (name, value) in environment) info.Environment[name] = value;
         using var process = Process.Start(info)!;
         return await FinishAsync(process);
@@ -96,9 +102,9 @@ public static class SgltyProcess
     /// <summary>As <see cref="RunAsync"/>, with <paramref name="input"/> on standard input.</summary>
     public static async Task<(int ExitCode, string Out, string Err)> RunWithInputAsync(string input, params string[] arguments)
     {
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, StandardInputEncoding = new System.Text.UTF8Encoding(false), RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "sglty.dll"));
-        foreach (string argument in arguments) info.ArgumentList.Add(argument);
+        var info = Info(arguments);
+        info.RedirectStandardInput = true;
+        info.StandardInputEncoding = new System.Text.UTF8Encoding(false);
         using var process = Process.Start(info)!;
         await process.StandardInput.WriteAsync(input);
         process.StandardInput.Close();
