@@ -41,12 +41,14 @@ internal static class CommonOptions
 
     public static Option<string?> Token(string description) => new("--token") { Description = description, HelpName = "TOKEN" };
 
-    public static Option<string?> TokenFile() => new("--token-file") { Description = "read the token from the first line of FILE", HelpName = "FILE" };
+    public static Option<string?> TokenFile() => new("--token-file") { Description = "read the token from the first line of FILE (- for standard input)", HelpName = "FILE" };
 
     /// <summary>The token from --token, else --token-file, else the environment; null when none is given.</summary>
     public static string? ResolveToken(string? token, string? tokenFile)
     {
         if (!string.IsNullOrWhiteSpace(token)) return token.Trim();
+        if (tokenFile == "-")
+            return StandardInput.FirstLine()?.Trim() is { Length: > 0 } line ? line : throw new SingularityException(ErrorCode.AuthFailed, "--token-file -: standard input held no token line");
         if (tokenFile is not null)
         {
             try

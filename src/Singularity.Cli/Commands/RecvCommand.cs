@@ -131,7 +131,8 @@ internal static class RecvCommand
 
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             var serving = receiver.RunAsync(stop.Token);
-            if (untilStdinCloses) StopWhenInputEnds(stop);
+            // A receiver started through a remote shell ends with the sender that started it, which closes its input (or ends).
+            if (untilStdinCloses) StandardInput.CancelWhenEnded(stop);
             if (!once)
             {
                 await serving.ConfigureAwait(false);
@@ -159,37 +160,6 @@ internal static class RecvCommand
         {
             return Errors.Report(ex, json);
         }
-    }
-
-    /// <summary>Cancels <paramref name="stop"/> once standard input ends: a receiver started through a remote shell ends with the sender that started it, which closes its input (or ends).</summary>
-    private static void StopWhenInputEnds(CancellationTokenSource stop)
-    {
-        // A thread of its own: a read of a pipe or terminal blocks it until the input ends.
-        var watching = new Thread(() =>
-        {
-            try
-            {
-                using var input = Console.OpenStandardInput();
-                var buffer = new byte[512];
-                while (input.Read(buffer) > 0)
-                {
-                }
-            }
-            catch (IOException)
-            {
-                // Ended all the same.
-            }
-            try
-            {
-                stop.Cancel();
-            }
-            catch (ObjectDisposedException)
-            {
-                // The receiver had stopped already.
-            }
-        })
-        { IsBackground = true, Name = "stdin watch" };
-        watching.Start();
     }
 
     /// <summary>Whether a session is running, and since when none has: what --accept-timeout waits on.</summary>

@@ -10,12 +10,13 @@ internal static partial class SendCommand
 {
     public static Command Create()
     {
-        var paths = new Argument<string[]>("PATH") { Description = "files or directories to send; a directory ending in '/' sends its contents; without --to, the last is where to: [USER@]HOST:DIR or a URL", Arity = ArgumentArity.OneOrMore };
+        var paths = new Argument<string[]>("PATH") { Description = "files or directories to send; a directory ending in '/' sends its contents; without --to, the last is where to: [USER@]HOST:DIR or a URL; or, when all the others are [USER@]HOST:PATH on one machine, the directory here they go into (a pull, as scp and rsync take one)", Arity = ArgumentArity.OneOrMore };
         var to = new Option<string>("--to") { HelpName = "URL", Description = "the receiver's URL, as printed by `sglty recv` (sglty://HOST:PORT/); a path added to it names a directory below the receiver's to send into, created if missing (sglty://HOST:PORT/backups/web1/); or [USER@]HOST:DIR, as scp and rsync write it: sglty starts a receiver in DIR on HOST through ssh (-e), which sglty must be installed on, and the files travel over a TCP port of its own there (--remote-listen)" };
-        var rsh = new Option<string>("--rsh", "-e") { HelpName = "COMMAND", Description = $"with a [USER@]HOST:DIR destination, the remote shell that starts the receiver there, as rsync -e: 'ssh -p 2222 -i ~/.ssh/backup' (split at spaces; quotes keep a word whole); default ${RshVariable}, else ssh" };
-        var sgltyPath = new Option<string>("--sglty-path") { HelpName = "PROGRAM", Description = "with a [USER@]HOST:DIR destination, what runs sglty there, as rsync --rsync-path ('/opt/sglty/sglty', 'sudo sglty'); default sglty on the PATH of a login there, else ~/sglty/sglty" };
-        var makePath = new Option<bool>("--mkpath") { Description = "with a [USER@]HOST:DIR destination, make every missing directory of DIR, as rsync --mkpath (without it, as rsync, only the last, and none above a file named)" };
+        var rsh = new Option<string>("--rsh", "-e") { HelpName = "COMMAND", Description = $"with a [USER@]HOST:DIR destination, the remote shell that starts the receiver there (with [USER@]HOST:PATH sources, the send there), as rsync -e: 'ssh -p 2222 -i ~/.ssh/backup' (split at spaces; quotes keep a word whole); default ${RshVariable}, else ssh" };
+        var sgltyPath = new Option<string>("--sglty-path") { HelpName = "PROGRAM", Description = "with a [USER@]HOST:DIR destination (or [USER@]HOST:PATH sources), what runs sglty there, as rsync --rsync-path ('/opt/sglty/sglty', 'sudo sglty'); default sglty on the PATH of a login there, else ~/sglty/sglty" };
+        var makePath = new Option<bool>("--mkpath") { Description = "with a [USER@]HOST:DIR destination (or DIR here, for a pull), make every missing directory of DIR, as rsync --mkpath (without it, as rsync, only the last, and none above a file named)" };
         var remoteListen = new Option<string>("--remote-listen") { HelpName = "HOST:PORT", Description = "with a [USER@]HOST:DIR destination, what the receiver started there listens on, for a firewall that lets one port through (0.0.0.0:7701); default 0.0.0.0:0, a free port; the lanes connect to it from here, not through the shell" };
+        var untilStdinCloses = new Option<bool>("--until-stdin-closes") { Description = "stop, as interrupted, when standard input ends (after the token's line, with --token-file -): how `sglty send [USER@]HOST:PATH... DIR` ties the send it starts there through ssh to itself" };
         var lanes = CommonOptions.Lanes();
         var shardSize = CommonOptions.Size("--shard-size", "bytes per shard, e.g. 1MiB; default 4MiB");
         var inFlight = CommonOptions.Size("--in-flight", "most bytes sent but not yet acknowledged; default 128MiB");
@@ -130,7 +131,7 @@ internal static partial class SendCommand
         var inPlace = new Option<bool>("--inplace") { Description = "write a changed file into the one standing at its name, where it stands, as rsync --inplace does: no second copy takes the space (for large images and databases on a full disk), and with delta only the shards that differ are written (a file with other names is still written beside its name); as with rsync, a send that fails part way leaves it part old, part new, and readers see it change; not with --sparse or --backup (Linux receivers)" };
         var append = new Option<bool>("--append", "--append-verify") { Description = "for logs that grow, as rsync --append-verify: --inplace with delta on whatever the path, so only what follows what the receiver holds travels (with the shard it ends in), every kept shard compared first; unlike rsync --append, a copy as long as the source or longer is not left as it is but brought to the source's contents (cut, where the log was rotated); a receiver started with --no-delta takes the whole log; not with --whole-file, --sparse or --backup" };
         var wholeFile = new Option<bool>("--whole-file", "-W") { Description = "send changed files whole, never as a delta, as rsync --whole-file does" };
-        var command = new Command("send", "send files and directories to a receiver: one started through ssh (sglty send PATH... [USER@]HOST:DIR), or one running already (--to URL)") { paths, to, rsh, sgltyPath, remoteListen, makePath, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, modifyWindow, omitDirTimes, omitLinkTimes, update, ignoreExisting, existing, maxSize, minSize, delete, deleteExcluded, ignoreErrors, maxDelete, exclude, excludeFrom, include, includeFrom, filter, relative, filesFrom, recursive, from0, dryRun, verbose, quiet, itemize, outFormat, stats, info, logFile, logFileFormat, owners, owner, group, noOwner, noGroup, chown, archive, xattrs, acls, devices, specials, devicesAndSpecials, noDevices, noSpecials, noDevicesOrSpecials, human, noHuman, numericIds, hardLinks, oneFileSystem, copyLinks, copyUnsafeLinks, copyDirLinks, safeLinks, chmod, pruneEmpty, ignoreMissing, deleteMissing, removeSources, backup, backupDir, suffix, linkDest, compareDest, copyDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile, inPlace, append };
+        var command = new Command("send", "send files and directories to a receiver: one started through ssh (sglty send PATH... [USER@]HOST:DIR), or one running already (--to URL); or pull them from another machine, where ssh starts the send (sglty send [USER@]HOST:PATH... DIR)") { paths, to, rsh, sgltyPath, remoteListen, makePath, untilStdinCloses, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, modifyWindow, omitDirTimes, omitLinkTimes, update, ignoreExisting, existing, maxSize, minSize, delete, deleteExcluded, ignoreErrors, maxDelete, exclude, excludeFrom, include, includeFrom, filter, relative, filesFrom, recursive, from0, dryRun, verbose, quiet, itemize, outFormat, stats, info, logFile, logFileFormat, owners, owner, group, noOwner, noGroup, chown, archive, xattrs, acls, devices, specials, devicesAndSpecials, noDevices, noSpecials, noDevicesOrSpecials, human, noHuman, numericIds, hardLinks, oneFileSystem, copyLinks, copyUnsafeLinks, copyDirLinks, safeLinks, chmod, pruneEmpty, ignoreMissing, deleteMissing, removeSources, backup, backupDir, suffix, linkDest, compareDest, copyDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile, inPlace, append };
         foreach (var option in asAlways) command.Options.Add(option);
         command.Validators.Add(result =>
         {
@@ -149,26 +150,39 @@ internal static partial class SendCommand
                 (string? destination, sources) = Destination(sources, result.GetValue(to));
                 // With --to, every PATH is a source, and one that is not here is told as missing by the scan.
                 var there = result.GetValue(to) is null ? RemoteSource(sources) : null;
-                if (there is { } pull)
-                    result.AddError($"'{pull.Text}' is a path on {pull.Host}, and sglty sends from the machine it runs on: run the send there (as '{pull.There}'), or run 'sglty recv' here and send to its URL from there");
+                bool pulls = destination is null && Pull(sources) is not null;
+                if (there is { } elsewhere && !pulls)
+                    result.AddError(destination is null
+                        ? $"'{elsewhere.Text}' is a path on {elsewhere.Host}: give the directory here it goes into as the last argument ('sglty send {elsewhere.Text} DIR')"
+                        : $"'{elsewhere.Text}' is a path on {elsewhere.Host}, and sglty sends between this machine and another: run the send there (as '{elsewhere.There}'), or run 'sglty recv' here and send to its URL from there");
+                if (pulls)
+                {
+                    var local = new Option[] { remoteListen, token, tokenFile, untilStdinCloses, filesFrom, logFile }.FirstOrDefault(option => result.GetResult(option) is not null);
+                    if (local == remoteListen) result.AddError("--remote-listen names what a receiver started there listens on, and a pull (HOST:PATH... DIR) receives here, on a free port");
+                    else if (local == filesFrom || local == logFile) result.AddError($"{local.Name} does not go with a pull (HOST:PATH... DIR) yet: run the send on that machine, to 'sglty recv' here");
+                    else if (local == untilStdinCloses) result.AddError("--until-stdin-closes is how a pull ties the send it starts there to itself, not for the pull (HOST:PATH... DIR), which ends when it is stopped");
+                    else if (local is not null) result.AddError($"{local.Name} names a receiver's token, and the receiver of a pull (HOST:PATH... DIR) is here, with a token of its own that ssh carries there");
+                }
                 if (destination is null && sources is [_, _, ..] && IsHostAndPort(sources[^1]))
                     result.AddError($"'{sources[^1]}' reads as a receiver's HOST:PORT; for a directory named by digits write {sources[^1].Insert(sources[^1].LastIndexOf(':') + 1, "./")}, for a receiver sglty://{sources[^1][(sources[^1].IndexOf('@') + 1)..]}/");
-                else if (destination is null && there is null)
+                else if (destination is null && there is null && !pulls)
                     result.AddError("give the receiver: [USER@]HOST:DIR as the last argument, to start one there through ssh, or --to URL, as `sglty recv` prints it");
-                bool remote = destination is not null && RemoteTarget.TryParse(destination, out _);
+                bool remote = pulls || (destination is not null && RemoteTarget.TryParse(destination, out _));
                 if (remote && RemoteShell.Words(ShellCommand(result.GetValue(rsh))).Count == 0)
                     result.AddError(result.GetValue(rsh) is null ? $"{RshVariable} names no command; give the remote shell, as 'ssh -p 2222'" : "-e names no command; give the remote shell, as 'ssh -p 2222'");
                 if (!remote && new Option[] { rsh, sgltyPath, remoteListen, makePath }.FirstOrDefault(option => result.GetResult(option) is not null) is { } shellOnly)
                     result.AddError($"{shellOnly.Name} goes with a [USER@]HOST:DIR destination, whose receiver is started through ssh; a URL names one already running");
-                if (remote && result.GetValue(remoteListen) is { } listenThere && !IsListenAddress(listenThere))
+                if (remote && !pulls && result.GetValue(remoteListen) is { } listenThere && !IsListenAddress(listenThere))
                     result.AddError($"--remote-listen takes HOST:PORT, as 0.0.0.0:7701 (port 0 for a free one), not '{listenThere}'");
-                if (remote && new Option[] { token, tokenFile }.FirstOrDefault(option => result.GetResult(option) is not null) is { } secret)
+                if (remote && !pulls && new Option[] { token, tokenFile }.FirstOrDefault(option => result.GetResult(option) is not null) is { } secret)
                     result.AddError($"{secret.Name} opens a receiver already running; the one started through ssh makes its own token, which ssh carries back");
             }
             catch (FormatException ex)
             {
                 result.AddError(ex.Message);
             }
+            if (result.GetValue(untilStdinCloses) && new[] { result.GetValue(filesFrom) }.Concat(result.GetValue(excludeFrom) ?? []).Concat(result.GetValue(includeFrom) ?? []).Contains("-"))
+                result.AddError("--until-stdin-closes waits for standard input to end, which a list read from - (standard input) also reads; give the list as a file");
             if (result.GetValue(filesFrom) is not null && sources is { Length: not 1 })
                 result.AddError("--files-from takes one PATH: the directory the listed paths are relative to");
             if (result.GetValue(from0) && result.GetValue(filesFrom) is null) result.AddError("--from0 goes with --files-from");
@@ -282,6 +296,12 @@ internal static partial class SendCommand
             // As rsync's levels: no commas, commas (its default), units of 1000 (-h), of 1024 (-hh).
             int humanLevel = result.GetValue(noHuman) ? 0 : 1 + Math.Min(result.GetResult(human)?.IdentifierTokenCount ?? 0, 2);
             var output = new SendOutput(result.GetValue(json), lines, result.GetValue(quiet), statsLevel, Progress: flags.Progress is not 0, Names: flags.Name is not 0, logged, humanLevel);
+            if (result.GetValue(to) is null && Pull(result.GetValue(paths)!) is { } pull)
+            {
+                var from = new RemoteShell { Command = RemoteShell.Words(ShellCommand(result.GetValue(rsh))), Program = result.GetValue(sgltyPath), MakePath = result.GetValue(makePath) };
+                var words = WordsThere(result, paths, [rsh, sgltyPath, makePath, exclude, excludeFrom, include, includeFrom, filter]);
+                return PullAsync(pull, from, options, [.. words], PatternsInOrder(result, exclude, excludeFrom, include, includeFrom, filter), result.GetValue(json), cancellationToken);
+            }
             var (destination, sources) = Destination(result.GetValue(paths)!, result.GetValue(to));
             // Only a send through a shell reads -e and its variable.
             (RemoteTarget, RemoteShell)? throughShell = RemoteTarget.TryParse(destination!, out var target)
@@ -293,9 +313,82 @@ internal static partial class SendCommand
                     MakePath = result.GetValue(makePath),
                 })
                 : null;
-            return RunAsync(sources, result.GetValue(filesFrom) is { } list ? (list, result.GetValue(from0)) : null, destination!, throughShell, options, PatternsInOrder(result, exclude, excludeFrom, include, includeFrom, filter), result.GetValue(token), result.GetValue(tokenFile), output, cancellationToken);
+            return RunAsync(sources, result.GetValue(filesFrom) is { } list ? (list, result.GetValue(from0)) : null, destination!, throughShell, options, PatternsInOrder(result, exclude, excludeFrom, include, includeFrom, filter), result.GetValue(token), result.GetValue(tokenFile), result.GetValue(untilStdinCloses), output, cancellationToken);
         });
         return command;
+    }
+
+    /// <summary>
+    /// The words of the command line for the send a pull starts there, in the order given: every option but those
+    /// read here (<paramref name="readHere"/>, with their values), without the PATHs, which the pull names there.
+    /// </summary>
+    private static IEnumerable<string> WordsThere(ParseResult result, Argument paths, Option[] readHere)
+    {
+        var named = new HashSet<Token>(result.GetResult(paths)?.Tokens ?? [], ReferenceEqualityComparer.Instance);
+        var tokens = result.Tokens;
+        for (int i = 0; i < tokens.Count; i++)
+        {
+            var token = tokens[i];
+            if (token.Type is TokenType.Command or TokenType.DoubleDash || named.Contains(token)) continue;
+            if (token.Type == TokenType.Option && readHere.FirstOrDefault(option => Names(option, token)) is { } option)
+            {
+                // Its value is the next token (--exclude=X too is split in two).
+                if (option.ValueType != typeof(bool) && option.Arity.MaximumNumberOfValues > 0) i++;
+                continue;
+            }
+            yield return token.Value;
+        }
+    }
+
+    /// <summary>One of the engine's patterns as the --filter rule that reads back to it: a pattern without a kind is an exclude.</summary>
+    private static string AsFilterRule(string pattern) =>
+        pattern == "!" || (pattern.Length > 1 && pattern[1] == ' ' && "+-HSPR".Contains(pattern[0])) ? pattern : "- " + pattern;
+
+    /// <summary>
+    /// A pull: <c>sglty send</c> started through the shell on the machine the sources are on, into a receiver here in
+    /// <paramref name="pull"/>'s directory, made as rsync makes it (the last directory alone, unless --mkpath; a dry
+    /// run makes nothing, and receives into an empty directory of its own). What the send there prints is printed
+    /// here, and its exit code is this one's.
+    /// </summary>
+    private static async Task<int> PullAsync((RemoteTarget Login, string[] Paths, string Directory) pull, RemoteShell shell, TransferOptions options, string[] words, List<(Option Option, string Value)> patterns, bool json, CancellationToken cancellationToken)
+    {
+        string? standIn = null;
+        var shown = new RelayedLines(terminal: !Console.IsErrorRedirected);
+        try
+        {
+            // The patterns travel as rules, read here, as rsync's client reads its --exclude-from files and sends the rules.
+            words = [.. words, .. patterns.SelectMany(Patterns).Select(pattern => "--filter=" + AsFilterRule(pattern))];
+            string directory = pull.Directory;
+            if (!Directory.Exists(directory))
+            {
+                if (Path.Exists(directory) || new FileInfo(directory).LinkTarget is not null)
+                    throw new SingularityException(ErrorCode.BadPath, $"'{directory}' is not a directory: a pull (HOST:PATH... DIR) receives into one");
+                string above = Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory))) ?? "/";
+                if (!shell.MakePath && !Directory.Exists(above))
+                    throw new SingularityException(ErrorCode.BadPath, $"'{above}' is not there; make it first, or pull with --mkpath");
+                if (options.DryRun) directory = standIn = Directory.CreateTempSubdirectory("sglty-dry-run-").FullName;
+                else Directory.CreateDirectory(directory);
+            }
+            int code = await RemoteSender.RunAsync(pull.Login, pull.Paths, directory, words, shell, options, Console.Out.WriteLine, shown.Write, cancellationToken).ConfigureAwait(false);
+            shown.End();
+            return code;
+        }
+        catch (Exception) when (Errors.Interrupted)
+        {
+            shown.End();
+            Console.Error.WriteLine("sglty: interrupted; the same pull again resumes what arrived");
+            if (json) Errors.WriteJson("interrupted", null, Errors.InterruptedExit);
+            return Errors.InterruptedExit;
+        }
+        catch (Exception ex)
+        {
+            shown.End();
+            return Errors.Report(ex, json);
+        }
+        finally
+        {
+            if (standIn is not null) Directory.Delete(standIn, recursive: true);
+        }
     }
 
     /// <summary>
@@ -465,20 +558,42 @@ internal static partial class SendCommand
     {
         foreach (string source in sources)
         {
-            if (Path.Exists(source) || new FileInfo(source).LinkTarget is not null) continue;
-            RemoteTarget? target;
-            try
-            {
-                if (!RemoteTarget.TryParse(source, out target)) continue;
-            }
-            catch (FormatException)
-            {
-                continue;
-            }
+            if (Elsewhere(source) is not { } target) continue;
             string login = (target.User is { } user ? user + "@" : "") + target.Host;
             return (source, target.Host, $"ssh {RemoteShell.Quoted(login)} sglty send {RemoteShell.Quoted(target.Directory.Length == 0 ? "." : target.Directory)} HOST:DIR");
         }
         return null;
+    }
+
+    /// <summary>A source that is not here and reads as rsync's [USER@]HOST:PATH; null for any other.</summary>
+    private static RemoteTarget? Elsewhere(string source)
+    {
+        if (Path.Exists(source) || new FileInfo(source).LinkTarget is not null) return null;
+        try
+        {
+            return RemoteTarget.TryParse(source, out var target) ? target : null;
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// A pull, as scp and rsync take one: every PATH but the last a [USER@]HOST:PATH of one login there, the last the
+    /// directory here they go into; null when the words are not one. Sources of two machines, or of this one and
+    /// another, are a <see cref="FormatException"/>.
+    /// </summary>
+    private static (RemoteTarget Login, string[] Paths, string Directory)? Pull(string[] words)
+    {
+        if (words.Length < 2) return null;
+        var sources = words[..^1].Select(word => (Word: word, There: Elsewhere(word))).ToArray();
+        if (sources.FirstOrDefault(source => source.There is not null) is not (var first, { } login)) return null;
+        if (sources.FirstOrDefault(source => source.There is null).Word is { } here)
+            throw new FormatException($"'{here}' is no [USER@]HOST:PATH, and '{first}' is on {login.Host}: a send takes its sources from one machine; send them one after the other");
+        if (sources.FirstOrDefault(source => source.There!.Host != login.Host || source.There.User != login.User) is (var other, { } another))
+            throw new FormatException($"'{first}' and '{other}' are on {(another.Host == login.Host ? "two logins of " + login.Host : "two machines")}: a pull takes its sources from one; pull them one after the other");
+        return (login, [.. sources.Select(source => source.There!.Directory)], words[^1]);
     }
 
     /// <summary>Whether a word is HOST:PORT, a receiver's address as a bare URL (a [USER@]HOST:DIR with digits alone for DIR).</summary>
@@ -495,8 +610,10 @@ internal static partial class SendCommand
         : (null, paths);
 
     /// <summary>Sends to <paramref name="to"/>: a URL, or the [USER@]HOST:DIR <paramref name="throughShell"/> holds, read, with the shell that starts its receiver.</summary>
-    private static async Task<int> RunAsync(string[] paths, (string File, bool NulSeparated)? filesFrom, string to, (RemoteTarget Target, RemoteShell Shell)? throughShell, TransferOptions options, List<(Option Option, string Value)> patterns, string? token, string? tokenFile, SendOutput output, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(string[] paths, (string File, bool NulSeparated)? filesFrom, string to, (RemoteTarget Target, RemoteShell Shell)? throughShell, TransferOptions options, List<(Option Option, string Value)> patterns, string? token, string? tokenFile, bool untilStdinCloses, SendOutput output, CancellationToken cancellationToken)
     {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        cancellationToken = stop.Token;
         var (json, lines, quiet, stats, progress, _, logged, human) = output;
         TransferLog? log = null;
         RemoteReceiver? remote = null;
@@ -536,6 +653,8 @@ internal static partial class SendCommand
                 url = ConnectionUrl.Parse(to);
                 if (url.Token is null && CommonOptions.ResolveToken(token, tokenFile) is { } given) url = url with { Token = given };
             }
+            // A send started through a remote shell ends with the pull that started it, which closes its input (or ends).
+            if (untilStdinCloses) StandardInput.CancelWhenEnded(stop, () => Errors.Interrupted = true);
             log?.Write($"{(options.DryRun ? "dry run: " : "")}sending {Count.Of(paths.Length, "path")} to sglty://{(url.Host.Contains(':') ? $"[{url.Host}]" : url.Host)}:{url.Port}/{Errors.Printable(url.Directory ?? "")}");
             // As rsync -v: each file as it arrives, so that a long send shows what is done, and a failed one what got
             // there. To a terminal, the list takes the bar's place (it would write between the bar's redraws), and

@@ -24,15 +24,9 @@ internal static partial class RemoteCommand
         if (options.Cipher == CipherSuite.None) words.Add("--encrypt=none");
         if (options.Devices) words.Add("--devices");
         if (options.CongestionControl is { } congestion) words.Add("--congestion=" + congestion);
-        // The program is the user's own words, as rsync's --rsync-path ("sudo sglty"); without one, sglty on the PATH
-        // of a login there, else where the README builds it.
-        string find = shell.Program is null
-            ? "p=$(command -v sglty) || p=\"$HOME/sglty/sglty\"; [ -x \"$p\" ] || { echo \"sglty: sglty is not on the PATH of a login there, nor at ~/sglty/sglty\" >&2; exit 127; }; "
-            : "";
-        string run = $"{shell.Program ?? "\"$p\""} \"$@\" \"--dir=$d\"";
-        // The user's words may be more than a program ("cd /srv && sglty", as rsync's documented --rsync-path): they
-        // are run, not exec'd.
-        string last = shell.Program is null ? $"exec {run}" : run;
+        string find = Find(shell);
+        string run = $"{Program(shell)} \"$@\" \"--dir=$d\"";
+        string last = Last(shell, run);
         // The directory as an absolute path: the user's words may change directory first ("cd /srv && sglty").
         string choose = (fileName is null ? "d=$1; shift; " : $"d=$1; f=$2; shift 2; if [ ! -d \"$d\" ]; then d=$f; echo {NamesFile}; fi; ")
             + "case $d in /*) ;; *) d=$PWD/$d ;; esac; ";
@@ -54,6 +48,36 @@ internal static partial class RemoteCommand
         line.AddRange(words.Select(Quoted));
         return string.Join(' ', line);
     }
+
+    /// <summary>
+    /// The command line that runs <c>sglty send</c> there for <see cref="RemoteSender"/>: to <paramref name="url"/>, with
+    /// <paramref name="sendWords"/>, sending <paramref name="paths"/> (relative to the login's home). The token comes as
+    /// the first line of its input, and the send ends when that input does.
+    /// </summary>
+    public static string ForSend(RemoteShell shell, ConnectionUrl url, IReadOnlyList<string> sendWords, IReadOnlyList<string> paths)
+    {
+        var words = new List<string> { "send", "--until-stdin-closes", "--token-file=-", "--to=" + url };
+        words.AddRange(sendWords);
+        words.Add("--");
+        string script = Find(shell) + Last(shell, $"{Program(shell)} \"$@\"");
+        var line = new List<string> { Quoted("sh"), Quoted("-c"), Quoted(script), Quoted("sh") };
+        line.AddRange(words.Select(Quoted));
+        line.AddRange(paths.Select(path => Word(DirectoryThere(path))));
+        return string.Join(' ', line);
+    }
+
+    /// <summary>
+    /// The words that find sglty there: the program is the user's own words, as rsync's --rsync-path ("sudo sglty");
+    /// without one, sglty on the PATH of a login there, else where the README builds it.
+    /// </summary>
+    private static string Find(RemoteShell shell) => shell.Program is null
+        ? "p=$(command -v sglty) || p=\"$HOME/sglty/sglty\"; [ -x \"$p\" ] || { echo \"sglty: sglty is not on the PATH of a login there, nor at ~/sglty/sglty\" >&2; exit 127; }; "
+        : "";
+
+    private static string Program(RemoteShell shell) => shell.Program ?? "\"$p\"";
+
+    /// <summary>The last command: the user's words may be more than a program ("cd /srv &amp;&amp; sglty", as rsync's documented --rsync-path), so they are run, not exec'd.</summary>
+    private static string Last(RemoteShell shell, string run) => shell.Program is null ? $"exec {run}" : run;
 
     /// <summary>
     /// Where a send of one file may give it the target's name, as scp and rsync do when the target is not a directory:

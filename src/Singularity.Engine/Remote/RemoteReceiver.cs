@@ -218,7 +218,7 @@ public sealed class RemoteReceiver : IAsyncDisposable
     /// The host the lanes connect to: the one given, or for ssh the name its configuration gives that host (ssh -G), so
     /// that an alias of ~/.ssh/config reaches the same machine.
     /// </summary>
-    private static async Task<string> HostToReachAsync(RemoteTarget target, RemoteShell shell, CancellationToken cancellationToken)
+    internal static async Task<string> HostToReachAsync(RemoteTarget target, RemoteShell shell, CancellationToken cancellationToken)
     {
         if (!IsSsh(shell)) return target.Host;
         var info = ShellStart(shell with { Command = [.. shell.Command, "-G"] }, target, "true");

@@ -9,36 +9,6 @@ namespace Singularity.Tests.EndToEnd;
 /// </summary>
 public sealed class RemoteShellTests
 {
-    /// <summary>
-    /// A stand-in for ssh, named ssh: answers ssh -G with 127.0.0.1 for any host (as an alias of ~/.ssh/config would
-    /// be answered); otherwise writes the words it was given beside itself, skips its options and the host, and runs
-    /// the rest as one line in $HOME, as ssh does, writing the pid of what it runs, and its exit code after it.
-    /// </summary>
-    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
-    private static string FakeShell(TempDirectory temp)
-    {
-        string path = Path.Combine(temp.Sub("bin"), "ssh");
-        File.WriteAllText(path, """
-            #!/bin/sh
-            case " $* " in *" -G "*) echo "hostname 127.0.0.1"; exit 0;; esac
-            printf '%s\n' "$@" > "$0.words"
-            umask 022
-            while :; do case $1 in -l) shift 2;; -*) shift;; *) break;; esac; done
-            shift
-            cd "$HOME" || exit 1
-            # As a terminal's codes would come first, with no line end.
-            [ -n "$FAKE_TTY_CODES" ] && printf '\033[?1h\033='
-            sh -c "echo \$\$ > '$0.pid'; exec $*"
-            code=$?
-            echo $code > "$0.exit"
-            exit $code
-            """);
-        File.SetUnixFileMode(path, (UnixFileMode)0b111_101_101);
-        return path;
-    }
-
-    private static string Sglty => $"dotnet {Path.Combine(AppContext.BaseDirectory, "sglty.dll")}";
-
     [Fact]
     public async Task A_tree_sent_to_USER_at_HOST_DIR_arrives_there_and_the_receiver_ends_with_the_send()
     {
@@ -52,9 +22,9 @@ public sealed class RemoteShellTests
         // Where the README builds it: the receiver's side finds sglty there when its PATH has none.
         string installed = Path.Combine(home, "sglty", "sglty");
         Directory.CreateDirectory(Path.GetDirectoryName(installed)!);
-        File.WriteAllText(installed, $"#!/bin/sh\nexec {Sglty} \"$@\"\n");
+        File.WriteAllText(installed, $"#!/bin/sh\nexec {FakeSsh.Sglty} \"$@\"\n");
         File.SetUnixFileMode(installed, (UnixFileMode)0b111_101_101);
-        string shell = FakeShell(temp);
+        string shell = FakeSsh.Create(temp);
 
         var (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(new Dictionary<string, string> { ["HOME"] = home },
             "send", tree, "backup@web1-alias:backups/day1", "-e", shell, "--remote-listen", "127.0.0.1:0", "--mkpath");
@@ -83,12 +53,12 @@ public sealed class RemoteShellTests
         string tree = temp.Sub("src/d");
         TestFiles.Create(Path.Combine(tree, "a.bin"), 70_000);
         string home = temp.Sub("home");
-        string shell = FakeShell(temp);
+        string shell = FakeSsh.Create(temp);
         string there = Path.Combine(temp.Path, "it's a $HOME `x` dir");
 
         // The shell from SGLTY_RSH, and a terminal's codes before the URL on its line.
         var (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(new Dictionary<string, string> { ["HOME"] = home, ["SGLTY_RSH"] = shell, ["FAKE_TTY_CODES"] = "1" },
-            "send", tree, $"localhost:{there}", "--sglty-path", $"cd / && {Sglty}", "--remote-listen", "127.0.0.1:0", "--encrypt", "none");
+            "send", tree, $"localhost:{there}", "--sglty-path", $"cd / && {FakeSsh.Sglty}", "--remote-listen", "127.0.0.1:0", "--encrypt", "none");
 
         Assert.True(exit == 0, error);
         Assert.Contains(", none", error);
@@ -105,9 +75,9 @@ public sealed class RemoteShellTests
         string home = temp.Sub("home");
         Directory.CreateDirectory(Path.Combine(home, "into"));
         Directory.CreateDirectory(Path.Combine(home, "backups"));
-        string shell = FakeShell(temp);
+        string shell = FakeSsh.Create(temp);
         var environment = new Dictionary<string, string> { ["HOME"] = home };
-        string[] common = ["-e", shell, "--sglty-path", Sglty, "--remote-listen", "127.0.0.1:0"];
+        string[] common = ["-e", shell, "--sglty-path", FakeSsh.Sglty, "--remote-listen", "127.0.0.1:0"];
 
         // Not there: it names the file, in the directory above it.
         var (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", file, "localhost:backups/db-1206.dump", .. common]);
@@ -115,7 +85,7 @@ public sealed class RemoteShellTests
         TestFiles.AssertSameBytes(file, Path.Combine(home, "backups", "db-1206.dump"));
         Assert.Equal(["db-1206.dump"], Directory.GetFileSystemEntries(Path.Combine(home, "backups")).Select(Path.GetFileName));
         // A directory there: the file goes into it, relative to the home whatever --sglty-path does first.
-        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", file, "localhost:into", "-e", shell, "--sglty-path", $"cd / && {Sglty}", "--remote-listen", "127.0.0.1:0"]);
+        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", file, "localhost:into", "-e", shell, "--sglty-path", $"cd / && {FakeSsh.Sglty}", "--remote-listen", "127.0.0.1:0"]);
         Assert.True(exit == 0, error);
         TestFiles.AssertSameBytes(file, Path.Combine(home, "into", "db.dump"));
         // A trailing '/' asks for a directory, made if missing.
@@ -138,10 +108,10 @@ public sealed class RemoteShellTests
         TestFiles.Create(Path.Combine(tree, "a.bin"), 1000);
         string home = temp.Sub("home");
         string scratch = temp.Sub("tmp");
-        string shell = FakeShell(temp);
+        string shell = FakeSsh.Create(temp);
 
         var (exit, output, error) = await SgltyProcess.RunWithEnvironmentAsync(new Dictionary<string, string> { ["HOME"] = home, ["TMPDIR"] = scratch },
-            "send", "-n", tree, "localhost:yet", "-e", shell, "--sglty-path", Sglty, "--remote-listen", "127.0.0.1:0");
+            "send", "-n", tree, "localhost:yet", "-e", shell, "--sglty-path", FakeSsh.Sglty, "--remote-listen", "127.0.0.1:0");
 
         Assert.True(exit == 0, error);
         Assert.Equal("site/a.bin", output.Trim());
@@ -152,7 +122,7 @@ public sealed class RemoteShellTests
 
         // What the real send would refuse, the dry run refuses too.
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(new Dictionary<string, string> { ["HOME"] = home, ["TMPDIR"] = scratch },
-            "send", "-n", tree, "localhost:not/yet", "-e", shell, "--sglty-path", Sglty, "--remote-listen", "127.0.0.1:0");
+            "send", "-n", tree, "localhost:not/yet", "-e", shell, "--sglty-path", FakeSsh.Sglty, "--remote-listen", "127.0.0.1:0");
         Assert.Equal((1, $"sglty: error: could not start a receiver on localhost through {shell}: '{home}/not' is not there; make it first, or send with --mkpath (exit code 1)"), (exit, error.Trim()));
     }
 
@@ -164,7 +134,7 @@ public sealed class RemoteShellTests
         string tree = temp.Sub("src/d");
         TestFiles.Create(Path.Combine(tree, "a.bin"), 10);
         string home = temp.Sub("home");
-        string shell = FakeShell(temp);
+        string shell = FakeSsh.Create(temp);
         var environment = new Dictionary<string, string> { ["HOME"] = home, ["PATH"] = "/usr/bin:/bin" };
 
         // Not installed there: neither on the PATH nor at ~/sglty/sglty.
@@ -175,7 +145,7 @@ public sealed class RemoteShellTests
 
         // The receiver refuses its directory: what it said comes back.
         File.WriteAllText(Path.Combine(home, "taken"), "a file");
-        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", tree, "localhost:taken", "-e", shell, "--sglty-path", Sglty);
+        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", tree, "localhost:taken", "-e", shell, "--sglty-path", FakeSsh.Sglty);
         Assert.Equal(1, exit);
         Assert.StartsWith("sglty: error: could not start a receiver on localhost through " + shell + ": ", error.Trim());
         Assert.EndsWith("(exit code 1)", error.Trim());
@@ -183,7 +153,7 @@ public sealed class RemoteShellTests
         Assert.Single(error.Trim().Split('\n'));
 
         // A directory whose parent is not there, without --mkpath, as rsync refuses it.
-        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", tree, "localhost:a/b", "-e", shell, "--sglty-path", Sglty);
+        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", tree, "localhost:a/b", "-e", shell, "--sglty-path", FakeSsh.Sglty);
         Assert.Equal((1, $"sglty: error: could not start a receiver on localhost through {shell}: '{home}/a' is not there; make it first, or send with --mkpath (exit code 1)"), (exit, error.Trim()));
         Assert.False(Directory.Exists(Path.Combine(home, "a")));
 
@@ -194,7 +164,7 @@ public sealed class RemoteShellTests
         Assert.EndsWith("/nowhere/sglty: not found (exit code 127); check --sglty-path", error.Trim());
 
         // A login that prints and prints, and no URL.
-        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", tree, "localhost:dst", "-e", shell, "--sglty-path", $"seq 1001; {Sglty}");
+        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", tree, "localhost:dst", "-e", shell, "--sglty-path", $"seq 1001; {FakeSsh.Sglty}");
         Assert.Equal((1, $"sglty: error: localhost printed 1000 lines and no receiver's URL: 1000; check that '{shell} -T localhost' runs sglty there"), (exit, error.Trim()));
 
         // No such shell.
@@ -205,7 +175,7 @@ public sealed class RemoteShellTests
         // A source that is not here: told before the shell runs, so nothing is made there.
         File.Delete(shell + ".words");
         string gone = Path.Combine(temp.Path, "src", "gone.txt");
-        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", gone, "localhost:new.txt", "-e", shell, "--sglty-path", Sglty);
+        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", gone, "localhost:new.txt", "-e", shell, "--sglty-path", FakeSsh.Sglty);
         Assert.Equal((1, $"sglty: error: cannot send '{gone}': no such file or directory"), (exit, error.Trim()));
         Assert.False(File.Exists(shell + ".words"));
     }
@@ -247,9 +217,9 @@ public sealed class RemoteShellTests
         using var temp = new TempDirectory();
         string file = TestFiles.Create(Path.Combine(temp.Sub("src"), "big.bin"), 24 << 20, seed: 9);
         string home = temp.Sub("home");
-        string shell = FakeShell(temp);
+        string shell = FakeSsh.Create(temp);
         var environment = new Dictionary<string, string> { ["HOME"] = home };
-        string[] common = ["-e", shell, "--sglty-path", Sglty, "--remote-listen", "127.0.0.1:0", "--shard-size", "256KiB"];
+        string[] common = ["-e", shell, "--sglty-path", FakeSsh.Sglty, "--remote-listen", "127.0.0.1:0", "--shard-size", "256KiB"];
 
         // At 2 MiB a second, the send takes twelve: the receiver is killed once some of it arrived.
         var info = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
@@ -292,8 +262,18 @@ public sealed class RemoteShellTests
     [InlineData(new[] { "send", "a", "h:dir", "--remote-listen", "7701" }, "--remote-listen takes HOST:PORT, as 0.0.0.0:7701 (port 0 for a free one), not '7701'")]
     [InlineData(new[] { "send", "a", "h:dir", "--remote-listen", "[::]:99999" }, "--remote-listen takes HOST:PORT")]
     [InlineData(new[] { "recv", "--dir", "x", "--once", "--until-stdin-closes" }, "--until-stdin-closes and --once each say when to stop")]
-    [InlineData(new[] { "send", "web1:/srv/data", "./here" }, "'web1:/srv/data' is a path on web1, and sglty sends from the machine it runs on: run the send there (as 'ssh web1 sglty send /srv/data HOST:DIR'), or run 'sglty recv' here")]
-    [InlineData(new[] { "send", "a", "me@web1:my data", "web2:backups" }, "'me@web1:my data' is a path on web1, and sglty sends from the machine it runs on: run the send there (as 'ssh me@web1 sglty send 'my data' HOST:DIR')")]
+    [InlineData(new[] { "send", "web1:/srv/data", "web2:backups" }, "'web1:/srv/data' is a path on web1, and sglty sends between this machine and another: run the send there (as 'ssh web1 sglty send /srv/data HOST:DIR'), or run 'sglty recv' here")]
+    [InlineData(new[] { "send", "a", "me@web1:my data", "web2:backups" }, "'me@web1:my data' is a path on web1, and sglty sends between this machine and another: run the send there (as 'ssh me@web1 sglty send 'my data' HOST:DIR')")]
+    [InlineData(new[] { "send", "web1:/srv/data" }, "'web1:/srv/data' is a path on web1: give the directory here it goes into as the last argument ('sglty send web1:/srv/data DIR')")]
+    [InlineData(new[] { "send", "web1:a", "web2:b", "here" }, "'web1:a' and 'web2:b' are on two machines: a pull takes its sources from one")]
+    [InlineData(new[] { "send", "web1:a", "me@web1:b", "here" }, "'web1:a' and 'me@web1:b' are on two logins of web1")]
+    [InlineData(new[] { "send", "web1:a", "no-such-file-here", "here" }, "'no-such-file-here' is no [USER@]HOST:PATH, and 'web1:a' is on web1: a send takes its sources from one machine")]
+    [InlineData(new[] { "send", "web1:a", "here", "--files-from", "list" }, "--files-from does not go with a pull (HOST:PATH... DIR) yet")]
+    [InlineData(new[] { "send", "web1:a", "here", "--log-file", "log" }, "--log-file does not go with a pull (HOST:PATH... DIR) yet")]
+    [InlineData(new[] { "send", "web1:a", "here", "--remote-listen", "0.0.0.0:7701" }, "--remote-listen names what a receiver started there listens on, and a pull (HOST:PATH... DIR) receives here")]
+    [InlineData(new[] { "send", "web1:a", "here", "--token", "x" }, "--token names a receiver's token, and the receiver of a pull (HOST:PATH... DIR) is here")]
+    [InlineData(new[] { "send", "web1:a", "here", "--until-stdin-closes" }, "--until-stdin-closes is how a pull ties the send it starts there to itself")]
+    [InlineData(new[] { "send", "a", "--to", "sglty://h:1/", "--until-stdin-closes", "--exclude-from", "-" }, "--until-stdin-closes waits for standard input to end, which a list read from - (standard input) also reads")]
     [InlineData(new[] { "send", "web1:", "web2:backups" }, "(as 'ssh web1 sglty send . HOST:DIR')")]
     [InlineData(new[] { "send", "notes 10:30.txt", "web2:backups" }, "cannot send 'notes 10:30.txt': no such file or directory")]
     public async Task A_destination_that_cannot_be_used_is_told_before_anything_runs(string[] arguments, string expected)

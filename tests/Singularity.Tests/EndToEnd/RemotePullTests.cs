@@ -1,0 +1,151 @@
+using Singularity.Tests.Support;
+
+namespace Singularity.Tests.EndToEnd;
+
+/// <summary>
+/// `sglty send [USER@]HOST:PATH... DIR`, scp's and rsync's pull: the send runs on the other machine, started through a
+/// remote shell, into a receiver here. A stand-in for ssh runs it on this machine, in a home of the test's own.
+/// </summary>
+public sealed class RemotePullTests
+{
+    [Fact]
+    public async Task A_tree_pulled_arrives_here_with_the_patterns_read_here_and_the_token_on_no_command_line()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var temp = new TempDirectory();
+        string home = temp.Sub("home");
+        string tree = Path.Combine(home, "src", "site");
+        TestFiles.Create(Path.Combine(tree, "big.bin"), (3 << 20) + 5);
+        TestFiles.Create(Path.Combine(tree, "sub", "small.txt"), 17, seed: 2);
+        TestFiles.Create(Path.Combine(tree, "sub", "scratch.tmp"), 9, seed: 3);
+        Directory.CreateDirectory(Path.Combine(tree, "empty"));
+        TestFiles.Create(Path.Combine(home, "notes.txt"), 1000, seed: 4);
+        // A file here, as rsync's client reads its --exclude-from and sends the rules.
+        string patterns = Path.Combine(temp.Path, "leave-out");
+        File.WriteAllText(patterns, "*.tmp\n");
+        string shell = FakeSsh.Create(temp);
+        string into = Path.Combine(temp.Path, "backup");
+
+        var (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(new Dictionary<string, string> { ["HOME"] = home },
+            "send", "-e", shell, "--sglty-path", FakeSsh.Sglty, "--exclude-from", patterns, "backup@web1-alias:src/site", "backup@web1-alias:~/notes.txt", into);
+
+        Assert.True(exit == 0, error);
+        Assert.Contains("sent 3 files", error);
+        TestFiles.AssertSameBytes(Path.Combine(tree, "big.bin"), Path.Combine(into, "site", "big.bin"));
+        TestFiles.AssertSameBytes(Path.Combine(tree, "sub", "small.txt"), Path.Combine(into, "site", "sub", "small.txt"));
+        TestFiles.AssertSameBytes(Path.Combine(home, "notes.txt"), Path.Combine(into, "notes.txt"));
+        Assert.True(Directory.Exists(Path.Combine(into, "site", "empty")));
+        Assert.False(File.Exists(Path.Combine(into, "site", "sub", "scratch.tmp")));
+        string words = File.ReadAllText(shell + ".words");
+        Assert.Contains("backup", words);
+        Assert.Contains("--token-file=-", words);
+        Assert.DoesNotContain("token=", words);
+        Assert.DoesNotContain(patterns, words);
+        Assert.DoesNotContain(".tmp", Directory.GetFiles(into, "*", SearchOption.AllDirectories).Aggregate("", string.Concat));
+    }
+
+    [Fact]
+    public async Task A_pull_passes_on_delete_and_dry_run_and_says_what_failed_there()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var temp = new TempDirectory();
+        string home = temp.Sub("home");
+        string tree = Path.Combine(home, "data");
+        TestFiles.Create(Path.Combine(tree, "a.bin"), 100_000);
+        string shell = FakeSsh.Create(temp);
+        var environment = new Dictionary<string, string> { ["HOME"] = home };
+        string[] common = ["-e", shell, "--sglty-path", FakeSsh.Sglty];
+        string into = temp.Sub("mirror");
+        string stale = TestFiles.Create(Path.Combine(into, "stale.txt"), 10, seed: 5);
+
+        // A dry run lists what it would do, and changes nothing here.
+        var (exit, output, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", "-n", "--delete", "localhost:data/", into, .. common]);
+        Assert.True(exit == 0, error);
+        Assert.Contains("a.bin", output);
+        Assert.Contains("deleting stale.txt", output);
+        Assert.True(File.Exists(stale));
+        Assert.False(File.Exists(Path.Combine(into, "a.bin")));
+        // Nor into a directory not there.
+        string missing = Path.Combine(temp.Path, "not-yet");
+        (exit, output, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", "-n", "localhost:data", missing, .. common]);
+        Assert.True(exit == 0, error);
+        Assert.Contains("data/a.bin", output);
+        Assert.False(Path.Exists(missing));
+
+        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", "--delete", "localhost:data/", into, .. common]);
+        Assert.True(exit == 0, error);
+        TestFiles.AssertSameBytes(Path.Combine(tree, "a.bin"), Path.Combine(into, "a.bin"));
+        Assert.False(File.Exists(stale));
+
+        // The send there says what it could not find, and its exit code is the pull's.
+        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", "localhost:data/gone.bin", into, .. common]);
+        Assert.Equal(1, exit);
+        Assert.Contains("cannot send 'data/gone.bin': no such file or directory", error);
+        // What cannot run there is told, with what to do.
+        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", "localhost:data", into, "-e", shell);
+        Assert.NotEqual(0, exit);
+        Assert.Contains("could not start sglty on localhost; install it there", error);
+    }
+
+    [Fact]
+    public async Task A_directory_here_that_cannot_take_the_pull_is_told_before_anything_runs()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var temp = new TempDirectory();
+        string shell = FakeSsh.Create(temp);
+        string file = TestFiles.Create(Path.Combine(temp.Path, "file"), 10);
+
+        var (exit, _, error) = await SgltyProcess.RunAsync("send", "localhost:data", file, "-e", shell, "--sglty-path", FakeSsh.Sglty);
+        Assert.NotEqual(0, exit);
+        Assert.Contains($"'{file}' is not a directory: a pull (HOST:PATH... DIR) receives into one", error);
+
+        string deep = Path.Combine(temp.Path, "a", "b");
+        (exit, _, error) = await SgltyProcess.RunAsync("send", "localhost:data", deep, "-e", shell, "--sglty-path", FakeSsh.Sglty);
+        Assert.NotEqual(0, exit);
+        Assert.Contains($"'{Path.Combine(temp.Path, "a")}' is not there; make it first, or pull with --mkpath", error);
+        Assert.False(File.Exists(shell + ".words"));
+    }
+
+    /// <summary>
+    /// However the pull ends, killed too, the send there ends with it (which would otherwise go on retrying for
+    /// minutes), and the same pull again resumes.
+    /// </summary>
+    [Fact]
+    public async Task The_send_there_ends_with_a_killed_pull_and_the_same_pull_again_completes()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var temp = new TempDirectory();
+        string home = temp.Sub("home");
+        string source = TestFiles.Create(Path.Combine(home, "big.bin"), 8 << 20, seed: 6);
+        string shell = FakeSsh.Create(temp);
+        string into = temp.Sub("here");
+        var environment = new Dictionary<string, string> { ["HOME"] = home };
+        string[] arguments = ["send", "localhost:big.bin", into, "-e", shell, "--sglty-path", FakeSsh.Sglty, "--shard-size", "256KiB", "--retries", "1000", "--bwlimit", "1MiB"];
+
+        var info = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "sglty.dll"));
+        foreach (string argument in arguments) info.ArgumentList.Add(argument);
+        info.Environment["HOME"] = home;
+        using var pull = System.Diagnostics.Process.Start(info)!;
+        _ = pull.StandardOutput.ReadToEndAsync();
+        _ = pull.StandardError.ReadToEndAsync();
+        // Killed once the receiver's journal vouches for some shards (a header and a few records).
+        string journal = Path.Combine(into, ".big.bin.sglty-state");
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(1);
+        while (!(File.Exists(journal) && new FileInfo(journal).Length >= 256) && DateTime.UtcNow < deadline) await Task.Delay(50);
+        Assert.True(File.Exists(journal), "the pull never started writing");
+        int there = int.Parse(File.ReadAllText(shell + ".pid").Trim());
+
+        pull.Kill();
+        await pull.WaitForExitAsync();
+        deadline = DateTime.UtcNow + TimeSpan.FromMinutes(1);
+        while (Directory.Exists($"/proc/{there}") && DateTime.UtcNow < deadline) await Task.Delay(50);
+        Assert.False(Directory.Exists($"/proc/{there}"), "the send there outlived the pull");
+        Assert.False(File.Exists(Path.Combine(into, "big.bin")));
+
+        var (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, [.. arguments[..^2]]);
+        Assert.True(exit == 0, error);
+        Assert.Contains("already there from an interrupted send", error);
+        TestFiles.AssertSameBytes(source, Path.Combine(into, "big.bin"));
+    }
+}
