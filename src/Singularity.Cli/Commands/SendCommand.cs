@@ -17,6 +17,7 @@ internal static partial class SendCommand
         var makePath = new Option<bool>("--mkpath") { Description = "with a [USER@]HOST:DIR destination (or DIR here, for a pull), make every missing directory of DIR, as rsync --mkpath (without it, as rsync, only the last, and none above a file named)" };
         var remoteListen = new Option<string>("--remote-listen") { HelpName = "HOST:PORT", Description = "with a [USER@]HOST:DIR destination, what the receiver started there listens on, for a firewall that lets one port through (0.0.0.0:7701); default 0.0.0.0:0, a free port; the lanes connect to it from here, not through the shell" };
         var untilStdinCloses = new Option<bool>("--until-stdin-closes") { Description = "stop, as interrupted, when standard input ends (after the token's line, with --token-file -): how `sglty send [USER@]HOST:PATH... DIR` ties the send it starts there through ssh to itself" };
+        var fileName = new Option<string>("--file-name") { HelpName = "NAME", Description = "give the one file sent this name in the receiver's directory, as scp names a file copied to a path that is not a directory (how a pull to DIR/NAME, or a send to [USER@]HOST:DIR/NAME, names it); the send must hold one file" };
         var lanes = CommonOptions.Lanes();
         var shardSize = CommonOptions.Size("--shard-size", "bytes per shard, e.g. 1MiB; default 4MiB");
         var inFlight = CommonOptions.Size("--in-flight", "most bytes sent but not yet acknowledged; default 128MiB");
@@ -131,7 +132,7 @@ internal static partial class SendCommand
         var inPlace = new Option<bool>("--inplace") { Description = "write a changed file into the one standing at its name, where it stands, as rsync --inplace does: no second copy takes the space (for large images and databases on a full disk), and with delta only the shards that differ are written (a file with other names is still written beside its name); as with rsync, a send that fails part way leaves it part old, part new, and readers see it change; not with --sparse or --backup (Linux receivers)" };
         var append = new Option<bool>("--append", "--append-verify") { Description = "for logs that grow, as rsync --append-verify: --inplace with delta on whatever the path, so only what follows what the receiver holds travels (with the shard it ends in), every kept shard compared first; unlike rsync --append, a copy as long as the source or longer is not left as it is but brought to the source's contents (cut, where the log was rotated); a receiver started with --no-delta takes the whole log; not with --whole-file, --sparse or --backup" };
         var wholeFile = new Option<bool>("--whole-file", "-W") { Description = "send changed files whole, never as a delta, as rsync --whole-file does" };
-        var command = new Command("send", "send files and directories to a receiver: one started through ssh (sglty send PATH... [USER@]HOST:DIR), or one running already (--to URL); or pull them from another machine, where ssh starts the send (sglty send [USER@]HOST:PATH... DIR)") { paths, to, rsh, sgltyPath, remoteListen, makePath, untilStdinCloses, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, modifyWindow, omitDirTimes, omitLinkTimes, update, ignoreExisting, existing, maxSize, minSize, delete, deleteExcluded, ignoreErrors, maxDelete, exclude, excludeFrom, include, includeFrom, filter, relative, filesFrom, recursive, from0, dryRun, verbose, quiet, itemize, outFormat, stats, info, logFile, logFileFormat, owners, owner, group, noOwner, noGroup, chown, archive, xattrs, acls, devices, specials, devicesAndSpecials, noDevices, noSpecials, noDevicesOrSpecials, human, noHuman, numericIds, hardLinks, oneFileSystem, copyLinks, copyUnsafeLinks, copyDirLinks, safeLinks, chmod, pruneEmpty, ignoreMissing, deleteMissing, removeSources, backup, backupDir, suffix, linkDest, compareDest, copyDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile, inPlace, append };
+        var command = new Command("send", "send files and directories to a receiver: one started through ssh (sglty send PATH... [USER@]HOST:DIR), or one running already (--to URL); or pull them from another machine, where ssh starts the send (sglty send [USER@]HOST:PATH... DIR)") { paths, to, rsh, sgltyPath, remoteListen, makePath, untilStdinCloses, fileName, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, modifyWindow, omitDirTimes, omitLinkTimes, update, ignoreExisting, existing, maxSize, minSize, delete, deleteExcluded, ignoreErrors, maxDelete, exclude, excludeFrom, include, includeFrom, filter, relative, filesFrom, recursive, from0, dryRun, verbose, quiet, itemize, outFormat, stats, info, logFile, logFileFormat, owners, owner, group, noOwner, noGroup, chown, archive, xattrs, acls, devices, specials, devicesAndSpecials, noDevices, noSpecials, noDevicesOrSpecials, human, noHuman, numericIds, hardLinks, oneFileSystem, copyLinks, copyUnsafeLinks, copyDirLinks, safeLinks, chmod, pruneEmpty, ignoreMissing, deleteMissing, removeSources, backup, backupDir, suffix, linkDest, compareDest, copyDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile, inPlace, append };
         foreach (var option in asAlways) command.Options.Add(option);
         command.Validators.Add(result =>
         {
@@ -157,8 +158,9 @@ internal static partial class SendCommand
                         : $"'{elsewhere.Text}' is a path on {elsewhere.Host}, and sglty sends between this machine and another: run the send there (as '{elsewhere.There}'), or run 'sglty recv' here and send to its URL from there");
                 if (pulls)
                 {
-                    var local = new Option[] { remoteListen, token, tokenFile, untilStdinCloses, filesFrom, logFile }.FirstOrDefault(option => result.GetResult(option) is not null);
-                    if (local == remoteListen) result.AddError("--remote-listen names what a receiver started there listens on, and a pull (HOST:PATH... DIR) receives here, on a free port");
+                    var local = new Option[] { remoteListen, token, tokenFile, untilStdinCloses, filesFrom, logFile, fileName }.FirstOrDefault(option => result.GetResult(option) is not null);
+                    if (local == fileName) result.AddError("--file-name: a pull names the file by where it goes (web1:db.dump ./db-1206.dump)");
+                    else if (local == remoteListen) result.AddError("--remote-listen names what a receiver started there listens on, and a pull (HOST:PATH... DIR) receives here, on a free port");
                     else if (local == filesFrom || local == logFile) result.AddError($"{local.Name} does not go with a pull (HOST:PATH... DIR) yet: run the send on that machine, to 'sglty recv' here");
                     else if (local == untilStdinCloses) result.AddError("--until-stdin-closes is how a pull ties the send it starts there to itself, not for the pull (HOST:PATH... DIR), which ends when it is stopped");
                     else if (local is not null) result.AddError($"{local.Name} names a receiver's token, and the receiver of a pull (HOST:PATH... DIR) is here, with a token of its own that ssh carries there");
@@ -174,6 +176,8 @@ internal static partial class SendCommand
                     result.AddError($"{shellOnly.Name} goes with a [USER@]HOST:DIR destination, whose receiver is started through ssh; a URL names one already running");
                 if (remote && !pulls && result.GetValue(remoteListen) is { } listenThere && !IsListenAddress(listenThere))
                     result.AddError($"--remote-listen takes HOST:PORT, as 0.0.0.0:7701 (port 0 for a free one), not '{listenThere}'");
+                if (remote && !pulls && result.GetResult(fileName) is not null)
+                    result.AddError("--file-name: a [USER@]HOST:DIR destination names the file itself (db.dump web1:db-1206.dump)");
                 if (remote && !pulls && new Option[] { token, tokenFile }.FirstOrDefault(option => result.GetResult(option) is not null) is { } secret)
                     result.AddError($"{secret.Name} opens a receiver already running; the one started through ssh makes its own token, which ssh carries back");
             }
@@ -289,6 +293,7 @@ internal static partial class SendCommand
                 // --append: delta whatever the path, into the file in place.
                 Delta = result.GetValue(wholeFile) ? false : result.GetValue(delta) || result.GetValue(append) ? true : null,
                 InPlace = result.GetValue(inPlace) || result.GetValue(append),
+                FileName = result.GetValue(fileName),
             };
             // -i is rsync's --out-format '%i %n%L'.
             var lines = result.GetValue(outFormat) is { } format ? OutFormat.Parse(format, out _) : (result.GetResult(itemize)?.IdentifierTokenCount ?? 0) > 0 ? OutFormat.Itemized : null;
@@ -345,31 +350,17 @@ internal static partial class SendCommand
         pattern == "!" || (pattern.Length > 1 && pattern[1] == ' ' && "+-HSPR".Contains(pattern[0])) ? pattern : "- " + pattern;
 
     /// <summary>
-    /// A pull: <c>sglty send</c> started through the shell on the machine the sources are on, into a receiver here in
-    /// <paramref name="pull"/>'s directory, made as rsync makes it (the last directory alone, unless --mkpath; a dry
-    /// run makes nothing, and receives into an empty directory of its own). What the send there prints is printed
-    /// here, and its exit code is this one's.
+    /// A pull: <c>sglty send</c> started through the shell on the machine the sources are on, into a receiver here
+    /// (<see cref="RemoteSender"/>). What the send there prints is printed here, and its exit code is this one's.
     /// </summary>
-    private static async Task<int> PullAsync((RemoteTarget Login, string[] Paths, string Directory) pull, RemoteShell shell, TransferOptions options, string[] words, List<(Option Option, string Value)> patterns, bool json, CancellationToken cancellationToken)
+    private static async Task<int> PullAsync((RemoteTarget Login, string[] Paths, string Target) pull, RemoteShell shell, TransferOptions options, string[] words, List<(Option Option, string Value)> patterns, bool json, CancellationToken cancellationToken)
     {
-        string? standIn = null;
         var shown = new RelayedLines(terminal: !Console.IsErrorRedirected);
         try
         {
             // The patterns travel as rules, read here, as rsync's client reads its --exclude-from files and sends the rules.
             words = [.. words, .. patterns.SelectMany(Patterns).Select(pattern => "--filter=" + AsFilterRule(pattern))];
-            string directory = pull.Directory;
-            if (!Directory.Exists(directory))
-            {
-                if (Path.Exists(directory) || new FileInfo(directory).LinkTarget is not null)
-                    throw new SingularityException(ErrorCode.BadPath, $"'{directory}' is not a directory: a pull (HOST:PATH... DIR) receives into one");
-                string above = Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory))) ?? "/";
-                if (!shell.MakePath && !Directory.Exists(above))
-                    throw new SingularityException(ErrorCode.BadPath, $"'{above}' is not there; make it first, or pull with --mkpath");
-                if (options.DryRun) directory = standIn = Directory.CreateTempSubdirectory("sglty-dry-run-").FullName;
-                else Directory.CreateDirectory(directory);
-            }
-            int code = await RemoteSender.RunAsync(pull.Login, pull.Paths, directory, words, shell, options, Console.Out.WriteLine, shown.Write, cancellationToken).ConfigureAwait(false);
+            int code = await RemoteSender.RunAsync(pull.Login, pull.Paths, pull.Target, words, shell, options, Console.Out.WriteLine, shown.Write, cancellationToken).ConfigureAwait(false);
             shown.End();
             return code;
         }
@@ -384,10 +375,6 @@ internal static partial class SendCommand
         {
             shown.End();
             return Errors.Report(ex, json);
-        }
-        finally
-        {
-            if (standIn is not null) Directory.Delete(standIn, recursive: true);
         }
     }
 
@@ -580,11 +567,11 @@ internal static partial class SendCommand
     }
 
     /// <summary>
-    /// A pull, as scp and rsync take one: every PATH but the last a [USER@]HOST:PATH of one login there, the last the
-    /// directory here they go into; null when the words are not one. Sources of two machines, or of this one and
+    /// A pull, as scp and rsync take one: every PATH but the last a [USER@]HOST:PATH of one login there, the last where
+    /// they go here; null when the words are not one. Sources of two machines, or of this one and
     /// another, are a <see cref="FormatException"/>.
     /// </summary>
-    private static (RemoteTarget Login, string[] Paths, string Directory)? Pull(string[] words)
+    private static (RemoteTarget Login, string[] Paths, string Target)? Pull(string[] words)
     {
         if (words.Length < 2) return null;
         var sources = words[..^1].Select(word => (Word: word, There: Elsewhere(word))).ToArray();

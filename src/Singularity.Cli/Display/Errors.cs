@@ -65,6 +65,7 @@ internal static partial class Errors
         [nameof(TransferOptions.CopyDirLinks)] = "--copy-dirlinks",
         [nameof(TransferOptions.OneFileSystem)] = "--one-file-system",
         [nameof(TransferOptions.ModeChanges)] = "--chmod",
+        [nameof(TransferOptions.FileName)] = "--file-name",
     };
 
     /// <summary>Set when the user interrupted the command (Ctrl-C or SIGTERM).</summary>

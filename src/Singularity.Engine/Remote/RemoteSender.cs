@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using Singularity.Engine.Storage;
 
 namespace Singularity.Engine;
 
@@ -18,29 +19,71 @@ public static class RemoteSender
 
     /// <summary>
     /// Runs <c>sglty send</c> on <paramref name="source"/>'s host through <paramref name="shell"/>, sending
-    /// <paramref name="paths"/> (there, relative to the login's home unless absolute) into <paramref name="directory"/>
-    /// here, with <paramref name="sendWords"/> as its options (they must not name the receiver or its token). The
-    /// receiver here follows <paramref name="options"/> where a send needs it to: plaintext accepted for
+    /// <paramref name="paths"/> (there, relative to the login's home unless absolute) to <paramref name="target"/> here,
+    /// with <paramref name="sendWords"/> as its options (they must not name the receiver or its token). As scp and
+    /// rsync take a target: an existing directory receives them; one file sent to any other name (not ending in '/')
+    /// takes that name, in the directory above it, over a file that stands there; anything else goes into a directory
+    /// of that name, made with only its last part (every part with <see cref="RemoteShell.MakePath"/>). A dry run
+    /// makes nothing here. The receiver
+    /// here follows <paramref name="options"/> where a send needs it to: plaintext accepted for
     /// <see cref="CipherSuite.None"/>, devices made for <see cref="TransferOptions.Devices"/>, the same congestion
-    /// control. <paramref name="directory"/> must be there. What the send there prints goes to
-    /// <paramref name="output"/> and <paramref name="errors"/>, a line each; what the receiver here could not write or
-    /// delete, to <paramref name="errors"/>. Returns the send's exit code; a shell that cannot run or log in, or a
-    /// sglty not found there, is a <see cref="SingularityException"/>. Cancelling ends the send there, which then
-    /// reports itself interrupted.
+    /// control. What the send there prints goes to <paramref name="output"/> and <paramref name="errors"/>, a line
+    /// each; what the receiver here could not write or delete, to <paramref name="errors"/>. Returns the send's exit
+    /// code; a target that cannot take the send, a shell that cannot run or log in, or a sglty not found there is a
+    /// <see cref="SingularityException"/>. Cancelling ends the send there, and throws
+    /// <see cref="OperationCanceledException"/>.
     /// </summary>
-    public static async Task<int> RunAsync(RemoteTarget source, IReadOnlyList<string> paths, string directory, IReadOnlyList<string> sendWords, RemoteShell? shell = null, TransferOptions? options = null,
+    public static async Task<int> RunAsync(RemoteTarget source, IReadOnlyList<string> paths, string target, IReadOnlyList<string> sendWords, RemoteShell? shell = null, TransferOptions? options = null,
         Action<string>? output = null, Action<string>? errors = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(paths);
-        ArgumentNullException.ThrowIfNull(directory);
+        ArgumentNullException.ThrowIfNull(target);
         ArgumentNullException.ThrowIfNull(sendWords);
         shell ??= new RemoteShell();
         options ??= new TransferOptions();
         if (shell.Command.Count == 0 || string.IsNullOrWhiteSpace(shell.Command[0]))
             throw new ArgumentException("the remote shell command is empty", nameof(shell));
-        if (!System.IO.Directory.Exists(directory))
-            throw new SingularityException(ErrorCode.BadPath, $"'{directory}' is not a directory here; make it first");
+        var (directory, fileName, standIn) = Prepare(target, paths, shell.MakePath, options);
+        try
+        {
+            return await RunAsync(source, paths, directory, fileName, sendWords, shell, options, output, errors, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (standIn is not null) System.IO.Directory.Delete(standIn, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// The directory here the receiver serves, the name the one file sent takes there (null: the sources go into the
+    /// directory), and an empty directory of a dry run's own that stands in for one not there, to remove afterwards.
+    /// </summary>
+    private static (string Directory, string? FileName, string? StandIn) Prepare(string target, IReadOnlyList<string> paths, bool makePath, TransferOptions options)
+    {
+        if (System.IO.Directory.Exists(target)) return (target, null, null);
+        string full = Path.GetFullPath(target);
+        string above = Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(full)) ?? "/";
+        string name = Path.GetFileName(full);
+        // A file there is written over, as scp and rsync write over it, but only by one file.
+        bool namesFile = paths is [var only] && !options.Relative && !SourceScanner.ContentsOnly(only) && name is not ("" or "." or "..");
+        if (!namesFile && (Path.Exists(target) || new FileInfo(target).LinkTarget is not null))
+            throw new SingularityException(ErrorCode.BadPath, $"'{target}' is not a directory: a pull of more than one path, or of a directory's contents, goes into one");
+        if (!makePath && !System.IO.Directory.Exists(above))
+            throw new SingularityException(ErrorCode.BadPath, $"'{above}' is not there; make it first, or pull with --mkpath");
+        string made = namesFile ? above : full;
+        if (options.DryRun && !System.IO.Directory.Exists(made))
+        {
+            string standIn = System.IO.Directory.CreateTempSubdirectory("sglty-dry-run-").FullName;
+            return (standIn, namesFile ? name : null, standIn);
+        }
+        System.IO.Directory.CreateDirectory(made);
+        return (made, namesFile ? name : null, null);
+    }
+
+    private static async Task<int> RunAsync(RemoteTarget source, IReadOnlyList<string> paths, string directory, string? fileName, IReadOnlyList<string> sendWords, RemoteShell shell, TransferOptions options,
+        Action<string>? output, Action<string>? errors, CancellationToken cancellationToken)
+    {
         string host = await RemoteReceiver.HostToReachAsync(source, shell, cancellationToken).ConfigureAwait(false);
         var address = await AddressTowardAsync(host, cancellationToken).ConfigureAwait(false);
         await using var receiver = SingularityReceiver.Start(new ReceiverOptions
@@ -63,7 +106,7 @@ public static class RemoteSender
         using var stop = new CancellationTokenSource();
         var serving = receiver.RunAsync(stop.Token);
         var url = receiver.Url with { Host = address.ToString(), Token = null };
-        var info = RemoteReceiver.ShellStart(shell, source, RemoteCommand.ForSend(shell, url, sendWords, paths));
+        var info = RemoteReceiver.ShellStart(shell, source, RemoteCommand.ForSend(shell, url, sendWords, paths, fileName));
         Process process;
         try
         {

@@ -95,15 +95,57 @@ public sealed class RemotePullTests
         string shell = FakeSsh.Create(temp);
         string file = TestFiles.Create(Path.Combine(temp.Path, "file"), 10);
 
-        var (exit, _, error) = await SgltyProcess.RunAsync("send", "localhost:data", file, "-e", shell, "--sglty-path", FakeSsh.Sglty);
+        var (exit, _, error) = await SgltyProcess.RunAsync("send", "localhost:data", "localhost:more", file, "-e", shell, "--sglty-path", FakeSsh.Sglty);
         Assert.NotEqual(0, exit);
-        Assert.Contains($"'{file}' is not a directory: a pull (HOST:PATH... DIR) receives into one", error);
+        Assert.Contains($"'{file}' is not a directory: a pull of more than one path, or of a directory's contents, goes into one", error);
+        (exit, _, error) = await SgltyProcess.RunAsync("send", "localhost:data/", file, "-e", shell, "--sglty-path", FakeSsh.Sglty);
+        Assert.NotEqual(0, exit);
+        Assert.Contains($"'{file}' is not a directory", error);
 
         string deep = Path.Combine(temp.Path, "a", "b");
         (exit, _, error) = await SgltyProcess.RunAsync("send", "localhost:data", deep, "-e", shell, "--sglty-path", FakeSsh.Sglty);
         Assert.NotEqual(0, exit);
         Assert.Contains($"'{Path.Combine(temp.Path, "a")}' is not there; make it first, or pull with --mkpath", error);
         Assert.False(File.Exists(shell + ".words"));
+    }
+
+    /// <summary>
+    /// As scp and rsync name what they pull: one file sent to a name that is no directory here takes that name (over a
+    /// file there too), and a directory sent to one not there goes into a directory of that name.
+    /// </summary>
+    [Fact]
+    public async Task One_file_pulled_to_another_name_takes_it_and_a_directory_goes_into_one_of_that_name()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var temp = new TempDirectory();
+        string home = temp.Sub("home");
+        string dump = TestFiles.Create(Path.Combine(home, "db.dump"), 300_000, seed: 7);
+        string tree = Path.Combine(home, "site");
+        TestFiles.Create(Path.Combine(tree, "index.html"), 5_000, seed: 8);
+        string shell = FakeSsh.Create(temp);
+        var environment = new Dictionary<string, string> { ["HOME"] = home };
+        string[] common = ["-e", shell, "--sglty-path", FakeSsh.Sglty];
+        string here = temp.Sub("here");
+
+        // A dry run names it so, and makes nothing.
+        var (exit, output, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", "-n", "localhost:db.dump", Path.Combine(here, "db-1206.dump"), .. common]);
+        Assert.True(exit == 0, error);
+        Assert.Contains("db-1206.dump", output);
+        Assert.Empty(Directory.GetFileSystemEntries(here));
+
+        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", "localhost:db.dump", Path.Combine(here, "db-1206.dump"), .. common]);
+        Assert.True(exit == 0, error);
+        TestFiles.AssertSameBytes(dump, Path.Combine(here, "db-1206.dump"));
+        Assert.Single(Directory.GetFileSystemEntries(here));
+
+        string older = TestFiles.Create(Path.Combine(here, "older.dump"), 10, seed: 9);
+        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", "localhost:db.dump", older, .. common]);
+        Assert.True(exit == 0, error);
+        TestFiles.AssertSameBytes(dump, older);
+
+        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", "localhost:site", Path.Combine(here, "www"), .. common]);
+        Assert.True(exit == 0, error);
+        TestFiles.AssertSameBytes(Path.Combine(tree, "index.html"), Path.Combine(here, "www", "site", "index.html"));
     }
 
     /// <summary>

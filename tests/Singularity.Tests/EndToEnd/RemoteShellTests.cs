@@ -272,6 +272,8 @@ public sealed class RemoteShellTests
     [InlineData(new[] { "send", "web1:a", "here", "--log-file", "log" }, "--log-file does not go with a pull (HOST:PATH... DIR) yet")]
     [InlineData(new[] { "send", "web1:a", "here", "--remote-listen", "0.0.0.0:7701" }, "--remote-listen names what a receiver started there listens on, and a pull (HOST:PATH... DIR) receives here")]
     [InlineData(new[] { "send", "web1:a", "here", "--token", "x" }, "--token names a receiver's token, and the receiver of a pull (HOST:PATH... DIR) is here")]
+    [InlineData(new[] { "send", "web1:a", "here", "--file-name", "x" }, "--file-name: a pull names the file by where it goes")]
+    [InlineData(new[] { "send", "a", "web1:dir", "--file-name", "x" }, "--file-name: a [USER@]HOST:DIR destination names the file itself")]
     [InlineData(new[] { "send", "web1:a", "here", "--until-stdin-closes" }, "--until-stdin-closes is how a pull ties the send it starts there to itself")]
     [InlineData(new[] { "send", "a", "--to", "sglty://h:1/", "--until-stdin-closes", "--exclude-from", "-" }, "--until-stdin-closes waits for standard input to end, which a list read from - (standard input) also reads")]
     [InlineData(new[] { "send", "web1:", "web2:backups" }, "(as 'ssh web1 sglty send . HOST:DIR')")]
@@ -296,5 +298,27 @@ public sealed class RemoteShellTests
 
         Assert.True(exit == 0, error);
         TestFiles.AssertSameBytes(file, Path.Combine(destination, "web1:notes"));
+    }
+
+    /// <summary>--file-name names the one file a send holds, as a pull to DIR/NAME names it; a directory cannot take it.</summary>
+    [Fact]
+    public async Task File_name_names_the_one_file_sent_and_is_refused_for_a_directory()
+    {
+        using var temp = new TempDirectory();
+        string file = TestFiles.Create(Path.Combine(temp.Path, "db.dump"), 70_000, seed: 3);
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var (exit, _, error) = await SgltyProcess.RunAsync("send", file, "--to", receiver.Url.ToString(), "--file-name", "db-1206.dump");
+        Assert.True(exit == 0, error);
+        TestFiles.AssertSameBytes(file, Path.Combine(destination, "db-1206.dump"));
+        Assert.False(File.Exists(Path.Combine(destination, "db.dump")));
+
+        (exit, _, error) = await SgltyProcess.RunAsync("send", temp.Path, "--to", receiver.Url.ToString(), "--file-name", "x");
+        Assert.NotEqual(0, exit);
+        Assert.Contains("--file-name: a send holds one file (not a directory) to give it a name of its own", error);
+        (exit, _, error) = await SgltyProcess.RunAsync("send", file, "--to", receiver.Url.ToString(), "--file-name", "a/b");
+        Assert.NotEqual(0, exit);
+        Assert.Contains("--file-name: 'a/b' is not a file name: give one name, without '/'", error);
     }
 }
