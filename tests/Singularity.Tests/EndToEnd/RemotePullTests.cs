@@ -85,6 +85,13 @@ public sealed class RemotePullTests
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", "localhost:data", into, "-e", shell);
         Assert.NotEqual(0, exit);
         Assert.Contains("could not start sglty on localhost; install it there", error);
+        // An older sglty there, which does not know how a pull starts it.
+        string older = Path.Combine(temp.Path, "older-sglty");
+        File.WriteAllText(older, "#!/bin/sh\necho \"sglty: error: unknown option '--until-stdin-closes' (a path that starts with '-' is written ./--until-stdin-closes)\" >&2\nexit 1\n");
+        File.SetUnixFileMode(older, (UnixFileMode)0b111_101_101);
+        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", "localhost:data", into, "-e", shell, "--sglty-path", older);
+        Assert.NotEqual(0, exit);
+        Assert.Contains("the sglty on localhost is older than this one, and cannot be pulled from; update it there", error);
     }
 
     [Fact]
