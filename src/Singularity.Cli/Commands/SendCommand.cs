@@ -329,18 +329,14 @@ internal static partial class SendCommand
     /// </summary>
     private static IEnumerable<string> WordsThere(ParseResult result, Argument paths, Option[] readHere)
     {
-        var named = new HashSet<Token>(result.GetResult(paths)?.Tokens ?? [], ReferenceEqualityComparer.Instance);
-        var tokens = result.Tokens;
-        for (int i = 0; i < tokens.Count; i++)
+        // The PATHs, and the values of the options read here (a bool's written value too: --mkpath=false), by what they are.
+        var left = new HashSet<Token>(ReferenceEqualityComparer.Instance);
+        left.UnionWith(result.GetResult(paths)?.Tokens ?? []);
+        foreach (var option in readHere) left.UnionWith(result.GetResult(option)?.Tokens ?? []);
+        foreach (var token in result.Tokens)
         {
-            var token = tokens[i];
-            if (token.Type is TokenType.Command or TokenType.DoubleDash || named.Contains(token)) continue;
-            if (token.Type == TokenType.Option && readHere.FirstOrDefault(option => Names(option, token)) is { } option)
-            {
-                // Its value is the next token (--exclude=X too is split in two).
-                if (option.ValueType != typeof(bool) && option.Arity.MaximumNumberOfValues > 0) i++;
-                continue;
-            }
+            if (token.Type is TokenType.Command or TokenType.DoubleDash || left.Contains(token)) continue;
+            if (token.Type == TokenType.Option && readHere.Any(option => Names(option, token))) continue;
             yield return token.Value;
         }
     }
@@ -360,7 +356,7 @@ internal static partial class SendCommand
         {
             // The patterns travel as rules, read here, as rsync's client reads its --exclude-from files and sends the rules.
             words = [.. words, .. patterns.SelectMany(Patterns).Select(pattern => "--filter=" + AsFilterRule(pattern))];
-            int code = await RemoteSender.RunAsync(pull.Login, pull.Paths, pull.Target, words, shell, options, Console.Out.WriteLine, shown.Write, cancellationToken).ConfigureAwait(false);
+            int code = await RemoteSender.RunAsync(pull.Login, pull.Paths, pull.Target, words, shell, options, shown.Output, shown.Error, line => shown.Error("sglty: " + line), cancellationToken).ConfigureAwait(false);
             shown.End();
             return code;
         }
@@ -368,13 +364,14 @@ internal static partial class SendCommand
         {
             shown.End();
             Console.Error.WriteLine("sglty: interrupted; the same pull again resumes what arrived");
-            if (json) Errors.WriteJson("interrupted", null, Errors.InterruptedExit);
+            // One object on stdout, as any send ends with: the send there may have printed its own.
+            if (json && !shown.PrintedJson) Errors.WriteJson("interrupted", null, Errors.InterruptedExit);
             return Errors.InterruptedExit;
         }
         catch (Exception ex)
         {
             shown.End();
-            return Errors.Report(ex, json);
+            return Errors.Report(ex, json && !shown.PrintedJson);
         }
     }
 

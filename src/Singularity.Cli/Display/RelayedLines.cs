@@ -1,9 +1,9 @@
 namespace Singularity.Cli.Display;
 
 /// <summary>
-/// What a send on another machine writes on its standard error, shown here on this one's: on a terminal its progress
-/// lines (one a second, as it writes them into a pipe) over each other on one line, as its bar would be; every other
-/// line as it comes.
+/// What a send on another machine prints, shown here, each line as text from a peer (control characters shown as
+/// '?'): its standard output on this one's, its standard error on this one's, and on a terminal its progress lines
+/// (one a second, as it writes them into a pipe) over each other on one line, as its bar would be.
 /// </summary>
 internal sealed class RelayedLines(bool terminal)
 {
@@ -11,7 +11,20 @@ internal sealed class RelayedLines(bool terminal)
     private readonly Lock _lock = new();
     private bool _progressShown;
 
-    public void Write(string line)
+    /// <summary>Whether a line of standard output was a JSON object: the send there said how it ended, with --json.</summary>
+    public bool PrintedJson { get; private set; }
+
+    public void Output(string line)
+    {
+        lock (_lock)
+        {
+            Clear();
+            PrintedJson |= line.StartsWith('{');
+            Console.Out.WriteLine(Errors.Printable(line));
+        }
+    }
+
+    public void Error(string line)
     {
         lock (_lock)
         {
@@ -19,13 +32,16 @@ internal sealed class RelayedLines(bool terminal)
             if (Errors.Interrupted && line.StartsWith("sglty: interrupted", StringComparison.Ordinal)) return;
             if (terminal && line.StartsWith(Progress, StringComparison.Ordinal))
             {
-                // Back to the line's start, the line, and the rest of the last one cleared.
-                Console.Error.Write($"\r{Errors.Printable(line)}\u001b[K");
+                // Back to the line's start, the line (cut to the terminal's width, or it would wrap), and the rest of the last one cleared.
+                string shown = Errors.Printable(line);
+                int width = Width() - 1;
+                if (width > 0 && shown.Length > width) shown = shown[..width];
+                Console.Error.Write($"\r{shown}\u001b[K");
                 _progressShown = true;
                 return;
             }
             Clear();
-            Console.Error.WriteLine(line);
+            Console.Error.WriteLine(Errors.Printable(line));
         }
     }
 
@@ -33,6 +49,18 @@ internal sealed class RelayedLines(bool terminal)
     public void End()
     {
         lock (_lock) Clear();
+    }
+
+    private static int Width()
+    {
+        try
+        {
+            return Console.WindowWidth;
+        }
+        catch (Exception ex) when (ex is IOException or PlatformNotSupportedException)
+        {
+            return 0;
+        }
     }
 
     private void Clear()

@@ -66,12 +66,12 @@ internal static partial class RemoteCommand
         {
             line.AddRange([Quoted(Find(shell) + run), Quoted("sh")]);
             line.AddRange([.. words.Select(Quoted), Quoted("--to=" + url), "--"]);
-            line.AddRange(paths.Select(path => Word(DirectoryThere(path))));
+            line.AddRange(paths.Select(SourceThere));
             return string.Join(' ', line);
         }
         // The path first, then the two ways to send it, then the send's words.
         string choose = "s=$1; d=$2; f=$3; n=$4; shift 4; if [ -d \"$s\" ]; then set -- \"$@\" \"--to=$d\" -- \"$s\"; else set -- \"$@\" \"--to=$f\" \"--file-name=$n\" -- \"$s\"; fi; ";
-        line.AddRange([Quoted(choose + Find(shell) + run), Quoted("sh"), Word(DirectoryThere(paths.Single())), Quoted((url with { Directory = fileName }).ToString()), Quoted(url.ToString()), Quoted(fileName)]);
+        line.AddRange([Quoted(choose + Find(shell) + run), Quoted("sh"), SourceThere(paths.Single()), Quoted((url with { Directory = fileName }).ToString()), Quoted(url.ToString()), Quoted(fileName)]);
         line.AddRange(words.Select(Quoted));
         return string.Join(' ', line);
     }
@@ -111,6 +111,17 @@ internal static partial class RemoteCommand
         _ when directory.StartsWith("~/", StringComparison.Ordinal) => directory[2..],
         _ => directory,
     };
+
+    /// <summary>
+    /// A source there as the remote shell reads it: empty, the login's home as where the send starts ("."); a leading
+    /// <c>~</c> or <c>~user</c> left for that shell to expand, as it expands scp's and rsync's, so that it names the home
+    /// even where --sglty-path changes directory first.
+    /// </summary>
+    private static string SourceThere(string path) =>
+        path.Length == 0 ? "."
+        : path == "~" ? "~"
+        : path.StartsWith("~/", StringComparison.Ordinal) ? "~/" + (path.Length > 2 ? Quoted(path[2..]) : "")
+        : Word(path);
 
     /// <summary>A path as the remote shell reads it: quoted, but for a leading <c>~user</c>, left for that shell to expand.</summary>
     private static string Word(string path)

@@ -11,29 +11,24 @@ namespace Singularity.Engine;
 /// </summary>
 public sealed class RemoteReceiver : IAsyncDisposable
 {
-    // What a receiver that will not end by itself once its input closed is given before it is killed.
-    private static readonly TimeSpan ExitWait = TimeSpan.FromSeconds(10);
-    private const int KeptMessages = 20;
-    private const int MostMessageLength = 2000;
     // Lines a login's profile may print before the URL (a message of the day).
     private const int MostLinesBeforeUrl = 1000;
     private const string Warning = "sglty: warning: ";
 
+    private readonly ShellProcess _shell;
     private readonly Process _process;
-    private readonly string _shellWords;
     private readonly Action<string>? _log;
-    private readonly Queue<string> _messages = new();
     private readonly CancellationTokenSource _ended = new();
     private readonly Task _errors;
     private Task _output = Task.CompletedTask;
     private bool _namesFile;
     private volatile bool _closing;
 
-    private RemoteReceiver(Process process, RemoteTarget target, string shellWords, Action<string>? log)
+    private RemoteReceiver(ShellProcess shell, RemoteTarget target, Action<string>? log)
     {
-        _process = process;
+        _shell = shell;
+        _process = shell.Process;
         Target = target;
-        _shellWords = shellWords;
         _log = log;
         _errors = KeepMessagesAsync();
         _ = EndedAsync();
@@ -56,13 +51,7 @@ public sealed class RemoteReceiver : IAsyncDisposable
     public CancellationToken Ended => _ended.Token;
 
     /// <summary>The last lines the receiver, or the shell, wrote to standard error: what it said of its sessions, or why it did not start.</summary>
-    public IReadOnlyList<string> Messages
-    {
-        get
-        {
-            lock (_messages) return [.. _messages];
-        }
-    }
+    public IReadOnlyList<string> Messages => _shell.Lines;
 
     /// <summary>
     /// Runs <c>sglty recv</c> in <see cref="RemoteTarget.Directory"/> on <see cref="RemoteTarget.Host"/> through
@@ -86,17 +75,9 @@ public sealed class RemoteReceiver : IAsyncDisposable
         SourceScanner.CheckGiven(paths, ScanRules.Of(options));
         string host = await HostToReachAsync(target, shell, cancellationToken).ConfigureAwait(false);
         var fileTarget = RemoteCommand.FileTarget(target, paths, options);
-        var info = ShellStart(shell, target, RemoteCommand.For(target, shell, options, fileTarget));
-        Process process;
-        try
-        {
-            process = Process.Start(info) ?? throw new InvalidOperationException("no process");
-        }
-        catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or InvalidOperationException)
-        {
-            throw new SingularityException(ErrorCode.ConnectionLost, $"cannot run the remote shell '{shell.Command[0]}': {ex.Message}; install it, or name another with -e");
-        }
-        var remote = new RemoteReceiver(process, target, string.Join(' ', info.ArgumentList.SkipLast(1).Prepend(info.FileName)), log);
+        var started = ShellProcess.Start(ShellStart(shell, target, RemoteCommand.For(target, shell, options, fileTarget)), shell);
+        var remote = new RemoteReceiver(started, target, log);
+        var process = started.Process;
         try
         {
             // As long as a retry may wait (--timeout; 0, no retries, waits for ever): time to type a password.
@@ -138,43 +119,17 @@ public sealed class RemoteReceiver : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _closing = true;
-        try
-        {
-            _process.StandardInput.Close();
-        }
-        catch (IOException)
-        {
-            // It has ended already.
-        }
-        using (var wait = new CancellationTokenSource(ExitWait))
-        {
-            try
-            {
-                await _process.WaitForExitAsync(wait.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                Kill();
-                await _process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
-            }
-        }
+        await _shell.EndAsync().ConfigureAwait(false);
         // A process the shell left behind may hold the pipes: the readers are not waited for beyond the shell's end.
         await Task.WhenAny(Task.WhenAll(_errors, _output), Task.Delay(TimeSpan.FromSeconds(1))).ConfigureAwait(false);
-        _process.Dispose();
+        _shell.Dispose();
         _ended.Dispose();
     }
 
     private void Kill()
     {
         _closing = true;
-        try
-        {
-            _process.Kill(entireProcessTree: true);
-        }
-        catch (InvalidOperationException)
-        {
-            // It has ended.
-        }
+        _shell.Kill();
     }
 
     private async Task EndedAsync()
@@ -190,8 +145,13 @@ public sealed class RemoteReceiver : IAsyncDisposable
         }
     }
 
-    /// <summary>The words that start the shell: its own, then [-l USER] HOST and the command, as rsync gives them; ssh is asked for no terminal (-T), which would put its codes before the URL and keep the input from ending.</summary>
-    internal static ProcessStartInfo ShellStart(RemoteShell shell, RemoteTarget target, string command)
+    /// <summary>
+    /// The words that start the shell: its own, then [-l USER] HOST and the command, as rsync gives them; ssh is asked
+    /// for no terminal (-T), which would put its codes before the URL and keep the input from ending. With
+    /// <paramref name="terminalRefused"/>, after the user's words too, so that no -t of theirs asks for one: a terminal
+    /// there would echo the input, which carries a token.
+    /// </summary>
+    internal static ProcessStartInfo ShellStart(RemoteShell shell, RemoteTarget target, string command, bool terminalRefused = false)
     {
         var info = new ProcessStartInfo(shell.Command[0])
         {
@@ -202,6 +162,7 @@ public sealed class RemoteReceiver : IAsyncDisposable
         };
         if (IsSsh(shell)) info.ArgumentList.Add("-T");
         foreach (string word in shell.Command.Skip(1)) info.ArgumentList.Add(word);
+        if (terminalRefused && IsSsh(shell)) info.ArgumentList.Add("-T");
         if (target.User is { } user)
         {
             info.ArgumentList.Add("-l");
@@ -286,18 +247,9 @@ public sealed class RemoteReceiver : IAsyncDisposable
                 return text[at..];
             }
             // What a login says there on its output (a shell that refuses it) tells why no URL came.
-            if (text.Length > 0 && !namesFile) Keep(text);
+            if (text.Length > 0 && !namesFile) _shell.Keep(text);
         }
-        throw new SingularityException(ErrorCode.ConnectionLost, $"{Target.Host} printed {MostLinesBeforeUrl} lines and no receiver's URL{Said()}; check that '{_shellWords}' runs sglty there");
-    }
-
-    private void Keep(string line)
-    {
-        lock (_messages)
-        {
-            _messages.Enqueue(line.Length > MostMessageLength ? line[..MostMessageLength] : line);
-            if (_messages.Count > KeptMessages) _messages.Dequeue();
-        }
+        throw new SingularityException(ErrorCode.ConnectionLost, $"{Target.Host} printed {MostLinesBeforeUrl} lines and no receiver's URL{Said()}; check that '{_shell.Words}' runs sglty there");
     }
 
     /// <summary>
@@ -310,7 +262,7 @@ public sealed class RemoteReceiver : IAsyncDisposable
         {
             while (await _process.StandardError.ReadLineAsync().ConfigureAwait(false) is { } line)
             {
-                Keep(line);
+                _shell.Keep(line);
                 if (line.StartsWith(Warning, StringComparison.Ordinal)) _log?.Invoke($"warning from {Target.Host}: {line[Warning.Length..]}");
             }
         }
@@ -339,11 +291,11 @@ public sealed class RemoteReceiver : IAsyncDisposable
         string what = code == 127 && shell.Program is null ? "; install it there (on the PATH of its logins, or at ~/sglty/sglty), or name it with --sglty-path"
             : code == 127 ? "; check --sglty-path"
             : said.Length > 0 && code != 255 ? ""
-            : $"; check that '{_shellWords}' logs in, and that sglty runs there";
+            : $"; check that '{_shell.Words}' logs in, and that sglty runs there";
         return new SingularityException(ErrorCode.ConnectionLost, $"could not start a receiver on {Target.Host} through {shell.Command[0]}{(said.Length > 0 ? said : ", which said nothing")} (exit code {code}){what}");
     }
 
     /// <summary>No URL within the time allowed: the shell may be waiting for something that will not come.</summary>
     private SingularityException NoAnswer(TimeSpan waited) =>
-        new(ErrorCode.ConnectionLost, $"no receiver started on {Target.Host} within {waited.TotalSeconds:0.#} s{Said()}; check that '{_shellWords}' logs in and runs sglty there (--timeout waits longer)");
+        new(ErrorCode.ConnectionLost, $"no receiver started on {Target.Host} within {waited.TotalSeconds:0.#} s{Said()}; check that '{_shell.Words}' logs in and runs sglty there (--timeout waits longer)");
 }

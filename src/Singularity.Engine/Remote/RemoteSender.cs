@@ -14,9 +14,6 @@ namespace Singularity.Engine;
 /// </summary>
 public static class RemoteSender
 {
-    // What a send there that will not end once its input closed is given before its shell is killed.
-    private static readonly TimeSpan ExitWait = TimeSpan.FromSeconds(10);
-
     /// <summary>
     /// Runs <c>sglty send</c> on <paramref name="source"/>'s host through <paramref name="shell"/>, sending
     /// <paramref name="paths"/> (there, relative to the login's home unless absolute) to <paramref name="target"/> here,
@@ -28,13 +25,14 @@ public static class RemoteSender
     /// here follows <paramref name="options"/> where a send needs it to: plaintext accepted for
     /// <see cref="CipherSuite.None"/>, devices made for <see cref="TransferOptions.Devices"/>, the same congestion
     /// control. What the send there prints goes to <paramref name="output"/> and <paramref name="errors"/>, a line
-    /// each; what the receiver here could not write or delete, to <paramref name="errors"/>. Returns the send's exit
+    /// each; what the receiver here says that the send there is not told (its notices, what it could not delete), to
+    /// <paramref name="log"/>. Returns the send's exit
     /// code; a target that cannot take the send, a shell that cannot run or log in, or a sglty not found there is a
     /// <see cref="SingularityException"/>. Cancelling ends the send there, and throws
     /// <see cref="OperationCanceledException"/>.
     /// </summary>
     public static async Task<int> RunAsync(RemoteTarget source, IReadOnlyList<string> paths, string target, IReadOnlyList<string> sendWords, RemoteShell? shell = null, TransferOptions? options = null,
-        Action<string>? output = null, Action<string>? errors = null, CancellationToken cancellationToken = default)
+        Action<string>? output = null, Action<string>? errors = null, Action<string>? log = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(paths);
@@ -44,24 +42,31 @@ public static class RemoteSender
         options ??= new TransferOptions();
         if (shell.Command.Count == 0 || string.IsNullOrWhiteSpace(shell.Command[0]))
             throw new ArgumentException("the remote shell command is empty", nameof(shell));
-        var (directory, fileName, standIn) = Prepare(target, paths, shell.MakePath, options);
+        var place = Prepare(target, paths, shell.MakePath, options);
+        bool arrived = false;
         try
         {
-            return await RunAsync(source, paths, directory, fileName, sendWords, shell, options, output, errors, cancellationToken).ConfigureAwait(false);
+            int code = await RunAsync(source, paths, place, sendWords, shell, options, output, errors, log, () => arrived = true, cancellationToken).ConfigureAwait(false);
+            return code;
         }
         finally
         {
-            if (standIn is not null) System.IO.Directory.Delete(standIn, recursive: true);
+            if (place.StandIn is not null) System.IO.Directory.Delete(place.StandIn, recursive: true);
+            // A directory made for a pull that never started (a login refused) is not left behind, as rsync makes it only once connected.
+            if (place.Made is not null && !arrived) RemoveIfEmpty(place.Made);
         }
     }
 
     /// <summary>
-    /// The directory here the receiver serves, the name the one file sent takes there (null: the sources go into the
-    /// directory), and an empty directory of a dry run's own that stands in for one not there, to remove afterwards.
+    /// Where the pull goes: the directory here the receiver serves, the name the one file sent takes there (null: the
+    /// sources go into the directory), an empty directory of a dry run's own that stands in for one not there (to
+    /// remove afterwards), and the directory made for it, if one was.
     /// </summary>
-    private static (string Directory, string? FileName, string? StandIn) Prepare(string target, IReadOnlyList<string> paths, bool makePath, TransferOptions options)
+    private readonly record struct Place(string Directory, string? FileName, string? StandIn, string? Made);
+
+    private static Place Prepare(string target, IReadOnlyList<string> paths, bool makePath, TransferOptions options)
     {
-        if (System.IO.Directory.Exists(target)) return (target, null, null);
+        if (System.IO.Directory.Exists(target)) return new Place(target, null, null, null);
         string full = Path.GetFullPath(target);
         string above = Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(full)) ?? "/";
         string name = Path.GetFileName(full);
@@ -71,24 +76,38 @@ public static class RemoteSender
             throw new SingularityException(ErrorCode.BadPath, $"'{target}' is not a directory: a pull of more than one path, or of a directory's contents, goes into one");
         if (!makePath && !System.IO.Directory.Exists(above))
             throw new SingularityException(ErrorCode.BadPath, $"'{above}' is not there; make it first, or pull with --mkpath");
-        string made = namesFile ? above : full;
-        if (options.DryRun && !System.IO.Directory.Exists(made))
+        string served = namesFile ? above : full;
+        string? fileName = namesFile ? name : null;
+        if (System.IO.Directory.Exists(served)) return new Place(served, fileName, null, null);
+        if (options.DryRun)
         {
             string standIn = System.IO.Directory.CreateTempSubdirectory("sglty-dry-run-").FullName;
-            return (standIn, namesFile ? name : null, standIn);
+            return new Place(standIn, fileName, standIn, null);
         }
-        System.IO.Directory.CreateDirectory(made);
-        return (made, namesFile ? name : null, null);
+        System.IO.Directory.CreateDirectory(served);
+        return new Place(served, fileName, null, served);
     }
 
-    private static async Task<int> RunAsync(RemoteTarget source, IReadOnlyList<string> paths, string directory, string? fileName, IReadOnlyList<string> sendWords, RemoteShell shell, TransferOptions options,
-        Action<string>? output, Action<string>? errors, CancellationToken cancellationToken)
+    private static void RemoveIfEmpty(string directory)
+    {
+        try
+        {
+            System.IO.Directory.Delete(directory);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Something is in it after all, or it went: it stays as it is.
+        }
+    }
+
+    private static async Task<int> RunAsync(RemoteTarget source, IReadOnlyList<string> paths, Place place, IReadOnlyList<string> sendWords, RemoteShell shell, TransferOptions options,
+        Action<string>? output, Action<string>? errors, Action<string>? log, Action started, CancellationToken cancellationToken)
     {
         string host = await RemoteReceiver.HostToReachAsync(source, shell, cancellationToken).ConfigureAwait(false);
         var address = await AddressTowardAsync(host, cancellationToken).ConfigureAwait(false);
         await using var receiver = SingularityReceiver.Start(new ReceiverOptions
         {
-            Directory = directory,
+            Directory = place.Directory,
             Listen = new IPEndPoint(address, 0),
             Token = SessionToken.Generate(),
             Transfer = new TransferOptions
@@ -98,102 +117,96 @@ public static class RemoteSender
             },
             MakeDevices = options.Devices,
         });
+        bool sessionStarted = false;
+        receiver.SessionStarted += (_, _) =>
+        {
+            sessionStarted = true;
+            started();
+        };
+        // What the send there is not told: the receiver's notices, and what it could not delete (the send says its log names them).
         receiver.SessionCompleted += result =>
         {
-            foreach (string failure in result.WriteFailures) errors?.Invoke($"here: {failure}");
-            foreach (string failure in result.DeletionFailures) errors?.Invoke($"here: could not delete {failure}");
+            foreach (string notice in result.Notices) log?.Invoke($"here: {notice}");
+            foreach (string failure in result.DeletionFailures) log?.Invoke($"here: could not delete {failure}");
         };
         using var stop = new CancellationTokenSource();
         var serving = receiver.RunAsync(stop.Token);
-        var url = receiver.Url with { Host = address.ToString(), Token = null };
-        var info = RemoteReceiver.ShellStart(shell, source, RemoteCommand.ForSend(shell, url, sendWords, paths, fileName));
-        Process process;
-        try
+        // Without a link's scope: that is this machine's own number for the interface.
+        var url = receiver.Url with { Host = new IPAddress(address.GetAddressBytes()).ToString(), Token = null };
+        using var shellProcess = ShellProcess.Start(RemoteReceiver.ShellStart(shell, source, RemoteCommand.ForSend(shell, url, sendWords, paths, place.FileName), terminalRefused: true), shell);
+        var process = shellProcess.Process;
+        // Lines read, and callbacks still passing one on (a slow reader here holds them): how the end tells a pipe that
+        // still carries what the send there printed from one a process left behind holds open.
+        long linesRead = 0;
+        int passing = 0;
+        Action<string> passOn(Action<string>? to, bool keep) => line =>
         {
-            process = Process.Start(info) ?? throw new InvalidOperationException("no process");
-        }
-        catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or InvalidOperationException)
-        {
-            throw new SingularityException(ErrorCode.ConnectionLost, $"cannot run the remote shell '{shell.Command[0]}': {ex.Message}; install it, or name another with -e");
-        }
-        using (process)
-        {
-            var lines = new List<string>();
-            var printed = PassOnAsync(process.StandardOutput, line => output?.Invoke(line));
-            var said = PassOnAsync(process.StandardError, line =>
-            {
-                lock (lines)
-                {
-                    lines.Add(line);
-                    if (lines.Count > 20) lines.RemoveAt(0);
-                }
-                errors?.Invoke(line);
-            });
+            Interlocked.Increment(ref linesRead);
+            Interlocked.Increment(ref passing);
             try
             {
-                // The token, then nothing: the send there reads the first line, then waits for the input's end.
-                await process.StandardInput.WriteLineAsync(receiver.Url.Token.AsMemory(), CancellationToken.None).ConfigureAwait(false);
-                await process.StandardInput.FlushAsync(CancellationToken.None).ConfigureAwait(false);
-                await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is OperationCanceledException or IOException)
-            {
-                // Cancelled, or the shell ended before it took the token: its input closes, which ends the send there.
+                if (keep) shellProcess.Keep(line);
+                to?.Invoke(line);
             }
             finally
             {
-                await EndAsync(process).ConfigureAwait(false);
-                await Task.WhenAny(Task.WhenAll(printed, said), Task.Delay(TimeSpan.FromSeconds(1))).ConfigureAwait(false);
-                await stop.CancelAsync().ConfigureAwait(false);
-                await serving.ConfigureAwait(false);
+                Interlocked.Decrement(ref passing);
             }
-            // Ended here: ssh itself may have taken the same Ctrl-C and ended with its own code.
-            cancellationToken.ThrowIfCancellationRequested();
-            int code = process.ExitCode;
-            string last;
-            lock (lines) last = lines.LastOrDefault(line => line.Trim().Length > 0)?.Trim() ?? "";
-            if (last.Contains("unknown option '--until-stdin-closes'", StringComparison.Ordinal))
-                throw new SingularityException(ErrorCode.ConnectionLost, $"the sglty on {source.Host} is older than this one, and cannot be pulled from; update it there, or run the send there to a 'sglty recv' here");
-            string shellWords = string.Join(' ', info.ArgumentList.SkipLast(1).Prepend(info.FileName));
-            // ssh's own failures exit 255, and a command not found 127; sglty's own lines there say what else went wrong.
-            if (code == 127 && !last.StartsWith("sglty: error", StringComparison.Ordinal))
-                throw new SingularityException(ErrorCode.ConnectionLost, $"could not start sglty on {source.Host}{(shell.Program is null ? "; install it there (on the PATH of its logins, or at ~/sglty/sglty), or name it with --sglty-path" : "; check --sglty-path")}");
-            if (code == 255 && !last.StartsWith("sglty: ", StringComparison.Ordinal))
-                throw new SingularityException(ErrorCode.ConnectionLost, $"could not run the send on {source.Host} through {shell.Command[0]} (exit code 255); check that '{shellWords}' logs in");
-            return code;
+        };
+        var reading = Task.WhenAll(PassOnAsync(process.StandardOutput, passOn(output, keep: false)), PassOnAsync(process.StandardError, passOn(errors, keep: true)));
+        try
+        {
+            // The token, then nothing: the send there reads the first line, then waits for the input's end.
+            await process.StandardInput.WriteLineAsync(receiver.Url.Token.AsMemory(), CancellationToken.None).ConfigureAwait(false);
+            await process.StandardInput.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+            await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
         }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException)
+        {
+            // Cancelled, or the shell ended before it took the token: its input closes, which ends the send there.
+        }
+        finally
+        {
+            await shellProcess.EndAsync().ConfigureAwait(false);
+            // All it printed is passed on, however slowly it is read here; but a process the shell left behind may hold
+            // the pipes open: then they are let go once a second passes without a line.
+            long before;
+            do
+            {
+                before = Interlocked.Read(ref linesRead);
+                await Task.WhenAny(reading, Task.Delay(TimeSpan.FromSeconds(1))).ConfigureAwait(false);
+            }
+            while (!reading.IsCompleted && (Interlocked.Read(ref linesRead) != before || Volatile.Read(ref passing) > 0));
+            await stop.CancelAsync().ConfigureAwait(false);
+            await serving.ConfigureAwait(false);
+        }
+        // Ended here: ssh itself may have taken the same Ctrl-C and ended with its own code.
+        cancellationToken.ThrowIfCancellationRequested();
+        return ExitCode(shellProcess, source, shell, sessionStarted);
     }
 
-    /// <summary>Closes the shell's input, which ends the send there, and waits for the shell to end (killing it if it does not).</summary>
-    private static async Task EndAsync(Process process)
+    /// <summary>The send's exit code, or what went wrong before it could say: its shell, its program there, or the connection.</summary>
+    private static int ExitCode(ShellProcess shellProcess, RemoteTarget source, RemoteShell shell, bool started)
     {
-        try
+        int code = shellProcess.Process.ExitCode;
+        string last = shellProcess.Lines.LastOrDefault(line => line.Trim().Length > 0)?.Trim() ?? "";
+        if (last.Contains("unknown option '--until-stdin-closes'", StringComparison.Ordinal))
+            throw new SingularityException(ErrorCode.ConnectionLost, $"the sglty on {source.Host} is older than this one, and cannot be pulled from; update it there, or run the send there to a 'sglty recv' here");
+        if (last.Contains("standard input held no token line", StringComparison.Ordinal))
+            throw new SingularityException(ErrorCode.ConnectionLost, $"'{shellProcess.Words}' gave the send on {source.Host} no standard input, which carries its token: give a remote shell that passes it on (not ssh -n)");
+        // ssh's own failures exit 255, and a command not found 127; sglty's own lines there say what else went wrong.
+        if (code == 127 && !last.StartsWith("sglty: error", StringComparison.Ordinal))
+            throw new SingularityException(ErrorCode.ConnectionLost, $"could not start sglty on {source.Host}{(shell.Program is null ? "; install it there (on the PATH of its logins, or at ~/sglty/sglty), or name it with --sglty-path" : "; check --sglty-path")}");
+        // sglty never exits 255: ssh's last words are the last line that is not the send's own.
+        if (code == 255)
         {
-            process.StandardInput.Close();
+            string said = shellProcess.Lines.LastOrDefault(line => line.Trim().Length > 0 && !line.StartsWith("sglty: ", StringComparison.Ordinal) && !line.StartsWith("progress: ", StringComparison.Ordinal))?.Trim() ?? "";
+            throw new SingularityException(ErrorCode.ConnectionLost, started
+                ? $"the connection to {source.Host} dropped during the pull{(said.Length > 0 ? $" ({said})" : "")}; the same pull again resumes what arrived"
+                : $"could not run the send on {source.Host} through {shell.Command[0]} (exit code 255); check that '{shellProcess.Words}' logs in");
         }
-        catch (IOException)
-        {
-            // It has ended already.
-        }
-        using var wait = new CancellationTokenSource(ExitWait);
-        try
-        {
-            await process.WaitForExitAsync(wait.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            try
-            {
-                process.Kill(entireProcessTree: true);
-            }
-            catch (InvalidOperationException)
-            {
-                // It ended meanwhile.
-            }
-            await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
-        }
+        return code;
     }
-
     private static async Task PassOnAsync(StreamReader reader, Action<string> line)
     {
         try

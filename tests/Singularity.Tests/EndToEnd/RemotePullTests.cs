@@ -27,7 +27,7 @@ public sealed class RemotePullTests
         string into = Path.Combine(temp.Path, "backup");
 
         var (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(new Dictionary<string, string> { ["HOME"] = home },
-            "send", "-e", shell, "--sglty-path", FakeSsh.Sglty, "--exclude-from", patterns, "backup@web1-alias:src/site", "backup@web1-alias:~/notes.txt", into);
+            "send", "-e", shell + " -tt", "--sglty-path", FakeSsh.Sglty, "--exclude-from", patterns, "backup@web1-alias:src/site", "backup@web1-alias:~/notes.txt", into);
 
         Assert.True(exit == 0, error);
         Assert.Contains("sent 3 files", error);
@@ -39,6 +39,8 @@ public sealed class RemotePullTests
         string words = File.ReadAllText(shell + ".words");
         Assert.Contains("backup", words);
         Assert.Contains("--token-file=-", words);
+        // No terminal there, whatever -e asks: one would echo the token.
+        Assert.Contains("-tt\n-T\n-l\nbackup\n", words);
         Assert.DoesNotContain("token=", words);
         Assert.DoesNotContain(patterns, words);
         Assert.DoesNotContain(".tmp", Directory.GetFiles(into, "*", SearchOption.AllDirectories).Aggregate("", string.Concat));
@@ -72,19 +74,29 @@ public sealed class RemotePullTests
         Assert.Contains("data/a.bin", output);
         Assert.False(Path.Exists(missing));
 
-        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", "--delete", "localhost:data/", into, .. common]);
+        // --mkpath=false is the pull's, and its value too; the receiver here says what the send there is not told.
+        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", "--delete", "--mkpath=false", "--link-dest=no-such", "localhost:data/", into, .. common]);
         Assert.True(exit == 0, error);
         TestFiles.AssertSameBytes(Path.Combine(tree, "a.bin"), Path.Combine(into, "a.bin"));
         Assert.False(File.Exists(stale));
+        Assert.Contains("sglty: here: --link-dest 'no-such' is not a directory here", error);
+
+        // ~ is the home there, even where --sglty-path changes directory first.
+        string other = temp.Sub("other");
+        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", "localhost:~/data/a.bin", other, "-e", shell, "--sglty-path", $"cd / && {FakeSsh.Sglty}");
+        Assert.True(exit == 0, error);
+        TestFiles.AssertSameBytes(Path.Combine(tree, "a.bin"), Path.Combine(other, "a.bin"));
 
         // The send there says what it could not find, and its exit code is the pull's.
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", "localhost:data/gone.bin", into, .. common]);
         Assert.Equal(1, exit);
         Assert.Contains("cannot send 'data/gone.bin': no such file or directory", error);
-        // What cannot run there is told, with what to do.
-        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", "localhost:data", into, "-e", shell);
+        // What cannot run there is told, with what to do, and the directory made for it is not left behind.
+        string never = Path.Combine(temp.Path, "never");
+        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", "localhost:data", never, "-e", shell);
         Assert.NotEqual(0, exit);
         Assert.Contains("could not start sglty on localhost; install it there", error);
+        Assert.False(Path.Exists(never));
         // An older sglty there, which does not know how a pull starts it.
         string older = Path.Combine(temp.Path, "older-sglty");
         File.WriteAllText(older, "#!/bin/sh\necho \"sglty: error: unknown option '--until-stdin-closes' (a path that starts with '-' is written ./--until-stdin-closes)\" >&2\nexit 1\n");
@@ -92,6 +104,47 @@ public sealed class RemotePullTests
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", "localhost:data", into, "-e", shell, "--sglty-path", older);
         Assert.NotEqual(0, exit);
         Assert.Contains("the sglty on localhost is older than this one, and cannot be pulled from; update it there", error);
+        // What comes from there is shown as text from a peer: no terminal codes reach this one.
+        string loud = Path.Combine(temp.Path, "loud-sglty");
+        File.WriteAllText(loud, "#!/bin/sh\nprintf 'out \\033[31mred\\n'\nprintf 'err \\033[31mred\\n' >&2\n");
+        File.SetUnixFileMode(loud, (UnixFileMode)0b111_101_101);
+        (exit, output, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", "localhost:data", into, "-e", shell, "--sglty-path", loud);
+        Assert.True(exit == 0, error);
+        Assert.Contains("out ?[31mred", output);
+        Assert.Contains("err ?[31mred", error);
+        Assert.DoesNotContain('\u001b', output + error);
+    }
+
+    /// <summary>All the send there prints reaches this one's output, however slowly it is read here: a long -v list.</summary>
+    [Fact]
+    public async Task What_the_send_there_prints_reaches_a_slow_reader_whole()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var temp = new TempDirectory();
+        string home = temp.Sub("home");
+        const int Files = 3000;
+        for (int i = 0; i < Files; i++) File.WriteAllText(Path.Combine(temp.Sub("home/lots"), $"a-name-long-enough-to-make-a-long-list-{i:D5}.txt"), "x");
+        string shell = FakeSsh.Create(temp);
+
+        var info = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string argument in (string[])[Path.Combine(AppContext.BaseDirectory, "sglty.dll"), "send", "-v", "localhost:lots", temp.Sub("here"), "-e", shell, "--sglty-path", FakeSsh.Sglty])
+            info.ArgumentList.Add(argument);
+        info.Environment["HOME"] = home;
+        using var pull = System.Diagnostics.Process.Start(info)!;
+        var error = pull.StandardError.ReadToEndAsync();
+        // A reader slower than the send there writes: its output waits in the pipes after it ended.
+        var read = new System.Text.StringBuilder();
+        var buffer = new char[4096];
+        int got;
+        while ((got = await pull.StandardOutput.ReadAsync(buffer)) > 0)
+        {
+            read.Append(buffer, 0, got);
+            await Task.Delay(100);
+        }
+        await pull.WaitForExitAsync();
+
+        Assert.True(pull.ExitCode == 0, await error);
+        Assert.Equal(Files, read.ToString().Split('\n').Count(line => line.StartsWith("lots/a-name-long-enough", StringComparison.Ordinal)));
     }
 
     [Fact]
@@ -156,45 +209,100 @@ public sealed class RemotePullTests
     }
 
     /// <summary>
-    /// However the pull ends, killed too, the send there ends with it (which would otherwise go on retrying for
-    /// minutes), and the same pull again resumes.
+    /// However the pull ends, interrupted or killed, the send there ends with it (which would otherwise go on retrying
+    /// for minutes), and the same pull again resumes.
     /// </summary>
     [Fact]
-    public async Task The_send_there_ends_with_a_killed_pull_and_the_same_pull_again_completes()
+    public async Task The_send_there_ends_with_a_stopped_or_killed_pull_and_the_same_pull_again_completes()
     {
         if (!OperatingSystem.IsLinux()) return;
         using var temp = new TempDirectory();
         string home = temp.Sub("home");
         string source = TestFiles.Create(Path.Combine(home, "big.bin"), 8 << 20, seed: 6);
         string shell = FakeSsh.Create(temp);
+        string[] Arguments(string into) => ["send", "localhost:big.bin", into, "-e", shell, "--sglty-path", FakeSsh.Sglty, "--shard-size", "256KiB", "--retries", "1000"];
+
+        // Started, and stopped once the receiver's journal vouches for some shards (a header and a few records).
+        async Task<(System.Diagnostics.Process Pull, int There, Task<string> Output)> StartedAsync(string into, params string[] more)
+        {
+            var info = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (string argument in (string[])[Path.Combine(AppContext.BaseDirectory, "sglty.dll"), .. Arguments(into), "--bwlimit", "1MiB", .. more]) info.ArgumentList.Add(argument);
+            info.Environment["HOME"] = home;
+            var pull = System.Diagnostics.Process.Start(info)!;
+            var output = pull.StandardOutput.ReadToEndAsync();
+            _ = pull.StandardError.ReadToEndAsync();
+            string journal = Path.Combine(into, ".big.bin.sglty-state");
+            var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(1);
+            while (!(File.Exists(journal) && new FileInfo(journal).Length >= 256) && DateTime.UtcNow < deadline) await Task.Delay(50);
+            Assert.True(File.Exists(journal), "the pull never started writing");
+            return (pull, int.Parse(File.ReadAllText(shell + ".pid").Trim()), output);
+        }
+        async Task EndsAsync(int there)
+        {
+            var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(1);
+            while (Directory.Exists($"/proc/{there}") && DateTime.UtcNow < deadline) await Task.Delay(50);
+            Assert.False(Directory.Exists($"/proc/{there}"), "the send there outlived the pull");
+        }
+
+        // Stopped (SIGTERM, as Ctrl-C): it says so, once, in JSON too.
+        string stopped = temp.Sub("stopped");
+        var (pull, there, output) = await StartedAsync(stopped, "--json");
+        using (pull)
+        {
+            using (var kill = System.Diagnostics.Process.Start("kill", ["-TERM", pull.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])) await kill.WaitForExitAsync();
+            await pull.WaitForExitAsync();
+            Assert.Equal(130, pull.ExitCode);
+            Assert.Single((await output).Split('\n'), line => line.StartsWith('{'));
+            await EndsAsync(there);
+        }
+
         string into = temp.Sub("here");
-        var environment = new Dictionary<string, string> { ["HOME"] = home };
-        string[] arguments = ["send", "localhost:big.bin", into, "-e", shell, "--sglty-path", FakeSsh.Sglty, "--shard-size", "256KiB", "--retries", "1000", "--bwlimit", "1MiB"];
-
-        var info = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "sglty.dll"));
-        foreach (string argument in arguments) info.ArgumentList.Add(argument);
-        info.Environment["HOME"] = home;
-        using var pull = System.Diagnostics.Process.Start(info)!;
-        _ = pull.StandardOutput.ReadToEndAsync();
-        _ = pull.StandardError.ReadToEndAsync();
-        // Killed once the receiver's journal vouches for some shards (a header and a few records).
-        string journal = Path.Combine(into, ".big.bin.sglty-state");
-        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(1);
-        while (!(File.Exists(journal) && new FileInfo(journal).Length >= 256) && DateTime.UtcNow < deadline) await Task.Delay(50);
-        Assert.True(File.Exists(journal), "the pull never started writing");
-        int there = int.Parse(File.ReadAllText(shell + ".pid").Trim());
-
-        pull.Kill();
-        await pull.WaitForExitAsync();
-        deadline = DateTime.UtcNow + TimeSpan.FromMinutes(1);
-        while (Directory.Exists($"/proc/{there}") && DateTime.UtcNow < deadline) await Task.Delay(50);
-        Assert.False(Directory.Exists($"/proc/{there}"), "the send there outlived the pull");
+        (pull, there, _) = await StartedAsync(into);
+        using (pull)
+        {
+            pull.Kill();
+            await pull.WaitForExitAsync();
+            await EndsAsync(there);
+        }
         Assert.False(File.Exists(Path.Combine(into, "big.bin")));
 
-        var (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, [.. arguments[..^2]]);
+        var (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(new Dictionary<string, string> { ["HOME"] = home }, Arguments(into));
         Assert.True(exit == 0, error);
         Assert.Contains("already there from an interrupted send", error);
         TestFiles.AssertSameBytes(source, Path.Combine(into, "big.bin"));
+    }
+
+    /// <summary>A connection that drops once the send there has started is told as such, not as a login that failed.</summary>
+    [Fact]
+    public async Task A_connection_that_drops_during_the_pull_is_told_as_such()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var temp = new TempDirectory();
+        string home = temp.Sub("home");
+        TestFiles.Create(Path.Combine(home, "big.bin"), 8 << 20, seed: 6);
+        string into = temp.Sub("here");
+        // An ssh whose connection drops once the pull has begun to write: what runs there is killed, and ssh says so.
+        string dropping = Path.Combine(temp.Sub("bin"), "ssh");
+        File.WriteAllText(dropping, $$"""
+            #!/bin/sh
+            case " $* " in *" -G "*) echo "hostname 127.0.0.1"; exit 0;; esac
+            while :; do case $1 in -l) shift 2;; -*) shift;; *) break;; esac; done
+            shift
+            cd "$HOME" || exit 1
+            exec 3<&0
+            setsid sh -c "exec $*" <&3 3<&- &
+            p=$!
+            while [ ! -s '{{Path.Combine(into, ".big.bin.sglty-state")}}' ] && kill -0 $p; do sleep 0.1; done
+            kill -9 -$p
+            echo "Connection to localhost closed by remote host." >&2
+            exit 255
+            """);
+        File.SetUnixFileMode(dropping, (UnixFileMode)0b111_101_101);
+
+        var (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(new Dictionary<string, string> { ["HOME"] = home },
+            "send", "localhost:big.bin", into, "-e", dropping, "--sglty-path", FakeSsh.Sglty, "--bwlimit", "1MiB");
+
+        Assert.NotEqual(0, exit);
+        Assert.Contains("the connection to localhost dropped during the pull (Connection to localhost closed by remote host.); the same pull again resumes what arrived", error);
     }
 }
