@@ -33,6 +33,13 @@ public static class SingularitySender
         ArgumentNullException.ThrowIfNull(paths);
         ArgumentNullException.ThrowIfNull(to);
         options ??= new TransferOptions();
+        // The one path named, when it is a directory, goes into a directory of that name, as scp and rsync copy a
+        // directory to a name that is not there (what a pull to a name asks of the send it starts).
+        if (options.FileName is { } name && !name.Contains('/', StringComparison.Ordinal) && name is not ("." or "..") && paths is [var only] && Directory.Exists(only) && !SourceScanner.ContentsOnly(only))
+        {
+            to = to with { Directory = to.Directory is { Length: > 0 } below ? $"{below.TrimEnd('/')}/{name}" : name };
+            options = options with { FileName = null };
+        }
 #pragma warning disable CA2208 // Names the option the caller set.
         if (options.RemoveSourceFiles && !OperatingSystem.IsLinux()) throw new ArgumentException("sources can be removed on Linux only", nameof(TransferOptions.RemoveSourceFiles));
 #pragma warning restore CA2208

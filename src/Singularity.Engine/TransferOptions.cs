@@ -587,8 +587,9 @@ public sealed record TransferOptions
     /// <summary>
     /// The name the one file a send holds takes in the destination, as scp and rsync name a single file copied to a path
     /// that is not a directory (<c>scp db.dump host:db-1206.dump</c>); null keeps its own name. One name, without '/';
-    /// the send must hold one file (or special file) and nothing else. <see cref="RemoteReceiver.FileName"/> gives it
-    /// for a <c>HOST:DIR</c> that names a file.
+    /// the send must hold one file (or special file) and nothing else, or one directory (not its contents alone), which
+    /// then goes into a directory of that name below the URL's, as scp and rsync copy a directory to a name not there.
+    /// <see cref="RemoteReceiver.FileName"/> gives it for a <c>HOST:DIR</c> that names a file.
     /// </summary>
     public string? FileName { get; init; }
 
@@ -601,6 +602,9 @@ public sealed record TransferOptions
         if (ItemizeChanges is < 0 or > 2) throw new ArgumentException("itemize changes is 0 (not), 1 (changes) or 2 (every entry)", nameof(ItemizeChanges));
         if (FileName is { } name && (name.Length == 0 || name is "." or ".." || name.Contains('/', StringComparison.Ordinal) || name.Contains('\0', StringComparison.Ordinal)))
             throw new ArgumentException($"'{name}' is not a file name: give one name, without '/'", nameof(FileName));
+        // A missing path's deletion would be of its own name, not of the one it is sent as.
+        if (FileName is not null && DeleteMissingArgs)
+            throw new ArgumentException("a send that names its one file does not go with deleting what a missing path names (--delete-missing-args)", nameof(FileName));
         if (OwnerParts is not (OwnerParts.User or OwnerParts.Group or OwnerParts.Both)) throw new ArgumentException("the owner parts kept are the user, the group, or both", nameof(OwnerParts));
         try
         {

@@ -51,28 +51,20 @@ internal static partial class RemoteCommand
 
     /// <summary>
     /// The command line that runs <c>sglty send</c> there for <see cref="RemoteSender"/>: to <paramref name="url"/>, with
-    /// <paramref name="sendWords"/>, sending <paramref name="paths"/> (relative to the login's home). The token comes as
-    /// the first line of its input, and the send ends when that input does. With <paramref name="fileName"/>, the one
-    /// path is sent as a file of that name, unless it is a directory there, which goes into a directory of that name
-    /// (the URL's), as scp and rsync tell the two apart.
+    /// <paramref name="sendWords"/>, sending <paramref name="paths"/> (relative to where the login starts), the one path
+    /// as <paramref name="fileName"/> when there is one (a directory into a directory of that name). The token comes
+    /// as the first line of its input, and the send ends when that input does.
     /// </summary>
     public static string ForSend(RemoteShell shell, ConnectionUrl url, IReadOnlyList<string> sendWords, IReadOnlyList<string> paths, string? fileName = null)
     {
         var words = new List<string> { "send", "--until-stdin-closes", "--token-file=-" };
         words.AddRange(sendWords);
-        string run = Last(shell, $"{Program(shell)} \"$@\"");
-        var line = new List<string> { Quoted("sh"), Quoted("-c") };
-        if (fileName is null)
-        {
-            line.AddRange([Quoted(Find(shell) + run), Quoted("sh")]);
-            line.AddRange([.. words.Select(Quoted), Quoted("--to=" + url), "--"]);
-            line.AddRange(paths.Select(SourceThere));
-            return string.Join(' ', line);
-        }
-        // The path first, then the two ways to send it, then the send's words.
-        string choose = "s=$1; d=$2; f=$3; n=$4; shift 4; if [ -d \"$s\" ]; then set -- \"$@\" \"--to=$d\" -- \"$s\"; else set -- \"$@\" \"--to=$f\" \"--file-name=$n\" -- \"$s\"; fi; ";
-        line.AddRange([Quoted(choose + Find(shell) + run), Quoted("sh"), SourceThere(paths.Single()), Quoted((url with { Directory = fileName }).ToString()), Quoted(url.ToString()), Quoted(fileName)]);
+        words.Add("--to=" + url);
+        if (fileName is not null) words.Add("--file-name=" + fileName);
+        var line = new List<string> { Quoted("sh"), Quoted("-c"), Quoted(Find(shell) + Last(shell, $"{Program(shell)} \"$@\"")), Quoted("sh") };
         line.AddRange(words.Select(Quoted));
+        line.Add("--");
+        line.AddRange(paths.Select(SourceThere));
         return string.Join(' ', line);
     }
 

@@ -73,9 +73,9 @@ public sealed class RemoteReceiver : IAsyncDisposable
             throw new ArgumentException("the remote shell command is empty", nameof(shell));
         // Nothing is made there for a send that fails here.
         SourceScanner.CheckGiven(paths, ScanRules.Of(options));
-        string host = await HostToReachAsync(target, shell, cancellationToken).ConfigureAwait(false);
+        string host = await ShellProcess.HostToReachAsync(target, shell, cancellationToken).ConfigureAwait(false);
         var fileTarget = RemoteCommand.FileTarget(target, paths, options);
-        var started = ShellProcess.Start(ShellStart(shell, target, RemoteCommand.For(target, shell, options, fileTarget)), shell);
+        var started = ShellProcess.Start(ShellProcess.Info(shell, target, RemoteCommand.For(target, shell, options, fileTarget)), shell);
         var remote = new RemoteReceiver(started, target, log);
         var process = started.Process;
         try
@@ -143,86 +143,6 @@ public sealed class RemoteReceiver : IAsyncDisposable
         {
             // Disposed meanwhile: nobody is sending to it any more.
         }
-    }
-
-    /// <summary>
-    /// The words that start the shell: its own, then [-l USER] HOST and the command, as rsync gives them; ssh is asked
-    /// for no terminal (-T), which would put its codes before the URL and keep the input from ending. With
-    /// <paramref name="terminalRefused"/>, after the user's words too, so that no -t of theirs asks for one: a terminal
-    /// there would echo the input, which carries a token.
-    /// </summary>
-    internal static ProcessStartInfo ShellStart(RemoteShell shell, RemoteTarget target, string command, bool terminalRefused = false)
-    {
-        var info = new ProcessStartInfo(shell.Command[0])
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        if (IsSsh(shell)) info.ArgumentList.Add("-T");
-        foreach (string word in shell.Command.Skip(1)) info.ArgumentList.Add(word);
-        if (terminalRefused && IsSsh(shell)) info.ArgumentList.Add("-T");
-        if (target.User is { } user)
-        {
-            info.ArgumentList.Add("-l");
-            info.ArgumentList.Add(user);
-        }
-        info.ArgumentList.Add(target.Host);
-        info.ArgumentList.Add(command);
-        return info;
-    }
-
-    private static bool IsSsh(RemoteShell shell) => string.Equals(Path.GetFileName(shell.Command[0]), "ssh", StringComparison.Ordinal);
-
-    /// <summary>
-    /// The host the lanes connect to: the one given, or for ssh the name its configuration gives that host (ssh -G), so
-    /// that an alias of ~/.ssh/config reaches the same machine.
-    /// </summary>
-    internal static async Task<string> HostToReachAsync(RemoteTarget target, RemoteShell shell, CancellationToken cancellationToken)
-    {
-        if (!IsSsh(shell)) return target.Host;
-        var info = ShellStart(shell with { Command = [.. shell.Command, "-G"] }, target, "true");
-        Process? process = null;
-        try
-        {
-            process = Process.Start(info);
-            if (process is null) return target.Host;
-            process.StandardInput.Close();
-            using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            limit.CancelAfter(TimeSpan.FromSeconds(5));
-            var errors = process.StandardError.ReadToEndAsync(limit.Token);
-            string printed = await process.StandardOutput.ReadToEndAsync(limit.Token).ConfigureAwait(false);
-            await errors.ConfigureAwait(false);
-            await process.WaitForExitAsync(limit.Token).ConfigureAwait(false);
-            return process.ExitCode == 0 && ConfiguredHost(printed) is { } configured ? configured : target.Host;
-        }
-        catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or InvalidOperationException or IOException or OperationCanceledException)
-        {
-            try
-            {
-                if (process is { HasExited: false }) process.Kill();
-            }
-            catch (InvalidOperationException)
-            {
-                // It ended meanwhile.
-            }
-            cancellationToken.ThrowIfCancellationRequested();
-            return target.Host;
-        }
-        finally
-        {
-            process?.Dispose();
-        }
-    }
-
-    /// <summary>The "hostname" line of what ssh -G prints; null when it has none.</summary>
-    internal static string? ConfiguredHost(string printed)
-    {
-        foreach (string line in printed.Split('\n'))
-            if (line.StartsWith("hostname ", StringComparison.Ordinal) && line[9..].Trim() is { Length: > 0 } name)
-                return name;
-        return null;
     }
 
     /// <summary>

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Singularity.Engine.Storage;
@@ -42,68 +41,28 @@ public static class RemoteSender
         options ??= new TransferOptions();
         if (shell.Command.Count == 0 || string.IsNullOrWhiteSpace(shell.Command[0]))
             throw new ArgumentException("the remote shell command is empty", nameof(shell));
-        var place = Prepare(target, paths, shell.MakePath, options);
+        var place = PullTarget.Prepare(target, paths, shell.MakePath, options);
         bool arrived = false;
         try
         {
             int code = await RunAsync(source, paths, place, sendWords, shell, options, output, errors, log, () => arrived = true, cancellationToken).ConfigureAwait(false);
+            // What the send there could send goes into place; an interrupted one waits for the same pull again.
+            if (code is 0 or PartialTransferExit && !options.DryRun) place.Finish();
             return code;
         }
         finally
         {
-            if (place.StandIn is not null) System.IO.Directory.Delete(place.StandIn, recursive: true);
-            // A directory made for a pull that never started (a login refused) is not left behind, as rsync makes it only once connected.
-            if (place.Made is not null && !arrived) RemoveIfEmpty(place.Made);
+            place.Close(arrived);
         }
     }
 
-    /// <summary>
-    /// Where the pull goes: the directory here the receiver serves, the name the one file sent takes there (null: the
-    /// sources go into the directory), an empty directory of a dry run's own that stands in for one not there (to
-    /// remove afterwards), and the directory made for it, if one was.
-    /// </summary>
-    private readonly record struct Place(string Directory, string? FileName, string? StandIn, string? Made);
+    // sglty's exit code for a send that delivered all but what it named (rsync's 23).
+    private const int PartialTransferExit = 23;
 
-    private static Place Prepare(string target, IReadOnlyList<string> paths, bool makePath, TransferOptions options)
-    {
-        if (System.IO.Directory.Exists(target)) return new Place(target, null, null, null);
-        string full = Path.GetFullPath(target);
-        string above = Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(full)) ?? "/";
-        string name = Path.GetFileName(full);
-        // A file there is written over, as scp and rsync write over it, but only by one file.
-        bool namesFile = paths is [var only] && !options.Relative && !SourceScanner.ContentsOnly(only) && name is not ("" or "." or "..");
-        if (!namesFile && (Path.Exists(target) || new FileInfo(target).LinkTarget is not null))
-            throw new SingularityException(ErrorCode.BadPath, $"'{target}' is not a directory: a pull of more than one path, or of a directory's contents, goes into one");
-        if (!makePath && !System.IO.Directory.Exists(above))
-            throw new SingularityException(ErrorCode.BadPath, $"'{above}' is not there; make it first, or pull with --mkpath");
-        string served = namesFile ? above : full;
-        string? fileName = namesFile ? name : null;
-        if (System.IO.Directory.Exists(served)) return new Place(served, fileName, null, null);
-        if (options.DryRun)
-        {
-            string standIn = System.IO.Directory.CreateTempSubdirectory("sglty-dry-run-").FullName;
-            return new Place(standIn, fileName, standIn, null);
-        }
-        System.IO.Directory.CreateDirectory(served);
-        return new Place(served, fileName, null, served);
-    }
-
-    private static void RemoveIfEmpty(string directory)
-    {
-        try
-        {
-            System.IO.Directory.Delete(directory);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            // Something is in it after all, or it went: it stays as it is.
-        }
-    }
-
-    private static async Task<int> RunAsync(RemoteTarget source, IReadOnlyList<string> paths, Place place, IReadOnlyList<string> sendWords, RemoteShell shell, TransferOptions options,
+    private static async Task<int> RunAsync(RemoteTarget source, IReadOnlyList<string> paths, PullTarget place, IReadOnlyList<string> sendWords, RemoteShell shell, TransferOptions options,
         Action<string>? output, Action<string>? errors, Action<string>? log, Action started, CancellationToken cancellationToken)
     {
-        string host = await RemoteReceiver.HostToReachAsync(source, shell, cancellationToken).ConfigureAwait(false);
+        string host = await ShellProcess.HostToReachAsync(source, shell, cancellationToken).ConfigureAwait(false);
         var address = await AddressTowardAsync(host, cancellationToken).ConfigureAwait(false);
         await using var receiver = SingularityReceiver.Start(new ReceiverOptions
         {
@@ -117,12 +76,13 @@ public static class RemoteSender
             },
             MakeDevices = options.Devices,
         });
-        bool sessionStarted = false;
+        bool sessionStarted = false, sessionDone = false;
         receiver.SessionStarted += (_, _) =>
         {
             sessionStarted = true;
             started();
         };
+        receiver.SessionCompleted += result => sessionDone |= result.Succeeded && result.EntriesFailed == 0 && result.EntriesNotDeleted == 0;
         // What the send there is not told: the receiver's notices, and what it could not delete (the send says its log names them).
         receiver.SessionCompleted += result =>
         {
@@ -133,7 +93,7 @@ public static class RemoteSender
         var serving = receiver.RunAsync(stop.Token);
         // Without a link's scope: that is this machine's own number for the interface.
         var url = receiver.Url with { Host = new IPAddress(address.GetAddressBytes()).ToString(), Token = null };
-        using var shellProcess = ShellProcess.Start(RemoteReceiver.ShellStart(shell, source, RemoteCommand.ForSend(shell, url, sendWords, paths, place.FileName), terminalRefused: true), shell);
+        using var shellProcess = ShellProcess.Start(ShellProcess.Info(shell, source, RemoteCommand.ForSend(shell, url, sendWords, paths, place.FileName), terminalRefused: true), shell);
         var process = shellProcess.Process;
         // Lines read, and callbacks still passing one on (a slow reader here holds them): how the end tells a pipe that
         // still carries what the send there printed from one a process left behind holds open.
@@ -168,25 +128,29 @@ public static class RemoteSender
         finally
         {
             await shellProcess.EndAsync().ConfigureAwait(false);
+            // The shell has ended, and with it what the receiver served.
+            await stop.CancelAsync().ConfigureAwait(false);
+            await serving.ConfigureAwait(false);
             // All it printed is passed on, however slowly it is read here; but a process the shell left behind may hold
-            // the pipes open: then they are let go once a second passes without a line.
+            // the pipes open: they are let go once a second passes without a line (or after ten seconds of lines),
+            // unless one is still being passed on to a slow reader here.
             long before;
+            var lettingGo = DateTime.UtcNow + TimeSpan.FromSeconds(10);
             do
             {
                 before = Interlocked.Read(ref linesRead);
-                await Task.WhenAny(reading, Task.Delay(TimeSpan.FromSeconds(1))).ConfigureAwait(false);
+                await Task.WhenAny(reading, Task.Delay(TimeSpan.FromSeconds(1), cancellationToken)).ConfigureAwait(false);
             }
-            while (!reading.IsCompleted && (Interlocked.Read(ref linesRead) != before || Volatile.Read(ref passing) > 0));
-            await stop.CancelAsync().ConfigureAwait(false);
-            await serving.ConfigureAwait(false);
+            while (!reading.IsCompleted && !cancellationToken.IsCancellationRequested
+                && (Volatile.Read(ref passing) > 0 || (Interlocked.Read(ref linesRead) != before && DateTime.UtcNow < lettingGo)));
         }
         // Ended here: ssh itself may have taken the same Ctrl-C and ended with its own code.
         cancellationToken.ThrowIfCancellationRequested();
-        return ExitCode(shellProcess, source, shell, sessionStarted);
+        return ExitCode(shellProcess, source, shell, sessionStarted, sessionDone, log);
     }
 
     /// <summary>The send's exit code, or what went wrong before it could say: its shell, its program there, or the connection.</summary>
-    private static int ExitCode(ShellProcess shellProcess, RemoteTarget source, RemoteShell shell, bool started)
+    private static int ExitCode(ShellProcess shellProcess, RemoteTarget source, RemoteShell shell, bool started, bool done, Action<string>? log)
     {
         int code = shellProcess.Process.ExitCode;
         string last = shellProcess.Lines.LastOrDefault(line => line.Trim().Length > 0)?.Trim() ?? "";
@@ -198,10 +162,18 @@ public static class RemoteSender
         if (code == 127 && !last.StartsWith("sglty: error", StringComparison.Ordinal))
             throw new SingularityException(ErrorCode.ConnectionLost, $"could not start sglty on {source.Host}{(shell.Program is null ? "; install it there (on the PATH of its logins, or at ~/sglty/sglty), or name it with --sglty-path" : "; check --sglty-path")}");
         // sglty never exits 255: ssh's last words are the last line that is not the send's own.
+        // The connection dropped after a session here ended whole: everything arrived, whatever the send there could not say.
+        if (code == 255 && done)
+        {
+            log?.Invoke($"the connection to {source.Host} dropped after the send there ended; everything arrived");
+            return 0;
+        }
         if (code == 255)
         {
             string said = shellProcess.Lines.LastOrDefault(line => line.Trim().Length > 0 && !line.StartsWith("sglty: ", StringComparison.Ordinal) && !line.StartsWith("progress: ", StringComparison.Ordinal))?.Trim() ?? "";
-            throw new SingularityException(ErrorCode.ConnectionLost, started
+            // Logged in, where a session started here or the send there said a word.
+            bool ran = started || shellProcess.Lines.Any(line => line.StartsWith("sglty: ", StringComparison.Ordinal) || line.StartsWith("progress: ", StringComparison.Ordinal));
+            throw new SingularityException(ErrorCode.ConnectionLost, ran
                 ? $"the connection to {source.Host} dropped during the pull{(said.Length > 0 ? $" ({said})" : "")}; the same pull again resumes what arrived"
                 : $"could not run the send on {source.Host} through {shell.Command[0]} (exit code 255); check that '{shellProcess.Words}' logs in");
         }

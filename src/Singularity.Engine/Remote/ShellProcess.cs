@@ -4,7 +4,7 @@ namespace Singularity.Engine;
 
 /// <summary>
 /// A remote shell that runs sglty on another machine, for <see cref="RemoteReceiver"/> and <see cref="RemoteSender"/>:
-/// how it starts, the last lines it said (what tells why it failed), and how it is ended.
+/// the host it reaches, how it starts, the last lines it said (what tells why it failed), and how it is ended.
 /// </summary>
 internal sealed class ShellProcess : IDisposable
 {
@@ -32,6 +32,86 @@ internal sealed class ShellProcess : IDisposable
         {
             lock (_lines) return [.. _lines];
         }
+    }
+
+    /// <summary>
+    /// The words that start the shell: its own, then [-l USER] HOST and the command, as rsync gives them; ssh is asked
+    /// for no terminal (-T), which would put its codes before the URL and keep the input from ending. With
+    /// <paramref name="terminalRefused"/>, after the user's words too, so that no -t of theirs asks for one: a terminal
+    /// there would echo the input, which carries a token.
+    /// </summary>
+    public static ProcessStartInfo Info(RemoteShell shell, RemoteTarget target, string command, bool terminalRefused = false)
+    {
+        var info = new ProcessStartInfo(shell.Command[0])
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        if (IsSsh(shell)) info.ArgumentList.Add("-T");
+        foreach (string word in shell.Command.Skip(1)) info.ArgumentList.Add(word);
+        if (terminalRefused && IsSsh(shell) && shell.Command.Count > 1) info.ArgumentList.Add("-T");
+        if (target.User is { } user)
+        {
+            info.ArgumentList.Add("-l");
+            info.ArgumentList.Add(user);
+        }
+        info.ArgumentList.Add(target.Host);
+        info.ArgumentList.Add(command);
+        return info;
+    }
+
+    private static bool IsSsh(RemoteShell shell) => string.Equals(Path.GetFileName(shell.Command[0]), "ssh", StringComparison.Ordinal);
+
+    /// <summary>
+    /// The host the lanes connect to: the one given, or for ssh the name its configuration gives that host (ssh -G), so
+    /// that an alias of ~/.ssh/config reaches the same machine.
+    /// </summary>
+    public static async Task<string> HostToReachAsync(RemoteTarget target, RemoteShell shell, CancellationToken cancellationToken)
+    {
+        if (!IsSsh(shell)) return target.Host;
+        var info = Info(shell with { Command = [.. shell.Command, "-G"] }, target, "true");
+        Process? process = null;
+        try
+        {
+            process = Process.Start(info);
+            if (process is null) return target.Host;
+            process.StandardInput.Close();
+            using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            limit.CancelAfter(TimeSpan.FromSeconds(5));
+            var errors = process.StandardError.ReadToEndAsync(limit.Token);
+            string printed = await process.StandardOutput.ReadToEndAsync(limit.Token).ConfigureAwait(false);
+            await errors.ConfigureAwait(false);
+            await process.WaitForExitAsync(limit.Token).ConfigureAwait(false);
+            return process.ExitCode == 0 && ConfiguredHost(printed) is { } configured ? configured : target.Host;
+        }
+        catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or InvalidOperationException or IOException or OperationCanceledException)
+        {
+            try
+            {
+                if (process is { HasExited: false }) process.Kill();
+            }
+            catch (InvalidOperationException)
+            {
+                // It ended meanwhile.
+            }
+            cancellationToken.ThrowIfCancellationRequested();
+            return target.Host;
+        }
+        finally
+        {
+            process?.Dispose();
+        }
+    }
+
+    /// <summary>The "hostname" line of what ssh -G prints; null when it has none.</summary>
+    public static string? ConfiguredHost(string printed)
+    {
+        foreach (string line in printed.Split('\n'))
+            if (line.StartsWith("hostname ", StringComparison.Ordinal) && line[9..].Trim() is { Length: > 0 } name)
+                return name;
+        return null;
     }
 
     /// <summary>Starts <paramref name="info"/>; a shell that cannot run is a <see cref="SingularityException"/> that says what to do.</summary>

@@ -93,9 +93,12 @@ public sealed class RemotePullTests
         Assert.Contains("cannot send 'data/gone.bin': no such file or directory", error);
         // What cannot run there is told, with what to do, and the directory made for it is not left behind.
         string never = Path.Combine(temp.Path, "never");
-        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", "localhost:data", never, "-e", shell);
+        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", "--mkpath", "localhost:data", Path.Combine(never, "a", "b"), "-e", shell);
         Assert.NotEqual(0, exit);
         Assert.Contains("could not start sglty on localhost; install it there", error);
+        Assert.False(Path.Exists(never));
+        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", "--mkpath", "localhost:data/a.bin", Path.Combine(never, "c", "named.bin"), "-e", shell);
+        Assert.NotEqual(0, exit);
         Assert.False(Path.Exists(never));
         // An older sglty there, which does not know how a pull starts it.
         string older = Path.Combine(temp.Path, "older-sglty");
@@ -157,7 +160,7 @@ public sealed class RemotePullTests
 
         var (exit, _, error) = await SgltyProcess.RunAsync("send", "localhost:data", "localhost:more", file, "-e", shell, "--sglty-path", FakeSsh.Sglty);
         Assert.NotEqual(0, exit);
-        Assert.Contains($"'{file}' is not a directory: a pull of more than one path, or of a directory's contents, goes into one", error);
+        Assert.Contains($"'{file}' is not a directory, and a pull of more than one path, of a directory's contents or with --relative goes into one", error);
         (exit, _, error) = await SgltyProcess.RunAsync("send", "localhost:data/", file, "-e", shell, "--sglty-path", FakeSsh.Sglty);
         Assert.NotEqual(0, exit);
         Assert.Contains($"'{file}' is not a directory", error);
@@ -206,6 +209,66 @@ public sealed class RemotePullTests
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", "localhost:site", Path.Combine(here, "www"), .. common]);
         Assert.True(exit == 0, error);
         TestFiles.AssertSameBytes(Path.Combine(tree, "index.html"), Path.Combine(here, "www", "site", "index.html"));
+
+        // Where a directory is, the send there tells, by its own path: --sglty-path may change directory first.
+        string srv = temp.Sub("srv");
+        TestFiles.Create(Path.Combine(srv, "dirx", "in.txt"), 100, seed: 10);
+        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", "localhost:dirx", Path.Combine(here, "got"), "-e", shell, "--sglty-path", $"cd '{srv}' && {FakeSsh.Sglty}");
+        Assert.True(exit == 0, error);
+        TestFiles.AssertSameBytes(Path.Combine(srv, "dirx", "in.txt"), Path.Combine(here, "got", "dirx", "in.txt"));
+
+        // "DIR/." names a directory, as it does to cp.
+        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", "localhost:db.dump", Path.Combine(here, "nd") + "/.", .. common]);
+        Assert.True(exit == 0, error);
+        TestFiles.AssertSameBytes(dump, Path.Combine(here, "nd", "db.dump"));
+        Assert.Empty(Directory.GetDirectories(here, ".*"));
+    }
+
+    /// <summary>
+    /// A pull to a name is received apart, and only what was sent under that name is put in place: the side pulled from
+    /// cannot write beside it (scp's CVE-2019-6111), whatever it sends.
+    /// </summary>
+    [Fact]
+    public async Task A_pull_to_a_name_gives_the_side_pulled_from_nothing_beside_it()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var temp = new TempDirectory();
+        string home = temp.Sub("home");
+        TestFiles.Create(Path.Combine(home, "data", "a.txt"), 100, seed: 11);
+        File.WriteAllText(Path.Combine(temp.Sub("home/evil"), ".profile"), "echo pwned\n");
+        string shell = FakeSsh.Create(temp);
+        // A sglty there that sends what it likes to the receiver's root, not what it was asked for.
+        string hostile = Path.Combine(temp.Path, "hostile-sglty");
+        File.WriteAllText(hostile, $"#!/bin/sh\nfor a do case $a in --to=*) u=$a;; esac; done\nexec {FakeSsh.Sglty} send --until-stdin-closes --token-file=- \"$u\" -- evil/\n");
+        File.SetUnixFileMode(hostile, (UnixFileMode)0b111_101_101);
+        string here = temp.Sub("here");
+        string profile = Path.Combine(here, ".profile");
+        File.WriteAllText(profile, "# mine\n");
+
+        var (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(new Dictionary<string, string> { ["HOME"] = home },
+            "send", "localhost:data", Path.Combine(here, "backup"), "-e", shell, "--sglty-path", hostile);
+
+        Assert.True(exit == 0, error);
+        Assert.Equal("# mine\n", File.ReadAllText(profile));
+        Assert.Equal([profile], Directory.GetFileSystemEntries(here));
+    }
+
+    /// <summary>A process the shell leaves behind that goes on printing does not keep the pull from ending.</summary>
+    [Fact]
+    public async Task A_process_left_behind_there_does_not_hold_the_pull()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var temp = new TempDirectory();
+        string home = temp.Sub("home");
+        string file = TestFiles.Create(Path.Combine(home, "a.txt"), 100, seed: 12);
+        string shell = FakeSsh.Create(temp);
+        string here = temp.Sub("here");
+
+        var (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(new Dictionary<string, string> { ["HOME"] = home },
+            "send", "localhost:a.txt", here, "-e", shell, "--sglty-path", $"{{ while :; do echo tick >&2; sleep 0.3; done & }}; {FakeSsh.Sglty}");
+
+        Assert.True(exit == 0, error);
+        TestFiles.AssertSameBytes(file, Path.Combine(here, "a.txt"));
     }
 
     /// <summary>

@@ -300,9 +300,9 @@ public sealed class RemoteShellTests
         TestFiles.AssertSameBytes(file, Path.Combine(destination, "web1:notes"));
     }
 
-    /// <summary>--file-name names the one file a send holds, as a pull to DIR/NAME names it; a directory cannot take it.</summary>
+    /// <summary>--file-name names the one path a send holds, as a pull to DIR/NAME names it: a file takes it, a directory goes into it.</summary>
     [Fact]
-    public async Task File_name_names_the_one_file_sent_and_is_refused_for_a_directory()
+    public async Task File_name_names_the_one_file_sent_and_takes_a_directory_into_it()
     {
         using var temp = new TempDirectory();
         string file = TestFiles.Create(Path.Combine(temp.Path, "db.dump"), 70_000, seed: 3);
@@ -314,11 +314,15 @@ public sealed class RemoteShellTests
         TestFiles.AssertSameBytes(file, Path.Combine(destination, "db-1206.dump"));
         Assert.False(File.Exists(Path.Combine(destination, "db.dump")));
 
-        (exit, _, error) = await SgltyProcess.RunAsync("send", temp.Path, "--to", receiver.Url.ToString(), "--file-name", "x");
-        Assert.NotEqual(0, exit);
-        Assert.Contains("--file-name: a send holds one file (not a directory) to give it a name of its own", error);
+        // A directory goes into a directory of that name, as scp and rsync copy one to a name not there.
+        (exit, _, error) = await SgltyProcess.RunAsync("send", temp.Sub("tree"), "--to", receiver.Url.ToString(), "--file-name", "x");
+        Assert.True(exit == 0, error);
+        Assert.True(Directory.Exists(Path.Combine(destination, "x", "tree")));
         (exit, _, error) = await SgltyProcess.RunAsync("send", file, "--to", receiver.Url.ToString(), "--file-name", "a/b");
         Assert.NotEqual(0, exit);
         Assert.Contains("--file-name: 'a/b' is not a file name: give one name, without '/'", error);
+        (exit, _, error) = await SgltyProcess.RunAsync("send", Path.Combine(temp.Path, "gone.dump"), "--to", receiver.Url.ToString(), "--file-name", "x", "--delete-missing-args");
+        Assert.NotEqual(0, exit);
+        Assert.Contains("--file-name: a send that names its one file does not go with deleting what a missing path names", error);
     }
 }

@@ -33,7 +33,7 @@ public sealed class SingleFileTransferTests
     }
 
     [Fact]
-    public async Task A_file_sent_with_a_name_of_its_own_arrives_under_it_and_a_tree_is_refused_one()
+    public async Task A_file_sent_with_a_name_of_its_own_arrives_under_it_and_a_tree_goes_into_one()
     {
         using var temp = new TempDirectory();
         string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "data.bin"), 3 * Shard + 7, seed: 3);
@@ -50,7 +50,14 @@ public sealed class SingleFileTransferTests
         TestFiles.AssertSameBytes(source, Path.Combine(destination, "db-1206.dump"));
         Assert.Equal(["db-1206.dump"], Directory.GetFileSystemEntries(destination).Select(Path.GetFileName));
 
-        var refused = await Assert.ThrowsAsync<ArgumentException>(() => SingularitySender.SendAsync([Path.GetDirectoryName(source)!], receiver.Url, new TransferOptions { FileName = "x" }));
+        // A tree goes into a directory of that name, as scp and rsync copy one to a name not there; its contents alone take none.
+        await SingularitySender.SendAsync([Path.GetDirectoryName(source)!], receiver.Url, new TransferOptions { ShardSize = Shard, FileName = "x" });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        TestFiles.AssertSameBytes(source, Path.Combine(destination, "x", "src", "data.bin"));
+        string two = temp.Sub("two");
+        TestFiles.Create(Path.Combine(two, "a"), 10);
+        TestFiles.Create(Path.Combine(two, "b"), 10);
+        var refused = await Assert.ThrowsAsync<ArgumentException>(() => SingularitySender.SendAsync([two + "/"], receiver.Url, new TransferOptions { FileName = "x" }));
         Assert.Equal(nameof(TransferOptions.FileName), refused.ParamName);
         refused = await Assert.ThrowsAsync<ArgumentException>(() => SingularitySender.SendAsync([source], receiver.Url, new TransferOptions { FileName = "a/b" }));
         Assert.Equal(nameof(TransferOptions.FileName), refused.ParamName);

@@ -51,7 +51,7 @@ public sealed class RemoteTargetTests
     [Fact]
     public void Ssh_configuration_names_the_host_the_lanes_reach()
     {
-        Assert.Equal("10.1.2.3", RemoteReceiver.ConfiguredHost("user me\nhostname 10.1.2.3\nport 22\n"));
-        Assert.Null(RemoteReceiver.ConfiguredHost("user me\nport 22\n"));
+        Assert.Equal("10.1.2.3", ShellProcess.ConfiguredHost("user me\nhostname 10.1.2.3\nport 22\n"));
+        Assert.Null(ShellProcess.ConfiguredHost("user me\nport 22\n"));
     }
 }

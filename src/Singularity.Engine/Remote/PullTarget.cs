@@ -1,0 +1,135 @@
+using Singularity.Engine.Storage;
+
+namespace Singularity.Engine;
+
+/// <summary>
+/// Where a pull goes here, as scp and rsync take a target, and how the side pulled from is kept to it. An existing
+/// directory receives the sources. One path pulled to any other name (not ending in '/') takes that name: it is
+/// received into a private staging directory beside it (<c>.NAME.sglty-pull</c>), never into the directory above it,
+/// where the side pulled from could write whatever it liked (scp's CVE-2019-6111); once the send has ended, what it
+/// sent under NAME, and that alone, is renamed into place. Anything else goes into a directory of that name, made for
+/// it. A dry run makes nothing here.
+/// </summary>
+internal sealed class PullTarget
+{
+    private readonly string? _named;
+    private readonly string? _staging;
+    private readonly bool _stagingMade;
+    private readonly string? _standIn;
+    private readonly List<string> _made;
+
+    private PullTarget(string directory, string? fileName, string? named, string? staging, bool stagingMade, string? standIn, List<string> made)
+    {
+        Directory = directory;
+        FileName = fileName;
+        _named = named;
+        _staging = staging;
+        _stagingMade = stagingMade;
+        _standIn = standIn;
+        _made = made;
+    }
+
+    /// <summary>The directory the receiver serves.</summary>
+    public string Directory { get; }
+
+    /// <summary>The name the one path sent takes (a directory sent goes into a directory of that name); null where the sources go into <see cref="Directory"/>.</summary>
+    public string? FileName { get; }
+
+    public static PullTarget Prepare(string target, IReadOnlyList<string> paths, bool makePath, TransferOptions options)
+    {
+        // "DIR/", "DIR/." and "DIR/.." name a directory, whatever stands there, as they do to cp.
+        bool namesDirectory = target.EndsWith('/') || Path.GetFileName(target) is "." or ".." || target is "." or "..";
+        string full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(target));
+        if (System.IO.Directory.Exists(full)) return new PullTarget(full, null, null, null, false, null, []);
+        bool standing = Path.Exists(full) || new FileInfo(full).LinkTarget is not null;
+        string above = Path.GetDirectoryName(full) ?? "/";
+        string name = Path.GetFileName(full);
+        // A file there is written over, as scp and rsync write over it, but only by one path.
+        bool namesFile = !namesDirectory && paths is [var only] && !options.Relative && !SourceScanner.ContentsOnly(only) && name.Length > 0;
+        if (standing && !namesFile)
+            throw new SingularityException(ErrorCode.BadPath, $"'{target}' is not a directory, and a pull of more than one path, of a directory's contents or with --relative goes into one");
+        if (!makePath && !System.IO.Directory.Exists(above))
+            throw new SingularityException(ErrorCode.BadPath, $"'{above}' is not there; make it first, or pull with --mkpath");
+        if (namesFile && (options.Backup || options.BackupDirectory is not null))
+            throw new SingularityException(ErrorCode.BadPath, $"--backup with a pull to a name ('{target}') is not offered yet: pull into the directory above it ('{above}/')");
+        string served = namesFile ? above : full;
+        if (options.DryRun)
+        {
+            // Nothing is made: the receiver serves an empty directory of its own, where everything is new.
+            string standIn = System.IO.Directory.CreateTempSubdirectory("sglty-dry-run-").FullName;
+            return new PullTarget(standIn, namesFile ? name : null, null, null, false, standIn, []);
+        }
+        var made = Missing(served);
+        System.IO.Directory.CreateDirectory(served);
+        if (!namesFile) return new PullTarget(served, null, null, null, false, null, made);
+        string staging = Path.Combine(above, $".{name}.sglty-pull");
+        bool stagingMade = !Path.Exists(staging) && new DirectoryInfo(staging).LinkTarget is null;
+        if (stagingMade && OperatingSystem.IsWindows()) System.IO.Directory.CreateDirectory(staging);
+        else if (stagingMade) System.IO.Directory.CreateDirectory(staging, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        else if (!System.IO.Directory.Exists(staging) || new DirectoryInfo(staging).LinkTarget is not null)
+            throw new SingularityException(ErrorCode.BadPath, $"'{staging}', where a pull to '{target}' is received first, is not a directory; move it away");
+        // The file there under its name too, so that the quick check and delta see it, and a resume finds its partial.
+        string inStaging = Path.Combine(staging, name);
+        if (!OperatingSystem.IsWindows() && File.Exists(full) && new FileInfo(full).LinkTarget is null && !Path.Exists(inStaging))
+        {
+            try
+            {
+                SpecialFiles.Link(full, inStaging);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // Then it is sent whole.
+            }
+        }
+        return new PullTarget(staging, name, full, staging, stagingMade, null, made);
+    }
+
+    /// <summary>Once the send there ended with what it could send: what it sent under the name, and that alone, goes into place.</summary>
+    public void Finish()
+    {
+        if (_named is null || _staging is null) return;
+        string sent = Path.Combine(_staging, FileName!);
+        var entry = new FileInfo(sent);
+        bool isDirectory = System.IO.Directory.Exists(sent) && entry.LinkTarget is null;
+        if (entry.Exists || isDirectory || entry.LinkTarget is not null)
+        {
+            if (isDirectory && (Path.Exists(_named) || new FileInfo(_named).LinkTarget is not null))
+                throw new SingularityException(ErrorCode.BadPath, $"what was pulled is a directory, and '{_named}' is not one; it waits in '{_staging}'");
+            SpecialFiles.Rename(sent, _named);
+        }
+        System.IO.Directory.Delete(_staging, recursive: true);
+    }
+
+    /// <summary>
+    /// After the pull, however it ended: a dry run's directory goes, and where nothing arrived (a login refused), what
+    /// was made for the pull too, as rsync makes nothing before it is connected. A staging directory that holds what
+    /// arrived stays, for the same pull again to resume.
+    /// </summary>
+    public void Close(bool arrived)
+    {
+        if (_standIn is not null) System.IO.Directory.Delete(_standIn, recursive: true);
+        if (arrived) return;
+        if (_stagingMade && System.IO.Directory.Exists(_staging)) Remove(() => System.IO.Directory.Delete(_staging!, recursive: true));
+        for (int i = _made.Count - 1; i >= 0; i--) Remove(() => System.IO.Directory.Delete(_made[i]));
+    }
+
+    /// <summary>The directories that making <paramref name="directory"/> would make, outermost first.</summary>
+    private static List<string> Missing(string directory)
+    {
+        var missing = new List<string>();
+        for (string? at = directory; at is not null && !System.IO.Directory.Exists(at); at = Path.GetDirectoryName(at)) missing.Insert(0, at);
+        return missing;
+    }
+
+    private static void Remove(Action remove)
+    {
+        try
+        {
+            remove();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Something is in it after all, or it went: it stays as it is.
+        }
+    }
+}
