@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Sockets;
-using Singularity.Engine.Storage;
 
 namespace Singularity.Engine;
 
@@ -15,20 +14,16 @@ public static class RemoteSender
 {
     /// <summary>
     /// Runs <c>sglty send</c> on <paramref name="source"/>'s host through <paramref name="shell"/>, sending
-    /// <paramref name="paths"/> (there, relative to the login's home unless absolute) to <paramref name="target"/> here,
-    /// with <paramref name="sendWords"/> as its options (they must not name the receiver or its token). As scp and
-    /// rsync take a target: an existing directory receives them; one file sent to any other name (not ending in '/')
-    /// takes that name, in the directory above it, over a file that stands there; anything else goes into a directory
-    /// of that name, made with only its last part (every part with <see cref="RemoteShell.MakePath"/>). A dry run
-    /// makes nothing here. The receiver
-    /// here follows <paramref name="options"/> where a send needs it to: plaintext accepted for
-    /// <see cref="CipherSuite.None"/>, devices made for <see cref="TransferOptions.Devices"/>, the same congestion
-    /// control. What the send there prints goes to <paramref name="output"/> and <paramref name="errors"/>, a line
-    /// each; what the receiver here says that the send there is not told (its notices, what it could not delete), to
-    /// <paramref name="log"/>. Returns the send's exit
-    /// code; a target that cannot take the send, a shell that cannot run or log in, or a sglty not found there is a
-    /// <see cref="SingularityException"/>. Cancelling ends the send there, and throws
-    /// <see cref="OperationCanceledException"/>.
+    /// <paramref name="paths"/> (there, relative to where the login starts unless absolute) to <paramref name="target"/>
+    /// here, as scp and rsync take a target (<see cref="PullTarget"/>: a directory, or a name), with
+    /// <paramref name="sendWords"/> as its options (they must not name the receiver or its token). The receiver here
+    /// follows <paramref name="options"/> where a send needs it to: plaintext accepted for <see cref="CipherSuite.None"/>,
+    /// devices made for <see cref="TransferOptions.Devices"/>, the same congestion control. What the send there prints
+    /// goes to <paramref name="output"/> and <paramref name="errors"/>, a line each; what the receiver here says that
+    /// the send there is not told (its notices, what it could not delete), to <paramref name="log"/>. Returns the
+    /// send's exit code; a target that cannot take the send, a shell that cannot run or log in, a sglty not found
+    /// there, or a connection that drops is a <see cref="SingularityException"/>. Cancelling ends the send there, and
+    /// throws <see cref="OperationCanceledException"/>.
     /// </summary>
     public static async Task<int> RunAsync(RemoteTarget source, IReadOnlyList<string> paths, string target, IReadOnlyList<string> sendWords, RemoteShell? shell = null, TransferOptions? options = null,
         Action<string>? output = null, Action<string>? errors = null, Action<string>? log = null, CancellationToken cancellationToken = default)
