@@ -16,6 +16,7 @@ internal static partial class SendCommand
         var sgltyPath = new Option<string>("--sglty-path") { HelpName = "PROGRAM", Description = "with a [USER@]HOST:DIR destination (or [USER@]HOST:PATH sources), what runs sglty there, as rsync --rsync-path ('/opt/sglty/sglty', 'sudo sglty'); default sglty on the PATH of a login there, else ~/sglty/sglty" };
         var makePath = new Option<bool>("--mkpath") { Description = "with a [USER@]HOST:DIR destination (or DIR here, for a pull), make every missing directory of DIR, as rsync --mkpath (without it, as rsync, only the last, and none above a file named)" };
         var remoteListen = new Option<string>("--remote-listen") { HelpName = "HOST:PORT", Description = "with a [USER@]HOST:DIR destination, what the receiver started there listens on, for a firewall that lets one port through (0.0.0.0:7701); default 0.0.0.0:0, a free port; the lanes connect to it from here, not through the shell" };
+        var listenHere = new Option<string>("--listen") { HelpName = "HOST:PORT", Description = "with [USER@]HOST:PATH sources (a pull), what the receiver here listens on, as recv --listen, for a firewall that lets one port through (0.0.0.0:7701: every interface, and the send there is given the address this machine reaches it from); default a free port of that address" };
         var untilStdinCloses = new Option<bool>("--until-stdin-closes") { Description = "stop, as interrupted, when standard input ends (after the token's line, with --token-file -): how `sglty send [USER@]HOST:PATH... DIR` ties the send it starts there through ssh to itself" };
         var fileName = new Option<string>("--file-name") { HelpName = "NAME", Description = "give the one PATH sent this name in the receiver's directory, as scp and rsync name what they copy to a path that is not a directory (how a pull to DIR/NAME, or a send to [USER@]HOST:DIR/NAME, names it): a file takes the name, a directory goes into a directory of that name" };
         var lanes = CommonOptions.Lanes();
@@ -132,7 +133,7 @@ internal static partial class SendCommand
         var inPlace = new Option<bool>("--inplace") { Description = "write a changed file into the one standing at its name, where it stands, as rsync --inplace does: no second copy takes the space (for large images and databases on a full disk), and with delta only the shards that differ are written (a file with other names is still written beside its name); as with rsync, a send that fails part way leaves it part old, part new, and readers see it change; not with --sparse or --backup (Linux receivers)" };
         var append = new Option<bool>("--append", "--append-verify") { Description = "for logs that grow, as rsync --append-verify: --inplace with delta on whatever the path, so only what follows what the receiver holds travels (with the shard it ends in), every kept shard compared first; unlike rsync --append, a copy as long as the source or longer is not left as it is but brought to the source's contents (cut, where the log was rotated); a receiver started with --no-delta takes the whole log; not with --whole-file, --sparse or --backup" };
         var wholeFile = new Option<bool>("--whole-file", "-W") { Description = "send changed files whole, never as a delta, as rsync --whole-file does" };
-        var command = new Command("send", "send files and directories to a receiver: one started through ssh (sglty send PATH... [USER@]HOST:DIR), or one running already (--to URL); or pull them from another machine, where ssh starts the send (sglty send [USER@]HOST:PATH... DIR)") { paths, to, rsh, sgltyPath, remoteListen, makePath, untilStdinCloses, fileName, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, modifyWindow, omitDirTimes, omitLinkTimes, update, ignoreExisting, existing, maxSize, minSize, delete, deleteExcluded, ignoreErrors, maxDelete, exclude, excludeFrom, include, includeFrom, filter, relative, filesFrom, recursive, from0, dryRun, verbose, quiet, itemize, outFormat, stats, info, logFile, logFileFormat, owners, owner, group, noOwner, noGroup, chown, archive, xattrs, acls, devices, specials, devicesAndSpecials, noDevices, noSpecials, noDevicesOrSpecials, human, noHuman, numericIds, hardLinks, oneFileSystem, copyLinks, copyUnsafeLinks, copyDirLinks, safeLinks, chmod, pruneEmpty, ignoreMissing, deleteMissing, removeSources, backup, backupDir, suffix, linkDest, compareDest, copyDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile, inPlace, append };
+        var command = new Command("send", "send files and directories to a receiver: one started through ssh (sglty send PATH... [USER@]HOST:DIR), or one running already (--to URL); or pull them from another machine, where ssh starts the send (sglty send [USER@]HOST:PATH... DIR)") { paths, to, rsh, sgltyPath, remoteListen, makePath, listenHere, untilStdinCloses, fileName, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, modifyWindow, omitDirTimes, omitLinkTimes, update, ignoreExisting, existing, maxSize, minSize, delete, deleteExcluded, ignoreErrors, maxDelete, exclude, excludeFrom, include, includeFrom, filter, relative, filesFrom, recursive, from0, dryRun, verbose, quiet, itemize, outFormat, stats, info, logFile, logFileFormat, owners, owner, group, noOwner, noGroup, chown, archive, xattrs, acls, devices, specials, devicesAndSpecials, noDevices, noSpecials, noDevicesOrSpecials, human, noHuman, numericIds, hardLinks, oneFileSystem, copyLinks, copyUnsafeLinks, copyDirLinks, safeLinks, chmod, pruneEmpty, ignoreMissing, deleteMissing, removeSources, backup, backupDir, suffix, linkDest, compareDest, copyDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile, inPlace, append };
         foreach (var option in asAlways) command.Options.Add(option);
         command.Validators.Add(result =>
         {
@@ -172,6 +173,19 @@ internal static partial class SendCommand
                 bool remote = pulls || (destination is not null && RemoteTarget.TryParse(destination, out _));
                 if (remote && RemoteShell.Words(ShellCommand(result.GetValue(rsh))).Count == 0)
                     result.AddError(result.GetValue(rsh) is null ? $"{RshVariable} names no command; give the remote shell, as 'ssh -p 2222'" : "-e names no command; give the remote shell, as 'ssh -p 2222'");
+                if (!pulls && result.GetResult(listenHere) is not null)
+                    result.AddError("--listen goes with a pull ([USER@]HOST:PATH... DIR), whose receiver is here; a receiver of your own is `sglty recv --listen`");
+                if (pulls && result.GetValue(listenHere) is { } listenAt)
+                {
+                    try
+                    {
+                        RecvCommand.ParseListen(listenAt);
+                    }
+                    catch (FormatException ex)
+                    {
+                        result.AddError(ex.Message);
+                    }
+                }
                 if (!remote && new Option[] { rsh, sgltyPath, remoteListen, makePath }.FirstOrDefault(option => result.GetResult(option) is not null) is { } shellOnly)
                     result.AddError($"{shellOnly.Name} goes with a [USER@]HOST:DIR destination, whose receiver is started through ssh; a URL names one already running");
                 if (remote && !pulls && result.GetValue(remoteListen) is { } listenThere && !IsListenAddress(listenThere))
@@ -304,8 +318,9 @@ internal static partial class SendCommand
             if (result.GetValue(to) is null && Pull(result.GetValue(paths)!) is { } pull)
             {
                 var from = new RemoteShell { Command = RemoteShell.Words(ShellCommand(result.GetValue(rsh))), Program = result.GetValue(sgltyPath), MakePath = result.GetValue(makePath) };
-                var words = WordsThere(result, paths, [rsh, sgltyPath, makePath, exclude, excludeFrom, include, includeFrom, filter]);
-                return PullAsync(pull, from, options, [.. words], PatternsInOrder(result, exclude, excludeFrom, include, includeFrom, filter), result.GetValue(json), cancellationToken);
+                var words = WordsThere(result, paths, [rsh, sgltyPath, makePath, listenHere, exclude, excludeFrom, include, includeFrom, filter]);
+                var here = result.GetValue(listenHere) is { } listenAt ? RecvCommand.ParseListen(listenAt) : null;
+                return PullAsync(pull, from, options, here, [.. words], PatternsInOrder(result, exclude, excludeFrom, include, includeFrom, filter), result.GetValue(json), cancellationToken);
             }
             var (destination, sources) = Destination(result.GetValue(paths)!, result.GetValue(to));
             // Only a send through a shell reads -e and its variable.
@@ -349,14 +364,14 @@ internal static partial class SendCommand
     /// A pull: <c>sglty send</c> started through the shell on the machine the sources are on, into a receiver here
     /// (<see cref="RemoteSender"/>). What the send there prints is printed here, and its exit code is this one's.
     /// </summary>
-    private static async Task<int> PullAsync((RemoteTarget Login, string[] Paths, string Target) pull, RemoteShell shell, TransferOptions options, string[] words, List<(Option Option, string Value)> patterns, bool json, CancellationToken cancellationToken)
+    private static async Task<int> PullAsync((RemoteTarget Login, string[] Paths, string Target) pull, RemoteShell shell, TransferOptions options, System.Net.IPEndPoint? listen, string[] words, List<(Option Option, string Value)> patterns, bool json, CancellationToken cancellationToken)
     {
         var shown = new RelayedLines(terminal: !Console.IsErrorRedirected);
         try
         {
             // The patterns travel as rules, read here, as rsync's client reads its --exclude-from files and sends the rules.
             words = [.. words, .. patterns.SelectMany(Patterns).Select(pattern => "--filter=" + AsFilterRule(pattern))];
-            int code = await RemoteSender.RunAsync(pull.Login, pull.Paths, pull.Target, words, shell, options, shown.Output, shown.Error, line => shown.Error("sglty: " + line), cancellationToken).ConfigureAwait(false);
+            int code = await RemoteSender.RunAsync(pull.Login, pull.Paths, pull.Target, words, shell, options, listen, shown.Output, shown.Error, line => shown.Error("sglty: " + line), cancellationToken).ConfigureAwait(false);
             shown.End();
             return code;
         }

@@ -18,7 +18,9 @@ public static class RemoteSender
     /// here, as scp and rsync take a target (<see cref="PullTarget"/>: a directory, or a name), with
     /// <paramref name="sendWords"/> as its options (they must not name the receiver or its token). The receiver here
     /// follows <paramref name="options"/> where a send needs it to: plaintext accepted for <see cref="CipherSuite.None"/>,
-    /// devices made for <see cref="TransferOptions.Devices"/>, the same congestion control. What the send there prints
+    /// devices made for <see cref="TransferOptions.Devices"/>, the same congestion control. It listens on
+    /// <paramref name="listen"/> (for a firewall that lets one port through; an address of every interface is told
+    /// there as the one this machine reaches the host from), else on a free port of that address. What the send there prints
     /// goes to <paramref name="output"/> and <paramref name="errors"/>, a line each; what the receiver here says that
     /// the send there is not told (its notices, what it could not delete), to <paramref name="log"/>. Returns the
     /// send's exit code; a target that cannot take the send, a shell that cannot run or log in, a sglty not found
@@ -26,7 +28,7 @@ public static class RemoteSender
     /// throws <see cref="OperationCanceledException"/>.
     /// </summary>
     public static async Task<int> RunAsync(RemoteTarget source, IReadOnlyList<string> paths, string target, IReadOnlyList<string> sendWords, RemoteShell? shell = null, TransferOptions? options = null,
-        Action<string>? output = null, Action<string>? errors = null, Action<string>? log = null, CancellationToken cancellationToken = default)
+        IPEndPoint? listen = null, Action<string>? output = null, Action<string>? errors = null, Action<string>? log = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(paths);
@@ -40,7 +42,7 @@ public static class RemoteSender
         bool arrived = false;
         try
         {
-            int code = await RunAsync(source, paths, place, sendWords, shell, options, output, errors, log, () => arrived = true, cancellationToken).ConfigureAwait(false);
+            int code = await RunAsync(source, paths, place, sendWords, shell, options, listen, output, errors, log, () => arrived = true, cancellationToken).ConfigureAwait(false);
             // What the send there could send goes into place; an interrupted one waits for the same pull again.
             if (code is 0 or PartialTransferExit && !options.DryRun) place.Finish();
             return code;
@@ -55,14 +57,16 @@ public static class RemoteSender
     private const int PartialTransferExit = 23;
 
     private static async Task<int> RunAsync(RemoteTarget source, IReadOnlyList<string> paths, PullTarget place, IReadOnlyList<string> sendWords, RemoteShell shell, TransferOptions options,
-        Action<string>? output, Action<string>? errors, Action<string>? log, Action started, CancellationToken cancellationToken)
+        IPEndPoint? listen, Action<string>? output, Action<string>? errors, Action<string>? log, Action started, CancellationToken cancellationToken)
     {
-        string host = await ShellProcess.HostToReachAsync(source, shell, cancellationToken).ConfigureAwait(false);
-        var address = await AddressTowardAsync(host, cancellationToken).ConfigureAwait(false);
+        bool everywhere = listen is null || listen.Address.Equals(IPAddress.Any) || listen.Address.Equals(IPAddress.IPv6Any);
+        var address = everywhere
+            ? await AddressTowardAsync(await ShellProcess.HostToReachAsync(source, shell, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false)
+            : listen!.Address;
         await using var receiver = SingularityReceiver.Start(new ReceiverOptions
         {
             Directory = place.Directory,
-            Listen = new IPEndPoint(address, 0),
+            Listen = listen is null ? new IPEndPoint(address, 0) : listen,
             Token = SessionToken.Generate(),
             Transfer = new TransferOptions
             {

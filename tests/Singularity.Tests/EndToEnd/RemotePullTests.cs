@@ -81,6 +81,16 @@ public sealed class RemotePullTests
         Assert.False(File.Exists(stale));
         Assert.Contains("sglty: here: --link-dest 'no-such' is not a directory here", error);
 
+        // --listen picks the port here (and is the pull's own): the send there is told it.
+        int port = Ports.Free();
+        string listened = temp.Sub("listened");
+        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", "--listen", $"0.0.0.0:{port}", "localhost:data/", listened, .. common]);
+        Assert.True(exit == 0, error);
+        TestFiles.AssertSameBytes(Path.Combine(tree, "a.bin"), Path.Combine(listened, "a.bin"));
+        string words = File.ReadAllText(shell + ".words");
+        Assert.Contains($"--to=sglty://127.0.0.1:{port}/", words);
+        Assert.DoesNotContain("--listen", words);
+
         // ~ is the home there, even where --sglty-path changes directory first.
         string other = temp.Sub("other");
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", "localhost:~/data/a.bin", other, "-e", shell, "--sglty-path", $"cd / && {FakeSsh.Sglty}");

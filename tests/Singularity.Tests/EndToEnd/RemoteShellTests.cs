@@ -272,6 +272,8 @@ public sealed class RemoteShellTests
     [InlineData(new[] { "send", "web1:a", "here", "--log-file", "log" }, "--log-file does not go with a pull (HOST:PATH... DIR) yet")]
     [InlineData(new[] { "send", "web1:a", "here", "--remote-listen", "0.0.0.0:7701" }, "--remote-listen names what a receiver started there listens on, and a pull (HOST:PATH... DIR) receives here")]
     [InlineData(new[] { "send", "web1:a", "here", "--token", "x" }, "--token names a receiver's token, and the receiver of a pull (HOST:PATH... DIR) is here")]
+    [InlineData(new[] { "send", "a", "--to", "sglty://h:1/", "--listen", "0.0.0.0:7701" }, "--listen goes with a pull ([USER@]HOST:PATH... DIR), whose receiver is here")]
+    [InlineData(new[] { "send", "web1:a", "here", "--listen", "7701" }, "--listen '7701' is not HOST:PORT")]
     [InlineData(new[] { "send", "web1:a", "here", "--file-name", "x" }, "--file-name: a pull names the file by where it goes")]
     [InlineData(new[] { "send", "a", "web1:dir", "--file-name", "x" }, "--file-name: a [USER@]HOST:DIR destination names the file itself")]
     [InlineData(new[] { "send", "web1:a", "here", "--until-stdin-closes" }, "--until-stdin-closes is how a pull ties the send it starts there to itself")]
