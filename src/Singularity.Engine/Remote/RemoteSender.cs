@@ -145,14 +145,17 @@ public static class RemoteSender
         }
         // Ended here: ssh itself may have taken the same Ctrl-C and ended with its own code.
         cancellationToken.ThrowIfCancellationRequested();
-        return ExitCode(shellProcess, source, shell, sessionStarted, sessionDone, log);
+        return ExitCode(shellProcess, source, shell, url, sessionStarted, sessionDone, log);
     }
 
     /// <summary>The send's exit code, or what went wrong before it could say: its shell, its program there, or the connection.</summary>
-    private static int ExitCode(ShellProcess shellProcess, RemoteTarget source, RemoteShell shell, bool started, bool done, Action<string>? log)
+    private static int ExitCode(ShellProcess shellProcess, RemoteTarget source, RemoteShell shell, ConnectionUrl url, bool started, bool done, Action<string>? log)
     {
         int code = shellProcess.Process.ExitCode;
         string last = shellProcess.Lines.LastOrDefault(line => line.Trim().Length > 0)?.Trim() ?? "";
+        // Its own words say it could not connect; what stops a pull there is this machine's side of the way.
+        if (!started && code != 0 && last.Contains("cannot connect to", StringComparison.Ordinal))
+            throw new SingularityException(ErrorCode.ConnectionLost, $"the send on {source.Host} could not connect back to this machine at {url.Host}:{url.Port}: a firewall here, or an address translated on the way, stops it; let one port through and choose it with --listen, or run the send there to a 'sglty recv' here");
         if (last.Contains("unknown option '--until-stdin-closes'", StringComparison.Ordinal))
             throw new SingularityException(ErrorCode.ConnectionLost, $"the sglty on {source.Host} is older than this one, and cannot be pulled from; update it there, or run the send there to a 'sglty recv' here");
         if (last.Contains("standard input held no token line", StringComparison.Ordinal))

@@ -117,6 +117,14 @@ public sealed class RemotePullTests
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", "localhost:data", into, "-e", shell, "--sglty-path", older);
         Assert.NotEqual(0, exit);
         Assert.Contains("the sglty on localhost is older than this one, and cannot be pulled from; update it there", error);
+        // A send there that cannot connect back is told what stops it here.
+        string elsewhere = Path.Combine(temp.Path, "elsewhere-sglty");
+        File.WriteAllText(elsewhere, $"#!/bin/sh\nn=$#; i=0; while [ $i -lt $n ]; do a=$1; shift; case $a in --to=*) a=--to=sglty://127.0.0.1:{Ports.Free()}/;; esac; set -- \"$@\" \"$a\"; i=$((i+1)); done\nexec {FakeSsh.Sglty} \"$@\"\n");
+        File.SetUnixFileMode(elsewhere, (UnixFileMode)0b111_101_101);
+        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", "localhost:data", into, "-e", shell, "--sglty-path", elsewhere);
+        Assert.NotEqual(0, exit);
+        Assert.Contains("could not connect back to this machine at 127.0.0.1:", error);
+        Assert.Contains("choose it with --listen", error);
         // What comes from there is shown as text from a peer: no terminal codes reach this one.
         string loud = Path.Combine(temp.Path, "loud-sglty");
         File.WriteAllText(loud, "#!/bin/sh\nprintf 'out \\033[31mred\\n'\nprintf 'err \\033[31mred\\n' >&2\n");
