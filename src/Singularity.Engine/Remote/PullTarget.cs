@@ -14,17 +14,15 @@ internal sealed class PullTarget
 {
     private readonly string? _named;
     private readonly string? _staging;
-    private readonly bool _stagingMade;
     private readonly string? _standIn;
     private readonly List<string> _made;
 
-    private PullTarget(string directory, string? fileName, string? named, string? staging, bool stagingMade, string? standIn, List<string> made)
+    private PullTarget(string directory, string? fileName, string? named, string? staging, string? standIn, List<string> made)
     {
         Directory = directory;
         FileName = fileName;
         _named = named;
         _staging = staging;
-        _stagingMade = stagingMade;
         _standIn = standIn;
         _made = made;
     }
@@ -40,7 +38,7 @@ internal sealed class PullTarget
         // "DIR/", "DIR/." and "DIR/.." name a directory, whatever stands there, as they do to cp.
         bool namesDirectory = target.EndsWith('/') || Path.GetFileName(target) is "." or ".." || target is "." or "..";
         string full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(target));
-        if (System.IO.Directory.Exists(full)) return new PullTarget(full, null, null, null, false, null, []);
+        if (System.IO.Directory.Exists(full)) return new PullTarget(full, null, null, null, null, []);
         bool standing = Path.Exists(full) || new FileInfo(full).LinkTarget is not null;
         string above = Path.GetDirectoryName(full) ?? "/";
         string name = Path.GetFileName(full);
@@ -51,17 +49,19 @@ internal sealed class PullTarget
         if (!makePath && !System.IO.Directory.Exists(above))
             throw new SingularityException(ErrorCode.BadPath, $"'{above}' is not there; make it first, or pull with --mkpath");
         if (namesFile && (options.Backup || options.BackupDirectory is not null))
-            throw new SingularityException(ErrorCode.BadPath, $"--backup with a pull to a name ('{target}') is not offered yet: pull into the directory above it ('{above}/')");
+            throw new SingularityException(ErrorCode.BadPath, $"--backup with a pull to a name ('{target}') is not offered yet: pull into a directory ('{above}/'), where what is pulled keeps its own name");
         string served = namesFile ? above : full;
         if (options.DryRun)
         {
-            // Nothing is made: the receiver serves an empty directory of its own, where everything is new.
+            // Nothing is made: the receiver serves a directory of its own, where everything is new but the file at the
+            // name, which stands there as an empty file of its size, time and mode, for the quick check to judge.
             string standIn = System.IO.Directory.CreateTempSubdirectory("sglty-dry-run-").FullName;
-            return new PullTarget(standIn, namesFile ? name : null, null, null, false, standIn, []);
+            if (namesFile && File.Exists(full) && new FileInfo(full).LinkTarget is null) Placeholder(full, Path.Combine(standIn, name));
+            return new PullTarget(standIn, namesFile ? name : null, null, null, standIn, []);
         }
         var made = Missing(served);
         System.IO.Directory.CreateDirectory(served);
-        if (!namesFile) return new PullTarget(served, null, null, null, false, null, made);
+        if (!namesFile) return new PullTarget(served, null, null, null, null, made);
         string staging = Path.Combine(above, $".{name}.sglty-pull");
         bool stagingMade = !Path.Exists(staging) && new DirectoryInfo(staging).LinkTarget is null;
         if (stagingMade && OperatingSystem.IsWindows()) System.IO.Directory.CreateDirectory(staging);
@@ -81,7 +81,7 @@ internal sealed class PullTarget
                 // Then it is sent whole.
             }
         }
-        return new PullTarget(staging, name, full, staging, stagingMade, null, made);
+        return new PullTarget(staging, name, full, staging, null, made);
     }
 
     /// <summary>Once the send there ended with what it could send: what it sent under the name, and that alone, goes into place.</summary>
@@ -103,14 +103,35 @@ internal sealed class PullTarget
     /// <summary>
     /// After the pull, however it ended: a dry run's directory goes, and where nothing arrived (a login refused), what
     /// was made for the pull too, as rsync makes nothing before it is connected. A staging directory that holds what
-    /// arrived stays, for the same pull again to resume.
+    /// arrived stays, for the same pull again to resume; one that holds nothing but the link to the file at the name
+    /// (a send refused there, or one that ended before its first byte) goes, as there is nothing in it to resume.
     /// </summary>
     public void Close(bool arrived)
     {
         if (_standIn is not null) System.IO.Directory.Delete(_standIn, recursive: true);
+        if (_staging is not null && System.IO.Directory.Exists(_staging) && HoldsNothingArrived())
+            Remove(() => System.IO.Directory.Delete(_staging, recursive: true));
         if (arrived) return;
-        if (_stagingMade && System.IO.Directory.Exists(_staging)) Remove(() => System.IO.Directory.Delete(_staging!, recursive: true));
         for (int i = _made.Count - 1; i >= 0; i--) Remove(() => System.IO.Directory.Delete(_made[i]));
+    }
+
+    /// <summary>Whether the staging directory holds nothing, or the link to the file at the name alone.</summary>
+    private bool HoldsNothingArrived()
+    {
+        var entries = System.IO.Directory.GetFileSystemEntries(_staging!);
+        if (entries.Length == 0) return true;
+        if (entries is not [var only] || Path.GetFileName(only) != FileName) return false;
+        var linked = SpecialFiles.IdentityOf(only);
+        return linked is not null && SpecialFiles.IdentityOf(_named!) is { } file && (file.Device, file.Inode) == (linked.Value.Device, linked.Value.Inode);
+    }
+
+    /// <summary>A file at <paramref name="copy"/> with <paramref name="file"/>'s size (a hole), time and mode, and none of its bytes.</summary>
+    private static void Placeholder(string file, string copy)
+    {
+        var info = new FileInfo(file);
+        using (var stream = new FileStream(copy, FileMode.CreateNew, FileAccess.Write)) stream.SetLength(info.Length);
+        File.SetLastWriteTimeUtc(copy, info.LastWriteTimeUtc);
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(copy, File.GetUnixFileMode(file));
     }
 
     /// <summary>The directories that making <paramref name="directory"/> would make, outermost first.</summary>

@@ -59,9 +59,12 @@ internal static partial class RemoteCommand
     {
         var words = new List<string> { "send", "--until-stdin-closes", "--token-file=-" };
         words.AddRange(sendWords);
-        words.Add("--to=" + url);
+        // Without a host, this machine's address is the one the login there came from, as ssh tells it.
+        string to = url.Host.Length > 0 ? "" : "c=${SSH_CONNECTION%% *}; [ -n \"$c\" ] || { echo \"sglty: error: no SSH_CONNECTION there, so the send cannot tell where this machine is; pull with a host name this machine can look up, or through ssh\" >&2; exit 1; }; "
+            + $"case $c in *:*) c=\"[$c]\";; esac; shift; set -- send \"--to={ConnectionUrl.Scheme}://$c:{url.Port}/\" \"$@\"; ";
+        if (url.Host.Length > 0) words.Add("--to=" + url);
         if (fileName is not null) words.Add("--file-name=" + fileName);
-        var line = new List<string> { Quoted("sh"), Quoted("-c"), Quoted(Find(shell) + Last(shell, $"{Program(shell)} \"$@\"")), Quoted("sh") };
+        var line = new List<string> { Quoted("sh"), Quoted("-c"), Quoted(to + Find(shell) + Last(shell, $"{Program(shell)} \"$@\"")), Quoted("sh") };
         line.AddRange(words.Select(Quoted));
         line.Add("--");
         line.AddRange(paths.Select(SourceThere));

@@ -60,13 +60,15 @@ public static class RemoteSender
         IPEndPoint? listen, Action<string>? output, Action<string>? errors, Action<string>? log, Action started, CancellationToken cancellationToken)
     {
         bool everywhere = listen is null || listen.Address.Equals(IPAddress.Any) || listen.Address.Equals(IPAddress.IPv6Any);
+        // Where the host cannot be looked up here, the receiver listens everywhere, and the send there takes this
+        // machine's address from what its login saw (ssh's SSH_CONNECTION).
         var address = everywhere
             ? await AddressTowardAsync(await ShellProcess.HostToReachAsync(source, shell, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false)
             : listen!.Address;
         await using var receiver = SingularityReceiver.Start(new ReceiverOptions
         {
             Directory = place.Directory,
-            Listen = listen is null ? new IPEndPoint(address, 0) : listen,
+            Listen = listen ?? new IPEndPoint(address ?? IPAddress.IPv6Any, 0),
             Token = SessionToken.Generate(),
             Transfer = new TransferOptions
             {
@@ -91,7 +93,7 @@ public static class RemoteSender
         using var stop = new CancellationTokenSource();
         var serving = receiver.RunAsync(stop.Token);
         // Without a link's scope: that is this machine's own number for the interface.
-        var url = receiver.Url with { Host = new IPAddress(address.GetAddressBytes()).ToString(), Token = null };
+        var url = receiver.Url with { Host = address is null ? "" : new IPAddress(address.GetAddressBytes()).ToString(), Token = null };
         using var shellProcess = ShellProcess.Start(ShellProcess.Info(shell, source, RemoteCommand.ForSend(shell, url, sendWords, paths, place.FileName), terminalRefused: true), shell);
         var process = shellProcess.Process;
         // Lines read, and callbacks still passing one on (a slow reader here holds them): how the end tells a pipe that
@@ -145,17 +147,19 @@ public static class RemoteSender
         }
         // Ended here: ssh itself may have taken the same Ctrl-C and ended with its own code.
         cancellationToken.ThrowIfCancellationRequested();
-        return ExitCode(shellProcess, source, shell, url, sessionStarted, sessionDone, log);
+        return ExitCode(shellProcess, source, paths, shell, url, sessionStarted, sessionDone, log);
     }
 
     /// <summary>The send's exit code, or what went wrong before it could say: its shell, its program there, or the connection.</summary>
-    private static int ExitCode(ShellProcess shellProcess, RemoteTarget source, RemoteShell shell, ConnectionUrl url, bool started, bool done, Action<string>? log)
+    private static int ExitCode(ShellProcess shellProcess, RemoteTarget source, IReadOnlyList<string> paths, RemoteShell shell, ConnectionUrl url, bool started, bool done, Action<string>? log)
     {
         int code = shellProcess.Process.ExitCode;
         string last = shellProcess.Lines.LastOrDefault(line => line.Trim().Length > 0)?.Trim() ?? "";
+        if (code != 0 && last.Contains("no such file or directory", StringComparison.Ordinal) && paths.FirstOrDefault(path => path.IndexOfAny(['*', '?', '[']) >= 0) is { } pattern)
+            throw new SingularityException(ErrorCode.BadPath, $"'{pattern}' is taken as a name on {source.Host}: wildcards are not expanded there; pull the directory, with --include and --exclude to choose in it");
         // Its own words say it could not connect; what stops a pull there is this machine's side of the way.
         if (!started && code != 0 && last.Contains("cannot connect to", StringComparison.Ordinal))
-            throw new SingularityException(ErrorCode.ConnectionLost, $"the send on {source.Host} could not connect back to this machine at {url.Host}:{url.Port}: a firewall here, or an address translated on the way, stops it; let one port through and choose it with --listen, or run the send there to a 'sglty recv' here");
+            throw new SingularityException(ErrorCode.ConnectionLost, $"the send on {source.Host} could not connect back to this machine at {(url.Host.Length > 0 ? url.Host + ":" : "port ")}{url.Port}: a firewall here, or an address translated on the way, stops it; let one port through and choose it with --listen, or run the send there to a 'sglty recv' here");
         if (last.Contains("unknown option '--until-stdin-closes'", StringComparison.Ordinal))
             throw new SingularityException(ErrorCode.ConnectionLost, $"the sglty on {source.Host} is older than this one, and cannot be pulled from; update it there, or run the send there to a 'sglty recv' here");
         if (last.Contains("standard input held no token line", StringComparison.Ordinal))
@@ -195,18 +199,19 @@ public static class RemoteSender
 
     /// <summary>
     /// The address of this machine that packets to <paramref name="host"/> leave from, as the system's routes choose
-    /// it (a datagram socket's connect sends nothing): where the lanes from there are to connect.
+    /// it (a datagram socket's connect sends nothing): where the lanes from there are to connect. Null where the host
+    /// cannot be looked up here (an alias a remote shell other than ssh knows) or no route leads to it.
     /// </summary>
-    internal static async Task<IPAddress> AddressTowardAsync(string host, CancellationToken cancellationToken)
+    internal static async Task<IPAddress?> AddressTowardAsync(string host, CancellationToken cancellationToken)
     {
         IPAddress[] addresses;
         try
         {
             addresses = IPAddress.TryParse(host, out var given) ? [given] : await Dns.GetHostAddressesAsync(host, cancellationToken).ConfigureAwait(false);
         }
-        catch (SocketException ex)
+        catch (SocketException)
         {
-            throw new SingularityException(ErrorCode.ConnectionLost, $"cannot look up {host} here ({ex.Message}), so its sender could not be told where to connect: a pull needs {host} to reach this machine; run the send there with 'sglty recv' here");
+            return null;
         }
         foreach (var address in addresses)
         {
@@ -221,6 +226,6 @@ public static class RemoteSender
                 // No route that way: the next address.
             }
         }
-        throw new SingularityException(ErrorCode.ConnectionLost, $"no route from here to {host}, so its sender could not connect back to this machine");
+        return null;
     }
 }

@@ -49,9 +49,11 @@ internal sealed class ShellProcess : IDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        if (IsSsh(shell)) info.ArgumentList.Add("-T");
+        // Once: after the user's words where it must come last, else before them, as for the push.
+        bool last = terminalRefused && IsSsh(shell) && shell.Command.Count > 1;
+        if (IsSsh(shell) && !last) info.ArgumentList.Add("-T");
         foreach (string word in shell.Command.Skip(1)) info.ArgumentList.Add(word);
-        if (terminalRefused && IsSsh(shell) && shell.Command.Count > 1) info.ArgumentList.Add("-T");
+        if (last) info.ArgumentList.Add("-T");
         if (target.User is { } user)
         {
             info.ArgumentList.Add("-l");

@@ -41,6 +41,7 @@ public sealed class RemotePullTests
         Assert.Contains("--token-file=-", words);
         // No terminal there, whatever -e asks: one would echo the token.
         Assert.Contains("-tt\n-T\n-l\nbackup\n", words);
+        Assert.StartsWith("-tt\n", words);
         Assert.DoesNotContain("token=", words);
         Assert.DoesNotContain(patterns, words);
         Assert.DoesNotContain(".tmp", Directory.GetFiles(into, "*", SearchOption.AllDirectories).Aggregate("", string.Concat));
@@ -101,6 +102,10 @@ public sealed class RemotePullTests
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", "localhost:data/gone.bin", into, .. common]);
         Assert.Equal(1, exit);
         Assert.Contains("cannot send 'data/gone.bin': no such file or directory", error);
+        // A wildcard is a name there, and said to be one.
+        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", "localhost:data/*.bin", into, .. common]);
+        Assert.NotEqual(0, exit);
+        Assert.Contains("'data/*.bin' is taken as a name on localhost: wildcards are not expanded there", error);
         // What cannot run there is told, with what to do, and the directory made for it is not left behind.
         string never = Path.Combine(temp.Path, "never");
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", "--mkpath", "localhost:data", Path.Combine(never, "a", "b"), "-e", shell);
@@ -223,6 +228,15 @@ public sealed class RemotePullTests
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", "localhost:db.dump", older, .. common]);
         Assert.True(exit == 0, error);
         TestFiles.AssertSameBytes(dump, older);
+        // A dry run to it now finds it unchanged, as the send does.
+        (exit, output, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", "-n", "localhost:db.dump", older, .. common]);
+        Assert.True(exit == 0, error);
+        Assert.Contains("would send 0 files (1 unchanged", error);
+        // A directory cannot take the place of a file: refused there, and nothing is left here to resume.
+        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", "localhost:site", older, .. common]);
+        Assert.NotEqual(0, exit);
+        TestFiles.AssertSameBytes(dump, older);
+        Assert.Empty(Directory.GetDirectories(here, ".*"));
 
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", "localhost:site", Path.Combine(here, "www"), .. common]);
         Assert.True(exit == 0, error);
@@ -269,6 +283,34 @@ public sealed class RemotePullTests
         Assert.True(exit == 0, error);
         Assert.Equal("# mine\n", File.ReadAllText(profile));
         Assert.Equal([profile], Directory.GetFileSystemEntries(here));
+    }
+
+    /// <summary>
+    /// A remote shell that is not ssh, to a host this machine cannot look up (an alias of its own): the send there
+    /// connects back to the address its login came from.
+    /// </summary>
+    [Fact]
+    public async Task A_host_this_machine_cannot_look_up_is_reached_by_the_address_its_login_came_from()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var temp = new TempDirectory();
+        string home = temp.Sub("home");
+        string file = TestFiles.Create(Path.Combine(home, "a.txt"), 1000, seed: 13);
+        string wrapper = Path.Combine(Path.GetDirectoryName(FakeSsh.Create(temp))!, "wrapper");
+        File.Copy(Path.Combine(temp.Path, "bin", "ssh"), wrapper);
+        File.SetUnixFileMode(wrapper, (UnixFileMode)0b111_101_101);
+        string here = temp.Sub("here");
+        var environment = new Dictionary<string, string> { ["HOME"] = home, ["SSH_CONNECTION"] = "127.0.0.1 50000 127.0.0.1 22" };
+
+        var (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", "alias-of-the-wrapper.invalid:a.txt", here, "-e", wrapper, "--sglty-path", FakeSsh.Sglty);
+
+        Assert.True(exit == 0, error);
+        TestFiles.AssertSameBytes(file, Path.Combine(here, "a.txt"));
+        // Without it, the send there says what to do.
+        environment["SSH_CONNECTION"] = "";
+        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", "alias-of-the-wrapper.invalid:a.txt", temp.Sub("again"), "-e", wrapper, "--sglty-path", FakeSsh.Sglty);
+        Assert.NotEqual(0, exit);
+        Assert.Contains("no SSH_CONNECTION there, so the send cannot tell where this machine is", error);
     }
 
     /// <summary>
