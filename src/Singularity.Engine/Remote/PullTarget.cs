@@ -27,11 +27,20 @@ internal sealed class PullTarget
         _made = made;
     }
 
+    private volatile bool _arrived;
+
     /// <summary>The directory the receiver serves.</summary>
     public string Directory { get; }
 
     /// <summary>The name the one path sent takes (a directory sent goes into a directory of that name); null where the sources go into <see cref="Directory"/>.</summary>
     public string? FileName { get; }
+
+    /// <summary>Whether a session has started here: the login and the send there worked, and something may have arrived.</summary>
+    public bool Arrived
+    {
+        get => _arrived;
+        set => _arrived = value;
+    }
 
     public static PullTarget Prepare(string target, IReadOnlyList<string> paths, bool makePath, TransferOptions options)
     {
@@ -106,12 +115,12 @@ internal sealed class PullTarget
     /// arrived stays, for the same pull again to resume; one that holds nothing but the link to the file at the name
     /// (a send refused there, or one that ended before its first byte) goes, as there is nothing in it to resume.
     /// </summary>
-    public void Close(bool arrived)
+    public void Close()
     {
         if (_standIn is not null) System.IO.Directory.Delete(_standIn, recursive: true);
         if (_staging is not null && System.IO.Directory.Exists(_staging) && HoldsNothingArrived())
             Remove(() => System.IO.Directory.Delete(_staging, recursive: true));
-        if (arrived) return;
+        if (Arrived) return;
         for (int i = _made.Count - 1; i >= 0; i--) Remove(() => System.IO.Directory.Delete(_made[i]));
     }
 

@@ -39,17 +39,16 @@ public static class RemoteSender
         if (shell.Command.Count == 0 || string.IsNullOrWhiteSpace(shell.Command[0]))
             throw new ArgumentException("the remote shell command is empty", nameof(shell));
         var place = PullTarget.Prepare(target, paths, shell.MakePath, options);
-        bool arrived = false;
         try
         {
-            int code = await RunAsync(source, paths, place, sendWords, shell, options, listen, output, errors, log, () => arrived = true, cancellationToken).ConfigureAwait(false);
+            int code = await RunAsync(source, paths, place, sendWords, shell, options, listen, output, errors, log, cancellationToken).ConfigureAwait(false);
             // What the send there could send goes into place; an interrupted one waits for the same pull again.
             if (code is 0 or PartialTransferExit && !options.DryRun) place.Finish();
             return code;
         }
         finally
         {
-            place.Close(arrived);
+            place.Close();
         }
     }
 
@@ -57,7 +56,7 @@ public static class RemoteSender
     private const int PartialTransferExit = 23;
 
     private static async Task<int> RunAsync(RemoteTarget source, IReadOnlyList<string> paths, PullTarget place, IReadOnlyList<string> sendWords, RemoteShell shell, TransferOptions options,
-        IPEndPoint? listen, Action<string>? output, Action<string>? errors, Action<string>? log, Action started, CancellationToken cancellationToken)
+        IPEndPoint? listen, Action<string>? output, Action<string>? errors, Action<string>? log, CancellationToken cancellationToken)
     {
         bool everywhere = listen is null || listen.Address.Equals(IPAddress.Any) || listen.Address.Equals(IPAddress.IPv6Any);
         // Where the host cannot be looked up here, the receiver listens everywhere, and the send there takes this
@@ -77,16 +76,12 @@ public static class RemoteSender
             },
             MakeDevices = options.Devices,
         });
-        bool sessionStarted = false, sessionDone = false;
-        receiver.SessionStarted += (_, _) =>
-        {
-            sessionStarted = true;
-            started();
-        };
-        receiver.SessionCompleted += result => sessionDone |= result.Succeeded && result.EntriesFailed == 0 && result.EntriesNotDeleted == 0;
-        // What the send there is not told: the receiver's notices, and what it could not delete (the send says its log names them).
+        bool sessionDone = false;
+        receiver.SessionStarted += (_, _) => place.Arrived = true;
         receiver.SessionCompleted += result =>
         {
+            sessionDone |= result.Succeeded && result.EntriesFailed == 0 && result.EntriesNotDeleted == 0;
+            // What the send there is not told: the receiver's notices, and what it could not delete (the send says its log names them).
             foreach (string notice in result.Notices) log?.Invoke($"here: {notice}");
             foreach (string failure in result.DeletionFailures) log?.Invoke($"here: could not delete {failure}");
         };
@@ -147,7 +142,7 @@ public static class RemoteSender
         }
         // Ended here: ssh itself may have taken the same Ctrl-C and ended with its own code.
         cancellationToken.ThrowIfCancellationRequested();
-        return ExitCode(shellProcess, source, paths, shell, url, sessionStarted, sessionDone, log);
+        return ExitCode(shellProcess, source, paths, shell, url, place.Arrived, sessionDone, log);
     }
 
     /// <summary>The send's exit code, or what went wrong before it could say: its shell, its program there, or the connection.</summary>
@@ -167,7 +162,6 @@ public static class RemoteSender
         // ssh's own failures exit 255, and a command not found 127; sglty's own lines there say what else went wrong.
         if (code == 127 && !last.StartsWith("sglty: error", StringComparison.Ordinal))
             throw new SingularityException(ErrorCode.ConnectionLost, $"could not start sglty on {source.Host}{(shell.Program is null ? "; install it there (on the PATH of its logins, or at ~/sglty/sglty), or name it with --sglty-path" : "; check --sglty-path")}");
-        // sglty never exits 255: ssh's last words are the last line that is not the send's own.
         // The connection dropped after a session here ended whole: everything arrived, whatever the send there could not say.
         if (code == 255 && done)
         {
@@ -176,6 +170,7 @@ public static class RemoteSender
         }
         if (code == 255)
         {
+            // sglty never exits 255: ssh's last words are the last line that is not the send's own.
             string said = shellProcess.Lines.LastOrDefault(line => line.Trim().Length > 0 && !line.StartsWith("sglty: ", StringComparison.Ordinal) && !line.StartsWith("progress: ", StringComparison.Ordinal))?.Trim() ?? "";
             // Logged in, where a session started here or the send there said a word.
             bool ran = started || shellProcess.Lines.Any(line => line.StartsWith("sglty: ", StringComparison.Ordinal) || line.StartsWith("progress: ", StringComparison.Ordinal));
