@@ -16,7 +16,6 @@ public sealed class RemoteReceiver : IAsyncDisposable
     private const string Warning = "sglty: warning: ";
 
     private readonly ShellProcess _shell;
-    private readonly Process _process;
     private readonly Action<string>? _log;
     private readonly CancellationTokenSource _ended = new();
     private readonly Task _errors;
@@ -27,7 +26,6 @@ public sealed class RemoteReceiver : IAsyncDisposable
     private RemoteReceiver(ShellProcess shell, RemoteTarget target, Action<string>? log)
     {
         _shell = shell;
-        _process = shell.Process;
         Target = target;
         _log = log;
         _errors = KeepMessagesAsync();
@@ -113,7 +111,7 @@ public sealed class RemoteReceiver : IAsyncDisposable
 
     /// <summary>What to report when <see cref="Ended"/> stopped a send: the shell's exit code and the receiver's last words.</summary>
     public SingularityException EndedEarly() =>
-        new(ErrorCode.ConnectionLost, $"the receiver started on {Target.Host} ended during the send{(Said() is { Length: > 0 } said ? said : ": killed, or its connection dropped")} (exit code {(_process.HasExited ? _process.ExitCode : -1)}); the same send again resumes what arrived");
+        new(ErrorCode.ConnectionLost, $"the receiver started on {Target.Host} ended during the send{(Said() is { Length: > 0 } said ? said : ": killed, or its connection dropped")} (exit code {(_shell.Process.HasExited ? _shell.Process.ExitCode : -1)}); the same send again resumes what arrived");
 
     /// <summary>Closes the receiver's standard input, which ends it, and waits for the shell to end (killing it if it does not).</summary>
     public async ValueTask DisposeAsync()
@@ -134,7 +132,7 @@ public sealed class RemoteReceiver : IAsyncDisposable
 
     private async Task EndedAsync()
     {
-        await _process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+        await _shell.Process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
         try
         {
             if (!_closing) await _ended.CancelAsync().ConfigureAwait(false);
@@ -152,7 +150,7 @@ public sealed class RemoteReceiver : IAsyncDisposable
     /// </summary>
     private async Task<string?> ReadUrlAsync(CancellationToken cancellationToken)
     {
-        var output = _process.StandardOutput;
+        var output = _shell.Process.StandardOutput;
         for (int line = 0; line < MostLinesBeforeUrl; line++)
         {
             string? text = await output.ReadLineAsync(cancellationToken).ConfigureAwait(false);
@@ -180,7 +178,7 @@ public sealed class RemoteReceiver : IAsyncDisposable
     {
         try
         {
-            while (await _process.StandardError.ReadLineAsync().ConfigureAwait(false) is { } line)
+            while (await _shell.Process.StandardError.ReadLineAsync().ConfigureAwait(false) is { } line)
             {
                 _shell.Keep(line);
                 if (line.StartsWith(Warning, StringComparison.Ordinal)) _log?.Invoke($"warning from {Target.Host}: {line[Warning.Length..]}");
@@ -206,7 +204,7 @@ public sealed class RemoteReceiver : IAsyncDisposable
     private SingularityException NotStarted(RemoteShell shell)
     {
         string said = Said();
-        int code = _process.ExitCode;
+        int code = _shell.Process.ExitCode;
         // ssh's own failures exit 255; sglty's, mkdir's and the shell's lines say what went wrong there.
         string what = code == 127 && shell.Program is null ? "; install it there (on the PATH of its logins, or at ~/sglty/sglty), or name it with --sglty-path"
             : code == 127 ? "; check --sglty-path"
