@@ -35,7 +35,8 @@ public static class SingularitySender
         options ??= new TransferOptions();
         // The one path named, when it is a directory, goes into a directory of that name, as scp and rsync copy a
         // directory to a name that is not there (what a pull to a name asks of the send it starts).
-        if (options.FileName is { } name && !name.Contains('/', StringComparison.Ordinal) && name is not ("." or "..") && paths is [var only] && Directory.Exists(only) && !SourceScanner.ContentsOnly(only))
+        // A name that is none is left to the options' own check, which says so.
+        if (options.FileName is { } name && TransferOptions.IsFileName(name) && paths is [var only] && Directory.Exists(only) && !SourceScanner.ContentsOnly(only))
         {
             to = to with { Directory = to.Directory is { Length: > 0 } below ? $"{below.TrimEnd('/')}/{name}" : name };
             options = options with { FileName = null };

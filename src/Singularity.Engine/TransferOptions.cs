@@ -593,6 +593,10 @@ public sealed record TransferOptions
     /// </summary>
     public string? FileName { get; init; }
 
+    /// <summary>Whether <paramref name="name"/> can be a <see cref="FileName"/>: one name, without '/'.</summary>
+    internal static bool IsFileName(string name) =>
+        name.Length > 0 && name is not ("." or "..") && !name.Contains('/', StringComparison.Ordinal) && !name.Contains('\0', StringComparison.Ordinal);
+
     /// <summary>Checks a sender's options: those of <see cref="Validate"/>, and lanes whose buffers a receiver with the same limits would hold.</summary>
     internal void ValidateForSending()
     {
@@ -600,7 +604,7 @@ public sealed record TransferOptions
         if (!Recursive && !Relative)
             throw new ArgumentException("a send without recursion is one of relative paths (as rsync --files-from without -r)", nameof(Recursive));
         if (ItemizeChanges is < 0 or > 2) throw new ArgumentException("itemize changes is 0 (not), 1 (changes) or 2 (every entry)", nameof(ItemizeChanges));
-        if (FileName is { } name && (name.Length == 0 || name is "." or ".." || name.Contains('/', StringComparison.Ordinal) || name.Contains('\0', StringComparison.Ordinal)))
+        if (FileName is { } name && !IsFileName(name))
             throw new ArgumentException($"'{name}' is not a file name: give one name, without '/'", nameof(FileName));
         // A missing path's deletion would be of its own name, not of the one it is sent as.
         if (FileName is not null && DeleteMissingArgs)
