@@ -138,30 +138,46 @@ internal static class BasisSeed
         }
     }
 
+    /// <summary>
+    /// Hashes the <paramref name="length"/> bytes at <paramref name="offset"/> of <paramref name="file"/> a slice of
+    /// <paramref name="buffer"/> at a time, handing each slice and where it stands to <paramref name="slice"/>: the
+    /// digest, or null where the file ends first (it shrank meanwhile) or <paramref name="slice"/> says to stop.
+    /// </summary>
+    internal static ulong? HashShard(SafeFileHandle file, long offset, int length, byte[] buffer, XxHash3 hash, Func<ReadOnlySpan<byte>, long, bool> slice)
+    {
+        hash.Reset();
+        for (int done = 0; done < length;)
+        {
+            var read = buffer.AsSpan(0, Math.Min(buffer.Length, length - done));
+            int count = RandomAccess.Read(file, read, offset + done);
+            if (count == 0) return null;
+            read = read[..count];
+            hash.Append(read);
+            bool goOn = slice(read, offset + done);
+            done += count;
+            if (!goOn) return null;
+        }
+        return hash.GetCurrentHashAsUInt64();
+    }
+
     /// <summary>Reads whole shards of the basis, hashing them, and copies them into the partial where one is given; returns how many, recorded in <paramref name="records"/>.</summary>
     private static int ReadShards(SafeFileHandle basis, FileStream? partial, (int Index, ulong Digest)[] records, long size, int shardSize, byte[] buffer, bool sparse, Action alive)
     {
         var hash = new XxHash3();
         long unflushed = 0;
+        // One delegate for every shard: no allocation per shard.
+        Func<ReadOnlySpan<byte>, long, bool> copied = (slice, at) =>
+        {
+            if (partial is not null) Write(partial, slice, at);
+            alive();
+            return true;
+        };
         for (int index = 0; index < records.Length; index++)
         {
-            long offset = (long)index * shardSize;
-            int length = Digests.ShardLength(size, shardSize, index);
-            hash.Reset();
-            for (int done = 0; done < length;)
-            {
-                var slice = buffer.AsSpan(0, Math.Min(buffer.Length, length - done));
-                int read = RandomAccess.Read(basis, slice, offset + done);
-                // The basis shrank meanwhile: this shard is not whole, and neither is any after it.
-                if (read == 0) return index;
-                slice = slice[..read];
-                hash.Append(slice);
-                if (partial is not null) Write(partial, slice, offset + done);
-                done += read;
-                alive();
-            }
+            // The basis shrank meanwhile: this shard is not whole, and neither is any after it.
+            if (HashShard(basis, (long)index * shardSize, Digests.ShardLength(size, shardSize, index), buffer, hash, copied) is not { } digest) return index;
             // What was copied is what is recorded: a basis written to meanwhile changes both alike.
-            records[index] = (index, hash.GetCurrentHashAsUInt64());
+            records[index] = (index, digest);
         }
         return records.Length;
 

@@ -42,7 +42,7 @@ internal static class JournalReshard
         if ((journal.Length - ResumeJournal.HeaderSize) / ResumeJournal.RecordSize > mostRecords || ReadOtherShards(journal, entry, shardSize, minShardSize) is not { } old) return 0;
         using var partial = OpenLocked(partialPath, SpecialFiles.OpenRegularNotFollowing);
         if (partial is null || RandomAccess.GetLength(partial) is var length && length > entry.Size) return 0;
-        var records = HashCovered(partial, Covered(Runs(old.Vouched, old.ShardSize, entry.Size, length), entry.Size, shardSize), shardSize, mostShards, alive);
+        var records = HashCovered(partial, Kept(old, entry.Size, length, shardSize), shardSize, mostShards, alive);
         journal.Position = 0;
         ResumeJournal.Rewrite(journal, entry.Size, entry.MtimeNanoseconds, shardSize, records);
         return records.Length;
@@ -61,8 +61,7 @@ internal static class JournalReshard
             using var partial = SpecialFiles.OpenRegularNotFollowing(partialPath);
             if (journalHandle is null || partial is null || RandomAccess.GetLength(partial) is var length && length > entry.Size) return false;
             using var journal = new FileStream(journalHandle, FileAccess.Read, 1);
-            return ReadOtherShards(journal, entry, shardSize, minShardSize) is { } old
-                && Covered(Runs(old.Vouched, old.ShardSize, entry.Size, length), entry.Size, shardSize).Any();
+            return ReadOtherShards(journal, entry, shardSize, minShardSize) is { } old && Kept(old, entry.Size, length, shardSize).Any();
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -93,6 +92,10 @@ internal static class JournalReshard
         handle.Dispose();
         return null;
     }
+
+    /// <summary>The shards of <paramref name="shardSize"/> the old ones vouch for, of a partial <paramref name="length"/> long: those a reshard keeps.</summary>
+    private static IEnumerable<(int Index, long Offset, int Length)> Kept((int ShardSize, IEnumerable<int> Vouched) old, long size, long length, int shardSize) =>
+        Covered(Runs(old.Vouched, old.ShardSize, size, length), size, shardSize);
 
     /// <summary>
     /// The byte ranges the vouched old shards cover, merged where they touch, in order. A shard that ends beyond the
@@ -135,18 +138,11 @@ internal static class JournalReshard
         var hash = new XxHash3();
         try
         {
+            Func<ReadOnlySpan<byte>, long, bool> read = (_, _) => alive();
             foreach (var (index, offset, length) in shards.Take(mostShards))
             {
-                hash.Reset();
-                for (int done = 0; done < length;)
-                {
-                    int read = RandomAccess.Read(partial, buffer.AsSpan(0, Math.Min(buffer.Length, length - done)), offset + done);
-                    if (read == 0) return [.. records];
-                    hash.Append(buffer.AsSpan(0, read));
-                    done += read;
-                    if (!alive()) return [.. records];
-                }
-                records.Add((index, hash.GetCurrentHashAsUInt64()));
+                if (BasisSeed.HashShard(partial, offset, length, buffer, hash, read) is not { } digest) break;
+                records.Add((index, digest));
             }
             return [.. records];
         }
