@@ -7,8 +7,8 @@ namespace Singularity.Engine;
 /// directory receives the sources. One path pulled to any other name (not ending in '/') takes that name: it is
 /// received into a private staging directory beside it (<c>.NAME.sglty-pull</c>), never into the directory above it,
 /// where the side pulled from could write whatever it liked (scp's CVE-2019-6111); once the send has ended, what it
-/// sent under NAME, and that alone, is renamed into place. Anything else goes into a directory of that name, made for
-/// it. A dry run makes nothing here.
+/// sent under NAME, and that alone, is renamed into place. Anything else (a pattern too, which may match many) goes
+/// into a directory of that name, made for it. A dry run makes nothing here.
 /// </summary>
 internal sealed class PullTarget
 {
@@ -52,9 +52,10 @@ internal sealed class PullTarget
         string above = Path.GetDirectoryName(full) ?? "/";
         string name = Path.GetFileName(full);
         // A file there is written over, as scp and rsync write over it, but only by one path.
-        bool namesFile = !namesDirectory && paths is [var only] && !options.Relative && !SourceScanner.ContentsOnly(only) && name.Length > 0;
+        // A pattern may match many: what it matches goes into a directory, as several paths do.
+        bool namesFile = !namesDirectory && paths is [var only] && !options.Relative && !SourceScanner.ContentsOnly(only) && !RemoteCommand.HasWildcards(only) && name.Length > 0;
         if (standing && !namesFile)
-            throw new SingularityException(ErrorCode.BadPath, $"'{target}' is not a directory, and a pull of more than one path, of a directory's contents or with --relative goes into one");
+            throw new SingularityException(ErrorCode.BadPath, $"'{target}' is not a directory, and a pull of more than one path, of a pattern, of a directory's contents or with --relative goes into one");
         if (!makePath && !System.IO.Directory.Exists(above))
             throw new SingularityException(ErrorCode.BadPath, $"'{above}' is not there; make it first, or pull with --mkpath");
         if (namesFile && (options.Backup || options.BackupDirectory is not null))

@@ -110,20 +110,83 @@ internal static partial class RemoteCommand
     /// <summary>
     /// A source there as the remote shell reads it: empty, the login's home as where the send starts ("."); a leading
     /// <c>~</c> or <c>~user</c> left for that shell to expand, as it expands scp's and rsync's, so that it names the home
-    /// even where --sglty-path changes directory first.
+    /// even where --sglty-path changes directory first; wildcards left for it to match (<see cref="Pattern"/>).
     /// </summary>
     private static string SourceThere(string path) =>
         path.Length == 0 ? "."
         : path == "~" ? "~"
-        : path.StartsWith("~/", StringComparison.Ordinal) ? "~/" + (path.Length > 2 ? Quoted(path[2..]) : "")
-        : Word(path);
+        : path.StartsWith("~/", StringComparison.Ordinal) ? "~/" + (path.Length > 2 ? Pattern(path[2..]) : "")
+        : Word(path, Pattern);
 
-    /// <summary>A path as the remote shell reads it: quoted, but for a leading <c>~user</c>, left for that shell to expand.</summary>
-    private static string Word(string path)
+    /// <summary>A path as the remote shell reads it: <paramref name="rest"/> (quoted), but for a leading <c>~user</c>, left for that shell to expand.</summary>
+    private static string Word(string path, Func<string, string>? rest = null)
     {
-        if (!HomeOf().IsMatch(path)) return Quoted(path);
+        rest ??= Quoted;
+        if (!HomeOf().IsMatch(path)) return rest(path);
         int slash = path.IndexOf('/');
-        return slash < 0 ? path : path[..(slash + 1)] + (slash + 1 < path.Length ? Quoted(path[(slash + 1)..]) : "");
+        return slash < 0 ? path : path[..(slash + 1)] + (slash + 1 < path.Length ? rest(path[(slash + 1)..]) : "");
+    }
+
+    /// <summary>
+    /// A source as the remote shell expands it, as it expands scp's and rsync's: '*', '?' and a class such as
+    /// <c>[a-z]</c> or <c>[!0-9]</c> are left bare for it to match, everything else is quoted. A class holds letters,
+    /// digits and '._-' alone (any other '[' is a name's own, which keeps the line safe to hand a shell); as in
+    /// --exclude patterns, '\' makes the next character a name's own in a path that holds '*', '?' or '['. A pattern
+    /// that matches nothing is left as it is by a POSIX shell, and the send there says it is not there.
+    /// </summary>
+    internal static string Pattern(string path) => string.Concat(Glob(path).Select(part => part.Bare ? part.Text : Quoted(part.Text)));
+
+    /// <summary>Whether the remote shell expands <paramref name="path"/> into what matches it (<see cref="Pattern"/>).</summary>
+    public static bool HasWildcards(string path) => Glob(path).Exists(part => part.Bare);
+
+    /// <summary>What a POSIX shell leaves of <paramref name="path"/> where it matches nothing, past a leading <c>~</c> or <c>~user/</c>.</summary>
+    public static string Unmatched(string path)
+    {
+        if (path.StartsWith("~/", StringComparison.Ordinal) || HomeOf().IsMatch(path)) path = path.IndexOf('/') is >= 0 and var slash ? path[(slash + 1)..] : "";
+        return string.Concat(Glob(path).Select(part => part.Text));
+    }
+
+    /// <summary>A source cut into what the remote shell matches (bare) and a name's own characters.</summary>
+    private static List<(string Text, bool Bare)> Glob(string path)
+    {
+        var parts = new List<(string Text, bool Bare)>();
+        // As rsync's patterns: a backslash escapes only in one that holds a wildcard.
+        if (path.AsSpan().IndexOfAny('*', '?', '[') < 0)
+        {
+            parts.Add((path, false));
+            return parts;
+        }
+        var literal = new System.Text.StringBuilder();
+        void Flush()
+        {
+            if (literal.Length > 0) parts.Add((literal.ToString(), false));
+            literal.Clear();
+        }
+        for (int i = 0; i < path.Length; i++)
+        {
+            char c = path[i];
+            int length = c switch { '*' or '?' => 1, '[' => ClassLength(path, i), _ => 0 };
+            if (length > 0)
+            {
+                Flush();
+                parts.Add((path.Substring(i, length), true));
+                i += length - 1;
+            }
+            else if (c == '\\' && i + 1 < path.Length) literal.Append(path[++i]);
+            else literal.Append(c);
+        }
+        Flush();
+        return parts;
+    }
+
+    /// <summary>The length of the class "[...]" at <paramref name="start"/>, of letters, digits and '._-' after an optional '!' or '^'; 0 where there is none.</summary>
+    private static int ClassLength(string path, int start)
+    {
+        int i = start + 1;
+        if (i < path.Length && path[i] is '!' or '^') i++;
+        int body = i;
+        while (i < path.Length && (char.IsAsciiLetterOrDigit(path[i]) || path[i] is '.' or '_' or '-')) i++;
+        return i > body && i < path.Length && path[i] == ']' ? i - start + 1 : 0;
     }
 
     // ~user or ~user/..., with a user name a shell expands (POSIX's portable names).

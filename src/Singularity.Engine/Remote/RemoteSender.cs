@@ -150,8 +150,10 @@ public static class RemoteSender
     {
         int code = shellProcess.Process.ExitCode;
         string last = shellProcess.Lines.LastOrDefault(line => line.Trim().Length > 0)?.Trim() ?? "";
-        if (code != 0 && last.Contains("no such file or directory", StringComparison.Ordinal) && paths.FirstOrDefault(path => path.IndexOfAny(['*', '?', '[']) >= 0) is { } pattern)
-            throw new SingularityException(ErrorCode.BadPath, $"'{pattern}' is taken as a name on {source.Host}: wildcards are not expanded there; pull the directory, with --include and --exclude to choose in it");
+        // A pattern that matches nothing is left as it is by the shell there, and then not found (zsh refuses it itself).
+        if (code != 0 && paths.FirstOrDefault(path => RemoteCommand.HasWildcards(path) && (last.Contains("no matches found", StringComparison.Ordinal)
+            || (last.Contains("no such file or directory", StringComparison.Ordinal) && last.Contains(RemoteCommand.Unmatched(path) + "'", StringComparison.Ordinal)))) is { } pattern)
+            throw new SingularityException(ErrorCode.BadPath, $"nothing on {source.Host} matches '{pattern}'");
         // Its own words say it could not connect; what stops a pull there is this machine's side of the way.
         if (!started && code != 0 && last.Contains("cannot connect to", StringComparison.Ordinal))
             throw new SingularityException(ErrorCode.ConnectionLost, $"the send on {source.Host} could not connect back to this machine at {(url.Host.Length > 0 ? url.Host + ":" : "port ")}{url.Port}: a firewall here, or an address translated on the way, stops it; let one port through and choose it with --listen, or run the send there to a 'sglty recv' here");

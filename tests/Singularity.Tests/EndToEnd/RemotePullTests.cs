@@ -102,10 +102,6 @@ public sealed class RemotePullTests
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", "localhost:data/gone.bin", into, .. common]);
         Assert.Equal(1, exit);
         Assert.Contains("cannot send 'data/gone.bin': no such file or directory", error);
-        // A wildcard is a name there, and said to be one.
-        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", "localhost:data/*.bin", into, .. common]);
-        Assert.NotEqual(0, exit);
-        Assert.Contains("'data/*.bin' is taken as a name on localhost: wildcards are not expanded there", error);
         // What cannot run there is told, with what to do, and the directory made for it is not left behind.
         string never = Path.Combine(temp.Path, "never");
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", "--mkpath", "localhost:data", Path.Combine(never, "a", "b"), "-e", shell);
@@ -139,6 +135,56 @@ public sealed class RemotePullTests
         Assert.Contains("out ?[31mred", output);
         Assert.Contains("err ?[31mred", error);
         Assert.DoesNotContain('\u001b', output + error);
+    }
+
+    /// <summary>
+    /// Wildcards are matched by the shell there, as scp's and rsync's are: what they match arrives, and nothing else;
+    /// a '\' makes a wildcard a name's own, and nothing else in the path reaches that shell as more than text.
+    /// </summary>
+    [Fact]
+    public async Task Wildcards_are_matched_there_and_what_they_match_arrives()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var temp = new TempDirectory();
+        string home = temp.Sub("home");
+        string logs = Path.Combine(home, "logs");
+        string[] names = ["a.log", "b.log", "c.txt", ".hidden.log", "a*b.log", "it's [x].log", "$(touch pwned).log"];
+        for (int i = 0; i < names.Length; i++) TestFiles.Create(Path.Combine(logs, names[i]), 1000 + 4321 * i, seed: 20 + i);
+        TestFiles.Create(Path.Combine(logs, "sub dir", "d.log"), 70_000, seed: 30);
+        string shell = FakeSsh.Create(temp);
+        var environment = new Dictionary<string, string> { ["HOME"] = home };
+        string[] common = ["-e", shell, "--sglty-path", FakeSsh.Sglty];
+        void Holds(string directory, params string[] expected)
+        {
+            Assert.Equal(expected.Order(StringComparer.Ordinal), Directory.GetFileSystemEntries(directory).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+            foreach (string name in expected) TestFiles.AssertSameBytes(Path.Combine(logs, name), Path.Combine(directory, name));
+        }
+
+        // Into a name not there: a pattern may match many, so it is made a directory.
+        string all = Path.Combine(temp.Path, "all");
+        var (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", "localhost:logs/*.log", all, .. common]);
+        Assert.True(exit == 0, error);
+        Holds(all, "a.log", "b.log", "a*b.log", "it's [x].log", "$(touch pwned).log");
+
+        // Classes, '?', a '\' that makes '*' a name's, and a '~' and a space beside them, each into a directory here.
+        string some = temp.Sub("some");
+        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", "localhost:logs/[ab].log", "localhost:~/logs/[!a-b].???", "localhost:logs/a\\*b.*", "localhost:~/logs/sub dir/?.log", some, .. common]);
+        Assert.True(exit == 0, error);
+        Assert.Equal(["a*b.log", "a.log", "b.log", "c.txt", "d.log"], Directory.GetFileSystemEntries(some).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        TestFiles.AssertSameBytes(Path.Combine(logs, "sub dir", "d.log"), Path.Combine(some, "d.log"));
+        foreach (string name in new[] { "a*b.log", "a.log", "b.log", "c.txt" }) TestFiles.AssertSameBytes(Path.Combine(logs, name), Path.Combine(some, name));
+
+        // What matches nothing is said so; the path's other characters reached the shell as text, and ran nothing.
+        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", "localhost:logs/$(touch pwned)*.gz", some, .. common]);
+        Assert.NotEqual(0, exit);
+        Assert.Contains("sglty: error: nothing on localhost matches 'logs/$(touch pwned)*.gz'", error);
+        Assert.False(File.Exists(Path.Combine(home, "pwned")));
+        Assert.False(File.Exists(Path.Combine(logs, "pwned")));
+        // A file here does not take what a pattern matches.
+        string file = TestFiles.Create(Path.Combine(temp.Path, "one.log"), 10, seed: 31);
+        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", "localhost:logs/a.lo?", file, .. common]);
+        Assert.NotEqual(0, exit);
+        Assert.Contains("a pull of more than one path, of a pattern,", error);
     }
 
     /// <summary>All the send there prints reaches this one's output, however slowly it is read here: a long -v list.</summary>
@@ -183,7 +229,7 @@ public sealed class RemotePullTests
 
         var (exit, _, error) = await SgltyProcess.RunAsync("send", "localhost:data", "localhost:more", file, "-e", shell, "--sglty-path", FakeSsh.Sglty);
         Assert.NotEqual(0, exit);
-        Assert.Contains($"'{file}' is not a directory, and a pull of more than one path, of a directory's contents or with --relative goes into one", error);
+        Assert.Contains($"'{file}' is not a directory, and a pull of more than one path, of a pattern, of a directory's contents or with --relative goes into one", error);
         (exit, _, error) = await SgltyProcess.RunAsync("send", "localhost:data/", file, "-e", shell, "--sglty-path", FakeSsh.Sglty);
         Assert.NotEqual(0, exit);
         Assert.Contains($"'{file}' is not a directory", error);

@@ -16,6 +16,30 @@ public sealed class RemoteCommandTests
     }
 
     [Fact]
+    public void A_pattern_reaches_the_shell_as_its_wildcards_and_text_alone()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var temp = new TempDirectory();
+        string empty = temp.Sub("empty");
+        // Matching nothing, a pattern reads back as the path with its escapes taken off: nothing else in it ran.
+        Gen.String[Gen.Char["ab '\"$`\\*?;&|<>()#!\n\t=:,+@-é[]^"], 0, 30]
+            .Sample(word => Echoed(RemoteCommand.Pattern(word), empty) == RemoteCommand.Unmatched(word), iter: 200);
+        string full = temp.Sub("full");
+        foreach (string name in new[] { "a.log", "b.log", "c.txt", ".d.log", "e*f", "x", "[x]", "it's [ y]" }) File.WriteAllText(Path.Combine(full, name), "");
+        Assert.Equal("a.logb.log", Echoed(RemoteCommand.Pattern("*.log"), full));
+        Assert.Equal("a.logb.log", Echoed(RemoteCommand.Pattern("[ab].log"), full));
+        Assert.Equal("c.txt", Echoed(RemoteCommand.Pattern("[!ab].???"), full));
+        Assert.Equal("e*f", Echoed(RemoteCommand.Pattern("e\\*f"), full));
+        Assert.Equal("x", Echoed(RemoteCommand.Pattern("[x]"), full));
+        Assert.Equal("[x]", Echoed(RemoteCommand.Pattern("\\[x]"), full));
+        // A class of what is not a letter, digit or '._-' is a name's own.
+        Assert.Equal("it's [ y]", Echoed(RemoteCommand.Pattern("it's [ y]*"), full));
+        Assert.False(RemoteCommand.HasWildcards("a\\*b"));
+        Assert.False(RemoteCommand.HasWildcards("[ ]"));
+        Assert.True(RemoteCommand.HasWildcards("[a-z]"));
+    }
+
+    [Fact]
     public void The_command_run_there_quotes_every_word_and_follows_the_send()
     {
         string command = RemoteCommand.For(new RemoteTarget(null, "h", "~/a b"), new RemoteShell { Program = "sudo sglty", Listen = "0.0.0.0:7701" },
@@ -84,9 +108,9 @@ public sealed class RemoteCommandTests
         Assert.Contains("leaves a ' open", Assert.Throws<FormatException>(() => RemoteShell.Words("ssh -o 'x")).Message);
 
     /// <summary>What a POSIX shell makes of <paramref name="words"/> as one argument of printf.</summary>
-    private static string Echoed(string words)
+    private static string Echoed(string words, string? directory = null)
     {
-        var info = new ProcessStartInfo("/bin/sh") { RedirectStandardOutput = true, UseShellExecute = false };
+        var info = new ProcessStartInfo("/bin/sh") { RedirectStandardOutput = true, UseShellExecute = false, WorkingDirectory = directory ?? "" };
         info.ArgumentList.Add("-c");
         info.ArgumentList.Add($"printf %s {words}");
         using var shell = Process.Start(info)!;
