@@ -17,7 +17,7 @@ internal static partial class SendCommand
         var makePath = new Option<bool>("--mkpath") { Description = "with a [USER@]HOST:DIR destination (or DIR here, for a pull), make every missing directory of DIR, as rsync --mkpath (without it, as rsync, only the last, and none above a file named)" };
         var remoteListen = new Option<string>("--remote-listen") { HelpName = "HOST:PORT", Description = "with a [USER@]HOST:DIR destination, what the receiver started there listens on, for a firewall that lets one port through (0.0.0.0:7701); default 0.0.0.0:0, a free port; the lanes connect to it from here, not through the shell" };
         var listenHere = new Option<string>("--listen") { HelpName = "HOST:PORT", Description = "with [USER@]HOST:PATH sources (a pull), what the receiver here listens on, as recv --listen, for a firewall that lets one port through (0.0.0.0:7701: every interface, and the send there is given the address this machine reaches it from); default a free port of that address" };
-        var untilStdinCloses = new Option<bool>("--until-stdin-closes") { Description = "stop, as interrupted, when standard input ends (after the token's line, with --token-file -): how `sglty send [USER@]HOST:PATH... DIR` ties the send it starts there through ssh to itself" };
+        var untilStdinCloses = new Option<bool>("--until-stdin-closes") { Description = "stop, as interrupted, when standard input ends (after the token's line, with --token-file -, and with --files-from - --from0 the names, each ended by a NUL, up to an empty one): how `sglty send [USER@]HOST:PATH... DIR` ties the send it starts there through ssh to itself, and gives it its list" };
         var fileName = new Option<string>("--file-name") { HelpName = "NAME", Description = "give the one PATH sent this name in the receiver's directory, as scp and rsync name what they copy to a path that is not a directory (how a pull to DIR/NAME, or a send to [USER@]HOST:DIR/NAME, names it): a file takes the name, a directory goes into a directory of that name" };
         var lanes = CommonOptions.Lanes();
         var shardSize = CommonOptions.Size("--shard-size", "bytes per shard, e.g. 1MiB; default 4MiB");
@@ -49,7 +49,7 @@ internal static partial class SendCommand
         var includeFrom = new Option<string[]>("--include-from") { HelpName = "FILE", Description = "read --include patterns from FILE, one per line (a line starting with '- ' is an exclude), as --exclude-from reads them; may be given many times", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
         var filter = new Option<string[]>("--filter", "-f") { HelpName = "RULE", Description = "add a filter rule, as rsync --filter: '- PATTERN' (or exclude PATTERN) and '+ PATTERN' (include) as --exclude and --include, in the same order with them; 'H PATTERN' (hide) and 'S PATTERN' (show) leave out or keep at this side only, so --delete deletes a hidden entry's copy; 'P PATTERN' (protect) and 'R PATTERN' (risk) keep from --delete or give back to it at the receiver only (protect holds with --delete-excluded too); '!' (clear) forgets the rules before it; '. FILE' (merge FILE) reads rules from FILE, one a line; per-directory merge files (':', dir-merge, -F) and rule modifiers are not offered; may be given many times", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
         var relative = new Option<bool>("--relative", "-R") { Description = "send each path under the path it was given by, as rsync -R does: logs/app/x.log arrives as logs/app/x.log, /var/log/x.log as var/log/x.log, and /var/./log/x.log as log/x.log ('/./' marks where the kept path starts); the directories above are sent too" };
-        var filesFrom = new Option<string>("--files-from") { HelpName = "FILE", Description = "send the paths FILE lists (- for standard input), one per line, each relative to the one PATH given and kept as named below it, as rsync --files-from does (implies --relative); a listed directory is sent alone, without what it holds, unless --recursive is given (one listed with a trailing '/', or '.', with what it holds at one level, as rsync's implied --dirs sends it); blank lines and lines starting with '#' or ';' are skipped" };
+        var filesFrom = new Option<string>("--files-from") { HelpName = "FILE", Description = "send the paths FILE lists (- for standard input), one per line, each relative to the one PATH given and kept as named below it, as rsync --files-from does (implies --relative; a pull reads FILE here); a listed directory is sent alone, without what it holds, unless --recursive is given (one listed with a trailing '/', or '.', with what it holds at one level, as rsync's implied --dirs sends it); blank lines and lines starting with '#' or ';' are skipped" };
         var recursive = new Option<bool>("--recursive", "-r") { Description = "with --files-from, send what each listed directory holds too, as rsync -r does (without it, a listed directory is sent alone, as rsync --files-from sends it); otherwise directories are always sent whole, and it changes nothing" };
         var from0 = new Option<bool>("--from0", "-0") { Description = "with --files-from, names are separated by NUL characters, as find -print0 writes them, not by lines" };
         var dryRun = new Option<bool>("--dry-run", "-n") { Description = "change nothing at the receiver: list on stdout the files a send would send and, with --delete, what it would delete ('deleting PATH'), as rsync --dry-run does; no file's contents are read or sent" };
@@ -147,22 +147,25 @@ internal static partial class SendCommand
             if (result.GetValue(append) && (new[] { wholeFile, sparse, backup }.FirstOrDefault(result.GetValue)?.Name ?? (result.GetValue(backupDir) is null ? null : backupDir.Name)) is { } against)
                 result.AddError($"--append writes in place with delta, which {against} does not go with; give one of them");
             string[] sources = result.GetValue(paths) ?? [];
+            // How many sources: a pull's last PATH is where they go here.
+            int sourcesGiven = sources.Length;
             try
             {
                 (string? destination, sources) = Destination(sources, result.GetValue(to));
                 // With --to, every PATH is a source, and one that is not here is told as missing by the scan.
                 var there = result.GetValue(to) is null ? RemoteSource(sources) : null;
                 bool pulls = destination is null && Pull(sources) is not null;
+                sourcesGiven = pulls ? sources.Length - 1 : sources.Length;
                 if (there is { } elsewhere && !pulls)
                     result.AddError(destination is null
                         ? $"'{elsewhere.Text}' is a path on {elsewhere.Host}: give the directory here it goes into as the last argument ('sglty send {elsewhere.Text} DIR')"
                         : $"'{elsewhere.Text}' is a path on {elsewhere.Host}, and sglty sends between this machine and another: run the send there (as '{elsewhere.There}'), or run 'sglty recv' here and send to its URL from there");
                 if (pulls)
                 {
-                    var local = new Option[] { remoteListen, token, tokenFile, untilStdinCloses, filesFrom, logFile, fileName }.FirstOrDefault(option => result.GetResult(option) is not null);
+                    var local = new Option[] { remoteListen, token, tokenFile, untilStdinCloses, logFile, fileName }.FirstOrDefault(option => result.GetResult(option) is not null);
                     if (local == fileName) result.AddError("--file-name: a pull names the file by where it goes (web1:db.dump ./db-1206.dump)");
                     else if (local == remoteListen) result.AddError("--remote-listen names what a receiver started there listens on, and a pull (HOST:PATH... DIR) receives here, on a free port");
-                    else if (local == filesFrom || local == logFile) result.AddError($"{local.Name} does not go with a pull (HOST:PATH... DIR) yet: run the send on that machine, to 'sglty recv' here");
+                    else if (local == logFile) result.AddError($"{local.Name} does not go with a pull (HOST:PATH... DIR) yet: run the send on that machine, to 'sglty recv' here");
                     else if (local == untilStdinCloses) result.AddError("--until-stdin-closes is how a pull ties the send it starts there to itself, not for the pull (HOST:PATH... DIR), which ends when it is stopped");
                     else if (local is not null) result.AddError($"{local.Name} names a receiver's token, and the receiver of a pull (HOST:PATH... DIR) is here, with a token of its own that ssh carries there");
                 }
@@ -199,9 +202,12 @@ internal static partial class SendCommand
             {
                 result.AddError(ex.Message);
             }
-            if (result.GetValue(untilStdinCloses) && new[] { result.GetValue(filesFrom) }.Concat(result.GetValue(excludeFrom) ?? []).Concat(result.GetValue(includeFrom) ?? []).Contains("-"))
+            if (result.GetValue(untilStdinCloses) && (result.GetValue(excludeFrom) ?? []).Concat(result.GetValue(includeFrom) ?? []).Contains("-"))
                 result.AddError("--until-stdin-closes waits for standard input to end, which a list read from - (standard input) also reads; give the list as a file");
-            if (result.GetValue(filesFrom) is not null && sources is { Length: not 1 })
+            // A pull's list: names ended by NULs up to an empty one, after the token's line.
+            if (result.GetValue(untilStdinCloses) && result.GetValue(filesFrom) == "-" && !result.GetValue(from0))
+                result.AddError("--until-stdin-closes reads --files-from - as a pull gives it: names ended by NULs up to an empty one; give --from0");
+            if (result.GetValue(filesFrom) is not null && sourcesGiven != 1)
                 result.AddError("--files-from takes one PATH: the directory the listed paths are relative to");
             if (result.GetValue(from0) && result.GetValue(filesFrom) is null) result.AddError("--from0 goes with --files-from");
             bool keepRules = result.GetValue(sizeOnly) || result.GetValue(update) || result.GetValue(ignoreExisting) || result.GetValue(existing);
@@ -318,9 +324,10 @@ internal static partial class SendCommand
             if (result.GetValue(to) is null && Pull(result.GetValue(paths)!) is { } pull)
             {
                 var from = new RemoteShell { Command = RemoteShell.Words(ShellCommand(result.GetValue(rsh))), Program = result.GetValue(sgltyPath), MakePath = result.GetValue(makePath) };
-                var words = WordsThere(result, paths, [rsh, sgltyPath, makePath, listenHere, exclude, excludeFrom, include, includeFrom, filter]);
+                var words = WordsThere(result, paths, [rsh, sgltyPath, makePath, listenHere, exclude, excludeFrom, include, includeFrom, filter, filesFrom, from0]);
                 var here = result.GetValue(listenHere) is { } listenAt ? RecvCommand.ParseListen(listenAt) : null;
-                return PullAsync(pull, from, options, here, [.. words], PatternsInOrder(result, exclude, excludeFrom, include, includeFrom, filter), result.GetValue(json), cancellationToken);
+                var listing = result.GetValue(filesFrom) is { } listFile ? (listFile, result.GetValue(from0)) : ((string, bool)?)null;
+                return PullAsync(pull, from, options, here, [.. words], PatternsInOrder(result, exclude, excludeFrom, include, includeFrom, filter), listing, result.GetValue(json), cancellationToken);
             }
             var (destination, sources) = Destination(result.GetValue(paths)!, result.GetValue(to));
             // Only a send through a shell reads -e and its variable.
@@ -364,14 +371,16 @@ internal static partial class SendCommand
     /// A pull: <c>sglty send</c> started through the shell on the machine the sources are on, into a receiver here
     /// (<see cref="RemoteSender"/>). What the send there prints is printed here, and its exit code is this one's.
     /// </summary>
-    private static async Task<int> PullAsync((RemoteTarget Login, string[] Paths, string Target) pull, RemoteShell shell, TransferOptions options, System.Net.IPEndPoint? listen, string[] words, List<(Option Option, string Value)> patterns, bool json, CancellationToken cancellationToken)
+    private static async Task<int> PullAsync((RemoteTarget Login, string[] Paths, string Target) pull, RemoteShell shell, TransferOptions options, System.Net.IPEndPoint? listen, string[] words, List<(Option Option, string Value)> patterns, (string File, bool NulSeparated)? filesFrom, bool json, CancellationToken cancellationToken)
     {
         var shown = new RelayedLines(terminal: !Console.IsErrorRedirected);
         try
         {
-            // The patterns travel as rules, read here, as rsync's client reads its --exclude-from files and sends the rules.
+            // The patterns travel as rules, and a --files-from list as names, read here, as rsync's client reads its
+            // --exclude-from and --files-from files and sends what they hold.
             words = [.. words, .. patterns.SelectMany(Patterns).Select(pattern => "--filter=" + AsFilterRule(pattern))];
-            int code = await RemoteSender.RunAsync(pull.Login, pull.Paths, pull.Target, words, shell, options, listen, shown.Output, shown.Error, line => shown.Error("sglty: " + line), cancellationToken).ConfigureAwait(false);
+            var listed = filesFrom is var (file, nulSeparated) ? ListedNames(file, nulSeparated) : null;
+            int code = await RemoteSender.RunAsync(pull.Login, pull.Paths, pull.Target, words, shell, options, listen, shown.Output, shown.Error, line => shown.Error("sglty: " + line), listed, cancellationToken).ConfigureAwait(false);
             shown.End();
             return code;
         }
@@ -621,9 +630,12 @@ internal static partial class SendCommand
         {
             log = logged is { } file ? TransferLog.Open(file.File) : null;
             options = options with { Exclude = [.. patterns.SelectMany(Patterns)] };
+            // The token before the list: a pull gives the send it starts both on standard input, the token's line first.
+            var given = throughShell is null ? ConnectionUrl.Parse(to) : null;
+            if (given is { Token: null } && CommonOptions.ResolveToken(token, tokenFile) is { } resolved) given = given with { Token = resolved };
             if (filesFrom is { } list)
             {
-                paths = [.. FilesFrom(list.File, paths[0], list.NulSeparated)];
+                paths = [.. FilesFrom(list.File, paths[0], list.NulSeparated, untilStdinCloses)];
                 // As rsync: an empty list (a find that found nothing) is nothing to do, not an error.
                 if (paths.Length == 0)
                 {
@@ -647,11 +659,7 @@ internal static partial class SendCommand
                 options = options with { FileName = remote.FileName };
                 log?.Write($"started a receiver in {Errors.Printable(target.ToString())} through {Errors.Printable(shell.Command[0])}, listening on {url.Host}:{url.Port}");
             }
-            else
-            {
-                url = ConnectionUrl.Parse(to);
-                if (url.Token is null && CommonOptions.ResolveToken(token, tokenFile) is { } given) url = url with { Token = given };
-            }
+            else url = given!;
             // A send started through a remote shell ends with the pull that started it, which closes its input (or ends).
             if (untilStdinCloses) StandardInput.CancelWhenEnded(stop, () => Errors.Interrupted = true);
             log?.Write($"{(options.DryRun ? "dry run: " : "")}sending {Count.Of(paths.Length, "path")} to sglty://{(url.Host.Contains(':') ? $"[{url.Host}]" : url.Host)}:{url.Port}/{Errors.Printable(url.Directory ?? "")}");
@@ -866,14 +874,22 @@ internal static partial class SendCommand
     /// too), kept as named below it (a "/./" in a name marks where the kept part starts); blank lines skipped, and
     /// comments ('#', ';') unless separated by NULs.
     /// </summary>
-    private static List<string> FilesFrom(string path, string directory, bool nulSeparated)
+    private static List<string> FilesFrom(string path, string directory, bool nulSeparated, bool untilStdinCloses)
+    {
+        // A pull's list comes on standard input after the token, and ends where the input goes on, to its end.
+        var names = path == "-" && untilStdinCloses ? StandardInput.NamesUntilEmpty() : ListedNames(path, nulSeparated);
+        // Below the directory, where a name's own "/./" marks its kept part, as rsync reads it; "." is all of it.
+        string root = directory.TrimEnd('/');
+        return [.. names.Select(name => name.TrimStart('/')).Select(name => name is "." or "./" ? root + "/./" : name.Contains("/./", StringComparison.Ordinal) ? $"{root}/{name}" : $"{root}/./{name}")];
+    }
+
+    /// <summary>The names of a --files-from FILE ("-" for standard input), as rsync reads them: blank lines skipped, and comments ('#', ';') unless separated by NULs.</summary>
+    private static List<string> ListedNames(string path, bool nulSeparated)
     {
         var names = ListFile("--files-from", path, nulSeparated).Where(name => nulSeparated ? name.Length > 0 : Listed(name)).ToList();
         if (!nulSeparated && names.Any(name => name.Contains('\0')))
             throw new SingularityException(ErrorCode.BadPath, $"--files-from '{path}' holds NUL characters; give --from0 for names separated by them (as find -print0 writes them)");
-        // Below the directory, where a name's own "/./" marks its kept part, as rsync reads it; "." is all of it.
-        string root = directory.TrimEnd('/');
-        return [.. names.Select(name => name.TrimStart('/')).Select(name => name is "." or "./" ? root + "/./" : name.Contains("/./", StringComparison.Ordinal) ? $"{root}/{name}" : $"{root}/./{name}")];
+        return names;
     }
 
     /// <summary>The backup directory as rsync reads it (<see cref="AsRsyncReadsIt"/>).</summary>

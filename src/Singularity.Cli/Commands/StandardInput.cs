@@ -1,8 +1,11 @@
+using Singularity.Engine;
+
 namespace Singularity.Cli.Commands;
 
 /// <summary>
-/// Standard input as the other end of a remote shell uses it: a first line that carries a secret (a token), then
-/// nothing until it ends, which says that the process that started this one through the shell has ended or let go.
+/// Standard input as the other end of a remote shell uses it: a first line that carries a secret (a token), a pull's
+/// --files-from list, then nothing until it ends, which says that the process that started this one through the
+/// shell has ended or let go.
 /// </summary>
 internal static class StandardInput
 {
@@ -21,6 +24,35 @@ internal static class StandardInput
             line.Add((byte)next);
         }
         return next < 0 && line.Count == 0 ? null : System.Text.Encoding.UTF8.GetString([.. line]);
+    }
+
+    /// <summary>
+    /// The names that follow on standard input, each ended by a NUL, up to an empty one, which ends the list: how a pull
+    /// gives the send it starts its --files-from list, before the input's end says it has ended. Nothing past that
+    /// empty name is read, as nothing is sent after it. An input that ends first is a pull that ended.
+    /// </summary>
+    public static List<string> NamesUntilEmpty()
+    {
+        using var input = Console.OpenStandardInput();
+        var names = new List<string>();
+        var name = new List<byte>();
+        var buffer = new byte[64 * 1024];
+        while (true)
+        {
+            int read = input.Read(buffer);
+            if (read <= 0) throw new SingularityException(ErrorCode.ConnectionLost, "--files-from -: standard input ended before the list did; the pull that started this send has ended");
+            for (int i = 0; i < read; i++)
+            {
+                if (buffer[i] != 0)
+                {
+                    name.Add(buffer[i]);
+                    continue;
+                }
+                if (name.Count == 0) return names;
+                names.Add(System.Text.Encoding.UTF8.GetString([.. name]));
+                name.Clear();
+            }
+        }
     }
 
     /// <summary>Cancels <paramref name="stop"/> once standard input ends, after <paramref name="first"/> has run.</summary>

@@ -53,11 +53,13 @@ internal static partial class RemoteCommand
     /// The command line that runs <c>sglty send</c> there for <see cref="RemoteSender"/>: to <paramref name="url"/>, with
     /// <paramref name="sendWords"/>, sending <paramref name="paths"/> (relative to where the login starts), the one path
     /// as <paramref name="fileName"/> when there is one (a directory into a directory of that name). The token comes
-    /// as the first line of its input, and the send ends when that input does.
+    /// as the first line of its input, then, where <paramref name="listed"/>, the names of its --files-from, and the
+    /// send ends when that input does.
     /// </summary>
-    public static string ForSend(RemoteShell shell, ConnectionUrl url, IReadOnlyList<string> sendWords, IReadOnlyList<string> paths, string? fileName = null)
+    public static string ForSend(RemoteShell shell, ConnectionUrl url, IReadOnlyList<string> sendWords, IReadOnlyList<string> paths, string? fileName = null, bool listed = false)
     {
         var words = new List<string> { "send", "--until-stdin-closes", "--token-file=-" };
+        if (listed) words.AddRange(["--files-from=-", "--from0"]);
         words.AddRange(sendWords);
         // Without a host, this machine's address is the one the login there came from, as ssh tells it.
         string to = url.Host.Length > 0 ? "" : "c=${SSH_CONNECTION%% *}; [ -n \"$c\" ] || { echo \"sglty: error: no SSH_CONNECTION there, so the send cannot tell where this machine is; pull with a host name this machine can look up, or through ssh\" >&2; exit 1; }; "

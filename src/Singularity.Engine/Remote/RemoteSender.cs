@@ -25,10 +25,11 @@ public static class RemoteSender
     /// the send there is not told (its notices, what it could not delete), to <paramref name="log"/>. Returns the
     /// send's exit code; a target that cannot take the send, a shell that cannot run or log in, a sglty not found
     /// there, or a connection that drops is a <see cref="SingularityException"/>. Cancelling ends the send there, and
-    /// throws <see cref="OperationCanceledException"/>.
+    /// throws <see cref="OperationCanceledException"/>. With <paramref name="filesFrom"/>, the send there sends the
+    /// names it lists, as its --files-from, relative to the one path (give <see cref="TransferOptions.Relative"/>).
     /// </summary>
     public static async Task<int> RunAsync(RemoteTarget source, IReadOnlyList<string> paths, string target, IReadOnlyList<string> sendWords, RemoteShell? shell = null, TransferOptions? options = null,
-        IPEndPoint? listen = null, Action<string>? output = null, Action<string>? errors = null, Action<string>? log = null, CancellationToken cancellationToken = default)
+        IPEndPoint? listen = null, Action<string>? output = null, Action<string>? errors = null, Action<string>? log = null, IReadOnlyList<string>? filesFrom = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(paths);
@@ -38,10 +39,12 @@ public static class RemoteSender
         options ??= new TransferOptions();
         if (shell.Command.Count == 0 || string.IsNullOrWhiteSpace(shell.Command[0]))
             throw new ArgumentException("the remote shell command is empty", nameof(shell));
+        if (filesFrom is not null && (paths.Count != 1 || filesFrom.Any(name => name.Length == 0 || name.Contains('\0'))))
+            throw new ArgumentException("a list of names is relative to one path, and holds no empty name and no NUL", nameof(filesFrom));
         var place = PullTarget.Prepare(target, paths, shell.MakePath, options);
         try
         {
-            int code = await RunAsync(source, paths, place, sendWords, shell, options, listen, output, errors, log, cancellationToken).ConfigureAwait(false);
+            int code = await RunAsync(source, paths, place, sendWords, shell, options, listen, output, errors, log, filesFrom, cancellationToken).ConfigureAwait(false);
             // What the send there could send goes into place; an interrupted one waits for the same pull again.
             if (code is 0 or PartialTransferExit && !options.DryRun) place.Finish();
             return code;
@@ -56,7 +59,7 @@ public static class RemoteSender
     private const int PartialTransferExit = 23;
 
     private static async Task<int> RunAsync(RemoteTarget source, IReadOnlyList<string> paths, PullTarget place, IReadOnlyList<string> sendWords, RemoteShell shell, TransferOptions options,
-        IPEndPoint? listen, Action<string>? output, Action<string>? errors, Action<string>? log, CancellationToken cancellationToken)
+        IPEndPoint? listen, Action<string>? output, Action<string>? errors, Action<string>? log, IReadOnlyList<string>? filesFrom, CancellationToken cancellationToken)
     {
         bool everywhere = listen is null || listen.Address.Equals(IPAddress.Any) || listen.Address.Equals(IPAddress.IPv6Any);
         // Where the host cannot be looked up here, the receiver listens everywhere, and the send there takes this
@@ -89,7 +92,7 @@ public static class RemoteSender
         var serving = receiver.RunAsync(stop.Token);
         // Without a link's scope: that is this machine's own number for the interface.
         var url = receiver.Url with { Host = address is null ? "" : new IPAddress(address.GetAddressBytes()).ToString(), Token = null };
-        using var shellProcess = ShellProcess.Start(ShellProcess.Info(shell, source, RemoteCommand.ForSend(shell, url, sendWords, paths, place.FileName), terminalRefused: true), shell);
+        using var shellProcess = ShellProcess.Start(ShellProcess.Info(shell, source, RemoteCommand.ForSend(shell, url, sendWords, paths, place.FileName, listed: filesFrom is not null), terminalRefused: true), shell);
         var process = shellProcess.Process;
         // Lines read, and callbacks still passing one on (a slow reader here holds them): how the end tells a pipe that
         // still carries what the send there printed from one a process left behind holds open.
@@ -112,8 +115,18 @@ public static class RemoteSender
         var reading = Task.WhenAll(PassOnAsync(process.StandardOutput, passOn(output, keep: false)), PassOnAsync(process.StandardError, passOn(errors, keep: true)));
         try
         {
-            // The token, then nothing: the send there reads the first line, then waits for the input's end.
+            // The token, the names listed, each ended by a NUL and all by an empty one, then nothing: the send there
+            // reads them, then waits for the input's end.
             await process.StandardInput.WriteLineAsync(receiver.Url.Token.AsMemory(), CancellationToken.None).ConfigureAwait(false);
+            if (filesFrom is not null)
+            {
+                foreach (string name in filesFrom)
+                {
+                    await process.StandardInput.WriteAsync(name.AsMemory(), cancellationToken).ConfigureAwait(false);
+                    await process.StandardInput.WriteAsync('\0').ConfigureAwait(false);
+                }
+                await process.StandardInput.WriteAsync('\0').ConfigureAwait(false);
+            }
             await process.StandardInput.FlushAsync(CancellationToken.None).ConfigureAwait(false);
             await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
         }

@@ -45,6 +45,8 @@ internal sealed class ShellProcess : IDisposable
         var info = new ProcessStartInfo(shell.Command[0])
         {
             RedirectStandardInput = true,
+            // A token, and a pull's names, as UTF-8 without a byte-order mark whatever this process's locale.
+            StandardInputEncoding = new System.Text.UTF8Encoding(false),
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,

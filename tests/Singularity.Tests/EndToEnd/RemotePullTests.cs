@@ -187,6 +187,57 @@ public sealed class RemotePullTests
         Assert.Contains("a pull of more than one path, of a pattern,", error);
     }
 
+    /// <summary>
+    /// --files-from is read here, as rsync's client reads it, and the names it lists are pulled, kept as named below the
+    /// one path there: from a file of lines, and NUL-separated from standard input (a name with a line end too).
+    /// </summary>
+    [Fact]
+    public async Task A_list_read_here_chooses_what_is_pulled()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var temp = new TempDirectory();
+        string source = temp.Sub("there");
+        string[] names = ["a/b/one.bin", "c/two words.txt", "c/left.txt", "d/new\nline.txt", "é/ü.txt"];
+        for (int i = 0; i < names.Length; i++) TestFiles.Create(Path.Combine(source, names[i]), i == 0 ? (5 << 20) + 3 : 100 * i, seed: 40 + i);
+        string shell = FakeSsh.Create(temp);
+        string list = Path.Combine(temp.Path, "list");
+        File.WriteAllText(list, "# what to pull\na/b/one.bin\n\nc/two words.txt\né/ü.txt\n");
+        void Holds(string directory, params string[] expected)
+        {
+            Assert.Equal(expected.Order(StringComparer.Ordinal), Directory.GetFiles(directory, "*", SearchOption.AllDirectories).Select(file => Path.GetRelativePath(directory, file)).Order(StringComparer.Ordinal));
+            foreach (string name in expected) TestFiles.AssertSameBytes(Path.Combine(source, name), Path.Combine(directory, name));
+        }
+
+        string first = Path.Combine(temp.Path, "first");
+        var (exit, _, error) = await SgltyProcess.RunAsync("send", "--files-from", list, $"localhost:{source}", first, "-e", shell, "--sglty-path", FakeSsh.Sglty);
+        Assert.True(exit == 0, error);
+        Holds(first, "a/b/one.bin", "c/two words.txt", "é/ü.txt");
+        string words = File.ReadAllText(shell + ".words");
+        Assert.Contains("--files-from=- --from0", words);
+        Assert.DoesNotContain(list, words);
+        Assert.DoesNotContain("one.bin", words);
+
+        // NUL-separated, from standard input here; the same list again finds the first file unchanged.
+        string second = temp.Sub("second");
+        Directory.CreateDirectory(Path.Combine(second, "a", "b"));
+        File.Copy(Path.Combine(source, "a/b/one.bin"), Path.Combine(second, "a/b/one.bin"));
+        File.SetLastWriteTimeUtc(Path.Combine(second, "a/b/one.bin"), File.GetLastWriteTimeUtc(Path.Combine(source, "a/b/one.bin")));
+        (exit, _, error) = await SgltyProcess.RunWithInputAsync("a/b/one.bin\0d/new\nline.txt\0c/left.txt\0", "send", "-0", "--files-from", "-", $"localhost:{source}/", second, "-e", shell, "--sglty-path", FakeSsh.Sglty);
+        Assert.True(exit == 0, error);
+        Assert.Contains("sent 2 files", error);
+        Holds(second, "a/b/one.bin", "d/new\nline.txt", "c/left.txt");
+    }
+
+    /// <summary>The send a pull starts reads its list after the token, up to an empty name; an input that ends first is a pull that ended.</summary>
+    [Fact]
+    public async Task A_list_cut_short_is_told_as_the_pull_ending()
+    {
+        using var temp = new TempDirectory();
+        var (exit, _, error) = await SgltyProcess.RunWithInputAsync("token\na/b\0c", "send", "--until-stdin-closes", "--token-file", "-", "--files-from", "-", "--from0", temp.Path, "--to", $"sglty://127.0.0.1:{Ports.Free()}/");
+        Assert.NotEqual(0, exit);
+        Assert.Contains("--files-from -: standard input ended before the list did; the pull that started this send has ended", error);
+    }
+
     /// <summary>All the send there prints reaches this one's output, however slowly it is read here: a long -v list.</summary>
     [Fact]
     public async Task What_the_send_there_prints_reaches_a_slow_reader_whole()
