@@ -102,6 +102,9 @@ internal static partial class SendCommand
             AsAlways("shows progress (a bar on a terminal, else a line a second on stderr), of the whole send", "--progress"),
             AsAlways("keeps what an interrupted send wrote, and shows progress (rsync's --partial --progress)", "-P"),
             AsAlways("reads the whole tree before it sends, which is what this asks rsync for", "--no-inc-recursive", "--no-i-r"),
+            AsAlways("keeps permissions, the execute bits among them", "--executability", "-E"),
+            AsAlways("reserves a file's space at the receiver before it writes it (but with --sparse)", "--preallocate"),
+            AsAlways("quotes the paths it gives a remote shell, a pull's wildcards alone left for that shell to match, as rsync does by default", "--protect-args", "--secluded-args", "-s"),
         ];
         var human = new Option<bool>("--human-readable") { Description = "as rsync -h beside other options (-h alone prints this help): the sizes --stats prints in units of 1000 (2.10M); given twice (-hh), of 1024 (2.00M)", Arity = ArgumentArity.Zero };
         var noHuman = new Option<bool>("--no-human-readable", "--no-h") { Description = "numbers in --stats without rsync's thousands commas, as rsync --no-h" };

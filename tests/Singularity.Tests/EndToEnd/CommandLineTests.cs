@@ -93,7 +93,7 @@ public sealed class CommandLineTests
     }
 
     /// <summary>
-    /// rsync's habits are taken: -a keeps owners (the rest it keeps anyway), -t, -p, -l, -P change nothing, and
+    /// rsync's habits are taken: -a keeps owners (the rest it keeps anyway), -t, -p, -E, -l, -P, -s, --preallocate change nothing, and
     /// --delete-after deletes as --delete does; an option send does not know is named as one, not taken for a path.
     /// </summary>
     [SkippableFact]
@@ -108,7 +108,7 @@ public sealed class CommandLineTests
         string stale = TestFiles.Create(Path.Combine(destination, "stale"), 10, seed: 2);
         await using var receiver = new LoopbackReceiver(destination);
 
-        var (exit, _, error) = await SgltyProcess.RunAsync("send", "-avhzP", "-tpl", "-h", "--human-readable", source + "/", "--to", receiver.Url.ToString(), "--delete-during", "--delete-after");
+        var (exit, _, error) = await SgltyProcess.RunAsync("send", "-avhzPEs", "-tpl", "-h", "--human-readable", "--preallocate", "--protect-args", source + "/", "--to", receiver.Url.ToString(), "--delete-during", "--delete-after");
         Assert.True(exit == 0, error);
         Assert.True((await receiver.NextResultAsync()).Succeeded);
         TestFiles.AssertSameBytes(file, Path.Combine(destination, "sub", "f"));

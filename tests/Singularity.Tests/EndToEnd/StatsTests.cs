@@ -112,9 +112,9 @@ public sealed class StatsTests
         Assert.Equal((false, 1), (json.RootElement.GetProperty("ok").GetBoolean(), json.RootElement.GetProperty("exit_code").GetInt32()));
         Assert.Contains("--stats (or --info=stats) and --json both print", json.RootElement.GetProperty("error").GetString());
         // So does an option send does not know, found before the parser.
-        var (unknown, said, _) = await SgltyProcess.RunAsync("send", "-avE", source, "--to", "sglty://127.0.0.1:9/", "--json");
+        var (unknown, said, _) = await SgltyProcess.RunAsync("send", "-avU", source, "--to", "sglty://127.0.0.1:9/", "--json");
         Assert.Equal(1, unknown);
-        Assert.Equal("unknown option '-E' in '-avE'", System.Text.Json.JsonDocument.Parse(said).RootElement.GetProperty("error").GetString());
+        Assert.Equal("unknown option '-U' in '-avU'", System.Text.Json.JsonDocument.Parse(said).RootElement.GetProperty("error").GetString());
     }
 
     /// <summary>
