@@ -229,11 +229,21 @@ public sealed record TransferOptions
     /// As <see cref="IgnoreMissingArgs"/>, and the receiver deletes what stands at the name a missing path would have
     /// had, as rsync --delete-missing-args does: a script that sends a list of what changed (a file, or the name of one
     /// removed since) keeps the copy in step. A file or a link goes, and so does an empty directory; one with anything
-    /// in it only with <see cref="DeleteExtraneous"/> (else it is named as not deleted). Backups, <see cref="MaxDelete"/>
+    /// in it only with <see cref="DeleteExtraneous"/> or <see cref="Force"/> (else it is named as not deleted). Backups, <see cref="MaxDelete"/>
     /// and a dry run apply as to <see cref="DeleteExtraneous"/>'s deletions, which count them. Default false;
     /// `sglty send --delete-missing-args`.
     /// </summary>
     public bool DeleteMissingArgs { get; init; }
+
+    /// <summary>
+    /// A directory that holds anything, where the source now has a file, a link or a special, is deleted with what it
+    /// holds (links not followed, but what the patterns keep: an exclude, unless <see cref="DeleteExcluded"/>, and a
+    /// protect rule), and the entry takes its place, as rsync --force does; without it, or
+    /// <see cref="DeleteExtraneous"/>, the entry fails, naming the directory. Backups, <see cref="MaxDelete"/>,
+    /// <see cref="OneFileSystem"/> and a dry run apply as to <see cref="DeleteExtraneous"/>'s deletions. Default false;
+    /// `sglty send --force`. Needs a receiver of this version.
+    /// </summary>
+    public bool Force { get; init; }
 
     /// <summary>
     /// With <see cref="SkipUnchanged"/>, keep a file the receiver holds with the entry's size whatever its mtime, as

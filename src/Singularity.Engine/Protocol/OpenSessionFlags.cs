@@ -97,6 +97,9 @@ internal static class MoreSessionFlags
     /// <summary>Entries carry their POSIX ACLs (as the extended attributes Linux keeps them as, manifest entry flags bit 6; rsync -A), which R gives them.</summary>
     public const uint Acls = 2048;
 
+    /// <summary>A directory with anything in it where the source has a file, a link or a special is deleted with what it holds, without a deletion (rsync --force); so is one a DeleteNamed names.</summary>
+    public const uint Force = 4096;
+
     /// <summary>Every bit this side knows.</summary>
-    public const uint Known = ModifyWindow | OmitDirectoryTimes | OmitLinkTimes | CompareDest | CopyDest | IgnoreErrors | Itemize | OwnerParts | InPlace | Xattrs | Specials | Acls;
+    public const uint Known = ModifyWindow | OmitDirectoryTimes | OmitLinkTimes | CompareDest | CopyDest | IgnoreErrors | Itemize | OwnerParts | InPlace | Xattrs | Specials | Acls | Force;
 }

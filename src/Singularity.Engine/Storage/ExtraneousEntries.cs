@@ -129,7 +129,7 @@ internal sealed class ExtraneousEntries(Func<string, string, bool> kept, Action 
         if (backups?.Protects(relative) == true) return false;
         if (entry is DirectoryInfo named && !withContents && named.EnumerateFileSystemInfos("*", AllEntries).Any())
         {
-            Fail(relative, "it is a directory that is not empty; send with --delete too to delete it with what it holds");
+            Fail(relative, "it is a directory that is not empty; send with --force (or --delete) too to delete it with what it holds");
             return false;
         }
         return Remove(entry, relative, null);

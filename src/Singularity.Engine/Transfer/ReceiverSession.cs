@@ -101,6 +101,8 @@ internal sealed partial class ReceiverSession
     // The sender asked for what the manifest's directories hold beyond it to be deleted at the end (and the root's
     // too); what was deleted, once done.
     private bool _deleteExtraneous;
+    // rsync --force: a directory in the way goes with what it holds, without a deletion.
+    private bool _force;
     private bool _rootIsSent;
     // rsync -x: the deletion stays on the destination's file system.
     private bool _oneFileSystem;
@@ -301,7 +303,7 @@ internal sealed partial class ReceiverSession
         _rootIsSent = (flags & OpenSessionFlags.RootIsSent) != 0;
         if (_ignoreErrors && !_deleteExtraneous) throw new ProtocolViolationException("OpenSession asks to delete despite errors, without a deletion");
         _oneFileSystem = (flags & OpenSessionFlags.OneFileSystem) != 0;
-        if (_oneFileSystem && !_deleteExtraneous) throw new ProtocolViolationException("OpenSession asks for a deletion that stays on one file system, without a deletion");
+        if (_oneFileSystem && !_deleteExtraneous && !_force) throw new ProtocolViolationException("OpenSession asks for a deletion that stays on one file system, without a deletion or --force");
         // Elsewhere the device of a directory is not read, and the deletion would cross without a word.
         if (_oneFileSystem && !OperatingSystem.IsLinux()) throw new ProtocolViolationException("OpenSession asks for a deletion that stays on one file system, which only a Linux receiver can tell apart; leave out --one-file-system or receive on Linux");
         if ((flags & OpenSessionFlags.MostDeletions) != 0)
@@ -377,15 +379,16 @@ internal sealed partial class ReceiverSession
         _inPlace = (flags & MoreSessionFlags.InPlace) != 0;
         _scope = ((flags & MoreSessionFlags.Xattrs) != 0 ? AttributeScope.Xattrs : 0) | ((flags & MoreSessionFlags.Acls) != 0 ? AttributeScope.Acls : 0);
         _specials = (flags & MoreSessionFlags.Specials) != 0;
+        _force = (flags & MoreSessionFlags.Force) != 0;
         if (_inPlace && !OperatingSystem.IsLinux()) throw new ProtocolViolationException("OpenSession asks to write files in place, which only a Linux receiver does (it opens them never through a link); leave out --inplace or receive on Linux");
     }
 
-    /// <summary>The patterns of what the sender left out, which a deletion keeps; only before the manifest, only with a deletion, and once.</summary>
+    /// <summary>The patterns of what the sender left out, which a deletion keeps; only before the manifest, only with a deletion or --force, and once.</summary>
     private void OnExclude(ReadOnlySpan<byte> body)
     {
         if (!_opened || _entriesReceived != 0 || _exclude is not null || _extraneous is not null)
             throw new ProtocolViolationException("Exclude outside its place: once, after OpenSession and before the manifest");
-        if (!_deleteExtraneous) throw new ProtocolViolationException("Exclude without a deletion asked for");
+        if (!_deleteExtraneous && !_force) throw new ProtocolViolationException("Exclude without a deletion or --force asked for");
         _exclude = ExcludeMessage.Decode(body);
         _exclude.LimitWork(ExcludePatterns.ReceiverAllowance, ExcludePatterns.ReceiverAllowancePerEntry);
     }
@@ -877,8 +880,8 @@ internal sealed partial class ReceiverSession
 
     /// <summary>
     /// A directory where the source has a file or a link: an empty one is removed, as rsync removes it; one with
-    /// anything in it only when the sender asked to delete what the source does not have (it is then deleted with
-    /// everything below it, links not followed), else the entry fails, naming it. Never one this session has written
+    /// anything in it only when the sender asked to delete what the source does not have, or to force it (it is then
+    /// deleted with everything below it, links not followed, but what the patterns keep), else the entry fails, naming it. Never one this session has written
     /// into (it prepared files there to open later by path, which a link at that name would redirect), nor while
     /// another session is receiving (see <see cref="RemovalGate"/>).
     /// </summary>
@@ -887,7 +890,7 @@ internal sealed partial class ReceiverSession
         string what = entry.Kind switch { EntryKind.File => "a file", EntryKind.Special => SpecialTypes.Describe(entry.SpecialType), _ => "a link" };
         string refused = $"refused: '{entry.Path}' is a directory in the destination, where the source has {what}";
         bool empty = !Directory.EnumerateFileSystemEntries(full).Any();
-        if (!empty && !_deleteExtraneous) throw new EntryConflictException($"{refused}; move it away, or send with --delete to replace it");
+        if (!empty && !_deleteExtraneous && !_force) throw new EntryConflictException($"{refused}; move it away, or send with --force (or --delete) to replace it");
         if (_guard.Checked(full)) throw new EntryConflictException($"{refused}, and this send also writes into that directory");
         // A dry run removes nothing (its deletion only lists), so it needs no other session kept out.
         if (!_dryRun && !_removals.TryBeginRemoving()) throw new EntryConflictException($"{refused}; it is replaced only while no other send is receiving into the destination: send again");
@@ -1676,7 +1679,7 @@ internal sealed partial class ReceiverSession
                 StillBusy();
                 string full = _guard.FullPath(path);
                 if (!RealDirectoriesOnTheWay(path) || _guard.Checked(full)) continue;
-                _extraneous.RemoveNamed(full, path, withContents: _deleteExtraneous);
+                _extraneous.RemoveNamed(full, path, withContents: _deleteExtraneous || _force);
             }
         }
         _deleteNamed = null;

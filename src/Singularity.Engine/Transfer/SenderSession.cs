@@ -161,7 +161,7 @@ internal sealed partial class SenderSession
         // A retry scans again; what it skips was reported by the first attempt.
         _exclude = ExcludePatterns.Parse(ExcludePatterns.ForSide(options.Exclude, sender: true));
         // What the receiver's deletion keeps: the excludes (unless --delete-excluded) and the protect rules.
-        _keptAtDeletion = options.DeleteExtraneous || options.DeleteMissingArgs ? ExcludePatterns.Parse(ExcludePatterns.ForSide(options.Exclude, sender: false, options.DeleteExcluded)) : null;
+        _keptAtDeletion = options.DeleteExtraneous || options.DeleteMissingArgs || options.Force ? ExcludePatterns.Parse(ExcludePatterns.ForSide(options.Exclude, sender: false, options.DeleteExcluded)) : null;
 #pragma warning disable CA2208 // Names the option the caller set.
         if (options.HardLinks && !OperatingSystem.IsLinux()) throw new ArgumentException("hard links can be found on Linux only", nameof(TransferOptions.HardLinks));
         if (options.OneFileSystem != MountPoints.Crossed && !OperatingSystem.IsLinux()) throw new ArgumentException("mount points can be found on Linux only", nameof(TransferOptions.OneFileSystem));
@@ -270,7 +270,8 @@ internal sealed partial class SenderSession
             | (options.ItemizeChanges > 0 ? MoreSessionFlags.Itemize : 0)
             | (parts is not (0 or OwnerParts.Both) ? MoreSessionFlags.OwnerParts : 0)
             | (options.InPlace ? MoreSessionFlags.InPlace : 0) | (options.Xattrs ? MoreSessionFlags.Xattrs : 0) | (options.Acls ? MoreSessionFlags.Acls : 0)
-            | (_entries.Exists(e => e.Entry.Kind == EntryKind.Special) ? MoreSessionFlags.Specials : 0);
+            | (_entries.Exists(e => e.Entry.Kind == EntryKind.Special) ? MoreSessionFlags.Specials : 0)
+            | (options.Force ? MoreSessionFlags.Force : 0);
         if (_moreFlags != 0) _sessionFlags |= OpenSessionFlags.More;
         // A scan that left something out does not ask (the result says the deletion was skipped), unless told to
         // delete whatever was left out (rsync --ignore-errors).
@@ -280,6 +281,8 @@ internal sealed partial class SenderSession
         // Only a deletion reads the implied mark, and a receiver from before it refuses it: without one, none goes.
         else if (_entries.Exists(e => e.Entry.Implied))
             _entries = [.. _entries.Select(e => e.Entry.Implied ? e with { Entry = e.Entry with { Implied = false } } : e)];
+        // What --force deletes stays on one file system as a deletion does.
+        if (options.Force && options.OneFileSystem != MountPoints.Crossed) _sessionFlags |= OpenSessionFlags.OneFileSystem;
         _token = url.Token ?? throw new SingularityException(ErrorCode.AuthFailed, "the URL has no token; use the whole URL `sglty recv` printed (sglty://HOST:PORT/?token=...)");
         // A missing name that something sent, or left out by a rule, also names is no deletion: the receiver holds it as
         // the rest of the send says (two paths of one name, say "a/x" missing and "b/x" sent). Nor is one the receiver's
@@ -645,8 +648,8 @@ internal sealed partial class SenderSession
 
     private IReadOnlyList<NotSentEntry> NotSent { get { lock (_notSent) return [.. _notSent]; } }
 
-    /// <summary>Whether this session asks the receiver to delete: what the source does not have (--delete), or names given (--delete-missing-args).</summary>
-    private bool Deletes => (_sessionFlags & OpenSessionFlags.DeleteExtraneous) != 0 || _deleteNamed.Count > 0;
+    /// <summary>Whether this session asks the receiver to delete: what the source does not have (--delete), names given (--delete-missing-args), or directories in the way (--force).</summary>
+    private bool Deletes => (_sessionFlags & OpenSessionFlags.DeleteExtraneous) != 0 || _deleteNamed.Count > 0 || (_moreFlags & MoreSessionFlags.Force) != 0;
 
     private IReadOnlyList<string> WouldSend { get { lock (_wouldSend) return [.. _wouldSend]; } }
 
@@ -895,7 +898,7 @@ internal sealed partial class SenderSession
         if (_url.Directory is { } directory) _control!.Post(ControlMessageType.Destination, DestinationMessage.Encode(directory));
         _control!.Post(ControlMessageType.OpenSession, open);
         // Without the excludes, the receiver's deletion takes what they leave out for gone: what --delete-excluded asks.
-        if (_keptAtDeletion is not null && (_sessionFlags & OpenSessionFlags.DeleteExtraneous) != 0)
+        if (_keptAtDeletion is not null && ((_sessionFlags & OpenSessionFlags.DeleteExtraneous) != 0 || (_moreFlags & MoreSessionFlags.Force) != 0))
             _control.Post(ControlMessageType.Exclude, ExcludeMessage.Encode(_keptAtDeletion));
         if (_ownerNames.Count > 0) _control.Post(ControlMessageType.OwnerNames, OwnerNamesMessage.Encode(_ownerNames));
         // A dry run changes nothing, yet its deletion must leave the backups alone as the real send's would.

@@ -115,7 +115,7 @@ public sealed class DryRunTests
         Assert.Equal(["tree/d/f", "tree/e/g"], dry.WouldSend.Order(StringComparer.Ordinal));
         var refused = Assert.Single(dry.NotSent);
         Assert.Equal("tree/x", refused.Path);
-        Assert.Contains(deleting ? "it holds entries the exclude patterns keep" : "send with --delete to replace it", refused.Reason);
+        Assert.Contains(deleting ? "it holds entries the exclude patterns keep" : "send with --force (or --delete) to replace it", refused.Reason);
         // With a deletion, the directory in the way is emptied of what the patterns do not keep; the failure then skips the rest.
         Assert.Equal(deleting ? ["tree/x/other"] : [], dry.WouldDelete);
         Assert.Equal(deleting, dry.DeletionSkipped);
@@ -173,7 +173,7 @@ public sealed class DryRunTests
     [Theory]
     [InlineData(0u, 0, false, "wrong length")]
     [InlineData(0x8000_0000u, 0, true, "more flags 0x80000000")]
-    [InlineData(0x1000u, 0, true, "more flags 0x1000")]
+    [InlineData(0x2000u, 0, true, "more flags 0x2000")]
     [InlineData(MoreSessionFlags.IgnoreErrors, 0, true, "delete despite errors, without a deletion")]
     [InlineData(0u, 5, true, "a modify window without asking for one")]
     [InlineData(MoreSessionFlags.ModifyWindow, -1, true, "a modify window of -1 seconds")]

@@ -371,7 +371,7 @@ public sealed class UserErrorTests
     /// A tree whose entries changed kind since it was last sent arrives as it is now, as with rsync: a file or a link
     /// where the source has a directory is replaced (a link itself, never what it points to), and so is an empty
     /// directory where the source has a file or a link; a directory with something in it is replaced only with
-    /// --delete, and named otherwise (the test above).
+    /// --delete (or --force, the test below), and named otherwise.
     /// </summary>
     [Fact]
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
@@ -396,7 +396,7 @@ public sealed class UserErrorTests
         await using var receiver = new LoopbackReceiver(destination);
 
         var refused = await SingularitySender.SendAsync([tree], receiver.Url);
-        Assert.Contains("'tree/was-a-full-directory' is a directory in the destination, where the source has a file; move it away, or send with --delete to replace it", Assert.Single(refused.NotSent).Reason);
+        Assert.Contains("'tree/was-a-full-directory' is a directory in the destination, where the source has a file; move it away, or send with --force (or --delete) to replace it", Assert.Single(refused.NotSent).Reason);
         Assert.True((await receiver.NextResultAsync()).Succeeded);
 
         await SingularitySender.SendAsync([tree], receiver.Url, new TransferOptions { DeleteExtraneous = true });
@@ -404,6 +404,58 @@ public sealed class UserErrorTests
         Assert.True((await receiver.NextResultAsync()).Succeeded);
         TestFiles.AssertSameTree(tree, received);
         Assert.Equal([precious], Directory.GetFileSystemEntries(outside));
+    }
+
+    /// <summary>
+    /// --force replaces a directory with something in it where the source now has a file, as rsync --force does,
+    /// without --delete's deletion of what the source does not have; what the patterns keep stops it, as it stops
+    /// --delete, and a dry run lists what it would delete and changes nothing.
+    /// </summary>
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task Force_replaces_a_full_directory_in_the_way_and_deletes_nothing_else()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        string file = TestFiles.Create(Path.Combine(tree, "full"), 4000, seed: 5);
+        string destination = temp.Sub("dst"), outside = temp.Sub("outside");
+        string precious = TestFiles.Create(Path.Combine(outside, "precious"), 10);
+        string received = Path.Combine(destination, "tree");
+        TestFiles.Create(Path.Combine(received, "full", "deep", "x"), 10);
+        TestFiles.Create(Path.Combine(received, "full", "kept.log"), 10, seed: 6);
+        Directory.CreateSymbolicLink(Path.Combine(received, "full", "out"), outside);
+        string stale = TestFiles.Create(Path.Combine(received, "stale"), 10, seed: 7);
+        await using var receiver = new LoopbackReceiver(destination);
+        string url = receiver.Url.ToString();
+
+        var (dry, listed, dryError) = await SgltyProcess.RunAsync("send", "-n", tree, "--to", url, "--force");
+        Assert.True(dry == 0, dryError);
+        Assert.Contains("deleting tree/full/deep/x", listed);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.True(File.Exists(Path.Combine(received, "full", "deep", "x")));
+
+        // What the patterns keep stays, and so does the directory, named.
+        var (exit, _, error) = await SgltyProcess.RunAsync("send", tree, "--to", url, "--force", "--exclude", "*.log");
+        Assert.Equal(23, exit);
+        Assert.Contains("it holds entries the exclude patterns keep", error);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.True(File.Exists(Path.Combine(received, "full", "kept.log")));
+
+        (exit, var itemized, error) = await SgltyProcess.RunAsync("send", "-i", tree, "--to", url, "--force");
+        Assert.True(exit == 0, error);
+        Assert.Contains("*deleting   tree/full/kept.log", itemized);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        TestFiles.AssertSameBytes(file, Path.Combine(received, "full"));
+        Assert.True(File.Exists(stale));
+        Assert.Equal([precious], Directory.GetFileSystemEntries(outside));
+
+        // A missing path names a full directory: --force deletes it too, as rsync --delete-missing-args --force does.
+        string gone = Path.Combine(temp.Path, "src", "gone");
+        TestFiles.Create(Path.Combine(destination, "gone", "in", "y"), 10, seed: 8);
+        (exit, _, error) = await SgltyProcess.RunAsync("send", gone, "--to", url, "--delete-missing-args", "--force");
+        Assert.True(exit == 0, error);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.False(Path.Exists(Path.Combine(destination, "gone")));
     }
 
     [Fact]
