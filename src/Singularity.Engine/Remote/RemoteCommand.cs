@@ -136,20 +136,20 @@ internal static partial class RemoteCommand
     /// --exclude patterns, '\' makes the next character a name's own in a path that holds '*', '?' or '['. A pattern
     /// that matches nothing is left as it is by a POSIX shell, and the send there says it is not there.
     /// </summary>
-    internal static string Pattern(string path) => string.Concat(Glob(path).Select(part => part.Bare ? part.Text : Quoted(part.Text)));
+    internal static string Pattern(string path) => string.Concat(Parts(path).Select(part => part.Bare ? part.Text : Quoted(part.Text)));
 
     /// <summary>Whether the remote shell expands <paramref name="path"/> into what matches it (<see cref="Pattern"/>).</summary>
-    public static bool HasWildcards(string path) => Glob(path).Exists(part => part.Bare);
+    public static bool HasWildcards(string path) => Parts(path).Exists(part => part.Bare);
 
     /// <summary>What a POSIX shell leaves of <paramref name="path"/> where it matches nothing, past a leading <c>~</c> or <c>~user/</c>.</summary>
     public static string Unmatched(string path)
     {
         if (path.StartsWith("~/", StringComparison.Ordinal) || HomeOf().IsMatch(path)) path = path.IndexOf('/') is >= 0 and var slash ? path[(slash + 1)..] : "";
-        return string.Concat(Glob(path).Select(part => part.Text));
+        return string.Concat(Parts(path).Select(part => part.Text));
     }
 
-    /// <summary>A source cut into what the remote shell matches (bare) and a name's own characters.</summary>
-    private static List<(string Text, bool Bare)> Glob(string path)
+    /// <summary>A source cut into what the remote shell matches (bare: '*', '?', a class, whose '^' is written '!') and a name's own characters.</summary>
+    internal static List<(string Text, bool Bare)> Parts(string path)
     {
         var parts = new List<(string Text, bool Bare)>();
         // As rsync's patterns: a backslash escapes only in one that holds a wildcard.
@@ -171,7 +171,9 @@ internal static partial class RemoteCommand
             if (length > 0)
             {
                 Flush();
-                parts.Add((path.Substring(i, length), true));
+                // '[!' negates in every POSIX shell; dash reads '[^' as a '^'.
+                string bare = path.Substring(i, length);
+                parts.Add((bare.StartsWith("[^", StringComparison.Ordinal) ? "[!" + bare[2..] : bare, true));
                 i += length - 1;
             }
             else if (c == '\\' && i + 1 < path.Length) literal.Append(path[++i]);

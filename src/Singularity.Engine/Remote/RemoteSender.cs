@@ -78,12 +78,16 @@ public static class RemoteSender
                 CongestionControl = options.CongestionControl,
             },
             MakeDevices = options.Devices,
+            Admission = PullAdmission.For(paths, options, place.FileName, filesFrom),
         });
         bool sessionDone = false;
+        // What the receiver here refused of the machine pulled from, whatever the send there then says of it.
+        string? refused = null;
         receiver.SessionStarted += (_, _) => place.Arrived = true;
         receiver.SessionCompleted += result =>
         {
             sessionDone |= result.Succeeded && result.EntriesFailed == 0 && result.EntriesNotDeleted == 0;
+            if (result.Error is ProtocolViolationException { Message: var message } && message.StartsWith(PullAdmission.Refusal, StringComparison.Ordinal)) refused ??= message;
             // What the send there is not told: the receiver's notices, and what it could not delete (the send says its log names them).
             foreach (string notice in result.Notices) log?.Invoke($"here: {notice}");
             foreach (string failure in result.DeletionFailures) log?.Invoke($"here: could not delete {failure}");
@@ -155,6 +159,7 @@ public static class RemoteSender
         }
         // Ended here: ssh itself may have taken the same Ctrl-C and ended with its own code.
         cancellationToken.ThrowIfCancellationRequested();
+        if (refused is not null) throw new SingularityException(ErrorCode.ProtocolViolation, $"{refused} (from {source.Host}); nothing it sent beyond what was asked for was written here");
         return ExitCode(shellProcess, source, paths, shell, url, place.Arrived, sessionDone, log);
     }
 

@@ -14,6 +14,9 @@ public sealed record ReceiverOptions
     /// <summary>The secret a sender must prove to open a session; it appears in <see cref="SingularityReceiver.Url"/>. Default: a fresh random 256-bit token.</summary>
     public string Token { get; init; } = SessionToken.Generate();
 
+    /// <summary>For a receiver that serves one pull: what it admits from the machine pulled from (what the user asked for); null admits what any sender holding the token may send.</summary>
+    internal PullAdmission? Admission { get; init; }
+
     /// <summary>Apply the sender's permission bits to files and directories. Default true.</summary>
     public bool PreserveMode { get; init; } = true;
 

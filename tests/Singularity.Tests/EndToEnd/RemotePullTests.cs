@@ -377,9 +377,62 @@ public sealed class RemotePullTests
         var (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(new Dictionary<string, string> { ["HOME"] = home },
             "send", "localhost:data", Path.Combine(here, "backup"), "-e", shell, "--sglty-path", hostile);
 
-        Assert.True(exit == 0, error);
+        Assert.NotEqual(0, exit);
+        Assert.Contains("sglty: error: the machine pulled from sent '.profile', which it was not asked for; the pull refuses it (from localhost)", error);
         Assert.Equal("# mine\n", File.ReadAllText(profile));
         Assert.Equal([profile], Directory.GetFileSystemEntries(here));
+    }
+
+    /// <summary>
+    /// Into a directory too, the side pulled from may send only what was asked for, as scp and rsync check it: names a
+    /// pattern matches or a path names, and a deletion, --force or names deleted only when the pull asked for them.
+    /// Whatever it asks beyond is refused, with nothing written here, even where the send there ends as if it went well.
+    /// </summary>
+    [Fact]
+    public async Task A_pull_into_a_directory_admits_only_what_it_asked_for()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var temp = new TempDirectory();
+        string home = temp.Sub("home");
+        TestFiles.Create(Path.Combine(home, "logs", "a.log"), 100, seed: 12);
+        File.WriteAllText(Path.Combine(temp.Sub("home/evil"), ".bashrc"), "echo pwned\n");
+        string shell = FakeSsh.Create(temp);
+        var environment = new Dictionary<string, string> { ["HOME"] = home };
+        string here = temp.Sub("here");
+        string bashrc = Path.Combine(here, ".bashrc");
+        File.WriteAllText(bashrc, "# mine\n");
+        // A sglty there that sends its own paths and options, not what it was asked for, and says all went well.
+        string Hostile(string name, string words)
+        {
+            string path = Path.Combine(temp.Path, name);
+            File.WriteAllText(path, $"#!/bin/sh\nfor a do case $a in --to=*) u=$a;; esac; done\n{FakeSsh.Sglty} send --until-stdin-closes --token-file=- \"$u\" {words}\nexit 0\n");
+            File.SetUnixFileMode(path, (UnixFileMode)0b111_101_101);
+            return path;
+        }
+
+        foreach (var (hostile, said) in new[]
+        {
+            (Hostile("names", "-- evil/.bashrc"), "sent '.bashrc', which it was not asked for"),
+            (Hostile("deletes", "--delete -- logs/a.log"), "sent a request to delete what it does not send (--delete)"),
+            (Hostile("cleans", "--delete -- logs/"), "sent a request to delete what the target directory holds beyond what it sends"),
+            (Hostile("forces", "--force -- logs/a.log"), "sent a request to replace directories that hold anything (--force)"),
+            (Hostile("deletes-names", "--delete-missing-args -- gone/.bashrc"), "sent a request to delete names it gives (--delete-missing-args)"),
+        })
+        {
+            var (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", "localhost:logs/*.log", here, "-e", shell, "--sglty-path", hostile);
+            Assert.NotEqual(0, exit);
+            Assert.Contains("sglty: error: the machine pulled from " + said, error);
+            Assert.Equal("# mine\n", File.ReadAllText(bashrc));
+            Assert.Equal([bashrc], Directory.GetFileSystemEntries(here));
+        }
+
+        // What was asked for arrives, with the deletion asked for.
+        string stale = TestFiles.Create(Path.Combine(here, "logs", "stale.log"), 10, seed: 13);
+        var (done, _, doneError) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", "--delete", "localhost:logs", here, "-e", shell, "--sglty-path", FakeSsh.Sglty);
+        Assert.True(done == 0, doneError);
+        TestFiles.AssertSameBytes(Path.Combine(home, "logs", "a.log"), Path.Combine(here, "logs", "a.log"));
+        Assert.False(File.Exists(stale));
+        Assert.Equal("# mine\n", File.ReadAllText(bashrc));
     }
 
     /// <summary>
