@@ -93,7 +93,7 @@ public sealed record TransferOptions
     public bool DeleteExtraneous { get; init; }
 
     /// <summary>
-    /// With <see cref="DeleteExtraneous"/> or <see cref="DeleteMissingArgs"/>, the most entries the receiver deletes, as rsync --max-delete: once it has
+    /// With <see cref="DeleteExtraneous"/>, <see cref="DeleteMissingArgs"/> or <see cref="Force"/>, the most entries the receiver deletes, as rsync --max-delete: once it has
     /// deleted that many (counting each entry below a directory), it deletes no more, and counts what it passes by in
     /// <see cref="SendResult.EntriesLeftByLimit"/>; 0 deletes nothing and counts what would go. A safety net for
     /// scripted backups, where a source gone empty (an unmounted disk) would otherwise empty the copy. Default null:
@@ -166,7 +166,7 @@ public sealed record TransferOptions
     /// Stay on each given directory's file system, as rsync -x does, so that a backup of / does not take in /proc or a
     /// mounted share: a directory below it on another file system (a mount point) is sent without what it holds
     /// (<see cref="MountPoints.SentEmpty"/>), or left out (<see cref="MountPoints.LeftOut"/>, rsync -xx). Paths given
-    /// are sent wherever they are. With <see cref="DeleteExtraneous"/>, the receiver's deletion stays on the
+    /// are sent wherever they are. With <see cref="DeleteExtraneous"/> (or <see cref="Force"/>), the receiver's deletion stays on the
     /// destination's file system too: it neither cleans nor deletes a directory on another. Linux senders only.
     /// Default <see cref="MountPoints.Crossed"/>; `sglty send -x` (twice for -xx).
     /// </summary>

@@ -39,7 +39,7 @@ internal static partial class SendCommand
         var ignoreExisting = new Option<bool>("--ignore-existing") { Description = "send only files the receiver does not have; leave every file it holds as it is, as rsync --ignore-existing does" };
         var maxSize = RsyncSize("--max-size", "leave out files larger than SIZE, as rsync --max-size does (SIZE as rsync reads it: 1.5m, 2G, 500kb; K alone and KiB are 1024, KB is 1000; a trailing +1 or -1 adds or takes a byte); with --delete, the receiver keeps what stands at their names");
         var minSize = RsyncSize("--min-size", "leave out files smaller than SIZE, as rsync --min-size does (SIZE as --max-size reads it); with --delete, the receiver keeps what stands at their names");
-        var maxDelete = new Option<int?>("--max-delete") { HelpName = "N", Description = "with --delete or --delete-missing-args, delete at most N entries at the receiver (each entry below a directory counts), as rsync --max-delete: past it, the rest stays, and send exits 25 saying how many were left; 0 deletes nothing and counts what would go; a safety net for scripts, where a source gone empty (an unmounted disk) would empty the copy" };
+        var maxDelete = new Option<int?>("--max-delete") { HelpName = "N", Description = "with --delete, --delete-missing-args or --force, delete at most N entries at the receiver (each entry below a directory counts), as rsync --max-delete: past it, the rest stays, and send exits 25 saying how many were left; 0 deletes nothing and counts what would go; a safety net for scripts, where a source gone empty (an unmounted disk) would empty the copy" };
         var delete = new Option<bool>("--delete", "--delete-during", "--delete-after", "--delete-delay") { Description = "once every file is in place, delete what the sent directories hold at the receiver that the source does not (also in the receiver's directory itself, for a source ending in '/', or with -R a path that keeps no name, such as /srv/./), as rsync --delete does; not if anything was left out (not readable here, or not writable there); also replaces a directory in the way of a file or a link; rsync's --delete-during (its --delete), --delete-after and --delete-delay all leave the same copy, and are taken as this" };
         var ignoreErrors = new Option<bool>("--ignore-errors") { Description = "with --delete, delete even when entries were left out, as rsync --ignore-errors does: a file that could not be read here or written there keeps its copy, but a link -L could not follow is deleted there, and so is what was below a directory that could not be listed here; the send still exits 23" };
         var deleteExcluded = new Option<bool>("--delete-excluded") { Description = "delete at the receiver also what --exclude leaves out, as rsync --delete-excluded does; implies --delete" };
@@ -63,7 +63,7 @@ internal static partial class SendCommand
         var itemize = new Option<bool>("--itemize-changes", "-i") { Description = "list on stdout what the send changes at the receiver, one line each, as rsync -i does: '>f.st...... PATH' for a file sent (the letters: c contents or link target, s size, t time, p permissions, o owner, g group; '+++++++++' new), 'cd+++++++++ DIR/' for a directory made, 'cL' a link, 'hf' a hard link, '.' only attributes set, '*deleting' a deletion; given twice (-ii), also what stays as it was; with --dry-run, what a send would change (in --json, as 'changes')", Arity = ArgumentArity.Zero };
         var hardLinks = new Option<bool>("--hard-links", "-H") { Description = "keep hard links, as rsync -H does: a file with several names among those sent travels once, and the receiver gives it the other names (Linux senders)" };
         // Given twice (-xx), as rsync reads it, mount points are left out rather than sent empty.
-        var oneFileSystem = new Option<bool>("--one-file-system", "-x") { Description = "stay on each directory's file system, as rsync -x does (a backup of / leaves /proc and mounted shares): a directory on another file system below it (a mount point) is sent without what it holds, which --delete leaves at the receiver; given twice (-xx), it is left out; paths given are sent wherever they are; with --delete, the receiver deletes on the destination's file system only (Linux senders)", Arity = ArgumentArity.Zero };
+        var oneFileSystem = new Option<bool>("--one-file-system", "-x") { Description = "stay on each directory's file system, as rsync -x does (a backup of / leaves /proc and mounted shares): a directory on another file system below it (a mount point) is sent without what it holds, which --delete leaves at the receiver; given twice (-xx), it is left out; paths given are sent wherever they are; with --delete (or --force), the receiver deletes on the destination's file system only (Linux senders)", Arity = ArgumentArity.Zero };
         var chmod = new Option<string[]>("--chmod") { HelpName = "CHMOD", Description = "change the modes the receiver gives what is sent, as rsync --chmod does: chmod's symbolic modes (one operator each), comma-separated, each with an optional D (directories only) or F (files only) before it, e.g. 'Du=rwx,Dgo=rx,Fu=rw,Fgo=r' or 'D775,F664' (octal); a mode without u, g, o or a ('+w') changes all three, less what your umask withholds, as rsync's does; may be given many times", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
         var pruneEmpty = new Option<bool>("--prune-empty-dirs", "-m") { Description = "leave out each directory that holds nothing but directories, as rsync -m does: with --include '*/' --include '*.log' --exclude '*', the directories that held no log do not arrive" };
         var deleteMissing = new Option<bool>("--delete-missing-args") { Description = "as --ignore-missing-args, and the receiver deletes what stands at the name a missing PATH (or --files-from line) would have, as rsync --delete-missing-args does: a file, a link, an empty directory, or with --force or --delete a directory with what it holds" };
@@ -214,6 +214,7 @@ internal static partial class SendCommand
             if (result.GetValue(filesFrom) is not null && sourcesGiven != 1)
                 result.AddError("--files-from takes one PATH: the directory the listed paths are relative to");
             if (result.GetValue(from0) && result.GetValue(filesFrom) is null) result.AddError("--from0 goes with --files-from");
+            if (result.GetValue(token) is not null && result.GetValue(tokenFile) is not null) result.AddError("--token and --token-file each give the token; give one of them");
             bool keepRules = result.GetValue(sizeOnly) || result.GetValue(update) || result.GetValue(ignoreExisting) || result.GetValue(existing);
             if (result.GetValue(hardLinks) && keepRules)
                 result.AddError("--hard-links does not go with --size-only, --update, --ignore-existing or --existing yet: links are made over what stands at their names, which those keep");
@@ -223,8 +224,8 @@ internal static partial class SendCommand
                 result.AddError("--suffix names backups, which --backup or --backup-dir asks for; give one of them too");
             if (result.GetValue(removeSources) && new[] { copyLinks, copyUnsafeLinks, copyDirLinks }.FirstOrDefault(result.GetValue) is { } following)
                 result.AddError($"{following.Name} sends what links point to, which --remove-source-files would then remove; give one of them");
-            if (result.GetValue(maxDelete) is { } most && (most < 0 || !(result.GetValue(delete) || result.GetValue(deleteExcluded) || result.GetValue(deleteMissing))))
-                result.AddError(most < 0 ? $"--max-delete takes a number of entries, 0 or more, not {most}" : "--max-delete limits what --delete (or --delete-missing-args) deletes; give one of them too");
+            if (result.GetValue(maxDelete) is { } most && (most < 0 || !(result.GetValue(delete) || result.GetValue(deleteExcluded) || result.GetValue(deleteMissing) || result.GetValue(force))))
+                result.AddError(most < 0 ? $"--max-delete takes a number of entries, 0 or more, not {most}" : "--max-delete limits what --delete (or --delete-missing-args, or --force) deletes; give one of them too");
             var earlier = new[] { linkDest, compareDest, copyDest }.Where(option => result.GetValue(option) is { Length: > 0 }).ToArray();
             if (earlier.Length > 1) result.AddError($"{earlier[0].Name} and {earlier[1].Name} do not go together, as with rsync; give one of them");
             foreach (var option in earlier)
@@ -332,7 +333,7 @@ internal static partial class SendCommand
                 var words = WordsThere(result, paths, [rsh, sgltyPath, makePath, listenHere, exclude, excludeFrom, include, includeFrom, filter, filesFrom, from0]);
                 var here = result.GetValue(listenHere) is { } listenAt ? RecvCommand.ParseListen(listenAt) : null;
                 var listing = result.GetValue(filesFrom) is { } listFile ? (listFile, result.GetValue(from0)) : ((string, bool)?)null;
-                return PullAsync(pull, from, options, here, [.. words], PatternsInOrder(result, exclude, excludeFrom, include, includeFrom, filter), listing, result.GetValue(json), cancellationToken);
+                return PullAsync(pull, from, options, here, [.. words], PatternsInOrder(result, exclude, excludeFrom, include, includeFrom, filter), listing, result.GetValue(json), result.GetValue(quiet), cancellationToken);
             }
             var (destination, sources) = Destination(result.GetValue(paths)!, result.GetValue(to));
             // Only a send through a shell reads -e and its variable.
@@ -376,7 +377,7 @@ internal static partial class SendCommand
     /// A pull: <c>sglty send</c> started through the shell on the machine the sources are on, into a receiver here
     /// (<see cref="RemoteSender"/>). What the send there prints is printed here, and its exit code is this one's.
     /// </summary>
-    private static async Task<int> PullAsync((RemoteTarget Login, string[] Paths, string Target) pull, RemoteShell shell, TransferOptions options, System.Net.IPEndPoint? listen, string[] words, List<(Option Option, string Value)> patterns, (string File, bool NulSeparated)? filesFrom, bool json, CancellationToken cancellationToken)
+    private static async Task<int> PullAsync((RemoteTarget Login, string[] Paths, string Target) pull, RemoteShell shell, TransferOptions options, System.Net.IPEndPoint? listen, string[] words, List<(Option Option, string Value)> patterns, (string File, bool NulSeparated)? filesFrom, bool json, bool quiet, CancellationToken cancellationToken)
     {
         var shown = new RelayedLines(terminal: !Console.IsErrorRedirected);
         try
@@ -385,6 +386,8 @@ internal static partial class SendCommand
             // --exclude-from and --files-from files and sends what they hold.
             words = [.. words, .. patterns.SelectMany(Patterns).Select(pattern => "--filter=" + AsFilterRule(pattern))];
             var listed = filesFrom is var (file, nulSeparated) ? ListedNames(file, nulSeparated) : null;
+            // Told here, as a push tells it, without a login there.
+            if (listed is { Count: 0 }) return NothingListed(filesFrom!.Value.File, options, quiet, json, itemized: false, log: null);
             int code = await RemoteSender.RunAsync(pull.Login, pull.Paths, pull.Target, words, shell, options, listen, shown.Output, shown.Error, line => shown.Error("sglty: " + line), listed, cancellationToken).ConfigureAwait(false);
             shown.End();
             return code;
@@ -402,6 +405,16 @@ internal static partial class SendCommand
             shown.End();
             return Errors.Report(ex, json && !shown.PrintedJson);
         }
+    }
+
+    /// <summary>As rsync: an empty --files-from list (a find that found nothing) is nothing to do, not an error.</summary>
+    private static int NothingListed(string file, TransferOptions options, bool quiet, bool json, bool itemized, TransferLog? log)
+    {
+        if (!quiet) Console.Error.WriteLine($"sglty: --files-from '{Errors.Printable(file)}' names nothing to send");
+        log?.Write($"--files-from '{Errors.Printable(file)}' names nothing to send");
+        // A script reading --json gets its object all the same: nothing sent, nothing left out.
+        if (json) WriteJson(new SendResult { Files = 0, Entries = 0, Bytes = 0, BytesSent = 0, Retransmits = 0, Elapsed = TimeSpan.Zero, Lanes = 0, ShardSize = options.ShardSize, Cipher = options.Cipher, DryRun = options.DryRun }, 0, options.ListSent, itemized);
+        return 0;
     }
 
     /// <summary>
@@ -637,19 +650,13 @@ internal static partial class SendCommand
             options = options with { Exclude = [.. patterns.SelectMany(Patterns)] };
             // The token before the list: a pull gives the send it starts both on standard input, the token's line first.
             var given = throughShell is null ? ConnectionUrl.Parse(to) : null;
-            if (given is { Token: null } && CommonOptions.ResolveToken(token, tokenFile) is { } resolved) given = given with { Token = resolved };
+            // --token-file - reads its line whatever the URL holds: what follows it on the input is read next.
+            if (given is not null && (given.Token is null || tokenFile == "-") && CommonOptions.ResolveToken(token, tokenFile) is { } resolved)
+                given = given with { Token = given.Token ?? resolved };
             if (filesFrom is { } list)
             {
                 paths = [.. FilesFrom(list.File, paths[0], list.NulSeparated, untilStdinCloses)];
-                // As rsync: an empty list (a find that found nothing) is nothing to do, not an error.
-                if (paths.Length == 0)
-                {
-                    if (!quiet) Console.Error.WriteLine($"sglty: --files-from '{Errors.Printable(list.File)}' names nothing to send");
-                    log?.Write($"--files-from '{Errors.Printable(list.File)}' names nothing to send");
-                    // A script reading --json gets its object all the same: nothing sent, nothing left out.
-                    if (json) WriteJson(new SendResult { Files = 0, Entries = 0, Bytes = 0, BytesSent = 0, Retransmits = 0, Elapsed = TimeSpan.Zero, Lanes = 0, ShardSize = options.ShardSize, Cipher = options.Cipher, DryRun = options.DryRun }, 0, options.ListSent, lines is not null);
-                    return 0;
-                }
+                if (paths.Length == 0) return NothingListed(list.File, options, quiet, json, lines is not null, log);
             }
             ConnectionUrl url;
             if (throughShell is var (target, shell))

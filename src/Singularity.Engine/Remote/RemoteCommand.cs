@@ -197,9 +197,9 @@ internal static partial class RemoteCommand
     [GeneratedRegex("^~[A-Za-z_][A-Za-z0-9._-]*(/|$)")]
     private static partial Regex HomeOf();
 
-    /// <summary>A word as a POSIX shell reads it back: as it is when it holds nothing the shell treats apart, else in single quotes.</summary>
+    /// <summary>A word as a POSIX shell reads it back: as it is when it holds nothing the shell treats apart (nor starts with '=', which zsh expands), else in single quotes.</summary>
     public static string Quoted(string word) =>
-        word.Length > 0 && word.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '=' or '.' or '/' or ':' or ',' or '+' or '@')
+        word.Length > 0 && word[0] != '=' && word.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '=' or '.' or '/' or ':' or ',' or '+' or '@')
             ? word
             : "'" + word.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 }

@@ -41,6 +41,8 @@ public static class RemoteSender
             throw new ArgumentException("the remote shell command is empty", nameof(shell));
         if (filesFrom is not null && (paths.Count != 1 || filesFrom.Any(name => name.Length == 0 || name.Contains('\0'))))
             throw new ArgumentException("a list of names is relative to one path, and holds no empty name and no NUL", nameof(filesFrom));
+        if (filesFrom is not null && RemoteCommand.HasWildcards(paths[0]))
+            throw new SingularityException(ErrorCode.BadPath, $"--files-from lists names below one directory on {source.Host}, and '{paths[0]}' is a pattern, which may match many; name the directory");
         var place = PullTarget.Prepare(target, paths, shell.MakePath, options);
         try
         {
@@ -117,21 +119,10 @@ public static class RemoteSender
             }
         };
         var reading = Task.WhenAll(PassOnAsync(process.StandardOutput, passOn(output, keep: false)), PassOnAsync(process.StandardError, passOn(errors, keep: true)));
+        // Written beside the wait: a long list fills the pipe until the send there reads it.
+        var writing = WriteInputAsync(process.StandardInput, receiver.Url.Token ?? "", filesFrom);
         try
         {
-            // The token, the names listed, each ended by a NUL and all by an empty one, then nothing: the send there
-            // reads them, then waits for the input's end.
-            await process.StandardInput.WriteLineAsync(receiver.Url.Token.AsMemory(), CancellationToken.None).ConfigureAwait(false);
-            if (filesFrom is not null)
-            {
-                foreach (string name in filesFrom)
-                {
-                    await process.StandardInput.WriteAsync(name.AsMemory(), cancellationToken).ConfigureAwait(false);
-                    await process.StandardInput.WriteAsync('\0').ConfigureAwait(false);
-                }
-                await process.StandardInput.WriteAsync('\0').ConfigureAwait(false);
-            }
-            await process.StandardInput.FlushAsync(CancellationToken.None).ConfigureAwait(false);
             await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is OperationCanceledException or IOException)
@@ -140,6 +131,9 @@ public static class RemoteSender
         }
         finally
         {
+            // A write still waiting on a send there that has not read its list: only ending the shell ends it.
+            if (!writing.IsCompleted) shellProcess.Kill();
+            await writing.ConfigureAwait(false);
             await shellProcess.EndAsync().ConfigureAwait(false);
             // The shell has ended, and with it what the receiver served.
             await stop.CancelAsync().ConfigureAwait(false);
@@ -168,14 +162,18 @@ public static class RemoteSender
     {
         int code = shellProcess.Process.ExitCode;
         string last = shellProcess.Lines.LastOrDefault(line => line.Trim().Length > 0)?.Trim() ?? "";
-        // A pattern that matches nothing is left as it is by the shell there, and then not found (zsh refuses it itself).
-        if (code != 0 && paths.FirstOrDefault(path => RemoteCommand.HasWildcards(path) && (last.Contains("no matches found", StringComparison.Ordinal)
-            || (last.Contains("no such file or directory", StringComparison.Ordinal) && last.Contains(RemoteCommand.Unmatched(path) + "'", StringComparison.Ordinal)))) is { } pattern)
+        // A pattern that matches nothing is left as it is by the shell there, and then not found; zsh, and bash with
+        // failglob, refuse it themselves, naming it.
+        string? refusedPattern = new[] { "no matches found: ", "no match: " }.Select(said => last.IndexOf(said, StringComparison.Ordinal) is >= 0 and var at ? last[(at + said.Length)..] : null).FirstOrDefault(text => text is not null);
+        if (code != 0 && paths.FirstOrDefault(path => RemoteCommand.HasWildcards(path) && (refusedPattern is not null
+            ? refusedPattern.EndsWith(RemoteCommand.Unmatched(path), StringComparison.Ordinal)
+            : last.Contains("no such file or directory", StringComparison.Ordinal) && last.Contains(RemoteCommand.Unmatched(path) + "'", StringComparison.Ordinal))) is { } pattern)
             throw new SingularityException(ErrorCode.BadPath, $"nothing on {source.Host} matches '{pattern}'");
         // Its own words say it could not connect; what stops a pull there is this machine's side of the way.
         if (!started && code != 0 && last.Contains("cannot connect to", StringComparison.Ordinal))
             throw new SingularityException(ErrorCode.ConnectionLost, $"the send on {source.Host} could not connect back to this machine at {(url.Host.Length > 0 ? url.Host + ":" : "port ")}{url.Port}: a firewall here, or an address translated on the way, stops it; let one port through and choose it with --listen, or run the send there to a 'sglty recv' here");
-        if (last.Contains("unknown option '--until-stdin-closes'", StringComparison.Ordinal))
+        // Its own words for an option it does not know, or, for one that pulls without lists, for the list's input.
+        if (last.Contains("unknown option '--until-stdin-closes'", StringComparison.Ordinal) || last.Contains("--until-stdin-closes waits for standard input to end, which a list read from -", StringComparison.Ordinal))
             throw new SingularityException(ErrorCode.ConnectionLost, $"the sglty on {source.Host} is older than this one, and cannot be pulled from; update it there, or run the send there to a 'sglty recv' here");
         if (last.Contains("standard input held no token line", StringComparison.Ordinal))
             throw new SingularityException(ErrorCode.ConnectionLost, $"'{shellProcess.Words}' gave the send on {source.Host} no standard input, which carries its token: give a remote shell that passes it on (not ssh -n)");
@@ -200,6 +198,32 @@ public static class RemoteSender
         }
         return code;
     }
+    /// <summary>
+    /// The send's input: the token, the names listed, each ended by a NUL and all by an empty one, then nothing (the
+    /// send there reads them, then waits for the input's end). A shell that ends first ends it.
+    /// </summary>
+    private static async Task WriteInputAsync(StreamWriter input, string token, IReadOnlyList<string>? filesFrom)
+    {
+        try
+        {
+            await input.WriteLineAsync(token).ConfigureAwait(false);
+            if (filesFrom is not null)
+            {
+                foreach (string name in filesFrom)
+                {
+                    await input.WriteAsync(name).ConfigureAwait(false);
+                    await input.WriteAsync('\0').ConfigureAwait(false);
+                }
+                await input.WriteAsync('\0').ConfigureAwait(false);
+            }
+            await input.FlushAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException)
+        {
+            // The shell ended before it took it all.
+        }
+    }
+
     private static async Task PassOnAsync(StreamReader reader, Action<string> line)
     {
         try

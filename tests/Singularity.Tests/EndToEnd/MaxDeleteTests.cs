@@ -142,6 +142,6 @@ public sealed class MaxDeleteTests
 
         var (refused, _, why) = await SgltyProcess.RunAsync("send", tree, "--to", receiver.Url.ToString(), "--max-delete", "1");
         Assert.NotEqual(0, refused);
-        Assert.Contains("--max-delete limits what --delete (or --delete-missing-args) deletes; give one of them too", why);
+        Assert.Contains("--max-delete limits what --delete (or --delete-missing-args, or --force) deletes; give one of them too", why);
     }
 }

@@ -228,7 +228,10 @@ public sealed class RemotePullTests
         Holds(second, "a/b/one.bin", "d/new\nline.txt", "c/left.txt");
     }
 
-    /// <summary>The send a pull starts reads its list after the token, up to an empty name; an input that ends first is a pull that ended.</summary>
+    /// <summary>
+    /// The send a pull starts reads its list after the token's line (whatever else gives a token), up to an empty
+    /// name; an input that ends first is a pull that ended.
+    /// </summary>
     [Fact]
     public async Task A_list_cut_short_is_told_as_the_pull_ending()
     {
@@ -236,6 +239,64 @@ public sealed class RemotePullTests
         var (exit, _, error) = await SgltyProcess.RunWithInputAsync("token\na/b\0c", "send", "--until-stdin-closes", "--token-file", "-", "--files-from", "-", "--from0", temp.Path, "--to", $"sglty://127.0.0.1:{Ports.Free()}/");
         Assert.NotEqual(0, exit);
         Assert.Contains("--files-from -: standard input ended before the list did; the pull that started this send has ended", error);
+        (exit, _, error) = await SgltyProcess.RunWithInputAsync("TOKEN\nnot-there\0\0", "send", "--until-stdin-closes", "--token-file", "-", "--files-from", "-", "--from0", temp.Path, "--to", $"sglty://127.0.0.1:{Ports.Free()}/?token=abc");
+        Assert.NotEqual(0, exit);
+        Assert.Contains("not-there", error);
+        Assert.DoesNotContain("TOKEN", error);
+    }
+
+    /// <summary>
+    /// What goes with a list is told here: an empty one is nothing to do (no login), a pattern is no directory to list
+    /// in, and a pull stopped while the send there has not read a long list yet ends at once.
+    /// </summary>
+    [Fact]
+    public async Task A_list_here_that_cannot_go_is_told_and_a_long_one_does_not_hold_a_stopped_pull()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var temp = new TempDirectory();
+        string shell = FakeSsh.Create(temp);
+        string empty = Path.Combine(temp.Path, "empty-list");
+        File.WriteAllText(empty, "# nothing today\n");
+        var (exit, _, error) = await SgltyProcess.RunAsync("send", "--files-from", empty, "localhost:/srv", temp.Sub("into"), "-e", shell, "--sglty-path", FakeSsh.Sglty);
+        Assert.True(exit == 0, error);
+        Assert.Equal($"sglty: --files-from '{empty}' names nothing to send", error.Trim());
+        Assert.False(File.Exists(shell + ".words"));
+        string one = Path.Combine(temp.Path, "one-name");
+        File.WriteAllText(one, "a.txt\n");
+        (exit, _, error) = await SgltyProcess.RunAsync("send", "--files-from", one, "localhost:/srv/*", temp.Sub("into"), "-e", shell, "--sglty-path", FakeSsh.Sglty);
+        Assert.NotEqual(0, exit);
+        Assert.Contains("'/srv/*' is a pattern, which may match many; name the directory", error);
+
+        // A send there that reads nothing for a long while, and a list beyond what a pipe holds.
+        string list = Path.Combine(temp.Path, "long-list");
+        File.WriteAllText(list, string.Concat(Enumerable.Range(0, 40_000).Select(i => $"dir/file-{i:D6}.txt\n")));
+        var pull = SgltyProcess.Start("send", "--files-from", list, "localhost:/srv", temp.Sub("into-long"), "-e", shell, "--sglty-path", "sleep 600; sglty");
+        using (pull)
+        {
+            var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(1);
+            while (!File.Exists(shell + ".pid") && DateTime.UtcNow < deadline) await Task.Delay(50);
+            Assert.True(File.Exists(shell + ".pid"), "the shell never started");
+            await Task.Delay(500);
+            using (var kill = System.Diagnostics.Process.Start("kill", ["-TERM", pull.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])) await kill.WaitForExitAsync();
+            // Its own wait for the shell is 10 s; the send there sleeps far longer.
+            var (stopped, _, said) = await SgltyProcess.FinishAsync(pull, TimeSpan.FromSeconds(120));
+            Assert.True(stopped == 130, said);
+        }
+    }
+
+    /// <summary>zsh, and bash with failglob, refuse a pattern that matches nothing themselves: the one they name is told.</summary>
+    [Fact]
+    public async Task A_pattern_the_shell_there_refuses_is_the_one_told()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var temp = new TempDirectory();
+        string shell = FakeSsh.Create(temp);
+        string zsh = Path.Combine(temp.Path, "as-zsh");
+        File.WriteAllText(zsh, "#!/bin/sh\necho 'zsh:1: no matches found: logs/zz*' >&2\nexit 1\n");
+        File.SetUnixFileMode(zsh, (UnixFileMode)0b111_101_101);
+        var (exit, _, error) = await SgltyProcess.RunAsync("send", "localhost:logs/a*", "localhost:logs/zz*", temp.Sub("into"), "-e", shell, "--sglty-path", zsh);
+        Assert.NotEqual(0, exit);
+        Assert.Contains("sglty: error: nothing on localhost matches 'logs/zz*'", error);
     }
 
     /// <summary>All the send there prints reaches this one's output, however slowly it is read here: a long -v list.</summary>

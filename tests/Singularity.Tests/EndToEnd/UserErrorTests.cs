@@ -428,9 +428,17 @@ public sealed class UserErrorTests
         await using var receiver = new LoopbackReceiver(destination);
         string url = receiver.Url.ToString();
 
+        // --max-delete caps it, as a deletion's.
+        var (capped, _, cappedError) = await SgltyProcess.RunAsync("send", tree, "--to", url, "--force", "--max-delete", "0");
+        Assert.NotEqual(0, capped);
+        Assert.Contains("the sender's --max-delete limit of 0 deletions is reached", cappedError);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.True(File.Exists(Path.Combine(received, "full", "deep", "x")));
+
         var (dry, listed, dryError) = await SgltyProcess.RunAsync("send", "-n", tree, "--to", url, "--force");
         Assert.True(dry == 0, dryError);
         Assert.Contains("deleting tree/full/deep/x", listed);
+        Assert.DoesNotContain("stale", listed);
         Assert.True((await receiver.NextResultAsync()).Succeeded);
         Assert.True(File.Exists(Path.Combine(received, "full", "deep", "x")));
 

@@ -35,6 +35,10 @@ public sealed class RemoteCommandTests
         // A class of what is not a letter, digit or '._-' is a name's own.
         Assert.Equal("it's [ y]", Echoed(RemoteCommand.Pattern("it's [ y]*"), full));
         Assert.False(RemoteCommand.HasWildcards("a\\*b"));
+        // zsh expands a word that starts with '=' to a program's path.
+        Assert.Equal("'=ls'", RemoteCommand.Quoted("=ls"));
+        Assert.Equal("'=ls'*", RemoteCommand.Pattern("=ls*"));
+        Assert.Equal("[!a]", RemoteCommand.Pattern("[^a]"));
         Assert.False(RemoteCommand.HasWildcards("[ ]"));
         Assert.True(RemoteCommand.HasWildcards("[a-z]"));
     }
