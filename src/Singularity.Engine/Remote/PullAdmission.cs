@@ -9,7 +9,8 @@ namespace Singularity.Engine;
 /// scp's and rsync's clients check what a server sends (scp's CVE-2019-6111). Entries only under a first name a path
 /// asked for (a pattern's matches, a listed name's first directory, a named directory; anything for a directory's
 /// contents); deleting what the source does not have, cleaning the target itself, deleting names and replacing full
-/// directories (--force) only when asked; never a directory of the sender's choosing below the target.
+/// directories (--force) only when asked; a directory to write into (a directory pulled to a name) only under such a
+/// first name too.
 /// </summary>
 internal sealed class PullAdmission
 {

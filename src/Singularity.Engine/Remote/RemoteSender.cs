@@ -198,6 +198,7 @@ public static class RemoteSender
         }
         return code;
     }
+
     /// <summary>
     /// The send's input: the token, the names listed, each ended by a NUL and all by an empty one, then nothing (the
     /// send there reads them, then waits for the input's end). A shell that ends first ends it.
