@@ -113,23 +113,20 @@ public sealed class RemotePullTests
         Assert.False(Path.Exists(never));
         // An older sglty there, which does not know how a pull starts it.
         string older = Path.Combine(temp.Path, "older-sglty");
-        File.WriteAllText(older, "#!/bin/sh\necho \"sglty: error: unknown option '--until-stdin-closes' (a path that starts with '-' is written ./--until-stdin-closes)\" >&2\nexit 1\n");
-        File.SetUnixFileMode(older, (UnixFileMode)0b111_101_101);
+        FakeSsh.Script(older, "echo \"sglty: error: unknown option '--until-stdin-closes' (a path that starts with '-' is written ./--until-stdin-closes)\" >&2\nexit 1\n");
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", "localhost:data", into, "-e", shell, "--sglty-path", older);
         Assert.NotEqual(0, exit);
         Assert.Contains("the sglty on localhost is older than this one, and cannot be pulled from; update it there", error);
         // A send there that cannot connect back is told what stops it here.
         string elsewhere = Path.Combine(temp.Path, "elsewhere-sglty");
-        File.WriteAllText(elsewhere, $"#!/bin/sh\nn=$#; i=0; while [ $i -lt $n ]; do a=$1; shift; case $a in --to=*) a=--to=sglty://127.0.0.1:{Ports.Free()}/;; esac; set -- \"$@\" \"$a\"; i=$((i+1)); done\nexec {FakeSsh.Sglty} \"$@\"\n");
-        File.SetUnixFileMode(elsewhere, (UnixFileMode)0b111_101_101);
+        FakeSsh.Script(elsewhere, $"n=$#; i=0; while [ $i -lt $n ]; do a=$1; shift; case $a in --to=*) a=--to=sglty://127.0.0.1:{Ports.Free()}/;; esac; set -- \"$@\" \"$a\"; i=$((i+1)); done\nexec {FakeSsh.Sglty} \"$@\"\n");
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", "localhost:data", into, "-e", shell, "--sglty-path", elsewhere);
         Assert.NotEqual(0, exit);
         Assert.Contains("could not connect back to this machine at 127.0.0.1:", error);
         Assert.Contains("choose it with --listen", error);
         // What comes from there is shown as text from a peer: no terminal codes reach this one.
         string loud = Path.Combine(temp.Path, "loud-sglty");
-        File.WriteAllText(loud, "#!/bin/sh\nprintf 'out \\033[31mred\\n'\nprintf 'err \\033[31mred\\n' >&2\n");
-        File.SetUnixFileMode(loud, (UnixFileMode)0b111_101_101);
+        FakeSsh.Script(loud, "printf 'out \\033[31mred\\n'\nprintf 'err \\033[31mred\\n' >&2\n");
         (exit, output, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", "localhost:data", into, "-e", shell, "--sglty-path", loud);
         Assert.True(exit == 0, error);
         Assert.Contains("out ?[31mred", output);
@@ -291,9 +288,7 @@ public sealed class RemotePullTests
         if (!OperatingSystem.IsLinux()) return;
         using var temp = new TempDirectory();
         string shell = FakeSsh.Create(temp);
-        string zsh = Path.Combine(temp.Path, "as-zsh");
-        File.WriteAllText(zsh, "#!/bin/sh\necho 'zsh:1: no matches found: logs/zz*' >&2\nexit 1\n");
-        File.SetUnixFileMode(zsh, (UnixFileMode)0b111_101_101);
+        string zsh = FakeSsh.Script(Path.Combine(temp.Path, "as-zsh"), "echo 'zsh:1: no matches found: logs/zz*' >&2\nexit 1\n");
         var (exit, _, error) = await SgltyProcess.RunAsync("send", "localhost:logs/a*", "localhost:logs/zz*", temp.Sub("into"), "-e", shell, "--sglty-path", zsh);
         Assert.NotEqual(0, exit);
         Assert.Contains("sglty: error: nothing on localhost matches 'logs/zz*'", error);
@@ -429,8 +424,7 @@ public sealed class RemotePullTests
         string shell = FakeSsh.Create(temp);
         // A sglty there that sends what it likes to the receiver's root, not what it was asked for.
         string hostile = Path.Combine(temp.Path, "hostile-sglty");
-        File.WriteAllText(hostile, $"#!/bin/sh\nfor a do case $a in --to=*) u=$a;; esac; done\nexec {FakeSsh.Sglty} send --until-stdin-closes --token-file=- \"$u\" -- evil/\n");
-        File.SetUnixFileMode(hostile, (UnixFileMode)0b111_101_101);
+        FakeSsh.Script(hostile, $"for a do case $a in --to=*) u=$a;; esac; done\nexec {FakeSsh.Sglty} send --until-stdin-closes --token-file=- \"$u\" -- evil/\n");
         string here = temp.Sub("here");
         string profile = Path.Combine(here, ".profile");
         File.WriteAllText(profile, "# mine\n");
@@ -463,13 +457,8 @@ public sealed class RemotePullTests
         string bashrc = Path.Combine(here, ".bashrc");
         File.WriteAllText(bashrc, "# mine\n");
         // A sglty there that sends its own paths and options, not what it was asked for, and says all went well.
-        string Hostile(string name, string words)
-        {
-            string path = Path.Combine(temp.Path, name);
-            File.WriteAllText(path, $"#!/bin/sh\nfor a do case $a in --to=*) u=$a;; esac; done\n{FakeSsh.Sglty} send --until-stdin-closes --token-file=- \"$u\" {words}\nexit 0\n");
-            File.SetUnixFileMode(path, (UnixFileMode)0b111_101_101);
-            return path;
-        }
+        string Hostile(string name, string words) =>
+            FakeSsh.Script(Path.Combine(temp.Path, name), $"for a do case $a in --to=*) u=$a;; esac; done\n{FakeSsh.Sglty} send --until-stdin-closes --token-file=- \"$u\" {words}\nexit 0\n");
 
         foreach (var (hostile, said) in new[]
         {

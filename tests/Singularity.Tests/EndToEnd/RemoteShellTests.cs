@@ -22,8 +22,7 @@ public sealed class RemoteShellTests
         // Where the README builds it: the receiver's side finds sglty there when its PATH has none.
         string installed = Path.Combine(home, "sglty", "sglty");
         Directory.CreateDirectory(Path.GetDirectoryName(installed)!);
-        File.WriteAllText(installed, $"#!/bin/sh\nexec {FakeSsh.Sglty} \"$@\"\n");
-        File.SetUnixFileMode(installed, (UnixFileMode)0b111_101_101);
+        FakeSsh.Script(installed, $"exec {FakeSsh.Sglty} \"$@\"\n");
         string shell = FakeSsh.Create(temp);
 
         var (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(new Dictionary<string, string> { ["HOME"] = home },
@@ -202,8 +201,7 @@ public sealed class RemoteShellTests
         using var temp = new TempDirectory();
         string file = TestFiles.Create(Path.Combine(temp.Sub("src"), "a.bin"), 10);
         string shell = Path.Combine(temp.Path, "silent");
-        File.WriteAllText(shell, "#!/bin/sh\necho 'Password:' >&2\nexec sleep 600\n");
-        File.SetUnixFileMode(shell, (UnixFileMode)0b111_101_101);
+        FakeSsh.Script(shell, "echo 'Password:' >&2\nexec sleep 600\n");
 
         var (exit, _, error) = await SgltyProcess.RunAsync("send", file, "localhost:x", "-e", shell, "--timeout", "1s");
 

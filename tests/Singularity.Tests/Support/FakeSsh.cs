@@ -11,6 +11,15 @@ public static class FakeSsh
     /// <summary>What runs sglty "there": the build beside the tests, for --sglty-path.</summary>
     public static string Sglty => $"dotnet {Path.Combine(AppContext.BaseDirectory, "sglty.dll")}";
 
+    /// <summary>Writes a shell script that runs <paramref name="body"/> at <paramref name="path"/>, as a program (a sglty of the test's own there), and returns its path.</summary>
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public static string Script(string path, string body)
+    {
+        File.WriteAllText(path, "#!/bin/sh\n" + body);
+        File.SetUnixFileMode(path, (UnixFileMode)0b111_101_101);
+        return path;
+    }
+
     /// <summary>Writes the stand-in into <paramref name="temp"/>'s bin and returns its path.</summary>
     [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     public static string Create(TempDirectory temp)
