@@ -57,7 +57,7 @@ internal static partial class SendCommand
         var quiet = new Option<bool>("--quiet", "-q") { Description = "print nothing but errors and warnings, as rsync -q and scp -q do (for cron): no progress, no summary, no notices of lanes or retries; what was left out is named at the end, a send that fails prints its notices before the error, and the exit code says how it went; unlike rsync -q, lists asked for (-v, -i, --out-format, --dry-run) still print" };
         var info = new Option<string[]>("--info") { HelpName = "FLAGS", Description = "rsync's --info, for the flags sglty gives, comma-separated: progress2 (also progress, progress1) the progress sglty shows anyway (a bar of the whole send), progress0 none; stats2 (also stats3) as --stats, stats1 (also stats) only its last two lines, stats0 none; name1 (also name) as -v, name0 no list of files; any other flag is refused by name; may be given many times, a later flag winning", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
         var stats = new Option<bool>("--stats") { Description = "print on stdout, at the end, what the send counted, in the lines of rsync --stats: the entries by kind, those made and deleted at the receiver, the files and bytes sent, the data the receiver held already (matched), the manifest's size and scan time, and every byte on the wire both ways (headers, control messages and encryption included); the receiver's directory itself is not counted; deletions are counted, not split by kind; under -q nothing, as rsync -q; not with --json, which holds the same counts (but for the entries made, which -i lists)" };
-        var logFile = new Option<string>("--log-file") { HelpName = "FILE", Description = "append to FILE what the send does, as rsync --log-file does: a line when it starts, one per change (as -i lists them), the notices, and how it ended, each with the time and the process id" };
+        var logFile = new Option<string>("--log-file") { HelpName = "FILE", Description = "append to FILE what the send does, as rsync --log-file does: a line when it starts, one per change (as -i lists them), the notices, and how it ended, each with the time and the process id; a pull writes FILE here; - writes the lines to standard error, each behind 'sglty-log: ' and without the time (how a pull has the send it starts log to it)" };
         var logFileFormat = new Option<string>("--log-file-format") { HelpName = "FORMAT", Description = "with --log-file, log each change in FORMAT (the escapes of --out-format), as rsync --log-file-format; default '%i %n%L'" };
         var outFormat = new Option<string>("--out-format") { HelpName = "FORMAT", Description = "print FORMAT on stdout for each entry the send changes, as rsync --out-format does (-i is '%i %n%L'): %n the path (a directory's ending in '/'), %f the path without it, %i the itemized letters (see -i), %L ' -> TARGET' for a link (' => PATH' for a hard link), %l the size in bytes (%'l with commas), %M the modification time, %B the permissions, %o the operation ('send', 'del.' for a deletion), %t the time now, %p the process id, %% a '%'; a width pads ('%-40n' on the right); without %i, only what travelled or was made, and directories whose attributes were set, are printed; a deletion in the format with %i or %o, else as 'deleting PATH'" };
         var itemize = new Option<bool>("--itemize-changes", "-i") { Description = "list on stdout what the send changes at the receiver, one line each, as rsync -i does: '>f.st...... PATH' for a file sent (the letters: c contents or link target, s size, t time, p permissions, o owner, g group; '+++++++++' new), 'cd+++++++++ DIR/' for a directory made, 'cL' a link, 'hf' a hard link, '.' only attributes set, '*deleting' a deletion; given twice (-ii), also what stays as it was; with --dry-run, what a send would change (in --json, as 'changes')", Arity = ArgumentArity.Zero };
@@ -166,10 +166,9 @@ internal static partial class SendCommand
                         : $"'{elsewhere.Text}' is a path on {elsewhere.Host}, and sglty sends between this machine and another: run the send there (as '{elsewhere.There}'), or run 'sglty recv' here and send to its URL from there");
                 if (pulls)
                 {
-                    var local = new Option[] { remoteListen, token, tokenFile, untilStdinCloses, logFile, fileName }.FirstOrDefault(option => result.GetResult(option) is not null);
+                    var local = new Option[] { remoteListen, token, tokenFile, untilStdinCloses, fileName }.FirstOrDefault(option => result.GetResult(option) is not null);
                     if (local == fileName) result.AddError("--file-name: a pull names the file by where it goes (web1:db.dump ./db-1206.dump)");
                     else if (local == remoteListen) result.AddError("--remote-listen names what a receiver started there listens on, and a pull (HOST:PATH... DIR) receives here, on a free port");
-                    else if (local == logFile) result.AddError($"{local.Name} does not go with a pull (HOST:PATH... DIR) yet: run the send on that machine, to 'sglty recv' here");
                     else if (local == untilStdinCloses) result.AddError("--until-stdin-closes is how a pull ties the send it starts there to itself, not for the pull (HOST:PATH... DIR), which ends when it is stopped");
                     else if (local is not null) result.AddError($"{local.Name} names a receiver's token, and the receiver of a pull (HOST:PATH... DIR) is here, with a token of its own that ssh carries there");
                 }
@@ -330,10 +329,12 @@ internal static partial class SendCommand
             if (result.GetValue(to) is null && Pull(result.GetValue(paths)!) is { } pull)
             {
                 var from = new RemoteShell { Command = RemoteShell.Words(ShellCommand(result.GetValue(rsh))), Program = result.GetValue(sgltyPath), MakePath = result.GetValue(makePath) };
-                var words = WordsThere(result, paths, [rsh, sgltyPath, makePath, listenHere, exclude, excludeFrom, include, includeFrom, filter, filesFrom, from0]);
+                var words = WordsThere(result, paths, [rsh, sgltyPath, makePath, listenHere, exclude, excludeFrom, include, includeFrom, filter, filesFrom, from0, logFile]);
+                // The log is written here, of the lines the send there writes to its standard error.
+                if (result.GetValue(logFile) is not null) words = words.Append("--log-file=-");
                 var here = result.GetValue(listenHere) is { } listenAt ? RecvCommand.ParseListen(listenAt) : null;
                 var listing = result.GetValue(filesFrom) is { } listFile ? (listFile, result.GetValue(from0)) : ((string, bool)?)null;
-                return PullAsync(pull, from, options, here, [.. words], PatternsInOrder(result, exclude, excludeFrom, include, includeFrom, filter), listing, result.GetValue(json), result.GetValue(quiet), cancellationToken);
+                return PullAsync(pull, from, options, here, [.. words], PatternsInOrder(result, exclude, excludeFrom, include, includeFrom, filter), listing, result.GetValue(logFile), result.GetValue(json), result.GetValue(quiet), cancellationToken);
             }
             var (destination, sources) = Destination(result.GetValue(paths)!, result.GetValue(to));
             // Only a send through a shell reads -e and its variable.
@@ -377,18 +378,26 @@ internal static partial class SendCommand
     /// A pull: <c>sglty send</c> started through the shell on the machine the sources are on, into a receiver here
     /// (<see cref="RemoteSender"/>). What the send there prints is printed here, and its exit code is this one's.
     /// </summary>
-    private static async Task<int> PullAsync((RemoteTarget Login, string[] Paths, string Target) pull, RemoteShell shell, TransferOptions options, System.Net.IPEndPoint? listen, string[] words, List<(Option Option, string Value)> patterns, (string File, bool NulSeparated)? filesFrom, bool json, bool quiet, CancellationToken cancellationToken)
+    private static async Task<int> PullAsync((RemoteTarget Login, string[] Paths, string Target) pull, RemoteShell shell, TransferOptions options, System.Net.IPEndPoint? listen, string[] words, List<(Option Option, string Value)> patterns, (string File, bool NulSeparated)? filesFrom, string? logFile, bool json, bool quiet, CancellationToken cancellationToken)
     {
         var shown = new RelayedLines(terminal: !Console.IsErrorRedirected);
+        TransferLog? log = null;
         try
         {
+            // Opened before the login, so that a log that cannot be written is told before anything runs.
+            log = logFile is null ? null : TransferLog.Open(logFile);
             // The patterns travel as rules, and a --files-from list as names, read here, as rsync's client reads its
             // --exclude-from and --files-from files and sends what they hold.
             words = [.. words, .. patterns.SelectMany(Patterns).Select(pattern => "--filter=" + AsFilterRule(pattern))];
             var listed = filesFrom is var (file, nulSeparated) ? ListedNames(file, nulSeparated) : null;
             // Told here, as a push tells it, without a login there.
-            if (listed is { Count: 0 }) return NothingListed(filesFrom!.Value.File, options, quiet, json, itemized: false, log: null);
-            int code = await RemoteSender.RunAsync(pull.Login, pull.Paths, pull.Target, words, shell, options, listen, shown.Output, shown.Error, line => shown.Error("sglty: " + line), listed, cancellationToken).ConfigureAwait(false);
+            if (listed is { Count: 0 }) return NothingListed(filesFrom!.Value.File, options, quiet, json, itemized: false, log);
+            log?.Write($"pulling {Count.Of(pull.Paths.Length, "path")} from {Errors.Printable(pull.Login.Host)} into {Errors.Printable(pull.Target)}");
+            int code = await RemoteSender.RunAsync(pull.Login, pull.Paths, pull.Target, words, shell, options, listen, shown.Output, shown.Error, line =>
+            {
+                shown.Error("sglty: " + line);
+                log?.Write(Errors.Printable(line));
+            }, listed, line => log?.Write(Errors.Printable(line)), cancellationToken).ConfigureAwait(false);
             shown.End();
             return code;
         }
@@ -396,6 +405,7 @@ internal static partial class SendCommand
         {
             shown.End();
             Console.Error.WriteLine("sglty: interrupted; the same pull again resumes what arrived");
+            log?.Write("interrupted");
             // One object on stdout, as any send ends with: the send there may have printed its own.
             if (json && !shown.PrintedJson) Errors.WriteJson("interrupted", null, Errors.InterruptedExit);
             return Errors.InterruptedExit;
@@ -403,7 +413,13 @@ internal static partial class SendCommand
         catch (Exception ex)
         {
             shown.End();
+            log?.Write($"error: {Errors.Printable(ex.Message)}");
             return Errors.Report(ex, json && !shown.PrintedJson);
+        }
+        finally
+        {
+            log?.Dispose();
+            if (log?.Failure is { } why) Console.Error.WriteLine($"sglty: warning: the log file took no more lines after: {Errors.Printable(why)}; the pull went on without it");
         }
     }
 

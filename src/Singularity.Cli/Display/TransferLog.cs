@@ -12,12 +12,23 @@ internal sealed class TransferLog : IDisposable
 {
     private readonly StreamWriter _writer;
     private readonly Lock _lock = new();
+    // For "-": lines go to standard error behind this, without the time, for the pull that started this send to log.
+    private readonly bool _toPull;
 
-    private TransferLog(StreamWriter writer) => _writer = writer;
+    private TransferLog(StreamWriter writer, bool toPull = false)
+    {
+        _writer = writer;
+        _toPull = toPull;
+    }
 
-    /// <summary>Opens <paramref name="path"/> to append to, created if missing; one that cannot be is a user's error, said in one line.</summary>
+    /// <summary>
+    /// Opens <paramref name="path"/> to append to, created if missing; one that cannot be is a user's error, said in
+    /// one line. "-" writes each line to standard error behind <see cref="RemoteSender.LogLine"/>, without the time or
+    /// the process id, which the pull that started this send gives them as it appends them to its own log.
+    /// </summary>
     public static TransferLog Open(string path)
     {
+        if (path == "-") return new TransferLog(new StreamWriter(Console.OpenStandardError()) { AutoFlush = true, NewLine = "\n" }, toPull: true);
         try
         {
             var stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
@@ -39,7 +50,7 @@ internal sealed class TransferLog : IDisposable
     /// <summary>Appends one line; never throws (it is called from the send's own threads).</summary>
     public void Write(string line)
     {
-        string stamped = $"{DateTime.Now.ToString("yyyy/MM/dd HH:mm:ss", CultureInfo.InvariantCulture)} [{Environment.ProcessId}] {line}";
+        string stamped = _toPull ? RemoteSender.LogLine + line : $"{DateTime.Now.ToString("yyyy/MM/dd HH:mm:ss", CultureInfo.InvariantCulture)} [{Environment.ProcessId}] {line}";
         lock (_lock)
         {
             if (Failure is not null) return;

@@ -12,6 +12,9 @@ namespace Singularity.Engine;
 /// </summary>
 public static class RemoteSender
 {
+    /// <summary>How a line of the send's --log-file begins on its standard error when a pull asked for it there (<c>--log-file=-</c>): what the pull appends to its own log, and does not show.</summary>
+    public const string LogLine = "sglty-log: ";
+
     /// <summary>
     /// Runs <c>sglty send</c> on <paramref name="source"/>'s host through <paramref name="shell"/>, sending
     /// <paramref name="paths"/> (there, relative to where the login starts unless absolute) to <paramref name="target"/>
@@ -27,9 +30,11 @@ public static class RemoteSender
     /// there, or a connection that drops is a <see cref="SingularityException"/>. Cancelling ends the send there, and
     /// throws <see cref="OperationCanceledException"/>. With <paramref name="filesFrom"/>, the send there sends the
     /// names it lists, as its --files-from, relative to the one path (give <see cref="TransferOptions.Relative"/>).
+    /// The lines of a --log-file the send there writes to its standard error (<c>--log-file=-</c> among
+    /// <paramref name="sendWords"/>) go to <paramref name="logged"/>, without <see cref="LogLine"/>, and no further.
     /// </summary>
     public static async Task<int> RunAsync(RemoteTarget source, IReadOnlyList<string> paths, string target, IReadOnlyList<string> sendWords, RemoteShell? shell = null, TransferOptions? options = null,
-        IPEndPoint? listen = null, Action<string>? output = null, Action<string>? errors = null, Action<string>? log = null, IReadOnlyList<string>? filesFrom = null, CancellationToken cancellationToken = default)
+        IPEndPoint? listen = null, Action<string>? output = null, Action<string>? errors = null, Action<string>? log = null, IReadOnlyList<string>? filesFrom = null, Action<string>? logged = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(paths);
@@ -46,7 +51,7 @@ public static class RemoteSender
         var place = PullTarget.Prepare(target, paths, shell.MakePath, options);
         try
         {
-            int code = await RunAsync(source, paths, place, sendWords, shell, options, listen, output, errors, log, filesFrom, cancellationToken).ConfigureAwait(false);
+            int code = await RunAsync(source, paths, place, sendWords, shell, options, listen, output, errors, log, filesFrom, logged, cancellationToken).ConfigureAwait(false);
             // What the send there could send goes into place; an interrupted one waits for the same pull again.
             if (code is 0 or PartialTransferExit && !options.DryRun) place.Finish();
             return code;
@@ -61,7 +66,7 @@ public static class RemoteSender
     private const int PartialTransferExit = 23;
 
     private static async Task<int> RunAsync(RemoteTarget source, IReadOnlyList<string> paths, PullTarget place, IReadOnlyList<string> sendWords, RemoteShell shell, TransferOptions options,
-        IPEndPoint? listen, Action<string>? output, Action<string>? errors, Action<string>? log, IReadOnlyList<string>? filesFrom, CancellationToken cancellationToken)
+        IPEndPoint? listen, Action<string>? output, Action<string>? errors, Action<string>? log, IReadOnlyList<string>? filesFrom, Action<string>? logged, CancellationToken cancellationToken)
     {
         bool everywhere = listen is null || listen.Address.Equals(IPAddress.Any) || listen.Address.Equals(IPAddress.IPv6Any);
         // Where the host cannot be looked up here, the receiver listens everywhere, and the send there takes this
@@ -110,8 +115,13 @@ public static class RemoteSender
             Interlocked.Increment(ref passing);
             try
             {
-                if (keep) shellProcess.Keep(line);
-                to?.Invoke(line);
+                // A line of the log there is for the log here alone: not shown, nor read as the send's last words.
+                if (keep && logged is not null && line.StartsWith(LogLine, StringComparison.Ordinal)) logged(line[LogLine.Length..]);
+                else
+                {
+                    if (keep) shellProcess.Keep(line);
+                    to?.Invoke(line);
+                }
             }
             finally
             {

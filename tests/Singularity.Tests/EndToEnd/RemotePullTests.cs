@@ -1,3 +1,4 @@
+using Singularity.Engine;
 using Singularity.Tests.Support;
 
 namespace Singularity.Tests.EndToEnd;
@@ -279,6 +280,52 @@ public sealed class RemotePullTests
             var (stopped, _, said) = await SgltyProcess.FinishAsync(pull, TimeSpan.FromSeconds(120));
             Assert.True(stopped == 130, said);
         }
+    }
+
+    /// <summary>
+    /// --log-file is written here, as rsync's client writes it: the send there gives its log's lines on its standard
+    /// error, which are appended here with this machine's time and process, and neither shown nor taken for its last
+    /// words; a log that cannot be written is told before anything runs.
+    /// </summary>
+    [Fact]
+    public async Task A_pull_logs_here_what_the_send_there_did()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var temp = new TempDirectory();
+        string source = temp.Sub("there");
+        TestFiles.Create(Path.Combine(source, "a.bin"), 70_000, seed: 50);
+        TestFiles.Create(Path.Combine(source, "sub", "b.txt"), 100, seed: 51);
+        string shell = FakeSsh.Create(temp);
+        string logFile = Path.Combine(temp.Path, "pull.log");
+        string into = temp.Sub("into");
+
+        var (exit, _, error) = await SgltyProcess.RunAsync("send", "--log-file", logFile, $"localhost:{source}/", into, "-e", shell, "--sglty-path", FakeSsh.Sglty);
+        Assert.True(exit == 0, error);
+        TestFiles.AssertSameTree(source, into);
+        Assert.DoesNotContain(RemoteSender.LogLine, error);
+        string[] lines = File.ReadAllLines(logFile);
+        Assert.All(lines, line => Assert.Matches(@"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[\d+\] ", line));
+        Assert.Contains(lines, line => line.Contains($"] pulling 1 path from localhost into {into}", StringComparison.Ordinal));
+        Assert.Contains(lines, line => line.EndsWith("] >f+++++++++ a.bin", StringComparison.Ordinal));
+        Assert.Contains(lines, line => line.EndsWith("] >f+++++++++ sub/b.txt", StringComparison.Ordinal));
+        Assert.Contains(lines, line => line.Contains("] sent 2 files", StringComparison.Ordinal));
+        Assert.DoesNotContain("--log-file=" + logFile, File.ReadAllText(shell + ".words"));
+
+        // Its format goes there; what the send there cannot do is logged here too.
+        TestFiles.Create(Path.Combine(source, "c.txt"), 10, seed: 52);
+        (exit, _, error) = await SgltyProcess.RunAsync("send", "--log-file", logFile, "--log-file-format", "got %n", $"localhost:{source}/", into, "-e", shell, "--sglty-path", FakeSsh.Sglty);
+        Assert.True(exit == 0, error);
+        (exit, _, error) = await SgltyProcess.RunAsync("send", "--log-file", logFile, $"localhost:{source}/", "localhost:/no/such/path", into, "-e", shell, "--sglty-path", FakeSsh.Sglty);
+        Assert.NotEqual(0, exit);
+        string more = File.ReadAllText(logFile)[string.Join('\n', lines).Length..];
+        Assert.Contains("] got c.txt", more);
+        Assert.Contains("] error: cannot send '/no/such/path': no such file or directory", more);
+
+        File.Delete(shell + ".words");
+        (exit, _, error) = await SgltyProcess.RunAsync("send", "--log-file", Path.Combine(temp.Path, "no-dir", "pull.log"), $"localhost:{source}/", into, "-e", shell, "--sglty-path", FakeSsh.Sglty);
+        Assert.NotEqual(0, exit);
+        Assert.Contains("cannot write the log file", error);
+        Assert.False(File.Exists(shell + ".words"));
     }
 
     /// <summary>zsh, and bash with failglob, refuse a pattern that matches nothing themselves: the one they name is told.</summary>
