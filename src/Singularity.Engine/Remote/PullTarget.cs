@@ -7,7 +7,8 @@ namespace Singularity.Engine;
 /// directory receives the sources. One path pulled to any other name (not ending in '/') takes that name: it is
 /// received into a private staging directory beside it (<c>.NAME.sglty-pull</c>), never into the directory above it,
 /// where the side pulled from could write whatever it liked (scp's CVE-2019-6111); once the send has ended, what it
-/// sent under NAME, and that alone, is renamed into place. Anything else (a pattern too, which may match many) goes
+/// sent under NAME, and that alone, is renamed into place (with --backup, the backup the receiver made there of what
+/// the name held goes beside it too). Anything else (a pattern too, which may match many) goes
 /// into a directory of that name, made for it. A dry run makes nothing here.
 /// </summary>
 internal sealed class PullTarget
@@ -16,6 +17,8 @@ internal sealed class PullTarget
     private readonly string? _staging;
     private readonly string? _standIn;
     private readonly List<string> _made;
+    // With --backup: the suffix of the backup the receiver makes of the file at the name, in the staging directory.
+    private string? _backupSuffix;
 
     private PullTarget(string directory, string? fileName, string? named, string? staging, string? standIn, List<string> made)
     {
@@ -58,8 +61,8 @@ internal sealed class PullTarget
             throw new SingularityException(ErrorCode.BadPath, $"'{target}' is not a directory, and a pull of more than one path, of a pattern, of a directory's contents or with --relative goes into one");
         if (!makePath && !System.IO.Directory.Exists(above))
             throw new SingularityException(ErrorCode.BadPath, $"'{above}' is not there; make it first, or pull with --mkpath");
-        if (namesFile && (options.Backup || options.BackupDirectory is not null))
-            throw new SingularityException(ErrorCode.BadPath, $"--backup with a pull to a name ('{target}') is not offered yet: pull into a directory ('{above}/'), where what is pulled keeps its own name");
+        if (namesFile && options.BackupDirectory is not null)
+            throw new SingularityException(ErrorCode.BadPath, $"--backup-dir with a pull to a name ('{target}') is not offered yet: pull into a directory ('{above}/'), where what is pulled keeps its own name, or give --backup alone");
         string served = namesFile ? above : full;
         if (options.DryRun)
         {
@@ -91,7 +94,7 @@ internal sealed class PullTarget
                 // Then it is sent whole.
             }
         }
-        return new PullTarget(staging, name, full, staging, null, made);
+        return new PullTarget(staging, name, full, staging, null, made) { _backupSuffix = options.Backup ? options.BackupSuffixOrDefault : null };
     }
 
     /// <summary>Once the send there ended with what it could send: what it sent under the name, and that alone, goes into place.</summary>
@@ -106,6 +109,9 @@ internal sealed class PullTarget
             if (isDirectory && (Path.Exists(_named) || new FileInfo(_named).LinkTarget is not null))
                 throw new SingularityException(ErrorCode.BadPath, $"what was pulled is a directory, and '{_named}' is not one; it waits in '{_staging}'");
             SpecialFiles.Rename(sent, _named);
+            // The backup the receiver made of the file at the name goes beside it, as a push's would be.
+            string backup = sent + _backupSuffix;
+            if (_backupSuffix is not null && (Path.Exists(backup) || new FileInfo(backup).LinkTarget is not null)) SpecialFiles.Rename(backup, _named + _backupSuffix);
         }
         System.IO.Directory.Delete(_staging, recursive: true);
     }

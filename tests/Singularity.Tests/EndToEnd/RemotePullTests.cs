@@ -457,6 +457,43 @@ public sealed class RemotePullTests
     }
 
     /// <summary>
+    /// --backup with a pull to a name keeps what the name held beside it, as a push keeps it (NAME~, an older one
+    /// replaced); --backup-dir with a name is refused, with the way to pull instead.
+    /// </summary>
+    [Fact]
+    public async Task A_pull_to_a_name_keeps_a_backup_beside_it()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var temp = new TempDirectory();
+        string dump = TestFiles.Create(Path.Combine(temp.Sub("there"), "db.dump"), 200_000, seed: 60);
+        string shell = FakeSsh.Create(temp);
+        string here = temp.Sub("here");
+        string named = Path.Combine(here, "db-latest.dump");
+        string first = TestFiles.Create(named, 1_000, seed: 61);
+        byte[] before = File.ReadAllBytes(first);
+        string[] common = ["-e", shell, "--sglty-path", FakeSsh.Sglty];
+
+        var (exit, _, error) = await SgltyProcess.RunAsync(["send", "--backup", $"localhost:{dump}", named, .. common]);
+        Assert.True(exit == 0, error);
+        TestFiles.AssertSameBytes(dump, named);
+        Assert.Equal(before, File.ReadAllBytes(named + "~"));
+        Assert.Equal(["db-latest.dump", "db-latest.dump~"], Directory.GetFileSystemEntries(here).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+
+        // The next version: the backup is now what the last pull brought.
+        byte[] last = File.ReadAllBytes(dump);
+        TestFiles.Create(dump, 150_000, seed: 62);
+        (exit, _, error) = await SgltyProcess.RunAsync(["send", "--backup", "--suffix", "~", $"localhost:{dump}", named, .. common]);
+        Assert.True(exit == 0, error);
+        TestFiles.AssertSameBytes(dump, named);
+        Assert.Equal(last, File.ReadAllBytes(named + "~"));
+
+        (exit, _, error) = await SgltyProcess.RunAsync(["send", "--backup-dir", "old", $"localhost:{dump}", named, .. common]);
+        Assert.NotEqual(0, exit);
+        Assert.Contains("--backup-dir with a pull to a name", error);
+        Assert.Equal(2, Directory.GetFileSystemEntries(here).Length);
+    }
+
+    /// <summary>
     /// A pull to a name is received apart, and only what was sent under that name is put in place: the side pulled from
     /// cannot write beside it (scp's CVE-2019-6111), whatever it sends.
     /// </summary>
