@@ -205,6 +205,9 @@ internal static partial class SendCommand
             {
                 result.AddError(ex.Message);
             }
+            // Standard input holds one list.
+            if (new[] { result.GetValue(filesFrom) }.Concat(result.GetValue(excludeFrom) ?? []).Concat(result.GetValue(includeFrom) ?? []).Count(list => list == "-") > 1)
+                result.AddError("--files-from, --exclude-from and --include-from read standard input ('-') for one list alone; give the others as files");
             if (result.GetValue(untilStdinCloses) && (result.GetValue(excludeFrom) ?? []).Concat(result.GetValue(includeFrom) ?? []).Contains("-"))
                 result.AddError("--until-stdin-closes waits for standard input to end, which a list read from - (standard input) also reads; give the list as a file");
             // A pull's list: names ended by NULs up to an empty one, after the token's line.
@@ -413,7 +416,7 @@ internal static partial class SendCommand
         catch (Exception ex)
         {
             shown.End();
-            log?.Write($"error: {Errors.Printable(ex.Message)}");
+            log?.Write($"error: {Errors.Printable(Errors.Describe(ex))}");
             return Errors.Report(ex, json && !shown.PrintedJson);
         }
         finally
@@ -785,7 +788,7 @@ internal static partial class SendCommand
         catch (Exception ex)
         {
             foreach (string line in held) Console.Error.WriteLine($"sglty: {Errors.Printable(line)}");
-            log?.Write($"error: {Errors.Printable(ex.Message)}");
+            log?.Write($"error: {Errors.Printable(Errors.Describe(ex))}");
             return Errors.Report(ex, json);
         }
         finally

@@ -92,7 +92,15 @@ internal static partial class Errors
             if (json) WriteJson("interrupted", null, InterruptedExit);
             return InterruptedExit;
         }
-        string message = ex switch
+        string message = Describe(ex);
+        Console.Error.WriteLine($"sglty: error: {Printable(message)}");
+        if (json) WriteJson(message, (ex as SingularityException)?.Code, Failure);
+        return Failure;
+    }
+
+    /// <summary>What went wrong, as the error line says it: an option the engine refused named by its flag.</summary>
+    public static string Describe(Exception ex) =>
+        ex switch
         {
             SingularityException known => known.Message,
             ArgumentOutOfRangeException range => $"{(range.ParamName is { } name && Flags.TryGetValue(name, out string? flag) ? flag : range.ParamName)}: {range.Message.Split(" (Parameter")[0]}",
@@ -102,10 +110,6 @@ internal static partial class Errors
             OperationCanceledException => "cancelled",
             _ => $"unexpected error: {ex.Message}",
         };
-        Console.Error.WriteLine($"sglty: error: {Printable(message)}");
-        if (json) WriteJson(message, (ex as SingularityException)?.Code, Failure);
-        return Failure;
-    }
 
     /// <summary>The JSON object of a command that failed: "ok" false, the error as the line gives it, its code if the engine named one, and the exit code.</summary>
     public static void WriteJson(string error, ErrorCode? code, int exitCode) => JsonOutput.Write(writer =>

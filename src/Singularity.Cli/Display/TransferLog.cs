@@ -36,7 +36,7 @@ internal sealed class TransferLog : IDisposable
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            string why = ex is UnauthorizedAccessException ? "permission denied" : ex is DirectoryNotFoundException ? "its directory does not exist" : ex.Message;
+            string why = System.IO.Directory.Exists(path) ? "it is a directory" : ex is UnauthorizedAccessException ? "permission denied" : ex is DirectoryNotFoundException ? "its directory does not exist" : ex.Message;
             throw new SingularityException(ErrorCode.BadPath, $"cannot write the log file '{path}': {why}; give --log-file a file you may write");
         }
     }

@@ -86,14 +86,15 @@ internal sealed class PullAdmission
         return name is "." or ".." ? "" : name;
     }
 
-    /// <summary>What a name of a path matches: itself, or for a pattern, what the shell there matches (<see cref="RemoteCommand.Pattern"/>): not a leading '.' but by one.</summary>
+    /// <summary>
+    /// What a name of a path matches: itself, or for a pattern, what the shell there matches
+    /// (<see cref="RemoteCommand.Pattern"/>), not a leading '.' but by one, and the pattern's own text, which a shell
+    /// that matched nothing leaves as a name ('a[1].txt', where no 'a1.txt' stands).
+    /// </summary>
     private static Func<string, bool> Matcher(string name)
     {
-        if (!RemoteCommand.HasWildcards(name))
-        {
-            string literal = RemoteCommand.Unmatched(name);
-            return first => first == literal;
-        }
+        string literal = RemoteCommand.Unmatched(name);
+        if (!RemoteCommand.HasWildcards(name)) return first => first == literal;
         var pattern = new StringBuilder("^");
         foreach (var (text, bare) in RemoteCommand.Parts(name))
         {
@@ -104,6 +105,6 @@ internal sealed class PullAdmission
         }
         var regex = new Regex(pattern.Append('$').ToString(), RegexOptions.CultureInvariant);
         bool leadingDot = RemoteCommand.Parts(name) is [({ Length: > 0 } first, false), ..] && first[0] == '.';
-        return first => (leadingDot || !first.StartsWith('.')) && regex.IsMatch(first);
+        return first => first == literal || ((leadingDot || !first.StartsWith('.')) && regex.IsMatch(first));
     }
 }

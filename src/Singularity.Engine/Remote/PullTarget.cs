@@ -32,6 +32,9 @@ internal sealed class PullTarget
 
     private volatile bool _arrived;
 
+    /// <summary>Where the pull goes: the name given, or the directory.</summary>
+    public string Named => _named ?? Directory;
+
     /// <summary>The directory the receiver serves.</summary>
     public string Directory { get; }
 
@@ -81,8 +84,13 @@ internal sealed class PullTarget
         else if (stagingMade) System.IO.Directory.CreateDirectory(staging, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         else if (!System.IO.Directory.Exists(staging) || new DirectoryInfo(staging).LinkTarget is not null)
             throw new SingularityException(ErrorCode.BadPath, $"'{staging}', where a pull to '{target}' is received first, is not a directory; move it away");
-        // The file there under its name too, so that the quick check and delta see it, and a resume finds its partial.
+        // The file there under its name too, so that the quick check and delta see it, and a resume finds its partial;
+        // one an earlier pull linked that another file has replaced since is linked again, so that what a backup
+        // keeps and what the quick check compares is the file at the name now.
         string inStaging = Path.Combine(staging, name);
+        if (!stagingMade && SpecialFiles.IdentityOf(inStaging) is { } linked && SpecialFiles.IdentityOf(full) is { } now && (linked.Device, linked.Inode) != (now.Device, now.Inode)
+            && File.Exists(inStaging) && new FileInfo(inStaging).LinkTarget is null)
+            File.Delete(inStaging);
         if (!OperatingSystem.IsWindows() && File.Exists(full) && new FileInfo(full).LinkTarget is null && !Path.Exists(inStaging))
         {
             try
@@ -108,10 +116,17 @@ internal sealed class PullTarget
         {
             if (isDirectory && (Path.Exists(_named) || new FileInfo(_named).LinkTarget is not null))
                 throw new SingularityException(ErrorCode.BadPath, $"what was pulled is a directory, and '{_named}' is not one; it waits in '{_staging}'");
-            SpecialFiles.Rename(sent, _named);
-            // The backup the receiver made of the file at the name goes beside it, as a push's would be.
+            // The backup the receiver made of the file at the name goes beside it first, as a push's is made before
+            // the file is replaced: where it cannot go, the file at the name is left as it was.
             string backup = sent + _backupSuffix;
-            if (_backupSuffix is not null && (Path.Exists(backup) || new FileInfo(backup).LinkTarget is not null)) SpecialFiles.Rename(backup, _named + _backupSuffix);
+            if (_backupSuffix is not null && (Path.Exists(backup) || new FileInfo(backup).LinkTarget is not null))
+            {
+                string kept = _named + _backupSuffix;
+                if (System.IO.Directory.Exists(kept) && new DirectoryInfo(kept).LinkTarget is null)
+                    throw new SingularityException(ErrorCode.BadPath, $"'{_named}' was left as it was: its backup '{kept}' could not be made: a directory stands there; what was pulled waits in '{_staging}'");
+                SpecialFiles.Rename(backup, kept);
+            }
+            SpecialFiles.Rename(sent, _named);
         }
         System.IO.Directory.Delete(_staging, recursive: true);
     }

@@ -65,6 +65,9 @@ public static class RemoteSender
     // sglty's exit code for a send that delivered all but what it named (rsync's 23).
     private const int PartialTransferExit = 23;
 
+    // sglty's exit code for a send interrupted (128 + SIGINT, as a shell reports Ctrl-C).
+    private const int InterruptedExit = 130;
+
     private static async Task<int> RunAsync(RemoteTarget source, IReadOnlyList<string> paths, PullTarget place, IReadOnlyList<string> sendWords, RemoteShell shell, TransferOptions options,
         IPEndPoint? listen, Action<string>? output, Action<string>? errors, Action<string>? log, IReadOnlyList<string>? filesFrom, Action<string>? logged, CancellationToken cancellationToken)
     {
@@ -88,13 +91,22 @@ public static class RemoteSender
             Admission = PullAdmission.For(paths, options, place.FileName, filesFrom),
         });
         bool sessionDone = false;
-        // What the receiver here refused of the machine pulled from, whatever the send there then says of it.
+        // What the receiver here refused of the machine pulled from, whatever the send there then says of it; the
+        // pull ends with it, not waiting on a send there that may never end.
         string? refused = null;
+        var refusal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        // A directory pulled to a name where a file stands, as the receiver found it.
+        bool directoryOnFile = false;
         receiver.SessionStarted += (_, _) => place.Arrived = true;
         receiver.SessionCompleted += result =>
         {
             sessionDone |= result.Succeeded && result.EntriesFailed == 0 && result.EntriesNotDeleted == 0;
-            if (result.Error is ProtocolViolationException { Message: var message } && message.StartsWith(PullAdmission.Refusal, StringComparison.Ordinal)) refused ??= message;
+            if (result.Error is ProtocolViolationException { Message: var message } && message.StartsWith(PullAdmission.Refusal, StringComparison.Ordinal))
+            {
+                refused ??= message;
+                refusal.TrySetResult();
+            }
+            directoryOnFile |= place.FileName is not null && result.Error?.Message.Contains("exists in the destination and is not a directory", StringComparison.Ordinal) == true;
             // What the send there is not told: the receiver's notices, and what it could not delete (the send says its log names them).
             foreach (string notice in result.Notices) log?.Invoke($"here: {notice}");
             foreach (string failure in result.DeletionFailures) log?.Invoke($"here: could not delete {failure}");
@@ -115,8 +127,10 @@ public static class RemoteSender
             Interlocked.Increment(ref passing);
             try
             {
-                // A line of the log there is for the log here alone: not shown, nor read as the send's last words.
+                // A line of the log there is for the log here alone: not shown, nor read as the send's last words; the
+                // receiver's refusal, which the send there repeats, is told here once, in the pull's own words.
                 if (keep && logged is not null && line.StartsWith(LogLine, StringComparison.Ordinal)) logged(line[LogLine.Length..]);
+                else if (keep && line.Contains(PullAdmission.Refusal, StringComparison.Ordinal)) shellProcess.Keep(line);
                 else
                 {
                     if (keep) shellProcess.Keep(line);
@@ -133,7 +147,8 @@ public static class RemoteSender
         var writing = WriteInputAsync(process.StandardInput, receiver.Url.Token ?? "", filesFrom);
         try
         {
-            await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+            await Task.WhenAny(process.WaitForExitAsync(cancellationToken), refusal.Task).ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
         }
         catch (Exception ex) when (ex is OperationCanceledException or IOException)
         {
@@ -141,8 +156,9 @@ public static class RemoteSender
         }
         finally
         {
-            // A write still waiting on a send there that has not read its list: only ending the shell ends it.
-            if (!writing.IsCompleted) shellProcess.Kill();
+            // A write still waiting on a send there that has not read its list, or a send there that sent what was not
+            // asked for: only ending the shell ends them.
+            if (!writing.IsCompleted || refused is not null) shellProcess.Kill();
             await writing.ConfigureAwait(false);
             await shellProcess.EndAsync().ConfigureAwait(false);
             // The shell has ended, and with it what the receiver served.
@@ -164,6 +180,7 @@ public static class RemoteSender
         // Ended here: ssh itself may have taken the same Ctrl-C and ended with its own code.
         cancellationToken.ThrowIfCancellationRequested();
         if (refused is not null) throw new SingularityException(ErrorCode.ProtocolViolation, $"{refused} (from {source.Host}); nothing it sent beyond what was asked for was written here");
+        if (directoryOnFile) throw new SingularityException(ErrorCode.BadPath, $"what was pulled is a directory, and '{place.Named}' is not one; pull it to another name, or into the directory above");
         return ExitCode(shellProcess, source, paths, shell, url, place.Arrived, sessionDone, log);
     }
 
@@ -185,6 +202,9 @@ public static class RemoteSender
         // Its own words for an option it does not know, or, for one that pulls without lists, for the list's input.
         if (last.Contains("unknown option '--until-stdin-closes'", StringComparison.Ordinal) || last.Contains("--until-stdin-closes waits for standard input to end, which a list read from -", StringComparison.Ordinal))
             throw new SingularityException(ErrorCode.ConnectionLost, $"the sglty on {source.Host} is older than this one, and cannot be pulled from; update it there, or run the send there to a 'sglty recv' here");
+        // Stopped there (its own interrupt's words and code), not here: the connection held.
+        if (code == InterruptedExit && last.StartsWith("sglty: interrupted", StringComparison.Ordinal))
+            throw new SingularityException(ErrorCode.ConnectionLost, $"the send on {source.Host} was stopped there; the same pull again resumes what arrived");
         if (last.Contains("standard input held no token line", StringComparison.Ordinal))
             throw new SingularityException(ErrorCode.ConnectionLost, $"'{shellProcess.Words}' gave the send on {source.Host} no standard input, which carries its token: give a remote shell that passes it on (not ssh -n)");
         // ssh's own failures exit 255, and a command not found 127; sglty's own lines there say what else went wrong.

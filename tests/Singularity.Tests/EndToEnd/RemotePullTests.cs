@@ -125,6 +125,11 @@ public sealed class RemotePullTests
         Assert.NotEqual(0, exit);
         Assert.Contains("could not connect back to this machine at 127.0.0.1:", error);
         Assert.Contains("choose it with --listen", error);
+        // A send stopped there (not here) is told as such.
+        string stopped = FakeSsh.Script(Path.Combine(temp.Path, "stopped-sglty"), "echo 'sglty: interrupted; the same send again resumes what arrived' >&2\nexit 130\n");
+        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", "localhost:data", into, "-e", shell, "--sglty-path", stopped);
+        Assert.NotEqual(0, exit);
+        Assert.Contains("sglty: error: the send on localhost was stopped there; the same pull again resumes what arrived", error);
         // What comes from there is shown as text from a peer: no terminal codes reach this one.
         string loud = Path.Combine(temp.Path, "loud-sglty");
         FakeSsh.Script(loud, "printf 'out \\033[31mred\\n'\nprintf 'err \\033[31mred\\n' >&2\n");
@@ -146,7 +151,7 @@ public sealed class RemotePullTests
         using var temp = new TempDirectory();
         string home = temp.Sub("home");
         string logs = Path.Combine(home, "logs");
-        string[] names = ["a.log", "b.log", "c.txt", ".hidden.log", "a*b.log", "it's [x].log", "$(touch pwned).log"];
+        string[] names = ["a.log", "b.log", "c.txt", ".hidden.log", "a*b.log", "it's [x].log", "$(touch pwned).log", "n[1].txt"];
         for (int i = 0; i < names.Length; i++) TestFiles.Create(Path.Combine(logs, names[i]), 1000 + 4321 * i, seed: 20 + i);
         TestFiles.Create(Path.Combine(logs, "sub dir", "d.log"), 70_000, seed: 30);
         string shell = FakeSsh.Create(temp);
@@ -171,6 +176,12 @@ public sealed class RemotePullTests
         Assert.Equal(["a*b.log", "a.log", "b.log", "c.txt", "d.log"], Directory.GetFileSystemEntries(some).Select(Path.GetFileName).Order(StringComparer.Ordinal));
         TestFiles.AssertSameBytes(Path.Combine(logs, "sub dir", "d.log"), Path.Combine(some, "d.log"));
         foreach (string name in new[] { "a*b.log", "a.log", "b.log", "c.txt" }) TestFiles.AssertSameBytes(Path.Combine(logs, name), Path.Combine(some, name));
+
+        // A class that matches nothing is left as its text by the shell there, which names a file as scp finds it.
+        string literal = temp.Sub("literal");
+        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", "localhost:logs/n[1].txt", literal, .. common]);
+        Assert.True(exit == 0, error);
+        Holds(literal, "n[1].txt");
 
         // What matches nothing is said so; the path's other characters reached the shell as text, and ran nothing.
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", "localhost:logs/$(touch pwned)*.gz", some, .. common]);
@@ -325,6 +336,9 @@ public sealed class RemotePullTests
         (exit, _, error) = await SgltyProcess.RunAsync("send", "--log-file", Path.Combine(temp.Path, "no-dir", "pull.log"), $"localhost:{source}/", into, "-e", shell, "--sglty-path", FakeSsh.Sglty);
         Assert.NotEqual(0, exit);
         Assert.Contains("cannot write the log file", error);
+        (exit, _, error) = await SgltyProcess.RunAsync("send", "--log-file", temp.Path, $"localhost:{source}/", into, "-e", shell, "--sglty-path", FakeSsh.Sglty);
+        Assert.NotEqual(0, exit);
+        Assert.Contains($"cannot write the log file '{temp.Path}': it is a directory", error);
         Assert.False(File.Exists(shell + ".words"));
     }
 
@@ -435,6 +449,7 @@ public sealed class RemotePullTests
         // A directory cannot take the place of a file: refused there, and nothing is left here to resume.
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", "localhost:site", older, .. common]);
         Assert.NotEqual(0, exit);
+        Assert.Contains($"what was pulled is a directory, and '{older}' is not one", error);
         TestFiles.AssertSameBytes(dump, older);
         Assert.Empty(Directory.GetDirectories(here, ".*"));
 
@@ -491,6 +506,29 @@ public sealed class RemotePullTests
         Assert.NotEqual(0, exit);
         Assert.Contains("--backup-dir with a pull to a name", error);
         Assert.Equal(2, Directory.GetFileSystemEntries(here).Length);
+
+        // An earlier pull's staging holds a link to what the name held then; the file replaced since is what a
+        // backup keeps.
+        string staging = Directory.CreateDirectory(Path.Combine(here, ".db-latest.dump.sglty-pull")).FullName;
+        Singularity.Engine.Storage.SpecialFiles.Link(named, Path.Combine(staging, "db-latest.dump"));
+        string replacing = TestFiles.Create(Path.Combine(temp.Path, "replacing"), 3_000, seed: 63);
+        byte[] now = File.ReadAllBytes(replacing);
+        File.Move(replacing, named, overwrite: true);
+        TestFiles.Create(dump, 120_000, seed: 64);
+        (exit, _, error) = await SgltyProcess.RunAsync(["send", "--backup", $"localhost:{dump}", named, .. common]);
+        Assert.True(exit == 0, error);
+        TestFiles.AssertSameBytes(dump, named);
+        Assert.Equal(now, File.ReadAllBytes(named + "~"));
+
+        // A directory where the backup would go: the file at the name is left as it was, and the pull says so.
+        File.Delete(named + "~");
+        Directory.CreateDirectory(named + "~");
+        byte[] kept = File.ReadAllBytes(named);
+        TestFiles.Create(dump, 90_000, seed: 65);
+        (exit, _, error) = await SgltyProcess.RunAsync(["send", "--backup", $"localhost:{dump}", named, .. common]);
+        Assert.NotEqual(0, exit);
+        Assert.Contains($"'{named}' was left as it was: its backup '{named}~' could not be made: a directory stands there", error);
+        Assert.Equal(kept, File.ReadAllBytes(named));
     }
 
     /// <summary>
@@ -551,11 +589,14 @@ public sealed class RemotePullTests
             (Hostile("cleans", "--delete -- logs/"), "sent a request to delete what the target directory holds beyond what it sends"),
             (Hostile("forces", "--force -- logs/a.log"), "sent a request to replace directories that hold anything (--force)"),
             (Hostile("deletes-names", "--delete-missing-args -- gone/.bashrc"), "sent a request to delete names it gives (--delete-missing-args)"),
+            // One that does not end after: the pull ends with the refusal all the same.
+            (Hostile("stays", "-- evil/.bashrc\nsleep 600"), "sent '.bashrc', which it was not asked for"),
         })
         {
             var (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", "localhost:logs/*.log", here, "-e", shell, "--sglty-path", hostile);
             Assert.NotEqual(0, exit);
             Assert.Contains("sglty: error: the machine pulled from " + said, error);
+            Assert.Single(error.Split('\n'), line => line.Contains("the machine pulled from", StringComparison.Ordinal));
             Assert.Equal("# mine\n", File.ReadAllText(bashrc));
             Assert.Equal([bashrc], Directory.GetFileSystemEntries(here));
         }

@@ -269,6 +269,7 @@ public sealed class RemoteShellTests
     [InlineData(new[] { "send", "web1:a", "web1:b", "here", "--files-from", "list" }, "--files-from takes one PATH: the directory the listed paths are relative to")]
     [InlineData(new[] { "send", "a", "--to", "sglty://h:1/", "--until-stdin-closes", "--files-from", "-" }, "--until-stdin-closes reads --files-from - as a pull gives it: names ended by NULs up to an empty one; give --from0")]
     [InlineData(new[] { "send", "a", "--to", "sglty://h:1/", "--token", "x", "--token-file", "-" }, "--token and --token-file each give the token; give one of them")]
+    [InlineData(new[] { "send", "a", "--to", "sglty://h:1/", "--exclude-from", "-", "--files-from", "-" }, "--files-from, --exclude-from and --include-from read standard input ('-') for one list alone")]
     [InlineData(new[] { "send", "web1:a", "here", "--remote-listen", "0.0.0.0:7701" }, "--remote-listen names what a receiver started there listens on, and a pull (HOST:PATH... DIR) receives here")]
     [InlineData(new[] { "send", "web1:a", "here", "--token", "x" }, "--token names a receiver's token, and the receiver of a pull (HOST:PATH... DIR) is here")]
     [InlineData(new[] { "send", "a", "--to", "sglty://h:1/", "--listen", "0.0.0.0:7701" }, "--listen goes with a pull ([USER@]HOST:PATH... DIR), whose receiver is here")]

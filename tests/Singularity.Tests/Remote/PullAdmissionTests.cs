@@ -33,6 +33,9 @@ public sealed class PullAdmissionTests
     [InlineData("*/x.log", "y.log", false)]
     [InlineData("logs/a.b*", "a.b.c", true)]
     [InlineData("logs/a.b*", "aXb", false)]
+    [InlineData("logs/n[1].txt", "n1.txt", true)]
+    [InlineData("logs/n[1].txt", "n[1].txt", true)]
+    [InlineData("logs/n[1].txt", "n2.txt", false)]
     public void A_path_admits_the_names_it_sends(string path, string entry, bool admitted) =>
         Assert.Equal(admitted, PullAdmission.For([path], new TransferOptions(), null, null).Admits(entry));
 
