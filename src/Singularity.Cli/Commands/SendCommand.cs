@@ -909,9 +909,7 @@ internal static partial class SendCommand
     {
         // A pull's list comes on standard input after the token, and ends where the input goes on, to its end.
         var names = path == "-" && untilStdinCloses ? StandardInput.NamesUntilEmpty() : ListedNames(path, nulSeparated);
-        // Below the directory, where a name's own "/./" marks its kept part, as rsync reads it; "." is all of it.
-        string root = directory.TrimEnd('/');
-        return [.. names.Select(name => name.TrimStart('/')).Select(name => name is "." or "./" ? root + "/./" : name.Contains("/./", StringComparison.Ordinal) ? $"{root}/{name}" : $"{root}/./{name}")];
+        return [.. names.Select(name => ListedPaths.Join(directory, name))];
     }
 
     /// <summary>The names of a --files-from FILE ("-" for standard input), as rsync reads them: blank lines skipped, and comments ('#', ';') unless separated by NULs.</summary>

@@ -56,26 +56,20 @@ internal sealed class PullAdmission
     {
         if (fileName is not null) return new PullAdmission([name => name == fileName], options);
         var firstNames = new List<Func<string, bool>>();
-        IEnumerable<string> kept = filesFrom is not null ? filesFrom.Select(KeptPart)
-            : options.Relative ? paths.Select(path => path.StartsWith('~') && !path.Contains("/./", StringComparison.Ordinal) ? "" : KeptPart(path))
+        // As the send there keeps them: a listed name below its directory, a relative path by its "/./" (one from '~'
+        // keeps the home the shell there expands it to, unknown here); one holding ".." it leaves out.
+        IEnumerable<string?> kept = filesFrom is not null ? filesFrom.Select(name => SourceScanner.KeptPath(ListedPaths.Join(".", name)))
+            : options.Relative ? paths.Select(path => path.StartsWith('~') && !path.Contains("/./", StringComparison.Ordinal) ? "" : SourceScanner.KeptPath(path))
             : paths.Select(LastName);
-        foreach (string part in kept)
+        foreach (string? part in kept)
         {
+            if (part is null) continue;
             // A directory's contents (or a path whose name is only known there): any name.
             if (part.Length == 0) return new PullAdmission(null, options);
             int slash = part.IndexOf('/');
             firstNames.Add(Matcher(slash < 0 ? part : part[..slash]));
         }
         return new PullAdmission(firstNames, options);
-    }
-
-    /// <summary>The part of a relative path that is kept below the target, as --relative and --files-from keep it: after "/./", else all of it but a leading '/'; empty for all of a directory.</summary>
-    private static string KeptPart(string path)
-    {
-        int marked = path.IndexOf("/./", StringComparison.Ordinal);
-        string part = (marked >= 0 ? path[(marked + 3)..] : path).TrimStart('/');
-        while (part.StartsWith("./", StringComparison.Ordinal)) part = part[2..].TrimStart('/');
-        return part is "." ? "" : part;
     }
 
     /// <summary>The name a path sent arrives under; empty for a directory's contents, or a name only known there ('~', '~user', '..').</summary>
