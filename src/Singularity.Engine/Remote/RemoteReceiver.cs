@@ -65,10 +65,8 @@ public sealed class RemoteReceiver : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(target);
         ArgumentNullException.ThrowIfNull(paths);
-        shell ??= new RemoteShell();
+        shell = ShellProcess.Given(shell, nameof(shell));
         options ??= new TransferOptions();
-        if (shell.Command.Count == 0 || string.IsNullOrWhiteSpace(shell.Command[0]))
-            throw new ArgumentException("the remote shell command is empty", nameof(shell));
         // Nothing is made there for a send that fails here.
         SourceScanner.CheckGiven(paths, ScanRules.Of(options));
         string host = await ShellProcess.HostToReachAsync(target, shell, cancellationToken).ConfigureAwait(false);

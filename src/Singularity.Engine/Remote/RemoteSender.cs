@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Singularity.Engine.Storage;
 
 namespace Singularity.Engine;
 
@@ -40,10 +41,8 @@ public static class RemoteSender
         ArgumentNullException.ThrowIfNull(paths);
         ArgumentNullException.ThrowIfNull(target);
         ArgumentNullException.ThrowIfNull(sendWords);
-        shell ??= new RemoteShell();
+        shell = ShellProcess.Given(shell, nameof(shell));
         options ??= new TransferOptions();
-        if (shell.Command.Count == 0 || string.IsNullOrWhiteSpace(shell.Command[0]))
-            throw new ArgumentException("the remote shell command is empty", nameof(shell));
         if (filesFrom is not null && (paths.Count != 1 || filesFrom.Any(name => name.Length == 0 || name.Contains('\0'))))
             throw new ArgumentException("a list of names is relative to one path, and holds no empty name and no NUL", nameof(filesFrom));
         if (filesFrom is not null && RemoteCommand.HasWildcards(paths[0]))
@@ -93,20 +92,15 @@ public static class RemoteSender
         bool sessionDone = false;
         // What the receiver here refused of the machine pulled from, whatever the send there then says of it; the
         // pull ends with it, not waiting on a send there that may never end.
-        string? refused = null;
-        var refusal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var refusal = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         // A directory pulled to a name where a file stands, as the receiver found it.
         bool directoryOnFile = false;
         receiver.SessionStarted += (_, _) => place.Arrived = true;
         receiver.SessionCompleted += result =>
         {
             sessionDone |= result.Succeeded && result.EntriesFailed == 0 && result.EntriesNotDeleted == 0;
-            if (result.Error is ProtocolViolationException { Message: var message } && message.StartsWith(PullAdmission.Refusal, StringComparison.Ordinal))
-            {
-                refused ??= message;
-                refusal.TrySetResult();
-            }
-            directoryOnFile |= place.FileName is not null && result.Error?.Message.Contains("exists in the destination and is not a directory", StringComparison.Ordinal) == true;
+            if (result.Error is ProtocolViolationException { Message: var message } && message.StartsWith(PullAdmission.Refusal, StringComparison.Ordinal)) refusal.TrySetResult(message);
+            directoryOnFile |= place.FileName is not null && result.Error?.Message.Contains(PathGuard.NotADirectory, StringComparison.Ordinal) == true;
             // What the send there is not told: the receiver's notices, and what it could not delete (the send says its log names them).
             foreach (string notice in result.Notices) log?.Invoke($"here: {notice}");
             foreach (string failure in result.DeletionFailures) log?.Invoke($"here: could not delete {failure}");
@@ -158,7 +152,7 @@ public static class RemoteSender
         {
             // A write still waiting on a send there that has not read its list, or a send there that sent what was not
             // asked for: only ending the shell ends them.
-            if (!writing.IsCompleted || refused is not null) shellProcess.Kill();
+            if (!writing.IsCompleted || refusal.Task.IsCompleted) shellProcess.Kill();
             await writing.ConfigureAwait(false);
             await shellProcess.EndAsync().ConfigureAwait(false);
             // The shell has ended, and with it what the receiver served.
@@ -179,7 +173,7 @@ public static class RemoteSender
         }
         // Ended here: ssh itself may have taken the same Ctrl-C and ended with its own code.
         cancellationToken.ThrowIfCancellationRequested();
-        if (refused is not null) throw new SingularityException(ErrorCode.ProtocolViolation, $"{refused} (from {source.Host}); nothing it sent beyond what was asked for was written here");
+        if (refusal.Task.IsCompleted) throw new SingularityException(ErrorCode.ProtocolViolation, $"{refusal.Task.Result} (from {source.Host}); nothing it sent beyond what was asked for was written here");
         if (directoryOnFile) throw new SingularityException(ErrorCode.BadPath, $"what was pulled is a directory, and '{place.Named}' is not one; pull it to another name, or into the directory above");
         return ExitCode(shellProcess, source, paths, shell, url, place.Arrived, sessionDone, log);
     }

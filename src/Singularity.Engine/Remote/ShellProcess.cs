@@ -66,6 +66,15 @@ internal sealed class ShellProcess : IDisposable
         return info;
     }
 
+    /// <summary>The shell a caller gave, or ssh by default; one with no command is an <see cref="ArgumentException"/> naming the parameter.</summary>
+    public static RemoteShell Given(RemoteShell? shell, string parameter)
+    {
+        shell ??= new RemoteShell();
+        if (shell.Command.Count == 0 || string.IsNullOrWhiteSpace(shell.Command[0]))
+            throw new ArgumentException("the remote shell command is empty", parameter);
+        return shell;
+    }
+
     private static bool IsSsh(RemoteShell shell) => string.Equals(Path.GetFileName(shell.Command[0]), "ssh", StringComparison.Ordinal);
 
     /// <summary>

@@ -6,6 +6,9 @@ namespace Singularity.Engine.Storage;
 /// <summary>Decides whether a relative path from the wire may be written under a destination directory, and maps it there.</summary>
 internal sealed class PathGuard
 {
+    /// <summary>How a refusal of a file where a directory is to be goes on after its path: the words a pull reads to tell a directory pulled onto a file.</summary>
+    public const string NotADirectory = "exists in the destination and is not a directory";
+
     private static readonly SearchValues<char> WindowsInvalid = SearchValues.Create("\\:*?\"<>|");
     private readonly string _root;
     private readonly ProtocolLimits _limits;
@@ -98,7 +101,7 @@ internal sealed class PathGuard
         if (info.LinkTarget is not null)
             throw new SingularityException(ErrorCode.BadPath, $"refused: '{Relative(full)}' is a symbolic link in the destination");
         if (File.Exists(full))
-            throw new SingularityException(ErrorCode.BadPath, $"refused: '{Relative(full)}' exists in the destination and is not a directory");
+            throw new SingularityException(ErrorCode.BadPath, $"refused: '{Relative(full)}' {NotADirectory}");
         CreateChecked(full);
     }
 
