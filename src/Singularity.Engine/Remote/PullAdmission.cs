@@ -87,10 +87,12 @@ internal sealed class PullAdmission
     /// </summary>
     private static Func<string, bool> Matcher(string name)
     {
-        string literal = RemoteCommand.Unmatched(name);
-        if (!RemoteCommand.HasWildcards(name)) return first => first == literal;
+        // Cut once: the text the shell leaves of it, and what it matches.
+        var parts = RemoteCommand.Parts(name);
+        string literal = string.Concat(parts.Select(part => part.Text));
+        if (!parts.Exists(part => part.Bare)) return first => first == literal;
         var pattern = new StringBuilder("^");
-        foreach (var (text, bare) in RemoteCommand.Parts(name))
+        foreach (var (text, bare) in parts)
         {
             if (!bare) pattern.Append(Regex.Escape(text));
             else if (text == "*") pattern.Append("[^/]*");
@@ -98,7 +100,7 @@ internal sealed class PullAdmission
             else pattern.Append('[').Append(text[1] is '!' or '^' ? "^" + text[2..^1] : text[1..^1]).Append(']');
         }
         var regex = new Regex(pattern.Append('$').ToString(), RegexOptions.CultureInvariant);
-        bool leadingDot = RemoteCommand.Parts(name) is [({ Length: > 0 } first, false), ..] && first[0] == '.';
+        bool leadingDot = parts is [({ Length: > 0 } first, false), ..] && first[0] == '.';
         return first => first == literal || ((leadingDot || !first.StartsWith('.')) && regex.IsMatch(first));
     }
 }

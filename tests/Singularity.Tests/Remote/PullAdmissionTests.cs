@@ -49,6 +49,8 @@ public sealed class PullAdmissionTests
         Assert.False(PullAdmission.For(["/srv/app"], relative, null, null).Admits(".bashrc"));
         Assert.True(PullAdmission.For(["/srv/./"], relative, null, null).Admits(".bashrc"));
         Assert.True(PullAdmission.For(["~/x"], relative, null, null).Admits("home"));
+        // A first name that reads as '~user' is a name like any other below a "/./".
+        Assert.True(PullAdmission.For(["/srv/./~backup/x"], relative, null, null).Admits("~backup/x"));
 
         var listed = PullAdmission.For(["/srv"], relative, null, ["app/a", "lib/./b/c", "./d"]);
         Assert.True(listed.Admits("app/a"));
