@@ -421,8 +421,7 @@ internal static partial class SendCommand
         }
         finally
         {
-            log?.Dispose();
-            if (log?.Failure is { } why) Console.Error.WriteLine($"sglty: warning: the log file took no more lines after: {Errors.Printable(why)}; the pull went on without it");
+            log?.Close("pull");
         }
     }
 
@@ -795,8 +794,7 @@ internal static partial class SendCommand
         {
             // The receiver started through ssh ends with the send: its input closes.
             if (remote is not null) await remote.DisposeAsync().ConfigureAwait(false);
-            log?.Dispose();
-            if (log?.Failure is { } why) Console.Error.WriteLine($"sglty: warning: the log file took no more lines after: {Errors.Printable(why)}; the send went on without it");
+            log?.Close("send");
         }
     }
 

@@ -65,6 +65,13 @@ internal sealed class TransferLog : IDisposable
         }
     }
 
+    /// <summary>Closes the log, and says so if it stopped taking lines before: the <paramref name="what"/> ("send", "pull") went on without it.</summary>
+    public void Close(string what)
+    {
+        Dispose();
+        if (Failure is { } why) Console.Error.WriteLine($"sglty: warning: the log file took no more lines after: {Errors.Printable(why)}; the {what} went on without it");
+    }
+
     public void Dispose()
     {
         lock (_lock)

@@ -302,7 +302,7 @@ internal sealed partial class ReceiverSession
         _deleteExtraneous = (flags & OpenSessionFlags.DeleteExtraneous) != 0;
         _rootIsSent = (flags & OpenSessionFlags.RootIsSent) != 0;
         if (_options.Admission is { } admission && ((_deleteExtraneous && !admission.Deletion) || (_rootIsSent && _destination.Length == 0 && !admission.RootCleaned)))
-            throw NotAsked(_rootIsSent ? "to delete what the target directory holds beyond what it sends" : "to delete what it does not send (--delete)");
+            throw NotAsked(_rootIsSent ? "a request to delete what the target directory holds beyond what it sends" : "a request to delete what it does not send (--delete)");
         if (_ignoreErrors && !_deleteExtraneous) throw new ProtocolViolationException("OpenSession asks to delete despite errors, without a deletion");
         _oneFileSystem = (flags & OpenSessionFlags.OneFileSystem) != 0;
         if (_oneFileSystem && !_deleteExtraneous && !_force) throw new ProtocolViolationException("OpenSession asks for a deletion that stays on one file system, without a deletion or --force");
@@ -382,7 +382,7 @@ internal sealed partial class ReceiverSession
         _scope = ((flags & MoreSessionFlags.Xattrs) != 0 ? AttributeScope.Xattrs : 0) | ((flags & MoreSessionFlags.Acls) != 0 ? AttributeScope.Acls : 0);
         _specials = (flags & MoreSessionFlags.Specials) != 0;
         _force = (flags & MoreSessionFlags.Force) != 0;
-        if (_force && _options.Admission is { Force: false }) throw NotAsked("to replace directories that hold anything (--force)");
+        if (_force && _options.Admission is { Force: false }) throw NotAsked("a request to replace directories that hold anything (--force)");
         if (_inPlace && !OperatingSystem.IsLinux()) throw new ProtocolViolationException("OpenSession asks to write files in place, which only a Linux receiver does (it opens them never through a link); leave out --inplace or receive on Linux");
     }
 
@@ -406,7 +406,7 @@ internal sealed partial class ReceiverSession
     }
 
     /// <summary>A pull's sender that sends or asks for what the user did not ask for (<see cref="ReceiverOptions.Admission"/>): refused, as scp and rsync refuse it.</summary>
-    private static ProtocolViolationException NotAsked(string what) => new($"{PullAdmission.Refusal}{(what.StartsWith('\'') || what.StartsWith("a request", StringComparison.Ordinal) ? what : "a request " + what)}; the pull refuses it");
+    private static ProtocolViolationException NotAsked(string what) => new($"{PullAdmission.Refusal}{what}; the pull refuses it");
 
     /// <summary>The directory below the receiver's that the session is to write into; only before OpenSession, and once.</summary>
     private void OnDestination(ReadOnlySpan<byte> body)
@@ -483,7 +483,7 @@ internal sealed partial class ReceiverSession
     private void OnDeleteNamed(ReadOnlySpan<byte> body)
     {
         if (!_opened || _entriesReceived != 0) throw new ProtocolViolationException("DeleteNamed outside its place: after OpenSession and before the manifest");
-        if (_options.Admission is { NamesDeleted: false }) throw NotAsked("to delete names it gives (--delete-missing-args)");
+        if (_options.Admission is { NamesDeleted: false }) throw NotAsked("a request to delete names it gives (--delete-missing-args)");
         var paths = new List<string>();
         PathListMessage.Decode(body, ControlMessageType.DeleteNamed, _limits.MaxPathBytes, _limits.MaxEntries - _declaredEntries - _leftOut, DeleteNamedMostBytes, paths, ref _deleteNamedBytes);
         foreach (string path in paths)
