@@ -14,18 +14,16 @@ namespace Singularity.Engine;
 internal sealed class PullTarget
 {
     private readonly string? _named;
-    private readonly string? _staging;
     private readonly string? _standIn;
     private readonly List<string> _made;
     // With --backup: the suffix of the backup the receiver makes of the file at the name, in the staging directory.
     private string? _backupSuffix;
 
-    private PullTarget(string directory, string? fileName, string? named, string? staging, string? standIn, List<string> made)
+    private PullTarget(string directory, string? fileName, string? named, string? standIn, List<string> made)
     {
         Directory = directory;
         FileName = fileName;
         _named = named;
-        _staging = staging;
         _standIn = standIn;
         _made = made;
     }
@@ -34,6 +32,9 @@ internal sealed class PullTarget
 
     /// <summary>Where the pull goes: the name given, or the directory.</summary>
     public string Named => _named ?? Directory;
+
+    /// <summary>Where a pull to a name is received first (the directory served); null where the sources go into a directory.</summary>
+    private string? Staging => _named is null ? null : Directory;
 
     /// <summary>The directory the receiver serves.</summary>
     public string Directory { get; }
@@ -53,7 +54,7 @@ internal sealed class PullTarget
         // "DIR/", "DIR/." and "DIR/.." name a directory, whatever stands there, as they do to cp.
         bool namesDirectory = target.EndsWith('/') || Path.GetFileName(target) is "." or ".." || target is "." or "..";
         string full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(target));
-        if (System.IO.Directory.Exists(full)) return new PullTarget(full, null, null, null, null, []);
+        if (System.IO.Directory.Exists(full)) return new PullTarget(full, null, null, null, []);
         bool standing = Path.Exists(full) || new FileInfo(full).LinkTarget is not null;
         string above = Path.GetDirectoryName(full) ?? "/";
         string name = Path.GetFileName(full);
@@ -73,11 +74,11 @@ internal sealed class PullTarget
             // name, which stands there as an empty file of its size, time and mode, for the quick check to judge.
             string standIn = System.IO.Directory.CreateTempSubdirectory("sglty-dry-run-").FullName;
             if (namesFile && File.Exists(full) && new FileInfo(full).LinkTarget is null) Placeholder(full, Path.Combine(standIn, name));
-            return new PullTarget(standIn, namesFile ? name : null, null, null, standIn, []);
+            return new PullTarget(standIn, namesFile ? name : null, null, standIn, []);
         }
         var made = Missing(served);
         System.IO.Directory.CreateDirectory(served);
-        if (!namesFile) return new PullTarget(served, null, null, null, null, made);
+        if (!namesFile) return new PullTarget(served, null, null, null, made);
         string staging = Path.Combine(above, $".{name}.sglty-pull");
         bool stagingMade = !Path.Exists(staging) && new DirectoryInfo(staging).LinkTarget is null;
         if (stagingMade && OperatingSystem.IsWindows()) System.IO.Directory.CreateDirectory(staging);
@@ -88,8 +89,7 @@ internal sealed class PullTarget
         // one an earlier pull linked that another file has replaced since is linked again, so that what a backup
         // keeps and what the quick check compares is the file at the name now.
         string inStaging = Path.Combine(staging, name);
-        if (!stagingMade && SpecialFiles.IdentityOf(inStaging) is { } linked && SpecialFiles.IdentityOf(full) is { } now && (linked.Device, linked.Inode) != (now.Device, now.Inode)
-            && File.Exists(inStaging) && new FileInfo(inStaging).LinkTarget is null)
+        if (!stagingMade && FileIdentity(inStaging) is { } linked && FileIdentity(full) is { } now && linked != now && File.Exists(inStaging) && new FileInfo(inStaging).LinkTarget is null)
             File.Delete(inStaging);
         if (!OperatingSystem.IsWindows() && File.Exists(full) && new FileInfo(full).LinkTarget is null && !Path.Exists(inStaging))
         {
@@ -102,33 +102,34 @@ internal sealed class PullTarget
                 // Then it is sent whole.
             }
         }
-        return new PullTarget(staging, name, full, staging, null, made) { _backupSuffix = options.Backup ? options.BackupSuffixOrDefault : null };
+        return new PullTarget(staging, name, full, null, made) { _backupSuffix = options.Backup ? options.BackupSuffixOrDefault : null };
     }
 
     /// <summary>Once the send there ended with what it could send: what it sent under the name, and that alone, goes into place.</summary>
     public void Finish()
     {
-        if (_named is null || _staging is null) return;
-        string sent = Path.Combine(_staging, FileName!);
+        if (_named is not { } named) return;
+        string staging = Directory;
+        string sent = Path.Combine(staging, FileName!);
         var entry = new FileInfo(sent);
         bool isDirectory = System.IO.Directory.Exists(sent) && entry.LinkTarget is null;
         if (entry.Exists || isDirectory || entry.LinkTarget is not null)
         {
-            if (isDirectory && (Path.Exists(_named) || new FileInfo(_named).LinkTarget is not null))
-                throw new SingularityException(ErrorCode.BadPath, $"what was pulled is a directory, and '{_named}' is not one; it waits in '{_staging}'");
+            if (isDirectory && (Path.Exists(named) || new FileInfo(named).LinkTarget is not null))
+                throw new SingularityException(ErrorCode.BadPath, $"what was pulled is a directory, and '{named}' is not one; it waits in '{staging}'");
             // The backup the receiver made of the file at the name goes beside it first, as a push's is made before
             // the file is replaced: where it cannot go, the file at the name is left as it was.
             string backup = sent + _backupSuffix;
             if (_backupSuffix is not null && (Path.Exists(backup) || new FileInfo(backup).LinkTarget is not null))
             {
-                string kept = _named + _backupSuffix;
+                string kept = named + _backupSuffix;
                 if (System.IO.Directory.Exists(kept) && new DirectoryInfo(kept).LinkTarget is null)
-                    throw new SingularityException(ErrorCode.BadPath, $"'{_named}' was left as it was: its backup '{kept}' could not be made: a directory stands there; what was pulled waits in '{_staging}'");
+                    throw new SingularityException(ErrorCode.BadPath, $"'{named}' was left as it was: its backup '{kept}' could not be made: a directory stands there; what was pulled waits in '{staging}'");
                 SpecialFiles.Rename(backup, kept);
             }
-            SpecialFiles.Rename(sent, _named);
+            SpecialFiles.Rename(sent, named);
         }
-        System.IO.Directory.Delete(_staging, recursive: true);
+        System.IO.Directory.Delete(staging, recursive: true);
     }
 
     /// <summary>
@@ -140,8 +141,8 @@ internal sealed class PullTarget
     public void Close()
     {
         if (_standIn is not null) System.IO.Directory.Delete(_standIn, recursive: true);
-        if (_staging is not null && System.IO.Directory.Exists(_staging) && HoldsNothingArrived())
-            Remove(() => System.IO.Directory.Delete(_staging, recursive: true));
+        if (Staging is { } staging && System.IO.Directory.Exists(staging) && HoldsNothingArrived())
+            Remove(() => System.IO.Directory.Delete(staging, recursive: true));
         if (Arrived) return;
         for (int i = _made.Count - 1; i >= 0; i--) Remove(() => System.IO.Directory.Delete(_made[i]));
     }
@@ -149,12 +150,15 @@ internal sealed class PullTarget
     /// <summary>Whether the staging directory holds nothing, or the link to the file at the name alone.</summary>
     private bool HoldsNothingArrived()
     {
-        var entries = System.IO.Directory.GetFileSystemEntries(_staging!);
+        var entries = System.IO.Directory.GetFileSystemEntries(Directory);
         if (entries.Length == 0) return true;
         if (entries is not [var only] || Path.GetFileName(only) != FileName) return false;
-        var linked = SpecialFiles.IdentityOf(only);
-        return linked is not null && SpecialFiles.IdentityOf(_named!) is { } file && (file.Device, file.Inode) == (linked.Value.Device, linked.Value.Inode);
+        return FileIdentity(only) is { } linked && linked == FileIdentity(_named!);
     }
+
+    /// <summary>The file a name names (its device and inode, not through a link); null where it cannot be told.</summary>
+    private static (ulong Device, ulong Inode)? FileIdentity(string path) =>
+        SpecialFiles.IdentityOf(path) is { } identity ? (identity.Device, identity.Inode) : null;
 
     /// <summary>A file at <paramref name="copy"/> with <paramref name="file"/>'s size (a hole), time and mode, and none of its bytes.</summary>
     private static void Placeholder(string file, string copy)
