@@ -128,7 +128,8 @@ public static class RemoteSender
                 else
                 {
                     if (keep) shellProcess.Keep(line);
-                    to?.Invoke(line);
+                    // A pattern that matched nothing beside others that did, which the send there passed over.
+                    to?.Invoke(keep && Unmatched(line, paths) is { } pattern ? $"sglty: nothing on {source.Host} matches '{pattern}'" : line);
                 }
             }
             finally
@@ -178,6 +179,18 @@ public static class RemoteSender
         return ExitCode(shellProcess, source, paths, shell, url, place.Arrived, sessionDone, log);
     }
 
+    /// <summary>
+    /// The pattern of <paramref name="paths"/> that a line of the send there names as not found, or null: a POSIX shell
+    /// leaves one that matches nothing as it is (a leading <c>~</c> expanded), and the send goes on past it.
+    /// </summary>
+    private static string? Unmatched(string line, IReadOnlyList<string> paths)
+    {
+        const string Before = "sglty: not sending '", After = "': " + SourceScanner.Missing;
+        if (!line.StartsWith(Before, StringComparison.Ordinal) || !line.EndsWith(After, StringComparison.Ordinal) || line.Length < Before.Length + After.Length) return null;
+        string named = line[Before.Length..^After.Length];
+        return paths.FirstOrDefault(path => RemoteCommand.HasWildcards(path) && named.EndsWith(RemoteCommand.Unmatched(path), StringComparison.Ordinal));
+    }
+
     /// <summary>The send's exit code, or what went wrong before it could say: its shell, its program there, or the connection.</summary>
     private static int ExitCode(ShellProcess shellProcess, RemoteTarget source, IReadOnlyList<string> paths, RemoteShell shell, ConnectionUrl url, bool started, bool done, Action<string>? log)
     {
@@ -188,7 +201,7 @@ public static class RemoteSender
         string? refusedPattern = new[] { "no matches found: ", "no match: " }.Select(said => last.IndexOf(said, StringComparison.Ordinal) is >= 0 and var at ? last[(at + said.Length)..] : null).FirstOrDefault(text => text is not null);
         if (code != 0 && paths.FirstOrDefault(path => RemoteCommand.HasWildcards(path) && (refusedPattern is not null
             ? refusedPattern.EndsWith(RemoteCommand.Unmatched(path), StringComparison.Ordinal)
-            : last.Contains("no such file or directory", StringComparison.Ordinal) && last.Contains(RemoteCommand.Unmatched(path) + "'", StringComparison.Ordinal))) is { } pattern)
+            : last.Contains(SourceScanner.Missing, StringComparison.Ordinal) && last.Contains(RemoteCommand.Unmatched(path) + "'", StringComparison.Ordinal))) is { } pattern)
             throw new SingularityException(ErrorCode.BadPath, $"nothing on {source.Host} matches '{pattern}'");
         // Its own words say it could not connect; what stops a pull there is this machine's side of the way.
         if (!started && code != 0 && last.Contains("cannot connect to", StringComparison.Ordinal))

@@ -37,7 +37,8 @@ internal static class SourceScanner
     /// <summary>
     /// Scans <paramref name="paths"/>, leaving out what <paramref name="exclude"/> matches (a directory with everything
     /// below it, unread). A directory below them that cannot be listed is sent without its contents and recorded in
-    /// <paramref name="notSent"/> (also told to <paramref name="skipped"/>), as rsync goes on past it. The
+    /// <paramref name="notSent"/> (also told to <paramref name="skipped"/>), as rsync goes on past it; so is a path
+    /// given that cannot be found beside others that can (when none can, the scan fails: <see cref="CheckGiven"/>). The
     /// <paramref name="rules"/> (default: none of them):
     /// <list type="bullet">
     /// <item><see cref="ScanRules.HardLinks"/> (Linux): a file met again under another name becomes a hard link entry
@@ -53,7 +54,7 @@ internal static class SourceScanner
     /// <item><see cref="ScanRules.CopyUnsafeLinks"/> and <see cref="ScanRules.CopyDirLinks"/>: as copy-links, only for
     /// the links that point outside the tree (<see cref="LinkSafety"/>), or lead to a directory.</item>
     /// <item><see cref="ScanRules.IgnoreMissing"/>: a path given that does not exist is passed over, as rsync
-    /// --ignore-missing-args passes it (one that cannot be reached still is an error).</item>
+    /// --ignore-missing-args passes it (one that cannot be reached is still left out as not found).</item>
     /// </list>
     /// </summary>
     public static List<SourceEntry> Scan(IReadOnlyList<string> paths, Action<string>? skipped, List<NotSentEntry> notSent, ExcludePatterns? exclude = null, ScanRules? rules = null, List<string>? missing = null)
@@ -67,6 +68,7 @@ internal static class SourceScanner
         var walk = new Walker(entries, seen, skipped, notSent, exclude, rules, missing);
         // The same source named twice is sent once, as rsync sends it; two different ones of one name are refused.
         var given = new HashSet<(string, bool)>();
+        if (!relative) CheckGiven(paths, rules);
         foreach (string path in paths)
         {
             if (relative)
@@ -98,7 +100,11 @@ internal static class SourceScanner
                     if (file.ResolveLinkTarget(returnFinalTarget: true) as FileInfo is { Exists: true } resolved) file = resolved;
                     // As rsync passes over a link to nothing that it would follow.
                     else if (walk.PassesOver(named, follow: true, name)) continue;
-                    else throw new SingularityException(ErrorCode.BadPath, $"cannot send '{path}': it is a link to '{target}', which does not exist");
+                    else
+                    {
+                        walk.LeaveOutGiven(path, ToNothing(target));
+                        continue;
+                    }
                 }
                 if (contentsOnly)
                     throw new SingularityException(ErrorCode.BadPath, $"cannot send '{path}': it is a file, not a directory; leave out the trailing '/' to send the file");
@@ -116,7 +122,7 @@ internal static class SourceScanner
             }
             else if (Unreachable(full) is var reason && !walk.PassesOver(reason, contentsOnly ? null : Path.GetFileName(named)))
             {
-                throw new SingularityException(ErrorCode.BadPath, $"cannot send '{path}': {reason}");
+                walk.LeaveOutGiven(path, reason);
             }
         }
         // Known once every path is in: a directory added as the way to one may be named whole by a later one.
@@ -128,20 +134,38 @@ internal static class SourceScanner
     }
 
     /// <summary>
-    /// A first look at a send's paths, before anything is started for it (a receiver through ssh): one that is not
-    /// there fails as the scan would fail it, unless the rules pass over missing ones. Relative paths are left to the scan.
+    /// A first look at a send's paths, before anything is started for it (a receiver through ssh), which the scan
+    /// takes too: when none of them can be found, the send fails naming the first, unless the rules pass over missing
+    /// ones. One not found beside others is named and left out by the scan, and the rest sent, as rsync and scp go on
+    /// past it. Relative paths are left to the scan.
     /// </summary>
     public static void CheckGiven(IReadOnlyList<string> paths, ScanRules rules)
     {
         if (rules.Relative) return;
+        string? first = null;
         foreach (string path in paths)
         {
-            string full = Path.GetFullPath(path);
-            if (Directory.Exists(full) || File.Exists(Path.TrimEndingDirectorySeparator(full)) || path.Contains('\uFFFD')) continue;
-            if (Unreachable(full) is var reason && !PassedOver(rules, reason))
-                throw new SingularityException(ErrorCode.BadPath, $"cannot send '{path}': {reason}");
+            string full = Path.GetFullPath(path), named = Path.TrimEndingDirectorySeparator(full);
+            if (Directory.Exists(full) || path.Contains('\uFFFD')) return;
+            string reason;
+            if (File.Exists(named))
+            {
+                // A link named is followed: one to nothing is not found.
+                if (new FileInfo(named) is not { LinkTarget: { } target } link || link.ResolveLinkTarget(returnFinalTarget: true) is FileInfo { Exists: true }) return;
+                reason = ToNothing(target);
+                if (PassedOver(rules, Unreachable(full, follow: true))) return;
+            }
+            else if (PassedOver(rules, reason = Unreachable(full)))
+            {
+                return;
+            }
+            first ??= $"cannot send '{path}': {reason}";
         }
+        if (first is not null)
+            throw new SingularityException(ErrorCode.BadPath, paths.Count == 1 ? first : $"{first}; none of the {paths.Count} paths given can be found");
     }
+
+    private static string ToNothing(string target) => $"it is a link to '{target}', which does not exist";
 
     /// <summary>
     /// Leaves out each directory that holds nothing but directories, at any depth, as rsync -m (--prune-empty-dirs)
@@ -278,7 +302,7 @@ internal static class SourceScanner
     /// </summary>
     private static string Marked(string path) => path.EndsWith("/.", StringComparison.Ordinal) ? path[..^1] : path;
 
-    private const string Missing = "no such file or directory";
+    internal const string Missing = "no such file or directory";
 
     /// <summary>Whether a path given that cannot be found for <paramref name="reason"/> is passed over (rsync --ignore-missing-args): only one that is not there.</summary>
     private static bool PassedOver(ScanRules rules, string reason) => rules.IgnoreMissing && reason == Missing;
@@ -455,6 +479,13 @@ internal static class SourceScanner
             string inside = Path.GetRelativePath(top, Path.Join(at, link.Name));
             return inside != ".." && !inside.StartsWith("../", StringComparison.Ordinal) && !Path.IsPathRooted(inside)
                 && !LinkSafety.IsUnsafe(text, $"{relative}/{inside.Replace(Path.DirectorySeparatorChar, '/')}");
+        }
+
+        /// <summary>Names a path given that cannot be found, and goes on, as rsync and scp go on past it: the send ends incomplete.</summary>
+        public void LeaveOutGiven(string path, string reason)
+        {
+            notSent.Add(new NotSentEntry(path, reason) { NotFound = true });
+            skipped?.Invoke($"not sending '{path}': {reason}");
         }
 
         /// <summary>Names a link that cannot be sent (it leads nowhere, or round in a loop), and goes on, as rsync goes on past it.</summary>

@@ -189,6 +189,13 @@ public sealed class RemotePullTests
         Assert.Contains("sglty: error: nothing on localhost matches 'logs/$(touch pwned)*.gz'", error);
         Assert.False(File.Exists(Path.Combine(home, "pwned")));
         Assert.False(File.Exists(Path.Combine(logs, "pwned")));
+        // Beside one that matches, it is told, and what the other matches arrives, as scp and rsync fetch it.
+        string beside = temp.Sub("beside");
+        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", "localhost:logs/*.gz", "localhost:logs/[ab].log", beside, .. common]);
+        Assert.Equal(23, exit);
+        Assert.Contains("sglty: nothing on localhost matches 'logs/*.gz'", error);
+        Assert.DoesNotContain("not sending", error);
+        Holds(beside, "a.log", "b.log");
         // A file here does not take what a pattern matches.
         string file = TestFiles.Create(Path.Combine(temp.Path, "one.log"), 10, seed: 31);
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", "localhost:logs/a.lo?", file, .. common]);
@@ -327,10 +334,10 @@ public sealed class RemotePullTests
         (exit, _, error) = await SgltyProcess.RunAsync("send", "--log-file", logFile, "--log-file-format", "got %n", $"localhost:{source}/", into, "-e", shell, "--sglty-path", FakeSsh.Sglty);
         Assert.True(exit == 0, error);
         (exit, _, error) = await SgltyProcess.RunAsync("send", "--log-file", logFile, $"localhost:{source}/", "localhost:/no/such/path", into, "-e", shell, "--sglty-path", FakeSsh.Sglty);
-        Assert.NotEqual(0, exit);
+        Assert.Equal(23, exit);
         string more = File.ReadAllText(logFile)[string.Join('\n', lines).Length..];
         Assert.Contains("] got c.txt", more);
-        Assert.Contains("] error: cannot send '/no/such/path': no such file or directory", more);
+        Assert.Contains("] not sending '/no/such/path': no such file or directory", more);
 
         File.Delete(shell + ".words");
         (exit, _, error) = await SgltyProcess.RunAsync("send", "--log-file", Path.Combine(temp.Path, "no-dir", "pull.log"), $"localhost:{source}/", into, "-e", shell, "--sglty-path", FakeSsh.Sglty);

@@ -177,6 +177,17 @@ public sealed class RemoteShellTests
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", gone, "localhost:new.txt", "-e", shell, "--sglty-path", FakeSsh.Sglty);
         Assert.Equal((1, $"sglty: error: cannot send '{gone}': no such file or directory"), (exit, error.Trim()));
         Assert.False(File.Exists(shell + ".words"));
+        string alsoGone = Path.Combine(temp.Path, "src", "also-gone.txt");
+        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", gone, alsoGone, "localhost:dst", "-e", shell, "--sglty-path", FakeSsh.Sglty);
+        Assert.Equal((1, $"sglty: error: cannot send '{gone}': no such file or directory; none of the 2 paths given can be found"), (exit, error.Trim()));
+        Assert.False(File.Exists(shell + ".words"));
+
+        // Beside one that is here, it is told and passed over, as scp and rsync go on past it.
+        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", gone, tree, "localhost:dst", "-e", shell, "--sglty-path", FakeSsh.Sglty);
+        Assert.Equal(23, exit);
+        Assert.Contains($"sglty: not sending '{gone}': no such file or directory", error);
+        Assert.Contains("sglty: error: 1 path given could not be found or taken (named above); everything else arrived", error);
+        TestFiles.AssertSameTree(tree, Path.Combine(home, "dst", Path.GetFileName(tree)));
     }
 
     [Fact]
