@@ -732,7 +732,7 @@ internal static partial class SendCommand
             // Quiet, what was left out is named here, as the notices would have named it as it went.
             if (quiet)
                 foreach (var entry in result.NotSent) Console.Error.WriteLine($"sglty: {(result.DryRun ? "would not send" : "not sent")} '{Errors.Printable(entry.Path)}': {Errors.Printable(entry.Reason)}");
-            if (result.DryRun) return DryRunReport(result, options.ExistingOnly, output, log);
+            if (result.DryRun) return DryRunReport(result, options, output, log);
             double seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-9);
             // What travelled, then what did not: files left as they were, files left out, bytes an earlier attempt left.
             var others = NotTravelled(result, "were", notSent: true, earlier: options.CompareDestinations.Count > 0 ? "--compare-dest" : options.CopyDestinations.Count > 0 ? "--copy-dest" : options.LinkDestinations.Count > 0 ? "--link-dest" : null, existingOnly: options.ExistingOnly);
@@ -746,7 +746,7 @@ internal static partial class SendCommand
             string resumed = within.Count > 0 ? $" ({string.Join("; ", within)})" : "";
             string summary = $"sent {Count.Of(result.FilesTransferred, "file")}{besides}, {ByteSize.Format(result.BytesTransferred)}{resumed} in {seconds:0.00} s: {Delivered(result) / seconds / 1e6:0.0} MB/s ({Delivered(result) * 8 / seconds / 1e9:0.00} Gbit/s), {Count.Of(result.Lanes, "lane")}, {ByteSize.Format(result.ShardSize)} shards, {CipherSuites.Name(result.Cipher)}";
             Say(log, summary, unshown: quiet);
-            if (result.EntriesDeleted > 0) Say(log, unshown: quiet, line: $"deleted {Count.Of(result.EntriesDeleted, "entry", "entries")} at the receiver that the source no longer has");
+            if (result.EntriesDeleted > 0) Say(log, unshown: quiet, line: $"deleted {Count.Of(result.EntriesDeleted, "entry", "entries")} at the receiver {DeletedAs(options)}");
             // As rsync skips deletion after an error: what was left out would read as gone from the source.
             if (result.DeletionSkipped) Say(log, "sglty: the receiver did not delete what the source no longer has: entries were left out (named above), which it would take for gone");
             if (result.SourcesRemoved > 0) Say(log, unshown: quiet, line: $"removed {Count.Of(result.SourcesRemoved, "source")} here, which the receiver holds");
@@ -802,7 +802,11 @@ internal static partial class SendCommand
     /// A dry run's answer: on stdout the files a send would send and what it would delete, as rsync -n lists them (with
     /// -i or --out-format, what it would change, as rsync -ni lists it); then the counts, and with --stats rsync's.
     /// </summary>
-    private static int DryRunReport(SendResult result, bool existingOnly, SendOutput output, TransferLog? log)
+    /// <summary>What the receiver deleted, for the summary: with --force alone, only what stood in the way of an entry sent.</summary>
+    private static string DeletedAs(TransferOptions options) =>
+        options.Force && !options.DeleteExtraneous && !options.DeleteMissingArgs ? "that stood in the way of what was sent" : "that the source no longer has";
+
+    private static int DryRunReport(SendResult result, TransferOptions options, SendOutput output, TransferLog? log)
     {
         var (json, lines, quiet, stats, _, names, _, human) = output;
         int exitCode = result.NotSent.Count > 0 || result.EntriesNotDeleted > 0 ? Errors.PartialTransfer : result.EntriesLeftByLimit > 0 ? Errors.DeletionLimit : 0;
@@ -820,7 +824,7 @@ internal static partial class SendCommand
             if (names) WriteList(result.WouldSend, prefix: "");
             WriteList(result.WouldDelete, prefix: "deleting ");
         }
-        var others = NotTravelled(result, "are", existingOnly: existingOnly);
+        var others = NotTravelled(result, "are", existingOnly: options.ExistingOnly);
         if (result.NotSent.Count > 0) others.Add($"{Count.Of(result.NotSent.Count, "entry", "entries")} would not be sent, named above");
         string besides = others.Count > 0 ? $" ({string.Join("; ", others)})" : "";
         Say(log, $"dry run, nothing changed: would send {Count.Of(result.FilesTransferred, "file")}{besides}, {ByteSize.Format(result.BytesTransferred)}", unshown: quiet);
@@ -828,7 +832,7 @@ internal static partial class SendCommand
         {
             // Fewer are named past the receiver's cap, and where a directory in the way of a file is named by what it holds.
             string named = result.EntriesDeleted > result.WouldDelete.Count ? $" ({result.WouldDelete.Count} named)" : "";
-            Say(log, $"would delete {Count.Of(result.EntriesDeleted, "entry", "entries")} at the receiver that the source no longer has{named}", unshown: quiet);
+            Say(log, $"would delete {Count.Of(result.EntriesDeleted, "entry", "entries")} at the receiver {DeletedAs(options)}{named}", unshown: quiet);
         }
         if (result.EntriesNotDeleted > 0) Say(log, $"sglty: {Count.Of(result.EntriesNotDeleted, "entry", "entries")} at the receiver could not be deleted; the receiver's log names them");
         if (result.EntriesLeftByLimit > 0) Say(log, $"sglty: deletions would stop at the --max-delete limit: {Count.Of(result.EntriesLeftByLimit, "entry", "entries")} at the receiver would be left (a directory counted once)");

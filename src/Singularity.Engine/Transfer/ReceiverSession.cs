@@ -922,7 +922,7 @@ internal sealed partial class ReceiverSession
                     string why = _extraneous.Failed > failed && _extraneous.Failures.Count > 0 ? $"not all of it could be deleted: {_extraneous.Failures[^1]}"
                         : _extraneous.KeptByPatterns > kept ? "it holds entries the exclude patterns keep"
                         : _extraneous.KeptAsBackups > backups ? "it holds backups, which stay"
-                        : _extraneous.LeftByLimit > limited ? $"the sender's --max-delete limit of {_mostDeletions} deletions is reached"
+                        : _extraneous.LeftByLimit > limited ? $"the sender's --max-delete limit of {_mostDeletions} {(_mostDeletions == 1 ? "deletion" : "deletions")} is reached"
                         : _extraneous.KeptElsewhere > elsewhere ? "it holds a file system mounted there, which --one-file-system keeps"
                         : "it holds partial files of an interrupted send (`sglty partials --clean` removes them)";
                     throw new EntryConflictException($"{refused}, and {why}");

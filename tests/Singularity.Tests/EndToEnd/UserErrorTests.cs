@@ -432,6 +432,9 @@ public sealed class UserErrorTests
         var (capped, _, cappedError) = await SgltyProcess.RunAsync("send", tree, "--to", url, "--force", "--max-delete", "0");
         Assert.NotEqual(0, capped);
         Assert.Contains("the sender's --max-delete limit of 0 deletions is reached", cappedError);
+        (capped, _, cappedError) = await SgltyProcess.RunAsync("send", tree, "--to", url, "--force", "--max-delete", "1");
+        Assert.NotEqual(0, capped);
+        Assert.Contains("the sender's --max-delete limit of 1 deletion is reached", cappedError);
         Assert.True((await receiver.NextResultAsync()).Succeeded);
         Assert.True(File.Exists(Path.Combine(received, "full", "deep", "x")));
 
@@ -439,6 +442,7 @@ public sealed class UserErrorTests
         Assert.True(dry == 0, dryError);
         Assert.Contains("deleting tree/full/deep/x", listed);
         Assert.DoesNotContain("stale", listed);
+        Assert.Matches("would delete [0-9]+ entries at the receiver that stood in the way of what was sent", listed + dryError);
         Assert.True((await receiver.NextResultAsync()).Succeeded);
         Assert.True(File.Exists(Path.Combine(received, "full", "deep", "x")));
 
