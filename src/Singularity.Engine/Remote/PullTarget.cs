@@ -133,17 +133,19 @@ internal sealed class PullTarget
     }
 
     /// <summary>
-    /// After the pull, however it ended: a dry run's directory goes, and where nothing arrived (a login refused), what
-    /// was made for the pull too, as rsync makes nothing before it is connected. A staging directory that holds what
-    /// arrived stays, for the same pull again to resume; one that holds nothing but the link to the file at the name
-    /// (a send refused there, or one that ended before its first byte) goes, as there is nothing in it to resume.
+    /// After the pull, however it ended: a dry run's directory goes, and where the pull did not finish (a login or
+    /// what was sent refused, an interruption), what was made for it and still holds nothing, as rsync makes nothing
+    /// before it is connected. A staging directory that holds what arrived stays, for the same pull again to resume;
+    /// one that holds nothing but the link to the file at the name (a send refused there, or one that ended before its
+    /// first byte) goes, as there is nothing in it to resume.
     /// </summary>
-    public void Close()
+    public void Close(bool finished)
     {
         if (_standIn is not null) System.IO.Directory.Delete(_standIn, recursive: true);
         if (Staging is { } staging && System.IO.Directory.Exists(staging) && HoldsNothingArrived())
             Remove(() => System.IO.Directory.Delete(staging, recursive: true));
-        if (Arrived) return;
+        if (finished) return;
+        // Not recursive: one that holds what arrived stays.
         for (int i = _made.Count - 1; i >= 0; i--) Remove(() => System.IO.Directory.Delete(_made[i]));
     }
 

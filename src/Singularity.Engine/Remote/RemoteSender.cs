@@ -48,16 +48,18 @@ public static class RemoteSender
         if (filesFrom is not null && RemoteCommand.HasWildcards(paths[0]))
             throw new SingularityException(ErrorCode.BadPath, $"--files-from lists names below one directory on {source.Host}, and '{paths[0]}' is a pattern, which may match many; name the directory");
         var place = PullTarget.Prepare(target, paths, shell.MakePath, options);
+        bool finished = false;
         try
         {
             int code = await RunAsync(source, paths, place, sendWords, shell, options, listen, output, errors, log, filesFrom, logged, cancellationToken).ConfigureAwait(false);
             // What the send there could send goes into place; an interrupted one waits for the same pull again.
             if (code is 0 or PartialTransferExit && !options.DryRun) place.Finish();
+            finished = code is 0 or PartialTransferExit;
             return code;
         }
         finally
         {
-            place.Close();
+            place.Close(finished);
         }
     }
 

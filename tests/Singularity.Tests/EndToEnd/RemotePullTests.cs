@@ -606,6 +606,10 @@ public sealed class RemotePullTests
             Assert.Single(error.Split('\n'), line => line.Contains("the machine pulled from", StringComparison.Ordinal));
             Assert.Equal("# mine\n", File.ReadAllText(bashrc));
             Assert.Equal([bashrc], Directory.GetFileSystemEntries(here));
+            // A directory made for the pull goes with it, as nothing arrived that was asked for.
+            (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", "localhost:logs/*.log", Path.Combine(here, "made", "for-it"), "--mkpath", "-e", shell, "--sglty-path", hostile);
+            Assert.Contains("sglty: error: the machine pulled from " + said, error);
+            Assert.Equal([bashrc], Directory.GetFileSystemEntries(here));
         }
 
         // What was asked for arrives, with the deletion asked for.
