@@ -16,6 +16,8 @@ internal static partial class SendCommand
         var sgltyPath = new Option<string>("--sglty-path") { HelpName = "PROGRAM", Description = "with a [USER@]HOST:DIR destination (or [USER@]HOST:PATH sources), what runs sglty there, as rsync --rsync-path ('/opt/sglty/sglty', 'sudo sglty'); default sglty on the PATH of a login there, else ~/sglty/sglty" };
         var makePath = new Option<bool>("--mkpath") { Description = "with a [USER@]HOST:DIR destination (or DIR here, for a pull), make every missing directory of DIR, as rsync --mkpath (without it, as rsync, only the last, and none above a file named)" };
         var remoteListen = new Option<string>("--remote-listen") { HelpName = "HOST:PORT", Description = "with a [USER@]HOST:DIR destination, what the receiver started there listens on, for a firewall that lets one port through (0.0.0.0:7701); default 0.0.0.0:0, a free port; the lanes connect to it from here, not through the shell" };
+        var tunnel = new Option<bool>("--tunnel") { Description = "with a [USER@]HOST:DIR destination (or [USER@]HOST:PATH sources), carry the lanes through ssh's own connection (ssh -L, or -R for a pull), for a host reached only through ssh: one stream, as scp's, so slower than straight to its port; the default where ssh's configuration reaches the host through a ProxyJump or ProxyCommand" };
+        var noTunnel = new Option<bool>("--no-tunnel") { Description = "connect the lanes straight to the host's port even where ssh's configuration reaches it through a ProxyJump or ProxyCommand" };
         var listenHere = new Option<string>("--listen") { HelpName = "HOST:PORT", Description = "with [USER@]HOST:PATH sources (a pull), what the receiver here listens on, as recv --listen, for a firewall that lets one port through (0.0.0.0:7701: every interface, and the send there is given the address this machine reaches it from); default a free port of that address" };
         var untilStdinCloses = new Option<bool>("--until-stdin-closes") { Description = "stop, as interrupted, when standard input ends (after the token's line, with --token-file -, and with --files-from - --from0 the names, each ended by a NUL, up to an empty one): how `sglty send [USER@]HOST:PATH... DIR` ties the send it starts there through ssh to itself, and gives it its list" };
         var fileName = new Option<string>("--file-name") { HelpName = "NAME", Description = "give the one PATH sent this name in the receiver's directory, as scp and rsync name what they copy to a path that is not a directory (how a pull to DIR/NAME, or a send to [USER@]HOST:DIR/NAME, names it): a file takes the name, a directory goes into a directory of that name" };
@@ -137,7 +139,7 @@ internal static partial class SendCommand
         var inPlace = new Option<bool>("--inplace") { Description = "write a changed file into the one standing at its name, where it stands, as rsync --inplace does: no second copy takes the space (for large images and databases on a full disk), and with delta only the shards that differ are written (a file with other names is still written beside its name); as with rsync, a send that fails part way leaves it part old, part new, and readers see it change; not with --sparse or --backup (Linux receivers)" };
         var append = new Option<bool>("--append", "--append-verify") { Description = "for logs that grow, as rsync --append-verify: --inplace with delta on whatever the path, so only what follows what the receiver holds travels (with the shard it ends in), every kept shard compared first; unlike rsync --append, a copy as long as the source or longer is not left as it is but brought to the source's contents (cut, where the log was rotated); a receiver started with --no-delta takes the whole log; not with --whole-file, --sparse or --backup" };
         var wholeFile = new Option<bool>("--whole-file", "-W") { Description = "send changed files whole, never as a delta, as rsync --whole-file does" };
-        var command = new Command("send", "send files and directories to a receiver: one started through ssh (sglty send PATH... [USER@]HOST:DIR), or one running already (--to URL); or pull them from another machine, where ssh starts the send (sglty send [USER@]HOST:PATH... DIR)") { paths, to, rsh, sgltyPath, remoteListen, makePath, listenHere, untilStdinCloses, fileName, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, modifyWindow, omitDirTimes, omitLinkTimes, update, ignoreExisting, existing, maxSize, minSize, delete, deleteExcluded, ignoreErrors, maxDelete, exclude, excludeFrom, include, includeFrom, filter, relative, filesFrom, recursive, from0, dryRun, verbose, quiet, itemize, outFormat, stats, info, logFile, logFileFormat, owners, owner, group, noOwner, noGroup, chown, archive, xattrs, acls, devices, specials, devicesAndSpecials, noDevices, noSpecials, noDevicesOrSpecials, human, noHuman, numericIds, hardLinks, oneFileSystem, copyLinks, copyUnsafeLinks, copyDirLinks, safeLinks, chmod, pruneEmpty, ignoreMissing, deleteMissing, force, removeSources, backup, backupDir, suffix, linkDest, compareDest, copyDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile, inPlace, append };
+        var command = new Command("send", "send files and directories to a receiver: one started through ssh (sglty send PATH... [USER@]HOST:DIR), or one running already (--to URL); or pull them from another machine, where ssh starts the send (sglty send [USER@]HOST:PATH... DIR)") { paths, to, rsh, sgltyPath, remoteListen, makePath, tunnel, noTunnel, listenHere, untilStdinCloses, fileName, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, modifyWindow, omitDirTimes, omitLinkTimes, update, ignoreExisting, existing, maxSize, minSize, delete, deleteExcluded, ignoreErrors, maxDelete, exclude, excludeFrom, include, includeFrom, filter, relative, filesFrom, recursive, from0, dryRun, verbose, quiet, itemize, outFormat, stats, info, logFile, logFileFormat, owners, owner, group, noOwner, noGroup, chown, archive, xattrs, acls, devices, specials, devicesAndSpecials, noDevices, noSpecials, noDevicesOrSpecials, human, noHuman, numericIds, hardLinks, oneFileSystem, copyLinks, copyUnsafeLinks, copyDirLinks, safeLinks, chmod, pruneEmpty, ignoreMissing, deleteMissing, force, removeSources, backup, backupDir, suffix, linkDest, compareDest, copyDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile, inPlace, append };
         foreach (var option in asAlways) command.Options.Add(option);
         command.Validators.Add(result =>
         {
@@ -192,8 +194,10 @@ internal static partial class SendCommand
                         result.AddError(ex.Message);
                     }
                 }
-                if (!remote && new Option[] { rsh, sgltyPath, remoteListen, makePath }.FirstOrDefault(option => result.GetResult(option) is not null) is { } shellOnly)
+                if (!remote && new Option[] { rsh, sgltyPath, remoteListen, makePath, tunnel, noTunnel }.FirstOrDefault(option => result.GetResult(option) is not null) is { } shellOnly)
                     result.AddError($"{shellOnly.Name} goes with a [USER@]HOST:DIR destination, whose receiver is started through ssh; a URL names one already running");
+                if (result.GetValue(tunnel) && result.GetValue(noTunnel))
+                    result.AddError("--tunnel and --no-tunnel ask for opposite things; give one");
                 if (remote && !pulls && result.GetValue(remoteListen) is { } listenThere && !IsListenAddress(listenThere))
                     result.AddError($"--remote-listen takes HOST:PORT, as 0.0.0.0:7701 (port 0 for a free one), not '{listenThere}'");
                 if (remote && !pulls && result.GetResult(fileName) is not null)
@@ -331,8 +335,8 @@ internal static partial class SendCommand
             var output = new SendOutput(result.GetValue(json), lines, result.GetValue(quiet), statsLevel, Progress: flags.Progress is not 0, Names: flags.Name is not 0, logged, humanLevel);
             if (result.GetValue(to) is null && Pull(result.GetValue(paths)!) is { } pull)
             {
-                var from = new RemoteShell { Command = RemoteShell.Words(ShellCommand(result.GetValue(rsh))), Program = result.GetValue(sgltyPath), MakePath = result.GetValue(makePath) };
-                var words = WordsThere(result, paths, [rsh, sgltyPath, makePath, listenHere, exclude, excludeFrom, include, includeFrom, filter, filesFrom, from0, logFile]);
+                var from = new RemoteShell { Command = RemoteShell.Words(ShellCommand(result.GetValue(rsh))), Program = result.GetValue(sgltyPath), MakePath = result.GetValue(makePath), Tunnel = Tunnel(result, tunnel, noTunnel) };
+                var words = WordsThere(result, paths, [rsh, sgltyPath, makePath, tunnel, noTunnel, listenHere, exclude, excludeFrom, include, includeFrom, filter, filesFrom, from0, logFile]);
                 // The log is written here, of the lines the send there writes to its standard error.
                 if (result.GetValue(logFile) is not null) words = words.Append("--log-file=-");
                 var here = result.GetValue(listenHere) is { } listenAt ? RecvCommand.ParseListen(listenAt) : null;
@@ -348,12 +352,17 @@ internal static partial class SendCommand
                     Program = result.GetValue(sgltyPath),
                     Listen = result.GetValue(remoteListen) ?? new RemoteShell().Listen,
                     MakePath = result.GetValue(makePath),
+                    Tunnel = Tunnel(result, tunnel, noTunnel),
                 })
                 : null;
             return RunAsync(sources, result.GetValue(filesFrom) is { } list ? (list, result.GetValue(from0)) : null, destination!, throughShell, options, PatternsInOrder(result, exclude, excludeFrom, include, includeFrom, filter), result.GetValue(token), result.GetValue(tokenFile), result.GetValue(untilStdinCloses), output, cancellationToken);
         });
         return command;
     }
+
+    /// <summary>--tunnel, --no-tunnel, or neither (null: as ssh's configuration reaches the host).</summary>
+    private static bool? Tunnel(ParseResult result, Option<bool> tunnel, Option<bool> noTunnel) =>
+        result.GetValue(tunnel) ? true : result.GetValue(noTunnel) ? false : null;
 
     /// <summary>
     /// The words of the command line for the send a pull starts there, in the order given: every option but those

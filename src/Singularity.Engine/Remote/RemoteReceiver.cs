@@ -69,9 +69,30 @@ public sealed class RemoteReceiver : IAsyncDisposable
         options ??= new TransferOptions();
         // Nothing is made there for a send that fails here.
         SourceScanner.CheckGiven(paths, ScanRules.Of(options));
-        string host = await ShellProcess.HostToReachAsync(target, shell, cancellationToken).ConfigureAwait(false);
+        var (host, tunnel) = await ShellProcess.ReachAsync(target, shell, cancellationToken).ConfigureAwait(false);
         var fileTarget = RemoteCommand.FileTarget(target, paths, options);
-        var started = ShellProcess.Start(ShellProcess.Info(shell, target, RemoteCommand.For(target, shell, options, fileTarget)), shell);
+        if (!tunnel) return await StartOnceAsync(target, shell, options, fileTarget, host, null, log, cancellationToken).ConfigureAwait(false);
+        // Through ssh: the receiver there listens on its loopback, and ssh here on this machine's, carrying each lane
+        // from one to the other. The port there is chosen here, as ssh must name it; one taken there is chosen again.
+        int? given = int.Parse(shell.Listen[(shell.Listen.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture) is > 0 and var port ? port : null;
+        for (int attempt = 1; ; attempt++)
+        {
+            int there = given ?? ShellProcess.PortThere(), here = ShellProcess.FreePortHere();
+            try
+            {
+                return await StartOnceAsync(target, shell with { Listen = $"127.0.0.1:{there}" }, options, fileTarget, "127.0.0.1", (ShellProcess.Forward("-L", here, there), here), log, cancellationToken).ConfigureAwait(false);
+            }
+            catch (SingularityException ex) when (given is null && attempt < 3 && ex.Message.Contains("address already in use", StringComparison.Ordinal))
+            {
+            }
+        }
+    }
+
+    /// <summary>Starts the receiver there once; through ssh's tunnel where <paramref name="tunnel"/> gives its words and the port here that reaches it.</summary>
+    private static async Task<RemoteReceiver> StartOnceAsync(RemoteTarget target, RemoteShell shell, TransferOptions options, (string Parent, string Name)? fileTarget, string host,
+        (IReadOnlyList<string> Words, int Port)? tunnel, Action<string>? log, CancellationToken cancellationToken)
+    {
+        var started = ShellProcess.Start(ShellProcess.Info(shell, target, RemoteCommand.For(target, shell, options, fileTarget), forward: tunnel?.Words), shell);
         var remote = new RemoteReceiver(started, target, log);
         var process = started.Process;
         try
@@ -94,7 +115,8 @@ public sealed class RemoteReceiver : IAsyncDisposable
             {
                 throw remote.NoAnswer(options.RetryTimeout);
             }
-            remote.Url = ConnectionUrl.Parse(printed) with { Host = host, Directory = null };
+            var url = ConnectionUrl.Parse(printed);
+            remote.Url = url with { Host = host, Port = tunnel?.Port ?? url.Port, Directory = null };
             if (remote._namesFile) remote.FileName = fileTarget?.Name;
             return remote;
         }

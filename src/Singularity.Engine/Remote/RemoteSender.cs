@@ -51,7 +51,20 @@ public static class RemoteSender
         bool finished = false;
         try
         {
-            int code = await RunAsync(source, paths, place, sendWords, shell, options, listen, output, errors, log, filesFrom, logged, cancellationToken).ConfigureAwait(false);
+            var (host, tunnel) = await ShellProcess.ReachAsync(source, shell, cancellationToken).ConfigureAwait(false);
+            int code;
+            for (int attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    code = await RunAsync(source, paths, place, sendWords, shell, options, listen, host, tunnel ? ShellProcess.PortThere() : null, output, errors, log, filesFrom, logged, cancellationToken).ConfigureAwait(false);
+                    break;
+                }
+                catch (PortTakenThere) when (attempt < 3)
+                {
+                    // ssh ended before the send there ran: another port is chosen.
+                }
+            }
             // What the send there could send goes into place; an interrupted one waits for the same pull again.
             if (code is 0 or PartialTransferExit && !options.DryRun) place.Finish();
             finished = code is 0 or PartialTransferExit;
@@ -69,19 +82,30 @@ public static class RemoteSender
     // sglty's exit code for a send interrupted (128 + SIGINT, as a shell reports Ctrl-C).
     private const int InterruptedExit = 130;
 
+    /// <summary>ssh could not listen on the port chosen there for the tunnel, and ran nothing.</summary>
+    private sealed class PortTakenThere : Exception;
+
+    // What ssh says then.
+    private const string PortTaken = "remote port forwarding failed for listen port";
+
+    /// <summary>
+    /// One attempt of the pull: straight to this machine's port, or, with <paramref name="tunnelPort"/>, through ssh's
+    /// connection, which listens on that port of the loopback there and carries each lane to the receiver here.
+    /// </summary>
     private static async Task<int> RunAsync(RemoteTarget source, IReadOnlyList<string> paths, PullTarget place, IReadOnlyList<string> sendWords, RemoteShell shell, TransferOptions options,
-        IPEndPoint? listen, Action<string>? output, Action<string>? errors, Action<string>? log, IReadOnlyList<string>? filesFrom, Action<string>? logged, CancellationToken cancellationToken)
+        IPEndPoint? listen, string host, int? tunnelPort, Action<string>? output, Action<string>? errors, Action<string>? log, IReadOnlyList<string>? filesFrom, Action<string>? logged, CancellationToken cancellationToken)
     {
         bool everywhere = listen is null || listen.Address.Equals(IPAddress.Any) || listen.Address.Equals(IPAddress.IPv6Any);
         // Where the host cannot be looked up here, the receiver listens everywhere, and the send there takes this
-        // machine's address from what its login saw (ssh's SSH_CONNECTION).
-        var address = everywhere
-            ? await AddressTowardAsync(await ShellProcess.HostToReachAsync(source, shell, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false)
+        // machine's address from what its login saw (ssh's SSH_CONNECTION). Through ssh, on the loopback alone (at
+        // --listen's port, where given).
+        var address = tunnelPort is not null ? IPAddress.Loopback
+            : everywhere ? await AddressTowardAsync(host, cancellationToken).ConfigureAwait(false)
             : listen!.Address;
         await using var receiver = SingularityReceiver.Start(new ReceiverOptions
         {
             Directory = place.Directory,
-            Listen = listen ?? new IPEndPoint(address ?? IPAddress.IPv6Any, 0),
+            Listen = tunnelPort is not null ? new IPEndPoint(IPAddress.Loopback, listen?.Port ?? 0) : listen ?? new IPEndPoint(address ?? IPAddress.IPv6Any, 0),
             Token = SessionToken.Generate(),
             Transfer = new TransferOptions
             {
@@ -110,8 +134,10 @@ public static class RemoteSender
         using var stop = new CancellationTokenSource();
         var serving = receiver.RunAsync(stop.Token);
         // Without a link's scope: that is this machine's own number for the interface.
-        var url = receiver.Url with { Host = address is null ? "" : new IPAddress(address.GetAddressBytes()).ToString(), Token = null };
-        using var shellProcess = ShellProcess.Start(ShellProcess.Info(shell, source, RemoteCommand.ForSend(shell, url, sendWords, paths, place.FileName, listed: filesFrom is not null), terminalRefused: true), shell);
+        var url = tunnelPort is { } there ? receiver.Url with { Host = "127.0.0.1", Port = there, Token = null }
+            : receiver.Url with { Host = address is null ? "" : new IPAddress(address.GetAddressBytes()).ToString(), Token = null };
+        var forward = tunnelPort is { } from ? ShellProcess.Forward("-R", from, receiver.Url.Port) : null;
+        using var shellProcess = ShellProcess.Start(ShellProcess.Info(shell, source, RemoteCommand.ForSend(shell, url, sendWords, paths, place.FileName, listed: filesFrom is not null), terminalRefused: true, forward), shell);
         var process = shellProcess.Process;
         // Lines read, and callbacks still passing one on (a slow reader here holds them): how the end tells a pipe that
         // still carries what the send there printed from one a process left behind holds open.
@@ -127,6 +153,8 @@ public static class RemoteSender
                 // receiver's refusal, which the send there repeats, is told here once, in the pull's own words.
                 if (keep && logged is not null && line.StartsWith(LogLine, StringComparison.Ordinal)) logged(line[LogLine.Length..]);
                 else if (keep && line.Contains(PullAdmission.Refusal, StringComparison.Ordinal)) shellProcess.Keep(line);
+                // A port taken there is chosen again, unseen.
+                else if (keep && tunnelPort is not null && line.Contains(PortTaken, StringComparison.Ordinal)) shellProcess.Keep(line);
                 else
                 {
                     if (keep) shellProcess.Keep(line);
@@ -176,6 +204,8 @@ public static class RemoteSender
         }
         // Ended here: ssh itself may have taken the same Ctrl-C and ended with its own code.
         cancellationToken.ThrowIfCancellationRequested();
+        if (tunnelPort is not null && !place.Arrived && process.ExitCode == 255 && shellProcess.Lines.Any(line => line.Contains(PortTaken, StringComparison.Ordinal)))
+            throw new PortTakenThere();
         if (refusal.Task.IsCompleted) throw new SingularityException(ErrorCode.ProtocolViolation, $"{refusal.Task.Result} (from {source.Host}); nothing it sent beyond what was asked for was written here");
         if (directoryOnFile) throw new SingularityException(ErrorCode.BadPath, $"what was pulled is a directory, and '{place.Named}' is not one; pull it to another name, or into the directory above");
         return ExitCode(shellProcess, source, paths, shell, url, place.Arrived, sessionDone, log);

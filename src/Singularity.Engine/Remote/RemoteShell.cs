@@ -14,6 +14,13 @@ public sealed record RemoteShell
     /// <summary>What the receiver there listens on, HOST:PORT (port 0 picks a free one): the lanes connect to it straight from this machine, not through the shell.</summary>
     public string Listen { get; init; } = "0.0.0.0:0";
 
+    /// <summary>
+    /// Whether the lanes go through ssh's own connection (ssh -L for a send there, -R for a pull), as one stream beside
+    /// the login's: for a host reached only through ssh. Null, the default: where ssh's configuration reaches the host
+    /// through another (a ProxyJump or a ProxyCommand), else straight to the host's port, which is faster. Only with ssh.
+    /// </summary>
+    public bool? Tunnel { get; init; }
+
     /// <summary>Make every missing directory of the target, as rsync --mkpath; without it, as rsync, only the last one (and none above a file named).</summary>
     public bool MakePath { get; init; }
 

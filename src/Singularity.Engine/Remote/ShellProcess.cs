@@ -40,7 +40,7 @@ internal sealed class ShellProcess : IDisposable
     /// <paramref name="terminalRefused"/>, after the user's words too, so that no -t of theirs asks for one: a terminal
     /// there would echo the input, which carries a token.
     /// </summary>
-    public static ProcessStartInfo Info(RemoteShell shell, RemoteTarget target, string command, bool terminalRefused = false)
+    public static ProcessStartInfo Info(RemoteShell shell, RemoteTarget target, string command, bool terminalRefused = false, IReadOnlyList<string>? forward = null)
     {
         var info = new ProcessStartInfo(shell.Command[0])
         {
@@ -56,6 +56,7 @@ internal sealed class ShellProcess : IDisposable
         if (IsSsh(shell) && !last) info.ArgumentList.Add("-T");
         foreach (string word in shell.Command.Skip(1)) info.ArgumentList.Add(word);
         if (last) info.ArgumentList.Add("-T");
+        foreach (string word in forward ?? []) info.ArgumentList.Add(word);
         if (target.User is { } user)
         {
             info.ArgumentList.Add("-l");
@@ -79,17 +80,29 @@ internal sealed class ShellProcess : IDisposable
 
     /// <summary>
     /// The host the lanes connect to: the one given, or for ssh the name its configuration gives that host (ssh -G), so
-    /// that an alias of ~/.ssh/config reaches the same machine.
+    /// that an alias of ~/.ssh/config reaches the same machine; and whether the lanes go through ssh's connection
+    /// (<see cref="RemoteShell.Tunnel"/>; by default where that configuration reaches the host through another, a
+    /// ProxyJump or a ProxyCommand, which the lanes could not reach it by). A tunnel asked for through a shell that is
+    /// not ssh is an <see cref="SingularityException"/>.
     /// </summary>
-    public static async Task<string> HostToReachAsync(RemoteTarget target, RemoteShell shell, CancellationToken cancellationToken)
+    public static async Task<(string Host, bool Tunnel)> ReachAsync(RemoteTarget target, RemoteShell shell, CancellationToken cancellationToken)
     {
-        if (!IsSsh(shell)) return target.Host;
+        if (shell.Tunnel == true && !IsSsh(shell))
+            throw new SingularityException(ErrorCode.BadPath, $"--tunnel carries the lanes through ssh's own connection, and the remote shell is '{shell.Command[0]}'; give ssh as the remote shell (-e)");
+        if (!IsSsh(shell)) return (target.Host, false);
+        string printed = await ConfigurationAsync(target, shell, cancellationToken).ConfigureAwait(false);
+        return (ConfiguredHost(printed) ?? target.Host, shell.Tunnel ?? Proxied(printed));
+    }
+
+    /// <summary>What ssh -G prints of its configuration for the host; empty where it cannot tell.</summary>
+    private static async Task<string> ConfigurationAsync(RemoteTarget target, RemoteShell shell, CancellationToken cancellationToken)
+    {
         var info = Info(shell with { Command = [.. shell.Command, "-G"] }, target, "true");
         Process? process = null;
         try
         {
             process = Process.Start(info);
-            if (process is null) return target.Host;
+            if (process is null) return "";
             process.StandardInput.Close();
             using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             limit.CancelAfter(TimeSpan.FromSeconds(5));
@@ -97,7 +110,7 @@ internal sealed class ShellProcess : IDisposable
             string printed = await process.StandardOutput.ReadToEndAsync(limit.Token).ConfigureAwait(false);
             await errors.ConfigureAwait(false);
             await process.WaitForExitAsync(limit.Token).ConfigureAwait(false);
-            return process.ExitCode == 0 && ConfiguredHost(printed) is { } configured ? configured : target.Host;
+            return process.ExitCode == 0 ? printed : "";
         }
         catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or InvalidOperationException or IOException or OperationCanceledException)
         {
@@ -110,7 +123,7 @@ internal sealed class ShellProcess : IDisposable
                 // It ended meanwhile.
             }
             cancellationToken.ThrowIfCancellationRequested();
-            return target.Host;
+            return "";
         }
         finally
         {
@@ -119,12 +132,37 @@ internal sealed class ShellProcess : IDisposable
     }
 
     /// <summary>The "hostname" line of what ssh -G prints; null when it has none.</summary>
-    public static string? ConfiguredHost(string printed)
+    public static string? ConfiguredHost(string printed) => Setting(printed, "hostname");
+
+    /// <summary>Whether what ssh -G prints reaches the host through another: a ProxyJump or a ProxyCommand other than "none".</summary>
+    public static bool Proxied(string printed) =>
+        Setting(printed, "proxyjump") is { } jump && jump != "none" || Setting(printed, "proxycommand") is { } command && command != "none";
+
+    private static string? Setting(string printed, string name)
     {
         foreach (string line in printed.Split('\n'))
-            if (line.StartsWith("hostname ", StringComparison.Ordinal) && line[9..].Trim() is { Length: > 0 } name)
-                return name;
+            if (line.StartsWith(name + " ", StringComparison.Ordinal) && line[(name.Length + 1)..].Trim() is { Length: > 0 } value)
+                return value;
         return null;
+    }
+
+    /// <summary>
+    /// The words that ask ssh to carry connections to <paramref name="to"/> through its own: <paramref name="direction"/>
+    /// -L from <paramref name="from"/> here to <paramref name="to"/> there, or -R from <paramref name="from"/> there to
+    /// <paramref name="to"/> here, both on loopback; ssh ends at once where it cannot, before the command runs.
+    /// </summary>
+    public static IReadOnlyList<string> Forward(string direction, int from, int to) =>
+        ["-o", "ExitOnForwardFailure=yes", direction, $"127.0.0.1:{from}:127.0.0.1:{to}"];
+
+    /// <summary>A port for the far end of a tunnel, which only that machine can tell is free: one chosen at random among those few services use.</summary>
+    public static int PortThere() => Random.Shared.Next(20_000, 32_768);
+
+    /// <summary>A port free here on loopback now, for the near end of a tunnel that ssh listens on.</summary>
+    public static int FreePortHere()
+    {
+        using var probe = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        probe.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        return ((System.Net.IPEndPoint)probe.LocalEndPoint!).Port;
     }
 
     /// <summary>Starts <paramref name="info"/>; a shell that cannot run is a <see cref="SingularityException"/> that says what to do.</summary>

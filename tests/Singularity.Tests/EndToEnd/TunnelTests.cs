@@ -1,0 +1,52 @@
+using Singularity.Tests.Support;
+
+namespace Singularity.Tests.EndToEnd;
+
+/// <summary>
+/// Through a real OpenSSH server: a host reached through a jump host (ProxyJump) is reached by the lanes through ssh's
+/// own connection, pushed to (ssh -L) and pulled from (ssh -R), as scp reaches it; --tunnel and --no-tunnel choose.
+/// </summary>
+public sealed class TunnelTests
+{
+    [SkippableFact]
+    public async Task A_host_behind_a_jump_host_is_pushed_to_and_pulled_from_through_ssh()
+    {
+        using var temp = new TempDirectory();
+        using var sshd = await RealSshd.StartAsync(temp);
+        Skip.If(sshd is null, "needs Linux, OpenSSH's sshd and client, and root to serve its logins");
+        string tree = temp.Sub("src/tree");
+        TestFiles.Create(Path.Combine(tree, "big.bin"), (5 << 20) + 11, seed: 1);
+        TestFiles.Create(Path.Combine(tree, "sub", "small.txt"), 300, seed: 2);
+        string[] shell = ["-e", sshd.Ssh, "--sglty-path", RealSshd.Sglty];
+
+        // Pushed: its configuration names a jump host, so the lanes go through ssh, to the receiver's loopback there.
+        string pushed = temp.Sub("pushed");
+        var (exit, _, error) = await SgltyProcess.RunAsync(["send", tree, $"root@behind:{pushed}", .. shell]);
+        Assert.True(exit == 0, error);
+        TestFiles.AssertSameTree(tree, Path.Combine(pushed, "tree"));
+        string started = Assert.Single(sshd.TakeWords(), line => !line.Contains(" -G ", StringComparison.Ordinal));
+        Assert.Matches(@"-o ExitOnForwardFailure=yes -L 127\.0\.0\.1:[0-9]+:127\.0\.0\.1:[0-9]+ -l root behind ", started);
+        Assert.Contains("--listen=127.0.0.1:", started);
+
+        // Pulled: the send there connects to its own loopback, which ssh carries back here.
+        string pulled = Path.Combine(temp.Path, "pulled");
+        (exit, _, error) = await SgltyProcess.RunAsync(["send", $"root@behind:{tree}", pulled, .. shell]);
+        Assert.True(exit == 0, error);
+        TestFiles.AssertSameTree(tree, Path.Combine(pulled, "tree"));
+        started = Assert.Single(sshd.TakeWords(), line => !line.Contains(" -G ", StringComparison.Ordinal));
+        Assert.Matches(@"-o ExitOnForwardFailure=yes -R 127\.0\.0\.1:[0-9]+:127\.0\.0\.1:[0-9]+ -l root behind ", started);
+        Assert.Contains("--to=sglty://127.0.0.1:", started);
+
+        // --no-tunnel goes straight to the host's port (here as reachable), and --tunnel through ssh where it need not.
+        TestFiles.Create(Path.Combine(tree, "sub", "new.txt"), 20, seed: 3);
+        (exit, _, error) = await SgltyProcess.RunAsync(["send", "--no-tunnel", tree, $"root@behind:{pushed}", .. shell]);
+        Assert.True(exit == 0, error);
+        TestFiles.AssertSameTree(tree, Path.Combine(pushed, "tree"));
+        Assert.DoesNotContain(sshd.TakeWords(), line => line.Contains("ExitOnForwardFailure", StringComparison.Ordinal));
+        TestFiles.Create(Path.Combine(tree, "sub", "newer.txt"), 30, seed: 4);
+        (exit, _, error) = await SgltyProcess.RunAsync(["send", "--tunnel", $"root@direct:{tree}", pulled, .. shell]);
+        Assert.True(exit == 0, error);
+        TestFiles.AssertSameTree(tree, Path.Combine(pulled, "tree"));
+        Assert.Contains(sshd.TakeWords(), line => line.Contains(" -R 127.0.0.1:", StringComparison.Ordinal));
+    }
+}
