@@ -60,6 +60,15 @@ public sealed record TransferOptions
     /// <summary>TCP congestion control for this side's connections, such as "bbr" or "cubic" (Linux: TCP_CONGESTION); null keeps the system default.</summary>
     public string? CongestionControl { get; init; }
 
+    /// <summary>
+    /// Which of the receiver's host's addresses the sender connects to, as rsync's and ssh's -4 and -6 choose:
+    /// <see cref="System.Net.Sockets.AddressFamily.InterNetwork"/> (IPv4) or
+    /// <see cref="System.Net.Sockets.AddressFamily.InterNetworkV6"/> (IPv6); the ssh that starts the other end is asked
+    /// for the same, and a pull's receiver listens on an address of that family. Default
+    /// <see cref="System.Net.Sockets.AddressFamily.Unspecified"/>: any.
+    /// </summary>
+    public System.Net.Sockets.AddressFamily AddressFamily { get; init; }
+
     /// <summary>Flush every file to stable storage before it is renamed into place. Default true.</summary>
     public bool Durable { get; init; } = true;
 
@@ -688,6 +697,8 @@ public sealed record TransferOptions
             throw new ArgumentOutOfRangeException(nameof(Retries), Retries, "retries cannot be negative");
         if (RetryTimeout < TimeSpan.Zero)
             throw new ArgumentOutOfRangeException(nameof(RetryTimeout), RetryTimeout, "the retry timeout cannot be negative");
+        if (AddressFamily is not (System.Net.Sockets.AddressFamily.Unspecified or System.Net.Sockets.AddressFamily.InterNetwork or System.Net.Sockets.AddressFamily.InterNetworkV6))
+            throw new ArgumentOutOfRangeException(nameof(AddressFamily), AddressFamily, "the address family is IPv4 (InterNetwork), IPv6 (InterNetworkV6), or either (Unspecified)");
         CheckTimer(HandshakeTimeout, nameof(HandshakeTimeout), "the handshake timeout");
         CheckTimer(StallTimeout, nameof(StallTimeout), "the stall timeout");
         CheckTimer(IdleTimeout, nameof(IdleTimeout), "the idle timeout");

@@ -92,7 +92,7 @@ public sealed class RemoteReceiver : IAsyncDisposable
     private static async Task<RemoteReceiver> StartOnceAsync(RemoteTarget target, RemoteShell shell, TransferOptions options, (string Parent, string Name)? fileTarget, string host,
         (IReadOnlyList<string> Words, int Port)? tunnel, Action<string>? log, CancellationToken cancellationToken)
     {
-        var started = ShellProcess.Start(ShellProcess.Info(shell, target, RemoteCommand.For(target, shell, options, fileTarget), forward: tunnel?.Words), shell);
+        var started = ShellProcess.Start(ShellProcess.Info(shell, target, RemoteCommand.For(target, shell, options, fileTarget), forward: tunnel?.Words, family: options.AddressFamily), shell);
         var remote = new RemoteReceiver(started, target, log);
         var process = started.Process;
         try

@@ -100,12 +100,13 @@ public static class RemoteSender
         // machine's address from what its login saw (ssh's SSH_CONNECTION). Through ssh, on the loopback alone (at
         // --listen's port, where given).
         var address = tunnelPort is not null ? IPAddress.Loopback
-            : everywhere ? await AddressTowardAsync(host, cancellationToken).ConfigureAwait(false)
+            : everywhere ? await AddressTowardAsync(host, options.AddressFamily, cancellationToken).ConfigureAwait(false)
             : listen!.Address;
         await using var receiver = SingularityReceiver.Start(new ReceiverOptions
         {
             Directory = place.Directory,
-            Listen = tunnelPort is not null ? new IPEndPoint(IPAddress.Loopback, listen?.Port ?? 0) : listen ?? new IPEndPoint(address ?? IPAddress.IPv6Any, 0),
+            Listen = tunnelPort is not null ? new IPEndPoint(IPAddress.Loopback, listen?.Port ?? 0)
+                : listen ?? new IPEndPoint(address ?? (options.AddressFamily == AddressFamily.InterNetwork ? IPAddress.Any : IPAddress.IPv6Any), 0),
             Token = SessionToken.Generate(),
             Transfer = new TransferOptions
             {
@@ -137,7 +138,7 @@ public static class RemoteSender
         var url = tunnelPort is { } there ? receiver.Url with { Host = "127.0.0.1", Port = there, Token = null }
             : receiver.Url with { Host = address is null ? "" : new IPAddress(address.GetAddressBytes()).ToString(), Token = null };
         var forward = tunnelPort is { } from ? ShellProcess.Forward("-R", from, receiver.Url.Port) : null;
-        using var shellProcess = ShellProcess.Start(ShellProcess.Info(shell, source, RemoteCommand.ForSend(shell, url, sendWords, paths, place.FileName, listed: filesFrom is not null), terminalRefused: true, forward), shell);
+        using var shellProcess = ShellProcess.Start(ShellProcess.Info(shell, source, RemoteCommand.ForSend(shell, url, sendWords, paths, place.FileName, listed: filesFrom is not null), terminalRefused: true, forward, options.AddressFamily), shell);
         var process = shellProcess.Process;
         // Lines read, and callbacks still passing one on (a slow reader here holds them): how the end tells a pipe that
         // still carries what the send there printed from one a process left behind holds open.
@@ -311,12 +312,13 @@ public static class RemoteSender
     /// it (a datagram socket's connect sends nothing): where the lanes from there are to connect. Null where the host
     /// cannot be looked up here (an alias a remote shell other than ssh knows) or no route leads to it.
     /// </summary>
-    internal static async Task<IPAddress?> AddressTowardAsync(string host, CancellationToken cancellationToken)
+    internal static async Task<IPAddress?> AddressTowardAsync(string host, AddressFamily family, CancellationToken cancellationToken)
     {
         IPAddress[] addresses;
         try
         {
-            addresses = IPAddress.TryParse(host, out var given) ? [given] : await Dns.GetHostAddressesAsync(host, cancellationToken).ConfigureAwait(false);
+            addresses = IPAddress.TryParse(host, out var given) ? [given] : await Dns.GetHostAddressesAsync(host, family, cancellationToken).ConfigureAwait(false);
+            if (family != AddressFamily.Unspecified) addresses = Array.FindAll(addresses, address => address.AddressFamily == family);
         }
         catch (SocketException)
         {

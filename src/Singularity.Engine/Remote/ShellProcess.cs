@@ -40,7 +40,8 @@ internal sealed class ShellProcess : IDisposable
     /// <paramref name="terminalRefused"/>, after the user's words too, so that no -t of theirs asks for one: a terminal
     /// there would echo the input, which carries a token.
     /// </summary>
-    public static ProcessStartInfo Info(RemoteShell shell, RemoteTarget target, string command, bool terminalRefused = false, IReadOnlyList<string>? forward = null)
+    public static ProcessStartInfo Info(RemoteShell shell, RemoteTarget target, string command, bool terminalRefused = false, IReadOnlyList<string>? forward = null,
+        System.Net.Sockets.AddressFamily family = System.Net.Sockets.AddressFamily.Unspecified)
     {
         var info = new ProcessStartInfo(shell.Command[0])
         {
@@ -54,6 +55,8 @@ internal sealed class ShellProcess : IDisposable
         // Once: after the user's words where it must come last, else before them, as for the push.
         bool last = terminalRefused && IsSsh(shell) && shell.Command.Count > 1;
         if (IsSsh(shell) && !last) info.ArgumentList.Add("-T");
+        // ssh logs in over the family the lanes take.
+        if (IsSsh(shell) && family != System.Net.Sockets.AddressFamily.Unspecified) info.ArgumentList.Add(Transport.Families.Option(family));
         foreach (string word in shell.Command.Skip(1)) info.ArgumentList.Add(word);
         if (last) info.ArgumentList.Add("-T");
         foreach (string word in forward ?? []) info.ArgumentList.Add(word);

@@ -154,10 +154,10 @@ internal sealed partial class SenderSession
         _url = url;
         _options = options;
         _progress = progress;
-        _transport = new TcpTransport(options.SocketBufferSize, options.CongestionControl, traffic: _traffic);
+        _transport = new TcpTransport(options.SocketBufferSize, options.CongestionControl, traffic: _traffic, family: options.AddressFamily);
         // A lane whose path goes silent is ended by its own kernel, while the other lanes go on. Not the control
         // connection: it may wait unread while the receiver prepares a chunk (IdleTimeout).
-        _laneTransport = new TcpTransport(options.SocketBufferSize, options.CongestionControl, options.LaneSilenceTimeout, _traffic);
+        _laneTransport = new TcpTransport(options.SocketBufferSize, options.CongestionControl, options.LaneSilenceTimeout, _traffic, options.AddressFamily);
         // A retry scans again; what it skips was reported by the first attempt.
         _exclude = ExcludePatterns.Parse(ExcludePatterns.ForSide(options.Exclude, sender: true));
         // What the receiver's deletion keeps: the excludes (unless --delete-excluded) and the protect rules.

@@ -10,7 +10,7 @@ namespace Singularity.Engine.Transport;
 /// silent under one lane, or a peer that stopped reading it, ends that lane alone, while a lane that is merely slow
 /// keeps being acknowledged and lives on. With <paramref name="traffic"/>, its connections count what they write and read there.
 /// </summary>
-internal sealed class TcpTransport(int socketBufferSize, string? congestionControl = null, TimeSpan? unansweredTimeout = null, Traffic? traffic = null) : ILaneTransport
+internal sealed class TcpTransport(int socketBufferSize, string? congestionControl = null, TimeSpan? unansweredTimeout = null, Traffic? traffic = null, AddressFamily family = AddressFamily.Unspecified) : ILaneTransport
 {
     private const int IpProtoTcp = 6;
     private const int TcpInfo = 11;
@@ -29,7 +29,11 @@ internal sealed class TcpTransport(int socketBufferSize, string? congestionContr
         {
             Configure(socket);
             // Name resolution first, so the connect alone is timed (a TCP connect takes one round trip) where the kernel does not say.
-            IPAddress[] addresses = IPAddress.TryParse(host, out var address) ? [address] : await Dns.GetHostAddressesAsync(host, cancellationToken).ConfigureAwait(false);
+            IPAddress[] addresses = IPAddress.TryParse(host, out var address) ? [address] : await Dns.GetHostAddressesAsync(host, family, cancellationToken).ConfigureAwait(false);
+            // As -4 and -6 ask: an address of the other family given as such is refused, not tried.
+            if (family != AddressFamily.Unspecified && (addresses = Array.FindAll(addresses, found => (found.IsIPv4MappedToIPv6 ? AddressFamily.InterNetwork : found.AddressFamily) == family)).Length == 0)
+                throw new TransferAbortedException(ErrorCode.ConnectionLost, $"cannot connect to {Where(host, port)}: it has no {Families.Name(family)} address, which {Families.Option(family)} asks for; leave out {Families.Option(family)}",
+                    new SocketException((int)SocketError.AddressFamilyNotSupported));
             long started = System.Diagnostics.Stopwatch.GetTimestamp();
             await socket.ConnectAsync(addresses, port, cancellationToken).ConfigureAwait(false);
             var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
@@ -40,10 +44,13 @@ internal sealed class TcpTransport(int socketBufferSize, string? congestionContr
         catch (SocketException ex)
         {
             socket.Dispose();
-            string advice = ex.SocketErrorCode is SocketError.HostNotFound or SocketError.NoData or SocketError.TryAgain
+            bool unnamed = ex.SocketErrorCode is SocketError.HostNotFound or SocketError.NoData;
+            if (unnamed && family != AddressFamily.Unspecified)
+                throw new TransferAbortedException(ErrorCode.ConnectionLost, $"cannot connect to {Where(host, port)}: it has no {Families.Name(family)} address, which {Families.Option(family)} asks for (or no host has that name); leave out {Families.Option(family)}", ex);
+            string advice = unnamed || ex.SocketErrorCode is SocketError.TryAgain
                 ? "check the host name in the URL"
                 : "check that `sglty recv` is running there and the port is reachable";
-            throw new TransferAbortedException(ErrorCode.ConnectionLost, $"cannot connect to {host}:{port}: {TcpLaneConnection.Describe(ex.SocketErrorCode)}; {advice}", ex);
+            throw new TransferAbortedException(ErrorCode.ConnectionLost, $"cannot connect to {Where(host, port)}: {TcpLaneConnection.Describe(ex.SocketErrorCode)}; {advice}", ex);
         }
         catch
         {
@@ -51,6 +58,9 @@ internal sealed class TcpTransport(int socketBufferSize, string? congestionContr
             throw;
         }
     }
+
+    /// <summary>HOST:PORT as a URL writes it: an IPv6 address in brackets.</summary>
+    private static string Where(string host, int port) => host.Contains(':', StringComparison.Ordinal) ? $"[{host}]:{port}" : $"{host}:{port}";
 
     public ILaneListener Listen(IPEndPoint endpoint)
     {

@@ -1001,6 +1001,41 @@ public sealed class CommandLineTests
         Assert.DoesNotContain("warning", error);
     }
 
+    /// <summary>-4 and -6 connect to an address of that family alone, as rsync's and ssh's do, and an address of the other is one line, not retried.</summary>
+    [SkippableFact]
+    public async Task Minus_4_and_minus_6_connect_by_that_family_alone()
+    {
+        Skip.IfNot(Socket.OSSupportsIPv6 && Socket.OSSupportsIPv4, "needs IPv4 and IPv6");
+        using var temp = new TempDirectory();
+        string file = TestFiles.Create(Path.Combine(temp.Sub("src"), "a.bin"), 70_000, seed: 5);
+        string destination = temp.Sub("dst");
+        string urlFile = Path.Combine(temp.Path, "url");
+        using var receiver = SgltyProcess.Start("recv", "--dir", destination, "--listen", "[::]:0", "--url-file", urlFile);
+        try
+        {
+            var url = Singularity.Engine.ConnectionUrl.Parse(await SgltyProcess.WaitForFileAsync(urlFile, receiver));
+            string v6 = (url with { Host = "::1" }).ToString(), v4 = (url with { Host = "127.0.0.1" }).ToString();
+
+            var (exit, _, error) = await SgltyProcess.RunAsync("send", "-6", file, "--to", v6);
+            Assert.True(exit == 0, error);
+            TestFiles.AssertSameBytes(file, Path.Combine(destination, "a.bin"));
+            (exit, _, error) = await SgltyProcess.RunAsync("send", "--ipv4", file, "--to", v4);
+            Assert.True(exit == 0, error);
+
+            (exit, _, error) = await SgltyProcess.RunAsync("send", "-4", file, "--to", v6);
+            Assert.Equal((1, $"sglty: error: cannot connect to [::1]:{url.Port}: it has no IPv4 address, which -4 asks for; leave out -4"), (exit, error.Trim()));
+            (exit, _, error) = await SgltyProcess.RunAsync("send", "--ipv6", file, "--to", v4);
+            Assert.Equal((1, $"sglty: error: cannot connect to 127.0.0.1:{url.Port}: it has no IPv6 address, which -6 asks for; leave out -6"), (exit, error.Trim()));
+            (exit, _, error) = await SgltyProcess.RunAsync("send", "-4", "-6", file, "--to", v4);
+            Assert.Equal(1, exit);
+            Assert.Contains("-4 and -6 ask for opposite things; give one", error);
+        }
+        finally
+        {
+            receiver.Kill();
+        }
+    }
+
     [Fact]
     public async Task Send_of_a_missing_file_fails_with_one_line()
     {

@@ -28,7 +28,7 @@ public sealed class RemotePullTests
         string into = Path.Combine(temp.Path, "backup");
 
         var (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(new Dictionary<string, string> { ["HOME"] = home },
-            "send", "-e", shell + " -tt", "--sglty-path", FakeSsh.Sglty, "--exclude-from", patterns, "backup@web1-alias:src/site", "backup@web1-alias:~/notes.txt", into);
+            "send", "-4", "-e", shell + " -tt", "--sglty-path", FakeSsh.Sglty, "--exclude-from", patterns, "backup@web1-alias:src/site", "backup@web1-alias:~/notes.txt", into);
 
         Assert.True(exit == 0, error);
         Assert.Contains("sent 3 files", error);
@@ -42,7 +42,10 @@ public sealed class RemotePullTests
         Assert.Contains("--token-file=-", words);
         // No terminal there, whatever -e asks: one would echo the token.
         Assert.Contains("-tt\n-T\n-l\nbackup\n", words);
-        Assert.StartsWith("-tt\n", words);
+        // -4 is ssh's and the receiver's here, not the send's there, which is given this machine's IPv4 address.
+        Assert.StartsWith("-4\n-tt\n", words);
+        Assert.DoesNotContain(" -4 ", words.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1]);
+        Assert.Contains("--to=sglty://127.0.0.1:", words);
         Assert.DoesNotContain("token=", words);
         Assert.DoesNotContain(patterns, words);
         Assert.DoesNotContain(".tmp", Directory.GetFiles(into, "*", SearchOption.AllDirectories).Aggregate("", string.Concat));

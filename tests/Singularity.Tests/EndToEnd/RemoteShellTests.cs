@@ -182,6 +182,11 @@ public sealed class RemoteShellTests
         Assert.Equal((1, $"sglty: error: cannot send '{gone}': no such file or directory; none of the 2 paths given can be found"), (exit, error.Trim()));
         Assert.False(File.Exists(shell + ".words"));
 
+        // -4 asks ssh for the same family as the lanes.
+        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", "-4", tree, "localhost:dst", "-e", shell, "--sglty-path", FakeSsh.Sglty);
+        Assert.True(exit == 0, error);
+        Assert.Equal(["-T", "-4", "localhost"], File.ReadAllLines(shell + ".words")[..3]);
+
         // Beside one that is here, it is told and passed over, as scp and rsync go on past it.
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", gone, tree, "localhost:dst", "-e", shell, "--sglty-path", FakeSsh.Sglty);
         Assert.Equal(23, exit);
