@@ -196,6 +196,6 @@ public static class SingularitySender
     /// The address refused the connection, never answered, names no host (of the family -4 or -6 asks for), or no route
     /// leads to it: a wrong URL, a receiver not started or a port blocked on the way, unless an earlier attempt got through.
     /// </summary>
-    private static bool NothingThere(SingularityException ex) =>
+    internal static bool NothingThere(SingularityException ex) =>
         ex.InnerException is SocketException { SocketErrorCode: SocketError.ConnectionRefused or SocketError.HostNotFound or SocketError.TimedOut or SocketError.HostUnreachable or SocketError.NetworkUnreachable or SocketError.AddressFamilyNotSupported };
 }

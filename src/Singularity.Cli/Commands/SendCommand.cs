@@ -18,8 +18,8 @@ internal static partial class SendCommand
         var remoteListen = new Option<string>("--remote-listen") { HelpName = "HOST:PORT", Description = "with a [USER@]HOST:DIR destination, what the receiver started there listens on, for a firewall that lets one port through (0.0.0.0:7701); default 0.0.0.0:0, a free port; the lanes connect to it from here, not through the shell" };
         var ipv4 = new Option<bool>("--ipv4", "-4") { Description = "connect to the receiver's host by IPv4 alone, as rsync -4 and ssh -4 (which a [USER@]HOST:DIR destination, or a pull, is given too); a pull's receiver listens on an IPv4 address" };
         var ipv6 = new Option<bool>("--ipv6", "-6") { Description = "connect to the receiver's host by IPv6 alone, as rsync -6 and ssh -6 (which a [USER@]HOST:DIR destination, or a pull, is given too); a pull's receiver listens on an IPv6 address" };
-        var tunnel = new Option<bool>("--tunnel") { Description = "with a [USER@]HOST:DIR destination (or [USER@]HOST:PATH sources), carry the lanes through ssh's own connection (ssh -L, or -R for a pull), for a host reached only through ssh: one stream, as scp's, so slower than straight to its port; the default where ssh's configuration reaches the host through a ProxyJump or ProxyCommand" };
-        var noTunnel = new Option<bool>("--no-tunnel") { Description = "connect the lanes straight to the host's port even where ssh's configuration reaches it through a ProxyJump or ProxyCommand" };
+        var tunnel = new Option<bool>("--tunnel") { Description = "with a [USER@]HOST:DIR destination (or [USER@]HOST:PATH sources), carry the lanes through ssh's own connection (ssh -L, or -R for a pull), for a host reached only through ssh: one stream, as scp's, so slower than straight to its port; the default where ssh's configuration reaches the host through a ProxyJump or ProxyCommand, and taken by itself, said in a line, where the lanes cannot reach the port straight" };
+        var noTunnel = new Option<bool>("--no-tunnel") { Description = "connect the lanes straight to the port, even where ssh's configuration reaches the host through a ProxyJump or ProxyCommand, and fail where they cannot" };
         var listenHere = new Option<string>("--listen") { HelpName = "HOST:PORT", Description = "with [USER@]HOST:PATH sources (a pull), what the receiver here listens on, as recv --listen, for a firewall that lets one port through (0.0.0.0:7701: every interface, and the send there is given the address this machine reaches it from); default a free port of that address" };
         var untilStdinCloses = new Option<bool>("--until-stdin-closes") { Description = "stop, as interrupted, when standard input ends (after the token's line, with --token-file -, and with --files-from - --from0 the names, each ended by a NUL, up to an empty one): how `sglty send [USER@]HOST:PATH... DIR` ties the send it starts there through ssh to itself, and gives it its list" };
         var fileName = new Option<string>("--file-name") { HelpName = "NAME", Description = "give the one PATH sent this name in the receiver's directory, as scp and rsync name what they copy to a path that is not a directory (how a pull to DIR/NAME, or a send to [USER@]HOST:DIR/NAME, names it): a file takes the name, a directory goes into a directory of that name" };
@@ -693,15 +693,9 @@ internal static partial class SendCommand
             ConnectionUrl url;
             if (throughShell is var (target, shell))
             {
-                // Its warnings (devices it may not make) are shown even under -q, as any warning.
-                remote = await RemoteReceiver.StartAsync(target, paths, shell, options, line =>
-                {
-                    Console.Error.WriteLine($"sglty: {Errors.Printable(line)}");
-                    log?.Write(Errors.Printable(line));
-                }, cancellationToken).ConfigureAwait(false);
+                remote = await StartRemoteAsync(target, paths, shell, options, log, cancellationToken).ConfigureAwait(false);
                 url = remote.Url;
                 options = options with { FileName = remote.FileName };
-                log?.Write($"started a receiver in {Errors.Printable(target.ToString())} through {Errors.Printable(shell.Command[0])}, listening on {url.Host}:{url.Port}");
             }
             else url = given!;
             // A send started through a remote shell ends with the pull that started it, which closes its input (or ends).
@@ -731,17 +725,31 @@ internal static partial class SendCommand
                 else lock (held) if (held.Count < MostHeldNotices) held.Add(line);
                 log?.Write(Errors.Printable(line));
             };
-            // A receiver started through ssh that ends during the send (killed, its connection dropped) stops it: retries
-            // would find its port closed.
-            using var sending = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, remote?.Ended ?? CancellationToken.None);
             SendResult result;
-            try
+            while (true)
             {
-                result = await display.ShowAsync(() => SingularitySender.SendAsync(paths, url, options, display, events, sending.Token)).ConfigureAwait(false);
-            }
-            catch (Exception) when (remote is { Ended.IsCancellationRequested: true } && !Errors.Interrupted)
-            {
-                throw remote.EndedEarly();
+                // A receiver started through ssh that ends during the send (killed, its connection dropped) stops it:
+                // retries would find its port closed.
+                using var sending = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, remote?.Ended ?? CancellationToken.None);
+                try
+                {
+                    result = await display.ShowAsync(() => SingularitySender.SendAsync(paths, url, options, display, events, sending.Token)).ConfigureAwait(false);
+                    break;
+                }
+                catch (Exception) when (remote is { Ended.IsCancellationRequested: true } && !Errors.Interrupted)
+                {
+                    throw remote.EndedEarly();
+                }
+                catch (Exception ex) when (!Errors.Interrupted && remote?.TunnelInstead(ex) is { } instead)
+                {
+                    // Its port is not reached from here, where ssh got through: its connection carries the lanes.
+                    Say(log, $"sglty: {Errors.Printable(instead)}");
+                    await remote.DisposeAsync().ConfigureAwait(false);
+                    remote = null;
+                    var (there, through) = throughShell!.Value;
+                    remote = await StartRemoteAsync(there, paths, through with { Tunnel = true }, options, log, cancellationToken).ConfigureAwait(false);
+                    url = remote.Url;
+                }
             }
             // Quiet, what was left out is named here, as the notices would have named it as it went.
             if (quiet)
@@ -816,6 +824,19 @@ internal static partial class SendCommand
     /// A dry run's answer: on stdout the files a send would send and what it would delete, as rsync -n lists them (with
     /// -i or --out-format, what it would change, as rsync -ni lists it); then the counts, and with --stats rsync's.
     /// </summary>
+    /// <summary>Starts the receiver of a send to [USER@]HOST:DIR through the shell, and logs where it listens.</summary>
+    private static async Task<RemoteReceiver> StartRemoteAsync(RemoteTarget target, string[] paths, RemoteShell shell, TransferOptions options, TransferLog? log, CancellationToken cancellationToken)
+    {
+        // Its warnings (devices it may not make) are shown even under -q, as any warning.
+        var remote = await RemoteReceiver.StartAsync(target, paths, shell, options, line =>
+        {
+            Console.Error.WriteLine($"sglty: {Errors.Printable(line)}");
+            log?.Write(Errors.Printable(line));
+        }, cancellationToken).ConfigureAwait(false);
+        log?.Write($"started a receiver in {Errors.Printable(target.ToString())} through {Errors.Printable(shell.Command[0])}, listening on {remote.Url.Host}:{remote.Url.Port}{(remote.Tunnelled ? ", through ssh's connection" : "")}");
+        return remote;
+    }
+
     /// <summary>What the receiver deleted, for the summary: with --force alone, only what stood in the way of an entry sent.</summary>
     private static string DeletedAs(TransferOptions options) =>
         options.Force && !options.DeleteExtraneous && !options.DeleteMissingArgs ? "that stood in the way of what was sent" : "that the source no longer has";

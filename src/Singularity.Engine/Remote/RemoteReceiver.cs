@@ -23,9 +23,12 @@ public sealed class RemoteReceiver : IAsyncDisposable
     private bool _namesFile;
     private volatile bool _closing;
 
-    private RemoteReceiver(ShellProcess shell, RemoteTarget target, Action<string>? log)
+    private readonly RemoteShell _given;
+
+    private RemoteReceiver(ShellProcess shell, RemoteShell given, RemoteTarget target, Action<string>? log)
     {
         _shell = shell;
+        _given = given;
         Target = target;
         _log = log;
         _errors = KeepMessagesAsync();
@@ -44,6 +47,21 @@ public sealed class RemoteReceiver : IAsyncDisposable
     /// target is a directory, which the sources go into.
     /// </summary>
     public string? FileName { get; private set; }
+
+    /// <summary>Whether the lanes reach this receiver through ssh's own connection (<see cref="RemoteShell.Tunnel"/>).</summary>
+    public bool Tunnelled { get; private set; }
+
+    /// <summary>
+    /// Where a send to this receiver failed with <paramref name="error"/> because its port could not be reached from
+    /// here (refused, no answer, no route: a firewall that lets ssh alone through), and ssh's own connection, which got
+    /// through, could carry the lanes instead: the line that tells the user so, before a receiver is started again with
+    /// <see cref="RemoteShell.Tunnel"/>, as scp would still get through. Null where the lanes went through ssh already,
+    /// the shell is not ssh, or <see cref="RemoteShell.Tunnel"/> is false.
+    /// </summary>
+    public string? TunnelInstead(Exception error) =>
+        !Tunnelled && _given.Tunnel is null && ShellProcess.CanTunnel(_given) && error is SingularityException { InnerException: System.Net.Sockets.SocketException socket } failure && SingularitySender.NothingThere(failure)
+            ? $"the receiver started on {Target.Host} cannot be reached at {(Url.Host.Contains(':', StringComparison.Ordinal) ? $"[{Url.Host}]" : Url.Host)}:{Url.Port} ({Transport.TcpLaneConnection.Describe(socket.SocketErrorCode)}); sending through ssh's connection instead, as one stream (a port let through, given with --remote-listen, is faster; --no-tunnel stops here)"
+            : null;
 
     /// <summary>Cancelled when the shell ends before <see cref="DisposeAsync"/> closed its input: the receiver died, or the connection to it dropped. A send to it may stop there (see <see cref="EndedEarly"/>).</summary>
     public CancellationToken Ended => _ended.Token;
@@ -93,7 +111,7 @@ public sealed class RemoteReceiver : IAsyncDisposable
         (IReadOnlyList<string> Words, int Port)? tunnel, Action<string>? log, CancellationToken cancellationToken)
     {
         var started = ShellProcess.Start(ShellProcess.Info(shell, target, RemoteCommand.For(target, shell, options, fileTarget), forward: tunnel?.Words, family: options.AddressFamily), shell);
-        var remote = new RemoteReceiver(started, target, log);
+        var remote = new RemoteReceiver(started, shell, target, log) { Tunnelled = tunnel is not null };
         var process = started.Process;
         try
         {

@@ -64,6 +64,12 @@ public static class RemoteSender
                 {
                     // ssh ended before the send there ran: another port is chosen.
                 }
+                catch (NoWayBack ex) when (!tunnel && shell.Tunnel is null && ShellProcess.CanTunnel(shell))
+                {
+                    // As scp would still get through: ssh's own connection carries the lanes, slower but there.
+                    log?.Invoke($"{ex.Reason}; pulling through ssh's connection instead, as one stream (a port let through, given with --listen, is faster; --no-tunnel stops here)");
+                    tunnel = true;
+                }
             }
             // What the send there could send goes into place; an interrupted one waits for the same pull again.
             if (code is 0 or PartialTransferExit && !options.DryRun) place.Finish();
@@ -81,6 +87,12 @@ public static class RemoteSender
 
     // sglty's exit code for a send interrupted (128 + SIGINT, as a shell reports Ctrl-C).
     private const int InterruptedExit = 130;
+
+    /// <summary>The send there could not connect back to the receiver here (<see cref="Reason"/>), and nothing was sent.</summary>
+    private sealed class NoWayBack(string reason, string advice) : SingularityException(ErrorCode.ConnectionLost, $"{reason}; {advice}")
+    {
+        public string Reason => reason;
+    }
 
     /// <summary>ssh could not listen on the port chosen there for the tunnel, and ran nothing.</summary>
     private sealed class PortTakenThere : Exception;
@@ -209,7 +221,7 @@ public static class RemoteSender
             throw new PortTakenThere();
         if (refusal.Task.IsCompleted) throw new SingularityException(ErrorCode.ProtocolViolation, $"{refusal.Task.Result} (from {source.Host}); nothing it sent beyond what was asked for was written here");
         if (directoryOnFile) throw new SingularityException(ErrorCode.BadPath, $"what was pulled is a directory, and '{place.Named}' is not one; pull it to another name, or into the directory above");
-        return ExitCode(shellProcess, source, paths, shell, url, place.Arrived, sessionDone, log);
+        return ExitCode(shellProcess, source, paths, shell, url, tunnelPort is not null, place.Arrived, sessionDone, log);
     }
 
     /// <summary>
@@ -225,7 +237,7 @@ public static class RemoteSender
     }
 
     /// <summary>The send's exit code, or what went wrong before it could say: its shell, its program there, or the connection.</summary>
-    private static int ExitCode(ShellProcess shellProcess, RemoteTarget source, IReadOnlyList<string> paths, RemoteShell shell, ConnectionUrl url, bool started, bool done, Action<string>? log)
+    private static int ExitCode(ShellProcess shellProcess, RemoteTarget source, IReadOnlyList<string> paths, RemoteShell shell, ConnectionUrl url, bool tunnelled, bool started, bool done, Action<string>? log)
     {
         int code = shellProcess.Process.ExitCode;
         string last = shellProcess.Lines.LastOrDefault(line => line.Trim().Length > 0)?.Trim() ?? "";
@@ -236,9 +248,12 @@ public static class RemoteSender
             ? refusedPattern.EndsWith(RemoteCommand.Unmatched(path), StringComparison.Ordinal)
             : last.Contains(SourceScanner.Missing, StringComparison.Ordinal) && last.Contains(RemoteCommand.Unmatched(path) + "'", StringComparison.Ordinal))) is { } pattern)
             throw new SingularityException(ErrorCode.BadPath, $"nothing on {source.Host} matches '{pattern}'");
-        // Its own words say it could not connect; what stops a pull there is this machine's side of the way.
+        // Its own words say it could not connect; what stops a pull there is this machine's side of the way, or ssh's.
+        if (!started && code != 0 && last.Contains("cannot connect to", StringComparison.Ordinal) && tunnelled)
+            throw new SingularityException(ErrorCode.ConnectionLost, $"the send on {source.Host} could not connect through ssh's connection (its port {url.Port} there): the ssh server there may refuse to forward (AllowTcpForwarding); run the send there to a 'sglty recv' here, on a port it can reach");
         if (!started && code != 0 && last.Contains("cannot connect to", StringComparison.Ordinal))
-            throw new SingularityException(ErrorCode.ConnectionLost, $"the send on {source.Host} could not connect back to this machine at {(url.Host.Length > 0 ? url.Host + ":" : "port ")}{url.Port}: a firewall here, or an address translated on the way, stops it; let one port through and choose it with --listen, or run the send there to a 'sglty recv' here");
+            throw new NoWayBack($"the send on {source.Host} could not connect back to this machine at {(url.Host.Length > 0 ? url.Host + ":" : "port ")}{url.Port}: a firewall here, or an address translated on the way, stops it",
+                "let one port through and choose it with --listen, pull with --tunnel, or run the send there to a 'sglty recv' here");
         // Its own words for an option it does not know, or, for one that pulls without lists, for the list's input.
         if (last.Contains("unknown option '--until-stdin-closes'", StringComparison.Ordinal) || last.Contains("--until-stdin-closes waits for standard input to end, which a list read from -", StringComparison.Ordinal))
             throw new SingularityException(ErrorCode.ConnectionLost, $"the sglty on {source.Host} is older than this one, and cannot be pulled from; update it there, or run the send there to a 'sglty recv' here");

@@ -79,6 +79,9 @@ internal sealed class ShellProcess : IDisposable
         return shell;
     }
 
+    /// <summary>Whether the lanes can go through the shell's own connection: ssh's alone.</summary>
+    public static bool CanTunnel(RemoteShell shell) => IsSsh(shell);
+
     private static bool IsSsh(RemoteShell shell) => string.Equals(Path.GetFileName(shell.Command[0]), "ssh", StringComparison.Ordinal);
 
     /// <summary>

@@ -124,10 +124,16 @@ public sealed class RemotePullTests
         // A send there that cannot connect back is told what stops it here.
         string elsewhere = Path.Combine(temp.Path, "elsewhere-sglty");
         FakeSsh.Script(elsewhere, $"n=$#; i=0; while [ $i -lt $n ]; do a=$1; shift; case $a in --to=*) a=--to=sglty://127.0.0.1:{Ports.Free()}/;; esac; set -- \"$@\" \"$a\"; i=$((i+1)); done\nexec {FakeSsh.Sglty} \"$@\"\n");
-        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", "localhost:data", into, "-e", shell, "--sglty-path", elsewhere);
+        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", "--no-tunnel", "localhost:data", into, "-e", shell, "--sglty-path", elsewhere);
         Assert.NotEqual(0, exit);
         Assert.Contains("could not connect back to this machine at 127.0.0.1:", error);
-        Assert.Contains("choose it with --listen", error);
+        Assert.Contains("choose it with --listen, pull with --tunnel", error);
+        // Without --no-tunnel, ssh's connection is tried next: this stand-in makes none, which is told.
+        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", "localhost:data", into, "-e", shell, "--sglty-path", elsewhere);
+        Assert.NotEqual(0, exit);
+        Assert.Contains("; pulling through ssh's connection instead", error);
+        Assert.Contains("sglty: error: the send on localhost could not connect through ssh's connection (its port ", error);
+        Assert.Contains("-R\n127.0.0.1:", File.ReadAllText(shell + ".words"));
         // A send stopped there (not here) is told as such.
         string stopped = FakeSsh.Script(Path.Combine(temp.Path, "stopped-sglty"), "echo 'sglty: interrupted; the same send again resumes what arrived' >&2\nexit 130\n");
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", "localhost:data", into, "-e", shell, "--sglty-path", stopped);

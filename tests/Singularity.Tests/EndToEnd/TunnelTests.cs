@@ -49,4 +49,47 @@ public sealed class TunnelTests
         TestFiles.AssertSameTree(tree, Path.Combine(pulled, "tree"));
         Assert.Contains(sshd.TakeWords(), line => line.Contains(" -R 127.0.0.1:", StringComparison.Ordinal));
     }
+
+    /// <summary>
+    /// A receiver's port that cannot be reached (a firewall that lets ssh alone through), where ssh got through: the
+    /// lanes go through ssh's connection instead, said in a line, as scp would still get through; not with --no-tunnel.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_port_not_reached_either_way_is_reached_through_ssh_instead()
+    {
+        using var temp = new TempDirectory();
+        using var sshd = await RealSshd.StartAsync(temp);
+        Skip.If(sshd is null, "needs Linux, OpenSSH's sshd and client, and root to serve its logins");
+        if (!OperatingSystem.IsLinux()) return;
+        string tree = temp.Sub("src/tree");
+        TestFiles.Create(Path.Combine(tree, "big.bin"), (3 << 20) + 5, seed: 6);
+        TestFiles.Create(Path.Combine(tree, "sub", "small.txt"), 300, seed: 7);
+        string[] shell = ["-e", sshd.Ssh, "--sglty-path", RealSshd.Sglty];
+
+        // Pushed: the receiver there listens where the lanes from here are refused.
+        string pushed = temp.Sub("pushed");
+        var (exit, _, error) = await SgltyProcess.RunAsync(["send", tree, $"root@direct:{pushed}", "--remote-listen", "127.0.0.2:0", .. shell]);
+        Assert.True(exit == 0, error);
+        Assert.Matches(@"sglty: the receiver started on direct cannot be reached at 127\.0\.0\.1:[0-9]+ \(connection refused\); sending through ssh's connection instead", error);
+        TestFiles.AssertSameTree(tree, Path.Combine(pushed, "tree"));
+        Assert.Contains(sshd.TakeWords(), line => line.Contains(" -L 127.0.0.1:", StringComparison.Ordinal));
+        TestFiles.Create(Path.Combine(tree, "new.txt"), 10, seed: 8);
+        (exit, _, error) = await SgltyProcess.RunAsync(["send", "--no-tunnel", tree, $"root@direct:{pushed}", "--remote-listen", "127.0.0.2:0", .. shell]);
+        Assert.Equal(1, exit);
+        Assert.Contains("connection refused", error);
+        Assert.DoesNotContain("through ssh", error);
+        Assert.False(File.Exists(Path.Combine(pushed, "tree", "new.txt")));
+
+        // Pulled: a send there that cannot connect back, the first time.
+        string firewalled = Path.Combine(temp.Path, "firewalled-sglty");
+        File.WriteAllText(firewalled, $"#!/bin/sh\n[ -e '{firewalled}.once' ] || {{ touch '{firewalled}.once'; echo \"sglty: error: cannot connect to 192.0.2.1:7700: no answer within 10 s\" >&2; exit 1; }}\nexec {RealSshd.Sglty} \"$@\"\n");
+        File.SetUnixFileMode(firewalled, (UnixFileMode)0b111_101_101);
+        string pulled = Path.Combine(temp.Path, "pulled");
+        (exit, _, error) = await SgltyProcess.RunAsync("send", $"root@direct:{tree}", pulled, "-e", sshd.Ssh, "--sglty-path", firewalled);
+        Assert.True(exit == 0, error);
+        Assert.Contains("could not connect back to this machine at 127.0.0.1:", error);
+        Assert.Contains("; pulling through ssh's connection instead", error);
+        TestFiles.AssertSameTree(tree, Path.Combine(pulled, "tree"));
+        Assert.Contains(sshd.TakeWords(), line => line.Contains(" -R 127.0.0.1:", StringComparison.Ordinal));
+    }
 }

@@ -2,9 +2,9 @@ namespace Singularity.Tests.Support;
 
 /// <summary>
 /// A stand-in for ssh, named ssh: answers ssh -G with 127.0.0.1 for any host (as an alias of ~/.ssh/config would be
-/// answered); otherwise writes the words it was given beside itself, skips its options and the host, and runs the rest
+/// answered); otherwise writes the words it was given beside itself, skips its options (with their values) and the host, and runs the rest
 /// as one line in $HOME, as ssh does, writing the pid of what it runs, and its exit code after it. The files still
-/// travel over TCP on loopback.
+/// travel over TCP on loopback; a tunnel asked for (-L, -R) is not made.
 /// </summary>
 public static class FakeSsh
 {
@@ -30,7 +30,7 @@ public static class FakeSsh
             case " $* " in *" -G "*) echo "hostname 127.0.0.1"; exit 0;; esac
             printf '%s\n' "$@" > "$0.words"
             umask 022
-            while :; do case $1 in -l) shift 2;; -*) shift;; *) break;; esac; done
+            while :; do case $1 in -[lopiFJLRWDEbcm]) shift 2;; -*) shift;; *) break;; esac; done
             shift
             cd "$HOME" || exit 1
             # As a terminal's codes would come first, with no line end.
