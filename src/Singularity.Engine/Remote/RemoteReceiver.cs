@@ -25,10 +25,14 @@ public sealed class RemoteReceiver : IAsyncDisposable
 
     private readonly RemoteShell _given;
 
-    private RemoteReceiver(ShellProcess shell, RemoteShell given, RemoteTarget target, Action<string>? log)
+    // What ssh said when its server refused to carry a lane through the tunnel; null while it has not.
+    private volatile string? _tunnelRefused;
+
+    private RemoteReceiver(ShellProcess shell, RemoteShell given, RemoteTarget target, bool tunnelled, Action<string>? log)
     {
         _shell = shell;
         _given = given;
+        Tunnelled = tunnelled;
         Target = target;
         _log = log;
         _errors = KeepMessagesAsync();
@@ -49,7 +53,7 @@ public sealed class RemoteReceiver : IAsyncDisposable
     public string? FileName { get; private set; }
 
     /// <summary>Whether the lanes reach this receiver through ssh's own connection (<see cref="RemoteShell.Tunnel"/>).</summary>
-    public bool Tunnelled { get; private set; }
+    public bool Tunnelled { get; }
 
     /// <summary>
     /// Where a send to this receiver failed with <paramref name="error"/> because its port could not be reached from
@@ -63,7 +67,7 @@ public sealed class RemoteReceiver : IAsyncDisposable
             ? $"the receiver started on {Target.Host} cannot be reached at {(Url.Host.Contains(':', StringComparison.Ordinal) ? $"[{Url.Host}]" : Url.Host)}:{Url.Port} ({Transport.TcpLaneConnection.Describe(socket.SocketErrorCode)}); sending through ssh's connection instead, as one stream (a port let through, given with --remote-listen, is faster; --no-tunnel stops here)"
             : null;
 
-    /// <summary>Cancelled when the shell ends before <see cref="DisposeAsync"/> closed its input: the receiver died, or the connection to it dropped. A send to it may stop there (see <see cref="EndedEarly"/>).</summary>
+    /// <summary>Cancelled when the shell ends before <see cref="DisposeAsync"/> closed its input: the receiver died, or the connection to it dropped; or when ssh's server refused to carry a lane through the tunnel. A send to it may stop there (see <see cref="EndedEarly"/>).</summary>
     public CancellationToken Ended => _ended.Token;
 
     /// <summary>The last lines the receiver, or the shell, wrote to standard error: what it said of its sessions, or why it did not start.</summary>
@@ -111,7 +115,7 @@ public sealed class RemoteReceiver : IAsyncDisposable
         (IReadOnlyList<string> Words, int Port)? tunnel, Action<string>? log, CancellationToken cancellationToken)
     {
         var started = ShellProcess.Start(ShellProcess.Info(shell, target, RemoteCommand.For(target, shell, options, fileTarget), forward: tunnel?.Words, family: options.AddressFamily), shell);
-        var remote = new RemoteReceiver(started, shell, target, log) { Tunnelled = tunnel is not null };
+        var remote = new RemoteReceiver(started, shell, target, tunnel is not null, log);
         var process = started.Process;
         try
         {
@@ -148,7 +152,9 @@ public sealed class RemoteReceiver : IAsyncDisposable
     }
 
     /// <summary>What to report when <see cref="Ended"/> stopped a send: the shell's exit code and the receiver's last words.</summary>
-    public SingularityException EndedEarly() =>
+    public SingularityException EndedEarly() => _tunnelRefused is { } refused
+        ? new(ErrorCode.ConnectionLost, $"ssh could not carry the lanes to the receiver on {Target.Host}: its server refuses to forward connections ('{refused.Trim()}': AllowTcpForwarding there); let the lanes reach the receiver's port straight (--no-tunnel, and a port let through, given with --remote-listen), or start a 'sglty recv' there yourself")
+        :
         new(ErrorCode.ConnectionLost, $"the receiver started on {Target.Host} ended during the send{(Said() is { Length: > 0 } said ? said : ": killed, or its connection dropped")} (exit code {(_shell.Process.HasExited ? _shell.Process.ExitCode : -1)}); the same send again resumes what arrived");
 
     /// <summary>Closes the receiver's standard input, which ends it, and waits for the shell to end (killing it if it does not).</summary>
@@ -219,6 +225,19 @@ public sealed class RemoteReceiver : IAsyncDisposable
             while (await _shell.Process.StandardError.ReadLineAsync().ConfigureAwait(false) is { } line)
             {
                 _shell.Keep(line);
+                // ssh's server refused a lane's channel (at ssh's default log level; quieter, the lanes' own retries end it).
+                if (Tunnelled && _tunnelRefused is null && line.Contains("open failed: administratively prohibited", StringComparison.Ordinal))
+                {
+                    _tunnelRefused = line;
+                    try
+                    {
+                        await _ended.CancelAsync().ConfigureAwait(false);
+                    }
+                    catch (ObjectDisposedException)
+                    {
+                        // Disposed meanwhile.
+                    }
+                }
                 if (line.StartsWith(Warning, StringComparison.Ordinal)) _log?.Invoke($"warning from {Target.Host}: {line[Warning.Length..]}");
             }
         }

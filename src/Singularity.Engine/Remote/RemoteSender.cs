@@ -60,9 +60,11 @@ public static class RemoteSender
                     code = await RunAsync(source, paths, place, sendWords, shell, options, listen, host, tunnel ? ShellProcess.PortThere() : null, output, errors, log, filesFrom, logged, cancellationToken).ConfigureAwait(false);
                     break;
                 }
-                catch (PortTakenThere) when (attempt < 3)
+                catch (PortTakenThere)
                 {
-                    // ssh ended before the send there ran: another port is chosen.
+                    // ssh ended before the send there ran: another port is chosen, once, where it was taken.
+                    if (attempt == 2)
+                        throw new SingularityException(ErrorCode.ConnectionLost, $"ssh could not listen on {source.Host} for the lanes to come back through its connection (twice, on ports chosen at random): its server refuses to forward (AllowTcpForwarding there), or the ports were taken; let the lanes reach this machine straight (--no-tunnel, and a port let through, given with --listen), or run the send there to a 'sglty recv' here");
                 }
                 catch (NoWayBack ex) when (!tunnel && shell.Tunnel is null && ShellProcess.CanTunnel(shell))
                 {

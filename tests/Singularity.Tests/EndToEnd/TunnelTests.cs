@@ -92,4 +92,29 @@ public sealed class TunnelTests
         TestFiles.AssertSameTree(tree, Path.Combine(pulled, "tree"));
         Assert.Contains(sshd.TakeWords(), line => line.Contains(" -R 127.0.0.1:", StringComparison.Ordinal));
     }
+
+    /// <summary>A server that refuses to forward connections is told in a line, pushing and pulling, not retried.</summary>
+    [SkippableFact]
+    public async Task A_server_that_refuses_to_forward_is_told_in_a_line()
+    {
+        using var temp = new TempDirectory();
+        using var sshd = await RealSshd.StartAsync(temp, forwards: false);
+        Skip.If(sshd is null, "needs Linux, OpenSSH's sshd and client, and root to serve its logins");
+        string tree = temp.Sub("src/tree");
+        TestFiles.Create(Path.Combine(tree, "a.bin"), 1000, seed: 9);
+
+        // ssh says so at its default log level, which the lanes' failure is told by at once.
+        string pushed = temp.Sub("pushed");
+        var (exit, _, error) = await SgltyProcess.RunAsync("send", "--tunnel", tree, $"root@direct:{pushed}", "-e", sshd.Ssh + " -o LogLevel=INFO", "--sglty-path", RealSshd.Sglty);
+        Assert.Equal(1, exit);
+        Assert.Contains("sglty: error: ssh could not carry the lanes to the receiver on direct: its server refuses to forward connections ('channel ", error);
+        Assert.DoesNotContain("retry", error);
+        Assert.Empty(Directory.GetFileSystemEntries(pushed));
+
+        string pulled = Path.Combine(temp.Path, "pulled");
+        (exit, _, error) = await SgltyProcess.RunAsync("send", "--tunnel", $"root@direct:{tree}", pulled, "-e", sshd.Ssh, "--sglty-path", RealSshd.Sglty);
+        Assert.Equal(1, exit);
+        Assert.Contains("sglty: error: ssh could not listen on direct for the lanes to come back through its connection (twice, on ports chosen at random): its server refuses to forward", error);
+        Assert.False(Path.Exists(pulled));
+    }
 }

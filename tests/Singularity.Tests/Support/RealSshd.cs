@@ -7,7 +7,7 @@ namespace Singularity.Tests.Support;
 /// <summary>
 /// A real OpenSSH server on a free port of the loopback, for this machine's root alone, with keys of its own, and a
 /// client configuration that reaches it by the name "direct", and by the name "behind" through itself as a jump host
-/// (ProxyJump), as a host behind a bastion is reached. <see cref="Ssh"/> is a program named ssh that writes the words it
+/// (ProxyJump), as a host behind a bastion is reached; one that refuses to forward connections where asked. <see cref="Ssh"/> is a program named ssh that writes the words it
 /// is given to <see cref="Words"/>, then runs the real one with that configuration. Null where this machine has no
 /// sshd, or the tests do not run as root (sshd serves no other user's logins here).
 /// </summary>
@@ -31,7 +31,7 @@ public sealed class RealSshd : IDisposable
     /// <summary>What runs sglty there: the build beside the tests, by the dotnet that runs them (a login's PATH may lack it).</summary>
     public static string Sglty => $"{Dotnet()} {Path.Combine(AppContext.BaseDirectory, "sglty.dll")}";
 
-    public static async Task<RealSshd?> StartAsync(TempDirectory temp)
+    public static async Task<RealSshd?> StartAsync(TempDirectory temp, bool forwards = true)
     {
         const string Server = "/usr/sbin/sshd";
         if (!OperatingSystem.IsLinux()) return null;
@@ -57,7 +57,7 @@ public sealed class RealSshd : IDisposable
             PasswordAuthentication no
             KbdInteractiveAuthentication no
             UsePAM no
-            AllowTcpForwarding yes
+            AllowTcpForwarding {(forwards ? "yes" : "no")}
 
             """);
         // Where sshd separates its privileges; a system's own sshd makes it at start.
