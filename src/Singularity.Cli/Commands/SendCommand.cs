@@ -15,12 +15,12 @@ internal static partial class SendCommand
         var rsh = new Option<string>("--rsh", "-e") { HelpName = "COMMAND", Description = $"with a [USER@]HOST:DIR destination, the remote shell that starts the receiver there (with [USER@]HOST:PATH sources, the send there), as rsync -e: 'ssh -p 2222 -i ~/.ssh/backup' (split at spaces; quotes keep a word whole); default ${RshVariable}, else ssh" };
         var sgltyPath = new Option<string>("--sglty-path") { HelpName = "PROGRAM", Description = "with a [USER@]HOST:DIR destination (or [USER@]HOST:PATH sources), what runs sglty there, as rsync --rsync-path ('/opt/sglty/sglty', 'sudo sglty'); default sglty on the PATH of a login there, else ~/sglty/sglty" };
         var makePath = new Option<bool>("--mkpath") { Description = "with a [USER@]HOST:DIR destination (or DIR here, for a pull), make every missing directory of DIR, as rsync --mkpath (without it, as rsync, only the last, and none above a file named)" };
-        var remoteListen = new Option<string>("--remote-listen") { HelpName = "HOST:PORT", Description = "with a [USER@]HOST:DIR destination, what the receiver started there listens on, for a firewall that lets one port through (0.0.0.0:7701); default 0.0.0.0:0, a free port; the lanes connect to it from here, not through the shell" };
+        var remoteListen = new Option<string>("--remote-listen") { HelpName = "HOST:PORT", Description = "with a [USER@]HOST:DIR destination, what the receiver started there listens on, for a firewall that lets one port through (0.0.0.0:7701); default 0.0.0.0:0, a free port; the lanes connect to it from here, not through the shell, but through a tunnel (--tunnel), where its port alone is used, on the loopback there" };
         var ipv4 = new Option<bool>("--ipv4", "-4") { Description = "connect to the receiver's host by IPv4 alone, as rsync -4 and ssh -4 (which a [USER@]HOST:DIR destination, or a pull, is given too); a pull's receiver listens on an IPv4 address" };
         var ipv6 = new Option<bool>("--ipv6", "-6") { Description = "connect to the receiver's host by IPv6 alone, as rsync -6 and ssh -6 (which a [USER@]HOST:DIR destination, or a pull, is given too); a pull's receiver listens on an IPv6 address" };
-        var tunnel = new Option<bool>("--tunnel") { Description = "with a [USER@]HOST:DIR destination (or [USER@]HOST:PATH sources), carry the lanes through ssh's own connection (ssh -L, or -R for a pull), for a host reached only through ssh: one stream, as scp's, so slower than straight to its port; the default where ssh's configuration reaches the host through a ProxyJump or ProxyCommand, and taken by itself, said in a line, where the lanes cannot reach the port straight" };
-        var noTunnel = new Option<bool>("--no-tunnel") { Description = "connect the lanes straight to the port, even where ssh's configuration reaches the host through a ProxyJump or ProxyCommand, and fail where they cannot" };
-        var listenHere = new Option<string>("--listen") { HelpName = "HOST:PORT", Description = "with [USER@]HOST:PATH sources (a pull), what the receiver here listens on, as recv --listen, for a firewall that lets one port through (0.0.0.0:7701: every interface, and the send there is given the address this machine reaches it from); default a free port of that address" };
+        var tunnel = new Option<bool>("--tunnel") { Description = "with a [USER@]HOST:DIR destination (or [USER@]HOST:PATH sources), carry the lanes through ssh's own connection (ssh -L, or -R for a pull), for a host reached only through ssh: one stream, as scp's, so slower than straight to its port; the default where ssh's configuration reaches the host through a ProxyJump, and taken by itself, said in a line, where the lanes cannot reach the port straight" };
+        var noTunnel = new Option<bool>("--no-tunnel") { Description = "connect the lanes straight to the port, even where ssh's configuration reaches the host through a ProxyJump, and fail where they cannot" };
+        var listenHere = new Option<string>("--listen") { HelpName = "HOST:PORT", Description = "with [USER@]HOST:PATH sources (a pull), what the receiver here listens on, as recv --listen, for a firewall that lets one port through (0.0.0.0:7701: every interface, and the send there is given the address this machine reaches it from); default a free port of that address; through a tunnel (--tunnel), its port alone, on the loopback here" };
         var untilStdinCloses = new Option<bool>("--until-stdin-closes") { Description = "stop, as interrupted, when standard input ends (after the token's line, with --token-file -, and with --files-from - --from0 the names, each ended by a NUL, up to an empty one): how `sglty send [USER@]HOST:PATH... DIR` ties the send it starts there through ssh to itself, and gives it its list" };
         var fileName = new Option<string>("--file-name") { HelpName = "NAME", Description = "give the one PATH sent this name in the receiver's directory, as scp and rsync name what they copy to a path that is not a directory (how a pull to DIR/NAME, or a send to [USER@]HOST:DIR/NAME, names it): a file takes the name, a directory goes into a directory of that name" };
         var lanes = CommonOptions.Lanes();
@@ -820,10 +820,6 @@ internal static partial class SendCommand
         }
     }
 
-    /// <summary>
-    /// A dry run's answer: on stdout the files a send would send and what it would delete, as rsync -n lists them (with
-    /// -i or --out-format, what it would change, as rsync -ni lists it); then the counts, and with --stats rsync's.
-    /// </summary>
     /// <summary>Starts the receiver of a send to [USER@]HOST:DIR through the shell, and logs where it listens.</summary>
     private static async Task<RemoteReceiver> StartRemoteAsync(RemoteTarget target, string[] paths, RemoteShell shell, TransferOptions options, TransferLog? log, CancellationToken cancellationToken)
     {
@@ -837,10 +833,14 @@ internal static partial class SendCommand
         return remote;
     }
 
-    /// <summary>What the receiver deleted, for the summary: with --force alone, only what stood in the way of an entry sent.</summary>
+    /// <summary>What the receiver deleted, for the summary: with --force alone, only what stood in the way of the source's entries.</summary>
     private static string DeletedAs(TransferOptions options) =>
-        options.Force && !options.DeleteExtraneous && !options.DeleteMissingArgs ? "that stood in the way of what was sent" : "that the source no longer has";
+        options.Force && !options.DeleteExtraneous && !options.DeleteMissingArgs ? "that stood in the way of the source's entries" : "that the source no longer has";
 
+    /// <summary>
+    /// A dry run's answer: on stdout the files a send would send and what it would delete, as rsync -n lists them (with
+    /// -i or --out-format, what it would change, as rsync -ni lists it); then the counts, and with --stats rsync's.
+    /// </summary>
     private static int DryRunReport(SendResult result, TransferOptions options, SendOutput output, TransferLog? log)
     {
         var (json, lines, quiet, stats, _, names, _, human) = output;

@@ -104,8 +104,9 @@ public sealed class RemoteReceiver : IAsyncDisposable
             {
                 return await StartOnceAsync(target, shell with { Listen = $"127.0.0.1:{there}" }, options, fileTarget, "127.0.0.1", (ShellProcess.Forward("-L", here, there), here), log, cancellationToken).ConfigureAwait(false);
             }
-            catch (SingularityException ex) when (given is null && attempt < 3 && ex.Message.Contains("address already in use", StringComparison.Ordinal))
+            catch (SingularityException ex) when (attempt < 3 && ((given is null && ex.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase)) || ShellProcess.PortTakenHere(ex.Message)))
             {
+                // The port there, or the one here that ssh was to listen on, was taken meanwhile: others are chosen.
             }
         }
     }

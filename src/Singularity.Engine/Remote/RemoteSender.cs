@@ -227,16 +227,27 @@ public static class RemoteSender
     }
 
     /// <summary>
-    /// The pattern of <paramref name="paths"/> that a line of the send there names as not found, or null: a POSIX shell
-    /// leaves one that matches nothing as it is (a leading <c>~</c> expanded), and the send goes on past it.
+    /// The pattern of <paramref name="paths"/> that a line of the send there names as not found (told as it went, or
+    /// under -q at its end), or null: a POSIX shell leaves one that matches nothing as it is, and the send goes on past it.
     /// </summary>
-    private static string? Unmatched(string line, IReadOnlyList<string> paths)
+    private static string? Unmatched(string line, IReadOnlyList<string> paths) =>
+        (line.StartsWith("sglty: not sending '", StringComparison.Ordinal) || line.StartsWith("sglty: not sent '", StringComparison.Ordinal)) && NotFound(line) is { } named ? PatternNamed(named, paths) : null;
+
+    /// <summary>The path a line of the send there quotes as not found ("... 'PATH': no such file or directory"), or null.</summary>
+    private static string? NotFound(string line)
     {
-        const string Before = "sglty: not sending '", After = "': " + SourceScanner.Missing;
-        if (!line.StartsWith(Before, StringComparison.Ordinal) || !line.EndsWith(After, StringComparison.Ordinal) || line.Length < Before.Length + After.Length) return null;
-        string named = line[Before.Length..^After.Length];
-        return paths.FirstOrDefault(path => RemoteCommand.HasWildcards(path) && named.EndsWith(RemoteCommand.Unmatched(path), StringComparison.Ordinal));
+        int start = line.IndexOf('\'');
+        int end = start < 0 ? -1 : line.IndexOf("': " + SourceScanner.Missing, start + 1, StringComparison.Ordinal);
+        return end < 0 ? null : line[(start + 1)..end];
     }
+
+    /// <summary>
+    /// The pattern of <paramref name="paths"/> that the shell there leaves as <paramref name="named"/> where it matches
+    /// nothing: its own text, or, for one below a home (<c>~/</c>, <c>~user/</c>), that text below the home it expanded.
+    /// </summary>
+    private static string? PatternNamed(string named, IReadOnlyList<string> paths) =>
+        paths.FirstOrDefault(path => RemoteCommand.HasWildcards(path) && !path.StartsWith('~') && named == RemoteCommand.Unmatched(path))
+        ?? paths.FirstOrDefault(path => RemoteCommand.HasWildcards(path) && path.StartsWith('~') && (named == RemoteCommand.Unmatched(path) || named.EndsWith("/" + RemoteCommand.Unmatched(path), StringComparison.Ordinal)));
 
     /// <summary>The send's exit code, or what went wrong before it could say: its shell, its program there, or the connection.</summary>
     private static int ExitCode(ShellProcess shellProcess, RemoteTarget source, IReadOnlyList<string> paths, RemoteShell shell, ConnectionUrl url, bool tunnelled, bool started, bool done, Action<string>? log)
@@ -246,9 +257,7 @@ public static class RemoteSender
         // A pattern that matches nothing is left as it is by the shell there, and then not found; zsh, and bash with
         // failglob, refuse it themselves, naming it.
         string? refusedPattern = new[] { "no matches found: ", "no match: " }.Select(said => last.IndexOf(said, StringComparison.Ordinal) is >= 0 and var at ? last[(at + said.Length)..] : null).FirstOrDefault(text => text is not null);
-        if (code != 0 && paths.FirstOrDefault(path => RemoteCommand.HasWildcards(path) && (refusedPattern is not null
-            ? refusedPattern.EndsWith(RemoteCommand.Unmatched(path), StringComparison.Ordinal)
-            : last.Contains(SourceScanner.Missing, StringComparison.Ordinal) && last.Contains(RemoteCommand.Unmatched(path) + "'", StringComparison.Ordinal))) is { } pattern)
+        if (code != 0 && (refusedPattern is not null ? PatternNamed(refusedPattern.Trim(), paths) : last.StartsWith("sglty: error: cannot send '", StringComparison.Ordinal) && NotFound(last) is { } named ? PatternNamed(named, paths) : null) is { } pattern)
             throw new SingularityException(ErrorCode.BadPath, $"nothing on {source.Host} matches '{pattern}'");
         // Its own words say it could not connect; what stops a pull there is this machine's side of the way, or ssh's.
         if (!started && code != 0 && last.Contains("cannot connect to", StringComparison.Ordinal) && tunnelled)

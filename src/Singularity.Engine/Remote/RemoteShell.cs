@@ -11,13 +11,15 @@ public sealed record RemoteShell
     /// <summary>The words that run sglty there, as rsync's --rsync-path (<c>sudo sglty</c>, read by the remote shell); null for sglty on the PATH of a login there, else <c>~/sglty/sglty</c>.</summary>
     public string? Program { get; init; }
 
-    /// <summary>What the receiver there listens on, HOST:PORT (port 0 picks a free one): the lanes connect to it straight from this machine, not through the shell.</summary>
+    /// <summary>What the receiver there listens on, HOST:PORT (port 0 picks a free one): the lanes connect to it straight from this machine, not through the shell; through a tunnel (<see cref="Tunnel"/>), its port alone, on the loopback there.</summary>
     public string Listen { get; init; } = "0.0.0.0:0";
 
     /// <summary>
     /// Whether the lanes go through ssh's own connection (ssh -L for a send there, -R for a pull), as one stream beside
     /// the login's: for a host reached only through ssh. Null, the default: where ssh's configuration reaches the host
-    /// through another (a ProxyJump or a ProxyCommand), else straight to the host's port, which is faster. Only with ssh.
+    /// through another (a ProxyJump), else straight to the host's port, which is faster, and through ssh where that port
+    /// cannot be reached (said to the caller: <see cref="RemoteReceiver.TunnelInstead"/>). False: straight to the port
+    /// alone. Only with ssh.
     /// </summary>
     public bool? Tunnel { get; init; }
 

@@ -88,7 +88,7 @@ internal sealed class ShellProcess : IDisposable
     /// The host the lanes connect to: the one given, or for ssh the name its configuration gives that host (ssh -G), so
     /// that an alias of ~/.ssh/config reaches the same machine; and whether the lanes go through ssh's connection
     /// (<see cref="RemoteShell.Tunnel"/>; by default where that configuration reaches the host through another, a
-    /// ProxyJump or a ProxyCommand, which the lanes could not reach it by). A tunnel asked for through a shell that is
+    /// ProxyJump, which the lanes could not reach it by). A tunnel asked for through a shell that is
     /// not ssh is an <see cref="SingularityException"/>.
     /// </summary>
     public static async Task<(string Host, bool Tunnel)> ReachAsync(RemoteTarget target, RemoteShell shell, CancellationToken cancellationToken)
@@ -97,7 +97,7 @@ internal sealed class ShellProcess : IDisposable
             throw new SingularityException(ErrorCode.BadPath, $"--tunnel carries the lanes through ssh's own connection, and the remote shell is '{shell.Command[0]}'; give ssh as the remote shell (-e)");
         if (!IsSsh(shell)) return (target.Host, false);
         string printed = await ConfigurationAsync(target, shell, cancellationToken).ConfigureAwait(false);
-        return (ConfiguredHost(printed) ?? target.Host, shell.Tunnel ?? Proxied(printed));
+        return (ConfiguredHost(printed) ?? target.Host, shell.Tunnel ?? Jumps(printed));
     }
 
     /// <summary>What ssh -G prints of its configuration for the host; empty where it cannot tell.</summary>
@@ -140,9 +140,12 @@ internal sealed class ShellProcess : IDisposable
     /// <summary>The "hostname" line of what ssh -G prints; null when it has none.</summary>
     public static string? ConfiguredHost(string printed) => Setting(printed, "hostname");
 
-    /// <summary>Whether what ssh -G prints reaches the host through another: a ProxyJump or a ProxyCommand other than "none".</summary>
-    public static bool Proxied(string printed) =>
-        Setting(printed, "proxyjump") is { } jump && jump != "none" || Setting(printed, "proxycommand") is { } command && command != "none";
+    /// <summary>
+    /// Whether what ssh -G prints reaches the host through another: a ProxyJump other than "none". Not a ProxyCommand,
+    /// which many systems set for every host to connect straight (FreeIPA's sss_ssh_knownhostsproxy): one that does go
+    /// through a bastion leaves the lanes unable to reach the port, and they go through ssh then.
+    /// </summary>
+    public static bool Jumps(string printed) => Setting(printed, "proxyjump") is { } jump && jump != "none";
 
     private static string? Setting(string printed, string name)
     {
@@ -155,10 +158,15 @@ internal sealed class ShellProcess : IDisposable
     /// <summary>
     /// The words that ask ssh to carry connections to <paramref name="to"/> through its own: <paramref name="direction"/>
     /// -L from <paramref name="from"/> here to <paramref name="to"/> there, or -R from <paramref name="from"/> there to
-    /// <paramref name="to"/> here, both on loopback; ssh ends at once where it cannot, before the command runs.
+    /// <paramref name="to"/> here, both on loopback; ssh ends at once where it cannot, before the command runs. Through a
+    /// connection of its own, not one shared with others (ControlMaster), which would keep the forward listening after
+    /// this ssh ended; and whatever its configuration says of forwards (ClearAllForwardings).
     /// </summary>
     public static IReadOnlyList<string> Forward(string direction, int from, int to) =>
-        ["-o", "ExitOnForwardFailure=yes", direction, $"127.0.0.1:{from}:127.0.0.1:{to}"];
+        ["-o", "ExitOnForwardFailure=yes", "-o", "ClearAllForwardings=no", "-o", "ControlMaster=no", "-o", "ControlPath=none", direction, $"127.0.0.1:{from}:127.0.0.1:{to}"];
+
+    /// <summary>Whether what ssh said, ending before the command ran, is that the port chosen for a tunnel was taken here.</summary>
+    public static bool PortTakenHere(string said) => said.Contains("Could not request local forwarding", StringComparison.Ordinal);
 
     /// <summary>A port for the far end of a tunnel, which only that machine can tell is free: one chosen at random among those few services use.</summary>
     public static int PortThere() => Random.Shared.Next(20_000, 32_768);

@@ -205,6 +205,12 @@ public sealed class RemotePullTests
         Assert.Contains("sglty: nothing on localhost matches 'logs/*.gz'", error);
         Assert.DoesNotContain("not sending", error);
         Holds(beside, "a.log", "b.log");
+        // The one that matched nothing is named, not another whose text it ends with; under -q too.
+        string nowhere = $"{temp.Path}/nowhere/logs/[ab].log";
+        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", "-q", "localhost:logs/[ab].log", $"localhost:{nowhere}", beside, .. common]);
+        Assert.Equal(23, exit);
+        Assert.Contains($"sglty: nothing on localhost matches '{nowhere}'", error);
+        Assert.DoesNotContain("'logs/[ab].log'", error);
         // A file here does not take what a pattern matches.
         string file = TestFiles.Create(Path.Combine(temp.Path, "one.log"), 10, seed: 31);
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", "localhost:logs/a.lo?", file, .. common]);

@@ -25,8 +25,11 @@ public sealed class TunnelTests
         Assert.True(exit == 0, error);
         TestFiles.AssertSameTree(tree, Path.Combine(pushed, "tree"));
         string started = Assert.Single(sshd.TakeWords(), line => !line.Contains(" -G ", StringComparison.Ordinal));
-        Assert.Matches(@"-o ExitOnForwardFailure=yes -L 127\.0\.0\.1:[0-9]+:127\.0\.0\.1:[0-9]+ -l root behind ", started);
+        var forward = System.Text.RegularExpressions.Regex.Match(started, @"-o ExitOnForwardFailure=yes .*-L 127\.0\.0\.1:([0-9]+):127\.0\.0\.1:[0-9]+ -l root behind ");
+        Assert.True(forward.Success, started);
         Assert.Contains("--listen=127.0.0.1:", started);
+        // Through a connection of its own: a shared one (ControlMaster) would listen on after the send.
+        await AssertNothingListensAsync(int.Parse(forward.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
 
         // Pulled: the send there connects to its own loopback, which ssh carries back here.
         string pulled = Path.Combine(temp.Path, "pulled");
@@ -34,8 +37,10 @@ public sealed class TunnelTests
         Assert.True(exit == 0, error);
         TestFiles.AssertSameTree(tree, Path.Combine(pulled, "tree"));
         started = Assert.Single(sshd.TakeWords(), line => !line.Contains(" -G ", StringComparison.Ordinal));
-        Assert.Matches(@"-o ExitOnForwardFailure=yes -R 127\.0\.0\.1:[0-9]+:127\.0\.0\.1:[0-9]+ -l root behind ", started);
+        forward = System.Text.RegularExpressions.Regex.Match(started, @"-o ExitOnForwardFailure=yes .*-R 127\.0\.0\.1:([0-9]+):127\.0\.0\.1:[0-9]+ -l root behind ");
+        Assert.True(forward.Success, started);
         Assert.Contains("--to=sglty://127.0.0.1:", started);
+        await AssertNothingListensAsync(int.Parse(forward.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
 
         // --no-tunnel goes straight to the host's port (here as reachable), and --tunnel through ssh where it need not.
         TestFiles.Create(Path.Combine(tree, "sub", "new.txt"), 20, seed: 3);
@@ -116,5 +121,12 @@ public sealed class TunnelTests
         Assert.Equal(1, exit);
         Assert.Contains("sglty: error: ssh could not listen on direct for the lanes to come back through its connection (twice, on ports chosen at random): its server refuses to forward", error);
         Assert.False(Path.Exists(pulled));
+    }
+
+    private static async Task AssertNothingListensAsync(int port)
+    {
+        using var probe = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        var refused = await Assert.ThrowsAsync<System.Net.Sockets.SocketException>(async () => await probe.ConnectAsync(System.Net.IPAddress.Loopback, port));
+        Assert.Equal(System.Net.Sockets.SocketError.ConnectionRefused, refused.SocketErrorCode);
     }
 }

@@ -442,7 +442,7 @@ public sealed class UserErrorTests
         Assert.True(dry == 0, dryError);
         Assert.Contains("deleting tree/full/deep/x", listed);
         Assert.DoesNotContain("stale", listed);
-        Assert.Matches("would delete [0-9]+ entries at the receiver that stood in the way of what was sent", listed + dryError);
+        Assert.Matches("would delete [0-9]+ entries at the receiver that stood in the way of the source's entries", listed + dryError);
         Assert.True((await receiver.NextResultAsync()).Succeeded);
         Assert.True(File.Exists(Path.Combine(received, "full", "deep", "x")));
 

@@ -58,12 +58,12 @@ public sealed class RemoteTargetTests
     /// <summary>A host ssh reaches through another is reached by the lanes through ssh's own connection, by default.</summary>
     [Theory]
     [InlineData("hostname web1\nproxyjump bastion\nport 22\n", true)]
-    [InlineData("hostname web1\nproxycommand nc -X connect -x proxy:3128 %h %p\n", true)]
+    [InlineData("hostname web1\nproxycommand /usr/bin/sss_ssh_knownhostsproxy -p %p %h\n", false)]
     [InlineData("hostname web1\nproxyjump none\nproxycommand none\n", false)]
     [InlineData("hostname web1\nproxyusefdpass no\nport 22\n", false)]
     [InlineData("", false)]
     public void Ssh_configuration_tells_a_host_reached_through_another(string printed, bool proxied) =>
-        Assert.Equal(proxied, ShellProcess.Proxied(printed));
+        Assert.Equal(proxied, ShellProcess.Jumps(printed));
 
     [Fact]
     public async Task A_tunnel_asked_through_a_shell_that_is_not_ssh_is_refused_in_a_line()
@@ -77,6 +77,6 @@ public sealed class RemoteTargetTests
     public void A_tunnel_is_asked_of_ssh_before_the_login_and_host()
     {
         var info = ShellProcess.Info(new RemoteShell { Command = ["ssh", "-p", "2222"] }, new RemoteTarget("me", "web1", "x"), "true", forward: ShellProcess.Forward("-L", 40000, 21000));
-        Assert.Equal(["-T", "-p", "2222", "-o", "ExitOnForwardFailure=yes", "-L", "127.0.0.1:40000:127.0.0.1:21000", "-l", "me", "web1", "true"], info.ArgumentList);
+        Assert.Equal(["-T", "-p", "2222", "-o", "ExitOnForwardFailure=yes", "-o", "ClearAllForwardings=no", "-o", "ControlMaster=no", "-o", "ControlPath=none", "-L", "127.0.0.1:40000:127.0.0.1:21000", "-l", "me", "web1", "true"], info.ArgumentList);
     }
 }

@@ -7,7 +7,8 @@ namespace Singularity.Tests.Support;
 /// <summary>
 /// A real OpenSSH server on a free port of the loopback, for this machine's root alone, with keys of its own, and a
 /// client configuration that reaches it by the name "direct", and by the name "behind" through itself as a jump host
-/// (ProxyJump), as a host behind a bastion is reached; one that refuses to forward connections where asked. <see cref="Ssh"/> is a program named ssh that writes the words it
+/// (ProxyJump), as a host behind a bastion is reached, sharing connections as many users' do (ControlMaster, kept
+/// two seconds after its last user); one that refuses to forward connections where asked. <see cref="Ssh"/> is a program named ssh that writes the words it
 /// is given to <see cref="Words"/>, then runs the real one with that configuration. Null where this machine has no
 /// sshd, or the tests do not run as root (sshd serves no other user's logins here).
 /// </summary>
@@ -15,9 +16,14 @@ public sealed class RealSshd : IDisposable
 {
     private readonly Process _server;
 
-    private RealSshd(Process server, string ssh, string words)
+    private readonly string _client;
+    private readonly string _clientConfig;
+
+    private RealSshd(Process server, string ssh, string words, string client, string clientConfig)
     {
         _server = server;
+        _client = client;
+        _clientConfig = clientConfig;
         Ssh = ssh;
         Words = words;
     }
@@ -72,6 +78,9 @@ public sealed class RealSshd : IDisposable
             Host direct
               HostName 127.0.0.1
             Host *
+              ControlMaster auto
+              ControlPath {home}/cm-%C
+              ControlPersist 2
               Port {port}
               IdentityFile {home}/user
               IdentitiesOnly yes
@@ -85,7 +94,7 @@ public sealed class RealSshd : IDisposable
         string ssh = Path.Combine(temp.Sub("sshd/bin"), "ssh");
         File.WriteAllText(ssh, $"#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{words}'\nexec {client} -F '{clientConfig}' \"$@\"\n");
         File.SetUnixFileMode(ssh, (UnixFileMode)0b111_101_101);
-        var sshd = new RealSshd(server, ssh, words);
+        var sshd = new RealSshd(server, ssh, words, client, clientConfig);
         // It listens within a moment.
         for (int i = 0; i < 100; i++)
         {
@@ -116,6 +125,12 @@ public sealed class RealSshd : IDisposable
 
     public void Dispose()
     {
+        // A shared connection ends with its server, but not before a moment; asked, at once.
+        foreach (string host in new[] { "direct", "behind" })
+        {
+            using var exit = Process.Start(new ProcessStartInfo(_client, ["-F", _clientConfig, "-O", "exit", host]) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false });
+            exit?.WaitForExit(5000);
+        }
         try
         {
             _server.Kill(entireProcessTree: true);
