@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Side by side on one machine, in one run, on the same data: iperf3 (the wire bound, memory to memory), one TCP
 # stream writing the file (netcat), rsync to an rsync daemon and over ssh, scp to an OpenSSH server, and sglty
-# plaintext and AES-256-GCM to a running receiver, and through ssh as scp is typed (HOST:DIR, and pulled: HOST:PATH DIR), beside the destination's own bound (two writers filling a fresh file). Every copy is verified, and
+# plaintext and AES-256-GCM to a running receiver, and through ssh as scp is typed (HOST:DIR, and pulled: HOST:PATH DIR, and
+# with the lanes inside ssh's connection: --tunnel), beside the destination's own bound (two writers filling a fresh file). Every copy is verified, and
 # each tool's row gives the CPU seconds the whole machine was busy while it ran, and how many cores that kept busy. A
 # second table does the same for a tree of many small files (rsync vs sglty), beside `cp -r` of that tree on this
 # machine just before and after them, and a third sends that tree again over each copy, unchanged (the quick check
@@ -61,6 +62,8 @@ ssh_command="ssh -i $work/ssh/client_key -o StrictHostKeyChecking=no -o UserKnow
 sglty_ssh() { "$sglty" send "$work/src.bin" "root@127.0.0.1:$work/dst-ssh/" -e "$ssh_command" --sglty-path "$sglty" --remote-listen 127.0.0.1:0 2> "$work/send.err"; }
 # The other way, as scp and rsync pull: the send runs there, started through ssh, into a receiver here.
 sglty_pull() { "$sglty" send "root@127.0.0.1:$work/src.bin" "$work/dst-pull/" -e "$ssh_command" --sglty-path "$sglty" 2> "$work/send.err"; }
+# As a host reached only through ssh (a jump host, a firewall that lets ssh alone through): the lanes go through ssh's connection.
+sglty_tunnel() { "$sglty" send "$work/src.bin" "root@127.0.0.1:$work/dst-tunnel/" --tunnel -e "$ssh_command" --sglty-path "$sglty" 2> "$work/send.err"; }
 # Ends the script with a one-line reason when TOOL failed in this round; any further words say why.
 failed() { local tool=$1; shift; echo "compare.sh: $tool failed in round $round${*:+: $*}" >&2; exit 1; }
 # Runs TOOL once and appends its MB/s, CPU seconds and cores busy to its entries in rates, cpus and busy; a copy
@@ -90,6 +93,10 @@ once() {
             copy="$work/dst-pull/src.bin"
             measure sglty_pull || failed "$tool" "$(tail -1 "$work/send.err")"
             rate=$(mbps "$bytes" "$TAKEN") ;;
+        sglty-tunnel)
+            copy="$work/dst-tunnel/src.bin"
+            measure sglty_tunnel || failed "$tool" "$(tail -1 "$work/send.err")"
+            rate=$(mbps "$bytes" "$TAKEN") ;;
         scp) copy="$work/dst/scp.bin"; measure scp_to "$work/ssh" 127.0.0.1 5296 "$work/src.bin" "$copy" || failed scp; rate=$(mbps "$bytes" "$TAKEN") ;;
         sglty-none|sglty-aes-256-gcm)
             copy="$work/dst/src.bin"
@@ -111,7 +118,7 @@ bound_before=$(write_bound "$work/dst" "$size_mib")
 check_rate "$bound_before" "dd x2, before"
 # Several rounds, in one order and then the reverse, and each tool's median counts: on a small or shared machine one
 # transfer can run a sixth faster or slower than the next, and a ratio of two single runs says little.
-tools=(iperf3 netcat rsync rsync-ssh scp sglty-none sglty-aes-256-gcm sglty-ssh sglty-pull)
+tools=(iperf3 netcat rsync rsync-ssh scp sglty-none sglty-aes-256-gcm sglty-ssh sglty-pull sglty-tunnel)
 for ((round = 1; round <= rounds; round++)); do
     for tool in $(alternating "$round" "${tools[@]}"); do once "$tool"; done
 done
@@ -137,6 +144,7 @@ tool_row "sglty, plaintext" sglty-none "$(verdict sglty-none)"
 tool_row "sglty, aes-256-gcm" sglty-aes-256-gcm "$(verdict sglty-aes-256-gcm)"
 tool_row "sglty through ssh (HOST:DIR, aes)" sglty-ssh "$(verdict sglty-ssh)"
 tool_row "sglty pulled, ssh (HOST:PATH DIR, aes)" sglty-pull "$(verdict sglty-pull)"
+tool_row "sglty inside ssh (HOST:DIR --tunnel, aes)" sglty-tunnel "$(verdict sglty-tunnel)"
 row "dd x2 into a fresh file, before" "$bound_before" "$(ratio "$bound_before")" "-" "-" "-"
 row "dd x2 into a fresh file, after" "$bound_after" "$(ratio "$bound_after")" "-" "-" "-"
 echo "each round, MB/s / CPU s / cores busy:"
