@@ -695,7 +695,9 @@ internal static partial class SendCommand
             {
                 remote = await StartRemoteAsync(target, paths, shell, options, log, cancellationToken).ConfigureAwait(false);
                 url = remote.Url;
-                options = options with { FileName = remote.FileName };
+                options = Through(options with { FileName = remote.FileName }, remote);
+                if (remote.Tunnelled && shell.Tunnel is null)
+                    Say(log, $"sglty: {Errors.Printable(target.Host)} is reached through a jump host: the lanes go through ssh's connection, as one stream (--no-tunnel keeps them out)", unshown: quiet);
             }
             else url = given!;
             // A send started through a remote shell ends with the pull that started it, which closes its input (or ends).
@@ -719,8 +721,13 @@ internal static partial class SendCommand
                 };
             if (listing && !itemizing) options = options with { OnFileSent = path => display.List(Errors.Printable(path)) };
             // Quiet, the notices are kept (the first thousand), to be printed should the send fail: they say what it left out.
+            // After a send begun again through ssh, those the first told are not told again.
+            HashSet<string>? toldOnce = null;
+            var told = new HashSet<string>(StringComparer.Ordinal);
             Action<string> events = line =>
             {
+                if (toldOnce?.Contains(line) == true) return;
+                lock (told) if (told.Count < MostHeldNotices) told.Add(line);
                 if (!quiet) Console.Error.WriteLine($"sglty: {Errors.Printable(line)}");
                 else lock (held) if (held.Count < MostHeldNotices) held.Add(line);
                 log?.Write(Errors.Printable(line));
@@ -743,12 +750,19 @@ internal static partial class SendCommand
                 catch (Exception ex) when (!Errors.Interrupted && remote?.TunnelInstead(ex) is { } instead)
                 {
                     // Its port is not reached from here, where ssh got through: its connection carries the lanes.
-                    Say(log, $"sglty: {Errors.Printable(instead)}");
+                    Say(log, $"sglty: {Errors.Printable(instead)}", unshown: quiet);
                     await remote.DisposeAsync().ConfigureAwait(false);
                     remote = null;
                     var (there, through) = throughShell!.Value;
                     remote = await StartRemoteAsync(there, paths, through with { Tunnel = true }, options, log, cancellationToken).ConfigureAwait(false);
                     url = remote.Url;
+                    options = Through(options, remote);
+                    // The scan's notices were told once.
+                    lock (told) toldOnce = [.. told];
+                }
+                catch (Exception ex) when (!Errors.Interrupted && remote?.Unreached(ex) is { } unreached)
+                {
+                    throw unreached;
                 }
             }
             // Quiet, what was left out is named here, as the notices would have named it as it went.
@@ -829,9 +843,16 @@ internal static partial class SendCommand
             Console.Error.WriteLine($"sglty: {Errors.Printable(line)}");
             log?.Write(Errors.Printable(line));
         }, cancellationToken).ConfigureAwait(false);
-        log?.Write($"started a receiver in {Errors.Printable(target.ToString())} through {Errors.Printable(shell.Command[0])}, listening on {remote.Url.Host}:{remote.Url.Port}{(remote.Tunnelled ? ", through ssh's connection" : "")}");
+        log?.Write($"started a receiver in {Errors.Printable(target.ToString())} through {Errors.Printable(shell.Command[0])}, reached at {remote.Url.Host}:{remote.Url.Port}{(remote.Tunnelled ? ", through ssh's connection" : "")}");
         return remote;
     }
+
+    /// <summary>
+    /// The options of a send through <paramref name="remote"/>: through ssh's connection, with delta unless the user
+    /// chose: the lanes see the hop to ssh here, which reads as a local path, where the path is one ssh takes.
+    /// </summary>
+    private static TransferOptions Through(TransferOptions options, RemoteReceiver remote) =>
+        remote.Tunnelled && options.Delta is null ? options with { Delta = true } : options;
 
     /// <summary>What the receiver deleted, for the summary: with --force alone, only what stood in the way of the source's entries.</summary>
     private static string DeletedAs(TransferOptions options) =>

@@ -63,9 +63,34 @@ public sealed class RemoteReceiver : IAsyncDisposable
     /// the shell is not ssh, or <see cref="RemoteShell.Tunnel"/> is false.
     /// </summary>
     public string? TunnelInstead(Exception error) =>
-        !Tunnelled && _given.Tunnel is null && ShellProcess.CanTunnel(_given) && error is SingularityException { InnerException: System.Net.Sockets.SocketException socket } failure && SingularitySender.NothingThere(failure)
-            ? $"the receiver started on {Target.Host} cannot be reached at {(Url.Host.Contains(':', StringComparison.Ordinal) ? $"[{Url.Host}]" : Url.Host)}:{Url.Port} ({Transport.TcpLaneConnection.Describe(socket.SocketErrorCode)}); sending through ssh's connection instead, as one stream (a port let through, given with --remote-listen, is faster; --no-tunnel stops here)"
+        !Tunnelled && _given.Tunnel is null && ShellProcess.CanTunnel(_given) && NotReached(error) is { } why
+            ? $"the receiver started on {Target.Host} cannot be reached {why}; sending through ssh's connection instead, as one stream{(Unnamed(error) ? "" : " (a port let through, given with --remote-listen, is faster; --no-tunnel stops here)")}"
             : null;
+
+    /// <summary>
+    /// Where a send to this receiver failed with <paramref name="error"/> and no tunnel is taken instead (see
+    /// <see cref="TunnelInstead"/>): the failure in words that name this receiver and what to do, where the lanes
+    /// could not reach its port straight, or lost their way through ssh's connection; else null.
+    /// </summary>
+    public SingularityException? Unreached(Exception error)
+    {
+        if (!Tunnelled && NotReached(error) is { } why)
+            return new(ErrorCode.ConnectionLost, $"the receiver started on {Target.Host} cannot be reached {why}; {(Unnamed(error) ? "give ssh a name this machine can look up too" : "a firewall on the way? let its port through (--remote-listen chooses it)")}{(ShellProcess.CanTunnel(_given) && _given.Tunnel == false ? ", or leave out --no-tunnel, which keeps the lanes out of ssh's connection" : "")}", error);
+        // ssh said nothing of a refusal (quieter than its default log level), and the lanes found it closed.
+        if (Tunnelled && error is SingularityException { Code: ErrorCode.ConnectionLost } lost)
+            return new(ErrorCode.ConnectionLost, $"{lost.Message} (through ssh's connection to {Target.Host}: its server may refuse to forward, AllowTcpForwarding there; then send with --no-tunnel and a port let through, --remote-listen)", error);
+        return null;
+    }
+
+    /// <summary>Where the lanes could not reach the receiver's port straight: "at HOST:PORT (why)"; else null.</summary>
+    private string? NotReached(Exception error) =>
+        error is SingularityException { InnerException: System.Net.Sockets.SocketException socket } failure && SingularitySender.NothingThere(failure)
+            ? $"at {(Url.Host.Contains(':', StringComparison.Ordinal) ? $"[{Url.Host}]" : Url.Host)}:{Url.Port} ({Transport.TcpLaneConnection.Describe(socket.SocketErrorCode)})"
+            : null;
+
+    /// <summary>Whether the lanes could not look up the host's name here (one only ssh's configuration knows).</summary>
+    private static bool Unnamed(Exception error) =>
+        error.InnerException is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.HostNotFound or System.Net.Sockets.SocketError.NoData };
 
     /// <summary>Cancelled when the shell ends before <see cref="DisposeAsync"/> closed its input: the receiver died, or the connection to it dropped; or when ssh's server refused to carry a lane through the tunnel. A send to it may stop there (see <see cref="EndedEarly"/>).</summary>
     public CancellationToken Ended => _ended.Token;
@@ -97,23 +122,50 @@ public sealed class RemoteReceiver : IAsyncDisposable
         // Through ssh: the receiver there listens on its loopback, and ssh here on this machine's, carrying each lane
         // from one to the other. The port there is chosen here, as ssh must name it; one taken there is chosen again.
         int? given = int.Parse(shell.Listen[(shell.Listen.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture) is > 0 and var port ? port : null;
+        var family = options.AddressFamily;
         for (int attempt = 1; ; attempt++)
         {
-            int there = given ?? ShellProcess.PortThere(), here = ShellProcess.FreePortHere();
+            int there = given ?? ShellProcess.PortThere(), here = ShellProcess.FreePortHere(family);
             try
             {
-                return await StartOnceAsync(target, shell with { Listen = $"127.0.0.1:{there}" }, options, fileTarget, "127.0.0.1", (ShellProcess.Forward("-L", here, there), here), log, cancellationToken).ConfigureAwait(false);
+                return await StartOnceAsync(target, shell with { Listen = $"{ShellProcess.LoopbackWord(family)}:{there}" }, options, fileTarget, ShellProcess.Loopback(family).ToString(),
+                    (ShellProcess.Forward("-L", here, there, family), here, given is null ? there : null), log, cancellationToken).ConfigureAwait(false);
             }
-            catch (SingularityException ex) when (attempt < 3 && ((given is null && ex.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase)) || ShellProcess.PortTakenHere(ex.Message)))
+            catch (TunnelPortTaken) when (attempt < 3)
             {
                 // The port there, or the one here that ssh was to listen on, was taken meanwhile: others are chosen.
+            }
+            catch (TunnelPortTaken)
+            {
+                throw new SingularityException(ErrorCode.ConnectionLost, $"no port could be had for the tunnel to {target.Host} (three tried, taken there or here); send again, or give one free there with --remote-listen");
             }
         }
     }
 
+    /// <summary>A port the tunnel was to use was taken, there or here, and nothing ran.</summary>
+    private sealed class TunnelPortTaken : Exception;
+
+    /// <summary>
+    /// Why a tunnel's shell ran nothing, where ssh or the receiver there said so: a port of the tunnel taken
+    /// (<see cref="TunnelPortTaken"/>), or a forward of ssh's own configuration (LocalForward, RemoteForward) that ssh
+    /// could not make, which under ExitOnForwardFailure stops the tunnel too. Null where it was something else.
+    /// </summary>
+    private Exception? ForwardFailure((IReadOnlyList<string> Words, int Port, int? There) tunnel)
+    {
+        foreach (string line in Messages)
+        {
+            if (ShellProcess.ForwardNotMade(line) is { } port)
+                return port == tunnel.Port ? new TunnelPortTaken()
+                    : new SingularityException(ErrorCode.ConnectionLost, $"ssh could not make a forward its configuration names for {Target.Host} (port {port}: taken, perhaps by another ssh to it), and makes no tunnel for the lanes without it; free that port, or send with --no-tunnel and a port let through (--remote-listen)");
+            if (tunnel.There is { } there && line.Contains($"cannot listen on ", StringComparison.Ordinal) && line.Contains($":{there}: address already in use", StringComparison.Ordinal))
+                return new TunnelPortTaken();
+        }
+        return null;
+    }
+
     /// <summary>Starts the receiver there once; through ssh's tunnel where <paramref name="tunnel"/> gives its words and the port here that reaches it.</summary>
     private static async Task<RemoteReceiver> StartOnceAsync(RemoteTarget target, RemoteShell shell, TransferOptions options, (string Parent, string Name)? fileTarget, string host,
-        (IReadOnlyList<string> Words, int Port)? tunnel, Action<string>? log, CancellationToken cancellationToken)
+        (IReadOnlyList<string> Words, int Port, int? There)? tunnel, Action<string>? log, CancellationToken cancellationToken)
     {
         var started = ShellProcess.Start(ShellProcess.Info(shell, target, RemoteCommand.For(target, shell, options, fileTarget), forward: tunnel?.Words, family: options.AddressFamily), shell);
         var remote = new RemoteReceiver(started, shell, target, tunnel is not null, log);
@@ -131,6 +183,7 @@ public sealed class RemoteReceiver : IAsyncDisposable
                 {
                     await process.WaitForExitAsync(limit.Token).ConfigureAwait(false);
                     await remote._errors.ConfigureAwait(false);
+                    if (tunnel is { } made && remote.ForwardFailure(made) is { } failure) throw failure;
                     throw remote.NotStarted(shell);
                 }
             }

@@ -52,6 +52,8 @@ public static class RemoteSender
         try
         {
             var (host, tunnel) = await ShellProcess.ReachAsync(source, shell, cancellationToken).ConfigureAwait(false);
+            if (tunnel && shell.Tunnel is null)
+                log?.Invoke($"{source.Host} is reached through a jump host: the lanes come through ssh's connection, as one stream (--no-tunnel keeps them out)");
             int code;
             for (int attempt = 1; ; attempt++)
             {
@@ -99,8 +101,6 @@ public static class RemoteSender
     /// <summary>ssh could not listen on the port chosen there for the tunnel, and ran nothing.</summary>
     private sealed class PortTakenThere : Exception;
 
-    // What ssh says then.
-    private const string PortTaken = "remote port forwarding failed for listen port";
 
     /// <summary>
     /// One attempt of the pull: straight to this machine's port, or, with <paramref name="tunnelPort"/>, through ssh's
@@ -113,13 +113,13 @@ public static class RemoteSender
         // Where the host cannot be looked up here, the receiver listens everywhere, and the send there takes this
         // machine's address from what its login saw (ssh's SSH_CONNECTION). Through ssh, on the loopback alone (at
         // --listen's port, where given).
-        var address = tunnelPort is not null ? IPAddress.Loopback
+        var address = tunnelPort is not null ? ShellProcess.Loopback(options.AddressFamily)
             : everywhere ? await AddressTowardAsync(host, options.AddressFamily, cancellationToken).ConfigureAwait(false)
             : listen!.Address;
         await using var receiver = SingularityReceiver.Start(new ReceiverOptions
         {
             Directory = place.Directory,
-            Listen = tunnelPort is not null ? new IPEndPoint(IPAddress.Loopback, listen?.Port ?? 0)
+            Listen = tunnelPort is not null ? new IPEndPoint(ShellProcess.Loopback(options.AddressFamily), listen?.Port ?? 0)
                 : listen ?? new IPEndPoint(address ?? (options.AddressFamily == AddressFamily.InterNetwork ? IPAddress.Any : IPAddress.IPv6Any), 0),
             Token = SessionToken.Generate(),
             Transfer = new TransferOptions
@@ -136,7 +136,13 @@ public static class RemoteSender
         var refusal = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         // A directory pulled to a name where a file stands, as the receiver found it.
         bool directoryOnFile = false;
-        receiver.SessionStarted += (_, _) => place.Arrived = true;
+        // What the send there says before a session starts here is held while the pull may yet go through ssh instead.
+        var held = new HeldLines(holding: tunnelPort is null && shell.Tunnel is null && ShellProcess.CanTunnel(shell));
+        receiver.SessionStarted += (_, _) =>
+        {
+            place.Arrived = true;
+            held.Release();
+        };
         receiver.SessionCompleted += result =>
         {
             sessionDone |= result.Succeeded && result.EntriesFailed == 0 && result.EntriesNotDeleted == 0;
@@ -149,9 +155,11 @@ public static class RemoteSender
         using var stop = new CancellationTokenSource();
         var serving = receiver.RunAsync(stop.Token);
         // Without a link's scope: that is this machine's own number for the interface.
-        var url = tunnelPort is { } there ? receiver.Url with { Host = "127.0.0.1", Port = there, Token = null }
+        var url = tunnelPort is { } there ? receiver.Url with { Host = ShellProcess.Loopback(options.AddressFamily).ToString(), Port = there, Token = null }
             : receiver.Url with { Host = address is null ? "" : new IPAddress(address.GetAddressBytes()).ToString(), Token = null };
-        var forward = tunnelPort is { } from ? ShellProcess.Forward("-R", from, receiver.Url.Port) : null;
+        var forward = tunnelPort is { } from ? ShellProcess.Forward("-R", from, receiver.Url.Port, options.AddressFamily) : null;
+        // Through ssh, the send there sees the hop to ssh, which reads as a local path: delta, unless the user chose.
+        if (tunnelPort is not null && options.Delta is null) sendWords = [.. sendWords, "--delta"];
         using var shellProcess = ShellProcess.Start(ShellProcess.Info(shell, source, RemoteCommand.ForSend(shell, url, sendWords, paths, place.FileName, listed: filesFrom is not null), terminalRefused: true, forward, options.AddressFamily), shell);
         var process = shellProcess.Process;
         // Lines read, and callbacks still passing one on (a slow reader here holds them): how the end tells a pipe that
@@ -166,15 +174,15 @@ public static class RemoteSender
             {
                 // A line of the log there is for the log here alone: not shown, nor read as the send's last words; the
                 // receiver's refusal, which the send there repeats, is told here once, in the pull's own words.
-                if (keep && logged is not null && line.StartsWith(LogLine, StringComparison.Ordinal)) logged(line[LogLine.Length..]);
+                if (keep && logged is not null && line.StartsWith(LogLine, StringComparison.Ordinal)) held.Pass(logged, line[LogLine.Length..]);
                 else if (keep && line.Contains(PullAdmission.Refusal, StringComparison.Ordinal)) shellProcess.Keep(line);
                 // A port taken there is chosen again, unseen.
-                else if (keep && tunnelPort is not null && line.Contains(PortTaken, StringComparison.Ordinal)) shellProcess.Keep(line);
+                else if (keep && tunnelPort is not null && ShellProcess.ForwardNotMade(line) == tunnelPort) shellProcess.Keep(line);
                 else
                 {
                     if (keep) shellProcess.Keep(line);
                     // A pattern that matched nothing beside others that did, which the send there passed over.
-                    to?.Invoke(keep && Unmatched(line, paths) is { } pattern ? $"sglty: nothing on {source.Host} matches '{pattern}'" : line);
+                    if (to is not null) held.Pass(to, keep && Unmatched(line, paths) is { } pattern ? $"sglty: nothing on {source.Host} matches '{pattern}'" : line);
                 }
             }
             finally
@@ -217,13 +225,70 @@ public static class RemoteSender
             while (!reading.IsCompleted && !cancellationToken.IsCancellationRequested
                 && (Volatile.Read(ref passing) > 0 || (Interlocked.Read(ref linesRead) != before && DateTime.UtcNow < lettingGo)));
         }
-        // Ended here: ssh itself may have taken the same Ctrl-C and ended with its own code.
-        cancellationToken.ThrowIfCancellationRequested();
-        if (tunnelPort is not null && !place.Arrived && process.ExitCode == 255 && shellProcess.Lines.Any(line => line.Contains(PortTaken, StringComparison.Ordinal)))
-            throw new PortTakenThere();
-        if (refusal.Task.IsCompleted) throw new SingularityException(ErrorCode.ProtocolViolation, $"{refusal.Task.Result} (from {source.Host}); nothing it sent beyond what was asked for was written here");
-        if (directoryOnFile) throw new SingularityException(ErrorCode.BadPath, $"what was pulled is a directory, and '{place.Named}' is not one; pull it to another name, or into the directory above");
-        return ExitCode(shellProcess, source, paths, shell, url, tunnelPort is not null, place.Arrived, sessionDone, log);
+        try
+        {
+            // Ended here: ssh itself may have taken the same Ctrl-C and ended with its own code.
+            cancellationToken.ThrowIfCancellationRequested();
+            if (tunnelPort is not null && !place.Arrived && process.ExitCode == 255 && shellProcess.Lines.Select(ShellProcess.ForwardNotMade).FirstOrDefault(port => port is not null) is { } notMade)
+                throw notMade == tunnelPort ? new PortTakenThere()
+                    : new SingularityException(ErrorCode.ConnectionLost, $"ssh could not make a forward its configuration names for {source.Host} (port {notMade}: taken, perhaps by another ssh to it), and makes no tunnel for the lanes without it; free that port, or pull with --no-tunnel and a port let through (--listen)");
+            if (refusal.Task.IsCompleted) throw new SingularityException(ErrorCode.ProtocolViolation, $"{refusal.Task.Result} (from {source.Host}); nothing it sent beyond what was asked for was written here");
+            if (directoryOnFile) throw new SingularityException(ErrorCode.BadPath, $"what was pulled is a directory, and '{place.Named}' is not one; pull it to another name, or into the directory above");
+            return ExitCode(shellProcess, source, paths, shell, url, tunnelPort is not null, place.Arrived, sessionDone, log);
+        }
+        catch (NoWayBack)
+        {
+            // Run again through ssh: what this attempt said would be said twice, and its failure is not the pull's.
+            held.Drop();
+            throw;
+        }
+        finally
+        {
+            held.Release();
+        }
+    }
+
+    /// <summary>
+    /// What the send there says before its session starts here, in order, held while the pull may still go through
+    /// ssh instead (a send that cannot connect back says so, and is run again): then dropped, else passed on as soon as
+    /// the session starts or the send ends. At most a thousand lines are held; beyond, they are passed on.
+    /// </summary>
+    private sealed class HeldLines(bool holding)
+    {
+        private const int Most = 1000;
+        private readonly Lock _lock = new();
+        private List<(Action<string> To, string Line)>? _held = holding ? [] : null;
+
+        public void Pass(Action<string> to, string line)
+        {
+            lock (_lock)
+            {
+                if (_held is { Count: < Most })
+                {
+                    _held.Add((to, line));
+                    return;
+                }
+                ReleaseHeld();
+                to(line);
+            }
+        }
+
+        public void Release()
+        {
+            lock (_lock) ReleaseHeld();
+        }
+
+        public void Drop()
+        {
+            lock (_lock) _held = null;
+        }
+
+        private void ReleaseHeld()
+        {
+            if (_held is not { } held) return;
+            _held = null;
+            foreach (var (to, line) in held) to(line);
+        }
     }
 
     /// <summary>
@@ -292,6 +357,9 @@ public static class RemoteSender
                 ? $"the connection to {source.Host} dropped during the pull{(said.Length > 0 ? $" ({said})" : "")}; the same pull again resumes what arrived"
                 : $"could not run the send on {source.Host} through {shell.Command[0]} (exit code 255); check that '{shellProcess.Words}' logs in");
         }
+        // Ended by a signal, ssh here or the send there (a shell reports 128 + its number), not by its own words.
+        if (code > 128)
+            throw new SingularityException(ErrorCode.ConnectionLost, $"the pull from {source.Host} ended when ssh, or the send there, was killed (signal {code - 128}){(started ? "; the same pull again resumes what arrived" : "")}");
         return code;
     }
 

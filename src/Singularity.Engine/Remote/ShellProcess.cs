@@ -57,9 +57,11 @@ internal sealed class ShellProcess : IDisposable
         if (IsSsh(shell) && !last) info.ArgumentList.Add("-T");
         // ssh logs in over the family the lanes take.
         if (IsSsh(shell) && family != System.Net.Sockets.AddressFamily.Unspecified) info.ArgumentList.Add(Transport.Families.Option(family));
+        // Before the user's words: ssh keeps the first value it reads of an option, and a shared connection of theirs
+        // (-o ControlMaster=auto) would keep the forward listening after the send.
+        foreach (string word in forward ?? []) info.ArgumentList.Add(word);
         foreach (string word in shell.Command.Skip(1)) info.ArgumentList.Add(word);
         if (last) info.ArgumentList.Add("-T");
-        foreach (string word in forward ?? []) info.ArgumentList.Add(word);
         if (target.User is { } user)
         {
             info.ArgumentList.Add("-l");
@@ -162,20 +164,40 @@ internal sealed class ShellProcess : IDisposable
     /// connection of its own, not one shared with others (ControlMaster), which would keep the forward listening after
     /// this ssh ended; and whatever its configuration says of forwards (ClearAllForwardings).
     /// </summary>
-    public static IReadOnlyList<string> Forward(string direction, int from, int to) =>
-        ["-o", "ExitOnForwardFailure=yes", "-o", "ClearAllForwardings=no", "-o", "ControlMaster=no", "-o", "ControlPath=none", direction, $"127.0.0.1:{from}:127.0.0.1:{to}"];
+    public static IReadOnlyList<string> Forward(string direction, int from, int to, System.Net.Sockets.AddressFamily family = System.Net.Sockets.AddressFamily.Unspecified) =>
+        ["-o", "ExitOnForwardFailure=yes", "-o", "ClearAllForwardings=no", "-o", "ControlMaster=no", "-o", "ControlPath=none", direction, $"{LoopbackWord(family)}:{from}:{LoopbackWord(family)}:{to}"];
 
-    /// <summary>Whether what ssh said, ending before the command ran, is that the port chosen for a tunnel was taken here.</summary>
-    public static bool PortTakenHere(string said) => said.Contains("Could not request local forwarding", StringComparison.Ordinal);
+    /// <summary>The loopback a tunnel's ends listen on: IPv6's under -6, where ssh takes no IPv4 address, else IPv4's.</summary>
+    public static System.Net.IPAddress Loopback(System.Net.Sockets.AddressFamily family) =>
+        family == System.Net.Sockets.AddressFamily.InterNetworkV6 ? System.Net.IPAddress.IPv6Loopback : System.Net.IPAddress.Loopback;
+
+    /// <summary><see cref="Loopback"/> as ssh's forwards and a listen address write it.</summary>
+    public static string LoopbackWord(System.Net.Sockets.AddressFamily family) =>
+        family == System.Net.Sockets.AddressFamily.InterNetworkV6 ? "[::1]" : "127.0.0.1";
+
+    /// <summary>
+    /// The port of a forward ssh could not make, from what it said (where it ran nothing, under ExitOnForwardFailure),
+    /// or null: one of the tunnel's, or one its configuration asks for (LocalForward, RemoteForward) whose port is taken.
+    /// </summary>
+    public static int? ForwardNotMade(string said)
+    {
+        foreach (string marker in new[] { "cannot listen to port: ", "remote port forwarding failed for listen port " })
+            if (said.IndexOf(marker, StringComparison.Ordinal) is >= 0 and var at
+                && int.TryParse(said.AsSpan(at + marker.Length).TrimEnd().TrimEnd('.'), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int port))
+                return port;
+        return null;
+    }
+
 
     /// <summary>A port for the far end of a tunnel, which only that machine can tell is free: one chosen at random among those few services use.</summary>
     public static int PortThere() => Random.Shared.Next(20_000, 32_768);
 
     /// <summary>A port free here on loopback now, for the near end of a tunnel that ssh listens on.</summary>
-    public static int FreePortHere()
+    public static int FreePortHere(System.Net.Sockets.AddressFamily family = System.Net.Sockets.AddressFamily.Unspecified)
     {
-        using var probe = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
-        probe.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        var loopback = Loopback(family);
+        using var probe = new System.Net.Sockets.Socket(loopback.AddressFamily, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        probe.Bind(new System.Net.IPEndPoint(loopback, 0));
         return ((System.Net.IPEndPoint)probe.LocalEndPoint!).Port;
     }
 

@@ -134,6 +134,11 @@ public sealed class RemotePullTests
         Assert.Contains("; pulling through ssh's connection instead", error);
         Assert.Contains("sglty: error: the send on localhost could not connect through ssh's connection (its port ", error);
         Assert.Contains("-R\n127.0.0.1:", File.ReadAllText(shell + ".words"));
+        // ssh, or the send there, killed by a signal is told, not passed on as an exit code alone.
+        string killed = FakeSsh.Script(Path.Combine(temp.Path, "killed-sglty"), "kill -9 $$\n");
+        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", "localhost:data", into, "-e", shell, "--sglty-path", killed);
+        Assert.Equal(1, exit);
+        Assert.EndsWith("\nsglty: error: the pull from localhost ended when ssh, or the send there, was killed (signal 9)", error.Trim());
         // A send stopped there (not here) is told as such.
         string stopped = FakeSsh.Script(Path.Combine(temp.Path, "stopped-sglty"), "echo 'sglty: interrupted; the same send again resumes what arrived' >&2\nexit 130\n");
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", "localhost:data", into, "-e", shell, "--sglty-path", stopped);

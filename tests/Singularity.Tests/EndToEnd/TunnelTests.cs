@@ -71,17 +71,18 @@ public sealed class TunnelTests
         TestFiles.Create(Path.Combine(tree, "sub", "small.txt"), 300, seed: 7);
         string[] shell = ["-e", sshd.Ssh, "--sglty-path", RealSshd.Sglty];
 
-        // Pushed: the receiver there listens where the lanes from here are refused.
+        // Pushed: the receiver there listens where the lanes from here are refused. What the scan told is told once.
         string pushed = temp.Sub("pushed");
-        var (exit, _, error) = await SgltyProcess.RunAsync(["send", tree, $"root@direct:{pushed}", "--remote-listen", "127.0.0.2:0", .. shell]);
-        Assert.True(exit == 0, error);
+        var (exit, _, error) = await SgltyProcess.RunAsync(["send", tree, Path.Combine(temp.Path, "src", "nope"), $"root@direct:{pushed}", "--remote-listen", "127.0.0.2:0", .. shell]);
+        Assert.Equal(23, exit);
         Assert.Matches(@"sglty: the receiver started on direct cannot be reached at 127\.0\.0\.1:[0-9]+ \(connection refused\); sending through ssh's connection instead", error);
+        Assert.Single(error.Split('\n'), line => line.Contains("not sending", StringComparison.Ordinal));
         TestFiles.AssertSameTree(tree, Path.Combine(pushed, "tree"));
         Assert.Contains(sshd.TakeWords(), line => line.Contains(" -L 127.0.0.1:", StringComparison.Ordinal));
         TestFiles.Create(Path.Combine(tree, "new.txt"), 10, seed: 8);
         (exit, _, error) = await SgltyProcess.RunAsync(["send", "--no-tunnel", tree, $"root@direct:{pushed}", "--remote-listen", "127.0.0.2:0", .. shell]);
         Assert.Equal(1, exit);
-        Assert.Contains("connection refused", error);
+        Assert.Matches(@"sglty: error: the receiver started on direct cannot be reached at 127\.0\.0\.1:[0-9]+ \(connection refused\); a firewall on the way\? let its port through \(--remote-listen chooses it\), or leave out --no-tunnel", error);
         Assert.DoesNotContain("through ssh", error);
         Assert.False(File.Exists(Path.Combine(pushed, "tree", "new.txt")));
 
@@ -94,8 +95,62 @@ public sealed class TunnelTests
         Assert.True(exit == 0, error);
         Assert.Contains("could not connect back to this machine at 127.0.0.1:", error);
         Assert.Contains("; pulling through ssh's connection instead", error);
+        // What the first send there said of its failure is not told: the pull's own line says it.
+        Assert.DoesNotContain("192.0.2.1", error);
         TestFiles.AssertSameTree(tree, Path.Combine(pulled, "tree"));
         Assert.Contains(sshd.TakeWords(), line => line.Contains(" -R 127.0.0.1:", StringComparison.Ordinal));
+        // --json gives one object, of the send that went through.
+        File.Delete(firewalled + ".once");
+        TestFiles.Create(Path.Combine(tree, "newer.txt"), 10, seed: 10);
+        (exit, var output, error) = await SgltyProcess.RunAsync("send", "--json", $"root@direct:{tree}", pulled, "-e", sshd.Ssh, "--sglty-path", firewalled);
+        Assert.True(exit == 0, error);
+        using var json = System.Text.Json.JsonDocument.Parse(output);
+        Assert.True(json.RootElement.GetProperty("ok").GetBoolean());
+        TestFiles.AssertSameTree(tree, Path.Combine(pulled, "tree"));
+    }
+
+    /// <summary>Under -6, the tunnel's ends are IPv6's loopback, which ssh over IPv6 can make.</summary>
+    [SkippableFact]
+    public async Task Minus_6_tunnels_on_the_loopback_of_IPv6()
+    {
+        using var temp = new TempDirectory();
+        using var sshd = await RealSshd.StartAsync(temp);
+        Skip.If(sshd is null || !System.Net.Sockets.Socket.OSSupportsIPv6, "needs Linux, OpenSSH's sshd and client, root to serve its logins, and IPv6");
+        string tree = temp.Sub("src/tree");
+        TestFiles.Create(Path.Combine(tree, "a.bin"), 200_000, seed: 11);
+        string[] shell = ["-e", sshd.Ssh, "--sglty-path", RealSshd.Sglty];
+
+        string pushed = temp.Sub("pushed");
+        var (exit, _, error) = await SgltyProcess.RunAsync(["send", "-6", "--tunnel", tree, $"root@direct6:{pushed}", .. shell]);
+        Assert.True(exit == 0, error);
+        TestFiles.AssertSameTree(tree, Path.Combine(pushed, "tree"));
+        Assert.Contains(sshd.TakeWords(), line => line.Contains(" -L [::1]:", StringComparison.Ordinal));
+
+        string pulled = Path.Combine(temp.Path, "pulled");
+        (exit, _, error) = await SgltyProcess.RunAsync(["send", "-6", "--tunnel", $"root@direct6:{tree}", pulled, .. shell]);
+        Assert.True(exit == 0, error);
+        TestFiles.AssertSameTree(tree, Path.Combine(pulled, "tree"));
+        Assert.Contains(sshd.TakeWords(), line => line.Contains(" -R [::1]:", StringComparison.Ordinal));
+    }
+
+    /// <summary>A forward of ssh's own configuration that ssh cannot make (its port taken) stops the tunnel, and is named.</summary>
+    [SkippableFact]
+    public async Task A_forward_of_the_configuration_that_cannot_be_made_is_named()
+    {
+        using var temp = new TempDirectory();
+        using var sshd = await RealSshd.StartAsync(temp);
+        Skip.If(sshd is null, "needs Linux, OpenSSH's sshd and client, and root to serve its logins");
+        string tree = temp.Sub("src/tree");
+        TestFiles.Create(Path.Combine(tree, "a.bin"), 1000, seed: 12);
+        string[] shell = ["-e", sshd.Ssh, "--sglty-path", RealSshd.Sglty];
+        string named = $"ssh could not make a forward its configuration names for forwarding (port {sshd.BusyPort}: taken, perhaps by another ssh to it)";
+
+        var (exit, _, error) = await SgltyProcess.RunAsync(["send", "--tunnel", tree, $"root@forwarding:{temp.Sub("pushed")}", .. shell]);
+        Assert.Equal(1, exit);
+        Assert.Contains(named, error);
+        (exit, _, error) = await SgltyProcess.RunAsync(["send", "--tunnel", $"root@forwarding:{tree}", Path.Combine(temp.Path, "pulled"), .. shell]);
+        Assert.Equal(1, exit);
+        Assert.Contains(named, error);
     }
 
     /// <summary>A server that refuses to forward connections is told in a line, pushing and pulling, not retried.</summary>

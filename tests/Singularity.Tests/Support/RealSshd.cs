@@ -16,6 +16,7 @@ public sealed class RealSshd : IDisposable
 {
     private readonly Process _server;
 
+    private TcpListenerOf? _busy;
     private readonly string _client;
     private readonly string _clientConfig;
 
@@ -51,10 +52,13 @@ public sealed class RealSshd : IDisposable
             if (made.ExitCode != 0) return null;
         }
         int port = FreePort();
+        // A port held busy, which the alias "forwarding" asks ssh to forward from.
+        var busy = new TcpListenerOf();
         string config = Path.Combine(home, "sshd_config");
         File.WriteAllText(config, $"""
             Port {port}
             ListenAddress 127.0.0.1
+            ListenAddress ::1
             HostKey {home}/host
             PidFile {home}/pid
             AuthorizedKeysFile {home}/user.pub
@@ -77,6 +81,11 @@ public sealed class RealSshd : IDisposable
               ProxyJump root@direct
             Host direct
               HostName 127.0.0.1
+            Host direct6
+              HostName ::1
+            Host forwarding
+              HostName 127.0.0.1
+              LocalForward 127.0.0.1:{busy.Port} 127.0.0.1:9
             Host *
               ControlMaster auto
               ControlPath {home}/cm-%C
@@ -94,7 +103,7 @@ public sealed class RealSshd : IDisposable
         string ssh = Path.Combine(temp.Sub("sshd/bin"), "ssh");
         File.WriteAllText(ssh, $"#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{words}'\nexec {client} -F '{clientConfig}' \"$@\"\n");
         File.SetUnixFileMode(ssh, (UnixFileMode)0b111_101_101);
-        var sshd = new RealSshd(server, ssh, words, client, clientConfig);
+        var sshd = new RealSshd(server, ssh, words, client, clientConfig) { _busy = busy };
         // It listens within a moment.
         for (int i = 0; i < 100; i++)
         {
@@ -141,6 +150,26 @@ public sealed class RealSshd : IDisposable
             // It ended.
         }
         _server.Dispose();
+        _busy?.Dispose();
+    }
+
+    /// <summary>The port the alias "forwarding" forwards from, which is held busy here, as another ssh to that host may hold it.</summary>
+    public int BusyPort => _busy!.Port;
+
+    /// <summary>A listener on a free port of the loopback, held until disposed.</summary>
+    private sealed class TcpListenerOf : IDisposable
+    {
+        private readonly Socket _socket = new(SocketType.Stream, ProtocolType.Tcp);
+
+        public TcpListenerOf()
+        {
+            _socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            _socket.Listen();
+        }
+
+        public int Port => ((IPEndPoint)_socket.LocalEndPoint!).Port;
+
+        public void Dispose() => _socket.Dispose();
     }
 
     private static int FreePort()
