@@ -12,12 +12,8 @@ public sealed class TunnelTests
     public async Task A_host_behind_a_jump_host_is_pushed_to_and_pulled_from_through_ssh()
     {
         using var temp = new TempDirectory();
-        using var sshd = await RealSshd.StartAsync(temp);
-        Skip.If(sshd is null, "needs Linux, OpenSSH's sshd and client, and root to serve its logins");
-        string tree = temp.Sub("src/tree");
-        TestFiles.Create(Path.Combine(tree, "big.bin"), (5 << 20) + 11, seed: 1);
-        TestFiles.Create(Path.Combine(tree, "sub", "small.txt"), 300, seed: 2);
-        string[] shell = ["-e", sshd.Ssh, "--sglty-path", RealSshd.Sglty];
+        var (sshd, tree, shell) = await StartAsync(temp);
+        using var server = sshd;
 
         // Pushed: its configuration names a jump host, so the lanes go through ssh, to the receiver's loopback there.
         string pushed = temp.Sub("pushed");
@@ -63,13 +59,9 @@ public sealed class TunnelTests
     public async Task A_port_not_reached_either_way_is_reached_through_ssh_instead()
     {
         using var temp = new TempDirectory();
-        using var sshd = await RealSshd.StartAsync(temp);
-        Skip.If(sshd is null, "needs Linux, OpenSSH's sshd and client, and root to serve its logins");
+        var (sshd, tree, shell) = await StartAsync(temp);
+        using var server = sshd;
         if (!OperatingSystem.IsLinux()) return;
-        string tree = temp.Sub("src/tree");
-        TestFiles.Create(Path.Combine(tree, "big.bin"), (3 << 20) + 5, seed: 6);
-        TestFiles.Create(Path.Combine(tree, "sub", "small.txt"), 300, seed: 7);
-        string[] shell = ["-e", sshd.Ssh, "--sglty-path", RealSshd.Sglty];
 
         // Pushed: the receiver there listens where the lanes from here are refused. What the scan told is told once.
         string pushed = temp.Sub("pushed");
@@ -114,11 +106,9 @@ public sealed class TunnelTests
     public async Task Minus_6_tunnels_on_the_loopback_of_IPv6()
     {
         using var temp = new TempDirectory();
-        using var sshd = await RealSshd.StartAsync(temp);
-        Skip.If(sshd is null || !System.Net.Sockets.Socket.OSSupportsIPv6, "needs Linux, OpenSSH's sshd and client, root to serve its logins, and IPv6");
-        string tree = temp.Sub("src/tree");
-        TestFiles.Create(Path.Combine(tree, "a.bin"), 200_000, seed: 11);
-        string[] shell = ["-e", sshd.Ssh, "--sglty-path", RealSshd.Sglty];
+        var (sshd, tree, shell) = await StartAsync(temp);
+        using var server = sshd;
+        Skip.IfNot(System.Net.Sockets.Socket.OSSupportsIPv6, "needs IPv6");
 
         string pushed = temp.Sub("pushed");
         var (exit, _, error) = await SgltyProcess.RunAsync(["send", "-6", "--tunnel", tree, $"root@direct6:{pushed}", .. shell]);
@@ -138,11 +128,8 @@ public sealed class TunnelTests
     public async Task A_forward_of_the_configuration_that_cannot_be_made_is_named()
     {
         using var temp = new TempDirectory();
-        using var sshd = await RealSshd.StartAsync(temp);
-        Skip.If(sshd is null, "needs Linux, OpenSSH's sshd and client, and root to serve its logins");
-        string tree = temp.Sub("src/tree");
-        TestFiles.Create(Path.Combine(tree, "a.bin"), 1000, seed: 12);
-        string[] shell = ["-e", sshd.Ssh, "--sglty-path", RealSshd.Sglty];
+        var (sshd, tree, shell) = await StartAsync(temp);
+        using var server = sshd;
         string named = $"ssh could not make a forward its configuration names for forwarding (port {sshd.BusyPort}: taken, perhaps by another ssh to it)";
 
         var (exit, _, error) = await SgltyProcess.RunAsync(["send", "--tunnel", tree, $"root@forwarding:{temp.Sub("pushed")}", .. shell]);
@@ -158,10 +145,8 @@ public sealed class TunnelTests
     public async Task A_server_that_refuses_to_forward_is_told_in_a_line()
     {
         using var temp = new TempDirectory();
-        using var sshd = await RealSshd.StartAsync(temp, forwards: false);
-        Skip.If(sshd is null, "needs Linux, OpenSSH's sshd and client, and root to serve its logins");
-        string tree = temp.Sub("src/tree");
-        TestFiles.Create(Path.Combine(tree, "a.bin"), 1000, seed: 9);
+        var (sshd, tree, shell) = await StartAsync(temp, forwards: false);
+        using var server = sshd;
 
         // ssh says so at its default log level, which the lanes' failure is told by at once.
         string pushed = temp.Sub("pushed");
@@ -183,5 +168,16 @@ public sealed class TunnelTests
         using var probe = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
         var refused = await Assert.ThrowsAsync<System.Net.Sockets.SocketException>(async () => await probe.ConnectAsync(System.Net.IPAddress.Loopback, port));
         Assert.Equal(System.Net.Sockets.SocketError.ConnectionRefused, refused.SocketErrorCode);
+    }
+
+    /// <summary>A real sshd (or the test is skipped), a tree to send, and the words of -e and --sglty-path that reach that sshd.</summary>
+    private static async Task<(RealSshd Sshd, string Tree, string[] Shell)> StartAsync(TempDirectory temp, bool forwards = true)
+    {
+        var sshd = await RealSshd.StartAsync(temp, forwards);
+        Skip.If(sshd is null, "needs Linux, OpenSSH's sshd and client, and root to serve its logins");
+        string tree = temp.Sub("src/tree");
+        TestFiles.Create(Path.Combine(tree, "big.bin"), (3 << 20) + 5, seed: 6);
+        TestFiles.Create(Path.Combine(tree, "sub", "small.txt"), 300, seed: 7);
+        return (sshd!, tree, ["-e", sshd!.Ssh, "--sglty-path", RealSshd.Sglty]);
     }
 }
