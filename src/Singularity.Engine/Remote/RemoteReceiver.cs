@@ -78,7 +78,7 @@ public sealed class RemoteReceiver : IAsyncDisposable
             return new(ErrorCode.ConnectionLost, $"the receiver started on {Target.Host} cannot be reached {why}; {(Unnamed(error) ? "give ssh a name this machine can look up too" : "a firewall on the way? let its port through (--remote-listen chooses it)")}{(ShellProcess.CanTunnel(_given) && _given.Tunnel == false ? ", or leave out --no-tunnel, which keeps the lanes out of ssh's connection" : "")}", error);
         // ssh said nothing of a refusal (quieter than its default log level), and the lanes found it closed.
         if (Tunnelled && error is SingularityException { Code: ErrorCode.ConnectionLost } lost)
-            return new(ErrorCode.ConnectionLost, $"{lost.Message} (through ssh's connection to {Target.Host}: its server may refuse to forward, AllowTcpForwarding there; then send with --no-tunnel and a port let through, --remote-listen)", error);
+            return new(ErrorCode.ConnectionLost, $"{lost.Message} (the lanes went through ssh's connection to {Target.Host}: if its server refuses to forward, AllowTcpForwarding there, send with --no-tunnel and a port let through, --remote-listen)", error);
         return null;
     }
 
@@ -157,7 +157,7 @@ public sealed class RemoteReceiver : IAsyncDisposable
             if (ShellProcess.ForwardNotMade(line) is { } port)
                 return port == tunnel.Port ? new TunnelPortTaken()
                     : new SingularityException(ErrorCode.ConnectionLost, $"ssh could not make a forward its configuration names for {Target.Host} (port {port}: taken, perhaps by another ssh to it), and makes no tunnel for the lanes without it; free that port, or send with --no-tunnel and a port let through (--remote-listen)");
-            if (tunnel.There is { } there && line.Contains($"cannot listen on ", StringComparison.Ordinal) && line.Contains($":{there}: address already in use", StringComparison.Ordinal))
+            if (tunnel.There is { } there && line.Contains("cannot listen on ", StringComparison.Ordinal) && line.Contains($":{there}: address already in use", StringComparison.Ordinal))
                 return new TunnelPortTaken();
         }
         return null;

@@ -54,8 +54,8 @@ public static class RemoteSender
             var (host, tunnel) = await ShellProcess.ReachAsync(source, shell, cancellationToken).ConfigureAwait(false);
             if (tunnel && shell.Tunnel is null)
                 log?.Invoke($"{source.Host} is reached through a jump host: the lanes come through ssh's connection, as one stream (--no-tunnel keeps them out)");
-            int code;
-            for (int attempt = 1; ; attempt++)
+            int code, portsTaken = 0;
+            while (true)
             {
                 try
                 {
@@ -65,7 +65,7 @@ public static class RemoteSender
                 catch (PortTakenThere)
                 {
                     // ssh ended before the send there ran: another port is chosen, once, where it was taken.
-                    if (attempt == 2)
+                    if (++portsTaken == 2)
                         throw new SingularityException(ErrorCode.ConnectionLost, $"ssh could not listen on {source.Host} for the lanes to come back through its connection (twice, on ports chosen at random): its server refuses to forward (AllowTcpForwarding there), or the ports were taken; let the lanes reach this machine straight (--no-tunnel, and a port let through, given with --listen), or run the send there to a 'sglty recv' here");
                 }
                 catch (NoWayBack ex) when (!tunnel && shell.Tunnel is null && ShellProcess.CanTunnel(shell))
@@ -100,7 +100,6 @@ public static class RemoteSender
 
     /// <summary>ssh could not listen on the port chosen there for the tunnel, and ran nothing.</summary>
     private sealed class PortTakenThere : Exception;
-
 
     /// <summary>
     /// One attempt of the pull: straight to this machine's port, or, with <paramref name="tunnelPort"/>, through ssh's

@@ -38,7 +38,9 @@ internal sealed class ShellProcess : IDisposable
     /// The words that start the shell: its own, then [-l USER] HOST and the command, as rsync gives them; ssh is asked
     /// for no terminal (-T), which would put its codes before the URL and keep the input from ending. With
     /// <paramref name="terminalRefused"/>, after the user's words too, so that no -t of theirs asks for one: a terminal
-    /// there would echo the input, which carries a token.
+    /// there would echo the input, which carries a token. ssh is also given -4 or -6 for <paramref name="family"/>, and
+    /// <paramref name="forward"/>'s words (a tunnel's: <see cref="Forward"/>) before the user's, which it would
+    /// otherwise keep, as it keeps the first value it reads of each option.
     /// </summary>
     public static ProcessStartInfo Info(RemoteShell shell, RemoteTarget target, string command, bool terminalRefused = false, IReadOnlyList<string>? forward = null,
         System.Net.Sockets.AddressFamily family = System.Net.Sockets.AddressFamily.Unspecified)
