@@ -129,7 +129,7 @@ public sealed class RemoteReceiver : IAsyncDisposable
             try
             {
                 return await StartOnceAsync(target, shell with { Listen = $"{ShellProcess.LoopbackWord(family)}:{there}" }, options, fileTarget, ShellProcess.Loopback(family).ToString(),
-                    (ShellProcess.Forward("-L", here, there, family), here, given is null ? there : null), log, cancellationToken).ConfigureAwait(false);
+                    ([.. RefusalTold, .. ShellProcess.Forward("-L", here, there, family)], here, given is null ? there : null), log, cancellationToken).ConfigureAwait(false);
             }
             catch (TunnelPortTaken) when (attempt < 3)
             {
@@ -141,6 +141,13 @@ public sealed class RemoteReceiver : IAsyncDisposable
             }
         }
     }
+
+    /// <summary>
+    /// ssh's log level for a push's tunnel, whatever its configuration's (ERROR, often): at INFO it says that its server
+    /// refused a lane's channel, which ends the send at once (<see cref="EndedEarly"/>). What it says is kept, not shown.
+    /// A -q of the user's still wins.
+    /// </summary>
+    private static readonly string[] RefusalTold = ["-o", "LogLevel=INFO"];
 
     /// <summary>A port the tunnel was to use was taken, there or here, and nothing ran.</summary>
     private sealed class TunnelPortTaken : Exception;
