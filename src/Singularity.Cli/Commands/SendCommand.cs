@@ -848,11 +848,12 @@ internal static partial class SendCommand
     }
 
     /// <summary>
-    /// The options of a send through <paramref name="remote"/>: through ssh's connection, with delta unless the user
-    /// chose: the lanes see the hop to ssh here, which reads as a local path, where the path is one ssh takes.
+    /// The options of a send through <paramref name="remote"/>: through ssh's connection, the lanes see the hop to ssh
+    /// here, which reads as a local path, where the path is one ssh takes: they are not fitted to it, and a changed file
+    /// goes as a delta unless the user chose.
     /// </summary>
     private static TransferOptions Through(TransferOptions options, RemoteReceiver remote) =>
-        remote.Tunnelled && options.Delta is null ? options with { Delta = true } : options;
+        remote.Tunnelled ? options with { Delta = options.Delta ?? true, FitToPath = false } : options;
 
     /// <summary>What the receiver deleted, for the summary: with --force alone, only what stood in the way of the source's entries.</summary>
     private static string DeletedAs(TransferOptions options) =>

@@ -157,8 +157,10 @@ public static class RemoteSender
         var url = tunnelPort is { } there ? receiver.Url with { Host = ShellProcess.Loopback(options.AddressFamily).ToString(), Port = there, Token = null }
             : receiver.Url with { Host = address is null ? "" : new IPAddress(address.GetAddressBytes()).ToString(), Token = null };
         var forward = tunnelPort is { } from ? ShellProcess.Forward("-R", from, receiver.Url.Port, options.AddressFamily) : null;
-        // Through ssh, the send there sees the hop to ssh, which reads as a local path: delta, unless the user chose.
+        // Through ssh, the send there sees the hop to ssh, which reads as a local path: delta, unless the user chose,
+        // and its lanes as given, not fitted to that hop.
         if (tunnelPort is not null && options.Delta is null) sendWords = [.. sendWords, "--delta"];
+        if (tunnelPort is not null && options.FitToPath) sendWords = [.. sendWords, "--lanes=" + options.Lanes.ToString(System.Globalization.CultureInfo.InvariantCulture)];
         using var shellProcess = ShellProcess.Start(ShellProcess.Info(shell, source, RemoteCommand.ForSend(shell, url, sendWords, paths, place.FileName, listed: filesFrom is not null), terminalRefused: true, forward, options.AddressFamily), shell);
         var process = shellProcess.Process;
         // Lines read, and callbacks still passing one on (a slow reader here holds them): how the end tells a pipe that

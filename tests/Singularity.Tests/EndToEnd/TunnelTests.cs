@@ -24,6 +24,9 @@ public sealed class TunnelTests
         var forward = System.Text.RegularExpressions.Regex.Match(started, @"-o ExitOnForwardFailure=yes .*-L 127\.0\.0\.1:([0-9]+):127\.0\.0\.1:[0-9]+ -l root behind ");
         Assert.True(forward.Success, started);
         Assert.Contains("--listen=127.0.0.1:", started);
+        // The lanes see only the hop to ssh, and are not fitted to it as to a local path.
+        Assert.Contains("sglty: behind is reached through a jump host: the lanes go through ssh's connection", error);
+        Assert.DoesNotContain("a local path", error);
         // Through a connection of its own: a shared one (ControlMaster) would listen on after the send.
         await AssertNothingListensAsync(int.Parse(forward.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
 
@@ -36,6 +39,8 @@ public sealed class TunnelTests
         forward = System.Text.RegularExpressions.Regex.Match(started, @"-o ExitOnForwardFailure=yes .*-R 127\.0\.0\.1:([0-9]+):127\.0\.0\.1:[0-9]+ -l root behind ");
         Assert.True(forward.Success, started);
         Assert.Contains("--to=sglty://127.0.0.1:", started);
+        Assert.Contains("behind is reached through a jump host: the lanes come through ssh's connection", error);
+        Assert.DoesNotContain("a local path", error);
         await AssertNothingListensAsync(int.Parse(forward.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
 
         // --no-tunnel goes straight to the host's port (here as reachable), and --tunnel through ssh where it need not.
