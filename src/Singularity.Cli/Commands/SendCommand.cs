@@ -702,7 +702,7 @@ internal static partial class SendCommand
             else url = given!;
             // A send started through a remote shell ends with the pull that started it, which closes its input (or ends).
             if (untilStdinCloses) StandardInput.CancelWhenEnded(stop, () => Errors.Interrupted = true);
-            log?.Write($"{(options.DryRun ? "dry run: " : "")}sending {Count.Of(paths.Length, "path")} to sglty://{(url.Host.Contains(':') ? $"[{url.Host}]" : url.Host)}:{url.Port}/{Errors.Printable(url.Directory ?? "")}");
+            log?.Write($"{(options.DryRun ? "dry run: " : "")}sending {Count.Of(paths.Length, "path")} to sglty://{ConnectionUrl.Endpoint(url.Host, url.Port)}/{Errors.Printable(url.Directory ?? "")}");
             // As rsync -v: each file as it arrives, so that a long send shows what is done, and a failed one what got
             // there. To a terminal, the list takes the bar's place (it would write between the bar's redraws), and
             // progress comes as lines on stderr.

@@ -85,7 +85,7 @@ public sealed class RemoteReceiver : IAsyncDisposable
     /// <summary>Where the lanes could not reach the receiver's port straight: "at HOST:PORT (why)"; else null.</summary>
     private string? NotReached(Exception error) =>
         error is SingularityException { InnerException: System.Net.Sockets.SocketException socket } failure && SingularitySender.NothingThere(failure)
-            ? $"at {(Url.Host.Contains(':', StringComparison.Ordinal) ? $"[{Url.Host}]" : Url.Host)}:{Url.Port} ({Transport.TcpLaneConnection.Describe(socket.SocketErrorCode)})"
+            ? $"at {ConnectionUrl.Endpoint(Url.Host, Url.Port)} ({Transport.TcpLaneConnection.Describe(socket.SocketErrorCode)})"
             : null;
 
     /// <summary>Whether the lanes could not look up the host's name here (one only ssh's configuration knows).</summary>

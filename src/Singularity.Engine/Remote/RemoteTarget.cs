@@ -61,5 +61,5 @@ public sealed record RemoteTarget(string? User, string Host, string Directory)
     }
 
     /// <summary>The target as written: <c>[USER@]HOST:DIR</c>.</summary>
-    public override string ToString() => $"{(User is null ? "" : User + "@")}{(Host.Contains(':', StringComparison.Ordinal) ? $"[{Host}]" : Host)}:{Directory}";
+    public override string ToString() => $"{(User is null ? "" : User + "@")}{ConnectionUrl.Bracketed(Host)}:{Directory}";
 }

@@ -115,12 +115,17 @@ public sealed partial record ConnectionUrl(string Host, int Port, string? Token 
     [System.Text.RegularExpressions.GeneratedRegex("(?<name>token=)[^&]*", System.Text.RegularExpressions.RegexOptions.IgnoreCase)]
     private static partial System.Text.RegularExpressions.Regex TokenValue();
 
+    /// <summary>HOST:PORT as a URL writes it: an IPv6 address in brackets.</summary>
+    public static string Endpoint(string host, int port) => $"{Bracketed(host)}:{port.ToString(CultureInfo.InvariantCulture)}";
+
+    /// <summary>A host as a URL or [USER@]HOST:DIR writes it: an IPv6 address in brackets, which keeps its ':' from the port's.</summary>
+    internal static string Bracketed(string host) => host.Contains(':', StringComparison.Ordinal) ? $"[{host}]" : host;
+
     /// <summary>The URL as text.</summary>
     public override string ToString()
     {
-        string host = Host.Contains(':', StringComparison.Ordinal) ? $"[{Host}]" : Host;
         string query = Token is null ? "" : "?token=" + Uri.EscapeDataString(Token);
         string path = Directory is null ? "" : string.Join('/', Directory.Split('/').Select(Uri.EscapeDataString)) + "/";
-        return $"{Scheme}://{host}:{Port.ToString(CultureInfo.InvariantCulture)}/{path}{query}";
+        return $"{Scheme}://{Endpoint(Host, Port)}/{path}{query}";
     }
 }

@@ -32,7 +32,7 @@ internal sealed class TcpTransport(int socketBufferSize, string? congestionContr
             IPAddress[] addresses = IPAddress.TryParse(host, out var address) ? [address] : await Dns.GetHostAddressesAsync(host, family, cancellationToken).ConfigureAwait(false);
             // As -4 and -6 ask: an address of the other family given as such is refused, not tried.
             if (family != AddressFamily.Unspecified && (addresses = Array.FindAll(addresses, found => (found.IsIPv4MappedToIPv6 ? AddressFamily.InterNetwork : found.AddressFamily) == family)).Length == 0)
-                throw new TransferAbortedException(ErrorCode.ConnectionLost, $"cannot connect to {Where(host, port)}: it has no {Families.Name(family)} address, which {Families.Option(family)} asks for; leave out {Families.Option(family)}",
+                throw new TransferAbortedException(ErrorCode.ConnectionLost, $"cannot connect to {ConnectionUrl.Endpoint(host, port)}: it has no {Families.Name(family)} address, which {Families.Option(family)} asks for; leave out {Families.Option(family)}",
                     new SocketException((int)SocketError.AddressFamilyNotSupported));
             long started = System.Diagnostics.Stopwatch.GetTimestamp();
             await socket.ConnectAsync(addresses, port, cancellationToken).ConfigureAwait(false);
@@ -46,11 +46,11 @@ internal sealed class TcpTransport(int socketBufferSize, string? congestionContr
             socket.Dispose();
             bool unnamed = ex.SocketErrorCode is SocketError.HostNotFound or SocketError.NoData;
             if (unnamed && family != AddressFamily.Unspecified)
-                throw new TransferAbortedException(ErrorCode.ConnectionLost, $"cannot connect to {Where(host, port)}: it has no {Families.Name(family)} address, which {Families.Option(family)} asks for (or no host has that name); leave out {Families.Option(family)}", ex);
+                throw new TransferAbortedException(ErrorCode.ConnectionLost, $"cannot connect to {ConnectionUrl.Endpoint(host, port)}: it has no {Families.Name(family)} address, which {Families.Option(family)} asks for (or no host has that name); leave out {Families.Option(family)}", ex);
             string advice = unnamed || ex.SocketErrorCode is SocketError.TryAgain
                 ? "check the host name in the URL"
                 : "check that `sglty recv` is running there and the port is reachable";
-            throw new TransferAbortedException(ErrorCode.ConnectionLost, $"cannot connect to {Where(host, port)}: {TcpLaneConnection.Describe(ex.SocketErrorCode)}; {advice}", ex);
+            throw new TransferAbortedException(ErrorCode.ConnectionLost, $"cannot connect to {ConnectionUrl.Endpoint(host, port)}: {TcpLaneConnection.Describe(ex.SocketErrorCode)}; {advice}", ex);
         }
         catch
         {
@@ -58,9 +58,6 @@ internal sealed class TcpTransport(int socketBufferSize, string? congestionContr
             throw;
         }
     }
-
-    /// <summary>HOST:PORT as a URL writes it: an IPv6 address in brackets.</summary>
-    private static string Where(string host, int port) => host.Contains(':', StringComparison.Ordinal) ? $"[{host}]:{port}" : $"{host}:{port}";
 
     public ILaneListener Listen(IPEndPoint endpoint)
     {
