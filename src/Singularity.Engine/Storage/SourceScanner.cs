@@ -481,7 +481,7 @@ internal static class SourceScanner
                 && !LinkSafety.IsUnsafe(text, $"{relative}/{inside.Replace(Path.DirectorySeparatorChar, '/')}");
         }
 
-        /// <summary>Names a path given that cannot be found, and goes on, as rsync and scp go on past it: the send ends incomplete.</summary>
+        /// <summary>Names a path given or listed that cannot be found (or taken), and goes on, as rsync and scp go on past it: the send ends incomplete.</summary>
         public void LeaveOutGiven(string path, string reason)
         {
             notSent.Add(new NotSentEntry(path, reason) { NotFound = true });
@@ -512,8 +512,7 @@ internal static class SourceScanner
                 // As listed: a list's names are joined to its directory with "/./".
                 int marker = path.IndexOf("/./", StringComparison.Ordinal);
                 string shown = marker >= 0 ? path[(marker + 3)..] : path;
-                notSent.Add(new NotSentEntry(shown, Climbs) { NotFound = true });
-                skipped?.Invoke($"not sending '{shown}': {Climbs}");
+                LeaveOutGiven(shown, Climbs);
                 return;
             }
             string full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
@@ -563,8 +562,7 @@ internal static class SourceScanner
                 string reason = Unreachable(full);
                 // rsync --ignore-missing-args: a name that is not there is no error, and the deletion still runs.
                 if (PassesOver(reason, kept)) return;
-                notSent.Add(new NotSentEntry(kept, reason) { NotFound = true });
-                skipped?.Invoke($"not sending '{kept}': {reason}");
+                LeaveOutGiven(kept, reason);
                 return;
             }
             if (exclude?.Excludes(kept, isDirectory) == true) return;
