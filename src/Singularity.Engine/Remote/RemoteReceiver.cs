@@ -63,7 +63,7 @@ public sealed class RemoteReceiver : IAsyncDisposable
     /// the shell is not ssh, or <see cref="RemoteShell.Tunnel"/> is false.
     /// </summary>
     public string? TunnelInstead(Exception error) =>
-        !Tunnelled && _given.Tunnel is null && ShellProcess.CanTunnel(_given) && NotReached(error) is { } why
+        !Tunnelled && ShellProcess.TunnelsWhereUnreached(_given) && NotReached(error) is { } why
             ? $"the receiver started on {Target.Host} cannot be reached {why}; sending through ssh's connection instead, as one stream{(Unnamed(error) ? "" : " (a port let through, given with --remote-listen, is faster; --no-tunnel stops here)")}"
             : null;
 
@@ -128,7 +128,8 @@ public sealed class RemoteReceiver : IAsyncDisposable
             int there = given ?? ShellProcess.PortThere(), here = ShellProcess.FreePortHere(family);
             try
             {
-                return await StartOnceAsync(target, shell with { Listen = $"{ShellProcess.LoopbackWord(family)}:{there}" }, options, fileTarget, ShellProcess.Loopback(family).ToString(),
+                string loopback = Transport.Families.Loopback(family).ToString();
+                return await StartOnceAsync(target, shell with { Listen = ConnectionUrl.Endpoint(loopback, there) }, options, fileTarget, loopback,
                     ([.. RefusalTold, .. ShellProcess.Forward("-L", here, there, family)], here, given is null ? there : null), log, cancellationToken).ConfigureAwait(false);
             }
             catch (TunnelPortTaken) when (attempt < 3)
@@ -162,8 +163,7 @@ public sealed class RemoteReceiver : IAsyncDisposable
         foreach (string line in Messages)
         {
             if (ShellProcess.ForwardNotMade(line) is { } port)
-                return port == tunnel.Port ? new TunnelPortTaken()
-                    : new SingularityException(ErrorCode.ConnectionLost, $"ssh could not make a forward its configuration names for {Target.Host} (port {port}: taken, perhaps by another ssh to it), and makes no tunnel for the lanes without it; free that port, or send with --no-tunnel and a port let through (--remote-listen)");
+                return port == tunnel.Port ? new TunnelPortTaken() : ShellProcess.ConfiguredForwardNotMade(Target.Host, port, "send", "--remote-listen");
             if (tunnel.There is { } there && line.Contains("cannot listen on ", StringComparison.Ordinal) && line.Contains($":{there}: address already in use", StringComparison.Ordinal))
                 return new TunnelPortTaken();
         }

@@ -68,7 +68,7 @@ public static class RemoteSender
                     if (++portsTaken == 2)
                         throw new SingularityException(ErrorCode.ConnectionLost, $"ssh could not listen on {source.Host} for the lanes to come back through its connection (twice, on ports chosen at random): its server refuses to forward (AllowTcpForwarding there), or the ports were taken; let the lanes reach this machine straight (--no-tunnel, and a port let through, given with --listen), or run the send there to a 'sglty recv' here");
                 }
-                catch (NoWayBack ex) when (!tunnel && shell.Tunnel is null && ShellProcess.CanTunnel(shell))
+                catch (NoWayBack ex) when (!tunnel && ShellProcess.TunnelsWhereUnreached(shell))
                 {
                     // As scp would still get through: ssh's own connection carries the lanes, slower but there.
                     log?.Invoke($"{ex.Reason}; pulling through ssh's connection instead, as one stream (a port let through, given with --listen, is faster; --no-tunnel stops here)");
@@ -112,13 +112,13 @@ public static class RemoteSender
         // Where the host cannot be looked up here, the receiver listens everywhere, and the send there takes this
         // machine's address from what its login saw (ssh's SSH_CONNECTION). Through ssh, on the loopback alone (at
         // --listen's port, where given).
-        var address = tunnelPort is not null ? ShellProcess.Loopback(options.AddressFamily)
+        var address = tunnelPort is not null ? Transport.Families.Loopback(options.AddressFamily)
             : everywhere ? await AddressTowardAsync(host, options.AddressFamily, cancellationToken).ConfigureAwait(false)
             : listen!.Address;
         await using var receiver = SingularityReceiver.Start(new ReceiverOptions
         {
             Directory = place.Directory,
-            Listen = tunnelPort is not null ? new IPEndPoint(ShellProcess.Loopback(options.AddressFamily), listen?.Port ?? 0)
+            Listen = tunnelPort is not null ? new IPEndPoint(Transport.Families.Loopback(options.AddressFamily), listen?.Port ?? 0)
                 : listen ?? new IPEndPoint(address ?? (options.AddressFamily == AddressFamily.InterNetwork ? IPAddress.Any : IPAddress.IPv6Any), 0),
             Token = SessionToken.Generate(),
             Transfer = new TransferOptions
@@ -136,7 +136,7 @@ public static class RemoteSender
         // A directory pulled to a name where a file stands, as the receiver found it.
         bool directoryOnFile = false;
         // What the send there says before a session starts here is held while the pull may yet go through ssh instead.
-        var held = new HeldLines(holding: tunnelPort is null && shell.Tunnel is null && ShellProcess.CanTunnel(shell));
+        var held = new HeldLines(holding: tunnelPort is null && ShellProcess.TunnelsWhereUnreached(shell));
         receiver.SessionStarted += (_, _) =>
         {
             place.Arrived = true;
@@ -154,7 +154,7 @@ public static class RemoteSender
         using var stop = new CancellationTokenSource();
         var serving = receiver.RunAsync(stop.Token);
         // Without a link's scope: that is this machine's own number for the interface.
-        var url = tunnelPort is { } there ? receiver.Url with { Host = ShellProcess.Loopback(options.AddressFamily).ToString(), Port = there, Token = null }
+        var url = tunnelPort is { } there ? receiver.Url with { Host = Transport.Families.Loopback(options.AddressFamily).ToString(), Port = there, Token = null }
             : receiver.Url with { Host = address is null ? "" : new IPAddress(address.GetAddressBytes()).ToString(), Token = null };
         var forward = tunnelPort is { } from ? ShellProcess.Forward("-R", from, receiver.Url.Port, options.AddressFamily) : null;
         // Through ssh, the send there sees the hop to ssh, which reads as a local path: delta, unless the user chose,
@@ -231,8 +231,7 @@ public static class RemoteSender
             // Ended here: ssh itself may have taken the same Ctrl-C and ended with its own code.
             cancellationToken.ThrowIfCancellationRequested();
             if (tunnelPort is not null && !place.Arrived && process.ExitCode == 255 && shellProcess.Lines.Select(ShellProcess.ForwardNotMade).FirstOrDefault(port => port is not null) is { } notMade)
-                throw notMade == tunnelPort ? new PortTakenThere()
-                    : new SingularityException(ErrorCode.ConnectionLost, $"ssh could not make a forward its configuration names for {source.Host} (port {notMade}: taken, perhaps by another ssh to it), and makes no tunnel for the lanes without it; free that port, or pull with --no-tunnel and a port let through (--listen)");
+                throw notMade == tunnelPort ? new PortTakenThere() : ShellProcess.ConfiguredForwardNotMade(source.Host, notMade, "pull", "--listen");
             if (refusal.Task.IsCompleted) throw new SingularityException(ErrorCode.ProtocolViolation, $"{refusal.Task.Result} (from {source.Host}); nothing it sent beyond what was asked for was written here");
             if (directoryOnFile) throw new SingularityException(ErrorCode.BadPath, $"what was pulled is a directory, and '{place.Named}' is not one; pull it to another name, or into the directory above");
             return ExitCode(shellProcess, source, paths, shell, url, tunnelPort is not null, place.Arrived, sessionDone, log);

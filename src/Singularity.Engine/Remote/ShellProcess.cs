@@ -86,6 +86,9 @@ internal sealed class ShellProcess : IDisposable
     /// <summary>Whether the lanes can go through the shell's own connection: ssh's alone.</summary>
     public static bool CanTunnel(RemoteShell shell) => IsSsh(shell);
 
+    /// <summary>Whether lanes that cannot reach the port straight go through ssh's connection instead: ssh's, unless <see cref="RemoteShell.Tunnel"/> says either way.</summary>
+    public static bool TunnelsWhereUnreached(RemoteShell shell) => shell.Tunnel is null && IsSsh(shell);
+
     private static bool IsSsh(RemoteShell shell) => string.Equals(Path.GetFileName(shell.Command[0]), "ssh", StringComparison.Ordinal);
 
     /// <summary>
@@ -167,15 +170,8 @@ internal sealed class ShellProcess : IDisposable
     /// this ssh ended; and whatever its configuration says of forwards (ClearAllForwardings).
     /// </summary>
     public static IReadOnlyList<string> Forward(string direction, int from, int to, System.Net.Sockets.AddressFamily family = System.Net.Sockets.AddressFamily.Unspecified) =>
-        ["-o", "ExitOnForwardFailure=yes", "-o", "ClearAllForwardings=no", "-o", "ControlMaster=no", "-o", "ControlPath=none", direction, $"{LoopbackWord(family)}:{from}:{LoopbackWord(family)}:{to}"];
-
-    /// <summary>The loopback a tunnel's ends listen on: IPv6's under -6, where ssh takes no IPv4 address, else IPv4's.</summary>
-    public static System.Net.IPAddress Loopback(System.Net.Sockets.AddressFamily family) =>
-        family == System.Net.Sockets.AddressFamily.InterNetworkV6 ? System.Net.IPAddress.IPv6Loopback : System.Net.IPAddress.Loopback;
-
-    /// <summary><see cref="Loopback"/> as ssh's forwards and a listen address write it.</summary>
-    public static string LoopbackWord(System.Net.Sockets.AddressFamily family) =>
-        family == System.Net.Sockets.AddressFamily.InterNetworkV6 ? "[::1]" : "127.0.0.1";
+        ["-o", "ExitOnForwardFailure=yes", "-o", "ClearAllForwardings=no", "-o", "ControlMaster=no", "-o", "ControlPath=none", direction,
+            $"{ConnectionUrl.Endpoint(Transport.Families.Loopback(family).ToString(), from)}:{ConnectionUrl.Endpoint(Transport.Families.Loopback(family).ToString(), to)}"];
 
     /// <summary>
     /// The port of a forward ssh could not make, from what it said (where it ran nothing, under ExitOnForwardFailure),
@@ -190,6 +186,13 @@ internal sealed class ShellProcess : IDisposable
         return null;
     }
 
+    /// <summary>
+    /// A forward of ssh's own configuration (LocalForward, RemoteForward) that ssh could not make, its port taken: under
+    /// ExitOnForwardFailure it then makes no tunnel either. Told for a <paramref name="what"/> ("send", "pull") with the
+    /// option that gives it a port let through instead.
+    /// </summary>
+    public static SingularityException ConfiguredForwardNotMade(string host, int port, string what, string portOption) =>
+        new(ErrorCode.ConnectionLost, $"ssh could not make a forward its configuration names for {host} (port {port}: taken, perhaps by another ssh to it), and makes no tunnel for the lanes without it; free that port, or {what} with --no-tunnel and a port let through ({portOption})");
 
     /// <summary>A port for the far end of a tunnel, which only that machine can tell is free: one chosen at random among those few services use.</summary>
     public static int PortThere() => Random.Shared.Next(20_000, 32_768);
@@ -197,7 +200,7 @@ internal sealed class ShellProcess : IDisposable
     /// <summary>A port free here on loopback now, for the near end of a tunnel that ssh listens on.</summary>
     public static int FreePortHere(System.Net.Sockets.AddressFamily family = System.Net.Sockets.AddressFamily.Unspecified)
     {
-        var loopback = Loopback(family);
+        var loopback = Transport.Families.Loopback(family);
         using var probe = new System.Net.Sockets.Socket(loopback.AddressFamily, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
         probe.Bind(new System.Net.IPEndPoint(loopback, 0));
         return ((System.Net.IPEndPoint)probe.LocalEndPoint!).Port;
