@@ -848,12 +848,12 @@ internal static partial class SendCommand
     }
 
     /// <summary>
-    /// The options of a send through <paramref name="remote"/>: through ssh's connection, the lanes see the hop to ssh
-    /// here, which reads as a local path, where the path is one ssh takes: they are not fitted to it, and a changed file
-    /// goes as a delta unless the user chose.
+    /// The options of a send through <paramref name="remote"/>: by the family of addresses ssh reaches it by; through
+    /// ssh's connection, the lanes see the hop to ssh here, which reads as a local path, where the path is one ssh takes:
+    /// they are not fitted to it, and a changed file goes as a delta unless the user chose.
     /// </summary>
     private static TransferOptions Through(TransferOptions options, RemoteReceiver remote) =>
-        remote.Tunnelled ? options with { Delta = options.Delta ?? true, FitToPath = false } : options;
+        remote.Tunnelled ? options with { AddressFamily = remote.Family, Delta = options.Delta ?? true, FitToPath = false } : options with { AddressFamily = remote.Family };
 
     /// <summary>What the receiver deleted, for the summary: with --force alone, only what stood in the way of the source's entries.</summary>
     private static string DeletedAs(TransferOptions options) =>

@@ -28,11 +28,12 @@ public sealed class RemoteReceiver : IAsyncDisposable
     // What ssh said when its server refused to carry a lane through the tunnel; null while it has not.
     private volatile string? _tunnelRefused;
 
-    private RemoteReceiver(ShellProcess shell, RemoteShell given, RemoteTarget target, bool tunnelled, Action<string>? log)
+    private RemoteReceiver(ShellProcess shell, RemoteShell given, RemoteTarget target, bool tunnelled, System.Net.Sockets.AddressFamily family, Action<string>? log)
     {
         _shell = shell;
         _given = given;
         Tunnelled = tunnelled;
+        Family = family;
         Target = target;
         _log = log;
         _errors = KeepMessagesAsync();
@@ -54,6 +55,12 @@ public sealed class RemoteReceiver : IAsyncDisposable
 
     /// <summary>Whether the lanes reach this receiver through ssh's own connection (<see cref="RemoteShell.Tunnel"/>).</summary>
     public bool Tunnelled { get; }
+
+    /// <summary>
+    /// The family of addresses the lanes connect by (<see cref="TransferOptions.AddressFamily"/>): the one given, else
+    /// the one ssh's configuration chooses for the host (AddressFamily), as ssh itself reaches it.
+    /// </summary>
+    public System.Net.Sockets.AddressFamily Family { get; }
 
     /// <summary>
     /// Where a send to this receiver failed with <paramref name="error"/> because its port could not be reached from
@@ -116,13 +123,13 @@ public sealed class RemoteReceiver : IAsyncDisposable
         options ??= new TransferOptions();
         // Nothing is made there for a send that fails here.
         SourceScanner.CheckGiven(paths, ScanRules.Of(options));
-        var (host, tunnel) = await ShellProcess.ReachAsync(target, shell, cancellationToken).ConfigureAwait(false);
+        var (host, tunnel, family) = await ShellProcess.ReachAsync(target, shell, options.AddressFamily, cancellationToken).ConfigureAwait(false);
+        options = options with { AddressFamily = family };
         var fileTarget = RemoteCommand.FileTarget(target, paths, options);
         if (!tunnel) return await StartOnceAsync(target, shell, options, fileTarget, host, null, log, cancellationToken).ConfigureAwait(false);
         // Through ssh: the receiver there listens on its loopback, and ssh here on this machine's, carrying each lane
         // from one to the other. The port there is chosen here, as ssh must name it; one taken there is chosen again.
         int? given = int.Parse(shell.Listen[(shell.Listen.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture) is > 0 and var port ? port : null;
-        var family = options.AddressFamily;
         for (int attempt = 1; ; attempt++)
         {
             int there = given ?? ShellProcess.PortThere(), here = ShellProcess.FreePortHere(family);
@@ -175,7 +182,7 @@ public sealed class RemoteReceiver : IAsyncDisposable
         (IReadOnlyList<string> Words, int Port, int? There)? tunnel, Action<string>? log, CancellationToken cancellationToken)
     {
         var started = ShellProcess.Start(ShellProcess.Info(shell, target, RemoteCommand.For(target, shell, options, fileTarget), forward: tunnel?.Words, family: options.AddressFamily), shell);
-        var remote = new RemoteReceiver(started, shell, target, tunnel is not null, log);
+        var remote = new RemoteReceiver(started, shell, target, tunnel is not null, options.AddressFamily, log);
         var process = started.Process;
         try
         {

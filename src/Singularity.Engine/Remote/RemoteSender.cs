@@ -51,7 +51,8 @@ public static class RemoteSender
         bool finished = false;
         try
         {
-            var (host, tunnel) = await ShellProcess.ReachAsync(source, shell, cancellationToken).ConfigureAwait(false);
+            var (host, tunnel, family) = await ShellProcess.ReachAsync(source, shell, options.AddressFamily, cancellationToken).ConfigureAwait(false);
+            options = options with { AddressFamily = family };
             if (tunnel && shell.Tunnel is null)
                 log?.Invoke($"{source.Host} is reached through a jump host: the lanes come through ssh's connection, as one stream (--no-tunnel keeps them out)");
             int code, portsTaken = 0;

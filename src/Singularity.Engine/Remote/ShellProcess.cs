@@ -93,19 +93,31 @@ internal sealed class ShellProcess : IDisposable
 
     /// <summary>
     /// The host the lanes connect to: the one given, or for ssh the name its configuration gives that host (ssh -G), so
-    /// that an alias of ~/.ssh/config reaches the same machine; and whether the lanes go through ssh's connection
+    /// that an alias of ~/.ssh/config reaches the same machine; the family of addresses: <paramref name="family"/> where
+    /// -4 or -6 chose it, else the one that configuration chooses (<see cref="ConfiguredFamily"/>); and whether the lanes go through ssh's connection
     /// (<see cref="RemoteShell.Tunnel"/>; by default where that configuration reaches the host through another, a
     /// ProxyJump, which the lanes could not reach it by). A tunnel asked for through a shell that is
     /// not ssh is an <see cref="SingularityException"/>.
     /// </summary>
-    public static async Task<(string Host, bool Tunnel)> ReachAsync(RemoteTarget target, RemoteShell shell, CancellationToken cancellationToken)
+    public static async Task<(string Host, bool Tunnel, System.Net.Sockets.AddressFamily Family)> ReachAsync(RemoteTarget target, RemoteShell shell, System.Net.Sockets.AddressFamily family, CancellationToken cancellationToken)
     {
         if (shell.Tunnel == true && !IsSsh(shell))
             throw new SingularityException(ErrorCode.BadPath, $"--tunnel carries the lanes through ssh's own connection, and the remote shell is '{shell.Command[0]}'; give ssh as the remote shell (-e)");
-        if (!IsSsh(shell)) return (target.Host, false);
+        if (!IsSsh(shell)) return (target.Host, false, family);
         string printed = await ConfigurationAsync(target, shell, cancellationToken).ConfigureAwait(false);
-        return (ConfiguredHost(printed) ?? target.Host, shell.Tunnel ?? Jumps(printed));
+        return (ConfiguredHost(printed) ?? target.Host, shell.Tunnel ?? Jumps(printed), family == System.Net.Sockets.AddressFamily.Unspecified ? ConfiguredFamily(printed) : family);
     }
+
+    /// <summary>
+    /// The family of addresses ssh's configuration reaches the host by (AddressFamily inet or inet6), as -4 or -6 would
+    /// choose it; unspecified for "any". Its ssh can bind and connect by that family alone, so a tunnel's ends must be of it.
+    /// </summary>
+    public static System.Net.Sockets.AddressFamily ConfiguredFamily(string printed) => Setting(printed, "addressfamily") switch
+    {
+        "inet" => System.Net.Sockets.AddressFamily.InterNetwork,
+        "inet6" => System.Net.Sockets.AddressFamily.InterNetworkV6,
+        _ => System.Net.Sockets.AddressFamily.Unspecified,
+    };
 
     /// <summary>What ssh -G prints of its configuration for the host; empty where it cannot tell.</summary>
     private static async Task<string> ConfigurationAsync(RemoteTarget target, RemoteShell shell, CancellationToken cancellationToken)

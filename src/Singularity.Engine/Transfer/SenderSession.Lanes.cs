@@ -94,7 +94,7 @@ internal sealed partial class SenderSession
         }
     }
 
-    private string Where => $"{_url.Host}:{_url.Port}";
+    private string Where => ConnectionUrl.Endpoint(_url.Host, _url.Port);
 
     // Counted as a lost connection, so a send with retries tries again: a receiver at its limit of connections in
     // their handshake closes new ones without a reply.

@@ -128,6 +128,38 @@ public sealed class TunnelTests
         Assert.Contains(sshd.TakeWords(), line => line.Contains(" -R [::1]:", StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// Where ssh's configuration reaches a host by IPv6 alone (AddressFamily inet6), as -6 would: ssh can bind no IPv4
+    /// address, so the tunnel's ends are IPv6's loopback, and the lanes keep to IPv6, without -6 given.
+    /// </summary>
+    [SkippableFact]
+    public async Task An_ssh_configured_for_IPv6_alone_is_followed_without_minus_6()
+    {
+        using var temp = new TempDirectory();
+        var (sshd, tree, shell) = await StartAsync(temp);
+        using var server = sshd;
+        Skip.IfNot(System.Net.Sockets.Socket.OSSupportsIPv6, "needs IPv6");
+
+        string pushed = temp.Sub("pushed");
+        var (exit, _, error) = await SgltyProcess.RunAsync(["send", "--tunnel", tree, $"root@only6:{pushed}", .. shell]);
+        Assert.True(exit == 0, error);
+        TestFiles.AssertSameTree(tree, Path.Combine(pushed, "tree"));
+        Assert.Contains(sshd.TakeWords(), line => line.Contains(" -L [::1]:", StringComparison.Ordinal));
+
+        string pulled = Path.Combine(temp.Path, "pulled");
+        (exit, _, error) = await SgltyProcess.RunAsync(["send", "--tunnel", $"root@only6:{tree}", pulled, .. shell]);
+        Assert.True(exit == 0, error);
+        TestFiles.AssertSameTree(tree, Path.Combine(pulled, "tree"));
+        Assert.Contains(sshd.TakeWords(), line => line.Contains(" -R [::1]:", StringComparison.Ordinal));
+
+        // Straight, ssh and the lanes keep to IPv6 too.
+        string straight = temp.Sub("straight");
+        (exit, _, error) = await SgltyProcess.RunAsync(["send", "--no-tunnel", tree, $"root@only6:{straight}", .. shell]);
+        Assert.True(exit == 0, error);
+        TestFiles.AssertSameTree(tree, Path.Combine(straight, "tree"));
+        Assert.Contains(sshd.TakeWords(), line => line.Split(' ').Contains("-6"));
+    }
+
     /// <summary>A forward of ssh's own configuration that ssh cannot make (its port taken) stops the tunnel, and is named.</summary>
     [SkippableFact]
     public async Task A_forward_of_the_configuration_that_cannot_be_made_is_named()

@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using Singularity.Engine;
 
 namespace Singularity.Tests.Remote;
@@ -65,12 +66,20 @@ public sealed class RemoteTargetTests
     public void Ssh_configuration_tells_a_host_reached_through_another(string printed, bool proxied) =>
         Assert.Equal(proxied, ShellProcess.Jumps(printed));
 
+    [Theory]
+    [InlineData("hostname web1\naddressfamily inet6\n", AddressFamily.InterNetworkV6)]
+    [InlineData("hostname web1\naddressfamily inet\n", AddressFamily.InterNetwork)]
+    [InlineData("hostname web1\naddressfamily any\n", AddressFamily.Unspecified)]
+    [InlineData("hostname web1\n", AddressFamily.Unspecified)]
+    public void Ssh_configuration_tells_the_family_of_addresses_it_reaches_a_host_by(string printed, AddressFamily family) =>
+        Assert.Equal(family, ShellProcess.ConfiguredFamily(printed));
+
     [Fact]
     public async Task A_tunnel_asked_through_a_shell_that_is_not_ssh_is_refused_in_a_line()
     {
-        var refused = await Assert.ThrowsAsync<SingularityException>(() => ShellProcess.ReachAsync(new RemoteTarget(null, "web1", "x"), new RemoteShell { Command = ["rsh"], Tunnel = true }, CancellationToken.None));
+        var refused = await Assert.ThrowsAsync<SingularityException>(() => ShellProcess.ReachAsync(new RemoteTarget(null, "web1", "x"), new RemoteShell { Command = ["rsh"], Tunnel = true }, AddressFamily.Unspecified, CancellationToken.None));
         Assert.Equal("--tunnel carries the lanes through ssh's own connection, and the remote shell is 'rsh'; give ssh as the remote shell (-e)", refused.Message);
-        Assert.Equal(("web1", false), await ShellProcess.ReachAsync(new RemoteTarget(null, "web1", "x"), new RemoteShell { Command = ["rsh"] }, CancellationToken.None));
+        Assert.Equal(("web1", false, AddressFamily.InterNetwork), await ShellProcess.ReachAsync(new RemoteTarget(null, "web1", "x"), new RemoteShell { Command = ["rsh"] }, AddressFamily.InterNetwork, CancellationToken.None));
     }
 
     [Fact]

@@ -83,6 +83,9 @@ public sealed class RealSshd : IDisposable
               HostName 127.0.0.1
             Host direct6
               HostName ::1
+            Host only6
+              HostName ::1
+              AddressFamily inet6
             Host forwarding
               HostName 127.0.0.1
               LocalForward 127.0.0.1:{busy.Port} 127.0.0.1:9
