@@ -10,7 +10,7 @@ namespace Singularity.Engine.Storage;
 /// <item>a trailing '/' matches directories only (<c>cache/</c>; links are not directories here), and a trailing
 /// '/***' a directory and everything below it;</item>
 /// <item>'*' matches any run of characters but '/', '**' any run at all, '?' one character but '/', and
-/// <c>[a-z]</c>, <c>[!0-9]</c> one character of a class (never '/'); where the pattern holds a wildcard, '\' makes
+/// <c>[a-z]</c>, <c>[!0-9]</c>, <c>[[:digit:]_]</c> one character of a class (never '/'); where the pattern holds a wildcard, '\' makes
 /// the next character plain, and elsewhere it is a character like any other;</item>
 /// <item>as in rsync's filter rules, a leading "+ " makes a pattern an include and a leading "- " (or none) an
 /// exclude; "!" alone clears the patterns before it. The first pattern that matches an entry decides: an exclude
@@ -183,7 +183,27 @@ internal sealed class ExcludePatterns
         return [.. tokens];
     }
 
-    /// <summary>A class from the '[' at <paramref name="i"/> to its ']': '!' or '^' first negates it, a ']' first is itself, "a-z" is a range, '\' makes the next character plain.</summary>
+    /// <summary>
+    /// The classes a bracket expression may name, as in rsync's patterns (<c>[[:digit:]]</c>): those of the C locale,
+    /// ASCII alone, as rsync matches a name's bytes against them.
+    /// </summary>
+    private static readonly Dictionary<string, (char From, char To)[]> NamedClasses = new(StringComparer.Ordinal)
+    {
+        ["alnum"] = [('0', '9'), ('A', 'Z'), ('a', 'z')],
+        ["alpha"] = [('A', 'Z'), ('a', 'z')],
+        ["blank"] = [(' ', ' '), ('\t', '\t')],
+        ["cntrl"] = [('\0', '\x1f'), ('\x7f', '\x7f')],
+        ["digit"] = [('0', '9')],
+        ["graph"] = [('!', '~')],
+        ["lower"] = [('a', 'z')],
+        ["print"] = [(' ', '~')],
+        ["punct"] = [('!', '/'), (':', '@'), ('[', '`'), ('{', '~')],
+        ["space"] = [(' ', ' '), ('\t', '\r')],
+        ["upper"] = [('A', 'Z')],
+        ["xdigit"] = [('0', '9'), ('A', 'F'), ('a', 'f')],
+    };
+
+    /// <summary>A class from the '[' at <paramref name="i"/> to its ']': '!' or '^' first negates it, a ']' first is itself, "a-z" is a range, "[:digit:]" a named class (<see cref="NamedClasses"/>), '\' makes the next character plain.</summary>
     private static Token ParseClass(string body, ref int i, string shown)
     {
         i++;
@@ -196,7 +216,15 @@ internal sealed class ExcludePatterns
             char c = body[i];
             if (c == ']' && !first) break;
             if (c == '[' && i + 1 < body.Length && body[i + 1] == ':')
-                throw Refused($"the pattern '{shown}' names a character class such as [:alpha:], which sglty does not support; list the characters, as [a-zA-Z]");
+            {
+                int close = body.IndexOf(":]", i + 2, StringComparison.Ordinal);
+                string name = close < 0 ? "" : body[(i + 2)..close];
+                if (!NamedClasses.TryGetValue(name, out var named))
+                    throw Refused($"the pattern '{shown}' names a character class that is none of [:{string.Join(":], [:", NamedClasses.Keys)}:]");
+                ranges.AddRange(named);
+                i = close + 2;
+                continue;
+            }
             if (c == '\\' && ++i >= body.Length) continue;
             char from = body[i++];
             if (i + 1 < body.Length && body[i] == '-' && body[i + 1] != ']')

@@ -53,6 +53,20 @@ public sealed class ExcludePatternsTests
     [InlineData("[!0-9]*", "x/1bc", false, false)]
     [InlineData("[]x]", "a/]", false, true)]
     [InlineData("a[/]b", "a/b", false, false)]
+    // Named classes, as rsync's: those of the C locale, alone or beside other characters, negated too.
+    [InlineData("[[:digit:]]*", "x/1bc", false, true)]
+    [InlineData("[[:digit:]]*", "x/abc", false, false)]
+    [InlineData("*.[[:upper:]]", "x/y.C", false, true)]
+    [InlineData("*.[[:upper:]]", "x/y.c", false, false)]
+    [InlineData("[![:alpha:]]*", "x/_y", false, true)]
+    [InlineData("[![:alpha:]]*", "x/y_", false, false)]
+    [InlineData("[[:alpha:]_]*", "x/_y", false, true)]
+    [InlineData("*[[:space:]]*", "x/a b", false, true)]
+    [InlineData("*[[:space:]]*", "x/ab", false, false)]
+    [InlineData("[[:xdigit:]][[:xdigit:]]", "x/aF", false, true)]
+    [InlineData("[[:xdigit:]][[:xdigit:]]", "x/aG", false, false)]
+    [InlineData("[[:punct:]]*", "x/#y", false, true)]
+    [InlineData("[[:alnum:]]", "x/é", false, false)]
     // '\' escapes only in a pattern with a wildcard; case counts; "- " is dropped.
     [InlineData(@"a\*b", "dir/a*b", false, true)]
     [InlineData(@"a\*b", "dir/axxb", false, false)]
@@ -75,7 +89,9 @@ public sealed class ExcludePatternsTests
     [InlineData("+ ")]
     [InlineData("+ a//b")]
     [InlineData("*.[oa")]
-    [InlineData("[[:alpha:]]*")]
+    [InlineData("[[:letter:]]*")]
+    [InlineData("[[:alpha]*")]
+    [InlineData("[[:alpha:]*")]
     [InlineData(@"*\")]
     public void A_pattern_that_names_nothing_or_is_malformed_is_refused(string pattern) =>
         Assert.Equal("Exclude", Assert.Throws<ArgumentException>(() => ExcludePatterns.Parse([pattern])).ParamName);
