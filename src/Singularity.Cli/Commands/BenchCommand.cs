@@ -63,6 +63,8 @@ internal static class BenchCommand
     {
         if (size <= 0) throw new FormatException("--size must be positive");
         string root = dir ?? (Directory.Exists("/dev/shm") ? "/dev/shm" : Path.GetTempPath());
+        // A mistyped --dir is told, not made (and left behind) on whatever disk holds its parent.
+        if (!Directory.Exists(root)) throw new SingularityException(ErrorCode.BadPath, $"--dir '{root}' is not a directory; give one that exists (the benchmark writes its files into a directory of its own there, and removes it)");
         string work = Path.Combine(Path.GetFullPath(root), $"sglty-bench-{Environment.ProcessId}");
         var runs = new List<BenchRun>();
         try

@@ -1115,6 +1115,20 @@ public sealed class CommandLineTests
         Assert.Contains("not a size", error);
     }
 
+    /// <summary>A mistyped --dir is told in a line, and not made.</summary>
+    [Fact]
+    public async Task Bench_refuses_a_directory_that_is_not_there()
+    {
+        using var temp = new TempDirectory();
+        string missing = Path.Combine(temp.Path, "no-such-dir");
+
+        var (exit, _, error) = await SgltyProcess.RunAsync("bench", "--size", "1MiB", "--dir", missing);
+
+        Assert.NotEqual(0, exit);
+        Assert.Equal($"sglty: error: --dir '{missing}' is not a directory; give one that exists (the benchmark writes its files into a directory of its own there, and removes it)", error.Trim());
+        Assert.False(Directory.Exists(missing));
+    }
+
     [Fact]
     public async Task Bench_runs_end_to_end_and_reports_json()
     {
