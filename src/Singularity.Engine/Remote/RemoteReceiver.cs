@@ -318,7 +318,9 @@ public sealed class RemoteReceiver : IAsyncDisposable
     /// <summary>": " and the last line the shell or sglty there wrote (without sglty's own prefix), but the receiver's own reports of what it serves; empty when there is none.</summary>
     private string Said()
     {
-        string? last = Messages.LastOrDefault(line => line.Trim().Length > 0 && !line.StartsWith("receiving into ", StringComparison.Ordinal) && !line.StartsWith("session ", StringComparison.Ordinal))?.Trim();
+        // Not ssh's note of a host key it learned (at its default log level, on a first login): that is no reason.
+        string? last = Messages.LastOrDefault(line => line.Trim().Length > 0 && !line.StartsWith("receiving into ", StringComparison.Ordinal) && !line.StartsWith("session ", StringComparison.Ordinal)
+            && !line.StartsWith("Warning: Permanently added ", StringComparison.Ordinal))?.Trim();
         if (last is null) return "";
         if (last.StartsWith("sglty: ", StringComparison.Ordinal)) last = last["sglty: ".Length..];
         if (last.StartsWith("error: ", StringComparison.Ordinal)) last = last["error: ".Length..];

@@ -224,6 +224,24 @@ public sealed class RemoteShellTests
         Assert.Equal((1, $"sglty: error: no receiver started on localhost within 1 s: Password:; check that '{shell} localhost' logs in and runs sglty there (--timeout waits longer)"), (exit, error.Trim()));
     }
 
+    /// <summary>ssh's note of a host key it learned, at a first login, is not taken for what the end there said.</summary>
+    [Fact]
+    public async Task A_host_key_learned_is_not_the_reason_a_receiver_did_not_start()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var temp = new TempDirectory();
+        string file = TestFiles.Create(Path.Combine(temp.Sub("src"), "f.bin"), 1000, seed: 9);
+        string shell = FakeSsh.Create(temp);
+        var environment = new Dictionary<string, string> { ["HOME"] = temp.Sub("home"), ["FAKE_SSH_LEARNS"] = "1" };
+
+        var (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", file, "localhost:", "-e", shell, "--sglty-path", "false"]);
+
+        Assert.Equal(1, exit);
+        Assert.Contains("could not start a receiver on localhost through", error);
+        Assert.Contains(", which said nothing (exit code 1)", error);
+        Assert.DoesNotContain("Permanently added", error);
+    }
+
     [Fact]
     public async Task A_receiver_that_ends_during_the_send_is_told_and_the_next_send_resumes()
     {

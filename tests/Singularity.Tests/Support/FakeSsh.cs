@@ -3,7 +3,8 @@ namespace Singularity.Tests.Support;
 /// <summary>
 /// A stand-in for ssh, named ssh: answers ssh -G with 127.0.0.1 for any host (as an alias of ~/.ssh/config would be
 /// answered); otherwise writes the words it was given beside itself, skips its options (with their values) and the host, and runs the rest
-/// as one line in $HOME, as ssh does, writing the pid of what it runs, and its exit code after it. The files still
+/// as one line in $HOME, as ssh does, writing the pid of what it runs, and its exit code after it; with FAKE_SSH_LEARNS
+/// set, it first notes a host key learned, as ssh does at a first login. The files still
 /// travel over TCP on loopback; a tunnel asked for (-L, -R) is not made.
 /// </summary>
 public static class FakeSsh
@@ -28,6 +29,8 @@ public static class FakeSsh
         File.WriteAllText(path, """
             #!/bin/sh
             case " $* " in *" -G "*) echo "hostname 127.0.0.1"; exit 0;; esac
+            # As ssh notes, at its default log level, a host key it learned at a first login.
+            [ -n "$FAKE_SSH_LEARNS" ] && echo "Warning: Permanently added '[127.0.0.1]:2222' (ED25519) to the list of known hosts." >&2
             printf '%s\n' "$@" > "$0.words"
             umask 022
             while :; do case $1 in -[lopiFJLRWDEbcm]) shift 2;; -*) shift;; *) break;; esac; done
