@@ -180,6 +180,8 @@ public static class RemoteSender
                 else if (keep && line.Contains(PullAdmission.Refusal, StringComparison.Ordinal)) shellProcess.Keep(line);
                 // A port taken there is chosen again, unseen.
                 else if (keep && tunnelPort is not null && ShellProcess.ForwardNotMade(line) == tunnelPort) shellProcess.Keep(line);
+                // A pattern alone that matched nothing, which the send there cannot find: the pull says so in its words, once.
+                else if (keep && line.StartsWith("sglty: error: cannot send '", StringComparison.Ordinal) && NotFound(line) is { } missing && PatternNamed(missing, paths) is not null) shellProcess.Keep(line);
                 else
                 {
                     if (keep) shellProcess.Keep(line);
