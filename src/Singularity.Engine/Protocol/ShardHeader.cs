@@ -23,7 +23,9 @@ internal readonly struct ShardHeader
     public const byte FlagHole = 0x02;
     /// <summary>The payload is the shard compressed (Zstandard); the length field counts the compressed bytes.</summary>
     public const byte FlagCompressed = 0x04;
-    private const byte KnownFlags = FlagRetransmit | FlagHole | FlagCompressed;
+    /// <summary>The payload is a patch (<see cref="Integrity.ShardPatch"/>) that makes the shard from the receiver's basis and literal bytes; the length field counts the patch.</summary>
+    public const byte FlagPatched = 0x08;
+    private const byte KnownFlags = FlagRetransmit | FlagHole | FlagCompressed | FlagPatched;
 
     public ShardHeader(ulong sessionTag, uint fileId, uint shardIndex, long offset, int payloadLength, ulong payloadDigest, byte flags = 0)
     {
@@ -39,6 +41,7 @@ internal readonly struct ShardHeader
     public byte Flags { get; }
     public bool IsHole => (Flags & FlagHole) != 0;
     public bool IsCompressed => (Flags & FlagCompressed) != 0;
+    public bool IsPatched => (Flags & FlagPatched) != 0;
     /// <summary>Bytes that follow the header on the wire (besides a tag): the payload, or none for a hole.</summary>
     public int CarriedLength => IsHole ? 0 : PayloadLength;
     public int PayloadLength { get; }

@@ -12,6 +12,13 @@ internal static class WireFormat
 
     public const ushort Version = 3;
 
+    /// <summary>
+    /// Capability bit 0 of a Hello (a sender's control connection) and a HelloReply: the peer takes BasisSums and
+    /// patched shards (PROTOCOL §2.1). A receiver sends BasisSums only to a sender that set it, and a peer from before
+    /// it neither sets nor reads it.
+    /// </summary>
+    public const uint CapabilityPatches = 1;
+
     /// <summary>A check over a header's first bytes: XXH3-64 with seed 0.</summary>
     public static ulong HeaderCheck(ReadOnlySpan<byte> covered) => XxHash3.HashToUInt64(covered);
 

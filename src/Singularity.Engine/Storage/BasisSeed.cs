@@ -12,8 +12,10 @@ namespace Singularity.Engine.Storage;
 /// whole are copied into the partial, flushed, and journaled with their digests, as an interrupted session would have
 /// left them. The receiver then offers them (BasisOffer), the sender keeps those its source still matches, and only
 /// the shards that differ travel: a log that grew sends its new tail, a disk image written in place the shards it
-/// changed. Shards are compared where they stand, so bytes inserted early in a file move everything after them, and
-/// all of that travels (rsync's rolling checksum finds such moved blocks; this does not).
+/// changed. Shards are compared where they stand, so bytes inserted early in a file move everything after them out
+/// of their shards; where the sender takes them, the receiver also sends the sums of the basis's blocks
+/// (<see cref="BlockSums"/>), and such a changed shard travels as a patch that copies from the basis what it still
+/// holds, wherever it moved, as rsync's rolling checksum finds it.
 /// </summary>
 internal static class BasisSeed
 {
@@ -42,7 +44,7 @@ internal static class BasisSeed
     /// following a link at its name (Linux): elsewhere nothing is seeded, as a link there would have the receiver read,
     /// and tell the sender digests of, a file outside the destination.
     /// </summary>
-    public static int Seed(string finalPath, string partialPath, ManifestEntry entry, int shardSize, int mostShards, bool sparse, Action alive)
+    public static int Seed(string finalPath, string partialPath, ManifestEntry entry, int shardSize, int mostShards, bool sparse, Action alive, BlockSums.Builder? sums = null)
     {
         SafeFileHandle? basis;
         try
@@ -58,15 +60,15 @@ internal static class BasisSeed
         using (basis)
         {
             if (SpecialFiles.OpenedElsewhere(basis, finalPath)) return 0;
-            return Seed(basis, partialPath, entry, shardSize, mostShards, sparse, alive);
+            return Seed(basis, partialPath, entry, shardSize, mostShards, sparse, alive, sums);
         }
     }
 
     /// <summary>
-    /// As <see cref="Seed(string, string, ManifestEntry, int, int, bool, Action)"/>, from a regular file already open
+    /// As <see cref="Seed(string, string, ManifestEntry, int, int, bool, Action, BlockSums.Builder?)"/>, from a regular file already open
     /// for reading (an earlier copy of the file, with --link-dest), which the caller disposes.
     /// </summary>
-    public static int Seed(SafeFileHandle basis, string partialPath, ManifestEntry entry, int shardSize, int mostShards, bool sparse, Action alive)
+    public static int Seed(SafeFileHandle basis, string partialPath, ManifestEntry entry, int shardSize, int mostShards, bool sparse, Action alive, BlockSums.Builder? sums = null)
     {
         int shards = Math.Min(mostShards, SeedableShards(RandomAccess.GetLength(basis), entry.Size, shardSize));
         if (shards <= 0) return 0;
@@ -88,7 +90,7 @@ internal static class BasisSeed
         {
             journal = ResumeJournal.Open(journalPath, entry.Size, entry.MtimeNanoseconds, shardSize)!;
             var records = new (int Index, ulong Digest)[shards];
-            int seeded = ReadShards(basis, partial, records, entry.Size, shardSize, buffer, sparse, alive);
+            int seeded = ReadShards(basis, partial, records, entry.Size, shardSize, buffer, sparse, alive, sums);
             if (seeded == 0)
             {
                 Remove(partial, partialPath, journal, journalPath);
@@ -161,7 +163,7 @@ internal static class BasisSeed
     }
 
     /// <summary>Reads whole shards of the basis, hashing them, and copies them into the partial where one is given; returns how many, recorded in <paramref name="records"/>.</summary>
-    private static int ReadShards(SafeFileHandle basis, FileStream? partial, (int Index, ulong Digest)[] records, long size, int shardSize, byte[] buffer, bool sparse, Action alive)
+    private static int ReadShards(SafeFileHandle basis, FileStream? partial, (int Index, ulong Digest)[] records, long size, int shardSize, byte[] buffer, bool sparse, Action alive, BlockSums.Builder? sums = null)
     {
         var hash = new XxHash3();
         long unflushed = 0;
@@ -169,6 +171,8 @@ internal static class BasisSeed
         Func<ReadOnlySpan<byte>, long, bool> copied = (slice, at) =>
         {
             if (partial is not null) Write(partial, slice, at);
+            // The shards are read in order, from the start: the sums see the basis as it was copied.
+            sums?.Append(slice);
             alive();
             return true;
         };

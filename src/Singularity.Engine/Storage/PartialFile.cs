@@ -175,6 +175,12 @@ internal sealed class PartialFile
     /// <summary>The partial was seeded in this session from the version at the file's name (<see cref="BasisSeed"/>), and its offers are that version's shards.</summary>
     public bool FromBasis { get; init; }
 
+    /// <summary>
+    /// Bytes of the basis at <see cref="FinalPath"/> that the sums sent for this file cover (BasisSums), from which its
+    /// patched shards may copy; 0 where none were sent, and a patched shard of it is refused.
+    /// </summary>
+    public long PatchCoverage { get; set; }
+
     public int ExpectedLength(uint index) => Digests.ShardLength(Entry.Size, _shardSize, (int)index);
 
     /// <summary>
@@ -266,6 +272,15 @@ internal sealed class PartialFile
     }
 
     /// <summary>Records a written shard and journals it in groups; true when it was the last one, and the caller must then <see cref="FinishWriting"/>.</summary>
+    /// <summary>
+    /// Gives back the claim of a shard that <see cref="TryClaim"/> granted but whose bytes, once written, failed their
+    /// check (a patched shard whose basis changed meanwhile): its copy asked for again is written as a first one.
+    /// </summary>
+    public void ReleaseClaim(uint index)
+    {
+        lock (_lock) _shards!.Release((int)index);
+    }
+
     public bool CompleteShard(uint index, ulong digest)
     {
         lock (_lock)

@@ -42,6 +42,13 @@ internal sealed class ShardTable
         return true;
     }
 
+    /// <summary>Clears a shard's claim, before it was verified.</summary>
+    public void Release(int index)
+    {
+        var (page, slot) = Locate(index);
+        page[DigestsPerPage + slot / 64] &= ~(1UL << (slot % 64));
+    }
+
     /// <summary>Records a claimed shard's verified digest.</summary>
     public void Set(int index, ulong digest)
     {

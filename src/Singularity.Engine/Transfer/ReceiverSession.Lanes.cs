@@ -57,6 +57,9 @@ internal sealed partial class ReceiverSession
         // Compressed sessions: the lane's own buffer to unpack into, and its decompressor, made at the first packed shard.
         byte[]? unpacked = null;
         ShardUnpacker? unpacker = null;
+        // Delta sessions: a slice of the basis at a time for a patch's copies, and its hash, made at the first patched shard.
+        byte[]? basisSlice = null;
+        System.IO.Hashing.XxHash3? patchHash = null;
         try
         {
             while (await frames.TryReadHeaderAsync(cancellationToken).ConfigureAwait(false))
@@ -81,6 +84,22 @@ internal sealed partial class ReceiverSession
                 if (file == Released || file == Failed)
                 {
                     Acknowledge(shard);
+                    continue;
+                }
+                if (shard.IsPatched)
+                {
+                    int length = file.ExpectedLength(shard.ShardIndex);
+                    // Plain, the bytes may have been damaged on the way, and are asked for again; encrypted, the tag
+                    // proved them as sent, so the sender made a patch that cannot make the shard.
+                    if (!ShardPatch.TryCheck(data, length, file.PatchCoverage, out ulong expected, out int pieces, out string? malformed) || (cipher is null && expected != shard.PayloadDigest))
+                    {
+                        if (cipher is not null) throw new ProtocolViolationException($"shard {shard.ShardIndex} of '{file.Entry.Path}' is a patch that {malformed}");
+                        Reject(file, shard.ShardIndex);
+                        continue;
+                    }
+                    basisSlice ??= GC.AllocateUninitializedArray<byte>(PatchSlice);
+                    patchHash ??= new System.IO.Hashing.XxHash3();
+                    if (StorePatched(file, shard, data, pieces, expected, basisSlice, patchHash)) await FinishFileAsync(file, cancellationToken).ConfigureAwait(false);
                     continue;
                 }
                 if (shard.IsCompressed)
@@ -138,6 +157,7 @@ internal sealed partial class ReceiverSession
         if (shard.SessionTag != Id.Tag) throw new ProtocolViolationException("shard belongs to another session");
         if (shard.IsHole && _holeDigests is null) throw new ProtocolViolationException("a hole shard in a session that did not ask for holes");
         if (shard.IsCompressed && (!_compressed || shard.IsHole)) throw new ProtocolViolationException(shard.IsHole ? "a shard both a hole and compressed" : "a compressed shard in a session that did not ask for compression");
+        if (shard.IsPatched && (shard.IsHole || shard.IsCompressed)) throw new ProtocolViolationException(shard.IsHole ? "a shard both a hole and patched" : "a shard both compressed and patched");
         var file = SlotOf(shard.FileId);
         if (file == Released || file == Failed)
         {
@@ -149,11 +169,14 @@ internal sealed partial class ReceiverSession
         }
         if (shard.ShardIndex >= (uint)file.ShardCount)
             throw new ProtocolViolationException($"shard {shard.ShardIndex} is beyond the {file.ShardCount} shards of '{file.Entry.Path}'");
+        if (shard.IsPatched && file.PatchCoverage == 0)
+            throw new ProtocolViolationException($"shard {shard.ShardIndex} of '{file.Entry.Path}' is a patch, and no sums of a basis were sent for it");
         if (shard.Offset != (long)shard.ShardIndex * _shardSize)
             throw new ProtocolViolationException($"shard {shard.ShardIndex} of '{file.Entry.Path}' claims offset {shard.Offset}");
-        // Packed, a shard must be shorter than itself: never longer than the lane's buffer, whatever it unpacks to.
-        if (shard.IsCompressed ? shard.PayloadLength >= file.ExpectedLength(shard.ShardIndex) : shard.PayloadLength != file.ExpectedLength(shard.ShardIndex))
-            throw new ProtocolViolationException($"shard {shard.ShardIndex} of '{file.Entry.Path}' has {shard.PayloadLength} bytes{(shard.IsCompressed ? " packed" : "")}, expected {(shard.IsCompressed ? "fewer than " : "")}{file.ExpectedLength(shard.ShardIndex)}");
+        // Packed or patched, a shard must be shorter than itself: never longer than the lane's buffer, whatever it makes.
+        bool shorter = shard.IsCompressed || shard.IsPatched;
+        if (shorter ? shard.PayloadLength >= file.ExpectedLength(shard.ShardIndex) : shard.PayloadLength != file.ExpectedLength(shard.ShardIndex))
+            throw new ProtocolViolationException($"shard {shard.ShardIndex} of '{file.Entry.Path}' has {shard.PayloadLength} bytes{(shard.IsCompressed ? " packed" : shard.IsPatched ? " patched" : "")}, expected {(shorter ? "fewer than " : "")}{file.ExpectedLength(shard.ShardIndex)}");
         return file;
     }
 
@@ -183,6 +206,116 @@ internal sealed partial class ReceiverSession
         }
         Acknowledge(shard);
         return last;
+    }
+
+    /// <summary>Bytes of the basis read at a time for a patch's copies: a lane holds one such slice.</summary>
+    private const int PatchSlice = 64 << 10;
+
+    /// <summary>
+    /// Writes a patched shard at its offset, its copies read from the basis (the version at the file's name, which its
+    /// sums were gathered from) and its literal bytes from the patch, hashing what it writes; acknowledges it if that is
+    /// the shard's <paramref name="expected"/> digest, and otherwise (the basis changed or went since its sums were
+    /// sent) gives back its claim and asks for it again, which the sender then sends whole. True if it was the file's
+    /// last shard, which the caller then finishes.
+    /// </summary>
+    private bool StorePatched(PartialFile file, in ShardHeader shard, ReadOnlySpan<byte> patch, int pieces, ulong expected, byte[] slice, System.IO.Hashing.XxHash3 hash)
+    {
+        bool last = false;
+        try
+        {
+            if (file.TryClaim(shard.ShardIndex, out var handle))
+            {
+                if (WritePatched(file, handle, shard.Offset, patch, pieces, slice, hash) != expected)
+                {
+                    file.ReleaseClaim(shard.ShardIndex);
+                    Reject(file, shard.ShardIndex);
+                    return false;
+                }
+                last = file.CompleteShard(shard.ShardIndex, expected);
+            }
+        }
+        catch (Exception ex) when (ex is not SingularityException)
+        {
+            var described = StorageErrors.Describe(ex, $"writing '{file.Entry.Path}'");
+            if (!file.OpenFailed || !StorageErrors.ConcernsOneEntry(ex)) throw described;
+            FailFile(file, described);
+        }
+        Acknowledge(shard);
+        return last;
+    }
+
+    /// <summary>The digest of what a patch wrote at <paramref name="offset"/>; null where the basis could not be read (gone, replaced by what is not a regular file, or shorter than a copy).</summary>
+    private ulong? WritePatched(PartialFile file, Microsoft.Win32.SafeHandles.SafeFileHandle handle, long offset, ReadOnlySpan<byte> patch, int pieces, byte[] slice, System.IO.Hashing.XxHash3 hash)
+    {
+        hash.Reset();
+        Microsoft.Win32.SafeHandles.SafeFileHandle? basis = null;
+        try
+        {
+            int literal = ShardPatch.LiteralsAt(pieces);
+            long at = offset;
+            for (int i = 0; i < pieces; i++)
+            {
+                var (source, length) = ShardPatch.Piece(patch, i);
+                if (source == ShardPatch.Literal)
+                {
+                    Write(patch.Slice(literal, length));
+                    literal += length;
+                    continue;
+                }
+                basis ??= OpenBasis(file.FinalPath);
+                if (basis is null) return null;
+                for (int done = 0; done < length;)
+                {
+                    int read = ReadBasis(basis, slice.AsSpan(0, Math.Min(slice.Length, length - done)), source + done);
+                    if (read <= 0) return null;
+                    Write(slice.AsSpan(0, read));
+                    done += read;
+                }
+            }
+            return hash.GetCurrentHashAsUInt64();
+
+            void Write(ReadOnlySpan<byte> bytes)
+            {
+                hash.Append(bytes);
+                if (_holeDigests is not null) SparseFiles.WriteLeavingHoles(handle, bytes, at);
+                else RandomAccess.Write(handle, bytes, at);
+                at += bytes.Length;
+            }
+        }
+        finally
+        {
+            basis?.Dispose();
+        }
+
+        static Microsoft.Win32.SafeHandles.SafeFileHandle? OpenBasis(string path)
+        {
+            try
+            {
+                var opened = SpecialFiles.OpenRegularNotFollowing(path);
+                if (opened is not null && SpecialFiles.OpenedElsewhere(opened, path))
+                {
+                    opened.Dispose();
+                    return null;
+                }
+                return opened;
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                return null;
+            }
+        }
+
+        static int ReadBasis(Microsoft.Win32.SafeHandles.SafeFileHandle basis, Span<byte> into, long at)
+        {
+            try
+            {
+                return RandomAccess.Read(basis, into, at);
+            }
+            catch (IOException)
+            {
+                return -1;
+            }
+        }
     }
 
     private void Acknowledge(in ShardHeader shard)

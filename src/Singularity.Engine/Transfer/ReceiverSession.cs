@@ -173,6 +173,12 @@ internal sealed partial class ReceiverSession
     private int _failed;
     private long _lastActivity;
 
+    /// <summary>
+    /// Whether the sender's Hello said that it takes basis sums and sends patched shards (capability bit 0): only then
+    /// are sums sent, and patched shards taken.
+    /// </summary>
+    public bool SenderTakesPatches { get; init; }
+
     public ReceiverSession(SessionId id, ReceiverOptions options, string remote, SessionKeys keys, OpenFileBudget? receiverHolds = null, OpenFileBudget? receiverWriting = null, RemovalGate? removals = null)
     {
         _removals = removals ?? RemovalGate.Alone();
@@ -747,18 +753,23 @@ internal sealed partial class ReceiverSession
         // looked for there again, since nothing of it stands here.
         if (_linkDests is not null && (!entry.SentBefore || _earlierCopies == EarlierCopies.Compared) && Linked(id, entry, full, fresh, partialStands, standing, link: true)) return;
         var file = NewPartialFile(id, entry, full);
+        BlockSums.Builder? sums = null;
         // A partial of its own, from an interrupted send of this version, is resumed; otherwise, in place, the file is
         // written into the one standing there, which offers its shards with delta; otherwise, with delta, the file is
         // seeded from the version at its name, and its offers read from the seed.
         if (_inPlace && !fresh && file.Offered.Count == 0 && InPlaceBasisOf(entry, full) is { } inPlace)
             file = NewPartialFile(id, entry, full, fromBasis: true, inPlace);
-        else if (_delta && file.Offered.Count == 0 && ((!fresh && SeedFromBasis(entry, full)) || SeedFromLinkDest(entry, full, fresh, standing)))
+        else if (_delta && file.Offered.Count == 0 && ((!fresh && SeedFromBasis(entry, full, out sums)) || SeedFromLinkDest(entry, full, fresh, standing)))
             file = NewPartialFile(id, entry, full, fromBasis: true);
+        // Set before the lanes can see the file: its patched shards copy within what the sums cover.
+        if (sums is { Count: > 0 } && file.FromBasis) file.PatchCoverage = sums.Covered;
         HoldXattrs(file.Entry);
         _files[id] = file;
         _fileCount++;
         _offersLeft -= file.Offered.Count;
         OfferResume(file);
+        // After its offers, before the acceptance that covers it: the sender has them before it reads a shard.
+        if (file.PatchCoverage > 0) _control!.Post(ControlMessageType.BasisSums, sums!.Message(id));
     }
 
     /// <summary>
@@ -1263,7 +1274,7 @@ internal sealed partial class ReceiverSession
     {
         if (_linkDests is null || !OperatingSystem.IsLinux() || !NothingStands(full, fresh, standing)) return false;
         using var copy = _linkDests.OpenBasis(entry, _times);
-        return copy is not null && SeedFromBasis(entry, full, copy);
+        return copy is not null && SeedFromBasis(entry, full, out _, copy);
     }
 
     /// <summary>
@@ -1272,15 +1283,22 @@ internal sealed partial class ReceiverSession
     /// within what the session may still offer.
     /// True if shards were seeded. Without journals (no flushes) nothing is seeded: the offers would have no record to
     /// stand on. A partial standing there offers nothing here (another version's, or one its journal does not vouch
-    /// for): it is removed, as the file's first write would remove it, unless another session holds it.
+    /// for): it is removed, as the file's first write would remove it, unless another session holds it. Seeded from the
+    /// version at its name, for a sender that takes them, the copy also gathers the sums of its blocks
+    /// (<paramref name="sums"/>), from which that sender's patches copy; an earlier copy of --link-dest gathers none, as
+    /// it is not where a patch's copies are read from.
     /// </summary>
-    private bool SeedFromBasis(ManifestEntry entry, string full, SafeFileHandle? linkDestCopy = null)
+    private bool SeedFromBasis(ManifestEntry entry, string full, out BlockSums.Builder? sums, SafeFileHandle? linkDestCopy = null)
     {
+        sums = null;
         if (!_options.Transfer.Durable || Digests.ShardCount(entry.Size, _shardSize) <= 1 || _offersLeft <= 0 || StalePartialStays(full)) return false;
         string partial = PartialFile.ResumablePathFor(full);
         int most = (int)Math.Min(_offersLeft, int.MaxValue);
-        return ReadingInPlace(() => linkDestCopy is null ? BasisSeed.Seed(full, partial, entry, _shardSize, most, _holeDigests is not null, StillBusy)
+        var gathered = SenderTakesPatches && linkDestCopy is null ? new BlockSums.Builder(BlockSums.BlockSizeFor(Math.Min(entry.Size, (long)most * _shardSize), _shardSize)) : null;
+        bool seeded = ReadingInPlace(() => linkDestCopy is null ? BasisSeed.Seed(full, partial, entry, _shardSize, most, _holeDigests is not null, StillBusy, gathered)
             : BasisSeed.Seed(linkDestCopy, partial, entry, _shardSize, most, _holeDigests is not null, StillBusy)) > 0;
+        sums = seeded ? gathered : null;
+        return seeded;
     }
 
     /// <summary>

@@ -178,6 +178,14 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
     /// <summary>The receiver's offers for this file are the shards of the version already at its name (delta), not an interrupted send's.</summary>
     public bool OffersFromBasis { get; private set; }
 
+    /// <summary>The receiver's sums of the basis this file's partial was seeded from (BasisSums): a changed shard is sent as a patch against it. Null once the file is sealed, and where none came.</summary>
+    public Integrity.BasisBlocks? Basis { get => Volatile.Read(ref _basis); set => Volatile.Write(ref _basis, value); }
+
+    private Integrity.BasisBlocks? _basis;
+
+    /// <summary>Whether BasisSums came for this file, kept or not: a second is refused.</summary>
+    public bool BasisSumsSeen { get; set; }
+
     /// <summary>The digest the receiver holds for this shard, if it offered one.</summary>
     public bool TryGetOffer(int index, out ulong digest)
     {

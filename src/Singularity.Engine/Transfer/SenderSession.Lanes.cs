@@ -46,7 +46,8 @@ internal sealed partial class SenderSession
         {
             int authLength = role == ConnectionRole.Control ? Handshake.ClientAuthSize : Handshake.LaneAuthSize;
             byte[] hello = new byte[Hello.Size];
-            new Hello(role, session, lane, authMethod: Handshake.Method, authLength: (uint)authLength).WriteTo(hello);
+            // The control connection tells the receiver that this sender takes basis sums and sends patches.
+            new Hello(role, session, lane, capabilities: role == ConnectionRole.Control ? WireFormat.CapabilityPatches : 0, authMethod: Handshake.Method, authLength: (uint)authLength).WriteTo(hello);
             byte[] auth;
             if (role == ConnectionRole.Control) (auth, ephemeral) = Handshake.ClientStart(hello, _token, _options.Cipher);
             else auth = _keys!.LaneBinder(hello);
@@ -219,6 +220,9 @@ internal sealed partial class SenderSession
         // Compressed sessions: a second frame buffer the shard is packed into, when it packs.
         var packer = _packer;
         byte[]? packed = packer is null ? null : GC.AllocateUninitializedArray<byte>(ShardHeader.Size + packer.Bound + FrameCipher.TagSize);
+        // Delta sessions: a frame buffer a changed shard's patch is written into, and its pieces, made at the first patch tried.
+        byte[]? patched = null;
+        List<(long Source, int At, int Length)>? pieces = null;
         FrameCipher? cipher = null;
         using var laneCancel = CancellationTokenSource.CreateLinkedTokenSource(_cts.Token);
         var cancellationToken = laneCancel.Token;
@@ -290,16 +294,25 @@ internal sealed partial class SenderSession
                 // Encrypted, the digest stays out of the clear header: the tag authenticates the payload instead. A
                 // hole carries no payload; encrypted, its tag still seals the header.
                 byte flags = (byte)((retransmit ? ShardHeader.FlagRetransmit : 0) | (hole ? ShardHeader.FlagHole : 0));
-                int carried = hole ? 0 : length;
+                int carried = hole ? 0 : length, literal = length;
                 byte[] frame = buffer;
-                if (packer is not null && !hole && !file.Incompressible)
+                // Against the receiver's basis, a changed shard goes as a patch where that saves; a copy sent again goes
+                // whole, as the receiver asks again for a patch its basis no longer makes.
+                if (!retransmit && !hole && file.Basis is { } basis)
+                {
+                    patched ??= GC.AllocateUninitializedArray<byte>(ShardHeader.Size + _options.ShardSize + FrameCipher.TagSize);
+                    pieces ??= [];
+                    int patchLength = basis.TryPatch(buffer.AsSpan(ShardHeader.Size, length), digest, patched.AsSpan(ShardHeader.Size, length - 1), pieces, out int carriedLiterally);
+                    if (patchLength > 0) (frame, carried, flags, literal) = (patched, patchLength, (byte)(flags | ShardHeader.FlagPatched), carriedLiterally);
+                }
+                if (packer is not null && !hole && !file.Incompressible && frame == buffer)
                 {
                     // Packed, the length field counts the packed bytes; the digest stays the shard's own.
                     int packedLength = await packer.TryPackAsync(buffer.AsMemory(ShardHeader.Size, length), packed.AsMemory(ShardHeader.Size, packer.Bound), cancellationToken).ConfigureAwait(false);
                     if (packedLength > 0) (frame, carried, flags) = (packed!, packedLength, (byte)(flags | ShardHeader.FlagCompressed));
                     else file.Incompressible = true;
                 }
-                new ShardHeader(_session.Tag, file.Id, (uint)shard, (long)shard * _options.ShardSize, frame == packed ? carried : length, cipher is null ? digest : 0, flags)
+                new ShardHeader(_session.Tag, file.Id, (uint)shard, (long)shard * _options.ShardSize, frame == buffer ? length : carried, cipher is null ? digest : 0, flags)
                     .WriteTo(frame);
                 cipher?.Seal(frame.AsSpan(ShardHeader.Size, carried), frame.AsSpan(ShardHeader.Size + carried, tag), frame.AsSpan(0, ShardHeader.Size));
                 // A hole's header is all that travels: its credit goes back now, so holes move at the pace of their
@@ -310,7 +323,9 @@ internal sealed partial class SenderSession
                 // In flight from here, so a lane lost while it waits for the bandwidth limit requeues the shard with its credit.
                 if (_bandwidth is null) await connection.WriteAsync(frame.AsMemory(0, ShardHeader.Size + carried + tag), cancellationToken).ConfigureAwait(false);
                 else await _bandwidth.WriteAsync(connection, frame.AsMemory(0, ShardHeader.Size + carried + tag), cancellationToken).ConfigureAwait(false);
-                Interlocked.Add(ref hole ? ref _bytesInHoles : ref _bytesSent, length);
+                Interlocked.Add(ref hole ? ref _bytesInHoles : ref _bytesSent, literal);
+                // What a patch copied from the receiver's basis did not travel: matched, as a kept shard.
+                if (literal < length) Interlocked.Add(ref _bytesMatched, length - literal);
                 Interlocked.Add(ref _wireBytes, carried);
                 if (file.MarkSent(shard) is { } fileDigest) Seal(file, fileDigest);
             }

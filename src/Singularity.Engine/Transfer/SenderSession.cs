@@ -1009,6 +1009,7 @@ internal sealed partial class SenderSession
                 if ((_sessionFlags & OpenSessionFlags.Delta) == 0) throw new ProtocolViolationException("BasisOffer in a session that did not ask for delta");
                 OnResumeOffer(body, fromBasis: true);
                 break;
+            case ControlMessageType.BasisSums: OnBasisSums(body); break;
             case ControlMessageType.FilesPresent: OnPresent(body); break;
             case ControlMessageType.FilesKept: OnPresent(body, kept: true); break;
             case ControlMessageType.EntryFailed: OnEntryFailed(body); break;
@@ -1158,6 +1159,7 @@ internal sealed partial class SenderSession
     /// </summary>
     private void Drop(SenderFile file, int length, SingularityException reason)
     {
+        ForgetBasis(file);
         _window.Release(length);
         LeaveOut(file, reason);
     }
@@ -1330,6 +1332,8 @@ internal sealed partial class SenderSession
 
     private void Seal(SenderFile file, ulong digest)
     {
+        // Every shard is sent or kept: a copy sent again goes whole.
+        ForgetBasis(file);
         // Before the seal is posted, so that a commit, which only a seal can bring, always finds it set.
         file.Sealed = true;
         Span<byte> item = stackalloc byte[12];
@@ -1389,6 +1393,51 @@ internal sealed partial class SenderSession
             if (file.ShardCount == 0) throw new ProtocolViolationException("resume offer for an empty file");
             file.Offer((int)index, BinaryPrimitives.ReadUInt64LittleEndian(item[8..]), fromBasis);
         }
+    }
+
+    /// <summary>
+    /// Most bytes of basis sums a sender holds at once (<see cref="BasisBlocks.BytesFor"/>); a file whose sums would take it
+    /// beyond is sent as it would be without them, its changed shards whole.
+    /// </summary>
+    private const long MostBasisBytes = 64L << 20;
+
+    // Bytes of basis sums held now, for files not yet sealed.
+    private long _basisBytes;
+
+    /// <summary>
+    /// BasisSums: the sums of the blocks of the version the receiver seeded a file from, which this sender asked for in
+    /// its Hello (capability bit 0). Only in a delta session, for a file with basis offers and before its acceptance,
+    /// once, with a block size from 2 KiB to a shard and at most 65,536 sums, else a <see cref="ProtocolViolationException"/>.
+    /// </summary>
+    private void OnBasisSums(ReadOnlySpan<byte> body)
+    {
+        if ((_sessionFlags & OpenSessionFlags.Delta) == 0) throw new ProtocolViolationException("BasisSums in a session that did not ask for delta");
+        if (body.Length < BlockSums.MessageHeader) throw new ProtocolViolationException("BasisSums is too short");
+        var file = FileAt(BinaryPrimitives.ReadUInt32LittleEndian(body), 0);
+        int size = BinaryPrimitives.ReadInt32LittleEndian(body[4..]), count = BinaryPrimitives.ReadInt32LittleEndian(body[8..]);
+        if (file.Id < (uint)_accepted) throw new ProtocolViolationException("basis sums for a file the receiver had already accepted");
+        if (!file.OffersFromBasis) throw new ProtocolViolationException($"basis sums for '{file.Entry.Path}', of which no shard was offered from its basis");
+        if (size < BlockSums.SmallestBlock || size > _options.ShardSize) throw new ProtocolViolationException($"basis sums of blocks of {size} bytes, outside {BlockSums.SmallestBlock} to the shard size");
+        if (count < 1 || count > BlockSums.MostBlocks || body.Length != BlockSums.MessageHeader + (long)count * BlockSums.ItemSize)
+            throw new ProtocolViolationException($"BasisSums of {body.Length} bytes does not hold its {count} sums (1 to {BlockSums.MostBlocks})");
+        if (file.Basis is not null || file.BasisSumsSeen) throw new ProtocolViolationException($"basis sums for '{file.Entry.Path}' came twice");
+        file.BasisSumsSeen = true;
+        // Held until the file is sealed; beyond the bound, the file goes as without them.
+        long bytes = BasisBlocks.BytesFor(count);
+        if (Interlocked.Add(ref _basisBytes, bytes) > MostBasisBytes)
+        {
+            Interlocked.Add(ref _basisBytes, -bytes);
+            return;
+        }
+        file.Basis = BasisBlocks.From(size, body[BlockSums.MessageHeader..], count);
+    }
+
+    /// <summary>Lets go of a file's basis sums once nothing more of it is sent as a patch.</summary>
+    private void ForgetBasis(SenderFile file)
+    {
+        if (file.Basis is not { } basis) return;
+        file.Basis = null;
+        Interlocked.Add(ref _basisBytes, -BasisBlocks.BytesFor(basis.Count));
     }
 
     /// <summary>An offered shard whose bytes still hash to what the receiver holds: tell the receiver to keep it, and count it done.</summary>

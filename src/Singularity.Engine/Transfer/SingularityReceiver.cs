@@ -219,7 +219,7 @@ public sealed class SingularityReceiver : IAsyncDisposable
                 Interlocked.Decrement(ref _handshakes);
                 handshaking = false;
                 handedOver = true;
-                await RunSessionAsync(connection, remote, accepted.Value.Id, accepted.Value.Keys).ConfigureAwait(false);
+                await RunSessionAsync(connection, remote, accepted.Value.Id, accepted.Value.Keys, (hello.Capabilities & WireFormat.CapabilityPatches) != 0).ConfigureAwait(false);
             }
             else
             {
@@ -311,7 +311,7 @@ public sealed class SingularityReceiver : IAsyncDisposable
             _pending[id] = new TaskCompletionSource<ReceiverSession?>(TaskCreationOptions.RunContinuationsAsynchronously);
             pendingId = id;
             byte[] reply = new byte[HelloReply.Size];
-            new HelloReply(ErrorCode.None, id, authLength: Handshake.ServerAuthSize).WriteTo(reply);
+            new HelloReply(ErrorCode.None, id, capabilities: WireFormat.CapabilityPatches, authLength: Handshake.ServerAuthSize).WriteTo(reply);
             var (serverAuth, pending) = Handshake.ServerRespond(hello, auth, reply, _options.Token, requested);
             await connection.WriteAsync(reply, timeout).ConfigureAwait(false);
             await connection.WriteAsync(serverAuth, timeout).ConfigureAwait(false);
@@ -362,9 +362,9 @@ public sealed class SingularityReceiver : IAsyncDisposable
         return false;
     }
 
-    private async Task RunSessionAsync(ILaneConnection connection, string remote, SessionId id, SessionKeys keys)
+    private async Task RunSessionAsync(ILaneConnection connection, string remote, SessionId id, SessionKeys keys, bool senderTakesPatches)
     {
-        var session = new ReceiverSession(id, _options, remote, keys, Holds.Value, Writing.Value, _removals);
+        var session = new ReceiverSession(id, _options, remote, keys, Holds.Value, Writing.Value, _removals) { SenderTakesPatches = senderTakesPatches };
         bool added = _sessions.TryAdd(session.Id, session);
         if (_pending.TryRemove(id, out var waiting)) waiting.TrySetResult(added ? session : null);
         if (!added)

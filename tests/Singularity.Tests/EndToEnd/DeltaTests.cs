@@ -1,4 +1,5 @@
 using Singularity.Engine;
+using Singularity.Engine.Integrity;
 using Singularity.Engine.Protocol;
 using Singularity.Engine.Security;
 using Singularity.Engine.Storage;
@@ -90,7 +91,7 @@ public sealed class DeltaTests
         Assert.Empty(Directory.GetFiles(destination, ".*"));
     }
 
-    /// <summary>A file written in place (a disk image, a database) sends the shards it changed; one that shrank sends nothing its old version held.</summary>
+    /// <summary>A file written in place (a disk image, a database) sends the blocks it changed, its changed shards as patches; one that shrank sends nothing its old version held.</summary>
     [SkippableTheory]
     [InlineData("changed in place")]
     [InlineData("shrank")]
@@ -113,7 +114,8 @@ public sealed class DeltaTests
             Overwrite(source, 3L * Shard + 10, [1, 2, 3]);
             // Across the boundary between shards 7 and 8.
             Overwrite(source, 8L * Shard - 2, [9, 9, 9, 9]);
-            expected = 3L * Shard;
+            // The three changed shards travel as patches: each carries the block its bytes changed, and copies the rest.
+            expected = 3L * BlockSums.BlockSizeFor(12L * Shard, Shard);
         }
         File.SetLastWriteTimeUtc(source, DateTime.UtcNow);
         await using var receiver = new LoopbackReceiver(destination);
@@ -124,6 +126,40 @@ public sealed class DeltaTests
         TestFiles.AssertSameBytes(source, Path.Combine(destination, "disk.img"));
         Assert.Equal(expected, result.BytesSent);
         Assert.Equal(new FileInfo(source).Length - expected, result.BytesMatched);
+    }
+
+    /// <summary>
+    /// Bytes inserted and removed early in a file move every shard after them: each then travels as a patch that
+    /// copies from the old version what it still holds, wherever it moved, and carries the rest (rsync's rolling
+    /// checksum). The file arrives byte for byte, plain or encrypted.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData(CipherSuite.None)]
+    [InlineData(CipherSuite.Aes256Gcm)]
+    public async Task Bytes_inserted_or_removed_early_travel_as_patches_of_what_moved(CipherSuite cipher)
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "a receiver seeds from old versions on Linux");
+        using var temp = new TempDirectory();
+        string destination = temp.Sub("dst");
+        string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "backup.tar"), 12L * Shard + 4321, seed: 21);
+        CopyAsOlder(source, Path.Combine(destination, "backup.tar"));
+        byte[] bytes = File.ReadAllBytes(source), inserted = new byte[1000];
+        new Random(22).NextBytes(inserted);
+        // A member grown by 1,000 bytes near the start, and 3,000 bytes gone in the middle.
+        byte[] changed = [.. bytes[..5000], .. inserted, .. bytes[5000..(6 * Shard)], .. bytes[(6 * Shard + 3000)..]];
+        File.WriteAllBytes(source, changed);
+        await using var receiver = new LoopbackReceiver(destination, new TransferOptions { Cipher = cipher });
+
+        var result = await SingularitySender.SendAsync([source], receiver.Url, Delta with { Cipher = cipher });
+
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        TestFiles.AssertSameBytes(source, Path.Combine(destination, "backup.tar"));
+        // What was inserted, and at each shard's edges what a block cut there held: far from the 3 MiB that moved.
+        long block = BlockSums.BlockSizeFor(changed.Length, Shard), shards = (changed.Length + Shard - 1) / Shard;
+        Assert.InRange(result.BytesSent, 1000, 1000 + 2 * shards * block);
+        Assert.Equal(changed.Length - result.BytesSent, result.BytesMatched);
+        Assert.True(result.WireBytes < changed.Length / 20, $"{result.WireBytes} bytes on the wire");
+        Assert.Empty(Directory.GetFiles(destination, ".*"));
     }
 
     /// <summary>
@@ -277,8 +313,10 @@ public sealed class DeltaTests
 
         Assert.True((await receiver.NextResultAsync()).Succeeded);
         TestFiles.AssertSameBytes(source, Path.Combine(destination, "disk.img"));
-        Assert.Equal(4L * shard, result.BytesSent);
-        Assert.Equal((600L << 20) - 4L * shard, result.BytesMatched);
+        // The four changed shards travel as patches, each carrying the one block its byte changed.
+        long block = BlockSums.BlockSizeFor(600L << 20, shard);
+        Assert.Equal(4 * block, result.BytesSent);
+        Assert.Equal((600L << 20) - 4 * block, result.BytesMatched);
     }
 
     /// <summary>
@@ -357,7 +395,9 @@ public sealed class DeltaTests
 
         Assert.True((await receiver.NextResultAsync()).Succeeded);
         TestFiles.AssertSameBytes(source, target);
-        Assert.Equal((1L * Shard, 7L * Shard), (result.BytesSent, result.BytesMatched));
+        // The changed shard travels as a patch of the one block its bytes changed.
+        long block = BlockSums.BlockSizeFor(8L * Shard, Shard);
+        Assert.Equal((block, 8L * Shard - block), (result.BytesSent, result.BytesMatched));
         Assert.InRange(TestFiles.AllocatedBytes(target), 2L * Shard, 2L * Shard + SparseFiles.MinHole);
     }
 

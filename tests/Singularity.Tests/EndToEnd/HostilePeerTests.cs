@@ -366,6 +366,96 @@ public sealed class HostilePeerTests
     }
 
     /// <summary>
+    /// A receiver sends the sums of a changed file's basis only to a sender whose Hello takes them (capability bit 0),
+    /// and takes a patched shard only for a file it sent them for: a patch that makes another shard than its digest
+    /// says (its basis changed since, or the patch was damaged on the way) is asked for again, and the shard sent whole
+    /// then commits; a patch of a file without sums, or one both patched and packed, costs the lane.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_patched_shard_is_made_from_the_basis_it_was_sent_sums_of_or_asked_for_again()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "a receiver seeds from old versions on Linux");
+        using var temp = new TempDirectory();
+        string destination = temp.Sub("dst"), basis = Path.Combine(destination, "f");
+        byte[] old = new byte[3 * 4096];
+        new Random(11).NextBytes(old);
+        System.IO.File.WriteAllBytes(basis, old);
+        // Ten bytes inserted at the start: every shard moved.
+        byte[] changed = [.. new byte[] { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 }, .. old];
+        var entry = File("f", changed.Length);
+        await using var receiver = new LoopbackReceiver(destination, Plain);
+
+        // A sender from before the sums is sent none (into a copy of the destination: a session cut off leaves its seed).
+        string elsewhere = temp.Sub("before");
+        System.IO.File.WriteAllBytes(Path.Combine(elsewhere, "f"), old);
+        await using (var other = new LoopbackReceiver(elsewhere, Plain))
+        await using (var before = await RawPeer.ConnectAsync(other.Url))
+        {
+            var (_, answer, _) = await before.OpenWithManifestAsync(other.Token, 4096, OpenSessionFlags.Delta, entry);
+            Assert.Equal(ControlMessageType.ManifestAccepted, answer);
+            Assert.Contains(before.BeforeAcceptance, message => message.Type == ControlMessageType.BasisOffer);
+            Assert.DoesNotContain(before.BeforeAcceptance, message => message.Type == ControlMessageType.BasisSums);
+        }
+
+        await using var control = await RawPeer.ConnectAsync(receiver.Url, WireFormat.CapabilityPatches);
+        var (session, accepted, _) = await control.OpenWithManifestAsync(receiver.Token, 4096, OpenSessionFlags.Delta, entry);
+        Assert.Equal(ControlMessageType.ManifestAccepted, accepted);
+        byte[] sums = Assert.Single(control.BeforeAcceptance, message => message.Type == ControlMessageType.BasisSums).Body;
+        int blockSize = BinaryPrimitives.ReadInt32LittleEndian(sums.AsSpan(4)), count = BinaryPrimitives.ReadInt32LittleEndian(sums.AsSpan(8));
+        Assert.Equal((0u, 2048, 6), (BinaryPrimitives.ReadUInt32LittleEndian(sums), blockSize, count));
+        var table = BasisBlocks.From(blockSize, sums.AsSpan(BlockSums.MessageHeader), count);
+        await using var lane2 = await RawPeer.ConnectAsync(receiver.Url);
+        Assert.Equal(ErrorCode.None, (await lane2.HelloAsync(ConnectionRole.Data, receiver.Token, session, keys: control.Keys)).Status);
+        var digests = new ulong[4];
+        for (int index = 0; index < 4; index++) digests[index] = Digests.Shard(Shard(changed, index));
+
+        // Shard 0 as a patch: its first block copied from the basis, which is written to meanwhile.
+        byte[] patch = new byte[4096];
+        int length = table.TryPatch(Shard(changed, 0), digests[0], patch, [], out int literal);
+        Assert.Equal((2096, 2048), (length, literal));
+        System.IO.File.WriteAllBytes(basis, [.. new byte[100], .. old[100..]]);
+        await lane2.Stream.WriteAsync(PatchFrame(session, 0, digests[0], patch[..length]));
+        Assert.NotNull(await control.ReadUntilAsync(ControlMessageType.ShardNack));
+        // Damaged on the way (a literal byte): asked for again too.
+        System.IO.File.WriteAllBytes(basis, old);
+        int patched = table.TryPatch(Shard(changed, 1), digests[1], patch, [], out _);
+        Assert.InRange(patched, 1, 4000);
+        byte[] damaged = patch[..patched];
+        damaged[^1] ^= 0x40;
+        await lane2.Stream.WriteAsync(PatchFrame(session, 1, digests[1], damaged));
+        Assert.NotNull(await control.ReadUntilAsync(ControlMessageType.ShardNack));
+
+        // Shard 0 whole, sent again; shard 1 as a patch of the basis as it is; the rest whole.
+        await lane2.Stream.WriteAsync(Data(session, 0, digests[0], Shard(changed, 0).ToArray(), ShardHeader.FlagRetransmit));
+        await lane2.Stream.WriteAsync(PatchFrame(session, 1, digests[1], patch[..patched]));
+        for (int index = 2; index < 4; index++) await lane2.Stream.WriteAsync(Data(session, index, digests[index], Shard(changed, index).ToArray(), 0));
+        await control.SendControlAsync(ControlMessageType.FilesSealed, Seal(0, Digests.File(digests)));
+        Assert.NotNull(await control.ReadUntilAsync(ControlMessageType.FilesCommitted));
+        Assert.Equal(changed, System.IO.File.ReadAllBytes(basis));
+
+        // A patch for a file no sums were sent for (a new one), and one also packed, cost the lane.
+        foreach (byte flags in new[] { ShardHeader.FlagPatched, (byte)(ShardHeader.FlagPatched | ShardHeader.FlagCompressed) })
+        {
+            await using var fresh = await OneFileSession.OpenAsync(size: 4096, flags: (ushort)(OpenSessionFlags.Delta | OpenSessionFlags.Compressed));
+            await fresh.Lane.Stream.WriteAsync(Frame(fresh.Session, digests[0], patch[..length], flags));
+            await AssertDroppedAsync(fresh.Lane);
+        }
+    }
+
+    private static ReadOnlySpan<byte> Shard(byte[] file, int index) => file.AsSpan(index * 4096, Math.Min(4096, file.Length - index * 4096));
+
+    /// <summary>Shard <paramref name="index"/> of file 0, whole (or with <paramref name="flags"/>), in a plaintext session.</summary>
+    private static byte[] Data(SessionId session, int index, ulong digest, byte[] payload, byte flags)
+    {
+        byte[] frame = new byte[ShardHeader.Size + payload.Length];
+        new ShardHeader(session.Tag, 0, (uint)index, index * 4096L, payload.Length, digest, flags).WriteTo(frame);
+        payload.CopyTo(frame, ShardHeader.Size);
+        return frame;
+    }
+
+    private static byte[] PatchFrame(SessionId session, int index, ulong digest, byte[] patch) => Data(session, index, digest, patch, ShardHeader.FlagPatched);
+
+    /// <summary>
     /// A packed shard is taken only in a session that asked for compression, shorter than the shard and unpacking to
     /// exactly its length: a packed bomb, damaged bytes or another length are asked for again (plaintext), and the
     /// resent shard commits. Anything else costs the lane.

@@ -12,9 +12,9 @@ public sealed class RawPeer : IAsyncDisposable
     private readonly TcpClient _client = new();
     private NetworkStream _stream = null!;
 
-    public static async Task<RawPeer> ConnectAsync(ConnectionUrl url)
+    public static async Task<RawPeer> ConnectAsync(ConnectionUrl url, uint capabilities = 0)
     {
-        var peer = new RawPeer();
+        var peer = new RawPeer { Capabilities = capabilities };
         await peer._client.ConnectAsync(url.Host, url.Port);
         peer._stream = peer._client.GetStream();
         peer._stream.ReadTimeout = 30_000;
@@ -23,6 +23,12 @@ public sealed class RawPeer : IAsyncDisposable
 
     public NetworkStream Stream => _stream;
 
+    /// <summary>The capabilities the control Hello of <see cref="OpenWithMoreFlagsAsync"/> sets; none by default, as a sender before them.</summary>
+    internal uint Capabilities { get; init; }
+
+    /// <summary>What the receiver sent before the ManifestAccepted that <see cref="OpenWithMoreFlagsAsync"/> waited for (offers, sums).</summary>
+    internal List<(ControlMessageType Type, byte[] Body)> BeforeAcceptance { get; } = [];
+
     /// <summary>Keys of the control handshake, needed to add lanes to its session.</summary>
     internal SessionKeys? Keys { get; private set; }
 
@@ -30,11 +36,11 @@ public sealed class RawPeer : IAsyncDisposable
     /// Completes the real handshake with <paramref name="token"/>, asking for <paramref name="cipher"/> (plaintext by
     /// default so tests can write frames by hand). A data lane needs the <paramref name="keys"/> of its control peer.
     /// </summary>
-    internal async Task<HelloReply> HelloAsync(ConnectionRole role, string? token, SessionId session = default, ushort version = WireFormat.Version, SessionKeys? keys = null, ushort lane = 0, CipherSuite cipher = CipherSuite.None)
+    internal async Task<HelloReply> HelloAsync(ConnectionRole role, string? token, SessionId session = default, ushort version = WireFormat.Version, SessionKeys? keys = null, ushort lane = 0, CipherSuite cipher = CipherSuite.None, uint capabilities = 0)
     {
         int authLength = token is null ? 0 : role == ConnectionRole.Control ? Handshake.ClientAuthSize : Handshake.LaneAuthSize;
         byte[] hello = new byte[Hello.Size];
-        new Hello(role, session, lane, authMethod: token is null ? (byte)0 : Handshake.Method, authLength: (uint)authLength, version: version).WriteTo(hello);
+        new Hello(role, session, lane, capabilities, authMethod: token is null ? (byte)0 : Handshake.Method, authLength: (uint)authLength, version: version).WriteTo(hello);
         byte[] auth = [];
         System.Security.Cryptography.ECDiffieHellman? ephemeral = null;
         if (token is not null)
@@ -143,7 +149,7 @@ public sealed class RawPeer : IAsyncDisposable
     /// <summary>As <see cref="OpenWithManifestAsync(string, int, ushort, int, ManifestEntry[])"/>, with OpenSession's second flags field when <paramref name="more"/> is given.</summary>
     internal async Task<(SessionId Session, ControlMessageType Answer, byte[]? Body)> OpenWithMoreFlagsAsync(string token, int shardSize, ushort flags, uint? more, int mostDeletions, params ManifestEntry[] entries)
     {
-        var reply = await HelloAsync(ConnectionRole.Control, token);
+        var reply = await HelloAsync(ConnectionRole.Control, token, capabilities: Capabilities);
         Assert.Equal(ErrorCode.None, reply.Status);
         await SendControlAsync(ControlMessageType.OpenSession, OpenSession(shardSize, 1, entries.Length, entries.Sum(e => e.Size), flags, mostDeletions, more));
         await SendControlAsync(ControlMessageType.ManifestChunk, Manifest(entries));
@@ -156,6 +162,7 @@ public sealed class RawPeer : IAsyncDisposable
             await _stream.ReadExactlyAsync(body);
             var type = (ControlMessageType)header[4];
             if (type is ControlMessageType.ManifestAccepted or ControlMessageType.Error) return (reply.Session, type, body);
+            BeforeAcceptance.Add((type, body));
         }
     }
 

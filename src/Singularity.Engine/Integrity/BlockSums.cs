@@ -1,0 +1,111 @@
+using System.Buffers.Binary;
+using System.IO.Hashing;
+
+namespace Singularity.Engine.Integrity;
+
+/// <summary>
+/// The sums of a basis's blocks (rsync's rolling checksum), by which a sender finds, anywhere in a changed shard, the
+/// blocks the receiver's old version already holds, wherever they moved: bytes inserted early in a file shift every
+/// later block, which then still matches. Each block of <see cref="BlockSizeFor"/> bytes has a weak sum that rolls a byte
+/// at a time (<see cref="Weak"/>) and a strong one, XXH3-64 (seed 0), that confirms a match. The weak sum is rsync's
+/// Adler-like pair, written here: it is what lets a window move by one byte at the cost of a few additions, which no
+/// hash of System.IO.Hashing offers; the strong sum is the library's.
+/// </summary>
+internal static class BlockSums
+{
+    /// <summary>Bytes a sum takes on the wire: the weak u32, then the strong u64.</summary>
+    public const int ItemSize = 12;
+
+    /// <summary>Most blocks a file's sums hold: the message stays under 1 MiB, and a sender's table of them under 2 MiB.</summary>
+    public const int MostBlocks = 65_536;
+
+    /// <summary>Smallest block: smaller would make a file's sums outgrow what they save.</summary>
+    public const int SmallestBlock = 2 << 10;
+
+    /// <summary>
+    /// The block size for a basis of <paramref name="length"/> bytes: about its square root, as rsync chooses, as a
+    /// power of two from <see cref="SmallestBlock"/> to 128 KiB, larger where that would take more than
+    /// <see cref="MostBlocks"/> blocks, and never larger than a shard, within which every match lies.
+    /// </summary>
+    public static int BlockSizeFor(long length, int shardSize)
+    {
+        long size = SmallestBlock;
+        while (size * size < length && size < (128 << 10)) size <<= 1;
+        while (length / size > MostBlocks) size <<= 1;
+        return (int)Math.Min(size, shardSize);
+    }
+
+    /// <summary>The weak sum of a block: its byte sum and its sum of prefix sums, each kept to 16 bits.</summary>
+    public static uint Weak(ReadOnlySpan<byte> block)
+    {
+        uint a = 0, b = 0;
+        foreach (byte x in block)
+        {
+            a += x;
+            b += a;
+        }
+        return Compose(a, b);
+    }
+
+    private static uint Compose(uint a, uint b) => (a & 0xffff) | (b << 16);
+
+    /// <summary>
+    /// Gathers the sums of a basis read in order, in slices of any length, and writes them as BasisSums items: the
+    /// blocks wholly read, at most <see cref="MostBlocks"/>.
+    /// </summary>
+    public sealed class Builder(int blockSize)
+    {
+        private readonly byte[] _carry = new byte[blockSize];
+        private readonly List<(uint Weak, ulong Strong)> _sums = [];
+        private int _carried;
+
+        public int BlockSize { get; } = blockSize;
+
+        public int Count => _sums.Count;
+
+        /// <summary>Bytes of the basis the sums cover: every copy a patch makes lies within them.</summary>
+        public long Covered => (long)_sums.Count * BlockSize;
+
+        /// <summary>Adds the next bytes of the basis.</summary>
+        public void Append(ReadOnlySpan<byte> slice)
+        {
+            while (slice.Length > 0 && _sums.Count < MostBlocks)
+            {
+                if (_carried == 0 && slice.Length >= BlockSize)
+                {
+                    Add(slice[..BlockSize]);
+                    slice = slice[BlockSize..];
+                    continue;
+                }
+                int take = Math.Min(BlockSize - _carried, slice.Length);
+                slice[..take].CopyTo(_carry.AsSpan(_carried));
+                _carried += take;
+                slice = slice[take..];
+                if (_carried < BlockSize) return;
+                Add(_carry);
+                _carried = 0;
+            }
+        }
+
+        private void Add(ReadOnlySpan<byte> block) => _sums.Add((Weak(block), XxHash3.HashToUInt64(block)));
+
+        /// <summary>The body of a BasisSums message for file <paramref name="fileId"/> (PROTOCOL §3).</summary>
+        public byte[] Message(uint fileId)
+        {
+            byte[] body = new byte[MessageHeader + _sums.Count * ItemSize];
+            BinaryPrimitives.WriteUInt32LittleEndian(body, fileId);
+            BinaryPrimitives.WriteInt32LittleEndian(body.AsSpan(4), BlockSize);
+            BinaryPrimitives.WriteInt32LittleEndian(body.AsSpan(8), _sums.Count);
+            for (int i = 0; i < _sums.Count; i++)
+            {
+                var item = body.AsSpan(MessageHeader + i * ItemSize, ItemSize);
+                BinaryPrimitives.WriteUInt32LittleEndian(item, _sums[i].Weak);
+                BinaryPrimitives.WriteUInt64LittleEndian(item[4..], _sums[i].Strong);
+            }
+            return body;
+        }
+    }
+
+    /// <summary>BasisSums's fields before its items: file id, block size, count.</summary>
+    public const int MessageHeader = 12;
+}
