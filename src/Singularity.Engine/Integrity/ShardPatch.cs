@@ -122,9 +122,11 @@ internal sealed class BasisBlocks
     /// Writes into <paramref name="output"/> the patch that makes <paramref name="shard"/> (whose digest is
     /// <paramref name="digest"/>) from the basis, and returns its length; 0 where it would not save at least a 32nd of
     /// the shard, or would not fit. <paramref name="literal"/> is how many of the shard's bytes it carries.
-    /// <paramref name="pieces"/> is the caller's to reuse, so a shard allocates nothing.
+    /// <paramref name="pieces"/> is the caller's to reuse, so a shard allocates nothing. With <paramref name="guess"/>,
+    /// fewer bytes than a block after the last copy, or before the first, are taken to continue that copy in the basis
+    /// (see <see cref="GuessEdges"/>).
     /// </summary>
-    public int TryPatch(ReadOnlySpan<byte> shard, ulong digest, Span<byte> output, List<(long Source, int At, int Length)> pieces, out int literal)
+    public int TryPatch(ReadOnlySpan<byte> shard, ulong digest, Span<byte> output, List<(long Source, int At, int Length)> pieces, out int literal, bool guess = true)
     {
         literal = 0;
         int n = shard.Length, size = BlockSize;
@@ -160,6 +162,7 @@ internal sealed class BasisBlocks
             if (HeaderBytes() + literalBytes + (at - start) > limit) return 0;
         }
         if (start < n) AddLiteral(start, n - start);
+        if (guess) literalBytes -= GuessEdges(pieces, (long)Count * size);
         long length = HeaderBytes() - ShardPatch.PieceSize + literalBytes;
         if (length > limit) return 0;
         literal = (int)literalBytes;
@@ -193,6 +196,33 @@ internal sealed class BasisBlocks
                 pieces[^1] = (last.Source, last.At, last.Length + count);
             else pieces.Add((source, from, count));
         }
+    }
+
+    /// <summary>
+    /// A shard's end cuts through a block of the basis where the file's bytes moved, so its last bytes, fewer than a
+    /// block, match no sum, and neither do its first: where they follow the last copy (or precede the first), they are
+    /// taken to continue it in the basis, within what the sums cover, as they do wherever bytes were only inserted or
+    /// removed elsewhere. The receiver checks every shard it makes against the shard's digest, and asks again for one
+    /// whose guess was wrong (an edit within those bytes), which then travels whole. Returns the literal bytes saved.
+    /// </summary>
+    private int GuessEdges(List<(long Source, int At, int Length)> pieces, long covered)
+    {
+        int saved = 0;
+        if (pieces.Count >= 2 && pieces[^1] is { Source: ShardPatch.Literal } tail && tail.Length < BlockSize
+            && pieces[^2] is { Source: >= 0 } last && last.Source + last.Length + tail.Length <= covered)
+        {
+            pieces.RemoveAt(pieces.Count - 1);
+            pieces[^1] = (last.Source, last.At, last.Length + tail.Length);
+            saved += tail.Length;
+        }
+        if (pieces.Count >= 2 && pieces[0] is { Source: ShardPatch.Literal } head && head.Length < BlockSize
+            && pieces[1] is { Source: >= 0 } first && first.Source >= head.Length)
+        {
+            pieces.RemoveAt(0);
+            pieces[0] = (first.Source - head.Length, 0, first.Length + head.Length);
+            saved += head.Length;
+        }
+        return saved;
     }
 
     private static void Sum(ReadOnlySpan<byte> window, ref uint a, ref uint b)

@@ -409,14 +409,15 @@ public sealed class HostilePeerTests
         var digests = new ulong[4];
         for (int index = 0; index < 4; index++) digests[index] = Digests.Shard(Shard(changed, index));
 
-        // Shard 0 as a patch: its first block copied from the basis, which is written to meanwhile.
+        // Shard 0 as a patch: the ten bytes inserted, then one copy from the basis (its first block, and the bytes after
+        // it, which the shard's end cuts short of a block), which is written to meanwhile.
         byte[] patch = new byte[4096];
         int length = table.TryPatch(Shard(changed, 0), digests[0], patch, [], out int literal);
-        Assert.Equal((2096, 2048), (length, literal));
+        Assert.Equal((12 + 2 * 12 + 10, 10), (length, literal));
         System.IO.File.WriteAllBytes(basis, [.. new byte[100], .. old[100..]]);
         await lane2.Stream.WriteAsync(PatchFrame(session, 0, digests[0], patch[..length]));
         Assert.NotNull(await control.ReadUntilAsync(ControlMessageType.ShardNack));
-        // Damaged on the way (a literal byte): asked for again too.
+        // Damaged on the way (its last byte): asked for again too.
         System.IO.File.WriteAllBytes(basis, old);
         int patched = table.TryPatch(Shard(changed, 1), digests[1], patch, [], out _);
         Assert.InRange(patched, 1, 4000);
