@@ -64,7 +64,7 @@ internal static class CommonOptions
             {
                 string why = ex switch
                 {
-                    FileNotFoundException or DirectoryNotFoundException => "no such file; give the file `sglty recv --token-file` wrote, or the token itself with --token",
+                    FileNotFoundException or DirectoryNotFoundException => "no such file; give a file whose first line is the token, or the token itself with --token",
                     UnauthorizedAccessException => "permission denied",
                     _ => ex.Message,
                 };

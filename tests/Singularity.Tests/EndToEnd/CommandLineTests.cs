@@ -973,6 +973,23 @@ public sealed class CommandLineTests
         Assert.Equal(expected, parsed.Errors.Count > 0 ? null : parsed.GetValue<long?>("--bwlimit"));
     }
 
+    /// <summary>A token file that is not there is told in a line that says what the file must hold, for recv and send alike.</summary>
+    [Fact]
+    public async Task A_missing_token_file_is_told_in_a_line()
+    {
+        using var temp = new TempDirectory();
+        string missing = Path.Combine(temp.Path, "no-token");
+        string told = $"sglty: error: cannot read token file '{missing}': no such file; give a file whose first line is the token, or the token itself with --token";
+
+        var (exit, _, error) = await SgltyProcess.RunAsync("recv", "--dir", temp.Sub("dst"), "--listen", "127.0.0.1:0", "--token-file", missing);
+        Assert.NotEqual(0, exit);
+        Assert.Equal(told, error.Trim());
+
+        (exit, _, error) = await SgltyProcess.RunAsync("send", TestFiles.Create(Path.Combine(temp.Sub("src"), "f"), 10), "--to", "sglty://127.0.0.1:1/", "--token-file", missing);
+        Assert.NotEqual(0, exit);
+        Assert.Equal(told, error.Trim());
+    }
+
     /// <summary>A short token, or a token file others can read, still works but earns one warning line each.</summary>
     [Fact]
     public async Task A_weak_token_or_a_readable_token_file_is_warned_about()
