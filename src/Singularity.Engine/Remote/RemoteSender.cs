@@ -185,8 +185,9 @@ public static class RemoteSender
                 else
                 {
                     if (keep) shellProcess.Keep(line);
-                    // A pattern that matched nothing beside others that did, which the send there passed over.
-                    if (to is not null) held.Pass(to, keep && Unmatched(line, paths) is { } pattern ? $"sglty: nothing on {source.Host} matches '{pattern}'" : line);
+                    // A pattern that matched nothing beside others that did, which the send there passed over; a path it
+                    // cannot find, named with the machine it is missing on.
+                    if (to is not null) held.Pass(to, keep && Unmatched(line, paths) is { } pattern ? $"sglty: nothing on {source.Host} matches '{pattern}'" : keep ? OnHost(line, source.Host) : line);
                 }
             }
             finally
@@ -300,6 +301,12 @@ public static class RemoteSender
     /// </summary>
     private static string? Unmatched(string line, IReadOnlyList<string> paths) =>
         (line.StartsWith("sglty: not sending '", StringComparison.Ordinal) || line.StartsWith("sglty: not sent '", StringComparison.Ordinal)) && NotFound(line) is { } named ? PatternNamed(named, paths) : null;
+
+    /// <summary>A line of the send there that names a path it cannot find, with the machine it is missing on: "cannot send 'PATH' on HOST: no such file or directory".</summary>
+    private static string OnHost(string line, string host) =>
+        (line.StartsWith("sglty: error: cannot send '", StringComparison.Ordinal) || line.StartsWith("sglty: not sending '", StringComparison.Ordinal)) && NotFound(line) is { } missing
+            ? line.Replace($"'{missing}': {SourceScanner.Missing}", $"'{missing}' on {host}: {SourceScanner.Missing}", StringComparison.Ordinal)
+            : line;
 
     /// <summary>The path a line of the send there quotes as not found ("... 'PATH': no such file or directory"), or null.</summary>
     private static string? NotFound(string line)

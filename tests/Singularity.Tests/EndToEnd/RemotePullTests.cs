@@ -102,10 +102,10 @@ public sealed class RemotePullTests
         Assert.True(exit == 0, error);
         TestFiles.AssertSameBytes(Path.Combine(tree, "a.bin"), Path.Combine(other, "a.bin"));
 
-        // The send there says what it could not find, and its exit code is the pull's.
+        // The send there says what it could not find, named with the machine, and its exit code is the pull's.
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", "localhost:data/gone.bin", into, .. common]);
         Assert.Equal(1, exit);
-        Assert.Contains("cannot send 'data/gone.bin': no such file or directory", error);
+        Assert.Equal("sglty: error: cannot send 'data/gone.bin' on localhost: no such file or directory", error.Trim());
         // What cannot run there is told, with what to do, and the directory made for it is not left behind.
         string never = Path.Combine(temp.Path, "never");
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", "--mkpath", "localhost:data", Path.Combine(never, "a", "b"), "-e", shell);
