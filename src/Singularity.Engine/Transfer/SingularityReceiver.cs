@@ -86,7 +86,16 @@ public sealed class SingularityReceiver : IAsyncDisposable
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            throw new SingularityException(ErrorCode.IoError, $"destination '{directory}' is not writable ({ex.Message}); choose another --dir or fix its permissions", ex);
+            // In words of the error, not .NET's (which name the probe file this side made up).
+            string why = ex switch
+            {
+                UnauthorizedAccessException => "permission denied",
+                IOException io when StorageErrors.IsDiskFull(io) => "no space left",
+                IOException { HResult: 30 } => "a read-only file system",
+                FileNotFoundException or DirectoryNotFoundException => "it cannot hold files",
+                _ => ex.Message,
+            };
+            throw new SingularityException(ErrorCode.IoError, $"destination '{directory}' is not writable ({why}); choose another --dir or fix its permissions", ex);
         }
         var transport = new TcpTransport(options.Transfer.SocketBufferSize, options.Transfer.CongestionControl);
         DestinationLock? held = null;

@@ -973,6 +973,18 @@ public sealed class CommandLineTests
         Assert.Equal(expected, parsed.Errors.Count > 0 ? null : parsed.GetValue<long?>("--bwlimit"));
     }
 
+    /// <summary>A destination that cannot hold files is told in words of the error, not in those of the file a probe made up.</summary>
+    [Fact]
+    public async Task A_destination_that_cannot_hold_files_is_told_why()
+    {
+        if (!OperatingSystem.IsLinux() || !Directory.Exists("/proc/self")) return;
+
+        var (exit, _, error) = await SgltyProcess.RunAsync("recv", "--dir", "/proc", "--listen", "127.0.0.1:0");
+
+        Assert.NotEqual(0, exit);
+        Assert.Equal("sglty: error: destination '/proc' is not writable (it cannot hold files); choose another --dir or fix its permissions", error.Trim());
+    }
+
     /// <summary>A token file that is not there is told in a line that says what the file must hold, for recv and send alike.</summary>
     [Fact]
     public async Task A_missing_token_file_is_told_in_a_line()
