@@ -514,7 +514,7 @@ internal sealed partial class ReceiverSession
             catch (Exception ex) when (ex is IOException or ArgumentException or UnauthorizedAccessException) { _freeAtStart = long.MaxValue; }
         }
         if (needed > _freeAtStart)
-            throw new SingularityException(ErrorCode.DiskFull, $"disk full: the transfer needs {ByteSize.Format(needed)} but the destination has {ByteSize.Format(_freeAtStart)} free; free space (partial files of interrupted sends count: `sglty partials` lists them) or choose another --dir");
+            throw new SingularityException(ErrorCode.DiskFull, $"disk full: the transfer needs {ByteSize.Format(needed)} but the destination has {ByteSize.Format(_freeAtStart)} free; free space (partial files of interrupted sends count: `sglty partials` lists them) or choose another destination");
     }
 
     private void OnManifestChunk(ReadOnlySpan<byte> body)

@@ -76,7 +76,7 @@ public sealed class SingularityReceiver : IAsyncDisposable
         options.Transfer.Validate();
         string directory = Path.GetFullPath(options.Directory);
         if (File.Exists(directory))
-            throw new SingularityException(ErrorCode.BadPath, $"destination '{directory}' is a file, not a directory; choose another --dir");
+            throw new SingularityException(ErrorCode.BadPath, $"destination '{directory}' is a file, not a directory; choose another destination");
         bool created = !Directory.Exists(directory);
         try
         {
@@ -95,7 +95,7 @@ public sealed class SingularityReceiver : IAsyncDisposable
                 FileNotFoundException or DirectoryNotFoundException => "it cannot hold files",
                 _ => ex.Message,
             };
-            throw new SingularityException(ErrorCode.IoError, $"destination '{directory}' is not writable ({why}); choose another --dir or fix its permissions", ex);
+            throw new SingularityException(ErrorCode.IoError, $"destination '{directory}' is not writable ({why}); choose another destination or fix its permissions", ex);
         }
         var transport = new TcpTransport(options.Transfer.SocketBufferSize, options.Transfer.CongestionControl);
         DestinationLock? held = null;

@@ -982,7 +982,7 @@ public sealed class CommandLineTests
         var (exit, _, error) = await SgltyProcess.RunAsync("recv", "--dir", "/proc", "--listen", "127.0.0.1:0");
 
         Assert.NotEqual(0, exit);
-        Assert.Equal("sglty: error: destination '/proc' is not writable (it cannot hold files); choose another --dir or fix its permissions", error.Trim());
+        Assert.Equal("sglty: error: destination '/proc' is not writable (it cannot hold files); choose another destination or fix its permissions", error.Trim());
     }
 
     /// <summary>A token file that is not there is told in a line that says what the file must hold, for recv and send alike.</summary>

@@ -333,7 +333,7 @@ public sealed class UserErrorTests
         using var temp = new TempDirectory();
         string file = TestFiles.Create(Path.Combine(temp.Path, "not-a-dir"), 1);
         var error = Assert.Throws<SingularityException>(() => SingularityReceiver.Start(new ReceiverOptions { Directory = file, Listen = new IPEndPoint(IPAddress.Loopback, 0) }));
-        Assert.Equal($"destination '{file}' is a file, not a directory; choose another --dir", error.Message);
+        Assert.Equal($"destination '{file}' is a file, not a directory; choose another destination", error.Message);
     }
 
     [Fact]
