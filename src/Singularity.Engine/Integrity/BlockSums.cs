@@ -24,13 +24,14 @@ internal static class BlockSums
 
     /// <summary>
     /// The block size for a basis of <paramref name="length"/> bytes: about its square root, as rsync chooses, as a
-    /// power of two from <see cref="SmallestBlock"/> to 128 KiB, larger where that would take more than
+    /// power of two from <see cref="SmallestBlock"/> to 128 KiB and at most a 64th of a shard (where a file's bytes
+    /// moved, each shard's ends cut through a block, which then travels), larger where that would take more than
     /// <see cref="MostBlocks"/> blocks, and never larger than a shard, within which every match lies.
     /// </summary>
     public static int BlockSizeFor(long length, int shardSize)
     {
         long size = SmallestBlock;
-        while (size * size < length && size < (128 << 10)) size <<= 1;
+        while (size * size < length && size < (128 << 10) && size * 64 < shardSize) size <<= 1;
         while (length / size > MostBlocks) size <<= 1;
         return (int)Math.Min(size, shardSize);
     }
@@ -55,7 +56,8 @@ internal static class BlockSums
     /// </summary>
     public sealed class Builder(int blockSize)
     {
-        private readonly byte[] _carry = new byte[blockSize];
+        // Made at the first block a slice ends within (a basis of whole slices of whole blocks needs none).
+        private byte[]? _carry;
         private readonly List<(uint Weak, ulong Strong)> _sums = [];
         private int _carried;
 
@@ -78,6 +80,7 @@ internal static class BlockSums
                     continue;
                 }
                 int take = Math.Min(BlockSize - _carried, slice.Length);
+                _carry ??= new byte[BlockSize];
                 slice[..take].CopyTo(_carry.AsSpan(_carried));
                 _carried += take;
                 slice = slice[take..];

@@ -22,11 +22,13 @@ internal static class ShardPatch
     public const long Literal = -1;
 
     /// <summary>
-    /// Checks a payload against the shard's <paramref name="shardLength"/> and the bytes of the basis the receiver's
-    /// sums covered: pieces of at least a byte, copies within the covered bytes, literal bytes exactly those that
-    /// follow the list, lengths adding up to the shard's. Returns the count of pieces, or an error.
+    /// Checks a payload against the shard's <paramref name="shardLength"/> and the blocks of the basis the receiver's
+    /// sums covered: pieces of at least a byte, copies of whole blocks within the covered bytes, literal bytes exactly
+    /// those that follow the list, lengths adding up to the shard's. Returns the count of pieces, or an error. Whole
+    /// blocks alone, as rsync's: a copy of part of a block would let a sender that guesses the shard's digest learn
+    /// the basis's bytes one at a time, where the sums tell no more than whether it guessed a whole block right.
     /// </summary>
-    public static bool TryCheck(ReadOnlySpan<byte> payload, int shardLength, long covered, out ulong digest, out int count, out string? error)
+    public static bool TryCheck(ReadOnlySpan<byte> payload, int shardLength, int blockSize, long covered, out ulong digest, out int count, out string? error)
     {
         digest = 0;
         count = 0;
@@ -43,6 +45,7 @@ internal static class ShardPatch
             if (length <= 0) { error = $"has a piece of {length} bytes"; return false; }
             if (source == Literal) literal += length;
             else if (source < 0 || source > covered - length) { error = $"copies {length} bytes from offset {source} of a basis whose sums cover {covered}"; return false; }
+            else if (source % blockSize != 0 || length % blockSize != 0) { error = $"copies {length} bytes from offset {source}, not whole blocks of {blockSize}"; return false; }
             total += length;
             if (total > shardLength || literal > payload.Length) { error = "holds more bytes than the shard"; return false; }
         }
@@ -75,6 +78,10 @@ internal sealed class BasisBlocks
     private readonly int[] _heads;
     private readonly int[] _next;
     private readonly int _shift;
+    // A bit for each of 8 × count slots, set where some block's weak sum falls: most windows of a shard that matches
+    // nothing are passed over by this bit alone, which stays in a core's cache where the buckets would not.
+    private readonly ulong[] _filter;
+    private readonly int _filterShift;
 
     private BasisBlocks(int blockSize, uint[] weak, ulong[] strong)
     {
@@ -86,9 +93,25 @@ internal sealed class BasisBlocks
         _heads = new int[buckets];
         Array.Fill(_heads, -1);
         _next = new int[weak.Length];
-        // Later blocks first in each bucket, so the earliest is found first.
+        int slots = (int)Math.Max(64, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)weak.Length * 8));
+        _filterShift = 32 - System.Numerics.BitOperations.Log2((uint)slots);
+        _filter = new ulong[slots / 64];
+        foreach (uint sum in weak)
+        {
+            uint slot = (sum * 0x85EBCA6Bu) >> _filterShift;
+            _filter[slot >> 6] |= 1UL << (int)(slot & 63);
+        }
+        // Later blocks first in each bucket, so the earliest is found first; a block whose sums an earlier one has (the
+        // same contents) is left out of its bucket, and found as the one after a match only.
+        var seen = new HashSet<(uint, ulong)>();
+        for (int block = 0; block < weak.Length; block++) _next[block] = seen.Add((weak[block], strong[block])) ? 0 : -2;
         for (int block = weak.Length - 1; block >= 0; block--)
         {
+            if (_next[block] == -2)
+            {
+                _next[block] = -1;
+                continue;
+            }
             int bucket = Bucket(weak[block]);
             _next[block] = _heads[bucket];
             _heads[bucket] = block;
@@ -100,7 +123,8 @@ internal sealed class BasisBlocks
     public int Count => _weak.Length;
 
     /// <summary>Bytes of memory the table of <paramref name="count"/> sums holds, counted against the sender's bound.</summary>
-    public static long BytesFor(int count) => (long)count * 16 + Math.Max(16, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)count * 2)) * 4L;
+    public static long BytesFor(int count) => (long)count * 16 + Math.Max(16, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)count * 2)) * 4L
+        + Math.Max(64, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)count * 8)) / 8;
 
     /// <summary>Reads BasisSums's items (already checked for length) into a table.</summary>
     public static BasisBlocks From(int blockSize, ReadOnlySpan<byte> items, int count)
@@ -122,11 +146,9 @@ internal sealed class BasisBlocks
     /// Writes into <paramref name="output"/> the patch that makes <paramref name="shard"/> (whose digest is
     /// <paramref name="digest"/>) from the basis, and returns its length; 0 where it would not save at least a 32nd of
     /// the shard, or would not fit. <paramref name="literal"/> is how many of the shard's bytes it carries.
-    /// <paramref name="pieces"/> is the caller's to reuse, so a shard allocates nothing. With <paramref name="guess"/>,
-    /// fewer bytes than a block after the last copy, or before the first, are taken to continue that copy in the basis
-    /// (see <see cref="GuessEdges"/>).
+    /// <paramref name="pieces"/> is the caller's to reuse, so a shard allocates nothing.
     /// </summary>
-    public int TryPatch(ReadOnlySpan<byte> shard, ulong digest, Span<byte> output, List<(long Source, int At, int Length)> pieces, out int literal, bool guess = true)
+    public int TryPatch(ReadOnlySpan<byte> shard, ulong digest, Span<byte> output, List<(long Source, int At, int Length)> pieces, out int literal)
     {
         literal = 0;
         int n = shard.Length, size = BlockSize;
@@ -162,7 +184,6 @@ internal sealed class BasisBlocks
             if (HeaderBytes() + literalBytes + (at - start) > limit) return 0;
         }
         if (start < n) AddLiteral(start, n - start);
-        if (guess) literalBytes -= GuessEdges(pieces, (long)Count * size);
         long length = HeaderBytes() - ShardPatch.PieceSize + literalBytes;
         if (length > limit) return 0;
         literal = (int)literalBytes;
@@ -198,33 +219,6 @@ internal sealed class BasisBlocks
         }
     }
 
-    /// <summary>
-    /// A shard's end cuts through a block of the basis where the file's bytes moved, so its last bytes, fewer than a
-    /// block, match no sum, and neither do its first: where they follow the last copy (or precede the first), they are
-    /// taken to continue it in the basis, within what the sums cover, as they do wherever bytes were only inserted or
-    /// removed elsewhere. The receiver checks every shard it makes against the shard's digest, and asks again for one
-    /// whose guess was wrong (an edit within those bytes), which then travels whole. Returns the literal bytes saved.
-    /// </summary>
-    private int GuessEdges(List<(long Source, int At, int Length)> pieces, long covered)
-    {
-        int saved = 0;
-        if (pieces.Count >= 2 && pieces[^1] is { Source: ShardPatch.Literal } tail && tail.Length < BlockSize
-            && pieces[^2] is { Source: >= 0 } last && last.Source + last.Length + tail.Length <= covered)
-        {
-            pieces.RemoveAt(pieces.Count - 1);
-            pieces[^1] = (last.Source, last.At, last.Length + tail.Length);
-            saved += tail.Length;
-        }
-        if (pieces.Count >= 2 && pieces[0] is { Source: ShardPatch.Literal } head && head.Length < BlockSize
-            && pieces[1] is { Source: >= 0 } first && first.Source >= head.Length)
-        {
-            pieces.RemoveAt(0);
-            pieces[0] = (first.Source - head.Length, 0, first.Length + head.Length);
-            saved += head.Length;
-        }
-        return saved;
-    }
-
     private static void Sum(ReadOnlySpan<byte> window, ref uint a, ref uint b)
     {
         foreach (byte x in window)
@@ -234,6 +228,13 @@ internal sealed class BasisBlocks
         }
     }
 
+    /// <summary>
+    /// Blocks of a bucket looked at for one window, at most: honest sums share a weak sum rarely, and identical blocks
+    /// once each (<see cref="BasisBlocks(int, uint[], ulong[])"/>); sums made to share one could otherwise make every
+    /// byte of a shard walk all of them.
+    /// </summary>
+    private const int MostCandidates = 16;
+
     /// <summary>The block whose sums the window has, the one after the last match first; -1 if none.</summary>
     private int Find(uint a, uint b, ReadOnlySpan<byte> window, int expected)
     {
@@ -241,7 +242,10 @@ internal sealed class BasisBlocks
         ulong? strong = null;
         if ((uint)expected < (uint)_weak.Length && _weak[expected] == weak && _strong[expected] == (strong ??= XxHash3.HashToUInt64(window)))
             return expected;
-        for (int block = _heads[Bucket(weak)]; block >= 0; block = _next[block])
+        uint slot = (weak * 0x85EBCA6Bu) >> _filterShift;
+        if ((_filter[slot >> 6] & (1UL << (int)(slot & 63))) == 0) return -1;
+        int looked = 0;
+        for (int block = _heads[Bucket(weak)]; block >= 0 && looked++ < MostCandidates; block = _next[block])
         {
             if (_weak[block] != weak) continue;
             if (_strong[block] == (strong ??= XxHash3.HashToUInt64(window))) return block;

@@ -181,6 +181,9 @@ internal sealed class PartialFile
     /// </summary>
     public long PatchCoverage { get; set; }
 
+    /// <summary>The size of the blocks those sums are of: a patch copies whole blocks alone.</summary>
+    public int PatchBlockSize { get; set; }
+
     public int ExpectedLength(uint index) => Digests.ShardLength(Entry.Size, _shardSize, (int)index);
 
     /// <summary>
@@ -197,13 +200,31 @@ internal sealed class PartialFile
         return digest;
     }
 
+    // Shards claimed by a patch being written, whose bytes are not checked yet.
+    private HashSet<uint>? _patching;
+
     /// <summary>Reserves a shard for writing; false if it was already claimed (a duplicate). Opens the file on first use.</summary>
-    public bool TryClaim(uint index, out SafeFileHandle handle)
+    public bool TryClaim(uint index, out SafeFileHandle handle) => TryClaim(index, out handle, out _);
+
+    /// <summary>
+    /// As <see cref="TryClaim(uint, out SafeFileHandle)"/>; with <paramref name="patch"/>, the claim is a patch's, whose
+    /// bytes are checked only once written, and which may yet be released (<see cref="ReleaseClaim"/>): until it is
+    /// completed or released, a copy of the shard that finds it claimed is told so (<paramref name="beingPatched"/>),
+    /// and must not be acknowledged, as the patch's outcome answers for the shard.
+    /// </summary>
+    public bool TryClaim(uint index, out SafeFileHandle handle, out bool beingPatched, bool patch = false)
     {
         lock (_lock)
         {
             handle = null!;
-            if (Committed || _written || _givenUp || !Claim(index)) return false;
+            beingPatched = false;
+            if (Committed || _written || _givenUp) return false;
+            if (!Claim(index))
+            {
+                beingPatched = _patching?.Contains(index) == true;
+                return false;
+            }
+            if (patch) (_patching ??= []).Add(index);
             if (_handle is null)
             {
                 TakeWritingPlace();
@@ -271,20 +292,26 @@ internal sealed class PartialFile
         return true;
     }
 
-    /// <summary>Records a written shard and journals it in groups; true when it was the last one, and the caller must then <see cref="FinishWriting"/>.</summary>
     /// <summary>
-    /// Gives back the claim of a shard that <see cref="TryClaim"/> granted but whose bytes, once written, failed their
-    /// check (a patched shard whose basis changed meanwhile): its copy asked for again is written as a first one.
+    /// Gives back the claim of a patch's shard (<see cref="TryClaim(uint, out SafeFileHandle, out bool, bool)"/>) whose
+    /// bytes, once written, failed their check (its basis changed meanwhile): its copy asked for again is written as a
+    /// first one.
     /// </summary>
     public void ReleaseClaim(uint index)
     {
-        lock (_lock) _shards!.Release((int)index);
+        lock (_lock)
+        {
+            _patching?.Remove(index);
+            _shards!.Release((int)index);
+        }
     }
 
+    /// <summary>Records a written shard and journals it in groups; true when it was the last one, and the caller must then <see cref="FinishWriting"/>.</summary>
     public bool CompleteShard(uint index, ulong digest)
     {
         lock (_lock)
         {
+            _patching?.Remove(index);
             _shards!.Set((int)index, digest);
             _unjournaled?.Add(((int)index, digest));
             if (++_verified == ShardCount) return true;

@@ -91,7 +91,7 @@ internal sealed partial class ReceiverSession
                     int length = file.ExpectedLength(shard.ShardIndex);
                     // Plain, the bytes may have been damaged on the way, and are asked for again; encrypted, the tag
                     // proved them as sent, so the sender made a patch that cannot make the shard.
-                    if (!ShardPatch.TryCheck(data, length, file.PatchCoverage, out ulong expected, out int pieces, out string? malformed) || (cipher is null && expected != shard.PayloadDigest))
+                    if (!ShardPatch.TryCheck(data, length, file.PatchBlockSize, file.PatchCoverage, out ulong expected, out int pieces, out string? malformed) || (cipher is null && expected != shard.PayloadDigest))
                     {
                         if (cipher is not null) throw new ProtocolViolationException($"shard {shard.ShardIndex} of '{file.Entry.Path}' is a patch that {malformed}");
                         Reject(file, shard.ShardIndex);
@@ -187,8 +187,8 @@ internal sealed partial class ReceiverSession
         try
         {
             // A shard already claimed is a copy the sender resent after losing the lane of the first: it is acknowledged
-            // again and not written twice.
-            if (file.TryClaim(shard.ShardIndex, out var handle))
+            // again and not written twice; but while a patch of it is being written, whose outcome answers for it.
+            if (file.TryClaim(shard.ShardIndex, out var handle, out bool beingPatched))
             {
                 // Sparse: a hole is punched (a resumed partial may hold old bytes there), and long runs of zeros too.
                 if (shard.IsHole) SparseFiles.Zero(handle, shard.Offset, shard.PayloadLength);
@@ -196,6 +196,7 @@ internal sealed partial class ReceiverSession
                 else RandomAccess.Write(handle, data, shard.Offset);
                 last = file.CompleteShard(shard.ShardIndex, digest);
             }
+            else if (beingPatched) return false;
         }
         catch (Exception ex) when (ex is not SingularityException)
         {
@@ -223,7 +224,7 @@ internal sealed partial class ReceiverSession
         bool last = false;
         try
         {
-            if (file.TryClaim(shard.ShardIndex, out var handle))
+            if (file.TryClaim(shard.ShardIndex, out var handle, out bool beingPatched, patch: true))
             {
                 if (WritePatched(file, handle, shard.Offset, patch, pieces, slice, hash) != expected)
                 {
@@ -233,6 +234,7 @@ internal sealed partial class ReceiverSession
                 }
                 last = file.CompleteShard(shard.ShardIndex, expected);
             }
+            else if (beingPatched) return false;
         }
         catch (Exception ex) when (ex is not SingularityException)
         {

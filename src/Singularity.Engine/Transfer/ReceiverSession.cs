@@ -762,7 +762,7 @@ internal sealed partial class ReceiverSession
         else if (_delta && file.Offered.Count == 0 && ((!fresh && SeedFromBasis(entry, full, out sums)) || SeedFromLinkDest(entry, full, fresh, standing)))
             file = NewPartialFile(id, entry, full, fromBasis: true);
         // Set before the lanes can see the file: its patched shards copy within what the sums cover.
-        if (sums is { Count: > 0 } && file.FromBasis) file.PatchCoverage = sums.Covered;
+        if (sums is { Count: > 0 } && file.FromBasis) (file.PatchCoverage, file.PatchBlockSize) = (sums.Covered, sums.BlockSize);
         HoldXattrs(file.Entry);
         _files[id] = file;
         _fileCount++;

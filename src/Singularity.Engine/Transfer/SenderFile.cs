@@ -181,6 +181,9 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
     /// <summary>The receiver's sums of the basis this file's partial was seeded from (BasisSums): a changed shard is sent as a patch against it. Null once the file is sealed, and where none came.</summary>
     public Integrity.BasisBlocks? Basis { get => Volatile.Read(ref _basis); set => Volatile.Write(ref _basis, value); }
 
+    /// <summary>Takes the sums away, once: null if another caller took them, or none came.</summary>
+    public Integrity.BasisBlocks? TakeBasis() => Interlocked.Exchange(ref _basis, null);
+
     private Integrity.BasisBlocks? _basis;
 
     /// <summary>Whether BasisSums came for this file, kept or not: a second is refused.</summary>

@@ -305,12 +305,14 @@ internal sealed partial class SenderSession
                     int patchLength = basis.TryPatch(buffer.AsSpan(ShardHeader.Size, length), digest, patched.AsSpan(ShardHeader.Size, length - 1), pieces, out int carriedLiterally);
                     if (patchLength > 0) (frame, carried, flags, literal) = (patched, patchLength, (byte)(flags | ShardHeader.FlagPatched), carriedLiterally);
                 }
-                if (packer is not null && !hole && !file.Incompressible && frame == buffer)
+                // Compressed too, a patch that saves less than half is weighed against the shard packed.
+                if (packer is not null && !hole && !file.Incompressible && (frame == buffer || carried > length / 2))
                 {
                     // Packed, the length field counts the packed bytes; the digest stays the shard's own.
                     int packedLength = await packer.TryPackAsync(buffer.AsMemory(ShardHeader.Size, length), packed.AsMemory(ShardHeader.Size, packer.Bound), cancellationToken).ConfigureAwait(false);
-                    if (packedLength > 0) (frame, carried, flags) = (packed!, packedLength, (byte)(flags | ShardHeader.FlagCompressed));
-                    else file.Incompressible = true;
+                    if (packedLength > 0 && (frame == buffer || packedLength < carried))
+                        (frame, carried, flags, literal) = (packed!, packedLength, (byte)((flags & ~ShardHeader.FlagPatched) | ShardHeader.FlagCompressed), length);
+                    else if (packedLength == 0) file.Incompressible = true;
                 }
                 new ShardHeader(_session.Tag, file.Id, (uint)shard, (long)shard * _options.ShardSize, frame == buffer ? length : carried, cipher is null ? digest : 0, flags)
                     .WriteTo(frame);

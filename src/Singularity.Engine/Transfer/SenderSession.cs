@@ -1143,6 +1143,7 @@ internal sealed partial class SenderSession
         {
             // Settled already (this sender left it out meanwhile): nothing more to count.
             if (Volatile.Read(ref _filesById[id]) is not { } file || !file.TryDrop()) return;
+            ForgetBasis(file);
             lock (_unwritten) _unwritten.Add(file);
             Interlocked.Increment(ref _filesSettledUnmoved);
             Interlocked.Increment(ref _progressEvents);
@@ -1159,7 +1160,6 @@ internal sealed partial class SenderSession
     /// </summary>
     private void Drop(SenderFile file, int length, SingularityException reason)
     {
-        ForgetBasis(file);
         _window.Release(length);
         LeaveOut(file, reason);
     }
@@ -1168,6 +1168,7 @@ internal sealed partial class SenderSession
     private void LeaveOut(SenderFile file, SingularityException reason)
     {
         if (!file.TryDrop()) return;
+        ForgetBasis(file);
         lock (_notSent) _notSent.Add(new NotSentEntry(file.Entry.Path, reason.Message) { Bytes = file.Entry.Size });
         _events?.Invoke($"not sending '{file.Entry.Path}': {reason.Message}");
         _control!.PostBatchItem(ControlMessageType.FilesDropped, file.Id);
@@ -1422,22 +1423,22 @@ internal sealed partial class SenderSession
             throw new ProtocolViolationException($"BasisSums of {body.Length} bytes does not hold its {count} sums (1 to {BlockSums.MostBlocks})");
         if (file.Basis is not null || file.BasisSumsSeen) throw new ProtocolViolationException($"basis sums for '{file.Entry.Path}' came twice");
         file.BasisSumsSeen = true;
-        // Held until the file is sealed; beyond the bound, the file goes as without them.
+        // Held until the file is sealed or left out; beyond the bound, the file goes as without them.
         long bytes = BasisBlocks.BytesFor(count);
-        if (Interlocked.Add(ref _basisBytes, bytes) > MostBasisBytes)
+        if (file.Dropped || Interlocked.Add(ref _basisBytes, bytes) > MostBasisBytes)
         {
-            Interlocked.Add(ref _basisBytes, -bytes);
+            if (!file.Dropped) Interlocked.Add(ref _basisBytes, -bytes);
             return;
         }
         file.Basis = BasisBlocks.From(size, body[BlockSums.MessageHeader..], count);
+        // Left out meanwhile: its sums go with it.
+        if (file.Dropped) ForgetBasis(file);
     }
 
     /// <summary>Lets go of a file's basis sums once nothing more of it is sent as a patch.</summary>
     private void ForgetBasis(SenderFile file)
     {
-        if (file.Basis is not { } basis) return;
-        file.Basis = null;
-        Interlocked.Add(ref _basisBytes, -BasisBlocks.BytesFor(basis.Count));
+        if (file.TakeBasis() is { } basis) Interlocked.Add(ref _basisBytes, -BasisBlocks.BytesFor(basis.Count));
     }
 
     /// <summary>An offered shard whose bytes still hash to what the receiver holds: tell the receiver to keep it, and count it done.</summary>

@@ -163,36 +163,6 @@ public sealed class DeltaTests
     }
 
     /// <summary>
-    /// The bytes of a shard's end that match no sum (fewer than a block, cut off where the file's bytes moved) go as a
-    /// guess that they continue the copy before them; where an edit lies among them, the shard the receiver makes does
-    /// not match its digest, and it is asked for again and sent whole: the file still arrives byte for byte.
-    /// </summary>
-    [SkippableFact]
-    public async Task A_wrong_guess_at_a_shards_end_is_asked_for_again_and_sent_whole()
-    {
-        Skip.IfNot(OperatingSystem.IsLinux(), "a receiver seeds from old versions on Linux");
-        using var temp = new TempDirectory();
-        string destination = temp.Sub("dst");
-        string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "data.bin"), 4L * Shard, seed: 23);
-        CopyAsOlder(source, Path.Combine(destination, "data.bin"));
-        byte[] bytes = File.ReadAllBytes(source);
-        // Ten bytes inserted at the start move every block; a byte changed three before shard 0's end lies in the part
-        // of a block the shard's end cuts off.
-        byte[] changed = [.. new byte[10], .. bytes];
-        changed[Shard - 3] ^= 0xFF;
-        File.WriteAllBytes(source, changed);
-        await using var receiver = new LoopbackReceiver(destination);
-
-        var result = await SingularitySender.SendAsync([source], receiver.Url, Delta);
-
-        Assert.True((await receiver.NextResultAsync()).Succeeded);
-        TestFiles.AssertSameBytes(source, Path.Combine(destination, "data.bin"));
-        Assert.Equal(1, result.Retransmits);
-        // Shard 0 whole, sent again, and the others as patches.
-        Assert.InRange(result.BytesSent, Shard, Shard + 10 + 3L * BlockSums.BlockSizeFor(changed.Length, Shard));
-    }
-
-    /// <summary>
     /// When the user turns delta off, a changed file travels whole (on loopback, the default is off too: see
     /// PathFitTests). So it does when the receiver keeps no journals (no flushes), which seeding needs,
     /// and when the receiver does not answer delta, which it may.

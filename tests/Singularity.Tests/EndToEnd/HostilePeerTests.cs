@@ -409,21 +409,37 @@ public sealed class HostilePeerTests
         var digests = new ulong[4];
         for (int index = 0; index < 4; index++) digests[index] = Digests.Shard(Shard(changed, index));
 
-        // Shard 0 as a patch: the ten bytes inserted, then one copy from the basis (its first block, and the bytes after
-        // it, which the shard's end cuts short of a block), which is written to meanwhile.
+        // Shard 0 as a patch: the ten bytes inserted, a copy of the basis's first block, which is written to meanwhile,
+        // and the part of the next block the shard's end cuts off.
         byte[] patch = new byte[4096];
         int length = table.TryPatch(Shard(changed, 0), digests[0], patch, [], out int literal);
-        Assert.Equal((12 + 2 * 12 + 10, 10), (length, literal));
+        Assert.Equal((12 + 3 * 12 + 2048, 2048), (length, literal));
         System.IO.File.WriteAllBytes(basis, [.. new byte[100], .. old[100..]]);
         await lane2.Stream.WriteAsync(PatchFrame(session, 0, digests[0], patch[..length]));
         Assert.NotNull(await control.ReadUntilAsync(ControlMessageType.ShardNack));
-        // Damaged on the way (its last byte): asked for again too.
+        // Damaged on the way (a literal byte), or copying part of a block (as a sender that tries digests to learn the
+        // basis a byte at a time would): asked for again too.
         System.IO.File.WriteAllBytes(basis, old);
         int patched = table.TryPatch(Shard(changed, 1), digests[1], patch, [], out _);
         Assert.InRange(patched, 1, 4000);
         byte[] damaged = patch[..patched];
         damaged[^1] ^= 0x40;
         await lane2.Stream.WriteAsync(PatchFrame(session, 1, digests[1], damaged));
+        Assert.NotNull(await control.ReadUntilAsync(ControlMessageType.ShardNack));
+        // The byte that starts shard 1 copied alone from where it stands in the basis, the rest as an honest patch
+        // makes it: a patch that makes the shard, but for its copy of part of a block.
+        byte[] oneByte = new byte[12 + 4 * 12 + 9 + 2038];
+        BinaryPrimitives.WriteUInt64LittleEndian(oneByte, digests[1]);
+        BinaryPrimitives.WriteInt32LittleEndian(oneByte.AsSpan(8), 4);
+        (long Source, int Length)[] pieces = [(4086, 1), (-1, 9), (4096, 2048), (-1, 2038)];
+        for (int i = 0; i < pieces.Length; i++)
+        {
+            BinaryPrimitives.WriteInt64LittleEndian(oneByte.AsSpan(12 + 12 * i), pieces[i].Source);
+            BinaryPrimitives.WriteInt32LittleEndian(oneByte.AsSpan(20 + 12 * i), pieces[i].Length);
+        }
+        Shard(changed, 1)[1..10].CopyTo(oneByte.AsSpan(60));
+        Shard(changed, 1)[2058..].CopyTo(oneByte.AsSpan(69));
+        await lane2.Stream.WriteAsync(PatchFrame(session, 1, digests[1], oneByte));
         Assert.NotNull(await control.ReadUntilAsync(ControlMessageType.ShardNack));
 
         // Shard 0 whole, sent again; shard 1 as a patch of the basis as it is; the rest whole.

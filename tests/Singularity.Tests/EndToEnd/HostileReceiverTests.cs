@@ -220,6 +220,47 @@ public sealed class HostileReceiverTests
         Assert.Contains(refused, error.Message);
     }
 
+    /// <summary>
+    /// Basis sums come only in a delta session, for a file with basis offers, before its acceptance, once, of blocks of
+    /// 2 KiB to a shard, and hold what they say: anything else ends the session.
+    /// </summary>
+    [Theory]
+    [InlineData(false, false, false, 2048, 1, 1, 1, "BasisSums in a session that did not ask for delta")]
+    [InlineData(true, false, false, 2048, 1, 1, 1, "of which no shard was offered from its basis")]
+    [InlineData(true, false, true, 1024, 1, 1, 1, "outside 2048 to the shard size")]
+    [InlineData(true, false, true, 8 << 20, 1, 1, 1, "outside 2048 to the shard size")]
+    [InlineData(true, false, true, 2048, 2, 1, 1, "does not hold its 2 sums")]
+    [InlineData(true, false, true, 2048, 0, 0, 1, "does not hold its 0 sums")]
+    [InlineData(true, false, true, 2048, 1, 1, 2, "came twice")]
+    [InlineData(true, true, true, 2048, 1, 1, 1, "already accepted")]
+    public async Task Basis_sums_are_checked(bool delta, bool accepted, bool offered, int blockSize, int count, int items, int times, string refused)
+    {
+        using var temp = new TempDirectory();
+        await using var receiver = new RawReceiver();
+        var send = SendOneFile(temp, receiver, Plain with { Delta = delta });
+        if (accepted) await AcceptOneFileAsync(receiver);
+        else
+        {
+            await receiver.AcceptAsync();
+            await receiver.ReadUntilAsync(ControlMessageType.ManifestChunk);
+        }
+        if (offered && !accepted)
+        {
+            byte[] offer = new byte[4 + 16];
+            BinaryPrimitives.WriteInt32LittleEndian(offer, 1);
+            await receiver.SendAsync(ControlMessageType.BasisOffer, offer);
+        }
+
+        byte[] sums = new byte[12 + 12 * items];
+        BinaryPrimitives.WriteInt32LittleEndian(sums.AsSpan(4), blockSize);
+        BinaryPrimitives.WriteInt32LittleEndian(sums.AsSpan(8), count);
+        for (int i = 0; i < times; i++) await receiver.SendAsync(ControlMessageType.BasisSums, sums);
+
+        var error = await Assert.ThrowsAnyAsync<SingularityException>(() => send);
+        Assert.Equal(ErrorCode.ProtocolViolation, error.Code);
+        Assert.Contains(refused, error.Message);
+    }
+
     /// <summary>Itemized's "not made" (bit 7) names a directory --existing did not make; for a file it breaks the protocol.</summary>
     [Fact]
     public async Task Not_made_for_a_file_ends_the_session()
