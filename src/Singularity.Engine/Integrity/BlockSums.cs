@@ -40,15 +40,22 @@ internal static class BlockSums
     public static uint Weak(ReadOnlySpan<byte> block)
     {
         uint a = 0, b = 0;
-        foreach (byte x in block)
+        Add(block, ref a, ref b);
+        return Compose(a, b);
+    }
+
+    /// <summary>Adds <paramref name="bytes"/> to the two halves of a weak sum, kept whole (the window rolls on them).</summary>
+    public static void Add(ReadOnlySpan<byte> bytes, ref uint a, ref uint b)
+    {
+        foreach (byte x in bytes)
         {
             a += x;
             b += a;
         }
-        return Compose(a, b);
     }
 
-    private static uint Compose(uint a, uint b) => (a & 0xffff) | (b << 16);
+    /// <summary>The weak sum of its two halves, each kept to 16 bits.</summary>
+    public static uint Compose(uint a, uint b) => (a & 0xffff) | (b << 16);
 
     /// <summary>
     /// Gathers the sums of a basis read in order, in slices of any length, and writes them as BasisSums items: the

@@ -122,6 +122,9 @@ internal sealed class BasisBlocks
 
     public int Count => _weak.Length;
 
+    /// <summary>Bytes of the basis the sums cover, from its start.</summary>
+    public long Covered => (long)_weak.Length * BlockSize;
+
     /// <summary>Bytes of memory the table of <paramref name="count"/> sums holds, counted against the sender's bound.</summary>
     public static long BytesFor(int count) => (long)count * 16 + Math.Max(16, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)count * 2)) * 4L
         + Math.Max(64, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)count * 8)) / 8;
@@ -158,7 +161,7 @@ internal sealed class BasisBlocks
         long literalBytes = 0;
         int start = 0, at = 0, expected = -1;
         uint a = 0, b = 0;
-        Sum(shard[..size], ref a, ref b);
+        BlockSums.Add(shard[..size], ref a, ref b);
         while (true)
         {
             int block = Find(a, b, shard.Slice(at, size), expected);
@@ -171,7 +174,7 @@ internal sealed class BasisBlocks
                 expected = block + 1;
                 if (at + size > n) break;
                 a = b = 0;
-                Sum(shard.Slice(at, size), ref a, ref b);
+                BlockSums.Add(shard.Slice(at, size), ref a, ref b);
                 continue;
             }
             if (at + size >= n) break;
@@ -219,15 +222,6 @@ internal sealed class BasisBlocks
         }
     }
 
-    private static void Sum(ReadOnlySpan<byte> window, ref uint a, ref uint b)
-    {
-        foreach (byte x in window)
-        {
-            a += x;
-            b += a;
-        }
-    }
-
     /// <summary>
     /// Blocks of a bucket looked at for one window, at most: honest sums share a weak sum rarely, and identical blocks
     /// once each (<see cref="BasisBlocks(int, uint[], ulong[])"/>); sums made to share one could otherwise make every
@@ -238,7 +232,7 @@ internal sealed class BasisBlocks
     /// <summary>The block whose sums the window has, the one after the last match first; -1 if none.</summary>
     private int Find(uint a, uint b, ReadOnlySpan<byte> window, int expected)
     {
-        uint weak = (a & 0xffff) | (b << 16);
+        uint weak = BlockSums.Compose(a, b);
         ulong? strong = null;
         if ((uint)expected < (uint)_weak.Length && _weak[expected] == weak && _strong[expected] == (strong ??= XxHash3.HashToUInt64(window)))
             return expected;

@@ -297,8 +297,10 @@ internal sealed partial class SenderSession
                 int carried = hole ? 0 : length, literal = length;
                 byte[] frame = buffer;
                 // Against the receiver's basis, a changed shard goes as a patch where that saves; a copy sent again goes
-                // whole, as the receiver asks again for a patch its basis no longer makes.
-                if (!retransmit && !hole && file.Basis is { } basis)
+                // whole, as the receiver asks again for a patch its basis no longer makes. A shard past what the basis
+                // held (a log's new tail) is not looked through: what it holds is new, but where bytes were inserted
+                // before it, as many as were inserted.
+                if (!retransmit && !hole && file.Basis is { } basis && (long)shard * _options.ShardSize < basis.Covered)
                 {
                     patched ??= GC.AllocateUninitializedArray<byte>(ShardHeader.Size + _options.ShardSize + FrameCipher.TagSize);
                     pieces ??= [];

@@ -1425,9 +1425,10 @@ internal sealed partial class SenderSession
         file.BasisSumsSeen = true;
         // Held until the file is sealed or left out; beyond the bound, the file goes as without them.
         long bytes = BasisBlocks.BytesFor(count);
-        if (file.Dropped || Interlocked.Add(ref _basisBytes, bytes) > MostBasisBytes)
+        if (file.Dropped) return;
+        if (Interlocked.Add(ref _basisBytes, bytes) > MostBasisBytes)
         {
-            if (!file.Dropped) Interlocked.Add(ref _basisBytes, -bytes);
+            Interlocked.Add(ref _basisBytes, -bytes);
             return;
         }
         file.Basis = BasisBlocks.From(size, body[BlockSums.MessageHeader..], count);
