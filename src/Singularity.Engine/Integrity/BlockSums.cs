@@ -47,11 +47,14 @@ internal static class BlockSums
     /// <summary>Adds <paramref name="bytes"/> to the two halves of a weak sum, kept whole (the window rolls on them).</summary>
     public static void Add(ReadOnlySpan<byte> bytes, ref uint a, ref uint b)
     {
+        // In locals, which stay in registers, rather than through the references at every byte.
+        uint sum = a, sums = b;
         foreach (byte x in bytes)
         {
-            a += x;
-            b += a;
+            sum += x;
+            sums += sum;
         }
+        (a, b) = (sum, sums);
     }
 
     /// <summary>The weak sum of its two halves, each kept to 16 bits.</summary>
