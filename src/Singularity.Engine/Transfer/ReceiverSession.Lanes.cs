@@ -99,7 +99,7 @@ internal sealed partial class ReceiverSession
                     }
                     basisSlice ??= GC.AllocateUninitializedArray<byte>(PatchSlice);
                     patchHash ??= new System.IO.Hashing.XxHash3();
-                    if (StorePatched(file, shard, data, pieces, expected, basisSlice, patchHash)) await FinishFileAsync(file, cancellationToken).ConfigureAwait(false);
+                    if (Store(file, shard, data, expected, new Patching(pieces, basisSlice, patchHash))) await FinishFileAsync(file, cancellationToken).ConfigureAwait(false);
                     continue;
                 }
                 if (shard.IsCompressed)
@@ -180,18 +180,34 @@ internal sealed partial class ReceiverSession
         return file;
     }
 
-    /// <summary>Writes a verified shard at its offset and acknowledges it; true if it was the file's last, which the caller then finishes.</summary>
-    private bool Store(PartialFile file, in ShardHeader shard, ReadOnlySpan<byte> data, ulong digest)
+    /// <summary>
+    /// Writes a shard at its offset and acknowledges it; true if it was the file's last, which the caller then
+    /// finishes. A whole shard was verified already. A patch (<paramref name="patch"/>: <paramref name="data"/> is the
+    /// patch, <paramref name="digest"/> the shard's as the patch carries it) is written from the basis (the version at
+    /// the file's name, which its sums were gathered from) and its literal bytes, hashing what is written: where that
+    /// is not the shard's digest (the basis changed or went since its sums were sent), the claim is given back and the
+    /// shard asked for again, which the sender then sends whole.
+    /// </summary>
+    private bool Store(PartialFile file, in ShardHeader shard, ReadOnlySpan<byte> data, ulong digest, Patching? patch = null)
     {
         bool last = false;
         try
         {
             // A shard already claimed is a copy the sender resent after losing the lane of the first: it is acknowledged
             // again and not written twice; but while a patch of it is being written, whose outcome answers for it.
-            if (file.TryClaim(shard.ShardIndex, out var handle, out bool beingPatched))
+            if (file.TryClaim(shard.ShardIndex, out var handle, out bool beingPatched, patch: patch is not null))
             {
+                if (patch is { } patching)
+                {
+                    if (WritePatched(file, handle, shard.Offset, data, patching) != digest)
+                    {
+                        file.ReleaseClaim(shard.ShardIndex);
+                        Reject(file, shard.ShardIndex);
+                        return false;
+                    }
+                }
                 // Sparse: a hole is punched (a resumed partial may hold old bytes there), and long runs of zeros too.
-                if (shard.IsHole) SparseFiles.Zero(handle, shard.Offset, shard.PayloadLength);
+                else if (shard.IsHole) SparseFiles.Zero(handle, shard.Offset, shard.PayloadLength);
                 else if (_holeDigests is not null) SparseFiles.WriteLeavingHoles(handle, data, shard.Offset);
                 else RandomAccess.Write(handle, data, shard.Offset);
                 last = file.CompleteShard(shard.ShardIndex, digest);
@@ -212,43 +228,13 @@ internal sealed partial class ReceiverSession
     /// <summary>Bytes of the basis read at a time for a patch's copies: a lane holds one such slice.</summary>
     private const int PatchSlice = 64 << 10;
 
-    /// <summary>
-    /// Writes a patched shard at its offset, its copies read from the basis (the version at the file's name, which its
-    /// sums were gathered from) and its literal bytes from the patch, hashing what it writes; acknowledges it if that is
-    /// the shard's <paramref name="expected"/> digest, and otherwise (the basis changed or went since its sums were
-    /// sent) gives back its claim and asks for it again, which the sender then sends whole. True if it was the file's
-    /// last shard, which the caller then finishes.
-    /// </summary>
-    private bool StorePatched(PartialFile file, in ShardHeader shard, ReadOnlySpan<byte> patch, int pieces, ulong expected, byte[] slice, System.IO.Hashing.XxHash3 hash)
-    {
-        bool last = false;
-        try
-        {
-            if (file.TryClaim(shard.ShardIndex, out var handle, out bool beingPatched, patch: true))
-            {
-                if (WritePatched(file, handle, shard.Offset, patch, pieces, slice, hash) != expected)
-                {
-                    file.ReleaseClaim(shard.ShardIndex);
-                    Reject(file, shard.ShardIndex);
-                    return false;
-                }
-                last = file.CompleteShard(shard.ShardIndex, expected);
-            }
-            else if (beingPatched) return false;
-        }
-        catch (Exception ex) when (ex is not SingularityException)
-        {
-            var described = StorageErrors.Describe(ex, $"writing '{file.Entry.Path}'");
-            if (!file.OpenFailed || !StorageErrors.ConcernsOneEntry(ex)) throw described;
-            FailFile(file, described);
-        }
-        Acknowledge(shard);
-        return last;
-    }
+    /// <summary>A checked patch's count of pieces, and the lane's slice of the basis and hash to make its shard with.</summary>
+    private readonly record struct Patching(int Pieces, byte[] Slice, System.IO.Hashing.XxHash3 Hash);
 
     /// <summary>The digest of what a patch wrote at <paramref name="offset"/>; null where the basis could not be read (gone, replaced by what is not a regular file, or shorter than a copy).</summary>
-    private ulong? WritePatched(PartialFile file, Microsoft.Win32.SafeHandles.SafeFileHandle handle, long offset, ReadOnlySpan<byte> patch, int pieces, byte[] slice, System.IO.Hashing.XxHash3 hash)
+    private ulong? WritePatched(PartialFile file, Microsoft.Win32.SafeHandles.SafeFileHandle handle, long offset, ReadOnlySpan<byte> patch, Patching patching)
     {
+        var (pieces, slice, hash) = patching;
         hash.Reset();
         Microsoft.Win32.SafeHandles.SafeFileHandle? basis = null;
         try
