@@ -34,7 +34,10 @@ if (parsed.Action is ParseErrorAction)
 {
     // A word the parser did not know explains the others ("sglty frob" also lacks a command).
     var error = parsed.Errors.FirstOrDefault(e => e.Message.StartsWith("Unrecognized", StringComparison.Ordinal)) ?? parsed.Errors[0];
-    return Errors.ReportUsage(error.Message, parsed.CommandResult.Command == root ? "sglty" : $"sglty {parsed.CommandResult.Command.Name}", json);
+    // The parser says an argument is missing "for command"; the argument's own name says what to give.
+    string message = error.Message.StartsWith("Required argument missing", StringComparison.Ordinal) && parsed.CommandResult.Command.Arguments.FirstOrDefault() is { } wanted
+        ? $"no {wanted.Name} given" : error.Message;
+    return Errors.ReportUsage(message, parsed.CommandResult.Command == root ? "sglty" : $"sglty {parsed.CommandResult.Command.Name}", json);
 }
 // Ctrl-C or SIGTERM cancels the command, which then says what it left behind; the parser's own handling would end the
 // process two seconds later without a word. A second signal ends it at once.

@@ -973,6 +973,16 @@ public sealed class CommandLineTests
         Assert.Equal(expected, parsed.Errors.Count > 0 ? null : parsed.GetValue<long?>("--bwlimit"));
     }
 
+    /// <summary>A send without a PATH is told what it lacks, by the argument's name, not the parser's words.</summary>
+    [Fact]
+    public async Task A_send_without_a_path_is_told_it_lacks_one()
+    {
+        var (exit, _, error) = await SgltyProcess.RunAsync("send", "--to", "sglty://127.0.0.1:1/?token=x");
+
+        Assert.NotEqual(0, exit);
+        Assert.Equal("sglty: error: no PATH given; see 'sglty send --help'", error.Trim());
+    }
+
     /// <summary>A destination that cannot hold files is told in words of the error, not in those of the file a probe made up.</summary>
     [Fact]
     public async Task A_destination_that_cannot_hold_files_is_told_why()
