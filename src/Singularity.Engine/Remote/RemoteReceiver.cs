@@ -71,8 +71,11 @@ public sealed class RemoteReceiver : IAsyncDisposable
     /// </summary>
     public string? TunnelInstead(Exception error) =>
         !Tunnelled && ShellProcess.TunnelsWhereUnreached(_given) && NotReached(error) is { } why
-            ? $"the receiver started on {Target.Host} cannot be reached {why}; sending through ssh's connection instead, as one stream{(Unnamed(error) ? "" : " (a port let through, given with --remote-listen, is faster; --no-tunnel stops here)")}"
+            ? $"the receiver started on {Target.Host} cannot be reached {why}; sending through ssh's connection instead, as one stream{(Unnamed(error) ? "" : PortGiven ? " (--no-tunnel stops here)" : " (a port let through, given with --remote-listen, is faster; --no-tunnel stops here)")}"
             : null;
+
+    /// <summary>Whether the user chose the receiver's port (--remote-listen with a port): then it is no advice to choose one.</summary>
+    private bool PortGiven => !_given.Listen.EndsWith(":0", StringComparison.Ordinal);
 
     /// <summary>
     /// Where a send to this receiver failed with <paramref name="error"/> and no tunnel is taken instead (see

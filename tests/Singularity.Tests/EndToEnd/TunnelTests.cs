@@ -76,6 +76,13 @@ public sealed class TunnelTests
         Assert.Single(error.Split('\n'), line => line.Contains("not sending", StringComparison.Ordinal));
         TestFiles.AssertSameTree(tree, Path.Combine(pushed, "tree"));
         Assert.Contains(sshd.TakeWords(), line => line.Contains(" -L 127.0.0.1:", StringComparison.Ordinal));
+        Assert.Contains("(a port let through, given with --remote-listen, is faster; --no-tunnel stops here)", error);
+        // A port the user chose is not advised again.
+        string chosen = temp.Sub("chosen");
+        (exit, _, error) = await SgltyProcess.RunAsync(["send", tree, $"root@direct:{chosen}", "--remote-listen", $"127.0.0.2:{Ports.Free()}", .. shell]);
+        Assert.True(exit == 0, error);
+        Assert.Contains("; sending through ssh's connection instead, as one stream (--no-tunnel stops here)", error);
+        TestFiles.AssertSameTree(tree, Path.Combine(chosen, "tree"));
         TestFiles.Create(Path.Combine(tree, "new.txt"), 10, seed: 8);
         (exit, _, error) = await SgltyProcess.RunAsync(["send", "--no-tunnel", tree, $"root@direct:{pushed}", "--remote-listen", "127.0.0.2:0", .. shell]);
         Assert.Equal(1, exit);
