@@ -46,6 +46,17 @@ internal static class BasisSeed
     /// </summary>
     public static int Seed(string finalPath, string partialPath, ManifestEntry entry, int shardSize, int mostShards, bool sparse, Action alive, BlockSums.Builder? sums = null)
     {
+        using var basis = Open(finalPath);
+        return basis is null ? 0 : Seed(basis, partialPath, entry, shardSize, mostShards, sparse, alive, sums);
+    }
+
+    /// <summary>
+    /// The regular file at <paramref name="finalPath"/>, opened for reading without following a link at its name, and
+    /// only where the handle is that name's (Linux); null where there is none to read (gone, a link, not a regular file,
+    /// one its owner may not read: 0200), as a seed, and a patch's copies, read it.
+    /// </summary>
+    public static SafeFileHandle? Open(string finalPath)
+    {
         SafeFileHandle? basis;
         try
         {
@@ -53,15 +64,11 @@ internal static class BasisSeed
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            // Gone, or one its owner may not read (0200): there is nothing to seed from.
-            return 0;
+            return null;
         }
-        if (basis is null) return 0;
-        using (basis)
-        {
-            if (SpecialFiles.OpenedElsewhere(basis, finalPath)) return 0;
-            return Seed(basis, partialPath, entry, shardSize, mostShards, sparse, alive, sums);
-        }
+        if (basis is null || !SpecialFiles.OpenedElsewhere(basis, finalPath)) return basis;
+        basis.Dispose();
+        return null;
     }
 
     /// <summary>

@@ -250,7 +250,7 @@ internal sealed partial class ReceiverSession
                     literal += length;
                     continue;
                 }
-                basis ??= OpenBasis(file.FinalPath);
+                basis ??= BasisSeed.Open(file.FinalPath);
                 if (basis is null) return null;
                 for (int done = 0; done < length;)
                 {
@@ -273,24 +273,6 @@ internal sealed partial class ReceiverSession
         finally
         {
             basis?.Dispose();
-        }
-
-        static Microsoft.Win32.SafeHandles.SafeFileHandle? OpenBasis(string path)
-        {
-            try
-            {
-                var opened = SpecialFiles.OpenRegularNotFollowing(path);
-                if (opened is not null && SpecialFiles.OpenedElsewhere(opened, path))
-                {
-                    opened.Dispose();
-                    return null;
-                }
-                return opened;
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                return null;
-            }
         }
 
         static int ReadBasis(Microsoft.Win32.SafeHandles.SafeFileHandle basis, Span<byte> into, long at)
