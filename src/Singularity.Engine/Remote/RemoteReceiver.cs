@@ -71,11 +71,8 @@ public sealed class RemoteReceiver : IAsyncDisposable
     /// </summary>
     public string? TunnelInstead(Exception error) =>
         !Tunnelled && ShellProcess.TunnelsWhereUnreached(_given) && NotReached(error) is { } why
-            ? $"the receiver started on {Target.Host} cannot be reached {why}; sending through ssh's connection instead, as one stream{(Unnamed(error) ? "" : PortGiven ? " (--no-tunnel stops here)" : " (a port let through, given with --remote-listen, is faster; --no-tunnel stops here)")}"
+            ? $"the receiver started on {Target.Host} cannot be reached {why}; sending through ssh's connection instead, as one stream{(Unnamed(error) ? "" : _given.ListenPort is not null ? " (--no-tunnel stops here)" : " (a port let through, given with --remote-listen, is faster; --no-tunnel stops here)")}"
             : null;
-
-    /// <summary>Whether the user chose the receiver's port (--remote-listen with a port): then it is no advice to choose one.</summary>
-    private bool PortGiven => !_given.Listen.EndsWith(":0", StringComparison.Ordinal);
 
     /// <summary>
     /// Where a send to this receiver failed with <paramref name="error"/> and no tunnel is taken instead (see
@@ -132,7 +129,7 @@ public sealed class RemoteReceiver : IAsyncDisposable
         if (!tunnel) return await StartOnceAsync(target, shell, options, fileTarget, host, null, log, cancellationToken).ConfigureAwait(false);
         // Through ssh: the receiver there listens on its loopback, and ssh here on this machine's, carrying each lane
         // from one to the other. The port there is chosen here, as ssh must name it; one taken there is chosen again.
-        int? given = int.Parse(shell.Listen[(shell.Listen.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture) is > 0 and var port ? port : null;
+        int? given = shell.ListenPort;
         for (int attempt = 1; ; attempt++)
         {
             int there = given ?? ShellProcess.PortThere(), here = ShellProcess.FreePortHere(family);

@@ -14,6 +14,9 @@ public sealed record RemoteShell
     /// <summary>What the receiver there listens on, HOST:PORT (port 0 picks a free one): the lanes connect to it straight from this machine, not through the shell; through a tunnel (<see cref="Tunnel"/>), its port alone, on the loopback there.</summary>
     public string Listen { get; init; } = "0.0.0.0:0";
 
+    /// <summary>The port of <see cref="Listen"/> where the user chose one; null for 0, any free port.</summary>
+    internal int? ListenPort => int.Parse(Listen[(Listen.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture) is > 0 and var port ? port : null;
+
     /// <summary>
     /// Whether the lanes go through ssh's own connection (ssh -L for a send there, -R for a pull), as one stream beside
     /// the login's: for a host reached only through ssh. Null, the default: where ssh's configuration reaches the host
