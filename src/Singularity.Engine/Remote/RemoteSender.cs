@@ -113,13 +113,14 @@ public static class RemoteSender
         // Where the host cannot be looked up here, the receiver listens everywhere, and the send there takes this
         // machine's address from what its login saw (ssh's SSH_CONNECTION). Through ssh, on the loopback alone (at
         // --listen's port, where given).
-        var address = tunnelPort is not null ? Transport.Families.Loopback(options.AddressFamily)
+        var loopback = Transport.Families.Loopback(options.AddressFamily);
+        var address = tunnelPort is not null ? loopback
             : everywhere ? await AddressTowardAsync(host, options.AddressFamily, cancellationToken).ConfigureAwait(false)
             : listen!.Address;
         await using var receiver = SingularityReceiver.Start(new ReceiverOptions
         {
             Directory = place.Directory,
-            Listen = tunnelPort is not null ? new IPEndPoint(Transport.Families.Loopback(options.AddressFamily), listen?.Port ?? 0)
+            Listen = tunnelPort is not null ? new IPEndPoint(loopback, listen?.Port ?? 0)
                 : listen ?? new IPEndPoint(address ?? (options.AddressFamily == AddressFamily.InterNetwork ? IPAddress.Any : IPAddress.IPv6Any), 0),
             Token = SessionToken.Generate(),
             Transfer = new TransferOptions
@@ -155,7 +156,7 @@ public static class RemoteSender
         using var stop = new CancellationTokenSource();
         var serving = receiver.RunAsync(stop.Token);
         // Without a link's scope: that is this machine's own number for the interface.
-        var url = tunnelPort is { } there ? receiver.Url with { Host = Transport.Families.Loopback(options.AddressFamily).ToString(), Port = there, Token = null }
+        var url = tunnelPort is { } there ? receiver.Url with { Host = loopback.ToString(), Port = there, Token = null }
             : receiver.Url with { Host = address is null ? "" : new IPAddress(address.GetAddressBytes()).ToString(), Token = null };
         var forward = tunnelPort is { } from ? ShellProcess.Forward("-R", from, receiver.Url.Port, options.AddressFamily) : null;
         // Through ssh, the send there sees the hop to ssh, which reads as a local path: delta, unless the user chose,
@@ -181,7 +182,7 @@ public static class RemoteSender
                 // A port taken there is chosen again, unseen.
                 else if (keep && tunnelPort is not null && ShellProcess.ForwardNotMade(line) == tunnelPort) shellProcess.Keep(line);
                 // A pattern alone that matched nothing, which the send there cannot find: the pull says so in its words, once.
-                else if (keep && line.StartsWith("sglty: error: cannot send '", StringComparison.Ordinal) && NotFound(line) is { } missing && PatternNamed(missing, paths) is not null) shellProcess.Keep(line);
+                else if (keep && NotFoundAtLast(line, paths) is not null) shellProcess.Keep(line);
                 else
                 {
                     if (keep) shellProcess.Keep(line);
@@ -302,6 +303,10 @@ public static class RemoteSender
     private static string? Unmatched(string line, IReadOnlyList<string> paths) =>
         (line.StartsWith("sglty: not sending '", StringComparison.Ordinal) || line.StartsWith("sglty: not sent '", StringComparison.Ordinal)) && NotFound(line) is { } named ? PatternNamed(named, paths) : null;
 
+    /// <summary>The pattern of <paramref name="paths"/> that the send there's closing error names as not found (a pattern alone that matched nothing), or null.</summary>
+    private static string? NotFoundAtLast(string line, IReadOnlyList<string> paths) =>
+        line.StartsWith("sglty: error: cannot send '", StringComparison.Ordinal) && NotFound(line) is { } named ? PatternNamed(named, paths) : null;
+
     /// <summary>A line of the send there that names a path it cannot find, with the machine it is missing on: "cannot send 'PATH' on HOST: no such file or directory".</summary>
     private static string OnHost(string line, string host) =>
         (line.StartsWith("sglty: error: cannot send '", StringComparison.Ordinal) || line.StartsWith("sglty: not sending '", StringComparison.Ordinal)) && NotFound(line) is { } missing
@@ -332,7 +337,7 @@ public static class RemoteSender
         // A pattern that matches nothing is left as it is by the shell there, and then not found; zsh, and bash with
         // failglob, refuse it themselves, naming it.
         string? refusedPattern = new[] { "no matches found: ", "no match: " }.Select(said => last.IndexOf(said, StringComparison.Ordinal) is >= 0 and var at ? last[(at + said.Length)..] : null).FirstOrDefault(text => text is not null);
-        if (code != 0 && (refusedPattern is not null ? PatternNamed(refusedPattern.Trim(), paths) : last.StartsWith("sglty: error: cannot send '", StringComparison.Ordinal) && NotFound(last) is { } named ? PatternNamed(named, paths) : null) is { } pattern)
+        if (code != 0 && (refusedPattern is not null ? PatternNamed(refusedPattern.Trim(), paths) : NotFoundAtLast(last, paths)) is { } pattern)
             throw new SingularityException(ErrorCode.BadPath, $"nothing on {source.Host} matches '{pattern}'");
         // Its own words say it could not connect; what stops a pull there is this machine's side of the way, or ssh's.
         if (!started && code != 0 && last.Contains("cannot connect to", StringComparison.Ordinal) && tunnelled)
