@@ -38,6 +38,29 @@ public sealed class BlockSumsTests
         }, iter: 300);
     }
 
+    /// <summary>The weak sum taken 32 or 16 bytes at once is the byte-at-a-time sum, whatever it starts from and however long.</summary>
+    [Theory]
+    [InlineData(32)]
+    [InlineData(16)]
+    public void The_weak_sum_in_chunks_is_the_sum_a_byte_at_a_time(int chunk)
+    {
+        if (chunk == 32 ? !System.Runtime.Intrinsics.X86.Avx2.IsSupported : !System.Runtime.Intrinsics.X86.Ssse3.IsSupported) return;
+        var bytes = Gen.OneOf(Gen.Byte.Array[0, 5000], Gen.Const((byte)255).Array[0, 70_000]);
+        Gen.Select(bytes, Gen.UInt, Gen.UInt).Sample((data, a, b) =>
+        {
+            uint sum = a, sums = b;
+            int taken = BlockSums.AddChunks(data, chunk, ref sum, ref sums);
+            Assert.Equal(data.Length / chunk * chunk, taken);
+            uint expectedSum = a, expectedSums = b;
+            foreach (byte x in data.AsSpan(0, taken))
+            {
+                expectedSum += x;
+                expectedSums += expectedSum;
+            }
+            Assert.Equal((expectedSum, expectedSums), (sum, sums));
+        }, iter: 500);
+    }
+
     [Fact]
     public void Bytes_inserted_early_leave_the_blocks_after_them_to_be_copied()
     {
