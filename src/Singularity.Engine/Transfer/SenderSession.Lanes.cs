@@ -319,10 +319,12 @@ internal sealed partial class SenderSession
                 new ShardHeader(_session.Tag, file.Id, (uint)shard, (long)shard * _options.ShardSize, frame == buffer ? length : carried, cipher is null ? digest : 0, flags)
                     .WriteTo(frame);
                 cipher?.Seal(frame.AsSpan(ShardHeader.Size, carried), frame.AsSpan(ShardHeader.Size + carried, tag), frame.AsSpan(0, ShardHeader.Size));
-                // A hole's header is all that travels: its credit goes back now, so holes move at the pace of their
+                // A hole's header is all that travels, and a patch's few KiB (the receiver holds no more of it): each
+                // holds credit for what it carries alone, the rest going back now, so they move at the pace of their
                 // acknowledgements rather than a window of bytes they do not carry per round trip.
-                lock (_inFlight) _inFlight[InFlightKey(file.Id, (uint)shard)] = new(number, hole ? 0 : length);
-                if (hole) _window.Release(length);
+                int credit = hole ? 0 : (flags & ShardHeader.FlagPatched) != 0 ? carried : length;
+                lock (_inFlight) _inFlight[InFlightKey(file.Id, (uint)shard)] = new(number, credit);
+                if (credit < length) _window.Release(length - credit);
                 taken = null;
                 // In flight from here, so a lane lost while it waits for the bandwidth limit requeues the shard with its credit.
                 if (_bandwidth is null) await connection.WriteAsync(frame.AsMemory(0, ShardHeader.Size + carried + tag), cancellationToken).ConfigureAwait(false);
