@@ -43,6 +43,12 @@ public sealed record TransferOptions
     /// <summary>Bytes per shard (the unit that is hashed, sent, verified and acknowledged). Default 4 MiB.</summary>
     public int ShardSize { get; init; } = DefaultShardSize;
 
+    /// <summary>
+    /// What a sender's Hello says it takes (PROTOCOL §2.1): basis sums and patches, and sums for files of which nothing
+    /// was offered. Tests set less, to act as a sender from before either.
+    /// </summary>
+    internal uint Capabilities { get; init; } = Protocol.WireFormat.CapabilityPatches | Protocol.WireFormat.CapabilitySumsAlone;
+
     /// <summary>Most payload bytes the sender may have sent but not yet seen acknowledged (the drain control). Default 128 MiB.</summary>
     public long MaxInFlightBytes { get; init; } = 128L << 20;
 

@@ -19,6 +19,12 @@ internal static class WireFormat
     /// </summary>
     public const uint CapabilityPatches = 1;
 
+    /// <summary>
+    /// Capability bit 1 of a sender's Hello (with bit 0): it takes BasisSums for a file of which the receiver offered
+    /// nothing (PROTOCOL §2.1), so a receiver may sum a changed file's old version without seeding its partial from it.
+    /// </summary>
+    public const uint CapabilitySumsAlone = 2;
+
     /// <summary>A check over a header's first bytes: XXH3-64 with seed 0.</summary>
     public static ulong HeaderCheck(ReadOnlySpan<byte> covered) => XxHash3.HashToUInt64(covered);
 

@@ -126,6 +126,34 @@ internal static class BasisSeed
     }
 
     /// <summary>
+    /// Gathers into <paramref name="sums"/> the sums of the first <paramref name="length"/> bytes of
+    /// <paramref name="basis"/>, read in order and copied nowhere (fewer where it ends first), calling
+    /// <paramref name="alive"/> after every read; returns the bytes read. For a sender that takes sums alone, whose
+    /// every shard of the file then comes as a patch.
+    /// </summary>
+    public static long Sum(SafeFileHandle basis, long length, BlockSums.Builder sums, Action alive)
+    {
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(Slice);
+        try
+        {
+            long at = 0;
+            while (at < length && sums.Count < BlockSums.MostBlocks)
+            {
+                int read = RandomAccess.Read(basis, buffer.AsSpan(0, (int)Math.Min(Slice, length - at)), at);
+                if (read == 0) break;
+                sums.Append(buffer.AsSpan(0, read));
+                at += read;
+                alive();
+            }
+            return at;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>
     /// The digests of the shards of <paramref name="entry"/> that the file <paramref name="basis"/> holds whole, at most
     /// <paramref name="mostShards"/>, read where they stand: the offers of a file written in place (rsync --inplace),
     /// which needs no copy. <paramref name="alive"/> is called after every read, as for a seed.

@@ -179,6 +179,12 @@ internal sealed partial class ReceiverSession
     /// </summary>
     public bool SenderTakesPatches { get; init; }
 
+    /// <summary>
+    /// Whether the sender's Hello also said that it takes sums for a file of which nothing was offered (capability bit
+    /// 1): only then is a changed file summed without a seed (<see cref="SumBasisAlone"/>).
+    /// </summary>
+    public bool SenderTakesSumsAlone { get; init; }
+
     public ReceiverSession(SessionId id, ReceiverOptions options, string remote, SessionKeys keys, OpenFileBudget? receiverHolds = null, OpenFileBudget? receiverWriting = null, RemovalGate? removals = null)
     {
         _removals = removals ?? RemovalGate.Alone();
@@ -755,14 +761,19 @@ internal sealed partial class ReceiverSession
         var file = NewPartialFile(id, entry, full);
         BlockSums.Builder? sums = null;
         // A partial of its own, from an interrupted send of this version, is resumed; otherwise, in place, the file is
-        // written into the one standing there, which offers its shards with delta; otherwise, with delta, the file is
-        // seeded from the version at its name, and its offers read from the seed.
+        // written into the one standing there, which offers its shards with delta; otherwise, with delta, the version
+        // at its name is summed for a sender that takes sums alone, or else the file is seeded from it, and its offers
+        // read from the seed.
         if (_inPlace && !fresh && file.Offered.Count == 0 && InPlaceBasisOf(entry, full) is { } inPlace)
             file = NewPartialFile(id, entry, full, fromBasis: true, inPlace);
+        else if (_delta && file.Offered.Count == 0 && !fresh && SumBasisAlone(entry, full, out sums))
+        {
+            // Summed: the file's partial stays its own, and its shards come as patches of the version at its name.
+        }
         else if (_delta && file.Offered.Count == 0 && ((!fresh && SeedFromBasis(entry, full, out sums)) || SeedFromLinkDest(entry, full, fresh, standing)))
             file = NewPartialFile(id, entry, full, fromBasis: true);
         // Set before the lanes can see the file: its patched shards copy within what the sums cover.
-        if (sums is { Count: > 0 } && file.FromBasis) (file.PatchCoverage, file.PatchBlockSize) = (sums.Covered, sums.BlockSize);
+        if (sums is { Count: > 0 }) (file.PatchCoverage, file.PatchBlockSize) = (sums.Covered, sums.BlockSize);
         HoldXattrs(file.Entry);
         _files[id] = file;
         _fileCount++;
@@ -1299,6 +1310,38 @@ internal sealed partial class ReceiverSession
             : BasisSeed.Seed(linkDestCopy, partial, entry, _shardSize, most, _holeDigests is not null, StillBusy)) > 0;
         sums = seeded ? gathered : null;
         return seeded;
+    }
+
+    /// <summary>
+    /// For a sender that takes sums alone (capability bit 1), a changed file is not seeded: the version at its name is
+    /// read once for the sums of its blocks, and the file's shards all come as patches that copy from it where that
+    /// saves (an unchanged shard, a copy of its blocks where they stand). A seed first copies the whole version into the
+    /// partial, which a file whose bytes moved then writes a second time. The sums cover the old version as far as
+    /// twice the new size (one that shrank holds blocks past the new end that moved back). False where nothing is
+    /// summed (a file of one shard, no regular file there, a read that failed), and where a shard is not a whole number
+    /// of blocks, so that even unchanged shards would carry the blocks their ends cut: such a file is seeded.
+    /// </summary>
+    private bool SumBasisAlone(ManifestEntry entry, string full, out BlockSums.Builder? sums)
+    {
+        sums = null;
+        if (!SenderTakesSumsAlone || Digests.ShardCount(entry.Size, _shardSize) <= 1) return false;
+        using var basis = BasisSeed.Open(full);
+        if (basis is null) return false;
+        try
+        {
+            long length = RandomAccess.GetLength(basis);
+            if (length / 2 > entry.Size) length = 2 * entry.Size;
+            int block = BlockSums.BlockSizeFor(length, _shardSize);
+            if (_shardSize % block != 0) return false;
+            var gathered = new BlockSums.Builder(block);
+            ReadingInPlace(() => BasisSeed.Sum(basis, length, gathered, StillBusy));
+            sums = gathered.Count > 0 ? gathered : null;
+            return sums is not null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
     }
 
     /// <summary>

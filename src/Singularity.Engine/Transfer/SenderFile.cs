@@ -178,6 +178,9 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
     /// <summary>The receiver's offers for this file are the shards of the version already at its name (delta), not an interrupted send's.</summary>
     public bool OffersFromBasis { get; private set; }
 
+    /// <summary>The receiver offered shards of this file that an interrupted send left (ResumeOffer).</summary>
+    public bool OffersResumed => _offered is not null && !OffersFromBasis;
+
     /// <summary>The receiver's sums of the basis this file's partial was seeded from (BasisSums): a changed shard is sent as a patch against it. Null once the file is sealed, and where none came.</summary>
     public Integrity.BasisBlocks? Basis { get => Volatile.Read(ref _basis); set => Volatile.Write(ref _basis, value); }
 

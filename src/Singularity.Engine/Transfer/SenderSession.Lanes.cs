@@ -46,8 +46,8 @@ internal sealed partial class SenderSession
         {
             int authLength = role == ConnectionRole.Control ? Handshake.ClientAuthSize : Handshake.LaneAuthSize;
             byte[] hello = new byte[Hello.Size];
-            // The control connection tells the receiver that this sender takes basis sums and sends patches.
-            new Hello(role, session, lane, capabilities: role == ConnectionRole.Control ? WireFormat.CapabilityPatches : 0, authMethod: Handshake.Method, authLength: (uint)authLength).WriteTo(hello);
+            // The control connection tells the receiver that this sender takes basis sums, with offers or alone, and sends patches.
+            new Hello(role, session, lane, capabilities: role == ConnectionRole.Control ? _options.Capabilities : 0, authMethod: Handshake.Method, authLength: (uint)authLength).WriteTo(hello);
             byte[] auth;
             if (role == ConnectionRole.Control) (auth, ephemeral) = Handshake.ClientStart(hello, _token, _options.Cipher);
             else auth = _keys!.LaneBinder(hello);

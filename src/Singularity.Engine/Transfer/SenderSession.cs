@@ -1417,7 +1417,8 @@ internal sealed partial class SenderSession
         var file = FileAt(BinaryPrimitives.ReadUInt32LittleEndian(body), 0);
         int size = BinaryPrimitives.ReadInt32LittleEndian(body[4..]), count = BinaryPrimitives.ReadInt32LittleEndian(body[8..]);
         if (file.Id < (uint)_accepted) throw new ProtocolViolationException("basis sums for a file the receiver had already accepted");
-        if (!file.OffersFromBasis) throw new ProtocolViolationException($"basis sums for '{file.Entry.Path}', of which no shard was offered from its basis");
+        // Offered from the basis, or nothing offered at all (sums alone: this sender's Hello set capability bit 1).
+        if (file.OffersResumed) throw new ProtocolViolationException($"basis sums for '{file.Entry.Path}', whose shards were offered as resumed");
         if (size < BlockSums.SmallestBlock || size > _options.ShardSize) throw new ProtocolViolationException($"basis sums of blocks of {size} bytes, outside {BlockSums.SmallestBlock} to the shard size");
         if (count < 1 || count > BlockSums.MostBlocks || body.Length != BlockSums.MessageHeader + (long)count * BlockSums.ItemSize)
             throw new ProtocolViolationException($"BasisSums of {body.Length} bytes does not hold its {count} sums (1 to {BlockSums.MostBlocks})");

@@ -228,7 +228,7 @@ public sealed class SingularityReceiver : IAsyncDisposable
                 Interlocked.Decrement(ref _handshakes);
                 handshaking = false;
                 handedOver = true;
-                await RunSessionAsync(connection, remote, accepted.Value.Id, accepted.Value.Keys, (hello.Capabilities & WireFormat.CapabilityPatches) != 0).ConfigureAwait(false);
+                await RunSessionAsync(connection, remote, accepted.Value.Id, accepted.Value.Keys, hello.Capabilities).ConfigureAwait(false);
             }
             else
             {
@@ -371,9 +371,14 @@ public sealed class SingularityReceiver : IAsyncDisposable
         return false;
     }
 
-    private async Task RunSessionAsync(ILaneConnection connection, string remote, SessionId id, SessionKeys keys, bool senderTakesPatches)
+    private async Task RunSessionAsync(ILaneConnection connection, string remote, SessionId id, SessionKeys keys, uint senderCapabilities)
     {
-        var session = new ReceiverSession(id, _options, remote, keys, Holds.Value, Writing.Value, _removals) { SenderTakesPatches = senderTakesPatches };
+        bool patches = (senderCapabilities & WireFormat.CapabilityPatches) != 0;
+        var session = new ReceiverSession(id, _options, remote, keys, Holds.Value, Writing.Value, _removals)
+        {
+            SenderTakesPatches = patches,
+            SenderTakesSumsAlone = patches && (senderCapabilities & WireFormat.CapabilitySumsAlone) != 0,
+        };
         bool added = _sessions.TryAdd(session.Id, session);
         if (_pending.TryRemove(id, out var waiting)) waiting.TrySetResult(added ? session : null);
         if (!added)

@@ -16,6 +16,9 @@ public sealed class DeltaTests
     private const int Shard = 256 << 10;
     private static readonly TransferOptions Delta = new() { ShardSize = Shard, Delta = true };
 
+    /// <summary>A sender from before sums alone: the receiver seeds its changed files, and sends the sums of what it copied.</summary>
+    private static readonly TransferOptions Seeded = Delta with { Capabilities = WireFormat.CapabilityPatches };
+
     /// <summary>Writes <paramref name="bytes"/> over <paramref name="path"/> at <paramref name="offset"/>.</summary>
     private static void Overwrite(string path, long offset, byte[] bytes)
     {
@@ -93,9 +96,11 @@ public sealed class DeltaTests
 
     /// <summary>A file written in place (a disk image, a database) sends the blocks it changed, its changed shards as patches; one that shrank sends nothing its old version held.</summary>
     [SkippableTheory]
-    [InlineData("changed in place")]
-    [InlineData("shrank")]
-    public async Task Only_the_shards_that_differ_travel(string change)
+    [InlineData("changed in place", true)]
+    [InlineData("changed in place", false)]
+    [InlineData("shrank", true)]
+    [InlineData("shrank", false)]
+    public async Task Only_the_shards_that_differ_travel(string change, bool sumsAlone)
     {
         Skip.IfNot(OperatingSystem.IsLinux(), "a receiver seeds from old versions on Linux");
         using var temp = new TempDirectory();
@@ -105,9 +110,10 @@ public sealed class DeltaTests
         long expected;
         if (change == "shrank")
         {
-            // Ends within a shard, which the old version holds whole: the shorter last shard matches too.
+            // Ends within a shard, which the old version holds whole: seeded, the shorter last shard matches too;
+            // summed alone, its 777 bytes are less than a block, which alone a patch may copy, and travel.
             using (var file = new FileStream(source, FileMode.Open)) file.SetLength(7L * Shard + 777);
-            expected = 0;
+            expected = sumsAlone ? 777 : 0;
         }
         else
         {
@@ -120,7 +126,7 @@ public sealed class DeltaTests
         File.SetLastWriteTimeUtc(source, DateTime.UtcNow);
         await using var receiver = new LoopbackReceiver(destination);
 
-        var result = await SingularitySender.SendAsync([source], receiver.Url, Delta);
+        var result = await SingularitySender.SendAsync([source], receiver.Url, sumsAlone ? Delta : Seeded);
 
         Assert.True((await receiver.NextResultAsync()).Succeeded);
         TestFiles.AssertSameBytes(source, Path.Combine(destination, "disk.img"));
@@ -164,8 +170,9 @@ public sealed class DeltaTests
 
     /// <summary>
     /// When the user turns delta off, a changed file travels whole (on loopback, the default is off too: see
-    /// PathFitTests). So it does when the receiver keeps no journals (no flushes), which seeding needs,
-    /// and when the receiver does not answer delta, which it may.
+    /// PathFitTests). So it does when the receiver keeps no journals (no flushes), which seeding needs, for a sender
+    /// that does not take sums alone (which is patched: see the next test), and when the receiver does not answer
+    /// delta, which it may.
     /// </summary>
     [Theory]
     [InlineData("turned off")]
@@ -183,6 +190,7 @@ public sealed class DeltaTests
         var options = why switch
         {
             "turned off" => Delta with { Delta = false },
+            "receiver without flushes" => Seeded,
             _ => Delta,
         };
 
@@ -191,6 +199,30 @@ public sealed class DeltaTests
         Assert.True((await receiver.NextResultAsync()).Succeeded);
         TestFiles.AssertSameBytes(source, Path.Combine(destination, "f"));
         Assert.Equal((6L * Shard, 0L), (result.BytesSent, result.BytesMatched));
+    }
+
+    /// <summary>
+    /// A receiver that keeps no journals (no flushes) seeds nothing, but sums the old version for a sender that takes
+    /// sums alone: the changed shard travels as a patch of the block its byte changed, the rest as copies.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_receiver_without_flushes_patches_for_a_sender_that_takes_sums_alone()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "a receiver reads old versions on Linux");
+        using var temp = new TempDirectory();
+        string destination = temp.Sub("dst");
+        string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "f"), 6L * Shard, seed: 6);
+        CopyAsOlder(source, Path.Combine(destination, "f"));
+        Overwrite(source, 0, [1]);
+        await using var receiver = new LoopbackReceiver(destination, new TransferOptions { Durable = false });
+
+        var result = await SingularitySender.SendAsync([source], receiver.Url, Delta);
+
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        TestFiles.AssertSameBytes(source, Path.Combine(destination, "f"));
+        long block = BlockSums.BlockSizeFor(6L * Shard, Shard);
+        Assert.Equal((block, 6L * Shard - block), (result.BytesSent, result.BytesMatched));
+        Assert.Empty(Directory.GetFiles(destination, ".*"));
     }
 
     /// <summary>
@@ -309,7 +341,7 @@ public sealed class DeltaTests
         File.SetLastWriteTimeUtc(source, DateTime.UtcNow);
         await using var receiver = new LoopbackReceiver(destination);
 
-        var result = await SingularitySender.SendAsync([source], receiver.Url, Delta with { ShardSize = shard });
+        var result = await SingularitySender.SendAsync([source], receiver.Url, Seeded with { ShardSize = shard });
 
         Assert.True((await receiver.NextResultAsync()).Succeeded);
         TestFiles.AssertSameBytes(source, Path.Combine(destination, "disk.img"));
@@ -365,7 +397,7 @@ public sealed class DeltaTests
         Append(source, 3 * Shard, seed: 12);
         await using var receiver = new LoopbackReceiver(destination);
 
-        var result = await SingularitySender.SendAsync([source], receiver.Url, Delta);
+        var result = await SingularitySender.SendAsync([source], receiver.Url, Seeded);
 
         Assert.True((await receiver.NextResultAsync()).Succeeded);
         TestFiles.AssertSameBytes(source, target);
@@ -375,10 +407,13 @@ public sealed class DeltaTests
 
     /// <summary>
     /// A sparse session's seed leaves the old version's runs of zeros as holes; its partial is extended over a hole at
-    /// the end, so the records of shards there are trusted and those shards are kept too.
+    /// the end, so the records of shards there are trusted and those shards are kept too. Summed alone, the shards of
+    /// zeros travel as holes, and the file ends as sparse.
     /// </summary>
-    [SkippableFact]
-    public async Task A_sparse_seed_keeps_holes_and_the_shards_in_a_final_hole()
+    [SkippableTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_sparse_seed_keeps_holes_and_the_shards_in_a_final_hole(bool sumsAlone)
     {
         Skip.IfNot(OperatingSystem.IsLinux(), "holes are punched on Linux");
         using var temp = new TempDirectory();
@@ -391,13 +426,13 @@ public sealed class DeltaTests
         Overwrite(source, 10, [1, 2, 3]);
         await using var receiver = new LoopbackReceiver(destination);
 
-        var result = await SingularitySender.SendAsync([source], receiver.Url, Delta with { Sparse = true });
+        var result = await SingularitySender.SendAsync([source], receiver.Url, (sumsAlone ? Delta : Seeded) with { Sparse = true });
 
         Assert.True((await receiver.NextResultAsync()).Succeeded);
         TestFiles.AssertSameBytes(source, target);
         // The changed shard travels as a patch of the one block its bytes changed.
         long block = BlockSums.BlockSizeFor(8L * Shard, Shard);
-        Assert.Equal((block, 8L * Shard - block), (result.BytesSent, result.BytesMatched));
+        Assert.Equal((block, (sumsAlone ? 2L : 8L) * Shard - block, sumsAlone ? 6L * Shard : 0), (result.BytesSent, result.BytesMatched, result.BytesInHoles));
         Assert.InRange(TestFiles.AllocatedBytes(target), 2L * Shard, 2L * Shard + SparseFiles.MinHole);
     }
 

@@ -459,6 +459,53 @@ public sealed class HostilePeerTests
         }
     }
 
+    /// <summary>
+    /// A sender that also takes sums alone (capability bit 1) is sent the sums of a changed file's old version and no
+    /// offers: nothing of that version is copied before the shards come, each as a patch that copies from it, an
+    /// unchanged one its blocks where they stand; the old version stays as it was until the file commits over it.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_sender_that_takes_sums_alone_is_sent_no_offers_and_patches_every_shard()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "a receiver reads old versions on Linux");
+        using var temp = new TempDirectory();
+        string destination = temp.Sub("dst"), basis = Path.Combine(destination, "f");
+        byte[] old = new byte[4 * 4096];
+        new Random(12).NextBytes(old);
+        System.IO.File.WriteAllBytes(basis, old);
+        // Shards 0 and 1 unchanged, ten bytes inserted at the start of shard 2: shards 2 and 3 moved.
+        byte[] changed = [.. old[..8192], .. new byte[] { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 }, .. old[8192..]];
+        var entry = File("f", changed.Length);
+        await using var receiver = new LoopbackReceiver(destination, Plain);
+
+        await using var control = await RawPeer.ConnectAsync(receiver.Url, WireFormat.CapabilityPatches | WireFormat.CapabilitySumsAlone);
+        var (session, accepted, _) = await control.OpenWithManifestAsync(receiver.Token, 4096, OpenSessionFlags.Delta, entry);
+        Assert.Equal(ControlMessageType.ManifestAccepted, accepted);
+        Assert.DoesNotContain(control.BeforeAcceptance, message => message.Type is ControlMessageType.BasisOffer or ControlMessageType.ResumeOffer);
+        byte[] sums = Assert.Single(control.BeforeAcceptance, message => message.Type == ControlMessageType.BasisSums).Body;
+        int blockSize = BinaryPrimitives.ReadInt32LittleEndian(sums.AsSpan(4)), count = BinaryPrimitives.ReadInt32LittleEndian(sums.AsSpan(8));
+        Assert.Equal((0u, 2048, 8), (BinaryPrimitives.ReadUInt32LittleEndian(sums), blockSize, count));
+        Assert.Equal([basis], Directory.GetFiles(destination));
+        var table = BasisBlocks.From(blockSize, sums.AsSpan(BlockSums.MessageHeader), count);
+        await using var lane = await RawPeer.ConnectAsync(receiver.Url);
+        Assert.Equal(ErrorCode.None, (await lane.HelloAsync(ConnectionRole.Data, receiver.Token, session, keys: control.Keys)).Status);
+        int shards = (changed.Length + 4095) / 4096;
+        var digests = new ulong[shards];
+        byte[] patch = new byte[4096];
+        for (int index = 0; index < shards; index++)
+        {
+            digests[index] = Digests.Shard(Shard(changed, index));
+            int length = table.TryPatch(Shard(changed, index), digests[index], patch, [], out int literal);
+            // An unchanged shard copies its two blocks where they stand, in one piece; the last, of ten bytes, goes whole.
+            if (index < 2) Assert.Equal((24, 0), (length, literal));
+            if (index == shards - 1) Assert.Equal(0, length);
+            await lane.Stream.WriteAsync(length > 0 ? PatchFrame(session, index, digests[index], patch[..length]) : Data(session, index, digests[index], Shard(changed, index).ToArray(), 0));
+        }
+        await control.SendControlAsync(ControlMessageType.FilesSealed, Seal(0, Digests.File(digests)));
+        Assert.NotNull(await control.ReadUntilAsync(ControlMessageType.FilesCommitted));
+        Assert.Equal(changed, System.IO.File.ReadAllBytes(basis));
+    }
+
     private static ReadOnlySpan<byte> Shard(byte[] file, int index) => file.AsSpan(index * 4096, Math.Min(4096, file.Length - index * 4096));
 
     /// <summary>Shard <paramref name="index"/> of file 0, whole (or with <paramref name="flags"/>), in a plaintext session.</summary>

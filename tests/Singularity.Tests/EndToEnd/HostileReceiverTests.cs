@@ -221,19 +221,20 @@ public sealed class HostileReceiverTests
     }
 
     /// <summary>
-    /// Basis sums come only in a delta session, for a file with basis offers, before its acceptance, once, of blocks of
-    /// 2 KiB to a shard, and hold what they say: anything else ends the session.
+    /// Basis sums come only in a delta session, for a file with basis offers or none at all (sums alone), before its
+    /// acceptance, once, of blocks of 2 KiB to a shard, and hold what they say: anything else ends the session.
     /// </summary>
     [Theory]
-    [InlineData(false, false, false, 2048, 1, 1, 1, "BasisSums in a session that did not ask for delta")]
-    [InlineData(true, false, false, 2048, 1, 1, 1, "of which no shard was offered from its basis")]
-    [InlineData(true, false, true, 1024, 1, 1, 1, "outside 2048 to the shard size")]
-    [InlineData(true, false, true, 8 << 20, 1, 1, 1, "outside 2048 to the shard size")]
-    [InlineData(true, false, true, 2048, 2, 1, 1, "does not hold its 2 sums")]
-    [InlineData(true, false, true, 2048, 0, 0, 1, "does not hold its 0 sums")]
-    [InlineData(true, false, true, 2048, 1, 1, 2, "came twice")]
-    [InlineData(true, true, true, 2048, 1, 1, 1, "already accepted")]
-    public async Task Basis_sums_are_checked(bool delta, bool accepted, bool offered, int blockSize, int count, int items, int times, string refused)
+    [InlineData(false, false, "none", 2048, 1, 1, 1, "BasisSums in a session that did not ask for delta")]
+    [InlineData(true, false, "resumed", 2048, 1, 1, 1, "whose shards were offered as resumed")]
+    [InlineData(true, false, "basis", 1024, 1, 1, 1, "outside 2048 to the shard size")]
+    [InlineData(true, false, "none", 8 << 20, 1, 1, 1, "outside 2048 to the shard size")]
+    [InlineData(true, false, "basis", 2048, 2, 1, 1, "does not hold its 2 sums")]
+    [InlineData(true, false, "none", 2048, 0, 0, 1, "does not hold its 0 sums")]
+    [InlineData(true, false, "basis", 2048, 1, 1, 2, "came twice")]
+    [InlineData(true, false, "none", 2048, 1, 1, 2, "came twice")]
+    [InlineData(true, true, "basis", 2048, 1, 1, 1, "already accepted")]
+    public async Task Basis_sums_are_checked(bool delta, bool accepted, string offered, int blockSize, int count, int items, int times, string refused)
     {
         using var temp = new TempDirectory();
         await using var receiver = new RawReceiver();
@@ -244,11 +245,11 @@ public sealed class HostileReceiverTests
             await receiver.AcceptAsync();
             await receiver.ReadUntilAsync(ControlMessageType.ManifestChunk);
         }
-        if (offered && !accepted)
+        if (offered != "none" && !accepted)
         {
             byte[] offer = new byte[4 + 16];
             BinaryPrimitives.WriteInt32LittleEndian(offer, 1);
-            await receiver.SendAsync(ControlMessageType.BasisOffer, offer);
+            await receiver.SendAsync(offered == "basis" ? ControlMessageType.BasisOffer : ControlMessageType.ResumeOffer, offer);
         }
 
         byte[] sums = new byte[12 + 12 * items];
