@@ -160,19 +160,29 @@ internal static class BlockSums
 
         private void Add(ReadOnlySpan<byte> block) => _sums.Add((Weak(block), XxHash3.HashToUInt64(block)));
 
-        /// <summary>The body of a BasisSums message for file <paramref name="fileId"/> (PROTOCOL §3).</summary>
-        public byte[] Message(uint fileId)
+        /// <summary>Sums already taken as messages: the next message starts after them.</summary>
+        public int Taken { get; private set; }
+
+        /// <summary>
+        /// The body of a BasisSums message for file <paramref name="fileId"/> (PROTOCOL §3) that holds the sums not taken
+        /// yet, once there are at least <paramref name="atLeast"/> of them; else null. Taken in pieces as the basis is
+        /// read, the sums travel meanwhile, each piece continuing the last.
+        /// </summary>
+        public byte[]? TakeMessage(uint fileId, int atLeast = 1)
         {
-            byte[] body = new byte[MessageHeader + _sums.Count * ItemSize];
+            int count = _sums.Count - Taken;
+            if (count < Math.Max(1, atLeast)) return null;
+            byte[] body = new byte[MessageHeader + count * ItemSize];
             BinaryPrimitives.WriteUInt32LittleEndian(body, fileId);
             BinaryPrimitives.WriteInt32LittleEndian(body.AsSpan(4), BlockSize);
-            BinaryPrimitives.WriteInt32LittleEndian(body.AsSpan(8), _sums.Count);
-            for (int i = 0; i < _sums.Count; i++)
+            BinaryPrimitives.WriteInt32LittleEndian(body.AsSpan(8), count);
+            for (int i = 0; i < count; i++)
             {
                 var item = body.AsSpan(MessageHeader + i * ItemSize, ItemSize);
-                BinaryPrimitives.WriteUInt32LittleEndian(item, _sums[i].Weak);
-                BinaryPrimitives.WriteUInt64LittleEndian(item[4..], _sums[i].Strong);
+                BinaryPrimitives.WriteUInt32LittleEndian(item, _sums[Taken + i].Weak);
+                BinaryPrimitives.WriteUInt64LittleEndian(item[4..], _sums[Taken + i].Strong);
             }
+            Taken = _sums.Count;
             return body;
         }
     }

@@ -66,6 +66,31 @@ internal static class ShardPatch
 }
 
 /// <summary>
+/// The items of a file's BasisSums as they come, in one message or in pieces that each continue the last, until the
+/// acceptance that covers the file builds them into a <see cref="BasisBlocks"/> table.
+/// </summary>
+internal sealed class BasisSumsPieces(int blockSize)
+{
+    private byte[] _items = [];
+
+    public int BlockSize { get; } = blockSize;
+
+    public int Count { get; private set; }
+
+    /// <summary>Appends <paramref name="count"/> items; the caller checked that they fit within <see cref="BlockSums.MostBlocks"/>.</summary>
+    public void Append(ReadOnlySpan<byte> items, int count)
+    {
+        int needed = (Count + count) * BlockSums.ItemSize;
+        // Doubling, so that pieces cost no more than a copy each on average; never beyond the most a file may have.
+        if (needed > _items.Length) Array.Resize(ref _items, Math.Min(Math.Max(needed, 2 * _items.Length), BlockSums.MostBlocks * BlockSums.ItemSize));
+        items[..(count * BlockSums.ItemSize)].CopyTo(_items.AsSpan(Count * BlockSums.ItemSize));
+        Count += count;
+    }
+
+    public BasisBlocks Build() => BasisBlocks.From(BlockSize, _items.AsSpan(0, Count * BlockSums.ItemSize), Count);
+}
+
+/// <summary>
 /// A sender's table of the receiver's basis sums for one file (BasisSums), and the matching of a changed shard against
 /// it: the shard is scanned a byte at a time with the rolling weak sum, a hit confirmed by the strong sum, and what
 /// matches becomes a copy from the basis; the rest travels literally.

@@ -766,7 +766,7 @@ internal sealed partial class ReceiverSession
         // read from the seed.
         if (_inPlace && !fresh && file.Offered.Count == 0 && InPlaceBasisOf(entry, full) is { } inPlace)
             file = NewPartialFile(id, entry, full, fromBasis: true, inPlace);
-        else if (_delta && file.Offered.Count == 0 && !fresh && SumBasisAlone(entry, full, out sums))
+        else if (_delta && file.Offered.Count == 0 && !fresh && SumBasisAlone(id, entry, full, out sums))
         {
             // Summed: the file's partial stays its own, and its shards come as patches of the version at its name.
         }
@@ -780,7 +780,7 @@ internal sealed partial class ReceiverSession
         _offersLeft -= file.Offered.Count;
         OfferResume(file);
         // After its offers, before the acceptance that covers it: the sender has them before it reads a shard.
-        if (file.PatchCoverage > 0) _control!.Post(ControlMessageType.BasisSums, sums!.Message(id));
+        if (file.PatchCoverage > 0 && sums!.TakeMessage(id) is { } rest) _control!.Post(ControlMessageType.BasisSums, rest);
     }
 
     /// <summary>
@@ -1318,10 +1318,12 @@ internal sealed partial class ReceiverSession
     /// saves (an unchanged shard, a copy of its blocks where they stand). A seed first copies the whole version into the
     /// partial, which a file whose bytes moved then writes a second time. The sums cover the old version as far as
     /// twice the new size (one that shrank holds blocks past the new end that moved back). False where nothing is
-    /// summed (a file of one shard, no regular file there, a read that failed), and where a shard is not a whole number
-    /// of blocks, so that even unchanged shards would carry the blocks their ends cut: such a file is seeded.
+    /// summed (a file of one shard, no regular file there, a read that failed before a block), and where a shard is not a whole number
+    /// of blocks, so that even unchanged shards would carry the blocks their ends cut: such a file is seeded. The sums
+    /// go in pieces as they are gathered, so that they travel while the rest is read; a read that fails part way keeps
+    /// those gathered (the pieces sent cannot be taken back).
     /// </summary>
-    private bool SumBasisAlone(ManifestEntry entry, string full, out BlockSums.Builder? sums)
+    private bool SumBasisAlone(uint id, ManifestEntry entry, string full, out BlockSums.Builder? sums)
     {
         sums = null;
         if (!SenderTakesSumsAlone || Digests.ShardCount(entry.Size, _shardSize) <= 1) return false;
@@ -1333,16 +1335,24 @@ internal sealed partial class ReceiverSession
             if (length / 2 > entry.Size) length = 2 * entry.Size;
             int block = BlockSums.BlockSizeFor(length, _shardSize);
             if (_shardSize % block != 0) return false;
-            var gathered = new BlockSums.Builder(block);
-            ReadingInPlace(() => BasisSeed.Sum(basis, length, gathered, StillBusy));
-            sums = gathered.Count > 0 ? gathered : null;
-            return sums is not null;
+            sums = new BlockSums.Builder(block);
+            var gathered = sums;
+            ReadingInPlace(() => BasisSeed.Sum(basis, length, gathered, () =>
+            {
+                StillBusy();
+                if (gathered.TakeMessage(id, SumsPiece) is { } piece) _control!.Post(ControlMessageType.BasisSums, piece);
+            }));
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            return false;
         }
+        if (sums is { Count: > 0 }) return true;
+        sums = null;
+        return false;
     }
+
+    /// <summary>Sums gathered before a piece of them is sent, summing alone: 12 KiB of them, a piece every 2 to 128 MiB read.</summary>
+    private const int SumsPiece = 1024;
 
     /// <summary>
     /// A partial an interrupted send left with another shard size has its journal rewritten in this session's shards

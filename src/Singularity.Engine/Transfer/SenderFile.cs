@@ -189,8 +189,19 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
 
     private Integrity.BasisBlocks? _basis;
 
-    /// <summary>Whether BasisSums came for this file, kept or not: a second is refused.</summary>
-    public bool BasisSumsSeen { get; set; }
+    /// <summary>The sums received for this file until the acceptance that covers it builds them into <see cref="Basis"/> (control connection only).</summary>
+    public Integrity.BasisSumsPieces? PendingSums { get => Volatile.Read(ref _pendingSums); set => Volatile.Write(ref _pendingSums, value); }
+
+    /// <summary>Takes the pending sums away, once: null if another caller took them, or none came.</summary>
+    public Integrity.BasisSumsPieces? TakePendingSums() => Interlocked.Exchange(ref _pendingSums, null);
+
+    private Integrity.BasisSumsPieces? _pendingSums;
+
+    /// <summary>Block size and count of the sums that came for this file, kept or not (0 before any): the pieces that follow must continue them.</summary>
+    public (int BlockSize, int Count) SumsSeen { get; set; }
+
+    /// <summary>Whether this file's sums went beyond what the sender holds: the rest of them are ignored, and it is sent without them.</summary>
+    public bool SumsRefused { get; set; }
 
     /// <summary>The digest the receiver holds for this shard, if it offered one.</summary>
     public bool TryGetOffer(int index, out ulong digest)

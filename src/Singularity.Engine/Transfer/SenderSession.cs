@@ -1074,6 +1074,7 @@ internal sealed partial class SenderSession
             // place, and names it as sent with what stood there before.
             else if (_changes is not null && _filesById[id] is { Present: false } travelling && (_differences[id] & NotMade) == 0)
                 _changes.Differed(travelling.Entry.Path, (ItemizedAttributes)_differences[id]);
+            if (_filesById[id] is { PendingSums: not null } summed) BuildBasis(summed);
             if (_filesById[id] is { Present: true } present) SettlePresent(present);
             else if (_options.DryRun && _filesById[id] is { } needed) SettleWouldSend(needed);
             else if (_filesById[id] is { ShardCount: 0 } empty) Seal(empty, empty.MarkSentEmpty());
@@ -1406,9 +1407,12 @@ internal sealed partial class SenderSession
     private long _basisBytes;
 
     /// <summary>
-    /// BasisSums: the sums of the blocks of the version the receiver seeded a file from, which this sender asked for in
-    /// its Hello (capability bit 0). Only in a delta session, for a file with basis offers and before its acceptance,
-    /// once, with a block size from 2 KiB to a shard and at most 65,536 sums, else a <see cref="ProtocolViolationException"/>.
+    /// BasisSums: the sums of the blocks of the version the receiver seeded a file from, or read for its sums alone, which
+    /// this sender asked for in its Hello (capability bits 0 and 1). Only in a delta session, for a file without resume
+    /// offers and before its acceptance, with a block size from 2 KiB to a shard and at most 65,536 sums; in pieces that
+    /// each continue the last (same block size, at most 65,536 sums together) where this sender set bit 1, else once;
+    /// otherwise a <see cref="ProtocolViolationException"/>. The sums are held as they come and built into the file's
+    /// table at its acceptance.
     /// </summary>
     private void OnBasisSums(ReadOnlySpan<byte> body)
     {
@@ -1422,25 +1426,46 @@ internal sealed partial class SenderSession
         if (size < BlockSums.SmallestBlock || size > _options.ShardSize) throw new ProtocolViolationException($"basis sums of blocks of {size} bytes, outside {BlockSums.SmallestBlock} to the shard size");
         if (count < 1 || count > BlockSums.MostBlocks || body.Length != BlockSums.MessageHeader + (long)count * BlockSums.ItemSize)
             throw new ProtocolViolationException($"BasisSums of {body.Length} bytes does not hold its {count} sums (1 to {BlockSums.MostBlocks})");
-        if (file.Basis is not null || file.BasisSumsSeen) throw new ProtocolViolationException($"basis sums for '{file.Entry.Path}' came twice");
-        file.BasisSumsSeen = true;
-        // Held until the file is sealed or left out; beyond the bound, the file goes as without them.
-        long bytes = BasisBlocks.BytesFor(count);
-        if (file.Dropped) return;
-        if (Interlocked.Add(ref _basisBytes, bytes) > MostBasisBytes)
+        var (seenSize, seen) = file.SumsSeen;
+        if (seen > 0)
         {
-            Interlocked.Add(ref _basisBytes, -bytes);
+            if ((_options.Capabilities & WireFormat.CapabilitySumsAlone) == 0) throw new ProtocolViolationException($"basis sums for '{file.Entry.Path}' came twice");
+            if (size != seenSize) throw new ProtocolViolationException($"basis sums for '{file.Entry.Path}' of blocks of {size} bytes continue sums of blocks of {seenSize}");
+            if (seen + count > BlockSums.MostBlocks) throw new ProtocolViolationException($"more than {BlockSums.MostBlocks} basis sums for '{file.Entry.Path}'");
+        }
+        file.SumsSeen = (size, seen + count);
+        if (file.Dropped || file.SumsRefused) return;
+        // Held until the file is sealed or left out, counted as the table they make; beyond the bound, the file goes as
+        // without them.
+        long more = BasisBytes(seen + count) - BasisBytes(seen);
+        if (Interlocked.Add(ref _basisBytes, more) > MostBasisBytes)
+        {
+            Interlocked.Add(ref _basisBytes, -more);
+            file.SumsRefused = true;
+            ForgetBasis(file);
             return;
         }
-        file.Basis = BasisBlocks.From(size, body[BlockSums.MessageHeader..], count);
+        (file.PendingSums ??= new BasisSumsPieces(size)).Append(body[BlockSums.MessageHeader..], count);
         // Left out meanwhile: its sums go with it.
         if (file.Dropped) ForgetBasis(file);
     }
 
-    /// <summary>Lets go of a file's basis sums once nothing more of it is sent as a patch.</summary>
+    /// <summary>Bytes counted against <see cref="MostBasisBytes"/> for a file's <paramref name="count"/> sums, pending or built.</summary>
+    private static long BasisBytes(int count) => count == 0 ? 0 : BasisBlocks.BytesFor(count);
+
+    /// <summary>Builds the sums that came for a file into its table, at the acceptance that covers it: every piece of them came before.</summary>
+    private void BuildBasis(SenderFile file)
+    {
+        if (file.TakePendingSums() is not { } pending) return;
+        file.Basis = pending.Build();
+        if (file.Dropped) ForgetBasis(file);
+    }
+
+    /// <summary>Lets go of a file's basis sums, pending or built, once nothing more of it is sent as a patch.</summary>
     private void ForgetBasis(SenderFile file)
     {
-        if (file.TakeBasis() is { } basis) Interlocked.Add(ref _basisBytes, -BasisBlocks.BytesFor(basis.Count));
+        if (file.TakePendingSums() is { } pending) Interlocked.Add(ref _basisBytes, -BasisBytes(pending.Count));
+        if (file.TakeBasis() is { } basis) Interlocked.Add(ref _basisBytes, -BasisBytes(basis.Count));
     }
 
     /// <summary>An offered shard whose bytes still hash to what the receiver holds: tell the receiver to keep it, and count it done.</summary>

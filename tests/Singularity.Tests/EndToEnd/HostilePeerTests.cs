@@ -461,8 +461,9 @@ public sealed class HostilePeerTests
 
     /// <summary>
     /// A sender that also takes sums alone (capability bit 1) is sent the sums of a changed file's old version and no
-    /// offers: nothing of that version is copied before the shards come, each as a patch that copies from it, an
-    /// unchanged one its blocks where they stand; the old version stays as it was until the file commits over it.
+    /// offers, in pieces as they are gathered: nothing of that version is copied before the shards come, each as a patch
+    /// that copies from it, an unchanged one its blocks where they stand; the old version stays as it was until the file
+    /// commits over it.
     /// </summary>
     [SkippableFact]
     public async Task A_sender_that_takes_sums_alone_is_sent_no_offers_and_patches_every_shard()
@@ -470,10 +471,11 @@ public sealed class HostilePeerTests
         Skip.IfNot(OperatingSystem.IsLinux(), "a receiver reads old versions on Linux");
         using var temp = new TempDirectory();
         string destination = temp.Sub("dst"), basis = Path.Combine(destination, "f");
-        byte[] old = new byte[4 * 4096];
+        // 1,040 blocks of 2 KiB: a piece of 1,024 sums, then the rest.
+        byte[] old = new byte[520 * 4096];
         new Random(12).NextBytes(old);
         System.IO.File.WriteAllBytes(basis, old);
-        // Shards 0 and 1 unchanged, ten bytes inserted at the start of shard 2: shards 2 and 3 moved.
+        // Shards 0 and 1 unchanged, ten bytes inserted at the start of shard 2: every shard after it moved.
         byte[] changed = [.. old[..8192], .. new byte[] { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 }, .. old[8192..]];
         var entry = File("f", changed.Length);
         await using var receiver = new LoopbackReceiver(destination, Plain);
@@ -482,11 +484,16 @@ public sealed class HostilePeerTests
         var (session, accepted, _) = await control.OpenWithManifestAsync(receiver.Token, 4096, OpenSessionFlags.Delta, entry);
         Assert.Equal(ControlMessageType.ManifestAccepted, accepted);
         Assert.DoesNotContain(control.BeforeAcceptance, message => message.Type is ControlMessageType.BasisOffer or ControlMessageType.ResumeOffer);
-        byte[] sums = Assert.Single(control.BeforeAcceptance, message => message.Type == ControlMessageType.BasisSums).Body;
-        int blockSize = BinaryPrimitives.ReadInt32LittleEndian(sums.AsSpan(4)), count = BinaryPrimitives.ReadInt32LittleEndian(sums.AsSpan(8));
-        Assert.Equal((0u, 2048, 8), (BinaryPrimitives.ReadUInt32LittleEndian(sums), blockSize, count));
+        var pieces = control.BeforeAcceptance.Where(message => message.Type == ControlMessageType.BasisSums).Select(message => message.Body).ToList();
+        Assert.Equal([1024, 16], pieces.Select(piece => BinaryPrimitives.ReadInt32LittleEndian(piece.AsSpan(8))));
+        var sums = new BasisSumsPieces(2048);
+        foreach (byte[] piece in pieces)
+        {
+            Assert.Equal((0u, 2048), (BinaryPrimitives.ReadUInt32LittleEndian(piece), BinaryPrimitives.ReadInt32LittleEndian(piece.AsSpan(4))));
+            sums.Append(piece.AsSpan(BlockSums.MessageHeader), BinaryPrimitives.ReadInt32LittleEndian(piece.AsSpan(8)));
+        }
         Assert.Equal([basis], Directory.GetFiles(destination));
-        var table = BasisBlocks.From(blockSize, sums.AsSpan(BlockSums.MessageHeader), count);
+        var table = sums.Build();
         await using var lane = await RawPeer.ConnectAsync(receiver.Url);
         Assert.Equal(ErrorCode.None, (await lane.HelloAsync(ConnectionRole.Data, receiver.Token, session, keys: control.Keys)).Status);
         int shards = (changed.Length + 4095) / 4096;

@@ -222,7 +222,8 @@ public sealed class HostileReceiverTests
 
     /// <summary>
     /// Basis sums come only in a delta session, for a file with basis offers or none at all (sums alone), before its
-    /// acceptance, once, of blocks of 2 KiB to a shard, and hold what they say: anything else ends the session.
+    /// acceptance, of blocks of 2 KiB to a shard, and hold what they say; to a sender from before sums alone, once; to
+    /// one of now, in pieces that continue each other: anything else ends the session.
     /// </summary>
     [Theory]
     [InlineData(false, false, "none", 2048, 1, 1, 1, "BasisSums in a session that did not ask for delta")]
@@ -231,14 +232,15 @@ public sealed class HostileReceiverTests
     [InlineData(true, false, "none", 8 << 20, 1, 1, 1, "outside 2048 to the shard size")]
     [InlineData(true, false, "basis", 2048, 2, 1, 1, "does not hold its 2 sums")]
     [InlineData(true, false, "none", 2048, 0, 0, 1, "does not hold its 0 sums")]
-    [InlineData(true, false, "basis", 2048, 1, 1, 2, "came twice")]
-    [InlineData(true, false, "none", 2048, 1, 1, 2, "came twice")]
+    [InlineData(true, false, "basis", 2048, 1, 1, 2, "came twice", true)]
+    [InlineData(true, false, "basis", 2048, 60_000, 60_000, 2, "more than 65536 basis sums")]
+    [InlineData(true, false, "none", 2048, 40_000, 40_000, 2, "more than 65536 basis sums")]
     [InlineData(true, true, "basis", 2048, 1, 1, 1, "already accepted")]
-    public async Task Basis_sums_are_checked(bool delta, bool accepted, string offered, int blockSize, int count, int items, int times, string refused)
+    public async Task Basis_sums_are_checked(bool delta, bool accepted, string offered, int blockSize, int count, int items, int times, string refused, bool before = false)
     {
         using var temp = new TempDirectory();
         await using var receiver = new RawReceiver();
-        var send = SendOneFile(temp, receiver, Plain with { Delta = delta });
+        var send = SendOneFile(temp, receiver, Plain with { Delta = delta, Capabilities = before ? WireFormat.CapabilityPatches : Plain.Capabilities });
         if (accepted) await AcceptOneFileAsync(receiver);
         else
         {
@@ -260,6 +262,29 @@ public sealed class HostileReceiverTests
         var error = await Assert.ThrowsAnyAsync<SingularityException>(() => send);
         Assert.Equal(ErrorCode.ProtocolViolation, error.Code);
         Assert.Contains(refused, error.Message);
+    }
+
+    /// <summary>A piece of basis sums continues those before it: in blocks of another size, it ends the session.</summary>
+    [Fact]
+    public async Task A_piece_of_basis_sums_in_other_blocks_ends_the_session()
+    {
+        using var temp = new TempDirectory();
+        await using var receiver = new RawReceiver();
+        var send = SendOneFile(temp, receiver, Plain with { Delta = true });
+        await receiver.AcceptAsync();
+        await receiver.ReadUntilAsync(ControlMessageType.ManifestChunk);
+
+        foreach (int blockSize in new[] { 2048, 4096 })
+        {
+            byte[] sums = new byte[12 + 12];
+            BinaryPrimitives.WriteInt32LittleEndian(sums.AsSpan(4), blockSize);
+            BinaryPrimitives.WriteInt32LittleEndian(sums.AsSpan(8), 1);
+            await receiver.SendAsync(ControlMessageType.BasisSums, sums);
+        }
+
+        var error = await Assert.ThrowsAnyAsync<SingularityException>(() => send);
+        Assert.Equal(ErrorCode.ProtocolViolation, error.Code);
+        Assert.Contains("of blocks of 4096 bytes continue sums of blocks of 2048", error.Message);
     }
 
     /// <summary>Itemized's "not made" (bit 7) names a directory --existing did not make; for a file it breaks the protocol.</summary>

@@ -122,11 +122,44 @@ public sealed class BlockSumsTests
     {
         byte[] basis = new byte[50_000];
         new Random(3).NextBytes(basis);
-        byte[] whole = Sums(basis, 2048, basis.Length).Message(7);
+        byte[] whole = Sums(basis, 2048, basis.Length).TakeMessage(7)!;
         foreach (int slice in new[] { 1, 777, 2048, 4096, 49_999 })
-            Assert.Equal(whole, Sums(basis, 2048, slice).Message(7));
+            Assert.Equal(whole, Sums(basis, 2048, slice).TakeMessage(7)!);
         // The blocks read whole: the tail of 848 bytes has no sum.
         Assert.Equal(BlockSums.MessageHeader + 24 * BlockSums.ItemSize, whole.Length);
+    }
+
+    /// <summary>Sums taken in pieces as they are gathered, and put together again by the sender, are those taken at once.</summary>
+    [Fact]
+    public void Sums_taken_in_pieces_make_the_table_of_those_taken_at_once()
+    {
+        byte[] basis = new byte[300_000];
+        new Random(4).NextBytes(basis);
+        byte[] whole = Sums(basis, 2048, basis.Length).TakeMessage(3)!;
+        var gathering = new BlockSums.Builder(2048);
+        var pieces = new List<byte[]>();
+        for (int at = 0; at < basis.Length; at += 10_000)
+        {
+            gathering.Append(basis.AsSpan(at, Math.Min(10_000, basis.Length - at)));
+            if (gathering.TakeMessage(3, 40) is { } piece) pieces.Add(piece);
+        }
+        pieces.Add(gathering.TakeMessage(3)!);
+        Assert.Null(gathering.TakeMessage(3));
+        Assert.True(pieces.Count > 2);
+        var received = new BasisSumsPieces(2048);
+        foreach (byte[] piece in pieces)
+        {
+            Assert.Equal((3u, 2048), (BinaryPrimitives.ReadUInt32LittleEndian(piece), BinaryPrimitives.ReadInt32LittleEndian(piece.AsSpan(4))));
+            received.Append(piece.AsSpan(BlockSums.MessageHeader), BinaryPrimitives.ReadInt32LittleEndian(piece.AsSpan(8)));
+        }
+        Assert.Equal(whole[BlockSums.MessageHeader..], pieces.SelectMany(piece => piece[BlockSums.MessageHeader..]).ToArray());
+        Assert.Equal(146, received.Count);
+        // The table made of the pieces finds the basis's blocks as one made of the whole.
+        byte[] shard = basis[4096..(4096 + Shard)];
+        var table = received.Build();
+        byte[] output = new byte[Shard];
+        int length = table.TryPatch(shard, Digests.Shard(shard), output, [], out int literal);
+        Assert.Equal((24, 0), (length, literal));
     }
 
     [Theory]
@@ -223,8 +256,9 @@ public sealed class BlockSumsTests
 
     private static BasisBlocks Table(BlockSums.Builder sums)
     {
-        byte[] message = sums.Message(0);
-        return BasisBlocks.From(sums.BlockSize, message.AsSpan(BlockSums.MessageHeader), sums.Count);
+        // A basis shorter than a block has no sums, and no message.
+        byte[]? message = sums.TakeMessage(0);
+        return BasisBlocks.From(sums.BlockSize, message is null ? [] : message.AsSpan(BlockSums.MessageHeader), sums.Count);
     }
 
     /// <summary>What a receiver makes of a checked patch: its copies read from the basis, its literal bytes in order.</summary>
