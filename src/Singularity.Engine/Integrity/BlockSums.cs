@@ -22,6 +22,12 @@ internal static class BlockSums
     /// <summary>Most blocks a file's sums hold: the message stays under 1 MiB, and a sender's table of them under 2 MiB.</summary>
     public const int MostBlocks = 65_536;
 
+    /// <summary>
+    /// Bytes of sums a sender that takes sums alone holds at once, counted as <see cref="BasisBlocks.BytesFor"/> counts
+    /// the table of each file's: a receiver counts the sums it sends alike, and sends no more (PROTOCOL §3).
+    /// </summary>
+    public const long SenderHolds = 64L << 20;
+
     /// <summary>Smallest block: smaller would make a file's sums outgrow what they save.</summary>
     public const int SmallestBlock = 2 << 10;
 

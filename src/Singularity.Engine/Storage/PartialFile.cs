@@ -184,6 +184,9 @@ internal sealed class PartialFile
     /// <summary>The size of the blocks those sums are of: a patch copies whole blocks alone.</summary>
     public int PatchBlockSize { get; set; }
 
+    /// <summary>Bytes of the sender's bound on sums that this file's take (<see cref="BlockSums.SenderHolds"/>), until it settles.</summary>
+    public long SumsHeld { get; set; }
+
     public int ExpectedLength(uint index) => Digests.ShardLength(Entry.Size, _shardSize, (int)index);
 
     /// <summary>

@@ -762,18 +762,23 @@ internal sealed partial class ReceiverSession
         BlockSums.Builder? sums = null;
         // A partial of its own, from an interrupted send of this version, is resumed; otherwise, in place, the file is
         // written into the one standing there, which offers its shards with delta; otherwise, with delta, the version
-        // at its name is summed for a sender that takes sums alone, or else the file is seeded from it, and its offers
-        // read from the seed.
+        // at its name is summed for a sender that takes sums alone (also for what a resumed partial lacks), or else the
+        // file is seeded from it, and its offers read from the seed.
         if (_inPlace && !fresh && file.Offered.Count == 0 && InPlaceBasisOf(entry, full) is { } inPlace)
             file = NewPartialFile(id, entry, full, fromBasis: true, inPlace);
-        else if (_delta && file.Offered.Count == 0 && !fresh && SumBasisAlone(id, entry, full, out sums))
+        else if (_delta && !fresh && file.Offered.Count < file.ShardCount && SumBasisAlone(id, entry, full, file.Offered.Count, out sums))
         {
-            // Summed: the file's partial stays its own, and its shards come as patches of the version at its name.
+            // Summed: the file's partial stays its own, and the shards it lacks come as patches of the version at its name.
         }
         else if (_delta && file.Offered.Count == 0 && ((!fresh && SeedFromBasis(entry, full, out sums)) || SeedFromLinkDest(entry, full, fresh, standing)))
             file = NewPartialFile(id, entry, full, fromBasis: true);
         // Set before the lanes can see the file: its patched shards copy within what the sums cover.
-        if (sums is { Count: > 0 }) (file.PatchCoverage, file.PatchBlockSize) = (sums.Covered, sums.BlockSize);
+        if (sums is { Count: > 0 })
+        {
+            (file.PatchCoverage, file.PatchBlockSize) = (sums.Covered, sums.BlockSize);
+            file.SumsHeld = BasisBlocks.BytesFor(sums.Count);
+            Interlocked.Add(ref _sumsHeld, file.SumsHeld);
+        }
         HoldXattrs(file.Entry);
         _files[id] = file;
         _fileCount++;
@@ -1305,7 +1310,9 @@ internal sealed partial class ReceiverSession
         if (!_options.Transfer.Durable || Digests.ShardCount(entry.Size, _shardSize) <= 1 || _offersLeft <= 0 || StalePartialStays(full)) return false;
         string partial = PartialFile.ResumablePathFor(full);
         int most = (int)Math.Min(_offersLeft, int.MaxValue);
-        var gathered = SenderTakesPatches && linkDestCopy is null ? new BlockSums.Builder(BlockSums.BlockSizeFor(Math.Min(entry.Size, (long)most * _shardSize), _shardSize)) : null;
+        long seedable = Math.Min(entry.Size, (long)most * _shardSize);
+        int block = BlockSums.BlockSizeFor(seedable, _shardSize);
+        var gathered = SenderTakesPatches && linkDestCopy is null && SumsFit(seedable, block) ? new BlockSums.Builder(block) : null;
         bool seeded = ReadingInPlace(() => linkDestCopy is null ? BasisSeed.Seed(full, partial, entry, _shardSize, most, _holeDigests is not null, StillBusy, gathered)
             : BasisSeed.Seed(linkDestCopy, partial, entry, _shardSize, most, _holeDigests is not null, StillBusy)) > 0;
         sums = seeded ? gathered : null;
@@ -1323,7 +1330,7 @@ internal sealed partial class ReceiverSession
     /// go in pieces as they are gathered, so that they travel while the rest is read; a read that fails part way keeps
     /// those gathered (the pieces sent cannot be taken back).
     /// </summary>
-    private bool SumBasisAlone(uint id, ManifestEntry entry, string full, out BlockSums.Builder? sums)
+    private bool SumBasisAlone(uint id, ManifestEntry entry, string full, int offers, out BlockSums.Builder? sums)
     {
         sums = null;
         if (!SenderTakesSumsAlone || Digests.ShardCount(entry.Size, _shardSize) <= 1) return false;
@@ -1334,13 +1341,15 @@ internal sealed partial class ReceiverSession
             long length = RandomAccess.GetLength(basis);
             if (length / 2 > entry.Size) length = 2 * entry.Size;
             int block = BlockSums.BlockSizeFor(length, _shardSize);
-            if (_shardSize % block != 0) return false;
+            if (_shardSize % block != 0 || !SumsFit(length, block)) return false;
             sums = new BlockSums.Builder(block);
             var gathered = sums;
+            // A resumed file's offers go after its preparation, and its sums after them, whole.
+            bool pieces = offers == 0;
             ReadingInPlace(() => BasisSeed.Sum(basis, length, gathered, () =>
             {
                 StillBusy();
-                if (gathered.TakeMessage(id, SumsPiece) is { } piece) _control!.Post(ControlMessageType.BasisSums, piece);
+                if (pieces && gathered.TakeMessage(id, SumsPiece) is { } piece) _control!.Post(ControlMessageType.BasisSums, piece);
             }));
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -1353,6 +1362,15 @@ internal sealed partial class ReceiverSession
 
     /// <summary>Sums gathered before a piece of them is sent, summing alone: 12 KiB of them, a piece every 2 to 128 MiB read.</summary>
     private const int SumsPiece = 1024;
+
+    // Bytes of sums sent for files not settled yet, counted as the sender counts what it holds of them: the sender drops
+    // sums beyond BlockSums.SenderHolds, which for a file summed alone would send it whole, so none are sent beyond half
+    // of that (the sender lets go of a file's at its FilesCommitted, a round trip after it settles here).
+    private long _sumsHeld;
+
+    /// <summary>Whether the sums of <paramref name="length"/> bytes in blocks of <paramref name="block"/> fit in what the sender holds beside those sent already.</summary>
+    private bool SumsFit(long length, int block) =>
+        Volatile.Read(ref _sumsHeld) + BasisBlocks.BytesFor((int)Math.Min(length / block, BlockSums.MostBlocks)) <= BlockSums.SenderHolds / 2;
 
     /// <summary>
     /// A partial an interrupted send left with another shard size has its journal rewritten in this session's shards
@@ -1586,6 +1604,7 @@ internal sealed partial class ReceiverSession
         {
             var files = Volatile.Read(ref _files);
             if (files[id]?.Xattrs is { } held) ReleaseXattrs(held);
+            if (files[id] is { SumsHeld: > 0 } summed) Interlocked.Add(ref _sumsHeld, -summed.SumsHeld);
             files[id] = slot ?? Released;
         }
     }

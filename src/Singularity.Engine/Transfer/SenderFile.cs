@@ -171,6 +171,8 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
     {
         // A receiver offers a file's shards from one place: a partial an earlier session left, or the version at its name.
         if (_offered is not null && fromBasis != OffersFromBasis) throw new ProtocolViolationException("a file's shards were offered both as resumed and from its basis");
+        // Its offers come before its sums, which a patch is made against with what the offers left.
+        if (SumsSeen.Count > 0) throw new ProtocolViolationException("a file's shards were offered after its basis sums");
         OffersFromBasis = fromBasis;
         (_offered ??= [])[index] = digest;
     }
@@ -178,8 +180,6 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
     /// <summary>The receiver's offers for this file are the shards of the version already at its name (delta), not an interrupted send's.</summary>
     public bool OffersFromBasis { get; private set; }
 
-    /// <summary>The receiver offered shards of this file that an interrupted send left (ResumeOffer).</summary>
-    public bool OffersResumed => _offered is not null && !OffersFromBasis;
 
     /// <summary>The receiver's sums of the basis this file's partial was seeded from (BasisSums): a changed shard is sent as a patch against it. Null once the file is sealed, and where none came.</summary>
     public Integrity.BasisBlocks? Basis { get => Volatile.Read(ref _basis); set => Volatile.Write(ref _basis, value); }

@@ -172,16 +172,21 @@ internal sealed partial class SenderSession
 
     private static long InFlightKey(uint file, uint index) => ((long)file << 32) | index;
 
+    /// <summary>Patches in flight for each window's worth of shards, at most: each holds at least this part of its shard's credit.</summary>
+    private const int PatchesPerWindow = 16;
+
     /// <summary>
     /// Ends a shard's time in flight; true if it was in flight. Only then does the credit it holds go back: a copy that
-    /// was requeued already returned its credit, and each copy sent takes credit once.
+    /// was requeued already returned its credit, and each copy sent takes credit once. A copy the receiver refused
+    /// (<paramref name="refused"/>) matched nothing: what its patch copied is no longer counted as matched.
     /// </summary>
-    private bool ForgetInFlight(uint file, uint index)
+    private bool ForgetInFlight(uint file, uint index, bool refused = false)
     {
         lock (_inFlight)
         {
             if (!_inFlight.Remove(InFlightKey(file, index), out var copy)) return false;
             ReleaseCredit(copy);
+            if (refused) Unmatch(copy);
             // A closing lane waits for its last shard to be acknowledged.
             if (_draining.Count > 0 && _draining.TryGetValue(copy.Lane, out var drained) && !CarriesShards(copy.Lane))
             {
@@ -192,11 +197,18 @@ internal sealed partial class SenderSession
         }
     }
 
-    private readonly record struct InFlightCopy(ushort Lane, int Credit);
+    /// <summary>A copy of a shard on its lane: the credit it holds, and the bytes its patch copied from the receiver's basis.</summary>
+    private readonly record struct InFlightCopy(ushort Lane, int Credit, int Matched);
 
     private void ReleaseCredit(InFlightCopy copy)
     {
         if (copy.Credit > 0) _window.Release(copy.Credit);
+    }
+
+    /// <summary>A patch refused or lost with its lane made nothing: its copies, counted as matched when it was sent, are not.</summary>
+    private void Unmatch(InFlightCopy copy)
+    {
+        if (copy.Matched > 0) Interlocked.Add(ref _bytesMatched, -copy.Matched);
     }
 
     /// <summary>Whether lane <paramref name="number"/> has shards in flight; the caller holds _inFlight's lock.</summary>
@@ -232,7 +244,7 @@ internal sealed partial class SenderSession
         // A shard taken from the scheduler but not yet registered as in flight: if the lane dies here it goes back.
         SenderFile? taken = null;
         int takenIndex = 0;
-        bool takenAgain = false;
+        bool takenAgain = false, takenWhole = false;
         try
         {
             connection = await ConnectAsync(ConnectionRole.Data, _session, number).ConfigureAwait(false);
@@ -258,7 +270,7 @@ internal sealed partial class SenderSession
                     await RetireAsync(number, connection, cancellationToken).ConfigureAwait(false);
                     return;
                 }
-                if (!_scheduler.TryNext(out var file, out int shard, out bool retransmit))
+                if (!_scheduler.TryNext(out var file, out int shard, out bool retransmit, out bool whole))
                 {
                     if (await _scheduler.WaitForWorkAsync(cancellationToken).ConfigureAwait(false)) continue;
                     break;
@@ -267,7 +279,7 @@ internal sealed partial class SenderSession
                 // as does one of a file left out since it was handed out.
                 if ((retransmit && Volatile.Read(ref _filesById[file.Id]) is null) || file.Dropped) continue;
                 int length = file.ShardLength(shard);
-                (taken, takenIndex, takenAgain) = (file, shard, retransmit);
+                (taken, takenIndex, takenAgain, takenWhole) = (file, shard, retransmit, whole);
                 await _window.AcquireAsync(length, cancellationToken).ConfigureAwait(false);
                 ulong digest;
                 bool hole;
@@ -296,11 +308,12 @@ internal sealed partial class SenderSession
                 byte flags = (byte)((retransmit ? ShardHeader.FlagRetransmit : 0) | (hole ? ShardHeader.FlagHole : 0));
                 int carried = hole ? 0 : length, literal = length;
                 byte[] frame = buffer;
-                // Against the receiver's basis, a changed shard goes as a patch where that saves; a copy sent again goes
-                // whole, as the receiver asks again for a patch its basis no longer makes. A shard past what the basis
-                // held (a log's new tail) is not looked through: what it holds is new, but where bytes were inserted
-                // before it, as many as were inserted.
-                if (!retransmit && !hole && file.Basis is { } basis && (long)shard * _options.ShardSize < basis.Covered)
+                // Against the receiver's basis, a changed shard goes as a patch where that saves. A copy the receiver
+                // asked for again goes whole, as its basis may no longer make the patch; one lost with its lane goes as
+                // it went, or a lane lost with many patches in flight would send all their shards whole. A shard past
+                // what the basis held (a log's new tail) is not looked through: what it holds is new, but where bytes
+                // were inserted before it, as many as were inserted.
+                if (!whole && !hole && file.Basis is { } basis && (long)shard * _options.ShardSize < basis.Covered)
                 {
                     patched ??= GC.AllocateUninitializedArray<byte>(ShardHeader.Size + _options.ShardSize + FrameCipher.TagSize);
                     pieces ??= [];
@@ -319,19 +332,22 @@ internal sealed partial class SenderSession
                 new ShardHeader(_session.Tag, file.Id, (uint)shard, (long)shard * _options.ShardSize, frame == buffer ? length : carried, cipher is null ? digest : 0, flags)
                     .WriteTo(frame);
                 cipher?.Seal(frame.AsSpan(ShardHeader.Size, carried), frame.AsSpan(ShardHeader.Size + carried, tag), frame.AsSpan(0, ShardHeader.Size));
-                // A hole's header is all that travels, and a patch's few KiB (the receiver holds no more of it): each
-                // holds credit for what it carries alone, the rest going back now, so they move at the pace of their
-                // acknowledgements rather than a window of bytes they do not carry per round trip.
-                int credit = hole ? 0 : (flags & ShardHeader.FlagPatched) != 0 ? carried : length;
-                lock (_inFlight) _inFlight[InFlightKey(file.Id, (uint)shard)] = new(number, credit);
+                // A hole's header is all that travels, and a patch's few KiB (the receiver holds no more of it): a hole
+                // holds no credit and a patch a 16th of its shard, or what it carries where that is more, the rest going
+                // back now, so they move at the pace of their acknowledgements rather than a window of bytes they do
+                // not carry per round trip, and no more than 16 windows of shards are in flight.
+                int credit = hole ? 0 : (flags & ShardHeader.FlagPatched) != 0 ? Math.Max(carried, length / PatchesPerWindow) : length;
+                int matched = length - literal;
+                lock (_inFlight) _inFlight[InFlightKey(file.Id, (uint)shard)] = new(number, credit, matched);
                 if (credit < length) _window.Release(length - credit);
                 taken = null;
                 // In flight from here, so a lane lost while it waits for the bandwidth limit requeues the shard with its credit.
                 if (_bandwidth is null) await connection.WriteAsync(frame.AsMemory(0, ShardHeader.Size + carried + tag), cancellationToken).ConfigureAwait(false);
                 else await _bandwidth.WriteAsync(connection, frame.AsMemory(0, ShardHeader.Size + carried + tag), cancellationToken).ConfigureAwait(false);
                 Interlocked.Add(ref hole ? ref _bytesInHoles : ref _bytesSent, literal);
-                // What a patch copied from the receiver's basis did not travel: matched, as a kept shard.
-                if (literal < length) Interlocked.Add(ref _bytesMatched, length - literal);
+                // What a patch copied from the receiver's basis did not travel: matched, as a kept shard (until the
+                // patch is refused, or lost with its lane).
+                if (matched > 0) Interlocked.Add(ref _bytesMatched, matched);
                 Interlocked.Add(ref _wireBytes, carried);
                 if (file.MarkSent(shard) is { } fileDigest) Seal(file, fileDigest);
             }
@@ -339,13 +355,13 @@ internal sealed partial class SenderSession
         }
         catch (TransferAbortedException ex) when (ex.Code == ErrorCode.ConnectionLost && connection is not null && _failure is null && !_closing)
         {
-            GiveBack(taken, takenIndex, takenAgain);
+            GiveBack(taken, takenIndex, takenAgain, takenWhole);
             if (counted) { Interlocked.Decrement(ref _activeLanes); counted = false; }
             if (!await EndedMeanwhileAsync().ConfigureAwait(false)) FailOver(number, connection, ex);
         }
         catch (OperationCanceledException) when (connection is not null && !_cts.IsCancellationRequested && _failure is null && !_closing)
         {
-            GiveBack(taken, takenIndex, takenAgain);
+            GiveBack(taken, takenIndex, takenAgain, takenWhole);
             if (counted) { Interlocked.Decrement(ref _activeLanes); counted = false; }
             if (!await EndedMeanwhileAsync().ConfigureAwait(false)) FailOver(number, connection, new TransferAbortedException(ErrorCode.ConnectionLost, "the lane closed or stalled"));
         }
@@ -441,11 +457,11 @@ internal sealed partial class SenderSession
         }
     }
 
-    /// <summary>A shard a dying lane took but never sent goes back as what it was: a first send or a retransmission.</summary>
-    private void GiveBack(SenderFile? file, int index, bool again)
+    /// <summary>A shard a dying lane took but never sent goes back as what it was: a first send or a retransmission, whole or not.</summary>
+    private void GiveBack(SenderFile? file, int index, bool again, bool whole)
     {
         if (file is null) return;
-        if (again) _scheduler.Retransmit(file, index);
+        if (again) _scheduler.Retransmit(file, index, whole);
         else _scheduler.Return(file, index);
     }
 
@@ -511,9 +527,13 @@ internal sealed partial class SenderSession
         {
             foreach (var (key, copy) in _inFlight)
                 if (copy.Lane == number) lost.Add(key);
-            // Requeued, each takes credit again when it is sent.
+            // Requeued, each takes credit again when it is sent, and its patch counts as matched again then.
             foreach (long key in lost)
-                if (_inFlight.Remove(key, out var copy)) ReleaseCredit(copy);
+            {
+                if (!_inFlight.Remove(key, out var copy)) continue;
+                ReleaseCredit(copy);
+                Unmatch(copy);
+            }
         }
         foreach (long key in lost)
         {
@@ -521,7 +541,7 @@ internal sealed partial class SenderSession
             // A file committed meanwhile needs nothing more, and its state is gone.
             if (Volatile.Read(ref _filesById[id]) is not { } file) continue;
             Interlocked.Increment(ref _retransmits);
-            _scheduler.Retransmit(file, (int)index);
+            _scheduler.Retransmit(file, (int)index, whole: false);
         }
         return lost.Count;
     }

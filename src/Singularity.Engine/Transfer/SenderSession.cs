@@ -1334,8 +1334,6 @@ internal sealed partial class SenderSession
 
     private void Seal(SenderFile file, ulong digest)
     {
-        // Every shard is sent or kept: a copy sent again goes whole.
-        ForgetBasis(file);
         // Before the seal is posted, so that a commit, which only a seal can bring, always finds it set.
         file.Sealed = true;
         Span<byte> item = stackalloc byte[12];
@@ -1399,9 +1397,10 @@ internal sealed partial class SenderSession
 
     /// <summary>
     /// Most bytes of basis sums a sender holds at once (<see cref="BasisBlocks.BytesFor"/>); a file whose sums would take it
-    /// beyond is sent as it would be without them, its changed shards whole.
+    /// beyond is sent as it would be without them, its changed shards whole. A receiver that counts them alike sends no
+    /// more.
     /// </summary>
-    private const long MostBasisBytes = 64L << 20;
+    private const long MostBasisBytes = BlockSums.SenderHolds;
 
     // Bytes of basis sums held now, for files not yet sealed.
     private long _basisBytes;
@@ -1421,8 +1420,9 @@ internal sealed partial class SenderSession
         var file = FileAt(BinaryPrimitives.ReadUInt32LittleEndian(body), 0);
         int size = BinaryPrimitives.ReadInt32LittleEndian(body[4..]), count = BinaryPrimitives.ReadInt32LittleEndian(body[8..]);
         if (file.Id < (uint)_accepted) throw new ProtocolViolationException("basis sums for a file the receiver had already accepted");
-        // Offered from the basis, or nothing offered at all (sums alone: this sender's Hello set capability bit 1).
-        if (file.OffersResumed) throw new ProtocolViolationException($"basis sums for '{file.Entry.Path}', whose shards were offered as resumed");
+        // Offered from the basis; or, summed alone (this sender's Hello set capability bit 1), resumed or none.
+        if (!file.OffersFromBasis && (_options.Capabilities & WireFormat.CapabilitySumsAlone) == 0)
+            throw new ProtocolViolationException($"basis sums for '{file.Entry.Path}', of which no shard was offered from its basis");
         if (size < BlockSums.SmallestBlock || size > _options.ShardSize) throw new ProtocolViolationException($"basis sums of blocks of {size} bytes, outside {BlockSums.SmallestBlock} to the shard size");
         if (count < 1 || count > BlockSums.MostBlocks || body.Length != BlockSums.MessageHeader + (long)count * BlockSums.ItemSize)
             throw new ProtocolViolationException($"BasisSums of {body.Length} bytes does not hold its {count} sums (1 to {BlockSums.MostBlocks})");
@@ -1487,11 +1487,11 @@ internal sealed partial class SenderSession
         // A shard this session does not have is refused, whether in flight or not.
         ShardLengthOf(id, index);
         // A copy no longer in flight was requeued with its lane's failover (or never sent): it is queued already.
-        if (!ForgetInFlight(id, index)) return;
+        if (!ForgetInFlight(id, index, refused: true)) return;
         // A corrupted copy of a shard whose file the receiver has meanwhile committed from another copy: nothing to resend.
         if (Volatile.Read(ref _filesById[id]) is not { } file) return;
         Interlocked.Increment(ref _retransmits);
-        _scheduler.Retransmit(file, (int)index);
+        _scheduler.Retransmit(file, (int)index, whole: true);
     }
 
     private void OnCommitted(ReadOnlySpan<byte> body)
@@ -1512,6 +1512,8 @@ internal sealed partial class SenderSession
                 _options.OnFileSent?.Invoke(file.Entry.Path);
             }
             ItemizeFile(file, ItemizedUpdate.Sent);
+            // Held until now, so that a patch lost with its lane after the file was sealed goes again as a patch.
+            ForgetBasis(file);
             Settled(id);
         }
         Report();

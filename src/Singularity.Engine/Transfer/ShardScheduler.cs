@@ -10,7 +10,7 @@ namespace Singularity.Engine.Transfer;
 internal sealed class ShardScheduler
 {
     private readonly Lock _lock = new();
-    private readonly ConcurrentQueue<(SenderFile File, int Index, bool Again)> _retransmits = new();
+    private readonly ConcurrentQueue<(SenderFile File, int Index, bool Again, bool Whole)> _retransmits = new();
     private readonly SemaphoreSlim _wake = new(0);
     // Files in id order whose shards are not all handed out; the first is handed out from _shard on.
     private readonly Queue<SenderFile> _files = new();
@@ -20,15 +20,15 @@ internal sealed class ShardScheduler
     private int _waiting;
     private volatile bool _finished;
 
-    /// <summary>Takes the next shard to send, if any is ready now.</summary>
-    public bool TryNext(out SenderFile file, out int index, out bool retransmit)
+    /// <summary>Takes the next shard to send, if any is ready now: a retransmission, which <paramref name="whole"/> says must not go as a patch, or a first send.</summary>
+    public bool TryNext(out SenderFile file, out int index, out bool retransmit, out bool whole)
     {
         if (_retransmits.TryDequeue(out var again))
         {
-            (file, index, retransmit) = (again.File, again.Index, again.Again);
+            (file, index, retransmit, whole) = (again.File, again.Index, again.Again, again.Whole);
             return true;
         }
-        retransmit = false;
+        (retransmit, whole) = (false, false);
         lock (_lock)
         {
             if (HasFresh())
@@ -92,15 +92,18 @@ internal sealed class ShardScheduler
         if (waiting > 0) _wake.Release(waiting);
     }
 
-    /// <summary>Queues a shard to be sent again, ahead of new ones.</summary>
-    public void Retransmit(SenderFile file, int index) => Requeue(file, index, again: true);
+    /// <summary>
+    /// Queues a shard to be sent again, ahead of new ones: <paramref name="whole"/> where the receiver asked for it
+    /// again (a patch of it may not make it there), else, lost with its lane, as a patch where it was one.
+    /// </summary>
+    public void Retransmit(SenderFile file, int index, bool whole) => Requeue(file, index, again: true, whole);
 
     /// <summary>Gives back a shard that a lane took but never read, so it is sent as a first send by another lane.</summary>
-    public void Return(SenderFile file, int index) => Requeue(file, index, again: false);
+    public void Return(SenderFile file, int index) => Requeue(file, index, again: false, whole: false);
 
-    private void Requeue(SenderFile file, int index, bool again)
+    private void Requeue(SenderFile file, int index, bool again, bool whole)
     {
-        _retransmits.Enqueue((file, index, again));
+        _retransmits.Enqueue((file, index, again, whole));
         _wake.Release();
     }
 

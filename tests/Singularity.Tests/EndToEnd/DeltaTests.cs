@@ -169,6 +169,41 @@ public sealed class DeltaTests
     }
 
     /// <summary>
+    /// A lane that goes silent with patches in flight (each holds little of the window) is replaced, and what it held is
+    /// sent again as patches: sent whole, a lost lane's patches would send about the whole file again.
+    /// </summary>
+    [SkippableFact]
+    public async Task Patches_lost_with_their_lane_are_sent_again_as_patches()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "a receiver reads old versions on Linux");
+        const int shard = 1 << 20;
+        using var temp = new TempDirectory();
+        string destination = temp.Sub("dst"), target = Path.Combine(destination, "f");
+        string old = TestFiles.Create(Path.Combine(temp.Sub("old"), "f"), 64L * shard, seed: 50);
+        // Ten bytes inserted at the start: every shard moved, and goes as a patch.
+        string source = Path.Combine(temp.Sub("src"), "f");
+        File.WriteAllBytes(source, [.. new byte[] { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 }, .. File.ReadAllBytes(old)]);
+        CopyAsOlder(old, target);
+        File.SetLastWriteTimeUtc(source, DateTime.UtcNow);
+        await using var receiver = new LoopbackReceiver(destination);
+        await using var relay = new TcpRelay(receiver.Url);
+        // The first lane to carry 4 KiB goes silent, and stays open.
+        int chosen = -1;
+        relay.Stall = (connection, forwarded) => connection >= 1 && forwarded > (4 << 10)
+            && (Interlocked.CompareExchange(ref chosen, connection, -1) == -1 || Volatile.Read(ref chosen) == connection);
+
+        var result = await SingularitySender.SendAsync([source], relay.Url, Delta with { ShardSize = shard, Lanes = 2, MaxInFlightBytes = 4 << 20, StallTimeout = TimeSpan.FromSeconds(1) });
+
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        TestFiles.AssertSameBytes(source, target);
+        Assert.True(result.Retransmits > 0);
+        // What was inserted and the blocks the shards' ends cut, a few MiB: not the 64 MiB of the file.
+        Assert.InRange(result.BytesSent, 10, 8L << 20);
+        // Each copy's literal bytes count as sent, the lost ones too; what the lost patches copied counts as matched once.
+        Assert.InRange(result.BytesMatched, 64L * shard + 10 - result.BytesSent, 64L * shard);
+    }
+
+    /// <summary>
     /// When the user turns delta off, a changed file travels whole (on loopback, the default is off too: see
     /// PathFitTests). So it does when the receiver keeps no journals (no flushes), which seeding needs, for a sender
     /// that does not take sums alone (which is patched: see the next test), and when the receiver does not answer
@@ -274,6 +309,38 @@ public sealed class DeltaTests
         Assert.True((await receiver.NextResultAsync()).Succeeded);
         TestFiles.AssertSameBytes(source, target);
         Assert.Equal((1L * Shard, 9L * Shard, 0L), (result.BytesSent, result.BytesSkipped, result.BytesMatched));
+        Assert.Empty(Directory.GetFiles(destination, ".*"));
+    }
+
+    /// <summary>
+    /// A send summed alone that was cut off leaves a partial of the shards that arrived; the next send resumes them, and
+    /// the receiver sums the old version again for the shards the partial lacks: the unchanged ones come as copies, and
+    /// only those that changed travel.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_resumed_send_patches_what_its_partial_lacks()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "a receiver reads old versions on Linux");
+        using var temp = new TempDirectory();
+        string destination = temp.Sub("dst");
+        string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "f"), 24L * Shard, seed: 40);
+        string target = Path.Combine(destination, "f");
+        CopyAsOlder(source, target);
+        // Shards 0 to 7 new, the rest unchanged.
+        byte[] fresh = new byte[8 * Shard];
+        new Random(41).NextBytes(fresh);
+        Overwrite(source, 0, fresh);
+        File.SetLastWriteTimeUtc(source, DateTime.UtcNow);
+        var entry = new ManifestEntry(EntryKind.File, "f", new FileInfo(source).Length, (UnixFileMode)0x1A4, SourceScanner.ToNanoseconds(File.GetLastWriteTimeUtc(source)), null);
+        // What a send cut off after four shards leaves: shards 0 to 3 of the new version, journaled.
+        Assert.Equal(4, BasisSeed.Seed(source, PartialFile.ResumablePathFor(target), entry, Shard, 4, sparse: false, alive: () => { }));
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var result = await SingularitySender.SendAsync([source], receiver.Url, Delta);
+
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        TestFiles.AssertSameBytes(source, target);
+        Assert.Equal((4L * Shard, 4L * Shard, 16L * Shard), (result.BytesSent, result.BytesSkipped, result.BytesMatched));
         Assert.Empty(Directory.GetFiles(destination, ".*"));
     }
 

@@ -227,7 +227,8 @@ public sealed class HostileReceiverTests
     /// </summary>
     [Theory]
     [InlineData(false, false, "none", 2048, 1, 1, 1, "BasisSums in a session that did not ask for delta")]
-    [InlineData(true, false, "resumed", 2048, 1, 1, 1, "whose shards were offered as resumed")]
+    [InlineData(true, false, "resumed", 2048, 1, 1, 1, "of which no shard was offered from its basis", true)]
+    [InlineData(true, false, "none", 2048, 1, 1, 1, "of which no shard was offered from its basis", true)]
     [InlineData(true, false, "basis", 1024, 1, 1, 1, "outside 2048 to the shard size")]
     [InlineData(true, false, "none", 8 << 20, 1, 1, 1, "outside 2048 to the shard size")]
     [InlineData(true, false, "basis", 2048, 2, 1, 1, "does not hold its 2 sums")]
@@ -285,6 +286,29 @@ public sealed class HostileReceiverTests
         var error = await Assert.ThrowsAnyAsync<SingularityException>(() => send);
         Assert.Equal(ErrorCode.ProtocolViolation, error.Code);
         Assert.Contains("of blocks of 4096 bytes continue sums of blocks of 2048", error.Message);
+    }
+
+    /// <summary>A file's offers come before its basis sums: one after them ends the session.</summary>
+    [Fact]
+    public async Task An_offer_after_basis_sums_ends_the_session()
+    {
+        using var temp = new TempDirectory();
+        await using var receiver = new RawReceiver();
+        var send = SendOneFile(temp, receiver, Plain with { Delta = true });
+        await receiver.AcceptAsync();
+        await receiver.ReadUntilAsync(ControlMessageType.ManifestChunk);
+
+        byte[] sums = new byte[12 + 12];
+        BinaryPrimitives.WriteInt32LittleEndian(sums.AsSpan(4), 2048);
+        BinaryPrimitives.WriteInt32LittleEndian(sums.AsSpan(8), 1);
+        await receiver.SendAsync(ControlMessageType.BasisSums, sums);
+        byte[] offer = new byte[4 + 16];
+        BinaryPrimitives.WriteInt32LittleEndian(offer, 1);
+        await receiver.SendAsync(ControlMessageType.ResumeOffer, offer);
+
+        var error = await Assert.ThrowsAnyAsync<SingularityException>(() => send);
+        Assert.Equal(ErrorCode.ProtocolViolation, error.Code);
+        Assert.Contains("offered after its basis sums", error.Message);
     }
 
     /// <summary>Itemized's "not made" (bit 7) names a directory --existing did not make; for a file it breaks the protocol.</summary>
