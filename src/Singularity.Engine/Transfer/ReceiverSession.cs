@@ -1321,14 +1321,16 @@ internal sealed partial class ReceiverSession
 
     /// <summary>
     /// For a sender that takes sums alone (capability bit 1), a changed file is not seeded: the version at its name is
-    /// read once for the sums of its blocks, and the file's shards all come as patches that copy from it where that
-    /// saves (an unchanged shard, a copy of its blocks where they stand). A seed first copies the whole version into the
-    /// partial, which a file whose bytes moved then writes a second time. The sums cover the old version as far as
-    /// twice the new size (one that shrank holds blocks past the new end that moved back). False where nothing is
-    /// summed (a file of one shard, no regular file there, a read that failed before a block), and where a shard is not a whole number
-    /// of blocks, so that even unchanged shards would carry the blocks their ends cut: such a file is seeded. The sums
-    /// go in pieces as they are gathered, so that they travel while the rest is read; a read that fails part way keeps
-    /// those gathered (the pieces sent cannot be taken back).
+    /// read once for the sums of its blocks, and the shards the file's partial lacks (all, but where one of this version
+    /// is resumed) come as patches that copy from it where that saves (an unchanged shard, a copy of its blocks where
+    /// they stand). A seed first copies the whole version into the partial, which a file whose bytes moved then writes
+    /// a second time. The sums cover the old version as far as twice the new size (one that shrank holds blocks past
+    /// the new end that moved back). False where nothing is summed (a file of one shard, no regular file there, a read
+    /// that failed before a block), where a shard is not a whole number of blocks, so that even unchanged shards would
+    /// carry the blocks their ends cut, and where the sums would not fit in what the sender holds (<see cref="SumsFit"/>):
+    /// such a file is seeded. The sums go in pieces as they are gathered, so that they travel while the rest is read
+    /// (a resumed file's after its offers, whole); a read that fails part way keeps those gathered (the pieces sent
+    /// cannot be taken back).
     /// </summary>
     private bool SumBasisAlone(uint id, ManifestEntry entry, string full, int offers, out BlockSums.Builder? sums)
     {
@@ -1344,7 +1346,6 @@ internal sealed partial class ReceiverSession
             if (_shardSize % block != 0 || !SumsFit(length, block)) return false;
             sums = new BlockSums.Builder(block);
             var gathered = sums;
-            // A resumed file's offers go after its preparation, and its sums after them, whole.
             bool pieces = offers == 0;
             ReadingInPlace(() => BasisSeed.Sum(basis, length, gathered, () =>
             {

@@ -1407,11 +1407,11 @@ internal sealed partial class SenderSession
 
     /// <summary>
     /// BasisSums: the sums of the blocks of the version the receiver seeded a file from, or read for its sums alone, which
-    /// this sender asked for in its Hello (capability bits 0 and 1). Only in a delta session, for a file without resume
-    /// offers and before its acceptance, with a block size from 2 KiB to a shard and at most 65,536 sums; in pieces that
-    /// each continue the last (same block size, at most 65,536 sums together) where this sender set bit 1, else once;
-    /// otherwise a <see cref="ProtocolViolationException"/>. The sums are held as they come and built into the file's
-    /// table at its acceptance.
+    /// this sender asked for in its Hello (capability bits 0 and 1). Only in a delta session, for a file with basis
+    /// offers (where this sender set bit 1, any or none), after them and before its acceptance, with a block size from
+    /// 2 KiB to a shard and at most 65,536 sums; in pieces that each continue the last (same block size, at most 65,536
+    /// sums together) where this sender set bit 1, else once; otherwise a <see cref="ProtocolViolationException"/>.
+    /// The sums are held as they come, built into the file's table at its acceptance, and let go at its commit.
     /// </summary>
     private void OnBasisSums(ReadOnlySpan<byte> body)
     {
@@ -1435,8 +1435,8 @@ internal sealed partial class SenderSession
         }
         file.SumsSeen = (size, seen + count);
         if (file.Dropped || file.SumsRefused) return;
-        // Held until the file is sealed or left out, counted as the table they make; beyond the bound, the file goes as
-        // without them.
+        // Held until the file is committed, left out or failed, counted as the table they make; beyond the bound, the
+        // file goes as without them.
         long more = BasisBytes(seen + count) - BasisBytes(seen);
         if (Interlocked.Add(ref _basisBytes, more) > MostBasisBytes)
         {
