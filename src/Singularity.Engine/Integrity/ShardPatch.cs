@@ -150,8 +150,8 @@ internal sealed class BasisBlocks
     /// <summary>Bytes of the basis the sums cover, from its start.</summary>
     public long Covered => (long)_weak.Length * BlockSize;
 
-    /// <summary>Bytes of memory the table of <paramref name="count"/> sums holds, counted against the sender's bound.</summary>
-    public static long BytesFor(int count) => (long)count * 16 + Math.Max(16, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)count * 2)) * 4L
+    /// <summary>Bytes of memory the table of <paramref name="count"/> sums holds, counted against the sender's bound (none for none).</summary>
+    public static long BytesFor(int count) => count == 0 ? 0 : (long)count * 16 + Math.Max(16, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)count * 2)) * 4L
         + Math.Max(64, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)count * 8)) / 8;
 
     /// <summary>Reads BasisSums's items (already checked for length) into a table.</summary>

@@ -57,6 +57,6 @@ internal enum ControlMessageType : byte
     DeleteNamed = 26,
     /// <summary>R→S, only with OpenSession's more flags bit 6, before the ManifestAccepted that covers the entries: how what stands at each entry's name differs from it (rsync --itemize-changes).</summary>
     Itemized = 27,
-    /// <summary>R→S, only with OpenSession's delta flag to a sender whose Hello set capability bit 0, before the ManifestAccepted that covers the file, at most once a file, after its BasisOffer items: the sums of the blocks of the version it seeded the file's partial from, by which the sender sends changed shards as patches (data frame flag bit 3).</summary>
+    /// <summary>R→S, only with OpenSession's delta flag to a sender whose Hello set capability bit 0, before the ManifestAccepted that covers the file, after its offers, once a file (in pieces to a sender that set bit 1): the sums of the blocks of the version it seeded the file's partial from, or summed alone, by which the sender sends shards as patches (data frame flag bit 3).</summary>
     BasisSums = 28,
 }

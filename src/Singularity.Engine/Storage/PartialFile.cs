@@ -185,7 +185,7 @@ internal sealed class PartialFile
     public int PatchBlockSize { get; set; }
 
     /// <summary>Bytes of the sender's bound on sums that this file's take (<see cref="BlockSums.SenderHolds"/>), until it settles.</summary>
-    public long SumsHeld { get; set; }
+    public long SumsHeld => PatchCoverage == 0 ? 0 : BasisBlocks.BytesFor((int)(PatchCoverage / PatchBlockSize));
 
     public int ExpectedLength(uint index) => Digests.ShardLength(Entry.Size, _shardSize, (int)index);
 

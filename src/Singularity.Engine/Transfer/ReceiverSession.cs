@@ -776,7 +776,6 @@ internal sealed partial class ReceiverSession
         if (sums is { Count: > 0 })
         {
             (file.PatchCoverage, file.PatchBlockSize) = (sums.Covered, sums.BlockSize);
-            file.SumsHeld = BasisBlocks.BytesFor(sums.Count);
             Interlocked.Add(ref _sumsHeld, file.SumsHeld);
         }
         HoldXattrs(file.Entry);

@@ -181,7 +181,7 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
     public bool OffersFromBasis { get; private set; }
 
 
-    /// <summary>The receiver's sums of the basis this file's partial was seeded from (BasisSums): a changed shard is sent as a patch against it. Null once the file is sealed, and where none came.</summary>
+    /// <summary>The receiver's sums of the version at this file's name there (BasisSums), seeded from or summed alone: a shard is sent as a patch against it. Null before the file's acceptance, once it is committed, left out or failed, and where none came.</summary>
     public Integrity.BasisBlocks? Basis { get => Volatile.Read(ref _basis); set => Volatile.Write(ref _basis, value); }
 
     /// <summary>Takes the sums away, once: null if another caller took them, or none came.</summary>

@@ -1402,7 +1402,7 @@ internal sealed partial class SenderSession
     /// </summary>
     private const long MostBasisBytes = BlockSums.SenderHolds;
 
-    // Bytes of basis sums held now, for files not yet sealed.
+    // Bytes of basis sums held now, pending or built, for files not yet committed, left out or failed.
     private long _basisBytes;
 
     /// <summary>
@@ -1420,8 +1420,10 @@ internal sealed partial class SenderSession
         var file = FileAt(BinaryPrimitives.ReadUInt32LittleEndian(body), 0);
         int size = BinaryPrimitives.ReadInt32LittleEndian(body[4..]), count = BinaryPrimitives.ReadInt32LittleEndian(body[8..]);
         if (file.Id < (uint)_accepted) throw new ProtocolViolationException("basis sums for a file the receiver had already accepted");
-        // Offered from the basis; or, summed alone (this sender's Hello set capability bit 1), resumed or none.
-        if (!file.OffersFromBasis && (_options.Capabilities & WireFormat.CapabilitySumsAlone) == 0)
+        // Offered from the basis; or, summed alone (this sender's Hello set capability bit 1), resumed or none, and
+        // then in pieces.
+        bool alone = (_options.Capabilities & WireFormat.CapabilitySumsAlone) != 0;
+        if (!file.OffersFromBasis && !alone)
             throw new ProtocolViolationException($"basis sums for '{file.Entry.Path}', of which no shard was offered from its basis");
         if (size < BlockSums.SmallestBlock || size > _options.ShardSize) throw new ProtocolViolationException($"basis sums of blocks of {size} bytes, outside {BlockSums.SmallestBlock} to the shard size");
         if (count < 1 || count > BlockSums.MostBlocks || body.Length != BlockSums.MessageHeader + (long)count * BlockSums.ItemSize)
@@ -1429,7 +1431,7 @@ internal sealed partial class SenderSession
         var (seenSize, seen) = file.SumsSeen;
         if (seen > 0)
         {
-            if ((_options.Capabilities & WireFormat.CapabilitySumsAlone) == 0) throw new ProtocolViolationException($"basis sums for '{file.Entry.Path}' came twice");
+            if (!alone) throw new ProtocolViolationException($"basis sums for '{file.Entry.Path}' came twice");
             if (size != seenSize) throw new ProtocolViolationException($"basis sums for '{file.Entry.Path}' of blocks of {size} bytes continue sums of blocks of {seenSize}");
             if (seen + count > BlockSums.MostBlocks) throw new ProtocolViolationException($"more than {BlockSums.MostBlocks} basis sums for '{file.Entry.Path}'");
         }
@@ -1437,7 +1439,7 @@ internal sealed partial class SenderSession
         if (file.Dropped || file.SumsRefused) return;
         // Held until the file is committed, left out or failed, counted as the table they make; beyond the bound, the
         // file goes as without them.
-        long more = BasisBytes(seen + count) - BasisBytes(seen);
+        long more = BasisBlocks.BytesFor(seen + count) - BasisBlocks.BytesFor(seen);
         if (Interlocked.Add(ref _basisBytes, more) > MostBasisBytes)
         {
             Interlocked.Add(ref _basisBytes, -more);
@@ -1450,9 +1452,6 @@ internal sealed partial class SenderSession
         if (file.Dropped) ForgetBasis(file);
     }
 
-    /// <summary>Bytes counted against <see cref="MostBasisBytes"/> for a file's <paramref name="count"/> sums, pending or built.</summary>
-    private static long BasisBytes(int count) => count == 0 ? 0 : BasisBlocks.BytesFor(count);
-
     /// <summary>Builds the sums that came for a file into its table, at the acceptance that covers it: every piece of them came before.</summary>
     private void BuildBasis(SenderFile file)
     {
@@ -1464,8 +1463,8 @@ internal sealed partial class SenderSession
     /// <summary>Lets go of a file's basis sums, pending or built, once nothing more of it is sent as a patch.</summary>
     private void ForgetBasis(SenderFile file)
     {
-        if (file.TakePendingSums() is { } pending) Interlocked.Add(ref _basisBytes, -BasisBytes(pending.Count));
-        if (file.TakeBasis() is { } basis) Interlocked.Add(ref _basisBytes, -BasisBytes(basis.Count));
+        if (file.TakePendingSums() is { } pending) Interlocked.Add(ref _basisBytes, -BasisBlocks.BytesFor(pending.Count));
+        if (file.TakeBasis() is { } basis) Interlocked.Add(ref _basisBytes, -BasisBlocks.BytesFor(basis.Count));
     }
 
     /// <summary>An offered shard whose bytes still hash to what the receiver holds: tell the receiver to keep it, and count it done.</summary>
