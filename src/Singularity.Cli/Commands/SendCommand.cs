@@ -780,7 +780,7 @@ internal static partial class SendCommand
             if (result.BytesInHoles > 0) within.Add($"{ByteSize.Format(result.BytesInHoles)} of it holes, named but not sent");
             if (options.Compress && result.BytesSent > 0) within.Add($"compressed to {ByteSize.Format(result.WireBytes)} on the wire, {(double)result.BytesSent / Math.Max(result.WireBytes, 1):0.0}x");
             string resumed = within.Count > 0 ? $" ({string.Join("; ", within)})" : "";
-            string summary = $"sent {Count.Of(result.FilesTransferred, "file")}{besides}, {ByteSize.Format(result.BytesTransferred)}{resumed} in {seconds:0.00} s: {Delivered(result) / seconds / 1e6:0.0} MB/s ({Delivered(result) * 8 / seconds / 1e9:0.00} Gbit/s), {Count.Of(result.Lanes, "lane")}, {ByteSize.Format(result.ShardSize)} shards, {CipherSuites.Name(result.Cipher)}";
+            string summary = $"sent {Count.Of(result.FilesTransferred, "file")}{besides}, {ByteSize.Format(result.BytesTransferred)}{resumed} in {seconds:0.00} s{Rate(Delivered(result), seconds)}, {Count.Of(result.Lanes, "lane")}, {ByteSize.Format(result.ShardSize)} shards, {CipherSuites.Name(result.Cipher)}";
             Say(log, summary, unshown: quiet);
             if (result.EntriesDeleted > 0) Say(log, unshown: quiet, line: $"deleted {Count.Of(result.EntriesDeleted, "entry", "entries")} at the receiver {DeletedAs(options)}");
             // As rsync skips deletion after an error: what was left out would read as gone from the source.
@@ -810,7 +810,9 @@ internal static partial class SendCommand
             if (unread > 0) why.Add($"{Count.Of(unread, "entry", "entries")} could not be read and {(unread == 1 ? "was" : "were")} not sent");
             if (attributes > 0) why.Add($"{Count.Of(attributes, "entry", "entries")} {(attributes == 1 ? "was" : "were")} not sent, as {(attributes == 1 ? "its" : "their")} extended attributes or ACLs could not be read or could not travel");
             if (unwritten > 0) why.Add($"{Count.Of(unwritten, "entry", "entries")} could not be written at the receiver");
-            Say(log, $"sglty: error: {string.Join("; ", why)} (named above); everything else arrived");
+            // Where every entry was left out (or none was found), nothing else arrived to speak of.
+            bool nothingArrived = result.Entries == result.FilesNotSent;
+            Say(log, $"sglty: error: {string.Join("; ", why)} (named above); {(nothingArrived ? "nothing was sent" : "everything else arrived")}");
             return Errors.PartialTransfer;
         }
         catch (Exception) when (Errors.Interrupted)
@@ -1048,6 +1050,10 @@ internal static partial class SendCommand
     /// bytes over the time. Files left as they were, or left out, are not counted.
     /// Holes count as delivered: the receiver has their bytes, as zeros, without their travelling.
     /// </summary>
+    /// <summary>The summary's rate, left out where nothing travelled (everything was there already), which would read as a stalled link.</summary>
+    private static string Rate(long delivered, double seconds) =>
+        delivered == 0 ? "" : $": {delivered / seconds / 1e6:0.0} MB/s ({delivered * 8 / seconds / 1e9:0.00} Gbit/s)";
+
     private static long Delivered(SendResult result) => Math.Min(result.BytesTransferred, result.BytesSent + result.BytesInHoles);
 
     /// <summary>rsync's --stats lines at <paramref name="level"/> on stdout (none at 0), unless quiet, as rsync -q prints none.</summary>

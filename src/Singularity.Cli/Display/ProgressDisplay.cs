@@ -53,32 +53,7 @@ internal sealed class ProgressDisplay(string cipher, bool bar = true, bool quiet
         var task = work();
         // Quiet (send -q), no progress at all: the listed lines still go to standard output.
         if (bar && Interactive && !quiet)
-        {
-            var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
-            await console.Progress()
-                .AutoClear(false)
-                .HideCompleted(false)
-                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new DownloadedColumn(), new PaceColumn(this))
-                .StartAsync(async context =>
-                {
-                    var bar = context.AddTask("sending", maxValue: 1);
-                    while (!task.IsCompleted)
-                    {
-                        Update(bar);
-                        WriteListed();
-                        await Task.WhenAny(task, Task.Delay(200)).ConfigureAwait(false);
-                    }
-                    Update(bar);
-                    WriteListed();
-                    if (task.IsCompletedSuccessfully)
-                    {
-                        bar.Value = bar.MaxValue;
-                        var p = Latest;
-                        bar.Description = $"sent {p.TotalFiles}/{p.TotalFiles} files, {cipher}";
-                    }
-                    bar.StopTask();
-                }).ConfigureAwait(false);
-        }
+            await ShowBarAsync(AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) }), task).ConfigureAwait(false);
         else
         {
             while (!task.IsCompleted)
@@ -94,6 +69,46 @@ internal sealed class ProgressDisplay(string cipher, bool bar = true, bool quiet
         return await task.ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Draws the live bar on <paramref name="console"/> until <paramref name="task"/> ends. On a terminal narrower than
+    /// <see cref="WideColumns"/> (80 columns is the usual default) the bar leaves out the lanes, the cipher and the
+    /// bytes counted (the summary names them), which would otherwise squeeze the bar to a few characters and wrap the
+    /// line in two.
+    /// </summary>
+    internal async Task ShowBarAsync(IAnsiConsole console, Task task)
+    {
+        bool wide = console.Profile.Width >= WideColumns;
+        ProgressColumn[] columns = wide
+            ? [new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new DownloadedColumn(), new PaceColumn(this)]
+            : [new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new PaceColumn(this)];
+        await console.Progress()
+            .AutoClear(false)
+            .HideCompleted(false)
+            .Columns(columns)
+            .StartAsync(async context =>
+            {
+                var bar = context.AddTask("sending", maxValue: 1);
+                while (!task.IsCompleted)
+                {
+                    Update(bar, wide);
+                    WriteListed();
+                    await Task.WhenAny(task, Task.Delay(200)).ConfigureAwait(false);
+                }
+                Update(bar, wide);
+                WriteListed();
+                if (task.IsCompletedSuccessfully)
+                {
+                    bar.Value = bar.MaxValue;
+                    var p = Latest;
+                    bar.Description = wide ? $"sent {p.TotalFiles}/{p.TotalFiles} files, {cipher}" : $"sent {p.TotalFiles}/{p.TotalFiles} files";
+                }
+                bar.StopTask();
+            }).ConfigureAwait(false);
+    }
+
+    /// <summary>The terminal width from which the bar shows the lanes, the cipher and the bytes counted as well.</summary>
+    internal const int WideColumns = 120;
+
     /// <summary>Writes the lines <see cref="List"/> queued to standard output, in one write.</summary>
     private void WriteListed()
     {
@@ -104,18 +119,19 @@ internal sealed class ProgressDisplay(string cipher, bool bar = true, bool quiet
         output.Write(System.Text.Encoding.UTF8.GetBytes(lines.ToString()));
     }
 
-    private void Update(ProgressTask bar)
+    private void Update(ProgressTask bar, bool wide)
     {
         var p = Latest;
         // Nothing reported yet (the sender is scanning or connecting): no counts to show, rather than 0/0 files.
         if (p.Elapsed == TimeSpan.Zero)
         {
-            bar.Description = $"connecting, {cipher}";
+            bar.Description = wide ? $"connecting, {cipher}" : "connecting";
             return;
         }
         bar.MaxValue = Math.Max(p.TotalBytes, 1);
         bar.Value = p.BytesAcknowledged;
-        bar.Description = $"sending {p.FilesCommitted}/{p.TotalFiles} files, {(p.ActiveLanes == 0 ? "no lane connected" : Count.Of(p.ActiveLanes, "lane"))}, {cipher}";
+        string lanes = p.ActiveLanes == 0 ? "no lane connected" : Count.Of(p.ActiveLanes, "lane");
+        bar.Description = wide ? $"sending {p.FilesCommitted}/{p.TotalFiles} files, {lanes}, {cipher}" : p.ActiveLanes == 0 ? lanes : $"{p.FilesCommitted}/{p.TotalFiles} files";
     }
 
     private void WriteLine()

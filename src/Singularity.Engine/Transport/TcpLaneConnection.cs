@@ -8,7 +8,7 @@ internal sealed class TcpLaneConnection(Socket socket, TimeSpan setupTime = defa
 {
     private int _disposed;
 
-    public EndPoint? RemoteEndPoint { get; } = socket.RemoteEndPoint;
+    public EndPoint? RemoteEndPoint { get; } = Plain(socket.RemoteEndPoint);
 
     public TimeSpan SetupTime => setupTime;
 
@@ -92,4 +92,11 @@ internal sealed class TcpLaneConnection(Socket socket, TimeSpan setupTime = defa
         SocketError.Shutdown or SocketError.OperationAborted => "connection closed",
         _ => error.ToString(),
     };
+
+    /// <summary>
+    /// An IPv4 peer of a dual-stack socket as users write it (127.0.0.1:N, not [::ffff:127.0.0.1]:N), so that errors
+    /// and logs name it as the URL and the receiver's own lines do.
+    /// </summary>
+    internal static EndPoint? Plain(EndPoint? endpoint) =>
+        endpoint is IPEndPoint { Address.IsIPv4MappedToIPv6: true } mapped ? new IPEndPoint(mapped.Address.MapToIPv4(), mapped.Port) : endpoint;
 }

@@ -1,5 +1,7 @@
+using System.Text.RegularExpressions;
 using Singularity.Cli.Display;
 using Singularity.Engine;
+using Spectre.Console;
 
 namespace Singularity.Tests.Display;
 
@@ -46,5 +48,50 @@ public sealed class ProgressDisplayTests
         display.Report(new TransferProgress(4096 * MiB, 1024 * MiB, 8 * MiB, 1, 0, 4, TimeSpan.FromSeconds(1)) { BytesInHoles = 1016 * MiB });
 
         Assert.Equal("progress: 1.00 GiB of 4.00 GiB, 0/1 files, 1073.7 MB/s, eta 3 s, 4 lanes, none", display.Line(TimeSpan.FromSeconds(1)));
+    }
+
+    /// <summary>
+    /// On a terminal of 80 columns the bar's line fits as one line while it runs and when it ends: with the lanes, the
+    /// cipher and the bytes counted beside it, its columns wrapped onto a second line and the bar shrank to a few
+    /// characters. From <see cref="ProgressDisplay.WideColumns"/> it names them too.
+    /// </summary>
+    [Theory]
+    [InlineData(80)]
+    [InlineData(ProgressDisplay.WideColumns)]
+    public async Task The_bar_keeps_to_one_line_of_the_terminal(int width)
+    {
+        var written = new StringWriter();
+        var output = TextWriter.Synchronized(written);
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Ansi = AnsiSupport.Yes,
+            ColorSystem = ColorSystemSupport.NoColors,
+            Interactive = InteractionSupport.Yes,
+            Out = new AnsiConsoleOutput(output),
+        });
+        console.Profile.Width = width;
+        var display = new ProgressDisplay("aes-256-gcm");
+        display.Report(new TransferProgress(20_000 * 33 * 1024L, 10_000 * 33 * 1024L, 10_000 * 33 * 1024L, 20_000, 10_000, 4, TimeSpan.FromSeconds(1)));
+        var done = new TaskCompletionSource();
+        var showing = display.ShowBarAsync(console, done.Task);
+        // The bar drawn while the send runs, then at its end.
+        string Text() { lock (output) return written.ToString(); }
+        while (!Text().Contains("10000/20000 files", StringComparison.Ordinal))
+        {
+            Assert.False(showing.IsCompleted);
+            await Task.Delay(20);
+        }
+        done.SetResult();
+        await showing;
+
+        var lines = Regex.Replace(Text(), @"\x1b\[[0-9;?]*[A-Za-z]", "").Split('\n', '\r').Where(line => line.Trim().Length > 0).ToList();
+        Assert.Contains(lines, line => line.Contains("sent 20000/20000 files", StringComparison.Ordinal));
+        // Every line drawn is the bar's whole line: none is the rest of one wrapped.
+        foreach (string line in lines)
+        {
+            Assert.True(line.TrimEnd().Length <= width, line);
+            Assert.Matches(@"^(sending |sent )?(10000|20000)/20000 files.* [0-9]+% .*MB/s", line);
+        }
+        Assert.All(lines, line => Assert.Equal(width >= ProgressDisplay.WideColumns, line.Contains("aes-256-gcm", StringComparison.Ordinal)));
     }
 }

@@ -214,6 +214,7 @@ public sealed class UserErrorTests
         string source = TestFiles.Create(Path.Combine(temp.Path, "f"), 10);
         var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
+        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
         var server = Task.Run(async () =>
         {
             using var client = await listener.AcceptTcpClientAsync();
@@ -221,10 +222,10 @@ public sealed class UserErrorTests
             await client.GetStream().WriteAsync(answer);
             await Task.Delay(200);
         });
-        var error = await Assert.ThrowsAsync<TransferAbortedException>(() => SingularitySender.SendAsync([source], new ConnectionUrl("127.0.0.1", ((IPEndPoint)listener.LocalEndpoint).Port, "token")));
+        var error = await Assert.ThrowsAsync<TransferAbortedException>(() => SingularitySender.SendAsync([source], new ConnectionUrl("127.0.0.1", port, "token")));
         await server;
         listener.Stop();
-        Assert.Contains("Singularity receiver", error.Message);
+        Assert.Equal($"127.0.0.1:{port}: another program answered there, not a sglty receiver (its reply does not start as SGLTY's); check the port in the URL", error.Message);
     }
 
     /// <summary>
