@@ -59,6 +59,7 @@ public sealed class SingleFileTransferTests
         TestFiles.Create(Path.Combine(two, "b"), 10);
         var refused = await Assert.ThrowsAsync<ArgumentException>(() => SingularitySender.SendAsync([two + "/"], receiver.Url, new TransferOptions { FileName = "x" }));
         Assert.Equal(nameof(TransferOptions.FileName), refused.ParamName);
+        Assert.StartsWith("names the one file or directory a send holds, and this one holds more", refused.Message, StringComparison.Ordinal);
         refused = await Assert.ThrowsAsync<ArgumentException>(() => SingularitySender.SendAsync([source], receiver.Url, new TransferOptions { FileName = "a/b" }));
         Assert.Equal(nameof(TransferOptions.FileName), refused.ParamName);
     }
