@@ -34,6 +34,9 @@ internal readonly record struct SourceEntry(ManifestEntry Entry, string Root, in
 /// </summary>
 internal static class SourceScanner
 {
+    // Why a source named with the receiver's partial or journal suffix is refused or left out.
+    private static readonly string ReservedName = $"its name ends as a receiver's partial files do ({PartialFile.PartSuffix}, {ResumeJournal.StateSuffix}), which no receiver takes";
+
     /// <summary>
     /// Scans <paramref name="paths"/>, leaving out what <paramref name="exclude"/> matches (a directory with everything
     /// below it, unread). A directory below them that cannot be listed is sent without its contents and recorded in
@@ -80,6 +83,8 @@ internal static class SourceScanner
             string full = Path.GetFullPath(path);
             if (!given.Add((Path.TrimEndingDirectorySeparator(full), contentsOnly))) continue;
             string named = Path.TrimEndingDirectorySeparator(full);
+            if (!contentsOnly && PathGuard.IsReserved(Path.GetFileName(named)))
+                throw new SingularityException(ErrorCode.BadPath, $"cannot send '{path}': {ReservedName}; rename it{(Directory.Exists(full) ? $", or send what it holds with '{named}/'" : "")}");
             if (Directory.Exists(full))
             {
                 var root = new DirectoryInfo(named);
@@ -398,6 +403,13 @@ internal static class SourceScanner
                 bool isDirectory = child is DirectoryInfo && (followed is not null || !isLink);
                 // Before the name's check: an entry left out may have a name that could not be sent.
                 if (exclude?.Excludes(relative, isDirectory) == true) continue;
+                // A tree a receiver writes into (one relayed onward) holds its partials while a send runs, or after
+                // one was cut off: they are sglty's own working files, not the user's, and no receiver takes them.
+                if (PathGuard.IsReserved(found.Name))
+                {
+                    skipped?.Invoke($"skipping '{relative}': a partial file of a receive not finished, which no receiver takes (`sglty partials --dir DIR --clean` removes those of DIR)");
+                    continue;
+                }
                 if (Utf8Names.NameIsNotUtf8(found)) throw NotUtf8(relative, "its name");
                 if (mustFollow && followed is null)
                 {
@@ -524,6 +536,11 @@ internal static class SourceScanner
                 return;
             }
             string[] parts = kept.Split('/');
+            if (Array.Exists(parts, part => PathGuard.IsReserved(part)))
+            {
+                LeaveOutGiven(kept, ReservedName);
+                return;
+            }
             // The nearest directory above that is in decides: below one sent whole, or below a link, the path was
             // sent or cannot be; below a mount point that -x sent empty (within a tree sent whole), it is sent.
             for (int i = parts.Length - 1; i > 0; i--)

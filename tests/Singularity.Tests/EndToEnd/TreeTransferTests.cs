@@ -148,6 +148,47 @@ public sealed class TreeTransferTests
     }
 
     /// <summary>
+    /// A tree a receiver writes into, sent onward, holds that receiver's partials while a receive runs or after one was
+    /// cut off: sglty's working files, which no receiver takes (it ended the whole session). They are skipped, each
+    /// named, and the rest arrives; one named as a source is refused before anything moves.
+    /// </summary>
+    [Fact]
+    public async Task Partials_of_an_unfinished_receive_in_a_tree_are_skipped_and_named()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        string kept = TestFiles.Create(Path.Combine(tree, "a.txt"), 1000);
+        TestFiles.Create(Path.Combine(tree, ".big.sglty-part"), 5000, seed: 2);
+        TestFiles.Create(Path.Combine(tree, ".big.sglty-state"), 64, seed: 3);
+        TestFiles.Create(Path.Combine(tree, "sub", "old.SGLTY-PART", "f"), 10, seed: 4);
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination);
+        var events = new List<string>();
+
+        var result = await SingularitySender.SendAsync([tree], receiver.Url, new TransferOptions(), null, line => { lock (events) events.Add(line); });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+
+        Assert.Equal(1, result.Files);
+        Assert.Empty(result.NotSent);
+        Assert.Equal(["tree", "tree/a.txt", "tree/sub"], Directory.EnumerateFileSystemEntries(destination, "*", SearchOption.AllDirectories).Select(path => Path.GetRelativePath(destination, path)).Order(StringComparer.Ordinal));
+        TestFiles.AssertSameBytes(kept, Path.Combine(destination, "tree", "a.txt"));
+        Assert.Equal(3, events.Count(line => line.StartsWith("skipping 'tree/", StringComparison.Ordinal) && line.EndsWith("a partial file of a receive not finished, which no receiver takes (`sglty partials --dir DIR --clean` removes those of DIR)", StringComparison.Ordinal)));
+        Assert.Contains(events, line => line.StartsWith("skipping 'tree/sub/old.SGLTY-PART':", StringComparison.Ordinal));
+
+        var refused = await Assert.ThrowsAsync<SingularityException>(() => SingularitySender.SendAsync([Path.Combine(tree, ".big.sglty-part")], receiver.Url));
+        Assert.Equal(ErrorCode.BadPath, refused.Code);
+        Assert.Contains("its name ends as a receiver's partial files do (.sglty-part, .sglty-state), which no receiver takes; rename it", refused.Message);
+
+        // Listed with relative paths (a list from find): named and left out, and the rest goes on.
+        result = await SingularitySender.SendAsync([temp.Path + "/./src/tree/a.txt", temp.Path + "/./src/tree/.big.sglty-part"], receiver.Url, new TransferOptions { Relative = true });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        var leftOut = Assert.Single(result.NotSent);
+        Assert.Equal(("src/tree/.big.sglty-part", true), (leftOut.Path, leftOut.NotFound));
+        Assert.StartsWith("its name ends as a receiver's partial files do", leftOut.Reason, StringComparison.Ordinal);
+        TestFiles.AssertSameBytes(kept, Path.Combine(destination, "src", "tree", "a.txt"));
+    }
+
+    /// <summary>
     /// .NET reports sockets, FIFOs and devices as files of no length: they would arrive as empty files. They are
     /// skipped without -D, each named in one line, as rsync skips them; a link to one is still a link, and an
     /// empty regular file still arrives.
