@@ -1,5 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
+using System.Net;
+using System.Net.Sockets;
 using Singularity.Cli.Display;
 using Singularity.Engine;
 
@@ -189,7 +191,13 @@ internal static partial class SendCommand
                 {
                     try
                     {
-                        RecvCommand.ParseListen(listenAt);
+                        // Where -4 or -6 and the address disagree, the pull's receiver would listen where the send there is told not to connect.
+                        var listening = RecvCommand.ParseListen(listenAt);
+                        bool ipv6Only = listening.AddressFamily == AddressFamily.InterNetworkV6 && !listening.Address.IsIPv4MappedToIPv6 && !listening.Address.Equals(IPAddress.IPv6Any);
+                        if (result.GetValue(ipv4) && ipv6Only)
+                            result.AddError($"-4 asks for IPv4, and --listen '{listenAt}' is an IPv6 address; give an IPv4 one (or 0.0.0.0:PORT), or leave out -4");
+                        else if (result.GetValue(ipv6) && listening.AddressFamily == AddressFamily.InterNetwork)
+                            result.AddError($"-6 asks for IPv6, and --listen '{listenAt}' is an IPv4 address; give an IPv6 one (or [::]:PORT), or leave out -6");
                     }
                     catch (FormatException ex)
                     {

@@ -308,6 +308,8 @@ public sealed class RemoteShellTests
     [InlineData(new[] { "send", "web1:a", "here", "--token", "x" }, "--token names a receiver's token, and the receiver of a pull (HOST:PATH... DIR) is here")]
     [InlineData(new[] { "send", "a", "--to", "sglty://h:1/", "--listen", "0.0.0.0:7701" }, "--listen goes with a pull ([USER@]HOST:PATH... DIR), whose receiver is here")]
     [InlineData(new[] { "send", "web1:a", "here", "--listen", "7701" }, "--listen '7701' is not HOST:PORT")]
+    [InlineData(new[] { "send", "web1:a", "here", "-4", "--listen", "[::1]:0" }, "-4 asks for IPv4, and --listen '[::1]:0' is an IPv6 address; give an IPv4 one (or 0.0.0.0:PORT), or leave out -4")]
+    [InlineData(new[] { "send", "web1:a", "here", "-6", "--listen", "127.0.0.1:0" }, "-6 asks for IPv6, and --listen '127.0.0.1:0' is an IPv4 address; give an IPv6 one (or [::]:PORT), or leave out -6")]
     [InlineData(new[] { "send", "web1:a", "here", "--file-name", "x" }, "--file-name: a pull names the file by where it goes")]
     [InlineData(new[] { "send", "a", "web1:dir", "--file-name", "x" }, "--file-name: a [USER@]HOST:DIR destination names the file itself")]
     [InlineData(new[] { "send", "web1:a", "here", "--until-stdin-closes" }, "--until-stdin-closes is how a pull ties the send it starts there to itself")]
