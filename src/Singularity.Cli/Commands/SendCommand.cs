@@ -818,9 +818,7 @@ internal static partial class SendCommand
             if (unread > 0) why.Add($"{Count.Of(unread, "entry", "entries")} could not be read and {(unread == 1 ? "was" : "were")} not sent");
             if (attributes > 0) why.Add($"{Count.Of(attributes, "entry", "entries")} {(attributes == 1 ? "was" : "were")} not sent, as {(attributes == 1 ? "its" : "their")} extended attributes or ACLs could not be read or could not travel");
             if (unwritten > 0) why.Add($"{Count.Of(unwritten, "entry", "entries")} could not be written at the receiver");
-            // Where every entry was left out (or none was found), nothing else arrived to speak of.
-            bool nothingArrived = result.Entries == result.FilesNotSent;
-            Say(log, $"sglty: error: {string.Join("; ", why)} (named above); {(nothingArrived ? "nothing was sent" : "everything else arrived")}");
+            Say(log, $"sglty: error: {string.Join("; ", why)} (named above); {(NothingArrived(result) ? "nothing was sent" : "everything else arrived")}");
             return Errors.PartialTransfer;
         }
         catch (Exception) when (Errors.Interrupted)
@@ -1058,6 +1056,15 @@ internal static partial class SendCommand
     /// bytes over the time. Files left as they were, or left out, are not counted.
     /// Holes count as delivered: the receiver has their bytes, as zeros, without their travelling.
     /// </summary>
+    /// <summary>
+    /// Whether no entry of the send's list arrived: each was left out at the receiver, or is a file that could not be
+    /// read, or a device the receiver skipped (or no path given was found). A directory the sender could not list still
+    /// arrived, empty; entries left out before the list was made (a link that leads nowhere, attributes that could not
+    /// be read, a path not found) were never in it.
+    /// </summary>
+    internal static bool NothingArrived(SendResult result) =>
+        result.Entries - result.DevicesSkipped - result.NotSent.Where(entry => entry.AtReceiver || (entry.IsFile && !entry.ForAttributes)).Select(entry => entry.Path).Distinct(StringComparer.Ordinal).Count() <= 0;
+
     /// <summary>The summary's rate, left out where nothing travelled (everything was there already), which would read as a stalled link.</summary>
     private static string Rate(long delivered, double seconds) =>
         delivered == 0 ? "" : $": {delivered / seconds / 1e6:0.0} MB/s ({delivered * 8 / seconds / 1e9:0.00} Gbit/s)";

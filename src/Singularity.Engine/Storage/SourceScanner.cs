@@ -34,7 +34,8 @@ internal readonly record struct SourceEntry(ManifestEntry Entry, string Root, in
 /// </summary>
 internal static class SourceScanner
 {
-    // Why a source named with the receiver's partial or journal suffix is refused or left out.
+    // Why a name with the receiver's partial or journal suffix is skipped in a tree or a list, and refused as a source.
+    private const string PartialSkipped = "a partial file of a receive not finished, which no receiver takes (`sglty partials --dir DIR --clean` removes those of DIR)";
     private static readonly string ReservedName = $"its name ends as a receiver's partial files do ({PartialFile.PartSuffix}, {ResumeJournal.StateSuffix}), which no receiver takes";
 
     /// <summary>
@@ -83,13 +84,13 @@ internal static class SourceScanner
             string full = Path.GetFullPath(path);
             if (!given.Add((Path.TrimEndingDirectorySeparator(full), contentsOnly))) continue;
             string named = Path.TrimEndingDirectorySeparator(full);
-            if (!contentsOnly && PathGuard.IsReserved(Path.GetFileName(named)))
-                throw new SingularityException(ErrorCode.BadPath, $"cannot send '{path}': {ReservedName}; rename it{(Directory.Exists(full) ? $", or send what it holds with '{named}/'" : "")}");
             if (Directory.Exists(full))
             {
                 var root = new DirectoryInfo(named);
                 string prefix = contentsOnly ? "" : root.Name + "/";
                 if (!contentsOnly && exclude?.Excludes(root.Name, isDirectory: true) == true) continue;
+                if (!contentsOnly && PathGuard.IsReserved(root.Name))
+                    throw new SingularityException(ErrorCode.BadPath, $"cannot send '{path}': {ReservedName}; rename it, or send what it holds with '{named}/'");
                 if (!contentsOnly) Add(entries, seen, DirectoryEntry(root, root.Name, root.FullName, prefix.Length));
                 walk.Tree(root, prefix, root.FullName, prefix.Length);
             }
@@ -100,6 +101,7 @@ internal static class SourceScanner
                 var file = new FileInfo(named);
                 string name = file.Name;
                 if (exclude?.Excludes(name, isDirectory: false) == true) continue;
+                if (PathGuard.IsReserved(name)) throw new SingularityException(ErrorCode.BadPath, $"cannot send '{path}': {ReservedName}; rename it");
                 if (file.LinkTarget is { } target)
                 {
                     if (file.ResolveLinkTarget(returnFinalTarget: true) as FileInfo is { Exists: true } resolved) file = resolved;
@@ -407,7 +409,7 @@ internal static class SourceScanner
                 // one was cut off: they are sglty's own working files, not the user's, and no receiver takes them.
                 if (PathGuard.IsReserved(found.Name))
                 {
-                    skipped?.Invoke($"skipping '{relative}': a partial file of a receive not finished, which no receiver takes (`sglty partials --dir DIR --clean` removes those of DIR)");
+                    skipped?.Invoke($"skipping '{relative}': {PartialSkipped}");
                     continue;
                 }
                 if (Utf8Names.NameIsNotUtf8(found)) throw NotUtf8(relative, "its name");
@@ -536,11 +538,6 @@ internal static class SourceScanner
                 return;
             }
             string[] parts = kept.Split('/');
-            if (Array.Exists(parts, part => PathGuard.IsReserved(part)))
-            {
-                LeaveOutGiven(kept, ReservedName);
-                return;
-            }
             // The nearest directory above that is in decides: below one sent whole, or below a link, the path was
             // sent or cannot be; below a mount point that -x sent empty (within a tree sent whole), it is sent.
             for (int i = parts.Length - 1; i > 0; i--)
@@ -583,6 +580,12 @@ internal static class SourceScanner
                 return;
             }
             if (exclude?.Excludes(kept, isDirectory) == true) return;
+            // As in a walk: a list from find names the partials of a tree a receiver writes into.
+            if (Array.Exists(parts, part => PathGuard.IsReserved(part)))
+            {
+                skipped?.Invoke($"skipping '{kept}': {PartialSkipped}");
+                return;
+            }
             // The directories above, from the top, each read as it is (through a link, the directory it points to).
             string directory = full;
             var above = new List<(string Name, string Source)>();

@@ -357,7 +357,7 @@ internal sealed partial class SenderSession
         if (scanned.Count == 0) return scanned;
 #pragma warning disable CA2208 // Names the option the caller set.
         if (scanned is not [{ Entry.Kind: EntryKind.File or EntryKind.Special } one])
-            throw new ArgumentException("names the one file or directory a send holds, and this one holds more: several paths, or a directory's contents (DIR/); name one path, without its trailing '/'", nameof(TransferOptions.FileName));
+            throw new ArgumentException("names the one file or directory a send holds, and this one holds more: several paths, a directory's contents (DIR/), or with -R the directories above its path; name one path, without its trailing '/'", nameof(TransferOptions.FileName));
 #pragma warning restore CA2208
         return [one with { Entry = one.Entry with { Path = name }, Skip = name.Length }];
     }

@@ -179,13 +179,24 @@ public sealed class TreeTransferTests
         Assert.Equal(ErrorCode.BadPath, refused.Code);
         Assert.Contains("its name ends as a receiver's partial files do (.sglty-part, .sglty-state), which no receiver takes; rename it", refused.Message);
 
-        // Listed with relative paths (a list from find): named and left out, and the rest goes on.
-        result = await SingularitySender.SendAsync([temp.Path + "/./src/tree/a.txt", temp.Path + "/./src/tree/.big.sglty-part"], receiver.Url, new TransferOptions { Relative = true });
+        // Excluded, it is no source at all.
+        await SingularitySender.SendAsync([Path.Combine(tree, ".big.sglty-part"), Path.Combine(tree, "a.txt")], receiver.Url, new TransferOptions { Exclude = ["*.sglty-part"] });
         Assert.True((await receiver.NextResultAsync()).Succeeded);
-        var leftOut = Assert.Single(result.NotSent);
-        Assert.Equal(("src/tree/.big.sglty-part", true), (leftOut.Path, leftOut.NotFound));
-        Assert.StartsWith("its name ends as a receiver's partial files do", leftOut.Reason, StringComparison.Ordinal);
-        TestFiles.AssertSameBytes(kept, Path.Combine(destination, "src", "tree", "a.txt"));
+        // Nor can a send name its one file so.
+        var misnamed = await Assert.ThrowsAsync<ArgumentException>(() => SingularitySender.SendAsync([kept], receiver.Url, new TransferOptions { FileName = "x.Sglty-State" }));
+        Assert.Equal(nameof(TransferOptions.FileName), misnamed.ParamName);
+
+        // Listed with relative paths (a list from find, which names them, and what a skipped directory holds): skipped
+        // as in a walk, so that the rest, and a deletion, go on.
+        events.Clear();
+        result = await SingularitySender.SendAsync(
+            [.. ((string[])["tree/a.txt", "tree/.big.sglty-part", "tree/sub/old.SGLTY-PART", "tree/sub/old.SGLTY-PART/f"]).Select(name => temp.Path + "/src/./" + name)],
+            receiver.Url, new TransferOptions { Relative = true, DeleteExtraneous = true }, null, line => { lock (events) events.Add(line); });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Empty(result.NotSent);
+        Assert.False(result.DeletionSkipped);
+        Assert.Equal(3, events.Count(line => line.StartsWith("skipping 'tree/", StringComparison.Ordinal) && line.Contains("a partial file of a receive not finished", StringComparison.Ordinal)));
+        TestFiles.AssertSameBytes(kept, Path.Combine(destination, "tree", "a.txt"));
     }
 
     /// <summary>

@@ -225,7 +225,7 @@ public sealed class UserErrorTests
         var error = await Assert.ThrowsAsync<TransferAbortedException>(() => SingularitySender.SendAsync([source], new ConnectionUrl("127.0.0.1", port, "token")));
         await server;
         listener.Stop();
-        Assert.Equal($"127.0.0.1:{port}: another program answered there, not a sglty receiver (its reply does not start as SGLTY's); check the port in the URL", error.Message);
+        Assert.Equal($"127.0.0.1:{port}: another program answered there, not a sglty receiver (its reply does not start as SGLTY's); check the receiver's address and port", error.Message);
     }
 
     /// <summary>

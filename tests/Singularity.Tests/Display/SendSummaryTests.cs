@@ -1,0 +1,44 @@
+using Singularity.Cli.Commands;
+using Singularity.Engine;
+
+namespace Singularity.Tests.Display;
+
+/// <summary>A send that left entries out ends by saying whether anything else arrived, which it tells from the result's counts.</summary>
+public sealed class SendSummaryTests
+{
+    private static SendResult Result(int entries, int files, params NotSentEntry[] notSent) => new()
+    {
+        Files = files, Entries = entries, Bytes = 0, BytesSent = 0, Retransmits = 0, Elapsed = TimeSpan.FromSeconds(1),
+        Lanes = 4, ShardSize = 4 << 20, Cipher = CipherSuite.None, NotSent = notSent,
+    };
+
+    [Fact]
+    public void Nothing_arrived_when_every_entry_of_the_list_was_left_out()
+    {
+        // Every path given missing: nothing was in the list.
+        Assert.True(SendCommand.NothingArrived(Result(0, 0, new NotSentEntry("gone", "no such file") { NotFound = true })));
+        // Two files named that could not be read.
+        Assert.True(SendCommand.NothingArrived(Result(2, 2, new NotSentEntry("a", "cannot read"), new NotSentEntry("b", "cannot read"))));
+        // A file and its further name (-H) left out for attributes that could not travel, before the list was made.
+        Assert.True(SendCommand.NothingArrived(Result(0, 0, new NotSentEntry("h/a", "xattr") { ForAttributes = true }, new NotSentEntry("h/c", "xattr") { IsLink = true, ForAttributes = true })));
+        // A link (-R) and a directory the receiver could not write.
+        Assert.True(SendCommand.NothingArrived(Result(2, 0, new NotSentEntry("l", "refused") { IsLink = true, AtReceiver = true }, new NotSentEntry("d", "refused") { IsDirectory = true, AtReceiver = true })));
+        // A device the receiver skipped, counted in the list.
+        Assert.True(SendCommand.NothingArrived(Result(1, 0) with { Devices = 1, DevicesSkipped = 1 }));
+    }
+
+    [Fact]
+    public void Something_arrived_when_an_entry_of_the_list_was_not_left_out()
+    {
+        // One of two files left out for its attributes, before the list was made: the other arrived.
+        Assert.False(SendCommand.NothingArrived(Result(1, 1, new NotSentEntry("s/a", "xattr") { ForAttributes = true })));
+        // The directory the sender could not list arrived, empty.
+        Assert.False(SendCommand.NothingArrived(Result(1, 0, new NotSentEntry("tree/", "cannot read directory") { IsDirectory = true })));
+        // A directory and one file that could not be read: the directory arrived.
+        Assert.False(SendCommand.NothingArrived(Result(2, 1, new NotSentEntry("tree/f", "cannot read"))));
+        // A link that leads nowhere (-L) was never in the list; the file beside it arrived.
+        Assert.False(SendCommand.NothingArrived(Result(1, 1, new NotSentEntry("l", "leads nowhere") { IsLink = true })));
+        // A file named twice in the left-out list (two attempts) counts once.
+        Assert.False(SendCommand.NothingArrived(Result(2, 2, new NotSentEntry("a", "cannot read"), new NotSentEntry("a", "cannot read"))));
+    }
+}
