@@ -811,12 +811,13 @@ internal static partial class SendCommand
                 Say(log, $"sglty: error: {Count.Of(keptAmiss, "source was", "sources were")} kept here, changed after {(keptAmiss == 1 ? "it was" : "they were")} read or not removable (named above); the receiver holds what was read: send again to move {(keptAmiss == 1 ? "it" : "them")} as {(keptAmiss == 1 ? "it is" : "they are")} now");
             if (result.NotSent.Count == 0) return partial ? Errors.PartialTransfer : limited;
             // As rsync ends a transfer that skipped what it could not read or write: the rest arrived, and the exit says not all did.
-            int missing = result.NotSent.Count(entry => entry.NotFound), attributes = result.NotSent.Count(entry => entry.ForAttributes);
-            int unread = result.NotSent.Count(entry => !entry.AtReceiver) - missing - attributes, unwritten = result.NotSent.Count - unread - missing - attributes;
+            int missing = result.NotSent.Count(entry => entry.NotFound), attributes = result.NotSent.Count(entry => entry.ForAttributes), refused = result.NotSent.Count(entry => entry.NameRefused);
+            int unread = result.NotSent.Count(entry => !entry.AtReceiver) - missing - attributes - refused, unwritten = result.NotSent.Count - unread - missing - attributes - refused;
             var why = new List<string>();
             if (missing > 0) why.Add($"{Count.Of(missing, "path given", "paths given")} could not be found or taken");
             if (unread > 0) why.Add($"{Count.Of(unread, "entry", "entries")} could not be read and {(unread == 1 ? "was" : "were")} not sent");
             if (attributes > 0) why.Add($"{Count.Of(attributes, "entry", "entries")} {(attributes == 1 ? "was" : "were")} not sent, as {(attributes == 1 ? "its" : "their")} extended attributes or ACLs could not be read or could not travel");
+            if (refused > 0) why.Add($"{Count.Of(refused, "entry", "entries")} {(refused == 1 ? "was" : "were")} not sent, as {(refused == 1 ? "its name ends" : "their names end")} as a receiver's partial files do");
             if (unwritten > 0) why.Add($"{Count.Of(unwritten, "entry", "entries")} could not be written at the receiver");
             Say(log, $"sglty: error: {string.Join("; ", why)} (named above); {(NothingArrived(result) ? "nothing was sent" : "everything else arrived")}");
             return Errors.PartialTransfer;

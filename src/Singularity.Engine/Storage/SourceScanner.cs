@@ -405,11 +405,9 @@ internal static class SourceScanner
                 bool isDirectory = child is DirectoryInfo && (followed is not null || !isLink);
                 // Before the name's check: an entry left out may have a name that could not be sent.
                 if (exclude?.Excludes(relative, isDirectory) == true) continue;
-                // A tree a receiver writes into (one relayed onward) holds its partials while a send runs, or after
-                // one was cut off: they are sglty's own working files, not the user's, and no receiver takes them.
                 if (PathGuard.IsReserved(found.Name))
                 {
-                    skipped?.Invoke($"skipping '{relative}': {PartialSkipped}");
+                    Reserved(found, relative, isDirectory);
                     continue;
                 }
                 if (Utf8Names.NameIsNotUtf8(found)) throw NotUtf8(relative, "its name");
@@ -502,6 +500,26 @@ internal static class SourceScanner
             skipped?.Invoke($"not sending '{path}': {reason}");
         }
 
+        /// <summary>
+        /// An entry whose name no receiver takes (<see cref="PathGuard.IsReserved"/>). A tree a receiver writes into (one
+        /// sent on) holds that receiver's partials while a receive runs, or after one was cut off: sglty's own working
+        /// files, as `sglty partials` finds them, which are skipped with a line. Any other entry so named is the
+        /// user's, and is left out as not sent, with what it holds.
+        /// </summary>
+        private void Reserved(FileSystemInfo found, string relative, bool isDirectory, string? above = null)
+        {
+            bool partial = above is null && !isDirectory && found.LinkTarget is null && found.Name.StartsWith('.')
+                && (found.Name.EndsWith(PartialFile.PartSuffix, StringComparison.Ordinal) || found.Name.EndsWith(ResumeJournal.StateSuffix, StringComparison.Ordinal));
+            if (partial)
+            {
+                skipped?.Invoke($"skipping '{relative}': {PartialSkipped}");
+                return;
+            }
+            string reason = above is null ? $"{ReservedName}; rename it" : $"the directory '{above}' in its path: {ReservedName}; rename it";
+            notSent.Add(new NotSentEntry(relative, reason) { NameRefused = true, IsDirectory = isDirectory });
+            skipped?.Invoke($"not sending '{relative}{(isDirectory ? "/' or what it holds" : "'")}: {reason}");
+        }
+
         /// <summary>Names a link that cannot be sent (it leads nowhere, or round in a loop), and goes on, as rsync goes on past it.</summary>
         private void LeaveOut(string relative, string reason)
         {
@@ -581,9 +599,9 @@ internal static class SourceScanner
             }
             if (exclude?.Excludes(kept, isDirectory) == true) return;
             // As in a walk: a list from find names the partials of a tree a receiver writes into.
-            if (Array.Exists(parts, part => PathGuard.IsReserved(part)))
+            if (Array.FindIndex(parts, part => PathGuard.IsReserved(part)) is var at and >= 0)
             {
-                skipped?.Invoke($"skipping '{kept}': {PartialSkipped}");
+                Reserved(named, kept, isDirectory, at == parts.Length - 1 ? null : string.Join('/', parts, 0, at + 1));
                 return;
             }
             // The directories above, from the top, each read as it is (through a link, the directory it points to).

@@ -172,8 +172,14 @@ public sealed record NotSentEntry(string Path, string Reason)
     /// </summary>
     public bool ForAttributes { get; init; }
 
-    /// <summary>A file of the source left out (counted in <see cref="SendResult.Files"/>): not a directory, a link, a special, nor a path not found.</summary>
-    public bool IsFile => !IsDirectory && !IsLink && !IsSpecial && !NotFound;
+    /// <summary>
+    /// Left out because no receiver takes its name: it ends as a receiver's partial files do (<c>.sglty-part</c>,
+    /// <c>.sglty-state</c>), and is not one of them. Never in the manifest, so not counted in <see cref="SendResult.Files"/>.
+    /// </summary>
+    public bool NameRefused { get; init; }
+
+    /// <summary>A file of the source left out (counted in <see cref="SendResult.Files"/>): not a directory, a link, a special, a path not found, nor a name refused.</summary>
+    public bool IsFile => !IsDirectory && !IsLink && !IsSpecial && !NotFound && !NameRefused;
 }
 
 /// <summary>A source that a send moving its files (<see cref="TransferOptions.RemoveSourceFiles"/>) kept: its path here, and why.</summary>

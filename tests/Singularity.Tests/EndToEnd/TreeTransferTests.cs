@@ -150,17 +150,21 @@ public sealed class TreeTransferTests
     /// <summary>
     /// A tree a receiver writes into, sent onward, holds that receiver's partials while a receive runs or after one was
     /// cut off: sglty's working files, which no receiver takes (it ended the whole session). They are skipped, each
-    /// named, and the rest arrives; one named as a source is refused before anything moves.
+    /// named, and the rest arrives. An entry of the user's own whose name ends so (no receiver takes it either) is
+    /// left out as not sent, with what it holds; one named as a source is refused before anything moves.
     /// </summary>
     [Fact]
     public async Task Partials_of_an_unfinished_receive_in_a_tree_are_skipped_and_named()
     {
+        const string Skipped = "a partial file of a receive not finished, which no receiver takes (`sglty partials --dir DIR --clean` removes those of DIR)";
+        const string Refused = "its name ends as a receiver's partial files do (.sglty-part, .sglty-state), which no receiver takes; rename it";
         using var temp = new TempDirectory();
         string tree = temp.Sub("src/tree");
         string kept = TestFiles.Create(Path.Combine(tree, "a.txt"), 1000);
         TestFiles.Create(Path.Combine(tree, ".big.sglty-part"), 5000, seed: 2);
         TestFiles.Create(Path.Combine(tree, ".big.sglty-state"), 64, seed: 3);
-        TestFiles.Create(Path.Combine(tree, "sub", "old.SGLTY-PART", "f"), 10, seed: 4);
+        TestFiles.Create(Path.Combine(tree, "notes.sglty-part"), 64, seed: 5);
+        TestFiles.Create(Path.Combine(tree, "sub", ".old.SGLTY-PART", "f"), 10, seed: 4);
         string destination = temp.Sub("dst");
         await using var receiver = new LoopbackReceiver(destination);
         var events = new List<string>();
@@ -169,15 +173,16 @@ public sealed class TreeTransferTests
         Assert.True((await receiver.NextResultAsync()).Succeeded);
 
         Assert.Equal(1, result.Files);
-        Assert.Empty(result.NotSent);
         Assert.Equal(["tree", "tree/a.txt", "tree/sub"], Directory.EnumerateFileSystemEntries(destination, "*", SearchOption.AllDirectories).Select(path => Path.GetRelativePath(destination, path)).Order(StringComparer.Ordinal));
         TestFiles.AssertSameBytes(kept, Path.Combine(destination, "tree", "a.txt"));
-        Assert.Equal(3, events.Count(line => line.StartsWith("skipping 'tree/", StringComparison.Ordinal) && line.EndsWith("a partial file of a receive not finished, which no receiver takes (`sglty partials --dir DIR --clean` removes those of DIR)", StringComparison.Ordinal)));
-        Assert.Contains(events, line => line.StartsWith("skipping 'tree/sub/old.SGLTY-PART':", StringComparison.Ordinal));
+        Assert.Equal(["skipping 'tree/.big.sglty-part': " + Skipped, "skipping 'tree/.big.sglty-state': " + Skipped], events.Where(line => line.StartsWith("skipping", StringComparison.Ordinal)).Order(StringComparer.Ordinal));
+        Assert.Equal([("tree/notes.sglty-part", false), ("tree/sub/.old.SGLTY-PART", true)], result.NotSent.Select(entry => (entry.Path, entry.IsDirectory)).Order());
+        Assert.All(result.NotSent, entry => Assert.True(entry.NameRefused && entry.Reason == Refused && !entry.IsFile, entry.ToString()));
+        Assert.Contains("not sending 'tree/sub/.old.SGLTY-PART/' or what it holds: " + Refused, events);
 
         var refused = await Assert.ThrowsAsync<SingularityException>(() => SingularitySender.SendAsync([Path.Combine(tree, ".big.sglty-part")], receiver.Url));
         Assert.Equal(ErrorCode.BadPath, refused.Code);
-        Assert.Contains("its name ends as a receiver's partial files do (.sglty-part, .sglty-state), which no receiver takes; rename it", refused.Message);
+        Assert.Contains(Refused, refused.Message);
 
         // Excluded, it is no source at all.
         await SingularitySender.SendAsync([Path.Combine(tree, ".big.sglty-part"), Path.Combine(tree, "a.txt")], receiver.Url, new TransferOptions { Exclude = ["*.sglty-part"] });
@@ -186,17 +191,22 @@ public sealed class TreeTransferTests
         var misnamed = await Assert.ThrowsAsync<ArgumentException>(() => SingularitySender.SendAsync([kept], receiver.Url, new TransferOptions { FileName = "x.Sglty-State" }));
         Assert.Equal(nameof(TransferOptions.FileName), misnamed.ParamName);
 
-        // Listed with relative paths (a list from find, which names them, and what a skipped directory holds): skipped
-        // as in a walk, so that the rest, and a deletion, go on.
+        // Listed with relative paths (a list from find names them): a partial is skipped as in a walk, so that the
+        // rest, and a deletion, go on; the user's own are left out, a file below a directory so named too.
+        string[] Listed(params string[] names) => [.. names.Select(name => temp.Path + "/src/./" + name)];
         events.Clear();
-        result = await SingularitySender.SendAsync(
-            [.. ((string[])["tree/a.txt", "tree/.big.sglty-part", "tree/sub/old.SGLTY-PART", "tree/sub/old.SGLTY-PART/f"]).Select(name => temp.Path + "/src/./" + name)],
-            receiver.Url, new TransferOptions { Relative = true, DeleteExtraneous = true }, null, line => { lock (events) events.Add(line); });
+        result = await SingularitySender.SendAsync(Listed("tree/a.txt", "tree/.big.sglty-part"), receiver.Url, new TransferOptions { Relative = true, DeleteExtraneous = true }, null, line => { lock (events) events.Add(line); });
         Assert.True((await receiver.NextResultAsync()).Succeeded);
         Assert.Empty(result.NotSent);
         Assert.False(result.DeletionSkipped);
-        Assert.Equal(3, events.Count(line => line.StartsWith("skipping 'tree/", StringComparison.Ordinal) && line.Contains("a partial file of a receive not finished", StringComparison.Ordinal)));
+        Assert.Equal(["skipping 'tree/.big.sglty-part': " + Skipped], events.Where(line => line.StartsWith("skipping", StringComparison.Ordinal)));
         TestFiles.AssertSameBytes(kept, Path.Combine(destination, "tree", "a.txt"));
+
+        result = await SingularitySender.SendAsync(Listed("tree/a.txt", "tree/notes.sglty-part", "tree/sub/.old.SGLTY-PART/f"), receiver.Url, new TransferOptions { Relative = true });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal(["tree/notes.sglty-part", "tree/sub/.old.SGLTY-PART/f"], result.NotSent.Select(entry => entry.Path).Order(StringComparer.Ordinal));
+        Assert.Equal("the directory 'tree/sub/.old.SGLTY-PART' in its path: " + Refused, result.NotSent.Single(entry => entry.Path.EndsWith("/f", StringComparison.Ordinal)).Reason);
+        Assert.Equal(1, result.FilesTransferred);
     }
 
     /// <summary>
