@@ -62,7 +62,11 @@ internal sealed partial class SenderSession
             if (!HelloReply.TryRead(reply, out var answer, out string? error))
                 throw new TransferAbortedException(ErrorCode.ProtocolViolation, $"{Where}: {error}");
             if (answer.Status != ErrorCode.None)
-                throw new TransferAbortedException(answer.Status, await ReadRefusalAsync(connection, answer.Status, timeout.Token).ConfigureAwait(false));
+            {
+                string refusal = await ReadRefusalAsync(connection, answer.Status, timeout.Token).ConfigureAwait(false);
+                // Which receiver: a URL without its port reaches the default one, which may be another's.
+                throw new TransferAbortedException(answer.Status, answer.Status == ErrorCode.AuthFailed ? $"{Where}: {refusal}" : refusal);
+            }
             if (answer.Version != WireFormat.Version)
                 throw new TransferAbortedException(ErrorCode.VersionUnsupported, $"the receiver speaks SGLTY version {answer.Version}, this sender {WireFormat.Version}; use the same sglty release on both sides");
             if (role == ConnectionRole.Control)
