@@ -153,7 +153,7 @@ internal static class RecvCommand
             if (finished != first.Task) return Errors.Report(new OperationCanceledException(), json);
             var session = await first.Task.ConfigureAwait(false);
             // As rsync: the rest arrived, and the exit says not all did.
-            if (!session.Succeeded) return Errors.Failure;
+            if (!session.Succeeded) return Errors.ExitFor(session.Error!.Code);
             return session.EntriesFailed > 0 || session.EntriesNotDeleted > 0 ? Errors.PartialTransfer : 0;
         }
         catch (Exception ex)

@@ -94,9 +94,26 @@ internal static partial class Errors
         }
         string message = Describe(ex);
         Console.Error.WriteLine($"sglty: error: {Printable(message)}");
-        if (json) WriteJson(message, (ex as SingularityException)?.Code, Failure);
-        return Failure;
+        int exit = ExitFor((ex as SingularityException)?.Code);
+        if (json) WriteJson(message, (ex as SingularityException)?.Code, exit);
+        return exit;
     }
+
+    /// <summary>
+    /// The exit code of a command that failed with <paramref name="code"/>: rsync's for the same kind of failure, so
+    /// that a script tells them apart as it would rsync's (README, Exit codes); 1 for the rest, a mistake in the
+    /// command line included.
+    /// </summary>
+    public static int ExitFor(ErrorCode? code) => code switch
+    {
+        ErrorCode.VersionUnsupported => 2,
+        ErrorCode.BadPath => 3,
+        ErrorCode.AuthFailed or ErrorCode.Busy => 5,
+        ErrorCode.ConnectionLost => 10,
+        ErrorCode.IoError or ErrorCode.DiskFull => 11,
+        ErrorCode.ProtocolViolation or ErrorCode.IntegrityFailure => 12,
+        _ => Failure,
+    };
 
     /// <summary>What went wrong, as the error line says it: an option the engine refused named by its flag.</summary>
     public static string Describe(Exception ex) =>

@@ -240,7 +240,7 @@ public sealed class CommandLineTests
         var (exit, _, error) = await SgltyProcess.RunAsync("send", tree, "--to", url, "--exclude", "nothing-here", "--exclude-from", patterns, "--delete");
         var (receiverExit, _, _) = await SgltyProcess.FinishAsync(receiver);
 
-        Assert.Equal(1, missing);
+        Assert.Equal(3, missing);
         Assert.Equal($"sglty: error: cannot read --exclude-from '{Path.Combine(temp.Path, "nowhere")}': no such file", Assert.Single(missingError.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
         Assert.True(exit == 0, error);
         Assert.Equal(0, receiverExit);
@@ -286,7 +286,7 @@ public sealed class CommandLineTests
         var (exit, _, error) = await SgltyProcess.RunAsync("send", tree, "--to", url, "--exclude", "b/", "--include-from", includes, "--include=keep.txt", "--exclude", "*", "--delete-excluded");
         var (receiverExit, _, _) = await SgltyProcess.FinishAsync(receiver);
 
-        Assert.Equal(1, missing);
+        Assert.Equal(3, missing);
         Assert.Equal($"sglty: error: cannot read --include-from '{Path.Combine(temp.Path, "nowhere")}': no such file", Assert.Single(missingError.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
         Assert.True(exit == 0, error);
         Assert.Equal(0, receiverExit);
@@ -523,7 +523,7 @@ public sealed class CommandLineTests
         using var json = JsonDocument.Parse(emptyOutput);
         Assert.True(json.RootElement.GetProperty("ok").GetBoolean());
         Assert.Equal((0, 0), (json.RootElement.GetProperty("files").GetInt32(), json.RootElement.GetProperty("exit_code").GetInt32()));
-        Assert.Equal((1, "sglty: error: --files-from '-' holds NUL characters; give --from0 for names separated by them (as find -print0 writes them)"), (nulExit, nulError.Trim()));
+        Assert.Equal((3, "sglty: error: --files-from '-' holds NUL characters; give --from0 for names separated by them (as find -print0 writes them)"), (nulExit, nulError.Trim()));
     }
 
     private static string WriteList(string directory, string text)
@@ -664,7 +664,7 @@ public sealed class CommandLineTests
         var (senderExit, _, _) = await SgltyProcess.RunAsync("send", Path.Combine(temp.Path, "missing"), "--to", url);
         var (exit, output, error) = await SgltyProcess.FinishAsync(receiver);
 
-        Assert.Equal(1, senderExit);
+        Assert.Equal(3, senderExit);
         Assert.Equal(35, exit);
         string expected = $"no sender started a session within 1 s (--accept-timeout); check that the sender has this receiver's URL and can reach 127.0.0.1:{Singularity.Engine.ConnectionUrl.Parse(url).Port}";
         Assert.Equal($"sglty: error: {expected}", error.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1]);
@@ -1083,9 +1083,9 @@ public sealed class CommandLineTests
             Assert.True(exit == 0, error);
 
             (exit, _, error) = await SgltyProcess.RunAsync("send", "-4", file, "--to", v6);
-            Assert.Equal((1, $"sglty: error: cannot connect to [::1]:{url.Port}: it has no IPv4 address, which -4 asks for; leave out -4"), (exit, error.Trim()));
+            Assert.Equal((10, $"sglty: error: cannot connect to [::1]:{url.Port}: it has no IPv4 address, which -4 asks for; leave out -4"), (exit, error.Trim()));
             (exit, _, error) = await SgltyProcess.RunAsync("send", "--ipv6", file, "--to", v4);
-            Assert.Equal((1, $"sglty: error: cannot connect to 127.0.0.1:{url.Port}: it has no IPv6 address, which -6 asks for; leave out -6"), (exit, error.Trim()));
+            Assert.Equal((10, $"sglty: error: cannot connect to 127.0.0.1:{url.Port}: it has no IPv6 address, which -6 asks for; leave out -6"), (exit, error.Trim()));
             (exit, _, error) = await SgltyProcess.RunAsync("send", "-4", "-6", file, "--to", v4);
             Assert.Equal(1, exit);
             Assert.Contains("-4 and -6 ask for opposite things; give one", error);
@@ -1106,7 +1106,7 @@ public sealed class CommandLineTests
         // With --json, a script reads the failure too: stdout is never left empty.
         var (jsonExit, output, _) = await SgltyProcess.RunAsync("send", "/no/such/thing", "--to", "sglty://127.0.0.1:1/", "--json");
         using var json = JsonDocument.Parse(output);
-        Assert.Equal((1, false, 1, "BadPath"), (jsonExit, json.RootElement.GetProperty("ok").GetBoolean(), json.RootElement.GetProperty("exit_code").GetInt32(), json.RootElement.GetProperty("code").GetString()));
+        Assert.Equal((3, false, 3, "BadPath"), (jsonExit, json.RootElement.GetProperty("ok").GetBoolean(), json.RootElement.GetProperty("exit_code").GetInt32(), json.RootElement.GetProperty("code").GetString()));
         Assert.Equal("cannot send '/no/such/thing': no such file or directory", json.RootElement.GetProperty("error").GetString());
         // Written as it reads, not as \u0027.
         Assert.Contains("\"error\":\"cannot send '/no/such/thing': no such file or directory\"", output);

@@ -31,7 +31,7 @@ public sealed class NativeBuildTests
             string url = await SgltyProcess.WaitForFileAsync(urlFile, receiver);
 
             var (exit, _, error) = await NativeSglty.RunAsync(sglty!, "send", "-a", missing, "--to", url);
-            Assert.Equal((1, $"sglty: error: cannot send '{missing}': no such file or directory"), (exit, error.Trim()));
+            Assert.Equal((3, $"sglty: error: cannot send '{missing}': no such file or directory"), (exit, error.Trim()));
 
             (exit, var output, error) = await NativeSglty.RunAsync(sglty!, "send", "-a", "--ignore-missing-args", tree, missing, "--to", url, "--json");
             Assert.True(exit == 0, error);

@@ -104,7 +104,7 @@ public sealed class RemotePullTests
 
         // The send there says what it could not find, named with the machine, and its exit code is the pull's.
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", "localhost:data/gone.bin", into, .. common]);
-        Assert.Equal(1, exit);
+        Assert.Equal(3, exit);
         Assert.Equal("sglty: error: cannot send 'data/gone.bin' on localhost: no such file or directory", error.Trim());
         // What cannot run there is told, with what to do, and the directory made for it is not left behind.
         string never = Path.Combine(temp.Path, "never");
@@ -137,7 +137,7 @@ public sealed class RemotePullTests
         // ssh, or the send there, killed by a signal is told, not passed on as an exit code alone.
         string killed = FakeSsh.Script(Path.Combine(temp.Path, "killed-sglty"), "kill -9 $$\n");
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", "localhost:data", into, "-e", shell, "--sglty-path", killed);
-        Assert.Equal(1, exit);
+        Assert.Equal(10, exit);
         Assert.EndsWith("\nsglty: error: the pull from localhost ended when ssh, or the send there, was killed (signal 9)", error.Trim());
         // A send stopped there (not here) is told as such.
         string stopped = FakeSsh.Script(Path.Combine(temp.Path, "stopped-sglty"), "echo 'sglty: interrupted; the same send again resumes what arrived' >&2\nexit 130\n");

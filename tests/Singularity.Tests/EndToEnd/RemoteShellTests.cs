@@ -94,7 +94,7 @@ public sealed class RemoteShellTests
         Assert.Equal((UnixFileMode)0b111_101_101, File.GetUnixFileMode(Path.Combine(home, "made")));
         // The directory that would hold it is not there: nothing is made, as scp and rsync make nothing.
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", file, "localhost:nope/db.dump", .. common]);
-        Assert.Equal((1, $"sglty: error: could not start a receiver on localhost through {shell}: '{home}/nope' is not there; make it first, or send with --mkpath (exit code 1)"), (exit, error.Trim()));
+        Assert.Equal((10, $"sglty: error: could not start a receiver on localhost through {shell}: '{home}/nope' is not there; make it first, or send with --mkpath (exit code 1)"), (exit, error.Trim()));
         Assert.False(Directory.Exists(Path.Combine(home, "nope")));
     }
 
@@ -122,7 +122,7 @@ public sealed class RemoteShellTests
         // What the real send would refuse, the dry run refuses too.
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(new Dictionary<string, string> { ["HOME"] = home, ["TMPDIR"] = scratch },
             "send", "-n", tree, "localhost:not/yet", "-e", shell, "--sglty-path", FakeSsh.Sglty, "--remote-listen", "127.0.0.1:0");
-        Assert.Equal((1, $"sglty: error: could not start a receiver on localhost through {shell}: '{home}/not' is not there; make it first, or send with --mkpath (exit code 1)"), (exit, error.Trim()));
+        Assert.Equal((10, $"sglty: error: could not start a receiver on localhost through {shell}: '{home}/not' is not there; make it first, or send with --mkpath (exit code 1)"), (exit, error.Trim()));
     }
 
     [Fact]
@@ -138,48 +138,48 @@ public sealed class RemoteShellTests
 
         // Not installed there: neither on the PATH nor at ~/sglty/sglty.
         var (exit, output, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", tree, "localhost:dst", "-e", shell);
-        Assert.Equal(1, exit);
+        Assert.Equal(10, exit);
         Assert.Equal("", output);
         Assert.Equal("sglty: error: could not start a receiver on localhost through " + shell + ": sglty is not on the PATH of a login there, nor at ~/sglty/sglty (exit code 127); install it there (on the PATH of its logins, or at ~/sglty/sglty), or name it with --sglty-path", error.Trim());
 
         // The receiver refuses its directory: what it said comes back.
         File.WriteAllText(Path.Combine(home, "taken"), "a file");
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", tree, "localhost:taken", "-e", shell, "--sglty-path", FakeSsh.Sglty);
-        Assert.Equal(1, exit);
+        Assert.Equal(10, exit);
         Assert.StartsWith("sglty: error: could not start a receiver on localhost through " + shell + ": ", error.Trim());
-        Assert.EndsWith("(exit code 1)", error.Trim());
+        Assert.EndsWith("(exit code 3)", error.Trim());
         Assert.Contains("/taken' is a file, not a directory", error);
         Assert.Single(error.Trim().Split('\n'));
 
         // A directory whose parent is not there, without --mkpath, as rsync refuses it.
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", tree, "localhost:a/b", "-e", shell, "--sglty-path", FakeSsh.Sglty);
-        Assert.Equal((1, $"sglty: error: could not start a receiver on localhost through {shell}: '{home}/a' is not there; make it first, or send with --mkpath (exit code 1)"), (exit, error.Trim()));
+        Assert.Equal((10, $"sglty: error: could not start a receiver on localhost through {shell}: '{home}/a' is not there; make it first, or send with --mkpath (exit code 1)"), (exit, error.Trim()));
         Assert.False(Directory.Exists(Path.Combine(home, "a")));
 
         // A --sglty-path that runs nothing.
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", tree, "localhost:dst", "-e", shell, "--sglty-path", "/nowhere/sglty");
-        Assert.Equal(1, exit);
+        Assert.Equal(10, exit);
         Assert.StartsWith($"sglty: error: could not start a receiver on localhost through {shell}: sh: ", error.Trim());
         Assert.EndsWith("/nowhere/sglty: not found (exit code 127); check --sglty-path", error.Trim());
 
         // A login that prints and prints, and no URL.
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", tree, "localhost:dst", "-e", shell, "--sglty-path", $"seq 1001; {FakeSsh.Sglty}");
-        Assert.Equal((1, $"sglty: error: localhost printed 1000 lines and no receiver's URL: 1000; check that '{shell} -T localhost' runs sglty there"), (exit, error.Trim()));
+        Assert.Equal((10, $"sglty: error: localhost printed 1000 lines and no receiver's URL: 1000; check that '{shell} -T localhost' runs sglty there"), (exit, error.Trim()));
 
         // No such shell.
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", tree, "localhost:dst", "-e", Path.Combine(temp.Path, "no-ssh"));
-        Assert.Equal(1, exit);
+        Assert.Equal(10, exit);
         Assert.StartsWith($"sglty: error: cannot run the remote shell '{Path.Combine(temp.Path, "no-ssh")}': ", error.Trim());
 
         // A source that is not here: told before the shell runs, so nothing is made there.
         File.Delete(shell + ".words");
         string gone = Path.Combine(temp.Path, "src", "gone.txt");
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", gone, "localhost:new.txt", "-e", shell, "--sglty-path", FakeSsh.Sglty);
-        Assert.Equal((1, $"sglty: error: cannot send '{gone}': no such file or directory"), (exit, error.Trim()));
+        Assert.Equal((3, $"sglty: error: cannot send '{gone}': no such file or directory"), (exit, error.Trim()));
         Assert.False(File.Exists(shell + ".words"));
         string alsoGone = Path.Combine(temp.Path, "src", "also-gone.txt");
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", gone, alsoGone, "localhost:dst", "-e", shell, "--sglty-path", FakeSsh.Sglty);
-        Assert.Equal((1, $"sglty: error: cannot send '{gone}': no such file or directory; none of the 2 paths given can be found"), (exit, error.Trim()));
+        Assert.Equal((3, $"sglty: error: cannot send '{gone}': no such file or directory; none of the 2 paths given can be found"), (exit, error.Trim()));
         Assert.False(File.Exists(shell + ".words"));
 
         // -4 asks ssh for the same family as the lanes.
@@ -203,7 +203,7 @@ public sealed class RemoteShellTests
         var broken = new Dictionary<string, string> { ["SGLTY_RSH"] = "ssh 'x" };
 
         var (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(broken, "send", file, "--to", $"sglty://127.0.0.1:{Ports.Free()}/?token=x");
-        Assert.Equal(1, exit);
+        Assert.Equal(10, exit);
         Assert.Contains("refused", error);
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(broken, "send", file, "h:dir");
         Assert.Equal(1, exit);
@@ -221,7 +221,7 @@ public sealed class RemoteShellTests
 
         var (exit, _, error) = await SgltyProcess.RunAsync("send", file, "localhost:x", "-e", shell, "--timeout", "1s");
 
-        Assert.Equal((1, $"sglty: error: no receiver started on localhost within 1 s: Password:; check that '{shell} localhost' logs in and runs sglty there (--timeout waits longer)"), (exit, error.Trim()));
+        Assert.Equal((10, $"sglty: error: no receiver started on localhost within 1 s: Password:; check that '{shell} localhost' logs in and runs sglty there (--timeout waits longer)"), (exit, error.Trim()));
     }
 
     /// <summary>ssh's note of a host key it learned, at a first login, is not taken for what the end there said.</summary>
@@ -236,7 +236,7 @@ public sealed class RemoteShellTests
 
         var (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", file, "localhost:", "-e", shell, "--sglty-path", "false"]);
 
-        Assert.Equal(1, exit);
+        Assert.Equal(10, exit);
         Assert.Contains("could not start a receiver on localhost through", error);
         Assert.Contains(", which said nothing (exit code 1)", error);
         Assert.DoesNotContain("Permanently added", error);
@@ -267,7 +267,7 @@ public sealed class RemoteShellTests
         using (var kill = System.Diagnostics.Process.Start("kill", ["-TERM", File.ReadAllText(shell + ".pid").Trim()])) await kill.WaitForExitAsync();
         var (exit, _, error) = await SgltyProcess.FinishAsync(send);
 
-        Assert.True(exit == 1, error);
+        Assert.True(exit == 10, error);
         Assert.True(error.Trim().Split('\n')[^1].StartsWith("sglty: error: the receiver started on localhost ended during the send", StringComparison.Ordinal), error);
         Assert.EndsWith("); the same send again resumes what arrived", error.Trim());
 

@@ -85,7 +85,7 @@ public sealed class TunnelTests
         TestFiles.AssertSameTree(tree, Path.Combine(chosen, "tree"));
         TestFiles.Create(Path.Combine(tree, "new.txt"), 10, seed: 8);
         (exit, _, error) = await SgltyProcess.RunAsync(["send", "--no-tunnel", tree, $"root@direct:{pushed}", "--remote-listen", "127.0.0.2:0", .. shell]);
-        Assert.Equal(1, exit);
+        Assert.Equal(10, exit);
         Assert.Matches(@"sglty: error: the receiver started on direct cannot be reached at 127\.0\.0\.1:[0-9]+ \(connection refused\); a firewall on the way\? let its port through \(--remote-listen chooses it\), or leave out --no-tunnel", error);
         Assert.DoesNotContain("through ssh", error);
         Assert.False(File.Exists(Path.Combine(pushed, "tree", "new.txt")));
@@ -177,10 +177,10 @@ public sealed class TunnelTests
         string named = $"ssh could not make a forward its configuration names for forwarding (port {sshd.BusyPort}: taken, perhaps by another ssh to it)";
 
         var (exit, _, error) = await SgltyProcess.RunAsync(["send", "--tunnel", tree, $"root@forwarding:{temp.Sub("pushed")}", .. shell]);
-        Assert.Equal(1, exit);
+        Assert.Equal(10, exit);
         Assert.Contains(named, error);
         (exit, _, error) = await SgltyProcess.RunAsync(["send", "--tunnel", $"root@forwarding:{tree}", Path.Combine(temp.Path, "pulled"), .. shell]);
-        Assert.Equal(1, exit);
+        Assert.Equal(10, exit);
         Assert.Contains(named, error);
     }
 
@@ -195,14 +195,14 @@ public sealed class TunnelTests
         // ssh says so at INFO, which it is asked for whatever its configuration says (ERROR here), and the send ends at once.
         string pushed = temp.Sub("pushed");
         var (exit, _, error) = await SgltyProcess.RunAsync(["send", "--tunnel", tree, $"root@direct:{pushed}", .. shell]);
-        Assert.Equal(1, exit);
+        Assert.Equal(10, exit);
         Assert.Contains("sglty: error: ssh could not carry the lanes to the receiver on direct: its server refuses to forward connections ('channel ", error);
         Assert.DoesNotContain("retry", error);
         Assert.Empty(Directory.GetFileSystemEntries(pushed));
 
         string pulled = Path.Combine(temp.Path, "pulled");
         (exit, _, error) = await SgltyProcess.RunAsync("send", "--tunnel", $"root@direct:{tree}", pulled, "-e", sshd.Ssh, "--sglty-path", RealSshd.Sglty);
-        Assert.Equal(1, exit);
+        Assert.Equal(10, exit);
         Assert.Contains("sglty: error: ssh could not listen on direct for the lanes to come back through its connection (twice, on ports chosen at random): its server refuses to forward", error);
         Assert.False(Path.Exists(pulled));
     }

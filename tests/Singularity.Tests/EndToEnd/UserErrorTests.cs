@@ -159,8 +159,28 @@ public sealed class UserErrorTests
         string source = TestFiles.Create(Path.Combine(temp.Path, "f"), 10);
         using var send = SgltyProcess.StartWithoutNetwork("send", source, "--to", $"sglty://192.0.2.1:7700/?token={new string('A', 43)}", "--retries", "1");
         var (exit, _, error) = await SgltyProcess.FinishAsync(send);
-        Assert.Equal(1, exit);
+        Assert.Equal(10, exit);
         Assert.Equal("sglty: error: cannot connect to 192.0.2.1:7700: host unreachable; check that `sglty recv` is running there and the port is reachable", error.Trim());
+    }
+
+    /// <summary>A wrong token exits 5, as rsync's refused daemon login does, and --json names the kind, so a script tells it from a lost connection (10).</summary>
+    [Fact]
+    public async Task A_wrong_token_exits_as_rsync_refused_a_login()
+    {
+        using var temp = new TempDirectory();
+        string source = TestFiles.Create(Path.Combine(temp.Path, "f"), 10);
+        string urlFile = Path.Combine(temp.Path, "url");
+        using var receiver = SgltyProcess.Start("recv", "--dir", temp.Sub("dst"), "--listen", "127.0.0.1:0", "--url-file", urlFile);
+        string url = await SgltyProcess.WaitForFileAsync(urlFile, receiver);
+        string wrong = url[..(url.IndexOf("token=", StringComparison.Ordinal) + 6)] + new string('A', 43);
+
+        var (exit, output, error) = await SgltyProcess.RunAsync("send", source, "--to", wrong, "--json");
+        receiver.Kill();
+
+        Assert.Equal(5, exit);
+        Assert.Contains(": wrong token: this receiver holds another one; use the URL it printed", error);
+        using var json = System.Text.Json.JsonDocument.Parse(output);
+        Assert.Equal((5, "AuthFailed"), (json.RootElement.GetProperty("exit_code").GetInt32(), json.RootElement.GetProperty("code").GetString()));
     }
 
     /// <summary>
