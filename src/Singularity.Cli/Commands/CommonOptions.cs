@@ -34,7 +34,8 @@ internal static class CommonOptions
         {
             string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
             if (read(text, out T value)) return value;
-            result.AddError(error(text));
+            // Named, as the parser names an option whose number it could not read.
+            result.AddError($"{name}: {error(text)}");
             return null;
         },
     };

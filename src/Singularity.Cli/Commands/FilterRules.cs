@@ -27,8 +27,6 @@ internal static class FilterRules
         {
             case '!':
                 return ["!"];
-            case ':':
-                throw new FormatException($"--filter '{rule}': per-directory merge files (dir-merge, ':', and so -F) are not offered; give the rules with --filter, --exclude or --exclude-from");
             case '.':
                 if (depth >= DeepestMerge) throw new FormatException($"--filter '{rule}': merge files name each other more than {DeepestMerge} deep; is there a loop?");
                 var rules = new List<string>();
@@ -49,7 +47,7 @@ internal static class FilterRules
         }
     }
 
-    /// <summary>The rule's kind ('-', '+', 'H', 'S', 'P', 'R', '.', ':', '!') and what follows its name.</summary>
+    /// <summary>The rule's kind ('-', '+', 'H', 'S', 'P', 'R', '.', '!') and what follows its name; a per-directory merge (':') is refused here.</summary>
     private static (char Kind, string Argument) Split(string rule)
     {
         if (rule is "!" or "clear") return ('!', "");
@@ -60,6 +58,9 @@ internal static class FilterRules
         if (LongNames.TryGetValue(name, out char named)) kind = named;
         else if (name.Length >= 1 && "-+HSPR.:!".Contains(name[0])) kind = name[0];
         else throw new FormatException($"--filter '{rule}' is not a filter rule: it starts with a rule (-, +, H, S, P, R, ., !) or its name (exclude, include, hide, show, protect, risk, merge, clear), then a space and the pattern");
+        // Before its modifiers: without them (':- .gitignore' is the usual one) it would be refused all the same.
+        if (kind == ':')
+            throw new FormatException($"--filter '{rule}': per-directory merge files (dir-merge, ':', and so -F) are not offered; give the rules with --filter, --exclude or --exclude-from");
         // What follows a short name's letter, or a ',' after either, is rsync's modifiers (an empty list too).
         bool comma = end < rule.Length && rule[end] == ',';
         string modifiers = (LongNames.ContainsKey(name) ? "" : name[1..]) + (comma ? rule[(end + 1)..].Split(' ', '_')[0] : "");

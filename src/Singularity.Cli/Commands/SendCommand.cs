@@ -128,7 +128,7 @@ internal static partial class SendCommand
                 // As rsync reads it: a bare number counts KiB.
                 bool bare = text.Length > 0 && text.All(c => char.IsAsciiDigit(c) || c == '.');
                 if (ByteSize.TryParse(bare ? text + "KiB" : text, out long rate) && (rate == 0 || rate >= 1024)) return rate;
-                result.AddError($"'{text}' is not a rate of at least 1KiB a second; use a number with an optional suffix such as 500KiB or 20MiB (a bare number is KiB, 0 no limit)");
+                result.AddError($"--bwlimit: '{text}' is not a rate of at least 1KiB a second; use a number with an optional suffix such as 500KiB or 20MiB (a bare number is KiB, 0 no limit)");
                 return null;
             },
         };
@@ -181,7 +181,10 @@ internal static partial class SendCommand
                 if (destination is null && sources is [_, _, ..] && IsHostAndPort(sources[^1]))
                     result.AddError($"'{sources[^1]}' reads as a receiver's HOST:PORT; for a directory named by digits write {sources[^1].Insert(sources[^1].LastIndexOf(':') + 1, "./")}, for a receiver sglty://{sources[^1][(sources[^1].IndexOf('@') + 1)..]}/");
                 else if (destination is null && there is null && !pulls)
-                    result.AddError("give the receiver: [USER@]HOST:DIR as the last argument, to start one there through ssh, or --to URL, as `sglty recv` prints it");
+                    // Two paths read as cp's or rsync's local copy: say what the last one is taken for.
+                    result.AddError(sources is [_, _, ..]
+                        ? $"'{sources[^1]}' is a path on this machine, and sglty sends to a receiver: give [USER@]HOST:DIR as the last argument (localhost:DIR for a copy here, through ssh), or --to URL, as `sglty recv` prints it"
+                        : "give the receiver: [USER@]HOST:DIR as the last argument, to start one there through ssh, or --to URL, as `sglty recv` prints it");
                 bool remote = pulls || (destination is not null && RemoteTarget.TryParse(destination, out _));
                 if (remote && RemoteShell.Words(ShellCommand(result.GetValue(rsh))).Count == 0)
                     result.AddError(result.GetValue(rsh) is null ? $"{RshVariable} names no command; give the remote shell, as 'ssh -p 2222'" : "-e names no command; give the remote shell, as 'ssh -p 2222'");
@@ -1001,7 +1004,7 @@ internal static partial class SendCommand
 
     /// <summary>An option that takes a size as rsync's --max-size reads it (see <see cref="TryParseRsyncSize"/>).</summary>
     private static Option<long?> RsyncSize(string name, string description) =>
-        CommonOptions.Parsed<long>(name, "SIZE", description, TryParseRsyncSize, text => $"{name}: '{text}' is not a size; use a number of bytes with an optional unit, such as 100m, 1.5G or 500kb");
+        CommonOptions.Parsed<long>(name, "SIZE", description, TryParseRsyncSize, text => $"'{text}' is not a size; use a number of bytes with an optional unit, such as 100m, 1.5G or 500kb");
 
     /// <summary>
     /// A size as rsync reads --max-size: a number (fractions too) and an optional unit B, K, M, G, T or P, of 1024s

@@ -95,6 +95,9 @@ public sealed class SingularityReceiver : IAsyncDisposable
                 FileNotFoundException or DirectoryNotFoundException => "it cannot hold files",
                 _ => ex.Message,
             };
+            // Not there, and not made: the directory above is what refused.
+            if (created && !Directory.Exists(directory))
+                throw new SingularityException(ErrorCode.IoError, $"destination '{directory}' does not exist and cannot be created ({why}); create it first, or choose another destination", ex);
             throw new SingularityException(ErrorCode.IoError, $"destination '{directory}' is not writable ({why}); choose another destination or fix its permissions", ex);
         }
         var transport = new TcpTransport(options.Transfer.SocketBufferSize, options.Transfer.CongestionControl);

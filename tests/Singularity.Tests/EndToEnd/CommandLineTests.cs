@@ -925,14 +925,16 @@ public sealed class CommandLineTests
     [Theory]
     [InlineData("send /x --to sglty://127.0.0.1:1/ --lanes abc", "sglty: error: --lanes: 'abc' is not a whole number; see 'sglty send --help'")]
     [InlineData("send /x", "sglty: error: give the receiver: [USER@]HOST:DIR as the last argument, to start one there through ssh, or --to URL, as `sglty recv` prints it; see 'sglty send --help'")]
-    [InlineData("send /x --to sglty://127.0.0.1:1/ --encrypt rot13", "sglty: error: 'rot13' is not a cipher; use aes-256-gcm, chacha20-poly1305 or none; see 'sglty send --help'")]
+    [InlineData("send /x --to sglty://127.0.0.1:1/ --encrypt rot13", "sglty: error: --encrypt: 'rot13' is not a cipher; use aes-256-gcm, chacha20-poly1305 or none; see 'sglty send --help'")]
     [InlineData("send /x --to sglty://127.0.0.1:1/ --shard-size 1KiB", "sglty: error: --shard-size: shard size must be between 4KiB and 16MiB")]
     [InlineData("send /x --to sglty://127.0.0.1:1/ --lanes 0", "sglty: error: --lanes: lanes must be between 1 and 128")]
-    [InlineData("send /x --to sglty://127.0.0.1:1/ --bwlimit 0.5", "sglty: error: '0.5' is not a rate of at least 1KiB a second; use a number with an optional suffix such as 500KiB or 20MiB (a bare number is KiB, 0 no limit); see 'sglty send --help'")]
+    [InlineData("send /x --to sglty://127.0.0.1:1/ --bwlimit 0.5", "sglty: error: --bwlimit: '0.5' is not a rate of at least 1KiB a second; use a number with an optional suffix such as 500KiB or 20MiB (a bare number is KiB, 0 no limit); see 'sglty send --help'")]
     [InlineData("send /x --to sglty://127.0.0.1:1/ --delta -W", "sglty: error: --delta and --whole-file contradict each other; give one of them; see 'sglty send --help'")]
     [InlineData("send /x --to sglty://127.0.0.1:1/ -I --update", "sglty: error: --ignore-times sends every file, so it contradicts --size-only, --update, --ignore-existing and --existing; give one or the other; see 'sglty send --help'")]
     [InlineData("send /x /y --to sglty://127.0.0.1:1/ --files-from list", "sglty: error: --files-from takes one PATH: the directory the listed paths are relative to; see 'sglty send --help'")]
     [InlineData("send /x --to sglty://127.0.0.1:1/ -H --ignore-existing", "sglty: error: --hard-links does not go with --size-only, --update, --ignore-existing or --existing yet: links are made over what stands at their names, which those keep; see 'sglty send --help'")]
+    [InlineData("send /x --to sglty://127.0.0.1:1/ --shard-size 1x", "sglty: error: --shard-size: '1x' is not a size; use a number with an optional suffix such as 512KiB, 4MiB or 2GiB; see 'sglty send --help'")]
+    [InlineData("send /x --to sglty://127.0.0.1:1/ --timeout 5y", "sglty: error: --timeout: '5y' is not a duration; use a number with s, m, h or d, such as 90s, 10m or 7d; see 'sglty send --help'")]
     [InlineData("send /x --to sglty://127.0.0.1:1/ --min-size 5q", "sglty: error: --min-size: '5q' is not a size; use a number of bytes with an optional unit, such as 100m, 1.5G or 500kb; see 'sglty send --help'")]
     [InlineData("send /x --to sglty://127.0.0.1:1/ -c -I", "sglty: error: --checksum compares the contents of files in place, which --ignore-times sends anyway and --size-only does not look at; give one of them; see 'sglty send --help'")]
     [InlineData("send /x --to sglty://127.0.0.1:1/ --compress-level 10", "sglty: error: --compress-level: a compression level is from 1 to 9")]
@@ -1014,6 +1016,10 @@ public sealed class CommandLineTests
 
         Assert.NotEqual(0, exit);
         Assert.Equal("sglty: error: destination '/proc' is not writable (it cannot hold files); choose another destination or fix its permissions", error.Trim());
+
+        // One that is not there, and cannot be made, is told as such, not as a directory without write permission.
+        (exit, _, error) = await SgltyProcess.RunAsync("recv", "--dir", "/proc/sglty-not-here", "--listen", "127.0.0.1:0");
+        Assert.Equal((11, "sglty: error: destination '/proc/sglty-not-here' does not exist and cannot be created (it cannot hold files); create it first, or choose another destination"), (exit, error.Trim()));
     }
 
     /// <summary>A token file that is not there is told in a line that says what the file must hold, for recv and send alike.</summary>

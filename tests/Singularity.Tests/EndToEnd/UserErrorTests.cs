@@ -320,7 +320,7 @@ public sealed class UserErrorTests
         using var temp = new TempDirectory();
         string file = TestFiles.Create(Path.Combine(temp.Path, "not-a-dir"), 1);
         var error = Assert.Throws<SingularityException>(() => SingularityReceiver.Start(new ReceiverOptions { Directory = Path.Combine(file, "sub"), Listen = new IPEndPoint(IPAddress.Loopback, 0) }));
-        Assert.Contains("not writable", error.Message);
+        Assert.Contains($"destination '{Path.Combine(file, "sub")}' does not exist and cannot be created", error.Message);
     }
 
     /// <summary>A destination the receiver creates is private (0700), as SECURITY.md advises; one that exists keeps its mode.</summary>
