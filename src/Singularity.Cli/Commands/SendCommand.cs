@@ -1054,17 +1054,10 @@ internal static partial class SendCommand
     }
 
     /// <summary>
-    /// What the rates are taken over: the bytes of the files that travelled, or the payload put on the wire when that
-    /// is less, because the receiver already held part of the files (from an interrupted send) and counting that
-    /// would inflate the rate. Resends are not counted beyond the files' bytes: a benchmark's rate stays the files'
-    /// bytes over the time. Files left as they were, or left out, are not counted.
-    /// Holes count as delivered: the receiver has their bytes, as zeros, without their travelling.
-    /// </summary>
-    /// <summary>
     /// Whether no entry of the send's list arrived: each was left out at the receiver, or is a file that could not be
     /// read, or a device the receiver skipped (or no path given was found). A directory the sender could not list still
     /// arrived, empty; entries left out before the list was made (a link that leads nowhere, attributes that could not
-    /// be read, a path not found) were never in it.
+    /// be read, a path not found, a name no receiver takes) were never in it.
     /// </summary>
     internal static bool NothingArrived(SendResult result) =>
         result.Entries - result.DevicesSkipped - result.NotSent.Where(entry => entry.AtReceiver || (entry.IsFile && !entry.ForAttributes)).Select(entry => entry.Path).Distinct(StringComparer.Ordinal).Count() <= 0;
@@ -1073,6 +1066,13 @@ internal static partial class SendCommand
     private static string Rate(long delivered, double seconds) =>
         delivered == 0 ? "" : $": {delivered / seconds / 1e6:0.0} MB/s ({delivered * 8 / seconds / 1e9:0.00} Gbit/s)";
 
+    /// <summary>
+    /// What the rates are taken over: the bytes of the files that travelled, or the payload put on the wire when that
+    /// is less, because the receiver already held part of the files (from an interrupted send) and counting that
+    /// would inflate the rate. Resends are not counted beyond the files' bytes: a benchmark's rate stays the files'
+    /// bytes over the time. Files left as they were, or left out, are not counted.
+    /// Holes count as delivered: the receiver has their bytes, as zeros, without their travelling.
+    /// </summary>
     private static long Delivered(SendResult result) => Math.Min(result.BytesTransferred, result.BytesSent + result.BytesInHoles);
 
     /// <summary>rsync's --stats lines at <paramref name="level"/> on stdout (none at 0), unless quiet, as rsync -q prints none.</summary>
