@@ -684,6 +684,7 @@ internal sealed partial class ReceiverSession
                     }
                 }
                 _guard.CreateDirectory(full);
+                if (!fresh && _options.PreserveMode) OpenForWriting(full);
                 // Now, not with its mode and time at the end: nothing written below changes them, and none are held.
                 ApplyXattrs(entry, full);
                 // An ACL just set may have taken the owner's write and search, which writing below needs until Finish.
@@ -1841,6 +1842,24 @@ internal sealed partial class ReceiverSession
         if (!(_finishing || Volatile.Read(ref _readingInPlace) > 0) || _clock.ElapsedTicks - _lastStillWorking < _options.StillWorkingInterval.TotalSeconds * Stopwatch.Frequency) return;
         _lastStillWorking = _clock.ElapsedTicks;
         _control!.Post(ControlMessageType.StillWorking, []);
+    }
+
+    /// <summary>
+    /// Gives a directory that stood there without its owner's write or search (made so by another tool: cp -a, tar)
+    /// both, so that what goes below it can be written, as rsync opens such a directory for the transfer; its mode is
+    /// set at the end (<see cref="ApplyDirectoryMetadata"/>). Another user's directory stays as it is, and what goes
+    /// below it fails on its own, named.
+    /// </summary>
+    private static void OpenForWriting(string directory)
+    {
+        if (OperatingSystem.IsWindows()) return;
+        const UnixFileMode Needed = UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+        try
+        {
+            var mode = new DirectoryInfo(directory).UnixFileMode;
+            if ((mode & Needed) != Needed) SpecialFiles.SetModeNotFollowing(directory, mode | Needed);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { }
     }
 
     /// <summary>

@@ -753,6 +753,9 @@ public sealed class CommandLineTests
     public async Task Entries_the_receiver_cannot_write_are_named_and_left_out_and_the_rest_arrives()
     {
         SkipUnlessPermissionsBind();
+        // A read-only directory of the receiver's own is opened for the transfer (the next test): another user's is
+        // needed here, which only root can make.
+        Skip.IfNot(Environment.IsPrivilegedProcess, "a directory of another user's needs root to make");
         using var temp = new TempDirectory();
         string tree = temp.Sub("src/tree");
         TestFiles.Create(Path.Combine(tree, "a"), 5000);
@@ -798,6 +801,46 @@ public sealed class CommandLineTests
         TestFiles.AssertSameBytes(theirs, Path.Combine(destination, "tree", "theirs"));
         Assert.Empty(Directory.GetFileSystemEntries(readOnly));
         Assert.Empty(Singularity.Engine.PartialFiles.Find(destination));
+    }
+
+    /// <summary>
+    /// A read-only directory of the receiver's own at a name the source has (made by cp -a or tar, say) is opened for
+    /// the transfer, as rsync opens it: what goes below it arrives on the first send, and the directory ends with the
+    /// source's mode, the owner's write and search kept (sglty keeps them on every directory). Before, everything
+    /// below it failed, named, and the next send succeeded.
+    /// </summary>
+    [SkippableFact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task A_read_only_directory_of_the_receivers_own_is_opened_for_the_transfer()
+    {
+        SkipUnlessPermissionsBind();
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        string file = TestFiles.Create(Path.Combine(tree, "ro", "c"), 70_000, seed: 2);
+        string deeper = TestFiles.Create(Path.Combine(tree, "ro", "d", "e"), 10, seed: 3);
+        File.SetUnixFileMode(Path.Combine(tree, "ro"), (UnixFileMode)0b101_101_101);
+        string destination = temp.Sub("dst"), urls = temp.Sub("urls");
+        string readOnly = temp.Sub("dst/tree/ro");
+        foreach (string directory in (string[])[temp.Path, destination, Path.Combine(destination, "tree"), readOnly, urls])
+        {
+            File.SetUnixFileMode(directory, (UnixFileMode)0b111_101_101);
+            // The receiver runs as nobody when the tests run as root: it owns the destination and all below it.
+            if (Environment.IsPrivilegedProcess && directory != temp.Path) Assert.True(Commands.Run("chown", "65534:65534", directory));
+        }
+        File.SetUnixFileMode(readOnly, (UnixFileMode)0b101_101_101);
+        string urlFile = Path.Combine(urls, "url");
+
+        using var receiver = SgltyProcess.StartUnprivileged("recv", "--dir", destination, "--listen", "127.0.0.1:0", "--once", "--url-file", urlFile);
+        string url = await SgltyProcess.WaitForFileAsync(urlFile, receiver);
+        var (exit, _, error) = await SgltyProcess.RunAsync("send", tree, "--to", url);
+        var (receiverExit, _, receiverError) = await SgltyProcess.FinishAsync(receiver);
+
+        Assert.True(exit == 0, error);
+        Assert.True(receiverExit == 0, receiverError);
+        TestFiles.AssertSameBytes(file, Path.Combine(readOnly, "c"));
+        TestFiles.AssertSameBytes(deeper, Path.Combine(readOnly, "d", "e"));
+        Assert.Equal((UnixFileMode)0b111_101_101, File.GetUnixFileMode(readOnly));
+        File.SetUnixFileMode(Path.Combine(tree, "ro"), (UnixFileMode)0b111_101_101);
     }
 
     /// <summary>
