@@ -632,7 +632,7 @@ public sealed record TransferOptions
         if (FileName is { } name && !IsFileName(name))
             throw new ArgumentException($"'{name}' is not a file name: give one name, without '/'", nameof(FileName));
         if (FileName is { } reserved && Storage.PathGuard.IsReserved(reserved))
-            throw new ArgumentException($"'{reserved}' ends as a receiver's partial files do ({Storage.PartialFile.PartSuffix}, {Storage.ResumeJournal.StateSuffix}), which no receiver takes: give another name", nameof(FileName));
+            throw new ArgumentException($"'{reserved}' {Storage.PathGuard.ReservedWhy}: give another name", nameof(FileName));
         // A missing path's deletion would be of its own name, not of the one it is sent as.
         if (FileName is not null && DeleteMissingArgs)
             throw new ArgumentException("a send that names its one file does not go with deleting what a missing path names (--delete-missing-args)", nameof(FileName));

@@ -6,6 +6,10 @@ public sealed record PartialFileInfo(string Path, string? JournalPath, long Byte
 /// <summary>Finds and removes what interrupted transfers left behind (<c>.NAME[.SESSION].sglty-part</c> and <c>.NAME.sglty-state</c>).</summary>
 public static class PartialFiles
 {
+    /// <summary>Whether <paramref name="name"/> is one a receiver gives a partial file or its journal: hidden, ending in their suffix.</summary>
+    internal static bool IsPartialName(string name) =>
+        name.StartsWith('.') && (name.EndsWith(Storage.PartialFile.PartSuffix, StringComparison.Ordinal) || name.EndsWith(Storage.ResumeJournal.StateSuffix, StringComparison.Ordinal));
+
     /// <summary>Every partial file under <paramref name="directory"/>, oldest first.</summary>
     public static IReadOnlyList<PartialFileInfo> Find(string directory)
     {
@@ -17,7 +21,7 @@ public static class PartialFiles
         foreach (string part in Directory.EnumerateFiles(directory, "*" + Storage.PartialFile.PartSuffix, options))
         {
             var info = new FileInfo(part);
-            if (info.LinkTarget is not null || !info.Name.StartsWith('.')) continue;
+            if (info.LinkTarget is not null || !IsPartialName(info.Name)) continue;
             string journal = Storage.ResumeJournal.PathFor(part);
             var journalInfo = new FileInfo(journal);
             var last = journalInfo.Exists && journalInfo.LastWriteTimeUtc > info.LastWriteTimeUtc ? journalInfo.LastWriteTimeUtc : info.LastWriteTimeUtc;
@@ -25,7 +29,7 @@ public static class PartialFiles
         }
         foreach (string journal in Directory.EnumerateFiles(directory, "*" + Storage.ResumeJournal.StateSuffix, options))
         {
-            if (!Path.GetFileName(journal).StartsWith('.')) continue;
+            if (!IsPartialName(Path.GetFileName(journal))) continue;
             string part = journal[..^Storage.ResumeJournal.StateSuffix.Length] + Storage.PartialFile.PartSuffix;
             if (!File.Exists(part)) found.Add(new PartialFileInfo(journal, journal, 0, File.GetLastWriteTimeUtc(journal)));
         }

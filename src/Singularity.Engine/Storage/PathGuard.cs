@@ -69,6 +69,9 @@ internal sealed class PathGuard
     public static bool IsReserved(ReadOnlySpan<char> name) =>
         name.EndsWith(PartialFile.PartSuffix, StringComparison.OrdinalIgnoreCase) || name.EndsWith(ResumeJournal.StateSuffix, StringComparison.OrdinalIgnoreCase);
 
+    /// <summary>What a name <see cref="IsReserved"/> refuses does, as a sender tells it (after "its name" or the name).</summary>
+    public static readonly string ReservedWhy = $"ends as a receiver's partial files do ({PartialFile.PartSuffix}, {ResumeJournal.StateSuffix}), which no receiver takes";
+
     /// <summary>
     /// Maps a checked relative path under the root and verifies that no existing parent is a symbolic link or a
     /// non-directory, creating the missing parents; a dry run (<paramref name="create"/> false) only plans them (see

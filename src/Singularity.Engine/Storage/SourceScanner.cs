@@ -36,7 +36,7 @@ internal static class SourceScanner
 {
     // Why a name with the receiver's partial or journal suffix is skipped in a tree or a list, and refused as a source.
     private const string PartialSkipped = "a partial file of a receive not finished, which no receiver takes (`sglty partials --dir DIR --clean` removes those of DIR)";
-    private static readonly string ReservedName = $"its name ends as a receiver's partial files do ({PartialFile.PartSuffix}, {ResumeJournal.StateSuffix}), which no receiver takes";
+    private static readonly string ReservedName = $"its name {PathGuard.ReservedWhy}";
 
     /// <summary>
     /// Scans <paramref name="paths"/>, leaving out what <paramref name="exclude"/> matches (a directory with everything
@@ -508,9 +508,7 @@ internal static class SourceScanner
         /// </summary>
         private void Reserved(FileSystemInfo found, string relative, bool isDirectory, string? above = null)
         {
-            bool partial = above is null && !isDirectory && found.LinkTarget is null && found.Name.StartsWith('.')
-                && (found.Name.EndsWith(PartialFile.PartSuffix, StringComparison.Ordinal) || found.Name.EndsWith(ResumeJournal.StateSuffix, StringComparison.Ordinal));
-            if (partial)
+            if (above is null && !isDirectory && found.LinkTarget is null && PartialFiles.IsPartialName(found.Name))
             {
                 skipped?.Invoke($"skipping '{relative}': {PartialSkipped}");
                 return;

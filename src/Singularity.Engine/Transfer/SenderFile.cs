@@ -180,7 +180,6 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
     /// <summary>The receiver's offers for this file are the shards of the version already at its name (delta), not an interrupted send's.</summary>
     public bool OffersFromBasis { get; private set; }
 
-
     /// <summary>The receiver's sums of the version at this file's name there (BasisSums), seeded from or summed alone: a shard is sent as a patch against it. Null before the file's acceptance, once it is committed, left out or failed, and where none came.</summary>
     public Integrity.BasisBlocks? Basis { get => Volatile.Read(ref _basis); set => Volatile.Write(ref _basis, value); }
 
