@@ -63,6 +63,10 @@ public sealed class DeltaTests
         Assert.Equal(shards, BasisSeed.Seed(target, PartialFile.ResumablePathFor(target), entry, Shard, int.MaxValue, sparse: false, alive: () => { }));
 
     /// <summary>A copy of <paramref name="source"/> at the destination, a day older, as an earlier send left it.</summary>
+    /// <summary>The manifest entry a send of <paramref name="source"/> as "f" gives, for a partial made as a session would leave it.</summary>
+    private static ManifestEntry EntryOf(string source) =>
+        new(EntryKind.File, "f", new FileInfo(source).Length, (UnixFileMode)0x1A4, SourceScanner.ToNanoseconds(File.GetLastWriteTimeUtc(source)), null);
+
     private static void CopyAsOlder(string source, string destination)
     {
         File.Copy(source, destination);
@@ -299,7 +303,7 @@ public sealed class DeltaTests
         string target = Path.Combine(destination, "f");
         CopyAsOlder(source, target);
         Overwrite(source, 5L * Shard, [42]);
-        var entry = new ManifestEntry(EntryKind.File, "f", new FileInfo(source).Length, (UnixFileMode)0x1A4, SourceScanner.ToNanoseconds(File.GetLastWriteTimeUtc(source)), null);
+        var entry = EntryOf(source);
 
         // What a session that was cut off after seeding leaves.
         SeedAsAnInterruptedSendWould(target, entry, shards: 10);
@@ -331,7 +335,7 @@ public sealed class DeltaTests
         new Random(41).NextBytes(fresh);
         Overwrite(source, 0, fresh);
         File.SetLastWriteTimeUtc(source, DateTime.UtcNow);
-        var entry = new ManifestEntry(EntryKind.File, "f", new FileInfo(source).Length, (UnixFileMode)0x1A4, SourceScanner.ToNanoseconds(File.GetLastWriteTimeUtc(source)), null);
+        var entry = EntryOf(source);
         // What a send cut off after four shards leaves: shards 0 to 3 of the new version, journaled.
         Assert.Equal(4, BasisSeed.Seed(source, PartialFile.ResumablePathFor(target), entry, Shard, 4, sparse: false, alive: () => { }));
         await using var receiver = new LoopbackReceiver(destination);

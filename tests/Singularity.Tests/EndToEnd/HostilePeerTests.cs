@@ -377,9 +377,7 @@ public sealed class HostilePeerTests
         Skip.IfNot(OperatingSystem.IsLinux(), "a receiver seeds from old versions on Linux");
         using var temp = new TempDirectory();
         string destination = temp.Sub("dst"), basis = Path.Combine(destination, "f");
-        byte[] old = new byte[3 * 4096];
-        new Random(11).NextBytes(old);
-        System.IO.File.WriteAllBytes(basis, old);
+        byte[] old = System.IO.File.ReadAllBytes(TestFiles.Create(basis, 3 * 4096, seed: 11));
         // Ten bytes inserted at the start: every shard moved.
         byte[] changed = [.. new byte[] { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 }, .. old];
         var entry = File("f", changed.Length);
@@ -472,9 +470,7 @@ public sealed class HostilePeerTests
         using var temp = new TempDirectory();
         string destination = temp.Sub("dst"), basis = Path.Combine(destination, "f");
         // 1,040 blocks of 2 KiB: a piece of 1,024 sums, then the rest.
-        byte[] old = new byte[520 * 4096];
-        new Random(12).NextBytes(old);
-        System.IO.File.WriteAllBytes(basis, old);
+        byte[] old = System.IO.File.ReadAllBytes(TestFiles.Create(basis, 520 * 4096, seed: 12));
         // Shards 0 and 1 unchanged, ten bytes inserted at the start of shard 2: every shard after it moved.
         byte[] changed = [.. old[..8192], .. new byte[] { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 }, .. old[8192..]];
         var entry = File("f", changed.Length);
