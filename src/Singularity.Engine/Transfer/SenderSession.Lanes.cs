@@ -65,10 +65,10 @@ internal sealed partial class SenderSession
             {
                 string refusal = await ReadRefusalAsync(connection, answer.Status, timeout.Token).ConfigureAwait(false);
                 // Which receiver: a URL without its port reaches the default one, which may be another's.
-                throw new TransferAbortedException(answer.Status, answer.Status == ErrorCode.AuthFailed ? $"{Where}: {refusal}" : refusal);
+                throw new TransferAbortedException(answer.Status, answer.Status == ErrorCode.AuthFailed ? $"{Where}: {refusal}" : $"{Where} refused the connection: {refusal}");
             }
             if (answer.Version != WireFormat.Version)
-                throw new TransferAbortedException(ErrorCode.VersionUnsupported, $"the receiver speaks SGLTY version {answer.Version}, this sender {WireFormat.Version}; use the same sglty release on both sides");
+                throw new TransferAbortedException(ErrorCode.VersionUnsupported, $"the receiver at {Where} speaks SGLTY version {answer.Version}, this sender {WireFormat.Version}; use the same sglty release on both sides");
             if (role == ConnectionRole.Control)
             {
                 if (answer.AuthLength != Handshake.ServerAuthSize) throw new TransferAbortedException(ErrorCode.ProtocolViolation, $"{Where} sent a malformed handshake");
@@ -141,7 +141,7 @@ internal sealed partial class SenderSession
             }
         }
         catch (Exception ex) when (ex is TransferAbortedException or OperationCanceledException) { }
-        return status == ErrorCode.AuthFailed ? reason : $"the receiver refused the connection: {reason}";
+        return reason;
     }
 
     /// <summary>

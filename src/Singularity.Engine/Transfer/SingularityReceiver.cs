@@ -304,7 +304,7 @@ public sealed class SingularityReceiver : IAsyncDisposable
         // A first look only: the slot is taken after the sender's Finished, so a replayed first flight holds none.
         if (Volatile.Read(ref _sessionSlots) >= _options.Transfer.Limits.MaxSessions)
         {
-            await ReplyAsync(connection, ErrorCode.Busy, default, $"the receiver already serves {_options.Transfer.Limits.MaxSessions} sessions; try again later").ConfigureAwait(false);
+            await ReplyAsync(connection, ErrorCode.Busy, default, $"the receiver already serves as many sessions as it may ({_options.Transfer.Limits.MaxSessions}); try again later").ConfigureAwait(false);
             Reject(remote, "too many sessions");
             return null;
         }

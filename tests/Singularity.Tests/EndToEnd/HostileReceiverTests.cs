@@ -29,6 +29,24 @@ public sealed class HostileReceiverTests
     }
 
     /// <summary>
+    /// A receiver that answers in another protocol version ends the send as rsync's protocol mismatch does (exit 2),
+    /// and is named by the address reached: a URL without its port reaches the default, which may be another's.
+    /// </summary>
+    [Fact]
+    public async Task A_receiver_of_another_version_is_named_by_its_address()
+    {
+        using var temp = new TempDirectory();
+        await using var receiver = new RawReceiver();
+        var send = SendOneFile(temp, receiver);
+        await receiver.AcceptAsync(version: WireFormat.Version + 1);
+
+        var error = await Assert.ThrowsAsync<TransferAbortedException>(() => send);
+
+        Assert.Equal(ErrorCode.VersionUnsupported, error.Code);
+        Assert.Equal($"the receiver at 127.0.0.1:{receiver.Url.Port} speaks SGLTY version {WireFormat.Version + 1}, this sender {WireFormat.Version}; use the same sglty release on both sides", error.Message);
+    }
+
+    /// <summary>
     /// An acceptance must not cover entries the sender has not sent yet (lanes would take shards of files the receiver
     /// never saw announced), nor may an acknowledgement name one. Long names spread the tree over several manifest
     /// chunks, and with no file allowed ahead of the commits the sender holds back every chunk after the first until

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Singularity.Engine;
 using Singularity.Engine.Protocol;
+using Singularity.Engine.Security;
 using Singularity.Tests.Support;
 
 namespace Singularity.Tests.EndToEnd;
@@ -181,6 +182,29 @@ public sealed class UserErrorTests
         Assert.Contains(": wrong token: this receiver holds another one; use the URL it printed", error);
         using var json = System.Text.Json.JsonDocument.Parse(output);
         Assert.Equal((5, "AuthFailed"), (json.RootElement.GetProperty("exit_code").GetInt32(), json.RootElement.GetProperty("code").GetString()));
+    }
+
+    /// <summary>
+    /// A receiver serving as many sessions as it may refuses another as busy, and the refusal names the address
+    /// reached, as a wrong token's does: a URL without its port reaches the default, which may be another's receiver.
+    /// </summary>
+    [Fact]
+    public async Task A_receiver_at_its_limit_of_sessions_is_named_in_the_refusal()
+    {
+        using var temp = new TempDirectory();
+        string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "f"), 1000);
+        await using var receiver = new LoopbackReceiver(temp.Sub("dst"), new TransferOptions { Limits = new ProtocolLimits { MaxSessions = 1 } });
+        var started = new TaskCompletionSource();
+        receiver.Receiver.SessionStarted += (_, _) => started.TrySetResult();
+        await using var holder = await RawPeer.ConnectAsync(receiver.Url);
+        Assert.Equal(ErrorCode.None, (await holder.HelloAsync(ConnectionRole.Control, receiver.Token, cipher: CipherSuite.Aes256Gcm)).Status);
+        await started.Task.WaitAsync(TimeSpan.FromMinutes(1));
+
+        var error = await Assert.ThrowsAsync<TransferAbortedException>(() => SingularitySender.SendAsync([source], receiver.Url));
+
+        Assert.Equal(ErrorCode.Busy, error.Code);
+        Assert.Equal($"127.0.0.1:{receiver.Url.Port} refused the connection: the receiver already serves as many sessions as it may (1); try again later", error.Message);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(temp.Sub("dst")));
     }
 
     /// <summary>

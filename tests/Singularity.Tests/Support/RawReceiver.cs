@@ -43,8 +43,11 @@ public sealed class RawReceiver : IAsyncDisposable
     /// <summary>The shard frames every lane carried, in the order each lane read them.</summary>
     internal ConcurrentQueue<ShardHeader> Shards { get; } = new();
 
-    /// <summary>Takes the next control connection (a sender's next session) and completes its handshake.</summary>
-    public async Task AcceptAsync()
+    /// <summary>
+    /// Takes the next control connection (a sender's next session) and completes its handshake; answering in another
+    /// protocol <paramref name="version"/>, it waits for no Finished, which a sender of this version never sends.
+    /// </summary>
+    public async Task AcceptAsync(ushort version = WireFormat.Version)
     {
         byte[] hello;
         (_control, hello) = await _controls.Reader.ReadAsync(_stop.Token);
@@ -53,9 +56,10 @@ public sealed class RawReceiver : IAsyncDisposable
         await _stream.ReadExactlyAsync(clientAuth, _stop.Token);
         Assert.True(Handshake.VerifyBinder(hello, clientAuth, Token));
         byte[] reply = new byte[HelloReply.Size];
-        new HelloReply(ErrorCode.None, SessionId.NewRandom(), authLength: Handshake.ServerAuthSize).WriteTo(reply);
+        new HelloReply(ErrorCode.None, SessionId.NewRandom(), version: version, authLength: Handshake.ServerAuthSize).WriteTo(reply);
         var (serverAuth, pending) = Handshake.ServerRespond(hello, clientAuth, reply, Token, CipherSuite.None);
         await _stream.WriteAsync(reply.Concat(serverAuth).ToArray(), _stop.Token);
+        if (version != WireFormat.Version) return;
         byte[] finished = new byte[Handshake.MacSize];
         await _stream.ReadExactlyAsync(finished, _stop.Token);
         Assert.True(pending.VerifyClientFinished(finished));
