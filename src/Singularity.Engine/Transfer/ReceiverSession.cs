@@ -82,6 +82,8 @@ internal sealed partial class ReceiverSession
     private long _reshardUntil;
     // rsync --inplace: a changed file where a regular file stands is written into it (OpenSession's more flags bit 8).
     private bool _inPlace;
+    // Some file of this session arrives beside a version standing at its name, which stays until its commit.
+    private bool _replacesStanding;
     private int _readingInPlace;
     // With --checksum, the chunk's files that may be in place: read together, on every core, after the chunk's other
     // entries are prepared, then prepared in turn (ReadInPlace).
@@ -520,7 +522,8 @@ internal sealed partial class ReceiverSession
             catch (Exception ex) when (ex is IOException or ArgumentException or UnauthorizedAccessException) { _freeAtStart = long.MaxValue; }
         }
         if (needed > _freeAtStart)
-            throw new SingularityException(ErrorCode.DiskFull, $"disk full: the transfer needs {ByteSize.Format(needed)} but the destination has {ByteSize.Format(_freeAtStart)} free; free space (partial files of interrupted sends count: `sglty partials` lists them) or choose another destination");
+            throw new SingularityException(ErrorCode.DiskFull, $"disk full: the transfer needs {ByteSize.Format(needed)} but the destination has {ByteSize.Format(_freeAtStart)} free; free space (partial files of interrupted sends count: `sglty partials` lists them) or choose another destination"
+                + (_replacesStanding ? "; or send with --inplace, which writes changed files where they stand and needs no room for a second copy" : ""));
     }
 
     private void OnManifestChunk(ReadOnlySpan<byte> body)
@@ -780,6 +783,8 @@ internal sealed partial class ReceiverSession
             Interlocked.Add(ref _sumsHeld, file.SumsHeld);
         }
         HoldXattrs(file.Entry);
+        // A version standing at the name stays until this one's commit: a disk that cannot hold both is told of --inplace.
+        if (!fresh && !_replacesStanding && !_inPlace) _replacesStanding = standing?.Exists ?? File.Exists(full);
         _files[id] = file;
         _fileCount++;
         _offersLeft -= file.Offered.Count;

@@ -219,6 +219,7 @@ public sealed class InPlaceTests
 
             var full = await Assert.ThrowsAsync<TransferAbortedException>(() => SingularitySender.SendAsync([source], receiver.Url, new TransferOptions { ShardSize = 1 << 20, Delta = true }));
             Assert.Equal(ErrorCode.DiskFull, full.Code);
+            Assert.EndsWith("; or send with --inplace, which writes changed files where they stand and needs no room for a second copy", full.Message);
             Assert.False((await receiver.NextResultAsync()).Succeeded);
 
             var result = await SingularitySender.SendAsync([source], receiver.Url, new TransferOptions { ShardSize = 1 << 20, Delta = true, InPlace = true });
