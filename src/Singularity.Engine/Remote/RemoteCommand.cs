@@ -78,8 +78,11 @@ internal static partial class RemoteCommand
     /// without one, sglty on the PATH of a login there, else where the README builds it.
     /// </summary>
     private static string Find(RemoteShell shell) => shell.Program is null
-        ? "p=$(command -v sglty) || p=\"$HOME/sglty/sglty\"; [ -x \"$p\" ] || { echo \"sglty: sglty is not on the PATH of a login there, nor at ~/sglty/sglty\" >&2; exit 127; }; "
+        ? $"p=$(command -v sglty) || p=\"$HOME/sglty/sglty\"; [ -x \"$p\" ] || {{ echo \"{NotInstalled}\" >&2; exit 127; }}; "
         : "";
+
+    /// <summary>What the words of <see cref="Find"/> print there, exiting 127, where sglty is neither on the PATH nor where the README builds it.</summary>
+    internal const string NotInstalled = "sglty: sglty is not on the PATH of a login there, nor at ~/sglty/sglty";
 
     private static string Program(RemoteShell shell) => shell.Program ?? "\"$p\"";
 

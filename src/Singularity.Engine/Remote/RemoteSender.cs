@@ -183,6 +183,8 @@ public static class RemoteSender
                 else if (keep && tunnelPort is not null && ShellProcess.ForwardNotMade(line) == tunnelPort) shellProcess.Keep(line);
                 // A pattern alone that matched nothing, which the send there cannot find: the pull says so in its words, once.
                 else if (keep && NotFoundAtLast(line, paths) is not null) shellProcess.Keep(line);
+                // sglty missing there: the pull says so in its words, once.
+                else if (keep && line == RemoteCommand.NotInstalled) shellProcess.Keep(line);
                 else
                 {
                     if (keep) shellProcess.Keep(line);
@@ -355,7 +357,7 @@ public static class RemoteSender
             throw new SingularityException(ErrorCode.ConnectionLost, $"'{shellProcess.Words}' gave the send on {source.Host} no standard input, which carries its token: give a remote shell that passes it on (not ssh -n)");
         // ssh's own failures exit 255, and a command not found 127; sglty's own lines there say what else went wrong.
         if (code == 127 && !last.StartsWith("sglty: error", StringComparison.Ordinal))
-            throw new SingularityException(ErrorCode.ConnectionLost, $"could not start sglty on {source.Host}{(shell.Program is null ? "; install it there (on the PATH of its logins, or at ~/sglty/sglty), or name it with --sglty-path" : "; check --sglty-path")}");
+            throw new SingularityException(ErrorCode.ConnectionLost, $"could not start sglty on {source.Host}{(last == RemoteCommand.NotInstalled ? ": " + last["sglty: ".Length..] : "")}{(shell.Program is null ? "; install it there (on the PATH of its logins, or at ~/sglty/sglty), or name it with --sglty-path" : "; check --sglty-path")}");
         // The connection dropped after a session here ended whole: everything arrived, whatever the send there could not say.
         if (code == 255 && done)
         {

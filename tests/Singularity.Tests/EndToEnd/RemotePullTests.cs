@@ -110,7 +110,8 @@ public sealed class RemotePullTests
         string never = Path.Combine(temp.Path, "never");
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", "--mkpath", "localhost:data", Path.Combine(never, "a", "b"), "-e", shell);
         Assert.NotEqual(0, exit);
-        Assert.Contains("could not start sglty on localhost; install it there", error);
+        // In one line: the words there are the pull's.
+        Assert.Equal("sglty: error: could not start sglty on localhost: sglty is not on the PATH of a login there, nor at ~/sglty/sglty; install it there (on the PATH of its logins, or at ~/sglty/sglty), or name it with --sglty-path", error.Trim());
         Assert.False(Path.Exists(never));
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", "--mkpath", "localhost:data/a.bin", Path.Combine(never, "c", "named.bin"), "-e", shell);
         Assert.NotEqual(0, exit);
