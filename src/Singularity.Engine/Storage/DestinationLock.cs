@@ -45,7 +45,13 @@ internal sealed class DestinationLock : IDisposable
             lock (Probing)
             {
                 using var handle = SpecialFiles.OpenReadOnly(directory);
-                if (handle is null || SpecialFiles.Flock(handle, SpecialFiles.LockExclusive | SpecialFiles.LockNonBlocking) == 0 || Marshal.GetLastPInvokeError() != Errno.WouldBlock) return false;
+                if (handle is null) return false;
+                if (SpecialFiles.Flock(handle, SpecialFiles.LockExclusive | SpecialFiles.LockNonBlocking) == 0)
+                {
+                    SpecialFiles.Unlock(handle);
+                    return false;
+                }
+                if (Marshal.GetLastPInvokeError() != Errno.WouldBlock) return false;
             }
         }
         return true;
@@ -73,5 +79,9 @@ internal sealed class DestinationLock : IDisposable
         return null;
     }
 
-    public void Dispose() => _handle.Dispose();
+    public void Dispose()
+    {
+        SpecialFiles.Unlock(_handle);
+        _handle.Dispose();
+    }
 }

@@ -39,8 +39,10 @@ internal static class JournalReshard
         using var journalHandle = OpenLocked(journalPath, SpecialFiles.OpenRegularForWritingNotFollowing);
         if (journalHandle is null) return 0;
         using var journal = new FileStream(journalHandle, FileAccess.ReadWrite, 1);
+        using var journalLocked = new SpecialFiles.Unlocking(journalHandle);
         if ((journal.Length - ResumeJournal.HeaderSize) / ResumeJournal.RecordSize > mostRecords || ReadOtherShards(journal, entry, shardSize, minShardSize) is not { } old) return 0;
         using var partial = OpenLocked(partialPath, SpecialFiles.OpenRegularNotFollowing);
+        using var partialLocked = new SpecialFiles.Unlocking(partial);
         if (partial is null || RandomAccess.GetLength(partial) is var length && length > entry.Size) return 0;
         var records = HashCovered(partial, Kept(old, entry.Size, length, shardSize), shardSize, mostShards, alive);
         journal.Position = 0;

@@ -520,6 +520,8 @@ internal sealed class PartialFile
             }
             finally
             {
+                // Locked by this session, not by .NET, which would let go of its own lock at the close.
+                SpecialFiles.Unlock(held?.SafeFileHandle);
                 held?.Dispose();
                 StopHolding();
             }
@@ -642,6 +644,7 @@ internal sealed class PartialFile
                     // gets this file's place back.
                     _journal?.Dispose();
                     _journal = null;
+                    if (_inPlace is not null) SpecialFiles.Unlock(_stream?.SafeFileHandle);
                     _stream?.Dispose();
                     _stream = null;
                     _handle = null;
@@ -751,6 +754,7 @@ internal sealed class PartialFile
         }
         catch
         {
+            SpecialFiles.Unlock(handle);
             handle.Dispose();
             throw;
         }
@@ -782,7 +786,11 @@ internal sealed class PartialFile
         }
         finally
         {
-            if (held is null) stream.Dispose();
+            if (held is null)
+            {
+                SpecialFiles.Unlock(stream.SafeFileHandle);
+                stream.Dispose();
+            }
         }
     }
 

@@ -296,6 +296,31 @@ internal static class SpecialFiles
     internal const int LockShared = 1;
     internal const int LockExclusive = 2;
     internal const int LockNonBlocking = 4;
+    private const int LockRelease = 8;
+
+    /// <summary>
+    /// Lets go of a lock taken with <see cref="TryLockExclusive"/> or <see cref="Flock"/>, before its handle closes. A
+    /// lock lasts until the last descriptor of the open file closes, and a child process this program starts holds a
+    /// copy of each from its fork to its exec: closing alone could leave the lock held that moment, and a session's next
+    /// open of the file (a journal read again, then loaded) refused. .NET lets go of its own locks (FileShare) so.
+    /// </summary>
+    public static void Unlock(SafeFileHandle? handle)
+    {
+        if (!OperatingSystem.IsLinux() || handle is null || handle.IsInvalid || handle.IsClosed) return;
+        try
+        {
+            flock(handle, LockRelease);
+        }
+        catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
+        {
+        }
+    }
+
+    /// <summary>Lets go of the lock on a handle when disposed (<see cref="Unlock"/>): declared after what closes the handle, it runs first.</summary>
+    public readonly struct Unlocking(SafeFileHandle? handle) : IDisposable
+    {
+        public void Dispose() => Unlock(handle);
+    }
 
     /// <summary>flock(2) on the open file: 0, or -1 with the error number kept (<see cref="Marshal.GetLastPInvokeError"/>).</summary>
     internal static int Flock(SafeFileHandle handle, int operation) => flock(handle, operation);

@@ -181,6 +181,37 @@ public sealed class ConcurrentPartialTests
     }
 
     /// <summary>
+    /// A file written in place lets go of its lock when abandoned or committed, before its handle closes: a child
+    /// process started meanwhile (here, copies of the descriptor as it would hold them until its exec) kept it held,
+    /// and the next session writing the file was refused as busy.
+    /// </summary>
+    [SkippableFact]
+    public void A_file_written_in_place_lets_go_of_its_lock_before_it_closes()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "files are written in place on Linux receivers");
+        using var temp = new TempDirectory();
+        byte[] data = Data(2 * Shard, 7);
+        string target = TestFiles.Create(Path.Combine(temp.Path, "f"), 2 * Shard, seed: 6);
+        var entry = new ManifestEntry(EntryKind.File, "f", 2 * Shard, Mode, 0, null);
+        PartialFile InPlace()
+        {
+            using var standing = SpecialFiles.OpenRegularNotFollowing(target)!;
+            var basis = new InPlaceBasis(SpecialFiles.VersionOf(standing)!.Value, RandomAccess.GetLength(standing), new Dictionary<int, ulong>());
+            return new PartialFile(0, entry, target, Shard, durable: true, session: 1, preallocate: false, inPlace: basis);
+        }
+
+        var abandoned = InPlace();
+        Assert.True(abandoned.TryClaim(0, out _));
+        using (DescriptorCopies.Of(target)) abandoned.Abandon();
+        var committed = InPlace();
+        Assert.True(WriteShards(committed, data, 0, 2));
+        using (DescriptorCopies.Of(target)) SealAndCommit(committed, data);
+
+        using var handle = SpecialFiles.OpenRegularNotFollowing(target)!;
+        Assert.True(SpecialFiles.TryLockExclusive(handle), "the file is still locked");
+    }
+
+    /// <summary>
     /// A file written in place whose whole-file digest fails keeps what was written, never the source's time, so the
     /// next send's quick check sends it again; one whose digest holds gets the source's length and time at its commit.
     /// </summary>
