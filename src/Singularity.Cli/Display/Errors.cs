@@ -112,9 +112,6 @@ internal static partial class Errors
         ErrorCode.ConnectionLost => 10,
         ErrorCode.IoError or ErrorCode.DiskFull => 11,
         ErrorCode.ProtocolViolation or ErrorCode.IntegrityFailure => 12,
-        // rsync's "vanished source files": a script that copies live data tells a source that moved under it from a
-        // failure of the link or the disk.
-        ErrorCode.SourceChanged => 24,
         _ => Failure,
     };
 

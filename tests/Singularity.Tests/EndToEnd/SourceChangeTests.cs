@@ -53,28 +53,6 @@ public sealed class SourceChangeTests
     }
 
     /// <summary>
-    /// `sglty send` exits 24 for a source that changed while it was sent, as rsync does for source files that vanished:
-    /// a script that copies live data tells it from a failure of the link or the disk.
-    /// </summary>
-    [Fact]
-    public async Task Sglty_send_exits_24_for_a_source_that_changed_while_it_was_sent()
-    {
-        using var temp = new TempDirectory();
-        string source = TestFiles.Create(Path.Combine(temp.Path, "f"), 1000);
-        await using var receiver = new RawReceiver();
-        using var send = SgltyProcess.Start("send", source, "--to", receiver.Url.ToString(), "--encrypt", "none", "--lanes", "1", "--retries", "0");
-        await receiver.AcceptAsync();
-        await receiver.ReadUntilAsync(ControlMessageType.ManifestChunk);
-        using (var file = File.OpenWrite(source)) file.SetLength(999);
-
-        await receiver.SendAsync(ControlMessageType.ManifestAccepted, RawReceiver.Fields(1));
-
-        var (exit, _, error) = await SgltyProcess.FinishAsync(send);
-        Assert.Equal(24, exit);
-        Assert.Contains($"'{source}' shrank while it was being sent", error);
-    }
-
-    /// <summary>
     /// A file of a tree swapped for a link after the scan (by a local user who can write in the tree), here to a
     /// longer file that would pass as the old one appended to, or for a FIFO or a link to one, whose open would wait
     /// for a writer for ever: nothing is read or sent, and the session ends (the guard turns a hang into a failure).
