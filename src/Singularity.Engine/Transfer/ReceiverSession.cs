@@ -82,8 +82,6 @@ internal sealed partial class ReceiverSession
     private long _reshardUntil;
     // rsync --inplace: a changed file where a regular file stands is written into it (OpenSession's more flags bit 8).
     private bool _inPlace;
-    // Some file of this session arrives beside a version standing at its name, which stays until its commit.
-    private bool _replacesStanding;
     private int _readingInPlace;
     // With --checksum, the chunk's files that may be in place: read together, on every core, after the chunk's other
     // entries are prepared, then prepared in turn (ReadInPlace).
@@ -523,7 +521,33 @@ internal sealed partial class ReceiverSession
         }
         if (needed > _freeAtStart)
             throw new SingularityException(ErrorCode.DiskFull, $"disk full: the transfer needs {ByteSize.Format(needed)} but the destination has {ByteSize.Format(_freeAtStart)} free; free space (partial files of interrupted sends count: `sglty partials` lists them) or choose another destination"
-                + (_replacesStanding ? "; or send with --inplace, which writes changed files where they stand and needs no room for a second copy" : ""));
+                + (needed - RoomInPlaceWouldSpare() <= _freeAtStart ? "; or send with --inplace, which writes changed files where they stand and needs no room for a second copy" : ""));
+    }
+
+    /// <summary>
+    /// The room --inplace would spare the files prepared so far, read once, when the destination is found too small:
+    /// each whose version standing at its name it would write where it stands (as <see cref="InPlaceBasisOf"/> takes
+    /// one: a regular file with no other name, whose mode this process may change; Linux, no backups) needs no second
+    /// copy, up to the smaller of the two lengths.
+    /// </summary>
+    private long RoomInPlaceWouldSpare()
+    {
+        if (_inPlace || _backups is not null || !OperatingSystem.IsLinux()) return 0;
+        long spared = 0;
+        foreach (var file in _files)
+        {
+            if (file is null) continue;
+            try
+            {
+                using var standing = SpecialFiles.OpenRegularNotFollowing(file.FinalPath);
+                if (standing is null || SpecialFiles.VersionOf(standing) is not { Names: 1 } || !SpecialFiles.MayChangeMode(standing)) continue;
+                spared += Math.Min(RandomAccess.GetLength(standing), file.Entry.Size);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+            }
+        }
+        return spared;
     }
 
     private void OnManifestChunk(ReadOnlySpan<byte> body)
@@ -783,8 +807,6 @@ internal sealed partial class ReceiverSession
             Interlocked.Add(ref _sumsHeld, file.SumsHeld);
         }
         HoldXattrs(file.Entry);
-        // A version standing at the name stays until this one's commit: a disk that cannot hold both is told of --inplace.
-        if (!fresh && !_replacesStanding && !_inPlace) _replacesStanding = standing?.Exists ?? File.Exists(full);
         _files[id] = file;
         _fileCount++;
         _offersLeft -= file.Offered.Count;
