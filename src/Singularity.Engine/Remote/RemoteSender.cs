@@ -184,7 +184,7 @@ public static class RemoteSender
                 // A pattern alone that matched nothing, which the send there cannot find: the pull says so in its words, once.
                 else if (keep && NotFoundAtLast(line, paths) is not null) shellProcess.Keep(line);
                 // sglty missing there: the pull says so in its words, once.
-                else if (keep && line == RemoteCommand.NotInstalled) shellProcess.Keep(line);
+                else if (keep && line.TrimEnd() == RemoteCommand.NotInstalled) shellProcess.Keep(line);
                 else
                 {
                     if (keep) shellProcess.Keep(line);
@@ -356,8 +356,10 @@ public static class RemoteSender
         if (last.Contains("standard input held no token line", StringComparison.Ordinal))
             throw new SingularityException(ErrorCode.ConnectionLost, $"'{shellProcess.Words}' gave the send on {source.Host} no standard input, which carries its token: give a remote shell that passes it on (not ssh -n)");
         // ssh's own failures exit 255, and a command not found 127; sglty's own lines there say what else went wrong.
-        if (code == 127 && !last.StartsWith("sglty: error", StringComparison.Ordinal))
-            throw new SingularityException(ErrorCode.ConnectionLost, $"could not start sglty on {source.Host}{(last == RemoteCommand.NotInstalled ? ": " + last["sglty: ".Length..] : "")}{(shell.Program is null ? "; install it there (on the PATH of its logins, or at ~/sglty/sglty), or name it with --sglty-path" : "; check --sglty-path")}");
+        // The words that look for it there said it is missing (held back, not passed on), whatever the code a wrapper gave.
+        bool notInstalled = shellProcess.Lines.Any(line => line.Trim() == RemoteCommand.NotInstalled);
+        if ((code == 127 && !last.StartsWith("sglty: error", StringComparison.Ordinal)) || notInstalled)
+            throw new SingularityException(ErrorCode.ConnectionLost, $"could not start sglty on {source.Host}{(notInstalled ? ": " + RemoteCommand.NotInstalled["sglty: ".Length..] : "")}{(shell.Program is null ? "; install it there (on the PATH of its logins, or at ~/sglty/sglty), or name it with --sglty-path" : "; check --sglty-path")}");
         // The connection dropped after a session here ended whole: everything arrived, whatever the send there could not say.
         if (code == 255 && done)
         {
