@@ -200,15 +200,26 @@ public sealed class ConcurrentPartialTests
             return new PartialFile(0, entry, target, Shard, durable: true, session: 1, preallocate: false, inPlace: basis);
         }
 
+        void Unlocked(string after)
+        {
+            using var handle = SpecialFiles.OpenRegularNotFollowing(target)!;
+            Assert.True(SpecialFiles.TryLockExclusive(handle), $"the file is still locked after {after}");
+        }
+
         var abandoned = InPlace();
         Assert.True(abandoned.TryClaim(0, out _));
-        using (DescriptorCopies.Of(target)) abandoned.Abandon();
+        using (DescriptorCopies.Of(target))
+        {
+            abandoned.Abandon();
+            Unlocked("its abandon");
+        }
         var committed = InPlace();
         Assert.True(WriteShards(committed, data, 0, 2));
-        using (DescriptorCopies.Of(target)) SealAndCommit(committed, data);
-
-        using var handle = SpecialFiles.OpenRegularNotFollowing(target)!;
-        Assert.True(SpecialFiles.TryLockExclusive(handle), "the file is still locked");
+        using (DescriptorCopies.Of(target))
+        {
+            SealAndCommit(committed, data);
+            Unlocked("its commit");
+        }
     }
 
     /// <summary>

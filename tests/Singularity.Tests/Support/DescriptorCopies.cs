@@ -27,7 +27,8 @@ internal sealed class DescriptorCopies : IDisposable
                 continue;
             }
             if (target != path || !int.TryParse(Path.GetFileName(link), out int descriptor)) continue;
-            int copy = dup(descriptor);
+            // Closed on exec, as the child's own are: a process another test starts meanwhile does not keep it.
+            int copy = fcntl(descriptor, DuplicateClosedOnExec, 0);
             if (copy >= 0) copies._copies.Add(copy);
         }
         Assert.NotEmpty(copies._copies);
@@ -41,8 +42,10 @@ internal sealed class DescriptorCopies : IDisposable
     }
 
 #pragma warning disable SYSLIB1054
+    private const int DuplicateClosedOnExec = 1030; // F_DUPFD_CLOEXEC
+
     [DllImport("libc")]
-    private static extern int dup(int descriptor);
+    private static extern int fcntl(int descriptor, int command, int lowest);
 
     [DllImport("libc")]
     private static extern int close(int descriptor);
