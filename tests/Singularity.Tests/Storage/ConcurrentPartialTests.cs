@@ -137,6 +137,14 @@ public sealed class ConcurrentPartialTests
         Assert.NotEqual(PartialFile.TemporaryName(name, null), PartialFile.TemporaryName(new string('n', 200) + new string('é', 26) + "x", null));
     }
 
+    /// <summary>A record of <paramref name="entry"/> to be written into <paramref name="target"/> where it stands, as it stands now, none of its shards offered.</summary>
+    private static PartialFile InPlaceAt(string target, ManifestEntry entry)
+    {
+        using var standing = SpecialFiles.OpenRegularNotFollowing(target)!;
+        var basis = new InPlaceBasis(SpecialFiles.VersionOf(standing)!.Value, RandomAccess.GetLength(standing), new Dictionary<int, ulong>());
+        return new PartialFile(0, entry, target, Shard, durable: true, session: 1, preallocate: false, inPlace: basis);
+    }
+
     /// <summary>
     /// A file to be written in place opens only the file whose shards were read, as it was then: one written to since,
     /// one a local user swapped in at its name (renamed over it), and a link there are refused, as busy, so the sender
@@ -150,12 +158,7 @@ public sealed class ConcurrentPartialTests
         using var temp = new TempDirectory();
         string target = TestFiles.Create(Path.Combine(temp.Path, "f"), 2 * Shard, seed: 1);
         var entry = new ManifestEntry(EntryKind.File, "f", 2 * Shard, Mode, 0, null);
-        PartialFile InPlace()
-        {
-            using var standing = SpecialFiles.OpenRegularNotFollowing(target)!;
-            var basis = new InPlaceBasis(SpecialFiles.VersionOf(standing)!.Value, RandomAccess.GetLength(standing), new Dictionary<int, ulong>());
-            return new PartialFile(0, entry, target, Shard, durable: true, session: 1, preallocate: false, inPlace: basis);
-        }
+        PartialFile InPlace() => InPlaceAt(target, entry);
 
         byte[] before = File.ReadAllBytes(target);
         var first = InPlace();
@@ -193,12 +196,7 @@ public sealed class ConcurrentPartialTests
         byte[] data = Data(2 * Shard, 7);
         string target = TestFiles.Create(Path.Combine(temp.Path, "f"), 2 * Shard, seed: 6);
         var entry = new ManifestEntry(EntryKind.File, "f", 2 * Shard, Mode, 0, null);
-        PartialFile InPlace()
-        {
-            using var standing = SpecialFiles.OpenRegularNotFollowing(target)!;
-            var basis = new InPlaceBasis(SpecialFiles.VersionOf(standing)!.Value, RandomAccess.GetLength(standing), new Dictionary<int, ulong>());
-            return new PartialFile(0, entry, target, Shard, durable: true, session: 1, preallocate: false, inPlace: basis);
-        }
+        PartialFile InPlace() => InPlaceAt(target, entry);
 
         void Unlocked(string after)
         {
@@ -235,12 +233,7 @@ public sealed class ConcurrentPartialTests
         byte[] data = Data(2 * Shard, seed: 5);
         var mtime = new DateTime(2020, 1, 1, 0, 0, 0, DateTimeKind.Utc);
         var entry = new ManifestEntry(EntryKind.File, "f", data.Length, Mode, SourceScanner.ToNanoseconds(mtime), null);
-        PartialFile InPlace()
-        {
-            using var standing = SpecialFiles.OpenRegularNotFollowing(target)!;
-            var basis = new InPlaceBasis(SpecialFiles.VersionOf(standing)!.Value, RandomAccess.GetLength(standing), new Dictionary<int, ulong>());
-            return new PartialFile(0, entry, target, Shard, durable: true, session: 1, preallocate: false, inPlace: basis);
-        }
+        PartialFile InPlace() => InPlaceAt(target, entry);
 
         var wrong = InPlace();
         Assert.True(WriteShards(wrong, data, 0, 2));
