@@ -802,7 +802,8 @@ internal static partial class SendCommand
             int keptAmiss = result.SourcesKept.Count(kept => !kept.AsAsked);
             bool partial = result.EntriesNotDeleted > 0 || keptAmiss > 0 || result.XattrsNotSet;
             int limited = result.EntriesLeftByLimit > 0 ? Errors.DeletionLimit : 0;
-            if (json) WriteJson(result, partial || result.NotSent.Count > 0 ? Errors.PartialTransfer : limited, options.ListSent, lines is not null);
+            int leftOut = LeftOutCode(result, partial);
+            if (json) WriteJson(result, partial || result.NotSent.Count > 0 ? leftOut : limited, options.ListSent, lines is not null);
             WriteStats(result, stats, human, quiet);
             if (result.EntriesNotDeleted > 0)
                 Say(log, $"sglty: error: {Count.Of(result.EntriesNotDeleted, "entry", "entries")} at the receiver could not be deleted; the receiver's log names them");
@@ -815,15 +816,17 @@ internal static partial class SendCommand
             if (result.NotSent.Count == 0) return partial ? Errors.PartialTransfer : limited;
             // As rsync ends a transfer that skipped what it could not read or write: the rest arrived, and the exit says not all did.
             int missing = result.NotSent.Count(entry => entry.NotFound), attributes = result.NotSent.Count(entry => entry.ForAttributes), refused = result.NotSent.Count(entry => entry.NameRefused);
-            int unread = result.NotSent.Count(entry => !entry.AtReceiver) - missing - attributes - refused, unwritten = result.NotSent.Count - unread - missing - attributes - refused;
+            int vanished = result.NotSent.Count(entry => entry.Vanished);
+            int unread = result.NotSent.Count(entry => !entry.AtReceiver) - missing - attributes - refused - vanished, unwritten = result.NotSent.Count - unread - missing - attributes - refused - vanished;
             var why = new List<string>();
             if (missing > 0) why.Add($"{Count.Of(missing, "path given", "paths given")} could not be found or taken");
+            if (vanished > 0) why.Add($"{Count.Of(vanished, "file")} vanished since the scan and {(vanished == 1 ? "was" : "were")} not sent");
             if (unread > 0) why.Add($"{Count.Of(unread, "entry", "entries")} could not be read and {(unread == 1 ? "was" : "were")} not sent");
             if (attributes > 0) why.Add($"{Count.Of(attributes, "entry", "entries")} {(attributes == 1 ? "was" : "were")} not sent, as {(attributes == 1 ? "its" : "their")} extended attributes or ACLs could not be read or could not travel");
             if (refused > 0) why.Add($"{Count.Of(refused, "entry", "entries")} {(refused == 1 ? "was" : "were")} not sent, as {(refused == 1 ? "its name ends" : "their names end")} as a receiver's partial files do");
             if (unwritten > 0) why.Add($"{Count.Of(unwritten, "entry", "entries")} could not be written at the receiver");
             Say(log, $"sglty: error: {string.Join("; ", why)} (named above); {(NothingArrived(result) ? "nothing was sent" : "everything else arrived")}");
-            return Errors.PartialTransfer;
+            return leftOut;
         }
         catch (Exception) when (Errors.Interrupted)
         {
@@ -872,13 +875,20 @@ internal static partial class SendCommand
         options.Force && !options.DeleteExtraneous && !options.DeleteMissingArgs ? "that stood in the way of the source's entries" : "that the source no longer has";
 
     /// <summary>
+    /// The code of a send that left entries out, or fell short otherwise (<paramref name="partial"/>): 24 where every
+    /// entry left out vanished since the scan, as rsync's, else 23.
+    /// </summary>
+    private static int LeftOutCode(SendResult result, bool partial) =>
+        !partial && result.NotSent.Count > 0 && result.NotSent.All(entry => entry.Vanished) ? Errors.VanishedSources : Errors.PartialTransfer;
+
+    /// <summary>
     /// A dry run's answer: on stdout the files a send would send and what it would delete, as rsync -n lists them (with
     /// -i or --out-format, what it would change, as rsync -ni lists it); then the counts, and with --stats rsync's.
     /// </summary>
     private static int DryRunReport(SendResult result, TransferOptions options, SendOutput output, TransferLog? log)
     {
         var (json, lines, quiet, stats, _, names, _, human) = output;
-        int exitCode = result.NotSent.Count > 0 || result.EntriesNotDeleted > 0 ? Errors.PartialTransfer : result.EntriesLeftByLimit > 0 ? Errors.DeletionLimit : 0;
+        int exitCode = result.NotSent.Count > 0 || result.EntriesNotDeleted > 0 ? LeftOutCode(result, result.EntriesNotDeleted > 0) : result.EntriesLeftByLimit > 0 ? Errors.DeletionLimit : 0;
         if (json)
         {
             WriteJson(result, exitCode, itemized: lines is not null);

@@ -74,6 +74,12 @@ internal static partial class Errors
     /// <summary>A send that left out entries it could not read, and delivered the rest (rsync's code for the same).</summary>
     public const int PartialTransfer = 23;
 
+    /// <summary>
+    /// A send whose every entry left out was a file gone since the scan, with everything else delivered (rsync's code for
+    /// vanished source files, which scripts that copy live data take for success).
+    /// </summary>
+    public const int VanishedSources = 24;
+
     /// <summary>A send whose deletion stopped at --max-delete, with everything else delivered (rsync's code for the same).</summary>
     public const int DeletionLimit = 25;
 

@@ -178,6 +178,9 @@ public sealed record NotSentEntry(string Path, string Reason)
     /// </summary>
     public bool NameRefused { get; init; }
 
+    /// <summary>A file gone since the scan: nothing stood at its name when it was to be read (rsync's vanished file).</summary>
+    public bool Vanished { get; init; }
+
     /// <summary>A file of the source left out (counted in <see cref="SendResult.Files"/>): not a directory, a link, a special, a path not found, nor a name refused.</summary>
     public bool IsFile => !IsDirectory && !IsLink && !IsSpecial && !NotFound && !NameRefused;
 }

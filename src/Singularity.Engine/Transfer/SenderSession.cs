@@ -1170,7 +1170,7 @@ internal sealed partial class SenderSession
     {
         if (!file.TryDrop()) return;
         ForgetBasis(file);
-        lock (_notSent) _notSent.Add(new NotSentEntry(file.Entry.Path, reason.Message) { Bytes = file.Entry.Size });
+        lock (_notSent) _notSent.Add(new NotSentEntry(file.Entry.Path, reason.Message) { Bytes = file.Entry.Size, Vanished = reason.InnerException is FileNotFoundException or DirectoryNotFoundException });
         _events?.Invoke($"not sending '{file.Entry.Path}': {reason.Message}");
         _control!.PostBatchItem(ControlMessageType.FilesDropped, file.Id);
         Interlocked.Increment(ref _progressEvents);
