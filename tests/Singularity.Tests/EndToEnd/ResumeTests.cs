@@ -164,17 +164,26 @@ public sealed class ResumeTests
         if (budgetSeconds == 0) Assert.Equal(before, File.ReadAllBytes(journal));
     }
 
+    /// <summary>
+    /// The partial of f.bin in <paramref name="directory"/> as a failed session of 64 KiB shards leaves it, its first 4
+    /// of 8 shards journaled: the file's bytes, the partial's and the journal's paths, and the file's entry.
+    /// </summary>
+    private static (byte[] Data, string Partial, string Journal, ManifestEntry Entry) HalfJournaled(string directory, int seed)
+    {
+        byte[] data = PartialFixtures.Data(8 * PartialFixtures.Shard, seed);
+        string final = Path.Combine(directory, "f.bin");
+        PartialFixtures.LeaveJournaled(final, data, shards: 4);
+        string partial = PartialFile.ResumablePathFor(final);
+        return (data, partial, ResumeJournal.PathFor(partial), new ManifestEntry(EntryKind.File, "f.bin", data.Length, PartialFixtures.Mode, 0, null));
+    }
+
     /// <summary>A read again that is told to stop (a chunk's time for it is up) keeps the shards it hashed whole, and nothing after them.</summary>
     [SkippableFact]
     public void A_read_again_stopped_part_way_keeps_what_it_hashed()
     {
         Skip.IfNot(OperatingSystem.IsLinux(), "partials are read again where a link at their name is never followed");
         using var temp = new TempDirectory();
-        byte[] data = PartialFixtures.Data(8 * PartialFixtures.Shard, seed: 42);
-        string final = Path.Combine(temp.Path, "f.bin");
-        PartialFixtures.LeaveJournaled(final, data, shards: 4);
-        string partial = PartialFile.ResumablePathFor(final);
-        var entry = new ManifestEntry(EntryKind.File, "f.bin", data.Length, PartialFixtures.Mode, 0, null);
+        var (data, partial, _, entry) = HalfJournaled(temp.Path, seed: 42);
         int reads = 0;
 
         // Shards of 16 KiB are read one at a time: the fifth read is told to stop.
@@ -194,11 +203,7 @@ public sealed class ResumeTests
     {
         Skip.IfNot(OperatingSystem.IsLinux(), "partials are read again where a link at their name is never followed");
         using var temp = new TempDirectory();
-        byte[] data = PartialFixtures.Data(8 * PartialFixtures.Shard, seed: 43);
-        string final = Path.Combine(temp.Path, "f.bin");
-        PartialFixtures.LeaveJournaled(final, data, shards: 4);
-        string partial = PartialFile.ResumablePathFor(final), journal = ResumeJournal.PathFor(partial);
-        var entry = new ManifestEntry(EntryKind.File, "f.bin", data.Length, PartialFixtures.Mode, 0, null);
+        var (data, partial, journal, entry) = HalfJournaled(temp.Path, seed: 43);
         var copies = new List<DescriptorCopies>();
 
         try
@@ -232,11 +237,7 @@ public sealed class ResumeTests
     {
         Skip.IfNot(OperatingSystem.IsLinux(), "partials are read again where a link at their name is never followed");
         using var temp = new TempDirectory();
-        byte[] data = PartialFixtures.Data(8 * PartialFixtures.Shard, seed: 40);
-        string final = Path.Combine(temp.Sub("dst"), "f.bin");
-        PartialFixtures.LeaveJournaled(final, data, shards: 4);
-        string partial = PartialFile.ResumablePathFor(final), journal = ResumeJournal.PathFor(partial);
-        var entry = new ManifestEntry(EntryKind.File, "f.bin", data.Length, PartialFixtures.Mode, 0, null);
+        var (data, partial, journal, entry) = HalfJournaled(temp.Sub("dst"), seed: 40);
         byte[] before = File.ReadAllBytes(journal);
         int Reshard() => JournalReshard.Reshard(partial, entry, 16 << 10, int.MaxValue, long.MaxValue, 4 << 10, () => true);
 
