@@ -816,8 +816,8 @@ internal static partial class SendCommand
             if (result.NotSent.Count == 0) return partial ? Errors.PartialTransfer : limited;
             // As rsync ends a transfer that skipped what it could not read or write: the rest arrived, and the exit says not all did.
             int missing = result.NotSent.Count(entry => entry.NotFound), attributes = result.NotSent.Count(entry => entry.ForAttributes), refused = result.NotSent.Count(entry => entry.NameRefused);
-            int vanished = result.NotSent.Count(entry => entry.Vanished);
-            int unread = result.NotSent.Count(entry => !entry.AtReceiver) - missing - attributes - refused - vanished, unwritten = result.NotSent.Count - unread - missing - attributes - refused - vanished;
+            int vanished = result.NotSent.Count(entry => entry.Vanished), unwritten = result.NotSent.Count(entry => entry.AtReceiver);
+            int unread = result.NotSent.Count - unwritten - missing - attributes - refused - vanished;
             var why = new List<string>();
             if (missing > 0) why.Add($"{Count.Of(missing, "path given", "paths given")} could not be found or taken");
             if (vanished > 0) why.Add($"{Count.Of(vanished, "file")} vanished since the scan and {(vanished == 1 ? "was" : "were")} not sent");
