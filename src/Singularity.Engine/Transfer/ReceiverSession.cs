@@ -526,9 +526,9 @@ internal sealed partial class ReceiverSession
 
     /// <summary>
     /// The room --inplace would spare the files prepared so far, read once, when the destination is found too small:
-    /// each whose version standing at its name it would write where it stands (as <see cref="InPlaceBasisOf"/> takes
-    /// one: a regular file with no other name, whose mode this process may change; Linux, no backups) needs no second
-    /// copy, up to the smaller of the two lengths.
+    /// each whose version standing at its name it would write where it stands (<see cref="WritableWhereItStands"/>, as
+    /// <see cref="InPlaceBasisOf"/> takes one; Linux, no backups) needs no second copy, up to the smaller of the two
+    /// lengths.
     /// </summary>
     private long RoomInPlaceWouldSpare()
     {
@@ -539,8 +539,8 @@ internal sealed partial class ReceiverSession
             if (file is null) continue;
             try
             {
-                using var standing = SpecialFiles.OpenRegularNotFollowing(file.FinalPath);
-                if (standing is null || SpecialFiles.VersionOf(standing) is not { Names: 1 } || !SpecialFiles.MayChangeMode(standing)) continue;
+                using var standing = SpecialFiles.OpenRegularForWritingNotFollowing(file.FinalPath);
+                if (standing is null || WritableWhereItStands(standing, file.FinalPath) is null) continue;
                 spared += Math.Min(RandomAccess.GetLength(standing), file.Entry.Size);
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -1456,9 +1456,7 @@ internal sealed partial class ReceiverSession
         using (standing)
         {
             // Its version before its shards are read: a write meanwhile shows when it is opened to be written.
-            if (SpecialFiles.OpenedElsewhere(standing, full) || !SpecialFiles.MayChangeMode(standing) || SpecialFiles.VersionOf(standing) is not { } version
-                || version.Names != 1)
-                return null;
+            if (WritableWhereItStands(standing, full) is not { } version) return null;
             long length = RandomAccess.GetLength(standing);
             if (!_delta || _offersLeft <= 0 || SpecialFiles.ChangedLately(version.Changed))
                 return new InPlaceBasis(version, length, System.Collections.ObjectModel.ReadOnlyDictionary<int, ulong>.Empty);
@@ -1472,6 +1470,15 @@ internal sealed partial class ReceiverSession
             }
         }
     }
+
+    /// <summary>
+    /// The version of the regular file <paramref name="standing"/> at <paramref name="full"/>, opened for writing, where
+    /// --inplace may write it where it stands: not busy (a running program), a mode this process may change (its own,
+    /// or root's), and no other name; null otherwise.
+    /// </summary>
+    private static (ulong Device, ulong Inode, long Changed, uint Names)? WritableWhereItStands(SafeFileHandle standing, string full) =>
+        SpecialFiles.OpenedElsewhere(standing, full) || !SpecialFiles.MayChangeMode(standing) || SpecialFiles.VersionOf(standing) is not { Names: 1 } version
+            ? null : version;
 
     /// <summary>Runs <paramref name="read"/>, a read of files in place, counted so the sender hears the receiver is at work meanwhile.</summary>
     private T ReadingInPlace<T>(Func<T> read)
