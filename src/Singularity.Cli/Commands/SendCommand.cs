@@ -820,7 +820,9 @@ internal static partial class SendCommand
             int unread = result.NotSent.Count - unwritten - missing - attributes - refused - vanished;
             var why = new List<string>();
             if (missing > 0) why.Add($"{Count.Of(missing, "path given", "paths given")} could not be found or taken");
-            if (vanished > 0) why.Add($"{Count.Of(vanished, "file")} vanished since the scan and {(vanished == 1 ? "was" : "were")} not sent");
+            // A directory vanishes between its listing and the walk into it: it was sent, without what it held.
+            bool directoryVanished = result.NotSent.Any(entry => entry is { Vanished: true, IsDirectory: true });
+            if (vanished > 0) why.Add($"{(directoryVanished ? Count.Of(vanished, "entry", "entries") : Count.Of(vanished, "file"))} vanished since the scan and {(vanished == 1 ? "was" : "were")} not sent");
             if (unread > 0) why.Add($"{Count.Of(unread, "entry", "entries")} could not be read and {(unread == 1 ? "was" : "were")} not sent");
             if (attributes > 0) why.Add($"{Count.Of(attributes, "entry", "entries")} {(attributes == 1 ? "was" : "were")} not sent, as {(attributes == 1 ? "its" : "their")} extended attributes or ACLs could not be read or could not travel");
             if (refused > 0) why.Add($"{Count.Of(refused, "entry", "entries")} {(refused == 1 ? "was" : "were")} not sent, as {(refused == 1 ? "its name ends" : "their names end")} as a receiver's partial files do");

@@ -59,4 +59,6 @@ internal enum ControlMessageType : byte
     Itemized = 27,
     /// <summary>R→S, only with OpenSession's delta flag to a sender whose Hello set capability bit 0, before the ManifestAccepted that covers the file, after its offers, once a file (in pieces to a sender that set bit 1): the sums of the blocks of the version it seeded the file's partial from, or summed alone, by which the sender sends shards as patches (data frame flag bit 3).</summary>
     BasisSums = 28,
+    /// <summary>S→R, only to a receiver whose HelloReply set capability bit 1, after the file's acceptance and before any shard of it: batched ids of files gone since the scan, left out as FilesDropped leaves them, which do not stop the receiver's deletion.</summary>
+    FilesVanished = 29,
 }

@@ -25,6 +25,12 @@ internal static class WireFormat
     /// </summary>
     public const uint CapabilitySumsAlone = 2;
 
+    /// <summary>
+    /// Capability bit 1 of a HelloReply: the receiver takes FilesVanished, files gone since the scan that do not stop its
+    /// deletion (PROTOCOL §2.2), as rsync's vanished files do not. A sender sends one to no other receiver.
+    /// </summary>
+    public const uint CapabilityVanished = 2;
+
     /// <summary>A check over a header's first bytes: XXH3-64 with seed 0.</summary>
     public static ulong HeaderCheck(ReadOnlySpan<byte> covered) => XxHash3.HashToUInt64(covered);
 

@@ -386,7 +386,8 @@ internal static class SourceScanner
             {
                 string reason = ex is UnauthorizedAccessException ? "permission denied" : ex.Message;
                 string shown = prefix.Length > 0 ? prefix : directory.FullName + "/";
-                notSent.Add(new NotSentEntry(shown, $"cannot read directory: {reason}") { IsDirectory = true });
+                // Gone since it was listed: vanished, as rsync's opendir's ENOENT is.
+                notSent.Add(new NotSentEntry(shown, $"cannot read directory: {reason}") { IsDirectory = true, Vanished = ex is DirectoryNotFoundException });
                 skipped?.Invoke($"not sending the contents of '{shown}': cannot read directory: {reason}");
                 return;
             }

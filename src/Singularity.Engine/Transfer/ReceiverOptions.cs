@@ -49,6 +49,9 @@ public sealed record ReceiverOptions
     /// <summary>Flushes of finished files that take this long on average go to threads of their own, so lanes keep receiving (a disk's fsync); quicker ones stay on the lane.</summary>
     internal TimeSpan SlowFlush { get; init; } = TimeSpan.FromMicroseconds(200);
 
+    /// <summary>What a HelloReply tells a sender this receiver takes (PROTOCOL §2.2); tests leave bits out to be a receiver from before them.</summary>
+    internal uint Capabilities { get; init; } = Protocol.WireFormat.CapabilityPatches | Protocol.WireFormat.CapabilityVanished;
+
     /// <summary>How often, at most, a session deleting what the source no longer has tells the sender it is still at work. Internal: tests make it 0.</summary>
     internal TimeSpan StillWorkingInterval { get; init; } = TimeSpan.FromSeconds(1);
 

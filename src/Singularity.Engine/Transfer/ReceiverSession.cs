@@ -98,6 +98,8 @@ internal sealed partial class ReceiverSession
     private long _chunkUnchangedBytes;
     private int _filesUnchanged;
     private int _filesDropped;
+    // Of those, files gone since the scan (FilesVanished), which do not stop the deletion.
+    private int _filesVanished;
     // The sender asked for what the manifest's directories hold beyond it to be deleted at the end (and the root's
     // too); what was deleted, once done.
     private bool _deleteExtraneous;
@@ -273,7 +275,8 @@ internal sealed partial class ReceiverSession
                     if (OnFilesSealed(body.Span) is { } ready) await CommitElsewhereAsync(ready, cancellationToken).ConfigureAwait(false);
                     break;
                 case ControlMessageType.FilesDropped:
-                    OnDropped(body.Span);
+                case ControlMessageType.FilesVanished:
+                    OnDropped(body.Span, type);
                     break;
                 case ControlMessageType.ShardsKept:
                     if (OnShardsKept(body.Span) is { } kept) await CommitElsewhereAsync(kept, cancellationToken).ConfigureAwait(false);
@@ -1606,29 +1609,36 @@ internal sealed partial class ReceiverSession
     }
 
     /// <summary>
-    /// Files the sender could not read and left out: each is abandoned as a failed session abandons its files (a
-    /// resumable partial stays for a later session), and counts as settled, so the session can still finish.
+    /// Files the sender could not read and left out (FilesDropped), or found gone since the scan (FilesVanished): each
+    /// is abandoned as a failed session abandons its files (a resumable partial stays for a later session), and counts
+    /// as settled, so the session can still finish. Only the first kind stops the deletion.
     /// </summary>
-    private void OnDropped(ReadOnlySpan<byte> body)
+    private void OnDropped(ReadOnlySpan<byte> body, ControlMessageType type)
     {
-        int count = ControlBatch.Count(body, 4, ControlMessageType.FilesDropped);
+        int count = ControlBatch.Count(body, 4, type);
         for (int i = 0; i < count; i++)
         {
             uint id = BinaryPrimitives.ReadUInt32LittleEndian(ControlBatch.Item(body, 4, i));
             // A dry run settled its files at their acceptance; one the sender could not open still counts, to skip the deletion as a real send would.
             if (_dryRun && SlotOf(id) == Released)
             {
-                Interlocked.Increment(ref _filesDropped);
+                CountDropped(type);
                 continue;
             }
             var file = FileById(id);
             if (file == Failed) continue;
             try { file.GiveUp(); }
             catch (Exception ex) when (ex is not SingularityException) { throw StorageErrors.Describe(ex, $"giving up '{file.Entry.Path}'"); }
-            Interlocked.Increment(ref _filesDropped);
+            CountDropped(type);
             Settle(file.Id);
             LinkedFileDropped(file);
         }
+    }
+
+    private void CountDropped(ControlMessageType type)
+    {
+        Interlocked.Increment(ref _filesDropped);
+        if (type == ControlMessageType.FilesVanished) Interlocked.Increment(ref _filesVanished);
     }
 
     /// <summary>Counts a file settled (committed, left in place, given up or failed) and gives its slot to <see cref="Released"/>, or to <paramref name="slot"/>.</summary>
@@ -1726,7 +1736,9 @@ internal sealed partial class ReceiverSession
         // Before the directories get their times: deleting in them changes those. Directories only while no other
         // session is receiving (see RemovalGate), and no other starts until their modes and times are set too: a
         // directory removed could otherwise turn into a link before the walk that sets them.
-        bool deleting = _deleteExtraneous && (_ignoreErrors || (_filesDropped == 0 && Volatile.Read(ref _entriesFailed) == 0));
+        // A file gone since the scan does not stop it, as rsync's vanished files do not: its name is in the manifest, so
+        // what stands there stays.
+        bool deleting = _deleteExtraneous && (_ignoreErrors || (_filesDropped == _filesVanished && Volatile.Read(ref _entriesFailed) == 0));
         // Names asked for go whatever else was left out: each was asked for itself.
         bool named = _deleteNamed is { Count: > 0 };
         if (_dryRun)

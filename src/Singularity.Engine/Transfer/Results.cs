@@ -178,7 +178,7 @@ public sealed record NotSentEntry(string Path, string Reason)
     /// </summary>
     public bool NameRefused { get; init; }
 
-    /// <summary>A file gone since the scan: nothing stood at its name when it was to be read (rsync's vanished file).</summary>
+    /// <summary>Gone since the scan (rsync's vanished file): nothing stood at a file's name when it was to be read, or at a directory's when the scan walked into it, which was sent without what it held.</summary>
     public bool Vanished { get; init; }
 
     /// <summary>A file of the source left out (counted in <see cref="SendResult.Files"/>): not a directory, a link, a special, a path not found, nor a name refused.</summary>

@@ -81,6 +81,7 @@ internal sealed partial class SenderSession
                 await connection.WriteAsync(pending.ClientFinished, _cts.Token).ConfigureAwait(false);
                 _keys = pending.Keys;
                 _session = answer.Session;
+                _receiverTakesVanished = (answer.Capabilities & WireFormat.CapabilityVanished) != 0;
             }
             else if (answer.Session != session)
             {

@@ -104,6 +104,8 @@ internal sealed partial class SenderSession
     // With a most deletions (rsync --max-delete): the entries the receiver left once it reached it.
     private int _entriesLeftByLimit;
     private bool _deletionRan;
+    // The receiver's HelloReply set capability bit 1: a file gone since the scan goes as FilesVanished.
+    private bool _receiverTakesVanished;
     // The receiver could not give some entries all the extended attributes or ACLs sent (SessionDone flags bit 1).
     private bool _xattrsNotSet;
     // Files counted as committed that moved no data: found in place (FilesPresent) or left out (FilesDropped).
@@ -274,8 +276,9 @@ internal sealed partial class SenderSession
             | (options.Force ? MoreSessionFlags.Force : 0);
         if (_moreFlags != 0) _sessionFlags |= OpenSessionFlags.More;
         // A scan that left something out does not ask (the result says the deletion was skipped), unless told to
-        // delete whatever was left out (rsync --ignore-errors).
-        if (options.DeleteExtraneous && (_notSent.Count == 0 || options.IgnoreErrors))
+        // delete whatever was left out (rsync --ignore-errors), or all it left out vanished since it was listed, which
+        // does not stop rsync's deletion either.
+        if (options.DeleteExtraneous && (_notSent.TrueForAll(entry => entry.Vanished) || options.IgnoreErrors))
             _sessionFlags |= (ushort)(OpenSessionFlags.DeleteExtraneous | (CleansRoot(paths, options, _notSent) ? OpenSessionFlags.RootIsSent : 0)
                 | (options.OneFileSystem != MountPoints.Crossed ? OpenSessionFlags.OneFileSystem : 0));
         // Only a deletion reads the implied mark, and a receiver from before it refuses it: without one, none goes.
@@ -1165,14 +1168,19 @@ internal sealed partial class SenderSession
         LeaveOut(file, reason);
     }
 
-    /// <summary>Leaves out a file that could not be opened: named, told to the receiver (FilesDropped) and settled, once.</summary>
+    /// <summary>
+    /// Leaves out a file that could not be opened: named, told to the receiver and settled, once. One gone since the
+    /// scan goes as FilesVanished to a receiver that takes it, whose deletion it then does not stop, as rsync's
+    /// vanished files do not stop rsync's.
+    /// </summary>
     private void LeaveOut(SenderFile file, SingularityException reason)
     {
         if (!file.TryDrop()) return;
         ForgetBasis(file);
-        lock (_notSent) _notSent.Add(new NotSentEntry(file.Entry.Path, reason.Message) { Bytes = file.Entry.Size, Vanished = reason.InnerException is FileNotFoundException or DirectoryNotFoundException });
+        bool vanished = reason.InnerException is FileNotFoundException or DirectoryNotFoundException;
+        lock (_notSent) _notSent.Add(new NotSentEntry(file.Entry.Path, reason.Message) { Bytes = file.Entry.Size, Vanished = vanished });
         _events?.Invoke($"not sending '{file.Entry.Path}': {reason.Message}");
-        _control!.PostBatchItem(ControlMessageType.FilesDropped, file.Id);
+        _control!.PostBatchItem(vanished && _receiverTakesVanished ? ControlMessageType.FilesVanished : ControlMessageType.FilesDropped, file.Id);
         Interlocked.Increment(ref _progressEvents);
         SettleUnmoved(file);
     }

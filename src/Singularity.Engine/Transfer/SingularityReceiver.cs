@@ -323,7 +323,7 @@ public sealed class SingularityReceiver : IAsyncDisposable
             _pending[id] = new TaskCompletionSource<ReceiverSession?>(TaskCreationOptions.RunContinuationsAsynchronously);
             pendingId = id;
             byte[] reply = new byte[HelloReply.Size];
-            new HelloReply(ErrorCode.None, id, capabilities: WireFormat.CapabilityPatches, authLength: Handshake.ServerAuthSize).WriteTo(reply);
+            new HelloReply(ErrorCode.None, id, capabilities: _options.Capabilities, authLength: Handshake.ServerAuthSize).WriteTo(reply);
             var (serverAuth, pending) = Handshake.ServerRespond(hello, auth, reply, _options.Token, requested);
             await connection.WriteAsync(reply, timeout).ConfigureAwait(false);
             await connection.WriteAsync(serverAuth, timeout).ConfigureAwait(false);

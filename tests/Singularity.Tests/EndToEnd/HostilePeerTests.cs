@@ -626,19 +626,21 @@ public sealed class HostilePeerTests
     }
 
     /// <summary>
-    /// A sender gives a file up (FilesDropped) only before any of it arrived: one that gives up a file after sending and
-    /// sealing it, so that it could count once as committed and once as given up, ends its own session, and every
-    /// place it held in the receiver's budgets is given back.
+    /// A sender gives a file up (FilesDropped, or FilesVanished for one gone since the scan) only before any of it
+    /// arrived: one that gives up a file after sending and sealing it, so that it could count once as committed and
+    /// once as given up, ends its own session, and every place it held in the receiver's budgets is given back.
     /// </summary>
-    [Fact]
-    public async Task Giving_up_a_file_after_its_data_arrived_is_refused()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Giving_up_a_file_after_its_data_arrived_is_refused(bool vanished)
     {
         await using var peer = await OneFileSession.OpenAsync();
         var (receiver, destination, control, lane, session) = (peer.Receiver, peer.Destination, peer.Control, peer.Lane, peer.Session);
         byte[] payload = RandomNumberGenerator.GetBytes(100);
         await lane.Stream.WriteAsync(Frame(session, Digests.Shard(payload), payload, 0));
         Assert.NotNull(await control.ReadUntilAsync(ControlMessageType.ShardAcks));
-        await control.SendControlAsync(ControlMessageType.FilesDropped, RawReceiver.Batch([0]));
+        await control.SendControlAsync(vanished ? ControlMessageType.FilesVanished : ControlMessageType.FilesDropped, RawReceiver.Batch([0]));
 
         var result = await receiver.NextResultAsync();
         Assert.Equal(ErrorCode.ProtocolViolation, result.Error!.Code);

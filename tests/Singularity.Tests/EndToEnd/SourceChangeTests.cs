@@ -87,6 +87,81 @@ public sealed class SourceChangeTests
     }
 
     /// <summary>
+    /// A file gone between the scan and its read does not stop `--delete`, as rsync's vanished files do not: what the
+    /// source no longer has goes, the receiver's copy of the vanished file stays (its name was listed), and the send
+    /// exits 24; a dry run lists the deletion. A receiver from before FilesVanished (its HelloReply without capability
+    /// bit 1) is told FilesDropped, and deletes nothing, as before.
+    /// </summary>
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    public async Task A_file_that_vanished_since_the_scan_does_not_stop_the_deletion(bool receiverFromBefore, bool dryRun)
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("tree");
+        string kept = TestFiles.Create(Path.Combine(tree, "a.bin"), 100_000, seed: 1);
+        string gone = TestFiles.Create(Path.Combine(tree, "b.bin"), 100_000, seed: 2);
+        string destination = temp.Sub("dst");
+        string held = TestFiles.Create(Path.Combine(destination, "tree", "b.bin"), 5_000, seed: 3);
+        byte[] holds = File.ReadAllBytes(held);
+        string stale = TestFiles.Create(Path.Combine(destination, "tree", "stale.bin"), 5_000, seed: 4);
+        await using var receiver = new LoopbackReceiver(destination, adjust: receiverFromBefore ? options => options with { Capabilities = WireFormat.CapabilityPatches } : null);
+        await using var relay = new TcpRelay(receiver.Url);
+        relay.Hold = (_, _) =>
+        {
+            File.Delete(gone);
+            return Task.CompletedTask;
+        };
+        string[] dry = dryRun ? ["--dry-run"] : [];
+
+        var (exit, output, error) = await SgltyProcess.RunAsync(["send", tree, "--delete", .. dry, "--to", relay.Url.ToString()]);
+
+        Assert.True(exit == 24, error);
+        Assert.Contains("not sending 'tree/b.bin'", error);
+        Assert.Equal(holds, File.ReadAllBytes(held));
+        if (dryRun)
+        {
+            Assert.Contains("deleting tree/stale.bin\n", output);
+            Assert.True(File.Exists(stale));
+            return;
+        }
+        Assert.Contains("1 file vanished since the scan and was not sent", error);
+        TestFiles.AssertSameBytes(kept, Path.Combine(destination, "tree", "a.bin"));
+        Assert.Equal(receiverFromBefore, File.Exists(stale));
+        Assert.Equal(receiverFromBefore, error.Contains("the receiver did not delete what the source no longer has", StringComparison.Ordinal));
+    }
+
+    /// <summary>
+    /// A directory gone between its listing and the walk into it is left out as vanished, as rsync's opendir's ENOENT
+    /// is, and does not stop the deletion: the scan's own line for a FIFO before it (sorted first) removes it.
+    /// </summary>
+    [Fact]
+    public async Task A_directory_that_vanished_while_the_scan_ran_does_not_stop_the_deletion()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("tree");
+        TestFiles.CreateFifo(Path.Combine(tree, "a.fifo"));
+        string vanishing = Path.Combine(tree, "b");
+        TestFiles.Create(Path.Combine(vanishing, "c.bin"), 1_000, seed: 1);
+        string kept = TestFiles.Create(Path.Combine(tree, "d.bin"), 100_000, seed: 2);
+        string destination = temp.Sub("dst");
+        string stale = TestFiles.Create(Path.Combine(destination, "tree", "stale.bin"), 5_000, seed: 4);
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var result = await SingularitySender.SendAsync([tree], receiver.Url, new TransferOptions { DeleteExtraneous = true }, null, line =>
+        {
+            if (line.Contains("a.fifo", StringComparison.Ordinal) && Directory.Exists(vanishing)) Directory.Delete(vanishing, recursive: true);
+        });
+
+        var left = Assert.Single(result.NotSent);
+        Assert.True(left is { Path: "tree/b/", Vanished: true, IsDirectory: true }, $"{left.Path}: {left.Reason}");
+        Assert.False(result.DeletionSkipped);
+        Assert.False(File.Exists(stale));
+        TestFiles.AssertSameBytes(kept, Path.Combine(destination, "tree", "d.bin"));
+    }
+
+    /// <summary>
     /// A file of a tree swapped for a link after the scan (by a local user who can write in the tree), here to a
     /// longer file that would pass as the old one appended to, or for a FIFO or a link to one, whose open would wait
     /// for a writer for ever: nothing is read or sent, and the session ends (the guard turns a hang into a failure).
