@@ -234,7 +234,7 @@ internal static class RecvCommand
             if (result.FilesLinked > 0) besides.Add($"would link {Count.Of(result.FilesLinked, "file")} from --link-dest copies");
             if (result.FilesCompared > 0) besides.Add($"{Count.Of(result.FilesCompared, "file")} found unchanged in --compare-dest copies");
             if (result.FilesCopied > 0) besides.Add($"would copy {Count.Of(result.FilesCopied, "file")} from --copy-dest copies");
-            if (result.FilesNotSent > 0) besides.Add($"{result.FilesNotSent} the sender could not read");
+            if (result.FilesNotSent > 0) besides.Add($"{result.FilesNotSent} the sender could not read or found gone");
             if (result.EntriesFailed > 0) besides.Add($"{Count.Of(result.EntriesFailed, "entry", "entries")} could not be written here");
             if (result.EntriesDeleted > 0) besides.Add($"would delete {Count.Of(result.EntriesDeleted, "entry", "entries")}");
             if (result.EntriesLeftByLimit > 0) besides.Add($"would leave {Count.Of(result.EntriesLeftByLimit, "entry", "entries")} past the sender's --max-delete limit");
@@ -246,7 +246,7 @@ internal static class RecvCommand
         if (result.FilesLinked > 0) unchanged += $"; {Count.Of(result.FilesLinked, "file")} linked from --link-dest copies";
         if (result.FilesCompared > 0) unchanged += $"; {Count.Of(result.FilesCompared, "file")} found unchanged in --compare-dest copies, not made here";
         if (result.FilesCopied > 0) unchanged += $"; {Count.Of(result.FilesCopied, "file")} copied from --copy-dest copies";
-        if (result.FilesNotSent > 0) unchanged += $"; {result.FilesNotSent} the sender could not read";
+        if (result.FilesNotSent > 0) unchanged += $"; {result.FilesNotSent} the sender could not read or found gone";
         if (result.EntriesFailed > 0) unchanged += $"; {Count.Of(result.EntriesFailed, "entry", "entries")} could not be written here";
         if (result.EntriesDeleted > 0) unchanged += $"; deleted {Count.Of(result.EntriesDeleted, "entry", "entries")} the sender no longer has";
         if (result.EntriesNotDeleted > 0) unchanged += $"; {Count.Of(result.EntriesNotDeleted, "entry", "entries")} could not be deleted";

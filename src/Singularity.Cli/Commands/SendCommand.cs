@@ -815,19 +815,7 @@ internal static partial class SendCommand
                 Say(log, $"sglty: error: {Count.Of(keptAmiss, "source was", "sources were")} kept here, changed after {(keptAmiss == 1 ? "it was" : "they were")} read or not removable (named above); the receiver holds what was read: send again to move {(keptAmiss == 1 ? "it" : "them")} as {(keptAmiss == 1 ? "it is" : "they are")} now");
             if (result.NotSent.Count == 0) return partial ? Errors.PartialTransfer : limited;
             // As rsync ends a transfer that skipped what it could not read or write: the rest arrived, and the exit says not all did.
-            int missing = result.NotSent.Count(entry => entry.NotFound), attributes = result.NotSent.Count(entry => entry.ForAttributes), refused = result.NotSent.Count(entry => entry.NameRefused);
-            int vanished = result.NotSent.Count(entry => entry.Vanished), unwritten = result.NotSent.Count(entry => entry.AtReceiver);
-            int unread = result.NotSent.Count - unwritten - missing - attributes - refused - vanished;
-            var why = new List<string>();
-            if (missing > 0) why.Add($"{Count.Of(missing, "path given", "paths given")} could not be found or taken");
-            // A directory vanishes between its listing and the walk into it: it was sent, without what it held.
-            bool directoryVanished = result.NotSent.Any(entry => entry is { Vanished: true, IsDirectory: true });
-            if (vanished > 0) why.Add($"{(directoryVanished ? Count.Of(vanished, "entry", "entries") : Count.Of(vanished, "file"))} vanished since the scan and {(vanished == 1 ? "was" : "were")} not sent");
-            if (unread > 0) why.Add($"{Count.Of(unread, "entry", "entries")} could not be read and {(unread == 1 ? "was" : "were")} not sent");
-            if (attributes > 0) why.Add($"{Count.Of(attributes, "entry", "entries")} {(attributes == 1 ? "was" : "were")} not sent, as {(attributes == 1 ? "its" : "their")} extended attributes or ACLs could not be read or could not travel");
-            if (refused > 0) why.Add($"{Count.Of(refused, "entry", "entries")} {(refused == 1 ? "was" : "were")} not sent, as {(refused == 1 ? "its name ends" : "their names end")} as a receiver's partial files do");
-            if (unwritten > 0) why.Add($"{Count.Of(unwritten, "entry", "entries")} could not be written at the receiver");
-            Say(log, $"sglty: error: {string.Join("; ", why)} (named above); {(NothingArrived(result) ? "nothing was sent" : "everything else arrived")}");
+            Say(log, $"sglty: error: {WhyLeftOut(result.NotSent)} (named above); {(NothingArrived(result) ? "nothing was sent" : "everything else arrived")}");
             return leftOut;
         }
         catch (Exception) when (Errors.Interrupted)
@@ -1063,6 +1051,25 @@ internal static partial class SendCommand
             };
             throw new SingularityException(ErrorCode.BadPath, $"cannot read {option} '{path}': {why}");
         }
+    }
+
+    /// <summary>What the last line of a send that left entries out says of them, by kind.</summary>
+    internal static string WhyLeftOut(IReadOnlyList<NotSentEntry> notSent)
+    {
+        int missing = notSent.Count(entry => entry.NotFound), attributes = notSent.Count(entry => entry.ForAttributes), refused = notSent.Count(entry => entry.NameRefused);
+        // A directory vanishes between its listing and the walk into it: it was sent, without what it held.
+        int vanishedDirectories = notSent.Count(entry => entry is { Vanished: true, IsDirectory: true });
+        int vanished = notSent.Count(entry => entry.Vanished) - vanishedDirectories, unwritten = notSent.Count(entry => entry.AtReceiver);
+        int unread = notSent.Count - unwritten - missing - attributes - refused - vanished - vanishedDirectories;
+        var why = new List<string>();
+        if (missing > 0) why.Add($"{Count.Of(missing, "path given", "paths given")} could not be found or taken");
+        if (vanished > 0) why.Add($"{Count.Of(vanished, "file")} vanished since the scan and {(vanished == 1 ? "was" : "were")} not sent");
+        if (vanishedDirectories > 0) why.Add($"{Count.Of(vanishedDirectories, "directory", "directories")} vanished while the scan read {(vanishedDirectories == 1 ? "it, and was" : "them, and were")} sent empty");
+        if (unread > 0) why.Add($"{Count.Of(unread, "entry", "entries")} could not be read and {(unread == 1 ? "was" : "were")} not sent");
+        if (attributes > 0) why.Add($"{Count.Of(attributes, "entry", "entries")} {(attributes == 1 ? "was" : "were")} not sent, as {(attributes == 1 ? "its" : "their")} extended attributes or ACLs could not be read or could not travel");
+        if (refused > 0) why.Add($"{Count.Of(refused, "entry", "entries")} {(refused == 1 ? "was" : "were")} not sent, as {(refused == 1 ? "its name ends" : "their names end")} as a receiver's partial files do");
+        if (unwritten > 0) why.Add($"{Count.Of(unwritten, "entry", "entries")} could not be written at the receiver");
+        return string.Join("; ", why);
     }
 
     /// <summary>

@@ -386,8 +386,10 @@ internal static class SourceScanner
             {
                 string reason = ex is UnauthorizedAccessException ? "permission denied" : ex.Message;
                 string shown = prefix.Length > 0 ? prefix : directory.FullName + "/";
-                // Gone since it was listed: vanished, as rsync's opendir's ENOENT is.
-                notSent.Add(new NotSentEntry(shown, $"cannot read directory: {reason}") { IsDirectory = true, Vanished = ex is DirectoryNotFoundException });
+                // Gone since it was listed (ENOENT, as for rsync's opendir): vanished. Not something else standing there
+                // now, whose ENOTDIR .NET throws alike.
+                bool vanished = ex is DirectoryNotFoundException && !Path.Exists(directory.FullName);
+                notSent.Add(new NotSentEntry(shown, $"cannot read directory: {reason}") { IsDirectory = true, Vanished = vanished });
                 skipped?.Invoke($"not sending the contents of '{shown}': cannot read directory: {reason}");
                 return;
             }

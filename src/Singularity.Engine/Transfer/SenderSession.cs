@@ -1177,7 +1177,8 @@ internal sealed partial class SenderSession
     {
         if (!file.TryDrop()) return;
         ForgetBasis(file);
-        bool vanished = reason.InnerException is FileNotFoundException or DirectoryNotFoundException;
+        // ENOENT alone, as rsync's: a name on its way that is no longer a directory (ENOTDIR) is an error.
+        bool vanished = reason.InnerException is FileNotFoundException;
         lock (_notSent) _notSent.Add(new NotSentEntry(file.Entry.Path, reason.Message) { Bytes = file.Entry.Size, Vanished = vanished });
         _events?.Invoke($"not sending '{file.Entry.Path}': {reason.Message}");
         _control!.PostBatchItem(vanished && _receiverTakesVanished ? ControlMessageType.FilesVanished : ControlMessageType.FilesDropped, file.Id);

@@ -41,4 +41,13 @@ public sealed class SendSummaryTests
         // A file named twice in the left-out list (two attempts) counts once.
         Assert.False(SendCommand.NothingArrived(Result(2, 2, new NotSentEntry("a", "cannot read"), new NotSentEntry("a", "cannot read"))));
     }
+
+    [Fact]
+    public void The_last_line_names_what_vanished_by_kind()
+    {
+        Assert.Equal("1 file vanished since the scan and was not sent", SendCommand.WhyLeftOut([new NotSentEntry("t/a", "no such file") { Vanished = true }]));
+        Assert.Equal("2 files vanished since the scan and were not sent; 1 directory vanished while the scan read it, and was sent empty; 1 entry could not be read and was not sent",
+            SendCommand.WhyLeftOut([new NotSentEntry("t/a", "gone") { Vanished = true }, new NotSentEntry("t/b", "gone") { Vanished = true },
+                new NotSentEntry("t/d/", "cannot read directory") { IsDirectory = true, Vanished = true }, new NotSentEntry("t/c", "cannot read")]));
+    }
 }

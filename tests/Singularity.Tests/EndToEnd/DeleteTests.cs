@@ -270,6 +270,41 @@ public sealed class DeleteTests
     }
 
     /// <summary>
+    /// Files gone since the scan (FilesVanished) do not stop the deletion, and keep their copies at the receiver, their
+    /// names being sent; beside one given up for another reason (FilesDropped), nothing goes.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Files_that_vanished_do_not_stop_the_deletion_unless_another_was_given_up(bool alsoDropped)
+    {
+        using var temp = new TempDirectory();
+        string destination = temp.Sub("dst");
+        string kept = TestFiles.Create(Path.Combine(destination, "d", "f"), 50, seed: 1);
+        byte[] old = File.ReadAllBytes(kept);
+        string stale = TestFiles.Create(Path.Combine(destination, "d", "stale"), 10, seed: 2);
+        await using var receiver = new LoopbackReceiver(destination, new TransferOptions { Cipher = CipherSuite.None });
+        await using var peer = await RawPeer.ConnectAsync(receiver.Url);
+        var (_, answer, _) = await peer.OpenWithMoreFlagsAsync(receiver.Token, 4096, Singularity.Engine.Protocol.OpenSessionFlags.DeleteExtraneous, 0u, 0,
+            new Singularity.Engine.Protocol.ManifestEntry(Singularity.Engine.Protocol.EntryKind.Directory, "d", 0, (UnixFileMode)0b111_101_101, 0, null),
+            new Singularity.Engine.Protocol.ManifestEntry(Singularity.Engine.Protocol.EntryKind.File, "d/f", 100, (UnixFileMode)0b110_100_100, 0, null),
+            new Singularity.Engine.Protocol.ManifestEntry(Singularity.Engine.Protocol.EntryKind.File, "d/g", 100, (UnixFileMode)0b110_100_100, 0, null));
+        Assert.Equal(Singularity.Engine.Protocol.ControlMessageType.ManifestAccepted, answer);
+
+        await peer.SendControlAsync(Singularity.Engine.Protocol.ControlMessageType.FilesVanished, (alsoDropped ? RawReceiver.Batch([1]) : RawReceiver.Batch([1], [2])));
+        if (alsoDropped) await peer.SendControlAsync(Singularity.Engine.Protocol.ControlMessageType.FilesDropped, RawReceiver.Batch([2]));
+        await peer.SendControlAsync(Singularity.Engine.Protocol.ControlMessageType.Finish, []);
+        Assert.NotNull(await peer.ReadUntilAsync(Singularity.Engine.Protocol.ControlMessageType.SessionDone));
+
+        var result = await receiver.NextResultAsync();
+        Assert.True(result.Succeeded, result.Error?.Message);
+        Assert.Equal(old, File.ReadAllBytes(kept));
+        Assert.Equal(alsoDropped, File.Exists(stale));
+        Assert.Equal(alsoDropped ? 0 : 1, result.EntriesDeleted);
+        Assert.Equal(2, result.FilesNotSent);
+    }
+
+    /// <summary>
     /// A directory whose contents go into the destination's root, and that could not be listed (named by its full
     /// path in what was left out), leaves the root uncleaned: with --ignore-errors the root would otherwise be emptied.
     /// </summary>

@@ -134,10 +134,13 @@ public sealed class SourceChangeTests
 
     /// <summary>
     /// A directory gone between its listing and the walk into it is left out as vanished, as rsync's opendir's ENOENT
-    /// is, and does not stop the deletion: the scan's own line for a FIFO before it (sorted first) removes it.
+    /// is, and does not stop the deletion: the scan's own line for a FIFO before it (sorted first) removes it. One a
+    /// file took the place of (ENOTDIR) is an error, as with rsync, and the deletion is skipped.
     /// </summary>
-    [Fact]
-    public async Task A_directory_that_vanished_while_the_scan_ran_does_not_stop_the_deletion()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_directory_that_vanished_while_the_scan_ran_does_not_stop_the_deletion(bool replacedByFile)
     {
         using var temp = new TempDirectory();
         string tree = temp.Sub("tree");
@@ -151,13 +154,15 @@ public sealed class SourceChangeTests
 
         var result = await SingularitySender.SendAsync([tree], receiver.Url, new TransferOptions { DeleteExtraneous = true }, null, line =>
         {
-            if (line.Contains("a.fifo", StringComparison.Ordinal) && Directory.Exists(vanishing)) Directory.Delete(vanishing, recursive: true);
+            if (!line.Contains("a.fifo", StringComparison.Ordinal) || !Directory.Exists(vanishing)) return;
+            Directory.Delete(vanishing, recursive: true);
+            if (replacedByFile) File.WriteAllText(vanishing, "now a file");
         });
 
         var left = Assert.Single(result.NotSent);
-        Assert.True(left is { Path: "tree/b/", Vanished: true, IsDirectory: true }, $"{left.Path}: {left.Reason}");
-        Assert.False(result.DeletionSkipped);
-        Assert.False(File.Exists(stale));
+        Assert.True(left is { Path: "tree/b/", IsDirectory: true } && left.Vanished != replacedByFile, $"{left.Path}: {left.Reason}");
+        Assert.Equal(replacedByFile, result.DeletionSkipped);
+        Assert.Equal(replacedByFile, File.Exists(stale));
         TestFiles.AssertSameBytes(kept, Path.Combine(destination, "tree", "d.bin"));
     }
 
