@@ -1059,12 +1059,13 @@ internal static partial class SendCommand
         int missing = notSent.Count(entry => entry.NotFound), attributes = notSent.Count(entry => entry.ForAttributes), refused = notSent.Count(entry => entry.NameRefused);
         // A directory vanishes between its listing and the walk into it: it was sent, without what it held.
         int vanishedDirectories = notSent.Count(entry => entry is { Vanished: true, IsDirectory: true });
-        int vanished = notSent.Count(entry => entry.Vanished) - vanishedDirectories, unwritten = notSent.Count(entry => entry.AtReceiver);
-        int unread = notSent.Count - unwritten - missing - attributes - refused - vanished - vanishedDirectories;
+        int vanished = notSent.Count(entry => entry.Vanished) - vanishedDirectories, unwritten = notSent.Count(entry => entry.AtReceiver), changed = notSent.Count(entry => entry.Changed);
+        int unread = notSent.Count - unwritten - missing - attributes - refused - vanished - vanishedDirectories - changed;
         var why = new List<string>();
         if (missing > 0) why.Add($"{Count.Of(missing, "path given", "paths given")} could not be found or taken");
         if (vanished > 0) why.Add($"{Count.Of(vanished, "file")} vanished since the scan and {(vanished == 1 ? "was" : "were")} not sent");
         if (vanishedDirectories > 0) why.Add($"{Count.Of(vanishedDirectories, "directory", "directories")} vanished while the scan read {(vanishedDirectories == 1 ? "it, and was" : "them, and were")} sent empty");
+        if (changed > 0) why.Add($"{Count.Of(changed, "file")} changed while {(changed == 1 ? "it was" : "they were")} sent and {(changed == 1 ? "was" : "were")} not sent (send again once {(changed == 1 ? "it is" : "they are")} stable)");
         if (unread > 0) why.Add($"{Count.Of(unread, "entry", "entries")} could not be read and {(unread == 1 ? "was" : "were")} not sent");
         if (attributes > 0) why.Add($"{Count.Of(attributes, "entry", "entries")} {(attributes == 1 ? "was" : "were")} not sent, as {(attributes == 1 ? "its" : "their")} extended attributes or ACLs could not be read or could not travel");
         if (refused > 0) why.Add($"{Count.Of(refused, "entry", "entries")} {(refused == 1 ? "was" : "were")} not sent, as {(refused == 1 ? "its name ends" : "their names end")} as a receiver's partial files do");

@@ -100,7 +100,7 @@ internal sealed class ControlChannel : IAsyncDisposable
         _signal.Release();
     }
 
-    /// <summary>Appends one item that is a file id alone (FilesCommitted, FilesPresent, FilesKept, FilesDropped, FilesVanished) to the open batch message of <paramref name="type"/>.</summary>
+    /// <summary>Appends one item that is a file id alone (FilesCommitted, FilesPresent, FilesKept, FilesDropped, FilesVanished, FilesWithdrawn) to the open batch message of <paramref name="type"/>.</summary>
     public void PostBatchItem(ControlMessageType type, uint id)
     {
         Span<byte> item = stackalloc byte[4];

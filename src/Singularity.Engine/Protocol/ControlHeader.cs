@@ -42,7 +42,7 @@ internal static class ControlHeader
         bodyLength = BinaryPrimitives.ReadInt32LittleEndian(source);
         if (bodyLength < 0 || bodyLength > maxBodyLength) { error = $"control message of {bodyLength} bytes exceeds the limit of {maxBodyLength}"; return false; }
         type = (ControlMessageType)source[4];
-        if (type is < ControlMessageType.OpenSession or > ControlMessageType.FilesVanished) { error = $"unknown control message type {source[4]}"; return false; }
+        if (type is < ControlMessageType.OpenSession or > ControlMessageType.FilesWithdrawn) { error = $"unknown control message type {source[4]}"; return false; }
         if (source[5] != 0 || BinaryPrimitives.ReadUInt16LittleEndian(source[6..]) != 0) { error = "reserved control header field is not zero"; return false; }
         error = null;
         return true;

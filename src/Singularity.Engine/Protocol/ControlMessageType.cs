@@ -61,4 +61,6 @@ internal enum ControlMessageType : byte
     BasisSums = 28,
     /// <summary>S→R, only to a receiver whose HelloReply set capability bit 1, after the file's acceptance and before any shard of it: batched ids of files gone since the scan, left out as FilesDropped leaves them, which do not stop the receiver's deletion.</summary>
     FilesVanished = 29,
+    /// <summary>S→R, only to a receiver whose HelloReply set capability bit 2, after the file's acceptance and before its seal: batched ids of files the sender found changed while it read them (written to, shortened or replaced), left out whatever of them arrived.</summary>
+    FilesWithdrawn = 30,
 }

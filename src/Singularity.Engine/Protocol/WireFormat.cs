@@ -31,6 +31,13 @@ internal static class WireFormat
     /// </summary>
     public const uint CapabilityVanished = 2;
 
+    /// <summary>
+    /// Capability bit 2 of a HelloReply: the receiver takes FilesWithdrawn, files the sender found changed while it read
+    /// them, which it gives up whatever of them arrived (PROTOCOL §2.2). A sender withdraws none from another receiver:
+    /// such a change ends the session there.
+    /// </summary>
+    public const uint CapabilityWithdrawn = 4;
+
     /// <summary>A check over a header's first bytes: XXH3-64 with seed 0.</summary>
     public static ulong HeaderCheck(ReadOnlySpan<byte> covered) => XxHash3.HashToUInt64(covered);
 

@@ -78,6 +78,10 @@ internal sealed class PartialFile
     private readonly OpenFileBudget? _writing;
     private bool _inWriting;
     private bool _givenUp;
+    // Shards claimed and being written (TryClaim until CompleteShard or ReleaseClaim); a file withdrawn meanwhile is
+    // abandoned by the last of them (_abandonWhenWritten), not under their feet.
+    private int _writesInFlight;
+    private bool _abandonWhenWritten;
 
     // holds: bounds the finished files held open until their commit; null holds every one.
     // writing: bounds the files open for writing; null leaves them unbounded.
@@ -228,6 +232,7 @@ internal sealed class PartialFile
                 return false;
             }
             if (patch) (_patching ??= []).Add(index);
+            _writesInFlight++;
             if (_handle is null)
             {
                 TakeWritingPlace();
@@ -240,6 +245,7 @@ internal sealed class PartialFile
                     // Nothing of it was written: the session may give this file up alone (OpenFailed), and every
                     // later shard of it is taken for a duplicate rather than opening it again.
                     _givenUp = OpenFailed = true;
+                    _writesInFlight--;
                     throw;
                 }
             }
@@ -306,22 +312,48 @@ internal sealed class PartialFile
         {
             _patching?.Remove(index);
             _shards!.Release((int)index);
+            if (!WrittenWhileWithdrawn()) return;
         }
+        Abandon();
+    }
+
+    /// <summary>Counts a write in flight ended; true for the last one of a file withdrawn meanwhile, whose caller then abandons it. The caller holds _lock.</summary>
+    private bool WrittenWhileWithdrawn()
+    {
+        if (--_writesInFlight > 0 || !_abandonWhenWritten) return false;
+        _abandonWhenWritten = false;
+        return true;
     }
 
     /// <summary>Records a written shard and journals it in groups; true when it was the last one, and the caller must then <see cref="FinishWriting"/>.</summary>
     public bool CompleteShard(uint index, ulong digest)
     {
+        bool abandon = false;
         lock (_lock)
         {
             _patching?.Remove(index);
-            _shards!.Set((int)index, digest);
-            _unjournaled?.Add(((int)index, digest));
-            if (++_verified == ShardCount) return true;
-            // One lane flushes at a time, and the file's other lanes go on writing; what they complete meanwhile
-            // waits for the next flush.
-            if (_journal is null || _flushing || (_unjournaled!.Count < JournalBatch && DateTime.UtcNow - _lastJournal <= JournalInterval)) return false;
-            _flushing = true;
+            // Withdrawn while this shard was written: nothing more is recorded, and the last write abandons it.
+            if (_givenUp)
+            {
+                if (!WrittenWhileWithdrawn()) return false;
+                abandon = true;
+            }
+            else
+            {
+                _writesInFlight--;
+                _shards!.Set((int)index, digest);
+                _unjournaled?.Add(((int)index, digest));
+                if (++_verified == ShardCount) return true;
+                // One lane flushes at a time, and the file's other lanes go on writing; what they complete meanwhile
+                // waits for the next flush.
+                if (_journal is null || _flushing || (_unjournaled!.Count < JournalBatch && DateTime.UtcNow - _lastJournal <= JournalInterval)) return false;
+                _flushing = true;
+            }
+        }
+        if (abandon)
+        {
+            Abandon();
+            return false;
         }
         try
         {
@@ -612,6 +644,36 @@ internal sealed class PartialFile
             if (_shards is not null || _sealedDigest.HasValue || _committing || _written && ShardCount > 0)
                 throw new ProtocolViolationException($"'{Entry.Path}' was given up after some of it arrived");
             _givenUp = true;
+        }
+        Abandon();
+    }
+
+    /// <summary>
+    /// The sender found the file changed while it read it (FilesWithdrawn), whatever of it arrived: no shard of it is
+    /// written or kept after this, and it is abandoned as a failed session abandons it (its verified shards journaled,
+    /// which a later session's offers the sender checks against the source as it then is). True when no shard of it is
+    /// being written, and the caller abandons it now; else the last write under way does (or
+    /// <see cref="AbandonIfWithdrawn"/>, at the session's end). A file sealed, or being committed, cannot be withdrawn.
+    /// </summary>
+    public bool Withdraw()
+    {
+        lock (_lock)
+        {
+            if (_sealedDigest.HasValue || _committing) throw new ProtocolViolationException($"'{Entry.Path}' was withdrawn after its seal");
+            _givenUp = true;
+            if (_writesInFlight == 0) return true;
+            _abandonWhenWritten = true;
+            return false;
+        }
+    }
+
+    /// <summary>Abandons a file withdrawn while shards of it were being written, if the last of them did not: once the session's lanes have ended.</summary>
+    public void AbandonIfWithdrawn()
+    {
+        lock (_lock)
+        {
+            if (!_abandonWhenWritten) return;
+            _abandonWhenWritten = false;
         }
         Abandon();
     }

@@ -98,8 +98,12 @@ internal sealed partial class ReceiverSession
     private long _chunkUnchangedBytes;
     private int _filesUnchanged;
     private int _filesDropped;
-    // Of those, files gone since the scan (FilesVanished), which do not stop the deletion.
+    // Of those, files gone since the scan (FilesVanished) and files the sender found changed while it read them
+    // (FilesWithdrawn), which do not stop the deletion: their names were sent, so what stands there stays.
     private int _filesVanished;
+    private int _filesWithdrawn;
+    // Files withdrawn while shards of them were being written, abandoned by the last of those writes, or at the end.
+    private readonly List<PartialFile> _withdrawnWhileWritten = [];
     // The sender asked for what the manifest's directories hold beyond it to be deleted at the end (and the root's
     // too); what was deleted, once done.
     private bool _deleteExtraneous;
@@ -277,6 +281,9 @@ internal sealed partial class ReceiverSession
                 case ControlMessageType.FilesDropped:
                 case ControlMessageType.FilesVanished:
                     OnDropped(body.Span, type);
+                    break;
+                case ControlMessageType.FilesWithdrawn:
+                    OnWithdrawn(body.Span);
                     break;
                 case ControlMessageType.ShardsKept:
                     if (OnShardsKept(body.Span) is { } kept) await CommitElsewhereAsync(kept, cancellationToken).ConfigureAwait(false);
@@ -1635,6 +1642,36 @@ internal sealed partial class ReceiverSession
         }
     }
 
+    /// <summary>
+    /// Files the sender found changed while it read them (written to, shortened or replaced), whatever of them arrived:
+    /// each is given up (<see cref="PartialFile.Withdraw"/>: abandoned as a failed session abandons it, once no shard of
+    /// it is being written), counts as settled, and from then on its shards are acknowledged and dropped. A file is
+    /// withdrawn only before its seal; a dry run reads nothing to find changed.
+    /// </summary>
+    private void OnWithdrawn(ReadOnlySpan<byte> body)
+    {
+        int count = ControlBatch.Count(body, 4, ControlMessageType.FilesWithdrawn);
+        if (_dryRun) throw new ProtocolViolationException("FilesWithdrawn in a dry run, which reads no file");
+        for (int i = 0; i < count; i++)
+        {
+            var file = FileById(BinaryPrimitives.ReadUInt32LittleEndian(ControlBatch.Item(body, 4, i)));
+            if (file == Failed) continue;
+            if (file.Withdraw())
+            {
+                try { file.Abandon(); }
+                catch (Exception ex) when (ex is not SingularityException) { throw StorageErrors.Describe(ex, $"giving up '{file.Entry.Path}'"); }
+            }
+            else
+            {
+                lock (_withdrawnWhileWritten) _withdrawnWhileWritten.Add(file);
+            }
+            Interlocked.Increment(ref _filesDropped);
+            Interlocked.Increment(ref _filesWithdrawn);
+            Settle(file.Id);
+            LinkedFileDropped(file);
+        }
+    }
+
     private void CountDropped(ControlMessageType type)
     {
         Interlocked.Increment(ref _filesDropped);
@@ -1736,9 +1773,9 @@ internal sealed partial class ReceiverSession
         // Before the directories get their times: deleting in them changes those. Directories only while no other
         // session is receiving (see RemovalGate), and no other starts until their modes and times are set too: a
         // directory removed could otherwise turn into a link before the walk that sets them.
-        // A file gone since the scan does not stop it, as rsync's vanished files do not: its name is in the manifest, so
-        // what stands there stays.
-        bool deleting = _deleteExtraneous && (_ignoreErrors || (_filesDropped == _filesVanished && Volatile.Read(ref _entriesFailed) == 0));
+        // A file gone since the scan does not stop it, as rsync's vanished files do not, nor one changed while it was
+        // read, which rsync does not count as an error: its name is in the manifest, so what stands there stays.
+        bool deleting = _deleteExtraneous && (_ignoreErrors || (_filesDropped == _filesVanished + _filesWithdrawn && Volatile.Read(ref _entriesFailed) == 0));
         // Names asked for go whatever else was left out: each was asked for itself.
         bool named = _deleteNamed is { Count: > 0 };
         if (_dryRun)
@@ -2001,6 +2038,13 @@ internal sealed partial class ReceiverSession
             await Task.WhenAll(lanes).ConfigureAwait(false);
         }
         await WhenFlushesEndAsync().ConfigureAwait(false);
+        // No lane writes any more: a file withdrawn while one did, and whose write did not end (it failed), goes now.
+        lock (_withdrawnWhileWritten)
+            foreach (var file in _withdrawnWhileWritten)
+            {
+                try { file.AbandonIfWithdrawn(); }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or SingularityException) { }
+            }
         if (_failure is not null)
         {
             // Verified shards stay on disk with their journal: the next session for the same source resumes from them.

@@ -181,6 +181,9 @@ public sealed record NotSentEntry(string Path, string Reason)
     /// <summary>Gone since the scan (rsync's vanished file): nothing stood at a file's name when it was to be read, or at a directory's when the scan walked into it, which was sent without what it held.</summary>
     public bool Vanished { get; init; }
 
+    /// <summary>A file found changed while it was sent (written to, shortened or replaced), left out whatever of it had arrived, which the receiver gave up.</summary>
+    public bool Changed { get; init; }
+
     /// <summary>A file of the source left out (counted in <see cref="SendResult.Files"/>): not a directory, a link, a special, a path not found, nor a name refused.</summary>
     public bool IsFile => !IsDirectory && !IsLink && !IsSpecial && !NotFound && !NameRefused;
 }

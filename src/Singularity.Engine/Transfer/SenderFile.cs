@@ -26,6 +26,10 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
     // Why the first open failed, before anything was read: every lane that meets the file later fails the same way
     // rather than opening it again, so that a file being left out is never read and sent after all.
     private SingularityException? _unopenable;
+    // Reads of the shared handle under way, and why the file was withdrawn (found changed while it was read): the
+    // handle closes once no read uses it, and no read starts after.
+    private int _reading;
+    private SingularityException? _withdrawn;
 
     public uint Id { get; } = id;
     public ManifestEntry Entry { get; } = entry;
@@ -73,6 +77,7 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
         lock (_lock)
         {
             if (_unopenable is { } failed) throw failed;
+            if (_withdrawn is { } changed) throw changed;
             if (_handle is null)
             {
                 // Never opened yet, so nothing of the file was read: a file that cannot be opened can be left out.
@@ -87,23 +92,27 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
             }
             _digests ??= new ulong[ShardCount];
             handle = _handle;
+            _reading++;
         }
         ulong digest;
+        bool last = false;
         try
         {
-            digest = ReadAt(handle, destination, offset, holes, out hole);
-        }
-        catch
-        {
-            if (Interlocked.Decrement(ref _unread) == 0) Close();
-            throw;
-        }
-        if (Interlocked.Decrement(ref _unread) == 0)
-        {
+            try
+            {
+                digest = ReadAt(handle, destination, offset, holes, out hole);
+            }
+            finally
+            {
+                last = Interlocked.Decrement(ref _unread) == 0;
+            }
             // Every shard is read, and the whole-file digest will vouch for what was read: a file written to
             // meanwhile would be delivered as a mix of old and new bytes.
-            try { EnsureAsScanned(handle); }
-            finally { Close(); }
+            if (last) EnsureAsScanned(handle);
+        }
+        finally
+        {
+            DoneReading(last);
         }
         _digests[index] = digest;
         return digest;
@@ -225,6 +234,33 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
             if (word == _acknowledged.Length - 1) last = (fresh & (1UL << (inWord - 1))) != 0;
         }
         return shards * shardSize - (last ? shardSize - ShardLength(ShardCount - 1) : 0);
+    }
+
+    /// <summary>
+    /// Leaves the file out after it was found changed while it was read (<paramref name="reason"/>, SourceChanged):
+    /// no read starts after (each throws the reason), and the shared handle closes once the reads under way end.
+    /// </summary>
+    public void Withdraw(SingularityException reason)
+    {
+        lock (_lock)
+        {
+            _withdrawn ??= reason;
+            if (_reading > 0) return;
+            _handle?.Dispose();
+            _handle = null;
+        }
+    }
+
+    /// <summary>Ends a read of the shared handle; closes it after the <paramref name="last"/> shard's read, or the last read under way of a withdrawn file.</summary>
+    private void DoneReading(bool last)
+    {
+        lock (_lock)
+        {
+            _reading--;
+            if (!last && (_withdrawn is null || _reading > 0)) return;
+            _handle?.Dispose();
+            _handle = null;
+        }
     }
 
     public void Close()

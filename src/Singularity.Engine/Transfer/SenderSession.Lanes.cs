@@ -82,6 +82,7 @@ internal sealed partial class SenderSession
                 _keys = pending.Keys;
                 _session = answer.Session;
                 _receiverTakesVanished = (answer.Capabilities & WireFormat.CapabilityVanished) != 0;
+                _receiverTakesWithdrawn = (answer.Capabilities & WireFormat.CapabilityWithdrawn) != 0;
             }
             else if (answer.Session != session)
             {
@@ -298,6 +299,12 @@ internal sealed partial class SenderSession
                     Drop(file, length, ex);
                     continue;
                 }
+                catch (SingularityException ex) when (ex.Code == ErrorCode.SourceChanged && _receiverTakesWithdrawn)
+                {
+                    taken = null;
+                    Withdraw(file, length, ex);
+                    continue;
+                }
                 if (!retransmit && file.TryGetOffer(shard, out ulong held) && held == digest)
                 {
                     taken = null;
@@ -307,7 +314,13 @@ internal sealed partial class SenderSession
                     continue;
                 }
                 if (retransmit && !file.MatchesFirstSend(shard, digest))
-                    throw new SingularityException(ErrorCode.SourceChanged, $"'{file.SourcePath}' changed while it was being sent; send it again once it is stable");
+                {
+                    var changed = new SingularityException(ErrorCode.SourceChanged, $"'{file.SourcePath}' changed while it was being sent; send it again once it is stable");
+                    if (!_receiverTakesWithdrawn) throw changed;
+                    taken = null;
+                    Withdraw(file, length, changed);
+                    continue;
+                }
                 // Encrypted, the digest stays out of the clear header: the tag authenticates the payload instead. A
                 // hole carries no payload; encrypted, its tag still seals the header.
                 byte flags = (byte)((retransmit ? ShardHeader.FlagRetransmit : 0) | (hole ? ShardHeader.FlagHole : 0));

@@ -104,8 +104,10 @@ internal sealed partial class SenderSession
     // With a most deletions (rsync --max-delete): the entries the receiver left once it reached it.
     private int _entriesLeftByLimit;
     private bool _deletionRan;
-    // The receiver's HelloReply set capability bit 1: a file gone since the scan goes as FilesVanished.
+    // The receiver's HelloReply set capability bit 1: a file gone since the scan goes as FilesVanished; bit 2: a file
+    // found changed while it was read goes as FilesWithdrawn, where it would otherwise end the session.
     private bool _receiverTakesVanished;
+    private bool _receiverTakesWithdrawn;
     // The receiver could not give some entries all the extended attributes or ACLs sent (SessionDone flags bit 1).
     private bool _xattrsNotSet;
     // Files counted as committed that moved no data: found in place (FilesPresent) or left out (FilesDropped).
@@ -1184,6 +1186,26 @@ internal sealed partial class SenderSession
         _control!.PostBatchItem(vanished && _receiverTakesVanished ? ControlMessageType.FilesVanished : ControlMessageType.FilesDropped, file.Id);
         Interlocked.Increment(ref _progressEvents);
         SettleUnmoved(file);
+    }
+
+    /// <summary>
+    /// Leaves out a file found changed while it was read (written to, shortened or replaced: <paramref name="reason"/>),
+    /// where some of it may be on its way or written already, as rsync goes on past it: none of its shards are handed out
+    /// any more, the receiver is told to give it up (FilesWithdrawn), and it is settled and reported, once. Every lane
+    /// that meets it gives back its credit.
+    /// </summary>
+    private void Withdraw(SenderFile file, int length, SingularityException reason)
+    {
+        _window.Release(length);
+        if (!file.TryDrop()) return;
+        file.Withdraw(reason);
+        ForgetBasis(file);
+        lock (_notSent) _notSent.Add(new NotSentEntry(file.Entry.Path, reason.Message) { Bytes = file.Entry.Size, Changed = true });
+        _events?.Invoke($"not sending '{file.Entry.Path}': {reason.Message}");
+        _control!.PostBatchItem(ControlMessageType.FilesWithdrawn, file.Id);
+        Interlocked.Increment(ref _progressEvents);
+        Interlocked.Increment(ref _filesSettledUnmoved);
+        Settled(file.Id);
     }
 
     /// <summary>

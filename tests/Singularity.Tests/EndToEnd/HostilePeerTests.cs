@@ -650,6 +650,60 @@ public sealed class HostilePeerTests
     }
 
     /// <summary>
+    /// A file the sender found changed while it read it is withdrawn (FilesWithdrawn) whatever of it arrived: the
+    /// receiver gives it up, acknowledges and drops its later shards, commits nothing of it (what was verified stays
+    /// journaled, as a failed session leaves it), and the session ends well.
+    /// </summary>
+    [Fact]
+    public async Task A_file_withdrawn_after_some_of_it_arrived_is_given_up_and_the_session_goes_on()
+    {
+        await using var peer = await OneFileSession.OpenAsync(size: 8192);
+        var (receiver, destination, control, lane, session) = (peer.Receiver, peer.Destination, peer.Control, peer.Lane, peer.Session);
+        byte[] first = RandomNumberGenerator.GetBytes(4096), second = RandomNumberGenerator.GetBytes(4096);
+        await lane.Stream.WriteAsync(Frame(session, Digests.Shard(first), first, 0));
+        Assert.NotNull(await control.ReadUntilAsync(ControlMessageType.ShardAcks));
+
+        await control.SendControlAsync(ControlMessageType.FilesWithdrawn, RawReceiver.Batch([0]));
+        byte[] late = new byte[ShardHeader.Size + second.Length];
+        new ShardHeader(session.Tag, 0, 1, 4096, second.Length, Digests.Shard(second)).WriteTo(late);
+        second.CopyTo(late, ShardHeader.Size);
+        await lane.Stream.WriteAsync(late);
+        Assert.NotNull(await control.ReadUntilAsync(ControlMessageType.ShardAcks));
+        await control.SendControlAsync(ControlMessageType.Finish, []);
+        Assert.NotNull(await control.ReadUntilAsync(ControlMessageType.SessionDone));
+        await lane.DisposeAsync();
+
+        var result = await receiver.NextResultAsync();
+        Assert.True(result.Succeeded, result.Error?.Message);
+        Assert.Equal(1, result.FilesNotSent);
+        Assert.False(System.IO.File.Exists(Path.Combine(destination, "f")));
+        // The first shard stays journaled for a later send, which offers it; the late one was not written.
+        Assert.True(PartialFiles.Find(destination) is [{ Bytes: 4096, JournalPath: not null }], string.Join(", ", PartialFiles.Find(destination)));
+        var later = new PartialFile(0, File("f", 8192), Path.Combine(destination, "f"), 4096, durable: true, session: 2);
+        Assert.Equal([0], later.Offered.Keys);
+        later.Abandon();
+    }
+
+    /// <summary>A sender withdraws a file only before its seal: one that withdraws a sealed file ends its own session, and nothing of it is committed.</summary>
+    [Fact]
+    public async Task Withdrawing_a_sealed_file_is_refused()
+    {
+        await using var peer = await OneFileSession.OpenAsync(size: 8192);
+        var (receiver, destination, control, lane, session) = (peer.Receiver, peer.Destination, peer.Control, peer.Lane, peer.Session);
+        byte[] first = RandomNumberGenerator.GetBytes(4096);
+        await lane.Stream.WriteAsync(Frame(session, Digests.Shard(first), first, 0));
+        Assert.NotNull(await control.ReadUntilAsync(ControlMessageType.ShardAcks));
+        await control.SendControlAsync(ControlMessageType.FilesSealed, Seal(0, 12345));
+
+        await control.SendControlAsync(ControlMessageType.FilesWithdrawn, RawReceiver.Batch([0]));
+
+        var result = await receiver.NextResultAsync();
+        Assert.Equal(ErrorCode.ProtocolViolation, result.Error!.Code);
+        Assert.Contains("'f' was withdrawn after its seal", result.Error.Message);
+        Assert.False(System.IO.File.Exists(Path.Combine(destination, "f")));
+    }
+
+    /// <summary>
     /// A wrong whole-file digest ends the session and commits nothing, whether the seal races the data or comes after
     /// the file was finished, when the commit runs off the control connection.
     /// </summary>

@@ -53,6 +53,88 @@ public sealed class SourceChangeTests
     }
 
     /// <summary>
+    /// A file shortened while it is sent, after some of it went, is withdrawn (FilesWithdrawn) from a receiver that takes
+    /// it: no shard of it goes after, the session goes on to its end, and the file is reported as not sent, changed.
+    /// </summary>
+    [Fact]
+    public async Task A_file_shortened_part_way_is_withdrawn_and_the_session_goes_on()
+    {
+        using var temp = new TempDirectory();
+        string source = TestFiles.Create(Path.Combine(temp.Path, "f"), 8 * ShardSize, seed: 3);
+        await using var receiver = new RawReceiver { Capabilities = WireFormat.CapabilityWithdrawn };
+        var send = SingularitySender.SendAsync([source], receiver.Url, Plain with { MaxInFlightBytes = 2 * ShardSize });
+        await receiver.AcceptAsync();
+        await receiver.ReadUntilAsync(ControlMessageType.ManifestChunk);
+        await receiver.SendAsync(ControlMessageType.ManifestAccepted, RawReceiver.Fields(1));
+        // The window holds two shards: the sender waits for their acks before it reads a third.
+        for (int wait = 0; receiver.Shards.Count < 2; wait++)
+        {
+            Assert.True(wait < 1000, "the first two shards never came");
+            await Task.Delay(10);
+        }
+        using (var file = File.OpenWrite(source)) file.SetLength(2 * ShardSize + 10);
+
+        await receiver.SendAsync(ControlMessageType.ShardAcks, RawReceiver.Batch([0, 0], [0, 1]));
+
+        Assert.Equal(RawReceiver.Batch([0]), await receiver.ReadUntilAsync(ControlMessageType.FilesWithdrawn));
+        await receiver.EndSessionAsync(1, 0);
+        var result = await send;
+        var left = Assert.Single(result.NotSent);
+        Assert.True(left.Changed, left.Reason);
+        Assert.Contains("shrank while it was being sent", left.Reason);
+        await receiver.LanesEndedAsync();
+        Assert.Equal(2, receiver.Shards.Count);
+    }
+
+    /// <summary>
+    /// A file written to after the scan, before its read, is withdrawn from a receiver of this release: the rest of the
+    /// tree arrives, the deletion runs (its name was sent, so the receiver's copy of it stays), and `sglty send` exits 23
+    /// naming it. A receiver from before FilesWithdrawn (its HelloReply without capability bit 2) ends the session, as
+    /// before.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_file_written_to_after_the_scan_is_left_out_and_the_rest_arrives(bool receiverFromBefore)
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("tree");
+        string kept = TestFiles.Create(Path.Combine(tree, "a.bin"), 100_000, seed: 1);
+        string changing = TestFiles.Create(Path.Combine(tree, "b.bin"), 100_000, seed: 2);
+        string destination = temp.Sub("dst");
+        string held = TestFiles.Create(Path.Combine(destination, "tree", "b.bin"), 5_000, seed: 3);
+        byte[] holds = File.ReadAllBytes(held);
+        string stale = TestFiles.Create(Path.Combine(destination, "tree", "stale.bin"), 5_000, seed: 4);
+        await using var receiver = new LoopbackReceiver(destination, adjust: receiverFromBefore ? options => options with { Capabilities = WireFormat.CapabilityPatches | WireFormat.CapabilityVanished } : null);
+        await using var relay = new TcpRelay(receiver.Url);
+        var scanned = File.GetLastWriteTimeUtc(changing);
+        // Once, as the control connection's first byte passes: after the scan, before any read.
+        int rewritten = 0;
+        relay.Hold = (_, _) =>
+        {
+            if (Interlocked.Exchange(ref rewritten, 1) != 0) return Task.CompletedTask;
+            TestFiles.Create(changing, 100_000, seed: 5);
+            File.SetLastWriteTimeUtc(changing, scanned.AddSeconds(1));
+            return Task.CompletedTask;
+        };
+
+        var (exit, _, error) = await SgltyProcess.RunAsync(["send", tree, "--delete", "--to", relay.Url.ToString()]);
+
+        Assert.True(error.Contains("b.bin' was written to while it was being sent"), error);
+        Assert.True(holds.AsSpan().SequenceEqual(File.ReadAllBytes(held)), error);
+        if (receiverFromBefore)
+        {
+            Assert.True(exit == 1, error);
+            Assert.True(File.Exists(stale));
+            return;
+        }
+        Assert.True(exit == 23, error);
+        Assert.Contains("1 file changed while it was sent and was not sent (send again once it is stable)", error);
+        TestFiles.AssertSameBytes(kept, Path.Combine(destination, "tree", "a.bin"));
+        Assert.False(File.Exists(stale));
+    }
+
+    /// <summary>
     /// A file gone between the scan and its read is left out, named, and `sglty send` exits 24 when nothing else was
     /// left out, as rsync does for vanished source files (which scripts that copy live data take for success); beside
     /// an entry left out for another reason (here a path given that is not there), 23. The rest arrives.

@@ -64,6 +64,52 @@ public sealed class ConcurrentPartialTests
         Assert.Empty(PartialFiles.Find(temp.Path));
     }
 
+    /// <summary>
+    /// A file withdrawn (the sender found it changed) while a shard of it is being written is abandoned when that
+    /// write ends, not under it: the write's handle stays open and the path held until then; the shard is not
+    /// recorded, and the next session is offered only what was verified before.
+    /// </summary>
+    [Fact]
+    public void A_file_withdrawn_while_a_shard_is_written_is_abandoned_when_the_write_ends()
+    {
+        using var temp = new TempDirectory();
+        string final = Path.Combine(temp.Path, "f.bin");
+        byte[] data = Data(3 * Shard + 5, 9);
+        var a = Partial(final, data.Length, session: 1);
+        Assert.False(WriteShards(a, data, 0, 1));
+        Assert.True(a.TryClaim(1, out var handle));
+
+        Assert.False(a.Withdraw());
+        AssertBusy(final, data.Length, session: 2);
+        RandomAccess.Write(handle, data.AsSpan(Shard, Shard), Shard);
+        Assert.False(a.CompleteShard(1, ShardDigest(data, 1)));
+        Assert.False(a.TryClaim(2, out _));
+
+        var next = Partial(final, data.Length, session: 3);
+        Assert.Equal([0], next.Offered.Keys);
+        Assert.True(next.TryClaim(1, out _));
+    }
+
+    /// <summary>A file withdrawn with no shard of it being written is left to its caller to abandon at once.</summary>
+    [Fact]
+    public void A_file_withdrawn_between_writes_is_abandoned_by_its_caller_and_a_sealed_one_cannot_be()
+    {
+        using var temp = new TempDirectory();
+        string final = Path.Combine(temp.Path, "f.bin");
+        byte[] data = Data(3 * Shard + 5, 10);
+        var a = Partial(final, data.Length, session: 1);
+        Assert.False(WriteShards(a, data, 0, 2));
+        Assert.True(a.Withdraw());
+        a.Abandon();
+        Assert.Equal([0, 1], Partial(final, data.Length, session: 2).Offered.Keys.Order());
+
+        var sealedOne = Partial(Path.Combine(temp.Path, "g.bin"), data.Length, session: 3);
+        Assert.False(WriteShards(sealedOne, data, 0, 1));
+        Assert.True(sealedOne.Seal(1));
+        Assert.Throws<ProtocolViolationException>(() => sealedOne.Withdraw());
+        sealedOne.Abandon();
+    }
+
     [Fact]
     public void Finished_files_beyond_the_hold_budget_close_at_their_last_write_and_still_commit_under_their_lock()
     {

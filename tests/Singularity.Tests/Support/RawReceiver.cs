@@ -40,6 +40,9 @@ public sealed class RawReceiver : IAsyncDisposable
     /// <summary>Keeps each lane open after the sender ends its stream, until disposal, as a path that went silent would: the sender hears nothing, not even the close.</summary>
     public bool HoldLanesOpen { get; init; }
 
+    /// <summary>What its HelloReply tells the sender it takes (PROTOCOL §2.2): none, as a receiver from before them, unless given.</summary>
+    public uint Capabilities { get; init; }
+
     /// <summary>The shard frames every lane carried, in the order each lane read them.</summary>
     internal ConcurrentQueue<ShardHeader> Shards { get; } = new();
 
@@ -56,7 +59,7 @@ public sealed class RawReceiver : IAsyncDisposable
         await _stream.ReadExactlyAsync(clientAuth, _stop.Token);
         Assert.True(Handshake.VerifyBinder(hello, clientAuth, Token));
         byte[] reply = new byte[HelloReply.Size];
-        new HelloReply(ErrorCode.None, SessionId.NewRandom(), version: version, authLength: Handshake.ServerAuthSize).WriteTo(reply);
+        new HelloReply(ErrorCode.None, SessionId.NewRandom(), Capabilities, version, Handshake.ServerAuthSize).WriteTo(reply);
         var (serverAuth, pending) = Handshake.ServerRespond(hello, clientAuth, reply, Token, CipherSuite.None);
         await _stream.WriteAsync(reply.Concat(serverAuth).ToArray(), _stop.Token);
         if (version != WireFormat.Version) return;
