@@ -340,10 +340,11 @@ internal sealed class PartialFile
             }
             else
             {
-                _writesInFlight--;
                 _shards!.Set((int)index, digest);
                 _unjournaled?.Add(((int)index, digest));
+                // The last shard's write stays in flight until FinishWriting has flushed and closed or held the file.
                 if (++_verified == ShardCount) return true;
+                _writesInFlight--;
                 // One lane flushes at a time, and the file's other lanes go on writing; what they complete meanwhile
                 // waits for the next flush.
                 if (_journal is null || _flushing || (_unjournaled!.Count < JournalBatch && DateTime.UtcNow - _lastJournal <= JournalInterval)) return false;
@@ -366,8 +367,23 @@ internal sealed class PartialFile
         return false;
     }
 
-    /// <summary>After the last shard was recorded: flushes the file and holds or closes it (<see cref="Finish"/>); it no longer counts among the files being written.</summary>
-    public void FinishWriting() => Finish();
+    /// <summary>
+    /// After the last shard was recorded: flushes the file and holds or closes it (<see cref="Finish"/>); it no longer
+    /// counts among the files being written. A withdrawal meanwhile waits for it, and is carried out here.
+    /// </summary>
+    public void FinishWriting()
+    {
+        try
+        {
+            Finish();
+        }
+        finally
+        {
+            bool abandon;
+            lock (_lock) abandon = WrittenWhileWithdrawn();
+            if (abandon) Abandon();
+        }
+    }
 
     /// <summary>
     /// Appends every waiting record; with <paramref name="flushFirst"/>, only after flushing the data they claim

@@ -26,9 +26,10 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
     // Why the first open failed, before anything was read: every lane that meets the file later fails the same way
     // rather than opening it again, so that a file being left out is never read and sent after all.
     private SingularityException? _unopenable;
-    // Reads of the shared handle under way, and why the file was withdrawn (found changed while it was read): the
-    // handle closes once no read uses it, and no read starts after.
+    // Reads of the shared handle under way, whether every shard was read, and why the file was found changed while it
+    // was read: the handle closes once no read uses it, and no read, keep or seal starts after a change.
     private int _reading;
+    private bool _allRead;
     private SingularityException? _withdrawn;
 
     public uint Id { get; } = id;
@@ -87,8 +88,18 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
                     Volatile.Write(ref _unopenable, ex);
                     throw;
                 }
+                catch (SingularityException ex) when (ex.Code == ErrorCode.SourceChanged)
+                {
+                    _withdrawn ??= ex;
+                    throw;
+                }
                 // A file of one shard is checked once, after its read.
-                if (ShardCount > 1) EnsureAsScanned(_handle);
+                try { if (ShardCount > 1) EnsureAsScanned(_handle); }
+                catch (SingularityException ex) when (ex.Code == ErrorCode.SourceChanged)
+                {
+                    _withdrawn ??= ex;
+                    throw;
+                }
             }
             _digests ??= new ulong[ShardCount];
             handle = _handle;
@@ -109,6 +120,12 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
             // Every shard is read, and the whole-file digest will vouch for what was read: a file written to
             // meanwhile would be delivered as a mix of old and new bytes.
             if (last) EnsureAsScanned(handle);
+        }
+        catch (SingularityException ex) when (ex.Code == ErrorCode.SourceChanged)
+        {
+            // Changed: no other lane reads, keeps or seals it after this.
+            lock (_lock) _withdrawn ??= ex;
+            throw;
         }
         finally
         {
@@ -238,26 +255,64 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
 
     /// <summary>
     /// Leaves the file out after it was found changed while it was read (<paramref name="reason"/>, SourceChanged):
-    /// no read starts after (each throws the reason), and the shared handle closes once the reads under way end.
+    /// false if its seal went already, which nothing can take back. Otherwise no read, keep or seal starts after
+    /// (each read throws the reason), the shared handle closes once the reads under way end, and the first caller
+    /// (<paramref name="first"/>) has <paramref name="post"/> tell the receiver, under the same lock as a keep's
+    /// post (<see cref="TryKeep"/>), so that nothing of the file follows its withdrawal on the control connection.
     /// </summary>
-    public void Withdraw(SingularityException reason)
+    public bool TryWithdraw(SingularityException reason, Action post, out bool first)
     {
         lock (_lock)
         {
+            first = false;
+            if (Sealed) return false;
             _withdrawn ??= reason;
-            if (_reading > 0) return;
-            _handle?.Dispose();
-            _handle = null;
+            if (TryDrop())
+            {
+                first = true;
+                post();
+            }
+            if (_reading == 0)
+            {
+                _handle?.Dispose();
+                _handle = null;
+            }
+            return true;
         }
     }
 
-    /// <summary>Ends a read of the shared handle; closes it after the <paramref name="last"/> shard's read, or the last read under way of a withdrawn file.</summary>
+    /// <summary>Has <paramref name="post"/> tell the receiver to keep an offered shard, unless the file was found changed (then false: nothing of it goes after its withdrawal).</summary>
+    public bool TryKeep(Action post)
+    {
+        lock (_lock)
+        {
+            if (_withdrawn is not null) return false;
+            post();
+            return true;
+        }
+    }
+
+    /// <summary>Marks the file sealed, for the caller that posts its seal; false if it was found changed, and is withdrawn instead.</summary>
+    public bool TryBeginSeal()
+    {
+        lock (_lock)
+        {
+            if (_withdrawn is not null) return false;
+            Sealed = true;
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Ends a read of the shared handle; once none is under way, closes it if every shard was read
+    /// (<paramref name="last"/>, now or before) or the file was found changed.
+    /// </summary>
     private void DoneReading(bool last)
     {
         lock (_lock)
         {
-            _reading--;
-            if (!last && (_withdrawn is null || _reading > 0)) return;
+            _allRead |= last;
+            if (--_reading > 0 || !_allRead && _withdrawn is null) return;
             _handle?.Dispose();
             _handle = null;
         }

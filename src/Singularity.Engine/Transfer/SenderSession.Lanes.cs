@@ -309,8 +309,7 @@ internal sealed partial class SenderSession
                 {
                     taken = null;
                     _window.Release(length);
-                    Keep(file, shard, length);
-                    if (file.MarkSent(shard) is { } keptDigest) Seal(file, keptDigest);
+                    if (Keep(file, shard, length) && file.MarkSent(shard) is { } keptDigest) Seal(file, keptDigest);
                     continue;
                 }
                 if (retransmit && !file.MatchesFirstSend(shard, digest))

@@ -1197,12 +1197,12 @@ internal sealed partial class SenderSession
     private void Withdraw(SenderFile file, int length, SingularityException reason)
     {
         _window.Release(length);
-        if (!file.TryDrop()) return;
-        file.Withdraw(reason);
+        // Sealed already (a resend found the change): the receiver may be committing it, and the session ends as before.
+        if (!file.TryWithdraw(reason, () => _control!.PostBatchItem(ControlMessageType.FilesWithdrawn, file.Id), out bool first)) throw reason;
+        if (!first) return;
         ForgetBasis(file);
         lock (_notSent) _notSent.Add(new NotSentEntry(file.Entry.Path, reason.Message) { Bytes = file.Entry.Size, Changed = true });
         _events?.Invoke($"not sending '{file.Entry.Path}': {reason.Message}");
-        _control!.PostBatchItem(ControlMessageType.FilesWithdrawn, file.Id);
         Interlocked.Increment(ref _progressEvents);
         Interlocked.Increment(ref _filesSettledUnmoved);
         Settled(file.Id);
@@ -1365,8 +1365,9 @@ internal sealed partial class SenderSession
 
     private void Seal(SenderFile file, ulong digest)
     {
-        // Before the seal is posted, so that a commit, which only a seal can bring, always finds it set.
-        file.Sealed = true;
+        // Before the seal is posted, so that a commit, which only a seal can bring, always finds it set; not for a file
+        // found changed meanwhile, which is withdrawn instead.
+        if (!file.TryBeginSeal()) return;
         Span<byte> item = stackalloc byte[12];
         BinaryPrimitives.WriteUInt32LittleEndian(item, file.Id);
         BinaryPrimitives.WriteUInt64LittleEndian(item[4..], digest);
@@ -1499,15 +1500,22 @@ internal sealed partial class SenderSession
     }
 
     /// <summary>An offered shard whose bytes still hash to what the receiver holds: tell the receiver to keep it, and count it done.</summary>
-    private void Keep(SenderFile file, int index, int length)
+    private bool Keep(SenderFile file, int index, int length)
     {
-        Span<byte> item = stackalloc byte[8];
-        BinaryPrimitives.WriteUInt32LittleEndian(item, file.Id);
-        BinaryPrimitives.WriteInt32LittleEndian(item[4..], index);
-        _control!.PostBatchItem(ControlMessageType.ShardsKept, item);
+        // Not for a file found changed meanwhile: its withdrawal may have gone, after which the receiver holds none of it.
+        if (!file.TryKeep(() => PostKept(file.Id, index))) return false;
         Interlocked.Add(ref file.OffersFromBasis ? ref _bytesMatched : ref _bytesSkipped, length);
         if (file.TryAcknowledge(index)) Interlocked.Add(ref _bytesAcknowledged, length);
         Interlocked.Increment(ref _progressEvents);
+        return true;
+    }
+
+    private void PostKept(uint id, int index)
+    {
+        Span<byte> item = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt32LittleEndian(item, id);
+        BinaryPrimitives.WriteInt32LittleEndian(item[4..], index);
+        _control!.PostBatchItem(ControlMessageType.ShardsKept, item);
     }
 
     private void OnNack(ReadOnlySpan<byte> body)

@@ -87,6 +87,49 @@ public sealed class SourceChangeTests
     }
 
     /// <summary>
+    /// A shard asked for again (ShardNack) whose source was rewritten in place since its first copy: before the file's
+    /// seal, the file is withdrawn and the session goes on; after it (the receiver may be committing the file), the
+    /// session ends as before, and no withdrawal follows the seal.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_resend_that_finds_the_source_rewritten_withdraws_the_file_unless_it_was_sealed(bool sealedFirst)
+    {
+        using var temp = new TempDirectory();
+        string source = TestFiles.Create(Path.Combine(temp.Path, "f"), 4 * ShardSize, seed: 3);
+        await using var receiver = new RawReceiver { Capabilities = WireFormat.CapabilityWithdrawn };
+        var send = SingularitySender.SendAsync([source], receiver.Url, Plain with { MaxInFlightBytes = (sealedFirst ? 4 : 2) * ShardSize });
+        await receiver.AcceptAsync();
+        await receiver.ReadUntilAsync(ControlMessageType.ManifestChunk);
+        await receiver.SendAsync(ControlMessageType.ManifestAccepted, RawReceiver.Fields(1));
+        if (sealedFirst) Assert.NotNull(await receiver.ReadUntilAsync(ControlMessageType.FilesSealed));
+        for (int wait = 0; receiver.Shards.Count < (sealedFirst ? 4 : 2); wait++)
+        {
+            Assert.True(wait < 1000, "the first shards never came");
+            await Task.Delay(10);
+        }
+        var scanned = File.GetLastWriteTimeUtc(source);
+        TestFiles.Create(source, 4 * ShardSize, seed: 4);
+        File.SetLastWriteTimeUtc(source, scanned);
+
+        // Shard 1 acknowledged, shard 0 asked for again: its resend takes shard 1's credit in the window.
+        await receiver.SendTogetherAsync((ControlMessageType.ShardAcks, RawReceiver.Batch([0, 1])), (ControlMessageType.ShardNack, RawReceiver.Fields(0, 0, 5)));
+
+        if (sealedFirst)
+        {
+            var error = await Assert.ThrowsAnyAsync<SingularityException>(() => send);
+            Assert.Equal(ErrorCode.SourceChanged, error.Code);
+            Assert.Null(await receiver.ReadUntilAsync(ControlMessageType.FilesWithdrawn));
+            return;
+        }
+        Assert.Equal(RawReceiver.Batch([0]), await receiver.ReadUntilAsync(ControlMessageType.FilesWithdrawn));
+        await receiver.EndSessionAsync(1, 0);
+        var result = await send;
+        Assert.True(Assert.Single(result.NotSent) is { Changed: true, Reason: var reason } && reason.Contains("changed while it was being sent"), string.Join(", ", result.NotSent));
+    }
+
+    /// <summary>
     /// A file written to after the scan, before its read, is withdrawn from a receiver of this release: the rest of the
     /// tree arrives, the deletion runs (its name was sent, so the receiver's copy of it stays), and `sglty send` exits 23
     /// naming it. A receiver from before FilesWithdrawn (its HelloReply without capability bit 2) ends the session, as

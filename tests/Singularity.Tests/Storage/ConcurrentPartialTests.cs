@@ -90,6 +90,29 @@ public sealed class ConcurrentPartialTests
         Assert.True(next.TryClaim(1, out _));
     }
 
+    /// <summary>
+    /// A file withdrawn after its last shard was written and before FinishWriting flushed it waits for that flush, which
+    /// then abandons it: nothing closes its handle under the flush, and the next session is offered every shard.
+    /// </summary>
+    [Fact]
+    public void A_file_withdrawn_before_its_last_write_is_finished_is_abandoned_by_the_finish()
+    {
+        using var temp = new TempDirectory();
+        string final = Path.Combine(temp.Path, "f.bin");
+        byte[] data = Data(2 * Shard + 5, 11);
+        var a = Partial(final, data.Length, session: 1);
+        Assert.False(WriteShards(a, data, 0, 2));
+        Assert.True(a.TryClaim(2, out var handle));
+        RandomAccess.Write(handle, data.AsSpan(2 * Shard), 2 * Shard);
+        Assert.True(a.CompleteShard(2, ShardDigest(data, 2)));
+
+        Assert.False(a.Withdraw());
+        a.FinishWriting();
+
+        Assert.False(a.TryBeginCommit());
+        Assert.Equal([0, 1, 2], Partial(final, data.Length, session: 2).Offered.Keys.Order());
+    }
+
     /// <summary>A file withdrawn with no shard of it being written is left to its caller to abandon at once.</summary>
     [Fact]
     public void A_file_withdrawn_between_writes_is_abandoned_by_its_caller_and_a_sealed_one_cannot_be()
