@@ -265,6 +265,8 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
         lock (_lock)
         {
             first = false;
+            // Left out already (withdrawn by another lane, or failed at the receiver): nothing more to tell.
+            if (Dropped) return true;
             if (Sealed) return false;
             _withdrawn ??= reason;
             if (TryDrop())

@@ -1197,8 +1197,13 @@ internal sealed partial class SenderSession
     private void Withdraw(SenderFile file, int length, SingularityException reason)
     {
         _window.Release(length);
-        // Sealed already (a resend found the change): the receiver may be committing it, and the session ends as before.
-        if (!file.TryWithdraw(reason, () => _control!.PostBatchItem(ControlMessageType.FilesWithdrawn, file.Id), out bool first)) throw reason;
+        // Sealed already (a resend found the change): the receiver may be committing it, and the session ends as before,
+        // unless it committed it meanwhile (a resend queued before its commit), whole as it was read.
+        if (!file.TryWithdraw(reason, () => _control!.PostBatchItem(ControlMessageType.FilesWithdrawn, file.Id), out bool first))
+        {
+            if (Volatile.Read(ref _filesById[file.Id]) is null) return;
+            throw reason;
+        }
         if (!first) return;
         ForgetBasis(file);
         lock (_notSent) _notSent.Add(new NotSentEntry(file.Entry.Path, reason.Message) { Bytes = file.Entry.Size, Changed = true });

@@ -236,6 +236,26 @@ public sealed class DeleteTests
         Assert.True((await receiver.NextResultAsync()).Succeeded);
     }
 
+    /// <summary>A destination that holds d/f (its bytes returned), which the sessions below name, and d/stale, which they do not.</summary>
+    private static (string Destination, string Kept, byte[] Old, string Stale) HeldAndStale(TempDirectory temp)
+    {
+        string destination = temp.Sub("dst");
+        string kept = TestFiles.Create(Path.Combine(destination, "d", "f"), 50, seed: 1);
+        string stale = TestFiles.Create(Path.Combine(destination, "d", "stale"), 10, seed: 2);
+        return (destination, kept, File.ReadAllBytes(kept), stale);
+    }
+
+    /// <summary>A raw sender's session that asks for the deletion (with <paramref name="moreFlags"/>), its manifest the directory d and the files of 100 bytes <paramref name="files"/> (ids 1, 2, ...), accepted.</summary>
+    private static async Task<RawPeer> OpenDeletingAsync(LoopbackReceiver receiver, uint moreFlags, params string[] files)
+    {
+        var peer = await RawPeer.ConnectAsync(receiver.Url);
+        var (_, answer, _) = await peer.OpenWithMoreFlagsAsync(receiver.Token, 4096, Singularity.Engine.Protocol.OpenSessionFlags.DeleteExtraneous, moreFlags, 0,
+            [new Singularity.Engine.Protocol.ManifestEntry(Singularity.Engine.Protocol.EntryKind.Directory, "d", 0, (UnixFileMode)0b111_101_101, 0, null),
+             .. files.Select(file => new Singularity.Engine.Protocol.ManifestEntry(Singularity.Engine.Protocol.EntryKind.File, file, 100, (UnixFileMode)0b110_100_100, 0, null))]);
+        Assert.Equal(Singularity.Engine.Protocol.ControlMessageType.ManifestAccepted, answer);
+        return peer;
+    }
+
     /// <summary>
     /// With ignore errors, a file the sender gave up (it could not open it) keeps its copy at the receiver, since its
     /// name was sent; what the source does not have goes. Without it, nothing goes.
@@ -246,17 +266,9 @@ public sealed class DeleteTests
     public async Task A_file_given_up_keeps_its_copy_when_errors_are_ignored(bool ignoreErrors)
     {
         using var temp = new TempDirectory();
-        string destination = temp.Sub("dst");
-        string kept = TestFiles.Create(Path.Combine(destination, "d", "f"), 50, seed: 1);
-        byte[] old = File.ReadAllBytes(kept);
-        string stale = TestFiles.Create(Path.Combine(destination, "d", "stale"), 10, seed: 2);
+        var (destination, kept, old, stale) = HeldAndStale(temp);
         await using var receiver = new LoopbackReceiver(destination, new TransferOptions { Cipher = CipherSuite.None });
-        await using var peer = await RawPeer.ConnectAsync(receiver.Url);
-        var (_, answer, _) = await peer.OpenWithMoreFlagsAsync(receiver.Token, 4096, Singularity.Engine.Protocol.OpenSessionFlags.DeleteExtraneous,
-            ignoreErrors ? Singularity.Engine.Protocol.MoreSessionFlags.IgnoreErrors : 0u, 0,
-            new Singularity.Engine.Protocol.ManifestEntry(Singularity.Engine.Protocol.EntryKind.Directory, "d", 0, (UnixFileMode)0b111_101_101, 0, null),
-            new Singularity.Engine.Protocol.ManifestEntry(Singularity.Engine.Protocol.EntryKind.File, "d/f", 100, (UnixFileMode)0b110_100_100, 0, null));
-        Assert.Equal(Singularity.Engine.Protocol.ControlMessageType.ManifestAccepted, answer);
+        await using var peer = await OpenDeletingAsync(receiver, ignoreErrors ? Singularity.Engine.Protocol.MoreSessionFlags.IgnoreErrors : 0u, "d/f");
 
         await peer.SendControlAsync(Singularity.Engine.Protocol.ControlMessageType.FilesDropped, RawReceiver.Batch([1]));
         await peer.SendControlAsync(Singularity.Engine.Protocol.ControlMessageType.Finish, []);
@@ -279,17 +291,9 @@ public sealed class DeleteTests
     public async Task Files_that_vanished_do_not_stop_the_deletion_unless_another_was_given_up(bool alsoDropped)
     {
         using var temp = new TempDirectory();
-        string destination = temp.Sub("dst");
-        string kept = TestFiles.Create(Path.Combine(destination, "d", "f"), 50, seed: 1);
-        byte[] old = File.ReadAllBytes(kept);
-        string stale = TestFiles.Create(Path.Combine(destination, "d", "stale"), 10, seed: 2);
+        var (destination, kept, old, stale) = HeldAndStale(temp);
         await using var receiver = new LoopbackReceiver(destination, new TransferOptions { Cipher = CipherSuite.None });
-        await using var peer = await RawPeer.ConnectAsync(receiver.Url);
-        var (_, answer, _) = await peer.OpenWithMoreFlagsAsync(receiver.Token, 4096, Singularity.Engine.Protocol.OpenSessionFlags.DeleteExtraneous, 0u, 0,
-            new Singularity.Engine.Protocol.ManifestEntry(Singularity.Engine.Protocol.EntryKind.Directory, "d", 0, (UnixFileMode)0b111_101_101, 0, null),
-            new Singularity.Engine.Protocol.ManifestEntry(Singularity.Engine.Protocol.EntryKind.File, "d/f", 100, (UnixFileMode)0b110_100_100, 0, null),
-            new Singularity.Engine.Protocol.ManifestEntry(Singularity.Engine.Protocol.EntryKind.File, "d/g", 100, (UnixFileMode)0b110_100_100, 0, null));
-        Assert.Equal(Singularity.Engine.Protocol.ControlMessageType.ManifestAccepted, answer);
+        await using var peer = await OpenDeletingAsync(receiver, 0u, "d/f", "d/g");
 
         await peer.SendControlAsync(Singularity.Engine.Protocol.ControlMessageType.FilesVanished, (alsoDropped ? RawReceiver.Batch([1]) : RawReceiver.Batch([1], [2])));
         if (alsoDropped) await peer.SendControlAsync(Singularity.Engine.Protocol.ControlMessageType.FilesDropped, RawReceiver.Batch([2]));

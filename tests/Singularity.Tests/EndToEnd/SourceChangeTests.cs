@@ -16,6 +16,21 @@ public sealed class SourceChangeTests
     private const int ShardSize = 4096;
     private static readonly TransferOptions Plain = new() { Cipher = CipherSuite.None, Lanes = 1, ShardSize = ShardSize };
 
+    /// <summary>
+    /// A tree of two files, a.bin (kept) and b.bin (the one that changes), and a destination that holds an older b.bin
+    /// (its bytes in <c>Holds</c>) and a stale file the source does not have.
+    /// </summary>
+    private static (string Tree, string Kept, string Changing, string Destination, string Held, byte[] Holds, string Stale) LiveTree(TempDirectory temp)
+    {
+        string tree = temp.Sub("tree");
+        string kept = TestFiles.Create(Path.Combine(tree, "a.bin"), 100_000, seed: 1);
+        string changing = TestFiles.Create(Path.Combine(tree, "b.bin"), 100_000, seed: 2);
+        string destination = temp.Sub("dst");
+        string held = TestFiles.Create(Path.Combine(destination, "tree", "b.bin"), 5_000, seed: 3);
+        string stale = TestFiles.Create(Path.Combine(destination, "tree", "stale.bin"), 5_000, seed: 4);
+        return (tree, kept, changing, destination, held, File.ReadAllBytes(held), stale);
+    }
+
     /// <summary>A file written to in place (same size, another mtime) or shortened ends the session before any of it is sent or sealed, whether of one shard or several.</summary>
     [Theory]
     [InlineData(1000, true)]
@@ -141,13 +156,7 @@ public sealed class SourceChangeTests
     public async Task A_file_written_to_after_the_scan_is_left_out_and_the_rest_arrives(bool receiverFromBefore)
     {
         using var temp = new TempDirectory();
-        string tree = temp.Sub("tree");
-        string kept = TestFiles.Create(Path.Combine(tree, "a.bin"), 100_000, seed: 1);
-        string changing = TestFiles.Create(Path.Combine(tree, "b.bin"), 100_000, seed: 2);
-        string destination = temp.Sub("dst");
-        string held = TestFiles.Create(Path.Combine(destination, "tree", "b.bin"), 5_000, seed: 3);
-        byte[] holds = File.ReadAllBytes(held);
-        string stale = TestFiles.Create(Path.Combine(destination, "tree", "stale.bin"), 5_000, seed: 4);
+        var (tree, kept, changing, destination, held, holds, stale) = LiveTree(temp);
         await using var receiver = new LoopbackReceiver(destination, adjust: receiverFromBefore ? options => options with { Capabilities = WireFormat.CapabilityPatches | WireFormat.CapabilityVanished } : null);
         await using var relay = new TcpRelay(receiver.Url);
         var scanned = File.GetLastWriteTimeUtc(changing);
@@ -224,13 +233,7 @@ public sealed class SourceChangeTests
     public async Task A_file_that_vanished_since_the_scan_does_not_stop_the_deletion(bool receiverFromBefore, bool dryRun)
     {
         using var temp = new TempDirectory();
-        string tree = temp.Sub("tree");
-        string kept = TestFiles.Create(Path.Combine(tree, "a.bin"), 100_000, seed: 1);
-        string gone = TestFiles.Create(Path.Combine(tree, "b.bin"), 100_000, seed: 2);
-        string destination = temp.Sub("dst");
-        string held = TestFiles.Create(Path.Combine(destination, "tree", "b.bin"), 5_000, seed: 3);
-        byte[] holds = File.ReadAllBytes(held);
-        string stale = TestFiles.Create(Path.Combine(destination, "tree", "stale.bin"), 5_000, seed: 4);
+        var (tree, kept, gone, destination, held, holds, stale) = LiveTree(temp);
         await using var receiver = new LoopbackReceiver(destination, adjust: receiverFromBefore ? options => options with { Capabilities = WireFormat.CapabilityPatches } : null);
         await using var relay = new TcpRelay(receiver.Url);
         relay.Hold = (_, _) =>
