@@ -64,16 +64,37 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
     /// <summary>
     /// Reads shard <paramref name="index"/> into <paramref name="destination"/> and returns its digest. With
     /// <paramref name="holes"/> (a sparse send), a shard that lies wholly in a hole of the file is not read:
-    /// <paramref name="hole"/> is set and the digest is that of its zeros.
+    /// <paramref name="hole"/> is set and the digest is that of its zeros. A file found changed (SourceChanged: by
+    /// its length and time, replaced, or a resend whose digest is not the first copy's) is marked so, and no other
+    /// lane reads, keeps or seals it after.
     /// </summary>
     public ulong Read(int index, Span<byte> destination, bool retransmit, HoleDigests? holes, out bool hole)
     {
-        long offset = (long)index * shardSize;
-        if (retransmit)
+        try
         {
-            using var own = OpenSource();
-            return ReadAt(own, destination, offset, holes, out hole);
+            return retransmit ? ReadAgain(index, destination, holes, out hole) : ReadShared(index, destination, holes, out hole);
         }
+        catch (SingularityException ex) when (ex.Code == ErrorCode.SourceChanged)
+        {
+            lock (_lock) _withdrawn ??= ex;
+            throw;
+        }
+    }
+
+    /// <summary>A resend reads through a handle of its own, and must find what the first copy carried.</summary>
+    private ulong ReadAgain(int index, Span<byte> destination, HoleDigests? holes, out bool hole)
+    {
+        using var own = OpenSource();
+        ulong digest = ReadAt(own, destination, (long)index * shardSize, holes, out hole);
+        if (!MatchesFirstSend(index, digest))
+            throw new SingularityException(ErrorCode.SourceChanged, $"'{SourcePath}' changed while it was being sent; send it again once it is stable");
+        return digest;
+    }
+
+    /// <summary>A first read goes through the handle all lanes share, opened (and checked against the scan) at the first.</summary>
+    private ulong ReadShared(int index, Span<byte> destination, HoleDigests? holes, out bool hole)
+    {
+        long offset = (long)index * shardSize;
         SafeFileHandle handle;
         lock (_lock)
         {
@@ -88,18 +109,8 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
                     Volatile.Write(ref _unopenable, ex);
                     throw;
                 }
-                catch (SingularityException ex) when (ex.Code == ErrorCode.SourceChanged)
-                {
-                    _withdrawn ??= ex;
-                    throw;
-                }
                 // A file of one shard is checked once, after its read.
-                try { if (ShardCount > 1) EnsureAsScanned(_handle); }
-                catch (SingularityException ex) when (ex.Code == ErrorCode.SourceChanged)
-                {
-                    _withdrawn ??= ex;
-                    throw;
-                }
+                if (ShardCount > 1) EnsureAsScanned(_handle);
             }
             _digests ??= new ulong[ShardCount];
             handle = _handle;
@@ -120,12 +131,6 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
             // Every shard is read, and the whole-file digest will vouch for what was read: a file written to
             // meanwhile would be delivered as a mix of old and new bytes.
             if (last) EnsureAsScanned(handle);
-        }
-        catch (SingularityException ex) when (ex.Code == ErrorCode.SourceChanged)
-        {
-            // Changed: no other lane reads, keeps or seals it after this.
-            lock (_lock) _withdrawn ??= ex;
-            throw;
         }
         finally
         {
@@ -166,7 +171,7 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
         new(ErrorCode.SourceChanged, $"'{SourcePath}' shrank while it was being sent; send it again once it is stable");
 
     /// <summary>Checks that a retransmitted shard is what was sent the first time.</summary>
-    public bool MatchesFirstSend(int index, ulong digest) => _digests is { } digests && digests[index] == digest;
+    private bool MatchesFirstSend(int index, ulong digest) => _digests is { } digests && digests[index] == digest;
 
     /// <summary>Counts a shard written to a lane for the first time; returns the whole-file digest once every shard was.</summary>
     public ulong? MarkSent(int index)
@@ -274,11 +279,7 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
                 first = true;
                 post();
             }
-            if (_reading == 0)
-            {
-                _handle?.Dispose();
-                _handle = null;
-            }
+            if (_reading == 0) CloseShared();
             return true;
         }
     }
@@ -315,18 +316,20 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
         {
             _allRead |= last;
             if (--_reading > 0 || !_allRead && _withdrawn is null) return;
-            _handle?.Dispose();
-            _handle = null;
+            CloseShared();
         }
     }
 
     public void Close()
     {
-        lock (_lock)
-        {
-            _handle?.Dispose();
-            _handle = null;
-        }
+        lock (_lock) CloseShared();
+    }
+
+    /// <summary>Closes the handle the lanes share; the caller holds _lock.</summary>
+    private void CloseShared()
+    {
+        _handle?.Dispose();
+        _handle = null;
     }
 
     /// <summary>For a dry run: opens the source as its first read would, and closes it; the failure that would leave it out, or null.</summary>

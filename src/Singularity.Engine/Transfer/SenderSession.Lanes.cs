@@ -312,14 +312,6 @@ internal sealed partial class SenderSession
                     if (Keep(file, shard, length) && file.MarkSent(shard) is { } keptDigest) Seal(file, keptDigest);
                     continue;
                 }
-                if (retransmit && !file.MatchesFirstSend(shard, digest))
-                {
-                    var changed = new SingularityException(ErrorCode.SourceChanged, $"'{file.SourcePath}' changed while it was being sent; send it again once it is stable");
-                    if (!_receiverTakesWithdrawn) throw changed;
-                    taken = null;
-                    Withdraw(file, length, changed);
-                    continue;
-                }
                 // Encrypted, the digest stays out of the clear header: the tag authenticates the payload instead. A
                 // hole carries no payload; encrypted, its tag still seals the header.
                 byte flags = (byte)((retransmit ? ShardHeader.FlagRetransmit : 0) | (hole ? ShardHeader.FlagHole : 0));
