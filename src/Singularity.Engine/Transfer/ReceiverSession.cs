@@ -98,10 +98,9 @@ internal sealed partial class ReceiverSession
     private long _chunkUnchangedBytes;
     private int _filesUnchanged;
     private int _filesDropped;
-    // Of those, files gone since the scan (FilesVanished) and files the sender found changed while it read them
-    // (FilesWithdrawn), which do not stop the deletion: their names were sent, so what stands there stays.
-    private int _filesVanished;
-    private int _filesWithdrawn;
+    // Of those, the files the sender could not read (FilesDropped), which stop the deletion; not those gone since the
+    // scan (FilesVanished) or found changed while read (FilesWithdrawn): their names were sent, so what stands there stays.
+    private int _filesUnread;
     // Files withdrawn while shards of them were being written, abandoned by the last of those writes, or at the end.
     private readonly List<PartialFile> _withdrawnWhileWritten = [];
     // The sender asked for what the manifest's directories hold beyond it to be deleted at the end (and the root's
@@ -280,10 +279,8 @@ internal sealed partial class ReceiverSession
                     break;
                 case ControlMessageType.FilesDropped:
                 case ControlMessageType.FilesVanished:
-                    OnDropped(body.Span, type);
-                    break;
                 case ControlMessageType.FilesWithdrawn:
-                    OnWithdrawn(body.Span);
+                    OnDropped(body.Span, type);
                     break;
                 case ControlMessageType.ShardsKept:
                     if (OnShardsKept(body.Span) is { } kept) await CommitElsewhereAsync(kept, cancellationToken).ConfigureAwait(false);
@@ -1616,13 +1613,18 @@ internal sealed partial class ReceiverSession
     }
 
     /// <summary>
-    /// Files the sender could not read and left out (FilesDropped), or found gone since the scan (FilesVanished): each
-    /// is abandoned as a failed session abandons its files (a resumable partial stays for a later session), and counts
-    /// as settled, so the session can still finish. Only the first kind stops the deletion.
+    /// Files the sender left out: could not read (FilesDropped), found gone since the scan (FilesVanished), or found
+    /// changed while it read them (FilesWithdrawn, whatever of them arrived). Each is abandoned as a failed session
+    /// abandons its files (a resumable partial stays for a later session), a withdrawn one once no shard of it is being
+    /// written (<see cref="PartialFile.Withdraw"/>), and counts as settled, so the session can still finish; its shards
+    /// that come after are acknowledged and dropped. Only the first kind stops the deletion. A dry run reads nothing to
+    /// find changed.
     /// </summary>
     private void OnDropped(ReadOnlySpan<byte> body, ControlMessageType type)
     {
         int count = ControlBatch.Count(body, 4, type);
+        bool withdrawn = type == ControlMessageType.FilesWithdrawn;
+        if (withdrawn && _dryRun) throw new ProtocolViolationException("FilesWithdrawn in a dry run, which reads no file");
         for (int i = 0; i < count; i++)
         {
             uint id = BinaryPrimitives.ReadUInt32LittleEndian(ControlBatch.Item(body, 4, i));
@@ -1634,39 +1636,14 @@ internal sealed partial class ReceiverSession
             }
             var file = FileById(id);
             if (file == Failed) continue;
-            try { file.GiveUp(); }
+            try
+            {
+                if (!withdrawn) file.GiveUp();
+                else if (file.Withdraw()) file.Abandon();
+                else lock (_withdrawnWhileWritten) _withdrawnWhileWritten.Add(file);
+            }
             catch (Exception ex) when (ex is not SingularityException) { throw StorageErrors.Describe(ex, $"giving up '{file.Entry.Path}'"); }
             CountDropped(type);
-            Settle(file.Id);
-            LinkedFileDropped(file);
-        }
-    }
-
-    /// <summary>
-    /// Files the sender found changed while it read them (written to, shortened or replaced), whatever of them arrived:
-    /// each is given up (<see cref="PartialFile.Withdraw"/>: abandoned as a failed session abandons it, once no shard of
-    /// it is being written), counts as settled, and from then on its shards are acknowledged and dropped. A file is
-    /// withdrawn only before its seal; a dry run reads nothing to find changed.
-    /// </summary>
-    private void OnWithdrawn(ReadOnlySpan<byte> body)
-    {
-        int count = ControlBatch.Count(body, 4, ControlMessageType.FilesWithdrawn);
-        if (_dryRun) throw new ProtocolViolationException("FilesWithdrawn in a dry run, which reads no file");
-        for (int i = 0; i < count; i++)
-        {
-            var file = FileById(BinaryPrimitives.ReadUInt32LittleEndian(ControlBatch.Item(body, 4, i)));
-            if (file == Failed) continue;
-            if (file.Withdraw())
-            {
-                try { file.Abandon(); }
-                catch (Exception ex) when (ex is not SingularityException) { throw StorageErrors.Describe(ex, $"giving up '{file.Entry.Path}'"); }
-            }
-            else
-            {
-                lock (_withdrawnWhileWritten) _withdrawnWhileWritten.Add(file);
-            }
-            Interlocked.Increment(ref _filesDropped);
-            Interlocked.Increment(ref _filesWithdrawn);
             Settle(file.Id);
             LinkedFileDropped(file);
         }
@@ -1675,7 +1652,7 @@ internal sealed partial class ReceiverSession
     private void CountDropped(ControlMessageType type)
     {
         Interlocked.Increment(ref _filesDropped);
-        if (type == ControlMessageType.FilesVanished) Interlocked.Increment(ref _filesVanished);
+        if (type == ControlMessageType.FilesDropped) Interlocked.Increment(ref _filesUnread);
     }
 
     /// <summary>Counts a file settled (committed, left in place, given up or failed) and gives its slot to <see cref="Released"/>, or to <paramref name="slot"/>.</summary>
@@ -1775,7 +1752,7 @@ internal sealed partial class ReceiverSession
         // directory removed could otherwise turn into a link before the walk that sets them.
         // A file gone since the scan does not stop it, as rsync's vanished files do not, nor one changed while it was
         // read, which rsync does not count as an error: its name is in the manifest, so what stands there stays.
-        bool deleting = _deleteExtraneous && (_ignoreErrors || (_filesDropped == _filesVanished + _filesWithdrawn && Volatile.Read(ref _entriesFailed) == 0));
+        bool deleting = _deleteExtraneous && (_ignoreErrors || (_filesUnread == 0 && Volatile.Read(ref _entriesFailed) == 0));
         // Names asked for go whatever else was left out: each was asked for itself.
         bool named = _deleteNamed is { Count: > 0 };
         if (_dryRun)
