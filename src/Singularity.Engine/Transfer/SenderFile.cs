@@ -15,7 +15,10 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
     private readonly Lock _lock = new();
     private SafeFileHandle? _handle;
     private ulong[]? _digests;
+    // Shards not yet read through the shared handle, and which were: a shard read again after its lane gave it back
+    // (lost before it was sent) is not counted twice, or the check after the last read would run one read early.
     private int _unread = Digests.ShardCount(entry.Size, shardSize);
+    private ulong[]? _read;
     private int _unsent = Digests.ShardCount(entry.Size, shardSize);
     private readonly ulong[] _acknowledged = new ulong[Digests.BitmapWords(Digests.ShardCount(entry.Size, shardSize))];
     private ulong[]? _sent;
@@ -84,7 +87,7 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
     /// <summary>A resend reads through a handle of its own, and must find what the first copy carried.</summary>
     private ulong ReadAgain(int index, Span<byte> destination, HoleDigests? holes, out bool hole)
     {
-        using var own = OpenSource();
+        using var own = OpenAgain();
         ulong digest = ReadAt(own, destination, (long)index * shardSize, holes, out hole);
         if (!MatchesFirstSend(index, digest))
             throw new SingularityException(ErrorCode.SourceChanged, $"'{SourcePath}' changed while it was being sent; send it again once it is stable");
@@ -96,6 +99,7 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
     {
         long offset = (long)index * shardSize;
         SafeFileHandle handle;
+        ulong[] read;
         lock (_lock)
         {
             if (_unopenable is { } failed) throw failed;
@@ -103,7 +107,8 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
             if (_handle is null)
             {
                 // Never opened yet, so nothing of the file was read: a file that cannot be opened can be left out.
-                try { _handle = OpenSource(); }
+                // Opened again (a shard given back after every shard was read), it is part sent, and gone is a change.
+                try { _handle = _digests is null ? OpenSource() : OpenAgain(); }
                 catch (SingularityException ex) when (_digests is null && ex.Code == ErrorCode.IoError)
                 {
                     Volatile.Write(ref _unopenable, ex);
@@ -113,6 +118,7 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
                 if (ShardCount > 1) EnsureAsScanned(_handle);
             }
             _digests ??= new ulong[ShardCount];
+            read = _read ??= new ulong[Digests.BitmapWords(ShardCount)];
             handle = _handle;
             _reading++;
         }
@@ -126,10 +132,12 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
             }
             finally
             {
-                last = Interlocked.Decrement(ref _unread) == 0;
+                ulong bit = 1UL << (index % 64);
+                if ((Interlocked.Or(ref read[index / 64], bit) & bit) == 0) Interlocked.Decrement(ref _unread);
+                last = Volatile.Read(ref _unread) == 0;
             }
-            // Every shard is read, and the whole-file digest will vouch for what was read: a file written to
-            // meanwhile would be delivered as a mix of old and new bytes.
+            // Every shard is read (each read that ends after the last first read checks), and the whole-file digest
+            // will vouch for what was read: a file written to meanwhile would be delivered as a mix of old and new bytes.
             if (last) EnsureAsScanned(handle);
         }
         finally
@@ -343,6 +351,22 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
         catch (SingularityException ex) when (ex.Code == ErrorCode.IoError)
         {
             return ex;
+        }
+    }
+
+    /// <summary>
+    /// Opens a file some of which was read already, for a resend or a shard given back: one removed since is a file
+    /// changed while it was sent (SourceChanged), not one that vanished before anything of it was read.
+    /// </summary>
+    private SafeFileHandle OpenAgain()
+    {
+        try
+        {
+            return OpenSource();
+        }
+        catch (SingularityException ex) when (ex.InnerException is FileNotFoundException)
+        {
+            throw new SingularityException(ErrorCode.SourceChanged, $"'{SourcePath}' was removed while it was being sent", ex);
         }
     }
 

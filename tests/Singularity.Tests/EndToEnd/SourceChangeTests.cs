@@ -102,14 +102,15 @@ public sealed class SourceChangeTests
     }
 
     /// <summary>
-    /// A shard asked for again (ShardNack) whose source was rewritten in place since its first copy: before the file's
-    /// seal, the file is withdrawn and the session goes on; after it (the receiver may be committing the file), the
-    /// session ends as before, and no withdrawal follows the seal.
+    /// A shard asked for again (ShardNack) whose source was rewritten in place, or removed, since its first copy: before
+    /// the file's seal, the file is withdrawn and the session goes on; after it (the receiver may be committing the
+    /// file), the session ends as before, and no withdrawal follows the seal.
     /// </summary>
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task A_resend_that_finds_the_source_rewritten_withdraws_the_file_unless_it_was_sealed(bool sealedFirst)
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    public async Task A_resend_that_finds_the_source_rewritten_or_removed_withdraws_the_file_unless_it_was_sealed(bool sealedFirst, bool removed)
     {
         using var temp = new TempDirectory();
         string source = TestFiles.Create(Path.Combine(temp.Path, "f"), 4 * ShardSize, seed: 3);
@@ -125,8 +126,12 @@ public sealed class SourceChangeTests
             await Task.Delay(10);
         }
         var scanned = File.GetLastWriteTimeUtc(source);
-        TestFiles.Create(source, 4 * ShardSize, seed: 4);
-        File.SetLastWriteTimeUtc(source, scanned);
+        if (removed) File.Delete(source);
+        else
+        {
+            TestFiles.Create(source, 4 * ShardSize, seed: 4);
+            File.SetLastWriteTimeUtc(source, scanned);
+        }
 
         // Shard 1 acknowledged, shard 0 asked for again: its resend takes shard 1's credit in the window.
         await receiver.SendTogetherAsync((ControlMessageType.ShardAcks, RawReceiver.Batch([0, 1])), (ControlMessageType.ShardNack, RawReceiver.Fields(0, 0, 5)));
@@ -141,7 +146,8 @@ public sealed class SourceChangeTests
         Assert.Equal(RawReceiver.Batch([0]), await receiver.ReadUntilAsync(ControlMessageType.FilesWithdrawn));
         await receiver.EndSessionAsync(1, 0);
         var result = await send;
-        Assert.True(Assert.Single(result.NotSent) is { Changed: true, Reason: var reason } && reason.Contains("changed while it was being sent"), string.Join(", ", result.NotSent));
+        string why = removed ? "was removed while it was being sent" : "changed while it was being sent";
+        Assert.True(Assert.Single(result.NotSent) is { Changed: true, Reason: var reason } && reason.Contains(why), string.Join(", ", result.NotSent));
     }
 
     /// <summary>

@@ -1,4 +1,5 @@
 using Singularity.Engine;
+using Singularity.Engine.Integrity;
 using Singularity.Engine.Protocol;
 using Singularity.Engine.Transfer;
 using Singularity.Tests.Support;
@@ -28,6 +29,54 @@ public sealed class SenderFileTests
 
         Assert.Same(first, Assert.Throws<SingularityException>(() => file.Read(1, buffer, retransmit: false, holes: null, out _)));
         Assert.True(file.Unopenable);
+    }
+
+    /// <summary>
+    /// A shard read, then given back by its lane (lost before the shard was sent) and read again, counts once: the
+    /// file's last shard is still read through the handle the others were, so a file replaced by another (renamed over
+    /// it, as editors save) meanwhile is sent whole as it was opened, not as a mix of both.
+    /// </summary>
+    [Fact]
+    public void A_shard_read_again_after_its_lane_gave_it_back_counts_once()
+    {
+        using var temp = new TempDirectory();
+        string path = TestFiles.Create(Path.Combine(temp.Path, "f"), 3 * 4096, seed: 1);
+        byte[] old = File.ReadAllBytes(path);
+        var entry = new ManifestEntry(EntryKind.File, "f", 3 * 4096, (UnixFileMode)0b110_100_100, SourceScannerTime(path), null);
+        var file = new SenderFile(0, entry, path, 4096);
+        byte[] buffer = new byte[4096];
+        file.Read(0, buffer, retransmit: false, holes: null, out _);
+        file.Read(0, buffer, retransmit: false, holes: null, out _);
+        file.Read(1, buffer, retransmit: false, holes: null, out _);
+        File.Move(TestFiles.Create(path + ".new", 3 * 4096, seed: 2), path, overwrite: true);
+
+        Assert.Equal(Digests.Shard(old.AsSpan(2 * 4096)), file.Read(2, buffer, retransmit: false, holes: null, out _));
+        Assert.Equal(old[(2 * 4096)..], buffer);
+    }
+
+    /// <summary>
+    /// A file removed after all of it was read (its shared handle closed) is a file changed while it was sent
+    /// (withdrawn), not one that vanished (dropped as never read), when a resend opens it again, or a read of a shard
+    /// its lane gave back.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_file_removed_before_it_is_read_again_is_found_changed(bool resend)
+    {
+        using var temp = new TempDirectory();
+        string path = TestFiles.Create(Path.Combine(temp.Path, "f"), 2 * 4096);
+        var entry = new ManifestEntry(EntryKind.File, "f", 2 * 4096, (UnixFileMode)0b110_100_100, SourceScannerTime(path), null);
+        var file = new SenderFile(0, entry, path, 4096);
+        byte[] buffer = new byte[4096];
+        file.Read(0, buffer, retransmit: false, holes: null, out _);
+        file.Read(1, buffer, retransmit: false, holes: null, out _);
+        File.Delete(path);
+
+        var error = Assert.Throws<SingularityException>(() => file.Read(0, buffer, retransmit: resend, holes: null, out _));
+        Assert.Equal(ErrorCode.SourceChanged, error.Code);
+        Assert.Contains("was removed while it was being sent", error.Message);
+        Assert.False(file.Unopenable);
     }
 
     private static long SourceScannerTime(string path) => Singularity.Engine.Storage.SourceScanner.ToNanoseconds(File.GetLastWriteTimeUtc(path));
