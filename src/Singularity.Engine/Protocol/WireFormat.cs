@@ -38,6 +38,13 @@ internal static class WireFormat
     /// </summary>
     public const uint CapabilityWithdrawn = 4;
 
+    /// <summary>
+    /// Capability bit 3 of a HelloReply: with hard links kept, the receiver takes a further name of a linked file that
+    /// vanished (FilesVanished) as a file in its place, whose size the manifest may add beyond the declared total
+    /// (PROTOCOL §2.2, §4), as rsync sends the name left. A sender sends such a name as a file to no other receiver.
+    /// </summary>
+    public const uint CapabilityLinkedVanished = 8;
+
     /// <summary>A check over a header's first bytes: XXH3-64 with seed 0.</summary>
     public static ulong HeaderCheck(ReadOnlySpan<byte> covered) => XxHash3.HashToUInt64(covered);
 

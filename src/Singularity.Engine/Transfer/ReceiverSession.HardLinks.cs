@@ -16,6 +16,11 @@ internal sealed partial class ReceiverSession
     private Dictionary<UInt128, uint>? _linkedFiles;
     private HashSet<uint>? _linkedDropped;
 
+    // The sizes of the linked files the sender found vanished (FilesVanished, before their data): the manifest may
+    // exceed the declared total by as much, for the further names a sender of capability bit 3 sends as files in their
+    // place. Nothing of a vanished file was written, so what is written stays within the declared total.
+    private long _vanishedLinkedBytes;
+
     private void KeepHardLinks() => _linkedFiles = [];
 
     /// <summary>Checks an entry of a chunk being accepted against the hard links asked for: in manifest order, so a link names a file before it.</summary>
@@ -32,6 +37,13 @@ internal sealed partial class ReceiverSession
     private void LinkedFileDropped(PartialFile file)
     {
         if (_linkedFiles is not null && file.Entry.Linked) (_linkedDropped ??= []).Add(file.Id);
+    }
+
+    /// <summary>A linked file gone since the scan: its size is left to the further name the sender sends in its place, if it has one left (control connection only).</summary>
+    private void LinkedFileVanished(PartialFile file)
+    {
+        // Capped so that the declared total and these together never overflow.
+        if (_linkedFiles is not null && file.Entry.Linked) _vanishedLinkedBytes = Math.Min(_vanishedLinkedBytes + file.Entry.Size, long.MaxValue - _declaredBytes);
     }
 
     /// <summary>

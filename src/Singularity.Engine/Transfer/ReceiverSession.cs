@@ -603,8 +603,9 @@ internal sealed partial class ReceiverSession
             CheckHardLink(id, entry);
             if (Digests.ShardCount64(entry.Size, _shardSize) >= int.MaxValue)
                 throw new ProtocolViolationException($"'{entry.Path}' would need {int.MaxValue} shards or more", ErrorCode.LimitExceeded);
-            // Compared by what is left, so that no sum of sizes can overflow and wrap below the total.
-            if (entry.Size > _declaredBytes - _manifestBytes - chunkBytes) throw new ProtocolViolationException("manifest sizes exceed the declared total", ErrorCode.LimitExceeded);
+            // Compared by what is left, so that no sum of sizes can overflow and wrap below the total; a linked file that
+            // vanished leaves its size to a further name of it sent in its place (see VanishedLinkedBytes).
+            if (entry.Size > _declaredBytes + _vanishedLinkedBytes - _manifestBytes - chunkBytes) throw new ProtocolViolationException("manifest sizes exceed the declared total", ErrorCode.LimitExceeded);
             chunkBytes += entry.Size;
         }
         // A sender that does not pace its manifest by the commits would have every file's state kept here at once.
@@ -612,7 +613,8 @@ internal sealed partial class ReceiverSession
             throw new ProtocolViolationException($"the sender announced more than {_limits.MaxUncommittedFiles} files not yet committed", ErrorCode.LimitExceeded);
         _manifestBytes += chunkBytes;
         bool last = first + count == _declaredEntries;
-        if (last && _manifestBytes != _declaredBytes) throw new ProtocolViolationException("manifest sizes do not add up to the declared total");
+        // Never above the total and what vanished linked files left (checked by entry, above).
+        if (last && _manifestBytes < _declaredBytes) throw new ProtocolViolationException("manifest sizes do not add up to the declared total");
         _reshardUntil = _clock.ElapsedTicks + (long)(_options.ReshardBudget.TotalSeconds * Stopwatch.Frequency);
         // The chunk's items (FilesPresent, offers) leave with its acceptance, in one write rather than one each.
         _control!.Hold();
@@ -1646,6 +1648,7 @@ internal sealed partial class ReceiverSession
             CountDropped(type);
             Settle(file.Id);
             LinkedFileDropped(file);
+            if (type == ControlMessageType.FilesVanished) LinkedFileVanished(file);
         }
     }
 

@@ -83,6 +83,7 @@ internal sealed partial class SenderSession
                 _session = answer.Session;
                 _receiverTakesVanished = (answer.Capabilities & WireFormat.CapabilityVanished) != 0;
                 _receiverTakesWithdrawn = (answer.Capabilities & WireFormat.CapabilityWithdrawn) != 0;
+                _receiverTakesLinkedVanished = (answer.Capabilities & WireFormat.CapabilityLinkedVanished) != 0;
             }
             else if (answer.Session != session)
             {

@@ -34,7 +34,8 @@ internal sealed partial class SenderSession
     // A file's state exists from its chunk's sending to its commit: a tree of millions of files holds only those
     // announced and not yet committed (see FilesAheadOfCommits). A file of the chunks sent whose slot is empty is committed.
     private readonly SenderFile?[] _filesById;
-    private readonly int _fileCount;
+    // Grows by a further name sent as a file in place of a linked file that vanished.
+    private int _fileCount;
     private readonly ShardScheduler _scheduler = new();
     private readonly InFlightWindow _window;
     private readonly CancellationTokenSource _cts = new();
@@ -50,11 +51,11 @@ internal sealed partial class SenderSession
     private readonly TaskCompletionSource _allCommitted = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _failed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _sessionDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly long _totalBytes;
+    private long _totalBytes;
     // The OpenSession flags: what the receiver is asked to do beyond receiving.
     private ushort _sessionFlags;
-    private readonly long _totalAll;
-    private readonly int _filesAll;
+    private long _totalAll;
+    private int _filesAll;
     private ControlChannel? _control;
     private SessionId _session;
     private readonly string _token;
@@ -108,6 +109,12 @@ internal sealed partial class SenderSession
     // found changed while it was read goes as FilesWithdrawn, where it would otherwise end the session.
     private bool _receiverTakesVanished;
     private bool _receiverTakesWithdrawn;
+    // Bit 3: with -H, a further name of a linked file that vanished goes as the file in its place (PromoteFurtherName).
+    private bool _receiverTakesLinkedVanished;
+    // With -H, the hard link entries close the manifest; a further name sent as a file in place of one that vanished
+    // is moved to _promotedEnd, ahead of every link not yet sent (the manifest reads that part under _linksLock).
+    private readonly Lock _linksLock = new();
+    private int _promotedEnd = -1;
     // The receiver could not give some entries all the extended attributes or ACLs sent (SessionDone flags bit 1).
     private bool _xattrsNotSet;
     // Files counted as committed that moved no data: found in place (FilesPresent) or left out (FilesDropped).
@@ -928,16 +935,11 @@ internal sealed partial class SenderSession
         var sentUpTo = new Queue<int>();
         int first = 0, count = 0, length = ManifestCodec.ChunkHeaderSize, files = 0, announced = 0;
         int firstLink = _entries.FindIndex(e => e.Entry.Kind == EntryKind.HardLink);
+        lock (_linksLock) _promotedEnd = firstLink;
         for (int id = 0; id < _entries.Count; id++)
         {
-            var source = _entries[id];
+            var source = id < firstLink || firstLink < 0 ? _entries[id] : await TakeLinkAsync(id).ConfigureAwait(false);
             var entry = source.Entry;
-            if (id == firstLink)
-            {
-                // The hard links, last: once every file is settled, so that the receiver finds each one's file in place.
-                if (count > 0) await SendChunkAsync(id - 1).ConfigureAwait(false);
-                await WaitForCommitsAsync(files, first).ConfigureAwait(false);
-            }
             if (entry is { Kind: EntryKind.File, Xattrs: { } xattrs })
             {
                 // The receiver holds what files carry until their commit (ProtocolLimits.MaxHeldXattrBytes): beyond half
@@ -960,6 +962,21 @@ internal sealed partial class SenderSession
                 files++;
             }
             if (length >= ManifestChunkBytes || id == _entries.Count - 1) await SendChunkAsync(id).ConfigureAwait(false);
+        }
+
+        // The hard links, last: each once every file sent is settled, so that the receiver finds its file in place. A
+        // further name sent as a file in place of one that vanished may be moved to this place meanwhile.
+        async Task<SourceEntry> TakeLinkAsync(int id)
+        {
+            while (true)
+            {
+                lock (_linksLock)
+                {
+                    if (_entries[id].Entry.Kind != EntryKind.HardLink || Volatile.Read(ref _filesCommitted) >= files) return _entries[id];
+                }
+                if (count > 0) await SendChunkAsync(id - 1).ConfigureAwait(false);
+                await WaitForCommitsAsync(files, first).ConfigureAwait(false);
+            }
         }
 
         // Sends the chunk of entries [first, last].
@@ -1184,8 +1201,41 @@ internal sealed partial class SenderSession
         lock (_notSent) _notSent.Add(new NotSentEntry(file.Entry.Path, reason.Message) { Bytes = file.Entry.Size, Vanished = vanished });
         _events?.Invoke($"not sending '{file.Entry.Path}': {reason.Message}");
         _control!.PostBatchItem(vanished && _receiverTakesVanished ? ControlMessageType.FilesVanished : ControlMessageType.FilesDropped, file.Id);
+        // After FilesVanished, which leaves the receiver room for it, and before the file settles, so the manifest,
+        // which sends the links once every file is settled, finds it in place, and the session does not end before it.
+        if (vanished && file.Entry.Linked && _receiverTakesVanished && _receiverTakesLinkedVanished && !_options.DryRun) PromoteFurtherName(file.Entry);
         Interlocked.Increment(ref _progressEvents);
         SettleUnmoved(file);
+    }
+
+    /// <summary>
+    /// With -H, sends the first further name of a linked file that vanished as the file in its place, and its other
+    /// further names as links to that one, as rsync sends the name left: they are still the source's, and the receiver
+    /// would otherwise fail them and skip its deletion. One that vanished too is left out in turn, and the next takes
+    /// its place. Nothing changes where no further name is left unsent.
+    /// </summary>
+    private void PromoteFurtherName(ManifestEntry vanished)
+    {
+        lock (_linksLock)
+        {
+            int at = _promotedEnd, found = -1;
+            if (at < 0) return;
+            for (int id = at; id < _entries.Count && found < 0; id++)
+                if (_entries[id].Entry is { Kind: EntryKind.HardLink } link && link.LinkTarget == vanished.Path) found = id;
+            if (found < 0) return;
+            var name = _entries[found];
+            _entries[found] = _entries[at];
+            _entries[at] = name with { Entry = vanished with { Path = name.Entry.Path, SentBefore = false } };
+            for (int id = at + 1; id < _entries.Count; id++)
+                if (_entries[id].Entry is { Kind: EntryKind.HardLink } link && link.LinkTarget == vanished.Path)
+                    _entries[id] = _entries[id] with { Entry = link with { LinkTarget = name.Entry.Path } };
+            _promotedEnd = at + 1;
+        }
+        // Counted before the vanished file settles, so that the session waits for this one too.
+        Interlocked.Increment(ref _fileCount);
+        Interlocked.Increment(ref _filesAll);
+        Interlocked.Add(ref _totalAll, vanished.Size);
+        Interlocked.Add(ref _totalBytes, vanished.Size);
     }
 
     /// <summary>
@@ -1221,7 +1271,7 @@ internal sealed partial class SenderSession
     {
         if (Volatile.Read(ref _filesById[id])?.Entry.Xattrs is { } xattrs) Interlocked.Add(ref _xattrBytesHeld, -xattrs.Bytes);
         Volatile.Write(ref _filesById[id], null);
-        if (Interlocked.Increment(ref _filesCommitted) == _fileCount) _allCommitted.TrySetResult();
+        if (Interlocked.Increment(ref _filesCommitted) == Volatile.Read(ref _fileCount)) _allCommitted.TrySetResult();
         if (_committedSignal.CurrentCount == 0) _committedSignal.Release();
     }
 

@@ -231,6 +231,102 @@ public sealed class HardLinkTests
         Assert.False(File.Exists(Path.Combine(destination, "b")));
     }
 
+    /// <summary>
+    /// With -H, a file whose first name vanished between the scan and its read arrives under the further names the
+    /// source still has, linked together, as rsync sends the name left: the first of them travels as the file, the send
+    /// exits 24, and the vanished name does not stop `--delete` (the receiver's copy of it stays, its name having been
+    /// sent). Where every name vanished, each is left out in turn, and still nothing stops the deletion. A receiver
+    /// without capability bit 3 fails the further names, as before, and skips its deletion.
+    /// </summary>
+    [Theory]
+    [InlineData(1, false)]
+    [InlineData(3, false)]
+    [InlineData(1, true)]
+    public async Task Further_names_of_a_file_whose_first_name_vanished_arrive_linked(int removed, bool receiverFromBefore)
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("tree");
+        string[] names = [.. new[] { "a.bin", "b.bin", "c.bin" }.Select(name => Path.Combine(tree, name))];
+        TestFiles.Create(names[0], 100_000, seed: 1);
+        Link(names[0], names[1]);
+        Link(names[0], names[2]);
+        byte[] contents = File.ReadAllBytes(names[0]);
+        string kept = TestFiles.Create(Path.Combine(tree, "k.bin"), 50_000, seed: 2);
+        string destination = temp.Sub("dst");
+        string held = TestFiles.Create(Path.Combine(destination, "tree", "a.bin"), 5_000, seed: 3);
+        byte[] holds = File.ReadAllBytes(held);
+        string stale = TestFiles.Create(Path.Combine(destination, "tree", "stale.bin"), 5_000, seed: 4);
+        uint before = WireFormat.CapabilityPatches | WireFormat.CapabilityVanished | WireFormat.CapabilityWithdrawn;
+        await using var receiver = new LoopbackReceiver(destination, adjust: receiverFromBefore ? options => options with { Capabilities = before } : null);
+        await using var relay = new TcpRelay(receiver.Url);
+        // The scan is over before the control connection's first byte.
+        relay.Hold = (_, _) =>
+        {
+            foreach (string name in names.Take(removed)) File.Delete(name);
+            return Task.CompletedTask;
+        };
+
+        var (exit, _, error) = await SgltyProcess.RunAsync(["send", tree, "-H", "--delete", "--to", relay.Url.ToString()]);
+
+        string received = Path.Combine(destination, "tree");
+        TestFiles.AssertSameBytes(kept, Path.Combine(received, "k.bin"));
+        Assert.Equal(holds, File.ReadAllBytes(held));
+        if (receiverFromBefore)
+        {
+            Assert.True(exit == 23, error);
+            Assert.Contains("'tree/b.bin' was not linked to 'tree/a.bin': the sender could not read that file", error);
+            Assert.False(File.Exists(Path.Combine(received, "b.bin")));
+            Assert.True(File.Exists(stale));
+            return;
+        }
+        Assert.True(exit == 24, error);
+        Assert.Contains($"{removed} {(removed == 1 ? "file" : "files")} vanished since the scan", error);
+        Assert.False(File.Exists(stale));
+        if (removed == 3)
+        {
+            Assert.False(File.Exists(Path.Combine(received, "b.bin")));
+            Assert.False(File.Exists(Path.Combine(received, "c.bin")));
+            return;
+        }
+        Assert.Equal(contents, File.ReadAllBytes(Path.Combine(received, "b.bin")));
+        var b = Identity(Path.Combine(received, "b.bin"));
+        Assert.Equal(2u, b.Names);
+        Assert.Equal(b, Identity(Path.Combine(received, "c.bin")));
+    }
+
+    /// <summary>
+    /// The manifest may go beyond its declared total by the size of a linked file the sender found vanished (a further
+    /// name of it sent in its place), and by no more; nor by a file it could not read (FilesDropped), nor by one not
+    /// marked linked.
+    /// </summary>
+    [Theory]
+    [InlineData(true, true, 10_000, true)]
+    [InlineData(true, true, 10_001, false)]
+    [InlineData(false, true, 10_000, false)]
+    [InlineData(true, false, 10_000, false)]
+    public async Task A_manifest_grows_past_its_total_only_by_a_linked_file_that_vanished(bool vanished, bool linked, int size, bool accepted)
+    {
+        using var temp = new TempDirectory();
+        await using var receiver = new LoopbackReceiver(temp.Sub("dst"), new TransferOptions { Cipher = CipherSuite.None });
+        await using var peer = await RawPeer.ConnectAsync(receiver.Url);
+        Assert.Equal(ErrorCode.None, (await peer.HelloAsync(ConnectionRole.Control, receiver.Token)).Status);
+        await peer.SendControlAsync(ControlMessageType.OpenSession, RawPeer.OpenSession(4096, 1, 2, 10_000, OpenSessionFlags.HardLinks));
+        await peer.SendControlAsync(ControlMessageType.ManifestChunk, RawPeer.Manifest(
+            new ManifestEntry(EntryKind.File, "a", 10_000, (UnixFileMode)0b110_100_100, 0, null) { Linked = linked }));
+        Assert.NotNull(await peer.ReadUntilAsync(ControlMessageType.ManifestAccepted));
+        byte[] batch = new byte[8];
+        batch[0] = 1;
+        await peer.SendControlAsync(vanished ? ControlMessageType.FilesVanished : ControlMessageType.FilesDropped, batch);
+        byte[] chunk = RawPeer.Manifest(new ManifestEntry(EntryKind.File, "b", size, (UnixFileMode)0b110_100_100, 0, null) { Linked = true });
+        chunk[0] = 1;
+        await peer.SendControlAsync(ControlMessageType.ManifestChunk, chunk);
+
+        ControlMessageType answer = 0;
+        await peer.ReadUntilAsync(ControlMessageType.ManifestAccepted, type => answer = type == ControlMessageType.Error ? type : answer);
+
+        Assert.Equal(accepted ? 0 : ControlMessageType.Error, answer);
+    }
+
     private static void AssertLinked(string root)
     {
         var x = Identity(Path.Combine(root, "a", "x"));
