@@ -313,7 +313,11 @@ public static class RemoteSender
     private static string OnHost(string line, string host) =>
         (line.StartsWith("sglty: error: cannot send '", StringComparison.Ordinal) || line.StartsWith("sglty: not sending '", StringComparison.Ordinal)) && NotFound(line) is { } missing
             ? line.Replace($"'{missing}': {SourceScanner.Missing}", $"'{missing}' on {host}: {SourceScanner.Missing}", StringComparison.Ordinal)
+            // The receiver the send there names is this machine's (a full disk here, say).
+            : line.StartsWith(ReceiverEnded, StringComparison.Ordinal) ? "sglty: error: the receive here ended the pull: " + line[ReceiverEnded.Length..]
             : line;
+
+    private const string ReceiverEnded = "sglty: error: the receiver ended the session: ";
 
     /// <summary>The path a line of the send there quotes as not found ("... 'PATH': no such file or directory"), or null.</summary>
     private static string? NotFound(string line)

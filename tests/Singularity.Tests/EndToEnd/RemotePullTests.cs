@@ -51,6 +51,33 @@ public sealed class RemotePullTests
         Assert.DoesNotContain(".tmp", Directory.GetFiles(into, "*", SearchOption.AllDirectories).Aggregate("", string.Concat));
     }
 
+    /// <summary>A pull whose disk here is full says so as this machine's, not as a receiver's elsewhere.</summary>
+    [SkippableFact]
+    public async Task A_full_disk_here_is_told_as_this_machines()
+    {
+        Skip.IfNot(Environment.IsPrivilegedProcess, "needs root on Linux to mount a size-limited tmpfs");
+        if (!OperatingSystem.IsLinux()) return;
+        using var temp = new TempDirectory();
+        string home = temp.Sub("home");
+        TestFiles.Create(Path.Combine(home, "data", "big.bin"), 64 << 20);
+        string shell = FakeSsh.Create(temp);
+        string mount = temp.Sub("small");
+        Skip.IfNot(Commands.Run("mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", mount), "mount -t tmpfs is not permitted here");
+        try
+        {
+            var (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(new Dictionary<string, string> { ["HOME"] = home },
+                "send", "-e", shell, "--sglty-path", FakeSsh.Sglty, "localhost:data", mount);
+
+            Assert.True(exit == 11, error);
+            Assert.Contains("sglty: error: the receive here ended the pull: disk full: the transfer needs 64.00 MiB but the destination has 48.00 MiB free", error);
+            Assert.DoesNotContain("the receiver ended the session", error);
+        }
+        finally
+        {
+            Commands.Run("umount", "-l", mount);
+        }
+    }
+
     [Fact]
     public async Task A_pull_passes_on_delete_and_dry_run_and_says_what_failed_there()
     {
