@@ -795,7 +795,7 @@ internal static partial class SendCommand
             Say(log, summary, unshown: quiet);
             if (result.EntriesDeleted > 0) Say(log, unshown: quiet, line: $"deleted {Count.Of(result.EntriesDeleted, "entry", "entries")} at the receiver {DeletedAs(options)}");
             // As rsync skips deletion after an error: what was left out would read as gone from the source.
-            if (result.DeletionSkipped) Say(log, "sglty: the receiver did not delete what the source no longer has: entries were left out (named above), which it would take for gone");
+            if (result.DeletionSkipped) Say(log, $"sglty: the receiver did not delete what the source no longer has: {WhyNotDeleted(result)}");
             if (result.SourcesRemoved > 0) Say(log, unshown: quiet, line: $"removed {Count.Of(result.SourcesRemoved, "source")} here, which the receiver holds");
             foreach (var kept in result.SourcesKept) Say(log, $"sglty: kept '{Errors.Printable(kept.Path)}': {Errors.Printable(kept.Reason)}", unshown: quiet && kept.AsAsked);
             // Sources kept as the options say (a link named as a source, a file the receiver kept) are no fault.
@@ -905,7 +905,7 @@ internal static partial class SendCommand
         }
         if (result.EntriesNotDeleted > 0) Say(log, $"sglty: {Count.Of(result.EntriesNotDeleted, "entry", "entries")} at the receiver could not be deleted; the receiver's log names them");
         if (result.EntriesLeftByLimit > 0) Say(log, $"sglty: deletions would stop at the --max-delete limit: {Count.Of(result.EntriesLeftByLimit, "entry", "entries")} at the receiver would be left (a directory counted once)");
-        if (result.DeletionSkipped) Say(log, "sglty: the receiver would not delete what the source no longer has: entries were left out (named above), which it would take for gone");
+        if (result.DeletionSkipped) Say(log, $"sglty: the receiver would not delete what the source no longer has: {WhyNotDeleted(result)}");
         WriteStats(result, stats, human, quiet);
         return exitCode;
     }
@@ -1052,6 +1052,11 @@ internal static partial class SendCommand
             throw new SingularityException(ErrorCode.BadPath, $"cannot read {option} '{path}': {why}");
         }
     }
+
+    /// <summary>Why a deletion asked for did not run: entries left out, or files that vanished, which only a receiver of an earlier release stops at.</summary>
+    private static string WhyNotDeleted(SendResult result) => result.DeletionSkippedByOlderReceiver
+        ? "files vanished since the scan (named above), which stop the deletion of a receiver of an earlier sglty release alone; update sglty there"
+        : "entries were left out (named above), which it would take for gone";
 
     /// <summary>What the last line of a send that left entries out says of them, by kind.</summary>
     internal static string WhyLeftOut(IReadOnlyList<NotSentEntry> notSent)

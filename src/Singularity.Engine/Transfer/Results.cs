@@ -82,6 +82,11 @@ public sealed record SendResult
     /// </summary>
     public bool DeletionSkipped { get; init; }
     /// <summary>
+    /// Of a <see cref="DeletionSkipped"/>, whether only files that vanished since the scan were left out, which stop the
+    /// deletion of a receiver of an earlier release alone (one of this release deletes past them, as rsync does).
+    /// </summary>
+    public bool DeletionSkippedByOlderReceiver { get; init; }
+    /// <summary>
     /// Whether the receiver could not give some entries all the extended attributes or ACLs sent
     /// (<see cref="TransferOptions.Xattrs"/>, <see cref="TransferOptions.Acls"/>): its file system or system refused
     /// them, and its log counts them and names the first. The entries arrived all the same; rsync ends such a send with exit 23.

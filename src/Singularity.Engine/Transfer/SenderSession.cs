@@ -641,6 +641,7 @@ internal sealed partial class SenderSession
             EntriesNotDeleted = _entriesNotDeleted,
             EntriesLeftByLimit = _entriesLeftByLimit,
             DeletionSkipped = _options.DeleteExtraneous && !_deletionRan,
+            DeletionSkippedByOlderReceiver = _options.DeleteExtraneous && !_deletionRan && !_receiverTakesVanished && NotSent.Count > 0 && NotSent.All(entry => entry.Vanished),
             XattrsNotSet = _xattrsNotSet,
             DryRun = _options.DryRun,
             WouldSend = WouldSend,

@@ -263,7 +263,7 @@ public sealed class SourceChangeTests
         Assert.Contains("1 file vanished since the scan and was not sent", error);
         TestFiles.AssertSameBytes(kept, Path.Combine(destination, "tree", "a.bin"));
         Assert.Equal(receiverFromBefore, File.Exists(stale));
-        Assert.Equal(receiverFromBefore, error.Contains("the receiver did not delete what the source no longer has", StringComparison.Ordinal));
+        Assert.Equal(receiverFromBefore, error.Contains("the receiver did not delete what the source no longer has: files vanished since the scan (named above), which stop the deletion of a receiver of an earlier sglty release alone; update sglty there", StringComparison.Ordinal));
     }
 
     /// <summary>
