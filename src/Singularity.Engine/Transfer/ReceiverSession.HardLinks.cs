@@ -14,7 +14,7 @@ internal sealed partial class ReceiverSession
     // The files marked linked, by their path's hash, until the manifest is in; and those the sender could not read,
     // whose slots read as a committed file's do.
     private Dictionary<UInt128, uint>? _linkedFiles;
-    private HashSet<uint>? _linkedDropped;
+    private Dictionary<uint, ControlMessageType>? _linkedDropped;
 
     // The sizes of the linked files the sender found vanished (FilesVanished, before their data): the manifest may
     // exceed the declared total by as much, for the further names a sender of capability bit 3 sends as files in their
@@ -33,10 +33,10 @@ internal sealed partial class ReceiverSession
             throw new ProtocolViolationException($"hard link '{entry.Path}' names '{entry.LinkTarget}', which is no file marked linked before it in the manifest");
     }
 
-    /// <summary>A linked file the sender could not read: its links fail, and say why.</summary>
-    private void LinkedFileDropped(PartialFile file)
+    /// <summary>A linked file the sender left out (<paramref name="type"/>: could not read, found gone, or found changed): its links fail, and say why.</summary>
+    private void LinkedFileDropped(PartialFile file, ControlMessageType type)
     {
-        if (_linkedFiles is not null && file.Entry.Linked) (_linkedDropped ??= []).Add(file.Id);
+        if (_linkedFiles is not null && file.Entry.Linked) (_linkedDropped ??= [])[file.Id] = type;
     }
 
     /// <summary>A linked file gone since the scan: its size is left to the further name the sender sends in its place, if it has one left (control connection only).</summary>
@@ -56,7 +56,13 @@ internal sealed partial class ReceiverSession
         // Read as SlotOf reads a slot (here the file may be of the chunk still being prepared, which SlotOf refuses).
         var slot = Volatile.Read(ref _files)[file]!;
         if (slot == Failed) throw new EntryConflictException(NotLinked(entry.Path, entry.LinkTarget!, "that file could not be written"));
-        if (_linkedDropped?.Contains(file) == true) throw new EntryConflictException(NotLinked(entry.Path, entry.LinkTarget!, "the sender could not read that file"));
+        if (_linkedDropped?.GetValueOrDefault(file) is { } dropped and not 0)
+            throw new EntryConflictException(NotLinked(entry.Path, entry.LinkTarget!, dropped switch
+            {
+                ControlMessageType.FilesWithdrawn => "the sender found that file changed while it was sent",
+                ControlMessageType.FilesVanished => "that file vanished at the sender since the scan",
+                _ => "the sender could not read that file",
+            }));
         if (slot != Released)
             throw new ProtocolViolationException($"hard link '{entry.Path}' names '{entry.LinkTarget}', a file still arriving: a sender names hard links once every file is settled");
         if (Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null) RemoveDirectoryInTheWay(entry, full);

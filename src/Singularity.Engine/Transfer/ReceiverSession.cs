@@ -1647,7 +1647,7 @@ internal sealed partial class ReceiverSession
             catch (Exception ex) when (ex is not SingularityException) { throw StorageErrors.Describe(ex, $"giving up '{file.Entry.Path}'"); }
             CountDropped(type);
             Settle(file.Id);
-            LinkedFileDropped(file);
+            LinkedFileDropped(file, type);
             if (type == ControlMessageType.FilesVanished) LinkedFileVanished(file);
         }
     }

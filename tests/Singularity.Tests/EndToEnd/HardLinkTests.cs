@@ -274,7 +274,7 @@ public sealed class HardLinkTests
         if (receiverFromBefore)
         {
             Assert.True(exit == 23, error);
-            Assert.Contains("'tree/b.bin' was not linked to 'tree/a.bin': the sender could not read that file", error);
+            Assert.Contains("'tree/b.bin' was not linked to 'tree/a.bin': that file vanished at the sender since the scan", error);
             Assert.False(File.Exists(Path.Combine(received, "b.bin")));
             Assert.True(File.Exists(stale));
             return;
@@ -292,6 +292,41 @@ public sealed class HardLinkTests
         var b = Identity(Path.Combine(received, "b.bin"));
         Assert.Equal(2u, b.Names);
         Assert.Equal(b, Identity(Path.Combine(received, "c.bin")));
+    }
+
+    /// <summary>
+    /// With -H, the further names of a file written to while it was sent (withdrawn, its old copy kept at the receiver)
+    /// are not made, and say why.
+    /// </summary>
+    [Fact]
+    public async Task The_further_names_of_a_file_changed_while_it_was_sent_say_why_they_were_not_made()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("tree");
+        string changing = TestFiles.Create(Path.Combine(tree, "a.bin"), 100_000, seed: 1);
+        Link(changing, Path.Combine(tree, "b.bin"));
+        string kept = TestFiles.Create(Path.Combine(tree, "k.bin"), 50_000, seed: 2);
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination);
+        await using var relay = new TcpRelay(receiver.Url);
+        var scanned = File.GetLastWriteTimeUtc(changing);
+        // Once, as the control connection's first byte passes: after the scan, before any read.
+        int rewritten = 0;
+        relay.Hold = (_, _) =>
+        {
+            if (Interlocked.Exchange(ref rewritten, 1) != 0) return Task.CompletedTask;
+            TestFiles.Create(changing, 100_000, seed: 5);
+            File.SetLastWriteTimeUtc(changing, scanned.AddSeconds(1));
+            return Task.CompletedTask;
+        };
+
+        var (exit, _, error) = await SgltyProcess.RunAsync(["send", tree, "-H", "--to", relay.Url.ToString()]);
+
+        Assert.True(exit == 23, error);
+        Assert.Contains("1 file changed while it was sent", error);
+        Assert.Contains("'tree/b.bin' was not linked to 'tree/a.bin': the sender found that file changed while it was sent", error);
+        TestFiles.AssertSameBytes(kept, Path.Combine(destination, "tree", "k.bin"));
+        Assert.False(File.Exists(Path.Combine(destination, "tree", "b.bin")));
     }
 
     /// <summary>
