@@ -165,16 +165,7 @@ public sealed class SourceChangeTests
         var (tree, kept, changing, destination, held, holds, stale) = LiveTree(temp);
         await using var receiver = new LoopbackReceiver(destination, adjust: receiverFromBefore ? options => options with { Capabilities = WireFormat.CapabilityPatches | WireFormat.CapabilityVanished } : null);
         await using var relay = new TcpRelay(receiver.Url);
-        var scanned = File.GetLastWriteTimeUtc(changing);
-        // Once, as the control connection's first byte passes: after the scan, before any read.
-        int rewritten = 0;
-        relay.Hold = (_, _) =>
-        {
-            if (Interlocked.Exchange(ref rewritten, 1) != 0) return Task.CompletedTask;
-            TestFiles.Create(changing, 100_000, seed: 5);
-            File.SetLastWriteTimeUtc(changing, scanned.AddSeconds(1));
-            return Task.CompletedTask;
-        };
+        relay.RewriteOnceAfterScan(changing);
 
         var (exit, _, error) = await SgltyProcess.RunAsync(["send", tree, "--delete", "--to", relay.Url.ToString()]);
 

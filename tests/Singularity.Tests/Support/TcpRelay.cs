@@ -54,6 +54,24 @@ public sealed class TcpRelay : IAsyncDisposable
     /// <summary>Optional hold: (connection, bytes forwarded so far) → a task that must complete before that chunk goes on towards the receiver.</summary>
     public Func<int, long, Task>? Hold { get; set; }
 
+    /// <summary>
+    /// Rewrites <paramref name="path"/> in place with other bytes of its length and a later modification time, once, as
+    /// the first bytes of the send pass (those of the control connection): after the sender's scan, before any read.
+    /// </summary>
+    public void RewriteOnceAfterScan(string path)
+    {
+        long length = new FileInfo(path).Length;
+        var scanned = File.GetLastWriteTimeUtc(path);
+        int rewritten = 0;
+        Hold = (_, _) =>
+        {
+            if (Interlocked.Exchange(ref rewritten, 1) != 0) return Task.CompletedTask;
+            TestFiles.Create(path, length, seed: 5);
+            File.SetLastWriteTimeUtc(path, scanned.AddSeconds(1));
+            return Task.CompletedTask;
+        };
+    }
+
     /// <summary>Optional damage: (connection, offset in that connection, byte) → byte to forward.</summary>
     public Func<int, long, byte, byte>? Tamper { get; set; }
 
