@@ -43,7 +43,7 @@ internal sealed partial class ReceiverSession
     private void LinkedFileVanished(PartialFile file)
     {
         // Capped so that the declared total and these together never overflow.
-        if (_linkedFiles is not null && file.Entry.Linked) _vanishedLinkedBytes = Math.Min(_vanishedLinkedBytes + file.Entry.Size, long.MaxValue - _declaredBytes);
+        if (_linkedFiles is not null && file.Entry.Linked && (_options.Capabilities & WireFormat.CapabilityLinkedVanished) != 0) _vanishedLinkedBytes = Math.Min(_vanishedLinkedBytes + file.Entry.Size, long.MaxValue - _declaredBytes);
     }
 
     /// <summary>

@@ -111,10 +111,16 @@ internal sealed partial class SenderSession
     private bool _receiverTakesWithdrawn;
     // Bit 3: with -H, a further name of a linked file that vanished goes as the file in its place (PromoteFurtherName).
     private bool _receiverTakesLinkedVanished;
-    // With -H, the hard link entries close the manifest; a further name sent as a file in place of one that vanished
-    // is moved to _promotedEnd, ahead of every link not yet sent (the manifest reads that part under _linksLock).
+    // With -H, the hard link entries close the manifest, from _firstLink. A further name sent as a file in place of one
+    // that vanished becomes a file where it stands: _firstLinkTo finds it (the first link to each file, by the path it
+    // names) and _nextLink the one after it to the same file, both made at the first such; _promoted turns the later
+    // links' target to it as the manifest takes them. All of them, and the part of _entries from _firstLink, are read
+    // and written under _linksLock.
     private readonly Lock _linksLock = new();
-    private int _promotedEnd = -1;
+    private int _firstLink = -1;
+    private Dictionary<string, int>? _firstLinkTo;
+    private int[]? _nextLink;
+    private Dictionary<string, string>? _promoted;
     // The receiver could not give some entries all the extended attributes or ACLs sent (SessionDone flags bit 1).
     private bool _xattrsNotSet;
     // Files counted as committed that moved no data: found in place (FilesPresent) or left out (FilesDropped).
@@ -936,7 +942,7 @@ internal sealed partial class SenderSession
         var sentUpTo = new Queue<int>();
         int first = 0, count = 0, length = ManifestCodec.ChunkHeaderSize, files = 0, announced = 0;
         int firstLink = _entries.FindIndex(e => e.Entry.Kind == EntryKind.HardLink);
-        lock (_linksLock) _promotedEnd = firstLink;
+        lock (_linksLock) _firstLink = firstLink;
         for (int id = 0; id < _entries.Count; id++)
         {
             var source = id < firstLink || firstLink < 0 ? _entries[id] : await TakeLinkAsync(id).ConfigureAwait(false);
@@ -973,7 +979,16 @@ internal sealed partial class SenderSession
             {
                 lock (_linksLock)
                 {
-                    if (_entries[id].Entry.Kind != EntryKind.HardLink || Volatile.Read(ref _filesCommitted) >= files) return _entries[id];
+                    var taken = _entries[id];
+                    if (taken.Entry.Kind != EntryKind.HardLink) return taken;
+                    if (Volatile.Read(ref _filesCommitted) >= files)
+                    {
+                        // Every file is settled: whatever took the place of the file it names is final.
+                        string target = taken.Entry.LinkTarget!;
+                        while (_promoted?.GetValueOrDefault(target) is { } name) target = name;
+                        if (target != taken.Entry.LinkTarget) _entries[id] = taken = taken with { Entry = taken.Entry with { LinkTarget = target } };
+                        return taken;
+                    }
                 }
                 if (count > 0) await SendChunkAsync(id - 1).ConfigureAwait(false);
                 await WaitForCommitsAsync(files, first).ConfigureAwait(false);
@@ -1219,18 +1234,25 @@ internal sealed partial class SenderSession
     {
         lock (_linksLock)
         {
-            int at = _promotedEnd, found = -1;
-            if (at < 0) return;
-            for (int id = at; id < _entries.Count && found < 0; id++)
-                if (_entries[id].Entry is { Kind: EntryKind.HardLink } link && link.LinkTarget == vanished.Path) found = id;
-            if (found < 0) return;
-            var name = _entries[found];
-            _entries[found] = _entries[at];
+            if (_firstLink < 0) return;
+            // Made once, so that each promotion costs a look-up, not a pass over every link.
+            if (_firstLinkTo is null)
+            {
+                _firstLinkTo = new(StringComparer.Ordinal);
+                _nextLink = new int[_entries.Count - _firstLink];
+                for (int id = _entries.Count - 1; id >= _firstLink; id--)
+                {
+                    string target = _entries[id].Entry.LinkTarget!;
+                    _nextLink[id - _firstLink] = _firstLinkTo.TryGetValue(target, out int next) ? next : -1;
+                    _firstLinkTo[target] = id;
+                }
+            }
+            // Its first link not sent; the name sent in its place takes the links after it.
+            if (!_firstLinkTo.Remove(vanished.Path, out int at)) return;
+            var name = _entries[at];
             _entries[at] = name with { Entry = vanished with { Path = name.Entry.Path, SentBefore = false } };
-            for (int id = at + 1; id < _entries.Count; id++)
-                if (_entries[id].Entry is { Kind: EntryKind.HardLink } link && link.LinkTarget == vanished.Path)
-                    _entries[id] = _entries[id] with { Entry = link with { LinkTarget = name.Entry.Path } };
-            _promotedEnd = at + 1;
+            (_promoted ??= new(StringComparer.Ordinal))[vanished.Path] = name.Entry.Path;
+            if (_nextLink![at - _firstLink] is var after and >= 0) _firstLinkTo[name.Entry.Path] = after;
         }
         // Counted before the vanished file settles, so that the session waits for this one too.
         Interlocked.Increment(ref _fileCount);

@@ -251,7 +251,10 @@ public sealed class HardLinkTests
         Link(names[0], names[1]);
         Link(names[0], names[2]);
         byte[] contents = File.ReadAllBytes(names[0]);
-        string kept = TestFiles.Create(Path.Combine(tree, "k.bin"), 50_000, seed: 2);
+        // Another file's names, whose links the manifest holds before the vanished one's (a0.bin) and after them (l.bin).
+        string kept = TestFiles.Create(Path.Combine(tree, "0.bin"), 50_000, seed: 2);
+        Link(kept, Path.Combine(tree, "a0.bin"));
+        Link(kept, Path.Combine(tree, "l.bin"));
         string destination = temp.Sub("dst");
         string held = TestFiles.Create(Path.Combine(destination, "tree", "a.bin"), 5_000, seed: 3);
         byte[] holds = File.ReadAllBytes(held);
@@ -269,7 +272,10 @@ public sealed class HardLinkTests
         var (exit, _, error) = await SgltyProcess.RunAsync(["send", tree, "-H", "--delete", "--to", relay.Url.ToString()]);
 
         string received = Path.Combine(destination, "tree");
-        TestFiles.AssertSameBytes(kept, Path.Combine(received, "k.bin"));
+        TestFiles.AssertSameBytes(kept, Path.Combine(received, "0.bin"));
+        Assert.Equal(3u, Names(Path.Combine(received, "0.bin")));
+        Assert.Equal(Identity(Path.Combine(received, "0.bin")), Identity(Path.Combine(received, "a0.bin")));
+        Assert.Equal(Identity(Path.Combine(received, "0.bin")), Identity(Path.Combine(received, "l.bin")));
         Assert.Equal(holds, File.ReadAllBytes(held));
         if (receiverFromBefore)
         {
@@ -323,17 +329,19 @@ public sealed class HardLinkTests
     /// <summary>
     /// The manifest may go beyond its declared total by the size of a linked file the sender found vanished (a further
     /// name of it sent in its place), and by no more; nor by a file it could not read (FilesDropped), nor by one not
-    /// marked linked.
+    /// marked linked, nor at a receiver without capability bit 3.
     /// </summary>
     [Theory]
-    [InlineData(true, true, 10_000, true)]
-    [InlineData(true, true, 10_001, false)]
-    [InlineData(false, true, 10_000, false)]
-    [InlineData(true, false, 10_000, false)]
-    public async Task A_manifest_grows_past_its_total_only_by_a_linked_file_that_vanished(bool vanished, bool linked, int size, bool accepted)
+    [InlineData(true, true, 10_000, true, true)]
+    [InlineData(true, true, 10_001, true, false)]
+    [InlineData(false, true, 10_000, true, false)]
+    [InlineData(true, false, 10_000, true, false)]
+    [InlineData(true, true, 10_000, false, false)]
+    public async Task A_manifest_grows_past_its_total_only_by_a_linked_file_that_vanished(bool vanished, bool linked, int size, bool receiverTakes, bool accepted)
     {
         using var temp = new TempDirectory();
-        await using var receiver = new LoopbackReceiver(temp.Sub("dst"), new TransferOptions { Cipher = CipherSuite.None });
+        uint before = WireFormat.CapabilityPatches | WireFormat.CapabilityVanished | WireFormat.CapabilityWithdrawn;
+        await using var receiver = new LoopbackReceiver(temp.Sub("dst"), new TransferOptions { Cipher = CipherSuite.None }, adjust: receiverTakes ? null : options => options with { Capabilities = before });
         await using var peer = await RawPeer.ConnectAsync(receiver.Url);
         Assert.Equal(ErrorCode.None, (await peer.HelloAsync(ConnectionRole.Control, receiver.Token)).Status);
         await peer.SendControlAsync(ControlMessageType.OpenSession, RawPeer.OpenSession(4096, 1, 2, 10_000, OpenSessionFlags.HardLinks));

@@ -110,6 +110,7 @@ public sealed class SourceChangeTests
     [InlineData(false, false)]
     [InlineData(true, false)]
     [InlineData(false, true)]
+    [InlineData(true, true)]
     public async Task A_resend_that_finds_the_source_rewritten_or_removed_withdraws_the_file_unless_it_was_sealed(bool sealedFirst, bool removed)
     {
         using var temp = new TempDirectory();
