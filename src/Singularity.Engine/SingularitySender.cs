@@ -149,7 +149,7 @@ public static class SingularitySender
     /// attempt's. An entry left out by an earlier attempt is not in a later one's manifest, and one that a retry scans
     /// again (a directory it cannot list) is named once.
     /// </summary>
-    private static SendResult Add(SendResult? total, SendResult attempt)
+    internal static SendResult Add(SendResult? total, SendResult attempt)
     {
         if (total is null) return attempt;
         var named = total.NotSent.Select(entry => entry.Path).ToHashSet(StringComparer.Ordinal);
@@ -175,6 +175,7 @@ public static class SingularitySender
             EntriesNotDeleted = attempt.EntriesNotDeleted,
             EntriesLeftByLimit = attempt.EntriesLeftByLimit,
             DeletionSkipped = attempt.DeletionSkipped,
+            DeletionSkippedByOlderReceiver = attempt.DeletionSkippedByOlderReceiver,
             // Attributes an attempt's receiver refused stay refused (an attempt that failed after them tells nothing).
             XattrsNotSet = total.XattrsNotSet || attempt.XattrsNotSet,
             NotSent = [.. total.NotSent, .. attempt.NotSent.Where(entry => !named.Contains(entry.Path))],

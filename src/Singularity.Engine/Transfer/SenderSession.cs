@@ -1249,16 +1249,19 @@ internal sealed partial class SenderSession
             }
             // Its first link not sent; the name sent in its place takes the links after it.
             if (!_firstLinkTo.Remove(vanished.Path, out int at)) return;
+            // Counted before the manifest can send it, and before the vanished file settles: the session waits for it.
+            Interlocked.Increment(ref _fileCount);
+            Interlocked.Increment(ref _filesAll);
+            Interlocked.Add(ref _totalAll, vanished.Size);
+            Interlocked.Add(ref _totalBytes, vanished.Size);
             var name = _entries[at];
-            _entries[at] = name with { Entry = vanished with { Path = name.Entry.Path, SentBefore = false } };
-            (_promoted ??= new(StringComparer.Ordinal))[vanished.Path] = name.Entry.Path;
-            if (_nextLink![at - _firstLink] is var after and >= 0) _firstLinkTo[name.Entry.Path] = after;
+            var promoted = vanished with { Path = name.Entry.Path, SentBefore = false };
+            _entries[at] = name with { Entry = promoted };
+            (_promoted ??= new(StringComparer.Ordinal))[vanished.Path] = promoted.Path;
+            if (_nextLink![at - _firstLink] is var after and >= 0) _firstLinkTo[promoted.Path] = after;
+            // Links after it are itemized with its values (FileNamed), the map being made already where one was before.
+            _filesByPath?.Add(promoted.Path, promoted);
         }
-        // Counted before the vanished file settles, so that the session waits for this one too.
-        Interlocked.Increment(ref _fileCount);
-        Interlocked.Increment(ref _filesAll);
-        Interlocked.Add(ref _totalAll, vanished.Size);
-        Interlocked.Add(ref _totalBytes, vanished.Size);
     }
 
     /// <summary>
@@ -1434,11 +1437,17 @@ internal sealed partial class SenderSession
         };
     }
 
-    /// <summary>The file entry at <paramref name="path"/>, for a hard link's values: from a map made once, in an itemized send with hard links only.</summary>
+    /// <summary>
+    /// The file entry at <paramref name="path"/>, for a hard link's values: from a map made once, in an itemized send
+    /// with hard links only, which a name sent in place of a vanished file joins (under _linksLock, as both change).
+    /// </summary>
     private ManifestEntry? FileNamed(string path)
     {
-        _filesByPath ??= _entries.Where(e => e.Entry.Kind == EntryKind.File).ToDictionary(e => e.Entry.Path, e => e.Entry, StringComparer.Ordinal);
-        return _filesByPath.GetValueOrDefault(path);
+        lock (_linksLock)
+        {
+            _filesByPath ??= _entries.Where(e => e.Entry.Kind == EntryKind.File).ToDictionary(e => e.Entry.Path, e => e.Entry, StringComparer.Ordinal);
+            return _filesByPath.GetValueOrDefault(path);
+        }
     }
 
     private void Seal(SenderFile file, ulong digest)

@@ -235,21 +235,22 @@ public sealed class HardLinkTests
     /// With -H, a file whose first name vanished between the scan and its read arrives under the further names the
     /// source still has, linked together, as rsync sends the name left: the first of them travels as the file, the send
     /// exits 24, and the vanished name does not stop `--delete` (the receiver's copy of it stays, its name having been
-    /// sent). Where every name vanished, each is left out in turn, and still nothing stops the deletion. A receiver
+    /// sent). A name sent in its place that vanished too is left out in turn, the next taking its place, and where every
+    /// name vanished, still nothing stops the deletion. The links are itemized with the file's values. A receiver
     /// without capability bit 3 fails the further names, as before, and skips its deletion.
     /// </summary>
     [Theory]
     [InlineData(1, false)]
-    [InlineData(3, false)]
+    [InlineData(2, false)]
+    [InlineData(4, false)]
     [InlineData(1, true)]
     public async Task Further_names_of_a_file_whose_first_name_vanished_arrive_linked(int removed, bool receiverFromBefore)
     {
         using var temp = new TempDirectory();
         string tree = temp.Sub("tree");
-        string[] names = [.. new[] { "a.bin", "b.bin", "c.bin" }.Select(name => Path.Combine(tree, name))];
+        string[] names = [.. new[] { "a.bin", "b.bin", "c.bin", "d.bin" }.Select(name => Path.Combine(tree, name))];
         TestFiles.Create(names[0], 100_000, seed: 1);
-        Link(names[0], names[1]);
-        Link(names[0], names[2]);
+        foreach (string name in names[1..]) Link(names[0], name);
         byte[] contents = File.ReadAllBytes(names[0]);
         // Another file's names, whose links the manifest holds before the vanished one's (a0.bin) and after them (l.bin).
         string kept = TestFiles.Create(Path.Combine(tree, "0.bin"), 50_000, seed: 2);
@@ -269,7 +270,7 @@ public sealed class HardLinkTests
             return Task.CompletedTask;
         };
 
-        var (exit, _, error) = await SgltyProcess.RunAsync(["send", tree, "-H", "--delete", "--to", relay.Url.ToString()]);
+        var (exit, output, error) = await SgltyProcess.RunAsync(["send", tree, "-H", "--delete", "--out-format=%l %n%L", "--to", relay.Url.ToString()]);
 
         string received = Path.Combine(destination, "tree");
         TestFiles.AssertSameBytes(kept, Path.Combine(received, "0.bin"));
@@ -288,16 +289,17 @@ public sealed class HardLinkTests
         Assert.True(exit == 24, error);
         Assert.Contains($"{removed} {(removed == 1 ? "file" : "files")} vanished since the scan", error);
         Assert.False(File.Exists(stale));
-        if (removed == 3)
+        if (removed == names.Length)
         {
-            Assert.False(File.Exists(Path.Combine(received, "b.bin")));
-            Assert.False(File.Exists(Path.Combine(received, "c.bin")));
+            Assert.All(names[1..], name => Assert.False(File.Exists(Path.Combine(received, Path.GetFileName(name)))));
             return;
         }
-        Assert.Equal(contents, File.ReadAllBytes(Path.Combine(received, "b.bin")));
-        var b = Identity(Path.Combine(received, "b.bin"));
-        Assert.Equal(2u, b.Names);
-        Assert.Equal(b, Identity(Path.Combine(received, "c.bin")));
+        string sent = Path.GetFileName(names[removed]);
+        Assert.Equal(contents, File.ReadAllBytes(Path.Combine(received, sent)));
+        var file = Identity(Path.Combine(received, sent));
+        Assert.Equal((uint)(names.Length - removed), file.Names);
+        Assert.Equal(file, Identity(Path.Combine(received, "d.bin")));
+        Assert.Contains($"100000 tree/d.bin => tree/{sent}\n", output);
     }
 
     /// <summary>

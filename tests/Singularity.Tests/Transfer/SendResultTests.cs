@@ -23,4 +23,24 @@ public sealed class SendResultTests
         Assert.Equal((1, 100L), (result.FilesNotSent, result.BytesNotSent));
         Assert.Equal((1, 100L), (result.FilesTransferred, result.BytesTransferred));
     }
+
+    /// <summary>
+    /// Only the last attempt of a retried send decides whether the deletion ran, and why not: an earlier attempt that
+    /// failed before its receiver answered (and so read as one of an earlier release) says nothing of it.
+    /// </summary>
+    [Theory]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    public void The_last_attempt_says_why_the_deletion_was_skipped(bool first, bool last)
+    {
+        SendResult Attempt(bool olderReceiver) => new()
+        {
+            Files = 1, Entries = 1, Bytes = 100, BytesSent = 0, Retransmits = 0, Elapsed = TimeSpan.FromSeconds(1), Lanes = 1, ShardSize = 4096,
+            Cipher = CipherSuite.None, DeletionSkipped = true, DeletionSkippedByOlderReceiver = olderReceiver,
+        };
+
+        var total = SingularitySender.Add(SingularitySender.Add(null, Attempt(first)), Attempt(last));
+
+        Assert.Equal(last, total.DeletionSkippedByOlderReceiver);
+    }
 }
