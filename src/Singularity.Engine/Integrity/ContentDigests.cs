@@ -32,22 +32,23 @@ internal sealed class ContentDigests(CancellationToken cancellationToken = defau
         }
         unknown.Sort((a, b) => entries[b].Entry.Size.CompareTo(entries[a].Entry.Size));
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken };
-        Parallel.ForEach(Partitioner.Create(unknown, loadBalance: true), parallel, i => digests[i] = Read(entries[i].SourcePath, entries[i].Entry.Size));
+        Parallel.ForEach(Partitioner.Create(unknown, loadBalance: true), parallel, i => digests[i] = Read(entries[i], entries[i].Entry.Size));
         foreach (int i in unknown) _known[entries[i].SourcePath] = (entries[i].Entry.Size, entries[i].Entry.MtimeNanoseconds, digests[i]);
         return [.. entries.Select((e, i) => e.Entry.Kind == EntryKind.File ? e with { Entry = e.Entry with { Digest = digests[i] } } : e)];
     }
 
     /// <summary>
-    /// The digest of the file at <paramref name="path"/>, scanned with <paramref name="size"/> bytes; null when it
+    /// The digest of the file <paramref name="entry"/> names, scanned with <paramref name="size"/> bytes; null when it
     /// cannot be read whole as scanned, which the receiver takes for changed (the send then finds what is wrong with
     /// it, and names it).
     /// </summary>
-    private UInt128? Read(string path, long size)
+    private UInt128? Read(SourceEntry entry, long size)
     {
         try
         {
-            // As the send opens it (SenderFile): never through a link, nor a FIFO swapped in since, on whose open this would wait.
-            using var handle = SpecialFiles.OpenRegularAsNamed(path);
+            // As the send opens it (SenderFile): never through a link, here or on the way, nor a FIFO swapped in since,
+            // on whose open this would wait.
+            using var handle = SpecialFiles.OpenRegularBelow(entry.Root, entry.Below);
             if (handle is null || RandomAccess.GetLength(handle) != size) return null;
             return Digests.Content(handle, size, cancellationToken.ThrowIfCancellationRequested);
         }

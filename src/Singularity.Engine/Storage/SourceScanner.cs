@@ -18,10 +18,13 @@ internal readonly record struct SourceEntry(ManifestEntry Entry, string Root, in
         get
         {
             if (Entry.Path.Length <= Skip) return Root;
-            string below = Entry.Path[Skip..];
+            string below = Below;
             return Path.Join(Root, Path.DirectorySeparatorChar == '/' ? below : below.Replace('/', Path.DirectorySeparatorChar));
         }
     }
+
+    /// <summary>The entry's path below <see cref="Root"/> ('/' between its names), or empty where it is the root itself.</summary>
+    public string Below => Entry.Path.Length <= Skip ? "" : Entry.Path[Skip..];
 }
 
 /// <summary>

@@ -88,6 +88,95 @@ internal static class SpecialFiles
     }
 
     /// <summary>
+    /// As <see cref="OpenRegularAsNamed"/>, for <paramref name="below"/> (names joined by '/') in the directory
+    /// <paramref name="root"/>, never through a link below the root, at any of its names: a directory of the tree that
+    /// a local user swapped for a link since the scan leads nowhere outside it (openat2's RESOLVE_NO_SYMLINKS, or each
+    /// directory opened in turn without following a link). The root may be reached through links: the user named it.
+    /// Null where a link stands on the way, or anything but a regular file at the end; throws as OpenRegular does (a
+    /// FileNotFoundException where a name is gone, an IOException where one on the way is not a directory).
+    /// Elsewhere than on Linux, or with <paramref name="below"/> empty (the root is the file), as OpenRegularAsNamed.
+    /// </summary>
+    public static SafeFileHandle? OpenRegularBelow(string root, string below) => OpenRegularBelow(root, below, walk: false);
+
+    /// <summary>As <see cref="OpenRegularBelow(string, string)"/>; with <paramref name="walk"/>, each directory in turn, as where openat2 is refused (for tests).</summary>
+    internal static SafeFileHandle? OpenRegularBelow(string root, string below, bool walk)
+    {
+        string path = below.Length == 0 ? root : Path.Join(root, below);
+        if (below.Length == 0 || !OperatingSystem.IsLinux() || NoFollow() is not { } noFollow) return OpenRegularAsNamed(path);
+        SafeFileHandle? handle;
+        try
+        {
+            int descriptor = open(root, PathOnly | OpenCloseOnExec);
+            if (descriptor < 0) throw Errno.ToException(Marshal.GetLastPInvokeError());
+            using var directory = new SafeFileHandle(descriptor, ownsHandle: true);
+            handle = OpenBeneath(directory, below, OpenNonBlocking | OpenNoControllingTerminal | OpenCloseOnExec, noFollow, walk);
+        }
+        catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
+        {
+            return OpenRegularAsNamed(path);
+        }
+        if (handle is null) return null;
+        if (TypeOf(handle) == RegularType && !OpenedElsewhere(handle, path)) return handle;
+        handle.Dispose();
+        return null;
+    }
+
+    /// <summary>Opens <paramref name="below"/> in <paramref name="directory"/> with <paramref name="flags"/>, following no link on the way; null where one stands there.</summary>
+    private static SafeFileHandle? OpenBeneath(SafeFileHandle directory, string below, int flags, int noFollow, bool walk)
+    {
+        int error;
+        if (!walk)
+        {
+            var how = new OpenHow { Flags = (ulong)(flags | noFollow), Resolve = ResolveNoSymlinks | ResolveBeneath };
+            long descriptor = syscall(OpenAt2, directory, below, ref how, (nuint)Marshal.SizeOf<OpenHow>());
+            if (descriptor >= 0) return new SafeFileHandle((nint)descriptor, ownsHandle: true);
+            error = Marshal.GetLastPInvokeError();
+            // A link on the way, or a way out of the directory.
+            if (error is Errno.TooManyLinks or CrossDevice) return null;
+            // A kernel before 5.6, or a sandbox that refuses the call: each directory in turn.
+            if (error is not (Errno.NoSystemCall or Errno.NotPermitted)) throw Errno.ToException(error);
+        }
+        string[] names = below.Split('/');
+        var current = directory;
+        try
+        {
+            foreach (string name in names[..^1])
+            {
+                int next = openat(current, name, PathOnly | noFollow | OpenCloseOnExec);
+                if (next < 0) throw Errno.ToException(Marshal.GetLastPInvokeError());
+                if (current != directory) current.Dispose();
+                current = new SafeFileHandle(next, ownsHandle: true);
+                // With O_NOFOLLOW, O_PATH opens a link itself.
+                if (TypeOf(current) == LinkType) return null;
+                if (!IsDirectory(current)) throw Errno.ToException(Errno.NotADirectory);
+            }
+            int opened = openat(current, names[^1], flags | noFollow);
+            if (opened >= 0) return new SafeFileHandle(opened, ownsHandle: true);
+            error = Marshal.GetLastPInvokeError();
+            // O_NOFOLLOW refuses a link at the name with ELOOP.
+            return error == Errno.TooManyLinks ? null : throw Errno.ToException(error);
+        }
+        finally
+        {
+            if (current != directory) current.Dispose();
+        }
+    }
+
+    // openat2(2)'s number (the same on every architecture that has it) and its struct open_how.
+    private const long OpenAt2 = 437;
+    private const ulong ResolveNoSymlinks = 0x04;
+    private const ulong ResolveBeneath = 0x08;
+    private const int CrossDevice = 18;
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct OpenHow
+    {
+        public ulong Flags;
+        public ulong Mode;
+        public ulong Resolve;
+    }
+
+    /// <summary>
     /// As <see cref="OpenRegular(string)"/>, but null wherever the open could follow a link at the name: elsewhere than
     /// on Linux, or where the open flags or the call are not known here.
     /// </summary>
@@ -813,6 +902,10 @@ internal static class SpecialFiles
 
     [DllImport("libc", EntryPoint = "openat", SetLastError = true)]
     private static extern int openat(SafeFileHandle directory, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
+
+    // glibc has no openat2 of its own (2.36): the call by its number.
+    [DllImport("libc", EntryPoint = "syscall", SetLastError = true)]
+    private static extern long syscall(long number, SafeFileHandle directory, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, ref OpenHow how, nuint size);
 
     [DllImport("libc", EntryPoint = "unlinkat", SetLastError = true)]
     private static extern int unlinkat(SafeFileHandle directory, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);

@@ -10,7 +10,7 @@ namespace Singularity.Engine.Transfer;
 /// One outgoing file. All lanes share one read handle, opened at the first shard and closed after the last read;
 /// a retransmission reads through a handle of its own. The whole-file digest is built from the shard digests as they are sent.
 /// </summary>
-internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath, int shardSize)
+internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath, int shardSize, string? root = null, string? below = null)
 {
     private readonly Lock _lock = new();
     private SafeFileHandle? _handle;
@@ -375,15 +375,16 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
         SafeFileHandle? handle;
         try
         {
-            handle = SpecialFiles.OpenRegularAsNamed(SourcePath);
+            // Below the root the user named, never through a link: a directory swapped for one since the scan.
+            handle = root is null ? SpecialFiles.OpenRegularAsNamed(SourcePath) : SpecialFiles.OpenRegularBelow(root, below ?? "");
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             throw CannotRead(ex);
         }
         // The scan saw a file here; what was opened must be that name's own file, not one a link swapped in since
-        // (never opened through a link, nor a FIFO, on whose open the lane would wait for ever).
-        return handle ?? throw new SingularityException(ErrorCode.SourceChanged, $"'{SourcePath}' was replaced (by a link, or another file) while it was being sent; send it again once it is stable");
+        // (never opened through a link, here or on the way, nor a FIFO, on whose open the lane would wait for ever).
+        return handle ?? throw new SingularityException(ErrorCode.SourceChanged, $"'{SourcePath}' was replaced (by a link, or another file), or a directory on its way by a link, while it was being sent; send it again once it is stable");
     }
 
     private ulong ReadAt(SafeFileHandle handle, Span<byte> destination, long offset, HoleDigests? holes, out bool hole)

@@ -301,6 +301,7 @@ public sealed class SourceChangeTests
     [InlineData("link to a file")]
     [InlineData("link to a FIFO")]
     [InlineData("FIFO")]
+    [InlineData("link for a directory on its way")]
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public async Task A_file_swapped_for_a_link_or_a_FIFO_after_the_scan_ends_the_session_unsent(string swappedFor)
     {
@@ -309,16 +310,28 @@ public sealed class SourceChangeTests
         string secret = TestFiles.Create(Path.Combine(temp.Path, "secret"), 5000, seed: 3);
         string fifo = TestFiles.CreateFifo(Path.Combine(temp.Path, "pipe"));
         string tree = temp.Sub("tree");
-        string source = TestFiles.Create(Path.Combine(tree, "f"), 1000);
+        string source = TestFiles.Create(Path.Combine(tree, "d", "f"), 1000);
+        // Outside the tree, a file of the same name, size and time, which nothing but the link leads to.
+        string outside = temp.Sub("outside");
+        TestFiles.Create(Path.Combine(outside, "f"), 1000, seed: 9);
+        File.SetLastWriteTimeUtc(Path.Combine(outside, "f"), File.GetLastWriteTimeUtc(source));
         await using var receiver = new RawReceiver();
         var send = SingularitySender.SendAsync([tree], receiver.Url, Plain);
         await receiver.AcceptAsync();
         await receiver.ReadUntilAsync(ControlMessageType.ManifestChunk);
-        File.Delete(source);
-        if (swappedFor == "FIFO") TestFiles.CreateFifo(source);
-        else File.CreateSymbolicLink(source, swappedFor == "link to a file" ? secret : fifo);
+        if (swappedFor == "link for a directory on its way")
+        {
+            Directory.Move(Path.Combine(tree, "d"), Path.Combine(tree, "away"));
+            Directory.CreateSymbolicLink(Path.Combine(tree, "d"), outside);
+        }
+        else
+        {
+            File.Delete(source);
+            if (swappedFor == "FIFO") TestFiles.CreateFifo(source);
+            else File.CreateSymbolicLink(source, swappedFor == "link to a file" ? secret : fifo);
+        }
 
-        await receiver.SendAsync(ControlMessageType.ManifestAccepted, RawReceiver.Fields(2));
+        await receiver.SendAsync(ControlMessageType.ManifestAccepted, RawReceiver.Fields(3));
 
         var error = await Assert.ThrowsAnyAsync<SingularityException>(() => send.WaitAsync(TimeSpan.FromSeconds(60)));
         Assert.Equal(ErrorCode.SourceChanged, error.Code);

@@ -107,4 +107,38 @@ public sealed class SpecialFilesTests
         Assert.Equal(SpecialFiles.IdentityOf(Path.Combine(temp.Path, "moved"))!.Value.Inode, SpecialFiles.IdentityOf(created)!.Value.Inode);
         Assert.Equal(Errno.Exists, SpecialFiles.LinkOpened(handle, created));
     }
+
+    /// <summary>
+    /// A file of a tree opens below its root, never through a link on the way (a directory a local user swapped for a
+    /// link since the scan), whether through openat2 or each directory in turn; the root itself may be reached through
+    /// a link, as the user named it. A name gone throws as gone; a file where a directory was, as not a directory.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_file_below_a_root_opens_only_through_directories(bool walk)
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var temp = new TempDirectory();
+        string root = temp.Sub("root");
+        TestFiles.Create(Path.Combine(root, "a", "b", "f"), 10);
+        string outside = temp.Sub("outside");
+        TestFiles.Create(Path.Combine(outside, "f"), 10, seed: 2);
+        Directory.CreateSymbolicLink(Path.Combine(root, "a", "link"), outside);
+        File.CreateSymbolicLink(Path.Combine(root, "a", "b", "g"), Path.Combine(outside, "f"));
+        // A link that stays inside the root is refused too: the scan saw a directory there.
+        Directory.CreateSymbolicLink(Path.Combine(root, "a", "inside"), "b");
+        string named = Path.Combine(temp.Path, "named");
+        Directory.CreateSymbolicLink(named, root);
+        TestFiles.Create(Path.Combine(root, "file"), 10, seed: 3);
+
+        using (var opened = SpecialFiles.OpenRegularBelow(root, "a/b/f", walk)) Assert.NotNull(opened);
+        using (var opened = SpecialFiles.OpenRegularBelow(named, "a/b/f", walk)) Assert.NotNull(opened);
+        Assert.Null(SpecialFiles.OpenRegularBelow(root, "a/link/f", walk));
+        Assert.Null(SpecialFiles.OpenRegularBelow(root, "a/inside/f", walk));
+        Assert.Null(SpecialFiles.OpenRegularBelow(root, "a/b/g", walk));
+        Assert.Throws<FileNotFoundException>(() => SpecialFiles.OpenRegularBelow(root, "a/gone/f", walk));
+        Assert.Throws<FileNotFoundException>(() => SpecialFiles.OpenRegularBelow(root, "a/b/gone", walk));
+        Assert.Throws<IOException>(() => SpecialFiles.OpenRegularBelow(root, "file/f", walk));
+    }
 }
