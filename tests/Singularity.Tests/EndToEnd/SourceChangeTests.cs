@@ -114,7 +114,10 @@ public sealed class SourceChangeTests
     public async Task A_resend_that_finds_the_source_rewritten_or_removed_withdraws_the_file_unless_it_was_sealed(bool sealedFirst, bool removed)
     {
         using var temp = new TempDirectory();
-        string source = TestFiles.Create(Path.Combine(temp.Path, "f"), 4 * ShardSize, seed: 3);
+        // Unsealed, the file has shards to spare: the acknowledgement and the request for shard 0 each free a shard's
+        // credit, which a lane may take for a first send before the resend is queued; those must not seal it.
+        int shards = sealedFirst ? 4 : 8;
+        string source = TestFiles.Create(Path.Combine(temp.Path, "f"), shards * ShardSize, seed: 3);
         await using var receiver = new RawReceiver { Capabilities = WireFormat.CapabilityWithdrawn };
         var send = SingularitySender.SendAsync([source], receiver.Url, Plain with { MaxInFlightBytes = (sealedFirst ? 4 : 2) * ShardSize });
         await receiver.AcceptAsync();
@@ -130,11 +133,11 @@ public sealed class SourceChangeTests
         if (removed) File.Delete(source);
         else
         {
-            TestFiles.Create(source, 4 * ShardSize, seed: 4);
+            TestFiles.Create(source, shards * ShardSize, seed: 4);
             File.SetLastWriteTimeUtc(source, scanned);
         }
 
-        // Shard 1 acknowledged, shard 0 asked for again: its resend takes shard 1's credit in the window.
+        // Shard 1 acknowledged, shard 0 asked for again: its resend takes the credit in the window they free.
         await receiver.SendTogetherAsync((ControlMessageType.ShardAcks, RawReceiver.Batch([0, 1])), (ControlMessageType.ShardNack, RawReceiver.Fields(0, 0, 5)));
 
         if (sealedFirst)
@@ -144,7 +147,17 @@ public sealed class SourceChangeTests
             Assert.Null(await receiver.ReadUntilAsync(ControlMessageType.FilesWithdrawn));
             return;
         }
-        Assert.Equal(RawReceiver.Batch([0]), await receiver.ReadUntilAsync(ControlMessageType.FilesWithdrawn));
+        // A first send that took that credit before the resend was queued is acknowledged as it comes, so that the
+        // resend finds credit whatever the order.
+        var withdrawn = receiver.ReadUntilAsync(ControlMessageType.FilesWithdrawn);
+        var acknowledged = new HashSet<uint> { 0, 1 };
+        while (!withdrawn.IsCompleted)
+        {
+            foreach (var shard in receiver.Shards)
+                if (acknowledged.Add(shard.ShardIndex)) await receiver.SendAsync(ControlMessageType.ShardAcks, RawReceiver.Batch([0, shard.ShardIndex]));
+            await Task.WhenAny(withdrawn, Task.Delay(10));
+        }
+        Assert.Equal(RawReceiver.Batch([0]), await withdrawn);
         await receiver.EndSessionAsync(1, 0);
         var result = await send;
         string why = removed ? "was removed while it was being sent" : "changed while it was being sent";
