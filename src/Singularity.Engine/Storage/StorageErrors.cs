@@ -1,7 +1,14 @@
 namespace Singularity.Engine.Storage;
 
 /// <summary>Something at an entry's path in the destination that the receiver will not replace, such as a directory with contents where the source has a file.</summary>
-internal sealed class EntryConflictException(string message) : SingularityException(ErrorCode.BadPath, message);
+internal sealed class EntryConflictException(string message) : SingularityException(ErrorCode.BadPath, message)
+{
+    /// <summary>
+    /// Whether it stops the receiver's deletion, as an entry that could not be written does; not so a hard link whose
+    /// file the sender left out as vanished or changed, whose name, sent, keeps what stands there.
+    /// </summary>
+    public bool StopsDeletion { get; init; } = true;
+}
 
 /// <summary>Recognises file system errors that need their own message.</summary>
 internal static class StorageErrors

@@ -56,13 +56,14 @@ internal sealed partial class ReceiverSession
         // Read as SlotOf reads a slot (here the file may be of the chunk still being prepared, which SlotOf refuses).
         var slot = Volatile.Read(ref _files)[file]!;
         if (slot == Failed) throw new EntryConflictException(NotLinked(entry.Path, entry.LinkTarget!, "that file could not be written"));
+        // A file left out as vanished or changed does not stop the deletion, nor do its links.
         if (_linkedDropped?.GetValueOrDefault(file) is { } dropped and not 0)
             throw new EntryConflictException(NotLinked(entry.Path, entry.LinkTarget!, dropped switch
             {
                 ControlMessageType.FilesWithdrawn => "the sender found that file changed while it was sent",
                 ControlMessageType.FilesVanished => "that file vanished at the sender since the scan",
                 _ => "the sender could not read that file",
-            }));
+            })) { StopsDeletion = dropped == ControlMessageType.FilesDropped };
         if (slot != Released)
             throw new ProtocolViolationException($"hard link '{entry.Path}' names '{entry.LinkTarget}', a file still arriving: a sender names hard links once every file is settled");
         if (Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null) RemoveDirectoryInTheWay(entry, full);

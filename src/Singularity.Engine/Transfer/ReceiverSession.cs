@@ -59,6 +59,8 @@ internal sealed partial class ReceiverSession
     // sender while the rest goes on, as rsync goes on past them; beyond this many the session ends.
     private const int MostFailedEntries = 10_000;
     private int _entriesFailed;
+    // Of those, hard links whose file the sender left out as vanished or changed: they do not stop the deletion.
+    private int _linksOfLeftOut;
     private int _filesFailed;
     private readonly List<string> _failedEntries = [];
     private int _declaredEntries;
@@ -1694,6 +1696,7 @@ internal sealed partial class ReceiverSession
     {
         string message = ForSender(reason.Message);
         int count = Interlocked.Increment(ref _entriesFailed);
+        if (reason is EntryConflictException { StopsDeletion: false }) Interlocked.Increment(ref _linksOfLeftOut);
         lock (_failedEntries)
         {
             if (count > MostFailedEntries)
@@ -1755,7 +1758,7 @@ internal sealed partial class ReceiverSession
         // directory removed could otherwise turn into a link before the walk that sets them.
         // A file gone since the scan does not stop it, as rsync's vanished files do not, nor one changed while it was
         // read, which rsync does not count as an error: its name is in the manifest, so what stands there stays.
-        bool deleting = _deleteExtraneous && (_ignoreErrors || (_filesUnread == 0 && Volatile.Read(ref _entriesFailed) == 0));
+        bool deleting = _deleteExtraneous && (_ignoreErrors || (_filesUnread == 0 && Volatile.Read(ref _entriesFailed) == Volatile.Read(ref _linksOfLeftOut)));
         // Names asked for go whatever else was left out: each was asked for itself.
         bool named = _deleteNamed is { Count: > 0 };
         if (_dryRun)

@@ -1188,6 +1188,16 @@ internal sealed partial class SenderSession
             Interlocked.Increment(ref _progressEvents);
             Settled(id);
         }
+        // A further name of a file this sender left out as vanished or changed is left out with it, not a receiver's failure.
+        NotSentEntry? leftOut = null;
+        if (entry.Kind == EntryKind.HardLink)
+            lock (_notSent) leftOut = _notSent.Find(left => left.Path == entry.LinkTarget && (left.Vanished || left.Changed));
+        if (leftOut is not null)
+        {
+            lock (_notSent) _notSent.Add(new NotSentEntry(entry.Path, reason) { IsLink = true, Vanished = leftOut.Vanished, Changed = leftOut.Changed });
+            _events?.Invoke($"not sending '{entry.Path}': {reason}");
+            return;
+        }
         lock (_notSent) _notSent.Add(new NotSentEntry(entry.Path, $"the receiver could not write it: {reason}") { IsDirectory = entry.Kind == EntryKind.Directory, IsLink = entry.Kind is EntryKind.Symlink or EntryKind.HardLink, IsSpecial = entry.Kind == EntryKind.Special, Bytes = entry.Size, AtReceiver = true });
         _events?.Invoke($"not written at the receiver: {reason}");
     }

@@ -237,7 +237,8 @@ public sealed class HardLinkTests
     /// exits 24, and the vanished name does not stop `--delete` (the receiver's copy of it stays, its name having been
     /// sent). A name sent in its place that vanished too is left out in turn, the next taking its place, and where every
     /// name vanished, still nothing stops the deletion. The links are itemized with the file's values. A receiver
-    /// without capability bit 3 fails the further names, as before, and skips its deletion.
+    /// without capability bit 3 fails the further names, as before, saying the file vanished, which no longer stops
+    /// its deletion.
     /// </summary>
     [Theory]
     [InlineData(1, false)]
@@ -280,10 +281,11 @@ public sealed class HardLinkTests
         Assert.Equal(holds, File.ReadAllBytes(held));
         if (receiverFromBefore)
         {
-            Assert.True(exit == 23, error);
-            Assert.Contains("'tree/b.bin' was not linked to 'tree/a.bin': that file vanished at the sender since the scan", error);
+            Assert.True(exit == 24, error);
+            Assert.Contains("not sending 'tree/b.bin': 'tree/b.bin' was not linked to 'tree/a.bin': that file vanished at the sender since the scan", error);
+            Assert.DoesNotContain("written at the receiver", error);
             Assert.False(File.Exists(Path.Combine(received, "b.bin")));
-            Assert.True(File.Exists(stale));
+            Assert.False(File.Exists(stale));
             return;
         }
         Assert.True(exit == 24, error);
@@ -304,7 +306,8 @@ public sealed class HardLinkTests
 
     /// <summary>
     /// With -H, the further names of a file written to while it was sent (withdrawn, its old copy kept at the receiver)
-    /// are not made, and say why.
+    /// are not made, and say why; as the file, they are left out by the sender, not failed at the receiver, and do not
+    /// stop the deletion.
     /// </summary>
     [Fact]
     public async Task The_further_names_of_a_file_changed_while_it_was_sent_say_why_they_were_not_made()
@@ -315,15 +318,18 @@ public sealed class HardLinkTests
         Link(changing, Path.Combine(tree, "b.bin"));
         string kept = TestFiles.Create(Path.Combine(tree, "k.bin"), 50_000, seed: 2);
         string destination = temp.Sub("dst");
+        string stale = TestFiles.Create(Path.Combine(destination, "tree", "stale.bin"), 5_000, seed: 4);
         await using var receiver = new LoopbackReceiver(destination);
         await using var relay = new TcpRelay(receiver.Url);
         relay.RewriteOnceAfterScan(changing);
 
-        var (exit, _, error) = await SgltyProcess.RunAsync(["send", tree, "-H", "--to", relay.Url.ToString()]);
+        var (exit, _, error) = await SgltyProcess.RunAsync(["send", tree, "-H", "--delete", "--to", relay.Url.ToString()]);
 
         Assert.True(exit == 23, error);
-        Assert.Contains("1 file changed while it was sent", error);
-        Assert.Contains("'tree/b.bin' was not linked to 'tree/a.bin': the sender found that file changed while it was sent", error);
+        Assert.Contains("2 files changed while they were sent", error);
+        Assert.Contains("not sending 'tree/b.bin': 'tree/b.bin' was not linked to 'tree/a.bin': the sender found that file changed while it was sent", error);
+        Assert.DoesNotContain("written at the receiver", error);
+        Assert.False(File.Exists(stale));
         TestFiles.AssertSameBytes(kept, Path.Combine(destination, "tree", "k.bin"));
         Assert.False(File.Exists(Path.Combine(destination, "tree", "b.bin")));
     }
