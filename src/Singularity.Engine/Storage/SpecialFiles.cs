@@ -116,7 +116,16 @@ internal static class SpecialFiles
             return OpenRegularAsNamed(path);
         }
         if (handle is null) return null;
-        if (TypeOf(handle) == RegularType && !OpenedElsewhere(handle, path)) return handle;
+        try
+        {
+            if (TypeOf(handle) == RegularType && !OpenedElsewhere(handle, path)) return handle;
+        }
+        catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
+        {
+            // A C library without statx (glibc before 2.28) cannot tell what was opened.
+            handle.Dispose();
+            return OpenRegularAsNamed(path);
+        }
         handle.Dispose();
         return null;
     }
@@ -128,8 +137,8 @@ internal static class SpecialFiles
         if (!walk)
         {
             var how = new OpenHow { Flags = (ulong)(flags | noFollow), Resolve = ResolveNoSymlinks | ResolveBeneath };
-            long descriptor = syscall(OpenAt2, directory, below, ref how, (nuint)Marshal.SizeOf<OpenHow>());
-            if (descriptor >= 0) return new SafeFileHandle((nint)descriptor, ownsHandle: true);
+            nint descriptor = syscall(OpenAt2, directory, below, ref how, (nuint)Marshal.SizeOf<OpenHow>());
+            if (descriptor >= 0) return new SafeFileHandle(descriptor, ownsHandle: true);
             error = Marshal.GetLastPInvokeError();
             // A link on the way, or a way out of the directory.
             if (error is Errno.TooManyLinks or CrossDevice) return null;
@@ -163,7 +172,7 @@ internal static class SpecialFiles
     }
 
     // openat2(2)'s number (the same on every architecture that has it) and its struct open_how.
-    private const long OpenAt2 = 437;
+    private const int OpenAt2 = 437;
     private const ulong ResolveNoSymlinks = 0x04;
     private const ulong ResolveBeneath = 0x08;
     private const int CrossDevice = 18;
@@ -905,7 +914,8 @@ internal static class SpecialFiles
 
     // glibc has no openat2 of its own (2.36): the call by its number.
     [DllImport("libc", EntryPoint = "syscall", SetLastError = true)]
-    private static extern long syscall(long number, SafeFileHandle directory, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, ref OpenHow how, nuint size);
+    // C's long, the call's number and result, is a pointer's size on Linux.
+    private static extern nint syscall(nint number, SafeFileHandle directory, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, ref OpenHow how, nuint size);
 
     [DllImport("libc", EntryPoint = "unlinkat", SetLastError = true)]
     private static extern int unlinkat(SafeFileHandle directory, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
