@@ -1224,8 +1224,10 @@ internal sealed partial class SenderSession
         ForgetBasis(file);
         // ENOENT alone, as rsync's: a name on its way that is no longer a directory (ENOTDIR) is an error.
         bool vanished = reason.InnerException is FileNotFoundException;
-        lock (_notSent) _notSent.Add(new NotSentEntry(file.Entry.Path, reason.Message) { Bytes = file.Entry.Size, Vanished = vanished });
-        _events?.Invoke($"not sending '{file.Entry.Path}': {reason.Message}");
+        // Told as rsync tells it ("file has vanished"), not as a read that failed.
+        string why = vanished ? "it vanished since the scan" : reason.Message;
+        lock (_notSent) _notSent.Add(new NotSentEntry(file.Entry.Path, why) { Bytes = file.Entry.Size, Vanished = vanished });
+        _events?.Invoke($"not sending '{file.Entry.Path}': {why}");
         _control!.PostBatchItem(vanished && _receiverTakesVanished ? ControlMessageType.FilesVanished : ControlMessageType.FilesDropped, file.Id);
         // After FilesVanished, which leaves the receiver room for it, and before the file settles, so the manifest,
         // which sends the links once every file is settled, finds it in place, and the session does not end before it.

@@ -226,7 +226,7 @@ public sealed class SourceChangeTests
 
         Assert.True(exit == code, error);
         Assert.Contains("1 file vanished since the scan and was not sent", error);
-        Assert.Contains("b.bin", error);
+        Assert.Contains("not sending 'tree/b.bin': it vanished since the scan\n", error);
         TestFiles.AssertSameBytes(kept, Path.Combine(destination, "tree", "a.bin"));
         Assert.False(File.Exists(Path.Combine(destination, "tree", "b.bin")));
     }
