@@ -10,17 +10,17 @@ namespace Singularity.Engine.Transfer;
 /// One outgoing file. All lanes share one read handle, opened at the first shard and closed after the last read;
 /// a retransmission reads through a handle of its own. The whole-file digest is built from the shard digests as they are sent.
 /// </summary>
-internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath, int shardSize, string? root = null, string? below = null)
+internal sealed class SenderFile(uint id, SourceEntry source, int shardSize)
 {
     private readonly Lock _lock = new();
     private SafeFileHandle? _handle;
     private ulong[]? _digests;
     // Shards not yet read through the shared handle, and which were: a shard read again after its lane gave it back
     // (lost before it was sent) is not counted twice, or the check after the last read would run one read early.
-    private int _unread = Digests.ShardCount(entry.Size, shardSize);
+    private int _unread = Digests.ShardCount(source.Entry.Size, shardSize);
     private ulong[]? _read;
-    private int _unsent = Digests.ShardCount(entry.Size, shardSize);
-    private readonly ulong[] _acknowledged = new ulong[Digests.BitmapWords(Digests.ShardCount(entry.Size, shardSize))];
+    private int _unsent = Digests.ShardCount(source.Entry.Size, shardSize);
+    private readonly ulong[] _acknowledged = new ulong[Digests.BitmapWords(Digests.ShardCount(source.Entry.Size, shardSize))];
     private ulong[]? _sent;
     private Dictionary<int, ulong>? _offered;
     private bool _sealed;
@@ -36,9 +36,9 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
     private SingularityException? _withdrawn;
 
     public uint Id { get; } = id;
-    public ManifestEntry Entry { get; } = entry;
-    public string SourcePath { get; } = sourcePath;
-    public int ShardCount { get; } = Digests.ShardCount(entry.Size, shardSize);
+    public ManifestEntry Entry { get; } = source.Entry;
+    public string SourcePath { get; } = source.SourcePath;
+    public int ShardCount { get; } = Digests.ShardCount(source.Entry.Size, shardSize);
 
     public int ShardLength(int index) => Digests.ShardLength(Entry.Size, shardSize, index);
 
@@ -376,7 +376,7 @@ internal sealed class SenderFile(uint id, ManifestEntry entry, string sourcePath
         try
         {
             // Below the root the user named, never through a link: a directory swapped for one since the scan.
-            handle = root is null ? SpecialFiles.OpenRegularAsNamed(SourcePath) : SpecialFiles.OpenRegularBelow(root, below ?? "");
+            handle = SpecialFiles.OpenRegularBelow(source.Root, source.Below);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

@@ -963,7 +963,7 @@ internal sealed partial class SenderSession
             if (entry.Kind == EntryKind.File)
             {
                 // Cut into shards of the session's size, known once the path is measured; ready before the receiver can name it.
-                var file = new SenderFile((uint)id, entry, source.SourcePath, _options.ShardSize, source.Root, source.Below);
+                var file = new SenderFile((uint)id, source, _options.ShardSize);
                 Volatile.Write(ref _filesById[id], file);
                 if (!_options.DryRun) _scheduler.Add(file);
                 files++;

@@ -1,6 +1,7 @@
 using Singularity.Engine;
 using Singularity.Engine.Integrity;
 using Singularity.Engine.Protocol;
+using Singularity.Engine.Storage;
 using Singularity.Engine.Transfer;
 using Singularity.Tests.Support;
 
@@ -18,7 +19,7 @@ public sealed class SenderFileTests
         using var temp = new TempDirectory();
         string path = TestFiles.Create(Path.Combine(temp.Path, "f"), 3 * 4096);
         var entry = new ManifestEntry(EntryKind.File, "f", 3 * 4096, (UnixFileMode)0b110_100_100, SourceScannerTime(path), null);
-        var file = new SenderFile(0, entry, path, 4096);
+        var file = new SenderFile(0, new SourceEntry(entry, path, entry.Path.Length), 4096);
         byte[] buffer = new byte[4096];
         File.Move(path, path + ".away");
 
@@ -43,7 +44,7 @@ public sealed class SenderFileTests
         string path = TestFiles.Create(Path.Combine(temp.Path, "f"), 3 * 4096, seed: 1);
         byte[] old = File.ReadAllBytes(path);
         var entry = new ManifestEntry(EntryKind.File, "f", 3 * 4096, (UnixFileMode)0b110_100_100, SourceScannerTime(path), null);
-        var file = new SenderFile(0, entry, path, 4096);
+        var file = new SenderFile(0, new SourceEntry(entry, path, entry.Path.Length), 4096);
         byte[] buffer = new byte[4096];
         file.Read(0, buffer, retransmit: false, holes: null, out _);
         file.Read(0, buffer, retransmit: false, holes: null, out _);
@@ -67,7 +68,7 @@ public sealed class SenderFileTests
         using var temp = new TempDirectory();
         string path = TestFiles.Create(Path.Combine(temp.Path, "f"), 2 * 4096);
         var entry = new ManifestEntry(EntryKind.File, "f", 2 * 4096, (UnixFileMode)0b110_100_100, SourceScannerTime(path), null);
-        var file = new SenderFile(0, entry, path, 4096);
+        var file = new SenderFile(0, new SourceEntry(entry, path, entry.Path.Length), 4096);
         byte[] buffer = new byte[4096];
         file.Read(0, buffer, retransmit: false, holes: null, out _);
         file.Read(1, buffer, retransmit: false, holes: null, out _);
