@@ -647,7 +647,7 @@ internal sealed partial class SenderSession
             EntriesNotDeleted = _entriesNotDeleted,
             EntriesLeftByLimit = _entriesLeftByLimit,
             DeletionSkipped = _options.DeleteExtraneous && !_deletionRan,
-            DeletionSkippedByOlderReceiver = _options.DeleteExtraneous && !_deletionRan && !_receiverTakesVanished && NotSent.Count > 0 && NotSent.All(entry => entry.Vanished),
+            DeletionSkippedByOlderReceiver = _options.DeleteExtraneous && !_deletionRan && !_receiverTakesVanished && NotSent is { Count: > 0 } left && left.All(entry => entry.Vanished),
             XattrsNotSet = _xattrsNotSet,
             DryRun = _options.DryRun,
             WouldSend = WouldSend,
@@ -1194,8 +1194,7 @@ internal sealed partial class SenderSession
             lock (_notSent) leftOut = _notSent.Find(left => left.Path == entry.LinkTarget && (left.Vanished || left.Changed));
         if (leftOut is not null)
         {
-            lock (_notSent) _notSent.Add(new NotSentEntry(entry.Path, reason) { IsLink = true, Vanished = leftOut.Vanished, Changed = leftOut.Changed });
-            _events?.Invoke($"not sending '{entry.Path}': {reason}");
+            NotSending(new NotSentEntry(entry.Path, reason) { IsLink = true, Vanished = leftOut.Vanished, Changed = leftOut.Changed });
             return;
         }
         lock (_notSent) _notSent.Add(new NotSentEntry(entry.Path, $"the receiver could not write it: {reason}") { IsDirectory = entry.Kind == EntryKind.Directory, IsLink = entry.Kind is EntryKind.Symlink or EntryKind.HardLink, IsSpecial = entry.Kind == EntryKind.Special, Bytes = entry.Size, AtReceiver = true });
@@ -1226,14 +1225,20 @@ internal sealed partial class SenderSession
         bool vanished = reason.InnerException is FileNotFoundException;
         // Told as rsync tells it ("file has vanished"), not as a read that failed.
         string why = vanished ? "it vanished since the scan" : reason.Message;
-        lock (_notSent) _notSent.Add(new NotSentEntry(file.Entry.Path, why) { Bytes = file.Entry.Size, Vanished = vanished });
-        _events?.Invoke($"not sending '{file.Entry.Path}': {why}");
+        NotSending(new NotSentEntry(file.Entry.Path, why) { Bytes = file.Entry.Size, Vanished = vanished });
         _control!.PostBatchItem(vanished && _receiverTakesVanished ? ControlMessageType.FilesVanished : ControlMessageType.FilesDropped, file.Id);
         // After FilesVanished, which leaves the receiver room for it, and before the file settles, so the manifest,
         // which sends the links once every file is settled, finds it in place, and the session does not end before it.
         if (vanished && file.Entry.Linked && _receiverTakesVanished && _receiverTakesLinkedVanished && !_options.DryRun) PromoteFurtherName(file.Entry);
         Interlocked.Increment(ref _progressEvents);
         SettleUnmoved(file);
+    }
+
+    /// <summary>Records an entry left out while the session runs, and names it (the send's line for each).</summary>
+    private void NotSending(NotSentEntry left)
+    {
+        lock (_notSent) _notSent.Add(left);
+        _events?.Invoke($"not sending '{left.Path}': {left.Reason}");
     }
 
     /// <summary>
@@ -1294,8 +1299,7 @@ internal sealed partial class SenderSession
         }
         if (!first) return;
         ForgetBasis(file);
-        lock (_notSent) _notSent.Add(new NotSentEntry(file.Entry.Path, reason.Message) { Bytes = file.Entry.Size, Changed = true });
-        _events?.Invoke($"not sending '{file.Entry.Path}': {reason.Message}");
+        NotSending(new NotSentEntry(file.Entry.Path, reason.Message) { Bytes = file.Entry.Size, Changed = true });
         Interlocked.Increment(ref _progressEvents);
         Interlocked.Increment(ref _filesSettledUnmoved);
         Settled(file.Id);
