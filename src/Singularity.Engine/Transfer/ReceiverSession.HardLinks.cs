@@ -11,8 +11,8 @@ namespace Singularity.Engine.Transfer;
 /// </summary>
 internal sealed partial class ReceiverSession
 {
-    // The files marked linked, by their path's hash, until the manifest is in; and those the sender could not read,
-    // whose slots read as a committed file's do.
+    // The files marked linked, by their path's hash, until the manifest is in; and those the sender left out, by how
+    // (FilesDropped, FilesVanished, FilesWithdrawn), whose slots read as a committed file's do.
     private Dictionary<UInt128, uint>? _linkedFiles;
     private Dictionary<uint, ControlMessageType>? _linkedDropped;
 
@@ -33,17 +33,18 @@ internal sealed partial class ReceiverSession
             throw new ProtocolViolationException($"hard link '{entry.Path}' names '{entry.LinkTarget}', which is no file marked linked before it in the manifest");
     }
 
-    /// <summary>A linked file the sender left out (<paramref name="type"/>: could not read, found gone, or found changed): its links fail, and say why.</summary>
+    /// <summary>
+    /// A linked file the sender left out (<paramref name="type"/>: could not read, found gone, or found changed): its
+    /// links fail, and say why. One gone since the scan leaves its size to the further name the sender sends in its
+    /// place, if it has one left, where this receiver set capability bit 3 (control connection only).
+    /// </summary>
     private void LinkedFileDropped(PartialFile file, ControlMessageType type)
     {
-        if (_linkedFiles is not null && file.Entry.Linked) (_linkedDropped ??= [])[file.Id] = type;
-    }
-
-    /// <summary>A linked file gone since the scan: its size is left to the further name the sender sends in its place, if it has one left (control connection only).</summary>
-    private void LinkedFileVanished(PartialFile file)
-    {
+        if (_linkedFiles is null || !file.Entry.Linked) return;
+        (_linkedDropped ??= [])[file.Id] = type;
         // Capped so that the declared total and these together never overflow.
-        if (_linkedFiles is not null && file.Entry.Linked && (_options.Capabilities & WireFormat.CapabilityLinkedVanished) != 0) _vanishedLinkedBytes = Math.Min(_vanishedLinkedBytes + file.Entry.Size, long.MaxValue - _declaredBytes);
+        if (type == ControlMessageType.FilesVanished && (_options.Capabilities & WireFormat.CapabilityLinkedVanished) != 0)
+            _vanishedLinkedBytes = Math.Min(_vanishedLinkedBytes + file.Entry.Size, long.MaxValue - _declaredBytes);
     }
 
     /// <summary>

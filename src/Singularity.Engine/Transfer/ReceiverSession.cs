@@ -606,7 +606,7 @@ internal sealed partial class ReceiverSession
             if (Digests.ShardCount64(entry.Size, _shardSize) >= int.MaxValue)
                 throw new ProtocolViolationException($"'{entry.Path}' would need {int.MaxValue} shards or more", ErrorCode.LimitExceeded);
             // Compared by what is left, so that no sum of sizes can overflow and wrap below the total; a linked file that
-            // vanished leaves its size to a further name of it sent in its place (see VanishedLinkedBytes).
+            // vanished leaves its size to a further name of it sent in its place (see _vanishedLinkedBytes).
             if (entry.Size > _declaredBytes + _vanishedLinkedBytes - _manifestBytes - chunkBytes) throw new ProtocolViolationException("manifest sizes exceed the declared total", ErrorCode.LimitExceeded);
             chunkBytes += entry.Size;
         }
@@ -1650,7 +1650,6 @@ internal sealed partial class ReceiverSession
             CountDropped(type);
             Settle(file.Id);
             LinkedFileDropped(file, type);
-            if (type == ControlMessageType.FilesVanished) LinkedFileVanished(file);
         }
     }
 
