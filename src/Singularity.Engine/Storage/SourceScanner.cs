@@ -1,3 +1,4 @@
+using System.IO.Enumeration;
 using Singularity.Engine.Protocol;
 
 namespace Singularity.Engine.Storage;
@@ -12,6 +13,13 @@ internal readonly record struct SourceEntry(ManifestEntry Entry, string Root, in
 {
     /// <summary>A directory on another file system that -x sends without what it holds: no empty chain for -m to prune.</summary>
     public bool MountPoint { get; init; }
+
+    /// <summary>
+    /// A file's device and inode as the scan saw it, with its count of names; null where they could not be read with
+    /// its size and time (not Linux, or changed between the two looks). The file the sender opens must be this one: a
+    /// file renamed over it since is not the one scanned, whatever its size.
+    /// </summary>
+    public (ulong Device, ulong Inode, uint Names)? Identity { get; init; }
 
     public string SourcePath
     {
@@ -124,7 +132,7 @@ internal static class SourceScanner
                     Add(entries, seen, new SourceEntry(SpecialEntry(file, special, name), file.FullName, name.Length));
                     continue;
                 }
-                walk.AddFile(new SourceEntry(FileManifestEntry(file, name), file.FullName, name.Length));
+                walk.AddFile(FileSource(file, name, file.FullName, name.Length));
             }
             else if (path.Contains('\uFFFD'))
             {
@@ -222,8 +230,24 @@ internal static class SourceScanner
             DeviceNumber = SpecialTypes.IsDevice(special.Type) ? (special.Major, special.Minor) : null,
         };
 
-    private static ManifestEntry FileManifestEntry(FileInfo file, string relative) =>
-        new(EntryKind.File, relative, file.Length, ModeOf(file), ToNanoseconds(file.LastWriteTimeUtc), null);
+    // Every name a directory holds, hidden ones too, as DirectoryInfo.GetFileSystemInfos lists them.
+    private static readonly EnumerationOptions Listing = new() { AttributesToSkip = 0, IgnoreInaccessible = false, RecurseSubdirectories = false };
+
+    /// <summary>A regular file of a tree's walk, as <see cref="SpecialFiles.StandingAt"/> read it: size, time, mode and identity in one look.</summary>
+    private static SourceEntry FileSource(SpecialFiles.Standing file, string relative, string root, int skip) =>
+        new(new ManifestEntry(EntryKind.File, relative, file.Size, file.Mode, file.ModifiedNanoseconds, null), root, skip) { Identity = (file.Device, file.Inode, file.Names) };
+
+    /// <summary>
+    /// A file read from <paramref name="file"/> (the path it is opened by), with its identity where one more look finds
+    /// it as the first did (same size and time): what a rename swaps in after that look is not taken for this file.
+    /// </summary>
+    private static SourceEntry FileSource(FileInfo file, string relative, string root, int skip)
+    {
+        var entry = new ManifestEntry(EntryKind.File, relative, file.Length, ModeOf(file), ToNanoseconds(file.LastWriteTimeUtc), null);
+        return SpecialFiles.StandingAt(file.FullName) is { Kind: EntryKind.File } standing && standing.Size == entry.Size && standing.ModifiedNanoseconds == entry.MtimeNanoseconds
+            ? new SourceEntry(entry, root, skip) { Identity = (standing.Device, standing.Inode, standing.Names) }
+            : new SourceEntry(entry, root, skip);
+    }
 
     /// <summary>A link, sent as a link, never followed; its target must be UTF-8, as the receiver needs it.</summary>
     private static SourceEntry LinkEntry(FileSystemInfo link, string target, string relative, string treeRoot, int skip)
@@ -380,10 +404,10 @@ internal static class SourceScanner
         /// <summary>Adds what <paramref name="directory"/> holds, named <paramref name="prefix"/> and more; their source is <paramref name="treeRoot"/> and their path after <paramref name="skip"/> characters.</summary>
         private void Walk(DirectoryInfo directory, string prefix, string treeRoot, int skip, bool recurse, ulong? device)
         {
-            FileSystemInfo[] children;
+            (string Name, FileSystemInfo? Info)[] children;
             try
             {
-                children = directory.GetFileSystemInfos();
+                children = Children(directory);
             }
             catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
             {
@@ -400,10 +424,21 @@ internal static class SourceScanner
             var identity = rules.FollowsLinks ? SpecialFiles.IdentityOf(directory.FullName, follow: true) : null;
             if (identity is { } walking) _walking.Add((walking.Device, walking.Inode));
             Array.Sort(children, static (a, b) => string.CompareOrdinal(a.Name, b.Name));
-            foreach (var found in children)
+            foreach (var (name, listed) in children)
             {
-                string relative = prefix + found.Name;
-                // The attribute comes from the status the enumeration already read: only links cost a readlink.
+                string relative = prefix + name;
+                string full = Path.Join(directory.FullName, name);
+                // Most of a tree: a regular file, read in one look with its identity.
+                if (listed is null && SpecialFiles.StandingAt(full) is { Kind: EntryKind.File } standing)
+                {
+                    if (exclude?.Excludes(relative, isDirectory: false) == true) continue;
+                    if (PathGuard.IsReserved(name)) Reserved(new FileInfo(full), relative, isDirectory: false);
+                    else AddFile(FileSource(standing, relative, treeRoot, skip));
+                    continue;
+                }
+                // As .NET's listing tells them: a directory, or a link to one, is a DirectoryInfo (one made since the listing too).
+                FileSystemInfo found = listed ?? (Directory.Exists(full) ? new DirectoryInfo(full) : new FileInfo(full));
+                // The attribute comes from the status the listing read, or one look: only links cost a readlink.
                 bool isLink = (found.Attributes & FileAttributes.ReparsePoint) != 0;
                 // rsync -L: what the link points to, under the link's name, read from where it leads.
                 var (followed, mustFollow) = isLink ? Follow(found, relative) : (null, false);
@@ -449,11 +484,20 @@ internal static class SourceScanner
                 else if (child is FileInfo file)
                 {
                     var (root, from) = followed is null ? (treeRoot, skip) : (file.FullName, relative.Length);
-                    if (!Special(file, relative, root, from)) AddFile(new SourceEntry(FileManifestEntry(file, relative), root, from));
+                    if (!Special(file, relative, root, from)) AddFile(FileSource(file, relative, root, from));
                 }
             }
             if (identity is { } walked) _walking.Remove((walked.Device, walked.Inode));
         }
+
+        /// <summary>
+        /// The names in <paramref name="directory"/>, each directory among them (through a link too) with its status
+        /// as .NET reads it; anything else is looked at by the walk, which reads a regular file, most of a tree, in
+        /// one look of its own (<see cref="SpecialFiles.StandingAt"/>) rather than in .NET's and then its own.
+        /// </summary>
+        private static (string Name, FileSystemInfo? Info)[] Children(DirectoryInfo directory) =>
+            [.. new FileSystemEnumerable<(string, FileSystemInfo?)>(directory.FullName,
+                static (ref FileSystemEntry entry) => (entry.FileName.ToString(), entry.IsDirectory ? entry.ToFileSystemInfo() : null), Listing)];
 
         /// <summary>
         /// What the rules send in place of the link <paramref name="link"/> at <paramref name="relative"/>, and whether
@@ -647,7 +691,7 @@ internal static class SourceScanner
             }
             else if (!Special(named, kept, source, kept.Length))
             {
-                AddFile(new SourceEntry(FileManifestEntry(named, kept), source, kept.Length));
+                AddFile(FileSource(named, kept, source, kept.Length));
             }
         }
 
@@ -670,7 +714,7 @@ internal static class SourceScanner
         public void AddFile(SourceEntry file)
         {
             if (seen.Relative && seen.Contains(file.Entry.Path)) return;
-            if (_firstNames is null || SpecialFiles.IdentityOf(file.SourcePath) is not { Names: > 1 } identity)
+            if (_firstNames is null || (file.Identity ?? SpecialFiles.IdentityOf(file.SourcePath)) is not { Names: > 1 } identity)
             {
                 Add(entries, seen, file);
                 return;

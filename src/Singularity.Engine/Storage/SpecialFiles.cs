@@ -655,6 +655,8 @@ internal static class SpecialFiles
     /// </summary>
     public readonly record struct Standing(EntryKind? Kind, long Size, long ModifiedNanoseconds, UnixFileMode Mode, uint User, uint Group, ulong Device, ulong Inode)
     {
+        /// <summary>Its count of names (hard links).</summary>
+        public uint Names { get; init; }
         public ushort SpecialType { get; init; }
         public (uint Major, uint Minor)? DeviceNumber { get; init; }
     }
@@ -666,7 +668,7 @@ internal static class SpecialFiles
     public static Standing? StandingAt(string path)
     {
         if (!OperatingSystem.IsLinux()) return null;
-        const uint wanted = StatxType | StatxMode | StatxOwner | StatxGroup | StatxSize | StatxModified | StatxInode;
+        const uint wanted = StatxType | StatxMode | StatxOwner | StatxGroup | StatxSize | StatxModified | StatxInode | StatxLinks;
         try
         {
             if (statx(AtFdCwd, path, AtSymlinkNoFollow, wanted, out var status) != 0 || (status.Mask & wanted) != wanted) return null;
@@ -682,7 +684,28 @@ internal static class SpecialFiles
             {
                 SpecialType = status.SpecialType,
                 DeviceNumber = status.DeviceNumber,
+                Names = status.Links,
             };
+        }
+        catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// The size, mtime (in the units the scan records) and identity of the file <paramref name="handle"/> holds open,
+    /// in one look; null where they cannot be read so (not Linux, no statx).
+    /// </summary>
+    public static (long Size, long ModifiedNanoseconds, ulong Device, ulong Inode)? OpenFileStatus(SafeFileHandle handle)
+    {
+        if (!OperatingSystem.IsLinux()) return null;
+        const uint wanted = StatxSize | StatxModified | StatxInode;
+        try
+        {
+            if (statx(handle, "", AtEmptyPath, wanted, out var status) != 0)
+                throw Errno.ToException(Marshal.GetLastPInvokeError());
+            return (status.Mask & wanted) == wanted ? ((long)status.Size, status.Modified, status.Device, status.Inode) : null;
         }
         catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
         {
@@ -869,8 +892,12 @@ internal static class SpecialFiles
         /// <summary>A device's number; null for anything else.</summary>
         public readonly (uint Major, uint Minor)? DeviceNumber => SpecialTypes.IsDevice(SpecialType) ? (SpecialMajor, SpecialMinor) : null;
 
-        /// <summary>The mtime in the units the scan records: nanoseconds, to 100 ns, as .NET keeps times.</summary>
-        public readonly long Modified => ModifiedSeconds * 1_000_000_000 + ModifiedNanoseconds / 100 * 100;
+        /// <summary>
+        /// The mtime in the units the scan records: nanoseconds, to 100 ns, as .NET keeps times, held to the years 1678
+        /// to 2262 as the scan holds them (<see cref="SourceScanner.ToNanoseconds"/>).
+        /// </summary>
+        public readonly long Modified =>
+            (long)Int128.Clamp((Int128)ModifiedSeconds * 1_000_000_000 + ModifiedNanoseconds / 100 * 100, long.MinValue / 100 * 100, long.MaxValue / 100 * 100);
     }
 
     // LibraryImport would need unsafe code in this library; CA2101 asks for marshaling the path already names (UTF-8).

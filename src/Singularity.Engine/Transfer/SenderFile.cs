@@ -149,26 +149,34 @@ internal sealed class SenderFile(uint id, SourceEntry source, int shardSize)
     }
 
     /// <summary>
-    /// Refuses a file that is no longer as the scan saw it: shorter, or as long with another modification time
-    /// (written to in place). A file that grew is taken as appended to, as a log is, and its first bytes, as many as
-    /// the scan saw, are what is sent: growth cannot be told from a rewrite that also grew, which therefore passes.
+    /// Refuses a file that is no longer as the scan saw it: another file (renamed over its name, as editors save),
+    /// shorter, or as long with another modification time (written to in place). A file that grew is taken as appended
+    /// to, as a log is, and its first bytes, as many as the scan saw, are what is sent: growth cannot be told from a
+    /// rewrite in place that also grew, which therefore passes.
     /// </summary>
     private void EnsureAsScanned(SafeFileHandle handle)
     {
-        long length;
-        DateTime modified;
+        long length, modified;
         try
         {
-            length = RandomAccess.GetLength(handle);
-            modified = File.GetLastWriteTimeUtc(handle);
+            if (SpecialFiles.OpenFileStatus(handle) is { } status)
+            {
+                if (source.Identity is { } scanned && (status.Device != scanned.Device || status.Inode != scanned.Inode))
+                    throw new SingularityException(ErrorCode.SourceChanged, $"'{SourcePath}' was replaced by another file while it was being sent; send it again once it is stable");
+                (length, modified) = (status.Size, status.ModifiedNanoseconds);
+            }
+            else
+            {
+                // Compared as the scan recorded it, so that an mtime beyond what the record holds compares equal to itself.
+                (length, modified) = (RandomAccess.GetLength(handle), SourceScanner.ToNanoseconds(File.GetLastWriteTimeUtc(handle)));
+            }
         }
         catch (IOException ex)
         {
             throw CannotRead(ex);
         }
         if (length < Entry.Size) throw Shrank();
-        // Compared as the scan recorded it, so that an mtime beyond what the record holds compares equal to itself.
-        if (length == Entry.Size && SourceScanner.ToNanoseconds(modified) != Entry.MtimeNanoseconds)
+        if (length == Entry.Size && modified != Entry.MtimeNanoseconds)
             throw new SingularityException(ErrorCode.SourceChanged, $"'{SourcePath}' was written to while it was being sent; send it again once it is stable");
     }
 

@@ -198,6 +198,29 @@ public sealed class SourceChangeTests
     }
 
     /// <summary>
+    /// A file replaced by a larger one renamed over it after the scan (as editors save) is not taken for one appended
+    /// to, whose first bytes would be sent as the file: it is left out as replaced, and the rest arrives.
+    /// </summary>
+    [Fact]
+    public async Task A_file_replaced_by_a_larger_one_after_the_scan_is_left_out_and_the_rest_arrives()
+    {
+        using var temp = new TempDirectory();
+        var (tree, kept, changing, destination, held, holds, stale) = LiveTree(temp);
+        await using var receiver = new LoopbackReceiver(destination);
+        await using var relay = new TcpRelay(receiver.Url);
+        relay.ReplaceOnceAfterScan(changing, 150_000);
+
+        var (exit, _, error) = await SgltyProcess.RunAsync(["send", tree, "--delete", "--to", relay.Url.ToString()]);
+
+        Assert.True(exit == 23, error);
+        Assert.Contains("b.bin' was replaced by another file while it was being sent", error);
+        Assert.Contains("1 file changed while it was sent and was not sent (send again once it is stable)", error);
+        Assert.True(holds.AsSpan().SequenceEqual(File.ReadAllBytes(held)), error);
+        TestFiles.AssertSameBytes(kept, Path.Combine(destination, "tree", "a.bin"));
+        Assert.False(File.Exists(stale));
+    }
+
+    /// <summary>
     /// A file gone between the scan and its read is left out, named, and `sglty send` exits 24 when nothing else was
     /// left out, as rsync does for vanished source files (which scripts that copy live data take for success); beside
     /// an entry left out for another reason (here a path given that is not there), 23. The rest arrives.

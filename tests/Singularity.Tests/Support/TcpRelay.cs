@@ -62,12 +62,24 @@ public sealed class TcpRelay : IAsyncDisposable
     {
         long length = new FileInfo(path).Length;
         var scanned = File.GetLastWriteTimeUtc(path);
-        int rewritten = 0;
-        Hold = (_, _) =>
+        OnceAfterScan(() =>
         {
-            if (Interlocked.Exchange(ref rewritten, 1) != 0) return Task.CompletedTask;
             TestFiles.Create(path, length, seed: 5);
             File.SetLastWriteTimeUtc(path, scanned.AddSeconds(1));
+        });
+    }
+
+    /// <summary>Renames another file of <paramref name="length"/> bytes over <paramref name="path"/> (as editors save), once, after the sender's scan, before any read.</summary>
+    public void ReplaceOnceAfterScan(string path, long length) =>
+        OnceAfterScan(() => File.Move(TestFiles.Create(path + ".new", length, seed: 6), path, overwrite: true));
+
+    /// <summary>Runs <paramref name="change"/> once, as the first bytes of the send pass (those of the control connection).</summary>
+    private void OnceAfterScan(Action change)
+    {
+        int changed = 0;
+        Hold = (_, _) =>
+        {
+            if (Interlocked.Exchange(ref changed, 1) == 0) change();
             return Task.CompletedTask;
         };
     }

@@ -80,5 +80,46 @@ public sealed class SenderFileTests
         Assert.False(file.Unopenable);
     }
 
+    /// <summary>
+    /// A file renamed over the scanned one (as editors save) is not the file scanned, whatever its size and time: a
+    /// larger one would pass for a file appended to, and its first bytes be sent as the file, a version it never had.
+    /// It is refused as replaced, before any of it is read where it has more than one shard, after its one read else.
+    /// One appended to (the same file) is read as the scan saw it.
+    /// </summary>
+    [Theory]
+    [InlineData(1, "larger")]
+    [InlineData(3, "larger")]
+    [InlineData(3, "as scanned")]
+    [InlineData(3, "appended")]
+    public void A_file_renamed_over_the_scanned_one_is_refused_as_replaced(int shards, string change)
+    {
+        using var temp = new TempDirectory();
+        string path = TestFiles.Create(Path.Combine(temp.Path, "f"), shards * 4096 - 10, seed: 1);
+        byte[] old = File.ReadAllBytes(path);
+        var scanned = Assert.Single(SourceScanner.Scan([path], null, []));
+        Assert.NotNull(scanned.Identity);
+        var file = new SenderFile(0, scanned, 4096);
+        if (change == "appended")
+        {
+            File.AppendAllText(path, "more");
+        }
+        else
+        {
+            string other = TestFiles.Create(path + ".new", old.Length + (change == "larger" ? 5000 : 0), seed: 2);
+            File.SetLastWriteTimeUtc(other, File.GetLastWriteTimeUtc(path));
+            File.Move(other, path, overwrite: true);
+        }
+        byte[] buffer = new byte[4096];
+
+        if (change == "appended")
+        {
+            Assert.Equal(Digests.Shard(old.AsSpan(0, 4096)), file.Read(0, buffer, retransmit: false, holes: null, out _));
+            return;
+        }
+        var error = Assert.Throws<SingularityException>(() => file.Read(0, buffer, retransmit: false, holes: null, out _));
+        Assert.Equal(ErrorCode.SourceChanged, error.Code);
+        Assert.Equal($"'{path}' was replaced by another file while it was being sent; send it again once it is stable", error.Message);
+    }
+
     private static long SourceScannerTime(string path) => Singularity.Engine.Storage.SourceScanner.ToNanoseconds(File.GetLastWriteTimeUtc(path));
 }
