@@ -172,7 +172,7 @@ internal static class SourceRemoval
             string? changed = directory is null ? "a directory on its path is a link, or is gone"
                 : entry.Entry.Kind switch
                 {
-                    EntryKind.File => FileChanged(directory, name, entry),
+                    EntryKind.File => FileChanged(directory, name, entry.Entry),
                     EntryKind.Symlink => SymlinkChanged(directory, name, entry.Entry),
                     EntryKind.Special => SpecialChanged(directory, name, entry.Entry),
                     _ => LinkChanged(directory, name, entry.Entry, byPath, directories),
@@ -199,15 +199,12 @@ internal static class SourceRemoval
     // Removed by someone else since: nothing to do, nothing to report.
     private const string Gone = "";
 
-    private static string? FileChanged(SafeFileHandle directory, string name, SourceEntry file)
+    private static string? FileChanged(SafeFileHandle directory, string name, ManifestEntry sent)
     {
         var (status, error) = SpecialFiles.StatusAt(directory, name);
         if (status is not { } now) return Unreadable(error);
         if (now.Link) return "it is a link now";
         if (!now.Regular) return "it is no longer a file";
-        // Another file renamed over the name since the scan, even one of the same size and time, was not sent.
-        if (file.Identity is { } scanned && (now.Device, now.Inode) != (scanned.Device, scanned.Inode)) return "another file took its name after it was read";
-        var sent = file.Entry;
         if (now.Size != sent.Size) return $"it changed after it was read ({now.Size} bytes now, {sent.Size} sent)";
         if (now.ModifiedNanoseconds != sent.MtimeNanoseconds) return "it was modified after it was read";
         return null;
@@ -238,7 +235,7 @@ internal static class SourceRemoval
         var (fileDirectory, fileName) = directories.Of(file);
         if (fileDirectory is null || SpecialFiles.StatusAt(fileDirectory, fileName).Status is not { } first || (first.Device, first.Inode) != (now.Device, now.Inode))
             return $"it is no longer a name of '{file.SourcePath}'";
-        return FileChanged(fileDirectory, fileName, file) is { Length: > 0 } changed ? changed : null;
+        return FileChanged(fileDirectory, fileName, file.Entry) is { Length: > 0 } changed ? changed : null;
     }
 
     private static string Unreadable(int error) => error == Errno.NoEntry ? Gone : $"it could not be looked at: {Errno.ToException(error).Message}";

@@ -88,28 +88,32 @@ internal static class SpecialFiles
     }
 
     /// <summary>
-    /// As <see cref="OpenRegularAsNamed"/>, for <paramref name="below"/> (names joined by '/') in the directory
+    /// As <see cref="OpenRegular(string)"/>, for <paramref name="below"/> (names joined by '/') in the directory
     /// <paramref name="root"/>, never through a link below the root, at any of its names: a directory of the tree that
     /// a local user swapped for a link since the scan leads nowhere outside it (openat2's RESOLVE_NO_SYMLINKS, or each
-    /// directory opened in turn without following a link). The root may be reached through links: the user named it.
-    /// Null where a link stands on the way, or anything but a regular file at the end; throws as OpenRegular does (a
-    /// FileNotFoundException where a name is gone, an IOException where one on the way is not a directory).
-    /// Elsewhere than on Linux, or with <paramref name="below"/> empty (the root is the file), as OpenRegularAsNamed.
+    /// directory opened in turn without following a link), so what is opened stood at that name in the tree. The root
+    /// may be reached through links: the user named it. Null where a link stands on the way, or anything but a regular
+    /// file at the end; throws as OpenRegular does (a FileNotFoundException where a name is gone, an IOException where
+    /// one on the way is not a directory). Whether it is the file a scan found there is the caller's to check (its
+    /// device and inode). Elsewhere than on Linux, or with <paramref name="below"/> empty (the root is the file), as
+    /// <see cref="OpenRegularAsNamed"/>.
     /// </summary>
-    public static SafeFileHandle? OpenRegularBelow(string root, string below) => OpenRegularBelow(root, below, walk: false);
+    public static SafeFileHandle? OpenRegularBelow(string root, string below) => OpenRegularBelow(root, below, rootHandle: null, walk: false);
 
-    /// <summary>As <see cref="OpenRegularBelow(string, string)"/>; with <paramref name="walk"/>, each directory in turn, as where openat2 is refused (for tests).</summary>
-    internal static SafeFileHandle? OpenRegularBelow(string root, string below, bool walk)
+    /// <summary>
+    /// As <see cref="OpenRegularBelow(string, string)"/>, below <paramref name="rootHandle"/> where given (the root,
+    /// opened by <see cref="OpenPath"/> and held by the caller), else below the root opened for this call alone; with
+    /// <paramref name="walk"/>, each directory in turn, as where openat2 is refused (for tests).
+    /// </summary>
+    internal static SafeFileHandle? OpenRegularBelow(string root, string below, SafeFileHandle? rootHandle, bool walk = false)
     {
         string path = below.Length == 0 ? root : Path.Join(root, below);
         if (below.Length == 0 || !OperatingSystem.IsLinux() || NoFollow() is not { } noFollow) return OpenRegularAsNamed(path);
         SafeFileHandle? handle;
         try
         {
-            int descriptor = open(root, PathOnly | OpenCloseOnExec);
-            if (descriptor < 0) throw Errno.ToException(Marshal.GetLastPInvokeError());
-            using var directory = new SafeFileHandle(descriptor, ownsHandle: true);
-            handle = OpenBeneath(directory, below, OpenNonBlocking | OpenNoControllingTerminal | OpenCloseOnExec, noFollow, walk);
+            using var own = rootHandle is null ? OpenPath(root) : null;
+            handle = OpenBeneath(rootHandle ?? own!, below, OpenNonBlocking | OpenNoControllingTerminal | OpenCloseOnExec, noFollow, walk);
         }
         catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
         {
@@ -118,7 +122,8 @@ internal static class SpecialFiles
         if (handle is null) return null;
         try
         {
-            if (TypeOf(handle) == RegularType && !OpenedElsewhere(handle, path)) return handle;
+            // No link was followed below the root, so what was opened stood at the name then: a file of the tree.
+            if (TypeOf(handle) == RegularType) return handle;
         }
         catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
         {
@@ -128,6 +133,16 @@ internal static class SpecialFiles
         }
         handle.Dispose();
         return null;
+    }
+
+    /// <summary>
+    /// Opens <paramref name="path"/> (through links, as named) only to name it (O_PATH), as a directory to open below;
+    /// throws as OpenRegular does where it cannot be opened. Linux only.
+    /// </summary>
+    internal static SafeFileHandle OpenPath(string path)
+    {
+        int descriptor = open(path, PathOnly | OpenCloseOnExec);
+        return descriptor >= 0 ? new SafeFileHandle(descriptor, ownsHandle: true) : throw Errno.ToException(Marshal.GetLastPInvokeError());
     }
 
     /// <summary>Opens <paramref name="below"/> in <paramref name="directory"/> with <paramref name="flags"/>, following no link on the way; null where one stands there.</summary>

@@ -10,7 +10,7 @@ namespace Singularity.Engine.Transfer;
 /// One outgoing file. All lanes share one read handle, opened at the first shard and closed after the last read;
 /// a retransmission reads through a handle of its own. The whole-file digest is built from the shard digests as they are sent.
 /// </summary>
-internal sealed class SenderFile(uint id, SourceEntry source, int shardSize)
+internal sealed class SenderFile(uint id, SourceEntry source, int shardSize, SourceRoots? roots = null)
 {
     private readonly Lock _lock = new();
     private SafeFileHandle? _handle;
@@ -149,20 +149,21 @@ internal sealed class SenderFile(uint id, SourceEntry source, int shardSize)
     }
 
     /// <summary>
-    /// Refuses a file that is no longer as the scan saw it: another file (renamed over its name, as editors save),
-    /// shorter, or as long with another modification time (written to in place). A file that grew is taken as appended
-    /// to, as a log is, and its first bytes, as many as the scan saw, are what is sent: growth cannot be told from a
-    /// rewrite in place that also grew, which therefore passes.
+    /// Refuses a file that is no longer as the scan saw it: another file (renamed over its name, as editors save) of
+    /// another size or time, shorter, or as long with another modification time (written to in place). A file that grew
+    /// is taken as appended to, as a log is, and its first bytes, as many as the scan saw, are what is sent: growth
+    /// cannot be told from a rewrite in place that also grew, which therefore passes. Another inode at the scan's size
+    /// and time passes too: some FUSE and network file systems number a file anew once the kernel has let it go.
     /// </summary>
     private void EnsureAsScanned(SafeFileHandle handle)
     {
         long length, modified;
+        bool another = false;
         try
         {
             if (SpecialFiles.OpenFileStatus(handle) is { } status)
             {
-                if (source.Identity is { } scanned && (status.Device != scanned.Device || status.Inode != scanned.Inode))
-                    throw new SingularityException(ErrorCode.SourceChanged, $"'{SourcePath}' was replaced by another file while it was being sent; send it again once it is stable");
+                another = source.Identity is { } scanned && (status.Device != scanned.Device || status.Inode != scanned.Inode);
                 (length, modified) = (status.Size, status.ModifiedNanoseconds);
             }
             else
@@ -175,6 +176,8 @@ internal sealed class SenderFile(uint id, SourceEntry source, int shardSize)
         {
             throw CannotRead(ex);
         }
+        if (another && (length != Entry.Size || modified != Entry.MtimeNanoseconds))
+            throw new SingularityException(ErrorCode.SourceChanged, $"'{SourcePath}' was replaced by another file while it was being sent; send it again once it is stable");
         if (length < Entry.Size) throw Shrank();
         if (length == Entry.Size && modified != Entry.MtimeNanoseconds)
             throw new SingularityException(ErrorCode.SourceChanged, $"'{SourcePath}' was written to while it was being sent; send it again once it is stable");
@@ -384,7 +387,8 @@ internal sealed class SenderFile(uint id, SourceEntry source, int shardSize)
         try
         {
             // Below the root the user named, never through a link: a directory swapped for one since the scan.
-            handle = SpecialFiles.OpenRegularBelow(source.Root, source.Below);
+            string below = source.Below;
+            handle = SpecialFiles.OpenRegularBelow(source.Root, below, below.Length == 0 ? null : roots?.Of(source.Root));
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

@@ -77,6 +77,8 @@ internal sealed partial class SenderSession
     private BandwidthLimit? _bandwidth;
     // With compression, the Zstandard contexts the lanes share (made once the shard size is final).
     private ShardPacker? _packer;
+    // The roots the session's files are opened below, each held open once.
+    private readonly SourceRoots _roots = new();
     private int _retransmits;
     private int _activeLanes;
     // Lanes started but not yet counted in _activeLanes (connecting): a session whose last running lane is lost
@@ -507,6 +509,7 @@ internal sealed partial class SenderSession
             foreach (var file in _filesById) file?.Close();
             // A file the receiver could not write may still have been open on a lane when it was settled.
             lock (_unwritten) foreach (var file in _unwritten) file.Close();
+            _roots.Dispose();
         }
         if (_failure is not null) throw _failure;
         Report();
@@ -963,7 +966,7 @@ internal sealed partial class SenderSession
             if (entry.Kind == EntryKind.File)
             {
                 // Cut into shards of the session's size, known once the path is measured; ready before the receiver can name it.
-                var file = new SenderFile((uint)id, source, _options.ShardSize);
+                var file = new SenderFile((uint)id, source, _options.ShardSize, _roots);
                 Volatile.Write(ref _filesById[id], file);
                 if (!_options.DryRun) _scheduler.Add(file);
                 files++;

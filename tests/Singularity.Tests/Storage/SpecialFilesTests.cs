@@ -111,12 +111,15 @@ public sealed class SpecialFilesTests
     /// <summary>
     /// A file of a tree opens below its root, never through a link on the way (a directory a local user swapped for a
     /// link since the scan), whether through openat2 or each directory in turn; the root itself may be reached through
-    /// a link, as the user named it. A name gone throws as gone; a file where a directory was, as not a directory.
+    /// a link, as the user named it, and held open for the files below it. A name gone throws as gone; a file where a
+    /// directory was, as not a directory.
     /// </summary>
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void A_file_below_a_root_opens_only_through_directories(bool walk)
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public void A_file_below_a_root_opens_only_through_directories(bool walk, bool held)
     {
         if (!OperatingSystem.IsLinux()) return;
         using var temp = new TempDirectory();
@@ -131,14 +134,16 @@ public sealed class SpecialFilesTests
         string named = Path.Combine(temp.Path, "named");
         Directory.CreateSymbolicLink(named, root);
         TestFiles.Create(Path.Combine(root, "file"), 10, seed: 3);
+        using var rootHandle = held ? SpecialFiles.OpenPath(root) : null;
+        using var namedHandle = held ? SpecialFiles.OpenPath(named) : null;
 
-        using (var opened = SpecialFiles.OpenRegularBelow(root, "a/b/f", walk)) Assert.NotNull(opened);
-        using (var opened = SpecialFiles.OpenRegularBelow(named, "a/b/f", walk)) Assert.NotNull(opened);
-        Assert.Null(SpecialFiles.OpenRegularBelow(root, "a/link/f", walk));
-        Assert.Null(SpecialFiles.OpenRegularBelow(root, "a/inside/f", walk));
-        Assert.Null(SpecialFiles.OpenRegularBelow(root, "a/b/g", walk));
-        Assert.Throws<FileNotFoundException>(() => SpecialFiles.OpenRegularBelow(root, "a/gone/f", walk));
-        Assert.Throws<FileNotFoundException>(() => SpecialFiles.OpenRegularBelow(root, "a/b/gone", walk));
-        Assert.Throws<IOException>(() => SpecialFiles.OpenRegularBelow(root, "file/f", walk));
+        using (var opened = SpecialFiles.OpenRegularBelow(root, "a/b/f", rootHandle, walk)) Assert.NotNull(opened);
+        using (var opened = SpecialFiles.OpenRegularBelow(named, "a/b/f", namedHandle, walk)) Assert.NotNull(opened);
+        Assert.Null(SpecialFiles.OpenRegularBelow(root, "a/link/f", rootHandle, walk));
+        Assert.Null(SpecialFiles.OpenRegularBelow(root, "a/inside/f", rootHandle, walk));
+        Assert.Null(SpecialFiles.OpenRegularBelow(root, "a/b/g", rootHandle, walk));
+        Assert.Throws<FileNotFoundException>(() => SpecialFiles.OpenRegularBelow(root, "a/gone/f", rootHandle, walk));
+        Assert.Throws<FileNotFoundException>(() => SpecialFiles.OpenRegularBelow(root, "a/b/gone", rootHandle, walk));
+        Assert.Throws<IOException>(() => SpecialFiles.OpenRegularBelow(root, "file/f", rootHandle, walk));
     }
 }

@@ -81,14 +81,17 @@ public sealed class SenderFileTests
     }
 
     /// <summary>
-    /// A file renamed over the scanned one (as editors save) is not the file scanned, whatever its size and time: a
-    /// larger one would pass for a file appended to, and its first bytes be sent as the file, a version it never had.
-    /// It is refused as replaced, before any of it is read where it has more than one shard, after its one read else.
-    /// One appended to (the same file) is read as the scan saw it.
+    /// A file renamed over the scanned one (as editors save) is not the file scanned: a larger one would pass for a
+    /// file appended to, and its first bytes be sent as the file, a version it never had. It is refused as replaced,
+    /// before any of it is read where it has more than one shard, after its one read else, and so is a smaller one or
+    /// one of another time. One appended to (the same file) is read as the scan saw it, and so is another file of the
+    /// scan's size and time (a file numbered anew, as some FUSE file systems do).
     /// </summary>
     [Theory]
     [InlineData(1, "larger")]
     [InlineData(3, "larger")]
+    [InlineData(3, "smaller")]
+    [InlineData(3, "later")]
     [InlineData(3, "as scanned")]
     [InlineData(3, "appended")]
     public void A_file_renamed_over_the_scanned_one_is_refused_as_replaced(int shards, string change)
@@ -105,15 +108,16 @@ public sealed class SenderFileTests
         }
         else
         {
-            string other = TestFiles.Create(path + ".new", old.Length + (change == "larger" ? 5000 : 0), seed: 2);
-            File.SetLastWriteTimeUtc(other, File.GetLastWriteTimeUtc(path));
+            string other = TestFiles.Create(path + ".new", old.Length + change switch { "larger" => 5000, "smaller" => -1, _ => 0 }, seed: 2);
+            File.SetLastWriteTimeUtc(other, File.GetLastWriteTimeUtc(path).AddSeconds(change == "later" ? 1 : 0));
             File.Move(other, path, overwrite: true);
         }
         byte[] buffer = new byte[4096];
 
-        if (change == "appended")
+        if (change is "appended" or "as scanned")
         {
-            Assert.Equal(Digests.Shard(old.AsSpan(0, 4096)), file.Read(0, buffer, retransmit: false, holes: null, out _));
+            byte[] now = File.ReadAllBytes(path);
+            Assert.Equal(Digests.Shard(now.AsSpan(0, 4096)), file.Read(0, buffer, retransmit: false, holes: null, out _));
             return;
         }
         var error = Assert.Throws<SingularityException>(() => file.Read(0, buffer, retransmit: false, holes: null, out _));
