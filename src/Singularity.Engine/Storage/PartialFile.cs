@@ -480,7 +480,7 @@ internal sealed class PartialFile
                 // A file written in place gets its length and mtime at its commit, once its digest is checked.
                 if (keep && _inPlace is null)
                 {
-                    File.SetLastWriteTimeUtc(handle, SourceScanner.FromNanoseconds(Entry.MtimeNanoseconds));
+                    SpecialFiles.SetModified(handle, Entry.MtimeNanoseconds);
                     _mtimeApplied = true;
                 }
                 if (_durable)
@@ -621,7 +621,7 @@ internal sealed class PartialFile
             // Set when the last shard was written, unless the file was not held then: empty, every shard kept from a
             // partial, beyond the hold budget, or on Windows.
             if (!_mtimeApplied) File.SetLastWriteTimeUtc(temp, SourceScanner.FromNanoseconds(Entry.MtimeNanoseconds));
-            File.Move(temp, FinalPath, overwrite: true);
+            SpecialFiles.Rename(temp, FinalPath);
             Committed = true;
             // Windows cannot delete a file open without delete sharing; the partial is in place by now.
             journalLock?.Dispose();
@@ -858,7 +858,7 @@ internal sealed class PartialFile
             if (SpecialFiles.MayChangeOwners && Entry.Owner is { } owner) OwnerNotSet = !SpecialFiles.TrySetOwner(handle, owner);
             if (Xattrs is { } xattrs) XattrsNotSet = !xattrs.ApplyTo(handle);
             if (_applyMode && !OperatingSystem.IsWindows()) File.SetUnixFileMode(handle, Entry.Mode & SafeModeBits);
-            File.SetLastWriteTimeUtc(handle, SourceScanner.FromNanoseconds(Entry.MtimeNanoseconds));
+            SpecialFiles.SetModified(handle, Entry.MtimeNanoseconds);
             if (_durable) RandomAccess.FlushToDisk(handle);
             Committed = true;
         }

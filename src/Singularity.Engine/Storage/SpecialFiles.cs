@@ -508,6 +508,43 @@ internal static class SpecialFiles
     }
 
     /// <summary>
+    /// Sets the mtime of the file <paramref name="handle"/> holds open to <paramref name="nanoseconds"/> (in the units the
+    /// scan records), leaving its atime as it is: on Linux in one call (futimens, UTIME_OMIT), where .NET reads the
+    /// file's times first to keep its atime; elsewhere as .NET sets it.
+    /// </summary>
+    public static void SetModified(SafeFileHandle handle, long nanoseconds)
+    {
+        // struct timespec of two 64-bit fields.
+        if (OperatingSystem.IsLinux() && Environment.Is64BitProcess)
+        {
+            long seconds = Math.DivRem(nanoseconds, 1_000_000_000, out long rest);
+            if (rest < 0) (seconds, rest) = (seconds - 1, rest + 1_000_000_000);
+            var times = new TimePair { AccessNanoseconds = UtimeOmit, ModifiedSeconds = seconds, ModifiedNanoseconds = rest };
+            try
+            {
+                if (futimens(handle, ref times) != 0) throw Errno.ToException(Marshal.GetLastPInvokeError());
+                return;
+            }
+            catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
+            {
+            }
+        }
+        File.SetLastWriteTimeUtc(handle, SourceScanner.FromNanoseconds(nanoseconds));
+    }
+
+    // futimens(2)'s times: the atime left as it is, then the mtime.
+    private const long UtimeOmit = (1L << 30) - 2;
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct TimePair
+    {
+        public long AccessSeconds;
+        public long AccessNanoseconds;
+        public long ModifiedSeconds;
+        public long ModifiedNanoseconds;
+    }
+
+    /// <summary>
     /// Whether this process may give what it writes any owner: on Linux, root with CAP_CHOWN in effect (a container may
     /// drop it). Root in a user namespace may still be refused ids it does not map: each change says for itself.
     /// </summary>
@@ -939,6 +976,9 @@ internal static class SpecialFiles
 
     [DllImport("libc", EntryPoint = "getdents64", SetLastError = true)]
     private static extern nint getdents64(SafeFileHandle directory, byte[] buffer, nint size);
+
+    [DllImport("libc", EntryPoint = "futimens", SetLastError = true)]
+    private static extern int futimens(SafeFileHandle descriptor, ref TimePair times);
 
     [DllImport("libc", EntryPoint = "rename", SetLastError = true)]
     private static extern int rename([MarshalAs(UnmanagedType.LPUTF8Str)] string from, [MarshalAs(UnmanagedType.LPUTF8Str)] string to);

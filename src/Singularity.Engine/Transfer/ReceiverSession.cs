@@ -1126,7 +1126,7 @@ internal sealed partial class ReceiverSession
             if (xattrsDiffer && !xattrs!.ApplyTo(handle)) XattrsNotSet(entry.Path);
             // An ACL set carries the source's mode bits, which --chmod may have changed: the mode goes after it.
             if ((modeDiffers || (xattrsDiffer && _options.PreserveMode && (_scope & AttributeScope.Acls) != 0)) && !OperatingSystem.IsWindows()) File.SetUnixFileMode(handle, mode);
-            if (timeDiffers) File.SetLastWriteTimeUtc(handle, SourceScanner.FromNanoseconds(entry.MtimeNanoseconds));
+            if (timeDiffers) SpecialFiles.SetModified(handle, entry.MtimeNanoseconds);
             return true;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)

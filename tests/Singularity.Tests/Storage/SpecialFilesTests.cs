@@ -109,6 +109,27 @@ public sealed class SpecialFilesTests
     }
 
     /// <summary>
+    /// An open file's mtime is set to the nanosecond the scan records, before 1970 too, and its atime stays as it was:
+    /// .NET reads both, where SetModified sets one.
+    /// </summary>
+    [Theory]
+    [InlineData(1_796_643_297_605_932_200L)]
+    [InlineData(-1_500_000_000L)]
+    [InlineData(-100L)]
+    [InlineData(0L)]
+    public void An_open_file_takes_the_mtime_alone(long nanoseconds)
+    {
+        using var temp = new TempDirectory();
+        string path = TestFiles.Create(Path.Combine(temp.Path, "f"), 10);
+        var accessed = new DateTime(2020, 1, 2, 3, 4, 5, DateTimeKind.Utc);
+        File.SetLastAccessTimeUtc(path, accessed);
+        using (var handle = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite)) SpecialFiles.SetModified(handle, nanoseconds);
+
+        Assert.Equal(nanoseconds, SourceScanner.ToNanoseconds(File.GetLastWriteTimeUtc(path)));
+        Assert.Equal(accessed, File.GetLastAccessTimeUtc(path));
+    }
+
+    /// <summary>
     /// A file of a tree opens below its root, never through a link on the way (a directory a local user swapped for a
     /// link since the scan), whether through openat2 or each directory in turn; the root itself may be reached through
     /// a link, as the user named it, and held open for the files below it. A name gone throws as gone; a file where a
