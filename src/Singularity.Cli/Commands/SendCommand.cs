@@ -1128,6 +1128,31 @@ internal static partial class SendCommand
         writer.WriteEndArray();
     }
 
+    /// <summary>Each entry left out, with why in words and as a kind a script can test.</summary>
+    private static void WriteNotSent(System.Text.Json.Utf8JsonWriter writer, IReadOnlyList<NotSentEntry> entries)
+    {
+        writer.WriteStartArray("not_sent");
+        foreach (var entry in entries)
+        {
+            writer.WriteStartObject();
+            writer.WriteString("path", entry.Path);
+            writer.WriteString("reason", entry.Reason);
+            writer.WriteString("kind", KindOf(entry));
+            writer.WriteBoolean("at_receiver", entry.AtReceiver);
+            writer.WriteEndObject();
+        }
+        writer.WriteEndArray();
+    }
+
+    internal static string KindOf(NotSentEntry entry) =>
+        entry.Vanished ? "vanished"
+        : entry.Changed ? "changed"
+        : entry.NotFound ? "not_found"
+        : entry.NameRefused ? "name_refused"
+        : entry.ForAttributes ? "attributes"
+        : entry.AtReceiver ? "not_written"
+        : "not_read";
+
     private static void WriteStrings(System.Text.Json.Utf8JsonWriter writer, string name, IReadOnlyList<string> values)
     {
         writer.WriteStartArray(name);
@@ -1167,7 +1192,7 @@ internal static partial class SendCommand
             writer.WriteNumber("bytes_unchanged", result.BytesUnchanged);
             writer.WriteNumber("files_not_sent", result.FilesNotSent);
             writer.WriteNumber("bytes_not_sent", result.BytesNotSent);
-            WriteReasons(writer, "not_sent", result.NotSent.Select(entry => (entry.Path, entry.Reason, entry.AtReceiver)), "at_receiver");
+            WriteNotSent(writer, result.NotSent);
             if (listSent) WriteStrings(writer, "sent", result.Sent);
             if (itemized) WriteStrings(writer, "changes", [.. result.Changes.Select(change => change.ToString())]);
             if (result.DryRun)

@@ -12,6 +12,20 @@ public sealed class SendSummaryTests
         Lanes = 4, ShardSize = 4 << 20, Cipher = CipherSuite.None, NotSent = notSent,
     };
 
+    /// <summary>--json names why each entry was left out as a kind a script can test, the most telling first.</summary>
+    [Fact]
+    public void Each_entry_left_out_has_a_kind()
+    {
+        Assert.Equal("vanished", SendCommand.KindOf(new NotSentEntry("a", "gone") { Vanished = true, IsDirectory = true }));
+        Assert.Equal("changed", SendCommand.KindOf(new NotSentEntry("a", "changed") { Changed = true, AtReceiver = true }));
+        Assert.Equal("not_found", SendCommand.KindOf(new NotSentEntry("a", "no such file") { NotFound = true }));
+        Assert.Equal("name_refused", SendCommand.KindOf(new NotSentEntry("a.sglty-part", "its name") { NameRefused = true }));
+        Assert.Equal("attributes", SendCommand.KindOf(new NotSentEntry("a", "xattr") { ForAttributes = true }));
+        Assert.Equal("not_written", SendCommand.KindOf(new NotSentEntry("a", "refused") { AtReceiver = true, IsLink = true }));
+        Assert.Equal("not_read", SendCommand.KindOf(new NotSentEntry("a", "permission denied")));
+        Assert.Equal("not_read", SendCommand.KindOf(new NotSentEntry("l", "a link to nothing") { IsLink = true }));
+    }
+
     [Fact]
     public void Nothing_arrived_when_every_entry_of_the_list_was_left_out()
     {

@@ -210,10 +210,12 @@ public sealed class SourceChangeTests
         await using var relay = new TcpRelay(receiver.Url);
         relay.ReplaceOnceAfterScan(changing, 150_000);
 
-        var (exit, _, error) = await SgltyProcess.RunAsync(["send", tree, "--delete", "--to", relay.Url.ToString()]);
+        var (exit, output, error) = await SgltyProcess.RunAsync(["send", tree, "--delete", "--to", relay.Url.ToString(), "--json"]);
 
         Assert.True(exit == 23, error);
         Assert.Contains("b.bin' was replaced by another file while it was being sent", error);
+        using (var json = System.Text.Json.JsonDocument.Parse(output))
+            Assert.Equal("changed", Assert.Single(json.RootElement.GetProperty("not_sent").EnumerateArray()).GetProperty("kind").GetString());
         Assert.Contains("1 file changed while it was sent and was not sent (send again once it is stable)", error);
         Assert.True(holds.AsSpan().SequenceEqual(File.ReadAllBytes(held)), error);
         TestFiles.AssertSameBytes(kept, Path.Combine(destination, "tree", "a.bin"));
@@ -245,11 +247,15 @@ public sealed class SourceChangeTests
         };
         string[] missing = alsoMissing ? [Path.Combine(temp.Path, "missing")] : [];
 
-        var (exit, _, error) = await SgltyProcess.RunAsync(["send", tree, .. missing, "--to", relay.Url.ToString()]);
+        var (exit, output, error) = await SgltyProcess.RunAsync(["send", tree, .. missing, "--to", relay.Url.ToString(), "--json"]);
 
         Assert.True(exit == code, error);
         Assert.Contains("1 file vanished since the scan and was not sent", error);
         Assert.Contains("not sending 'tree/b.bin': it vanished since the scan\n", error);
+        // --json names each entry left out with a kind a script can test.
+        using var json = System.Text.Json.JsonDocument.Parse(output);
+        var kinds = json.RootElement.GetProperty("not_sent").EnumerateArray().Select(entry => (entry.GetProperty("path").GetString(), entry.GetProperty("kind").GetString()));
+        Assert.Equal(alsoMissing ? [(missing[0], "not_found"), ("tree/b.bin", "vanished")] : [("tree/b.bin", "vanished")], kinds.Order());
         TestFiles.AssertSameBytes(kept, Path.Combine(destination, "tree", "a.bin"));
         Assert.False(File.Exists(Path.Combine(destination, "tree", "b.bin")));
     }
