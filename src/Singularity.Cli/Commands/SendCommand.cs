@@ -815,7 +815,7 @@ internal static partial class SendCommand
                 Say(log, $"sglty: error: {Count.Of(keptAmiss, "source was", "sources were")} kept here, changed after {(keptAmiss == 1 ? "it was" : "they were")} read or not removable (named above); the receiver holds what was read: send again to move {(keptAmiss == 1 ? "it" : "them")} as {(keptAmiss == 1 ? "it is" : "they are")} now");
             if (result.NotSent.Count == 0) return partial ? Errors.PartialTransfer : limited;
             // As rsync ends a transfer that skipped what it could not read or write: the rest arrived, and the exit says not all did.
-            Say(log, $"sglty: error: {WhyLeftOut(result.NotSent)} (named above); {(NothingArrived(result) ? "nothing was sent" : "everything else arrived")}");
+            Say(log, $"sglty: error: {WhyLeftOut(result.NotSent)} (named above); {(NothingArrived(result) ? "nothing was sent" : "everything else arrived")}{SendAgain(result.NotSent)}");
             return leftOut;
         }
         catch (Exception) when (Errors.Interrupted)
@@ -1070,13 +1070,21 @@ internal static partial class SendCommand
         if (missing > 0) why.Add($"{Count.Of(missing, "path given", "paths given")} could not be found or taken");
         if (vanished > 0) why.Add($"{Count.Of(vanished, "file")} vanished since the scan and {(vanished == 1 ? "was" : "were")} not sent");
         if (vanishedDirectories > 0) why.Add($"{Count.Of(vanishedDirectories, "directory", "directories")} vanished while the scan read {(vanishedDirectories == 1 ? "it, and was" : "them, and were")} sent empty");
-        if (changed > 0) why.Add($"{Count.Of(changed, "file")} changed while {(changed == 1 ? "it was" : "they were")} sent and {(changed == 1 ? "was" : "were")} not sent (send again once {(changed == 1 ? "it is" : "they are")} stable)");
+        if (changed > 0) why.Add($"{Count.Of(changed, "file")} changed while {(changed == 1 ? "it was" : "they were")} sent and {(changed == 1 ? "was" : "were")} not sent");
         if (unread > 0) why.Add($"{Count.Of(unread, "entry", "entries")} could not be read and {(unread == 1 ? "was" : "were")} not sent");
         if (attributes > 0) why.Add($"{Count.Of(attributes, "entry", "entries")} {(attributes == 1 ? "was" : "were")} not sent, as {(attributes == 1 ? "its" : "their")} extended attributes or ACLs could not be read or could not travel");
         if (refused > 0) why.Add($"{Count.Of(refused, "entry", "entries")} {(refused == 1 ? "was" : "were")} not sent, as {(refused == 1 ? "its name ends" : "their names end")} as a receiver's partial files do");
         if (unwritten > 0) why.Add($"{Count.Of(unwritten, "entry", "entries")} could not be written at the receiver");
         return string.Join("; ", why);
     }
+
+    /// <summary>What the last line of a send that left files out as changed while they were sent says to do, after the rest.</summary>
+    internal static string SendAgain(IReadOnlyList<NotSentEntry> notSent) => notSent.Count(entry => entry.Changed) switch
+    {
+        0 => "",
+        1 => "; send it again once it is stable",
+        _ => "; send them again once they are stable",
+    };
 
     /// <summary>
     /// Whether no entry of the send's list arrived: each was left out at the receiver, or is a file that could not be

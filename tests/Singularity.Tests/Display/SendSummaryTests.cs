@@ -26,6 +26,17 @@ public sealed class SendSummaryTests
         Assert.Equal("not_read", SendCommand.KindOf(new NotSentEntry("l", "a link to nothing") { IsLink = true }));
     }
 
+    /// <summary>Files left out as changed while they were sent are named in the last line's count, and what to do closes it, once, without a parenthesis of its own.</summary>
+    [Fact]
+    public void Files_changed_while_they_were_sent_are_to_be_sent_again()
+    {
+        NotSentEntry[] two = [new("a", "changed") { Changed = true }, new("b", "changed") { Changed = true }, new("c", "cannot read")];
+        Assert.Equal("2 files changed while they were sent and were not sent; 1 entry could not be read and was not sent", SendCommand.WhyLeftOut(two));
+        Assert.Equal("; send them again once they are stable", SendCommand.SendAgain(two));
+        Assert.Equal("; send it again once it is stable", SendCommand.SendAgain([two[0]]));
+        Assert.Equal("", SendCommand.SendAgain([two[2]]));
+    }
+
     [Fact]
     public void Nothing_arrived_when_every_entry_of_the_list_was_left_out()
     {

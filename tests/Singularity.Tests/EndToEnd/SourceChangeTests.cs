@@ -192,7 +192,7 @@ public sealed class SourceChangeTests
             return;
         }
         Assert.True(exit == 23, error);
-        Assert.Contains("1 file changed while it was sent and was not sent (send again once it is stable)", error);
+        Assert.Contains("1 file changed while it was sent and was not sent (named above); everything else arrived; send it again once it is stable\n", error);
         TestFiles.AssertSameBytes(kept, Path.Combine(destination, "tree", "a.bin"));
         Assert.False(File.Exists(stale));
     }
@@ -216,7 +216,7 @@ public sealed class SourceChangeTests
         Assert.Contains("b.bin' was replaced by another file while it was being sent", error);
         using (var json = System.Text.Json.JsonDocument.Parse(output))
             Assert.Equal("changed", Assert.Single(json.RootElement.GetProperty("not_sent").EnumerateArray()).GetProperty("kind").GetString());
-        Assert.Contains("1 file changed while it was sent and was not sent (send again once it is stable)", error);
+        Assert.Contains("1 file changed while it was sent and was not sent (named above); everything else arrived; send it again once it is stable\n", error);
         Assert.True(holds.AsSpan().SequenceEqual(File.ReadAllBytes(held)), error);
         TestFiles.AssertSameBytes(kept, Path.Combine(destination, "tree", "a.bin"));
         Assert.False(File.Exists(stale));
