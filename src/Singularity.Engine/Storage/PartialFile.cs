@@ -621,7 +621,16 @@ internal sealed class PartialFile
             // Set when the last shard was written, unless the file was not held then: empty, every shard kept from a
             // partial, beyond the hold budget, or on Windows.
             if (!_mtimeApplied) File.SetLastWriteTimeUtc(temp, SourceScanner.FromNanoseconds(Entry.MtimeNanoseconds));
-            SpecialFiles.Rename(temp, FinalPath);
+            try
+            {
+                SpecialFiles.Rename(temp, FinalPath);
+            }
+            catch (FileNotFoundException ex)
+            {
+                // The partial lies beside its final name: only it can be gone. Said without this side's paths, which
+                // the sender reads.
+                throw new FileNotFoundException("its partial file is gone (removed by another program)", ex);
+            }
             Committed = true;
             // Windows cannot delete a file open without delete sharing; the partial is in place by now.
             journalLock?.Dispose();

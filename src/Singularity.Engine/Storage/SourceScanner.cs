@@ -492,12 +492,15 @@ internal static class SourceScanner
 
         /// <summary>
         /// The names in <paramref name="directory"/>, each directory among them (through a link too) with its status
-        /// as .NET reads it; anything else is looked at by the walk, which reads a regular file, most of a tree, in
-        /// one look of its own (<see cref="SpecialFiles.StandingAt"/>) rather than in .NET's and then its own.
+        /// as .NET reads it; where statx can be called (Linux), anything else is looked at by the walk, which reads a
+        /// regular file, most of a tree, in one look of its own (<see cref="SpecialFiles.StandingAt"/>) rather than in
+        /// .NET's and then its own. Elsewhere, every entry with .NET's status (Windows lists it with the names).
         /// </summary>
-        private static (string Name, FileSystemInfo? Info)[] Children(DirectoryInfo directory) =>
-            [.. new FileSystemEnumerable<(string, FileSystemInfo?)>(directory.FullName,
-                static (ref FileSystemEntry entry) => (entry.FileName.ToString(), entry.IsDirectory ? entry.ToFileSystemInfo() : null), Listing)];
+        private static (string Name, FileSystemInfo? Info)[] Children(DirectoryInfo directory) => SpecialFiles.HasStatx
+            ? [.. new FileSystemEnumerable<(string, FileSystemInfo?)>(directory.FullName,
+                static (ref FileSystemEntry entry) => (entry.FileName.ToString(), entry.IsDirectory ? entry.ToFileSystemInfo() : null), Listing)]
+            : [.. new FileSystemEnumerable<(string, FileSystemInfo?)>(directory.FullName,
+                static (ref FileSystemEntry entry) => (entry.FileName.ToString(), entry.ToFileSystemInfo()), Listing)];
 
         /// <summary>
         /// What the rules send in place of the link <paramref name="link"/> at <paramref name="relative"/>, and whether

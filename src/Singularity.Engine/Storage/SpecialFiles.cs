@@ -746,6 +746,26 @@ internal static class SpecialFiles
     }
 
     /// <summary>
+    /// Whether statx can be called here (Linux with a C library of glibc 2.28, musl 1.2.5 or later): asked once, so that
+    /// a walk where it cannot goes .NET's way at once rather than failing a call for each file.
+    /// </summary>
+    public static bool HasStatx => s_hasStatx.Value;
+
+    private static readonly Lazy<bool> s_hasStatx = new(() =>
+    {
+        if (!OperatingSystem.IsLinux()) return false;
+        try
+        {
+            statx(AtFdCwd, "/", 0, StatxType, out _);
+            return true;
+        }
+        catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
+        {
+            return false;
+        }
+    });
+
+    /// <summary>
     /// The size, mtime (in the units the scan records) and identity of the file <paramref name="handle"/> holds open,
     /// in one look; null where they cannot be read so (not Linux, no statx).
     /// </summary>

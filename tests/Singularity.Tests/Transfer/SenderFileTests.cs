@@ -125,5 +125,34 @@ public sealed class SenderFileTests
         Assert.Equal($"'{path}' was replaced by another file while it was being sent; send it again once it is stable", error.Message);
     }
 
+    /// <summary>
+    /// A tree's walk reads each regular file in one look, its identity with it (a hidden one too, and a further name
+    /// of a file with -H, which names the file's identity); a link, a FIFO and a directory have none.
+    /// </summary>
+    [Fact]
+    public void A_tree_s_walk_records_each_file_s_identity()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("tree");
+        TestFiles.Create(Path.Combine(tree, "a"), 10);
+        TestFiles.Create(Path.Combine(tree, "sub", ".hidden"), 10, seed: 2);
+        SpecialFiles.Link(Path.Combine(tree, "a"), Path.Combine(tree, "sub", "b"));
+        File.CreateSymbolicLink(Path.Combine(tree, "link"), "a");
+        TestFiles.CreateFifo(Path.Combine(tree, "fifo"));
+
+        var entries = SourceScanner.Scan([tree], null, [], rules: new ScanRules { HardLinks = true, Specials = true });
+
+        foreach (var entry in entries)
+        {
+            if (entry.Entry.Kind is EntryKind.File or EntryKind.HardLink)
+                Assert.Equal(SpecialFiles.IdentityOf(entry.SourcePath), entry.Identity);
+            else
+                Assert.Null(entry.Identity);
+        }
+        Assert.Equal(["tree", "tree/a", "tree/fifo", "tree/link", "tree/sub", "tree/sub/.hidden", "tree/sub/b"], entries.Select(entry => entry.Entry.Path).Order());
+        Assert.Equal(EntryKind.HardLink, entries.Single(entry => entry.Entry.Path == "tree/sub/b").Entry.Kind);
+    }
+
     private static long SourceScannerTime(string path) => Singularity.Engine.Storage.SourceScanner.ToNanoseconds(File.GetLastWriteTimeUtc(path));
 }
