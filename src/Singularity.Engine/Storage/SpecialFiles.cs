@@ -746,8 +746,9 @@ internal static class SpecialFiles
     }
 
     /// <summary>
-    /// Whether statx can be called here (Linux with a C library of glibc 2.28, musl 1.2.5 or later): asked once, so that
-    /// a walk where it cannot goes .NET's way at once rather than failing a call for each file.
+    /// Whether statx can be called here (Linux with a C library of glibc 2.28, musl 1.2.5 or later, and no sandbox that
+    /// refuses the call): asked once, of "/", so that a walk where it cannot goes .NET's way at once rather than failing
+    /// a call for each file.
     /// </summary>
     public static bool HasStatx => s_hasStatx.Value;
 
@@ -756,8 +757,7 @@ internal static class SpecialFiles
         if (!OperatingSystem.IsLinux()) return false;
         try
         {
-            statx(AtFdCwd, "/", 0, StatxType, out _);
-            return true;
+            return statx(AtFdCwd, "/", 0, StatxType, out _) == 0;
         }
         catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
         {
