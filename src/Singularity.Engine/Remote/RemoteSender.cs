@@ -309,15 +309,20 @@ public static class RemoteSender
     private static string? NotFoundAtLast(string line, IReadOnlyList<string> paths) =>
         line.StartsWith("sglty: error: cannot send '", StringComparison.Ordinal) && NotFound(line) is { } named ? PatternNamed(named, paths) : null;
 
-    /// <summary>A line of the send there that names a path it cannot find, with the machine it is missing on: "cannot send 'PATH' on HOST: no such file or directory".</summary>
-    private static string OnHost(string line, string host) =>
+    /// <summary>
+    /// A line of the send there as this machine's user reads it: a path it cannot find with the machine it is missing
+    /// on ("cannot send 'PATH' on HOST: no such file or directory"), and the receiver it names, which is this machine's
+    /// (a full disk here, say), as the receive here, in its last line and its retries alike.
+    /// </summary>
+    internal static string OnHost(string line, string host) =>
         (line.StartsWith("sglty: error: cannot send '", StringComparison.Ordinal) || line.StartsWith("sglty: not sending '", StringComparison.Ordinal)) && NotFound(line) is { } missing
             ? line.Replace($"'{missing}': {SourceScanner.Missing}", $"'{missing}' on {host}: {SourceScanner.Missing}", StringComparison.Ordinal)
-            // The receiver the send there names is this machine's (a full disk here, say).
             : line.StartsWith(ReceiverEnded, StringComparison.Ordinal) ? "sglty: error: the receive here ended the pull: " + line[ReceiverEnded.Length..]
+            : line.StartsWith("sglty: retry ", StringComparison.Ordinal) ? line.Replace(RetryBecause, ": the receive here ended the pull: ", StringComparison.Ordinal)
             : line;
 
     private const string ReceiverEnded = "sglty: error: the receiver ended the session: ";
+    private const string RetryBecause = ": the receiver ended the session: ";
 
     /// <summary>The path a line of the send there quotes as not found ("... 'PATH': no such file or directory"), or null.</summary>
     private static string? NotFound(string line)
