@@ -27,12 +27,16 @@ internal static class Errno
 
     /// <summary>
     /// The exception .NET would throw for <paramref name="error"/>, without the path: permission denied, no such file,
-    /// or an <see cref="IOException"/> that keeps the number in its HResult, so that callers can tell what failed.
+    /// or an <see cref="IOException"/> that keeps the number in its HResult, so that callers can tell what failed. Its
+    /// words are the C library's, begun in lower case as the others are ("not a directory"; an acronym stays).
     /// </summary>
     public static Exception ToException(int error) => error switch
     {
         NoEntry => new FileNotFoundException("no such file"),
         NotPermitted or AccessDenied => new UnauthorizedAccessException("permission denied"),
-        _ => new IOException(System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(error), error),
+        _ => new IOException(InLowerCase(System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(error)), error),
     };
+
+    private static string InLowerCase(string words) =>
+        words.Length > 1 && char.IsUpper(words[0]) && char.IsLower(words[1]) ? char.ToLowerInvariant(words[0]) + words[1..] : words;
 }
