@@ -32,7 +32,9 @@ internal sealed class ContentDigests(CancellationToken cancellationToken = defau
         }
         unknown.Sort((a, b) => entries[b].Entry.Size.CompareTo(entries[a].Entry.Size));
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken };
-        Parallel.ForEach(Partitioner.Create(unknown, loadBalance: true), parallel, i => digests[i] = Read(entries[i], entries[i].Entry.Size));
+        // Each root opened once for the files below it, as the send holds them.
+        using (var roots = new SourceRoots())
+            Parallel.ForEach(Partitioner.Create(unknown, loadBalance: true), parallel, i => digests[i] = Read(roots, entries[i], entries[i].Entry.Size));
         foreach (int i in unknown) _known[entries[i].SourcePath] = (entries[i].Entry.Size, entries[i].Entry.MtimeNanoseconds, digests[i]);
         return [.. entries.Select((e, i) => e.Entry.Kind == EntryKind.File ? e with { Entry = e.Entry with { Digest = digests[i] } } : e)];
     }
@@ -42,13 +44,13 @@ internal sealed class ContentDigests(CancellationToken cancellationToken = defau
     /// cannot be read whole as scanned, which the receiver takes for changed (the send then finds what is wrong with
     /// it, and names it).
     /// </summary>
-    private UInt128? Read(SourceEntry entry, long size)
+    private UInt128? Read(SourceRoots roots, SourceEntry entry, long size)
     {
         try
         {
             // As the send opens it (SenderFile): never through a link, here or on the way, nor a FIFO swapped in since,
             // on whose open this would wait.
-            using var handle = SpecialFiles.OpenRegularBelow(entry.Root, entry.Below);
+            using var handle = SourceRoots.OpenRegular(roots, entry);
             if (handle is null || RandomAccess.GetLength(handle) != size) return null;
             return Digests.Content(handle, size, cancellationToken.ThrowIfCancellationRequested);
         }

@@ -37,6 +37,24 @@ internal sealed class SourceRoots : IDisposable
         }
     }
 
+    /// <summary>
+    /// Opens the regular file <paramref name="source"/> names below its root (<see cref="SpecialFiles.OpenRegularBelow(string, string)"/>),
+    /// the root held by <paramref name="roots"/> where given; one let go of meanwhile (the session ends) is opened for
+    /// this file alone, as is a root that is the file itself.
+    /// </summary>
+    public static SafeFileHandle? OpenRegular(SourceRoots? roots, SourceEntry source)
+    {
+        string below = source.Below;
+        try
+        {
+            return SpecialFiles.OpenRegularBelow(source.Root, below, below.Length == 0 ? null : roots?.Of(source.Root));
+        }
+        catch (ObjectDisposedException)
+        {
+            return SpecialFiles.OpenRegularBelow(source.Root, below);
+        }
+    }
+
     public void Dispose()
     {
         lock (_held)

@@ -387,16 +387,7 @@ internal sealed class SenderFile(uint id, SourceEntry source, int shardSize, Sou
         try
         {
             // Below the root the user named, never through a link: a directory swapped for one since the scan.
-            string below = source.Below;
-            try
-            {
-                handle = SpecialFiles.OpenRegularBelow(source.Root, below, below.Length == 0 ? null : roots?.Of(source.Root));
-            }
-            catch (ObjectDisposedException)
-            {
-                // The session let go of its roots (it ends): the root is opened for this file alone.
-                handle = SpecialFiles.OpenRegularBelow(source.Root, below);
-            }
+            handle = SourceRoots.OpenRegular(roots, source);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
