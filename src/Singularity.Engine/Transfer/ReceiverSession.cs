@@ -433,9 +433,9 @@ internal sealed partial class ReceiverSession
     private void OnDestination(ReadOnlySpan<byte> body)
     {
         if (_opened || _destination.Length > 0) throw new ProtocolViolationException("Destination outside its place: once, before OpenSession");
-        // A directory pulled to a name goes into a directory of that name.
-        if (_destination.Length > 0 && _options.Admission?.Admits(_destination) == false) throw NotAsked($"'{_destination}', which it was not asked for");
         _destination = DestinationMessage.Decode(body, _limits);
+        // A pull's send names no Destination: one below what the pull asked for is refused before anything is made there.
+        if (_options.Admission?.Admits(_destination) == false) throw NotAsked($"'{_destination}', which it was not asked for");
     }
 
     /// <summary>The directories of earlier copies to link unchanged files from; once, after OpenSession and before the manifest.</summary>

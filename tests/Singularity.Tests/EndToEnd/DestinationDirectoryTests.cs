@@ -236,4 +236,26 @@ public sealed class DestinationDirectoryTests
         Assert.Empty(Directory.GetFileSystemEntries(destination));
         Assert.DoesNotContain(Directory.GetFileSystemEntries(temp.Path), p => Path.GetFileName(p) is "x" or "made");
     }
+
+    /// <summary>A pull's receiver refuses a Destination below what it asked for before it makes anything there.</summary>
+    [Fact]
+    public async Task A_pull_refuses_a_destination_it_did_not_ask_for()
+    {
+        using var temp = new TempDirectory();
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination, new TransferOptions { Cipher = CipherSuite.None },
+            adjust: options => options with { Admission = PullAdmission.For(["/srv/app"], new TransferOptions(), null, null) });
+        await using var peer = await RawPeer.ConnectAsync(receiver.Url);
+
+        Assert.Equal(ErrorCode.None, (await peer.HelloAsync(ConnectionRole.Control, receiver.Token)).Status);
+        await peer.SendControlAsync(ControlMessageType.Destination, DestinationMessage.Encode("evil/deep"));
+        await peer.SendControlAsync(ControlMessageType.OpenSession, RawPeer.OpenSession(4096, 1, 1, 0));
+        await peer.SendControlAsync(ControlMessageType.ManifestChunk, RawPeer.Manifest(RawPeer.MadeDirectory));
+        byte[]? error = await peer.ReadUntilAsync(ControlMessageType.Error);
+
+        Assert.NotNull(error);
+        Assert.Contains("sent 'evil/deep', which it was not asked for; the pull refuses it", ErrorMessage.Decode(error).Reason);
+        Assert.False((await receiver.NextResultAsync()).Succeeded);
+        Assert.Empty(Directory.GetFileSystemEntries(destination));
+    }
 }
