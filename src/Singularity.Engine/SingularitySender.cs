@@ -47,7 +47,7 @@ public static class SingularitySender
         if (to.Directory is { } directory && Protocol.DestinationMessage.Error(directory, options.Limits) is { } destinationError)
             throw new SingularityException(ErrorCode.BadPath, $"cannot send into '{directory}': {destinationError}");
         // Taken before the first scan and held until the sources are removed.
-        using var guard = options.RemoveSourceFiles && !options.DryRun ? SourceRemoval.Guard(paths, options.Relative, to.Directory) : null;
+        using var guard = options.RemoveSourceFiles && !options.DryRun ? SourceRemoval.Guard(paths, options.Relative, to.Directory, SenderSession.MayNameOneFile(paths, to, options)) : null;
         var clock = Stopwatch.StartNew();
         var committed = new HashSet<string>(StringComparer.Ordinal);
         // With RemoveSourceFiles, the files earlier attempts committed, as those attempts read them.

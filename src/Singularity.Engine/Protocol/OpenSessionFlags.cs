@@ -100,6 +100,12 @@ internal static class MoreSessionFlags
     /// <summary>A directory with anything in it where the source has a file, a link or a special is deleted with what it holds, without a deletion (rsync --force); so is one a DeleteNamed names.</summary>
     public const uint Force = 4096;
 
+    /// <summary>
+    /// The session's one entry, not a directory, takes the last name of the Destination where no directory stands at
+    /// it, and the path above becomes the destination (rsync and scp name what they copy to a path that is not a directory).
+    /// </summary>
+    public const uint NamesOneFile = 8192;
+
     /// <summary>Every bit this side knows.</summary>
-    public const uint Known = ModifyWindow | OmitDirectoryTimes | OmitLinkTimes | CompareDest | CopyDest | IgnoreErrors | Itemize | OwnerParts | InPlace | Xattrs | Specials | Acls | Force;
+    public const uint Known = ModifyWindow | OmitDirectoryTimes | OmitLinkTimes | CompareDest | CopyDest | IgnoreErrors | Itemize | OwnerParts | InPlace | Xattrs | Specials | Acls | Force | NamesOneFile;
 }

@@ -45,6 +45,12 @@ internal static class WireFormat
     /// </summary>
     public const uint CapabilityLinkedVanished = 8;
 
+    /// <summary>
+    /// Capability bit 4 of a HelloReply: the receiver takes OpenSession's more flags bit 13, a session of one file
+    /// whose Destination names the file where no directory stands there (PROTOCOL §3), as rsync and scp name it.
+    /// </summary>
+    public const uint CapabilityNamesFile = 16;
+
     /// <summary>A check over a header's first bytes: XXH3-64 with seed 0.</summary>
     public static ulong HeaderCheck(ReadOnlySpan<byte> covered) => XxHash3.HashToUInt64(covered);
 

@@ -21,26 +21,35 @@ internal static class SourceRemoval
     /// there would then go unseen. Linux only, as that lock is. When the URL names a directory below the receiver's
     /// (<paramref name="destination"/>), the receiver to keep out is the one whose directory holds that one by those
     /// names; the landing directory is locked too, for a receiver's session to find as it enters it
-    /// (<see cref="DestinationLock.HeldElsewhere"/>), however it reaches it.
+    /// (<see cref="DestinationLock.HeldElsewhere"/>), however it reaches it. With <paramref name="namesFile"/> (one file
+    /// sent to a URL path that may name it, <see cref="ConnectionUrl.NamesDirectory"/>) whose last name is the file's
+    /// own, the directory above that path is kept so too, first: the file may land there, at its own name.
     /// </summary>
-    public static Held Guard(IReadOnlyList<string> paths, bool relative, string? destination = null)
+    public static Held Guard(IReadOnlyList<string> paths, bool relative, string? destination = null, bool namesFile = false)
     {
         var held = new List<DestinationLock>();
         var locked = new HashSet<string>(StringComparer.Ordinal);
+        // The one above first: where it is the receiver's directory itself, its lock refuses the send (receiverThere).
+        int slash = destination?.LastIndexOf('/') ?? -1;
+        string?[] destinations = namesFile && paths is [var one] && destination is not null && (!Directory.Exists(one) || new FileInfo(Path.TrimEndingDirectorySeparator(one)).LinkTarget is not null)
+            && Path.GetFileName(Path.TrimEndingDirectorySeparator(one)) == destination[(slash + 1)..]
+            ? [slash > 0 ? destination[..slash] : null, destination]
+            : [destination];
         try
         {
             foreach (string path in paths)
+            foreach (string? into in destinations)
             {
                 foreach (string landing in relative ? [SourceScanner.RelativeBase(path)] : LandingDirectories(path))
                 {
-                    if (destination is null)
+                    if (into is null)
                     {
                         Lock(landing, path, held, locked, receiverThere: true);
                         continue;
                     }
                     // The receiver whose session would land here by the URL's names, if one runs in the directory
                     // above by them, is refused now, before anything is read.
-                    int reached = ReceiverAbove(landing, destination, out string? above);
+                    int reached = ReceiverAbove(landing, into, out string? above);
                     if (reached == Errno.NoEntry) continue;
                     if (reached != 0)
                         throw new SingularityException(ErrorCode.BadPath, $"cannot open '{landing}' ({Errno.ToException(reached).Message}), which shows whether a receiver writes where '{path}' would land: --remove-source-files needs to open that directory for reading");

@@ -9,6 +9,13 @@ namespace Singularity.Engine;
 /// </summary>
 public sealed partial record ConnectionUrl(string Host, int Port, string? Token = null, string? Directory = null)
 {
+    /// <summary>
+    /// Whether the URL's path ended with '/' (<c>sglty://HOST/backups/</c>): a directory whatever stands there. Without
+    /// it, a send of one file (not a directory) names the file by the path's last name where no directory stands at
+    /// the whole path at the receiver, as rsync and scp name what they copy to a path that is not a directory.
+    /// </summary>
+    public bool NamesDirectory { get; init; }
+
     /// <summary>The URL scheme.</summary>
     public const string Scheme = "sglty";
 
@@ -29,26 +36,30 @@ public sealed partial record ConnectionUrl(string Host, int Port, string? Token 
             throw new FormatException($"'{WithoutToken(text)}' is not a connection URL; expected sglty://HOST:PORT/ as printed by `sglty recv`");
         if (CutInItsPath(candidate))
             throw new FormatException($"'{WithoutToken(text)}' has a '?' or '#' inside its directory's path, which cuts the URL there; write them in a name as %3F and %23");
-        string? directory = DirectoryOf(text, candidate);
+        string? directory = DirectoryOf(text, candidate, out bool namesDirectory);
         string host = uri.HostNameType == UriHostNameType.IPv6 ? uri.Host.Trim('[', ']') : uri.Host;
         string? token = null;
         foreach (string pair in uri.Query.TrimStart('?').Split('&', StringSplitOptions.RemoveEmptyEntries))
         {
             if (pair.StartsWith("token=", StringComparison.Ordinal)) token = Uri.UnescapeDataString(pair["token=".Length..]);
         }
-        return new ConnectionUrl(host, uri.IsDefaultPort || uri.Port < 0 ? DefaultPort : uri.Port, string.IsNullOrEmpty(token) ? null : token, directory);
+        return new ConnectionUrl(host, uri.IsDefaultPort || uri.Port < 0 ? DefaultPort : uri.Port, string.IsNullOrEmpty(token) ? null : token, directory)
+        {
+            NamesDirectory = directory is not null && namesDirectory,
+        };
     }
 
     /// <summary>
     /// The directory the URL's path names, below the receiver's, as a relative path with '/' separators (null for none).
     /// Read from the text as given, since <see cref="Uri"/> would drop a ".." quietly: a path that climbs is refused,
-    /// not taken for another.
+    /// not taken for another. <paramref name="namesDirectory"/>: whether the path ends with '/'.
     /// </summary>
-    private static string? DirectoryOf(string text, string candidate)
+    private static string? DirectoryOf(string text, string candidate, out bool namesDirectory)
     {
         string rest = candidate[(candidate.IndexOf("://", StringComparison.Ordinal) + 3)..];
         int end = rest.IndexOfAny(['?', '#']);
         if (end >= 0) rest = rest[..end];
+        namesDirectory = rest.EndsWith('/');
         int slash = rest.IndexOf('/');
         if (slash < 0) return null;
         var names = new List<string>();
@@ -125,7 +136,7 @@ public sealed partial record ConnectionUrl(string Host, int Port, string? Token 
     public override string ToString()
     {
         string query = Token is null ? "" : "?token=" + Uri.EscapeDataString(Token);
-        string path = Directory is null ? "" : string.Join('/', Directory.Split('/').Select(Uri.EscapeDataString)) + "/";
+        string path = Directory is null ? "" : string.Join('/', Directory.Split('/').Select(Uri.EscapeDataString)) + (NamesDirectory ? "/" : "");
         return $"{Scheme}://{Endpoint(Host, Port)}/{path}{query}";
     }
 }

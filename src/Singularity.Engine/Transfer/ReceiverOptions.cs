@@ -50,7 +50,8 @@ public sealed record ReceiverOptions
     internal TimeSpan SlowFlush { get; init; } = TimeSpan.FromMicroseconds(200);
 
     /// <summary>What a HelloReply tells a sender this receiver takes (PROTOCOL §2.2); tests leave bits out to be a receiver from before them.</summary>
-    internal uint Capabilities { get; init; } = Protocol.WireFormat.CapabilityPatches | Protocol.WireFormat.CapabilityVanished | Protocol.WireFormat.CapabilityWithdrawn | Protocol.WireFormat.CapabilityLinkedVanished;
+    internal uint Capabilities { get; init; } = Protocol.WireFormat.CapabilityPatches | Protocol.WireFormat.CapabilityVanished | Protocol.WireFormat.CapabilityWithdrawn | Protocol.WireFormat.CapabilityLinkedVanished
+        | Protocol.WireFormat.CapabilityNamesFile;
 
     /// <summary>How often, at most, a session deleting what the source no longer has tells the sender it is still at work. Internal: tests make it 0.</summary>
     internal TimeSpan StillWorkingInterval { get; init; } = TimeSpan.FromSeconds(1);

@@ -24,6 +24,10 @@ internal sealed partial class ReceiverSession
     private PathGuard _guard;
     // The directory below the receiver's that the sender's URL named (Destination), relative to it; "" for none.
     private string _destination = "";
+    // The name the session's one entry takes (OpenSession's more flags bit 13, where no directory stands at the
+    // Destination): the Destination's last name, the path above it being the destination; null for the entry's own.
+    private string? _namedFile;
+    private bool _namesOneFile;
     private readonly string _receiverRoot;
     // Directories of earlier copies whose unchanged files are linked rather than received (LinkDest); null for none.
     private LinkDestinations? _linkDests;
@@ -373,6 +377,7 @@ internal sealed partial class ReceiverSession
         // sent would make it anew, not private as the receiver made it.
         if (!Directory.Exists(_receiverRoot))
             throw new SingularityException(ErrorCode.IoError, "the receiver's directory is gone (removed while the receiver ran); start the receiver again, which makes it");
+        if (_namesOneFile) NameTheOneFile(entries);
         // Once the session is found acceptable, before anything that writes or plans below the root: everything from
         // here on is the session's root's.
         if (_destination.Length > 0) EnterDestination();
@@ -403,6 +408,7 @@ internal sealed partial class ReceiverSession
         _scope = ((flags & MoreSessionFlags.Xattrs) != 0 ? AttributeScope.Xattrs : 0) | ((flags & MoreSessionFlags.Acls) != 0 ? AttributeScope.Acls : 0);
         _specials = (flags & MoreSessionFlags.Specials) != 0;
         _force = (flags & MoreSessionFlags.Force) != 0;
+        _namesOneFile = (flags & MoreSessionFlags.NamesOneFile) != 0;
         if (_force && _options.Admission is { Force: false }) throw NotAsked("a request to replace directories that hold anything (--force)");
         if (_inPlace && !OperatingSystem.IsLinux()) throw new ProtocolViolationException("OpenSession asks to write files in place, which only a Linux receiver does (it opens them never through a link); leave out --inplace or receive on Linux");
     }
@@ -446,6 +452,33 @@ internal sealed partial class ReceiverSession
         if (!_skipUnchanged || _checksum) throw new ProtocolViolationException("LinkDest without the quick check it rests on, or with --checksum");
         _linkDests = LinkDestinations.Resolve(_receiverRoot, _destination, LinkDestMessage.Decode(body, _limits), _earlierCopies);
         _notices.AddRange(_linkDests.Notices);
+    }
+
+    /// <summary>
+    /// A session of one entry, not a directory, sent to a Destination that names it (more flags bit 13): where no
+    /// directory stands at the Destination (nothing, or a file), the entry takes its last name and the path above it
+    /// becomes the destination, as rsync and scp name what they copy to a path that is not a directory. A link or a
+    /// file on the way keeps the Destination whole, for <see cref="EnterDestination"/> to refuse as it does any.
+    /// </summary>
+    private void NameTheOneFile(int entries)
+    {
+        if (_destination.Length == 0 || entries != 1 || _rootIsSent)
+            throw new ProtocolViolationException("OpenSession asks to name its one file without a Destination, with other than one entry, or while it sends a directory's contents");
+        if (_options.Admission is not null) throw NotAsked("a request to name the file it sends");
+        string at = _receiverRoot;
+        string[] names = _destination.Split('/');
+        for (int i = 0; i < names.Length; i++)
+        {
+            at = Path.Join(at, names[i]);
+            var info = new FileInfo(at);
+            if (info.LinkTarget is not null) return;
+            if (Directory.Exists(at)) continue;
+            if (i < names.Length - 1 && info.Exists) return;
+            // Nothing there (the directories above are made as a Destination's are), or a file at the last name.
+            _namedFile = names[^1];
+            _destination = string.Join('/', names[..^1]);
+            return;
+        }
     }
 
     /// <summary>
@@ -577,6 +610,11 @@ internal sealed partial class ReceiverSession
             if (entry.Xattrs is { } carried && carried.Items.FirstOrDefault(item => (_scope & (ExtendedAttributes.IsAcl(item.Name) ? AttributeScope.Acls : AttributeScope.Xattrs)) == 0).Name is { } unasked)
                 throw new ProtocolViolationException($"manifest entry {first + i} carries the extended attribute '{unasked}' in a session that keeps no {(ExtendedAttributes.IsAcl(unasked) ? "ACLs" : "extended attributes")}");
             if (entry.Kind == EntryKind.Special && !_specials) throw new ProtocolViolationException($"manifest entry {first + i} is a device, FIFO or socket in a session that sends none");
+            if (_namedFile is not null)
+            {
+                if (entry.Kind == EntryKind.Directory) throw new ProtocolViolationException("manifest entry 0 is a directory in a session that names its one file");
+                entry = entry with { Path = _namedFile };
+            }
             string? pathError = PathGuard.SyntaxError(entry.Path, _limits);
             if (pathError is not null) throw new SingularityException(ErrorCode.BadPath, $"refused path: {pathError}");
             if (_options.Admission?.Admits(Path.Join(_destination, entry.Path)) == false) throw NotAsked($"'{entry.Path}', which it was not asked for");

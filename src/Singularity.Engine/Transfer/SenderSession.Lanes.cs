@@ -84,6 +84,7 @@ internal sealed partial class SenderSession
                 _receiverTakesVanished = (answer.Capabilities & WireFormat.CapabilityVanished) != 0;
                 _receiverTakesWithdrawn = (answer.Capabilities & WireFormat.CapabilityWithdrawn) != 0;
                 _receiverTakesLinkedVanished = (answer.Capabilities & WireFormat.CapabilityLinkedVanished) != 0;
+                _receiverNamesFile = (answer.Capabilities & WireFormat.CapabilityNamesFile) != 0;
             }
             else if (answer.Session != session)
             {

@@ -113,6 +113,10 @@ internal sealed partial class SenderSession
     private bool _receiverTakesWithdrawn;
     // Bit 3: with -H, a further name of a linked file that vanished goes as the file in its place (PromoteFurtherName).
     private bool _receiverTakesLinkedVanished;
+    // The receiver names a session's one file by its URL's path where no directory stands there (HelloReply capability bit 4).
+    private bool _receiverNamesFile;
+    // A send of one path, not a directory, to a URL path without a trailing '/': the receiver may name the file so.
+    private readonly bool _mayNameOneFile;
     // With -H, the hard link entries close the manifest, from _firstLink. A further name sent as a file in place of one
     // that vanished becomes a file where it stands: _firstLinkTo finds it (the first link to each file, by the path it
     // names) and _nextLink the one after it to the same file, both made at the first such; _promoted turns the later
@@ -292,6 +296,7 @@ internal sealed partial class SenderSession
             | (_entries.Exists(e => e.Entry.Kind == EntryKind.Special) ? MoreSessionFlags.Specials : 0)
             | (options.Force ? MoreSessionFlags.Force : 0);
         if (_moreFlags != 0) _sessionFlags |= OpenSessionFlags.More;
+        _mayNameOneFile = MayNameOneFile(paths, url, options) && _entries is [{ Entry.Kind: not EntryKind.Directory }];
         // A scan that left something out does not ask (the result says the deletion was skipped), unless told to
         // delete whatever was left out (rsync --ignore-errors), or all it left out vanished since it was listed, which
         // does not stop rsync's deletion either.
@@ -369,6 +374,15 @@ internal sealed partial class SenderSession
             if (paths.Contains(entry.Path + suffix))
                 throw new SingularityException(ErrorCode.BadPath, $"'{entry.Path}{suffix}' would be the backup of '{entry.Path}', and this send has both: give another --suffix, or a --backup-dir");
     }
+
+    /// <summary>
+    /// Whether the receiver may name the one path sent by the URL's path (<see cref="ConnectionUrl.NamesDirectory"/>):
+    /// one path, neither a directory's contents nor named otherwise, sent to a path without a trailing '/'. Whether it
+    /// is a file or a link, not a directory, the scan tells (a directory goes into a directory of that name).
+    /// </summary>
+    internal static bool MayNameOneFile(IReadOnlyList<string> paths, ConnectionUrl url, TransferOptions options) =>
+        url is { Directory: not null, NamesDirectory: false } && paths is [var only] && !SourceScanner.ContentsOnly(only)
+        && options.FileName is null && !options.Relative && !options.DeleteMissingArgs;
 
     /// <summary>The one file of a send under <paramref name="name"/> (<see cref="TransferOptions.FileName"/>): still read from where it is.</summary>
     private static List<SourceEntry> NamedAs(List<SourceEntry> scanned, string name)
@@ -901,19 +915,22 @@ internal sealed partial class SenderSession
 
     private async Task SendManifestAsync()
     {
-        byte[] open = new byte[(_sessionFlags & OpenSessionFlags.More) != 0 ? 32 : 24];
+        // Asked only of a receiver that takes it: one from before it would refuse the flag.
+        uint moreFlags = _moreFlags | (_mayNameOneFile && _receiverNamesFile ? MoreSessionFlags.NamesOneFile : 0);
+        ushort sessionFlags = (ushort)(_sessionFlags | (moreFlags != 0 ? OpenSessionFlags.More : 0));
+        byte[] open = new byte[(sessionFlags & OpenSessionFlags.More) != 0 ? 32 : 24];
         // The shard size is final here (FitToPath ran), and no lane reads a shard before the manifest is accepted.
         if (_options.Sparse) _holeDigests = new HoleDigests(_options.ShardSize);
         BinaryPrimitives.WriteInt32LittleEndian(open, _options.ShardSize);
         // The declared count is the most this session may grow to, so the receiver admits the added lanes.
         BinaryPrimitives.WriteUInt16LittleEndian(open.AsSpan(4), (ushort)LanesCeiling);
-        BinaryPrimitives.WriteUInt16LittleEndian(open.AsSpan(6), _sessionFlags);
+        BinaryPrimitives.WriteUInt16LittleEndian(open.AsSpan(6), sessionFlags);
         BinaryPrimitives.WriteInt32LittleEndian(open.AsSpan(8), _entries.Count);
         BinaryPrimitives.WriteInt32LittleEndian(open.AsSpan(12), (_sessionFlags & OpenSessionFlags.MostDeletions) != 0 ? _options.MaxDelete!.Value : 0);
         BinaryPrimitives.WriteInt64LittleEndian(open.AsSpan(16), _totalBytes);
         if (open.Length > 24)
         {
-            BinaryPrimitives.WriteUInt32LittleEndian(open.AsSpan(24), _moreFlags);
+            BinaryPrimitives.WriteUInt32LittleEndian(open.AsSpan(24), moreFlags);
             BinaryPrimitives.WriteInt32LittleEndian(open.AsSpan(28), _options.ModifyWindow ?? 0);
         }
         // Before OpenSession, whose dry-run bit tells the receiver whether to create it or only plan it.

@@ -148,6 +148,39 @@ public sealed class RemoveSourceTests
     }
 
     /// <summary>
+    /// One file sent to a URL path that names it (no trailing '/'): at its own name in the receiver's directory or
+    /// below, it would land on itself, and is refused before anything is read, the source kept; at another name it moves.
+    /// </summary>
+    [Theory]
+    [InlineData("f", true)]
+    [InlineData("below/f", true)]
+    [InlineData("g", false)]
+    public async Task One_file_named_by_the_url_is_refused_where_it_would_land_on_itself(string path, bool refused)
+    {
+        using var temp = new TempDirectory();
+        string shared = temp.Sub("shared");
+        string receiving = path.Contains('/') ? temp.Path : shared;
+        if (path.Contains('/')) path = "shared/" + path[(path.IndexOf('/') + 1)..];
+        string source = TestFiles.Create(Path.Combine(shared, "f"), 50_000, seed: 1);
+        string reference = TestFiles.Create(Path.Combine(temp.Sub("reference"), "f"), 50_000, seed: 1);
+        await using var receiver = new LoopbackReceiver(receiving);
+        var url = receiver.Url with { Directory = path };
+
+        if (refused)
+        {
+            var error = await Assert.ThrowsAsync<SingularityException>(() => SingularitySender.SendAsync([source], url, Move));
+            Assert.Equal(ErrorCode.BadPath, error.Code);
+            TestFiles.AssertSameBytes(reference, source);
+            return;
+        }
+        var result = await SingularitySender.SendAsync([source], url, Move);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal(1, result.SourcesRemoved);
+        Assert.False(File.Exists(source));
+        TestFiles.AssertSameBytes(reference, Path.Combine(shared, "g"));
+    }
+
+    /// <summary>
     /// A receiver in a directory above, where the files land elsewhere than where they are read, is no obstacle: the
     /// files move there; so do they into another directory below it that the URL names.
     /// </summary>
