@@ -32,15 +32,16 @@ internal static partial class RemoteCommand
             + "case $d in /*) ;; *) d=$PWD/$d ;; esac; ";
         // What is not there is made as rsync makes it: the last directory alone, unless --mkpath (each as mkdir makes
         // it, by the login's umask, not private as recv makes its own); the directory that holds a file named must be
-        // there. A file in the way is left for recv to refuse in its own words. A dry run checks the same.
+        // there. A file in the way is left for recv to refuse in its own words. A dry run checks the same. The codes
+        // are recv's (and rsync's) for the same: 3, a path that cannot be used; 11, a directory that cannot be made.
         string check = shell.MakePath ? ""
-            : fileName is null ? "[ -e \"$d\" ] || { u=$(dirname -- \"$d\"); [ -d \"$u\" ] || { [ -e \"$u\" ] && echo \"sglty: error: '$u' is not a directory there\" >&2 || echo \"sglty: error: '$u' is not there; make it first, or send with --mkpath\" >&2; exit 1; }; }; "
-            : "[ -d \"$d\" ] || { [ -e \"$d\" ] && echo \"sglty: error: '$d' is not a directory there\" >&2 || echo \"sglty: error: '$d' is not there; make it first, or send with --mkpath\" >&2; exit 1; }; ";
+            : fileName is null ? "[ -e \"$d\" ] || { u=$(dirname -- \"$d\"); [ -d \"$u\" ] || { [ -e \"$u\" ] && echo \"sglty: error: '$u' is not a directory there\" >&2 || echo \"sglty: error: '$u' is not there; make it first, or send with --mkpath\" >&2; exit 3; }; }; "
+            : "[ -d \"$d\" ] || { [ -e \"$d\" ] && echo \"sglty: error: '$d' is not a directory there\" >&2 || echo \"sglty: error: '$d' is not there; make it first, or send with --mkpath\" >&2; exit 3; }; ";
         // A dry run makes nothing: one into a directory not there runs in an empty one of its own, where everything is
         // new, as it would be, removed however the shell ends but killed.
         string serve = options.DryRun
             ? $"if [ -e \"$d\" ]; then {last}; exit; fi; t=$(mktemp -d) || exit 1; trap 'rm -rf -- \"$t\"' EXIT HUP INT TERM; d=$t; ({run})"
-            : $"[ -e \"$d\" ] || mkdir {(shell.MakePath ? "-p " : "")}-- \"$d\" || exit 1; {last}";
+            : $"[ -e \"$d\" ] || mkdir {(shell.MakePath ? "-p " : "")}-- \"$d\" || exit 11; {last}";
         string script = choose + find + check + serve;
         // "sh" as the script's name: the shell's own errors then read "sh: ...", not as sglty's.
         var line = new List<string> { Quoted("sh"), Quoted("-c"), Quoted(script), Quoted("sh"), Word(DirectoryThere(target.Directory)) };

@@ -337,8 +337,23 @@ public sealed class RemoteReceiver : IAsyncDisposable
             : code == 127 ? "; check --sglty-path"
             : said.Length > 0 && code != 255 ? ""
             : $"; check that '{_shell.Words}' logs in, and that sglty runs there";
-        return new SingularityException(ErrorCode.ConnectionLost, $"could not start a receiver on {Target.Host} through {shell.Command[0]}{(said.Length > 0 ? said : ", which said nothing")} (exit code {code}){what}");
+        return new SingularityException(Refusal(code), $"could not start a receiver on {Target.Host} through {shell.Command[0]}{(said.Length > 0 ? said : ", which said nothing")} (exit code {code}){what}");
     }
+
+    /// <summary>
+    /// What a receiver there that refused to start exited with, as the kind of failure here, so that the send exits as
+    /// it would had the receiver refused from here (a path that cannot be used 3, an I/O error 11, as rsync exits for
+    /// them however the far side is reached); anything else (ssh's 255, a program not found, 1) is the way there failing.
+    /// </summary>
+    internal static ErrorCode Refusal(int exitCode) => exitCode switch
+    {
+        2 => ErrorCode.VersionUnsupported,
+        3 => ErrorCode.BadPath,
+        5 => ErrorCode.Busy,
+        11 => ErrorCode.IoError,
+        12 => ErrorCode.ProtocolViolation,
+        _ => ErrorCode.ConnectionLost,
+    };
 
     /// <summary>No URL within the time allowed: the shell may be waiting for something that will not come.</summary>
     private SingularityException NoAnswer(TimeSpan waited) =>

@@ -94,7 +94,7 @@ public sealed class RemoteShellTests
         Assert.Equal((UnixFileMode)0b111_101_101, File.GetUnixFileMode(Path.Combine(home, "made")));
         // The directory that would hold it is not there: nothing is made, as scp and rsync make nothing.
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", file, "localhost:nope/db.dump", .. common]);
-        Assert.Equal((10, $"sglty: error: could not start a receiver on localhost through {shell}: '{home}/nope' is not there; make it first, or send with --mkpath (exit code 1)"), (exit, error.Trim()));
+        Assert.Equal((3, $"sglty: error: could not start a receiver on localhost through {shell}: '{home}/nope' is not there; make it first, or send with --mkpath (exit code 3)"), (exit, error.Trim()));
         Assert.False(Directory.Exists(Path.Combine(home, "nope")));
     }
 
@@ -122,7 +122,7 @@ public sealed class RemoteShellTests
         // What the real send would refuse, the dry run refuses too.
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(new Dictionary<string, string> { ["HOME"] = home, ["TMPDIR"] = scratch },
             "send", "-n", tree, "localhost:not/yet", "-e", shell, "--sglty-path", FakeSsh.Sglty, "--remote-listen", "127.0.0.1:0");
-        Assert.Equal((10, $"sglty: error: could not start a receiver on localhost through {shell}: '{home}/not' is not there; make it first, or send with --mkpath (exit code 1)"), (exit, error.Trim()));
+        Assert.Equal((3, $"sglty: error: could not start a receiver on localhost through {shell}: '{home}/not' is not there; make it first, or send with --mkpath (exit code 3)"), (exit, error.Trim()));
     }
 
     [Fact]
@@ -145,7 +145,7 @@ public sealed class RemoteShellTests
         // The receiver refuses its directory: what it said comes back.
         File.WriteAllText(Path.Combine(home, "taken"), "a file");
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", tree, "localhost:taken", "-e", shell, "--sglty-path", FakeSsh.Sglty);
-        Assert.Equal(10, exit);
+        Assert.Equal(3, exit);
         Assert.StartsWith("sglty: error: could not start a receiver on localhost through " + shell + ": ", error.Trim());
         Assert.EndsWith("(exit code 3)", error.Trim());
         Assert.Contains("/taken' is a file, not a directory", error);
@@ -153,7 +153,7 @@ public sealed class RemoteShellTests
 
         // A directory whose parent is not there, without --mkpath, as rsync refuses it.
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, "send", tree, "localhost:a/b", "-e", shell, "--sglty-path", FakeSsh.Sglty);
-        Assert.Equal((10, $"sglty: error: could not start a receiver on localhost through {shell}: '{home}/a' is not there; make it first, or send with --mkpath (exit code 1)"), (exit, error.Trim()));
+        Assert.Equal((3, $"sglty: error: could not start a receiver on localhost through {shell}: '{home}/a' is not there; make it first, or send with --mkpath (exit code 3)"), (exit, error.Trim()));
         Assert.False(Directory.Exists(Path.Combine(home, "a")));
 
         // A --sglty-path that runs nothing.

@@ -51,10 +51,10 @@ public sealed class RemoteCommandTests
         // The directory made absolute first: the user's words may change directory.
         Assert.StartsWith("sh -c 'd=$1; shift; case $d in /*) ;; *) d=$PWD/$d ;; esac; [ -e \"$d\" ] || { u=$(dirname -- \"$d\"); [ -d \"$u\" ] ||", command);
         // The user's words are run, not exec'd: they may be "cd /srv && sglty".
-        Assert.EndsWith("[ -e \"$d\" ] || mkdir -- \"$d\" || exit 1; sudo sglty \"$@\" \"--dir=$d\"' sh 'a b' recv --until-stdin-closes --listen=0.0.0.0:7701 --encrypt=none --devices --congestion=bbr", command);
+        Assert.EndsWith("[ -e \"$d\" ] || mkdir -- \"$d\" || exit 11; sudo sglty \"$@\" \"--dir=$d\"' sh 'a b' recv --until-stdin-closes --listen=0.0.0.0:7701 --encrypt=none --devices --congestion=bbr", command);
         command = RemoteCommand.For(new RemoteTarget(null, "h", ""), new RemoteShell { MakePath = true }, new TransferOptions(), (".", "x"));
         Assert.StartsWith("sh -c 'd=$1; f=$2; shift 2; if [ ! -d \"$d\" ]; then d=$f; echo sglty-names-a-file; fi; case $d in /*) ;; *) d=$PWD/$d ;; esac; p=$(command -v sglty)", command);
-        Assert.Contains("[ -e \"$d\" ] || mkdir -p -- \"$d\" || exit 1; exec \"$p\"", command);
+        Assert.Contains("[ -e \"$d\" ] || mkdir -p -- \"$d\" || exit 11; exec \"$p\"", command);
         Assert.EndsWith("' sh . . recv --until-stdin-closes --listen=0.0.0.0:0", command);
         // A dry run makes nothing there.
         command = RemoteCommand.For(new RemoteTarget(null, "h", "x"), new RemoteShell { Program = "s", MakePath = true }, new TransferOptions { DryRun = true });
