@@ -64,6 +64,7 @@ public static class SingularitySender
         int fruitless = 0;
         bool reached = false, answered = false;
         var lastProgress = clock.Elapsed;
+        bool moved = false;
         for (int attempt = 0; ; attempt++)
         {
             var session = new SenderSession(paths, to, options, progress, log, committed, firstAttempt: attempt == 0, digests, changes) { AnsweredBefore = answered };
@@ -84,6 +85,7 @@ public static class SingularitySender
                 // transfer over a flaky link keeps going as long as its attempts make progress.
                 if (session.MovedData)
                 {
+                    moved = true;
                     fruitless = 0;
                     lastProgress = clock.Elapsed;
                 }
@@ -91,7 +93,11 @@ public static class SingularitySender
                 {
                     fruitless++;
                 }
-                if (fruitless > options.Retries || clock.Elapsed - lastProgress > options.RetryTimeout) throw;
+                if (fruitless > options.Retries || clock.Elapsed - lastProgress > options.RetryTimeout)
+                {
+                    if (Resumable(ex, moved) is { } resumable) throw resumable;
+                    throw;
+                }
                 total = Add(total, CountedOnce(session.Totals, session, keptBefore));
                 // Later attempts keep the shard size this one chose: the receiver's partials are journaled in its shards.
                 options = session.Options;
@@ -103,6 +109,11 @@ public static class SingularitySender
                 var pause = TimeSpan.FromSeconds(Math.Min(30, Math.Pow(2, Math.Max(0, fruitless - 1))));
                 log?.Invoke($"retry {attempt + 1} in {pause.TotalSeconds:0} s ({fruitless} of {options.Retries} without progress): {ex.Message}");
                 await Task.Delay(pause, cancellationToken).ConfigureAwait(false);
+            }
+            // Not retried (--retries 0): as above, once it gave up.
+            catch (SingularityException ex) when (!options.DryRun && !cancellationToken.IsCancellationRequested && Resumable(ex, session.MovedData) is { } resumable)
+            {
+                throw resumable;
             }
         }
     }
@@ -183,6 +194,16 @@ public static class SingularitySender
             Sent = [.. total.Sent, .. attempt.Sent],
         };
     }
+
+    /// <summary>
+    /// A connection lost for good after some attempt moved data: what the receiver verified stays there, and the line
+    /// says how to take it up; null for any other failure, which stays as it is.
+    /// </summary>
+    private static TransferAbortedException? Resumable(SingularityException ex, bool moved) =>
+        moved && ex.Code == ErrorCode.ConnectionLost && !ex.Message.Contains(ResumesWhatArrived, StringComparison.Ordinal)
+            ? new TransferAbortedException(ex.Code, $"{ex.Message}; the same send again {ResumesWhatArrived}", ex) : null;
+
+    private const string ResumesWhatArrived = "resumes what arrived";
 
     /// <summary>
     /// A lost connection, a busy receiver or one shutting down (a restart, as a service manager makes) may mend by

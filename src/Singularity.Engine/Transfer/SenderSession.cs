@@ -1111,7 +1111,9 @@ internal sealed partial class SenderSession
                 break;
             case ControlMessageType.Error:
                 var (code, reason) = ErrorMessage.Decode(body);
-                Fail(new TransferAbortedException(code, $"the receiver ended the session: {reason}"), tellPeer: false);
+                // A receiver shutting down (Cancelled there) ended the connection, not this send: it is retried, and
+                // exits as a connection lost, as a receiver killed would.
+                Fail(new TransferAbortedException(code == ErrorCode.Cancelled ? ErrorCode.ConnectionLost : code, $"the receiver ended the session: {reason}"), tellPeer: false);
                 break;
             default:
                 throw new ProtocolViolationException($"a receiver may not send {type}");

@@ -361,6 +361,44 @@ public sealed class ResumeTests
     }
 
     /// <summary>
+    /// Not retried (--retries 0), a receiver stopped part way ends the send as a connection lost (exit 10), not as a
+    /// send cancelled here, and the line says that the same send again resumes what arrived; and it does.
+    /// </summary>
+    [Fact]
+    public async Task A_receiver_stopped_part_way_without_retries_is_a_connection_lost_that_resumes()
+    {
+        using var temp = new TempDirectory();
+        string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "f.bin"), 8 << 20, seed: 37);
+        string destination = temp.Sub("dst");
+        var first = new LoopbackReceiver(destination);
+        var endpoint = new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, first.Receiver.LocalEndPoint.Port);
+        string token = first.Token;
+        await using var relay = new TcpRelay(first.Url);
+        var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        relay.Hold = (connection, forwarded) =>
+        {
+            if (connection is not (1 or 2) || forwarded <= (2 << 20)) return Task.CompletedTask;
+            held.TrySetResult();
+            return stopped.Task;
+        };
+        var send = SingularitySender.SendAsync([source], relay.Url, Small with { Retries = 0 });
+        await held.Task.WaitAsync(TimeSpan.FromMinutes(2));
+
+        await first.DisposeAsync();
+        stopped.TrySetResult();
+        var error = await Assert.ThrowsAnyAsync<SingularityException>(() => send);
+
+        Assert.Equal(ErrorCode.ConnectionLost, error.Code);
+        Assert.EndsWith("; the same send again resumes what arrived", error.Message);
+        relay.Hold = null;
+        await using var second = new LoopbackReceiver(destination, listen: endpoint, token: token);
+        var again = await SingularitySender.SendAsync([source], relay.Url, Small);
+        TestFiles.AssertSameBytes(source, Path.Combine(destination, "f.bin"));
+        Assert.True(again.BytesSkipped > 0);
+    }
+
+    /// <summary>
     /// A receiver that answered once and then does not answer a retry's handshake in time (paused, or overloaded) is
     /// retried again, where one that never answered is taken for something other than a receiver.
     /// </summary>
