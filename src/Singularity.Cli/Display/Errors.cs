@@ -25,6 +25,8 @@ internal static partial class Errors
         var wrongType = WrongType().Match(message);
         if (wrongType.Success)
             message = $"{wrongType.Groups["option"].Value}: '{wrongType.Groups["value"].Value}' is not a {(wrongType.Groups["type"].Value.Contains("System.Int", StringComparison.Ordinal) ? "whole number" : "valid value")}";
+        // The parser's own words begin in upper case ("Option '--dir' is required"); every other line in lower.
+        if (message.Length > 1 && char.IsUpper(message[0]) && char.IsLower(message[1])) message = char.ToLowerInvariant(message[0]) + message[1..];
         Console.Error.WriteLine($"sglty: error: {Printable(message.TrimEnd('.'))}; see '{command} --help'");
         // A script that asked for JSON reads the failure there too: stdout is never left empty.
         if (json) WriteJson(message.TrimEnd('.'), null, Failure);

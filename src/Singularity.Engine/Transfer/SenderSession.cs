@@ -308,7 +308,7 @@ internal sealed partial class SenderSession
             _entries = [.. _entries.Select(e => e.Entry.Implied ? e with { Entry = e.Entry with { Implied = false } } : e)];
         // What --force deletes stays on one file system as a deletion does.
         if (options.Force && options.OneFileSystem != MountPoints.Crossed) _sessionFlags |= OpenSessionFlags.OneFileSystem;
-        _token = url.Token ?? throw new SingularityException(ErrorCode.AuthFailed, "the URL has no token; use the whole URL `sglty recv` printed (sglty://HOST:PORT/?token=...)");
+        _token = url.Token ?? throw new SingularityException(ErrorCode.AuthFailed, "the URL has no token; use the whole URL `sglty recv` printed (sglty://HOST:PORT/?token=...), or give the token with --token-file or SGLTY_TOKEN");
         // A missing name that something sent, or left out by a rule, also names is no deletion: the receiver holds it as
         // the rest of the send says (two paths of one name, say "a/x" missing and "b/x" sent). Nor is one the receiver's
         // deletion keeps (an exclude, unless --delete-excluded, or a protect rule), as rsync's receiver keeps it; and

@@ -79,7 +79,8 @@ internal sealed class TcpTransport(int socketBufferSize, string? congestionContr
         {
             socket.Dispose();
             string advice = ex.SocketErrorCode == SocketError.AddressNotAvailable ? "listen on an address of this machine (or 0.0.0.0 for all)" : "pick another port";
-            throw new SingularityException(ErrorCode.IoError, $"cannot listen on {endpoint}: {TcpLaneConnection.Describe(ex.SocketErrorCode)}; {advice}", ex);
+            // A socket's failure, as rsync's daemon exits 10 for a port it cannot bind, not a file's.
+            throw new SingularityException(ErrorCode.ConnectionLost, $"cannot listen on {endpoint}: {TcpLaneConnection.Describe(ex.SocketErrorCode)}; {advice}", ex);
         }
     }
 

@@ -979,7 +979,8 @@ public sealed class CommandLineTests
     [InlineData("send /x --to sglty://127.0.0.1:1/../up/", "sglty: error: 'sglty://127.0.0.1:1/../up/' names a directory with '..' in its path; name one below the receiver's directory, as `backups/web1`")]
     [InlineData("recv --dir /x --accept-timeout 5s", "sglty: error: --accept-timeout goes with --once; see 'sglty recv --help'")]
     [InlineData("recv --dir /x --once --accept-timeout 0s", "sglty: error: --accept-timeout must be longer than 0s; see 'sglty recv --help'")]
-    [InlineData("frob", "sglty: error: Unrecognized command or argument 'frob'; see 'sglty --help'")]
+    [InlineData("frob", "sglty: error: unrecognized command or argument 'frob'; see 'sglty --help'")]
+    [InlineData("recv", "sglty: error: option '--dir' is required; see 'sglty recv --help'")]
     public async Task Command_line_mistakes_are_one_line(string arguments, string expected)
     {
         var (exit, output, error) = await SgltyProcess.RunAsync(arguments.Split(' '));

@@ -184,6 +184,19 @@ public sealed class UserErrorTests
         Assert.Equal((5, "AuthFailed"), (json.RootElement.GetProperty("exit_code").GetInt32(), json.RootElement.GetProperty("code").GetString()));
     }
 
+    /// <summary>A URL without a token, and no token given otherwise, is said in one line that names every way to give one.</summary>
+    [Fact]
+    public async Task A_url_without_a_token_names_the_ways_to_give_one()
+    {
+        using var temp = new TempDirectory();
+        string source = TestFiles.Create(Path.Combine(temp.Path, "f"), 10);
+
+        var (exit, output, error) = await SgltyProcess.RunAsync("send", source, "--to", "sglty://127.0.0.1:1/");
+
+        Assert.Equal((5, ""), (exit, output));
+        Assert.Equal("sglty: error: the URL has no token; use the whole URL `sglty recv` printed (sglty://HOST:PORT/?token=...), or give the token with --token-file or SGLTY_TOKEN", error.Trim());
+    }
+
     /// <summary>
     /// A receiver serving as many sessions as it may refuses another as busy, and the refusal names the address
     /// reached, as a wrong token's does: a URL without its port reaches the default, which may be another's receiver.
@@ -284,7 +297,7 @@ public sealed class UserErrorTests
         var endpoint = new IPEndPoint(IPAddress.Loopback, first.Receiver.LocalEndPoint.Port);
         string second = Path.Combine(temp.Path, "b");
         var error = Assert.Throws<SingularityException>(() => SingularityReceiver.Start(new ReceiverOptions { Directory = second, Listen = endpoint }));
-        Assert.Equal($"cannot listen on {endpoint}: address already in use; pick another port", error.Message);
+        Assert.Equal((ErrorCode.ConnectionLost, $"cannot listen on {endpoint}: address already in use; pick another port"), (error.Code, error.Message));
         // The destination it would have made is not left behind.
         Assert.False(Directory.Exists(second));
     }
