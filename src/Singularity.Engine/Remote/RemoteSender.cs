@@ -185,6 +185,8 @@ public static class RemoteSender
                 else if (keep && NotFoundAtLast(line, paths) is not null) shellProcess.Keep(line);
                 // sglty missing there: the pull says so in its words, once.
                 else if (keep && line.TrimEnd() == RemoteCommand.NotInstalled) shellProcess.Keep(line);
+                // A directory pulled to the name of a file here, which the receive here refused: the pull says so in its words, once.
+                else if (keep && place.FileName is not null && line.StartsWith(ReceiverEnded, StringComparison.Ordinal) && line.Contains(PathGuard.NotADirectory, StringComparison.Ordinal)) shellProcess.Keep(line);
                 else
                 {
                     if (keep) shellProcess.Keep(line);

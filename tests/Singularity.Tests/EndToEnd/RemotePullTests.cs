@@ -504,8 +504,9 @@ public sealed class RemotePullTests
         Assert.Contains("would send 0 files (1 unchanged", error);
         // A directory cannot take the place of a file: refused there, and nothing is left here to resume.
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", "localhost:site", older, .. common]);
-        Assert.NotEqual(0, exit);
-        Assert.Contains($"what was pulled is a directory, and '{older}' is not one", error);
+        Assert.Equal(3, exit);
+        Assert.Equal([$"sglty: error: what was pulled is a directory, and '{older}' is not one; pull it to another name, or into the directory above"],
+            error.Split('\n').Where(line => line.StartsWith("sglty: error:", StringComparison.Ordinal)));
         TestFiles.AssertSameBytes(dump, older);
         Assert.Empty(Directory.GetDirectories(here, ".*"));
 
