@@ -39,7 +39,8 @@ internal static class BenchCommand
                 var plan = result.GetValue(matrix)
                     ? Plan(result.GetValue(matrixLanes) ?? "1,2,4,8", result.GetValue(matrixShards) ?? "1MiB,4MiB,16MiB", result.GetValue(matrixCiphers) ?? "none,aes-256-gcm")
                     : [(result.GetValue(lanes) ?? TransferOptions.DefaultLanes, result.GetValue(shardSize) ?? TransferOptions.DefaultShardSize, result.GetValue(encrypt) ?? CipherSuite.Aes256Gcm)];
-                return await RunAsync(result.GetValue(size) ?? 2L << 30, plan, result.GetValue(dir), result.GetValue(json), result.GetValue(keep), result.GetValue(log), result.GetValue(chart), Math.Max(0, result.GetValue(warmup) ?? 1), cancellationToken).ConfigureAwait(false);
+                var (chosenSize, chosenDir) = Place(result.GetValue(size), result.GetValue(dir));
+                return await RunAsync(chosenSize, plan, chosenDir, result.GetValue(json), result.GetValue(keep), result.GetValue(log), result.GetValue(chart), Math.Max(0, result.GetValue(warmup) ?? 1), cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex)
             {
@@ -47,6 +48,43 @@ internal static class BenchCommand
             }
         });
         return command;
+    }
+
+    private const long DefaultSize = 2L << 30;
+    private const long SmallestDefault = 64L << 20;
+    // Room kept free beside the source and its copy.
+    private const long Margin = 64L << 20;
+
+    /// <summary>
+    /// The size and directory to measure with: as given; without --size, the default where it fits, else the largest
+    /// power of two down to 64 MiB that does (a container's /dev/shm holds 64 MiB), and without --dir, /dev/shm, else the
+    /// temp directory where /dev/shm has too little room. A choice other than the defaults is said in a line. Where
+    /// nothing fits, the default place is kept, for the run to refuse in its words.
+    /// </summary>
+    internal static (long Size, string? Dir) Place(long? size, string? dir)
+    {
+        string[] places = dir is not null ? [dir] : Directory.Exists("/dev/shm") ? ["/dev/shm", Path.GetTempPath()] : [Path.GetTempPath()];
+        long? firstFree = null;
+        foreach (string place in places)
+        {
+            long free;
+            try
+            {
+                free = new DriveInfo(Path.GetFullPath(place)).AvailableFreeSpace;
+            }
+            catch (Exception ex) when (ex is IOException or ArgumentException or UnauthorizedAccessException)
+            {
+                continue;
+            }
+            if (place == places[0]) firstFree = free;
+            long fitting = size ?? DefaultSize;
+            while (size is null && fitting > SmallestDefault && 2 * fitting + Margin > free) fitting /= 2;
+            if (2 * fitting + Margin > free) continue;
+            if (fitting != (size ?? DefaultSize) || place != places[0])
+                Console.Error.WriteLine($"bench: {places[0]} has {(firstFree is { } first ? ByteSize.Format(first) + " free" : "no room to look at")}: measuring {ByteSize.Format(fitting)} in {place} (--size and --dir choose)");
+            return (fitting, dir ?? place);
+        }
+        return (size ?? DefaultSize, dir);
     }
 
     private static List<(int Lanes, long ShardSize, CipherSuite Cipher)> Plan(string lanes, string shards, string ciphers)
@@ -71,7 +109,7 @@ internal static class BenchCommand
         {
             Directory.CreateDirectory(work);
             long free = new DriveInfo(work).AvailableFreeSpace;
-            if (free < 2 * size + (64 << 20))
+            if (free < 2 * size + Margin)
                 throw new SingularityException(ErrorCode.DiskFull, $"{root} has {ByteSize.Format(free)} free but the benchmark needs {ByteSize.Format(2 * size)}; use a smaller --size or another --dir");
             string source = Path.Combine(work, "src", "bench.bin");
             string destination = Path.Combine(work, "dst");

@@ -1230,6 +1230,35 @@ public sealed class CommandLineTests
         Assert.False(Directory.Exists(missing));
     }
 
+    /// <summary>
+    /// Without --size, bench measures the largest power of two down to 64 MiB that fits where it runs (a container's
+    /// small /dev/shm), saying so, rather than refusing the first command a new user types; a --size given is kept.
+    /// </summary>
+    [SkippableFact]
+    public async Task Bench_without_a_size_fits_one_to_the_room_there()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux() && Environment.IsPrivilegedProcess, "needs root on Linux to mount a size-limited tmpfs");
+        using var temp = new TempDirectory();
+        string mount = temp.Sub("small");
+        Skip.IfNot(Commands.Run("mount", "-t", "tmpfs", "-o", "size=200m", "tmpfs", mount), "mount -t tmpfs is not permitted here");
+        try
+        {
+            var (exit, output, error) = await SgltyProcess.RunAsync("bench", "--dir", mount, "--warmup", "0", "--json");
+            Assert.True(exit == 0, error);
+            Assert.Contains($"bench: {mount} has 200.00 MiB free: measuring 64.00 MiB in {mount} (--size and --dir choose)", error);
+            using var json = JsonDocument.Parse(output);
+            Assert.Equal(64L << 20, json.RootElement.GetProperty("bytes").GetInt64());
+
+            (exit, _, error) = await SgltyProcess.RunAsync("bench", "--dir", mount, "--size", "128MiB");
+            Assert.NotEqual(0, exit);
+            Assert.Contains("but the benchmark needs 256.00 MiB; use a smaller --size or another --dir", error);
+        }
+        finally
+        {
+            Commands.Run("umount", "-l", mount);
+        }
+    }
+
     [Fact]
     public async Task Bench_runs_end_to_end_and_reports_json()
     {
