@@ -11,7 +11,7 @@ internal static class RecvCommand
     public static Command Create()
     {
         var dir = new Option<string>("--dir") { HelpName = "DIR", Description = "destination directory (created if missing, private to you: 0700); a second recv on it is refused while this one runs (Linux)", Required = true };
-        var listen = new Option<string?>("--listen") { HelpName = "HOST:PORT", Description = $"HOST:PORT to listen on; port 0 picks a free one; default 0.0.0.0:{ConnectionUrl.DefaultPort} (every interface)" };
+        var listen = new Option<string?>("--listen") { HelpName = "HOST:PORT", Description = $"HOST:PORT to listen on, or a port alone for every interface; port 0 picks a free one; default 0.0.0.0:{ConnectionUrl.DefaultPort} (every interface)" };
         var once = new Option<bool>("--once") { Description = "exit after the first session (not counting dry runs); exit code 0 only if it succeeded, 23 if it succeeded but some entries could not be written or deleted" };
         var untilStdinCloses = new Option<bool>("--until-stdin-closes") { Description = "serve until standard input ends, then exit 0: how `sglty send ... HOST:DIR` ties the receiver it starts through ssh to itself (not with --once)" };
         var acceptTimeout = CommonOptions.Duration("--accept-timeout", $"with --once, give up when no sender has started a session for this long (before the first, or after a dry run), with exit code {Errors.NoSender}, so that a script is not left waiting for a sender that failed; default: wait for ever");
@@ -57,7 +57,7 @@ internal static class RecvCommand
     {
         try
         {
-            var endpoint = ParseListen(listen);
+            var endpoint = ParseListen(listen, portAlone: true);
             string? chosen = CommonOptions.ResolveToken(token, tokenFile);
             if (makeDevices && !Environment.IsPrivilegedProcess)
                 Console.Error.WriteLine("sglty: warning: --devices: only root may make devices, so each device sent is skipped; start the receiver as root to make them");
@@ -190,11 +190,16 @@ internal static class RecvCommand
         }
     }
 
-    internal static IPEndPoint ParseListen(string text)
+    /// <summary>
+    /// HOST:PORT to listen on; with <paramref name="portAlone"/> (recv's own), a port alone (<c>7812</c>, <c>:7812</c>)
+    /// is every interface at that port, as the default is.
+    /// </summary>
+    internal static IPEndPoint ParseListen(string text, bool portAlone = false)
     {
+        if (portAlone && !text.Contains(':', StringComparison.Ordinal) && text.Length > 0 && text.All(char.IsAsciiDigit)) text = ":" + text;
         int colon = text.LastIndexOf(':');
-        if (colon <= 0 || !int.TryParse(text.AsSpan(colon + 1), out int port) || port is < 0 or > 65535)
-            throw new FormatException($"--listen '{text}' is not HOST:PORT (for example 0.0.0.0:7700 or 127.0.0.1:0)");
+        if (colon < (portAlone ? 0 : 1) || !int.TryParse(text.AsSpan(colon + 1), out int port) || port is < 0 or > 65535)
+            throw new FormatException($"--listen '{text.TrimStart(':')}' is not HOST:PORT{(portAlone ? " or a port" : "")} (for example 0.0.0.0:7700 or 127.0.0.1:0{(portAlone ? ", or 7700 alone" : "")})");
         string host = text[..colon].Trim('[', ']');
         if (host is "0.0.0.0" or "*" or "") return new IPEndPoint(IPAddress.IPv6Any, port);
         if (IPAddress.TryParse(host, out var address)) return new IPEndPoint(address, port);

@@ -1216,6 +1216,31 @@ public sealed class CommandLineTests
         Assert.Contains("not a size", error);
     }
 
+    /// <summary>recv --listen takes a port alone, and listens at it on every address, as the default does; a value that is neither is told in a line.</summary>
+    [Fact]
+    public async Task Recv_listens_at_a_port_given_alone()
+    {
+        using var temp = new TempDirectory();
+        int port;
+        using (var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
+        {
+            probe.Start();
+            port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+        }
+        string urlFile = Path.Combine(temp.Path, "url");
+        using var receiver = SgltyProcess.Start("recv", "--dir", temp.Sub("dst"), "--listen", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--url-file", urlFile);
+        var url = Singularity.Engine.ConnectionUrl.Parse(await SgltyProcess.WaitForFileAsync(urlFile, receiver));
+        string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "f"), 10_000);
+        var (exit, _, error) = await SgltyProcess.RunAsync("send", source, "--to", (url with { Host = "127.0.0.1" }).ToString());
+        receiver.Kill();
+
+        Assert.Equal(port, url.Port);
+        Assert.True(exit == 0, error);
+        TestFiles.AssertSameBytes(source, Path.Combine(temp.Path, "dst", "f"));
+        (exit, _, error) = await SgltyProcess.RunAsync("recv", "--dir", temp.Sub("other"), "--listen", "70000");
+        Assert.Equal((1, "sglty: error: --listen '70000' is not HOST:PORT or a port (for example 0.0.0.0:7700 or 127.0.0.1:0, or 7700 alone)"), (exit, error.Trim()));
+    }
+
     /// <summary>A mistyped --dir is told in a line, and not made.</summary>
     [Fact]
     public async Task Bench_refuses_a_directory_that_is_not_there()
