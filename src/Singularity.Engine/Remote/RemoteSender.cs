@@ -314,14 +314,19 @@ public static class RemoteSender
     /// <summary>
     /// A line of the send there as this machine's user reads it: a path it cannot find with the machine it is missing
     /// on ("cannot send 'PATH' on HOST: no such file or directory"), and the receiver it names, which is this machine's
-    /// (a full disk here, say), as the receive here, in its last line and its retries alike.
+    /// (a full disk here, say), as the receive here, in its last line and its retries alike; and its summary as a pull's.
     /// </summary>
     internal static string OnHost(string line, string host) =>
         (line.StartsWith("sglty: error: cannot send '", StringComparison.Ordinal) || line.StartsWith("sglty: not sending '", StringComparison.Ordinal)) && NotFound(line) is { } missing
             ? line.Replace($"'{missing}': {SourceScanner.Missing}", $"'{missing}' on {host}: {SourceScanner.Missing}", StringComparison.Ordinal)
             : line.StartsWith(ReceiverEnded, StringComparison.Ordinal) ? "sglty: error: the receive here ended the pull: " + line[ReceiverEnded.Length..]
             : line.StartsWith("sglty: retry ", StringComparison.Ordinal) ? line.Replace(RetryBecause, ": the receive here ended the pull: ", StringComparison.Ordinal)
+            // Its summary, as this side's user reads it: the files came here.
+            : line.StartsWith("sent ", StringComparison.Ordinal) && line.Length > 5 && char.IsAsciiDigit(line[5]) ? "pulled " + line[5..]
+            : line.StartsWith(WouldSend, StringComparison.Ordinal) ? "dry run, nothing changed: would pull " + line[WouldSend.Length..]
             : line;
+
+    private const string WouldSend = "dry run, nothing changed: would send ";
 
     private const string ReceiverEnded = "sglty: error: the receiver ended the session: ";
     private const string RetryBecause = ": the receiver ended the session: ";

@@ -31,7 +31,7 @@ public sealed class RemotePullTests
             "send", "-4", "-e", shell + " -tt", "--sglty-path", FakeSsh.Sglty, "--exclude-from", patterns, "backup@web1-alias:src/site", "backup@web1-alias:~/notes.txt", into);
 
         Assert.True(exit == 0, error);
-        Assert.Contains("sent 3 files", error);
+        Assert.Contains("pulled 3 files", error);
         TestFiles.AssertSameBytes(Path.Combine(tree, "big.bin"), Path.Combine(into, "site", "big.bin"));
         TestFiles.AssertSameBytes(Path.Combine(tree, "sub", "small.txt"), Path.Combine(into, "site", "sub", "small.txt"));
         TestFiles.AssertSameBytes(Path.Combine(home, "notes.txt"), Path.Combine(into, "notes.txt"));
@@ -289,7 +289,7 @@ public sealed class RemotePullTests
         File.SetLastWriteTimeUtc(Path.Combine(second, "a/b/one.bin"), File.GetLastWriteTimeUtc(Path.Combine(source, "a/b/one.bin")));
         (exit, _, error) = await SgltyProcess.RunWithInputAsync("a/b/one.bin\0d/new\nline.txt\0c/left.txt\0", "send", "-0", "--files-from", "-", $"localhost:{source}/", second, "-e", shell, "--sglty-path", FakeSsh.Sglty);
         Assert.True(exit == 0, error);
-        Assert.Contains("sent 2 files", error);
+        Assert.Contains("pulled 2 files", error);
         Holds(second, "a/b/one.bin", "d/new\nline.txt", "c/left.txt");
     }
 
@@ -501,7 +501,7 @@ public sealed class RemotePullTests
         // A dry run to it now finds it unchanged, as the send does.
         (exit, output, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", "-n", "localhost:db.dump", older, .. common]);
         Assert.True(exit == 0, error);
-        Assert.Contains("would send 0 files (1 unchanged", error);
+        Assert.Contains("would pull 0 files (1 unchanged", error);
         // A directory cannot take the place of a file: refused there, and nothing is left here to resume.
         (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", "localhost:site", older, .. common]);
         Assert.Equal(3, exit);
