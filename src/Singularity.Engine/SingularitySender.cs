@@ -38,7 +38,7 @@ public static class SingularitySender
         // A name that is none is left to the options' own check, which says so.
         if (options.FileName is { } name && TransferOptions.IsFileName(name) && paths is [var only] && Directory.Exists(only) && !SourceScanner.ContentsOnly(only))
         {
-            to = to with { Directory = to.Directory is { Length: > 0 } below ? $"{below.TrimEnd('/')}/{name}" : name };
+            to = to with { Directory = to.Directory is { Length: > 0 } below ? $"{below.TrimEnd('/')}/{name}" : name, NamesDirectory = true };
             options = options with { FileName = null };
         }
 #pragma warning disable CA2208 // Names the option the caller set.

@@ -10,11 +10,12 @@ namespace Singularity.Engine;
 public sealed partial record ConnectionUrl(string Host, int Port, string? Token = null, string? Directory = null)
 {
     /// <summary>
-    /// Whether the URL's path ended with '/' (<c>sglty://HOST/backups/</c>): a directory whatever stands there. Without
-    /// it, a send of one file (not a directory) names the file by the path's last name where no directory stands at
-    /// the whole path at the receiver, as rsync and scp name what they copy to a path that is not a directory.
+    /// Whether <see cref="Directory"/> is a directory whatever stands there (true unless set otherwise). False for a
+    /// URL parsed from a path that does not end with '/' (<c>sglty://HOST/backups/db-1206.dump</c>): a send of one file
+    /// (not a directory) then names the file by the path's last name where no directory stands at the whole path at
+    /// the receiver, as rsync and scp name what they copy to a path that is not a directory.
     /// </summary>
-    public bool NamesDirectory { get; init; }
+    public bool NamesDirectory { get; init; } = true;
 
     /// <summary>The URL scheme.</summary>
     public const string Scheme = "sglty";
@@ -45,7 +46,7 @@ public sealed partial record ConnectionUrl(string Host, int Port, string? Token 
         }
         return new ConnectionUrl(host, uri.IsDefaultPort || uri.Port < 0 ? DefaultPort : uri.Port, string.IsNullOrEmpty(token) ? null : token, directory)
         {
-            NamesDirectory = directory is not null && namesDirectory,
+            NamesDirectory = directory is null || namesDirectory,
         };
     }
 

@@ -28,6 +28,9 @@ internal sealed partial class ReceiverSession
     // Destination): the Destination's last name, the path above it being the destination; null for the entry's own.
     private string? _namedFile;
     private bool _namesOneFile;
+    // The directory above a named file is held by a send moving its sources (DestinationLock): refused only if the
+    // file is the one it names, which would land on itself (the manifest's entry tells).
+    private bool _namedInHeld;
     private readonly string _receiverRoot;
     // Directories of earlier copies whose unchanged files are linked rather than received (LinkDest); null for none.
     private LinkDestinations? _linkDests;
@@ -455,15 +458,17 @@ internal sealed partial class ReceiverSession
     }
 
     /// <summary>
-    /// A session of one entry, not a directory, sent to a Destination that names it (more flags bit 13): where no
-    /// directory stands at the Destination (nothing, or a file), the entry takes its last name and the path above it
-    /// becomes the destination, as rsync and scp name what they copy to a path that is not a directory. A link or a
-    /// file on the way keeps the Destination whole, for <see cref="EnterDestination"/> to refuse as it does any.
+    /// A session of one entry, not a directory, sent to a Destination that names it (more flags bit 13; or of none,
+    /// all of it settled or left out, which makes nothing at that name): where no directory stands at the Destination
+    /// (nothing, a file, a special, or a link that does not lead to one), the entry takes its last name and the path
+    /// above it becomes the destination, as rsync and scp name what they copy to a path that is not a directory. A link
+    /// or a file on the way, or a link to a directory at the last name, keeps the Destination whole, for
+    /// <see cref="EnterDestination"/> to refuse as it refuses any.
     /// </summary>
     private void NameTheOneFile(int entries)
     {
-        if (_destination.Length == 0 || entries != 1 || _rootIsSent)
-            throw new ProtocolViolationException("OpenSession asks to name its one file without a Destination, with other than one entry, or while it sends a directory's contents");
+        if (_destination.Length == 0 || entries > 1 || _rootIsSent)
+            throw new ProtocolViolationException("OpenSession asks to name its one file without a Destination, with more than one entry, or while it sends a directory's contents");
         if (_options.Admission is not null) throw NotAsked("a request to name the file it sends");
         string at = _receiverRoot;
         string[] names = _destination.Split('/');
@@ -471,10 +476,13 @@ internal sealed partial class ReceiverSession
         {
             at = Path.Join(at, names[i]);
             var info = new FileInfo(at);
-            if (info.LinkTarget is not null) return;
-            if (Directory.Exists(at)) continue;
-            if (i < names.Length - 1 && info.Exists) return;
-            // Nothing there (the directories above are made as a Destination's are), or a file at the last name.
+            bool last = i == names.Length - 1;
+            // A link on the way, or one to a directory at the last name, is refused as a Destination is (never
+            // followed); any other link at the last name is replaced, as an entry replaces a link at its name.
+            if (info.LinkTarget is not null && (!last || Directory.Exists(at))) return;
+            if (info.LinkTarget is null && Directory.Exists(at)) continue;
+            if (!last && info.Exists) return;
+            // Nothing there (the directories above are made as a Destination's are), or a file, a link or a special at the last name.
             _namedFile = names[^1];
             _destination = string.Join('/', names[..^1]);
             return;
@@ -501,7 +509,10 @@ internal sealed partial class ReceiverSession
             // A send moving its sources out of this very directory (its shared lock, taken before it connected) would
             // find its copies here to be its sources, and remove the only copy.
             if (!_dryRun && DestinationLock.HeldElsewhere(full))
-                throw new SingularityException(ErrorCode.BadPath, "another process holds a lock on it: a sglty send moving files out of it (--remove-source-files), whose copies would then be its sources, or another sglty recv receiving into it");
+            {
+                if (_namedFile is null) throw new SingularityException(ErrorCode.BadPath, HeldReason);
+                _namedInHeld = true;
+            }
         }
         catch (Exception ex) when (ex is SingularityException or IOException or UnauthorizedAccessException)
         {
@@ -510,6 +521,8 @@ internal sealed partial class ReceiverSession
         }
         _guard = new PathGuard(full, _limits, planned);
     }
+
+    private const string HeldReason = "another process holds a lock on it: a sglty send moving files out of it (--remove-source-files), whose copies would then be its sources, or another sglty recv receiving into it";
 
     /// <summary>
     /// The files the sender's size rules left out (rsync's --max-size, a transfer rule): the deletion keeps what stands
@@ -613,6 +626,8 @@ internal sealed partial class ReceiverSession
             if (_namedFile is not null)
             {
                 if (entry.Kind == EntryKind.Directory) throw new ProtocolViolationException("manifest entry 0 is a directory in a session that names its one file");
+                // Its own name in a directory a moving send holds: the file it is moving, which would land on itself.
+                if (_namedInHeld && entry.Path == _namedFile) throw new SingularityException(ErrorCode.BadPath, $"cannot receive into '{_destination}' below the receiver's directory: {HeldReason}");
                 entry = entry with { Path = _namedFile };
             }
             string? pathError = PathGuard.SyntaxError(entry.Path, _limits);

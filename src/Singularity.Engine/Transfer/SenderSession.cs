@@ -117,6 +117,8 @@ internal sealed partial class SenderSession
     private bool _receiverNamesFile;
     // A send of one path, not a directory, to a URL path without a trailing '/': the receiver may name the file so.
     private readonly bool _mayNameOneFile;
+    // Whether to say, once, that a receiver from before the naming takes the URL's path for a directory.
+    private readonly bool _tellsUnnamed;
     // With -H, the hard link entries close the manifest, from _firstLink. A further name sent as a file in place of one
     // that vanished becomes a file where it stands: _firstLinkTo finds it (the first link to each file, by the path it
     // names) and _nextLink the one after it to the same file, both made at the first such; _promoted turns the later
@@ -296,7 +298,9 @@ internal sealed partial class SenderSession
             | (_entries.Exists(e => e.Entry.Kind == EntryKind.Special) ? MoreSessionFlags.Specials : 0)
             | (options.Force ? MoreSessionFlags.Force : 0);
         if (_moreFlags != 0) _sessionFlags |= OpenSessionFlags.More;
-        _mayNameOneFile = MayNameOneFile(paths, url, options) && _entries is [{ Entry.Kind: not EntryKind.Directory }];
+        // None left (settled by an earlier attempt, or left out): nothing is made at the name, as rsync makes nothing.
+        _mayNameOneFile = MayNameOneFile(paths, url, options) && _entries is [] or [{ Entry.Kind: not EntryKind.Directory }];
+        _tellsUnnamed = firstAttempt && _mayNameOneFile && _entries.Count == 1;
         // A scan that left something out does not ask (the result says the deletion was skipped), unless told to
         // delete whatever was left out (rsync --ignore-errors), or all it left out vanished since it was listed, which
         // does not stop rsync's deletion either.
@@ -917,6 +921,8 @@ internal sealed partial class SenderSession
     {
         // Asked only of a receiver that takes it: one from before it would refuse the flag.
         uint moreFlags = _moreFlags | (_mayNameOneFile && _receiverNamesFile ? MoreSessionFlags.NamesOneFile : 0);
+        if (_tellsUnnamed && !_receiverNamesFile)
+            _events?.Invoke($"the receiver at {Where} is of an earlier release, which takes a URL's path for a directory: '{_entries[0].Entry.Path}' goes into '{_url.Directory}/' there; to name it, end the URL's path at the directory above and give --file-name");
         ushort sessionFlags = (ushort)(_sessionFlags | (moreFlags != 0 ? OpenSessionFlags.More : 0));
         byte[] open = new byte[(sessionFlags & OpenSessionFlags.More) != 0 ? 32 : 24];
         // The shard size is final here (FitToPath ran), and no lane reads a shard before the manifest is accepted.

@@ -155,6 +155,7 @@ public sealed class RemoveSourceTests
     [InlineData("f", true)]
     [InlineData("below/f", true)]
     [InlineData("g", false)]
+    [InlineData("below/g", false)]
     public async Task One_file_named_by_the_url_is_refused_where_it_would_land_on_itself(string path, bool refused)
     {
         using var temp = new TempDirectory();
@@ -164,7 +165,7 @@ public sealed class RemoveSourceTests
         string source = TestFiles.Create(Path.Combine(shared, "f"), 50_000, seed: 1);
         string reference = TestFiles.Create(Path.Combine(temp.Sub("reference"), "f"), 50_000, seed: 1);
         await using var receiver = new LoopbackReceiver(receiving);
-        var url = receiver.Url with { Directory = path };
+        var url = receiver.Url with { Directory = path, NamesDirectory = false };
 
         if (refused)
         {
@@ -174,7 +175,8 @@ public sealed class RemoveSourceTests
             return;
         }
         var result = await SingularitySender.SendAsync([source], url, Move);
-        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        var received = await receiver.NextResultAsync();
+        Assert.True(received.Succeeded, received.Error?.Message);
         Assert.Equal(1, result.SourcesRemoved);
         Assert.False(File.Exists(source));
         TestFiles.AssertSameBytes(reference, Path.Combine(shared, "g"));

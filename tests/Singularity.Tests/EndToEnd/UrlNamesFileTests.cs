@@ -45,6 +45,106 @@ public sealed class UrlNamesFileTests
         Assert.Single(Directory.GetFiles(destination, "*", SearchOption.AllDirectories));
     }
 
+    /// <summary>
+    /// A send that has nothing left to send there (its file settled by an attempt the connection dropped after, or
+    /// left out by a rule) makes nothing at the name, as rsync makes nothing: the file named by the first attempt is
+    /// found in place, not refused as a directory that is not one.
+    /// </summary>
+    [Fact]
+    public async Task A_retry_after_the_file_arrived_or_a_send_that_leaves_it_out_makes_nothing_at_the_name()
+    {
+        using var temp = new TempDirectory();
+        string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "db.dump"), 40_000, seed: 1);
+        string destination = temp.Sub("dst");
+        await using var receiver = new LoopbackReceiver(destination, Quick);
+        await using var relay = new TcpRelay(receiver.Url);
+        string landed = Path.Combine(destination, "web1", "db-1206.dump");
+        // Cut once the file stands committed: the sender's retry finds it settled, and sends no entry.
+        relay.CutAllOnce((_, _) => File.Exists(landed));
+
+        var sent = await SingularitySender.SendAsync([source], relay.Url with { Directory = "web1/db-1206.dump", NamesDirectory = false }, Quick with { Retries = 3 });
+
+        TestFiles.AssertSameBytes(source, landed);
+        Assert.Equal(1, sent.Retries);
+        // Left out by a size rule: nothing at a name not there, and a file there stays as it is.
+        var left = await SingularitySender.SendAsync([source], To(receiver, "web1/other.dump"), Quick with { MaxFileSize = 10 });
+        Assert.Equal(0, left.FilesTransferred);
+        Assert.False(Path.Exists(Path.Combine(destination, "web1", "other.dump")));
+        await SingularitySender.SendAsync([source], To(receiver, "web1/db-1206.dump"), Quick with { MaxFileSize = 10 });
+        TestFiles.AssertSameBytes(source, landed);
+    }
+
+    /// <summary>
+    /// A link at the last name is replaced, as an entry replaces a link at its name (its target untouched); one to a
+    /// directory is refused, as a link on the way is: never followed.
+    /// </summary>
+    [Fact]
+    public async Task A_link_at_the_name_is_replaced_and_one_to_a_directory_is_refused()
+    {
+        using var temp = new TempDirectory();
+        string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "db.dump"), 40_000, seed: 1);
+        string destination = temp.Sub("dst");
+        string target = TestFiles.Create(Path.Combine(destination, "web1", "db-1205.dump"), 9_000, seed: 2);
+        string reference = TestFiles.Create(Path.Combine(temp.Sub("reference"), "db-1205.dump"), 9_000, seed: 2);
+        File.CreateSymbolicLink(Path.Combine(destination, "web1", "current.dump"), "db-1205.dump");
+        Directory.CreateDirectory(Path.Combine(temp.Path, "elsewhere"));
+        File.CreateSymbolicLink(Path.Combine(destination, "web1", "away"), Path.Combine(temp.Path, "elsewhere"));
+        await using var receiver = new LoopbackReceiver(destination, Quick);
+
+        await SingularitySender.SendAsync([source], To(receiver, "web1/current.dump"), Quick);
+        var error = await Assert.ThrowsAnyAsync<SingularityException>(() => SingularitySender.SendAsync([source], To(receiver, "web1/away"), Quick));
+
+        Assert.Null(new FileInfo(Path.Combine(destination, "web1", "current.dump")).LinkTarget);
+        TestFiles.AssertSameBytes(source, Path.Combine(destination, "web1", "current.dump"));
+        TestFiles.AssertSameBytes(reference, target);
+        Assert.Equal(ErrorCode.BadPath, error.Code);
+        Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(temp.Path, "elsewhere")));
+    }
+
+    /// <summary>
+    /// The directory above a named file held by a send moving its sources (its shared lock) refuses the file only at its
+    /// own name there, where it would be the file being moved; at another name it arrives.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData("db.dump", true)]
+    [InlineData("db-1206.dump", false)]
+    public async Task A_named_file_in_a_directory_a_moving_send_holds_is_refused_only_at_its_own_name(string name, bool refused)
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "the lock is Linux's");
+        using var temp = new TempDirectory();
+        string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "db.dump"), 40_000, seed: 1);
+        string destination = temp.Sub("dst");
+        using var held = Singularity.Engine.Storage.DestinationLock.TryShare(temp.Sub("dst/web1"), out _);
+        Assert.NotNull(held);
+        await using var receiver = new LoopbackReceiver(destination, Quick);
+
+        var send = SingularitySender.SendAsync([source], To(receiver, "web1/" + name), Quick);
+
+        if (refused)
+        {
+            Assert.Equal(ErrorCode.BadPath, (await Assert.ThrowsAnyAsync<SingularityException>(() => send)).Code);
+            Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(destination, "web1")));
+            return;
+        }
+        await send;
+        TestFiles.AssertSameBytes(source, Path.Combine(destination, "web1", name));
+    }
+
+    /// <summary>A receiver of an earlier release takes the path for a directory: the send says so, once, and what to do.</summary>
+    [Fact]
+    public async Task A_receiver_from_before_the_naming_is_told()
+    {
+        using var temp = new TempDirectory();
+        string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "db.dump"), 40_000, seed: 1);
+        await using var receiver = new LoopbackReceiver(temp.Sub("dst"), Quick, adjust: options => options with { Capabilities = options.Capabilities & ~WireFormat.CapabilityNamesFile });
+        var events = new System.Collections.Concurrent.ConcurrentQueue<string>();
+
+        await SingularitySender.SendAsync([source], To(receiver, "web1/db-1206.dump"), Quick, null, events.Enqueue);
+
+        Assert.Equal([$"the receiver at 127.0.0.1:{receiver.Url.Port} is of an earlier release, which takes a URL's path for a directory: 'db.dump' goes into 'web1/db-1206.dump/' there; to name it, end the URL's path at the directory above and give --file-name"],
+            events.Where(line => line.Contains("earlier release", StringComparison.Ordinal)));
+    }
+
     /// <summary>A directory sent to such a path goes into a directory of that name, as ever; so does a file sent to a receiver from before the naming.</summary>
     [Theory]
     [InlineData("a directory")]
@@ -88,7 +188,7 @@ public sealed class UrlNamesFileTests
     /// never for a pull (whose receiver admits only what it asked for): anything else ends the session, nothing made.
     /// </summary>
     [Theory]
-    [InlineData("two entries", "with other than one entry")]
+    [InlineData("two entries", "with more than one entry")]
     [InlineData("no Destination", "without a Destination")]
     [InlineData("a directory", "is a directory in a session that names its one file")]
     [InlineData("a pull", "a request to name the file it sends; the pull refuses it")]
@@ -124,7 +224,7 @@ public sealed class UrlNamesFileTests
     [InlineData("sglty://h:1/backups/db-1206.dump", "backups/db-1206.dump", false)]
     [InlineData("sglty://h:1/backups/?token=t", "backups", true)]
     [InlineData("sglty://h:1/backups//", "backups", true)]
-    [InlineData("sglty://h:1/?token=t", null, false)]
+    [InlineData("sglty://h:1/?token=t", null, true)]
     public void A_urls_path_says_whether_it_names_a_directory_and_keeps_saying_it(string text, string? directory, bool namesDirectory)
     {
         var url = ConnectionUrl.Parse(text);
