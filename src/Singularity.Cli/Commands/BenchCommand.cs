@@ -81,10 +81,11 @@ internal static class BenchCommand
             while (size is null && fitting > SmallestDefault && 2 * fitting + Margin > free) fitting /= 2;
             if (2 * fitting + Margin > free) continue;
             if (fitting != (size ?? DefaultSize) || place != places[0])
-                Console.Error.WriteLine($"bench: {places[0]} has {(firstFree is { } first ? ByteSize.Format(first) + " free" : "no room to look at")}: measuring {ByteSize.Format(fitting)} in {place} (--size and --dir choose)");
+                Console.Error.WriteLine($"bench: {places[0]} {(firstFree is { } first ? $"has {ByteSize.Format(first)} free" : "cannot be looked at")}: measuring {ByteSize.Format(fitting)} in {place} (--size and --dir choose)");
             return (fitting, dir ?? place);
         }
-        return (size ?? DefaultSize, dir);
+        // Nothing fits: the run refuses the first place, for the least it would have measured there.
+        return (size ?? SmallestDefault, dir);
     }
 
     private static List<(int Lanes, long ShardSize, CipherSuite Cipher)> Plan(string lanes, string shards, string ciphers)

@@ -196,10 +196,11 @@ internal static class RecvCommand
     /// </summary>
     internal static IPEndPoint ParseListen(string text, bool portAlone = false)
     {
+        string given = text;
         if (portAlone && !text.Contains(':', StringComparison.Ordinal) && text.Length > 0 && text.All(char.IsAsciiDigit)) text = ":" + text;
         int colon = text.LastIndexOf(':');
         if (colon < (portAlone ? 0 : 1) || !int.TryParse(text.AsSpan(colon + 1), out int port) || port is < 0 or > 65535)
-            throw new FormatException($"--listen '{text.TrimStart(':')}' is not HOST:PORT{(portAlone ? " or a port" : "")} (for example 0.0.0.0:7700 or 127.0.0.1:0{(portAlone ? ", or 7700 alone" : "")})");
+            throw new FormatException($"--listen '{given}' is not HOST:PORT{(portAlone ? " or a port" : "")} (for example 0.0.0.0:7700 or 127.0.0.1:0{(portAlone ? ", or 7700 alone" : "")})");
         string host = text[..colon].Trim('[', ']');
         if (host is "0.0.0.0" or "*" or "") return new IPEndPoint(IPAddress.IPv6Any, port);
         if (IPAddress.TryParse(host, out var address)) return new IPEndPoint(address, port);

@@ -343,11 +343,11 @@ public sealed class RemoteReceiver : IAsyncDisposable
     /// <summary>
     /// What a receiver there that refused to start exited with, as the kind of failure here, so that the send exits as
     /// it would had the receiver refused from here (a path that cannot be used 3, an I/O error 11, as rsync exits for
-    /// them however the far side is reached); anything else (ssh's 255, a program not found, 1) is the way there failing.
+    /// them however the far side is reached); anything else (ssh's 255, a program not found, 1, the shell's own 2 for a
+    /// command it cannot read) is the way there failing.
     /// </summary>
     internal static ErrorCode Refusal(int exitCode) => exitCode switch
     {
-        2 => ErrorCode.VersionUnsupported,
         3 => ErrorCode.BadPath,
         5 => ErrorCode.Busy,
         11 => ErrorCode.IoError,
