@@ -443,7 +443,8 @@ internal sealed partial class ReceiverSession
     {
         if (_opened || _destination.Length > 0) throw new ProtocolViolationException("Destination outside its place: once, before OpenSession");
         _destination = DestinationMessage.Decode(body, _limits);
-        // A pull's send names no Destination: one below what the pull asked for is refused before anything is made there.
+        // A pull's send names one only for a directory pulled to a name (SingularitySender): one below what the pull
+        // asked for is refused before anything is made there.
         if (_options.Admission?.Admits(_destination) == false) throw NotAsked($"'{_destination}', which it was not asked for");
     }
 

@@ -115,7 +115,8 @@ internal sealed partial class SenderSession
     private bool _receiverTakesLinkedVanished;
     // The receiver names a session's one file by its URL's path where no directory stands there (HelloReply capability bit 4).
     private bool _receiverNamesFile;
-    // A send of one path, not a directory, to a URL path without a trailing '/': the receiver may name the file so.
+    // A send of one path whose manifest is one entry, not a directory, or none, to a URL path without a trailing '/':
+    // the receiver may name the file so (MayNameOneFile).
     private readonly bool _mayNameOneFile;
     // Whether to say, once, that a receiver from before the naming takes the URL's path for a directory.
     private readonly bool _tellsUnnamed;
