@@ -333,26 +333,13 @@ public sealed class ResumeTests
         using var temp = new TempDirectory();
         string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "f.bin"), 8 << 20, seed: 36);
         string destination = temp.Sub("dst");
-        var first = new LoopbackReceiver(destination);
-        var endpoint = new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, first.Receiver.LocalEndPoint.Port);
-        string token = first.Token;
-        await using var relay = new TcpRelay(first.Url);
-        var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        // The first session's lanes wait, once they carried 2 MiB, until the receiver was stopped: it stops part way.
-        relay.Hold = (connection, forwarded) =>
-        {
-            if (connection is not (1 or 2) || forwarded <= (2 << 20)) return Task.CompletedTask;
-            held.TrySetResult();
-            return stopped.Task;
-        };
+        await using var receiver = new StopsPartWay(destination);
         var events = new System.Collections.Concurrent.ConcurrentQueue<string>();
-        var send = SingularitySender.SendAsync([source], relay.Url, Small with { Retries = 3 }, null, events.Enqueue);
-        await held.Task.WaitAsync(TimeSpan.FromMinutes(2));
+        var send = SingularitySender.SendAsync([source], receiver.Relay.Url, Small with { Retries = 3 }, null, events.Enqueue);
 
-        await first.DisposeAsync();
-        await using var second = new LoopbackReceiver(destination, listen: endpoint, token: token);
-        stopped.TrySetResult();
+        await receiver.StopAsync();
+        await using var second = receiver.StartAgain();
+        receiver.Release();
         var result = await send;
 
         TestFiles.AssertSameBytes(source, Path.Combine(destination, "f.bin"));
@@ -370,32 +357,70 @@ public sealed class ResumeTests
         using var temp = new TempDirectory();
         string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "f.bin"), 8 << 20, seed: 37);
         string destination = temp.Sub("dst");
-        var first = new LoopbackReceiver(destination);
-        var endpoint = new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, first.Receiver.LocalEndPoint.Port);
-        string token = first.Token;
-        await using var relay = new TcpRelay(first.Url);
-        var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        relay.Hold = (connection, forwarded) =>
-        {
-            if (connection is not (1 or 2) || forwarded <= (2 << 20)) return Task.CompletedTask;
-            held.TrySetResult();
-            return stopped.Task;
-        };
-        var send = SingularitySender.SendAsync([source], relay.Url, Small with { Retries = 0 });
-        await held.Task.WaitAsync(TimeSpan.FromMinutes(2));
+        await using var receiver = new StopsPartWay(destination);
+        var send = SingularitySender.SendAsync([source], receiver.Relay.Url, Small with { Retries = 0 });
 
-        await first.DisposeAsync();
-        stopped.TrySetResult();
+        await receiver.StopAsync();
+        receiver.Release();
         var error = await Assert.ThrowsAnyAsync<SingularityException>(() => send);
 
         Assert.Equal(ErrorCode.ConnectionLost, error.Code);
         Assert.EndsWith("; the same send again resumes what arrived", error.Message);
-        relay.Hold = null;
-        await using var second = new LoopbackReceiver(destination, listen: endpoint, token: token);
-        var again = await SingularitySender.SendAsync([source], relay.Url, Small);
+        await using var second = receiver.StartAgain();
+        var again = await SingularitySender.SendAsync([source], receiver.Relay.Url, Small);
         TestFiles.AssertSameBytes(source, Path.Combine(destination, "f.bin"));
         Assert.True(again.BytesSkipped > 0);
+    }
+
+    /// <summary>
+    /// A receiver whose first session stops part way, as a service restart stops it: a relay holds the session's lanes
+    /// once they carried 2 MiB, <see cref="StopAsync"/> then stops the receiver, and <see cref="Release"/> lets the
+    /// lanes go on to find it stopped; <see cref="StartAgain"/> starts one at the same address, with the same token.
+    /// </summary>
+    private sealed class StopsPartWay : IAsyncDisposable
+    {
+        private readonly string _destination;
+        private readonly LoopbackReceiver _first;
+        private readonly System.Net.IPEndPoint _endpoint;
+        private readonly TaskCompletionSource _held = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private bool _stopped;
+
+        public StopsPartWay(string destination)
+        {
+            _destination = destination;
+            _first = new LoopbackReceiver(destination);
+            _endpoint = new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, _first.Receiver.LocalEndPoint.Port);
+            Relay = new TcpRelay(_first.Url)
+            {
+                Hold = (connection, forwarded) =>
+                {
+                    if (_released.Task.IsCompleted || connection is not (1 or 2) || forwarded <= (2 << 20)) return Task.CompletedTask;
+                    _held.TrySetResult();
+                    return _released.Task;
+                },
+            };
+        }
+
+        public TcpRelay Relay { get; }
+
+        public async Task StopAsync()
+        {
+            await _held.Task.WaitAsync(TimeSpan.FromMinutes(2));
+            _stopped = true;
+            await _first.DisposeAsync();
+        }
+
+        public void Release() => _released.TrySetResult();
+
+        public LoopbackReceiver StartAgain() => new(_destination, listen: _endpoint, token: _first.Token);
+
+        public async ValueTask DisposeAsync()
+        {
+            Release();
+            await Relay.DisposeAsync();
+            if (!_stopped) await _first.DisposeAsync();
+        }
     }
 
     /// <summary>
