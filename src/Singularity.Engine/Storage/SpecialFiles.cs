@@ -719,7 +719,8 @@ internal static class SpecialFiles
     /// </summary>
     public static Standing? StandingAt(string path)
     {
-        if (!OperatingSystem.IsLinux()) return null;
+        // Asked once where statx cannot be called, not failed (or thrown) for each file of a walk.
+        if (!HasStatx) return null;
         const uint wanted = StatxType | StatxMode | StatxOwner | StatxGroup | StatxSize | StatxModified | StatxInode | StatxLinks;
         try
         {
@@ -771,7 +772,9 @@ internal static class SpecialFiles
     /// </summary>
     public static (long Size, long ModifiedNanoseconds, ulong Device, ulong Inode)? OpenFileStatus(SafeFileHandle handle)
     {
-        if (!OperatingSystem.IsLinux()) return null;
+        // Where statx cannot be called (a sandbox that refuses it), the caller reads the file's status as .NET does,
+        // rather than taking the refusal for a file it cannot read.
+        if (!HasStatx) return null;
         const uint wanted = StatxSize | StatxModified | StatxInode;
         try
         {
