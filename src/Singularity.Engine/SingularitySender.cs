@@ -20,6 +20,19 @@ public static class SingularitySender
     public static async Task<SendResult> SendAsync(IReadOnlyList<string> paths, ConnectionUrl to, TransferOptions? options = null, IProgress<TransferProgress>? progress = null, CancellationToken cancellationToken = default)
         => await SendAsync(paths, to, options, progress, null, cancellationToken).ConfigureAwait(false);
 
+    /// <summary>
+    /// Whether a line <see cref="SendAsync(IReadOnlyList{string}, ConnectionUrl, TransferOptions?, IProgress{TransferProgress}?, Action{string}?, CancellationToken)"/>
+    /// reports tells only how the send tuned itself: shards and lanes fitted to the path's round trip, lanes added or
+    /// closed as throughput moved, shards cut to a bandwidth limit. Nothing went wrong and nothing was left out:
+    /// `sglty send` shows these with -v alone, as rsync and scp say nothing of them.
+    /// </summary>
+    public static bool IsTuning(string line)
+    {
+        ArgumentNullException.ThrowIfNull(line);
+        return line.StartsWith(SenderSession.RoundTripNotice, StringComparison.Ordinal) || line.StartsWith(SenderSession.ThroughputNotice, StringComparison.Ordinal)
+            || line.StartsWith(SenderSession.BandwidthNotice, StringComparison.Ordinal);
+    }
+
     /// <summary>As <see cref="SendAsync(IReadOnlyList{string}, ConnectionUrl, TransferOptions?, IProgress{TransferProgress}?, CancellationToken)"/>, reporting events such as a lost lane or a retry as one line each to <paramref name="log"/>. Lines and errors may quote the receiver (its reasons) or name local paths with any characters, control characters too: replace those before writing them to a terminal, as `sglty` does.</summary>
     /// <remarks>
     /// With <see cref="TransferOptions.Retries"/>, a session that ends because the connection was lost, the receiver was

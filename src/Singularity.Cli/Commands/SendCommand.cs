@@ -739,8 +739,9 @@ internal static partial class SendCommand
             {
                 if (toldOnce?.Contains(line) == true) return;
                 lock (told) if (told.Count < MostHeldNotices) told.Add(line);
-                if (!quiet) Console.Error.WriteLine($"sglty: {Errors.Printable(line)}");
-                else lock (held) if (held.Count < MostHeldNotices) held.Add(line);
+                // How the send tuned itself is shown with -v alone (and logged), as rsync and scp say nothing of it.
+                if (!quiet && (options.ListSent || !SingularitySender.IsTuning(line))) Console.Error.WriteLine($"sglty: {Errors.Printable(line)}");
+                else if (quiet) lock (held) if (held.Count < MostHeldNotices) held.Add(line);
                 log?.Write(Errors.Printable(line));
             };
             SendResult result;
@@ -1096,8 +1097,14 @@ internal static partial class SendCommand
         result.Entries - result.DevicesSkipped - result.NotSent.Where(entry => entry.AtReceiver || (entry.IsFile && !entry.ForAttributes)).Select(entry => entry.Path).Distinct(StringComparer.Ordinal).Count() <= 0;
 
     /// <summary>The summary's rate, left out where nothing travelled (everything was there already), which would read as a stalled link.</summary>
-    private static string Rate(long delivered, double seconds) =>
-        delivered == 0 ? "" : $": {delivered / seconds / 1e6:0.0} MB/s ({delivered * 8 / seconds / 1e9:0.00} Gbit/s)";
+    // Below a MB a second (a few small files), in kB or bytes a second, which a rate of 0.0 MB/s would hide.
+    private static string Rate(long delivered, double seconds) => (delivered / seconds) switch
+    {
+        _ when delivered == 0 => "",
+        < 1e3 and var bytes => $": {bytes:0} B/s",
+        < 1e6 and var bytes => $": {bytes / 1e3:0.0} kB/s",
+        var bytes => $": {bytes / 1e6:0.0} MB/s ({bytes * 8 / 1e9:0.00} Gbit/s)",
+    };
 
     /// <summary>
     /// What the rates are taken over: the bytes of the files that travelled, or the payload put on the wire when that

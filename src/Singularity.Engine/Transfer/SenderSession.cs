@@ -444,6 +444,11 @@ internal sealed partial class SenderSession
     /// <summary>The options this session ran with, after <see cref="TransferOptions.FitToPath"/> fitted them to the path.</summary>
     public TransferOptions Options => _options;
 
+    // How the lines that tell how the send tuned itself begin (SingularitySender.IsTuning).
+    internal const string RoundTripNotice = "round trip ";
+    internal const string ThroughputNotice = "throughput ";
+    internal const string BandwidthNotice = "bandwidth limit ";
+
     /// <summary>Fits shards and lanes to the path the control connection measured (its setup time is one round trip).</summary>
     private void FitToPath(ILaneConnection control)
     {
@@ -453,9 +458,9 @@ internal sealed partial class SenderSession
         _options = fitted;
         if (!changed) return;
         if (control.SetupTime < TransferOptions.LocalPathRoundTrip)
-            _events?.Invoke($"round trip {control.SetupTime.TotalMilliseconds:0.00} ms, a local path: {fitted.Lanes} lanes, which do not grow");
+            _events?.Invoke($"{RoundTripNotice}{control.SetupTime.TotalMilliseconds:0.00} ms, a local path: {fitted.Lanes} lanes, which do not grow");
         else
-            _events?.Invoke($"round trip {control.SetupTime.TotalMilliseconds:0} ms, a long path under {congestion ?? "a loss-based congestion control"}: {fitted.ShardSize >> 20} MiB shards, {fitted.Lanes} lanes that may grow to {fitted.MaxLanes}");
+            _events?.Invoke($"{RoundTripNotice}{control.SetupTime.TotalMilliseconds:0} ms, a long path under {congestion ?? "a loss-based congestion control"}: {fitted.ShardSize >> 20} MiB shards, {fitted.Lanes} lanes that may grow to {fitted.MaxLanes}");
     }
 
     /// <summary>
@@ -468,7 +473,7 @@ internal sealed partial class SenderSession
         if (shardSize != _options.ShardSize)
         {
             _options = _options with { ShardSize = shardSize };
-            _events?.Invoke($"bandwidth limit {_options.BandwidthLimit / 1e6:0.###} MB/s: {ByteSize.Format(shardSize)} shards");
+            _events?.Invoke($"{BandwidthNotice}{_options.BandwidthLimit / 1e6:0.###} MB/s: {ByteSize.Format(shardSize)} shards");
         }
         _bandwidth = new BandwidthLimit(_options.BandwidthLimit);
     }
@@ -826,12 +831,12 @@ internal sealed partial class SenderSession
                     int add = growth.LanesToAdd(rate);
                     if (add > 0)
                     {
-                        _events?.Invoke($"throughput {rate / 1e6:0.0} MB/s with {Volatile.Read(ref _activeLanes)} lanes; trying {add} more");
+                        _events?.Invoke($"{ThroughputNotice}{rate / 1e6:0.0} MB/s with {Volatile.Read(ref _activeLanes)} lanes; trying {add} more");
                         for (int i = 0; i < add; i++) StartLane();
                     }
                     else if (add < 0)
                     {
-                        _events?.Invoke($"throughput {rate / 1e6:0.0} MB/s: the last {-add} lanes made it worse; closing them");
+                        _events?.Invoke($"{ThroughputNotice}{rate / 1e6:0.0} MB/s: the last {-add} lanes made it worse; closing them");
                         RetireLanes(-add);
                     }
                 }
