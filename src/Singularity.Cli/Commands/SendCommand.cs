@@ -12,11 +12,11 @@ internal static partial class SendCommand
 {
     public static Command Create()
     {
-        var paths = new Argument<string[]>("PATH") { Description = "files or directories to send; a directory ending in '/' sends its contents; without --to, the last is where to: [USER@]HOST:DIR or a URL; or, when all the others are [USER@]HOST:PATH on one machine, where they go here: a directory, or a name for one path (a pull, as scp and rsync take one)", Arity = ArgumentArity.OneOrMore };
+        var paths = new Argument<string[]>("PATH") { Description = "files or directories to send; a directory ending in '/' sends its contents; without --to, the last is where to: [USER@]HOST:DIR or a URL; or, when all the others are [USER@]HOST:PATH on one machine, where they go here: a directory, or a name for one path (a pull, as scp and rsync take one); or, when all are here, where a copy on this machine goes, taken the same way (as cp, scp and rsync copy)", Arity = ArgumentArity.OneOrMore };
         var to = new Option<string>("--to") { HelpName = "URL", Description = "the receiver's URL, as printed by `sglty recv` (sglty://HOST:PORT/); a path added to it names a directory below the receiver's to send into, created if missing (sglty://HOST:PORT/backups/web1/); or [USER@]HOST:DIR, as scp and rsync write it: sglty starts a receiver in DIR on HOST through ssh (-e), which sglty must be installed on, and the files travel over a TCP port of its own there (--remote-listen)" };
         var rsh = new Option<string>("--rsh", "-e") { HelpName = "COMMAND", Description = $"with a [USER@]HOST:DIR destination, the remote shell that starts the receiver there (with [USER@]HOST:PATH sources, the send there), as rsync -e: 'ssh -p 2222 -i ~/.ssh/backup' (split at spaces; quotes keep a word whole); default ${RshVariable}, else ssh" };
         var sgltyPath = new Option<string>("--sglty-path") { HelpName = "PROGRAM", Description = "with a [USER@]HOST:DIR destination (or [USER@]HOST:PATH sources), what runs sglty there, as rsync --rsync-path ('/opt/sglty/sglty', 'sudo sglty'); default sglty on the PATH of a login there, else ~/sglty/sglty" };
-        var makePath = new Option<bool>("--mkpath") { Description = "with a [USER@]HOST:DIR destination (or DIR here, for a pull), make every missing directory of DIR, as rsync --mkpath (without it, as rsync, only the last, and none above a file named)" };
+        var makePath = new Option<bool>("--mkpath") { Description = "with a [USER@]HOST:DIR destination (or DIR here, for a pull or a copy on this machine), make every missing directory of DIR, as rsync --mkpath (without it, as rsync, only the last, and none above a file named)" };
         var remoteListen = new Option<string>("--remote-listen") { HelpName = "HOST:PORT", Description = "with a [USER@]HOST:DIR destination, what the receiver started there listens on, for a firewall that lets one port through (0.0.0.0:7701); default 0.0.0.0:0, a free port; the lanes connect to it from here, not through the shell, but through a tunnel (--tunnel), where its port alone is used, on the loopback there" };
         var ipv4 = new Option<bool>("--ipv4", "-4") { Description = "connect to the receiver's host by IPv4 alone, as rsync -4 and ssh -4 (which a [USER@]HOST:DIR destination, or a pull, is given too); a pull's receiver listens on an IPv4 address" };
         var ipv6 = new Option<bool>("--ipv6", "-6") { Description = "connect to the receiver's host by IPv6 alone, as rsync -6 and ssh -6 (which a [USER@]HOST:DIR destination, or a pull, is given too); a pull's receiver listens on an IPv6 address" };
@@ -143,7 +143,7 @@ internal static partial class SendCommand
         var inPlace = new Option<bool>("--inplace") { Description = "write a changed file into the one standing at its name, where it stands, as rsync --inplace does: no second copy takes the space (for large images and databases on a full disk), and with delta only the shards that differ are written (a file with other names is still written beside its name); as with rsync, a send that fails part way leaves it part old, part new, and readers see it change; not with --sparse or --backup (Linux receivers)" };
         var append = new Option<bool>("--append", "--append-verify") { Description = "for logs that grow, as rsync --append-verify: --inplace with delta on whatever the path, so only what follows what the receiver holds travels (with the shard it ends in), every kept shard compared first; unlike rsync --append, a copy as long as the source or longer is not left as it is but brought to the source's contents (cut, where the log was rotated); a receiver started with --no-delta takes the whole log; not with --whole-file, --sparse or --backup" };
         var wholeFile = new Option<bool>("--whole-file", "-W") { Description = "send changed files whole, never as a delta, as rsync --whole-file does" };
-        var command = new Command("send", "send files and directories to a receiver: one started through ssh (sglty send PATH... [USER@]HOST:DIR), or one running already (--to URL); or pull them from another machine, where ssh starts the send (sglty send [USER@]HOST:PATH... DIR)") { paths, to, rsh, sgltyPath, remoteListen, makePath, tunnel, noTunnel, ipv4, ipv6, listenHere, untilStdinCloses, fileName, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, modifyWindow, omitDirTimes, omitLinkTimes, update, ignoreExisting, existing, maxSize, minSize, delete, deleteExcluded, ignoreErrors, maxDelete, exclude, excludeFrom, include, includeFrom, filter, relative, filesFrom, recursive, from0, dryRun, verbose, quiet, itemize, outFormat, stats, info, logFile, logFileFormat, owners, owner, group, noOwner, noGroup, chown, archive, xattrs, acls, devices, specials, devicesAndSpecials, noDevices, noSpecials, noDevicesOrSpecials, human, noHuman, numericIds, hardLinks, oneFileSystem, copyLinks, copyUnsafeLinks, copyDirLinks, safeLinks, chmod, pruneEmpty, ignoreMissing, deleteMissing, force, removeSources, backup, backupDir, suffix, linkDest, compareDest, copyDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile, inPlace, append };
+        var command = new Command("send", "send files and directories to a receiver: one started through ssh (sglty send PATH... [USER@]HOST:DIR), or one running already (--to URL); or pull them from another machine, where ssh starts the send (sglty send [USER@]HOST:PATH... DIR); or copy them on this machine (sglty send PATH... DIR)") { paths, to, rsh, sgltyPath, remoteListen, makePath, tunnel, noTunnel, ipv4, ipv6, listenHere, untilStdinCloses, fileName, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, modifyWindow, omitDirTimes, omitLinkTimes, update, ignoreExisting, existing, maxSize, minSize, delete, deleteExcluded, ignoreErrors, maxDelete, exclude, excludeFrom, include, includeFrom, filter, relative, filesFrom, recursive, from0, dryRun, verbose, quiet, itemize, outFormat, stats, info, logFile, logFileFormat, owners, owner, group, noOwner, noGroup, chown, archive, xattrs, acls, devices, specials, devicesAndSpecials, noDevices, noSpecials, noDevicesOrSpecials, human, noHuman, numericIds, hardLinks, oneFileSystem, copyLinks, copyUnsafeLinks, copyDirLinks, safeLinks, chmod, pruneEmpty, ignoreMissing, deleteMissing, force, removeSources, backup, backupDir, suffix, linkDest, compareDest, copyDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile, inPlace, append };
         foreach (var option in asAlways) command.Options.Add(option);
         command.Validators.Add(result =>
         {
@@ -165,7 +165,9 @@ internal static partial class SendCommand
                 // With --to, every PATH is a source, and one that is not here is told as missing by the scan.
                 var there = result.GetValue(to) is null ? RemoteSource(sources) : null;
                 bool pulls = destination is null && Pull(sources) is not null;
-                sourcesGiven = pulls ? sources.Length - 1 : sources.Length;
+                // Two paths or more here, the last where they go: a copy on this machine, as cp, rsync and scp make one.
+                bool copies = destination is null && there is null && !pulls && sources is [_, _, ..] && !IsHostAndPort(sources[^1]);
+                sourcesGiven = pulls || copies ? sources.Length - 1 : sources.Length;
                 if (there is { } elsewhere && !pulls)
                     result.AddError(destination is null
                         ? $"'{elsewhere.Text}' is a path on {elsewhere.Host}: give the directory here it goes into as the last argument ('sglty send {elsewhere.Text} DIR')"
@@ -180,11 +182,8 @@ internal static partial class SendCommand
                 }
                 if (destination is null && sources is [_, _, ..] && IsHostAndPort(sources[^1]))
                     result.AddError($"'{sources[^1]}' reads as a receiver's HOST:PORT; for a directory named by digits write {sources[^1].Insert(sources[^1].LastIndexOf(':') + 1, "./")}, for a receiver sglty://{sources[^1][(sources[^1].IndexOf('@') + 1)..]}/");
-                else if (destination is null && there is null && !pulls)
-                    // Two paths read as cp's or rsync's local copy: say what the last one is taken for.
-                    result.AddError(sources is [_, _, ..]
-                        ? $"'{sources[^1]}' is a path on this machine, and sglty sends to a receiver: give [USER@]HOST:DIR as the last argument (localhost:DIR for a copy here, through ssh), or --to URL, as `sglty recv` prints it"
-                        : "give the receiver: [USER@]HOST:DIR as the last argument, to start one there through ssh, or --to URL, as `sglty recv` prints it");
+                else if (destination is null && there is null && !pulls && !copies)
+                    result.AddError("give where to send: [USER@]HOST:DIR as the last argument, to start a receiver there through ssh, --to URL, as `sglty recv` prints it, or a directory here, for a copy on this machine");
                 bool remote = pulls || (destination is not null && RemoteTarget.TryParse(destination, out _));
                 if (remote && RemoteShell.Words(ShellCommand(result.GetValue(rsh))).Count == 0)
                     result.AddError(result.GetValue(rsh) is null ? $"{RshVariable} names no command; give the remote shell, as 'ssh -p 2222'" : "-e names no command; give the remote shell, as 'ssh -p 2222'");
@@ -207,18 +206,18 @@ internal static partial class SendCommand
                         result.AddError(ex.Message);
                     }
                 }
-                if (!remote && new Option[] { rsh, sgltyPath, remoteListen, makePath, tunnel, noTunnel }.FirstOrDefault(option => result.GetResult(option) is not null) is { } shellOnly)
-                    result.AddError($"{shellOnly.Name} goes with a [USER@]HOST:DIR destination, whose receiver is started through ssh; a URL names one already running");
+                if (!remote && new Option[] { rsh, sgltyPath, remoteListen, makePath, tunnel, noTunnel }.FirstOrDefault(option => result.GetResult(option) is not null && !(copies && option == makePath)) is { } shellOnly)
+                    result.AddError($"{shellOnly.Name} goes with a [USER@]HOST:DIR destination, whose receiver is started through ssh; {(copies ? $"'{sources[^1]}' is a path on this machine, which a copy here writes into" : "a URL names one already running")}");
                 if (result.GetValue(ipv4) && result.GetValue(ipv6))
                     result.AddError("-4 and -6 ask for opposite things; give one");
                 if (result.GetValue(tunnel) && result.GetValue(noTunnel))
                     result.AddError("--tunnel and --no-tunnel ask for opposite things; give one");
                 if (remote && !pulls && result.GetValue(remoteListen) is { } listenThere && !IsListenAddress(listenThere))
                     result.AddError($"--remote-listen takes HOST:PORT, as 0.0.0.0:7701 (port 0 for a free one), not '{listenThere}'");
-                if (remote && !pulls && result.GetResult(fileName) is not null)
-                    result.AddError("--file-name: a [USER@]HOST:DIR destination names the file itself (db.dump web1:db-1206.dump)");
-                if (remote && !pulls && new Option[] { token, tokenFile }.FirstOrDefault(option => result.GetResult(option) is not null) is { } secret)
-                    result.AddError($"{secret.Name} opens a receiver already running; the one started through ssh makes its own token, which ssh carries back");
+                if ((remote && !pulls || copies) && result.GetResult(fileName) is not null)
+                    result.AddError(copies ? "--file-name: a copy on this machine names the file by where it goes (db.dump ./db-1206.dump)" : "--file-name: a [USER@]HOST:DIR destination names the file itself (db.dump web1:db-1206.dump)");
+                if ((remote && !pulls || copies) && new Option[] { token, tokenFile }.FirstOrDefault(option => result.GetResult(option) is not null) is { } secret)
+                    result.AddError(copies ? $"{secret.Name} opens a receiver already running; a copy on this machine makes its own token" : $"{secret.Name} opens a receiver already running; the one started through ssh makes its own token, which ssh carries back");
             }
             catch (FormatException ex)
             {
@@ -360,8 +359,16 @@ internal static partial class SendCommand
                 return PullAsync(pull, from, options, here, [.. words], PatternsInOrder(result, exclude, excludeFrom, include, includeFrom, filter), listing, result.GetValue(logFile), result.GetValue(json), result.GetValue(quiet), cancellationToken);
             }
             var (destination, sources) = Destination(result.GetValue(paths)!, result.GetValue(to));
+            // No receiver named: the last PATH is where a copy on this machine goes (the validator saw two or more). It
+            // travels in plaintext unless asked: the loopback of one machine has no wire to protect.
+            (string Target, bool MakePath)? copy = destination is null ? (sources[^1], result.GetValue(makePath)) : null;
+            if (copy is not null)
+            {
+                sources = sources[..^1];
+                if (result.GetValue(encrypt) is null) options = options with { Cipher = CipherSuite.None };
+            }
             // Only a send through a shell reads -e and its variable.
-            (RemoteTarget, RemoteShell)? throughShell = RemoteTarget.TryParse(destination!, out var target)
+            (RemoteTarget, RemoteShell)? throughShell = destination is not null && RemoteTarget.TryParse(destination, out var target)
                 ? (target, new RemoteShell
                 {
                     Command = RemoteShell.Words(ShellCommand(result.GetValue(rsh))),
@@ -371,7 +378,7 @@ internal static partial class SendCommand
                     Tunnel = Tunnel(result, tunnel, noTunnel),
                 })
                 : null;
-            return RunAsync(sources, result.GetValue(filesFrom) is { } list ? (list, result.GetValue(from0)) : null, destination!, throughShell, options, PatternsInOrder(result, exclude, excludeFrom, include, includeFrom, filter), result.GetValue(token), result.GetValue(tokenFile), result.GetValue(untilStdinCloses), output, cancellationToken);
+            return RunAsync(sources, result.GetValue(filesFrom) is { } list ? (list, result.GetValue(from0)) : null, destination, throughShell, copy, options, PatternsInOrder(result, exclude, excludeFrom, include, includeFrom, filter), result.GetValue(token), result.GetValue(tokenFile), result.GetValue(untilStdinCloses), output, cancellationToken);
         });
         return command;
     }
@@ -679,20 +686,21 @@ internal static partial class SendCommand
         : (null, paths);
 
     /// <summary>Sends to <paramref name="to"/>: a URL, or the [USER@]HOST:DIR <paramref name="throughShell"/> holds, read, with the shell that starts its receiver.</summary>
-    private static async Task<int> RunAsync(string[] paths, (string File, bool NulSeparated)? filesFrom, string to, (RemoteTarget Target, RemoteShell Shell)? throughShell, TransferOptions options, List<(Option Option, string Value)> patterns, string? token, string? tokenFile, bool untilStdinCloses, SendOutput output, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(string[] paths, (string File, bool NulSeparated)? filesFrom, string? to, (RemoteTarget Target, RemoteShell Shell)? throughShell, (string Target, bool MakePath)? copy, TransferOptions options, List<(Option Option, string Value)> patterns, string? token, string? tokenFile, bool untilStdinCloses, SendOutput output, CancellationToken cancellationToken)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         cancellationToken = stop.Token;
         var (json, lines, quiet, stats, progress, _, logged, human) = output;
         TransferLog? log = null;
         RemoteReceiver? remote = null;
+        LocalReceiver? local = null;
         var held = new List<string>();
         try
         {
             log = logged is { } file ? TransferLog.Open(file.File) : null;
             options = options with { Exclude = [.. patterns.SelectMany(Patterns)] };
             // The token before the list: a pull gives the send it starts both on standard input, the token's line first.
-            var given = throughShell is null ? ConnectionUrl.Parse(to) : null;
+            var given = to is not null && throughShell is null ? ConnectionUrl.Parse(to) : null;
             // --token-file - reads its line whatever the URL holds: what follows it on the input is read next.
             if (given is not null && (given.Token is null || tokenFile == "-") && CommonOptions.ResolveToken(token, tokenFile) is { } resolved)
                 given = given with { Token = given.Token ?? resolved };
@@ -710,10 +718,17 @@ internal static partial class SendCommand
                 if (remote.Tunnelled && shell.Tunnel is null)
                     Say(log, $"sglty: {Errors.Printable(target.Host)} is reached through a jump host: the lanes go through ssh's connection, as one stream (--no-tunnel keeps them out)", unshown: quiet);
             }
+            else if (copy is var (copyTarget, makePath))
+            {
+                local = LocalReceiver.Start(copyTarget, paths, options, makePath, line => Say(log, $"sglty: {Errors.Printable(line)}"));
+                url = local.Url;
+                options = local.Options;
+            }
             else url = given!;
             // A send started through a remote shell ends with the pull that started it, which closes its input (or ends).
             if (untilStdinCloses) StandardInput.CancelWhenEnded(stop, () => Errors.Interrupted = true);
-            log?.Write($"{(options.DryRun ? "dry run: " : "")}sending {Count.Of(paths.Length, "path")} to sglty://{ConnectionUrl.Endpoint(url.Host, url.Port)}/{Errors.Printable(url.Directory ?? "")}");
+            log?.Write(local is not null ? $"{(options.DryRun ? "dry run: " : "")}copying {Count.Of(paths.Length, "path")} into {Errors.Printable(local.Directory)}{(options.FileName is { } named ? $" as {Errors.Printable(named)}" : "")}"
+                : $"{(options.DryRun ? "dry run: " : "")}sending {Count.Of(paths.Length, "path")} to sglty://{ConnectionUrl.Endpoint(url.Host, url.Port)}/{Errors.Printable(url.Directory ?? "")}");
             // As rsync -v: each file as it arrives, so that a long send shows what is done, and a failed one what got
             // there. To a terminal, the list takes the bar's place (it would write between the bar's redraws), and
             // progress comes as lines on stderr.
@@ -807,7 +822,7 @@ internal static partial class SendCommand
             if (json) WriteJson(result, partial || result.NotSent.Count > 0 ? leftOut : limited, options.ListSent, lines is not null);
             WriteStats(result, stats, human, quiet);
             if (result.EntriesNotDeleted > 0)
-                Say(log, $"sglty: error: {Count.Of(result.EntriesNotDeleted, "entry", "entries")} at the receiver could not be deleted; the receiver's log names them");
+                Say(log, $"sglty: error: {Count.Of(result.EntriesNotDeleted, "entry", "entries")} at the receiver could not be deleted; {(local is not null ? "named above" : "the receiver's log names them")}");
             if (result.EntriesLeftByLimit > 0)
                 Say(log, $"sglty: error: deletions stopped at the --max-delete limit of {options.MaxDelete}: {Count.Of(result.EntriesLeftByLimit, "entry", "entries")} at the receiver {(result.EntriesLeftByLimit == 1 ? "was" : "were")} left (a directory counted once); check the source, then send with a higher limit to delete {(result.EntriesLeftByLimit == 1 ? "it" : "them")}");
             if (result.XattrsNotSet)
@@ -836,6 +851,7 @@ internal static partial class SendCommand
         {
             // The receiver started through ssh ends with the send: its input closes.
             if (remote is not null) await remote.DisposeAsync().ConfigureAwait(false);
+            if (local is not null) await local.DisposeAsync().ConfigureAwait(false);
             log?.Close("send");
         }
     }

@@ -958,7 +958,7 @@ public sealed class CommandLineTests
     /// <summary>A mistake on the command line is one line naming the option in its own words, not the help with the error below it.</summary>
     [Theory]
     [InlineData("send /x --to sglty://127.0.0.1:1/ --lanes abc", "sglty: error: --lanes: 'abc' is not a whole number; see 'sglty send --help'")]
-    [InlineData("send /x", "sglty: error: give the receiver: [USER@]HOST:DIR as the last argument, to start one there through ssh, or --to URL, as `sglty recv` prints it; see 'sglty send --help'")]
+    [InlineData("send /x", "sglty: error: give where to send: [USER@]HOST:DIR as the last argument, to start a receiver there through ssh, --to URL, as `sglty recv` prints it, or a directory here, for a copy on this machine; see 'sglty send --help'")]
     [InlineData("send /x --to sglty://127.0.0.1:1/ --encrypt rot13", "sglty: error: --encrypt: 'rot13' is not a cipher; use aes-256-gcm, chacha20-poly1305 or none; see 'sglty send --help'")]
     [InlineData("send /x --to sglty://127.0.0.1:1/ --shard-size 1KiB", "sglty: error: --shard-size: shard size must be between 4KiB and 16MiB")]
     [InlineData("send /x --to sglty://127.0.0.1:1/ --lanes 0", "sglty: error: --lanes: lanes must be between 1 and 128")]

@@ -278,13 +278,11 @@ public sealed class RemoteShellTests
     }
 
     [Theory]
-    [InlineData(new[] { "send", "a" }, "give the receiver: [USER@]HOST:DIR as the last argument")]
-    [InlineData(new[] { "send", "a", "b" }, "'b' is a path on this machine, and sglty sends to a receiver: give [USER@]HOST:DIR as the last argument (localhost:DIR for a copy here, through ssh), or --to URL")]
+    [InlineData(new[] { "send", "a" }, "give where to send: [USER@]HOST:DIR as the last argument, to start a receiver there through ssh, --to URL, as `sglty recv` prints it, or a directory here, for a copy on this machine")]
     [InlineData(new[] { "send", "a", "host::module" }, "'host::module' is rsync's form for a daemon's module")]
     [InlineData(new[] { "send", "a", "host:dir", "--token", "x" }, "--token opens a receiver already running")]
     [InlineData(new[] { "send", "a", "--to", "sglty://h:1/", "-e", "ssh" }, "--rsh goes with a [USER@]HOST:DIR destination")]
     [InlineData(new[] { "send", "a", "-oProxyCommand=x:dir" }, "unknown option")]
-    [InlineData(new[] { "send", "a", "./-oProxyCommand=x:dir" }, "'./-oProxyCommand=x:dir' is a path on this machine, and sglty sends to a receiver")]
     [InlineData(new[] { "send", "a", "--", "-x:dir" }, "'-x' in '-x:dir' is not a host name")]
     [InlineData(new[] { "send", "a", "h:dir", "-e", " " }, "-e names no command")]
     [InlineData(new[] { "send", "a", "h:dir", "-e", "ssh -o 'x" }, "the remote shell command 'ssh -o 'x' leaves a ' open")]
