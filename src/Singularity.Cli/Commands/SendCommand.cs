@@ -795,7 +795,7 @@ internal static partial class SendCommand
             // Quiet, what was left out is named here, as the notices would have named it as it went.
             if (quiet)
                 foreach (var entry in result.NotSent) Console.Error.WriteLine($"sglty: {(result.DryRun ? "would not send" : "not sent")} '{Errors.Printable(entry.Path)}': {Errors.Printable(entry.Reason)}");
-            if (result.DryRun) return DryRunReport(result, options, output, log);
+            if (result.DryRun) return DryRunReport(result, options, output, log, failuresNamed: local is not null);
             double seconds = Math.Max(result.Elapsed.TotalSeconds, 1e-9);
             // What travelled, then what did not: files left as they were, files left out, bytes an earlier attempt left.
             var others = NotTravelled(result, "were", notSent: true, earlier: options.CompareDestinations.Count > 0 ? "--compare-dest" : options.CopyDestinations.Count > 0 ? "--copy-dest" : options.LinkDestinations.Count > 0 ? "--link-dest" : null, existingOnly: options.ExistingOnly);
@@ -891,8 +891,10 @@ internal static partial class SendCommand
     /// <summary>
     /// A dry run's answer: on stdout the files a send would send and what it would delete, as rsync -n lists them (with
     /// -i or --out-format, what it would change, as rsync -ni lists it); then the counts, and with --stats rsync's.
+    /// <paramref name="failuresNamed"/>: what could not be deleted was named already (a copy here prints what its
+    /// receiver logs).
     /// </summary>
-    private static int DryRunReport(SendResult result, TransferOptions options, SendOutput output, TransferLog? log)
+    private static int DryRunReport(SendResult result, TransferOptions options, SendOutput output, TransferLog? log, bool failuresNamed)
     {
         var (json, lines, quiet, stats, _, names, _, human) = output;
         int exitCode = result.NotSent.Count > 0 || result.EntriesNotDeleted > 0 ? LeftOutCode(result, result.EntriesNotDeleted > 0) : result.EntriesLeftByLimit > 0 ? Errors.DeletionLimit : 0;
@@ -920,7 +922,7 @@ internal static partial class SendCommand
             string named = result.EntriesDeleted > result.WouldDelete.Count ? $" ({result.WouldDelete.Count} named)" : "";
             Say(log, $"would delete {Count.Of(result.EntriesDeleted, "entry", "entries")} at the receiver {DeletedAs(options)}{named}", unshown: quiet);
         }
-        if (result.EntriesNotDeleted > 0) Say(log, $"sglty: {Count.Of(result.EntriesNotDeleted, "entry", "entries")} at the receiver could not be deleted; the receiver's log names them");
+        if (result.EntriesNotDeleted > 0) Say(log, $"sglty: {Count.Of(result.EntriesNotDeleted, "entry", "entries")} at the receiver could not be deleted; {(failuresNamed ? "named above" : "the receiver's log names them")}");
         if (result.EntriesLeftByLimit > 0) Say(log, $"sglty: deletions would stop at the --max-delete limit: {Count.Of(result.EntriesLeftByLimit, "entry", "entries")} at the receiver would be left (a directory counted once)");
         if (result.DeletionSkipped) Say(log, $"sglty: the receiver would not delete what the source no longer has: {WhyNotDeleted(result)}");
         WriteStats(result, stats, human, quiet);

@@ -58,6 +58,55 @@ public sealed class DryRunTests
         Assert.Equal((UnixFileMode)0b110_000_000, File.GetUnixFileMode(Path.Combine(received, "sub", "moded")));
     }
 
+    /// <summary>
+    /// What another program made at the receiver deeper than a path the system takes (PATH_MAX) is told as not deleted,
+    /// with the directories above it, by a dry run and the send alike; the session ends as it should, where .NET's
+    /// calls on such a path ended it as an internal error.
+    /// </summary>
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task What_lies_deeper_than_a_path_the_system_takes_is_told_as_not_deleted()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        TestFiles.Create(Path.Combine(tree, "kept"), 1_000, seed: 1);
+        string destination = temp.Sub("dst");
+        string received = Path.Combine(destination, "tree");
+        await using var receiver = new LoopbackReceiver(destination);
+        await SingularitySender.SendAsync([tree], receiver.Url, Quick);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        TestFiles.Create(Path.Combine(received, "stale"), 10, seed: 2);
+        try
+        {
+            // 17 directories of 250-byte names, made a step at a time (bash's cd -P goes by the name alone), and a file.
+            string name = new('n', 250);
+            using (var make = System.Diagnostics.Process.Start("bash", ["-c", $"cd '{received}' && mkdir deep && cd deep && for i in $(seq 17); do mkdir {name} && cd -P {name} || exit 1; done && : > f"]))
+            {
+                await make.WaitForExitAsync();
+                Assert.Equal(0, make.ExitCode);
+            }
+            var options = Quick with { DeleteExtraneous = true };
+
+            foreach (bool dryRun in (bool[])[true, false])
+            {
+                var sent = await SingularitySender.SendAsync([tree], receiver.Url, options with { DryRun = dryRun });
+                var result = await receiver.NextResultAsync();
+
+                Assert.True(result.Succeeded, result.Error?.Message);
+                Assert.Equal((1, 1), (sent.EntriesDeleted, sent.EntriesNotDeleted));
+                Assert.Contains("its path is longer than the system takes", Assert.Single(result.DeletionFailures));
+            }
+            Assert.False(File.Exists(Path.Combine(received, "stale")));
+            Assert.True(Directory.Exists(Path.Combine(received, "deep")));
+        }
+        finally
+        {
+            // .NET cannot remove it either.
+            using var remove = System.Diagnostics.Process.Start("rm", ["-rf", Path.Combine(received, "deep")]);
+            await remove.WaitForExitAsync();
+        }
+    }
+
     [Fact]
     public async Task A_dry_run_into_nothing_creates_nothing_and_names_every_file()
     {
