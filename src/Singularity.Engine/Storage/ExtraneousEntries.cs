@@ -153,9 +153,9 @@ internal sealed class ExtraneousEntries(Func<string, string, bool> kept, Action 
         // Made by another program a directory at a time: the system takes no path as long (PATH_MAX), and .NET gives
         // such an entry an empty FullName, which its calls refuse as no path. The directories above it stay with it,
         // as rsync's rmdir leaves them.
-        if (entry.FullName.Length == 0 || System.Text.Encoding.UTF8.GetByteCount(entry.FullName) >= LongestPath)
+        if (SpecialFiles.TooLongForTheSystem(entry.FullName))
         {
-            Fail(path.Length > 80 ? path[..80] + "..." : path, $"its path is longer than the system takes ({LongestPath:N0} bytes with the destination's); delete it by hand, a directory at a time");
+            Fail(path.Length > 80 ? path[..80] + "..." : path, $"its path is longer than the system takes ({SpecialFiles.LongestPath:N0} bytes with the destination's); delete it by hand, a directory at a time");
             return false;
         }
         bool realDirectory = entry is DirectoryInfo && (entry.Attributes & FileAttributes.ReparsePoint) == 0;
@@ -224,9 +224,6 @@ internal sealed class ExtraneousEntries(Func<string, string, bool> kept, Action 
         Deleted++;
         return true;
     }
-
-    /// <summary>PATH_MAX on Linux: the bytes of the longest path a call takes, its NUL included.</summary>
-    private const int LongestPath = 4096;
 
     /// <summary>Whether the most deletions are reached: the entry at hand is then left, and counted.</summary>
     private bool AtLimit()

@@ -428,6 +428,15 @@ internal static class SourceScanner
             {
                 string relative = prefix + name;
                 string full = Path.Join(directory.FullName, name);
+                // Deeper than a path the system takes: left out and named, as rsync names what it cannot open.
+                if (SpecialFiles.TooLongForTheSystem(full))
+                {
+                    if (exclude?.Excludes(relative, isDirectory: false) == true || exclude?.Excludes(relative, isDirectory: true) == true) continue;
+                    string reason = $"its path is longer than the system takes ({SpecialFiles.LongestPath:N0} bytes, from the root)";
+                    notSent.Add(new NotSentEntry(relative, reason) { IsDirectory = listed is DirectoryInfo });
+                    skipped?.Invoke($"not sending '{relative}': {reason}");
+                    continue;
+                }
                 // Most of a tree: a regular file, read in one look with its identity.
                 if (listed is null && SpecialFiles.StandingAt(full) is { Kind: EntryKind.File } standing)
                 {

@@ -922,6 +922,15 @@ internal static class SpecialFiles
         return handle is null ? null : new FileInfo($"/proc/self/fd/{handle.DangerousGetHandle()}").LinkTarget;
     }
 
+    /// <summary>PATH_MAX on Linux: the bytes of the longest path a call takes, its NUL included.</summary>
+    public const int LongestPath = 4096;
+
+    /// <summary>
+    /// Whether no call takes <paramref name="fullPath"/> whole: a tree made a directory at a time can go deeper than
+    /// PATH_MAX, and .NET lists what lies there with an empty FullName, which its own calls refuse as no path.
+    /// </summary>
+    public static bool TooLongForTheSystem(string fullPath) => fullPath.Length == 0 || System.Text.Encoding.UTF8.GetByteCount(fullPath) >= LongestPath;
+
     /// <summary>The user this process runs as: what a file it creates belongs to.</summary>
     public static uint EffectiveUser => geteuid();
 

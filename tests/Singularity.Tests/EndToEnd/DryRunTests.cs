@@ -76,15 +76,9 @@ public sealed class DryRunTests
         await SingularitySender.SendAsync([tree], receiver.Url, Quick);
         Assert.True((await receiver.NextResultAsync()).Succeeded);
         TestFiles.Create(Path.Combine(received, "stale"), 10, seed: 2);
+        string deep = await TestFiles.CreateDeepAsync(received, levels: 17);
         try
         {
-            // 17 directories of 250-byte names, made a step at a time (bash's cd -P goes by the name alone), and a file.
-            string name = new('n', 250);
-            using (var make = System.Diagnostics.Process.Start("bash", ["-c", $"cd '{received}' && mkdir deep && cd deep && for i in $(seq 17); do mkdir {name} && cd -P {name} || exit 1; done && : > f"]))
-            {
-                await make.WaitForExitAsync();
-                Assert.Equal(0, make.ExitCode);
-            }
             var options = Quick with { DeleteExtraneous = true };
 
             foreach (bool dryRun in (bool[])[true, false])
@@ -101,9 +95,7 @@ public sealed class DryRunTests
         }
         finally
         {
-            // .NET cannot remove it either.
-            using var remove = System.Diagnostics.Process.Start("rm", ["-rf", Path.Combine(received, "deep")]);
-            await remove.WaitForExitAsync();
+            await TestFiles.RemoveDeepAsync(deep);
         }
     }
 

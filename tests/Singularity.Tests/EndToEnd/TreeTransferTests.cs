@@ -210,6 +210,40 @@ public sealed class TreeTransferTests
     }
 
     /// <summary>
+    /// A tree made a directory at a time can go deeper than a path the system takes (PATH_MAX): what lies there is left
+    /// out and named, as rsync names what it cannot open, and the rest arrives, where .NET's empty FullName for it
+    /// ended the send as an internal error.
+    /// </summary>
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task What_lies_deeper_than_a_path_the_system_takes_is_left_out_and_named()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        string kept = TestFiles.Create(Path.Combine(tree, "a.txt"), 1000);
+        string deep = await TestFiles.CreateDeepAsync(tree, levels: 17);
+        try
+        {
+            string destination = temp.Sub("dst");
+            await using var receiver = new LoopbackReceiver(destination);
+
+            var result = await SingularitySender.SendAsync([tree], receiver.Url, new TransferOptions());
+            Assert.True((await receiver.NextResultAsync()).Succeeded);
+
+            var left = Assert.Single(result.NotSent);
+            Assert.StartsWith("tree/deep/", left.Path);
+            Assert.True(left.IsDirectory);
+            Assert.StartsWith("its path is longer than the system takes", left.Reason);
+            Assert.Equal(1, result.FilesTransferred);
+            TestFiles.AssertSameBytes(kept, Path.Combine(destination, "tree", "a.txt"));
+        }
+        finally
+        {
+            await TestFiles.RemoveDeepAsync(deep);
+        }
+    }
+
+    /// <summary>
     /// .NET reports sockets, FIFOs and devices as files of no length: they would arrive as empty files. They are
     /// skipped without -D, each named in one line, as rsync skips them; a link to one is still a link, and an
     /// empty regular file still arrives.

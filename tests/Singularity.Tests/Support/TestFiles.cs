@@ -94,6 +94,28 @@ public static class TestFiles
         }
     }
 
+    /// <summary>
+    /// Makes <c>deep</c> in <paramref name="directory"/>, holding a chain of <paramref name="levels"/> directories of
+    /// 250-byte names with a file <c>f</c> at its end: beyond PATH_MAX (4,096 bytes) from about 16 levels. It is made a
+    /// step at a time (bash's cd -P goes by the name alone), as .NET cannot make it, nor remove it: use
+    /// <see cref="RemoveDeepAsync"/>. Returns the path of <c>deep</c>.
+    /// </summary>
+    public static async Task<string> CreateDeepAsync(string directory, int levels)
+    {
+        string name = new('n', 250);
+        using var make = System.Diagnostics.Process.Start("bash", ["-c", $"cd '{directory}' && mkdir deep && cd deep && for i in $(seq {levels}); do mkdir {name} && cd -P {name} || exit 1; done && echo deep > f"])!;
+        await make.WaitForExitAsync();
+        Assert.Equal(0, make.ExitCode);
+        return System.IO.Path.Combine(directory, "deep");
+    }
+
+    /// <summary>Removes what <see cref="CreateDeepAsync"/> made.</summary>
+    public static async Task RemoveDeepAsync(string deep)
+    {
+        using var remove = System.Diagnostics.Process.Start("rm", ["-rf", deep])!;
+        await remove.WaitForExitAsync();
+    }
+
     /// <summary>Asserts that two trees have the same entries, the same link targets and the same file bytes.</summary>
     public static void AssertSameTree(string expected, string actual)
     {
