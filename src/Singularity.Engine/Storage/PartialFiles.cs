@@ -14,11 +14,7 @@ public static class PartialFiles
     public static IReadOnlyList<PartialFileInfo> Find(string directory)
     {
         var found = new List<PartialFileInfo>();
-        // Partials are hidden files, so hidden entries are not skipped; links are. A received tree holds the links its
-        // sender chose, and following one would find (and clean) partials outside the destination, or loop: a link
-        // to '.' beside another makes the walk grow without end.
-        var options = new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.ReparsePoint, IgnoreInaccessible = true };
-        foreach (string part in Directory.EnumerateFiles(directory, "*" + Storage.PartialFile.PartSuffix, options))
+        foreach (string part in Named(directory, Storage.PartialFile.PartSuffix))
         {
             var info = new FileInfo(part);
             if (info.LinkTarget is not null || !IsPartialName(info.Name)) continue;
@@ -27,7 +23,7 @@ public static class PartialFiles
             var last = journalInfo.Exists && journalInfo.LastWriteTimeUtc > info.LastWriteTimeUtc ? journalInfo.LastWriteTimeUtc : info.LastWriteTimeUtc;
             found.Add(new PartialFileInfo(part, journalInfo.Exists ? journal : null, info.Length, last));
         }
-        foreach (string journal in Directory.EnumerateFiles(directory, "*" + Storage.ResumeJournal.StateSuffix, options))
+        foreach (string journal in Named(directory, Storage.ResumeJournal.StateSuffix))
         {
             if (!IsPartialName(Path.GetFileName(journal))) continue;
             string part = journal[..^Storage.ResumeJournal.StateSuffix.Length] + Storage.PartialFile.PartSuffix;
@@ -35,6 +31,26 @@ public static class PartialFiles
         }
         return [.. found.OrderBy(p => p.LastWriteUtc)];
     }
+
+    /// <summary>
+    /// The files below <paramref name="directory"/> whose names end in <paramref name="suffix"/>. Partials are hidden
+    /// files, so hidden entries are not skipped; links are. A received tree holds the links its sender chose, and
+    /// following one would find (and clean) partials outside the destination, or loop: a link to '.' beside another
+    /// makes the walk grow without end. Nor is anything taken deeper than a path the system takes (PATH_MAX, a tree made
+    /// a directory at a time), where .NET's walk would fail, and where no receiver writes.
+    /// </summary>
+    private static IEnumerable<string> Named(string directory, string suffix) =>
+        new System.IO.Enumeration.FileSystemEnumerable<string>(directory, static (ref System.IO.Enumeration.FileSystemEntry entry) => entry.ToFullPath(), Walk)
+        {
+            ShouldIncludePredicate = (ref System.IO.Enumeration.FileSystemEntry entry) => !entry.IsDirectory && entry.FileName.EndsWith(suffix, StringComparison.Ordinal) && Reachable(ref entry),
+            ShouldRecursePredicate = Reachable,
+        };
+
+    private static readonly EnumerationOptions Walk = new() { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.ReparsePoint, IgnoreInaccessible = true };
+
+    /// <summary>Whether a call takes the entry's path (its directory, a '/', its name, and the NUL: within PATH_MAX).</summary>
+    private static bool Reachable(ref System.IO.Enumeration.FileSystemEntry entry) =>
+        System.Text.Encoding.UTF8.GetByteCount(entry.Directory) + System.Text.Encoding.UTF8.GetByteCount(entry.FileName) + 2 <= Storage.SpecialFiles.LongestPath;
 
     /// <summary>Deletes partial files (and journals) not touched for <paramref name="olderThan"/>; returns what was removed. A partial being received right now is skipped.</summary>
     public static IReadOnlyList<PartialFileInfo> Clean(string directory, TimeSpan olderThan)

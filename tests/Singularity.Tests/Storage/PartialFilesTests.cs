@@ -30,6 +30,33 @@ public sealed class PartialFilesTests
         Assert.False(File.Exists(own));
     }
     /// <summary>
+    /// A tree deeper than a path the system takes (PATH_MAX, made a directory at a time) is walked down to where calls
+    /// still reach: the partials there are found and cleaned, where .NET's walk failed the listing (`sglty partials`,
+    /// recv --expire-partials) as an internal error.
+    /// </summary>
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task A_tree_deeper_than_a_path_the_system_takes_is_walked_where_calls_reach()
+    {
+        using var temp = new TempDirectory();
+        string destination = temp.Sub("dst");
+        string own = Path.Combine(destination, ".old.sglty-part");
+        File.WriteAllBytes(own, [4]);
+        File.SetLastWriteTimeUtc(own, DateTime.UtcNow.AddDays(-30));
+        string deep = await TestFiles.CreateDeepAsync(destination, levels: 17);
+        try
+        {
+            Assert.Equal(own, Assert.Single(PartialFiles.Find(destination)).Path);
+            Assert.Equal(own, Assert.Single(PartialFiles.Clean(destination, TimeSpan.FromDays(1))).Path);
+            Assert.False(File.Exists(own));
+        }
+        finally
+        {
+            await TestFiles.RemoveDeepAsync(deep);
+        }
+    }
+
+    /// <summary>
     /// A file whose resumable name would pass the system's path limit holds no partial there: looking for one says so,
     /// rather than failing the entry (a file near the limit, in place, is left as it is).
     /// </summary>
