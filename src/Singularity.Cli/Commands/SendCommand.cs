@@ -30,7 +30,7 @@ internal static partial class SendCommand
         var inFlight = CommonOptions.Size("--in-flight", "most bytes sent but not yet acknowledged; default 128MiB");
         var socketBuffer = CommonOptions.Size("--socket-buffer", "socket buffer size per lane; default 0 keeps the system's auto-tuning");
         var json = CommonOptions.Json("print one JSON object with the result on stdout at the end");
-        var encrypt = CommonOptions.Encrypt("aes-256-gcm (default), chacha20-poly1305, or none (only if the receiver allows it)");
+        var encrypt = CommonOptions.Encrypt("aes-256-gcm (default; none for a copy on this machine), chacha20-poly1305, or none (only if the receiver allows it)");
         var token = CommonOptions.Token($"the receiver's token when the URL has none (or ${SessionToken.EnvironmentVariable})");
         var tokenFile = CommonOptions.TokenFile();
         var retries = new Option<int?>("--retries") { HelpName = "N", Description = "reconnect and resume when the receiver goes away, restarts, is busy or its disk fills part way through (not when the first connection is refused, gets no answer within 10 s, or the host does not exist); give up after N retries in a row that move no data; default 5" };
@@ -756,7 +756,7 @@ internal static partial class SendCommand
                 lock (told) if (told.Count < MostHeldNotices) told.Add(line);
                 // How the send tuned itself is shown with -v alone (and logged), as rsync and scp say nothing of it.
                 if (!quiet && (options.ListSent || !SingularitySender.IsTuning(line))) Console.Error.WriteLine($"sglty: {Errors.Printable(line)}");
-                else if (quiet) lock (held) if (held.Count < MostHeldNotices) held.Add(line);
+                else if (quiet && !SingularitySender.IsTuning(line)) lock (held) if (held.Count < MostHeldNotices) held.Add(line);
                 log?.Write(Errors.Printable(line));
             };
             SendResult result;
@@ -768,6 +768,8 @@ internal static partial class SendCommand
                 try
                 {
                     result = await display.ShowAsync(() => SingularitySender.SendAsync(paths, url, options, display, events, sending.Token)).ConfigureAwait(false);
+                    // It went through (what it left out is named below): what was made for it stays.
+                    local?.Keep();
                     break;
                 }
                 catch (Exception) when (remote is { Ended.IsCancellationRequested: true } && !Errors.Interrupted)
@@ -1119,8 +1121,9 @@ internal static partial class SendCommand
     private static string Rate(long delivered, double seconds) => (delivered / seconds) switch
     {
         _ when delivered == 0 => "",
-        < 1e3 and var bytes => $": {bytes:0} B/s",
-        < 1e6 and var bytes => $": {bytes / 1e3:0.0} kB/s",
+        // Bounds as the figures round: 999.96 B/s reads 1.0 kB/s, not 1000 B/s.
+        < 999.5 and var bytes => $": {bytes:0} B/s",
+        < 999_950 and var bytes => $": {bytes / 1e3:0.0} kB/s",
         var bytes => $": {bytes / 1e6:0.0} MB/s ({bytes * 8 / 1e9:0.00} Gbit/s)",
     };
 

@@ -9,7 +9,7 @@ namespace Singularity.Engine;
 /// shards, checks and commits as to another machine. The target is taken as a send through ssh takes HOST:DIR: one
 /// file sent to a name that is not a directory (and does not end in '/') takes that name (<see cref="TransferOptions.FileName"/> of <see cref="Options"/>), in
 /// a directory that must be there; anything else goes into the target, a directory made if missing (the last one
-/// alone, unless makePath); a dry run makes nothing.
+/// alone, unless makePath); a dry run makes nothing, and a copy that does not go through leaves no directory it made.
 /// </summary>
 public sealed class LocalReceiver : IAsyncDisposable
 {
@@ -18,12 +18,16 @@ public sealed class LocalReceiver : IAsyncDisposable
     private readonly Task _serving;
     // A dry run's own empty directory, served where the target is not there; removed at the end.
     private readonly string? _standIn;
+    // The directories made for the copy, outermost first: removed at the end if still empty, unless it was kept.
+    private readonly List<string> _made;
+    private bool _kept;
 
-    private LocalReceiver(SingularityReceiver receiver, string landing, string? below, TransferOptions options, string? standIn, Action<string>? log)
+    private LocalReceiver(SingularityReceiver receiver, string target, TransferOptions options, string? standIn, List<string> made, Action<string>? log)
     {
         _receiver = receiver;
         _standIn = standIn;
-        Directory = landing;
+        _made = made;
+        Directory = target;
         Options = options;
         // What the sender is not told: the receiver's notices, and what it could not delete (the send says its log
         // names them, and here that log is this one).
@@ -33,30 +37,35 @@ public sealed class LocalReceiver : IAsyncDisposable
             foreach (string failure in result.DeletionFailures) log?.Invoke($"could not delete {failure}");
         };
         _serving = receiver.RunAsync(_stop.Token);
-        Url = receiver.Url with { Directory = below };
+        Url = receiver.Url;
     }
 
     /// <summary>The receiver's URL, its token included: what to send to.</summary>
     public ConnectionUrl Url { get; }
 
-    /// <summary>The directory the files go into.</summary>
+    /// <summary>The directory the files go into (a dry run's receiver serves one of its own in its place, where it is not there).</summary>
     public string Directory { get; }
 
     /// <summary>
     /// The options to send with: those given, with <see cref="TransferOptions.FileName"/> where one file is copied to
-    /// a name that is not a directory (<c>db.dump db-1206.dump</c>), and each earlier copy given as an absolute
-    /// directory (--link-dest) made relative to <see cref="Directory"/>.
+    /// a name that is not a directory (<c>db.dump db-1206.dump</c>), and each earlier copy (--link-dest and its kin)
+    /// relative to where the receiver writes.
     /// </summary>
     public TransferOptions Options { get; }
+
+    /// <summary>The copy went through: the directories made for it stay, as rsync leaves them, even empty (a directory's contents, none).</summary>
+    public void Keep() => _kept = true;
 
     /// <summary>
     /// Starts the receiver of a copy of <paramref name="paths"/> (here) to <paramref name="target"/> (here), on the
     /// loopback of <see cref="TransferOptions.AddressFamily"/>. It accepts plaintext unless
     /// <paramref name="options"/> asks for a cipher (a copy on one machine has no wire to protect), makes devices for
     /// <see cref="TransferOptions.Devices"/>, and makes what the target needs as rsync makes it (every missing
-    /// directory with <paramref name="makePath"/>). A target that cannot be used (its directory not there, a file where
-    /// a directory must be, inside a directory sent) is a <see cref="SingularityException"/>, before anything is made.
-    /// Notices of the receiver that a send is not told go to <paramref name="log"/>.
+    /// directory with <paramref name="makePath"/>). Earlier copies (--link-dest and its kin) are relative to the
+    /// target, as rsync takes them, or absolute, and may lie anywhere. A target that cannot be used (its directory not
+    /// there, a file where a directory must be, inside a directory sent, not writable) is a
+    /// <see cref="SingularityException"/>, and leaves nothing made. Notices of the receiver that a send is not told go
+    /// to <paramref name="log"/>.
     /// </summary>
     public static LocalReceiver Start(string target, IReadOnlyList<string> paths, TransferOptions? options = null, bool makePath = false, Action<string>? log = null)
     {
@@ -66,7 +75,7 @@ public sealed class LocalReceiver : IAsyncDisposable
         if (target.Length == 0) throw new SingularityException(ErrorCode.BadPath, "the copy's target is empty; name a directory, or a name for one file");
         // "DIR/", "DIR/." and "DIR/.." name a directory, whatever stands there, as they do to cp.
         bool namesDirectory = target.EndsWith('/') || target is "." or ".." || Path.GetFileName(target) is "." or "..";
-        string full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(target));
+        string full = Physical(target);
         string above = Path.GetDirectoryName(full) ?? full;
         string? fileName = !namesDirectory && !System.IO.Directory.Exists(full) && paths is [var only] && !options.Relative
             && !SourceScanner.ContentsOnly(only) && !System.IO.Directory.Exists(only) && Path.GetFileName(full).Length > 0
@@ -80,47 +89,31 @@ public sealed class LocalReceiver : IAsyncDisposable
         if (!makePath && !Path.Exists(full) && !System.IO.Directory.Exists(mustStand))
             throw new SingularityException(ErrorCode.BadPath, Path.Exists(mustStand) ? $"'{mustStand}' is not a directory" : $"'{mustStand}' is not there; make it first, or copy with --mkpath");
         foreach (string path in paths) RefuseInto(path, served, fileName is null && !SourceScanner.ContentsOnly(path));
+        // Each earlier copy where it lies, before a dry run's stand-in takes the target's place.
+        Func<string, string> fromTarget = earlier => Path.IsPathFullyQualified(earlier) ? earlier : Path.GetFullPath(Path.Join(served, earlier));
+        string[][] earlier = [[.. options.LinkDestinations.Select(fromTarget)], [.. options.CompareDestinations.Select(fromTarget)], [.. options.CopyDestinations.Select(fromTarget)]];
+        var made = new List<string>();
         string? standIn = null;
-        if (options.DryRun && !System.IO.Directory.Exists(served)) served = standIn = System.IO.Directory.CreateTempSubdirectory("sglty-dry-run-").FullName;
-        else if (!System.IO.Directory.Exists(served))
-        {
-            try
-            {
-                // As mkdir makes it, by the umask: the user's own directory, not a receiver's private one.
-                System.IO.Directory.CreateDirectory(served);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                string why = ex switch
-                {
-                    UnauthorizedAccessException => "permission denied",
-                    IOException io when StorageErrors.IsDiskFull(io) => "no space left",
-                    IOException { HResult: 30 } => "a read-only file system",
-                    _ => ex.Message,
-                };
-                throw new SingularityException(ErrorCode.IoError, $"cannot make '{served}' ({why}); make it first, or copy elsewhere", ex);
-            }
-        }
+        if (options.DryRun && !System.IO.Directory.Exists(served)) standIn = System.IO.Directory.CreateTempSubdirectory("sglty-dry-run-").FullName;
+        else if (!System.IO.Directory.Exists(served)) Make(served, made);
         try
         {
-            // Earlier copies (--link-dest and its kin) are relative to the target and must lie inside the directory the
-            // receiver serves: it serves the one that holds them all, as a copy to another machine serves a URL's
-            // directory and its siblings ("../2026-12-06"), and the files go below it by the URL's path.
-            string landing = SpecialFiles.RealPath(served) ?? served;
+            // Asked, not probed with a file: a copy that changes nothing leaves the target's time as it was.
+            int refused = options.DryRun ? 0 : SpecialFiles.MayWriteIn(served);
+            if (refused != 0)
+                throw new SingularityException(ErrorCode.IoError, $"cannot write in '{served}' ({Errno.ToException(refused).Message}); choose another target, or fix its permissions");
+            string landing = SpecialFiles.RealPath(standIn ?? served) ?? standIn ?? served;
+            Func<string, string> fromLanding = at => Path.GetRelativePath(landing, SpecialFiles.RealPath(at) ?? at);
             options = options with
             {
                 FileName = fileName,
-                LinkDestinations = [.. options.LinkDestinations.Select(earlier => Relative(earlier, landing))],
-                CompareDestinations = [.. options.CompareDestinations.Select(earlier => Relative(earlier, landing))],
-                CopyDestinations = [.. options.CopyDestinations.Select(earlier => Relative(earlier, landing))],
+                LinkDestinations = [.. earlier[0].Select(fromLanding)],
+                CompareDestinations = [.. earlier[1].Select(fromLanding)],
+                CopyDestinations = [.. earlier[2].Select(fromLanding)],
             };
-            string root = standIn is null
-                ? options.LinkDestinations.Concat(options.CompareDestinations).Concat(options.CopyDestinations).Aggregate(landing, (held, earlier) => Above(held, Path.GetFullPath(Path.Join(landing, earlier))))
-                : landing;
-            string? below = root == landing ? null : Path.GetRelativePath(root, landing);
             var receiver = SingularityReceiver.Start(new ReceiverOptions
             {
-                Directory = root,
+                Directory = standIn ?? served,
                 Listen = new IPEndPoint(Transport.Families.Loopback(options.AddressFamily), 0),
                 Transfer = new TransferOptions
                 {
@@ -128,62 +121,98 @@ public sealed class LocalReceiver : IAsyncDisposable
                     CongestionControl = options.CongestionControl,
                 },
                 MakeDevices = options.Devices,
+                EarlierCopiesRoot = "/",
+                ProbeDirectory = false,
             });
-            return new LocalReceiver(receiver, served, below, options, standIn, log);
+            return new LocalReceiver(receiver, served, options, standIn, made, log);
         }
         catch
         {
             if (standIn is not null) System.IO.Directory.Delete(standIn, recursive: true);
+            RemoveEmpty(made);
             throw;
         }
     }
 
     /// <summary>
+    /// Where <paramref name="target"/> leads, as mkdir and cp reach it: from the real directory of each name that
+    /// stands, so that ".." after a link climbs from where the link leads; the last name followed only where it leads
+    /// to a directory (a link to a file there is replaced, as rsync replaces it).
+    /// </summary>
+    private static string Physical(string target)
+    {
+        string at = Path.IsPathRooted(target) ? "/" : SpecialFiles.RealPath(Environment.CurrentDirectory) ?? Environment.CurrentDirectory;
+        string[] names = target.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        for (int i = 0; i < names.Length; i++)
+        {
+            if (names[i] == ".") continue;
+            if (names[i] == "..")
+            {
+                at = Path.GetDirectoryName(at) ?? "/";
+                continue;
+            }
+            at = Path.Join(at, names[i]);
+            if ((i < names.Length - 1 || System.IO.Directory.Exists(at)) && SpecialFiles.RealPath(at) is { } real) at = real;
+        }
+        return at;
+    }
+
+    /// <summary>Makes <paramref name="directory"/> and what is missing above it, as mkdir -p makes them (by the umask), each made added to <paramref name="made"/>.</summary>
+    private static void Make(string directory, List<string> made)
+    {
+        var missing = new Stack<string>();
+        for (string? at = directory; at is not null && !Path.Exists(at); at = Path.GetDirectoryName(at)) missing.Push(at);
+        try
+        {
+            foreach (string at in missing)
+            {
+                System.IO.Directory.CreateDirectory(at);
+                made.Add(at);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            RemoveEmpty(made);
+            string why = ex switch
+            {
+                UnauthorizedAccessException => "permission denied",
+                IOException io when StorageErrors.IsDiskFull(io) => "no space left",
+                IOException { HResult: 30 } => "a read-only file system",
+                _ => ex.Message,
+            };
+            throw new SingularityException(ErrorCode.IoError, $"cannot make '{directory}' ({why}); make it first, or copy elsewhere", ex);
+        }
+    }
+
+    /// <summary>Removes the directories in <paramref name="made"/> that hold nothing, the deepest first: a copy that did not go through leaves nothing it made for itself.</summary>
+    private static void RemoveEmpty(List<string> made)
+    {
+        for (int i = made.Count - 1; i >= 0; i--)
+        {
+            try { System.IO.Directory.Delete(made[i]); }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { break; }
+        }
+        made.Clear();
+    }
+
+    /// <summary>
     /// Refuses a copy of <paramref name="path"/> that would land inside itself: into <paramref name="served"/>, where a
     /// directory sent by its name (<paramref name="byName"/>) lands one level down. The scan would meet what the copy
-    /// writes, and send it again, deeper each time (cp refuses the same).
+    /// writes, and send it again, deeper each time (cp refuses the same). A link named as a source is judged by where
+    /// it leads, which the scan may follow.
     /// </summary>
     private static void RefuseInto(string path, string served, bool byName)
     {
         if (SpecialFiles.RealPath(Path.TrimEndingDirectorySeparator(path)) is not { } source || !System.IO.Directory.Exists(source)) return;
-        // A link named as a source is sent as a link, and what it leads to is not read: only "link/" is followed.
-        if (!SourceScanner.ContentsOnly(path) && new FileInfo(Path.TrimEndingDirectorySeparator(path)).LinkTarget is not null) return;
-        string landing = Reached(served);
-        if (byName) landing = Path.Join(landing, Path.GetFileName(source));
+        string landing = byName ? Path.Join(served, Path.GetFileName(Path.TrimEndingDirectorySeparator(path))) : served;
         if (landing == source || landing.StartsWith(source.EndsWith('/') ? source : source + "/", StringComparison.Ordinal))
             throw new SingularityException(ErrorCode.BadPath, $"cannot copy '{path}' into itself ('{landing}'); copy it elsewhere");
     }
 
-    /// <summary>An earlier copy's directory as the receiver takes it, relative to <paramref name="landing"/>: an absolute one made relative.</summary>
-    private static string Relative(string earlier, string landing) =>
-        Path.IsPathFullyQualified(earlier) ? Path.GetRelativePath(landing, SpecialFiles.RealPath(earlier) ?? earlier) : earlier;
-
-    /// <summary>The deepest directory that holds both absolute paths (by their names, as given).</summary>
-    private static string Above(string one, string other)
-    {
-        string[] a = one.Split('/', StringSplitOptions.RemoveEmptyEntries), b = other.Split('/', StringSplitOptions.RemoveEmptyEntries);
-        int same = 0;
-        while (same < a.Length && same < b.Length && a[same] == b[same]) same++;
-        return "/" + string.Join('/', a[..same]);
-    }
-
-    /// <summary>Where <paramref name="path"/> leads: the real path of what of it stands, with the names not there yet after it.</summary>
-    private static string Reached(string path)
-    {
-        var missing = new Stack<string>();
-        for (string? at = path; at is not null; at = Path.GetDirectoryName(at))
-        {
-            if (SpecialFiles.RealPath(at) is { } real)
-            {
-                foreach (string name in missing) real = Path.Join(real, name);
-                return real;
-            }
-            missing.Push(Path.GetFileName(at));
-        }
-        return path;
-    }
-
-    /// <summary>Stops the receiver once its session has ended, and removes a dry run's directory.</summary>
+    /// <summary>
+    /// Stops the receiver once its session has ended, and removes a dry run's directory, and, unless <see cref="Keep"/>
+    /// was called, the directories made for the copy that still hold nothing.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync().ConfigureAwait(false);
@@ -196,6 +225,7 @@ public sealed class LocalReceiver : IAsyncDisposable
         }
         await _receiver.DisposeAsync().ConfigureAwait(false);
         _stop.Dispose();
+        if (!_kept) RemoveEmpty(_made);
         if (_standIn is not null)
         {
             try { System.IO.Directory.Delete(_standIn, recursive: true); }

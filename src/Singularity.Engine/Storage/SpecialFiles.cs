@@ -922,6 +922,13 @@ internal static class SpecialFiles
         return handle is null ? null : new FileInfo($"/proc/self/fd/{handle.DangerousGetHandle()}").LinkTarget;
     }
 
+    /// <summary>
+    /// 0 where this process may make entries in the directory <paramref name="directory"/> (write and search, on a file
+    /// system not mounted read-only), asked without making anything there; else the error number. 0 elsewhere than on
+    /// Linux, where nothing is asked.
+    /// </summary>
+    public static int MayWriteIn(string directory) => !OperatingSystem.IsLinux() || access(directory, 2 | 1) == 0 ? 0 : Marshal.GetLastPInvokeError();
+
     /// <summary>PATH_MAX on Linux: the bytes of the longest path a call takes, its NUL included.</summary>
     public const int LongestPath = 4096;
 
@@ -1002,6 +1009,9 @@ internal static class SpecialFiles
     // open's mode, for a file it creates (open is variadic; the mode is its third argument).
     [DllImport("libc", EntryPoint = "open", SetLastError = true)]
     private static extern int open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags, uint mode);
+
+    [DllImport("libc", EntryPoint = "access", SetLastError = true)]
+    private static extern int access([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int mode);
 
     [DllImport("libc", EntryPoint = "linkat", SetLastError = true)]
     private static extern int linkat(int existingDirectory, [MarshalAs(UnmanagedType.LPUTF8Str)] string existing, int createdDirectory, [MarshalAs(UnmanagedType.LPUTF8Str)] string created, int flags);

@@ -46,6 +46,16 @@ public sealed record ReceiverOptions
     /// </summary>
     public bool ReturnMemoryWhenIdle { get; init; }
 
+    /// <summary>
+    /// Where a session's earlier copies (--link-dest and its kin) may lie: a directory at or above
+    /// <see cref="Directory"/>; null for <see cref="Directory"/> itself, where a sender holding the token may reach
+    /// nothing outside it. A copy on this machine (<see cref="LocalReceiver"/>) gives "/", as rsync takes any directory.
+    /// </summary>
+    internal string? EarlierCopiesRoot { get; init; }
+
+    /// <summary>Whether <see cref="SingularityReceiver.Start"/> proves it can write in <see cref="Directory"/> by making a file there (which moves its time); a copy on this machine asks without one.</summary>
+    internal bool ProbeDirectory { get; init; } = true;
+
     /// <summary>Flushes of finished files that take this long on average go to threads of their own, so lanes keep receiving (a disk's fsync); quicker ones stay on the lane.</summary>
     internal TimeSpan SlowFlush { get; init; } = TimeSpan.FromMicroseconds(200);
 

@@ -32,6 +32,8 @@ internal sealed partial class ReceiverSession
     // file is the one it names, which would land on itself (the manifest's entry tells).
     private bool _namedInHeld;
     private readonly string _receiverRoot;
+    // Where earlier copies may lie, where it is not _receiverRoot (ReceiverOptions.EarlierCopiesRoot).
+    private readonly string? _earlierRoot;
     // Directories of earlier copies whose unchanged files are linked rather than received (LinkDest); null for none.
     private LinkDestinations? _linkDests;
     private int _filesLinked, _filesCompared, _filesCopied;
@@ -209,6 +211,7 @@ internal sealed partial class ReceiverSession
         _slowFlushTicks = (long)(options.SlowFlush.TotalSeconds * Stopwatch.Frequency);
         _guard = new PathGuard(options.Directory, _limits);
         _receiverRoot = _guard.Root;
+        _earlierRoot = options.EarlierCopiesRoot;
         _holds = new OpenFileBudget(_limits.MaxOpenFiles, receiverHolds);
         _writing = new OpenFileBudget(_limits.MaxOpenFiles, receiverWriting);
         Remote = remote;
@@ -454,7 +457,10 @@ internal sealed partial class ReceiverSession
         if (!_opened || _entriesReceived != 0 || _linkDests is not null) throw new ProtocolViolationException("LinkDest outside its place: once, after OpenSession and before the manifest");
         // It links what the quick check finds unchanged; --checksum reads contents, which a link made from status alone would skip.
         if (!_skipUnchanged || _checksum) throw new ProtocolViolationException("LinkDest without the quick check it rests on, or with --checksum");
-        _linkDests = LinkDestinations.Resolve(_receiverRoot, _destination, LinkDestMessage.Decode(body, _limits), _earlierCopies);
+        _linkDests = _earlierRoot is null
+            ? LinkDestinations.Resolve(_receiverRoot, _destination, LinkDestMessage.Decode(body, _limits), _earlierCopies)
+            : LinkDestinations.Resolve(_earlierRoot, Path.GetRelativePath(_earlierRoot, Path.Join(SpecialFiles.RealPath(_receiverRoot) ?? _receiverRoot, _destination)) is var below && below != "." ? below : "",
+                LinkDestMessage.Decode(body, _limits), _earlierCopies);
         _notices.AddRange(_linkDests.Notices);
     }
 

@@ -82,7 +82,7 @@ public sealed class SingularityReceiver : IAsyncDisposable
         {
             CreatePrivately(directory);
             string probe = Path.Combine(directory, $".sglty-probe-{Environment.ProcessId}-{Guid.NewGuid():N}");
-            using (File.Create(probe, 1, FileOptions.DeleteOnClose)) { }
+            if (options.ProbeDirectory) using (File.Create(probe, 1, FileOptions.DeleteOnClose)) { }
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

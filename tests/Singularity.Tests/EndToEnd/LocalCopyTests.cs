@@ -162,6 +162,76 @@ public sealed class LocalCopyTests
         Assert.Equal(days, Directory.GetFileSystemEntries(snapshots).Select(Path.GetFileName).Order());
     }
 
+    /// <summary>
+    /// An earlier copy may lie anywhere, and be reached through a link, as rsync takes it; the receiver writes nothing
+    /// outside the target for it (no probe, no lock above), and a dry run into a target not there foresees the links.
+    /// </summary>
+    [Fact]
+    public async Task Earlier_copies_anywhere_or_through_a_link_are_used_and_nothing_above_the_target_is_touched()
+    {
+        using var temp = new TempDirectory();
+        string source = Tree(Path.Combine(temp.Path, "data"));
+        string old = Path.Combine(temp.Sub("elsewhere"), "day1");
+        var (exit, _, error) = await SgltyProcess.RunAsync("send", source + "/", old);
+        Assert.True(exit == 0, error);
+        string snapshots = temp.Sub("snapshots");
+        File.CreateSymbolicLink(Path.Combine(snapshots, "latest"), old);
+        var then = new DateTime(2020, 1, 2, 3, 4, 5, DateTimeKind.Utc);
+        Directory.SetLastWriteTimeUtc(temp.Path, then);
+        Directory.SetLastWriteTimeUtc(snapshots, then);
+
+        (exit, _, error) = await SgltyProcess.RunAsync("send", source + "/", Path.Combine(snapshots, "day2"), "--link-dest", "../latest", "-n");
+        Assert.True(exit == 0, error);
+        Assert.Contains("would send 0 files (4 unchanged", error);
+        Assert.False(Path.Exists(Path.Combine(snapshots, "day2")));
+        Assert.Equal(then, Directory.GetLastWriteTimeUtc(snapshots));
+
+        (exit, _, error) = await SgltyProcess.RunAsync("send", source + "/", Path.Combine(snapshots, "day2"), "--link-dest", "../latest");
+        Assert.True(exit == 0, error);
+        TestFiles.AssertSameTree(source, Path.Combine(snapshots, "day2"));
+        Assert.Equal(SpecialFiles.IdentityOf(Path.Combine(old, "big.bin"))!.Value.Inode, SpecialFiles.IdentityOf(Path.Combine(snapshots, "day2", "big.bin"))!.Value.Inode);
+        Assert.Equal(then, Directory.GetLastWriteTimeUtc(temp.Path));
+
+        // A dry run, and a copy that changes nothing, leave the target's own time as it was.
+        string day2 = Path.Combine(snapshots, "day2");
+        Directory.SetLastWriteTimeUtc(day2, then);
+        foreach (string[] more in (string[][])[["-n"], []])
+        {
+            (exit, _, error) = await SgltyProcess.RunAsync(["send", source + "/", day2, .. more]);
+            Assert.True(exit == 0, error);
+            Assert.Equal(then, Directory.GetLastWriteTimeUtc(day2));
+        }
+    }
+
+    /// <summary>
+    /// The target is reached as mkdir and cp reach it: ".." after a link climbs from where the link leads. A source
+    /// that is a link to a directory the target lies in is refused as its directory is, and a copy refused leaves
+    /// nothing it made.
+    /// </summary>
+    [Fact]
+    public async Task A_target_is_reached_as_mkdir_reaches_it_and_a_refused_copy_leaves_nothing()
+    {
+        using var temp = new TempDirectory();
+        string source = Tree(Path.Combine(temp.Path, "data"));
+        string real = temp.Sub("real/inner");
+        File.CreateSymbolicLink(Path.Combine(temp.Sub("links"), "deep"), real);
+
+        var (exit, _, error) = await SgltyProcess.RunInAsync(Path.Combine(temp.Path, "links"), "send", Path.Combine(source, "a", "one.txt"), "deep/../made/");
+        Assert.True(exit == 0, error);
+        TestFiles.AssertSameBytes(Path.Combine(source, "a", "one.txt"), Path.Combine(temp.Path, "real", "made", "one.txt"));
+        Assert.False(Path.Exists(Path.Combine(temp.Path, "links", "made")));
+
+        File.CreateSymbolicLink(Path.Combine(temp.Path, "link-to-data"), source);
+        (exit, _, error) = await SgltyProcess.RunAsync("send", Path.Combine(temp.Path, "link-to-data"), Path.Combine(source, "a", "new"));
+        Assert.True(exit == 3, error);
+        Assert.Contains("into itself", error);
+        Assert.False(Path.Exists(Path.Combine(source, "a", "new")));
+
+        (exit, _, error) = await SgltyProcess.RunAsync("send", Path.Combine(temp.Path, "not-there") + "/", Path.Combine(temp.Path, "copy"));
+        Assert.True(exit == 3, error);
+        Assert.False(Path.Exists(Path.Combine(temp.Path, "copy")));
+    }
+
     /// <summary>A copy stopped part way (Ctrl-C) keeps what arrived, and the same copy again sends only the rest.</summary>
     [Fact]
     public async Task A_copy_interrupted_part_way_resumes_what_arrived()
