@@ -12,7 +12,7 @@ internal static partial class SendCommand
 {
     public static Command Create()
     {
-        var paths = new Argument<string[]>("PATH") { Description = "files or directories to send; a directory ending in '/' sends its contents; without --to, the last is where to: [USER@]HOST:DIR or a URL; or, when all the others are [USER@]HOST:PATH on one machine, where they go here: a directory, or a name for one path (a pull, as scp and rsync take one); or, when all are here, where a copy on this machine goes, taken the same way (as cp, scp and rsync copy)", Arity = ArgumentArity.OneOrMore };
+        var paths = new Argument<string[]>("PATH") { Description = "files or directories to send; a directory ending in '/' sends its contents; without --to, the last is where to: [USER@]HOST:DIR or a URL; or, when all the others are [USER@]HOST:PATH on one machine, where they go here: a directory, or a name for one path (a pull, as scp and rsync take one); or, when all are here, where a copy on this machine goes, taken as rsync takes it", Arity = ArgumentArity.OneOrMore };
         var to = new Option<string>("--to") { HelpName = "URL", Description = "the receiver's URL, as printed by `sglty recv` (sglty://HOST:PORT/); a path added to it names a directory below the receiver's to send into, created if missing (sglty://HOST:PORT/backups/web1/); or [USER@]HOST:DIR, as scp and rsync write it: sglty starts a receiver in DIR on HOST through ssh (-e), which sglty must be installed on, and the files travel over a TCP port of its own there (--remote-listen)" };
         var rsh = new Option<string>("--rsh", "-e") { HelpName = "COMMAND", Description = $"with a [USER@]HOST:DIR destination, the remote shell that starts the receiver there (with [USER@]HOST:PATH sources, the send there), as rsync -e: 'ssh -p 2222 -i ~/.ssh/backup' (split at spaces; quotes keep a word whole); default ${RshVariable}, else ssh" };
         var sgltyPath = new Option<string>("--sglty-path") { HelpName = "PROGRAM", Description = "with a [USER@]HOST:DIR destination (or [USER@]HOST:PATH sources), what runs sglty there, as rsync --rsync-path ('/opt/sglty/sglty', 'sudo sglty'); default sglty on the PATH of a login there, else ~/sglty/sglty" };
@@ -165,7 +165,7 @@ internal static partial class SendCommand
                 // With --to, every PATH is a source, and one that is not here is told as missing by the scan.
                 var there = result.GetValue(to) is null ? RemoteSource(sources) : null;
                 bool pulls = destination is null && Pull(sources) is not null;
-                // Two paths or more here, the last where they go: a copy on this machine, as cp, rsync and scp make one.
+                // Two paths or more here, the last where they go: a copy on this machine, as rsync makes one.
                 bool copies = destination is null && there is null && !pulls && sources is [_, _, ..] && !IsHostAndPort(sources[^1]);
                 sourcesGiven = pulls || copies ? sources.Length - 1 : sources.Length;
                 if (there is { } elsewhere && !pulls)
@@ -685,7 +685,7 @@ internal static partial class SendCommand
         : paths.Length >= 2 && (paths[^1].StartsWith(ConnectionUrl.Scheme + "://", StringComparison.OrdinalIgnoreCase) || RemoteTarget.TryParse(paths[^1], out _)) ? (paths[^1], paths[..^1])
         : (null, paths);
 
-    /// <summary>Sends to <paramref name="to"/>: a URL, or the [USER@]HOST:DIR <paramref name="throughShell"/> holds, read, with the shell that starts its receiver.</summary>
+    /// <summary>Sends to <paramref name="to"/>: a URL, or the [USER@]HOST:DIR <paramref name="throughShell"/> holds, read, with the shell that starts its receiver; or, with <paramref name="copy"/>, to a receiver of its own here.</summary>
     private static async Task<int> RunAsync(string[] paths, (string File, bool NulSeparated)? filesFrom, string? to, (RemoteTarget Target, RemoteShell Shell)? throughShell, (string Target, bool MakePath)? copy, TransferOptions options, List<(Option Option, string Value)> patterns, string? token, string? tokenFile, bool untilStdinCloses, SendOutput output, CancellationToken cancellationToken)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -1118,14 +1118,8 @@ internal static partial class SendCommand
 
     /// <summary>The summary's rate, left out where nothing travelled (everything was there already), which would read as a stalled link.</summary>
     // Below a MB a second (a few small files), in kB or bytes a second, which a rate of 0.0 MB/s would hide.
-    private static string Rate(long delivered, double seconds) => (delivered / seconds) switch
-    {
-        _ when delivered == 0 => "",
-        // Bounds as the figures round: 999.96 B/s reads 1.0 kB/s, not 1000 B/s.
-        < 999.5 and var bytes => $": {bytes:0} B/s",
-        < 999_950 and var bytes => $": {bytes / 1e3:0.0} kB/s",
-        var bytes => $": {bytes / 1e6:0.0} MB/s ({bytes * 8 / 1e9:0.00} Gbit/s)",
-    };
+    private static string Rate(long delivered, double seconds) =>
+        delivered == 0 ? "" : $": {Speed.Of(delivered / seconds)}{(delivered / seconds >= Speed.OneMegabyte ? $" ({delivered * 8 / seconds / 1e9:0.00} Gbit/s)" : "")}";
 
     /// <summary>
     /// What the rates are taken over: the bytes of the files that travelled, or the payload put on the wire when that

@@ -160,7 +160,7 @@ internal sealed class ProgressDisplay(string cipher, bool bar = true, bool quiet
         // Over the whole send, retries and their pauses included, as the bytes are.
         double rate = carried / Math.Max(elapsed.TotalSeconds, 1e-9);
         double eta = rate > 0 ? (p.TotalBytes - p.BytesAcknowledged) / rate : double.NaN;
-        return $"{rate / 1e6:0.0} MB/s, eta {(double.IsNaN(eta) ? "?" : $"{eta:0} s")}";
+        return $"{Speed.Of(rate)}, eta {(double.IsNaN(eta) ? "?" : $"{eta:0} s")}";
     }
 
     /// <summary>The bar's rate and time left, from the bytes carried, where Spectre's own columns would count what the receiver already held as a burst.</summary>

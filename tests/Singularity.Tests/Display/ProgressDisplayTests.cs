@@ -40,6 +40,19 @@ public sealed class ProgressDisplayTests
         Assert.Equal("progress: 5.00 MiB of 60.00 MiB, 0/1 files, 2.6 MB/s, eta 22 s, 4 lanes, none", display.Line(TimeSpan.FromSeconds(2)));
     }
 
+    /// <summary>A slow send (a --bwlimit of a few kB, a link that crawls) states its rate in kB/s or B/s, where 0.0 MB/s would say nothing moves.</summary>
+    [Theory]
+    [InlineData(40_000, "40.0 kB/s, eta 25 s")]
+    [InlineData(900, "900 B/s, eta 1164 s")]
+    [InlineData(999_960, "1.0 MB/s, eta 0 s")]
+    public void A_slow_send_states_its_rate_in_kilobytes_or_bytes(long carried, string pace)
+    {
+        var display = new ProgressDisplay("none", bar: false);
+        display.Report(new TransferProgress(MiB, carried, carried, 1, 0, 4, TimeSpan.FromSeconds(1)));
+
+        Assert.EndsWith($", 0/1 files, {pace}, 4 lanes, none", display.Line(TimeSpan.FromSeconds(1)));
+    }
+
     /// <summary>The holes of a sparse file, named rather than sent, count as carried: a file mostly hole is not read as hours away.</summary>
     [Fact]
     public void Holes_named_count_as_carried()
