@@ -2,7 +2,8 @@
 # A copy on this machine (`sglty send SRC DIR`, no receiver of one's own): a tree of FILES files of 1-64 KiB (as
 # compare.sh makes its tree) and one file of BIG_MIB MiB, copied by sglty, by rsync -a (its local copy, no daemon)
 # and by cp -r (one process, no network, nothing checked: the destination's bound), each ROUNDS times (3 unless set)
-# into an empty destination, in alternating order. Every copy is compared with its source.
+# into an empty destination, in alternating order. Every copy is compared with its source. DIR holds the file and
+# one copy at a time (8 GiB by default).
 # Usage: [ROUNDS=N] bench/local.sh [FILES] [BIG_MIB] [DIR]   (as root: installs rsync)
 set -euo pipefail
 files=${1:-20000}
@@ -51,7 +52,7 @@ for what in tree big; do
     for round in $(seq "$rounds"); do
         for tool in $(alternating "$round" sglty rsync cp); do
             case $tool in
-                sglty) run "$what" "sglty send SRC DIR" "$copy" "$sglty" send "$source_path" "$copy/" -q ;;
+                sglty) run "$what" "sglty send -a SRC DIR" "$copy" "$sglty" send -a "$source_path" "$copy/" -q ;;
                 rsync) run "$what" "rsync -a SRC DIR" "$copy" rsync -a "$source_path" "$copy/" ;;
                 cp) run "$what" "cp -r SRC DIR" "$copy" cp -r "$source_path" "$copy/" ;;
             esac

@@ -260,7 +260,7 @@ internal static class RecvCommand
         if (result.OwnersNotSet > 0) unchanged += $"; {Count.Of(result.OwnersNotSet, "entry", "entries")} kept this receiver's owner (the system refused the sender's)";
         if (result.DevicesSkipped > 0) unchanged += $"; {Count.Of(result.DevicesSkipped, "device", "devices")} skipped (start the receiver with --devices, as root, to make them)";
         if (result.XattrsNotSet > 0) unchanged += $"; {Count.Of(result.XattrsNotSet, "entry", "entries")} lacked some of the sender's extended attributes or ACLs (the file system or the system refused them; the first: '{Errors.Printable(result.FirstXattrsNotSet ?? "")}')";
-        return $"session {id} from {result.Remote}{into} ({CipherSuites.Name(result.Cipher)}): {Count.Of(result.Files, "file")}{unchanged}, {ByteSize.Format(result.Bytes)} in {seconds:0.00} s ({result.Bytes / seconds / 1e6:0.0} MB/s)";
+        return $"session {id} from {result.Remote}{into} ({CipherSuites.Name(result.Cipher)}): {Count.Of(result.Files, "file")}{unchanged}, {ByteSize.Format(result.Bytes)} in {seconds:0.00} s ({Speed.Of(result.Bytes / seconds)})";
     }
 
     private static void WriteJson(ReceiveResult result)

@@ -9,7 +9,7 @@ namespace Singularity.Engine;
 /// shards, checks and commits as to another machine. The target is taken as a send through ssh takes HOST:DIR: one
 /// file sent to a name that is not a directory (and does not end in '/') takes that name (<see cref="TransferOptions.FileName"/> of <see cref="Options"/>), in
 /// a directory that must be there; anything else goes into the target, a directory made if missing (the last one
-/// alone, unless makePath); a dry run makes nothing, and a copy that does not go through leaves no directory it made.
+/// alone, unless makePath); a dry run makes nothing, and a copy that does not go through leaves no empty directory it made.
 /// </summary>
 public sealed class LocalReceiver : IAsyncDisposable
 {
@@ -77,7 +77,8 @@ public sealed class LocalReceiver : IAsyncDisposable
         bool namesDirectory = target.EndsWith('/') || target is "." or ".." || Path.GetFileName(target) is "." or "..";
         string full = Physical(target);
         string above = Path.GetDirectoryName(full) ?? full;
-        string? fileName = !namesDirectory && !System.IO.Directory.Exists(full) && paths is [var only] && !options.Relative
+        // Not with --delete-missing-args, whose one name may stand for what is gone: the send names no file then.
+        string? fileName = !namesDirectory && !System.IO.Directory.Exists(full) && paths is [var only] && !options.Relative && !options.DeleteMissingArgs
             && !SourceScanner.ContentsOnly(only) && !System.IO.Directory.Exists(only) && Path.GetFileName(full).Length > 0
             ? Path.GetFileName(full) : null;
         string served = fileName is null ? full : above;
@@ -94,7 +95,7 @@ public sealed class LocalReceiver : IAsyncDisposable
         string[][] earlier = [[.. options.LinkDestinations.Select(fromTarget)], [.. options.CompareDestinations.Select(fromTarget)], [.. options.CopyDestinations.Select(fromTarget)]];
         var made = new List<string>();
         string? standIn = null;
-        if (options.DryRun && !System.IO.Directory.Exists(served)) standIn = System.IO.Directory.CreateTempSubdirectory("sglty-dry-run-").FullName;
+        if (options.DryRun && !System.IO.Directory.Exists(served)) standIn = StandIn();
         else if (!System.IO.Directory.Exists(served)) Make(served, made);
         try
         {
@@ -152,9 +153,23 @@ public sealed class LocalReceiver : IAsyncDisposable
                 continue;
             }
             at = Path.Join(at, names[i]);
-            if ((i < names.Length - 1 || System.IO.Directory.Exists(at)) && SpecialFiles.RealPath(at) is { } real) at = real;
+            // Only a directory, or a link to one, is opened to be followed: a FIFO or a device on the way is not.
+            if (System.IO.Directory.Exists(at) && SpecialFiles.RealPath(at) is { } real) at = real;
         }
         return at;
+    }
+
+    /// <summary>A dry run's own empty directory, in the temp directory, served where the target is not there.</summary>
+    private static string StandIn()
+    {
+        try
+        {
+            return System.IO.Directory.CreateTempSubdirectory("sglty-dry-run-").FullName;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new SingularityException(ErrorCode.IoError, $"a dry run into a target not there works in an empty directory of its own, which cannot be made in '{Path.GetTempPath()}' ({ex.Message}); set TMPDIR to a directory that can hold one", ex);
+        }
     }
 
     /// <summary>Makes <paramref name="directory"/> and what is missing above it, as mkdir -p makes them (by the umask), each made added to <paramref name="made"/>.</summary>
@@ -203,14 +218,15 @@ public sealed class LocalReceiver : IAsyncDisposable
     /// </summary>
     private static void RefuseInto(string path, string served, bool byName)
     {
-        if (SpecialFiles.RealPath(Path.TrimEndingDirectorySeparator(path)) is not { } source || !System.IO.Directory.Exists(source)) return;
+        // A directory alone, or a link to one, is opened to be followed: a FIFO named as a source would hold the open.
+        if (!System.IO.Directory.Exists(path) || SpecialFiles.RealPath(Path.TrimEndingDirectorySeparator(path)) is not { } source) return;
         string landing = byName ? Path.Join(served, Path.GetFileName(Path.TrimEndingDirectorySeparator(path))) : served;
         if (landing == source || landing.StartsWith(source.EndsWith('/') ? source : source + "/", StringComparison.Ordinal))
             throw new SingularityException(ErrorCode.BadPath, $"cannot copy '{path}' into itself ('{landing}'); copy it elsewhere");
     }
 
     /// <summary>
-    /// Stops the receiver once its session has ended, and removes a dry run's directory, and, unless <see cref="Keep"/>
+    /// Stops the receiver, waiting for a session still running, and removes a dry run's directory, and, unless <see cref="Keep"/>
     /// was called, the directories made for the copy that still hold nothing.
     /// </summary>
     public async ValueTask DisposeAsync()

@@ -431,7 +431,7 @@ internal static class SourceScanner
                 // Deeper than a path the system takes: left out and named, as rsync names what it cannot open.
                 if (SpecialFiles.TooLongForTheSystem(full))
                 {
-                    if (exclude?.Excludes(relative, isDirectory: false) == true || exclude?.Excludes(relative, isDirectory: true) == true) continue;
+                    if (exclude?.Excludes(relative, isDirectory: listed is DirectoryInfo) == true) continue;
                     string reason = $"its path is longer than the system takes ({SpecialFiles.LongestPath:N0} bytes, from the root)";
                     notSent.Add(new NotSentEntry(relative, reason) { IsDirectory = listed is DirectoryInfo });
                     skipped?.Invoke($"not sending '{relative}': {reason}");

@@ -934,11 +934,12 @@ internal static class SpecialFiles
 
     /// <summary>
     /// Whether no call takes <paramref name="fullPath"/> whole: a tree made a directory at a time can go deeper than
-    /// PATH_MAX, and .NET lists what lies there with an empty FullName, which its own calls refuse as no path.
+    /// PATH_MAX, and .NET lists what lies there with an empty FullName, which its own calls refuse as no path. Linux's
+    /// limit is known here; elsewhere only the empty FullName tells.
     /// </summary>
     public static bool TooLongForTheSystem(string fullPath) =>
         // A char is at most 3 bytes of UTF-8 (a pair of surrogates 4): most paths are told by their length alone.
-        fullPath.Length == 0 || (fullPath.Length * 3 >= LongestPath && System.Text.Encoding.UTF8.GetByteCount(fullPath) >= LongestPath);
+        fullPath.Length == 0 || (OperatingSystem.IsLinux() && fullPath.Length * 3 >= LongestPath && System.Text.Encoding.UTF8.GetByteCount(fullPath) >= LongestPath);
 
     /// <summary>The user this process runs as: what a file it creates belongs to.</summary>
     public static uint EffectiveUser => geteuid();

@@ -121,7 +121,6 @@ public sealed class LocalCopyTests
 
         Assert.True(exit == 1, error);
         Assert.Contains(expected, error);
-        Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(temp.Path, "dst")));
     }
 
     [Fact]
@@ -164,7 +163,8 @@ public sealed class LocalCopyTests
 
     /// <summary>
     /// An earlier copy may lie anywhere, and be reached through a link, as rsync takes it; the receiver writes nothing
-    /// outside the target for it (no probe, no lock above), and a dry run into a target not there foresees the links.
+    /// outside the target for it (the directories above keep their times), and a dry run into a target not there
+    /// foresees the links.
     /// </summary>
     [Fact]
     public async Task Earlier_copies_anywhere_or_through_a_link_are_used_and_nothing_above_the_target_is_touched()
@@ -230,6 +230,31 @@ public sealed class LocalCopyTests
         (exit, _, error) = await SgltyProcess.RunAsync("send", Path.Combine(temp.Path, "not-there") + "/", Path.Combine(temp.Path, "copy"));
         Assert.True(exit == 3, error);
         Assert.False(Path.Exists(Path.Combine(temp.Path, "copy")));
+    }
+
+    /// <summary>
+    /// Sources that are not regular files or directories are never opened to judge the target: a FIFO named as a
+    /// source is refused, as any send refuses it without --specials, where the copy waited on its open for ever. One name gone with
+    /// --delete-missing-args is no file to name: the target is a directory, where it was refused as --file-name.
+    /// </summary>
+    [Fact]
+    public async Task A_fifo_named_as_a_source_is_skipped_and_a_missing_arg_names_no_file()
+    {
+        using var temp = new TempDirectory();
+        string fifo = TestFiles.CreateFifo(Path.Combine(temp.Path, "pipe"));
+        string into = temp.Sub("dst");
+
+        using var copy = SgltyProcess.Start("send", fifo, into);
+        var (exit, _, error) = await SgltyProcess.FinishAsync(copy, hang: TimeSpan.FromMinutes(1));
+
+        Assert.True(exit != 0, error);
+        Assert.Contains("it is a FIFO; send it with --specials", error);
+        Assert.Empty(Directory.GetFileSystemEntries(into));
+
+        // The target is then a directory, made as rsync makes one, which the deletion finds nothing in.
+        (exit, _, error) = await SgltyProcess.RunAsync("send", "--delete-missing-args", Path.Combine(temp.Path, "gone.txt"), Path.Combine(into, "newname"));
+        Assert.True(exit == 0, error);
+        Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(into, "newname")));
     }
 
     /// <summary>A copy stopped part way (Ctrl-C) keeps what arrived, and the same copy again sends only the rest.</summary>

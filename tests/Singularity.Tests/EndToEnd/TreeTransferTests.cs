@@ -236,6 +236,11 @@ public sealed class TreeTransferTests
             Assert.StartsWith("its path is longer than the system takes", left.Reason);
             Assert.Equal(1, result.FilesTransferred);
             TestFiles.AssertSameBytes(kept, Path.Combine(destination, "tree", "a.txt"));
+
+            // Rules that take every directory and leave out other files take it as the directory it is: named still.
+            result = await SingularitySender.SendAsync([tree], receiver.Url, new TransferOptions { Exclude = ["+ */", "+ *.txt", "- *"] });
+            Assert.True((await receiver.NextResultAsync()).Succeeded);
+            Assert.Equal(left.Path, Assert.Single(result.NotSent).Path);
         }
         finally
         {
