@@ -155,7 +155,8 @@ internal sealed class ExtraneousEntries(Func<string, string, bool> kept, Action 
         // as rsync's rmdir leaves them.
         if (SpecialFiles.TooLongForTheSystem(entry.FullName))
         {
-            Fail(path.Length > 80 ? path[..80] + "..." : path, $"its path is longer than the system takes ({SpecialFiles.LongestPath:N0} bytes with the destination's); delete it by hand, a directory at a time");
+            // Cut where no character of two UTF-16 units would be split.
+            Fail(path.Length > 80 ? path[..(char.IsHighSurrogate(path[79]) ? 79 : 80)] + "..." : path, $"its path is longer than the system takes ({SpecialFiles.LongestPath:N0} bytes with the destination's); delete it by hand, a directory at a time");
             return false;
         }
         bool realDirectory = entry is DirectoryInfo && (entry.Attributes & FileAttributes.ReparsePoint) == 0;

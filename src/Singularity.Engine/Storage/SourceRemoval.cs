@@ -96,7 +96,7 @@ internal static class SourceRemoval
         if (error == Errno.WouldBlock)
         {
             if (!receiverThere) return;
-            throw new SingularityException(ErrorCode.BadPath, $"'{directory}' is locked as a receiver locks its destination (a running sglty recv, or this copy's own): what '{path}' sends would land where it is read, and --remove-source-files would then delete the only copy; send to another destination, or stop that receiver");
+            throw new SingularityException(ErrorCode.BadPath, $"'{directory}' is locked as a receiver locks its destination (a running sglty recv, or this copy's own): what '{path}' sends would land where it is read, and --remove-source-files would then delete the only copy; send to another destination (or stop a recv running there)");
         }
         throw new SingularityException(ErrorCode.BadPath, $"cannot lock '{directory}' ({Errno.ToException(error).Message}), which shows whether a receiver writes where '{path}' would land: --remove-source-files needs to open that directory for reading and lock it");
     }

@@ -257,6 +257,35 @@ public sealed class LocalCopyTests
         Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(into, "newname")));
     }
 
+    /// <summary>
+    /// What a copy's deletion could not delete is printed here, as its receiver is this process; past the 100 a
+    /// receiver names, the line says so. (Trees deeper than a path the system takes are what even root cannot delete.)
+    /// </summary>
+    [Fact]
+    public async Task What_a_copy_could_not_delete_is_named_here_the_first_hundred()
+    {
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src");
+        TestFiles.Create(Path.Combine(source, "kept"), 100, seed: 11);
+        string target = temp.Sub("dst");
+        var deep = new List<string>();
+        try
+        {
+            for (int i = 0; i <= 100; i++) deep.Add(await TestFiles.CreateDeepAsync(temp.Sub($"dst/d{i}"), levels: 17));
+
+            var (exit, _, error) = await SgltyProcess.RunAsync("send", source + "/", target, "--delete");
+
+            Assert.True(exit == 23, error);
+            Assert.Equal(100, error.Split('\n').Count(line => line.StartsWith("sglty: could not delete 'd", StringComparison.Ordinal)));
+            Assert.Contains("sglty: error: 101 entries at the receiver could not be deleted; the first 100 named above", error);
+            Assert.True(File.Exists(Path.Combine(target, "kept")));
+        }
+        finally
+        {
+            foreach (string chain in deep) await TestFiles.RemoveDeepAsync(chain);
+        }
+    }
+
     /// <summary>A copy stopped part way (Ctrl-C) keeps what arrived, and the same copy again sends only the rest.</summary>
     [Fact]
     public async Task A_copy_interrupted_part_way_resumes_what_arrived()
