@@ -130,7 +130,7 @@ public sealed class LocalReceiver : IAsyncDisposable
         catch
         {
             if (standIn is not null) System.IO.Directory.Delete(standIn, recursive: true);
-            RemoveEmpty(made);
+            MadeDirectories.RemoveEmpty(made);
             throw;
         }
     }
@@ -175,11 +175,9 @@ public sealed class LocalReceiver : IAsyncDisposable
     /// <summary>Makes <paramref name="directory"/> and what is missing above it, as mkdir -p makes them (by the umask), each made added to <paramref name="made"/>.</summary>
     private static void Make(string directory, List<string> made)
     {
-        var missing = new Stack<string>();
-        for (string? at = directory; at is not null && !Path.Exists(at); at = Path.GetDirectoryName(at)) missing.Push(at);
         try
         {
-            foreach (string at in missing)
+            foreach (string at in MadeDirectories.Missing(directory))
             {
                 System.IO.Directory.CreateDirectory(at);
                 made.Add(at);
@@ -187,27 +185,9 @@ public sealed class LocalReceiver : IAsyncDisposable
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            RemoveEmpty(made);
-            string why = ex switch
-            {
-                UnauthorizedAccessException => "permission denied",
-                IOException io when StorageErrors.IsDiskFull(io) => "no space left",
-                IOException { HResult: 30 } => "a read-only file system",
-                _ => ex.Message,
-            };
-            throw new SingularityException(ErrorCode.IoError, $"cannot make '{directory}' ({why}); make it first, or copy elsewhere", ex);
+            MadeDirectories.RemoveEmpty(made);
+            throw new SingularityException(ErrorCode.IoError, $"cannot make '{directory}' ({StorageErrors.Why(ex)}); make it first, or copy elsewhere", ex);
         }
-    }
-
-    /// <summary>Removes the directories in <paramref name="made"/> that hold nothing, the deepest first: a copy that did not go through leaves nothing it made for itself.</summary>
-    private static void RemoveEmpty(List<string> made)
-    {
-        for (int i = made.Count - 1; i >= 0; i--)
-        {
-            try { System.IO.Directory.Delete(made[i]); }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { break; }
-        }
-        made.Clear();
     }
 
     /// <summary>
@@ -221,7 +201,7 @@ public sealed class LocalReceiver : IAsyncDisposable
         // A directory alone, or a link to one, is opened to be followed: a FIFO named as a source would hold the open.
         if (!System.IO.Directory.Exists(path) || SpecialFiles.RealPath(Path.TrimEndingDirectorySeparator(path)) is not { } source) return;
         string landing = byName ? Path.Join(served, Path.GetFileName(Path.TrimEndingDirectorySeparator(path))) : served;
-        if (landing == source || landing.StartsWith(source.EndsWith('/') ? source : source + "/", StringComparison.Ordinal))
+        if (landing == source || PathGuard.IsBelow(source, landing))
             throw new SingularityException(ErrorCode.BadPath, $"cannot copy '{path}' into itself ('{landing}'); copy it elsewhere");
     }
 
@@ -241,7 +221,7 @@ public sealed class LocalReceiver : IAsyncDisposable
         }
         await _receiver.DisposeAsync().ConfigureAwait(false);
         _stop.Dispose();
-        if (!_kept) RemoveEmpty(_made);
+        if (!_kept) MadeDirectories.RemoveEmpty(_made);
         if (_standIn is not null)
         {
             try { System.IO.Directory.Delete(_standIn, recursive: true); }

@@ -76,7 +76,7 @@ internal sealed class PullTarget
             if (namesFile && File.Exists(full) && new FileInfo(full).LinkTarget is null) Placeholder(full, Path.Combine(standIn, name));
             return new PullTarget(standIn, namesFile ? name : null, null, standIn, []);
         }
-        var made = Missing(served);
+        var made = MadeDirectories.Missing(served);
         System.IO.Directory.CreateDirectory(served);
         if (!namesFile) return new PullTarget(served, null, null, null, made);
         string staging = Path.Combine(above, $".{name}.sglty-pull");
@@ -146,7 +146,7 @@ internal sealed class PullTarget
             Remove(() => System.IO.Directory.Delete(staging, recursive: true));
         if (finished) return;
         // Not recursive: one that holds what arrived stays.
-        for (int i = _made.Count - 1; i >= 0; i--) Remove(() => System.IO.Directory.Delete(_made[i]));
+        MadeDirectories.RemoveEmpty(_made);
     }
 
     /// <summary>Whether the staging directory holds nothing, or the link to the file at the name alone.</summary>
@@ -169,14 +169,6 @@ internal sealed class PullTarget
         using (var stream = new FileStream(copy, FileMode.CreateNew, FileAccess.Write)) stream.SetLength(info.Length);
         File.SetLastWriteTimeUtc(copy, info.LastWriteTimeUtc);
         if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(copy, File.GetUnixFileMode(file));
-    }
-
-    /// <summary>The directories that making <paramref name="directory"/> would make, outermost first.</summary>
-    private static List<string> Missing(string directory)
-    {
-        var missing = new List<string>();
-        for (string? at = directory; at is not null && !System.IO.Directory.Exists(at); at = Path.GetDirectoryName(at)) missing.Insert(0, at);
-        return missing;
     }
 
     private static void Remove(Action remove)

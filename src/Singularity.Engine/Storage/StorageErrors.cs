@@ -25,6 +25,18 @@ internal static class StorageErrors
         || ex.Message.Contains("disk was full", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>
+    /// Why making or writing in a directory failed, in the user's words: permission denied, no space left, a read-only
+    /// file system; else .NET's own message.
+    /// </summary>
+    public static string Why(Exception ex) => ex switch
+    {
+        UnauthorizedAccessException => "permission denied",
+        IOException io when IsDiskFull(io) => "no space left",
+        IOException { HResult: 30 } => "a read-only file system",
+        _ => ex.Message,
+    };
+
+    /// <summary>
     /// A failure that concerns one entry of a tree, and ends only it, as rsync goes on past it: a place the receiver may
     /// not write (EACCES, EPERM), a name too long for the file system (ENAMETOOLONG), a parent that could not be made or
     /// is not a directory (ENOENT, ENOTDIR), a directory or a file in the way (EISDIR, EEXIST), a link in the way

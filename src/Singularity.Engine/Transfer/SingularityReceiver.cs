@@ -87,14 +87,7 @@ public sealed class SingularityReceiver : IAsyncDisposable
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             // In words of the error, not .NET's (which name the probe file this side made up).
-            string why = ex switch
-            {
-                UnauthorizedAccessException => "permission denied",
-                IOException io when StorageErrors.IsDiskFull(io) => "no space left",
-                IOException { HResult: 30 } => "a read-only file system",
-                FileNotFoundException or DirectoryNotFoundException => "it cannot hold files",
-                _ => ex.Message,
-            };
+            string why = ex is FileNotFoundException or DirectoryNotFoundException ? "it cannot hold files" : StorageErrors.Why(ex);
             // Not there, and not made: the directory above is what refused.
             if (created && !Directory.Exists(directory))
                 throw new SingularityException(ErrorCode.IoError, $"destination '{directory}' does not exist and cannot be created ({why}); create it first, or choose another destination", ex);
