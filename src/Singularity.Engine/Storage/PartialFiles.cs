@@ -48,9 +48,8 @@ public static class PartialFiles
 
     private static readonly EnumerationOptions Walk = new() { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.ReparsePoint, IgnoreInaccessible = true };
 
-    /// <summary>Whether a call takes the entry's path (its directory, a '/', its name, and the NUL: within PATH_MAX).</summary>
-    private static bool Reachable(ref System.IO.Enumeration.FileSystemEntry entry) =>
-        System.Text.Encoding.UTF8.GetByteCount(entry.Directory) + System.Text.Encoding.UTF8.GetByteCount(entry.FileName) + 2 <= Storage.SpecialFiles.LongestPath;
+    /// <summary>Whether a call takes the entry's path (<see cref="Storage.SpecialFiles.TooLongForTheSystem"/>).</summary>
+    private static bool Reachable(ref System.IO.Enumeration.FileSystemEntry entry) => !Storage.SpecialFiles.TooLongForTheSystem(entry.ToFullPath());
 
     /// <summary>Deletes partial files (and journals) not touched for <paramref name="olderThan"/>; returns what was removed. A partial being received right now is skipped.</summary>
     public static IReadOnlyList<PartialFileInfo> Clean(string directory, TimeSpan olderThan)
