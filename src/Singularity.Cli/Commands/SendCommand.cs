@@ -612,6 +612,11 @@ internal static partial class SendCommand
     /// <summary>What a receiver could not delete, named at most (ReceiveResult.DeletionFailures): a copy here prints them.</summary>
     private const int MostDeletionFailuresNamed = 100;
 
+    /// <summary>Where what the receiver could not delete is named: its log, or, where this process printed them (a copy here), above.</summary>
+    private static string WhereNamed(SendResult result, bool printedHere) =>
+        !printedHere ? "the receiver's log names them"
+        : result.EntriesNotDeleted > MostDeletionFailuresNamed ? $"the first {MostDeletionFailuresNamed} named above" : "named above";
+
     /// <summary>Notices a quiet send keeps to print if it fails, at most.</summary>
     private const int MostHeldNotices = 1000;
 
@@ -827,7 +832,7 @@ internal static partial class SendCommand
             if (json) WriteJson(result, partial || result.NotSent.Count > 0 ? leftOut : limited, options.ListSent, lines is not null);
             WriteStats(result, stats, human, quiet);
             if (result.EntriesNotDeleted > 0)
-                Say(log, $"sglty: error: {Count.Of(result.EntriesNotDeleted, "entry", "entries")} at the receiver could not be deleted; {(local is null ? "the receiver's log names them" : result.EntriesNotDeleted > MostDeletionFailuresNamed ? $"the first {MostDeletionFailuresNamed} named above" : "named above")}");
+                Say(log, $"sglty: error: {Count.Of(result.EntriesNotDeleted, "entry", "entries")} at the receiver could not be deleted; {WhereNamed(result, printedHere: local is not null)}");
             if (result.EntriesLeftByLimit > 0)
                 Say(log, $"sglty: error: deletions stopped at the --max-delete limit of {options.MaxDelete}: {Count.Of(result.EntriesLeftByLimit, "entry", "entries")} at the receiver {(result.EntriesLeftByLimit == 1 ? "was" : "were")} left (a directory counted once); check the source, then send with a higher limit to delete {(result.EntriesLeftByLimit == 1 ? "it" : "them")}");
             if (result.XattrsNotSet)
@@ -927,7 +932,7 @@ internal static partial class SendCommand
             string named = result.EntriesDeleted > result.WouldDelete.Count ? $" ({result.WouldDelete.Count} named)" : "";
             Say(log, $"would delete {Count.Of(result.EntriesDeleted, "entry", "entries")} at the receiver {DeletedAs(options)}{named}", unshown: quiet);
         }
-        if (result.EntriesNotDeleted > 0) Say(log, $"sglty: {Count.Of(result.EntriesNotDeleted, "entry", "entries")} at the receiver could not be deleted; {(!failuresNamed ? "the receiver's log names them" : result.EntriesNotDeleted > MostDeletionFailuresNamed ? $"the first {MostDeletionFailuresNamed} named above" : "named above")}");
+        if (result.EntriesNotDeleted > 0) Say(log, $"sglty: {Count.Of(result.EntriesNotDeleted, "entry", "entries")} at the receiver could not be deleted; {WhereNamed(result, printedHere: failuresNamed)}");
         if (result.EntriesLeftByLimit > 0) Say(log, $"sglty: deletions would stop at the --max-delete limit: {Count.Of(result.EntriesLeftByLimit, "entry", "entries")} at the receiver would be left (a directory counted once)");
         if (result.DeletionSkipped) Say(log, $"sglty: the receiver would not delete what the source no longer has: {WhyNotDeleted(result)}");
         WriteStats(result, stats, human, quiet);

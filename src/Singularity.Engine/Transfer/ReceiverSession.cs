@@ -457,10 +457,10 @@ internal sealed partial class ReceiverSession
         if (!_opened || _entriesReceived != 0 || _linkDests is not null) throw new ProtocolViolationException("LinkDest outside its place: once, after OpenSession and before the manifest");
         // It links what the quick check finds unchanged; --checksum reads contents, which a link made from status alone would skip.
         if (!_skipUnchanged || _checksum) throw new ProtocolViolationException("LinkDest without the quick check it rests on, or with --checksum");
-        _linkDests = _earlierRoot is null
-            ? LinkDestinations.Resolve(_receiverRoot, _destination, LinkDestMessage.Decode(body, _limits), _earlierCopies)
-            : LinkDestinations.Resolve(_earlierRoot, Path.GetRelativePath(_earlierRoot, Path.Join(SpecialFiles.RealPath(_receiverRoot) ?? _receiverRoot, _destination)) is var below && below != "." ? below : "",
-                LinkDestMessage.Decode(body, _limits), _earlierCopies);
+        // Reached from where earlier copies may lie: the destination then named from there.
+        var (root, destination) = _earlierRoot is null ? (_receiverRoot, _destination)
+            : (_earlierRoot, Path.GetRelativePath(_earlierRoot, Path.Join(SpecialFiles.RealPath(_receiverRoot) ?? _receiverRoot, _destination)) is var below && below != "." ? below : "");
+        _linkDests = LinkDestinations.Resolve(root, destination, LinkDestMessage.Decode(body, _limits), _earlierCopies);
         _notices.AddRange(_linkDests.Notices);
     }
 
