@@ -52,6 +52,7 @@ internal readonly struct HelloReply
         if (source.Length < Size) { error = "truncated reply"; return false; }
         if (!source[..8].SequenceEqual(WireFormat.Magic)) { error = "another program answered there, not a sglty receiver (its reply does not start as SGLTY's); check the receiver's address and port"; return false; }
         if (WireFormat.ReadCheck(source[40..]) != WireFormat.HeaderCheck(source[..40])) { error = "reply failed its check"; return false; }
+        if (source[36..40].ContainsAnyExcept((byte)0)) { error = "reply sets reserved bytes"; return false; }
         reply = new HelloReply(
             (ErrorCode)BinaryPrimitives.ReadUInt16LittleEndian(source[10..]),
             SessionId.Read(source[16..]),

@@ -1688,6 +1688,8 @@ internal sealed partial class ReceiverSession
     {
         int count = ControlBatch.Count(body, 4, type);
         bool withdrawn = type == ControlMessageType.FilesWithdrawn;
+        uint offered = type switch { ControlMessageType.FilesVanished => WireFormat.CapabilityVanished, ControlMessageType.FilesWithdrawn => WireFormat.CapabilityWithdrawn, _ => 0 };
+        if ((_options.Capabilities & offered) != offered) throw new ProtocolViolationException($"{type} to a receiver whose HelloReply did not offer to take it");
         if (withdrawn && _dryRun) throw new ProtocolViolationException("FilesWithdrawn in a dry run, which reads no file");
         for (int i = 0; i < count; i++)
         {

@@ -1113,6 +1113,8 @@ internal sealed partial class SenderSession
                 int doneFlags = BinaryPrimitives.ReadInt32LittleEndian(body[20..]);
                 _deletionRan = (doneFlags & ReceiverSession.SessionDoneDeleted) != 0;
                 _xattrsNotSet = (doneFlags & ReceiverSession.SessionDoneXattrsNotSet) != 0;
+                if ((doneFlags & ~(ReceiverSession.SessionDoneDeleted | ReceiverSession.SessionDoneXattrsNotSet)) != 0)
+                    throw new ProtocolViolationException("SessionDone sets flag bits this sender does not know");
                 if (_xattrsNotSet && (_moreFlags & (MoreSessionFlags.Xattrs | MoreSessionFlags.Acls)) == 0)
                     throw new ProtocolViolationException("SessionDone names extended attributes this sender did not send");
                 if (((_entriesDeleted | _entriesNotDeleted) != 0 && !Deletes) || (_deletionRan && (_sessionFlags & OpenSessionFlags.DeleteExtraneous) == 0) || _entriesDeleted < 0 || _entriesNotDeleted < 0

@@ -684,6 +684,26 @@ public sealed class HostilePeerTests
         later.Abandon();
     }
 
+    /// <summary>
+    /// A sender tells a file vanished or withdrawn only to a receiver whose HelloReply offered to take it; one that tells
+    /// another ends its own session, and nothing of the file is committed.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_file_left_out_in_a_way_the_receiver_did_not_offer_is_refused(bool vanished)
+    {
+        var (type, capability) = vanished ? (ControlMessageType.FilesVanished, WireFormat.CapabilityVanished) : (ControlMessageType.FilesWithdrawn, WireFormat.CapabilityWithdrawn);
+        await using var peer = await OneFileSession.OpenAsync(size: 8192, adjust: options => options with { Capabilities = options.Capabilities & ~capability });
+
+        await peer.Control.SendControlAsync(type, RawReceiver.Batch([0]));
+
+        var result = await peer.Receiver.NextResultAsync();
+        Assert.Equal(ErrorCode.ProtocolViolation, result.Error!.Code);
+        Assert.Contains($"{type} to a receiver whose HelloReply did not offer to take it", result.Error.Message);
+        Assert.False(System.IO.File.Exists(Path.Combine(peer.Destination, "f")));
+    }
+
     /// <summary>A sender withdraws a file only before its seal: one that withdraws a sealed file ends its own session, and nothing of it is committed.</summary>
     [Fact]
     public async Task Withdrawing_a_sealed_file_is_refused()
@@ -885,11 +905,11 @@ public sealed class HostilePeerTests
         public required RawPeer Lane { get; init; }
         public required SessionId Session { get; init; }
 
-        public static async Task<OneFileSession> OpenAsync(long size = 100, ushort flags = 0)
+        public static async Task<OneFileSession> OpenAsync(long size = 100, ushort flags = 0, Func<ReceiverOptions, ReceiverOptions>? adjust = null)
         {
             var temp = new TempDirectory();
             string destination = temp.Sub("dst");
-            var receiver = new LoopbackReceiver(destination, Plain);
+            var receiver = new LoopbackReceiver(destination, Plain, adjust: adjust);
             var control = await RawPeer.ConnectAsync(receiver.Url);
             var (session, answer, _) = await control.OpenWithManifestAsync(receiver.Token, 4096, flags, File("f", size));
             Assert.Equal(ControlMessageType.ManifestAccepted, answer);

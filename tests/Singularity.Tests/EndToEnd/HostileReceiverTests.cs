@@ -537,11 +537,12 @@ public sealed class HostileReceiverTests
 
     /// <summary>
     /// A receiver that reports deletions, or attributes it could not set, that the sender did not ask for is refused:
-    /// the sender would report them (and exit 23 for nothing).
+    /// the sender would report them (and exit 23 for nothing). So is a flag no version defines.
     /// </summary>
     [Theory]
     [InlineData(5, 0, "SessionDone counts deletions this sender did not ask for")]
     [InlineData(0, Singularity.Engine.Transfer.ReceiverSession.SessionDoneXattrsNotSet, "SessionDone names extended attributes this sender did not send")]
+    [InlineData(0, 4, "SessionDone sets flag bits this sender does not know")]
     public async Task What_the_sender_did_not_ask_for_is_refused_at_the_end(int deleted, int flags, string refusal)
     {
         using var temp = new TempDirectory();

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using CsCheck;
 using Singularity.Engine;
 using Singularity.Engine.Protocol;
@@ -110,6 +111,19 @@ public sealed class FrameCodecTests
         Assert.Equal(ErrorCode.VersionUnsupported, reply.Status);
         Assert.Equal(session, reply.Session);
         Assert.Equal("speak version 1"u8.Length, bytes[HelloReply.Size]);
+    }
+
+    /// <summary>A reply that sets its reserved bytes (and a check that covers them) is refused, as a Hello that does is.</summary>
+    [Fact]
+    public void Hello_reply_with_reserved_bytes_set_is_refused()
+    {
+        byte[] bytes = new byte[HelloReply.Size];
+        new HelloReply(ErrorCode.None, SessionId.NewRandom()).WriteTo(bytes);
+        Assert.True(HelloReply.TryRead(bytes, out _, out _));
+        bytes[37] = 1;
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(40), WireFormat.HeaderCheck(bytes.AsSpan(0, 40)));
+        Assert.False(HelloReply.TryRead(bytes, out _, out string? error));
+        Assert.Equal("reply sets reserved bytes", error);
     }
 
     [Fact]
