@@ -22,7 +22,7 @@ public sealed class LocalReceiver : IAsyncDisposable
     private readonly List<string> _made;
     private bool _kept;
 
-    private LocalReceiver(SingularityReceiver receiver, string target, TransferOptions options, string? standIn, List<string> made, Action<string>? log)
+    private LocalReceiver(SingularityReceiver receiver, string target, TransferOptions options, string? standIn, List<string> made, Action<string>? log, Dictionary<string, string> typed)
     {
         _receiver = receiver;
         _standIn = standIn;
@@ -33,11 +33,19 @@ public sealed class LocalReceiver : IAsyncDisposable
         // names them, and here that log is this one).
         receiver.SessionCompleted += result =>
         {
-            foreach (string notice in result.Notices) log?.Invoke(notice);
+            foreach (string notice in result.Notices) log?.Invoke(AsTyped(notice, typed));
             foreach (string failure in result.DeletionFailures) log?.Invoke($"could not delete {failure}");
         };
         _serving = receiver.RunAsync(_stop.Token);
         Url = receiver.Url;
+    }
+
+    /// <summary><paramref name="notice"/> with the earlier copy it names (quoted) as the user typed it, where it names one.</summary>
+    private static string AsTyped(string notice, Dictionary<string, string> typed)
+    {
+        foreach (var (written, asTyped) in typed)
+            if (notice.Contains(written, StringComparison.Ordinal)) return notice.Replace(written, asTyped, StringComparison.Ordinal);
+        return notice;
     }
 
     /// <summary>The receiver's URL, its token included: what to send to.</summary>
@@ -88,7 +96,11 @@ public sealed class LocalReceiver : IAsyncDisposable
         // holds a file named must be there.
         string mustStand = fileName is null ? above : served;
         if (!makePath && !Path.Exists(full) && !System.IO.Directory.Exists(mustStand))
-            throw new SingularityException(ErrorCode.BadPath, Path.Exists(mustStand) ? $"'{mustStand}' is not a directory" : $"'{mustStand}' is not there; make it first, or copy with --mkpath");
+            throw new SingularityException(ErrorCode.BadPath, Path.Exists(mustStand) ? $"'{mustStand}' is not a directory"
+                // Not there, or not reached: a directory on the way that cannot be searched, or a file in a directory's place.
+                : SpecialFiles.StatusError(mustStand, follow: true) is > 0 and not Errno.NoEntry and var error
+                    ? $"cannot reach '{mustStand}' ({Errno.ToException(error).Message}); check the directories on its way"
+                    : $"'{mustStand}' is not there; make it first, or copy with --mkpath");
         foreach (string path in paths) RefuseInto(path, served, fileName is null && !SourceScanner.ContentsOnly(path));
         // Each earlier copy where it lies, before a dry run's stand-in takes the target's place.
         Func<string, string> fromTarget = earlier => Path.IsPathFullyQualified(earlier) ? earlier : Path.GetFullPath(Path.Join(served, earlier));
@@ -105,6 +117,12 @@ public sealed class LocalReceiver : IAsyncDisposable
                 throw new SingularityException(ErrorCode.IoError, $"cannot write in '{served}' ({Errno.ToException(refused).Message}); choose another target, or fix its permissions");
             string landing = SpecialFiles.RealPath(standIn ?? served) ?? standIn ?? served;
             Func<string, string> fromLanding = at => Path.GetRelativePath(landing, SpecialFiles.RealPath(at) ?? at);
+            // The receiver names an earlier copy as it was given one, relative to where it writes; the user, as typed.
+            var typed = new Dictionary<string, string>(StringComparer.Ordinal);
+            var given = (IReadOnlyList<string>[])[options.LinkDestinations, options.CompareDestinations, options.CopyDestinations];
+            for (int kind = 0; kind < earlier.Length; kind++)
+                for (int i = 0; i < earlier[kind].Length; i++)
+                    typed.TryAdd($"'{fromLanding(earlier[kind][i])}'", $"'{given[kind][i]}'");
             options = options with
             {
                 FileName = fileName,
@@ -125,7 +143,7 @@ public sealed class LocalReceiver : IAsyncDisposable
                 EarlierCopiesRoot = "/",
                 ProbeDirectory = false,
             });
-            return new LocalReceiver(receiver, served, options, standIn, made, log);
+            return new LocalReceiver(receiver, served, options, standIn, made, log, typed);
         }
         catch
         {

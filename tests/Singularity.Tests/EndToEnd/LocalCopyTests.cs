@@ -79,6 +79,7 @@ public sealed class LocalCopyTests
 
     [Theory]
     [InlineData("a directory not there above the target", "is not there; make it first, or copy with --mkpath")]
+    [InlineData("a file on the way to the target", "/file.bin/not' (not a directory); check the directories on its way")]
     [InlineData("two paths to a file", "is not a directory, and a copy of more than one path")]
     [InlineData("a directory into itself", "into itself")]
     public async Task A_target_that_cannot_take_the_copy_is_refused_in_a_line_and_nothing_is_made(string what, string expected)
@@ -89,6 +90,7 @@ public sealed class LocalCopyTests
         string[] arguments = what switch
         {
             "a directory not there above the target" => ["send", source, Path.Combine(temp.Path, "not", "there")],
+            "a file on the way to the target" => ["send", source, Path.Combine(file, "not", "there")],
             "two paths to a file" => ["send", Path.Combine(source, "big.bin"), Path.Combine(source, "a"), file],
             _ => ["send", source, Path.Combine(source, "a", "b")],
         };
@@ -185,6 +187,11 @@ public sealed class LocalCopyTests
         Assert.Contains("would send 0 files (4 unchanged", error);
         Assert.False(Path.Exists(Path.Combine(snapshots, "day2")));
         Assert.Equal(then, Directory.GetLastWriteTimeUtc(snapshots));
+        // One not there is named as it was typed, not as the receiver was given it.
+        string nowhere = Path.Combine(temp.Path, "nowhere", "day0");
+        (exit, _, error) = await SgltyProcess.RunAsync("send", source + "/", Path.Combine(snapshots, "day2"), "--link-dest", nowhere, "-n");
+        Assert.True(exit == 0, error);
+        Assert.Contains($"--link-dest '{nowhere}' is not a directory here: nothing is linked from it", error);
 
         (exit, _, error) = await SgltyProcess.RunAsync("send", source + "/", Path.Combine(snapshots, "day2"), "--link-dest", "../latest");
         Assert.True(exit == 0, error);
