@@ -141,6 +141,8 @@ public sealed class LocalReceiver : IAsyncDisposable
                 },
                 MakeDevices = options.Devices,
                 EarlierCopiesRoot = "/",
+                // Nor does a dry run lock the target: another copy may be writing there.
+                DryRunsOnly = options.DryRun,
                 ProbeDirectory = false,
             });
             return new LocalReceiver(receiver, served, options, standIn, made, log, typed);

@@ -53,6 +53,13 @@ public sealed record ReceiverOptions
     /// </summary>
     internal string? EarlierCopiesRoot { get; init; }
 
+    /// <summary>
+    /// Takes dry runs alone (a session that would write ends as a violation), and so takes no lock on
+    /// <see cref="Directory"/>: a dry run writes nothing, and may look while another receiver writes there (a copy's
+    /// dry run on this machine).
+    /// </summary>
+    internal bool DryRunsOnly { get; init; }
+
     /// <summary>Whether <see cref="SingularityReceiver.Start"/> proves it can write in <see cref="Directory"/> by making a file there (which moves its time); a copy on this machine asks without one.</summary>
     internal bool ProbeDirectory { get; init; } = true;
 

@@ -347,6 +347,7 @@ internal sealed partial class ReceiverSession
             _mostDeletions = most;
         }
         _dryRun = (flags & OpenSessionFlags.DryRun) != 0;
+        if (!_dryRun && _options.DryRunsOnly) throw new ProtocolViolationException("OpenSession asks to write at a receiver that takes dry runs alone");
         if ((flags & OpenSessionFlags.HardLinks) != 0) KeepHardLinks();
         // A dry run removes nothing and writes nothing, so others may remove directories meanwhile: it leaves the gate.
         if (_dryRun && !LeftRemovalGate)

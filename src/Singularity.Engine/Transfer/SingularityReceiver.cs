@@ -97,7 +97,7 @@ public sealed class SingularityReceiver : IAsyncDisposable
         DestinationLock? held = null;
         try
         {
-            held = DestinationLock.Take(directory);
+            held = options.DryRunsOnly ? null : DestinationLock.Take(directory);
             var listener = transport.Listen(options.Listen);
             return new SingularityReceiver(options with { Directory = directory }, listener, held);
         }

@@ -125,6 +125,34 @@ public sealed class LocalCopyTests
         Assert.Contains(expected, error);
     }
 
+    /// <summary>
+    /// A dry run writes nothing, so it looks into a target another copy is writing to, where a copy is refused as busy:
+    /// two receivers in one directory would not share their removal gate.
+    /// </summary>
+    [Fact]
+    public async Task A_dry_run_looks_into_a_target_another_copy_holds()
+    {
+        using var temp = new TempDirectory();
+        string source = Tree(Path.Combine(temp.Path, "data"));
+        string target = temp.Sub("copy");
+        await using var other = LocalReceiver.Start(target, [source]);
+
+        var (exit, output, error) = await SgltyProcess.RunAsync("send", source + "/", target, "-n");
+        Assert.True(exit == 0, error);
+        Assert.Contains("a/b/two.bin", output);
+        Assert.Empty(Directory.GetFileSystemEntries(target));
+
+        (exit, _, error) = await SgltyProcess.RunAsync("send", source + "/", target);
+        Assert.NotEqual(0, exit);
+        Assert.Contains("another process holds a lock on", error);
+
+        // The dry run's receiver, which holds no lock, takes dry runs alone.
+        await using var looking = LocalReceiver.Start(target, [source], new TransferOptions { DryRun = true });
+        var refused = await Assert.ThrowsAnyAsync<SingularityException>(() => SingularitySender.SendAsync([source + "/"], looking.Url, looking.Options with { DryRun = false, Retries = 0 }));
+        Assert.Equal(ErrorCode.ProtocolViolation, refused.Code);
+        Assert.Empty(Directory.GetFileSystemEntries(target));
+    }
+
     [Fact]
     public async Task A_dry_run_into_a_directory_not_there_makes_nothing_and_lists_what_it_would_copy()
     {
