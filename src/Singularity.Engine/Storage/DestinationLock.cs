@@ -24,7 +24,7 @@ internal sealed class DestinationLock : IDisposable
         int error = Marshal.GetLastPInvokeError();
         handle.Dispose();
         if (error == Errno.WouldBlock)
-            throw new SingularityException(ErrorCode.Busy, $"another process holds a lock on '{Path.TrimEndingDirectorySeparator(directory)}': another sglty receiver receiving into it (a recv, one a send to HOST:DIR started, or a copy on this machine), or a sglty send moving files out of it (--remove-source-files); one receiver at a time per directory: wait for it, or give another directory");
+            throw new SingularityException(ErrorCode.Busy, $"another process holds a lock on '{Path.TrimEndingDirectorySeparator(directory)}': another sglty receiver receiving into it (a recv, one a send to HOST:DIR started, a pull, or a copy on this machine), or a sglty send moving files out of it (--remove-source-files); one receiver at a time per directory: wait for it, or give another directory");
         return null;
     }
 

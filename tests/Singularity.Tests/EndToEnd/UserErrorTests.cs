@@ -320,7 +320,7 @@ public sealed class UserErrorTests
         await using var later = SingularityReceiver.Start(new ReceiverOptions { Directory = destination, Listen = anywhere });
 
         Assert.Equal(ErrorCode.Busy, error.Code);
-        Assert.Equal($"another process holds a lock on '{destination}': another sglty receiver receiving into it (a recv, one a send to HOST:DIR started, or a copy on this machine), or a sglty send moving files out of it (--remove-source-files); one receiver at a time per directory: wait for it, or give another directory", error.Message);
+        Assert.Equal($"another process holds a lock on '{destination}': another sglty receiver receiving into it (a recv, one a send to HOST:DIR started, a pull, or a copy on this machine), or a sglty send moving files out of it (--remove-source-files); one receiver at a time per directory: wait for it, or give another directory", error.Message);
     }
 
     /// <summary>
