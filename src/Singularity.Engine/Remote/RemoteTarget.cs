@@ -14,14 +14,17 @@ public sealed record RemoteTarget(string? User, string Host, string Directory)
     /// before any '/'. False for anything else: a local path (<c>./a:b</c>), a <c>sglty://</c> URL, or a bare
     /// <c>HOST:PORT</c>, which is a URL (so a directory named by digits alone is written <c>HOST:./2024</c>). Throws a
     /// <see cref="FormatException"/> for rsync's daemon form (<c>HOST::MODULE</c>) and for a host or user a shell
-    /// would take for an option.
+    /// would take for an option. On Windows, a drive's letter (<c>C:\dst</c>, <c>D:</c>) is a local path, as Windows' scp takes it.
     /// </summary>
-    public static bool TryParse(string text, [NotNullWhen(true)] out RemoteTarget? target)
+    public static bool TryParse(string text, [NotNullWhen(true)] out RemoteTarget? target) => TryParse(text, OperatingSystem.IsWindows(), out target);
+
+    internal static bool TryParse(string text, bool windows, [NotNullWhen(true)] out RemoteTarget? target)
     {
         ArgumentNullException.ThrowIfNull(text);
         target = null;
         if (text.Contains("://", StringComparison.Ordinal)) return false;
         int colon = text.IndexOf(':');
+        if (windows && colon == 1 && char.IsAsciiLetter(text[0])) return false;
         int slash = text.IndexOf('/');
         if (colon <= 0 || (slash >= 0 && slash < colon)) return false;
         string head, host, directory;

@@ -35,6 +35,18 @@ public sealed class RemoteTargetTests
     [InlineData("x[::1]:dir")]
     public void Leaves_local_paths_and_urls_alone(string text) => Assert.False(RemoteTarget.TryParse(text, out _));
 
+    /// <summary>A drive's letter is a local path on Windows, as its scp takes it; elsewhere a host of one letter (an ssh alias) stays one.</summary>
+    [Theory]
+    [InlineData(@"C:\dst")]
+    [InlineData("d:/backups")]
+    [InlineData("C:")]
+    public void A_drive_letter_is_a_local_path_on_windows_alone(string text)
+    {
+        Assert.False(RemoteTarget.TryParse(text, windows: true, out _));
+        Assert.True(RemoteTarget.TryParse(text, windows: false, out var target));
+        Assert.Equal(text[..1], target.Host);
+    }
+
     [Theory]
     [InlineData("web1::module", "rsync's form for a daemon's module")]
     [InlineData("-oProxyCommand=x:dir", "is not a host name")]
