@@ -202,6 +202,7 @@ public static class SingularitySender
             DeletionSkippedByOlderReceiver = attempt.DeletionSkippedByOlderReceiver,
             // Attributes an attempt's receiver refused stay refused (an attempt that failed after them tells nothing).
             XattrsNotSet = total.XattrsNotSet || attempt.XattrsNotSet,
+            ModesNotSet = total.ModesNotSet || attempt.ModesNotSet,
             NotSent = [.. total.NotSent, .. attempt.NotSent.Where(entry => !named.Contains(entry.Path))],
             // A file is named once: a later attempt names it sent before, or leaves it out (SenderSession.OnCommitted).
             Sent = [.. total.Sent, .. attempt.Sent],

@@ -261,6 +261,14 @@ public sealed record TransferOptions
     public bool Force { get; init; }
 
     /// <summary>
+    /// Give what arrives the source's permission bits, as rsync -p does. False, as rsync --no-perms: a new entry takes
+    /// them within the receiver's umask, a file that replaces another the mode of the one it replaces, and an entry in
+    /// place keeps its own, as far as the receiver's file system takes them (for destinations that refuse modes: FAT,
+    /// exFAT, some shares). Default true; `sglty send --no-perms`. False needs a receiver of this version.
+    /// </summary>
+    public bool KeepPermissions { get; init; } = true;
+
+    /// <summary>
     /// With <see cref="SkipUnchanged"/>, keep a file the receiver holds with the entry's size whatever its mtime, as
     /// rsync --size-only does: for destinations whose times cannot be trusted. It is left exactly as it is (its time
     /// too) and counted in <see cref="SendResult.FilesKept"/>. Default false; `sglty send --size-only`.

@@ -260,6 +260,7 @@ internal static class RecvCommand
         if (result.OwnersNotSet > 0) unchanged += $"; {Count.Of(result.OwnersNotSet, "entry", "entries")} kept this receiver's owner (the system refused the sender's)";
         if (result.DevicesSkipped > 0) unchanged += $"; {Count.Of(result.DevicesSkipped, "device", "devices")} skipped (start the receiver with --devices, as root, to make them)";
         if (result.XattrsNotSet > 0) unchanged += $"; {Count.Of(result.XattrsNotSet, "entry", "entries")} lacked some of the sender's extended attributes or ACLs (the file system or the system refused them; the first: '{Errors.Printable(result.FirstXattrsNotSet ?? "")}')";
+        if (result.ModesNotSet > 0) unchanged += $"; {Count.Of(result.ModesNotSet, "entry", "entries")} kept the mode this file system gives (it refused the sender's; the first: '{Errors.Printable(result.FirstModeNotSet ?? "")}')";
         return $"session {id} from {result.Remote}{into} ({CipherSuites.Name(result.Cipher)}): {Count.Of(result.Files, "file")}{unchanged}, {ByteSize.Format(result.Bytes)} in {seconds:0.00} s ({Speed.Of(result.Bytes / seconds)})";
     }
 
@@ -285,6 +286,8 @@ internal static class RecvCommand
             writer.WriteNumber("devices_skipped", result.DevicesSkipped);
             writer.WriteNumber("xattrs_not_set", result.XattrsNotSet);
             if (result.FirstXattrsNotSet is { } first) writer.WriteString("first_xattrs_not_set", first);
+            writer.WriteNumber("modes_not_set", result.ModesNotSet);
+            if (result.FirstModeNotSet is { } firstMode) writer.WriteString("first_mode_not_set", firstMode);
             writer.WriteNumber("bytes", result.Bytes);
             writer.WriteNumber("seconds", result.Elapsed.TotalSeconds);
             writer.WriteString("cipher", CipherSuites.Name(result.Cipher));

@@ -85,6 +85,7 @@ internal static partial class SendCommand
         var removeSources = new Option<bool>("--remove-source-files") { Description = "move rather than copy, as rsync --remove-source-files does: once the send succeeded, remove here each file and link the receiver holds, unless it changed after it was read (a log written to is kept); directories stay; refused while a receiver runs where the files would land (Linux senders)" };
         var owner = new Option<bool>("--owner", "-o") { Description = "keep each entry's user, as rsync -o: as --owners, without the group unless -g is given too (what is not kept, the receiver leaves as it finds it, and gives what it makes its own)" };
         var group = new Option<bool>("--group", "-g") { Description = "keep each entry's group, as rsync -g: as --owners, without the user unless -o is given too" };
+        var noPerms = new Option<bool>("--no-perms", "--no-p") { Description = "leave modes to the receiver, as rsync --no-perms: a new entry takes the source's permission bits within the receiver's umask, a file that replaces another the mode that one had, an entry in place keeps its own; for a destination that keeps none (a FAT or exFAT disk, some shares), which refuses the modes sent (exit 23); a later -p or -a takes it back" };
         var noOwner = new Option<bool>("--no-owner", "--no-o") { Description = "keep no user, as rsync --no-o: with -a or --owners, the groups alone" };
         var noGroup = new Option<bool>("--no-group", "--no-g") { Description = "keep no group, as rsync --no-g: with -a or --owners, the users alone" };
         var chown = new Option<string>("--chown") { HelpName = "USER:GROUP", Description = "give every entry USER and GROUP (names or numbers), as rsync --chown does, which keeps them as -o and -g would: 'backup:backup', 'backup' (the user alone), ':backup' (the group alone); a name travels as the owners' names do (the receiver gives the id it knows it by), a number as it is; a receiver running as root applies them" };
@@ -100,10 +101,11 @@ internal static partial class SendCommand
         var noDevicesOrSpecials = new Option<bool>("--no-D") { Description = "as rsync --no-D: --no-devices and --no-specials, so `-a --no-D` leaves them all out" };
         // rsync's options for what sglty always does: taken as rsync takes them, and changing nothing.
         static Option<bool> AsAlways(string does, string name, params string[] aliases) => new(name, aliases) { Description = $"taken as rsync takes it, and changes nothing: sglty always {does}" };
+        var perms = new Option<bool>("--perms", "-p") { Description = "taken as rsync takes it: sglty keeps permissions unless --no-perms comes after it" };
         Option<bool>[] asAlways =
         [
             AsAlways("keeps times", "--times", "-t"),
-            AsAlways("keeps permissions", "--perms", "-p"),
+            perms,
             AsAlways("sends links as links", "--links", "-l"),
             AsAlways("keeps what an interrupted send wrote, to resume it", "--partial"),
             AsAlways("shows progress (a bar on a terminal, else a line a second on stderr), of the whole send", "--progress"),
@@ -145,6 +147,7 @@ internal static partial class SendCommand
         var wholeFile = new Option<bool>("--whole-file", "-W") { Description = "send changed files whole, never as a delta, as rsync --whole-file does" };
         var command = new Command("send", "send files and directories to a receiver: one started through ssh (sglty send PATH... [USER@]HOST:DIR), or one running already (--to URL); or pull them from another machine, where ssh starts the send (sglty send [USER@]HOST:PATH... DIR); or copy them on this machine (sglty send PATH... DIR)") { paths, to, rsh, sgltyPath, remoteListen, makePath, tunnel, noTunnel, ipv4, ipv6, listenHere, untilStdinCloses, fileName, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, modifyWindow, omitDirTimes, omitLinkTimes, update, ignoreExisting, existing, maxSize, minSize, delete, deleteExcluded, ignoreErrors, maxDelete, exclude, excludeFrom, include, includeFrom, filter, relative, filesFrom, recursive, from0, dryRun, verbose, quiet, itemize, outFormat, stats, info, logFile, logFileFormat, owners, owner, group, noOwner, noGroup, chown, archive, xattrs, acls, devices, specials, devicesAndSpecials, noDevices, noSpecials, noDevicesOrSpecials, human, noHuman, numericIds, hardLinks, oneFileSystem, copyLinks, copyUnsafeLinks, copyDirLinks, safeLinks, chmod, pruneEmpty, ignoreMissing, deleteMissing, force, removeSources, backup, backupDir, suffix, linkDest, compareDest, copyDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile, inPlace, append };
         foreach (var option in asAlways) command.Options.Add(option);
+        command.Options.Add(noPerms);
         command.Validators.Add(result =>
         {
             if (result.GetValue(outFormat) is { } format && OutFormat.Parse(format, out string? formatError) is null) result.AddError($"--out-format: {formatError}");
@@ -326,6 +329,7 @@ internal static partial class SendCommand
                 IgnoreMissingArgs = result.GetValue(ignoreMissing),
                 DeleteMissingArgs = result.GetValue(deleteMissing),
                 Force = result.GetValue(force),
+                KeepPermissions = ModesKept(result, archive, perms, noPerms),
                 ModeChanges = result.GetValue(chmod) ?? [],
                 Backup = result.GetValue(backup),
                 BackupDirectory = BackupDirectory(result.GetValue(backupDir)),
@@ -591,6 +595,15 @@ internal static partial class SendCommand
         return (sendsDevices, sendsSpecials);
     }
 
+    /// <summary>Whether modes are kept, read in the order given, as rsync reads -p: --no-perms takes them back, a later -p or -a gives them again.</summary>
+    private static bool ModesKept(ParseResult result, Option archive, Option perms, Option noPerms)
+    {
+        bool kept = true;
+        foreach (var token in result.Tokens)
+            if (token.Type == TokenType.Option && (Names(archive, token) || Names(perms, token) || Names(noPerms, token))) kept = !Names(noPerms, token);
+        return kept;
+    }
+
     private static bool Names(Option option, Token token) => option.Name == token.Value || option.Aliases.Contains(token.Value);
 
     /// <summary>How much of rsync's --stats to print: 2 (all of it) for --stats, unless --info names a level.</summary>
@@ -826,7 +839,7 @@ internal static partial class SendCommand
             foreach (var kept in result.SourcesKept) Say(log, $"sglty: kept '{Errors.Printable(kept.Path)}': {Errors.Printable(kept.Reason)}", unshown: quiet && kept.AsAsked);
             // Sources kept as the options say (a link named as a source, a file the receiver kept) are no fault.
             int keptAmiss = result.SourcesKept.Count(kept => !kept.AsAsked);
-            bool partial = result.EntriesNotDeleted > 0 || keptAmiss > 0 || result.XattrsNotSet;
+            bool partial = result.EntriesNotDeleted > 0 || keptAmiss > 0 || result.XattrsNotSet || result.ModesNotSet;
             int limited = result.EntriesLeftByLimit > 0 ? Errors.DeletionLimit : 0;
             int leftOut = LeftOutCode(result, partial);
             if (json) WriteJson(result, partial || result.NotSent.Count > 0 ? leftOut : limited, options.ListSent, lines is not null);
@@ -837,6 +850,8 @@ internal static partial class SendCommand
                 Say(log, $"sglty: error: deletions stopped at the --max-delete limit of {options.MaxDelete}: {Count.Of(result.EntriesLeftByLimit, "entry", "entries")} at the receiver {(result.EntriesLeftByLimit == 1 ? "was" : "were")} left (a directory counted once); check the source, then send with a higher limit to delete {(result.EntriesLeftByLimit == 1 ? "it" : "them")}");
             if (result.XattrsNotSet)
                 Say(log, "sglty: error: the receiver could not give some entries all their extended attributes or ACLs: its file system or system refused them (its log counts them and names the first); everything arrived");
+            if (result.ModesNotSet)
+                Say(log, "sglty: error: the receiver's file system refused some entries their modes (a FAT or exFAT disk, a share that keeps none; its log counts them and names the first): they arrived with the modes it gives; send with --no-perms to leave modes to it");
             if (keptAmiss > 0)
                 Say(log, $"sglty: error: {Count.Of(keptAmiss, "source was", "sources were")} kept here, changed after {(keptAmiss == 1 ? "it was" : "they were")} read or not removable (named above); the receiver holds what was read: send again to move {(keptAmiss == 1 ? "it" : "them")} as {(keptAmiss == 1 ? "it is" : "they are")} now");
             if (result.NotSent.Count == 0) return partial ? Errors.PartialTransfer : limited;
@@ -1246,6 +1261,7 @@ internal static partial class SendCommand
             writer.WriteBoolean("deletion_skipped", result.DeletionSkipped);
             writer.WriteNumber("left_by_max_delete", result.EntriesLeftByLimit);
             writer.WriteBoolean("xattrs_not_set", result.XattrsNotSet);
+            writer.WriteBoolean("modes_not_set", result.ModesNotSet);
             writer.WriteNumber("retries", result.Retries);
             writer.WriteNumber("retransmits", result.Retransmits);
             writer.WriteNumber("seconds", seconds);

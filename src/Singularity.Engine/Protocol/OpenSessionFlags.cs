@@ -106,6 +106,13 @@ internal static class MoreSessionFlags
     /// </summary>
     public const uint NamesOneFile = 8192;
 
+    /// <summary>
+    /// Modes are not kept (rsync --no-perms): a new entry takes the sender's permission bits within the receiver's
+    /// umask, a file that replaces another the mode of the one it replaces, a file or a directory in place keeps its
+    /// own, each as far as the file system takes it, and a mode that differs changes nothing.
+    /// </summary>
+    public const uint KeepsNoModes = 16384;
+
     /// <summary>Every bit this side knows.</summary>
-    public const uint Known = ModifyWindow | OmitDirectoryTimes | OmitLinkTimes | CompareDest | CopyDest | IgnoreErrors | Itemize | OwnerParts | InPlace | Xattrs | Specials | Acls | Force | NamesOneFile;
+    public const uint Known = ModifyWindow | OmitDirectoryTimes | OmitLinkTimes | CompareDest | CopyDest | IgnoreErrors | Itemize | OwnerParts | InPlace | Xattrs | Specials | Acls | Force | NamesOneFile | KeepsNoModes;
 }

@@ -548,6 +548,40 @@ internal sealed class PartialFile
     /// <summary>Whether the commit could not give the file all its <see cref="Xattrs"/>; it was committed all the same.</summary>
     public bool XattrsNotSet { get; private set; }
 
+    /// <summary>
+    /// Whether the file system refused the file its entry's mode (FAT, exFAT, a share that keeps none); it was committed
+    /// all the same, as rsync commits it, with the mode the file system gives.
+    /// </summary>
+    public bool ModeNotSet { get; private set; }
+
+    /// <summary>
+    /// Gives the file <paramref name="mode"/> (through <paramref name="handle"/> where it is held). A refusal counts as
+    /// <see cref="ModeNotSet"/> where the session keeps modes; where it does not, the file system's own mode is as good.
+    /// </summary>
+    private void SetMode(SafeFileHandle? handle, string path, UnixFileMode mode)
+    {
+        if (OperatingSystem.IsWindows()) return;
+        try
+        {
+            if (handle is not null) File.SetUnixFileMode(handle, mode);
+            else File.SetUnixFileMode(path, mode);
+        }
+        catch (UnauthorizedAccessException)
+        {
+            ModeNotSet = _applyMode;
+        }
+    }
+
+    /// <summary>
+    /// The mode of a file whose session keeps no modes (rsync --no-perms): that of the file it replaces at
+    /// <paramref name="finalPath"/>, or, for a new one, the entry's within this process's umask.
+    /// </summary>
+    private UnixFileMode ModeNotKept(string finalPath)
+    {
+        var standing = new FileInfo(finalPath);
+        return standing.LinkTarget is null && standing.Exists ? standing.UnixFileMode & SafeModeBits : Entry.Mode & SafeModeBits & ~SpecialFiles.Umask;
+    }
+
     /// <summary>Where what stands at the file's name goes before the file takes it (rsync --backup); null to replace it.</summary>
     public Backups? Backups { get; init; }
 
@@ -607,17 +641,15 @@ internal sealed class PartialFile
                 throw new IntegrityException($"'{Entry.Path}' failed its whole-file check; nothing was committed");
             }
             if (ShardCount == 0) CreateExclusive(temp, 0, Entry.Path).Dispose();
+            // Read before a backup takes the file away: the one it replaces gives its mode where modes are not kept.
+            var mode = _applyMode ? Entry.Mode & SafeModeBits : ModeNotKept(FinalPath);
             // Before the file takes its owner and mode: one whose backup cannot be made stays a private partial.
             Backups?.Keep(FinalPath, Entry.Path);
             // The owner first: a change of owner may clear mode bits.
             if (SpecialFiles.MayChangeOwners && Entry.Owner is { } owner)
                 OwnerNotSet = !(held is not null ? SpecialFiles.TrySetOwner(held.SafeFileHandle, owner) : SpecialFiles.TrySetOwnerNotFollowing(temp, owner));
             if (Xattrs is { } xattrs) XattrsNotSet = !(held is not null ? xattrs.ApplyTo(held.SafeFileHandle) : xattrs.ApplyTo(temp));
-            if (_applyMode && !OperatingSystem.IsWindows())
-            {
-                if (held is not null) File.SetUnixFileMode(held.SafeFileHandle, Entry.Mode & SafeModeBits);
-                else File.SetUnixFileMode(temp, Entry.Mode & SafeModeBits);
-            }
+            SetMode(held?.SafeFileHandle, temp, mode);
             // Set when the last shard was written, unless the file was not held then: empty, every shard kept from a
             // partial, beyond the hold budget, or on Windows.
             if (!_mtimeApplied) File.SetLastWriteTimeUtc(temp, SourceScanner.FromNanoseconds(Entry.MtimeNanoseconds));
@@ -866,7 +898,8 @@ internal sealed class PartialFile
             if (RandomAccess.GetLength(handle) != Entry.Size) RandomAccess.SetLength(handle, Entry.Size);
             if (SpecialFiles.MayChangeOwners && Entry.Owner is { } owner) OwnerNotSet = !SpecialFiles.TrySetOwner(handle, owner);
             if (Xattrs is { } xattrs) XattrsNotSet = !xattrs.ApplyTo(handle);
-            if (_applyMode && !OperatingSystem.IsWindows()) File.SetUnixFileMode(handle, Entry.Mode & SafeModeBits);
+            // Where modes are not kept, a file written in place keeps its own.
+            if (_applyMode) SetMode(handle, FinalPath, Entry.Mode & SafeModeBits);
             SpecialFiles.SetModified(handle, Entry.MtimeNanoseconds);
             if (_durable) RandomAccess.FlushToDisk(handle);
             Committed = true;

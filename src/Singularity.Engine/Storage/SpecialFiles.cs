@@ -944,6 +944,22 @@ internal static class SpecialFiles
     /// <summary>The user this process runs as: what a file it creates belongs to.</summary>
     public static uint EffectiveUser => geteuid();
 
+    /// <summary>This process's umask, read once (Linux: /proc/self/status, which does not change it); 022 where it cannot be read.</summary>
+    public static UnixFileMode Umask => s_umask.Value;
+
+    private static readonly Lazy<UnixFileMode> s_umask = new(() =>
+    {
+        const UnixFileMode Usual = UnixFileMode.GroupWrite | UnixFileMode.OtherWrite;
+        try
+        {
+            foreach (string line in File.ReadLines("/proc/self/status"))
+                if (line.StartsWith("Umask:", StringComparison.Ordinal))
+                    return (UnixFileMode)Convert.ToInt32(line[6..].Trim(), 8) & (UnixFileMode)0x1FF;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or ArgumentException) { }
+        return Usual;
+    });
+
     /// <summary>The target of the link <paramref name="name"/> in <paramref name="directory"/>, as UTF-8; null if it is not a link or cannot be read.</summary>
     public static string? LinkTargetAt(SafeFileHandle directory, string name)
     {

@@ -31,7 +31,7 @@ internal sealed partial class ReceiverSession
             ReplaceWithMade(full, entry.Path, temporary =>
             {
                 // Without modes kept, as rsync makes it: the source's permissions less the umask.
-                SpecialFiles.Make(temporary, entry.SpecialType, _options.PreserveMode ? 0 : entry.Mode & PartialFile.SafeModeBits, entry.DeviceNumber);
+                SpecialFiles.Make(temporary, entry.SpecialType, _keepModes ? 0 : entry.Mode & PartialFile.SafeModeBits, entry.DeviceNumber);
                 SetSpecialAttributes(entry, temporary, OwnerMadeAnew(entry, full, same: false));
                 // Once it is made: a directory in the way goes only for what will take its place.
                 if (Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null) RemoveDirectoryInTheWay(entry, full);
@@ -57,7 +57,7 @@ internal sealed partial class ReceiverSession
     {
         if (owner is { } given && !SpecialFiles.TrySetOwnerNotFollowing(path, given)) OwnerNotSet();
         ApplyXattrs(entry, path);
-        if (_options.PreserveMode && !SpecialFiles.SetModeNotFollowing(path, entry.Mode & PartialFile.SafeModeBits))
+        if (_keepModes && !SpecialFiles.SetModeNotFollowing(path, entry.Mode & PartialFile.SafeModeBits))
             throw new EntryConflictException($"'{entry.Path}' became a link in the destination while it was being received");
         File.SetLastWriteTimeUtc(path, SourceScanner.FromNanoseconds(entry.MtimeNanoseconds));
     }

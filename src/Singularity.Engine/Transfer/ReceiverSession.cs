@@ -32,6 +32,8 @@ internal sealed partial class ReceiverSession
     // file is the one it names, which would land on itself (the manifest's entry tells).
     private bool _namedInHeld;
     private readonly string _receiverRoot;
+    // Whether entries get the sender's modes: the receiver's option, unless the session keeps none (more flags bit 14, rsync --no-perms).
+    private bool _keepModes;
     // Where earlier copies may lie, where it is not _receiverRoot (ReceiverOptions.EarlierCopiesRoot).
     private readonly string? _earlierRoot;
     // Directories of earlier copies whose unchanged files are linked rather than received (LinkDest); null for none.
@@ -131,6 +133,9 @@ internal sealed partial class ReceiverSession
     private long _wouldDeleteBytes;
     // With owners kept: entries the system would not give theirs (a user namespace, a file system without owners).
     private int _ownersNotSet;
+    // Entries the file system would not give their modes (SessionDone flag bit 2), and the first, for the log.
+    private int _modesNotSet;
+    private string? _firstModeNotSet;
     private ExtraneousEntries? _extraneous;
     // With a deletion, what the sender left out (Exclude): the deletion keeps it.
     private ExcludePatterns? _exclude;
@@ -140,7 +145,7 @@ internal sealed partial class ReceiverSession
     private long _lastStillWorking;
     // SessionDone's flags: bit 0, the receiver deleted what the source no longer has (it was asked, and nothing failed);
     // bit 1, the file system or the system refused some of the extended attributes or ACLs sent (more flags bit 9 or 11).
-    internal const int SessionDoneDeleted = 1, SessionDoneXattrsNotSet = 2;
+    internal const int SessionDoneDeleted = 1, SessionDoneXattrsNotSet = 2, SessionDoneModesNotSet = 4;
     // Every path of the manifest, by a 128-bit hash of it rather than the path itself: a tree of millions of files
     // would otherwise keep every name until the manifest ends (and, to delete what it does not name, until the
     // session's end). Seeded at random, so no sender can choose two paths that collide.
@@ -212,6 +217,7 @@ internal sealed partial class ReceiverSession
         _guard = new PathGuard(options.Directory, _limits);
         _receiverRoot = _guard.Root;
         _earlierRoot = options.EarlierCopiesRoot;
+        _keepModes = options.PreserveMode;
         _holds = new OpenFileBudget(_limits.MaxOpenFiles, receiverHolds);
         _writing = new OpenFileBudget(_limits.MaxOpenFiles, receiverWriting);
         Remote = remote;
@@ -416,6 +422,7 @@ internal sealed partial class ReceiverSession
         _specials = (flags & MoreSessionFlags.Specials) != 0;
         _force = (flags & MoreSessionFlags.Force) != 0;
         _namesOneFile = (flags & MoreSessionFlags.NamesOneFile) != 0;
+        if ((flags & MoreSessionFlags.KeepsNoModes) != 0) _keepModes = false;
         if (_force && _options.Admission is { Force: false }) throw NotAsked("a request to replace directories that hold anything (--force)");
         if (_inPlace && !OperatingSystem.IsLinux()) throw new ProtocolViolationException("OpenSession asks to write files in place, which only a Linux receiver does (it opens them never through a link); leave out --inplace or receive on Linux");
     }
@@ -783,11 +790,11 @@ internal sealed partial class ReceiverSession
                     }
                 }
                 _guard.CreateDirectory(full);
-                if (!fresh && _options.PreserveMode) OpenForWriting(full);
+                if (!fresh && _keepModes) OpenForWriting(full);
                 // Now, not with its mode and time at the end: nothing written below changes them, and none are held.
                 ApplyXattrs(entry, full);
                 // An ACL just set may have taken the owner's write and search, which writing below needs until Finish.
-                if ((_scope & AttributeScope.Acls) != 0) SpecialFiles.SetModeNotFollowing(full, PartialFile.DirectoryMode(_options.PreserveMode ? entry.Mode : (UnixFileMode)0x1ED));
+                if ((_scope & AttributeScope.Acls) != 0) SpecialFiles.SetModeNotFollowing(full, PartialFile.DirectoryMode(_keepModes ? entry.Mode : (UnixFileMode)0x1ED));
                 _directories.Add((id, full, entry with { Xattrs = null }));
                 break;
             case EntryKind.Symlink:
@@ -998,7 +1005,7 @@ internal sealed partial class ReceiverSession
             : (SpecialFiles.EffectiveUser, null);
         // A dry run only looks; a copy is read whole, and the sender hears that the receiver is still at work.
         var use = link ? _earlierCopies : EarlierCopies.Compared;
-        bool Use() => _linkDests!.TryUse(entry, full, _options.PreserveMode, user, group, _times, use, _options.Transfer.Durable, StillBusy, XattrsOf(entry));
+        bool Use() => _linkDests!.TryUse(entry, full, _keepModes, user, group, _times, use, _options.Transfer.Durable, StillBusy, XattrsOf(entry));
         if (!(use == EarlierCopies.Copied ? ReadingInPlace(Use) : Use())) return false;
         if (_earlierCopies == EarlierCopies.Compared) _filesCompared++;
         else if (_earlierCopies == EarlierCopies.Copied) _filesCopied++;
@@ -1122,7 +1129,7 @@ internal sealed partial class ReceiverSession
             if (others) changes |= ItemizedAttributes.Xattrs;
             if (aclStands || xattrs.HasAccessAcl) compared &= ~(UnixFileMode)0x38;
         }
-        if (entry.Kind != EntryKind.Symlink && _options.PreserveMode && (standing.Mode & compared) != (mode & compared)) changes |= ItemizedAttributes.Permissions;
+        if (entry.Kind != EntryKind.Symlink && _keepModes && (standing.Mode & compared) != (mode & compared)) changes |= ItemizedAttributes.Permissions;
         if (SpecialFiles.MayChangeOwners && entry.Owner is { } owner)
         {
             // What the sender does not keep (-o or -g alone) is left as it stands.
@@ -1161,7 +1168,7 @@ internal sealed partial class ReceiverSession
     private bool BringsUpToDate(ManifestEntry entry, string full, FileInfo existing, bool change)
     {
         var mode = entry.Mode & PartialFile.SafeModeBits;
-        bool modeDiffers = _options.PreserveMode && !OperatingSystem.IsWindows() && existing.UnixFileMode != mode;
+        bool modeDiffers = _keepModes && !OperatingSystem.IsWindows() && existing.UnixFileMode != mode;
         var owner = SpecialFiles.MayChangeOwners ? entry.Owner : null;
         bool ownerDiffers = owner is not null && (SpecialFiles.OwnerOf(full) is not { } found || ManifestEntry.OwnerDiffers(found, owner.Value));
         // Only --checksum finds a file in place whose time differs; it gets the source's exactly, as rsync -c gives it
@@ -1186,7 +1193,12 @@ internal sealed partial class ReceiverSession
             // After the owner, whose change clears a file's capabilities (which a receiver never sets anyway).
             if (xattrsDiffer && !xattrs!.ApplyTo(handle)) XattrsNotSet(entry.Path);
             // An ACL set carries the source's mode bits, which --chmod may have changed: the mode goes after it.
-            if ((modeDiffers || (xattrsDiffer && _options.PreserveMode && (_scope & AttributeScope.Acls) != 0)) && !OperatingSystem.IsWindows()) File.SetUnixFileMode(handle, mode);
+            if ((modeDiffers || (xattrsDiffer && _keepModes && (_scope & AttributeScope.Acls) != 0)) && !OperatingSystem.IsWindows())
+            {
+                // A file system that keeps no modes leaves the file as it is, not sent again: it would not get the mode either.
+                try { File.SetUnixFileMode(handle, mode); }
+                catch (UnauthorizedAccessException) when (SpecialFiles.MayChangeMode(handle)) { ModeNotSet(entry.Path); }
+            }
             if (timeDiffers) SpecialFiles.SetModified(handle, entry.MtimeNanoseconds);
             return true;
         }
@@ -1500,7 +1512,7 @@ internal sealed partial class ReceiverSession
 
     /// <summary>A file's record for this session, reading what a partial at its resumable name offers; or, <paramref name="inPlace"/>, one written where it stands.</summary>
     private PartialFile NewPartialFile(uint id, ManifestEntry entry, string full, bool fromBasis = false, InPlaceBasis? inPlace = null) =>
-        new(id, entry, full, _shardSize, _options.Transfer.Durable, Id.Tag, _preallocate && _holeDigests is null && inPlace is null, _options.PreserveMode, _holds, _writing, _offersLeft, sparse: _holeDigests is not null, inPlace) { FromBasis = fromBasis, Backups = _backups, Xattrs = XattrsOf(entry) };
+        new(id, entry, full, _shardSize, _options.Transfer.Durable, Id.Tag, _preallocate && _holeDigests is null && inPlace is null, _keepModes, _holds, _writing, _offersLeft, sparse: _holeDigests is not null, inPlace) { FromBasis = fromBasis, Backups = _backups, Xattrs = XattrsOf(entry) };
 
     /// <summary>
     /// In place (rsync --inplace): the regular file standing at the name, as it is now, and with delta its shards'
@@ -1804,6 +1816,7 @@ internal sealed partial class ReceiverSession
         Interlocked.Add(ref _bytesWritten, file.Entry.Size);
         if (file.OwnerNotSet) OwnerNotSet();
         if (file.XattrsNotSet) XattrsNotSet(file.Entry.Path);
+        if (file.ModeNotSet) ModeNotSet(file.Entry.Path);
         Settle(file.Id);
         _control!.PostBatchItem(ControlMessageType.FilesCommitted, file.Id);
     }
@@ -1856,7 +1869,7 @@ internal sealed partial class ReceiverSession
         BinaryPrimitives.WriteInt32LittleEndian(done.AsSpan(4), _extraneous?.Deleted ?? 0);
         BinaryPrimitives.WriteInt64LittleEndian(done.AsSpan(8), Interlocked.Read(ref _bytesWritten));
         BinaryPrimitives.WriteInt32LittleEndian(done.AsSpan(16), _extraneous?.Failed ?? 0);
-        BinaryPrimitives.WriteInt32LittleEndian(done.AsSpan(20), (_deletionRan ? SessionDoneDeleted : 0) | (_xattrsNotSet > 0 ? SessionDoneXattrsNotSet : 0));
+        BinaryPrimitives.WriteInt32LittleEndian(done.AsSpan(20), (_deletionRan ? SessionDoneDeleted : 0) | (_xattrsNotSet > 0 ? SessionDoneXattrsNotSet : 0) | (_modesNotSet > 0 ? SessionDoneModesNotSet : 0));
         if (_mostDeletions is not null) BinaryPrimitives.WriteInt32LittleEndian(done.AsSpan(24), _extraneous?.LeftByLimit ?? 0);
         _control!.Post(ControlMessageType.SessionDone, done);
         await _control.FlushAsync().ConfigureAwait(false);
@@ -1947,6 +1960,20 @@ internal sealed partial class ReceiverSession
     /// <summary>Counts an entry the system would not give its owner (it arrived all the same), for the receiver's log.</summary>
     private void OwnerNotSet() => Interlocked.Increment(ref _ownersNotSet);
 
+    /// <summary>Counts an entry the file system would not give its mode (it arrived all the same), for the log and the sender.</summary>
+    private void ModeNotSet(string path)
+    {
+        Interlocked.Increment(ref _modesNotSet);
+        Interlocked.CompareExchange(ref _firstModeNotSet, path, null);
+    }
+
+    /// <summary>
+    /// Whether a mode refused at <paramref name="path"/> was refused by its file system (FAT, exFAT, a share that keeps
+    /// none), not for want of rights: this process may change it, as root or its owner. Another user's entry is not ours to change.
+    /// </summary>
+    private static bool ModesRefusedBy(string path) =>
+        Environment.IsPrivilegedProcess || SpecialFiles.OwnerOf(path) is not { } owner || owner.User == SpecialFiles.EffectiveUser;
+
     /// <summary>A dry run's deletion names what it would remove, the first <see cref="WouldDeleteMessage.MostNamed"/> of it; the rest is counted.</summary>
     private void WouldDelete(string path)
     {
@@ -2005,9 +2032,16 @@ internal sealed partial class ReceiverSession
                 // Never through a link a local user may have swapped in since the directory was checked: nothing is set then.
                 // The owner first: a change of owner may clear mode bits.
                 if (SpecialFiles.MayChangeOwners && entry.Owner is { } owner && !SpecialFiles.TrySetOwnerNotFollowing(path, owner)) OwnerNotSet();
-                if (_options.PreserveMode && !OperatingSystem.IsWindows()
-                    && !SpecialFiles.SetModeNotFollowing(path, PartialFile.DirectoryMode(entry.Mode)))
-                    throw new EntryConflictException($"'{entry.Path}' became a link in the destination while it was being received; its mode and time were not set");
+                try
+                {
+                    if (_keepModes && !OperatingSystem.IsWindows()
+                        && !SpecialFiles.SetModeNotFollowing(path, PartialFile.DirectoryMode(entry.Mode)))
+                        throw new EntryConflictException($"'{entry.Path}' became a link in the destination while it was being received; its mode and time were not set");
+                }
+                catch (UnauthorizedAccessException) when (ModesRefusedBy(path))
+                {
+                    ModeNotSet(entry.Path);
+                }
                 if (!_omitDirectoryTimes) Directory.SetLastWriteTimeUtc(path, SourceScanner.FromNanoseconds(entry.MtimeNanoseconds));
             }
             catch (Exception ex) when (StorageErrors.ConcernsOneEntry(ex))
@@ -2126,6 +2160,8 @@ internal sealed partial class ReceiverSession
             DevicesSkipped = _devicesSkipped,
             XattrsNotSet = _xattrsNotSet,
             FirstXattrsNotSet = _firstXattrsNotSet,
+            ModesNotSet = _modesNotSet,
+            FirstModeNotSet = _firstModeNotSet,
             EntriesDeleted = _extraneous?.Deleted ?? 0,
             EntriesNotDeleted = _extraneous?.Failed ?? 0,
             EntriesLeftByLimit = _extraneous?.LeftByLimit ?? 0,

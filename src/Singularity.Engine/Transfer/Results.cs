@@ -93,6 +93,12 @@ public sealed record SendResult
     /// </summary>
     public bool XattrsNotSet { get; init; }
     /// <summary>
+    /// Whether the receiver's file system refused some entries their modes (FAT, exFAT, a share that keeps none): they
+    /// arrived all the same, with the modes it gives, and its log counts them and names the first; rsync ends such a
+    /// send with exit 23. <see cref="TransferOptions.KeepPermissions"/> false asks for none.
+    /// </summary>
+    public bool ModesNotSet { get; init; }
+    /// <summary>
     /// A dry run (<see cref="TransferOptions.DryRun"/>): nothing was sent, written or deleted. <see cref="FilesTransferred"/>
     /// and <see cref="EntriesDeleted"/> count what a real send would have sent and deleted.
     /// </summary>
@@ -239,6 +245,10 @@ public sealed record ReceiveResult
     public int XattrsNotSet { get; init; }
     /// <summary>The first of <see cref="XattrsNotSet"/>, relative to the destination (with any character the sender chose); null for none.</summary>
     public string? FirstXattrsNotSet { get; init; }
+    /// <summary>Entries that arrived but could not be given the sender's mode: the file system refused it (FAT, exFAT, a share that keeps none), as the sender is told.</summary>
+    public int ModesNotSet { get; init; }
+    /// <summary>The first of <see cref="ModesNotSet"/>, relative to the destination (with any character the sender chose); null for none.</summary>
+    public string? FirstModeNotSet { get; init; }
     /// <summary>
     /// A dry run (<see cref="TransferOptions.DryRun"/>): nothing was written or deleted here; <see cref="Files"/> and
     /// <see cref="EntriesDeleted"/> say what a real send would have received and deleted.

@@ -130,6 +130,8 @@ internal sealed partial class SenderSession
     private Dictionary<string, int>? _firstLinkTo;
     private int[]? _nextLink;
     private Dictionary<string, string>? _promoted;
+    // The receiver's file system refused some entries their modes (SessionDone flags bit 2).
+    private bool _modesNotSet;
     // The receiver could not give some entries all the extended attributes or ACLs sent (SessionDone flags bit 1).
     private bool _xattrsNotSet;
     // Files counted as committed that moved no data: found in place (FilesPresent) or left out (FilesDropped).
@@ -297,7 +299,7 @@ internal sealed partial class SenderSession
             | (parts is not (0 or OwnerParts.Both) ? MoreSessionFlags.OwnerParts : 0)
             | (options.InPlace ? MoreSessionFlags.InPlace : 0) | (options.Xattrs ? MoreSessionFlags.Xattrs : 0) | (options.Acls ? MoreSessionFlags.Acls : 0)
             | (_entries.Exists(e => e.Entry.Kind == EntryKind.Special) ? MoreSessionFlags.Specials : 0)
-            | (options.Force ? MoreSessionFlags.Force : 0);
+            | (options.Force ? MoreSessionFlags.Force : 0) | (options.KeepPermissions ? 0 : MoreSessionFlags.KeepsNoModes);
         if (_moreFlags != 0) _sessionFlags |= OpenSessionFlags.More;
         // None left (settled by an earlier attempt, or left out): nothing is made at the name, as rsync makes nothing.
         _mayNameOneFile = MayNameOneFile(paths, url, options) && _entries is [] or [{ Entry.Kind: not EntryKind.Directory }];
@@ -676,6 +678,7 @@ internal sealed partial class SenderSession
             DeletionSkipped = _options.DeleteExtraneous && !_deletionRan,
             DeletionSkippedByOlderReceiver = _options.DeleteExtraneous && !_deletionRan && !_receiverTakesVanished && NotSent is { Count: > 0 } left && left.All(entry => entry.Vanished),
             XattrsNotSet = _xattrsNotSet,
+            ModesNotSet = _modesNotSet,
             DryRun = _options.DryRun,
             WouldSend = WouldSend,
             Sent = Sent,
@@ -1113,8 +1116,11 @@ internal sealed partial class SenderSession
                 int doneFlags = BinaryPrimitives.ReadInt32LittleEndian(body[20..]);
                 _deletionRan = (doneFlags & ReceiverSession.SessionDoneDeleted) != 0;
                 _xattrsNotSet = (doneFlags & ReceiverSession.SessionDoneXattrsNotSet) != 0;
-                if ((doneFlags & ~(ReceiverSession.SessionDoneDeleted | ReceiverSession.SessionDoneXattrsNotSet)) != 0)
+                _modesNotSet = (doneFlags & ReceiverSession.SessionDoneModesNotSet) != 0;
+                if ((doneFlags & ~(ReceiverSession.SessionDoneDeleted | ReceiverSession.SessionDoneXattrsNotSet | ReceiverSession.SessionDoneModesNotSet)) != 0)
                     throw new ProtocolViolationException("SessionDone sets flag bits this sender does not know");
+                if (_modesNotSet && (_moreFlags & MoreSessionFlags.KeepsNoModes) != 0)
+                    throw new ProtocolViolationException("SessionDone names modes this sender did not send");
                 if (_xattrsNotSet && (_moreFlags & (MoreSessionFlags.Xattrs | MoreSessionFlags.Acls)) == 0)
                     throw new ProtocolViolationException("SessionDone names extended attributes this sender did not send");
                 if (((_entriesDeleted | _entriesNotDeleted) != 0 && !Deletes) || (_deletionRan && (_sessionFlags & OpenSessionFlags.DeleteExtraneous) == 0) || _entriesDeleted < 0 || _entriesNotDeleted < 0

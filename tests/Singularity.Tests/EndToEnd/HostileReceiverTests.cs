@@ -542,12 +542,13 @@ public sealed class HostileReceiverTests
     [Theory]
     [InlineData(5, 0, "SessionDone counts deletions this sender did not ask for")]
     [InlineData(0, Singularity.Engine.Transfer.ReceiverSession.SessionDoneXattrsNotSet, "SessionDone names extended attributes this sender did not send")]
-    [InlineData(0, 4, "SessionDone sets flag bits this sender does not know")]
+    [InlineData(0, 8, "SessionDone sets flag bits this sender does not know")]
+    [InlineData(0, Singularity.Engine.Transfer.ReceiverSession.SessionDoneModesNotSet, "SessionDone names modes this sender did not send")]
     public async Task What_the_sender_did_not_ask_for_is_refused_at_the_end(int deleted, int flags, string refusal)
     {
         using var temp = new TempDirectory();
         await using var receiver = new RawReceiver();
-        var send = SendOneFile(temp, receiver);
+        var send = SendOneFile(temp, receiver, Plain with { KeepPermissions = false });
         await AcceptOneFileAsync(receiver);
 
         await receiver.SendAsync(ControlMessageType.ShardAcks, RawReceiver.Batch([0, 0]));
