@@ -509,8 +509,10 @@ internal static class SpecialFiles
 
     /// <summary>
     /// Sets the mtime of the file <paramref name="handle"/> holds open to <paramref name="nanoseconds"/> (in the units the
-    /// scan records), leaving its atime as it is: on Linux in one call (futimens, UTIME_OMIT), where .NET reads the
-    /// file's times first to keep its atime; elsewhere as .NET sets it.
+    /// scan records), and its atime to now (it was just written or looked at): on Linux in one call (futimens,
+    /// UTIME_NOW), where .NET reads the file's times first to keep its atime; elsewhere as .NET sets it. Not with the
+    /// atime left out (UTIME_OMIT): a FUSE file system on libfuse 2 (bindfs, and others of its age) drops a change of
+    /// the mtime alone, and every file would then read as changed at the next send.
     /// </summary>
     public static void SetModified(SafeFileHandle handle, long nanoseconds)
     {
@@ -519,7 +521,7 @@ internal static class SpecialFiles
         {
             long seconds = Math.DivRem(nanoseconds, 1_000_000_000, out long rest);
             if (rest < 0) (seconds, rest) = (seconds - 1, rest + 1_000_000_000);
-            var times = new TimePair { AccessNanoseconds = UtimeOmit, ModifiedSeconds = seconds, ModifiedNanoseconds = rest };
+            var times = new TimePair { AccessNanoseconds = UtimeNow, ModifiedSeconds = seconds, ModifiedNanoseconds = rest };
             try
             {
                 if (futimens(handle, ref times) != 0) throw Errno.ToException(Marshal.GetLastPInvokeError());
@@ -532,8 +534,8 @@ internal static class SpecialFiles
         File.SetLastWriteTimeUtc(handle, SourceScanner.FromNanoseconds(nanoseconds));
     }
 
-    // futimens(2)'s times: the atime left as it is, then the mtime.
-    private const long UtimeOmit = (1L << 30) - 2;
+    // futimens(2)'s times: the atime set to now, then the mtime.
+    private const long UtimeNow = (1L << 30) - 1;
 
     [StructLayout(LayoutKind.Sequential)]
     private struct TimePair
