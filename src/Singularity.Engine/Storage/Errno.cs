@@ -23,6 +23,7 @@ internal static class Errno
     public const int TooManyLinks = 40;
     public const int NoData = 61;
     public const int Overflow = 75;
+    public const int IllegalByteSequence = 84;
     public const int NotSupported = 95;
 
     /// <summary>

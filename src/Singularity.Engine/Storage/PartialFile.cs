@@ -566,7 +566,7 @@ internal sealed class PartialFile
             if (handle is not null) File.SetUnixFileMode(handle, mode);
             else File.SetUnixFileMode(path, mode);
         }
-        catch (UnauthorizedAccessException)
+        catch (Exception ex) when (StorageErrors.RefusesModes(ex))
         {
             ModeNotSet = _applyMode;
         }

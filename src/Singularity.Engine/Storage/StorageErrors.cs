@@ -19,6 +19,13 @@ internal static class StorageErrors
     /// <summary>A file another holder has locked: on Unix the lock every session takes on the partials it writes (EWOULDBLOCK), on Windows a sharing violation.</summary>
     public static bool IsLocked(IOException ex) => ex.HResult is 11 or 35 or unchecked((int)0x80070020) or unchecked((int)0x80070021);
 
+    /// <summary>
+    /// A mode the file system refused, as one that keeps none refuses it: EPERM or EACCES (FAT on Linux, a FUSE mount
+    /// that denies chmod), ENOSYS or EOPNOTSUPP (a FUSE file system that has no chmod, as fusefat).
+    /// </summary>
+    public static bool RefusesModes(Exception ex) =>
+        ex is UnauthorizedAccessException || ex is IOException { HResult: Errno.NoSystemCall or Errno.NotSupported };
+
     public static bool IsDiskFull(IOException ex) =>
         ex.HResult is Errno.NoSpace or WindowsDiskFull or WindowsHandleDiskFull
         || ex.Message.Contains("No space left", StringComparison.OrdinalIgnoreCase)
@@ -40,14 +47,16 @@ internal static class StorageErrors
     /// A failure that concerns one entry of a tree, and ends only it, as rsync goes on past it: a place the receiver may
     /// not write (EACCES, EPERM), a name too long for the file system (ENAMETOOLONG), a parent that could not be made or
     /// is not a directory (ENOENT, ENOTDIR), a directory or a file in the way (EISDIR, EEXIST), a link in the way
-    /// (ELOOP). Not a full disk or quota, a read-only file system, an I/O error or too many open files: every later
+    /// (ELOOP), a name the file system refuses (EINVAL, EILSEQ). Not a full disk or quota, a read-only file system, an I/O error or too many open files: every later
     /// entry would fail too (or waiting and retrying may mend it), so those end the session; nor a partial another
     /// session holds (busy).
     /// </summary>
     public static bool ConcernsOneEntry(Exception ex) => ex switch
     {
         UnauthorizedAccessException or EntryConflictException or PathTooLongException or DirectoryNotFoundException or FileNotFoundException => true,
-        IOException io => io.HResult is Errno.NoEntry or Errno.NotADirectory or Errno.IsADirectory or Errno.Exists or Errno.NameTooLong or Errno.TooManyLinks,
+        // A name the file system refuses (FAT refuses ':' with EINVAL; some refuse bytes their encoding lacks) is that entry's alone.
+        IOException io => io.HResult is Errno.NoEntry or Errno.NotADirectory or Errno.IsADirectory or Errno.Exists or Errno.NameTooLong or Errno.TooManyLinks
+            or Errno.InvalidArgument or Errno.IllegalByteSequence,
         _ => false,
     };
 
@@ -57,6 +66,7 @@ internal static class StorageErrors
         SingularityException known => known,
         IOException io when IsDiskFull(io) => new SingularityException(ErrorCode.DiskFull, $"disk full while {what} (no space, or no free inodes: see df -i); free space on the receiver (partial files of interrupted sends count: `sglty partials` lists them) and send again", ex),
         UnauthorizedAccessException => new SingularityException(ErrorCode.IoError, $"permission denied while {what}; check that the destination is writable", ex),
+        IOException { HResult: Errno.InvalidArgument or Errno.IllegalByteSequence } => new SingularityException(ErrorCode.IoError, $"{Errno.ToException(ex.HResult).Message} while {what}, as a FAT or exFAT disk answers a name that holds any of \" * : < > ? \\ | or ends in a dot or a space", ex),
         IOException => new SingularityException(ErrorCode.IoError, $"I/O error while {what}: {ex.Message}", ex),
         _ => new SingularityException(ErrorCode.Internal, $"unexpected error while {what}: {ex.Message}", ex),
     };

@@ -1197,7 +1197,7 @@ internal sealed partial class ReceiverSession
             {
                 // A file system that keeps no modes leaves the file as it is, not sent again: it would not get the mode either.
                 try { File.SetUnixFileMode(handle, mode); }
-                catch (UnauthorizedAccessException) when (SpecialFiles.MayChangeMode(handle)) { ModeNotSet(entry.Path); }
+                catch (Exception ex) when (StorageErrors.RefusesModes(ex) && SpecialFiles.MayChangeMode(handle)) { ModeNotSet(entry.Path); }
             }
             if (timeDiffers) SpecialFiles.SetModified(handle, entry.MtimeNanoseconds);
             return true;
@@ -2038,7 +2038,7 @@ internal sealed partial class ReceiverSession
                         && !SpecialFiles.SetModeNotFollowing(path, PartialFile.DirectoryMode(entry.Mode)))
                         throw new EntryConflictException($"'{entry.Path}' became a link in the destination while it was being received; its mode and time were not set");
                 }
-                catch (UnauthorizedAccessException) when (ModesRefusedBy(path))
+                catch (Exception ex) when (StorageErrors.RefusesModes(ex) && ModesRefusedBy(path))
                 {
                     ModeNotSet(entry.Path);
                 }

@@ -118,4 +118,45 @@ public sealed class ModesTests
             Commands.Run("umount", "-l", mount);
         }
     }
+
+    /// <summary>
+    /// A FAT disk (fusefat, which has no chmod at all: ENOSYS) takes every file whose name it takes, with the modes it
+    /// gives; a name it refuses fails that file alone (exit 23), and --no-perms leaves nothing else to say.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_fat_disk_takes_what_it_can_name()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux() && Environment.IsPrivilegedProcess, "needs root on Linux to mount with FUSE");
+        Skip.IfNot(File.Exists("/usr/sbin/mkfs.vfat"), "mkfs.vfat is not installed (apt-get install dosfstools)");
+        Skip.IfNot(Commands.Output("sh", "-c", "command -v fusefat") is not null, "fusefat is not installed (apt-get install fusefat)");
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src"), mount = temp.Sub("fat"), image = Path.Combine(temp.Path, "fat.img");
+        TestFiles.Create(Path.Combine(source, "a.bin"), 300_000, seed: 9);
+        TestFiles.Create(Path.Combine(source, "sub", "b.bin"), 1000, seed: 10);
+        TestFiles.Create(Path.Combine(source, "odd:name"), 10, seed: 11);
+        using (var file = File.Create(image)) file.SetLength(32 << 20);
+        Skip.IfNot(Commands.Run("/usr/sbin/mkfs.vfat", image) && Commands.Run("fusefat", "-o", "rw+", image, mount), "fusefat could not mount here");
+        try
+        {
+            string destination = Path.Combine(mount, "dst");
+
+            var (exit, _, error) = await SgltyProcess.RunAsync("send", source + "/", destination);
+
+            Assert.True(exit == 23, error);
+            Assert.Contains("'odd:name'", error);
+            Assert.Contains("the receiver's file system refused some entries their modes", error);
+            TestFiles.AssertSameBytes(Path.Combine(source, "a.bin"), Path.Combine(destination, "a.bin"));
+            TestFiles.AssertSameBytes(Path.Combine(source, "sub", "b.bin"), Path.Combine(destination, "sub", "b.bin"));
+
+            (exit, _, error) = await SgltyProcess.RunAsync("send", source + "/", destination, "--no-perms");
+
+            Assert.True(exit == 23, error);
+            Assert.Contains("'odd:name'", error);
+            Assert.DoesNotContain("modes", error);
+        }
+        finally
+        {
+            Commands.Run("umount", "-l", mount);
+        }
+    }
 }
