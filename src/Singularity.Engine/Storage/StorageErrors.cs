@@ -47,16 +47,17 @@ internal static class StorageErrors
     /// A failure that concerns one entry of a tree, and ends only it, as rsync goes on past it: a place the receiver may
     /// not write (EACCES, EPERM), a name too long for the file system (ENAMETOOLONG), a parent that could not be made or
     /// is not a directory (ENOENT, ENOTDIR), a directory or a file in the way (EISDIR, EEXIST), a link in the way
-    /// (ELOOP), a name the file system refuses (EINVAL, EILSEQ). Not a full disk or quota, a read-only file system, an I/O error or too many open files: every later
+    /// (ELOOP), a name the file system refuses (EINVAL, EILSEQ), an entry it cannot make (ENOSYS, EOPNOTSUPP). Not a full disk or quota, a read-only file system, an I/O error or too many open files: every later
     /// entry would fail too (or waiting and retrying may mend it), so those end the session; nor a partial another
     /// session holds (busy).
     /// </summary>
     public static bool ConcernsOneEntry(Exception ex) => ex switch
     {
         UnauthorizedAccessException or EntryConflictException or PathTooLongException or DirectoryNotFoundException or FileNotFoundException => true,
-        // A name the file system refuses (FAT refuses ':' with EINVAL; some refuse bytes their encoding lacks) is that entry's alone.
+        // A name the file system refuses (FAT refuses ':' with EINVAL; some refuse bytes their encoding lacks), and a kind
+        // of entry it cannot hold (FAT and exFAT make no links: ENOSYS), are that entry's alone.
         IOException io => io.HResult is Errno.NoEntry or Errno.NotADirectory or Errno.IsADirectory or Errno.Exists or Errno.NameTooLong or Errno.TooManyLinks
-            or Errno.InvalidArgument or Errno.IllegalByteSequence,
+            or Errno.InvalidArgument or Errno.IllegalByteSequence or Errno.NoSystemCall or Errno.NotSupported,
         _ => false,
     };
 
@@ -66,6 +67,7 @@ internal static class StorageErrors
         SingularityException known => known,
         IOException io when IsDiskFull(io) => new SingularityException(ErrorCode.DiskFull, $"disk full while {what} (no space, or no free inodes: see df -i); free space on the receiver (partial files of interrupted sends count: `sglty partials` lists them) and send again", ex),
         UnauthorizedAccessException => new SingularityException(ErrorCode.IoError, $"permission denied while {what}; check that the destination is writable", ex),
+        IOException { HResult: Errno.NoSystemCall or Errno.NotSupported } => new SingularityException(ErrorCode.IoError, $"{Errno.ToException(ex.HResult).Message} while {what}: the file system cannot make that, as a FAT or exFAT disk makes no links", ex),
         IOException { HResult: Errno.InvalidArgument or Errno.IllegalByteSequence } => new SingularityException(ErrorCode.IoError, $"{Errno.ToException(ex.HResult).Message} while {what}, as a FAT or exFAT disk answers a name that holds any of \" * : < > ? \\ | or ends in a dot or a space", ex),
         IOException => new SingularityException(ErrorCode.IoError, $"I/O error while {what}: {ex.Message}", ex),
         _ => new SingularityException(ErrorCode.Internal, $"unexpected error while {what}: {ex.Message}", ex),

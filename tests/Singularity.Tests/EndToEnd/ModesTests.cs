@@ -121,7 +121,7 @@ public sealed class ModesTests
 
     /// <summary>
     /// A FAT disk (fusefat, which has no chmod at all: ENOSYS) takes every file whose name it takes, with the modes it
-    /// gives; a name it refuses fails that file alone (exit 23), and --no-perms leaves nothing else to say.
+    /// gives; a name it refuses, and a link, which it cannot make, fail alone (exit 23), and --no-perms leaves nothing else to say.
     /// </summary>
     [SkippableFact]
     public async Task A_fat_disk_takes_what_it_can_name()
@@ -134,6 +134,7 @@ public sealed class ModesTests
         TestFiles.Create(Path.Combine(source, "a.bin"), 300_000, seed: 9);
         TestFiles.Create(Path.Combine(source, "sub", "b.bin"), 1000, seed: 10);
         TestFiles.Create(Path.Combine(source, "odd:name"), 10, seed: 11);
+        File.CreateSymbolicLink(Path.Combine(source, "link"), "a.bin");
         using (var file = File.Create(image)) file.SetLength(32 << 20);
         Skip.IfNot(Commands.Run("/usr/sbin/mkfs.vfat", image) && Commands.Run("fusefat", "-o", "rw+", image, mount), "fusefat could not mount here");
         try
@@ -144,6 +145,7 @@ public sealed class ModesTests
 
             Assert.True(exit == 23, error);
             Assert.Contains("'odd:name'", error);
+            Assert.Contains("'link': the file system cannot make that, as a FAT or exFAT disk makes no links", error);
             Assert.Contains("the receiver's file system refused some entries their modes", error);
             TestFiles.AssertSameBytes(Path.Combine(source, "a.bin"), Path.Combine(destination, "a.bin"));
             TestFiles.AssertSameBytes(Path.Combine(source, "sub", "b.bin"), Path.Combine(destination, "sub", "b.bin"));
