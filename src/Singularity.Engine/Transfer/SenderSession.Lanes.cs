@@ -61,6 +61,10 @@ internal sealed partial class SenderSession
                 throw NotAReceiver();
             if (!HelloReply.TryRead(reply, out var answer, out string? error))
                 throw new TransferAbortedException(ErrorCode.ProtocolViolation, $"{Where}: {error}");
+            // A refusal says why in one of the few codes a receiver refuses with: any other (Internal, one no version
+            // defines) would pass for what this receiver never said, and the unauthenticated reply is anyone's to forge.
+            if (answer.Status is not (ErrorCode.None or ErrorCode.VersionUnsupported or ErrorCode.AuthFailed or ErrorCode.Busy or ErrorCode.ConnectionLost))
+                throw new TransferAbortedException(ErrorCode.ProtocolViolation, $"{Where} refused the connection with status {(ushort)answer.Status}, which no receiver refuses with");
             if (answer.Status != ErrorCode.None)
             {
                 string refusal = await ReadRefusalAsync(connection, answer.Status, timeout.Token).ConfigureAwait(false);

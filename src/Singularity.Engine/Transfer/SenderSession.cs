@@ -130,6 +130,8 @@ internal sealed partial class SenderSession
     private Dictionary<string, int>? _firstLinkTo;
     private int[]? _nextLink;
     private Dictionary<string, string>? _promoted;
+    // The entries the receiver named in EntryFailed, each once.
+    private readonly HashSet<uint> _entriesFailed = [];
     // The receiver's file system refused some entries their modes (SessionDone flags bit 2).
     private bool _modesNotSet;
     // The receiver could not give some entries all the extended attributes or ACLs sent (SessionDone flags bit 1).
@@ -1107,6 +1109,8 @@ internal sealed partial class SenderSession
             case ControlMessageType.ShardNack: OnNack(body); break;
             case ControlMessageType.FilesCommitted: OnCommitted(body); break;
             case ControlMessageType.SessionDone:
+                // The answer to Finish: one before it would end the session early, and a close after it pass for its end.
+                if (!Volatile.Read(ref _finishSent)) throw new ProtocolViolationException("SessionDone before Finish");
                 bool limited = (_sessionFlags & OpenSessionFlags.MostDeletions) != 0;
                 if (body.Length != (limited ? 28 : 24) || BinaryPrimitives.ReadInt32LittleEndian(body) != _fileCount)
                     throw new ProtocolViolationException("SessionDone does not match the transfer");
@@ -1210,12 +1214,14 @@ internal sealed partial class SenderSession
         var (code, reason) = ErrorMessage.Decode(body[4..]);
         if (id >= (uint)Volatile.Read(ref _entriesSent)) throw new ProtocolViolationException($"the receiver named entry {id}, which this session does not have");
         var entry = _entries[(int)id].Entry;
+        // Once an entry: a receiver that names one again would grow the list of what was not sent without end.
+        lock (_entriesFailed) if (!_entriesFailed.Add(id)) throw new ProtocolViolationException($"'{entry.Path}' was named as not written twice");
         if (_changes is not null) _differences[id] |= NotMade;
         // A device the receiver makes none of is skipped, as rsync skips it at a receiver that is not root: no failure.
         if (code == ErrorCode.NotAllowed)
         {
             if (!SpecialTypes.IsDevice(entry.SpecialType)) throw new ProtocolViolationException($"the receiver named '{entry.Path}' as not allowed, which only a device may be");
-            lock (_devicesSkipped) if (!_devicesSkipped.Add(entry.Path)) throw new ProtocolViolationException($"'{entry.Path}' was named as not allowed twice");
+            lock (_devicesSkipped) _devicesSkipped.Add(entry.Path);
             _events?.Invoke($"skipping at the receiver: {reason}");
             return;
         }

@@ -43,6 +43,9 @@ public sealed class RawReceiver : IAsyncDisposable
     /// <summary>What its HelloReply tells the sender it takes (PROTOCOL §2.2): none, as a receiver from before them, unless given.</summary>
     public uint Capabilities { get; init; }
 
+    /// <summary>The control HelloReply (48 bytes) and what follows it, of a test's making, in place of an acceptance (PROTOCOL §2.2).</summary>
+    internal Func<(byte[] Reply, byte[] After)>? Reply { get; init; }
+
     /// <summary>The shard frames every lane carried, in the order each lane read them.</summary>
     internal ConcurrentQueue<ShardHeader> Shards { get; } = new();
 
@@ -60,6 +63,17 @@ public sealed class RawReceiver : IAsyncDisposable
         Assert.True(Handshake.VerifyBinder(hello, clientAuth, Token));
         byte[] reply = new byte[HelloReply.Size];
         new HelloReply(ErrorCode.None, SessionId.NewRandom(), Capabilities, version, Handshake.ServerAuthSize).WriteTo(reply);
+        if (Reply is not null)
+        {
+            // A reply of the test's making: one that accepts goes on with the handshake (its transcript holds it as
+            // written), any other is written alone, with what the test has follow it.
+            (reply, byte[] after) = Reply();
+            if (!HelloReply.TryRead(reply, out var made, out _) || made.Status != ErrorCode.None || made.Version != WireFormat.Version || made.AuthLength != Handshake.ServerAuthSize)
+            {
+                await _stream.WriteAsync(reply.Concat(after).ToArray(), _stop.Token);
+                return;
+            }
+        }
         var (serverAuth, pending) = Handshake.ServerRespond(hello, clientAuth, reply, Token, CipherSuite.None);
         await _stream.WriteAsync(reply.Concat(serverAuth).ToArray(), _stop.Token);
         if (version != WireFormat.Version) return;
@@ -142,6 +156,24 @@ public sealed class RawReceiver : IAsyncDisposable
     internal Task<byte[]?> ReadUntilAsync(ControlMessageType type) => ControlMessages.ReadUntilAsync(_stream, type, _stop.Token);
 
     internal Task SendAsync(ControlMessageType type, byte[] body) => ControlMessages.WriteAsync(_stream, type, body, _stop.Token);
+
+    /// <summary>Writes bytes as they are on the control connection: a header of a test's own making, say.</summary>
+    internal async Task SendRawAsync(byte[] bytes) => await _stream.WriteAsync(bytes, _stop.Token);
+
+    /// <summary>Reads the next control message the sender wrote, whatever its type; null once the stream ends (or carries something unreadable).</summary>
+    internal async Task<(ControlMessageType Type, byte[] Body)?> ReadNextAsync()
+    {
+        byte[] header = new byte[ControlHeader.Size];
+        try
+        {
+            await _stream.ReadExactlyAsync(header, _stop.Token);
+            if (!ControlHeader.TryRead(header, new ProtocolLimits().MaxControlMessageBytes, out var type, out int length, out _)) return null;
+            byte[] body = new byte[length];
+            await _stream.ReadExactlyAsync(body, _stop.Token);
+            return (type, body);
+        }
+        catch (Exception ex) when (ex is EndOfStreamException or IOException or ObjectDisposedException or OperationCanceledException) { return null; }
+    }
 
     /// <summary>
     /// Sends several messages in one write, for a test whose sender may refuse the first and close at once: a second
