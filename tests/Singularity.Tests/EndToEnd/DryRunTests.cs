@@ -214,7 +214,7 @@ public sealed class DryRunTests
     [Theory]
     [InlineData(0u, 0, false, "wrong length")]
     [InlineData(0x8000_0000u, 0, true, "more flags 0x80000000")]
-    [InlineData(0x4000u, 0, true, "more flags 0x4000")]
+    [InlineData(0x8000u, 0, true, "more flags 0x8000")]
     [InlineData(MoreSessionFlags.IgnoreErrors, 0, true, "delete despite errors, without a deletion")]
     [InlineData(0u, 5, true, "a modify window without asking for one")]
     [InlineData(MoreSessionFlags.ModifyWindow, -1, true, "a modify window of -1 seconds")]

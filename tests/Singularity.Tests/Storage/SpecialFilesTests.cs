@@ -109,15 +109,15 @@ public sealed class SpecialFilesTests
     }
 
     /// <summary>
-    /// An open file's mtime is set to the nanosecond the scan records, before 1970 too, and its atime stays as it was:
-    /// .NET reads both, where SetModified sets one.
+    /// An open file's mtime is set to the nanosecond the scan records, before 1970 too, and its atime to now, in one
+    /// call: .NET reads both first. (The atime is not left out: a FUSE file system on libfuse 2 drops an mtime set alone.)
     /// </summary>
     [Theory]
     [InlineData(1_796_643_297_605_932_200L)]
     [InlineData(-1_500_000_000L)]
     [InlineData(-100L)]
     [InlineData(0L)]
-    public void An_open_file_takes_the_mtime_alone(long nanoseconds)
+    public void An_open_file_takes_the_mtime_and_an_atime_of_now(long nanoseconds)
     {
         using var temp = new TempDirectory();
         string path = TestFiles.Create(Path.Combine(temp.Path, "f"), 10);
@@ -126,7 +126,7 @@ public sealed class SpecialFilesTests
         using (var handle = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite)) SpecialFiles.SetModified(handle, nanoseconds);
 
         Assert.Equal(nanoseconds, SourceScanner.ToNanoseconds(File.GetLastWriteTimeUtc(path)));
-        Assert.Equal(accessed, File.GetLastAccessTimeUtc(path));
+        Assert.True(File.GetLastAccessTimeUtc(path) > accessed.AddYears(1), $"atime {File.GetLastAccessTimeUtc(path):o}");
     }
 
     /// <summary>
