@@ -913,15 +913,24 @@ internal static class SpecialFiles
     /// <summary>
     /// Where <paramref name="path"/> leads, following every link on the way, as the kernel reaches it (the target of
     /// /proc/self/fd for it opened); null when it cannot be opened (missing, not searchable), or elsewhere than on Linux.
+    /// Opened to be named alone (O_PATH), never read: an open for reading of a FIFO there (one a sender made, or one a
+    /// link it sent leads to) would wait for a writer for ever.
     /// </summary>
     public static string? RealPath(string path) => RealPath(path, out _);
 
     /// <summary>As <see cref="RealPath(string)"/>, with the error number of an open that failed (0 when it was /proc that could not tell).</summary>
     public static string? RealPath(string path, out int error)
     {
-        using var handle = OpenReadOnly(path);
-        error = handle is null ? Marshal.GetLastPInvokeError() : 0;
-        return handle is null ? null : new FileInfo($"/proc/self/fd/{handle.DangerousGetHandle()}").LinkTarget;
+        error = 0;
+        if (!OperatingSystem.IsLinux()) return null;
+        int descriptor = open(path, PathOnly | OpenCloseOnExec);
+        if (descriptor < 0)
+        {
+            error = Marshal.GetLastPInvokeError();
+            return null;
+        }
+        using var handle = new SafeFileHandle(descriptor, ownsHandle: true);
+        return new FileInfo($"/proc/self/fd/{descriptor}").LinkTarget;
     }
 
     /// <summary>

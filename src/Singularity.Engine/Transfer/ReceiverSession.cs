@@ -1710,6 +1710,8 @@ internal sealed partial class ReceiverSession
             // A dry run settled its files at their acceptance; one the sender could not open still counts, to skip the deletion as a real send would.
             if (_dryRun && SlotOf(id) == Released)
             {
+                // Once: each naming counts, and a file named again would drive the session's count of files below none.
+                if (!(_droppedInDryRun ??= []).Add(id)) throw new ProtocolViolationException($"file id {id} was left out twice");
                 CountDropped(type);
                 continue;
             }
@@ -1727,6 +1729,9 @@ internal sealed partial class ReceiverSession
             LinkedFileDropped(file, type);
         }
     }
+
+    // A dry run's files the sender left out (its slots stay Released, as its other files' do), each counted once.
+    private HashSet<uint>? _droppedInDryRun;
 
     private void CountDropped(ControlMessageType type)
     {

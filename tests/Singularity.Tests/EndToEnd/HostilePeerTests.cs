@@ -704,6 +704,28 @@ public sealed class HostilePeerTests
         Assert.False(System.IO.File.Exists(Path.Combine(peer.Destination, "f")));
     }
 
+    /// <summary>
+    /// A dry run settles its files at their acceptance; one the sender leaves out counts once, and naming it again is
+    /// refused, as a real session refuses it: each naming counted drove the session's count of files below none.
+    /// (Found by a fuzz test of the receiver.)
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_file_left_out_twice_in_a_dry_run_is_refused(bool vanished)
+    {
+        await using var peer = await OneFileSession.OpenAsync(size: 100, flags: OpenSessionFlags.DryRun);
+        var type = vanished ? ControlMessageType.FilesVanished : ControlMessageType.FilesDropped;
+
+        await peer.Control.SendControlAsync(type, RawReceiver.Batch([0]));
+        await peer.Control.SendControlAsync(type, RawReceiver.Batch([0]));
+
+        var result = await peer.Receiver.NextResultAsync();
+        Assert.Equal(ErrorCode.ProtocolViolation, result.Error!.Code);
+        Assert.Contains("file id 0 was left out twice", result.Error.Message);
+        Assert.True(result.Files >= 0, $"the session counts {result.Files} files");
+    }
+
     /// <summary>A sender withdraws a file only before its seal: one that withdraws a sealed file ends its own session, and nothing of it is committed.</summary>
     [Fact]
     public async Task Withdrawing_a_sealed_file_is_refused()

@@ -357,4 +357,32 @@ public sealed class LinkDestTests
         Assert.False((await receiver.NextResultAsync()).Succeeded);
         Assert.Equal(wrong == "after the manifest", Directory.Exists(Path.Combine(destination, "made")));
     }
+
+    /// <summary>
+    /// A --link-dest that names a FIFO in the destination, or a link there to one anywhere (a sender may make both), is
+    /// no directory: nothing is linked from it, and the session goes on, where the receiver opened it to read where it
+    /// leads and waited for a writer for ever. (Found by a fuzz test of the receiver.)
+    /// </summary>
+    [SkippableTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_link_dest_that_names_a_fifo_links_nothing_and_the_send_goes_on(bool throughLink)
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "FIFOs and --link-dest: Linux receivers");
+        using var temp = new TempDirectory();
+        string destination = temp.Sub("dst");
+        string fifo = TestFiles.CreateFifo(Path.Combine(throughLink ? temp.Sub("elsewhere") : destination, "pipe"));
+        if (throughLink) File.CreateSymbolicLink(Path.Combine(destination, "lnk"), fifo);
+        string source = TestFiles.Create(Path.Combine(temp.Sub("src"), "f"), 5000, seed: 12);
+        await using var receiver = new LoopbackReceiver(destination, Quick);
+
+        var send = SingularitySender.SendAsync([source], receiver.Url, Quick with { LinkDestinations = [throughLink ? "lnk" : "pipe"] });
+        bool ended = await Task.WhenAny(send, Task.Delay(TimeSpan.FromMinutes(1))) == send;
+        if (!ended) await Task.Run(() => new FileStream(fifo, FileMode.Open, FileAccess.Write).Dispose()); // lets a receiver that waits go
+
+        Assert.True(ended, "the receiver waited on the FIFO --link-dest named");
+        await send;
+        TestFiles.AssertSameBytes(source, Path.Combine(destination, "f"));
+        Assert.Contains((await receiver.NextResultAsync()).Notices, notice => notice.Contains("is not a directory here: nothing is linked from it", StringComparison.Ordinal));
+    }
 }
