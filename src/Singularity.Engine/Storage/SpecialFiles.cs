@@ -610,6 +610,10 @@ internal static class SpecialFiles
         }
     }
 
+    /// <summary>As <see cref="MayChangeMode(SafeFileHandle)"/>, for what <paramref name="path"/> names (not following a link there): its owner may, and root; true where the owner cannot be read.</summary>
+    public static bool MayChangeMode(string path) =>
+        Environment.IsPrivilegedProcess || OwnerOf(path) is not { } owner || owner.User == EffectiveUser;
+
     /// <summary>
     /// Opens the directory <paramref name="root"/>, then each of <paramref name="names"/> below it in turn, never
     /// following a link below the root (O_NOFOLLOW) and checking that each step is a directory: what is reached lies

@@ -1972,13 +1972,6 @@ internal sealed partial class ReceiverSession
         Interlocked.CompareExchange(ref _firstModeNotSet, path, null);
     }
 
-    /// <summary>
-    /// Whether a mode refused at <paramref name="path"/> was refused by its file system (FAT, exFAT, a share that keeps
-    /// none), not for want of rights: this process may change it, as root or its owner. Another user's entry is not ours to change.
-    /// </summary>
-    private static bool ModesRefusedBy(string path) =>
-        Environment.IsPrivilegedProcess || SpecialFiles.OwnerOf(path) is not { } owner || owner.User == SpecialFiles.EffectiveUser;
-
     /// <summary>A dry run's deletion names what it would remove, the first <see cref="WouldDeleteMessage.MostNamed"/> of it; the rest is counted.</summary>
     private void WouldDelete(string path)
     {
@@ -2043,7 +2036,8 @@ internal sealed partial class ReceiverSession
                         && !SpecialFiles.SetModeNotFollowing(path, PartialFile.DirectoryMode(entry.Mode)))
                         throw new EntryConflictException($"'{entry.Path}' became a link in the destination while it was being received; its mode and time were not set");
                 }
-                catch (Exception ex) when (StorageErrors.RefusesModes(ex) && ModesRefusedBy(path))
+                // Refused by its file system (FAT, a share that keeps none), not for want of rights: another user's stays a failure.
+                catch (Exception ex) when (StorageErrors.RefusesModes(ex) && SpecialFiles.MayChangeMode(path))
                 {
                     ModeNotSet(entry.Path);
                 }
