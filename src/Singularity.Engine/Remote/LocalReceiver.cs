@@ -116,19 +116,19 @@ public sealed class LocalReceiver : IAsyncDisposable
             if (refused != 0)
                 throw new SingularityException(ErrorCode.IoError, $"cannot write in '{served}' ({Errno.ToException(refused).Message}); choose another target, or fix its permissions");
             string landing = SpecialFiles.RealPath(standIn ?? served) ?? standIn ?? served;
-            Func<string, string> fromLanding = at => Path.GetRelativePath(landing, SpecialFiles.RealPath(at) ?? at);
+            string[][] relativeToLanding = [.. earlier.Select(kind => kind.Select(at => Path.GetRelativePath(landing, SpecialFiles.RealPath(at) ?? at)).ToArray())];
             // The receiver names an earlier copy as it was given one, relative to where it writes; the user, as typed.
             var typed = new Dictionary<string, string>(StringComparer.Ordinal);
             var given = (IReadOnlyList<string>[])[options.LinkDestinations, options.CompareDestinations, options.CopyDestinations];
             for (int kind = 0; kind < earlier.Length; kind++)
                 for (int i = 0; i < earlier[kind].Length; i++)
-                    typed.TryAdd($"'{fromLanding(earlier[kind][i])}'", $"'{given[kind][i]}'");
+                    typed.TryAdd($"'{relativeToLanding[kind][i]}'", $"'{given[kind][i]}'");
             options = options with
             {
                 FileName = fileName,
-                LinkDestinations = [.. earlier[0].Select(fromLanding)],
-                CompareDestinations = [.. earlier[1].Select(fromLanding)],
-                CopyDestinations = [.. earlier[2].Select(fromLanding)],
+                LinkDestinations = relativeToLanding[0],
+                CompareDestinations = relativeToLanding[1],
+                CopyDestinations = relativeToLanding[2],
             };
             var receiver = SingularityReceiver.Start(new ReceiverOptions
             {
@@ -173,7 +173,7 @@ public sealed class LocalReceiver : IAsyncDisposable
                 continue;
             }
             at = Path.Join(at, names[i]);
-            // Only a directory, or a link to one, is opened to be followed: a FIFO or a device on the way is not.
+            // Only a directory, or a link to one, is followed: nothing lies below anything else.
             if (System.IO.Directory.Exists(at) && SpecialFiles.RealPath(at) is { } real) at = real;
         }
         return at;
@@ -218,7 +218,7 @@ public sealed class LocalReceiver : IAsyncDisposable
     /// </summary>
     private static void RefuseInto(string path, string served, bool byName)
     {
-        // A directory alone, or a link to one, is opened to be followed: a FIFO named as a source would hold the open.
+        // A directory alone, or a link to one, can hold the target.
         if (!System.IO.Directory.Exists(path) || SpecialFiles.RealPath(Path.TrimEndingDirectorySeparator(path)) is not { } source) return;
         string landing = byName ? Path.Join(served, Path.GetFileName(Path.TrimEndingDirectorySeparator(path))) : served;
         if (landing == source || PathGuard.IsBelow(source, landing))
