@@ -473,6 +473,21 @@ public sealed record TransferOptions
     public string? ChownGroup { get; init; }
 
     /// <summary>
+    /// Give users other users, as rsync --usermap does: FROM:TO pairs, comma-separated, the first whose FROM matches
+    /// an entry's user deciding. FROM is a name of this system, which may hold wildcards (<c>*</c>, <c>?</c>,
+    /// <c>[a-z]</c>) and then matches names alone; a number; an inclusive range (<c>1000-1999</c>); <c>*</c>, which
+    /// matches every user; or nothing, which matches the users with no name here (every user, with
+    /// <see cref="NumericIds"/>, as rsync's). TO is a name or a number, and travels as <see cref="ChownUser"/>'s does.
+    /// A user no pair matches stays as it is. It keeps the user, as <see cref="PreserveOwners"/> does for it, and
+    /// does not go with <see cref="ChownUser"/> (which is <c>*:USER</c>). Null (the default): no mapping.
+    /// `sglty send --usermap STRING`.
+    /// </summary>
+    public string? UserMap { get; init; }
+
+    /// <summary>As <see cref="UserMap"/>, for groups (rsync --groupmap); does not go with <see cref="ChownGroup"/>.</summary>
+    public string? GroupMap { get; init; }
+
+    /// <summary>
     /// Send each path under the path it was given by, as rsync --relative (-R) does: <c>logs/app/x.log</c> arrives as
     /// <c>logs/app/x.log</c> below the receiver's directory, and <c>/var/log/x.log</c> as <c>var/log/x.log</c>; the
     /// first "/./" in a path marks where the kept part starts (<c>/var/./log/x.log</c> arrives as <c>log/x.log</c>, and

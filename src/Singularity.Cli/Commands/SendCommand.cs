@@ -89,6 +89,8 @@ internal static partial class SendCommand
         var noOwner = new Option<bool>("--no-owner", "--no-o") { Description = "keep no user, as rsync --no-o: with -a or --owners, the groups alone" };
         var noGroup = new Option<bool>("--no-group", "--no-g") { Description = "keep no group, as rsync --no-g: with -a or --owners, the users alone" };
         var chown = new Option<string>("--chown") { HelpName = "USER:GROUP", Description = "give every entry USER and GROUP (names or numbers), as rsync --chown does, which keeps them as -o and -g would: 'backup:backup', 'backup' (the user alone), ':backup' (the group alone); a name travels as the owners' names do (the receiver gives the id it knows it by), a number as it is; a receiver running as root applies them" };
+        var usermap = new Option<string>("--usermap") { HelpName = "STRING", Description = "give users other users, as rsync --usermap does: FROM:TO pairs, comma-separated, the first FROM that matches deciding, e.g. '0-99:nobody,wayne:admin,*:normal'; FROM is a name here (wildcards match names alone), a number, a range LOW-HIGH, '*' (every user) or nothing (users with no name here); TO is a name or a number, travelling as --chown's does; keeps the users as -o does; not with --chown USER" };
+        var groupmap = new Option<string>("--groupmap") { HelpName = "STRING", Description = "give groups other groups, as rsync --groupmap does, read as --usermap; keeps the groups as -g does; not with --chown :GROUP" };
         var owners = new Option<bool>("--owners") { Description = "keep each entry's owner and group, as rsync -a keeps them: by name where the receiver knows the name, else by number; a receiver running as root applies them, any other leaves them (Linux senders)" };
         var archive = new Option<bool>("--archive", "-a") { Description = "as rsync -a: keep owners and groups (--owners) and send devices, FIFOs and sockets (-D) where the sender is Linux; sglty keeps the rest of what rsync -a keeps anyway (directories whole, links as links, permissions, times)" };
         var xattrs = new Option<bool>("--xattrs", "-X") { Description = "keep extended attributes, as rsync -X (Linux): each entry's travel with it, and the receiver gives them and removes the others; as root all but system.* (ACLs) and security.capability (never given, as a setuid bit is not), else user.* alone; at most 64 KiB an entry" };
@@ -145,7 +147,7 @@ internal static partial class SendCommand
         var inPlace = new Option<bool>("--inplace") { Description = "write a changed file into the one standing at its name, where it stands, as rsync --inplace does: no second copy takes the space (for large images and databases on a full disk), and with delta only the shards that differ are written (a file with other names is still written beside its name); as with rsync, a send that fails part way leaves it part old, part new, and readers see it change; not with --sparse or --backup (Linux receivers)" };
         var append = new Option<bool>("--append", "--append-verify") { Description = "for logs that grow, as rsync --append-verify: --inplace with delta on whatever the path, so only what follows what the receiver holds travels (with the shard it ends in), every kept shard compared first; unlike rsync --append, a copy as long as the source or longer is not left as it is but brought to the source's contents (cut, where the log was rotated); a receiver started with --no-delta takes the whole log; not with --whole-file, --sparse or --backup" };
         var wholeFile = new Option<bool>("--whole-file", "-W") { Description = "send changed files whole, never as a delta, as rsync --whole-file does" };
-        var command = new Command("send", "send files and directories to a receiver: one started through ssh (sglty send PATH... [USER@]HOST:DIR), or one running already (--to URL); or pull them from another machine, where ssh starts the send (sglty send [USER@]HOST:PATH... DIR); or copy them on this machine (sglty send PATH... DIR)") { paths, to, rsh, sgltyPath, remoteListen, makePath, tunnel, noTunnel, ipv4, ipv6, listenHere, untilStdinCloses, fileName, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, modifyWindow, omitDirTimes, omitLinkTimes, update, ignoreExisting, existing, maxSize, minSize, delete, deleteExcluded, ignoreErrors, maxDelete, exclude, excludeFrom, include, includeFrom, filter, relative, filesFrom, recursive, from0, dryRun, verbose, quiet, itemize, outFormat, stats, info, logFile, logFileFormat, owners, owner, group, noOwner, noGroup, chown, archive, xattrs, acls, devices, specials, devicesAndSpecials, noDevices, noSpecials, noDevicesOrSpecials, human, noHuman, numericIds, hardLinks, oneFileSystem, copyLinks, copyUnsafeLinks, copyDirLinks, safeLinks, chmod, pruneEmpty, ignoreMissing, deleteMissing, force, removeSources, backup, backupDir, suffix, linkDest, compareDest, copyDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile, inPlace, append };
+        var command = new Command("send", "send files and directories to a receiver: one started through ssh (sglty send PATH... [USER@]HOST:DIR), or one running already (--to URL); or pull them from another machine, where ssh starts the send (sglty send [USER@]HOST:PATH... DIR); or copy them on this machine (sglty send PATH... DIR)") { paths, to, rsh, sgltyPath, remoteListen, makePath, tunnel, noTunnel, ipv4, ipv6, listenHere, untilStdinCloses, fileName, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, modifyWindow, omitDirTimes, omitLinkTimes, update, ignoreExisting, existing, maxSize, minSize, delete, deleteExcluded, ignoreErrors, maxDelete, exclude, excludeFrom, include, includeFrom, filter, relative, filesFrom, recursive, from0, dryRun, verbose, quiet, itemize, outFormat, stats, info, logFile, logFileFormat, owners, owner, group, noOwner, noGroup, chown, usermap, groupmap, archive, xattrs, acls, devices, specials, devicesAndSpecials, noDevices, noSpecials, noDevicesOrSpecials, human, noHuman, numericIds, hardLinks, oneFileSystem, copyLinks, copyUnsafeLinks, copyDirLinks, safeLinks, chmod, pruneEmpty, ignoreMissing, deleteMissing, force, removeSources, backup, backupDir, suffix, linkDest, compareDest, copyDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile, inPlace, append };
         foreach (var option in asAlways) command.Options.Add(option);
         command.Options.Add(noPerms);
         command.Validators.Add(result =>
@@ -267,7 +269,7 @@ internal static partial class SendCommand
             var flags = InfoFlags.Parse(result.GetValue(info) ?? [], out _)!;
             int statsLevel = StatsLevel(result.GetValue(stats), flags);
             var chosen = result.GetValue(chown) is { } given ? ChownParts(given) : (null, null);
-            var keptOwner = OwnersKept(result, owners, archive, owner, group, noOwner, noGroup, chown, chosen);
+            var keptOwner = OwnersKept(result, owners, archive, owner, group, noOwner, noGroup, [(chown, chosen.User is null ? 0 : OwnerParts.User), (chown, chosen.Group is null ? 0 : OwnerParts.Group), (usermap, OwnerParts.User), (groupmap, OwnerParts.Group)]);
             var (sendsDevices, sendsSpecials) = SpecialsSent(result, archive, devicesAndSpecials, devices, specials, noDevicesOrSpecials, noDevices, noSpecials);
             long shard = result.GetValue(shardSize) ?? TransferOptions.DefaultShardSize;
             // As rsync: a level of 0 turns compression off, any other turns it on.
@@ -313,6 +315,8 @@ internal static partial class SendCommand
                 // What --chown chose, unless a later --no-o or --no-g took that part back, as rsync reads them.
                 ChownUser = (keptOwner & OwnerParts.User) != 0 ? chosen.User : null,
                 ChownGroup = (keptOwner & OwnerParts.Group) != 0 ? chosen.Group : null,
+                UserMap = (keptOwner & OwnerParts.User) != 0 ? result.GetValue(usermap) : null,
+                GroupMap = (keptOwner & OwnerParts.Group) != 0 ? result.GetValue(groupmap) : null,
                 NumericIds = result.GetValue(numericIds),
                 HardLinks = result.GetValue(hardLinks),
                 Xattrs = result.GetValue(xattrs),
@@ -557,10 +561,10 @@ internal static partial class SendCommand
     /// <summary>
     /// The parts of owners a send keeps, read in the order given, as rsync reads them: --owners, and -a where owners
     /// can be read (elsewhere it asks for nothing more than sglty does anyway), keep both; -o and -g keep one each, and
-    /// so does --chown each part it names (<paramref name="chosen"/>); --no-o and --no-g take one back, so `-a --no-o`
-    /// keeps the groups and `--no-o -o` the users.
+    /// so does each of the options that <paramref name="choose"/> a part (--chown each part it names, --usermap and
+    /// --groupmap theirs); --no-o and --no-g take one back, so `-a --no-o` keeps the groups and `--no-o -o` the users.
     /// </summary>
-    private static OwnerParts OwnersKept(ParseResult result, Option both, Option archive, Option user, Option group, Option noUser, Option noGroup, Option chown, (string? User, string? Group) chosen)
+    private static OwnerParts OwnersKept(ParseResult result, Option both, Option archive, Option user, Option group, Option noUser, Option noGroup, (Option Option, OwnerParts Part)[] choose)
     {
         OwnerParts kept = 0;
         foreach (var token in result.Tokens)
@@ -571,7 +575,7 @@ internal static partial class SendCommand
             else if (Names(group, token)) kept |= OwnerParts.Group;
             else if (Names(noUser, token)) kept &= ~OwnerParts.User;
             else if (Names(noGroup, token)) kept &= ~OwnerParts.Group;
-            else if (Names(chown, token)) kept |= (chosen.User is not null ? OwnerParts.User : 0) | (chosen.Group is not null ? OwnerParts.Group : 0);
+            else kept |= choose.Where(chooser => Names(chooser.Option, token)).Aggregate((OwnerParts)0, (parts, chooser) => parts | chooser.Part);
         }
         return kept;
     }

@@ -52,6 +52,8 @@ internal static partial class Errors
         [nameof(TransferOptions.PreserveOwners)] = "--owners",
         [nameof(TransferOptions.ChownUser)] = "--chown",
         [nameof(TransferOptions.ChownGroup)] = "--chown",
+        [nameof(TransferOptions.UserMap)] = "--usermap",
+        [nameof(TransferOptions.GroupMap)] = "--groupmap",
         [nameof(TransferOptions.InPlace)] = "--inplace",
         [nameof(TransferOptions.MaxFileSize)] = "--max-size",
         [nameof(TransferOptions.MinFileSize)] = "--min-size",

@@ -1,46 +1,42 @@
 namespace Singularity.Engine.Storage;
 
 /// <summary>
-/// The user and group every entry is given (<see cref="TransferOptions.ChownUser"/>, <see cref="TransferOptions.ChownGroup"/>,
-/// rsync --chown), as ids of this system: a number as given, a name as this system knows it. A number travels
-/// without a name, as rsync's; a name travels as the owner names do (<see cref="TransferOptions.NumericIds"/> aside),
-/// so the receiver gives the id it knows that name by.
+/// The users and groups a send gives its entries in place of their own: --chown's one (<see cref="TransferOptions.ChownUser"/>,
+/// <see cref="TransferOptions.ChownGroup"/>) or --usermap's and --groupmap's pairs (<see cref="TransferOptions.UserMap"/>,
+/// <see cref="TransferOptions.GroupMap"/>), as ids of this system: a number as given, a name as this system knows
+/// it. A number travels without a name, as rsync's; a name travels as the owner names do
+/// (<see cref="TransferOptions.NumericIds"/> aside), so the receiver gives the id it knows that name by.
 /// </summary>
-internal readonly record struct ChosenOwner(uint? User, uint? Group, bool UserByNumber, bool GroupByNumber)
+internal readonly record struct ChosenOwner(OwnerMap? Users, OwnerMap? Groups)
 {
-    /// <summary>The owner the options choose; an unknown name, or a number out of range, is an <see cref="ArgumentException"/> naming the option.</summary>
-    public static ChosenOwner Of(TransferOptions options)
-    {
-        var (user, userByNumber) = Resolve(options.ChownUser, AccountNames.UserId, "user", nameof(TransferOptions.ChownUser));
-        var (group, groupByNumber) = Resolve(options.ChownGroup, AccountNames.GroupId, "group", nameof(TransferOptions.ChownGroup));
-        return new ChosenOwner(user, group, userByNumber, groupByNumber);
-    }
+    /// <summary>What the options choose; an unknown name, a number out of range, a malformed pair, or --chown beside a map of the same part is an <see cref="ArgumentException"/> naming the option.</summary>
+    public static ChosenOwner Of(TransferOptions options) => new(
+        Map(options.ChownUser, options.UserMap, groups: false, options.NumericIds, nameof(TransferOptions.ChownUser), nameof(TransferOptions.UserMap)),
+        Map(options.ChownGroup, options.GroupMap, groups: true, options.NumericIds, nameof(TransferOptions.ChownGroup), nameof(TransferOptions.GroupMap)));
+
+    /// <summary>Whether the entries' own owners must be read for the parts <paramref name="parts"/> keeps: not for a part every entry is given.</summary>
+    public bool Reads(OwnerParts parts) =>
+        ((parts & OwnerParts.User) != 0 && Users is not { MapsAll: true }) || ((parts & OwnerParts.Group) != 0 && Groups is not { MapsAll: true });
 
     /// <summary>
-    /// The entry's owner as sent: the chosen parts, the parts <paramref name="parts"/> keeps from what was
-    /// <paramref name="read"/>, and <see cref="Protocol.ManifestEntry.IdNotKept"/> for the rest; null when a part to
-    /// keep could not be read (the entry then goes without an owner, as before any was chosen).
+    /// The entry's owner as sent: the parts <paramref name="parts"/> keeps from what was <paramref name="read"/>, each
+    /// mapped, and <see cref="Protocol.ManifestEntry.IdNotKept"/> for the rest; null when a part to keep could not be
+    /// read (the entry then goes without an owner, as before any was chosen).
     /// </summary>
     public (uint User, uint Group)? Apply((uint User, uint Group)? read, OwnerParts parts)
     {
-        uint? user = User ?? ((parts & OwnerParts.User) == 0 ? Protocol.ManifestEntry.IdNotKept : read?.User);
-        uint? group = Group ?? ((parts & OwnerParts.Group) == 0 ? Protocol.ManifestEntry.IdNotKept : read?.Group);
+        uint? user = (parts & OwnerParts.User) == 0 ? Protocol.ManifestEntry.IdNotKept : Users is { } users ? users.Map(read?.User) : read?.User;
+        uint? group = (parts & OwnerParts.Group) == 0 ? Protocol.ManifestEntry.IdNotKept : Groups is { } groups ? groups.Map(read?.Group) : read?.Group;
         return user is { } u && group is { } g ? (u, g) : null;
     }
 
 #pragma warning disable CA2208 // Names the option the caller set.
-    private static (uint? Id, bool ByNumber) Resolve(string? given, Func<string, uint?> lookUp, string what, string option)
+    private static OwnerMap? Map(string? chosen, string? pairs, bool groups, bool numericIds, string chownOption, string mapOption)
     {
-        if (given is null) return (null, false);
-        if (given.Length > 0 && given.All(char.IsAsciiDigit))
-        {
-            if (!uint.TryParse(given, out uint number) || number == Protocol.ManifestEntry.IdNotKept)
-                throw new ArgumentException($"{what} id {given} is out of range", option);
-            return (number, true);
-        }
-        if (given.Length == 0 || given.Contains('\0') || !OperatingSystem.IsLinux())
-            throw new ArgumentException(given.Length == 0 ? $"an empty {what} name" : $"{what} names can be looked up on Linux only; give the number", option);
-        return (lookUp(given) ?? throw new ArgumentException($"no {what} '{given}' here; give its number, or a name this system knows", option), false);
+        if (chosen is not null && pairs is not null)
+            throw new ArgumentException($"does not go with --chown's {(groups ? "group" : "user")}, which is the pair '*:{chosen}' (as rsync, which refuses both); give one", mapOption);
+        if (pairs is not null) return OwnerMap.Parse(pairs, groups, numericIds, mapOption);
+        return chosen is null ? null : OwnerMap.All(chosen, groups, chownOption);
     }
 #pragma warning restore CA2208
 }

@@ -222,7 +222,7 @@ internal sealed partial class SenderSession
         }
         // One more look at each entry, only when asked: its owner and group travel by number. A source named through a
         // link is taken as what it points to, as its contents are.
-        // --chown gives every entry its user or group, and keeps that part.
+        // --chown gives every entry its user or group, and --usermap and --groupmap map them; each keeps its part.
         var chosen = ChosenOwner.Of(options);
         var parts = OwnersSent(options, chosen);
         if (parts != 0)
@@ -232,7 +232,7 @@ internal sealed partial class SenderSession
 #pragma warning restore CA2208
             // Only a part kept and not chosen is read. A hard link's owner is its file's. What -o or -g alone does not
             // keep goes as not kept.
-            bool read = ((parts & OwnerParts.User) != 0 && chosen.User is null) || ((parts & OwnerParts.Group) != 0 && chosen.Group is null);
+            bool read = chosen.Reads(parts);
             scanned = [.. scanned.Select(e => e.Entry.Kind == EntryKind.HardLink ? e
                 : e with { Entry = e.Entry with { Owner = chosen.Apply(read ? SpecialFiles.OwnerOf(e.SourcePath, follow: e.Entry.Path.Length <= e.Skip) : null, parts) } })];
             if (!options.NumericIds) _ownerNames = NamesOf(scanned, chosen);
@@ -405,21 +405,21 @@ internal sealed partial class SenderSession
         return [one with { Entry = one.Entry with { Path = name }, Skip = name.Length }];
     }
 
-    /// <summary>The parts of an owner a send keeps: those the options keep, and those --chown chooses; 0 for none.</summary>
+    /// <summary>The parts of an owner a send keeps: those the options keep, and those --chown, --usermap or --groupmap choose; 0 for none.</summary>
     private static OwnerParts OwnersSent(TransferOptions options, ChosenOwner chosen) =>
-        (options.PreserveOwners ? options.OwnerParts : 0) | (chosen.User is not null ? OwnerParts.User : 0) | (chosen.Group is not null ? OwnerParts.Group : 0);
+        (options.PreserveOwners ? options.OwnerParts : 0) | (chosen.Users is not null ? OwnerParts.User : 0) | (chosen.Groups is not null ? OwnerParts.Group : 0);
 
     /// <summary>
     /// The names of the users and groups the entries' owners are, as this system gives them: in the order first met,
     /// at most <see cref="OwnerNamesMessage.MostNames"/> (the rest travel by number alone), and only those with a name
-    /// that can travel; not the ids --chown gave by number, which travel as numbers.
+    /// that can travel; not the ids --chown, --usermap or --groupmap gave by number, which travel as numbers.
     /// </summary>
     private static List<OwnerName> NamesOf(List<SourceEntry> entries, ChosenOwner chosen)
     {
         var names = new List<OwnerName>();
         var seen = new HashSet<(bool, uint)>();
-        if (chosen.UserByNumber) seen.Add((false, chosen.User!.Value));
-        if (chosen.GroupByNumber) seen.Add((true, chosen.Group!.Value));
+        foreach (uint id in chosen.Users?.ByNumber ?? []) seen.Add((false, id));
+        foreach (uint id in chosen.Groups?.ByNumber ?? []) seen.Add((true, id));
         foreach (var (entry, _, _) in entries)
         {
             if (entry.Owner is not { } owner) continue;

@@ -167,6 +167,65 @@ public sealed class OwnerTests
     }
 
     /// <summary>
+    /// --usermap and --groupmap give users and groups others by rsync's pairs, the first that matches deciding: by
+    /// name, wildcard, range, number, '*' and an empty FROM for ids without a name, as rsync --usermap, run beside it
+    /// on the same tree, gives them; with --numeric-ids every id is one without a name. They keep the part they map,
+    /// as -o and -g do, and --chown does not go with them.
+    /// </summary>
+    [SkippableFact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task Usermap_and_groupmap_give_the_owners_rsyncs_give()
+    {
+        Skip.IfNot(SpecialFiles.MayChangeOwners && Commands.RsyncAtLeast(3, 1), "needs root on Linux, and rsync 3.1 or later");
+        Skip.IfNot(AccountNames.UserName(1) == "daemon" && AccountNames.UserName(2) == "bin" && AccountNames.GroupName(2) == "bin" && AccountNames.UserId("nobody") == 65534 && AccountNames.UserName(4242) is null && AccountNames.GroupName(4343) is null,
+            "needs the users daemon (1), bin (2) and nobody (65534), the group bin (2), and no user 4242 nor group 4343, as Debian has them");
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src"), destination = temp.Sub("dst");
+        (string Name, (uint, uint) Owner)[] owned = [("daemon's", (1, 1)), ("bin's", (2, 2)), ("root's", (0, 0)), ("sub", (4242, 4343)), ("sub/unnamed", (4242, 4343)), ("link", (1, 2))];
+        TestFiles.Create(Path.Combine(tree, "daemon's"), 3000, seed: 1);
+        TestFiles.Create(Path.Combine(tree, "bin's"), 100, seed: 2);
+        TestFiles.Create(Path.Combine(tree, "root's"), 100, seed: 3);
+        TestFiles.Create(Path.Combine(tree, "sub", "unnamed"), 100, seed: 4);
+        File.CreateSymbolicLink(Path.Combine(tree, "link"), "bin's");
+        foreach (var (name, owner) in owned) Assert.True(SpecialFiles.TrySetOwnerNotFollowing(Path.Combine(tree, name), owner));
+        await using var receiver = new LoopbackReceiver(destination);
+
+        string[][] sends = [
+            ["--usermap", "daemon:bin,:nobody,0-9:5000", "--groupmap", "b*:7,*:8"],
+            ["--usermap", "d*n:6000,2:bin,*:0"],
+            ["--groupmap", "bin:daemon,4000-4999:9", "--numeric-ids"],
+            ["--usermap", "daemon:6000,:nobody", "--numeric-ids"]];
+        for (int i = 0; i < sends.Length; i++)
+        {
+            string[] maps = sends[i];
+            string copy = temp.Sub($"copy{i}");
+            // Into an empty destination each time, as rsync's copy: a part not kept stays as the entry in place has it.
+            foreach (var entry in new DirectoryInfo(destination).EnumerateFileSystemInfos())
+                if (entry is DirectoryInfo directory) directory.Delete(recursive: true); else entry.Delete();
+            Assert.True(Commands.Run("rsync", ["-rlpt", .. maps, tree + "/", copy + "/"]));
+            var (exit, _, error) = await SgltyProcess.RunAsync(["send", tree + "/", "--to", receiver.Url.ToString(), .. maps]);
+            Assert.True(exit == 0, error);
+            Assert.True((await receiver.NextResultAsync()).Succeeded);
+            foreach (var (name, _) in owned)
+                Assert.True(SpecialFiles.OwnerOf(Path.Combine(copy, name)) == SpecialFiles.OwnerOf(Path.Combine(destination, name)), $"{name} with {string.Join(' ', maps)}");
+            TestFiles.AssertSameTree(tree, destination);
+            if (i > 0) continue;
+            // What the first gives, spelt out: daemon became bin, the nameless user nobody, root 5000; bin's group 7, the rest 8.
+            Assert.Equal((2u, 8u), SpecialFiles.OwnerOf(Path.Combine(destination, "daemon's")));
+            Assert.Equal((5000u, 7u), SpecialFiles.OwnerOf(Path.Combine(destination, "bin's")));
+            Assert.Equal((5000u, 8u), SpecialFiles.OwnerOf(Path.Combine(destination, "root's")));
+            Assert.Equal((65534u, 8u), SpecialFiles.OwnerOf(Path.Combine(destination, "sub/unnamed")));
+        }
+
+        var (both, _, why) = await SgltyProcess.RunAsync("send", tree + "/", "--to", receiver.Url.ToString(), "--chown", "bin", "--usermap", "*:daemon");
+        Assert.NotEqual(0, both);
+        Assert.Contains("--usermap: does not go with --chown's user", why);
+        var (malformed, _, said) = await SgltyProcess.RunAsync("send", tree + "/", "--to", receiver.Url.ToString(), "--groupmap", "bin");
+        Assert.NotEqual(0, malformed);
+        Assert.Contains("--groupmap: takes FROM:TO pairs separated by commas, and 'bin' is not one", said);
+    }
+
+    /// <summary>
     /// With the user alone kept, an earlier copy (--copy-dest) of that user is used whatever its group, and the copy
     /// made from it gets the kept user and the receiver's own group, as a received file would.
     /// </summary>
