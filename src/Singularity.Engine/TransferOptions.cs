@@ -571,6 +571,18 @@ public sealed record TransferOptions
     public bool InPlace { get; init; }
 
     /// <summary>
+    /// Put the files that arrive into place together at the end of the send, as rsync --delay-updates does, rather
+    /// than each as soon as it is verified: readers of the destination see the old version of the tree until then,
+    /// and the new one within moments after (each file's rename stays atomic, the tree's change is not). Each file
+    /// waits verified, as its partial, beside its name: space for it is taken until the end, and a send that fails
+    /// before it leaves them as partials, which the same send again puts into place without sending their data
+    /// again. Files only: directories, links and specials are made as they come, hard links to waiting files after
+    /// them. Not with <see cref="InPlace"/>. Needs a receiver of this version. Default false;
+    /// `sglty send --delay-updates`.
+    /// </summary>
+    public bool DelayUpdates { get; init; }
+
+    /// <summary>
     /// Compress each shard on the wire, as rsync -z and scp -C do: Zstandard at level 1 (<see cref="CompressLevel"/>), some hundreds of MB/s a core,
     /// so it pays where the path is slower than that and the data packs (text, logs, databases), as on a WAN, and costs
     /// throughput on a fast LAN. A shard that does not shrink travels as it is, and a file with such a shard (already
@@ -672,6 +684,7 @@ public sealed record TransferOptions
             throw new ArgumentException("removing sources would remove what followed links point to: copy-links, copy-unsafe-links and copy-dirlinks do not go with it", CopyLinks ? nameof(CopyLinks) : CopyUnsafeLinks ? nameof(CopyUnsafeLinks) : nameof(CopyDirLinks));
         if (HardLinks && KeepsByRule)
             throw new ArgumentException("hard links are made over what stands at their names, which size-only, update, ignore-existing and existing would keep: they do not go together yet", nameof(HardLinks));
+        if (InPlace && DelayUpdates) throw new ArgumentException("a file written in place cannot wait to be put into place at the end; give --inplace or --delay-updates", nameof(DelayUpdates));
         if (InPlace && (Sparse || KeepsBackups)) throw new ArgumentException(Sparse ? "files written in place cannot be left with holes; leave out --sparse" : "a file written in place leaves no version to keep as a backup; leave out --backup", nameof(InPlace));
         if (BackupSuffix is not null && !KeepsBackups)
             throw new ArgumentException("a backup suffix needs Backup or a BackupDirectory", nameof(BackupSuffix));

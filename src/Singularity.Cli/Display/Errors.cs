@@ -55,6 +55,7 @@ internal static partial class Errors
         [nameof(TransferOptions.UserMap)] = "--usermap",
         [nameof(TransferOptions.GroupMap)] = "--groupmap",
         [nameof(TransferOptions.InPlace)] = "--inplace",
+        [nameof(TransferOptions.DelayUpdates)] = "--delay-updates",
         [nameof(TransferOptions.MaxFileSize)] = "--max-size",
         [nameof(TransferOptions.MinFileSize)] = "--min-size",
         [nameof(TransferOptions.BackupDirectory)] = "--backup-dir",

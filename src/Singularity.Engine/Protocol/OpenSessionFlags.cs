@@ -113,6 +113,13 @@ internal static class MoreSessionFlags
     /// </summary>
     public const uint KeepsNoModes = 16384;
 
+    /// <summary>
+    /// The receiver puts the files it receives into place together, at Finish, rather than each once verified (rsync
+    /// --delay-updates): FilesCommitted then says a file is verified and ready, and an EntryFailed may still name it
+    /// before SessionDone. Hard links to such a file are made after it. Not with <see cref="InPlace"/>.
+    /// </summary>
+    public const uint DelayUpdates = 32768;
+
     /// <summary>Every bit this side knows.</summary>
-    public const uint Known = ModifyWindow | OmitDirectoryTimes | OmitLinkTimes | CompareDest | CopyDest | IgnoreErrors | Itemize | OwnerParts | InPlace | Xattrs | Specials | Acls | Force | NamesOneFile | KeepsNoModes;
+    public const uint Known = ModifyWindow | OmitDirectoryTimes | OmitLinkTimes | CompareDest | CopyDest | IgnoreErrors | Itemize | OwnerParts | InPlace | Xattrs | Specials | Acls | Force | NamesOneFile | KeepsNoModes | DelayUpdates;
 }

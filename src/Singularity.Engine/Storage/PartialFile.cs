@@ -631,15 +631,7 @@ internal sealed class PartialFile
                     throw InUse(Entry.Path);
                 }
             }
-            ulong expected = _shards?.FileDigest() ?? Digests.File([]);
-            if (expected != _sealedDigest!.Value)
-            {
-                // Its journal cannot be trusted either: the next session starts this file afresh.
-                journalLock?.Dispose();
-                TryDelete(temp);
-                TryDelete(ResumeJournal.PathFor(temp));
-                throw new IntegrityException($"'{Entry.Path}' failed its whole-file check; nothing was committed");
-            }
+            CheckWholeFile(journalLock);
             if (ShardCount == 0) CreateExclusive(temp, 0, Entry.Path).Dispose();
             // Read before a backup takes the file away: the one it replaces gives its mode where modes are not kept.
             var mode = _applyMode ? Entry.Mode & SafeModeBits : ModeNotKept(FinalPath);
@@ -682,6 +674,50 @@ internal sealed class PartialFile
             journalLock?.Dispose();
             // No flush can be using the journal: the file's Finish waited for the last one, and a later one finds
             // the handle gone.
+            lock (_lock)
+            {
+                _journal?.Dispose();
+                _journal = null;
+            }
+            StopHolding();
+        }
+    }
+
+    /// <summary>
+    /// Checks the sender's whole-file digest against the shards verified; on a mismatch the partial and its journal go
+    /// (the journal cannot be trusted either: the next session starts this file afresh), and nothing is committed.
+    /// </summary>
+    private void CheckWholeFile(FileStream? journalLock)
+    {
+        ulong expected = _shards?.FileDigest() ?? Digests.File([]);
+        if (expected == _sealedDigest!.Value) return;
+        journalLock?.Dispose();
+        TryDelete(TempPath);
+        TryDelete(ResumeJournal.PathFor(TempPath));
+        throw new IntegrityException($"'{Entry.Path}' failed its whole-file check; nothing was committed");
+    }
+
+    /// <summary>
+    /// For a session that puts its files into place at its end (rsync --delay-updates): checks the whole-file digest
+    /// now, as <see cref="Commit"/> does, and lets go of the file's handles, locks and place in the hold budget until
+    /// <see cref="Commit"/>, which then takes them again as for a file not held (the journal must still vouch for
+    /// every shard). What it holds stays the shards verified, so that a tree of any size holds no descriptor.
+    /// </summary>
+    public void CheckAndLetGo()
+    {
+        FileStream? held;
+        lock (_lock)
+        {
+            held = _stream;
+            _stream = null;
+        }
+        try
+        {
+            CheckWholeFile(journalLock: null);
+        }
+        finally
+        {
+            held?.Dispose();
             lock (_lock)
             {
                 _journal?.Dispose();

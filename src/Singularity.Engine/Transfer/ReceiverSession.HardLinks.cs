@@ -67,6 +67,8 @@ internal sealed partial class ReceiverSession
             })) { StopsDeletion = dropped == ControlMessageType.FilesDropped };
         if (slot != Released)
             throw new ProtocolViolationException($"hard link '{entry.Path}' names '{entry.LinkTarget}', a file still arriving: a sender names hard links once every file is settled");
+        // A file that goes into place at the session's end (--delay-updates) gets its further names then.
+        if (DelaysLinkTo(file, id, entry, full)) return;
         if (Directory.Exists(full) && new DirectoryInfo(full).LinkTarget is null) RemoveDirectoryInTheWay(entry, full);
         MakeHardLink(full, entry.Path, _guard.Resolve(entry.LinkTarget!, create: false), entry.LinkTarget!);
     }

@@ -423,6 +423,8 @@ internal sealed partial class ReceiverSession
         _force = (flags & MoreSessionFlags.Force) != 0;
         _namesOneFile = (flags & MoreSessionFlags.NamesOneFile) != 0;
         if ((flags & MoreSessionFlags.KeepsNoModes) != 0) _keepModes = false;
+        _delayUpdates = (flags & MoreSessionFlags.DelayUpdates) != 0;
+        if (_delayUpdates && _inPlace) throw new ProtocolViolationException("OpenSession asks to write files in place and to put them into place at the end, which do not go together");
         if (_force && _options.Admission is { Force: false }) throw NotAsked("a request to replace directories that hold anything (--force)");
         if (_inPlace && !OperatingSystem.IsLinux()) throw new ProtocolViolationException("OpenSession asks to write files in place, which only a Linux receiver does (it opens them never through a link); leave out --inplace or receive on Linux");
     }
@@ -1739,14 +1741,17 @@ internal sealed partial class ReceiverSession
         if (type == ControlMessageType.FilesDropped) Interlocked.Increment(ref _filesUnread);
     }
 
-    /// <summary>Counts a file settled (committed, left in place, given up or failed) and gives its slot to <see cref="Released"/>, or to <paramref name="slot"/>.</summary>
-    private void Settle(uint id, PartialFile? slot = null)
+    /// <summary>
+    /// Counts a file settled (committed, left in place, given up or failed) and gives its slot to <see cref="Released"/>,
+    /// or to <paramref name="slot"/>; the extended attributes it carries stay counted while it <paramref name="holdsXattrs"/>.
+    /// </summary>
+    private void Settle(uint id, PartialFile? slot = null, bool holdsXattrs = false)
     {
         Interlocked.Increment(ref _filesCommitted);
         lock (_filesLock)
         {
             var files = Volatile.Read(ref _files);
-            if (files[id]?.Xattrs is { } held) ReleaseXattrs(held);
+            if (!holdsXattrs && files[id]?.Xattrs is { } held) ReleaseXattrs(held);
             if (files[id] is { SumsHeld: > 0 } summed) Interlocked.Add(ref _sumsHeld, -summed.SumsHeld);
             files[id] = slot ?? Released;
         }
@@ -1804,9 +1809,14 @@ internal sealed partial class ReceiverSession
         if (file.TryBeginCommit()) Commit(file);
     }
 
-    /// <summary>Commits a file whose commit this caller began, and tells the sender.</summary>
+    /// <summary>Commits a file whose commit this caller began (or, in a session that delays its updates, makes it ready), and tells the sender.</summary>
     private void Commit(PartialFile file)
     {
+        if (_delayUpdates && !_dryRun)
+        {
+            MakeReady(file);
+            return;
+        }
         try
         {
             file.Commit();
@@ -1833,6 +1843,9 @@ internal sealed partial class ReceiverSession
             throw new ProtocolViolationException("sender finished before every file was committed");
         _finishing = true;
         _lastStillWorking = _clock.ElapsedTicks;
+        // rsync --delay-updates: the files go into place together, before what is deleted is decided (one that fails
+        // here stops the deletion, as any failed entry does) and before the directories get their times.
+        PlaceDelayed();
         // Before the directories get their times: deleting in them changes those. Directories only while no other
         // session is receiving (see RemovalGate), and no other starts until their modes and times are set too: a
         // directory removed could otherwise turn into a link before the walk that sets them.
@@ -2134,6 +2147,7 @@ internal sealed partial class ReceiverSession
                 try { file.Abandon(); }
                 catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or SingularityException) { }
             }
+            AbandonDelayed();
         }
         await _control!.DisposeAsync().ConfigureAwait(false);
         ILaneConnection[] connections;

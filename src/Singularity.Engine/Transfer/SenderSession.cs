@@ -130,6 +130,34 @@ internal sealed partial class SenderSession
     private Dictionary<string, int>? _firstLinkTo;
     private int[]? _nextLink;
     private Dictionary<string, string>? _promoted;
+    // With --delay-updates, the files the receiver verified, which wait to go into place at Finish: one of them it
+    // could not put there is named in EntryFailed after its FilesCommitted. Null otherwise.
+    private readonly HashSet<uint>? _waiting;
+
+    /// <summary>As rsync -v lists it, and to <see cref="TransferOptions.OnFileSent"/>.</summary>
+    private void NameSent(string path)
+    {
+        if (_options.ListSent) lock (_sent) _sent.Add(path);
+        _options.OnFileSent?.Invoke(path);
+    }
+
+    /// <summary>At SessionDone, the files that waited and went into place (those that did not were named in EntryFailed), in the manifest's order.</summary>
+    private void NamePlaced()
+    {
+        if (_waiting is null) return;
+        uint[] placed;
+        lock (_waiting) placed = [.. _waiting.Order()];
+        foreach (uint id in placed)
+            if (!_entries[(int)id].Entry.SentBefore) NameSent(_entries[(int)id].Entry.Path);
+    }
+
+    /// <summary>Whether <paramref name="id"/> was a file waiting to go into place, which it no longer is.</summary>
+    private bool RemoveWaiting(uint id)
+    {
+        if (_waiting is null) return false;
+        lock (_waiting) return _waiting.Remove(id);
+    }
+
     // The entries the receiver named in EntryFailed, each once.
     private readonly HashSet<uint> _entriesFailed = [];
     // The receiver's file system refused some entries their modes (SessionDone flags bit 2).
@@ -301,8 +329,10 @@ internal sealed partial class SenderSession
             | (parts is not (0 or OwnerParts.Both) ? MoreSessionFlags.OwnerParts : 0)
             | (options.InPlace ? MoreSessionFlags.InPlace : 0) | (options.Xattrs ? MoreSessionFlags.Xattrs : 0) | (options.Acls ? MoreSessionFlags.Acls : 0)
             | (_entries.Exists(e => e.Entry.Kind == EntryKind.Special) ? MoreSessionFlags.Specials : 0)
-            | (options.Force ? MoreSessionFlags.Force : 0) | (options.KeepPermissions ? 0 : MoreSessionFlags.KeepsNoModes);
+            | (options.Force ? MoreSessionFlags.Force : 0) | (options.KeepPermissions ? 0 : MoreSessionFlags.KeepsNoModes)
+            | (options.DelayUpdates && !options.DryRun ? MoreSessionFlags.DelayUpdates : 0);
         if (_moreFlags != 0) _sessionFlags |= OpenSessionFlags.More;
+        if ((_moreFlags & MoreSessionFlags.DelayUpdates) != 0) _waiting = [];
         // None left (settled by an earlier attempt, or left out): nothing is made at the name, as rsync makes nothing.
         _mayNameOneFile = MayNameOneFile(paths, url, options) && _entries is [] or [{ Entry.Kind: not EntryKind.Directory }];
         _tellsUnnamed = firstAttempt && _mayNameOneFile && _entries.Count == 1;
@@ -722,11 +752,16 @@ internal sealed partial class SenderSession
     /// <summary>Set when an earlier attempt of the same send completed its handshake: a receiver silent now is one that paused or is overloaded, not something else at the address.</summary>
     public bool AnsweredBefore { get; init; }
 
-    /// <summary>The files the receiver confirmed committed in this attempt, as this attempt scanned them.</summary>
+    /// <summary>
+    /// The files the receiver confirmed committed in this attempt, as this attempt scanned them; none where they wait to
+    /// go into place at the end (--delay-updates) and the attempt did not reach it: a retry sends them again (their
+    /// partials wait verified, so only their digests travel).
+    /// </summary>
     public IEnumerable<SourceEntry> CommittedEntries
     {
         get
         {
+            if (_waiting is not null && !_sessionDone.Task.IsCompleted) return [];
             lock (_keptAtReceiver) return [.. Enumerable.Range(0, _entries.Count).Where(id => IsCommitted((uint)id) && !_keptAtReceiver.Contains((uint)id)).Select(id => _entries[id])];
         }
     }
@@ -1131,6 +1166,7 @@ internal sealed partial class SenderSession
                     || _entriesLeftByLimit < 0 || (limited && _entriesDeleted > _options.MaxDelete)
                     || _entriesDeleted < _wouldDelete.Count)
                     throw new ProtocolViolationException("SessionDone counts deletions this sender did not ask for");
+                NamePlaced();
                 _sessionDone.TrySetResult();
                 break;
             case ControlMessageType.Error:
@@ -1228,13 +1264,17 @@ internal sealed partial class SenderSession
         if (entry.Kind == EntryKind.HardLink) Interlocked.Increment(ref _linksFailed);
         if (entry.Kind == EntryKind.File)
         {
-            // Settled already (this sender left it out meanwhile): nothing more to count.
-            if (Volatile.Read(ref _filesById[id]) is not { } file || !file.TryDrop()) return;
-            ForgetBasis(file);
-            lock (_unwritten) _unwritten.Add(file);
-            Interlocked.Increment(ref _filesSettledUnmoved);
-            Interlocked.Increment(ref _progressEvents);
-            Settled(id);
+            if (Volatile.Read(ref _filesById[id]) is { } file && file.TryDrop())
+            {
+                ForgetBasis(file);
+                lock (_unwritten) _unwritten.Add(file);
+                Interlocked.Increment(ref _filesSettledUnmoved);
+                Interlocked.Increment(ref _progressEvents);
+                Settled(id);
+            }
+            // Settled already (this sender left it out meanwhile): nothing more to count. But a file the receiver had
+            // verified, which could not go into place at the end (--delay-updates): not sent after all.
+            else if (!RemoveWaiting(id)) return;
         }
         // A further name of a file this sender left out as vanished or changed is left out with it, not a receiver's failure.
         NotSentEntry? leftOut = null;
@@ -1692,14 +1732,13 @@ internal sealed partial class SenderSession
             if (IsCommitted(id)) throw new ProtocolViolationException($"'{_entries[(int)id].Entry.Path}' was committed twice");
             var file = FileAt(id, 0);
             if (!file.Sealed) throw new ProtocolViolationException($"'{file.Entry.Path}' was committed before it was sealed");
+            // Verified and waiting, to go into place at Finish (--delay-updates).
+            if (_waiting is not null) lock (_waiting) _waiting.Add(id);
             Interlocked.Add(ref _bytesAcknowledged, file.AcknowledgeAll());
             Interlocked.Increment(ref _progressEvents);
             // A file an earlier attempt committed is named sent before: sent again (changed since), it was named then.
-            if (!file.Entry.SentBefore)
-            {
-                if (_options.ListSent) lock (_sent) _sent.Add(file.Entry.Path);
-                _options.OnFileSent?.Invoke(file.Entry.Path);
-            }
+            // One waiting to go into place is named once there (SessionDone).
+            if (!file.Entry.SentBefore && _waiting is null) NameSent(file.Entry.Path);
             ItemizeFile(file, ItemizedUpdate.Sent);
             // Held until now, so that a patch lost with its lane after the file was sealed goes again as a patch.
             ForgetBasis(file);
