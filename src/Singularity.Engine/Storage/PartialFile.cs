@@ -714,6 +714,13 @@ internal sealed class PartialFile
         try
         {
             CheckWholeFile(journalLock: null);
+            // Its time waits for the commit, as a file not held keeps a fresh one until then: cleaning partials by age
+            // (`sglty partials --clean --older-than`) must not take it, unlocked now, for an old leftover.
+            if (held is not null && _mtimeApplied)
+            {
+                SpecialFiles.SetModified(held.SafeFileHandle, (DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100);
+                _mtimeApplied = false;
+            }
         }
         finally
         {

@@ -78,6 +78,8 @@ public sealed class DelayUpdatesTests
         TestFiles.AssertSameTree(tree, received);
         Assert.Equal(names.Select(name => "tree/" + name).Order(StringComparer.Ordinal), result.Sent.Order(StringComparer.Ordinal));
         Assert.Empty(Directory.EnumerateFiles(received, "*.sglty-*", SearchOption.AllDirectories));
+        // Their times are the source's, though a waiting file's was kept fresh until it went into place.
+        foreach (string name in names) Assert.Equal(File.GetLastWriteTimeUtc(Path.Combine(tree, name)), File.GetLastWriteTimeUtc(Path.Combine(received, name)));
     }
 
     /// <summary>
