@@ -19,6 +19,13 @@ public sealed record ProtocolLimits
     public int MaxUncommittedFiles { get; init; } = 65_536;
 
     /// <summary>
+    /// Most files of one session that wait, verified, to go into place at its end (rsync --delay-updates), whose state
+    /// a receiver keeps until then (a few hundred bytes each); one more ends the session with LimitExceeded. Default
+    /// 1,000,000.
+    /// </summary>
+    public int MaxDelayedFiles { get; init; } = 1_000_000;
+
+    /// <summary>
     /// Most bytes of extended attributes (rsync -X, at most 64 KiB an entry) a receiver holds at once for the files of
     /// one session not yet committed, whose attributes wait for that; beyond it, LimitExceeded. A sender sends more
     /// only while those it announced stay within half of its own. Default 128 MiB.

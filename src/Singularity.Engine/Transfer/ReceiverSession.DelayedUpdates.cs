@@ -37,6 +37,8 @@ internal sealed partial class ReceiverSession
         }
         lock (_delayed)
         {
+            if (_delayed.Count >= _limits.MaxDelayedFiles)
+                throw new SingularityException(ErrorCode.LimitExceeded, $"more than {_limits.MaxDelayedFiles} files would wait to go into place at the end (--delay-updates), the most this receiver holds; send the tree in parts, or without --delay-updates");
             _delayed.Add(file);
             _delayedIds.Add(file.Id);
         }
@@ -70,6 +72,8 @@ internal sealed partial class ReceiverSession
         }
         foreach (var file in waiting)
         {
+            // Thousands of renames on a slow disk take a while: the sender hears that the answer is coming.
+            StillBusy();
             try
             {
                 file.Commit();
@@ -96,6 +100,7 @@ internal sealed partial class ReceiverSession
         }
         foreach (var (id, entry, full, file) in _delayedLinks ?? [])
         {
+            StillBusy();
             try
             {
                 if (_notPlaced?.Contains(file) == true) throw new EntryConflictException(NotLinked(entry.Path, entry.LinkTarget!, "that file could not be written"));

@@ -1124,12 +1124,13 @@ internal sealed partial class SenderSession
             case ControlMessageType.FilesKept: OnPresent(body, kept: true); break;
             case ControlMessageType.EntryFailed: OnEntryFailed(body); break;
             case ControlMessageType.StillWorking:
-                // While deleting after Finish, or while reading files in place whole (seeding them from their old
-                // versions, or hashing them for --checksum) before the manifest's last acceptance.
-                bool deleting = Volatile.Read(ref _finishSent) && Deletes;
+                // While deleting, or putting the files into place (--delay-updates), after Finish, or while reading
+                // files in place whole (seeding them from their old versions, or hashing them for --checksum) before
+                // the manifest's last acceptance.
+                bool deleting = Volatile.Read(ref _finishSent) && (Deletes || _waiting is not null);
                 bool reading = !_manifestAccepted && ((_sessionFlags & (OpenSessionFlags.Delta | OpenSessionFlags.Checksum)) != 0 || (_moreFlags & MoreSessionFlags.CopyDest) != 0);
                 if (!(deleting || reading) || body.Length != 0)
-                    throw new ProtocolViolationException("StillWorking came neither after Finish with a deletion asked for nor before the manifest's acceptance with delta, --checksum or --copy-dest asked for, or with a body");
+                    throw new ProtocolViolationException("StillWorking came neither after Finish with a deletion or --delay-updates asked for nor before the manifest's acceptance with delta, --checksum or --copy-dest asked for, or with a body");
                 Interlocked.Increment(ref _stillWorking);
                 break;
             case ControlMessageType.WouldDelete:

@@ -44,7 +44,8 @@ public sealed class DelayUpdatesTests
     {
         using var temp = new TempDirectory();
         var (tree, received, names) = Versions(temp);
-        await using var receiver = new LoopbackReceiver(temp.Sub("dst"));
+        // The receiver tells the sender it is at work at every file it puts into place, which the sender must take.
+        await using var receiver = new LoopbackReceiver(temp.Sub("dst"), adjust: options => options with { StillWorkingInterval = TimeSpan.Zero });
         // Each time files are committed with others still to come: which of the new versions stand at the receiver.
         var seenBeforeTheEnd = new ConcurrentBag<string>();
         int looks = 0;
@@ -147,6 +148,22 @@ public sealed class DelayUpdatesTests
         string[] sent = [.. names.Select(name => "tree/" + name).Order(StringComparer.Ordinal)];
         Assert.Equal(sent, result.Sent.Order(StringComparer.Ordinal));
         Assert.Equal(sent, told.Order(StringComparer.Ordinal));
+    }
+
+    /// <summary>A receiver keeps at most so many files waiting: one more ends the session, in words that say what to do.</summary>
+    [Fact]
+    public async Task Files_waiting_beyond_the_receivers_limit_end_the_session()
+    {
+        using var temp = new TempDirectory();
+        var (tree, received, _) = Versions(temp);
+        await using var receiver = new LoopbackReceiver(temp.Sub("dst"), new TransferOptions { Limits = new ProtocolLimits { MaxDelayedFiles = 10 } });
+
+        var refused = await Assert.ThrowsAnyAsync<SingularityException>(() => SingularitySender.SendAsync([tree], receiver.Url, OneByOne with { DelayUpdates = true, Retries = 0 }));
+
+        Assert.Equal(ErrorCode.LimitExceeded, refused.Code);
+        Assert.Contains("more than 10 files would wait to go into place at the end (--delay-updates)", refused.Message);
+        // Nothing went into place: the old versions stand.
+        Assert.Equal(Files + 1, Directory.EnumerateFiles(received, "*", SearchOption.AllDirectories).Count(path => !Path.GetFileName(path).StartsWith('.') && File.GetLastWriteTimeUtc(path).Year == 2020));
     }
 
     private static (ulong, ulong)? SpecialFilesIdentity(string path) =>
