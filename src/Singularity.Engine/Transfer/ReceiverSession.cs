@@ -2045,8 +2045,10 @@ internal sealed partial class ReceiverSession
                 if (SpecialFiles.MayChangeOwners && entry.Owner is { } owner && !SpecialFiles.TrySetOwnerNotFollowing(path, owner)) OwnerNotSet();
                 try
                 {
-                    if (_keepModes && !OperatingSystem.IsWindows()
-                        && !SpecialFiles.SetModeNotFollowing(path, PartialFile.DirectoryMode(entry.Mode)))
+                    // Without modes kept (rsync --no-perms), a directory this session made takes the entry's bits less the
+                    // umask, as a new file does; one that stood keeps its own.
+                    if ((_keepModes || _guard.Created(path)) && !OperatingSystem.IsWindows()
+                        && !SpecialFiles.SetModeNotFollowing(path, PartialFile.DirectoryMode(_keepModes ? entry.Mode : entry.Mode & ~SpecialFiles.Umask)))
                         throw new EntryConflictException($"'{entry.Path}' became a link in the destination while it was being received; its mode and time were not set");
                 }
                 // Refused by its file system (FAT, a share that keeps none), not for want of rights: another user's stays a failure.

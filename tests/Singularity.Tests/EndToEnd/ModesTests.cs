@@ -38,6 +38,12 @@ public sealed class ModesTests
         File.Copy(kept, Path.Combine(destination, "kept.txt"));
         File.SetLastWriteTimeUtc(Path.Combine(destination, "kept.txt"), File.GetLastWriteTimeUtc(kept));
         File.SetUnixFileMode(Path.Combine(destination, "kept.txt"), ReadWrite);
+        // Directories too: a new one takes the source's bits within the umask (a private one stays private), one that
+        // stands keeps its own.
+        File.SetUnixFileMode(Directory.CreateDirectory(Path.Combine(source, "private")).FullName, (UnixFileMode)0x1C0); // 0700
+        File.SetUnixFileMode(Directory.CreateDirectory(Path.Combine(source, "shared")).FullName, (UnixFileMode)0x1F8); // 0770
+        File.SetUnixFileMode(Directory.CreateDirectory(Path.Combine(source, "standing")).FullName, (UnixFileMode)0x1C0);
+        File.SetUnixFileMode(Directory.CreateDirectory(Path.Combine(destination, "standing")).FullName, (UnixFileMode)0x1ED); // 0755
         await using var receiver = new LoopbackReceiver(destination, Plain);
 
         var result = await SingularitySender.SendAsync([source + "/"], receiver.Url, Plain with { KeepPermissions = false });
@@ -49,6 +55,9 @@ public sealed class ModesTests
         Assert.Equal((UnixFileMode)0x1FF & ~SpecialFiles.Umask, File.GetUnixFileMode(Path.Combine(destination, "run.sh")));
         Assert.Equal(ReadWrite, File.GetUnixFileMode(Path.Combine(destination, "replaced.txt")));
         Assert.Equal(ReadWrite, File.GetUnixFileMode(Path.Combine(destination, "kept.txt")));
+        Assert.Equal((UnixFileMode)0x1C0, File.GetUnixFileMode(Path.Combine(destination, "private")));
+        Assert.Equal((UnixFileMode)0x1F8 & ~SpecialFiles.Umask, File.GetUnixFileMode(Path.Combine(destination, "shared")));
+        Assert.Equal((UnixFileMode)0x1ED, File.GetUnixFileMode(Path.Combine(destination, "standing")));
 
         result = await SingularitySender.SendAsync([source + "/"], receiver.Url, Plain);
 
