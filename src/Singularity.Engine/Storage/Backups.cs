@@ -59,6 +59,7 @@ internal sealed class Backups(PathGuard guard, string suffix, string? directory)
         try
         {
             string target = guard.Resolve(backup);
+            if (Directory is not null) GiveModes(path);
             if (System.IO.Directory.Exists(target) && new DirectoryInfo(target).LinkTarget is null)
                 throw new EntryConflictException(NotKept(path, backup, "a directory stands there"));
             // Two names of one file (a hard link, as `cp -al` leaves them): rename(2) would do nothing and succeed, so
@@ -87,6 +88,34 @@ internal sealed class Backups(PathGuard guard, string suffix, string? directory)
             // Whatever kept this rename from happening (EBUSY, a read-only directory) concerns this entry alone; a full
             // disk (the backup's directories) ends the session, as any write does.
             throw new EntryConflictException(NotKept(path, backup, ex is UnauthorizedAccessException ? "permission denied" : ex.Message));
+        }
+    }
+
+    // The backup directory's subdirectories this session made and gave their modes.
+    private readonly HashSet<string> _given = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Gives each directory this session made under <see cref="Directory"/> for <paramref name="path"/>'s backup the
+    /// mode of the destination's directory it mirrors, as rsync makes them: the backups of a private directory's files
+    /// stay private. From the deepest up, until one made before (or given already). A mode that cannot be read or set
+    /// leaves that directory as made; the backup is made all the same.
+    /// </summary>
+    private void GiveModes(string path)
+    {
+        if (OperatingSystem.IsWindows()) return;
+        for (int slash = path.LastIndexOf('/'); slash > 0; slash = path.LastIndexOf('/', slash - 1))
+        {
+            string mirrored = path[..slash];
+            string made = guard.FullPath($"{Directory}/{mirrored}");
+            if (!guard.Created(made)) return;
+            lock (_given)
+                if (!_given.Add(made)) return;
+            try
+            {
+                var mode = File.GetUnixFileMode(guard.FullPath(mirrored));
+                SpecialFiles.SetModeNotFollowing(made, PartialFile.DirectoryMode(mode));
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { }
         }
     }
 

@@ -95,6 +95,12 @@ public sealed class BackupTests
         var (oldA, oldB) = SecondVersion(temp, tree);
         string junk = TestFiles.Create(Path.Combine(destination, "junk"), 70, seed: 5);
         string deep = TestFiles.Create(Path.Combine(destination, "gone", "deep", "x"), 80, seed: 6);
+        // The backup directory's own directories take the modes of those they mirror, as rsync makes them.
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(Path.Combine(destination, "gone"), (UnixFileMode)0x1C0); // 0700
+            File.SetUnixFileMode(Path.Combine(destination, "gone", "deep"), (UnixFileMode)0x1E8); // 0750
+        }
         string junkBytes = TestFiles.Sha256(junk), deepBytes = TestFiles.Sha256(deep);
         string earlier = TestFiles.Create(Path.Combine(destination, "versions", "0", "a"), 90, seed: 7);
         string earlierBytes = TestFiles.Sha256(earlier);
@@ -112,6 +118,11 @@ public sealed class BackupTests
         Assert.Equal("a", new FileInfo(Path.Combine(backups, "l")).LinkTarget);
         Assert.Equal(junkBytes, TestFiles.Sha256(Path.Combine(backups, "junk")));
         Assert.Equal(deepBytes, TestFiles.Sha256(Path.Combine(backups, "gone", "deep", "x")));
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.Equal((UnixFileMode)0x1C0, File.GetUnixFileMode(Path.Combine(backups, "gone")));
+            Assert.Equal((UnixFileMode)0x1E8, File.GetUnixFileMode(Path.Combine(backups, "gone", "deep")));
+        }
         Assert.False(Directory.Exists(Path.Combine(destination, "gone")));
         Assert.Equal(earlierBytes, TestFiles.Sha256(earlier));
         Assert.Equal(["0", "1"], Directory.EnumerateFileSystemEntries(Path.Combine(destination, "versions")).Select(Path.GetFileName).Order(StringComparer.Ordinal));
