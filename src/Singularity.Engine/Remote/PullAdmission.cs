@@ -24,7 +24,8 @@ internal sealed class PullAdmission
         _firstNames = firstNames;
         Deletion = options.DeleteExtraneous;
         NamesDeleted = options.DeleteMissingArgs;
-        Force = options.Force;
+        // A deletion the sender skips (something was left out there) still replaces directories in the way, as --force.
+        Force = options.Force || options.DeleteExtraneous;
     }
 
     /// <summary>Whether the user asked to delete what the source does not have (--delete).</summary>

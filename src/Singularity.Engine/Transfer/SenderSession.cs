@@ -345,8 +345,15 @@ internal sealed partial class SenderSession
         // Only a deletion reads the implied mark, and a receiver from before it refuses it: without one, none goes.
         else if (_entries.Exists(e => e.Entry.Implied))
             _entries = [.. _entries.Select(e => e.Entry.Implied ? e with { Entry = e.Entry with { Implied = false } } : e)];
+        // As rsync: with --delete, a directory in the way of a file is replaced also where the deletion is skipped, as
+        // --force replaces it.
+        if (options.DeleteExtraneous && (_sessionFlags & OpenSessionFlags.DeleteExtraneous) == 0)
+        {
+            _moreFlags |= MoreSessionFlags.Force;
+            _sessionFlags |= OpenSessionFlags.More;
+        }
         // What --force deletes stays on one file system as a deletion does.
-        if (options.Force && options.OneFileSystem != MountPoints.Crossed) _sessionFlags |= OpenSessionFlags.OneFileSystem;
+        if ((_moreFlags & MoreSessionFlags.Force) != 0 && options.OneFileSystem != MountPoints.Crossed) _sessionFlags |= OpenSessionFlags.OneFileSystem;
         _token = url.Token ?? throw new SingularityException(ErrorCode.AuthFailed, "the URL has no token; use the whole URL `sglty recv` printed (sglty://HOST:PORT/?token=...), or give the token with --token-file or SGLTY_TOKEN");
         // A missing name that something sent, or left out by a rule, also names is no deletion: the receiver holds it as
         // the rest of the send says (two paths of one name, say "a/x" missing and "b/x" sent). Nor is one the receiver's

@@ -196,6 +196,32 @@ public sealed class DeleteTests
     /// (left out at the sender, its old copy then deleted as rsync deletes it) and a file the receiver cannot write (a
     /// directory in its way holds a partial file). Without it, the same send deletes nothing.
     /// </summary>
+    /// <summary>
+    /// As rsync: where --delete is given but skipped (an entry was left out at the sender), a directory in the way of a
+    /// file is still replaced, as --force replaces it; what the source no longer has stays.
+    /// </summary>
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task A_skipped_deletion_still_replaces_a_directory_in_the_way()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        string file = TestFiles.Create(Path.Combine(tree, "x"), 1_000, seed: 1);
+        File.CreateSymbolicLink(Path.Combine(tree, "dangling"), "nowhere");
+        string destination = temp.Sub("dst"), received = Path.Combine(destination, "tree");
+        TestFiles.Create(Path.Combine(received, "x", "inner"), 10, seed: 2);
+        string stale = TestFiles.Create(Path.Combine(received, "stale"), 10, seed: 3);
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var result = await SingularitySender.SendAsync([tree], receiver.Url, Quick with { DeleteExtraneous = true, CopyLinks = true });
+
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal(["tree/dangling"], result.NotSent.Select(entry => entry.Path));
+        Assert.True(result.DeletionSkipped);
+        TestFiles.AssertSameBytes(file, Path.Combine(received, "x"));
+        Assert.True(File.Exists(stale));
+    }
+
     [Fact]
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public async Task Ignore_errors_deletes_although_entries_were_left_out()
