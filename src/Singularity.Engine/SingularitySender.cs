@@ -156,6 +156,7 @@ public static class SingularitySender
             EntryKind.Special => $"{why}, so this {SpecialTypes.Name(entry.Entry.SpecialType)} was not made",
             _ => file,
         }) { AsAsked = true }));
+        kept.AddRange(last.InPlaceIgnored.Select(entry => new KeptSource(entry.SourcePath, "the receiver has it already, which --ignore-existing leaves as it stands, so this send did not move it") { AsAsked = true }));
         return result with { SourcesRemoved = removed, SourcesKept = kept };
     }
 

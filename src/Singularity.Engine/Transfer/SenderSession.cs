@@ -786,6 +786,18 @@ internal sealed partial class SenderSession
         }
     }
 
+    // With --ignore-existing and --remove-source-files, the files found in place (under _keptAtReceiver's lock).
+    private List<uint>? _inPlaceIgnored;
+
+    /// <summary>Files the receiver had in place, which --ignore-existing passes over: not moved by this send, so their sources stay (--remove-source-files).</summary>
+    public IReadOnlyList<SourceEntry> InPlaceIgnored
+    {
+        get
+        {
+            lock (_keptAtReceiver) return [.. (_inPlaceIgnored ?? []).Order().Select(id => _entries[(int)id])];
+        }
+    }
+
     /// <summary>
     /// Once this attempt succeeded, every entry but directories that the receiver holds: files committed, found in
     /// place or named as sent before, and links and specials made; all but those left out (<see cref="SendResult.NotSent"/>),
@@ -795,7 +807,7 @@ internal sealed partial class SenderSession
     {
         get
         {
-            var left = NotSent.Select(entry => entry.Path).Concat(KeptAtReceiver.Select(entry => entry.Entry.Path)).ToHashSet(StringComparer.Ordinal);
+            var left = NotSent.Select(entry => entry.Path).Concat(KeptAtReceiver.Concat(InPlaceIgnored).Select(entry => entry.Entry.Path)).ToHashSet(StringComparer.Ordinal);
             lock (_devicesSkipped) left.UnionWith(_devicesSkipped);
             return _entries.Where(e => e.Entry.Kind != EntryKind.Directory && !left.Contains(e.Entry.Path));
         }
@@ -1446,6 +1458,9 @@ internal sealed partial class SenderSession
             Interlocked.Add(ref _bytesUnchanged, file.Entry.Size);
         }
         if (file.KeptAtReceiver) lock (_keptAtReceiver) _keptAtReceiver.Add(file.Id);
+        // As rsync: --ignore-existing passes over what stands at a name, so a source found there is not one the send
+        // moved (but one an earlier attempt committed, found by a retry).
+        else if (_options.IgnoreExisting && _options.RemoveSourceFiles && !file.Entry.SentBefore) lock (_keptAtReceiver) (_inPlaceIgnored ??= []).Add(file.Id);
         if (_changes is not null) ItemizePresent(file);
         Interlocked.Add(ref _bytesAcknowledged, file.AcknowledgeAll());
         SettleUnmoved(file);

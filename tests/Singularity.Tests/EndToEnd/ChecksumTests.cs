@@ -63,8 +63,9 @@ public sealed class ChecksumTests
     }
 
     /// <summary>
-    /// Moving with --ignore-existing and --checksum: a file of the same size with other contents is kept as the
-    /// receiver has it, so the source stays; one with the same contents is held there, so it goes.
+    /// Moving with --checksum: a file of the same size and time with other contents is sent, and its source goes once
+    /// the receiver holds it; with --ignore-existing, it is kept as the receiver has it, and so is one with the same
+    /// contents, which the send passed over, as rsync does: both sources stay.
     /// </summary>
     [Fact]
     public async Task A_move_removes_only_sources_whose_contents_the_receiver_holds()
@@ -77,16 +78,25 @@ public sealed class ChecksumTests
         string theirs = TestFiles.Create(Path.Combine(destination, "tree", "other"), 9_000, seed: 3);
         File.SetLastWriteTimeUtc(theirs, File.GetLastWriteTimeUtc(other));
         File.Copy(same, Path.Combine(destination, "tree", "same"));
-        byte[] theirBytes = await File.ReadAllBytesAsync(theirs);
+        byte[] theirBytes = await File.ReadAllBytesAsync(theirs), otherBytes = await File.ReadAllBytesAsync(other);
         await using var receiver = new LoopbackReceiver(destination);
 
         var result = await SingularitySender.SendAsync([tree], receiver.Url, Quick with { Checksum = true, IgnoreExisting = true, RemoveSourceFiles = true });
 
         Assert.True((await receiver.NextResultAsync()).Succeeded);
-        Assert.Equal((1, 1), (result.FilesKept, result.SourcesRemoved));
+        // With --ignore-existing, neither goes, as with rsync: the one in place too was passed over, not moved.
+        Assert.Equal((1, 0), (result.FilesKept, result.SourcesRemoved));
         Assert.True(File.Exists(other));
-        Assert.False(File.Exists(same));
+        Assert.True(File.Exists(same));
         Assert.Equal(theirBytes, await File.ReadAllBytesAsync(theirs));
+
+        // Without it, the one whose contents differ is sent, and both go.
+        result = await SingularitySender.SendAsync([tree], receiver.Url, Quick with { Checksum = true, RemoveSourceFiles = true });
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Equal((1, 2), (result.FilesTransferred, result.SourcesRemoved));
+        Assert.False(File.Exists(other));
+        Assert.False(File.Exists(same));
+        Assert.Equal(otherBytes, await File.ReadAllBytesAsync(theirs));
     }
 
     /// <summary>

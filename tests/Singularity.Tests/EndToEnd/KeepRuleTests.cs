@@ -76,7 +76,11 @@ public sealed class KeepRuleTests
         }
     }
 
-    /// <summary>A move (<see cref="TransferOptions.RemoveSourceFiles"/>) keeps here each file the receiver kept of its own, and names it: the receiver does not hold this one.</summary>
+    /// <summary>
+    /// A move (<see cref="TransferOptions.RemoveSourceFiles"/>) keeps here each file the receiver kept of its own, and
+    /// names it: the receiver does not hold this one; with --ignore-existing, also one it had in place already, which
+    /// the send passed over, as rsync keeps it.
+    /// </summary>
     [Fact]
     public async Task A_move_keeps_the_sources_the_receiver_kept_its_own_version_of()
     {
@@ -98,11 +102,12 @@ public sealed class KeepRuleTests
 
         Assert.True((await receiver.NextResultAsync()).Succeeded);
         Assert.Equal((1, 2, 1), (result.FilesTransferred, result.FilesUnchanged, result.FilesKept));
-        Assert.Equal([(link, "the receiver kept what stood at its name (--ignore-existing), so this link was not made", true),
+        Assert.Equal([(identical, "the receiver has it already, which --ignore-existing leaves as it stands, so this send did not move it", true),
+            (link, "the receiver kept what stood at its name (--ignore-existing), so this link was not made", true),
             (mine, "the receiver kept the version it has (--size-only, --update or --ignore-existing), so this one was not sent", true)],
             result.SourcesKept.Select(kept => (kept.Path, kept.Reason, kept.AsAsked)).Order());
-        Assert.Equal(2, result.SourcesRemoved);
-        Assert.Equal(["lnk", "theirs-too"], Directory.EnumerateFileSystemEntries(tree).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.Equal(1, result.SourcesRemoved);
+        Assert.Equal(["identical", "lnk", "theirs-too"], Directory.EnumerateFileSystemEntries(tree).Select(Path.GetFileName).Order(StringComparer.Ordinal));
         Assert.Equal(5_000, new FileInfo(Path.Combine(received, "theirs-too")).Length);
         Assert.Equal(fresh, File.ReadAllBytes(Path.Combine(received, "fresh")));
     }
