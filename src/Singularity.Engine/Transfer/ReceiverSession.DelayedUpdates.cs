@@ -24,17 +24,7 @@ internal sealed partial class ReceiverSession
     /// <summary>Checks a completed file and keeps it for <see cref="PlaceDelayed"/>; settled as a committed file is, its extended attributes still counted.</summary>
     private void MakeReady(PartialFile file)
     {
-        try
-        {
-            file.CheckAndLetGo();
-        }
-        catch (Exception ex) when (ex is not SingularityException or EntryConflictException)
-        {
-            var described = StorageErrors.Describe(ex, $"committing '{file.Entry.Path}'");
-            if (!StorageErrors.ConcernsOneEntry(ex)) throw described;
-            FailFile(file, described);
-            return;
-        }
+        if (!InCommit(file, file.CheckAndLetGo)) return;
         lock (_delayed)
         {
             if (_delayed.Count >= _limits.MaxDelayedFiles)
@@ -93,10 +83,7 @@ internal sealed partial class ReceiverSession
             {
                 if (file.Xattrs is { } held) ReleaseXattrs(held);
             }
-            Interlocked.Add(ref _bytesWritten, file.Entry.Size);
-            if (file.OwnerNotSet) OwnerNotSet();
-            if (file.XattrsNotSet) XattrsNotSet(file.Entry.Path);
-            if (file.ModeNotSet) ModeNotSet(file.Entry.Path);
+            CountCommitted(file);
         }
         foreach (var (id, entry, full, file) in _delayedLinks ?? [])
         {

@@ -1817,23 +1817,36 @@ internal sealed partial class ReceiverSession
             MakeReady(file);
             return;
         }
+        if (!InCommit(file, file.Commit)) return;
+        CountCommitted(file);
+        Settle(file.Id);
+        _control!.PostBatchItem(ControlMessageType.FilesCommitted, file.Id);
+    }
+
+    /// <summary>Runs <paramref name="step"/> of a file's commit: a failure of that file's own fails it alone (told to the sender), and false comes back; any other ends the session.</summary>
+    private bool InCommit(PartialFile file, Action step)
+    {
         try
         {
-            file.Commit();
+            step();
+            return true;
         }
         catch (Exception ex) when (ex is not SingularityException or EntryConflictException)
         {
             var described = StorageErrors.Describe(ex, $"committing '{file.Entry.Path}'");
             if (!StorageErrors.ConcernsOneEntry(ex)) throw described;
             FailFile(file, described);
-            return;
+            return false;
         }
+    }
+
+    /// <summary>What a file in place adds to the session's counts: its bytes, and what of its owner, attributes and mode its file system refused.</summary>
+    private void CountCommitted(PartialFile file)
+    {
         Interlocked.Add(ref _bytesWritten, file.Entry.Size);
         if (file.OwnerNotSet) OwnerNotSet();
         if (file.XattrsNotSet) XattrsNotSet(file.Entry.Path);
         if (file.ModeNotSet) ModeNotSet(file.Entry.Path);
-        Settle(file.Id);
-        _control!.PostBatchItem(ControlMessageType.FilesCommitted, file.Id);
     }
 
     private async Task OnFinishAsync(int bodyLength)
