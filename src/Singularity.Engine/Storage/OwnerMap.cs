@@ -76,11 +76,13 @@ internal sealed class OwnerMap
     private static Pair From(string from, string what, string option)
     {
         if (from == "*") return new Pair(FromKind.Any, from, null, 0, 0, 0, false);
-        if (from.Length > 0 && from.All(c => char.IsAsciiDigit(c) || c == '-'))
+        // As rsync: what starts with a digit is a number or a range, and nothing else.
+        if (from.Length > 0 && char.IsAsciiDigit(from[0]))
         {
             int dash = from.IndexOf('-');
-            if (dash < 0) return Number(from, from);
-            if (dash > 0 && dash == from.LastIndexOf('-') && dash < from.Length - 1) return Number(from[..dash], from[(dash + 1)..]);
+            string low = dash < 0 ? from : from[..dash], high = dash < 0 ? from : from[(dash + 1)..];
+            if (low.All(char.IsAsciiDigit) && high.Length > 0 && high.All(char.IsAsciiDigit)) return Number(low, high);
+            throw Refused($"'{from}' starts with a digit but is neither a number nor a range LOW-HIGH", option);
         }
         if (from.Contains('\0')) throw Refused($"the {what} name '{from}' holds a NUL", option);
         // As rsync: a name with a wildcard is matched as a pattern, against names alone.
