@@ -19,11 +19,12 @@ public sealed record ProtocolLimits
     public int MaxUncommittedFiles { get; init; } = 65_536;
 
     /// <summary>
-    /// Most files of one session that wait, verified, to go into place at its end (rsync --delay-updates), whose state
-    /// a receiver keeps until then (a few hundred bytes each); one more ends the session with LimitExceeded. Default
-    /// 1,000,000.
+    /// Most memory the files of one session that wait, verified, to go into place at its end (rsync --delay-updates)
+    /// and their hard links may take at a receiver, which keeps their state until then: counted as 640 bytes an entry
+    /// and its two paths (about 1 KiB a file of a typical tree; about 260,000 such files by default). Beyond it, the
+    /// session ends with LimitExceeded. Default 256 MiB.
     /// </summary>
-    public int MaxDelayedFiles { get; init; } = 1_000_000;
+    public long MaxDelayedBytes { get; init; } = 256L << 20;
 
     /// <summary>
     /// Most bytes of extended attributes (rsync -X, at most 64 KiB an entry) a receiver holds at once for the files of

@@ -575,8 +575,8 @@ public sealed record TransferOptions
     /// than each as soon as it is verified: readers of the destination see the old version of the tree until then,
     /// and the new one within moments after (each file's rename stays atomic, the tree's change is not). Each file
     /// waits verified, as its partial, beside its name: space for it is taken until the end, and a send that fails
-    /// before it leaves them as partials, which the same send again puts into place without sending their data
-    /// again. Files only: directories, links and specials are made as they come, hard links to waiting files after
+    /// before it leaves them as partials, which the same send again puts into place sending only the digests of those
+    /// of more than one shard (a file of one shard travels again). Files only: directories, links and specials are made as they come, hard links to waiting files after
     /// them. Not with <see cref="InPlace"/>. Needs a receiver of this version. Default false;
     /// `sglty send --delay-updates`.
     /// </summary>

@@ -73,6 +73,9 @@ internal sealed class PartialFile
     private bool _journalFailed;
     private bool _committing;
     private bool _mtimeApplied;
+    // Where the file waits to go into place at the session's end (rsync --delay-updates): the device and inode it was
+    // written to, which its commit finds at its name again.
+    private (ulong Device, ulong Inode)? _waitingAs;
     private readonly OpenFileBudget? _holds;
     private bool _holding;
     private readonly OpenFileBudget? _writing;
@@ -543,7 +546,7 @@ internal sealed class PartialFile
     public bool OwnerNotSet { get; private set; }
 
     /// <summary>The extended attributes the commit gives the file (rsync -X); null where the session keeps none.</summary>
-    public ExtendedAttributes? Xattrs { get; init; }
+    public ExtendedAttributes? Xattrs { get; set; }
 
     /// <summary>Whether the commit could not give the file all its <see cref="Xattrs"/>; it was committed all the same.</summary>
     public bool XattrsNotSet { get; private set; }
@@ -610,6 +613,7 @@ internal sealed class PartialFile
             return;
         }
         FileStream? journalLock = null, locked = null;
+        SafeFileHandle? own = null;
         string temp = TempPath;
         try
         {
@@ -633,18 +637,32 @@ internal sealed class PartialFile
             }
             CheckWholeFile(journalLock);
             if (ShardCount == 0) CreateExclusive(temp, 0, Entry.Path).Dispose();
+            // Not held, the partial could have been replaced meanwhile by anyone who may write its directory (by a link
+            // to a file of the system's, say): what the commit changes, it changes through a handle opened without
+            // following a link, on a regular file, the one this session wrote when it kept its identity.
+            if (held is null && OperatingSystem.IsLinux())
+            {
+                own = SpecialFiles.OpenRegularNotFollowing(temp);
+                if (own is null || (_waitingAs is { } wrote && SpecialFiles.VersionOf(own) is { } found && (found.Device, found.Inode) != wrote))
+                    throw new FileNotFoundException("its partial file was replaced by another program (a link, or another file, stands at its name)");
+            }
+            var handle = held?.SafeFileHandle ?? own;
             // Read before a backup takes the file away: the one it replaces gives its mode where modes are not kept.
             var mode = _applyMode ? Entry.Mode & SafeModeBits : ModeNotKept(FinalPath);
             // Before the file takes its owner and mode: one whose backup cannot be made stays a private partial.
             Backups?.Keep(FinalPath, Entry.Path);
             // The owner first: a change of owner may clear mode bits.
             if (SpecialFiles.MayChangeOwners && Entry.Owner is { } owner)
-                OwnerNotSet = !(held is not null ? SpecialFiles.TrySetOwner(held.SafeFileHandle, owner) : SpecialFiles.TrySetOwnerNotFollowing(temp, owner));
-            if (Xattrs is { } xattrs) XattrsNotSet = !(held is not null ? xattrs.ApplyTo(held.SafeFileHandle) : xattrs.ApplyTo(temp));
-            SetMode(held?.SafeFileHandle, temp, mode);
+                OwnerNotSet = !(handle is not null ? SpecialFiles.TrySetOwner(handle, owner) : SpecialFiles.TrySetOwnerNotFollowing(temp, owner));
+            if (Xattrs is { } xattrs) XattrsNotSet = !(handle is not null ? xattrs.ApplyTo(handle) : xattrs.ApplyTo(temp));
+            SetMode(handle, temp, mode);
             // Set when the last shard was written, unless the file was not held then: empty, every shard kept from a
             // partial, beyond the hold budget, or on Windows.
-            if (!_mtimeApplied) File.SetLastWriteTimeUtc(temp, SourceScanner.FromNanoseconds(Entry.MtimeNanoseconds));
+            if (!_mtimeApplied)
+            {
+                if (handle is not null) SpecialFiles.SetModified(handle, Entry.MtimeNanoseconds);
+                else File.SetLastWriteTimeUtc(temp, SourceScanner.FromNanoseconds(Entry.MtimeNanoseconds));
+            }
             try
             {
                 SpecialFiles.Rename(temp, FinalPath);
@@ -670,6 +688,7 @@ internal sealed class PartialFile
         finally
         {
             held?.Dispose();
+            own?.Dispose();
             locked?.Dispose();
             journalLock?.Dispose();
             // No flush can be using the journal: the file's Finish waited for the last one, and a later one finds
@@ -714,6 +733,17 @@ internal sealed class PartialFile
         try
         {
             CheckWholeFile(journalLock: null);
+            if (ShardCount == 0) return;
+            // The file the commit must find at its name: one put there meanwhile is not this one.
+            _waitingAs = (held is not null ? SpecialFiles.VersionOf(held.SafeFileHandle) : null) is { } opened ? (opened.Device, opened.Inode)
+                : SpecialFiles.IdentityOf(TempPath) is { } named ? (named.Device, named.Inode) : null;
+            // Its extended attributes now, so that they are not held in memory until the end (the sender counts them
+            // settled at FilesCommitted); a partial is private until its mode, so they show nothing early.
+            if (Xattrs is { } xattrs)
+            {
+                XattrsNotSet = !(held is not null ? xattrs.ApplyTo(held.SafeFileHandle) : xattrs.ApplyTo(TempPath));
+                Xattrs = null;
+            }
             // Its time waits for the commit, as a file not held keeps a fresh one until then: cleaning partials by age
             // (`sglty partials --clean --older-than`) must not take it, unlocked now, for an old leftover.
             if (held is not null && _mtimeApplied)

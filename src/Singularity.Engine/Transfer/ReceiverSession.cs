@@ -426,6 +426,7 @@ internal sealed partial class ReceiverSession
         _delayUpdates = (flags & MoreSessionFlags.DelayUpdates) != 0;
         if (_delayUpdates && _inPlace) throw new ProtocolViolationException("OpenSession asks to write files in place and to put them into place at the end, which do not go together");
         if (_force && _options.Admission is { Force: false }) throw NotAsked("a request to replace directories that hold anything (--force)");
+        if (_delayUpdates && _options.Admission is { DelayUpdates: false }) throw NotAsked("a request to put the files into place at the end (--delay-updates)");
         if (_inPlace && !OperatingSystem.IsLinux()) throw new ProtocolViolationException("OpenSession asks to write files in place, which only a Linux receiver does (it opens them never through a link); leave out --inplace or receive on Linux");
     }
 
@@ -793,10 +794,13 @@ internal sealed partial class ReceiverSession
                 }
                 _guard.CreateDirectory(full);
                 if (!fresh && _keepModes) OpenForWriting(full);
+                // Without modes kept, a directory made now takes its mode now (as at Finish, below), not the default,
+                // which a session cut before Finish would leave it, and a later one keep as its own.
+                else if (!_keepModes && _guard.Created(full)) GiveMadeDirectoryItsMode(full, entry.Mode);
                 // Now, not with its mode and time at the end: nothing written below changes them, and none are held.
                 ApplyXattrs(entry, full);
                 // An ACL just set may have taken the owner's write and search, which writing below needs until Finish.
-                if ((_scope & AttributeScope.Acls) != 0) SpecialFiles.SetModeNotFollowing(full, PartialFile.DirectoryMode(_keepModes ? entry.Mode : (UnixFileMode)0x1ED));
+                if ((_scope & AttributeScope.Acls) != 0) SpecialFiles.SetModeNotFollowing(full, PartialFile.DirectoryMode(_keepModes ? entry.Mode : _guard.Created(full) ? entry.Mode & ~SpecialFiles.Umask : (UnixFileMode)0x1ED));
                 _directories.Add((id, full, entry with { Xattrs = null }));
                 break;
             case EntryKind.Symlink:
@@ -1741,17 +1745,14 @@ internal sealed partial class ReceiverSession
         if (type == ControlMessageType.FilesDropped) Interlocked.Increment(ref _filesUnread);
     }
 
-    /// <summary>
-    /// Counts a file settled (committed, left in place, given up or failed) and gives its slot to <see cref="Released"/>,
-    /// or to <paramref name="slot"/>; the extended attributes it carries stay counted while it <paramref name="holdsXattrs"/>.
-    /// </summary>
-    private void Settle(uint id, PartialFile? slot = null, bool holdsXattrs = false)
+    /// <summary>Counts a file settled (committed, left in place, given up or failed) and gives its slot to <see cref="Released"/>, or to <paramref name="slot"/>.</summary>
+    private void Settle(uint id, PartialFile? slot = null)
     {
         Interlocked.Increment(ref _filesCommitted);
         lock (_filesLock)
         {
             var files = Volatile.Read(ref _files);
-            if (!holdsXattrs && files[id]?.Xattrs is { } held) ReleaseXattrs(held);
+            if (files[id]?.Xattrs is { } held) ReleaseXattrs(held);
             if (files[id] is { SumsHeld: > 0 } summed) Interlocked.Add(ref _sumsHeld, -summed.SumsHeld);
             files[id] = slot ?? Released;
         }
@@ -2067,7 +2068,8 @@ internal sealed partial class ReceiverSession
                 // Refused by its file system (FAT, a share that keeps none), not for want of rights: another user's stays a failure.
                 catch (Exception ex) when (StorageErrors.RefusesModes(ex) && SpecialFiles.MayChangeMode(path))
                 {
-                    ModeNotSet(entry.Path);
+                    // Where modes are left to the receiver, what its file system gives is as good (more flags bit 14).
+                    if (_keepModes) ModeNotSet(entry.Path);
                 }
                 if (!_omitDirectoryTimes) Directory.SetLastWriteTimeUtc(path, SourceScanner.FromNanoseconds(entry.MtimeNanoseconds));
             }
@@ -2080,6 +2082,17 @@ internal sealed partial class ReceiverSession
                 throw StorageErrors.Describe(ex, $"setting the mode and time of '{entry.Path}'");
             }
         }
+    }
+
+    /// <summary>A directory this session made, where modes are not kept: the entry's bits less the umask, as far as its file system takes them (rsync --no-perms).</summary>
+    private static void GiveMadeDirectoryItsMode(string full, UnixFileMode mode)
+    {
+        if (OperatingSystem.IsWindows()) return;
+        try
+        {
+            SpecialFiles.SetModeNotFollowing(full, PartialFile.DirectoryMode(mode & ~SpecialFiles.Umask));
+        }
+        catch (Exception ex) when (StorageErrors.RefusesModes(ex)) { }
     }
 
     /// <summary>Records the first failure, tells the sender, and tears the connections down; idempotent.</summary>

@@ -150,18 +150,53 @@ public sealed class DelayUpdatesTests
         Assert.Equal(sent, told.Order(StringComparer.Ordinal));
     }
 
-    /// <summary>A receiver keeps at most so many files waiting: one more ends the session, in words that say what to do.</summary>
+    /// <summary>
+    /// A waiting partial that a local user replaced by a link (to a file of the system's, say) is not followed when it
+    /// goes into place: the file fails, named, and what the link leads to keeps its mode and bytes.
+    /// </summary>
+    [SkippableFact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task A_waiting_partial_replaced_by_a_link_is_refused_and_not_followed()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "partials are opened without following links on Linux");
+        using var temp = new TempDirectory();
+        var (tree, received, _) = Versions(temp);
+        string victim = TestFiles.Create(Path.Combine(temp.Path, "system", "secret"), 100, seed: 9);
+        File.SetUnixFileMode(victim, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        byte[] secret = File.ReadAllBytes(victim);
+        await using var receiver = new LoopbackReceiver(temp.Sub("dst"));
+        string? swapped = null;
+        var progress = new WhileSending(report =>
+        {
+            if (report.FilesCommitted == 0 || report.FilesCommitted >= report.TotalFiles || swapped is not null) return;
+            swapped = Directory.EnumerateFiles(received, "*.sglty-part", SearchOption.AllDirectories).First();
+            File.Delete(swapped);
+            File.CreateSymbolicLink(swapped, victim);
+        });
+
+        var result = await SingularitySender.SendAsync([tree], receiver.Url, OneByOne with { DelayUpdates = true }, progress);
+
+        Assert.NotNull(swapped);
+        var failed = Assert.Single(result.NotSent);
+        Assert.Contains("its partial file was replaced by another program", failed.Reason);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(victim));
+        Assert.Equal(secret, File.ReadAllBytes(victim));
+        Assert.DoesNotContain(Directory.EnumerateFiles(received, "*", SearchOption.AllDirectories), path => new FileInfo(path).LinkTarget is not null && !path.EndsWith(".sglty-part", StringComparison.Ordinal));
+        await receiver.NextResultAsync();
+    }
+
+    /// <summary>A receiver keeps at most so much waiting: more ends the session, in words that say what to do.</summary>
     [Fact]
     public async Task Files_waiting_beyond_the_receivers_limit_end_the_session()
     {
         using var temp = new TempDirectory();
         var (tree, received, _) = Versions(temp);
-        await using var receiver = new LoopbackReceiver(temp.Sub("dst"), new TransferOptions { Limits = new ProtocolLimits { MaxDelayedFiles = 10 } });
+        await using var receiver = new LoopbackReceiver(temp.Sub("dst"), new TransferOptions { Limits = new ProtocolLimits { MaxDelayedBytes = 8 << 10 } });
 
         var refused = await Assert.ThrowsAnyAsync<SingularityException>(() => SingularitySender.SendAsync([tree], receiver.Url, OneByOne with { DelayUpdates = true, Retries = 0 }));
 
         Assert.Equal(ErrorCode.LimitExceeded, refused.Code);
-        Assert.Contains("more than 10 files would wait to go into place at the end (--delay-updates)", refused.Message);
+        Assert.Contains("the files waiting to go into place at the end (--delay-updates) would take more than 8", refused.Message);
         // Nothing went into place: the old versions stand.
         Assert.Equal(Files + 1, Directory.EnumerateFiles(received, "*", SearchOption.AllDirectories).Count(path => !Path.GetFileName(path).StartsWith('.') && File.GetLastWriteTimeUtc(path).Year == 2020));
     }

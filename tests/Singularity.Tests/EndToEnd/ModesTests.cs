@@ -121,6 +121,13 @@ public sealed class ModesTests
 
             Assert.True(exit == 0, error);
             Assert.Contains("sent 0 files (2 unchanged", error);
+
+            // Into a fresh destination too: the directories it makes take what the file system gives, no fault.
+            string fresh = Path.Combine(mount, "fresh");
+            (exit, _, error) = await SgltyProcess.RunAsync("send", source + "/", fresh, "--no-perms");
+
+            Assert.True(exit == 0, error);
+            TestFiles.AssertSameTree(source, fresh);
         }
         finally
         {
