@@ -113,6 +113,13 @@ public sealed class RemotePullTests
         Assert.False(File.Exists(stale));
         Assert.Contains("sglty: here: --link-dest 'no-such' is not a directory here", error);
 
+        // --delay-updates goes there, and the receiver here admits it, as the pull asked for it.
+        string delayed = temp.Sub("delayed");
+        (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(environment, ["send", "--delay-updates", "localhost:data/", delayed, .. common]);
+        Assert.True(exit == 0, error);
+        TestFiles.AssertSameBytes(Path.Combine(tree, "a.bin"), Path.Combine(delayed, "a.bin"));
+        Assert.Contains("--delay-updates", File.ReadAllText(shell + ".words"));
+
         // --listen picks the port here (and is the pull's own): the send there is told it.
         int port = Ports.Free();
         string listened = temp.Sub("listened");
