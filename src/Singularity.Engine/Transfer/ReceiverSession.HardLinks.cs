@@ -76,13 +76,18 @@ internal sealed partial class ReceiverSession
     /// <summary>
     /// Makes <paramref name="full"/> a further name of the file at <paramref name="fileFull"/>, unless it already is
     /// that file: the name is made beside it, under a temporary name of this session, and renamed over what stands
-    /// there, so that a file or link there stays if the link cannot be made. A link at the file's name is never
-    /// followed: the name is given to the link itself.
+    /// there, so that a file or link there stays if the link cannot be made; or, where what stands there is the file in
+    /// all but its inode, the file's name joins that inode. A link at the file's name is never followed: the name is
+    /// given to the link itself.
     /// </summary>
     private void MakeHardLink(string full, string path, string fileFull, string filePath)
     {
         if (SpecialFiles.IdentityOf(full) is { } standing && SpecialFiles.IdentityOf(fileFull) is { } named
             && (standing.Device, standing.Inode) == (named.Device, named.Inode)) return;
+        // As rsync: a further name that stands in place already as the file (another name in its group led, and was
+        // sent) keeps its inode, which its other names at the destination share, and the file's name joins it while
+        // it has no other: nothing at this name is replaced, nor kept as a backup.
+        if (_scope == AttributeScope.None && SpecialFiles.IdentityOf(fileFull) is { Names: 1 } && StandsAsTheFile(full, fileFull) && JoinedStanding(full, fileFull)) return;
         try
         {
             ReplaceWithMade(full, path, temporary => SpecialFiles.Link(fileFull, temporary));
@@ -109,6 +114,75 @@ internal sealed partial class ReceiverSession
             make(temporary);
             _backups?.Keep(full, path);
             File.Move(temporary, full, overwrite: true);
+        }
+        finally
+        {
+            try { File.Delete(temporary); }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { }
+        }
+    }
+
+    /// <summary>
+    /// Whether the regular file at <paramref name="full"/> is the file just made at <paramref name="fileFull"/> in all
+    /// but its inode: the same size, time, mode, owner and bytes (read through handles that follow no link).
+    /// </summary>
+    private static bool StandsAsTheFile(string full, string fileFull)
+    {
+        try
+        {
+            var there = new FileInfo(full);
+            var made = new FileInfo(fileFull);
+            if (there.LinkTarget is not null || !there.Exists || made.LinkTarget is not null || !made.Exists || there.Length != made.Length
+                || there.LastWriteTimeUtc != made.LastWriteTimeUtc || SpecialFiles.OwnerOf(full) != SpecialFiles.OwnerOf(fileFull)
+                || (!OperatingSystem.IsWindows() && there.UnixFileMode != made.UnixFileMode))
+                return false;
+            using var standing = SpecialFiles.OpenRegularNotFollowing(full);
+            using var file = SpecialFiles.OpenRegularNotFollowing(fileFull);
+            if (standing is null || file is null) return false;
+            byte[] one = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 20), other = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 20);
+            try
+            {
+                for (long offset = 0; ; )
+                {
+                    int read = RandomAccess.Read(standing, one.AsSpan(0, 1 << 20), offset);
+                    if (read == 0) return RandomAccess.Read(file, other.AsSpan(0, 1), offset) == 0;
+                    if (ReadFully(file, other.AsSpan(0, read), offset) != read || !one.AsSpan(0, read).SequenceEqual(other.AsSpan(0, read))) return false;
+                    offset += read;
+                }
+            }
+            finally
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(one);
+                System.Buffers.ArrayPool<byte>.Shared.Return(other);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+
+        static int ReadFully(Microsoft.Win32.SafeHandles.SafeFileHandle handle, Span<byte> buffer, long offset)
+        {
+            int total = 0;
+            while (total < buffer.Length && RandomAccess.Read(handle, buffer[total..], offset + total) is > 0 and var read) total += read;
+            return total;
+        }
+    }
+
+    /// <summary>Gives the file's name (<paramref name="fileFull"/>) the inode standing at <paramref name="full"/>, through a temporary name of this session; false if that could not be done, and then nothing changed.</summary>
+    private bool JoinedStanding(string full, string fileFull)
+    {
+        string temporary = Path.Join(Path.GetDirectoryName(fileFull.AsSpan()), PartialFile.TemporaryName(Path.GetFileName(fileFull), Id.Tag));
+        try
+        {
+            File.Delete(temporary);
+            SpecialFiles.Link(full, temporary);
+            File.Move(temporary, fileFull, overwrite: true);
+            return true;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or PlatformNotSupportedException)
+        {
+            return false;
         }
         finally
         {

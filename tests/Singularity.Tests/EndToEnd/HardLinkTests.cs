@@ -63,6 +63,41 @@ public sealed class HardLinkTests
     }
 
     /// <summary>
+    /// As rsync: where a later name of a linked file stands in place already (with another name of its own at the
+    /// destination) and the first does not, the file's first name joins the inode in place, which keeps its other name:
+    /// nothing is replaced at the name in place, nor kept as a backup of it.
+    /// </summary>
+    [Fact]
+    public async Task A_later_name_in_place_keeps_its_inode_and_the_first_joins_it()
+    {
+        using var temp = new TempDirectory();
+        string tree = temp.Sub("src/tree");
+        string z = TestFiles.Create(Path.Combine(tree, "z"), 100_000, seed: 1);
+        Link(z, Path.Combine(tree, "a", "h"));
+        string received = Path.Combine(temp.Sub("dst"), "tree");
+        string inPlace = Path.Combine(received, "z");
+        Directory.CreateDirectory(received);
+        File.Copy(z, inPlace);
+        File.SetLastWriteTimeUtc(inPlace, File.GetLastWriteTimeUtc(z));
+        File.SetUnixFileMode(inPlace, File.GetUnixFileMode(z));
+        Link(inPlace, Path.Combine(received, "other"));
+        var before = SpecialFiles.IdentityOf(inPlace)!.Value;
+        await using var receiver = new LoopbackReceiver(Path.GetDirectoryName(received)!);
+
+        var result = await SingularitySender.SendAsync([tree], receiver.Url, Quick with { HardLinks = true, Backup = true });
+
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.Empty(result.NotSent);
+        foreach (string name in (string[])["z", "a/h", "other"])
+        {
+            var identity = SpecialFiles.IdentityOf(Path.Combine(received, name))!.Value;
+            Assert.Equal((before.Device, before.Inode, 3u), (identity.Device, identity.Inode, identity.Names));
+        }
+        Assert.False(File.Exists(inPlace + "~"));
+        TestFiles.AssertSameBytes(z, Path.Combine(received, "a", "h"));
+    }
+
+    /// <summary>
     /// A name that cannot be given to the file (here ext4's most names for one file, 65,000) fails alone, and the copy
     /// already at that name stays as it was.
     /// </summary>
