@@ -82,12 +82,13 @@ internal sealed partial class ReceiverSession
     /// </summary>
     private void MakeHardLink(string full, string path, string fileFull, string filePath)
     {
-        if (SpecialFiles.IdentityOf(full) is { } standing && SpecialFiles.IdentityOf(fileFull) is { } named
-            && (standing.Device, standing.Inode) == (named.Device, named.Inode)) return;
+        var standing = SpecialFiles.IdentityOf(full);
+        var named = standing is null ? null : SpecialFiles.IdentityOf(fileFull);
+        if (standing is { } there && named is { } file && (there.Device, there.Inode) == (file.Device, file.Inode)) return;
         // As rsync: a further name that stands in place already as the file (another name in its group led, and was
         // sent) keeps its inode, which its other names at the destination share, and the file's name joins it while
         // it has no other: nothing at this name is replaced, nor kept as a backup.
-        if (_scope == AttributeScope.None && SpecialFiles.IdentityOf(fileFull) is { Names: 1 } && StandsAsTheFile(full, fileFull) && JoinedStanding(full, fileFull)) return;
+        if (named is { Names: 1 } && _scope == AttributeScope.None && StandsAsTheFile(full, fileFull) && JoinedStanding(full, fileFull)) return;
         try
         {
             ReplaceWithMade(full, path, temporary => SpecialFiles.Link(fileFull, temporary));
