@@ -1,3 +1,4 @@
+using Singularity.Engine.Integrity;
 using Singularity.Engine.Protocol;
 using Singularity.Engine.Storage;
 
@@ -88,7 +89,7 @@ internal sealed partial class ReceiverSession
         // As rsync: a further name that stands in place already as the file (another name in its group led, and was
         // sent) keeps its inode, which its other names at the destination share, and the file's name joins it while
         // it has no other: nothing at this name is replaced, nor kept as a backup.
-        if (named is { Names: 1 } && _scope == AttributeScope.None && StandsAsTheFile(full, fileFull) && JoinedStanding(full, fileFull)) return;
+        if (named is { Names: 1 } && _scope == AttributeScope.None && StandsAsTheFile(full, fileFull) && JoinedStanding(full, fileFull, filePath)) return;
         try
         {
             ReplaceWithMade(full, path, temporary => SpecialFiles.Link(fileFull, temporary));
@@ -102,18 +103,19 @@ internal sealed partial class ReceiverSession
     /// <summary>
     /// Makes an entry for <paramref name="full"/> (<paramref name="path"/> from the destination) with <paramref name="make"/>,
     /// under a temporary name of this session beside it (as a partial file's), then renames it over what stands there
-    /// (kept as its backup just before, when kept): what stood there stays if the making fails. The temporary name is
+    /// (kept as its backup just before, when backups are kept and <paramref name="keepsBackup"/>): what stood there stays
+    /// if the making fails. The temporary name is
     /// gone when this returns (there still when something failed, or when the two names were already one file's, a
     /// rename between which does nothing); one that cannot be removed is a partial's name, and is left.
     /// </summary>
-    private void ReplaceWithMade(string full, string path, Action<string> make)
+    private void ReplaceWithMade(string full, string path, Action<string> make, bool keepsBackup = true)
     {
         string temporary = Path.Join(Path.GetDirectoryName(full.AsSpan()), PartialFile.TemporaryName(Path.GetFileName(full), Id.Tag));
         try
         {
             File.Delete(temporary);
             make(temporary);
-            _backups?.Keep(full, path);
+            if (keepsBackup) _backups?.Keep(full, path);
             File.Move(temporary, full, overwrite: true);
         }
         finally
@@ -125,9 +127,10 @@ internal sealed partial class ReceiverSession
 
     /// <summary>
     /// Whether the regular file at <paramref name="full"/> is the file just made at <paramref name="fileFull"/> in all
-    /// but its inode: the same size, time, mode, owner and bytes (read through handles that follow no link).
+    /// but its inode: the same size, time, mode, owner and contents (their digests as --checksum reads them, through
+    /// handles that follow no link).
     /// </summary>
-    private static bool StandsAsTheFile(string full, string fileFull)
+    private bool StandsAsTheFile(string full, string fileFull)
     {
         try
         {
@@ -139,56 +142,30 @@ internal sealed partial class ReceiverSession
                 return false;
             using var standing = SpecialFiles.OpenRegularNotFollowing(full);
             using var file = SpecialFiles.OpenRegularNotFollowing(fileFull);
-            if (standing is null || file is null) return false;
-            byte[] one = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 20), other = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 20);
-            try
-            {
-                for (long offset = 0; ; )
-                {
-                    int read = RandomAccess.Read(standing, one.AsSpan(0, 1 << 20), offset);
-                    if (read == 0) return RandomAccess.Read(file, other.AsSpan(0, 1), offset) == 0;
-                    if (ReadFully(file, other.AsSpan(0, read), offset) != read || !one.AsSpan(0, read).SequenceEqual(other.AsSpan(0, read))) return false;
-                    offset += read;
-                }
-            }
-            finally
-            {
-                System.Buffers.ArrayPool<byte>.Shared.Return(one);
-                System.Buffers.ArrayPool<byte>.Shared.Return(other);
-            }
+            return standing is not null && file is not null
+                && Digests.Content(standing, there.Length, StillBusy) is { } contents && Digests.Content(file, there.Length, StillBusy) == contents;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             return false;
         }
-
-        static int ReadFully(Microsoft.Win32.SafeHandles.SafeFileHandle handle, Span<byte> buffer, long offset)
-        {
-            int total = 0;
-            while (total < buffer.Length && RandomAccess.Read(handle, buffer[total..], offset + total) is > 0 and var read) total += read;
-            return total;
-        }
     }
 
-    /// <summary>Gives the file's name (<paramref name="fileFull"/>) the inode standing at <paramref name="full"/>, through a temporary name of this session; false if that could not be done, and then nothing changed.</summary>
-    private bool JoinedStanding(string full, string fileFull)
+    /// <summary>
+    /// Gives the file's name (<paramref name="fileFull"/>, <paramref name="filePath"/> from the destination) the inode
+    /// standing at <paramref name="full"/>, as any further name is made, but keeping no backup of the file this session
+    /// just made; false if that could not be done, and then nothing changed.
+    /// </summary>
+    private bool JoinedStanding(string full, string fileFull, string filePath)
     {
-        string temporary = Path.Join(Path.GetDirectoryName(fileFull.AsSpan()), PartialFile.TemporaryName(Path.GetFileName(fileFull), Id.Tag));
         try
         {
-            File.Delete(temporary);
-            SpecialFiles.Link(full, temporary);
-            File.Move(temporary, fileFull, overwrite: true);
+            ReplaceWithMade(fileFull, filePath, temporary => SpecialFiles.Link(full, temporary), keepsBackup: false);
             return true;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or PlatformNotSupportedException)
         {
             return false;
-        }
-        finally
-        {
-            try { File.Delete(temporary); }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { }
         }
     }
 
