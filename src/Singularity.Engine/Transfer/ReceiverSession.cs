@@ -796,11 +796,11 @@ internal sealed partial class ReceiverSession
                 if (!fresh && _keepModes) OpenForWriting(full);
                 // Without modes kept, a directory made now takes its mode now (as at Finish, below), not the default,
                 // which a session cut before Finish would leave it, and a later one keep as its own.
-                else if (!_keepModes && _guard.Created(full)) GiveMadeDirectoryItsMode(full, entry.Mode);
+                else if (!_keepModes && DirectoryModeOf(entry, full) is { } made) GiveMadeDirectoryItsMode(full, made);
                 // Now, not with its mode and time at the end: nothing written below changes them, and none are held.
                 ApplyXattrs(entry, full);
                 // An ACL just set may have taken the owner's write and search, which writing below needs until Finish.
-                if ((_scope & AttributeScope.Acls) != 0) SpecialFiles.SetModeNotFollowing(full, PartialFile.DirectoryMode(_keepModes ? entry.Mode : _guard.Created(full) ? entry.Mode & ~SpecialFiles.Umask : (UnixFileMode)0x1ED));
+                if ((_scope & AttributeScope.Acls) != 0) SpecialFiles.SetModeNotFollowing(full, DirectoryModeOf(entry, full) ?? PartialFile.DirectoryMode((UnixFileMode)0x1ED));
                 _directories.Add((id, full, entry with { Xattrs = null }));
                 break;
             case EntryKind.Symlink:
@@ -2059,10 +2059,7 @@ internal sealed partial class ReceiverSession
                 if (SpecialFiles.MayChangeOwners && entry.Owner is { } owner && !SpecialFiles.TrySetOwnerNotFollowing(path, owner)) OwnerNotSet();
                 try
                 {
-                    // Without modes kept (rsync --no-perms), a directory this session made takes the entry's bits less the
-                    // umask, as a new file does; one that stood keeps its own.
-                    if ((_keepModes || _guard.Created(path)) && !OperatingSystem.IsWindows()
-                        && !SpecialFiles.SetModeNotFollowing(path, PartialFile.DirectoryMode(_keepModes ? entry.Mode : entry.Mode & ~SpecialFiles.Umask)))
+                    if (DirectoryModeOf(entry, path) is { } mode && !OperatingSystem.IsWindows() && !SpecialFiles.SetModeNotFollowing(path, mode))
                         throw new EntryConflictException($"'{entry.Path}' became a link in the destination while it was being received; its mode and time were not set");
                 }
                 // Refused by its file system (FAT, a share that keeps none), not for want of rights: another user's stays a failure.
@@ -2084,13 +2081,23 @@ internal sealed partial class ReceiverSession
         }
     }
 
-    /// <summary>A directory this session made, where modes are not kept: the entry's bits less the umask, as far as its file system takes them (rsync --no-perms).</summary>
+    /// <summary>
+    /// The mode a directory entry is given at <paramref name="full"/>, always with its owner's write and search
+    /// (<see cref="PartialFile.DirectoryMode"/>): the entry's; or, without modes kept (rsync --no-perms), the entry's
+    /// bits less the umask for a directory this session made, as a new file takes them, and null for one that stood,
+    /// which keeps its own.
+    /// </summary>
+    private UnixFileMode? DirectoryModeOf(ManifestEntry entry, string full) =>
+        _keepModes ? PartialFile.DirectoryMode(entry.Mode)
+        : _guard.Created(full) ? PartialFile.DirectoryMode(entry.Mode & ~SpecialFiles.Umask) : null;
+
+    /// <summary>A directory this session made, where modes are not kept, takes <paramref name="mode"/> as far as its file system takes it (rsync --no-perms).</summary>
     private static void GiveMadeDirectoryItsMode(string full, UnixFileMode mode)
     {
         if (OperatingSystem.IsWindows()) return;
         try
         {
-            SpecialFiles.SetModeNotFollowing(full, PartialFile.DirectoryMode(mode & ~SpecialFiles.Umask));
+            SpecialFiles.SetModeNotFollowing(full, mode);
         }
         catch (Exception ex) when (StorageErrors.RefusesModes(ex)) { }
     }
