@@ -60,7 +60,7 @@ internal sealed class OwnerMap
         if (MapsAll) return _pairs[0].To;
         if (id is not { } read) return null;
         foreach (var pair in _pairs)
-            if (pair.Matches(read, () => NameOf(read))) return pair.To;
+            if (pair.Matches(read, this)) return pair.To;
         return read;
     }
 
@@ -127,13 +127,14 @@ internal sealed class OwnerMap
 
     private readonly record struct Pair(FromKind Kind, string From, ExcludePatterns? Pattern, uint Low, uint High, uint To, bool ToByNumber)
     {
-        public bool Matches(uint id, Func<string> name) => Kind switch
+        /// <summary>Whether the pair's FROM matches <paramref name="id"/>, by its name in <paramref name="map"/> where it names one (looked up only then).</summary>
+        public bool Matches(uint id, OwnerMap map) => Kind switch
         {
             FromKind.Any => true,
             FromKind.Range => id >= Low && id <= High,
             // An empty FROM matches the ids without a name alone, as rsync's.
-            FromKind.Name => name() == From,
-            _ => Pattern!.Excludes(name(), isDirectory: false),
+            FromKind.Name => map.NameOf(id) == From,
+            _ => Pattern!.Excludes(map.NameOf(id), isDirectory: false),
         };
     }
 }
