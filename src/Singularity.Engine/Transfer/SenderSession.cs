@@ -134,30 +134,6 @@ internal sealed partial class SenderSession
     // could not put there is named in EntryFailed after its FilesCommitted. Null otherwise.
     private readonly HashSet<uint>? _waiting;
 
-    /// <summary>As rsync -v lists it, and to <see cref="TransferOptions.OnFileSent"/>.</summary>
-    private void NameSent(string path)
-    {
-        if (_options.ListSent) lock (_sent) _sent.Add(path);
-        _options.OnFileSent?.Invoke(path);
-    }
-
-    /// <summary>At SessionDone, the files that waited and went into place (those that did not were named in EntryFailed), in the manifest's order.</summary>
-    private void NamePlaced()
-    {
-        if (_waiting is null) return;
-        uint[] placed;
-        lock (_waiting) placed = [.. _waiting.Order()];
-        foreach (uint id in placed)
-            if (!_entries[(int)id].Entry.SentBefore) NameSent(_entries[(int)id].Entry.Path);
-    }
-
-    /// <summary>Whether <paramref name="id"/> was a file waiting to go into place, which it no longer is.</summary>
-    private bool RemoveWaiting(uint id)
-    {
-        if (_waiting is null) return false;
-        lock (_waiting) return _waiting.Remove(id);
-    }
-
     // The entries the receiver named in EntryFailed, each once.
     private readonly HashSet<uint> _entriesFailed = [];
     // The receiver's file system refused some entries their modes (SessionDone flags bit 2).
@@ -1744,6 +1720,30 @@ internal sealed partial class SenderSession
         if (Volatile.Read(ref _filesById[id]) is not { } file) return;
         Interlocked.Increment(ref _retransmits);
         _scheduler.Retransmit(file, (int)index, whole: true);
+    }
+
+    /// <summary>As rsync -v lists it, and to <see cref="TransferOptions.OnFileSent"/>.</summary>
+    private void NameSent(string path)
+    {
+        if (_options.ListSent) lock (_sent) _sent.Add(path);
+        _options.OnFileSent?.Invoke(path);
+    }
+
+    /// <summary>At SessionDone, the files that waited and went into place (those that did not were named in EntryFailed), in the manifest's order.</summary>
+    private void NamePlaced()
+    {
+        if (_waiting is null) return;
+        uint[] placed;
+        lock (_waiting) placed = [.. _waiting.Order()];
+        foreach (uint id in placed)
+            if (!_entries[(int)id].Entry.SentBefore) NameSent(_entries[(int)id].Entry.Path);
+    }
+
+    /// <summary>Whether <paramref name="id"/> was a file waiting to go into place, which it no longer is.</summary>
+    private bool RemoveWaiting(uint id)
+    {
+        if (_waiting is null) return false;
+        lock (_waiting) return _waiting.Remove(id);
     }
 
     private void OnCommitted(ReadOnlySpan<byte> body)
