@@ -124,8 +124,11 @@ public sealed record TransferOptions
     /// they exclude (unless <see cref="DeleteExcluded"/>). As rsync's filter rules, one that starts with "H " (hide) or
     /// "S " (show) is the sender's alone, an exclude or an include of its scan that the receiver's deletion does not
     /// keep, and one that starts with "P " (protect) or "R " (risk) the receiver's alone, what its deletion keeps or
-    /// not (also with <see cref="DeleteExcluded"/>); an exclude that starts so is written "- P x". At most 256, of at
-    /// most 1024 bytes each and 8192 in all, a side. Default none.
+    /// not (also with <see cref="DeleteExcluded"/>); an exclude that starts so is written "- P x". One that starts
+    /// with ':' is a dir-merge rule, ":MODIFIERS NAME" as <see cref="FilterRules.Parse(string, Func{string, IEnumerable{string}})"/> gives it (rsync's
+    /// per-directory merge files, -F): the sender reads the rules of each file NAME of its tree for what its directory
+    /// holds, and a receiver that deletes those in its destination; an exclude that starts with ':' is written
+    /// "- :x". At most 256, of at most 1024 bytes each and 8192 in all, a side. Default none.
     /// </summary>
     public IReadOnlyList<string> Exclude { get; init; } = [];
 

@@ -53,7 +53,9 @@ internal static partial class SendCommand
         var excludeFrom = new Option<string[]>("--exclude-from") { HelpName = "FILE", Description = "read --exclude patterns from FILE (- for standard input), one per line (a line starting with '+ ' is an include); empty lines and lines starting with '#' or ';' are skipped; may be given many times", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
         var include = new Option<string[]>("--include") { HelpName = "PATTERN", Description = "send what matches even where a later --exclude would leave it out, as rsync --include: patterns are tried in the order given, --include and --exclude together, and the first that matches decides; e.g. --include '*/' --include '*.log' --exclude '*' sends only logs; may be given many times", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
         var includeFrom = new Option<string[]>("--include-from") { HelpName = "FILE", Description = "read --include patterns from FILE, one per line (a line starting with '- ' is an exclude), as --exclude-from reads them; may be given many times", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
-        var filter = new Option<string[]>("--filter", "-f") { HelpName = "RULE", Description = "add a filter rule, as rsync --filter: '- PATTERN' (or exclude PATTERN) and '+ PATTERN' (include) as --exclude and --include, in the same order with them; 'H PATTERN' (hide) and 'S PATTERN' (show) leave out or keep at this side only, so --delete deletes a hidden entry's copy; 'P PATTERN' (protect) and 'R PATTERN' (risk) keep from --delete or give back to it at the receiver only (protect holds with --delete-excluded too); '!' (clear) forgets the rules before it; '. FILE' (merge FILE) reads rules from FILE, one a line; per-directory merge files (':', dir-merge, -F) and rule modifiers are not offered; may be given many times", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
+        var filter = new Option<string[]>("--filter", "-f") { HelpName = "RULE", Description = "add a filter rule, as rsync --filter: '- PATTERN' (or exclude PATTERN) and '+ PATTERN' (include) as --exclude and --include, in the same order with them; 'H PATTERN' (hide) and 'S PATTERN' (show) leave out or keep at this side only, so --delete deletes a hidden entry's copy; 'P PATTERN' (protect) and 'R PATTERN' (risk) keep from --delete or give back to it at the receiver only (protect holds with --delete-excluded too); '!' (clear) forgets the rules before it; '. FILE' (merge FILE) reads rules from FILE, one a line; ': NAME' (dir-merge NAME) reads rules from the file NAME in each directory sent, for what it holds, ahead of those of the directories above (modifiers e: leave the files out too, n: not below, - or +: each line an exclude or an include; /NAME: the directories above those sent too; at the receiver, its own files NAME keep from --delete); other rule modifiers are not offered; may be given many times", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
+        // Read by Prepare, which gives the parser the filter rules it stands for: here for the help alone.
+        var perDirectoryFilter = new Option<bool>("-F") { Description = "read rules from the .rsync-filter files of the directories sent and those above them, as rsync -F: --filter 'dir-merge /.rsync-filter'; given twice (-FF), leave those files out of the send too (--filter '- .rsync-filter')" };
         var relative = new Option<bool>("--relative", "-R") { Description = "send each path under the path it was given by, as rsync -R does: logs/app/x.log arrives as logs/app/x.log, /var/log/x.log as var/log/x.log, and /var/./log/x.log as log/x.log ('/./' marks where the kept path starts); the directories above are sent too" };
         var filesFrom = new Option<string>("--files-from") { HelpName = "FILE", Description = "send the paths FILE lists (- for standard input), one per line, each relative to the one PATH given and kept as named below it, as rsync --files-from does (implies --relative; a pull reads FILE here); a listed directory is sent alone, without what it holds, unless --recursive is given (one listed with a trailing '/', or '.', with what it holds at one level, as rsync's implied --dirs sends it); blank lines and lines starting with '#' or ';' are skipped" };
         var recursive = new Option<bool>("--recursive", "-r") { Description = "with --files-from, send what each listed directory holds too, as rsync -r does (without it, a listed directory is sent alone, as rsync --files-from sends it); otherwise directories are always sent whole, and it changes nothing" };
@@ -148,7 +150,7 @@ internal static partial class SendCommand
         var delayUpdates = new Option<bool>("--delay-updates") { Description = "put the files that arrive into place together at the end of the send, as rsync --delay-updates does: until then readers see the old version of the tree, and each file waits verified as its partial beside its name (its space taken until the end); a send that fails first leaves them to the same send again, which sends only the digests of those of more than one shard; hard links to them are made after them; not with --inplace or --append" };
         var append = new Option<bool>("--append", "--append-verify") { Description = "for logs that grow, as rsync --append-verify: --inplace with delta on whatever the path, so only what follows what the receiver holds travels (with the shard it ends in), every kept shard compared first; unlike rsync --append, a copy as long as the source or longer is not left as it is but brought to the source's contents (cut, where the log was rotated); a receiver started with --no-delta takes the whole log; not with --whole-file, --sparse or --backup" };
         var wholeFile = new Option<bool>("--whole-file", "-W") { Description = "send changed files whole, never as a delta, as rsync --whole-file does" };
-        var command = new Command("send", "send files and directories to a receiver: one started through ssh (sglty send PATH... [USER@]HOST:DIR), or one running already (--to URL); or pull them from another machine, where ssh starts the send (sglty send [USER@]HOST:PATH... DIR); or copy them on this machine (sglty send PATH... DIR)") { paths, to, rsh, sgltyPath, remoteListen, makePath, tunnel, noTunnel, ipv4, ipv6, listenHere, untilStdinCloses, fileName, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, modifyWindow, omitDirTimes, omitLinkTimes, update, ignoreExisting, existing, maxSize, minSize, delete, deleteExcluded, ignoreErrors, maxDelete, exclude, excludeFrom, include, includeFrom, filter, relative, filesFrom, recursive, from0, dryRun, verbose, quiet, itemize, outFormat, stats, info, logFile, logFileFormat, owners, owner, group, noOwner, noGroup, chown, usermap, groupmap, archive, xattrs, acls, devices, specials, devicesAndSpecials, noDevices, noSpecials, noDevicesOrSpecials, human, noHuman, numericIds, hardLinks, oneFileSystem, copyLinks, copyUnsafeLinks, copyDirLinks, safeLinks, chmod, pruneEmpty, ignoreMissing, deleteMissing, force, removeSources, backup, backupDir, suffix, linkDest, compareDest, copyDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile, inPlace, append, delayUpdates };
+        var command = new Command("send", "send files and directories to a receiver: one started through ssh (sglty send PATH... [USER@]HOST:DIR), or one running already (--to URL); or pull them from another machine, where ssh starts the send (sglty send [USER@]HOST:PATH... DIR); or copy them on this machine (sglty send PATH... DIR)") { paths, to, rsh, sgltyPath, remoteListen, makePath, tunnel, noTunnel, ipv4, ipv6, listenHere, untilStdinCloses, fileName, lanes, shardSize, inFlight, socketBuffer, json, encrypt, token, tokenFile, retries, timeout, stall, congestion, ignoreTimes, checksum, sizeOnly, modifyWindow, omitDirTimes, omitLinkTimes, update, ignoreExisting, existing, maxSize, minSize, delete, deleteExcluded, ignoreErrors, maxDelete, exclude, excludeFrom, include, includeFrom, filter, perDirectoryFilter, relative, filesFrom, recursive, from0, dryRun, verbose, quiet, itemize, outFormat, stats, info, logFile, logFileFormat, owners, owner, group, noOwner, noGroup, chown, usermap, groupmap, archive, xattrs, acls, devices, specials, devicesAndSpecials, noDevices, noSpecials, noDevicesOrSpecials, human, noHuman, numericIds, hardLinks, oneFileSystem, copyLinks, copyUnsafeLinks, copyDirLinks, safeLinks, chmod, pruneEmpty, ignoreMissing, deleteMissing, force, removeSources, backup, backupDir, suffix, linkDest, compareDest, copyDest, sparse, compress, compressLevel, bwlimit, delta, wholeFile, inPlace, append, delayUpdates };
         foreach (var option in asAlways) command.Options.Add(option);
         command.Options.Add(noPerms);
         command.Validators.Add(result =>
@@ -419,7 +421,7 @@ internal static partial class SendCommand
 
     /// <summary>One of the engine's patterns as the --filter rule that reads back to it: a pattern without a kind is an exclude.</summary>
     private static string AsFilterRule(string pattern) =>
-        pattern == "!" || (pattern.Length > 1 && pattern[1] == ' ' && "+-HSPR".Contains(pattern[0])) ? pattern : "- " + pattern;
+        pattern == "!" || pattern.StartsWith(':') || (pattern.Length > 1 && pattern[1] == ' ' && "+-HSPR".Contains(pattern[0])) ? pattern : "- " + pattern;
 
     /// <summary>
     /// A pull: <c>sglty send</c> started through the shell on the machine the sources are on, into a receiver here
@@ -499,6 +501,9 @@ internal static partial class SendCommand
         bool value = false, ended = false;
         // rsync's human-readable level, read in order: 1 by default, each -h one more, --no-h back to 0.
         int human = 1;
+        // rsync's -F, read in order among the filter rules: each the rule it stands for, before the word it is in.
+        int perDirectory = 0;
+        var filters = new List<string>();
         foreach (string word in arguments)
         {
             if (ended || value || word == "-" || !word.StartsWith('-'))
@@ -511,6 +516,11 @@ internal static partial class SendCommand
             {
                 ended = true;
                 prepared.Add(word);
+                continue;
+            }
+            if (word == "-F")
+            {
+                prepared.Add(PerDirectoryFilter(ref perDirectory));
                 continue;
             }
             if (word is "-h" or "--human-readable" or "--no-h" or "--no-human-readable")
@@ -535,9 +545,11 @@ internal static partial class SendCommand
                     human++;
                     continue;
                 }
-                // rsync's -F (per-directory .rsync-filter files) is refused by what it is, as its filter rule is.
                 if (word[i] == 'F')
-                    return ([], $"'{word}': -F reads per-directory merge files (.rsync-filter), which are not offered; give the rules with --filter, --exclude or --exclude-from");
+                {
+                    filters.Add(PerDirectoryFilter(ref perDirectory));
+                    continue;
+                }
                 if (!takesValue.TryGetValue($"-{word[i]}", out bool letterTakes))
                     return ([], word.Length == 2 ? $"unknown option '{word}' (a path that starts with '-' is written ./{word})" : $"unknown option '-{word[i]}' in '{word}'");
                 kept.Append(word[i]);
@@ -546,12 +558,19 @@ internal static partial class SendCommand
                 value = i + 1 == word.Length;
                 break;
             }
+            // Before the letters: one of them may take the next word as its value.
+            prepared.AddRange(filters);
+            filters.Clear();
             if (kept.Length > 1) prepared.Add(kept.ToString());
         }
         // First, where no "--" has turned them into PATHs: the level the parser counts back.
         prepared.InsertRange(0, human == 0 ? ["--no-human-readable"] : Enumerable.Repeat("--human-readable", human - 1));
         return ([.. prepared], null);
     }
+
+    /// <summary>The filter rule of rsync's -F, given <paramref name="count"/> times before: the first reads .rsync-filter files in the directories sent and above them, the second leaves them out of the send.</summary>
+    private static string PerDirectoryFilter(ref int count) =>
+        ++count == 1 ? "--filter=dir-merge /.rsync-filter" : "--filter=- .rsync-filter";
 
     /// <summary>rsync's --chown USER:GROUP, USER (and USER:) or :GROUP, each part null where not given; both null when it gives neither.</summary>
     private static (string? User, string? Group) ChownParts(string value)
@@ -1016,7 +1035,7 @@ internal static partial class SendCommand
         // A pattern without a kind is an exclude, written so where it could be read as a rule of one side (--filter's 'P x').
         return patterns.Select(pattern => pattern.StartsWith("+ ", StringComparison.Ordinal) || pattern.StartsWith("- ", StringComparison.Ordinal) || pattern == "!" ? pattern
             : includes ? "+ " + pattern
-            : pattern.Length > 1 && pattern[1] == ' ' && "HSPR".Contains(pattern[0]) ? "- " + pattern : pattern);
+            : pattern.StartsWith(':') || (pattern.Length > 1 && pattern[1] == ' ' && "HSPR".Contains(pattern[0])) ? "- " + pattern : pattern);
     }
 
     /// <summary>The patterns of an --exclude-from or --include-from file ("-" for standard input), as rsync reads one: a pattern a line, without blank lines and comments ('#', ';').</summary>

@@ -43,7 +43,7 @@ internal static class ExcludeMessage
             throw new ProtocolViolationException($"the exclude patterns hold more than {ExcludePatterns.MostPatternBytes} bytes together", ErrorCode.LimitExceeded);
         try
         {
-            return ExcludePatterns.Parse(patterns)!;
+            return ExcludePatterns.Parse(patterns, receiving: true)!;
         }
         catch (ArgumentException ex)
         {

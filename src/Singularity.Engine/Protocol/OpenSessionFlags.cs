@@ -120,6 +120,13 @@ internal static class MoreSessionFlags
     /// </summary>
     public const uint DelayUpdates = 32768;
 
+    /// <summary>
+    /// The Exclude message may hold dir-merge rules (":MODIFIERS NAME", rsync's per-directory merge files): the
+    /// receiver reads the files NAME in the destination as it deletes, so that one from before them refuses the
+    /// session rather than take such a rule for a pattern.
+    /// </summary>
+    public const uint PerDirectoryRules = 65536;
+
     /// <summary>Every bit this side knows.</summary>
-    public const uint Known = ModifyWindow | OmitDirectoryTimes | OmitLinkTimes | CompareDest | CopyDest | IgnoreErrors | Itemize | OwnerParts | InPlace | Xattrs | Specials | Acls | Force | NamesOneFile | KeepsNoModes | DelayUpdates;
+    public const uint Known = ModifyWindow | OmitDirectoryTimes | OmitLinkTimes | CompareDest | CopyDest | IgnoreErrors | Itemize | OwnerParts | InPlace | Xattrs | Specials | Acls | Force | NamesOneFile | KeepsNoModes | DelayUpdates | PerDirectoryRules;
 }

@@ -23,7 +23,7 @@ namespace Singularity.Engine.Storage;
 /// plain run is passed over at once. A receiver matching a sender's patterns also caps the work (see
 /// <see cref="LimitWork"/>).
 /// </summary>
-internal sealed class ExcludePatterns
+internal sealed partial class ExcludePatterns
 {
     /// <summary>Most patterns a send may give; the receiver refuses more.</summary>
     public const int MostPatterns = 256;
@@ -44,10 +44,13 @@ internal sealed class ExcludePatterns
     private long _workLeft = long.MaxValue;
     private long _workPerEntry;
 
-    private ExcludePatterns(IReadOnlyList<string> patterns, Rule[] rules)
+    private ExcludePatterns(IReadOnlyList<string> patterns, Rule[] rules, bool receiving)
     {
         Patterns = patterns;
         _rules = rules;
+        _receiving = receiving;
+        _merges = [.. rules.Where(rule => rule.Merge is not null).Select(rule => rule.Merge!)];
+        for (int i = 0; i < _merges.Length; i++) _merges[i].Index = i;
     }
 
     /// <summary>The patterns as given.</summary>
@@ -66,11 +69,12 @@ internal sealed class ExcludePatterns
     }
 
     /// <summary>
-    /// Checks and compiles <paramref name="patterns"/>, in their order; null for none. Throws
+    /// Checks and compiles <paramref name="patterns"/>, in their order; null for none. A dir-merge rule's files are
+    /// read as the <paramref name="receiving"/> side reads them (<see cref="ForSide(IReadOnlyList{string}, bool, bool)"/>). Throws
     /// <see cref="ArgumentException"/> naming the first pattern that names nothing, is malformed, or is too long, and
     /// when there are too many.
     /// </summary>
-    public static ExcludePatterns? Parse(IReadOnlyList<string>? patterns)
+    public static ExcludePatterns? Parse(IReadOnlyList<string>? patterns, bool receiving = false)
     {
         if (patterns is null || patterns.Count == 0) return null;
         if (patterns.Count > MostPatterns)
@@ -79,31 +83,42 @@ internal sealed class ExcludePatterns
             throw Refused($"the patterns (--exclude, --include and --filter, on one side of the send) hold more than {MostPatternBytes} bytes together, the most a send may give");
         var rules = new List<Rule>(patterns.Count);
         foreach (string pattern in patterns) Compile(pattern, rules);
-        return new ExcludePatterns([.. patterns], [.. rules]);
+        return new ExcludePatterns([.. patterns], [.. rules], receiving);
     }
 
     /// <summary>
     /// The rules one side of a send applies, as rsync's filter rules split them: the sender, what it leaves out
     /// ("- " and "+ ", and "H " hide and "S " show, its own); the receiver, what its deletion keeps ("- " and "+ "
     /// unless <paramref name="deleteExcluded"/>, and "P " protect and "R " risk, its own). "!" clears both; a pattern
-    /// with none of these prefixes is an exclude. Each rule comes back as "- ", "+ " or "!".
+    /// with none of these prefixes is an exclude. Each rule comes back as "- ", "+ " or "!", but a dir-merge rule
+    /// (":MODIFIERS NAME"), which each side keeps, to read its files' rules for its side: for a receiver that deletes
+    /// what is excluded, without 'e' and with 'x', which keeps only the files' protect and risk rules.
     /// </summary>
     public static List<string> ForSide(IReadOnlyList<string> rules, bool sender, bool deleteExcluded = false)
     {
         var side = new List<string>(rules.Count);
         foreach (string rule in rules)
-        {
-            char kind = rule.Length > 1 && rule[1] == ' ' && "HSPR".Contains(rule[0]) ? rule[0] : '\0';
-            string? kept = kind switch
-            {
-                'H' or 'S' when sender => (kind == 'H' ? "- " : "+ ") + rule[2..],
-                'P' or 'R' when !sender => (kind == 'P' ? "- " : "+ ") + rule[2..],
-                'H' or 'S' or 'P' or 'R' => null,
-                _ => sender || !deleteExcluded || rule == "!" ? rule : null,
-            };
-            if (kept is not null) side.Add(kept);
-        }
+            if (ForSide(rule, sender, deleteExcluded) is { } kept) side.Add(kept);
         return side;
+    }
+
+    /// <summary>One rule as <see cref="ForSide(IReadOnlyList{string}, bool, bool)"/> gives it to a side; null where the side has no part in it.</summary>
+    private static string? ForSide(string rule, bool sender, bool deleteExcluded)
+    {
+        if (rule.StartsWith(':'))
+        {
+            if (sender || !deleteExcluded) return rule;
+            int space = rule.IndexOf(' ');
+            return space < 0 ? rule : ":" + rule[1..space].Replace("e", "", StringComparison.Ordinal) + "x" + rule[space..];
+        }
+        char kind = rule.Length > 1 && rule[1] == ' ' && "HSPR".Contains(rule[0]) ? rule[0] : '\0';
+        return kind switch
+        {
+            'H' or 'S' when sender => (kind == 'H' ? "- " : "+ ") + rule[2..],
+            'P' or 'R' when !sender => (kind == 'P' ? "- " : "+ ") + rule[2..],
+            'H' or 'S' or 'P' or 'R' => null,
+            _ => sender || !deleteExcluded || rule == "!" ? rule : null,
+        };
     }
 
     private static void Compile(string pattern, List<Rule> rules)
@@ -116,6 +131,11 @@ internal sealed class ExcludePatterns
         if (pattern == "!")
         {
             rules.Clear();
+            return;
+        }
+        if (pattern.StartsWith(':'))
+        {
+            CompileMerge(pattern, shown, rules);
             return;
         }
         bool include = pattern.StartsWith("+ ", StringComparison.Ordinal);
@@ -245,17 +265,32 @@ internal sealed class ExcludePatterns
     public bool Excludes(string path, bool isDirectory)
     {
         if (_workLeft != long.MaxValue) _workLeft += _workPerEntry;
-        foreach (var rule in _rules)
+        return Decides(_rules, path, path.AsSpan(), isDirectory) ?? false;
+    }
+
+    /// <summary>
+    /// What the first of <paramref name="rules"/> that matches says of the entry at <paramref name="path"/>, matched
+    /// as <paramref name="text"/> (its path from the directory the rules were read in): true to leave it out, false to
+    /// keep it, null where none matches.
+    /// </summary>
+    private bool? Decides(Rule[] rules, string path, ReadOnlySpan<char> text, bool isDirectory)
+    {
+        foreach (var rule in rules)
         {
+            if (rule.Merge is { } merge)
+            {
+                if (DecidesBelow(merge, path, isDirectory) is { } decided) return decided;
+                continue;
+            }
             if (rule.DirectoryOnly && !isDirectory) continue;
-            var text = rule.FullPath ? path.AsSpan() : path.AsSpan(path.LastIndexOf('/') + 1);
+            var matched = rule.FullPath ? text : text[(text.LastIndexOf('/') + 1)..];
             // Most paths lack what a pattern spells out plainly: they cost a scan, not a match.
-            if (rule.Required.Length > 0 && text.IndexOf(rule.Required, StringComparison.Ordinal) < 0) continue;
-            if (_workLeft != long.MaxValue && (_workLeft -= (long)rule.Tokens.Length * (text.Length + 1)) < 0)
+            if (rule.Required.Length > 0 && matched.IndexOf(rule.Required, StringComparison.Ordinal) < 0) continue;
+            if (_workLeft != long.MaxValue && (_workLeft -= (long)rule.Tokens.Length * (matched.Length + 1)) < 0)
                 throw new SingularityException(ErrorCode.LimitExceeded, "matching the send's exclude and include patterns costs more than this receiver allows; give fewer or simpler patterns");
-            if (Matches(rule.Tokens, text, fromAnyComponent: rule.FullPath && !rule.Anchored)) return !rule.Include;
+            if (Matches(rule.Tokens, matched, fromAnyComponent: rule.FullPath && !rule.Anchored)) return !rule.Include;
         }
-        return false;
+        return null;
     }
 
     /// <summary>
@@ -323,6 +358,11 @@ internal sealed class ExcludePatterns
     /// <summary>A compiled pattern, an include or an exclude; <paramref name="Required"/> is its longest plain run, which any path it matches holds.</summary>
     private sealed record Rule(Token[] Tokens, bool Anchored, bool FullPath, bool DirectoryOnly, bool Include, string Required)
     {
+        /// <summary>For a dir-merge rule, the files it reads, whose rules decide in its place; null for a pattern.</summary>
+        public MergeFile? Merge { get; private init; }
+
+        public static Rule MergeOf(MergeFile merge) => new([], false, false, false, false, "") { Merge = merge };
+
         public static Rule Of(Token[] tokens, bool anchored, bool fullPath, bool directoryOnly, bool include)
         {
             // As rsync: a leading "**/" also matches at the start, so "**/foo" is "foo" from any component, the first too.

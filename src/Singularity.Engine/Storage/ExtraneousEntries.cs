@@ -90,6 +90,7 @@ internal sealed class ExtraneousEntries(Func<string, string, bool> kept, Action 
             return;
         }
         var unspellable = Unspellable(children);
+        excluded?.EnterDirectory(relative, directory);
         foreach (var child in children)
         {
             // Also where nothing is deleted: the caller's check of the session, and its signs of life, come per entry.
@@ -175,6 +176,7 @@ internal sealed class ExtraneousEntries(Func<string, string, bool> kept, Action 
                 bool emptied = true;
                 var children = directory.GetFileSystemInfos("*", AllEntries);
                 var below = Unspellable(children);
+                excluded?.EnterDirectory(path, directory.FullName);
                 foreach (var child in children)
                 {
                     stillBusy();

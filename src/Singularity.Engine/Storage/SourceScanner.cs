@@ -99,6 +99,7 @@ internal static class SourceScanner
             {
                 var root = new DirectoryInfo(named);
                 string prefix = contentsOnly ? "" : root.Name + "/";
+                exclude?.EnterGiven(contentsOnly ? "" : root.Name, named);
                 if (!contentsOnly && exclude?.Excludes(root.Name, isDirectory: true) == true) continue;
                 if (!contentsOnly && PathGuard.IsReserved(root.Name))
                     throw new SingularityException(ErrorCode.BadPath, $"cannot send '{path}': {ReservedName}; rename it, or send what it holds with '{named}/'");
@@ -111,6 +112,7 @@ internal static class SourceScanner
                 // the link's name. (File.Exists is true for a link to nothing too.)
                 var file = new FileInfo(named);
                 string name = file.Name;
+                exclude?.EnterGiven(name, named);
                 if (exclude?.Excludes(name, isDirectory: false) == true) continue;
                 if (PathGuard.IsReserved(name)) throw new SingularityException(ErrorCode.BadPath, $"cannot send '{path}': {ReservedName}; rename it");
                 if (file.LinkTarget is { } target)
@@ -424,6 +426,7 @@ internal static class SourceScanner
             var identity = rules.FollowsLinks ? SpecialFiles.IdentityOf(directory.FullName, follow: true) : null;
             if (identity is { } walking) _walking.Add((walking.Device, walking.Inode));
             Array.Sort(children, static (a, b) => string.CompareOrdinal(a.Name, b.Name));
+            exclude?.EnterDirectory(prefix.Length == 0 ? "" : prefix[..^1], directory.FullName);
             foreach (var (name, listed) in children)
             {
                 string relative = prefix + name;
@@ -608,6 +611,7 @@ internal static class SourceScanner
                 return;
             }
             string full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
+            exclude?.EnterGiven(kept, full);
             if (kept.Length == 0)
             {
                 if (!Directory.Exists(full)) throw new SingularityException(ErrorCode.BadPath, $"cannot send '{path}': it keeps no name, and is not a directory whose contents could be sent");

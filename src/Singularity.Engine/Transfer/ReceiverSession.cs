@@ -122,6 +122,8 @@ internal sealed partial class ReceiverSession
     // rsync --force: a directory in the way goes with what it holds, without a deletion.
     private bool _force;
     private bool _rootIsSent;
+    // Exclude may hold dir-merge rules (more flags bit 16).
+    private bool _perDirectoryRules;
     // rsync -x: the deletion stays on the destination's file system.
     private bool _oneFileSystem;
     // rsync --max-delete: the most entries the deletion removes, if the sender set one.
@@ -424,6 +426,7 @@ internal sealed partial class ReceiverSession
         _namesOneFile = (flags & MoreSessionFlags.NamesOneFile) != 0;
         if ((flags & MoreSessionFlags.KeepsNoModes) != 0) _keepModes = false;
         _delayUpdates = (flags & MoreSessionFlags.DelayUpdates) != 0;
+        _perDirectoryRules = (flags & MoreSessionFlags.PerDirectoryRules) != 0;
         if (_delayUpdates && _inPlace) throw new ProtocolViolationException("OpenSession asks to write files in place and to put them into place at the end, which do not go together");
         if (_force && _options.Admission is { Force: false }) throw NotAsked("a request to replace directories that hold anything (--force)");
         if (_delayUpdates && _options.Admission is { DelayUpdates: false }) throw NotAsked("a request to put the files into place at the end (--delay-updates)");
@@ -437,7 +440,10 @@ internal sealed partial class ReceiverSession
             throw new ProtocolViolationException("Exclude outside its place: once, after OpenSession and before the manifest");
         if (!_deleteExtraneous && !_force) throw new ProtocolViolationException("Exclude without a deletion or --force asked for");
         _exclude = ExcludeMessage.Decode(body);
+        if (_exclude.ReadsPerDirectory && !_perDirectoryRules) throw new ProtocolViolationException("Exclude holds a dir-merge rule, which OpenSession did not announce (more flags bit 16)");
         _exclude.LimitWork(ExcludePatterns.ReceiverAllowance, ExcludePatterns.ReceiverAllowancePerEntry);
+        // A file of the destination's own directory decides only where the send holds what a directory holds, as the sender's do.
+        _exclude.ReadsRoot = _rootIsSent;
     }
 
     /// <summary>How what the session replaces or deletes is to be kept (rsync's --backup); only before the manifest, and once.</summary>

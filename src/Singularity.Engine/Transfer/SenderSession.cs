@@ -195,7 +195,7 @@ internal sealed partial class SenderSession
         // A retry scans again; what it skips was reported by the first attempt.
         _exclude = ExcludePatterns.Parse(ExcludePatterns.ForSide(options.Exclude, sender: true));
         // What the receiver's deletion keeps: the excludes (unless --delete-excluded) and the protect rules.
-        _keptAtDeletion = options.DeleteExtraneous || options.DeleteMissingArgs || options.Force ? ExcludePatterns.Parse(ExcludePatterns.ForSide(options.Exclude, sender: false, options.DeleteExcluded)) : null;
+        _keptAtDeletion = options.DeleteExtraneous || options.DeleteMissingArgs || options.Force ? ExcludePatterns.Parse(ExcludePatterns.ForSide(options.Exclude, sender: false, options.DeleteExcluded), receiving: true) : null;
 #pragma warning disable CA2208 // Names the option the caller set.
         if (options.HardLinks && !OperatingSystem.IsLinux()) throw new ArgumentException("hard links can be found on Linux only", nameof(TransferOptions.HardLinks));
         if (options.OneFileSystem != MountPoints.Crossed && !OperatingSystem.IsLinux()) throw new ArgumentException("mount points can be found on Linux only", nameof(TransferOptions.OneFileSystem));
@@ -961,7 +961,9 @@ internal sealed partial class SenderSession
     private async Task SendManifestAsync()
     {
         // Asked only of a receiver that takes it: one from before it would refuse the flag.
-        uint moreFlags = _moreFlags | (_mayNameOneFile && _receiverNamesFile ? MoreSessionFlags.NamesOneFile : 0);
+        bool excludes = _keptAtDeletion is not null && ((_sessionFlags & OpenSessionFlags.DeleteExtraneous) != 0 || (_moreFlags & MoreSessionFlags.Force) != 0);
+        uint moreFlags = _moreFlags | (_mayNameOneFile && _receiverNamesFile ? MoreSessionFlags.NamesOneFile : 0)
+            | (excludes && _keptAtDeletion!.ReadsPerDirectory ? MoreSessionFlags.PerDirectoryRules : 0);
         if (_tellsUnnamed && !_receiverNamesFile)
             _events?.Invoke($"the receiver at {Where} is of an earlier release, which takes a URL's path for a directory: '{_entries[0].Entry.Path}' goes into '{_url.Directory}/' there; to name it, end the URL's path at the directory above and give --file-name");
         ushort sessionFlags = (ushort)(_sessionFlags | (moreFlags != 0 ? OpenSessionFlags.More : 0));
@@ -984,8 +986,7 @@ internal sealed partial class SenderSession
         if (_url.Directory is { } directory) _control!.Post(ControlMessageType.Destination, DestinationMessage.Encode(directory));
         _control!.Post(ControlMessageType.OpenSession, open);
         // Without the excludes, the receiver's deletion takes what they leave out for gone: what --delete-excluded asks.
-        if (_keptAtDeletion is not null && ((_sessionFlags & OpenSessionFlags.DeleteExtraneous) != 0 || (_moreFlags & MoreSessionFlags.Force) != 0))
-            _control.Post(ControlMessageType.Exclude, ExcludeMessage.Encode(_keptAtDeletion));
+        if (excludes) _control.Post(ControlMessageType.Exclude, ExcludeMessage.Encode(_keptAtDeletion!));
         if (_ownerNames.Count > 0) _control.Post(ControlMessageType.OwnerNames, OwnerNamesMessage.Encode(_ownerNames));
         // A dry run changes nothing, yet its deletion must leave the backups alone as the real send's would.
         if (_options.KeepsBackups) _control.Post(ControlMessageType.Backup, BackupMessage.Encode(_options.BackupSuffixOrDefault, _options.BackupDirectory));

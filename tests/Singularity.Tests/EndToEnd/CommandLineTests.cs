@@ -124,10 +124,14 @@ public sealed class CommandLineTests
         var (bundle, _, named) = await SgltyProcess.RunAsync("send", "-avzHAXU", source + "/", "--to", receiver.Url.ToString());
         Assert.NotEqual(0, bundle);
         Assert.Contains("unknown option '-U' in '-avzHAXU'", named);
-        // rsync -F, per-directory .rsync-filter files, is named for what it is.
-        var (merge, _, said) = await SgltyProcess.RunAsync("send", "-avF", source + "/", "--to", receiver.Url.ToString());
-        Assert.NotEqual(0, merge);
-        Assert.Contains("'-avF': -F reads per-directory merge files (.rsync-filter), which are not offered", said);
+        // rsync -F among bundled letters: the .rsync-filter files' rules, and, given twice, the files left out.
+        File.WriteAllText(Path.Combine(source, "sub", ".rsync-filter"), "- skipped\n");
+        TestFiles.Create(Path.Combine(source, "sub", "skipped"), 10);
+        var (merge, _, said) = await SgltyProcess.RunAsync("send", "-avFF", source + "/", "--to", receiver.Url.ToString());
+        Assert.True(merge == 0, said);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        Assert.False(File.Exists(Path.Combine(destination, "sub", "skipped")));
+        Assert.False(File.Exists(Path.Combine(destination, "sub", ".rsync-filter")));
     }
 
     /// <summary>-q prints nothing but errors, as rsync -q: a send that goes well prints nothing at all; one that leaves an entry out names it, and says so.</summary>

@@ -214,7 +214,7 @@ public sealed class DryRunTests
     [Theory]
     [InlineData(0u, 0, false, "wrong length")]
     [InlineData(0x8000_0000u, 0, true, "more flags 0x80000000")]
-    [InlineData(0x1_0000u, 0, true, "more flags 0x10000")]
+    [InlineData(0x2_0000u, 0, true, "more flags 0x20000")]
     [InlineData(MoreSessionFlags.DelayUpdates | MoreSessionFlags.InPlace, 0, true, "to write files in place and to put them into place at the end")]
     [InlineData(MoreSessionFlags.IgnoreErrors, 0, true, "delete despite errors, without a deletion")]
     [InlineData(0u, 5, true, "a modify window without asking for one")]

@@ -87,10 +87,6 @@ public sealed class FilterRuleTests
 
     /// <summary>What sglty does not offer of rsync's rules is refused with one line naming it, before anything moves.</summary>
     [Theory]
-    [InlineData(": .rsync-filter", "per-directory merge files")]
-    [InlineData("dir-merge .rsync-filter", "per-directory merge files")]
-    [InlineData(":- .gitignore", "per-directory merge files")]
-    [InlineData("dir-merge,- .gitignore", "per-directory merge files")]
     [InlineData("-/ /tmp", "rule modifiers ('/') are not offered")]
     [InlineData("exclude,s x", "rule modifiers ('s') are not offered")]
     [InlineData("bogus", "is not a filter rule")]

@@ -693,7 +693,7 @@ public sealed class ReceiverFuzzTests(ITestOutputHelper output)
                 return Text(PickPath(c, $"fz/{r.Next(4)}"));
             case ControlMessageType.Exclude:
             {
-                string[] patterns = ["*.tmp", "- /d/x", "+ d/**", "d/sub/", "!", "[a-", "\\", "**/***", "a//b", "", "/", "+ ", "- ", "[[:alpha:]]", "***", "\\\\*", new string('*', 1000), new string('[', 300), "d/***", "é*"];
+                string[] patterns = ["*.tmp", "- /d/x", "+ d/**", "d/sub/", "!", "[a-", "\\", "**/***", "a//b", "", "/", "+ ", "- ", "[[:alpha:]]", "***", "\\\\*", new string('*', 1000), new string('[', 300), "d/***", "é*", ": .rsync-filter", ":n- /.i", ":q x", ": a/b"];
                 int count = r.Next(1, 4);
                 return [.. U16(count), .. Enumerable.Range(0, count).SelectMany(_ => Text(Encoding.UTF8.GetBytes(patterns[r.Next(patterns.Length)])))];
             }

@@ -51,6 +51,39 @@ public sealed class RemotePullTests
         Assert.DoesNotContain(".tmp", Directory.GetFiles(into, "*", SearchOption.AllDirectories).Aggregate("", string.Concat));
     }
 
+    /// <summary>
+    /// -FF in a pull: the send there reads the .rsync-filter files of its tree and leaves them out, and the receiver
+    /// here reads its own for the deletion, which keeps what they protect.
+    /// </summary>
+    [Fact]
+    public async Task A_pull_with_per_directory_rules_reads_each_sides_files()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var temp = new TempDirectory();
+        string home = temp.Sub("home");
+        string tree = Path.Combine(home, "src", "site");
+        TestFiles.Create(Path.Combine(tree, "page.html"), 300, seed: 1);
+        TestFiles.Create(Path.Combine(tree, "logs", "access.log"), 200, seed: 2);
+        File.WriteAllText(Path.Combine(tree, "logs", ".rsync-filter"), "- *.log\n");
+        string into = Path.Combine(temp.Path, "backup");
+        TestFiles.Create(Path.Combine(into, "site", "precious"), 10, seed: 3);
+        TestFiles.Create(Path.Combine(into, "site", "stale"), 10, seed: 4);
+        File.WriteAllText(Path.Combine(into, "site", ".rsync-filter"), "P precious\n");
+        string shell = FakeSsh.Create(temp);
+
+        var (exit, _, error) = await SgltyProcess.RunWithEnvironmentAsync(new Dictionary<string, string> { ["HOME"] = home },
+            "send", "-e", shell, "--sglty-path", FakeSsh.Sglty, "-FF", "--delete", "localhost:src/site", into);
+
+        Assert.True(exit == 0, error);
+        TestFiles.AssertSameBytes(Path.Combine(tree, "page.html"), Path.Combine(into, "site", "page.html"));
+        Assert.False(File.Exists(Path.Combine(into, "site", "logs", "access.log")));
+        Assert.False(File.Exists(Path.Combine(into, "site", "logs", ".rsync-filter")));
+        Assert.True(File.Exists(Path.Combine(into, "site", "precious")));
+        Assert.True(File.Exists(Path.Combine(into, "site", ".rsync-filter")));
+        Assert.False(File.Exists(Path.Combine(into, "site", "stale")));
+        Assert.Contains("--filter=: /.rsync-filter", File.ReadAllText(shell + ".words"));
+    }
+
     /// <summary>A pull whose disk here is full says so as this machine's, not as a receiver's elsewhere.</summary>
     [SkippableFact]
     public async Task A_full_disk_here_is_told_as_this_machines()
