@@ -108,6 +108,14 @@ public sealed record TransferOptions
     public bool DeleteExtraneous { get; init; }
 
     /// <summary>
+    /// With <see cref="DeleteExtraneous"/>, the receiver deletes once it has the whole manifest, before any file
+    /// arrives, as rsync's --delete-before does: the space it frees counts for the files that come, and its check of
+    /// free space is made after it. It then deletes even where a file fails later (what the scan could not read still
+    /// stops it), and per-directory merge files at the receiver are read as they stood before the send. Default false.
+    /// </summary>
+    public bool DeleteBefore { get; init; }
+
+    /// <summary>
     /// With <see cref="DeleteExtraneous"/>, <see cref="DeleteMissingArgs"/> or <see cref="Force"/>, the most entries the receiver deletes, as rsync --max-delete: once it has
     /// deleted that many (counting each entry below a directory), it deletes no more, and counts what it passes by in
     /// <see cref="SendResult.EntriesLeftByLimit"/>; 0 deletes nothing and counts what would go. A safety net for

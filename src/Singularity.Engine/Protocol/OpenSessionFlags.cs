@@ -127,6 +127,12 @@ internal static class MoreSessionFlags
     /// </summary>
     public const uint PerDirectoryRules = 65536;
 
+    /// <summary>
+    /// With a deletion (flag bit 1): the receiver deletes once it has prepared the whole manifest, before the last
+    /// ManifestAccepted and before its check of free space, rather than at Finish (rsync --delete-before).
+    /// </summary>
+    public const uint DeleteBefore = 131072;
+
     /// <summary>Every bit this side knows.</summary>
-    public const uint Known = ModifyWindow | OmitDirectoryTimes | OmitLinkTimes | CompareDest | CopyDest | IgnoreErrors | Itemize | OwnerParts | InPlace | Xattrs | Specials | Acls | Force | NamesOneFile | KeepsNoModes | DelayUpdates | PerDirectoryRules;
+    public const uint Known = ModifyWindow | OmitDirectoryTimes | OmitLinkTimes | CompareDest | CopyDest | IgnoreErrors | Itemize | OwnerParts | InPlace | Xattrs | Specials | Acls | Force | NamesOneFile | KeepsNoModes | DelayUpdates | PerDirectoryRules | DeleteBefore;
 }

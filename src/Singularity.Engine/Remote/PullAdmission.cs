@@ -27,6 +27,7 @@ internal sealed class PullAdmission
         // A deletion the sender skips (something was left out there) still replaces directories in the way, as --force.
         Force = options.Force || options.DeleteExtraneous;
         DelayUpdates = options.DelayUpdates;
+        DeleteBefore = options.DeleteBefore;
     }
 
     /// <summary>Whether the user asked to delete what the source does not have (--delete).</summary>
@@ -43,6 +44,9 @@ internal sealed class PullAdmission
 
     /// <summary>Whether the user asked for the files to go into place together at the end (--delay-updates).</summary>
     public bool DelayUpdates { get; }
+
+    /// <summary>Whether the user asked to delete before the files arrive (--delete-before).</summary>
+    public bool DeleteBefore { get; }
 
     /// <summary>Whether an entry (a path relative to the target) lies under a first name the pull asked for.</summary>
     public bool Admits(string path)

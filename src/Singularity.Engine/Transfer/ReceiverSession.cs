@@ -124,6 +124,10 @@ internal sealed partial class ReceiverSession
     private bool _rootIsSent;
     // Exclude may hold dir-merge rules (more flags bit 16).
     private bool _perDirectoryRules;
+    // rsync --delete-before (more flags bit 17): the deletion runs once the manifest is prepared, and says so while it does.
+    private bool _deleteBefore;
+    private bool _deletingBefore;
+    private bool _deletedBefore;
     // rsync -x: the deletion stays on the destination's file system.
     private bool _oneFileSystem;
     // rsync --max-delete: the most entries the deletion removes, if the sender set one.
@@ -343,6 +347,7 @@ internal sealed partial class ReceiverSession
         if (_options.Admission is { } admission && ((_deleteExtraneous && !admission.Deletion) || (_rootIsSent && _destination.Length == 0 && !admission.RootCleaned)))
             throw NotAsked(_rootIsSent ? "a request to delete what the target directory holds beyond what it sends" : "a request to delete what it does not send (--delete)");
         if (_ignoreErrors && !_deleteExtraneous) throw new ProtocolViolationException("OpenSession asks to delete despite errors, without a deletion");
+        if (_deleteBefore && !_deleteExtraneous) throw new ProtocolViolationException("OpenSession asks to delete before the files arrive, without a deletion");
         _oneFileSystem = (flags & OpenSessionFlags.OneFileSystem) != 0;
         if (_oneFileSystem && !_deleteExtraneous && !_force) throw new ProtocolViolationException("OpenSession asks for a deletion that stays on one file system, without a deletion or --force");
         // Elsewhere the device of a directory is not read, and the deletion would cross without a word.
@@ -427,6 +432,8 @@ internal sealed partial class ReceiverSession
         if ((flags & MoreSessionFlags.KeepsNoModes) != 0) _keepModes = false;
         _delayUpdates = (flags & MoreSessionFlags.DelayUpdates) != 0;
         _perDirectoryRules = (flags & MoreSessionFlags.PerDirectoryRules) != 0;
+        _deleteBefore = (flags & MoreSessionFlags.DeleteBefore) != 0;
+        if (_deleteBefore && _options.Admission is { DeleteBefore: false }) throw NotAsked("a request to delete before the files arrive (--delete-before)");
         if (_delayUpdates && _inPlace) throw new ProtocolViolationException("OpenSession asks to write files in place and to put them into place at the end, which do not go together");
         if (_force && _options.Admission is { Force: false }) throw NotAsked("a request to replace directories that hold anything (--force)");
         if (_delayUpdates && _options.Admission is { DelayUpdates: false }) throw NotAsked("a request to put the files into place at the end (--delay-updates)");
@@ -591,13 +598,41 @@ internal sealed partial class ReceiverSession
     /// What the prepared entries still need (their sizes, less what resumed partials already hold) must fit in the
     /// space that was free when the first chunk arrived: a check made chunk by chunk, so shards flow from the first.
     /// </summary>
+    /// <summary>
+    /// rsync --delete-before: deletes what the manifest's directories hold beyond it, as at Finish, once every entry is
+    /// prepared and before any file arrives, unless an entry failed already (what the sender could not read it left
+    /// out of the request). Free space read before (for seeded partials) gains what the deletion freed.
+    /// </summary>
+    private void DeleteBeforeTheFiles()
+    {
+        _deletedBefore = true;
+        if (!_ignoreErrors && Volatile.Read(ref _entriesFailed) != Volatile.Read(ref _linksOfLeftOut)) return;
+        long freeBefore = _freeAtStart >= 0 ? FreeSpace() : 0;
+        _deletingBefore = true;
+        _lastStillWorking = _clock.ElapsedTicks;
+        bool alone = !_dryRun && _removals.TryBeginRemoving();
+        try
+        {
+            DeleteExtraneous(removeDirectories: _dryRun || alone);
+        }
+        finally
+        {
+            if (alone) _removals.EndRemoving();
+            _deletingBefore = false;
+        }
+        if (_freeAtStart is >= 0 and < long.MaxValue && FreeSpace() is var freeAfter and < long.MaxValue) _freeAtStart += Math.Max(0, freeAfter - freeBefore);
+    }
+
+    /// <summary>What the destination's file system has free, or no limit where it cannot be read.</summary>
+    private long FreeSpace()
+    {
+        try { return new DriveInfo(_guard.Root).AvailableFreeSpace; }
+        catch (Exception ex) when (ex is IOException or ArgumentException or UnauthorizedAccessException) { return long.MaxValue; }
+    }
+
     private void CheckFreeSpace(long needed)
     {
-        if (_freeAtStart < 0)
-        {
-            try { _freeAtStart = new DriveInfo(_guard.Root).AvailableFreeSpace; }
-            catch (Exception ex) when (ex is IOException or ArgumentException or UnauthorizedAccessException) { _freeAtStart = long.MaxValue; }
-        }
+        if (_freeAtStart < 0) _freeAtStart = FreeSpace();
         if (needed > _freeAtStart)
             throw new SingularityException(ErrorCode.DiskFull, $"disk full: the transfer needs {ByteSize.Format(needed)} but the destination has {ByteSize.Format(_freeAtStart)} free; free space (partial files of interrupted sends count: `sglty partials` lists them) or choose another destination"
                 + (needed - RoomInPlaceWouldSpare() <= _freeAtStart ? "; or send with --inplace, which writes changed files where they stand and needs no room for a second copy" : ""));
@@ -732,8 +767,13 @@ internal sealed partial class ReceiverSession
                 else if (_files[id] is { InPlace: true } inPlace) held += inPlace.HeldInPlace;
             }
             _bytesNeeded += chunkBytes - held;
+            // rsync --delete-before: once every entry is prepared, and before the check, which then counts what it
+            // freed. Not for a manifest of none, accepted at OpenSession, before the patterns that keep entries come:
+            // nothing arrives, and the deletion runs at Finish.
+            bool deletesNow = last && _deleteBefore && _declaredEntries > 0;
+            if (deletesNow) DeleteBeforeTheFiles();
             // A sparse session's files take what they hold, which only their writes tell: a disk that fills shows then.
-            if (_holeDigests is null) CheckFreeSpace(_bytesNeeded);
+            if (_holeDigests is null && (deletesNow || !_deleteBefore)) CheckFreeSpace(_bytesNeeded);
             _accepted = first + count;
             if (last)
             {
@@ -1871,7 +1911,7 @@ internal sealed partial class ReceiverSession
         // directory removed could otherwise turn into a link before the walk that sets them.
         // A file gone since the scan does not stop it, as rsync's vanished files do not, nor one changed while it was
         // read, which rsync does not count as an error: its name is in the manifest, so what stands there stays.
-        bool deleting = _deleteExtraneous && (_ignoreErrors || (_filesUnread == 0 && Volatile.Read(ref _entriesFailed) == Volatile.Read(ref _linksOfLeftOut)));
+        bool deleting = _deleteExtraneous && !_deletedBefore && (_ignoreErrors || (_filesUnread == 0 && Volatile.Read(ref _entriesFailed) == Volatile.Read(ref _linksOfLeftOut)));
         // Names asked for go whatever else was left out: each was asked for itself.
         bool named = _deleteNamed is { Count: > 0 };
         if (_dryRun)
@@ -2025,7 +2065,7 @@ internal sealed partial class ReceiverSession
         // A session that failed meanwhile (the receiver stopping, say) stops its walk here.
         if (_failure is not null) throw new OperationCanceledException("the session ended");
         Touch();
-        if (!(_finishing || Volatile.Read(ref _readingInPlace) > 0) || _clock.ElapsedTicks - _lastStillWorking < _options.StillWorkingInterval.TotalSeconds * Stopwatch.Frequency) return;
+        if (!(_finishing || _deletingBefore || Volatile.Read(ref _readingInPlace) > 0) || _clock.ElapsedTicks - _lastStillWorking < _options.StillWorkingInterval.TotalSeconds * Stopwatch.Frequency) return;
         _lastStillWorking = _clock.ElapsedTicks;
         _control!.Post(ControlMessageType.StillWorking, []);
     }

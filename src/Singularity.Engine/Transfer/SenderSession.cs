@@ -316,8 +316,15 @@ internal sealed partial class SenderSession
         // delete whatever was left out (rsync --ignore-errors), or all it left out vanished since it was listed, which
         // does not stop rsync's deletion either.
         if (options.DeleteExtraneous && (_notSent.TrueForAll(entry => entry.Vanished) || options.IgnoreErrors))
+        {
             _sessionFlags |= (ushort)(OpenSessionFlags.DeleteExtraneous | (CleansRoot(paths, options, _notSent) ? OpenSessionFlags.RootIsSent : 0)
                 | (options.OneFileSystem != MountPoints.Crossed ? OpenSessionFlags.OneFileSystem : 0));
+            if (options.DeleteBefore)
+            {
+                _moreFlags |= MoreSessionFlags.DeleteBefore;
+                _sessionFlags |= OpenSessionFlags.More;
+            }
+        }
         // Only a deletion reads the implied mark, and a receiver from before it refuses it: without one, none goes.
         else if (_entries.Exists(e => e.Entry.Implied))
             _entries = [.. _entries.Select(e => e.Entry.Implied ? e with { Entry = e.Entry with { Implied = false } } : e)];
@@ -1121,12 +1128,12 @@ internal sealed partial class SenderSession
             case ControlMessageType.EntryFailed: OnEntryFailed(body); break;
             case ControlMessageType.StillWorking:
                 // While deleting, or putting the files into place (--delay-updates), after Finish, or while reading
-                // files in place whole (seeding them from their old versions, or hashing them for --checksum) before
-                // the manifest's last acceptance.
+                // files in place whole (seeding them from their old versions, or hashing them for --checksum), or
+                // deleting (--delete-before), before the manifest's last acceptance.
                 bool deleting = Volatile.Read(ref _finishSent) && (Deletes || _waiting is not null);
-                bool reading = !_manifestAccepted && ((_sessionFlags & (OpenSessionFlags.Delta | OpenSessionFlags.Checksum)) != 0 || (_moreFlags & MoreSessionFlags.CopyDest) != 0);
+                bool reading = !_manifestAccepted && ((_sessionFlags & (OpenSessionFlags.Delta | OpenSessionFlags.Checksum)) != 0 || (_moreFlags & (MoreSessionFlags.CopyDest | MoreSessionFlags.DeleteBefore)) != 0);
                 if (!(deleting || reading) || body.Length != 0)
-                    throw new ProtocolViolationException("StillWorking came neither after Finish with a deletion or --delay-updates asked for nor before the manifest's acceptance with delta, --checksum or --copy-dest asked for, or with a body");
+                    throw new ProtocolViolationException("StillWorking came neither after Finish with a deletion or --delay-updates asked for nor before the manifest's acceptance with delta, --checksum, --copy-dest or --delete-before asked for, or with a body");
                 Interlocked.Increment(ref _stillWorking);
                 break;
             case ControlMessageType.WouldDelete:
