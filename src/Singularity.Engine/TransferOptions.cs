@@ -108,9 +108,10 @@ public sealed record TransferOptions
     public bool DeleteExtraneous { get; init; }
 
     /// <summary>
-    /// With <see cref="DeleteExtraneous"/>, the receiver deletes once it has the whole manifest, before any file
-    /// arrives, as rsync's --delete-before does: the space it frees counts for the files that come, and its check of
-    /// free space is made after it. It then deletes even where a file fails later (what the scan could not read still
+    /// With <see cref="DeleteExtraneous"/>, the receiver deletes once it has the whole manifest, before the files of
+    /// its last chunk move (of a manifest of one chunk, a few thousand entries, before any file), as rsync's
+    /// --delete-before does: the space it frees counts for the files that come, and its check of free space for that
+    /// chunk is made after it. It then deletes even where a file fails later (what the scan could not read still
     /// stops it), and per-directory merge files at the receiver are read as they stood before the send. Default false.
     /// </summary>
     public bool DeleteBefore { get; init; }

@@ -600,8 +600,8 @@ internal sealed partial class ReceiverSession
     /// </summary>
     /// <summary>
     /// rsync --delete-before: deletes what the manifest's directories hold beyond it, as at Finish, once every entry is
-    /// prepared and before any file arrives, unless an entry failed already (what the sender could not read it left
-    /// out of the request). Free space read before (for seeded partials) gains what the deletion freed.
+    /// prepared and before the last chunk's files move, unless an entry failed already (what the sender could not read
+    /// it left out of the request). Free space read before (by an earlier chunk's check) gains what the deletion freed.
     /// </summary>
     private void DeleteBeforeTheFiles()
     {
@@ -767,13 +767,13 @@ internal sealed partial class ReceiverSession
                 else if (_files[id] is { InPlace: true } inPlace) held += inPlace.HeldInPlace;
             }
             _bytesNeeded += chunkBytes - held;
-            // rsync --delete-before: once every entry is prepared, and before the check, which then counts what it
-            // freed. Not for a manifest of none, accepted at OpenSession, before the patterns that keep entries come:
-            // nothing arrives, and the deletion runs at Finish.
-            bool deletesNow = last && _deleteBefore && _declaredEntries > 0;
-            if (deletesNow) DeleteBeforeTheFiles();
+            // rsync --delete-before: once every entry is prepared, before the last chunk's check of free space, which
+            // then counts what it freed, and before that chunk's files move (those of earlier chunks may be moving: the
+            // manifest is not held whole). Not for a manifest of none, accepted at OpenSession, before the patterns
+            // that keep entries come: nothing arrives, and the deletion runs at Finish.
+            if (last && _deleteBefore && _declaredEntries > 0) DeleteBeforeTheFiles();
             // A sparse session's files take what they hold, which only their writes tell: a disk that fills shows then.
-            if (_holeDigests is null && (deletesNow || !_deleteBefore)) CheckFreeSpace(_bytesNeeded);
+            if (_holeDigests is null) CheckFreeSpace(_bytesNeeded);
             _accepted = first + count;
             if (last)
             {

@@ -85,8 +85,15 @@ public sealed class FilterRuleTests
         Assert.Contains($"(in the merge file '{rules}')", error);
     }
 
-    /// <summary>What sglty does not offer of rsync's rules is refused with one line naming it, before anything moves.</summary>
+    /// <summary>What sglty does not offer of rsync's rules (a dir-merge rule's too) is refused with one line naming it, before anything moves.</summary>
     [Theory]
+    [InlineData(":C", "the dir-merge modifier 'C' is not offered")]
+    [InlineData(":w .rules", "the dir-merge modifier 'w' is not offered")]
+    [InlineData("dir-merge,s .rules", "the dir-merge modifier 's' is not offered")]
+    [InlineData(":-+ .rules", "'-' or '+', not both")]
+    [InlineData(": ../.rules", "a per-directory merge file is named by its name alone")]
+    [InlineData(": a/.rules", "a per-directory merge file is named by its name alone")]
+    [InlineData(":e", "names no file")]
     [InlineData("-/ /tmp", "rule modifiers ('/') are not offered")]
     [InlineData("exclude,s x", "rule modifiers ('s') are not offered")]
     [InlineData("bogus", "is not a filter rule")]

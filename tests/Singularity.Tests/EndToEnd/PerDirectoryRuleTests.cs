@@ -146,27 +146,4 @@ public sealed class PerDirectoryRuleTests
         Assert.Contains("the receiver's per-directory merge file '.rsync-filter' is not a regular file (a link there is not followed)", error);
         Assert.True(File.Exists(Path.Combine(destination, "stale")));
     }
-
-    /// <summary>What sglty does not offer of a dir-merge rule is refused with one line naming it, before anything moves.</summary>
-    [Theory]
-    [InlineData(":C", "the dir-merge modifier 'C' is not offered")]
-    [InlineData(":w .rules", "the dir-merge modifier 'w' is not offered")]
-    [InlineData("dir-merge,s .rules", "the dir-merge modifier 's' is not offered")]
-    [InlineData(":-+ .rules", "'-' or '+', not both")]
-    [InlineData(": ../.rules", "a per-directory merge file is named by its name alone")]
-    [InlineData(": a/.rules", "a per-directory merge file is named by its name alone")]
-    [InlineData(":e", "names no file")]
-    public async Task Dir_merge_rules_not_offered_are_named(string rule, string why)
-    {
-        using var temp = new TempDirectory();
-        string source = temp.Sub("src");
-        TestFiles.Create(Path.Combine(source, "f"), 10);
-        await using var receiver = new LoopbackReceiver(temp.Sub("dst"));
-
-        var (exit, output, error) = await SgltyProcess.RunAsync("send", source, "--to", receiver.Url.ToString(), "--filter", rule);
-        Assert.NotEqual(0, exit);
-        Assert.Empty(output);
-        Assert.Contains(why, error);
-        Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
-    }
 }
