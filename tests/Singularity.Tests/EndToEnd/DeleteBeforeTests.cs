@@ -83,6 +83,26 @@ public sealed class DeleteBeforeTests
         Assert.Equal(when == "--delete", File.Exists(Path.Combine(destination, "new-protected")));
     }
 
+    /// <summary>
+    /// A list too long for one manifest chunk: the deletion runs at the last, while the first chunks' files move, and
+    /// the send ends with every file in place and nothing else left.
+    /// </summary>
+    [Fact]
+    public async Task A_long_list_deletes_at_its_last_part_and_every_file_arrives()
+    {
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src"), destination = temp.Sub("dst");
+        // About 400 KiB of manifest: more than one chunk of 256 KiB.
+        for (int i = 0; i < 6_000; i++) TestFiles.Create(Path.Combine(source, $"d{i % 10}", $"a-file-with-a-long-name-{i:D5}"), 1 + i % 7, seed: i);
+        for (int i = 0; i < 50; i++) TestFiles.Create(Path.Combine(destination, $"d{i % 10}", $"stale-{i}"), 10, seed: i);
+        await using var receiver = new LoopbackReceiver(destination);
+
+        var (exit, _, error) = await SgltyProcess.RunAsync("send", source + "/", "--to", receiver.Url.ToString(), "--delete-before");
+        Assert.True(exit == 0, error);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        TestFiles.AssertSameTree(source, destination);
+    }
+
     /// <summary>Two times to delete at once are refused, with one line naming both.</summary>
     [Fact]
     public async Task Two_times_to_delete_are_refused()
