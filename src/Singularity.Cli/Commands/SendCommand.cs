@@ -524,7 +524,7 @@ internal static partial class SendCommand
             }
             if (word == "-F")
             {
-                prepared.Add(PerDirectoryFilter(ref perDirectory));
+                if (PerDirectoryFilter(ref perDirectory) is { } rule) prepared.Add(rule);
                 continue;
             }
             if (word is "-h" or "--human-readable" or "--no-h" or "--no-human-readable")
@@ -551,7 +551,7 @@ internal static partial class SendCommand
                 }
                 if (word[i] == 'F')
                 {
-                    filters.Add(PerDirectoryFilter(ref perDirectory));
+                    if (PerDirectoryFilter(ref perDirectory) is { } rule) filters.Add(rule);
                     continue;
                 }
                 if (!takesValue.TryGetValue($"-{word[i]}", out bool letterTakes))
@@ -572,9 +572,13 @@ internal static partial class SendCommand
         return ([.. prepared], null);
     }
 
-    /// <summary>The filter rule of rsync's -F, given <paramref name="count"/> times before: the first reads .rsync-filter files in the directories sent and above them, the second leaves them out of the send.</summary>
-    private static string PerDirectoryFilter(ref int count) =>
-        ++count == 1 ? "--filter=dir-merge /.rsync-filter" : "--filter=- .rsync-filter";
+    /// <summary>The filter rule of rsync's -F, given <paramref name="count"/> times before: the first reads .rsync-filter files in the directories sent and above them, the second leaves them out of the send; more add nothing, as with rsync.</summary>
+    private static string? PerDirectoryFilter(ref int count) => ++count switch
+    {
+        1 => "--filter=dir-merge /.rsync-filter",
+        2 => "--filter=- .rsync-filter",
+        _ => null,
+    };
 
     /// <summary>rsync's --chown USER:GROUP, USER (and USER:) or :GROUP, each part null where not given; both null when it gives neither.</summary>
     private static (string? User, string? Group) ChownParts(string value)

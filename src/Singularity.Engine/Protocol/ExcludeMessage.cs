@@ -17,8 +17,12 @@ internal static class ExcludeMessage
         return body;
     }
 
-    /// <summary>The patterns of a received body; throws <see cref="ProtocolViolationException"/> for a malformed or unacceptable one.</summary>
-    public static ExcludePatterns Decode(ReadOnlySpan<byte> body)
+    /// <summary>
+    /// The patterns of a received body, each that starts with ':' a dir-merge rule where <paramref name="dirMerge"/>
+    /// (OpenSession more flags bit 16), else a pattern; throws <see cref="ProtocolViolationException"/> for a malformed
+    /// or unacceptable one.
+    /// </summary>
+    public static ExcludePatterns Decode(ReadOnlySpan<byte> body, bool dirMerge = false)
     {
         if (body.Length < 2) throw new ProtocolViolationException("Exclude is truncated");
         int count = BinaryPrimitives.ReadUInt16LittleEndian(body);
@@ -43,7 +47,7 @@ internal static class ExcludeMessage
             throw new ProtocolViolationException($"the exclude patterns hold more than {ExcludePatterns.MostPatternBytes} bytes together", ErrorCode.LimitExceeded);
         try
         {
-            return ExcludePatterns.Parse(patterns, receiving: true)!;
+            return ExcludePatterns.Parse(patterns, receiving: true, dirMerge)!;
         }
         catch (ArgumentException ex)
         {

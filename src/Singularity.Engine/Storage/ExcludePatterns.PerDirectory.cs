@@ -8,9 +8,11 @@ namespace Singularity.Engine.Storage;
 /// lies below it, ahead of the rules of the directories above; a "!" in one clears those it would inherit. A rule
 /// anchored with '/' is anchored at the file's directory. The sender reads them in its source as it walks it (with
 /// "/NAME", in each directory above the paths given too, from '/' down, before the walk, as rsync's -F); the
-/// receiver in its destination as it deletes, each directory from the top of what it cleans, never through a link.
-/// The files of the directories on the way to the one walked are held, one frame a directory, and no more than
-/// <see cref="MostHeldBytes"/> of them: the memory they take is bounded, whatever the tree.
+/// receiver in its destination as it deletes, each directory from the top of what it cleans, never through a link
+/// below the destination. The files of the directories on the way to the one walked are held, one frame a directory,
+/// and no more than <see cref="MostHeldBytes"/> and <see cref="MostHeldRules"/> of them: the memory they take is
+/// bounded, whatever the tree. At a receiver, reading them and matching their rules count against the allowance of
+/// <see cref="LimitWork"/>, so a sender cannot make it read them again and again without end.
 /// </summary>
 internal sealed partial class ExcludePatterns
 {
@@ -20,10 +22,19 @@ internal sealed partial class ExcludePatterns
     /// <summary>Most bytes of per-directory merge files held at once, those of the directories on the way to the one walked.</summary>
     public const int MostHeldBytes = 2 * 1024 * 1024;
 
+    /// <summary>Most rules of per-directory merge files held at once, which bounds what matching an entry costs.</summary>
+    public const int MostHeldRules = 10_000;
+
+    /// <summary>Matching steps a receiver counts for looking for a merge file in a directory, beside a step a byte read.</summary>
+    private const int ReadSteps = 4096;
+
     private readonly bool _receiving;
     private readonly MergeFile[] _merges;
     private readonly List<Frame> _frames = [];
-    private int _heldBytes;
+    private int _heldBytes, _heldRules;
+    // The files of the directories above the last path given (EnterGiven), by directory: a list of paths (--files-from)
+    // reads each directory above them once, not once a path.
+    private Dictionary<string, Frame> _aboveRead = new(StringComparer.Ordinal);
 
     /// <summary>Whether any dir-merge rule decides, whose files the side walking must tell this where to read (<see cref="EnterDirectory"/>).</summary>
     public bool ReadsPerDirectory => _merges.Length > 0;
@@ -34,6 +45,18 @@ internal sealed partial class ExcludePatterns
     /// Default true.
     /// </summary>
     public bool ReadsRoot { get; set; } = true;
+
+    /// <summary>
+    /// At a receiver, its destination: each merge file is opened below it, through no link on the way (a local user
+    /// may swap a directory for one). Null: opened by its path, not through a link at its name alone (for tests).
+    /// </summary>
+    public string? ReceiverRoot { get; set; }
+
+    /// <summary>Drops the files read so far: a deletion that starts reads them as they stand now, not as an earlier one (or the replacement of a directory in the way) found them.</summary>
+    public void ForgetDirectories()
+    {
+        while (_frames.Count > 0) Drop();
+    }
 
     /// <summary>
     /// Before the entries of the directory <paramref name="relative"/> (from the destination, "" for its root) are
@@ -51,9 +74,10 @@ internal sealed partial class ExcludePatterns
             Drop();
         }
         // A receiver: the directories above not read yet, from the top down (the nearest read, its root at least, stays).
+        if (_receiving && _frames.Count == 0 && ReceiverRoot is { } destination) PushAbove("", destination, destination);
         if (_receiving && relative.Length > 0 && full.EndsWith("/" + relative, StringComparison.Ordinal))
         {
-            if (_frames.Count == 0) Push(ReadsRoot ? Read("", full[..^(relative.Length + 1)]) : Frame.Empty(""));
+            if (_frames.Count == 0 || _frames[^1].Above) Push(ReadsRoot ? Read("", full[..^(relative.Length + 1)]) : Frame.Empty(""));
             for (int slash = relative.IndexOf('/', _frames[^1].Directory.Length + 1); slash >= 0; slash = relative.IndexOf('/', slash + 1))
                 Push(Read(relative[..slash], full[..^(relative.Length - slash)]));
         }
@@ -68,12 +92,23 @@ internal sealed partial class ExcludePatterns
     public void EnterGiven(string relative, string full)
     {
         if (_merges.Length == 0) return;
-        while (_frames.Count > 0) Drop();
+        ForgetDirectories();
         if (!_merges.Any(merge => merge.AlsoAbove) || (relative.Length > 0 && !full.EndsWith("/" + relative, StringComparison.Ordinal))) return;
         // Where the destination's root stands on this side: each entry's path from a directory above is found from it.
-        string root = relative.Length == 0 ? full : full[..^(relative.Length + 1)];
+        PushAbove(relative, full, relative.Length == 0 ? full : full[..^(relative.Length + 1)]);
+    }
+
+    /// <summary>
+    /// For a dir-merge rule "/NAME": reads NAME in each directory above <paramref name="full"/>, from '/' down, for
+    /// <paramref name="relative"/> (the path given, "" for all) and all below it, each entry matched from there as the
+    /// path from that directory to <paramref name="root"/> (where the destination's root stands on this side) and on.
+    /// </summary>
+    private void PushAbove(string relative, string full, string root)
+    {
+        if (!_merges.Any(merge => merge.AlsoAbove)) return;
         var above = new List<string>();
         for (string? directory = Path.GetDirectoryName(full); directory is not null; directory = Path.GetDirectoryName(directory)) above.Add(directory);
+        var read = new Dictionary<string, Frame>(StringComparer.Ordinal);
         for (int i = above.Count - 1; i >= 0; i--)
         {
             string directory = above[i].TrimEnd('/'), rootTrimmed = root.TrimEnd('/');
@@ -81,9 +116,11 @@ internal sealed partial class ExcludePatterns
             var (lead, cut) = directory.Length <= rootTrimmed.Length
                 ? ((rootTrimmed + "/")[(directory.Length + 1)..], 0)
                 : ("", directory.Length - rootTrimmed.Length);
-            var frame = Read(relative, above[i], alsoAboveOnly: true);
-            Push(frame with { Above = true, Lead = lead, Cut = cut });
+            var frame = _aboveRead.GetValueOrDefault(above[i]) ?? Read(relative, above[i], above: true);
+            read[above[i]] = frame;
+            Push(frame with { Directory = relative, Above = true, Lead = lead, Cut = cut });
         }
+        _aboveRead = read;
     }
 
     /// <summary>What the files of a dir-merge rule say of the entry at <paramref name="path"/>: the deepest directory's first, and up while none is cleared.</summary>
@@ -95,7 +132,7 @@ internal sealed partial class ExcludePatterns
             if (!frame.Covers(path) || frame.Files[merge.Index] is not { } file) continue;
             ReadOnlySpan<char> text = frame.Lead.Length == 0 ? path.AsSpan(frame.Cut) : string.Concat(frame.Lead, path.AsSpan(frame.Cut));
             // 'n': for what the directory holds itself.
-            if (!(merge.NotInherited && text.Contains('/')) && Decides(file.Rules, path, text, isDirectory) is { } decided) return decided;
+            if (!(merge.NotInherited && text.Contains('/')) && Decides(file.Rules, path, text, isDirectory, scansCharged: true) is { } decided) return decided;
             if (file.Cleared) break;
         }
         return null;
@@ -104,43 +141,66 @@ internal sealed partial class ExcludePatterns
     private void Push(Frame frame)
     {
         _heldBytes += frame.Bytes;
+        _heldRules += frame.Rules;
         _frames.Add(frame);
-        if (_heldBytes > MostHeldBytes)
-            throw new SingularityException(ErrorCode.LimitExceeded, $"the per-directory merge files on the way to '{frame.Directory}' hold more than {MostHeldBytes / (1024 * 1024)} MiB of rules together, the most {(_receiving ? "a receiver" : "a send")} holds; give fewer or shorter ones");
+        if (_heldBytes > MostHeldBytes || _heldRules > MostHeldRules)
+            throw new SingularityException(ErrorCode.LimitExceeded, $"the per-directory merge files on the way to '{frame.Directory}' hold more than {(_heldBytes > MostHeldBytes ? $"{MostHeldBytes / (1024 * 1024)} MiB" : $"{MostHeldRules:N0} rules")} together, the most {(_receiving ? "a receiver" : "a send")} holds; give fewer or shorter ones");
     }
 
     private void Drop()
     {
         _heldBytes -= _frames[^1].Bytes;
+        _heldRules -= _frames[^1].Rules;
         _frames.RemoveAt(_frames.Count - 1);
     }
 
-    /// <summary>The frame of the directory <paramref name="relative"/>, standing at <paramref name="full"/>: its merge files, each read and compiled for this side.</summary>
-    private Frame Read(string relative, string full, bool alsoAboveOnly = false)
+    /// <summary>Counts <paramref name="steps"/> against a receiver's allowance (<see cref="LimitWork"/>).</summary>
+    private void Charge(long steps)
     {
-        var files = new FileRules?[_merges.Length];
-        int bytes = 0;
-        foreach (var merge in _merges)
-        {
-            if (alsoAboveOnly && !merge.AlsoAbove) continue;
-            string path = Path.Join(full, merge.Name);
-            // Named to the peer as from the destination, and never with a line of the receiver's file.
-            string shown = _receiving ? (relative.Length == 0 ? merge.Name : $"{relative}/{merge.Name}") : path;
-            if (ReadText(path, shown) is not { } text) continue;
-            bytes += text.Length;
-            files[merge.Index] = CompileFile(text, merge, shown);
-        }
-        return new Frame(relative, full, files, bytes);
+        if (_workLeft != long.MaxValue && (_workLeft -= steps) < 0)
+            throw new SingularityException(ErrorCode.LimitExceeded, "reading and matching the per-directory merge files costs more than this receiver allows; give fewer or smaller ones");
     }
 
-    /// <summary>The text of the merge file at <paramref name="path"/>, null where there is none; the sender reads it through a link, as rsync does, a receiver refuses one.</summary>
-    private string? ReadText(string path, string shown)
+    /// <summary>The frame of the directory <paramref name="relative"/>, standing at <paramref name="full"/>: its merge files, each read and compiled for this side.</summary>
+    private Frame Read(string relative, string full, bool above = false)
+    {
+        var files = new FileRules?[_merges.Length];
+        int bytes = 0, rules = 0;
+        foreach (var merge in _merges)
+        {
+            if (above && !merge.AlsoAbove) continue;
+            Charge(ReadSteps);
+            string path = Path.Join(full, merge.Name);
+            // Named to the peer as from the destination (above it, by its path), and never with a line of the receiver's file.
+            string? below = above ? null : relative.Length == 0 ? merge.Name : $"{relative}/{merge.Name}";
+            string shown = _receiving && below is not null ? below : path;
+            if (ReadText(path, below, shown) is not var (text, length)) continue;
+            Charge(length);
+            bytes += length;
+            var file = CompileFile(text, merge, shown);
+            rules += file.Rules.Length;
+            files[merge.Index] = file;
+        }
+        return new Frame(relative, full, files, bytes) { Rules = rules };
+    }
+
+    /// <summary>
+    /// The text of the merge file at <paramref name="path"/> (<paramref name="below"/> the receiver's destination, null
+    /// above it) and its length in bytes, null where there is none (nothing, a link to nothing, or a directory, as
+    /// rsync takes them); the sender reads it through a link, as rsync does, a receiver refuses one, at its name or, in
+    /// its destination, on the way.
+    /// </summary>
+    private (string Text, int Length)? ReadText(string path, string? below, string shown)
     {
         string where = _receiving ? $"the receiver's per-directory merge file '{shown}'" : $"the per-directory merge file '{shown}'";
+        // Most directories hold none: one look, rather than an open that fails.
+        if (!Path.Exists(path) || Directory.Exists(path)) return null;
         Microsoft.Win32.SafeHandles.SafeFileHandle? handle;
         try
         {
-            handle = _receiving ? SpecialFiles.OpenRegularNotFollowing(path) : SpecialFiles.OpenRegular(path);
+            handle = !_receiving ? SpecialFiles.OpenRegular(path)
+                : ReceiverRoot is { } root && below is not null ? SpecialFiles.OpenRegularBelow(root, below)
+                : SpecialFiles.OpenRegularNotFollowing(path);
             if (handle is null && !_receiving && new FileInfo(path).LinkTarget is not null)
                 handle = new FileInfo(path).ResolveLinkTarget(returnFinalTarget: true) is { Exists: true } target ? SpecialFiles.OpenRegular(target.FullName) : null;
         }
@@ -155,7 +215,7 @@ internal sealed partial class ExcludePatterns
         if (handle is null)
         {
             if (!Path.Exists(path) && new FileInfo(path).LinkTarget is null) return null;
-            throw new SingularityException(ErrorCode.BadPath, $"{where} is not a regular file{(_receiving ? " (a link there is not followed)" : "")}; rename it, or leave out the rule that reads it");
+            throw new SingularityException(ErrorCode.BadPath, $"{where} is not a regular file{(_receiving ? " (a link there, or on the way to it, is not followed)" : "")}; rename it, or leave out the rule that reads it");
         }
         using (handle)
         {
@@ -167,7 +227,7 @@ internal sealed partial class ExcludePatterns
             while (read < bytes.Length && RandomAccess.Read(handle, bytes.AsSpan(read), read) is var got and > 0) read += got;
             try
             {
-                return Protocol.WireFormat.StrictUtf8.GetString(bytes, 0, read);
+                return (Protocol.WireFormat.StrictUtf8.GetString(bytes, 0, read), read);
             }
             catch (DecoderFallbackException)
             {
@@ -181,10 +241,11 @@ internal sealed partial class ExcludePatterns
     {
         var rules = new List<Rule>();
         bool cleared = false;
-        string[] lines = text.Split('\n');
+        // As rsync reads them: a line ends at LF, CR LF, or CR alone.
+        string[] lines = text.Split(["\r\n", "\n", "\r"], StringSplitOptions.None);
         for (int number = 1; number <= lines.Length; number++)
         {
-            string line = lines[number - 1].TrimEnd('\r');
+            string line = lines[number - 1];
             try
             {
                 if (FilterRules.LineOf(line, merge.EachLine) is not { } pattern) continue;
@@ -213,10 +274,13 @@ internal sealed partial class ExcludePatterns
     {
         int space = pattern.IndexOf(' ');
         string modifiers = space < 0 ? "" : pattern[1..space], name = space < 0 ? "" : pattern[(space + 1)..];
-        if (space < 0 || !FilterRules.IsMergeName(name) || modifiers.Any(m => !(FilterRules.DirMergeModifiers + "x").Contains(m)))
-            throw Refused($"the dir-merge rule '{shown}' is not ':MODIFIERS NAME' (modifiers of {FilterRules.DirMergeModifiers}, a NAME or /NAME)");
+        if (space < 0 || !FilterRules.IsMergeName(name) || modifiers.Any(m => !(FilterRules.DirMergeModifiers + "x").Contains(m))
+            || modifiers.Distinct().Count() != modifiers.Length || (modifiers.Contains('-') && modifiers.Contains('+')))
+            throw Refused($"the dir-merge rule '{shown}' is not ':MODIFIERS NAME' (modifiers of {FilterRules.DirMergeModifiers}x, each once, not both - and +; a NAME or /NAME)");
         bool alsoAbove = name.StartsWith('/');
         if (alsoAbove) name = name[1..];
+        // As rsync: a later dir-merge rule for a name already given is passed over, the first's form and modifiers holding.
+        if (rules.Exists(rule => rule.Merge?.Name == name)) return;
         if (modifiers.Contains('e')) Compile("- " + name, rules);
         char eachLine = modifiers.Contains('-') ? '-' : modifiers.Contains('+') ? '+' : '\0';
         rules.Add(Rule.MergeOf(new MergeFile(name, alsoAbove, modifiers.Contains('n'), eachLine == '\0' ? "" : eachLine.ToString(), modifiers.Contains('x'))));
@@ -244,6 +308,9 @@ internal sealed partial class ExcludePatterns
     /// </summary>
     private sealed record Frame(string Directory, string Full, FileRules?[] Files, int Bytes)
     {
+        /// <summary>The rules its files hold, counted against <see cref="MostHeldRules"/>.</summary>
+        public int Rules { get; init; }
+
         public bool Above { get; init; }
 
         public string Lead { get; init; } = "";

@@ -57,7 +57,8 @@ internal sealed partial class ExcludePatterns
     public IReadOnlyList<string> Patterns { get; }
 
     /// <summary>
-    /// Caps the matching work (a token against a character) at <paramref name="allowance"/> steps plus
+    /// Caps the matching work (a token against a character; for per-directory merge files, a byte read, and a
+    /// character scanned for each of their rules, too) at <paramref name="allowance"/> steps plus
     /// <paramref name="perEntry"/> for each entry matched; beyond it, <see cref="Excludes"/> throws LimitExceeded. For a
     /// receiver, whose sender chose the patterns: without it, patterns made to be slow, against a tree of long paths,
     /// would cost far more than the walk they serve.
@@ -69,12 +70,13 @@ internal sealed partial class ExcludePatterns
     }
 
     /// <summary>
-    /// Checks and compiles <paramref name="patterns"/>, in their order; null for none. A dir-merge rule's files are
-    /// read as the <paramref name="receiving"/> side reads them (<see cref="ForSide(IReadOnlyList{string}, bool, bool)"/>). Throws
-    /// <see cref="ArgumentException"/> naming the first pattern that names nothing, is malformed, or is too long, and
-    /// when there are too many.
+    /// Checks and compiles <paramref name="patterns"/>, in their order; null for none. A pattern that starts with ':'
+    /// is a dir-merge rule where <paramref name="dirMerge"/> (a receiver's sender announced them), else a pattern, as
+    /// it was before them; its files are read as the <paramref name="receiving"/> side reads them
+    /// (<see cref="ForSide(IReadOnlyList{string}, bool, bool)"/>). Throws <see cref="ArgumentException"/> naming the
+    /// first pattern that names nothing, is malformed, or is too long, and when there are too many.
     /// </summary>
-    public static ExcludePatterns? Parse(IReadOnlyList<string>? patterns, bool receiving = false)
+    public static ExcludePatterns? Parse(IReadOnlyList<string>? patterns, bool receiving = false, bool dirMerge = true)
     {
         if (patterns is null || patterns.Count == 0) return null;
         if (patterns.Count > MostPatterns)
@@ -82,7 +84,7 @@ internal sealed partial class ExcludePatterns
         if (patterns.Sum(System.Text.Encoding.UTF8.GetByteCount) > MostPatternBytes)
             throw Refused($"the patterns (--exclude, --include and --filter, on one side of the send) hold more than {MostPatternBytes} bytes together, the most a send may give");
         var rules = new List<Rule>(patterns.Count);
-        foreach (string pattern in patterns) Compile(pattern, rules);
+        foreach (string pattern in patterns) Compile(pattern, rules, dirMerge);
         return new ExcludePatterns([.. patterns], [.. rules], receiving);
     }
 
@@ -121,7 +123,7 @@ internal sealed partial class ExcludePatterns
         };
     }
 
-    private static void Compile(string pattern, List<Rule> rules)
+    private static void Compile(string pattern, List<Rule> rules, bool dirMerge = false)
     {
         string shown = pattern.Length > 60 ? pattern[..60] + "…" : pattern;
         if (System.Text.Encoding.UTF8.GetByteCount(pattern) > LongestPatternBytes)
@@ -133,7 +135,7 @@ internal sealed partial class ExcludePatterns
             rules.Clear();
             return;
         }
-        if (pattern.StartsWith(':'))
+        if (dirMerge && pattern.StartsWith(':'))
         {
             CompileMerge(pattern, shown, rules);
             return;
@@ -269,11 +271,11 @@ internal sealed partial class ExcludePatterns
     }
 
     /// <summary>
-    /// What the first of <paramref name="rules"/> that matches says of the entry at <paramref name="path"/>, matched
-    /// as <paramref name="text"/> (its path from the directory the rules were read in): true to leave it out, false to
-    /// keep it, null where none matches.
+    /// What the first of <paramref name="rules"/> that matches says of the entry at <paramref name="path"/> (an
+    /// anchored rule matched against <paramref name="text"/>, its path from the directory the rules were read in):
+    /// true to leave it out, false to keep it, null where none matches.
     /// </summary>
-    private bool? Decides(Rule[] rules, string path, ReadOnlySpan<char> text, bool isDirectory)
+    private bool? Decides(Rule[] rules, string path, ReadOnlySpan<char> text, bool isDirectory, bool scansCharged = false)
     {
         foreach (var rule in rules)
         {
@@ -283,8 +285,12 @@ internal sealed partial class ExcludePatterns
                 continue;
             }
             if (rule.DirectoryOnly && !isDirectory) continue;
-            var matched = rule.FullPath ? text : text[(text.LastIndexOf('/') + 1)..];
-            // Most paths lack what a pattern spells out plainly: they cost a scan, not a match.
+            // A merge file's rule anchored with '/' matches from its file's directory (text); any other, as rsync's, the
+            // path from the destination.
+            var matched = rule.Anchored ? text : rule.FullPath ? path.AsSpan() : path.AsSpan(path.LastIndexOf('/') + 1);
+            // Most paths lack what a pattern spells out plainly: they cost a scan, not a match (counted for the rules of
+            // merge files, which may be thousands).
+            if (scansCharged) Charge(matched.Length + 1);
             if (rule.Required.Length > 0 && matched.IndexOf(rule.Required, StringComparison.Ordinal) < 0) continue;
             if (_workLeft != long.MaxValue && (_workLeft -= (long)rule.Tokens.Length * (matched.Length + 1)) < 0)
                 throw new SingularityException(ErrorCode.LimitExceeded, "matching the send's exclude and include patterns costs more than this receiver allows; give fewer or simpler patterns");
@@ -365,8 +371,9 @@ internal sealed partial class ExcludePatterns
 
         public static Rule Of(Token[] tokens, bool anchored, bool fullPath, bool directoryOnly, bool include)
         {
-            // As rsync: a leading "**/" also matches at the start, so "**/foo" is "foo" from any component, the first too.
-            if (tokens.Length > 2 && tokens[0].Kind == TokenKind.AnyPath && tokens[1] == Token.Literal('/'))
+            // As rsync: a leading "**/" also matches at the start, so "**/foo" is "foo" from any component, the first
+            // too; anchored, "/**/foo" needs a directory above foo, as rsync's.
+            if (!anchored && tokens.Length > 2 && tokens[0].Kind == TokenKind.AnyPath && tokens[1] == Token.Literal('/'))
             {
                 tokens = tokens[2..];
                 anchored = false;

@@ -59,6 +59,9 @@ internal sealed class ExtraneousEntries(Func<string, string, bool> kept, Action 
     /// <summary>Entries that could not be deleted.</summary>
     public int Failed { get; private set; }
 
+    /// <summary>The sizes of the regular files deleted (not moved to a backup, nor in a dry run): about the room the deletion freed.</summary>
+    public long BytesDeleted { get; private set; }
+
     /// <summary>Entries kept below a directory being deleted because the exclude patterns match them (and not counted otherwise).</summary>
     public int KeptByPatterns { get; private set; }
 
@@ -211,7 +214,9 @@ internal sealed class ExtraneousEntries(Func<string, string, bool> kept, Action 
             else if (listOnly is null)
             {
                 // A link, to a directory too, is unlinked (or moved to its backup) itself: its target is never touched.
+                long size = backups is null && entry is FileInfo { LinkTarget: null } file ? file.Length : 0;
                 Backups.Discard(backups, entry.FullName, path);
+                BytesDeleted += size;
                 Removed?.Invoke(path);
             }
             else

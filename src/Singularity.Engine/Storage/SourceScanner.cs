@@ -99,8 +99,10 @@ internal static class SourceScanner
             {
                 var root = new DirectoryInfo(named);
                 string prefix = contentsOnly ? "" : root.Name + "/";
-                exclude?.EnterGiven(contentsOnly ? "" : root.Name, named);
+                // The directory given is judged before the files above it are read, as rsync judges it.
+                exclude?.ForgetDirectories();
                 if (!contentsOnly && exclude?.Excludes(root.Name, isDirectory: true) == true) continue;
+                exclude?.EnterGiven(contentsOnly ? "" : root.Name, named);
                 if (!contentsOnly && PathGuard.IsReserved(root.Name))
                     throw new SingularityException(ErrorCode.BadPath, $"cannot send '{path}': {ReservedName}; rename it, or send what it holds with '{named}/'");
                 if (!contentsOnly) Add(entries, seen, DirectoryEntry(root, root.Name, root.FullName, prefix.Length));
@@ -112,7 +114,7 @@ internal static class SourceScanner
                 // the link's name. (File.Exists is true for a link to nothing too.)
                 var file = new FileInfo(named);
                 string name = file.Name;
-                exclude?.EnterGiven(name, named);
+                exclude?.ForgetDirectories();
                 if (exclude?.Excludes(name, isDirectory: false) == true) continue;
                 if (PathGuard.IsReserved(name)) throw new SingularityException(ErrorCode.BadPath, $"cannot send '{path}': {ReservedName}; rename it");
                 if (file.LinkTarget is { } target)
@@ -426,7 +428,7 @@ internal static class SourceScanner
             var identity = rules.FollowsLinks ? SpecialFiles.IdentityOf(directory.FullName, follow: true) : null;
             if (identity is { } walking) _walking.Add((walking.Device, walking.Inode));
             Array.Sort(children, static (a, b) => string.CompareOrdinal(a.Name, b.Name));
-            exclude?.EnterDirectory(prefix.Length == 0 ? "" : prefix[..^1], directory.FullName);
+            if (exclude is { ReadsPerDirectory: true }) exclude.EnterDirectory(prefix.Length == 0 ? "" : prefix[..^1], directory.FullName);
             foreach (var (name, listed) in children)
             {
                 string relative = prefix + name;

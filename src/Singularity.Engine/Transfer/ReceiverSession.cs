@@ -446,10 +446,13 @@ internal sealed partial class ReceiverSession
         if (!_opened || _entriesReceived != 0 || _exclude is not null || _extraneous is not null)
             throw new ProtocolViolationException("Exclude outside its place: once, after OpenSession and before the manifest");
         if (!_deleteExtraneous && !_force) throw new ProtocolViolationException("Exclude without a deletion or --force asked for");
-        _exclude = ExcludeMessage.Decode(body);
-        if (_exclude.ReadsPerDirectory && !_perDirectoryRules) throw new ProtocolViolationException("Exclude holds a dir-merge rule, which OpenSession did not announce (more flags bit 16)");
+        // A pattern that starts with ':' is a dir-merge rule only where the sender announced them: one of an earlier
+        // release sends an exclude so written as it stands.
+        _exclude = ExcludeMessage.Decode(body, _perDirectoryRules);
         _exclude.LimitWork(ExcludePatterns.ReceiverAllowance, ExcludePatterns.ReceiverAllowancePerEntry);
-        // A file of the destination's own directory decides only where the send holds what a directory holds, as the sender's do.
+        // Read never through a link below the destination; the destination's own directory only where the send holds
+        // what a directory holds, as the sender reads none above the directories it sends.
+        _exclude.ReceiverRoot = _guard.Root;
         _exclude.ReadsRoot = _rootIsSent;
     }
 
@@ -600,14 +603,15 @@ internal sealed partial class ReceiverSession
     /// </summary>
     /// <summary>
     /// rsync --delete-before: deletes what the manifest's directories hold beyond it, as at Finish, once every entry is
-    /// prepared and before the last chunk's files move, unless an entry failed already (what the sender could not read
-    /// it left out of the request). Free space read before (by an earlier chunk's check) gains what the deletion freed.
+    /// prepared and before the last chunk's files move, unless a file was given up or an entry failed already (what
+    /// the sender's scan could not read it left out of the request). Free space read before (by an earlier chunk's
+    /// check) gains the sizes of the files it deleted.
     /// </summary>
     private void DeleteBeforeTheFiles()
     {
         _deletedBefore = true;
-        if (!_ignoreErrors && Volatile.Read(ref _entriesFailed) != Volatile.Read(ref _linksOfLeftOut)) return;
-        long freeBefore = _freeAtStart >= 0 ? FreeSpace() : 0;
+        if (!_ignoreErrors && (Volatile.Read(ref _filesUnread) != 0 || Volatile.Read(ref _entriesFailed) != Volatile.Read(ref _linksOfLeftOut))) return;
+        long deletedBefore = _extraneous?.BytesDeleted ?? 0;
         _deletingBefore = true;
         _lastStillWorking = _clock.ElapsedTicks;
         bool alone = !_dryRun && _removals.TryBeginRemoving();
@@ -620,7 +624,8 @@ internal sealed partial class ReceiverSession
             if (alone) _removals.EndRemoving();
             _deletingBefore = false;
         }
-        if (_freeAtStart is >= 0 and < long.MaxValue && FreeSpace() is var freeAfter and < long.MaxValue) _freeAtStart += Math.Max(0, freeAfter - freeBefore);
+        // What it deleted, not the file system's count: lanes may be writing earlier chunks' files meanwhile.
+        if (_freeAtStart is >= 0 and < long.MaxValue) _freeAtStart += _extraneous!.BytesDeleted - deletedBefore;
     }
 
     /// <summary>What the destination's file system has free, or no limit where it cannot be read.</summary>
@@ -773,7 +778,8 @@ internal sealed partial class ReceiverSession
             // that keep entries come: nothing arrives, and the deletion runs at Finish.
             if (last && _deleteBefore && _declaredEntries > 0) DeleteBeforeTheFiles();
             // A sparse session's files take what they hold, which only their writes tell: a disk that fills shows then.
-            if (_holeDigests is null) CheckFreeSpace(_bytesNeeded);
+            // A dry run's deletion before frees nothing to count: the last chunk is not judged by what it would free.
+            if (_holeDigests is null && !(last && _deleteBefore && _dryRun)) CheckFreeSpace(_bytesNeeded);
             _accepted = first + count;
             if (last)
             {
@@ -1100,6 +1106,7 @@ internal sealed partial class ReceiverSession
             {
                 _extraneous ??= NewExtraneous();
                 _extraneous.RemoveDirectories = true;
+                _exclude?.ForgetDirectories();
                 int failed = _extraneous.Failed, kept = _extraneous.KeptByPatterns, backups = _extraneous.KeptAsBackups, limited = _extraneous.LeftByLimit, elsewhere = _extraneous.KeptElsewhere;
                 if (!_extraneous.Remove(full, entry.Path))
                 {
@@ -1922,7 +1929,8 @@ internal sealed partial class ReceiverSession
         }
         else
         {
-            bool alone = (deleting || named) && _removals.TryBeginRemoving();
+            // After a deletion before the files too: no other session starts until the directories' modes and times are set.
+            bool alone = (deleting || named || _deletedBefore) && _removals.TryBeginRemoving();
             try
             {
                 if (named) DeleteNamed(alone);
@@ -1961,6 +1969,7 @@ internal sealed partial class ReceiverSession
     private void DeleteExtraneous(bool removeDirectories)
     {
         _extraneous ??= NewExtraneous();
+        _exclude?.ForgetDirectories();
         _extraneous.RemoveDirectories = removeDirectories;
         // Beside the files, what goes must not be renamed over what the source just put there (x over the source's x~).
         if (_backups is not null) _backups.NamedBySource = path => _names.Contains(NameHash(path));
@@ -1976,6 +1985,8 @@ internal sealed partial class ReceiverSession
         }
         _deletionRan = true;
         if (_backups is not null) _backups.NamedBySource = null;
+        // Before the files (--delete-before), lanes may still read the names: they go with the session.
+        if (_deletingBefore) return;
         _names.Clear();
         _names.TrimExcess();
     }
@@ -1988,6 +1999,7 @@ internal sealed partial class ReceiverSession
     private void DeleteNamed(bool removeDirectories)
     {
         _extraneous ??= NewExtraneous();
+        _exclude?.ForgetDirectories();
         _extraneous.RemoveDirectories = removeDirectories;
         // The receiver's own directory may be reached through a link, as its user gave it (as the deletion's Clean takes
         // it); a directory a URL names was made without links, and one that became a link since is not gone through.

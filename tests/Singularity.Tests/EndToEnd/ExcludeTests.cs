@@ -231,21 +231,4 @@ public sealed class ExcludeTests
         Assert.False((await receiver.NextResultAsync()).Succeeded);
         Assert.Equal(afterTheManifest, Directory.Exists(Path.Combine(destination, "made")));
     }
-
-    /// <summary>A dir-merge rule that OpenSession did not announce (more flags bit 16) is refused: a receiver from before them would take it for a pattern.</summary>
-    [Fact]
-    public async Task A_dir_merge_rule_not_announced_is_refused()
-    {
-        using var temp = new TempDirectory();
-        string destination = temp.Sub("dst");
-        await using var receiver = new LoopbackReceiver(destination, new TransferOptions { Cipher = CipherSuite.None });
-        await using var peer = await RawPeer.ConnectAsync(receiver.Url);
-        byte[] exclude = ExcludeMessage.Encode(ExcludePatterns.Parse([": .rsync-filter"], receiving: true)!);
-
-        var (code, reason) = await peer.SendAroundManifestAsync(receiver.Token, ControlMessageType.Exclude, exclude, afterTheManifest: false, OpenSessionFlags.DeleteExtraneous, entries: 2);
-
-        Assert.Equal(ErrorCode.ProtocolViolation, code);
-        Assert.Contains("Exclude holds a dir-merge rule, which OpenSession did not announce", reason);
-        Assert.False((await receiver.NextResultAsync()).Succeeded);
-    }
 }

@@ -109,6 +109,61 @@ public sealed class PerDirectoryRuleTests
         Assert.Equal(rule == ": .rules", File.Exists(Path.Combine(destination, "tree", "b.txt")));
     }
 
+    /// <summary>
+    /// The finer points, each as rsync has them: a file's unanchored rule with a '/' matches the path from the top of
+    /// the send, not from its directory; a second dir-merge rule for a name given already is passed over; lines ended
+    /// by CR alone; a directory at the file's name is no file; the receiver reads "/NAME" in the directories above its
+    /// destination too; and the directory given is judged before the files above it are read.
+    /// </summary>
+    [SkippableFact]
+    public async Task The_finer_points_are_rsyncs()
+    {
+        Skip.IfNot(Commands.RsyncAtLeast(3, 0), "rsync 3 is not installed");
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src"), top = temp.Sub("r"), destination = Path.Combine(top, "dst"), copyTop = temp.Sub("c"), copy = Path.Combine(copyTop, "dst");
+        foreach (string name in new[] { "t/x/m.o", "t/x/y/n.o", "t/x/y/k.o", "a", "b", "keep/core/c", "dir/.rsync-filter/f" })
+            TestFiles.Create(Path.Combine(source, name), 100 + name.Length, seed: name.Length);
+        // Matched against the path from the top of the send, at any '/': 'x/y/n.o' and 't/x/y/k.o' both name files
+        // below t/x, and '/y/m.o', anchored at t/x, names none.
+        File.WriteAllText(Path.Combine(source, "t", "x", ".rsync-filter"), "- x/y/n.o\n- t/x/y/k.o\n- /y/m.o\n");
+        File.WriteAllText(Path.Combine(source, ".rsync-filter"), "- a\r- b\r");
+        File.WriteAllText(Path.Combine(source, "keep", ".more"), "- c\n");
+        foreach (string root in new[] { top, copyTop })
+        {
+            TestFiles.Create(Path.Combine(root, "dst", "x.o"), 10, seed: 4);
+            TestFiles.Create(Path.Combine(root, "dst", "stale"), 10, seed: 5);
+            File.WriteAllText(Path.Combine(root, ".rsync-filter"), "P *.o\n");
+        }
+        await using var receiver = new LoopbackReceiver(destination);
+        // The first dir-merge rule for .more holds: not inherited, so keep/core is sent.
+        string[] options = ["--filter", ":n .more", "--filter", ": .more", "-F", "--delete"];
+
+        Assert.True(Commands.Run("rsync", ["-r", .. options.Select(option => option == "--delete" ? "--delete-after" : option), source + "/", copy + "/"]));
+        var (exit, _, error) = await SgltyProcess.RunAsync(["send", source + "/", "--to", receiver.Url.ToString(), .. options]);
+        Assert.True(exit == 0, error);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        TestFiles.AssertSameTree(copy, destination);
+        Assert.False(File.Exists(Path.Combine(destination, "t", "x", "y", "n.o")));
+        Assert.False(File.Exists(Path.Combine(destination, "t", "x", "y", "k.o")));
+        Assert.True(File.Exists(Path.Combine(destination, "t", "x", "m.o")));
+        Assert.False(File.Exists(Path.Combine(destination, "a")) || File.Exists(Path.Combine(destination, "b")));
+        Assert.True(File.Exists(Path.Combine(destination, "keep", "core", "c")));
+        Assert.True(File.Exists(Path.Combine(destination, "dir", ".rsync-filter", "f")));
+        Assert.True(File.Exists(Path.Combine(destination, "x.o")));
+        Assert.False(File.Exists(Path.Combine(destination, "stale")));
+
+        // The directory given, judged before the file above it, which leaves out its name, is sent.
+        File.WriteAllText(Path.Combine(temp.Path, ".rsync-filter"), "- src\n");
+        string named = temp.Sub("named"), namedCopy = temp.Sub("named-copy");
+        await using var second = new LoopbackReceiver(named);
+        Assert.True(Commands.Run("rsync", "-r", "-F", source, namedCopy + "/"));
+        var (again, _, said) = await SgltyProcess.RunAsync("send", source, "--to", second.Url.ToString(), "-F");
+        Assert.True(again == 0, said);
+        Assert.True((await second.NextResultAsync()).Succeeded);
+        TestFiles.AssertSameTree(namedCopy, named);
+        Assert.True(File.Exists(Path.Combine(named, "src", "t", "x", "m.o")));
+    }
+
     /// <summary>A line of a per-directory merge file that is no rule ends the send before anything moves, naming the file and the line.</summary>
     [Fact]
     public async Task A_bad_line_names_its_file_and_line()
@@ -143,7 +198,7 @@ public sealed class PerDirectoryRuleTests
 
         var (exit, _, error) = await SgltyProcess.RunAsync("send", source + "/", "--to", receiver.Url.ToString(), "-FF", "--delete");
         Assert.NotEqual(0, exit);
-        Assert.Contains("the receiver's per-directory merge file '.rsync-filter' is not a regular file (a link there is not followed)", error);
+        Assert.Contains("the receiver's per-directory merge file '.rsync-filter' is not a regular file (a link there, or on the way to it, is not followed)", error);
         Assert.True(File.Exists(Path.Combine(destination, "stale")));
     }
 }

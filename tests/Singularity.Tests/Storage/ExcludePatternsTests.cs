@@ -45,7 +45,10 @@ public sealed class ExcludePatternsTests
     [InlineData("**/foo", "foo", false, true)]
     [InlineData("**/foo", "a/b/foo", false, true)]
     [InlineData("**/foo", "a/xfoo", false, false)]
-    [InlineData("/**/foo", "foo", false, true)]
+    // Anchored, it needs a directory above foo, as with rsync ('/x/**/y' is not 'x/y').
+    [InlineData("/**/foo", "foo", false, false)]
+    [InlineData("/**/foo", "a/foo", false, true)]
+    [InlineData("/x/**/y", "x/y", false, false)]
     // Classes: one character but '/'.
     [InlineData("*.[oa]", "lib/x.a", false, true)]
     [InlineData("*.[oa]", "lib/x.so", false, false)]

@@ -22,7 +22,7 @@ public sealed class PerDirectoryRulesTests
         File.WriteAllText(Path.Combine(temp.Path, ".rules"), "- *.top\n");
         File.WriteAllText(Path.Combine(temp.Path, "a", ".rules"), "- *.a\n+ keep.top\n");
         File.WriteAllText(Path.Combine(temp.Path, "a", "b", "c", ".rules"), "- /here\n");
-        var patterns = ExcludeMessage.Decode(ExcludeMessage.Encode(ExcludePatterns.Parse([": .rules"], receiving: true)!));
+        var patterns = ExcludeMessage.Decode(ExcludeMessage.Encode(ExcludePatterns.Parse([": .rules"], receiving: true)!), dirMerge: true);
 
         patterns.EnterDirectory("a/b/c", Path.Combine(temp.Path, "a", "b", "c"));
         Assert.True(patterns.Excludes("a/b/c/x.top", isDirectory: false));
@@ -105,7 +105,25 @@ public sealed class PerDirectoryRulesTests
             }
         });
         Assert.Equal(ErrorCode.LimitExceeded, refused.Code);
-        Assert.Contains("MiB of rules together", refused.Message);
+        Assert.Contains("hold more than 2 MiB together", refused.Message);
+    }
+
+    /// <summary>
+    /// A pattern that starts with ':' from a sender that announced no dir-merge rules (OpenSession more flags bit 16)
+    /// is an exclude, as a sender of an earlier release meant it; with the bit, a dir-merge rule.
+    /// </summary>
+    [Fact]
+    public void A_colon_is_a_dir_merge_rule_only_where_announced()
+    {
+        byte[] body = ExcludeMessage.Encode(ExcludePatterns.Parse([": x", ":e"], receiving: true, dirMerge: false)!);
+
+        var unannounced = ExcludeMessage.Decode(body, dirMerge: false);
+        Assert.False(unannounced.ReadsPerDirectory);
+        Assert.True(unannounced.Excludes("a/: x", isDirectory: false));
+        Assert.True(unannounced.Excludes(":e", isDirectory: false));
+        var refused = Assert.Throws<ProtocolViolationException>(() => ExcludeMessage.Decode(body, dirMerge: true));
+        Assert.Contains("the dir-merge rule ':e' is not", refused.Message);
+        Assert.True(ExcludeMessage.Decode(ExcludeMessage.Encode(ExcludePatterns.Parse([": x"], receiving: true)!), dirMerge: true).ReadsPerDirectory);
     }
 
     /// <summary>Where no dir-merge rule is given, entering a directory reads nothing.</summary>
