@@ -164,6 +164,33 @@ public sealed class PerDirectoryRuleTests
         Assert.True(File.Exists(Path.Combine(named, "src", "t", "x", "m.o")));
     }
 
+    /// <summary>
+    /// The deletion at the end reads the files as they stand then, also where a directory in the way of a file was
+    /// replaced (and the files above it read) as the send began: the new top file's protect rule keeps.
+    /// </summary>
+    [SkippableFact]
+    public async Task The_deletion_reads_the_files_as_they_stand_at_the_end()
+    {
+        Skip.IfNot(Commands.RsyncAtLeast(3, 0), "rsync 3 is not installed");
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src"), destination = temp.Sub("dst"), copy = Path.Combine(temp.Path, "copy");
+        TestFiles.Create(Path.Combine(source, "sub", "x"), 100, seed: 1);
+        File.WriteAllText(Path.Combine(source, ".rsync-filter"), "P keep\n");
+        TestFiles.Create(Path.Combine(destination, "sub", "x", "in-the-way"), 10, seed: 2);
+        TestFiles.Create(Path.Combine(destination, "keep"), 10, seed: 3);
+        File.WriteAllText(Path.Combine(destination, ".rsync-filter"), "# the old rules, which keep nothing\n");
+        Assert.True(Commands.Run("cp", "-a", destination, copy));
+        await using var receiver = new LoopbackReceiver(destination);
+
+        Assert.True(Commands.Run("rsync", "-r", "-F", "--delete-after", source + "/", copy + "/"));
+        var (exit, _, error) = await SgltyProcess.RunAsync("send", source + "/", "--to", receiver.Url.ToString(), "-F", "--delete");
+        Assert.True(exit == 0, error);
+        Assert.True((await receiver.NextResultAsync()).Succeeded);
+        TestFiles.AssertSameTree(copy, destination);
+        Assert.True(File.Exists(Path.Combine(destination, "keep")));
+        TestFiles.AssertSameBytes(Path.Combine(source, "sub", "x"), Path.Combine(destination, "sub", "x"));
+    }
+
     /// <summary>A line of a per-directory merge file that is no rule ends the send before anything moves, naming the file and the line.</summary>
     [Fact]
     public async Task A_bad_line_names_its_file_and_line()

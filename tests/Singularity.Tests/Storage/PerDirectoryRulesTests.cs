@@ -126,6 +126,36 @@ public sealed class PerDirectoryRulesTests
         Assert.True(ExcludeMessage.Decode(ExcludeMessage.Encode(ExcludePatterns.Parse([": x"], receiving: true)!), dirMerge: true).ReadsPerDirectory);
     }
 
+    /// <summary>
+    /// Many short rules are bounded by their count, not their bytes; and a receiver counts reading and matching them
+    /// against its allowance, so a sender cannot make it read them again and again without end.
+    /// </summary>
+    [Fact]
+    public void Rules_are_bounded_by_count_and_by_the_receivers_allowance()
+    {
+        using var temp = new TempDirectory();
+        File.WriteAllText(Path.Combine(temp.Path, ".rules"), string.Concat(Enumerable.Repeat("- a\n", ExcludePatterns.MostHeldRules + 1)));
+        var many = ExcludePatterns.Parse([": .rules"], receiving: true)!;
+        var counted = Assert.Throws<SingularityException>(() => many.EnterDirectory("", temp.Path));
+        Assert.Contains("more than 10,000 rules together", counted.Message);
+
+        File.WriteAllText(Path.Combine(temp.Path, ".rules"), "- a\n");
+        Directory.CreateDirectory(Path.Combine(temp.Path, "b"));
+        var patterns = ExcludePatterns.Parse([": .rules"], receiving: true)!;
+        patterns.LimitWork(allowance: 10_000, perEntry: 0);
+        var charged = Assert.Throws<SingularityException>(() =>
+        {
+            // In and out of one directory: each time its files and the root's are read again.
+            for (int i = 0; i < 10; i++)
+            {
+                patterns.ForgetDirectories();
+                patterns.EnterDirectory("b", Path.Combine(temp.Path, "b"));
+            }
+        });
+        Assert.Equal(ErrorCode.LimitExceeded, charged.Code);
+        Assert.Contains("reading and matching the per-directory merge files costs more than this receiver allows", charged.Message);
+    }
+
     /// <summary>Where no dir-merge rule is given, entering a directory reads nothing.</summary>
     [Fact]
     public void Patterns_without_a_dir_merge_rule_read_no_file()
