@@ -279,9 +279,10 @@ internal sealed partial class ExcludePatterns
             throw Refused($"the dir-merge rule '{shown}' is not ':MODIFIERS NAME' (modifiers of {FilterRules.DirMergeModifiers}x, each once, not both - and +; a NAME or /NAME)");
         bool alsoAbove = name.StartsWith('/');
         if (alsoAbove) name = name[1..];
-        // As rsync: a later dir-merge rule for a name already given is passed over, the first's form and modifiers holding.
-        if (rules.Exists(rule => rule.Merge?.Name == name)) return;
         if (modifiers.Contains('e')) Compile("- " + name, rules);
+        // As rsync: a later dir-merge rule for a name already given is passed over, the first's form and modifiers
+        // holding, but for the exclude of its files ('e') in its place.
+        if (rules.Exists(rule => rule.Merge?.Name == name)) return;
         char eachLine = modifiers.Contains('-') ? '-' : modifiers.Contains('+') ? '+' : '\0';
         rules.Add(Rule.MergeOf(new MergeFile(name, alsoAbove, modifiers.Contains('n'), eachLine == '\0' ? "" : eachLine.ToString(), modifiers.Contains('x'))));
     }

@@ -156,12 +156,14 @@ public sealed class PerDirectoryRuleTests
         File.WriteAllText(Path.Combine(temp.Path, ".rsync-filter"), "- src\n");
         string named = temp.Sub("named"), namedCopy = temp.Sub("named-copy");
         await using var second = new LoopbackReceiver(named);
-        Assert.True(Commands.Run("rsync", "-r", "-F", source, namedCopy + "/"));
-        var (again, _, said) = await SgltyProcess.RunAsync("send", source, "--to", second.Url.ToString(), "-F");
+        // A second rule for .rsync-filter, with 'e', leaves its files out all the same, as rsync's does.
+        Assert.True(Commands.Run("rsync", "-r", "-F", "--filter", ":e .rsync-filter", source, namedCopy + "/"));
+        var (again, _, said) = await SgltyProcess.RunAsync("send", source, "--to", second.Url.ToString(), "-F", "--filter", ":e .rsync-filter");
         Assert.True(again == 0, said);
         Assert.True((await second.NextResultAsync()).Succeeded);
         TestFiles.AssertSameTree(namedCopy, named);
         Assert.True(File.Exists(Path.Combine(named, "src", "t", "x", "m.o")));
+        Assert.False(File.Exists(Path.Combine(named, "src", ".rsync-filter")));
     }
 
     /// <summary>
