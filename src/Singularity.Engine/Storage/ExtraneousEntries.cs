@@ -214,7 +214,8 @@ internal sealed class ExtraneousEntries(Func<string, string, bool> kept, Action 
             else if (listOnly is null)
             {
                 // A link, to a directory too, is unlinked (or moved to its backup) itself: its target is never touched.
-                long size = backups is null && entry is FileInfo { LinkTarget: null } file ? file.Length : 0;
+                // From the status the listing read: no look more.
+                long size = backups is null && entry is FileInfo file && (file.Attributes & FileAttributes.ReparsePoint) == 0 ? file.Length : 0;
                 Backups.Discard(backups, entry.FullName, path);
                 BytesDeleted += size;
                 Removed?.Invoke(path);

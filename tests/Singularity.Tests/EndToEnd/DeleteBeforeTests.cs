@@ -44,6 +44,37 @@ public sealed class DeleteBeforeTests
     }
 
     /// <summary>
+    /// A list longer than one manifest chunk: the free space read for the first chunk gains the sizes of what the
+    /// deletion removed, so the big file of the last chunk fits where the old one stood.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_long_list_counts_the_room_its_deletion_freed()
+    {
+        Skip.IfNot(Environment.IsPrivilegedProcess && OperatingSystem.IsLinux(), "needs root on Linux to mount a size-limited tmpfs");
+        using var temp = new TempDirectory();
+        string source = temp.Sub("src"), mount = temp.Sub("small");
+        for (int i = 0; i < 6_000; i++) TestFiles.Create(Path.Combine(source, "many", $"a-file-with-a-long-name-{i:D5}"), 1, seed: i);
+        string file = TestFiles.Create(Path.Combine(source, "zz-last", "new.bin"), 40 << 20, seed: 1);
+        Skip.IfNot(Commands.Run("mount", "-t", "tmpfs", "-o", "size=80m", "tmpfs", mount), "mount -t tmpfs is not permitted here");
+        try
+        {
+            string stale = TestFiles.Create(Path.Combine(mount, "old.bin"), 40 << 20, seed: 2);
+            await using var receiver = new LoopbackReceiver(mount);
+
+            var (exit, _, error) = await SgltyProcess.RunAsync("send", source + "/", "--to", receiver.Url.ToString(), "--delete-before");
+            Assert.True(exit == 0, error);
+            Assert.True((await receiver.NextResultAsync()).Succeeded);
+            Assert.False(File.Exists(stale));
+            TestFiles.AssertSameTree(source, mount);
+            TestFiles.AssertSameBytes(file, Path.Combine(mount, "zz-last", "new.bin"));
+        }
+        finally
+        {
+            Commands.Run("umount", "-l", mount);
+        }
+    }
+
+    /// <summary>
     /// The destination ends as rsync --delete-before leaves it: deleted before the files arrive, the receiver's
     /// per-directory merge files are those that stood before the send (-F), where --delete reads those that arrived.
     /// A dry run names what it would delete, and deletes nothing.
