@@ -192,11 +192,6 @@ public sealed class DeleteTests
     }
 
     /// <summary>
-    /// With --ignore-errors (rsync's), the deletion runs although entries were left out: here a link -L cannot follow
-    /// (left out at the sender, its old copy then deleted as rsync deletes it) and a file the receiver cannot write (a
-    /// directory in its way holds a partial file). Without it, the same send deletes nothing.
-    /// </summary>
-    /// <summary>
     /// As rsync: where --delete is given but skipped (an entry was left out at the sender), a directory in the way of a
     /// file is still replaced, as --force replaces it; what the source no longer has stays.
     /// </summary>
@@ -222,6 +217,11 @@ public sealed class DeleteTests
         Assert.True(File.Exists(stale));
     }
 
+    /// <summary>
+    /// With --ignore-errors (rsync's), the deletion runs although entries were left out: here a link -L cannot follow
+    /// (left out at the sender, its old copy then deleted as rsync deletes it) and a file the receiver cannot write (a
+    /// directory in its way holds a partial file). Without it, the same send deletes nothing.
+    /// </summary>
     [Fact]
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public async Task Ignore_errors_deletes_although_entries_were_left_out()
