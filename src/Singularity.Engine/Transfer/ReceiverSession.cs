@@ -127,7 +127,6 @@ internal sealed partial class ReceiverSession
     // rsync --delete-before (more flags bit 17): the deletion runs once the manifest is prepared, and says so while it does.
     private bool _deleteBefore;
     private bool _deletingBefore;
-    private bool _deletedBefore;
     // rsync -x: the deletion stays on the destination's file system.
     private bool _oneFileSystem;
     // rsync --max-delete: the most entries the deletion removes, if the sender set one.
@@ -598,10 +597,6 @@ internal sealed partial class ReceiverSession
     }
 
     /// <summary>
-    /// What the prepared entries still need (their sizes, less what resumed partials already hold) must fit in the
-    /// space that was free when the first chunk arrived: a check made chunk by chunk, so shards flow from the first.
-    /// </summary>
-    /// <summary>
     /// rsync --delete-before: deletes what the manifest's directories hold beyond it, as at Finish, once every entry is
     /// prepared and before the last chunk's files move, unless a file was given up or an entry failed already (what
     /// the sender's scan could not read it left out of the request). Free space read before (by an earlier chunk's
@@ -609,8 +604,7 @@ internal sealed partial class ReceiverSession
     /// </summary>
     private void DeleteBeforeTheFiles()
     {
-        _deletedBefore = true;
-        if (!_ignoreErrors && (Volatile.Read(ref _filesUnread) != 0 || Volatile.Read(ref _entriesFailed) != Volatile.Read(ref _linksOfLeftOut))) return;
+        if (!DeletionAllowed) return;
         long deletedBefore = _extraneous?.BytesDeleted ?? 0;
         _deletingBefore = true;
         _lastStillWorking = _clock.ElapsedTicks;
@@ -628,6 +622,19 @@ internal sealed partial class ReceiverSession
         if (_freeAtStart is >= 0 and < long.MaxValue) _freeAtStart += _extraneous!.BytesDeleted - deletedBefore;
     }
 
+    /// <summary>
+    /// Whether the deletion runs when the last chunk is prepared (rsync --delete-before) rather than at Finish: not for a
+    /// manifest of none, accepted at OpenSession, before the patterns that keep entries come.
+    /// </summary>
+    private bool DeletesBefore => _deleteBefore && _declaredEntries > 0;
+
+    /// <summary>
+    /// Whether the deletion may run: no file was given up (FilesDropped) and no entry failed (a hard link whose file
+    /// vanished does not count), or the sender said to ignore errors. Before the files, what is known by then.
+    /// </summary>
+    private bool DeletionAllowed =>
+        _ignoreErrors || (Volatile.Read(ref _filesUnread) == 0 && Volatile.Read(ref _entriesFailed) == Volatile.Read(ref _linksOfLeftOut));
+
     /// <summary>What the destination's file system has free, or no limit where it cannot be read.</summary>
     private long FreeSpace()
     {
@@ -635,6 +642,10 @@ internal sealed partial class ReceiverSession
         catch (Exception ex) when (ex is IOException or ArgumentException or UnauthorizedAccessException) { return long.MaxValue; }
     }
 
+    /// <summary>
+    /// What the prepared entries still need (their sizes, less what resumed partials already hold) must fit in the
+    /// space that was free when the first chunk arrived: a check made chunk by chunk, so shards flow from the first.
+    /// </summary>
     private void CheckFreeSpace(long needed)
     {
         if (_freeAtStart < 0) _freeAtStart = FreeSpace();
@@ -774,12 +785,11 @@ internal sealed partial class ReceiverSession
             _bytesNeeded += chunkBytes - held;
             // rsync --delete-before: once every entry is prepared, before the last chunk's check of free space, which
             // then counts what it freed, and before that chunk's files move (those of earlier chunks may be moving: the
-            // manifest is not held whole). Not for a manifest of none, accepted at OpenSession, before the patterns
-            // that keep entries come: nothing arrives, and the deletion runs at Finish.
-            if (last && _deleteBefore && _declaredEntries > 0) DeleteBeforeTheFiles();
+            // manifest is not held whole).
+            if (last && DeletesBefore) DeleteBeforeTheFiles();
             // A sparse session's files take what they hold, which only their writes tell: a disk that fills shows then.
             // A dry run's deletion before frees nothing to count: the last chunk is not judged by what it would free.
-            if (_holeDigests is null && !(last && _deleteBefore && _dryRun)) CheckFreeSpace(_bytesNeeded);
+            if (_holeDigests is null && !(last && DeletesBefore && _dryRun)) CheckFreeSpace(_bytesNeeded);
             _accepted = first + count;
             if (last)
             {
@@ -1918,7 +1928,7 @@ internal sealed partial class ReceiverSession
         // directory removed could otherwise turn into a link before the walk that sets them.
         // A file gone since the scan does not stop it, as rsync's vanished files do not, nor one changed while it was
         // read, which rsync does not count as an error: its name is in the manifest, so what stands there stays.
-        bool deleting = _deleteExtraneous && !_deletedBefore && (_ignoreErrors || (_filesUnread == 0 && Volatile.Read(ref _entriesFailed) == Volatile.Read(ref _linksOfLeftOut)));
+        bool deleting = _deleteExtraneous && !DeletesBefore && DeletionAllowed;
         // Names asked for go whatever else was left out: each was asked for itself.
         bool named = _deleteNamed is { Count: > 0 };
         if (_dryRun)
@@ -1930,7 +1940,7 @@ internal sealed partial class ReceiverSession
         else
         {
             // After a deletion before the files too: no other session starts until the directories' modes and times are set.
-            bool alone = (deleting || named || _deletedBefore) && _removals.TryBeginRemoving();
+            bool alone = (deleting || named || DeletesBefore) && _removals.TryBeginRemoving();
             try
             {
                 if (named) DeleteNamed(alone);
