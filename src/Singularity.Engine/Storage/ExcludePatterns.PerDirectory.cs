@@ -198,11 +198,10 @@ internal sealed partial class ExcludePatterns
         Microsoft.Win32.SafeHandles.SafeFileHandle? handle;
         try
         {
-            handle = !_receiving ? SpecialFiles.OpenRegular(path)
+            // The sender opens what a link leads to (OpenRegular follows none), without waiting on a FIFO there.
+            handle = !_receiving ? SpecialFiles.OpenRegular(new FileInfo(path).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? path)
                 : ReceiverRoot is { } root && below is not null ? SpecialFiles.OpenRegularBelow(root, below)
                 : SpecialFiles.OpenRegularNotFollowing(path);
-            if (handle is null && !_receiving && new FileInfo(path).LinkTarget is not null)
-                handle = new FileInfo(path).ResolveLinkTarget(returnFinalTarget: true) is { Exists: true } target ? SpecialFiles.OpenRegular(target.FullName) : null;
         }
         catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
         {
@@ -214,7 +213,8 @@ internal sealed partial class ExcludePatterns
         }
         if (handle is null)
         {
-            if (!Path.Exists(path) && new FileInfo(path).LinkTarget is null) return null;
+            // Gone since the look above (or a link to nothing now): none.
+            if (!Path.Exists(path)) return null;
             throw new SingularityException(ErrorCode.BadPath, $"{where} is not a regular file{(_receiving ? " (a link there, or on the way to it, is not followed)" : "")}; rename it, or leave out the rule that reads it");
         }
         using (handle)
