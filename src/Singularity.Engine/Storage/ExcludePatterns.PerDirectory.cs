@@ -274,8 +274,7 @@ internal sealed partial class ExcludePatterns
     {
         int space = pattern.IndexOf(' ');
         string modifiers = space < 0 ? "" : pattern[1..space], name = space < 0 ? "" : pattern[(space + 1)..];
-        if (space < 0 || !FilterRules.IsMergeName(name) || modifiers.Any(m => !(FilterRules.DirMergeModifiers + "x").Contains(m))
-            || modifiers.Distinct().Count() != modifiers.Length || (modifiers.Contains('-') && modifiers.Contains('+')))
+        if (space < 0 || !FilterRules.IsMergeName(name) || FilterRules.DirMergeModifiersFault(modifiers, FilterRules.DirMergeModifiers + "x") is not null)
             throw Refused($"the dir-merge rule '{shown}' is not ':MODIFIERS NAME' (modifiers of {FilterRules.DirMergeModifiers}x, each once, not both - and +; a NAME or /NAME)");
         bool alsoAbove = name.StartsWith('/');
         if (alsoAbove) name = name[1..];

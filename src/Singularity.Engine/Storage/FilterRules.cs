@@ -98,10 +98,7 @@ public static class FilterRules
         if (comma) end += 1 + modifiers.Length - (LongNames.ContainsKey(name) ? 0 : name.Length - 1);
         if (kind == ':')
         {
-            if (modifiers.FirstOrDefault(m => !DirMergeModifiers.Contains(m)) is var other and not '\0')
-                throw new FormatException($"{option}'{rule}': the dir-merge modifier '{other}' is not offered; it takes e (leave the files out too), n (not for what lies below), - or + (each line an exclude, or an include)");
-            if (modifiers.Distinct().Count() != modifiers.Length || (modifiers.Contains('-') && modifiers.Contains('+')))
-                throw new FormatException($"{option}'{rule}': give each modifier once, and '-' or '+', not both");
+            if (DirMergeModifiersFault(modifiers, DirMergeModifiers) is { } fault) throw new FormatException($"{option}'{rule}': {fault}");
         }
         else if (modifiers.Length > 0 || comma)
         {
@@ -115,6 +112,19 @@ public static class FilterRules
         if (kind == ':' && !IsMergeName(argument))
             throw new FormatException($"{option}'{rule}': a per-directory merge file is named by its name alone (.rsync-filter), or /NAME to read it in the directories above those sent as well");
         return (kind, modifiers, argument);
+    }
+
+    /// <summary>
+    /// What is wrong with a dir-merge rule's <paramref name="modifiers"/>, each of <paramref name="offered"/> and given
+    /// once, '-' or '+' not both; null where nothing is. One rule for the command line and for a receiver's Exclude.
+    /// </summary>
+    internal static string? DirMergeModifiersFault(string modifiers, string offered)
+    {
+        if (modifiers.FirstOrDefault(m => !offered.Contains(m)) is var other and not '\0')
+            return $"the dir-merge modifier '{other}' is not offered; it takes e (leave the files out too), n (not for what lies below), - or + (each line an exclude, or an include)";
+        if (modifiers.Distinct().Count() != modifiers.Length || (modifiers.Contains('-') && modifiers.Contains('+')))
+            return "give each modifier once, and '-' or '+', not both";
+        return null;
     }
 
     /// <summary>A per-directory merge file's name: one name, with a '/' before it to be read in the directories above too.</summary>

@@ -124,6 +124,9 @@ public sealed class PerDirectoryRulesTests
         var refused = Assert.Throws<ProtocolViolationException>(() => ExcludeMessage.Decode(body, dirMerge: true));
         Assert.Contains("the dir-merge rule ':e' is not", refused.Message);
         Assert.True(ExcludeMessage.Decode(ExcludeMessage.Encode(ExcludePatterns.Parse([": x"], receiving: true)!), dirMerge: true).ReadsPerDirectory);
+        // Modifiers the command line refuses are refused from the wire too: given twice, or - with +.
+        Assert.Throws<ArgumentException>(() => ExcludePatterns.Parse([":ee x"], receiving: true));
+        Assert.Throws<ArgumentException>(() => ExcludePatterns.Parse([":-+ x"], receiving: true));
     }
 
     /// <summary>
